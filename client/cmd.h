@@ -1,0 +1,42 @@
+/*
+ * The daybook command table. Each command lives in its own cmd_<name>.c and
+ * exports one struct dbk_cmd; client/commands.c lists them in name order.
+ * Preconditions (a profile exists, keys are unlocked) are flags that main.c
+ * checks in one place before run is called.
+ *
+ * Exit codes, for scripts (also in `daybook --help`):
+ *   0 success, 1 the operation failed, 2 usage error.
+ */
+#ifndef DBK_CLIENT_CMD_H
+#define DBK_CLIENT_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum { DBK_EXIT_OK = 0, DBK_EXIT_FAIL = 1, DBK_EXIT_USAGE = 2 };
+
+/* Options every command sees, parsed by main.c before the command name. */
+typedef struct dbk_ctx {
+    bool json;     /* --json: machine-readable output */
+    bool color;    /* stdout is a terminal and NO_COLOR is unset */
+} dbk_ctx;
+
+typedef struct dbk_cmd {
+    const char *name;
+    const char *usage;   /* one line after "usage: " */
+    const char *summary; /* lower-case phrase, no full stop */
+    int (*run)(dbk_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
+} dbk_cmd;
+
+extern const dbk_cmd *const dbk_commands[];
+extern const size_t dbk_commands_count;
+
+/* The command called name, or NULL. */
+const dbk_cmd *dbk_cmd_find(const char *name);
+/* The command name closest to name if it is a likely typo, or NULL. */
+const char *dbk_cmd_suggest(const char *name);
+/* Prints the overview of all commands. */
+void dbk_cmd_print_overview(FILE *out);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * daybook: the CLI for clients and counselors. main parses the global options,
+ * finds the command and checks its preconditions; only main and the command
+ * files decide the exit code.
+ */
+#include "cmd.h"
+
+#include "dbk/init.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+main(int argc, char **argv)
+{
+    dbk_ctx ctx = {.json = false, .color = false};
+    const dbk_cmd *cmd;
+    int i = 1, rc;
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            ctx.json = true;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            argv[i] = "version";
+            break;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            argv[i] = "help";
+            break;
+        } else {
+            fprintf(stderr, "daybook: unknown option '%s'; see 'daybook --help'\n", argv[i]);
+            return DBK_EXIT_USAGE;
+        }
+    }
+    if (i == argc) {
+        dbk_cmd_print_overview(stderr);
+        return DBK_EXIT_USAGE;
+    }
+    cmd = dbk_cmd_find(argv[i]);
+    if (cmd == NULL) {
+        const char *s = dbk_cmd_suggest(argv[i]);
+        if (s != NULL)
+            fprintf(stderr, "daybook: unknown command '%s'; did you mean '%s'?\n", argv[i], s);
+        else
+            fprintf(stderr, "daybook: unknown command '%s'; see 'daybook --help'\n", argv[i]);
+        return DBK_EXIT_USAGE;
+    }
+    if (dbk_init() != 0) {
+        fprintf(stderr, "daybook: libsodium failed to initialise\n");
+        return DBK_EXIT_FAIL;
+    }
+    umask(077);
+    signal(SIGPIPE, SIG_IGN);
+    ctx.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+
+    rc = cmd->run(&ctx, argc - i, argv + i);
+    /* A full disk or closed pipe on stdout must not look like success. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "daybook: cannot write to standard output\n");
+        return DBK_EXIT_FAIL;
+    }
+    return rc;
+}

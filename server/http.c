@@ -1,0 +1,768 @@
+/*
+ * HTTP/1.1 connection state machine; see http.h for the picture.
+ *
+ * Memory per connection is fixed except for the body: the request line and
+ * headers go into conn->head (DBK_HTTP_MAX_HEAD_BYTES), socket reads into
+ * conn->readbuf, pipelined leftovers into conn->pending. The body is allocated
+ * once from Content-Length, or grown for chunked bodies, and never beyond
+ * DBK_HTTP_MAX_BODY_BYTES.
+ *
+ * Logging here records connection-level failures by error code only: never a
+ * header, a target or any byte a client sent.
+ */
+#include "http.h"
+
+#include "dbk/error.h"
+#include "dbk/log.h"
+
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum conn_state { CONN_READING, CONN_HANDLING, CONN_WRITING, CONN_CLOSING };
+
+struct dbk_http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    int open_handles; /* freed when both tcp and timer have closed */
+    dbk_http_server *srv;
+    dbk_http_conn *prev, *next;
+    enum conn_state state;
+
+    llhttp_t parser;
+    bool handling;     /* a handler owns req and has not responded yet */
+    bool in_message;   /* a request has begun and not yet completed */
+    bool keep_alive;   /* after the current response */
+    int error;         /* set by a parser callback that hit a limit */
+    bool value_open;   /* a header value is being collected */
+
+    char head[DBK_HTTP_MAX_HEAD_BYTES]; /* target and headers, NUL-separated */
+    size_t head_len;
+    size_t url_len;
+
+    unsigned char *body;
+    size_t body_len, body_cap;
+
+    dbk_http_request req;
+
+    char readbuf[DBK_HTTP_READ_BUF];
+    char pending[DBK_HTTP_READ_BUF]; /* pipelined bytes not yet parsed */
+    size_t pending_len;
+};
+
+struct dbk_http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    bool listening;
+    llhttp_settings_t settings;
+    dbk_http_handler handler;
+    void *app;
+    dbk_http_conn *conns;
+    size_t nconns;
+    bool draining;
+    uv_timer_t drain_timer;
+    bool drain_timer_open;
+    void (*drain_done)(void *arg);
+    void *drain_arg;
+};
+
+struct write_req {
+    uv_write_t w;
+    dbk_http_conn *conn;
+    bool close_after;
+    char data[]; /* the whole response */
+};
+
+static void conn_close(dbk_http_conn *c);
+static void conn_feed(dbk_http_conn *c, const char *data, size_t n);
+static void conn_arm_timer(dbk_http_conn *c, uint64_t ms);
+static void maybe_finish_drain(dbk_http_server *srv);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_free_if_done(dbk_http_conn *c);
+
+/* ---- parser callbacks: collect the request, enforce limits ---- */
+
+static dbk_http_conn *
+conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int
+head_append(dbk_http_conn *c, const char *at, size_t n)
+{
+    /* Keep one byte for each terminator still to come. */
+    if (n > sizeof c->head - c->head_len - 1) {
+        c->error = c->url_len == 0 && c->req.nheaders == 0 ? DBK_E_URI_TOO_LONG
+                                                           : DBK_E_HEADERS_TOO_LARGE;
+        return -1;
+    }
+    memcpy(c->head + c->head_len, at, n);
+    c->head_len += n;
+    return 0;
+}
+
+static int
+head_terminate(dbk_http_conn *c)
+{
+    if (c->head_len >= sizeof c->head) {
+        c->error = DBK_E_HEADERS_TOO_LARGE;
+        return -1;
+    }
+    c->head[c->head_len++] = '\0';
+    return 0;
+}
+
+static int
+on_message_begin(llhttp_t *p)
+{
+    dbk_http_conn *c = conn_of(p);
+    c->in_message = true;
+    conn_arm_timer(c, DBK_HTTP_REQUEST_TIMEOUT_MS);
+    return 0;
+}
+
+static int
+on_url(llhttp_t *p, const char *at, size_t n)
+{
+    dbk_http_conn *c = conn_of(p);
+    if (c->head_len + n > DBK_HTTP_MAX_URL) {
+        c->error = DBK_E_URI_TOO_LONG;
+        return -1;
+    }
+    return head_append(c, at, n);
+}
+
+static int
+on_url_complete(llhttp_t *p)
+{
+    dbk_http_conn *c = conn_of(p);
+    c->url_len = c->head_len;
+    return head_terminate(c);
+}
+
+static int
+on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    dbk_http_conn *c = conn_of(p);
+    if (!c->value_open && (c->head_len == 0 || c->head[c->head_len - 1] == '\0')) {
+        /* First fragment of a new header name. */
+        if (c->req.nheaders == DBK_HTTP_MAX_HEADERS) {
+            c->error = DBK_E_HEADERS_TOO_LARGE;
+            return -1;
+        }
+        c->req.headers[c->req.nheaders].name = c->head + c->head_len;
+        c->req.headers[c->req.nheaders].value = "";
+    }
+    return head_append(c, at, n);
+}
+
+static int
+on_header_field_complete(llhttp_t *p)
+{
+    dbk_http_conn *c = conn_of(p);
+    if (head_terminate(c) != 0)
+        return -1;
+    c->req.nheaders++;
+    c->value_open = false;
+    return 0;
+}
+
+static int
+on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    dbk_http_conn *c = conn_of(p);
+    if (!c->value_open) {
+        c->req.headers[c->req.nheaders - 1].value = c->head + c->head_len;
+        c->value_open = true;
+    }
+    return head_append(c, at, n);
+}
+
+static int
+on_header_value_complete(llhttp_t *p)
+{
+    dbk_http_conn *c = conn_of(p);
+    if (!c->value_open) /* an empty value: no on_header_value call was made */
+        c->req.headers[c->req.nheaders - 1].value = "";
+    c->value_open = false;
+    return head_terminate(c);
+}
+
+static int
+on_headers_complete(llhttp_t *p)
+{
+    dbk_http_conn *c = conn_of(p);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+        if (p->content_length > DBK_HTTP_MAX_BODY_BYTES) {
+            c->error = DBK_E_TOO_LARGE;
+            return -1;
+        }
+        c->body_cap = (size_t)p->content_length + 1;
+        c->body = malloc(c->body_cap);
+        if (c->body == NULL) {
+            c->error = DBK_E_NOMEM;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+on_body(llhttp_t *p, const char *at, size_t n)
+{
+    dbk_http_conn *c = conn_of(p);
+    if (c->body_len + n > DBK_HTTP_MAX_BODY_BYTES) {
+        c->error = DBK_E_TOO_LARGE;
+        return -1;
+    }
+    if (c->body_len + n + 1 > c->body_cap) {
+        /* Chunked: grow geometrically, never past the cap (+1 for the NUL). */
+        size_t cap = c->body_cap ? c->body_cap * 2 : 4096;
+        while (cap < c->body_len + n + 1)
+            cap *= 2;
+        if (cap > DBK_HTTP_MAX_BODY_BYTES + 1)
+            cap = DBK_HTTP_MAX_BODY_BYTES + 1;
+        unsigned char *nb = realloc(c->body, cap);
+        if (nb == NULL) {
+            c->error = DBK_E_NOMEM;
+            return -1;
+        }
+        c->body = nb;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, at, n);
+    c->body_len += n;
+    return 0;
+}
+
+static int
+on_message_complete(llhttp_t *p)
+{
+    /* Stop here: the handler runs before any pipelined request is parsed. */
+    (void)p;
+    return HPE_PAUSED;
+}
+
+/* ---- responses ---- */
+
+static const char *
+reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
+    default: return "Unknown";
+    }
+}
+
+static void
+request_reset(dbk_http_conn *c)
+{
+    for (size_t i = 0; i < c->req.nparams; i++)
+        free(c->req.params[i]);
+    free(c->body);
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+    c->head_len = c->url_len = 0;
+    c->value_open = false;
+    c->in_message = false;
+    c->error = 0;
+    memset(&c->req, 0, sizeof c->req);
+    c->req.conn = c;
+    c->req.app = c->srv->app;
+}
+
+static void
+on_write(uv_write_t *w, int status)
+{
+    struct write_req *wr = (struct write_req *)w;
+    dbk_http_conn *c = wr->conn;
+    bool close_after = wr->close_after;
+
+    free(wr);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (status < 0 || close_after || c->srv->draining) {
+        conn_close(c);
+        return;
+    }
+    /* Ready for the next request on this connection. */
+    request_reset(c);
+    c->state = CONN_READING;
+    conn_arm_timer(c, DBK_HTTP_IDLE_TIMEOUT_MS);
+    llhttp_resume(&c->parser);
+    if (c->pending_len > 0) {
+        size_t n = c->pending_len;
+        c->pending_len = 0;
+        conn_feed(c, c->pending, n);
+    }
+    if (c->state == CONN_READING)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* Queues a response on c. Used for handler responses and for protocol errors. */
+static void
+conn_send(dbk_http_conn *c, int status, const char *content_type, const char *extra_headers,
+          const void *body, size_t len, bool close_after)
+{
+    char head[512];
+    int hn;
+    struct write_req *wr;
+    uv_buf_t buf;
+
+    if (c->handling) {
+        c->handling = false;
+        if (c->state == CONN_CLOSING) {
+            /* The connection was cut while the handler worked; drop the answer. */
+            conn_free_if_done(c);
+            return;
+        }
+    }
+    if (c->srv->draining)
+        close_after = true;
+    hn = snprintf(head, sizeof head,
+                  "HTTP/1.1 %d %s\r\n"
+                  "Content-Type: %s\r\n"
+                  "Content-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\n"
+                  "X-Content-Type-Options: nosniff\r\n"
+                  "Connection: %s\r\n"
+                  "%s\r\n",
+                  status, reason_phrase(status), content_type, len,
+                  close_after ? "close" : "keep-alive", extra_headers ? extra_headers : "");
+    if (hn < 0 || (size_t)hn >= sizeof head) {
+        conn_close(c);
+        return;
+    }
+    wr = malloc(sizeof *wr + (size_t)hn + len);
+    if (wr == NULL) {
+        conn_close(c);
+        return;
+    }
+    wr->conn = c;
+    wr->close_after = close_after;
+    memcpy(wr->data, head, (size_t)hn);
+    if (len > 0)
+        memcpy(wr->data + hn, body, len);
+    buf = uv_buf_init(wr->data, (unsigned int)((size_t)hn + len));
+
+    c->state = CONN_WRITING;
+    c->keep_alive = !close_after;
+    conn_arm_timer(c, DBK_HTTP_WRITE_TIMEOUT_MS);
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
+        free(wr);
+        conn_close(c);
+    }
+}
+
+static char *
+error_body(int err, size_t *len)
+{
+    json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", dbk_err_code(err), "message",
+                          dbk_err_message(err));
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    *len = s ? strlen(s) : 0;
+    return s;
+}
+
+static void
+conn_send_error(dbk_http_conn *c, int err, bool close_after)
+{
+    size_t len;
+    char *body = error_body(err, &len);
+    if (body == NULL) {
+        conn_close(c);
+        return;
+    }
+    conn_send(c, dbk_err_http_status(err), "application/json", NULL, body, len, close_after);
+    free(body);
+}
+
+void
+dbk_http_respond(dbk_http_request *req, int status, const char *content_type,
+                 const char *extra_headers, const void *body, size_t len)
+{
+    dbk_http_conn *c = req->conn;
+    bool close_after = !llhttp_should_keep_alive(&c->parser);
+    if (strcmp(req->method, "HEAD") == 0)
+        len = 0;
+    conn_send(c, status, content_type, extra_headers, body, len, close_after);
+}
+
+void
+dbk_http_respond_json(dbk_http_request *req, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (s == NULL) {
+        dbk_http_respond_error(req, DBK_E_NOMEM);
+        return;
+    }
+    dbk_http_respond(req, status, "application/json", NULL, s, strlen(s));
+    free(s);
+}
+
+void
+dbk_http_respond_error(dbk_http_request *req, int err)
+{
+    size_t len;
+    char *body = error_body(err, &len);
+    if (body == NULL) {
+        conn_close(req->conn);
+        return;
+    }
+    dbk_http_respond(req, dbk_err_http_status(err), "application/json", NULL, body, len);
+    free(body);
+}
+
+/* ---- request plumbing ---- */
+
+static void
+dispatch(dbk_http_conn *c)
+{
+    dbk_http_request *r = &c->req;
+    char *q;
+
+    r->method = llhttp_method_name((llhttp_method_t)c->parser.method);
+    r->path = c->head;
+    q = memchr(c->head, '?', c->url_len);
+    if (q != NULL) {
+        *q = '\0';
+        r->query = q + 1;
+    } else {
+        r->query = "";
+    }
+    if (c->body != NULL)
+        c->body[c->body_len] = '\0';
+    r->body = c->body ? c->body : (const unsigned char *)"";
+    r->body_len = c->body_len;
+
+    c->state = CONN_HANDLING;
+    c->handling = true;
+    uv_timer_stop(&c->timer);
+    c->srv->handler(r);
+}
+
+static void
+conn_feed(dbk_http_conn *c, const char *data, size_t n)
+{
+    llhttp_errno_t rc = llhttp_execute(&c->parser, data, n);
+
+    if (rc == HPE_OK)
+        return; /* need more bytes */
+    if (rc == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = (size_t)(pos - data);
+        /* Keep the rest (a pipelined request) for after the response. */
+        c->pending_len = n - used;
+        memmove(c->pending, data + used, c->pending_len);
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        dispatch(c);
+        return;
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    int err = c->error ? c->error : DBK_E_BAD_HTTP;
+    DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(err)));
+    conn_send_error(c, err, true);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    dbk_http_conn *c = h->data;
+    (void)suggested;
+    *buf = uv_buf_init(c->readbuf, sizeof c->readbuf);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    dbk_http_conn *c = s->data;
+    (void)buf;
+
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        /* EOF or reset. A half-sent request is simply dropped. */
+        conn_close(c);
+        return;
+    }
+    if (c->state != CONN_READING)
+        return;
+    conn_feed(c, c->readbuf, (size_t)nread);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+    dbk_http_conn *c = t->data;
+    if (c->state == CONN_READING && c->in_message) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(DBK_E_TIMEOUT)));
+        conn_send_error(c, DBK_E_TIMEOUT, true);
+        return;
+    }
+    /* Idle keep-alive, or a client that will not take its response. */
+    conn_close(c);
+}
+
+static void
+conn_arm_timer(dbk_http_conn *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* Frees c once both handles have closed and no handler still holds its request. */
+static void
+conn_free_if_done(dbk_http_conn *c)
+{
+    dbk_http_server *srv = c->srv;
+
+    if (c->open_handles > 0 || c->handling)
+        return;
+    request_reset(c);
+    free(c);
+    srv->nconns--; /* counted until freed: a closed conn still holds memory */
+    maybe_finish_drain(srv);
+}
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+    dbk_http_conn *c = h->data;
+    c->open_handles--;
+    conn_free_if_done(c);
+}
+
+static void
+conn_close(dbk_http_conn *c)
+{
+    dbk_http_server *srv = c->srv;
+
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void
+on_connection(uv_stream_t *listener, int status)
+{
+    dbk_http_server *srv = listener->data;
+    dbk_http_conn *c;
+
+    if (status < 0) {
+        DBK_LOG(DBK_LOG_WARN, "accept_failed", DBK_STR("error", uv_strerror(status)));
+        return;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return; /* the kernel keeps the connection queued; try again on the next one */
+    c->srv = srv;
+    uv_tcp_init(srv->loop, &c->tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->open_handles = 2;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
+    c->parser.data = c;
+    request_reset(c);
+    c->state = CONN_READING;
+    if (srv->nconns > DBK_HTTP_MAX_CONNECTIONS) {
+        DBK_LOG(DBK_LOG_WARN, "connection_limit", DBK_INT("open", srv->nconns));
+        conn_send_error(c, DBK_E_UNAVAILABLE, true);
+        return;
+    }
+    conn_arm_timer(c, DBK_HTTP_IDLE_TIMEOUT_MS);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* ---- server ---- */
+
+dbk_http_server *
+dbk_http_server_new(uv_loop_t *loop, dbk_http_handler handler, void *app)
+{
+    dbk_http_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return NULL;
+    srv->loop = loop;
+    srv->handler = handler;
+    srv->app = app;
+    llhttp_settings_init(&srv->settings);
+    srv->settings.on_message_begin = on_message_begin;
+    srv->settings.on_url = on_url;
+    srv->settings.on_url_complete = on_url_complete;
+    srv->settings.on_header_field = on_header_field;
+    srv->settings.on_header_field_complete = on_header_field_complete;
+    srv->settings.on_header_value = on_header_value;
+    srv->settings.on_header_value_complete = on_header_value_complete;
+    srv->settings.on_headers_complete = on_headers_complete;
+    srv->settings.on_body = on_body;
+    srv->settings.on_message_complete = on_message_complete;
+    return srv;
+}
+
+int
+dbk_http_server_listen(dbk_http_server *srv, const char *host, int port, int *bound_port)
+{
+    struct sockaddr_storage ss;
+    int namelen = sizeof ss;
+    int rc;
+
+    if (strchr(host, ':') != NULL)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+    else
+        rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    if (rc != 0)
+        return rc;
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    srv->listening = true;
+    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &namelen);
+    if (rc != 0)
+        return rc;
+    if (ss.ss_family == AF_INET6)
+        *bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    else
+        *bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+static void
+on_drain_timer_closed(uv_handle_t *h)
+{
+    dbk_http_server *srv = h->data;
+    srv->drain_timer_open = false;
+    maybe_finish_drain(srv);
+}
+
+static void
+on_listener_closed(uv_handle_t *h)
+{
+    dbk_http_server *srv = h->data;
+    srv->listening = false;
+    maybe_finish_drain(srv);
+}
+
+static void
+maybe_finish_drain(dbk_http_server *srv)
+{
+    void (*done)(void *) = srv->drain_done;
+
+    if (!srv->draining || srv->nconns > 0 || srv->listening)
+        return;
+    if (srv->drain_timer_open) {
+        if (!uv_is_closing((uv_handle_t *)&srv->drain_timer))
+            uv_close((uv_handle_t *)&srv->drain_timer, on_drain_timer_closed);
+        return;
+    }
+    if (done != NULL) {
+        srv->drain_done = NULL;
+        done(srv->drain_arg);
+    }
+}
+
+static void
+on_drain_deadline(uv_timer_t *t)
+{
+    dbk_http_server *srv = t->data;
+    DBK_LOG(DBK_LOG_WARN, "drain_deadline", DBK_INT("cut", srv->nconns));
+    while (srv->conns != NULL)
+        conn_close(srv->conns);
+}
+
+void
+dbk_http_server_drain(dbk_http_server *srv, void (*done)(void *arg), void *arg)
+{
+    if (srv->draining)
+        return;
+    srv->draining = true;
+    srv->drain_done = done;
+    srv->drain_arg = arg;
+    if (srv->listening)
+        uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    /* Idle connections go now; busy ones close after their response (conn_send). */
+    for (dbk_http_conn *c = srv->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == CONN_READING && !c->in_message)
+            conn_close(c);
+    }
+    uv_timer_init(srv->loop, &srv->drain_timer);
+    srv->drain_timer.data = srv;
+    srv->drain_timer_open = true;
+    uv_timer_start(&srv->drain_timer, on_drain_deadline, DBK_DRAIN_TIMEOUT_MS, 0);
+    maybe_finish_drain(srv);
+}
+
+void
+dbk_http_server_free(dbk_http_server *srv)
+{
+    free(srv);
+}
+
+size_t
+dbk_http_server_connections(const dbk_http_server *srv)
+{
+    return srv->nconns;
+}
+
+const char *
+dbk_http_header_get(const dbk_http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+const char *
+dbk_http_param(const dbk_http_request *req, const char *name)
+{
+    /* param_names point into the route pattern, just past '{'. */
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->nparams; i++)
+        if (strncmp(req->param_names[i], name, n) == 0 && req->param_names[i][n] == '}')
+            return req->params[i];
+    return NULL;
+}

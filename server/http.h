@@ -1,0 +1,99 @@
+/*
+ * HTTP/1.1 connections on a libuv loop, parsed by llhttp.
+ *
+ * A connection is a small state machine:
+ *
+ *     READING --request complete--> HANDLING --respond()--> WRITING --written--> READING
+ *        |                                                     |
+ *        +--bad input, limit, timeout: error response----------+--> CLOSING (Connection: close)
+ *
+ * While a request is being handled the connection reads nothing more; bytes of a
+ * pipelined next request are kept aside and parsed after the response is
+ * written. One timer per connection enforces the idle, request and write
+ * timeouts of server/limits.h. A connection is freed only in its handles' close
+ * callbacks, never earlier.
+ *
+ * A handler receives a dbk_http_request and must call exactly one of the
+ * dbk_http_respond* functions, now or later (after storage work off the loop);
+ * the request and its buffers stay valid until then.
+ */
+#ifndef DBK_SERVER_HTTP_H
+#define DBK_SERVER_HTTP_H
+
+#include "limits.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct dbk_http_server dbk_http_server;
+typedef struct dbk_http_conn dbk_http_conn;
+
+#define DBK_HTTP_MAX_PARAMS 4
+
+typedef struct dbk_http_header {
+    const char *name; /* as sent; compare with strcasecmp */
+    const char *value;
+} dbk_http_header;
+
+typedef struct dbk_http_request {
+    dbk_http_conn *conn;
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* the target without its query, NUL-terminated */
+    const char *query;  /* after '?', or "" */
+    dbk_http_header headers[DBK_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    const unsigned char *body; /* NUL-terminated for convenience; body_len excludes it */
+    size_t body_len;
+    /* Filled by the router: values of {name} segments of the matched route. */
+    const char *param_names[DBK_HTTP_MAX_PARAMS]; /* into the pattern, after '{' */
+    char *params[DBK_HTTP_MAX_PARAMS];
+    size_t nparams;
+    void *app; /* the server's application state, from dbk_http_server_new */
+} dbk_http_request;
+
+typedef void (*dbk_http_handler)(dbk_http_request *req);
+
+/*
+ * Creates a server on loop that passes complete requests to handler; app is
+ * handed to every request as req->app. Returns NULL when out of memory.
+ */
+dbk_http_server *dbk_http_server_new(uv_loop_t *loop, dbk_http_handler handler, void *app);
+
+/*
+ * Binds host:port (port 0 picks a free one) and starts accepting. Stores the bound
+ * port in *bound_port. Returns 0 or a negative libuv error (uv_strerror names it).
+ */
+int dbk_http_server_listen(dbk_http_server *srv, const char *host, int port, int *bound_port);
+
+/*
+ * Stops accepting, closes idle connections and lets requests in flight finish
+ * (cutting any left after DBK_DRAIN_TIMEOUT_MS). done is called once, when the
+ * last connection has closed; after it the server may be freed.
+ */
+void dbk_http_server_drain(dbk_http_server *srv, void (*done)(void *arg), void *arg);
+
+/* Frees a server that has drained (or never listened). */
+void dbk_http_server_free(dbk_http_server *srv);
+
+/* Number of open connections, for /metrics. */
+size_t dbk_http_server_connections(const dbk_http_server *srv);
+
+/* The value of header name (case-insensitive), or NULL. */
+const char *dbk_http_header_get(const dbk_http_request *req, const char *name);
+/* The value of route parameter name, or NULL. */
+const char *dbk_http_param(const dbk_http_request *req, const char *name);
+
+/*
+ * Sends a response. The body is copied. extra_headers is NULL or complete
+ * "Name: value\r\n" lines. These functions end the request: req is invalid after.
+ */
+void dbk_http_respond(dbk_http_request *req, int status, const char *content_type,
+                      const char *extra_headers, const void *body, size_t len);
+/* Sends body as compact JSON and releases the caller's reference to it. */
+void dbk_http_respond_json(dbk_http_request *req, int status, json_t *body);
+/* Sends the error table's status and {"error":{"code":...,"message":...}}. */
+void dbk_http_respond_error(dbk_http_request *req, int err);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Every bound daybookd enforces, in one place, each with its reason. A limit that
+ * a request exceeds is answered with the error named beside it; nothing is
+ * stored. Limits a deployment may want to change are also config settings
+ * (server/config.c); these are the defaults.
+ */
+#ifndef DBK_SERVER_LIMITS_H
+#define DBK_SERVER_LIMITS_H
+
+/*
+ * Request line plus all header lines. Our clients send well under 1 KiB; 16 KiB
+ * matches common proxies and keeps a connection's fixed memory small.
+ * -> 431 headers_too_large (414 uri_too_long when the target alone exceeds
+ * DBK_HTTP_MAX_URL).
+ */
+#define DBK_HTTP_MAX_HEAD_BYTES (16 * 1024)
+
+/* The request target. Our longest route with a query is under 200 bytes. */
+#define DBK_HTTP_MAX_URL 2048
+
+/* Header lines. Clients send about 6; a flood of tiny headers is an attack. */
+#define DBK_HTTP_MAX_HEADERS 32
+
+/*
+ * Request body. A push of DBK_MAX_RECORDS_PER_PUSH records of DBK_MAX_RECORD_BYTES
+ * each, base64url-encoded (4/3) inside JSON, fits with room to spare.
+ * -> 413 payload_too_large
+ */
+#define DBK_HTTP_MAX_BODY_BYTES (8 * 1024 * 1024)
+
+/* Bytes read from the socket at a time; also the most pipelined data kept aside. */
+#define DBK_HTTP_READ_BUF (16 * 1024)
+
+/*
+ * Open connections. Each costs about 50 KiB at most here; a clinic has at most a
+ * few hundred devices, and the kernel's file-descriptor limit is usually 1024.
+ * Connections over the limit get 503 unavailable and are closed.
+ */
+#define DBK_HTTP_MAX_CONNECTIONS 512
+
+/* An idle keep-alive connection is closed after this long. */
+#define DBK_HTTP_IDLE_TIMEOUT_MS 60000
+
+/*
+ * A request must arrive whole within this time of its first byte, which defeats
+ * slowloris-style clients that trickle headers to hold connections open.
+ * -> 408 request_timeout
+ */
+#define DBK_HTTP_REQUEST_TIMEOUT_MS 15000
+
+/* A response must be taken by the client within this time, or the connection is cut. */
+#define DBK_HTTP_WRITE_TIMEOUT_MS 30000
+
+/* On SIGTERM, requests in flight get this long to finish before connections are cut. */
+#define DBK_DRAIN_TIMEOUT_MS 10000
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * The route table: every endpoint daybookd serves, in one list (server/routes.c).
+ * proto/openapi.yaml must name exactly these routes; `daybookd routes` prints
+ * them for the test that checks it.
+ *
+ * A pattern is a path whose segments are literal or "{name}"; a {name} segment
+ * matches one non-empty segment, available to the handler as
+ * dbk_http_param(req, "name").
+ */
+#ifndef DBK_SERVER_ROUTER_H
+#define DBK_SERVER_ROUTER_H
+
+#include "http.h"
+
+typedef struct dbk_route {
+    const char *method;
+    const char *pattern;
+    dbk_http_handler handler;
+} dbk_route;
+
+extern const dbk_route dbk_routes[];
+extern const size_t dbk_routes_count;
+
+/*
+ * Finds the route for req and calls its handler; answers 404 not_found when no
+ * pattern matches the path and 405 method_not_allowed when one matches with
+ * another method.
+ */
+void dbk_router_dispatch(dbk_http_request *req);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * daybookd over real sockets: /healthz, errors from the error table, keep-alive
+ * and pipelining, HTTP limits, and a clean drain on SIGTERM.
+ */
+#include "dbk_test.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+static int
+start(void **state)
+{
+    dbk_server *s = calloc(1, sizeof *s);
+    assert_int_equal(dbk_server_start(s, NULL), 0);
+    *state = s;
+    return 0;
+}
+
+/* Every test ends with a clean drain: exit 0, loop closed, and no leaks under ASan. */
+static int
+stop(void **state)
+{
+    dbk_server *s = *state;
+    if (s->pid > 0)
+        assert_int_equal(dbk_server_stop(s), 0);
+    dbk_server_cleanup(s);
+    free(s);
+    return 0;
+}
+
+static void
+get(dbk_server *s, const char *method, const char *path, dbk_http_resp *r)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", s->base_url, path);
+    assert_int_equal(dbk_http(method, url, NULL, NULL, 0, r), 0);
+}
+
+/* Asserts r is the JSON error body for code with the given status. */
+static void
+assert_error(const dbk_http_resp *r, long status, const char *code)
+{
+    json_t *j = dbk_http_json(r);
+    assert_int_equal(r->status, status);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        code);
+    assert_non_null(json_string_value(json_object_get(json_object_get(j, "error"), "message")));
+    json_decref(j);
+}
+
+static void
+test_healthz(void **state)
+{
+    dbk_server *s = *state;
+    dbk_http_resp r;
+    json_t *j;
+
+    get(s, "GET", "/healthz", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "Content-Type: application/json"));
+    j = dbk_http_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(j, "protocol")), 1);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "server_id"))), 22);
+    assert_int_equal(json_integer_value(json_object_get(j, "restore_generation")), 1);
+    assert_non_null(json_string_value(json_object_get(j, "version")));
+    json_decref(j);
+    dbk_http_resp_free(&r);
+
+    get(s, "HEAD", "/healthz", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    dbk_http_resp_free(&r);
+}
+
+static void
+test_unknown_path_and_method(void **state)
+{
+    dbk_server *s = *state;
+    dbk_http_resp r;
+
+    get(s, "GET", "/nope", &r);
+    assert_error(&r, 404, "not_found");
+    dbk_http_resp_free(&r);
+    get(s, "GET", "/healthz/extra", &r);
+    assert_error(&r, 404, "not_found");
+    dbk_http_resp_free(&r);
+    get(s, "DELETE", "/healthz", &r);
+    assert_error(&r, 405, "method_not_allowed");
+    dbk_http_resp_free(&r);
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void
+test_keep_alive_and_pipelining(void **state)
+{
+    dbk_server *s = *state;
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *out = dbk_raw(s->port, req, sizeof req - 1, false, 5000);
+
+    assert_non_null(out);
+    assert_int_equal(count(out, "HTTP/1.1 200 OK"), 2);
+    assert_int_equal(count(out, "HTTP/1.1 404 Not Found"), 1);
+    /* Responses come in request order. */
+    assert_true(strstr(out, "404") > strstr(out, "200"));
+    assert_int_equal(count(out, "Connection: close"), 1);
+    free(out);
+}
+
+/* Sends raw bytes and checks the status line and error code of the reply. */
+static void
+expect_raw(dbk_server *s, const char *req, size_t len, const char *status_line, const char *code)
+{
+    char *out = dbk_raw(s->port, req, len, false, 5000);
+    char needle[64];
+    assert_non_null(out);
+    if (strncmp(out, status_line, strlen(status_line)) != 0)
+        fail_msg("expected '%s', got '%.80s'", status_line, out);
+    snprintf(needle, sizeof needle, "\"code\":\"%s\"", code);
+    assert_non_null(strstr(out, needle));
+    assert_non_null(strstr(out, "Connection: close"));
+    free(out);
+}
+
+static void
+test_malformed_and_oversized_requests(void **state)
+{
+    dbk_server *s = *state;
+    char *big;
+    size_t n;
+
+    expect_raw(s, "HELLO\r\n\r\n", 9, "HTTP/1.1 400", "bad_http");
+    expect_raw(s, "GET / HTTP/9.9\r\n\r\n", 18, "HTTP/1.1 400", "bad_http");
+    expect_raw(s, "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 33, "HTTP/1.1 400", "bad_http");
+
+    /* A target over 2 KiB. */
+    big = malloc(8192);
+    n = (size_t)sprintf(big, "GET /");
+    memset(big + n, 'a', 4000);
+    n += 4000;
+    n += (size_t)sprintf(big + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_raw(s, big, n, "HTTP/1.1 414", "uri_too_long");
+
+    /* Headers over 16 KiB in all. */
+    free(big);
+    big = malloc(40000);
+    n = (size_t)sprintf(big, "GET /healthz HTTP/1.1\r\n");
+    for (int i = 0; i < 20; i++) {
+        n += (size_t)sprintf(big + n, "X-Pad: ");
+        memset(big + n, 'b', 1000);
+        n += 1000;
+        n += (size_t)sprintf(big + n, "\r\n");
+    }
+    n += (size_t)sprintf(big + n, "\r\n");
+    expect_raw(s, big, n, "HTTP/1.1 431", "headers_too_large");
+
+    /* Too many header lines. */
+    n = (size_t)sprintf(big, "GET /healthz HTTP/1.1\r\n");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)sprintf(big + n, "X-H%d: v\r\n", i);
+    n += (size_t)sprintf(big + n, "\r\n");
+    expect_raw(s, big, n, "HTTP/1.1 431", "headers_too_large");
+    free(big);
+
+    /* A declared body over the cap is refused before it is read. */
+    const char huge[] = "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n";
+    expect_raw(s, huge, sizeof huge - 1, "HTTP/1.1 413", "payload_too_large");
+
+    /* A request cut off half-way, then the client goes away: nothing to answer. */
+    char *out = dbk_raw(s->port, "GET /hea", 8, true, 2000);
+    assert_string_equal(out, "");
+    free(out);
+
+    /* After all that, the server still serves. */
+    dbk_http_resp r;
+    get(s, "GET", "/healthz", &r);
+    assert_int_equal(r.status, 200);
+    dbk_http_resp_free(&r);
+}
+
+static void
+test_files_are_private(void **state)
+{
+    dbk_server *s = *state;
+    struct stat st;
+    char path[4096];
+
+    assert_int_equal(stat(s->data_dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
+}
+
+static void
+test_sigterm_drains_and_exits_zero(void **state)
+{
+    dbk_server *s = *state;
+    char *log;
+
+    assert_int_equal(dbk_server_stop(s), 0);
+    log = dbk_server_log(s);
+    assert_non_null(strstr(log, "event=listening"));
+    assert_non_null(strstr(log, "event=draining"));
+    assert_non_null(strstr(log, "event=stopped"));
+    assert_null(strstr(log, "loop_not_closed"));
+    free(log);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_healthz, start, stop),
+        cmocka_unit_test_setup_teardown(test_unknown_path_and_method, start, stop),
+        cmocka_unit_test_setup_teardown(test_keep_alive_and_pipelining, start, stop),
+        cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, start, stop),
+        cmocka_unit_test_setup_teardown(test_files_are_private, start, stop),
+        cmocka_unit_test_setup_teardown(test_sigterm_drains_and_exits_zero, start, stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

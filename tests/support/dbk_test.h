@@ -1,0 +1,85 @@
+/*
+ * Test support for integration tests: real processes, real sockets, real files.
+ *
+ *   dbk_tmpdir        a fresh directory under $TMPDIR, removed by dbk_rmtree
+ *   dbk_server_start  runs the real daybookd on 127.0.0.1, port 0, and waits
+ *                     until it listens (it writes its port to a file)
+ *   dbk_server_stop   SIGTERM, then waits; returns the exit status
+ *   dbk_run           runs a program to completion, capturing stdout and stderr
+ *   dbk_http          one HTTP request with libcurl
+ *   dbk_raw           raw bytes over TCP, for requests curl will not send
+ *
+ * Every wait is bounded so a hung server fails the test instead of hanging CI.
+ */
+#ifndef DBK_TEST_H
+#define DBK_TEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Returns a malloc'd path of a new empty directory, mode 0700. Aborts on failure. */
+char *dbk_tmpdir(const char *tag);
+/* rm -rf path (only under the temp directory). */
+void dbk_rmtree(const char *path);
+/* The path of a binary from the environment variable var (set by ctest). Aborts if unset. */
+const char *dbk_bin(const char *var);
+
+typedef struct dbk_server {
+    pid_t pid;
+    int port;
+    char *dir;      /* temp dir: data/, port, stderr.log */
+    char *data_dir;
+    char base_url[64];
+} dbk_server;
+
+/*
+ * Starts daybookd serve with --data-dir DIR/data and extra arguments (NULL-terminated,
+ * may be NULL). Returns 0 when it answers, -1 if it exited or did not listen in time.
+ */
+int dbk_server_start(dbk_server *s, const char *const *extra_args);
+/* Sends SIGTERM and waits up to 20 s. Returns the exit status, or -1 if it had to be killed. */
+int dbk_server_stop(dbk_server *s);
+/* SIGKILL, and reap. */
+void dbk_server_kill(dbk_server *s);
+/* Frees and removes the temp dir. */
+void dbk_server_cleanup(dbk_server *s);
+/* The server's stderr so far (malloc'd, NUL-terminated). */
+char *dbk_server_log(const dbk_server *s);
+
+typedef struct dbk_run_result {
+    int status; /* exit code, or 128+signal */
+    char *out;  /* malloc'd, NUL-terminated */
+    char *err;
+} dbk_run_result;
+
+/* Runs argv (argv[0] is a path) with stdin from in (may be NULL), waiting up to timeout_s. */
+int dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *r);
+void dbk_run_result_free(dbk_run_result *r);
+
+typedef struct dbk_http_resp {
+    long status;
+    char *body;        /* malloc'd, NUL-terminated */
+    size_t body_len;
+    char *headers;     /* raw header block, malloc'd */
+} dbk_http_resp;
+
+/* method, url; body may be NULL. headers is NULL or a NULL-terminated list of "Name: v". */
+int dbk_http(const char *method, const char *url, const char *const *headers, const char *body,
+             size_t body_len, dbk_http_resp *r);
+void dbk_http_resp_free(dbk_http_resp *r);
+/* Parses r->body as JSON or fails the test. */
+json_t *dbk_http_json(const dbk_http_resp *r);
+
+/*
+ * Connects to 127.0.0.1:port, writes req[0..len), half-closes if shut_wr, and reads
+ * until the peer closes or timeout_ms passes. Returns the malloc'd reply (may be "").
+ */
+char *dbk_raw(int port, const char *req, size_t len, bool shut_wr, int timeout_ms);
+/* Connects and returns the socket, for tests that talk slowly. */
+int dbk_raw_connect(int port);
+/* Reads what arrives until close or timeout; malloc'd. */
+char *dbk_raw_read_all(int fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,343 @@
+/* Processes and files for integration tests; see dbk_test.h. */
+#include "dbk_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void
+die(const char *what)
+{
+    fprintf(stderr, "test support: %s: %s\n", what, strerror(errno));
+    abort();
+}
+
+/* a followed by b, malloc'd. */
+static char *
+concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (s == NULL)
+        die("malloc");
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    return s;
+}
+
+char *
+dbk_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char *dir = concat(base && *base ? base : "/tmp", "/daybook-");
+    char *pre = concat(dir, tag);
+    char *path = concat(pre, "-XXXXXX");
+    free(dir);
+    free(pre);
+    if (mkdtemp(path) == NULL)
+        die("mkdtemp");
+    return path;
+}
+
+void
+dbk_rmtree(const char *path)
+{
+    const char *argv[] = {"rm", "-rf", "--", path, NULL};
+    dbk_run_result r;
+    if (path == NULL || strstr(path, "/daybook-") == NULL)
+        return; /* only ever remove our own temp dirs */
+    if (dbk_run(argv, NULL, 30, &r) == 0)
+        dbk_run_result_free(&r);
+}
+
+const char *
+dbk_bin(const char *var)
+{
+    const char *p = getenv(var);
+    if (p == NULL || *p == '\0') {
+        fprintf(stderr, "test support: %s is not set (run the tests with ctest)\n", var);
+        abort();
+    }
+    return p;
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for pid up to timeout_ms; returns the status as dbk_run reports it, or -1. */
+static int
+wait_pid(pid_t pid, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    int st;
+
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_ms() > deadline)
+            return -1;
+        usleep(10000);
+    }
+}
+
+int
+dbk_server_start(dbk_server *s, const char *const *extra)
+{
+    const char *argv[48];
+    size_t n = 0;
+    char *port_file, *log_file;
+    posix_spawn_file_actions_t fa;
+    long long deadline;
+
+    memset(s, 0, sizeof *s);
+    s->dir = dbk_tmpdir("server");
+    s->data_dir = concat(s->dir, "/data");
+    port_file = concat(s->dir, "/port");
+    log_file = concat(s->dir, "/stderr.log");
+
+    argv[n++] = dbk_bin("DAYBOOKD");
+    argv[n++] = "serve";
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--data-dir";
+    argv[n++] = s->data_dir;
+    argv[n++] = "--port-file";
+    argv[n++] = port_file;
+    for (size_t i = 0; extra && extra[i] && n < 46; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log_file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (posix_spawn(&s->pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
+        die("posix_spawn daybookd");
+    posix_spawn_file_actions_destroy(&fa);
+
+    deadline = now_ms() + 20000;
+    while (now_ms() < deadline) {
+        FILE *f = fopen(port_file, "r");
+        if (f != NULL) {
+            int ok = fscanf(f, "%d", &s->port);
+            fclose(f);
+            if (ok == 1 && s->port > 0) {
+                snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
+                free(port_file);
+                free(log_file);
+                return 0;
+            }
+        }
+        if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+            s->pid = 0;
+            break;
+        }
+        usleep(10000);
+    }
+    fprintf(stderr, "test support: daybookd did not start; its log:\n");
+    {
+        char *log = dbk_server_log(s);
+        fputs(log, stderr);
+        free(log);
+    }
+    free(port_file);
+    free(log_file);
+    return -1;
+}
+
+int
+dbk_server_stop(dbk_server *s)
+{
+    int st;
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    st = wait_pid(s->pid, 20000);
+    if (st < 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
+    s->pid = 0;
+    return st;
+}
+
+void
+dbk_server_kill(dbk_server *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+}
+
+void
+dbk_server_cleanup(dbk_server *s)
+{
+    dbk_server_kill(s);
+    if (s->dir && getenv("DAYBOOK_KEEP_TMP") == NULL)
+        dbk_rmtree(s->dir);
+    free(s->dir);
+    free(s->data_dir);
+    memset(s, 0, sizeof *s);
+}
+
+static char *
+read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+
+    if (f != NULL) {
+        for (;;) {
+            if (cap - len < 4096) {
+                cap = cap ? cap * 2 : 8192;
+                buf = realloc(buf, cap);
+                if (buf == NULL)
+                    die("realloc");
+            }
+            size_t r = fread(buf + len, 1, cap - len - 1, f);
+            if (r == 0)
+                break;
+            len += r;
+        }
+        fclose(f);
+    }
+    if (buf == NULL && (buf = malloc(1)) == NULL)
+        die("malloc");
+    buf[len] = '\0';
+    return buf;
+}
+
+char *
+dbk_server_log(const dbk_server *s)
+{
+    char *path = concat(s->dir, "/stderr.log");
+    char *log = read_file(path);
+    free(path);
+    return log;
+}
+
+/* Appends what fd has to *buf; returns false at EOF. */
+static bool
+drain_fd(int fd, char **buf, size_t *len, size_t *cap)
+{
+    char tmp[4096];
+    ssize_t r = read(fd, tmp, sizeof tmp);
+    if (r <= 0)
+        return r < 0 && errno == EINTR;
+    if (*len + (size_t)r + 1 > *cap) {
+        *cap = (*len + (size_t)r + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        if (*buf == NULL)
+            die("realloc");
+    }
+    memcpy(*buf + *len, tmp, (size_t)r);
+    *len += (size_t)r;
+    return true;
+}
+
+int
+dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *r)
+{
+    int po[2], pe[2], pi[2];
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    char *bufs[2] = {NULL, NULL};
+    size_t lens[2] = {0, 0}, caps[2] = {0, 0};
+    bool open_[2] = {true, true};
+    long long deadline = now_ms() + (long long)timeout_s * 1000;
+    size_t in_len = in ? strlen(in) : 0, in_off = 0;
+
+    memset(r, 0, sizeof *r);
+    if (pipe(po) || pipe(pe) || pipe(pi))
+        die("pipe");
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawn_file_actions_addclose(&fa, pi[1]);
+    posix_spawn_file_actions_addclose(&fa, po[0]);
+    posix_spawn_file_actions_addclose(&fa, pe[0]);
+    if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
+        die("posix_spawnp");
+    posix_spawn_file_actions_destroy(&fa);
+    close(pi[0]);
+    close(po[1]);
+    close(pe[1]);
+    fcntl(pi[1], F_SETFL, O_NONBLOCK);
+    if (in_len == 0) {
+        close(pi[1]);
+        pi[1] = -1;
+    }
+
+    while ((open_[0] || open_[1]) && now_ms() < deadline) {
+        struct pollfd fds[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {pi[1], POLLOUT, 0}};
+        if (!open_[0])
+            fds[0].fd = -1;
+        if (!open_[1])
+            fds[1].fd = -1;
+        if (poll(fds, 3, 100) < 0 && errno != EINTR)
+            die("poll");
+        for (int k = 0; k < 2; k++)
+            if (fds[k].revents & (POLLIN | POLLHUP))
+                if (!drain_fd(fds[k].fd, &bufs[k], &lens[k], &caps[k]))
+                    open_[k] = false;
+        if (pi[1] >= 0 && (fds[2].revents & (POLLOUT | POLLERR))) {
+            ssize_t w = write(pi[1], in + in_off, in_len - in_off);
+            if (w > 0)
+                in_off += (size_t)w;
+            if (w < 0 && errno != EAGAIN) 
+                in_off = in_len;
+            if (in_off == in_len) {
+                close(pi[1]);
+                pi[1] = -1;
+            }
+        }
+    }
+    if (pi[1] >= 0)
+        close(pi[1]);
+    close(po[0]);
+    close(pe[0]);
+    r->status = wait_pid(pid, open_[0] || open_[1] ? 0 : (int)(deadline - now_ms()) + 1000);
+    if (r->status < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        r->status = -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        if (bufs[k] == NULL && (bufs[k] = malloc(1)) == NULL)
+            die("malloc");
+        bufs[k][lens[k]] = '\0';
+    }
+    r->out = bufs[0];
+    r->err = bufs[1];
+    return 0;
+}
+
+void
+dbk_run_result_free(dbk_run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}

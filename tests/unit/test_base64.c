@@ -1,0 +1,123 @@
+/* base64url without padding: RFC 4648 vectors and the strictness the wire relies on. */
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* RFC 4648 §10 vectors, in the URL-safe alphabet without padding. */
+static const struct {
+    const char *bin, *text;
+} rfc[] = {
+    {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},         {"foo", "Zm9v"},
+    {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
+};
+
+static void
+test_rfc4648_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof rfc / sizeof rfc[0]; i++) {
+        char out[32];
+        unsigned char bin[32];
+        size_t n = strlen(rfc[i].bin), got = 99;
+        assert_int_equal(dbk_b64_encode(out, sizeof out, (const unsigned char *)rfc[i].bin, n), 0);
+        assert_string_equal(out, rfc[i].text);
+        assert_int_equal(strlen(out), DBK_B64_ENCODED_LEN(n));
+        assert_int_equal(dbk_b64_decode(bin, sizeof bin, &got, rfc[i].text, strlen(rfc[i].text)),
+                         0);
+        assert_int_equal(got, n);
+        assert_memory_equal(bin, rfc[i].bin, n);
+    }
+}
+
+static void
+test_url_safe_alphabet(void **state)
+{
+    const unsigned char bin[] = {0xfb, 0xff, 0xbf};
+    char out[8];
+    (void)state;
+    assert_int_equal(dbk_b64_encode(out, sizeof out, bin, sizeof bin), 0);
+    assert_string_equal(out, "-_-_");
+}
+
+static void
+test_rejects_non_canonical_input(void **state)
+{
+    static const char *bad[] = {
+        "Zg==",     /* padding */
+        "Zm9v\n",   /* whitespace */
+        "Zm 9v",    /* inner whitespace */
+        "Zm+v",     /* standard alphabet */
+        "Zm/v",     /* standard alphabet */
+        "Zh",       /* non-zero trailing bits: "Zg" is the only spelling of "f" */
+        "Z",        /* impossible length */
+        "Zm9vY",    /* impossible length */
+        "Zm9v!",    /* junk */
+    };
+    unsigned char bin[16];
+    size_t got;
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(dbk_b64_decode(bin, sizeof bin, &got, bad[i], strlen(bad[i])),
+                         DBK_E_BAD_BASE64);
+}
+
+static void
+test_caps(void **state)
+{
+    unsigned char bin[2];
+    char small[4];
+    size_t got;
+    (void)state;
+    assert_int_equal(dbk_b64_decode(bin, sizeof bin, &got, "Zm9v", 4), DBK_E_TOO_LARGE);
+    assert_int_equal(dbk_b64_encode(small, sizeof small, (const unsigned char *)"foo", 3),
+                     DBK_E_INVALID);
+}
+
+static void
+test_decode_exact(void **state)
+{
+    unsigned char bin[3];
+    (void)state;
+    assert_int_equal(dbk_b64_decode_exact(bin, 3, "Zm9v", 4), 0);
+    assert_memory_equal(bin, "foo", 3);
+    assert_int_equal(dbk_b64_decode_exact(bin, 3, "Zm8", 3), DBK_E_BAD_BASE64);
+    assert_int_equal(dbk_b64_decode_exact(bin, 2, "Zm9v", 4), DBK_E_BAD_BASE64);
+}
+
+static void
+test_round_trip_all_lengths(void **state)
+{
+    unsigned char in[100], back[100];
+    char text[200];
+    (void)state;
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof in; n++) {
+        size_t got;
+        assert_int_equal(dbk_b64_encode(text, sizeof text, in, n), 0);
+        assert_int_equal(dbk_b64_decode(back, sizeof back, &got, text, strlen(text)), 0);
+        assert_int_equal(got, n);
+        assert_memory_equal(back, in, n);
+        assert_true(DBK_B64_DECODED_MAX(strlen(text)) >= n);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rfc4648_vectors),  cmocka_unit_test(test_url_safe_alphabet),
+        cmocka_unit_test(test_rejects_non_canonical_input), cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_decode_exact),     cmocka_unit_test(test_round_trip_all_lengths),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
