@@ -115,6 +115,27 @@ consent_ok(const unsigned char *c, size_t n)
 }
 
 int
+dbk_grant_verify(const unsigned char *g, size_t len, const unsigned char owner_pk[32],
+                 dbk_grant_hdr *hdr)
+{
+    unsigned char *sig_in;
+    size_t sig_len;
+    int rc;
+
+    if (len > 0 && g[G_VERSION] != 1 && len >= DBK_GRANT_OVERHEAD)
+        return DBK_E_VERSION;
+    if ((rc = dbk_grant_parse(g, len, hdr)) != DBK_OK)
+        return rc;
+    sig_in = malloc(DBK_GRANT_SIG_DOMAIN_BYTES + len);
+    if (sig_in == NULL)
+        return DBK_E_NOMEM;
+    sig_len = dbk_grant_signing_input(g, len, sig_in);
+    rc = crypto_sign_verify_detached(g + len - crypto_sign_BYTES, sig_in, sig_len, owner_pk);
+    free(sig_in);
+    return rc == 0 ? DBK_OK : DBK_E_BAD_SIGNATURE;
+}
+
+int
 dbk_grant_open(const unsigned char *g, size_t len, const dbk_grant_expect *exp,
                dbk_grant_hdr *hdr, unsigned char stream_key[32], char **consent)
 {

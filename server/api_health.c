@@ -1,13 +1,17 @@
 /*
- * GET /healthz: liveness for load balancers and the admin. Public, cheap, and
- * reveals nothing about accounts: the version, the protocol and the server id
- * a client pins (see proto/README.md "Versioning" and "Restore generation").
+ * GET /healthz and GET /metrics (proto/README.md section 16). Both are public in
+ * the sense of needing no token, and reveal no account, stream or token: only the
+ * version, the server id a client pins, and counts.
  */
 #include "app.h"
 
+#include "dbk/error.h"
 #include "dbk/version.h"
 
+#include <stdio.h>
+
 void dbk_api_healthz(dbk_http_request *req);
+void dbk_api_metrics(dbk_http_request *req);
 
 void
 dbk_api_healthz(dbk_http_request *req)
@@ -15,10 +19,57 @@ dbk_api_healthz(dbk_http_request *req)
     dbk_app *app = req->app;
     char sid[DBK_ID_TEXT_LEN + 1];
 
-    dbk_id_to_text(&app->server_id, sid);
+    if (dbk_http_server_draining(app->http)) {
+        dbk_http_respond_error(req, DBK_E_UNAVAILABLE);
+        return;
+    }
+    dbk_id_to_text(&app->info.server_id, sid);
     dbk_http_respond_json(req, 200,
                           json_pack("{s:s, s:s, s:i, s:s, s:I}", "status", "ok", "version",
                                     DBK_VERSION, "protocol", DBK_PROTOCOL_VERSION, "server_id",
                                     sid, "restore_generation",
-                                    (json_int_t)app->restore_generation));
+                                    (json_int_t)app->info.restore_generation));
+}
+
+void
+dbk_api_metrics(dbk_http_request *req)
+{
+    dbk_app *app = req->app;
+    uint64_t commits = 0, jobs = 0;
+    char buf[2048];
+    int n;
+
+    if (!app->config.metrics_public && !dbk_http_from_loopback(req)) {
+        dbk_http_respond_error(req, DBK_E_FORBIDDEN);
+        return;
+    }
+    dbk_worker_counts(app->worker, &commits, &jobs);
+    n = snprintf(buf, sizeof buf,
+                 "# HELP daybook_up 1 while daybookd serves.\n"
+                 "# TYPE daybook_up gauge\ndaybook_up 1\n"
+                 "# HELP daybook_uptime_seconds Seconds since daybookd started.\n"
+                 "# TYPE daybook_uptime_seconds gauge\ndaybook_uptime_seconds %llu\n"
+                 "# HELP daybook_connections Open client connections.\n"
+                 "# TYPE daybook_connections gauge\ndaybook_connections %zu\n"
+                 "# HELP daybook_storage_jobs_pending Requests waiting for the storage thread.\n"
+                 "# TYPE daybook_storage_jobs_pending gauge\ndaybook_storage_jobs_pending %zu\n"
+                 "# HELP daybook_storage_commits_total Transactions committed (group commits).\n"
+                 "# TYPE daybook_storage_commits_total counter\n"
+                 "daybook_storage_commits_total %llu\n"
+                 "# HELP daybook_storage_jobs_total Requests run by the storage thread.\n"
+                 "# TYPE daybook_storage_jobs_total counter\ndaybook_storage_jobs_total %llu\n"
+                 "# HELP daybook_responses_total API responses by status class.\n"
+                 "# TYPE daybook_responses_total counter\n"
+                 "daybook_responses_total{class=\"2xx\"} %llu\n"
+                 "daybook_responses_total{class=\"4xx\"} %llu\n"
+                 "daybook_responses_total{class=\"5xx\"} %llu\n"
+                 "# HELP daybook_restore_generation The store's restore generation.\n"
+                 "# TYPE daybook_restore_generation gauge\ndaybook_restore_generation %lld\n",
+                 (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000),
+                 dbk_http_server_connections(app->http), dbk_worker_pending(app->worker),
+                 (unsigned long long)commits, (unsigned long long)jobs,
+                 (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
+                 (unsigned long long)app->requests[5], (long long)app->info.restore_generation);
+    dbk_http_respond(req, 200, "text/plain; version=0.0.4", NULL, buf,
+                     n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0);
 }

@@ -4,15 +4,25 @@
 
 #include "http.h"
 #include "store.h"
+#include "worker.h"
 
 #include <stdint.h>
 
+/* Settings from the config file and flags (main.c). */
+typedef struct dbk_config {
+    int64_t quota_bytes;    /* per account, envelopes stored */
+    int64_t invite_ttl_ms;  /* default lifetime of a client invite */
+    bool metrics_public;    /* answer /metrics to any address, not just loopback */
+} dbk_config;
+
 typedef struct dbk_app {
+    dbk_config config;
+    uint64_t requests[6];   /* by status class 1xx..5xx, for /metrics (loop thread) */
     uv_loop_t *loop;
     dbk_http_server *http;
     dbk_store *store;
-    dbk_id server_id;
-    int64_t restore_generation;
+    dbk_worker *worker;
+    dbk_server_info info; /* server id, restore generation, secret for fake salts */
     uint64_t started_ms; /* uv_now at start, for uptime */
 } dbk_app;
 

@@ -16,6 +16,7 @@
 #include "dbk/log.h"
 
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -745,6 +746,29 @@ size_t
 dbk_http_server_connections(const dbk_http_server *srv)
 {
     return srv->nconns;
+}
+
+bool
+dbk_http_from_loopback(const dbk_http_request *req)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return false;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+bool
+dbk_http_server_draining(const dbk_http_server *srv)
+{
+    return srv->draining;
 }
 
 const char *

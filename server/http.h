@@ -80,6 +80,11 @@ void dbk_http_server_free(dbk_http_server *srv);
 /* Number of open connections, for /metrics. */
 size_t dbk_http_server_connections(const dbk_http_server *srv);
 
+/* True if the request came from a loopback address. */
+bool dbk_http_from_loopback(const dbk_http_request *req);
+/* True once dbk_http_server_drain has been called. */
+bool dbk_http_server_draining(const dbk_http_server *srv);
+
 /* The value of header name (case-insensitive), or NULL. */
 const char *dbk_http_header_get(const dbk_http_request *req, const char *name);
 /* The value of route parameter name, or NULL. */

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "router.h"
 
+#include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/init.h"
 #include "dbk/log.h"
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:8470"
@@ -32,14 +34,29 @@ struct command {
     int (*run)(int argc, char **argv);
 };
 
+static int cmd_audit(int argc, char **argv);
+static int cmd_backup(int argc, char **argv);
+static int cmd_check(int argc, char **argv);
+static int cmd_counselor(int argc, char **argv);
+static int cmd_init(int argc, char **argv);
 static int cmd_serve(int argc, char **argv);
 static int cmd_routes(int argc, char **argv);
 
 /* Sorted by name. */
 static const struct command commands[] = {
+    {"audit", "daybookd audit verify [--data-dir DIR]",
+     "verify the hash chain of the audit log", cmd_audit},
+    {"backup", "daybookd backup FILE [--data-dir DIR]",
+     "copy the store to FILE while the server runs (SQLite online backup)", cmd_backup},
+    {"check", "daybookd check [--data-dir DIR]",
+     "check the store's integrity and the audit chain", cmd_check},
+    {"counselor", "daybookd counselor add NAME [--data-dir DIR]",
+     "create a counselor slot and print its one-time setup code", cmd_counselor},
+    {"init", "daybookd init [--data-dir DIR]", "create the data directory and an empty store",
+     cmd_init},
     {"routes", "daybookd routes", "print every HTTP route the server answers", cmd_routes},
     {"serve", "daybookd serve [--listen HOST:PORT] [--data-dir DIR] [--port-file FILE]\n"
-              "               [--log-level debug|info|warn|error]",
+              "               [--quota-mb N] [--metrics-public] [--log-level LEVEL]",
      "run the sync server", cmd_serve},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -56,16 +73,29 @@ usage(FILE *out)
                  "prints the version.\n");
 }
 
+static const struct command *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
 static void
 command_help(const struct command *c, FILE *out)
 {
     fprintf(out, "usage: %s\n\n%s.\n", c->usage, c->summary);
+    if (strcmp(c->name, "serve") != 0)
+        fprintf(out, "\n  --data-dir DIR  where daybook.db lives (default %s)\n", DEFAULT_DATA_DIR);
     if (strcmp(c->name, "serve") == 0)
         fprintf(out, "\n"
                      "  --listen HOST:PORT  address to listen on (default %s; port 0\n"
                      "                      picks a free port)\n"
                      "  --data-dir DIR      where daybook.db lives (default %s; created 0700)\n"
                      "  --port-file FILE    write the bound port to FILE once listening\n"
+                     "  --quota-mb N        storage quota per account in MiB (default 256)\n"
+                     "  --metrics-public    answer /metrics to any address (default loopback)\n"
                      "  --log-level LEVEL   debug, info, warn or error (default info)\n"
                      "\nLogs go to stderr as key=value lines. SIGTERM or SIGINT drains\n"
                      "requests in flight and exits 0.\n",
@@ -151,6 +181,8 @@ static void
 on_drained(void *arg)
 {
     struct serve_state *s = arg;
+    /* Every request has been answered; finish what the worker holds and stop it. */
+    dbk_worker_stop(s->app.worker);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     DBK_LOG(DBK_LOG_INFO, "stopped");
@@ -178,12 +210,15 @@ cmd_serve(int argc, char **argv)
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
         {"port-file", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, 'v'},
+        {"quota-mb", required_argument, NULL, 'q'}, {"metrics-public", no_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
+    long quota_mb = 256;
     const char *listen = DEFAULT_LISTEN, *data_dir = DEFAULT_DATA_DIR, *port_file = NULL;
     struct serve_state s;
     char host[256];
     int port, bound = 0, opt, rc;
+    bool metrics_public = false;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -200,8 +235,18 @@ cmd_serve(int argc, char **argv)
             dbk_log_set_level(lvl);
             break;
         }
-        case 'h': command_help(&commands[1], stdout); return 0;
-        default: command_help(&commands[1], stderr); return 2;
+        case 'q': {
+            char *end;
+            quota_mb = strtol(optarg, &end, 10);
+            if (*end != '\0' || quota_mb < 1 || quota_mb > 1048576) {
+                fprintf(stderr, "daybookd serve: --quota-mb wants 1..1048576, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'm': metrics_public = true; break;
+        case 'h': command_help(find_command("serve"), stdout); return 0;
+        default: command_help(find_command("serve"), stderr); return 2;
         }
     }
     if (optind != argc) {
@@ -220,16 +265,23 @@ cmd_serve(int argc, char **argv)
         return 1;
     }
     if ((rc = dbk_store_open(data_dir, &s.app.store)) != DBK_OK ||
-        (rc = dbk_store_server_info(s.app.store, &s.app.server_id,
-                                    &s.app.restore_generation)) != DBK_OK) {
+        (rc = dbk_store_server_info(s.app.store, &s.app.info)) != DBK_OK) {
         fprintf(stderr, "daybookd: cannot open the store in %s: %s\n", data_dir,
                 dbk_err_message(rc));
         dbk_store_close(s.app.store);
         return 1;
     }
 
+    s.app.config.quota_bytes = (int64_t)quota_mb * 1024 * 1024;
+    s.app.config.invite_ttl_ms = 7LL * 24 * 3600 * 1000;
+    s.app.config.metrics_public = metrics_public;
     s.app.loop = uv_default_loop();
     s.app.started_ms = uv_now(s.app.loop);
+    if (dbk_worker_start(&s.app.worker, s.app.loop, s.app.store) != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot start the storage thread\n");
+        dbk_store_close(s.app.store);
+        return 1;
+    }
     s.app.http = dbk_http_server_new(s.app.loop, handle_request, &s.app);
     if (s.app.http == NULL) {
         dbk_store_close(s.app.store);
@@ -239,6 +291,7 @@ cmd_serve(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "daybookd: cannot listen on %s: %s\n", listen, uv_strerror(rc));
         dbk_http_server_drain(s.app.http, NULL, NULL);
+        dbk_worker_stop(s.app.worker);
         uv_run(s.app.loop, UV_RUN_DEFAULT);
         dbk_http_server_free(s.app.http);
         dbk_store_close(s.app.store);
@@ -252,10 +305,10 @@ cmd_serve(int argc, char **argv)
 
     {
         char sid[DBK_ID_TEXT_LEN + 1];
-        dbk_id_to_text(&s.app.server_id, sid);
+        dbk_id_to_text(&s.app.info.server_id, sid);
         DBK_LOG(DBK_LOG_INFO, "listening", DBK_STR("addr", host), DBK_INT("port", bound),
                 DBK_STR("data_dir", data_dir), DBK_STR("server_id", sid),
-                DBK_INT("restore_generation", s.app.restore_generation),
+                DBK_INT("restore_generation", s.app.info.restore_generation),
                 DBK_STR("version", DBK_VERSION));
     }
     if (port_file != NULL && write_port_file(port_file, bound) != 0) {
@@ -279,11 +332,233 @@ cmd_routes(int argc, char **argv)
 {
     (void)argv;
     if (argc > 1) {
-        command_help(&commands[0], strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        command_help(find_command("routes"), strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     for (size_t i = 0; i < dbk_routes_count; i++)
         printf("%s %s\n", dbk_routes[i].method, dbk_routes[i].pattern);
+    return 0;
+}
+
+/*
+ * Parses the admin commands' options: --data-dir DIR and positional arguments.
+ * Returns the number of positionals stored in pos (at most npos), or -1 after
+ * printing usage (exit code in *rc).
+ */
+static int
+admin_args(const struct command *c, int argc, char **argv, const char **data_dir,
+           const char **pos, int npos, int *rc)
+{
+    int n = 0;
+    *data_dir = DEFAULT_DATA_DIR;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            command_help(c, stdout);
+            *rc = 0;
+            return -1;
+        }
+        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
+            *data_dir = argv[++i];
+        } else if (argv[i][0] == '-' || n == npos) {
+            fprintf(stderr, "daybookd %s: unexpected argument '%s'\n", c->name, argv[i]);
+            command_help(c, stderr);
+            *rc = 2;
+            return -1;
+        } else {
+            pos[n++] = argv[i];
+        }
+    }
+    return n;
+}
+
+/* Opens the store of an existing data directory for an admin command. */
+static int
+admin_open(const char *data_dir, dbk_store **st, bool create)
+{
+    struct stat sb;
+    int rc;
+    if (create && make_dirs(data_dir) != 0) {
+        fprintf(stderr, "daybookd: cannot create data directory %s: %s\n", data_dir,
+                strerror(errno));
+        return 1;
+    }
+    if (!create && stat(data_dir, &sb) != 0) {
+        fprintf(stderr, "daybookd: no data directory %s (run 'daybookd init' first)\n", data_dir);
+        return 1;
+    }
+    if ((rc = dbk_store_open(data_dir, st)) != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot open the store in %s: %s\n", data_dir,
+                dbk_err_message(rc));
+        return 1;
+    }
+    return 0;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+    const char *dir, *pos[1];
+    dbk_store *st;
+    dbk_server_info info;
+    char sid[DBK_ID_TEXT_LEN + 1];
+    int rc = 0;
+
+    if (admin_args(find_command("init"), argc, argv, &dir, pos, 0, &rc) < 0)
+        return rc;
+    if ((rc = admin_open(dir, &st, true)) != 0)
+        return rc;
+    rc = dbk_store_server_info(st, &info);
+    dbk_store_close(st);
+    if (rc != DBK_OK)
+        return 1;
+    dbk_id_to_text(&info.server_id, sid);
+    sodium_memzero(info.secret, sizeof info.secret);
+    printf("store ready in %s/daybook.db (server id %s)\n", dir, sid);
+    return 0;
+}
+
+/* Runs one job on the store in a transaction, as the server's worker would. */
+static int
+admin_tx(dbk_store *st, int (*fn)(dbk_store *st, void *arg), void *arg)
+{
+    int rc = dbk_store_tx_begin(st);
+    if (rc == DBK_OK)
+        rc = fn(st, arg);
+    if (rc == DBK_OK)
+        rc = dbk_store_tx_commit(st);
+    if (rc != DBK_OK)
+        dbk_store_tx_rollback(st);
+    return rc;
+}
+
+static int
+add_invite(dbk_store *st, void *arg)
+{
+    return dbk_store_invite_create(st, arg);
+}
+
+static int
+cmd_counselor(int argc, char **argv)
+{
+    const char *dir, *pos[2];
+    unsigned char code[16];
+    char text[DBK_ID_TEXT_LEN + 1];
+    dbk_store *st;
+    dbk_invite inv;
+    int rc = 0, n;
+
+    n = admin_args(find_command("counselor"), argc, argv, &dir, pos, 2, &rc);
+    if (n < 0)
+        return rc;
+    if (n != 2 || strcmp(pos[0], "add") != 0 || strlen(pos[1]) == 0 ||
+        strlen(pos[1]) > DBK_NAME_MAX) {
+        fprintf(stderr, "usage: daybookd counselor add NAME   (NAME: 1 to %d bytes)\n",
+                DBK_NAME_MAX);
+        return 2;
+    }
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    memset(&inv, 0, sizeof inv);
+    dbk_id_random(&inv.id);
+    inv.kind = DBK_INVITE_COUNSELOR_SETUP;
+    snprintf(inv.name, sizeof inv.name, "%s", pos[1]);
+    inv.created_at = (int64_t)time(NULL) * 1000;
+    inv.expires_at = inv.created_at + 7LL * 24 * 3600 * 1000;
+    randombytes_buf(code, sizeof code);
+    crypto_generichash(inv.secret_hash, sizeof inv.secret_hash, code, sizeof code, NULL, 0);
+    rc = admin_tx(st, add_invite, &inv);
+    dbk_store_close(st);
+    if (rc != DBK_OK) {
+        sodium_memzero(code, sizeof code);
+        fprintf(stderr, "daybookd: cannot store the setup code: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    (void)dbk_b64_encode(text, sizeof text, code, sizeof code);
+    sodium_memzero(code, sizeof code);
+    printf("setup code for %s (valid 7 days, once): %s\n", pos[1], text);
+    sodium_memzero(text, sizeof text);
+    return 0;
+}
+
+static int
+cmd_backup(int argc, char **argv)
+{
+    const char *dir, *pos[1];
+    struct stat sb;
+    dbk_store *st;
+    int rc = 0, n;
+
+    n = admin_args(find_command("backup"), argc, argv, &dir, pos, 1, &rc);
+    if (n < 0)
+        return rc;
+    if (n != 1) {
+        fprintf(stderr, "usage: daybookd backup FILE\n");
+        return 2;
+    }
+    if (stat(pos[0], &sb) == 0) {
+        fprintf(stderr, "daybookd: %s exists; backup writes a new file\n", pos[0]);
+        return 1;
+    }
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    rc = dbk_store_backup(st, pos[0]);
+    dbk_store_close(st);
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: backup to %s failed: %s\n", pos[0], dbk_err_message(rc));
+        unlink(pos[0]);
+        return 1;
+    }
+    printf("backed up %s/daybook.db to %s\n", dir, pos[0]);
+    return 0;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+    const char *dir, *pos[1];
+    char msg[256];
+    dbk_store *st;
+    int rc = 0;
+
+    if (admin_args(find_command("check"), argc, argv, &dir, pos, 0, &rc) < 0)
+        return rc;
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    rc = dbk_store_check(st, msg, sizeof msg);
+    dbk_store_close(st);
+    printf("%s\n", msg);
+    return rc == DBK_OK ? 0 : 1;
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+    const char *dir, *pos[1];
+    int64_t checked, bad;
+    dbk_store *st;
+    int rc = 0, n;
+
+    n = admin_args(find_command("audit"), argc, argv, &dir, pos, 1, &rc);
+    if (n < 0)
+        return rc;
+    if (n != 1 || strcmp(pos[0], "verify") != 0) {
+        fprintf(stderr, "usage: daybookd audit verify\n");
+        return 2;
+    }
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    rc = dbk_store_audit_verify(st, &checked, &bad);
+    dbk_store_close(st);
+    if (rc == DBK_E_CORRUPT) {
+        printf("audit chain BROKEN at entry %lld (%lld entries before it verify)\n",
+               (long long)bad, (long long)checked);
+        return 1;
+    }
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot read the audit log: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    printf("audit chain ok: %lld entries\n", (long long)checked);
     return 0;
 }
 

@@ -1,13 +1,59 @@
 /*
  * Every route daybookd serves. Keep this list and proto/openapi.yaml in step:
- * tests/integration/test_openapi_routes checks that they name the same routes.
+ * tests/spec/routes.sh checks that they name the same routes.
  */
 #include "router.h"
 
+void dbk_api_access_log(dbk_http_request *req);
+void dbk_api_account(dbk_http_request *req);
+void dbk_api_account_keys(dbk_http_request *req);
+void dbk_api_caseload(dbk_http_request *req);
+void dbk_api_device_revoke(dbk_http_request *req);
+void dbk_api_devices(dbk_http_request *req);
+void dbk_api_enroll(dbk_http_request *req);
+void dbk_api_grant_revoke(dbk_http_request *req);
+void dbk_api_grants_of_stream(dbk_http_request *req);
+void dbk_api_grants_put(dbk_http_request *req);
 void dbk_api_healthz(dbk_http_request *req);
+void dbk_api_invite_create(dbk_http_request *req);
+void dbk_api_invite_delete(dbk_http_request *req);
+void dbk_api_invites(dbk_http_request *req);
+void dbk_api_login_finish(dbk_http_request *req);
+void dbk_api_login_start(dbk_http_request *req);
+void dbk_api_logout(dbk_http_request *req);
+void dbk_api_metrics(dbk_http_request *req);
+void dbk_api_my_grants(dbk_http_request *req);
+void dbk_api_pull(dbk_http_request *req);
+void dbk_api_push(dbk_http_request *req);
+void dbk_api_put_bundle(dbk_http_request *req);
+void dbk_api_streams(dbk_http_request *req);
+void dbk_api_sync(dbk_http_request *req);
 
 const dbk_route dbk_routes[] = {
     {"GET", "/healthz", dbk_api_healthz},
+    {"GET", "/metrics", dbk_api_metrics},
+    {"POST", "/v1/enroll", dbk_api_enroll},
+    {"POST", "/v1/invites", dbk_api_invite_create},
+    {"GET", "/v1/invites", dbk_api_invites},
+    {"DELETE", "/v1/invites/{invite}", dbk_api_invite_delete},
+    {"POST", "/v1/login/start", dbk_api_login_start},
+    {"POST", "/v1/login/finish", dbk_api_login_finish},
+    {"POST", "/v1/logout", dbk_api_logout},
+    {"GET", "/v1/account", dbk_api_account},
+    {"PUT", "/v1/account/bundle", dbk_api_put_bundle},
+    {"GET", "/v1/accounts/{account}/keys", dbk_api_account_keys},
+    {"GET", "/v1/devices", dbk_api_devices},
+    {"DELETE", "/v1/devices/{device}", dbk_api_device_revoke},
+    {"GET", "/v1/streams", dbk_api_streams},
+    {"POST", "/v1/streams/{stream}/grants", dbk_api_grants_put},
+    {"GET", "/v1/streams/{stream}/grants", dbk_api_grants_of_stream},
+    {"DELETE", "/v1/streams/{stream}/grants/{grantee}", dbk_api_grant_revoke},
+    {"GET", "/v1/grants", dbk_api_my_grants},
+    {"POST", "/v1/streams/{stream}/records", dbk_api_push},
+    {"GET", "/v1/streams/{stream}/records", dbk_api_pull},
+    {"POST", "/v1/sync", dbk_api_sync},
+    {"GET", "/v1/access-log", dbk_api_access_log},
+    {"GET", "/v1/caseload", dbk_api_caseload},
 };
 
 const size_t dbk_routes_count = sizeof dbk_routes / sizeof dbk_routes[0];

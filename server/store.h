@@ -1,27 +1,290 @@
 /*
- * The storage interface: everything daybookd keeps goes through these calls,
- * so a second backend (PostgreSQL, per DESIGN.md) is one more file beside
- * store_sqlite.c. Calls block; the server makes them from its worker threads,
- * never from the event loop.
+ * The storage interface: everything daybookd keeps goes through these calls, so a
+ * second backend (PostgreSQL, per DESIGN.md) is one more file beside
+ * store_sqlite.c. Calls block; only the storage worker (worker.c) makes them,
+ * inside the transaction and savepoints it manages, never the event loop.
+ *
+ * What the store holds is metadata and opaque bytes: public keys, key bundles
+ * encrypted on the device, grants sealed to their grantee, envelopes. Nothing in
+ * it can be decrypted with anything the server has.
+ *
+ * Every function returns DBK_OK or a negative dbk error: DBK_E_NOT_FOUND,
+ * DBK_E_CONFLICT (unique key taken), DBK_E_STORAGE_FULL (disk full),
+ * DBK_E_UNAVAILABLE (I/O error, busy) and the specific ones each names.
  */
 #ifndef DBK_SERVER_STORE_H
 #define DBK_SERVER_STORE_H
 
+#include "dbk/envelope.h"
 #include "dbk/id.h"
 
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#define DBK_ALIAS_MAX 64
+#define DBK_NAME_MAX 64
+#define DBK_HASH_BYTES 32
 
 typedef struct dbk_store dbk_store;
 
-/*
- * Opens (creating if needed, mode 0600) the store in directory dir, which must
- * exist. A new store gets a random server id and restore generation 1.
- * Returns 0, DBK_E_IO when the file cannot be opened, or DBK_E_CORRUPT.
- */
+/* Opens (creating if needed) dir/daybook.db. See store_sqlite.c for the schema. */
 int dbk_store_open(const char *dir, dbk_store **out);
 void dbk_store_close(dbk_store *st);
 
-/* The server's identity, fixed at creation, and its restore generation. */
-int dbk_store_server_info(dbk_store *st, dbk_id *server_id, int64_t *restore_generation);
+/* Transactions, driven by the worker only. */
+int dbk_store_tx_begin(dbk_store *st);
+int dbk_store_tx_commit(dbk_store *st);
+void dbk_store_tx_rollback(dbk_store *st);
+int dbk_store_sp_begin(dbk_store *st);
+int dbk_store_sp_release(dbk_store *st);
+void dbk_store_sp_rollback(dbk_store *st);
+
+/* ---- server identity ---- */
+
+typedef struct dbk_server_info {
+    dbk_id server_id;
+    int64_t restore_generation;
+    unsigned char secret[32]; /* keys the fake KDF salts of unknown accounts; never leaves */
+} dbk_server_info;
+
+int dbk_store_server_info(dbk_store *st, dbk_server_info *out);
+/* Sets a new restore generation (daybookd restore). */
+int dbk_store_bump_restore_generation(dbk_store *st, int64_t *out);
+
+/* ---- accounts ---- */
+
+enum dbk_role { DBK_ROLE_CLIENT = 1, DBK_ROLE_COUNSELOR = 2 };
+
+typedef struct dbk_account {
+    dbk_id id;
+    enum dbk_role role;
+    char name[DBK_NAME_MAX + 1]; /* a counselor's display name; empty for clients */
+    unsigned char sign_pk[32];
+    unsigned char box_pk[32];
+    unsigned char login_pk[32];
+    unsigned char bundle[148];
+    uint32_t generation;
+    dbk_id counselor; /* a client's enrolling counselor; zero for counselors */
+    int64_t created_at;
+    int64_t used_bytes;
+    int64_t grants_seq; /* bumped when a grant where this account is owner or grantee changes */
+} dbk_account;
+
+int dbk_store_account_create(dbk_store *st, const dbk_account *a);
+int dbk_store_account_get(dbk_store *st, const dbk_id *id, dbk_account *out);
+/* Increments the account's grants_seq (proto/README.md section 12). */
+int dbk_store_bump_grants_seq(dbk_store *st, const dbk_id *id);
+/* Replaces bundle, login key and generation (passphrase change). */
+int dbk_store_account_set_bundle(dbk_store *st, const dbk_id *id, const unsigned char bundle[148],
+                                 const unsigned char login_pk[32], uint32_t generation);
+/* The clients whose enrolling counselor is counselor, for the caseload. */
+typedef void (*dbk_account_cb)(const dbk_account *a, void *arg);
+int dbk_store_clients_of(dbk_store *st, const dbk_id *counselor, dbk_account_cb cb, void *arg);
+
+/* ---- invites and setup codes ---- */
+
+enum dbk_invite_kind { DBK_INVITE_COUNSELOR_SETUP = 1, DBK_INVITE_CLIENT = 2 };
+
+typedef struct dbk_invite {
+    dbk_id id;
+    enum dbk_invite_kind kind;
+    unsigned char secret_hash[DBK_HASH_BYTES]; /* BLAKE2b of the one-time secret */
+    dbk_id counselor; /* who invited (client invites) */
+    char name[DBK_NAME_MAX + 1]; /* the counselor's name (setup) or a label */
+    int64_t created_at, expires_at, used_at;
+} dbk_invite;
+
+int dbk_store_invite_create(dbk_store *st, const dbk_invite *inv);
+/* Marks the invite with this secret hash used at now. DBK_E_UNAUTHENTICATED if unknown,
+ * DBK_E_GONE if used or expired. */
+int dbk_store_invite_use(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+                         dbk_invite *out);
+typedef void (*dbk_invite_cb)(const dbk_invite *inv, void *arg);
+int dbk_store_invites_of(dbk_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg);
+int dbk_store_invite_delete(dbk_store *st, const dbk_id *counselor, const dbk_id *id);
+
+/* ---- devices, tokens and login challenges ---- */
+
+typedef struct dbk_device {
+    dbk_id id;
+    dbk_id account;
+    char name[DBK_NAME_MAX + 1];
+    int64_t created_at, last_seen;
+} dbk_device;
+
+int dbk_store_device_add(dbk_store *st, const dbk_device *d);
+typedef void (*dbk_device_cb)(const dbk_device *d, void *arg);
+int dbk_store_devices_of(dbk_store *st, const dbk_id *account, dbk_device_cb cb, void *arg);
+/* Deletes the device and every token it holds. */
+int dbk_store_device_revoke(dbk_store *st, const dbk_id *account, const dbk_id *device);
+
+/* Tokens are stored as BLAKE2b hashes; the token itself never reaches the store. */
+int dbk_store_token_add(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES],
+                        const dbk_id *account, const dbk_id *device, int64_t expires_at);
+/* DBK_E_UNAUTHENTICATED if unknown or expired. Touches the device's last_seen. */
+int dbk_store_token_check(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+                          dbk_id *account, dbk_id *device);
+int dbk_store_token_delete(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES]);
+/* Deletes the tokens of every device of account but keep; *count gets how many. */
+int dbk_store_tokens_revoke_others(dbk_store *st, const dbk_id *account, const dbk_id *keep,
+                                   int64_t *count);
+
+enum dbk_purpose { DBK_PURPOSE_LOGIN = 1, DBK_PURPOSE_CHANGE_PASSPHRASE = 2 };
+
+/* Stores a login challenge for (account, device, purpose); the account may not exist. */
+int dbk_store_challenge_add(dbk_store *st, const unsigned char challenge[32],
+                            const dbk_id *account, const dbk_id *device, enum dbk_purpose purpose,
+                            int64_t expires_at);
+/* Deletes the challenge (single use, whatever happens next) and checks it was issued for
+ * (account, device, purpose) and has not expired. DBK_E_GONE otherwise. */
+int dbk_store_challenge_take(dbk_store *st, const unsigned char challenge[32],
+                             const dbk_id *account, const dbk_id *device,
+                             enum dbk_purpose purpose, int64_t now);
+
+/* ---- streams and grants ---- */
+
+enum dbk_stream_kind { DBK_STREAM_SHARED = 1, DBK_STREAM_PRIVATE = 2 };
+
+typedef struct dbk_stream {
+    dbk_id id;
+    dbk_id owner;
+    enum dbk_stream_kind kind;
+    uint32_t epoch;
+    int64_t seq;           /* high_seq: the last sequence number assigned */
+    bool rotation_pending; /* a grant was revoked; no writes until the owner rotates */
+} dbk_stream;
+
+int dbk_store_stream_create(dbk_store *st, const dbk_stream *s);
+int dbk_store_stream_get(dbk_store *st, const dbk_id *id, dbk_stream *out);
+typedef void (*dbk_stream_cb)(const dbk_stream *s, void *arg);
+/* Streams account owns, then streams it holds a live grant for. */
+int dbk_store_streams_for(dbk_store *st, const dbk_id *account, int64_t now, dbk_stream_cb cb,
+                          void *arg);
+
+typedef struct dbk_grant_row {
+    dbk_id stream, grantee;
+    uint32_t epoch;
+    int64_t created_at, expires_at, revoked_at;
+    const unsigned char *grant; /* valid during the callback */
+    size_t grant_len;
+} dbk_grant_row;
+
+/* Stores (or replaces) a grant. A self-grant for epoch + 1 advances the stream's
+ * epoch and clears a pending rotation. *identical is set if the same bytes were
+ * already stored. */
+int dbk_store_grant_put(dbk_store *st, const dbk_grant_row *g, int64_t now, bool *identical);
+/* DBK_OK if grantee holds or held a grant on stream for epoch, else DBK_E_NOT_FOUND. */
+int dbk_store_grant_held(dbk_store *st, const dbk_id *stream, const dbk_id *grantee,
+                         uint32_t epoch);
+/* The grant bytes stored for (stream, grantee, epoch), malloc'd; DBK_E_NOT_FOUND. */
+int dbk_store_grant_get(dbk_store *st, const dbk_id *stream, const dbk_id *grantee,
+                        uint32_t epoch, unsigned char **out, size_t *len);
+typedef void (*dbk_grant_cb)(const dbk_grant_row *g, void *arg);
+int dbk_store_grants_of_stream(dbk_store *st, const dbk_id *stream, dbk_grant_cb cb, void *arg);
+int dbk_store_grants_to(dbk_store *st, const dbk_id *grantee, int64_t now, dbk_grant_cb cb,
+                        void *arg);
+/* Revokes every grant of stream to grantee at now; access ends at once and the
+ * stream becomes rotation-pending. DBK_E_NOT_FOUND if grantee never had one. */
+int dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grantee,
+                           int64_t now);
+/* How account may use stream: DBK_OK if it owns it or holds an active grant (any
+ * epoch), else DBK_E_FORBIDDEN (also for a stream that does not exist). *str gets
+ * the stream; *is_owner whether account owns it; *can_write whether it owns it or
+ * holds an active grant for the current epoch. */
+int dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
+                     dbk_stream *str, bool *is_owner, bool *can_write);
+
+/* ---- records ---- */
+
+enum dbk_push_result { DBK_PUSH_STORED = 1, DBK_PUSH_DUPLICATE, DBK_PUSH_SUPERSEDED };
+enum dbk_expect { DBK_EXPECT_ANY = 0, DBK_EXPECT_REVISION, DBK_EXPECT_NONE };
+
+typedef struct dbk_push_item {
+    const unsigned char *env;
+    size_t len;
+    dbk_envelope_hdr hdr;       /* parsed and signature-checked by the caller */
+    enum dbk_expect expect_kind;
+    dbk_revision expect;        /* with DBK_EXPECT_REVISION */
+    /* results */
+    enum dbk_push_result result;
+    int64_t seq;
+    bool has_current;           /* the stored revision, for superseded and stale items */
+    dbk_revision current;
+    bool stale;
+} dbk_push_item;
+
+typedef struct dbk_push_batch {
+    dbk_id stream;
+    int64_t quota;              /* bytes the stream owner may store */
+    dbk_push_item *items;
+    size_t n;
+    /* results */
+    int64_t high_seq;
+    uint32_t epoch;
+    bool rotation_pending;
+    size_t nstored;
+    int64_t seq_from, seq_to;
+    bool epoch_stale;           /* DBK_E_STALE because of epochs, not expected revisions */
+} dbk_push_batch;
+
+/*
+ * Stores a batch into one stream, all or nothing, in request order
+ * (proto/README.md sections 9-10). The caller has checked that it may push and
+ * that each envelope's signature is its author's. Errors: DBK_E_STALE (an
+ * epoch that is not accepted: .epoch_stale; or expected revisions that do not
+ * match: those items have .stale), DBK_E_CONFLICT (same revision, other bytes),
+ * DBK_E_FORBIDDEN (an author who is not the owner writing a record it did not
+ * create, or at an epoch it never held), DBK_E_QUOTA.
+ */
+int dbk_store_push(dbk_store *st, dbk_push_batch *b);
+
+typedef void (*dbk_record_cb)(int64_t seq, const unsigned char *env, size_t len, void *arg);
+/*
+ * Envelopes of stream with seq > since in seq order, at most limit of them and at
+ * most max_bytes (but at least one). A reader that does not own the stream gets
+ * only envelopes of epochs it holds an active grant for (reader NULL: owner).
+ * *more is set when more remain; *last_seq is the seq of the last one given
+ * (since if none); *bytes_out adds the bytes given.
+ */
+int dbk_store_pull(dbk_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now,
+                   int64_t since, size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg,
+                   bool *more, int64_t *last_seq, size_t *bytes_out);
+
+/* ---- audit ---- */
+
+/* proto/README.md section 14: the 124-byte entry and its chained hash. */
+enum dbk_audit_action { DBK_AUDIT_READ = 1, DBK_AUDIT_WRITE = 2, DBK_AUDIT_GRANT = 3,
+                        DBK_AUDIT_REVOKE = 4 };
+
+typedef struct dbk_audit_entry {
+    int64_t index, at;
+    enum dbk_audit_action action;
+    enum dbk_role actor_role;
+    dbk_id actor, device, stream, owner, grantee;
+    uint32_t epoch, count;
+    int64_t seq_from, seq_to;
+    unsigned char prev[DBK_HASH_BYTES], hash[DBK_HASH_BYTES];
+} dbk_audit_entry;
+
+/* Appends e (index, prev and hash are filled in) to the chain. */
+int dbk_store_audit_append(dbk_store *st, dbk_audit_entry *e);
+typedef void (*dbk_audit_cb)(const dbk_audit_entry *e, void *arg);
+/* Entries about streams owner owns with index > since, oldest first, at most limit;
+ * *more when more remain. */
+int dbk_store_audit_of_owner(dbk_store *st, const dbk_id *owner, int64_t since, size_t limit,
+                             dbk_audit_cb cb, void *arg, bool *more);
+/* The chained hash of e from e->prev (for the server's check and clients'). */
+void dbk_audit_hash(const dbk_audit_entry *e, unsigned char out[DBK_HASH_BYTES]);
+/* Recomputes the whole chain. DBK_E_CORRUPT with *bad_index at the first broken link. */
+int dbk_store_audit_verify(dbk_store *st, int64_t *checked, int64_t *bad_index);
+
+/* ---- admin ---- */
+
+/* SQLite online backup of the whole store to path (a new file). */
+int dbk_store_backup(dbk_store *st, const char *path);
+/* PRAGMA integrity_check and the audit chain. */
+int dbk_store_check(dbk_store *st, char *msg, size_t msgsz);
 
 #endif

@@ -1,9 +1,14 @@
 /*
  * The embedded default backend: one SQLite file, daybook.db, in WAL mode with
- * synchronous=FULL, so a commit that returned is on disk.
+ * synchronous=FULL, so a commit that returned is on disk. Used only from the
+ * storage worker thread (and by admin commands before/without a loop).
+ *
+ * Statements are prepared once and kept (SQLITE_PREPARE_PERSISTENT), indexed by
+ * the Q_* enum; sql_of[] holds their text.
  */
 #include "store.h"
 
+#include "dbk/bytes.h"
 #include "dbk/error.h"
 #include "dbk/log.h"
 
@@ -15,76 +20,365 @@
 #define STORE_FILE "daybook.db"
 #define SCHEMA_VERSION 1
 
-struct dbk_store {
-    sqlite3 *db;
-};
-
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta ("
-    "  key TEXT PRIMARY KEY,"
-    "  value BLOB NOT NULL"
-    ") STRICT;";
+    "  key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS accounts ("
+    "  id BLOB PRIMARY KEY, role INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  sign_pk BLOB NOT NULL, box_pk BLOB NOT NULL, login_pk BLOB NOT NULL,"
+    "  bundle BLOB NOT NULL, generation INTEGER NOT NULL, counselor BLOB,"
+    "  created_at INTEGER NOT NULL, used_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  grants_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE INDEX IF NOT EXISTS accounts_counselor ON accounts(counselor);"
+    "CREATE TABLE IF NOT EXISTS invites ("
+    "  id BLOB PRIMARY KEY, kind INTEGER NOT NULL, secret_hash BLOB NOT NULL UNIQUE,"
+    "  counselor BLOB, name TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE TABLE IF NOT EXISTS devices ("
+    "  id BLOB PRIMARY KEY, account BLOB NOT NULL, name TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    "  hash BLOB PRIMARY KEY, account BLOB NOT NULL, device BLOB NOT NULL,"
+    "  expires_at INTEGER NOT NULL) STRICT;"
+    "CREATE INDEX IF NOT EXISTS tokens_device ON tokens(device);"
+    "CREATE TABLE IF NOT EXISTS challenges ("
+    "  challenge BLOB PRIMARY KEY, account BLOB NOT NULL, device BLOB NOT NULL,"
+    "  purpose INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS streams ("
+    "  id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
+    "  rotation_pending INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE INDEX IF NOT EXISTS streams_owner ON streams(owner);"
+    "CREATE TABLE IF NOT EXISTS grants ("
+    "  stream BLOB NOT NULL, grantee BLOB NOT NULL, epoch INTEGER NOT NULL,"
+    "  grant_bytes BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER NOT NULL DEFAULT 0,"
+    "  closed_at INTEGER NOT NULL DEFAULT 0," /* on the owner's self-grant: epoch closed */
+    "  PRIMARY KEY (stream, grantee, epoch)) STRICT;"
+    "CREATE INDEX IF NOT EXISTS grants_grantee ON grants(grantee);"
+    "CREATE TABLE IF NOT EXISTS records ("
+    "  stream BLOB NOT NULL, record BLOB NOT NULL, seq INTEGER NOT NULL,"
+    "  clock INTEGER NOT NULL, device BLOB NOT NULL, epoch INTEGER NOT NULL,"
+    "  creator BLOB NOT NULL, envelope BLOB NOT NULL,"
+    "  PRIMARY KEY (stream, record)) STRICT, WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_seq ON records(stream, seq);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    "  idx INTEGER PRIMARY KEY, at INTEGER NOT NULL, action INTEGER NOT NULL,"
+    "  actor_role INTEGER NOT NULL, actor BLOB NOT NULL, device BLOB NOT NULL,"
+    "  stream BLOB NOT NULL, owner BLOB NOT NULL, grantee BLOB NOT NULL,"
+    "  epoch INTEGER NOT NULL, count INTEGER NOT NULL, seq_from INTEGER NOT NULL,"
+    "  seq_to INTEGER NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL) STRICT;"
+    "CREATE INDEX IF NOT EXISTS audit_owner ON audit(owner, idx);";
+
+enum q {
+    Q_META_GET,
+    Q_META_PUT,
+    Q_META_SET,
+    Q_ACCOUNT_INSERT,
+    Q_ACCOUNT_GET,
+    Q_ACCOUNT_BUMP_GRANTS,
+    Q_ACCOUNT_SET_BUNDLE,
+    Q_ACCOUNT_ADD_BYTES,
+    Q_CLIENTS_OF,
+    Q_INVITE_INSERT,
+    Q_INVITE_BY_HASH,
+    Q_INVITE_MARK_USED,
+    Q_INVITES_OF,
+    Q_INVITE_DELETE,
+    Q_DEVICE_INSERT,
+    Q_DEVICES_OF,
+    Q_DEVICE_DELETE,
+    Q_TOKENS_OF_DEVICE_DELETE,
+    Q_TOKEN_INSERT,
+    Q_TOKEN_GET,
+    Q_TOKEN_DELETE,
+    Q_TOKENS_REVOKE_OTHERS,
+    Q_DEVICE_TOUCH,
+    Q_CHALLENGE_INSERT,
+    Q_CHALLENGE_GET,
+    Q_CHALLENGE_DELETE,
+    Q_CHALLENGE_PURGE,
+    Q_STREAM_INSERT,
+    Q_STREAM_GET,
+    Q_STREAMS_OWNED,
+    Q_STREAMS_GRANTED,
+    Q_STREAM_SET_SEQ,
+    Q_STREAM_RAISE_EPOCH,
+    Q_GRANT_INSERT,
+    Q_GRANT_GET,
+    Q_GRANT_ANY,
+    Q_GRANT_HELD,
+    Q_EPOCH_CLOSED_AT,
+    Q_EPOCH_CLOSE,
+    Q_STREAM_SET_ROTATION,
+    Q_GRANTS_OF_STREAM,
+    Q_GRANTS_TO,
+    Q_GRANT_REVOKE,
+    Q_GRANT_LIVE,
+    Q_RECORD_GET,
+    Q_RECORD_UPSERT,
+    Q_RECORDS_SINCE,
+    Q_AUDIT_LAST,
+    Q_AUDIT_INSERT,
+    Q_AUDIT_OF_OWNER,
+    Q_AUDIT_ALL,
+    Q__COUNT
+};
+
+static const char *const sql_of[Q__COUNT] = {
+    [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [Q_META_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
+    [Q_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [Q_ACCOUNT_INSERT] = "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle,"
+                         " generation, counselor, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [Q_ACCOUNT_GET] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
+                      " counselor, created_at, used_bytes, grants_seq FROM accounts WHERE id = ?1",
+    [Q_ACCOUNT_BUMP_GRANTS] = "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = ?1",
+    [Q_ACCOUNT_SET_BUNDLE] = "UPDATE accounts SET bundle = ?2, login_pk = ?3, generation = ?4"
+                             " WHERE id = ?1",
+    [Q_ACCOUNT_ADD_BYTES] = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
+    [Q_CLIENTS_OF] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
+                     " counselor, created_at, used_bytes, grants_seq FROM accounts"
+                     " WHERE counselor = ?1 OR id IN (SELECT s.owner FROM grants g JOIN streams s"
+                     " ON s.id = g.stream WHERE g.grantee = ?1 AND s.owner <> ?1)"
+                     " ORDER BY created_at",
+    [Q_INVITE_INSERT] = "INSERT INTO invites(id, kind, secret_hash, counselor, name, created_at,"
+                        " expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    [Q_INVITE_BY_HASH] = "SELECT id, kind, secret_hash, counselor, name, created_at, expires_at,"
+                         " used_at FROM invites WHERE secret_hash = ?1",
+    [Q_INVITE_MARK_USED] = "UPDATE invites SET used_at = ?2 WHERE id = ?1",
+    [Q_INVITES_OF] = "SELECT id, kind, secret_hash, counselor, name, created_at, expires_at,"
+                     " used_at FROM invites WHERE counselor = ?1 ORDER BY created_at",
+    [Q_INVITE_DELETE] = "DELETE FROM invites WHERE id = ?1 AND counselor = ?2",
+    [Q_DEVICE_INSERT] = "INSERT INTO devices(id, account, name, created_at, last_seen)"
+                        " VALUES (?1,?2,?3,?4,?4)",
+    [Q_DEVICES_OF] = "SELECT id, account, name, created_at, last_seen FROM devices"
+                     " WHERE account = ?1 ORDER BY created_at",
+    [Q_DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1 AND account = ?2",
+    [Q_TOKENS_OF_DEVICE_DELETE] = "DELETE FROM tokens WHERE device = ?1",
+    [Q_TOKEN_INSERT] = "INSERT INTO tokens(hash, account, device, expires_at) VALUES (?1,?2,?3,?4)",
+    [Q_TOKEN_GET] = "SELECT account, device, expires_at FROM tokens WHERE hash = ?1",
+    [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
+    [Q_TOKENS_REVOKE_OTHERS] = "DELETE FROM tokens WHERE account = ?1 AND device <> ?2",
+    [Q_DEVICE_TOUCH] = "UPDATE devices SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
+    [Q_CHALLENGE_INSERT] = "INSERT INTO challenges(challenge, account, device, purpose,"
+                           " expires_at) VALUES (?1,?2,?3,?4,?5)",
+    [Q_CHALLENGE_GET] = "SELECT account, device, purpose, expires_at FROM challenges"
+                        " WHERE challenge = ?1",
+    [Q_CHALLENGE_DELETE] = "DELETE FROM challenges WHERE challenge = ?1",
+    [Q_CHALLENGE_PURGE] = "DELETE FROM challenges WHERE expires_at < ?1",
+    [Q_STREAM_INSERT] = "INSERT INTO streams(id, owner, kind, epoch) VALUES (?1,?2,?3,?4)",
+    [Q_STREAM_GET] = "SELECT id, owner, kind, epoch, seq, rotation_pending FROM streams"
+                     " WHERE id = ?1",
+    [Q_STREAMS_OWNED] = "SELECT id, owner, kind, epoch, seq, rotation_pending FROM streams"
+                        " WHERE owner = ?1 ORDER BY kind",
+    [Q_STREAMS_GRANTED] = "SELECT DISTINCT s.id, s.owner, s.kind, s.epoch, s.seq,"
+                          " s.rotation_pending FROM streams s JOIN grants g ON g.stream = s.id"
+                          " WHERE g.grantee = ?1 AND g.revoked_at = 0 AND s.owner <> ?1"
+                          " AND (g.expires_at = 0 OR g.expires_at > ?2) ORDER BY s.owner",
+    [Q_STREAM_SET_SEQ] = "UPDATE streams SET seq = ?2 WHERE id = ?1",
+    [Q_STREAM_RAISE_EPOCH] = "UPDATE streams SET epoch = ?2, rotation_pending = 0"
+                             " WHERE id = ?1 AND epoch + 1 = ?2",
+    [Q_GRANT_INSERT] = "INSERT OR REPLACE INTO grants(stream, grantee, epoch, grant_bytes,"
+                       " created_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6)",
+    [Q_GRANT_GET] = "SELECT grant_bytes FROM grants WHERE stream = ?1 AND grantee = ?2"
+                    " AND epoch = ?3",
+    [Q_GRANT_HELD] = "SELECT 1 FROM grants WHERE stream = ?1 AND grantee = ?2 AND epoch = ?3",
+    [Q_EPOCH_CLOSED_AT] = "SELECT g.closed_at FROM grants g JOIN streams s ON s.id = g.stream"
+                          " WHERE g.stream = ?1 AND g.grantee = s.owner AND g.epoch = ?2",
+    [Q_EPOCH_CLOSE] = "UPDATE grants SET closed_at = ?3 WHERE stream = ?1 AND epoch = ?2"
+                      " AND grantee = (SELECT owner FROM streams WHERE id = ?1) AND closed_at = 0",
+    [Q_GRANT_ANY] = "SELECT 1 FROM grants WHERE stream = ?1 AND grantee = ?2 LIMIT 1",
+    [Q_STREAM_SET_ROTATION] = "UPDATE streams SET rotation_pending = 1 WHERE id = ?1",
+    [Q_GRANTS_OF_STREAM] = "SELECT stream, grantee, epoch, grant_bytes, created_at, expires_at,"
+                           " revoked_at FROM grants WHERE stream = ?1 ORDER BY epoch, grantee",
+    [Q_GRANTS_TO] = "SELECT stream, grantee, epoch, grant_bytes, created_at, expires_at,"
+                    " revoked_at FROM grants WHERE grantee = ?1 ORDER BY stream, epoch",
+    [Q_GRANT_REVOKE] = "UPDATE grants SET revoked_at = ?3 WHERE stream = ?1 AND grantee = ?2"
+                       " AND revoked_at = 0",
+    [Q_GRANT_LIVE] = "SELECT max(g.epoch) FROM grants g WHERE g.stream = ?1 AND g.grantee = ?2"
+                     " AND g.revoked_at = 0 AND (g.expires_at = 0 OR g.expires_at > ?3)",
+    [Q_RECORD_GET] = "SELECT seq, clock, device, envelope, creator FROM records"
+                     " WHERE stream = ?1 AND record = ?2",
+    [Q_RECORD_UPSERT] = "INSERT OR REPLACE INTO records(stream, record, seq, clock, device,"
+                        " epoch, creator, envelope) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_RECORDS_SINCE] = "SELECT seq, envelope FROM records WHERE stream = ?1 AND seq > ?2"
+                        " AND (?4 OR epoch IN (SELECT epoch FROM grants WHERE stream = ?1"
+                        "   AND grantee = ?5 AND revoked_at = 0"
+                        "   AND (expires_at = 0 OR expires_at > ?6)))"
+                        " ORDER BY seq LIMIT ?3",
+    [Q_AUDIT_LAST] = "SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit(idx, at, action, actor_role, actor, device, stream,"
+                       " owner, grantee, epoch, count, seq_from, seq_to, prev, hash)"
+                       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+    [Q_AUDIT_OF_OWNER] = "SELECT idx, at, action, actor_role, actor, device, stream, owner,"
+                         " grantee, epoch, count, seq_from, seq_to, prev, hash FROM audit"
+                         " WHERE owner = ?1 AND idx > ?2 ORDER BY idx LIMIT ?3",
+    [Q_AUDIT_ALL] = "SELECT idx, at, action, actor_role, actor, device, stream, owner,"
+                    " grantee, epoch, count, seq_from, seq_to, prev, hash FROM audit"
+                    " ORDER BY idx",
+};
+
+struct dbk_store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+    int sp_depth;
+};
+
+/* ---- plumbing ---- */
 
 static int
-exec(sqlite3 *db, const char *sql)
+map_rc(dbk_store *st, int rc)
 {
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        DBK_LOG(DBK_LOG_ERROR, "store_error", DBK_STR("sqlite", sqlite3_errmsg(db)));
-        return DBK_E_IO;
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return DBK_OK;
+    case SQLITE_FULL: return DBK_E_STORAGE_FULL;
+    case SQLITE_CONSTRAINT: return DBK_E_CONFLICT;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return DBK_E_CORRUPT;
+    case SQLITE_NOMEM: return DBK_E_NOMEM;
+    default:
+        DBK_LOG(DBK_LOG_ERROR, "store_error", DBK_INT("sqlite_rc", rc),
+                DBK_STR("sqlite", sqlite3_errmsg(st->db)));
+        return DBK_E_UNAVAILABLE;
     }
-    return DBK_OK;
 }
 
-static int
-meta_get(sqlite3 *db, const char *key, void *out, size_t len)
+static sqlite3_stmt *
+q(dbk_store *st, enum q id)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = DBK_E_CORRUPT;
-
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-        return DBK_E_IO;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len) {
-        memcpy(out, sqlite3_column_blob(st, 0), len);
-        rc = DBK_OK;
+    if (st->q[id] == NULL &&
+        sqlite3_prepare_v3(st->db, sql_of[id], -1, SQLITE_PREPARE_PERSISTENT, &st->q[id], NULL) !=
+            SQLITE_OK) {
+        DBK_LOG(DBK_LOG_ERROR, "store_prepare_failed", DBK_INT("query", id),
+                DBK_STR("sqlite", sqlite3_errmsg(st->db)));
+        return NULL;
     }
-    sqlite3_finalize(st);
-    return rc;
+    sqlite3_reset(st->q[id]);
+    sqlite3_clear_bindings(st->q[id]);
+    return st->q[id];
 }
 
-static int
-meta_put_new(sqlite3 *db, const char *key, const void *val, size_t len)
+static void
+bind_id(sqlite3_stmt *s, int i, const dbk_id *id)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
+    sqlite3_bind_blob(s, i, id->b, DBK_ID_BYTES, SQLITE_STATIC);
+}
 
-    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
-        return DBK_E_IO;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, val, (int)len, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? DBK_OK : DBK_E_IO;
-    sqlite3_finalize(st);
-    return rc;
+/* A zero id is stored as NULL (no counselor). */
+static void
+bind_id_or_null(sqlite3_stmt *s, int i, const dbk_id *id)
+{
+    if (dbk_id_is_zero(id))
+        sqlite3_bind_null(s, i);
+    else
+        bind_id(s, i, id);
+}
+
+static void
+col_fixed(sqlite3_stmt *s, int i, unsigned char *out, size_t n)
+{
+    if ((size_t)sqlite3_column_bytes(s, i) == n)
+        memcpy(out, sqlite3_column_blob(s, i), n);
+    else
+        memset(out, 0, n);
+}
+
+static void
+col_id(sqlite3_stmt *s, int i, dbk_id *id)
+{
+    col_fixed(s, i, id->b, DBK_ID_BYTES);
+}
+
+static void
+col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Steps a statement that returns no rows. */
+static int
+run(dbk_store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? DBK_OK : map_rc(st, rc);
+}
+
+/* Steps s for its single row: DBK_OK (row ready), DBK_E_NOT_FOUND or an error. */
+static int
+one(dbk_store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return DBK_OK;
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map_rc(st, rc);
 }
 
 static int
-init_schema(sqlite3 *db)
+exec(dbk_store *st, const char *sql)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? DBK_OK : map_rc(st, rc);
+}
+
+#define PREP(var, id)                                                                              \
+    sqlite3_stmt *var = q(st, id);                                                                 \
+    if (var == NULL)                                                                               \
+    return DBK_E_UNAVAILABLE
+
+/* ---- open, transactions ---- */
+
+static int
+meta_get(dbk_store *st, const char *key, void *out, size_t len)
+{
+    PREP(s, Q_META_GET);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = one(st, s);
+    if (rc == DBK_OK) {
+        rc = (size_t)sqlite3_column_bytes(s, 0) == len ? DBK_OK : DBK_E_CORRUPT;
+        if (rc == DBK_OK)
+            memcpy(out, sqlite3_column_blob(s, 0), len);
+        sqlite3_reset(s);
+    }
+    return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+}
+
+static int
+meta_put(dbk_store *st, enum q which, const char *key, const void *val, size_t len)
+{
+    PREP(s, which);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, val, (int)len, SQLITE_STATIC);
+    return run(st, s);
+}
+
+static int
+init_schema(dbk_store *st)
 {
     dbk_id server_id;
-    unsigned char gen[8] = {0, 0, 0, 0, 0, 0, 0, 1};
-    unsigned char ver[8] = {0, 0, 0, 0, 0, 0, 0, SCHEMA_VERSION};
+    unsigned char gen[8], ver[8], secret[32];
     int rc;
 
     dbk_id_random(&server_id);
-    if ((rc = exec(db, "BEGIN IMMEDIATE")) != DBK_OK)
+    randombytes_buf(secret, sizeof secret);
+    dbk_put_u64(gen, 1);
+    dbk_put_u64(ver, SCHEMA_VERSION);
+    if ((rc = exec(st, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    if ((rc = exec(db, schema_sql)) == DBK_OK &&
-        (rc = meta_put_new(db, "server_id", server_id.b, sizeof server_id.b)) == DBK_OK &&
-        (rc = meta_put_new(db, "restore_generation", gen, sizeof gen)) == DBK_OK &&
-        (rc = meta_put_new(db, "schema_version", ver, sizeof ver)) == DBK_OK)
-        return exec(db, "COMMIT");
-    exec(db, "ROLLBACK");
+    if ((rc = exec(st, schema_sql)) == DBK_OK &&
+        (rc = meta_put(st, Q_META_PUT, "server_id", server_id.b, sizeof server_id.b)) == DBK_OK &&
+        (rc = meta_put(st, Q_META_PUT, "restore_generation", gen, sizeof gen)) == DBK_OK &&
+        (rc = meta_put(st, Q_META_PUT, "server_secret", secret, sizeof secret)) == DBK_OK &&
+        (rc = meta_put(st, Q_META_PUT, "schema_version", ver, sizeof ver)) == DBK_OK)
+        rc = exec(st, "COMMIT");
+    sodium_memzero(secret, sizeof secret);
+    if (rc != DBK_OK)
+        exec(st, "ROLLBACK");
     return rc;
 }
 
@@ -102,7 +396,8 @@ dbk_store_open(const char *dir, dbk_store **out)
     if (st == NULL)
         return DBK_E_NOMEM;
     if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
+                            SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         DBK_LOG(DBK_LOG_ERROR, "store_open_failed", DBK_STR("path", path),
                 DBK_STR("sqlite", sqlite3_errmsg(st->db)));
@@ -110,9 +405,10 @@ dbk_store_open(const char *dir, dbk_store **out)
         return DBK_E_IO;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if ((rc = exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                           "PRAGMA foreign_keys=ON;")) != DBK_OK ||
-        (rc = init_schema(st->db)) != DBK_OK) {
+    sqlite3_extended_result_codes(st->db, 1);
+    if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")) != DBK_OK ||
+        (rc = init_schema(st)) != DBK_OK) {
         dbk_store_close(st);
         return rc;
     }
@@ -125,21 +421,1032 @@ dbk_store_close(dbk_store *st)
 {
     if (st == NULL)
         return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
     free(st);
 }
 
 int
-dbk_store_server_info(dbk_store *st, dbk_id *server_id, int64_t *restore_generation)
+dbk_store_tx_begin(dbk_store *st)
+{
+    st->sp_depth = 0;
+    return exec(st, "BEGIN IMMEDIATE");
+}
+
+int
+dbk_store_tx_commit(dbk_store *st)
+{
+    return exec(st, "COMMIT");
+}
+
+void
+dbk_store_tx_rollback(dbk_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        exec(st, "ROLLBACK");
+}
+
+int
+dbk_store_sp_begin(dbk_store *st)
+{
+    return exec(st, "SAVEPOINT job");
+}
+
+int
+dbk_store_sp_release(dbk_store *st)
+{
+    return exec(st, "RELEASE job");
+}
+
+void
+dbk_store_sp_rollback(dbk_store *st)
+{
+    exec(st, "ROLLBACK TO job");
+    exec(st, "RELEASE job");
+}
+
+/* ---- server identity ---- */
+
+int
+dbk_store_server_info(dbk_store *st, dbk_server_info *out)
 {
     unsigned char gen[8];
     int rc;
-
-    if ((rc = meta_get(st->db, "server_id", server_id->b, sizeof server_id->b)) != DBK_OK ||
-        (rc = meta_get(st->db, "restore_generation", gen, sizeof gen)) != DBK_OK)
+    if ((rc = meta_get(st, "server_id", out->server_id.b, DBK_ID_BYTES)) != DBK_OK ||
+        (rc = meta_get(st, "restore_generation", gen, sizeof gen)) != DBK_OK ||
+        (rc = meta_get(st, "server_secret", out->secret, sizeof out->secret)) != DBK_OK)
         return rc;
-    *restore_generation = 0;
-    for (int i = 0; i < 8; i++)
-        *restore_generation = (*restore_generation << 8) | gen[i];
+    out->restore_generation = (int64_t)dbk_get_u64(gen);
+    return DBK_OK;
+}
+
+int
+dbk_store_bump_restore_generation(dbk_store *st, int64_t *out)
+{
+    unsigned char gen[8];
+    int rc;
+    if ((rc = meta_get(st, "restore_generation", gen, sizeof gen)) != DBK_OK)
+        return rc;
+    *out = (int64_t)dbk_get_u64(gen) + 1;
+    dbk_put_u64(gen, (uint64_t)*out);
+    return meta_put(st, Q_META_SET, "restore_generation", gen, sizeof gen);
+}
+
+/* ---- accounts ---- */
+
+static void
+read_account(sqlite3_stmt *s, dbk_account *a)
+{
+    memset(a, 0, sizeof *a);
+    col_id(s, 0, &a->id);
+    a->role = (enum dbk_role)sqlite3_column_int(s, 1);
+    col_text(s, 2, a->name, sizeof a->name);
+    col_fixed(s, 3, a->sign_pk, 32);
+    col_fixed(s, 4, a->box_pk, 32);
+    col_fixed(s, 5, a->login_pk, 32);
+    col_fixed(s, 6, a->bundle, sizeof a->bundle);
+    a->generation = (uint32_t)sqlite3_column_int64(s, 7);
+    col_id(s, 8, &a->counselor);
+    a->created_at = sqlite3_column_int64(s, 9);
+    a->used_bytes = sqlite3_column_int64(s, 10);
+    a->grants_seq = sqlite3_column_int64(s, 11);
+}
+
+int
+dbk_store_account_create(dbk_store *st, const dbk_account *a)
+{
+    PREP(s, Q_ACCOUNT_INSERT);
+    bind_id(s, 1, &a->id);
+    sqlite3_bind_int(s, 2, (int)a->role);
+    sqlite3_bind_text(s, 3, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, a->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, a->box_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, a->login_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 7, a->bundle, sizeof a->bundle, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, a->generation);
+    bind_id_or_null(s, 9, &a->counselor);
+    sqlite3_bind_int64(s, 10, a->created_at);
+    return run(st, s);
+}
+
+static int
+account_by(dbk_store *st, sqlite3_stmt *s, dbk_account *out)
+{
+    int rc = one(st, s);
+    if (rc == DBK_OK) {
+        read_account(s, out);
+        sqlite3_reset(s);
+    }
+    return rc;
+}
+
+int
+dbk_store_account_get(dbk_store *st, const dbk_id *id, dbk_account *out)
+{
+    PREP(s, Q_ACCOUNT_GET);
+    bind_id(s, 1, id);
+    return account_by(st, s, out);
+}
+
+int
+dbk_store_bump_grants_seq(dbk_store *st, const dbk_id *id)
+{
+    PREP(s, Q_ACCOUNT_BUMP_GRANTS);
+    bind_id(s, 1, id);
+    return run(st, s);
+}
+
+int
+dbk_store_account_set_bundle(dbk_store *st, const dbk_id *id, const unsigned char bundle[148],
+                             const unsigned char login_pk[32], uint32_t generation)
+{
+    PREP(s, Q_ACCOUNT_SET_BUNDLE);
+    bind_id(s, 1, id);
+    sqlite3_bind_blob(s, 2, bundle, 148, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, login_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, generation);
+    int rc = run(st, s);
+    return rc == DBK_OK && sqlite3_changes(st->db) == 0 ? DBK_E_NOT_FOUND : rc;
+}
+
+int
+dbk_store_clients_of(dbk_store *st, const dbk_id *counselor, dbk_account_cb cb, void *arg)
+{
+    dbk_account a;
+    int rc;
+    PREP(s, Q_CLIENTS_OF);
+    bind_id(s, 1, counselor);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_account(s, &a);
+        cb(&a, arg);
+    }
+    sqlite3_reset(s);
+    return map_rc(st, rc);
+}
+
+/* ---- invites ---- */
+
+static void
+read_invite(sqlite3_stmt *s, dbk_invite *inv)
+{
+    memset(inv, 0, sizeof *inv);
+    col_id(s, 0, &inv->id);
+    inv->kind = (enum dbk_invite_kind)sqlite3_column_int(s, 1);
+    col_fixed(s, 2, inv->secret_hash, DBK_HASH_BYTES);
+    col_id(s, 3, &inv->counselor);
+    col_text(s, 4, inv->name, sizeof inv->name);
+    inv->created_at = sqlite3_column_int64(s, 5);
+    inv->expires_at = sqlite3_column_int64(s, 6);
+    inv->used_at = sqlite3_column_int64(s, 7);
+}
+
+int
+dbk_store_invite_create(dbk_store *st, const dbk_invite *inv)
+{
+    PREP(s, Q_INVITE_INSERT);
+    bind_id(s, 1, &inv->id);
+    sqlite3_bind_int(s, 2, (int)inv->kind);
+    sqlite3_bind_blob(s, 3, inv->secret_hash, DBK_HASH_BYTES, SQLITE_STATIC);
+    bind_id_or_null(s, 4, &inv->counselor);
+    sqlite3_bind_text(s, 5, inv->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, inv->created_at);
+    sqlite3_bind_int64(s, 7, inv->expires_at);
+    return run(st, s);
+}
+
+int
+dbk_store_invite_use(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+                     dbk_invite *out)
+{
+    int rc;
+    {
+        PREP(s, Q_INVITE_BY_HASH);
+        sqlite3_bind_blob(s, 1, hash, DBK_HASH_BYTES, SQLITE_STATIC);
+        rc = one(st, s);
+        if (rc == DBK_E_NOT_FOUND)
+            return DBK_E_UNAUTHENTICATED;
+        if (rc != DBK_OK)
+            return rc;
+        read_invite(s, out);
+        sqlite3_reset(s);
+    }
+    if (out->used_at != 0 || out->expires_at <= now)
+        return DBK_E_GONE;
+    PREP(u, Q_INVITE_MARK_USED);
+    bind_id(u, 1, &out->id);
+    sqlite3_bind_int64(u, 2, now);
+    out->used_at = now;
+    return run(st, u);
+}
+
+int
+dbk_store_invites_of(dbk_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg)
+{
+    dbk_invite inv;
+    int rc;
+    PREP(s, Q_INVITES_OF);
+    bind_id(s, 1, counselor);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_invite(s, &inv);
+        cb(&inv, arg);
+    }
+    sqlite3_reset(s);
+    return map_rc(st, rc);
+}
+
+int
+dbk_store_invite_delete(dbk_store *st, const dbk_id *counselor, const dbk_id *id)
+{
+    PREP(s, Q_INVITE_DELETE);
+    bind_id(s, 1, id);
+    bind_id(s, 2, counselor);
+    int rc = run(st, s);
+    return rc == DBK_OK && sqlite3_changes(st->db) == 0 ? DBK_E_NOT_FOUND : rc;
+}
+
+/* ---- devices, tokens, challenges ---- */
+
+int
+dbk_store_device_add(dbk_store *st, const dbk_device *d)
+{
+    PREP(s, Q_DEVICE_INSERT);
+    bind_id(s, 1, &d->id);
+    bind_id(s, 2, &d->account);
+    sqlite3_bind_text(s, 3, d->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, d->created_at);
+    return run(st, s);
+}
+
+int
+dbk_store_devices_of(dbk_store *st, const dbk_id *account, dbk_device_cb cb, void *arg)
+{
+    dbk_device d;
+    int rc;
+    PREP(s, Q_DEVICES_OF);
+    bind_id(s, 1, account);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&d, 0, sizeof d);
+        col_id(s, 0, &d.id);
+        col_id(s, 1, &d.account);
+        col_text(s, 2, d.name, sizeof d.name);
+        d.created_at = sqlite3_column_int64(s, 3);
+        d.last_seen = sqlite3_column_int64(s, 4);
+        cb(&d, arg);
+    }
+    sqlite3_reset(s);
+    return map_rc(st, rc);
+}
+
+int
+dbk_store_device_revoke(dbk_store *st, const dbk_id *account, const dbk_id *device)
+{
+    int rc;
+    {
+        PREP(s, Q_DEVICE_DELETE);
+        bind_id(s, 1, device);
+        bind_id(s, 2, account);
+        if ((rc = run(st, s)) != DBK_OK)
+            return rc;
+        if (sqlite3_changes(st->db) == 0)
+            return DBK_E_NOT_FOUND;
+    }
+    PREP(t, Q_TOKENS_OF_DEVICE_DELETE);
+    bind_id(t, 1, device);
+    return run(st, t);
+}
+
+int
+dbk_store_token_add(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], const dbk_id *account,
+                    const dbk_id *device, int64_t expires_at)
+{
+    PREP(s, Q_TOKEN_INSERT);
+    sqlite3_bind_blob(s, 1, hash, DBK_HASH_BYTES, SQLITE_STATIC);
+    bind_id(s, 2, account);
+    bind_id(s, 3, device);
+    sqlite3_bind_int64(s, 4, expires_at);
+    return run(st, s);
+}
+
+int
+dbk_store_token_check(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+                      dbk_id *account, dbk_id *device)
+{
+    int64_t expires;
+    int rc;
+    {
+        PREP(s, Q_TOKEN_GET);
+        sqlite3_bind_blob(s, 1, hash, DBK_HASH_BYTES, SQLITE_STATIC);
+        rc = one(st, s);
+        if (rc == DBK_E_NOT_FOUND)
+            return DBK_E_UNAUTHENTICATED;
+        if (rc != DBK_OK)
+            return rc;
+        col_id(s, 0, account);
+        col_id(s, 1, device);
+        expires = sqlite3_column_int64(s, 2);
+        sqlite3_reset(s);
+    }
+    if (expires <= now)
+        return DBK_E_UNAUTHENTICATED;
+    /* Coarse last-seen (per minute) so most requests write nothing here. */
+    PREP(t, Q_DEVICE_TOUCH);
+    bind_id(t, 1, device);
+    sqlite3_bind_int64(t, 2, now / 60000 * 60000);
+    return run(st, t);
+}
+
+int
+dbk_store_token_delete(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES])
+{
+    PREP(s, Q_TOKEN_DELETE);
+    sqlite3_bind_blob(s, 1, hash, DBK_HASH_BYTES, SQLITE_STATIC);
+    return run(st, s);
+}
+
+int
+dbk_store_tokens_revoke_others(dbk_store *st, const dbk_id *account, const dbk_id *keep,
+                               int64_t *count)
+{
+    PREP(s, Q_TOKENS_REVOKE_OTHERS);
+    bind_id(s, 1, account);
+    bind_id(s, 2, keep);
+    int rc = run(st, s);
+    *count = rc == DBK_OK ? sqlite3_changes(st->db) : 0;
+    return rc;
+}
+
+int
+dbk_store_challenge_add(dbk_store *st, const unsigned char challenge[32], const dbk_id *account,
+                        const dbk_id *device, enum dbk_purpose purpose, int64_t expires_at)
+{
+    int rc;
+    {
+        PREP(p, Q_CHALLENGE_PURGE);
+        sqlite3_bind_int64(p, 1, expires_at - 10 * 60000); /* keep the table small */
+        if ((rc = run(st, p)) != DBK_OK)
+            return rc;
+    }
+    PREP(s, Q_CHALLENGE_INSERT);
+    sqlite3_bind_blob(s, 1, challenge, 32, SQLITE_STATIC);
+    bind_id(s, 2, account);
+    bind_id(s, 3, device);
+    sqlite3_bind_int(s, 4, (int)purpose);
+    sqlite3_bind_int64(s, 5, expires_at);
+    return run(st, s);
+}
+
+int
+dbk_store_challenge_take(dbk_store *st, const unsigned char challenge[32], const dbk_id *account,
+                         const dbk_id *device, enum dbk_purpose purpose, int64_t now)
+{
+    dbk_id a, d;
+    int p;
+    int64_t expires;
+    int rc;
+    {
+        PREP(s, Q_CHALLENGE_GET);
+        sqlite3_bind_blob(s, 1, challenge, 32, SQLITE_STATIC);
+        rc = one(st, s);
+        if (rc == DBK_E_NOT_FOUND)
+            return DBK_E_GONE;
+        if (rc != DBK_OK)
+            return rc;
+        col_id(s, 0, &a);
+        col_id(s, 1, &d);
+        p = sqlite3_column_int(s, 2);
+        expires = sqlite3_column_int64(s, 3);
+        sqlite3_reset(s);
+    }
+    PREP(del, Q_CHALLENGE_DELETE);
+    sqlite3_bind_blob(del, 1, challenge, 32, SQLITE_STATIC);
+    if ((rc = run(st, del)) != DBK_OK)
+        return rc;
+    if (expires <= now || p != (int)purpose || !dbk_id_equal(&a, account) ||
+        !dbk_id_equal(&d, device))
+        return DBK_E_GONE;
+    return DBK_OK;
+}
+
+/* ---- streams and grants ---- */
+
+static void
+read_stream(sqlite3_stmt *s, dbk_stream *out)
+{
+    col_id(s, 0, &out->id);
+    col_id(s, 1, &out->owner);
+    out->kind = (enum dbk_stream_kind)sqlite3_column_int(s, 2);
+    out->epoch = (uint32_t)sqlite3_column_int64(s, 3);
+    out->seq = sqlite3_column_int64(s, 4);
+    out->rotation_pending = sqlite3_column_int(s, 5) != 0;
+}
+
+int
+dbk_store_stream_create(dbk_store *st, const dbk_stream *str)
+{
+    PREP(s, Q_STREAM_INSERT);
+    bind_id(s, 1, &str->id);
+    bind_id(s, 2, &str->owner);
+    sqlite3_bind_int(s, 3, (int)str->kind);
+    sqlite3_bind_int64(s, 4, str->epoch);
+    return run(st, s);
+}
+
+int
+dbk_store_stream_get(dbk_store *st, const dbk_id *id, dbk_stream *out)
+{
+    PREP(s, Q_STREAM_GET);
+    bind_id(s, 1, id);
+    int rc = one(st, s);
+    if (rc == DBK_OK) {
+        read_stream(s, out);
+        sqlite3_reset(s);
+    }
+    return rc;
+}
+
+int
+dbk_store_streams_for(dbk_store *st, const dbk_id *account, int64_t now, dbk_stream_cb cb,
+                      void *arg)
+{
+    dbk_stream str;
+    int rc;
+    {
+        PREP(s, Q_STREAMS_OWNED);
+        bind_id(s, 1, account);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            read_stream(s, &str);
+            cb(&str, arg);
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return map_rc(st, rc);
+    }
+    PREP(g, Q_STREAMS_GRANTED);
+    bind_id(g, 1, account);
+    sqlite3_bind_int64(g, 2, now);
+    while ((rc = sqlite3_step(g)) == SQLITE_ROW) {
+        read_stream(g, &str);
+        cb(&str, arg);
+    }
+    sqlite3_reset(g);
+    return map_rc(st, rc);
+}
+
+/* Marks epoch closed at `at` (if it is not already): envelopes made later at that
+ * epoch are refused (proto/README.md section 7). */
+static int
+epoch_close(dbk_store *st, const dbk_id *stream, uint32_t epoch, int64_t at)
+{
+    PREP(s, Q_EPOCH_CLOSE);
+    bind_id(s, 1, stream);
+    sqlite3_bind_int64(s, 2, epoch);
+    sqlite3_bind_int64(s, 3, at);
+    return run(st, s);
+}
+
+int
+dbk_store_grant_put(dbk_store *st, const dbk_grant_row *g, int64_t now, bool *identical)
+{
+    unsigned char *old = NULL;
+    size_t old_len = 0;
+    int rc = dbk_store_grant_get(st, &g->stream, &g->grantee, g->epoch, &old, &old_len);
+
+    *identical = rc == DBK_OK && old_len == g->grant_len && memcmp(old, g->grant, old_len) == 0;
+    free(old);
+    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+        return rc;
+    if (*identical)
+        return DBK_OK;
+    {
+        PREP(s, Q_GRANT_INSERT);
+        bind_id(s, 1, &g->stream);
+        bind_id(s, 2, &g->grantee);
+        sqlite3_bind_int64(s, 3, g->epoch);
+        sqlite3_bind_blob(s, 4, g->grant, (int)g->grant_len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, g->created_at);
+        sqlite3_bind_int64(s, 6, g->expires_at);
+        if ((rc = run(st, s)) != DBK_OK)
+            return rc;
+    }
+    PREP(e, Q_STREAM_RAISE_EPOCH); /* changes only for a self-grant of epoch + 1 */
+    bind_id(e, 1, &g->stream);
+    sqlite3_bind_int64(e, 2, g->epoch);
+    if ((rc = run(st, e)) != DBK_OK)
+        return rc;
+    if (sqlite3_changes(st->db) > 0 && g->epoch > 1)
+        return epoch_close(st, &g->stream, g->epoch - 1, now);
+    return DBK_OK;
+}
+
+int
+dbk_store_grant_get(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch,
+                    unsigned char **out, size_t *len)
+{
+    PREP(s, Q_GRANT_GET);
+    bind_id(s, 1, stream);
+    bind_id(s, 2, grantee);
+    sqlite3_bind_int64(s, 3, epoch);
+    int rc = one(st, s);
+    *out = NULL;
+    *len = 0;
+    if (rc != DBK_OK)
+        return rc;
+    *len = (size_t)sqlite3_column_bytes(s, 0);
+    *out = malloc(*len ? *len : 1);
+    if (*out != NULL)
+        memcpy(*out, sqlite3_column_blob(s, 0), *len);
+    sqlite3_reset(s);
+    return *out ? DBK_OK : DBK_E_NOMEM;
+}
+
+static int
+each_grant(dbk_store *st, sqlite3_stmt *s, dbk_grant_cb cb, void *arg)
+{
+    dbk_grant_row g;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        col_id(s, 0, &g.stream);
+        col_id(s, 1, &g.grantee);
+        g.epoch = (uint32_t)sqlite3_column_int64(s, 2);
+        g.grant = sqlite3_column_blob(s, 3);
+        g.grant_len = (size_t)sqlite3_column_bytes(s, 3);
+        g.created_at = sqlite3_column_int64(s, 4);
+        g.expires_at = sqlite3_column_int64(s, 5);
+        g.revoked_at = sqlite3_column_int64(s, 6);
+        cb(&g, arg);
+    }
+    sqlite3_reset(s);
+    return map_rc(st, rc);
+}
+
+int
+dbk_store_grants_of_stream(dbk_store *st, const dbk_id *stream, dbk_grant_cb cb, void *arg)
+{
+    PREP(s, Q_GRANTS_OF_STREAM);
+    bind_id(s, 1, stream);
+    return each_grant(st, s, cb, arg);
+}
+
+int
+dbk_store_grants_to(dbk_store *st, const dbk_id *grantee, int64_t now, dbk_grant_cb cb, void *arg)
+{
+    (void)now; /* every grant, with its state computed by the caller */
+    PREP(s, Q_GRANTS_TO);
+    bind_id(s, 1, grantee);
+    return each_grant(st, s, cb, arg);
+}
+
+int
+dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, int64_t now)
+{
+    int rc;
+    {
+        PREP(s, Q_GRANT_REVOKE);
+        bind_id(s, 1, stream);
+        bind_id(s, 2, grantee);
+        sqlite3_bind_int64(s, 3, now);
+        if ((rc = run(st, s)) != DBK_OK)
+            return rc;
+        if (sqlite3_changes(st->db) == 0) {
+            /* Revoking again is fine; revoking someone who never had a grant is not. */
+            PREP(a, Q_GRANT_ANY);
+            bind_id(a, 1, stream);
+            bind_id(a, 2, grantee);
+            rc = one(st, a);
+            if (rc == DBK_OK)
+                sqlite3_reset(a);
+            return rc;
+        }
+    }
+    {
+        dbk_stream str;
+        if ((rc = dbk_store_stream_get(st, stream, &str)) != DBK_OK ||
+            (rc = epoch_close(st, stream, str.epoch, now)) != DBK_OK)
+            return rc;
+    }
+    PREP(r, Q_STREAM_SET_ROTATION);
+    bind_id(r, 1, stream);
+    return run(st, r);
+}
+
+int
+dbk_store_grant_held(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch)
+{
+    PREP(s, Q_GRANT_HELD);
+    bind_id(s, 1, stream);
+    bind_id(s, 2, grantee);
+    sqlite3_bind_int64(s, 3, epoch);
+    int rc = one(st, s);
+    if (rc == DBK_OK)
+        sqlite3_reset(s);
+    return rc;
+}
+
+/* 0 if epoch is open (or unknown), else when it closed. */
+static int
+epoch_closed_at(dbk_store *st, const dbk_id *stream, uint32_t epoch, int64_t *out)
+{
+    PREP(s, Q_EPOCH_CLOSED_AT);
+    bind_id(s, 1, stream);
+    sqlite3_bind_int64(s, 2, epoch);
+    int rc = one(st, s);
+    *out = 0;
+    if (rc == DBK_OK) {
+        *out = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
+    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+}
+
+int
+dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
+                 dbk_stream *str, bool *is_owner, bool *can_write)
+{
+    int rc = dbk_store_stream_get(st, stream, str);
+
+    *is_owner = *can_write = false;
+    if (rc == DBK_E_NOT_FOUND)
+        return DBK_E_FORBIDDEN; /* the same answer as "exists but not yours" */
+    if (rc != DBK_OK)
+        return rc;
+    if (dbk_id_equal(&str->owner, account)) {
+        *is_owner = *can_write = true;
+        return DBK_OK;
+    }
+    PREP(s, Q_GRANT_LIVE);
+    bind_id(s, 1, stream);
+    bind_id(s, 2, account);
+    sqlite3_bind_int64(s, 3, now);
+    rc = one(st, s);
+    if (rc != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+    if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+        sqlite3_reset(s);
+        return DBK_E_FORBIDDEN;
+    }
+    *can_write = (uint32_t)sqlite3_column_int64(s, 0) == str->epoch;
+    sqlite3_reset(s);
+    return DBK_OK;
+}
+
+/* ---- records ---- */
+
+int
+dbk_store_push(dbk_store *st, dbk_push_batch *b)
+{
+    dbk_stream str;
+    dbk_account owner;
+    int64_t added = 0;
+    bool stale = false;
+    int rc;
+
+    if ((rc = dbk_store_stream_get(st, &b->stream, &str)) != DBK_OK)
+        return rc;
+    b->epoch = str.epoch;
+    b->rotation_pending = str.rotation_pending;
+    b->nstored = 0;
+    b->seq_from = b->seq_to = 0;
+    /* Closed epochs: an envelope may use an epoch no later than the current one, made
+     * (by its clock) before that epoch closed. */
+    for (size_t i = 0; i < b->n; i++) {
+        dbk_push_item *it = &b->items[i];
+        int64_t closed;
+        if (it->hdr.epoch > str.epoch) {
+            it->stale = stale = true;
+            continue;
+        }
+        if ((rc = epoch_closed_at(st, &b->stream, it->hdr.epoch, &closed)) != DBK_OK)
+            return rc;
+        if (closed != 0 && (int64_t)(it->hdr.rev.clock >> 16) >= closed)
+            it->stale = stale = true;
+    }
+    if (stale) {
+        b->epoch_stale = true;
+        b->high_seq = str.seq;
+        return DBK_E_STALE;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        dbk_push_item *it = &b->items[i];
+        bool exists = false, same_bytes = false;
+        int64_t old_len = 0;
+        dbk_id creator = it->hdr.author;
+        bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
+
+        it->has_current = false;
+        {
+            PREP(g, Q_RECORD_GET);
+            bind_id(g, 1, &b->stream);
+            bind_id(g, 2, &it->hdr.record);
+            rc = one(st, g);
+            if (rc == DBK_OK) {
+                exists = it->has_current = true;
+                it->seq = sqlite3_column_int64(g, 0);
+                it->current.clock = (uint64_t)sqlite3_column_int64(g, 1);
+                col_id(g, 2, &it->current.device);
+                old_len = sqlite3_column_bytes(g, 3);
+                same_bytes = (size_t)old_len == it->len &&
+                             memcmp(sqlite3_column_blob(g, 3), it->env, it->len) == 0;
+                col_id(g, 4, &creator);
+                sqlite3_reset(g);
+            } else if (rc != DBK_E_NOT_FOUND) {
+                return rc;
+            }
+        }
+        /* A non-owner author writes only records it created, at epochs it was given. */
+        if (!author_is_owner) {
+            if (exists && !dbk_id_equal(&creator, &it->hdr.author))
+                return DBK_E_FORBIDDEN;
+            rc = dbk_store_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch);
+            if (rc != DBK_OK)
+                return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+        }
+        if ((it->expect_kind == DBK_EXPECT_NONE && exists) ||
+            (it->expect_kind == DBK_EXPECT_REVISION &&
+             (!exists || dbk_revision_cmp(&it->expect, &it->current) != 0))) {
+            it->stale = stale = true;
+            continue;
+        }
+        if (same_bytes) {
+            it->result = DBK_PUSH_DUPLICATE;
+            continue;
+        }
+        if (exists && dbk_revision_cmp(&it->hdr.rev, &it->current) == 0)
+            return DBK_E_CONFLICT; /* one revision, two contents */
+        if (exists && dbk_revision_cmp(&it->hdr.rev, &it->current) < 0) {
+            it->result = DBK_PUSH_SUPERSEDED;
+            continue;
+        }
+        it->result = DBK_PUSH_STORED;
+        it->seq = ++str.seq;
+        if (b->nstored++ == 0)
+            b->seq_from = it->seq;
+        b->seq_to = it->seq;
+        added += (int64_t)it->len - old_len;
+        PREP(u, Q_RECORD_UPSERT);
+        bind_id(u, 1, &b->stream);
+        bind_id(u, 2, &it->hdr.record);
+        sqlite3_bind_int64(u, 3, it->seq);
+        sqlite3_bind_int64(u, 4, (sqlite3_int64)it->hdr.rev.clock);
+        bind_id(u, 5, &it->hdr.rev.device);
+        sqlite3_bind_int64(u, 6, it->hdr.epoch);
+        bind_id(u, 7, &creator);
+        sqlite3_bind_blob(u, 8, it->env, (int)it->len, SQLITE_STATIC);
+        if ((rc = run(st, u)) != DBK_OK)
+            return rc;
+        it->has_current = true;
+        it->current = it->hdr.rev;
+    }
+    b->high_seq = str.seq;
+    if (stale)
+        return DBK_E_STALE;
+    if (b->nstored == 0)
+        return DBK_OK;
+    if ((rc = dbk_store_account_get(st, &str.owner, &owner)) != DBK_OK)
+        return rc;
+    if (added > 0 && owner.used_bytes + added > b->quota)
+        return DBK_E_QUOTA;
+    {
+        PREP(a, Q_ACCOUNT_ADD_BYTES);
+        bind_id(a, 1, &str.owner);
+        sqlite3_bind_int64(a, 2, added);
+        if ((rc = run(st, a)) != DBK_OK)
+            return rc;
+    }
+    PREP(q2, Q_STREAM_SET_SEQ);
+    bind_id(q2, 1, &b->stream);
+    sqlite3_bind_int64(q2, 2, str.seq);
+    return run(st, q2);
+}
+
+int
+dbk_store_pull(dbk_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now,
+               int64_t since, size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg,
+               bool *more, int64_t *last_seq, size_t *bytes_out)
+{
+    size_t count = 0, bytes = 0;
+    int rc;
+
+    *more = false;
+    *last_seq = since;
+    PREP(s, Q_RECORDS_SINCE);
+    bind_id(s, 1, stream);
+    sqlite3_bind_int64(s, 2, since);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1); /* one more tells whether more remain */
+    sqlite3_bind_int(s, 4, reader == NULL);
+    if (reader != NULL)
+        bind_id(s, 5, reader);
+    sqlite3_bind_int64(s, 6, now);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        if (count == limit || (count > 0 && bytes + len > max_bytes)) {
+            *more = true;
+            break;
+        }
+        *last_seq = sqlite3_column_int64(s, 0);
+        cb(*last_seq, sqlite3_column_blob(s, 1), len, arg);
+        count++;
+        bytes += len;
+    }
+    sqlite3_reset(s);
+    *bytes_out += bytes;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DBK_OK : map_rc(st, rc);
+}
+
+/* ---- audit ---- */
+
+static const char DOM_AUDIT[] = "daybook/v1/audit";
+
+/* proto/README.md section 14: hash = BLAKE2b-256("daybook/v1/audit\0" || prev || entry[124]). */
+void
+dbk_audit_hash(const dbk_audit_entry *e, unsigned char out[DBK_HASH_BYTES])
+{
+    unsigned char b[124] = {0};
+    crypto_generichash_state h;
+
+    dbk_put_u64(b + 0, (uint64_t)e->index);
+    dbk_put_u64(b + 8, (uint64_t)e->at);
+    b[16] = (unsigned char)e->action;
+    b[17] = (unsigned char)e->actor_role;
+    memcpy(b + 20, e->actor.b, 16);
+    memcpy(b + 36, e->device.b, 16);
+    memcpy(b + 52, e->stream.b, 16);
+    memcpy(b + 68, e->owner.b, 16);
+    memcpy(b + 84, e->grantee.b, 16);
+    dbk_put_u32(b + 100, e->epoch);
+    dbk_put_u32(b + 104, e->count);
+    dbk_put_u64(b + 108, (uint64_t)e->seq_from);
+    dbk_put_u64(b + 116, (uint64_t)e->seq_to);
+    crypto_generichash_init(&h, NULL, 0, DBK_HASH_BYTES);
+    crypto_generichash_update(&h, (const unsigned char *)DOM_AUDIT, sizeof DOM_AUDIT);
+    crypto_generichash_update(&h, e->prev, DBK_HASH_BYTES);
+    crypto_generichash_update(&h, b, sizeof b);
+    crypto_generichash_final(&h, out, DBK_HASH_BYTES);
+}
+
+int
+dbk_store_audit_append(dbk_store *st, dbk_audit_entry *e)
+{
+    int rc;
+
+    memset(e->prev, 0, sizeof e->prev);
+    e->index = 1;
+    {
+        PREP(l, Q_AUDIT_LAST);
+        rc = one(st, l);
+        if (rc == DBK_OK) {
+            e->index = sqlite3_column_int64(l, 0) + 1;
+            col_fixed(l, 1, e->prev, DBK_HASH_BYTES);
+            sqlite3_reset(l);
+        } else if (rc != DBK_E_NOT_FOUND) {
+            return rc;
+        }
+    }
+    dbk_audit_hash(e, e->hash);
+    PREP(s, Q_AUDIT_INSERT);
+    sqlite3_bind_int64(s, 1, e->index);
+    sqlite3_bind_int64(s, 2, e->at);
+    sqlite3_bind_int(s, 3, (int)e->action);
+    sqlite3_bind_int(s, 4, (int)e->actor_role);
+    bind_id(s, 5, &e->actor);
+    bind_id(s, 6, &e->device);
+    bind_id(s, 7, &e->stream);
+    bind_id(s, 8, &e->owner);
+    bind_id(s, 9, &e->grantee);
+    sqlite3_bind_int64(s, 10, e->epoch);
+    sqlite3_bind_int64(s, 11, e->count);
+    sqlite3_bind_int64(s, 12, e->seq_from);
+    sqlite3_bind_int64(s, 13, e->seq_to);
+    sqlite3_bind_blob(s, 14, e->prev, DBK_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 15, e->hash, DBK_HASH_BYTES, SQLITE_STATIC);
+    return run(st, s);
+}
+
+static void
+read_audit(sqlite3_stmt *s, dbk_audit_entry *e)
+{
+    e->index = sqlite3_column_int64(s, 0);
+    e->at = sqlite3_column_int64(s, 1);
+    e->action = (enum dbk_audit_action)sqlite3_column_int(s, 2);
+    e->actor_role = (enum dbk_role)sqlite3_column_int(s, 3);
+    col_id(s, 4, &e->actor);
+    col_id(s, 5, &e->device);
+    col_id(s, 6, &e->stream);
+    col_id(s, 7, &e->owner);
+    col_id(s, 8, &e->grantee);
+    e->epoch = (uint32_t)sqlite3_column_int64(s, 9);
+    e->count = (uint32_t)sqlite3_column_int64(s, 10);
+    e->seq_from = sqlite3_column_int64(s, 11);
+    e->seq_to = sqlite3_column_int64(s, 12);
+    col_fixed(s, 13, e->prev, DBK_HASH_BYTES);
+    col_fixed(s, 14, e->hash, DBK_HASH_BYTES);
+}
+
+int
+dbk_store_audit_of_owner(dbk_store *st, const dbk_id *owner, int64_t since, size_t limit,
+                         dbk_audit_cb cb, void *arg, bool *more)
+{
+    dbk_audit_entry e;
+    size_t n = 0;
+    int rc;
+
+    *more = false;
+    PREP(s, Q_AUDIT_OF_OWNER);
+    bind_id(s, 1, owner);
+    sqlite3_bind_int64(s, 2, since);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n++ == limit) {
+            *more = true;
+            break;
+        }
+        read_audit(s, &e);
+        cb(&e, arg);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DBK_OK : map_rc(st, rc);
+}
+
+int
+dbk_store_audit_verify(dbk_store *st, int64_t *checked, int64_t *bad_index)
+{
+    unsigned char prev[DBK_HASH_BYTES] = {0}, want[DBK_HASH_BYTES];
+    dbk_audit_entry e;
+    int64_t expect = 1;
+    int rc;
+
+    *checked = 0;
+    *bad_index = 0;
+    PREP(s, Q_AUDIT_ALL);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_audit(s, &e);
+        dbk_audit_hash(&e, want);
+        if (e.index != expect || sodium_memcmp(e.prev, prev, DBK_HASH_BYTES) != 0 ||
+            sodium_memcmp(want, e.hash, DBK_HASH_BYTES) != 0) {
+            *bad_index = e.index;
+            sqlite3_reset(s);
+            return DBK_E_CORRUPT;
+        }
+        memcpy(prev, e.hash, DBK_HASH_BYTES);
+        expect++;
+        (*checked)++;
+    }
+    sqlite3_reset(s);
+    return map_rc(st, rc);
+}
+
+/* ---- admin ---- */
+
+int
+dbk_store_backup(dbk_store *st, const char *path)
+{
+    sqlite3 *dst = NULL;
+    sqlite3_backup *b;
+    int rc;
+
+    if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(dst);
+        return DBK_E_IO;
+    }
+    b = sqlite3_backup_init(dst, "main", st->db, "main");
+    if (b == NULL) {
+        sqlite3_close(dst);
+        return DBK_E_IO;
+    }
+    do {
+        rc = sqlite3_backup_step(b, 256);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            sqlite3_sleep(50);
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+    rc = rc == SQLITE_DONE ? DBK_OK : (rc == SQLITE_FULL ? DBK_E_STORAGE_FULL : DBK_E_IO);
+    if (sqlite3_close(dst) != SQLITE_OK && rc == DBK_OK)
+        rc = DBK_E_IO;
+    return rc;
+}
+
+int
+dbk_store_check(dbk_store *st, char *msg, size_t msgsz)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t checked, bad;
+    int rc;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK)
+        return DBK_E_UNAVAILABLE;
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+        snprintf(msg, msgsz, "integrity_check: %s",
+                 rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : "failed");
+        sqlite3_finalize(s);
+        return DBK_E_CORRUPT;
+    }
+    sqlite3_finalize(s);
+    if ((rc = dbk_store_audit_verify(st, &checked, &bad)) != DBK_OK) {
+        snprintf(msg, msgsz, "audit chain broken at entry %lld", (long long)bad);
+        return rc;
+    }
+    snprintf(msg, msgsz, "integrity ok; audit chain ok (%lld entries)", (long long)checked);
     return DBK_OK;
 }

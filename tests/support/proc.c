@@ -102,17 +102,25 @@ wait_pid(pid_t pid, int timeout_ms)
 int
 dbk_server_start(dbk_server *s, const char *const *extra)
 {
+    memset(s, 0, sizeof *s);
+    s->dir = dbk_tmpdir("server");
+    s->data_dir = concat(s->dir, "/data");
+    return dbk_server_restart(s, extra);
+}
+
+int
+dbk_server_restart(dbk_server *s, const char *const *extra)
+{
     const char *argv[48];
     size_t n = 0;
     char *port_file, *log_file;
     posix_spawn_file_actions_t fa;
     long long deadline;
 
-    memset(s, 0, sizeof *s);
-    s->dir = dbk_tmpdir("server");
-    s->data_dir = concat(s->dir, "/data");
     port_file = concat(s->dir, "/port");
     log_file = concat(s->dir, "/stderr.log");
+    unlink(port_file);
+    s->port = 0;
 
     argv[n++] = dbk_bin("DAYBOOKD");
     argv[n++] = "serve";

@@ -71,6 +71,14 @@ typedef struct dbk_grant_expect {
 int dbk_grant_open(const unsigned char *g, size_t len, const dbk_grant_expect *exp,
                    dbk_grant_hdr *hdr, unsigned char stream_key[32], char **consent);
 
+/*
+ * What a server can check of a grant: structure and the owner's signature
+ * (CRYPTO.md §5 steps 1-2). DBK_OK, DBK_E_BAD_GRANT, DBK_E_VERSION,
+ * DBK_E_BAD_SIGNATURE or DBK_E_NOMEM; fills *hdr.
+ */
+int dbk_grant_verify(const unsigned char *g, size_t len, const unsigned char owner_pk[32],
+                     dbk_grant_hdr *hdr);
+
 /* The signing input: out holds DBK_GRANT_SIG_DOMAIN_BYTES + len - 64 bytes. */
 size_t dbk_grant_signing_input(const unsigned char *g, size_t len, unsigned char *out);
 

@@ -1,0 +1,453 @@
+/*
+ * Shared plumbing of the /v1 endpoints; see api.h. Nothing here logs a token, a
+ * body or any value a client sent: only error codes, ids and counts.
+ */
+#include "api.h"
+
+#include "dbk/base64.h"
+#include "dbk/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char DOM_TOKEN[] = "daybook/v1/token";
+
+int64_t
+dbk_api_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len)
+{
+    crypto_generichash_state s;
+    crypto_generichash_init(&s, NULL, 0, 32);
+    crypto_generichash_update(&s, (const unsigned char *)DOM_TOKEN, sizeof DOM_TOKEN);
+    crypto_generichash_update(&s, token, len);
+    crypto_generichash_final(&s, out, 32);
+}
+
+/* ---- request bodies ---- */
+
+static size_t
+depth_of(json_t *v)
+{
+    size_t d = 0, sub;
+    const char *k;
+    json_t *e;
+    size_t i;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, e) {
+            if ((sub = depth_of(e)) > d)
+                d = sub;
+        }
+        return d + 1;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            if ((sub = depth_of(e)) > d)
+                d = sub;
+        }
+        return d + 1;
+    }
+    return 0;
+}
+
+/* True if the raw text nests deeper than max: checked before parsing so a hostile
+ * body cannot make the parser recurse deeply. Strings are skipped. */
+static bool
+too_deep(const unsigned char *p, size_t n, size_t max)
+{
+    size_t depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return true;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
+json_t *
+dbk_api_body(dbk_http_request *req)
+{
+    const char *ct = dbk_http_header_get(req, "Content-Type");
+    json_error_t e;
+    json_t *j;
+
+    if (ct == NULL || (strncasecmp(ct, "application/json", 16) != 0) ||
+        (ct[16] != '\0' && ct[16] != ';')) {
+        dbk_http_respond_error(req, DBK_E_MEDIA_TYPE);
+        return NULL;
+    }
+    if (too_deep(req->body, req->body_len, DBK_JSON_MAX_DEPTH)) {
+        dbk_http_respond_error(req, DBK_E_TOO_DEEP);
+        return NULL;
+    }
+    j = json_loadb((const char *)req->body, req->body_len,
+                   JSON_REJECT_DUPLICATES, &e);
+    if (j == NULL) {
+        dbk_http_respond_error(req, DBK_E_BAD_JSON);
+        return NULL;
+    }
+    if (!json_is_object(j) || depth_of(j) > DBK_JSON_MAX_DEPTH) {
+        json_decref(j);
+        dbk_http_respond_error(req, json_is_object(j) ? DBK_E_TOO_DEEP : DBK_E_BAD_JSON);
+        return NULL;
+    }
+    return j;
+}
+
+int
+dbk_api_only(json_t *obj, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(obj, k, v) {
+        size_t i = 0;
+        while (allowed[i] && strcmp(allowed[i], k) != 0)
+            i++;
+        if (allowed[i] == NULL)
+            return DBK_E_UNKNOWN_FIELD;
+        if (json_is_null(v))
+            return DBK_E_BAD_FIELD;
+    }
+    return DBK_OK;
+}
+
+int
+dbk_api_bytes(json_t *obj, const char *key, size_t cap, unsigned char **out, size_t *len)
+{
+    json_t *v = json_object_get(obj, key);
+    const char *s;
+    size_t n;
+    unsigned char *b;
+    int rc;
+
+    *out = NULL;
+    *len = 0;
+    if (!json_is_string(v))
+        return DBK_E_BAD_FIELD;
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n > DBK_B64_ENCODED_LEN(cap))
+        return DBK_E_BAD_FIELD;
+    b = malloc(DBK_B64_DECODED_MAX(n) + 1);
+    if (b == NULL)
+        return DBK_E_NOMEM;
+    rc = dbk_b64_decode(b, DBK_B64_DECODED_MAX(n) + 1, len, s, n);
+    if (rc != DBK_OK) {
+        free(b);
+        return rc == DBK_E_TOO_LARGE ? DBK_E_BAD_FIELD : rc;
+    }
+    *out = b;
+    return DBK_OK;
+}
+
+int
+dbk_api_fixed(json_t *obj, const char *key, unsigned char *out, size_t n)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return DBK_E_BAD_FIELD;
+    return dbk_b64_decode_exact(out, n, json_string_value(v), json_string_length(v));
+}
+
+int
+dbk_api_id(json_t *obj, const char *key, dbk_id *out)
+{
+    return dbk_api_fixed(obj, key, out->b, DBK_ID_BYTES);
+}
+
+int
+dbk_api_str(json_t *obj, const char *key, size_t max, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
+        memchr(json_string_value(v), '\0', json_string_length(v)) != NULL)
+        return DBK_E_BAD_FIELD;
+    *out = json_string_value(v);
+    return DBK_OK;
+}
+
+int
+dbk_api_int(json_t *obj, const char *key, bool optional, int64_t dflt, int64_t lo, int64_t hi,
+            int64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL && optional) {
+        *out = dflt;
+        return DBK_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return DBK_E_BAD_FIELD;
+    *out = json_integer_value(v);
+    return DBK_OK;
+}
+
+int
+dbk_api_revision(json_t *v, dbk_revision *out)
+{
+    static const char *const keys[] = {"clock", "device", NULL};
+    json_t *c;
+    const char *s;
+    char *end;
+
+    if (!json_is_object(v) || dbk_api_only(v, keys) != DBK_OK)
+        return DBK_E_BAD_FIELD;
+    c = json_object_get(v, "clock");
+    if (!json_is_string(c))
+        return DBK_E_BAD_FIELD;
+    s = json_string_value(c);
+    if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0') || strlen(s) > 20)
+        return DBK_E_BAD_FIELD;
+    errno = 0;
+    out->clock = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return DBK_E_BAD_FIELD;
+    return dbk_api_id(v, "device", &out->device);
+}
+
+json_t *
+dbk_api_bytes_json(const unsigned char *b, size_t len)
+{
+    size_t n = DBK_B64_ENCODED_LEN(len) + 1;
+    char *s = malloc(n);
+    json_t *j;
+    if (s == NULL)
+        return NULL;
+    (void)dbk_b64_encode(s, n, b, len);
+    j = json_stringn_nocheck(s, n - 1);
+    free(s);
+    return j;
+}
+
+json_t *
+dbk_api_id_json(const dbk_id *id)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(id, t);
+    return json_string(t);
+}
+
+json_t *
+dbk_api_revision_json(const dbk_revision *r)
+{
+    char clock[24];
+    snprintf(clock, sizeof clock, "%llu", (unsigned long long)r->clock);
+    return json_pack("{s:s, s:o}", "clock", clock, "device", dbk_api_id_json(&r->device));
+}
+
+int
+dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
+              int64_t dflt, int64_t lo, int64_t hi, int64_t *out)
+{
+    const char *p = req->query;
+    size_t nlen = strlen(name);
+
+    *out = dflt;
+    while (*p) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        size_t klen = (size_t)((eq ? eq : end) - p);
+        size_t i = 0;
+        while (allowed[i] && (strlen(allowed[i]) != klen || memcmp(allowed[i], p, klen) != 0))
+            i++;
+        if (allowed[i] == NULL)
+            return DBK_E_UNKNOWN_FIELD;
+        if (klen == nlen && memcmp(p, name, nlen) == 0) {
+            char buf[24];
+            size_t vlen = eq ? (size_t)(end - eq - 1) : 0;
+            char *e;
+            if (vlen == 0 || vlen >= sizeof buf)
+                return DBK_E_BAD_FIELD;
+            memcpy(buf, eq + 1, vlen);
+            buf[vlen] = '\0';
+            errno = 0;
+            long long v = strtoll(buf, &e, 10);
+            if (errno || *e != '\0' || buf[0] == '-' || buf[0] == '+' || v < lo)
+                return DBK_E_BAD_FIELD;
+            *out = v > hi ? hi : v; /* larger values are lowered (README section 11) */
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return DBK_OK;
+}
+
+/* ---- jobs ---- */
+
+static void
+job_free(dbk_api_job *j)
+{
+    json_decref(j->in);
+    json_decref(j->out);
+    if (j->ctx_free != NULL)
+        j->ctx_free(j->ctx);
+    sodium_memzero(j->token_hash, sizeof j->token_hash);
+    free(j);
+}
+
+/*
+ * Per-account request rate: a token bucket kept by the worker thread alone (only
+ * it runs ops), so it needs no lock. A small open-addressed table; an account
+ * that collides with a busier one shares its bucket, which only errs strict.
+ */
+#define RATE_SLOTS 1024
+#define RATE_PER_S 20
+#define RATE_BURST 200
+
+static struct {
+    dbk_id account;
+    double tokens;
+    int64_t at;
+} rate[RATE_SLOTS];
+
+static bool
+rate_ok(const dbk_id *account, int64_t now)
+{
+    uint32_t h = (uint32_t)account->b[0] | (uint32_t)account->b[1] << 8;
+    size_t i = h % RATE_SLOTS;
+    if (!dbk_id_equal(&rate[i].account, account)) {
+        rate[i].account = *account;
+        rate[i].tokens = RATE_BURST;
+        rate[i].at = now;
+    }
+    rate[i].tokens += (double)(now - rate[i].at) * RATE_PER_S / 1000.0;
+    if (rate[i].tokens > RATE_BURST)
+        rate[i].tokens = RATE_BURST;
+    rate[i].at = now;
+    if (rate[i].tokens < 1)
+        return false;
+    rate[i].tokens -= 1;
+    return true;
+}
+
+static void
+job_run(dbk_job *job, dbk_store *st)
+{
+    dbk_api_job *j = (dbk_api_job *)job;
+    int rc;
+
+    if (j->need_auth) {
+        dbk_id account;
+        rc = dbk_store_token_check(st, j->token_hash, j->now, &account, &j->device);
+        if (rc == DBK_OK)
+            rc = dbk_store_account_get(st, &account, &j->me);
+        if (rc == DBK_E_NOT_FOUND)
+            rc = DBK_E_UNAUTHENTICATED;
+        if (rc != DBK_OK) {
+            j->job.status = rc;
+            return;
+        }
+        if (!rate_ok(&account, j->now)) {
+            j->job.status = DBK_E_RATE_LIMITED;
+            return;
+        }
+    }
+    j->job.status = DBK_OK;
+    j->op(j, st);
+}
+
+static void
+job_done(dbk_job *job)
+{
+    dbk_api_job *j = (dbk_api_job *)job;
+    int err = job->status;
+    int status = err == DBK_OK ? j->status : dbk_err_http_status(err);
+
+    j->app->requests[(status / 100) % 6]++;
+    if (err == DBK_OK && j->status == 204) {
+        dbk_http_respond(j->req, 204, "application/json", NULL, NULL, 0);
+    } else if (err == DBK_OK) {
+        json_t *out = j->out ? j->out : json_object();
+        j->out = NULL;
+        dbk_http_respond_json(j->req, j->status, out);
+    } else {
+        json_t *e = json_pack("{s:s, s:s}", "code", dbk_err_code(err), "message",
+                              dbk_err_message(err));
+        if (j->out != NULL && json_is_object(j->out))
+            json_object_update_missing(e, j->out);
+        if (dbk_err_http_status(err) >= 500)
+            DBK_LOG(DBK_LOG_WARN, "request_failed", DBK_STR("path", j->req->path),
+                    DBK_STR("code", dbk_err_code(err)));
+        dbk_http_respond_json(j->req, dbk_err_http_status(err), json_pack("{s:o}", "error", e));
+    }
+    job_free(j);
+}
+
+dbk_api_job *
+dbk_api_job_new(dbk_http_request *req, dbk_api_op op, bool need_auth)
+{
+    dbk_api_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        dbk_http_respond_error(req, DBK_E_NOMEM);
+        return NULL;
+    }
+    j->req = req;
+    j->app = req->app;
+    j->op = op;
+    j->status = 200;
+    j->now = dbk_api_now();
+    j->job.run = job_run;
+    j->job.done = job_done;
+    if (need_auth) {
+        const char *h = dbk_http_header_get(req, "Authorization");
+        unsigned char token[32];
+        j->need_auth = true;
+        if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 ||
+            dbk_b64_decode_exact(token, sizeof token, h + 7, strlen(h + 7)) != DBK_OK) {
+            free(j);
+            dbk_http_respond_error(req, DBK_E_UNAUTHENTICATED);
+            return NULL;
+        }
+        dbk_api_token_hash(j->token_hash, token, sizeof token);
+        sodium_memzero(token, sizeof token);
+    }
+    return j;
+}
+
+void
+dbk_api_reject(dbk_api_job *j, int err)
+{
+    dbk_api_fail(j, err, NULL);
+    job_done(&j->job);
+}
+
+void
+dbk_api_abort(dbk_api_job *j)
+{
+    job_free(j);
+}
+
+void
+dbk_api_submit(dbk_api_job *j)
+{
+    dbk_worker_submit(j->app->worker, &j->job);
+}
+
+void
+dbk_api_fail(dbk_api_job *j, int err, json_t *extra)
+{
+    j->job.status = err;
+    json_decref(j->out);
+    j->out = extra;
+}

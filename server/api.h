@@ -1,0 +1,101 @@
+/*
+ * What every /v1 endpoint shares: strict request parsing, the storage job that
+ * carries a request to the worker thread and back, authentication, rate limits.
+ *
+ * The shape of an endpoint (see api_records.c for a full one):
+ *
+ *   handler (loop thread)    parse and check the body: pure CPU, no storage;
+ *                            on bad input answer 4xx at once; else dbk_api_submit
+ *   op      (worker thread)  inside a savepoint: authenticate, authorise, read and
+ *                            write the store, build j->out; set j->job.status
+ *   (loop thread, after the group's commit) the response is sent by api.c
+ *
+ * So nothing is answered "stored" before it is committed, and the loop never
+ * touches the disk.
+ */
+#ifndef DBK_SERVER_API_H
+#define DBK_SERVER_API_H
+
+#include "app.h"
+
+#include "dbk/error.h"
+
+#include <jansson.h>
+
+/* Nesting allowed in a request body (proto/README.md section 2). */
+#define DBK_JSON_MAX_DEPTH 16
+
+typedef struct dbk_api_job dbk_api_job;
+typedef void (*dbk_api_op)(dbk_api_job *j, dbk_store *st);
+
+struct dbk_api_job {
+    dbk_job job;             /* first: the worker's view */
+    dbk_http_request *req;
+    dbk_app *app;
+    dbk_api_op op;
+    bool need_auth;
+    unsigned char token_hash[32];
+    int64_t now;             /* Unix ms when the request arrived */
+    /* Set by authentication (when need_auth). */
+    dbk_account me;
+    dbk_id device;
+    /* In and out. */
+    json_t *in;              /* the parsed body, or NULL; freed with the job */
+    json_t *out;             /* the response body (success), or extra error fields */
+    int status;              /* HTTP status on success; 200 unless set */
+    void *ctx;               /* endpoint-specific, freed with ctx_free */
+    void (*ctx_free)(void *ctx);
+};
+
+/*
+ * Parses req's body as a JSON object: checks the media type (415), JSON and
+ * duplicate keys (bad_json), depth (too_deep). On failure answers the request and
+ * returns NULL.
+ */
+json_t *dbk_api_body(dbk_http_request *req);
+
+/*
+ * Checks that obj has no keys outside allowed (NULL-terminated). DBK_OK or
+ * DBK_E_UNKNOWN_FIELD.
+ */
+int dbk_api_only(json_t *obj, const char *const *allowed);
+
+/* Typed field readers: DBK_OK, or DBK_E_BAD_FIELD / DBK_E_BAD_BASE64. */
+int dbk_api_id(json_t *obj, const char *key, dbk_id *out);
+/* Decodes base64url of at most cap bytes into a malloc'd buffer. */
+int dbk_api_bytes(json_t *obj, const char *key, size_t cap, unsigned char **out, size_t *len);
+int dbk_api_fixed(json_t *obj, const char *key, unsigned char *out, size_t n);
+/* A required string of 1..max bytes, valid UTF-8 (jansson guarantees it). */
+int dbk_api_str(json_t *obj, const char *key, size_t max, const char **out);
+/* Integer in [lo, hi]; if optional and absent, *out = dflt. */
+int dbk_api_int(json_t *obj, const char *key, bool optional, int64_t dflt, int64_t lo, int64_t hi,
+                int64_t *out);
+/* A revision {"clock": "<decimal>", "device": "<id>"}. */
+int dbk_api_revision(json_t *v, dbk_revision *out);
+json_t *dbk_api_revision_json(const dbk_revision *r);
+json_t *dbk_api_id_json(const dbk_id *id);
+json_t *dbk_api_bytes_json(const unsigned char *b, size_t len);
+
+/* A query parameter as an integer (absent: dflt). DBK_OK or DBK_E_BAD_FIELD /
+ * DBK_E_UNKNOWN_FIELD for a name not in allowed. */
+int dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
+                  int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
+
+/* A new job for req. need_auth: the Authorization header must carry a token. */
+dbk_api_job *dbk_api_job_new(dbk_http_request *req, dbk_api_op op, bool need_auth);
+/* Answers req with err at once and frees the job (input errors found on the loop). */
+void dbk_api_reject(dbk_api_job *j, int err);
+/* Frees a job whose request was already answered. */
+void dbk_api_abort(dbk_api_job *j);
+/* Hands the job to the worker; the response goes out after commit. */
+void dbk_api_submit(dbk_api_job *j);
+/* For ops: fail the job with err (and optional extra fields for the error body). */
+void dbk_api_fail(dbk_api_job *j, int err, json_t *extra);
+
+/* The token hash stored for a token (proto/README.md section 5). */
+void dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len);
+
+/* Unix ms now. */
+int64_t dbk_api_now(void);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * The client's own access log and the counselor's caseload (proto/README.md
+ * sections 14-15), both from metadata the server holds anyway.
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ACCESS_LOG_LIMIT_DEFAULT 100
+#define ACCESS_LOG_LIMIT_MAX 1000
+
+static const char *const action_names[] = {"", "read", "write", "grant", "revoke"};
+
+struct log_ctx {
+    int64_t since, limit;
+    json_t *arr;
+    int64_t next;
+};
+
+static void
+on_entry(const dbk_audit_entry *e, void *arg)
+{
+    struct log_ctx *c = arg;
+    json_t *o = json_pack(
+        "{s:I, s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "index",
+        (json_int_t)e->index, "at", (json_int_t)e->at, "action", action_names[e->action], "actor",
+        dbk_api_id_json(&e->actor), "actor_role",
+        e->actor_role == DBK_ROLE_COUNSELOR ? "counselor" : "client", "device",
+        dbk_api_id_json(&e->device), "stream", dbk_api_id_json(&e->stream), "owner",
+        dbk_api_id_json(&e->owner), "epoch", (json_int_t)e->epoch, "count", (json_int_t)e->count,
+        "seq_from", (json_int_t)e->seq_from, "seq_to", (json_int_t)e->seq_to, "prev",
+        dbk_api_bytes_json(e->prev, sizeof e->prev), "hash",
+        dbk_api_bytes_json(e->hash, sizeof e->hash));
+    if (!dbk_id_is_zero(&e->grantee))
+        json_object_set_new(o, "grantee", dbk_api_id_json(&e->grantee));
+    json_array_append_new(c->arr, o);
+    c->next = e->index;
+}
+
+static void
+op_access_log(dbk_api_job *j, dbk_store *st)
+{
+    struct log_ctx *c = j->ctx;
+    bool more;
+    int rc;
+
+    c->arr = json_array();
+    c->next = c->since;
+    rc = dbk_store_audit_of_owner(st, &j->me.id, c->since, (size_t)c->limit, on_entry, c, &more);
+    if (rc != DBK_OK) {
+        json_decref(c->arr);
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    j->out = json_pack("{s:o, s:I, s:b}", "entries", c->arr, "next", (json_int_t)c->next, "more",
+                       more);
+}
+
+void dbk_api_access_log(dbk_http_request *req);
+void
+dbk_api_access_log(dbk_http_request *req)
+{
+    static const char *const params[] = {"since", "limit", NULL};
+    struct log_ctx *c = calloc(1, sizeof *c);
+    dbk_api_job *j;
+    int rc;
+
+    if (c == NULL) {
+        dbk_http_respond_error(req, DBK_E_NOMEM);
+        return;
+    }
+    if ((rc = dbk_api_query(req, params, "since", 0, 0, INT64_MAX, &c->since)) != DBK_OK ||
+        (rc = dbk_api_query(req, params, "limit", ACCESS_LOG_LIMIT_DEFAULT, 1,
+                            ACCESS_LOG_LIMIT_MAX, &c->limit)) != DBK_OK) {
+        free(c);
+        dbk_http_respond_error(req, rc);
+        return;
+    }
+    if ((j = dbk_api_job_new(req, op_access_log, true)) == NULL) {
+        free(c);
+        return;
+    }
+    j->ctx = c;
+    j->ctx_free = free;
+    dbk_api_submit(j);
+}
+
+/* ---- GET /v1/caseload ---- */
+
+struct caseload {
+    dbk_api_job *j;
+    dbk_store *st;
+    json_t *arr;
+    int rc;
+};
+
+struct grant_scan {
+    const dbk_id *counselor;
+    int64_t now;
+    bool active, revoked, expired;
+};
+
+static void
+scan_grant(const dbk_grant_row *g, void *arg)
+{
+    struct grant_scan *s = arg;
+    if (!dbk_id_equal(&g->grantee, s->counselor))
+        return;
+    if (g->revoked_at != 0)
+        s->revoked = true;
+    else if (g->expires_at != 0 && g->expires_at <= s->now)
+        s->expired = true;
+    else
+        s->active = true;
+}
+
+struct stream_scan {
+    const dbk_id *owner;
+    json_t *arr;
+};
+
+static void
+scan_stream(const dbk_stream *s, void *arg)
+{
+    struct stream_scan *sc = arg;
+    if (!dbk_id_equal(&s->owner, sc->owner) || s->kind != DBK_STREAM_SHARED)
+        return;
+    json_array_append_new(sc->arr, json_pack("{s:o, s:s, s:I, s:I}", "stream",
+                                             dbk_api_id_json(&s->id), "kind", "shared", "epoch",
+                                             (json_int_t)s->epoch, "high_seq", (json_int_t)s->seq));
+}
+
+static void
+on_client(const dbk_account *a, void *arg)
+{
+    struct caseload *cl = arg;
+    dbk_api_job *j = cl->j;
+    struct grant_scan gs = {&j->me.id, j->now, false, false, false};
+    struct stream_scan ss = {&a->id, NULL};
+    const char *state;
+    json_t *o;
+
+    if (cl->rc != DBK_OK || a->role != DBK_ROLE_CLIENT)
+        return;
+    /* The client's shared stream is found through the grants it gave this counselor. */
+    ss.arr = json_array();
+    cl->rc = dbk_store_streams_for(cl->st, &j->me.id, j->now, scan_stream, &ss);
+    for (size_t i = 0; cl->rc == DBK_OK && i < json_array_size(ss.arr); i++) {
+        dbk_id sid;
+        json_t *e = json_array_get(ss.arr, i);
+        if (dbk_api_id(e, "stream", &sid) == DBK_OK)
+            cl->rc = dbk_store_grants_of_stream(cl->st, &sid, scan_grant, &gs);
+    }
+    state = gs.active ? "active" : gs.revoked ? "revoked" : gs.expired ? "expired" : "none";
+    o = json_pack("{s:o, s:I, s:b, s:s}", "account", dbk_api_id_json(&a->id), "enrolled_at",
+                  (json_int_t)a->created_at, "invited_by_me",
+                  dbk_id_equal(&a->counselor, &j->me.id), "grant_state", state);
+    if (gs.active)
+        json_object_set_new(o, "streams", ss.arr);
+    else
+        json_decref(ss.arr);
+    json_array_append_new(cl->arr, o);
+}
+
+static void
+op_caseload(dbk_api_job *j, dbk_store *st)
+{
+    struct caseload cl = {j, st, json_array(), DBK_OK};
+    int rc;
+
+    if (j->me.role != DBK_ROLE_COUNSELOR) {
+        json_decref(cl.arr);
+        dbk_api_fail(j, DBK_E_FORBIDDEN, NULL);
+        return;
+    }
+    rc = dbk_store_clients_of(st, &j->me.id, on_client, &cl);
+    if (rc == DBK_OK)
+        rc = cl.rc;
+    if (rc != DBK_OK) {
+        json_decref(cl.arr);
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    j->out = json_pack("{s:o}", "clients", cl.arr);
+}
+
+void dbk_api_caseload(dbk_http_request *req);
+void
+dbk_api_caseload(dbk_http_request *req)
+{
+    dbk_api_job *j = dbk_api_job_new(req, op_caseload, true);
+    if (j != NULL)
+        dbk_api_submit(j);
+}

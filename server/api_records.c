@@ -1,0 +1,554 @@
+/*
+ * Records: push, pull and multi-stream sync (proto/README.md sections 9–12).
+ *
+ * The loop thread decodes and parses envelopes (structure only); the worker
+ * checks access, authorship and signatures, then stores or reads. A push is one
+ * all-or-nothing unit per stream, acknowledged only after the group commit.
+ * Every stored write and every read that returned records is audited.
+ */
+#include "api.h"
+
+#include "dbk/base64.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RECORDS_PER_PUSH 500
+#define MAX_SYNC_ENTRIES 256
+#define PULL_LIMIT_DEFAULT 500
+#define PULL_LIMIT_MAX 1000
+#define PULL_BYTES_DEFAULT 1048576
+#define PULL_BYTES_MAX 4194304
+
+/* One stream's push, decoded on the loop thread. */
+struct push_unit {
+    dbk_id stream;
+    dbk_push_item *items;
+    unsigned char **envs; /* owned copies of the decoded envelopes */
+    size_t n;
+};
+
+struct pull_unit {
+    dbk_id stream;
+    int64_t since;
+};
+
+struct records_ctx {
+    struct push_unit *push;
+    size_t npush;
+    struct pull_unit *pull;
+    size_t npull;
+    int64_t limit, max_bytes;
+};
+
+static void
+push_unit_clear(struct push_unit *u)
+{
+    for (size_t i = 0; i < u->n; i++)
+        free(u->envs[i]);
+    free(u->envs);
+    free(u->items);
+}
+
+static void
+ctx_free(void *p)
+{
+    struct records_ctx *c = p;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->npush; i++)
+        push_unit_clear(&c->push[i]);
+    free(c->push);
+    free(c->pull);
+    free(c);
+}
+
+/* Decodes {"records": [...]}-style items into u. Returns DBK_OK or the 4xx error. */
+static int
+decode_push(json_t *records, const dbk_id *stream, struct push_unit *u, size_t *budget)
+{
+    static const char *const item_keys[] = {"envelope", "expected", NULL};
+    size_t i, n = json_array_size(records);
+    json_t *it;
+    int rc;
+
+    if (!json_is_array(records) || n == 0)
+        return DBK_E_BAD_FIELD;
+    if (n > *budget)
+        return DBK_E_TOO_MANY_RECORDS;
+    *budget -= n;
+    u->stream = *stream;
+    u->items = calloc(n, sizeof *u->items);
+    u->envs = calloc(n, sizeof *u->envs);
+    if (u->items == NULL || u->envs == NULL)
+        return DBK_E_NOMEM;
+    json_array_foreach(records, i, it) {
+        dbk_push_item *p = &u->items[i];
+        json_t *exp;
+        if (!json_is_object(it))
+            return DBK_E_BAD_FIELD;
+        if ((rc = dbk_api_only(it, item_keys)) != DBK_OK)
+            return rc;
+        if ((rc = dbk_api_bytes(it, "envelope", DBK_ENV_MAX_BYTES, &u->envs[i], &p->len)) !=
+            DBK_OK)
+            return rc;
+        u->n = i + 1;
+        p->env = u->envs[i];
+        if ((rc = dbk_envelope_parse(p->env, p->len, &p->hdr)) != DBK_OK)
+            return rc;
+        if (!dbk_id_equal(&p->hdr.stream, stream))
+            return DBK_E_BAD_ENVELOPE;
+        exp = json_object_get(it, "expected");
+        if (exp == NULL) {
+            p->expect_kind = DBK_EXPECT_ANY;
+        } else if (json_is_string(exp) && strcmp(json_string_value(exp), "none") == 0) {
+            p->expect_kind = DBK_EXPECT_NONE;
+        } else {
+            p->expect_kind = DBK_EXPECT_REVISION;
+            if ((rc = dbk_api_revision(exp, &p->expect)) != DBK_OK)
+                return rc;
+        }
+    }
+    return DBK_OK;
+}
+
+static void
+audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_action action,
+      uint32_t count, int64_t from, int64_t to)
+{
+    dbk_audit_entry e;
+    memset(&e, 0, sizeof e);
+    e.at = j->now;
+    e.action = action;
+    e.actor_role = j->me.role;
+    e.actor = j->me.id;
+    e.device = j->device;
+    e.stream = str->id;
+    e.owner = str->owner;
+    e.epoch = str->epoch;
+    e.count = count;
+    e.seq_from = from;
+    e.seq_to = to;
+    int rc = dbk_store_audit_append(st, &e);
+    if (rc != DBK_OK && j->job.status == DBK_OK)
+        dbk_api_fail(j, rc, NULL);
+}
+
+static const char *const result_names[] = {"", "stored", "duplicate", "superseded"};
+
+/*
+ * Runs one stream's push inside its own savepoint. Returns DBK_OK with *out the
+ * success object, or an error with *out the error details.
+ */
+static int
+run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
+{
+    dbk_push_batch b;
+    dbk_stream str;
+    bool is_owner, can_write;
+    json_t *results;
+    int rc;
+
+    *out = NULL;
+    /* The caller: the owner or an active grantee (README section 9). */
+    if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
+                               &can_write)) != DBK_OK)
+        return rc;
+    /* Each author's signature. New envelopes are the caller's own; an envelope by
+     * another account is accepted only with that account's valid signature. */
+    for (size_t i = 0; i < u->n; i++) {
+        dbk_push_item *it = &u->items[i];
+        const unsigned char *pk = j->me.sign_pk;
+        dbk_account author;
+        unsigned char *in;
+        size_t n;
+        if (!dbk_id_equal(&it->hdr.author, &j->me.id)) {
+            rc = dbk_store_account_get(st, &it->hdr.author, &author);
+            if (rc != DBK_OK)
+                return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+            pk = author.sign_pk;
+        }
+        in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + it->len);
+        if (in == NULL)
+            return DBK_E_NOMEM;
+        n = dbk_envelope_signing_input(it->env, it->len, in);
+        rc = crypto_sign_verify_detached(it->env + it->len - crypto_sign_BYTES, in, n, pk);
+        free(in);
+        if (rc != 0)
+            return DBK_E_BAD_SIGNATURE;
+    }
+
+    memset(&b, 0, sizeof b);
+    b.stream = u->stream;
+    b.quota = j->app->config.quota_bytes;
+    b.items = u->items;
+    b.n = u->n;
+    if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
+        return rc;
+    rc = dbk_store_push(st, &b);
+    if (rc == DBK_OK && b.nstored > 0) {
+        str.seq = b.high_seq;
+        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to);
+        rc = j->job.status;
+    }
+    if (rc != DBK_OK) {
+        dbk_store_sp_rollback(st);
+        if (rc == DBK_E_STALE) {
+            json_t *stale = json_array();
+            for (size_t i = 0; i < u->n && !b.epoch_stale; i++) {
+                dbk_push_item *it = &u->items[i];
+                if (!it->stale)
+                    continue;
+                json_array_append_new(
+                    stale, json_pack("{s:o, s:o, s:I}", "record", dbk_api_id_json(&it->hdr.record),
+                                     "current",
+                                     it->has_current ? dbk_api_revision_json(&it->current)
+                                                     : json_string("none"),
+                                     "seq", (json_int_t)(it->has_current ? it->seq : 0)));
+            }
+            *out = json_pack("{s:I, s:b}", "current_epoch", (json_int_t)b.epoch,
+                             "rotation_pending", b.rotation_pending);
+            if (b.epoch_stale)
+                json_decref(stale);
+            else
+                json_object_set_new(*out, "stale", stale);
+        }
+        return rc;
+    }
+    if ((rc = dbk_store_sp_release(st)) != DBK_OK)
+        return rc;
+    results = json_array();
+    for (size_t i = 0; i < u->n; i++) {
+        dbk_push_item *it = &u->items[i];
+        json_t *r = json_pack("{s:o, s:o, s:s, s:I}", "record", dbk_api_id_json(&it->hdr.record),
+                              "revision", dbk_api_revision_json(&it->hdr.rev), "result",
+                              result_names[it->result], "seq", (json_int_t)it->seq);
+        if (it->result == DBK_PUSH_SUPERSEDED)
+            json_object_set_new(r, "current", dbk_api_revision_json(&it->current));
+        json_array_append_new(results, r);
+    }
+    *out = json_pack("{s:o, s:o, s:I}", "stream", dbk_api_id_json(&u->stream), "results",
+                     results, "high_seq", (json_int_t)b.high_seq);
+    return DBK_OK;
+}
+
+struct pull_acc {
+    json_t *records;
+};
+
+static void
+on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
+{
+    struct pull_acc *a = arg;
+    json_array_append_new(a->records, json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "envelope",
+                                                dbk_api_bytes_json(env, len)));
+}
+
+/* One stream's pull within the remaining budget. */
+static int
+run_pull(dbk_api_job *j, dbk_store *st, const struct pull_unit *p, int64_t *limit,
+         int64_t *max_bytes, json_t **out)
+{
+    dbk_stream str;
+    bool is_owner, can_write, more = false;
+    struct pull_acc acc = {json_array()};
+    int64_t next = p->since;
+    size_t bytes = 0;
+    int rc;
+
+    *out = NULL;
+    rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner, &can_write);
+    if (rc != DBK_OK) {
+        json_decref(acc.records);
+        return rc;
+    }
+    if (*limit > 0 && *max_bytes > 0) {
+        rc = dbk_store_pull(st, &p->stream, is_owner ? NULL : &j->me.id, j->now, p->since,
+                            (size_t)*limit, (size_t)*max_bytes, on_record, &acc, &more, &next,
+                            &bytes);
+        if (rc != DBK_OK) {
+            json_decref(acc.records);
+            return rc;
+        }
+    } else {
+        more = next < str.seq;
+    }
+    size_t count = json_array_size(acc.records);
+    *limit -= (int64_t)count;
+    *max_bytes -= (int64_t)bytes;
+    if (count > 0) {
+        int64_t first = json_integer_value(json_object_get(json_array_get(acc.records, 0), "seq"));
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)count, first, next);
+    }
+    *out = json_pack("{s:o, s:o, s:I, s:b, s:I, s:I, s:b}", "stream",
+                     dbk_api_id_json(&p->stream), "records", acc.records, "next",
+                     (json_int_t)next, "more", more, "high_seq", (json_int_t)str.seq, "epoch",
+                     (json_int_t)str.epoch, "rotation_pending", str.rotation_pending);
+    return j->job.status;
+}
+
+/* ---- POST /v1/streams/{stream}/records ---- */
+
+static void
+op_push(dbk_api_job *j, dbk_store *st)
+{
+    struct records_ctx *c = j->ctx;
+    json_t *out;
+    int rc = run_push(j, st, &c->push[0], &out);
+    if (rc != DBK_OK) {
+        dbk_api_fail(j, rc, out);
+        return;
+    }
+    json_object_set_new(out, "restore_generation",
+                        json_integer(j->app->info.restore_generation));
+    j->out = out;
+}
+
+static int
+path_stream(dbk_http_request *req, dbk_id *out)
+{
+    const char *s = dbk_http_param(req, "stream");
+    return dbk_id_from_text(out, s, strlen(s));
+}
+
+void dbk_api_push(dbk_http_request *req);
+void
+dbk_api_push(dbk_http_request *req)
+{
+    static const char *const keys[] = {"records", NULL};
+    struct records_ctx *c;
+    dbk_id stream;
+    size_t budget = MAX_RECORDS_PER_PUSH;
+    dbk_api_job *j;
+    json_t *body;
+    int rc;
+
+    if ((rc = path_stream(req, &stream)) != DBK_OK) {
+        dbk_http_respond_error(req, rc);
+        return;
+    }
+    if ((j = dbk_api_job_new(req, op_push, true)) == NULL)
+        return;
+    if ((body = dbk_api_body(req)) == NULL) {
+        dbk_api_abort(j);
+        return;
+    }
+    j->in = body;
+    c = calloc(1, sizeof *c);
+    j->ctx = c;
+    j->ctx_free = ctx_free;
+    if (c == NULL || (c->push = calloc(1, sizeof *c->push)) == NULL) {
+        dbk_api_reject(j, DBK_E_NOMEM);
+        return;
+    }
+    c->npush = 1;
+    if ((rc = dbk_api_only(body, keys)) != DBK_OK ||
+        (rc = decode_push(json_object_get(body, "records"), &stream, &c->push[0], &budget)) !=
+            DBK_OK) {
+        dbk_api_reject(j, rc);
+        return;
+    }
+    dbk_api_submit(j);
+}
+
+/* ---- GET /v1/streams/{stream}/records ---- */
+
+static void
+op_pull(dbk_api_job *j, dbk_store *st)
+{
+    struct records_ctx *c = j->ctx;
+    json_t *out;
+    int rc = run_pull(j, st, &c->pull[0], &c->limit, &c->max_bytes, &out);
+    if (rc != DBK_OK) {
+        json_decref(out);
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    json_object_set_new(out, "restore_generation",
+                        json_integer(j->app->info.restore_generation));
+    j->out = out;
+}
+
+void dbk_api_pull(dbk_http_request *req);
+void
+dbk_api_pull(dbk_http_request *req)
+{
+    static const char *const params[] = {"since", "limit", "max_bytes", NULL};
+    struct records_ctx *c;
+    dbk_id stream;
+    int64_t since, limit, max_bytes;
+    dbk_api_job *j;
+    int rc;
+
+    if ((rc = path_stream(req, &stream)) != DBK_OK ||
+        (rc = dbk_api_query(req, params, "since", 0, 0, INT64_MAX, &since)) != DBK_OK ||
+        (rc = dbk_api_query(req, params, "limit", PULL_LIMIT_DEFAULT, 1, PULL_LIMIT_MAX,
+                            &limit)) != DBK_OK ||
+        (rc = dbk_api_query(req, params, "max_bytes", PULL_BYTES_DEFAULT, 1, PULL_BYTES_MAX,
+                            &max_bytes)) != DBK_OK) {
+        dbk_http_respond_error(req, rc);
+        return;
+    }
+    if ((j = dbk_api_job_new(req, op_pull, true)) == NULL)
+        return;
+    c = calloc(1, sizeof *c);
+    j->ctx = c;
+    j->ctx_free = ctx_free;
+    if (c == NULL || (c->pull = calloc(1, sizeof *c->pull)) == NULL) {
+        dbk_api_reject(j, DBK_E_NOMEM);
+        return;
+    }
+    c->npull = 1;
+    c->pull[0].stream = stream;
+    c->pull[0].since = since;
+    c->limit = limit;
+    c->max_bytes = max_bytes;
+    dbk_api_submit(j);
+}
+
+/* ---- POST /v1/sync ---- */
+
+static json_t *
+error_json(int rc, json_t *details)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", dbk_err_code(rc), "message", dbk_err_message(rc));
+    if (details != NULL) {
+        json_object_update_missing(e, details);
+        json_decref(details);
+    }
+    return e;
+}
+
+static void
+op_sync(dbk_api_job *j, dbk_store *st)
+{
+    struct records_ctx *c = j->ctx;
+    json_t *push = json_array(), *pull = json_array(), *out;
+    int rc;
+
+    for (size_t i = 0; i < c->npush; i++) {
+        rc = run_push(j, st, &c->push[i], &out);
+        j->job.status = DBK_OK; /* a stream's failure is reported in its entry */
+        if (rc != DBK_OK) {
+            if (rc == DBK_E_STORAGE_FULL || rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM) {
+                json_decref(push);
+                json_decref(pull);
+                json_decref(out);
+                dbk_api_fail(j, rc, NULL);
+                return;
+            }
+            out = json_pack("{s:o}", "error", error_json(rc, out));
+        }
+        if (json_object_get(out, "stream") == NULL)
+            json_object_set_new(out, "stream", dbk_api_id_json(&c->push[i].stream));
+        json_array_append_new(push, out);
+    }
+    for (size_t i = 0; i < c->npull; i++) {
+        rc = run_pull(j, st, &c->pull[i], &c->limit, &c->max_bytes, &out);
+        j->job.status = DBK_OK;
+        if (rc != DBK_OK) {
+            if (rc == DBK_E_STORAGE_FULL || rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM) {
+                json_decref(push);
+                json_decref(pull);
+                json_decref(out);
+                dbk_api_fail(j, rc, NULL);
+                return;
+            }
+            json_decref(out);
+            out = json_pack("{s:o}", "error", error_json(rc, NULL));
+        }
+        if (json_object_get(out, "stream") == NULL)
+            json_object_set_new(out, "stream", dbk_api_id_json(&c->pull[i].stream));
+        json_array_append_new(pull, out);
+    }
+    j->out = json_pack("{s:o, s:o, s:o, s:I, s:I}", "push", push, "pull", pull, "server_id",
+                       dbk_api_id_json(&j->app->info.server_id), "restore_generation",
+                       (json_int_t)j->app->info.restore_generation, "grants_seq",
+                       (json_int_t)j->me.grants_seq);
+}
+
+void dbk_api_sync(dbk_http_request *req);
+void
+dbk_api_sync(dbk_http_request *req)
+{
+    static const char *const keys[] = {"push", "pull", "limit", "max_bytes", NULL};
+    static const char *const push_keys[] = {"stream", "records", NULL};
+    static const char *const pull_keys[] = {"stream", "since", NULL};
+    struct records_ctx *c;
+    json_t *body, *push, *pull, *e;
+    size_t i, budget = MAX_RECORDS_PER_PUSH;
+    dbk_api_job *j;
+    int rc;
+
+    if ((j = dbk_api_job_new(req, op_sync, true)) == NULL)
+        return;
+    if ((body = dbk_api_body(req)) == NULL) {
+        dbk_api_abort(j);
+        return;
+    }
+    j->in = body;
+    c = calloc(1, sizeof *c);
+    j->ctx = c;
+    j->ctx_free = ctx_free;
+    push = json_object_get(body, "push");
+    pull = json_object_get(body, "pull");
+    rc = c == NULL ? DBK_E_NOMEM : dbk_api_only(body, keys);
+    if (rc == DBK_OK && ((push && !json_is_array(push)) || (pull && !json_is_array(pull))))
+        rc = DBK_E_BAD_FIELD;
+    if (rc == DBK_OK && json_array_size(push) + json_array_size(pull) > MAX_SYNC_ENTRIES)
+        rc = DBK_E_TOO_MANY_RECORDS;
+    if (rc == DBK_OK)
+        rc = dbk_api_int(body, "limit", true, PULL_LIMIT_DEFAULT, 1, INT64_MAX, &c->limit);
+    if (rc == DBK_OK)
+        rc = dbk_api_int(body, "max_bytes", true, PULL_BYTES_DEFAULT, 1, INT64_MAX,
+                         &c->max_bytes);
+    if (rc == DBK_OK) {
+        if (c->limit > PULL_LIMIT_MAX)
+            c->limit = PULL_LIMIT_MAX;
+        if (c->max_bytes > PULL_BYTES_MAX)
+            c->max_bytes = PULL_BYTES_MAX;
+        c->push = calloc(json_array_size(push) + 1, sizeof *c->push);
+        c->pull = calloc(json_array_size(pull) + 1, sizeof *c->pull);
+        if (c->push == NULL || c->pull == NULL)
+            rc = DBK_E_NOMEM;
+    }
+    json_array_foreach(push, i, e) {
+        dbk_id stream;
+        if (rc != DBK_OK)
+            break;
+        if (!json_is_object(e))
+            rc = DBK_E_BAD_FIELD;
+        else if ((rc = dbk_api_only(e, push_keys)) == DBK_OK &&
+                 (rc = dbk_api_id(e, "stream", &stream)) == DBK_OK) {
+            for (size_t k = 0; k < c->npush && rc == DBK_OK; k++)
+                if (dbk_id_equal(&c->push[k].stream, &stream))
+                    rc = DBK_E_BAD_FIELD; /* a stream at most once */
+            if (rc == DBK_OK) {
+                c->npush++;
+                rc = decode_push(json_object_get(e, "records"), &stream, &c->push[c->npush - 1],
+                                 &budget);
+            }
+        }
+    }
+    json_array_foreach(pull, i, e) {
+        if (rc != DBK_OK)
+            break;
+        struct pull_unit *p = &c->pull[c->npull];
+        if (!json_is_object(e))
+            rc = DBK_E_BAD_FIELD;
+        else if ((rc = dbk_api_only(e, pull_keys)) == DBK_OK &&
+                 (rc = dbk_api_id(e, "stream", &p->stream)) == DBK_OK &&
+                 (rc = dbk_api_int(e, "since", true, 0, 0, INT64_MAX, &p->since)) == DBK_OK) {
+            for (size_t k = 0; k < c->npull && rc == DBK_OK; k++)
+                if (dbk_id_equal(&c->pull[k].stream, &p->stream))
+                    rc = DBK_E_BAD_FIELD;
+            if (rc == DBK_OK)
+                c->npull++;
+        }
+    }
+    if (rc != DBK_OK) {
+        dbk_api_reject(j, rc);
+        return;
+    }
+    dbk_api_submit(j);
+}

@@ -1,0 +1,198 @@
+/*
+ * The storage thread and its group commit; see worker.h.
+ *
+ * Two queues, both guarded by w->lock: `in` (submitted, FIFO) and `out`
+ * (finished, waiting for the loop). The loop is woken with a uv_async handle;
+ * libuv may coalesce several wake-ups into one callback, which is why the
+ * callback drains the whole `out` queue.
+ */
+#include "worker.h"
+
+#include "dbk/error.h"
+#include "dbk/log.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+struct dbk_worker {
+    uv_loop_t *loop;
+    dbk_store *st;
+    uv_thread_t thread;
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    uv_async_t async;
+    dbk_job *in_head, *in_tail;
+    dbk_job *out_head, *out_tail;
+    size_t pending;
+    bool stopping;
+    uint64_t commits, jobs;
+};
+
+static void
+append(dbk_job **head, dbk_job **tail, dbk_job *first, dbk_job *last)
+{
+    if (*tail)
+        (*tail)->next = first;
+    else
+        *head = first;
+    *tail = last;
+}
+
+/* Runs one group: all jobs in one transaction, each in a savepoint. */
+static void
+run_group(dbk_worker *w, dbk_job *group)
+{
+    int rc = dbk_store_tx_begin(w->st);
+
+    for (dbk_job *j = group; j != NULL; j = j->next) {
+        if (rc != DBK_OK) {
+            j->status = rc;
+            continue;
+        }
+        j->status = dbk_store_sp_begin(w->st);
+        if (j->status != DBK_OK)
+            continue;
+        j->run(j, w->st);
+        if (j->status != DBK_OK)
+            dbk_store_sp_rollback(w->st);
+        else
+            j->status = dbk_store_sp_release(w->st);
+    }
+    if (rc == DBK_OK && (rc = dbk_store_tx_commit(w->st)) != DBK_OK) {
+        /* Nothing of this group is durable: every job reports the failure. */
+        DBK_LOG(DBK_LOG_ERROR, "commit_failed", DBK_STR("code", dbk_err_code(rc)));
+        dbk_store_tx_rollback(w->st);
+        for (dbk_job *j = group; j != NULL; j = j->next)
+            j->status = rc;
+    }
+}
+
+static void
+thread_main(void *arg)
+{
+    dbk_worker *w = arg;
+
+    uv_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->in_head == NULL && !w->stopping)
+            uv_cond_wait(&w->cond, &w->lock);
+        if (w->in_head == NULL && w->stopping)
+            break;
+        /* Take up to DBK_GROUP_COMMIT_MAX jobs as one group. */
+        dbk_job *first = w->in_head, *last = first;
+        size_t n = 1;
+        while (last->next != NULL && n < DBK_GROUP_COMMIT_MAX) {
+            last = last->next;
+            n++;
+        }
+        w->in_head = last->next;
+        if (w->in_head == NULL)
+            w->in_tail = NULL;
+        last->next = NULL;
+        uv_mutex_unlock(&w->lock);
+
+        run_group(w, first);
+
+        uv_mutex_lock(&w->lock);
+        w->commits++;
+        w->jobs += n;
+        append(&w->out_head, &w->out_tail, first, last);
+        uv_mutex_unlock(&w->lock);
+        uv_async_send(&w->async);
+        uv_mutex_lock(&w->lock);
+    }
+    uv_mutex_unlock(&w->lock);
+}
+
+static void
+on_async(uv_async_t *a)
+{
+    dbk_worker *w = a->data;
+    dbk_job *j;
+
+    uv_mutex_lock(&w->lock);
+    j = w->out_head;
+    w->out_head = w->out_tail = NULL;
+    uv_mutex_unlock(&w->lock);
+    while (j != NULL) {
+        dbk_job *next = j->next;
+        uv_mutex_lock(&w->lock);
+        w->pending--;
+        uv_mutex_unlock(&w->lock);
+        j->next = NULL;
+        j->done(j); /* may free j */
+        j = next;
+    }
+}
+
+int
+dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st)
+{
+    dbk_worker *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return DBK_E_NOMEM;
+    w->loop = loop;
+    w->st = st;
+    uv_mutex_init(&w->lock);
+    uv_cond_init(&w->cond);
+    uv_async_init(loop, &w->async, on_async);
+    w->async.data = w;
+    if (uv_thread_create(&w->thread, thread_main, w) != 0) {
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return DBK_E_INTERNAL; /* the handle's memory is reclaimed at loop close */
+    }
+    *out = w;
+    return DBK_OK;
+}
+
+void
+dbk_worker_submit(dbk_worker *w, dbk_job *job)
+{
+    job->next = NULL;
+    job->status = 0;
+    uv_mutex_lock(&w->lock);
+    append(&w->in_head, &w->in_tail, job, job);
+    w->pending++;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->lock);
+}
+
+size_t
+dbk_worker_pending(dbk_worker *w)
+{
+    size_t n;
+    uv_mutex_lock(&w->lock);
+    n = w->pending;
+    uv_mutex_unlock(&w->lock);
+    return n;
+}
+
+void
+dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *jobs)
+{
+    uv_mutex_lock(&w->lock);
+    *commits = w->commits;
+    *jobs = w->jobs;
+    uv_mutex_unlock(&w->lock);
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+    dbk_worker *w = h->data;
+    uv_mutex_destroy(&w->lock);
+    uv_cond_destroy(&w->cond);
+    free(w);
+}
+
+void
+dbk_worker_stop(dbk_worker *w)
+{
+    uv_mutex_lock(&w->lock);
+    w->stopping = true;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->lock);
+    uv_thread_join(&w->thread);
+    on_async(&w->async); /* deliver what finished after the last wake-up */
+    uv_close((uv_handle_t *)&w->async, on_closed);
+}

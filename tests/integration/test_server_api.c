@@ -1,0 +1,632 @@
+/*
+ * daybookd's API end to end, with real clients (tests/support/tc.c: the crypto of
+ * common/ over real HTTP) against a real daybookd and its real SQLite file:
+ * enrollment, sharing, reading, idempotent push, conflicts, revocation and key
+ * rotation, login without account enumeration, multi-stream sync, the access
+ * log and its hash chain, no plaintext on the server's disk, and kill -9 in the
+ * middle of a push storm.
+ */
+#include "tc.h"
+
+#include "dbk/base64.h"
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define CANARY "CANARY-craving-at-the-bar-on-5th-7f3a"
+
+static int
+start(void **state)
+{
+    dbk_server *s = calloc(1, sizeof *s);
+    assert_int_equal(dbk_server_start(s, NULL), 0);
+    *state = s;
+    return 0;
+}
+
+static int
+stop(void **state)
+{
+    dbk_server *s = *state;
+    if (s->pid > 0)
+        assert_int_equal(dbk_server_stop(s), 0); /* clean drain, no leaks under ASan */
+    dbk_server_cleanup(s);
+    free(s);
+    return 0;
+}
+
+/* Pushes one new record with plaintext to client's shared stream; returns its status. */
+static long
+push_one(dbk_server *s, tc_account *c, const dbk_id *record, const char *plaintext,
+         json_t **resp)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                             tc_envelope(c, &c->shared, c->shared_epoch,
+                                         c->shared_key[c->shared_epoch], record, plaintext));
+    json_t *r = tc_req(s, c, "POST", tc_path("/v1/streams/%s/records", &c->shared), body, &st);
+    json_decref(body);
+    if (resp)
+        *resp = r;
+    else
+        json_decref(r);
+    return st;
+}
+
+static void
+test_enroll_share_read_and_audit(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, other;
+    json_t *r, *recs;
+    dbk_id rec[3];
+    long st;
+    char *pt;
+
+    tc_new_counselor(s, &co, "Counselor A");
+    tc_new_client(s, &cl, &co);
+    tc_new_client(s, &other, &co);
+
+    for (int i = 0; i < 3; i++) {
+        char text[128];
+        dbk_id_random(&rec[i]);
+        snprintf(text, sizeof text, "{\"type\":\"craving\",\"v\":1,\"note\":\"%s-%d\"}", CANARY, i);
+        assert_int_equal(push_one(s, &cl, &rec[i], text, &r), 200);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(r, "results"), 0), "result")),
+                            "stored");
+        assert_int_equal(json_integer_value(json_object_get(r, "high_seq")), i + 1);
+        json_decref(r);
+    }
+
+    /* The counselor pulls the shared stream and can open what it gets. */
+    r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records?since=0", &cl.shared), NULL, &st);
+    assert_int_equal(st, 200);
+    recs = json_object_get(r, "records");
+    assert_int_equal(json_array_size(recs), 3);
+    assert_false(json_is_true(json_object_get(r, "more")));
+    assert_int_equal(json_integer_value(json_object_get(r, "next")), 3);
+    for (size_t i = 0; i < 3; i++) {
+        pt = tc_open(json_string_value(json_object_get(json_array_get(recs, i), "envelope")), &cl,
+                     &cl.shared, 1, cl.shared_key[1]);
+        assert_non_null(pt);
+        assert_non_null(strstr(pt, CANARY));
+        free(pt);
+    }
+    json_decref(r);
+
+    /* Paging: two at a time. */
+    r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records?since=0&limit=2", &cl.shared), NULL,
+               &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(r, "records")), 2);
+    assert_true(json_is_true(json_object_get(r, "more")));
+    json_decref(r);
+
+    /* The private stream is the client's alone; other clients see nothing of its streams. */
+    r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records", &cl.priv), NULL, &st);
+    assert_int_equal(st, 403);
+    assert_string_equal(tc_code(r), "forbidden");
+    json_decref(r);
+    r = tc_req(s, &other, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
+    assert_int_equal(st, 403);
+    json_decref(r);
+    r = tc_req(s, NULL, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
+    assert_int_equal(st, 401);
+    assert_string_equal(tc_code(r), "unauthenticated");
+    json_decref(r);
+
+    /* The client's access log shows the counselor's read and its own write. */
+    r = tc_req(s, &cl, "GET", "/v1/access-log", NULL, &st);
+    assert_int_equal(st, 200);
+    {
+        json_t *e;
+        size_t i;
+        bool read_by_counselor = false, wrote = false;
+        json_array_foreach(json_object_get(r, "entries"), i, e) {
+            const char *action = json_string_value(json_object_get(e, "action"));
+            const char *role = json_string_value(json_object_get(e, "actor_role"));
+            if (strcmp(action, "read") == 0 && strcmp(role, "counselor") == 0)
+                read_by_counselor = true;
+            if (strcmp(action, "write") == 0 && strcmp(role, "client") == 0)
+                wrote = true;
+        }
+        assert_true(read_by_counselor);
+        assert_true(wrote);
+    }
+    json_decref(r);
+    /* ...and the other client's log has nothing about this stream. */
+    r = tc_req(s, &other, "GET", "/v1/access-log", NULL, &st);
+    assert_int_equal(st, 200);
+    {
+        json_t *e;
+        size_t i;
+        json_array_foreach(json_object_get(r, "entries"), i, e) {
+            json_t *want = tc_id(&other.id);
+            assert_true(json_equal(json_object_get(e, "owner"), want));
+            json_decref(want);
+        }
+    }
+    json_decref(r);
+
+    /* The admin's check of the chain. */
+    {
+        const char *argv[] = {dbk_bin("DAYBOOKD"), "audit", "verify", "--data-dir", s->data_dir,
+                              NULL};
+        dbk_run_result rr;
+        assert_int_equal(dbk_run(argv, NULL, 60, &rr), 0);
+        assert_int_equal(rr.status, 0);
+        assert_non_null(strstr(rr.out, "audit chain ok"));
+        dbk_run_result_free(&rr);
+    }
+
+    /* Caseload: both clients, with an active grant. */
+    r = tc_req(s, &co, "GET", "/v1/caseload", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(r, "clients")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r, "clients"), 0), "grant_state")),
+                        "active");
+    json_decref(r);
+    r = tc_req(s, &cl, "GET", "/v1/caseload", NULL, &st);
+    assert_int_equal(st, 403);
+    json_decref(r);
+
+    tc_account_free(&co);
+    tc_account_free(&cl);
+    tc_account_free(&other);
+}
+
+static void
+test_push_is_idempotent_and_orders_revisions(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id record;
+    json_t *env1, *env2, *body, *r, *res;
+    const char *path;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor B");
+    tc_new_client(s, &cl, &co);
+    dbk_id_random(&record);
+    path = tc_path("/v1/streams/%s/records", &cl.shared);
+    char pathbuf[128];
+    snprintf(pathbuf, sizeof pathbuf, "%s", path);
+
+    env1 = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &record, "{\"v\":1,\"n\":1}");
+    env2 = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &record, "{\"v\":1,\"n\":2}");
+
+    /* A push whose answer was lost is simply sent again: nothing is stored twice. */
+    body = json_pack("{s:[{s:O}]}", "records", "envelope", env1);
+    r = tc_req(s, &cl, "POST", pathbuf, body, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    r = tc_req(s, &cl, "POST", pathbuf, body, &st);
+    assert_int_equal(st, 200);
+    res = json_array_get(json_object_get(r, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(res, "result")), "duplicate");
+    assert_int_equal(json_integer_value(json_object_get(res, "seq")), 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "high_seq")), 1);
+    json_decref(r);
+    json_decref(body);
+
+    /* The newer revision wins; the older one sent afterwards is "superseded". */
+    body = json_pack("{s:[{s:O}]}", "records", "envelope", env2);
+    r = tc_req(s, &cl, "POST", pathbuf, body, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    json_decref(body);
+    body = json_pack("{s:[{s:O}]}", "records", "envelope", env1);
+    r = tc_req(s, &cl, "POST", pathbuf, body, &st);
+    res = json_array_get(json_object_get(r, "results"), 0);
+    assert_string_equal(json_string_value(json_object_get(res, "result")), "superseded");
+    assert_non_null(json_object_get(res, "current"));
+    json_decref(r);
+    json_decref(body);
+
+    /* Expected revisions: "none" for an existing record is stale, and nothing in the
+     * batch is stored. */
+    {
+        dbk_id fresh;
+        dbk_id_random(&fresh);
+        body = json_pack("{s:[{s:o}, {s:o, s:s}]}", "records", "envelope",
+                         tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &fresh, "{\"v\":1}"),
+                         "envelope",
+                         tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &record, "{\"v\":1}"),
+                         "expected", "none");
+        r = tc_req(s, &cl, "POST", pathbuf, body, &st);
+        assert_int_equal(st, 409);
+        assert_string_equal(tc_code(r), "stale_revision");
+        assert_int_equal(json_array_size(json_object_get(json_object_get(r, "error"), "stale")),
+                         1);
+        json_decref(r);
+        json_decref(body);
+        r = tc_req(s, &cl, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
+        assert_int_equal(json_array_size(json_object_get(r, "records")), 1); /* all or nothing */
+        json_decref(r);
+    }
+
+    /* Another account's signature on a record it claims is refused. */
+    {
+        tc_account mallory;
+        tc_account_init(&mallory, false, "x");
+        body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                         tc_envelope(&mallory, &cl.shared, 1, cl.shared_key[1], &record, "{}"));
+        r = tc_req(s, &cl, "POST", pathbuf, body, &st);
+        assert_int_equal(st, 403); /* the author is not an account of this stream */
+        json_decref(r);
+        json_decref(body);
+        tc_account_free(&mallory);
+    }
+    json_decref(env1);
+    json_decref(env2);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
+static void
+test_revocation_cuts_access_and_rotates(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id rec;
+    json_t *r;
+    long st;
+    char path[512], t[DBK_ID_TEXT_LEN + 1];
+
+    tc_new_counselor(s, &co, "Counselor C");
+    tc_new_client(s, &cl, &co);
+    dbk_id_random(&rec);
+    assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1,\"before\":true}", NULL), 200);
+    r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+
+    /* Revoke: the counselor is cut off at once, and writes wait for the rotation. */
+    dbk_id_to_text(&co.id, t);
+    snprintf(path, sizeof path, "%s/%s", tc_path("/v1/streams/%s/grants", &cl.shared), t);
+    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_true(json_is_true(json_object_get(r, "rotation_pending")));
+    json_decref(r);
+    r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
+    assert_int_equal(st, 403);
+    json_decref(r);
+    r = tc_req(s, &co, "GET", "/v1/streams", NULL, &st);
+    assert_int_equal(json_array_size(json_object_get(r, "streams")), 1); /* its own only */
+    json_decref(r);
+    dbk_id_random(&rec);
+    assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1}", &r), 409);
+    assert_true(json_is_true(json_object_get(json_object_get(r, "error"), "rotation_pending")));
+    json_decref(r);
+
+    /* Rotate (self-grant for epoch 2); new entries use a key the counselor never got. */
+    cl.shared_epoch = 2;
+    randombytes_buf(cl.shared_key[2], 32);
+    {
+        json_t *body = json_pack("{s:[o]}", "grants",
+                                 tc_grant_json(&cl, &cl.shared, 2, cl.shared_key[2], &cl.id,
+                                               cl.keys->box_pk));
+        r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/grants", &cl.shared), body, &st);
+        assert_int_equal(st, 200);
+        assert_int_equal(json_integer_value(json_object_get(r, "epoch")), 2);
+        json_decref(r);
+        json_decref(body);
+    }
+    assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1,\"after\":true}", NULL), 200);
+    r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
+    assert_int_equal(st, 403);
+    json_decref(r);
+    /* Revoking again is accepted; revoking the owner is not. */
+    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    dbk_id_to_text(&cl.id, t);
+    snprintf(path, sizeof path, "%s/%s", tc_path("/v1/streams/%s/grants", &cl.shared), t);
+    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+    assert_int_equal(st, 400);
+    json_decref(r);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
+static void
+test_login_without_enumeration(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, ghost;
+    json_t *r, *r2, *body;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor D");
+    tc_new_client(s, &cl, &co);
+
+    /* A second device logs in with the passphrase and gets a working token. */
+    dbk_id_random(&cl.device);
+    cl.token[0] = '\0';
+    assert_int_equal(tc_login(s, &cl, "client passphrase", NULL), 200);
+    r = tc_req(s, &cl, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    r = tc_req(s, &cl, "GET", "/v1/devices", NULL, &st);
+    assert_int_equal(json_array_size(json_object_get(r, "devices")), 2);
+    json_decref(r);
+
+    /* Wrong passphrase and unknown account get the same answer. */
+    assert_int_equal(tc_login(s, &cl, "not the passphrase", &r), 401);
+    assert_string_equal(tc_code(r), "wrong_passphrase");
+    json_decref(r);
+    tc_account_init(&ghost, false, "whatever");
+    assert_int_equal(tc_login(s, &ghost, "whatever", &r), 401);
+    assert_string_equal(tc_code(r), "wrong_passphrase");
+    json_decref(r);
+
+    /* The unknown account's KDF salt is stable, and the response has the same fields. */
+    body = json_pack("{s:o, s:o}", "account", tc_id(&ghost.id), "device", tc_id(&ghost.device));
+    r = tc_req(s, NULL, "POST", "/v1/login/start", body, &st);
+    r2 = tc_req(s, NULL, "POST", "/v1/login/start", body, &st);
+    assert_true(json_equal(json_object_get(r, "kdf"), json_object_get(r2, "kdf")));
+    assert_false(json_equal(json_object_get(r, "challenge"), json_object_get(r2, "challenge")));
+    json_decref(r2);
+    json_decref(body);
+    body = json_pack("{s:o, s:o}", "account", tc_id(&cl.id), "device", tc_id(&cl.device));
+    r2 = tc_req(s, NULL, "POST", "/v1/login/start", body, &st);
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach(r, k, v) assert_non_null(json_object_get(r2, k));
+        json_object_foreach(r2, k, v) assert_non_null(json_object_get(r, k));
+    }
+    json_decref(r);
+
+    /* A challenge is single-use: replaying a finish is 410 gone. */
+    {
+        json_t *fin = json_pack("{s:o, s:o, s:O, s:s}", "account", tc_id(&cl.id), "device",
+                                tc_id(&cl.device), "challenge", json_object_get(r2, "challenge"),
+                                "signature",
+                                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        r = tc_req(s, NULL, "POST", "/v1/login/finish", fin, &st);
+        assert_int_equal(st, 401);
+        json_decref(r);
+        r = tc_req(s, NULL, "POST", "/v1/login/finish", fin, &st);
+        assert_int_equal(st, 410);
+        assert_string_equal(tc_code(r), "gone");
+        json_decref(r);
+        json_decref(fin);
+    }
+    json_decref(r2);
+    json_decref(body);
+
+    /* Logout ends the token at once. */
+    r = tc_req(s, &cl, "POST", "/v1/logout", NULL, &st);
+    assert_int_equal(st, 204);
+    r = tc_req(s, &cl, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 401);
+    json_decref(r);
+    tc_account_free(&ghost);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
+static void
+test_sync_many_streams_in_one_round_trip(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl[3], stranger;
+    json_t *pull = json_array(), *body, *r, *e;
+    dbk_id rec;
+    size_t i;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor E");
+    for (i = 0; i < 3; i++) {
+        tc_new_client(s, &cl[i], &co);
+        for (int k = 0; k < 2; k++) {
+            dbk_id_random(&rec);
+            assert_int_equal(push_one(s, &cl[i], &rec, "{\"v\":1}", NULL), 200);
+        }
+        json_array_append_new(pull, json_pack("{s:o, s:i}", "stream", tc_id(&cl[i].shared),
+                                              "since", 0));
+    }
+    tc_new_client(s, &stranger, &co);
+    json_array_append_new(pull, json_pack("{s:o}", "stream", tc_id(&stranger.priv)));
+    body = json_pack("{s:o}", "pull", pull);
+    r = tc_req(s, &co, "POST", "/v1/sync", body, &st);
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(r, "pull"), i, e) {
+        if (i < 3)
+            assert_int_equal(json_array_size(json_object_get(e, "records")), 2);
+        else
+            assert_string_equal(tc_code(e), "forbidden"); /* one stream's error only */
+    }
+    assert_non_null(json_object_get(r, "grants_seq"));
+    json_decref(r);
+    json_decref(body);
+    for (i = 0; i < 3; i++)
+        tc_account_free(&cl[i]);
+    tc_account_free(&stranger);
+    tc_account_free(&co);
+}
+
+/* Reads every file in dir (one level and data/) looking for needle. */
+static bool
+dir_contains(const char *dir, const char *needle)
+{
+    const char *argv[] = {"grep", "-r", "-a", "-q", "-F", needle, dir, NULL};
+    dbk_run_result r;
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    dbk_run_result_free(&r);
+    return r.status == 0;
+}
+
+static void
+test_no_plaintext_on_server_disk_or_logs(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id rec;
+
+    tc_new_counselor(s, &co, "Counselor F");
+    tc_new_client(s, &cl, &co);
+    for (int i = 0; i < 20; i++) {
+        dbk_id_random(&rec);
+        assert_int_equal(push_one(s, &cl, &rec,
+                                  "{\"type\":\"journal\",\"v\":1,\"text\":\"" CANARY "\"}", NULL),
+                         200);
+    }
+    assert_int_equal(dbk_server_stop(s), 0); /* flush the WAL into the main file too */
+    assert_false(dir_contains(s->dir, CANARY));
+    assert_false(dir_contains(s->dir, "CANARY"));
+    assert_false(dir_contains(s->dir, cl.token)); /* no token in logs or store */
+    assert_false(dir_contains(s->dir, cl.passphrase));
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
+/*
+ * kill -9 in a push storm: four clients push records as fast as they can, each
+ * writing the id of every acknowledged record to a file; the server is killed
+ * mid-storm and restarted. Every acknowledged record must be there, once.
+ */
+static void
+test_kill9_during_push_storm_loses_nothing_acknowledged(void **state)
+{
+    dbk_server *s = *state;
+    enum { CLIENTS = 4 };
+    tc_account co, cl[CLIENTS];
+    pid_t kids[CLIENTS];
+    char ackfile[CLIENTS][512];
+    size_t acked_total = 0;
+
+    tc_new_counselor(s, &co, "Counselor G");
+    for (int i = 0; i < CLIENTS; i++) {
+        tc_new_client(s, &cl[i], &co);
+        snprintf(ackfile[i], sizeof ackfile[i], "%s/acked-%d", s->dir, i);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            FILE *f = fopen(ackfile[i], "w");
+            for (int n = 0; n < 400; n++) {
+                dbk_id rec;
+                char t[DBK_ID_TEXT_LEN + 1];
+                long st;
+                json_t *body;
+                char url[512], auth[128];
+                const char *hdrs[] = {auth, NULL};
+                dbk_http_resp r;
+                dbk_id_random(&rec);
+                body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                                 tc_envelope(&cl[i], &cl[i].shared, 1, cl[i].shared_key[1], &rec,
+                                             "{\"v\":1}"));
+                char *text = json_dumps(body, JSON_COMPACT);
+                json_decref(body);
+                snprintf(url, sizeof url, "%s%s", s->base_url,
+                         tc_path("/v1/streams/%s/records", &cl[i].shared));
+                snprintf(auth, sizeof auth, "Authorization: Bearer %s", cl[i].token);
+                st = dbk_http("POST", url, hdrs, text, strlen(text), &r) == 0 ? r.status : 0;
+                free(text);
+                dbk_http_resp_free(&r);
+                if (st == 200) {
+                    dbk_id_to_text(&rec, t);
+                    fprintf(f, "%s\n", t);
+                    fflush(f);
+                } else {
+                    break; /* the server is gone */
+                }
+            }
+            fclose(f);
+            _exit(0);
+        }
+    }
+    usleep(400 * 1000);
+    dbk_server_kill(s); /* SIGKILL: no drain, no checkpoint */
+    for (int i = 0; i < CLIENTS; i++)
+        waitpid(kids[i], NULL, 0);
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+
+    for (int i = 0; i < CLIENTS; i++) {
+        FILE *f = fopen(ackfile[i], "r");
+        char line[64];
+        json_t *all = json_array(), *r;
+        int64_t since = 0;
+        long st;
+        bool more = true;
+        assert_non_null(f);
+        while (more) {
+            char path[512];
+            snprintf(path, sizeof path, "%s?since=%lld",
+                     tc_path("/v1/streams/%s/records", &cl[i].shared), (long long)since);
+            r = tc_req(s, &cl[i], "GET", path, NULL, &st);
+            assert_int_equal(st, 200);
+            json_array_extend(all, json_object_get(r, "records"));
+            more = json_is_true(json_object_get(r, "more"));
+            since = json_integer_value(json_object_get(r, "next"));
+            json_decref(r);
+        }
+        while (fgets(line, sizeof line, f) != NULL) {
+            dbk_id want;
+            size_t k, found = 0;
+            json_t *e;
+            line[strcspn(line, "\n")] = '\0';
+            assert_int_equal(dbk_id_from_text(&want, line, strlen(line)), 0);
+            json_array_foreach(all, k, e) {
+                const char *b = json_string_value(json_object_get(e, "envelope"));
+                unsigned char env[2048];
+                size_t n;
+                dbk_envelope_hdr h;
+                assert_int_equal(dbk_b64_decode(env, sizeof env, &n, b, strlen(b)), 0);
+                assert_int_equal(dbk_envelope_parse(env, n, &h), 0);
+                if (dbk_id_equal(&h.record, &want))
+                    found++;
+            }
+            if (found != 1)
+                fail_msg("acknowledged record %s found %zu times", line, found);
+            acked_total++;
+        }
+        fclose(f);
+        json_decref(all);
+    }
+    assert_true(acked_total > 0); /* the storm did run before the kill */
+    print_message("kill -9 storm: %zu acknowledged records, all present once\n", acked_total);
+    {
+        const char *argv[] = {dbk_bin("DAYBOOKD"), "check", "--data-dir", s->data_dir, NULL};
+        dbk_run_result rr;
+        assert_int_equal(dbk_run(argv, NULL, 60, &rr), 0);
+        assert_int_equal(rr.status, 0);
+        dbk_run_result_free(&rr);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        tc_account_free(&cl[i]);
+    tc_account_free(&co);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_enroll_share_read_and_audit, start, stop),
+        cmocka_unit_test_setup_teardown(test_push_is_idempotent_and_orders_revisions, start, stop),
+        cmocka_unit_test_setup_teardown(test_revocation_cuts_access_and_rotates, start, stop),
+        cmocka_unit_test_setup_teardown(test_login_without_enumeration, start, stop),
+        cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
+        cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
+        cmocka_unit_test_setup_teardown(test_kill9_during_push_storm_loses_nothing_acknowledged,
+                                        start, stop),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

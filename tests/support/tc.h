@@ -1,0 +1,79 @@
+/*
+ * tc: a small protocol client for integration tests. It does what a real device
+ * does, with the real code in common/ (keys, bundles, grants, envelopes) over real
+ * HTTP to a real daybookd, so tests can act as clients and counselors.
+ * Failures of set-up steps fail the running cmocka test.
+ */
+#ifndef DBK_TEST_TC_H
+#define DBK_TEST_TC_H
+
+#include "dbk_test.h"
+
+#include "dbk/envelope.h"
+#include "dbk/grant.h"
+#include "dbk/hlc.h"
+#include "dbk/keys.h"
+
+typedef struct tc_account {
+    bool counselor;
+    dbk_id id, device;
+    char passphrase[64];
+    dbk_account_keys *keys;
+    dbk_pass_keys *pass;
+    dbk_kdf_params kdf;
+    unsigned char bundle[DBK_BUNDLE_BYTES];
+    dbk_id shared, priv;                /* a counselor has only priv */
+    unsigned char shared_key[8][32];    /* by epoch, 1-based */
+    unsigned char priv_key[32];
+    uint32_t shared_epoch;
+    char token[64];                     /* "" when logged out */
+    dbk_hlc hlc;
+} tc_account;
+
+/* Makes keys, bundle, streams locally (nothing sent). */
+void tc_account_init(tc_account *a, bool counselor, const char *passphrase);
+void tc_account_free(tc_account *a);
+
+/*
+ * One request. path is appended to the server's base URL; body may be NULL (no
+ * body) and is not consumed. Returns the parsed JSON response (NULL when empty)
+ * and the status in *status.
+ */
+json_t *tc_req(const dbk_server *s, const tc_account *as, const char *method, const char *path,
+               json_t *body, long *status);
+/* The "error.code" of a response, or "". */
+const char *tc_code(json_t *resp);
+
+/* `daybookd counselor add NAME` on the server's data dir; returns the code (static buffer). */
+const char *tc_setup_code(const dbk_server *s, const char *name);
+/* POST /v1/enroll; on 201 stores the token. Returns the response. */
+json_t *tc_enroll(const dbk_server *s, tc_account *a, const char *code, long *status);
+/* A counselor set up and enrolled; a client invited by counselor and enrolled, with
+ * its shared stream granted to the counselor (epoch 1). */
+void tc_new_counselor(const dbk_server *s, tc_account *c, const char *name);
+void tc_new_client(const dbk_server *s, tc_account *client, tc_account *counselor);
+
+/* The base64url of a freshly sealed grant of client's shared stream key at epoch to grantee. */
+json_t *tc_grant_json(tc_account *owner, const dbk_id *stream, uint32_t epoch,
+                      const unsigned char key[32], const dbk_id *grantee_id,
+                      const unsigned char grantee_box_pk[32]);
+/* POST /v1/streams/{shared}/grants granting epoch to counselor. Returns the status. */
+long tc_grant(const dbk_server *s, tc_account *client, tc_account *counselor, uint32_t epoch);
+/* Revokes counselor, then rotates the shared stream (new key, self-grant epoch + 1). */
+void tc_revoke_and_rotate(const dbk_server *s, tc_account *client, tc_account *counselor);
+
+/* Seals plaintext as a new revision of record in stream at epoch with key; base64url JSON. */
+json_t *tc_envelope(tc_account *author, const dbk_id *stream, uint32_t epoch,
+                    const unsigned char key[32], const dbk_id *record, const char *plaintext);
+/* Opens a base64url envelope (author's keys given); returns malloc'd plaintext or NULL. */
+char *tc_open(const char *b64, const tc_account *author, const dbk_id *stream, uint32_t epoch,
+              const unsigned char key[32]);
+
+/* Login with passphrase (start + finish). Returns the finish status; stores the token. */
+long tc_login(const dbk_server *s, tc_account *a, const char *passphrase, json_t **resp);
+
+/* "/v1/streams/<id>/records" etc. into a static buffer. */
+const char *tc_path(const char *fmt, const dbk_id *id);
+json_t *tc_id(const dbk_id *id);
+
+#endif
