@@ -54,6 +54,7 @@ struct dbk_http_conn {
 
 struct dbk_http_server {
     uv_loop_t *loop;
+    dbk_http_timeouts to;
     uv_tcp_t listener;
     bool listening;
     llhttp_settings_t settings;
@@ -121,7 +122,7 @@ on_message_begin(llhttp_t *p)
 {
     dbk_http_conn *c = conn_of(p);
     c->in_message = true;
-    conn_arm_timer(c, DBK_HTTP_REQUEST_TIMEOUT_MS);
+    conn_arm_timer(c, c->srv->to.request_ms);
     return 0;
 }
 
@@ -310,7 +311,7 @@ on_write(uv_write_t *w, int status)
     /* Ready for the next request on this connection. */
     request_reset(c);
     c->state = CONN_READING;
-    conn_arm_timer(c, DBK_HTTP_IDLE_TIMEOUT_MS);
+    conn_arm_timer(c, c->srv->to.idle_ms);
     llhttp_resume(&c->parser);
     if (c->pending_len > 0) {
         size_t n = c->pending_len;
@@ -369,7 +370,7 @@ conn_send(dbk_http_conn *c, int status, const char *content_type, const char *ex
 
     c->state = CONN_WRITING;
     c->keep_alive = !close_after;
-    conn_arm_timer(c, DBK_HTTP_WRITE_TIMEOUT_MS);
+    conn_arm_timer(c, c->srv->to.write_ms);
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
         free(wr);
         conn_close(c);
@@ -611,7 +612,7 @@ on_connection(uv_stream_t *listener, int status)
         conn_send_error(c, DBK_E_UNAVAILABLE, true);
         return;
     }
-    conn_arm_timer(c, DBK_HTTP_IDLE_TIMEOUT_MS);
+    conn_arm_timer(c, c->srv->to.idle_ms);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -624,6 +625,7 @@ dbk_http_server_new(uv_loop_t *loop, dbk_http_handler handler, void *app)
     if (srv == NULL)
         return NULL;
     srv->loop = loop;
+    dbk_http_timeouts_default(&srv->to);
     srv->handler = handler;
     srv->app = app;
     llhttp_settings_init(&srv->settings);
@@ -732,8 +734,23 @@ dbk_http_server_drain(dbk_http_server *srv, void (*done)(void *arg), void *arg)
     uv_timer_init(srv->loop, &srv->drain_timer);
     srv->drain_timer.data = srv;
     srv->drain_timer_open = true;
-    uv_timer_start(&srv->drain_timer, on_drain_deadline, DBK_DRAIN_TIMEOUT_MS, 0);
+    uv_timer_start(&srv->drain_timer, on_drain_deadline, srv->to.drain_ms, 0);
     maybe_finish_drain(srv);
+}
+
+void
+dbk_http_timeouts_default(dbk_http_timeouts *t)
+{
+    t->idle_ms = DBK_HTTP_IDLE_TIMEOUT_MS;
+    t->request_ms = DBK_HTTP_REQUEST_TIMEOUT_MS;
+    t->write_ms = DBK_HTTP_WRITE_TIMEOUT_MS;
+    t->drain_ms = DBK_DRAIN_TIMEOUT_MS;
+}
+
+void
+dbk_http_server_set_timeouts(dbk_http_server *srv, const dbk_http_timeouts *t)
+{
+    srv->to = *t;
 }
 
 void

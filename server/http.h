@@ -55,6 +55,16 @@ typedef struct dbk_http_request {
 
 typedef void (*dbk_http_handler)(dbk_http_request *req);
 
+/* Timeouts a deployment may tune (config file / flags); defaults in limits.h. */
+typedef struct dbk_http_timeouts {
+    uint64_t idle_ms, request_ms, write_ms, drain_ms;
+} dbk_http_timeouts;
+
+/* The defaults of server/limits.h. */
+void dbk_http_timeouts_default(dbk_http_timeouts *t);
+/* Replaces the server's timeouts (before it listens). */
+void dbk_http_server_set_timeouts(dbk_http_server *srv, const dbk_http_timeouts *t);
+
 /*
  * Creates a server on loop that passes complete requests to handler; app is
  * handed to every request as req->app. Returns NULL when out of memory.

@@ -96,6 +96,9 @@ command_help(const struct command *c, FILE *out)
                      "  --port-file FILE    write the bound port to FILE once listening\n"
                      "  --quota-mb N        storage quota per account in MiB (default 256)\n"
                      "  --metrics-public    answer /metrics to any address (default loopback)\n"
+                     "  --idle-timeout-ms N     close idle keep-alive connections (default 60000)\n"
+                     "  --request-timeout-ms N  a request must arrive whole within N ms of its\n"
+                     "                          first byte, or 408 (default 15000)\n"
                      "  --log-level LEVEL   debug, info, warn or error (default info)\n"
                      "\nLogs go to stderr as key=value lines. SIGTERM or SIGINT drains\n"
                      "requests in flight and exits 0.\n",
@@ -211,6 +214,8 @@ cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
         {"port-file", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, 'v'},
         {"quota-mb", required_argument, NULL, 'q'}, {"metrics-public", no_argument, NULL, 'm'},
+        {"idle-timeout-ms", required_argument, NULL, 'I'},
+        {"request-timeout-ms", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     long quota_mb = 256;
@@ -219,6 +224,9 @@ cmd_serve(int argc, char **argv)
     char host[256];
     int port, bound = 0, opt, rc;
     bool metrics_public = false;
+    dbk_http_timeouts timeouts;
+
+    dbk_http_timeouts_default(&timeouts);
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -245,6 +253,18 @@ cmd_serve(int argc, char **argv)
             break;
         }
         case 'm': metrics_public = true; break;
+        case 'I':
+        case 'R': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 100 || v > 3600000) {
+                fprintf(stderr, "daybookd serve: timeouts are 100..3600000 ms, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            *(opt == 'I' ? &timeouts.idle_ms : &timeouts.request_ms) = (uint64_t)v;
+            break;
+        }
         case 'h': command_help(find_command("serve"), stdout); return 0;
         default: command_help(find_command("serve"), stderr); return 2;
         }
@@ -287,6 +307,7 @@ cmd_serve(int argc, char **argv)
         dbk_store_close(s.app.store);
         return 1;
     }
+    dbk_http_server_set_timeouts(s.app.http, &timeouts);
     rc = dbk_http_server_listen(s.app.http, host, port, &bound);
     if (rc != 0) {
         fprintf(stderr, "daybookd: cannot listen on %s: %s\n", listen, uv_strerror(rc));
