@@ -55,8 +55,9 @@ static const struct command commands[] = {
     {"init", "daybookd init [--data-dir DIR]", "create the data directory and an empty store",
      cmd_init},
     {"routes", "daybookd routes", "print every HTTP route the server answers", cmd_routes},
-    {"serve", "daybookd serve [--listen HOST:PORT] [--data-dir DIR] [--port-file FILE]\n"
-              "               [--quota-mb N] [--metrics-public] [--log-level LEVEL]",
+    {"serve", "daybookd serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+              "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
+              "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]",
      "run the sync server", cmd_serve},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -90,6 +91,8 @@ command_help(const struct command *c, FILE *out)
         fprintf(out, "\n  --data-dir DIR  where daybook.db lives (default %s)\n", DEFAULT_DATA_DIR);
     if (strcmp(c->name, "serve") == 0)
         fprintf(out, "\n"
+                     "  --config FILE       settings, one `name = value` per line, names as\n"
+                     "                      these flags without --; flags override the file\n"
                      "  --listen HOST:PORT  address to listen on (default %s; port 0\n"
                      "                      picks a free port)\n"
                      "  --data-dir DIR      where daybook.db lives (default %s; created 0700)\n"
@@ -207,72 +210,179 @@ handle_request(dbk_http_request *req)
     dbk_router_dispatch(req);
 }
 
+/* Settings of `daybookd serve`, from the config file and then the flags. */
+struct serve_opts {
+    const char *listen, *data_dir, *port_file;
+    long quota_mb;
+    bool metrics_public;
+    dbk_http_timeouts timeouts;
+    char *owned[16]; /* strings read from the config file */
+    size_t nowned;
+};
+
+static const struct option serve_longopts[] = {
+    {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
+    {"port-file", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, 'v'},
+    {"quota-mb", required_argument, NULL, 'q'}, {"metrics-public", no_argument, NULL, 'm'},
+    {"idle-timeout-ms", required_argument, NULL, 'I'},
+    {"request-timeout-ms", required_argument, NULL, 'R'},
+    {"config", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies one option. Returns 0, or 2 after printing what is wrong. */
+static int
+serve_option(struct serve_opts *o, int opt, const char *arg)
+{
+    char *end;
+    long v;
+
+    switch (opt) {
+    case 'l': o->listen = arg; return 0;
+    case 'd': o->data_dir = arg; return 0;
+    case 'p': o->port_file = arg; return 0;
+    case 'm': o->metrics_public = true; return 0;
+    case 'c': return 0; /* read before the flags */
+    case 'v': {
+        enum dbk_log_level lvl;
+        if (dbk_log_parse_level(arg, &lvl) != DBK_OK) {
+            fprintf(stderr, "daybookd: unknown log level '%s' (debug, info, warn, error)\n", arg);
+            return 2;
+        }
+        dbk_log_set_level(lvl);
+        return 0;
+    }
+    case 'q':
+        v = strtol(arg, &end, 10);
+        if (*end != '\0' || v < 1 || v > 1048576) {
+            fprintf(stderr, "daybookd serve: quota-mb wants 1..1048576, got '%s'\n", arg);
+            return 2;
+        }
+        o->quota_mb = v;
+        return 0;
+    case 'I':
+    case 'R':
+        v = strtol(arg, &end, 10);
+        if (*end != '\0' || v < 100 || v > 3600000) {
+            fprintf(stderr, "daybookd serve: timeouts are 100..3600000 ms, got '%s'\n", arg);
+            return 2;
+        }
+        *(opt == 'I' ? &o->timeouts.idle_ms : &o->timeouts.request_ms) = (uint64_t)v;
+        return 0;
+    default: return 2;
+    }
+}
+
+/*
+ * Reads a config file: one setting per line, `name = value` (or just `name` for a
+ * switch such as metrics-public), names as the long flags without "--"; '#' starts
+ * a comment. Flags given on the command line override the file.
+ */
+static int
+serve_config(struct serve_opts *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int lineno = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "daybookd: cannot read config file %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *k = line, *val = NULL, *eq;
+        const struct option *opt = NULL;
+        lineno++;
+        line[strcspn(line, "#\r\n")] = '\0';
+        while (*k == ' ' || *k == '\t')
+            k++;
+        if (*k == '\0')
+            continue;
+        if ((eq = strchr(k, '=')) != NULL) {
+            val = eq + 1;
+            *eq = '\0';
+            while (*val == ' ' || *val == '\t')
+                val++;
+            for (char *e = val + strlen(val); e > val && (e[-1] == ' ' || e[-1] == '\t');)
+                *--e = '\0';
+        }
+        for (char *e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t');)
+            *--e = '\0';
+        for (const struct option *c = serve_longopts; c->name; c++)
+            if (strcmp(c->name, k) == 0 && c->val != 'h' && c->val != 'c')
+                opt = c;
+        if (opt == NULL || (opt->has_arg == required_argument) != (val != NULL && *val) ||
+            o->nowned == sizeof o->owned / sizeof o->owned[0]) {
+            fprintf(stderr, "daybookd: %s:%d: unknown setting or missing value '%s'\n", path,
+                    lineno, k);
+            fclose(f);
+            return 2;
+        }
+        char *copy = val ? strdup(val) : NULL;
+        if (copy != NULL)
+            o->owned[o->nowned++] = copy;
+        if (serve_option(o, opt->val, copy) != 0) {
+            fprintf(stderr, "daybookd: in %s, line %d\n", path, lineno);
+            fclose(f);
+            return 2;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void
+serve_opts_clear(struct serve_opts *o)
+{
+    for (size_t i = 0; i < o->nowned; i++)
+        free(o->owned[i]);
+}
+
+static int serve_run(struct serve_opts *o);
+
 static int
 cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},   {"data-dir", required_argument, NULL, 'd'},
-        {"port-file", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, 'v'},
-        {"quota-mb", required_argument, NULL, 'q'}, {"metrics-public", no_argument, NULL, 'm'},
-        {"idle-timeout-ms", required_argument, NULL, 'I'},
-        {"request-timeout-ms", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
-    };
-    long quota_mb = 256;
-    const char *listen = DEFAULT_LISTEN, *data_dir = DEFAULT_DATA_DIR, *port_file = NULL;
-    struct serve_state s;
-    char host[256];
-    int port, bound = 0, opt, rc;
-    bool metrics_public = false;
-    dbk_http_timeouts timeouts;
+    struct serve_opts o = {.listen = DEFAULT_LISTEN, .data_dir = DEFAULT_DATA_DIR,
+                           .quota_mb = 256};
+    int opt, rc = 0;
 
-    dbk_http_timeouts_default(&timeouts);
-
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'l': listen = optarg; break;
-        case 'd': data_dir = optarg; break;
-        case 'p': port_file = optarg; break;
-        case 'v': {
-            enum dbk_log_level lvl;
-            if (dbk_log_parse_level(optarg, &lvl) != DBK_OK) {
-                fprintf(stderr, "daybookd: unknown log level '%s' (debug, info, warn, error)\n",
-                        optarg);
-                return 2;
-            }
-            dbk_log_set_level(lvl);
-            break;
+    dbk_http_timeouts_default(&o.timeouts);
+    for (int i = 1; i + 1 < argc; i++) /* the config file first, so flags override it */
+        if (strcmp(argv[i], "--config") == 0 && (rc = serve_config(&o, argv[i + 1])) != 0)
+            goto out;
+    while ((opt = getopt_long(argc, argv, "", serve_longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            command_help(find_command("serve"), stdout);
+            goto out;
         }
-        case 'q': {
-            char *end;
-            quota_mb = strtol(optarg, &end, 10);
-            if (*end != '\0' || quota_mb < 1 || quota_mb > 1048576) {
-                fprintf(stderr, "daybookd serve: --quota-mb wants 1..1048576, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'm': metrics_public = true; break;
-        case 'I':
-        case 'R': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 100 || v > 3600000) {
-                fprintf(stderr, "daybookd serve: timeouts are 100..3600000 ms, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            *(opt == 'I' ? &timeouts.idle_ms : &timeouts.request_ms) = (uint64_t)v;
-            break;
-        }
-        case 'h': command_help(find_command("serve"), stdout); return 0;
-        default: command_help(find_command("serve"), stderr); return 2;
+        if ((rc = serve_option(&o, opt, optarg)) != 0) {
+            command_help(find_command("serve"), stderr);
+            goto out;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "daybookd serve: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+        rc = 2;
+        goto out;
     }
+    rc = serve_run(&o);
+out:
+    serve_opts_clear(&o);
+    return rc;
+}
+
+static int
+serve_run(struct serve_opts *o)
+{
+    const char *listen = o->listen, *data_dir = o->data_dir, *port_file = o->port_file;
+    long quota_mb = o->quota_mb;
+    bool metrics_public = o->metrics_public;
+    dbk_http_timeouts timeouts = o->timeouts;
+    struct serve_state s;
+    char host[256];
+    int port, bound = 0, rc;
+
     if (parse_listen(listen, host, sizeof host, &port) != DBK_OK) {
         fprintf(stderr, "daybookd serve: --listen wants HOST:PORT, got '%s'\n", listen);
         return 2;

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,50 @@ test_daybookd_version_and_help(void **state)
     dbk_run_result_free(&r);
 }
 
+static void
+test_daybookd_config_file(void **state)
+{
+    char *dir = dbk_tmpdir("config");
+    char conf[4096], bad[4096], data[4096];
+    FILE *f;
+    dbk_run_result r;
+    (void)state;
+
+    snprintf(conf, sizeof conf, "%s/ok.conf", dir);
+    snprintf(bad, sizeof bad, "%s/bad.conf", dir);
+    snprintf(data, sizeof data, "%s/data", dir);
+    f = fopen(bad, "w");
+    fputs("# a comment\nlisten = 127.0.0.1:0\nquota-mb = lots\n", f);
+    fclose(f);
+    const char *argv_bad[] = {dbk_bin("DAYBOOKD"), "serve", "--config", bad, NULL};
+    assert_int_equal(dbk_run(argv_bad, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "quota-mb"));
+    assert_non_null(strstr(r.err, "line 3"));
+    dbk_run_result_free(&r);
+
+    f = fopen(bad, "w");
+    fputs("no-such-setting = 1\n", f);
+    fclose(f);
+    assert_int_equal(dbk_run(argv_bad, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no-such-setting"));
+    dbk_run_result_free(&r);
+
+    /* A good file is read, and a flag overrides it (the bad listen address). */
+    f = fopen(conf, "w");
+    fputs("listen = not-an-address\nmetrics-public\n", f);
+    fclose(f);
+    const char *argv_ok[] = {dbk_bin("DAYBOOKD"), "serve", "--config", conf, "--data-dir", data,
+                             "--listen", "nonsense", NULL};
+    assert_int_equal(dbk_run(argv_ok, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "'nonsense'")); /* the flag's value won, not the file's */
+    dbk_run_result_free(&r);
+    dbk_rmtree(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -105,6 +150,7 @@ main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_daybookd_version_and_help),
+        cmocka_unit_test(test_daybookd_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
