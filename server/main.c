@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +43,7 @@ static int cmd_counselor(int argc, char **argv);
 static int cmd_init(int argc, char **argv);
 static int cmd_serve(int argc, char **argv);
 static int cmd_routes(int argc, char **argv);
+static int cmd_restore(int argc, char **argv);
 
 /* Sorted by name. */
 static const struct command commands[] = {
@@ -54,6 +57,9 @@ static const struct command commands[] = {
      "create a counselor slot and print its one-time setup code", cmd_counselor},
     {"init", "daybookd init [--data-dir DIR]", "create the data directory and an empty store",
      cmd_init},
+    {"restore", "daybookd restore FILE [--data-dir DIR]",
+     "replace the store with a backup (server stopped); clients re-push what it lacks",
+     cmd_restore},
     {"routes", "daybookd routes", "print every HTTP route the server answers", cmd_routes},
     {"serve", "daybookd serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
               "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
@@ -156,6 +162,28 @@ make_dirs(const char *path)
     if (mkdir(buf, 0700) != 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+/*
+ * Takes the data directory's lock file (daybookd.lock). `serve` holds it for its
+ * lifetime; `restore` needs it so it never replaces the store under a running
+ * server. Returns the descriptor (kept open) or -1 if another process holds it.
+ */
+static int
+lock_data_dir(const char *dir)
+{
+    char path[4096];
+    int fd;
+    if ((size_t)snprintf(path, sizeof path, "%s/daybookd.lock", dir) >= sizeof path)
+        return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Writes the port to path atomically, so a reader never sees a partial number. */
@@ -392,6 +420,10 @@ serve_run(struct serve_opts *o)
     if (make_dirs(data_dir) != 0) {
         fprintf(stderr, "daybookd: cannot create data directory %s: %s\n", data_dir,
                 strerror(errno));
+        return 1;
+    }
+    if (lock_data_dir(data_dir) < 0) { /* held until exit */
+        fprintf(stderr, "daybookd: another daybookd is serving %s\n", data_dir);
         return 1;
     }
     if ((rc = dbk_store_open(data_dir, &s.app.store)) != DBK_OK ||
@@ -690,6 +722,85 @@ cmd_audit(int argc, char **argv)
         return 1;
     }
     printf("audit chain ok: %lld entries\n", (long long)checked);
+    return 0;
+}
+
+static int
+cmd_restore(int argc, char **argv)
+{
+    const char *dir, *pos[1];
+    char live[4000], tmp[4000], side[4096];
+    dbk_store *src = NULL, *cur = NULL, *dst = NULL;
+    dbk_server_info live_info, src_info;
+    struct stat sb;
+    int64_t gen = 0;
+    int rc = 0, n, lock;
+
+    n = admin_args(find_command("restore"), argc, argv, &dir, pos, 1, &rc);
+    if (n < 0)
+        return rc;
+    if (n != 1) {
+        fprintf(stderr, "usage: daybookd restore FILE\n");
+        return 2;
+    }
+    if ((lock = lock_data_dir(dir)) < 0) {
+        fprintf(stderr, "daybookd: cannot lock %s: is daybookd running? Stop it first.\n", dir);
+        return 1;
+    }
+    snprintf(live, sizeof live, "%s/daybook.db", dir);
+    snprintf(tmp, sizeof tmp, "%s/restore.tmp", dir);
+    unlink(tmp);
+    if (stat(pos[0], &sb) != 0) {
+        fprintf(stderr, "daybookd: cannot read backup %s: %s\n", pos[0], strerror(errno));
+        close(lock);
+        return 1;
+    }
+    /* Copy the backup beside the live store (never modifying the backup itself). */
+    if ((rc = dbk_store_open_existing(pos[0], &src)) != DBK_OK ||
+        (rc = dbk_store_server_info(src, &src_info)) != DBK_OK ||
+        (rc = dbk_store_backup(src, tmp)) != DBK_OK) {
+        fprintf(stderr, "daybookd: %s is not a usable Daybook backup: %s\n", pos[0],
+                dbk_err_message(rc));
+        dbk_store_close(src);
+        unlink(tmp);
+        close(lock);
+        return 1;
+    }
+    dbk_store_close(src);
+    /* The live store, if any, must be the same server; its generation is the floor. */
+    if (stat(live, &sb) == 0) {
+        if ((rc = dbk_store_open_existing(live, &cur)) == DBK_OK)
+            rc = dbk_store_server_info(cur, &live_info);
+        dbk_store_close(cur);
+        if (rc == DBK_OK && !dbk_id_equal(&live_info.server_id, &src_info.server_id)) {
+            fprintf(stderr, "daybookd: %s is a backup of another server; refusing\n", pos[0]);
+            unlink(tmp);
+            close(lock);
+            return 1;
+        }
+        if (rc == DBK_OK)
+            gen = live_info.restore_generation;
+    }
+    if ((rc = dbk_store_open_existing(tmp, &dst)) == DBK_OK)
+        rc = dbk_store_restore_prepare(dst, gen, &gen);
+    dbk_store_close(dst);
+    sodium_memzero(&live_info, sizeof live_info);
+    sodium_memzero(&src_info, sizeof src_info);
+    if (rc != DBK_OK || rename(tmp, live) != 0) {
+        fprintf(stderr, "daybookd: restore failed: %s; the live store is unchanged\n",
+                rc != DBK_OK ? dbk_err_message(rc) : strerror(errno));
+        unlink(tmp);
+        close(lock);
+        return 1;
+    }
+    snprintf(side, sizeof side, "%s-wal", live);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", live);
+    unlink(side);
+    close(lock);
+    printf("restored %s into %s; restore generation is now %lld. Devices will log in "
+           "again and re-push what the backup lacks.\n",
+           pos[0], live, (long long)gen);
     return 0;
 }
 

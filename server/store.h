@@ -31,6 +31,8 @@ typedef struct dbk_store dbk_store;
 
 /* Opens (creating if needed) dir/daybook.db. See store_sqlite.c for the schema. */
 int dbk_store_open(const char *dir, dbk_store **out);
+/* Opens the store file at path, which must exist (admin commands on backups). */
+int dbk_store_open_existing(const char *path, dbk_store **out);
 void dbk_store_close(dbk_store *st);
 
 /* Transactions, driven by the worker only. */
@@ -50,8 +52,13 @@ typedef struct dbk_server_info {
 } dbk_server_info;
 
 int dbk_store_server_info(dbk_store *st, dbk_server_info *out);
-/* Sets a new restore generation (daybookd restore). */
-int dbk_store_bump_restore_generation(dbk_store *st, int64_t *out);
+/*
+ * Prepares a store copied from a backup to serve again (daybookd restore): its
+ * restore generation becomes greater than both its own and `above` (the live
+ * store's), and every token, login challenge, pending invite and setup code is
+ * deleted, so nothing revoked after the backup comes back through them.
+ */
+int dbk_store_restore_prepare(dbk_store *st, int64_t above, int64_t *new_generation);
 
 /* ---- accounts ---- */
 

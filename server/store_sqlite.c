@@ -382,22 +382,19 @@ init_schema(dbk_store *st)
     return rc;
 }
 
-int
-dbk_store_open(const char *dir, dbk_store **out)
+static int
+open_path(const char *path, bool create, dbk_store **out)
 {
-    char path[4096];
     dbk_store *st;
     int rc;
 
     *out = NULL;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE) >= sizeof path)
-        return DBK_E_IO;
     st = calloc(1, sizeof *st);
     if (st == NULL)
         return DBK_E_NOMEM;
     if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
-                            SQLITE_OPEN_NOMUTEX,
+                        SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                            SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         DBK_LOG(DBK_LOG_ERROR, "store_open_failed", DBK_STR("path", path),
                 DBK_STR("sqlite", sqlite3_errmsg(st->db)));
@@ -414,6 +411,21 @@ dbk_store_open(const char *dir, dbk_store **out)
     }
     *out = st;
     return DBK_OK;
+}
+
+int
+dbk_store_open(const char *dir, dbk_store **out)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE) >= sizeof path)
+        return DBK_E_IO;
+    return open_path(path, true, out);
+}
+
+int
+dbk_store_open_existing(const char *path, dbk_store **out)
+{
+    return open_path(path, false, out);
 }
 
 void
@@ -482,15 +494,26 @@ dbk_store_server_info(dbk_store *st, dbk_server_info *out)
 }
 
 int
-dbk_store_bump_restore_generation(dbk_store *st, int64_t *out)
+dbk_store_restore_prepare(dbk_store *st, int64_t above, int64_t *out)
 {
     unsigned char gen[8];
     int rc;
-    if ((rc = meta_get(st, "restore_generation", gen, sizeof gen)) != DBK_OK)
+
+    if ((rc = exec(st, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    *out = (int64_t)dbk_get_u64(gen) + 1;
-    dbk_put_u64(gen, (uint64_t)*out);
-    return meta_put(st, Q_META_SET, "restore_generation", gen, sizeof gen);
+    if ((rc = meta_get(st, "restore_generation", gen, sizeof gen)) == DBK_OK) {
+        int64_t g = (int64_t)dbk_get_u64(gen);
+        *out = (g > above ? g : above) + 1;
+        dbk_put_u64(gen, (uint64_t)*out);
+        rc = meta_put(st, Q_META_SET, "restore_generation", gen, sizeof gen);
+    }
+    if (rc == DBK_OK)
+        rc = exec(st, "DELETE FROM tokens; DELETE FROM challenges;"
+                      "DELETE FROM invites WHERE used_at = 0;");
+    if (rc == DBK_OK)
+        return exec(st, "COMMIT");
+    exec(st, "ROLLBACK");
+    return rc;
 }
 
 /* ---- accounts ---- */

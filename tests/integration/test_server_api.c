@@ -613,6 +613,101 @@ test_kill9_during_push_storm_loses_nothing_acknowledged(void **state)
     tc_account_free(&co);
 }
 
+static int
+run_admin(const char *a1, const char *a2, const char *data_dir, dbk_run_result *r)
+{
+    const char *argv[6] = {dbk_bin("DAYBOOKD"), a1};
+    size_t n = 2;
+    if (a2 != NULL)
+        argv[n++] = a2;
+    argv[n++] = "--data-dir";
+    argv[n++] = data_dir;
+    argv[n] = NULL;
+    assert_int_equal(dbk_run(argv, NULL, 60, r), 0);
+    return r->status;
+}
+
+static size_t
+count_records(dbk_server *s, tc_account *c)
+{
+    long st;
+    json_t *r = tc_req(s, c, "GET", tc_path("/v1/streams/%s/records?limit=1000", &c->shared), NULL,
+                       &st);
+    assert_int_equal(st, 200);
+    size_t n = json_array_size(json_object_get(r, "records"));
+    json_decref(r);
+    return n;
+}
+
+/*
+ * The restore drill: back up while serving, write more, restore the backup. The
+ * restore generation moves, old tokens are gone, and a client that re-pushes what
+ * it holds leaves nothing lost.
+ */
+static void
+test_backup_restore_drill(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    json_t *later[2], *r, *body;
+    dbk_id rec;
+    dbk_run_result rr;
+    char backup[4096];
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor H");
+    tc_new_client(s, &cl, &co);
+    for (int i = 0; i < 3; i++) {
+        dbk_id_random(&rec);
+        assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1,\"before\":true}", NULL), 200);
+    }
+    snprintf(backup, sizeof backup, "%s/backup.db", s->dir);
+    assert_int_equal(run_admin("backup", backup, s->data_dir, &rr), 0);
+    dbk_run_result_free(&rr);
+    for (int i = 0; i < 2; i++) {
+        dbk_id_random(&rec);
+        later[i] = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &rec, "{\"v\":1}");
+        body = json_pack("{s:[{s:O}]}", "records", "envelope", later[i]);
+        r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/records", &cl.shared), body, &st);
+        assert_int_equal(st, 200);
+        json_decref(r);
+        json_decref(body);
+    }
+    assert_int_equal(count_records(s, &cl), 5);
+
+    /* Restoring under a running server is refused. */
+    assert_int_equal(run_admin("restore", backup, s->data_dir, &rr), 1);
+    assert_non_null(strstr(rr.err, "Stop it first"));
+    dbk_run_result_free(&rr);
+
+    assert_int_equal(dbk_server_stop(s), 0);
+    assert_int_equal(run_admin("restore", backup, s->data_dir, &rr), 0);
+    assert_non_null(strstr(rr.out, "restore generation is now 2"));
+    dbk_run_result_free(&rr);
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+
+    r = tc_req(s, NULL, "GET", "/healthz", NULL, &st);
+    assert_int_equal(json_integer_value(json_object_get(r, "restore_generation")), 2);
+    json_decref(r);
+    r = tc_req(s, &cl, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 401); /* every token is gone */
+    json_decref(r);
+
+    /* The client logs in again, finds 3 of its 5 records, and re-pushes what it holds. */
+    assert_int_equal(tc_login(s, &cl, "client passphrase", NULL), 200);
+    assert_int_equal(count_records(s, &cl), 3);
+    body = json_pack("{s:[{s:o}, {s:o}]}", "records", "envelope", later[0], "envelope", later[1]);
+    r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/records", &cl.shared), body, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    json_decref(body);
+    assert_int_equal(count_records(s, &cl), 5);
+    assert_int_equal(run_admin("check", NULL, s->data_dir, &rr), 0);
+    dbk_run_result_free(&rr);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -625,6 +720,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
         cmocka_unit_test_setup_teardown(test_kill9_during_push_storm_loses_nothing_acknowledged,
                                         start, stop),
+        cmocka_unit_test_setup_teardown(test_backup_restore_drill, start, stop),
     };
     if (dbk_init() != 0)
         return 1;
