@@ -312,8 +312,6 @@ job_free(dbk_api_job *j)
  * that collides with a busier one shares its bucket, which only errs strict.
  */
 #define RATE_SLOTS 1024
-#define RATE_PER_S 20
-#define RATE_BURST 200
 
 static struct {
     dbk_id account;
@@ -322,18 +320,19 @@ static struct {
 } rate[RATE_SLOTS];
 
 static bool
-rate_ok(const dbk_id *account, int64_t now)
+rate_ok(const dbk_config *cfg, const dbk_id *account, int64_t now)
 {
+    const double per_s = cfg->rate_per_s, burst = cfg->rate_burst;
     uint32_t h = (uint32_t)account->b[0] | (uint32_t)account->b[1] << 8;
     size_t i = h % RATE_SLOTS;
     if (!dbk_id_equal(&rate[i].account, account)) {
         rate[i].account = *account;
-        rate[i].tokens = RATE_BURST;
+        rate[i].tokens = burst;
         rate[i].at = now;
     }
-    rate[i].tokens += (double)(now - rate[i].at) * RATE_PER_S / 1000.0;
-    if (rate[i].tokens > RATE_BURST)
-        rate[i].tokens = RATE_BURST;
+    rate[i].tokens += (double)(now - rate[i].at) * per_s / 1000.0;
+    if (rate[i].tokens > burst)
+        rate[i].tokens = burst;
     rate[i].at = now;
     if (rate[i].tokens < 1)
         return false;
@@ -358,7 +357,7 @@ job_run(dbk_job *job, dbk_store *st)
             j->job.status = rc;
             return;
         }
-        if (!rate_ok(&account, j->now)) {
+        if (!rate_ok(&j->app->config, &account, j->now)) {
             j->job.status = DBK_E_RATE_LIMITED;
             return;
         }
@@ -384,12 +383,25 @@ job_done(dbk_job *job)
     } else {
         json_t *e = json_pack("{s:s, s:s}", "code", dbk_err_code(err), "message",
                               dbk_err_message(err));
+        char *text;
         if (j->out != NULL && json_is_object(j->out))
             json_object_update_missing(e, j->out);
+        if (err == DBK_E_RATE_LIMITED)
+            json_object_set_new(e, "retry_after_s", json_integer(1));
         if (dbk_err_http_status(err) >= 500)
             DBK_LOG(DBK_LOG_WARN, "request_failed", DBK_STR("path", j->req->path),
                     DBK_STR("code", dbk_err_code(err)));
-        dbk_http_respond_json(j->req, dbk_err_http_status(err), json_pack("{s:o}", "error", e));
+        e = json_pack("{s:o}", "error", e);
+        text = json_dumps(e, JSON_COMPACT);
+        json_decref(e);
+        if (text == NULL) {
+            dbk_http_respond_error(j->req, DBK_E_NOMEM);
+        } else {
+            dbk_http_respond(j->req, dbk_err_http_status(err), "application/json",
+                             err == DBK_E_RATE_LIMITED ? "Retry-After: 1\r\n" : NULL, text,
+                             strlen(text));
+            free(text);
+        }
     }
     job_free(j);
 }

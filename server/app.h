@@ -13,6 +13,8 @@ typedef struct dbk_config {
     int64_t quota_bytes;    /* per account, envelopes stored */
     int64_t invite_ttl_ms;  /* default lifetime of a client invite */
     bool metrics_public;    /* answer /metrics to any address, not just loopback */
+    int rate_per_s;         /* per-account request rate, sustained */
+    int rate_burst;         /* ... and the burst above it */
 } dbk_config;
 
 typedef struct dbk_app {

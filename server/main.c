@@ -63,6 +63,7 @@ static const struct command commands[] = {
     {"routes", "daybookd routes", "print every HTTP route the server answers", cmd_routes},
     {"serve", "daybookd serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
               "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
+              "               [--rate-per-s N] [--rate-burst N]\n"
               "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]",
      "run the sync server", cmd_serve},
 };
@@ -105,6 +106,8 @@ command_help(const struct command *c, FILE *out)
                      "  --port-file FILE    write the bound port to FILE once listening\n"
                      "  --quota-mb N        storage quota per account in MiB (default 256)\n"
                      "  --metrics-public    answer /metrics to any address (default loopback)\n"
+                     "  --rate-per-s N      requests per second per account, sustained (default 20)\n"
+                     "  --rate-burst N      ... with bursts up to N (default 200); over it: 429\n"
                      "  --idle-timeout-ms N     close idle keep-alive connections (default 60000)\n"
                      "  --request-timeout-ms N  a request must arrive whole within N ms of its\n"
                      "                          first byte, or 408 (default 15000)\n"
@@ -242,6 +245,7 @@ handle_request(dbk_http_request *req)
 struct serve_opts {
     const char *listen, *data_dir, *port_file;
     long quota_mb;
+    int rate_per_s, rate_burst;
     bool metrics_public;
     dbk_http_timeouts timeouts;
     char *owned[16]; /* strings read from the config file */
@@ -254,6 +258,7 @@ static const struct option serve_longopts[] = {
     {"quota-mb", required_argument, NULL, 'q'}, {"metrics-public", no_argument, NULL, 'm'},
     {"idle-timeout-ms", required_argument, NULL, 'I'},
     {"request-timeout-ms", required_argument, NULL, 'R'},
+    {"rate-per-s", required_argument, NULL, 'r'}, {"rate-burst", required_argument, NULL, 'b'},
     {"config", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -287,6 +292,15 @@ serve_option(struct serve_opts *o, int opt, const char *arg)
             return 2;
         }
         o->quota_mb = v;
+        return 0;
+    case 'r':
+    case 'b':
+        v = strtol(arg, &end, 10);
+        if (*end != '\0' || v < 1 || v > 100000) {
+            fprintf(stderr, "daybookd serve: rate settings are 1..100000, got '%s'\n", arg);
+            return 2;
+        }
+        *(opt == 'r' ? &o->rate_per_s : &o->rate_burst) = (int)v;
         return 0;
     case 'I':
     case 'R':
@@ -372,7 +386,7 @@ static int
 cmd_serve(int argc, char **argv)
 {
     struct serve_opts o = {.listen = DEFAULT_LISTEN, .data_dir = DEFAULT_DATA_DIR,
-                           .quota_mb = 256};
+                           .quota_mb = 256, .rate_per_s = 20, .rate_burst = 200};
     int opt, rc = 0;
 
     dbk_http_timeouts_default(&o.timeouts);
@@ -437,6 +451,8 @@ serve_run(struct serve_opts *o)
     s.app.config.quota_bytes = (int64_t)quota_mb * 1024 * 1024;
     s.app.config.invite_ttl_ms = 7LL * 24 * 3600 * 1000;
     s.app.config.metrics_public = metrics_public;
+    s.app.config.rate_per_s = o->rate_per_s;
+    s.app.config.rate_burst = o->rate_burst;
     s.app.loop = uv_default_loop();
     s.app.started_ms = uv_now(s.app.loop);
     if (dbk_worker_start(&s.app.worker, s.app.loop, s.app.store) != DBK_OK) {

@@ -708,6 +708,71 @@ test_backup_restore_drill(void **state)
     tc_account_free(&cl);
 }
 
+static int
+start_limited(void **state)
+{
+    static const char *const args[] = {"--quota-mb", "1", "--rate-per-s", "1", "--rate-burst",
+                                       "40", NULL};
+    dbk_server *s = calloc(1, sizeof *s);
+    assert_int_equal(dbk_server_start(s, args), 0);
+    *state = s;
+    return 0;
+}
+
+/* Quota (507 quota_exceeded, nothing of the refused batch stored) and rate (429). */
+static void
+test_quota_and_rate_limits(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char *big = malloc(200 * 1024);
+    long st = 0;
+    int stored = 0, n;
+    json_t *r;
+
+    tc_new_counselor(s, &co, "Counselor Q");
+    tc_new_client(s, &cl, &co);
+    memset(big, 'x', 200 * 1024 - 1);
+    big[200 * 1024 - 1] = '\0';
+    /* 1 MiB quota, ~200 KiB records: the fifth or sixth is refused. */
+    for (n = 0; n < 10; n++) {
+        dbk_id rec;
+        dbk_id_random(&rec);
+        st = push_one(s, &cl, &rec, big, &r);
+        if (st != 200)
+            break;
+        stored++;
+        json_decref(r);
+    }
+    assert_int_equal(st, 507);
+    assert_string_equal(tc_code(r), "quota_exceeded");
+    json_decref(r);
+    assert_true(stored >= 4 && stored <= 5);
+    assert_int_equal(count_records(s, &cl), (size_t)stored);
+    free(big);
+
+    /* 40 requests of burst, 1 per second after: a quick run of 60 must meet a 429. */
+    bool limited = false;
+    for (n = 0; n < 60 && !limited; n++) {
+        r = tc_req(s, &cl, "GET", "/v1/streams", NULL, &st);
+        if (st == 429) {
+            limited = true;
+            assert_string_equal(tc_code(r), "rate_limited");
+            assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(r, "error"), "retry_after_s")),
+                1);
+        }
+        json_decref(r);
+    }
+    assert_true(limited);
+    /* Another account is not slowed down by this one. */
+    r = tc_req(s, &co, "GET", "/v1/streams", NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -721,6 +786,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_kill9_during_push_storm_loses_nothing_acknowledged,
                                         start, stop),
         cmocka_unit_test_setup_teardown(test_backup_restore_drill, start, stop),
+        cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
     if (dbk_init() != 0)
         return 1;
