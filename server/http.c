@@ -92,11 +92,15 @@ conn_of(llhttp_t *p)
     return p->data;
 }
 
+/*
+ * The head buffer holds the target and headers as NUL-terminated strings.
+ * Invariant: head_len <= sizeof head. Both checks below are written so they
+ * cannot wrap: a fragment must leave room for its own terminator.
+ */
 static int
 head_append(dbk_http_conn *c, const char *at, size_t n)
 {
-    /* Keep one byte for each terminator still to come. */
-    if (n > sizeof c->head - c->head_len - 1) {
+    if (n >= sizeof c->head - c->head_len) {
         c->error = c->url_len == 0 && c->req.nheaders == 0 ? DBK_E_URI_TOO_LONG
                                                            : DBK_E_HEADERS_TOO_LARGE;
         return -1;
@@ -109,7 +113,7 @@ head_append(dbk_http_conn *c, const char *at, size_t n)
 static int
 head_terminate(dbk_http_conn *c)
 {
-    if (c->head_len >= sizeof c->head) {
+    if (c->head_len + 1 > sizeof c->head) {
         c->error = DBK_E_HEADERS_TOO_LARGE;
         return -1;
     }

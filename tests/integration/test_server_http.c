@@ -171,6 +171,16 @@ test_malformed_and_oversized_requests(void **state)
     n += (size_t)sprintf(big + n, "\r\n");
     expect_raw(s, big, n, "HTTP/1.1 431", "headers_too_large");
 
+    /* Headers that fill the buffer exactly to its last byte, then another header:
+     * the check must not wrap around (a heap overflow once). */
+    for (size_t fill = 16370; fill <= 16390; fill++) {
+        n = (size_t)sprintf(big, "GET / HTTP/1.1\r\nA: ");
+        memset(big + n, 'v', fill);
+        n += fill;
+        n += (size_t)sprintf(big + n, "\r\nBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB: x\r\n\r\n");
+        expect_raw(s, big, n, "HTTP/1.1 431", "headers_too_large");
+    }
+
     /* Too many header lines. */
     n = (size_t)sprintf(big, "GET /healthz HTTP/1.1\r\n");
     for (int i = 0; i < 40; i++)
