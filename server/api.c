@@ -167,9 +167,22 @@ int
 dbk_api_fixed(json_t *obj, const char *key, unsigned char *out, size_t n)
 {
     json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
+    unsigned char buf[256];
+    size_t got;
+    int rc;
+
+    if (!json_is_string(v) || n > sizeof buf)
         return DBK_E_BAD_FIELD;
-    return dbk_b64_decode_exact(out, n, json_string_value(v), json_string_length(v));
+    if (json_string_length(v) > DBK_B64_ENCODED_LEN(sizeof buf))
+        return DBK_E_BAD_FIELD;
+    /* Not base64url: bad_base64. Base64url of the wrong length: bad_field. */
+    rc = dbk_b64_decode(buf, sizeof buf, &got, json_string_value(v), json_string_length(v));
+    if (rc == DBK_OK && got != n)
+        rc = DBK_E_BAD_FIELD;
+    if (rc == DBK_OK)
+        memcpy(out, buf, n);
+    sodium_memzero(buf, sizeof buf);
+    return rc;
 }
 
 int
@@ -284,8 +297,10 @@ dbk_api_query(const dbk_http_request *req, const char *const *allowed, const cha
             buf[vlen] = '\0';
             errno = 0;
             long long v = strtoll(buf, &e, 10);
-            if (errno || *e != '\0' || buf[0] == '-' || buf[0] == '+' || v < lo)
+            if (errno || *e != '\0' || buf[0] == '-' || buf[0] == '+')
                 return DBK_E_BAD_FIELD;
+            if (v < lo)
+                return DBK_E_INVALID; /* a number, but not a usable one (README section 17) */
             *out = v > hi ? hi : v; /* larger values are lowered (README section 11) */
         }
         p = amp ? amp + 1 : end;
@@ -307,37 +322,60 @@ job_free(dbk_api_job *j)
 }
 
 /*
- * Per-account request rate: a token bucket kept by the worker thread alone (only
- * it runs ops), so it needs no lock. A small open-addressed table; an account
- * that collides with a busier one shares its bucket, which only errs strict.
+ * Request rates: token buckets kept by the worker thread alone (only it runs
+ * ops), so they need no lock. Slots are chosen by a keyed hash of the whole id,
+ * with a key made at start, so a client cannot pick an id that lands on someone
+ * else's slot; ids that do share a slot share its bucket, which only errs strict.
+ * Table 0 limits authenticated requests per account; table 1 limits login
+ * attempts per claimed account id (proto/README.md section 5).
  */
-#define RATE_SLOTS 1024
+#define RATE_SLOTS 4096
+#define LOGIN_BURST 10.0
+#define LOGIN_PER_S (1.0 / 6.0)
 
-static struct {
-    dbk_id account;
+static struct bucket {
     double tokens;
     int64_t at;
-} rate[RATE_SLOTS];
+    bool used;
+} buckets[2][RATE_SLOTS];
+static unsigned char bucket_key[crypto_shorthash_KEYBYTES];
+static bool bucket_key_set;
 
 static bool
-rate_ok(const dbk_config *cfg, const dbk_id *account, int64_t now)
+bucket_take(int table, const dbk_id *id, double per_s, double burst, int64_t now)
 {
-    const double per_s = cfg->rate_per_s, burst = cfg->rate_burst;
-    uint32_t h = (uint32_t)account->b[0] | (uint32_t)account->b[1] << 8;
-    size_t i = h % RATE_SLOTS;
-    if (!dbk_id_equal(&rate[i].account, account)) {
-        rate[i].account = *account;
-        rate[i].tokens = burst;
-        rate[i].at = now;
+    unsigned char h[crypto_shorthash_BYTES];
+    uint64_t v = 0;
+    struct bucket *b;
+
+    if (!bucket_key_set) {
+        crypto_shorthash_keygen(bucket_key);
+        bucket_key_set = true;
     }
-    rate[i].tokens += (double)(now - rate[i].at) * per_s / 1000.0;
-    if (rate[i].tokens > burst)
-        rate[i].tokens = burst;
-    rate[i].at = now;
-    if (rate[i].tokens < 1)
+    crypto_shorthash(h, id->b, DBK_ID_BYTES, bucket_key);
+    for (size_t i = 0; i < sizeof h; i++)
+        v = v << 8 | h[i];
+    b = &buckets[table][v % RATE_SLOTS];
+    if (!b->used) {
+        b->used = true;
+        b->tokens = burst;
+        b->at = now;
+    }
+    if (now > b->at)
+        b->tokens += (double)(now - b->at) * per_s / 1000.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->at = now;
+    if (b->tokens < 1)
         return false;
-    rate[i].tokens -= 1;
+    b->tokens -= 1;
     return true;
+}
+
+bool
+dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account)
+{
+    return bucket_take(1, account, LOGIN_PER_S, LOGIN_BURST, j->now);
 }
 
 static void
@@ -357,7 +395,8 @@ job_run(dbk_job *job, dbk_store *st)
             j->job.status = rc;
             return;
         }
-        if (!rate_ok(&j->app->config, &account, j->now)) {
+        if (!bucket_take(0, &account, j->app->config.rate_per_s, j->app->config.rate_burst,
+                         j->now)) {
             j->job.status = DBK_E_RATE_LIMITED;
             return;
         }
@@ -384,8 +423,8 @@ job_done(dbk_job *job)
         json_t *e = json_pack("{s:s, s:s}", "code", dbk_err_code(err), "message",
                               dbk_err_message(err));
         char *text;
-        if (j->out != NULL && json_is_object(j->out))
-            json_object_update_missing(e, j->out);
+        if (j->out_is_extra && j->out != NULL && json_is_object(j->out))
+            json_object_update_missing(e, j->out); /* never a success body */
         if (err == DBK_E_RATE_LIMITED)
             json_object_set_new(e, "retry_after_s", json_integer(1));
         if (dbk_err_http_status(err) >= 500)
@@ -462,4 +501,5 @@ dbk_api_fail(dbk_api_job *j, int err, json_t *extra)
     j->job.status = err;
     json_decref(j->out);
     j->out = extra;
+    j->out_is_extra = true;
 }

@@ -42,6 +42,7 @@ struct dbk_api_job {
     /* In and out. */
     json_t *in;              /* the parsed body, or NULL; freed with the job */
     json_t *out;             /* the response body (success), or extra error fields */
+    bool out_is_extra;       /* out was set by dbk_api_fail: error details */
     int status;              /* HTTP status on success; 200 unless set */
     void *ctx;               /* endpoint-specific, freed with ctx_free */
     void (*ctx_free)(void *ctx);
@@ -91,6 +92,9 @@ void dbk_api_abort(dbk_api_job *j);
 void dbk_api_submit(dbk_api_job *j);
 /* For ops: fail the job with err (and optional extra fields for the error body). */
 void dbk_api_fail(dbk_api_job *j, int err, json_t *extra);
+
+/* Login attempts per claimed account id: false when over the limit (answer 429). */
+bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account);
 
 /* The token hash stored for a token (proto/README.md section 5). */
 void dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len);

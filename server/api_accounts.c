@@ -297,6 +297,10 @@ op_login_start(dbk_api_job *j, dbk_store *st)
     dbk_kdf_params kp;
     int rc;
 
+    if (!dbk_api_login_rate_ok(j, &c->account)) {
+        dbk_api_fail(j, DBK_E_RATE_LIMITED, NULL);
+        return;
+    }
     randombytes_buf(c->challenge, sizeof c->challenge);
     rc = dbk_store_account_get(st, &c->account, &a);
     if (rc == DBK_OK) {
@@ -417,6 +421,10 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
     dbk_device d;
     int rc;
 
+    if (!dbk_api_login_rate_ok(j, &c->account)) {
+        dbk_api_fail(j, DBK_E_RATE_LIMITED, NULL);
+        return;
+    }
     /* The challenge is used up whatever happens next: take it in its own unit so a
      * failed signature does not roll the deletion back. */
     rc = dbk_store_challenge_take(st, c->challenge, &c->account, &c->device, DBK_PURPOSE_LOGIN,
@@ -426,14 +434,22 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
         return;
     }
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK) {
-        dbk_api_fail(j, rc, NULL);
+        answer_error(j, rc); /* keep the challenge's deletion */
         return;
     }
     rc = dbk_store_account_get(st, &c->account, &a);
-    if (rc == DBK_E_NOT_FOUND ||
-        (rc == DBK_OK && dbk_login_verify(c->signature, a.login_pk, &j->app->info.server_id,
-                                          &c->account, c->challenge, &c->device) != DBK_OK))
+    if (rc == DBK_E_NOT_FOUND) {
+        /* Do the same work as for a known account, so timing says nothing either. */
+        memset(&a, 0, sizeof a);
+        crypto_sign_seed_keypair(a.login_pk, (unsigned char[64]){0}, j->app->info.secret);
+        (void)dbk_login_verify(c->signature, a.login_pk, &j->app->info.server_id, &c->account,
+                               c->challenge, &c->device);
+        rc = DBK_E_PASSPHRASE;
+    } else if (rc == DBK_OK &&
+               dbk_login_verify(c->signature, a.login_pk, &j->app->info.server_id, &c->account,
+                                c->challenge, &c->device) != DBK_OK) {
         rc = DBK_E_PASSPHRASE; /* the same answer for both */
+    }
     if (rc == DBK_OK) {
         json_t *n = json_object_get(j->in, "device_name");
         if (json_is_string(n))

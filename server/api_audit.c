@@ -143,9 +143,10 @@ on_client(const dbk_account *a, void *arg)
 
     if (cl->rc != DBK_OK || a->role != DBK_ROLE_CLIENT)
         return;
-    /* The client's shared stream is found through the grants it gave this counselor. */
+    /* The state comes from every grant the client gave this counselor, revoked and
+     * expired ones included; the streams listed are the client's shared ones. */
     ss.arr = json_array();
-    cl->rc = dbk_store_streams_for(cl->st, &j->me.id, j->now, scan_stream, &ss);
+    cl->rc = dbk_store_streams_for(cl->st, &a->id, j->now, scan_stream, &ss);
     for (size_t i = 0; cl->rc == DBK_OK && i < json_array_size(ss.arr); i++) {
         dbk_id sid;
         json_t *e = json_array_get(ss.arr, i);

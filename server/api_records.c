@@ -215,8 +215,10 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
         }
         return rc;
     }
-    if ((rc = dbk_store_sp_release(st)) != DBK_OK)
+    if ((rc = dbk_store_sp_release(st)) != DBK_OK) {
+        dbk_store_sp_rollback(st);
         return rc;
+    }
     results = json_array();
     for (size_t i = 0; i < u->n; i++) {
         dbk_push_item *it = &u->items[i];
@@ -498,10 +500,12 @@ dbk_api_sync(dbk_http_request *req)
     if (rc == DBK_OK && json_array_size(push) + json_array_size(pull) > MAX_SYNC_ENTRIES)
         rc = DBK_E_TOO_MANY_RECORDS;
     if (rc == DBK_OK)
-        rc = dbk_api_int(body, "limit", true, PULL_LIMIT_DEFAULT, 1, INT64_MAX, &c->limit);
+        rc = dbk_api_int(body, "limit", true, PULL_LIMIT_DEFAULT, 0, INT64_MAX, &c->limit);
     if (rc == DBK_OK)
-        rc = dbk_api_int(body, "max_bytes", true, PULL_BYTES_DEFAULT, 1, INT64_MAX,
+        rc = dbk_api_int(body, "max_bytes", true, PULL_BYTES_DEFAULT, 0, INT64_MAX,
                          &c->max_bytes);
+    if (rc == DBK_OK && (c->limit < 1 || c->max_bytes < 1))
+        rc = DBK_E_INVALID;
     if (rc == DBK_OK) {
         if (c->limit > PULL_LIMIT_MAX)
             c->limit = PULL_LIMIT_MAX;
@@ -522,7 +526,7 @@ dbk_api_sync(dbk_http_request *req)
                  (rc = dbk_api_id(e, "stream", &stream)) == DBK_OK) {
             for (size_t k = 0; k < c->npush && rc == DBK_OK; k++)
                 if (dbk_id_equal(&c->push[k].stream, &stream))
-                    rc = DBK_E_BAD_FIELD; /* a stream at most once */
+                    rc = DBK_E_INVALID; /* a stream at most once */
             if (rc == DBK_OK) {
                 c->npush++;
                 rc = decode_push(json_object_get(e, "records"), &stream, &c->push[c->npush - 1],
@@ -541,7 +545,7 @@ dbk_api_sync(dbk_http_request *req)
                  (rc = dbk_api_int(e, "since", true, 0, 0, INT64_MAX, &p->since)) == DBK_OK) {
             for (size_t k = 0; k < c->npull && rc == DBK_OK; k++)
                 if (dbk_id_equal(&c->pull[k].stream, &p->stream))
-                    rc = DBK_E_BAD_FIELD;
+                    rc = DBK_E_INVALID;
             if (rc == DBK_OK)
                 c->npull++;
         }

@@ -379,6 +379,17 @@ op_grant_revoke(dbk_api_job *j, dbk_store *st)
         rc = DBK_E_INVALID;
     if (rc == DBK_OK)
         rc = dbk_store_grant_revoke(st, &c->stream, &c->other, j->now);
+    if (rc == DBK_E_GONE) {
+        /* Already revoked: accepted, and nothing changes (no audit entry, no bump). */
+        if ((rc = dbk_store_stream_get(st, &c->stream, &s)) != DBK_OK) {
+            dbk_api_fail(j, rc, NULL);
+            return;
+        }
+        j->out = json_pack("{s:o, s:o, s:I, s:b}", "stream", dbk_api_id_json(&c->stream),
+                           "grantee", dbk_api_id_json(&c->other), "epoch", (json_int_t)s.epoch,
+                           "rotation_pending", s.rotation_pending);
+        return;
+    }
     if (rc == DBK_OK)
         rc = dbk_store_bump_grants_seq(st, &c->other);
     if (rc == DBK_OK)

@@ -15,6 +15,8 @@
 #include "dbk/error.h"
 #include "dbk/log.h"
 
+#include <sodium.h>
+
 #include <llhttp.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -73,6 +75,7 @@ struct write_req {
     uv_write_t w;
     dbk_http_conn *conn;
     bool close_after;
+    size_t len;
     char data[]; /* the whole response */
 };
 
@@ -286,6 +289,11 @@ request_reset(dbk_http_conn *c)
 {
     for (size_t i = 0; i < c->req.nparams; i++)
         free(c->req.params[i]);
+    /* The head holds the Authorization header, the body may hold passphrase-derived
+     * signatures or codes: wipe both. */
+    sodium_memzero(c->head, c->head_len);
+    if (c->body != NULL)
+        sodium_memzero(c->body, c->body_cap);
     free(c->body);
     c->body = NULL;
     c->body_len = c->body_cap = 0;
@@ -305,6 +313,8 @@ on_write(uv_write_t *w, int status)
     dbk_http_conn *c = wr->conn;
     bool close_after = wr->close_after;
 
+    /* Responses can carry tokens and invite codes: wipe before freeing. */
+    sodium_memzero(wr->data, wr->len);
     free(wr);
     if (c->state == CONN_CLOSING)
         return;
@@ -367,6 +377,7 @@ conn_send(dbk_http_conn *c, int status, const char *content_type, const char *ex
     }
     wr->conn = c;
     wr->close_after = close_after;
+    wr->len = (size_t)hn + len;
     memcpy(wr->data, head, (size_t)hn);
     if (len > 0)
         memcpy(wr->data + hn, body, len);
@@ -398,6 +409,7 @@ conn_send_error(dbk_http_conn *c, int err, bool close_after)
     size_t len;
     char *body = error_body(err, &len);
     if (body == NULL) {
+        c->handling = false; /* nobody will answer this request now */
         conn_close(c);
         return;
     }
@@ -426,6 +438,7 @@ dbk_http_respond_json(dbk_http_request *req, int status, json_t *body)
         return;
     }
     dbk_http_respond(req, status, "application/json", NULL, s, strlen(s));
+    sodium_memzero(s, strlen(s));
     free(s);
 }
 
@@ -435,6 +448,7 @@ dbk_http_respond_error(dbk_http_request *req, int err)
     size_t len;
     char *body = error_body(err, &len);
     if (body == NULL) {
+        req->conn->handling = false;
         conn_close(req->conn);
         return;
     }

@@ -746,7 +746,7 @@ cmd_restore(int argc, char **argv)
 {
     const char *dir, *pos[1];
     char live[4000], tmp[4000], side[4096];
-    dbk_store *src = NULL, *cur = NULL, *dst = NULL;
+    dbk_store *cur = NULL, *dst = NULL;
     dbk_server_info live_info, src_info;
     struct stat sb;
     int64_t gen = 0;
@@ -772,17 +772,13 @@ cmd_restore(int argc, char **argv)
         return 1;
     }
     /* Copy the backup beside the live store (never modifying the backup itself). */
-    if ((rc = dbk_store_open_existing(pos[0], &src)) != DBK_OK ||
-        (rc = dbk_store_server_info(src, &src_info)) != DBK_OK ||
-        (rc = dbk_store_backup(src, tmp)) != DBK_OK) {
+    if ((rc = dbk_store_copy_backup(pos[0], tmp, &src_info.server_id)) != DBK_OK) {
         fprintf(stderr, "daybookd: %s is not a usable Daybook backup: %s\n", pos[0],
                 dbk_err_message(rc));
-        dbk_store_close(src);
         unlink(tmp);
         close(lock);
         return 1;
     }
-    dbk_store_close(src);
     /* The live store, if any, must be the same server; its generation is the floor. */
     if (stat(live, &sb) == 0) {
         if ((rc = dbk_store_open_existing(live, &cur)) == DBK_OK)

@@ -53,6 +53,10 @@ dbk_router_dispatch(dbk_http_request *req)
         bool head_ok = strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
         if (strcmp(r->method, req->method) != 0 && !head_ok)
             continue;
+        if (!r->query && req->query[0] != '\0') {
+            dbk_http_respond_error(req, DBK_E_UNKNOWN_FIELD);
+            return;
+        }
         match(r->pattern, req->path, req, true);
         r->handler(req);
         return;

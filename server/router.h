@@ -16,6 +16,7 @@ typedef struct dbk_route {
     const char *method;
     const char *pattern;
     dbk_http_handler handler;
+    bool query; /* the handler reads query parameters; otherwise any is unknown_field */
 } dbk_route;
 
 extern const dbk_route dbk_routes[];
@@ -23,8 +24,8 @@ extern const size_t dbk_routes_count;
 
 /*
  * Finds the route for req and calls its handler; answers 404 not_found when no
- * pattern matches the path and 405 method_not_allowed when one matches with
- * another method.
+ * pattern matches the path, 405 method_not_allowed when one matches with another
+ * method, and 400 unknown_field for a query on a route that defines none.
  */
 void dbk_router_dispatch(dbk_http_request *req);
 

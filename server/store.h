@@ -31,8 +31,14 @@ typedef struct dbk_store dbk_store;
 
 /* Opens (creating if needed) dir/daybook.db. See store_sqlite.c for the schema. */
 int dbk_store_open(const char *dir, dbk_store **out);
-/* Opens the store file at path, which must exist (admin commands on backups). */
+/* Opens the store file at path, which must exist (admin commands). */
 int dbk_store_open_existing(const char *path, dbk_store **out);
+/*
+ * Copies the backup at src (opened read-only and immutable: it is never changed)
+ * to a new file dst, after checking it is a Daybook store; *server_id gets its id.
+ * DBK_E_CORRUPT if src is not a Daybook store, DBK_E_IO if it cannot be read.
+ */
+int dbk_store_copy_backup(const char *src, const char *dst, dbk_id *server_id);
 void dbk_store_close(dbk_store *st);
 
 /* Transactions, driven by the worker only. */
@@ -193,11 +199,13 @@ int dbk_store_grants_of_stream(dbk_store *st, const dbk_id *stream, dbk_grant_cb
 int dbk_store_grants_to(dbk_store *st, const dbk_id *grantee, int64_t now, dbk_grant_cb cb,
                         void *arg);
 /* Revokes every grant of stream to grantee at now; access ends at once and the
- * stream becomes rotation-pending. DBK_E_NOT_FOUND if grantee never had one. */
+ * stream becomes rotation-pending. DBK_E_NOT_FOUND if grantee never had one,
+ * DBK_E_GONE if every grant was already revoked (nothing changed). */
 int dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grantee,
                            int64_t now);
 /* How account may use stream: DBK_OK if it owns it or holds an active grant (any
- * epoch), else DBK_E_FORBIDDEN (also for a stream that does not exist). *str gets
+ * epoch), DBK_E_EXPIRED if its only grants have passed their end date, else
+ * DBK_E_FORBIDDEN (also for a stream that does not exist). *str gets
  * the stream; *is_owner whether account owns it; *can_write whether it owns it or
  * holds an active grant for the current epoch. */
 int dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,

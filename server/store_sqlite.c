@@ -92,6 +92,7 @@ enum q {
     Q_TOKEN_INSERT,
     Q_TOKEN_GET,
     Q_TOKEN_DELETE,
+    Q_TOKEN_EXTEND,
     Q_TOKENS_REVOKE_OTHERS,
     Q_DEVICE_TOUCH,
     Q_CHALLENGE_INSERT,
@@ -115,6 +116,7 @@ enum q {
     Q_GRANTS_TO,
     Q_GRANT_REVOKE,
     Q_GRANT_LIVE,
+    Q_GRANT_EXPIRED,
     Q_RECORD_GET,
     Q_RECORD_UPSERT,
     Q_RECORDS_SINCE,
@@ -159,6 +161,7 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_TOKEN_INSERT] = "INSERT INTO tokens(hash, account, device, expires_at) VALUES (?1,?2,?3,?4)",
     [Q_TOKEN_GET] = "SELECT account, device, expires_at FROM tokens WHERE hash = ?1",
     [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
+    [Q_TOKEN_EXTEND] = "UPDATE tokens SET expires_at = ?2 WHERE hash = ?1 AND expires_at < ?3",
     [Q_TOKENS_REVOKE_OTHERS] = "DELETE FROM tokens WHERE account = ?1 AND device <> ?2",
     [Q_DEVICE_TOUCH] = "UPDATE devices SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
     [Q_CHALLENGE_INSERT] = "INSERT INTO challenges(challenge, account, device, purpose,"
@@ -198,6 +201,8 @@ static const char *const sql_of[Q__COUNT] = {
                        " AND revoked_at = 0",
     [Q_GRANT_LIVE] = "SELECT max(g.epoch) FROM grants g WHERE g.stream = ?1 AND g.grantee = ?2"
                      " AND g.revoked_at = 0 AND (g.expires_at = 0 OR g.expires_at > ?3)",
+    [Q_GRANT_EXPIRED] = "SELECT 1 FROM grants WHERE stream = ?1 AND grantee = ?2"
+                        " AND revoked_at = 0 AND expires_at <> 0 AND expires_at <= ?3 LIMIT 1",
     [Q_RECORD_GET] = "SELECT seq, clock, device, envelope, creator FROM records"
                      " WHERE stream = ?1 AND record = ?2",
     [Q_RECORD_UPSERT] = "INSERT OR REPLACE INTO records(stream, record, seq, clock, device,"
@@ -772,6 +777,16 @@ dbk_store_token_check(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], i
     }
     if (expires <= now)
         return DBK_E_UNAUTHENTICATED;
+    {
+        /* Tokens expire after 30 days unused: slide the expiry, at most once a day. */
+        const int64_t ttl = 30LL * 24 * 3600 * 1000, day = 24LL * 3600 * 1000;
+        PREP(x, Q_TOKEN_EXTEND);
+        sqlite3_bind_blob(x, 1, hash, DBK_HASH_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(x, 2, now + ttl);
+        sqlite3_bind_int64(x, 3, now + ttl - day);
+        if ((rc = run(st, x)) != DBK_OK)
+            return rc;
+    }
     /* Coarse last-seen (per minute) so most requests write nothing here. */
     PREP(t, Q_DEVICE_TOUCH);
     bind_id(t, 1, device);
@@ -1032,14 +1047,15 @@ dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grante
         if ((rc = run(st, s)) != DBK_OK)
             return rc;
         if (sqlite3_changes(st->db) == 0) {
-            /* Revoking again is fine; revoking someone who never had a grant is not. */
+            /* Revoking again changes nothing (DBK_E_GONE tells the caller so);
+             * revoking someone who never had a grant is DBK_E_NOT_FOUND. */
             PREP(a, Q_GRANT_ANY);
             bind_id(a, 1, stream);
             bind_id(a, 2, grantee);
             rc = one(st, a);
             if (rc == DBK_OK)
                 sqlite3_reset(a);
-            return rc;
+            return rc == DBK_OK ? DBK_E_GONE : rc;
         }
     }
     {
@@ -1106,7 +1122,15 @@ dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int
         return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
     if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
         sqlite3_reset(s);
-        return DBK_E_FORBIDDEN;
+        /* No active grant: say "expired" when that is why (README section 8). */
+        PREP(x, Q_GRANT_EXPIRED);
+        bind_id(x, 1, stream);
+        bind_id(x, 2, account);
+        sqlite3_bind_int64(x, 3, now);
+        rc = one(st, x);
+        if (rc == DBK_OK)
+            sqlite3_reset(x);
+        return rc == DBK_OK ? DBK_E_EXPIRED : rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
     }
     *can_write = (uint32_t)sqlite3_column_int64(s, 0) == str->epoch;
     sqlite3_reset(s);
@@ -1446,6 +1470,45 @@ dbk_store_backup(dbk_store *st, const char *path)
     rc = rc == SQLITE_DONE ? DBK_OK : (rc == SQLITE_FULL ? DBK_E_STORAGE_FULL : DBK_E_IO);
     if (sqlite3_close(dst) != SQLITE_OK && rc == DBK_OK)
         rc = DBK_E_IO;
+    return rc;
+}
+
+int
+dbk_store_copy_backup(const char *src, const char *dst, dbk_id *server_id)
+{
+    char uri[4200];
+    sqlite3 *in = NULL, *out = NULL;
+    sqlite3_stmt *q = NULL;
+    sqlite3_backup *b;
+    int rc = DBK_E_CORRUPT;
+
+    /* immutable: no locks, no -shm, no WAL recovery written next to the backup. */
+    if ((size_t)snprintf(uri, sizeof uri, "file:%s?mode=ro&immutable=1", src) >= sizeof uri)
+        return DBK_E_IO;
+    if (sqlite3_open_v2(uri, &in, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        sqlite3_close(in);
+        return DBK_E_IO;
+    }
+    if (sqlite3_prepare_v2(in, "SELECT value FROM meta WHERE key = 'server_id'", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == DBK_ID_BYTES) {
+        memcpy(server_id->b, sqlite3_column_blob(q, 0), DBK_ID_BYTES);
+        rc = DBK_OK;
+    }
+    sqlite3_finalize(q);
+    if (rc == DBK_OK) {
+        rc = DBK_E_IO;
+        if (sqlite3_open_v2(dst, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ==
+                SQLITE_OK &&
+            (b = sqlite3_backup_init(out, "main", in, "main")) != NULL) {
+            int step = sqlite3_backup_step(b, -1);
+            sqlite3_backup_finish(b);
+            rc = step == SQLITE_DONE ? DBK_OK : step == SQLITE_FULL ? DBK_E_STORAGE_FULL : DBK_E_IO;
+        }
+        if (sqlite3_close(out) != SQLITE_OK && rc == DBK_OK)
+            rc = DBK_E_IO;
+    }
+    sqlite3_close(in);
     return rc;
 }
 

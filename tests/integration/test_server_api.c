@@ -328,10 +328,28 @@ test_revocation_cuts_access_and_rotates(void **state)
     r = tc_req(s, &co, "GET", tc_path("/v1/streams/%s/records", &cl.shared), NULL, &st);
     assert_int_equal(st, 403);
     json_decref(r);
-    /* Revoking again is accepted; revoking the owner is not. */
-    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
-    assert_int_equal(st, 200);
+    /* The caseload still lists the client, now as revoked. */
+    r = tc_req(s, &co, "GET", "/v1/caseload", NULL, &st);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r, "clients"), 0), "grant_state")),
+                        "revoked");
+    assert_null(json_object_get(json_array_get(json_object_get(r, "clients"), 0), "streams"));
     json_decref(r);
+    /* Revoking again is accepted and changes nothing (no second audit entry);
+     * revoking the owner is not accepted. */
+    {
+        size_t before, after;
+        r = tc_req(s, &cl, "GET", "/v1/access-log?limit=1000", NULL, &st);
+        before = json_array_size(json_object_get(r, "entries"));
+        json_decref(r);
+        r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+        assert_int_equal(st, 200);
+        json_decref(r);
+        r = tc_req(s, &cl, "GET", "/v1/access-log?limit=1000", NULL, &st);
+        after = json_array_size(json_object_get(r, "entries"));
+        json_decref(r);
+        assert_int_equal(after, before);
+    }
     dbk_id_to_text(&cl.id, t);
     snprintf(path, sizeof path, "%s/%s", tc_path("/v1/streams/%s/grants", &cl.shared), t);
     r = tc_req(s, &cl, "DELETE", path, NULL, &st);
@@ -407,6 +425,20 @@ test_login_without_enumeration(void **state)
     }
     json_decref(r2);
     json_decref(body);
+
+    /* Guessing is limited per account: a run of wrong passphrases meets 429. */
+    {
+        bool limited = false;
+        for (int i = 0; i < 15 && !limited; i++) {
+            long fst = tc_login(s, &cl, "guess", &r);
+            if (fst == 429)
+                limited = true;
+            else
+                assert_int_equal(fst, 401);
+            json_decref(r);
+        }
+        assert_true(limited);
+    }
 
     /* Logout ends the token at once. */
     r = tc_req(s, &cl, "POST", "/v1/logout", NULL, &st);
@@ -675,15 +707,44 @@ test_backup_restore_drill(void **state)
     }
     assert_int_equal(count_records(s, &cl), 5);
 
+    /* A file that is not a Daybook store is refused, and left as it was. */
+    {
+        char junk[4096];
+        snprintf(junk, sizeof junk, "%s/junk.db", s->dir);
+        const char *mk[] = {"sqlite3", junk, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", NULL};
+        assert_int_equal(dbk_run(mk, NULL, 30, &rr), 0);
+        assert_int_equal(rr.status, 0);
+        dbk_run_result_free(&rr);
+    }
     /* Restoring under a running server is refused. */
     assert_int_equal(run_admin("restore", backup, s->data_dir, &rr), 1);
     assert_non_null(strstr(rr.err, "Stop it first"));
     dbk_run_result_free(&rr);
 
     assert_int_equal(dbk_server_stop(s), 0);
+    {
+        char junk[4096];
+        snprintf(junk, sizeof junk, "%s/junk.db", s->dir);
+        assert_int_equal(run_admin("restore", junk, s->data_dir, &rr), 1);
+        assert_non_null(strstr(rr.err, "not a usable Daybook backup"));
+        dbk_run_result_free(&rr);
+    }
+    {
+        const char *sum[] = {"sha256sum", backup, NULL};
+        assert_int_equal(dbk_run(sum, NULL, 30, &rr), 0);
+    }
+    char before_sum[65];
+    snprintf(before_sum, sizeof before_sum, "%.64s", rr.out);
+    dbk_run_result_free(&rr);
     assert_int_equal(run_admin("restore", backup, s->data_dir, &rr), 0);
     assert_non_null(strstr(rr.out, "restore generation is now 2"));
     dbk_run_result_free(&rr);
+    {
+        const char *sum[] = {"sha256sum", backup, NULL};
+        assert_int_equal(dbk_run(sum, NULL, 30, &rr), 0);
+        assert_memory_equal(rr.out, before_sum, 64); /* the backup itself is untouched */
+        dbk_run_result_free(&rr);
+    }
     assert_int_equal(dbk_server_restart(s, NULL), 0);
 
     r = tc_req(s, NULL, "GET", "/healthz", NULL, &st);

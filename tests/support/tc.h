@@ -69,7 +69,8 @@ json_t *tc_envelope(tc_account *author, const dbk_id *stream, uint32_t epoch,
 char *tc_open(const char *b64, const tc_account *author, const dbk_id *stream, uint32_t epoch,
               const unsigned char key[32]);
 
-/* Login with passphrase (start + finish). Returns the finish status; stores the token. */
+/* Login with passphrase (start + finish). Returns the status of the step that failed, or
+ * the finish's 200; stores the token. */
 long tc_login(const dbk_server *s, tc_account *a, const char *passphrase, json_t **resp);
 
 /* "/v1/streams/<id>/records" etc. into a static buffer. */
