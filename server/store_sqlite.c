@@ -56,6 +56,13 @@ static const char schema_sql[] =
     "  closed_at INTEGER NOT NULL DEFAULT 0," /* on the owner's self-grant: epoch closed */
     "  PRIMARY KEY (stream, grantee, epoch)) STRICT;"
     "CREATE INDEX IF NOT EXISTS grants_grantee ON grants(grantee);"
+    /* Revoked grants that a later grant for the same (stream, grantee, epoch)
+     * replaced: the consent history is kept, never overwritten. */
+    "CREATE TABLE IF NOT EXISTS grant_history ("
+    "  stream BLOB NOT NULL, grantee BLOB NOT NULL, epoch INTEGER NOT NULL,"
+    "  grant_bytes BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER NOT NULL, closed_at INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE INDEX IF NOT EXISTS grant_history_stream ON grant_history(stream);"
     "CREATE TABLE IF NOT EXISTS records ("
     "  stream BLOB NOT NULL, record BLOB NOT NULL, seq INTEGER NOT NULL,"
     "  clock INTEGER NOT NULL, device BLOB NOT NULL, epoch INTEGER NOT NULL,"
@@ -107,6 +114,7 @@ enum q {
     Q_STREAM_RAISE_EPOCH,
     Q_GRANT_INSERT,
     Q_GRANT_GET,
+    Q_GRANT_KEEP_REVOKED,
     Q_GRANT_ANY,
     Q_GRANT_HELD,
     Q_EPOCH_CLOSED_AT,
@@ -184,6 +192,10 @@ static const char *const sql_of[Q__COUNT] = {
                              " WHERE id = ?1 AND epoch + 1 = ?2",
     [Q_GRANT_INSERT] = "INSERT OR REPLACE INTO grants(stream, grantee, epoch, grant_bytes,"
                        " created_at, expires_at) VALUES (?1,?2,?3,?4,?5,?6)",
+    [Q_GRANT_KEEP_REVOKED] = "INSERT INTO grant_history SELECT stream, grantee, epoch,"
+                             " grant_bytes, created_at, expires_at, revoked_at, closed_at"
+                             " FROM grants WHERE stream = ?1 AND grantee = ?2 AND epoch = ?3"
+                             " AND revoked_at <> 0",
     [Q_GRANT_GET] = "SELECT grant_bytes FROM grants WHERE stream = ?1 AND grantee = ?2"
                     " AND epoch = ?3",
     [Q_GRANT_HELD] = "SELECT 1 FROM grants WHERE stream = ?1 AND grantee = ?2 AND epoch = ?3",
@@ -194,7 +206,10 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_GRANT_ANY] = "SELECT 1 FROM grants WHERE stream = ?1 AND grantee = ?2 LIMIT 1",
     [Q_STREAM_SET_ROTATION] = "UPDATE streams SET rotation_pending = 1 WHERE id = ?1",
     [Q_GRANTS_OF_STREAM] = "SELECT stream, grantee, epoch, grant_bytes, created_at, expires_at,"
-                           " revoked_at FROM grants WHERE stream = ?1 ORDER BY epoch, grantee",
+                           " revoked_at FROM grants WHERE stream = ?1 UNION ALL"
+                           " SELECT stream, grantee, epoch, grant_bytes, created_at, expires_at,"
+                           " revoked_at FROM grant_history WHERE stream = ?1"
+                           " ORDER BY 3, 2, 5",
     [Q_GRANTS_TO] = "SELECT stream, grantee, epoch, grant_bytes, created_at, expires_at,"
                     " revoked_at FROM grants WHERE grantee = ?1 ORDER BY stream, epoch",
     [Q_GRANT_REVOKE] = "UPDATE grants SET revoked_at = ?3 WHERE stream = ?1 AND grantee = ?2"
@@ -956,6 +971,14 @@ dbk_store_grant_put(dbk_store *st, const dbk_grant_row *g, int64_t now, bool *id
         return rc;
     if (*identical)
         return DBK_OK;
+    {
+        PREP(k, Q_GRANT_KEEP_REVOKED); /* a revoked row being replaced goes to history */
+        bind_id(k, 1, &g->stream);
+        bind_id(k, 2, &g->grantee);
+        sqlite3_bind_int64(k, 3, g->epoch);
+        if ((rc = run(st, k)) != DBK_OK)
+            return rc;
+    }
     {
         PREP(s, Q_GRANT_INSERT);
         bind_id(s, 1, &g->stream);

@@ -359,6 +359,43 @@ test_revocation_cuts_access_and_rotates(void **state)
     tc_account_free(&cl);
 }
 
+/* A revocation stays in the consent history even when the same grant is given again. */
+static void
+test_regrant_keeps_revocation_history(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char path[512], t[DBK_ID_TEXT_LEN + 1];
+    json_t *r, *g;
+    size_t i, revoked = 0, active = 0;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor R");
+    tc_new_client(s, &cl, &co);
+    dbk_id_to_text(&co.id, t);
+    snprintf(path, sizeof path, "%s/%s", tc_path("/v1/streams/%s/grants", &cl.shared), t);
+    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    assert_int_equal(tc_grant(s, &cl, &co, 1), 200); /* consent given again, same epoch */
+    r = tc_req(s, &cl, "GET", tc_path("/v1/streams/%s/grants", &cl.shared), NULL, &st);
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(r, "grants"), i, g) {
+        json_t *want = tc_id(&co.id);
+        if (json_equal(json_object_get(g, "grantee"), want)) {
+            const char *gs = json_string_value(json_object_get(g, "state"));
+            revoked += strcmp(gs, "revoked") == 0;
+            active += strcmp(gs, "active") == 0;
+        }
+        json_decref(want);
+    }
+    json_decref(r);
+    assert_int_equal(revoked, 1);
+    assert_int_equal(active, 1);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 static void
 test_login_without_enumeration(void **state)
 {
@@ -841,6 +878,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_enroll_share_read_and_audit, start, stop),
         cmocka_unit_test_setup_teardown(test_push_is_idempotent_and_orders_revisions, start, stop),
         cmocka_unit_test_setup_teardown(test_revocation_cuts_access_and_rotates, start, stop),
+        cmocka_unit_test_setup_teardown(test_regrant_keeps_revocation_history, start, stop),
         cmocka_unit_test_setup_teardown(test_login_without_enumeration, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
