@@ -22,8 +22,10 @@
 #define DBK_HTTP_MAX_HEADERS 32
 
 /*
- * Request body. A push of DBK_MAX_RECORDS_PER_PUSH records of DBK_MAX_RECORD_BYTES
- * each, base64url-encoded (4/3) inside JSON, fits with room to spare.
+ * Request body. 500 typical entries (a few KiB each) fit easily; 500 envelopes at
+ * the 512 KiB maximum of proto/CRYPTO.md do not (about 11 would), so clients
+ * split large pushes to stay under this (proto/README.md section 18). The limit
+ * bounds the memory one connection can make the server hold.
  * -> 413 payload_too_large
  */
 #define DBK_HTTP_MAX_BODY_BYTES (8 * 1024 * 1024)
