@@ -1,0 +1,94 @@
+# Install rules for self-hosting and the Debian package (CPack), included from the
+# top-level CMakeLists.txt. daybookd (sbin) and daybook (bin) install themselves in
+# server/ and client/; this adds the unit files, the backup script, the example
+# config, the proxy examples, man pages and bash completion.
+#
+#   cmake --install build --prefix /usr      # or /usr/local
+#   cd build && cpack -G DEB                 # daybook_<version>_<arch>.deb
+include(GNUInstallDirs)
+
+set(DAYBOOK_DEPLOY_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(DAYBOOK_DOCDIR ${CMAKE_INSTALL_DATADIR}/doc/daybook)
+
+# systemd: the service, the backup service and its timer.
+install(FILES ${DAYBOOK_DEPLOY_DIR}/daybookd.service ${DAYBOOK_DEPLOY_DIR}/daybookd-backup.service
+              ${DAYBOOK_DEPLOY_DIR}/daybookd-backup.timer
+        DESTINATION lib/systemd/system)
+install(PROGRAMS ${DAYBOOK_DEPLOY_DIR}/daybook-backup.sh
+        DESTINATION libexec/daybook)
+
+# The units name /usr/sbin/daybookd and /usr/libexec/daybook/daybook-backup.sh, the
+# packaged paths. Installed under another prefix they name that prefix's copies.
+install(CODE [[
+    set(_prefix "${CMAKE_INSTALL_PREFIX}")
+    if(NOT _prefix STREQUAL "/usr")
+        foreach(_unit daybookd.service daybookd-backup.service)
+            set(_f "$ENV{DESTDIR}${_prefix}/lib/systemd/system/${_unit}")
+            file(READ "${_f}" _text)
+            string(REPLACE "/usr/sbin/daybookd" "${_prefix}/sbin/daybookd" _text "${_text}")
+            string(REPLACE "/usr/libexec/daybook/" "${_prefix}/libexec/daybook/" _text "${_text}")
+            file(WRITE "${_f}" "${_text}")
+        endforeach()
+    endif()
+]])
+
+# Documentation and examples; the .deb's postinst copies the example config to
+# /etc/daybook/daybookd.conf when there is none.
+install(FILES ${DAYBOOK_DEPLOY_DIR}/README.md ${DAYBOOK_DEPLOY_DIR}/daybookd.conf.example
+              ${DAYBOOK_DEPLOY_DIR}/Caddyfile.example ${DAYBOOK_DEPLOY_DIR}/nginx.conf.example
+              ${DAYBOOK_DEPLOY_DIR}/prometheus-rules.yml
+        DESTINATION ${DAYBOOK_DOCDIR})
+
+# bash completion: one file serves both commands.
+install(FILES ${DAYBOOK_DEPLOY_DIR}/daybook.bash-completion
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybookd)
+install(FILES ${DAYBOOK_DEPLOY_DIR}/daybook.bash-completion
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybook)
+
+# Man pages from scdoc sources, when scdoc (Debian's `scdoc`) is there.
+find_program(SCDOC scdoc)
+if(SCDOC)
+    set(_mans)
+    foreach(_page daybookd.8 daybook.1)
+        string(REGEX REPLACE ".*\\." "" _section ${_page})
+        add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${_page}
+            COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+            COMMAND ${SCDOC} < ${DAYBOOK_DEPLOY_DIR}/man/${_page}.scd > ${CMAKE_BINARY_DIR}/man/${_page}
+            DEPENDS ${DAYBOOK_DEPLOY_DIR}/man/${_page}.scd
+            COMMENT "scdoc ${_page}" VERBATIM)
+        install(FILES ${CMAKE_BINARY_DIR}/man/${_page}
+                DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_section})
+        list(APPEND _mans ${CMAKE_BINARY_DIR}/man/${_page})
+    endforeach()
+    add_custom_target(daybook_man ALL DEPENDS ${_mans})
+else()
+    message(STATUS "scdoc not found: man pages are not built (apt-get install scdoc)")
+endif()
+
+# The Debian package.
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME daybook)
+set(CPACK_PACKAGE_VENDOR "Daybook developers")
+set(CPACK_PACKAGE_CONTACT "Daybook developers")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "between-sessions companion for outpatient treatment: end-to-end-encrypted sync server")
+set(CPACK_PACKAGE_DESCRIPTION
+    "daybookd stores end-to-end-encrypted records for clients of an intensive outpatient program and cannot read them; daybook is its command-line client. Ships a hardened systemd unit, a nightly backup timer and reverse-proxy examples.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_INSTALL_PREFIX /usr)
+# Install with DESTDIR so the units' paths are /usr's, not the staging directory's.
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "Daybook developers")
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libuv1, libsodium23, libjansson4, libcurl4, libsqlite3-0, adduser")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "caddy | nginx")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${DAYBOOK_DEPLOY_DIR}/debian/postinst ${DAYBOOK_DEPLOY_DIR}/debian/prerm
+    ${DAYBOOK_DEPLOY_DIR}/debian/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+include(CPack)
