@@ -39,4 +39,7 @@ const char *dbk_cmd_suggest(const char *name);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 
+/* Prints "daybook: what: <message for err>" and returns the exit code for err. */
+int dbk_cmd_fail(const char *what, int err);
+
 #endif

@@ -1,17 +1,36 @@
 /* The command table and name look-up, with "did you mean" for typos. */
 #include "cmd.h"
 
+#include "dbk/error.h"
+
 #include <string.h>
 
+extern const dbk_cmd dbk_cmd_craving;
+extern const dbk_cmd dbk_cmd_enroll;
 extern const dbk_cmd dbk_cmd_help;
+extern const dbk_cmd dbk_cmd_init;
+extern const dbk_cmd dbk_cmd_journal;
+extern const dbk_cmd dbk_cmd_lock;
+extern const dbk_cmd dbk_cmd_log;
+extern const dbk_cmd dbk_cmd_status;
+extern const dbk_cmd dbk_cmd_sync;
+extern const dbk_cmd dbk_cmd_unlock;
 extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
-    &dbk_cmd_help,
+    &dbk_cmd_craving, &dbk_cmd_enroll, &dbk_cmd_help, &dbk_cmd_init,   &dbk_cmd_journal,
+    &dbk_cmd_lock,    &dbk_cmd_log,    &dbk_cmd_status, &dbk_cmd_sync, &dbk_cmd_unlock,
     &dbk_cmd_version,
 };
 const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];
+
+int
+dbk_cmd_fail(const char *what, int err)
+{
+    fprintf(stderr, "daybook: %s: %s\n", what, dbk_err_message(err));
+    return DBK_EXIT_FAIL;
+}
 
 const dbk_cmd *
 dbk_cmd_find(const char *name)
@@ -78,6 +97,9 @@ dbk_cmd_print_overview(FILE *out)
                  "  --json     machine-readable output\n"
                  "  --version  print the version\n"
                  "  --help     this overview; 'daybook help COMMAND' for one command\n"
+                 "\nfiles: your profile is in $DAYBOOK_HOME (default ~/.local/share/daybook).\n"
+                 "passphrase: asked on the terminal, or read from DAYBOOK_PASSPHRASE_FILE or\n"
+                 "DAYBOOK_PASSPHRASE_FD for scripts.\n"
                  "\nexit codes: 0 success, 1 the operation failed, 2 usage error.\n"
                  "Colour is used on a terminal unless NO_COLOR is set.\n");
 }

@@ -45,20 +45,32 @@ install(FILES ${DAYBOOK_DEPLOY_DIR}/daybook.bash-completion
 install(FILES ${DAYBOOK_DEPLOY_DIR}/daybook.bash-completion
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybook)
 
-# Man pages from scdoc sources, when scdoc (Debian's `scdoc`) is there.
+# Man pages from scdoc sources, when scdoc (Debian's `scdoc`) is there. daybook(1)
+# takes its command list from `daybook --help` (man/commands.cmake).
 find_program(SCDOC scdoc)
 if(SCDOC)
-    set(_mans)
+    set(_man ${CMAKE_BINARY_DIR}/man)
+    add_custom_command(OUTPUT ${_man}/daybook.1.scd
+        COMMAND ${CMAKE_COMMAND} -E make_directory ${_man}
+        COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:daybook>
+                -DIN=${DAYBOOK_DEPLOY_DIR}/man/daybook.1.scd.in -DOUT=${_man}/daybook.1.scd
+                -P ${DAYBOOK_DEPLOY_DIR}/man/commands.cmake
+        DEPENDS daybook ${DAYBOOK_DEPLOY_DIR}/man/daybook.1.scd.in
+                ${DAYBOOK_DEPLOY_DIR}/man/commands.cmake
+        COMMENT "daybook.1.scd from daybook --help" VERBATIM)
+    set(_daybook_1_scd ${_man}/daybook.1.scd)
+    set(_daybookd_8_scd ${DAYBOOK_DEPLOY_DIR}/man/daybookd.8.scd)
     foreach(_page daybookd.8 daybook.1)
         string(REGEX REPLACE ".*\\." "" _section ${_page})
-        add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${_page}
-            COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
-            COMMAND ${SCDOC} < ${DAYBOOK_DEPLOY_DIR}/man/${_page}.scd > ${CMAKE_BINARY_DIR}/man/${_page}
-            DEPENDS ${DAYBOOK_DEPLOY_DIR}/man/${_page}.scd
+        string(REPLACE "." "_" _var ${_page})
+        set(_src ${_${_var}_scd})
+        add_custom_command(OUTPUT ${_man}/${_page}
+            COMMAND ${CMAKE_COMMAND} -E make_directory ${_man}
+            COMMAND sh -c "\"$0\" < \"$1\" > \"$2\"" ${SCDOC} ${_src} ${_man}/${_page}
+            DEPENDS ${_src}
             COMMENT "scdoc ${_page}" VERBATIM)
-        install(FILES ${CMAKE_BINARY_DIR}/man/${_page}
-                DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_section})
-        list(APPEND _mans ${CMAKE_BINARY_DIR}/man/${_page})
+        install(FILES ${_man}/${_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_section})
+        list(APPEND _mans ${_man}/${_page})
     endforeach()
     add_custom_target(daybook_man ALL DEPENDS ${_mans})
 else()

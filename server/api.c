@@ -109,8 +109,9 @@ dbk_api_body(dbk_http_request *req)
         return NULL;
     }
     if (!json_is_object(j) || depth_of(j) > DBK_JSON_MAX_DEPTH) {
+        int err = json_is_object(j) ? DBK_E_TOO_DEEP : DBK_E_BAD_JSON; /* before the decref */
         json_decref(j);
-        dbk_http_respond_error(req, json_is_object(j) ? DBK_E_TOO_DEEP : DBK_E_BAD_JSON);
+        dbk_http_respond_error(req, err);
         return NULL;
     }
     return j;

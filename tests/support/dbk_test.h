@@ -39,7 +39,7 @@ typedef struct dbk_server {
  * may be NULL). Returns 0 when it answers, -1 if it exited or did not listen in time.
  */
 int dbk_server_start(dbk_server *s, const char *const *extra_args);
-/* Starts daybookd again on the same directory (after stop or kill). */
+/* Starts daybookd again on the same directory and port (after stop or kill). */
 int dbk_server_restart(dbk_server *s, const char *const *extra_args);
 /* Sends SIGTERM and waits up to 20 s. Returns the exit status, or -1 if it had to be killed. */
 int dbk_server_stop(dbk_server *s);

@@ -117,15 +117,19 @@ dbk_server_restart(dbk_server *s, const char *const *extra)
     posix_spawn_file_actions_t fa;
     long long deadline;
 
+    char listen[32];
+    int prev = s->port; /* a restart keeps the port, so clients find the server again */
+
     port_file = concat(s->dir, "/port");
     log_file = concat(s->dir, "/stderr.log");
     unlink(port_file);
     s->port = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", prev > 0 ? prev : 0);
 
     argv[n++] = dbk_bin("DAYBOOKD");
     argv[n++] = "serve";
     argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
+    argv[n++] = listen;
     argv[n++] = "--data-dir";
     argv[n++] = s->data_dir;
     argv[n++] = "--port-file";

@@ -1,0 +1,134 @@
+/* daybook journal: write a journal entry (shared with your counselor, or --private). */
+#include "cmd.h"
+#include "entry.h"
+
+#include "dbk/error.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define JOURNAL_MAX 100000
+
+/* Reads stdin (up to the schema's maximum) into a malloc'd string. */
+static char *
+read_stdin(void)
+{
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    while (b != NULL) {
+        size_t r = fread(b + n, 1, cap - n - 1, stdin);
+        n += r;
+        if (r == 0 || n > JOURNAL_MAX)
+            break;
+        if (cap - n < 1024) {
+            char *nb = realloc(b, cap * 2);
+            if (nb == NULL) {
+                free(b);
+                return NULL;
+            }
+            b = nb, cap *= 2;
+        }
+    }
+    if (b != NULL) {
+        b[n] = '\0';
+        while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == ' '))
+            b[--n] = '\0';
+    }
+    return b;
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"message", required_argument, NULL, 'm'}, {"mood", required_argument, NULL, 'M'},
+        {"tag", required_argument, NULL, 't'},     {"private", no_argument, NULL, 'p'},
+        {"prompt", required_argument, NULL, 'P'},  {NULL, 0, NULL, 0},
+    };
+    const char *text = NULL, *prompt = NULL;
+    char *owned = NULL, when[40], tz[64], t[DBK_ID_TEXT_LEN + 1];
+    json_t *tags = json_array(), *doc;
+    bool private_ = false;
+    long mood = 0;
+    dbk_session s;
+    dbk_id id;
+    int opt, rc;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'm': text = optarg; break;
+        case 'M':
+            mood = strtol(optarg, &end, 10);
+            if (*end != '\0' || mood < 1 || mood > 5) {
+                fprintf(stderr, "daybook: --mood is 1 (very low) to 5 (very good)\n");
+                json_decref(tags);
+                return DBK_EXIT_USAGE;
+            }
+            break;
+        case 't': json_array_append_new(tags, json_string(optarg)); break;
+        case 'p': private_ = true; break;
+        case 'P': prompt = optarg; break;
+        default:
+            fprintf(stderr, "usage: daybook journal [-m TEXT] [--mood 1-5] [--tag T]... "
+                            "[--private]\n       (without -m the text is read from stdin)\n");
+            json_decref(tags);
+            return DBK_EXIT_USAGE;
+        }
+    }
+    if (text == NULL) {
+        if (isatty(STDIN_FILENO))
+            fprintf(stderr, "Write your entry; end with Ctrl-D.\n");
+        text = owned = read_stdin();
+    }
+    if (text == NULL || text[0] == '\0' || strlen(text) > JOURNAL_MAX) {
+        fprintf(stderr, "daybook: the entry is empty (or over %d characters); nothing saved\n",
+                JOURNAL_MAX);
+        free(owned);
+        json_decref(tags);
+        return DBK_EXIT_FAIL;
+    }
+    dbk_now_rfc3339(when);
+    dbk_local_tz(tz, sizeof tz);
+    doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b}", "type", "journal", "v", 1, "text", text,
+                    "written_at", when, "tz", tz, "shared", !private_);
+    if (owned != NULL) {
+        sodium_memzero(owned, strlen(owned));
+        free(owned);
+    }
+    if (mood > 0)
+        json_object_set_new(doc, "mood", json_integer(mood));
+    if (json_array_size(tags) > 0)
+        json_object_set(doc, "tags", tags);
+    if (prompt != NULL)
+        json_object_set_new(doc, "prompt", json_string(prompt));
+    json_decref(tags);
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
+        json_decref(doc);
+        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+    }
+    rc = dbk_entry_save(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, NULL, doc, &id);
+    dbk_session_close(&s);
+    json_decref(doc);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the entry was not saved", rc);
+    dbk_id_to_text(&id, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"private\":%s}\n", t, private_ ? "true" : "false");
+    else
+        printf("Saved (%s)%s.\n", t,
+               private_ ? ", private: only your own devices can read it"
+                        : "; your counselor can read it after you sync");
+    return DBK_EXIT_OK;
+}
+
+const dbk_cmd dbk_cmd_journal = {
+    .name = "journal",
+    .usage = "daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private]",
+    .summary = "write a journal entry (shared with your counselor unless --private)",
+    .run = run,
+};

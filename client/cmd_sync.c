@@ -1,0 +1,99 @@
+/* daybook sync and daybook status. */
+#include "cmd.h"
+#include "entry.h"
+
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static int
+run_sync(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_sync_stats st;
+    int rc;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook sync\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+    if (s.server[0] == '\0') {
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); your "
+                        "entries are safe on this device\n");
+        return DBK_EXIT_FAIL;
+    }
+    rc = dbk_sync(&s, &st);
+    dbk_session_close(&s);
+    if (rc == DBK_E_UNAVAILABLE) {
+        fprintf(stderr, "daybook: the server cannot be reached; nothing is lost, %lld entries "
+                        "wait to sync. Try again later.\n",
+                (long long)st.pending);
+        return DBK_EXIT_FAIL;
+    }
+    if (rc == DBK_E_UNAUTHENTICATED) {
+        fprintf(stderr, "daybook: the server no longer accepts this device's sign-in; "
+                        "log in again\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("sync failed; nothing is lost", rc);
+    if (ctx->json)
+        printf("{\"pushed\":%zu,\"pulled\":%zu,\"pending\":%lld,\"failed_streams\":%zu}\n",
+               st.pushed, st.pulled, (long long)st.pending, st.failed_streams);
+    else
+        printf("Synced: %zu sent, %zu received, %lld waiting.\n", st.pushed, st.pulled,
+               (long long)st.pending);
+    return st.failed_streams > 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+}
+
+static int
+run_status(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    int64_t pending, last;
+    char when[32] = "never";
+    int rc;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook status\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+    pending = dbk_local_outbox_count(s.L);
+    last = dbk_local_get_int(s.L, "last_sync", 0);
+    if (last > 0) {
+        time_t t = (time_t)last;
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    }
+    if (ctx->json)
+        printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s}\n",
+               s.server, (long long)pending, (long long)last, s.server[0] ? "true" : "false");
+    else
+        printf("server:     %s\nwaiting:    %lld entries\nlast sync:  %s\n",
+               s.server[0] ? s.server : "(not enrolled)", (long long)pending, when);
+    dbk_session_close(&s);
+    return DBK_EXIT_OK;
+}
+
+const dbk_cmd dbk_cmd_sync = {
+    .name = "sync",
+    .usage = "daybook sync",
+    .summary = "send your new entries and receive what changed (end-to-end encrypted)",
+    .run = run_sync,
+};
+
+const dbk_cmd dbk_cmd_status = {
+    .name = "status",
+    .usage = "daybook status",
+    .summary = "what waits to sync, when you last synced, and with which server",
+    .run = run_status,
+};

@@ -1,0 +1,330 @@
+/* Entries and sync; see entry.h. */
+#include "entry.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SYNC_ROUNDS_MAX 100
+#define PUSH_BATCH 200
+
+void
+dbk_now_rfc3339(char out[40])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    char off[8];
+    localtime_r(&t, &tm);
+    strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(off, sizeof off, "%z", &tm); /* +hhmm */
+    snprintf(out + strlen(out), 40 - strlen(out), "%.3s:%.2s", off, off + 3);
+}
+
+void
+dbk_local_tz(char *out, size_t cap)
+{
+    const char *tz = getenv("TZ");
+    FILE *f;
+    if (tz && *tz) {
+        snprintf(out, cap, "%s", tz[0] == ':' ? tz + 1 : tz);
+        return;
+    }
+    f = fopen("/etc/timezone", "r");
+    if (f && fgets(out, (int)cap, f)) {
+        out[strcspn(out, "\n")] = '\0';
+        fclose(f);
+        return;
+    }
+    if (f)
+        fclose(f);
+    snprintf(out, cap, "UTC");
+}
+
+int
+dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext, dbk_id *out_id)
+{
+    dbk_local_stream st;
+    dbk_envelope_hdr h;
+    unsigned char key[32], *env = NULL;
+    size_t len;
+    char *text;
+    bool cur;
+    int rc;
+
+    if ((rc = dbk_session_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK ||
+        (rc = dbk_session_stream_key(s, &st.id, st.epoch, key)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    memset(&h, 0, sizeof h);
+    h.stream = st.id;
+    if (record != NULL)
+        h.record = *record;
+    else
+        dbk_id_random(&h.record);
+    h.rev.clock = dbk_session_clock(s);
+    h.rev.device = s->device;
+    h.epoch = st.epoch;
+    h.author = s->account;
+    text = json_dumps(plaintext, JSON_COMPACT);
+    if (text == NULL) {
+        sodium_memzero(key, sizeof key);
+        return DBK_E_NOMEM;
+    }
+    rc = dbk_envelope_seal(&h, key, s->keys->sign_sk, (const unsigned char *)text, strlen(text),
+                           NULL, &env, &len);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    if (rc == DBK_OK)
+        rc = dbk_local_record_put(s->L, env, len, 0, true, &cur);
+    free(env);
+    if (rc == DBK_OK && out_id != NULL)
+        *out_id = h.record;
+    return rc;
+}
+
+/* ---- reading ---- */
+
+struct open_ctx {
+    dbk_session *s;
+    dbk_entry_cb cb;
+    void *arg;
+    size_t bad;
+    int rc;
+};
+
+static void
+open_one(const dbk_local_record *r, void *arg)
+{
+    struct open_ctx *o = arg;
+    dbk_local_stream st;
+    unsigned char key[32], pk[32], *plain;
+    size_t plen, n;
+    dbk_entry e;
+    char name[64], t[DBK_ID_TEXT_LEN + 1];
+
+    if (o->rc != DBK_OK || dbk_local_stream_get(o->s->L, &r->hdr.stream, &st) != DBK_OK)
+        return;
+    if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
+        memcpy(pk, o->s->keys->sign_pk, 32);
+    } else {
+        dbk_id_to_text(&r->hdr.author, t);
+        snprintf(name, sizeof name, "sign_pk:%s", t);
+        if (dbk_local_get(o->s->L, name, pk, 32, &n) != DBK_OK) {
+            o->bad++;
+            return;
+        }
+    }
+    if (dbk_session_stream_key(o->s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK) {
+        o->bad++;
+        return;
+    }
+    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};
+    if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        o->bad++;
+        return;
+    }
+    sodium_memzero(key, sizeof key);
+    e.hdr = r->hdr;
+    e.pending = r->pending;
+    e.kind = st.kind;
+    e.doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    if (!json_is_object(e.doc)) {
+        json_decref(e.doc);
+        o->bad++;
+        return;
+    }
+    o->cb(&e, o->arg);
+    json_decref(e.doc);
+}
+
+int
+dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    struct open_ctx o = {s, cb, arg, 0, DBK_OK};
+    int rc = dbk_session_unlock(s);
+    if (rc == DBK_OK)
+        rc = dbk_local_records(s->L, NULL, open_one, &o);
+    if (bad != NULL)
+        *bad = o.bad;
+    return rc != DBK_OK ? rc : o.rc;
+}
+
+/* ---- sync ---- */
+
+struct push_acc {
+    json_t *by_stream; /* stream id text -> array of {envelope} */
+    size_t n;
+};
+
+static void
+collect(const dbk_local_record *r, void *arg)
+{
+    struct push_acc *a = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *arr;
+    size_t n = DBK_B64_ENCODED_LEN(r->len) + 1;
+    char *b = malloc(n);
+    if (b == NULL)
+        return;
+    dbk_id_to_text(&r->hdr.stream, t);
+    if ((arr = json_object_get(a->by_stream, t)) == NULL) {
+        arr = json_array();
+        json_object_set_new(a->by_stream, t, arr);
+    }
+    (void)dbk_b64_encode(b, n, r->env, r->len);
+    json_array_append_new(arr, json_pack("{s:s}", "envelope", b));
+    free(b);
+    a->n++;
+}
+
+struct pull_acc {
+    json_t *arr;
+};
+
+static void
+add_pull(const dbk_local_stream *st, void *arg)
+{
+    struct pull_acc *p = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&st->id, t);
+    json_array_append_new(p->arr, json_pack("{s:s, s:I}", "stream", t, "since",
+                                            (json_int_t)st->cursor));
+}
+
+static int
+apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
+{
+    json_t *results = json_object_get(entry, "results"), *r;
+    size_t i;
+    int rc = DBK_OK;
+
+    if (json_object_get(entry, "error") != NULL) {
+        st->failed_streams++;
+        return DBK_OK; /* left in the outbox; reported to the user */
+    }
+    json_array_foreach(results, i, r) {
+        dbk_id rec;
+        dbk_revision rev;
+        const char *t = json_string_value(json_object_get(r, "record"));
+        json_t *jr = json_object_get(r, "revision");
+        const char *clock = json_string_value(json_object_get(jr, "clock"));
+        const char *dev = json_string_value(json_object_get(jr, "device"));
+        if (t == NULL || clock == NULL || dev == NULL ||
+            dbk_id_from_text(&rec, t, strlen(t)) != DBK_OK ||
+            dbk_id_from_text(&rev.device, dev, strlen(dev)) != DBK_OK)
+            return DBK_E_BAD_JSON;
+        rev.clock = strtoull(clock, NULL, 10);
+        rc = dbk_local_outbox_done(s->L, &rec, &rev,
+                                   json_integer_value(json_object_get(r, "seq")));
+        if (rc != DBK_OK)
+            return rc;
+        st->pushed++;
+    }
+    return rc;
+}
+
+static int
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
+{
+    const char *sid = json_string_value(json_object_get(entry, "stream"));
+    json_t *records = json_object_get(entry, "records"), *r;
+    dbk_local_stream ls;
+    dbk_id id;
+    size_t i;
+    int rc;
+
+    if (sid == NULL || dbk_id_from_text(&id, sid, strlen(sid)) != DBK_OK ||
+        dbk_local_stream_get(s->L, &id, &ls) != DBK_OK)
+        return DBK_E_BAD_JSON;
+    if (json_object_get(entry, "error") != NULL) {
+        st->failed_streams++;
+        return DBK_OK;
+    }
+    json_array_foreach(records, i, r) {
+        const char *b = json_string_value(json_object_get(r, "envelope"));
+        size_t n = b ? strlen(b) : 0, len;
+        unsigned char *env = malloc(DBK_B64_DECODED_MAX(n) + 1);
+        dbk_envelope_hdr h;
+        bool cur;
+        if (env == NULL)
+            return DBK_E_NOMEM;
+        rc = b ? dbk_b64_decode(env, DBK_B64_DECODED_MAX(n) + 1, &len, b, n) : DBK_E_BAD_JSON;
+        /* Only what belongs to this stream is kept; opening verifies the rest. */
+        if (rc == DBK_OK && (dbk_envelope_parse(env, len, &h) != DBK_OK ||
+                             !dbk_id_equal(&h.stream, &id)))
+            rc = DBK_E_BAD_ENVELOPE;
+        if (rc == DBK_OK)
+            rc = dbk_local_record_put(s->L, env, len,
+                                      json_integer_value(json_object_get(r, "seq")), false, &cur);
+        free(env);
+        if (rc != DBK_OK)
+            return rc;
+        st->pulled++;
+    }
+    ls.cursor = json_integer_value(json_object_get(entry, "next"));
+    ls.epoch = (uint32_t)json_integer_value(json_object_get(entry, "epoch"));
+    *more = *more || json_is_true(json_object_get(entry, "more"));
+    return dbk_local_stream_put(s->L, &ls);
+}
+
+int
+dbk_sync(dbk_session *s, dbk_sync_stats *st)
+{
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    if ((rc = dbk_session_unlock(s)) != DBK_OK)
+        return rc;
+    for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
+        struct push_acc pa = {json_object(), 0};
+        struct pull_acc pl = {json_array()};
+        json_t *push = json_array(), *body, *resp = NULL, *e;
+        const char *k;
+        bool more = false;
+        long status;
+        size_t i;
+
+        if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
+            rc = dbk_local_streams(s->L, add_pull, &pl);
+        json_object_foreach(pa.by_stream, k, e)
+            json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
+        json_decref(pa.by_stream);
+        body = json_pack("{s:o, s:o}", "push", push, "pull", pl.arr);
+        if (rc == DBK_OK)
+            rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
+        json_decref(body);
+        if (rc == DBK_OK && status != 200) {
+            const char *code =
+                json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+            rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        }
+        if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
+            json_array_foreach(json_object_get(resp, "push"), i, e)
+                if (rc == DBK_OK)
+                    rc = apply_push(s, e, st);
+            json_array_foreach(json_object_get(resp, "pull"), i, e)
+                if (rc == DBK_OK)
+                    rc = apply_pull(s, e, &more, st);
+            if (rc == DBK_OK)
+                rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+            if (rc == DBK_OK)
+                rc = dbk_local_commit(s->L);
+            else
+                dbk_local_rollback(s->L);
+        }
+        json_decref(resp);
+        if (rc != DBK_OK)
+            break;
+        if (!more && (pa.n < PUSH_BATCH || st->failed_streams > 0))
+            break;
+    }
+    st->pending = dbk_local_outbox_count(s->L);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * Entries (records) as the commands see them: JSON plaintexts (proto/schemas/)
+ * sealed into envelopes on write and opened on read, and the sync with the
+ * server that moves them.
+ */
+#ifndef DBK_CLIENT_ENTRY_H
+#define DBK_CLIENT_ENTRY_H
+
+#include "session.h"
+
+/* The current time as RFC 3339 with the local offset, and the IANA zone name. */
+void dbk_now_rfc3339(char out[40]);
+void dbk_local_tz(char *out, size_t cap);
+
+/*
+ * Seals plaintext (a JSON object) as a new revision of record (a new record when
+ * record is NULL; its id is returned in *out_id) into this account's stream of
+ * kind, stores it locally and queues it for sync. Needs unlocked keys.
+ */
+int dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext,
+                   dbk_id *out_id);
+
+/* One opened entry. */
+typedef struct dbk_entry {
+    dbk_envelope_hdr hdr;
+    json_t *doc;   /* the plaintext, parsed */
+    bool pending;  /* not yet acknowledged by the server */
+    int kind;      /* the stream's kind */
+} dbk_entry;
+typedef void (*dbk_entry_cb)(const dbk_entry *e, void *arg);
+/* Opens every current entry of this account's streams, oldest first; entries that
+ * do not open (wrong key, tampered) are counted in *bad, never shown. */
+int dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad);
+
+typedef struct dbk_sync_stats {
+    size_t pushed, pulled, failed_streams;
+    int64_t pending; /* left in the outbox */
+} dbk_sync_stats;
+
+/* Pushes the outbox and pulls every stream until nothing more comes. */
+int dbk_sync(dbk_session *s, dbk_sync_stats *st);
+
+#endif

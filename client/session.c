@@ -1,0 +1,399 @@
+/* Profile, unlock and network for commands; see session.h. */
+#include "session.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PASSPHRASE_MAX 1024
+#define UNLOCK_SECONDS_DEFAULT 900
+
+int
+dbk_session_open(dbk_session *s, bool create)
+{
+    char role[8];
+    size_t n;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    if ((rc = dbk_local_dir(s->dir, sizeof s->dir)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_local_open(s->dir, create, &s->L)) != DBK_OK)
+        return rc;
+    if (dbk_local_get(s->L, "account", s->account.b, DBK_ID_BYTES, &n) != DBK_OK && !create) {
+        dbk_session_close(s);
+        return DBK_E_NOT_FOUND;
+    }
+    dbk_local_get(s->L, "device", s->device.b, DBK_ID_BYTES, &n);
+    dbk_local_get(s->L, "server_id", s->server_id.b, DBK_ID_BYTES, &n);
+    dbk_local_get_text(s->L, "server", s->server, sizeof s->server);
+    if (dbk_local_get_text(s->L, "role", role, sizeof role) == DBK_OK)
+        s->role = atoi(role);
+    s->hlc.last = (uint64_t)dbk_local_get_int(s->L, "hlc", 0);
+    return DBK_OK;
+}
+
+void
+dbk_session_close(dbk_session *s)
+{
+    dbk_account_keys_free(s->keys);
+    dbk_local_close(s->L);
+    memset(s, 0, sizeof *s);
+}
+
+uint64_t
+dbk_session_clock(dbk_session *s)
+{
+    uint64_t c = dbk_hlc_local(&s->hlc, dbk_hlc_wall_ms());
+    dbk_local_put_int(s->L, "hlc", (int64_t)c);
+    return c;
+}
+
+/* ---- passphrase ---- */
+
+static int
+read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    char c;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        buf[n++] = c;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return n > 0 ? DBK_OK : DBK_E_PASSPHRASE;
+}
+
+static int
+read_tty(const char *prompt, char *buf, size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    struct termios old, quiet;
+    int rc;
+
+    if (fd < 0)
+        return DBK_E_PASSPHRASE;
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        close(fd);
+        return DBK_E_PASSPHRASE;
+    }
+    tcgetattr(fd, &old);
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fd, TCSAFLUSH, &quiet);
+    rc = read_line(fd, buf, cap);
+    tcsetattr(fd, TCSAFLUSH, &old);
+    (void)!write(fd, "\n", 1);
+    close(fd);
+    return rc;
+}
+
+int
+dbk_passphrase_read(const char *prompt, bool confirm, char **out)
+{
+    const char *file = getenv("DAYBOOK_PASSPHRASE_FILE"), *fdv = getenv("DAYBOOK_PASSPHRASE_FD");
+    char *p = sodium_malloc(PASSPHRASE_MAX), *again;
+    int rc;
+
+    *out = NULL;
+    if (p == NULL)
+        return DBK_E_NOMEM;
+    if (file != NULL && *file) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        rc = fd >= 0 ? read_line(fd, p, PASSPHRASE_MAX) : DBK_E_IO;
+        if (fd >= 0)
+            close(fd);
+    } else if (fdv != NULL && *fdv) {
+        rc = read_line(atoi(fdv), p, PASSPHRASE_MAX);
+    } else {
+        rc = read_tty(prompt, p, PASSPHRASE_MAX);
+        if (rc == DBK_OK && confirm) {
+            again = sodium_malloc(PASSPHRASE_MAX);
+            if (again == NULL)
+                rc = DBK_E_NOMEM;
+            else if (read_tty("Again: ", again, PASSPHRASE_MAX) != DBK_OK ||
+                     strcmp(again, p) != 0)
+                rc = DBK_E_PASSPHRASE;
+            sodium_free(again);
+        }
+    }
+    if (rc != DBK_OK) {
+        sodium_free(p);
+        return rc;
+    }
+    *out = p;
+    return DBK_OK;
+}
+
+void
+dbk_passphrase_free(char *p)
+{
+    sodium_free(p); /* wipes */
+}
+
+/* ---- the keyring cache ---- */
+
+static void
+key_desc(const dbk_session *s, char *out, size_t cap)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&s->account, t);
+    snprintf(out, cap, "daybook:%s", t);
+}
+
+static long
+keyring_find(const dbk_session *s)
+{
+    char desc[64];
+    key_desc(s, desc, sizeof desc);
+    return syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+}
+
+void
+dbk_session_cache_keys(dbk_session *s)
+{
+    unsigned char secrets[64];
+    const char *v = getenv("DAYBOOK_UNLOCK_SECONDS");
+    long seconds = v ? atol(v) : UNLOCK_SECONDS_DEFAULT, id;
+    char desc[64];
+
+    if (s->keys == NULL || seconds <= 0)
+        return;
+    key_desc(s, desc, sizeof desc);
+    memcpy(secrets, s->keys->sign_seed, 32);
+    memcpy(secrets + 32, s->keys->box_sk, 32);
+    id = syscall(SYS_add_key, "user", desc, secrets, sizeof secrets, KEY_SPEC_USER_KEYRING);
+    sodium_memzero(secrets, sizeof secrets);
+    if (id > 0)
+        syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
+}
+
+void
+dbk_session_lock(dbk_session *s)
+{
+    long id;
+    while ((id = keyring_find(s)) > 0)
+        syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
+}
+
+int
+dbk_session_unlock(dbk_session *s)
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES], secrets[64];
+    size_t n;
+    char *pass;
+    long id;
+    int rc;
+
+    if (s->keys != NULL)
+        return DBK_OK;
+    if ((id = keyring_find(s)) > 0 &&
+        syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) == (long)sizeof secrets) {
+        s->keys = dbk_account_keys_from_secrets(secrets, secrets + 32);
+        sodium_memzero(secrets, sizeof secrets);
+        return s->keys ? DBK_OK : DBK_E_NOMEM;
+    }
+    if ((rc = dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
+        return rc;
+    rc = dbk_bundle_open(bundle, n, &s->account, pass, strlen(pass), &s->keys, NULL);
+    dbk_passphrase_free(pass);
+    if (rc == DBK_OK)
+        dbk_session_cache_keys(s);
+    return rc;
+}
+
+/* ---- network ---- */
+
+int
+dbk_net_check_url(const char *url)
+{
+    static const char *const loopback[] = {"http://127.", "http://localhost:", "http://localhost/",
+                                           "http://[::1]", NULL};
+    const char *allow = getenv("DAYBOOK_ALLOW_HTTP");
+    if (strncmp(url, "https://", 8) == 0)
+        return DBK_OK;
+    if (strncmp(url, "http://", 7) != 0)
+        return DBK_E_INVALID;
+    for (size_t i = 0; loopback[i]; i++)
+        if (strncmp(url, loopback[i], strlen(loopback[i])) == 0)
+            return DBK_OK;
+    return allow && strcmp(allow, "1") == 0 ? DBK_OK : DBK_E_INVALID;
+}
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t
+on_data(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    size_t add = size * n;
+    char *np;
+    if (b->len + add > 64u * 1024 * 1024)
+        return 0; /* a cap on what a server can make us hold */
+    np = realloc(b->p, b->len + add + 1);
+    if (np == NULL)
+        return 0;
+    memcpy(np + b->len, ptr, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+static int
+get_token(dbk_session *s, char *out, size_t cap)
+{
+    unsigned char sealed[crypto_box_SEALBYTES + 64], plain[64];
+    size_t n;
+    int rc;
+
+    if ((rc = dbk_session_unlock(s)) != DBK_OK)
+        return rc;
+    if (dbk_local_get(s->L, "token", sealed, sizeof sealed, &n) != DBK_OK ||
+        n < crypto_box_SEALBYTES || n - crypto_box_SEALBYTES >= cap)
+        return DBK_E_UNAUTHENTICATED;
+    if (crypto_box_seal_open(plain, sealed, n, s->keys->box_pk, s->keys->box_sk) != 0)
+        return DBK_E_CORRUPT;
+    memcpy(out, plain, n - crypto_box_SEALBYTES);
+    out[n - crypto_box_SEALBYTES] = '\0';
+    sodium_memzero(plain, sizeof plain);
+    return DBK_OK;
+}
+
+int
+dbk_session_set_token(dbk_session *s, const char *token)
+{
+    unsigned char sealed[crypto_box_SEALBYTES + 64];
+    size_t n = strlen(token);
+    if (n > 64 || s->keys == NULL)
+        return DBK_E_INVALID;
+    crypto_box_seal(sealed, (const unsigned char *)token, n, s->keys->box_pk);
+    return dbk_local_put(s->L, "token", sealed, crypto_box_SEALBYTES + n);
+}
+
+int
+dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body, bool with_token,
+             long *status, json_t **out)
+{
+    char url[1024], auth[128], token[80];
+    struct curl_slist *h = NULL;
+    struct buf b = {NULL, 0};
+    char *text = NULL;
+    CURL *c;
+    CURLcode cc;
+    int rc = DBK_OK;
+
+    *status = 0;
+    *out = NULL;
+    if (s->server[0] == '\0')
+        return DBK_E_UNAVAILABLE;
+    snprintf(url, sizeof url, "%s%s", s->server, path);
+    if (with_token) {
+        if ((rc = get_token(s, token, sizeof token)) != DBK_OK)
+            return rc;
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        sodium_memzero(token, sizeof token);
+        h = curl_slist_append(h, auth);
+        sodium_memzero(auth, sizeof auth);
+    }
+    c = curl_easy_init();
+    if (c == NULL) {
+        curl_slist_free_all(h);
+        return DBK_E_NOMEM;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (body != NULL) {
+        text = json_dumps(body, JSON_COMPACT);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        rc = DBK_E_UNAVAILABLE;
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        if (b.len > 0 && (*out = json_loadb(b.p, b.len, 0, NULL)) == NULL)
+            rc = DBK_E_BAD_JSON;
+    }
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    if (text != NULL) {
+        sodium_memzero(text, strlen(text));
+        free(text);
+    }
+    if (b.p != NULL) {
+        sodium_memzero(b.p, b.len);
+        free(b.p);
+    }
+    return rc;
+}
+
+/* ---- stream keys ---- */
+
+static int
+owner_pk(dbk_session *s, const dbk_id *owner, unsigned char pk[32])
+{
+    char key[64], t[DBK_ID_TEXT_LEN + 1];
+    size_t n;
+    if (dbk_id_equal(owner, &s->account)) {
+        memcpy(pk, s->keys->sign_pk, 32);
+        return DBK_OK;
+    }
+    dbk_id_to_text(owner, t);
+    snprintf(key, sizeof key, "sign_pk:%s", t);
+    return dbk_local_get(s->L, key, pk, 32, &n);
+}
+
+int
+dbk_session_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                       unsigned char key[32])
+{
+    dbk_local_stream st;
+    unsigned char *g = NULL, opk[32];
+    size_t len;
+    dbk_grant_hdr h;
+    char *consent = NULL;
+    int rc;
+
+    if ((rc = dbk_session_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
+        (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
+        (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
+        return rc;
+    dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
+    rc = dbk_grant_open(g, len, &e, &h, key, &consent);
+    free(g);
+    free(consent);
+    return rc;
+}

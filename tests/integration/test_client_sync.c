@@ -1,0 +1,400 @@
+/*
+ * The daybook CLI end to end against a real daybookd: init, enroll with the
+ * counselor's code (fingerprint checked), log cravings and journal entries
+ * offline, sync, and the counselor (played by tests/support/tc.c) decrypts what
+ * was shared and cannot read what was private. No plaintext in the local file.
+ */
+#include "tc.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/fingerprint.h"
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define CANARY "CANARY-journal-text-4c2e"
+
+struct fx {
+    dbk_server srv;
+    char *home;
+    tc_account co;
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char pass[4096];
+    FILE *p;
+
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    f->home = dbk_tmpdir("client");
+    snprintf(pass, sizeof pass, "%s/passphrase", f->home);
+    p = fopen(pass, "w");
+    fputs("a long client passphrase\n", p);
+    fclose(p);
+    setenv("DAYBOOK_HOME", f->home, 1);
+    setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1); /* tests leave nothing in the keyring */
+    tc_new_counselor(&f->srv, &f->co, "Counselor K");
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->home);
+    free(f->home);
+    tc_account_free(&f->co);
+    free(f);
+    return 0;
+}
+
+/* Runs `daybook ARGS...` (NULL-terminated) and returns its result. */
+static dbk_run_result
+cli(const char *a1, ...)
+{
+    const char *argv[24] = {dbk_bin("DAYBOOK"), a1};
+    size_t n = 2;
+    va_list ap;
+    dbk_run_result r;
+
+    va_start(ap, a1);
+    while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    return r;
+}
+
+/* The enrollment URI a counselor's device would show for a new invite. */
+static char *
+invite_uri(struct fx *f, const unsigned char *fp_sign_pk, const unsigned char *fp_box_pk)
+{
+    long st;
+    json_t *empty = json_object();
+    json_t *r = tc_req(&f->srv, &f->co, "POST", "/v1/invites", empty, &st);
+    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], *uri = malloc(512);
+    json_decref(empty);
+    assert_int_equal(st, 201);
+    dbk_fingerprint_short(fp, &f->co.id, fp_sign_pk, fp_box_pk);
+    dbk_id_to_text(&f->co.id, cid);
+    snprintf(uri, 512, "daybook://enroll?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s&fp=%s"
+                       "&counselor=%s",
+             f->srv.port, json_string_value(json_object_get(r, "code")), fp, cid);
+    json_decref(r);
+    return uri;
+}
+
+/* What the counselor can read of the client's shared stream: the plaintexts. */
+static json_t *
+counselor_reads(struct fx *f, const dbk_id *client)
+{
+    long st;
+    json_t *out = json_array(), *grants, *g, *keys, *recs, *e;
+    unsigned char key[32] = {0}, client_pk[32];
+    dbk_id stream;
+    size_t i;
+    bool have = false;
+    char path[256], cid[DBK_ID_TEXT_LEN + 1];
+
+    dbk_id_to_text(client, cid);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
+    keys = tc_req(&f->srv, &f->co, "GET", path, NULL, &st);
+    assert_int_equal(st, 200);
+    const char *pk = json_string_value(json_object_get(keys, "ed25519_pk"));
+    assert_int_equal(dbk_b64_decode_exact(client_pk, 32, pk, strlen(pk)), 0);
+    json_decref(keys);
+
+    grants = tc_req(&f->srv, &f->co, "GET", "/v1/grants", NULL, &st);
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(grants, "grants"), i, g) {
+        const char *owner = json_string_value(json_object_get(g, "owner"));
+        const char *gb = json_string_value(json_object_get(g, "grant"));
+        if (strcmp(owner, cid) != 0 || strcmp(json_string_value(json_object_get(g, "state")),
+                                              "active") != 0)
+            continue;
+        unsigned char gbytes[20000];
+        size_t glen;
+        dbk_grant_hdr h;
+        char *consent;
+        assert_int_equal(dbk_b64_decode(gbytes, sizeof gbytes, &glen, gb, strlen(gb)), 0);
+        dbk_grant_expect x = {client, client_pk, &f->co.id, f->co.keys->box_pk,
+                              f->co.keys->box_sk, dbk_hlc_wall_ms()};
+        assert_int_equal(dbk_grant_open(gbytes, glen, &x, &h, key, &consent), 0);
+        assert_non_null(strstr(consent, "42 CFR part 2")); /* the consent travels with the key */
+        free(consent);
+        stream = h.stream;
+        have = true;
+    }
+    json_decref(grants);
+    if (!have)
+        return out;
+    recs = tc_req(&f->srv, &f->co, "GET", tc_path("/v1/streams/%s/records", &stream), NULL, &st);
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(recs, "records"), i, e) {
+        tc_account author;
+        memset(&author, 0, sizeof author);
+        author.id = *client;
+        author.keys = dbk_account_keys_from_secrets(key, key); /* only sign_pk is used below */
+        memcpy(author.keys->sign_pk, client_pk, 32);
+        char *pt = tc_open(json_string_value(json_object_get(e, "envelope")), &author, &stream, 1,
+                           key);
+        dbk_account_keys_free(author.keys);
+        assert_non_null(pt);
+        json_array_append_new(out, json_loads(pt, 0, NULL));
+        free(pt);
+    }
+    json_decref(recs);
+    return out;
+}
+
+static dbk_id
+client_id(struct fx *f)
+{
+    dbk_run_result r = cli("--json", "init", NULL);
+    dbk_id id;
+    json_t *j;
+    (void)f;
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    const char *a = json_string_value(json_object_get(j, "account"));
+    assert_int_equal(dbk_id_from_text(&id, a, strlen(a)), 0);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return id;
+}
+
+static bool
+file_contains(const char *dir, const char *needle)
+{
+    const char *argv[] = {"grep", "-r", "-a", "-q", "-F", needle, dir, NULL};
+    dbk_run_result r;
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    dbk_run_result_free(&r);
+    return r.status == 0;
+}
+
+static void
+test_enroll_log_sync_and_counselor_reads(void **state)
+{
+    struct fx *f = *state;
+    dbk_id me = client_id(f);
+    char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_run_result r;
+    json_t *seen;
+
+    r = cli("enroll", uri, NULL);
+    if (r.status != 0)
+        fail_msg("enroll: %s", r.err);
+    assert_non_null(strstr(r.out, "Safety number"));
+    dbk_run_result_free(&r);
+    free(uri);
+
+    r = cli("craving", "--intensity", "8", "--outcome", "resisted", "--trigger", "places:the bar",
+            "--halt", "tired,lonely", "--coping", "urge_surfing", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "988")); /* a high craving shows the crisis card */
+    assert_non_null(strstr(r.out, "Nobody watches them in real time"));
+    dbk_run_result_free(&r);
+    r = cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "988"));
+    dbk_run_result_free(&r);
+    r = cli("journal", "-m", "shared: " CANARY, "--mood", "3", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("journal", "-m", "private: " CANARY, "--private", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    r = cli("status", NULL);
+    assert_non_null(strstr(r.out, "4 entries"));
+    dbk_run_result_free(&r);
+    r = cli("--json", "sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync: %s", r.err);
+    assert_non_null(strstr(r.out, "\"pushed\":4"));
+    assert_non_null(strstr(r.out, "\"pending\":0"));
+    dbk_run_result_free(&r);
+
+    /* The counselor decrypts the three shared entries; the private one is not there. */
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 3);
+    {
+        size_t i, cravings = 0, journals = 0;
+        json_t *e;
+        json_array_foreach(seen, i, e) {
+            const char *type = json_string_value(json_object_get(e, "type"));
+            if (strcmp(type, "craving") == 0)
+                cravings++;
+            if (strcmp(type, "journal") == 0) {
+                journals++;
+                assert_non_null(strstr(json_string_value(json_object_get(e, "text")), "shared:"));
+            }
+        }
+        assert_int_equal(cravings, 2);
+        assert_int_equal(journals, 1);
+    }
+    json_decref(seen);
+
+    /* The client's own log shows all four, decrypted. */
+    r = cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    {
+        json_t *j = json_loads(r.out, 0, NULL);
+        assert_int_equal(json_array_size(j), 4);
+        json_decref(j);
+    }
+    dbk_run_result_free(&r);
+
+    /* Nothing readable on disk: not on the client, not on the server. */
+    assert_false(file_contains(f->home, "CANARY"));
+    assert_false(file_contains(f->srv.dir, "CANARY"));
+}
+
+static void
+test_offline_day_syncs_when_server_returns(void **state)
+{
+    struct fx *f = *state;
+    dbk_id me = client_id(f);
+    char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_run_result r;
+    json_t *seen;
+
+    r = cli("enroll", uri, NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    free(uri);
+
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    for (int i = 0; i < 5; i++) {
+        char intensity[8];
+        snprintf(intensity, sizeof intensity, "%d", i + 2);
+        r = cli("craving", "--intensity", intensity, "--outcome", i == 4 ? "used" : "resisted",
+                NULL);
+        assert_int_equal(r.status, 0); /* writing never needs the network */
+        dbk_run_result_free(&r);
+    }
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "nothing is lost"));
+    dbk_run_result_free(&r);
+    r = cli("--json", "status", NULL);
+    assert_non_null(strstr(r.out, "\"pending\":5"));
+    dbk_run_result_free(&r);
+
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    r = cli("--json", "sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync after restart: %s", r.err);
+    assert_non_null(strstr(r.out, "\"pushed\":5"));
+    dbk_run_result_free(&r);
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 5);
+    json_decref(seen);
+    /* Syncing again sends nothing twice. */
+    r = cli("--json", "sync", NULL);
+    assert_non_null(strstr(r.out, "\"pushed\":0"));
+    dbk_run_result_free(&r);
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 5);
+    json_decref(seen);
+}
+
+static void
+test_substituted_counselor_key_is_refused(void **state)
+{
+    struct fx *f = *state;
+    dbk_id me = client_id(f);
+    tc_account mallory;
+    dbk_run_result r;
+    json_t *seen;
+
+    /* A code whose fingerprint is not this counselor's keys (as if the server swapped them). */
+    tc_account_init(&mallory, true, "x");
+    char *uri = invite_uri(f, mallory.keys->sign_pk, mallory.keys->box_pk);
+    r = cli("enroll", uri, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "does not match"));
+    dbk_run_result_free(&r);
+    free(uri);
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 0); /* nothing shared */
+    json_decref(seen);
+    tc_account_free(&mallory);
+}
+
+static void
+test_clear_errors(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+    char bad[4096];
+    FILE *p;
+
+    (void)client_id(f);
+    r = cli("enroll", "daybook://enroll?server=http%3A%2F%2Fexample.org&code=x", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "not a valid enrollment code"));
+    dbk_run_result_free(&r);
+    r = cli("craving", "--intensity", "11", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 2);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "not enrolled"));
+    dbk_run_result_free(&r);
+
+    /* A wrong passphrase: a clear message, and the entry written before is still there. */
+    r = cli("journal", "-m", "kept", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    snprintf(bad, sizeof bad, "%s/wrong", f->home);
+    p = fopen(bad, "w");
+    fputs("not my passphrase\n", p);
+    fclose(p);
+    const char *good = getenv("DAYBOOK_PASSPHRASE_FILE");
+    char keep[4096];
+    snprintf(keep, sizeof keep, "%s", good);
+    setenv("DAYBOOK_PASSPHRASE_FILE", bad, 1);
+    r = cli("log", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "Wrong passphrase"));
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+    r = cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "kept"));
+    dbk_run_result_free(&r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_enroll_log_sync_and_counselor_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offline_day_syncs_when_server_returns, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_substituted_counselor_key_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
