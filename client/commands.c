@@ -9,6 +9,7 @@ extern const dbk_cmd dbk_cmd_craving;
 extern const dbk_cmd dbk_cmd_enroll;
 extern const dbk_cmd dbk_cmd_help;
 extern const dbk_cmd dbk_cmd_init;
+extern const dbk_cmd dbk_cmd_invite;
 extern const dbk_cmd dbk_cmd_journal;
 extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
@@ -19,7 +20,8 @@ extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
-    &dbk_cmd_craving, &dbk_cmd_enroll, &dbk_cmd_help, &dbk_cmd_init,   &dbk_cmd_journal,
+    &dbk_cmd_craving, &dbk_cmd_enroll, &dbk_cmd_help, &dbk_cmd_init, &dbk_cmd_invite,
+    &dbk_cmd_journal,
     &dbk_cmd_lock,    &dbk_cmd_log,    &dbk_cmd_status, &dbk_cmd_sync, &dbk_cmd_unlock,
     &dbk_cmd_version,
 };

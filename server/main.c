@@ -53,7 +53,7 @@ static const struct command commands[] = {
      "copy the store to FILE while the server runs (SQLite online backup)", cmd_backup},
     {"check", "daybookd check [--data-dir DIR]",
      "check the store's integrity and the audit chain", cmd_check},
-    {"counselor", "daybookd counselor add NAME [--data-dir DIR]",
+    {"counselor", "daybookd counselor add NAME [--url BASE_URL] [--data-dir DIR]",
      "create a counselor slot and print its one-time setup code", cmd_counselor},
     {"init", "daybookd init [--data-dir DIR]", "create the data directory and an empty store",
      cmd_init},
@@ -626,6 +626,15 @@ cmd_counselor(int argc, char **argv)
     dbk_invite inv;
     int rc = 0, n;
 
+    const char *url = NULL;
+    for (int i = 1; i + 1 < argc; i++) /* --url BASE: print the setup URI too */
+        if (strcmp(argv[i], "--url") == 0) {
+            url = argv[i + 1];
+            for (int k = i; k + 2 <= argc; k++)
+                argv[k] = argv[k + 2];
+            argc -= 2;
+            break;
+        }
     n = admin_args(find_command("counselor"), argc, argv, &dir, pos, 2, &rc);
     if (n < 0)
         return rc;
@@ -655,6 +664,18 @@ cmd_counselor(int argc, char **argv)
     (void)dbk_b64_encode(text, sizeof text, code, sizeof code);
     sodium_memzero(code, sizeof code);
     printf("setup code for %s (valid 7 days, once): %s\n", pos[1], text);
+    if (url != NULL) {
+        static const char hex[] = "0123456789ABCDEF";
+        printf("setup URI: daybook://setup?server=");
+        for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
+            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+                putchar(*p);
+            else
+                printf("%%%c%c", hex[*p >> 4], hex[*p & 15]);
+        }
+        printf("&code=%s\n", text);
+    }
     sodium_memzero(text, sizeof text);
     return 0;
 }

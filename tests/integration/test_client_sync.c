@@ -383,6 +383,66 @@ test_clear_errors(void **state)
     dbk_run_result_free(&r);
 }
 
+/* The README's quickstart with the real CLIs only: admin, counselor and client. */
+static void
+test_quickstart_with_the_clis(void **state)
+{
+    struct fx *f = *state;
+    char url[64], cohome[4096], clhome[4096], uri[512];
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Dana Reyes", "--url", url,
+                          "--data-dir", f->srv.data_dir, NULL};
+    dbk_run_result r;
+    const char *p;
+    json_t *j;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
+    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    p = strstr(r.out, "setup URI: ");
+    assert_non_null(p);
+    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(p + 11, "\n"), p + 11);
+    dbk_run_result_free(&r);
+
+    snprintf(cohome, sizeof cohome, "%s/counselor", f->home);
+    snprintf(clhome, sizeof clhome, "%s/client", f->home);
+    setenv("DAYBOOK_HOME", cohome, 1);
+    r = cli("init", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("enroll", uri, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Counselor account ready"));
+    dbk_run_result_free(&r);
+    r = cli("--json", "invite", NULL);
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", clhome, 1);
+    r = cli("init", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("invite", NULL);
+    assert_int_equal(r.status, 1); /* clients do not invite */
+    dbk_run_result_free(&r);
+    r = cli("enroll", uri, NULL);
+    if (r.status != 0)
+        fail_msg("client enroll: %s", r.err);
+    assert_non_null(strstr(r.out, "sharing with Dana Reyes"));
+    dbk_run_result_free(&r);
+    r = cli("craving", "--intensity", "6", "--outcome", "resisted", "--coping", "urge_surfing",
+            NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "1 sent"));
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
 int
 main(void)
 {
@@ -393,6 +453,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_substituted_counselor_key_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quickstart_with_the_clis, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
