@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by the tests/deploy scripts (bash). Everything runs on 127.0.0.1, in a
 # temporary directory removed at exit, with every wait bounded.
 

@@ -33,7 +33,7 @@ ok "daybookd on 127.0.0.1:$PORT"
 
 # Caddy's listeners: a random free port, retried if another process takes it.
 started=
-for attempt in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
     TLS_PORT=$(free_port) || fail "no free port"
     HTTP_PORT=$(free_port) || fail "no free port"
     cat >"$T/Caddyfile" <<CADDY

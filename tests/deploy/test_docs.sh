@@ -16,7 +16,7 @@ COMP=$SRC/deploy/daybook.bash-completion
 commands=$("$DAYBOOKD" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1; next } f { exit }')
 [ -n "$commands" ] || fail "no commands in daybookd --help"
 for c in $commands; do
-    grep -q "^\*$c[* ]" "$MAN" || fail "daybookd.8.scd does not describe '$c'"
+    grep -q "^\*${c}[* ]" "$MAN" || fail "daybookd.8.scd does not describe '$c'"
     grep -q "local commands=\".*\b$c\b" "$COMP" || fail "completion lacks daybookd '$c'"
     "$DAYBOOKD" "$c" --help >/dev/null 2>&1 || fail "daybookd $c --help fails"
 done
