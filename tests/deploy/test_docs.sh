@@ -18,7 +18,12 @@ commands=$("$DAYBOOKD" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]
 for c in $commands; do
     grep -q "^\*${c}[* ]" "$MAN" || fail "daybookd.8.scd does not describe '$c'"
     grep -q "local commands=\".*\b$c\b" "$COMP" || fail "completion lacks daybookd '$c'"
-    "$DAYBOOKD" "$c" --help >/dev/null 2>&1 || fail "daybookd $c --help fails"
+    "$DAYBOOKD" "$c" --help >"$T/help-$c.txt" 2>&1 || fail "daybookd $c --help fails"
+    # Every flag of every command is described and completed.
+    for f in $(grep -o -- '--[a-z][a-z-]*' "$T/help-$c.txt" | sort -u); do
+        grep -q -- "\*$f\*" "$MAN" || fail "daybookd.8.scd does not describe $c $f"
+        grep -q -- "$f\b" "$COMP" || fail "completion lacks $c $f"
+    done
 done
 for c in $(sed -n 's/^\t*local commands="\([^"]*\)"/\1/p' "$COMP" | head -1); do
     case " $(echo $commands) " in *" $c "*) ;; *) fail "completion offers '$c', not a daybookd command" ;; esac
