@@ -15,7 +15,9 @@ SRC=${1:?usage: test_caddy_tls.sh SOURCE_DIR}
 if ! command -v caddy >/dev/null; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
         echo "installing Debian's caddy"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy \
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y --no-install-recommends caddy ||
+            { apt-get update && apt-get install -y --no-install-recommends caddy; }; } \
             >"$T/apt.log" 2>&1 || skip "caddy is missing and apt-get install caddy failed"
         # The package starts its own service where systemd runs; ours is separate.
     else
