@@ -80,6 +80,21 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
     else
         printf("server:     %s\nwaiting:    %lld entries\nlast sync:  %s\n",
                s.server[0] ? s.server : "(not enrolled)", (long long)pending, when);
+    if (!ctx->json && s.server[0]) {
+        /* The link a second device needs: not a secret (the passphrase is). */
+        static const char hex[] = "0123456789ABCDEF";
+        char t[DBK_ID_TEXT_LEN + 1];
+        dbk_id_to_text(&s.account, t);
+        printf("other device: daybook login 'daybook://login?server=");
+        for (const unsigned char *p = (const unsigned char *)s.server; *p; p++) {
+            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
+                putchar(*p);
+            else
+                printf("%%%c%c", hex[*p >> 4], hex[*p & 15]);
+        }
+        printf("&account=%s'\n", t);
+    }
     dbk_session_close(&s);
     return DBK_EXIT_OK;
 }

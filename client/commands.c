@@ -7,12 +7,15 @@
 
 extern const dbk_cmd dbk_cmd_craving;
 extern const dbk_cmd dbk_cmd_enroll;
+extern const dbk_cmd dbk_cmd_devices;
 extern const dbk_cmd dbk_cmd_help;
 extern const dbk_cmd dbk_cmd_init;
 extern const dbk_cmd dbk_cmd_invite;
 extern const dbk_cmd dbk_cmd_journal;
 extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
+extern const dbk_cmd dbk_cmd_login;
+extern const dbk_cmd dbk_cmd_passwd;
 extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
 extern const dbk_cmd dbk_cmd_unlock;
@@ -20,9 +23,20 @@ extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
-    &dbk_cmd_craving, &dbk_cmd_enroll, &dbk_cmd_help, &dbk_cmd_init, &dbk_cmd_invite,
+    &dbk_cmd_craving,
+    &dbk_cmd_devices,
+    &dbk_cmd_enroll,
+    &dbk_cmd_help,
+    &dbk_cmd_init,
+    &dbk_cmd_invite,
     &dbk_cmd_journal,
-    &dbk_cmd_lock,    &dbk_cmd_log,    &dbk_cmd_status, &dbk_cmd_sync, &dbk_cmd_unlock,
+    &dbk_cmd_lock,
+    &dbk_cmd_log,
+    &dbk_cmd_login,
+    &dbk_cmd_passwd,
+    &dbk_cmd_status,
+    &dbk_cmd_sync,
+    &dbk_cmd_unlock,
     &dbk_cmd_version,
 };
 const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];

@@ -47,6 +47,7 @@ dbk_session_open(dbk_session *s, bool create)
 void
 dbk_session_close(dbk_session *s)
 {
+    sodium_memzero(s->token_mem, sizeof s->token_mem);
     dbk_account_keys_free(s->keys);
     dbk_local_close(s->L);
     memset(s, 0, sizeof *s);
@@ -269,6 +270,12 @@ get_token(dbk_session *s, char *out, size_t cap)
     size_t n;
     int rc;
 
+    if (s->token_mem[0] != '\0') {
+        if (strlen(s->token_mem) >= cap)
+            return DBK_E_INVALID;
+        memcpy(out, s->token_mem, strlen(s->token_mem) + 1);
+        return DBK_OK;
+    }
     if ((rc = dbk_session_unlock(s)) != DBK_OK)
         return rc;
     if (dbk_local_get(s->L, "token", sealed, sizeof sealed, &n) != DBK_OK ||
@@ -329,6 +336,8 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (getenv("DAYBOOK_CA_FILE") != NULL) /* a clinic's private CA (e.g. Caddy's internal) */
+        curl_easy_setopt(c, CURLOPT_CAINFO, getenv("DAYBOOK_CA_FILE"));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (body != NULL) {

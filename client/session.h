@@ -27,6 +27,7 @@ typedef struct dbk_session {
     char server[512];          /* base URL, "" before enrollment */
     dbk_account_keys *keys;    /* NULL until unlocked */
     dbk_hlc hlc;
+    char token_mem[80];        /* a token not stored yet (during login); wiped on close */
 } dbk_session;
 
 /* Opens the profile; create makes the directory and store. DBK_E_NOT_FOUND when

@@ -443,6 +443,194 @@ test_quickstart_with_the_clis(void **state)
     setenv("DAYBOOK_HOME", f->home, 1);
 }
 
+/* Enrolls the client CLI in DAYBOOK_HOME with a fresh invite; returns its id. */
+static dbk_id
+enrolled_client(struct fx *f)
+{
+    dbk_id me = client_id(f);
+    char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_run_result r = cli("enroll", uri, NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    free(uri);
+    return me;
+}
+
+static size_t
+log_count(void)
+{
+    dbk_run_result r = cli("--json", "log", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    size_t n = json_array_size(j);
+    assert_int_equal(r.status, 0);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return n;
+}
+
+/* A second device logs in with the link from `daybook status` and both converge. */
+static void
+test_second_device(void **state)
+{
+    struct fx *f = *state;
+    char home2[4096], link[512];
+    const char *p;
+    dbk_run_result r;
+
+    (void)enrolled_client(f);
+    r = cli("journal", "-m", "from the first device", NULL);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("status", NULL);
+    p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+
+    snprintf(home2, sizeof home2, "%s/second", f->home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = cli("login", link, NULL);
+    if (r.status != 0)
+        fail_msg("login: %s", r.err);
+    dbk_run_result_free(&r);
+    assert_int_equal(log_count(), 1); /* the first device's entry arrived, decrypted */
+    r = cli("journal", "-m", "from the second device", NULL);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("devices", NULL);
+    assert_non_null(strstr(r.out, "(this device)"));
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", f->home, 1);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(log_count(), 2);
+
+    /* A wrong passphrase on a new device leaves no half-made profile. */
+    snprintf(home2, sizeof home2, "%s/third", f->home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    {
+        char wrong[4096];
+        FILE *w;
+        const char *good = getenv("DAYBOOK_PASSPHRASE_FILE");
+        char keep[4096];
+        snprintf(keep, sizeof keep, "%s", good);
+        snprintf(wrong, sizeof wrong, "%s/wrong2", f->home);
+        w = fopen(wrong, "w");
+        fputs("nope nope nope\n", w);
+        fclose(w);
+        setenv("DAYBOOK_PASSPHRASE_FILE", wrong, 1);
+        r = cli("login", link, NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "Wrong passphrase"));
+        dbk_run_result_free(&r);
+        setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+        r = cli("status", NULL);
+        assert_int_equal(r.status, 1); /* no profile */
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
+/* The server is restored from an older backup: the client logs in again, re-sends
+ * what it holds, and the counselor ends up with everything. */
+static void
+test_server_restore_nothing_stranded(void **state)
+{
+    struct fx *f = *state;
+    dbk_id me = enrolled_client(f);
+    char backup[4096];
+    const char *bk[] = {dbk_bin("DAYBOOKD"), "backup", backup, "--data-dir", f->srv.data_dir,
+                        NULL};
+    const char *rs[] = {dbk_bin("DAYBOOKD"), "restore", backup, "--data-dir", f->srv.data_dir,
+                        NULL};
+    dbk_run_result r;
+    json_t *seen;
+
+    r = cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    snprintf(backup, sizeof backup, "%s/backup.db", f->srv.dir);
+    assert_int_equal(dbk_run(bk, NULL, 60, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    for (int i = 0; i < 3; i++) {
+        r = cli("craving", "--intensity", "5", "--outcome", "resisted", NULL);
+        dbk_run_result_free(&r);
+    }
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    assert_int_equal(dbk_run(rs, NULL, 60, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    /* The counselor logs in again too (its token is gone). */
+    f->co.token[0] = '\0';
+    assert_int_equal(tc_login(&f->srv, &f->co, "counselor passphrase", NULL), 200);
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 1); /* the backup had only the first */
+    json_decref(seen);
+
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "log in again"));
+    dbk_run_result_free(&r);
+    r = cli("login", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "restored"));
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 4); /* nothing stranded */
+    json_decref(seen);
+}
+
+/* Changing the passphrase: the old one stops working, the new one opens the keys. */
+static void
+test_passwd(void **state)
+{
+    struct fx *f = *state;
+    char newp[4096], oldp[4096];
+    FILE *w;
+    dbk_run_result r;
+
+    (void)enrolled_client(f);
+    snprintf(oldp, sizeof oldp, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
+    snprintf(newp, sizeof newp, "%s/newpass", f->home);
+    w = fopen(newp, "w");
+    fputs("a brand new passphrase\n", w);
+    fclose(w);
+    setenv("DAYBOOK_NEW_PASSPHRASE_FILE", newp, 1);
+    r = cli("passwd", NULL);
+    if (r.status != 0)
+        fail_msg("passwd: %s", r.err);
+    dbk_run_result_free(&r);
+    unsetenv("DAYBOOK_NEW_PASSPHRASE_FILE");
+    r = cli("log", NULL);
+    assert_int_equal(r.status, 1); /* the old passphrase no longer opens the keys */
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_PASSPHRASE_FILE", newp, 1);
+    r = cli("journal", "-m", "after the change", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0); /* this device's token still works */
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_PASSPHRASE_FILE", oldp, 1);
+}
+
 int
 main(void)
 {
@@ -454,6 +642,9 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quickstart_with_the_clis, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_restore_nothing_stranded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passwd, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
