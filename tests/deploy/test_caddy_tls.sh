@@ -128,6 +128,40 @@ https POST /v1/login/start '{"account":"nope"}'
 case $CODE in 4??) ;; *) fail "bad login/start answered $CODE" ;; esac
 ok "API errors pass through the proxy ($CODE)"
 
+# A real sync through TLS with the CLIs: the admin adds a counselor, the counselor
+# enrolls and invites, a client enrolls (checking the counselor's fingerprint), logs
+# a craving and syncs; the certificate is checked against Caddy's root CA only.
+if [ -n "${DAYBOOK:-}" ]; then
+    BASE="https://127.0.0.1:$TLS_PORT"
+    printf 'counselor passphrase\n' >"$T/cpass"
+    printf 'client passphrase 1\n' >"$T/kpass"
+    export DAYBOOK_CA_FILE=$root DAYBOOK_UNLOCK_SECONDS=0
+    setup=$("$DAYBOOKD" counselor add "Dana Reyes" --url "$BASE" --data-dir "$T/data" |
+        sed -n 's/^setup URI: //p')
+    [ -n "$setup" ] || fail "no setup URI"
+    co() { DAYBOOK_HOME=$T/co DAYBOOK_PASSPHRASE_FILE=$T/cpass "$DAYBOOK" "$@"; }
+    cl() { DAYBOOK_HOME=$T/cl DAYBOOK_PASSPHRASE_FILE=$T/kpass "$DAYBOOK" "$@"; }
+    co init >/dev/null || fail "counselor init"
+    co enroll "$setup" >/dev/null || fail "counselor enroll over TLS"
+    invite=$(co --json invite | sed -n 's/.*"uri":"\([^"]*\)".*/\1/p')
+    [ -n "$invite" ] || fail "no invite"
+    cl init >/dev/null || fail "client init"
+    cl enroll "$invite" >/dev/null || fail "client enroll over TLS"
+    cl craving --intensity 5 --outcome resisted --coping urge_surfing >/dev/null ||
+        fail "craving"
+    out=$(cl --json sync) || fail "sync over TLS: $out"
+    case $out in *'"pushed":1'*) ;; *) fail "sync did not push: $out" ;; esac
+    ok "a client enrolled and synced through Caddy over TLS ($out)"
+    # Without the CA the client refuses the certificate, and plain http to a
+    # non-loopback name is refused before any connection.
+    if DAYBOOK_CA_FILE= DAYBOOK_HOME=$T/cl DAYBOOK_PASSPHRASE_FILE=$T/kpass "$DAYBOOK" sync \
+        >/dev/null 2>&1; then
+        fail "the client accepted an untrusted certificate"
+    fi
+    ok "the client refuses a certificate it cannot verify"
+    unset DAYBOOK_CA_FILE
+fi
+
 # Plain HTTP to the TLS port does not reach daybookd.
 plain=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' \
     "http://127.0.0.1:$TLS_PORT/healthz" || true)
