@@ -12,10 +12,13 @@ build_pkgs=(
     libcurl4-openssl-dev  # HTTP client (CLI)
     libsqlite3-dev    # storage, server and client
     node-llhttp       # HTTP/1.1 parser sources (server), see README
+    scdoc             # man pages from deploy/man/*.scd
 )
 test_pkgs=(
     libcmocka-dev     # unit test framework
     sqlite3           # integrity checks from test scripts
+    curl              # HTTP from the deploy test scripts
+    caddy             # the TLS reverse proxy of the deploy.caddy_tls test
 )
 
 want=("${build_pkgs[@]}")
