@@ -41,5 +41,7 @@ void dbk_cmd_print_overview(FILE *out);
 
 /* Prints "daybook: what: <message for err>" and returns the exit code for err. */
 int dbk_cmd_fail(const char *what, int err);
+/* Explains why the profile did not open (none yet, damaged, unreadable); returns 1. */
+int dbk_cmd_no_profile(int err);
 
 #endif

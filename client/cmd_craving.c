@@ -141,7 +141,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_object_set(doc, "substances", subst);
 
     if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
-        ret = dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        ret = dbk_cmd_no_profile(rc);
         goto out;
     }
     rc = dbk_entry_save(&s, DBK_LOCAL_SHARED, NULL, doc, &id);

@@ -159,7 +159,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
         json_decref(streams);
         json_decref(grants);
-        return dbk_cmd_fail("no profile yet: run 'daybook init' first", rc);
+        return dbk_cmd_no_profile(rc);
     }
     if (s.server[0] != '\0') {
         fprintf(stderr, "daybook: this profile is already enrolled with %s\n", s.server);

@@ -47,7 +47,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     if (s.role != DBK_ROLE_COUNSELOR) {
         dbk_session_close(&s);
         fprintf(stderr, "daybook: only a counselor's profile can invite clients\n");

@@ -109,7 +109,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_decref(tags);
     if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
         json_decref(doc);
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     }
     rc = dbk_entry_save(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, NULL, doc, &id);
     dbk_session_close(&s);

@@ -17,7 +17,7 @@ run_unlock(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile (run 'daybook init')", rc);
+        return dbk_cmd_no_profile(rc);
     rc = dbk_session_unlock(&s);
     dbk_session_close(&s);
     if (rc != DBK_OK)
@@ -37,7 +37,7 @@ run_lock(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile (run 'daybook init')", rc);
+        return dbk_cmd_no_profile(rc);
     dbk_session_lock(&s);
     dbk_session_close(&s);
     printf("Locked: the next command asks for your passphrase.\n");

@@ -69,7 +69,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
         json_decref(l.all);
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     }
     rc = dbk_entries(&s, on_entry, &l, &bad);
     dbk_session_close(&s);

@@ -346,7 +346,7 @@ login_again(dbk_ctx *ctx)
     bool restored = false;
 
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile yet: run 'daybook init', or 'daybook login LINK'", rc);
+        return dbk_cmd_no_profile(rc);
     if ((rc = dbk_session_unlock(&s)) != DBK_OK)
         goto out;
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK ||
@@ -419,7 +419,7 @@ run_passwd(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     if ((rc = dbk_passphrase_read("Current passphrase: ", false, &pass)) != DBK_OK ||
         (rc = dbk_local_get(s.L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK ||
         (rc = dbk_bundle_open(bundle, n, &s.account, pass, strlen(pass), &s.keys, NULL)) !=
@@ -491,7 +491,7 @@ run_devices(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     if (argc == 3) {
         char path[128];
         snprintf(path, sizeof path, "/v1/devices/%.22s", argv[2]);

@@ -20,7 +20,7 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     if (s.server[0] == '\0') {
         dbk_session_close(&s);
         fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); your "
@@ -65,7 +65,7 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
+        return dbk_cmd_no_profile(rc);
     pending = dbk_local_outbox_count(s.L);
     last = dbk_local_get_int(s.L, "last_sync", 0);
     if (last > 0) {

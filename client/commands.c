@@ -48,6 +48,21 @@ dbk_cmd_fail(const char *what, int err)
     return DBK_EXIT_FAIL;
 }
 
+int
+dbk_cmd_no_profile(int err)
+{
+    if (err == DBK_E_NOT_FOUND)
+        fprintf(stderr, "daybook: no profile yet: run 'daybook init' (or 'daybook login LINK' "
+                        "on a second device)\n");
+    else if (err == DBK_E_CORRUPT)
+        fprintf(stderr, "daybook: your profile (daybook.db in $DAYBOOK_HOME) is damaged. Move "
+                        "it aside; 'daybook login LINK' brings back everything that was "
+                        "synced.\n");
+    else
+        fprintf(stderr, "daybook: cannot open your profile: %s\n", dbk_err_message(err));
+    return DBK_EXIT_FAIL;
+}
+
 const dbk_cmd *
 dbk_cmd_find(const char *name)
 {

@@ -17,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -631,6 +635,94 @@ test_passwd(void **state)
     setenv("DAYBOOK_PASSPHRASE_FILE", oldp, 1);
 }
 
+extern char **environ;
+
+/*
+ * kill -9 of `daybook sync` at random points, over and over, while 300 entries
+ * wait: afterwards one more sync completes and the server has every entry exactly
+ * once, and the local outbox is empty.
+ */
+static void
+test_kill9_during_cli_sync(void **state)
+{
+    struct fx *f = *state;
+    dbk_id me = enrolled_client(f);
+    const char *argv[] = {dbk_bin("DAYBOOK"), "sync", NULL};
+    dbk_run_result r;
+    json_t *seen;
+    int killed = 0;
+
+    /* Keys cached in the kernel keyring for this test (no Argon2id per command);
+     * `daybook lock` at the end leaves nothing behind. */
+    setenv("DAYBOOK_UNLOCK_SECONDS", "300", 1);
+    r = cli("unlock", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    for (int i = 0; i < 300; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "%d", i % 11);
+        r = cli("craving", "--intensity", n, "--outcome", "resisted", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    srand(12345);
+    for (int round = 0; round < 12; round++) {
+        pid_t pid;
+        int st;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 1, 0);
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        usleep((useconds_t)(20000 + rand() % 150000));
+        if (kill(pid, SIGKILL) == 0)
+            killed++;
+        waitpid(pid, &st, 0);
+    }
+    r = cli("--json", "sync", NULL);
+    if (r.status != 0)
+        fail_msg("final sync: %s", r.err);
+    assert_non_null(strstr(r.out, "\"pending\":0"));
+    dbk_run_result_free(&r);
+    seen = counselor_reads(f, &me);
+    assert_int_equal(json_array_size(seen), 300); /* each once: the server keeps one per record */
+    json_decref(seen);
+    assert_int_equal(log_count(), 300);
+    print_message("killed daybook sync %d times; 300 entries present once\n", killed);
+    r = cli("lock", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+}
+
+/* A damaged local file: a clear message, never a crash or a silent empty result. */
+static void
+test_corrupt_local_file(void **state)
+{
+    struct fx *f = *state;
+    char db[4096];
+    dbk_run_result r;
+    FILE *w;
+
+    (void)enrolled_client(f);
+    r = cli("journal", "-m", "before the damage", NULL);
+    dbk_run_result_free(&r);
+    snprintf(db, sizeof db, "%s/daybook.db", f->home);
+    r = cli("status", NULL); /* checkpoint */
+    dbk_run_result_free(&r);
+    w = fopen(db, "r+b");
+    assert_non_null(w);
+    fseek(w, 0, SEEK_SET);
+    fwrite("this is not a database file at all", 1, 34, w);
+    fclose(w);
+    r = cli("log", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "is damaged"));
+    assert_non_null(strstr(r.err, "daybook login"));
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -645,6 +737,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_second_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_restore_nothing_stranded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_passwd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_during_cli_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_local_file, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
