@@ -226,6 +226,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_local_put(s.L, "server_id", server_id.b, DBK_ID_BYTES);
         dbk_local_put_text(s.L, "server", s.server);
         dbk_local_put_int(s.L, "role", u.setup ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT);
+        if (u.setup)
+            dbk_local_stream_drop(s.L, &shared.id); /* a counselor owns only a private stream */
         dbk_local_put_int(s.L, "restore_generation",
                           json_integer_value(json_object_get(resp, "restore_generation")));
         dbk_session_set_token(&s, tok);

@@ -110,61 +110,6 @@ finish(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64], 
     return rc;
 }
 
-/* Fetches the grants and streams this account reads, and the keys of their owners. */
-static int
-refresh_grants(dbk_session *s)
-{
-    json_t *resp = NULL, *g;
-    long status;
-    size_t i;
-    int rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &resp);
-
-    if (rc == DBK_OK && status != 200)
-        rc = status_err(status, resp);
-    json_array_foreach(json_object_get(resp, "grants"), i, g) {
-        const char *state = json_string_value(json_object_get(g, "state"));
-        const char *gb = json_string_value(json_object_get(g, "grant"));
-        unsigned char bytes[20000];
-        size_t len;
-        dbk_grant_hdr h;
-        dbk_local_stream st;
-        if (rc != DBK_OK || gb == NULL || state == NULL || strcmp(state, "revoked") == 0)
-            continue;
-        if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
-            dbk_grant_parse(bytes, len, &h) != DBK_OK)
-            continue;
-        rc = dbk_local_grant_put(s->L, &h.stream, h.epoch, bytes, len);
-        if (rc == DBK_OK && dbk_local_stream_get(s->L, &h.stream, &st) == DBK_E_NOT_FOUND) {
-            memset(&st, 0, sizeof st);
-            st.id = h.stream;
-            st.owner = h.owner;
-            st.kind = DBK_LOCAL_SHARED;
-            st.epoch = h.epoch;
-            rc = dbk_local_stream_put(s->L, &st);
-        }
-    }
-    json_decref(resp);
-    if (rc != DBK_OK)
-        return rc;
-    /* Stream kinds and epochs as the server knows them. */
-    resp = NULL;
-    rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &resp);
-    json_array_foreach(json_object_get(resp, "streams"), i, g) {
-        dbk_local_stream st;
-        dbk_id id;
-        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK ||
-            dbk_local_stream_get(s->L, &id, &st) != DBK_OK)
-            continue;
-        st.kind = strcmp(json_string_value(json_object_get(g, "kind")), "private") == 0
-                      ? DBK_LOCAL_PRIVATE
-                      : DBK_LOCAL_SHARED;
-        st.epoch = (uint32_t)json_integer_value(json_object_get(g, "epoch"));
-        rc = dbk_local_stream_put(s->L, &st);
-    }
-    json_decref(resp);
-    return rc;
-}
-
 /* Learns the counselor's keys (a client's second device). */
 static int
 learn_counselor(dbk_session *s, json_t *account)
@@ -294,7 +239,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     }
     sodium_memzero(token, sizeof token);
     if (rc == DBK_OK)
-        rc = refresh_grants(&s);
+        rc = dbk_refresh_grants(&s);
     if (rc == DBK_OK)
         rc = dbk_local_commit(s.L);
     else
@@ -369,7 +314,7 @@ login_again(dbk_ctx *ctx)
             rc = dbk_local_put_int(s.L, "restore_generation", gen);
     }
     if (rc == DBK_OK)
-        rc = refresh_grants(&s);
+        rc = dbk_refresh_grants(&s);
     if (rc == DBK_OK) {
         if (ctx->json)
             printf("{\"logged_in\":true,\"server_restored\":%s}\n", restored ? "true" : "false");

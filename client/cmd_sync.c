@@ -48,6 +48,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     else
         printf("Synced: %zu sent, %zu received, %lld waiting.\n", st.pushed, st.pulled,
                (long long)st.pending);
+    if (st.failed_streams > 0)
+        fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
+                        "rotation is pending); the rest is up to date\n",
+                st.failed_streams);
     return st.failed_streams > 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 

@@ -3,6 +3,7 @@
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
+#include "dbk/grant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,108 @@ dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad)
     if (bad != NULL)
         *bad = o.bad;
     return rc != DBK_OK ? rc : o.rc;
+}
+
+/* ---- grants ---- */
+
+static int
+json_fixed(json_t *o, const char *key, unsigned char *out, size_t n)
+{
+    const char *t = json_string_value(json_object_get(o, key));
+    return t ? dbk_b64_decode_exact(out, n, t, strlen(t)) : DBK_E_BAD_JSON;
+}
+
+static int
+status_err(json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+/*
+ * Learns the identity key of another account whose stream this one reads (a
+ * counselor learning a client's), unless it is already known. The key signs the
+ * grant and every entry; the safety number shown in person is its check.
+ */
+static int
+learn_owner_key(dbk_session *s, const dbk_id *owner)
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64], path[128];
+    unsigned char pk[32];
+    json_t *resp = NULL;
+    long status;
+    size_t n;
+    int rc;
+
+    dbk_id_to_text(owner, t);
+    snprintf(key, sizeof key, "sign_pk:%s", t);
+    if (dbk_local_get(s->L, key, pk, sizeof pk, &n) == DBK_OK)
+        return DBK_OK;
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", pk, 32)) == DBK_OK)
+        rc = dbk_local_put(s->L, key, pk, 32);
+    json_decref(resp);
+    return rc;
+}
+
+/* Fetches the grants and streams this account reads, and the keys of their owners. */
+int
+dbk_refresh_grants(dbk_session *s)
+{
+    json_t *resp = NULL, *g;
+    long status;
+    size_t i;
+    int rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &resp);
+
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    json_array_foreach(json_object_get(resp, "grants"), i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *gb = json_string_value(json_object_get(g, "grant"));
+        unsigned char bytes[20000];
+        size_t len;
+        dbk_grant_hdr h;
+        dbk_local_stream st;
+        if (rc != DBK_OK || gb == NULL || state == NULL || strcmp(state, "revoked") == 0)
+            continue;
+        if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
+            dbk_grant_parse(bytes, len, &h) != DBK_OK)
+            continue;
+        rc = dbk_local_grant_put(s->L, &h.stream, h.epoch, bytes, len);
+        if (rc == DBK_OK && !dbk_id_equal(&h.owner, &s->account))
+            rc = learn_owner_key(s, &h.owner);
+        if (rc == DBK_OK && dbk_local_stream_get(s->L, &h.stream, &st) == DBK_E_NOT_FOUND) {
+            memset(&st, 0, sizeof st);
+            st.id = h.stream;
+            st.owner = h.owner;
+            st.kind = DBK_LOCAL_SHARED;
+            st.epoch = h.epoch;
+            rc = dbk_local_stream_put(s->L, &st);
+        }
+    }
+    json_decref(resp);
+    if (rc != DBK_OK)
+        return rc;
+    /* Stream kinds and epochs as the server knows them. */
+    resp = NULL;
+    rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &resp);
+    json_array_foreach(json_object_get(resp, "streams"), i, g) {
+        dbk_local_stream st;
+        dbk_id id;
+        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK ||
+            dbk_local_stream_get(s->L, &id, &st) != DBK_OK)
+            continue;
+        st.kind = strcmp(json_string_value(json_object_get(g, "kind")), "private") == 0
+                      ? DBK_LOCAL_PRIVATE
+                      : DBK_LOCAL_SHARED;
+        st.epoch = (uint32_t)json_integer_value(json_object_get(g, "epoch"));
+        rc = dbk_local_stream_put(s->L, &st);
+    }
+    json_decref(resp);
+    return rc;
 }
 
 /* ---- sync ---- */
@@ -314,6 +417,16 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
                     rc = apply_pull(s, e, &more, st);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+            if (rc == DBK_OK) {
+                /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
+                int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
+                if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
+                    rc = dbk_refresh_grants(s);
+                    if (rc == DBK_OK)
+                        rc = dbk_local_put_int(s->L, "grants_seq", seq);
+                    more = true; /* pull the streams just learned */
+                }
+            }
             if (rc == DBK_OK)
                 rc = dbk_local_commit(s->L);
             else

@@ -32,6 +32,10 @@ typedef void (*dbk_entry_cb)(const dbk_entry *e, void *arg);
  * do not open (wrong key, tampered) are counted in *bad, never shown. */
 int dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad);
 
+/* Fetches the grants addressed to this account (stream keys), the streams they open
+ * and their owners' identity keys. */
+int dbk_refresh_grants(dbk_session *s);
+
 typedef struct dbk_sync_stats {
     size_t pushed, pulled, failed_streams;
     int64_t pending; /* left in the outbox */

@@ -274,6 +274,23 @@ dbk_local_stream_put(dbk_local *L, const dbk_local_stream *st)
     return done(s);
 }
 
+int
+dbk_local_stream_drop(dbk_local *L, const dbk_id *id)
+{
+    static const char *const sql[] = {"DELETE FROM streams WHERE id = ?1",
+                                      "DELETE FROM grants WHERE stream = ?1",
+                                      "DELETE FROM records WHERE stream = ?1"};
+    int rc = DBK_OK;
+    for (size_t i = 0; i < 3 && rc == DBK_OK; i++) {
+        sqlite3_stmt *s = prep(L, sql[i]);
+        if (s == NULL)
+            return DBK_E_IO;
+        bind_id(s, 1, id);
+        rc = done(s);
+    }
+    return rc;
+}
+
 static void
 read_stream(sqlite3_stmt *s, dbk_local_stream *o)
 {

@@ -56,6 +56,8 @@ typedef struct dbk_local_stream {
 } dbk_local_stream;
 
 int dbk_local_stream_put(dbk_local *L, const dbk_local_stream *s);
+/* Forgets a stream, its grants and records (a counselor's unused shared stream). */
+int dbk_local_stream_drop(dbk_local *L, const dbk_id *id);
 int dbk_local_stream_get(dbk_local *L, const dbk_id *id, dbk_local_stream *out);
 /* The stream of this kind owned by owner. */
 int dbk_local_stream_of(dbk_local *L, const dbk_id *owner, int kind, dbk_local_stream *out);

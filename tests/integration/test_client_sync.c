@@ -444,6 +444,19 @@ test_quickstart_with_the_clis(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "1 sent"));
     dbk_run_result_free(&r);
+
+    /* The counselor's sync learns the new grant and pulls the client's entry, which it
+     * can decrypt and verify with the client's key. */
+    setenv("DAYBOOK_HOME", cohome, 1);
+    r = cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("counselor sync: %s", r.err);
+    dbk_run_result_free(&r);
+    r = cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "urge_surfing"));
+    assert_int_equal(strlen(r.err), 0); /* nothing failed to open */
+    dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->home, 1);
 }
 
