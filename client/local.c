@@ -2,6 +2,7 @@
 #include "local.h"
 
 #include "dbk/error.h"
+#include "dbk/fs.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -105,25 +106,6 @@ dbk_local_dir(char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? DBK_OK : DBK_E_IO;
 }
 
-static int
-mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int
 dbk_local_open(const char *dir, bool create, dbk_local **out)
 {
@@ -136,7 +118,7 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     snprintf(path, sizeof path, "%s/%s", dir, LOCAL_FILE);
     if (!create && stat(path, &sb) != 0)
         return DBK_E_NOT_FOUND;
-    if (create && mkdirs(dir) != 0)
+    if (create && dbk_mkdirs(dir) != 0)
         return DBK_E_IO;
     L = calloc(1, sizeof *L);
     if (L == NULL)

@@ -497,6 +497,25 @@ dbk_api_submit(dbk_api_job *j)
 }
 
 void
+dbk_api_submit_with_path_id(dbk_http_request *req, dbk_api_op op, const char *param)
+{
+    const char *p = dbk_http_param(req, param);
+    dbk_api_job *j = dbk_api_job_new(req, op, true);
+    dbk_id *id;
+
+    if (j == NULL)
+        return;
+    id = calloc(1, sizeof *id);
+    j->ctx = id;
+    j->ctx_free = free;
+    if (id == NULL || p == NULL || dbk_id_from_text(id, p, strlen(p)) != DBK_OK) {
+        dbk_api_reject(j, id ? DBK_E_BAD_BASE64 : DBK_E_NOMEM);
+        return;
+    }
+    dbk_api_submit(j);
+}
+
+void
 dbk_api_fail(dbk_api_job *j, int err, json_t *extra)
 {
     j->job.status = err;

@@ -82,6 +82,12 @@ json_t *dbk_api_bytes_json(const unsigned char *b, size_t len);
 int dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
                   int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
 
+/*
+ * An authenticated job whose ctx is the dbk_id in path parameter `param`, then
+ * submitted. Answers 400 bad_base64 itself when the id does not parse.
+ */
+void dbk_api_submit_with_path_id(dbk_http_request *req, dbk_api_op op, const char *param);
+
 /* A new job for req. need_auth: the Authorization header must carry a token. */
 dbk_api_job *dbk_api_job_new(dbk_http_request *req, dbk_api_op op, bool need_auth);
 /* Answers req with err at once and frees the job (input errors found on the loop). */

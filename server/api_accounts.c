@@ -691,20 +691,7 @@ void dbk_api_account_keys(dbk_http_request *req);
 void
 dbk_api_account_keys(dbk_http_request *req)
 {
-    const char *p = dbk_http_param(req, "account");
-    dbk_api_job *j = dbk_api_job_new(req, op_keys, true);
-    dbk_id *who;
-
-    if (j == NULL)
-        return;
-    who = calloc(1, sizeof *who);
-    j->ctx = who;
-    j->ctx_free = free;
-    if (who == NULL || dbk_id_from_text(who, p, strlen(p)) != DBK_OK) {
-        dbk_api_reject(j, who ? DBK_E_BAD_BASE64 : DBK_E_NOMEM);
-        return;
-    }
-    dbk_api_submit(j);
+    dbk_api_submit_with_path_id(req, op_keys, "account");
 }
 
 /* ---- GET /v1/devices, DELETE /v1/devices/{device} ---- */
@@ -760,20 +747,7 @@ void dbk_api_device_revoke(dbk_http_request *req);
 void
 dbk_api_device_revoke(dbk_http_request *req)
 {
-    const char *p = dbk_http_param(req, "device");
-    dbk_api_job *j = dbk_api_job_new(req, op_device_revoke, true);
-    dbk_id *d;
-
-    if (j == NULL)
-        return;
-    d = calloc(1, sizeof *d);
-    j->ctx = d;
-    j->ctx_free = free;
-    if (d == NULL || dbk_id_from_text(d, p, strlen(p)) != DBK_OK) {
-        dbk_api_reject(j, d ? DBK_E_BAD_BASE64 : DBK_E_NOMEM);
-        return;
-    }
-    dbk_api_submit(j);
+    dbk_api_submit_with_path_id(req, op_device_revoke, "device");
 }
 
 /* ---- invites: POST, GET /v1/invites, DELETE /v1/invites/{invite} ---- */
@@ -925,18 +899,5 @@ void dbk_api_invite_delete(dbk_http_request *req);
 void
 dbk_api_invite_delete(dbk_http_request *req)
 {
-    const char *p = dbk_http_param(req, "invite");
-    dbk_api_job *j = dbk_api_job_new(req, op_invite_delete, true);
-    dbk_id *id;
-
-    if (j == NULL)
-        return;
-    id = calloc(1, sizeof *id);
-    j->ctx = id;
-    j->ctx_free = free;
-    if (id == NULL || dbk_id_from_text(id, p, strlen(p)) != DBK_OK) {
-        dbk_api_reject(j, id ? DBK_E_BAD_BASE64 : DBK_E_NOMEM);
-        return;
-    }
-    dbk_api_submit(j);
+    dbk_api_submit_with_path_id(req, op_invite_delete, "invite");
 }

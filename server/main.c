@@ -10,6 +10,7 @@
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
+#include "dbk/fs.h"
 #include "dbk/init.h"
 #include "dbk/log.h"
 #include "dbk/version.h"
@@ -142,29 +143,6 @@ parse_listen(const char *s, char *host, size_t hostsz, int *port)
         return DBK_E_INVALID;
     *port = (int)p;
     return DBK_OK;
-}
-
-/* mkdir -p with mode 0700 for the directories it creates. */
-static int
-make_dirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
 }
 
 /*
@@ -431,7 +409,7 @@ serve_run(struct serve_opts *o)
     }
 
     memset(&s, 0, sizeof s);
-    if (make_dirs(data_dir) != 0) {
+    if (dbk_mkdirs(data_dir) != 0) {
         fprintf(stderr, "daybookd: cannot create data directory %s: %s\n", data_dir,
                 strerror(errno));
         return 1;
@@ -556,7 +534,7 @@ admin_open(const char *data_dir, dbk_store **st, bool create)
 {
     struct stat sb;
     int rc;
-    if (create && make_dirs(data_dir) != 0) {
+    if (create && dbk_mkdirs(data_dir) != 0) {
         fprintf(stderr, "daybookd: cannot create data directory %s: %s\n", data_dir,
                 strerror(errno));
         return 1;
