@@ -5,8 +5,11 @@
 
 #include <string.h>
 
+extern const dbk_cmd dbk_cmd_check;
 extern const dbk_cmd dbk_cmd_craving;
+extern const dbk_cmd dbk_cmd_edit;
 extern const dbk_cmd dbk_cmd_enroll;
+extern const dbk_cmd dbk_cmd_export;
 extern const dbk_cmd dbk_cmd_devices;
 extern const dbk_cmd dbk_cmd_help;
 extern const dbk_cmd dbk_cmd_init;
@@ -16,16 +19,24 @@ extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
 extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_passwd;
+extern const dbk_cmd dbk_cmd_rm;
+extern const dbk_cmd dbk_cmd_show;
 extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
+extern const dbk_cmd dbk_cmd_today;
+extern const dbk_cmd dbk_cmd_trends;
+extern const dbk_cmd dbk_cmd_uncheck;
 extern const dbk_cmd dbk_cmd_unlock;
 extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
+    &dbk_cmd_check,
     &dbk_cmd_craving,
     &dbk_cmd_devices,
+    &dbk_cmd_edit,
     &dbk_cmd_enroll,
+    &dbk_cmd_export,
     &dbk_cmd_help,
     &dbk_cmd_init,
     &dbk_cmd_invite,
@@ -34,8 +45,13 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_log,
     &dbk_cmd_login,
     &dbk_cmd_passwd,
+    &dbk_cmd_rm,
+    &dbk_cmd_show,
     &dbk_cmd_status,
     &dbk_cmd_sync,
+    &dbk_cmd_today,
+    &dbk_cmd_trends,
+    &dbk_cmd_uncheck,
     &dbk_cmd_unlock,
     &dbk_cmd_version,
 };
