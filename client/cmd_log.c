@@ -47,6 +47,11 @@ on_entry(const dbk_entry *e, void *arg)
                json_string_value(json_object_get(e->doc, "written_at")), text,
                strlen(text) > 60 ? "..." : "", e->kind == DBK_LOCAL_PRIVATE ? "  (private)" : "",
                e->pending ? "  (not synced)" : "");
+    } else if (strcmp(type, "checklist_day") == 0) {
+        printf("%-16s  checklist  %zu checked%s\n",
+               json_string_value(json_object_get(e->doc, "date")),
+               json_array_size(json_object_get(e->doc, "checked")),
+               e->pending ? "  (not synced)" : "");
     } else {
         printf("%-16s  %s\n", "", type);
     }

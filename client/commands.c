@@ -1,5 +1,6 @@
 /* The command table and name look-up, with "did you mean" for typos. */
 #include "cmd.h"
+#include "entries_util.h"
 
 #include "dbk/error.h"
 
@@ -88,33 +89,6 @@ dbk_cmd_find(const char *name)
     return NULL;
 }
 
-/* Levenshtein distance, capped: names are short. */
-static size_t
-distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[33];
-
-    if (la > 32 || lb > 32)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 const char *
 dbk_cmd_suggest(const char *name)
 {
@@ -122,7 +96,7 @@ dbk_cmd_suggest(const char *name)
     size_t best_d = 3; /* suggest only within two edits */
 
     for (size_t i = 0; i < dbk_commands_count; i++) {
-        size_t d = distance(name, dbk_commands[i]->name);
+        size_t d = dbk_eu_distance(name, dbk_commands[i]->name);
         if (d < best_d) {
             best_d = d;
             best = dbk_commands[i]->name;
