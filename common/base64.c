@@ -28,6 +28,14 @@ dbk_b64_decode(unsigned char *bin, size_t bin_size, size_t *out_len, const char 
     *out_len = 0;
     if (n % 4 == 1) /* no unpadded base64 string has this length */
         return DBK_E_BAD_BASE64;
+    /* Check the alphabet ourselves: libsodium 1.0.18 reads bytes 0x80-0xFF through a
+     * signed char and decodes them as '_' (found by tests/fuzz/fuzz_base64). */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return DBK_E_BAD_BASE64;
+    }
     if (n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > bin_size)
         return DBK_E_TOO_LARGE;
     /* sodium_base642bin rejects non-canonical trailing bits in this variant. */

@@ -59,6 +59,9 @@ test_rejects_non_canonical_input(void **state)
         "Z",        /* impossible length */
         "Zm9vY",    /* impossible length */
         "Zm9v!",    /* junk */
+        "\x80" "A", /* non-ASCII: libsodium 1.0.18 alone would read it as '_' */
+        "Zm9\xff",  /* ... anywhere in the text */
+        "Zm9\xc3\xa9", /* UTF-8 */
     };
     unsigned char bin[16];
     size_t got;
