@@ -7,6 +7,7 @@
 #include <string.h>
 
 extern const dbk_cmd dbk_cmd_check;
+extern const dbk_cmd dbk_cmd_clients;
 extern const dbk_cmd dbk_cmd_craving;
 extern const dbk_cmd dbk_cmd_edit;
 extern const dbk_cmd dbk_cmd_enroll;
@@ -33,6 +34,7 @@ extern const dbk_cmd dbk_cmd_version;
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_check,
+    &dbk_cmd_clients,
     &dbk_cmd_craving,
     &dbk_cmd_devices,
     &dbk_cmd_edit,

@@ -20,6 +20,7 @@ typedef struct dbk_eu_entry {
     bool pending;     /* not yet acknowledged by the server */
     int kind;         /* DBK_LOCAL_SHARED or DBK_LOCAL_PRIVATE */
     bool mine;        /* the stream is this account's own */
+    dbk_id owner;     /* the stream's owner (a client's, for a counselor) */
 } dbk_eu_entry;
 
 typedef struct dbk_eu_list {
@@ -100,6 +101,10 @@ typedef struct dbk_checklist {
  * checklist_day records.
  */
 int dbk_checklist_build(dbk_session *s, const dbk_eu_list *l, dbk_checklist *out);
+/* The same for the account owner (a client whose shared stream a counselor reads):
+ * definitions from owner's shared stream, days from entries in owner's streams. */
+int dbk_checklist_build_for(dbk_session *s, const dbk_eu_list *l, const dbk_id *owner,
+                            dbk_checklist *out);
 void dbk_checklist_free(dbk_checklist *c);
 /* The item with id, or NULL. */
 const dbk_ck_item *dbk_checklist_item(const dbk_checklist *c, const char *id);
@@ -113,5 +118,32 @@ int64_t *dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, con
                                size_t *n);
 /* Whether a checklist_day's "checked" array holds item. */
 bool dbk_checklist_has(const json_t *checked, const char *item);
+
+/* ---- craving figures (what trends and a counselor's review count) ---- */
+
+typedef struct dbk_eu_count {
+    char kind[48];
+    const char *value; /* inside an entry's doc */
+    int n, resisted;
+} dbk_eu_count;
+
+typedef struct dbk_eu_counts {
+    dbk_eu_count *v;
+    size_t n, cap;
+} dbk_eu_counts;
+
+/* Counts one more (kind, value); NULL when out of memory. */
+dbk_eu_count *dbk_eu_counts_bump(dbk_eu_counts *c, const char *kind, const char *value);
+/* Most counted first; ties by kind, then value. */
+void dbk_eu_counts_sort(dbk_eu_counts *c);
+void dbk_eu_counts_free(dbk_eu_counts *c);
+/* A craving's triggers: each distinct value of each kind once ("halt" included),
+ * withdrawal as ("withdrawal", ""). */
+void dbk_eu_count_triggers(dbk_eu_counts *c, const json_t *triggers);
+/* A craving's coping strategies, each distinct one once, with whether the craving
+ * was resisted (kind ""). */
+void dbk_eu_count_coping(dbk_eu_counts *c, const json_t *craving);
+/* The craving's outcome.result ("resisted", "used") or NULL. */
+const char *dbk_eu_outcome(const json_t *craving);
 
 #endif
