@@ -21,6 +21,7 @@ extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
 extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_passwd;
+extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_rm;
 extern const dbk_cmd dbk_cmd_show;
 extern const dbk_cmd dbk_cmd_status;
@@ -48,6 +49,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_log,
     &dbk_cmd_login,
     &dbk_cmd_passwd,
+    &dbk_cmd_review,
     &dbk_cmd_rm,
     &dbk_cmd_show,
     &dbk_cmd_status,
@@ -63,7 +65,12 @@ const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];
 int
 dbk_cmd_fail(const char *what, int err)
 {
-    fprintf(stderr, "daybook: %s: %s\n", what, dbk_err_message(err));
+    if (err == DBK_E_STORAGE_FULL) /* the table's message speaks of the server's disk */
+        fprintf(stderr, "daybook: %s: this device's disk is full; nothing was written and "
+                        "nothing stored before is lost. Free some space and try again.\n",
+                what);
+    else
+        fprintf(stderr, "daybook: %s: %s\n", what, dbk_err_message(err));
     return DBK_EXIT_FAIL;
 }
 
@@ -73,6 +80,9 @@ dbk_cmd_no_profile(int err)
     if (err == DBK_E_NOT_FOUND)
         fprintf(stderr, "daybook: no profile yet: run 'daybook init' (or 'daybook login LINK' "
                         "on a second device)\n");
+    else if (err == DBK_E_STORAGE_FULL)
+        fprintf(stderr, "daybook: this device's disk is full; nothing was written and nothing "
+                        "stored before is lost. Free some space and try again.\n");
     else if (err == DBK_E_CORRUPT)
         fprintf(stderr, "daybook: your profile (daybook.db in $DAYBOOK_HOME) is damaged. Move "
                         "it aside; 'daybook login LINK' brings back everything that was "
