@@ -20,9 +20,11 @@ extern const dbk_cmd dbk_cmd_journal;
 extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
 extern const dbk_cmd dbk_cmd_login;
+extern const dbk_cmd dbk_cmd_note;
 extern const dbk_cmd dbk_cmd_passwd;
 extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_rm;
+extern const dbk_cmd dbk_cmd_session;
 extern const dbk_cmd dbk_cmd_show;
 extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
@@ -48,9 +50,11 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_lock,
     &dbk_cmd_log,
     &dbk_cmd_login,
+    &dbk_cmd_note,
     &dbk_cmd_passwd,
     &dbk_cmd_review,
     &dbk_cmd_rm,
+    &dbk_cmd_session,
     &dbk_cmd_show,
     &dbk_cmd_status,
     &dbk_cmd_sync,
