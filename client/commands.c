@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+extern const dbk_cmd dbk_cmd_access;
 extern const dbk_cmd dbk_cmd_check;
 extern const dbk_cmd dbk_cmd_clients;
 extern const dbk_cmd dbk_cmd_craving;
@@ -23,6 +24,7 @@ extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_note;
 extern const dbk_cmd dbk_cmd_passwd;
 extern const dbk_cmd dbk_cmd_review;
+extern const dbk_cmd dbk_cmd_revoke;
 extern const dbk_cmd dbk_cmd_rm;
 extern const dbk_cmd dbk_cmd_session;
 extern const dbk_cmd dbk_cmd_show;
@@ -36,6 +38,7 @@ extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
+    &dbk_cmd_access,
     &dbk_cmd_check,
     &dbk_cmd_clients,
     &dbk_cmd_craving,
@@ -53,6 +56,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_note,
     &dbk_cmd_passwd,
     &dbk_cmd_review,
+    &dbk_cmd_revoke,
     &dbk_cmd_rm,
     &dbk_cmd_session,
     &dbk_cmd_show,
