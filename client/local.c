@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define LOCAL_FILE "daybook.db"
 
@@ -134,8 +135,13 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     if ((rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                       "PRAGMA secure_delete=ON;")) != DBK_OK ||
         (rc = exec(L, schema)) != DBK_OK) {
+        struct statvfs vfs;
         dbk_local_close(L);
-        return rc == DBK_E_IO ? DBK_E_CORRUPT : rc;
+        /* A full disk also fails here (the WAL's shared memory file): say so, rather than
+         * calling an intact profile damaged. */
+        if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < 256 * 1024)
+            return DBK_E_STORAGE_FULL;
+        return rc;
     }
     *out = L;
     return DBK_OK;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,16 @@ teardown(void **state)
     if (f->srv.pid > 0)
         assert_int_equal(dbk_server_stop(&f->srv), 0);
     dbk_server_cleanup(&f->srv);
+    {
+        /* test_full_disk's small filesystem, if a failed assertion left it mounted */
+        char tiny[4096];
+        dbk_run_result r;
+        snprintf(tiny, sizeof tiny, "%s/tiny", f->home);
+        const char *umnt[] = {"umount", tiny, NULL};
+        struct stat sb;
+        if (stat(tiny, &sb) == 0 && dbk_run(umnt, NULL, 30, &r) == 0)
+            dbk_run_result_free(&r);
+    }
     dbk_rmtree(f->home);
     free(f->home);
     tc_account_free(&f->co);
@@ -651,6 +662,137 @@ test_passwd(void **state)
 extern char **environ;
 
 /*
+ * Two devices of one client edit the same entry offline: after both sync, both
+ * show the same winner (the later revision), and the loser is kept and viewable.
+ */
+static void
+test_two_devices_edit_the_same_entry(void **state)
+{
+    struct fx *f = *state;
+    char home2[4096], link[512], id[64];
+    const char *p;
+    dbk_run_result r;
+    json_t *j;
+
+    (void)enrolled_client(f);
+    r = cli("--json", "journal", "-m", "first words", NULL);
+    j = json_loads(r.out, 0, NULL);
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = cli("sync", NULL);
+    dbk_run_result_free(&r);
+    r = cli("status", NULL);
+    p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+    snprintf(home2, sizeof home2, "%s/second", f->home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = cli("login", link, NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    /* Both edit while offline (neither syncs in between). */
+    setenv("DAYBOOK_HOME", f->home, 1);
+    r = cli("edit", id, "-m", "edited on the phone", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", home2, 1);
+    usleep(5000); /* a later clock on the second device: it wins */
+    r = cli("edit", id, "-m", "edited on the laptop", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    /* Sync both, in either order, twice: they converge. */
+    for (int round = 0; round < 2; round++) {
+        setenv("DAYBOOK_HOME", f->home, 1);
+        r = cli("sync", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+        setenv("DAYBOOK_HOME", home2, 1);
+        r = cli("sync", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    for (int dev = 0; dev < 2; dev++) {
+        setenv("DAYBOOK_HOME", dev == 0 ? f->home : home2, 1);
+        r = cli("show", id, NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "edited on the laptop"));
+        assert_null(strstr(r.out, "edited on the phone"));
+        dbk_run_result_free(&r);
+        r = cli("show", id, "--revisions", NULL);
+        assert_int_equal(r.status, 0);
+        if (dev == 0) /* the phone kept its losing edit, viewable */
+            assert_non_null(strstr(r.out, "edited on the phone"));
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
+/* A full disk: a clear message, nothing lost, and writing works again after. */
+static void
+test_full_disk(void **state)
+{
+    struct fx *f = *state;
+    char home[4096], filler[4200], opts[] = "size=2m";
+    const char *mnt[] = {"mount", "-t", "tmpfs", "-o", opts, "tmpfs", home, NULL};
+    const char *umnt[] = {"umount", home, NULL};
+    dbk_run_result r;
+
+    snprintf(home, sizeof home, "%s/tiny", f->home);
+    mkdir(home, 0700);
+    assert_int_equal(dbk_run(mnt, NULL, 30, &r), 0);
+    int mounted = r.status == 0;
+    dbk_run_result_free(&r);
+    if (!mounted)
+        skip(); /* needs root to mount a small filesystem */
+    /* Unmounted at the end even if an assertion fails midway (teardown runs rm -rf). */
+    setenv("DAYBOOK_HOME", home, 1);
+    r = cli("init", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("journal", "-m", "written before the disk filled", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    snprintf(filler, sizeof filler, "%s/filler", home);
+    {
+        FILE *w = fopen(filler, "w");
+        char block[4096];
+        memset(block, 'x', sizeof block);
+        while (w != NULL && fwrite(block, 1, sizeof block, w) == sizeof block && fflush(w) == 0)
+            ;
+        if (w)
+            fclose(w);
+    }
+    char big[8192];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    int refused = 0;
+    for (int i = 0; i < 5 && !refused; i++) {
+        r = cli("journal", "-m", big, NULL);
+        if (r.status != 0) {
+            refused = 1;
+            assert_non_null(strstr(r.err, "disk is full"));
+        }
+        dbk_run_result_free(&r);
+    }
+    assert_true(refused);
+    unlink(filler);
+    r = cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "written before the disk filled"));
+    dbk_run_result_free(&r);
+    r = cli("journal", "-m", "after freeing space", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->home, 1);
+    assert_int_equal(dbk_run(umnt, NULL, 30, &r), 0);
+    dbk_run_result_free(&r);
+}
+
+/*
  * kill -9 of `daybook sync` at random points, over and over, while 300 entries
  * wait: afterwards one more sync completes and the server has every entry exactly
  * once, and the local outbox is empty.
@@ -752,6 +894,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_passwd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_during_cli_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_local_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_devices_edit_the_same_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
