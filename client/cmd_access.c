@@ -62,6 +62,24 @@ S(const json_t *o, const char *k)
     return v ? v : "";
 }
 
+/* Prints line cut to 80 columns (code points). */
+static void
+put_line80(const char *line)
+{
+    size_t c = 0, i;
+    for (i = 0; line[i]; i++)
+        if (((unsigned char)line[i] & 0xC0) != 0x80 && ++c > 80)
+            break;
+    if (line[i] == '\0') {
+        printf("%s\n", line);
+        return;
+    }
+    for (c = 0, i = 0; line[i]; i++) /* room for "..." */
+        if (((unsigned char)line[i] & 0xC0) != 0x80 && ++c > 77)
+            break;
+    printf("%.*s...\n", (int)i, line);
+}
+
 /* A counselor's name: the one enrollment stored, else the server's, else the id. */
 static void
 name_of(dbk_session *s, const char *id, char *out, size_t cap)
@@ -215,14 +233,16 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
     json_object_foreach(who, k, v) {
         char when[32], rev[32];
         ms_text(json_integer_value(json_object_get(v, "since")), when);
+        char line[512];
+        snprintf(line, sizeof line, "  %s (%.8s)", S(v, "name"), k);
+        put_line80(line);
         if (strcmp(S(v, "state"), "active") == 0) {
-            printf("  %s (%.8s) can read them, since %s.\n", S(v, "name"), k, when);
+            printf("    can read them, since %s.\n", when);
         } else if (strcmp(S(v, "state"), "revoked") == 0) {
             ms_text(json_integer_value(json_object_get(v, "revoked_at")), rev);
-            printf("  %s (%.8s) could from %s; you ended it on %s.\n", S(v, "name"), k, when, rev);
+            printf("    could from %s; you ended it on %s.\n", when, rev);
         } else {
-            printf("  %s (%.8s) could from %s; your consent has expired.\n", S(v, "name"), k,
-                   when);
+            printf("    could from %s; your consent has expired.\n", when);
         }
     }
     size_t n = json_array_size(log), first = all || n <= LOG_SHOWN ? 0 : n - LOG_SHOWN, i;
@@ -240,8 +260,7 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
         ms_text(json_integer_value(json_object_get(e, "at")), when);
         if (strcmp(actor, me) == 0)
             snprintf(actor_s, sizeof actor_s, "%s",
-                     strcmp(S(e, "device"), dev) == 0 ? "You (this device)"
-                                                      : "You (another of your devices)");
+                     strcmp(S(e, "device"), dev) == 0 ? "This device" : "Your other device");
         else
             snprintf(actor_s, sizeof actor_s, "%s", S(names, actor));
         if (dbk_id_from_text(&id, S(e, "stream"), strlen(S(e, "stream"))) == DBK_OK &&
@@ -249,17 +268,20 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
             snprintf(stream_s, sizeof stream_s, "%s",
                      st.kind == DBK_LOCAL_PRIVATE ? "your private entries"
                                                   : "your shared entries");
-        printf("  %s  %s ", when, actor_s);
+        char line[512], what[256];
         if (strcmp(action, "read") == 0)
-            printf("received %lld of %s\n", count, stream_s);
+            snprintf(what, sizeof what, "received %lld of %s", count, stream_s);
         else if (strcmp(action, "write") == 0)
-            printf("wrote %lld to %s\n", count, stream_s);
+            snprintf(what, sizeof what, "wrote %lld to %s", count, stream_s);
         else if (strcmp(action, "grant") == 0)
-            printf("gave %s a key to %s\n", S(names, S(e, "grantee")), stream_s);
+            snprintf(what, sizeof what, "gave %s a key to %s", S(names, S(e, "grantee")),
+                     stream_s);
         else if (strcmp(action, "revoke") == 0)
-            printf("ended the access of %s\n", S(names, S(e, "grantee")));
+            snprintf(what, sizeof what, "ended the access of %s", S(names, S(e, "grantee")));
         else
-            printf("%s\n", action);
+            snprintf(what, sizeof what, "%s", action);
+        snprintf(line, sizeof line, "  %s  %s %s", when, actor_s, what);
+        put_line80(line);
     }
     printf("\nYou can end a counselor's access at any time: daybook revoke ID.\nWhat they "
            "already read stays read; what you write afterwards is under a new key.\n");
