@@ -19,6 +19,7 @@ test_pkgs=(
     sqlite3           # integrity checks from test scripts
     curl              # HTTP from the deploy test scripts
     caddy             # the TLS reverse proxy of the deploy.caddy_tls test
+    clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
 )
 
 want=("${build_pkgs[@]}")
