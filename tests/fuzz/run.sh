@@ -46,7 +46,7 @@ mkdir -p "$out"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -1; }
+lf_stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -1; }
 
 passed=0
 failed=0
@@ -62,8 +62,8 @@ for t in $targets; do
     "$build/tests/fuzz/$t" "${args[@]}" "$dir/new" "tests/fuzz/corpus/$t" >"$dir/log" 2>&1
     rc=$?
     took=$(( $(date +%s) - start ))
-    execs=$(stat number_of_executed_units "$dir/log")
-    rate=$(stat average_exec_per_sec "$dir/log")
+    execs=$(lf_stat number_of_executed_units "$dir/log")
+    rate=$(lf_stat average_exec_per_sec "$dir/log")
     added=$(find "$dir/new" -type f | wc -l)
     if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
