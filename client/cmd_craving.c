@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HIGH_INTENSITY 7 /* on the 0-10 scale: the card is shown at or above this */
 
@@ -24,6 +25,7 @@ usage(void)
 {
     fprintf(stderr,
             "usage: daybook craving --intensity N --outcome resisted|used [options]\n"
+            "  (on a terminal, what is missing is asked for)\n"
             "  --intensity N         0-10 (or 1-100 with --scale 1-100)\n"
             "  --outcome R           resisted or used\n"
             "  --used-what TEXT      what was used (with --outcome used)\n"
@@ -35,6 +37,59 @@ usage(void)
             "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
             "  --help-contacted      you reached out to someone\n");
     return DBK_EXIT_USAGE;
+}
+
+/* Reads one line from the terminal after a prompt; false at end of input. */
+static bool
+ask(const char *prompt, char *buf, size_t cap)
+{
+    fputs(prompt, stdout);
+    fflush(stdout);
+    if (fgets(buf, (int)cap, stdin) == NULL)
+        return false;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return true;
+}
+
+/*
+ * On a terminal, asks for what the flags did not give: the two things an entry
+ * needs (how strong, and whether one used), then a few optional details. Plain
+ * words, no judgement; Enter skips the optional ones.
+ */
+static bool
+prompt_missing(long *intensity, const char **result, json_t *doc, json_t *coping)
+{
+    static char outcome[16];
+    char line[512];
+
+    while (*intensity < 0) {
+        if (!ask("How strong is the craving, 0 (none) to 10 (the strongest)? ", line,
+                 sizeof line))
+            return false;
+        char *end;
+        long v = strtol(line, &end, 10);
+        if (end != line && *end == '\0' && v >= 0 && v <= 10)
+            *intensity = v;
+    }
+    if (ask("What was going on? (where, who, what happened; Enter to skip) ", line,
+            sizeof line) &&
+        line[0])
+        json_object_set_new(doc, "situation", json_string(line));
+    if (ask("What did you do to cope? (e.g. urge_surfing, distraction, call_support; "
+            "Enter to skip) ",
+            line, sizeof line) &&
+        line[0])
+        for (char *tok = strtok(line, ", "); tok; tok = strtok(NULL, ", "))
+            json_array_append_new(coping, json_string(tok));
+    while (*result == NULL) {
+        if (!ask("Did you use? (n = no, it passed / y = yes) ", line, sizeof line))
+            return false;
+        if (line[0] == 'n' || line[0] == 'N')
+            *result = strcpy(outcome, "resisted");
+        else if (line[0] == 'y' || line[0] == 'Y')
+            *result = strcpy(outcome, "used");
+    }
+    return true;
 }
 
 static int
@@ -111,6 +166,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
         default: goto bad;
         }
     }
+    if (optind == argc && (result == NULL || intensity < 0) && isatty(STDIN_FILENO) &&
+        !prompt_missing(&intensity, &result, doc, coping))
+        goto bad;
     if (optind != argc || result == NULL || intensity < 0 ||
         (strcmp(scale, "0-10") == 0 ? intensity > 10
                                     : strcmp(scale, "1-100") != 0 || intensity < 1 ||

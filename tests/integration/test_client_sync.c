@@ -661,6 +661,34 @@ test_passwd(void **state)
 
 extern char **environ;
 
+/* On a terminal, `daybook craving` without flags asks for what it needs. */
+static void
+test_interactive_prompt(void **state)
+{
+    struct fx *f = *state;
+    char cmd[4200];
+    dbk_run_result r;
+    (void)client_id(f);
+    /* script(1) gives the CLI a terminal; the answers arrive on it. */
+    snprintf(cmd, sizeof cmd,
+             "printf '12\\n7\\nat a party\\nurge_surfing, call_support\\nmaybe\\nn\\n' | "
+             "script -qec '%s craving' /dev/null",
+             dbk_bin("DAYBOOK"));
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "How strong"));
+    assert_non_null(strstr(r.out, "Saved"));
+    assert_non_null(strstr(r.out, "988")); /* 7 of 10: the crisis card */
+    dbk_run_result_free(&r);
+    r = cli("--json", "log", NULL);
+    assert_non_null(strstr(r.out, "\"value\":7"));
+    assert_non_null(strstr(r.out, "at a party"));
+    assert_non_null(strstr(r.out, "call_support"));
+    assert_non_null(strstr(r.out, "\"resisted\""));
+    dbk_run_result_free(&r);
+}
+
 /*
  * Two devices of one client edit the same entry offline: after both sync, both
  * show the same winner (the later revision), and the loser is kept and viewable.
@@ -896,6 +924,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_local_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_devices_edit_the_same_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interactive_prompt, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
