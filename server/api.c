@@ -35,8 +35,8 @@ dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len
 
 /* ---- request bodies ---- */
 
-static size_t
-depth_of(json_t *v)
+size_t
+dbk_api_json_depth(json_t *v)
 {
     size_t d = 0, sub;
     const char *k;
@@ -45,14 +45,14 @@ depth_of(json_t *v)
 
     if (json_is_object(v)) {
         json_object_foreach(v, k, e) {
-            if ((sub = depth_of(e)) > d)
+            if ((sub = dbk_api_json_depth(e)) > d)
                 d = sub;
         }
         return d + 1;
     }
     if (json_is_array(v)) {
         json_array_foreach(v, i, e) {
-            if ((sub = depth_of(e)) > d)
+            if ((sub = dbk_api_json_depth(e)) > d)
                 d = sub;
         }
         return d + 1;
@@ -60,10 +60,8 @@ depth_of(json_t *v)
     return 0;
 }
 
-/* True if the raw text nests deeper than max: checked before parsing so a hostile
- * body cannot make the parser recurse deeply. Strings are skipped. */
-static bool
-too_deep(const unsigned char *p, size_t n, size_t max)
+bool
+dbk_api_json_too_deep(const unsigned char *p, size_t n, size_t max)
 {
     size_t depth = 0;
     bool in_str = false;
@@ -98,7 +96,7 @@ dbk_api_body(dbk_http_request *req)
         dbk_http_respond_error(req, DBK_E_MEDIA_TYPE);
         return NULL;
     }
-    if (too_deep(req->body, req->body_len, DBK_JSON_MAX_DEPTH)) {
+    if (dbk_api_json_too_deep(req->body, req->body_len, DBK_JSON_MAX_DEPTH)) {
         dbk_http_respond_error(req, DBK_E_TOO_DEEP);
         return NULL;
     }
@@ -108,7 +106,7 @@ dbk_api_body(dbk_http_request *req)
         dbk_http_respond_error(req, DBK_E_BAD_JSON);
         return NULL;
     }
-    if (!json_is_object(j) || depth_of(j) > DBK_JSON_MAX_DEPTH) {
+    if (!json_is_object(j) || dbk_api_json_depth(j) > DBK_JSON_MAX_DEPTH) {
         int err = json_is_object(j) ? DBK_E_TOO_DEEP : DBK_E_BAD_JSON; /* before the decref */
         json_decref(j);
         dbk_http_respond_error(req, err);

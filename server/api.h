@@ -48,6 +48,12 @@ struct dbk_api_job {
     void (*ctx_free)(void *ctx);
 };
 
+/* True if the raw text nests deeper than max: checked before parsing, so a hostile
+ * body cannot make the parser recurse deeply. Strings are skipped. */
+bool dbk_api_json_too_deep(const unsigned char *p, size_t n, size_t max);
+/* The nesting depth of a parsed value (a scalar is 0). */
+size_t dbk_api_json_depth(json_t *v);
+
 /*
  * Parses req's body as a JSON object: checks the media type (415), JSON and
  * duplicate keys (bad_json), depth (too_deep). On failure answers the request and

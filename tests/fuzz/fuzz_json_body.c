@@ -58,57 +58,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* ---- copied from server/api.c (static there) ---- */
-
-static size_t
-depth_of(json_t *v)
-{
-    size_t d = 0, sub;
-    const char *k;
-    json_t *e;
-    size_t i;
-
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, e) {
-            if ((sub = depth_of(e)) > d)
-                d = sub;
-        }
-        return d + 1;
-    }
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
-            if ((sub = depth_of(e)) > d)
-                d = sub;
-        }
-        return d + 1;
-    }
-    return 0;
-}
-
-static bool
-too_deep(const unsigned char *p, size_t n, size_t max)
-{
-    size_t depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return true;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return false;
-}
-
 /* ---- the readers, with their invariants ---- */
 
 static int
@@ -490,7 +439,7 @@ sync_body(json_t *body)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bool deep = too_deep(data, size, DBK_JSON_MAX_DEPTH);
+    bool deep = dbk_api_json_too_deep(data, size, DBK_JSON_MAX_DEPTH);
     json_error_t e;
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
 
@@ -499,7 +448,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (body == NULL)
         return 0;
     /* On a document jansson accepts, the raw pre-check and the parsed depth agree. */
-    FUZZ_CHECK(deep == (depth_of(body) > DBK_JSON_MAX_DEPTH));
+    FUZZ_CHECK(deep == (dbk_api_json_depth(body) > DBK_JSON_MAX_DEPTH));
     if (deep || !json_is_object(body)) {
         json_decref(body);
         return 0;
