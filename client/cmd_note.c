@@ -10,6 +10,12 @@
  * the counselor into the client's SHARED stream, sealed with the key of the
  * client's grant for the stream's current epoch and signed by the counselor
  * (the client's device verifies the signature when it opens it).
+ *
+ * daybook assign CLIENT SKILL[=LABEL]... / unassign CLIENT SKILL...: changes the
+ * client's coping-skills checklist with a checklist_def record (source
+ * "counselor", assigned_by this account) written the same way into the client's
+ * shared stream; unassigning retires the item (active false), so past days that
+ * checked it still make sense.
  */
 #include "cmd.h"
 #include "counselor.h"
@@ -176,6 +182,142 @@ usage:
     fprintf(stderr, "usage: daybook note CLIENT -m TEXT\n");
     return DBK_EXIT_USAGE;
 }
+
+static bool
+valid_slug(const char *id, size_t n)
+{
+    if (n < 1 || n > 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '_'))
+            return false;
+    return true;
+}
+
+static int
+run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
+{
+    const char *cmd = assign ? "daybook assign" : "daybook unassign";
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_eu_list l;
+    dbk_checklist ck;
+    dbk_id client, rec;
+    char label[64], state[32] = "", me[DBK_ID_TEXT_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
+    json_t *items = NULL;
+    int rc, ret;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s\n", assign ? "daybook assign CLIENT SKILL[=LABEL]..."
+                                              : "daybook unassign CLIENT SKILL...");
+        return DBK_EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        size_t n = strcspn(argv[i], "=");
+        if (!valid_slug(argv[i], n) || (!assign && argv[i][n] == '=') ||
+            (argv[i][n] == '=' && (argv[i][n + 1] == '\0' || strlen(argv[i] + n + 1) > 200))) {
+            fprintf(stderr, "daybook: '%s': a skill is an id of lower-case letters, digits and "
+                            "_ (up to 40)%s\n",
+                    argv[i], assign ? ", optionally =LABEL (up to 200 characters)" : "");
+            return DBK_EXIT_USAGE;
+        }
+    }
+    if ((ret = open_client(&s, cmd, argv[1], &client, label, sizeof label, state,
+                           sizeof state)) != DBK_EXIT_OK)
+        return ret;
+    memset(&ck, 0, sizeof ck);
+    memset(&l, 0, sizeof l);
+    if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
+        dbk_co_client_stream(&s, &client, &st) != DBK_OK) {
+        fprintf(stderr, "daybook: you have no current access to %s's checklist\n", label);
+        ret = DBK_EXIT_FAIL;
+        goto out;
+    }
+    if ((rc = dbk_eu_load(&s, &l)) != DBK_OK ||
+        (rc = dbk_checklist_build_for(&s, &l, &client, &ck)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read the client's checklist", rc);
+        goto out;
+    }
+    dbk_id_to_text(&s.account, me);
+    items = json_array();
+    for (int i = 2; i < argc; i++) {
+        char id[41], lab[256];
+        size_t n = strcspn(argv[i], "=");
+        const dbk_ck_item *it;
+        snprintf(id, sizeof id, "%.*s", (int)n, argv[i]);
+        it = dbk_checklist_item(&ck, id);
+        if (argv[i][n] == '=') {
+            snprintf(lab, sizeof lab, "%s", argv[i] + n + 1);
+        } else if (it != NULL) {
+            snprintf(lab, sizeof lab, "%s", it->label);
+        } else if (assign) {
+            snprintf(lab, sizeof lab, "%s", id); /* the id as words: "call_sponsor" */
+            for (char *q = lab; *q; q++)
+                if (*q == '_')
+                    *q = ' ';
+            lab[0] = (char)(lab[0] >= 'a' && lab[0] <= 'z' ? lab[0] - 32 : lab[0]);
+        } else {
+            fprintf(stderr, "daybook: %s has no checklist item '%s'\n", label, id);
+            ret = DBK_EXIT_FAIL;
+            goto out;
+        }
+        if (!assign && (it == NULL || strcmp(it->source, "counselor") != 0)) {
+            fprintf(stderr, "daybook: '%s' was not assigned by a counselor; only the client "
+                            "changes their own items\n", id);
+            ret = DBK_EXIT_FAIL;
+            goto out;
+        }
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", id, "label",
+                                               lab, "source", "counselor", "assigned_by", me,
+                                               "active", assign));
+    }
+    json_t *doc = json_pack("{s:s, s:i, s:O}", "type", "checklist_def", "v", 1, "items", items);
+    rc = dbk_co_seal_into(&s, &st.id, doc, &rec);
+    json_decref(doc);
+    if (rc != DBK_OK) {
+        ret = dbk_cmd_fail("the checklist was not changed", rc);
+        goto out;
+    }
+    dbk_id_to_text(&rec, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"saved\":true}\n", t);
+    else
+        printf("%s's checklist %s %zu item%s; %s sees it after 'daybook sync' on both sides.\n",
+               label, assign ? "gains" : "retires", json_array_size(items),
+               json_array_size(items) == 1 ? "" : "s", label);
+out:
+    json_decref(items);
+    dbk_checklist_free(&ck);
+    dbk_eu_free(&l);
+    dbk_session_close(&s);
+    return ret;
+}
+
+static int
+run_assign(dbk_ctx *ctx, int argc, char **argv)
+{
+    return run_assign_common(ctx, argc, argv, true);
+}
+
+static int
+run_unassign(dbk_ctx *ctx, int argc, char **argv)
+{
+    return run_assign_common(ctx, argc, argv, false);
+}
+
+const dbk_cmd dbk_cmd_assign = {
+    .name = "assign",
+    .usage = "daybook assign CLIENT SKILL[=LABEL]...",
+    .summary = "counselors: add coping skills to a client's checklist",
+    .run = run_assign,
+};
+
+const dbk_cmd dbk_cmd_unassign = {
+    .name = "unassign",
+    .usage = "daybook unassign CLIENT SKILL...",
+    .summary = "counselors: retire skills you assigned from a client's checklist",
+    .run = run_unassign,
+};
 
 const dbk_cmd dbk_cmd_session = {
     .name = "session",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 extern const dbk_cmd dbk_cmd_access;
+extern const dbk_cmd dbk_cmd_assign;
 extern const dbk_cmd dbk_cmd_check;
 extern const dbk_cmd dbk_cmd_clients;
 extern const dbk_cmd dbk_cmd_craving;
@@ -32,6 +33,7 @@ extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
 extern const dbk_cmd dbk_cmd_today;
 extern const dbk_cmd dbk_cmd_trends;
+extern const dbk_cmd dbk_cmd_unassign;
 extern const dbk_cmd dbk_cmd_uncheck;
 extern const dbk_cmd dbk_cmd_unlock;
 extern const dbk_cmd dbk_cmd_version;
@@ -39,6 +41,7 @@ extern const dbk_cmd dbk_cmd_version;
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_access,
+    &dbk_cmd_assign,
     &dbk_cmd_check,
     &dbk_cmd_clients,
     &dbk_cmd_craving,
@@ -64,6 +67,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_sync,
     &dbk_cmd_today,
     &dbk_cmd_trends,
+    &dbk_cmd_unassign,
     &dbk_cmd_uncheck,
     &dbk_cmd_unlock,
     &dbk_cmd_version,

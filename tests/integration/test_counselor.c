@@ -500,6 +500,16 @@ test_review_figures(void **state)
     /* Notes, for the review and the client. */
     ok(cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
     ok(cli("note", "sam r", "-m", notes[1], NULL), "note 1");
+    /* An assigned skill the client has not practised, and a default one re-assigned. */
+    ok(cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
+    {
+        dbk_run_result t = cli("unassign", "Sam R", "journaling", NULL);
+        assert_int_equal(t.status, 1); /* not the counselor's item */
+        dbk_run_result_free(&t);
+        t = cli("assign", "Sam R", "Bad Slug", NULL);
+        assert_int_equal(t.status, 2);
+        dbk_run_result_free(&t);
+    }
     ok(cli("sync", NULL), "counselor sync notes");
 
     /* ---- review --format json: every figure ---- */
@@ -578,20 +588,26 @@ test_review_figures(void **state)
         assert_int_equal(json_integer_value(json_object_get(x, "resisted")), cc[i].resisted);
     }
 
-    /* Checklist: 11 default items, three done today. */
-    assert_int_equal(json_array_size(json_object_get(ck, "items")), 11);
+    /* Checklist: 11 default items and one assigned, three done today. */
+    assert_int_equal(json_array_size(json_object_get(ck, "items")), 12);
     json_array_foreach(json_object_get(ck, "items"), i, x) {
         const char *id = json_string_value(json_object_get(x, "item"));
         bool done = !strcmp(id, checked[0]) || !strcmp(id, checked[1]) || !strcmp(id, checked[2]);
         assert_int_equal(json_integer_value(json_object_get(x, "days_checked")), done);
         assert_int_equal(json_integer_value(json_object_get(x, "streak")), done);
         assert_close(json_number_value(json_object_get(x, "rate")), done / 7.0);
+        assert_string_equal(json_string_value(json_object_get(x, "source")),
+                            !strcmp(id, "call_sponsor") || !strcmp(id, "exercise") ? "counselor"
+                                                                                   : "default");
     }
     json_array_foreach(json_object_get(ck, "per_day"), i, x) {
         assert_int_equal(json_integer_value(json_object_get(x, "checked")), i == 6 ? 3 : 0);
-        assert_int_equal(json_integer_value(json_object_get(x, "of")), 11);
+        assert_int_equal(json_integer_value(json_object_get(x, "of")), 12);
     }
-    assert_int_equal(json_array_size(json_object_get(ck, "assigned_not_practised")), 0);
+    assert_int_equal(json_array_size(json_object_get(ck, "assigned_not_practised")), 1);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(ck, "assigned_not_practised"), 0)),
+        "call_sponsor");
 
     /* Journal: all of them, newest first, in full; the notes, newest first. */
     assert_int_equal(json_array_size(json_object_get(r, "journal")), N_JOURNALS);
@@ -656,6 +672,7 @@ test_review_figures(void **state)
         }
         must_contain(t.out, notes[0]);
         must_contain(t.out, notes[1]);
+        must_contain(t.out, "  assigned, not practised: call_sponsor\n");
         dbk_run_result_free(&t);
     }
 
@@ -717,11 +734,25 @@ test_review_figures(void **state)
         dbk_run_result_free(&t);
     }
 
+    /* Unassigning retires the item: no longer on the list of the period. */
+    ok(cli("unassign", "Sam R", "call_sponsor", NULL), "unassign");
+    r = cli_json("review after unassign", "review", "Sam R", "--format", "json", NULL);
+    ck = json_object_get(r, "checklist");
+    assert_int_equal(json_array_size(json_object_get(ck, "assigned_not_practised")), 0);
+    assert_int_equal(json_array_size(json_object_get(ck, "items")), 11);
+    json_decref(r);
+    ok(cli("sync", NULL), "counselor sync unassign");
+
     /* The client reads the notes after sync, and sees who holds a key. */
     as(f->clhome);
     ok(cli("sync", NULL), "client sync notes");
     {
-        dbk_run_result t = cli("--json", "log", NULL);
+        dbk_run_result t = cli("--json", "today", NULL);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "\"id\":\"exercise\",\"label\":\"Exercise\",\"source\":\"counselor\"");
+        assert_false(contains(t.out, "call_sponsor")); /* retired, never checked */
+        dbk_run_result_free(&t);
+        t = cli("--json", "log", NULL);
         assert_int_equal(t.status, 0);
         must_contain(t.out, "urge surfing first");
         must_contain(t.out, "sponsor on Friday");
@@ -731,7 +762,7 @@ test_review_figures(void **state)
         must_contain(t.out, "Dana Reyes");
         must_contain(t.out, "can read them, since");
         must_contain(t.out, "Dana Reyes received");
-        must_contain(t.out, "Dana Reyes wrote 2 to your shared entries");
+        must_contain(t.out, "Dana Reyes wrote 3 to your shared entries"); /* notes, assign */
         fits_80(t.out);
         dbk_run_result_free(&t);
         t = cli("review", "x", NULL);
@@ -756,7 +787,7 @@ test_revoke(void **state)
     as(f->cohome);
     ok(cli("sync", NULL), "counselor sync");
     snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-    ok(cli("review", prefix, NULL), "review before");
+    ok(cli("review", "--", prefix, NULL), "review before"); /* an id may start with - */
 
     as(f->clhome);
     snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
@@ -805,12 +836,12 @@ test_revoke(void **state)
         must_contain(t.out, "\"pulled\":0");
         dbk_run_result_free(&t);
         snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-        t = cli("review", prefix, NULL);
+        t = cli("review", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         must_contain(t.err, "revoked your access");
         assert_int_equal(strlen(t.out), 0);
         dbk_run_result_free(&t);
-        t = cli("note", prefix, "-m", "still there?", NULL);
+        t = cli("note", "-m", "still there?", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
         t = cli("--json", "log", NULL);
