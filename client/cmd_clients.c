@@ -291,8 +291,17 @@ run(dbk_ctx *ctx, int argc, char **argv)
                     strncat(flags, ", ", sizeof flags - strlen(flags) - 1);
                 strncat(flags, json_string_value(x), sizeof flags - strlen(flags) - 1);
             }
-            printf("%s%-16.16s %-16s%s %-12s %s\n", ctx->color ? recency_color(ms, now_ms) : "",
-                   json_string_value(json_object_get(v, "label")),
+            /* The label in 16 columns, cut on a character boundary. */
+            const char *lab = json_string_value(json_object_get(v, "label"));
+            size_t b = 0, c = 0;
+            while (lab[b] && c < 16) {
+                b++;
+                while (((unsigned char)lab[b] & 0xC0) == 0x80)
+                    b++;
+                c++;
+            }
+            printf("%s%.*s%*s %-16s%s %-12s %s\n", ctx->color ? recency_color(ms, now_ms) : "",
+                   (int)b, lab, (int)(16 - c), "",
                    json_string_value(json_object_get(v, "last_sync")),
                    ctx->color ? "\033[0m" : "", days, flags);
         }

@@ -504,8 +504,9 @@ render_html(FILE *o, const json_t *r)
         html_num(o, json_object_get(cr, "peak"));
         fprintf(o, " (0-10)");
     }
-    fprintf(o, ". Previous %lld days (%s to %s): %lld", I(p, "days"), S(tr, "previous_from"),
-            S(tr, "previous_to"), I(tr, "previous_count"));
+    fprintf(o, ". Previous %lld days (%s to %s): %lld craving%s", I(p, "days"),
+            S(tr, "previous_from"), S(tr, "previous_to"), I(tr, "previous_count"),
+            I(tr, "previous_count") == 1 ? "" : "s");
     if (I(tr, "previous_count") > 0) {
         fprintf(o, ", mean ");
         html_num(o, json_object_get(tr, "previous_mean"));
