@@ -211,6 +211,32 @@ rev_json(const dbk_eu_rev *r)
                      "time", when, "device", dev, "synced", !r->pending, "entry", r->doc);
 }
 
+/*
+ * The id comes first ("daybook edit ID [options]") and is taken out before option
+ * parsing: a base64url id may begin with '-' and must not be read as an option.
+ * Returns NULL when the first argument is an option (the id then comes last).
+ */
+static const char *
+take_id(int *argc, char **argv)
+{
+    const char *id;
+    if (*argc < 2 || strncmp(argv[1], "--", 2) == 0 || strcmp(argv[1], "-m") == 0)
+        return NULL;
+    id = argv[1];
+    memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */
+    (*argc)--;
+    return id;
+}
+
+/* The id: taken first, or else the one positional argument left by getopt. */
+static const char *
+the_id(const char *first, int argc, char **argv)
+{
+    if (first != NULL)
+        return optind == argc ? first : NULL;
+    return optind == argc - 1 ? argv[optind] : NULL;
+}
+
 static int
 run_show(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -222,6 +248,7 @@ run_show(dbk_ctx *ctx, int argc, char **argv)
     size_t nrev = 0;
     char id[DBK_ID_TEXT_LEN + 1];
     int opt, ret, rc;
+    const char *first = take_id(&argc, argv), *want;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -231,11 +258,11 @@ run_show(dbk_ctx *ctx, int argc, char **argv)
         }
         revisions = true;
     }
-    if (optind != argc - 1) {
+    if ((want = the_id(first, argc, argv)) == NULL) {
         fprintf(stderr, "usage: daybook show ID [--revisions]\n");
         return DBK_EXIT_USAGE;
     }
-    if ((ret = find_one(&o, argv[optind])) != DBK_EXIT_OK) {
+    if ((ret = find_one(&o, want)) != DBK_EXIT_OK) {
         drop_one(&o);
         return ret;
     }
@@ -418,6 +445,8 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
     int opt, ret, rc;
     bool hard = false;
 
+    const char *first = take_id(&argc, argv), *want;
+
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
         switch (opt) {
@@ -442,9 +471,9 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
         default: return edit_usage();
         }
     }
-    if (optind != argc - 1)
+    if ((want = the_id(first, argc, argv)) == NULL)
         return edit_usage();
-    if ((ret = find_one(&o, argv[optind])) != DBK_EXIT_OK) {
+    if ((ret = find_one(&o, want)) != DBK_EXIT_OK) {
         drop_one(&o);
         return ret;
     }
@@ -586,7 +615,7 @@ run_rm(dbk_ctx *ctx, int argc, char **argv)
     json_t *tomb;
     int ret, rc;
 
-    if (argc != 2 || argv[1][0] == '-') {
+    if (argc != 2 || strncmp(argv[1], "--", 2) == 0) {
         fprintf(stderr, "usage: daybook rm ID\n");
         return DBK_EXIT_USAGE;
     }

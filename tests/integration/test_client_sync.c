@@ -370,6 +370,14 @@ test_clear_errors(void **state)
     r = cli("craving", "--intensity", "11", "--outcome", "resisted", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
+    /* Ids are base64url and may begin with '-': read as an id, not an option. */
+    r = cli("show", "-AbCdEfG", NULL);
+    assert_int_equal(r.status, 1); /* "no such entry", not a usage error */
+    assert_null(strstr(r.err, "usage"));
+    dbk_run_result_free(&r);
+    r = cli("edit", "-AbCdEfG", "-m", "x", NULL);
+    assert_int_equal(r.status, 1);
+    dbk_run_result_free(&r);
     r = cli("sync", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "not enrolled"));
