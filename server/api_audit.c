@@ -157,10 +157,17 @@ on_client(const dbk_account *a, void *arg)
     o = json_pack("{s:o, s:I, s:b, s:s}", "account", dbk_api_id_json(&a->id), "enrolled_at",
                   (json_int_t)a->created_at, "invited_by_me",
                   dbk_id_equal(&a->counselor, &j->me.id), "grant_state", state);
-    if (gs.active)
+    if (gs.active) {
+        /* Activity only while the client shares (README section 15). */
+        int64_t seen = 0;
+        if (cl->rc == DBK_OK)
+            cl->rc = dbk_store_last_seen(cl->st, &a->id, &seen);
+        if (seen > 0)
+            json_object_set_new(o, "last_sync_at", json_integer(seen));
         json_object_set_new(o, "streams", ss.arr);
-    else
+    } else {
         json_decref(ss.arr);
+    }
     json_array_append_new(cl->arr, o);
 }
 

@@ -130,6 +130,8 @@ typedef struct dbk_device {
 int dbk_store_device_add(dbk_store *st, const dbk_device *d);
 typedef void (*dbk_device_cb)(const dbk_device *d, void *arg);
 int dbk_store_devices_of(dbk_store *st, const dbk_id *account, dbk_device_cb cb, void *arg);
+/* When any device of account was last seen (per minute), 0 if never. */
+int dbk_store_last_seen(dbk_store *st, const dbk_id *account, int64_t *out);
 /* Deletes the device and every token it holds. */
 int dbk_store_device_revoke(dbk_store *st, const dbk_id *account, const dbk_id *device);
 

@@ -95,6 +95,7 @@ enum q {
     Q_DEVICE_INSERT,
     Q_DEVICES_OF,
     Q_DEVICE_DELETE,
+    Q_DEVICE_LAST_SEEN,
     Q_TOKENS_OF_DEVICE_DELETE,
     Q_TOKEN_INSERT,
     Q_TOKEN_GET,
@@ -164,6 +165,7 @@ static const char *const sql_of[Q__COUNT] = {
                         " VALUES (?1,?2,?3,?4,?4)",
     [Q_DEVICES_OF] = "SELECT id, account, name, created_at, last_seen FROM devices"
                      " WHERE account = ?1 ORDER BY created_at",
+    [Q_DEVICE_LAST_SEEN] = "SELECT coalesce(max(last_seen), 0) FROM devices WHERE account = ?1",
     [Q_DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1 AND account = ?2",
     [Q_TOKENS_OF_DEVICE_DELETE] = "DELETE FROM tokens WHERE device = ?1",
     [Q_TOKEN_INSERT] = "INSERT INTO tokens(hash, account, device, expires_at) VALUES (?1,?2,?3,?4)",
@@ -739,6 +741,20 @@ dbk_store_devices_of(dbk_store *st, const dbk_id *account, dbk_device_cb cb, voi
     }
     sqlite3_reset(s);
     return map_rc(st, rc);
+}
+
+int
+dbk_store_last_seen(dbk_store *st, const dbk_id *account, int64_t *out)
+{
+    PREP(s, Q_DEVICE_LAST_SEEN);
+    bind_id(s, 1, account);
+    int rc = one(st, s);
+    *out = 0;
+    if (rc == DBK_OK) {
+        *out = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
+    return rc;
 }
 
 int

@@ -177,6 +177,10 @@ test_enroll_share_read_and_audit(void **state)
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(r, "clients"), 0), "grant_state")),
                         "active");
+    /* While a client shares, the counselor sees when it last synced. */
+    assert_true(json_integer_value(json_object_get(json_array_get(json_object_get(r, "clients"),
+                                                                  0),
+                                                   "last_sync_at")) > 1700000000000LL);
     json_decref(r);
     r = tc_req(s, &cl, "GET", "/v1/caseload", NULL, &st);
     assert_int_equal(st, 403);
