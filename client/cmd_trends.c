@@ -24,83 +24,6 @@
 static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                      "\u2585", "\u2586", "\u2587", "\u2588"};
 
-struct count {
-    char kind[48];
-    const char *value; /* inside an entry's doc */
-    int n, resisted;
-};
-
-struct counts {
-    struct count *v;
-    size_t n, cap;
-};
-
-static struct count *
-bump(struct counts *c, const char *kind, const char *value)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->v[i].kind, kind) == 0 && strcmp(c->v[i].value, value) == 0) {
-            c->v[i].n++;
-            return &c->v[i];
-        }
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        struct count *v = realloc(c->v, cap * sizeof *v);
-        if (v == NULL)
-            return NULL;
-        c->v = v, c->cap = cap;
-    }
-    struct count *x = &c->v[c->n++];
-    snprintf(x->kind, sizeof x->kind, "%s", kind);
-    x->value = value;
-    x->n = 1;
-    x->resisted = 0;
-    return x;
-}
-
-static int
-by_count(const void *a, const void *b)
-{
-    const struct count *x = a, *y = b;
-    int d;
-    if (x->n != y->n)
-        return x->n > y->n ? -1 : 1;
-    if ((d = strcmp(x->kind, y->kind)) != 0)
-        return d;
-    return strcmp(x->value, y->value);
-}
-
-/* Whether (kind, value) is already among the first n entries of a craving's list. */
-static bool
-seen_before(const json_t *arr, size_t n, const char *value)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *x = json_string_value(json_array_get(arr, i));
-        if (x != NULL && strcmp(x, value) == 0)
-            return true;
-    }
-    return false;
-}
-
-static void
-count_triggers(struct counts *c, const json_t *triggers)
-{
-    const char *kind;
-    json_t *v;
-    json_object_foreach((json_t *)triggers, kind, v) {
-        size_t i;
-        json_t *x;
-        if (json_is_true(v) && strcmp(kind, "withdrawal") == 0) {
-            bump(c, "withdrawal", "");
-            continue;
-        }
-        json_array_foreach(v, i, x)
-            if (json_is_string(x) && json_string_length(x) > 0 &&
-                !seen_before(v, i, json_string_value(x)))
-                bump(c, kind, json_string_value(x));
-    }
-}
-
 struct used {
     const char *when, *substance;
     const dbk_id *id;
@@ -130,7 +53,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_session s;
     dbk_eu_list l;
     dbk_checklist ck;
-    struct counts trig = {0}, coping = {0};
+    dbk_eu_counts trig = {0}, coping = {0};
     struct used *used = NULL;
     size_t nused = 0, count = 0;
     int *per_n = NULL;
@@ -181,8 +104,6 @@ run(dbk_ctx *ctx, int argc, char **argv)
         const char *result;
         int64_t d;
         double v;
-        size_t k;
-        json_t *x, *cop;
         if (!e->mine || strcmp(e->type, "craving") != 0 || !dbk_eu_entry_day(e->doc, &d) ||
             d < from || d > today || !dbk_eu_intensity10(e->doc, &v))
             continue;
@@ -195,17 +116,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
             per_peak[di] = v;
         per_n[di]++;
         per_sum[di] += v;
-        count_triggers(&trig, json_object_get(e->doc, "triggers"));
-        result = json_string_value(json_object_get(json_object_get(e->doc, "outcome"), "result"));
-        cop = json_object_get(e->doc, "coping");
-        json_array_foreach(cop, k, x) {
-            struct count *c;
-            if (!json_is_string(x) || seen_before(cop, k, json_string_value(x)))
-                continue;
-            if ((c = bump(&coping, "", json_string_value(x))) != NULL && result != NULL &&
-                strcmp(result, "resisted") == 0)
-                c->resisted++;
-        }
+        dbk_eu_count_triggers(&trig, json_object_get(e->doc, "triggers"));
+        dbk_eu_count_coping(&coping, e->doc);
+        result = dbk_eu_outcome(e->doc);
         if (result != NULL && strcmp(result, "used") == 0) {
             used[nused].when = json_string_value(json_object_get(e->doc, "occurred_at"));
             used[nused].substance = json_string_value(
@@ -214,10 +127,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
             used[nused++].id = &e->hdr.record;
         }
     }
-    if (trig.n > 0)
-        qsort(trig.v, trig.n, sizeof *trig.v, by_count);
-    if (coping.n > 0)
-        qsort(coping.v, coping.n, sizeof *coping.v, by_count);
+    dbk_eu_counts_sort(&trig);
+    dbk_eu_counts_sort(&coping);
     if (nused > 0)
         qsort(used, nused, sizeof *used, by_when);
 
@@ -360,8 +271,8 @@ out:
     free(per_sum);
     free(per_peak);
     free(used);
-    free(trig.v);
-    free(coping.v);
+    dbk_eu_counts_free(&trig);
+    dbk_eu_counts_free(&coping);
     dbk_checklist_free(&ck);
     dbk_eu_free(&l);
     dbk_session_close(&s);
