@@ -76,24 +76,6 @@ teardown(void **state)
     return 0;
 }
 
-/* Runs `daybook ARGS...` (NULL-terminated) and returns its result. */
-static dbk_run_result
-cli(const char *a1, ...)
-{
-    const char *argv[32] = {dbk_bin("DAYBOOK"), a1};
-    size_t n = 2;
-    va_list ap;
-    dbk_run_result r;
-
-    va_start(ap, a1);
-    while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
-    return r;
-}
-
 /* Asserts success, parses stdout as JSON and frees the result. */
 static json_t *
 ok_json(dbk_run_result r)
@@ -131,7 +113,7 @@ new_id(dbk_run_result r)
 static dbk_id
 init_client(void)
 {
-    json_t *j = ok_json(cli("--json", "init", NULL));
+    json_t *j = ok_json(tc_cli("--json", "init", NULL));
     const char *a = json_string_value(json_object_get(j, "account"));
     dbk_id id;
     assert_int_equal(dbk_id_from_text(&id, a, strlen(a)), 0);
@@ -143,19 +125,7 @@ init_client(void)
 static char *
 invite_uri(struct fx *f, const unsigned char *fp_sign_pk, const unsigned char *fp_box_pk)
 {
-    long st;
-    json_t *empty = json_object();
-    json_t *r = tc_req(&f->srv, &f->co, "POST", "/v1/invites", empty, &st);
-    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], *uri = malloc(512);
-    json_decref(empty);
-    assert_int_equal(st, 201);
-    dbk_fingerprint_short(fp, &f->co.id, fp_sign_pk, fp_box_pk);
-    dbk_id_to_text(&f->co.id, cid);
-    snprintf(uri, 512, "daybook://enroll?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s&fp=%s"
-                       "&counselor=%s",
-             f->srv.port, json_string_value(json_object_get(r, "code")), fp, cid);
-    json_decref(r);
-    return uri;
+    return tc_invite_uri(&f->srv, &f->co, fp_sign_pk, fp_box_pk);
 }
 
 static dbk_id
@@ -163,7 +133,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = init_client();
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    ok(cli("enroll", uri, NULL));
+    ok(tc_cli("enroll", uri, NULL));
     free(uri);
     return me;
 }
@@ -385,7 +355,7 @@ test_checklist_today_check_uncheck(void **state)
 
     (void)f;
     (void)init_client(); /* offline: no server needed for the checklist */
-    t = ok_json(cli("--json", "today", NULL));
+    t = ok_json(tc_cli("--json", "today", NULL));
     assert_int_equal(json_array_size(json_object_get(t, "items")), 11);
     json_array_foreach(json_object_get(t, "items"), i, it) {
         assert_string_equal(json_string_value(json_object_get(it, "id")), default_ids[i]);
@@ -397,11 +367,11 @@ test_checklist_today_check_uncheck(void **state)
     assert_int_equal(json_integer_value(json_object_get(t, "total")), 11);
     json_decref(t);
 
-    j = ok_json(cli("--json", "check", "called_support", "exercise", NULL));
+    j = ok_json(tc_cli("--json", "check", "called_support", "exercise", NULL));
     assert_true(json_is_true(json_object_get(j, "saved")));
     assert_int_equal(json_integer_value(json_object_get(j, "done")), 2);
     json_decref(j);
-    t = ok_json(cli("--json", "today", NULL));
+    t = ok_json(tc_cli("--json", "today", NULL));
     assert_true(json_is_true(json_object_get(today_item(t, "called_support"), "checked")));
     assert_int_equal(json_integer_value(json_object_get(today_item(t, "called_support"), "streak")),
                      1);
@@ -411,12 +381,12 @@ test_checklist_today_check_uncheck(void **state)
     json_decref(t);
 
     /* Checking again changes nothing and writes nothing. */
-    j = ok_json(cli("--json", "check", "called_support", NULL));
+    j = ok_json(tc_cli("--json", "check", "called_support", NULL));
     assert_false(json_is_true(json_object_get(j, "saved")));
     json_decref(j);
 
     /* The text view: boxes and the streak. */
-    r = cli("today", NULL);
+    r = tc_cli("today", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "[x] called_support"));
     assert_non_null(strstr(r.out, "[ ] journaling"));
@@ -424,11 +394,11 @@ test_checklist_today_check_uncheck(void **state)
     assert_non_null(strstr(r.out, "2 of 11 done today"));
     dbk_run_result_free(&r);
 
-    j = ok_json(cli("--json", "uncheck", "exercise", NULL));
+    j = ok_json(tc_cli("--json", "uncheck", "exercise", NULL));
     assert_true(json_is_true(json_object_get(j, "saved")));
     assert_int_equal(json_array_size(json_object_get(j, "checked")), 1);
     json_decref(j);
-    t = ok_json(cli("--json", "today", NULL));
+    t = ok_json(tc_cli("--json", "today", NULL));
     assert_false(json_is_true(json_object_get(today_item(t, "exercise"), "checked")));
     assert_int_equal(json_integer_value(json_object_get(today_item(t, "exercise"), "streak")), 0);
     assert_int_equal(json_integer_value(json_object_get(today_item(t, "called_support"), "streak")),
@@ -436,27 +406,27 @@ test_checklist_today_check_uncheck(void **state)
     json_decref(t);
 
     /* Unknown items: a clear error with a suggestion, and nothing written. */
-    r = cli("check", "excercise", NULL);
+    r = tc_cli("check", "excercise", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no checklist item 'excercise'; did you mean 'exercise'?"));
     dbk_run_result_free(&r);
-    r = cli("check", "called_suport", "journaling", NULL);
+    r = tc_cli("check", "called_suport", "journaling", NULL);
     assert_int_equal(r.status, 2); /* all or nothing */
     assert_non_null(strstr(r.err, "did you mean 'called_support'"));
     dbk_run_result_free(&r);
-    r = cli("uncheck", "zzzz_not_an_item", NULL);
+    r = tc_cli("uncheck", "zzzz_not_an_item", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no checklist item 'zzzz_not_an_item'"));
     dbk_run_result_free(&r);
-    r = cli("check", NULL);
+    r = tc_cli("check", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    t = ok_json(cli("--json", "today", NULL));
+    t = ok_json(tc_cli("--json", "today", NULL));
     assert_false(json_is_true(json_object_get(today_item(t, "journaling"), "checked")));
     json_decref(t);
 
     /* One record for the day, with a revision per change: check, then uncheck. */
-    j = ok_json(cli("--json", "export", NULL));
+    j = ok_json(tc_cli("--json", "export", NULL));
     json_array_foreach(j, i, it) {
         json_t *e = json_object_get(it, "entry");
         if (strcmp(json_string_value(json_object_get(e, "type")), "checklist_day") == 0) {
@@ -467,7 +437,7 @@ test_checklist_today_check_uncheck(void **state)
     }
     json_decref(j);
     assert_int_equal(strlen(record), DBK_ID_TEXT_LEN);
-    j = ok_json(cli("--json", "show", record, NULL));
+    j = ok_json(tc_cli("--json", "show", record, NULL));
     assert_int_equal(json_integer_value(json_object_get(j, "revision_count")), 2);
     json_decref(j);
 }
@@ -503,8 +473,8 @@ test_counselor_assigned_items(void **state)
     json_decref(resp);
     json_decref(body);
 
-    ok(cli("sync", NULL));
-    t = ok_json(cli("--json", "today", NULL));
+    ok(tc_cli("sync", NULL));
+    t = ok_json(tc_cli("--json", "today", NULL));
     assert_int_equal(json_integer_value(json_object_get(t, "total")), 11); /* 11 - 1 + 1 */
     assert_null(today_item(t, "took_medication"));
     assert_non_null(today_item(t, "walk_after_dinner"));
@@ -512,30 +482,30 @@ test_counselor_assigned_items(void **state)
         json_string_value(json_object_get(today_item(t, "walk_after_dinner"), "source")),
         "counselor");
     json_decref(t);
-    r = cli("today", NULL);
+    r = tc_cli("today", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Assigned by your counselor"));
     assert_non_null(strstr(r.out, "Walk after dinner"));
     assert_null(strstr(r.out, "took_medication"));
     dbk_run_result_free(&r);
 
-    r = cli("check", "walk_after_diner", NULL);
+    r = tc_cli("check", "walk_after_diner", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "did you mean 'walk_after_dinner'"));
     dbk_run_result_free(&r);
-    r = cli("check", "took_medication", NULL);
+    r = tc_cli("check", "took_medication", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "retired"));
     dbk_run_result_free(&r);
-    ok(cli("check", "walk_after_dinner", NULL));
-    t = ok_json(cli("--json", "today", NULL));
+    ok(tc_cli("check", "walk_after_dinner", NULL));
+    t = ok_json(tc_cli("--json", "today", NULL));
     assert_true(json_is_true(json_object_get(today_item(t, "walk_after_dinner"), "checked")));
     assert_int_equal(
         json_integer_value(json_object_get(today_item(t, "walk_after_dinner"), "streak")), 1);
     json_decref(t);
 
     /* After sync the counselor reads the day's checklist with the assigned item ticked. */
-    ok(cli("sync", NULL));
+    ok(tc_cli("sync", NULL));
     seen = counselor_reads(f, &me);
     json_array_foreach(seen, i, e) {
         if (strcmp(json_string_value(json_object_get(e, "type")), "checklist_day") == 0) {
@@ -559,36 +529,36 @@ test_show_edit_rm(void **state)
     FILE *fp;
 
     (void)init_client();
-    jid = new_id(cli("--json", "journal", "-m", "first version " CANARY, "--mood", "2", NULL));
-    pid = new_id(cli("--json", "journal", "-m", "private thoughts " CANARY, "--private", NULL));
-    cid = new_id(cli("--json", "craving", "--intensity", "4", "--outcome", "resisted", "--coping",
+    jid = new_id(tc_cli("--json", "journal", "-m", "first version " CANARY, "--mood", "2", NULL));
+    pid = new_id(tc_cli("--json", "journal", "-m", "private thoughts " CANARY, "--private", NULL));
+    cid = new_id(tc_cli("--json", "craving", "--intensity", "4", "--outcome", "resisted", "--coping",
                      "urge_surfing", "--situation", "after work " CANARY, NULL));
 
     /* show by a 6-character prefix; shorter prefixes and unknown ids are refused clearly. */
     snprintf(prefix, sizeof prefix, "%.6s", jid);
-    r = cli("show", prefix, NULL);
+    r = tc_cli("show", prefix, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "first version " CANARY));
     assert_non_null(strstr(r.out, jid));
     assert_null(strstr(r.out, "earlier or conflicting"));
     dbk_run_result_free(&r);
-    r = cli("show", "abcde", NULL);
+    r = tc_cli("show", "abcde", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "at least its first 6 characters"));
     dbk_run_result_free(&r);
-    r = cli("show", "zzzzzzzzzz", NULL);
+    r = tc_cli("show", "zzzzzzzzzz", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "no entry 'zzzzzzzzzz'"));
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "show", cid, NULL));
+    j = ok_json(tc_cli("--json", "show", cid, NULL));
     assert_string_equal(json_string_value(json_object_get(j, "type")), "craving");
     assert_string_equal(json_string_value(json_object_get(j, "stream")), "shared");
     assert_int_equal(json_integer_value(json_object_get(j, "revision_count")), 1);
     json_decref(j);
 
     /* edit -m: the new text shows, the old one is kept as an earlier revision. */
-    ok(cli("edit", prefix, "-m", "second version " CANARY, NULL));
-    r = cli("show", jid, NULL);
+    ok(tc_cli("edit", prefix, "-m", "second version " CANARY, NULL));
+    r = tc_cli("show", jid, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "second version"));
     assert_null(strstr(r.out, "first version"));
@@ -599,12 +569,12 @@ test_show_edit_rm(void **state)
         assert_non_null(strstr(r.out, note));
     }
     dbk_run_result_free(&r);
-    r = cli("show", jid, "--revisions", NULL);
+    r = tc_cli("show", jid, "--revisions", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "second version"));
     assert_non_null(strstr(r.out, "first version"));
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "show", jid, "--revisions", NULL));
+    j = ok_json(tc_cli("--json", "show", jid, "--revisions", NULL));
     revs = json_object_get(j, "revisions");
     assert_int_equal(json_array_size(revs), 2);
     assert_true(json_is_true(json_object_get(json_array_get(revs, 0), "current")));
@@ -633,7 +603,7 @@ test_show_edit_rm(void **state)
     fclose(fp);
     assert_int_equal(chmod(script, 0700), 0);
     setenv("EDITOR", script, 1);
-    ok(cli("edit", jid, NULL));
+    ok(tc_cli("edit", jid, NULL));
     snprintf(path, sizeof path, "%s/mode", edtest);
     {
         char *m = read_all(path);
@@ -659,36 +629,36 @@ test_show_edit_rm(void **state)
         assert_string_equal(r.out, "0\n"); /* the temporary file is gone */
         dbk_run_result_free(&r);
     }
-    j = ok_json(cli("--json", "show", jid, NULL));
+    j = ok_json(tc_cli("--json", "show", jid, NULL));
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "entry"), "text")),
                         "third, from the editor");
     assert_int_equal(json_integer_value(json_object_get(j, "revision_count")), 3);
     json_decref(j);
     /* An editor that fails changes nothing and leaves no file. */
     setenv("EDITOR", "false", 1);
-    r = cli("edit", jid, NULL);
+    r = tc_cli("edit", jid, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "nothing changed"));
     dbk_run_result_free(&r);
     unsetenv("EDITOR");
-    j = ok_json(cli("--json", "show", jid, NULL));
+    j = ok_json(tc_cli("--json", "show", jid, NULL));
     assert_int_equal(json_integer_value(json_object_get(j, "revision_count")), 3);
     json_decref(j);
 
     /* A private entry stays private when edited. */
-    ok(cli("edit", pid, "-m", "private, edited " CANARY, NULL));
-    j = ok_json(cli("--json", "show", pid, NULL));
+    ok(tc_cli("edit", pid, "-m", "private, edited " CANARY, NULL));
+    j = ok_json(tc_cli("--json", "show", pid, NULL));
     assert_string_equal(json_string_value(json_object_get(j, "stream")), "private");
     assert_false(json_is_true(json_object_get(json_object_get(j, "entry"), "shared")));
     json_decref(j);
 
     /* A craving: intensity, outcome and note change; the rest is kept. */
-    r = cli("edit", cid, "--intensity", "9", "--outcome", "used", "--used-what", "beer", "--note",
+    r = tc_cli("edit", cid, "--intensity", "9", "--outcome", "used", "--used-what", "beer", "--note",
             "at the game", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "988")); /* a use or a high craving shows the crisis card */
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "show", cid, NULL));
+    j = ok_json(tc_cli("--json", "show", cid, NULL));
     {
         json_t *e = json_object_get(j, "entry");
         assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "intensity"),
@@ -707,20 +677,20 @@ test_show_edit_rm(void **state)
                             "urge_surfing");
     }
     json_decref(j);
-    ok(cli("edit", cid, "--outcome", "resisted", NULL));
-    j = ok_json(cli("--json", "show", cid, NULL));
+    ok(tc_cli("edit", cid, "--outcome", "resisted", NULL));
+    j = ok_json(tc_cli("--json", "show", cid, NULL));
     assert_null(json_object_get(json_object_get(json_object_get(j, "entry"), "outcome"), "used"));
     json_decref(j);
-    r = cli("edit", cid, "--intensity", "11", NULL);
+    r = tc_cli("edit", cid, "--intensity", "11", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    r = cli("edit", jid, "--intensity", "3", NULL); /* not a journal flag */
+    r = tc_cli("edit", jid, "--intensity", "3", NULL); /* not a journal flag */
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
 
     /* rm: gone from the log, shown as removed, old revisions still viewable. */
-    ok(cli("rm", jid, NULL));
-    j = ok_json(cli("--json", "log", NULL));
+    ok(tc_cli("rm", jid, NULL));
+    j = ok_json(tc_cli("--json", "log", NULL));
     {
         size_t i;
         json_t *e;
@@ -729,13 +699,13 @@ test_show_edit_rm(void **state)
             assert_string_not_equal(json_string_value(json_object_get(e, "id")), jid);
     }
     json_decref(j);
-    r = cli("show", jid, NULL);
+    r = tc_cli("show", jid, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "was removed"));
     assert_null(strstr(r.out, "third, from the editor"));
     assert_non_null(strstr(r.out, "3 earlier or conflicting revisions kept"));
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "show", jid, "--revisions", NULL));
+    j = ok_json(tc_cli("--json", "show", jid, "--revisions", NULL));
     assert_true(json_is_true(json_object_get(j, "removed")));
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(j, "entry"), "type")), "tombstone");
@@ -743,11 +713,11 @@ test_show_edit_rm(void **state)
     assert_null(json_object_get(json_object_get(j, "entry"), "text")); /* nothing kept in it */
     assert_int_equal(json_array_size(json_object_get(j, "revisions")), 4);
     json_decref(j);
-    r = cli("edit", jid, "-m", "again", NULL);
+    r = tc_cli("edit", jid, "-m", "again", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "was removed"));
     dbk_run_result_free(&r);
-    r = cli("rm", jid, NULL);
+    r = tc_cli("rm", jid, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "already removed"));
     dbk_run_result_free(&r);
@@ -856,16 +826,16 @@ test_trends_figures(void **state)
             argv[n++] = c->coping[k];
         }
         argv[n] = NULL;
-        ids[i] = new_id(cli(argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6],
+        ids[i] = new_id(tc_cli(argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], argv[6],
                             argv[7], argv[8], argv[9], argv[10], argv[11], argv[12], argv[13],
                             argv[14], argv[15], argv[16], argv[17], argv[18], argv[19], argv[20],
                             NULL));
         if (c->edit_to)
-            ok(cli("edit", ids[i], "--intensity", c->edit_to, NULL));
+            ok(tc_cli("edit", ids[i], "--intensity", c->edit_to, NULL));
         if (c->removed)
-            ok(cli("rm", ids[i], NULL));
+            ok(tc_cli("rm", ids[i], NULL));
         /* The local day each craving was logged on, from its own record. */
-        j = ok_json(cli("--json", "show", ids[i], "--revisions", NULL));
+        j = ok_json(tc_cli("--json", "show", ids[i], "--revisions", NULL));
         x = json_object_get(json_array_get(json_object_get(j, "revisions"),
                                            json_array_size(json_object_get(j, "revisions")) - 1),
                             "entry");
@@ -873,8 +843,8 @@ test_trends_figures(void **state)
                  json_string_value(json_object_get(x, "occurred_at")));
         json_decref(j);
     }
-    ok(cli("check", "called_support", "mindfulness", NULL));
-    j = ok_json(cli("--json", "trends", NULL));
+    ok(tc_cli("check", "called_support", "mindfulness", NULL));
+    j = ok_json(tc_cli("--json", "trends", NULL));
     today = today_day();
     from = today - 27;
 
@@ -1012,7 +982,7 @@ test_trends_figures(void **state)
     json_decref(j);
 
     /* --days 1: the same cravings, all from today; one day of checklist. */
-    j = ok_json(cli("--json", "trends", "--days", "1", NULL));
+    j = ok_json(tc_cli("--json", "trends", "--days", "1", NULL));
     {
         size_t today_count = 0;
         char ts[11];
@@ -1030,7 +1000,7 @@ test_trends_figures(void **state)
     json_decref(j);
 
     /* The text view says the same, plainly. */
-    r = cli("trends", NULL);
+    r = tc_cli("trends", NULL);
     assert_int_equal(r.status, 0);
     {
         char line[128];
@@ -1043,7 +1013,7 @@ test_trends_figures(void **state)
     assert_null(strstr(r.out, "relapse"));
     assert_null(strstr(r.out, "fail"));
     dbk_run_result_free(&r);
-    r = cli("trends", "--days", "0", NULL);
+    r = tc_cli("trends", "--days", "0", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
     for (i = 0; i < NCRAVINGS; i++)
@@ -1115,14 +1085,14 @@ test_export_and_no_plaintext(void **state)
     FILE *fp;
 
     (void)enrolled_client(f);
-    jid = new_id(cli("--json", "journal", "-m", multi, "--tag", "group", NULL));
-    pid = new_id(cli("--json", "journal", "-m", "private " CANARY, "--private", NULL));
-    cid = new_id(cli("--json", "craving", "--intensity", "7", "--outcome", "resisted",
+    jid = new_id(tc_cli("--json", "journal", "-m", multi, "--tag", "group", NULL));
+    pid = new_id(tc_cli("--json", "journal", "-m", "private " CANARY, "--private", NULL));
+    cid = new_id(tc_cli("--json", "craving", "--intensity", "7", "--outcome", "resisted",
                      "--trigger", "people:my brother", "--halt", "angry", "--coping",
                      "leave_situation", "--duration", "25", "--note", "note " CANARY, NULL));
-    gone = new_id(cli("--json", "journal", "-m", "to be removed " CANARY, NULL));
-    ok(cli("rm", gone, NULL));
-    ok(cli("check", "attended_treatment", NULL));
+    gone = new_id(tc_cli("--json", "journal", "-m", "to be removed " CANARY, NULL));
+    ok(tc_cli("rm", gone, NULL));
+    ok(tc_cli("check", "attended_treatment", NULL));
 
     /* JSON to a file: mode 0600 even over an existing readable file. */
     snprintf(out, sizeof out, "%s/export.json", f->home);
@@ -1130,7 +1100,7 @@ test_export_and_no_plaintext(void **state)
     fputs("old", fp);
     fclose(fp);
     assert_int_equal(chmod(out, 0644), 0);
-    j = ok_json(cli("--json", "export", "--out", out, NULL));
+    j = ok_json(tc_cli("--json", "export", "--out", out, NULL));
     assert_int_equal(json_integer_value(json_object_get(j, "entries")), 4);
     json_decref(j);
     assert_int_equal(file_mode(out), 0600);
@@ -1166,13 +1136,13 @@ test_export_and_no_plaintext(void **state)
     assert_int_equal(seen, 15);
     json_decref(j);
     /* The same to standard output. */
-    j = ok_json(cli("export", "--format", "json", NULL));
+    j = ok_json(tc_cli("export", "--format", "json", NULL));
     assert_int_equal(json_array_size(j), 4);
     json_decref(j);
 
     /* CSV: a header and one row per entry, fields quoted where needed. */
     snprintf(csv, sizeof csv, "%s/export.csv", f->home);
-    r = cli("export", "--format", "csv", "--out", csv, NULL);
+    r = tc_cli("export", "--format", "csv", "--out", csv, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Wrote 4 entries"));
     dbk_run_result_free(&r);
@@ -1217,16 +1187,16 @@ test_export_and_no_plaintext(void **state)
         }
     }
     json_decref(rows);
-    r = cli("export", "--format", "xml", NULL);
+    r = tc_cli("export", "--format", "xml", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    r = cli("export", "--help", NULL);
+    r = tc_cli("export", "--help", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "used_substance"));
     dbk_run_result_free(&r);
 
     /* After a sync the profile and the server still hold no plaintext. */
-    ok(cli("sync", NULL));
+    ok(tc_cli("sync", NULL));
     assert_false(dir_contains(f->profile, CANARY));
     assert_false(dir_contains(f->srv.dir, CANARY));
     free(jid);

@@ -78,41 +78,11 @@ teardown(void **state)
     return 0;
 }
 
-/* Runs `daybook ARGS...` (NULL-terminated) and returns its result. */
-static dbk_run_result
-cli(const char *a1, ...)
-{
-    const char *argv[24] = {dbk_bin("DAYBOOK"), a1};
-    size_t n = 2;
-    va_list ap;
-    dbk_run_result r;
-
-    va_start(ap, a1);
-    while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
-    return r;
-}
-
 /* The enrollment URI a counselor's device would show for a new invite. */
 static char *
 invite_uri(struct fx *f, const unsigned char *fp_sign_pk, const unsigned char *fp_box_pk)
 {
-    long st;
-    json_t *empty = json_object();
-    json_t *r = tc_req(&f->srv, &f->co, "POST", "/v1/invites", empty, &st);
-    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], *uri = malloc(512);
-    json_decref(empty);
-    assert_int_equal(st, 201);
-    dbk_fingerprint_short(fp, &f->co.id, fp_sign_pk, fp_box_pk);
-    dbk_id_to_text(&f->co.id, cid);
-    snprintf(uri, 512, "daybook://enroll?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s&fp=%s"
-                       "&counselor=%s",
-             f->srv.port, json_string_value(json_object_get(r, "code")), fp, cid);
-    json_decref(r);
-    return uri;
+    return tc_invite_uri(&f->srv, &f->co, fp_sign_pk, fp_box_pk);
 }
 
 /* What the counselor can read of the client's shared stream: the plaintexts. */
@@ -181,7 +151,7 @@ counselor_reads(struct fx *f, const dbk_id *client)
 static dbk_id
 client_id(struct fx *f)
 {
-    dbk_run_result r = cli("--json", "init", NULL);
+    dbk_run_result r = tc_cli("--json", "init", NULL);
     dbk_id id;
     json_t *j;
     (void)f;
@@ -213,34 +183,34 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, NULL);
     if (r.status != 0)
         fail_msg("enroll: %s", r.err);
     assert_non_null(strstr(r.out, "Safety number"));
     dbk_run_result_free(&r);
     free(uri);
 
-    r = cli("craving", "--intensity", "8", "--outcome", "resisted", "--trigger", "places:the bar",
+    r = tc_cli("craving", "--intensity", "8", "--outcome", "resisted", "--trigger", "places:the bar",
             "--halt", "tired,lonely", "--coping", "urge_surfing", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "988")); /* a high craving shows the crisis card */
     assert_non_null(strstr(r.out, "Nobody watches them in real time"));
     dbk_run_result_free(&r);
-    r = cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
     assert_int_equal(r.status, 0);
     assert_null(strstr(r.out, "988"));
     dbk_run_result_free(&r);
-    r = cli("journal", "-m", "shared: " CANARY, "--mood", "3", NULL);
+    r = tc_cli("journal", "-m", "shared: " CANARY, "--mood", "3", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("journal", "-m", "private: " CANARY, "--private", NULL);
+    r = tc_cli("journal", "-m", "private: " CANARY, "--private", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
 
-    r = cli("status", NULL);
+    r = tc_cli("status", NULL);
     assert_non_null(strstr(r.out, "4 entries"));
     dbk_run_result_free(&r);
-    r = cli("--json", "sync", NULL);
+    r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
     assert_non_null(strstr(r.out, "\"pushed\":4"));
@@ -268,7 +238,7 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     json_decref(seen);
 
     /* The client's own log shows all four, decrypted. */
-    r = cli("--json", "log", NULL);
+    r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     {
         json_t *j = json_loads(r.out, 0, NULL);
@@ -291,7 +261,7 @@ test_offline_day_syncs_when_server_returns(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -300,21 +270,21 @@ test_offline_day_syncs_when_server_returns(void **state)
     for (int i = 0; i < 5; i++) {
         char intensity[8];
         snprintf(intensity, sizeof intensity, "%d", i + 2);
-        r = cli("craving", "--intensity", intensity, "--outcome", i == 4 ? "used" : "resisted",
+        r = tc_cli("craving", "--intensity", intensity, "--outcome", i == 4 ? "used" : "resisted",
                 NULL);
         assert_int_equal(r.status, 0); /* writing never needs the network */
         dbk_run_result_free(&r);
     }
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "nothing is lost"));
     dbk_run_result_free(&r);
-    r = cli("--json", "status", NULL);
+    r = tc_cli("--json", "status", NULL);
     assert_non_null(strstr(r.out, "\"pending\":5"));
     dbk_run_result_free(&r);
 
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
-    r = cli("--json", "sync", NULL);
+    r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync after restart: %s", r.err);
     assert_non_null(strstr(r.out, "\"pushed\":5"));
@@ -323,7 +293,7 @@ test_offline_day_syncs_when_server_returns(void **state)
     assert_int_equal(json_array_size(seen), 5);
     json_decref(seen);
     /* Syncing again sends nothing twice. */
-    r = cli("--json", "sync", NULL);
+    r = tc_cli("--json", "sync", NULL);
     assert_non_null(strstr(r.out, "\"pushed\":0"));
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
@@ -343,7 +313,7 @@ test_substituted_counselor_key_is_refused(void **state)
     /* A code whose fingerprint is not this counselor's keys (as if the server swapped them). */
     tc_account_init(&mallory, true, "x");
     char *uri = invite_uri(f, mallory.keys->sign_pk, mallory.keys->box_pk);
-    r = cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "does not match"));
     dbk_run_result_free(&r);
@@ -363,28 +333,28 @@ test_clear_errors(void **state)
     FILE *p;
 
     (void)client_id(f);
-    r = cli("enroll", "daybook://enroll?server=http%3A%2F%2Fexample.org&code=x", NULL);
+    r = tc_cli("enroll", "daybook://enroll?server=http%3A%2F%2Fexample.org&code=x", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "not a valid enrollment code"));
     dbk_run_result_free(&r);
-    r = cli("craving", "--intensity", "11", "--outcome", "resisted", NULL);
+    r = tc_cli("craving", "--intensity", "11", "--outcome", "resisted", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
     /* Ids are base64url and may begin with '-': read as an id, not an option. */
-    r = cli("show", "-AbCdEfG", NULL);
+    r = tc_cli("show", "-AbCdEfG", NULL);
     assert_int_equal(r.status, 1); /* "no such entry", not a usage error */
     assert_null(strstr(r.err, "usage"));
     dbk_run_result_free(&r);
-    r = cli("edit", "-AbCdEfG", "-m", "x", NULL);
+    r = tc_cli("edit", "-AbCdEfG", "-m", "x", NULL);
     assert_int_equal(r.status, 1);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "not enrolled"));
     dbk_run_result_free(&r);
 
     /* A wrong passphrase: a clear message, and the entry written before is still there. */
-    r = cli("journal", "-m", "kept", NULL);
+    r = tc_cli("journal", "-m", "kept", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     snprintf(bad, sizeof bad, "%s/wrong", f->home);
@@ -395,12 +365,12 @@ test_clear_errors(void **state)
     char keep[4096];
     snprintf(keep, sizeof keep, "%s", good);
     setenv("DAYBOOK_PASSPHRASE_FILE", bad, 1);
-    r = cli("log", NULL);
+    r = tc_cli("log", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "Wrong passphrase"));
     dbk_run_result_free(&r);
     setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
-    r = cli("--json", "log", NULL);
+    r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "kept"));
     dbk_run_result_free(&r);
@@ -429,14 +399,14 @@ test_quickstart_with_the_clis(void **state)
     snprintf(cohome, sizeof cohome, "%s/counselor", f->home);
     snprintf(clhome, sizeof clhome, "%s/client", f->home);
     setenv("DAYBOOK_HOME", cohome, 1);
-    r = cli("init", NULL);
+    r = tc_cli("init", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Counselor account ready"));
     dbk_run_result_free(&r);
-    r = cli("--json", "invite", NULL);
+    r = tc_cli("--json", "invite", NULL);
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
@@ -444,22 +414,22 @@ test_quickstart_with_the_clis(void **state)
     dbk_run_result_free(&r);
 
     setenv("DAYBOOK_HOME", clhome, 1);
-    r = cli("init", NULL);
+    r = tc_cli("init", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("invite", NULL);
+    r = tc_cli("invite", NULL);
     assert_int_equal(r.status, 1); /* clients do not invite */
     dbk_run_result_free(&r);
-    r = cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, NULL);
     if (r.status != 0)
         fail_msg("client enroll: %s", r.err);
     assert_non_null(strstr(r.out, "sharing with Dana Reyes"));
     dbk_run_result_free(&r);
-    r = cli("craving", "--intensity", "6", "--outcome", "resisted", "--coping", "urge_surfing",
+    r = tc_cli("craving", "--intensity", "6", "--outcome", "resisted", "--coping", "urge_surfing",
             NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "1 sent"));
     dbk_run_result_free(&r);
@@ -467,11 +437,11 @@ test_quickstart_with_the_clis(void **state)
     /* The counselor's sync learns the new grant and pulls the client's entry, which it
      * can decrypt and verify with the client's key. */
     setenv("DAYBOOK_HOME", cohome, 1);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     if (r.status != 0)
         fail_msg("counselor sync: %s", r.err);
     dbk_run_result_free(&r);
-    r = cli("--json", "log", NULL);
+    r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "urge_surfing"));
     assert_int_equal(strlen(r.err), 0); /* nothing failed to open */
@@ -485,7 +455,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = client_id(f);
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -495,7 +465,7 @@ enrolled_client(struct fx *f)
 static size_t
 log_count(void)
 {
-    dbk_run_result r = cli("--json", "log", NULL);
+    dbk_run_result r = tc_cli("--json", "log", NULL);
     json_t *j = json_loads(r.out, 0, NULL);
     size_t n = json_array_size(j);
     assert_int_equal(r.status, 0);
@@ -514,12 +484,12 @@ test_second_device(void **state)
     dbk_run_result r;
 
     (void)enrolled_client(f);
-    r = cli("journal", "-m", "from the first device", NULL);
+    r = tc_cli("journal", "-m", "from the first device", NULL);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("status", NULL);
+    r = tc_cli("status", NULL);
     p = strstr(r.out, "daybook login '");
     assert_non_null(p);
     snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
@@ -527,22 +497,22 @@ test_second_device(void **state)
 
     snprintf(home2, sizeof home2, "%s/second", f->home);
     setenv("DAYBOOK_HOME", home2, 1);
-    r = cli("login", link, NULL);
+    r = tc_cli("login", link, NULL);
     if (r.status != 0)
         fail_msg("login: %s", r.err);
     dbk_run_result_free(&r);
     assert_int_equal(log_count(), 1); /* the first device's entry arrived, decrypted */
-    r = cli("journal", "-m", "from the second device", NULL);
+    r = tc_cli("journal", "-m", "from the second device", NULL);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("devices", NULL);
+    r = tc_cli("devices", NULL);
     assert_non_null(strstr(r.out, "(this device)"));
     dbk_run_result_free(&r);
 
     setenv("DAYBOOK_HOME", f->home, 1);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     assert_int_equal(log_count(), 2);
@@ -561,12 +531,12 @@ test_second_device(void **state)
         fputs("nope nope nope\n", w);
         fclose(w);
         setenv("DAYBOOK_PASSPHRASE_FILE", wrong, 1);
-        r = cli("login", link, NULL);
+        r = tc_cli("login", link, NULL);
         assert_int_equal(r.status, 1);
         assert_non_null(strstr(r.err, "Wrong passphrase"));
         dbk_run_result_free(&r);
         setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
-        r = cli("status", NULL);
+        r = tc_cli("status", NULL);
         assert_int_equal(r.status, 1); /* no profile */
         dbk_run_result_free(&r);
     }
@@ -588,9 +558,9 @@ test_server_restore_nothing_stranded(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
+    r = tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     snprintf(backup, sizeof backup, "%s/backup.db", f->srv.dir);
@@ -598,10 +568,10 @@ test_server_restore_nothing_stranded(void **state)
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     for (int i = 0; i < 3; i++) {
-        r = cli("craving", "--intensity", "5", "--outcome", "resisted", NULL);
+        r = tc_cli("craving", "--intensity", "5", "--outcome", "resisted", NULL);
         dbk_run_result_free(&r);
     }
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
 
@@ -617,15 +587,15 @@ test_server_restore_nothing_stranded(void **state)
     assert_int_equal(json_array_size(seen), 1); /* the backup had only the first */
     json_decref(seen);
 
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "log in again"));
     dbk_run_result_free(&r);
-    r = cli("login", NULL);
+    r = tc_cli("login", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "restored"));
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
@@ -649,19 +619,19 @@ test_passwd(void **state)
     fputs("a brand new passphrase\n", w);
     fclose(w);
     setenv("DAYBOOK_NEW_PASSPHRASE_FILE", newp, 1);
-    r = cli("passwd", NULL);
+    r = tc_cli("passwd", NULL);
     if (r.status != 0)
         fail_msg("passwd: %s", r.err);
     dbk_run_result_free(&r);
     unsetenv("DAYBOOK_NEW_PASSPHRASE_FILE");
-    r = cli("log", NULL);
+    r = tc_cli("log", NULL);
     assert_int_equal(r.status, 1); /* the old passphrase no longer opens the keys */
     dbk_run_result_free(&r);
     setenv("DAYBOOK_PASSPHRASE_FILE", newp, 1);
-    r = cli("journal", "-m", "after the change", NULL);
+    r = tc_cli("journal", "-m", "after the change", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0); /* this device's token still works */
     dbk_run_result_free(&r);
     setenv("DAYBOOK_PASSPHRASE_FILE", oldp, 1);
@@ -689,7 +659,7 @@ test_interactive_prompt(void **state)
     assert_non_null(strstr(r.out, "Saved"));
     assert_non_null(strstr(r.out, "988")); /* 7 of 10: the crisis card */
     dbk_run_result_free(&r);
-    r = cli("--json", "log", NULL);
+    r = tc_cli("--json", "log", NULL);
     assert_non_null(strstr(r.out, "\"value\":7"));
     assert_non_null(strstr(r.out, "at a party"));
     assert_non_null(strstr(r.out, "call_support"));
@@ -711,54 +681,54 @@ test_two_devices_edit_the_same_entry(void **state)
     json_t *j;
 
     (void)enrolled_client(f);
-    r = cli("--json", "journal", "-m", "first words", NULL);
+    r = tc_cli("--json", "journal", "-m", "first words", NULL);
     j = json_loads(r.out, 0, NULL);
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
-    r = cli("status", NULL);
+    r = tc_cli("status", NULL);
     p = strstr(r.out, "daybook login '");
     assert_non_null(p);
     snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
     dbk_run_result_free(&r);
     snprintf(home2, sizeof home2, "%s/second", f->home);
     setenv("DAYBOOK_HOME", home2, 1);
-    r = cli("login", link, NULL);
+    r = tc_cli("login", link, NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
 
     /* Both edit while offline (neither syncs in between). */
     setenv("DAYBOOK_HOME", f->home, 1);
-    r = cli("edit", id, "-m", "edited on the phone", NULL);
+    r = tc_cli("edit", id, "-m", "edited on the phone", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", home2, 1);
     usleep(5000); /* a later clock on the second device: it wins */
-    r = cli("edit", id, "-m", "edited on the laptop", NULL);
+    r = tc_cli("edit", id, "-m", "edited on the laptop", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
 
     /* Sync both, in either order, twice: they converge. */
     for (int round = 0; round < 2; round++) {
         setenv("DAYBOOK_HOME", f->home, 1);
-        r = cli("sync", NULL);
+        r = tc_cli("sync", NULL);
         assert_int_equal(r.status, 0);
         dbk_run_result_free(&r);
         setenv("DAYBOOK_HOME", home2, 1);
-        r = cli("sync", NULL);
+        r = tc_cli("sync", NULL);
         assert_int_equal(r.status, 0);
         dbk_run_result_free(&r);
     }
     for (int dev = 0; dev < 2; dev++) {
         setenv("DAYBOOK_HOME", dev == 0 ? f->home : home2, 1);
-        r = cli("show", id, NULL);
+        r = tc_cli("show", id, NULL);
         assert_int_equal(r.status, 0);
         assert_non_null(strstr(r.out, "edited on the laptop"));
         assert_null(strstr(r.out, "edited on the phone"));
         dbk_run_result_free(&r);
-        r = cli("show", id, "--revisions", NULL);
+        r = tc_cli("show", id, "--revisions", NULL);
         assert_int_equal(r.status, 0);
         if (dev == 0) /* the phone kept its losing edit, viewable */
             assert_non_null(strstr(r.out, "edited on the phone"));
@@ -786,10 +756,10 @@ test_full_disk(void **state)
         skip(); /* needs root to mount a small filesystem */
     /* Unmounted at the end even if an assertion fails midway (teardown runs rm -rf). */
     setenv("DAYBOOK_HOME", home, 1);
-    r = cli("init", NULL);
+    r = tc_cli("init", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("journal", "-m", "written before the disk filled", NULL);
+    r = tc_cli("journal", "-m", "written before the disk filled", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     snprintf(filler, sizeof filler, "%s/filler", home);
@@ -807,7 +777,7 @@ test_full_disk(void **state)
     big[sizeof big - 1] = '\0';
     int refused = 0;
     for (int i = 0; i < 5 && !refused; i++) {
-        r = cli("journal", "-m", big, NULL);
+        r = tc_cli("journal", "-m", big, NULL);
         if (r.status != 0) {
             refused = 1;
             assert_non_null(strstr(r.err, "disk is full"));
@@ -816,11 +786,11 @@ test_full_disk(void **state)
     }
     assert_true(refused);
     unlink(filler);
-    r = cli("--json", "log", NULL);
+    r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "written before the disk filled"));
     dbk_run_result_free(&r);
-    r = cli("journal", "-m", "after freeing space", NULL);
+    r = tc_cli("journal", "-m", "after freeing space", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->home, 1);
@@ -846,13 +816,13 @@ test_kill9_during_cli_sync(void **state)
     /* Keys cached in the kernel keyring for this test (no Argon2id per command);
      * `daybook lock` at the end leaves nothing behind. */
     setenv("DAYBOOK_UNLOCK_SECONDS", "300", 1);
-    r = cli("unlock", NULL);
+    r = tc_cli("unlock", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     for (int i = 0; i < 300; i++) {
         char n[8];
         snprintf(n, sizeof n, "%d", i % 11);
-        r = cli("craving", "--intensity", n, "--outcome", "resisted", NULL);
+        r = tc_cli("craving", "--intensity", n, "--outcome", "resisted", NULL);
         assert_int_equal(r.status, 0);
         dbk_run_result_free(&r);
     }
@@ -871,7 +841,7 @@ test_kill9_during_cli_sync(void **state)
             killed++;
         waitpid(pid, &st, 0);
     }
-    r = cli("--json", "sync", NULL);
+    r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("final sync: %s", r.err);
     assert_non_null(strstr(r.out, "\"pending\":0"));
@@ -881,7 +851,7 @@ test_kill9_during_cli_sync(void **state)
     json_decref(seen);
     assert_int_equal(log_count(), 300);
     print_message("killed daybook sync %d times; 300 entries present once\n", killed);
-    r = cli("lock", NULL);
+    r = tc_cli("lock", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
@@ -897,17 +867,17 @@ test_corrupt_local_file(void **state)
     FILE *w;
 
     (void)enrolled_client(f);
-    r = cli("journal", "-m", "before the damage", NULL);
+    r = tc_cli("journal", "-m", "before the damage", NULL);
     dbk_run_result_free(&r);
     snprintf(db, sizeof db, "%s/daybook.db", f->home);
-    r = cli("status", NULL); /* checkpoint */
+    r = tc_cli("status", NULL); /* checkpoint */
     dbk_run_result_free(&r);
     w = fopen(db, "r+b");
     assert_non_null(w);
     fseek(w, 0, SEEK_SET);
     fwrite("this is not a database file at all", 1, 34, w);
     fclose(w);
-    r = cli("log", NULL);
+    r = tc_cli("log", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "is damaged"));
     assert_non_null(strstr(r.err, "daybook login"));

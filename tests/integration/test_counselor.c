@@ -16,7 +16,7 @@
  * the browser check expects (expected.txt); tests/integration/counselor_html.sh
  * opens it in headless Chromium.
  */
-#include "dbk_test.h"
+#include "tc.h"
 
 #include "dbk/init.h"
 
@@ -180,23 +180,6 @@ struct fx {
     char client_id[64], counselor_id[64];
 };
 
-static dbk_run_result
-cli(const char *a1, ...)
-{
-    const char *argv[40] = {dbk_bin("DAYBOOK"), a1};
-    size_t n = 2;
-    va_list ap;
-    dbk_run_result r;
-
-    va_start(ap, a1);
-    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
-    return r;
-}
-
 static void
 ok(dbk_run_result r, const char *what)
 {
@@ -270,7 +253,7 @@ setup(void **state)
     snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(cli("enroll", uri, NULL), "counselor enroll");
+    ok(tc_cli("enroll", uri, NULL), "counselor enroll");
     j = cli_json("invite", "--json", "invite", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
@@ -280,7 +263,7 @@ setup(void **state)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(cli("enroll", uri, NULL), "client enroll");
+    ok(tc_cli("enroll", uri, NULL), "client enroll");
     *state = f;
     return 0;
 }
@@ -351,12 +334,12 @@ log_history(struct fx *f)
     for (int i = 0; i < N_JOURNALS; i++) {
         char mood[4];
         snprintf(mood, sizeof mood, "%d", jr[i].mood);
-        ok(cli("journal", "-m", jr[i].text, "--mood", mood, NULL), "journal");
+        ok(tc_cli("journal", "-m", jr[i].text, "--mood", mood, NULL), "journal");
     }
-    ok(cli("check", checked[0], checked[1], checked[2], NULL), "check");
-    ok(cli("sync", NULL), "client sync");
+    ok(tc_cli("check", checked[0], checked[1], checked[2], NULL), "check");
+    ok(tc_cli("sync", NULL), "client sync");
     as(f->cohome);
-    ok(cli("sync", NULL), "counselor sync");
+    ok(tc_cli("sync", NULL), "counselor sync");
 }
 
 static void
@@ -474,9 +457,9 @@ test_review_figures(void **state)
     }
     json_decref(cl);
     snprintf(buf, sizeof buf, "%.8s", f->client_id);
-    ok(cli("clients", "alias", buf, "Sam R", NULL), "alias");
+    ok(tc_cli("clients", "alias", buf, "Sam R", NULL), "alias");
     {
-        dbk_run_result r = cli("clients", NULL);
+        dbk_run_result r = tc_cli("clients", NULL);
         assert_int_equal(r.status, 0);
         must_contain(r.out, "Sam R");
         must_contain(r.out, "USE REPORTED");
@@ -498,19 +481,19 @@ test_review_figures(void **state)
     }
 
     /* Notes, for the review and the client. */
-    ok(cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
-    ok(cli("note", "sam r", "-m", notes[1], NULL), "note 1");
+    ok(tc_cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
+    ok(tc_cli("note", "sam r", "-m", notes[1], NULL), "note 1");
     /* An assigned skill the client has not practised, and a default one re-assigned. */
-    ok(cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
+    ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
     {
-        dbk_run_result t = cli("unassign", "Sam R", "journaling", NULL);
+        dbk_run_result t = tc_cli("unassign", "Sam R", "journaling", NULL);
         assert_int_equal(t.status, 1); /* not the counselor's item */
         dbk_run_result_free(&t);
-        t = cli("assign", "Sam R", "Bad Slug", NULL);
+        t = tc_cli("assign", "Sam R", "Bad Slug", NULL);
         assert_int_equal(t.status, 2);
         dbk_run_result_free(&t);
     }
-    ok(cli("sync", NULL), "counselor sync notes");
+    ok(tc_cli("sync", NULL), "counselor sync notes");
 
     /* ---- review --format json: every figure ---- */
     json_t *r = cli_json("review json", "review", "Sam R", "--format", "json", NULL);
@@ -623,7 +606,7 @@ test_review_figures(void **state)
 
     /* ---- the text report: the same figures, 80 columns ---- */
     {
-        dbk_run_result t = cli("review", "Sam R", NULL);
+        dbk_run_result t = tc_cli("review", "Sam R", NULL);
         char pk[16];
         assert_int_equal(t.status, 0);
         fits_80(t.out);
@@ -685,7 +668,7 @@ test_review_figures(void **state)
         int cdays = 0;
         assert_non_null(art);
         snprintf(path, sizeof path, "%s/review.html", art);
-        ok(cli("review", "Sam R", "--format", "html", "--out", path, NULL), "review html");
+        ok(tc_cli("review", "Sam R", "--format", "html", "--out", path, NULL), "review html");
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         json_array_foreach(json_object_get(c, "per_day"), i, x)
@@ -700,7 +683,7 @@ test_review_figures(void **state)
     json_decref(r);
 
     /* ---- session done: the next review starts today ---- */
-    ok(cli("session", "done", "Sam R", NULL), "session done");
+    ok(tc_cli("session", "done", "Sam R", NULL), "session done");
     r = cli_json("review since", "review", "Sam R", "--since", "last-session", "--format",
                  "json", NULL);
     p = json_object_get(r, "period");
@@ -722,42 +705,42 @@ test_review_figures(void **state)
         assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "period"), "days")),
                          100);
         json_decref(r);
-        dbk_run_result t = cli("review", "Sam R", "--since", since, NULL);
+        dbk_run_result t = tc_cli("review", "Sam R", "--since", since, NULL);
         assert_int_equal(t.status, 0);
         fits_80(t.out);
         dbk_run_result_free(&t);
-        t = cli("review", "Sam R", "--since", "2999-01-01", NULL);
+        t = tc_cli("review", "Sam R", "--since", "2999-01-01", NULL);
         assert_int_equal(t.status, 2);
         dbk_run_result_free(&t);
-        t = cli("review", "nobody", NULL);
+        t = tc_cli("review", "nobody", NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
     }
 
     /* Unassigning retires the item: no longer on the list of the period. */
-    ok(cli("unassign", "Sam R", "call_sponsor", NULL), "unassign");
+    ok(tc_cli("unassign", "Sam R", "call_sponsor", NULL), "unassign");
     r = cli_json("review after unassign", "review", "Sam R", "--format", "json", NULL);
     ck = json_object_get(r, "checklist");
     assert_int_equal(json_array_size(json_object_get(ck, "assigned_not_practised")), 0);
     assert_int_equal(json_array_size(json_object_get(ck, "items")), 11);
     json_decref(r);
-    ok(cli("sync", NULL), "counselor sync unassign");
+    ok(tc_cli("sync", NULL), "counselor sync unassign");
 
     /* The client reads the notes after sync, and sees who holds a key. */
     as(f->clhome);
-    ok(cli("sync", NULL), "client sync notes");
+    ok(tc_cli("sync", NULL), "client sync notes");
     {
-        dbk_run_result t = cli("--json", "today", NULL);
+        dbk_run_result t = tc_cli("--json", "today", NULL);
         assert_int_equal(t.status, 0);
         must_contain(t.out, "\"id\":\"exercise\",\"label\":\"Exercise\",\"source\":\"counselor\"");
         assert_false(contains(t.out, "call_sponsor")); /* retired, never checked */
         dbk_run_result_free(&t);
-        t = cli("--json", "log", NULL);
+        t = tc_cli("--json", "log", NULL);
         assert_int_equal(t.status, 0);
         must_contain(t.out, "urge surfing first");
         must_contain(t.out, "sponsor on Friday");
         dbk_run_result_free(&t);
-        t = cli("access", NULL);
+        t = tc_cli("access", NULL);
         assert_int_equal(t.status, 0);
         must_contain(t.out, "Dana Reyes");
         must_contain(t.out, "can read them, since");
@@ -765,7 +748,7 @@ test_review_figures(void **state)
         must_contain(t.out, "Dana Reyes wrote 3 to your shared entries"); /* notes, assign */
         fits_80(t.out);
         dbk_run_result_free(&t);
-        t = cli("review", "x", NULL);
+        t = tc_cli("review", "x", NULL);
         assert_int_equal(t.status, 1); /* clients do not review */
         dbk_run_result_free(&t);
     }
@@ -782,12 +765,12 @@ test_revoke(void **state)
     char prefix[16];
 
     as(f->clhome);
-    ok(cli("journal", "-m", "before the revocation", NULL), "journal");
-    ok(cli("sync", NULL), "sync");
+    ok(tc_cli("journal", "-m", "before the revocation", NULL), "journal");
+    ok(tc_cli("sync", NULL), "sync");
     as(f->cohome);
-    ok(cli("sync", NULL), "counselor sync");
+    ok(tc_cli("sync", NULL), "counselor sync");
     snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-    ok(cli("review", "--", prefix, NULL), "review before"); /* an id may start with - */
+    ok(tc_cli("review", "--", prefix, NULL), "review before"); /* an id may start with - */
 
     as(f->clhome);
     snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
@@ -796,12 +779,12 @@ test_revoke(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "epoch")), 2);
     json_decref(j);
     {
-        dbk_run_result t = cli("revoke", prefix, NULL); /* again: nothing more to rotate */
+        dbk_run_result t = tc_cli("revoke", prefix, NULL); /* again: nothing more to rotate */
         assert_int_equal(t.status, 0);
         dbk_run_result_free(&t);
     }
-    ok(cli("journal", "-m", CANARY, NULL), "journal after");
-    ok(cli("sync", NULL), "sync after");
+    ok(tc_cli("journal", "-m", CANARY, NULL), "journal after");
+    ok(tc_cli("sync", NULL), "sync after");
 
     /* The server's access log: the counselor was granted epoch 1 only, then revoked;
      * the new entry was written under epoch 2. */
@@ -830,21 +813,21 @@ test_revoke(void **state)
     /* The counselor: sync reports the stream, review refuses, nothing new opens. */
     as(f->cohome);
     {
-        dbk_run_result t = cli("--json", "sync", NULL);
+        dbk_run_result t = tc_cli("--json", "sync", NULL);
         assert_int_equal(t.status, 1);
         must_contain(t.err, "could not be synced");
         must_contain(t.out, "\"pulled\":0");
         dbk_run_result_free(&t);
         snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-        t = cli("review", "--", prefix, NULL);
+        t = tc_cli("review", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         must_contain(t.err, "revoked your access");
         assert_int_equal(strlen(t.out), 0);
         dbk_run_result_free(&t);
-        t = cli("note", "-m", "still there?", "--", prefix, NULL);
+        t = tc_cli("note", "-m", "still there?", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
-        t = cli("--json", "log", NULL);
+        t = tc_cli("--json", "log", NULL);
         assert_int_equal(t.status, 0);
         assert_false(contains(t.out, CANARY));
         must_contain(t.out, "before the revocation"); /* what was read stays read */
@@ -861,7 +844,7 @@ test_revoke(void **state)
     /* The client's own devices still read everything. */
     as(f->clhome);
     {
-        dbk_run_result t = cli("--json", "log", NULL);
+        dbk_run_result t = tc_cli("--json", "log", NULL);
         must_contain(t.out, CANARY);
         dbk_run_result_free(&t);
     }

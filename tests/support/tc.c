@@ -3,6 +3,7 @@
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
+#include "dbk/fingerprint.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -329,4 +330,42 @@ tc_login(const dbk_server *s, tc_account *a, const char *passphrase, json_t **re
     else
         json_decref(r);
     return st;
+}
+
+dbk_run_result
+tc_cli(const char *a1, ...)
+{
+    const char *argv[32] = {dbk_bin("DAYBOOK"), a1};
+    size_t n = 2;
+    va_list ap;
+    dbk_run_result r;
+
+    va_start(ap, a1);
+    while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    return r;
+}
+
+char *
+tc_invite_uri(const dbk_server *s, const tc_account *co, const unsigned char *fp_sign_pk,
+              const unsigned char *fp_box_pk)
+{
+    long st;
+    json_t *empty = json_object();
+    json_t *r = tc_req(s, co, "POST", "/v1/invites", empty, &st);
+    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], *uri = malloc(512);
+
+    json_decref(empty);
+    assert_int_equal(st, 201);
+    assert_non_null(uri);
+    dbk_fingerprint_short(fp, &co->id, fp_sign_pk, fp_box_pk);
+    dbk_id_to_text(&co->id, cid);
+    snprintf(uri, 512, "daybook://enroll?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s&fp=%s"
+                       "&counselor=%s",
+             s->port, json_string_value(json_object_get(r, "code")), fp, cid);
+    json_decref(r);
+    return uri;
 }

@@ -73,6 +73,15 @@ char *tc_open(const char *b64, const tc_account *author, const dbk_id *stream, u
  * the finish's 200; stores the token. */
 long tc_login(const dbk_server *s, tc_account *a, const char *passphrase, json_t **resp);
 
+/* Runs the real `daybook ARGS...` (NULL-terminated, $DAYBOOK) with the environment
+ * of the test process (DAYBOOK_HOME, DAYBOOK_PASSPHRASE_FILE ...). */
+dbk_run_result tc_cli(const char *a1, ...);
+/* A new invite of counselor co as the enrollment URI its device would show, with the
+ * fingerprint of the given keys (a test passes other keys to play a lying server).
+ * malloc'd. */
+char *tc_invite_uri(const dbk_server *s, const tc_account *co, const unsigned char *fp_sign_pk,
+                    const unsigned char *fp_box_pk);
+
 /* "/v1/streams/<id>/records" etc. into a static buffer. */
 const char *tc_path(const char *fmt, const dbk_id *id);
 json_t *tc_id(const dbk_id *id);
