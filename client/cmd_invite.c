@@ -10,6 +10,9 @@
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
 
+#include <stdbool.h>
+
+#include <qrencode.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +33,35 @@ pct(const char *in, char *out, size_t cap)
         }
     }
     out[o] = '\0';
+}
+
+/*
+ * Prints text as a QR code (error correction M, byte mode, as proto/README.md 4.2
+ * says) with Unicode half blocks: two modules per character cell, a quiet zone of
+ * four modules, dark on light.
+ */
+static void
+print_qr(const char *text)
+{
+    QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+    const int quiet = 4;
+    if (q == NULL)
+        return;
+    int n = q->width + 2 * quiet;
+    for (int y = 0; y < n; y += 2) {
+        printf("  ");
+        for (int x = 0; x < n; x++) {
+            int mx = x - quiet, top = y - quiet, bot = y + 1 - quiet;
+            bool t = mx >= 0 && mx < q->width && top >= 0 && top < q->width &&
+                     (q->data[top * q->width + mx] & 1);
+            bool b = mx >= 0 && mx < q->width && bot >= 0 && bot < q->width &&
+                     (q->data[bot * q->width + mx] & 1);
+            /* Light background: a dark module is drawn as the absence of the block. */
+            fputs(t && b ? " " : t ? "\u2584" : b ? "\u2580" : "\u2588", stdout);
+        }
+        putchar('\n');
+    }
+    QRcode_free(q);
 }
 
 static int
@@ -73,11 +105,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
                "%lld}\n",
                server, code, fp, cid,
                (long long)json_integer_value(json_object_get(resp, "expires_at")));
-    else
-        printf("Give this code to your client (valid once, for 7 days):\n\n"
-               "  daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s\n\n"
-               "They run: daybook enroll '<the code>'\n",
-               server, code, fp, cid);
+    else {
+        char uri[2200];
+        snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s",
+                 server, code, fp, cid);
+        printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
+        print_qr(uri);
+        printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
+    }
     json_decref(resp);
     dbk_session_close(&s);
     return DBK_EXIT_OK;

@@ -12,6 +12,7 @@ build_pkgs=(
     libcurl4-openssl-dev  # HTTP client (CLI)
     libsqlite3-dev    # storage, server and client
     node-llhttp       # HTTP/1.1 parser sources (server), see README
+    libqrencode-dev   # the enrollment code as a QR code in the terminal (CLI)
     scdoc             # man pages from deploy/man/*.scd
 )
 test_pkgs=(

@@ -406,6 +406,11 @@ test_quickstart_with_the_clis(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Counselor account ready"));
     dbk_run_result_free(&r);
+    r = tc_cli("invite", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "daybook://enroll?"));
+    assert_non_null(strstr(r.out, "\u2580")); /* the QR code, in half blocks */
+    dbk_run_result_free(&r);
     r = tc_cli("--json", "invite", NULL);
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
