@@ -96,7 +96,7 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "Daybook developers")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libuv1, libsodium23, libjansson4, libcurl4, libsqlite3-0, adduser")
+    "libuv1, libsodium23, libjansson4, libcurl4, libsqlite3-0, libqrencode4, adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "caddy | nginx")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
