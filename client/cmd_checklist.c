@@ -5,9 +5,13 @@
  * assignment, or the client's own). One checklist_day record per local date:
  * checking writes a new revision of today's record, or creates it.
  *
+ * `check/uncheck --date YYYY-MM-DD` edits that day's record instead (a day
+ * logged late: not in the future, at most 365 days back).
+ *
  * Streaks: the consecutive days, ending today, that an item was checked; an item
  * not yet checked today keeps the run that ended yesterday (daycount.h).
  */
+#include "backdate.h"
 #include "cmd.h"
 #include "daycount.h"
 #include "entries_util.h"
@@ -222,8 +226,28 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
     dbk_id written;
     bool wrote = false;
 
-    if (argc < 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: daybook %s ITEM...   ('daybook today' lists the items)\n", verb);
+    const char *date_arg = NULL, *when = "today";
+    char on_date[16];
+    int nitems = 0;
+
+    /* ITEM... and --date DATE (or --date=DATE), in any order. */
+    for (int a = 1; a < argc && !bad; a++) {
+        if (strcmp(argv[a], "--date") == 0 && a + 1 < argc && date_arg == NULL)
+            date_arg = argv[++a];
+        else if (strncmp(argv[a], "--date=", 7) == 0 && date_arg == NULL)
+            date_arg = argv[a] + 7;
+        else if (argv[a][0] == '-')
+            bad = true;
+        else
+            argv[1 + nitems++] = argv[a];
+    }
+    if (bad || nitems == 0) {
+        fprintf(stderr,
+                "usage: daybook %s ITEM... [--date YYYY-MM-DD]\n"
+                "  ITEM          an item id ('daybook today' lists them)\n"
+                "  --date DATE   that day's checklist instead of today's (not in the future,\n"
+                "                at most 365 days ago)\n",
+                verb);
         json_decref(want);
         json_decref(changed);
         return DBK_EXIT_USAGE;
@@ -234,8 +258,21 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
         json_decref(changed);
         return ret;
     }
+    if (date_arg != NULL) {
+        int64_t day;
+        if (!dbk_bd_day("--date", date_arg, st.today, &day)) {
+            ret = DBK_EXIT_USAGE;
+            before = json_array();
+            goto out;
+        }
+        if (day != st.today) {
+            st.today = day; /* the day whose records are edited */
+            snprintf(on_date, sizeof on_date, "on %.10s", date_arg);
+            when = on_date;
+        }
+    }
     before = checked_today(&st);
-    for (int a = 1; a < argc; a++) {
+    for (int a = 1; a <= nitems; a++) {
         const dbk_ck_item *it = dbk_checklist_item(&st.c, argv[a]);
         bool ok = check ? it != NULL && it->active
                         : it != NULL || dbk_checklist_has(before, argv[a]);
@@ -354,10 +391,9 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
             }
             printf(".");
         } else {
-            printf("%s", check ? "Already checked today; nothing changed."
-                               : "Not checked today; nothing changed.");
+            printf("%s %s; nothing changed.", check ? "Already checked" : "Not checked", when);
         }
-        printf(" %zu of %zu done today.\n", done, total);
+        printf(" %zu of %zu done %s.\n", done, total, when);
     }
     json_decref(after);
 out:
@@ -389,14 +425,14 @@ const dbk_cmd dbk_cmd_today = {
 
 const dbk_cmd dbk_cmd_check = {
     .name = "check",
-    .usage = "daybook check ITEM...",
+    .usage = "daybook check ITEM... [--date YYYY-MM-DD]",
     .summary = "tick checklist items done today (ids as 'daybook today' shows them)",
     .run = run_check,
 };
 
 const dbk_cmd dbk_cmd_uncheck = {
     .name = "uncheck",
-    .usage = "daybook uncheck ITEM...",
-    .summary = "untick checklist items for today",
+    .usage = "daybook uncheck ITEM... [--date YYYY-MM-DD]",
+    .summary = "untick checklist items for today (or --date a past day)",
     .run = run_uncheck,
 };

@@ -3,6 +3,7 @@
  * A reported use is recorded plainly and without judgement; after a high
  * craving or a use the crisis card is shown.
  */
+#include "backdate.h"
 #include "cmd.h"
 #include "crisis.h"
 #include "entry.h"
@@ -35,7 +36,10 @@ usage(void)
             "  --duration MIN        minutes the craving lasted\n"
             "  --substance TEXT      what the craving was for (repeatable)\n"
             "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
-            "  --help-contacted      you reached out to someone\n");
+            "  --help-contacted      you reached out to someone\n"
+            "  --at TIME             when it happened, for a craving logged late: RFC 3339 with\n"
+            "                        an offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00\n"
+            "                        that day); not in the future, at most 365 days ago\n");
     return DBK_EXIT_USAGE;
 }
 
@@ -103,11 +107,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
         {"substance", required_argument, NULL, 'x'}, {"situation", required_argument, NULL, 's'},
         {"thoughts", required_argument, NULL, 'T'},  {"feelings", required_argument, NULL, 'f'},
         {"note", required_argument, NULL, 'n'},      {"help-contacted", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"at", required_argument, NULL, 'A'},        {NULL, 0, NULL, 0},
     };
     json_t *doc = json_object(), *triggers = json_object(), *coping = json_array(),
            *subst = json_array(), *halt = json_array(), *outcome = NULL;
-    const char *scale = "0-10", *result = NULL, *used_what = NULL;
+    const char *scale = "0-10", *result = NULL, *used_what = NULL, *at = NULL;
     long intensity = -1;
     dbk_session s;
     dbk_id id;
@@ -163,6 +167,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         case 'f': json_object_set_new(doc, "feelings", json_string(optarg)); break;
         case 'n': json_object_set_new(doc, "note", json_string(optarg)); break;
         case 'h': json_object_set_new(doc, "help_contacted", json_true()); break;
+        case 'A': at = optarg; break;
         default: goto bad;
         }
     }
@@ -176,7 +181,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         (strcmp(result, "resisted") != 0 && strcmp(result, "used") != 0))
         goto bad;
 
-    dbk_now_rfc3339(when);
+    if (at == NULL) {
+        dbk_now_rfc3339(when);
+    } else if (!dbk_bd_time("--at", at, when)) {
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
     dbk_local_tz(tz, sizeof tz);
     outcome = json_pack("{s:s}", "result", result);
     if (strcmp(result, "used") == 0)
@@ -232,7 +242,7 @@ out:
 
 const dbk_cmd dbk_cmd_craving = {
     .name = "craving",
-    .usage = "daybook craving --intensity N --outcome resisted|used [options]",
+    .usage = "daybook craving --intensity N --outcome resisted|used [--at TIME] [options]",
     .summary = "log a craving: how strong, what set it off, how you coped",
     .run = run,
 };

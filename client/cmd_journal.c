@@ -1,4 +1,5 @@
 /* daybook journal: write a journal entry (shared with your counselor, or --private). */
+#include "backdate.h"
 #include "cmd.h"
 #include "entry.h"
 
@@ -46,9 +47,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"message", required_argument, NULL, 'm'}, {"mood", required_argument, NULL, 'M'},
         {"tag", required_argument, NULL, 't'},     {"private", no_argument, NULL, 'p'},
-        {"prompt", required_argument, NULL, 'P'},  {NULL, 0, NULL, 0},
+        {"prompt", required_argument, NULL, 'P'},  {"at", required_argument, NULL, 'A'},
+        {NULL, 0, NULL, 0},
     };
-    const char *text = NULL, *prompt = NULL;
+    const char *text = NULL, *prompt = NULL, *at = NULL;
     char *owned = NULL, when[40], tz[64], t[DBK_ID_TEXT_LEN + 1];
     json_t *tags = json_array(), *doc;
     bool private_ = false;
@@ -73,12 +75,21 @@ run(dbk_ctx *ctx, int argc, char **argv)
         case 't': json_array_append_new(tags, json_string(optarg)); break;
         case 'p': private_ = true; break;
         case 'P': prompt = optarg; break;
+        case 'A': at = optarg; break;
         default:
-            fprintf(stderr, "usage: daybook journal [-m TEXT] [--mood 1-5] [--tag T]... "
-                            "[--private]\n       (without -m the text is read from stdin)\n");
+            fprintf(stderr,
+                    "usage: daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private] "
+                    "[--at TIME]\n       (without -m the text is read from stdin)\n"
+                    "  --at TIME   when it was written, for an entry logged late: RFC 3339 with an\n"
+                    "              offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00 that\n"
+                    "              day); not in the future, at most 365 days ago\n");
             json_decref(tags);
             return DBK_EXIT_USAGE;
         }
+    }
+    if (at != NULL && !dbk_bd_time("--at", at, when)) {
+        json_decref(tags);
+        return DBK_EXIT_USAGE;
     }
     if (text == NULL) {
         if (isatty(STDIN_FILENO))
@@ -92,7 +103,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(tags);
         return DBK_EXIT_FAIL;
     }
-    dbk_now_rfc3339(when);
+    if (at == NULL)
+        dbk_now_rfc3339(when);
     dbk_local_tz(tz, sizeof tz);
     doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b}", "type", "journal", "v", 1, "text", text,
                     "written_at", when, "tz", tz, "shared", !private_);
@@ -128,7 +140,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_journal = {
     .name = "journal",
-    .usage = "daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private]",
+    .usage = "daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private] [--at TIME]",
     .summary = "write a journal entry (shared with your counselor unless --private)",
     .run = run,
 };
