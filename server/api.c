@@ -495,6 +495,14 @@ dbk_api_submit(dbk_api_job *j)
 }
 
 void
+dbk_api_submit_authed(dbk_http_request *req, dbk_api_op op)
+{
+    dbk_api_job *j = dbk_api_job_new(req, op, true);
+    if (j != NULL)
+        dbk_api_submit(j);
+}
+
+void
 dbk_api_submit_with_path_id(dbk_http_request *req, dbk_api_op op, const char *param)
 {
     const char *p = dbk_http_param(req, param);

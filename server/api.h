@@ -88,6 +88,9 @@ json_t *dbk_api_bytes_json(const unsigned char *b, size_t len);
 int dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
                   int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
 
+/* An authenticated job with no input, submitted (the GET/POST endpoints without a body). */
+void dbk_api_submit_authed(dbk_http_request *req, dbk_api_op op);
+
 /*
  * An authenticated job whose ctx is the dbk_id in path parameter `param`, then
  * submitted. Answers 400 bad_base64 itself when the id does not parse.

@@ -522,9 +522,7 @@ void dbk_api_logout(dbk_http_request *req);
 void
 dbk_api_logout(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_logout, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_logout);
 }
 
 /* ---- GET /v1/account ---- */
@@ -553,9 +551,7 @@ void dbk_api_account(dbk_http_request *req);
 void
 dbk_api_account(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_account, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_account);
 }
 
 /* ---- PUT /v1/account/bundle: passphrase change (README section 6) ---- */
@@ -729,9 +725,7 @@ void dbk_api_devices(dbk_http_request *req);
 void
 dbk_api_devices(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_devices, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_devices);
 }
 
 static void
@@ -880,9 +874,7 @@ void dbk_api_invites(dbk_http_request *req);
 void
 dbk_api_invites(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_invites, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_invites);
 }
 
 static void

@@ -197,7 +197,5 @@ void dbk_api_caseload(dbk_http_request *req);
 void
 dbk_api_caseload(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_caseload, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_caseload);
 }

@@ -173,9 +173,7 @@ void dbk_api_streams(dbk_http_request *req);
 void
 dbk_api_streams(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_streams, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_streams);
 }
 
 /* ---- POST /v1/streams/{stream}/grants ---- */
@@ -434,7 +432,5 @@ void dbk_api_my_grants(dbk_http_request *req);
 void
 dbk_api_my_grants(dbk_http_request *req)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op_my_grants, true);
-    if (j != NULL)
-        dbk_api_submit(j);
+    dbk_api_submit_authed(req, op_my_grants);
 }
