@@ -494,6 +494,27 @@ dbk_api_submit(dbk_api_job *j)
     dbk_worker_submit(j->app->worker, &j->job);
 }
 
+dbk_api_job *
+dbk_api_body_job(dbk_http_request *req, dbk_api_op op, bool need_auth, size_t ctx_size,
+                 void (*ctx_free)(void *))
+{
+    dbk_api_job *j = dbk_api_job_new(req, op, need_auth);
+    if (j == NULL)
+        return NULL;
+    if ((j->in = dbk_api_body(req)) == NULL) {
+        dbk_api_abort(j);
+        return NULL;
+    }
+    if (ctx_size > 0) {
+        j->ctx_free = ctx_free;
+        if ((j->ctx = calloc(1, ctx_size)) == NULL) {
+            dbk_api_reject(j, DBK_E_NOMEM);
+            return NULL;
+        }
+    }
+    return j;
+}
+
 void
 dbk_api_submit_authed(dbk_http_request *req, dbk_api_op op)
 {

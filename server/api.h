@@ -88,6 +88,14 @@ json_t *dbk_api_bytes_json(const unsigned char *b, size_t len);
 int dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
                   int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
 
+/*
+ * A job for a request with a JSON body: the body parsed into j->in (a bad body is
+ * answered here) and, when ctx_size > 0, a zeroed j->ctx of that size released with
+ * ctx_free. Returns NULL when the request has already been answered.
+ */
+dbk_api_job *dbk_api_body_job(dbk_http_request *req, dbk_api_op op, bool need_auth,
+                              size_t ctx_size, void (*ctx_free)(void *));
+
 /* An authenticated job with no input, submitted (the GET/POST endpoints without a body). */
 void dbk_api_submit_authed(dbk_http_request *req, dbk_api_op op);
 

@@ -167,7 +167,8 @@ dbk_api_enroll(dbk_http_request *req)
                                        "login_pk", "bundle",    "device",     "device_name",
                                        "streams", "grants",     NULL};
     static const char *const stream_keys[] = {"stream", "kind", NULL};
-    dbk_api_job *j = dbk_api_job_new(req, op_enroll, false);
+    dbk_api_job *j = dbk_api_body_job(req, op_enroll, false, sizeof(struct enroll_ctx),
+                                      enroll_free);
     struct enroll_ctx *c;
     unsigned char code[16], *bundle = NULL;
     size_t blen = 0, i;
@@ -179,18 +180,8 @@ dbk_api_enroll(dbk_http_request *req)
 
     if (j == NULL)
         return;
-    if ((body = dbk_api_body(req)) == NULL) {
-        dbk_api_abort(j);
-        return;
-    }
-    j->in = body;
-    c = calloc(1, sizeof *c);
-    j->ctx = c;
-    j->ctx_free = enroll_free;
-    if (c == NULL) {
-        dbk_api_reject(j, DBK_E_NOMEM);
-        return;
-    }
+    body = j->in;
+    c = j->ctx;
     streams = json_object_get(body, "streams");
     if ((rc = dbk_api_only(body, keys)) != DBK_OK ||
         (rc = dbk_api_fixed(body, "code", code, sizeof code)) != DBK_OK ||
@@ -352,24 +343,14 @@ parse_purpose(json_t *body, enum dbk_purpose *out)
 static dbk_api_job *
 login_job(dbk_http_request *req, dbk_api_op op, const char *const *keys, json_t **body)
 {
-    dbk_api_job *j = dbk_api_job_new(req, op, false);
+    dbk_api_job *j = dbk_api_body_job(req, op, false, sizeof(struct login_ctx), free);
     struct login_ctx *c;
     int rc;
 
     if (j == NULL)
         return NULL;
-    if ((*body = dbk_api_body(req)) == NULL) {
-        dbk_api_abort(j);
-        return NULL;
-    }
-    j->in = *body;
-    c = calloc(1, sizeof *c);
-    j->ctx = c;
-    j->ctx_free = free;
-    if (c == NULL) {
-        dbk_api_reject(j, DBK_E_NOMEM);
-        return NULL;
-    }
+    *body = j->in;
+    c = j->ctx;
     if ((rc = dbk_api_only(*body, keys)) != DBK_OK ||
         (rc = dbk_api_id(*body, "account", &c->account)) != DBK_OK ||
         (rc = dbk_api_id(*body, "device", &c->device)) != DBK_OK) {
@@ -601,7 +582,7 @@ void
 dbk_api_put_bundle(dbk_http_request *req)
 {
     static const char *const keys[] = {"challenge", "signature", "bundle", "login_pk", NULL};
-    dbk_api_job *j = dbk_api_job_new(req, op_put_bundle, true);
+    dbk_api_job *j = dbk_api_body_job(req, op_put_bundle, true, sizeof(struct bundle_ctx), free);
     struct bundle_ctx *c;
     dbk_kdf_params kp;
     json_t *body;
@@ -609,18 +590,8 @@ dbk_api_put_bundle(dbk_http_request *req)
 
     if (j == NULL)
         return;
-    if ((body = dbk_api_body(req)) == NULL) {
-        dbk_api_abort(j);
-        return;
-    }
-    j->in = body;
-    c = calloc(1, sizeof *c);
-    j->ctx = c;
-    j->ctx_free = free;
-    if (c == NULL) {
-        dbk_api_reject(j, DBK_E_NOMEM);
-        return;
-    }
+    body = j->in;
+    c = j->ctx;
     if ((rc = dbk_api_only(body, keys)) != DBK_OK ||
         (rc = dbk_api_fixed(body, "challenge", c->challenge, 32)) != DBK_OK ||
         (rc = dbk_api_fixed(body, "signature", c->signature, 64)) != DBK_OK ||
@@ -810,25 +781,16 @@ void
 dbk_api_invite_create(dbk_http_request *req)
 {
     static const char *const keys[] = {"ttl_s", NULL};
-    dbk_api_job *j = dbk_api_job_new(req, op_invite_create, true);
+    dbk_api_job *j =
+        dbk_api_body_job(req, op_invite_create, true, sizeof(struct invite_ctx), free);
     struct invite_ctx *c;
     json_t *body;
     int rc;
 
     if (j == NULL)
         return;
-    if ((body = dbk_api_body(req)) == NULL) {
-        dbk_api_abort(j);
-        return;
-    }
-    j->in = body;
-    c = calloc(1, sizeof *c);
-    j->ctx = c;
-    j->ctx_free = free;
-    if (c == NULL) {
-        dbk_api_reject(j, DBK_E_NOMEM);
-        return;
-    }
+    body = j->in;
+    c = j->ctx;
     if ((rc = dbk_api_only(body, keys)) != DBK_OK ||
         (rc = dbk_api_int(body, "ttl_s", true, j->app->config.invite_ttl_ms / 1000,
                           INVITE_TTL_MIN_S, INVITE_TTL_MAX_S, &c->ttl_s)) != DBK_OK) {

@@ -329,17 +329,11 @@ dbk_api_push(dbk_http_request *req)
         dbk_http_respond_error(req, rc);
         return;
     }
-    if ((j = dbk_api_job_new(req, op_push, true)) == NULL)
+    if ((j = dbk_api_body_job(req, op_push, true, sizeof *c, ctx_free)) == NULL)
         return;
-    if ((body = dbk_api_body(req)) == NULL) {
-        dbk_api_abort(j);
-        return;
-    }
-    j->in = body;
-    c = calloc(1, sizeof *c);
-    j->ctx = c;
-    j->ctx_free = ctx_free;
-    if (c == NULL || (c->push = calloc(1, sizeof *c->push)) == NULL) {
+    body = j->in;
+    c = j->ctx;
+    if ((c->push = calloc(1, sizeof *c->push)) == NULL) {
         dbk_api_reject(j, DBK_E_NOMEM);
         return;
     }
@@ -482,19 +476,13 @@ dbk_api_sync(dbk_http_request *req)
     dbk_api_job *j;
     int rc;
 
-    if ((j = dbk_api_job_new(req, op_sync, true)) == NULL)
+    if ((j = dbk_api_body_job(req, op_sync, true, sizeof *c, ctx_free)) == NULL)
         return;
-    if ((body = dbk_api_body(req)) == NULL) {
-        dbk_api_abort(j);
-        return;
-    }
-    j->in = body;
-    c = calloc(1, sizeof *c);
-    j->ctx = c;
-    j->ctx_free = ctx_free;
+    body = j->in;
+    c = j->ctx;
     push = json_object_get(body, "push");
     pull = json_object_get(body, "pull");
-    rc = c == NULL ? DBK_E_NOMEM : dbk_api_only(body, keys);
+    rc = dbk_api_only(body, keys);
     if (rc == DBK_OK && ((push && !json_is_array(push)) || (pull && !json_is_array(pull))))
         rc = DBK_E_BAD_FIELD;
     if (rc == DBK_OK && json_array_size(push) + json_array_size(pull) > MAX_SYNC_ENTRIES)
