@@ -369,3 +369,51 @@ tc_invite_uri(const dbk_server *s, const tc_account *co, const unsigned char *fp
     json_decref(r);
     return uri;
 }
+
+bool
+tc_counselor_stream(const dbk_server *s, const tc_account *co, const dbk_id *client,
+                    dbk_id *stream, unsigned char key[32], unsigned char client_pk[32],
+                    char **consent)
+{
+    long st;
+    json_t *grants, *g, *keys;
+    size_t i;
+    bool have = false;
+    char path[256], cid[DBK_ID_TEXT_LEN + 1];
+
+    if (consent != NULL)
+        *consent = NULL;
+    dbk_id_to_text(client, cid);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
+    keys = tc_req(s, co, "GET", path, NULL, &st);
+    assert_int_equal(st, 200);
+    const char *pk = json_string_value(json_object_get(keys, "ed25519_pk"));
+    assert_int_equal(dbk_b64_decode_exact(client_pk, 32, pk, strlen(pk)), 0);
+    json_decref(keys);
+    grants = tc_req(s, co, "GET", "/v1/grants", NULL, &st);
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(grants, "grants"), i, g) {
+        const char *gb = json_string_value(json_object_get(g, "grant"));
+        unsigned char gbytes[20000];
+        size_t glen;
+        dbk_grant_hdr h;
+        char *c;
+        if (strcmp(json_string_value(json_object_get(g, "owner")), cid) != 0 ||
+            strcmp(json_string_value(json_object_get(g, "state")), "active") != 0)
+            continue;
+        assert_int_equal(dbk_b64_decode(gbytes, sizeof gbytes, &glen, gb, strlen(gb)), 0);
+        dbk_grant_expect x = {client, client_pk, &co->id, co->keys->box_pk, co->keys->box_sk,
+                              dbk_hlc_wall_ms()};
+        assert_int_equal(dbk_grant_open(gbytes, glen, &x, &h, key, &c), 0);
+        if (consent != NULL) {
+            free(*consent);
+            *consent = c;
+        } else {
+            free(c);
+        }
+        *stream = h.stream;
+        have = true;
+    }
+    json_decref(grants);
+    return have;
+}

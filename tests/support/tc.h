@@ -82,6 +82,16 @@ dbk_run_result tc_cli(const char *a1, ...);
 char *tc_invite_uri(const dbk_server *s, const tc_account *co, const unsigned char *fp_sign_pk,
                     const unsigned char *fp_box_pk);
 
+/*
+ * What counselor co holds of client's shared stream: the stream id and the key of
+ * its active grant (opened with co's keys), and the client's signing key. When
+ * consent is not NULL it gets the consent sealed in the grant (malloc'd). Returns
+ * false when co holds no active grant from client.
+ */
+bool tc_counselor_stream(const dbk_server *s, const tc_account *co, const dbk_id *client,
+                         dbk_id *stream, unsigned char key[32], unsigned char client_pk[32],
+                         char **consent);
+
 /* "/v1/streams/<id>/records" etc. into a static buffer. */
 const char *tc_path(const char *fmt, const dbk_id *id);
 json_t *tc_id(const dbk_id *id);
