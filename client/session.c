@@ -17,6 +17,18 @@
 #include <unistd.h>
 
 #define PASSPHRASE_MAX 1024
+#define KEY_CACHE_SLOTS 128
+
+/* Stream keys already opened in this session: opening a grant costs a sealed-box
+ * open and a signature check, and a review opens thousands of entries. */
+struct dbk_key_cache {
+    size_t n;
+    struct {
+        dbk_id stream;
+        uint32_t epoch;
+        unsigned char key[32];
+    } v[KEY_CACHE_SLOTS];
+};
 #define UNLOCK_SECONDS_DEFAULT 900
 
 int
@@ -48,6 +60,7 @@ void
 dbk_session_close(dbk_session *s)
 {
     sodium_memzero(s->token_mem, sizeof s->token_mem);
+    sodium_free(s->keycache); /* wipes */
     dbk_account_keys_free(s->keys);
     dbk_local_close(s->L);
     memset(s, 0, sizeof *s);
@@ -395,6 +408,12 @@ dbk_session_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     char *consent = NULL;
     int rc;
 
+    if (s->keycache != NULL)
+        for (size_t i = 0; i < s->keycache->n; i++)
+            if (s->keycache->v[i].epoch == epoch && dbk_id_equal(&s->keycache->v[i].stream, stream)) {
+                memcpy(key, s->keycache->v[i].key, 32);
+                return DBK_OK;
+            }
     if ((rc = dbk_session_unlock(s)) != DBK_OK ||
         (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
         (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
@@ -404,5 +423,13 @@ dbk_session_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     rc = dbk_grant_open(g, len, &e, &h, key, &consent);
     free(g);
     free(consent);
+    if (rc == DBK_OK && s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)))
+        s->keycache->n = 0;
+    if (rc == DBK_OK && s->keycache != NULL && s->keycache->n < KEY_CACHE_SLOTS) {
+        size_t i = s->keycache->n++;
+        s->keycache->v[i].stream = *stream;
+        s->keycache->v[i].epoch = epoch;
+        memcpy(s->keycache->v[i].key, key, 32);
+    }
     return rc;
 }

@@ -28,6 +28,7 @@ typedef struct dbk_session {
     dbk_account_keys *keys;    /* NULL until unlocked */
     dbk_hlc hlc;
     char token_mem[80];        /* a token not stored yet (during login); wiped on close */
+    struct dbk_key_cache *keycache; /* stream keys opened so far (sodium_malloc'd) */
 } dbk_session;
 
 /* Opens the profile; create makes the directory and store. DBK_E_NOT_FOUND when
@@ -64,7 +65,8 @@ int dbk_net_check_url(const char *url);
 /* Stores the bearer token sealed to this account's own key. */
 int dbk_session_set_token(dbk_session *s, const char *token);
 
-/* The stream key for (stream, epoch) from the grants this account holds. */
+/* The stream key for (stream, epoch) from the grants this account holds. Opened
+ * once per session and kept in locked memory that is wiped on close. */
 int dbk_session_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                            unsigned char key[32]);
 
