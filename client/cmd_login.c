@@ -144,7 +144,8 @@ static int
 login_new_device(dbk_ctx *ctx, const char *link)
 {
     dbk_session s;
-    char server[600] = "", account[32] = "";
+    char server[sizeof s.server] = "", account[32] = "";
+    bool too_long = false;
     const char *q = strncmp(link, "daybook://login?", 16) == 0 ? link + 16 : NULL;
     unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
     dbk_pass_keys *pk = NULL;
@@ -157,7 +158,11 @@ login_new_device(dbk_ctx *ctx, const char *link)
         const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
         if (strncmp(p, "server=", 7) == 0) {
             size_t o = 0;
-            for (const char *c = p + 7; c < end && o + 1 < sizeof server; c++) {
+            for (const char *c = p + 7; c < end; c++) {
+                if (o + 1 == sizeof server) {
+                    too_long = true;
+                    break;
+                }
                 if (*c == '%' && c + 2 < end) {
                     char hx[3] = {c[1], c[2], 0};
                     server[o++] = (char)strtol(hx, NULL, 16);
@@ -172,7 +177,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
         }
         p = amp ? amp + 1 : end;
     }
-    if (q == NULL || server[0] == '\0' || account[0] == '\0' ||
+    if (q == NULL || too_long || server[0] == '\0' || account[0] == '\0' ||
         dbk_net_check_url(server) != DBK_OK) {
         fprintf(stderr, "daybook: that is not a login link (run 'daybook status' on your "
                         "other device to see it)\n");

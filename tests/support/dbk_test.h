@@ -84,4 +84,12 @@ int dbk_raw_connect(int port);
 /* Reads what arrives until close or timeout; malloc'd. */
 char *dbk_raw_read_all(int fd, int timeout_ms);
 
+/*
+ * One row of README's "Reliability" table: what was tried, how, and the result
+ * (printf format), e.g. dbk_report("server killed mid-write", "kill -9 during a push
+ * storm", "%d acknowledged records checked, losses: %d", n, lost). See report.c.
+ */
+void dbk_report(const char *what, const char *how, const char *result_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
