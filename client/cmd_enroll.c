@@ -8,86 +8,16 @@
  */
 #include "cmd.h"
 #include "entry.h"
+#include "links.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
 #include "dbk/grant.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct uri {
-    bool setup;
-    char server[512], code[32], fp[32], counselor[32];
-};
-
-static int
-hexval(int c)
-{
-    return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
-}
-
-/* Copies the percent-decoded value of n bytes at v into out. */
-static int
-decode(const char *v, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (c == '%' && i + 2 < n && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-            c = (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2]));
-            i += 2;
-        } else if (c == '%') {
-            return DBK_E_INVALID;
-        }
-        if (o + 1 >= cap)
-            return DBK_E_INVALID;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return DBK_OK;
-}
-
-static int
-parse_uri(const char *text, struct uri *u)
-{
-    const char *q, *p;
-    memset(u, 0, sizeof u[0]);
-    if (strncmp(text, "daybook://enroll?", 17) == 0)
-        q = text + 17;
-    else if (strncmp(text, "daybook://setup?", 16) == 0)
-        q = text + 16, u->setup = true;
-    else
-        return DBK_E_INVALID;
-    for (p = q; *p;) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        char *dst = NULL;
-        size_t cap = 0;
-        if (eq != NULL) {
-            size_t k = (size_t)(eq - p);
-            if (k == 6 && memcmp(p, "server", 6) == 0)
-                dst = u->server, cap = sizeof u->server;
-            else if (k == 4 && memcmp(p, "code", 4) == 0)
-                dst = u->code, cap = sizeof u->code;
-            else if (k == 2 && memcmp(p, "fp", 2) == 0)
-                dst = u->fp, cap = sizeof u->fp;
-            else if (k == 9 && memcmp(p, "counselor", 9) == 0)
-                dst = u->counselor, cap = sizeof u->counselor;
-            if (dst != NULL && (dst[0] != '\0' ||
-                                decode(eq + 1, (size_t)(end - eq - 1), dst, cap) != DBK_OK))
-                return DBK_E_INVALID; /* repeated or malformed */
-        }
-        p = amp ? amp + 1 : end;
-    }
-    if (!u->server[0] || strlen(u->code) != 22 ||
-        (!u->setup && (strlen(u->fp) != 22 || strlen(u->counselor) != 22)))
-        return DBK_E_INVALID;
-    return dbk_net_check_url(u->server);
-}
 
 static json_t *
 b64(const unsigned char *b, size_t n)
@@ -134,7 +64,7 @@ static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
-    struct uri u;
+    dbk_link u;
     dbk_local_stream shared = {0}, priv = {0};
     unsigned char shared_key[32], login_pk[32], bundle[DBK_BUNDLE_BYTES];
     json_t *streams = json_array(), *grants = json_array(), *body, *resp = NULL;
@@ -149,7 +79,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(grants);
         return DBK_EXIT_USAGE;
     }
-    if (parse_uri(argv[1], &u) != DBK_OK) {
+    if (dbk_link_parse(argv[1], &u) != DBK_OK || u.kind == DBK_LINK_LOGIN) {
         json_decref(streams);
         json_decref(grants);
         fprintf(stderr, "daybook: that is not a valid enrollment code (it starts with "
@@ -180,7 +110,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_local_begin(s.L)) != DBK_OK)
         goto out;
-    for (int k = u.setup ? 1 : 0; k < 2; k++) {
+    for (int k = u.kind == DBK_LINK_SETUP ? 1 : 0; k < 2; k++) {
         dbk_local_stream *st = k == 0 ? &shared : &priv;
         unsigned char *g;
         size_t glen;
@@ -225,8 +155,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
         }
         dbk_local_put(s.L, "server_id", server_id.b, DBK_ID_BYTES);
         dbk_local_put_text(s.L, "server", s.server);
-        dbk_local_put_int(s.L, "role", u.setup ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT);
-        if (u.setup)
+        dbk_local_put_int(s.L, "role",
+                          u.kind == DBK_LINK_SETUP ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT);
+        if (u.kind == DBK_LINK_SETUP)
             dbk_local_stream_drop(s.L, &shared.id); /* a counselor owns only a private stream */
         dbk_local_put_int(s.L, "restore_generation",
                           json_integer_value(json_object_get(resp, "restore_generation")));
@@ -235,7 +166,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_local_commit(s.L)) != DBK_OK)
         goto out;
 
-    if (!u.setup) {
+    if (u.kind != DBK_LINK_SETUP) {
         /* The counselor's keys must match the fingerprint the counselor gave in person. */
         json_t *c = json_object_get(resp, "counselor");
         const char *cid = json_string_value(json_object_get(c, "account"));

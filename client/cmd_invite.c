@@ -9,31 +9,13 @@
 
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
+#include "dbk/pct.h"
 
 #include <stdbool.h>
 
 #include <qrencode.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Percent-encodes everything but RFC 3986's unreserved characters. */
-static void
-pct(const char *in, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < cap; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    out[o] = '\0';
-}
 
 /*
  * Prints text as a QR code (error correction M, byte mode, as proto/README.md 4.2
@@ -98,7 +80,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     /* The fingerprint comes from this device's own keys, never from the server. */
     dbk_fingerprint_short(fp, &s.account, s.keys->sign_pk, s.keys->box_pk);
     dbk_id_to_text(&s.account, cid);
-    pct(s.server, server, sizeof server);
+    server[0] = '\0';
+    (void)dbk_pct_append(server, sizeof server, s.server); /* fits: 3 x sizeof s.server */
     const char *code = json_string_value(json_object_get(resp, "code"));
     if (ctx->json)
         printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s\",\"expires_at\":"

@@ -14,6 +14,7 @@
  */
 #include "cmd.h"
 #include "entry.h"
+#include "links.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -144,9 +145,7 @@ static int
 login_new_device(dbk_ctx *ctx, const char *link)
 {
     dbk_session s;
-    char server[sizeof s.server] = "", account[32] = "";
-    bool too_long = false;
-    const char *q = strncmp(link, "daybook://login?", 16) == 0 ? link + 16 : NULL;
+    dbk_link u;
     unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
     dbk_pass_keys *pk = NULL;
     json_t *resp = NULL;
@@ -154,31 +153,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     long status;
     int rc;
 
-    for (const char *p = q; p && *p;) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        if (strncmp(p, "server=", 7) == 0) {
-            size_t o = 0;
-            for (const char *c = p + 7; c < end; c++) {
-                if (o + 1 == sizeof server) {
-                    too_long = true;
-                    break;
-                }
-                if (*c == '%' && c + 2 < end) {
-                    char hx[3] = {c[1], c[2], 0};
-                    server[o++] = (char)strtol(hx, NULL, 16);
-                    c += 2;
-                } else {
-                    server[o++] = *c;
-                }
-            }
-            server[o] = '\0';
-        } else if (strncmp(p, "account=", 8) == 0 && end - p - 8 == 22) {
-            memcpy(account, p + 8, 22);
-        }
-        p = amp ? amp + 1 : end;
-    }
-    if (q == NULL || too_long || server[0] == '\0' || account[0] == '\0' ||
-        dbk_net_check_url(server) != DBK_OK) {
+    if (dbk_link_parse(link, &u) != DBK_OK || u.kind != DBK_LINK_LOGIN) {
         fprintf(stderr, "daybook: that is not a login link (run 'daybook status' on your "
                         "other device to see it)\n");
         return DBK_EXIT_FAIL;
@@ -191,8 +166,8 @@ login_new_device(dbk_ctx *ctx, const char *link)
     }
     if ((rc = dbk_session_open(&s, true)) != DBK_OK)
         return dbk_cmd_fail("cannot create the profile", rc);
-    snprintf(s.server, sizeof s.server, "%s", server);
-    dbk_id_from_text(&s.account, account, 22);
+    snprintf(s.server, sizeof s.server, "%s", u.server);
+    dbk_id_from_text(&s.account, u.account, 22);
     dbk_id_random(&s.device);
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
         goto out;

@@ -1,6 +1,7 @@
 /* daybook sync and daybook status. */
 #include "cmd.h"
 #include "entry.h"
+#include "links.h"
 
 #include "dbk/error.h"
 
@@ -86,18 +87,10 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
                s.server[0] ? s.server : "(not enrolled)", (long long)pending, when);
     if (!ctx->json && s.server[0]) {
         /* The link a second device needs: not a secret (the passphrase is). */
-        static const char hex[] = "0123456789ABCDEF";
-        char t[DBK_ID_TEXT_LEN + 1];
+        char t[DBK_ID_TEXT_LEN + 1], link[2048];
         dbk_id_to_text(&s.account, t);
-        printf("other device: daybook login 'daybook://login?server=");
-        for (const unsigned char *p = (const unsigned char *)s.server; *p; p++) {
-            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
-                putchar(*p);
-            else
-                printf("%%%c%c", hex[*p >> 4], hex[*p & 15]);
-        }
-        printf("&account=%s'\n", t);
+        if (dbk_link_login_format(link, sizeof link, s.server, t) == DBK_OK)
+            printf("other device: daybook login '%s'\n", link);
     }
     dbk_session_close(&s);
     return DBK_EXIT_OK;

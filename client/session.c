@@ -52,7 +52,16 @@ dbk_session_open(dbk_session *s, bool create)
     dbk_local_get_text(s->L, "server", s->server, sizeof s->server);
     if (dbk_local_get_text(s->L, "role", role, sizeof role) == DBK_OK)
         s->role = atoi(role);
-    s->hlc.last = (uint64_t)dbk_local_get_int(s->L, "hlc", 0);
+    /* The clock is stored as a decimal int64. One past 2^62 (its milliseconds are
+     * after the year 4000) was never written by a sane clock, and near 2^63 the next
+     * clock would turn negative or wrap to zero, making every new revision lose:
+     * the file is damaged. */
+    int64_t hlc = dbk_local_get_int(s->L, "hlc", 0);
+    if (hlc < 0 || hlc > INT64_C(1) << 62) {
+        dbk_session_close(s);
+        return DBK_E_CORRUPT;
+    }
+    s->hlc.last = (uint64_t)hlc;
     return DBK_OK;
 }
 

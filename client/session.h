@@ -14,6 +14,7 @@
 
 #include "dbk/hlc.h"
 #include "dbk/keys.h"
+#include "dbk/pct.h"
 
 #include <jansson.h>
 
@@ -24,7 +25,7 @@ typedef struct dbk_session {
     dbk_local *L;
     dbk_id account, device, server_id;
     int role;
-    char server[512];          /* base URL, "" before enrollment */
+    char server[DBK_URL_MAX];  /* base URL, "" before enrollment */
     dbk_account_keys *keys;    /* NULL until unlocked */
     dbk_hlc hlc;
     char token_mem[80];        /* a token not stored yet (during login); wiped on close */

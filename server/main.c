@@ -13,6 +13,7 @@
 #include "dbk/fs.h"
 #include "dbk/init.h"
 #include "dbk/log.h"
+#include "dbk/pct.h"
 #include "dbk/version.h"
 
 #include <errno.h>
@@ -622,6 +623,10 @@ cmd_counselor(int argc, char **argv)
                 DBK_NAME_MAX);
         return 2;
     }
+    if (url != NULL && strlen(url) >= DBK_URL_MAX) { /* the client's limit for a server URL */
+        fprintf(stderr, "daybookd: --url is longer than %d bytes\n", DBK_URL_MAX - 1);
+        return 2;
+    }
     if ((rc = admin_open(dir, &st, false)) != 0)
         return rc;
     memset(&inv, 0, sizeof inv);
@@ -643,16 +648,9 @@ cmd_counselor(int argc, char **argv)
     sodium_memzero(code, sizeof code);
     printf("setup code for %s (valid 7 days, once): %s\n", pos[1], text);
     if (url != NULL) {
-        static const char hex[] = "0123456789ABCDEF";
-        printf("setup URI: daybook://setup?server=");
-        for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
-            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                (*p >= '0' && *p <= '9') || strchr("-._~", *p))
-                putchar(*p);
-            else
-                printf("%%%c%c", hex[*p >> 4], hex[*p & 15]);
-        }
-        printf("&code=%s\n", text);
+        char enc[3 * DBK_URL_MAX] = "";
+        (void)dbk_pct_append(enc, sizeof enc, url); /* fits: at most 3 bytes per byte */
+        printf("setup URI: daybook://setup?server=%s&code=%s\n", enc, text);
     }
     sodium_memzero(text, sizeof text);
     return 0;

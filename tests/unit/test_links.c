@@ -1,0 +1,121 @@
+/*
+ * The daybook:// links people paste (client/links.c) and the percent-encoding that
+ * builds them (common/pct.c): what a counselor's invite, an admin's setup code and
+ * `daybook status` print must parse back to the same values, and a link that is
+ * repeated, cut, overlong or smuggles a NUL is refused, never half-read.
+ */
+#include "links.h"
+
+#include "dbk/error.h"
+#include "dbk/init.h"
+#include "dbk/pct.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define ID22 "AAAAAAAAAAAAAAAAAAAAAA"
+
+static void
+test_each_kind_parses(void **state)
+{
+    dbk_link u;
+    (void)state;
+    assert_int_equal(dbk_link_parse("daybook://setup?server=https%3A%2F%2Fclinic.example.org"
+                                    "&code=" ID22, &u), DBK_OK);
+    assert_int_equal(u.kind, DBK_LINK_SETUP);
+    assert_string_equal(u.server, "https://clinic.example.org");
+    assert_string_equal(u.code, ID22);
+    /* Unencoded ':' and '/' (as older invites printed them) and unknown fields pass. */
+    assert_int_equal(dbk_link_parse("daybook://enroll?server=https://clinic.example.org&code=" ID22
+                                    "&fp=" ID22 "&counselor=" ID22 "&later=1", &u), DBK_OK);
+    assert_int_equal(u.kind, DBK_LINK_ENROLL);
+    assert_string_equal(u.counselor, ID22);
+    assert_int_equal(dbk_link_parse("daybook://login?account=" ID22
+                                    "&server=https%3a%2f%2fclinic.example.org", &u), DBK_OK);
+    assert_int_equal(u.kind, DBK_LINK_LOGIN);
+    assert_string_equal(u.account, ID22);
+    assert_string_equal(u.server, "https://clinic.example.org");
+}
+
+static void
+test_bad_links_are_refused(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "https://clinic.example.org",
+        "daybook://enrol?server=https://clinic.example.org&code=" ID22,
+        "daybook://setup?server=https://clinic.example.org",                 /* no code */
+        "daybook://setup?server=https://clinic.example.org&code=short",
+        "daybook://enroll?server=https://clinic.example.org&code=" ID22,     /* no fp */
+        "daybook://login?server=https://clinic.example.org",                 /* no account */
+        "daybook://login?server=https://a.example&server=https://b.example&account=" ID22,
+        "daybook://login?server=https%00.evil.example&account=" ID22,         /* NUL */
+        "daybook://login?server=https%zz&account=" ID22,
+        "daybook://login?server=https%2&account=" ID22,
+        "daybook://login?server=ftp://clinic.example.org&account=" ID22,
+        "daybook://login?server=http://clinic.example.org&account=" ID22,    /* not loopback */
+    };
+    dbk_link u;
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (dbk_link_parse(bad[i], &u) == DBK_OK)
+            fail_msg("accepted: %s", bad[i]);
+
+    /* A server longer than the CLI keeps is refused, not cut. */
+    char text[2048] = "daybook://login?account=" ID22 "&server=https://";
+    size_t n = strlen(text);
+    memset(text + n, 'a', DBK_URL_MAX);
+    strcpy(text + n + DBK_URL_MAX, ".example");
+    assert_int_equal(dbk_link_parse(text, &u), DBK_E_INVALID);
+}
+
+static void
+test_login_link_round_trip(void **state)
+{
+    static const char *const servers[] = {
+        "https://clinic.example.org", "https://clinic.example.org:8443/daybook",
+        "https://clinic.example.org/a&b=c?d#e", "http://127.0.0.1:8470",
+        "https://xn--klinik-3ya.example/\xc3\xa9t\xc3\xa9"};
+    char link[2048];
+    dbk_link u;
+    (void)state;
+    for (size_t i = 0; i < sizeof servers / sizeof servers[0]; i++) {
+        assert_int_equal(dbk_link_login_format(link, sizeof link, servers[i], ID22), DBK_OK);
+        assert_int_equal(dbk_link_parse(link, &u), DBK_OK);
+        assert_int_equal(u.kind, DBK_LINK_LOGIN);
+        assert_string_equal(u.server, servers[i]);
+        assert_string_equal(u.account, ID22);
+    }
+    assert_int_equal(dbk_link_login_format(link, 40, servers[0], ID22), DBK_E_INVALID);
+}
+
+static void
+test_pct_append(void **state)
+{
+    char out[16] = "x=";
+    (void)state;
+    assert_int_equal(dbk_pct_append(out, sizeof out, "a b&c~"), DBK_OK);
+    assert_string_equal(out, "x=a%20b%26c~");
+    /* Does not fit: out is left as it was. */
+    assert_int_equal(dbk_pct_append(out, sizeof out, "&&"), DBK_E_INVALID);
+    assert_string_equal(out, "x=a%20b%26c~");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_each_kind_parses),
+        cmocka_unit_test(test_bad_links_are_refused),
+        cmocka_unit_test(test_login_link_round_trip),
+        cmocka_unit_test(test_pct_append),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
