@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]      # default 20
 #
 # Environment:
-#   DBK_FUZZ_TARGETS    the targets to run (default: all six, in the order below)
+#   DBK_FUZZ_TARGETS    the targets to run (default: all seven, in the order below)
 #   DBK_FUZZ_BUILD_DIR  the build directory (default build-fuzz)
 #   DBK_FUZZ_OUT        where logs, new corpus entries and crash inputs go (default: a
 #                       temporary directory, removed when every target passed)
@@ -13,14 +13,15 @@
 # New corpus entries never go into the repository. A crash, leak, timeout or failed
 # invariant fails the run; its input is printed in hex and kept in DBK_FUZZ_OUT.
 # Prints one line per target (executions, rate, new entries) and ends with
-# "N passed, M failed"; exits non-zero if any target failed.
+# "N passed, M failed"; exits non-zero if any target failed. The run's figures go to
+# $DBK_FUZZ_BUILD_DIR/reliability.jsonl for README's Reliability table.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 secs=${1:-20}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;; esac
 build=${DBK_FUZZ_BUILD_DIR:-build-fuzz}
-targets=${DBK_FUZZ_TARGETS:-fuzz_http fuzz_json_body fuzz_envelope fuzz_base64 fuzz_bundle fuzz_grant}
+targets=${DBK_FUZZ_TARGETS:-fuzz_http fuzz_json_body fuzz_envelope fuzz_base64 fuzz_bundle fuzz_grant fuzz_local}
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 command -v clang >/dev/null || { echo "run.sh: clang is required (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
@@ -50,6 +51,7 @@ lf_stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -1; }
 
 passed=0
 failed=0
+summary=""
 echo "== fuzzing each target for ${secs}s (output in $out)"
 for t in $targets; do
     dir="$out/$t"
@@ -65,6 +67,7 @@ for t in $targets; do
     execs=$(lf_stat number_of_executed_units "$dir/log")
     rate=$(lf_stat average_exec_per_sec "$dir/log")
     added=$(find "$dir/new" -type f | wc -l)
+    summary="$summary${summary:+, }${t#fuzz_} ${execs:-?}"
     if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
         printf '%-16s ok      %10s execs  %7s/s  %4s new  %3ss\n' "$t" "${execs:-?}" "${rate:-?}" \
@@ -86,4 +89,8 @@ done
 
 [ "$keep_out" -eq 0 ] && rm -rf "$out"
 echo "$passed passed, $failed failed"
+# README's Reliability row for this run (tests/reliability/render.mjs reads it).
+n=$((passed + failed))
+printf '{"what":"fuzzing","how":"%s libFuzzer targets under ASan + UBSan, %ss each from the seed corpora","result":"inputs run: %s; targets failed: %s"}\n' \
+    "$n" "$secs" "$summary" "$failed" >"$build/reliability.jsonl"
 [ "$failed" -eq 0 ]

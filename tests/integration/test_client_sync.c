@@ -295,6 +295,8 @@ test_substituted_counselor_key_is_refused(void **state)
     assert_int_equal(json_array_size(seen), 0); /* nothing shared */
     json_decref(seen);
     tc_account_free(&mallory);
+    dbk_report("malicious server", "a counselor key not matching the code's fingerprint offered "
+               "at enrollment", "`daybook enroll` refuses; nothing shared");
 }
 
 static void
@@ -579,6 +581,8 @@ test_server_restore_nothing_stranded(void **state)
     seen = counselor_reads(f, &me);
     assert_int_equal(json_array_size(seen), 4); /* nothing stranded */
     json_decref(seen);
+    dbk_report("restore from an older backup", "backup, 3 more entries synced, restore, sync",
+               "the client logs in again and re-sends; 4 of 4 entries on the server");
 }
 
 /* Changing the passphrase: the old one stops working, the new one opens the keys. */
@@ -789,7 +793,7 @@ test_kill9_during_cli_sync(void **state)
     const char *argv[] = {dbk_bin("DAYBOOK"), "sync", NULL};
     dbk_run_result r;
     json_t *seen;
-    int killed = 0;
+    int killed = 0, held;
 
     /* Keys cached in the kernel keyring for this test (no Argon2id per command);
      * `daybook lock` at the end leaves nothing behind. */
@@ -825,10 +829,15 @@ test_kill9_during_cli_sync(void **state)
     assert_non_null(strstr(r.out, "\"pending\":0"));
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
-    assert_int_equal(json_array_size(seen), 300); /* each once: the server keeps one per record */
+    /* The server keeps one revision per record: a lost entry is a missing record, a
+     * duplicated one a second record id minted for the same entry. */
+    held = (int)json_array_size(seen);
     json_decref(seen);
+    dbk_report("CLI killed mid-sync", "kill -9 of `daybook sync` at random points",
+               "killed %d times over 300 queued entries; losses: %d, duplicates: %d", killed,
+               held < 300 ? 300 - held : 0, held > 300 ? held - 300 : 0);
+    assert_int_equal(held, 300);
     assert_int_equal(log_count(), 300);
-    print_message("killed daybook sync %d times; 300 entries present once\n", killed);
     r = tc_cli("lock", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);

@@ -1133,11 +1133,13 @@ test_authorization_matrix(void **state)
         bad(&w, "after the matrix: R reads A's shared stream: %ld", st);
     json_decref(r);
 
-    print_message("authorization matrix: %zu route rows x %d actors: %zu cells (%zu right "
-                  "after the revocation, %zu after the rotation), %zu requests, %zu mismatches\n",
-                  sizeof rows_after_revoke / sizeof rows_after_revoke[0] +
-                      sizeof rows_main / sizeof rows_main[0],
-                  NACT, n_after_revoke + n_main, n_after_revoke, n_main, w.nrequests, w.nbad);
+    dbk_report("authorization",
+               "every route x 6 actors (anonymous, the client, another client, assigned, "
+               "unassigned and revoked counselor)",
+               "%zu route rows, %zu cells, %zu requests, mismatches: %zu",
+               sizeof rows_after_revoke / sizeof rows_after_revoke[0] +
+                   sizeof rows_main / sizeof rows_main[0],
+               n_after_revoke + n_main, w.nrequests, w.nbad);
     size_t nbad = print_report(&w, "authorization-matrix");
     world_free(&w);
     if (nbad > 0)
@@ -1790,7 +1792,9 @@ test_bad_input_matrix(void **state)
         dbk_run_result_free(&rr);
     }
 
-    print_message("bad-input matrix: %zu cases + 3 slowloris, %zu mismatches\n", l.n, w.nbad);
+    dbk_report("bad input", "malformed requests and slow clients; afterwards data compared "
+               "and `daybookd check` run",
+               "%zu cases + 3 slow clients, mismatches: %zu", l.n, w.nbad);
     for (size_t i = 0; i < l.n; i++) {
         free(l.c[i].name);
         free(l.c[i].req);

@@ -4,8 +4,8 @@
 //   node render.mjs --readme README.md FILE.jsonl ...      also rewrites the table
 //                                                          between the reliability markers
 //
-// Each FILE is one build's run (plain, sanitized); rows keep the order the tests
-// wrote them, and a row seen in several files shows each file's result.
+// Each FILE is one build's run (plain, sanitized); a row seen in several files shows
+// each file's result, labelled with the build directory's name.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 
@@ -45,9 +45,11 @@ for (const file of args) {
   }
 }
 
+// Sorted by what was tried, so a README rewritten from a new run diffs only in figures.
+const sorted = [...rows.values()].sort((a, b) => a.what.localeCompare(b.what) || a.how.localeCompare(b.how));
 const cell = (s) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
 const lines = ["| what | how | result |", "| --- | --- | --- |"];
-for (const r of rows.values())
+for (const r of sorted)
   lines.push(`| ${cell(r.what)} | ${cell(r.how)} | ${cell(r.results.join("; "))} |`);
 const table = rows.size ? lines.join("\n") : "(no figures were written in this run)";
 console.log(table);

@@ -9,6 +9,7 @@
 #include "dbk/error.h"
 #include "dbk/init.h"
 #include "dbk/keys.h"
+#include "dbk_test.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,7 +128,7 @@ test_every_bit_flip_is_rejected(void **state)
     const char pt[] = "{\"type\":\"journal\",\"v\":1,\"text\":\"a hard day\"}";
     dbk_envelope_expect e = expect_of(f);
     unsigned char *env;
-    size_t len, tried = 0;
+    size_t len, tried = 0, accepted = 0;
 
     assert_int_equal(dbk_envelope_seal(&f->hdr, f->key, f->author->sign_sk,
                                        (const unsigned char *)pt, sizeof pt - 1, NULL, &env, &len),
@@ -137,13 +138,18 @@ test_every_bit_flip_is_rejected(void **state)
         for (int bit = 0; bit < 8; bit++) {
             env[i] ^= (unsigned char)(1u << bit);
             int rc = open_rc(f, env, len, &e);
-            if (rc == DBK_OK)
-                fail_msg("flipping bit %d of byte %zu was accepted", bit, i);
+            if (rc == DBK_OK) {
+                print_error("flipping bit %d of byte %zu was accepted\n", bit, i);
+                accepted++;
+            }
             env[i] ^= (unsigned char)(1u << bit);
             tried++;
         }
     }
     assert_int_equal(tried, len * 8);
+    dbk_report("tampered envelopes", "every bit of a sealed journal envelope flipped in turn",
+               "%zu variants tried, accepted: %zu", tried, accepted);
+    assert_int_equal(accepted, 0);
     /* Truncation and extension at every length near the end. */
     for (size_t cut = 1; cut <= 80; cut++)
         assert_int_not_equal(open_rc(f, env, len - cut, &e), DBK_OK);
