@@ -201,7 +201,8 @@ dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len)
         size_t n = (size_t)sqlite3_column_bytes(s, 0);
         rc = n <= cap ? DBK_OK : DBK_E_CORRUPT;
         if (rc == DBK_OK) {
-            memcpy(val, sqlite3_column_blob(s, 0), n);
+            if (n > 0) /* an empty value's blob is NULL */
+                memcpy(val, sqlite3_column_blob(s, 0), n);
             if (len)
                 *len = n;
         }
