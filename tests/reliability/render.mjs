@@ -1,13 +1,12 @@
 // Renders the figures the suite wrote (tests/support/report.c) as README's table.
 //
-//   node render.mjs FILE.jsonl [FILE.jsonl ...]            prints the table
-//   node render.mjs --readme README.md FILE.jsonl ...      also rewrites the table
+//   node render.mjs [LABEL=]FILE.jsonl ...                 prints the table
+//   node render.mjs --readme README.md [LABEL=]FILE ...    also rewrites the table
 //                                                          between the reliability markers
 //
-// Each FILE is one build's run (plain, sanitized); a row seen in several files shows
-// each file's result, labelled with the build directory's name.
+// Each FILE is one run (the plain build, the sanitized one, fuzzing); a missing FILE
+// is skipped. A row seen in several files shows each file's result after its LABEL.
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
-import { basename, dirname } from "node:path";
 
 const args = process.argv.slice(2);
 let readme = null;
@@ -21,9 +20,11 @@ if (args.length === 0) {
 }
 
 const rows = new Map(); // what + how -> { what, how, results: [] }
-for (const file of args) {
+for (const arg of args) {
+  const eq = arg.indexOf("=");
+  const label = eq > 0 ? arg.slice(0, eq) : arg;
+  const file = eq > 0 ? arg.slice(eq + 1) : arg;
   if (!existsSync(file)) continue;
-  const label = basename(dirname(dirname(file))); // build dir name
   for (const [i, line] of readFileSync(file, "utf8").split("\n").entries()) {
     if (line.trim() === "") continue;
     let r;
@@ -41,7 +42,7 @@ for (const file of args) {
     }
     const key = r.what + "\u0000" + r.how;
     if (!rows.has(key)) rows.set(key, { what: r.what, how: r.how, results: [] });
-    rows.get(key).results.push(args.length > 1 ? `${r.result} (${label})` : r.result);
+    rows.get(key).results.push({ label, result: r.result });
   }
 }
 
@@ -50,7 +51,9 @@ const sorted = [...rows.values()].sort((a, b) => a.what.localeCompare(b.what) ||
 const cell = (s) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
 const lines = ["| what | how | result |", "| --- | --- | --- |"];
 for (const r of sorted)
-  lines.push(`| ${cell(r.what)} | ${cell(r.how)} | ${cell(r.results.join("; "))} |`);
+  lines.push(`| ${cell(r.what)} | ${cell(r.how)} | ${cell(
+    r.results.length === 1 ? r.results[0].result
+      : r.results.map((x) => `${x.label}: ${x.result}`).join("; "))} |`);
 const table = rows.size ? lines.join("\n") : "(no figures were written in this run)";
 console.log(table);
 
