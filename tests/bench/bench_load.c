@@ -1,0 +1,1186 @@
+/*
+ * bench_load: the load generator of issue 8. It plays many Daybook clients
+ * against daybookd and the same workload against a peer sync server
+ * (pouchdb-server, CouchDB's API) and against bench_trivial (the HTTP ceiling),
+ * one after the other in one run, and writes what it measured as JSON rows for
+ * tests/bench/report.mjs, which turns them into ratios.
+ *
+ *   bench_load --work DIR --out FILE [--daybookd PATH] [--peer PATH] [--trivial PATH]
+ *              [--users 100] [--rounds 5] [--batch 50] [--passes 3] [--inflight 64]
+ *              [--syncs 200]
+ *
+ * The workload (the same shape for every server):
+ *   set-up    users each with their own stream (Daybook: an enrolled client and its
+ *             shared stream; peer: one database per user). Not measured.
+ *   push      `rounds` rounds in which every user pushes a batch of `batch` new
+ *             records, at most `inflight` requests in flight on keep-alive
+ *             connections. Daybook: POST /v1/streams/{stream}/records; peer:
+ *             POST /{db}/_bulk_docs with one document per record.
+ *   pull      `passes` passes in which every user pulls everything since zero.
+ *             Daybook: GET /v1/streams/{stream}/records?since=0; peer:
+ *             GET /{db}/_changes?since=0&include_docs=true.
+ *   sync      the user-facing figure: one client's incremental sync (one new entry
+ *             pushed, changes pulled), `syncs` times in a row, while `inflight`
+ *             other clients sync without pause. Daybook: one POST /v1/sync
+ *             carrying the push and the pull of the client's two streams; peer: a
+ *             _bulk_docs of one document and a _changes since the last seq (CouchDB
+ *             has no single round trip for both). Not run against bench_trivial.
+ *
+ * Every record is a real envelope (proto/CRYPTO.md §4), sealed and signed with
+ * common/ code before the clock starts: a craving of about 200 bytes, padded to
+ * one 256-byte block, so a 444-byte envelope (272 bytes of ciphertext), the
+ * typical size proto/README.md gives. The peer stores the same envelope, as the
+ * same base64url text, in a document whose _id is the record id. Every response
+ * is checked (all records stored, every record pulled back), so a figure is never
+ * made of errors; one pulled stream per run is also opened and verified, as a
+ * reader would.
+ *
+ * The servers are children of this process (bench_load_proc.c): measured through
+ * /proc before and after each phase (utime + stime, VmRSS, VmHWM) and killed if
+ * this process dies. Bytes on the wire are what the generator writes and reads,
+ * HTTP headers included; bytes on disk are the growth of the server's data
+ * directory (allocated blocks) from after set-up to after the pull passes.
+ */
+#include "bench_load.h"
+
+#include "dbk/base64.h"
+#include "dbk/envelope.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+#include "dbk/hlc.h"
+#include "dbk/id.h"
+#include "dbk/init.h"
+#include "dbk/keys.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- configuration ---- */
+
+static struct {
+    int users, rounds, batch, passes, inflight, syncs;
+    const char *daybookd, *peer, *trivial, *work, *out;
+} cfg = {100, 5, 50, 3, 64, 200, NULL, NULL, NULL, NULL, NULL};
+
+/* A phase that takes longer than this has hung: the run stops instead of waiting. */
+#define PHASE_TIMEOUT_MS 180000
+/* How long a server may take to start answering. */
+#define START_TIMEOUT_MS 30000
+/* Background syncs before the measured client starts, per background client. */
+#define SYNC_WARMUP 2
+
+static void
+die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bench_load: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1); /* atexit kills the servers */
+}
+
+static void *
+xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL)
+        die("out of memory");
+    return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+static char *
+b64(const unsigned char *b, size_t len)
+{
+    size_t n = DBK_B64_ENCODED_LEN(len) + 1;
+    char *s = xmalloc(n);
+    if (dbk_b64_encode(s, n, b, len) != 0)
+        die("base64");
+    return s;
+}
+
+static size_t
+count(const char *hay, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + k, needle))
+        n++;
+    return n;
+}
+
+/* ---- the simulated users ---- */
+
+typedef struct user {
+    dbk_id id, device, shared, priv;
+    dbk_account_keys *keys;
+    unsigned char shared_key[32], priv_key[32];
+    dbk_hlc hlc;
+    char token[64];
+    char shared_t[DBK_ID_TEXT_LEN + 1], priv_t[DBK_ID_TEXT_LEN + 1];
+    char db[32];     /* the peer's database of this user */
+    char **env;      /* rounds * batch envelopes (base64url) for the push phase */
+    char **rec;      /* their record ids (text) */
+    char **sync_env; /* envelopes for the sync phase */
+    char **sync_rec;
+    int nsync;
+} user;
+
+static user *users;
+static dbk_pass_keys *pass;  /* one passphrase for every simulated account (set-up speed) */
+static dbk_kdf_params kdf;
+static size_t env_bytes;     /* the raw size of every envelope */
+
+/* A craving as a client's device would write it: about 200 bytes of JSON. */
+static size_t
+craving(char *out, size_t cap, int i)
+{
+    static const char *const outcomes[] = {"resisted", "resisted", "used", "distracted"};
+    int n = snprintf(out, cap,
+                     "{\"type\":\"craving\",\"v\":1,\"occurred_at\":\"2026-11-%02dT%02d:%02d:00"
+                     "-05:00\",\"tz\":\"America/Chicago\",\"intensity\":{\"value\":%d,\"scale\":"
+                     "\"0-10\"},\"outcome\":{\"result\":\"%s\"},\"coping\":[\"urge_surfing\","
+                     "\"called_sponsor\"]}",
+                     1 + i % 28, i % 24, (i * 7) % 60, i % 11, outcomes[i % 4]);
+    return (size_t)n;
+}
+
+/* Seals a new revision of a new record into u's shared stream. */
+static void
+seal(user *u, int i, char **env_out, char **rec_out)
+{
+    char plain[512];
+    size_t plen = craving(plain, sizeof plain, i);
+    dbk_envelope_hdr h;
+    dbk_id rec;
+    unsigned char *env;
+    size_t len;
+    char t[DBK_ID_TEXT_LEN + 1];
+
+    dbk_id_random(&rec);
+    memset(&h, 0, sizeof h);
+    h.stream = u->shared;
+    h.record = rec;
+    h.epoch = 1;
+    h.author = u->id;
+    h.rev.clock = dbk_hlc_local(&u->hlc, dbk_hlc_wall_ms());
+    h.rev.device = u->device;
+    if (dbk_envelope_seal(&h, u->shared_key, u->keys->sign_sk, (const unsigned char *)plain, plen,
+                          NULL, &env, &len) != DBK_OK)
+        die("envelope seal failed");
+    if (env_bytes == 0)
+        env_bytes = len;
+    else if (len != env_bytes)
+        die("envelopes of different sizes (%zu, %zu)", len, env_bytes);
+    *env_out = b64(env, len);
+    free(env);
+    dbk_id_to_text(&rec, t);
+    *rec_out = xstrdup(t);
+}
+
+static void
+users_make(void)
+{
+    int per = cfg.rounds * cfg.batch;
+    int nsync = cfg.syncs + cfg.syncs / 2 + 2 * SYNC_WARMUP + 16;
+
+    users = calloc((size_t)cfg.users, sizeof *users);
+    if (users == NULL)
+        die("out of memory");
+    dbk_kdf_params_new(&kdf);
+    kdf.opslimit = DBK_KDF_OPS_MIN; /* the floor: accepted, and set-up stays quick */
+    if (dbk_pass_keys_derive("bench passphrase", 16, &kdf, &pass) != DBK_OK)
+        die("passphrase KDF failed");
+    for (int k = 0; k < cfg.users; k++) {
+        user *u = &users[k];
+        dbk_id_random(&u->id);
+        dbk_id_random(&u->device);
+        dbk_id_random(&u->shared);
+        dbk_id_random(&u->priv);
+        randombytes_buf(u->shared_key, sizeof u->shared_key);
+        randombytes_buf(u->priv_key, sizeof u->priv_key);
+        if ((u->keys = dbk_account_keys_new()) == NULL)
+            die("out of memory");
+        dbk_id_to_text(&u->shared, u->shared_t);
+        dbk_id_to_text(&u->priv, u->priv_t);
+        snprintf(u->db, sizeof u->db, "user%03d", k);
+        u->env = xmalloc((size_t)per * sizeof *u->env);
+        u->rec = xmalloc((size_t)per * sizeof *u->rec);
+        for (int i = 0; i < per; i++)
+            seal(u, i, &u->env[i], &u->rec[i]);
+        /* The measured client and the background ones sync new entries too. */
+        if (k <= cfg.inflight) {
+            u->nsync = nsync;
+            u->sync_env = xmalloc((size_t)nsync * sizeof *u->sync_env);
+            u->sync_rec = xmalloc((size_t)nsync * sizeof *u->sync_rec);
+            for (int i = 0; i < nsync; i++)
+                seal(u, per + i, &u->sync_env[i], &u->sync_rec[i]);
+        }
+    }
+}
+
+/* Opens and verifies every envelope of a pull response as a reader would. */
+static size_t
+verify_pulled(const user *u, const char *body)
+{
+    json_error_t err;
+    json_t *j = json_loads(body, 0, &err), *r;
+    dbk_envelope_expect e = {&u->shared, NULL, 1, &u->id, u->keys->sign_pk};
+    size_t i, ok = 0;
+
+    json_array_foreach(json_object_get(j, "records"), i, r) {
+        const char *t = json_string_value(json_object_get(r, "envelope"));
+        size_t n = t ? strlen(t) : 0, len, plen;
+        unsigned char *env = xmalloc(DBK_B64_DECODED_MAX(n) + 1), *plain;
+        if (t != NULL && dbk_b64_decode(env, DBK_B64_DECODED_MAX(n) + 1, &len, t, n) == 0 &&
+            dbk_envelope_open(env, len, &e, u->shared_key, &plain, &plen) == DBK_OK) {
+            if (strstr((const char *)plain, "\"type\":\"craving\"") != NULL)
+                ok++;
+            dbk_plaintext_free(plain, plen);
+        }
+        free(env);
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* ---- servers ---- */
+
+enum kind { K_DAYBOOK, K_PEER, K_TRIVIAL };
+
+typedef struct target {
+    enum kind kind;
+    const char *key;   /* prefix of its rows */
+    const char *label; /* for people */
+    pid_t pid;
+    int port;
+    char dir[PATH_MAX];      /* its work directory */
+    char data_dir[PATH_MAX]; /* what bytes on disk measure */
+    char log[PATH_MAX];
+    bl_pool *pool;
+} target;
+
+static uv_loop_t *loop;
+static json_t *rows, *notes;
+
+static void
+row(const target *t, const char *key, const char *label, double value, const char *unit)
+{
+    char k[128];
+    if (!isfinite(value))
+        return;
+    snprintf(k, sizeof k, "%s_%s", t->key, key);
+    json_array_append_new(rows, json_pack("{s:s, s:s, s:f, s:s}", "key", k, "label", label,
+                                          "value", value, "unit", unit));
+}
+
+static void
+note(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "bench_load: %s\n", buf);
+    json_array_append_new(notes, json_string(buf));
+}
+
+static void
+mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0700);
+            *p = '/';
+        }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        die("mkdir %s: %s", path, strerror(errno));
+}
+
+static char *
+http_req(const target *t, const char *method, const char *path, const char *token,
+         const char *body, size_t *len)
+{
+    size_t blen = body ? strlen(body) : 0, cap = 512 + strlen(path) + blen;
+    char *s = xmalloc(cap);
+    int n = snprintf(s, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n", method, path, t->port);
+    if (token != NULL)
+        n += snprintf(s + n, cap - (size_t)n, "Authorization: Bearer %s\r\n", token);
+    if (body != NULL)
+        n += snprintf(s + n, cap - (size_t)n,
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+    n += snprintf(s + n, cap - (size_t)n, "\r\n");
+    if (body != NULL)
+        memcpy(s + n, body, blen);
+    *len = (size_t)n + blen;
+    return s;
+}
+
+/* A request whose answer must have the given status; returns the parsed body or NULL. */
+static json_t *
+call_json(target *t, const char *method, const char *path, const char *token, json_t *body,
+          int want)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *req, *resp;
+    size_t len;
+    int status;
+    json_t *j;
+
+    req = http_req(t, method, path, token, text, &len);
+    free(text);
+    if (bl_call(t->pool, req, len, &status, &resp) != 0)
+        die("%s %s: %s", method, path, bl_pool_error(t->pool));
+    free(req);
+    if (status != want)
+        die("%s %s: HTTP %d (wanted %d): %.300s", method, path, status, want, resp);
+    j = json_loads(resp, 0, NULL);
+    free(resp);
+    return j;
+}
+
+static void
+wait_port_file(target *t, const char *path)
+{
+    uint64_t deadline = bl_now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000;
+    while (bl_now_ns() < deadline) {
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            int ok = fscanf(f, "%d", &t->port);
+            fclose(f);
+            if (ok == 1 && t->port > 0)
+                return;
+        }
+        if (!bl_alive(t->pid))
+            die("%s exited at start; see %s", t->label, t->log);
+        usleep(10000);
+    }
+    die("%s did not start within %d ms; see %s", t->label, START_TIMEOUT_MS, t->log);
+}
+
+/* Polls path until it answers 200, then lets the server settle: the idle figure. */
+static void
+wait_ready(target *t, const char *path)
+{
+    uint64_t deadline = bl_now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000;
+    for (;;) {
+        /* A throw-away pool: connection refused is expected while it starts. */
+        bl_pool *p = bl_pool_new(loop, t->port, 1);
+        size_t len;
+        char *req = http_req(t, "GET", path, NULL, NULL, &len), *resp = NULL;
+        int status = 0, rc = bl_call(p, req, len, &status, &resp);
+        free(req);
+        free(resp);
+        bl_pool_free(p);
+        if (rc == 0 && status == 200)
+            break;
+        if (!bl_alive(t->pid))
+            die("%s exited at start; see %s", t->label, t->log);
+        if (bl_now_ns() > deadline)
+            die("%s does not answer %s; see %s", t->label, path, t->log);
+        usleep(50000);
+    }
+    usleep(1000000);
+}
+
+static void
+measure_mem(const target *t, const char *when)
+{
+    long rss, hwm;
+    char key[64], label[128];
+    if (bl_mem_kib(t->pid, &rss, &hwm) != 0) {
+        note("%s: no memory figures from /proc", t->label);
+        return;
+    }
+    snprintf(key, sizeof key, "rss_%s_mib", when);
+    snprintf(label, sizeof label, "server RSS %s", when);
+    row(t, key, label, (double)rss / 1024.0, "MiB");
+    if (strcmp(when, "after") == 0)
+        row(t, "rss_peak_mib", "server peak RSS (VmHWM)", (double)hwm / 1024.0, "MiB");
+}
+
+static void
+start_daybook(target *t)
+{
+    char port_file[PATH_MAX + 16];
+    snprintf(t->data_dir, sizeof t->data_dir, "%s/data", t->dir);
+    snprintf(port_file, sizeof port_file, "%s/port", t->dir);
+    unlink(port_file);
+    /* The per-account rate limit (default 20/s, bursts of 200) is raised: the sync
+     * phase has each client sync back to back, which a real device never does, and
+     * the limiter's bookkeeping costs the same either way. */
+    const char *argv[] = {cfg.daybookd,  "serve",      "--listen",    "127.0.0.1:0",
+                          "--data-dir",  t->data_dir,  "--port-file", port_file,
+                          "--rate-per-s", "100000",    "--rate-burst", "100000",
+                          NULL};
+    if ((t->pid = bl_spawn(argv, t->dir, t->log)) < 0)
+        die("cannot start %s", cfg.daybookd);
+    wait_port_file(t, port_file);
+    wait_ready(t, "/healthz");
+}
+
+static void
+start_peer(target *t)
+{
+    char port[16];
+    snprintf(t->data_dir, sizeof t->data_dir, "%s/data/", t->dir);
+    mkdir_p(t->data_dir);
+    t->port = bl_free_port();
+    snprintf(port, sizeof port, "%d", t->port);
+    /* Its default storage (LevelDB through leveldown) in data/; its log.txt and
+     * config.json go to its working directory, outside what bytes on disk measure.
+     * -n: it still writes its request log to log.txt, but not also to stdout. */
+    const char *argv[] = {cfg.peer, "--host", "127.0.0.1", "--port", port,
+                          "--dir", t->data_dir, "-n", NULL};
+    if ((t->pid = bl_spawn(argv, t->dir, t->log)) < 0)
+        die("cannot start %s", cfg.peer);
+    wait_ready(t, "/");
+}
+
+static void
+start_trivial(target *t)
+{
+    char port_file[PATH_MAX + 16];
+    snprintf(t->data_dir, sizeof t->data_dir, "%s", t->dir);
+    snprintf(port_file, sizeof port_file, "%s/port", t->dir);
+    unlink(port_file);
+    const char *argv[] = {cfg.trivial, "--port-file", port_file, "--max-seconds", "600", NULL};
+    if ((t->pid = bl_spawn(argv, t->dir, t->log)) < 0)
+        die("cannot start %s", cfg.trivial);
+    wait_port_file(t, port_file);
+    wait_ready(t, "/");
+}
+
+/* ---- set-up (not measured) ---- */
+
+static json_t *
+jb64(const unsigned char *b, size_t len)
+{
+    char *s = b64(b, len);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *
+self_grant(const dbk_id *owner, const dbk_account_keys *keys, const dbk_id *stream,
+           const unsigned char key[32])
+{
+    static const char consent[] = "{\"type\":\"consent\",\"v\":1,\"purpose\":\"treatment\"}";
+    dbk_grant_hdr h;
+    unsigned char *g;
+    size_t len;
+    json_t *j;
+
+    memset(&h, 0, sizeof h);
+    h.stream = *stream;
+    h.epoch = 1;
+    h.owner = *owner;
+    h.grantee = *owner;
+    h.created_at = dbk_hlc_wall_ms();
+    if (dbk_grant_seal(&h, key, consent, strlen(consent), keys->box_pk, keys->sign_sk, &g, &len) !=
+        DBK_OK)
+        die("grant seal failed");
+    j = jb64(g, len);
+    free(g);
+    return j;
+}
+
+/* POST /v1/enroll for an account with the given streams; returns its token. */
+static void
+enroll(target *t, const char *code, const dbk_id *id, const dbk_id *device,
+       const dbk_account_keys *keys, const dbk_id *shared, const unsigned char *shared_key,
+       const dbk_id *priv, const unsigned char *priv_key, char token[64])
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES];
+    json_t *streams = json_array(), *grants = json_array(), *body, *resp;
+
+    if (dbk_bundle_seal(bundle, id, keys, pass, &kdf, 1, NULL) != DBK_OK)
+        die("bundle seal failed");
+    if (shared != NULL) {
+        json_array_append_new(streams, json_pack("{s:o, s:s}", "stream",
+                                                 jb64(shared->b, DBK_ID_BYTES), "kind", "shared"));
+        json_array_append_new(grants, self_grant(id, keys, shared, shared_key));
+    }
+    json_array_append_new(streams, json_pack("{s:o, s:s}", "stream", jb64(priv->b, DBK_ID_BYTES),
+                                             "kind", "private"));
+    json_array_append_new(grants, self_grant(id, keys, priv, priv_key));
+    body = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "code", code,
+                     "account", jb64(id->b, DBK_ID_BYTES), "ed25519_pk", jb64(keys->sign_pk, 32),
+                     "x25519_pk", jb64(keys->box_pk, 32), "login_pk", jb64(pass->login_pk, 32),
+                     "bundle", jb64(bundle, sizeof bundle), "device",
+                     jb64(device->b, DBK_ID_BYTES), "device_name", "Phone", "streams", streams,
+                     "grants", grants);
+    resp = call_json(t, "POST", "/v1/enroll", NULL, body, 201);
+    json_decref(body);
+    snprintf(token, 64, "%s", json_string_value(json_object_get(resp, "token")));
+    json_decref(resp);
+    if (strlen(token) != 43)
+        die("enroll: no token");
+}
+
+static void
+setup_daybook(target *t)
+{
+    const char *argv[] = {cfg.daybookd, "counselor", "add", "Bench Counselor", "--data-dir",
+                          t->data_dir, NULL};
+    char *out = bl_run(argv, 60), *p, code[32], co_token[64];
+    dbk_id co_id, co_dev, co_priv;
+    unsigned char co_priv_key[32];
+    dbk_account_keys *co_keys = dbk_account_keys_new();
+
+    if (out == NULL || (p = strstr(out, "once): ")) == NULL)
+        die("daybookd counselor add gave no setup code");
+    snprintf(code, sizeof code, "%.22s", p + 7);
+    free(out);
+    dbk_id_random(&co_id);
+    dbk_id_random(&co_dev);
+    dbk_id_random(&co_priv);
+    randombytes_buf(co_priv_key, sizeof co_priv_key);
+    enroll(t, code, &co_id, &co_dev, co_keys, NULL, NULL, &co_priv, co_priv_key, co_token);
+    /* Each client: an invite from the counselor, then its own enrollment. */
+    for (int k = 0; k < cfg.users; k++) {
+        user *u = &users[k];
+        json_t *empty = json_object();
+        json_t *inv = call_json(t, "POST", "/v1/invites", co_token, empty, 201);
+        json_decref(empty);
+        snprintf(code, sizeof code, "%s", json_string_value(json_object_get(inv, "code")));
+        json_decref(inv);
+        enroll(t, code, &u->id, &u->device, u->keys, &u->shared, u->shared_key, &u->priv,
+               u->priv_key, u->token);
+    }
+    dbk_account_keys_free(co_keys);
+}
+
+static void
+setup_peer(target *t)
+{
+    for (int k = 0; k < cfg.users; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/%s", users[k].db);
+        json_decref(call_json(t, "PUT", path, NULL, NULL, 201));
+    }
+}
+
+/* ---- the measured phases ---- */
+
+enum op { OP_PUSH, OP_PULL };
+
+typedef struct phase {
+    target *t;
+    enum op op;
+    size_t n;        /* requests */
+    char **data;     /* their texts */
+    size_t *len;
+    int *who;        /* the user of each */
+    bl_req *reqs;
+    double *lat_ms;  /* per request */
+    size_t records;  /* records stored or pulled, as the responses say */
+    size_t bad;
+    char first_bad[400];
+} phase;
+
+static int64_t *pull_next; /* per user: the cursor the last pull returned */
+
+static void
+phase_done(bl_req *r, int status, const char *body, size_t len)
+{
+    phase *ph = r->arg;
+    size_t i = (size_t)(r - ph->reqs);
+    int k = ph->who[i];
+    size_t want = ph->op == OP_PUSH ? (size_t)cfg.batch : (size_t)(cfg.rounds * cfg.batch);
+    size_t got = 0;
+    bool ok;
+    const char *p;
+
+    (void)len;
+    ph->lat_ms[i] = (double)r->latency_ns / 1e6;
+    switch (ph->t->kind) {
+    case K_DAYBOOK:
+        if (ph->op == OP_PUSH) {
+            got = count(body, "\"result\":\"stored\"");
+            ok = status == 200 && got == want;
+        } else {
+            got = count(body, "\"envelope\":");
+            ok = status == 200 && got == want && strstr(body, "\"more\":false") != NULL;
+            if ((p = strstr(body, "\"next\":")) != NULL)
+                pull_next[k] = strtoll(p + 7, NULL, 10);
+        }
+        break;
+    case K_PEER:
+        if (ph->op == OP_PUSH) {
+            got = count(body, "\"ok\":true");
+            ok = status == 201 && got == want;
+        } else {
+            got = count(body, "\"env\":");
+            ok = status == 200 && got == want;
+            if ((p = strstr(body, "\"last_seq\":")) != NULL)
+                pull_next[k] = strtoll(p + 11, NULL, 10);
+        }
+        break;
+    default: /* the ceiling answers "{}": it is credited with what Daybook was sent */
+        got = want;
+        ok = status == 200;
+        break;
+    }
+    ph->records += got;
+    if (!ok && ph->bad++ == 0)
+        snprintf(ph->first_bad, sizeof ph->first_bad, "HTTP %d, %zu of %zu records: %.200s",
+                 status, got, want, body);
+}
+
+static void
+phase_prepare(phase *ph, target *t, enum op op)
+{
+    /* The ceiling gets Daybook's requests byte for byte, tokens included. */
+    static const char fake_token[] = "0000000000000000000000000000000000000000000";
+
+    memset(ph, 0, sizeof *ph);
+    ph->t = t;
+    ph->op = op;
+    ph->n = (size_t)cfg.users * (size_t)(op == OP_PUSH ? cfg.rounds : cfg.passes);
+    ph->data = xmalloc(ph->n * sizeof *ph->data);
+    ph->len = xmalloc(ph->n * sizeof *ph->len);
+    ph->who = xmalloc(ph->n * sizeof *ph->who);
+    ph->reqs = calloc(ph->n, sizeof *ph->reqs);
+    ph->lat_ms = xmalloc(ph->n * sizeof *ph->lat_ms);
+    if (ph->reqs == NULL)
+        die("out of memory");
+    /* Round by round (pass by pass), every user once in each. */
+    for (size_t i = 0; i < ph->n; i++) {
+        int k = (int)(i % (size_t)cfg.users), round = (int)(i / (size_t)cfg.users);
+        user *u = &users[k];
+        const char *token = t->kind == K_PEER ? NULL : u->token[0] ? u->token : fake_token;
+        char path[256], *body = NULL;
+        ph->who[i] = k;
+        if (op == OP_PUSH) {
+            size_t cap = (size_t)cfg.batch * (strlen(u->env[0]) + 64) + 64, n = 0;
+            body = xmalloc(cap);
+            n += (size_t)snprintf(body, cap, t->kind == K_PEER ? "{\"docs\":[" : "{\"records\":[");
+            for (int b = 0; b < cfg.batch; b++) {
+                size_t e = (size_t)round * (size_t)cfg.batch + (size_t)b;
+                if (t->kind == K_PEER)
+                    n += (size_t)snprintf(body + n, cap - n, "%s{\"_id\":\"r%s\",\"env\":\"%s\"}",
+                                          b ? "," : "", u->rec[e], u->env[e]);
+                else
+                    n += (size_t)snprintf(body + n, cap - n, "%s{\"envelope\":\"%s\"}",
+                                          b ? "," : "", u->env[e]);
+            }
+            snprintf(body + n, cap - n, "]}");
+            if (t->kind == K_PEER)
+                snprintf(path, sizeof path, "/%s/_bulk_docs", u->db);
+            else
+                snprintf(path, sizeof path, "/v1/streams/%s/records", u->shared_t);
+            ph->data[i] = http_req(t, "POST", path, token, body, &ph->len[i]);
+        } else {
+            if (t->kind == K_PEER)
+                snprintf(path, sizeof path, "/%s/_changes?since=0&include_docs=true", u->db);
+            else
+                snprintf(path, sizeof path, "/v1/streams/%s/records?since=0", u->shared_t);
+            ph->data[i] = http_req(t, "GET", path, token, NULL, &ph->len[i]);
+        }
+        free(body);
+        ph->reqs[i].data = ph->data[i];
+        ph->reqs[i].len = ph->len[i];
+        ph->reqs[i].done = phase_done;
+        ph->reqs[i].arg = ph;
+    }
+}
+
+static void
+phase_free(phase *ph)
+{
+    for (size_t i = 0; i < ph->n; i++)
+        free(ph->data[i]);
+    free(ph->data);
+    free(ph->len);
+    free(ph->who);
+    free(ph->reqs);
+    free(ph->lat_ms);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile of n sorted values. */
+static double
+pct(const double *sorted, size_t n, double q)
+{
+    size_t r = (size_t)ceil(q * (double)n);
+    return n == 0 ? NAN : sorted[r == 0 ? 0 : r - 1];
+}
+
+/* Runs a prepared phase and writes its rows. Returns 0, or -1 if it failed. */
+static int
+phase_run(phase *ph)
+{
+    target *t = ph->t;
+    const char *what = ph->op == OP_PUSH ? "push" : "pull";
+    uint64_t s0, r0, s1, r1, t0, t1;
+    double cpu0, cpu1, secs;
+    char key[64], label[160];
+
+    bl_pool_bytes(t->pool, &s0, &r0);
+    cpu0 = bl_cpu_ms(t->pid);
+    t0 = bl_now_ns();
+    for (size_t i = 0; i < ph->n; i++)
+        bl_pool_submit(t->pool, &ph->reqs[i]);
+    if (bl_pool_drain(t->pool, PHASE_TIMEOUT_MS) != 0) {
+        note("%s %s: %s", t->label, what, bl_pool_error(t->pool));
+        return -1;
+    }
+    t1 = bl_now_ns();
+    cpu1 = bl_cpu_ms(t->pid);
+    bl_pool_bytes(t->pool, &s1, &r1);
+    if (ph->bad > 0) {
+        note("%s %s: %zu of %zu responses wrong, first: %s", t->label, what, ph->bad, ph->n,
+             ph->first_bad);
+        return -1;
+    }
+    secs = (double)(t1 - t0) / 1e9;
+    qsort(ph->lat_ms, ph->n, sizeof *ph->lat_ms, cmp_double);
+    fprintf(stderr, "bench_load: %s %s: %zu records in %.2f s\n", t->label, what, ph->records,
+            secs);
+
+    snprintf(key, sizeof key, "%s_records_per_s", what);
+    snprintf(label, sizeof label, "%s, records/s", what);
+    row(t, key, label, (double)ph->records / secs, "records/s");
+    snprintf(key, sizeof key, "%s_p50_ms", what);
+    snprintf(label, sizeof label, "%s latency p50 (one request of %d records)", what,
+             ph->op == OP_PUSH ? cfg.batch : cfg.rounds * cfg.batch);
+    row(t, key, label, pct(ph->lat_ms, ph->n, 0.50), "ms");
+    snprintf(key, sizeof key, "%s_p99_ms", what);
+    snprintf(label, sizeof label, "%s latency p99", what);
+    row(t, key, label, pct(ph->lat_ms, ph->n, 0.99), "ms");
+    if (cpu0 >= 0 && cpu1 >= 0) {
+        snprintf(key, sizeof key, "%s_cpu_ms_per_1k", what);
+        snprintf(label, sizeof label, "server CPU per 1,000 records %s", ph->op == OP_PUSH ?
+                 "pushed" : "pulled");
+        row(t, key, label, (cpu1 - cpu0) / ((double)ph->records / 1000.0), "ms");
+    }
+    snprintf(key, sizeof key, "%s_wire_bytes_per_record", what);
+    snprintf(label, sizeof label, "bytes on the wire per record %s",
+             ph->op == OP_PUSH ? "pushed" : "pulled");
+    row(t, key, label, (double)((s1 - s0) + (r1 - r0)) / (double)ph->records, "B");
+    return 0;
+}
+
+/* ---- the incremental sync phase ---- */
+
+typedef struct syncer {
+    target *t;
+    user *u;
+    bool measured;
+    int next_env;      /* the next of u->sync_env to push */
+    int step;          /* peer: 0 = _bulk_docs, 1 = _changes */
+    int64_t since[2];  /* Daybook: shared, private; peer: [0] is the last seq */
+    char *text;
+    bl_req req;
+    uint64_t t0;
+    int done;          /* syncs completed */
+    bool pushed;
+} syncer;
+
+static struct {
+    bool stop;
+    int bg_done, fg_target, exhausted, bad;
+    double *lat_ms;
+    char first_bad[400];
+    bl_pool *fg_pool, *bg_pool;
+} sync_state;
+
+static void sync_next(syncer *s);
+
+static void
+sync_fail(const char *what, int status, const char *body)
+{
+    if (sync_state.bad++ == 0)
+        snprintf(sync_state.first_bad, sizeof sync_state.first_bad, "%s: HTTP %d: %.200s", what,
+                 status, body);
+}
+
+static void
+sync_done(bl_req *r, int status, const char *body, size_t len)
+{
+    syncer *s = r->arg;
+    bool finished = true;
+    json_t *j = json_loadb(body, len, 0, NULL);
+
+    if (s->t->kind == K_DAYBOOK) {
+        json_t *pull = json_object_get(j, "pull");
+        if (status != 200 || json_array_size(pull) != 2 ||
+            (s->pushed && strstr(body, "\"result\":\"stored\"") == NULL)) {
+            sync_fail("sync", status, body);
+        } else {
+            for (size_t i = 0; i < 2; i++)
+                s->since[i] = json_integer_value(json_object_get(json_array_get(pull, i), "next"));
+        }
+    } else if (s->step == 0) {
+        if (status != 201 || strstr(body, "\"ok\":true") == NULL)
+            sync_fail("_bulk_docs", status, body);
+        finished = false;
+        s->step = 1;
+    } else {
+        json_t *seq = json_object_get(j, "last_seq");
+        if (status != 200 || !json_is_integer(seq))
+            sync_fail("_changes", status, body);
+        else
+            s->since[0] = json_integer_value(seq);
+        s->step = 0;
+    }
+    json_decref(j);
+    if (finished) {
+        if (s->measured)
+            sync_state.lat_ms[s->done] = (double)(bl_now_ns() - s->t0) / 1e6;
+        else
+            sync_state.bg_done++;
+        s->done++;
+        if (s->measured ? s->done >= sync_state.fg_target : sync_state.stop)
+            return;
+    }
+    sync_next(s);
+}
+
+static void
+sync_next(syncer *s)
+{
+    target *t = s->t;
+    user *u = s->u;
+    const char *env = NULL, *rec = NULL;
+    char body[2048], path[256];
+    size_t len;
+
+    if (s->step == 0) {
+        s->t0 = bl_now_ns();
+        if (s->next_env < u->nsync) {
+            env = u->sync_env[s->next_env];
+            rec = u->sync_rec[s->next_env];
+            s->next_env++;
+        } else if (s->next_env == u->nsync) {
+            sync_state.exhausted++; /* counted once; it goes on pulling */
+            s->next_env++;
+        }
+    }
+    s->pushed = env != NULL;
+    free(s->text);
+    if (t->kind == K_DAYBOOK) {
+        int n = snprintf(body, sizeof body, "{");
+        if (env != NULL)
+            n += snprintf(body + n, sizeof body - (size_t)n,
+                          "\"push\":[{\"stream\":\"%s\",\"records\":[{\"envelope\":\"%s\"}]}],",
+                          u->shared_t, env);
+        snprintf(body + n, sizeof body - (size_t)n,
+                 "\"pull\":[{\"stream\":\"%s\",\"since\":%lld},{\"stream\":\"%s\",\"since\":%lld}]}",
+                 u->shared_t, (long long)s->since[0], u->priv_t, (long long)s->since[1]);
+        s->text = http_req(t, "POST", "/v1/sync", u->token, body, &len);
+    } else if (s->step == 0 && env != NULL) {
+        snprintf(body, sizeof body, "{\"docs\":[{\"_id\":\"r%s\",\"env\":\"%s\"}]}", rec, env);
+        snprintf(path, sizeof path, "/%s/_bulk_docs", u->db);
+        s->text = http_req(t, "POST", path, NULL, body, &len);
+    } else {
+        s->step = 1; /* nothing left to push: changes only */
+        snprintf(path, sizeof path, "/%s/_changes?since=%lld&include_docs=true", u->db,
+                 (long long)s->since[0]);
+        s->text = http_req(t, "GET", path, NULL, NULL, &len);
+    }
+    s->req.data = s->text;
+    s->req.len = len;
+    s->req.done = sync_done;
+    s->req.arg = s;
+    bl_pool_submit(s->measured ? sync_state.fg_pool : sync_state.bg_pool, &s->req);
+}
+
+static void
+on_tick(uv_timer_t *h)
+{
+    (void)h;
+}
+
+/* Runs the loop until the background clients have warmed up, bounded. */
+static int
+run_until_warm(int want, uint64_t timeout_ms)
+{
+    uv_timer_t tick;
+    uint64_t deadline = bl_now_ns() + timeout_ms * 1000000;
+    int rc = 0;
+
+    uv_timer_init(loop, &tick);
+    uv_timer_start(&tick, on_tick, 50, 50); /* so the loop wakes up to check the clock */
+    while (sync_state.bg_done < want && sync_state.bad == 0) {
+        if (bl_pool_error(sync_state.bg_pool) != NULL || bl_now_ns() > deadline) {
+            rc = -1;
+            break;
+        }
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return rc;
+}
+
+static int
+sync_run(target *t)
+{
+    int nbg = cfg.inflight < cfg.users - 1 ? cfg.inflight : cfg.users - 1;
+    syncer *ss = calloc((size_t)nbg + 1, sizeof *ss);
+    int rc = -1;
+
+    memset(&sync_state, 0, sizeof sync_state);
+    sync_state.fg_target = cfg.syncs;
+    sync_state.lat_ms = xmalloc((size_t)cfg.syncs * sizeof *sync_state.lat_ms);
+    sync_state.bg_pool = bl_pool_new(loop, t->port, nbg);
+    sync_state.fg_pool = bl_pool_new(loop, t->port, 1);
+    if (ss == NULL || sync_state.bg_pool == NULL || sync_state.fg_pool == NULL)
+        die("out of memory");
+    /* User 0 is measured; users 1..nbg sync in the background. Cursors start where
+     * the pull passes left them, as a device's would. */
+    for (int k = 0; k <= nbg; k++) {
+        ss[k].t = t;
+        ss[k].u = &users[k];
+        ss[k].measured = k == 0;
+        ss[k].since[0] = pull_next[k];
+    }
+    for (int k = 1; k <= nbg; k++)
+        sync_next(&ss[k]);
+    if (run_until_warm(nbg * SYNC_WARMUP, 60000) != 0) {
+        note("%s sync: background clients did not get going: %s", t->label,
+             sync_state.bad ? sync_state.first_bad : "timeout or transport error");
+        goto out;
+    }
+    sync_next(&ss[0]);
+    if (bl_pool_drain(sync_state.fg_pool, PHASE_TIMEOUT_MS) != 0) {
+        note("%s sync: %s", t->label, bl_pool_error(sync_state.fg_pool));
+        goto out;
+    }
+    sync_state.stop = true;
+    if (bl_pool_drain(sync_state.bg_pool, 60000) != 0) {
+        note("%s sync: %s", t->label, bl_pool_error(sync_state.bg_pool));
+        goto out;
+    }
+    if (sync_state.bad > 0) {
+        note("%s sync: %d wrong responses, first: %s", t->label, sync_state.bad,
+             sync_state.first_bad);
+        goto out;
+    }
+    if (sync_state.exhausted > 0)
+        note("%s sync: %d background clients ran out of new entries and only pulled at the end",
+             t->label, sync_state.exhausted);
+    qsort(sync_state.lat_ms, (size_t)cfg.syncs, sizeof *sync_state.lat_ms, cmp_double);
+    {
+        char label[160];
+        snprintf(label, sizeof label,
+                 "incremental sync p50 (one entry pushed, changes pulled; %d others syncing)",
+                 nbg);
+        row(t, "sync_p50_ms", label, pct(sync_state.lat_ms, (size_t)cfg.syncs, 0.50), "ms");
+        row(t, "sync_p99_ms", "incremental sync p99",
+            pct(sync_state.lat_ms, (size_t)cfg.syncs, 0.99), "ms");
+    }
+    fprintf(stderr, "bench_load: %s sync: %d measured, %d background syncs\n", t->label,
+            cfg.syncs, sync_state.bg_done);
+    rc = 0;
+out:
+    bl_pool_free(sync_state.fg_pool);
+    bl_pool_free(sync_state.bg_pool);
+    for (int k = 0; k <= nbg; k++)
+        free(ss[k].text);
+    free(ss);
+    free(sync_state.lat_ms);
+    return rc;
+}
+
+/* ---- one server, start to stop ---- */
+
+static void
+run_target(target *t)
+{
+    phase push, pull;
+    int64_t du0, du1;
+
+    snprintf(t->log, sizeof t->log, "%s/server.log", t->dir);
+    mkdir_p(t->dir);
+    fprintf(stderr, "bench_load: %s: starting\n", t->label);
+    if (t->kind == K_DAYBOOK)
+        start_daybook(t);
+    else if (t->kind == K_PEER)
+        start_peer(t);
+    else
+        start_trivial(t);
+    measure_mem(t, "idle");
+    t->pool = bl_pool_new(loop, t->port, cfg.inflight);
+    if (t->pool == NULL)
+        die("out of memory");
+    if (t->kind == K_DAYBOOK)
+        setup_daybook(t);
+    else if (t->kind == K_PEER)
+        setup_peer(t);
+    for (int k = 0; k < cfg.users; k++)
+        pull_next[k] = 0;
+
+    phase_prepare(&push, t, OP_PUSH);
+    phase_prepare(&pull, t, OP_PULL);
+    du0 = bl_du(t->data_dir);
+    if (phase_run(&push) == 0 && phase_run(&pull) == 0) {
+        du1 = bl_du(t->data_dir);
+        measure_mem(t, "after");
+        if (t->kind != K_TRIVIAL && du0 >= 0 && du1 >= 0)
+            row(t, "disk_bytes_per_record", "bytes on disk per record (data directory growth)",
+                (double)(du1 - du0) / (double)push.records, "B");
+        if (t->kind == K_DAYBOOK) {
+            /* The same records, opened as the client's own device would. */
+            size_t len;
+            int status;
+            char path[128], *req, *resp;
+            snprintf(path, sizeof path, "/v1/streams/%s/records?since=0", users[0].shared_t);
+            req = http_req(t, "GET", path, users[0].token, NULL, &len);
+            if (bl_call(t->pool, req, len, &status, &resp) == 0) {
+                size_t ok = verify_pulled(&users[0], resp);
+                if (ok != (size_t)(cfg.rounds * cfg.batch))
+                    note("%s: only %zu of %d pulled envelopes opened", t->label, ok,
+                         cfg.rounds * cfg.batch);
+                free(resp);
+            }
+            free(req);
+        }
+        bl_pool_free(t->pool);
+        t->pool = NULL;
+        if (t->kind != K_TRIVIAL && cfg.syncs > 0)
+            sync_run(t);
+    }
+    phase_free(&push);
+    phase_free(&pull);
+    bl_pool_free(t->pool);
+    t->pool = NULL;
+    if (!bl_alive(t->pid))
+        note("%s exited during the run; see %s", t->label, t->log);
+    else if (bl_stop(t->pid, 20000) < 0)
+        note("%s did not stop on SIGTERM within 20 s and was killed", t->label);
+    t->pid = 0;
+}
+
+/* ---- main ---- */
+
+static void
+on_fatal_signal(int sig)
+{
+    bl_kill_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int
+int_arg(const char *name, const char *v, int lo, int hi)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < lo || n > hi)
+        die("%s wants %d..%d, got '%s'", name, lo, hi, v);
+    return (int)n;
+}
+
+int
+main(int argc, char **argv)
+{
+    target targets[3];
+    size_t nt = 0;
+    json_t *out, *wl;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL)
+            die("%s wants a value", a);
+        i++;
+        if (strcmp(a, "--daybookd") == 0)
+            cfg.daybookd = v;
+        else if (strcmp(a, "--peer") == 0)
+            cfg.peer = v;
+        else if (strcmp(a, "--trivial") == 0)
+            cfg.trivial = v;
+        else if (strcmp(a, "--work") == 0)
+            cfg.work = v;
+        else if (strcmp(a, "--out") == 0)
+            cfg.out = v;
+        else if (strcmp(a, "--users") == 0)
+            cfg.users = int_arg(a, v, 2, 10000);
+        else if (strcmp(a, "--rounds") == 0)
+            cfg.rounds = int_arg(a, v, 1, 1000);
+        else if (strcmp(a, "--batch") == 0)
+            cfg.batch = int_arg(a, v, 1, 500);
+        else if (strcmp(a, "--passes") == 0)
+            cfg.passes = int_arg(a, v, 1, 100);
+        else if (strcmp(a, "--inflight") == 0)
+            cfg.inflight = int_arg(a, v, 1, 500);
+        else if (strcmp(a, "--syncs") == 0)
+            cfg.syncs = int_arg(a, v, 0, 100000);
+        else
+            die("unknown option %s (see the comment at the top of bench_load.c)", a);
+    }
+    if (cfg.work == NULL || cfg.out == NULL)
+        die("usage: bench_load --work DIR --out FILE [--daybookd PATH] [--peer PATH] "
+            "[--trivial PATH] [--users N] [--rounds N] [--batch N] [--passes N] "
+            "[--inflight N] [--syncs N]");
+    if (cfg.rounds * cfg.batch > 1000)
+        die("rounds x batch must stay within one pull page (1000 records)");
+    if (dbk_init() != 0)
+        die("libsodium did not start");
+    atexit(bl_kill_all);
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+    signal(SIGPIPE, SIG_IGN);
+    loop = uv_default_loop();
+    rows = json_array();
+    notes = json_array();
+    pull_next = calloc((size_t)cfg.users, sizeof *pull_next);
+    if (pull_next == NULL)
+        die("out of memory");
+
+    fprintf(stderr, "bench_load: sealing %d envelopes for %d users\n",
+            cfg.users * cfg.rounds * cfg.batch, cfg.users);
+    users_make();
+
+    memset(targets, 0, sizeof targets);
+    if (cfg.daybookd != NULL)
+        targets[nt++] = (target){.kind = K_DAYBOOK, .key = "daybook", .label = "daybookd"};
+    if (cfg.peer != NULL)
+        targets[nt++] = (target){.kind = K_PEER, .key = "peer", .label = "pouchdb-server"};
+    if (cfg.trivial != NULL)
+        targets[nt++] = (target){.kind = K_TRIVIAL, .key = "trivial", .label = "bench_trivial"};
+    for (size_t i = 0; i < nt; i++) {
+        snprintf(targets[i].dir, sizeof targets[i].dir, "%s/%s", cfg.work, targets[i].key);
+        run_target(&targets[i]);
+    }
+
+    wl = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "users", cfg.users, "rounds",
+                   cfg.rounds, "batch", cfg.batch, "passes", cfg.passes, "inflight",
+                   cfg.inflight, "syncs", cfg.syncs, "envelope_bytes", (json_int_t)env_bytes);
+    out = json_pack("{s:s, s:o, s:o, s:o}", "part", "load", "workload", wl, "rows", rows, "notes",
+                    notes);
+    if (json_dump_file(out, cfg.out, JSON_INDENT(1)) != 0)
+        die("cannot write %s", cfg.out);
+    json_decref(out);
+    uv_loop_close(loop);
+    return 0;
+}
