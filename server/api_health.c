@@ -64,12 +64,15 @@ dbk_api_metrics(dbk_http_request *req)
                  "daybook_responses_total{class=\"4xx\"} %llu\n"
                  "daybook_responses_total{class=\"5xx\"} %llu\n"
                  "# HELP daybook_restore_generation The store's restore generation.\n"
-                 "# TYPE daybook_restore_generation gauge\ndaybook_restore_generation %lld\n",
+                 "# TYPE daybook_restore_generation gauge\ndaybook_restore_generation %lld\n"
+                 "# HELP daybook_storage_full 1 while new records are refused for a full disk.\n"
+                 "# TYPE daybook_storage_full gauge\ndaybook_storage_full %d\n",
                  (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000),
                  dbk_http_server_connections(app->http), dbk_worker_pending(app->worker),
                  (unsigned long long)commits, (unsigned long long)jobs,
                  (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
-                 (unsigned long long)app->requests[5], (long long)app->info.restore_generation);
+                 (unsigned long long)app->requests[5], (long long)app->info.restore_generation,
+                 dbk_store_full(app->store) ? 1 : 0);
     dbk_http_respond(req, 200, "text/plain; version=0.0.4", NULL, buf,
                      n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0);
 }

@@ -296,7 +296,12 @@ op_push(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
     json_t *out;
-    int rc = run_push(j, st, &c->push[0], &out);
+    int rc = dbk_store_room(st); /* a full disk: refused before anything is written */
+    if (rc != DBK_OK) {
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    rc = run_push(j, st, &c->push[0], &out);
     if (rc != DBK_OK) {
         dbk_api_fail(j, rc, out);
         return;
@@ -420,9 +425,18 @@ op_sync(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
     json_t *push = json_array(), *pull = json_array(), *out;
+    /* On a full disk the pushes are refused before anything is written, each in its
+     * entry, and the pulls are still answered. */
+    int room = c->npush > 0 ? dbk_store_room(st) : DBK_OK;
     int rc;
 
     for (size_t i = 0; i < c->npush; i++) {
+        if (room != DBK_OK) {
+            out = json_pack("{s:o, s:o}", "stream", dbk_api_id_json(&c->push[i].stream),
+                            "error", error_json(room, NULL));
+            json_array_append_new(push, out);
+            continue;
+        }
         rc = run_push(j, st, &c->push[i], &out);
         j->job.status = DBK_OK; /* a stream's failure is reported in its entry */
         if (rc != DBK_OK) {

@@ -56,4 +56,14 @@
 /* On SIGTERM, requests in flight get this long to finish before connections are cut. */
 #define DBK_DRAIN_TIMEOUT_MS 10000
 
+/*
+ * Headroom for a full disk: daybookd serve keeps a file of this size beside
+ * daybook.db and deletes it the moment SQLite finds the disk full, so reads (each
+ * appends an audit entry), logins and the WAL checkpoint still have room while new
+ * records are refused. 8 MiB covers one WAL cycle (auto-checkpoint at 1000 pages,
+ * about 4 MiB) and the growth of daybook.db that its checkpoint needs. The file is
+ * made again once the disk has room for it twice over. -> 507 storage_full
+ */
+#define DBK_STORE_RESERVE_BYTES (8 * 1024 * 1024)
+
 #endif

@@ -41,13 +41,28 @@ int dbk_store_open_existing(const char *path, dbk_store **out);
 int dbk_store_copy_backup(const char *src, const char *dst, dbk_id *server_id);
 void dbk_store_close(dbk_store *st);
 
-/* Transactions, driven by the worker only. */
+/* Transactions, driven by the worker only. When SQLite has rolled the transaction
+ * back by itself (disk full, I/O error), the savepoint calls and the commit return
+ * that error instead of running outside it. */
 int dbk_store_tx_begin(dbk_store *st);
 int dbk_store_tx_commit(dbk_store *st);
 void dbk_store_tx_rollback(dbk_store *st);
 int dbk_store_sp_begin(dbk_store *st);
 int dbk_store_sp_release(dbk_store *st);
 void dbk_store_sp_rollback(dbk_store *st);
+
+/*
+ * The reserve for a full disk (daybookd serve): a file of bytes beside
+ * daybook.db, deleted as soon as SQLite reports the disk full so that reads, which
+ * write audit entries, still find room. Returns DBK_OK, or DBK_E_STORAGE_FULL
+ * when there is no room for it now (the store then starts as full).
+ */
+int dbk_store_reserve(dbk_store *st, int64_t bytes);
+/* Before storing new records: DBK_OK, or DBK_E_STORAGE_FULL while the reserve is
+ * used up and the disk has no room to make it again. */
+int dbk_store_room(dbk_store *st);
+/* Whether new records are being refused for a full disk; any thread. */
+bool dbk_store_full(dbk_store *st);
 
 /* ---- server identity ---- */
 

@@ -5,6 +5,12 @@
  *
  * Statements are prepared once and kept (SQLITE_PREPARE_PERSISTENT), indexed by
  * the Q_* enum; sql_of[] holds their text.
+ *
+ * A full disk: SQLite answers SQLITE_FULL (DBK_E_STORAGE_FULL) and, for some
+ * errors (SQLITE_FULL outside a statement journal, SQLITE_IOERR), rolls the whole
+ * transaction back on its own. The savepoint and commit calls below notice that,
+ * so no job of a group commit runs or is acknowledged outside the group's
+ * transaction. The reserve file (dbk_store_reserve) gives reads room meanwhile.
  */
 #include "store.h"
 
@@ -12,12 +18,19 @@
 #include "dbk/error.h"
 #include "dbk/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define STORE_FILE "daybook.db"
+#define RESERVE_FILE "daybook.reserve"
 #define SCHEMA_VERSION 1
 
 static const char schema_sql[] =
@@ -245,18 +258,26 @@ struct dbk_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     int sp_depth;
+    char dir[4096];        /* where daybook.db is */
+    int last_err;          /* the last error of this transaction (map_rc), or DBK_OK */
+    int64_t reserve_bytes; /* 0: no reserve kept (admin commands) */
+    atomic_bool full;      /* the reserve is used up: new records are refused */
 };
+
+static void reserve_release(dbk_store *st);
 
 /* ---- plumbing ---- */
 
 static int
-map_rc(dbk_store *st, int rc)
+map_err(dbk_store *st, int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
     case SQLITE_DONE:
     case SQLITE_ROW: return DBK_OK;
-    case SQLITE_FULL: return DBK_E_STORAGE_FULL;
+    case SQLITE_FULL:
+        reserve_release(st);
+        return DBK_E_STORAGE_FULL;
     case SQLITE_CONSTRAINT: return DBK_E_CONFLICT;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: return DBK_E_CORRUPT;
@@ -266,6 +287,15 @@ map_rc(dbk_store *st, int rc)
                 DBK_STR("sqlite", sqlite3_errmsg(st->db)));
         return DBK_E_UNAVAILABLE;
     }
+}
+
+static int
+map_rc(dbk_store *st, int rc)
+{
+    int err = map_err(st, rc);
+    if (err != DBK_OK)
+        st->last_err = err;
+    return err;
 }
 
 static sqlite3_stmt *
@@ -439,9 +469,12 @@ int
 dbk_store_open(const char *dir, dbk_store **out)
 {
     char path[4096];
+    int rc;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE) >= sizeof path)
         return DBK_E_IO;
-    return open_path(path, true, out);
+    if ((rc = open_path(path, true, out)) == DBK_OK)
+        snprintf((*out)->dir, sizeof (*out)->dir, "%s", dir);
+    return rc;
 }
 
 int
@@ -465,13 +498,29 @@ int
 dbk_store_tx_begin(dbk_store *st)
 {
     st->sp_depth = 0;
+    st->last_err = DBK_OK;
     return exec(st, "BEGIN IMMEDIATE");
+}
+
+/*
+ * DBK_OK while the transaction begun by dbk_store_tx_begin is open. After SQLite
+ * rolled it back by itself, the error that did it: the work of every job before
+ * is gone, and a SAVEPOINT now would open a transaction of its own whose RELEASE
+ * commits it outside the group.
+ */
+static int
+tx_open(dbk_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        return DBK_OK;
+    return st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE;
 }
 
 int
 dbk_store_tx_commit(dbk_store *st)
 {
-    return exec(st, "COMMIT");
+    int rc = tx_open(st);
+    return rc != DBK_OK ? rc : exec(st, "COMMIT");
 }
 
 void
@@ -484,20 +533,112 @@ dbk_store_tx_rollback(dbk_store *st)
 int
 dbk_store_sp_begin(dbk_store *st)
 {
-    return exec(st, "SAVEPOINT job");
+    int rc = tx_open(st);
+    return rc != DBK_OK ? rc : exec(st, "SAVEPOINT job");
 }
 
 int
 dbk_store_sp_release(dbk_store *st)
 {
-    return exec(st, "RELEASE job");
+    int rc = tx_open(st);
+    return rc != DBK_OK ? rc : exec(st, "RELEASE job");
 }
 
 void
 dbk_store_sp_rollback(dbk_store *st)
 {
+    if (tx_open(st) != DBK_OK)
+        return; /* nothing left to roll back */
     exec(st, "ROLLBACK TO job");
     exec(st, "RELEASE job");
+}
+
+/* ---- the reserve for a full disk ---- */
+
+static int
+reserve_path(const dbk_store *st, char *path, size_t cap)
+{
+    return (size_t)snprintf(path, cap, "%s/%s", st->dir, RESERVE_FILE) < cap ? DBK_OK
+                                                                              : DBK_E_IO;
+}
+
+/* Deletes the reserve once SQLite has found the disk full (worker thread). */
+static void
+reserve_release(dbk_store *st)
+{
+    char path[4200];
+    if (st->reserve_bytes == 0 || atomic_exchange(&st->full, true))
+        return;
+    if (reserve_path(st, path, sizeof path) == DBK_OK)
+        unlink(path);
+    DBK_LOG(DBK_LOG_ERROR, "storage_full", DBK_STR("data_dir", st->dir),
+            DBK_STR("effect", "new records refused with 507 storage_full; reads go on"),
+            DBK_INT("reserve_released_bytes", st->reserve_bytes));
+}
+
+/* Makes the reserve file if the disk has room for it twice over. */
+static int
+reserve_make(dbk_store *st)
+{
+    char path[4200];
+    struct stat sb;
+    struct statvfs v;
+    int fd, rc;
+
+    if (reserve_path(st, path, sizeof path) != DBK_OK)
+        return DBK_E_IO;
+    /* Kept from an earlier run: already allocated. */
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= st->reserve_bytes &&
+        (int64_t)sb.st_blocks * 512 >= st->reserve_bytes)
+        return DBK_OK;
+    if (statvfs(st->dir, &v) != 0 ||
+        (int64_t)v.f_bavail * (int64_t)v.f_frsize < 2 * st->reserve_bytes)
+        return DBK_E_STORAGE_FULL;
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno == ENOSPC ? DBK_E_STORAGE_FULL : DBK_E_IO;
+    rc = posix_fallocate(fd, 0, (off_t)st->reserve_bytes);
+    close(fd);
+    if (rc != 0) {
+        unlink(path);
+        return rc == ENOSPC ? DBK_E_STORAGE_FULL : DBK_E_IO;
+    }
+    return DBK_OK;
+}
+
+int
+dbk_store_reserve(dbk_store *st, int64_t bytes)
+{
+    int rc;
+    st->reserve_bytes = bytes;
+    atomic_store(&st->full, false);
+    if ((rc = reserve_make(st)) == DBK_OK)
+        return DBK_OK;
+    atomic_store(&st->full, true);
+    DBK_LOG(DBK_LOG_ERROR, "storage_full", DBK_STR("data_dir", st->dir),
+            DBK_STR("effect", "new records refused with 507 storage_full; reads go on"),
+            DBK_STR("reason", rc == DBK_E_STORAGE_FULL ? "no room for the reserve file"
+                                                       : "cannot write the reserve file"));
+    return rc;
+}
+
+int
+dbk_store_room(dbk_store *st)
+{
+    if (st->reserve_bytes == 0 || !atomic_load(&st->full))
+        return DBK_OK;
+    if (reserve_make(st) != DBK_OK)
+        return DBK_E_STORAGE_FULL;
+    atomic_store(&st->full, false);
+    DBK_LOG(DBK_LOG_WARN, "storage_ok", DBK_STR("data_dir", st->dir),
+            DBK_STR("effect", "new records accepted again"));
+    return DBK_OK;
+}
+
+bool
+dbk_store_full(dbk_store *st)
+{
+    return st->reserve_bytes != 0 && atomic_load(&st->full);
 }
 
 /* ---- server identity ---- */

@@ -7,6 +7,7 @@
  * callback drains the whole `out` queue.
  */
 #include "worker.h"
+#include "limits.h"
 
 #include "dbk/error.h"
 #include "dbk/log.h"
@@ -133,6 +134,9 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st)
         return DBK_E_NOMEM;
     w->loop = loop;
     w->st = st;
+    /* Room for reads on a full disk; without it the server starts refusing new records
+     * (logged), and still serves. */
+    (void)dbk_store_reserve(st, DBK_STORE_RESERVE_BYTES);
     uv_mutex_init(&w->lock);
     uv_cond_init(&w->cond);
     uv_async_init(loop, &w->async, on_async);

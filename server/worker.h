@@ -32,7 +32,8 @@ struct dbk_job {
     dbk_job *next; /* the worker's queues */
 };
 
-/* Starts the worker thread on st. done callbacks run on loop. */
+/* Starts the worker thread on st, with st's reserve for a full disk (store.h).
+ * done callbacks run on loop. */
 int dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st);
 
 /* Queues job; its done callback runs later on the loop. Never blocks on disk. */
