@@ -20,6 +20,14 @@ num(const char *s, size_t n, int *out)
 }
 
 /* Seconds since the epoch of an RFC 3339 date-time with an offset; false if malformed. */
+static bool parse_rfc3339(const char *t, int64_t *epoch);
+
+bool
+dbk_bd_epoch(const char *t, int64_t *epoch)
+{
+    return t != NULL && strlen(t) < 40 && parse_rfc3339(t, epoch);
+}
+
 static bool
 parse_rfc3339(const char *t, int64_t *epoch)
 {

@@ -20,6 +20,10 @@
  */
 bool dbk_bd_time(const char *opt, const char *arg, char out[40]);
 
+/* Seconds since the epoch of an RFC 3339 date-time with its offset (an entry's
+ * occurred_at or written_at); false when t is not one. */
+bool dbk_bd_epoch(const char *t, int64_t *epoch);
+
 /* DATE for --date: YYYY-MM-DD, not after today, at most DBK_BD_PAST_DAYS back;
  * its day number (daycount.h). Says why on stderr and returns false otherwise. */
 bool dbk_bd_day(const char *opt, const char *arg, int64_t today, int64_t *day);

@@ -1,6 +1,13 @@
-/* daybook log: your entries, newest last, decrypted on this device only. */
+/*
+ * daybook log: your entries, newest last, decrypted on this device only. "Newest"
+ * is the time an entry is about (a craving's occurred_at, a journal's written_at, a
+ * checklist's day), not when it was written or synced: an entry logged late with
+ * --at, edited later, or written on a device whose clock was wrong stays in its
+ * place. Revision clocks only break ties.
+ */
+#include "backdate.h"
 #include "cmd.h"
-#include "entry.h"
+#include "entries_util.h"
 
 #include "dbk/error.h"
 
@@ -15,8 +22,41 @@ struct log_ctx {
     size_t shown;
 };
 
+/* Where an entry goes in the log: its local day, then its instant within the day
+ * (a checklist day after the day's timed entries), then its revision clock. */
+struct placed {
+    const dbk_eu_entry *e;
+    int64_t day, at;
+};
+
+static int
+by_time(const void *a, const void *b)
+{
+    const struct placed *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->e->hdr.rev.clock < y->e->hdr.rev.clock   ? -1
+           : x->e->hdr.rev.clock > y->e->hdr.rev.clock ? 1
+                                                       : 0;
+}
+
 static void
-on_entry(const dbk_entry *e, void *arg)
+place(const dbk_eu_entry *e, struct placed *p)
+{
+    static const char *const keys[] = {"occurred_at", "written_at", "deleted_at"};
+    p->e = e;
+    p->day = INT64_MAX; /* no usable time: at the end, by clock */
+    p->at = INT64_MAX;
+    (void)dbk_eu_entry_day(e->doc, &p->day);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (dbk_bd_epoch(json_string_value(json_object_get(e->doc, keys[i])), &p->at))
+            break;
+}
+
+static void
+on_entry(const dbk_eu_entry *e, void *arg)
 {
     struct log_ctx *l = arg;
     const char *type = json_string_value(json_object_get(e->doc, "type"));
@@ -61,7 +101,9 @@ static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     struct log_ctx l = {ctx, NULL, json_array(), 0};
+    struct placed *order = NULL;
     dbk_session s;
+    dbk_eu_list list;
     size_t bad = 0;
     int rc;
 
@@ -76,12 +118,23 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(l.all);
         return dbk_cmd_no_profile(rc);
     }
-    rc = dbk_entries(&s, on_entry, &l, &bad);
+    rc = dbk_eu_load(&s, &list);
+    if (rc == DBK_OK && (order = calloc(list.n + 1, sizeof *order)) == NULL) {
+        dbk_eu_free(&list);
+        rc = DBK_E_NOMEM;
+    }
     dbk_session_close(&s);
     if (rc != DBK_OK) {
         json_decref(l.all);
         return dbk_cmd_fail("cannot read your entries", rc);
     }
+    bad = list.bad;
+    for (size_t i = 0; i < list.n; i++)
+        place(&list.v[i], &order[i]);
+    qsort(order, list.n, sizeof *order, by_time);
+    for (size_t i = 0; i < list.n; i++)
+        on_entry(order[i].e, &l);
+    free(order);
     if (ctx->json) {
         char *out = json_dumps(l.all, JSON_COMPACT);
         printf("%s\n", out ? out : "[]");
@@ -97,6 +150,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         "key) and are not shown\n",
                 bad);
     json_decref(l.all);
+    dbk_eu_free(&list);
     return DBK_EXIT_OK;
 }
 

@@ -369,6 +369,12 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
         free(env);
         if (rc != DBK_OK)
             return rc;
+        /* The hybrid logical clock takes in every clock it receives (CRYPTO.md section
+         * 6), so an edit made here after seeing another device's revision is the later
+         * one even when that device's wall clock runs ahead of ours. Without this the
+         * edit lost to the revision it replaced. A clock more than a day ahead is not
+         * taken in (DBK_E_INVALID), as the spec says; the record is kept all the same. */
+        (void)dbk_hlc_recv(&s->hlc, dbk_hlc_wall_ms(), h.rev.clock);
         st->pulled++;
     }
     ls.cursor = json_integer_value(json_object_get(entry, "next"));
@@ -417,6 +423,8 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
                     rc = apply_pull(s, e, &more, st);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+            if (rc == DBK_OK) /* what the pulls merged into the clock, as dbk_session_clock */
+                rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
             if (rc == DBK_OK) {
                 /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
                 int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));

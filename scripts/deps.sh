@@ -21,6 +21,7 @@ test_pkgs=(
     curl              # HTTP from the deploy test scripts
     caddy             # the TLS reverse proxy of the deploy.caddy_tls test
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
+    faketime          # libfaketime: each device's own wall clock in integration.clock_skew
 )
 
 want=("${build_pkgs[@]}")
