@@ -318,6 +318,18 @@ mkdir_p(const char *path)
         die("mkdir %s: %s", path, strerror(errno));
 }
 
+/* path made absolute (malloc'd; never freed: it lives as long as the run), or NULL. */
+static const char *
+absolute(const char *path)
+{
+    char buf[PATH_MAX];
+    if (path == NULL)
+        return NULL;
+    if (realpath(path, buf) == NULL)
+        die("%s: %s", path, strerror(errno));
+    return xstrdup(buf);
+}
+
 static char *
 http_req(const target *t, const char *method, const char *path, const char *token,
          const char *body, size_t *len)
@@ -1144,6 +1156,12 @@ main(int argc, char **argv)
             "[--inflight N] [--syncs N]");
     if (cfg.rounds * cfg.batch > 1000)
         die("rounds x batch must stay within one pull page (1000 records)");
+    /* The servers run in their own directories: every path they get is absolute. */
+    mkdir_p(cfg.work);
+    cfg.work = absolute(cfg.work);
+    cfg.daybookd = absolute(cfg.daybookd);
+    cfg.peer = absolute(cfg.peer);
+    cfg.trivial = absolute(cfg.trivial);
     if (dbk_init() != 0)
         die("libsodium did not start");
     atexit(bl_kill_all);

@@ -1,0 +1,242 @@
+// tests/bench/report.mjs: the one table of issue 8's benchmarks, from the JSON each
+// part wrote in the same run (bench_load: Daybook, the peer and the HTTP ceiling under
+// one workload; bench_ceilings: SQLite and libsodium; bench_client: what a user feels).
+// Every figure is printed beside its baseline from the same run and their ratio,
+// because absolute figures drift on shared machines and ratios drift much less.
+//
+//   node report.mjs --meta FILE --load FILE --ceilings FILE --client FILE
+//                   --json OUT.json --md OUT.md
+//
+// A part whose file is missing or unreadable is reported as such (its status comes
+// from --meta), never guessed. Targets are the issue's; each says met or missed with
+// the measured figure, and a target whose figure was not measured says so.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const args = {};
+for (let i = 2; i + 1 < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+
+function load(path) {
+  if (!path) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+const meta = load(args.meta) ?? {};
+const parts = { load: load(args.load), ceilings: load(args.ceilings), client: load(args.client) };
+const byKey = new Map();
+for (const part of Object.values(parts))
+  for (const r of part?.rows ?? []) byKey.set(r.key, r);
+const get = (k) => byKey.get(k)?.value;
+const has = (k) => typeof get(k) === 'number' && Number.isFinite(get(k));
+
+// ---- formatting ----
+
+function num(v, digits) {
+  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function fmt(v, unit) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '';
+  if (unit === 'KiB') return fmt(v / 1024, 'MiB');
+  if (unit === 'bool') return v ? 'yes' : 'NO';
+  const a = Math.abs(v);
+  let s;
+  if (/\/s$/.test(unit)) s = a >= 100 ? num(v, 0) : num(v, 1);
+  else if (unit === 'B') s = num(v, 0);
+  else if (unit === 'MiB') s = num(v, 1);
+  else s = a >= 100 ? num(v, 0) : a >= 10 ? num(v, 1) : a >= 1 ? num(v, 2) : num(v, 3);
+  return `${s} ${unit}`;
+}
+
+function ratio(a, b) {
+  if (typeof a !== 'number' || typeof b !== 'number' || !(b > 0)) return undefined;
+  return a / b;
+}
+
+function fmtRatio(r) {
+  if (r === undefined || !Number.isFinite(r)) return '';
+  const a = Math.abs(r);
+  if (a > 0 && a < 0.01) return r.toPrecision(2);
+  return a >= 100 ? num(r, 0) : a >= 10 ? num(r, 1) : a >= 0.1 ? num(r, 2) : num(r, 3);
+}
+
+// ---- the rows ----
+
+const rows = []; // {section?} or {label, daybook, dunit, baseline, bunit, bwhat, ratio, key}
+const section = (title) => rows.push({ section: title });
+
+function line(label, dKey, bKey, bWhat, opts = {}) {
+  const d = opts.dValue ?? get(dKey);
+  const b = opts.bValue ?? get(bKey);
+  const du = opts.dUnit ?? byKey.get(dKey)?.unit ?? '';
+  const bu = opts.bUnit ?? byKey.get(bKey)?.unit ?? du;
+  if (d === undefined && b === undefined) return;
+  rows.push({
+    label,
+    key: dKey ?? bKey,
+    daybook: d,
+    dunit: du,
+    baseline: b,
+    bunit: bu,
+    bwhat: bWhat,
+    ratio: opts.noRatio ? undefined : ratio(d, b),
+  });
+}
+
+const wl = parts.load?.workload ?? {};
+const peerName = `pouchdb-server ${meta.peer_version ?? ''}`.trim();
+
+section(`Against the peer, ${peerName} (default storage: LevelDB), same workload, same run: Daybook/peer`);
+for (const [k, label] of [
+  ['push_records_per_s', 'push, records/s'],
+  ['pull_records_per_s', 'pull, records/s'],
+  ['push_p50_ms', `push latency p50 (${wl.batch ?? '?'} records a request)`],
+  ['push_p99_ms', 'push latency p99'],
+  ['pull_p50_ms', `pull latency p50 (${(wl.rounds ?? 0) * (wl.batch ?? 0) || '?'} records a request)`],
+  ['pull_p99_ms', 'pull latency p99'],
+  ['push_cpu_ms_per_1k', 'server CPU per 1,000 records pushed'],
+  ['pull_cpu_ms_per_1k', 'server CPU per 1,000 records pulled'],
+  ['rss_idle_mib', 'server RSS idle'],
+  ['rss_after_mib', 'server RSS after push and pull'],
+  ['rss_peak_mib', 'server peak RSS (VmHWM)'],
+  ['disk_bytes_per_record', 'bytes on disk per record'],
+  ['push_wire_bytes_per_record', 'bytes on the wire per record pushed'],
+  ['pull_wire_bytes_per_record', 'bytes on the wire per record pulled'],
+  ['sync_p50_ms', `incremental sync p50 (1 entry pushed, changes pulled; ${wl.inflight ?? '?'} others syncing)`],
+  ['sync_p99_ms', 'incremental sync p99'],
+])
+  line(label, `daybook_${k}`, `peer_${k}`, 'peer');
+
+section('Ceilings on this machine, same run: Daybook\'s share');
+line('push vs SQLite insert, same rows and indexes, best batching', 'daybook_push_records_per_s',
+  'sqlite_insert_rows_per_s', 'SQLite');
+line('push vs daybookd\'s own store, no HTTP (dbk_store_push)', 'daybook_push_records_per_s',
+  'store_push_rows_per_s', 'store');
+line('push vs a trivial libuv HTTP responder (llhttp, answers "{}"), same requests', 'daybook_push_records_per_s',
+  'trivial_push_records_per_s', 'HTTP');
+line('pull vs SQLite select, same rows, 500-row pages', 'daybook_pull_records_per_s',
+  'sqlite_select_rows_per_s', 'SQLite');
+line('pull vs daybookd\'s own store, no HTTP (dbk_store_pull)', 'daybook_pull_records_per_s',
+  'store_pull_rows_per_s', 'store');
+line('pull vs the same responder, same requests (a request-rate ceiling: it sends no records)', 'daybook_pull_records_per_s',
+  'trivial_pull_records_per_s', 'HTTP');
+
+// libsodium: the server's share where the server does the operation per record or per
+// request; the client's operations are set against the client figures below.
+const pushRate = get('daybook_push_records_per_s');
+const pullRate = get('daybook_pull_records_per_s');
+const serverOps = {
+  sodium_verify_per_s: ['push, records/s: the server verifies every pushed signature', pushRate, 'records/s'],
+  sodium_b64_decode_per_s: ['push, records/s: every pushed envelope is decoded', pushRate, 'records/s'],
+  sodium_b64_encode_per_s: ['pull, records/s: every pulled envelope is encoded', pullRate, 'records/s'],
+  sodium_generichash_token_per_s: ['push, requests/s: one token hash a request',
+    pushRate !== undefined && wl.batch ? pushRate / wl.batch : undefined, 'requests/s'],
+};
+const ceilRows = parts.ceilings?.rows ?? [];
+const isBaseline = new Set(ceilRows.map((r) => r.baseline_key).filter(Boolean));
+const sodiumRows = ceilRows.filter((r) => /^(sodium_|dbk_)/.test(r.key));
+if (sodiumRows.length) section('libsodium, one core (bench_ceilings): the server\'s share where it does the operation; Daybook\'s wrappers against the bare primitive');
+for (const r of sodiumRows) {
+  const m = serverOps[r.key];
+  if (m) line(`${r.label} — vs ${m[0]}`, undefined, r.key, 'libsodium', { dValue: m[1], dUnit: m[2] });
+  else if (r.baseline_key) line(r.label, r.key, r.baseline_key, 'primitive');
+  else if (!isBaseline.has(r.key)) line(r.label, undefined, r.key, 'ceiling', { noRatio: true });
+}
+const otherCeil = (parts.ceilings?.rows ?? []).filter(
+  (r) => !/^(sodium_|dbk_)/.test(r.key) && !['sqlite_insert_rows_per_s', 'sqlite_select_rows_per_s',
+    'store_push_rows_per_s', 'store_pull_rows_per_s'].includes(r.key));
+if (otherCeil.length) section('More from bench_ceilings');
+for (const r of otherCeil) line(r.label, r.key, r.baseline_key, 'baseline');
+
+if (parts.client?.rows?.length) section('What a user feels (bench_client), against its floor where it has one');
+for (const r of parts.client?.rows ?? []) line(r.label, r.key, r.baseline_key, 'floor');
+
+// ---- targets ----
+
+const targets = [];
+function target(what, measured, met, detail) {
+  targets.push({ what, measured: measured ?? 'not measured', met: measured === undefined ? null : met, detail });
+}
+const r = (a, b) => ratio(get(a), get(b));
+const x = (v) => (v === undefined ? undefined : `${fmtRatio(v)}×`);
+{
+  const p = r('daybook_push_records_per_s', 'peer_push_records_per_s');
+  target('push ≥ 10× the peer', x(p), p >= 10);
+  const q = r('daybook_pull_records_per_s', 'peer_pull_records_per_s');
+  target('pull ≥ 10× the peer', x(q), q >= 10);
+  const s = r('daybook_push_records_per_s', 'sqlite_insert_rows_per_s');
+  target('push ≥ ½ the SQLite insert ceiling', s === undefined ? undefined : `${fmtRatio(s)} of it`, s >= 0.5);
+  const t = r('daybook_pull_records_per_s', 'sqlite_select_rows_per_s');
+  target('pull ≥ ½ the SQLite select ceiling', t === undefined ? undefined : `${fmtRatio(t)} of it`, t >= 0.5);
+  const idle = get('daybook_rss_idle_mib');
+  target('server RSS idle < 8 MiB', has('daybook_rss_idle_mib') ? fmt(idle, 'MiB') : undefined, idle < 8);
+  const after = get('daybook_rss_after_mib');
+  target('server RSS after the run < 32 MiB', has('daybook_rss_after_mib')
+    ? `${fmt(after, 'MiB')} (peak ${fmt(get('daybook_rss_peak_mib'), 'MiB')})` : undefined, after < 32);
+  const sp = get('daybook_sync_p99_ms');
+  target('incremental sync p99 < 5 ms with 64 others syncing', has('daybook_sync_p99_ms') ? fmt(sp, 'ms') : undefined, sp < 5);
+  const rv = get('counselor_cold_review_total_s');
+  target('counselor cold sync + review of 40 × 900 records < 3 s',
+    has('counselor_cold_review_total_s') ? fmt(rv, 's') : undefined, rv < 3);
+  const cv = get('craving_p50_ms');
+  target('`daybook craving` with keys unlocked < 15 ms (p50; p99 beside it)',
+    has('craving_p50_ms') ? `${fmt(cv, 'ms')} (p99 ${fmt(get('craving_p99_ms'), 'ms')})` : undefined, cv < 15);
+}
+
+// ---- output ----
+
+const esc = (s) => String(s).replace(/\|/g, '\\|');
+const md = [];
+md.push('| figure | Daybook | baseline | ratio |');
+md.push('| --- | ---: | ---: | ---: |');
+for (const row of rows) {
+  if (row.section) {
+    md.push(`| **${esc(row.section)}** | | | |`);
+    continue;
+  }
+  md.push(`| ${esc(row.label)} | ${fmt(row.daybook, row.dunit)} | ${fmt(row.baseline, row.bunit)} | ${fmtRatio(row.ratio)} |`);
+}
+md.push('');
+md.push('| target | measured | |');
+md.push('| --- | --- | --- |');
+for (const t of targets)
+  md.push(`| ${esc(t.what)} | ${esc(t.measured)} | ${t.met === null ? 'not measured' : t.met ? 'met' : 'missed'} |`);
+const partLines = [];
+for (const [name, status] of Object.entries(meta.parts ?? {}))
+  if (status !== 'ok') partLines.push(`- ${name}: ${status}`);
+for (const n of parts.load?.notes ?? []) partLines.push(`- bench_load: ${n}`);
+if (partLines.length) {
+  md.push('');
+  md.push(...partLines);
+}
+const text = md.join('\n') + '\n';
+
+const header = [
+  `Daybook benchmarks, ${meta.date ?? ''} (commit ${meta.commit ?? '?'}, ${meta.build ?? 'RelWithDebInfo'})`,
+  `machine: ${meta.machine ?? '?'}; peer: ${peerName} on Node.js ${meta.node ?? '?'}`,
+  `workload: ${wl.users ?? '?'} users, ${wl.rounds ?? '?'} rounds of ${wl.batch ?? '?'} records each ` +
+    `(${wl.envelope_bytes ?? '?'}-byte envelopes), ${wl.passes ?? '?'} pull passes from zero, ` +
+    `at most ${wl.inflight ?? '?'} requests in flight on keep-alive connections`,
+  '',
+].join('\n');
+process.stdout.write(header + text);
+if (args.md) writeFileSync(args.md, text);
+if (args.json) {
+  const out = {
+    meta,
+    workload: wl,
+    rows: rows.map((row) => row.section ? { section: row.section } : {
+      key: row.key,
+      label: row.label,
+      daybook: row.daybook === undefined ? undefined : { value: row.daybook, unit: row.dunit },
+      baseline: row.baseline === undefined ? undefined : { value: row.baseline, unit: row.bunit, what: row.bwhat },
+      ratio: row.ratio,
+    }),
+    targets,
+    parts,
+  };
+  writeFileSync(args.json, JSON.stringify(out, null, 1) + '\n');
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh: every benchmark of issue 8 in one run, one table.
+#
+#   tests/bench/run.sh
+#
+# Builds RelWithDebInfo into build-bench/ (never build/), installs the peer
+# (pouchdb-server, pinned by tests/bench/peer/package-lock.json) into
+# build-bench/peer/ with npm ci, then runs:
+#   bench_load      Daybook, the peer and a trivial HTTP responder under one workload
+#   bench_ceilings  SQLite and libsodium ceilings
+#   bench_client    a counselor's cold sync and review, `daybook craving`
+# and prints one table (tests/bench/report.mjs), also written to
+# build-bench/bench/results.json and results.md. A part that cannot be built or
+# fails is reported as such; the others still run. Benchmarks are not tests: this
+# script is not part of ctest or .ci/run, and a missed target does not fail it.
+# Every server binds 127.0.0.1 and dies with its generator; every step is bounded.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+build=build-bench
+out=$build/bench
+peer=$build/peer
+mkdir -p "$out"
+rm -rf "$out/work" "$out/tmp"
+mkdir -p "$out/work" "$out/tmp"
+export TMPDIR="$root/$out/tmp" # the parts' temp dirs, on the disk being measured
+
+# The part running now; killed (with its servers, through PR_SET_PDEATHSIG) if
+# this script is interrupted.
+child=
+cleanup() {
+    if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+        kill -TERM "$child" 2>/dev/null
+        sleep 1
+        kill -KILL "$child" 2>/dev/null
+    fi
+    rm -rf "$root/$out/tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+declare -A status
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# run NAME SECONDS COMMAND...: runs one part in the background (so the trap can stop
+# it), bounded by timeout; its output goes to $out/NAME.log.
+run() {
+    local name=$1 secs=$2
+    shift 2
+    say "running $name (at most ${secs}s; log: $out/$name.log)"
+    timeout --kill-after=10 "$secs" "$@" >"$out/$name.log" 2>&1 &
+    child=$!
+    wait "$child"
+    local rc=$?
+    child=
+    if [ "$rc" -eq 0 ]; then
+        status[$name]=ok
+    elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        status[$name]="timed out after ${secs}s (see $out/$name.log)"
+    else
+        status[$name]="failed, exit $rc (see $out/$name.log): $(tail -n 1 "$out/$name.log")"
+    fi
+    return "$rc"
+}
+
+# ---- build ----
+say "building RelWithDebInfo into $build/"
+if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/cmake.log" 2>&1; then
+    say "cmake failed; see $out/cmake.log"
+    tail -n 20 "$out/cmake.log" >&2
+    exit 1
+fi
+jobs=$(nproc 2>/dev/null || echo 2)
+if ! cmake --build "$build" -j "$jobs" --target daybookd daybook bench_load bench_trivial \
+    >"$out/build.log" 2>&1; then
+    say "build failed; see $out/build.log"
+    tail -n 20 "$out/build.log" >&2
+    exit 1
+fi
+# The other parts are built on their own, so one that does not build yet does not
+# stop the rest.
+for b in bench_ceilings bench_client; do
+    if cmake --build "$build" -j "$jobs" --target "$b" >"$out/build-$b.log" 2>&1; then
+        status[$b]=built
+    else
+        status[$b]="not built (see $out/build-$b.log)"
+    fi
+done
+
+# ---- the peer ----
+peer_bin=$peer/node_modules/.bin/pouchdb-server
+if [ -x "$peer_bin" ] && cmp -s tests/bench/peer/package-lock.json "$peer/package-lock.json"; then
+    say "peer already installed in $peer/"
+    status[peer]=ok
+else
+    say "installing the peer into $peer/ (npm ci, pinned by tests/bench/peer/package-lock.json)"
+    rm -rf "$peer"
+    mkdir -p "$peer"
+    cp tests/bench/peer/package.json tests/bench/peer/package-lock.json "$peer/"
+    if timeout 600 npm ci --prefix "$peer" --no-audit --no-fund >"$out/npm.log" 2>&1 &&
+        [ -x "$peer_bin" ]; then
+        status[peer]=ok
+    else
+        status[peer]="not installed (npm ci failed; see $out/npm.log)"
+        rm -f "$peer/package-lock.json" # so the next run tries again
+    fi
+fi
+# Its default storage is LevelDB through leveldown's prebuilt native module; say so
+# if that module does not load, since the peer would then not start.
+if [ "${status[peer]}" = ok ] &&
+    ! (cd "$peer" && node -e "require('leveldown')") >"$out/leveldown.log" 2>&1; then
+    status[peer]="installed, but leveldown (its default storage) does not load: $(tail -n 1 "$out/leveldown.log")"
+fi
+
+# ---- the parts ----
+load_args=(--work "$root/$out/work/load" --out "$out/load.json"
+    --daybookd "$root/$build/server/daybookd" --trivial "$root/$build/tests/bench/bench_trivial")
+[ "${status[peer]}" = ok ] && load_args+=(--peer "$root/$peer_bin")
+rm -f "$out/load.json" "$out/ceilings.json" "$out/client.json"
+run bench_load 900 "$build/tests/bench/bench_load" "${load_args[@]}"
+rm -rf "$out/work/load" # the servers' data: measured, no longer needed
+
+if [ "${status[bench_ceilings]}" = built ]; then
+    run bench_ceilings 600 "$build/tests/bench/bench_ceilings" --out "$out/ceilings.json"
+fi
+if [ "${status[bench_client]}" = built ]; then
+    run bench_client 900 "$build/tests/bench/bench_client" --daybookd "$build/server/daybookd" \
+        --daybook "$build/client/daybook" --out "$out/client.json"
+fi
+
+# ---- the table ----
+peer_version=$(node -p "require('./$peer/node_modules/pouchdb-server/package.json').version" \
+    2>/dev/null || echo "not installed")
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
+parts_json=$(for k in peer bench_load bench_ceilings bench_client; do
+    printf '%s\0%s\0' "$k" "${status[$k]:-not run}"
+done | node -e '
+    const a = require("fs").readFileSync(0, "utf8").split("\0"); const o = {};
+    for (let i = 0; i + 1 < a.length; i += 2) o[a[i]] = a[i + 1] === "built" ? "built, not run" : a[i + 1];
+    process.stdout.write(JSON.stringify(o));')
+node -e '
+    const [date, commit, machine, nodev, peer, parts] = process.argv.slice(1);
+    process.stdout.write(JSON.stringify({date, commit, build: "RelWithDebInfo", machine,
+        node: nodev, peer_version: peer, parts: JSON.parse(parts)}, null, 1));' \
+    "$(date -u +%Y-%m-%d)" "$commit" "$(nproc) cores ($cpu), $mem" "$(node --version)" \
+    "$peer_version" "$parts_json" >"$out/meta.json"
+
+node tests/bench/report.mjs --meta "$out/meta.json" --load "$out/load.json" \
+    --ceilings "$out/ceilings.json" --client "$out/client.json" \
+    --json "$out/results.json" --md "$out/results.md"
+say "written: $out/results.json and $out/results.md"
