@@ -676,7 +676,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
 
-    if ((rc = dbk_eu_load(&s, &l)) != DBK_OK) {
+    /* The client's streams and this account's own (session markers): everything the
+     * review counts, without opening the rest of the caseload. */
+    if ((rc = dbk_eu_load_owned(&s, &client, &l)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot read the entries on this device", rc);
         goto out;
     }

@@ -52,19 +52,32 @@ on_entry(const dbk_entry *e, void *arg)
     }
 }
 
-int
-dbk_eu_load(dbk_session *s, dbk_eu_list *out)
+static int
+load(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
 {
     struct load_ctx c = {s, out, DBK_OK};
     int rc;
 
     memset(out, 0, sizeof *out);
-    rc = dbk_entries(s, on_entry, &c, &out->bad);
+    rc = owner ? dbk_entries_owned(s, owner, on_entry, &c, &out->bad)
+               : dbk_entries(s, on_entry, &c, &out->bad);
     if (rc == DBK_OK)
         rc = c.rc;
     if (rc != DBK_OK)
         dbk_eu_free(out);
     return rc;
+}
+
+int
+dbk_eu_load(dbk_session *s, dbk_eu_list *out)
+{
+    return load(s, NULL, out);
+}
+
+int
+dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
+{
+    return load(s, owner, out);
 }
 
 void

@@ -31,6 +31,8 @@ typedef struct dbk_eu_list {
 
 /* Opens (unlocking if needed) every current entry of the account's streams. */
 int dbk_eu_load(dbk_session *s, dbk_eu_list *out);
+/* Only the entries of the streams this account or owner owns (dbk_entries_owned). */
+int dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out);
 void dbk_eu_free(dbk_eu_list *l);
 /* Warns on stderr when some entries could not be opened. */
 void dbk_eu_warn_bad(const dbk_eu_list *l);

@@ -145,16 +145,30 @@ open_one(const dbk_local_record *r, void *arg)
     json_decref(e.doc);
 }
 
-int
-dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad)
+/* Every entry (owner NULL), or those of the streams this account or owner owns. */
+static int
+entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
 {
     struct open_ctx o = {s, cb, arg, 0, DBK_OK};
     int rc = dbk_session_unlock(s);
     if (rc == DBK_OK)
-        rc = dbk_local_records(s->L, NULL, open_one, &o);
+        rc = owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
+                   : dbk_local_records(s->L, NULL, open_one, &o);
     if (bad != NULL)
         *bad = o.bad;
     return rc != DBK_OK ? rc : o.rc;
+}
+
+int
+dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    return entries_of(s, NULL, cb, arg, bad);
+}
+
+int
+dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    return entries_of(s, owner, cb, arg, bad);
 }
 
 /* ---- grants ---- */

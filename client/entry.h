@@ -31,6 +31,11 @@ typedef void (*dbk_entry_cb)(const dbk_entry *e, void *arg);
 /* Opens every current entry of this account's streams, oldest first; entries that
  * do not open (wrong key, tampered) are counted in *bad, never shown. */
 int dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad);
+/* The same for the streams owned by this account or by owner only. Opening an entry
+ * costs a signature check, so a counselor reviewing one client opens that client's
+ * entries, not the whole caseload's. */
+int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg,
+                      size_t *bad);
 
 /* Fetches the grants addressed to this account (stream keys), the streams they open
  * and their owners' identity keys. */

@@ -470,6 +470,21 @@ dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, vo
 }
 
 int
+dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_local_record_cb cb,
+                        void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
+                              " WHERE current = 1 AND stream IN"
+                              " (SELECT id FROM streams WHERE owner = ?1 OR owner = ?2)"
+                              " ORDER BY clock");
+    if (s) {
+        bind_id(s, 1, a);
+        bind_id(s, 2, b);
+    }
+    return each_record(s, cb, arg);
+}
+
+int
 dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg)
 {
     sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"

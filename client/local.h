@@ -89,6 +89,10 @@ int dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int
 typedef void (*dbk_local_record_cb)(const dbk_local_record *r, void *arg);
 /* Current revisions of stream (all streams if NULL), oldest clock first. */
 int dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
+/* Current revisions of the streams owned by a or b, oldest clock first: a counselor's
+ * review reads one client's streams and its own, not the whole caseload. */
+int dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_local_record_cb cb,
+                            void *arg);
 /* Every revision of one record, current first. */
 int dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg);
 
