@@ -377,6 +377,37 @@ dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account)
     return bucket_take(1, account, LOGIN_PER_S, LOGIN_BURST, j->now);
 }
 
+/*
+ * Identity keys of the accounts seen lately, by a plain hash of the id: a
+ * collision only evicts (the worker checks every key it is offered against the
+ * store), so no keyed hash is needed. Loop thread only.
+ */
+#define SIGN_PK_SLOTS 1024
+
+static struct sign_pk_slot {
+    dbk_id account;
+    unsigned char pk[32];
+    bool used;
+} sign_pks[SIGN_PK_SLOTS];
+
+static struct sign_pk_slot *
+sign_pk_slot(const dbk_id *account)
+{
+    uint32_t v = (uint32_t)account->b[0] << 24 | (uint32_t)account->b[1] << 16 |
+                 (uint32_t)account->b[2] << 8 | account->b[3];
+    return &sign_pks[v % SIGN_PK_SLOTS];
+}
+
+bool
+dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32])
+{
+    struct sign_pk_slot *s = sign_pk_slot(account);
+    if (!s->used || !dbk_id_equal(&s->account, account))
+        return false;
+    memcpy(pk, s->pk, 32);
+    return true;
+}
+
 static void
 job_run(dbk_job *job, dbk_store *st)
 {
@@ -399,6 +430,7 @@ job_run(dbk_job *job, dbk_store *st)
             j->job.status = DBK_E_RATE_LIMITED;
             return;
         }
+        j->authed = true;
     }
     j->job.status = DBK_OK;
     j->op(j, st);
@@ -412,6 +444,12 @@ job_done(dbk_job *job)
     int status = err == DBK_OK ? j->status : dbk_err_http_status(err);
 
     j->app->requests[(status / 100) % 6]++;
+    if (j->authed) {
+        struct sign_pk_slot *s = sign_pk_slot(&j->me.id);
+        s->account = j->me.id;
+        memcpy(s->pk, j->me.sign_pk, 32);
+        s->used = true;
+    }
     if (err == DBK_OK && j->status == 204) {
         dbk_http_respond(j->req, 204, "application/json", NULL, NULL, 0);
     } else if (err == DBK_OK) {

@@ -36,7 +36,8 @@ struct dbk_api_job {
     bool need_auth;
     unsigned char token_hash[32];
     int64_t now;             /* Unix ms when the request arrived */
-    /* Set by authentication (when need_auth). */
+    /* Set by authentication (when need_auth and authed). */
+    bool authed;
     dbk_account me;
     dbk_id device;
     /* In and out. */
@@ -115,6 +116,14 @@ void dbk_api_abort(dbk_api_job *j);
 void dbk_api_submit(dbk_api_job *j);
 /* For ops: fail the job with err (and optional extra fields for the error body). */
 void dbk_api_fail(dbk_api_job *j, int err, json_t *extra);
+
+/*
+ * The Ed25519 identity key of an account that has recently made an authenticated
+ * request (loop thread only). Public data, kept so that envelope signatures can be
+ * checked off the storage thread before a push reaches it (api_records.c); the
+ * worker still compares the key with the stored one. False when not known.
+ */
+bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
 
 /* Login attempts per claimed account id: false when over the limit (answer 429). */
 bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account);

@@ -5,6 +5,15 @@
  * checks access, authorship and signatures, then stores or reads. A push is one
  * all-or-nothing unit per stream, acknowledged only after the group commit.
  * Every stored write and every read that returned records is audited.
+ *
+ * Signatures are most of a push's CPU (an Ed25519 verify costs several times a
+ * row insert), and the worker is one thread that also commits. So before a push
+ * is queued for the worker, the envelopes whose author's key the loop has seen
+ * lately (dbk_api_known_sign_pk) are verified on libuv's thread pool, in parallel
+ * with the worker and with each other. The worker skips its own verify only for an
+ * envelope that was verified with exactly the key it would use (the caller's, or
+ * the author's from the store); every other envelope it verifies as before, so
+ * what is accepted, and the order in which errors are found, do not change.
  */
 #include "api.h"
 
@@ -26,6 +35,10 @@ struct push_unit {
     dbk_push_item *items;
     unsigned char **envs; /* owned copies of the decoded envelopes */
     size_t n;
+    /* Checked on the thread pool: the key tried for item i, and whether its
+     * signature verified with it. */
+    unsigned char (*pre_pk)[32];
+    bool *pre_tried, *pre_ok;
 };
 
 struct pull_unit {
@@ -34,6 +47,7 @@ struct pull_unit {
 };
 
 struct records_ctx {
+    uv_work_t verify; /* the thread-pool stage, before the worker */
     struct push_unit *push;
     size_t npush;
     struct pull_unit *pull;
@@ -48,6 +62,9 @@ push_unit_clear(struct push_unit *u)
         free(u->envs[i]);
     free(u->envs);
     free(u->items);
+    free(u->pre_pk);
+    free(u->pre_tried);
+    free(u->pre_ok);
 }
 
 static void
@@ -80,7 +97,11 @@ decode_push(json_t *records, const dbk_id *stream, struct push_unit *u, size_t *
     u->stream = *stream;
     u->items = calloc(n, sizeof *u->items);
     u->envs = calloc(n, sizeof *u->envs);
-    if (u->items == NULL || u->envs == NULL)
+    u->pre_pk = calloc(n, sizeof *u->pre_pk);
+    u->pre_tried = calloc(n, sizeof *u->pre_tried);
+    u->pre_ok = calloc(n, sizeof *u->pre_ok);
+    if (u->items == NULL || u->envs == NULL || u->pre_pk == NULL || u->pre_tried == NULL ||
+        u->pre_ok == NULL)
         return DBK_E_NOMEM;
     json_array_foreach(records, i, it) {
         dbk_push_item *p = &u->items[i];
@@ -110,6 +131,62 @@ decode_push(json_t *records, const dbk_id *stream, struct push_unit *u, size_t *
         }
     }
     return DBK_OK;
+}
+
+/* An envelope's Ed25519 signature with pk: 0 when it verifies, else -1 (or NOMEM). */
+static int
+verify_envelope(const dbk_push_item *it, const unsigned char pk[32])
+{
+    unsigned char *in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + it->len);
+    size_t n;
+    int rc;
+
+    if (in == NULL)
+        return DBK_E_NOMEM;
+    n = dbk_envelope_signing_input(it->env, it->len, in);
+    rc = crypto_sign_verify_detached(it->env + it->len - crypto_sign_BYTES, in, n, pk);
+    free(in);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Thread pool: the signatures whose author's key the loop knew. Touches only ctx. */
+static void
+preverify_work(uv_work_t *w)
+{
+    dbk_api_job *j = w->data;
+    struct records_ctx *c = j->ctx;
+    for (size_t k = 0; k < c->npush; k++) {
+        struct push_unit *u = &c->push[k];
+        for (size_t i = 0; i < u->n; i++)
+            if (u->pre_tried[i])
+                u->pre_ok[i] = verify_envelope(&u->items[i], u->pre_pk[i]) == 0;
+    }
+}
+
+/* Loop thread, when the pool is done (or cancelled: then the worker verifies all). */
+static void
+preverify_done(uv_work_t *w, int status)
+{
+    (void)status;
+    dbk_api_submit(w->data);
+}
+
+/* Queues a push or sync for the worker, through the thread pool when that helps. */
+static void
+submit_records(dbk_api_job *j)
+{
+    struct records_ctx *c = j->ctx;
+    size_t tried = 0;
+
+    for (size_t k = 0; k < c->npush; k++) {
+        struct push_unit *u = &c->push[k];
+        for (size_t i = 0; i < u->n; i++)
+            if ((u->pre_tried[i] = dbk_api_known_sign_pk(&u->items[i].hdr.author, u->pre_pk[i])))
+                tried++;
+    }
+    c->verify.data = j;
+    if (tried == 0 || uv_queue_work(j->app->loop, &c->verify, preverify_work, preverify_done) != 0)
+        dbk_api_submit(j);
 }
 
 static void
@@ -160,22 +237,17 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
         dbk_push_item *it = &u->items[i];
         const unsigned char *pk = j->me.sign_pk;
         dbk_account author;
-        unsigned char *in;
-        size_t n;
         if (!dbk_id_equal(&it->hdr.author, &j->me.id)) {
             rc = dbk_store_account_get(st, &it->hdr.author, &author);
             if (rc != DBK_OK)
                 return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
             pk = author.sign_pk;
         }
-        in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + it->len);
-        if (in == NULL)
-            return DBK_E_NOMEM;
-        n = dbk_envelope_signing_input(it->env, it->len, in);
-        rc = crypto_sign_verify_detached(it->env + it->len - crypto_sign_BYTES, in, n, pk);
-        free(in);
-        if (rc != 0)
-            return DBK_E_BAD_SIGNATURE;
+        /* Already verified on the thread pool with this very key: the same answer. */
+        if (u->pre_ok[i] && memcmp(u->pre_pk[i], pk, 32) == 0)
+            continue;
+        if ((rc = verify_envelope(it, pk)) != 0)
+            return rc == DBK_E_NOMEM ? rc : DBK_E_BAD_SIGNATURE;
     }
 
     memset(&b, 0, sizeof b);
@@ -349,7 +421,7 @@ dbk_api_push(dbk_http_request *req)
         dbk_api_reject(j, rc);
         return;
     }
-    dbk_api_submit(j);
+    submit_records(j);
 }
 
 /* ---- GET /v1/streams/{stream}/records ---- */
@@ -556,5 +628,5 @@ dbk_api_sync(dbk_http_request *req)
         dbk_api_reject(j, rc);
         return;
     }
-    dbk_api_submit(j);
+    submit_records(j);
 }

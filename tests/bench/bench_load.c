@@ -271,7 +271,7 @@ typedef struct target {
     const char *label; /* for people */
     pid_t pid;
     int port;
-    char dir[PATH_MAX];      /* its work directory */
+    char dir[PATH_MAX / 2];  /* its work directory (room left for the names below) */
     char data_dir[PATH_MAX]; /* what bytes on disk measure */
     char log[PATH_MAX];
     bl_pool *pool;
