@@ -22,7 +22,6 @@ on_entry(const dbk_entry *e, void *arg)
 {
     struct load_ctx *c = arg;
     dbk_eu_list *l = c->l;
-    dbk_local_stream st;
     dbk_eu_entry *x;
     const char *type;
 
@@ -44,12 +43,8 @@ on_entry(const dbk_entry *e, void *arg)
     x->type = type ? type : "";
     x->pending = e->pending;
     x->kind = e->kind;
-    memset(&x->owner, 0, sizeof x->owner);
-    x->mine = false;
-    if (dbk_local_stream_get(c->s->L, &e->hdr.stream, &st) == DBK_OK) {
-        x->owner = st.owner;
-        x->mine = dbk_id_equal(&st.owner, &c->s->account);
-    }
+    x->owner = e->owner;
+    x->mine = dbk_id_equal(&e->owner, &c->s->account);
 }
 
 static int

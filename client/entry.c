@@ -96,35 +96,51 @@ struct open_ctx {
     void *arg;
     size_t bad;
     int rc;
+    /* The stream and the author's key of the previous entry: entries come in clock
+     * order, mostly from one or two streams, so most need no store lookup. */
+    bool have_st, have_pk;
+    dbk_local_stream st;
+    dbk_id pk_of;
+    unsigned char pk[32];
 };
 
 static void
 open_one(const dbk_local_record *r, void *arg)
 {
     struct open_ctx *o = arg;
-    dbk_local_stream st;
-    unsigned char key[32], pk[32], *plain;
+    unsigned char key[32], *plain;
     size_t plen, n;
     dbk_entry e;
     char name[64], t[DBK_ID_TEXT_LEN + 1];
 
-    if (o->rc != DBK_OK || dbk_local_stream_get(o->s->L, &r->hdr.stream, &st) != DBK_OK)
+    if (o->rc != DBK_OK)
         return;
-    if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
-        memcpy(pk, o->s->keys->sign_pk, 32);
-    } else {
-        dbk_id_to_text(&r->hdr.author, t);
-        snprintf(name, sizeof name, "sign_pk:%s", t);
-        if (dbk_local_get(o->s->L, name, pk, 32, &n) != DBK_OK) {
-            o->bad++;
+    if (!o->have_st || !dbk_id_equal(&o->st.id, &r->hdr.stream)) {
+        o->have_st = dbk_local_stream_get(o->s->L, &r->hdr.stream, &o->st) == DBK_OK;
+        if (!o->have_st)
             return;
+    }
+    if (!o->have_pk || !dbk_id_equal(&o->pk_of, &r->hdr.author)) {
+        if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
+            memcpy(o->pk, o->s->keys->sign_pk, 32);
+        } else {
+            dbk_id_to_text(&r->hdr.author, t);
+            snprintf(name, sizeof name, "sign_pk:%s", t);
+            o->have_pk = dbk_local_get(o->s->L, name, o->pk, 32, &n) == DBK_OK;
+            if (!o->have_pk) {
+                o->bad++;
+                return;
+            }
         }
+        o->pk_of = r->hdr.author;
+        o->have_pk = true;
     }
     if (dbk_session_stream_key(o->s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK) {
         o->bad++;
         return;
     }
-    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};
+    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author,
+                             o->pk};
     if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
         sodium_memzero(key, sizeof key);
         o->bad++;
@@ -133,7 +149,8 @@ open_one(const dbk_local_record *r, void *arg)
     sodium_memzero(key, sizeof key);
     e.hdr = r->hdr;
     e.pending = r->pending;
-    e.kind = st.kind;
+    e.kind = o->st.kind;
+    e.owner = o->st.owner;
     e.doc = json_loadb((const char *)plain, plen, 0, NULL);
     dbk_plaintext_free(plain, plen);
     if (!json_is_object(e.doc)) {
@@ -149,8 +166,11 @@ open_one(const dbk_local_record *r, void *arg)
 static int
 entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
 {
-    struct open_ctx o = {s, cb, arg, 0, DBK_OK};
+    struct open_ctx o;
     int rc = dbk_session_unlock(s);
+
+    memset(&o, 0, sizeof o);
+    o.s = s, o.cb = cb, o.arg = arg, o.rc = DBK_OK;
     if (rc == DBK_OK)
         rc = owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
                    : dbk_local_records(s->L, NULL, open_one, &o);

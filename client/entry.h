@@ -26,6 +26,7 @@ typedef struct dbk_entry {
     json_t *doc;   /* the plaintext, parsed */
     bool pending;  /* not yet acknowledged by the server */
     int kind;      /* the stream's kind */
+    dbk_id owner;  /* the stream's owner */
 } dbk_entry;
 typedef void (*dbk_entry_cb)(const dbk_entry *e, void *arg);
 /* Opens every current entry of this account's streams, oldest first; entries that

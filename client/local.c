@@ -30,8 +30,12 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
     "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);";
 
+/* Statements of the hot path, prepared once per connection (see cached()). */
+enum { Q_CURRENT, Q_LEARN_SEQ, Q_DEMOTE, Q_INSERT, Q__COUNT };
+
 struct dbk_local {
     sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
 };
 
 static int
@@ -73,6 +77,36 @@ done(sqlite3_stmt *s)
 {
     int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
     sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
+}
+
+/*
+ * A statement of dbk_local_record_put, which a cold sync runs for every record it
+ * receives (tens of thousands): prepared on first use and kept, instead of being
+ * parsed again each time. The caller resets it (done_cached) before the next use;
+ * nothing it calls re-enters the same statement.
+ */
+static sqlite3_stmt *
+cached(dbk_local *L, int slot, const char *sql)
+{
+    if (L->q[slot] == NULL && sqlite3_prepare_v3(L->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                 &L->q[slot], NULL) != SQLITE_OK) {
+        sqlite3_finalize(L->q[slot]);
+        L->q[slot] = NULL;
+    }
+    return L->q[slot];
+}
+
+/* Steps a cached statement that returns no rows, then resets it and drops its
+ * bindings (which may point into the caller's memory). */
+static int
+done_cached(sqlite3_stmt *s)
+{
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (s != NULL) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
     return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
 }
 
@@ -152,6 +186,8 @@ dbk_local_close(dbk_local *L)
 {
     if (L == NULL)
         return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(L->q[i]);
     sqlite3_close(L->db);
     free(L);
 }
@@ -394,7 +430,7 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
     *became_current = false;
     if ((rc = dbk_envelope_parse(env, len, &h)) != DBK_OK)
         return rc;
-    s = prep(L, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1");
+    s = cached(L, Q_CURRENT, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1");
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, &h.record);
@@ -403,29 +439,32 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
         cur.clock = (uint64_t)sqlite3_column_int64(s, 0);
         col_id(s, 1, &cur.device);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     *became_current = !have_cur || dbk_revision_cmp(&h.rev, &cur) > 0;
     if (have_cur && dbk_revision_cmp(&h.rev, &cur) == 0) {
         /* Already here: only learn the server's seq. */
-        s = prep(L, "UPDATE records SET seq = max(seq, ?3) WHERE record = ?1 AND clock = ?2");
+        s = cached(L, Q_LEARN_SEQ,
+                   "UPDATE records SET seq = max(seq, ?3) WHERE record = ?1 AND clock = ?2");
         if (s == NULL)
             return DBK_E_IO;
         bind_id(s, 1, &h.record);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)h.rev.clock);
         sqlite3_bind_int64(s, 3, seq);
         *became_current = false;
-        return done(s);
+        return done_cached(s);
     }
-    if (*became_current) {
-        s = prep(L, "UPDATE records SET current = 0 WHERE record = ?1");
+    if (*became_current && have_cur) { /* (no current revision: nothing to demote) */
+        s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0 WHERE record = ?1");
         if (s == NULL)
             return DBK_E_IO;
         bind_id(s, 1, &h.record);
-        if ((rc = done(s)) != DBK_OK)
+        if ((rc = done_cached(s)) != DBK_OK)
             return rc;
     }
-    s = prep(L, "INSERT OR IGNORE INTO records(stream, record, clock, device, envelope, current,"
-                " seq, pending) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
+    s = cached(L, Q_INSERT,
+               "INSERT OR IGNORE INTO records(stream, record, clock, device, envelope, current,"
+               " seq, pending) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, &h.stream);
@@ -436,7 +475,7 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
     sqlite3_bind_int(s, 6, *became_current);
     sqlite3_bind_int64(s, 7, seq);
     sqlite3_bind_int(s, 8, outbox);
-    return done(s);
+    return done_cached(s);
 }
 
 static int
