@@ -146,8 +146,7 @@ open_one(const dbk_local_record *r, void *arg)
         o->bad++;
         return;
     }
-    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author,
-                             o->pk};
+    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, o->pk};
     if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
         sodium_memzero(key, sizeof key);
         o->bad++;

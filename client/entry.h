@@ -23,10 +23,10 @@ int dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plain
 /* One opened entry. */
 typedef struct dbk_entry {
     dbk_envelope_hdr hdr;
-    json_t *doc;   /* the plaintext, parsed */
-    bool pending;  /* not yet acknowledged by the server */
-    int kind;      /* the stream's kind */
-    dbk_id owner;  /* the stream's owner */
+    json_t *doc;  /* the plaintext, parsed */
+    bool pending; /* not yet acknowledged by the server */
+    int kind;     /* the stream's kind */
+    dbk_id owner; /* the stream's owner */
 } dbk_entry;
 typedef void (*dbk_entry_cb)(const dbk_entry *e, void *arg);
 /* Opens every current entry of this account's streams, oldest first; entries that
@@ -35,8 +35,7 @@ int dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad);
 /* The same for the streams owned by this account or by owner only. Opening an entry
  * costs a signature check, so a counselor reviewing one client opens that client's
  * entries, not the whole caseload's. */
-int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg,
-                      size_t *bad);
+int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad);
 
 /* Fetches the grants addressed to this account (stream keys), the streams they open
  * and their owners' identity keys. */

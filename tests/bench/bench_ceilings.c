@@ -53,8 +53,8 @@
 #define ROUNDS 5
 #define BATCH 50
 #define ROWS (STREAMS * ROUNDS * BATCH)
-#define PLAIN_BYTES 200   /* pads to 256: a 444-byte envelope, "~450 bytes" */
-#define PULL_PAGE 500     /* api_records.c PULL_LIMIT_DEFAULT */
+#define PLAIN_BYTES 200    /* pads to 256: a 444-byte envelope, "~450 bytes" */
+#define PULL_PAGE 500      /* api_records.c PULL_LIMIT_DEFAULT */
 #define PULL_BYTES 1048576 /* api_records.c PULL_BYTES_DEFAULT */
 #define PULL_PASSES 3
 #define TRIALS 3
@@ -64,8 +64,9 @@
  * the latter without the grant filter an owner's pull skips). */
 static const char PRAGMAS[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                               "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
-static const char INSERT_SQL[] = "INSERT OR REPLACE INTO records(stream, record, seq, clock, device,"
-                                 " epoch, creator, envelope) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
+static const char INSERT_SQL[] =
+    "INSERT OR REPLACE INTO records(stream, record, seq, clock, device,"
+    " epoch, creator, envelope) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
 static const char SELECT_SQL[] = "SELECT seq, envelope FROM records WHERE stream = ?1 AND seq > ?2"
                                  " ORDER BY seq LIMIT ?3";
 
@@ -176,8 +177,7 @@ open_raw(const char *dir)
     char path[4200];
     sqlite3 *db;
     snprintf(path, sizeof path, "%s/daybook.db", dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
         die("sqlite3_open_v2", sqlite3_errmsg(db));
     sqlite3_busy_timeout(db, 5000);
     if (sqlite3_exec(db, PRAGMAS, NULL, NULL, NULL) != SQLITE_OK)
@@ -403,8 +403,8 @@ bench_sqlite(br_table *t)
            "WAL + synchronous=FULL, 5,000 rows per transaction",
            ins, "rows/s", NULL);
     br_add(t, "sqlite_insert_batch50_rows_per_s",
-           "SQLite, the same rows committed per 50-row push (one fsync per push)", ins50,
-           "rows/s", "sqlite_insert_rows_per_s");
+           "SQLite, the same rows committed per 50-row push (one fsync per push)", ins50, "rows/s",
+           "sqlite_insert_rows_per_s");
     br_add(t, "sqlite_select_rows_per_s",
            "SQLite ceiling: select by stream and seq > N, 500-row pages, 3 passes over all "
            "streams (a pull)",
@@ -534,7 +534,7 @@ op_grant_prims(void)
 static void
 op_dbk_grant_open(void)
 {
-    dbk_grant_expect e = {&M.ghdr.owner, M.author->sign_pk, &M.ghdr.grantee,
+    dbk_grant_expect e = {&M.ghdr.owner,     M.author->sign_pk, &M.ghdr.grantee,
                           M.grantee->box_pk, M.grantee->box_sk, 0};
     dbk_grant_hdr h;
     unsigned char key[32];
@@ -585,8 +585,7 @@ static void
 op_dbk_b64_decode(void)
 {
     size_t len;
-    if (dbk_b64_decode(M.bin, sizeof M.bin, &len, M.b64, M.b64_len) != DBK_OK ||
-        len != M.env_len)
+    if (dbk_b64_decode(M.bin, sizeof M.bin, &len, M.b64, M.b64_len) != DBK_OK || len != M.env_len)
         die("dbk_b64_decode failed", NULL);
 }
 
@@ -641,16 +640,15 @@ make_material(void)
     M.hdr.rev.clock = (uint64_t)time(NULL) * 1000 << 16;
     M.hdr.epoch = 1;
     randombytes_buf(M.key, sizeof M.key);
-    if ((M.author = dbk_account_keys_new()) == NULL ||
-        (M.grantee = dbk_account_keys_new()) == NULL)
+    if ((M.author = dbk_account_keys_new()) == NULL || (M.grantee = dbk_account_keys_new()) == NULL)
         die("out of memory", NULL);
     memset(M.plain, 'x', sizeof M.plain);
     memcpy(M.padded, M.plain, sizeof M.plain);
     if (dbk_pad(M.padded, sizeof M.plain, sizeof M.padded, &padded_len) != DBK_OK ||
         padded_len != sizeof M.padded)
         die("padding", NULL);
-    if (dbk_envelope_seal(&M.hdr, M.key, M.author->sign_sk, M.plain, sizeof M.plain, NULL,
-                          &M.env, &M.env_len) != DBK_OK)
+    if (dbk_envelope_seal(&M.hdr, M.key, M.author->sign_sk, M.plain, sizeof M.plain, NULL, &M.env,
+                          &M.env_len) != DBK_OK)
         die("seal", NULL);
     dbk_envelope_ad(M.env, M.ad);
     memcpy(M.nonce, M.env + DBK_ENV_AD_PREFIX, sizeof M.nonce);
@@ -722,8 +720,8 @@ bench_sodium(br_table *t)
     snprintf(label, sizeof label,
              "X25519 sealed box open of a grant's key + consent (%zu sealed bytes)",
              M.grant_len - DBK_GRANT_OVERHEAD);
-    br_add(t, "sodium_box_seal_open_per_s", label, rate(op_box_seal_open, 16, MIN_TRIAL_S),
-           "ops/s", NULL);
+    br_add(t, "sodium_box_seal_open_per_s", label, rate(op_box_seal_open, 16, MIN_TRIAL_S), "ops/s",
+           NULL);
     br_add(t, "sodium_grant_open_prims_per_s",
            "the primitives of one grant open: Ed25519 verify + sealed box open",
            rate(op_grant_prims, 16, MIN_TRIAL_S), "ops/s", NULL);
@@ -736,8 +734,7 @@ bench_sodium(br_table *t)
     br_add(t, "dbk_api_token_hash_per_s",
            "daybookd's token hash (BLAKE2b-256, domain prefix + token, incremental API)",
            rate(op_dbk_token_hash, 256, MIN_TRIAL_S), "ops/s", "sodium_generichash_token_per_s");
-    snprintf(label, sizeof label, "base64url encode of a %zu-byte envelope (libsodium)",
-             M.env_len);
+    snprintf(label, sizeof label, "base64url encode of a %zu-byte envelope (libsodium)", M.env_len);
     br_add(t, "sodium_b64_encode_per_s", label, rate(op_b64_encode, 256, MIN_TRIAL_S), "ops/s",
            NULL);
     br_add(t, "dbk_b64_encode_per_s", "dbk_b64_encode of the same",

@@ -76,11 +76,11 @@ extern char **environ;
 #define REVIEW_DAYS 7 /* counselor.h DBK_CO_DEFAULT_DAYS: no session marker yet */
 
 static const char *daybookd_bin, *daybook_bin;
-static char *root;             /* the temp dir of everything */
-static char errfile[4200];     /* stderr of the last CLI run */
+static char *root;         /* the temp dir of everything */
+static char errfile[4200]; /* stderr of the last CLI run */
 static volatile pid_t server_pid;
 static char server_url[64];
-static char *homes[256];       /* profiles whose keys may be in the keyring */
+static char *homes[256]; /* profiles whose keys may be in the keyring */
 static size_t nhomes;
 
 /* ---- failure and clean-up ---- */
@@ -112,8 +112,7 @@ cleanup(void)
         dbk_rmtree(root);
 }
 
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static void
 die(const char *fmt, ...)
@@ -377,8 +376,8 @@ server_start(const char *dir)
     if ((pid = fork()) < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
-        const char *argv[] = {daybookd_bin, "serve", "--listen", "127.0.0.1:0", "--data-dir",
-                              data, "--port-file", port_file, NULL};
+        const char *argv[] = {daybookd_bin, "serve",       "--listen", "127.0.0.1:0", "--data-dir",
+                              data,         "--port-file", port_file,  NULL};
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         /* The server must not outlive the benchmark, however it ends. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -481,8 +480,8 @@ static const char *const values[6][3] = {
     {"bored", "anxious", "lonely at night"},        {"smell of smoke", "a song", "the old street"},
 };
 static const char *const halts[] = {"hungry", "angry", "lonely", "tired"};
-static const char *const copings[] = {"urge_surfing", "call_support", "distraction",
-                                      "recall_consequences", "exercise", "breathing"};
+static const char *const copings[] = {"urge_surfing",        "call_support", "distraction",
+                                      "recall_consequences", "exercise",     "breathing"};
 static const char *const substances[] = {"alcohol", "cannabis", "opioids", "nicotine"};
 static const char *const situations[] = {
     "Walked past the bar on the way home from work.",
@@ -501,10 +500,10 @@ static const char *const sentences[] = {
     "Did the breathing exercise twice today, once in the car before going in.",
 };
 /* Daybook's default checklist items (proto/schemas/README.md). */
-static const char *const items[] = {"exercise",      "journaling",       "called_support",
-                                    "mindfulness",   "slept_enough",     "regular_meals",
-                                    "attended_treatment", "practised_coping_skill",
-                                    "took_medication", "avoided_high_risk", "scheduled_day"};
+static const char *const items[] = {
+    "exercise",        "journaling",        "called_support",     "mindfulness",
+    "slept_enough",    "regular_meals",     "attended_treatment", "practised_coping_skill",
+    "took_medication", "avoided_high_risk", "scheduled_day"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -513,12 +512,12 @@ struct craving_opts {
     int intensity;
     bool scale100;
     bool used;
-    const char *used_what;            /* NULL: not said */
-    const char *situation;            /* NULL: none */
-    int ntrig, tk[3], tv[3];          /* --trigger KIND:VALUE, in order */
+    const char *used_what;   /* NULL: not said */
+    const char *situation;   /* NULL: none */
+    int ntrig, tk[3], tv[3]; /* --trigger KIND:VALUE, in order */
     bool halt[4];
     int ncope, cope[3];
-    char at[40];                      /* --at, RFC 3339 */
+    char at[40]; /* --at, RFC 3339 */
 };
 
 /* The plaintext cmd_craving.c builds from these options (the same calls in the same
@@ -534,7 +533,8 @@ craving_doc(const struct craving_opts *o, const char *tz)
         const char *k = kinds[o->tk[t]];
         if (json_object_get(triggers, k) == NULL)
             json_object_set_new(triggers, k, json_array());
-        json_array_append_new(json_object_get(triggers, k), json_string(values[o->tk[t]][o->tv[t]]));
+        json_array_append_new(json_object_get(triggers, k),
+                              json_string(values[o->tk[t]][o->tv[t]]));
     }
     for (int h = 0; h < 4; h++)
         if (o->halt[h])
@@ -631,8 +631,9 @@ static json_t *
 checklist_doc(const char *date, const char *tz, const bool on[NELEM(items)])
 {
     /* cmd_checklist.c, `check ITEMS... --date DATE` on a day without a record yet. */
-    json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "checklist_day", "v", 1, "date",
-                            date, "tz", tz), *all = json_array();
+    json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "checklist_day", "v", 1, "date", date,
+                            "tz", tz),
+           *all = json_array();
     for (size_t k = 0; k < NELEM(items); k++)
         if (on[k])
             json_array_append_new(all, json_string(items[k]));
@@ -1063,8 +1064,8 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
     br_add(t, "counselor_cold_sync_s", label, sync_s, "s", NULL);
     br_add(t, "counselor_cold_sync_records_per_s", "the same, records per second",
            (double)pulled / sync_s, "rec/s", NULL);
-    br_add(t, "counselor_cold_sync_maxrss_kib", "the same, the CLI's peak RSS", (double)r.maxrss_kib,
-           "KiB", NULL);
+    br_add(t, "counselor_cold_sync_maxrss_kib", "the same, the CLI's peak RSS",
+           (double)r.maxrss_kib, "KiB", NULL);
     br_add(t, "server_vmrss_before_sync_kib", "daybookd RSS after seeding, before the cold sync",
            (double)rss_idle, "KiB", NULL);
     br_add(t, "server_vmhwm_cold_sync_kib",
@@ -1080,8 +1081,9 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
         die("daybook clients lists %zu clients, expected %d",
             json_array_size(json_object_get(j, "clients")), nclients);
     json_decref(j);
-    br_add(t, "counselor_clients_s", "`daybook clients` over the caseload (one process)",
-           r.wall_s, "s", NULL);
+    br_add(t, "counselor_clients_s",
+           "`daybook clients` over the caseload (one process; it opens every entry)", r.wall_s, "s",
+           "inproc_load_all_s");
     br_add(t, "counselor_clients_maxrss_kib", "the same, peak RSS", (double)r.maxrss_kib, "KiB",
            NULL);
 
@@ -1105,7 +1107,7 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
              nclients);
     br_add(t, "counselor_review_all_s", label, review_sum, "s", "crypto_floor_open_all_s");
     br_add(t, "counselor_review_p50_s", "one review, p50", pct(review, (size_t)nclients, 50), "s",
-           "inproc_load_all_s");
+           "crypto_floor_per_client_s");
     br_add(t, "counselor_review_maxrss_kib", "one review, peak RSS (max over the reviews)",
            (double)review_rss, "KiB", NULL);
     snprintf(label, sizeof label,
@@ -1117,6 +1119,9 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
              "(dbk_envelope_open)",
              nenv);
     br_add(t, "crypto_floor_open_all_s", label, open_s, "s", NULL);
+    snprintf(label, sizeof label, "baseline: the same for one client (the line above / %d)",
+             nclients);
+    br_add(t, "crypto_floor_per_client_s", label, open_s / nclients, "s", NULL);
     br_add(t, "inproc_load_all_s",
            "baseline: dbk_eu_load of the counselor's whole store in-process (every entry "
            "opened and parsed)",
@@ -1142,9 +1147,10 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
 static void
 bench_craving(br_table *t, const char *home, int runs, int nrecords)
 {
-    const char *craving[] = {daybook_bin, "craving", "--intensity", "6", "--outcome", "resisted",
-                             "--trigger", "emotions:bored", "--halt", "tired", "--coping",
-                             "urge_surfing", NULL};
+    const char *craving[] = {daybook_bin, "craving",  "--intensity", "6",
+                             "--outcome", "resisted", "--trigger",   "emotions:bored",
+                             "--halt",    "tired",    "--coping",    "urge_surfing",
+                             NULL};
     const char *version[] = {daybook_bin, "version", NULL};
     const char *truth[] = {"/bin/true", NULL};
     double *cv = calloc((size_t)runs, sizeof *cv), *vv = calloc((size_t)runs, sizeof *vv),
@@ -1193,12 +1199,11 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
              "`daybook craving ...` keys unlocked, %d-entry profile, p50 of %d (target < 15 ms)",
              nrecords, runs);
     br_add(t, "craving_p50_ms", label, pct(cv, (size_t)runs, 50), "ms", "version_p50_ms");
-    br_add(t, "craving_p99_ms", "the same, p99", pct(cv, (size_t)runs, 99), "ms",
-           "version_p99_ms");
+    br_add(t, "craving_p99_ms", "the same, p99", pct(cv, (size_t)runs, 99), "ms", "version_p99_ms");
     br_add(t, "craving_maxrss_kib", "the same, peak RSS", (double)crss, "KiB",
            "version_maxrss_kib");
     br_add(t, "version_p50_ms",
-           "floor: `daybook version` (exec, dynamic libraries, libsodium init), p50", 
+           "floor: `daybook version` (exec, dynamic libraries, libsodium init), p50",
            pct(vv, (size_t)runs, 50), "ms", "true_p50_ms");
     br_add(t, "version_p99_ms", "floor: `daybook version`, p99", pct(vv, (size_t)runs, 99), "ms",
            NULL);
@@ -1285,8 +1290,9 @@ main(int argc, char **argv)
     /* The admin adds the counselor; the counselor's CLI enrolls with the setup URI. */
     {
         char data[4300];
-        const char *add[] = {daybookd_bin, "counselor", "add", "Counselor Bench", "--url",
-                             server_url, "--data-dir", data, NULL};
+        const char *add[] = {daybookd_bin,      "counselor", "add",
+                             "Counselor Bench", "--url",     server_url,
+                             "--data-dir",      data,        NULL};
         struct run r;
         snprintf(data, sizeof data, "%s/data", sdir);
         snprintf(url_arg, sizeof url_arg, "%s/add.txt", root);
