@@ -1102,7 +1102,7 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
     /* Every client's review, as text (what a counselor reads), one process each. */
     for (int i = 0; i < nclients; i++) {
         char *text, *p;
-        r = cli(cohome, out, "review", cl[i].account, NULL);
+        r = cli(cohome, out, "review", "--", cl[i].account, NULL); /* an id may begin with - */
         review[i] = r.wall_s;
         review_sum += r.wall_s;
         review_rss = r.maxrss_kib > review_rss ? r.maxrss_kib : review_rss;
