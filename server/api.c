@@ -314,6 +314,10 @@ job_free(dbk_api_job *j)
 {
     json_decref(j->in);
     json_decref(j->out);
+    if (j->out_text != NULL) {
+        sodium_memzero(j->out_text, j->out_len);
+        free(j->out_text);
+    }
     if (j->ctx_free != NULL)
         j->ctx_free(j->ctx);
     sodium_memzero(j->token_hash, sizeof j->token_hash);
@@ -452,6 +456,8 @@ job_done(dbk_job *job)
     }
     if (err == DBK_OK && j->status == 204) {
         dbk_http_respond(j->req, 204, "application/json", NULL, NULL, 0);
+    } else if (err == DBK_OK && j->out_text != NULL) {
+        dbk_http_respond(j->req, j->status, "application/json", NULL, j->out_text, j->out_len);
     } else if (err == DBK_OK) {
         json_t *out = j->out ? j->out : json_object();
         j->out = NULL;

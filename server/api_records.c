@@ -14,11 +14,18 @@
  * envelope that was verified with exactly the key it would use (the caller's, or
  * the author's from the store); every other envelope it verifies as before, so
  * what is accepted, and the order in which errors are found, do not change.
+ *
+ * Pull responses (and the pull part of sync) are written as JSON text on the
+ * worker, straight from the rows, not built as jansson trees and dumped on the
+ * loop: the envelopes' base64url is most of the bytes and needs no escaping, and a
+ * tree of 500 records cost more than reading them (and more memory per request).
  */
 #include "api.h"
 
 #include "dbk/base64.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,58 +313,171 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
     return DBK_OK;
 }
 
+/* ---- JSON text, written directly ---- */
+
+typedef struct jtext {
+    char *p;
+    size_t len, cap;
+    bool failed; /* out of memory: the text is unusable */
+} jtext;
+
+/* Room for n more bytes (and a NUL), or NULL once out of memory. */
+static char *
+jt_room(jtext *t, size_t n)
+{
+    if (t->failed)
+        return NULL;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        char *p;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        if ((p = realloc(t->p, cap)) == NULL) {
+            t->failed = true;
+            return NULL;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    return t->p + t->len;
+}
+
+static void
+jt_put(jtext *t, const char *s, size_t n)
+{
+    char *d = jt_room(t, n);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        t->len += n;
+        t->p[t->len] = '\0';
+    }
+}
+
+static void
+jt_str(jtext *t, const char *s)
+{
+    jt_put(t, s, strlen(s));
+}
+
+static void __attribute__((format(printf, 2, 3)))
+jt_fmt(jtext *t, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        t->failed = true; /* only short numbers and keys are formatted */
+    else
+        jt_put(t, buf, (size_t)n);
+}
+
+static void
+jt_id(jtext *t, const dbk_id *id)
+{
+    char s[DBK_ID_TEXT_LEN + 3] = "\"";
+    dbk_id_to_text(id, s + 1);
+    s[DBK_ID_TEXT_LEN + 1] = '"';
+    jt_put(t, s, DBK_ID_TEXT_LEN + 2);
+}
+
+/* A jansson value as compact JSON text (for the small, varied parts). */
+static void
+jt_json(jtext *t, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    if (s == NULL) {
+        t->failed = true;
+        return;
+    }
+    jt_str(t, s);
+    sodium_memzero(s, strlen(s));
+    free(s);
+}
+
+static void
+jt_free(jtext *t)
+{
+    if (t->p != NULL) {
+        sodium_memzero(t->p, t->cap);
+        free(t->p);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- pull ---- */
+
 struct pull_acc {
-    json_t *records;
+    jtext *t;
+    size_t count;
+    int64_t first;
 };
 
 static void
 on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
 {
     struct pull_acc *a = arg;
-    json_array_append_new(a->records, json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "envelope",
-                                                dbk_api_bytes_json(env, len)));
+    size_t n = DBK_B64_ENCODED_LEN(len);
+    char *d;
+
+    jt_fmt(a->t, "%s{\"seq\":%lld,\"envelope\":\"", a->count > 0 ? "," : "", (long long)seq);
+    if ((d = jt_room(a->t, n)) != NULL && dbk_b64_encode(d, n + 1, env, len) == 0)
+        a->t->len += n;
+    else
+        a->t->failed = true;
+    jt_put(a->t, "\"}", 2);
+    if (a->count++ == 0)
+        a->first = seq;
 }
 
-/* One stream's pull within the remaining budget. */
+/*
+ * One stream's pull within the remaining budget, appended to t as an object
+ * without its closing brace (the caller may add fields): {"stream", "records",
+ * "next", "more", "high_seq", "epoch", "rotation_pending". On failure t is left
+ * as it was.
+ */
 static int
 run_pull(dbk_api_job *j, dbk_store *st, const struct pull_unit *p, int64_t *limit,
-         int64_t *max_bytes, json_t **out)
+         int64_t *max_bytes, jtext *t)
 {
     dbk_stream str;
     bool is_owner, can_write, more = false;
-    struct pull_acc acc = {json_array()};
+    struct pull_acc acc = {t, 0, 0};
     int64_t next = p->since;
-    size_t bytes = 0;
+    size_t bytes = 0, mark = t->len;
     int rc;
 
-    *out = NULL;
     rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner, &can_write);
-    if (rc != DBK_OK) {
-        json_decref(acc.records);
+    if (rc != DBK_OK)
         return rc;
-    }
+    jt_str(t, "{\"stream\":");
+    jt_id(t, &p->stream);
+    jt_str(t, ",\"records\":[");
     if (*limit > 0 && *max_bytes > 0) {
         rc = dbk_store_pull(st, &p->stream, is_owner ? NULL : &j->me.id, j->now, p->since,
                             (size_t)*limit, (size_t)*max_bytes, on_record, &acc, &more, &next,
                             &bytes);
         if (rc != DBK_OK) {
-            json_decref(acc.records);
+            t->len = mark;
             return rc;
         }
     } else {
         more = next < str.seq;
     }
-    size_t count = json_array_size(acc.records);
-    *limit -= (int64_t)count;
+    *limit -= (int64_t)acc.count;
     *max_bytes -= (int64_t)bytes;
-    if (count > 0) {
-        int64_t first = json_integer_value(json_object_get(json_array_get(acc.records, 0), "seq"));
-        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)count, first, next);
-    }
-    *out = json_pack("{s:o, s:o, s:I, s:b, s:I, s:I, s:b}", "stream",
-                     dbk_api_id_json(&p->stream), "records", acc.records, "next",
-                     (json_int_t)next, "more", more, "high_seq", (json_int_t)str.seq, "epoch",
-                     (json_int_t)str.epoch, "rotation_pending", str.rotation_pending);
+    if (acc.count > 0)
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next);
+    jt_fmt(t, "],\"next\":%lld,\"more\":%s,\"high_seq\":%lld,\"epoch\":%lld,"
+              "\"rotation_pending\":%s",
+           (long long)next, more ? "true" : "false", (long long)str.seq, (long long)str.epoch,
+           str.rotation_pending ? "true" : "false");
+    if (t->failed && j->job.status == DBK_OK)
+        dbk_api_fail(j, DBK_E_NOMEM, NULL);
+    if (j->job.status != DBK_OK)
+        t->len = mark;
     return j->job.status;
 }
 
@@ -430,16 +550,21 @@ static void
 op_pull(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
-    json_t *out;
-    int rc = run_pull(j, st, &c->pull[0], &c->limit, &c->max_bytes, &out);
+    jtext t = {NULL, 0, 0, false};
+    int rc = run_pull(j, st, &c->pull[0], &c->limit, &c->max_bytes, &t);
+
+    if (rc == DBK_OK) {
+        jt_fmt(&t, ",\"restore_generation\":%lld}", (long long)j->app->info.restore_generation);
+        if (t.failed)
+            rc = DBK_E_NOMEM;
+    }
     if (rc != DBK_OK) {
-        json_decref(out);
+        jt_free(&t);
         dbk_api_fail(j, rc, NULL);
         return;
     }
-    json_object_set_new(out, "restore_generation",
-                        json_integer(j->app->info.restore_generation));
-    j->out = out;
+    j->out_text = t.p;
+    j->out_len = t.len;
 }
 
 void dbk_api_pull(dbk_http_request *req);
@@ -492,30 +617,41 @@ error_json(int rc, json_t *details)
     return e;
 }
 
+/* Errors that fail a whole sync rather than one stream's entry. */
+static bool
+sync_fatal(int rc)
+{
+    return rc == DBK_E_STORAGE_FULL || rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM;
+}
+
 static void
 op_sync(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
-    json_t *push = json_array(), *pull = json_array(), *out;
+    jtext t = {NULL, 0, 0, false};
+    json_t *out;
     /* On a full disk the pushes are refused before anything is written, each in its
      * entry, and the pulls are still answered. */
     int room = c->npush > 0 ? dbk_store_room(st) : DBK_OK;
     int rc;
 
+    jt_str(&t, "{\"push\":[");
     for (size_t i = 0; i < c->npush; i++) {
+        if (i > 0)
+            jt_put(&t, ",", 1);
         if (room != DBK_OK) {
             out = json_pack("{s:o, s:o}", "stream", dbk_api_id_json(&c->push[i].stream),
                             "error", error_json(room, NULL));
-            json_array_append_new(push, out);
+            jt_json(&t, out);
+            json_decref(out);
             continue;
         }
         rc = run_push(j, st, &c->push[i], &out);
         j->job.status = DBK_OK; /* a stream's failure is reported in its entry */
         if (rc != DBK_OK) {
-            if (rc == DBK_E_STORAGE_FULL || rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM) {
-                json_decref(push);
-                json_decref(pull);
+            if (sync_fatal(rc)) {
                 json_decref(out);
+                jt_free(&t);
                 dbk_api_fail(j, rc, NULL);
                 return;
             }
@@ -523,30 +659,40 @@ op_sync(dbk_api_job *j, dbk_store *st)
         }
         if (json_object_get(out, "stream") == NULL)
             json_object_set_new(out, "stream", dbk_api_id_json(&c->push[i].stream));
-        json_array_append_new(push, out);
+        jt_json(&t, out);
+        json_decref(out);
     }
+    jt_str(&t, "],\"pull\":[");
     for (size_t i = 0; i < c->npull; i++) {
-        rc = run_pull(j, st, &c->pull[i], &c->limit, &c->max_bytes, &out);
+        if (i > 0)
+            jt_put(&t, ",", 1);
+        rc = run_pull(j, st, &c->pull[i], &c->limit, &c->max_bytes, &t);
         j->job.status = DBK_OK;
-        if (rc != DBK_OK) {
-            if (rc == DBK_E_STORAGE_FULL || rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM) {
-                json_decref(push);
-                json_decref(pull);
-                json_decref(out);
-                dbk_api_fail(j, rc, NULL);
-                return;
-            }
-            json_decref(out);
-            out = json_pack("{s:o}", "error", error_json(rc, NULL));
+        if (rc == DBK_OK) {
+            jt_put(&t, "}", 1);
+            continue;
         }
-        if (json_object_get(out, "stream") == NULL)
-            json_object_set_new(out, "stream", dbk_api_id_json(&c->pull[i].stream));
-        json_array_append_new(pull, out);
+        if (sync_fatal(rc)) {
+            jt_free(&t);
+            dbk_api_fail(j, rc, NULL);
+            return;
+        }
+        out = json_pack("{s:o, s:o}", "error", error_json(rc, NULL), "stream",
+                        dbk_api_id_json(&c->pull[i].stream));
+        jt_json(&t, out);
+        json_decref(out);
     }
-    j->out = json_pack("{s:o, s:o, s:o, s:I, s:I}", "push", push, "pull", pull, "server_id",
-                       dbk_api_id_json(&j->app->info.server_id), "restore_generation",
-                       (json_int_t)j->app->info.restore_generation, "grants_seq",
-                       (json_int_t)j->me.grants_seq);
+    jt_str(&t, "],\"server_id\":");
+    jt_id(&t, &j->app->info.server_id);
+    jt_fmt(&t, ",\"restore_generation\":%lld,\"grants_seq\":%lld}",
+           (long long)j->app->info.restore_generation, (long long)j->me.grants_seq);
+    if (t.failed) {
+        jt_free(&t);
+        dbk_api_fail(j, DBK_E_NOMEM, NULL);
+        return;
+    }
+    j->out_text = t.p;
+    j->out_len = t.len;
 }
 
 void dbk_api_sync(dbk_http_request *req);
