@@ -26,7 +26,7 @@
  * the real sizes, and where Daybook wraps it (dbk_envelope_seal/open,
  * dbk_grant_open, dbk_b64_*, the server's token hash) the wrapper on the same
  * input, so the ratio is Daybook's share of the primitive's rate. Each rate is
- * the best of 3 trials of at least 0.25 s.
+ * the best of 3 trials of at least 0.25 s (Argon2id: of 3 single runs).
  *
  * Benchmarks print; they never fail CI and are not ctest tests.
  */
