@@ -36,6 +36,16 @@ extern const size_t dbk_commands_count;
 const dbk_cmd *dbk_cmd_find(const char *name);
 /* The command name closest to name if it is a likely typo, or NULL. */
 const char *dbk_cmd_suggest(const char *name);
+/*
+ * Commands whose operand comes first ("daybook show ID [options]", "daybook review
+ * CLIENT [options]") take it out before option parsing: a base64url id may begin
+ * with '-' and must not be read as an option. dbk_cmd_take_operand returns argv[1]
+ * and removes it, or NULL when argv[1] is one of the command's options ("--..." or
+ * "-X" for X in short_opts; the operand may then come last). After getopt,
+ * dbk_cmd_operand returns the one operand, or NULL (a usage error).
+ */
+const char *dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts);
+const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 

@@ -211,32 +211,6 @@ rev_json(const dbk_eu_rev *r)
                      "time", when, "device", dev, "synced", !r->pending, "entry", r->doc);
 }
 
-/*
- * The id comes first ("daybook edit ID [options]") and is taken out before option
- * parsing: a base64url id may begin with '-' and must not be read as an option.
- * Returns NULL when the first argument is an option (the id then comes last).
- */
-static const char *
-take_id(int *argc, char **argv)
-{
-    const char *id;
-    if (*argc < 2 || strncmp(argv[1], "--", 2) == 0 || strcmp(argv[1], "-m") == 0)
-        return NULL;
-    id = argv[1];
-    memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */
-    (*argc)--;
-    return id;
-}
-
-/* The id: taken first, or else the one positional argument left by getopt. */
-static const char *
-the_id(const char *first, int argc, char **argv)
-{
-    if (first != NULL)
-        return optind == argc ? first : NULL;
-    return optind == argc - 1 ? argv[optind] : NULL;
-}
-
 static int
 run_show(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -248,7 +222,7 @@ run_show(dbk_ctx *ctx, int argc, char **argv)
     size_t nrev = 0;
     char id[DBK_ID_TEXT_LEN + 1];
     int opt, ret, rc;
-    const char *first = take_id(&argc, argv), *want;
+    const char *first = dbk_cmd_take_operand(&argc, argv, "m"), *want;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -258,7 +232,7 @@ run_show(dbk_ctx *ctx, int argc, char **argv)
         }
         revisions = true;
     }
-    if ((want = the_id(first, argc, argv)) == NULL) {
+    if ((want = dbk_cmd_operand(first, argc, argv)) == NULL) {
         fprintf(stderr, "usage: daybook show ID [--revisions]\n");
         return DBK_EXIT_USAGE;
     }
@@ -445,7 +419,7 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
     int opt, ret, rc;
     bool hard = false;
 
-    const char *first = take_id(&argc, argv), *want;
+    const char *first = dbk_cmd_take_operand(&argc, argv, "m"), *want;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
@@ -471,7 +445,7 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
         default: return edit_usage();
         }
     }
-    if ((want = the_id(first, argc, argv)) == NULL)
+    if ((want = dbk_cmd_operand(first, argc, argv)) == NULL)
         return edit_usage();
     if ((ret = find_one(&o, want)) != DBK_EXIT_OK) {
         drop_one(&o);

@@ -124,13 +124,15 @@ run_note(dbk_ctx *ctx, int argc, char **argv)
     size_t n;
     int opt, rc, ret;
 
+    const char *first = dbk_cmd_take_operand(&argc, argv, "m"), *who;
+
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
         if (opt != 'm')
             goto usage;
         text = optarg;
     }
-    if (optind != argc - 1 || text == NULL)
+    if ((who = dbk_cmd_operand(first, argc, argv)) == NULL || text == NULL)
         goto usage;
     n = strlen(text);
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
@@ -139,7 +141,7 @@ run_note(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: a note is 1 to %d characters\n", NOTE_MAX);
         return DBK_EXIT_USAGE;
     }
-    if ((ret = open_client(&s, "daybook note", argv[optind], &client, label, sizeof label, state,
+    if ((ret = open_client(&s, "daybook note", who, &client, label, sizeof label, state,
                            sizeof state)) != DBK_EXIT_OK)
         return ret;
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0) {

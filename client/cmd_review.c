@@ -615,6 +615,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     char label[64], state[32] = "";
     int opt, rc, ret;
 
+    const char *first = dbk_cmd_take_operand(&argc, argv, ""), *who;
+
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -624,8 +626,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         default: return usage();
         }
     }
-    if (optind != argc - 1 || (strcmp(format, "text") && strcmp(format, "json") &&
-                               strcmp(format, "html")))
+    if ((who = dbk_cmd_operand(first, argc, argv)) == NULL ||
+        (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html")))
         return usage();
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
@@ -643,7 +645,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto out;
     }
-    if ((ret = dbk_co_resolve(&s, aliases, caseload, argv[optind], &client)) != DBK_EXIT_OK)
+    if ((ret = dbk_co_resolve(&s, aliases, caseload, who, &client)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
 

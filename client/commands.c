@@ -4,6 +4,7 @@
 
 #include "dbk/error.h"
 
+#include <getopt.h>
 #include <string.h>
 
 extern const dbk_cmd dbk_cmd_access;
@@ -147,4 +148,26 @@ dbk_cmd_print_overview(FILE *out)
                  "DAYBOOK_PASSPHRASE_FD for scripts.\n"
                  "\nexit codes: 0 success, 1 the operation failed, 2 usage error.\n"
                  "Colour is used on a terminal unless NO_COLOR is set.\n");
+}
+
+const char *
+dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts)
+{
+    const char *first;
+    if (*argc < 2 || strncmp(argv[1], "--", 2) == 0 ||
+        (argv[1][0] == '-' && argv[1][1] != '\0' && argv[1][2] == '\0' &&
+         strchr(short_opts, argv[1][1]) != NULL))
+        return NULL;
+    first = argv[1];
+    memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */
+    (*argc)--;
+    return first;
+}
+
+const char *
+dbk_cmd_operand(const char *taken, int argc, char **argv)
+{
+    if (taken != NULL)
+        return optind == argc ? taken : NULL;
+    return optind == argc - 1 ? argv[optind] : NULL;
 }

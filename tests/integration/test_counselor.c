@@ -1075,6 +1075,19 @@ test_review_figures(void **state)
         t = tc_cli("review", "nobody", NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
+        /* About one account id in 64 begins with '-': read as a client, not an option
+         * ("no client", exit 1, rather than a usage error). */
+        t = tc_cli("review", "-AbCdEfGhIjKlMnOpQrStUv", "--format", "json", NULL);
+        assert_int_equal(t.status, 1);
+        assert_non_null(strstr(t.err, "no client"));
+        dbk_run_result_free(&t);
+        t = tc_cli("note", "-AbCdEfGhIjKlMnOpQrStUv", "-m", "x", NULL);
+        assert_int_equal(t.status, 1);
+        assert_non_null(strstr(t.err, "no client"));
+        dbk_run_result_free(&t);
+        t = tc_cli("note", "-m", "x", "-AbCdEfGhIjKlMnOpQrStUv", NULL);
+        assert_int_equal(t.status, 2); /* after an option it reads as one: first, or after -- */
+        dbk_run_result_free(&t);
     }
 
     /* Unassigning retires the item: no longer on the list of the period. */
