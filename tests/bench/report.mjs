@@ -107,6 +107,7 @@ for (const [k, label] of [
   ['pull_wire_bytes_per_record', 'bytes on the wire per record pulled'],
   ['sync_p50_ms', `incremental sync p50 (1 entry pushed, changes pulled; ${wl.inflight ?? '?'} others syncing)`],
   ['sync_p99_ms', 'incremental sync p99'],
+  ['sync_per_s', `syncs/s the server completed meanwhile (${(wl.inflight ?? 0) + 1 || '?'} clients)`],
 ])
   line(label, `daybook_${k}`, `peer_${k}`, 'peer');
 
