@@ -5,8 +5,9 @@
 // because absolute figures drift on shared machines and ratios drift much less.
 //
 //   node report.mjs --meta FILE --load FILE --ceilings FILE --client FILE
-//                   --json OUT.json --md OUT.md
+//                   --json OUT.json --md OUT.md [--readme README.md]
 //
+// --readme rewrites the table between README's performance markers.
 // A part whose file is missing or unreadable is reported as such (its status comes
 // from --meta), never guessed. Targets are the issue's; each says met or missed with
 // the measured figure, and a target whose figure was not measured says so.
@@ -225,6 +226,20 @@ const header = [
 ].join('\n');
 process.stdout.write(header + text);
 if (args.md) writeFileSync(args.md, text);
+if (args.readme) {
+  const begin = '<!-- performance:begin -->', end = '<!-- performance:end -->';
+  const readme = readFileSync(args.readme, 'utf8');
+  const a = readme.indexOf(begin), b = readme.indexOf(end);
+  if (a < 0 || b < a) {
+    process.stderr.write(`report: no ${begin} ... ${end} in ${args.readme}; not rewritten\n`);
+  } else {
+    const intro = `From one run of \`tests/bench/run.sh\` on ${meta.date ?? '?'} (commit ` +
+      `${(meta.commit ?? '?').replace(/ with local changes$/, '')}; ${meta.machine ?? '?'}; ` +
+      `${peerName} on Node.js ${meta.node ?? '?'}):\n\n`;
+    writeFileSync(args.readme, readme.slice(0, a + begin.length) + '\n' + intro + text +
+      readme.slice(b));
+  }
+}
 if (args.json) {
   const out = {
     meta,

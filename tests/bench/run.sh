@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh: every benchmark of issue 8 in one run, one table.
 #
-#   tests/bench/run.sh
+#   tests/bench/run.sh [--readme]
 #
+# --readme also rewrites the table in README.md's "Performance" section.
 # Builds RelWithDebInfo into build-bench/ (never build/), installs the peer
 # (pouchdb-server, pinned by tests/bench/peer/package-lock.json) into
 # build-bench/peer/ with npm ci, then runs:
@@ -15,6 +16,10 @@
 # script is not part of ctest or .ci/run, and a missed target does not fail it.
 # Every server binds 127.0.0.1 and dies with its generator; every step is bounded.
 set -uo pipefail
+if [ $# -gt 1 ] || { [ $# -eq 1 ] && [ "$1" != --readme ]; }; then
+    echo "usage: tests/bench/run.sh [--readme]" >&2
+    exit 2
+fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -149,7 +154,9 @@ node -e '
     "$(date -u +%Y-%m-%d)" "$commit" "$(nproc) cores ($cpu), $mem" "$(node --version)" \
     "$peer_version" "$parts_json" >"$out/meta.json"
 
+readme=()
+[ "${1:-}" = --readme ] && readme=(--readme README.md)
 node tests/bench/report.mjs --meta "$out/meta.json" --load "$out/load.json" \
     --ceilings "$out/ceilings.json" --client "$out/client.json" \
-    --json "$out/results.json" --md "$out/results.md"
+    --json "$out/results.json" --md "$out/results.md" "${readme[@]}"
 say "written: $out/results.json and $out/results.md"
