@@ -561,6 +561,8 @@ setup_daybook(target *t)
     unsigned char co_priv_key[32];
     dbk_account_keys *co_keys = dbk_account_keys_new();
 
+    if (co_keys == NULL)
+        die("out of memory");
     if (out == NULL || (p = strstr(out, "once): ")) == NULL)
         die("daybookd counselor add gave no setup code");
     snprintf(code, sizeof code, "%.22s", p + 7);
