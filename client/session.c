@@ -285,6 +285,24 @@ on_data(char *ptr, size_t size, size_t n, void *arg)
     return add;
 }
 
+/*
+ * libcurl reports success for an answer whose connection closed inside its header
+ * block: a status line and then EOF read as a whole, empty 200. daybookd always ends
+ * its headers, so an answer whose header block never ended was cut on the way. A
+ * status line starts a new block (a 100 Continue has its own).
+ */
+static size_t
+on_header(char *ptr, size_t size, size_t n, void *arg)
+{
+    bool *ended = arg;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+        *ended = false;
+    else if ((len == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (len == 1 && ptr[0] == '\n'))
+        *ended = true;
+    return len;
+}
+
 static int
 get_token(dbk_session *s, char *out, size_t cap)
 {
@@ -322,6 +340,27 @@ dbk_session_set_token(dbk_session *s, const char *token)
     return dbk_local_put(s->L, "token", sealed, crypto_box_SEALBYTES + n);
 }
 
+/*
+ * How long one request to the server may take in all, connecting included. Requests
+ * are small (a push is a few hundred KiB at most, and daybookd wants a request whole
+ * within 15 s of its first byte), so one still open after a minute is stalled: the
+ * command gives up and says so, and nothing leaves the outbox.
+ * DAYBOOK_NET_TIMEOUT_SECONDS (1..3600) changes it, for a very slow link, or for tests
+ * that stall the network on purpose.
+ */
+#define NET_TIMEOUT_SECONDS_DEFAULT 60
+
+static long
+net_timeout_ms(void)
+{
+    const char *v = getenv("DAYBOOK_NET_TIMEOUT_SECONDS");
+    char *end = NULL;
+    long sec = v != NULL && *v != '\0' ? strtol(v, &end, 10) : 0;
+    if (end == NULL || *end != '\0' || sec < 1 || sec > 3600)
+        sec = NET_TIMEOUT_SECONDS_DEFAULT;
+    return sec * 1000;
+}
+
 int
 dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body, bool with_token,
              long *status, json_t **out)
@@ -332,6 +371,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     char *text = NULL;
     CURL *c;
     CURLcode cc;
+    bool headers_ended = false;
     int rc = DBK_OK;
 
     *status = 0;
@@ -355,13 +395,15 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, net_timeout_ms());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (getenv("DAYBOOK_CA_FILE") != NULL) /* a clinic's private CA (e.g. Caddy's internal) */
         curl_easy_setopt(c, CURLOPT_CAINFO, getenv("DAYBOOK_CA_FILE"));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers_ended);
     if (body != NULL) {
         text = json_dumps(body, JSON_COMPACT);
         h = curl_slist_append(h, "Content-Type: application/json");
@@ -370,7 +412,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
+    if (cc != CURLE_OK || !headers_ended) {
         rc = DBK_E_UNAVAILABLE;
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
