@@ -8,6 +8,7 @@
  *   dbk_run           runs a program to completion, capturing stdout and stderr
  *   dbk_http          one HTTP request with libcurl
  *   dbk_raw           raw bytes over TCP, for requests curl will not send
+ *   dbk_proxy_*       a TCP proxy that cuts, stalls and half-closes connections
  *
  * Every wait is bounded so a hung server fails the test instead of hanging CI.
  */
@@ -91,5 +92,55 @@ char *dbk_raw_read_all(int fd, int timeout_ms);
  */
 void dbk_report(const char *what, const char *how, const char *result_fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * A TCP proxy on 127.0.0.1 (port 0) in front of a port of 127.0.0.1, run in a thread
+ * of the test, for network faults (proxy.c). It passes bytes through until the test
+ * arms a fault; the first connection that carries more than `after` bytes in the
+ * fault's direction gets it (once), then traffic passes through again.
+ */
+typedef struct dbk_proxy dbk_proxy;
+
+typedef enum dbk_proxy_dir {
+    DBK_PROXY_UP,   /* client -> server: the request */
+    DBK_PROXY_DOWN, /* server -> client: the response */
+} dbk_proxy_dir;
+
+typedef enum dbk_proxy_kind {
+    DBK_PROXY_PASS,       /* nothing armed */
+    DBK_PROXY_CUT,        /* `after` bytes go through, then both sides get an RST */
+    DBK_PROXY_STALL,      /* `after` bytes go through, then nothing moves for hold_ms */
+    DBK_PROXY_HALF_CLOSE, /* `after` bytes go through, then shutdown(SHUT_WR) toward the
+                             receiving side; the other direction carries on */
+} dbk_proxy_kind;
+
+typedef struct dbk_proxy_fault {
+    dbk_proxy_kind kind;
+    dbk_proxy_dir dir;
+    size_t after;
+    int hold_ms; /* STALL only; at most 60000 */
+} dbk_proxy_fault;
+
+typedef struct dbk_proxy_stats {
+    int connections; /* accepted since the start */
+    int fired;       /* faults that fired since the start */
+    int open;        /* connections open now */
+    /* Bytes each way of the first connection accepted since the last dbk_proxy_arm. */
+    size_t first_up, first_down;
+    /* Since the last fault fired: ms until each side closed its end by itself (FIN or
+     * RST seen by the proxy), or -1 while it has not. */
+    long client_closed_ms, server_closed_ms;
+} dbk_proxy_stats;
+
+/* Starts the proxy toward 127.0.0.1:target_port. Fails the test if it cannot. */
+dbk_proxy *dbk_proxy_start(int target_port);
+int dbk_proxy_port(const dbk_proxy *p);
+/* Arms f (one shot), or passes through when f is NULL or PASS. Resets first_up/down. */
+void dbk_proxy_arm(dbk_proxy *p, const dbk_proxy_fault *f);
+void dbk_proxy_stats_get(dbk_proxy *p, dbk_proxy_stats *out);
+/* Waits up to timeout_ms until no connection is open; returns whether none is. */
+bool dbk_proxy_wait_idle(dbk_proxy *p, int timeout_ms);
+/* Resets every connection, ends the thread (within ~100 ms) and frees p. NULL is a no-op. */
+void dbk_proxy_stop(dbk_proxy *p);
 
 #endif

@@ -1,0 +1,741 @@
+/*
+ * Network faults between the real daybook CLI and the real daybookd, through the TCP
+ * proxy of tests/support/proxy.c: connections reset at random byte offsets in both
+ * directions (among them after the server committed a push and before the client
+ * heard of it), stalls longer than the client's timeout, and half-closed connections.
+ * After each fault a sync through the clean proxy succeeds and every entry the client
+ * logged is on the server exactly once; at the end the outbox is empty, the client's
+ * log shows each entry, `daybookd check` passes and the client's SQLite file is intact.
+ *
+ * The offsets are random: the seed is printed, and DAYBOOK_TEST_SEED=N replays a run.
+ */
+#include "tc.h"
+
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* daybookd's idle and request timeouts here: short, so a dead connection ends soon. */
+#define SERVER_TIMEOUT_MS 2000
+/* The CLI's timeout in the stall test (DAYBOOK_NET_TIMEOUT_SECONDS; 60 s by default). */
+#define CLIENT_TIMEOUT_S 3
+/* On top of a timeout before it counts as not kept: process start-up under ASan, a
+ * busy machine. Without the timeouts these waits would last the whole stall. */
+#define SLACK_MS 2500
+/* A stall outlasts both timeouts, so only they can end it. */
+#define STALL_HOLD_MS 9000
+/* The server closes a half-closed connection on the EOF itself, not by a timer. */
+#define EOF_CLOSE_MS 1000
+
+#define CUT_ROUNDS 24
+#define RAW_ROUNDS 8
+#define STALL_ROUNDS 4
+#define HALF_ROUNDS 6
+
+#define MARK "net-entry-"
+
+struct fx {
+    dbk_server srv;
+    dbk_server via; /* the same server, as the CLI sees it: through the proxy */
+    dbk_proxy *px;
+    char *home;
+    tc_account co;
+    dbk_id me;
+    int logged; /* entries written with the CLI, marked MARK0000, MARK0001... */
+    uint64_t rng;
+};
+
+/* What a user would check after the faults. */
+struct tally {
+    int entries;    /* logged with the CLI */
+    int lost;       /* logged and not on the server */
+    int duplicates; /* extra copies of an entry, and envelopes stored more than once */
+    int foreign;    /* records on the server that are none of the entries */
+};
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* splitmix64: small, and the same sequence on every machine for a seed. */
+static uint64_t
+rnd(struct fx *f)
+{
+    uint64_t z = (f->rng += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static size_t
+below(struct fx *f, size_t n)
+{
+    return n > 0 ? (size_t)(rnd(f) % n) : 0;
+}
+
+static uint64_t
+seed(void)
+{
+    const char *v = getenv("DAYBOOK_TEST_SEED");
+    uint64_t s = v != NULL && *v != '\0' ? strtoull(v, NULL, 10)
+                                         : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    print_message("seed %llu (DAYBOOK_TEST_SEED=%llu replays this run)\n", (unsigned long long)s,
+                  (unsigned long long)s);
+    return s;
+}
+
+static void
+ok(dbk_run_result r, const char *what)
+{
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+static int
+setup(void **state)
+{
+    static const char *const args[] = {"--idle-timeout-ms", STR(SERVER_TIMEOUT_MS),
+                                       "--request-timeout-ms", STR(SERVER_TIMEOUT_MS), NULL};
+    struct fx *f = calloc(1, sizeof *f);
+    char pass[4096], *uri;
+    dbk_run_result r;
+    json_t *j;
+    FILE *p;
+
+    assert_non_null(f);
+    assert_int_equal(dbk_server_start(&f->srv, args), 0);
+    f->px = dbk_proxy_start(f->srv.port);
+    f->via = f->srv; /* shares dir and data_dir: never cleaned up itself */
+    f->via.port = dbk_proxy_port(f->px);
+    snprintf(f->via.base_url, sizeof f->via.base_url, "http://127.0.0.1:%d", f->via.port);
+
+    f->home = dbk_tmpdir("netfault");
+    snprintf(pass, sizeof pass, "%s/passphrase", f->home);
+    p = fopen(pass, "w");
+    assert_non_null(p);
+    fputs("a long client passphrase\n", p);
+    fclose(p);
+    setenv("DAYBOOK_HOME", f->home, 1);
+    setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
+    /* Keys cached in the kernel keyring (no Argon2id per command); teardown locks. */
+    setenv("DAYBOOK_UNLOCK_SECONDS", "300", 1);
+    unsetenv("DAYBOOK_NET_TIMEOUT_SECONDS");
+
+    tc_new_counselor(&f->srv, &f->co, "Counselor N");
+    r = tc_cli("--json", "init", NULL);
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    const char *a = json_string_value(json_object_get(j, "account"));
+    assert_non_null(a);
+    assert_int_equal(dbk_id_from_text(&f->me, a, strlen(a)), 0);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    /* The invite names the proxy's port: every request of the CLI goes through it. */
+    uri = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    ok(tc_cli("enroll", uri, NULL), "enroll");
+    free(uri);
+    ok(tc_cli("unlock", NULL), "unlock");
+    f->rng = seed();
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r = tc_cli("lock", NULL);
+
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    unsetenv("DAYBOOK_NET_TIMEOUT_SECONDS");
+    dbk_proxy_stop(f->px);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->home);
+    free(f->home);
+    tc_account_free(&f->co);
+    free(f);
+    return 0;
+}
+
+/* One entry with the CLI: cravings and journal entries in turn, each with its mark. */
+static void
+log_entry(struct fx *f)
+{
+    char mark[32], n[8];
+
+    snprintf(mark, sizeof mark, MARK "%04d", f->logged);
+    snprintf(n, sizeof n, "%d", f->logged % 8);
+    if (f->logged % 2 == 0)
+        ok(tc_cli("craving", "--intensity", n, "--outcome", "resisted", "--note", mark, NULL),
+           "craving");
+    else
+        ok(tc_cli("journal", "-m", mark, NULL), "journal");
+    f->logged++;
+}
+
+/* A sync through the clean proxy: it succeeds and leaves nothing waiting. Returns how
+ * many entries it sent (acknowledged now, stored now or before). */
+static int
+clean_sync(struct fx *f)
+{
+    dbk_run_result r;
+    json_t *j;
+    int pushed;
+
+    dbk_proxy_arm(f->px, NULL);
+    r = tc_cli("--json", "sync", NULL);
+    j = r.status == 0 ? json_loads(r.out, 0, NULL) : NULL;
+    if (j == NULL || json_integer_value(json_object_get(j, "pending")) != 0)
+        fail_msg("sync through the clean proxy: exit %d: %s%s", r.status, r.out, r.err);
+    pushed = (int)json_integer_value(json_object_get(j, "pushed"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    assert_true(dbk_proxy_wait_idle(f->px, 10000));
+    return pushed;
+}
+
+/* Bytes each way of the first request of a sync pushing two entries: where offsets fall. */
+static void
+measure(struct fx *f, size_t size[2])
+{
+    dbk_proxy_stats st;
+
+    log_entry(f);
+    log_entry(f);
+    clean_sync(f);
+    dbk_proxy_stats_get(f->px, &st);
+    size[DBK_PROXY_UP] = st.first_up;
+    size[DBK_PROXY_DOWN] = st.first_down;
+    assert_true(st.first_up > 0 && st.first_down > 0);
+}
+
+/*
+ * `daybook sync` with fault armed. Returns whether it fired; *st gets the proxy's
+ * figures once the connection is over, *ms how long the CLI ran. A fault that fired
+ * must have failed the sync with a message that nothing is lost, unless expect_ok.
+ */
+static bool
+faulted_sync(struct fx *f, const dbk_proxy_fault *fault, bool expect_ok, dbk_proxy_stats *st,
+             long *ms)
+{
+    dbk_proxy_stats before;
+    dbk_run_result r;
+    long long t0;
+    bool fired;
+
+    dbk_proxy_stats_get(f->px, &before);
+    dbk_proxy_arm(f->px, fault);
+    t0 = now_ms();
+    r = tc_cli("--json", "sync", NULL);
+    *ms = (long)(now_ms() - t0);
+    dbk_proxy_arm(f->px, NULL); /* a fault that did not fire must not hit the next sync */
+    assert_true(dbk_proxy_wait_idle(f->px, STALL_HOLD_MS + 5000));
+    dbk_proxy_stats_get(f->px, st);
+    fired = st->fired > before.fired;
+    if (fired && expect_ok && r.status != 0)
+        fail_msg("sync through a passing fault failed: %s", r.err);
+    if (fired && !expect_ok && (r.status != 1 || strstr(r.err, "nothing is lost") == NULL))
+        fail_msg("sync through a fault: exit %d, stdout %s, stderr %s", r.status, r.out, r.err);
+    if (!fired && r.status != 0) /* the offset was past this sync's bytes */
+        fail_msg("sync with a fault that did not fire: %s", r.err);
+    dbk_run_result_free(&r);
+    return fired;
+}
+
+/*
+ * What the counselor's device can read of the client's shared stream, entry by entry:
+ * each mark counted. Each stored write takes the next sequence number of the stream,
+ * and the client only ever creates entries here, so a stream whose high_seq exceeds
+ * its records stored some envelope twice.
+ */
+static struct tally
+server_tally(struct fx *f)
+{
+    struct tally t = {.entries = f->logged};
+    int *seen = calloc((size_t)f->logged + 1, sizeof *seen);
+    unsigned char key[32], pk[32];
+    long long since = 0, high = 0;
+    int records = 0;
+    bool more = true;
+    tc_account author;
+    dbk_id stream;
+
+    assert_non_null(seen);
+    assert_true(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, NULL));
+    memset(&author, 0, sizeof author);
+    author.id = f->me;
+    author.keys = dbk_account_keys_from_secrets(key, key); /* only sign_pk is used */
+    memcpy(author.keys->sign_pk, pk, 32);
+    while (more) {
+        char path[256];
+        long st;
+        size_t i;
+        json_t *resp, *e;
+
+        snprintf(path, sizeof path, "%s?since=%lld", tc_path("/v1/streams/%s/records", &stream),
+                 since);
+        resp = tc_req(&f->srv, &f->co, "GET", path, NULL, &st);
+        assert_int_equal(st, 200);
+        json_array_foreach(json_object_get(resp, "records"), i, e) {
+            char *pt = tc_open(json_string_value(json_object_get(e, "envelope")), &author, &stream,
+                               1, key);
+            json_t *doc = pt ? json_loads(pt, 0, NULL) : NULL;
+            const char *m = json_string_value(json_object_get(doc, "note"));
+            int idx;
+            if (m == NULL)
+                m = json_string_value(json_object_get(doc, "text"));
+            if (m != NULL && sscanf(m, MARK "%d", &idx) == 1 && idx >= 0 && idx < f->logged)
+                seen[idx]++;
+            else
+                t.foreign++;
+            records++;
+            json_decref(doc);
+            free(pt);
+        }
+        since = json_integer_value(json_object_get(resp, "next"));
+        high = json_integer_value(json_object_get(resp, "high_seq"));
+        more = json_is_true(json_object_get(resp, "more"));
+        json_decref(resp);
+    }
+    dbk_account_keys_free(author.keys);
+    for (int i = 0; i < f->logged; i++) {
+        t.lost += seen[i] == 0;
+        t.duplicates += seen[i] > 1 ? seen[i] - 1 : 0;
+    }
+    if (high > records)
+        t.duplicates += (int)(high - records);
+    free(seen);
+    return t;
+}
+
+/* One check after a fault. *worst keeps the most entries lost (or copies too many) at
+ * any check, so a loss is counted once however many checks see it again. */
+static void
+check_round(struct fx *f, struct tally *worst)
+{
+    struct tally t = server_tally(f);
+    worst->entries = t.entries;
+    worst->lost = t.lost > worst->lost ? t.lost : worst->lost;
+    worst->duplicates = t.duplicates > worst->duplicates ? t.duplicates : worst->duplicates;
+    worst->foreign = t.foreign > worst->foreign ? t.foreign : worst->foreign;
+    if (t.foreign != 0)
+        fail_msg("%d records on the server are none of the client's entries", t.foreign);
+}
+
+static void
+client_integrity(const char *home, char *out, size_t cap)
+{
+    char path[4200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    snprintf(out, cap, "cannot open the local file");
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/*
+ * The end of every scenario: the outbox is empty, the client's log shows each entry,
+ * the client's file passes PRAGMA integrity_check, and after a clean stop the server's
+ * passes `daybookd check` (integrity and the audit chain).
+ */
+static void
+final_checks(struct fx *f)
+{
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "check", "--data-dir", f->srv.data_dir, NULL};
+    char integrity[256];
+    dbk_run_result r;
+    json_t *j;
+
+    r = tc_cli("--json", "status", NULL);
+    assert_int_equal(r.status, 0);
+    if (strstr(r.out, "\"pending\":0") == NULL)
+        fail_msg("the outbox is not empty: %s", r.out);
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    assert_int_equal(json_array_size(j), (size_t)f->logged);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    client_integrity(f->home, integrity, sizeof integrity);
+    assert_string_equal(integrity, "ok");
+
+    assert_int_equal(dbk_server_stop(&f->srv), 0); /* drains although connections died */
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    if (r.status != 0)
+        fail_msg("daybookd check: %s%s", r.out, r.err);
+    dbk_run_result_free(&r);
+}
+
+/*
+ * Connections reset (RST both ways) at random byte offsets of the request or of the
+ * response. A reset response means the server had committed the push and the client
+ * heard nothing: the next sync sends the same envelopes again, and they must not be
+ * stored twice. A reset request stored nothing: the entries must stay in the outbox.
+ */
+static void
+test_cuts_at_random_offsets(void **state)
+{
+    struct fx *f = *state;
+    struct tally worst = {0};
+    int cuts[2] = {0, 0}, whole_answer = 0, resent = 0;
+    size_t size[2];
+
+    measure(f, size);
+    for (int round = 0; round < CUT_ROUNDS; round++) {
+        dbk_proxy_fault fault = {.kind = DBK_PROXY_CUT};
+        dbk_proxy_stats st;
+        long ms;
+
+        log_entry(f);
+        log_entry(f);
+        fault.dir = (rnd(f) & 1) ? DBK_PROXY_DOWN : DBK_PROXY_UP;
+        /* A quarter of the response cuts lose the whole answer, not only part of it. */
+        fault.after =
+            fault.dir == DBK_PROXY_DOWN && below(f, 4) == 0 ? 0 : below(f, size[fault.dir]);
+        bool fired = faulted_sync(f, &fault, false, &st, &ms);
+        int pushed = clean_sync(f);
+        if (fired) {
+            cuts[fault.dir]++;
+            whole_answer += fault.dir == DBK_PROXY_DOWN && fault.after == 0;
+            /* The server had them; daybook never heard so and sent them again. */
+            resent += fault.dir == DBK_PROXY_DOWN ? pushed : 0;
+        }
+        check_round(f, &worst);
+    }
+    print_message("%d cuts in requests, %d in responses (%d before the first byte)\n",
+                  cuts[DBK_PROXY_UP], cuts[DBK_PROXY_DOWN], whole_answer);
+    dbk_report("network cuts",
+               "TCP proxy between daybook and daybookd resets the connection at a random byte "
+               "of the request or of the answer (sent after the server committed); a clean "
+               "sync after each",
+               "%d cuts (%d in requests, %d in answers, after which daybook re-sent %d entries "
+               "the server already held); %d entries, all checked after every cut: losses: %d, "
+               "duplicates: %d",
+               cuts[0] + cuts[1], cuts[DBK_PROXY_UP], cuts[DBK_PROXY_DOWN], resent, worst.entries,
+               worst.lost, worst.duplicates);
+    assert_int_equal(worst.lost, 0);
+    assert_int_equal(worst.duplicates, 0);
+    assert_true(cuts[DBK_PROXY_UP] > 0 && cuts[DBK_PROXY_DOWN] > 0);
+    final_checks(f);
+}
+
+/* POST /v1/streams/{stream}/records through the proxy; the parsed answer, or NULL when
+ * no whole answer arrived. */
+static json_t *
+raw_push(struct fx *f, const tc_account *cl, const char *url, const char *body, long *status)
+{
+    char auth[128];
+    const char *hdrs[] = {auth, NULL};
+    dbk_http_resp r;
+    json_t *j = NULL;
+
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", cl->token);
+    *status = 0;
+    if (dbk_http("POST", url, hdrs, body, strlen(body), &r) == 0) {
+        *status = r.status;
+        j = dbk_http_json(&r);
+    }
+    dbk_http_resp_free(&r);
+    assert_true(dbk_proxy_wait_idle(f->px, 10000));
+    return j;
+}
+
+/* How many results of a push answer say `result`. */
+static int
+results_say(json_t *resp, const char *result)
+{
+    size_t i;
+    json_t *e;
+    int n = 0;
+    json_array_foreach(json_object_get(resp, "results"), i, e) {
+        n += strcmp(json_string_value(json_object_get(e, "result")), result) == 0;
+    }
+    return n;
+}
+
+/*
+ * The protocol under the CLI, with real envelopes: a push whose answer is reset after
+ * the server committed is sent again, and every record is stored once ("duplicate" on
+ * the retry, its sequence number unchanged); a push reset mid-request stored nothing
+ * ("stored" on the retry).
+ */
+static void
+test_push_answer_lost_after_commit(void **state)
+{
+    enum { PER_PUSH = 5 };
+    struct fx *f = *state;
+    tc_account cl;
+    dbk_id ids[(RAW_ROUNDS + 1) * PER_PUSH];
+    int n = 0, lost_answers = 0, cut_requests = 0, redone = 0, restored = 0;
+    int lost = 0, duplicates = 0;
+    size_t size[2] = {0, 0};
+    char url[512];
+    long st;
+
+    tc_new_client(&f->srv, &cl, &f->co);
+    snprintf(url, sizeof url, "%s%s", f->via.base_url,
+             tc_path("/v1/streams/%s/records", &cl.shared));
+    for (int round = 0; round <= RAW_ROUNDS; round++) {
+        json_t *recs = json_array(), *body, *resp;
+        dbk_proxy_fault fault = {.kind = DBK_PROXY_CUT};
+        dbk_proxy_stats ps;
+        char *text;
+
+        for (int k = 0; k < PER_PUSH; k++, n++) {
+            char pt[96];
+            dbk_id_random(&ids[n]);
+            snprintf(pt, sizeof pt, "{\"type\":\"journal\",\"v\":1,\"text\":\"raw %d\"}", n);
+            json_array_append_new(
+                recs, json_pack("{s:o}", "envelope",
+                                tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &ids[n], pt)));
+        }
+        body = json_pack("{s:o}", "records", recs);
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (round == 0) { /* a clean push first: the size of an answer */
+            dbk_proxy_arm(f->px, NULL);
+            resp = raw_push(f, &cl, url, text, &st);
+            assert_int_equal(st, 200);
+            assert_int_equal(results_say(resp, "stored"), PER_PUSH);
+            json_decref(resp);
+            dbk_proxy_stats_get(f->px, &ps);
+            size[DBK_PROXY_UP] = ps.first_up;
+            size[DBK_PROXY_DOWN] = ps.first_down;
+            free(text);
+            continue;
+        }
+        /* Odd rounds cut the request, even ones the answer (half of them before its
+         * first byte); the server answers only after its commit. */
+        fault.dir = round % 2 ? DBK_PROXY_UP : DBK_PROXY_DOWN;
+        fault.after = fault.dir == DBK_PROXY_DOWN && round % 4 == 0 ? 0 : below(f, size[fault.dir]);
+        dbk_proxy_stats_get(f->px, &ps);
+        int fired = ps.fired;
+        dbk_proxy_arm(f->px, &fault);
+        resp = raw_push(f, &cl, url, text, &st);
+        dbk_proxy_arm(f->px, NULL);
+        dbk_proxy_stats_get(f->px, &ps);
+        assert_int_equal(ps.fired, fired + 1);
+        assert_null(resp); /* no whole answer came back */
+        resp = raw_push(f, &cl, url, text, &st);
+        assert_int_equal(st, 200);
+        if (fault.dir == DBK_PROXY_DOWN) {
+            lost_answers++;
+            redone += results_say(resp, "duplicate"); /* a second copy shows below */
+        } else {
+            cut_requests++;
+            restored += results_say(resp, "stored"); /* nothing was kept of half a push */
+        }
+        json_decref(resp);
+        free(text);
+    }
+    /* The stream as its owner reads it: each record once, one sequence number each. */
+    {
+        int *seen = calloc((size_t)n, sizeof *seen), records = 0;
+        long long since = 0, high = 0;
+        bool more = true;
+        assert_non_null(seen);
+        while (more) {
+            char path[256];
+            size_t i;
+            json_t *e, *resp;
+            snprintf(path, sizeof path, "%s?since=%lld",
+                     tc_path("/v1/streams/%s/records", &cl.shared), since);
+            resp = tc_req(&f->srv, &cl, "GET", path, NULL, &st);
+            assert_int_equal(st, 200);
+            json_array_foreach(json_object_get(resp, "records"), i, e) {
+                char *pt = tc_open(json_string_value(json_object_get(e, "envelope")), &cl,
+                                   &cl.shared, 1, cl.shared_key[1]);
+                const char *m = pt != NULL ? strstr(pt, "raw ") : NULL;
+                int k = -1;
+                assert_non_null(m);
+                assert_int_equal(sscanf(m, "raw %d", &k), 1);
+                assert_true(k >= 0 && k < n);
+                seen[k]++;
+                records++;
+                free(pt);
+            }
+            since = json_integer_value(json_object_get(resp, "next"));
+            high = json_integer_value(json_object_get(resp, "high_seq"));
+            more = json_is_true(json_object_get(resp, "more"));
+            json_decref(resp);
+        }
+        for (int k = 0; k < n; k++) {
+            lost += seen[k] == 0;
+            duplicates += seen[k] > 1 ? seen[k] - 1 : 0;
+        }
+        if (high > records)
+            duplicates += (int)(high - records);
+        free(seen);
+    }
+    dbk_report("acknowledgement lost after commit",
+               "a push of real envelopes through the TCP proxy, its answer reset after the "
+               "server committed (or its request reset midway), then sent again",
+               "%d records checked; %d pushes lost their answer, on retry %d records were "
+               "already stored; %d pushes cut midway stored nothing until sent again; "
+               "losses: %d, duplicates: %d",
+               n, lost_answers, redone, cut_requests, lost, duplicates);
+    assert_int_equal(lost, 0);
+    assert_int_equal(duplicates, 0);
+    assert_int_equal(redone, lost_answers * PER_PUSH); /* committed before the answer */
+    assert_int_equal(restored, cut_requests * PER_PUSH);
+    tc_account_free(&cl);
+    final_checks(f);
+}
+
+/*
+ * The network stops moving for longer than anyone waits: once with the answer held
+ * (the server committed, the client hears nothing) and once with the request held
+ * midway (the server has part of it). `daybook sync` gives up by its own timeout
+ * with a message and exit 1, and the next sync succeeds; daybookd closes the dead
+ * connection by its idle or request timeout. A short stall is only slowness.
+ */
+static void
+test_stalls_end_by_timeouts(void **state)
+{
+    struct fx *f = *state;
+    struct tally worst = {0};
+    dbk_proxy_fault fault = {.kind = DBK_PROXY_STALL, .dir = DBK_PROXY_DOWN, .hold_ms = 300};
+    dbk_proxy_stats st;
+    long ms, worst_client = 0, worst_server = 0;
+    int stalls = 0, server_kept = 0;
+    size_t size[2];
+
+    setenv("DAYBOOK_NET_TIMEOUT_SECONDS", STR(CLIENT_TIMEOUT_S), 1);
+    measure(f, size);
+    log_entry(f);
+    assert_true(faulted_sync(f, &fault, true, &st, &ms)); /* late, and fine */
+    check_round(f, &worst);
+    for (int round = 0; round < STALL_ROUNDS; round++) {
+        fault.dir = round % 2 ? DBK_PROXY_UP : DBK_PROXY_DOWN;
+        fault.after = below(f, size[fault.dir]);
+        fault.hold_ms = STALL_HOLD_MS;
+        log_entry(f);
+        log_entry(f);
+        assert_true(faulted_sync(f, &fault, false, &st, &ms));
+        stalls++;
+        print_message("stall %s after %zu bytes: daybook gave up after %ld ms, daybookd closed "
+                      "its end after %ld ms\n",
+                      fault.dir == DBK_PROXY_UP ? "in the request" : "in the answer", fault.after,
+                      ms, st.server_closed_ms);
+        worst_client = ms > worst_client ? ms : worst_client;
+        if (st.server_closed_ms < 0)
+            server_kept++; /* still open when the stall ended */
+        else if (st.server_closed_ms > worst_server)
+            worst_server = st.server_closed_ms;
+        clean_sync(f);
+        check_round(f, &worst);
+    }
+    dbk_report("network stalls",
+               "TCP proxy stops all traffic of a sync for longer than the client's and the "
+               "server's timeouts, midway through the request or the answer; a clean sync after "
+               "each",
+               "%d stalls: daybook sync failed after at most %.1f s (timeout %d s) and the next "
+               "one succeeded; daybookd closed %d of the %d dead connections, within %.1f s "
+               "(timeouts %.1f s); %d entries, all checked after every stall: losses: %d, "
+               "duplicates: %d",
+               stalls, (double)worst_client / 1000, CLIENT_TIMEOUT_S, stalls - server_kept, stalls,
+               (double)worst_server / 1000, (double)SERVER_TIMEOUT_MS / 1000, worst.entries,
+               worst.lost, worst.duplicates);
+    assert_true(worst_client >= CLIENT_TIMEOUT_S * 1000 - 500); /* by the timeout, not else */
+    assert_true(worst_client <= CLIENT_TIMEOUT_S * 1000 + SLACK_MS);
+    assert_int_equal(server_kept, 0);
+    assert_true(worst_server <= SERVER_TIMEOUT_MS + SLACK_MS);
+    assert_int_equal(worst.lost, 0);
+    assert_int_equal(worst.duplicates, 0);
+    final_checks(f);
+}
+
+/*
+ * Half-closed connections: toward daybookd midway through the request (it reads EOF
+ * and must close at once, storing nothing), and toward daybook midway through the
+ * answer (the server committed; the client must not take half an answer, not even
+ * half a header block, for one).
+ */
+static void
+test_half_closed_connections(void **state)
+{
+    struct fx *f = *state;
+    struct tally worst = {0};
+    int halves[2] = {0, 0}, server_kept = 0;
+    long worst_server = 0;
+    size_t size[2];
+
+    measure(f, size);
+    for (int round = 0; round < HALF_ROUNDS; round++) {
+        dbk_proxy_fault fault = {.kind = DBK_PROXY_HALF_CLOSE};
+        dbk_proxy_stats st;
+        long ms;
+
+        fault.dir = round % 2 ? DBK_PROXY_DOWN : DBK_PROXY_UP;
+        /* The first answer ends inside its header block, past the status line and
+         * before Content-Length ("HTTP/1.1 200 OK\r\n" is 17 bytes, Content-Type the
+         * next 32): libcurl takes that and EOF for a whole answer with no body. */
+        fault.after = round == 1 ? 17 + below(f, 32) : below(f, size[fault.dir]);
+        log_entry(f);
+        log_entry(f);
+        if (faulted_sync(f, &fault, false, &st, &ms)) {
+            halves[fault.dir]++;
+            if (fault.dir == DBK_PROXY_UP && st.server_closed_ms < 0)
+                server_kept++; /* open until the CLI left, and the proxy with it */
+            else if (fault.dir == DBK_PROXY_UP && st.server_closed_ms > worst_server)
+                worst_server = st.server_closed_ms;
+        }
+        clean_sync(f);
+        check_round(f, &worst);
+    }
+    dbk_report("half-closed connections",
+               "TCP proxy half-closes (shutdown SHUT_WR) toward daybookd midway through the "
+               "request, or toward daybook midway through the answer; a clean sync after each",
+               "%d half-closes (%d toward the server, which closed %d of those connections "
+               "itself, within %ld ms; %d toward the client); %d entries, all checked after "
+               "every half-close: losses: %d, duplicates: %d",
+               halves[0] + halves[1], halves[DBK_PROXY_UP], halves[DBK_PROXY_UP] - server_kept,
+               worst_server, halves[DBK_PROXY_DOWN], worst.entries, worst.lost, worst.duplicates);
+    assert_true(halves[DBK_PROXY_UP] > 0 && halves[DBK_PROXY_DOWN] > 0);
+    assert_int_equal(server_kept, 0);
+    assert_true(worst_server <= EOF_CLOSE_MS);
+    assert_int_equal(worst.lost, 0);
+    assert_int_equal(worst.duplicates, 0);
+    final_checks(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cuts_at_random_offsets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_push_answer_lost_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalls_end_by_timeouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_closed_connections, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
