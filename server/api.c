@@ -412,6 +412,40 @@ dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32])
     return true;
 }
 
+/*
+ * Tokens that authenticated lately, by their hash, with their account: the gate of
+ * the signature checks done before the worker (api_records.c), so a request with a
+ * made-up token gets no work done for it before its token is checked. The worker
+ * still checks every token; an entry here only lets a push's own envelopes be
+ * verified early, for TOKEN_SEEN_MS. Loop thread only.
+ */
+#define TOKEN_SLOTS 1024
+#define TOKEN_SEEN_MS 60000
+
+static struct token_slot {
+    unsigned char hash[32];
+    dbk_id account;
+    int64_t until;
+} token_slots[TOKEN_SLOTS];
+
+static struct token_slot *
+token_slot(const unsigned char hash[32])
+{
+    uint32_t v = (uint32_t)hash[0] << 24 | (uint32_t)hash[1] << 16 | (uint32_t)hash[2] << 8 |
+                 hash[3];
+    return &token_slots[v % TOKEN_SLOTS];
+}
+
+bool
+dbk_api_recent_token(const dbk_api_job *j, dbk_id *account)
+{
+    const struct token_slot *t = token_slot(j->token_hash);
+    if (!j->need_auth || t->until < j->now || sodium_memcmp(t->hash, j->token_hash, 32) != 0)
+        return false;
+    *account = t->account;
+    return true;
+}
+
 static void
 job_run(dbk_job *job, dbk_store *st)
 {
@@ -450,9 +484,13 @@ job_done(dbk_job *job)
     j->app->requests[(status / 100) % 6]++;
     if (j->authed) {
         struct sign_pk_slot *s = sign_pk_slot(&j->me.id);
+        struct token_slot *t = token_slot(j->token_hash);
         s->account = j->me.id;
         memcpy(s->pk, j->me.sign_pk, 32);
         s->used = true;
+        memcpy(t->hash, j->token_hash, 32);
+        t->account = j->me.id;
+        t->until = j->now + TOKEN_SEEN_MS;
     }
     if (err == DBK_OK && j->status == 204) {
         dbk_http_respond(j->req, 204, "application/json", NULL, NULL, 0);

@@ -126,6 +126,9 @@ void dbk_api_fail(dbk_api_job *j, int err, json_t *extra);
  * worker still compares the key with the stored one. False when not known.
  */
 bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
+/* The account of j's token if that token authenticated within the last minute (loop
+ * thread only); the worker checks the token regardless. */
+bool dbk_api_recent_token(const dbk_api_job *j, dbk_id *account);
 
 /* Login attempts per claimed account id: false when over the limit (answer 429). */
 bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account);

@@ -8,8 +8,8 @@
  *
  * Signatures are most of a push's CPU (an Ed25519 verify costs several times a
  * row insert), and the worker is one thread that also commits. So before a push
- * is queued for the worker, the envelopes whose author's key the loop has seen
- * lately (dbk_api_known_sign_pk) are verified on libuv's thread pool, in parallel
+ * is queued for the worker, if its token authenticated lately, the caller's own
+ * envelopes are verified with the caller's key on libuv's thread pool, in parallel
  * with the worker and with each other. The worker skips its own verify only for an
  * envelope that was verified with exactly the key it would use (the caller's, or
  * the author's from the store); every other envelope it verifies as before, so
@@ -184,11 +184,19 @@ submit_records(dbk_api_job *j)
 {
     struct records_ctx *c = j->ctx;
     size_t tried = 0;
+    dbk_id me;
 
+    /* Only for a token that authenticated lately, and only the caller's own envelopes:
+     * a made-up token or someone else's author id buys no work before the worker. */
+    if (!dbk_api_recent_token(j, &me)) {
+        dbk_api_submit(j);
+        return;
+    }
     for (size_t k = 0; k < c->npush; k++) {
         struct push_unit *u = &c->push[k];
         for (size_t i = 0; i < u->n; i++)
-            if ((u->pre_tried[i] = dbk_api_known_sign_pk(&u->items[i].hdr.author, u->pre_pk[i])))
+            if ((u->pre_tried[i] = dbk_id_equal(&u->items[i].hdr.author, &me) &&
+                                   dbk_api_known_sign_pk(&me, u->pre_pk[i])))
                 tried++;
     }
     c->verify.data = j;
@@ -256,6 +264,10 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
         if ((rc = verify_envelope(it, pk)) != 0)
             return rc == DBK_E_NOMEM ? rc : DBK_E_BAD_SIGNATURE;
     }
+    /* A full disk is the last check (README section 10): refused before anything is
+     * written, the group's transaction untouched. */
+    if ((rc = dbk_store_room(st)) != DBK_OK)
+        return rc;
 
     memset(&b, 0, sizeof b);
     b.stream = u->stream;
@@ -488,12 +500,7 @@ op_push(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
     json_t *out;
-    int rc = dbk_store_room(st); /* a full disk: refused before anything is written */
-    if (rc != DBK_OK) {
-        dbk_api_fail(j, rc, NULL);
-        return;
-    }
-    rc = run_push(j, st, &c->push[0], &out);
+    int rc = run_push(j, st, &c->push[0], &out);
     if (rc != DBK_OK) {
         dbk_api_fail(j, rc, out);
         return;
@@ -618,10 +625,16 @@ error_json(int rc, json_t *details)
 }
 
 /* Errors that fail a whole sync rather than one stream's entry. */
+/*
+ * Whether a sync ends at a stream's error: the server cannot go on, or SQLite rolled
+ * the group's transaction back by itself (a full disk or an I/O error mid-write),
+ * so nothing after it may be written. A push refused before writing (the disk-full
+ * check) is reported in its entry, and the pulls are still answered.
+ */
 static bool
-sync_fatal(int rc)
+sync_fatal(dbk_store *st, int rc)
 {
-    return rc == DBK_E_STORAGE_FULL || rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM;
+    return rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM || !dbk_store_tx_alive(st);
 }
 
 static void
@@ -630,26 +643,16 @@ op_sync(dbk_api_job *j, dbk_store *st)
     struct records_ctx *c = j->ctx;
     jtext t = {NULL, 0, 0, false};
     json_t *out;
-    /* On a full disk the pushes are refused before anything is written, each in its
-     * entry, and the pulls are still answered. */
-    int room = c->npush > 0 ? dbk_store_room(st) : DBK_OK;
     int rc;
 
     jt_str(&t, "{\"push\":[");
     for (size_t i = 0; i < c->npush; i++) {
         if (i > 0)
             jt_put(&t, ",", 1);
-        if (room != DBK_OK) {
-            out = json_pack("{s:o, s:o}", "stream", dbk_api_id_json(&c->push[i].stream),
-                            "error", error_json(room, NULL));
-            jt_json(&t, out);
-            json_decref(out);
-            continue;
-        }
         rc = run_push(j, st, &c->push[i], &out);
         j->job.status = DBK_OK; /* a stream's failure is reported in its entry */
         if (rc != DBK_OK) {
-            if (sync_fatal(rc)) {
+            if (sync_fatal(st, rc)) {
                 json_decref(out);
                 jt_free(&t);
                 dbk_api_fail(j, rc, NULL);
@@ -672,7 +675,7 @@ op_sync(dbk_api_job *j, dbk_store *st)
             jt_put(&t, "}", 1);
             continue;
         }
-        if (sync_fatal(rc)) {
+        if (sync_fatal(st, rc)) {
             jt_free(&t);
             dbk_api_fail(j, rc, NULL);
             return;

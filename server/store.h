@@ -50,6 +50,9 @@ void dbk_store_tx_rollback(dbk_store *st);
 int dbk_store_sp_begin(dbk_store *st);
 int dbk_store_sp_release(dbk_store *st);
 void dbk_store_sp_rollback(dbk_store *st);
+/* Whether the transaction begun by dbk_store_tx_begin is still open (SQLite has not
+ * rolled it back by itself). */
+bool dbk_store_tx_alive(dbk_store *st);
 
 /*
  * The reserve for a full disk (daybookd serve): a file of bytes beside

@@ -260,6 +260,7 @@ struct dbk_store {
     int sp_depth;
     char dir[4096];        /* where daybook.db is */
     int last_err;          /* the last error of this transaction (map_rc), or DBK_OK */
+    bool in_tx;            /* between dbk_store_tx_begin and its commit or rollback */
     int64_t reserve_bytes; /* 0: no reserve kept (admin commands) */
     atomic_bool full;      /* the reserve is used up: new records are refused */
 };
@@ -352,9 +353,15 @@ col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
 }
 
 /* Steps a statement that returns no rows. */
+static int tx_open(dbk_store *st);
+
+/* Steps a write. Inside a transaction SQLite has already rolled back by itself, it
+ * is not run: on its own it would commit outside the group. */
 static int
 run(dbk_store *st, sqlite3_stmt *s)
 {
+    if (st->in_tx && tx_open(st) != DBK_OK)
+        return tx_open(st);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? DBK_OK : map_rc(st, rc);
@@ -497,9 +504,12 @@ dbk_store_close(dbk_store *st)
 int
 dbk_store_tx_begin(dbk_store *st)
 {
+    int rc;
     st->sp_depth = 0;
     st->last_err = DBK_OK;
-    return exec(st, "BEGIN IMMEDIATE");
+    rc = exec(st, "BEGIN IMMEDIATE");
+    st->in_tx = rc == DBK_OK;
+    return rc;
 }
 
 /*
@@ -513,14 +523,31 @@ tx_open(dbk_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         return DBK_OK;
-    return st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE;
+    /* Only an error that can end a transaction explains it; an ordinary one earlier in
+     * the group (a conflict) must not be handed to every job. */
+    switch (st->last_err) {
+    case DBK_E_STORAGE_FULL:
+    case DBK_E_NOMEM:
+    case DBK_E_CORRUPT:
+    case DBK_E_IO: return st->last_err;
+    default: return DBK_E_UNAVAILABLE;
+    }
+}
+
+bool
+dbk_store_tx_alive(dbk_store *st)
+{
+    return st->in_tx && tx_open(st) == DBK_OK;
 }
 
 int
 dbk_store_tx_commit(dbk_store *st)
 {
     int rc = tx_open(st);
-    return rc != DBK_OK ? rc : exec(st, "COMMIT");
+    if (rc == DBK_OK)
+        rc = exec(st, "COMMIT");
+    st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
+    return rc;
 }
 
 void
@@ -528,6 +555,7 @@ dbk_store_tx_rollback(dbk_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         exec(st, "ROLLBACK");
+    st->in_tx = false;
 }
 
 int
@@ -588,7 +616,7 @@ reserve_make(dbk_store *st)
     if (reserve_path(st, path, sizeof path) != DBK_OK)
         return DBK_E_IO;
     /* Kept from an earlier run: already allocated. */
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= st->reserve_bytes &&
+    if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= st->reserve_bytes &&
         (int64_t)sb.st_blocks * 512 >= st->reserve_bytes)
         return DBK_OK;
     if (statvfs(st->dir, &v) != 0 ||
@@ -606,6 +634,22 @@ reserve_make(dbk_store *st)
     return DBK_OK;
 }
 
+/*
+ * The reserve file cannot be written for a reason other than space (permissions, a
+ * read-only or odd data dir): refusing every push as "disk full" would be wrong, so
+ * daybookd goes on without the reserve, and says so.
+ */
+static int
+reserve_give_up(dbk_store *st)
+{
+    st->reserve_bytes = 0;
+    atomic_store(&st->full, false);
+    DBK_LOG(DBK_LOG_WARN, "storage_reserve_off", DBK_STR("data_dir", st->dir),
+            DBK_STR("effect", "no room kept for reads on a full disk"),
+            DBK_STR("reason", "cannot write " RESERVE_FILE));
+    return DBK_OK;
+}
+
 int
 dbk_store_reserve(dbk_store *st, int64_t bytes)
 {
@@ -614,6 +658,8 @@ dbk_store_reserve(dbk_store *st, int64_t bytes)
     atomic_store(&st->full, false);
     if ((rc = reserve_make(st)) == DBK_OK)
         return DBK_OK;
+    if (rc != DBK_E_STORAGE_FULL)
+        return reserve_give_up(st);
     atomic_store(&st->full, true);
     DBK_LOG(DBK_LOG_ERROR, "storage_full", DBK_STR("data_dir", st->dir),
             DBK_STR("effect", "new records refused with 507 storage_full; reads go on"),
@@ -627,7 +673,10 @@ dbk_store_room(dbk_store *st)
 {
     if (st->reserve_bytes == 0 || !atomic_load(&st->full))
         return DBK_OK;
-    if (reserve_make(st) != DBK_OK)
+    int rc = reserve_make(st);
+    if (rc == DBK_E_IO)
+        return reserve_give_up(st);
+    if (rc != DBK_OK)
         return DBK_E_STORAGE_FULL;
     atomic_store(&st->full, false);
     DBK_LOG(DBK_LOG_WARN, "storage_ok", DBK_STR("data_dir", st->dir),
