@@ -37,9 +37,13 @@ by_time(const void *a, const void *b)
         return x->day < y->day ? -1 : 1;
     if (x->at != y->at)
         return x->at < y->at ? -1 : 1;
-    return x->e->hdr.rev.clock < y->e->hdr.rev.clock   ? -1
-           : x->e->hdr.rev.clock > y->e->hdr.rev.clock ? 1
-                                                       : 0;
+    if (x->e->hdr.rev.clock != y->e->hdr.rev.clock)
+        return x->e->hdr.rev.clock < y->e->hdr.rev.clock ? -1 : 1;
+    /* Two devices can issue the same clock: then the device, then the record, so the
+     * order is total and every device lists the same entries the same way (qsort is
+     * not stable). */
+    int c = memcmp(x->e->hdr.rev.device.b, y->e->hdr.rev.device.b, DBK_ID_BYTES);
+    return c != 0 ? c : memcmp(x->e->hdr.record.b, y->e->hdr.record.b, DBK_ID_BYTES);
 }
 
 static void

@@ -146,6 +146,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
 {
     dbk_session s;
     dbk_link u;
+    dbk_id account;
     unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
     dbk_pass_keys *pk = NULL;
     json_t *resp = NULL;
@@ -153,7 +154,8 @@ login_new_device(dbk_ctx *ctx, const char *link)
     long status;
     int rc;
 
-    if (dbk_link_parse(link, &u) != DBK_OK || u.kind != DBK_LINK_LOGIN) {
+    if (dbk_link_parse(link, &u) != DBK_OK || u.kind != DBK_LINK_LOGIN ||
+        dbk_id_from_text(&account, u.account, strlen(u.account)) != DBK_OK) {
         fprintf(stderr, "daybook: that is not a login link (run 'daybook status' on your "
                         "other device to see it)\n");
         return DBK_EXIT_FAIL;
@@ -167,7 +169,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     if ((rc = dbk_session_open(&s, true)) != DBK_OK)
         return dbk_cmd_fail("cannot create the profile", rc);
     snprintf(s.server, sizeof s.server, "%s", u.server);
-    dbk_id_from_text(&s.account, u.account, 22);
+    s.account = account;
     dbk_id_random(&s.device);
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
         goto out;

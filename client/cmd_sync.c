@@ -8,6 +8,15 @@
 #include <stdio.h>
 #include <time.h>
 
+/* The server refused new records with storage_full: nothing is lost here. */
+static void
+server_disk_full(const dbk_sync_stats *st)
+{
+    fprintf(stderr, "daybook: the server's disk is full; your entries are kept and will be sent "
+                    "later (%lld waiting). Try again later.\n",
+            (long long)st->pending);
+}
+
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -41,6 +50,12 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                         "log in again\n");
         return DBK_EXIT_FAIL;
     }
+    if (rc == DBK_E_STORAGE_FULL && st.server_error == DBK_E_STORAGE_FULL) {
+        /* The server's disk (a whole-request 507); dbk_cmd_fail would speak of this
+         * device's, which fails with the same code. */
+        server_disk_full(&st);
+        return DBK_EXIT_FAIL;
+    }
     if (rc != DBK_OK)
         return dbk_cmd_fail("sync failed; nothing is lost", rc);
     if (ctx->json)
@@ -49,7 +64,9 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     else
         printf("Synced: %zu sent, %zu received, %lld waiting.\n", st.pushed, st.pulled,
                (long long)st.pending);
-    if (st.failed_streams > 0)
+    if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
+        server_disk_full(&st); /* a stream's push refused in a 200 answer */
+    else if (st.failed_streams > 0)
         fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
                         "rotation is pending); the rest is up to date\n",
                 st.failed_streams);

@@ -154,9 +154,12 @@ const char *
 dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts)
 {
     const char *first;
+    /* "-X..." with X an option letter is that option, with its argument attached
+     * ("-mTEXT") or not, unless it is 22 characters long: an id, which may begin
+     * with '-' (base64url) and is exactly that long. */
     if (*argc < 2 || strncmp(argv[1], "--", 2) == 0 ||
-        (argv[1][0] == '-' && argv[1][1] != '\0' && argv[1][2] == '\0' &&
-         strchr(short_opts, argv[1][1]) != NULL))
+        (argv[1][0] == '-' && argv[1][1] != '\0' && argv[1][1] != ':' &&
+         strchr(short_opts, argv[1][1]) != NULL && strlen(argv[1]) != DBK_ID_TEXT_LEN))
         return NULL;
     first = argv[1];
     memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */

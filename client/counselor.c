@@ -249,7 +249,10 @@ dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_
     memset(&h, 0, sizeof h);
     h.stream = st.id;
     dbk_id_random(&h.record);
-    h.rev.clock = dbk_session_clock(s);
+    if ((rc = dbk_session_clock(s, &h.rev.clock)) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        return rc;
+    }
     h.rev.device = s->device;
     h.epoch = st.epoch;
     h.author = s->account;

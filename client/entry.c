@@ -73,7 +73,10 @@ dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext
         h.record = *record;
     else
         dbk_id_random(&h.record);
-    h.rev.clock = dbk_session_clock(s);
+    if ((rc = dbk_session_clock(s, &h.rev.clock)) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        return rc;
+    }
     h.rev.device = s->device;
     h.epoch = st.epoch;
     h.author = s->account;
@@ -349,7 +352,11 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
     int rc = DBK_OK;
 
     if (json_object_get(entry, "error") != NULL) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
         st->failed_streams++;
+        /* Kept: a full disk on the server is not a lost access (see cmd_sync.c). */
+        st->server_error = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
         return DBK_OK; /* left in the outbox; reported to the user */
     }
     json_array_foreach(results, i, r) {
@@ -454,6 +461,7 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
             const char *code =
                 json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
             rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+            st->server_error = rc;
         }
         if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
             json_array_foreach(json_object_get(resp, "push"), i, e)
@@ -464,7 +472,9 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
                     rc = apply_pull(s, e, &more, st);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
-            if (rc == DBK_OK) /* what the pulls merged into the clock, as dbk_session_clock */
+            /* What the pulls merged into the clock, as dbk_session_clock: never lower than
+             * what is stored, which a command run during this sync may have raised. */
+            if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
                 rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
             if (rc == DBK_OK) {
                 /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */

@@ -44,6 +44,10 @@ int dbk_refresh_grants(dbk_session *s);
 typedef struct dbk_sync_stats {
     size_t pushed, pulled, failed_streams;
     int64_t pending; /* left in the outbox */
+    /* What the server refused with (a DBK_E_*), DBK_OK if nothing: the error of a
+     * stream's push entry, or of the whole request. Tells the server's full disk
+     * (storage_full) from this device's, which fails with the same code. */
+    int server_error;
 } dbk_sync_stats;
 
 /* Pushes the outbox and pulls every stream until nothing more comes. */

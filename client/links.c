@@ -41,6 +41,15 @@ decode(const char *v, size_t n, char *out, size_t cap)
     return DBK_OK;
 }
 
+/* An account's id: 22 base64url characters that decode to 16 bytes, not only 22 of
+ * anything (the length alone let "daybook login" go on with a zero account). */
+static bool
+is_id(const char *t)
+{
+    dbk_id id;
+    return dbk_id_from_text(&id, t, strlen(t)) == DBK_OK;
+}
+
 static const struct {
     const char *prefix;
     dbk_link_kind kind;
@@ -93,10 +102,10 @@ dbk_link_parse(const char *text, dbk_link *u)
         ok = ok && strlen(u->code) == 22;
         break;
     case DBK_LINK_ENROLL:
-        ok = ok && strlen(u->code) == 22 && strlen(u->fp) == 22 && strlen(u->counselor) == 22;
+        ok = ok && strlen(u->code) == 22 && strlen(u->fp) == 22 && is_id(u->counselor);
         break;
     case DBK_LINK_LOGIN:
-        ok = ok && strlen(u->account) == 22;
+        ok = ok && is_id(u->account);
         break;
     }
     return ok ? dbk_net_check_url(u->server) : DBK_E_INVALID;

@@ -6,8 +6,9 @@
  *   daybook://login?server=URL&account=ID                     another device of an account
  *
  * Values are percent-encoded; a repeated, malformed or overlong field makes the
- * whole link invalid rather than silently cut, and the server must pass
- * dbk_net_check_url. Unknown fields are ignored so links can grow.
+ * whole link invalid rather than silently cut, the server must pass
+ * dbk_net_check_url and an account or counselor must be an id (dbk_id_from_text).
+ * Unknown fields are ignored so links can grow.
  */
 #ifndef DBK_CLIENT_LINKS_H
 #define DBK_CLIENT_LINKS_H

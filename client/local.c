@@ -211,6 +211,12 @@ dbk_local_rollback(dbk_local *L)
         exec(L, "ROLLBACK");
 }
 
+bool
+dbk_local_in_tx(dbk_local *L)
+{
+    return !sqlite3_get_autocommit(L->db);
+}
+
 /* ---- meta ---- */
 
 int
@@ -434,13 +440,18 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, &h.record);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
         have_cur = true;
         cur.clock = (uint64_t)sqlite3_column_int64(s, 0);
         col_id(s, 1, &cur.device);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    /* A failed read (busy, I/O, corrupt) is not "no current revision": going on would
+     * store a second current one. */
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return map(rc);
     *became_current = !have_cur || dbk_revision_cmp(&h.rev, &cur) > 0;
     if (have_cur && dbk_revision_cmp(&h.rev, &cur) == 0) {
         /* Already here: only learn the server's seq. */

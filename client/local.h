@@ -37,6 +37,8 @@ void dbk_local_close(dbk_local *L);
 int dbk_local_begin(dbk_local *L);
 int dbk_local_commit(dbk_local *L);
 void dbk_local_rollback(dbk_local *L);
+/* Whether a transaction is open (begin was called and not yet committed or rolled back). */
+bool dbk_local_in_tx(dbk_local *L);
 
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
 int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);

@@ -75,12 +75,35 @@ dbk_session_close(dbk_session *s)
     memset(s, 0, sizeof *s);
 }
 
-uint64_t
-dbk_session_clock(dbk_session *s)
+int
+dbk_session_clock_load(dbk_session *s)
 {
-    uint64_t c = dbk_hlc_local(&s->hlc, dbk_hlc_wall_ms());
-    dbk_local_put_int(s->L, "hlc", (int64_t)c);
-    return c;
+    int64_t hlc = dbk_local_get_int(s->L, "hlc", 0);
+    if (hlc < 0 || hlc > INT64_C(1) << 62) /* as in dbk_session_open */
+        return DBK_E_CORRUPT;
+    if ((uint64_t)hlc > s->hlc.last)
+        s->hlc.last = (uint64_t)hlc;
+    return DBK_OK;
+}
+
+int
+dbk_session_clock(dbk_session *s, uint64_t *out)
+{
+    /* Read, advance and store under the write lock (BEGIN IMMEDIATE): with the value
+     * loaded at open, two commands running at once could issue the same clock, or one
+     * could store a smaller value over the other's. */
+    bool own = !dbk_local_in_tx(s->L);
+    int rc = own ? dbk_local_begin(s->L) : DBK_OK;
+
+    if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK) {
+        *out = dbk_hlc_local(&s->hlc, dbk_hlc_wall_ms());
+        rc = dbk_local_put_int(s->L, "hlc", (int64_t)*out);
+    }
+    if (own && rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (own && rc != DBK_OK)
+        dbk_local_rollback(s->L);
+    return rc;
 }
 
 /* ---- passphrase ---- */

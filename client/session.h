@@ -50,8 +50,16 @@ void dbk_session_cache_keys(dbk_session *s);
 /* Forgets the cached keys. */
 void dbk_session_lock(dbk_session *s);
 
-/* A new revision clock for a local write (persisted, monotonic). */
-uint64_t dbk_session_clock(dbk_session *s);
+/*
+ * A new revision clock for a local write (persisted, monotonic) in *out: greater
+ * than every clock stored by any process using this profile. Runs in its own
+ * transaction unless one is open.
+ */
+int dbk_session_clock(dbk_session *s, uint64_t *out);
+/* Merges the stored clock into s->hlc (another process, e.g. `daybook craving`
+ * during a sync, may have stored a later one since the session opened). Call
+ * inside a write transaction, before storing s->hlc.last. */
+int dbk_session_clock_load(dbk_session *s);
 
 /*
  * One API request to the server (JSON in, JSON out). Adds the bearer token when

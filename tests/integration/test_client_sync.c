@@ -6,9 +6,13 @@
  */
 #include "tc.h"
 
+#include "entry.h"   /* the CLI's own code, in-process: dbk_sync */
+#include "session.h" /* dbk_session_clock */
+
 #include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
+#include "dbk/hlc.h"
 #include "dbk/init.h"
 
 #include <setjmp.h>
@@ -871,6 +875,53 @@ test_corrupt_local_file(void **state)
     dbk_run_result_free(&r);
 }
 
+/*
+ * Two commands on one profile: a `daybook craving` stores a later clock while a
+ * sync, which loaded the clock when it opened the profile, is on the network. The
+ * sync must not store its older clock over it, and a clock issued afterwards by a
+ * session opened before must still be greater than the stored one; otherwise a
+ * later edit on this device could lose to an earlier one.
+ */
+static void
+test_clock_never_goes_back(void **state)
+{
+    struct fx *f = *state;
+    (void)client_id(f); /* daybook init */
+    char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_session a;
+    dbk_local *other;
+    uint64_t ahead, c;
+
+    free(uri);
+    if (r.status != 0)
+        fail_msg("enroll: %s", r.err);
+    dbk_run_result_free(&r);
+    r = tc_cli("journal", "-m", "to push", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    assert_int_equal(dbk_session_open(&a, false), DBK_OK); /* the sync's session */
+    /* Meanwhile the other command: its clock an hour ahead of anything the sync sees
+     * (a clock it issued, stored as dbk_session_clock stores it). */
+    ahead = dbk_hlc_pack(dbk_hlc_wall_ms() + 3600 * 1000, 7);
+    assert_int_equal(dbk_local_open(f->home, false, &other), DBK_OK);
+    assert_int_equal(dbk_local_put_int(other, "hlc", (int64_t)ahead), DBK_OK);
+    dbk_sync_stats st;
+    assert_int_equal(dbk_sync(&a, &st), DBK_OK);
+    assert_int_equal(st.pending, 0);
+    assert_true((uint64_t)dbk_local_get_int(other, "hlc", 0) >= ahead);
+
+    /* And a write from the session opened before the other command stored its clock. */
+    ahead += 1000 << 16;
+    assert_int_equal(dbk_local_put_int(other, "hlc", (int64_t)ahead), DBK_OK);
+    assert_int_equal(dbk_session_clock(&a, &c), DBK_OK);
+    assert_true(c > ahead);
+    assert_int_equal((uint64_t)dbk_local_get_int(other, "hlc", 0), c);
+    dbk_local_close(other);
+    dbk_session_close(&a);
+}
+
 int
 main(void)
 {
@@ -890,6 +941,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_two_devices_edit_the_same_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interactive_prompt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_never_goes_back, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -979,7 +979,12 @@ test_review_figures(void **state)
 
     /* Notes, for the review and the client. */
     ok(tc_cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
-    ok(tc_cli("note", "sam r", "-m", notes[1], NULL), "note 1");
+    {
+        /* The option first with its text attached, as getopt reads it: "-mTEXT CLIENT". */
+        char opt[256];
+        snprintf(opt, sizeof opt, "-m%s", notes[1]);
+        ok(tc_cli("note", opt, "sam r", NULL), "note 1");
+    }
     /* An assigned skill the client has not practised, and a default one re-assigned. */
     ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
     {
@@ -1087,6 +1092,16 @@ test_review_figures(void **state)
         dbk_run_result_free(&t);
         t = tc_cli("note", "-m", "x", "-AbCdEfGhIjKlMnOpQrStUv", NULL);
         assert_int_equal(t.status, 2); /* after an option it reads as one: first, or after -- */
+        dbk_run_result_free(&t);
+        /* An option with its argument attached comes first as getopt allows ("-mTEXT"):
+         * the operand is the client, after it. An id (22 characters) may begin "-m". */
+        t = tc_cli("note", "-mx", "nobody", NULL);
+        assert_int_equal(t.status, 1);
+        assert_non_null(strstr(t.err, "no client"));
+        dbk_run_result_free(&t);
+        t = tc_cli("note", "-mAbCdEfGhIjKlMnOpQrSt", "-m", "x", NULL);
+        assert_int_equal(t.status, 1);
+        assert_non_null(strstr(t.err, "no client"));
         dbk_run_result_free(&t);
     }
 

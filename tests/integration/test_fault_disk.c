@@ -7,6 +7,8 @@
  *     (or 503 unavailable), never a 200, never a crash or a hang;
  *   - reads go on: /healthz says the storage is full, a pull answers 200;
  *   - the server's log says so in one clear line, with no payload or token;
+ *   - `daybook sync` says the server's disk is full (not that access ended) and
+ *     keeps the entry, which it sends once there is room;
  *   - the ballast is removed and pushes succeed again, without a restart;
  *   - the disk is filled again and the server restarted on it: it starts (or
  *     says clearly why not), and serves what it holds;
@@ -349,6 +351,30 @@ test_server_disk_full(void **state)
     for (int i = 0; i < CLIENTS; i++)
         tc_new_client(s, &cl[i], &co);
     {
+        /* And one client with the daybook CLI, its profile off the small disk. */
+        char home[4200], pass[4300];
+        FILE *p;
+        snprintf(home, sizeof home, "%s/cli", s->dir);
+        snprintf(pass, sizeof pass, "%s/passphrase", s->dir);
+        assert_int_equal(mkdir(home, 0700), 0);
+        p = fopen(pass, "w");
+        assert_non_null(p);
+        fputs("a long client passphrase\n", p);
+        fclose(p);
+        setenv("DAYBOOK_HOME", home, 1);
+        setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
+        setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+        dbk_run_result cr = tc_cli("init", NULL);
+        assert_int_equal(cr.status, 0);
+        dbk_run_result_free(&cr);
+        char *uri = tc_invite_uri(s, &co, co.keys->sign_pk, co.keys->box_pk);
+        cr = tc_cli("enroll", uri, NULL);
+        free(uri);
+        if (cr.status != 0)
+            fail_msg("daybook enroll: %s", cr.err);
+        dbk_run_result_free(&cr);
+    }
+    {
         /* A journal entry's shape; the text does not matter (it is encrypted). */
         int k = snprintf(plaintext, 64, "{\"type\":\"journal\",\"v\":1,\"text\":\"");
         for (int i = 0; i < RECORD_PLAINTEXT; i++)
@@ -443,6 +469,19 @@ test_server_disk_full(void **state)
                                                     "records")) > 0);
         json_decref(r);
     }
+    {
+        /* The CLI's sync gets the same 200 with the push refused in its stream's entry:
+         * it says the server's disk is full and the entry waits (not "access ended"). */
+        dbk_run_result cr = tc_cli("journal", "-m", "written while the server is full", NULL);
+        assert_int_equal(cr.status, 0);
+        dbk_run_result_free(&cr);
+        cr = tc_cli("sync", NULL);
+        print_message("daybook sync on the full server: exit %d: %s", cr.status, cr.err);
+        assert_int_equal(cr.status, 1);
+        assert_non_null(strstr(cr.err, "the server's disk is full; your entries are kept"));
+        assert_null(strstr(cr.err, "access ended"));
+        dbk_run_result_free(&cr);
+    }
     assert_int_equal(storage_full_gauge(s), 1);
     /* One clear line for the condition; no envelope, no token in the log. */
     assert_int_equal(log_lines(s, "event=storage_full"), 1);
@@ -511,6 +550,14 @@ test_server_disk_full(void **state)
     }
     assert_int_equal(storage_full_gauge(s), 0);
     assert_true(log_lines(s, "event=storage_ok") >= 1);
+    {
+        /* The CLI's entry was kept and goes now. */
+        dbk_run_result cr = tc_cli("--json", "sync", NULL);
+        if (cr.status != 0)
+            fail_msg("daybook sync after space returned: %s", cr.err);
+        assert_non_null(strstr(cr.out, "\"pending\":0"));
+        dbk_run_result_free(&cr);
+    }
 
     /* Everything acknowledged is there once; nothing refused is there at all. */
     int checked = 0, lost = 0, dup = 0, stray = 0;

@@ -59,12 +59,23 @@ test_bad_links_are_refused(void **state)
         "daybook://login?server=https%2&account=" ID22,
         "daybook://login?server=ftp://clinic.example.org&account=" ID22,
         "daybook://login?server=http://clinic.example.org&account=" ID22,    /* not loopback */
+        /* 22 characters but not an id: outside base64url, or non-canonical last bits */
+        "daybook://login?server=https://clinic.example.org&account=AAAAAAAAAAAAAAAAAAAA%2BA",
+        "daybook://login?server=https://clinic.example.org&account=AAAAAAAAAAAAAAAAAAAAA.",
+        "daybook://login?server=https://clinic.example.org&account=AAAAAAAAAAAAAAAAAAAAAB",
+        "daybook://enroll?server=https://clinic.example.org&code=" ID22 "&fp=" ID22
+        "&counselor=AAAAAAAAAAAAAAAAAAAA%3D%3D",
+        "daybook://enroll?server=https://clinic.example.org&code=" ID22 "&fp=" ID22
+        "&counselor=AAAAAAAAAAAAAAAAAAAAAB",
     };
     dbk_link u;
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (dbk_link_parse(bad[i], &u) == DBK_OK)
+        if (dbk_link_parse(bad[i], &u) != DBK_E_INVALID)
             fail_msg("accepted: %s", bad[i]);
+    /* ... and an id with '-' and '_' (base64url) is one. */
+    assert_int_equal(dbk_link_parse("daybook://login?server=https://clinic.example.org"
+                                    "&account=-_AAAAAAAAAAAAAAAAAAAA", &u), DBK_OK);
 
     /* A server longer than the CLI keeps is refused, not cut. */
     char text[2048] = "daybook://login?account=" ID22 "&server=https://";
