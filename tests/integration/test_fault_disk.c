@@ -168,14 +168,6 @@ push(const dbk_server *s, tc_account *c, const dbk_id *rec, const char *plaintex
     return push_batch(s, c, rec, 1, plaintext, code);
 }
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * One client of the storm, in a child process: pushes batches of `batch` new
  * records until the server has refused REFUSALS_PER_CLIENT of them, writing
@@ -187,11 +179,11 @@ storm_child(const dbk_server *s, tc_account *c, const char *path, const char *pl
 {
     FILE *out = fopen(path, "w");
     int refused = 0;
-    long long deadline = now_ms() + STORM_SECONDS * 1000;
+    long long deadline = dbk_now_ms() + STORM_SECONDS * 1000;
 
     if (out == NULL)
         _exit(2);
-    while (refused < REFUSALS_PER_CLIENT && now_ms() < deadline) {
+    while (refused < REFUSALS_PER_CLIENT && dbk_now_ms() < deadline) {
         dbk_id recs[BATCH_MAX];
         char t[DBK_ID_TEXT_LEN + 1], code[32];
         for (size_t i = 0; i < batch; i++)

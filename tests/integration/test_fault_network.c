@@ -67,14 +67,6 @@ struct tally {
     int foreign;    /* records on the server that are none of the entries */
 };
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* splitmix64: small, and the same sequence on every machine for a seed. */
 static uint64_t
 rnd(struct fx *f)
@@ -245,9 +237,9 @@ faulted_sync(struct fx *f, const dbk_proxy_fault *fault, bool expect_ok, dbk_pro
 
     dbk_proxy_stats_get(f->px, &before);
     dbk_proxy_arm(f->px, fault);
-    t0 = now_ms();
+    t0 = dbk_now_ms();
     r = tc_cli("--json", "sync", NULL);
-    *ms = (long)(now_ms() - t0);
+    *ms = (long)(dbk_now_ms() - t0);
     dbk_proxy_arm(f->px, NULL); /* a fault that did not fire must not hit the next sync */
     assert_true(dbk_proxy_wait_idle(f->px, STALL_HOLD_MS + 5000));
     dbk_proxy_stats_get(f->px, st);

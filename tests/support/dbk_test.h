@@ -57,6 +57,9 @@ typedef struct dbk_run_result {
     char *err;
 } dbk_run_result;
 
+/* A monotonic clock in milliseconds, for deadlines. */
+long long dbk_now_ms(void);
+
 /* Runs argv (argv[0] is a path) with stdin from in (may be NULL), waiting up to timeout_s. */
 int dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *r);
 void dbk_run_result_free(dbk_run_result *r);

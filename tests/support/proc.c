@@ -72,8 +72,8 @@ dbk_bin(const char *var)
     return p;
 }
 
-static long long
-now_ms(void)
+long long
+dbk_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -84,7 +84,7 @@ now_ms(void)
 static int
 wait_pid(pid_t pid, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = dbk_now_ms() + timeout_ms;
     int st;
 
     for (;;) {
@@ -93,7 +93,7 @@ wait_pid(pid_t pid, int timeout_ms)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         if (r < 0 && errno != EINTR)
             return -1;
-        if (now_ms() > deadline)
+        if (dbk_now_ms() > deadline)
             return -1;
         usleep(10000);
     }
@@ -145,8 +145,8 @@ dbk_server_restart(dbk_server *s, const char *const *extra)
         die("posix_spawn daybookd");
     posix_spawn_file_actions_destroy(&fa);
 
-    deadline = now_ms() + 20000;
-    while (now_ms() < deadline) {
+    deadline = dbk_now_ms() + 20000;
+    while (dbk_now_ms() < deadline) {
         FILE *f = fopen(port_file, "r");
         if (f != NULL) {
             int ok = fscanf(f, "%d", &s->port);
@@ -277,7 +277,7 @@ dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *
     char *bufs[2] = {NULL, NULL};
     size_t lens[2] = {0, 0}, caps[2] = {0, 0};
     bool open_[2] = {true, true};
-    long long deadline = now_ms() + (long long)timeout_s * 1000;
+    long long deadline = dbk_now_ms() + (long long)timeout_s * 1000;
     size_t in_len = in ? strlen(in) : 0, in_off = 0;
 
     memset(r, 0, sizeof *r);
@@ -302,7 +302,7 @@ dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *
         pi[1] = -1;
     }
 
-    while ((open_[0] || open_[1]) && now_ms() < deadline) {
+    while ((open_[0] || open_[1]) && dbk_now_ms() < deadline) {
         struct pollfd fds[3] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}, {pi[1], POLLOUT, 0}};
         if (!open_[0])
             fds[0].fd = -1;
@@ -330,7 +330,7 @@ dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *
         close(pi[1]);
     close(po[0]);
     close(pe[0]);
-    r->status = wait_pid(pid, open_[0] || open_[1] ? 0 : (int)(deadline - now_ms()) + 1000);
+    r->status = wait_pid(pid, open_[0] || open_[1] ? 0 : (int)(deadline - dbk_now_ms()) + 1000);
     if (r->status < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

@@ -83,14 +83,6 @@ struct dbk_proxy {
     struct pair pairs[PROXY_PAIRS];
 };
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 die(const char *what)
 {
@@ -129,7 +121,7 @@ note_gone(dbk_proxy *p, struct pair *q, int s)
         return;
     q->gone[s] = true;
     if (q->faulted && q->num == p->fault_num) {
-        long ms = (long)(now_ms() - q->fired_at);
+        long ms = (long)(dbk_now_ms() - q->fired_at);
         if (s == CLIENT)
             p->st.client_closed_ms = ms;
         else
@@ -195,7 +187,7 @@ flow_read(dbk_proxy *p, struct pair *q, int d)
     if (p->armed.kind != DBK_PROXY_PASS && (int)p->armed.dir == d && f->in > p->armed.after) {
         q->fault = p->armed;
         q->faulted = true;
-        q->fired_at = now_ms();
+        q->fired_at = dbk_now_ms();
         p->armed.kind = DBK_PROXY_PASS; /* one shot */
         p->fault_num = q->num;
         p->st.fired++;
@@ -259,7 +251,7 @@ fault_act(dbk_proxy *p, struct pair *q)
         return true;
     case DBK_PROXY_STALL: {
         int hold = q->fault.hold_ms < PROXY_HOLD_MAX_MS ? q->fault.hold_ms : PROXY_HOLD_MAX_MS;
-        q->stall_until = now_ms() + (hold > 0 ? hold : 0);
+        q->stall_until = dbk_now_ms() + (hold > 0 ? hold : 0);
         return true;
     }
     case DBK_PROXY_PASS:
@@ -302,7 +294,7 @@ pair_step(dbk_proxy *p, struct pair *q, const short rev[2])
             pair_end(p, q, false);
             return;
         }
-        if (now_ms() < q->stall_until)
+        if (dbk_now_ms() < q->stall_until)
             return;
         if (q->gone[CLIENT] || q->gone[SERVER]) {
             pair_end(p, q, true); /* the path is back, the connection is not */
@@ -341,7 +333,7 @@ proxy_main(void *arg)
     for (;;) {
         nfds_t n = 0;
 
-        if (p->stop || now_ms() - p->started > PROXY_LIFETIME_MS) {
+        if (p->stop || dbk_now_ms() - p->started > PROXY_LIFETIME_MS) {
             for (size_t i = 0; i < PROXY_PAIRS; i++)
                 if (p->pairs[i].used)
                     pair_end(p, &p->pairs[i], true);
@@ -387,7 +379,7 @@ dbk_proxy_start(int target_port)
     if (p == NULL)
         die("calloc");
     p->target = target_port;
-    p->started = now_ms();
+    p->started = dbk_now_ms();
     p->st.client_closed_ms = p->st.server_closed_ms = -1;
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
