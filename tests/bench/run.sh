@@ -27,8 +27,8 @@ build=build-bench
 out=$build/bench
 peer=$build/peer
 mkdir -p "$out"
-rm -rf "$out/work" "$out/tmp"
-mkdir -p "$out/work" "$out/tmp"
+rm -rf "$out/scratch" "$out/tmp"
+mkdir -p "$out/scratch" "$out/tmp"
 export TMPDIR="$root/$out/tmp" # the parts' temp dirs, on the disk being measured
 
 # The part running now; killed (with its servers, through PR_SET_PDEATHSIG) if
@@ -119,12 +119,12 @@ if [ "${status[peer]}" = ok ] &&
 fi
 
 # ---- the parts ----
-load_args=(--work "$root/$out/work/load" --out "$out/load.json"
+load_args=(--work "$root/$out/scratch/load" --out "$out/load.json"
     --daybookd "$root/$build/server/daybookd" --trivial "$root/$build/tests/bench/bench_trivial")
 [ "${status[peer]}" = ok ] && load_args+=(--peer "$root/$peer_bin")
 rm -f "$out/load.json" "$out/ceilings.json" "$out/client.json"
 run bench_load 900 "$build/tests/bench/bench_load" "${load_args[@]}"
-rm -rf "$out/work/load" # the servers' data: measured, no longer needed
+rm -rf "$out/scratch/load" # the servers' data: measured, no longer needed
 
 if [ "${status[bench_ceilings]}" = built ]; then
     run bench_ceilings 600 "$build/tests/bench/bench_ceilings" --out "$out/ceilings.json"
