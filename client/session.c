@@ -52,16 +52,10 @@ dbk_session_open(dbk_session *s, bool create)
     dbk_local_get_text(s->L, "server", s->server, sizeof s->server);
     if (dbk_local_get_text(s->L, "role", role, sizeof role) == DBK_OK)
         s->role = atoi(role);
-    /* The clock is stored as a decimal int64. One past 2^62 (its milliseconds are
-     * after the year 4000) was never written by a sane clock, and near 2^63 the next
-     * clock would turn negative or wrap to zero, making every new revision lose:
-     * the file is damaged. */
-    int64_t hlc = dbk_local_get_int(s->L, "hlc", 0);
-    if (hlc < 0 || hlc > INT64_C(1) << 62) {
+    if ((rc = dbk_session_clock_load(s)) != DBK_OK) { /* s->hlc.last is 0: the stored one */
         dbk_session_close(s);
-        return DBK_E_CORRUPT;
+        return rc;
     }
-    s->hlc.last = (uint64_t)hlc;
     return DBK_OK;
 }
 
@@ -78,8 +72,12 @@ dbk_session_close(dbk_session *s)
 int
 dbk_session_clock_load(dbk_session *s)
 {
+    /* The clock is stored as a decimal int64. One past 2^62 (its milliseconds are
+     * after the year 4000) was never written by a sane clock, and near 2^63 the next
+     * clock would turn negative or wrap to zero, making every new revision lose:
+     * the file is damaged. */
     int64_t hlc = dbk_local_get_int(s->L, "hlc", 0);
-    if (hlc < 0 || hlc > INT64_C(1) << 62) /* as in dbk_session_open */
+    if (hlc < 0 || hlc > INT64_C(1) << 62)
         return DBK_E_CORRUPT;
     if ((uint64_t)hlc > s->hlc.last)
         s->hlc.last = (uint64_t)hlc;
