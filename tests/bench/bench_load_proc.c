@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* prctl, nftw's FTW_PHYS */
 #include "bench_load.h"
+#include "dbk_test.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -99,24 +100,6 @@ now_ms(void)
     return bl_now_ns() / 1000000;
 }
 
-static int
-wait_exit(pid_t pid, int timeout_ms)
-{
-    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-    int st;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (now_ms() > deadline)
-            return -1;
-        usleep(10000);
-    }
-}
-
 int
 bl_stop(pid_t pid, int timeout_ms)
 {
@@ -124,7 +107,7 @@ bl_stop(pid_t pid, int timeout_ms)
     if (pid <= 0)
         return -1;
     kill(pid, SIGTERM);
-    st = wait_exit(pid, timeout_ms);
+    st = dbk_wait_pid(pid, timeout_ms);
     if (st < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

@@ -59,6 +59,8 @@ typedef struct dbk_run_result {
 
 /* A monotonic clock in milliseconds, for deadlines. */
 long long dbk_now_ms(void);
+/* Waits for pid up to timeout_ms; returns its exit code (128+signal when killed), or -1. */
+int dbk_wait_pid(pid_t pid, int timeout_ms);
 
 /* Runs argv (argv[0] is a path) with stdin from in (may be NULL), waiting up to timeout_s. */
 int dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *r);

@@ -80,9 +80,8 @@ dbk_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for pid up to timeout_ms; returns the status as dbk_run reports it, or -1. */
-static int
-wait_pid(pid_t pid, int timeout_ms)
+int
+dbk_wait_pid(pid_t pid, int timeout_ms)
 {
     long long deadline = dbk_now_ms() + timeout_ms;
     int st;
@@ -182,7 +181,7 @@ dbk_server_stop(dbk_server *s)
     if (s->pid <= 0)
         return -1;
     kill(s->pid, SIGTERM);
-    st = wait_pid(s->pid, 20000);
+    st = dbk_wait_pid(s->pid, 20000);
     if (st < 0) {
         kill(s->pid, SIGKILL);
         waitpid(s->pid, NULL, 0);
@@ -330,7 +329,7 @@ dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *
         close(pi[1]);
     close(po[0]);
     close(pe[0]);
-    r->status = wait_pid(pid, open_[0] || open_[1] ? 0 : (int)(deadline - dbk_now_ms()) + 1000);
+    r->status = dbk_wait_pid(pid, open_[0] || open_[1] ? 0 : (int)(deadline - dbk_now_ms()) + 1000);
     if (r->status < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
