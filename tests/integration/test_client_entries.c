@@ -7,7 +7,7 @@
  *
  * Streaks over several days cannot be made without a clock: the CLI part checks
  * today's streak (1 after check, 0 after uncheck) and test_streak_function below
- * covers multi-day streaks on client/daycount.c, compiled into this test.
+ * covers multi-day streaks on client/book/daycount.c, compiled into this test.
  */
 #include "tc.h"
 
@@ -28,7 +28,7 @@
 #include <cmocka.h>
 
 /* The streak and day functions of the CLI, tested directly. */
-#include "../../client/daycount.c"
+#include "../../client/book/daycount.c"
 
 #define CANARY "CANARY-entries-7f3a91"
 
