@@ -2,6 +2,9 @@
 #include "counselor.h"
 #include "cmd.h"
 #include "daycount.h"
+#include "net.h"
+#include "unlock.h"
+#include "stream_key.h"
 
 #include "dbk/error.h"
 
@@ -60,7 +63,7 @@ dbk_co_aliases(dbk_session *s, json_t **out)
     int rc;
 
     *out = NULL;
-    if ((rc = dbk_session_unlock(s)) != DBK_OK)
+    if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
     if ((sealed = malloc(cap)) == NULL)
         return DBK_E_NOMEM;
@@ -99,7 +102,7 @@ dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
     size_t n;
     int rc;
 
-    if ((rc = dbk_session_unlock(s)) != DBK_OK)
+    if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
     if ((text = json_dumps(aliases, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
         return DBK_E_NOMEM;
@@ -242,9 +245,9 @@ dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_
     bool cur;
     int rc;
 
-    if ((rc = dbk_session_unlock(s)) != DBK_OK ||
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
         (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = dbk_session_stream_key(s, stream, st.epoch, key)) != DBK_OK)
+        (rc = dbk_stream_key(s, stream, st.epoch, key)) != DBK_OK)
         return rc;
     memset(&h, 0, sizeof h);
     h.stream = st.id;

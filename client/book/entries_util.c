@@ -2,6 +2,8 @@
 #include "entries_util.h"
 #include "cmd.h"
 #include "daycount.h"
+#include "unlock.h"
+#include "stream_key.h"
 
 #include "dbk/error.h"
 
@@ -152,7 +154,7 @@ open_revision(dbk_session *s, const dbk_local_record *r)
         if (dbk_local_get(s->L, name, pk, 32, &n) != DBK_OK || n != 32)
             return NULL;
     }
-    if (dbk_session_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK)
+    if (dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK)
         return NULL;
     dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};
     if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
@@ -202,7 +204,7 @@ int
 dbk_eu_revisions(dbk_session *s, const dbk_id *record, dbk_eu_rev **out, size_t *n)
 {
     struct rev_ctx c = {s, NULL, 0, 0, DBK_OK};
-    int rc = dbk_session_unlock(s);
+    int rc = dbk_unlock(s);
 
     if (rc == DBK_OK)
         rc = dbk_local_revisions(s->L, record, on_rev, &c);

@@ -1,7 +1,7 @@
 /*
  * Entries (records) as the commands see them: JSON plaintexts (proto/schemas/)
- * sealed into envelopes on write and opened on read, and the sync with the
- * server that moves them.
+ * sealed into envelopes on write and opened on read. Moving them to and from
+ * the server is sync/sync.h's work.
  */
 #ifndef DBK_CLIENT_ENTRY_H
 #define DBK_CLIENT_ENTRY_H
@@ -36,21 +36,5 @@ int dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad);
  * costs a signature check, so a counselor reviewing one client opens that client's
  * entries, not the whole caseload's. */
 int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad);
-
-/* Fetches the grants addressed to this account (stream keys), the streams they open
- * and their owners' identity keys. */
-int dbk_refresh_grants(dbk_session *s);
-
-typedef struct dbk_sync_stats {
-    size_t pushed, pulled, failed_streams;
-    int64_t pending; /* left in the outbox */
-    /* What the server refused with (a DBK_E_*), DBK_OK if nothing: the error of a
-     * stream's push entry, or of the whole request. Tells the server's full disk
-     * (storage_full) from this device's, which fails with the same code. */
-    int server_error;
-} dbk_sync_stats;
-
-/* Pushes the outbox and pulls every stream until nothing more comes. */
-int dbk_sync(dbk_session *s, dbk_sync_stats *st);
 
 #endif

@@ -2,6 +2,7 @@
 #include "links.h"
 
 #include "session.h"
+#include "net.h"
 
 #include "dbk/error.h"
 #include "dbk/pct.h"

@@ -12,6 +12,9 @@
  */
 #include "cmd.h"
 #include "entries_util.h"
+#include "net.h"
+#include "unlock.h"
+#include "sync.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -455,7 +458,7 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
     arg = argv[1];
     if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
         return ret;
-    if ((rc = dbk_session_unlock(&s)) != DBK_OK) {
+    if ((rc = dbk_unlock(&s)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot unlock your keys", rc);
         goto out;
     }

@@ -9,6 +9,9 @@
 #include "cmd.h"
 #include "entry.h"
 #include "links.h"
+#include "net.h"
+#include "unlock.h"
+#include "stream_key.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -96,7 +99,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         rc = DBK_E_CONFLICT;
         goto out;
     }
-    if ((rc = dbk_session_unlock(&s)) != DBK_OK)
+    if ((rc = dbk_unlock(&s)) != DBK_OK)
         goto out;
     snprintf(s.server, sizeof s.server, "%s", u.server);
 
@@ -104,7 +107,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_now_rfc3339(when);
     if ((rc = dbk_local_stream_of(s.L, &s.account, DBK_LOCAL_SHARED, &shared)) != DBK_OK ||
         (rc = dbk_local_stream_of(s.L, &s.account, DBK_LOCAL_PRIVATE, &priv)) != DBK_OK ||
-        (rc = dbk_session_stream_key(&s, &shared.id, 1, shared_key)) != DBK_OK) {
+        (rc = dbk_stream_key(&s, &shared.id, 1, shared_key)) != DBK_OK) {
         rc = DBK_E_CORRUPT;
         goto out;
     }
@@ -161,7 +164,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
             dbk_local_stream_drop(s.L, &shared.id); /* a counselor owns only a private stream */
         dbk_local_put_int(s.L, "restore_generation",
                           json_integer_value(json_object_get(resp, "restore_generation")));
-        dbk_session_set_token(&s, tok);
+        dbk_net_set_token(&s, tok);
     }
     if ((rc = dbk_local_commit(s.L)) != DBK_OK)
         goto out;

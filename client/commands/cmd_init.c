@@ -2,6 +2,7 @@
 #include "cmd.h"
 #include "entry.h"
 #include "session.h"
+#include "unlock.h"
 
 #include "dbk/grant.h"
 
@@ -108,7 +109,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot create the profile", rc);
     }
-    dbk_session_cache_keys(&s);
+    dbk_unlock_cache(&s);
     dbk_id_to_text(&s.account, t);
     if (ctx->json)
         printf("{\"account\":\"%s\",\"profile\":\"%s\"}\n", t, s.dir);

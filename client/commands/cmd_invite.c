@@ -6,6 +6,7 @@
  */
 #include "cmd.h"
 #include "session.h"
+#include "net.h"
 
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"

@@ -1,6 +1,7 @@
 /* daybook unlock / lock: keep the keys unlocked for a while, or forget them now. */
 #include "cmd.h"
 #include "session.h"
+#include "unlock.h"
 
 #include "dbk/error.h"
 
@@ -18,7 +19,7 @@ run_unlock(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    rc = dbk_session_unlock(&s);
+    rc = dbk_unlock(&s);
     dbk_session_close(&s);
     if (rc != DBK_OK)
         return dbk_cmd_fail("cannot unlock", rc);
@@ -38,7 +39,7 @@ run_lock(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    dbk_session_lock(&s);
+    dbk_unlock_forget(&s);
     dbk_session_close(&s);
     printf("Locked: the next command asks for your passphrase.\n");
     return DBK_EXIT_OK;

@@ -15,6 +15,9 @@
 #include "cmd.h"
 #include "entry.h"
 #include "links.h"
+#include "net.h"
+#include "unlock.h"
+#include "sync.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -213,7 +216,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
             dbk_local_put(s.L, "bundle", bundle, sizeof bundle);
             dbk_local_put_int(s.L, "restore_generation",
                               json_integer_value(json_object_get(acct, "restore_generation")));
-            rc = dbk_session_set_token(&s, s.token_mem); /* sealed to the account's own key */
+            rc = dbk_net_set_token(&s, s.token_mem); /* sealed to the account's own key */
         }
         if (rc == DBK_OK)
             rc = learn_counselor(&s, acct);
@@ -227,7 +230,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     else
         dbk_local_rollback(s.L);
     if (rc == DBK_OK) {
-        dbk_session_cache_keys(&s);
+        dbk_unlock_cache(&s);
         dbk_sync_stats st;
         rc = dbk_sync(&s, &st);
         if (rc == DBK_OK) {
@@ -274,13 +277,13 @@ login_again(dbk_ctx *ctx)
 
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if ((rc = dbk_session_unlock(&s)) != DBK_OK)
+    if ((rc = dbk_unlock(&s)) != DBK_OK)
         goto out;
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK ||
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
         (rc = finish(&s, ch, sig, &resp)) != DBK_OK)
         goto out;
-    if ((rc = dbk_session_set_token(&s, json_string_value(json_object_get(resp, "token")))) !=
+    if ((rc = dbk_net_set_token(&s, json_string_value(json_object_get(resp, "token")))) !=
         DBK_OK)
         goto out;
     {

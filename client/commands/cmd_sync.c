@@ -2,6 +2,7 @@
 #include "cmd.h"
 #include "entry.h"
 #include "links.h"
+#include "sync.h"
 
 #include "dbk/error.h"
 

@@ -8,6 +8,7 @@
 
 #include "entry.h"   /* the CLI's own code, in-process: dbk_sync */
 #include "session.h" /* dbk_session_clock */
+#include "sync.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"

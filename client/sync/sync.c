@@ -1,0 +1,329 @@
+/*
+ * Sync: the grants addressed to this account fetched and stored, then the outbox
+ * pushed and every stream pulled until nothing more comes, each pulled revision
+ * merged into the local store. See sync.h.
+ */
+#include "sync.h"
+
+#include "net.h"
+#include "unlock.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SYNC_ROUNDS_MAX 100
+#define PUSH_BATCH 200
+/* What one sync round asks to pull, in total over its streams: the server's maxima
+ * (proto/README.md section 18). The defaults (500 records, 1 MiB) made a counselor's
+ * first sync of a 40-client caseload 72 round trips, each a local commit; the CLI
+ * can hold 4 MiB, and fewer rounds also keep SYNC_ROUNDS_MAX from cutting a large
+ * first sync short. */
+#define PULL_LIMIT 1000
+#define PULL_MAX_BYTES (4 * 1024 * 1024)
+
+/* ---- grants ---- */
+
+static int
+json_fixed(json_t *o, const char *key, unsigned char *out, size_t n)
+{
+    const char *t = json_string_value(json_object_get(o, key));
+    return t ? dbk_b64_decode_exact(out, n, t, strlen(t)) : DBK_E_BAD_JSON;
+}
+
+static int
+status_err(json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+/*
+ * Learns the identity key of another account whose stream this one reads (a
+ * counselor learning a client's), unless it is already known. The key signs the
+ * grant and every entry; the safety number shown in person is its check.
+ */
+static int
+learn_owner_key(dbk_session *s, const dbk_id *owner)
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64], path[128];
+    unsigned char pk[32];
+    json_t *resp = NULL;
+    long status;
+    size_t n;
+    int rc;
+
+    dbk_id_to_text(owner, t);
+    snprintf(key, sizeof key, "sign_pk:%s", t);
+    if (dbk_local_get(s->L, key, pk, sizeof pk, &n) == DBK_OK)
+        return DBK_OK;
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", pk, 32)) == DBK_OK)
+        rc = dbk_local_put(s->L, key, pk, 32);
+    json_decref(resp);
+    return rc;
+}
+
+/* Fetches the grants and streams this account reads, and the keys of their owners. */
+int
+dbk_refresh_grants(dbk_session *s)
+{
+    json_t *resp = NULL, *g;
+    long status;
+    size_t i;
+    int rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &resp);
+
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    json_array_foreach(json_object_get(resp, "grants"), i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *gb = json_string_value(json_object_get(g, "grant"));
+        unsigned char bytes[20000];
+        size_t len;
+        dbk_grant_hdr h;
+        dbk_local_stream st;
+        if (rc != DBK_OK || gb == NULL || state == NULL || strcmp(state, "revoked") == 0)
+            continue;
+        if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
+            dbk_grant_parse(bytes, len, &h) != DBK_OK)
+            continue;
+        rc = dbk_local_grant_put(s->L, &h.stream, h.epoch, bytes, len);
+        if (rc == DBK_OK && !dbk_id_equal(&h.owner, &s->account))
+            rc = learn_owner_key(s, &h.owner);
+        if (rc == DBK_OK && dbk_local_stream_get(s->L, &h.stream, &st) == DBK_E_NOT_FOUND) {
+            memset(&st, 0, sizeof st);
+            st.id = h.stream;
+            st.owner = h.owner;
+            st.kind = DBK_LOCAL_SHARED;
+            st.epoch = h.epoch;
+            rc = dbk_local_stream_put(s->L, &st);
+        }
+    }
+    json_decref(resp);
+    if (rc != DBK_OK)
+        return rc;
+    /* Stream kinds and epochs as the server knows them. */
+    resp = NULL;
+    rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &resp);
+    json_array_foreach(json_object_get(resp, "streams"), i, g) {
+        dbk_local_stream st;
+        dbk_id id;
+        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK ||
+            dbk_local_stream_get(s->L, &id, &st) != DBK_OK)
+            continue;
+        st.kind = strcmp(json_string_value(json_object_get(g, "kind")), "private") == 0
+                      ? DBK_LOCAL_PRIVATE
+                      : DBK_LOCAL_SHARED;
+        st.epoch = (uint32_t)json_integer_value(json_object_get(g, "epoch"));
+        rc = dbk_local_stream_put(s->L, &st);
+    }
+    json_decref(resp);
+    return rc;
+}
+
+/* ---- sync ---- */
+
+struct push_acc {
+    json_t *by_stream; /* stream id text -> array of {envelope} */
+    size_t n;
+};
+
+static void
+collect(const dbk_local_record *r, void *arg)
+{
+    struct push_acc *a = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *arr;
+    size_t n = DBK_B64_ENCODED_LEN(r->len) + 1;
+    char *b = malloc(n);
+    if (b == NULL)
+        return;
+    dbk_id_to_text(&r->hdr.stream, t);
+    if ((arr = json_object_get(a->by_stream, t)) == NULL) {
+        arr = json_array();
+        json_object_set_new(a->by_stream, t, arr);
+    }
+    (void)dbk_b64_encode(b, n, r->env, r->len);
+    json_array_append_new(arr, json_pack("{s:s}", "envelope", b));
+    free(b);
+    a->n++;
+}
+
+struct pull_acc {
+    json_t *arr;
+};
+
+static void
+add_pull(const dbk_local_stream *st, void *arg)
+{
+    struct pull_acc *p = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&st->id, t);
+    json_array_append_new(p->arr, json_pack("{s:s, s:I}", "stream", t, "since",
+                                            (json_int_t)st->cursor));
+}
+
+static int
+apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
+{
+    json_t *results = json_object_get(entry, "results"), *r;
+    size_t i;
+    int rc = DBK_OK;
+
+    if (json_object_get(entry, "error") != NULL) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
+        st->failed_streams++;
+        /* Kept: a full disk on the server is not a lost access (see cmd_sync.c). */
+        st->server_error = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        return DBK_OK; /* left in the outbox; reported to the user */
+    }
+    json_array_foreach(results, i, r) {
+        dbk_id rec;
+        dbk_revision rev;
+        const char *t = json_string_value(json_object_get(r, "record"));
+        json_t *jr = json_object_get(r, "revision");
+        const char *clock = json_string_value(json_object_get(jr, "clock"));
+        const char *dev = json_string_value(json_object_get(jr, "device"));
+        if (t == NULL || clock == NULL || dev == NULL ||
+            dbk_id_from_text(&rec, t, strlen(t)) != DBK_OK ||
+            dbk_id_from_text(&rev.device, dev, strlen(dev)) != DBK_OK)
+            return DBK_E_BAD_JSON;
+        rev.clock = strtoull(clock, NULL, 10);
+        rc = dbk_local_outbox_done(s->L, &rec, &rev,
+                                   json_integer_value(json_object_get(r, "seq")));
+        if (rc != DBK_OK)
+            return rc;
+        st->pushed++;
+    }
+    return rc;
+}
+
+static int
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
+{
+    const char *sid = json_string_value(json_object_get(entry, "stream"));
+    json_t *records = json_object_get(entry, "records"), *r;
+    dbk_local_stream ls;
+    dbk_id id;
+    size_t i;
+    int rc;
+
+    if (sid == NULL || dbk_id_from_text(&id, sid, strlen(sid)) != DBK_OK ||
+        dbk_local_stream_get(s->L, &id, &ls) != DBK_OK)
+        return DBK_E_BAD_JSON;
+    if (json_object_get(entry, "error") != NULL) {
+        st->failed_streams++;
+        return DBK_OK;
+    }
+    json_array_foreach(records, i, r) {
+        const char *b = json_string_value(json_object_get(r, "envelope"));
+        size_t n = b ? strlen(b) : 0, len;
+        unsigned char *env = malloc(DBK_B64_DECODED_MAX(n) + 1);
+        dbk_envelope_hdr h;
+        bool cur;
+        if (env == NULL)
+            return DBK_E_NOMEM;
+        rc = b ? dbk_b64_decode(env, DBK_B64_DECODED_MAX(n) + 1, &len, b, n) : DBK_E_BAD_JSON;
+        /* Only what belongs to this stream is kept; opening verifies the rest. */
+        if (rc == DBK_OK && (dbk_envelope_parse(env, len, &h) != DBK_OK ||
+                             !dbk_id_equal(&h.stream, &id)))
+            rc = DBK_E_BAD_ENVELOPE;
+        if (rc == DBK_OK)
+            rc = dbk_local_record_put(s->L, env, len,
+                                      json_integer_value(json_object_get(r, "seq")), false, &cur);
+        free(env);
+        if (rc != DBK_OK)
+            return rc;
+        /* The hybrid logical clock takes in every clock it receives (CRYPTO.md section
+         * 6), so an edit made here after seeing another device's revision is the later
+         * one even when that device's wall clock runs ahead of ours. Without this the
+         * edit lost to the revision it replaced. A clock more than a day ahead is not
+         * taken in (DBK_E_INVALID), as the spec says; the record is kept all the same. */
+        (void)dbk_hlc_recv(&s->hlc, dbk_hlc_wall_ms(), h.rev.clock);
+        st->pulled++;
+    }
+    ls.cursor = json_integer_value(json_object_get(entry, "next"));
+    ls.epoch = (uint32_t)json_integer_value(json_object_get(entry, "epoch"));
+    *more = *more || json_is_true(json_object_get(entry, "more"));
+    return dbk_local_stream_put(s->L, &ls);
+}
+
+int
+dbk_sync(dbk_session *s, dbk_sync_stats *st)
+{
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
+        struct push_acc pa = {json_object(), 0};
+        struct pull_acc pl = {json_array()};
+        json_t *push = json_array(), *body, *resp = NULL, *e;
+        const char *k;
+        bool more = false;
+        long status;
+        size_t i;
+
+        if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
+            rc = dbk_local_streams(s->L, add_pull, &pl);
+        json_object_foreach(pa.by_stream, k, e)
+            json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
+        json_decref(pa.by_stream);
+        body = json_pack("{s:o, s:o, s:i, s:i}", "push", push, "pull", pl.arr, "limit",
+                         PULL_LIMIT, "max_bytes", PULL_MAX_BYTES);
+        if (rc == DBK_OK)
+            rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
+        json_decref(body);
+        if (rc == DBK_OK && status != 200) {
+            const char *code =
+                json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+            rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+            st->server_error = rc;
+        }
+        if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
+            json_array_foreach(json_object_get(resp, "push"), i, e)
+                if (rc == DBK_OK)
+                    rc = apply_push(s, e, st);
+            json_array_foreach(json_object_get(resp, "pull"), i, e)
+                if (rc == DBK_OK)
+                    rc = apply_pull(s, e, &more, st);
+            if (rc == DBK_OK)
+                rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+            /* What the pulls merged into the clock, as dbk_session_clock: never lower than
+             * what is stored, which a command run during this sync may have raised. */
+            if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
+                rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
+            if (rc == DBK_OK) {
+                /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
+                int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
+                if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
+                    rc = dbk_refresh_grants(s);
+                    if (rc == DBK_OK)
+                        rc = dbk_local_put_int(s->L, "grants_seq", seq);
+                    more = true; /* pull the streams just learned */
+                }
+            }
+            if (rc == DBK_OK)
+                rc = dbk_local_commit(s->L);
+            else
+                dbk_local_rollback(s->L);
+        }
+        json_decref(resp);
+        if (rc != DBK_OK)
+            break;
+        if (!more && (pa.n < PUSH_BATCH || st->failed_streams > 0))
+            break;
+    }
+    st->pending = dbk_local_outbox_count(s->L);
+    return rc;
+}
