@@ -1,10 +1,11 @@
 /* The counselor's caseload, aliases, session markers and review; see counselor.h. */
 #include "counselor.h"
-#include "cmd.h"
 #include "daycount.h"
 #include "net.h"
 #include "unlock.h"
 #include "stream_key.h"
+#include "checklist.h"
+#include "counts.h"
 
 #include "dbk/error.h"
 
@@ -17,16 +18,6 @@
 #define NOTES_MAX 10
 
 static const char *const halt_states[] = {"hungry", "angry", "lonely", "tired"};
-
-int
-dbk_co_require_counselor(const dbk_session *s, const char *cmd)
-{
-    if (s->role == DBK_ROLE_COUNSELOR)
-        return DBK_EXIT_OK;
-    fprintf(stderr, "daybook: '%s' is for counselors; this profile is %s\n", cmd,
-            s->role == DBK_ROLE_CLIENT ? "a client's" : "not enrolled yet");
-    return DBK_EXIT_FAIL;
-}
 
 static int
 status_err(json_t *resp)
@@ -132,77 +123,6 @@ dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap)
 }
 
 /* ---- naming a client ---- */
-
-struct cands {
-    dbk_id v[4096];
-    size_t n;
-    const dbk_id *me;
-};
-
-static void
-add_cand(struct cands *c, const dbk_id *id)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (dbk_id_equal(&c->v[i], id))
-            return;
-    if (c->n < sizeof c->v / sizeof c->v[0])
-        c->v[c->n++] = *id;
-}
-
-static void
-on_stream(const dbk_local_stream *st, void *arg)
-{
-    struct cands *c = arg;
-    if (st->kind == DBK_LOCAL_SHARED && !dbk_id_equal(&st->owner, c->me))
-        add_cand(c, &st->owner);
-}
-
-int
-dbk_co_resolve(dbk_session *s, const json_t *aliases, const json_t *caseload, const char *arg,
-               dbk_id *out)
-{
-    struct cands *c = calloc(1, sizeof *c);
-    const char *k;
-    json_t *v;
-    size_t i, len = strlen(arg), found = 0;
-    char t[DBK_ID_TEXT_LEN + 1];
-
-    if (c == NULL)
-        return dbk_cmd_fail("cannot look up the client", DBK_E_NOMEM);
-    json_object_foreach((json_t *)aliases, k, v) {
-        const char *name = json_string_value(v);
-        if (name != NULL && strcasecmp(name, arg) == 0 &&
-            dbk_id_from_text(out, k, strlen(k)) == DBK_OK) {
-            free(c);
-            return DBK_EXIT_OK;
-        }
-    }
-    c->me = &s->account;
-    json_array_foreach((json_t *)caseload, i, v) {
-        const char *a = json_string_value(json_object_get(v, "account"));
-        dbk_id id;
-        if (a != NULL && dbk_id_from_text(&id, a, strlen(a)) == DBK_OK)
-            add_cand(c, &id);
-    }
-    (void)dbk_local_streams(s->L, on_stream, c);
-    if (len >= DBK_EU_PREFIX_MIN && len <= DBK_ID_TEXT_LEN)
-        for (i = 0; i < c->n; i++) {
-            dbk_id_to_text(&c->v[i], t);
-            if (strncmp(t, arg, len) == 0 && found++ == 0)
-                *out = c->v[i];
-        }
-    free(c);
-    if (found == 1)
-        return DBK_EXIT_OK;
-    if (found > 1)
-        fprintf(stderr, "daybook: '%s' is the start of %zu client ids; give more characters\n",
-                arg, found);
-    else
-        fprintf(stderr, "daybook: no client '%s': give an alias, an account id or its first %d "
-                        "characters ('daybook clients' lists them; run 'daybook sync' first)\n",
-                arg, DBK_EU_PREFIX_MIN);
-    return DBK_EXIT_FAIL;
-}
 
 int
 dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out)

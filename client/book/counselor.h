@@ -22,8 +22,6 @@
 /* Without a session marker the review covers this many days. */
 #define DBK_CO_DEFAULT_DAYS 7
 
-/* DBK_EXIT_OK for a counselor's profile; else says cmd is for counselors. */
-int dbk_co_require_counselor(const dbk_session *s, const char *cmd);
 
 /* GET /v1/caseload: the "clients" array (new reference). */
 int dbk_co_caseload(dbk_session *s, json_t **clients);
@@ -34,14 +32,6 @@ int dbk_co_aliases_save(dbk_session *s, const json_t *aliases);
 /* The alias of id, else the first 8 characters of its text form. */
 void dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap);
 
-/*
- * The client that arg names: an alias (exact, case-insensitive), an account id,
- * or the start of one (at least 6 characters), among the clients of caseload
- * (may be NULL) and the owners of the client streams on this device. Prints
- * what went wrong and returns an exit code; DBK_EXIT_OK with *out.
- */
-int dbk_co_resolve(dbk_session *s, const json_t *aliases, const json_t *caseload,
-                   const char *arg, dbk_id *out);
 
 /* The client's shared stream on this device. */
 int dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out);

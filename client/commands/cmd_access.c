@@ -15,6 +15,7 @@
 #include "net.h"
 #include "unlock.h"
 #include "sync.h"
+#include "output.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -226,7 +227,7 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
 
     if (ctx->json) {
         json_t *doc = json_pack("{s:O, s:O}", "grants", who, "log", log);
-        dbk_eu_print_json(stdout, doc);
+        dbk_out_json(stdout, doc);
         json_decref(doc);
         goto out;
     }

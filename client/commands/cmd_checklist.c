@@ -15,6 +15,8 @@
 #include "cmd.h"
 #include "daycount.h"
 #include "entries_util.h"
+#include "checklist.h"
+#include "output.h"
 
 #include "dbk/error.h"
 
@@ -44,7 +46,7 @@ load(struct state *st)
         return dbk_cmd_fail("cannot read your entries", rc);
     if ((rc = dbk_checklist_build(&st->s, &st->l, &st->c)) != DBK_OK)
         return dbk_cmd_fail("cannot read your checklist", rc);
-    dbk_eu_warn_bad(&st->l);
+    dbk_out_warn_unopened(&st->l);
     if (st->c.bad_defs > 0)
         fprintf(stderr, "daybook: %zu checklist definitions have malformed or repeated item ids "
                         "and are ignored\n",
@@ -145,7 +147,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
     if (ctx->json) {
         json_t *out = json_pack("{s:s, s:O, s:O, s:i, s:i}", "date", date, "items", items,
                                 "unknown", unknown, "done", (int)done, "total", (int)total);
-        dbk_eu_print_json(stdout, out);
+        dbk_out_json(stdout, out);
         json_decref(out);
     } else {
         time_t now = time(NULL);
@@ -379,7 +381,7 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
         json_t *out = json_pack("{s:s, s:O, s:O, s:b, s:i, s:i}", "date", date, "checked", after,
                                 "changed", changed, "saved", wrote, "done", (int)done, "total",
                                 (int)total);
-        dbk_eu_print_json(stdout, out);
+        dbk_out_json(stdout, out);
         json_decref(out);
     } else {
         const char *sep = "";

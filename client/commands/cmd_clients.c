@@ -15,6 +15,8 @@
 #include "cmd.h"
 #include "counselor.h"
 #include "daycount.h"
+#include "output.h"
+#include "resolve.h"
 
 #include "dbk/error.h"
 
@@ -50,7 +52,7 @@ run_alias(dbk_session *s, int argc, char **argv)
         return dbk_cmd_fail("cannot read your aliases", rc);
     (void)dbk_co_caseload(s, &caseload); /* offline: the clients this device knows */
     json_t *others = json_deep_copy(aliases);
-    ret = dbk_co_resolve(s, others, caseload, argv[2], &id);
+    ret = dbk_resolve_client(s, others, caseload, argv[2], &id);
     json_decref(others);
     json_decref(caseload);
     if (ret != DBK_EXIT_OK) {
@@ -151,7 +153,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if ((ret = dbk_co_require_counselor(&s, "daybook clients")) != DBK_EXIT_OK) {
+    if ((ret = dbk_require_counselor(&s, "daybook clients")) != DBK_EXIT_OK) {
         dbk_session_close(&s);
         return ret;
     }
@@ -178,7 +180,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot read the entries on this device", rc);
     }
-    dbk_eu_warn_bad(&l);
+    dbk_out_warn_unopened(&l);
 
     /* Every client: the caseload's, and those whose streams this device holds. */
     ids = json_object();
@@ -267,7 +269,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
     if (ret == DBK_EXIT_OK && ctx->json) {
         json_t *doc = json_pack("{s:O, s:b}", "clients", out, "offline", offline);
-        dbk_eu_print_json(stdout, doc);
+        dbk_out_json(stdout, doc);
         json_decref(doc);
     } else if (ret == DBK_EXIT_OK) {
         size_t i;

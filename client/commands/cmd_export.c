@@ -5,6 +5,7 @@
  */
 #include "cmd.h"
 #include "entries_util.h"
+#include "output.h"
 
 #include "dbk/error.h"
 
@@ -307,7 +308,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_fail("cannot read your entries", rc);
     }
     dbk_session_close(&s);
-    dbk_eu_warn_bad(&l);
+    dbk_out_warn_unopened(&l);
 
     if (strcmp(format, "json") == 0) {
         json_t *arr = json_array();
@@ -355,7 +356,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         if (ctx->json) {
             json_t *j = json_pack("{s:s, s:s, s:i}", "out", path, "format", format, "entries",
                                   (int)count);
-            dbk_eu_print_json(stdout, j);
+            dbk_out_json(stdout, j);
             json_decref(j);
         } else {
             printf("Wrote %zu entr%s (%s) to %s, readable only by you.\n"

@@ -8,6 +8,8 @@
 #include "cmd.h"
 #include "crisis.h"
 #include "entries_util.h"
+#include "output.h"
+#include "resolve.h"
 
 #include "dbk/error.h"
 
@@ -45,7 +47,7 @@ find_one(struct one *o, const char *id)
     o->open = true;
     if ((rc = dbk_eu_load(&o->s, &o->l)) != DBK_OK)
         return dbk_cmd_fail("cannot read your entries", rc);
-    return dbk_eu_resolve(&o->l, id, &o->idx);
+    return dbk_resolve_entry(&o->l, id, &o->idx);
 }
 
 static void
@@ -257,7 +259,7 @@ run_show(dbk_ctx *ctx, int argc, char **argv)
                 json_array_append_new(arr, rev_json(&revs[i]));
             json_object_set_new(out, "revisions", arr);
         }
-        dbk_eu_print_json(stdout, out);
+        dbk_out_json(stdout, out);
         json_decref(out);
     } else {
         print_entry_text(id, e);

@@ -19,6 +19,8 @@
  */
 #include "cmd.h"
 #include "counselor.h"
+#include "checklist.h"
+#include "resolve.h"
 
 #include "dbk/error.h"
 
@@ -39,7 +41,7 @@ open_client(dbk_session *s, const char *cmd, const char *arg, dbk_id *client, ch
 
     if ((rc = dbk_session_open(s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if ((ret = dbk_co_require_counselor(s, cmd)) != DBK_EXIT_OK)
+    if ((ret = dbk_require_counselor(s, cmd)) != DBK_EXIT_OK)
         goto fail;
     if ((rc = dbk_co_aliases(s, &aliases)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot read your aliases", rc);
@@ -50,7 +52,7 @@ open_client(dbk_session *s, const char *cmd, const char *arg, dbk_id *client, ch
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto fail;
     }
-    if ((ret = dbk_co_resolve(s, aliases, caseload, arg, client)) != DBK_EXIT_OK)
+    if ((ret = dbk_resolve_client(s, aliases, caseload, arg, client)) != DBK_EXIT_OK)
         goto fail;
     dbk_co_label(aliases, client, label, cap);
     if (caseload != NULL) {

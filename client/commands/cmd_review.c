@@ -25,6 +25,8 @@
 #include "cmd.h"
 #include "counselor.h"
 #include "daycount.h"
+#include "output.h"
+#include "resolve.h"
 
 #include "dbk/error.h"
 
@@ -631,7 +633,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return usage();
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if ((ret = dbk_co_require_counselor(&s, "daybook review")) != DBK_EXIT_OK) {
+    if ((ret = dbk_require_counselor(&s, "daybook review")) != DBK_EXIT_OK) {
         dbk_session_close(&s);
         return ret;
     }
@@ -645,7 +647,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto out;
     }
-    if ((ret = dbk_co_resolve(&s, aliases, caseload, who, &client)) != DBK_EXIT_OK)
+    if ((ret = dbk_resolve_client(&s, aliases, caseload, who, &client)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
 
@@ -684,7 +686,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot read the entries on this device", rc);
         goto out;
     }
-    dbk_eu_warn_bad(&l);
+    dbk_out_warn_unopened(&l);
     if (dbk_co_period_make(&l, &client, since, &p) != DBK_OK) {
         fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
                         "future\n");
@@ -710,7 +712,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         (void)fchmod(fd, 0600);
     }
     if (strcmp(format, "json") == 0)
-        dbk_eu_print_json(o, rev);
+        dbk_out_json(o, rev);
     else if (strcmp(format, "html") == 0)
         render_html(o, rev);
     else

@@ -9,6 +9,9 @@
 #include "cmd.h"
 #include "daycount.h"
 #include "entries_util.h"
+#include "checklist.h"
+#include "counts.h"
+#include "output.h"
 
 #include "dbk/error.h"
 
@@ -85,7 +88,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot read your checklist", rc);
     }
-    dbk_eu_warn_bad(&l);
+    dbk_out_warn_unopened(&l);
     today = dbk_eu_today();
     from = today - days + 1;
     dbk_day_format(from, from_s);
@@ -208,7 +211,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         "peak", count ? json_real(peak) : json_null(), "per_day", pd, "sparkline",
                         spark, "triggers", tr, "coping", co, "used", "count", (int)nused,
                         "entries", us, "checklist", cl);
-        dbk_eu_print_json(stdout, out);
+        dbk_out_json(stdout, out);
         json_decref(out);
     } else {
         size_t i;

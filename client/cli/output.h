@@ -1,0 +1,16 @@
+/*
+ * Output helpers shared by the commands.
+ */
+#ifndef DBK_CLIENT_OUTPUT_H
+#define DBK_CLIENT_OUTPUT_H
+
+#include "entries_util.h"
+
+#include <stdio.h>
+
+/* Prints j compactly with a newline, then wipes the text. */
+void dbk_out_json(FILE *out, const json_t *j);
+/* Warns on stderr when some entries could not be opened. */
+void dbk_out_warn_unopened(const dbk_eu_list *l);
+
+#endif
