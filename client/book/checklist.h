@@ -6,7 +6,7 @@
 #ifndef DBK_CLIENT_CHECKLIST_H
 #define DBK_CLIENT_CHECKLIST_H
 
-#include "entries_util.h"
+#include "entries.h"
 
 typedef struct dbk_ck_item {
     char id[41];

@@ -13,7 +13,7 @@
 #ifndef DBK_CLIENT_COUNSELOR_H
 #define DBK_CLIENT_COUNSELOR_H
 
-#include "entries_util.h"
+#include "entries.h"
 
 /* A craving at or above this intensity (0-10) is flagged as high. */
 #define DBK_CO_HIGH_CRAVING 7

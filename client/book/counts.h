@@ -5,7 +5,7 @@
 #ifndef DBK_CLIENT_COUNTS_H
 #define DBK_CLIENT_COUNTS_H
 
-#include "entries_util.h"
+#include "entries.h"
 
 typedef struct dbk_eu_count {
     char kind[48];

@@ -4,7 +4,7 @@
 #ifndef DBK_CLIENT_OUTPUT_H
 #define DBK_CLIENT_OUTPUT_H
 
-#include "entries_util.h"
+#include "entries.h"
 
 #include <stdio.h>
 

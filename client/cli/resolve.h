@@ -7,7 +7,7 @@
 #define DBK_CLIENT_RESOLVE_H
 
 #include "counselor.h"
-#include "entries_util.h"
+#include "entries.h"
 
 #define DBK_EU_PREFIX_MIN 6
 /*

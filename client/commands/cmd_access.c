@@ -11,7 +11,7 @@
  * stays read; what you write from now on is under a key it never received.
  */
 #include "cmd.h"
-#include "entries_util.h"
+#include "entries.h"
 #include "net.h"
 #include "unlock.h"
 #include "sync.h"

@@ -14,7 +14,7 @@
 #include "backdate.h"
 #include "cmd.h"
 #include "daycount.h"
-#include "entries_util.h"
+#include "entries.h"
 #include "checklist.h"
 #include "output.h"
 

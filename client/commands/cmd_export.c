@@ -4,7 +4,7 @@
  * created mode 0600. Removed entries (tombstones) are left out.
  */
 #include "cmd.h"
-#include "entries_util.h"
+#include "entries.h"
 #include "output.h"
 
 #include "dbk/error.h"

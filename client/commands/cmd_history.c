@@ -7,7 +7,7 @@
  */
 #include "cmd.h"
 #include "crisis.h"
-#include "entries_util.h"
+#include "entries.h"
 #include "output.h"
 #include "resolve.h"
 

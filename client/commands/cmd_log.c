@@ -7,7 +7,7 @@
  */
 #include "backdate.h"
 #include "cmd.h"
-#include "entries_util.h"
+#include "entries.h"
 
 #include "dbk/error.h"
 

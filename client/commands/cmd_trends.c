@@ -8,7 +8,7 @@
  */
 #include "cmd.h"
 #include "daycount.h"
-#include "entries_util.h"
+#include "entries.h"
 #include "checklist.h"
 #include "counts.h"
 #include "output.h"

@@ -1,6 +1,6 @@
 /* The command table and name look-up, with "did you mean" for typos. */
 #include "cmd.h"
-#include "entries_util.h"
+#include "entries.h"
 
 #include "dbk/error.h"
 

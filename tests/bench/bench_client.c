@@ -38,7 +38,7 @@
 #include "bench_rows.h"
 
 #include "dbk_test.h"
-#include "entries_util.h"
+#include "entries.h"
 #include "unlock.h"
 #include "stream_key.h"
 

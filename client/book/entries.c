@@ -1,5 +1,5 @@
-/* Entries in memory, revisions, days and the checklist; see entries_util.h. */
-#include "entries_util.h"
+/* Entries in memory, revisions, days and the checklist; see entries.h. */
+#include "entries.h"
 #include "daycount.h"
 #include "unlock.h"
 #include "stream_key.h"
