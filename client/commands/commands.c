@@ -9,7 +9,9 @@
 
 extern const dbk_cmd dbk_cmd_access;
 extern const dbk_cmd dbk_cmd_assign;
+extern const dbk_cmd dbk_cmd_calendar;
 extern const dbk_cmd dbk_cmd_check;
+extern const dbk_cmd dbk_cmd_checkin;
 extern const dbk_cmd dbk_cmd_clients;
 extern const dbk_cmd dbk_cmd_craving;
 extern const dbk_cmd dbk_cmd_edit;
@@ -44,7 +46,9 @@ extern const dbk_cmd dbk_cmd_version;
 const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_access,
     &dbk_cmd_assign,
+    &dbk_cmd_calendar,
     &dbk_cmd_check,
+    &dbk_cmd_checkin,
     &dbk_cmd_clients,
     &dbk_cmd_craving,
     &dbk_cmd_devices,
