@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -242,6 +243,26 @@ test_checkin_calendar_measures(void **state)
     json_decref(j);
     assert_int_equal(checkins, 3); /* today's (one, replaced), and two filled in */
     assert_int_equal(measures, 3);
+
+    /* The FHIR export: tests/fhir/validate.mjs (fhir.validate) checks it against the
+     * official R4 schema. Here: what a user can see without a validator. */
+    const char *art = getenv("DAYBOOK_ARTIFACTS");
+    char bundle[4200];
+    snprintf(bundle, sizeof bundle, "%s/bundle.json", art ? art : f->p.home);
+    unlink(bundle);
+    j = ok_json(cli("--json", "export", "--format", "fhir", "--out", bundle, NULL), "export fhir");
+    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 1 + 3 + 3);
+    json_decref(j);
+    json_t *b = json_load_file(bundle, 0, NULL);
+    assert_non_null(b);
+    assert_string_equal(json_string_value(json_object_get(b, "resourceType")), "Bundle");
+    char *text = json_dumps(b, 0);
+    assert_non_null(strstr(text, "loinc.org/q/44249-1")); /* the PHQ-9 panel */
+    assert_non_null(strstr(text, "\"44261-6\""));      /* and its total score */
+    assert_non_null(strstr(text, "\"42CFRPart2\""));
+    assert_non_null(strstr(text, "\"alcohol\""));    /* what the recalled check-in said */
+    free(text);
+    json_decref(b);
 
     /* The counselor sees the same days after both sync. */
     ok(cli("sync", NULL), "client sync");
