@@ -28,6 +28,7 @@ extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_measure;
 extern const dbk_cmd dbk_cmd_note;
 extern const dbk_cmd dbk_cmd_passwd;
+extern const dbk_cmd dbk_cmd_plan;
 extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_revoke;
 extern const dbk_cmd dbk_cmd_rm;
@@ -65,6 +66,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_measure,
     &dbk_cmd_note,
     &dbk_cmd_passwd,
+    &dbk_cmd_plan,
     &dbk_cmd_review,
     &dbk_cmd_revoke,
     &dbk_cmd_rm,

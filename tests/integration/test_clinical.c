@@ -277,11 +277,94 @@ test_checkin_calendar_measures(void **state)
     json_decref(j);
 }
 
+/* Writes text to a file under dir; returns its path (static buffer). */
+static const char *
+write_text(const char *dir, const char *name, const char *text)
+{
+    static char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* The safety plan written by the client, changed by the counselor, each change kept
+ * with its author; a heading that is no section is refused and changes nothing. */
+static void
+test_plans(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+    json_t *j;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = cli("plan", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Safety plan\n  Not written yet"));
+    dbk_run_result_free(&r);
+    ok(cli("plan", "set", "safety", "--from",
+           write_text(f->p.home, "safety.txt",
+                      "# my plan\n## Warning signs that a crisis may be developing\n"
+                      "- Not sleeping\n- Pulling away from people\n"
+                      "## People I can ask for help\nMy sister Ana\n"),
+           NULL),
+       "client sets the safety plan");
+    r = cli("plan", "set", "safety", "--from",
+            write_text(f->p.home, "bad.txt", "## Things I like\n- x\n"), NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "'Things I like' is not a section of the Safety plan"));
+    dbk_run_result_free(&r);
+    ok(cli("sync", NULL), "client sync");
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    ok(cli("sync", NULL), "counselor sync");
+    r = cli("plan", "show", "safety", "--client", f->p.client_id, "--text", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "- Pulling away from people\n"));
+    /* The counselor adds the crisis line in session, from the text the client wrote. */
+    char text[8192];
+    snprintf(text, sizeof text, "%s- 988 Suicide & Crisis Lifeline\n", r.out);
+    char *at = strstr(text, "## Making the environment safe");
+    assert_non_null(at); /* the crisis line goes under professionals, before this heading */
+    memmove(at + strlen("- 988 Suicide & Crisis Lifeline\n"), at, strlen(at) + 1);
+    memcpy(at, "- 988 Suicide & Crisis Lifeline\n", strlen("- 988 Suicide & Crisis Lifeline\n"));
+    text[strlen(text) - strlen("- 988 Suicide & Crisis Lifeline\n")] = '\0';
+    dbk_run_result_free(&r);
+    ok(cli("plan", "set", "safety", "--client", f->p.client_id, "--from",
+           write_text(f->p.home, "safety2.txt", text), NULL),
+       "counselor changes the safety plan");
+    ok(cli("sync", NULL), "counselor sync 2");
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    ok(cli("sync", NULL), "client sync 2");
+    j = ok_json(cli("--json", "plan", "show", "safety", NULL), "plan json");
+    json_t *sec = json_object_get(json_object_get(j, "safety"), "sections");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(sec, "professionals"), 0)),
+                        "988 Suicide & Crisis Lifeline");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(sec, "help_contacts"), 0)),
+                        "My sister Ana");
+    assert_int_equal(json_array_size(json_object_get(sec, "warning_signs")), 2);
+    json_decref(j);
+    r = cli("plan", "show", "safety", NULL);
+    assert_non_null(strstr(r.out, "Last changed by your counselor"));
+    dbk_run_result_free(&r);
+    j = ok_json(cli("--json", "plan", "history", "safety", NULL), "plan history");
+    assert_int_equal(json_array_size(j), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "by")),
+                        "your counselor");
+    assert_true(json_is_true(json_object_get(json_array_get(j, 0), "current")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "by")), "you");
+    json_decref(j);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checkin_calendar_measures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
