@@ -144,7 +144,6 @@ show(dbk_ctx *ctx, const char *month_arg, const char *client_arg)
     dbk_tlfb t;
     dbk_tlfb_counts c;
     dbk_id client;
-    json_t *aliases = NULL;
     int rc;
 
     if (!month_range(month_arg, today, &y, &m, &first, &last))
@@ -152,16 +151,11 @@ show(dbk_ctx *ctx, const char *month_arg, const char *client_arg)
     snprintf(month, sizeof month, "%04lld-%02u", (long long)y, m);
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if (client_arg != NULL &&
-        ((rc = dbk_require_counselor(&s, "calendar --client")) != DBK_EXIT_OK ||
-         (rc = dbk_co_aliases(&s, &aliases)) != DBK_OK ||
-         (rc = dbk_resolve_client(&s, aliases, NULL, client_arg, &client)) != DBK_EXIT_OK)) {
-        json_decref(aliases);
+    if ((rc = dbk_resolve_owner(&s, "calendar --client", client_arg, &client)) != DBK_EXIT_OK) {
         dbk_session_close(&s);
-        return rc == DBK_EXIT_USAGE ? rc : DBK_EXIT_FAIL;
+        return rc;
     }
-    json_decref(aliases);
-    rc = dbk_eu_load_owned(&s, client_arg ? &client : &s.account, &l);
+    rc = dbk_eu_load_owned(&s, &client, &l);
     dbk_session_close(&s);
     if (rc != DBK_OK)
         return dbk_cmd_fail("cannot read the entries", rc);

@@ -46,20 +46,10 @@ struct opts {
 static int
 open_owner(dbk_session *s, const struct opts *o, dbk_id *owner)
 {
-    json_t *aliases = NULL;
     int rc;
     if ((rc = dbk_session_open(s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if (o->client == NULL) {
-        *owner = s->account;
-        return DBK_EXIT_OK;
-    }
-    if ((rc = dbk_require_counselor(s, "plan --client")) == DBK_EXIT_OK &&
-        (rc = dbk_co_aliases(s, &aliases) == DBK_OK ? DBK_EXIT_OK : DBK_EXIT_FAIL) ==
-            DBK_EXIT_OK)
-        rc = dbk_resolve_client(s, aliases, NULL, o->client, owner);
-    json_decref(aliases);
-    if (rc != DBK_EXIT_OK)
+    if ((rc = dbk_resolve_owner(s, "plan --client", o->client, owner)) != DBK_EXIT_OK)
         dbk_session_close(s);
     return rc;
 }

@@ -26,6 +26,7 @@ extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
 extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_measure;
+extern const dbk_cmd dbk_cmd_med;
 extern const dbk_cmd dbk_cmd_note;
 extern const dbk_cmd dbk_cmd_passwd;
 extern const dbk_cmd dbk_cmd_plan;
@@ -64,6 +65,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_log,
     &dbk_cmd_login,
     &dbk_cmd_measure,
+    &dbk_cmd_med,
     &dbk_cmd_note,
     &dbk_cmd_passwd,
     &dbk_cmd_plan,

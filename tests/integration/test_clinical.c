@@ -359,12 +359,73 @@ test_plans(void **state)
     json_decref(j);
 }
 
+/* MAT: the counselor sets a daily take-home schedule that began 4 days ago; the client
+ * confirms today's dose, says yesterday's was missed, and a check-in 3 days ago says
+ * taken; the day 4 days ago has no report. Adherence over 5 days: 5 due, 2 taken,
+ * 1 missed, 2 unconfirmed (never assumed taken); the counselor sees the same. */
+static void
+test_mat(void **state)
+{
+    struct fx *f = *state;
+    char start[11], d1[11], d3[11], m[8];
+    dbk_run_result r;
+    json_t *j, *a;
+
+    local_date(4, start, m);
+    local_date(1, d1, m);
+    local_date(3, d3, m);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    ok(cli("sync", NULL), "counselor sync");
+    r = cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
+            "hourly", "--take-home", NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--frequency (daily, twice_daily, weekly or monthly)"));
+    dbk_run_result_free(&r);
+    ok(cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
+           "daily", "--take-home", "--start", start, NULL),
+       "med set");
+    ok(cli("sync", NULL), "counselor sync 2");
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    ok(cli("sync", NULL), "client sync");
+    ok(cli("med", "take", NULL), "take today");
+    ok(cli("med", "take", "Buprenorphine", "--date", d1, "--missed", NULL), "missed yesterday");
+    ok(cli("checkin", "--date", d3, "--no-use", "--meds", "taken", NULL), "checkin d3");
+    r = cli("med", "take", "methadone", NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no such medication"));
+    dbk_run_result_free(&r);
+    j = ok_json(cli("--json", "med", "--days", "5", NULL), "med");
+    assert_int_equal(json_array_size(j), 1);
+    a = json_object_get(json_array_get(j, 0), "adherence");
+    assert_int_equal(json_integer_value(json_object_get(a, "due")), 5);
+    assert_int_equal(json_integer_value(json_object_get(a, "taken")), 2);
+    assert_int_equal(json_integer_value(json_object_get(a, "missed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "unconfirmed")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(a, "missed_days"), 0)), d1);
+    json_decref(j);
+    ok(cli("sync", NULL), "client sync 2");
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    ok(cli("sync", NULL), "counselor sync 3");
+    j = ok_json(cli("--json", "med", "--client", f->p.client_id, "--days", "5", NULL), "co med");
+    a = json_object_get(json_array_get(j, 0), "adherence");
+    assert_int_equal(json_integer_value(json_object_get(a, "missed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(a, "taken")), 2);
+    json_decref(j);
+    ok(cli("med", "stop", f->p.client_id, "buprenorphine", NULL), "med stop");
+    j = ok_json(cli("--json", "med", "--client", f->p.client_id, NULL), "co med stopped");
+    assert_false(json_is_true(json_object_get(json_array_get(j, 0), "active")));
+    json_decref(j);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checkin_calendar_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mat, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
