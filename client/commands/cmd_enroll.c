@@ -76,8 +76,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
     long status;
     int rc;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: daybook enroll CODE   (daybook://enroll?... from your counselor)\n");
+    const char *cacert;
+    if (!dbk_cmd_take_option(&argc, argv, "--cacert", &cacert) || argc != 2) {
+        fprintf(stderr, "usage: daybook enroll CODE [--cacert FILE]   (daybook://enroll?... "
+                        "from your counselor;\n       --cacert: the clinic's own CA certificate, "
+                        "PEM, kept in the profile)\n");
         json_decref(streams);
         json_decref(grants);
         return DBK_EXIT_USAGE;
@@ -98,6 +101,15 @@ run(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: this profile is already enrolled with %s\n", s.server);
         rc = DBK_E_CONFLICT;
         goto out;
+    }
+    if (cacert != NULL && (rc = dbk_net_set_cacert(&s, cacert)) != DBK_OK) {
+        fprintf(stderr, "daybook: --cacert %s: %s\n", cacert,
+                rc == DBK_E_INVALID ? "not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+                                    : dbk_err_message(rc));
+        dbk_session_close(&s);
+        json_decref(streams);
+        json_decref(grants);
+        return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_unlock(&s)) != DBK_OK)
         goto out;
@@ -267,7 +279,7 @@ out:
 
 const dbk_cmd dbk_cmd_enroll = {
     .name = "enroll",
-    .usage = "daybook enroll CODE",
+    .usage = "daybook enroll CODE [--cacert FILE]",
     .summary = "join your clinic's server with your counselor's enrollment code",
     .run = run,
 };

@@ -85,6 +85,35 @@ const dbk_cmd *const dbk_commands[] = {
 };
 const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];
 
+bool
+dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value)
+{
+    size_t len = strlen(name);
+    *value = NULL;
+    for (int i = 1; i < *argc; i++) {
+        int take;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], name) == 0) {
+            if (i + 1 >= *argc || *value != NULL)
+                return false;
+            *value = argv[i + 1];
+            take = 2;
+        } else if (strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') {
+            if (*value != NULL || argv[i][len + 1] == '\0')
+                return false;
+            *value = argv[i] + len + 1;
+            take = 1;
+        } else {
+            continue;
+        }
+        memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take + 1) * sizeof *argv);
+        *argc -= take;
+        i--;
+    }
+    return true;
+}
+
 int
 dbk_cmd_fail(const char *what, int err)
 {
