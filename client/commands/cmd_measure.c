@@ -183,6 +183,26 @@ print_score(const dbk_measure *m, const dbk_measure_score *sc)
     printf("A score is a conversation starter with your counselor, not a diagnosis.\n");
 }
 
+static void
+print_saved(dbk_ctx *ctx, const dbk_measure *m, const dbk_measure_score *sc, const char *id,
+            bool private_)
+{
+    if (ctx->json) {
+        printf("{\"id\":\"%s\",\"instrument\":\"%s\",", id, m->id);
+        if (sc->total >= 0)
+            printf("\"total\":%d,\"band\":\"%s\",\"self_harm\":%s}\n", sc->total, sc->band,
+                   sc->self_harm ? "true" : "false");
+        else
+            printf("\"use\":%d,\"risk\":%d,\"protective\":%d}\n", sc->use, sc->risk,
+                   sc->protective);
+        return;
+    }
+    printf("Saved (%s)%s.\n", id,
+           private_ ? ", private: only your own devices can read it"
+                    : "; your counselor can read it after you sync");
+    print_score(m, sc);
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -251,20 +271,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_fail("the answers were not saved", rc);
     }
     dbk_id_to_text(&id, t);
-    if (ctx->json) {
-        printf("{\"id\":\"%s\",\"instrument\":\"%s\",", t, m->id);
-        if (sc.total >= 0)
-            printf("\"total\":%d,\"band\":\"%s\",\"self_harm\":%s}\n", sc.total, sc.band,
-                   sc.self_harm ? "true" : "false");
-        else
-            printf("\"use\":%d,\"risk\":%d,\"protective\":%d}\n", sc.use, sc.risk,
-                   sc.protective);
-    } else {
-        printf("Saved (%s)%s.\n", t,
-               private_ ? ", private: only your own devices can read it"
-                        : "; your counselor can read it after you sync");
-        print_score(m, &sc);
-    }
+    print_saved(ctx, m, &sc, t, private_);
     if (sc.self_harm)
         dbk_crisis_card(ctx->json ? stderr : stdout);
     return DBK_EXIT_OK;

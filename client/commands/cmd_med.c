@@ -203,6 +203,15 @@ cmd_take(dbk_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+static json_t *
+schedule_doc(const char *name, const char *dose, const char *freq, const char *sup,
+             const char *start)
+{
+    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "type", "medication", "v",
+                     1, "name", name, "dose", dose, "frequency", freq, "supervision", sup,
+                     "active", 1, "start_date", start, "set_by", "counselor");
+}
+
 /* `set CLIENT NAME ...` and `stop CLIENT NAME`: a new revision of the client's
  * schedule for NAME (the counselor's own record of it), or a new schedule. */
 static int
@@ -260,10 +269,7 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
         json_object_set_new(doc, "active", json_false());
     } else {
         dbk_day_format(start_day, today_s);
-        doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "type", "medication",
-                        "v", 1, "name", argv[optind + 1], "dose", dose, "frequency", freq,
-                        "supervision", sup, "active", 1, "start_date", today_s, "set_by",
-                        "counselor");
+        doc = schedule_doc(argv[optind + 1], dose, freq, sup, today_s);
     }
     if (doc != NULL) {
         /* A counselor revises only a record it wrote (proto README section 9). */
