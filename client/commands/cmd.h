@@ -26,6 +26,7 @@ typedef struct dbk_cmd {
     const char *name;
     const char *usage;   /* one line after "usage: " */
     const char *summary; /* lower-case phrase, no full stop */
+    const char *help;    /* NULL, or the options and subcommands, one per line */
     int (*run)(dbk_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
 } dbk_cmd;
 
@@ -47,6 +48,8 @@ const char *dbk_cmd_suggest(const char *name);
  */
 const char *dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts);
 const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
+/* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
+void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 

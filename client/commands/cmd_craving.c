@@ -21,25 +21,28 @@
 static const char *const trigger_kinds[] = {"people", "places", "things", "times", "emotions",
                                             "cues", NULL};
 
+static const char help[] =
+    "On a terminal, what is missing is asked for.\n"
+    "  --intensity N         0-10 (or 1-100 with --scale 1-100)\n"
+    "  --outcome R           resisted or used\n"
+    "  --used-what TEXT      what was used (with --outcome used)\n"
+    "  --trigger KIND:TEXT   KIND is people, places, things, times, emotions or cues\n"
+    "  --halt LIST           any of hungry,angry,lonely,tired\n"
+    "  --coping SLUG         e.g. urge_surfing, distraction, call_support (repeatable)\n"
+    "  --duration MIN        minutes the craving lasted\n"
+    "  --substance TEXT      what the craving was for (repeatable)\n"
+    "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
+    "  --help-contacted      you reached out to someone\n"
+    "  --at TIME             when it happened, for a craving logged late: RFC 3339 with\n"
+    "                        an offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00\n"
+    "                        that day); not in the future, at most 365 days ago\n";
+
+extern const dbk_cmd dbk_cmd_craving;
+
 static int
 usage(void)
 {
-    fprintf(stderr,
-            "usage: daybook craving --intensity N --outcome resisted|used [options]\n"
-            "  (on a terminal, what is missing is asked for)\n"
-            "  --intensity N         0-10 (or 1-100 with --scale 1-100)\n"
-            "  --outcome R           resisted or used\n"
-            "  --used-what TEXT      what was used (with --outcome used)\n"
-            "  --trigger KIND:TEXT   KIND is people, places, things, times, emotions or cues\n"
-            "  --halt LIST           any of hungry,angry,lonely,tired\n"
-            "  --coping SLUG         e.g. urge_surfing, distraction, call_support (repeatable)\n"
-            "  --duration MIN        minutes the craving lasted\n"
-            "  --substance TEXT      what the craving was for (repeatable)\n"
-            "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
-            "  --help-contacted      you reached out to someone\n"
-            "  --at TIME             when it happened, for a craving logged late: RFC 3339 with\n"
-            "                        an offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00\n"
-            "                        that day); not in the future, at most 365 days ago\n");
+    dbk_cmd_print_help(&dbk_cmd_craving, stderr);
     return DBK_EXIT_USAGE;
 }
 
@@ -244,5 +247,6 @@ const dbk_cmd dbk_cmd_craving = {
     .name = "craving",
     .usage = "daybook craving --intensity N --outcome resisted|used [--at TIME] [options]",
     .summary = "log a craving: how strong, what set it off, how you coped",
+    .help = help,
     .run = run,
 };

@@ -392,15 +392,19 @@ edit_in_editor(const char *dir, const char *old, char **out)
     return DBK_EXIT_OK;
 }
 
+static const char edit_help[] =
+    "  a journal entry:  -m TEXT, --mood 1-5   (without them, $EDITOR opens the text)\n"
+    "  a craving:        --intensity N, --outcome resisted|used, --used-what TEXT,\n"
+    "                    --note TEXT (an empty TEXT removes the note)\n"
+    "The earlier version is kept: 'daybook show ID --revisions'.\n"
+    "ID: the id 'daybook log' shows, or its first 6+ characters.\n";
+
+extern const dbk_cmd dbk_cmd_edit;
+
 static int
 edit_usage(void)
 {
-    fprintf(stderr,
-            "usage: daybook edit ID [options]\n"
-            "  a journal entry:  -m TEXT, --mood 1-5   (without them, $EDITOR opens the text)\n"
-            "  a craving:        --intensity N, --outcome resisted|used, --used-what TEXT,\n"
-            "                    --note TEXT (an empty TEXT removes the note)\n"
-            "The earlier version is kept: 'daybook show ID --revisions'.\n");
+    dbk_cmd_print_help(&dbk_cmd_edit, stderr);
     return DBK_EXIT_USAGE;
 }
 
@@ -648,6 +652,7 @@ const dbk_cmd dbk_cmd_edit = {
     .usage = "daybook edit ID [-m TEXT] [--mood N] | [--intensity N] [--outcome R] "
              "[--used-what TEXT] [--note TEXT]",
     .summary = "change a journal entry or a craving (the earlier version is kept)",
+    .help = edit_help,
     .run = run_edit,
 };
 

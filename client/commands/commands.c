@@ -131,6 +131,15 @@ dbk_cmd_suggest(const char *name)
 }
 
 void
+dbk_cmd_print_help(const dbk_cmd *c, FILE *out)
+{
+    fprintf(out, "usage: %s\n\n%s.\n", c->usage, c->summary);
+    if (c->help != NULL)
+        fprintf(out, "\n%s", c->help);
+    fprintf(out, "\nOptions every command takes: --json (machine-readable output), --help.\n");
+}
+
+void
 dbk_cmd_print_overview(FILE *out)
 {
     fprintf(out, "usage: daybook [--json] COMMAND [ARGS]\n\n"
