@@ -1061,13 +1061,24 @@ test_export_and_no_plaintext(void **state)
     ok(tc_cli("rm", gone, NULL));
     ok(tc_cli("check", "attended_treatment", NULL));
 
-    /* JSON to a file: mode 0600 even over an existing readable file. */
+    /* JSON to a file: an existing file is refused and left as it was without --force;
+     * with it, overwritten and made mode 0600 even over a readable file. */
     snprintf(out, sizeof out, "%s/export.json", f->home);
     fp = fopen(out, "w");
     fputs("old", fp);
     fclose(fp);
     assert_int_equal(chmod(out, 0644), 0);
-    j = ok_json(tc_cli("--json", "export", "--out", out, NULL));
+    r = tc_cli("export", "--out", out, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "already exists"));
+    assert_non_null(strstr(r.err, "--force"));
+    dbk_run_result_free(&r);
+    {
+        char *text = read_all(out);
+        assert_string_equal(text, "old");
+        free(text);
+    }
+    j = ok_json(tc_cli("--json", "export", "--out", out, "--force", NULL));
     assert_int_equal(json_integer_value(json_object_get(j, "entries")), 4);
     json_decref(j);
     assert_int_equal(file_mode(out), 0600);
