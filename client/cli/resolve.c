@@ -1,7 +1,7 @@
 /* Names typed by a person, resolved; see resolve.h. */
 #include "resolve.h"
 
-#include "cmd.h"
+#include "exitcode.h"
 
 #include "dbk/error.h"
 
@@ -90,8 +90,10 @@ dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *caseload
     size_t i, len = strlen(arg), found = 0;
     char t[DBK_ID_TEXT_LEN + 1];
 
-    if (c == NULL)
-        return dbk_cmd_fail("cannot look up the client", DBK_E_NOMEM);
+    if (c == NULL) {
+        fprintf(stderr, "daybook: cannot look up the client: %s\n", dbk_err_message(DBK_E_NOMEM));
+        return DBK_EXIT_FAIL;
+    }
     json_object_foreach((json_t *)aliases, k, v) {
         const char *name = json_string_value(v);
         if (name != NULL && strcasecmp(name, arg) == 0 &&

@@ -10,11 +10,11 @@
 #ifndef DBK_CLIENT_CMD_H
 #define DBK_CLIENT_CMD_H
 
+#include "exitcode.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
-
-enum { DBK_EXIT_OK = 0, DBK_EXIT_FAIL = 1, DBK_EXIT_USAGE = 2 };
 
 /* Options every command sees, parsed by main.c before the command name. */
 typedef struct dbk_ctx {
