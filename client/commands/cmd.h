@@ -11,6 +11,7 @@
 #define DBK_CLIENT_CMD_H
 
 #include "exitcode.h"
+#include "session.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,6 +53,15 @@ const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
+
+/*
+ * Shows the consent to share with counselor (the clinic's wording, names, dates) and,
+ * unless yes, asks the client to type yes; only then grants (book/share.h). Returns
+ * the exit code; declining is 0 and grants nothing (cmd_consent.c).
+ */
+int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
+                          const char *cname, const unsigned char box_pk[32],
+                          const char *patient_name, bool yes);
 
 /* Prints "daybook: what: <message for err>" and returns the exit code for err. */
 int dbk_cmd_fail(const char *what, int err);

@@ -1,7 +1,9 @@
 /* daybook sync and daybook status. */
 #include "cmd.h"
+#include "counselor.h"
 #include "entry.h"
 #include "links.h"
+#include "output.h"
 #include "sync.h"
 
 #include "dbk/error.h"
@@ -18,11 +20,44 @@ server_disk_full(const dbk_sync_stats *st)
             (long long)st->pending);
 }
 
+/* The streams whose reading ended in this sync, told once: "Sam K. stopped sharing on
+ * <date>", as JSON objects when j is not NULL. */
+static void
+report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
+{
+    json_t *aliases = NULL;
+
+    if (st->nended == 0)
+        return;
+    if (dbk_co_aliases(s, &aliases) != DBK_OK)
+        aliases = json_object();
+    for (size_t i = 0; i < st->nended; i++) {
+        char name[128], day[32], id[DBK_ID_TEXT_LEN + 1];
+        const dbk_sync_ended *e = &st->ended[i];
+        dbk_co_label(aliases, &e->owner, name, sizeof name);
+        dbk_co_ms_text(e->at_ms, day);
+        day[10] = '\0';
+        dbk_id_to_text(&e->owner, id);
+        if (j != NULL)
+            json_array_append_new(j, json_pack("{s:s, s:s, s:s, s:s}", "client", id, "name",
+                                               name, "on", day, "reason",
+                                               e->expired ? "expired" : "revoked"));
+        else if (e->expired)
+            printf("%s's consent ended on %s; sharing stopped. They can renew it with "
+                   "'daybook share'.\n", name, day);
+        else
+            printf("%s stopped sharing on %s. What you already read stays on this device.\n",
+                   name, day);
+    }
+    json_decref(aliases);
+}
+
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     dbk_sync_stats st;
+    json_t *ended = NULL;
     int rc;
 
     (void)argv;
@@ -39,6 +74,14 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_FAIL;
     }
     rc = dbk_sync(&s, &st);
+    if (rc == DBK_OK && ctx->json) {
+        ended = json_array();
+        report_ended(&s, &st, ended);
+    } else if (rc == DBK_OK) {
+        printf("Synced: %zu sent, %zu received, %lld waiting.\n", st.pushed, st.pulled,
+               (long long)st.pending);
+        report_ended(&s, &st, NULL);
+    }
     dbk_session_close(&s);
     if (rc == DBK_E_UNAVAILABLE) {
         fprintf(stderr, "daybook: the server cannot be reached; nothing is lost, %lld entries "
@@ -57,14 +100,17 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         server_disk_full(&st);
         return DBK_EXIT_FAIL;
     }
-    if (rc != DBK_OK)
+    if (rc != DBK_OK) {
+        json_decref(ended);
         return dbk_cmd_fail("sync failed; nothing is lost", rc);
-    if (ctx->json)
-        printf("{\"pushed\":%zu,\"pulled\":%zu,\"pending\":%lld,\"failed_streams\":%zu}\n",
-               st.pushed, st.pulled, (long long)st.pending, st.failed_streams);
-    else
-        printf("Synced: %zu sent, %zu received, %lld waiting.\n", st.pushed, st.pulled,
-               (long long)st.pending);
+    }
+    if (ctx->json) {
+        json_t *j = json_pack("{s:i, s:i, s:I, s:i, s:o}", "pushed", (int)st.pushed, "pulled",
+                              (int)st.pulled, "pending", (json_int_t)st.pending, "failed_streams",
+                              (int)st.failed_streams, "ended", ended);
+        dbk_out_json(stdout, j);
+        json_decref(j);
+    }
     if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
         server_disk_full(&st); /* a stream's push refused in a 200 answer */
     else if (st.failed_streams > 0)

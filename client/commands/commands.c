@@ -11,6 +11,7 @@ extern const dbk_cmd dbk_cmd_access;
 extern const dbk_cmd dbk_cmd_assign;
 extern const dbk_cmd dbk_cmd_check;
 extern const dbk_cmd dbk_cmd_clients;
+extern const dbk_cmd dbk_cmd_consent;
 extern const dbk_cmd dbk_cmd_craving;
 extern const dbk_cmd dbk_cmd_edit;
 extern const dbk_cmd dbk_cmd_enroll;
@@ -29,6 +30,7 @@ extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_revoke;
 extern const dbk_cmd dbk_cmd_rm;
 extern const dbk_cmd dbk_cmd_session;
+extern const dbk_cmd dbk_cmd_share;
 extern const dbk_cmd dbk_cmd_show;
 extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
@@ -45,6 +47,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_assign,
     &dbk_cmd_check,
     &dbk_cmd_clients,
+    &dbk_cmd_consent,
     &dbk_cmd_craving,
     &dbk_cmd_devices,
     &dbk_cmd_edit,
@@ -63,6 +66,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_revoke,
     &dbk_cmd_rm,
     &dbk_cmd_session,
+    &dbk_cmd_share,
     &dbk_cmd_show,
     &dbk_cmd_status,
     &dbk_cmd_sync,
