@@ -129,29 +129,3 @@ dbk_consent_check(const json_t *doc, char *missing, size_t cap)
     snprintf(missing, cap, "%s", what);
     return DBK_E_INVALID;
 }
-
-int
-dbk_consent_template_check(const json_t *tmpl, char *bad, size_t cap)
-{
-    static const char *const keys[] = {"program", "information", "purpose", "right_to_revoke",
-                                       "expires_event", "redisclosure_notice"};
-    const json_t *d = json_object_get(tmpl, "expires_days");
-
-    if (!json_is_object(tmpl)) {
-        snprintf(bad, cap, "(not a JSON object)");
-        return DBK_E_INVALID;
-    }
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const json_t *v = json_object_get(tmpl, keys[i]);
-        if (v != NULL && !statement(v)) {
-            snprintf(bad, cap, "%s", keys[i]);
-            return DBK_E_INVALID;
-        }
-    }
-    if (d != NULL && (!json_is_integer(d) || json_integer_value(d) < 1 ||
-                      json_integer_value(d) > 3650)) {
-        snprintf(bad, cap, "expires_days");
-        return DBK_E_INVALID;
-    }
-    return DBK_OK;
-}

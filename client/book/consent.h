@@ -33,8 +33,4 @@ json_t *dbk_consent_build(const json_t *tmpl, const char *patient_name, const db
  * notice): DBK_OK, or DBK_E_INVALID with the first missing element's name in missing.
  */
 int dbk_consent_check(const json_t *doc, char *missing, size_t cap);
-/* Whether a clinic template's statements are usable (strings of 1-4000 characters,
- * expires_days 1-3650): DBK_OK, or DBK_E_INVALID naming the field in bad. */
-int dbk_consent_template_check(const json_t *tmpl, char *bad, size_t cap);
-
 #endif

@@ -338,6 +338,18 @@ dbk_co_review(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const 
         const dbk_eu_entry *e = &l->v[i];
         int64_t d;
         double v;
+        /* The counselor's notes about this client: shared ones in the client's stream,
+         * the counselor's own in its private stream, naming the client. */
+        if (strcmp(e->type, "note") == 0 && dbk_id_equal(&e->hdr.author, &s->account) &&
+            dbk_id_equal(&e->owner, &s->account) && e->kind == DBK_LOCAL_PRIVATE) {
+            char ct[DBK_ID_TEXT_LEN + 1];
+            dbk_id_to_text(client, ct);
+            if (strcmp(str_or(e->doc, "client", ""), ct) == 0) {
+                notes[nnotes].e = e;
+                notes[nnotes++].when = str_or(e->doc, "written_at", "");
+            }
+            continue;
+        }
         if (!dbk_id_equal(&e->owner, client))
             continue;
         if (strcmp(e->type, "note") == 0 && dbk_id_equal(&e->hdr.author, &s->account)) {
@@ -548,10 +560,11 @@ dbk_co_review(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const 
     for (size_t i = 0; i < nnotes && i < NOTES_MAX; i++) {
         char id[DBK_ID_TEXT_LEN + 1];
         dbk_id_to_text(&notes[i].e->hdr.record, id);
-        json_array_append_new(nj, json_pack("{s:s, s:s, s:s, s:b}", "id", id, "written_at",
+        json_array_append_new(nj, json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", id, "written_at",
                                             notes[i].when, "text",
                                             str_or(notes[i].e->doc, "text", ""), "pending",
-                                            notes[i].e->pending));
+                                            notes[i].e->pending, "shared",
+                                            notes[i].e->kind == DBK_LOCAL_SHARED));
     }
 
     out = json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:i, s:s, s:o}, s:{s:i, s:o}, s:o, s:o, s:o, "
@@ -575,4 +588,49 @@ out:
     free(spark);
     free(strip);
     return out;
+}
+
+struct learn_acc {
+    dbk_session *s;
+    json_t *aliases;
+    size_t n;
+};
+
+static void
+learn_one(const dbk_local_stream *st, void *arg)
+{
+    struct learn_acc *a = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *consent = NULL;
+    const char *name;
+
+    if (dbk_id_equal(&st->owner, &a->s->account) || st->kind != DBK_LOCAL_SHARED)
+        return;
+    dbk_id_to_text(&st->owner, t);
+    if (json_object_get(a->aliases, t) != NULL ||
+        dbk_stream_consent(a->s, &st->id, st->epoch, &consent) != DBK_OK)
+        return;
+    name = json_string_value(json_object_get(json_object_get(consent, "patient"), "name"));
+    if (name != NULL && name[0] != '\0' && strlen(name) <= 64) {
+        json_object_set_new(a->aliases, t, json_string(name));
+        a->n++;
+    }
+    json_decref(consent);
+}
+
+int
+dbk_co_learn_names(dbk_session *s, size_t *learned)
+{
+    struct learn_acc a = {s, NULL, 0};
+    int rc;
+
+    *learned = 0;
+    if ((rc = dbk_co_aliases(s, &a.aliases)) != DBK_OK)
+        return rc;
+    rc = dbk_local_streams(s->L, learn_one, &a);
+    if (rc == DBK_OK && a.n > 0)
+        rc = dbk_co_aliases_save(s, a.aliases);
+    json_decref(a.aliases);
+    *learned = a.n;
+    return rc;
 }

@@ -29,6 +29,9 @@ int dbk_co_caseload(dbk_session *s, json_t **clients);
 /* The aliases, {account id text: name} (new reference; {} when none). */
 int dbk_co_aliases(dbk_session *s, json_t **out);
 int dbk_co_aliases_save(dbk_session *s, const json_t *aliases);
+/* Clients with no alias yet get the name they signed their consent with (patient.name,
+ * from the grant sealed to this counselor). *learned counts them. */
+int dbk_co_learn_names(dbk_session *s, size_t *learned);
 /* The alias of id, else the first 8 characters of its text form. */
 void dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap);
 

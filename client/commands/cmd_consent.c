@@ -165,7 +165,7 @@ static long
 days_until(int64_t ms)
 {
     int64_t now = (int64_t)time(NULL) * 1000;
-    return (long)((ms - now + 86399999) / 86400000);
+    return (long)((ms - now) / 86400000); /* whole days left, as the client counts */
 }
 
 static int

@@ -25,6 +25,7 @@ extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
 extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_note;
+extern const dbk_cmd dbk_cmd_notes;
 extern const dbk_cmd dbk_cmd_passwd;
 extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_revoke;
@@ -61,6 +62,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_log,
     &dbk_cmd_login,
     &dbk_cmd_note,
+    &dbk_cmd_notes,
     &dbk_cmd_passwd,
     &dbk_cmd_review,
     &dbk_cmd_revoke,

@@ -133,7 +133,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = init_client();
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    ok(tc_cli("enroll", uri, NULL));
+    ok(tc_cli("enroll", uri, "--yes", NULL));
     free(uri);
     return me;
 }

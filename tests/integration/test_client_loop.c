@@ -140,14 +140,23 @@ today_text(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+static int setup_rest(struct fx *f);
+
 static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char pass[4200], url[64], uri[1024];
-
     assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
     f->home = dbk_tmpdir("loop");
+    *state = f;
+    return setup_rest(f);
+}
+
+static int
+setup_rest(struct fx *f)
+{
+    char pass[4200], url[64], uri[1024];
+
     snprintf(pass, sizeof pass, "%s/passphrase", f->home);
     write_file(pass, "a long test passphrase\n", 0600);
     setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
@@ -173,8 +182,8 @@ setup(void **state)
     snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "counselor enroll");
-    j = cli_json("--json", "invite", NULL);
+    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
+    j = cli_json("--json", "invite", "--name", "Sam K.", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
 
@@ -187,14 +196,35 @@ setup(void **state)
     ok(tc_cli("sync", NULL), "client sync");
 
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
-    {
-        char prefix[16];
-        snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-        ok(tc_cli("clients", "alias", prefix, "Sam K.", NULL), "alias");
-    }
-    *state = f;
+    ok(tc_cli("sync", NULL), "counselor sync"); /* learns "Sam K." from the consent */
     return 0;
+}
+
+/* A server with the clinic's consent template (expires_days days), and everything
+ * else as setup. */
+static int
+setup_template(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char tpl[4200];
+    f->home = dbk_tmpdir("loop-tpl");
+    snprintf(tpl, sizeof tpl, "%s/consent.json", f->home);
+    write_file(tpl,
+               "{\"program\": \"Riverside IOP\",\n"
+               " \"information\": \"My craving records, shared journal entries and checklist "
+               "(CLINIC-WORDING).\",\n"
+               " \"purpose\": \"Review by my counselor for my treatment at Riverside IOP.\",\n"
+               " \"right_to_revoke\": \"I may revoke this consent at any time with 'daybook "
+               "revoke'.\",\n"
+               " \"expires_days\": 7,\n"
+               " \"expires_event\": \"my discharge from the program\",\n"
+               " \"redisclosure_notice\": \"42 CFR part 2 prohibits unauthorized use or "
+               "disclosure of these records.\"}\n",
+               0600);
+    const char *extra[] = {"--consent-template", tpl, NULL};
+    assert_int_equal(dbk_server_start(&f->srv, extra), 0);
+    *state = f;
+    return setup_rest(f);
 }
 
 static int
@@ -358,6 +388,251 @@ test_revoke_asks_and_counselor_told_once(void **state)
     dbk_run_result_free(&r);
 }
 
+/* A counselor's note is shared (--share, or "yes" on a terminal) or kept for its own
+ * record (the default without a terminal); what is shared and newly assigned reaches
+ * the client's sync summary once, today, log and notes, with the counselor's name. */
+static void
+test_notes_back(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+    dbk_pty_result t;
+
+    as(f->cohome);
+    json_t *j = cli_json("--json", "clients", NULL); /* the name came in the consent */
+    must_contain(json_dumps(j, 0), "Sam K.");
+    json_decref(j);
+    ok(tc_cli("note", "Sam K.", "-m", "Great week, keep calling Jo. SHARED-1", "--share", NULL),
+       "shared note");
+    ok(tc_cli("note", "Sam K.", "-m", "Watch for payday triggers. PRIVATE-1", NULL),
+       "private note");
+    {
+        const dbk_pty_step ask[] = {{"Share this note with Sam K.?", "yes\n"}, {NULL, NULL}};
+        t = on_tty(ask, "note", "Sam K.", "-m", "See you Tuesday. SHARED-2", NULL);
+        tty_done(&t, 1, 0);
+        must_contain(t.out, "saved and shared");
+        dbk_pty_result_free(&t);
+    }
+    ok(tc_cli("assign", "Sam K.", "call_sponsor=Call your sponsor", NULL), "assign");
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("notes", NULL);
+    must_contain(r.out, "PRIVATE-1");
+    must_contain(r.out, "(your own record)");
+    must_contain(r.out, "(shared with the client)");
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam K.", NULL);
+    must_contain(r.out, "PRIVATE-1"); /* the counselor's own record is in its review */
+    must_contain(r.out, "SHARED-1");
+    dbk_run_result_free(&r);
+
+    as(f->clhome);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "New note from Dana Reyes: Great week, keep calling Jo. SHARED-1");
+    must_contain(r.out, "New note from Dana Reyes: See you Tuesday. SHARED-2");
+    must_contain(r.out, "New skill from Dana Reyes on your checklist: Call your sponsor");
+    assert_false(contains(r.out, "PRIVATE-1"));
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL); /* told once */
+    assert_false(contains(r.out, "New note"));
+    dbk_run_result_free(&r);
+    r = tc_cli("today", NULL);
+    must_contain(r.out, "Notes from Dana Reyes this week");
+    must_contain(r.out, "SHARED-2");
+    must_contain(r.out, "Assigned by Dana Reyes:");
+    dbk_run_result_free(&r);
+    r = tc_cli("log", NULL);
+    must_contain(r.out, "note from Dana Reyes: Great week");
+    must_contain(r.out, "Dana Reyes assigned: Call your sponsor");
+    dbk_run_result_free(&r);
+    r = tc_cli("notes", NULL);
+    must_contain(r.out, "note from Dana Reyes:");
+    must_contain(r.out, "skill assigned by Dana Reyes: Call your sponsor");
+    assert_false(contains(r.out, "PRIVATE-1"));
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "export", NULL); /* the client's own copy never holds it either */
+    assert_false(contains(r.out, "PRIVATE-1"));
+    dbk_run_result_free(&r);
+}
+
+/* The consent the CLI builds conforms to proto/schemas/consent-grant.schema.json. */
+static void
+check_consent_schema(const struct fx *f, const json_t *doc)
+{
+    char path[4200], schema[4200];
+    dbk_run_result r;
+    snprintf(path, sizeof path, "%s/signed-consent.json", f->home);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    snprintf(schema, sizeof schema, "%s/proto/schemas/consent-grant.schema.json",
+             dbk_bin("DAYBOOK_SOURCE"));
+    const char *argv[] = {dbk_bin("NODE"), "", schema, path, NULL};
+    char script[4200];
+    snprintf(script, sizeof script, "%s/tests/schemas/check_one.mjs", dbk_bin("DAYBOOK_SOURCE"));
+    argv[1] = script;
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    if (r.status != 0)
+        fail_msg("the consent does not match the schema: %s%s", r.out, r.err);
+    dbk_run_result_free(&r);
+}
+
+/*
+ * Enrollment shows the whole consent with the clinic's wording and grants nothing
+ * until "yes"; 'daybook consent' shows it; the name travelled in the link, never in
+ * clear to the server; near its end both sides are told; revoke, then share again.
+ */
+static void
+test_consent(void **state)
+{
+    struct fx *f = *state;
+    char uri[1024], second[4200], url[256];
+    dbk_run_result r;
+    dbk_pty_result t;
+
+    /* The server's template, as served. */
+    snprintf(url, sizeof url, "%s/v1/consent-template", f->srv.base_url);
+    {
+        dbk_http_resp h;
+        assert_int_equal(dbk_http("GET", url, NULL, NULL, 0, &h), 0);
+        assert_int_equal(h.status, 200);
+        must_contain(h.body, "CLINIC-WORDING");
+        dbk_http_resp_free(&h);
+    }
+
+    /* The setup's client enrolled with --yes: its consent, with the clinic's words. */
+    as(f->clhome);
+    json_t *j = cli_json("--json", "consent", NULL);
+    assert_int_equal(json_array_size(j), 1);
+    json_t *doc = json_array_get(j, 0);
+    check_consent_schema(f, doc);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "patient"), "name")),
+                        "Sam K.");
+    must_contain(json_string_value(json_object_get(json_object_get(doc, "information"),
+                                                   "description")),
+                 "CLINIC-WORDING");
+    json_decref(j);
+    r = tc_cli("consent", NULL);
+    for (const char *const *w = (const char *const[]){"Patient:", "Sam K.", "Who discloses:",
+                                                      "Riverside IOP", "To whom:", "Dana Reyes",
+                                                      "Purpose:", "What is disclosed:", "Until:",
+                                                      "my discharge from the program",
+                                                      "How to revoke:", "section 2.32",
+                                                      "prohibits unauthorized use", "Signed:",
+                                                      "ends in 7 days", "daybook share", NULL};
+         *w != NULL; w++)
+        must_contain(r.out, *w);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL); /* 7 days: inside the warning window */
+    must_contain(r.out, "Your consent to share with Dana Reyes ends in 7 days");
+    dbk_run_result_free(&r);
+
+    /* The counselor sees it too. */
+    as(f->cohome);
+    r = tc_cli("sync", NULL);
+    must_contain(r.out, "Sam K.'s consent expires in 7 days");
+    dbk_run_result_free(&r);
+    r = tc_cli("consent", NULL);
+    must_contain(r.out, "consent expires in 7 days");
+    dbk_run_result_free(&r);
+
+    /* The name never reached the server in clear. */
+    {
+        const char *argv[] = {"grep", "-r", "-c", "Sam K.", f->srv.data_dir, NULL};
+        assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+        assert_false(contains(r.out, ":1"));
+        assert_int_not_equal(r.status, 0); /* grep found nothing */
+        dbk_run_result_free(&r);
+    }
+
+    /* A second client on a terminal: the whole consent, then "no" grants nothing. */
+    j = cli_json("--json", "invite", "--name", "Alex P.", NULL);
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    snprintf(second, sizeof second, "%s/second", f->home);
+    as(second);
+    ok(tc_cli("init", NULL), "second init");
+    r = tc_cli("enroll", uri, NULL); /* no terminal, no --yes: refused before the code is used */
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "--yes");
+    dbk_run_result_free(&r);
+    {
+        const dbk_pty_step no[] = {{"Type yes to agree:", "no\n"}, {NULL, NULL}};
+        t = on_tty(no, "enroll", uri, NULL);
+        tty_done(&t, 1, 0);
+        must_contain(t.out, "Patient:");
+        must_contain(t.out, "Alex P.");
+        must_contain(t.out, "CLINIC-WORDING");
+        must_contain(t.out, "Nothing is shared");
+        dbk_pty_result_free(&t);
+    }
+    as(f->cohome);
+    j = cli_json("--json", "clients", NULL);
+    assert_false(contains(json_dumps(j, 0), "Alex P."));
+    json_decref(j);
+    as(second);
+    {
+        const dbk_pty_step yes[] = {{"Type yes to agree:", "yes\n"}, {NULL, NULL}};
+        t = on_tty(yes, "share", "Dana Reyes", NULL);
+        tty_done(&t, 1, 0);
+        must_contain(t.out, "Sharing with Dana Reyes");
+        dbk_pty_result_free(&t);
+    }
+    ok(tc_cli("journal", "-m", "second client's first entry SECOND-1", NULL), "journal");
+    ok(tc_cli("sync", NULL), "second sync");
+    as(f->cohome);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("review", "Alex P.", "--since", "2000-01-01", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "SECOND-1");
+    dbk_run_result_free(&r);
+
+    /* Revoke, the counselor is told, then share again: reading resumes. */
+    as(f->clhome);
+    {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
+        ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke");
+    }
+    as(f->cohome);
+    r = tc_cli("sync", NULL);
+    must_contain(r.out, "Sam K. stopped sharing on");
+    dbk_run_result_free(&r);
+    as(f->clhome);
+    ok(tc_cli("share", "Dana Reyes", "--yes", NULL), "share again");
+    ok(tc_cli("journal", "-m", "after sharing again RESHARED-1", NULL), "journal");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->cohome);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam K.", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "RESHARED-1");
+    dbk_run_result_free(&r);
+}
+
+/* daybookd refuses a template that lacks a section 2.31 element, naming it. */
+static void
+test_template_checked(void **state)
+{
+    (void)state;
+    char *dir = dbk_tmpdir("tpl-bad"), tpl[4200], data[4200];
+    dbk_run_result r;
+    snprintf(tpl, sizeof tpl, "%s/consent.json", dir);
+    snprintf(data, sizeof data, "%s/data", dir);
+    write_file(tpl,
+               "{\"program\": \"Riverside IOP\", \"information\": \"x\", \"purpose\": \"y\", "
+               "\"expires_days\": 30, \"redisclosure_notice\": \"42 CFR part 2 ...\"}\n",
+               0600);
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                          data, "--consent-template", tpl, NULL};
+    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "right_to_revoke");
+    dbk_run_result_free(&r);
+    dbk_rmtree(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -366,6 +641,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_journal_editor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_asks_and_counselor_told_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_notes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consent, setup_template, teardown),
+        cmocka_unit_test(test_template_checked),
     };
     if (dbk_init() != 0)
         return 1;

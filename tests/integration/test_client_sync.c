@@ -161,7 +161,7 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
         fail_msg("enroll: %s", r.err);
     assert_non_null(strstr(r.out, "Safety number"));
@@ -239,7 +239,7 @@ test_offline_day_syncs_when_server_returns(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -291,7 +291,7 @@ test_substituted_counselor_key_is_refused(void **state)
     /* A code whose fingerprint is not this counselor's keys (as if the server swapped them). */
     tc_account_init(&mallory, true, "x");
     char *uri = invite_uri(f, mallory.keys->sign_pk, mallory.keys->box_pk);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "does not match"));
     dbk_run_result_free(&r);
@@ -382,7 +382,7 @@ test_quickstart_with_the_clis(void **state)
     r = tc_cli("init", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Counselor account ready"));
     dbk_run_result_free(&r);
@@ -405,10 +405,10 @@ test_quickstart_with_the_clis(void **state)
     r = tc_cli("invite", NULL);
     assert_int_equal(r.status, 1); /* clients do not invite */
     dbk_run_result_free(&r);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
         fail_msg("client enroll: %s", r.err);
-    assert_non_null(strstr(r.out, "sharing with Dana Reyes"));
+    assert_non_null(strstr(r.out, "Sharing with Dana Reyes"));
     dbk_run_result_free(&r);
     r = tc_cli("craving", "--intensity", "6", "--outcome", "resisted", "--coping", "urge_surfing",
             NULL);
@@ -440,7 +440,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = client_id(f);
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -889,7 +889,7 @@ test_clock_never_goes_back(void **state)
     struct fx *f = *state;
     (void)client_id(f); /* daybook init */
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, "--yes", NULL);
     dbk_session a;
     dbk_local *other;
     uint64_t ahead, c;

@@ -184,7 +184,7 @@ setup(void **state)
     snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
     dbk_run_result_free(&r);
     ok0(cli(f, f->counselor, COUNSELOR_SKEW, "init", NULL), "counselor init");
-    ok0(cli(f, f->counselor, COUNSELOR_SKEW, "enroll", uri, NULL), "counselor enroll");
+    ok0(cli(f, f->counselor, COUNSELOR_SKEW, "enroll", uri, "--yes", NULL), "counselor enroll");
     j = ok(cli(f, f->counselor, COUNSELOR_SKEW, "--json", "invite", NULL), "invite");
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
@@ -192,7 +192,7 @@ setup(void **state)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok0(cli(f, f->laptop, NULL, "enroll", uri, NULL), "client enroll");
+    ok0(cli(f, f->laptop, NULL, "enroll", uri, "--yes", NULL), "client enroll");
     *state = f;
     return 0;
 }

@@ -442,7 +442,7 @@ setup(void **state)
     snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "counselor enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
     j = cli_json("invite", "--json", "invite", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
@@ -452,7 +452,7 @@ setup(void **state)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "client enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
     *state = f;
     return 0;
 }

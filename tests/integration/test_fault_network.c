@@ -143,7 +143,7 @@ setup(void **state)
     dbk_run_result_free(&r);
     /* The invite names the proxy's port: every request of the CLI goes through it. */
     uri = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
-    ok(tc_cli("enroll", uri, NULL), "enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "enroll");
     free(uri);
     ok(tc_cli("unlock", NULL), "unlock");
     f->rng = seed();
