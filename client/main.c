@@ -80,6 +80,8 @@ main(int argc, char **argv)
         }
         argv[k++] = argv[j];
     }
+    if ((rc = dbk_cmd_check_role(cmd)) != DBK_EXIT_OK)
+        return rc;
     rc = cmd->run(&ctx, argc - i, argv + i);
     /* A full disk or closed pipe on stdout must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -28,6 +28,7 @@ typedef struct dbk_cmd {
     const char *usage;   /* one line after "usage: " */
     const char *summary; /* lower-case phrase, no full stop */
     const char *help;    /* NULL, or the options and subcommands, one per line */
+    bool client_only;    /* refused, with the reason, on a counselor's profile */
     int (*run)(dbk_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
 } dbk_cmd;
 
@@ -51,6 +52,9 @@ const char *dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts)
 const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
+/* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
+ * is a counselor's profile and what a counselor does instead. */
+int dbk_cmd_check_role(const dbk_cmd *cmd);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 

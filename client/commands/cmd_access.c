@@ -560,6 +560,7 @@ const dbk_cmd dbk_cmd_access = {
     .name = "access",
     .usage = "daybook access [--all]",
     .summary = "who can read your shared entries, and who read or wrote them when",
+    .client_only = true,
     .run = run_access,
 };
 
@@ -567,5 +568,6 @@ const dbk_cmd dbk_cmd_revoke = {
     .name = "revoke",
     .usage = "daybook revoke COUNSELOR [--yes]",
     .summary = "end a counselor's access to your entries (new key from now on)",
+    .client_only = true,
     .run = run_revoke,
 };

@@ -442,6 +442,7 @@ const dbk_cmd dbk_cmd_today = {
     .name = "today",
     .usage = "daybook today",
     .summary = "show today's coping-skills checklist and your streaks",
+    .client_only = true,
     .run = run_today,
 };
 
@@ -449,6 +450,7 @@ const dbk_cmd dbk_cmd_check = {
     .name = "check",
     .usage = "daybook check ITEM... [--date YYYY-MM-DD]",
     .summary = "tick checklist items done today (ids as 'daybook today' shows them)",
+    .client_only = true,
     .run = run_check,
 };
 
@@ -456,5 +458,6 @@ const dbk_cmd dbk_cmd_uncheck = {
     .name = "uncheck",
     .usage = "daybook uncheck ITEM... [--date YYYY-MM-DD]",
     .summary = "untick checklist items for today (or --date a past day)",
+    .client_only = true,
     .run = run_uncheck,
 };

@@ -298,5 +298,6 @@ const dbk_cmd dbk_cmd_share = {
     .name = "share",
     .usage = "daybook share COUNSELOR [--yes]",
     .summary = "share with your counselor again, under a fresh consent you read and agree to",
+    .client_only = true,
     .run = run_share,
 };

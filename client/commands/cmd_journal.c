@@ -186,5 +186,6 @@ const dbk_cmd dbk_cmd_journal = {
     .name = "journal",
     .usage = "daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private] [--at TIME]",
     .summary = "write a journal entry (shared with your counselor unless --private)",
+    .client_only = true,
     .run = run,
 };

@@ -4,8 +4,11 @@
 
 #include "dbk/error.h"
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const dbk_cmd dbk_cmd_access;
 extern const dbk_cmd dbk_cmd_assign;
@@ -81,10 +84,29 @@ const dbk_cmd *const dbk_commands[] = {
 };
 const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];
 
+/* Whether a passphrase could have been given: a file or descriptor for scripts, or a
+ * terminal to type it on. Without one, "wrong passphrase" would be a lie. */
+static bool
+passphrase_source(void)
+{
+    const char *f = getenv("DAYBOOK_PASSPHRASE_FILE"), *d = getenv("DAYBOOK_PASSPHRASE_FD");
+    int fd;
+    if ((f != NULL && *f) || (d != NULL && *d))
+        return true;
+    if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
 int
 dbk_cmd_fail(const char *what, int err)
 {
-    if (err == DBK_E_STORAGE_FULL) /* the table's message speaks of the server's disk */
+    if (err == DBK_E_PASSPHRASE && !passphrase_source())
+        fprintf(stderr, "daybook: %s: no passphrase was given. Run it on a terminal, or give "
+                        "the passphrase in DAYBOOK_PASSPHRASE_FILE or DAYBOOK_PASSPHRASE_FD.\n",
+                what);
+    else if (err == DBK_E_STORAGE_FULL) /* the table's message speaks of the server's disk */
         fprintf(stderr, "daybook: %s: this device's disk is full; nothing was written and "
                         "nothing stored before is lost. Free some space and try again.\n",
                 what);
@@ -108,6 +130,25 @@ dbk_cmd_no_profile(int err)
                         "synced.\n");
     else
         fprintf(stderr, "daybook: cannot open your profile: %s\n", dbk_err_message(err));
+    return DBK_EXIT_FAIL;
+}
+
+int
+dbk_cmd_check_role(const dbk_cmd *cmd)
+{
+    dbk_session s;
+    int role;
+
+    if (!cmd->client_only || dbk_session_open(&s, false) != DBK_OK)
+        return DBK_EXIT_OK; /* no profile yet: the command says so itself */
+    role = s.role;
+    dbk_session_close(&s);
+    if (role != DBK_ROLE_COUNSELOR)
+        return DBK_EXIT_OK;
+    fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
+                    "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "
+                    "SKILL'; a client uses their own profile (DAYBOOK_HOME).\n",
+            cmd->name);
     return DBK_EXIT_FAIL;
 }
 

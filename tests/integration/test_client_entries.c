@@ -451,7 +451,7 @@ test_counselor_assigned_items(void **state)
     json_decref(t);
     r = tc_cli("today", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "Assigned by your counselor"));
+    assert_non_null(strstr(r.out, "Assigned by ")); /* the counselor's name, from enrollment */
     assert_non_null(strstr(r.out, "Walk after dinner"));
     assert_null(strstr(r.out, "took_medication"));
     dbk_run_result_free(&r);
@@ -1079,7 +1079,8 @@ test_export_and_no_plaintext(void **state)
         free(text);
     }
     j = ok_json(tc_cli("--json", "export", "--out", out, "--force", NULL));
-    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 4);
+    /* two journals, a craving, the checklist day, the consent signed at enrollment */
+    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 5);
     json_decref(j);
     assert_int_equal(file_mode(out), 0600);
     {
@@ -1088,7 +1089,8 @@ test_export_and_no_plaintext(void **state)
         free(text);
     }
     assert_true(json_is_array(j));
-    assert_int_equal(json_array_size(j), 4); /* two journals, a craving, the checklist day */
+    assert_int_equal(json_array_size(j), 5); /* two journals, a craving, the checklist day,
+                                                the consent */
     json_array_foreach(j, i, e) {
         const char *id = json_string_value(json_object_get(e, "id"));
         json_t *entry = json_object_get(e, "entry");
@@ -1105,24 +1107,27 @@ test_export_and_no_plaintext(void **state)
                                  json_object_get(entry, "intensity"), "value")),
                              7);
             seen |= 4;
+        } else if (strcmp(json_string_value(json_object_get(entry, "type")), "consent") == 0) {
+            assert_string_equal(json_string_value(json_object_get(e, "stream")), "private");
+            seen |= 16;
         } else {
             assert_string_equal(json_string_value(json_object_get(entry, "type")),
                                 "checklist_day");
             seen |= 8;
         }
     }
-    assert_int_equal(seen, 15);
+    assert_int_equal(seen, 31);
     json_decref(j);
     /* The same to standard output. */
     j = ok_json(tc_cli("export", "--format", "json", NULL));
-    assert_int_equal(json_array_size(j), 4);
+    assert_int_equal(json_array_size(j), 5);
     json_decref(j);
 
     /* CSV: a header and one row per entry, fields quoted where needed. */
     snprintf(csv, sizeof csv, "%s/export.csv", f->home);
     r = tc_cli("export", "--format", "csv", "--out", csv, NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "Wrote 4 entries"));
+    assert_non_null(strstr(r.out, "Wrote 5 entries"));
     dbk_run_result_free(&r);
     assert_int_equal(file_mode(csv), 0600);
     {
@@ -1130,7 +1135,7 @@ test_export_and_no_plaintext(void **state)
         rows = parse_csv(text);
         free(text);
     }
-    assert_int_equal(json_array_size(rows), 5);
+    assert_int_equal(json_array_size(rows), 6); /* the header and five entries */
     {
         json_t *hdr = json_array_get(rows, 0);
         size_t ncol = json_array_size(hdr);

@@ -388,6 +388,123 @@ test_revoke_asks_and_counselor_told_once(void **state)
     dbk_run_result_free(&r);
 }
 
+/*
+ * Interactive craving entry: numbered lists for triggers, HALT, coping and outcome; a
+ * typo asks that question again; words typed into a list become the note, whole,
+ * never coping slugs. Without a terminal, validation names the field and what it
+ * takes; an unknown strategy needs --new-coping. A client command on a counselor's
+ * profile says so; no passphrase is not a "wrong passphrase".
+ */
+static void
+test_pick_lists_and_errors(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+    dbk_pty_result t;
+
+    as(f->clhome);
+    const dbk_pty_step steps[] = {
+        {"How strong is the craving", "11\n"},
+        {"Type a whole number from 0 to 10.", NULL},
+        {"How strong is the craving", "7\n"},
+        {"What was going on?", "at the bus stop\n"},
+        {"What set it off?", NULL},
+        {"Enter for none: ", "2\n"},
+        {"Which places?", "the bar on 5th\n"},
+        {"(HALT)", NULL},
+        {"Enter for none: ", "9\n"},
+        {"There is no 9 in the list; pick 1 to 4.", NULL},
+        {"Enter for none: ", "2 4\n"},
+        {"What did you do to cope?", NULL},
+        {"rode the urge like a wave", NULL},
+        {"Enter for none: ", "called my sponsor\n"},
+        {"How did it end?", NULL},
+        {"Number: ", "1\n"},
+        {"Saved (", NULL},
+        {NULL, NULL},
+    };
+    t = on_tty(steps, "craving", NULL);
+    tty_done(&t, 17, 0);
+    dbk_pty_result_free(&t);
+    json_t *j = cli_json("--json", "log", "--type", "craving", NULL);
+    json_t *c = json_object_get(json_array_get(j, json_array_size(j) - 1), "entry");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "intensity"), "value")),
+                     7);
+    assert_string_equal(json_string_value(json_object_get(c, "note")), "called my sponsor");
+    assert_null(json_object_get(c, "coping")); /* was ["called","my","sponsor"] */
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(c, "triggers"), "places"), 0)),
+                        "the bar on 5th");
+    json_t *halt = json_object_get(json_object_get(c, "triggers"), "halt");
+    assert_int_equal(json_array_size(halt), 2);
+    assert_string_equal(json_string_value(json_array_get(halt, 0)), "angry");
+    assert_string_equal(json_string_value(json_array_get(halt, 1)), "tired");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(c, "outcome"),
+                                                          "result")),
+                        "resisted");
+    json_decref(j);
+
+    /* Flags: each error names the field and what it takes. */
+    r = tc_cli("craving", "--intensity", "11", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "--intensity on the 0-10 scale is 0 to 10; got 11");
+    dbk_run_result_free(&r);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "maybe", NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "--outcome is resisted (it passed) or used; got 'maybe'");
+    dbk_run_result_free(&r);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", "--halt", "sleepy", NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "--halt takes hungry, angry, lonely, tired");
+    dbk_run_result_free(&r);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", "--coping",
+               "called my sponsor", NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "--note");
+    dbk_run_result_free(&r);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", "--coping", "knitting",
+               NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "not one of Daybook's strategies");
+    must_contain(r.err, "urge_surfing");
+    must_contain(r.err, "--new-coping");
+    dbk_run_result_free(&r);
+    ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", "--coping", "knitting",
+              "--new-coping", NULL),
+       "own strategy");
+    r = tc_cli("log", "--type", "cravings", NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "craving, journal, checklist_day, note, consent");
+    dbk_run_result_free(&r);
+
+    /* No passphrase at all is not a wrong one. */
+    {
+        const char *pf = getenv("DAYBOOK_PASSPHRASE_FILE");
+        char *keep = strdup(pf);
+        unsetenv("DAYBOOK_PASSPHRASE_FILE");
+        const char *argv[] = {"setsid", dbk_bin("DAYBOOK"), "journal", "-m", "x", NULL};
+        assert_int_equal(dbk_run(argv, NULL, 30, &r), 0); /* setsid: no terminal at all */
+        assert_int_equal(r.status, 1);
+        must_contain(r.err, "no passphrase was given");
+        assert_false(contains(r.err, "Wrong passphrase"));
+        dbk_run_result_free(&r);
+        setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+        free(keep);
+    }
+
+    /* A client's command on the counselor's profile. */
+    as(f->cohome);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 1);
+    must_contain(r.err, "'craving' is for clients, and this is a counselor's profile");
+    assert_false(contains(r.err, "corrupt"));
+    dbk_run_result_free(&r);
+    r = tc_cli("today", NULL);
+    assert_int_equal(r.status, 1);
+    must_contain(r.err, "counselor's profile");
+    dbk_run_result_free(&r);
+}
+
 /* A counselor's note is shared (--share, or "yes" on a terminal) or kept for its own
  * record (the default without a terminal); what is shared and newly assigned reaches
  * the client's sync summary once, today, log and notes, with the counselor's name. */
@@ -642,6 +759,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_revoke_asks_and_counselor_told_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_notes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pick_lists_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consent, setup_template, teardown),
         cmocka_unit_test(test_template_checked),
     };

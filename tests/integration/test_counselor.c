@@ -982,12 +982,12 @@ test_review_figures(void **state)
     }
 
     /* Notes, for the review and the client. */
-    ok(tc_cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
+    ok(tc_cli("note", "Sam R", "-m", notes[0], "--share", NULL), "note 0");
     {
         /* The option first with its text attached, as getopt reads it: "-mTEXT CLIENT". */
         char opt[256];
         snprintf(opt, sizeof opt, "-m%s", notes[1]);
-        ok(tc_cli("note", opt, "sam r", NULL), "note 1");
+        ok(tc_cli("note", opt, "sam r", "--share", NULL), "note 1");
     }
     /* An assigned skill the client has not practised, and a default one re-assigned. */
     ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
@@ -1225,7 +1225,7 @@ test_revoke(void **state)
         must_contain(t.err, "revoked your access");
         assert_int_equal(strlen(t.out), 0);
         dbk_run_result_free(&t);
-        t = tc_cli("note", "-m", "still there?", "--", prefix, NULL);
+        t = tc_cli("note", "-m", "still there?", "--share", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
         t = tc_cli("--json", "log", NULL);
