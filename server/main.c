@@ -686,6 +686,11 @@ cmd_counselor(int argc, char **argv)
         char enc[3 * DBK_URL_MAX] = "";
         (void)dbk_pct_append(enc, sizeof enc, url); /* fits: at most 3 bytes per byte */
         printf("setup URI: daybook://setup?server=%s&code=%s\n", enc, text);
+    } else {
+        /* Without the server's address the code alone is not enough for the device. */
+        printf("the counselor runs: daybook enroll %s --server https://YOUR-SERVER\n"
+               "(or run 'daybookd counselor add' with --url BASE_URL to print a setup URI)\n",
+               text);
     }
     sodium_memzero(text, sizeof text);
     return 0;

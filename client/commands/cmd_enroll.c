@@ -18,6 +18,7 @@
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
 #include "dbk/grant.h"
+#include "dbk/pct.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     char when[40];
     size_t n;
     long status;
-    const char *code = NULL, *my_name = NULL;
+    const char *code = NULL, *my_name = NULL, *server_url = NULL;
+    char built[3 * DBK_URL_MAX + 64];
     bool yes = false;
     int rc, operands = 0;
 
@@ -62,6 +64,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
             yes = true;
         else if (strcmp(argv[a], "--name") == 0 && a + 1 < argc)
             my_name = argv[++a];
+        else if (strcmp(argv[a], "--server") == 0 && a + 1 < argc)
+            server_url = argv[++a];
         else if (argv[a][0] != '-' && operands++ == 0)
             code = argv[a];
         else
@@ -69,10 +73,35 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if (operands != 1 || (my_name != NULL && (my_name[0] == '\0' || strlen(my_name) > 200))) {
         fprintf(stderr, "usage: daybook enroll CODE [--name NAME] [--yes]   (CODE: "
-                        "daybook://enroll?... from your counselor)\n");
+                        "daybook://enroll?... from your counselor)\n"
+                        "       daybook enroll SETUP-CODE --server URL   (a counselor, with a "
+                        "bare setup code)\n");
         json_decref(streams);
         json_decref(grants);
         return DBK_EXIT_USAGE;
+    }
+    /* A bare setup code (daybookd counselor add without --url) and the server's
+     * address make the setup link. */
+    if (code != NULL && strncmp(code, "daybook://", 10) != 0 && strlen(code) == DBK_ID_TEXT_LEN) {
+        if (server_url == NULL) {
+            json_decref(streams);
+            json_decref(grants);
+            fprintf(stderr, "daybook: that is a bare setup code; add the server's address: "
+                            "daybook enroll %s --server https://YOUR-CLINIC-SERVER\n", code);
+            return DBK_EXIT_USAGE;
+        }
+        strcpy(built, "daybook://setup?server=");
+        if (strlen(server_url) >= DBK_URL_MAX ||
+            dbk_pct_append(built, sizeof built, server_url) != DBK_OK ||
+            strlen(built) + 7 + strlen(code) >= sizeof built) {
+            json_decref(streams);
+            json_decref(grants);
+            fprintf(stderr, "daybook: --server is too long\n");
+            return DBK_EXIT_USAGE;
+        }
+        strcat(built, "&code=");
+        strcat(built, code);
+        code = built;
     }
     if (dbk_link_parse(code, &u) != DBK_OK || u.kind == DBK_LINK_LOGIN) {
         json_decref(streams);
@@ -258,7 +287,7 @@ out:
 
 const dbk_cmd dbk_cmd_enroll = {
     .name = "enroll",
-    .usage = "daybook enroll CODE [--name NAME] [--yes]",
+    .usage = "daybook enroll CODE [--name NAME] [--yes] | SETUP-CODE --server URL",
     .summary = "join your clinic's server with your counselor's enrollment code",
     .run = run,
 };

@@ -750,6 +750,39 @@ test_template_checked(void **state)
     free(dir);
 }
 
+/* A setup code made without --url works with the server's address, and without it
+ * the CLI says what to add; daybookd prints that command. */
+static void
+test_setup_code_without_url(void **state)
+{
+    struct fx *f = *state;
+    char home[4200], code[32];
+    dbk_run_result r;
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Lee Park", "--data-dir",
+                          f->srv.data_dir, NULL};
+
+    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    const char *p = strstr(r.out, "once): ");
+    assert_non_null(p);
+    snprintf(code, sizeof code, "%.22s", p + 7);
+    must_contain(r.out, "--server");
+    dbk_run_result_free(&r);
+    snprintf(home, sizeof home, "%s/lee", f->home);
+    as(home);
+    ok(tc_cli("init", NULL), "init");
+    r = tc_cli("enroll", code, NULL);
+    assert_int_equal(r.status, 2);
+    must_contain(r.err, "--server");
+    dbk_run_result_free(&r);
+    r = tc_cli("enroll", code, "--server", f->srv.base_url, NULL);
+    if (r.status != 0)
+        fail_msg("enroll with --server: %s", r.err);
+    must_contain(r.out, "Counselor account ready");
+    dbk_run_result_free(&r);
+    ok(tc_cli("invite", NULL), "the new counselor invites");
+}
+
 int
 main(void)
 {
@@ -762,6 +795,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pick_lists_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consent, setup_template, teardown),
         cmocka_unit_test(test_template_checked),
+        cmocka_unit_test_setup_teardown(test_setup_code_without_url, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -120,9 +120,9 @@ tc_setup_code(const dbk_server *s, const char *name)
     assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
     if (r.status != 0)
         fail_msg("counselor add failed: %s", r.err);
-    p = strrchr(r.out, ' ');
+    p = strstr(r.out, "once): ");
     assert_non_null(p);
-    snprintf(code, sizeof code, "%.22s", p + 1);
+    snprintf(code, sizeof code, "%.22s", p + 7);
     dbk_run_result_free(&r);
     return code;
 }
