@@ -6,9 +6,11 @@
  * pre-session review computed from the entries (one JSON object that the text,
  * JSON and HTML outputs all render).
  *
- * Aliases are the counselor's own names for clients. They are kept on this
- * device only, sealed to the account's own X25519 key in the local meta
- * ("client_aliases"), never sent to the server.
+ * Aliases are the counselor's own names for clients. They are cached on this
+ * device sealed to the account's own X25519 key in the local meta
+ * ("client_aliases"), and each change is an alias record (proto/schemas/
+ * alias.schema.json) in the counselor's private stream, so its other devices learn
+ * it at sync; the server holds only the encrypted record.
  */
 #ifndef DBK_CLIENT_COUNSELOR_H
 #define DBK_CLIENT_COUNSELOR_H

@@ -750,6 +750,49 @@ test_template_checked(void **state)
     free(dir);
 }
 
+/* The counselor's aliases reach its other device as alias records (encrypted, in its
+ * private stream), the newest winning; the server never holds the name in clear. */
+static void
+test_aliases_sync(void **state)
+{
+    struct fx *f = *state;
+    char prefix[16], link[2048], dev2[4200];
+    dbk_run_result r;
+
+    as(f->cohome);
+    snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
+    ok(tc_cli("clients", "alias", prefix, "Sammy Two", NULL), "alias");
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+
+    snprintf(dev2, sizeof dev2, "%s/counselor-laptop", f->home);
+    as(dev2);
+    ok(tc_cli("login", link, NULL), "second device login");
+    ok(tc_cli("sync", NULL), "second device sync");
+    r = tc_cli("clients", NULL);
+    must_contain(r.out, "Sammy Two");
+    dbk_run_result_free(&r);
+    /* A change on this device reaches the first. */
+    ok(tc_cli("clients", "alias", prefix, "Sam Kay", NULL), "alias on the laptop");
+    ok(tc_cli("sync", NULL), "laptop sync");
+    as(f->cohome);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("clients", NULL);
+    must_contain(r.out, "Sam Kay");
+    assert_false(contains(r.out, "Sammy Two"));
+    dbk_run_result_free(&r);
+    {
+        const char *argv[] = {"grep", "-r", "-l", "Sam Kay", f->srv.data_dir, NULL};
+        assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+        assert_int_not_equal(r.status, 0); /* not on the server in clear */
+        dbk_run_result_free(&r);
+    }
+}
+
 /* A setup code made without --url works with the server's address, and without it
  * the CLI says what to add; daybookd prints that command. */
 static void
@@ -796,6 +839,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_consent, setup_template, teardown),
         cmocka_unit_test(test_template_checked),
         cmocka_unit_test_setup_teardown(test_setup_code_without_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aliases_sync, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -967,7 +967,7 @@ test_review_figures(void **state)
         assert_null(strchr(t.out, '\033')); /* not a terminal: no colour */
         dbk_run_result_free(&t);
     }
-    /* The alias never leaves the device, and is not stored in the clear. */
+    /* The alias is not stored in the clear (it travels as an encrypted record). */
     {
         char db[4200];
         FILE *fp;
