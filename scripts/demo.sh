@@ -61,14 +61,15 @@ setup=$("$daybookd" counselor add "Dana Reyes" --url "$url" --data-dir "$demo/se
 export DAYBOOK_HOME=$demo/dana
 run "$daybook" init >/dev/null
 run "$daybook" enroll "$setup"
-invite=$("$daybook" --json invite | sed -n 's/.*"uri":"\([^"]*\)".*/\1/p')
-say "$daybook invite    # Dana gives Sam this code in person (also as a QR code)"
+invite=$("$daybook" --json invite --name "Sam K." | sed -n 's/.*"uri":"\([^"]*\)".*/\1/p')
+say "$daybook invite --name \"Sam K.\"    # Dana gives Sam this code in person (also as a QR code)"
 echo "$invite"
 
 # Sam joins (the counselor's key is checked against the code), logs, syncs.
 export DAYBOOK_HOME=$demo/sam
 run "$daybook" init >/dev/null
-run "$daybook" enroll "$invite"
+# --yes: the demo agrees to the consent for Sam; a person reads it and types yes.
+run "$daybook" enroll "$invite" --yes
 run "$daybook" craving --intensity 6 --outcome resisted --coping urge_surfing \
     --trigger places:"the bar on 5th" --situation "walked past after work"
 run "$daybook" journal -m "Hard evening, called my sponsor."
@@ -82,12 +83,13 @@ run "$daybook" clients
 client=$("$daybook" --json clients | sed -n 's/.*"account":"\([^"]*\)".*/\1/p' | head -1)
 run "$daybook" review "$client"
 run "$daybook" review "$client" --format html --out "$demo/review.html"
-run "$daybook" note "$client" -m "Good work riding out that urge. See you Thursday."
+run "$daybook" note "$client" --share -m "Good work riding out that urge. See you Thursday."
 run "$daybook" sync
 
 export DAYBOOK_HOME=$demo/sam
 run "$daybook" sync
 run "$daybook" log
+run "$daybook" consent
 
 echo
 if [ "${DAYBOOK_DEMO_CLEAN:-}" = 1 ]; then

@@ -9,6 +9,7 @@
 #include "router.h"
 
 #include "dbk/base64.h"
+#include "dbk/consent.h"
 #include "dbk/error.h"
 #include "dbk/fs.h"
 #include "dbk/init.h"
@@ -66,7 +67,8 @@ static const struct command commands[] = {
     {"serve", "daybookd serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
               "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
               "               [--rate-per-s N] [--rate-burst N]\n"
-              "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]",
+              "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]\n"
+              "               [--consent-template FILE]",
      "run the sync server", cmd_serve},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -114,6 +116,9 @@ command_help(const struct command *c, FILE *out)
                      "  --request-timeout-ms N  a request must arrive whole within N ms of its\n"
                      "                          first byte, or 408 (default 15000)\n"
                      "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+                     "  --consent-template FILE  the clinic's wording of the consent clients\n"
+                     "                      read before sharing (JSON; see daybookd(8)); its\n"
+                     "                      section 2.31 elements are checked at start\n"
                      "\nLogs go to stderr as key=value lines. SIGTERM or SIGINT drains\n"
                      "requests in flight and exits 0.\n",
                 DEFAULT_LISTEN, DEFAULT_DATA_DIR);
@@ -222,7 +227,8 @@ handle_request(dbk_http_request *req)
 
 /* Settings of `daybookd serve`, from the config file and then the flags. */
 struct serve_opts {
-    const char *listen, *data_dir, *port_file;
+    const char *listen, *data_dir, *port_file, *consent_template;
+    json_t *consent; /* the template, loaded and checked before serving */
     long quota_mb;
     int rate_per_s, rate_burst;
     bool metrics_public;
@@ -239,6 +245,7 @@ static const struct option serve_longopts[] = {
     {"request-timeout-ms", required_argument, NULL, 'R'},
     {"rate-per-s", required_argument, NULL, 'r'}, {"rate-burst", required_argument, NULL, 'b'},
     {"config", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
+    {"consent-template", required_argument, NULL, 'T'},
     {NULL, 0, NULL, 0},
 };
 
@@ -255,6 +262,7 @@ serve_option(struct serve_opts *o, int opt, const char *arg)
     case 'p': o->port_file = arg; return 0;
     case 'm': o->metrics_public = true; return 0;
     case 'c': return 0; /* read before the flags */
+    case 'T': o->consent_template = arg; return 0;
     case 'v': {
         enum dbk_log_level lvl;
         if (dbk_log_parse_level(arg, &lvl) != DBK_OK) {
@@ -357,6 +365,30 @@ serve_opts_clear(struct serve_opts *o)
 {
     for (size_t i = 0; i < o->nowned; i++)
         free(o->owned[i]);
+    json_decref(o->consent);
+}
+
+/* The clinic's consent template (dbk/consent.h): every section 2.31 element the clinic
+ * words is there, or daybookd does not start. Returns 0, or 2 after saying why. */
+static int
+load_consent_template(struct serve_opts *o)
+{
+    json_error_t jerr;
+    char why[256];
+
+    if (o->consent_template == NULL)
+        return 0;
+    o->consent = json_load_file(o->consent_template, JSON_REJECT_DUPLICATES, &jerr);
+    if (o->consent == NULL) {
+        fprintf(stderr, "daybookd serve: consent-template %s: line %d: %s\n", o->consent_template,
+                jerr.line, jerr.text);
+        return 2;
+    }
+    if (dbk_consent_template_check(o->consent, why, sizeof why) != DBK_OK) {
+        fprintf(stderr, "daybookd serve: consent-template %s: %s\n", o->consent_template, why);
+        return 2;
+    }
+    return 0;
 }
 
 static int serve_run(struct serve_opts *o);
@@ -387,6 +419,8 @@ cmd_serve(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if ((rc = load_consent_template(&o)) != 0)
+        goto out;
     rc = serve_run(&o);
 out:
     serve_opts_clear(&o);
@@ -432,6 +466,7 @@ serve_run(struct serve_opts *o)
     s.app.config.metrics_public = metrics_public;
     s.app.config.rate_per_s = o->rate_per_s;
     s.app.config.rate_burst = o->rate_burst;
+    s.app.config.consent_template = o->consent;
     s.app.loop = uv_default_loop();
     s.app.started_ms = uv_now(s.app.loop);
     if (dbk_worker_start(&s.app.worker, s.app.loop, s.app.store) != DBK_OK) {
@@ -651,6 +686,11 @@ cmd_counselor(int argc, char **argv)
         char enc[3 * DBK_URL_MAX] = "";
         (void)dbk_pct_append(enc, sizeof enc, url); /* fits: at most 3 bytes per byte */
         printf("setup URI: daybook://setup?server=%s&code=%s\n", enc, text);
+    } else {
+        /* Without the server's address the code alone is not enough for the device. */
+        printf("the counselor runs: daybook enroll %s --server https://YOUR-SERVER\n"
+               "(or run 'daybookd counselor add' with --url BASE_URL to print a setup URI)\n",
+               text);
     }
     sodium_memzero(text, sizeof text);
     return 0;

@@ -8,6 +8,7 @@ void dbk_api_access_log(dbk_http_request *req);
 void dbk_api_account(dbk_http_request *req);
 void dbk_api_account_keys(dbk_http_request *req);
 void dbk_api_caseload(dbk_http_request *req);
+void dbk_api_consent_template(dbk_http_request *req);
 void dbk_api_device_revoke(dbk_http_request *req);
 void dbk_api_devices(dbk_http_request *req);
 void dbk_api_enroll(dbk_http_request *req);
@@ -32,6 +33,7 @@ void dbk_api_sync(dbk_http_request *req);
 const dbk_route dbk_routes[] = {
     {"GET", "/healthz", dbk_api_healthz, false},
     {"GET", "/metrics", dbk_api_metrics, false},
+    {"GET", "/v1/consent-template", dbk_api_consent_template, false},
     {"POST", "/v1/enroll", dbk_api_enroll, false},
     {"POST", "/v1/invites", dbk_api_invite_create, false},
     {"GET", "/v1/invites", dbk_api_invites, false},

@@ -1,9 +1,11 @@
 /* The coping-skills checklist; see checklist.h. */
 #include "checklist.h"
 #include "daycount.h"
+#include "entry.h"
 
 #include "dbk/error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,3 +232,64 @@ dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *
     return out;
 }
 
+
+/*
+ * Ticks item on day for this account, as 'daybook check' would: a new revision of
+ * that day's checklist_day record with the smallest id (so devices that each made
+ * one keep writing to the same), or a new record in the shared stream. Nothing is
+ * written when the item is not an active item or is already ticked that day.
+ */
+int
+dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked)
+{
+    dbk_eu_list l;
+    dbk_checklist c;
+    const dbk_ck_item *it;
+    size_t target = SIZE_MAX;
+    char best[DBK_ID_TEXT_LEN + 1] = "", t[DBK_ID_TEXT_LEN + 1], date[11], tz[64];
+    json_t *doc, *all = NULL;
+    dbk_id written;
+    int rc, kind = DBK_LOCAL_SHARED;
+
+    *ticked = false;
+    if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_checklist_build(s, &l, &c)) != DBK_OK) {
+        dbk_eu_free(&l);
+        return rc;
+    }
+    it = dbk_checklist_item(&c, item);
+    if (it == NULL || !it->active || dbk_checklist_checked(&c, &l, item, day))
+        goto out;
+    for (size_t i = 0; i < c.ndays; i++) {
+        if (c.day[i] != day)
+            continue;
+        dbk_id_to_text(&l.v[c.days[i]].hdr.record, t);
+        if (target == SIZE_MAX || strcmp(t, best) < 0) {
+            target = c.days[i];
+            memcpy(best, t, sizeof best);
+        }
+    }
+    if (target != SIZE_MAX) {
+        doc = json_deep_copy(l.v[target].doc); /* keeps the note and unknown fields */
+        kind = l.v[target].kind;
+        all = json_object_get(doc, "checked");
+        if (!json_is_array(all))
+            json_object_set_new(doc, "checked", all = json_array());
+    } else {
+        dbk_day_format(day, date);
+        dbk_local_tz(tz, sizeof tz);
+        doc = json_pack("{s:s, s:i, s:s, s:s, s:[]}", "type", "checklist_day", "v", 1, "date",
+                        date, "tz", tz, "checked");
+        all = json_object_get(doc, "checked");
+    }
+    json_array_append_new(all, json_string(item));
+    rc = dbk_entry_save(s, kind, target != SIZE_MAX ? &l.v[target].hdr.record : NULL, doc,
+                        &written);
+    json_decref(doc);
+    *ticked = rc == DBK_OK;
+out:
+    dbk_checklist_free(&c);
+    dbk_eu_free(&l);
+    return rc;
+}

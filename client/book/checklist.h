@@ -46,6 +46,10 @@ bool dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const c
 /* Days item was checked, malloc'd (distinct), for dbk_streak. */
 int64_t *dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *item,
                                size_t *n);
+/* Ticks an active item on day unless it is ticked already (*ticked says whether a
+ * revision was written): what 'daybook check' does, for commands that tick an item
+ * by doing it (a journal entry ticks "journaling"). */
+int dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked);
 /* Whether a checklist_day's "checked" array holds item. */
 bool dbk_checklist_has(const json_t *checked, const char *item);
 

@@ -46,8 +46,45 @@ dbk_co_caseload(dbk_session *s, json_t **clients)
 
 /* ---- aliases ---- */
 
+/* Alias records (proto/schemas/alias.schema.json) of this counselor's private stream,
+ * applied oldest first over the device's cache: the newest name of a client wins on
+ * every device of the counselor; an empty name removes it. */
+static void
+apply_alias(const dbk_entry *e, void *arg)
+{
+    json_t *aliases = arg;
+    const char *type = json_string_value(json_object_get(e->doc, "type"));
+    const char *client = json_string_value(json_object_get(e->doc, "client"));
+    const char *name = json_string_value(json_object_get(e->doc, "name"));
+    dbk_id id;
+
+    if (e->kind != DBK_LOCAL_PRIVATE || type == NULL || strcmp(type, "alias") != 0 ||
+        client == NULL || name == NULL || dbk_id_from_text(&id, client, strlen(client)) != DBK_OK)
+        return;
+    if (name[0] == '\0')
+        json_object_del(aliases, client);
+    else
+        json_object_set_new(aliases, client, json_string(name));
+}
+
+static int aliases_cached(dbk_session *s, json_t **out);
+
 int
 dbk_co_aliases(dbk_session *s, json_t **out)
+{
+    size_t bad = 0;
+    int rc = aliases_cached(s, out);
+    if (rc == DBK_OK && s->role == DBK_ROLE_COUNSELOR)
+        rc = dbk_entries_owned(s, &s->account, apply_alias, *out, &bad);
+    if (rc != DBK_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int
+aliases_cached(dbk_session *s, json_t **out)
 {
     unsigned char *sealed = NULL, *plain = NULL;
     size_t len = 0, cap = 1 << 20;
@@ -85,6 +122,41 @@ dbk_co_aliases(dbk_session *s, json_t **out)
     return rc;
 }
 
+/* An alias record in the private stream for each client whose name changed, so the
+ * counselor's other devices learn it at their next sync. */
+static int
+alias_records(dbk_session *s, const json_t *aliases)
+{
+    json_t *before = NULL, *v;
+    const char *k;
+    char when[40];
+    dbk_id rec;
+    int rc;
+
+    if ((rc = dbk_co_aliases(s, &before)) != DBK_OK)
+        return rc;
+    dbk_now_rfc3339(when);
+    json_object_foreach((json_t *)aliases, k, v) {
+        const char *old = json_string_value(json_object_get(before, k));
+        if (rc != DBK_OK || (old != NULL && strcmp(old, json_string_value(v)) == 0))
+            continue;
+        json_t *doc = json_pack("{s:s, s:i, s:s, s:O, s:s}", "type", "alias", "v", 1, "client", k,
+                                "name", v, "set_at", when);
+        rc = doc ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec) : DBK_E_NOMEM;
+        json_decref(doc);
+    }
+    json_object_foreach(before, k, v) {
+        if (rc != DBK_OK || json_object_get(aliases, k) != NULL)
+            continue;
+        json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:s}", "type", "alias", "v", 1, "client", k,
+                                "name", "", "set_at", when);
+        rc = doc ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec) : DBK_E_NOMEM;
+        json_decref(doc);
+    }
+    json_decref(before);
+    return rc;
+}
+
 int
 dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
 {
@@ -94,6 +166,8 @@ dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
     int rc;
 
     if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if ((rc = alias_records(s, aliases)) != DBK_OK)
         return rc;
     if ((text = json_dumps(aliases, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
         return DBK_E_NOMEM;
@@ -303,6 +377,18 @@ dbk_co_review(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const 
         const dbk_eu_entry *e = &l->v[i];
         int64_t d;
         double v;
+        /* The counselor's notes about this client: shared ones in the client's stream,
+         * the counselor's own in its private stream, naming the client. */
+        if (strcmp(e->type, "note") == 0 && dbk_id_equal(&e->hdr.author, &s->account) &&
+            dbk_id_equal(&e->owner, &s->account) && e->kind == DBK_LOCAL_PRIVATE) {
+            char ct[DBK_ID_TEXT_LEN + 1];
+            dbk_id_to_text(client, ct);
+            if (strcmp(str_or(e->doc, "client", ""), ct) == 0) {
+                notes[nnotes].e = e;
+                notes[nnotes++].when = str_or(e->doc, "written_at", "");
+            }
+            continue;
+        }
         if (!dbk_id_equal(&e->owner, client))
             continue;
         if (strcmp(e->type, "note") == 0 && dbk_id_equal(&e->hdr.author, &s->account)) {
@@ -513,10 +599,11 @@ dbk_co_review(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const 
     for (size_t i = 0; i < nnotes && i < NOTES_MAX; i++) {
         char id[DBK_ID_TEXT_LEN + 1];
         dbk_id_to_text(&notes[i].e->hdr.record, id);
-        json_array_append_new(nj, json_pack("{s:s, s:s, s:s, s:b}", "id", id, "written_at",
+        json_array_append_new(nj, json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", id, "written_at",
                                             notes[i].when, "text",
                                             str_or(notes[i].e->doc, "text", ""), "pending",
-                                            notes[i].e->pending));
+                                            notes[i].e->pending, "shared",
+                                            notes[i].e->kind == DBK_LOCAL_SHARED));
     }
 
     out = json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:i, s:s, s:o}, s:{s:i, s:o}, s:o, s:o, s:o, "
@@ -540,4 +627,49 @@ out:
     free(spark);
     free(strip);
     return out;
+}
+
+struct learn_acc {
+    dbk_session *s;
+    json_t *aliases;
+    size_t n;
+};
+
+static void
+learn_one(const dbk_local_stream *st, void *arg)
+{
+    struct learn_acc *a = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *consent = NULL;
+    const char *name;
+
+    if (dbk_id_equal(&st->owner, &a->s->account) || st->kind != DBK_LOCAL_SHARED)
+        return;
+    dbk_id_to_text(&st->owner, t);
+    if (json_object_get(a->aliases, t) != NULL ||
+        dbk_stream_consent(a->s, &st->id, st->epoch, &consent) != DBK_OK)
+        return;
+    name = json_string_value(json_object_get(json_object_get(consent, "patient"), "name"));
+    if (name != NULL && name[0] != '\0' && strlen(name) <= 64) {
+        json_object_set_new(a->aliases, t, json_string(name));
+        a->n++;
+    }
+    json_decref(consent);
+}
+
+int
+dbk_co_learn_names(dbk_session *s, size_t *learned)
+{
+    struct learn_acc a = {s, NULL, 0};
+    int rc;
+
+    *learned = 0;
+    if ((rc = dbk_co_aliases(s, &a.aliases)) != DBK_OK)
+        return rc;
+    rc = dbk_local_streams(s->L, learn_one, &a);
+    if (rc == DBK_OK && a.n > 0)
+        rc = dbk_co_aliases_save(s, a.aliases);
+    json_decref(a.aliases);
+    *learned = a.n;
+    return rc;
 }

@@ -6,9 +6,11 @@
  * pre-session review computed from the entries (one JSON object that the text,
  * JSON and HTML outputs all render).
  *
- * Aliases are the counselor's own names for clients. They are kept on this
- * device only, sealed to the account's own X25519 key in the local meta
- * ("client_aliases"), never sent to the server.
+ * Aliases are the counselor's own names for clients. They are cached on this
+ * device sealed to the account's own X25519 key in the local meta
+ * ("client_aliases"), and each change is an alias record (proto/schemas/
+ * alias.schema.json) in the counselor's private stream, so its other devices learn
+ * it at sync; the server holds only the encrypted record.
  */
 #ifndef DBK_CLIENT_COUNSELOR_H
 #define DBK_CLIENT_COUNSELOR_H
@@ -29,6 +31,9 @@ int dbk_co_caseload(dbk_session *s, json_t **clients);
 /* The aliases, {account id text: name} (new reference; {} when none). */
 int dbk_co_aliases(dbk_session *s, json_t **out);
 int dbk_co_aliases_save(dbk_session *s, const json_t *aliases);
+/* Clients with no alias yet get the name they signed their consent with (patient.name,
+ * from the grant sealed to this counselor). *learned counts them. */
+int dbk_co_learn_names(dbk_session *s, size_t *learned);
 /* The alias of id, else the first 8 characters of its text form. */
 void dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap);
 

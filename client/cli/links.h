@@ -2,7 +2,10 @@
  * The daybook:// links people paste into the CLI:
  *
  *   daybook://setup?server=URL&code=CODE                      a counselor's first device
- *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID  a client joining a counselor
+ *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID[&name=NAME]
+ *                                                             a client joining a counselor;
+ *                                                             NAME the client's own, for the
+ *                                                             consent (never sent as such)
  *   daybook://login?server=URL&account=ID                     another device of an account
  *
  * Values are percent-encoded; a repeated, malformed or overlong field makes the
@@ -26,6 +29,7 @@ typedef struct dbk_link {
     char fp[32];         /* enroll: the counselor's fingerprint */
     char counselor[32];  /* enroll: the counselor's account id */
     char account[32];    /* login: the account id */
+    char name[201];      /* enroll, optional: the name the counselor knows the client by */
 } dbk_link;
 
 /* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID. */

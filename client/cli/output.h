@@ -13,4 +13,8 @@ void dbk_out_json(FILE *out, const json_t *j);
 /* Warns on stderr when some entries could not be opened. */
 void dbk_out_warn_unopened(const dbk_eu_list *l);
 
+/* The whole consent document (consent.h) in words, every section 2.31 element and the
+ * section 2.32 notice, wrapped for a terminal. */
+void dbk_out_consent(FILE *out, const json_t *doc);
+
 #endif

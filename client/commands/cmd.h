@@ -11,6 +11,7 @@
 #define DBK_CLIENT_CMD_H
 
 #include "exitcode.h"
+#include "session.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +27,8 @@ typedef struct dbk_cmd {
     const char *name;
     const char *usage;   /* one line after "usage: " */
     const char *summary; /* lower-case phrase, no full stop */
+    const char *help;    /* NULL, or the options and subcommands, one per line */
+    bool client_only;    /* refused, with the reason, on a counselor's profile */
     int (*run)(dbk_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
 } dbk_cmd;
 
@@ -55,8 +58,22 @@ const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
  */
 bool dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value);
 
+/* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
+void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
+/* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
+ * is a counselor's profile and what a counselor does instead. */
+int dbk_cmd_check_role(const dbk_cmd *cmd);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
+
+/*
+ * Shows the consent to share with counselor (the clinic's wording, names, dates) and,
+ * unless yes, asks the client to type yes; only then grants (book/share.h). Returns
+ * the exit code; declining is 0 and grants nothing (cmd_consent.c).
+ */
+int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
+                          const char *cname, const unsigned char box_pk[32],
+                          const char *patient_name, bool yes);
 
 /* Prints "daybook: what: <message for err>" and returns the exit code for err. */
 int dbk_cmd_fail(const char *what, int err);

@@ -16,6 +16,7 @@
 #include "unlock.h"
 #include "sync.h"
 #include "output.h"
+#include "prompt.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -446,17 +447,30 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
     dbk_session s;
     dbk_local_stream shared;
     char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[200], target[DBK_ID_TEXT_LEN + 1];
-    const char *arg, *k, *name = NULL;
+    const char *arg = NULL, *k, *name = NULL;
     json_t *resp = NULL, *who = NULL, *v;
     size_t found = 0, regranted = 0, skipped = 0;
-    int rc, ret;
+    bool yes = false;
+    int rc, ret, a, operands = 0;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: daybook revoke COUNSELOR   (an id or its first 6 characters, "
-                        "or the name 'daybook access' shows)\n");
+    for (a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
+            yes = true;
+        else if (argv[a][0] != '-' && operands++ == 0)
+            arg = argv[a];
+        else
+            operands = 2;
+    }
+    if (operands != 1) {
+        fprintf(stderr, "usage: daybook revoke COUNSELOR [--yes]   (an id or its first 6 "
+                        "characters, or the name 'daybook access' shows)\n");
         return DBK_EXIT_USAGE;
     }
-    arg = argv[1];
+    if (!yes && !dbk_prompt_interactive()) {
+        fprintf(stderr, "daybook: revoke asks before it ends access; add --yes to do it without "
+                        "asking\n");
+        return DBK_EXIT_USAGE;
+    }
     if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
         return ret;
     if ((rc = dbk_unlock(&s)) != DBK_OK) {
@@ -489,6 +503,19 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     name = json_string_value(json_object_get(json_object_get(who, target), "name"));
+    if (!yes) {
+        printf("This ends %s's access to your shared entries:\n"
+               "  - the server stops giving them your shared entries, at once;\n"
+               "  - what you write from now on uses a new key they never receive;\n"
+               "  - what they already read stays read (42 CFR part 2 still protects it).\n"
+               "You can share with them again later: 'daybook share %s'.\n",
+               name, name);
+        if ((rc = dbk_prompt_confirm("Stop sharing? [yes/no] ")) != 1) {
+            printf("Nothing changed; %s can still read your shared entries.\n", name);
+            ret = rc < 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+            goto out;
+        }
+    }
     snprintf(path, sizeof path, "/v1/streams/%s/grants/%s", sid, target);
     if ((rc = call(&s, "DELETE", path, NULL, &resp)) != DBK_OK) {
         ret = dbk_cmd_fail("the access was not ended", rc);
@@ -533,12 +560,14 @@ const dbk_cmd dbk_cmd_access = {
     .name = "access",
     .usage = "daybook access [--all]",
     .summary = "who can read your shared entries, and who read or wrote them when",
+    .client_only = true,
     .run = run_access,
 };
 
 const dbk_cmd dbk_cmd_revoke = {
     .name = "revoke",
-    .usage = "daybook revoke COUNSELOR",
+    .usage = "daybook revoke COUNSELOR [--yes]",
     .summary = "end a counselor's access to your entries (new key from now on)",
+    .client_only = true,
     .run = run_revoke,
 };

@@ -16,6 +16,7 @@
 #include "daycount.h"
 #include "entries.h"
 #include "checklist.h"
+#include "notes.h"
 #include "output.h"
 
 #include "dbk/error.h"
@@ -142,11 +143,24 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
             if (dbk_checklist_item(&st.c, json_string_value(v)) == NULL)
                 json_array_append(unknown, v);
     }
-    char date[11];
+    char date[11], cname[201];
+    /* The counselor's notes of the last week, and its name on what it assigned. */
+    json_t *recent = json_array(), *all = dbk_notes_from_counselor(&st.s, &st.l, 0), *nv;
+    json_array_foreach(all, i, nv) {
+        int64_t d;
+        const char *at = json_string_value(json_object_get(nv, "at"));
+        if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
+            strlen(at) >= 10 && dbk_day_parse(at, &d) && st.today - d < 7)
+            json_array_append(recent, nv);
+    }
+    json_decref(all);
+    dbk_notes_counselor(&st.s, cname, sizeof cname);
     dbk_day_format(st.today, date);
     if (ctx->json) {
-        json_t *out = json_pack("{s:s, s:O, s:O, s:i, s:i}", "date", date, "items", items,
-                                "unknown", unknown, "done", (int)done, "total", (int)total);
+        json_t *out = json_pack("{s:s, s:O, s:O, s:i, s:i, s:o}", "date", date, "items", items,
+                                "unknown", unknown, "done", (int)done, "total", (int)total,
+                                "notes", recent);
+        recent = NULL;
         dbk_out_json(stdout, out);
         json_decref(out);
     } else {
@@ -167,7 +181,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
                 if ((pass == 0) == from_counselor || (!x->active && !is))
                     continue;
                 if (pass == 1 && !header) {
-                    printf("\n  Assigned by your counselor:\n");
+                    printf("\n  Assigned by %s:\n", cname);
                     header = true;
                 }
                 print_item(ctx->color, x, is, streak_of(&st, x->id));
@@ -181,7 +195,13 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
             printf(" Tick an item with 'daybook check ITEM', e.g. 'daybook check %s'.",
                    st.c.items[0].id);
         printf("\n");
+        if (json_array_size(recent) > 0)
+            printf("\nNotes from %s this week ('daybook notes' lists them all):\n", cname);
+        json_array_foreach(recent, i, nv)
+            printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
+                   json_string_value(json_object_get(nv, "text")));
     }
+    json_decref(recent);
     json_decref(items);
     json_decref(unknown);
     json_decref(checked);
@@ -422,6 +442,7 @@ const dbk_cmd dbk_cmd_today = {
     .name = "today",
     .usage = "daybook today",
     .summary = "show today's coping-skills checklist and your streaks",
+    .client_only = true,
     .run = run_today,
 };
 
@@ -429,6 +450,7 @@ const dbk_cmd dbk_cmd_check = {
     .name = "check",
     .usage = "daybook check ITEM... [--date YYYY-MM-DD]",
     .summary = "tick checklist items done today (ids as 'daybook today' shows them)",
+    .client_only = true,
     .run = run_check,
 };
 
@@ -436,5 +458,6 @@ const dbk_cmd dbk_cmd_uncheck = {
     .name = "uncheck",
     .usage = "daybook uncheck ITEM... [--date YYYY-MM-DD]",
     .summary = "untick checklist items for today (or --date a past day)",
+    .client_only = true,
     .run = run_uncheck,
 };

@@ -10,7 +10,8 @@
  * 2 days green, within a week yellow, within a month orange, older red.
  *
  * daybook clients alias ID NAME: a name of the counselor's own for a client,
- * kept sealed on this device only (counselor.h).
+ * sealed on this device and carried to the counselor's other devices by an alias
+ * record in its private stream (counselor.h); the server never reads it.
  */
 #include "cmd.h"
 #include "counselor.h"
@@ -81,7 +82,8 @@ run_alias(dbk_session *s, int argc, char **argv)
     if (n == 0)
         printf("Client %.8s has no alias now.\n", t);
     else
-        printf("Client %.8s is '%s' on this device (the alias is never sent).\n", t, argv[3]);
+        printf("Client %.8s is '%s' on your devices (encrypted; the server cannot read it).\n",
+               t, argv[3]);
     return DBK_EXIT_OK;
 }
 

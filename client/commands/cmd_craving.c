@@ -6,6 +6,7 @@
 #include "backdate.h"
 #include "cmd.h"
 #include "crisis.h"
+#include "prompt.h"
 #include "entry.h"
 
 #include "dbk/error.h"
@@ -21,77 +22,178 @@
 static const char *const trigger_kinds[] = {"people", "places", "things", "times", "emotions",
                                             "cues", NULL};
 
+static const char help[] =
+    "On a terminal, what is missing is asked for.\n"
+    "  --intensity N         0-10 (or 1-100 with --scale 1-100)\n"
+    "  --outcome R           resisted or used\n"
+    "  --used-what TEXT      what was used (with --outcome used)\n"
+    "  --trigger KIND:TEXT   KIND is people, places, things, times, emotions or cues\n"
+    "  --halt LIST           any of hungry,angry,lonely,tired\n"
+    "  --coping SLUG         e.g. urge_surfing, distraction, call_support (repeatable)\n"
+    "  --new-coping          accept a --coping strategy of your own\n"
+    "  --duration MIN        minutes the craving lasted\n"
+    "  --substance TEXT      what the craving was for (repeatable)\n"
+    "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
+    "  --help-contacted      you reached out to someone\n"
+    "  --at TIME             when it happened, for a craving logged late: RFC 3339 with\n"
+    "                        an offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00\n"
+    "                        that day); not in the future, at most 365 days ago\n";
+
+extern const dbk_cmd dbk_cmd_craving;
+
 static int
 usage(void)
 {
-    fprintf(stderr,
-            "usage: daybook craving --intensity N --outcome resisted|used [options]\n"
-            "  (on a terminal, what is missing is asked for)\n"
-            "  --intensity N         0-10 (or 1-100 with --scale 1-100)\n"
-            "  --outcome R           resisted or used\n"
-            "  --used-what TEXT      what was used (with --outcome used)\n"
-            "  --trigger KIND:TEXT   KIND is people, places, things, times, emotions or cues\n"
-            "  --halt LIST           any of hungry,angry,lonely,tired\n"
-            "  --coping SLUG         e.g. urge_surfing, distraction, call_support (repeatable)\n"
-            "  --duration MIN        minutes the craving lasted\n"
-            "  --substance TEXT      what the craving was for (repeatable)\n"
-            "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
-            "  --help-contacted      you reached out to someone\n"
-            "  --at TIME             when it happened, for a craving logged late: RFC 3339 with\n"
-            "                        an offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00\n"
-            "                        that day); not in the future, at most 365 days ago\n");
+    dbk_cmd_print_help(&dbk_cmd_craving, stderr);
     return DBK_EXIT_USAGE;
 }
 
-/* Reads one line from the terminal after a prompt; false at end of input. */
+/* The suggested coping strategies (proto/schemas/README.md), in the pick list's order. */
+static const struct {
+    const char *slug, *label;
+} copings[] = {
+    {"distraction", "did something else until the urge passed"},
+    {"talk_it_through", "talked it through with someone"},
+    {"urge_surfing", "rode the urge like a wave until it passed"},
+    {"recall_consequences", "recalled what using costs me"},
+    {"self_talk", "talked back to the urge"},
+    {"leave_situation", "left or avoided the place or person"},
+    {"call_support", "called a support person"},
+    {"mindfulness", "mindfulness or relaxation"},
+    {"exercise", "exercise"},
+    {"disarm", "named the urge and refused it (DISARM)"},
+    {"cost_benefit", "weighed the costs and benefits"},
+};
+#define NCOPINGS (sizeof copings / sizeof copings[0])
+
 static bool
-ask(const char *prompt, char *buf, size_t cap)
+known_coping(const char *slug)
 {
-    fputs(prompt, stdout);
-    fflush(stdout);
-    if (fgets(buf, (int)cap, stdin) == NULL)
+    for (size_t i = 0; i < NCOPINGS; i++)
+        if (strcmp(copings[i].slug, slug) == 0)
+            return true;
+    return false;
+}
+
+static bool
+valid_slug(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 1 || n > 40)
         return false;
-    buf[strcspn(buf, "\r\n")] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_'))
+            return false;
     return true;
 }
 
-/*
- * On a terminal, asks for what the flags did not give: the two things an entry
- * needs (how strong, and whether one used), then a few optional details. Plain
- * words, no judgement; Enter skips the optional ones.
- */
-static bool
-prompt_missing(long *intensity, const char **result, json_t *doc, json_t *coping)
+/* Adds free text to the craving's note: words a person typed stay whole, in their
+ * order, never split into items. */
+static void
+add_note(json_t *doc, const char *text)
 {
+    const char *old = json_string_value(json_object_get(doc, "note"));
+    char *both;
+    size_t n;
+    if (text[0] == '\0')
+        return;
+    if (old == NULL) {
+        json_object_set_new(doc, "note", json_string(text));
+        return;
+    }
+    n = strlen(old) + strlen(text) + 3;
+    if ((both = malloc(n)) == NULL)
+        return;
+    snprintf(both, n, "%s; %s", old, text);
+    json_object_set_new(doc, "note", json_string(both));
+    free(both);
+}
+
+/*
+ * On a terminal, asks for what the flags did not give: how strong, what set it off
+ * (numbered lists of trigger kinds and HALT), how one coped (a numbered list of the
+ * suggested strategies), whether one used. A typo asks that question again and says
+ * what it takes; words typed instead of numbers become the note, whole. Returns
+ * false at end of input.
+ */
+/* Over 80 lines: one question after another, in the order a person answers them. */
+static bool
+prompt_missing(long *intensity, const char **result, json_t *doc, json_t *triggers,
+               json_t *halt, json_t *coping)
+{
+    static const char *const kind_labels[] = {"people", "places", "things", "times",
+                                              "emotions", "other cues"};
+    static const char *const halts[] = {"hungry", "angry", "lonely", "tired"};
+    static const char *const outcomes[] = {"it passed: I did not use", "I used"};
     static char outcome[16];
-    char line[512];
+    const char *labels[NCOPINGS];
+    bool chosen[NCOPINGS];
+    char line[512], other[512];
+    int n;
 
     while (*intensity < 0) {
-        if (!ask("How strong is the craving, 0 (none) to 10 (the strongest)? ", line,
-                 sizeof line))
-            return false;
         char *end;
-        long v = strtol(line, &end, 10);
+        long v;
+        if (dbk_prompt_line("How strong is the craving, 0 (none) to 10 (the strongest)? ", line,
+                            sizeof line) != 0)
+            return false;
+        v = strtol(line, &end, 10);
         if (end != line && *end == '\0' && v >= 0 && v <= 10)
             *intensity = v;
+        else
+            printf("Type a whole number from 0 to 10.\n");
     }
-    if (ask("What was going on? (where, who, what happened; Enter to skip) ", line,
-            sizeof line) &&
-        line[0])
+    if (dbk_prompt_line("What was going on? (where, who, what happened; Enter to skip) ", line,
+                        sizeof line) != 0)
+        return false;
+    if (line[0])
         json_object_set_new(doc, "situation", json_string(line));
-    if (ask("What did you do to cope? (e.g. urge_surfing, distraction, call_support; "
-            "Enter to skip) ",
-            line, sizeof line) &&
-        line[0])
-        for (char *tok = strtok(line, ", "); tok; tok = strtok(NULL, ", "))
-            json_array_append_new(coping, json_string(tok));
-    while (*result == NULL) {
-        if (!ask("Did you use? (n = no, it passed / y = yes) ", line, sizeof line))
+    if (json_object_size(triggers) == 0) {
+        if ((n = dbk_prompt_pick("What set it off?", kind_labels, 6, true, chosen, other,
+                                 sizeof other)) < 0)
             return false;
-        if (line[0] == 'n' || line[0] == 'N')
-            *result = strcpy(outcome, "resisted");
-        else if (line[0] == 'y' || line[0] == 'Y')
-            *result = strcpy(outcome, "used");
+        add_note(doc, other);
+        for (size_t k = 0; n > 0 && k < 6; k++) {
+            char q[96];
+            if (!chosen[k])
+                continue;
+            snprintf(q, sizeof q, "Which %s? (a few words; Enter to skip) ", kind_labels[k]);
+            if (dbk_prompt_line(q, line, sizeof line) != 0)
+                return false;
+            if (line[0] == '\0')
+                continue;
+            json_t *arr = json_object_get(triggers, trigger_kinds[k]);
+            if (arr == NULL)
+                json_object_set_new(triggers, trigger_kinds[k], arr = json_array());
+            json_array_append_new(arr, json_string(line));
+        }
+    }
+    if (json_array_size(halt) == 0) {
+        if ((n = dbk_prompt_pick("Were you any of these? (HALT)", halts, 4, true, chosen, NULL,
+                                 0)) < 0)
+            return false;
+        for (size_t k = 0; k < 4; k++)
+            if (n > 0 && chosen[k])
+                json_array_append_new(halt, json_string(halts[k]));
+    }
+    if (json_array_size(coping) == 0) {
+        for (size_t k = 0; k < NCOPINGS; k++)
+            labels[k] = copings[k].label;
+        if ((n = dbk_prompt_pick("What did you do to cope?", labels, NCOPINGS, true, chosen,
+                                 other, sizeof other)) < 0)
+            return false;
+        add_note(doc, other); /* "called my sponsor" stays those words, in the note */
+        for (size_t k = 0; n > 0 && k < NCOPINGS; k++)
+            if (chosen[k])
+                json_array_append_new(coping, json_string(copings[k].slug));
+    }
+    while (*result == NULL) {
+        if ((n = dbk_prompt_pick("How did it end?", outcomes, 2, false, chosen, NULL, 0)) < 0)
+            return false;
+        if (n == 1)
+            *result = strcpy(outcome, chosen[0] ? "resisted" : "used");
+        else
+            printf("Pick 1 or 2.\n");
     }
     return true;
 }
@@ -105,12 +207,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
         {"trigger", required_argument, NULL, 't'},   {"halt", required_argument, NULL, 'H'},
         {"coping", required_argument, NULL, 'c'},    {"duration", required_argument, NULL, 'd'},
         {"substance", required_argument, NULL, 'x'}, {"situation", required_argument, NULL, 's'},
+        {"new-coping", no_argument, NULL, 'N'},
         {"thoughts", required_argument, NULL, 'T'},  {"feelings", required_argument, NULL, 'f'},
         {"note", required_argument, NULL, 'n'},      {"help-contacted", no_argument, NULL, 'h'},
         {"at", required_argument, NULL, 'A'},        {NULL, 0, NULL, 0},
     };
     json_t *doc = json_object(), *triggers = json_object(), *coping = json_array(),
            *subst = json_array(), *halt = json_array(), *outcome = NULL;
+    bool new_coping = false;
     const char *scale = "0-10", *result = NULL, *used_what = NULL, *at = NULL;
     long intensity = -1;
     dbk_session s;
@@ -124,23 +228,36 @@ run(dbk_ctx *ctx, int argc, char **argv)
         switch (opt) {
         case 'i':
             intensity = strtol(optarg, &end, 10);
-            if (*end != '\0')
-                intensity = -2;
+            if (*end != '\0' || end == optarg || intensity < 0) {
+                fprintf(stderr, "daybook: --intensity is a whole number, 0 to 10 (1 to 100 with "
+                                "--scale 1-100); got '%s'\n", optarg);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
             break;
+        case 'N': new_coping = true; break;
         case 'S': scale = optarg; break;
         case 'o': result = optarg; break;
         case 'u': used_what = optarg; break;
         case 't':
             colon = strchr(optarg, ':');
-            if (colon == NULL)
-                goto bad;
-            *colon = '\0';
-            for (size_t k = 0;; k++) {
-                if (trigger_kinds[k] == NULL)
-                    goto bad;
-                if (strcmp(trigger_kinds[k], optarg) == 0)
+            for (size_t k = 0; colon != NULL; k++) {
+                if (trigger_kinds[k] == NULL) {
+                    colon = NULL;
+                    break;
+                }
+                if (strncmp(trigger_kinds[k], optarg, (size_t)(colon - optarg)) == 0 &&
+                    trigger_kinds[k][colon - optarg] == '\0')
                     break;
             }
+            if (colon == NULL || colon[1] == '\0') {
+                fprintf(stderr, "daybook: --trigger is KIND:TEXT, KIND one of people, places, "
+                                "things, times, emotions, cues (e.g. --trigger 'places:the bar'); "
+                                "got '%s'\n", optarg);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+            *colon = '\0';
             if (json_object_get(triggers, optarg) == NULL)
                 json_object_set_new(triggers, optarg, json_array());
             json_array_append_new(json_object_get(triggers, optarg), json_string(colon + 1));
@@ -148,8 +265,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         case 'H':
             for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
                 if (strcmp(tok, "hungry") && strcmp(tok, "angry") && strcmp(tok, "lonely") &&
-                    strcmp(tok, "tired"))
-                    goto bad;
+                    strcmp(tok, "tired")) {
+                    fprintf(stderr, "daybook: --halt takes hungry, angry, lonely, tired "
+                                    "(comma-separated); got '%s'\n", tok);
+                    ret = DBK_EXIT_USAGE;
+                    goto out;
+                }
                 json_array_append_new(halt, json_string(tok));
             }
             break;
@@ -157,8 +278,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         case 'x': json_array_append_new(subst, json_string(optarg)); break;
         case 'd': {
             long m = strtol(optarg, &end, 10);
-            if (*end != '\0' || m < 0 || m > 10080)
-                goto bad;
+            if (*end != '\0' || end == optarg || m < 0 || m > 10080) {
+                fprintf(stderr, "daybook: --duration is minutes, 0 to 10080 (a week); got "
+                                "'%s'\n", optarg);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
             json_object_set_new(doc, "duration", json_pack("{s:i}", "minutes", (int)m));
             break;
         }
@@ -171,14 +296,50 @@ run(dbk_ctx *ctx, int argc, char **argv)
         default: goto bad;
         }
     }
-    if (optind == argc && (result == NULL || intensity < 0) && isatty(STDIN_FILENO) &&
-        !prompt_missing(&intensity, &result, doc, coping))
+    if (strcmp(scale, "0-10") != 0 && strcmp(scale, "1-100") != 0) {
+        fprintf(stderr, "daybook: --scale is 0-10 or 1-100; got '%s'\n", scale);
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    if (result != NULL && strcmp(result, "resisted") != 0 && strcmp(result, "used") != 0) {
+        fprintf(stderr, "daybook: --outcome is resisted (it passed) or used; got '%s'\n",
+                result);
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    if (intensity >= 0 && (strcmp(scale, "0-10") == 0 ? intensity > 10
+                                                      : intensity < 1 || intensity > 100)) {
+        fprintf(stderr, "daybook: --intensity on the %s scale is %s; got %ld\n", scale,
+                strcmp(scale, "0-10") == 0 ? "0 to 10" : "1 to 100", intensity);
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    {
+        /* A coping strategy is one of the suggested ones, or a new one said so. */
+        size_t k;
+        json_t *v;
+        json_array_foreach(coping, k, v) {
+            const char *c = json_string_value(v);
+            if (!valid_slug(c)) {
+                fprintf(stderr, "daybook: --coping '%s': a strategy is one word of a-z, 0-9 "
+                                "and _ (e.g. call_support); say more with --note\n", c);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+            if (!known_coping(c) && !new_coping) {
+                fprintf(stderr, "daybook: --coping '%s' is not one of Daybook's strategies:", c);
+                for (size_t i = 0; i < NCOPINGS; i++)
+                    fprintf(stderr, "%s %s", i ? "," : "", copings[i].slug);
+                fprintf(stderr, ".\nAdd --new-coping to keep '%s' as your own.\n", c);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+        }
+    }
+    if (optind == argc && (result == NULL || intensity < 0) && dbk_prompt_interactive() &&
+        !prompt_missing(&intensity, &result, doc, triggers, halt, coping))
         goto bad;
-    if (optind != argc || result == NULL || intensity < 0 ||
-        (strcmp(scale, "0-10") == 0 ? intensity > 10
-                                    : strcmp(scale, "1-100") != 0 || intensity < 1 ||
-                                          intensity > 100) ||
-        (strcmp(result, "resisted") != 0 && strcmp(result, "used") != 0))
+    if (optind != argc || result == NULL || intensity < 0)
         goto bad;
 
     if (at == NULL) {
@@ -244,5 +405,7 @@ const dbk_cmd dbk_cmd_craving = {
     .name = "craving",
     .usage = "daybook craving --intensity N --outcome resisted|used [--at TIME] [options]",
     .summary = "log a craving: how strong, what set it off, how you coped",
+    .help = help,
+    .client_only = true,
     .run = run,
 };

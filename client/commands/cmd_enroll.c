@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "entry.h"
 #include "links.h"
+#include "prompt.h"
 #include "net.h"
 #include "unlock.h"
 #include "stream_key.h"
@@ -17,6 +18,7 @@
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
 #include "dbk/grant.h"
+#include "dbk/pct.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,28 +43,6 @@ idj(const dbk_id *id)
     return b64(id->b, DBK_ID_BYTES);
 }
 
-/* A grant of (stream, epoch 1, key) to grantee, with the consent document inside. */
-static json_t *
-make_grant(dbk_session *s, const dbk_id *stream, const unsigned char key[32], const dbk_id *grantee,
-           const unsigned char grantee_box_pk[32], json_t *consent)
-{
-    dbk_grant_hdr h = {.stream = *stream, .epoch = 1, .owner = s->account, .grantee = *grantee,
-                       .created_at = dbk_hlc_wall_ms(), .expires_at = 0};
-    char *text = json_dumps(consent, JSON_COMPACT);
-    unsigned char *g;
-    size_t len;
-    json_t *j = NULL;
-
-    if (text != NULL &&
-        dbk_grant_seal(&h, key, text, strlen(text), grantee_box_pk, s->keys->sign_sk, &g, &len) ==
-            DBK_OK) {
-        j = b64(g, len);
-        free(g);
-    }
-    free(text);
-    return j;
-}
-
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -74,23 +54,74 @@ run(dbk_ctx *ctx, int argc, char **argv)
     char when[40];
     size_t n;
     long status;
-    int rc;
+    const char *code = NULL, *my_name = NULL, *server_url = NULL;
+    char built[3 * DBK_URL_MAX + 64];
+    bool yes = false;
+    int rc, operands = 0;
 
     const char *cacert;
-    if (!dbk_cmd_take_option(&argc, argv, "--cacert", &cacert) || argc != 2) {
-        fprintf(stderr, "usage: daybook enroll CODE [--cacert FILE]   (daybook://enroll?... "
-                        "from your counselor;\n       --cacert: the clinic's own CA certificate, "
-                        "PEM, kept in the profile)\n");
+    if (!dbk_cmd_take_option(&argc, argv, "--cacert", &cacert))
+        operands = 2; /* --cacert without a file */
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
+            yes = true;
+        else if (strcmp(argv[a], "--name") == 0 && a + 1 < argc)
+            my_name = argv[++a];
+        else if (strcmp(argv[a], "--server") == 0 && a + 1 < argc)
+            server_url = argv[++a];
+        else if (argv[a][0] != '-' && operands++ == 0)
+            code = argv[a];
+        else
+            operands = 2;
+    }
+    if (operands != 1 || (my_name != NULL && (my_name[0] == '\0' || strlen(my_name) > 200))) {
+        fprintf(stderr, "usage: daybook enroll CODE [--name NAME] [--yes] [--cacert FILE]   "
+                        "(CODE:\n       daybook://enroll?... from your counselor; --cacert: the "
+                        "clinic's own CA\n       certificate, PEM, kept in the profile)\n"
+                        "       daybook enroll SETUP-CODE --server URL   (a counselor, with a "
+                        "bare setup code)\n");
         json_decref(streams);
         json_decref(grants);
         return DBK_EXIT_USAGE;
     }
-    if (dbk_link_parse(argv[1], &u) != DBK_OK || u.kind == DBK_LINK_LOGIN) {
+    /* A bare setup code (daybookd counselor add without --url) and the server's
+     * address make the setup link. */
+    if (code != NULL && strncmp(code, "daybook://", 10) != 0 && strlen(code) == DBK_ID_TEXT_LEN) {
+        if (server_url == NULL) {
+            json_decref(streams);
+            json_decref(grants);
+            fprintf(stderr, "daybook: that is a bare setup code; add the server's address: "
+                            "daybook enroll %s --server https://YOUR-CLINIC-SERVER\n", code);
+            return DBK_EXIT_USAGE;
+        }
+        strcpy(built, "daybook://setup?server=");
+        if (strlen(server_url) >= DBK_URL_MAX ||
+            dbk_pct_append(built, sizeof built, server_url) != DBK_OK ||
+            strlen(built) + 7 + strlen(code) >= sizeof built) {
+            json_decref(streams);
+            json_decref(grants);
+            fprintf(stderr, "daybook: --server is too long\n");
+            return DBK_EXIT_USAGE;
+        }
+        strcat(built, "&code=");
+        strcat(built, code);
+        code = built;
+    }
+    if (dbk_link_parse(code, &u) != DBK_OK || u.kind == DBK_LINK_LOGIN) {
         json_decref(streams);
         json_decref(grants);
         fprintf(stderr, "daybook: that is not a valid enrollment code (it starts with "
                         "daybook://enroll? and names an https server)\n");
         return DBK_EXIT_FAIL;
+    }
+    /* The consent is read and agreed to on a terminal; a script says --yes up front,
+     * before the code is used up. */
+    if (u.kind == DBK_LINK_ENROLL && !yes && !dbk_prompt_interactive()) {
+        json_decref(streams);
+        json_decref(grants);
+        fprintf(stderr, "daybook: enroll shows the consent to share with your counselor and "
+                        "asks you to agree; without a terminal add --yes\n");
+        return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
         json_decref(streams);
@@ -149,8 +180,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     rc = dbk_net_call(&s, "POST", "/v1/enroll", body, false, &status, &resp);
     json_decref(body);
     if (rc == DBK_OK && status != 201) {
-        const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-        rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        const char *ec = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+        rc = ec ? dbk_err_from_code(ec) : DBK_E_UNAVAILABLE;
     }
     if (rc != DBK_OK) {
         dbk_local_rollback(s.L);
@@ -187,7 +218,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         const char *cid = json_string_value(json_object_get(c, "account"));
         const char *spk = json_string_value(json_object_get(c, "ed25519_pk"));
         const char *bpk = json_string_value(json_object_get(c, "x25519_pk"));
-        char name_buf[80];
+        char name_buf[201], cname_buf[201];
         const char *name = NULL;
         unsigned char sign_pk[32], box_pk[32];
         dbk_id counselor;
@@ -196,9 +227,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
         if (json_is_string(json_object_get(c, "name"))) {
             /* Copied: the response is released before the name is printed. */
-            snprintf(name_buf, sizeof name_buf, "%s",
+            snprintf(cname_buf, sizeof cname_buf, "%s",
                      json_string_value(json_object_get(c, "name")));
-            name = name_buf;
+            name = cname_buf;
         }
         if (cid == NULL || spk == NULL || bpk == NULL ||
             dbk_id_from_text(&counselor, cid, strlen(cid)) != DBK_OK ||
@@ -219,48 +250,38 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_local_put(s.L, "counselor", counselor.b, DBK_ID_BYTES);
         dbk_local_put_text(s.L, "counselor_name", name ? name : "your counselor");
 
-        /* Consent (42 CFR Part 2 section 2.31), sealed inside the grant. */
-        json_t *consent = json_pack(
-            "{s:s, s:i, s:{s:o}, s:[{s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, s:s, "
-            "s:{s:s}, s:s, s:s}",
-            "type", "consent", "v", 1, "patient", "account_id", idj(&s.account), "disclosed_by",
-            "kind", "client", "information", "description",
-            "My cravings, the journal entries I share, and my coping-skills checklist.",
-            "record_types", "craving", "journal", "checklist_day", "checklist_def", "recipient",
-            "name", name ? name : "my counselor", "account_id", cid, "purpose",
-            "So my counselor can review my between-session records for my treatment.",
-            "right_to_revoke",
-            "I may revoke this consent at any time in Daybook; what was already read stays read.",
-            "expires", "event", "my discharge from the program", "signed_at", when,
-            "redisclosure_notice",
-            "42 CFR part 2 prohibits unauthorized use or disclosure of these records.");
-        json_t *g = make_grant(&s, &shared.id, shared_key, &counselor, box_pk, consent);
-        json_decref(consent);
-        char path[128], sidt[DBK_ID_TEXT_LEN + 1];
-        dbk_id_to_text(&shared.id, sidt);
-        snprintf(path, sizeof path, "/v1/streams/%s/grants", sidt);
-        body = json_pack("{s:[o]}", "grants", g);
+        dbk_local_put_text(s.L, "counselor_fp", u.fp);
+        /* The name on the consent: --name, else the one in the counselor's link, else
+         * asked; the counselor learns it only from the consent sealed to them. */
+        if (my_name == NULL && u.name[0] != '\0')
+            my_name = u.name;
+        if (my_name == NULL && dbk_prompt_interactive() && !yes) {
+            if (dbk_prompt_line("Your name as it should appear on the consent (e.g. Sam K.): ",
+                                name_buf, sizeof name_buf) == 0 && name_buf[0] != '\0')
+                my_name = name_buf;
+        }
+        dbk_local_put_text(s.L, "patient_name", my_name ? my_name : "Daybook client");
         json_decref(resp);
         resp = NULL;
-        rc = dbk_net_call(&s, "POST", path, body, true, &status, &resp);
-        json_decref(body);
-        if (rc == DBK_OK && status != 200)
-            rc = DBK_E_UNAVAILABLE;
-        if (rc != DBK_OK) {
-            fprintf(stderr, "daybook: enrolled, but sharing with your counselor failed "
-                            "(server answered %ld); nothing is shared yet\n", status);
-            goto out;
-        }
         dbk_safety_digits(my_digits, &s.account, s.keys->sign_pk, s.keys->box_pk);
         dbk_safety_digits(their_digits, &counselor, sign_pk, box_pk);
         dbk_safety_number(sn, my_digits, their_digits);
+        if (!ctx->json)
+            printf("Enrolled with %s. Your counselor: %s.\nSafety number (compare it with your "
+                   "counselor in person):\n  %.35s\n  %s\n",
+                   s.server, name ? name : "your counselor", sn, sn + 36);
+        int ret = dbk_cmd_offer_consent(ctx, &s, &counselor, name ? name : "your counselor",
+                                        box_pk, my_name ? my_name : "Daybook client", yes);
+        if (ret != DBK_EXIT_OK) {
+            sodium_memzero(shared_key, sizeof shared_key);
+            json_decref(streams);
+            json_decref(grants);
+            dbk_session_close(&s);
+            return ret;
+        }
         if (ctx->json)
             printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s.server,
                    sn);
-        else
-            printf("Enrolled with %s and sharing with %s.\nSafety number (compare it with your "
-                   "counselor in person):\n  %.35s\n  %s\n",
-                   s.server, name ? name : "your counselor", sn, sn + 36);
     } else if (ctx->json) {
         printf("{\"role\":\"counselor\",\"server\":\"%s\"}\n", s.server);
     } else {
@@ -279,7 +300,7 @@ out:
 
 const dbk_cmd dbk_cmd_enroll = {
     .name = "enroll",
-    .usage = "daybook enroll CODE [--cacert FILE]",
+    .usage = "daybook enroll CODE [--name NAME] [--yes] [--cacert FILE] | SETUP-CODE --server URL",
     .summary = "join your clinic's server with your counselor's enrollment code",
     .run = run,
 };

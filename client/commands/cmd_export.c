@@ -20,10 +20,9 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: daybook export [--format json|csv|fhir] [--out FILE]\n"
-    "\n"
     "Writes every entry of yours on this device, decrypted, to standard output or to\n"
-    "FILE (created readable only by you, mode 0600). Removed entries are left out.\n"
+    "FILE (created readable only by you, mode 0600). An existing FILE is left alone\n"
+    "unless --force is given. Removed entries are left out.\n"
     "Run 'daybook sync' first to include what you wrote on other devices.\n"
     "\n"
     "JSON (the default): an array of {\"id\", \"stream\": \"shared\"|\"private\", \"entry\"},\n"
@@ -246,12 +245,19 @@ cell(struct buf *tmp, const char *col, const dbk_eu_entry *e, const char *id, ch
 }
 
 /* Writes data to path, created (or truncated) with mode 0600. */
+/* Without force, O_EXCL: a file that appeared since the check is not overwritten either. */
 static int
-write_file(const char *path, const char *data, size_t n)
+write_file(const char *path, const char *data, size_t n, bool force)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (force ? O_TRUNC : O_EXCL),
+                  0600);
     size_t done = 0;
 
+    if (fd < 0 && errno == EEXIST) {
+        fprintf(stderr, "daybook: %s already exists; nothing was written. Choose another file, "
+                        "or add --force to overwrite it.\n", path);
+        return DBK_EXIT_FAIL;
+    }
     if (fd < 0) {
         fprintf(stderr, "daybook: cannot create %s: %s\n", path, strerror(errno));
         return DBK_EXIT_FAIL;
@@ -279,14 +285,17 @@ write_file(const char *path, const char *data, size_t n)
     return DBK_EXIT_OK;
 }
 
+extern const dbk_cmd dbk_cmd_export;
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"out", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
+                                         {"force", no_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     const char *format = "json", *path = NULL;
+    bool force = false;
     struct buf out = {0}, tmp = {0};
     dbk_session s;
     dbk_eu_list l;
@@ -298,16 +307,22 @@ run(dbk_ctx *ctx, int argc, char **argv)
         switch (opt) {
         case 'f': format = optarg; break;
         case 'o': path = optarg; break;
-        case 'h': fputs(help, stdout); return DBK_EXIT_OK;
-        default: fputs(help, stderr); return DBK_EXIT_USAGE;
+        case 'F': force = true; break;
+        default: dbk_cmd_print_help(&dbk_cmd_export, stderr); return DBK_EXIT_USAGE;
         }
     }
     if (optind != argc ||
         (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0 &&
          strcmp(format, "fhir") != 0) ||
         (path != NULL && path[0] == '\0')) {
-        fputs(help, stderr);
+        dbk_cmd_print_help(&dbk_cmd_export, stderr);
         return DBK_EXIT_USAGE;
+    }
+    /* Refused before the passphrase is asked; write_file checks again with O_EXCL. */
+    if (path != NULL && !force && access(path, F_OK) == 0) {
+        fprintf(stderr, "daybook: %s already exists; nothing was written. Choose another file, "
+                        "or add --force to overwrite it.\n", path);
+        return DBK_EXIT_FAIL;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_fail("no profile yet: run 'daybook init'", rc);
@@ -373,7 +388,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     } else if (path == NULL) {
         if (fwrite(out.p, 1, out.n, stdout) != out.n)
             ret = DBK_EXIT_FAIL;
-    } else if ((ret = write_file(path, out.p, out.n)) == DBK_EXIT_OK) {
+    } else if ((ret = write_file(path, out.p, out.n, force)) == DBK_EXIT_OK) {
         if (ctx->json) {
             json_t *j = json_pack("{s:s, s:s, s:i}", "out", path, "format", format, "entries",
                                   (int)count);
@@ -394,8 +409,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_export = {
     .name = "export",
-    .usage = "daybook export [--format json|csv|fhir] [--out FILE]   (CSV columns: 'daybook export "
-             "--help')",
+    .usage = "daybook export [--format json|csv|fhir] [--out FILE [--force]]   (CSV columns: "
+             "'daybook export --help')",
     .summary = "a copy of all your entries, decrypted, as JSON, CSV or FHIR",
+    .help = help,
     .run = run,
 };

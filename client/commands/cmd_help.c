@@ -20,7 +20,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
                 s ? s : "", s ? "'?" : "");
         return DBK_EXIT_USAGE;
     }
-    printf("usage: %s\n\n%s.\n", c->usage, c->summary);
+    dbk_cmd_print_help(c, stdout);
     return DBK_EXIT_OK;
 }
 

@@ -9,6 +9,7 @@
 #include "crisis.h"
 #include "entries.h"
 #include "output.h"
+#include "prompt.h"
 #include "resolve.h"
 
 #include "dbk/error.h"
@@ -292,115 +293,19 @@ run_show(dbk_ctx *ctx, int argc, char **argv)
 
 /* ---- editing ---- */
 
-static void
-trim_end(char *t)
-{
-    size_t n = strlen(t);
-    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
-        t[--n] = '\0';
-}
+static const char edit_help[] =
+    "  a journal entry:  -m TEXT, --mood 1-5   (without them, $EDITOR opens the text)\n"
+    "  a craving:        --intensity N, --outcome resisted|used, --used-what TEXT,\n"
+    "                    --note TEXT (an empty TEXT removes the note)\n"
+    "The earlier version is kept: 'daybook show ID --revisions'.\n"
+    "ID: the id 'daybook log' shows, or its first 6+ characters.\n";
 
-/* Overwrites the file at path with zeros, then removes it. */
-static void
-shred(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_NOFOLLOW);
-    struct stat sb;
-    if (fd >= 0) {
-        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-            char zero[4096] = {0};
-            off_t left = sb.st_size;
-            while (left > 0) {
-                size_t n = left > (off_t)sizeof zero ? sizeof zero : (size_t)left;
-                ssize_t w = write(fd, zero, n);
-                if (w <= 0)
-                    break;
-                left -= w;
-            }
-            (void)fsync(fd);
-        }
-        close(fd);
-    }
-    unlink(path);
-}
-
-/*
- * Lets the user edit text in $EDITOR (else $VISUAL, else vi), in a file made 0600
- * in the profile directory and shredded afterwards. *out is malloc'd.
- */
-static int
-edit_in_editor(const char *dir, const char *old, char **out)
-{
-    char path[4200], cmd[4200];
-    const char *ed = getenv("EDITOR");
-    struct stat sb;
-    size_t n = strlen(old), got = 0;
-    int fd, status;
-    char *text = NULL;
-    pid_t pid;
-
-    *out = NULL;
-    if (ed == NULL || ed[0] == '\0')
-        ed = getenv("VISUAL");
-    if (ed == NULL || ed[0] == '\0')
-        ed = "vi";
-    snprintf(path, sizeof path, "%s/edit-XXXXXX", dir);
-    if ((fd = mkstemp(path)) < 0) {
-        fprintf(stderr, "daybook: cannot create a file to edit in %s\n", dir);
-        return DBK_EXIT_FAIL;
-    }
-    if (fchmod(fd, 0600) != 0 || write(fd, old, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
-        close(fd);
-        shred(path);
-        fprintf(stderr, "daybook: cannot write the file to edit; nothing changed\n");
-        return DBK_EXIT_FAIL;
-    }
-    close(fd);
-    snprintf(cmd, sizeof cmd, "%s \"$1\"", ed);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, "sh", path, (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        shred(path);
-        fprintf(stderr, "daybook: the editor (%s) did not finish cleanly; nothing changed\n", ed);
-        return DBK_EXIT_FAIL;
-    }
-    fd = open(path, O_RDONLY | O_NOFOLLOW);
-    if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size <= JOURNAL_MAX * 4 + 8 &&
-        (text = malloc((size_t)sb.st_size + 1)) != NULL) {
-        while (got < (size_t)sb.st_size) {
-            ssize_t r = read(fd, text + got, (size_t)sb.st_size - got);
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        text[got] = '\0';
-    }
-    if (fd >= 0)
-        close(fd);
-    shred(path);
-    if (text == NULL) {
-        fprintf(stderr, "daybook: cannot read the edited text back (too long?); nothing changed\n");
-        return DBK_EXIT_FAIL;
-    }
-    trim_end(text);
-    *out = text;
-    return DBK_EXIT_OK;
-}
+extern const dbk_cmd dbk_cmd_edit;
 
 static int
 edit_usage(void)
 {
-    fprintf(stderr,
-            "usage: daybook edit ID [options]\n"
-            "  a journal entry:  -m TEXT, --mood 1-5   (without them, $EDITOR opens the text)\n"
-            "  a craving:        --intensity N, --outcome resisted|used, --used-what TEXT,\n"
-            "                    --note TEXT (an empty TEXT removes the note)\n"
-            "The earlier version is kept: 'daybook show ID --revisions'.\n");
+    dbk_cmd_print_help(&dbk_cmd_edit, stderr);
     return DBK_EXIT_USAGE;
 }
 
@@ -487,8 +392,10 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
     if (journal) {
         if (!journal_flags) {
             const char *old = json_string_value(json_object_get(doc, "text"));
-            if ((ret = edit_in_editor(o.s.dir, old ? old : "", &edited)) != DBK_EXIT_OK)
+            if (dbk_prompt_editor(o.s.dir, old ? old : "", JOURNAL_MAX, &edited) != 0) {
+                ret = DBK_EXIT_FAIL;
                 goto out;
+            }
             text = edited;
             if (old != NULL && strcmp(old, text) == 0) {
                 if (ctx->json)
@@ -648,6 +555,7 @@ const dbk_cmd dbk_cmd_edit = {
     .usage = "daybook edit ID [-m TEXT] [--mood N] | [--intensity N] [--outcome R] "
              "[--used-what TEXT] [--note TEXT]",
     .summary = "change a journal entry or a craving (the earlier version is kept)",
+    .help = edit_help,
     .run = run_edit,
 };
 

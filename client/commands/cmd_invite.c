@@ -52,20 +52,35 @@ run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     json_t *body, *resp = NULL;
-    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], server[1600];
+    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], server[1600], name[700] = "";
     long status;
     int rc;
 
-    (void)argv;
-    if (argc != 1) {
-        fprintf(stderr, "usage: daybook invite\n");
+    /* --name travels in the link the client is handed, and from there only inside the
+     * consent sealed to this counselor: the server never sees it. */
+    if (argc == 3 && strcmp(argv[1], "--name") == 0 && argv[2][0] != '\0' &&
+        strlen(argv[2]) <= 200) {
+        strcpy(name, "&name=");
+        if (dbk_pct_append(name, sizeof name, argv[2]) != DBK_OK)
+            argc = 0;
+    } else if (argc == 2 && strncmp(argv[1], "--name=", 7) == 0 && argv[1][7] != '\0' &&
+               strlen(argv[1] + 7) <= 200) {
+        strcpy(name, "&name=");
+        if (dbk_pct_append(name, sizeof name, argv[1] + 7) != DBK_OK)
+            argc = 0;
+    } else if (argc != 1) {
+        argc = 0;
+    }
+    if (argc == 0) {
+        fprintf(stderr, "usage: daybook invite [--name NAME]   (NAME: how you know the client, "
+                        "1 to 200 characters)\n");
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     if (s.role != DBK_ROLE_COUNSELOR) {
         dbk_session_close(&s);
-        fprintf(stderr, "daybook: only a counselor's profile can invite clients\n");
+        fprintf(stderr, "daybook: invite is for counselors; this is a client's profile\n");
         return DBK_EXIT_FAIL;
     }
     body = json_object();
@@ -85,14 +100,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
     (void)dbk_pct_append(server, sizeof server, s.server); /* fits: 3 x sizeof s.server */
     const char *code = json_string_value(json_object_get(resp, "code"));
     if (ctx->json)
-        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s\",\"expires_at\":"
+        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s\",\"expires_at\":"
                "%lld}\n",
-               server, code, fp, cid,
+               server, code, fp, cid, name,
                (long long)json_integer_value(json_object_get(resp, "expires_at")));
     else {
-        char uri[2200];
-        snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s",
-                 server, code, fp, cid);
+        char uri[3000];
+        snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s",
+                 server, code, fp, cid, name);
         printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
         print_qr(uri);
         printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
@@ -104,7 +119,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_invite = {
     .name = "invite",
-    .usage = "daybook invite",
+    .usage = "daybook invite [--name NAME]",
     .summary = "(counselors) create a one-time enrollment code for a new client",
     .run = run,
 };

@@ -1,10 +1,14 @@
 /* daybook journal: write a journal entry (shared with your counselor, or --private). */
 #include "backdate.h"
+#include "checklist.h"
 #include "cmd.h"
+#include "entries.h"
 #include "entry.h"
+#include "prompt.h"
 
 #include "dbk/error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,29 @@ read_stdin(void)
     return b;
 }
 
+/*
+ * The text from $EDITOR, as git commit does: a file in a directory of its own
+ * (mkdtemp, 0700) inside the profile directory, overwritten and removed with the
+ * directory afterwards. Returns 0 with *out malloc'd, or -1 after saying why.
+ */
+static int
+write_in_editor(const char *profile, char **out)
+{
+    char dir[4200];
+    int rc;
+
+    snprintf(dir, sizeof dir, "%s/journal-XXXXXX", profile);
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "daybook: cannot make a private directory in %s: %s\n", profile,
+                strerror(errno));
+        return -1;
+    }
+    rc = dbk_prompt_editor(dir, "", JOURNAL_MAX, out);
+    if (rmdir(dir) != 0)
+        fprintf(stderr, "daybook: could not remove %s: %s\n", dir, strerror(errno));
+    return rc;
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -57,7 +84,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
     long mood = 0;
     dbk_session s;
     dbk_id id;
-    int opt, rc;
+    int64_t day;
+    bool ticked = false;
+    int opt, rc, trc;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
@@ -79,7 +108,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         default:
             fprintf(stderr,
                     "usage: daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private] "
-                    "[--at TIME]\n       (without -m the text is read from stdin)\n"
+                    "[--at TIME]\n       (without -m: $EDITOR on a terminal, else standard input)\n"
                     "  --at TIME   when it was written, for an entry logged late: RFC 3339 with an\n"
                     "              offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00 that\n"
                     "              day); not in the future, at most 365 days ago\n");
@@ -91,15 +120,26 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(tags);
         return DBK_EXIT_USAGE;
     }
-    if (text == NULL) {
-        if (isatty(STDIN_FILENO))
-            fprintf(stderr, "Write your entry; end with Ctrl-D.\n");
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
+        json_decref(tags);
+        return dbk_cmd_no_profile(rc);
+    }
+    if (text == NULL && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        if (write_in_editor(s.dir, &owned) != 0) {
+            dbk_session_close(&s);
+            json_decref(tags);
+            return DBK_EXIT_FAIL;
+        }
+        text = owned;
+    } else if (text == NULL) {
         text = owned = read_stdin();
     }
     if (text == NULL || text[0] == '\0' || strlen(text) > JOURNAL_MAX) {
         fprintf(stderr, "daybook: the entry is empty (or over %d characters); nothing saved\n",
                 JOURNAL_MAX);
-        free(owned);
+        if (owned != NULL)
+            dbk_eu_wipe_free(owned);
+        dbk_session_close(&s);
         json_decref(tags);
         return DBK_EXIT_FAIL;
     }
@@ -119,22 +159,26 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if (prompt != NULL)
         json_object_set_new(doc, "prompt", json_string(prompt));
     json_decref(tags);
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
-        json_decref(doc);
-        return dbk_cmd_no_profile(rc);
-    }
     rc = dbk_entry_save(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, NULL, doc, &id);
+    /* Writing is the "journaling" item of the checklist, on the day the entry is for;
+     * a tick that fails leaves the entry saved, and says so. */
+    if (rc == DBK_OK && dbk_eu_entry_day(doc, &day) &&
+        (trc = dbk_checklist_tick(&s, "journaling", day, &ticked)) != DBK_OK)
+        fprintf(stderr, "daybook: the entry is saved, but 'journaling' was not ticked on the "
+                        "checklist: %s\n", dbk_err_message(trc));
     dbk_session_close(&s);
     json_decref(doc);
     if (rc != DBK_OK)
         return dbk_cmd_fail("the entry was not saved", rc);
     dbk_id_to_text(&id, t);
     if (ctx->json)
-        printf("{\"id\":\"%s\",\"private\":%s}\n", t, private_ ? "true" : "false");
+        printf("{\"id\":\"%s\",\"private\":%s,\"ticked\":%s}\n", t,
+               private_ ? "true" : "false", ticked ? "[\"journaling\"]" : "[]");
     else
-        printf("Saved (%s)%s.\n", t,
+        printf("Saved (%s)%s.%s\n", t,
                private_ ? ", private: only your own devices can read it"
-                        : "; your counselor can read it after you sync");
+                        : "; your counselor can read it after you sync",
+               ticked ? " Ticked 'journaling' on the checklist." : "");
     return DBK_EXIT_OK;
 }
 
@@ -142,5 +186,6 @@ const dbk_cmd dbk_cmd_journal = {
     .name = "journal",
     .usage = "daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private] [--at TIME]",
     .summary = "write a journal entry (shared with your counselor unless --private)",
+    .client_only = true,
     .run = run,
 };

@@ -8,6 +8,7 @@
 #include "backdate.h"
 #include "cmd.h"
 #include "entries.h"
+#include "notes.h"
 
 #include "dbk/error.h"
 
@@ -17,6 +18,7 @@
 
 struct log_ctx {
     dbk_ctx *ctx;
+    dbk_session *s;
     const char *type;
     json_t *all;
     size_t shown;
@@ -72,6 +74,8 @@ on_entry(const dbk_eu_entry *e, void *arg)
         return;
     dbk_id_to_text(&e->hdr.record, t);
     l->shown++;
+    if (!l->ctx->json)
+        printf("%.8s  ", t); /* what show, edit and rm take (6+ characters) */
     if (l->ctx->json) {
         json_array_append_new(l->all, json_pack("{s:s, s:O, s:b, s:b}", "id", t, "entry", e->doc,
                                                 "private", e->kind == DBK_LOCAL_PRIVATE, "synced",
@@ -110,6 +114,36 @@ on_entry(const dbk_eu_entry *e, void *arg)
         if (json_is_integer(json_object_get(sc, "total")))
             printf(" %lld", (long long)json_integer_value(json_object_get(sc, "total")));
         printf("%s\n", e->pending ? "  (not synced)" : "");
+    } else if (strcmp(type, "note") == 0) {
+        char by[201];
+        bool own = dbk_id_equal(&e->hdr.author, &l->s->account);
+        const char *text = json_string_value(json_object_get(e->doc, "text"));
+        if (own)
+            snprintf(by, sizeof by, "%s",
+                     json_is_true(json_object_get(e->doc, "visible_to_client"))
+                         ? "shared with the client"
+                         : "your own record");
+        else
+            dbk_notes_author(l->s, &e->hdr.author, by, sizeof by);
+        printf("%.16s  note %s %s: %.60s%s\n",
+               json_string_value(json_object_get(e->doc, "written_at")), own ? "(" : "from", by,
+               text ? text : "", text && strlen(text) > 60 ? "..." : "");
+    } else if (strcmp(type, "checklist_def") == 0 &&
+               !dbk_id_equal(&e->hdr.author, &l->s->account)) {
+        char by[201];
+        json_t *it;
+        size_t k;
+        dbk_notes_author(l->s, &e->hdr.author, by, sizeof by);
+        printf("%-16s  %s assigned:", "", by);
+        json_array_foreach(json_object_get(e->doc, "items"), k, it)
+            printf("%s %s%s", k ? "," : "", json_string_value(json_object_get(it, "label")),
+                   json_is_true(json_object_get(it, "active")) ? "" : " (retired)");
+        printf("\n");
+    } else if (strcmp(type, "consent") == 0) {
+        printf("%.16s  consent to share with %s until %s\n",
+               json_string_value(json_object_get(e->doc, "signed_at")),
+               json_string_value(json_object_get(json_object_get(e->doc, "recipient"), "name")),
+               json_string_value(json_object_get(json_object_get(e->doc, "expires"), "date")));
     } else {
         printf("%-16s  %s\n", "", type);
     }
@@ -118,7 +152,7 @@ on_entry(const dbk_eu_entry *e, void *arg)
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
-    struct log_ctx l = {ctx, NULL, json_array(), 0};
+    struct log_ctx l = {ctx, NULL, NULL, json_array(), 0};
     struct placed *order = NULL;
     dbk_session s;
     dbk_eu_list list;
@@ -126,10 +160,21 @@ run(dbk_ctx *ctx, int argc, char **argv)
     int rc;
 
     if (argc == 3 && strcmp(argv[1], "--type") == 0) {
+        static const char *const types[] = {"craving", "journal", "checklist_day", "note",
+                                            "consent", NULL};
+        bool known = false;
+        for (size_t i = 0; types[i] != NULL; i++)
+            known = known || strcmp(argv[2], types[i]) == 0;
+        if (!known) {
+            json_decref(l.all);
+            fprintf(stderr, "daybook: --type '%s': the type is one of craving, journal, "
+                            "checklist_day, note, consent\n", argv[2]);
+            return DBK_EXIT_USAGE;
+        }
         l.type = argv[2];
     } else if (argc != 1) {
         json_decref(l.all);
-        fprintf(stderr, "usage: daybook log [--type craving|journal]\n");
+        fprintf(stderr, "usage: daybook log [--type craving|journal|checklist_day|note|consent]\n");
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
@@ -141,11 +186,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_eu_free(&list);
         rc = DBK_E_NOMEM;
     }
-    dbk_session_close(&s);
     if (rc != DBK_OK) {
+        dbk_session_close(&s);
         json_decref(l.all);
         return dbk_cmd_fail("cannot read your entries", rc);
     }
+    l.s = &s;
     bad = list.bad;
     for (size_t i = 0; i < list.n; i++)
         place(&list.v[i], &order[i]);
@@ -169,12 +215,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
                 bad);
     json_decref(l.all);
     dbk_eu_free(&list);
+    dbk_session_close(&s);
     return DBK_EXIT_OK;
 }
 
 const dbk_cmd dbk_cmd_log = {
     .name = "log",
-    .usage = "daybook log [--type craving|journal]",
+    .usage = "daybook log [--type craving|journal|checklist_day|note|consent]",
     .summary = "list your entries",
     .run = run,
 };

@@ -5,11 +5,14 @@
  * never learns when sessions happen. 'daybook review CLIENT' starts from the day
  * of the newest marker.
  *
- * daybook note CLIENT -m TEXT: feedback the client reads after sync, a
- * counselor-note record (proto/schemas/counselor-note.schema.json) written by
- * the counselor into the client's SHARED stream, sealed with the key of the
- * client's grant for the stream's current epoch and signed by the counselor
- * (the client's device verifies the signature when it opens it).
+ * daybook note CLIENT -m TEXT [--share|--private]: a counselor-note record
+ * (proto/schemas/counselor-note.schema.json). Shared (--share, or "yes" when asked
+ * on a terminal): feedback the client reads after sync, written by the counselor
+ * into the client's SHARED stream, sealed with the key of the client's grant for
+ * the stream's current epoch and signed by the counselor (the client's device
+ * verifies the signature when it opens it). Private (the default without a
+ * terminal): for the counselor's own record, in the counselor's PRIVATE stream with
+ * "client" naming whom it is about; the client never holds its key.
  *
  * daybook assign CLIENT SKILL[=LABEL]... / unassign CLIENT SKILL...: changes the
  * client's coping-skills checklist with a checklist_def record (source
@@ -20,6 +23,7 @@
 #include "cmd.h"
 #include "counselor.h"
 #include "checklist.h"
+#include "prompt.h"
 #include "resolve.h"
 
 #include "dbk/error.h"
@@ -116,8 +120,11 @@ static int
 run_note(dbk_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"message", required_argument, NULL, 'm'},
+                                         {"share", no_argument, NULL, 'S'},
+                                         {"private", no_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     const char *text = NULL;
+    int share = -1; /* -1: ask on a terminal, else private */
     dbk_session s;
     dbk_local_stream st;
     dbk_id client, rec;
@@ -130,9 +137,15 @@ run_note(dbk_ctx *ctx, int argc, char **argv)
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
-        if (opt != 'm')
+        if (opt == 'S' || opt == 'P') {
+            if (share != -1 && share != (opt == 'S'))
+                goto usage;
+            share = opt == 'S';
+        } else if (opt == 'm') {
+            text = optarg;
+        } else {
             goto usage;
-        text = optarg;
+        }
     }
     if ((who = dbk_cmd_operand(first, argc, argv)) == NULL || text == NULL)
         goto usage;
@@ -146,6 +159,36 @@ run_note(dbk_ctx *ctx, int argc, char **argv)
     if ((ret = open_client(&s, "daybook note", who, &client, label, sizeof label, state,
                            sizeof state)) != DBK_EXIT_OK)
         return ret;
+    if (share == -1 && dbk_prompt_interactive()) {
+        char q[160];
+        snprintf(q, sizeof q, "Share this note with %s? (no keeps it for your own record) "
+                              "[yes/no] ", label);
+        if ((share = dbk_prompt_confirm(q)) < 0) {
+            dbk_session_close(&s);
+            return DBK_EXIT_FAIL;
+        }
+    }
+    if (share != 1) {
+        dbk_now_rfc3339(when);
+        dbk_local_tz(tz, sizeof tz);
+        dbk_id_to_text(&s.account, me);
+        dbk_id_to_text(&client, t);
+        json_t *own = json_pack("{s:s, s:i, s:s%, s:s, s:s, s:b, s:s, s:s}", "type", "note", "v",
+                                1, "text", text, n, "written_at", when, "tz", tz,
+                                "visible_to_client", 0, "author_id", me, "client", t);
+        rc = own ? dbk_entry_save(&s, DBK_LOCAL_PRIVATE, NULL, own, &rec) : DBK_E_NOMEM;
+        json_decref(own);
+        dbk_session_close(&s);
+        if (rc != DBK_OK)
+            return dbk_cmd_fail("the note was not written", rc);
+        dbk_id_to_text(&rec, t);
+        if (ctx->json)
+            printf("{\"id\":\"%s\",\"saved\":true,\"shared\":false}\n", t);
+        else
+            printf("Note about %s saved for your own record (%.8s); %s does not see it. "
+                   "--share sends a note to them.\n", label, t, label);
+        return DBK_EXIT_OK;
+    }
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0) {
         fprintf(stderr, "daybook: %s has ended your access; the note was not written\n", label);
         dbk_session_close(&s);
@@ -177,13 +220,13 @@ run_note(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_fail("the note was not written", rc);
     dbk_id_to_text(&rec, t);
     if (ctx->json)
-        printf("{\"id\":\"%s\",\"saved\":true}\n", t);
+        printf("{\"id\":\"%s\",\"saved\":true,\"shared\":true}\n", t);
     else
-        printf("Note for %s saved (%.8s). %s reads it after 'daybook sync' on both sides.\n",
-               label, t, label);
+        printf("Note for %s saved and shared (%.8s). %s reads it after 'daybook sync' on both "
+               "sides.\n", label, t, label);
     return DBK_EXIT_OK;
 usage:
-    fprintf(stderr, "usage: daybook note CLIENT -m TEXT\n");
+    fprintf(stderr, "usage: daybook note CLIENT -m TEXT [--share|--private]\n");
     return DBK_EXIT_USAGE;
 }
 
@@ -332,7 +375,8 @@ const dbk_cmd dbk_cmd_session = {
 
 const dbk_cmd dbk_cmd_note = {
     .name = "note",
-    .usage = "daybook note CLIENT -m TEXT",
-    .summary = "counselors: write a note the client reads after sync",
+    .usage = "daybook note CLIENT -m TEXT [--share|--private]   (asked on a terminal; "
+             "private without one)",
+    .summary = "counselors: a note shared with the client, or kept for your own record",
     .run = run_note,
 };

@@ -315,7 +315,9 @@ render_text(FILE *o, const json_t *r)
     /* 6. The counselor's notes. */
     fprintf(o, "\nYOUR NOTES (newest first): %zu\n", json_array_size(json_object_get(r, "notes")));
     json_array_foreach(json_object_get(r, "notes"), i, x) {
-        fprintf(o, "  -- %s%s\n", S(x, "written_at"),
+        fprintf(o, "  -- %s%s%s\n", S(x, "written_at"),
+                json_is_true(json_object_get(x, "shared")) ? "  (shared with the client)"
+                                                           : "  (your own record)",
                 json_is_true(json_object_get(x, "pending")) ? "  (not synced yet)" : "");
         put_wrapped(o, S(x, "text"), 4);
     }

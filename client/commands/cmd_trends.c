@@ -286,5 +286,6 @@ const dbk_cmd dbk_cmd_trends = {
     .name = "trends",
     .usage = "daybook trends [--days N]",
     .summary = "cravings, triggers, what helped and checklist completion over recent days",
+    .client_only = true,
     .run = run,
 };

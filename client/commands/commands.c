@@ -4,8 +4,11 @@
 
 #include "dbk/error.h"
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const dbk_cmd dbk_cmd_access;
 extern const dbk_cmd dbk_cmd_assign;
@@ -13,6 +16,7 @@ extern const dbk_cmd dbk_cmd_calendar;
 extern const dbk_cmd dbk_cmd_check;
 extern const dbk_cmd dbk_cmd_checkin;
 extern const dbk_cmd dbk_cmd_clients;
+extern const dbk_cmd dbk_cmd_consent;
 extern const dbk_cmd dbk_cmd_craving;
 extern const dbk_cmd dbk_cmd_edit;
 extern const dbk_cmd dbk_cmd_enroll;
@@ -28,12 +32,14 @@ extern const dbk_cmd dbk_cmd_login;
 extern const dbk_cmd dbk_cmd_measure;
 extern const dbk_cmd dbk_cmd_med;
 extern const dbk_cmd dbk_cmd_note;
+extern const dbk_cmd dbk_cmd_notes;
 extern const dbk_cmd dbk_cmd_passwd;
 extern const dbk_cmd dbk_cmd_plan;
 extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_revoke;
 extern const dbk_cmd dbk_cmd_rm;
 extern const dbk_cmd dbk_cmd_session;
+extern const dbk_cmd dbk_cmd_share;
 extern const dbk_cmd dbk_cmd_show;
 extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
@@ -52,6 +58,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_check,
     &dbk_cmd_checkin,
     &dbk_cmd_clients,
+    &dbk_cmd_consent,
     &dbk_cmd_craving,
     &dbk_cmd_devices,
     &dbk_cmd_edit,
@@ -67,12 +74,14 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_measure,
     &dbk_cmd_med,
     &dbk_cmd_note,
+    &dbk_cmd_notes,
     &dbk_cmd_passwd,
     &dbk_cmd_plan,
     &dbk_cmd_review,
     &dbk_cmd_revoke,
     &dbk_cmd_rm,
     &dbk_cmd_session,
+    &dbk_cmd_share,
     &dbk_cmd_show,
     &dbk_cmd_status,
     &dbk_cmd_sync,
@@ -114,10 +123,29 @@ dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value
     return true;
 }
 
+/* Whether a passphrase could have been given: a file or descriptor for scripts, or a
+ * terminal to type it on. Without one, "wrong passphrase" would be a lie. */
+static bool
+passphrase_source(void)
+{
+    const char *f = getenv("DAYBOOK_PASSPHRASE_FILE"), *d = getenv("DAYBOOK_PASSPHRASE_FD");
+    int fd;
+    if ((f != NULL && *f) || (d != NULL && *d))
+        return true;
+    if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
 int
 dbk_cmd_fail(const char *what, int err)
 {
-    if (err == DBK_E_STORAGE_FULL) /* the table's message speaks of the server's disk */
+    if (err == DBK_E_PASSPHRASE && !passphrase_source())
+        fprintf(stderr, "daybook: %s: no passphrase was given. Run it on a terminal, or give "
+                        "the passphrase in DAYBOOK_PASSPHRASE_FILE or DAYBOOK_PASSPHRASE_FD.\n",
+                what);
+    else if (err == DBK_E_STORAGE_FULL) /* the table's message speaks of the server's disk */
         fprintf(stderr, "daybook: %s: this device's disk is full; nothing was written and "
                         "nothing stored before is lost. Free some space and try again.\n",
                 what);
@@ -144,6 +172,25 @@ dbk_cmd_no_profile(int err)
     return DBK_EXIT_FAIL;
 }
 
+int
+dbk_cmd_check_role(const dbk_cmd *cmd)
+{
+    dbk_session s;
+    int role;
+
+    if (!cmd->client_only || dbk_session_open(&s, false) != DBK_OK)
+        return DBK_EXIT_OK; /* no profile yet: the command says so itself */
+    role = s.role;
+    dbk_session_close(&s);
+    if (role != DBK_ROLE_COUNSELOR)
+        return DBK_EXIT_OK;
+    fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
+                    "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "
+                    "SKILL'; a client uses their own profile (DAYBOOK_HOME).\n",
+            cmd->name);
+    return DBK_EXIT_FAIL;
+}
+
 const dbk_cmd *
 dbk_cmd_find(const char *name)
 {
@@ -167,6 +214,15 @@ dbk_cmd_suggest(const char *name)
         }
     }
     return best;
+}
+
+void
+dbk_cmd_print_help(const dbk_cmd *c, FILE *out)
+{
+    fprintf(out, "usage: %s\n\n%s.\n", c->usage, c->summary);
+    if (c->help != NULL)
+        fprintf(out, "\n%s", c->help);
+    fprintf(out, "\nOptions every command takes: --json (machine-readable output), --help.\n");
 }
 
 void

@@ -72,6 +72,90 @@ learn_owner_key(dbk_session *s, const dbk_id *owner)
     return rc;
 }
 
+/*
+ * Where this account's reading of another's stream ended. Meta keys per stream id:
+ * "stream_end:<id>" (Unix ms; 0 or absent while a grant is active), "stream_end_kind:<id>"
+ * ("revoked" or "expired") and "stream_end_told:<id>" (the end the user was told of).
+ */
+static void
+end_key(char *out, size_t cap, const char *what, const dbk_id *stream)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(stream, t);
+    snprintf(out, cap, "stream_%s:%s", what, t);
+}
+
+static int
+end_mark(dbk_session *s, const dbk_id *stream, int64_t at_ms, const char *kind)
+{
+    char k[96];
+    int rc;
+    end_key(k, sizeof k, "end", stream);
+    rc = dbk_local_put_int(s->L, k, at_ms);
+    end_key(k, sizeof k, "end_kind", stream);
+    if (rc == DBK_OK)
+        rc = dbk_local_put_text(s->L, k, kind);
+    return rc;
+}
+
+static int64_t
+end_get(dbk_session *s, const dbk_id *stream)
+{
+    char k[96];
+    end_key(k, sizeof k, "end", stream);
+    return dbk_local_get_int(s->L, k, 0);
+}
+
+/* From GET /v1/grants: a stream of another account with no active grant to this one
+ * but a revoked or expired one has ended (at the latest such time); one with an active
+ * grant reads again (the owner shared anew). */
+static int
+note_ends(dbk_session *s, json_t *grants)
+{
+    json_t *active = json_object(), *g;
+    size_t i;
+    int rc = DBK_OK;
+
+    json_array_foreach(grants, i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *st = json_string_value(json_object_get(g, "stream"));
+        if (state != NULL && st != NULL && strcmp(state, "active") == 0)
+            json_object_set_new(active, st, json_true());
+    }
+    json_array_foreach(grants, i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *st = json_string_value(json_object_get(g, "stream"));
+        const char *owner = json_string_value(json_object_get(g, "owner"));
+        dbk_id sid, oid;
+        int64_t at, was;
+        if (rc != DBK_OK || state == NULL || st == NULL || owner == NULL ||
+            dbk_id_from_text(&sid, st, strlen(st)) != DBK_OK ||
+            dbk_id_from_text(&oid, owner, strlen(owner)) != DBK_OK ||
+            dbk_id_equal(&oid, &s->account))
+            continue;
+        was = end_get(s, &sid);
+        if (json_object_get(active, st) != NULL) {
+            if (was != 0)
+                rc = end_mark(s, &sid, 0, "");
+            if (rc == DBK_OK && strcmp(state, "active") == 0) {
+                char k[96];
+                end_key(k, sizeof k, "expires", &sid);
+                rc = dbk_local_put_int(s->L, k,
+                                       json_integer_value(json_object_get(g, "expires_at")));
+            }
+            continue;
+        }
+        at = json_integer_value(
+            json_object_get(g, strcmp(state, "revoked") == 0 ? "revoked_at" : "expires_at"));
+        if (at <= 0)
+            at = (int64_t)time(NULL) * 1000;
+        if (at > was)
+            rc = end_mark(s, &sid, at, strcmp(state, "revoked") == 0 ? "revoked" : "expired");
+    }
+    json_decref(active);
+    return rc;
+}
+
 /* Fetches the grants and streams this account reads, and the keys of their owners. */
 int
 dbk_refresh_grants(dbk_session *s)
@@ -83,6 +167,8 @@ dbk_refresh_grants(dbk_session *s)
 
     if (rc == DBK_OK && status != 200)
         rc = status_err(resp);
+    if (rc == DBK_OK)
+        rc = note_ends(s, json_object_get(resp, "grants"));
     json_array_foreach(json_object_get(resp, "grants"), i, g) {
         const char *state = json_string_value(json_object_get(g, "state"));
         const char *gb = json_string_value(json_object_get(g, "grant"));
@@ -159,13 +245,17 @@ collect(const dbk_local_record *r, void *arg)
 
 struct pull_acc {
     json_t *arr;
+    dbk_session *s;
 };
 
+/* Every stream but those whose reading has ended (the server would refuse them). */
 static void
 add_pull(const dbk_local_stream *st, void *arg)
 {
     struct pull_acc *p = arg;
     char t[DBK_ID_TEXT_LEN + 1];
+    if (end_get(p->s, &st->id) > 0)
+        return;
     dbk_id_to_text(&st->id, t);
     json_array_append_new(p->arr, json_pack("{s:s, s:I}", "stream", t, "since",
                                             (json_int_t)st->cursor));
@@ -221,6 +311,18 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
         dbk_local_stream_get(s->L, &id, &ls) != DBK_OK)
         return DBK_E_BAD_JSON;
     if (json_object_get(entry, "error") != NULL) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
+        int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        /* Another's stream whose grants were revoked or ran out: its reading ended (the
+         * grants refresh that follows gives the exact time), not a failure. */
+        if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
+            !dbk_id_equal(&ls.owner, &s->account)) {
+            if (end_get(s, &id) == 0)
+                return end_mark(s, &id, (int64_t)time(NULL) * 1000,
+                                err == DBK_E_EXPIRED ? "expired" : "revoked");
+            return DBK_OK;
+        }
         st->failed_streams++;
         return DBK_OK;
     }
@@ -257,6 +359,41 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
     return dbk_local_stream_put(s->L, &ls);
 }
 
+struct ended_acc {
+    dbk_session *s;
+    dbk_sync_stats *st;
+    int rc;
+};
+
+static void
+ended_one(const dbk_local_stream *ls, void *arg)
+{
+    struct ended_acc *a = arg;
+    char k[96], kind[16] = "";
+    int64_t at = end_get(a->s, &ls->id);
+
+    end_key(k, sizeof k, "end_told", &ls->id);
+    if (at <= 0 || a->rc != DBK_OK || dbk_local_get_int(a->s->L, k, 0) == at ||
+        a->st->nended == DBK_SYNC_ENDED_MAX)
+        return;
+    a->rc = dbk_local_put_int(a->s->L, k, at);
+    end_key(k, sizeof k, "end_kind", &ls->id);
+    (void)dbk_local_get_text(a->s->L, k, kind, sizeof kind);
+    a->st->ended[a->st->nended].owner = ls->owner;
+    a->st->ended[a->st->nended].at_ms = at;
+    a->st->ended[a->st->nended].expired = strcmp(kind, "expired") == 0;
+    a->st->nended++;
+}
+
+/* The streams whose reading ended since the user was last told, each reported once. */
+static int
+collect_ended(dbk_session *s, dbk_sync_stats *st)
+{
+    struct ended_acc a = {s, st, DBK_OK};
+    int rc = dbk_local_streams(s->L, ended_one, &a);
+    return rc != DBK_OK ? rc : a.rc;
+}
+
 int
 dbk_sync(dbk_session *s, dbk_sync_stats *st)
 {
@@ -267,7 +404,7 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
         return rc;
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
         struct push_acc pa = {json_object(), 0};
-        struct pull_acc pl = {json_array()};
+        struct pull_acc pl = {json_array(), s};
         json_t *push = json_array(), *body, *resp = NULL, *e;
         const char *k;
         bool more = false;
@@ -325,5 +462,45 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
             break;
     }
     st->pending = dbk_local_outbox_count(s->L);
+    if (rc == DBK_OK)
+        rc = collect_ended(s, st);
+    return rc;
+}
+
+struct consents_acc {
+    dbk_session *s;
+    json_t *out;
+};
+
+static void
+consent_one(const dbk_local_stream *ls, void *arg)
+{
+    struct consents_acc *a = arg;
+    char k[96], kind[16] = "", owner[DBK_ID_TEXT_LEN + 1];
+    int64_t ended = end_get(a->s, &ls->id), expires;
+
+    if (dbk_id_equal(&ls->owner, &a->s->account))
+        return;
+    end_key(k, sizeof k, "expires", &ls->id);
+    expires = dbk_local_get_int(a->s->L, k, 0);
+    end_key(k, sizeof k, "end_kind", &ls->id);
+    (void)dbk_local_get_text(a->s->L, k, kind, sizeof kind);
+    dbk_id_to_text(&ls->owner, owner);
+    json_array_append_new(a->out, json_pack("{s:s, s:I, s:I, s:s}", "owner", owner,
+                                            "expires_at", (json_int_t)expires, "ended_at",
+                                            (json_int_t)ended, "ended",
+                                            ended > 0 ? kind : ""));
+}
+
+int
+dbk_sync_consents(dbk_session *s, json_t **out)
+{
+    struct consents_acc a = {s, json_array()};
+    int rc = dbk_local_streams(s->L, consent_one, &a);
+    if (rc != DBK_OK) {
+        json_decref(a.out);
+        a.out = NULL;
+    }
+    *out = a.out;
     return rc;
 }

@@ -13,8 +13,21 @@
  * and their owners' identity keys. */
 int dbk_refresh_grants(dbk_session *s);
 
+/* A stream of another account this one read until its owner revoked the grant or the
+ * grant's end date passed: reported by one sync, then no longer pulled (until the
+ * owner grants again). */
+typedef struct dbk_sync_ended {
+    dbk_id owner;
+    int64_t at_ms; /* revoked_at, the end date, or when the server first refused */
+    bool expired;  /* the consent's end date passed (else revoked) */
+} dbk_sync_ended;
+
+#define DBK_SYNC_ENDED_MAX 64
+
 typedef struct dbk_sync_stats {
     size_t pushed, pulled, failed_streams;
+    dbk_sync_ended ended[DBK_SYNC_ENDED_MAX]; /* newly ended, each told once */
+    size_t nended;
     int64_t pending; /* left in the outbox */
     /* What the server refused with (a DBK_E_*), DBK_OK if nothing: the error of a
      * stream's push entry, or of the whole request. Tells the server's full disk
@@ -24,5 +37,12 @@ typedef struct dbk_sync_stats {
 
 /* Pushes the outbox and pulls every stream until nothing more comes. */
 int dbk_sync(dbk_session *s, dbk_sync_stats *st);
+
+/*
+ * The streams of others this account reads or read, as the last grants refresh left
+ * them: [{owner, expires_at (Unix ms, 0 none), ended_at (0 while active), ended
+ * ("revoked", "expired" or "")}]. New reference.
+ */
+int dbk_sync_consents(dbk_session *s, json_t **out);
 
 #endif

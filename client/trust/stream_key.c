@@ -79,3 +79,33 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     }
     return rc;
 }
+
+int
+dbk_stream_consent(dbk_session *s, const dbk_id *stream, uint32_t epoch, json_t **consent)
+{
+    dbk_local_stream st;
+    unsigned char *g = NULL, opk[32], *key;
+    size_t len;
+    dbk_grant_hdr h;
+    char *text = NULL;
+    int rc;
+
+    *consent = NULL;
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
+        (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
+        (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
+        return rc;
+    if ((key = sodium_malloc(32)) == NULL) {
+        free(g);
+        return DBK_E_NOMEM;
+    }
+    dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
+    rc = dbk_grant_open(g, len, &e, &h, key, &text);
+    free(g);
+    sodium_free(key);
+    if (rc == DBK_OK && (*consent = json_loads(text, 0, NULL)) == NULL)
+        rc = DBK_E_BAD_JSON;
+    free(text);
+    return rc;
+}

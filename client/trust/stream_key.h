@@ -11,4 +11,8 @@
 int dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                            unsigned char key[32]);
 
+/* The consent document sealed in the grant of (stream, epoch) this account holds,
+ * after the same checks as dbk_stream_key (new reference). */
+int dbk_stream_consent(dbk_session *s, const dbk_id *stream, uint32_t epoch, json_t **consent);
+
 #endif

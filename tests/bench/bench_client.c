@@ -915,7 +915,7 @@ make_caseload(const char *cohome, struct client *cl, int nclients, int nrecords,
         snprintf(cl[i].account, sizeof cl[i].account, "%s",
                  json_string_value(json_object_get(j, "account")));
         json_decref(j);
-        cli(cl[i].home, NULL, "enroll", uri, NULL);
+        cli(cl[i].home, NULL, "enroll", uri, "--yes", NULL);
         if (i == 0)
             made = check_generator(cl[i].home, match);
         seed_history(cl[i].home, nrecords - made);
@@ -1319,7 +1319,7 @@ main(int argc, char **argv)
     }
     cohome = new_home("counselor");
     cli(cohome, NULL, "init", NULL);
-    cli(cohome, NULL, "enroll", uri, NULL);
+    cli(cohome, NULL, "enroll", uri, "--yes", NULL);
 
     if ((cl = calloc((size_t)nclients, sizeof *cl)) == NULL)
         die("out of memory");

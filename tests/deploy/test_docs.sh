@@ -60,6 +60,22 @@ for c in $("$DAYBOOK" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/
 done
 ok "bash completion for daybookd and daybook"
 
+# daybook(1) as the build makes it (man/commands.cmake from `daybook --help`) names
+# every command, the last included (a ';' in a summary once cut it short); and every
+# command's help is the same text from 'CMD --help' and 'help CMD', on stdout, exit 0.
+"${CMAKE:-cmake}" -DPROGRAM="$DAYBOOK" -DIN="$SRC/deploy/man/daybook.1.scd.in" \
+    -DOUT="$T/daybook.1.scd" -P "$SRC/deploy/man/commands.cmake" >/dev/null ||
+    fail "man/commands.cmake failed"
+for c in $("$DAYBOOK" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1; next } f { exit }'); do
+    grep -q "^\*$c\*\$" "$T/daybook.1.scd" || fail "daybook.1 does not describe '$c'"
+    "$DAYBOOK" "$c" --help >"$T/h1" 2>"$T/e1" || fail "daybook $c --help exits $?"
+    "$DAYBOOK" help "$c" >"$T/h2" 2>/dev/null || fail "daybook help $c exits $?"
+    [ -s "$T/h1" ] && [ ! -s "$T/e1" ] || fail "daybook $c --help: not on stdout"
+    cmp -s "$T/h1" "$T/h2" || fail "daybook $c --help and daybook help $c differ"
+    grep -q "^usage: daybook $c" "$T/h1" || fail "daybook $c --help has no usage line"
+done
+ok "daybook(1) names every command; CMD --help = help CMD for each"
+
 sh -n "$SRC/deploy/daybook-backup.sh" || fail "daybook-backup.sh syntax"
 for f in postinst prerm postrm; do
     sh -n "$SRC/deploy/debian/$f" || fail "debian/$f syntax"

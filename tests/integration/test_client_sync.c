@@ -161,7 +161,7 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
         fail_msg("enroll: %s", r.err);
     assert_non_null(strstr(r.out, "Safety number"));
@@ -186,18 +186,21 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result_free(&r);
 
     r = tc_cli("status", NULL);
-    assert_non_null(strstr(r.out, "4 entries"));
+    /* Also waiting: the consent kept in the private stream at enrollment and the
+     * checklist day the shared journal ticked ("journaling"). */
+    assert_non_null(strstr(r.out, "6 entries"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":4"));
+    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent, the journaling tick */
     assert_non_null(strstr(r.out, "\"pending\":0"));
     dbk_run_result_free(&r);
 
-    /* The counselor decrypts the three shared entries; the private one is not there. */
+    /* The counselor decrypts the shared entries (and the checklist day the shared
+     * journal ticked); the private one is not there, nor the consent's copy. */
     seen = counselor_reads(f, &me);
-    assert_int_equal(json_array_size(seen), 3);
+    assert_int_equal(json_array_size(seen), 4);
     {
         size_t i, cravings = 0, journals = 0;
         json_t *e;
@@ -215,12 +218,12 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     }
     json_decref(seen);
 
-    /* The client's own log shows all four, decrypted. */
+    /* The client's own log shows all four, decrypted, with the tick and the consent. */
     r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     {
         json_t *j = json_loads(r.out, 0, NULL);
-        assert_int_equal(json_array_size(j), 4);
+        assert_int_equal(json_array_size(j), 6);
         json_decref(j);
     }
     dbk_run_result_free(&r);
@@ -239,7 +242,7 @@ test_offline_day_syncs_when_server_returns(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -258,14 +261,14 @@ test_offline_day_syncs_when_server_returns(void **state)
     assert_non_null(strstr(r.err, "nothing is lost"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
-    assert_non_null(strstr(r.out, "\"pending\":5"));
+    assert_non_null(strstr(r.out, "\"pending\":6")); /* and the consent kept at enrollment */
     dbk_run_result_free(&r);
 
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync after restart: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":5"));
+    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent kept at enrollment */
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
     assert_int_equal(json_array_size(seen), 5);
@@ -291,7 +294,7 @@ test_substituted_counselor_key_is_refused(void **state)
     /* A code whose fingerprint is not this counselor's keys (as if the server swapped them). */
     tc_account_init(&mallory, true, "x");
     char *uri = invite_uri(f, mallory.keys->sign_pk, mallory.keys->box_pk);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "does not match"));
     dbk_run_result_free(&r);
@@ -382,7 +385,7 @@ test_quickstart_with_the_clis(void **state)
     r = tc_cli("init", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Counselor account ready"));
     dbk_run_result_free(&r);
@@ -405,10 +408,10 @@ test_quickstart_with_the_clis(void **state)
     r = tc_cli("invite", NULL);
     assert_int_equal(r.status, 1); /* clients do not invite */
     dbk_run_result_free(&r);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
         fail_msg("client enroll: %s", r.err);
-    assert_non_null(strstr(r.out, "sharing with Dana Reyes"));
+    assert_non_null(strstr(r.out, "Sharing with Dana Reyes"));
     dbk_run_result_free(&r);
     r = tc_cli("craving", "--intensity", "6", "--outcome", "resisted", "--coping", "urge_surfing",
             NULL);
@@ -416,7 +419,7 @@ test_quickstart_with_the_clis(void **state)
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "1 sent"));
+    assert_non_null(strstr(r.out, "2 sent")); /* and the consent kept at enrollment */
     dbk_run_result_free(&r);
 
     /* The counselor's sync learns the new grant and pulls the client's entry, which it
@@ -440,7 +443,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = client_id(f);
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -486,7 +489,9 @@ test_second_device(void **state)
     if (r.status != 0)
         fail_msg("login: %s", r.err);
     dbk_run_result_free(&r);
-    assert_int_equal(log_count(), 1); /* the first device's entry arrived, decrypted */
+    /* The first device's entry arrived, decrypted, with its consent and the checklist
+     * day the journal ticked. */
+    assert_int_equal(log_count(), 3);
     r = tc_cli("journal", "-m", "from the second device", NULL);
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
@@ -500,7 +505,7 @@ test_second_device(void **state)
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    assert_int_equal(log_count(), 2);
+    assert_int_equal(log_count(), 4); /* the consent, two journals, the day they ticked */
 
     /* A wrong passphrase on a new device leaves no half-made profile. */
     snprintf(home2, sizeof home2, "%s/third", f->home);
@@ -626,7 +631,8 @@ test_passwd(void **state)
 
 extern char **environ;
 
-/* On a terminal, `daybook craving` without flags asks for what it needs. */
+/* On a terminal, `daybook craving` without flags asks for what it needs: a strength
+ * out of range is asked again, coping strategies are picked by number. */
 static void
 test_interactive_prompt(void **state)
 {
@@ -636,7 +642,7 @@ test_interactive_prompt(void **state)
     (void)client_id(f);
     /* script(1) gives the CLI a terminal; the answers arrive on it. */
     snprintf(cmd, sizeof cmd,
-             "printf '12\\n7\\nat a party\\nurge_surfing, call_support\\nmaybe\\nn\\n' | "
+             "printf '12\\n7\\nat a party\\n\\n\\n3 7\\n1\\n' | "
              "script -qec '%s craving' /dev/null",
              dbk_bin("DAYBOOK"));
     const char *argv[] = {"sh", "-c", cmd, NULL};
@@ -650,6 +656,7 @@ test_interactive_prompt(void **state)
     assert_non_null(strstr(r.out, "\"value\":7"));
     assert_non_null(strstr(r.out, "at a party"));
     assert_non_null(strstr(r.out, "call_support"));
+    assert_non_null(strstr(r.out, "urge_surfing"));
     assert_non_null(strstr(r.out, "\"resisted\""));
     dbk_run_result_free(&r);
 }
@@ -842,7 +849,7 @@ test_kill9_during_cli_sync(void **state)
                "killed %d times over 300 queued entries; losses: %d, duplicates: %d", killed,
                held < 300 ? 300 - held : 0, held > 300 ? held - 300 : 0);
     assert_int_equal(held, 300);
-    assert_int_equal(log_count(), 300);
+    assert_int_equal(log_count(), 301); /* and the consent kept at enrollment */
     r = tc_cli("lock", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
@@ -889,7 +896,7 @@ test_clock_never_goes_back(void **state)
     struct fx *f = *state;
     (void)client_id(f); /* daybook init */
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, "--yes", NULL);
     dbk_session a;
     dbk_local *other;
     uint64_t ahead, c;

@@ -239,6 +239,10 @@ generate(void)
             ck[d][k] = pick(100) < (prev ? 85u : 40u);
             ck_rec[d] = ck_rec[d] || ck[d][k];
         }
+        /* Writing a journal entry ticks "journaling" (items[1]) that day. */
+        for (int i = 0; i < njr; i++)
+            if (jr[i].day == d)
+                ck[d][1] = ck_rec[d] = true;
         if (d % 15 == 7 && d < TODAY)
             unchecked[d] = ck_rec[d] = true;
     }
@@ -438,7 +442,7 @@ setup(void **state)
     snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "counselor enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
     j = cli_json("invite", "--json", "invite", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
@@ -448,7 +452,7 @@ setup(void **state)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "client enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
     *state = f;
     return 0;
 }
@@ -963,7 +967,7 @@ test_review_figures(void **state)
         assert_null(strchr(t.out, '\033')); /* not a terminal: no colour */
         dbk_run_result_free(&t);
     }
-    /* The alias never leaves the device, and is not stored in the clear. */
+    /* The alias is not stored in the clear (it travels as an encrypted record). */
     {
         char db[4200];
         FILE *fp;
@@ -978,12 +982,12 @@ test_review_figures(void **state)
     }
 
     /* Notes, for the review and the client. */
-    ok(tc_cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
+    ok(tc_cli("note", "Sam R", "-m", notes[0], "--share", NULL), "note 0");
     {
         /* The option first with its text attached, as getopt reads it: "-mTEXT CLIENT". */
         char opt[256];
         snprintf(opt, sizeof opt, "-m%s", notes[1]);
-        ok(tc_cli("note", opt, "sam r", NULL), "note 1");
+        ok(tc_cli("note", opt, "sam r", "--share", NULL), "note 1");
     }
     /* An assigned skill the client has not practised, and a default one re-assigned. */
     ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
@@ -1162,12 +1166,12 @@ test_revoke(void **state)
 
     as(f->clhome);
     snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
-    j = cli_json("revoke", "--json", "revoke", prefix, NULL);
+    j = cli_json("revoke", "--json", "revoke", prefix, "--yes", NULL);
     assert_string_equal(json_string_value(json_object_get(j, "revoked")), f->counselor_id);
     assert_int_equal(json_integer_value(json_object_get(j, "epoch")), 2);
     json_decref(j);
     {
-        dbk_run_result t = tc_cli("revoke", prefix, NULL); /* again: nothing more to rotate */
+        dbk_run_result t = tc_cli("revoke", prefix, "--yes", NULL); /* again: nothing more to rotate */
         assert_int_equal(t.status, 0);
         dbk_run_result_free(&t);
     }
@@ -1201,10 +1205,19 @@ test_revoke(void **state)
     /* The counselor: sync reports the stream, review refuses, nothing new opens. */
     as(f->cohome);
     {
+        /* Told once, on the sync that found it, with the day; it is not a failure. */
         dbk_run_result t = tc_cli("--json", "sync", NULL);
-        assert_int_equal(t.status, 1);
-        must_contain(t.err, "could not be synced");
+        char today[11];
+        date_of(TODAY, today);
+        assert_int_equal(t.status, 0);
         must_contain(t.out, "\"pulled\":0");
+        must_contain(t.out, "\"reason\":\"revoked\"");
+        must_contain(t.out, today);
+        dbk_run_result_free(&t);
+        t = tc_cli("sync", NULL);
+        assert_int_equal(t.status, 0);
+        assert_false(contains(t.out, "stopped sharing"));
+        assert_int_equal(strlen(t.err), 0);
         dbk_run_result_free(&t);
         snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
         t = tc_cli("review", "--", prefix, NULL);
@@ -1212,7 +1225,7 @@ test_revoke(void **state)
         must_contain(t.err, "revoked your access");
         assert_int_equal(strlen(t.out), 0);
         dbk_run_result_free(&t);
-        t = tc_cli("note", "-m", "still there?", "--", prefix, NULL);
+        t = tc_cli("note", "-m", "still there?", "--share", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
         t = tc_cli("--json", "log", NULL);

@@ -120,9 +120,9 @@ tc_setup_code(const dbk_server *s, const char *name)
     assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
     if (r.status != 0)
         fail_msg("counselor add failed: %s", r.err);
-    p = strrchr(r.out, ' ');
+    p = strstr(r.out, "once): ");
     assert_non_null(p);
-    snprintf(code, sizeof code, "%.22s", p + 1);
+    snprintf(code, sizeof code, "%.22s", p + 7);
     dbk_run_result_free(&r);
     return code;
 }
@@ -469,7 +469,7 @@ tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p)
     snprintf(p->counselor_id, sizeof p->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    const char *enroll[] = {bin, "enroll", uri, NULL};
+    const char *enroll[] = {bin, "enroll", uri, "--yes", NULL};
     cli_ok(false, enroll, "counselor enroll");
     const char *invite[] = {bin, "--json", "invite", NULL};
     j = cli_ok(true, invite, "invite");
