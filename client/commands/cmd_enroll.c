@@ -12,6 +12,7 @@
 #include "prompt.h"
 #include "net.h"
 #include "unlock.h"
+#include "trust.h"
 #include "stream_key.h"
 
 #include "dbk/base64.h"
@@ -222,7 +223,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         const char *name = NULL;
         unsigned char sign_pk[32], box_pk[32];
         dbk_id counselor;
-        char key[64], my_digits[DBK_SAFETY_DIGITS + 1], their_digits[DBK_SAFETY_DIGITS + 1];
+        char my_digits[DBK_SAFETY_DIGITS + 1], their_digits[DBK_SAFETY_DIGITS + 1];
         char sn[DBK_SAFETY_NUMBER_LEN + 1];
 
         if (json_is_string(json_object_get(c, "name"))) {
@@ -245,8 +246,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
         char cid_buf[DBK_ID_TEXT_LEN + 1];
         snprintf(cid_buf, sizeof cid_buf, "%s", cid);
         cid = cid_buf; /* also outlives the response */
-        snprintf(key, sizeof key, "sign_pk:%s", cid);
-        dbk_local_put(s.L, key, sign_pk, 32);
+        /* Both keys the fingerprint covers are pinned: a rotation later seals the new
+         * stream key only to these (trust/trust.h). */
+        if ((rc = dbk_trust_pin(&s, &counselor, sign_pk, box_pk)) != DBK_OK) {
+            fprintf(stderr, "daybook: this device already trusts other keys for that counselor; "
+                            "nothing was shared. Tell your counselor.\n");
+            goto out;
+        }
         dbk_local_put(s.L, "counselor", counselor.b, DBK_ID_BYTES);
         dbk_local_put_text(s.L, "counselor_name", name ? name : "your counselor");
 

@@ -234,7 +234,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     }
     sodium_memzero(token, sizeof token);
     if (rc == DBK_OK)
-        rc = dbk_refresh_grants(&s);
+        rc = dbk_refresh_grants(&s, NULL);
     if (rc == DBK_OK)
         rc = dbk_local_commit(s.L);
     else
@@ -309,7 +309,7 @@ login_again(dbk_ctx *ctx)
             rc = dbk_local_put_int(s.L, "restore_generation", gen);
     }
     if (rc == DBK_OK)
-        rc = dbk_refresh_grants(&s);
+        rc = dbk_refresh_grants(&s, NULL);
     if (rc == DBK_OK) {
         if (ctx->json)
             printf("{\"logged_in\":true,\"server_restored\":%s}\n", restored ? "true" : "false");
