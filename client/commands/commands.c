@@ -48,6 +48,7 @@ extern const dbk_cmd dbk_cmd_trends;
 extern const dbk_cmd dbk_cmd_unassign;
 extern const dbk_cmd dbk_cmd_uncheck;
 extern const dbk_cmd dbk_cmd_unlock;
+extern const dbk_cmd dbk_cmd_verify;
 extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
@@ -90,6 +91,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_unassign,
     &dbk_cmd_uncheck,
     &dbk_cmd_unlock,
+    &dbk_cmd_verify,
     &dbk_cmd_version,
 };
 const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];

@@ -503,3 +503,22 @@ dbk_sync_consents(dbk_session *s, json_t **out)
     *out = a.out;
     return rc;
 }
+
+int
+dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                      unsigned char box_pk[32])
+{
+    char t[DBK_ID_TEXT_LEN + 1], path[128];
+    json_t *resp = NULL;
+    long status;
+    int rc;
+    dbk_id_to_text(account, t);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", sign_pk, 32)) == DBK_OK)
+        rc = json_fixed(resp, "x25519_pk", box_pk, 32);
+    json_decref(resp);
+    return rc;
+}

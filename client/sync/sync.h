@@ -39,6 +39,11 @@ typedef struct dbk_sync_stats {
     dbk_trust_report trust; /* what the server offered that this device refused */
 } dbk_sync_stats;
 
+/* The keys the server lists now for account (GET /v1/accounts/{id}/keys): a hint, for
+ * trust/ to compare with its pins. */
+int dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                          unsigned char box_pk[32]);
+
 /* Pushes the outbox and pulls every stream until nothing more comes. */
 int dbk_sync(dbk_session *s, dbk_sync_stats *st);
 

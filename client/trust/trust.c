@@ -4,6 +4,7 @@
 #include "unlock.h"
 
 #include "dbk/error.h"
+#include "dbk/fingerprint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,43 @@ dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account, const unsigned ch
     if (dbk_trust_pinned(s, account, have, NULL) == DBK_OK)
         return sodium_memcmp(have, sign_pk, 32) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
     return dbk_local_put(s->L, sk, sign_pk, 32);
+}
+
+/* ---- safety numbers ---- */
+
+static void
+confirm_key(const dbk_id *account, char out[64])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(account, t);
+    snprintf(out, 64, "confirmed:%s", t);
+}
+
+int
+dbk_trust_confirm(dbk_session *s, const dbk_id *account)
+{
+    unsigned char sign_pk[32], box_pk[32], fp[DBK_FP_BYTES];
+    char k[64];
+    int rc;
+    if ((rc = dbk_trust_pinned(s, account, sign_pk, box_pk)) != DBK_OK)
+        return rc;
+    dbk_fingerprint(fp, account, sign_pk, box_pk);
+    confirm_key(account, k);
+    return dbk_local_put(s->L, k, fp, sizeof fp);
+}
+
+bool
+dbk_trust_confirmed(dbk_session *s, const dbk_id *account)
+{
+    unsigned char sign_pk[32], box_pk[32], fp[DBK_FP_BYTES], have[DBK_FP_BYTES];
+    char k[64];
+    size_t n;
+    if (dbk_trust_pinned(s, account, sign_pk, box_pk) != DBK_OK)
+        return false;
+    dbk_fingerprint(fp, account, sign_pk, box_pk);
+    confirm_key(account, k);
+    return dbk_local_get(s->L, k, have, sizeof have, &n) == DBK_OK && n == sizeof have &&
+           sodium_memcmp(have, fp, sizeof fp) == 0;
 }
 
 /* ---- grants ---- */

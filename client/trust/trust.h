@@ -43,6 +43,14 @@ int dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_p
 int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
                             const unsigned char sign_pk[32]);
 
+/*
+ * Safety numbers (the Signal model): 60 digits from both accounts' keys, compared in
+ * person. dbk_trust_confirm records that the people compared the number for the
+ * keys pinned now; dbk_trust_confirmed says whether they did, for these keys.
+ */
+int dbk_trust_confirm(dbk_session *s, const dbk_id *account);
+bool dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
+
 /* Why a grant or a listing was refused, counted for the user to see. */
 typedef struct dbk_trust_report {
     size_t bad_grants;      /* not signed by the owner's pinned key, or not for us */

@@ -296,12 +296,70 @@ test_forged_self_grant(void **state)
     tc_account_free(&mallory);
 }
 
+/* Safety numbers: both sides see the same 60 digits and confirm them; then the server
+ * lists other keys for the client (its own), and the counselor is warned loudly and
+ * keeps the keys it verified. */
+static void
+test_safety_number_and_changed_key(void **state)
+{
+    struct fx *f = *state;
+    char sql[512], hex[33], pkhex[65], bxhex[65];
+    tc_account mallory;
+    dbk_run_result r;
+    json_t *a, *b;
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = cli("sync", NULL);
+    dbk_run_result_free(&r);
+    a = ok_json(cli("--json", "verify", f->p.client_id, NULL), "counselor verify");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    b = ok_json(cli("--json", "verify", NULL), "client verify");
+    assert_string_equal(json_string_value(json_object_get(a, "safety_number")),
+                        json_string_value(json_object_get(b, "safety_number")));
+    assert_int_equal(strlen(json_string_value(json_object_get(a, "safety_number"))), 71);
+    assert_false(json_is_true(json_object_get(b, "confirmed")));
+    json_decref(b);
+    b = ok_json(cli("--json", "verify", "--confirm", NULL), "client confirm");
+    assert_true(json_is_true(json_object_get(b, "confirmed")));
+    json_decref(b);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    json_decref(ok_json(cli("--json", "verify", f->p.client_id, "--confirm", NULL), "confirm"));
+    tc_account_init(&mallory, false, "mallory's passphrase");
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(pkhex + 2 * i, 3, "%02x", mallory.keys->sign_pk[i]);
+        snprintf(bxhex + 2 * i, 3, "%02x", mallory.keys->box_pk[i]);
+    }
+    snprintf(sql, sizeof sql, "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             pkhex, bxhex, hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    r = cli("--json", "verify", f->p.client_id, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "WARNING: the server now lists other keys"));
+    b = json_loads(r.out, 0, NULL);
+    assert_true(json_is_true(json_object_get(b, "changed")));
+    assert_true(json_is_true(json_object_get(b, "confirmed"))); /* the verified keys stay */
+    assert_string_equal(json_string_value(json_object_get(a, "safety_number")),
+                        json_string_value(json_object_get(b, "safety_number")));
+    dbk_run_result_free(&r);
+    dbk_report("malicious server: substituted client key",
+               "after counselor and client compared safety numbers, the server lists keys of "
+               "its own for the client",
+               "the counselor is warned (exit 1) and keeps the keys it verified; keys replaced: "
+               "%d",
+               json_is_true(json_object_get(b, "confirmed")) ? 0 : 1);
+    json_decref(a);
+    json_decref(b);
+    tc_account_free(&mallory);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kind_swap_and_epoch_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
