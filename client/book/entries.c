@@ -1,5 +1,6 @@
 /* Entries in memory, revisions, days and the checklist; see entries.h. */
 #include "entries.h"
+#include "trust.h"
 #include "daycount.h"
 #include "unlock.h"
 #include "stream_key.h"
@@ -28,6 +29,11 @@ on_entry(const dbk_entry *e, void *arg)
 
     if (c->rc != DBK_OK)
         return;
+    type = json_string_value(json_object_get(e->doc, "type"));
+    if (!dbk_trust_author_may_write(&e->owner, &e->hdr.author, type)) {
+        l->foreign_author++; /* signed by someone the owner's stream does not let write this */
+        return;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         dbk_eu_entry *v = realloc(l->v, cap * sizeof *v);
@@ -40,7 +46,6 @@ on_entry(const dbk_entry *e, void *arg)
     x = &l->v[l->n++];
     x->hdr = e->hdr;
     x->doc = json_incref(e->doc);
-    type = json_string_value(json_object_get(e->doc, "type"));
     x->type = type ? type : "";
     x->pending = e->pending;
     x->kind = e->kind;
@@ -61,6 +66,8 @@ load(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
         rc = c.rc;
     if (rc != DBK_OK)
         dbk_eu_free(out);
+    else
+        out->bad += out->foreign_author; /* left out too */
     return rc;
 }
 

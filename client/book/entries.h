@@ -26,7 +26,8 @@ typedef struct dbk_eu_entry {
 typedef struct dbk_eu_list {
     dbk_eu_entry *v; /* oldest revision clock first */
     size_t n, cap;
-    size_t bad; /* entries that did not open */
+    size_t bad; /* entries that did not open, or whose author may not write them */
+    size_t foreign_author; /* of those, signed by someone other than an allowed author */
 } dbk_eu_list;
 
 /* Opens (unlocking if needed) every current entry of the account's streams. */

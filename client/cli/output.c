@@ -9,10 +9,15 @@
 void
 dbk_out_warn_unopened(const dbk_eu_list *l)
 {
-    if (l->bad > 0)
+    if (l->bad > l->foreign_author)
         fprintf(stderr, "daybook: %zu entries could not be opened (damaged or from an unknown "
                         "key) and are left out\n",
-                l->bad);
+                l->bad - l->foreign_author);
+    if (l->foreign_author > 0)
+        fprintf(stderr, "daybook: WARNING: %zu entries were signed by someone who may not write "
+                        "them in this stream (a counselor cannot write a craving, a journal "
+                        "entry or a check-in as the client) and are left out\n",
+                l->foreign_author);
 }
 
 void

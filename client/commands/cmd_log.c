@@ -7,6 +7,7 @@
  */
 #include "backdate.h"
 #include "cmd.h"
+#include "output.h"
 #include "entries.h"
 #include "notes.h"
 
@@ -156,7 +157,6 @@ run(dbk_ctx *ctx, int argc, char **argv)
     struct placed *order = NULL;
     dbk_session s;
     dbk_eu_list list;
-    size_t bad = 0;
     int rc;
 
     if (argc == 3 && strcmp(argv[1], "--type") == 0) {
@@ -192,7 +192,6 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_fail("cannot read your entries", rc);
     }
     l.s = &s;
-    bad = list.bad;
     for (size_t i = 0; i < list.n; i++)
         place(&list.v[i], &order[i]);
     qsort(order, list.n, sizeof *order, by_time);
@@ -209,10 +208,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     } else if (l.shown == 0) {
         printf("No entries yet. 'daybook craving' or 'daybook journal' adds one.\n");
     }
-    if (bad > 0)
-        fprintf(stderr, "daybook: %zu entries could not be opened (damaged or from an unknown "
-                        "key) and are not shown\n",
-                bad);
+    dbk_out_warn_unopened(&list);
     json_decref(l.all);
     dbk_eu_free(&list);
     dbk_session_close(&s);

@@ -51,6 +51,15 @@ int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
 int dbk_trust_confirm(dbk_session *s, const dbk_id *account);
 bool dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
 
+/*
+ * Authorship. A stream's owner may author any record in it; another account holding
+ * the stream's key (a counselor) only the kinds a counselor writes: note,
+ * checklist_def (assigned skills), plan, medication, and the tombstone of one of
+ * those. A craving, a journal entry or a check-in signed by anyone but the owner is
+ * not the owner's and is never shown as such: readers leave it out and count it.
+ */
+bool dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type);
+
 /* Why a grant or a listing was refused, counted for the user to see. */
 typedef struct dbk_trust_report {
     size_t bad_grants;      /* not signed by the owner's pinned key, or not for us */

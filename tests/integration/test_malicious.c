@@ -18,6 +18,10 @@
  */
 #include "tc.h"
 
+#include "counselor.h"
+#include "entry.h"
+#include "session.h"
+
 #include "dbk/base64.h"
 #include "dbk/init.h"
 
@@ -353,6 +357,67 @@ test_safety_number_and_changed_key(void **state)
     tc_account_free(&mallory);
 }
 
+/* A counselor (or anyone holding the stream key) writes a craving ending in use into the
+ * client's shared stream, signed with its own key. The client never shows it as its
+ * own, nor does the counselor's review count it as the client's lapse. */
+static void
+test_forged_author(void **state)
+{
+    struct fx *f = *state;
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client, id;
+    dbk_run_result r;
+    json_t *j, *e;
+    size_t i, shown = 0;
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = cli("sync", NULL);
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_co_client_stream(&s, &client, &st), 0);
+    json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:{s:s}, s:s}", "type", "craving",
+                            "v", 1, "occurred_at", "2026-11-20T18:40:00-05:00", "tz",
+                            "America/New_York", "intensity", "value", 10, "scale", "0-10",
+                            "outcome", "result", "used", "note", "FORGED-BY-ANOTHER-KEY");
+    assert_int_equal(dbk_entry_save_in(&s, &st.id, NULL, doc, &id), 0);
+    json_decref(doc);
+    dbk_session_close(&s);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "signed by someone who may not write them"));
+    j = json_loads(r.out, 0, NULL);
+    dbk_run_result_free(&r);
+    json_array_foreach(j, i, e) {
+        char *t = json_dumps(e, 0);
+        shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
+        free(t);
+    }
+    json_decref(j);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    j = ok_json(cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL), "review");
+    char *t = json_dumps(j, 0);
+    shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
+    free(t);
+    json_decref(j);
+    dbk_report("malicious server: forged author",
+               "a craving ending in use, signed by the counselor's key, written into the "
+               "client's shared stream",
+               "shown as the client's in the client's log or the counselor's review (leaked): "
+               "%zu",
+               shown);
+    assert_int_equal(shown, 0);
+}
+
 int
 main(void)
 {
@@ -360,6 +425,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_kind_swap_and_epoch_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
