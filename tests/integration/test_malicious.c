@@ -254,8 +254,9 @@ test_forged_self_grant(void **state)
     h.grantee = h.owner;
     h.created_at = 1;
     randombytes_buf(key, sizeof key);
-    assert_int_equal(dbk_grant_seal(&h, key, "{\"type\":\"consent\",\"v\":1,\"self\":true}",
-                                    38, box_pk, mallory.keys->sign_sk, &g, &len),
+    const char *consent = "{\"type\":\"consent\",\"v\":1,\"self\":true}";
+    assert_int_equal(dbk_grant_seal(&h, key, consent, strlen(consent), box_pk,
+                                    mallory.keys->sign_sk, &g, &len),
                      0);
     hexg = malloc(2 * len + 1);
     sql = malloc(2 * len + 512);
