@@ -394,7 +394,7 @@ test_quickstart_with_the_clis(void **state)
     assert_non_null(strstr(r.out, "daybook://enroll?"));
     assert_non_null(strstr(r.out, "\u2580")); /* the QR code, in half blocks */
     dbk_run_result_free(&r);
-    r = tc_cli("--json", "invite", NULL);
+    r = tc_cli("--json", "invite", "--name", "Sam K.", NULL);
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
@@ -433,6 +433,25 @@ test_quickstart_with_the_clis(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "urge_surfing"));
     assert_int_equal(strlen(r.err), 0); /* nothing failed to open */
+    dbk_run_result_free(&r);
+
+    /* README: a note goes back to the client, who sees it and the consent. */
+    r = tc_cli("note", "Sam K.", "-m", "Good work riding that one out.", "--share", NULL);
+    if (r.status != 0)
+        fail_msg("note: %s", r.err);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", clhome, 1);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "New note from Dana Reyes: Good work riding that one out."));
+    dbk_run_result_free(&r);
+    r = tc_cli("consent", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "To whom:"));
+    assert_non_null(strstr(r.out, "Dana Reyes"));
     dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->home, 1);
 }
