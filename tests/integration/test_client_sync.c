@@ -303,6 +303,24 @@ test_substituted_counselor_key_is_refused(void **state)
     assert_int_equal(json_array_size(seen), 0); /* nothing shared */
     json_decref(seen);
     tc_account_free(&mallory);
+
+    /* The profile is not stranded: a new, honest code finishes the enrollment. */
+    r = tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    r = tc_cli("enroll", uri, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll again: %s", r.err);
+    assert_non_null(strstr(r.out, "Sharing with"));
+    dbk_run_result_free(&r);
+    free(uri);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    seen = counselor_reads(f, &me);
+    assert_true(json_array_size(seen) >= 1); /* the craving logged before it */
+    json_decref(seen);
     dbk_report("malicious server", "a counselor key not matching the code's fingerprint offered "
                "at enrollment", "`daybook enroll` refuses; nothing shared");
 }
