@@ -146,11 +146,12 @@ if [ -n "${DAYBOOK:-}" ]; then
     invite=$(co --json invite | sed -n 's/.*"uri":"\([^"]*\)".*/\1/p')
     [ -n "$invite" ] || fail "no invite"
     cl init >/dev/null || fail "client init"
-    cl enroll "$invite" >/dev/null || fail "client enroll over TLS"
+    cl enroll "$invite" --yes >/dev/null || fail "client enroll over TLS"
     cl craving --intensity 5 --outcome resisted --coping urge_surfing >/dev/null ||
         fail "craving"
     out=$(cl --json sync) || fail "sync over TLS: $out"
-    case $out in *'"pushed":1'*) ;; *) fail "sync did not push: $out" ;; esac
+    # The craving and the copy of the consent signed at enrollment.
+    case $out in *'"pushed":2'*) ;; *) fail "sync did not push: $out" ;; esac
     ok "a client enrolled and synced through Caddy over TLS ($out)"
     # Without the CA the client refuses the certificate, and plain http to a
     # non-loopback name is refused before any connection.

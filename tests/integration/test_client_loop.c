@@ -714,7 +714,14 @@ test_consent(void **state)
     must_contain(r.out, "Sam K. stopped sharing on");
     dbk_run_result_free(&r);
     as(f->clhome);
+    r = tc_cli("consent", NULL);
+    must_contain(r.out, "Status: revoked; nothing new is shared");
+    assert_false(contains(r.out, "Status: in force"));
+    dbk_run_result_free(&r);
     ok(tc_cli("share", "Dana Reyes", "--yes", NULL), "share again");
+    r = tc_cli("consent", NULL);
+    must_contain(r.out, "Status: in force");
+    dbk_run_result_free(&r);
     ok(tc_cli("journal", "-m", "after sharing again RESHARED-1", NULL), "journal");
     ok(tc_cli("sync", NULL), "client sync");
     as(f->cohome);
