@@ -94,6 +94,8 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
                                  my_name ? my_name : "Daybook client", yes);
 }
 
+/* Over 80 lines: the steps of proto/README.md 4.3 in their order; every failure path
+ * must leave the profile retryable, which is easiest to check when they are together. */
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
