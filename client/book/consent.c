@@ -12,9 +12,10 @@
 #include <time.h>
 
 static const char *const def_information =
-    "My craving records, the journal entries I mark as shared, and my coping-skills "
-    "checklist: everything in my shared stream in Daybook. My private entries are not "
-    "included.";
+    "My craving records, daily check-ins, questionnaire answers (PHQ-9, GAD-7, BAM), "
+    "medication doses, my safety and relapse-prevention plans, the journal entries I mark "
+    "as shared, and my coping-skills checklist: everything in my shared stream in Daybook. "
+    "My private entries are not included.";
 static const char *const def_purpose =
     "So my counselor can review my between-session records for my treatment in the "
     "program.";
@@ -70,13 +71,14 @@ dbk_consent_build(const json_t *tmpl, const char *patient_name, const dbk_id *pa
                    idj(patient));
     if (program != NULL)
         json_array_append_new(by, json_pack("{s:s, s:s}", "kind", "program", "name", program));
-    doc = json_pack("{s:s, s:i, s:{s:s, s:o}, s:o, s:{s:s, s:o, s:[s,s,s,s,s]}, s:{s:s, s:o}, "
+    doc = json_pack("{s:s, s:i, s:{s:s, s:o}, s:o, s:{s:s, s:o, s:[s,s,s,s,s,s,s,s,s,s]}, "
+                    "s:{s:s, s:o}, "
                     "s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s}",
                     "type", "consent", "v", 1, "patient", "name", patient_name, "account_id",
                     idj(patient), "disclosed_by", by, "information", "description",
                     str_or(tmpl, "information", def_information), "stream_id", idj(stream),
                     "record_types", "craving", "journal", "checklist_day", "checklist_def",
-                    "note", "recipient", "name", recipient_name, "account_id", idj(recipient),
+                    "note", "checkin", "measure", "medication", "dose", "plan", "recipient", "name", recipient_name, "account_id", idj(recipient),
                     "purpose", str_or(tmpl, "purpose", def_purpose), "right_to_revoke",
                     str_or(tmpl, "right_to_revoke", def_revoke), "expires", "date", date,
                     "event", str_or(tmpl, "expires_event", def_event), "signed_at", when, "tz",

@@ -231,42 +231,7 @@ dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40])
 int
 dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id)
 {
-    dbk_local_stream st;
-    dbk_envelope_hdr h;
-    unsigned char key[32], *env = NULL;
-    size_t len;
-    char *text;
-    bool cur;
-    int rc;
-
-    if ((rc = dbk_unlock(s)) != DBK_OK ||
-        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = dbk_stream_key(s, stream, st.epoch, key)) != DBK_OK)
-        return rc;
-    memset(&h, 0, sizeof h);
-    h.stream = st.id;
-    dbk_id_random(&h.record);
-    if ((rc = dbk_session_clock(s, &h.rev.clock)) != DBK_OK) {
-        sodium_memzero(key, sizeof key);
-        return rc;
-    }
-    h.rev.device = s->device;
-    h.epoch = st.epoch;
-    h.author = s->account;
-    if ((text = json_dumps(doc, JSON_COMPACT)) == NULL) {
-        sodium_memzero(key, sizeof key);
-        return DBK_E_NOMEM;
-    }
-    rc = dbk_envelope_seal(&h, key, s->keys->sign_sk, (const unsigned char *)text, strlen(text),
-                           NULL, &env, &len);
-    sodium_memzero(key, sizeof key);
-    dbk_eu_wipe_free(text);
-    if (rc == DBK_OK)
-        rc = dbk_local_record_put(s->L, env, len, 0, true, &cur);
-    free(env);
-    if (rc == DBK_OK && out_id != NULL)
-        *out_id = h.record;
-    return rc;
+    return dbk_entry_save_in(s, stream, NULL, doc, out_id);
 }
 
 void

@@ -194,7 +194,8 @@ dbk_eu_today(void)
 bool
 dbk_eu_entry_day(const json_t *doc, int64_t *day)
 {
-    static const char *const keys[] = {"occurred_at", "written_at", "date", "deleted_at"};
+    static const char *const keys[] = {"occurred_at", "written_at", "date", "answered_at",
+                                       "deleted_at"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *v = json_string_value(json_object_get(doc, keys[i]));
         if (v != NULL)

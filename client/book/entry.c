@@ -47,7 +47,8 @@ dbk_local_tz(char *out, size_t cap)
 }
 
 int
-dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext, dbk_id *out_id)
+dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
+                  dbk_id *out_id)
 {
     dbk_local_stream st;
     dbk_envelope_hdr h;
@@ -57,10 +58,9 @@ dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext
     bool cur;
     int rc;
 
-    if ((rc = dbk_unlock(s)) != DBK_OK ||
-        (rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK ||
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
         (rc = dbk_stream_key(s, &st.id, st.epoch, key)) != DBK_OK)
-        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+        return rc;
     memset(&h, 0, sizeof h);
     h.stream = st.id;
     if (record != NULL)
@@ -90,6 +90,19 @@ dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext
     if (rc == DBK_OK && out_id != NULL)
         *out_id = h.record;
     return rc;
+}
+
+int
+dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext, dbk_id *out_id)
+{
+    dbk_local_stream st;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    rc = dbk_entry_save_in(s, &st.id, record, plaintext, out_id);
+    return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
 }
 
 /* ---- reading ---- */

@@ -19,6 +19,13 @@ void dbk_local_tz(char *out, size_t cap);
  */
 int dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext,
                    dbk_id *out_id);
+/*
+ * The same into the stream with this id (a client's shared stream, for a counselor
+ * who holds its grant), under the stream's current epoch. DBK_E_NOT_FOUND when the
+ * stream or the key of its epoch is not held here.
+ */
+int dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record,
+                      json_t *plaintext, dbk_id *out_id);
 
 /* One opened entry. */
 typedef struct dbk_entry {

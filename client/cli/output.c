@@ -1,6 +1,7 @@
 /* Output helpers; see output.h. */
 #include "output.h"
 
+#include <qrencode.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +89,33 @@ dbk_out_consent(FILE *out, const json_t *doc)
     json_array_foreach(json_object_get(doc, "other_statements"), i, v)
         para(out, "Also:", json_string_value(v));
     para(out, "Signed:", json_string_value(json_object_get(doc, "signed_at")));
+}
+
+/*
+ * Prints text as a QR code (error correction M, byte mode, as proto/README.md 4.2
+ * says) with Unicode half blocks: two modules per character cell, a quiet zone of
+ * four modules, dark on light.
+ */
+void
+dbk_out_qr(FILE *out, const char *text)
+{
+    QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+    const int quiet = 4;
+    if (q == NULL)
+        return;
+    int n = q->width + 2 * quiet;
+    for (int y = 0; y < n; y += 2) {
+        fputs("  ", out);
+        for (int x = 0; x < n; x++) {
+            int mx = x - quiet, top = y - quiet, bot = y + 1 - quiet;
+            bool t = mx >= 0 && mx < q->width && top >= 0 && top < q->width &&
+                     (q->data[top * q->width + mx] & 1);
+            bool b = mx >= 0 && mx < q->width && bot >= 0 && bot < q->width &&
+                     (q->data[bot * q->width + mx] & 1);
+            /* Light background: a dark module is drawn as the absence of the block. */
+            fputs(t && b ? " " : t ? "\u2584" : b ? "\u2580" : "\u2588", out);
+        }
+        fputc('\n', out);
+    }
+    QRcode_free(q);
 }

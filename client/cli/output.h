@@ -17,4 +17,8 @@ void dbk_out_warn_unopened(const dbk_eu_list *l);
  * section 2.32 notice, wrapped for a terminal. */
 void dbk_out_consent(FILE *out, const json_t *doc);
 
+/* Prints text as a QR code to out (error correction M, byte mode, Unicode half
+ * blocks, a quiet zone of four modules, dark on light). */
+void dbk_out_qr(FILE *out, const char *text);
+
 #endif

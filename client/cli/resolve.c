@@ -128,3 +128,23 @@ dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *caseload
                 arg, DBK_EU_PREFIX_MIN);
     return DBK_EXIT_FAIL;
 }
+
+int
+dbk_resolve_owner(dbk_session *s, const char *cmd, const char *client_arg, dbk_id *owner)
+{
+    json_t *aliases = NULL;
+    int rc;
+    if (client_arg == NULL) {
+        *owner = s->account;
+        return DBK_EXIT_OK;
+    }
+    if ((rc = dbk_require_counselor(s, cmd)) != DBK_EXIT_OK)
+        return rc;
+    if ((rc = dbk_co_aliases(s, &aliases)) != DBK_OK) {
+        fprintf(stderr, "daybook: cannot read your aliases: %s\n", dbk_err_message(rc));
+        return DBK_EXIT_FAIL;
+    }
+    rc = dbk_resolve_client(s, aliases, NULL, client_arg, owner);
+    json_decref(aliases);
+    return rc;
+}

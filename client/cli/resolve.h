@@ -30,4 +30,12 @@ int dbk_require_counselor(const dbk_session *s, const char *cmd);
 int dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *caseload,
                    const char *arg, dbk_id *out);
 
+/*
+ * Whose records a command works on: this account's when client_arg is NULL, else
+ * the client it names (for a counselor only; cmd names the command in messages).
+ * Aliases and this device's client streams are searched, not the server. Prints
+ * what went wrong and returns an exit code; DBK_EXIT_OK with *owner.
+ */
+int dbk_resolve_owner(dbk_session *s, const char *cmd, const char *client_arg, dbk_id *owner);
+
 #endif

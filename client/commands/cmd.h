@@ -50,6 +50,14 @@ const char *dbk_cmd_suggest(const char *name);
  */
 const char *dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts);
 const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
+/*
+ * Takes "--NAME VALUE" or "--NAME=VALUE" out of argv (name given with its dashes)
+ * for commands that otherwise take only operands. *value gets the value (inside
+ * argv) or NULL when the option is absent. false when it is given without a value
+ * or twice (a usage error).
+ */
+bool dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value);
+
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this

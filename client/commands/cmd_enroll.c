@@ -13,6 +13,7 @@
 #include "share.h"
 #include "net.h"
 #include "unlock.h"
+#include "trust.h"
 #include "stream_key.h"
 
 #include "dbk/base64.h"
@@ -112,6 +113,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
     bool yes = false;
     int rc, operands = 0;
 
+    const char *cacert;
+    if (!dbk_cmd_take_option(&argc, argv, "--cacert", &cacert))
+        operands = 2; /* --cacert without a file */
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
             yes = true;
@@ -125,8 +129,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
             operands = 2;
     }
     if (operands != 1 || (my_name != NULL && (my_name[0] == '\0' || strlen(my_name) > 200))) {
-        fprintf(stderr, "usage: daybook enroll CODE [--name NAME] [--yes]   (CODE: "
-                        "daybook://enroll?... from your counselor)\n"
+        fprintf(stderr, "usage: daybook enroll CODE [--name NAME] [--yes] [--cacert FILE]   "
+                        "(CODE:\n       daybook://enroll?... from your counselor; --cacert: the "
+                        "clinic's own CA\n       certificate, PEM, kept in the profile)\n"
                         "       daybook enroll SETUP-CODE --server URL   (a counselor, with a "
                         "bare setup code)\n");
         json_decref(streams);
@@ -192,6 +197,15 @@ run(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: this profile is already enrolled with %s\n", s.server);
         rc = DBK_E_CONFLICT;
         goto out;
+    }
+    if (cacert != NULL && (rc = dbk_net_set_cacert(&s, cacert)) != DBK_OK) {
+        fprintf(stderr, "daybook: --cacert %s: %s\n", cacert,
+                rc == DBK_E_INVALID ? "not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+                                    : dbk_err_message(rc));
+        dbk_session_close(&s);
+        json_decref(streams);
+        json_decref(grants);
+        return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_unlock(&s)) != DBK_OK)
         goto out;
@@ -273,7 +287,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         const char *name = NULL;
         unsigned char sign_pk[32], box_pk[32];
         dbk_id counselor;
-        char key[64], my_digits[DBK_SAFETY_DIGITS + 1], their_digits[DBK_SAFETY_DIGITS + 1];
+        char my_digits[DBK_SAFETY_DIGITS + 1], their_digits[DBK_SAFETY_DIGITS + 1];
         char sn[DBK_SAFETY_NUMBER_LEN + 1];
 
         if (json_is_string(json_object_get(c, "name"))) {
@@ -297,8 +311,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
         char cid_buf[DBK_ID_TEXT_LEN + 1];
         snprintf(cid_buf, sizeof cid_buf, "%s", cid);
         cid = cid_buf; /* also outlives the response */
-        snprintf(key, sizeof key, "sign_pk:%s", cid);
-        dbk_local_put(s.L, key, sign_pk, 32);
+        /* Both keys the fingerprint covers are pinned: a rotation later seals the new
+         * stream key only to these (trust/trust.h). */
+        if ((rc = dbk_trust_pin(&s, &counselor, sign_pk, box_pk)) != DBK_OK) {
+            fprintf(stderr, "daybook: this device already trusts other keys for that counselor; "
+                            "nothing was shared. Tell your counselor.\n");
+            goto out;
+        }
         dbk_local_put(s.L, "counselor", counselor.b, DBK_ID_BYTES);
         dbk_local_put_text(s.L, "counselor_name", name ? name : "your counselor");
 
@@ -352,7 +371,7 @@ out:
 
 const dbk_cmd dbk_cmd_enroll = {
     .name = "enroll",
-    .usage = "daybook enroll CODE [--name NAME] [--yes] | SETUP-CODE --server URL",
+    .usage = "daybook enroll CODE [--name NAME] [--yes] [--cacert FILE] | SETUP-CODE --server URL",
     .summary = "join your clinic's server with your counselor's enrollment code",
     .run = run,
 };

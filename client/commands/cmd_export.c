@@ -5,6 +5,7 @@
  */
 #include "cmd.h"
 #include "entries.h"
+#include "fhir.h"
 #include "output.h"
 
 #include "dbk/error.h"
@@ -26,6 +27,11 @@ static const char help[] =
     "\n"
     "JSON (the default): an array of {\"id\", \"stream\": \"shared\"|\"private\", \"entry\"},\n"
     "where entry is the record exactly as stored (proto/schemas/).\n"
+    "\n"
+    "FHIR: an HL7 FHIR R4 Bundle for your clinic's health record: a Patient with no\n"
+    "identifiers, an Observation per craving and daily check-in, and a\n"
+    "QuestionnaireResponse per questionnaire (PHQ-9, GAD-7, BAM), each labelled as\n"
+    "protected by 42 CFR Part 2. Journal entries are left out.\n"
     "\n"
     "CSV (RFC 4180, a header row, then one row per entry; lists joined with ';'):\n"
     "  id              the entry id\n"
@@ -305,7 +311,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
         default: dbk_cmd_print_help(&dbk_cmd_export, stderr); return DBK_EXIT_USAGE;
         }
     }
-    if (optind != argc || (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0) ||
+    if (optind != argc ||
+        (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0 &&
+         strcmp(format, "fhir") != 0) ||
         (path != NULL && path[0] == '\0')) {
         dbk_cmd_print_help(&dbk_cmd_export, stderr);
         return DBK_EXIT_USAGE;
@@ -325,7 +333,20 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_session_close(&s);
     dbk_out_warn_unopened(&l);
 
-    if (strcmp(format, "json") == 0) {
+    if (strcmp(format, "fhir") == 0) {
+        char now[40], *text;
+        dbk_now_rfc3339(now);
+        json_t *bundle = dbk_fhir_bundle(&l, NULL, now, &count);
+        text = bundle ? json_dumps(bundle, JSON_INDENT(2)) : NULL;
+        json_decref(bundle);
+        if (text != NULL) {
+            puts_(&out, text);
+            puts_(&out, "\n");
+            dbk_eu_wipe_free(text);
+        } else {
+            out.failed = true;
+        }
+    } else if (strcmp(format, "json") == 0) {
         json_t *arr = json_array();
         char *text;
         for (size_t i = 0; i < l.n; i++) {
@@ -388,9 +409,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_export = {
     .name = "export",
-    .usage = "daybook export [--format json|csv] [--out FILE [--force]]   (CSV columns: 'daybook "
-             "export --help')",
-    .summary = "a copy of all your entries, decrypted, as JSON or CSV",
+    .usage = "daybook export [--format json|csv|fhir] [--out FILE [--force]]   (CSV columns: "
+             "'daybook export --help')",
+    .summary = "a copy of all your entries, decrypted, as JSON, CSV or FHIR",
     .help = help,
     .run = run,
 };

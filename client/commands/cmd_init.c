@@ -3,6 +3,7 @@
 #include "entry.h"
 #include "session.h"
 #include "unlock.h"
+#include "trust.h"
 
 #include "dbk/grant.h"
 
@@ -21,17 +22,20 @@ static int
 make_streams(dbk_session *s)
 {
     static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE};
-    char when[40], *consent;
+    char when[40], *consent = NULL;
     int rc = DBK_OK;
 
     dbk_now_rfc3339(when);
-    json_t *c = json_pack("{s:s, s:i, s:s, s:s}", "type", "consent", "v", 1, "purpose",
-                          "my own devices", "signed_at", when);
-    consent = json_dumps(c, JSON_COMPACT);
-    json_decref(c);
-    if (consent == NULL)
-        return DBK_E_NOMEM;
     for (size_t i = 0; i < 2 && rc == DBK_OK; i++) {
+        /* The self-grant names the stream's kind: a second device learns it from this
+         * signature, never from the server's listing (trust/trust.h). */
+        json_t *c = dbk_trust_self_consent(kinds[i], when);
+        free(consent);
+        if ((consent = json_dumps(c, JSON_COMPACT)) == NULL) {
+            json_decref(c);
+            return DBK_E_NOMEM;
+        }
+        json_decref(c);
         dbk_local_stream st = {.owner = s->account, .kind = kinds[i], .epoch = 1};
         unsigned char key[32], *g;
         size_t len;

@@ -5,6 +5,7 @@
  * a server that substitutes keys is caught.
  */
 #include "cmd.h"
+#include "output.h"
 #include "session.h"
 #include "net.h"
 
@@ -14,38 +15,8 @@
 
 #include <stdbool.h>
 
-#include <qrencode.h>
 #include <stdio.h>
 #include <string.h>
-
-/*
- * Prints text as a QR code (error correction M, byte mode, as proto/README.md 4.2
- * says) with Unicode half blocks: two modules per character cell, a quiet zone of
- * four modules, dark on light.
- */
-static void
-print_qr(const char *text)
-{
-    QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
-    const int quiet = 4;
-    if (q == NULL)
-        return;
-    int n = q->width + 2 * quiet;
-    for (int y = 0; y < n; y += 2) {
-        printf("  ");
-        for (int x = 0; x < n; x++) {
-            int mx = x - quiet, top = y - quiet, bot = y + 1 - quiet;
-            bool t = mx >= 0 && mx < q->width && top >= 0 && top < q->width &&
-                     (q->data[top * q->width + mx] & 1);
-            bool b = mx >= 0 && mx < q->width && bot >= 0 && bot < q->width &&
-                     (q->data[bot * q->width + mx] & 1);
-            /* Light background: a dark module is drawn as the absence of the block. */
-            fputs(t && b ? " " : t ? "\u2584" : b ? "\u2580" : "\u2588", stdout);
-        }
-        putchar('\n');
-    }
-    QRcode_free(q);
-}
 
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
@@ -109,7 +80,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s",
                  server, code, fp, cid, name);
         printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
-        print_qr(uri);
+        dbk_out_qr(stdout, uri);
         printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
     }
     json_decref(resp);

@@ -51,7 +51,8 @@ by_time(const void *a, const void *b)
 static void
 place(const dbk_eu_entry *e, struct placed *p)
 {
-    static const char *const keys[] = {"occurred_at", "written_at", "deleted_at"};
+    static const char *const keys[] = {"occurred_at", "written_at", "answered_at", "recorded_at",
+                                       "deleted_at"};
     p->e = e;
     p->day = INT64_MAX; /* no usable time: at the end, by clock */
     p->at = INT64_MAX;
@@ -100,6 +101,19 @@ on_entry(const dbk_eu_entry *e, void *arg)
                json_string_value(json_object_get(e->doc, "date")),
                json_array_size(json_object_get(e->doc, "checked")),
                e->pending ? "  (not synced)" : "");
+    } else if (strcmp(type, "checkin") == 0) {
+        json_t *use = json_object_get(e->doc, "use");
+        printf("%-16s  check-in  %s%s%s\n", json_string_value(json_object_get(e->doc, "date")),
+               json_is_true(json_object_get(use, "any")) ? "used" : "no use",
+               json_is_true(json_object_get(e->doc, "recalled")) ? "  (filled in later)" : "",
+               e->pending ? "  (not synced)" : "");
+    } else if (strcmp(type, "measure") == 0) {
+        json_t *sc = json_object_get(e->doc, "score");
+        printf("%.16s  measure  %s", json_string_value(json_object_get(e->doc, "answered_at")),
+               json_string_value(json_object_get(e->doc, "instrument")));
+        if (json_is_integer(json_object_get(sc, "total")))
+            printf(" %lld", (long long)json_integer_value(json_object_get(sc, "total")));
+        printf("%s\n", e->pending ? "  (not synced)" : "");
     } else if (strcmp(type, "note") == 0) {
         char by[201];
         bool own = dbk_id_equal(&e->hdr.author, &l->s->account);

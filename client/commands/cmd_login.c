@@ -27,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+
+static const char *login_cacert; /* --cacert FILE, for login_new_device */
+
 static json_t *
 b64(const unsigned char *b, size_t n)
 {
@@ -171,6 +174,13 @@ login_new_device(dbk_ctx *ctx, const char *link)
     }
     if ((rc = dbk_session_open(&s, true)) != DBK_OK)
         return dbk_cmd_fail("cannot create the profile", rc);
+    if (login_cacert != NULL && (rc = dbk_net_set_cacert(&s, login_cacert)) != DBK_OK) {
+        fprintf(stderr, "daybook: --cacert %s: %s\n", login_cacert,
+                rc == DBK_E_INVALID ? "not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+                                    : dbk_err_message(rc));
+        dbk_session_close(&s);
+        return DBK_EXIT_USAGE;
+    }
     snprintf(s.server, sizeof s.server, "%s", u.server);
     s.account = account;
     dbk_id_random(&s.device);
@@ -224,7 +234,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     }
     sodium_memzero(token, sizeof token);
     if (rc == DBK_OK)
-        rc = dbk_refresh_grants(&s);
+        rc = dbk_refresh_grants(&s, NULL);
     if (rc == DBK_OK)
         rc = dbk_local_commit(s.L);
     else
@@ -299,7 +309,7 @@ login_again(dbk_ctx *ctx)
             rc = dbk_local_put_int(s.L, "restore_generation", gen);
     }
     if (rc == DBK_OK)
-        rc = dbk_refresh_grants(&s);
+        rc = dbk_refresh_grants(&s, NULL);
     if (rc == DBK_OK) {
         if (ctx->json)
             printf("{\"logged_in\":true,\"server_restored\":%s}\n", restored ? "true" : "false");
@@ -321,6 +331,11 @@ out:
 static int
 run_login(dbk_ctx *ctx, int argc, char **argv)
 {
+    if (!dbk_cmd_take_option(&argc, argv, "--cacert", &login_cacert) ||
+        (login_cacert != NULL && argc != 2)) {
+        fprintf(stderr, "usage: daybook login [LINK [--cacert FILE]]\n");
+        return DBK_EXIT_USAGE;
+    }
     if (argc == 2)
         return login_new_device(ctx, argv[1]);
     if (argc == 1)
@@ -452,7 +467,7 @@ run_devices(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_login = {
     .name = "login",
-    .usage = "daybook login [LINK]",
+    .usage = "daybook login [LINK [--cacert FILE]]",
     .summary = "sign this device in again, or join a second device with a login link",
     .run = run_login,
 };

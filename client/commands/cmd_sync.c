@@ -9,6 +9,7 @@
 #include "links.h"
 #include "output.h"
 #include "sync.h"
+#include "trust.h"
 
 #include "dbk/error.h"
 
@@ -17,6 +18,30 @@
 #include <time.h>
 
 /* The server refused new records with storage_full: nothing is lost here. */
+/* The server offered what this device does not believe (trust/trust.h): said loudly,
+ * once per sync, with what was kept instead. */
+static void
+warn_refused(const dbk_trust_report *r)
+{
+    fprintf(stderr, "daybook: WARNING: the server sent data this device refused:\n");
+    if (r->bad_grants)
+        fprintf(stderr, "  %zu key grant(s) not signed by a key this device trusts\n",
+                r->bad_grants);
+    if (r->replaced_grants)
+        fprintf(stderr, "  %zu attempt(s) to replace a key grant already held\n",
+                r->replaced_grants);
+    if (r->kind_swaps)
+        fprintf(stderr, "  %zu stream(s) listed as shared where they are private, or the "
+                        "reverse\n",
+                r->kind_swaps);
+    if (r->epoch_rollbacks)
+        fprintf(stderr, "  %zu stream(s) listed with an older key than this device holds\n",
+                r->epoch_rollbacks);
+    fprintf(stderr, "  Nothing was changed: your entries stay sealed to the keys you verified. "
+                    "If the\n  clinic restored its server from a backup this can happen once; "
+                    "otherwise tell\n  your clinic.\n");
+}
+
 static void
 server_disk_full(const dbk_sync_stats *st)
 {
@@ -208,10 +233,17 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                               (int)st.pulled, "pending", (json_int_t)st.pending, "failed_streams",
                               (int)st.failed_streams, "ended", ended);
         json_object_update(j, loop);
+        json_object_set_new(j, "refused",
+                            json_pack("{s:i, s:i, s:i, s:i}", "grants", (int)st.trust.bad_grants,
+                                      "replaced_grants", (int)st.trust.replaced_grants,
+                                      "kind_swaps", (int)st.trust.kind_swaps, "epoch_rollbacks",
+                                      (int)st.trust.epoch_rollbacks));
         json_decref(loop);
         dbk_out_json(stdout, j);
         json_decref(j);
     }
+    if (dbk_trust_report_any(&st.trust))
+        warn_refused(&st.trust);
     if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
         server_disk_full(&st); /* a stream's push refused in a 200 answer */
     else if (st.failed_streams > 0)

@@ -12,7 +12,9 @@
 
 extern const dbk_cmd dbk_cmd_access;
 extern const dbk_cmd dbk_cmd_assign;
+extern const dbk_cmd dbk_cmd_calendar;
 extern const dbk_cmd dbk_cmd_check;
+extern const dbk_cmd dbk_cmd_checkin;
 extern const dbk_cmd dbk_cmd_clients;
 extern const dbk_cmd dbk_cmd_consent;
 extern const dbk_cmd dbk_cmd_craving;
@@ -27,9 +29,12 @@ extern const dbk_cmd dbk_cmd_journal;
 extern const dbk_cmd dbk_cmd_lock;
 extern const dbk_cmd dbk_cmd_log;
 extern const dbk_cmd dbk_cmd_login;
+extern const dbk_cmd dbk_cmd_measure;
+extern const dbk_cmd dbk_cmd_med;
 extern const dbk_cmd dbk_cmd_note;
 extern const dbk_cmd dbk_cmd_notes;
 extern const dbk_cmd dbk_cmd_passwd;
+extern const dbk_cmd dbk_cmd_plan;
 extern const dbk_cmd dbk_cmd_review;
 extern const dbk_cmd dbk_cmd_revoke;
 extern const dbk_cmd dbk_cmd_rm;
@@ -43,13 +48,16 @@ extern const dbk_cmd dbk_cmd_trends;
 extern const dbk_cmd dbk_cmd_unassign;
 extern const dbk_cmd dbk_cmd_uncheck;
 extern const dbk_cmd dbk_cmd_unlock;
+extern const dbk_cmd dbk_cmd_verify;
 extern const dbk_cmd dbk_cmd_version;
 
 /* Sorted by name. */
 const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_access,
     &dbk_cmd_assign,
+    &dbk_cmd_calendar,
     &dbk_cmd_check,
+    &dbk_cmd_checkin,
     &dbk_cmd_clients,
     &dbk_cmd_consent,
     &dbk_cmd_craving,
@@ -64,9 +72,12 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_lock,
     &dbk_cmd_log,
     &dbk_cmd_login,
+    &dbk_cmd_measure,
+    &dbk_cmd_med,
     &dbk_cmd_note,
     &dbk_cmd_notes,
     &dbk_cmd_passwd,
+    &dbk_cmd_plan,
     &dbk_cmd_review,
     &dbk_cmd_revoke,
     &dbk_cmd_rm,
@@ -80,9 +91,39 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_unassign,
     &dbk_cmd_uncheck,
     &dbk_cmd_unlock,
+    &dbk_cmd_verify,
     &dbk_cmd_version,
 };
 const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];
+
+bool
+dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value)
+{
+    size_t len = strlen(name);
+    *value = NULL;
+    for (int i = 1; i < *argc; i++) {
+        int take;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], name) == 0) {
+            if (i + 1 >= *argc || *value != NULL)
+                return false;
+            *value = argv[i + 1];
+            take = 2;
+        } else if (strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') {
+            if (*value != NULL || argv[i][len + 1] == '\0')
+                return false;
+            *value = argv[i] + len + 1;
+            take = 1;
+        } else {
+            continue;
+        }
+        memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take + 1) * sizeof *argv);
+        *argc -= take;
+        i--;
+    }
+    return true;
+}
 
 /* Whether a passphrase could have been given: a file or descriptor for scripts, or a
  * terminal to type it on. Without one, "wrong passphrase" would be a lie. */

@@ -10,9 +10,16 @@
 #include "dbk/error.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define CA_FILE "ca.pem"      /* in the profile directory */
+#define CA_MAX (1024 * 1024) /* a CA bundle, not a disk image */
 
 /* ---- network ---- */
 
@@ -168,8 +175,15 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, net_timeout_ms());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (getenv("DAYBOOK_CA_FILE") != NULL) /* a clinic's private CA (e.g. Caddy's internal) */
-        curl_easy_setopt(c, CURLOPT_CAINFO, getenv("DAYBOOK_CA_FILE"));
+    /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the
+     * one `enroll --cacert` or `login --cacert` kept in the profile. */
+    char ca[4200];
+    const char *ca_env = getenv("DAYBOOK_CA_FILE");
+    if (ca_env != NULL && *ca_env != '\0')
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_env);
+    else if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca &&
+             access(ca, R_OK) == 0)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -199,5 +213,44 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         sodium_memzero(b.p, b.len);
         free(b.p);
     }
+    return rc;
+}
+
+int
+dbk_net_set_cacert(dbk_session *s, const char *path)
+{
+    char dst[4200], tmp[4300], *pem = NULL;
+    FILE *in = fopen(path, "r");
+    size_t n = 0;
+    int fd = -1, rc = DBK_E_INVALID;
+
+    if (in == NULL)
+        return DBK_E_NOT_FOUND;
+    if ((pem = malloc(CA_MAX + 1)) != NULL)
+        n = fread(pem, 1, CA_MAX + 1, in);
+    fclose(in);
+    if (pem == NULL)
+        return DBK_E_NOMEM;
+    pem[n <= CA_MAX ? n : CA_MAX] = '\0';
+    if (n > CA_MAX || strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL)
+        goto out; /* not a PEM certificate: say so now, not at the first sync */
+    if (snprintf(dst, sizeof dst, "%s/" CA_FILE, s->dir) >= (int)sizeof dst ||
+        snprintf(tmp, sizeof tmp, "%s.new", dst) >= (int)sizeof tmp)
+        goto out;
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, pem, n) != (ssize_t)n || fsync(fd) != 0) {
+        rc = errno == ENOSPC ? DBK_E_STORAGE_FULL : DBK_E_IO;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    rc = rename(tmp, dst) == 0 ? DBK_OK : DBK_E_IO;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != DBK_OK && fd >= 0)
+        unlink(tmp);
+    free(pem);
     return rc;
 }

@@ -22,4 +22,12 @@ int dbk_net_check_url(const char *url);
 /* Stores the bearer token sealed to this account's own key. */
 int dbk_net_set_token(dbk_session *s, const char *token);
 
+/*
+ * Keeps the CA certificate(s) at path (PEM) in the profile, so every later request
+ * trusts the clinic's private CA (`enroll --cacert`, `login --cacert`). The file is
+ * copied, not referenced: it may move or vanish later. DBK_E_NOT_FOUND when path
+ * cannot be read, DBK_E_INVALID when it holds no PEM certificate.
+ */
+int dbk_net_set_cacert(dbk_session *s, const char *path);
+
 #endif

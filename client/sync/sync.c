@@ -51,23 +51,21 @@ status_err(json_t *resp)
 static int
 learn_owner_key(dbk_session *s, const dbk_id *owner)
 {
-    char t[DBK_ID_TEXT_LEN + 1], key[64], path[128];
+    char t[DBK_ID_TEXT_LEN + 1], path[128];
     unsigned char pk[32];
     json_t *resp = NULL;
     long status;
-    size_t n;
     int rc;
 
     dbk_id_to_text(owner, t);
-    snprintf(key, sizeof key, "sign_pk:%s", t);
-    if (dbk_local_get(s->L, key, pk, sizeof pk, &n) == DBK_OK)
+    if (dbk_trust_pinned(s, owner, pk, NULL) == DBK_OK)
         return DBK_OK;
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
     if (rc == DBK_OK && status != 200)
         rc = status_err(resp);
     if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", pk, 32)) == DBK_OK)
-        rc = dbk_local_put(s->L, key, pk, 32);
+        rc = dbk_trust_pin_first_use(s, owner, pk);
     json_decref(resp);
     return rc;
 }
@@ -158,13 +156,16 @@ note_ends(dbk_session *s, json_t *grants)
 
 /* Fetches the grants and streams this account reads, and the keys of their owners. */
 int
-dbk_refresh_grants(dbk_session *s)
+dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
 {
+    dbk_trust_report none = {0};
     json_t *resp = NULL, *g;
     long status;
     size_t i;
     int rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &resp);
 
+    if (r == NULL)
+        r = &none;
     if (rc == DBK_OK && status != 200)
         rc = status_err(resp);
     if (rc == DBK_OK)
@@ -175,41 +176,36 @@ dbk_refresh_grants(dbk_session *s)
         unsigned char bytes[20000];
         size_t len;
         dbk_grant_hdr h;
-        dbk_local_stream st;
         if (rc != DBK_OK || gb == NULL || state == NULL || strcmp(state, "revoked") == 0)
             continue;
         if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
-            dbk_grant_parse(bytes, len, &h) != DBK_OK)
+            dbk_grant_parse(bytes, len, &h) != DBK_OK) {
+            r->bad_grants++;
             continue;
-        rc = dbk_local_grant_put(s->L, &h.stream, h.epoch, bytes, len);
-        if (rc == DBK_OK && !dbk_id_equal(&h.owner, &s->account))
-            rc = learn_owner_key(s, &h.owner);
-        if (rc == DBK_OK && dbk_local_stream_get(s->L, &h.stream, &st) == DBK_E_NOT_FOUND) {
-            memset(&st, 0, sizeof st);
-            st.id = h.stream;
-            st.owner = h.owner;
-            st.kind = DBK_LOCAL_SHARED;
-            st.epoch = h.epoch;
-            rc = dbk_local_stream_put(s->L, &st);
         }
+        /* The owner's identity key first (pinned, or pinned now on first use), then
+         * trust/ decides whether the grant stands. */
+        if (!dbk_id_equal(&h.owner, &s->account) && (rc = learn_owner_key(s, &h.owner)) != DBK_OK) {
+            if (rc == DBK_E_FINGERPRINT) {
+                r->bad_grants++; /* a key other than the pinned one: refused */
+                rc = DBK_OK;
+            }
+            continue;
+        }
+        rc = dbk_trust_accept_grant(s, bytes, len, r);
     }
     json_decref(resp);
     if (rc != DBK_OK)
         return rc;
-    /* Stream kinds and epochs as the server knows them. */
+    /* The server's listing of kinds and epochs: compared, never applied. */
     resp = NULL;
     rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &resp);
     json_array_foreach(json_object_get(resp, "streams"), i, g) {
-        dbk_local_stream st;
         dbk_id id;
-        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK ||
-            dbk_local_stream_get(s->L, &id, &st) != DBK_OK)
+        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK)
             continue;
-        st.kind = strcmp(json_string_value(json_object_get(g, "kind")), "private") == 0
-                      ? DBK_LOCAL_PRIVATE
-                      : DBK_LOCAL_SHARED;
-        st.epoch = (uint32_t)json_integer_value(json_object_get(g, "epoch"));
-        rc = dbk_local_stream_put(s->L, &st);
+        dbk_trust_stream_listed(s, &id, json_string_value(json_object_get(g, "kind")),
+                                (uint32_t)json_integer_value(json_object_get(g, "epoch")), r);
     }
     json_decref(resp);
     return rc;
@@ -354,7 +350,10 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
         st->pulled++;
     }
     ls.cursor = json_integer_value(json_object_get(entry, "next"));
-    ls.epoch = (uint32_t)json_integer_value(json_object_get(entry, "epoch"));
+    /* The epoch the server names is a hint: only a verified grant raises ours
+     * (trust/trust.c), and a lower one is an epoch rolled back, refused and told. */
+    if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
+        st->trust.epoch_rollbacks++;
     *more = *more || json_is_true(json_object_get(entry, "more"));
     return dbk_local_stream_put(s->L, &ls);
 }
@@ -444,7 +443,7 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
                 /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
                 int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
                 if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
-                    rc = dbk_refresh_grants(s);
+                    rc = dbk_refresh_grants(s, &st->trust);
                     if (rc == DBK_OK)
                         rc = dbk_local_put_int(s->L, "grants_seq", seq);
                     more = true; /* pull the streams just learned */
@@ -502,5 +501,24 @@ dbk_sync_consents(dbk_session *s, json_t **out)
         a.out = NULL;
     }
     *out = a.out;
+    return rc;
+}
+
+int
+dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                      unsigned char box_pk[32])
+{
+    char t[DBK_ID_TEXT_LEN + 1], path[128];
+    json_t *resp = NULL;
+    long status;
+    int rc;
+    dbk_id_to_text(account, t);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", sign_pk, 32)) == DBK_OK)
+        rc = json_fixed(resp, "x25519_pk", box_pk, 32);
+    json_decref(resp);
     return rc;
 }

@@ -8,10 +8,13 @@
 #define DBK_CLIENT_SYNC_H
 
 #include "session.h"
+#include "trust.h"
 
 /* Fetches the grants addressed to this account (stream keys), the streams they open
- * and their owners' identity keys. */
-int dbk_refresh_grants(dbk_session *s);
+ * and their owners' identity keys, and hands each to trust/ to keep or refuse; what
+ * it refused, and where the server's listing of streams disagrees with what this
+ * device knows, is counted in *r (may be NULL). */
+int dbk_refresh_grants(dbk_session *s, dbk_trust_report *r);
 
 /* A stream of another account this one read until its owner revoked the grant or the
  * grant's end date passed: reported by one sync, then no longer pulled (until the
@@ -33,7 +36,13 @@ typedef struct dbk_sync_stats {
      * stream's push entry, or of the whole request. Tells the server's full disk
      * (storage_full) from this device's, which fails with the same code. */
     int server_error;
+    dbk_trust_report trust; /* what the server offered that this device refused */
 } dbk_sync_stats;
+
+/* The keys the server lists now for account (GET /v1/accounts/{id}/keys): a hint, for
+ * trust/ to compare with its pins. */
+int dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                          unsigned char box_pk[32]);
 
 /* Pushes the outbox and pulls every stream until nothing more comes. */
 int dbk_sync(dbk_session *s, dbk_sync_stats *st);

@@ -105,3 +105,13 @@ fi
 ok "daybookd.service has the promised hardening"
 
 echo "deploy.docs: all checks passed"
+
+# README's Dependencies names every package scripts/deps.sh installs (deps.sh is the
+# one place the list lives; the README must not fall behind it).
+pkgs=$(sed -n '/^\(build\|test\)_pkgs=(/,/^)/p' "$SRC/scripts/deps.sh" |
+    sed 's/#.*//' | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -v '_pkgs')
+[ -n "$pkgs" ] || fail "no packages found in scripts/deps.sh"
+for p in $pkgs nodejs npm; do
+    grep -q -- "\`$p\`" "$SRC/README.md" || fail "README's Dependencies does not name $p (scripts/deps.sh does)"
+done
+ok "README names every package of scripts/deps.sh: $(echo $pkgs)"
