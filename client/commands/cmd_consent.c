@@ -18,6 +18,7 @@
 #include "prompt.h"
 #include "share.h"
 #include "sync.h"
+#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
@@ -135,13 +136,18 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot unlock your keys", rc);
     }
-    if (fp[0] == '\0') {
-        fprintf(stderr, "daybook: this device has no fingerprint of %s to check their key "
-                        "against; share from the device you enrolled with\n", cname);
+    /* The keys pinned at enrollment (trust/); else the server's, checked against the
+     * invite's fingerprint kept then. */
+    if (dbk_trust_pinned(&s, &counselor, sign_pk, box_pk) == DBK_OK) {
+        rc = DBK_OK;
+    } else if (fp[0] == '\0') {
+        fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
+                        "their key against; share from the device you enrolled with\n", cname);
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
+    } else {
+        rc = dbk_share_counselor_keys(&s, &counselor, fp, sign_pk, box_pk);
     }
-    rc = dbk_share_counselor_keys(&s, &counselor, fp, sign_pk, box_pk);
     if (rc == DBK_E_FINGERPRINT) {
         fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
                         "enrolled with. Nothing was shared. Tell your counselor.\n", cname);

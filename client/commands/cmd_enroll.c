@@ -63,7 +63,7 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
                   bool yes)
 {
     unsigned char sign_pk[32], box_pk[32];
-    char key[64], cname[201] = "your counselor";
+    char cname[201] = "your counselor";
     dbk_id counselor;
     int rc;
 
@@ -80,8 +80,7 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
     }
     if (rc != DBK_OK)
         return dbk_cmd_fail("cannot fetch your counselor's key (enrolling needs the server)", rc);
-    snprintf(key, sizeof key, "sign_pk:%s", u->counselor);
-    if ((rc = dbk_local_put(s->L, key, sign_pk, 32)) != DBK_OK ||
+    if ((rc = dbk_trust_pin(s, &counselor, sign_pk, box_pk)) != DBK_OK ||
         (rc = dbk_local_put(s->L, "counselor", counselor.b, DBK_ID_BYTES)) != DBK_OK ||
         (rc = dbk_local_put_text(s->L, "counselor_name", cname)) != DBK_OK ||
         (rc = dbk_local_put_text(s->L, "counselor_fp", u->fp)) != DBK_OK)
