@@ -120,3 +120,48 @@ dbk_share_template(dbk_session *s, json_t **tmpl)
     json_decref(resp);
     return rc;
 }
+
+int
+dbk_share_states(dbk_session *s, json_t **out)
+{
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], path[128];
+    json_t *resp = NULL, *g, *newest = json_object();
+    long status;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared)) != DBK_OK) {
+        json_decref(newest);
+        return rc;
+    }
+    dbk_id_to_text(&shared.id, sid);
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = answer_err(resp);
+    *out = json_object();
+    json_array_foreach(json_object_get(resp, "grants"), i, g) {
+        const char *who = json_string_value(json_object_get(g, "grantee"));
+        const char *state = json_string_value(json_object_get(g, "state"));
+        json_int_t at = json_integer_value(json_object_get(g, "created_at"));
+        if (rc != DBK_OK || who == NULL || state == NULL)
+            continue;
+        const char *was = json_string_value(json_object_get(*out, who));
+        if (was != NULL && strcmp(was, "active") == 0)
+            continue;
+        if (strcmp(state, "active") == 0 ||
+            at >= json_integer_value(json_object_get(newest, who))) {
+            json_object_set_new(*out, who, json_string(state));
+            json_object_set_new(newest, who, json_integer(at));
+        }
+    }
+    json_decref(resp);
+    json_decref(newest);
+    if (rc != DBK_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}

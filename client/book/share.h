@@ -25,4 +25,9 @@ int dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char
  * server has none; DBK_E_UNAVAILABLE offline. */
 int dbk_share_template(dbk_session *s, json_t **tmpl);
 
+/* Where each grantee of the shared stream stands, from the server:
+ * {grantee id: "active"|"revoked"|"expired"} (any active grant makes it active). New
+ * reference; DBK_E_UNAVAILABLE offline. */
+int dbk_share_states(dbk_session *s, json_t **out);
+
 #endif

@@ -18,6 +18,7 @@
 #include "prompt.h"
 #include "share.h"
 #include "sync.h"
+#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
@@ -135,13 +136,18 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot unlock your keys", rc);
     }
-    if (fp[0] == '\0') {
-        fprintf(stderr, "daybook: this device has no fingerprint of %s to check their key "
-                        "against; share from the device you enrolled with\n", cname);
+    /* The keys pinned at enrollment (trust/); else the server's, checked against the
+     * invite's fingerprint kept then. */
+    if (dbk_trust_pinned(&s, &counselor, sign_pk, box_pk) == DBK_OK) {
+        rc = DBK_OK;
+    } else if (fp[0] == '\0') {
+        fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
+                        "their key against; share from the device you enrolled with\n", cname);
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
+    } else {
+        rc = dbk_share_counselor_keys(&s, &counselor, fp, sign_pk, box_pk);
     }
-    rc = dbk_share_counselor_keys(&s, &counselor, fp, sign_pk, box_pk);
     if (rc == DBK_E_FINGERPRINT) {
         fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
                         "enrolled with. Nothing was shared. Tell your counselor.\n", cname);
@@ -220,13 +226,18 @@ static int
 consent_client(dbk_ctx *ctx, dbk_session *s)
 {
     dbk_eu_list l;
-    json_t *newest = json_object(), *arr = json_array(), *v;
+    json_t *newest = json_object(), *arr = json_array(), *v, *states = NULL;
     const char *k;
     int rc;
+
+    /* Where each consent stands now; offline, what was signed is still shown. */
+    if (dbk_share_states(s, &states) != DBK_OK)
+        states = NULL;
 
     if ((rc = dbk_eu_load(s, &l)) != DBK_OK) {
         json_decref(newest);
         json_decref(arr);
+        json_decref(states);
         return dbk_cmd_fail("cannot read your entries", rc);
     }
     /* The newest consent per recipient (the list is oldest first). */
@@ -242,10 +253,24 @@ consent_client(dbk_ctx *ctx, dbk_session *s)
     json_object_foreach(newest, k, v) {
         const char *date = json_string_value(json_object_get(json_object_get(v, "expires"),
                                                              "date"));
-        json_array_append(arr, v);
+        const char *state = states ? json_string_value(json_object_get(states, k)) : NULL;
+        const char *to = json_string_value(json_object_get(json_object_get(v, "recipient"),
+                                                           "name"));
+        json_t *row = json_deep_copy(v);
+        json_object_set_new(row, "state", json_string(state ? state : "unknown"));
+        json_array_append_new(arr, row);
         if (ctx->json)
             continue;
         dbk_out_consent(stdout, v);
+        if (state == NULL)
+            printf("  Status: not known (the server cannot be reached)\n");
+        else if (strcmp(state, "active") == 0)
+            printf("  Status: in force\n");
+        else
+            printf("  Status: %s; nothing new is shared. To share again: daybook share '%s'\n",
+                   strcmp(state, "revoked") == 0 ? "revoked" : "ended (its date passed)", to);
+        if (state != NULL && strcmp(state, "active") != 0)
+            date = NULL; /* nothing to renew before it ends */
         if (date != NULL) {
             int64_t day, today = dbk_eu_today();
             if (dbk_day_parse(date, &day) && day - today <= DBK_CONSENT_WARN_DAYS)
@@ -255,8 +280,9 @@ consent_client(dbk_ctx *ctx, dbk_session *s)
                        json_string_value(json_object_get(json_object_get(v, "recipient"),
                                                          "name")));
         }
-        printf("\n  Revoke it: daybook revoke '%s'\n\n",
-               json_string_value(json_object_get(json_object_get(v, "recipient"), "name")));
+        if (state == NULL || strcmp(state, "active") == 0)
+            printf("\n  Revoke it: daybook revoke '%s'\n", to);
+        printf("\n");
     }
     if (ctx->json)
         dbk_out_json(stdout, arr);
@@ -265,6 +291,7 @@ consent_client(dbk_ctx *ctx, dbk_session *s)
                "share).\n");
     json_decref(arr);
     json_decref(newest);
+    json_decref(states);
     dbk_eu_free(&l);
     return DBK_EXIT_OK;
 }

@@ -198,6 +198,8 @@ prompt_missing(long *intensity, const char **result, json_t *doc, json_t *trigge
     return true;
 }
 
+/* Over 80 lines: one case per flag, each with the message that names what it takes;
+ * split up, what a flag accepts would be far from where it is read. */
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {

@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "links.h"
 #include "prompt.h"
+#include "share.h"
 #include "net.h"
 #include "unlock.h"
 #include "trust.h"
@@ -44,6 +45,57 @@ idj(const dbk_id *id)
     return b64(id->b, DBK_ID_BYTES);
 }
 
+static bool
+has_counselor(dbk_session *s)
+{
+    unsigned char c[DBK_ID_BYTES];
+    size_t n;
+    return dbk_local_get(s->L, "counselor", c, sizeof c, &n) == DBK_OK;
+}
+
+/*
+ * The rest of a client's enrollment on a profile the server already enrolled: the
+ * counselor of the link, its keys checked against the link's fingerprint, stored,
+ * and the consent offered. On any failure the profile stays as it was, for a retry.
+ */
+static int
+finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *my_name,
+                  bool yes)
+{
+    unsigned char sign_pk[32], box_pk[32];
+    char cname[201] = "your counselor";
+    dbk_id counselor;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return dbk_cmd_fail("cannot unlock your keys", rc);
+    if (dbk_id_from_text(&counselor, u->counselor, strlen(u->counselor)) != DBK_OK)
+        return dbk_cmd_fail("enrollment failed", DBK_E_INVALID);
+    rc = dbk_share_counselor_keys(s, &counselor, u->fp, sign_pk, box_pk);
+    if (rc == DBK_E_FINGERPRINT) {
+        fprintf(stderr, "daybook: the server gave a key for your counselor that does not match "
+                        "the code. Nothing was shared. Tell your counselor; with a new code, "
+                        "run 'daybook enroll' again (this profile is kept).\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("cannot fetch your counselor's key (enrolling needs the server)", rc);
+    if ((rc = dbk_trust_pin(s, &counselor, sign_pk, box_pk)) != DBK_OK ||
+        (rc = dbk_local_put(s->L, "counselor", counselor.b, DBK_ID_BYTES)) != DBK_OK ||
+        (rc = dbk_local_put_text(s->L, "counselor_name", cname)) != DBK_OK ||
+        (rc = dbk_local_put_text(s->L, "counselor_fp", u->fp)) != DBK_OK)
+        return dbk_cmd_fail("enrollment failed", rc);
+    if (my_name == NULL && u->name[0] != '\0')
+        my_name = u->name;
+    (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
+    if (!ctx->json)
+        printf("Your counselor's key matches the code.\n");
+    return dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk,
+                                 my_name ? my_name : "Daybook client", yes);
+}
+
+/* Over 80 lines: the steps of proto/README.md 4.3 in their order; every failure path
+ * must leave the profile retryable, which is easiest to check when they are together. */
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -128,6 +180,17 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(streams);
         json_decref(grants);
         return dbk_cmd_no_profile(rc);
+    }
+    if (s.server[0] != '\0' && u.kind == DBK_LINK_ENROLL && s.role == DBK_ROLE_CLIENT &&
+        !has_counselor(&s) && strcmp(s.server, u.server) == 0) {
+        /* Enrolled, but the counselor's key did not check out (or the answer was lost):
+         * the account exists, so a new code's counselor is checked and offered the
+         * consent without using the code up. */
+        int ret = finish_enrollment(ctx, &s, &u, my_name, yes);
+        json_decref(streams);
+        json_decref(grants);
+        dbk_session_close(&s);
+        return ret;
     }
     if (s.server[0] != '\0') {
         fprintf(stderr, "daybook: this profile is already enrolled with %s\n", s.server);
@@ -239,7 +302,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
             dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK ||
             dbk_fingerprint_check(u.fp, strlen(u.fp), &counselor, sign_pk, box_pk) != DBK_OK) {
             fprintf(stderr, "daybook: the server gave a key for your counselor that does not "
-                            "match the code. Nothing was shared. Tell your counselor.\n");
+                            "match the code. Nothing was shared. Tell your counselor; with a "
+                            "new code, run 'daybook enroll' again (this profile is kept).\n");
             rc = DBK_E_FINGERPRINT;
             goto out;
         }

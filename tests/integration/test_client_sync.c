@@ -303,6 +303,24 @@ test_substituted_counselor_key_is_refused(void **state)
     assert_int_equal(json_array_size(seen), 0); /* nothing shared */
     json_decref(seen);
     tc_account_free(&mallory);
+
+    /* The profile is not stranded: a new, honest code finishes the enrollment. */
+    r = tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    r = tc_cli("enroll", uri, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll again: %s", r.err);
+    assert_non_null(strstr(r.out, "Sharing with"));
+    dbk_run_result_free(&r);
+    free(uri);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    seen = counselor_reads(f, &me);
+    assert_true(json_array_size(seen) >= 1); /* the craving logged before it */
+    json_decref(seen);
     dbk_report("malicious server", "a counselor key not matching the code's fingerprint offered "
                "at enrollment", "`daybook enroll` refuses; nothing shared");
 }
@@ -394,7 +412,7 @@ test_quickstart_with_the_clis(void **state)
     assert_non_null(strstr(r.out, "daybook://enroll?"));
     assert_non_null(strstr(r.out, "\u2580")); /* the QR code, in half blocks */
     dbk_run_result_free(&r);
-    r = tc_cli("--json", "invite", NULL);
+    r = tc_cli("--json", "invite", "--name", "Sam K.", NULL);
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
@@ -433,6 +451,25 @@ test_quickstart_with_the_clis(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "urge_surfing"));
     assert_int_equal(strlen(r.err), 0); /* nothing failed to open */
+    dbk_run_result_free(&r);
+
+    /* README: a note goes back to the client, who sees it and the consent. */
+    r = tc_cli("note", "Sam K.", "-m", "Good work riding that one out.", "--share", NULL);
+    if (r.status != 0)
+        fail_msg("note: %s", r.err);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", clhome, 1);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "New note from Dana Reyes: Good work riding that one out."));
+    dbk_run_result_free(&r);
+    r = tc_cli("consent", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "To whom:"));
+    assert_non_null(strstr(r.out, "Dana Reyes"));
     dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->home, 1);
 }
