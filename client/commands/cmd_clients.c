@@ -14,6 +14,7 @@
  */
 #include "cmd.h"
 #include "counselor.h"
+#include "review.h"
 #include "daycount.h"
 #include "output.h"
 #include "resolve.h"
