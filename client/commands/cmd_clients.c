@@ -206,7 +206,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     out = json_array();
     json_object_foreach(ids, k, v) {
         struct row r;
-        dbk_co_period p;
+        dbk_review_period p;
         json_t *rev;
         memset(&r, 0, sizeof r);
         if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
@@ -218,8 +218,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
         if (r.from_server)
             r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
-        (void)dbk_co_period_make(&l, &r.id, NULL, &p);
-        if ((rev = dbk_co_review(&s, &l, &r.id, r.label, &p)) == NULL) {
+        (void)dbk_review_period_make(&l, &r.id, NULL, &p);
+        if ((rev = dbk_review_build(&s, &l, &r.id, r.label, &p)) == NULL) {
             ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
             break;
         }
@@ -236,11 +236,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
         r.flags = json_array();
         if (r.used > 0)
             json_array_append_new(r.flags, json_string("USE REPORTED"));
-        if (r.have_peak && r.peak >= DBK_CO_HIGH_CRAVING)
+        if (r.have_peak && r.peak >= DBK_REVIEW_HIGH_CRAVING)
             json_array_append_new(r.flags, json_string("HIGH CRAVING"));
         if (r.quiet_days < 0) {
             json_array_append_new(r.flags, json_string("NO ENTRIES YET"));
-        } else if (r.quiet_days >= DBK_CO_QUIET_DAYS) {
+        } else if (r.quiet_days >= DBK_REVIEW_QUIET_DAYS) {
             char f[48];
             snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r.quiet_days);
             json_array_append_new(r.flags, json_string(f));
@@ -312,7 +312,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
             printf("\nDAYS LOGGED: days with an entry since the last session (or the last %d "
                    "days).\n'daybook review CLIENT' before the session; 'daybook session done "
                    "CLIENT' after.\n",
-                   DBK_CO_DEFAULT_DAYS);
+                   DBK_REVIEW_DEFAULT_DAYS);
     }
     json_decref(out);
     json_decref(ids);

@@ -59,7 +59,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     const char *since = NULL, *format = ctx->json ? "json" : "text", *outpath = NULL;
     dbk_session s;
     dbk_eu_list l;
-    dbk_co_period p;
+    dbk_review_period p;
     json_t *aliases = NULL, *caseload = NULL, *rev = NULL;
     dbk_id client;
     char label[64], state[32] = "";
@@ -139,13 +139,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     dbk_out_warn_unopened(&l);
-    if (dbk_co_period_make(&l, &client, since, &p) != DBK_OK) {
+    if (dbk_review_period_make(&l, &client, since, &p) != DBK_OK) {
         fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
                         "future\n");
         ret = DBK_EXIT_USAGE;
         goto out;
     }
-    if ((rev = dbk_co_review(&s, &l, &client, label, &p)) == NULL) {
+    if ((rev = dbk_review_build(&s, &l, &client, label, &p)) == NULL) {
         ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
         goto out;
     }

@@ -161,7 +161,7 @@ dbk_report_html(FILE *o, const json_t *r)
     if (strcmp(S(p, "since"), "last-session") == 0)
         fprintf(o, "since the last session (%.16s).</p>\n", S(p, "last_session"));
     else if (strcmp(S(p, "since"), "default") == 0)
-        fprintf(o, "no session marked yet: the last %d days.</p>\n", DBK_CO_DEFAULT_DAYS);
+        fprintf(o, "no session marked yet: the last %d days.</p>\n", DBK_REVIEW_DEFAULT_DAYS);
     else
         fprintf(o, "from the date asked for.</p>\n");
 

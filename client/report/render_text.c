@@ -150,7 +150,7 @@ dbk_report_text(FILE *o, const json_t *r)
     if (strcmp(S(p, "since"), "last-session") == 0)
         fprintf(o, "since the last session (%.16s)\n", S(p, "last_session"));
     else if (strcmp(S(p, "since"), "default") == 0)
-        fprintf(o, "no session marked yet: the last %d days\n", DBK_CO_DEFAULT_DAYS);
+        fprintf(o, "no session marked yet: the last %d days\n", DBK_REVIEW_DEFAULT_DAYS);
 
     /* 1. Reported use, first. */
     fprintf(o, "\n");

@@ -20,8 +20,8 @@
 static const char *const halt_states[] = {"hungry", "angry", "lonely", "tired"};
 
 int
-dbk_co_period_make(const dbk_eu_list *l, const dbk_id *client, const char *since,
-                   dbk_co_period *p)
+dbk_review_period_make(const dbk_eu_list *l, const dbk_id *client, const char *since,
+                   dbk_review_period *p)
 {
     memset(p, 0, sizeof *p);
     p->to = dbk_eu_today();
@@ -31,7 +31,7 @@ dbk_co_period_make(const dbk_eu_list *l, const dbk_id *client, const char *since
             p->since = "last-session";
         } else {
             p->last_session[0] = '\0';
-            p->from = p->to - DBK_CO_DEFAULT_DAYS + 1;
+            p->from = p->to - DBK_REVIEW_DEFAULT_DAYS + 1;
             p->since = "default";
         }
         return DBK_OK;
@@ -103,8 +103,8 @@ craving_stats(const dbk_eu_list *l, const dbk_id *client, int64_t from, int64_t 
 }
 
 json_t *
-dbk_co_review(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const char *label,
-              const dbk_co_period *p)
+dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const char *label,
+              const dbk_review_period *p)
 {
     static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
