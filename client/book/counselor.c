@@ -40,10 +40,10 @@ dbk_co_caseload(dbk_session *s, json_t **clients)
 /* ---- aliases ---- */
 
 int
-dbk_co_aliases(dbk_session *s, json_t **out)
+dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out)
 {
     unsigned char *sealed = NULL, *plain = NULL;
-    size_t len = 0, cap = 1 << 20;
+    size_t len = 0;
     int rc;
 
     *out = NULL;
@@ -51,7 +51,7 @@ dbk_co_aliases(dbk_session *s, json_t **out)
         return rc;
     if ((sealed = malloc(cap)) == NULL)
         return DBK_E_NOMEM;
-    rc = dbk_local_get(s->L, "client_aliases", sealed, cap, &len);
+    rc = dbk_local_get(s->L, key, sealed, cap, &len);
     if (rc == DBK_E_NOT_FOUND) {
         free(sealed);
         *out = json_object();
@@ -79,7 +79,7 @@ dbk_co_aliases(dbk_session *s, json_t **out)
 }
 
 int
-dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
+dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc)
 {
     char *text;
     unsigned char *sealed;
@@ -88,7 +88,7 @@ dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
 
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
-    if ((text = json_dumps(aliases, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+    if ((text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
         return DBK_E_NOMEM;
     n = strlen(text);
     if ((sealed = malloc(n + crypto_box_SEALBYTES)) == NULL) {
@@ -97,9 +97,21 @@ dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
     }
     crypto_box_seal(sealed, (const unsigned char *)text, n, s->keys->box_pk);
     dbk_eu_wipe_free(text);
-    rc = dbk_local_put(s->L, "client_aliases", sealed, n + crypto_box_SEALBYTES);
+    rc = dbk_local_put(s->L, key, sealed, n + crypto_box_SEALBYTES);
     free(sealed);
     return rc;
+}
+
+int
+dbk_co_aliases(dbk_session *s, json_t **out)
+{
+    return dbk_co_sealed_get(s, "client_aliases", 1 << 20, out);
+}
+
+int
+dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
+{
+    return dbk_co_sealed_put(s, "client_aliases", aliases);
 }
 
 void

@@ -17,6 +17,14 @@
 /* GET /v1/caseload: the "clients" array (new reference). */
 int dbk_co_caseload(dbk_session *s, json_t **clients);
 
+/*
+ * A JSON object kept in the local meta under key, sealed to this account's own
+ * X25519 key (crypto_box_seal): readable only after unlock, never sent. get gives
+ * {} when there is none (new reference); cap bounds the stored size.
+ */
+int dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out);
+int dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc);
+
 /* The aliases, {account id text: name} (new reference; {} when none). */
 int dbk_co_aliases(dbk_session *s, json_t **out);
 int dbk_co_aliases_save(dbk_session *s, const json_t *aliases);
