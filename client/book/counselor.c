@@ -227,3 +227,22 @@ dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap)
     if (dbk_local_get_text(s->L, key, out, cap) != DBK_OK)
         out[0] = '\0';
 }
+
+int64_t
+dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client)
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64], text[32];
+    int64_t ms, day;
+    dbk_id_to_text(client, t);
+    snprintf(key, sizeof key, "enrolled_at:%s", t);
+    if (json_is_integer(json_object_get(entry, "enrolled_at"))) {
+        ms = (int64_t)json_integer_value(json_object_get(entry, "enrolled_at"));
+        (void)dbk_local_put_int(s->L, key, ms);
+    } else {
+        ms = dbk_local_get_int(s->L, key, 0);
+    }
+    if (ms <= 0)
+        return INT64_MIN;
+    dbk_co_ms_text(ms, text);
+    return dbk_day_parse(text, &day) ? day : INT64_MIN;
+}

@@ -50,6 +50,10 @@ int dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *
 void dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state);
 void dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap);
 
+/* The client's enrollment day (local day number) from their caseload entry,
+ * remembered for offline use; INT64_MIN when never known. entry may be NULL. */
+int64_t dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client);
+
 /* A day number as a local date, and "YYYY-MM-DD HH:MM" for Unix ms. */
 void dbk_co_ms_text(int64_t ms, char out[32]);
 

@@ -6,6 +6,7 @@
 #include "render.h"
 #include "review.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const char *
@@ -52,6 +53,11 @@ static const char css[] =
     "white-space:normal}svg{max-width:100%;height:auto}"
     ".day-on{fill:#2e7d32}.day-off{fill:#e0e0e0}.peak{fill:#c62828}.mean{fill:none;"
     "stroke:#1565c0;stroke-width:2}.grid{stroke:#ddd}.axis{font-size:11px;fill:#555}"
+    ".read-first{border:4px solid #b00020;background:#fff4f4;padding:.6rem 1rem;margin:1rem 0}"
+    ".read-first h2{color:#b00020;border:0;margin-top:.2rem}.read-first li{margin:.35rem 0}"
+    ".read-first blockquote{margin:.3rem 0 .3rem 1rem;font-style:italic;border-left:3px solid "
+    "#b00020;padding-left:.6rem}.risk{font-weight:700;color:#b00020}.support{font-size:.9rem}"
+    ".stale{background:#b00020;color:#fff;padding:.3rem .6rem;font-weight:700}"
     "@media print{body{margin:0;max-width:none;font-size:11pt}h2{break-after:avoid}"
     "*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
 
@@ -137,6 +143,124 @@ html_num(FILE *o, const json_t *v)
         fprintf(o, "%g", (double)(long)(json_number_value(v) * 10 + 0.5) / 10.0);
 }
 
+static void
+html_freshness(FILE *o, const json_t *d)
+{
+    if (d == NULL)
+        return;
+    const char *at = json_is_string(json_object_get(d, "as_of")) ? S(d, "as_of") : "never";
+    bool offline = json_is_true(json_object_get(d, "offline"));
+    if (offline || json_is_true(json_object_get(d, "stale")))
+        fprintf(o, "<p class=\"stale\" id=\"data-as-of\">Data as of %s: %s. What the client sent "
+                   "since is not shown.</p>\n",
+                at, offline ? "OFFLINE" : "STALE");
+    else
+        fprintf(o, "<p id=\"data-as-of\">Data as of %s (the last successful sync).</p>\n", at);
+}
+
+static void
+html_read_first(FILE *o, const json_t *rf)
+{
+    size_t i;
+    const json_t *x;
+    fprintf(o, "<section class=\"read-first\" id=\"read-first\"><h2>Read first: %lld item%s</h2>"
+               "<p class=\"support\">",
+            I(rf, "count"), I(rf, "count") == 1 ? "" : "s");
+    esc(o, S(rf, "label"));
+    fprintf(o, "</p>");
+    if (I(rf, "count") == 0)
+        fprintf(o, "<p class=\"ok\">Nothing flagged.</p>");
+    fprintf(o, "<ul>");
+    json_array_foreach(json_object_get(rf, "items"), i, x) {
+        bool risk = strcmp(S(x, "kind"), "risk") == 0;
+        fprintf(o, "<li class=\"item %s\" data-kind=\"%s\">", risk ? "risk" : "", S(x, "kind"));
+        esc(o, S(x, "when"));
+        fprintf(o, " &middot; ");
+        esc(o, S(x, "text"));
+        if (json_is_true(json_object_get(x, "carried_forward")))
+            fprintf(o, " <b>(carried forward: not yet discussed)</b>");
+        if (json_is_true(json_object_get(x, "discussed")))
+            fprintf(o, " (discussed)");
+        if (json_is_string(json_object_get(x, "quote"))) {
+            fprintf(o, "<blockquote>");
+            esc(o, S(x, "quote"));
+            fprintf(o, "</blockquote>");
+        }
+        fprintf(o, "</li>");
+    }
+    fprintf(o, "</ul></section>\n");
+}
+
+static void
+html_craving_entries(FILE *o, const json_t *cr)
+{
+    static const char *const texts[] = {"situation", "thoughts", "feelings", "note"};
+    size_t i;
+    const json_t *x;
+    if (json_array_size(json_object_get(cr, "entries")) == 0)
+        return;
+    fprintf(o, "<h3>Each craving, newest first</h3><table id=\"craving-entries\"><tr><th>When"
+               "</th><th class=\"n\">Intensity</th><th>Outcome</th><th>Situation</th>"
+               "<th>Thoughts</th><th>Feelings</th><th>Note</th></tr>");
+    json_array_foreach(json_object_get(cr, "entries"), i, x) {
+        fprintf(o, "<tr><td>");
+        esc(o, S(x, "when"));
+        fprintf(o, "</td><td class=\"n\">");
+        html_num(o, json_object_get(x, "intensity"));
+        fprintf(o, "</td><td>");
+        esc(o, json_is_string(json_object_get(x, "outcome")) ? S(x, "outcome") : "");
+        for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+            fprintf(o, "</td><td>");
+            esc(o, S(x, texts[k]));
+        }
+        fprintf(o, "</td></tr>");
+    }
+    fprintf(o, "</table>\n");
+}
+
+static void
+html_triggers(FILE *o, const json_t *cr)
+{
+    const json_t *tt = json_object_get(cr, "trigger_totals"), *tot = json_object_get(tt, "totals"),
+                 *x;
+    size_t i;
+    fprintf(o, "<h3>Triggers</h3><p id=\"trigger-totals\">External (people, places, things, "
+               "times): <b>%lld</b>; internal (emotions, HALT, withdrawal): <b>%lld</b>.</p>"
+               "<table id=\"triggers\"><tr><th>Side</th><th>Kind</th><th>Trigger</th>"
+               "<th class=\"n\">Cravings</th></tr>",
+            I(tot, "external"), I(tot, "internal"));
+    json_array_foreach(json_object_get(tt, "list"), i, x) {
+        fprintf(o, "<tr><td>%s</td><td>", S(x, "side"));
+        esc(o, S(x, "kind"));
+        fprintf(o, "</td><td>");
+        esc(o, S(x, "value"));
+        fprintf(o, "</td><td class=\"n\">%lld</td></tr>", I(x, "count"));
+    }
+    fprintf(o, "</table>\n");
+}
+
+static void
+html_medication(FILE *o, const json_t *m)
+{
+    size_t i;
+    const json_t *x;
+    fprintf(o, "<section id=\"medication\"><h2>Medication</h2>");
+    if (!json_is_true(json_object_get(m, "data"))) {
+        fprintf(o, "<p class=\"muted\">No data: no medication records, and the checklist's "
+                   "&ldquo;took medication&rdquo; was not filled in.</p></section>\n");
+        return;
+    }
+    fprintf(o, "<p>From the checklist: taken on <b>%lld</b> of %lld days recorded.",
+            I(m, "days_taken"), I(m, "days_recorded"));
+    if (json_array_size(json_object_get(m, "missed_days")) > 0) {
+        fprintf(o, " <span class=\"risk\">Not ticked:");
+        json_array_foreach(json_object_get(m, "missed_days"), i, x)
+            fprintf(o, "%s %s", i ? "," : "", json_string_value(x));
+        fprintf(o, "</span>");
+    }
+    fprintf(o, "</p></section>\n");
+}
+
 void
 dbk_report_html(FILE *o, const json_t *r)
 {
@@ -164,6 +288,10 @@ dbk_report_html(FILE *o, const json_t *r)
         fprintf(o, "no session marked yet: the last %d days.</p>\n", DBK_REVIEW_DEFAULT_DAYS);
     else
         fprintf(o, "from the date asked for.</p>\n");
+    if (json_is_string(json_object_get(p, "enrolled_on")))
+        fprintf(o, "<p>Enrolled on %s.</p>\n", S(p, "enrolled_on"));
+    html_freshness(o, json_object_get(r, "data"));
+    html_read_first(o, json_object_get(r, "read_first"));
 
     if (I(la, "count") > 0) {
         fprintf(o, "<section class=\"lapse\" id=\"lapses\"><h2>Reported use: %lld craving%s "
@@ -171,8 +299,9 @@ dbk_report_html(FILE *o, const json_t *r)
                    "<th>What</th><th>Situation</th></tr>",
                 I(la, "count"), I(la, "count") == 1 ? "" : "s");
         json_array_foreach(json_object_get(la, "entries"), i, x) {
-            fprintf(o, "<tr class=\"lapse-row\"><td>%.16s</td><td class=\"n\">",
-                    S(x, "occurred_at"));
+            fprintf(o, "<tr class=\"lapse-row\"><td>");
+            esc(o, S(x, "when"));
+            fprintf(o, "</td><td class=\"n\">");
             html_num(o, json_object_get(x, "intensity"));
             fprintf(o, "/10</td><td>");
             esc(o, json_is_string(json_object_get(x, "substance")) ? S(x, "substance")
@@ -205,28 +334,22 @@ dbk_report_html(FILE *o, const json_t *r)
         html_num(o, json_object_get(cr, "peak"));
         fprintf(o, " (0-10)");
     }
-    fprintf(o, ". Previous %lld days (%s to %s): %lld craving%s", I(p, "days"),
-            S(tr, "previous_from"), S(tr, "previous_to"), I(tr, "previous_count"),
-            I(tr, "previous_count") == 1 ? "" : "s");
-    if (I(tr, "previous_count") > 0) {
-        fprintf(o, ", mean ");
-        html_num(o, json_object_get(tr, "previous_mean"));
+    if (json_is_true(json_object_get(tr, "no_earlier_data"))) {
+        fprintf(o, ". Previous period: <span id=\"trend\">no earlier data</span> (before "
+                   "enrollment).</p>\n");
+    } else {
+        fprintf(o, ". Previous %lld days (%s to %s): <span id=\"trend\">%lld craving%s</span>",
+                I(tr, "previous_days"), S(tr, "previous_from"), S(tr, "previous_to"),
+                I(tr, "previous_count"), I(tr, "previous_count") == 1 ? "" : "s");
+        if (I(tr, "previous_count") > 0) {
+            fprintf(o, ", mean ");
+            html_num(o, json_object_get(tr, "previous_mean"));
+        }
+        fprintf(o, "; mean now: %s.</p>\n", S(tr, "mean_direction"));
     }
-    fprintf(o, "; mean now: %s.</p>\n", S(tr, "mean_direction"));
     html_craving_chart(o, json_object_get(cr, "per_day"));
     fprintf(o, "<p class=\"muted\">Dots: each day's strongest craving; line: the day's mean.</p>");
-    if (json_array_size(json_object_get(cr, "triggers")) > 0) {
-        fprintf(o, "<h3>Top triggers</h3><table id=\"triggers\"><tr><th>Kind</th><th>Trigger</th>"
-                   "<th class=\"n\">Cravings</th></tr>");
-        json_array_foreach(json_object_get(cr, "triggers"), i, x) {
-            fprintf(o, "<tr><td>");
-            esc(o, S(x, "kind"));
-            fprintf(o, "</td><td>");
-            esc(o, S(x, "value"));
-            fprintf(o, "</td><td class=\"n\">%lld</td></tr>", I(x, "count"));
-        }
-        fprintf(o, "</table>\n");
-    }
+    html_triggers(o, cr);
     fprintf(o, "<h3>HALT</h3><table id=\"halt\"><tr><th>Hungry</th><th>Angry</th><th>Lonely</th>"
                "<th>Tired</th></tr><tr><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td></tr>"
                "</table>\n",
@@ -242,6 +365,7 @@ dbk_report_html(FILE *o, const json_t *r)
         }
         fprintf(o, "</table>\n");
     }
+    html_craving_entries(o, cr);
     fprintf(o, "</section>\n");
 
     fprintf(o, "<section id=\"checklist\"><h2>Checklist</h2><table><tr><th>Skill</th>"
@@ -270,10 +394,12 @@ dbk_report_html(FILE *o, const json_t *r)
     }
     fprintf(o, "</section>\n");
 
+    html_medication(o, json_object_get(r, "medication"));
     fprintf(o, "<section id=\"journal\"><h2>Journal entries shared (%zu), newest first</h2>\n",
             json_array_size(json_object_get(r, "journal")));
     json_array_foreach(json_object_get(r, "journal"), i, x) {
-        fprintf(o, "<article class=\"journal\"><header>%s", S(x, "written_at"));
+        fprintf(o, "<article class=\"journal\"><header>");
+        esc(o, S(x, "when"));
         if (json_is_integer(json_object_get(x, "mood")))
             fprintf(o, " &middot; mood %lld/5", I(x, "mood"));
         fprintf(o, "</header>");

@@ -673,7 +673,12 @@ check_review(const json_t *r, const char *text, int from)
         else
             assert_true(json_is_null(json_object_get(x, "substance")));
         fmt_num(pk, sizeof pk, u->i10);
-        snprintf(buf, sizeof buf, "   %.16s  intensity %s/10  %s\n", at, pk,
+        /* The time as the client's device wrote it, with the zone it was written in. */
+        const char *when = json_string_value(json_object_get(x, "when"));
+        snprintf(buf, sizeof buf, "%.10s %.5s ", at, at + 11);
+        assert_memory_equal(when, buf, 17);
+        assert_true(strlen(when) > 17);
+        snprintf(buf, sizeof buf, "   %s  intensity %s/10\n     %s\n", when, pk,
                  u->substance ? u->substance : "(not said)");
         must_contain(text, buf);
     }
