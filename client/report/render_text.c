@@ -242,7 +242,7 @@ text_lapses(FILE *o, const json_t *la)
 static void
 text_engagement(FILE *o, const json_t *en)
 {
-    fprintf(o, "\nENGAGEMENT: entries on %lld of %lld days since enrollment (%.0f%%)\n",
+    fprintf(o, "\nENGAGEMENT: entries on %lld of %lld days (%.0f%%)\n",
             I(en, "days_with_entries"), I(en, "days"),
             json_real_value(json_object_get(en, "rate")) * 100.0);
     put_strip(o, "days", json_object_get(en, "calendar"), mark_entry);
@@ -297,8 +297,8 @@ text_triggers(FILE *o, const json_t *cr)
     const json_t *tt = json_object_get(cr, "trigger_totals"), *tot = json_object_get(tt, "totals"),
                  *h = json_object_get(cr, "halt"), *x;
     size_t i;
-    fprintf(o, "  triggers: external %lld (people, places, things, times), internal %lld "
-               "(emotions, HALT, withdrawal)\n",
+    fprintf(o, "  triggers: external %lld (people, places, things, times)\n"
+               "            internal %lld (emotions, HALT, withdrawal)\n",
             I(tot, "external"), I(tot, "internal"));
     json_array_foreach(json_object_get(tt, "list"), i, x) {
         if (strcmp(S(x, "kind"), "halt") == 0)
@@ -414,14 +414,16 @@ static void
 text_medication(FILE *o, const json_t *m)
 {
     if (!json_is_true(json_object_get(m, "data"))) {
-        fprintf(o, "\nMEDICATION: no data (no medication records; the checklist's "
-                   "took_medication was not filled in)\n");
+        fprintf(o, "\nMEDICATION: no data (no medication records, and the checklist's\n"
+                   "  took_medication was not filled in)\n");
         return;
     }
-    fprintf(o, "\nMEDICATION (from the checklist): taken on %lld of %lld days recorded",
+    fprintf(o, "\nMEDICATION (from the checklist): taken on %lld of %lld days",
             I(m, "days_taken"), I(m, "days_recorded"));
     if (json_array_size(json_object_get(m, "missed_days")) > 0)
-        fprintf(o, "; !! not ticked on %zu", json_array_size(json_object_get(m, "missed_days")));
+        fprintf(o, "\n  !! not ticked on %zu day%s a checklist was filled in",
+                json_array_size(json_object_get(m, "missed_days")),
+                json_array_size(json_object_get(m, "missed_days")) == 1 ? "" : "s");
     fprintf(o, "\n");
 }
 

@@ -307,9 +307,14 @@ engagement_json(const struct acc *a)
     const dbk_review_period *p = a->p;
     json_t *cal = json_array(), *silent = json_array();
     size_t active = 0, counted = 0;
+    char *strip = malloc(a->days * 4 + 1);
+    if (strip == NULL)
+        return NULL;
+    strip[0] = '\0';
     for (size_t i = 0; i < a->days; i++) {
         char ds[11];
         int64_t d = p->from + (int64_t)i;
+        strcat(strip, a->per_entries[i] > 0 ? "\u25a0" : "\u00b7");
         dbk_day_format(d, ds);
         json_array_append_new(cal, json_pack("{s:s, s:i, s:b}", "date", ds, "entries",
                                              a->per_entries[i], "enrolled", enrolled_on(p, d)));
@@ -323,14 +328,17 @@ engagement_json(const struct acc *a)
     char last_entry[32] = "";
     if (a->last_clock > 0)
         dbk_eu_clock_text(a->last_clock, last_entry);
-    return json_pack(
-        "{s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o}", "days_with_entries", (int)active, "days",
-        (int)counted, "rate", counted ? (double)active / (double)counted : 0.0, "calendar", cal,
+    json_t *out = json_pack(
+        "{s:i, s:i, s:f, s:s, s:o, s:o, s:o, s:o, s:o}", "days_with_entries", (int)active, "days",
+        (int)counted, "rate", counted ? (double)active / (double)counted : 0.0, "strip", strip,
+        "calendar", cal,
         "days_without_entry", silent, "last_entry_at",
         a->last_clock ? json_string(last_entry) : json_null(), "last_entry_ms",
         a->last_clock ? json_integer((json_int_t)dbk_hlc_ms(a->last_clock)) : json_null(),
         "days_since_last_entry",
         a->last_day != INT64_MIN ? json_integer(dbk_eu_today() - a->last_day) : json_null());
+    free(strip);
+    return out;
 }
 
 /* The previous period of equal length, on or after enrollment only. */

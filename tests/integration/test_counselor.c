@@ -754,31 +754,40 @@ check_review(const json_t *r, const char *text, int from)
     v = json_object_get(c, "trend");
     date_of(from - days, pf);
     date_of(from - 1, pt);
-    assert_string_equal(json_string_value(json_object_get(v, "previous_from")), pf);
-    assert_string_equal(json_string_value(json_object_get(v, "previous_to")), pt);
-    assert_int_equal(json_integer_value(json_object_get(v, "previous_count")), pg.count);
-    assert_int_equal(json_integer_value(json_object_get(v, "count_change")), g.count - pg.count);
-    snprintf(buf, sizeof buf, "  trend: previous %d days (%s to %s): %d craving%s", days, pf, pt,
-             pg.count, pg.count == 1 ? "" : "s");
-    if (pg.count > 0) {
-        double mean = g.sum / g.count, pmean = pg.sum / pg.count;
-        const char *dir = mean > pmean + 0.05   ? "stronger"
-                          : mean < pmean - 0.05 ? "weaker"
-                                                : "about the same";
-        assert_close(json_number_value(json_object_get(v, "previous_mean")), pmean);
-        assert_close(json_number_value(json_object_get(v, "previous_peak")), pg.peak);
-        assert_close(json_number_value(json_object_get(v, "mean_change")), mean - pmean);
-        assert_string_equal(json_string_value(json_object_get(v, "mean_direction")), dir);
-        snprintf(buf + strlen(buf), sizeof buf - strlen(buf),
-                 ", mean %.1f\n  now: %+d craving%s, mean %+.1f (%s)\n", pmean,
-                 g.count - pg.count, abs(g.count - pg.count) == 1 ? "" : "s", mean - pmean, dir);
-    } else {
-        assert_true(json_is_null(json_object_get(v, "previous_mean")));
-        assert_true(json_is_null(json_object_get(v, "mean_change")));
+    if (from == 0) {
+        /* Before the first day of data there is no baseline: "no earlier data", not 0. */
+        assert_true(json_is_true(json_object_get(v, "no_earlier_data")));
         assert_string_equal(json_string_value(json_object_get(v, "mean_direction")),
-                            "none before");
-        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "\n  now: %+d craving%s\n",
-                 g.count, g.count == 1 ? "" : "s");
+                            "no earlier data");
+        snprintf(buf, sizeof buf, "  trend: no earlier data");
+    } else {
+        assert_false(json_is_true(json_object_get(v, "no_earlier_data")));
+        assert_string_equal(json_string_value(json_object_get(v, "previous_from")), pf);
+        assert_string_equal(json_string_value(json_object_get(v, "previous_to")), pt);
+        assert_int_equal(json_integer_value(json_object_get(v, "previous_count")), pg.count);
+        assert_int_equal(json_integer_value(json_object_get(v, "count_change")), g.count - pg.count);
+        snprintf(buf, sizeof buf, "  trend: previous %d days (%s to %s): %d craving%s", days, pf, pt,
+                 pg.count, pg.count == 1 ? "" : "s");
+        if (pg.count > 0) {
+            double mean = g.sum / g.count, pmean = pg.sum / pg.count;
+            const char *dir = mean > pmean + 0.05   ? "stronger"
+                              : mean < pmean - 0.05 ? "weaker"
+                                                    : "about the same";
+            assert_close(json_number_value(json_object_get(v, "previous_mean")), pmean);
+            assert_close(json_number_value(json_object_get(v, "previous_peak")), pg.peak);
+            assert_close(json_number_value(json_object_get(v, "mean_change")), mean - pmean);
+            assert_string_equal(json_string_value(json_object_get(v, "mean_direction")), dir);
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf),
+                     ", mean %.1f\n  now: %+d craving%s, mean %+.1f (%s)\n", pmean,
+                     g.count - pg.count, abs(g.count - pg.count) == 1 ? "" : "s", mean - pmean, dir);
+        } else {
+            assert_true(json_is_null(json_object_get(v, "previous_mean")));
+            assert_true(json_is_null(json_object_get(v, "mean_change")));
+            assert_string_equal(json_string_value(json_object_get(v, "mean_direction")),
+                                "none before");
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "\n  now: %+d craving%s\n",
+                     g.count, g.count == 1 ? "" : "s");
+        }
     }
     must_contain(text, buf);
 
@@ -789,8 +798,10 @@ check_review(const json_t *r, const char *text, int from)
         assert_string_equal(json_string_value(json_object_get(x, "value")),
                             values[g.tc[i].kind][g.tc[i].value]);
         assert_int_equal(json_integer_value(json_object_get(x, "count")), g.tc[i].n);
-        snprintf(buf, sizeof buf, "    %3d  %s: %s\n", g.tc[i].n, kinds[g.tc[i].kind],
-                 values[g.tc[i].kind][g.tc[i].value]);
+        /* Every trigger is listed with its side (external or internal) in the text. */
+        snprintf(buf, sizeof buf, "    %3d  %-8s %-9s %s\n", g.tc[i].n,
+                 strcmp(kinds[g.tc[i].kind], "emotions") == 0 ? "internal" : "external",
+                 kinds[g.tc[i].kind], values[g.tc[i].kind][g.tc[i].value]);
         must_contain(text, buf);
     }
     for (int h = 0; h < 4; h++)
@@ -855,7 +866,9 @@ check_review(const json_t *r, const char *text, int from)
         if (w->at[0]) {
             assert_string_equal(at, w->at);
             /* Short ones are shown whole, on one line. */
-            snprintf(buf, sizeof buf, "  -- %s  mood %d/5\n", at, w->mood);
+            snprintf(buf, sizeof buf, "  -- %s  mood %d/5\n",
+                     json_string_value(json_object_get(x, "when")), w->mood);
+            assert_memory_equal(json_string_value(json_object_get(x, "when")), at, 10);
             must_contain(text, buf);
             must_contain(text, w->text);
         } else {
