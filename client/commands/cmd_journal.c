@@ -1,6 +1,8 @@
 /* daybook journal: write a journal entry (shared with your counselor, or --private). */
 #include "backdate.h"
 #include "cmd.h"
+#include "crisis.h"
+#include "risk.h"
 #include "entry.h"
 
 #include "dbk/error.h"
@@ -57,7 +59,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     long mood = 0;
     dbk_session s;
     dbk_id id;
-    int opt, rc;
+    int opt, rc, ret;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
@@ -123,11 +125,17 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(doc);
         return dbk_cmd_no_profile(rc);
     }
+    /* Risk language brings up the crisis card at once, offline, saved or not. */
+    bool risk = dbk_risk_screen(text, NULL, NULL);
     rc = dbk_entry_save(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, NULL, doc, &id);
     dbk_session_close(&s);
     json_decref(doc);
-    if (rc != DBK_OK)
-        return dbk_cmd_fail("the entry was not saved", rc);
+    if (rc != DBK_OK) {
+        ret = dbk_cmd_fail("the entry was not saved", rc);
+        if (risk)
+            dbk_crisis_card(stderr);
+        return ret;
+    }
     dbk_id_to_text(&id, t);
     if (ctx->json)
         printf("{\"id\":\"%s\",\"private\":%s}\n", t, private_ ? "true" : "false");
@@ -135,6 +143,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         printf("Saved (%s)%s.\n", t,
                private_ ? ", private: only your own devices can read it"
                         : "; your counselor can read it after you sync");
+    if (risk)
+        dbk_crisis_card(ctx->json ? stderr : stdout);
     return DBK_EXIT_OK;
 }
 
