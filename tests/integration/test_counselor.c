@@ -1158,6 +1158,47 @@ test_review_figures(void **state)
         assert_int_equal(t.status, 1); /* clients do not review */
         dbk_run_result_free(&t);
     }
+
+    /* Risk language: the client sees the crisis card at once; the counselor's review
+     * opens with it, quoted, in Read first, and the caseload shows RISK. */
+    {
+        dbk_run_result t = tc_cli("journal", "-m", "Group was fine. Some nights I want to die.",
+                                  NULL);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "988");
+        dbk_run_result_free(&t);
+        ok(tc_cli("sync", NULL), "client sync risk");
+        as(f->cohome);
+        r = cli_json("review risk", "review", "Sam R", "--format", "json", NULL);
+        json_t *rf = json_object_get(r, "read_first"), *it = json_array_get(json_object_get(rf, "items"), 0);
+        assert_true(json_integer_value(json_object_get(rf, "risk")) >= 1);
+        assert_string_equal(json_string_value(json_object_get(it, "kind")), "risk");
+        assert_string_equal(json_string_value(json_object_get(it, "quote")), "Some nights I want to die");
+        assert_true(json_is_false(json_object_get(json_object_get(r, "data"), "offline")));
+        char id8[9];
+        snprintf(id8, sizeof id8, "%s", json_string_value(json_object_get(it, "record")));
+        json_decref(r);
+        t = tc_cli("review", "Sam R", NULL);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "!! RISK LANGUAGE");
+        must_contain(t.out, "\"Some nights I want to die\"");
+        must_contain(t.out, "data as of");
+        fits_80(t.out);
+        /* Read first comes before everything else. */
+        assert_true(strstr(t.out, "READ FIRST") < strstr(t.out, "REPORTED USE"));
+        dbk_run_result_free(&t);
+        t = tc_cli("review", "Sam R", "--offline", NULL);
+        must_contain(t.out, "!! DATA AS OF");
+        dbk_run_result_free(&t);
+        json_t *rows = cli_json("clients risk", "--json", "clients", NULL);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(rows, "clients"), 0), "risk")), 1);
+        json_decref(rows);
+        ok(tc_cli("session", "discussed", "Sam R", id8, NULL), "discussed");
+        r = cli_json("review discussed", "review", "Sam R", "--format", "json", NULL);
+        it = json_array_get(json_object_get(json_object_get(r, "read_first"), "items"), 0);
+        assert_true(json_is_true(json_object_get(it, "discussed")));
+        json_decref(r);
+    }
 }
 
 /* After the client revokes, the counselor's review fails and new entries are under a
