@@ -1,10 +1,9 @@
 /*
  * What the counselor's commands (clients, review, session done, note) share:
  * the caseload from the server, clients named by alias or id prefix, the
- * session markers kept in the counselor's private stream, writing a record
- * into a client's shared stream with the key from the client's grant, and the
- * pre-session review computed from the entries (one JSON object that the text,
- * JSON and HTML outputs all render).
+ * session markers kept in the counselor's private stream, and writing a record
+ * into a client's shared stream with the key from the client's grant. The
+ * pre-session review is computed in report/review.c.
  *
  * Aliases are the counselor's own names for clients. They are cached on this
  * device sealed to the account's own X25519 key in the local meta
@@ -17,16 +16,16 @@
 
 #include "entries.h"
 
-/* A craving at or above this intensity (0-10) is flagged as high. */
-#define DBK_CO_HIGH_CRAVING 7
-/* No entry for this many days is flagged. */
-#define DBK_CO_QUIET_DAYS 3
-/* Without a session marker the review covers this many days. */
-#define DBK_CO_DEFAULT_DAYS 7
-
-
 /* GET /v1/caseload: the "clients" array (new reference). */
 int dbk_co_caseload(dbk_session *s, json_t **clients);
+
+/*
+ * A JSON object kept in the local meta under key, sealed to this account's own
+ * X25519 key (crypto_box_seal): readable only after unlock, never sent. get gives
+ * {} when there is none (new reference); cap bounds the stored size.
+ */
+int dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out);
+int dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc);
 
 /* The aliases, {account id text: name} (new reference; {} when none). */
 int dbk_co_aliases(dbk_session *s, json_t **out);
@@ -52,31 +51,13 @@ bool dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40]
  */
 int dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id);
 
-/* The review period. */
-typedef struct dbk_co_period {
-    int64_t from, to;      /* local day numbers, inclusive */
-    const char *since;     /* "last-session", "date" or "default" */
-    char last_session[40]; /* the marker's time, "" when none */
-} dbk_co_period;
-
-/*
- * The period from since: NULL or "last-session" (the day of the newest session
- * marker, else the last DBK_CO_DEFAULT_DAYS days) or a date "YYYY-MM-DD"; to today.
- * DBK_E_INVALID for a malformed or future date.
- */
-int dbk_co_period_make(const dbk_eu_list *l, const dbk_id *client, const char *since,
-                       dbk_co_period *p);
-
 /* Remembers (and recalls, "" when unknown) the grant state the caseload last gave. */
 void dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state);
 void dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap);
 
-/*
- * The review of client over the period, from the loaded entries (see
- * cmd_review.c for the output formats and the meaning of each figure).
- */
-json_t *dbk_co_review(dbk_session *s, const dbk_eu_list *l, const dbk_id *client,
-                      const char *label, const dbk_co_period *p);
+/* The client's enrollment day (local day number) from their caseload entry,
+ * remembered for offline use; INT64_MIN when never known. entry may be NULL. */
+int64_t dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client);
 
 /* A day number as a local date, and "YYYY-MM-DD HH:MM" for Unix ms. */
 void dbk_co_ms_text(int64_t ms, char out[32]);

@@ -4,8 +4,9 @@
 
 #include <stdio.h>
 
-/* Prints the card: 988, SAMHSA's helpline, 911, the clinic's numbers (DAYBOOK_CLINIC_PHONE),
- * and the honest word about monitoring. */
+/* Prints the card: the clinic's number (DAYBOOK_CLINIC_PHONE, named by
+ * DAYBOOK_CLINIC_NAME; both documented in the README), then 988, SAMHSA's helpline,
+ * 911, and the honest word about monitoring. */
 void dbk_crisis_card(FILE *out);
 
 #endif

@@ -10,6 +10,11 @@
 
 /* Prints j compactly with a newline, then wipes the text. */
 void dbk_out_json(FILE *out, const json_t *j);
+/* The "data as of" line of review and clients (dbk_review_freshen's object): plain
+ * when fresh, loud ("!!", and red when colour is on) when offline or stale. */
+void dbk_out_freshness(FILE *out, const json_t *fresh, bool color);
+/* The terminal's width when stdout is one, else 80. */
+int dbk_out_columns(void);
 /* Warns on stderr when some entries could not be opened. */
 void dbk_out_warn_unopened(const dbk_eu_list *l);
 

@@ -3,11 +3,18 @@
  * GET /v1/caseload joined with what this device holds after 'daybook sync':
  * the alias (or the first 8 characters of the account id), the last sync (the
  * caseload's last_sync_at when the server gives it, else the newest entry),
- * days with entries since the last session, and flags in order of urgency:
- * USE REPORTED (a craving with outcome "used" since the last session), HIGH
- * CRAVING (7/10 or more since then), NO ENTRIES N DAYS (none for 3 days or
- * more), ACCESS REVOKED / EXPIRED. Coloured by recency as mindLAMP does: within
- * 2 days green, within a week yellow, within a month orange, older red.
+ * days with entries since the last session, a RISK column (risk language in
+ * the review's Read first box, report/read_first.c) and flags in order of
+ * urgency: USE REPORTED (a craving with outcome "used" since the last session,
+ * or one not yet discussed), HIGH CRAVING (7/10 or more since then), NO ENTRIES
+ * N DAYS (none for 3 days or more), ACCESS REVOKED / EXPIRED. Rows are sorted by
+ * risk, then use, then high craving, then silence, then the rest, ties by
+ * recency. Coloured by recency as mindLAMP does: within 2 days green, within a
+ * week yellow, within a month orange, older red.
+ *
+ * It pulls first (a short timeout; --offline skips it) and its header says how
+ * fresh the data is: "data as of" the last successful sync, loud when offline
+ * or older than DBK_REVIEW_STALE_HOURS.
  *
  * daybook clients alias ID NAME: a name of the counselor's own for a client,
  * sealed on this device and carried to the counselor's other devices by an alias
@@ -15,6 +22,7 @@
  */
 #include "cmd.h"
 #include "counselor.h"
+#include "review.h"
 #include "daycount.h"
 #include "output.h"
 #include "resolve.h"
@@ -27,6 +35,7 @@
 
 #define ALIAS_MAX 40
 #define DAY_MS 86400000LL
+#define FLAGS_COL 51 /* RISK, CLIENT, LAST SYNC, DAYS LOGGED */
 
 static int
 run_alias(dbk_session *s, int argc, char **argv)
@@ -98,8 +107,52 @@ struct row {
     double peak;
     bool have_peak;
     int quiet_days; /* -1: no entries at all */
+    int risk;       /* risk-language items in Read first */
     json_t *flags;
 };
+
+/* The caseload's order: risk, use, high craving, silence, the rest; then recency. */
+static int
+urgency(const json_t *o)
+{
+    const char *f = json_string_value(json_array_get(json_object_get(o, "flags"), 0));
+    if (json_integer_value(json_object_get(o, "risk")) > 0)
+        return 0;
+    if (f == NULL)
+        return 4;
+    return strcmp(f, "USE REPORTED") == 0   ? 1
+           : strcmp(f, "HIGH CRAVING") == 0 ? 2
+           : strncmp(f, "NO ENTRIES", 10) == 0 ? 3
+                                              : 4;
+}
+
+static int
+by_urgency(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int d = urgency(x) - urgency(y);
+    if (d != 0)
+        return d;
+    json_int_t mx = json_integer_value(json_object_get(x, "last_sync_ms")),
+               my = json_integer_value(json_object_get(y, "last_sync_ms"));
+    return my > mx ? 1 : my < mx ? -1 : 0;
+}
+
+static void
+sort_rows(json_t *out)
+{
+    size_t n = json_array_size(out);
+    json_t **v = malloc((n + 1) * sizeof *v);
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(out, i));
+    qsort(v, n, sizeof *v, by_urgency);
+    json_array_clear(out);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, v[i]);
+    free(v);
+}
 
 static void
 add_local(const dbk_local_stream *st, void *arg)
@@ -138,19 +191,49 @@ recency_name(int64_t last_ms, int64_t now_ms)
                                                                                         : "older";
 }
 
+/* The flags after the 51 columns before them, wrapped at ", " to 80 columns. */
+static void
+put_flags(const char *flags)
+{
+    const size_t room = 80 - FLAGS_COL;
+    const char *p = flags;
+    bool first = true;
+    while (*p) {
+        size_t n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > 0 && strncmp(p + n, ", ", 2) != 0)
+                n--;
+            if (n == 0)
+                n = room;
+        }
+        printf("%*s%.*s\n", first ? 0 : (int)FLAGS_COL, "", (int)n, p);
+        first = false;
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    if (first)
+        printf("\n");
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     dbk_eu_list l;
-    json_t *aliases = NULL, *caseload = NULL, *ids, *out, *v;
+    json_t *aliases = NULL, *caseload = NULL, *ids, *out, *v, *fresh;
     const char *k;
-    bool offline = false;
+    bool offline = false, no_pull = false;
     int64_t now_ms = (int64_t)time(NULL) * 1000, today = dbk_eu_today();
     int rc, ret = DBK_EXIT_OK;
 
+    if (argc == 2 && strcmp(argv[1], "--offline") == 0) {
+        no_pull = true;
+        argc = 1;
+    }
     if (argc >= 2 && strcmp(argv[1], "alias") != 0) {
-        fprintf(stderr, "usage: daybook clients [alias ID NAME]\n");
+        fprintf(stderr, "usage: daybook clients [--offline] | daybook clients alias ID NAME\n");
         return DBK_EXIT_USAGE;
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
@@ -168,15 +251,19 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot read your aliases", rc);
     }
-    rc = dbk_co_caseload(&s, &caseload);
+    fresh = dbk_review_freshen(&s, no_pull);
+    s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
+    rc = no_pull ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
     if (rc == DBK_E_UNAVAILABLE) {
         offline = true;
     } else if (rc != DBK_OK) {
         json_decref(aliases);
+        json_decref(fresh);
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot fetch your caseload", rc);
     }
     if ((rc = dbk_eu_load(&s, &l)) != DBK_OK) {
+        json_decref(fresh);
         json_decref(aliases);
         json_decref(caseload);
         dbk_session_close(&s);
@@ -207,7 +294,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     out = json_array();
     json_object_foreach(ids, k, v) {
         struct row r;
-        dbk_co_period p;
+        dbk_review_period p;
         json_t *rev;
         memset(&r, 0, sizeof r);
         if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
@@ -219,8 +306,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
         r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
         if (r.from_server)
             r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
-        (void)dbk_co_period_make(&l, &r.id, NULL, &p);
-        if ((rev = dbk_co_review(&s, &l, &r.id, r.label, &p)) == NULL) {
+        (void)dbk_review_period_make(&l, &r.id, NULL, &p);
+        p.enrolled_day = dbk_co_enrolled_day(&s, v, &r.id);
+        json_t *kept = NULL;
+        (void)dbk_review_kept_load(&s, &r.id, &kept);
+        rev = dbk_review_build(&s, &l, &r.id, r.label, &p, kept);
+        json_decref(kept);
+        if (rev == NULL) {
             ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
             break;
         }
@@ -234,14 +326,22 @@ run(dbk_ctx *ctx, int argc, char **argv)
         r.quiet_days = json_is_integer(since) ? (int)json_integer_value(since) : -1;
         if (!r.from_server && json_is_integer(json_object_get(eng, "last_entry_ms")))
             r.last_ms = json_integer_value(json_object_get(eng, "last_entry_ms"));
+        json_t *rf = json_object_get(rev, "read_first"), *it;
+        size_t j;
+        r.risk = (int)json_integer_value(json_object_get(rf, "risk"));
+        json_array_foreach(json_object_get(rf, "items"), j, it)
+            if (strcmp(json_string_value(json_object_get(it, "kind")), "use") == 0 &&
+                !json_is_true(json_object_get(it, "discussed")) &&
+                json_is_true(json_object_get(it, "carried_forward")))
+                r.used++; /* a lapse from before the session, not yet discussed */
         r.flags = json_array();
         if (r.used > 0)
             json_array_append_new(r.flags, json_string("USE REPORTED"));
-        if (r.have_peak && r.peak >= DBK_CO_HIGH_CRAVING)
+        if (r.have_peak && r.peak >= DBK_REVIEW_HIGH_CRAVING)
             json_array_append_new(r.flags, json_string("HIGH CRAVING"));
         if (r.quiet_days < 0) {
             json_array_append_new(r.flags, json_string("NO ENTRIES YET"));
-        } else if (r.quiet_days >= DBK_CO_QUIET_DAYS) {
+        } else if (r.quiet_days >= DBK_REVIEW_QUIET_DAYS) {
             char f[48];
             snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r.quiet_days);
             json_array_append_new(r.flags, json_string(f));
@@ -265,12 +365,15 @@ run(dbk_ctx *ctx, int argc, char **argv)
             r.days_logged, "days", r.days, "since", p.since, "last_session",
             p.last_session[0] ? json_string(p.last_session) : json_null(), "flags", r.flags);
         json_object_set_new(o, "recency", json_string(recency_name(r.last_ms, now_ms)));
+        json_object_set_new(o, "risk", json_integer(r.risk));
         json_array_append_new(out, o);
     }
     (void)today;
+    sort_rows(out);
 
     if (ret == DBK_EXIT_OK && ctx->json) {
-        json_t *doc = json_pack("{s:O, s:b}", "clients", out, "offline", offline);
+        json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,
+                                "data", fresh);
         dbk_out_json(stdout, doc);
         json_decref(doc);
     } else if (ret == DBK_EXIT_OK) {
@@ -278,10 +381,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         if (offline)
             fprintf(stderr, "daybook: the server cannot be reached; showing what this device "
                             "holds from the last sync\n");
+        dbk_out_freshness(stdout, fresh, ctx->color);
         if (json_array_size(out) == 0)
             printf("No clients yet: 'daybook invite' makes an enrollment code.\n");
         else
-            printf("%-16s %-16s %-12s %s\n", "CLIENT", "LAST SYNC", "DAYS LOGGED", "FLAGS");
+            printf("%-4s %-16s %-16s %-11s %s\n", "RISK", "CLIENT", "LAST SYNC", "DAYS LOGGED",
+                   "FLAGS");
         json_array_foreach(out, i, v) {
             int64_t ms = json_integer_value(json_object_get(v, "last_sync_ms"));
             char days[16], flags[160] = "";
@@ -304,18 +409,21 @@ run(dbk_ctx *ctx, int argc, char **argv)
                     b++;
                 c++;
             }
-            printf("%s%.*s%*s %-16s%s %-12s %s\n", ctx->color ? recency_color(ms, now_ms) : "",
+            printf("%-4s ", json_integer_value(json_object_get(v, "risk")) > 0 ? "RISK" : "");
+            printf("%s%.*s%*s %-16s%s %-11s %s", ctx->color ? recency_color(ms, now_ms) : "",
                    (int)b, lab, (int)(16 - c), "",
                    json_string_value(json_object_get(v, "last_sync")),
-                   ctx->color ? "\033[0m" : "", days, flags);
+                   ctx->color ? "\033[0m" : "", days, "");
+            put_flags(flags);
         }
         if (json_array_size(out) > 0)
             printf("\nDAYS LOGGED: days with an entry since the last session (or the last %d "
                    "days).\n'daybook review CLIENT' before the session; 'daybook session done "
                    "CLIENT' after.\n",
-                   DBK_CO_DEFAULT_DAYS);
+                   DBK_REVIEW_DEFAULT_DAYS);
     }
     json_decref(out);
+    json_decref(fresh);
     json_decref(ids);
     json_decref(aliases);
     json_decref(caseload);
@@ -326,7 +434,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_clients = {
     .name = "clients",
-    .usage = "daybook clients [alias ID NAME]",
+    .usage = "daybook clients [--offline] | daybook clients alias ID NAME",
     .summary = "counselors: your caseload with last sync, days logged and flags",
     .run = run,
 };

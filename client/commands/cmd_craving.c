@@ -5,6 +5,7 @@
  */
 #include "backdate.h"
 #include "cmd.h"
+#include "risk.h"
 #include "crisis.h"
 #include "prompt.h"
 #include "entry.h"
@@ -375,15 +376,22 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_no_profile(rc);
         goto out;
     }
+    /* The card shows whenever the entry calls for it, saved or not: a lapse, a
+     * strong craving, or risk language in what the client wrote. */
+    bool hard = strcmp(result, "used") == 0 ||
+                (strcmp(scale, "0-10") == 0 ? intensity >= HIGH_INTENSITY : intensity >= 70);
+    static const char *const texts[] = {"situation", "thoughts", "feelings", "note"};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
+        hard |= dbk_risk_screen(json_string_value(json_object_get(doc, texts[k])), NULL, NULL);
     rc = dbk_entry_save(&s, DBK_LOCAL_SHARED, NULL, doc, &id);
     dbk_session_close(&s);
     if (rc != DBK_OK) {
         ret = dbk_cmd_fail("the craving was not saved", rc);
+        if (hard)
+            dbk_crisis_card(stderr);
         goto out;
     }
     dbk_id_to_text(&id, t);
-    bool hard = strcmp(result, "used") == 0 ||
-                (strcmp(scale, "0-10") == 0 ? intensity >= HIGH_INTENSITY : intensity >= 70);
     if (ctx->json) {
         printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":%s}\n", t, hard ? "true" : "false");
     } else {

@@ -3,6 +3,8 @@
 #include "checklist.h"
 #include "cmd.h"
 #include "entries.h"
+#include "crisis.h"
+#include "risk.h"
 #include "entry.h"
 #include "prompt.h"
 
@@ -86,7 +88,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_id id;
     int64_t day;
     bool ticked = false;
-    int opt, rc, trc;
+    int opt, rc, trc, ret;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
@@ -143,6 +145,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(tags);
         return DBK_EXIT_FAIL;
     }
+    /* Risk language brings up the crisis card at once, offline, saved or not. */
+    bool risk = dbk_risk_screen(text, NULL, NULL);
     if (at == NULL)
         dbk_now_rfc3339(when);
     dbk_local_tz(tz, sizeof tz);
@@ -168,8 +172,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         "checklist: %s\n", dbk_err_message(trc));
     dbk_session_close(&s);
     json_decref(doc);
-    if (rc != DBK_OK)
-        return dbk_cmd_fail("the entry was not saved", rc);
+    if (rc != DBK_OK) {
+        ret = dbk_cmd_fail("the entry was not saved", rc);
+        if (risk)
+            dbk_crisis_card(stderr);
+        return ret;
+    }
     dbk_id_to_text(&id, t);
     if (ctx->json)
         printf("{\"id\":\"%s\",\"private\":%s,\"ticked\":%s}\n", t,
@@ -179,6 +187,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
                private_ ? ", private: only your own devices can read it"
                         : "; your counselor can read it after you sync",
                ticked ? " Ticked 'journaling' on the checklist." : "");
+    if (risk)
+        dbk_crisis_card(ctx->json ? stderr : stdout);
     return DBK_EXIT_OK;
 }
 

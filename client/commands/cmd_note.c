@@ -83,6 +83,67 @@ fail:
     return ret;
 }
 
+/*
+ * daybook session discussed CLIENT ID: a flagged entry (ID or its first 6+
+ * characters, as the review's Read first shows it) was talked through; it stops
+ * being carried forward. A record {"type":"discussed","client","record","at"} in
+ * the counselor's private stream, like the session markers.
+ */
+static int
+run_discussed(dbk_ctx *ctx, const char *who, const char *prefix)
+{
+    dbk_session s;
+    dbk_eu_list l;
+    dbk_id client, rec;
+    char label[64], state[32] = "", when[40], t[DBK_ID_TEXT_LEN + 1], found[DBK_ID_TEXT_LEN + 1] = "";
+    int rc, ret, matches = 0;
+
+    if (strlen(prefix) < 6 || strlen(prefix) > DBK_ID_TEXT_LEN) {
+        fprintf(stderr, "daybook: ID is the entry's id or its first 6 or more characters\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((ret = open_client(&s, "daybook session", who, &client, label, sizeof label, state,
+                           sizeof state)) != DBK_EXIT_OK)
+        return ret;
+    memset(&l, 0, sizeof l);
+    if ((rc = dbk_eu_load_owned(&s, &client, &l)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot read the entries on this device", rc);
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        char id[DBK_ID_TEXT_LEN + 1];
+        if (!dbk_id_equal(&l.v[i].owner, &client) || !dbk_id_equal(&l.v[i].hdr.author, &client))
+            continue;
+        dbk_id_to_text(&l.v[i].hdr.record, id);
+        if (strncmp(id, prefix, strlen(prefix)) == 0 && strcmp(id, found) != 0) {
+            memcpy(found, id, sizeof found);
+            matches++;
+        }
+    }
+    dbk_eu_free(&l);
+    if (matches != 1) {
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: %s entry of %s begins with '%s'\n",
+                matches == 0 ? "no" : "more than one", label, prefix);
+        return DBK_EXIT_FAIL;
+    }
+    dbk_now_rfc3339(when);
+    dbk_id_to_text(&client, t);
+    json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:s}", "type", "discussed", "v", 1, "client", t,
+                            "record", found, "at", when);
+    rc = dbk_entry_save(&s, DBK_LOCAL_PRIVATE, NULL, doc, &rec);
+    json_decref(doc);
+    dbk_session_close(&s);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the entry was not marked discussed", rc);
+    if (ctx->json)
+        printf("{\"client\":\"%s\",\"record\":\"%s\",\"discussed\":true}\n", t, found);
+    else
+        printf("Entry %.8s of %s marked discussed; it is no longer carried forward.\n", found,
+               label);
+    return DBK_EXIT_OK;
+}
+
 static int
 run_session(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -91,8 +152,10 @@ run_session(dbk_ctx *ctx, int argc, char **argv)
     char label[64], state[32] = "", when[40], t[DBK_ID_TEXT_LEN + 1];
     int rc, ret;
 
+    if (argc == 4 && strcmp(argv[1], "discussed") == 0)
+        return run_discussed(ctx, argv[2], argv[3]);
     if (argc != 3 || strcmp(argv[1], "done") != 0) {
-        fprintf(stderr, "usage: daybook session done CLIENT\n");
+        fprintf(stderr, "usage: daybook session done CLIENT | daybook session discussed CLIENT ID\n");
         return DBK_EXIT_USAGE;
     }
     if ((ret = open_client(&s, "daybook session", argv[2], &client, label, sizeof label, state,
@@ -368,7 +431,7 @@ const dbk_cmd dbk_cmd_unassign = {
 
 const dbk_cmd dbk_cmd_session = {
     .name = "session",
-    .usage = "daybook session done CLIENT",
+    .usage = "daybook session done CLIENT | daybook session discussed CLIENT ID",
     .summary = "counselors: mark a session done (the next review starts there)",
     .run = run_session,
 };

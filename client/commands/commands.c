@@ -23,6 +23,7 @@ extern const dbk_cmd dbk_cmd_enroll;
 extern const dbk_cmd dbk_cmd_export;
 extern const dbk_cmd dbk_cmd_devices;
 extern const dbk_cmd dbk_cmd_help;
+extern const dbk_cmd dbk_cmd_help_now;
 extern const dbk_cmd dbk_cmd_init;
 extern const dbk_cmd dbk_cmd_invite;
 extern const dbk_cmd dbk_cmd_journal;
@@ -66,6 +67,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_enroll,
     &dbk_cmd_export,
     &dbk_cmd_help,
+    &dbk_cmd_help_now,
     &dbk_cmd_init,
     &dbk_cmd_invite,
     &dbk_cmd_journal,

@@ -27,6 +27,7 @@ typedef struct dbk_session {
     dbk_hlc hlc;
     char token_mem[80];        /* a token not stored yet (during login); wiped on close */
     struct dbk_key_cache *keycache; /* stream keys opened so far (sodium_malloc'd) */
+    int net_timeout_s;              /* a command's own bound per request, 0: the default */
 } dbk_session;
 
 /* Opens the profile; create makes the directory and store. DBK_E_NOT_FOUND when

@@ -171,8 +171,13 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, net_timeout_ms());
+    /* A command that only freshens what it shows (review, clients) bounds its
+     * requests itself, so an unreachable server delays it by seconds, not a minute. */
+    long limit = net_timeout_ms();
+    if (s->net_timeout_s > 0 && s->net_timeout_s * 1000L < limit)
+        limit = s->net_timeout_s * 1000L;
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the

@@ -75,7 +75,7 @@ extern char **environ;
 #define WATCHDOG_S 3600
 #define UNLOCK_SECONDS "900" /* keyring entries expire by themselves even if we die */
 #define PASSPHRASE "a long benchmark passphrase"
-#define REVIEW_DAYS 7 /* counselor.h DBK_CO_DEFAULT_DAYS: no session marker yet */
+#define REVIEW_DAYS 7 /* counselor.h DBK_REVIEW_DEFAULT_DAYS: no session marker yet */
 
 static const char *daybookd_bin, *daybook_bin;
 static char *root;         /* the temp dir of everything */
