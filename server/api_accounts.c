@@ -432,6 +432,13 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
         rc = DBK_E_PASSPHRASE; /* the same answer for both */
     }
     if (rc == DBK_OK) {
+        /* Told only to whoever proved the passphrase: an administrator disabled it. */
+        int64_t disabled = 0;
+        rc = dbk_store_account_disabled(st, &a.id, &disabled);
+        if (rc == DBK_OK && disabled != 0)
+            rc = DBK_E_FORBIDDEN;
+    }
+    if (rc == DBK_OK) {
         json_t *n = json_object_get(j->in, "device_name");
         if (json_is_string(n))
             name = json_string_value(n);
@@ -456,6 +463,10 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
     if (rc != DBK_OK) {
         dbk_store_sp_rollback(st);
         answer_error(j, rc);
+        if (rc == DBK_E_FORBIDDEN)
+            json_object_set_new(json_object_get(j->out, "error"), "message",
+                                json_string("This account was disabled by the server's "
+                                            "administrator."));
         return;
     }
     rc = dbk_store_sp_release(st);

@@ -56,8 +56,11 @@ static const struct command commands[] = {
      "copy the store to FILE while the server runs (SQLite online backup)", cmd_backup},
     {"check", "daybookd check [--data-dir DIR]",
      "check the store's integrity and the audit chain", cmd_check},
-    {"counselor", "daybookd counselor add NAME [--url BASE_URL] [--data-dir DIR]",
-     "create a counselor slot and print its one-time setup code", cmd_counselor},
+    {"counselor", "daybookd counselor add NAME [--url BASE_URL] [--data-dir DIR]\n"
+                  "       daybookd counselor list [--data-dir DIR]\n"
+                  "       daybookd counselor disable|enable NAME_OR_ID [--data-dir DIR]",
+     "add a counselor (prints its setup code); list, disable or enable counselors",
+     cmd_counselor},
     {"init", "daybookd init [--data-dir DIR]", "create the data directory and an empty store",
      cmd_init},
     {"restore", "daybookd restore FILE [--data-dir DIR]",
@@ -630,6 +633,144 @@ add_invite(dbk_store *st, void *arg)
     return dbk_store_invite_create(st, arg);
 }
 
+/* ---- daybookd counselor list / disable / enable ---- */
+
+struct counselor_row {
+    dbk_store *st;
+    int count, rc;
+    const char *want;    /* resolve: the name or id looked for */
+    dbk_account found;   /* resolve: the match */
+    int matches;         /* resolve: how many matched */
+};
+
+static void
+day_of(int64_t ms, char out[11])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 11, "%Y-%m-%d", &tm) == 0)
+        snprintf(out, 11, "-");
+}
+
+static void
+count_client(const dbk_account *a, void *arg)
+{
+    (void)a;
+    ++*(int *)arg;
+}
+
+static void
+print_counselor(const dbk_account *a, void *arg)
+{
+    struct counselor_row *r = arg;
+    char id[DBK_ID_TEXT_LEN + 1], since[11], off[11];
+    int64_t disabled = 0;
+    int clients = 0;
+    if (r->rc != DBK_OK)
+        return;
+    if ((r->rc = dbk_store_clients_of(r->st, &a->id, count_client, &clients)) != DBK_OK ||
+        (r->rc = dbk_store_account_disabled(r->st, &a->id, &disabled)) != DBK_OK)
+        return;
+    if (r->count++ == 0)
+        printf("%-22s  %-10s  %7s  %-20s  %s\n", "id", "since", "clients", "state", "name");
+    dbk_id_to_text(&a->id, id);
+    day_of(a->created_at, since);
+    day_of(disabled, off);
+    char state[32];
+    if (disabled)
+        snprintf(state, sizeof state, "disabled %s", off);
+    else
+        snprintf(state, sizeof state, "active");
+    printf("%-22s  %-10s  %7d  %-20s  %s\n", id, since, clients, state, a->name);
+}
+
+static int
+counselor_list(const char *dir)
+{
+    dbk_store *st;
+    struct counselor_row r = {0};
+    int rc;
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    r.st = st;
+    r.rc = DBK_OK;
+    rc = dbk_store_counselors(st, print_counselor, &r);
+    dbk_store_close(st);
+    if (rc == DBK_OK)
+        rc = r.rc;
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot list the counselors: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    if (r.count == 0)
+        printf("no counselors yet (daybookd counselor add NAME)\n");
+    return 0;
+}
+
+static void
+match_counselor(const dbk_account *a, void *arg)
+{
+    struct counselor_row *r = arg;
+    char id[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&a->id, id);
+    if (strcmp(r->want, id) == 0 || strcmp(r->want, a->name) == 0) {
+        if (r->matches++ == 0)
+            r->found = *a;
+    }
+}
+
+struct switch_job {
+    const dbk_id *id;
+    bool disable;
+};
+
+static int
+switch_tx(dbk_store *st, void *arg)
+{
+    struct switch_job *j = arg;
+    return dbk_store_account_set_disabled(st, j->id, j->disable, (int64_t)time(NULL) * 1000);
+}
+
+/* Disables or enables one counselor, named by its id or its (unique) name. */
+static int
+counselor_switch(const char *dir, const char *who, bool disable)
+{
+    dbk_store *st;
+    struct counselor_row r = {0};
+    char id[DBK_ID_TEXT_LEN + 1];
+    int rc;
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    r.want = who;
+    rc = dbk_store_counselors(st, match_counselor, &r);
+    if (rc == DBK_OK && r.matches == 1) {
+        struct switch_job j = {&r.found.id, disable};
+        rc = admin_tx(st, switch_tx, &j);
+    }
+    dbk_store_close(st);
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot change the counselor: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    if (r.matches == 0) {
+        fprintf(stderr, "daybookd: no counselor '%s' (see 'daybookd counselor list')\n", who);
+        return 1;
+    }
+    if (r.matches > 1) {
+        fprintf(stderr, "daybookd: %d counselors are named '%s'; give the id from "
+                        "'daybookd counselor list'\n", r.matches, who);
+        return 1;
+    }
+    dbk_id_to_text(&r.found.id, id);
+    if (disable)
+        printf("counselor %s (%s) disabled: its sessions ended and it cannot log in.\n"
+               "Its clients' consents are unchanged; each client revokes or grants access "
+               "(daybook revoke, daybook share).\n", r.found.name, id);
+    else
+        printf("counselor %s (%s) enabled: it can log in again.\n", r.found.name, id);
+    return 0;
+}
+
 static int
 cmd_counselor(int argc, char **argv)
 {
@@ -652,6 +793,11 @@ cmd_counselor(int argc, char **argv)
     n = admin_args(find_command("counselor"), argc, argv, &dir, pos, 2, &rc);
     if (n < 0)
         return rc;
+    if (n == 1 && strcmp(pos[0], "list") == 0 && url == NULL)
+        return counselor_list(dir);
+    if (n == 2 && url == NULL &&
+        (strcmp(pos[0], "disable") == 0 || strcmp(pos[0], "enable") == 0))
+        return counselor_switch(dir, pos[1], strcmp(pos[0], "disable") == 0);
     if (n != 2 || strcmp(pos[0], "add") != 0 || strlen(pos[1]) == 0 ||
         strlen(pos[1]) > DBK_NAME_MAX) {
         fprintf(stderr, "usage: daybookd counselor add NAME   (NAME: 1 to %d bytes)\n",

@@ -9,6 +9,14 @@
  * (section 8): a new random key, a self-grant for epoch + 1 and a grant of the new
  * epoch to each remaining counselor, in one POST. What the counselor already read
  * stays read; what you write from now on is under a key it never received.
+ *
+ * daybook disclosures (clients): the list of disclosures a patient may ask for
+ * (42 CFR 2.24): for each account other than this one that received records of
+ * the shared stream, each time it did, how many and which, named by type from the
+ * records on this device (the access log gives a seq range; a record changed since
+ * has a newer seq and is counted as "changed since"). It reads the server's log,
+ * which the server cannot forge past the hash chain `daybookd audit verify` checks;
+ * the server itself is the intermediary and never received a readable record.
  */
 #include "cmd.h"
 #include "entries.h"
@@ -22,6 +30,7 @@
 #include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/grant.h"
+#include "dbk/id.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -300,6 +309,224 @@ out:
     return ret;
 }
 
+/* Fetches the whole access log (every page) into log. */
+static int
+fetch_log(dbk_session *s, json_t *log)
+{
+    char path[160];
+    int64_t since = 0;
+    json_t *resp = NULL;
+    int rc;
+    for (;;) {
+        snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
+                 LOG_PAGE);
+        if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+            return rc;
+        json_array_extend(log, json_object_get(resp, "entries"));
+        since = json_integer_value(json_object_get(resp, "next"));
+        bool more = json_is_true(json_object_get(resp, "more"));
+        json_decref(resp);
+        if (!more)
+            return DBK_OK;
+    }
+}
+
+struct seq_map {
+    const dbk_id *stream;
+    json_t *by_seq; /* "seq" -> record id text, the shared stream's current revisions */
+};
+
+static void
+map_seq(const dbk_local_record *r, void *arg)
+{
+    struct seq_map *m = arg;
+    char key[24], rid[DBK_ID_TEXT_LEN + 1];
+    if (r->seq <= 0 || !dbk_id_equal(&r->hdr.stream, m->stream))
+        return;
+    snprintf(key, sizeof key, "%lld", (long long)r->seq);
+    dbk_id_to_text(&r->hdr.record, rid);
+    json_object_set_new(m->by_seq, key, json_string(rid));
+}
+
+/*
+ * One "read" of the shared stream as a disclosure: {at, count, seq_from, seq_to,
+ * types: {type: n}, records: [id...], changed_since: n}. by_seq maps the seqs of
+ * the current revisions here to record ids; types maps record ids to their type.
+ */
+static json_t *
+disclosure_of(const json_t *e, const json_t *by_seq, const json_t *types)
+{
+    int64_t from = json_integer_value(json_object_get(e, "seq_from")),
+            to = json_integer_value(json_object_get(e, "seq_to")),
+            count = json_integer_value(json_object_get(e, "count")), known = 0;
+    json_t *t = json_object(), *ids = json_array();
+    /* A read covers at most a page of records; the range is walked only on this side. */
+    for (int64_t q = from; q > 0 && q <= to && to - from < 100000; q++) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)q);
+        const char *rid = json_string_value(json_object_get(by_seq, key));
+        if (rid == NULL)
+            continue;
+        const char *type = json_string_value(json_object_get(types, rid));
+        if (type == NULL)
+            type = "unreadable";
+        json_object_set_new(t, type, json_integer(json_integer_value(json_object_get(t, type)) + 1));
+        json_array_append_new(ids, json_string(rid));
+        known++;
+    }
+    return json_pack("{s:O, s:I, s:I, s:I, s:o, s:o, s:I}", "at", json_object_get(e, "at"),
+                     "count", (json_int_t)count, "seq_from", (json_int_t)from, "seq_to",
+                     (json_int_t)to, "types", t, "records", ids, "changed_since",
+                     (json_int_t)(count > known ? count - known : 0));
+}
+
+static void
+print_disclosure(const json_t *d)
+{
+    char when[32], line[512], what[400] = "";
+    const char *k;
+    json_t *v;
+    size_t used = 0;
+    long long changed = (long long)json_integer_value(json_object_get(d, "changed_since"));
+    ms_text(json_integer_value(json_object_get(d, "at")), when);
+    json_object_foreach((json_t *)json_object_get(d, "types"), k, v) {
+        used += (size_t)snprintf(what + used, used < sizeof what ? sizeof what - used : 0,
+                                 "%s%lld %s", used ? ", " : "", (long long)json_integer_value(v),
+                                 k);
+        if (used >= sizeof what)
+            break;
+    }
+    if (changed > 0 && used < sizeof what)
+        snprintf(what + used, sizeof what - used, "%s%lld changed or deleted since",
+                 used ? ", " : "", changed);
+    snprintf(line, sizeof line, "    %s  received %lld record%s: %s", when,
+             (long long)json_integer_value(json_object_get(d, "count")),
+             json_integer_value(json_object_get(d, "count")) == 1 ? "" : "s", what);
+    put_line80(line);
+}
+
+/* Record id -> type of this client's shared entries (opened on this device). */
+static int
+shared_types(dbk_session *s, json_t *types)
+{
+    dbk_eu_list l;
+    int rc = dbk_eu_load(s, &l);
+    if (rc != DBK_OK)
+        return rc;
+    for (size_t i = 0; i < l.n; i++) {
+        char rid[DBK_ID_TEXT_LEN + 1];
+        if (!l.v[i].mine || l.v[i].kind != DBK_LOCAL_SHARED)
+            continue;
+        dbk_id_to_text(&l.v[i].hdr.record, rid);
+        json_object_set_new(types, rid, json_string(l.v[i].type[0] ? l.v[i].type : "entry"));
+    }
+    dbk_eu_free(&l);
+    return DBK_OK;
+}
+
+static int
+run_disclosures(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[160];
+    json_t *resp = NULL, *who = NULL, *log = json_array(), *types = json_object(),
+           *by_seq = json_object(), *out = json_array(), *v, *e;
+    const char *k;
+    size_t i;
+    int rc, ret = DBK_EXIT_OK;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook disclosures\n");
+        ret = DBK_EXIT_USAGE;
+        goto done;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
+        goto done;
+    dbk_id_to_text(&s.account, me);
+    if ((rc = shared_types(&s, types)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    struct seq_map m = {&shared.id, by_seq};
+    if ((rc = dbk_local_records(s.L, &shared.id, map_seq, &m)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK ||
+        (rc = fetch_log(&s, log)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
+        goto out;
+    }
+    who = by_grantee(json_object_get(resp, "grants"), me);
+    /* Everyone else who read the shared stream is a recipient, granted or not. */
+    json_array_foreach(log, i, e) {
+        const char *a = S(e, "actor");
+        if (strcmp(S(e, "action"), "read") != 0 || strcmp(a, me) == 0 ||
+            strcmp(S(e, "stream"), sid) != 0)
+            continue;
+        if ((v = json_object_get(who, a)) == NULL) {
+            v = json_pack("{s:s}", "state", "unknown");
+            json_object_set_new(who, a, v);
+        }
+        if (json_object_get(v, "disclosures") == NULL)
+            json_object_set_new(v, "disclosures", json_array());
+        json_array_append_new(json_object_get(v, "disclosures"), disclosure_of(e, by_seq, types));
+        json_object_set_new(v, "total", json_integer(json_integer_value(json_object_get(v, "total")) +
+                                                     json_integer_value(json_object_get(e, "count"))));
+    }
+    json_object_foreach(who, k, v) {
+        char n[128];
+        name_of(&s, k, n, sizeof n);
+        json_object_set_new(v, "name", json_string(n));
+        json_object_set_new(v, "account_id", json_string(k));
+        if (json_object_get(v, "disclosures") == NULL)
+            json_object_set_new(v, "disclosures", json_array());
+        if (json_object_get(v, "total") == NULL)
+            json_object_set_new(v, "total", json_integer(0));
+        json_array_append(out, v);
+    }
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O}", "recipients", out);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+        goto out;
+    }
+    printf("Disclosures of your shared records (who received them, and when)\n");
+    if (json_array_size(out) == 0)
+        printf("  Nobody but you has received them.\n");
+    json_array_foreach(out, i, v) {
+        char line[512], since[32];
+        size_t nd = json_array_size(json_object_get(v, "disclosures"));
+        ms_text(json_integer_value(json_object_get(v, "since")), since);
+        snprintf(line, sizeof line, "  %s (%.8s): %lld record%s on %zu occasion%s", S(v, "name"),
+                 S(v, "account_id"), (long long)json_integer_value(json_object_get(v, "total")),
+                 json_integer_value(json_object_get(v, "total")) == 1 ? "" : "s", nd,
+                 nd == 1 ? "" : "s");
+        put_line80(line);
+        if (strcmp(S(v, "state"), "active") == 0)
+            printf("    under your consent since %s, still in force\n", since);
+        else if (strcmp(S(v, "state"), "unknown") != 0)
+            printf("    under your consent from %s, now %s\n", since, S(v, "state"));
+        for (size_t d = 0; d < nd; d++)
+            print_disclosure(json_array_get(json_object_get(v, "disclosures"), d));
+    }
+    printf("\nThe server passed them on encrypted: it is an intermediary that cannot read them.\n"
+           "Redisclosure by a recipient is prohibited by 42 CFR part 2.\n");
+out:
+    dbk_session_close(&s);
+done:
+    json_decref(resp);
+    json_decref(who);
+    json_decref(log);
+    json_decref(types);
+    json_decref(by_seq);
+    json_decref(out);
+    return ret;
+}
+
 static json_t *
 b64j(const unsigned char *b, size_t n)
 {
@@ -558,4 +785,12 @@ const dbk_cmd dbk_cmd_revoke = {
     .summary = "end a counselor's access to your entries (new key from now on)",
     .client_only = true,
     .run = run_revoke,
+};
+
+const dbk_cmd dbk_cmd_disclosures = {
+    .name = "disclosures",
+    .usage = "daybook disclosures",
+    .summary = "who received your shared records, which and when (42 CFR 2.24)",
+    .client_only = true,
+    .run = run_disclosures,
 };

@@ -22,6 +22,7 @@ extern const dbk_cmd dbk_cmd_edit;
 extern const dbk_cmd dbk_cmd_enroll;
 extern const dbk_cmd dbk_cmd_export;
 extern const dbk_cmd dbk_cmd_devices;
+extern const dbk_cmd dbk_cmd_disclosures;
 extern const dbk_cmd dbk_cmd_help;
 extern const dbk_cmd dbk_cmd_help_now;
 extern const dbk_cmd dbk_cmd_init;
@@ -63,6 +64,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_consent,
     &dbk_cmd_craving,
     &dbk_cmd_devices,
+    &dbk_cmd_disclosures,
     &dbk_cmd_edit,
     &dbk_cmd_enroll,
     &dbk_cmd_export,

@@ -52,7 +52,8 @@ complete_words() { # PROGRAM WORDS... -> completions of the last word
 }
 [ "$(complete_words "$DAYBOOKD" serve --log-l)" = --log-level ] || fail "serve --log-l"
 [ "$(complete_words "$DAYBOOKD" serve --log-level w)" = warn ] || fail "--log-level w"
-[ "$(complete_words "$DAYBOOKD" counselor "")" = add ] || fail "counselor <TAB>"
+[ "$(complete_words "$DAYBOOKD" counselor "")" = "add disable enable list" ] || fail "counselor <TAB>"
+[ "$(complete_words "$DAYBOOKD" counselor d)" = disable ] || fail "counselor d<TAB>"
 [ "$(complete_words "$DAYBOOKD" audit "")" = verify ] || fail "audit <TAB>"
 got=$(complete_words "$DAYBOOK" "")
 for c in $("$DAYBOOK" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1; next } f { exit }'); do

@@ -843,6 +843,80 @@ test_setup_code_without_url(void **state)
     ok(tc_cli("invite", NULL), "the new counselor invites");
 }
 
+/* The recipient named by id in `daybook disclosures --json`, or NULL. */
+static json_t *
+recipient(json_t *doc, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(doc, "recipients"), i, v) {
+        if (strcmp(json_string_value(json_object_get(v, "account_id")), id) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/* How many records of type the recipient received, over all its disclosures. */
+static json_int_t
+received(json_t *r, const char *type)
+{
+    json_int_t n = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(r, "disclosures"), i, d) {
+        n += json_integer_value(json_object_get(json_object_get(d, "types"), type));
+    }
+    return n;
+}
+
+/*
+ * The client's disclosure report (42 CFR 2.24): nothing received before the
+ * counselor syncs; after it, the counselor received exactly the records the client
+ * shared, named by type, and not the private journal entry.
+ */
+static void
+test_disclosures(void **state)
+{
+    struct fx *f = *state;
+    json_t *doc, *r;
+    dbk_run_result out;
+
+    as(f->clhome);
+    doc = cli_json("disclosures", "--json", NULL);
+    r = recipient(doc, f->counselor_id);
+    assert_non_null(r); /* granted at enrollment */
+    assert_int_equal(received(r, "craving"), 0);
+    assert_int_equal(received(r, "journal"), 0);
+    json_decref(doc);
+
+    ok(tc_cli("craving", "--intensity", "6", "--outcome", "resisted", NULL), "craving 1");
+    ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL), "craving 2");
+    ok(tc_cli("journal", "-m", "shared with my counselor", NULL), "journal");
+    ok(tc_cli("journal", "-m", "only mine", "--private", NULL), "private journal");
+    ok(tc_cli("sync", NULL), "client sync");
+    /* Synced, not yet read: still nothing disclosed. */
+    doc = cli_json("disclosures", "--json", NULL);
+    assert_int_equal(received(recipient(doc, f->counselor_id), "craving"), 0);
+    json_decref(doc);
+
+    as(f->cohome);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    as(f->clhome);
+    doc = cli_json("disclosures", "--json", NULL);
+    r = recipient(doc, f->counselor_id);
+    assert_non_null(r);
+    assert_int_equal(received(r, "craving"), 2);
+    assert_int_equal(received(r, "journal"), 1);
+    assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 1);
+    json_decref(doc);
+    out = tc_cli("disclosures", NULL);
+    assert_int_equal(out.status, 0);
+    must_contain(out.out, "2 craving");
+    must_contain(out.out, "1 journal");
+    must_contain(out.out, "intermediary");
+    dbk_run_result_free(&out);
+}
+
 int
 main(void)
 {
@@ -857,6 +931,7 @@ main(void)
         cmocka_unit_test(test_template_checked),
         cmocka_unit_test_setup_teardown(test_setup_code_without_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disclosures, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
