@@ -350,10 +350,15 @@ rotate(dbk_session *s, dbk_local_stream *shared, const char *sid, uint32_t epoch
 
     *regranted = *skipped = 0;
     dbk_id_to_text(&s->account, me);
+    /* The name or alias typed at enrollment (README §4.3); the account id if none was. */
+    char patient[256];
+    if (dbk_local_get_text(s->L, "patient_name", patient, sizeof patient) != DBK_OK ||
+        patient[0] == '\0')
+        snprintf(patient, sizeof patient, "%s", me);
     randombytes_buf(key, sizeof key);
     dbk_now_rfc3339(when);
-    json_t *c = json_pack("{s:s, s:i, s:s, s:s}", "type", "consent", "v", 1, "purpose",
-                          "my own devices", "signed_at", when);
+    json_t *c = json_pack("{s:s, s:i, s:b, s:s, s:s}", "type", "consent", "v", 1, "self", 1,
+                          "purpose", "my own devices", "signed_at", when);
     json_t *g = grant_json(s, &shared->id, epoch + 1, key, &s->account, s->keys->box_pk, c, &self,
                            &selflen);
     json_decref(c);
@@ -388,10 +393,10 @@ rotate(dbk_session *s, dbk_local_stream *shared, const char *sid, uint32_t epoch
         }
         json_decref(keys);
         json_t *consent = json_pack(
-            "{s:s, s:i, s:{s:s}, s:[{s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, s:s, "
-            "s:{s:s}, s:s, s:s}",
-            "type", "consent", "v", 1, "patient", "account_id", me, "disclosed_by", "kind",
-            "client", "information", "description",
+            "{s:s, s:i, s:{s:s, s:s}, s:[{s:s, s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, "
+            "s:s, s:{s:s}, s:s, s:s}",
+            "type", "consent", "v", 1, "patient", "name", patient, "account_id", me,
+            "disclosed_by", "kind", "client", "name", patient, "information", "description",
             "My cravings, the journal entries I share, and my coping-skills checklist.",
             "record_types", "craving", "journal", "checklist_day", "checklist_def", "recipient",
             "name", json_string_value(json_object_get(v, "name")), "account_id", k, "purpose",

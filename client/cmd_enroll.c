@@ -73,8 +73,21 @@ run(dbk_ctx *ctx, int argc, char **argv)
     long status;
     int rc;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: daybook enroll CODE   (daybook://enroll?... from your counselor)\n");
+    /* --name NAME: the name or alias the client wants on the consent (README §4.3). */
+    const char *patient = NULL;
+    if (argc == 4 && strcmp(argv[1], "--name") == 0) {
+        patient = argv[2];
+        argv += 2;
+        argc -= 2;
+    } else if (argc == 3 && strncmp(argv[1], "--name=", 7) == 0) {
+        patient = argv[1] + 7;
+        argv++;
+        argc--;
+    }
+    if (argc != 2 || (patient != NULL && (patient[0] == '\0' || strlen(patient) > 200))) {
+        fprintf(stderr, "usage: daybook enroll [--name NAME] CODE   (daybook://enroll?... from "
+                        "your counselor; NAME, 1 to 200 bytes, goes only into your sealed "
+                        "consent)\n");
         json_decref(streams);
         json_decref(grants);
         return DBK_EXIT_USAGE;
@@ -203,13 +216,20 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_local_put(s.L, key, sign_pk, 32);
         dbk_local_put(s.L, "counselor", counselor.b, DBK_ID_BYTES);
         dbk_local_put_text(s.L, "counselor_name", name ? name : "your counselor");
+        /* The client's name never reaches the server in the clear; without one typed, the
+         * alias is the account id (README §4.3). Kept for the consents of later rotations. */
+        char me_text[DBK_ID_TEXT_LEN + 1];
+        dbk_id_to_text(&s.account, me_text);
+        if (patient == NULL)
+            patient = me_text;
+        dbk_local_put_text(s.L, "patient_name", patient);
 
         /* Consent (42 CFR Part 2 section 2.31), sealed inside the grant. */
         json_t *consent = json_pack(
-            "{s:s, s:i, s:{s:o}, s:[{s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, s:s, "
-            "s:{s:s}, s:s, s:s}",
-            "type", "consent", "v", 1, "patient", "account_id", idj(&s.account), "disclosed_by",
-            "kind", "client", "information", "description",
+            "{s:s, s:i, s:{s:s, s:o}, s:[{s:s, s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, "
+            "s:s, s:{s:s}, s:s, s:s}",
+            "type", "consent", "v", 1, "patient", "name", patient, "account_id", idj(&s.account),
+            "disclosed_by", "kind", "client", "name", patient, "information", "description",
             "My cravings, the journal entries I share, and my coping-skills checklist.",
             "record_types", "craving", "journal", "checklist_day", "checklist_def", "recipient",
             "name", name ? name : "my counselor", "account_id", cid, "purpose",
@@ -264,7 +284,7 @@ out:
 
 const dbk_cmd dbk_cmd_enroll = {
     .name = "enroll",
-    .usage = "daybook enroll CODE",
+    .usage = "daybook enroll [--name NAME] CODE",
     .summary = "join your clinic's server with your counselor's enrollment code",
     .run = run,
 };

@@ -24,8 +24,8 @@ make_streams(dbk_session *s)
     int rc = DBK_OK;
 
     dbk_now_rfc3339(when);
-    json_t *c = json_pack("{s:s, s:i, s:s, s:s}", "type", "consent", "v", 1, "purpose",
-                          "my own devices", "signed_at", when);
+    json_t *c = json_pack("{s:s, s:i, s:b, s:s, s:s}", "type", "consent", "v", 1, "self", 1,
+                          "purpose", "my own devices", "signed_at", when);
     consent = json_dumps(c, JSON_COMPACT);
     json_decref(c);
     if (consent == NULL)
