@@ -89,6 +89,11 @@ int dbk_wait_pid(pid_t pid, int timeout_ms);
 int dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *r);
 void dbk_run_result_free(dbk_run_result *r);
 
+/* The plaintext check (support/plaincheck.c): dbk_run notes each profile a successful
+ * daybook run used; dbk_rmtree dumps those under path before removing it. */
+void dbk_plaincheck_note(const char *const *argv, int status);
+void dbk_plaincheck_before_rm(const char *path);
+
 typedef struct dbk_http_resp {
     long status;
     char *body;        /* malloc'd, NUL-terminated */

@@ -8,9 +8,11 @@
  *   dbk_vectool seal-grant FILE       JSON in, grant hex out
  *   dbk_vectool open-grant FILE       JSON in, {"stream_key","consent"} out (or error, exit 1)
  *
- * Every fixed input is BLAKE2b of a label, so the vectors are reproducible and
- * the labels say what each value is. Regenerate after a deliberate format change
- * only: `build/tests/dbk_vectool gen proto/vectors`.
+ * Every fixed input is BLAKE2b of a label, and "gen" replaces libsodium's random
+ * source with a deterministic one, so the vectors are byte-for-byte reproducible
+ * (ctest vectors.reproducible regenerates them and diffs) and the labels say what
+ * each value is. Regenerate after a deliberate format change only:
+ * `build/tests/dbk_vectool gen proto/vectors`.
  */
 #include "vec.h"
 
@@ -28,13 +30,65 @@
 
 /* ---- fixed inputs ---- */
 
+/*
+ * n bytes named by label: BLAKE2b-512(label), then for longer outputs
+ * BLAKE2b-512(label || "/1"), BLAKE2b-512(label || "/2")... (padding.json needs up
+ * to 300 bytes). Copying more than one hash from a 64-byte buffer once put stack
+ * memory (pointers) into the vectors.
+ */
 static void
 fixed(unsigned char *out, size_t n, const char *label)
 {
     unsigned char h[64];
-    crypto_generichash(h, sizeof h, (const unsigned char *)label, strlen(label), NULL, 0);
-    memcpy(out, h, n);
+    char ext[256];
+    for (size_t done = 0, k = 0; done < n; done += sizeof h, k++) {
+        const char *in = label;
+        size_t take = n - done < sizeof h ? n - done : sizeof h;
+        if (k > 0) {
+            snprintf(ext, sizeof ext, "%s/%zu", label, k);
+            in = ext;
+        }
+        crypto_generichash(h, sizeof h, (const unsigned char *)in, strlen(in), NULL, 0);
+        memcpy(out + done, h, take);
+    }
+    sodium_memzero(h, sizeof h);
 }
+
+/*
+ * While writing vectors, libsodium's random source is a counter-keyed ChaCha20
+ * stream, so the one randomised operation the vectors use (the ephemeral key of
+ * crypto_box_seal in grant.json) gives the same bytes on every run and machine.
+ * Installed before sodium_init, and only by "gen".
+ */
+static uint64_t det_calls;
+
+static void
+det_buf(void *const buf, const size_t size)
+{
+    unsigned char seed[randombytes_SEEDBYTES];
+    char label[64];
+    snprintf(label, sizeof label, "daybook-vector/randombytes/%llu",
+             (unsigned long long)det_calls++);
+    crypto_generichash(seed, sizeof seed, (const unsigned char *)label, strlen(label), NULL, 0);
+    randombytes_buf_deterministic(buf, size, seed);
+}
+
+static uint32_t
+det_random(void)
+{
+    uint32_t r;
+    det_buf(&r, sizeof r);
+    return r;
+}
+
+static const char *
+det_name(void)
+{
+    return "daybook-vector-deterministic";
+}
+
+static randombytes_implementation det_impl = {
+    .implementation_name = det_name, .random = det_random, .buf = det_buf};
 
 static dbk_id
 fixed_id(const char *label)
@@ -276,8 +330,8 @@ gen_padding(const char *dir)
 
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         size_t padded;
-        fixed(buf, lens[i], "daybook-vector/padding/plaintext");
         unsigned char pt[300];
+        fixed(buf, lens[i], "daybook-vector/padding/plaintext");
         memcpy(pt, buf, lens[i]);
         check(dbk_pad(buf, lens[i], sizeof buf, &padded), "pad");
         json_array_append_new(json_object_get(f, "positive"),
@@ -519,8 +573,10 @@ gen_grant(const char *dir)
     dbk_id grantee_id = fixed_id("daybook-vector/counselor-a/id");
     dbk_id mallory_id = fixed_id("daybook-vector/other");
     const uint64_t now = 1764000000000ULL;
-    json_t *f = vector_file("Key grants, CRYPTO.md section 5. Sealed boxes are randomised: "
-                            "verify and open the given grant, and check a fresh seal opens too.");
+    json_t *f = vector_file("Key grants, CRYPTO.md section 5. Sealed boxes are randomised (the "
+                            "generator uses a fixed random source, so the given bytes are "
+                            "reproducible): verify and open the given grant, and check that a "
+                            "fresh seal of yours opens too.");
 
     h.stream = fixed_id("daybook-vector/account-a/shared-stream");
     h.epoch = 1;
@@ -881,6 +937,9 @@ cmd_open_grant(const char *path)
 int
 main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "gen") == 0 &&
+        randombytes_set_implementation(&det_impl) != 0)
+        return 1;
     if (dbk_init() != DBK_OK)
         return 1;
     if (argc == 3 && strcmp(argv[1], "gen") == 0) {
