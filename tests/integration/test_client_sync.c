@@ -906,6 +906,7 @@ test_corrupt_local_file(void **state)
     r = tc_cli("journal", "-m", "before the damage", NULL);
     dbk_run_result_free(&r);
     snprintf(db, sizeof db, "%s/daybook.db", f->home);
+    dbk_plaincheck_forget(f->home); /* damaged below on purpose */
     r = tc_cli("status", NULL); /* checkpoint */
     dbk_run_result_free(&r);
     w = fopen(db, "r+b");

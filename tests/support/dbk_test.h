@@ -93,6 +93,8 @@ void dbk_run_result_free(dbk_run_result *r);
  * daybook run used; dbk_rmtree dumps those under path before removing it. */
 void dbk_plaincheck_note(const char *const *argv, int status);
 void dbk_plaincheck_before_rm(const char *path);
+/* A test that damages a profile on purpose takes it out of the check. */
+void dbk_plaincheck_forget(const char *home);
 
 typedef struct dbk_http_resp {
     long status;
