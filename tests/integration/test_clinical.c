@@ -51,34 +51,7 @@ teardown(void **state)
     return 0;
 }
 
-/* The CLI's result; the caller frees it. */
-static dbk_run_result
-cli(const char *a1, ...)
-{
-    const char *argv[32] = {dbk_bin("DAYBOOK"), a1};
-    size_t n = 2;
-    va_list ap;
-    dbk_run_result r;
-    va_start(ap, a1);
-    while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
-    return r;
-}
 
-static json_t *
-ok_json(dbk_run_result r, const char *what)
-{
-    json_t *j;
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    if ((j = json_loads(r.out, 0, NULL)) == NULL)
-        fail_msg("%s: not JSON: %s", what, r.out);
-    dbk_run_result_free(&r);
-    return j;
-}
 
 static void
 ok(dbk_run_result r, const char *what)
@@ -117,9 +90,9 @@ day_state(json_t *cal, const char *date, bool *recalled)
 static json_t *
 calendar(const char *month, const char *client)
 {
-    return client ? ok_json(cli("--json", "calendar", "--month", month, "--client", client, NULL),
+    return client ? tc_json_of(tc_cli("--json", "calendar", "--month", month, "--client", client, NULL),
                             "counselor calendar")
-                  : ok_json(cli("--json", "calendar", "--month", month, NULL), "calendar");
+                  : tc_json_of(tc_cli("--json", "calendar", "--month", month, NULL), "calendar");
 }
 
 static void
@@ -138,13 +111,13 @@ test_checkin_calendar_measures(void **state)
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
     /* Today's check-in, then a second one that replaces it (one per day). */
-    j = ok_json(cli("--json", "checkin", "--mood", "6", "--craving", "3", "--no-use", "--meds",
+    j = tc_json_of(tc_cli("--json", "checkin", "--mood", "6", "--craving", "3", "--no-use", "--meds",
                     "taken", "--sleep", "7", "--no-risky", NULL),
                 "checkin");
     assert_false(json_is_true(json_object_get(j, "updated")));
     assert_false(json_is_true(json_object_get(j, "recalled")));
     json_decref(j);
-    r = cli("checkin", "--mood", "4", "--craving", "8", "--no-use", NULL);
+    r = tc_cli("checkin", "--mood", "4", "--craving", "8", "--no-use", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "replacing that day's"));
     assert_non_null(strstr(r.out, "988")); /* a strong craving: the crisis card */
@@ -152,11 +125,11 @@ test_checkin_calendar_measures(void **state)
 
     /* Days filled in afterwards: a use 3 days ago, abstinent 2 days ago; 4 days ago a
      * craving ending in use, logged late (recorded, not recalled). */
-    ok(cli("calendar", "fill", d3, "--used", "--substance", "alcohol", NULL), "fill used");
-    ok(cli("calendar", "fill", d2, "--abstinent", NULL), "fill abstinent");
+    ok(tc_cli("calendar", "fill", d3, "--used", "--substance", "alcohol", NULL), "fill used");
+    ok(tc_cli("calendar", "fill", d2, "--abstinent", NULL), "fill abstinent");
     char at[40];
     snprintf(at, sizeof at, "%sT20:00:00Z", d4);
-    ok(cli("craving", "--intensity", "9", "--outcome", "used", "--at", at, NULL), "late craving");
+    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--at", at, NULL), "late craving");
 
     j = calendar(mtoday, NULL);
     assert_string_equal(day_state(j, today, &recalled), "abstinent");
@@ -184,25 +157,25 @@ test_checkin_calendar_measures(void **state)
         assert_int_equal(json_integer_value(json_object_get(c, "current_run")), 1);
         json_decref(j);
     }
-    r = cli("calendar", "--month", mtoday, NULL);
+    r = tc_cli("calendar", "--month", mtoday, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Mo   Tu   We   Th   Fr   Sa   Su"));
     assert_non_null(strstr(r.out, "no report"));
     dbk_run_result_free(&r);
 
     /* PHQ-9: 9 items at "several days" is 9, mild; item 9 above 0 brings the card. */
-    j = ok_json(cli("--json", "measure", "phq9", "--answers", "1,1,1,1,1,1,1,1,1,-", NULL),
+    j = tc_json_of(tc_cli("--json", "measure", "phq9", "--answers", "1,1,1,1,1,1,1,1,1,-", NULL),
                 "phq9");
     assert_int_equal(json_integer_value(json_object_get(j, "total")), 9);
     assert_string_equal(json_string_value(json_object_get(j, "band")), "mild");
     assert_true(json_is_true(json_object_get(j, "self_harm")));
     json_decref(j);
-    r = cli("measure", "phq9", "--answers", "2,2,2,2,2,2,2,2,0,2", NULL);
+    r = tc_cli("measure", "phq9", "--answers", "2,2,2,2,2,2,2,2,0,2", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "PHQ-9 score: 16 (moderately severe)"));
     assert_null(strstr(r.out, "988")); /* item 9 at 0: no card for the score alone */
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "measure", "bam", "--answers",
+    j = tc_json_of(tc_cli("--json", "measure", "bam", "--answers",
                     "3,10,4,0,-,2,0,0,0,0,2,0,0,2,2,12,5,1,0,0,3,20,2", NULL),
                 "bam");
     assert_int_equal(json_integer_value(json_object_get(j, "use")), 1);
@@ -211,28 +184,28 @@ test_checkin_calendar_measures(void **state)
     json_decref(j);
 
     /* Bad input: exit 2, the field named, nothing written. */
-    r = cli("checkin", "--mood", "11", "--no-use", NULL);
+    r = tc_cli("checkin", "--mood", "11", "--no-use", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "--mood"));
     dbk_run_result_free(&r);
-    r = cli("measure", "phq9", "--answers", "4,1,1,1,1,1,1,1,1,-", NULL);
+    r = tc_cli("measure", "phq9", "--answers", "4,1,1,1,1,1,1,1,1,-", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "item 1 takes 0 to 3"));
     dbk_run_result_free(&r);
-    r = cli("measure", "phq9", "--answers", "1,1,1", NULL);
+    r = tc_cli("measure", "phq9", "--answers", "1,1,1", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "give 10 answers"));
     dbk_run_result_free(&r);
-    r = cli("measure", "phq2", NULL);
+    r = tc_cli("measure", "phq2", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    r = cli("calendar", "--month", "2026-13", NULL);
+    r = tc_cli("calendar", "--month", "2026-13", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    r = cli("calendar", "fill", "2999-01-01", "--used", NULL);
+    r = tc_cli("calendar", "fill", "2999-01-01", "--used", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "log", NULL), "log");
+    j = tc_json_of(tc_cli("--json", "log", NULL), "log");
     size_t checkins = 0, measures = 0, i;
     json_t *e;
     json_array_foreach(j, i, e) {
@@ -250,7 +223,7 @@ test_checkin_calendar_measures(void **state)
     char bundle[4200];
     snprintf(bundle, sizeof bundle, "%s/bundle.json", art ? art : f->p.home);
     unlink(bundle);
-    j = ok_json(cli("--json", "export", "--format", "fhir", "--out", bundle, NULL), "export fhir");
+    j = tc_json_of(tc_cli("--json", "export", "--format", "fhir", "--out", bundle, NULL), "export fhir");
     assert_int_equal(json_integer_value(json_object_get(j, "entries")), 1 + 3 + 3);
     json_decref(j);
     json_t *b = json_load_file(bundle, 0, NULL);
@@ -265,9 +238,9 @@ test_checkin_calendar_measures(void **state)
     json_decref(b);
 
     /* The counselor sees the same days after both sync. */
-    ok(cli("sync", NULL), "client sync");
+    ok(tc_cli("sync", NULL), "client sync");
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(cli("sync", NULL), "counselor sync");
+    ok(tc_cli("sync", NULL), "counselor sync");
     j = calendar(m3, f->p.client_id);
     assert_string_equal(day_state(j, d3, &recalled), "used");
     assert_true(recalled);
@@ -300,27 +273,27 @@ test_plans(void **state)
     json_t *j;
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    r = cli("plan", NULL);
+    r = tc_cli("plan", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Safety plan\n  Not written yet"));
     dbk_run_result_free(&r);
-    ok(cli("plan", "set", "safety", "--from",
+    ok(tc_cli("plan", "set", "safety", "--from",
            write_text(f->p.home, "safety.txt",
                       "# my plan\n## Warning signs that a crisis may be developing\n"
                       "- Not sleeping\n- Pulling away from people\n"
                       "## People I can ask for help\nMy sister Ana\n"),
            NULL),
        "client sets the safety plan");
-    r = cli("plan", "set", "safety", "--from",
+    r = tc_cli("plan", "set", "safety", "--from",
             write_text(f->p.home, "bad.txt", "## Things I like\n- x\n"), NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "'Things I like' is not a section of the Safety plan"));
     dbk_run_result_free(&r);
-    ok(cli("sync", NULL), "client sync");
+    ok(tc_cli("sync", NULL), "client sync");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(cli("sync", NULL), "counselor sync");
-    r = cli("plan", "show", "safety", "--client", f->p.client_id, "--text", NULL);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("plan", "show", "safety", "--client", f->p.client_id, "--text", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "- Pulling away from people\n"));
     /* The counselor adds the crisis line in session, from the text the client wrote. */
@@ -332,14 +305,14 @@ test_plans(void **state)
     memcpy(at, "- 988 Suicide & Crisis Lifeline\n", strlen("- 988 Suicide & Crisis Lifeline\n"));
     text[strlen(text) - strlen("- 988 Suicide & Crisis Lifeline\n")] = '\0';
     dbk_run_result_free(&r);
-    ok(cli("plan", "set", "safety", "--client", f->p.client_id, "--from",
+    ok(tc_cli("plan", "set", "safety", "--client", f->p.client_id, "--from",
            write_text(f->p.home, "safety2.txt", text), NULL),
        "counselor changes the safety plan");
-    ok(cli("sync", NULL), "counselor sync 2");
+    ok(tc_cli("sync", NULL), "counselor sync 2");
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(cli("sync", NULL), "client sync 2");
-    j = ok_json(cli("--json", "plan", "show", "safety", NULL), "plan json");
+    ok(tc_cli("sync", NULL), "client sync 2");
+    j = tc_json_of(tc_cli("--json", "plan", "show", "safety", NULL), "plan json");
     json_t *sec = json_object_get(json_object_get(j, "safety"), "sections");
     assert_string_equal(json_string_value(json_array_get(json_object_get(sec, "professionals"), 0)),
                         "988 Suicide & Crisis Lifeline");
@@ -347,10 +320,10 @@ test_plans(void **state)
                         "My sister Ana");
     assert_int_equal(json_array_size(json_object_get(sec, "warning_signs")), 2);
     json_decref(j);
-    r = cli("plan", "show", "safety", NULL);
+    r = tc_cli("plan", "show", "safety", NULL);
     assert_non_null(strstr(r.out, "Last changed by your counselor"));
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "plan", "history", "safety", NULL), "plan history");
+    j = tc_json_of(tc_cli("--json", "plan", "history", "safety", NULL), "plan history");
     assert_int_equal(json_array_size(j), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "by")),
                         "your counselor");
@@ -375,27 +348,27 @@ test_mat(void **state)
     local_date(1, d1, m);
     local_date(3, d3, m);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(cli("sync", NULL), "counselor sync");
-    r = cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
             "hourly", "--take-home", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "--frequency (daily, twice_daily, weekly or monthly)"));
     dbk_run_result_free(&r);
-    ok(cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
+    ok(tc_cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
            "daily", "--take-home", "--start", start, NULL),
        "med set");
-    ok(cli("sync", NULL), "counselor sync 2");
+    ok(tc_cli("sync", NULL), "counselor sync 2");
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(cli("sync", NULL), "client sync");
-    ok(cli("med", "take", NULL), "take today");
-    ok(cli("med", "take", "Buprenorphine", "--date", d1, "--missed", NULL), "missed yesterday");
-    ok(cli("checkin", "--date", d3, "--no-use", "--meds", "taken", NULL), "checkin d3");
-    r = cli("med", "take", "methadone", NULL);
+    ok(tc_cli("sync", NULL), "client sync");
+    ok(tc_cli("med", "take", NULL), "take today");
+    ok(tc_cli("med", "take", "Buprenorphine", "--date", d1, "--missed", NULL), "missed yesterday");
+    ok(tc_cli("checkin", "--date", d3, "--no-use", "--meds", "taken", NULL), "checkin d3");
+    r = tc_cli("med", "take", "methadone", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no such medication"));
     dbk_run_result_free(&r);
-    j = ok_json(cli("--json", "med", "--days", "5", NULL), "med");
+    j = tc_json_of(tc_cli("--json", "med", "--days", "5", NULL), "med");
     assert_int_equal(json_array_size(j), 1);
     a = json_object_get(json_array_get(j, 0), "adherence");
     assert_int_equal(json_integer_value(json_object_get(a, "due")), 5);
@@ -404,17 +377,17 @@ test_mat(void **state)
     assert_int_equal(json_integer_value(json_object_get(a, "unconfirmed")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(a, "missed_days"), 0)), d1);
     json_decref(j);
-    ok(cli("sync", NULL), "client sync 2");
+    ok(tc_cli("sync", NULL), "client sync 2");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(cli("sync", NULL), "counselor sync 3");
-    j = ok_json(cli("--json", "med", "--client", f->p.client_id, "--days", "5", NULL), "co med");
+    ok(tc_cli("sync", NULL), "counselor sync 3");
+    j = tc_json_of(tc_cli("--json", "med", "--client", f->p.client_id, "--days", "5", NULL), "co med");
     a = json_object_get(json_array_get(j, 0), "adherence");
     assert_int_equal(json_integer_value(json_object_get(a, "missed")), 1);
     assert_int_equal(json_integer_value(json_object_get(a, "taken")), 2);
     json_decref(j);
-    ok(cli("med", "stop", f->p.client_id, "buprenorphine", NULL), "med stop");
-    j = ok_json(cli("--json", "med", "--client", f->p.client_id, NULL), "co med stopped");
+    ok(tc_cli("med", "stop", f->p.client_id, "buprenorphine", NULL), "med stop");
+    j = tc_json_of(tc_cli("--json", "med", "--client", f->p.client_id, NULL), "co med stopped");
     assert_false(json_is_true(json_object_get(json_array_get(j, 0), "active")));
     json_decref(j);
 }

@@ -63,33 +63,7 @@ teardown(void **state)
     return 0;
 }
 
-static dbk_run_result
-cli(const char *a1, ...)
-{
-    const char *argv[32] = {dbk_bin("DAYBOOK"), a1};
-    size_t n = 2;
-    va_list ap;
-    dbk_run_result r;
-    va_start(ap, a1);
-    while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-        n++;
-    va_end(ap);
-    argv[n] = NULL;
-    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
-    return r;
-}
 
-static json_t *
-ok_json(dbk_run_result r, const char *what)
-{
-    json_t *j;
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    if ((j = json_loads(r.out, 0, NULL)) == NULL)
-        fail_msg("%s: not JSON: %s", what, r.out);
-    dbk_run_result_free(&r);
-    return j;
-}
 
 static const char *hex_of(const char *id_text, char out[33]);
 
@@ -118,9 +92,9 @@ static size_t
 counselor_reads(struct fx *f)
 {
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    dbk_run_result r = cli("sync", NULL);
+    dbk_run_result r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
-    json_t *j = ok_json(cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL),
+    json_t *j = tc_json_of(tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL),
                         "review");
     json_t *journal = json_object_get(j, "journal");
     size_t n = json_is_array(journal) ? json_array_size(journal)
@@ -149,10 +123,10 @@ test_kind_swap_and_epoch_rollback(void **state)
     json_t *j;
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    r = cli("journal", "-m", "before the server turned", NULL);
+    r = tc_cli("journal", "-m", "before the server turned", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     assert_int_equal(counselor_reads(f), 1);
@@ -163,7 +137,7 @@ test_kind_swap_and_epoch_rollback(void **state)
              hex_of(f->p.client_id, hex));
     turn_server(f, sql);
 
-    r = cli("--json", "sync", NULL);
+    r = tc_cli("--json", "sync", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.err, "WARNING: the server sent data this device refused"));
     j = json_loads(r.out, 0, NULL);
@@ -176,22 +150,22 @@ test_kind_swap_and_epoch_rollback(void **state)
 
     /* Nothing changed on the client: a shared entry still goes to the shared stream, under
      * the key the counselor holds, and a private one stays private. */
-    r = cli("journal", "-m", "after the server turned", NULL);
+    r = tc_cli("journal", "-m", "after the server turned", NULL);
     if (r.status != 0)
         fail_msg("journal after the swap: %s", r.err); /* leaked: the stream is lost */
     dbk_run_result_free(&r);
-    r = cli("journal", "--private", "-m", "still private", NULL);
+    r = tc_cli("journal", "--private", "-m", "still private", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     /* The turned server may refuse the push (it believes its own listing): a server can
      * always deny service. What matters is what the client sealed: once the server is
      * honest again, the counselor reads the shared entry and nothing private. */
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
     snprintf(sql, sizeof sql, "UPDATE streams SET kind = 3 - kind, epoch = 1 WHERE owner = x'%s';",
              hex_of(f->p.client_id, hex));
     turn_server(f, sql);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     if (r.status != 0)
         fail_msg("sync with the honest server again: %s", r.err);
     dbk_run_result_free(&r);
@@ -245,7 +219,7 @@ test_forged_self_grant(void **state)
      * place of the self-grant. A device that believed it would seal entries with a
      * stream key the server knows. */
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
     tc_account_init(&mallory, false, "mallory's passphrase");
     client_stream_and_key(f, &h.stream, box_pk);
@@ -274,7 +248,7 @@ test_forged_self_grant(void **state)
     free(hexg);
     free(g);
 
-    r = cli("--json", "sync", NULL);
+    r = tc_cli("--json", "sync", NULL);
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
     assert_non_null(j);
@@ -283,10 +257,10 @@ test_forged_self_grant(void **state)
     json_decref(j);
     dbk_run_result_free(&r);
     /* Still sealing with its own key: the counselor reads the new entry. */
-    r = cli("journal", "-m", "after the forged grant", NULL);
+    r = tc_cli("journal", "-m", "after the forged grant", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     size_t reads = counselor_reads(f);
@@ -314,22 +288,22 @@ test_safety_number_and_changed_key(void **state)
     json_t *a, *b;
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
-    a = ok_json(cli("--json", "verify", f->p.client_id, NULL), "counselor verify");
+    a = tc_json_of(tc_cli("--json", "verify", f->p.client_id, NULL), "counselor verify");
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    b = ok_json(cli("--json", "verify", NULL), "client verify");
+    b = tc_json_of(tc_cli("--json", "verify", NULL), "client verify");
     assert_string_equal(json_string_value(json_object_get(a, "safety_number")),
                         json_string_value(json_object_get(b, "safety_number")));
     assert_int_equal(strlen(json_string_value(json_object_get(a, "safety_number"))), 71);
     assert_false(json_is_true(json_object_get(b, "confirmed")));
     json_decref(b);
-    b = ok_json(cli("--json", "verify", "--confirm", NULL), "client confirm");
+    b = tc_json_of(tc_cli("--json", "verify", "--confirm", NULL), "client confirm");
     assert_true(json_is_true(json_object_get(b, "confirmed")));
     json_decref(b);
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    json_decref(ok_json(cli("--json", "verify", f->p.client_id, "--confirm", NULL), "confirm"));
+    json_decref(tc_json_of(tc_cli("--json", "verify", f->p.client_id, "--confirm", NULL), "confirm"));
     tc_account_init(&mallory, false, "mallory's passphrase");
     for (size_t i = 0; i < 32; i++) {
         snprintf(pkhex + 2 * i, 3, "%02x", mallory.keys->sign_pk[i]);
@@ -338,7 +312,7 @@ test_safety_number_and_changed_key(void **state)
     snprintf(sql, sizeof sql, "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
              pkhex, bxhex, hex_of(f->p.client_id, hex));
     turn_server(f, sql);
-    r = cli("--json", "verify", f->p.client_id, NULL);
+    r = tc_cli("--json", "verify", f->p.client_id, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "WARNING: the server now lists other keys"));
     b = json_loads(r.out, 0, NULL);
@@ -373,7 +347,7 @@ test_forged_author(void **state)
     size_t i, shown = 0;
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
     assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
     assert_int_equal(dbk_session_open(&s, false), 0);
@@ -385,15 +359,15 @@ test_forged_author(void **state)
     assert_int_equal(dbk_entry_save_in(&s, &st.id, NULL, doc, &id), 0);
     json_decref(doc);
     dbk_session_close(&s);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    r = cli("sync", NULL);
+    r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = cli("--json", "log", NULL);
+    r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.err, "signed by someone who may not write them"));
     j = json_loads(r.out, 0, NULL);
@@ -405,7 +379,7 @@ test_forged_author(void **state)
     }
     json_decref(j);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    j = ok_json(cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL), "review");
+    j = tc_json_of(tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL), "review");
     char *t = json_dumps(j, 0);
     shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
     free(t);

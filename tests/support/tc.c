@@ -483,3 +483,15 @@ tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p)
     json_decref(j);
     cli_ok(false, enroll, "client enroll");
 }
+
+json_t *
+tc_json_of(dbk_run_result r, const char *what)
+{
+    json_t *j;
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("%s: not JSON: %s", what, r.out);
+    dbk_run_result_free(&r);
+    return j;
+}

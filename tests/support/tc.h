@@ -96,6 +96,10 @@ bool tc_counselor_stream(const dbk_server *s, const tc_account *co, const dbk_id
 const char *tc_path(const char *fmt, const dbk_id *id);
 json_t *tc_id(const dbk_id *id);
 
+/* The stdout of a CLI run that must have exited 0, parsed as JSON (new reference);
+ * fails the test with what (and the run's stderr) otherwise. Frees r. */
+json_t *tc_json_of(dbk_run_result r, const char *what);
+
 /*
  * A counselor and one client set up with the real CLIs against s: the admin's
  * `daybookd counselor add`, the counselor's init, enroll and invite, the client's
