@@ -906,7 +906,6 @@ test_corrupt_local_file(void **state)
     r = tc_cli("journal", "-m", "before the damage", NULL);
     dbk_run_result_free(&r);
     snprintf(db, sizeof db, "%s/daybook.db", f->home);
-    dbk_plaincheck_forget(f->home); /* damaged below on purpose */
     r = tc_cli("status", NULL); /* checkpoint */
     dbk_run_result_free(&r);
     w = fopen(db, "r+b");
@@ -919,6 +918,7 @@ test_corrupt_local_file(void **state)
     assert_non_null(strstr(r.err, "is damaged"));
     assert_non_null(strstr(r.err, "daybook login"));
     dbk_run_result_free(&r);
+    dbk_plaincheck_forget(f->home); /* damaged on purpose: not for the plaintext check */
 }
 
 /*
