@@ -247,6 +247,11 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
         default: return usage();
         }
     }
+    if (freq != NULL && !dbk_mat_frequency_ok(freq)) {
+        fprintf(stderr, "daybook: med set needs --dose, --frequency (daily, twice_daily, "
+                        "weekly or monthly) and --observed or --take-home\n");
+        return DBK_EXIT_USAGE;
+    }
     if (argc - optind != 2 || (stop && (dose || freq || sup || start)))
         return usage();
     if (start != NULL && !dbk_bd_day("--start", start, dbk_eu_today(), &start_day))
