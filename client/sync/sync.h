@@ -54,4 +54,12 @@ int dbk_sync(dbk_session *s, dbk_sync_stats *st);
  */
 int dbk_sync_consents(dbk_session *s, json_t **out);
 
+/* Rotates the stream to epoch + 1 after revoked lost its grant: a self-grant and a
+ * grant to each other active grantee of who ({grantee id: {state, name}}, as the
+ * server lists them) whose keys this device pinned; *skipped counts the others. when
+ * (RFC 3339) is the consents' signing time. */
+int dbk_sync_rotate(dbk_session *s, dbk_local_stream *shared, const char *sid, uint32_t epoch,
+                    const json_t *who, const char *revoked, const char *when,
+                    size_t *regranted, size_t *skipped);
+
 #endif
