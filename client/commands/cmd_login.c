@@ -304,9 +304,17 @@ login_again(dbk_ctx *ctx)
              * this device holds goes back in the outbox; cursors start over. */
             restored = true;
             rc = dbk_local_outbox_requeue_all(s.L);
+            /* And who may read: a grant it lost, a revocation or a rotation it never saw
+             * (proto/TRUST.md T8) is sent again, before anything else. */
+            if (rc == DBK_OK)
+                rc = dbk_local_acts_unack_all(s.L);
         }
         if (rc == DBK_OK)
             rc = dbk_local_put_int(s.L, "restore_generation", gen);
+    }
+    if (rc == DBK_OK && restored) {
+        dbk_sync_acts_result ar;
+        rc = dbk_sync_acts(&s, &ar); /* what fails here is sent again by the next sync */
     }
     if (rc == DBK_OK)
         rc = dbk_refresh_grants(&s, NULL);

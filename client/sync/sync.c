@@ -401,6 +401,14 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
     memset(st, 0, sizeof *st);
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
+    /* Who may read first (revocations, rotations, grants still waiting, all of them after
+     * a restore): entries sealed under a new key are taken only after its self-grant. */
+    if ((rc = dbk_sync_acts(s, &st->acts)) != DBK_OK)
+        return rc;
+    if (st->acts.error == DBK_E_UNAVAILABLE || st->acts.error == DBK_E_UNAUTHENTICATED) {
+        st->pending = dbk_local_outbox_count(s->L);
+        return st->acts.error;
+    }
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
         struct push_acc pa = {json_object(), 0};
         struct pull_acc pl = {json_array(), s};
