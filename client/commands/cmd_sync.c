@@ -151,7 +151,10 @@ report_loop(dbk_session *s, json_t *j)
                 continue;
             json_array_append_new(expiring, json_pack("{s:s, s:i}", "name", k,
                                                       "days", (int)(day - today)));
-            if (j == NULL)
+            if (j == NULL && day < today)
+                printf("Your consent to share with %s ended on %s; nothing new is shared with "
+                       "them. To share again: daybook share '%s'\n", k, date, k);
+            else if (j == NULL)
                 printf("Your consent to share with %s ends in %lld day%s. To keep sharing, renew "
                        "it: daybook share '%s'\n", k, (long long)(day - today),
                        day - today == 1 ? "" : "s", k);
