@@ -203,7 +203,7 @@ dbk_api_enroll(dbk_http_request *req)
         memcpy(c->a.bundle, bundle, DBK_BUNDLE_BYTES);
     free(bundle);
     if (rc != DBK_OK) {
-        dbk_api_reject(j, rc == DBK_E_KDF_WEAK ? rc : DBK_E_BAD_FIELD);
+        dbk_api_reject(j, rc == DBK_E_KDF_WEAK || rc == DBK_E_VERSION ? rc : DBK_E_BAD_FIELD);
         return;
     }
     c->a.generation = generation;
@@ -684,7 +684,7 @@ dbk_api_put_bundle(dbk_http_request *req)
     }
     rc = dbk_bundle_params(c->bundle, sizeof c->bundle, &kp, &c->generation);
     if (rc != DBK_OK) {
-        dbk_api_reject(j, rc == DBK_E_KDF_WEAK ? rc : DBK_E_BAD_FIELD);
+        dbk_api_reject(j, rc == DBK_E_KDF_WEAK || rc == DBK_E_VERSION ? rc : DBK_E_BAD_FIELD);
         return;
     }
     dbk_api_submit(j);

@@ -372,7 +372,7 @@ export function sealBundle(params) {
 export function parseBundle(bundle) {
     if (!(bundle instanceof Uint8Array) || bundle.length !== BUNDLE.BYTES) fail('corrupt', 'bundle length');
     if (!bytesEqual(bundle.subarray(0, 4), BUNDLE.MAGIC)) fail('corrupt', 'bundle magic');
-    if (bundle[4] !== BUNDLE.VERSION) fail('corrupt', 'bundle version');
+    if (bundle[4] !== BUNDLE.VERSION) fail('unsupported_version', 'bundle version');
     if (bundle[5] !== KDF.ALG_ARGON2ID13) fail('corrupt', 'bundle KDF algorithm');
     if (getU16(bundle, 6) !== 0) fail('corrupt', 'bundle reserved bytes');
     const opslimit = getU64(bundle, 12);

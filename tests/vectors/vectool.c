@@ -259,7 +259,7 @@ gen_bundle(const char *dir)
     BUNDLE_NEG("bad magic", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
     memcpy(bad, bundle, sizeof bad);
     bad[4] = 2;
-    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
+    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_VERSION);
     BUNDLE_NEG("truncated", &account, pass, bundle, sizeof bundle - 1, DBK_E_CORRUPT);
 #undef BUNDLE_NEG
     dbk_pass_keys_free(pk);
