@@ -110,8 +110,8 @@ test_invite_list_matches_openapi(void **state)
     tc_account_free(&co);
 }
 
-/* R1: a key bundle whose format version byte is not 1 is unsupported_version, as an
- * envelope's or a grant's is; nothing is created. */
+/* R1: a key bundle or a grant whose format version byte is not 1 is
+ * unsupported_version; nothing is created. */
 static void
 test_unknown_bundle_version(void **state)
 {
@@ -130,6 +130,25 @@ test_unknown_bundle_version(void **state)
     cl.bundle[4] = 1; /* the code was not used up */
     json_decref(tc_enroll(s, &cl, code, &st));
     assert_int_equal(st, 201);
+
+    /* A grant whose version byte is 2: the same code from the grants endpoint. */
+    json_t *g = tc_grant_json(&cl, &cl.shared, 1, cl.shared_key[1], &co.id, co.keys->box_pk);
+    const char *t = json_string_value(g);
+    size_t n = strlen(t), len;
+    unsigned char *raw = malloc(DBK_B64_DECODED_MAX(n) + 1);
+    char *back = malloc(n + 4);
+    assert_int_equal(dbk_b64_decode(raw, DBK_B64_DECODED_MAX(n) + 1, &len, t, n), 0);
+    raw[0] = 2;
+    assert_int_equal(dbk_b64_encode(back, n + 4, raw, len), 0);
+    json_t *body = json_pack("{s:[s]}", "grants", back);
+    r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/grants", &cl.shared), body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(tc_code(r), "unsupported_version");
+    json_decref(r);
+    json_decref(body);
+    json_decref(g);
+    free(raw);
+    free(back);
     tc_account_free(&cl);
     tc_account_free(&co);
 }

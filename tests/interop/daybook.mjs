@@ -717,7 +717,7 @@ export function grantHeader(grant) {
 
 /**
  * Structural checks (first step of §5 verifying): n in range, total exactly 140 + n,
- * version 1, reserved bytes zero. Throws 'bad_grant'.
+ * version 1 ('unsupported_version', rule R1), reserved bytes zero. Throws 'bad_grant'.
  */
 export function checkGrantStructure(grant) {
     if (!(grant instanceof Uint8Array) || grant.length < GRANT.OVERHEAD + GRANT.MIN_N) {
@@ -726,7 +726,7 @@ export function checkGrantStructure(grant) {
     const n = getU32(grant, GRANT.LEN_OFF);
     if (n < GRANT.MIN_N || n > GRANT.MAX_N) fail('bad_grant', `sealed length ${n}`);
     if (grant.length !== GRANT.OVERHEAD + n) fail('bad_grant', 'total length is not 140 + n');
-    if (grant[0] !== GRANT.VERSION) fail('bad_grant', `grant version ${grant[0]}`);
+    if (grant[0] !== GRANT.VERSION) fail('unsupported_version', `grant version ${grant[0]}`);
     if (grant[1] !== 0 || grant[2] !== 0 || grant[3] !== 0) fail('bad_grant', 'reserved bytes set');
     return n;
 }

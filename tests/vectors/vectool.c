@@ -627,7 +627,7 @@ gen_grant(const char *dir)
     memcpy(bad, g, len);
     bad[0] = 2;
     NEG("format version 2", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
-        DBK_E_BAD_GRANT);
+        DBK_E_VERSION);
     memcpy(bad, g, len);
     bad[23] ^= 1;
     NEG("epoch rewritten", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
