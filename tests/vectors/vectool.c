@@ -259,7 +259,7 @@ gen_bundle(const char *dir)
     BUNDLE_NEG("bad magic", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
     memcpy(bad, bundle, sizeof bad);
     bad[4] = 2;
-    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
+    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_VERSION);
     BUNDLE_NEG("truncated", &account, pass, bundle, sizeof bundle - 1, DBK_E_CORRUPT);
 #undef BUNDLE_NEG
     dbk_pass_keys_free(pk);
@@ -627,7 +627,7 @@ gen_grant(const char *dir)
     memcpy(bad, g, len);
     bad[0] = 2;
     NEG("format version 2", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
-        DBK_E_BAD_GRANT);
+        DBK_E_VERSION);
     memcpy(bad, g, len);
     bad[23] ^= 1;
     NEG("epoch rewritten", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
@@ -759,6 +759,18 @@ gen_hlc(const char *dir)
     json_array_append_new(json_object_get(f, "positive"),
                           json_pack("{s:s, s:o, s:o}", "name", "counter overflow carries",
                                     "start", dbk_ju64(dbk_hlc_pack(t, 0xffff)), "steps", steps));
+    /* A device whose clock was days ahead, set right: its next write starts from the
+     * wall clock (within the bound it would still count on from the last clock). */
+    h.last = dbk_hlc_pack(t + 3 * DBK_HLC_MAX_DRIFT_MS, 5);
+    steps = json_array();
+    json_array_append_new(steps, hlc_step(&h, "local", t, 0));
+    json_array_append_new(steps, hlc_step(&h, "local", t, 0));
+    json_array_append_new(json_object_get(f, "positive"),
+                          json_pack("{s:s, s:o, s:o}", "name",
+                                    "a last clock more than a day ahead of the wall clock "
+                                    "restarts from the wall clock",
+                                    "start", dbk_ju64(dbk_hlc_pack(t + 3 * DBK_HLC_MAX_DRIFT_MS, 5)),
+                                    "steps", steps));
 
     json_t *cmp = json_array();
     a.clock = dbk_hlc_pack(t, 1), a.device = d1;
