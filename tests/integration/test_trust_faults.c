@@ -393,12 +393,78 @@ test_restore_before_revocation(void **state)
     assert_int_equal(access_waiting(), 0);
 }
 
+/* A server turned back to before a revocation while keeping its restore generation
+ * and tokens (a careless restore of the data file alone, or a compromised server): the
+ * client notices from its own state (the stream listed below the epoch it holds) and
+ * sends the revocation and the rotation again at its next sync. */
+static void
+test_server_behind_same_generation(void **state)
+{
+    struct fx *f = *state;
+    char sql[1400], c[33], k[33];
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", "read by the counselor");
+    cli_ok("sync", NULL, NULL);
+    size_t base = counselor_reads(f);
+    long long epoch = server_epoch(f);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    assert_int_equal(server_epoch(f), epoch + 1);
+
+    hex_of(f->p.client_id, c);
+    hex_of(f->p.counselor_id, k);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN "
+             "(SELECT id FROM streams WHERE owner = x'%s' AND kind = 1);"
+             "DELETE FROM grants WHERE epoch > %lld AND stream IN "
+             "(SELECT id FROM streams WHERE owner = x'%s' AND kind = 1);"
+             "UPDATE streams SET epoch = %lld, rotation_pending = 0 WHERE owner = x'%s' AND "
+             "kind = 1;"
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id IN (x'%s', x'%s');",
+             k, c, epoch, c, epoch, c, c, k);
+    turn_server(f, sql);
+    assert_true(server_counselor_active(f));
+
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    size_t rollbacks = (size_t)json_integer_value(
+        json_object_get(json_object_get(j, "refused"), "epoch_rollbacks"));
+    size_t sent = (size_t)json_integer_value(
+        json_object_get(json_object_get(j, "access_changes"), "sent"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    cli_ok("journal", "-m", "after the server went back");
+    r = tc_cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("second sync: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+
+    bool active = server_counselor_active(f);
+    long long now = server_epoch(f);
+    size_t reads = counselor_reads(f);
+    size_t leaked = reads > base ? reads - base : 0;
+    dbk_report("malicious server: turned back before a revocation",
+               "after a revoke, the server's file is put back to the old epoch with the "
+               "counselor's grant active and the new grants gone, keeping its restore "
+               "generation and tokens; the client syncs and writes",
+               "epoch rollbacks noticed: %zu, access changes sent again: %zu; the server after: "
+               "counselor's grant %s, epoch %lld of %lld; entries written after the revoke the "
+               "counselor can read (leaked): %zu",
+               rollbacks, sent, active ? "active" : "revoked", now, epoch + 1, leaked);
+    assert_true(rollbacks >= 1);
+    assert_false(active);
+    assert_int_equal(now, epoch + 1);
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_before_revocation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_behind_same_generation, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
