@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/keyctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -458,6 +460,68 @@ test_server_behind_same_generation(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/* The keys kept in the user keyring, as any other process of this uid reads them: the
+ * number of bytes read (64 when kept, 0 when not). */
+static long
+keyring_read(const char *account)
+{
+    char desc[64];
+    unsigned char secrets[64];
+    snprintf(desc, sizeof desc, "daybook:%s", account);
+    long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    long n = id > 0 ? syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) : 0;
+    sodium_memzero(secrets, sizeof secrets);
+    return n > 0 ? n : 0;
+}
+
+/* The unlocked-key cache: readable by any process of the same uid while kept (this
+ * test's own process reads it), and --no-key-cache runs without it: nothing is taken
+ * from it, what was kept is forgotten, and nothing new is kept. */
+static void
+test_key_cache_off(void **state)
+{
+    struct fx *f = *state;
+    const char *pass = getenv("DAYBOOK_PASSPHRASE_FILE");
+    char saved[4200];
+    dbk_run_result r;
+
+    snprintf(saved, sizeof saved, "%s", pass);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "60", 1);
+    cli_ok("today", NULL, NULL);
+    long kept = keyring_read(f->p.client_id); /* another process of this uid */
+    setenv("DAYBOOK_PASSPHRASE_FILE", "/nonexistent/passphrase", 1);
+    r = tc_cli("today", NULL);
+    int from_cache = r.status;
+    dbk_run_result_free(&r);
+
+    r = tc_cli("--no-key-cache", "today", NULL);
+    int without = r.status;
+    dbk_run_result_free(&r);
+    long after_off = keyring_read(f->p.client_id);
+    setenv("DAYBOOK_PASSPHRASE_FILE", saved, 1);
+    r = tc_cli("--no-key-cache", "today", NULL);
+    int with_pass = r.status;
+    dbk_run_result_free(&r);
+    long kept_off = keyring_read(f->p.client_id);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+
+    dbk_report("unlocked-key cache",
+               "keys unlocked with the cache on (DAYBOOK_UNLOCK_SECONDS=60), read back by "
+               "another process of the same uid; then commands with --no-key-cache, without "
+               "and with the passphrase",
+               "bytes another process of the uid read while kept: %ld; --no-key-cache without "
+               "the passphrase: exit %d, keys left in the keyring after it: %ld bytes, after a "
+               "run with the passphrase: %ld bytes",
+               kept, without, after_off, kept_off);
+    assert_int_equal(kept, 64);
+    assert_int_equal(from_cache, 0);
+    assert_int_not_equal(without, 0);
+    assert_int_equal(after_off, 0);
+    assert_int_equal(with_pass, 0);
+    assert_int_equal(kept_off, 0);
+}
+
 int
 main(void)
 {
@@ -465,8 +529,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_before_revocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_behind_same_generation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_cache_off, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
