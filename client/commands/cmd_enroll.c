@@ -7,6 +7,7 @@
  * consent grant of proto/CRYPTO.md section 5.
  */
 #include "cmd.h"
+#include "pins.h"
 #include "entry.h"
 #include "links.h"
 #include "prompt.h"
@@ -53,6 +54,18 @@ has_counselor(dbk_session *s)
     return dbk_local_get(s->L, "counselor", c, sizeof c, &n) == DBK_OK;
 }
 
+/* The pinned keys go to this account's other devices in its private stream (book/pins.h);
+ * without the record they would pin what the server lists. */
+static void
+note_pin(dbk_session *s, const dbk_id *counselor, const unsigned char sign_pk[32],
+         const unsigned char box_pk[32])
+{
+    int rc = dbk_pins_record(s, counselor, sign_pk, box_pk, "enrollment");
+    if (rc != DBK_OK)
+        fprintf(stderr, "daybook: your counselor's checked key was not saved for your other "
+                        "devices (%s); run 'daybook verify' on them\n", dbk_err_message(rc));
+}
+
 /*
  * The rest of a client's enrollment on a profile the server already enrolled: the
  * counselor of the link, its keys checked against the link's fingerprint, stored,
@@ -88,6 +101,7 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
         (rc = dbk_local_put_text(s->L, "counselor_name", cname)) != DBK_OK ||
         (rc = dbk_local_put_text(s->L, "counselor_fp", u->fp)) != DBK_OK)
         return dbk_cmd_fail("enrollment failed", rc);
+    note_pin(s, &counselor, sign_pk, box_pk);
     if (my_name == NULL && u->name[0] != '\0')
         my_name = u->name;
     (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
@@ -364,6 +378,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_local_put_text(s.L, "counselor_name", name ? name : "your counselor");
 
         dbk_local_put_text(s.L, "counselor_fp", u.fp);
+        note_pin(&s, &counselor, sign_pk, box_pk);
         /* The name on the consent: --name, else the one in the counselor's link, else
          * asked; the counselor learns it only from the consent sealed to them. */
         if (my_name == NULL && u.name[0] != '\0')

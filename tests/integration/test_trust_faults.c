@@ -23,6 +23,7 @@
 #include "counselor.h"
 #include "session.h"
 #include "stream_key.h"
+#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/init.h"
@@ -522,6 +523,93 @@ test_key_cache_off(void **state)
     assert_int_equal(kept_off, 0);
 }
 
+/* 32 bytes of a column of the counselor's account row on the server's file. */
+static void
+server_key(struct fx *f, const char *column, unsigned char out[32])
+{
+    char path[4200], sql[256], hex[33];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "SELECT %s FROM accounts WHERE id = x'%s'", column,
+             hex_of(f->p.counselor_id, hex));
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(st, 0), 32);
+    memcpy(out, sqlite3_column_blob(st, 0), 32);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A second device of the client (daybook login) facing a server that swapped the
+ * counselor's keys for its own: it pins the keys the first device checked against the
+ * enrollment code, from the account's own pin record, and refuses the listed ones. */
+static void
+test_second_device_pins(void **state)
+{
+    struct fx *f = *state;
+    unsigned char true_s[32], true_b[32], fake_s[32], fake_b[32], got_s[32], got_b[32];
+    char sql[512], hs[65], hb[65], hex[33], home2[4300], link[512];
+    dbk_run_result r;
+    dbk_session s;
+    dbk_id counselor;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("sync", NULL, NULL);
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+
+    server_key(f, "sign_pk", true_s);
+    server_key(f, "box_pk", true_b);
+    randombytes_buf(fake_s, 32);
+    randombytes_buf(fake_b, 32);
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(hs + 2 * i, 3, "%02x", fake_s[i]);
+        snprintf(hb + 2 * i, 3, "%02x", fake_b[i]);
+    }
+    snprintf(sql, sizeof sql, "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             hs, hb, hex_of(f->p.counselor_id, hex));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int status = r.status;
+    bool warned = strstr(r.err, "WARNING: the server lists keys for your counselor") != NULL;
+    dbk_run_result_free(&r);
+
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)),
+                     0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    int pinned = dbk_trust_pinned(&s, &counselor, got_s, got_b);
+    unsigned char sign_only[32];
+    int planted = (dbk_trust_pinned(&s, &counselor, sign_only, NULL) == 0 &&
+                   memcmp(sign_only, fake_s, 32) == 0) +
+                  (pinned == 0 && memcmp(got_b, fake_b, 32) == 0);
+    dbk_session_close(&s);
+    int checked = pinned == 0 && memcmp(got_s, true_s, 32) == 0 && memcmp(got_b, true_b, 32) == 0;
+    r = tc_cli("verify", f->p.counselor_id, NULL);
+    int verify = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: planted counselor key on a second device",
+               "the server swaps the counselor's Ed25519 and X25519 keys for its own, then the "
+               "client signs in on a new device with 'daybook login'",
+               "login exit %d%s; the new device pinned the keys checked at enrollment: %s; "
+               "'daybook verify' exit %d; planted keys pinned (leaked): %d",
+               status, warned ? " with a warning" : "", checked ? "yes" : "no", verify, planted);
+    assert_int_not_equal(status, 0);
+    assert_true(warned);
+    assert_true(checked);
+    assert_int_not_equal(verify, 0);
+    assert_int_equal(planted, 0);
+}
+
 int
 main(void)
 {
@@ -530,6 +618,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_restore_before_revocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_behind_same_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_cache_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
