@@ -56,6 +56,32 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     ctx.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 
+    /* Options every command takes, wherever they sit before a "--": --json is taken out
+     * of the command's arguments; --help or -h prints the command's help (the same text
+     * as 'daybook help CMD') and runs nothing. */
+    for (int j = i + 1, k = i + 1; j <= argc; j++) {
+        if (j == argc) {
+            argc = k;
+            argv[k] = NULL;
+            break;
+        }
+        if (strcmp(argv[j], "--") == 0) {
+            memmove(&argv[k], &argv[j], (size_t)(argc - j + 1) * sizeof *argv);
+            argc = k + (argc - j);
+            break;
+        }
+        if (strcmp(argv[j], "--json") == 0) {
+            ctx.json = true;
+            continue;
+        }
+        if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+            dbk_cmd_print_help(cmd, stdout);
+            return DBK_EXIT_OK;
+        }
+        argv[k++] = argv[j];
+    }
+    if ((rc = dbk_cmd_check_role(cmd)) != DBK_EXIT_OK)
+        return rc;
     rc = cmd->run(&ctx, argc - i, argv + i);
     /* A full disk or closed pipe on stdout must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {

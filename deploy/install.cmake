@@ -3,8 +3,14 @@
 # server/ and client/; this adds the unit files, the backup script, the example
 # config, the proxy examples, man pages and bash completion.
 #
-#   cmake --install build --prefix /usr      # or /usr/local
-#   cd build && cpack -G DEB                 # daybook_<version>_<arch>.deb
+#   cmake --install build --prefix /usr      # or /usr/local; both programs
+#   cmake --install build --prefix ~/.local --component client   # the CLI alone
+#   cd build && cpack -G DEB                 # daybookd_<version>_<arch>.deb (server)
+#                                            # daybook_<version>_<arch>.deb (the CLI)
+#
+# Two components: "server" (daybookd, its units, backup script, examples, daybookd(8))
+# and "client" (daybook, daybook(1), its completion). A clinic installs the server
+# package; its clients and counselors install only the CLI.
 include(GNUInstallDirs)
 
 set(DAYBOOK_DEPLOY_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -13,9 +19,9 @@ set(DAYBOOK_DOCDIR ${CMAKE_INSTALL_DATADIR}/doc/daybook)
 # systemd: the service, the backup service and its timer.
 install(FILES ${DAYBOOK_DEPLOY_DIR}/daybookd.service ${DAYBOOK_DEPLOY_DIR}/daybookd-backup.service
               ${DAYBOOK_DEPLOY_DIR}/daybookd-backup.timer
-        DESTINATION lib/systemd/system)
+        DESTINATION lib/systemd/system COMPONENT server)
 install(PROGRAMS ${DAYBOOK_DEPLOY_DIR}/daybook-backup.sh
-        DESTINATION libexec/daybook)
+        DESTINATION libexec/daybook COMPONENT server)
 
 # The units name /usr/sbin/daybookd and /usr/libexec/daybook/daybook-backup.sh, the
 # packaged paths. Installed under another prefix they name that prefix's copies.
@@ -30,20 +36,24 @@ install(CODE [[
             file(WRITE "${_f}" "${_text}")
         endforeach()
     endif()
-]])
+]] COMPONENT server)
 
 # Documentation and examples; the .deb's postinst copies the example config to
 # /etc/daybook/daybookd.conf when there is none.
 install(FILES ${DAYBOOK_DEPLOY_DIR}/README.md ${DAYBOOK_DEPLOY_DIR}/daybookd.conf.example
               ${DAYBOOK_DEPLOY_DIR}/Caddyfile.example ${DAYBOOK_DEPLOY_DIR}/nginx.conf.example
               ${DAYBOOK_DEPLOY_DIR}/prometheus-rules.yml
-        DESTINATION ${DAYBOOK_DOCDIR})
+        DESTINATION ${DAYBOOK_DOCDIR} COMPONENT server)
+install(FILES ${DAYBOOK_DEPLOY_DIR}/CLIENT-INSTALL.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/daybook-client COMPONENT client)
 
 # bash completion: one file serves both commands.
 install(FILES ${DAYBOOK_DEPLOY_DIR}/daybook.bash-completion
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybookd)
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybookd
+        COMPONENT server)
 install(FILES ${DAYBOOK_DEPLOY_DIR}/daybook.bash-completion
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybook)
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME daybook
+        COMPONENT client)
 
 # Man pages from scdoc sources, when scdoc (Debian's `scdoc`) is there. daybook(1)
 # takes its command list from `daybook --help` (man/commands.cmake).
@@ -69,7 +79,13 @@ if(SCDOC)
             COMMAND sh -c "\"$0\" < \"$1\" > \"$2\"" ${SCDOC} ${_src} ${_man}/${_page}
             DEPENDS ${_src}
             COMMENT "scdoc ${_page}" VERBATIM)
-        install(FILES ${_man}/${_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_section})
+        if(_page STREQUAL "daybook.1")
+            set(_component client)
+        else()
+            set(_component server)
+        endif()
+        install(FILES ${_man}/${_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_section}
+                COMPONENT ${_component})
         list(APPEND _mans ${_man}/${_page})
     endforeach()
     add_custom_target(daybook_man ALL DEPENDS ${_mans})
@@ -77,30 +93,43 @@ else()
     message(STATUS "scdoc not found: man pages are not built (apt-get install scdoc)")
 endif()
 
-# The Debian package.
+# The Debian packages: daybookd (the server) and daybook (the CLI, for clients and
+# counselors), one per component.
 set(CPACK_GENERATOR DEB)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL server client)
 set(CPACK_PACKAGE_NAME daybook)
 set(CPACK_PACKAGE_VENDOR "Daybook developers")
 set(CPACK_PACKAGE_CONTACT "Daybook developers")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
-    "between-sessions companion for outpatient treatment: end-to-end-encrypted sync server")
-set(CPACK_PACKAGE_DESCRIPTION
-    "daybookd stores end-to-end-encrypted records for clients of an intensive outpatient program and cannot read them; daybook is its command-line client. Ships a hardened systemd unit, a nightly backup timer and reverse-proxy examples.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_INSTALL_PREFIX /usr)
 # Install with DESTDIR so the units' paths are /usr's, not the staging directory's.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "Daybook developers")
-set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libuv1, libsodium23, libjansson4, libcurl4, libsqlite3-0, libqrencode4, adduser")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "caddy | nginx")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+
+set(CPACK_DEBIAN_SERVER_PACKAGE_NAME daybookd)
+set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION net)
+set(CPACK_COMPONENT_SERVER_DESCRIPTION
+    "between-sessions companion for outpatient treatment: end-to-end-encrypted sync server\n daybookd stores end-to-end-encrypted records for clients of an intensive outpatient\n program and cannot read them. Ships a hardened systemd unit, a nightly backup timer\n and reverse-proxy examples. Clients and counselors install the daybook package.")
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, adduser")
+set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "caddy | nginx")
+set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     ${DAYBOOK_DEPLOY_DIR}/debian/postinst ${DAYBOOK_DEPLOY_DIR}/debian/prerm
     ${DAYBOOK_DEPLOY_DIR}/debian/postrm)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+
+set(CPACK_DEBIAN_CLIENT_PACKAGE_NAME daybook)
+set(CPACK_DEBIAN_CLIENT_PACKAGE_SECTION utils)
+set(CPACK_COMPONENT_CLIENT_DESCRIPTION
+    "between-sessions companion for outpatient treatment: the daybook command\n daybook logs cravings, journal entries, check-ins and coping skills offline, and\n syncs them end-to-end encrypted with the clinic's daybookd; counselors review\n what their clients share. Needs no server on this machine.")
+set(CPACK_DEBIAN_CLIENT_PACKAGE_DEPENDS "libcurl4, libsodium23, libjansson4, libsqlite3-0, libqrencode4")
+# The source archive for other Linux systems (deploy/CLIENT-INSTALL.md):
+# `cpack --config CPackSourceConfig.cmake` writes daybook-<version>.tar.gz.
+set(CPACK_SOURCE_GENERATOR TGZ)
+set(CPACK_SOURCE_PACKAGE_FILE_NAME daybook-${PROJECT_VERSION})
+set(CPACK_SOURCE_IGNORE_FILES "/\\.git/" "/build[^/]*/" "/node_modules/" "/\\.ci/")
 include(CPack)

@@ -31,7 +31,7 @@ role_name(enum dbk_role r)
 
 /* Issues a fresh token for (account, device) and puts it in the response. */
 static int
-issue_token(dbk_api_job *j, dbk_store *st, const dbk_id *account, const dbk_id *device,
+issue_token(dbk_api_job *j, dbk_store *st, const dbk_account *account, const dbk_id *device,
             json_t *out)
 {
     unsigned char token[32], hash[32];
@@ -39,9 +39,14 @@ issue_token(dbk_api_job *j, dbk_store *st, const dbk_id *account, const dbk_id *
 
     randombytes_buf(token, sizeof token);
     dbk_api_token_hash(hash, token, sizeof token);
-    rc = dbk_store_token_add(st, hash, account, device, j->now + TOKEN_TTL_MS);
-    if (rc == DBK_OK)
+    rc = dbk_store_token_add(st, hash, &account->id, device, j->now + TOKEN_TTL_MS);
+    if (rc == DBK_OK) {
         json_object_set_new(out, "token", dbk_api_bytes_json(token, sizeof token));
+        j->issued = true;
+        memcpy(j->issued_hash, hash, sizeof hash);
+        j->issued_account = account->id;
+        memcpy(j->issued_sign_pk, account->sign_pk, 32);
+    }
     sodium_memzero(token, sizeof token);
     return rc;
 }
@@ -150,7 +155,7 @@ op_enroll(dbk_api_job *j, dbk_store *st)
                        "restore_generation", (json_int_t)j->app->info.restore_generation,
                        "protocol", DBK_PROTOCOL_VERSION);
     if ((rc = dbk_store_device_add(st, &c->dev)) != DBK_OK ||
-        (rc = issue_token(j, st, &c->a.id, &c->dev.id, j->out)) != DBK_OK) {
+        (rc = issue_token(j, st, &c->a, &c->dev.id, j->out)) != DBK_OK) {
         dbk_api_fail(j, rc, NULL);
         return;
     }
@@ -203,7 +208,7 @@ dbk_api_enroll(dbk_http_request *req)
         memcpy(c->a.bundle, bundle, DBK_BUNDLE_BYTES);
     free(bundle);
     if (rc != DBK_OK) {
-        dbk_api_reject(j, rc == DBK_E_KDF_WEAK ? rc : DBK_E_BAD_FIELD);
+        dbk_api_reject(j, rc == DBK_E_KDF_WEAK || rc == DBK_E_VERSION ? rc : DBK_E_BAD_FIELD);
         return;
     }
     c->a.generation = generation;
@@ -268,6 +273,77 @@ dbk_api_enroll(dbk_http_request *req)
         es->grant_len = glen;
         es->hdr = h;
     }
+    dbk_api_submit(j);
+}
+
+/* ---- POST /v1/enroll/check ---- */
+
+/*
+ * Before a client uses its code up, it asks for the inviting counselor's keys and
+ * checks them against the fingerprint in the link (README section 4.3). Nothing is
+ * created or marked; the answer for a code that is unknown, used, expired or not
+ * this counselor's is the same 410 as enrollment's. Knowing the code is the
+ * authority, as for enrollment itself: the keys are public to whoever holds one.
+ */
+struct enroll_check_ctx {
+    unsigned char code_hash[DBK_HASH_BYTES];
+    dbk_id counselor;
+    int64_t now;
+    bool found;
+};
+
+static void
+on_invite_check(const dbk_invite *inv, void *arg)
+{
+    struct enroll_check_ctx *c = arg;
+    /* Every pending invite is compared, in constant time, whatever came before. */
+    bool match = sodium_memcmp(inv->secret_hash, c->code_hash, DBK_HASH_BYTES) == 0;
+    if (match && inv->kind == DBK_INVITE_CLIENT && inv->used_at == 0 && inv->expires_at > c->now)
+        c->found = true;
+}
+
+static void
+op_enroll_check(dbk_api_job *j, dbk_store *st)
+{
+    struct enroll_check_ctx *c = j->ctx;
+    dbk_account counselor;
+    int rc;
+
+    c->now = j->now;
+    if ((rc = dbk_store_invites_of(st, &c->counselor, on_invite_check, c)) != DBK_OK) {
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    rc = c->found ? dbk_store_account_get(st, &c->counselor, &counselor) : DBK_E_GONE;
+    if (rc != DBK_OK) {
+        dbk_api_fail(j, rc == DBK_E_NOT_FOUND ? DBK_E_GONE : rc, NULL);
+        return;
+    }
+    j->out = json_pack("{s:o}", "counselor", keys_json(&counselor));
+}
+
+void dbk_api_enroll_check(dbk_http_request *req);
+void
+dbk_api_enroll_check(dbk_http_request *req)
+{
+    static const char *const keys[] = {"code", "counselor", NULL};
+    dbk_api_job *j = dbk_api_body_job(req, op_enroll_check, false,
+                                      sizeof(struct enroll_check_ctx), NULL);
+    struct enroll_check_ctx *c;
+    unsigned char code[16];
+    int rc;
+
+    if (j == NULL)
+        return;
+    c = j->ctx;
+    if ((rc = dbk_api_only(j->in, keys)) != DBK_OK ||
+        (rc = dbk_api_fixed(j->in, "code", code, sizeof code)) != DBK_OK ||
+        (rc = dbk_api_id(j->in, "counselor", &c->counselor)) != DBK_OK) {
+        dbk_api_reject(j, rc);
+        return;
+    }
+    crypto_generichash(c->code_hash, sizeof c->code_hash, code, sizeof code, NULL, 0);
+    sodium_memzero(code, sizeof code);
     dbk_api_submit(j);
 }
 
@@ -432,6 +508,13 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
         rc = DBK_E_PASSPHRASE; /* the same answer for both */
     }
     if (rc == DBK_OK) {
+        /* Told only to whoever proved the passphrase: an administrator disabled it. */
+        int64_t disabled = 0;
+        rc = dbk_store_account_disabled(st, &a.id, &disabled);
+        if (rc == DBK_OK && disabled != 0)
+            rc = DBK_E_FORBIDDEN;
+    }
+    if (rc == DBK_OK) {
         json_t *n = json_object_get(j->in, "device_name");
         if (json_is_string(n))
             name = json_string_value(n);
@@ -451,11 +534,15 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
                            "server_id", dbk_api_id_json(&j->app->info.server_id),
                            "restore_generation", (json_int_t)j->app->info.restore_generation,
                            "protocol", DBK_PROTOCOL_VERSION);
-        rc = issue_token(j, st, &a.id, &c->device, j->out);
+        rc = issue_token(j, st, &a, &c->device, j->out);
     }
     if (rc != DBK_OK) {
         dbk_store_sp_rollback(st);
         answer_error(j, rc);
+        if (rc == DBK_E_FORBIDDEN)
+            json_object_set_new(json_object_get(j->out, "error"), "message",
+                                json_string("This account was disabled by the server's "
+                                            "administrator."));
         return;
     }
     rc = dbk_store_sp_release(st);
@@ -602,7 +689,7 @@ dbk_api_put_bundle(dbk_http_request *req)
     }
     rc = dbk_bundle_params(c->bundle, sizeof c->bundle, &kp, &c->generation);
     if (rc != DBK_OK) {
-        dbk_api_reject(j, rc == DBK_E_KDF_WEAK ? rc : DBK_E_BAD_FIELD);
+        dbk_api_reject(j, rc == DBK_E_KDF_WEAK || rc == DBK_E_VERSION ? rc : DBK_E_BAD_FIELD);
         return;
     }
     dbk_api_submit(j);

@@ -1,5 +1,6 @@
 /*
- * GET /healthz and GET /metrics (proto/README.md section 16). Both are public in
+ * GET /healthz and GET /metrics (proto/README.md section 16), and GET
+ * /v1/consent-template (section 4.2). Both are public in
  * the sense of needing no token, and reveal no account, stream or token: only the
  * version, the server id a client pins, and counts.
  */
@@ -10,8 +11,23 @@
 
 #include <stdio.h>
 
+void dbk_api_consent_template(dbk_http_request *req);
 void dbk_api_healthz(dbk_http_request *req);
 void dbk_api_metrics(dbk_http_request *req);
+
+/* GET /v1/consent-template: the clinic's consent wording, public like /healthz (a
+ * client reads it at enrollment before it shares anything); 404 when the clinic set
+ * none and clients use Daybook's wording. */
+void
+dbk_api_consent_template(dbk_http_request *req)
+{
+    dbk_app *app = req->app;
+    if (app->config.consent_template == NULL) {
+        dbk_http_respond_error(req, DBK_E_NOT_FOUND);
+        return;
+    }
+    dbk_http_respond_json(req, 200, json_pack("{s:O}", "template", app->config.consent_template));
+}
 
 void
 dbk_api_healthz(dbk_http_request *req)

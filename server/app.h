@@ -15,6 +15,7 @@ typedef struct dbk_config {
     bool metrics_public;    /* answer /metrics to any address, not just loopback */
     int rate_per_s;         /* per-account request rate, sustained */
     int rate_burst;         /* ... and the burst above it */
+    json_t *consent_template; /* the clinic's consent wording (dbk/consent.h), or NULL */
 } dbk_config;
 
 typedef struct dbk_app {

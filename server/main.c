@@ -9,6 +9,7 @@
 #include "router.h"
 
 #include "dbk/base64.h"
+#include "dbk/consent.h"
 #include "dbk/error.h"
 #include "dbk/fs.h"
 #include "dbk/init.h"
@@ -55,8 +56,11 @@ static const struct command commands[] = {
      "copy the store to FILE while the server runs (SQLite online backup)", cmd_backup},
     {"check", "daybookd check [--data-dir DIR]",
      "check the store's integrity and the audit chain", cmd_check},
-    {"counselor", "daybookd counselor add NAME [--url BASE_URL] [--data-dir DIR]",
-     "create a counselor slot and print its one-time setup code", cmd_counselor},
+    {"counselor", "daybookd counselor add NAME [--url BASE_URL] [--data-dir DIR]\n"
+                  "       daybookd counselor list [--data-dir DIR]\n"
+                  "       daybookd counselor disable|enable NAME_OR_ID [--data-dir DIR]",
+     "add a counselor (prints its setup code); list, disable or enable counselors",
+     cmd_counselor},
     {"init", "daybookd init [--data-dir DIR]", "create the data directory and an empty store",
      cmd_init},
     {"restore", "daybookd restore FILE [--data-dir DIR]",
@@ -66,7 +70,8 @@ static const struct command commands[] = {
     {"serve", "daybookd serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
               "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
               "               [--rate-per-s N] [--rate-burst N]\n"
-              "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]",
+              "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]\n"
+              "               [--consent-template FILE]",
      "run the sync server", cmd_serve},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -114,6 +119,9 @@ command_help(const struct command *c, FILE *out)
                      "  --request-timeout-ms N  a request must arrive whole within N ms of its\n"
                      "                          first byte, or 408 (default 15000)\n"
                      "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+                     "  --consent-template FILE  the clinic's wording of the consent clients\n"
+                     "                      read before sharing (JSON; see daybookd(8)); its\n"
+                     "                      section 2.31 elements are checked at start\n"
                      "\nLogs go to stderr as key=value lines. SIGTERM or SIGINT drains\n"
                      "requests in flight and exits 0.\n",
                 DEFAULT_LISTEN, DEFAULT_DATA_DIR);
@@ -222,7 +230,8 @@ handle_request(dbk_http_request *req)
 
 /* Settings of `daybookd serve`, from the config file and then the flags. */
 struct serve_opts {
-    const char *listen, *data_dir, *port_file;
+    const char *listen, *data_dir, *port_file, *consent_template;
+    json_t *consent; /* the template, loaded and checked before serving */
     long quota_mb;
     int rate_per_s, rate_burst;
     bool metrics_public;
@@ -239,6 +248,7 @@ static const struct option serve_longopts[] = {
     {"request-timeout-ms", required_argument, NULL, 'R'},
     {"rate-per-s", required_argument, NULL, 'r'}, {"rate-burst", required_argument, NULL, 'b'},
     {"config", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
+    {"consent-template", required_argument, NULL, 'T'},
     {NULL, 0, NULL, 0},
 };
 
@@ -255,6 +265,7 @@ serve_option(struct serve_opts *o, int opt, const char *arg)
     case 'p': o->port_file = arg; return 0;
     case 'm': o->metrics_public = true; return 0;
     case 'c': return 0; /* read before the flags */
+    case 'T': o->consent_template = arg; return 0;
     case 'v': {
         enum dbk_log_level lvl;
         if (dbk_log_parse_level(arg, &lvl) != DBK_OK) {
@@ -357,6 +368,30 @@ serve_opts_clear(struct serve_opts *o)
 {
     for (size_t i = 0; i < o->nowned; i++)
         free(o->owned[i]);
+    json_decref(o->consent);
+}
+
+/* The clinic's consent template (dbk/consent.h): every section 2.31 element the clinic
+ * words is there, or daybookd does not start. Returns 0, or 2 after saying why. */
+static int
+load_consent_template(struct serve_opts *o)
+{
+    json_error_t jerr;
+    char why[256];
+
+    if (o->consent_template == NULL)
+        return 0;
+    o->consent = json_load_file(o->consent_template, JSON_REJECT_DUPLICATES, &jerr);
+    if (o->consent == NULL) {
+        fprintf(stderr, "daybookd serve: consent-template %s: line %d: %s\n", o->consent_template,
+                jerr.line, jerr.text);
+        return 2;
+    }
+    if (dbk_consent_template_check(o->consent, why, sizeof why) != DBK_OK) {
+        fprintf(stderr, "daybookd serve: consent-template %s: %s\n", o->consent_template, why);
+        return 2;
+    }
+    return 0;
 }
 
 static int serve_run(struct serve_opts *o);
@@ -387,6 +422,8 @@ cmd_serve(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if ((rc = load_consent_template(&o)) != 0)
+        goto out;
     rc = serve_run(&o);
 out:
     serve_opts_clear(&o);
@@ -432,6 +469,7 @@ serve_run(struct serve_opts *o)
     s.app.config.metrics_public = metrics_public;
     s.app.config.rate_per_s = o->rate_per_s;
     s.app.config.rate_burst = o->rate_burst;
+    s.app.config.consent_template = o->consent;
     s.app.loop = uv_default_loop();
     s.app.started_ms = uv_now(s.app.loop);
     if (dbk_worker_start(&s.app.worker, s.app.loop, s.app.store) != DBK_OK) {
@@ -595,6 +633,144 @@ add_invite(dbk_store *st, void *arg)
     return dbk_store_invite_create(st, arg);
 }
 
+/* ---- daybookd counselor list / disable / enable ---- */
+
+struct counselor_row {
+    dbk_store *st;
+    int count, rc;
+    const char *want;    /* resolve: the name or id looked for */
+    dbk_account found;   /* resolve: the match */
+    int matches;         /* resolve: how many matched */
+};
+
+static void
+day_of(int64_t ms, char out[11])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 11, "%Y-%m-%d", &tm) == 0)
+        snprintf(out, 11, "-");
+}
+
+static void
+count_client(const dbk_account *a, void *arg)
+{
+    (void)a;
+    ++*(int *)arg;
+}
+
+static void
+print_counselor(const dbk_account *a, void *arg)
+{
+    struct counselor_row *r = arg;
+    char id[DBK_ID_TEXT_LEN + 1], since[11], off[11];
+    int64_t disabled = 0;
+    int clients = 0;
+    if (r->rc != DBK_OK)
+        return;
+    if ((r->rc = dbk_store_clients_of(r->st, &a->id, count_client, &clients)) != DBK_OK ||
+        (r->rc = dbk_store_account_disabled(r->st, &a->id, &disabled)) != DBK_OK)
+        return;
+    if (r->count++ == 0)
+        printf("%-22s  %-10s  %7s  %-20s  %s\n", "id", "since", "clients", "state", "name");
+    dbk_id_to_text(&a->id, id);
+    day_of(a->created_at, since);
+    day_of(disabled, off);
+    char state[32];
+    if (disabled)
+        snprintf(state, sizeof state, "disabled %s", off);
+    else
+        snprintf(state, sizeof state, "active");
+    printf("%-22s  %-10s  %7d  %-20s  %s\n", id, since, clients, state, a->name);
+}
+
+static int
+counselor_list(const char *dir)
+{
+    dbk_store *st;
+    struct counselor_row r = {0};
+    int rc;
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    r.st = st;
+    r.rc = DBK_OK;
+    rc = dbk_store_counselors(st, print_counselor, &r);
+    dbk_store_close(st);
+    if (rc == DBK_OK)
+        rc = r.rc;
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot list the counselors: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    if (r.count == 0)
+        printf("no counselors yet (daybookd counselor add NAME)\n");
+    return 0;
+}
+
+static void
+match_counselor(const dbk_account *a, void *arg)
+{
+    struct counselor_row *r = arg;
+    char id[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&a->id, id);
+    if (strcmp(r->want, id) == 0 || strcmp(r->want, a->name) == 0) {
+        if (r->matches++ == 0)
+            r->found = *a;
+    }
+}
+
+struct switch_job {
+    const dbk_id *id;
+    bool disable;
+};
+
+static int
+switch_tx(dbk_store *st, void *arg)
+{
+    struct switch_job *j = arg;
+    return dbk_store_account_set_disabled(st, j->id, j->disable, (int64_t)time(NULL) * 1000);
+}
+
+/* Disables or enables one counselor, named by its id or its (unique) name. */
+static int
+counselor_switch(const char *dir, const char *who, bool disable)
+{
+    dbk_store *st;
+    struct counselor_row r = {0};
+    char id[DBK_ID_TEXT_LEN + 1];
+    int rc;
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    r.want = who;
+    rc = dbk_store_counselors(st, match_counselor, &r);
+    if (rc == DBK_OK && r.matches == 1) {
+        struct switch_job j = {&r.found.id, disable};
+        rc = admin_tx(st, switch_tx, &j);
+    }
+    dbk_store_close(st);
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot change the counselor: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    if (r.matches == 0) {
+        fprintf(stderr, "daybookd: no counselor '%s' (see 'daybookd counselor list')\n", who);
+        return 1;
+    }
+    if (r.matches > 1) {
+        fprintf(stderr, "daybookd: %d counselors are named '%s'; give the id from "
+                        "'daybookd counselor list'\n", r.matches, who);
+        return 1;
+    }
+    dbk_id_to_text(&r.found.id, id);
+    if (disable)
+        printf("counselor %s (%s) disabled: its sessions ended and it cannot log in.\n"
+               "Its clients' consents are unchanged; each client revokes or grants access "
+               "(daybook revoke, daybook share).\n", r.found.name, id);
+    else
+        printf("counselor %s (%s) enabled: it can log in again.\n", r.found.name, id);
+    return 0;
+}
+
 static int
 cmd_counselor(int argc, char **argv)
 {
@@ -617,6 +793,11 @@ cmd_counselor(int argc, char **argv)
     n = admin_args(find_command("counselor"), argc, argv, &dir, pos, 2, &rc);
     if (n < 0)
         return rc;
+    if (n == 1 && strcmp(pos[0], "list") == 0 && url == NULL)
+        return counselor_list(dir);
+    if (n == 2 && url == NULL &&
+        (strcmp(pos[0], "disable") == 0 || strcmp(pos[0], "enable") == 0))
+        return counselor_switch(dir, pos[1], strcmp(pos[0], "disable") == 0);
     if (n != 2 || strcmp(pos[0], "add") != 0 || strlen(pos[1]) == 0 ||
         strlen(pos[1]) > DBK_NAME_MAX) {
         fprintf(stderr, "usage: daybookd counselor add NAME   (NAME: 1 to %d bytes)\n",
@@ -651,6 +832,11 @@ cmd_counselor(int argc, char **argv)
         char enc[3 * DBK_URL_MAX] = "";
         (void)dbk_pct_append(enc, sizeof enc, url); /* fits: at most 3 bytes per byte */
         printf("setup URI: daybook://setup?server=%s&code=%s\n", enc, text);
+    } else {
+        /* Without the server's address the code alone is not enough for the device. */
+        printf("the counselor runs: daybook enroll %s --server https://YOUR-SERVER\n"
+               "(or run 'daybookd counselor add' with --url BASE_URL to print a setup URI)\n",
+               text);
     }
     sodium_memzero(text, sizeof text);
     return 0;

@@ -8,9 +8,11 @@ void dbk_api_access_log(dbk_http_request *req);
 void dbk_api_account(dbk_http_request *req);
 void dbk_api_account_keys(dbk_http_request *req);
 void dbk_api_caseload(dbk_http_request *req);
+void dbk_api_consent_template(dbk_http_request *req);
 void dbk_api_device_revoke(dbk_http_request *req);
 void dbk_api_devices(dbk_http_request *req);
 void dbk_api_enroll(dbk_http_request *req);
+void dbk_api_enroll_check(dbk_http_request *req);
 void dbk_api_grant_revoke(dbk_http_request *req);
 void dbk_api_grants_of_stream(dbk_http_request *req);
 void dbk_api_grants_put(dbk_http_request *req);
@@ -32,7 +34,9 @@ void dbk_api_sync(dbk_http_request *req);
 const dbk_route dbk_routes[] = {
     {"GET", "/healthz", dbk_api_healthz, false},
     {"GET", "/metrics", dbk_api_metrics, false},
+    {"GET", "/v1/consent-template", dbk_api_consent_template, false},
     {"POST", "/v1/enroll", dbk_api_enroll, false},
+    {"POST", "/v1/enroll/check", dbk_api_enroll_check, false},
     {"POST", "/v1/invites", dbk_api_invite_create, false},
     {"GET", "/v1/invites", dbk_api_invites, false},
     {"DELETE", "/v1/invites/{invite}", dbk_api_invite_delete, false},

@@ -113,6 +113,16 @@ int dbk_store_account_set_bundle(dbk_store *st, const dbk_id *id, const unsigned
 /* The clients whose enrolling counselor is counselor, for the caseload. */
 typedef void (*dbk_account_cb)(const dbk_account *a, void *arg);
 int dbk_store_clients_of(dbk_store *st, const dbk_id *counselor, dbk_account_cb cb, void *arg);
+/* Every counselor account, oldest first (daybookd counselor list). */
+int dbk_store_counselors(dbk_store *st, dbk_account_cb cb, void *arg);
+/*
+ * An administrator's switch on an account (daybookd counselor disable/enable).
+ * Disabling ends every token of the account at once and makes login answer
+ * forbidden; it moves no grant and no key: what the account may read is still
+ * decided by the clients' consents alone. *at is 0 when the account is enabled.
+ */
+int dbk_store_account_disabled(dbk_store *st, const dbk_id *id, int64_t *at);
+int dbk_store_account_set_disabled(dbk_store *st, const dbk_id *id, bool disabled, int64_t at);
 
 /* ---- invites and setup codes ---- */
 

@@ -88,7 +88,11 @@ static const char schema_sql[] =
     "  stream BLOB NOT NULL, owner BLOB NOT NULL, grantee BLOB NOT NULL,"
     "  epoch INTEGER NOT NULL, count INTEGER NOT NULL, seq_from INTEGER NOT NULL,"
     "  seq_to INTEGER NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL) STRICT;"
-    "CREATE INDEX IF NOT EXISTS audit_owner ON audit(owner, idx);";
+    "CREATE INDEX IF NOT EXISTS audit_owner ON audit(owner, idx);"
+    /* Counselors an administrator disabled (daybookd counselor disable): a table of
+     * its own, so stores made before it need no migration. */
+    "CREATE TABLE IF NOT EXISTS disabled_accounts ("
+    "  account BLOB PRIMARY KEY, disabled_at INTEGER NOT NULL) STRICT;";
 
 enum q {
     Q_META_GET,
@@ -100,6 +104,11 @@ enum q {
     Q_ACCOUNT_SET_BUNDLE,
     Q_ACCOUNT_ADD_BYTES,
     Q_CLIENTS_OF,
+    Q_COUNSELORS,
+    Q_DISABLED_GET,
+    Q_DISABLED_PUT,
+    Q_DISABLED_DELETE,
+    Q_TOKENS_OF_ACCOUNT_DELETE,
     Q_INVITE_INSERT,
     Q_INVITE_BY_HASH,
     Q_INVITE_MARK_USED,
@@ -166,6 +175,13 @@ static const char *const sql_of[Q__COUNT] = {
                      " WHERE counselor = ?1 OR id IN (SELECT s.owner FROM grants g JOIN streams s"
                      " ON s.id = g.stream WHERE g.grantee = ?1 AND s.owner <> ?1)"
                      " ORDER BY created_at",
+    [Q_COUNSELORS] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
+                     " counselor, created_at, used_bytes, grants_seq FROM accounts"
+                     " WHERE role = 2 ORDER BY created_at",
+    [Q_DISABLED_GET] = "SELECT disabled_at FROM disabled_accounts WHERE account = ?1",
+    [Q_DISABLED_PUT] = "INSERT OR IGNORE INTO disabled_accounts(account, disabled_at) VALUES (?1, ?2)",
+    [Q_DISABLED_DELETE] = "DELETE FROM disabled_accounts WHERE account = ?1",
+    [Q_TOKENS_OF_ACCOUNT_DELETE] = "DELETE FROM tokens WHERE account = ?1",
     [Q_INVITE_INSERT] = "INSERT INTO invites(id, kind, secret_hash, counselor, name, created_at,"
                         " expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
     [Q_INVITE_BY_HASH] = "SELECT id, kind, secret_hash, counselor, name, created_at, expires_at,"
@@ -818,6 +834,56 @@ dbk_store_clients_of(dbk_store *st, const dbk_id *counselor, dbk_account_cb cb, 
     }
     sqlite3_reset(s);
     return map_rc(st, rc);
+}
+
+int
+dbk_store_counselors(dbk_store *st, dbk_account_cb cb, void *arg)
+{
+    dbk_account a;
+    int rc;
+    PREP(s, Q_COUNSELORS);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_account(s, &a);
+        cb(&a, arg);
+    }
+    sqlite3_reset(s);
+    return map_rc(st, rc);
+}
+
+int
+dbk_store_account_disabled(dbk_store *st, const dbk_id *id, int64_t *at)
+{
+    PREP(s, Q_DISABLED_GET);
+    bind_id(s, 1, id);
+    int rc = one(st, s);
+    *at = 0;
+    if (rc == DBK_OK) {
+        *at = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
+    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+}
+
+int
+dbk_store_account_set_disabled(dbk_store *st, const dbk_id *id, bool disabled, int64_t at)
+{
+    int rc;
+    if (!disabled) {
+        PREP(d, Q_DISABLED_DELETE);
+        bind_id(d, 1, id);
+        return run(st, d);
+    }
+    {
+        PREP(s, Q_DISABLED_PUT);
+        bind_id(s, 1, id);
+        sqlite3_bind_int64(s, 2, at);
+        if ((rc = run(st, s)) != DBK_OK)
+            return rc;
+    }
+    /* Every device's session ends now, not when its token would have expired. */
+    PREP(t, Q_TOKENS_OF_ACCOUNT_DELETE);
+    bind_id(t, 1, id);
+    return run(st, t);
 }
 
 /* ---- invites ---- */

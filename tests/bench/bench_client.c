@@ -38,7 +38,9 @@
 #include "bench_rows.h"
 
 #include "dbk_test.h"
-#include "entries_util.h"
+#include "entries.h"
+#include "unlock.h"
+#include "stream_key.h"
 
 #include "dbk/error.h"
 #include "dbk/init.h"
@@ -73,7 +75,7 @@ extern char **environ;
 #define WATCHDOG_S 3600
 #define UNLOCK_SECONDS "900" /* keyring entries expire by themselves even if we die */
 #define PASSPHRASE "a long benchmark passphrase"
-#define REVIEW_DAYS 7 /* counselor.h DBK_CO_DEFAULT_DAYS: no session marker yet */
+#define REVIEW_DAYS 7 /* counselor.h DBK_REVIEW_DEFAULT_DAYS: no session marker yet */
 
 static const char *daybookd_bin, *daybook_bin;
 static char *root;         /* the temp dir of everything */
@@ -456,7 +458,7 @@ lock_profile(const char *home)
     dbk_session s;
     setenv("DAYBOOK_HOME", home, 1);
     if (dbk_session_open(&s, false) == DBK_OK) {
-        dbk_session_lock(&s);
+        dbk_unlock_forget(&s);
         dbk_session_close(&s);
     }
 }
@@ -732,7 +734,7 @@ seed_history(const char *home, int n)
 
     setenv("DAYBOOK_HOME", home, 1);
     dbk_local_tz(tz, sizeof tz);
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK || (rc = dbk_session_unlock(&s)) != DBK_OK ||
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK || (rc = dbk_unlock(&s)) != DBK_OK ||
         (rc = dbk_local_begin(s.L)) != DBK_OK)
         die("seeding %s: %s", home, dbk_err_message(rc));
     for (int day = 0; made < n; day++) {
@@ -913,7 +915,7 @@ make_caseload(const char *cohome, struct client *cl, int nclients, int nrecords,
         snprintf(cl[i].account, sizeof cl[i].account, "%s",
                  json_string_value(json_object_get(j, "account")));
         json_decref(j);
-        cli(cl[i].home, NULL, "enroll", uri, NULL);
+        cli(cl[i].home, NULL, "enroll", uri, "--yes", NULL);
         if (i == 0)
             made = check_generator(cl[i].home, match);
         seed_history(cl[i].home, nrecords - made);
@@ -967,7 +969,7 @@ on_env(const dbk_local_record *r, void *arg)
         memcpy(c->pk, l->s->keys->sign_pk, 32);
     else if (dbk_local_get(l->s->L, name, c->pk, 32, &n) != DBK_OK)
         return;
-    if (dbk_session_stream_key(l->s, &r->hdr.stream, r->hdr.epoch, c->key) != DBK_OK)
+    if (dbk_stream_key(l->s, &r->hdr.stream, r->hdr.epoch, c->key) != DBK_OK)
         return;
     if ((c->env = malloc(r->len)) == NULL)
         die("out of memory");
@@ -992,7 +994,7 @@ inproc_baselines(const char *cohome, double *open_s, double *load_s, size_t *nen
     int rc;
 
     setenv("DAYBOOK_HOME", cohome, 1);
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK || (rc = dbk_session_unlock(&s)) != DBK_OK ||
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK || (rc = dbk_unlock(&s)) != DBK_OK ||
         (rc = dbk_local_records(s.L, NULL, on_env, &l)) != DBK_OK)
         die("counselor's store: %s", dbk_err_message(rc));
     t0 = br_now();
@@ -1317,7 +1319,7 @@ main(int argc, char **argv)
     }
     cohome = new_home("counselor");
     cli(cohome, NULL, "init", NULL);
-    cli(cohome, NULL, "enroll", uri, NULL);
+    cli(cohome, NULL, "enroll", uri, "--yes", NULL);
 
     if ((cl = calloc((size_t)nclients, sizeof *cl)) == NULL)
         die("out of memory");

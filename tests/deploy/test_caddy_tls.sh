@@ -135,31 +135,38 @@ if [ -n "${DAYBOOK:-}" ]; then
     BASE="https://127.0.0.1:$TLS_PORT"
     printf 'counselor passphrase\n' >"$T/cpass"
     printf 'client passphrase 1\n' >"$T/kpass"
-    export DAYBOOK_CA_FILE=$root DAYBOOK_UNLOCK_SECONDS=0
+    export DAYBOOK_UNLOCK_SECONDS=0
     setup=$("$DAYBOOKD" counselor add "Dana Reyes" --url "$BASE" --data-dir "$T/data" |
         sed -n 's/^setup URI: //p')
     [ -n "$setup" ] || fail "no setup URI"
     co() { DAYBOOK_HOME=$T/co DAYBOOK_PASSPHRASE_FILE=$T/cpass "$DAYBOOK" "$@"; }
     cl() { DAYBOOK_HOME=$T/cl DAYBOOK_PASSPHRASE_FILE=$T/kpass "$DAYBOOK" "$@"; }
     co init >/dev/null || fail "counselor init"
-    co enroll "$setup" >/dev/null || fail "counselor enroll over TLS"
+    # Each enrolls with --cacert: the clinic's CA is kept in the profile and used by
+    # every later command, with no system trust store touched.
+    if co enroll "$setup" --cacert "$T/Caddyfile" >/dev/null 2>"$T/badca.log"; then
+        fail "enroll accepted a --cacert that is no certificate"
+    fi
+    grep -q 'not a PEM certificate' "$T/badca.log" || fail "no clear error for a bad --cacert"
+    co enroll "$setup" --cacert "$root" >/dev/null || fail "counselor enroll over TLS"
     invite=$(co --json invite | sed -n 's/.*"uri":"\([^"]*\)".*/\1/p')
     [ -n "$invite" ] || fail "no invite"
     cl init >/dev/null || fail "client init"
-    cl enroll "$invite" >/dev/null || fail "client enroll over TLS"
+    cl enroll "$invite" --yes --cacert="$root" >/dev/null || fail "client enroll over TLS"
+    [ "$(stat -c %a "$T/cl/ca.pem")" = 600 ] || fail "the profile's ca.pem is not mode 0600"
     cl craving --intensity 5 --outcome resisted --coping urge_surfing >/dev/null ||
         fail "craving"
     out=$(cl --json sync) || fail "sync over TLS: $out"
-    case $out in *'"pushed":1'*) ;; *) fail "sync did not push: $out" ;; esac
+    case $out in *'"pushed":0'* | *'"pending":0'*'"pending"'*) fail "sync did not push: $out" ;; esac
+    case $out in *'"pending":0'*) ;; *) fail "sync left entries waiting: $out" ;; esac
     ok "a client enrolled and synced through Caddy over TLS ($out)"
-    # Without the CA the client refuses the certificate, and plain http to a
-    # non-loopback name is refused before any connection.
-    if DAYBOOK_CA_FILE= DAYBOOK_HOME=$T/cl DAYBOOK_PASSPHRASE_FILE=$T/kpass "$DAYBOOK" sync \
-        >/dev/null 2>&1; then
+    # Without the clinic's CA (DAYBOOK_CA_FILE names the public bundle instead of the
+    # profile's) the client refuses the certificate.
+    if DAYBOOK_CA_FILE=/etc/ssl/certs/ca-certificates.crt DAYBOOK_HOME=$T/cl \
+        DAYBOOK_PASSPHRASE_FILE=$T/kpass "$DAYBOOK" sync >/dev/null 2>&1; then
         fail "the client accepted an untrusted certificate"
     fi
     ok "the client refuses a certificate it cannot verify"
-    unset DAYBOOK_CA_FILE
 fi
 
 # Plain HTTP to the TLS port does not reach daybookd.

@@ -52,13 +52,30 @@ complete_words() { # PROGRAM WORDS... -> completions of the last word
 }
 [ "$(complete_words "$DAYBOOKD" serve --log-l)" = --log-level ] || fail "serve --log-l"
 [ "$(complete_words "$DAYBOOKD" serve --log-level w)" = warn ] || fail "--log-level w"
-[ "$(complete_words "$DAYBOOKD" counselor "")" = add ] || fail "counselor <TAB>"
+[ "$(complete_words "$DAYBOOKD" counselor "")" = "add disable enable list" ] || fail "counselor <TAB>"
+[ "$(complete_words "$DAYBOOKD" counselor d)" = disable ] || fail "counselor d<TAB>"
 [ "$(complete_words "$DAYBOOKD" audit "")" = verify ] || fail "audit <TAB>"
 got=$(complete_words "$DAYBOOK" "")
 for c in $("$DAYBOOK" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1; next } f { exit }'); do
     case " $got " in *" $c "*) ;; *) fail "daybook completion lacks '$c' (got: $got)" ;; esac
 done
 ok "bash completion for daybookd and daybook"
+
+# daybook(1) as the build makes it (man/commands.cmake from `daybook --help`) names
+# every command, the last included (a ';' in a summary once cut it short); and every
+# command's help is the same text from 'CMD --help' and 'help CMD', on stdout, exit 0.
+"${CMAKE:-cmake}" -DPROGRAM="$DAYBOOK" -DIN="$SRC/deploy/man/daybook.1.scd.in" \
+    -DOUT="$T/daybook.1.scd" -P "$SRC/deploy/man/commands.cmake" >/dev/null ||
+    fail "man/commands.cmake failed"
+for c in $("$DAYBOOK" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1; next } f { exit }'); do
+    grep -q "^\*$c\*\$" "$T/daybook.1.scd" || fail "daybook.1 does not describe '$c'"
+    "$DAYBOOK" "$c" --help >"$T/h1" 2>"$T/e1" || fail "daybook $c --help exits $?"
+    "$DAYBOOK" help "$c" >"$T/h2" 2>/dev/null || fail "daybook help $c exits $?"
+    [ -s "$T/h1" ] && [ ! -s "$T/e1" ] || fail "daybook $c --help: not on stdout"
+    cmp -s "$T/h1" "$T/h2" || fail "daybook $c --help and daybook help $c differ"
+    grep -q "^usage: daybook $c" "$T/h1" || fail "daybook $c --help has no usage line"
+done
+ok "daybook(1) names every command; CMD --help = help CMD for each"
 
 sh -n "$SRC/deploy/daybook-backup.sh" || fail "daybook-backup.sh syntax"
 for f in postinst prerm postrm; do
@@ -89,3 +106,13 @@ fi
 ok "daybookd.service has the promised hardening"
 
 echo "deploy.docs: all checks passed"
+
+# README's Dependencies names every package scripts/deps.sh installs (deps.sh is the
+# one place the list lives; the README must not fall behind it).
+pkgs=$(sed -n '/^\(build\|test\)_pkgs=(/,/^)/p' "$SRC/scripts/deps.sh" |
+    sed 's/#.*//' | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -v '_pkgs')
+[ -n "$pkgs" ] || fail "no packages found in scripts/deps.sh"
+for p in $pkgs nodejs npm; do
+    grep -q -- "\`$p\`" "$SRC/README.md" || fail "README's Dependencies does not name $p (scripts/deps.sh does)"
+done
+ok "README names every package of scripts/deps.sh: $(echo $pkgs)"

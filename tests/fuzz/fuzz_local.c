@@ -19,6 +19,7 @@
 #include "links.h"
 #include "local.h"
 #include "session.h"
+#include "net.h"
 
 #include "dbk/error.h"
 

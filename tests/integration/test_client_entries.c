@@ -7,7 +7,7 @@
  *
  * Streaks over several days cannot be made without a clock: the CLI part checks
  * today's streak (1 after check, 0 after uncheck) and test_streak_function below
- * covers multi-day streaks on client/daycount.c, compiled into this test.
+ * covers multi-day streaks on client/book/daycount.c, compiled into this test.
  */
 #include "tc.h"
 
@@ -28,7 +28,7 @@
 #include <cmocka.h>
 
 /* The streak and day functions of the CLI, tested directly. */
-#include "../../client/daycount.c"
+#include "../../client/book/daycount.c"
 
 #define CANARY "CANARY-entries-7f3a91"
 
@@ -133,7 +133,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = init_client();
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    ok(tc_cli("enroll", uri, NULL));
+    ok(tc_cli("enroll", uri, "--yes", NULL));
     free(uri);
     return me;
 }
@@ -451,7 +451,7 @@ test_counselor_assigned_items(void **state)
     json_decref(t);
     r = tc_cli("today", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "Assigned by your counselor"));
+    assert_non_null(strstr(r.out, "Assigned by ")); /* the counselor's name, from enrollment */
     assert_non_null(strstr(r.out, "Walk after dinner"));
     assert_null(strstr(r.out, "took_medication"));
     dbk_run_result_free(&r);
@@ -661,7 +661,7 @@ test_show_edit_rm(void **state)
     {
         size_t i;
         json_t *e;
-        assert_int_equal(json_array_size(j), 2);
+        assert_int_equal(json_array_size(j), 3); /* the craving, a private journal, the day the journals ticked */
         json_array_foreach(j, i, e)
             assert_string_not_equal(json_string_value(json_object_get(e, "id")), jid);
     }
@@ -1061,14 +1061,26 @@ test_export_and_no_plaintext(void **state)
     ok(tc_cli("rm", gone, NULL));
     ok(tc_cli("check", "attended_treatment", NULL));
 
-    /* JSON to a file: mode 0600 even over an existing readable file. */
+    /* JSON to a file: an existing file is refused and left as it was without --force;
+     * with it, overwritten and made mode 0600 even over a readable file. */
     snprintf(out, sizeof out, "%s/export.json", f->home);
     fp = fopen(out, "w");
     fputs("old", fp);
     fclose(fp);
     assert_int_equal(chmod(out, 0644), 0);
-    j = ok_json(tc_cli("--json", "export", "--out", out, NULL));
-    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 4);
+    r = tc_cli("export", "--out", out, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "already exists"));
+    assert_non_null(strstr(r.err, "--force"));
+    dbk_run_result_free(&r);
+    {
+        char *text = read_all(out);
+        assert_string_equal(text, "old");
+        free(text);
+    }
+    j = ok_json(tc_cli("--json", "export", "--out", out, "--force", NULL));
+    /* two journals, a craving, the checklist day, the consent signed at enrollment */
+    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 5);
     json_decref(j);
     assert_int_equal(file_mode(out), 0600);
     {
@@ -1077,7 +1089,8 @@ test_export_and_no_plaintext(void **state)
         free(text);
     }
     assert_true(json_is_array(j));
-    assert_int_equal(json_array_size(j), 4); /* two journals, a craving, the checklist day */
+    assert_int_equal(json_array_size(j), 5); /* two journals, a craving, the checklist day,
+                                                the consent */
     json_array_foreach(j, i, e) {
         const char *id = json_string_value(json_object_get(e, "id"));
         json_t *entry = json_object_get(e, "entry");
@@ -1094,24 +1107,27 @@ test_export_and_no_plaintext(void **state)
                                  json_object_get(entry, "intensity"), "value")),
                              7);
             seen |= 4;
+        } else if (strcmp(json_string_value(json_object_get(entry, "type")), "consent") == 0) {
+            assert_string_equal(json_string_value(json_object_get(e, "stream")), "private");
+            seen |= 16;
         } else {
             assert_string_equal(json_string_value(json_object_get(entry, "type")),
                                 "checklist_day");
             seen |= 8;
         }
     }
-    assert_int_equal(seen, 15);
+    assert_int_equal(seen, 31);
     json_decref(j);
     /* The same to standard output. */
     j = ok_json(tc_cli("export", "--format", "json", NULL));
-    assert_int_equal(json_array_size(j), 4);
+    assert_int_equal(json_array_size(j), 5);
     json_decref(j);
 
     /* CSV: a header and one row per entry, fields quoted where needed. */
     snprintf(csv, sizeof csv, "%s/export.csv", f->home);
     r = tc_cli("export", "--format", "csv", "--out", csv, NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "Wrote 4 entries"));
+    assert_non_null(strstr(r.out, "Wrote 5 entries"));
     dbk_run_result_free(&r);
     assert_int_equal(file_mode(csv), 0600);
     {
@@ -1119,7 +1135,7 @@ test_export_and_no_plaintext(void **state)
         rows = parse_csv(text);
         free(text);
     }
-    assert_int_equal(json_array_size(rows), 5);
+    assert_int_equal(json_array_size(rows), 6); /* the header and five entries */
     {
         json_t *hdr = json_array_get(rows, 0);
         size_t ncol = json_array_size(hdr);

@@ -8,6 +8,7 @@
 
 #include "entry.h"   /* the CLI's own code, in-process: dbk_sync */
 #include "session.h" /* dbk_session_clock */
+#include "sync.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -160,7 +161,7 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
         fail_msg("enroll: %s", r.err);
     assert_non_null(strstr(r.out, "Safety number"));
@@ -185,18 +186,21 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result_free(&r);
 
     r = tc_cli("status", NULL);
-    assert_non_null(strstr(r.out, "4 entries"));
+    /* Also waiting: the consent kept in the private stream at enrollment and the
+     * checklist day the shared journal ticked ("journaling"). */
+    assert_non_null(strstr(r.out, "6 entries"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":4"));
+    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent, the journaling tick */
     assert_non_null(strstr(r.out, "\"pending\":0"));
     dbk_run_result_free(&r);
 
-    /* The counselor decrypts the three shared entries; the private one is not there. */
+    /* The counselor decrypts the shared entries (and the checklist day the shared
+     * journal ticked); the private one is not there, nor the consent's copy. */
     seen = counselor_reads(f, &me);
-    assert_int_equal(json_array_size(seen), 3);
+    assert_int_equal(json_array_size(seen), 4);
     {
         size_t i, cravings = 0, journals = 0;
         json_t *e;
@@ -214,12 +218,12 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     }
     json_decref(seen);
 
-    /* The client's own log shows all four, decrypted. */
+    /* The client's own log shows all four, decrypted, with the tick and the consent. */
     r = tc_cli("--json", "log", NULL);
     assert_int_equal(r.status, 0);
     {
         json_t *j = json_loads(r.out, 0, NULL);
-        assert_int_equal(json_array_size(j), 4);
+        assert_int_equal(json_array_size(j), 6);
         json_decref(j);
     }
     dbk_run_result_free(&r);
@@ -238,7 +242,7 @@ test_offline_day_syncs_when_server_returns(void **state)
     dbk_run_result r;
     json_t *seen;
 
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -257,14 +261,14 @@ test_offline_day_syncs_when_server_returns(void **state)
     assert_non_null(strstr(r.err, "nothing is lost"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
-    assert_non_null(strstr(r.out, "\"pending\":5"));
+    assert_non_null(strstr(r.out, "\"pending\":6")); /* and the consent kept at enrollment */
     dbk_run_result_free(&r);
 
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync after restart: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":5"));
+    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent kept at enrollment */
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
     assert_int_equal(json_array_size(seen), 5);
@@ -285,22 +289,103 @@ test_substituted_counselor_key_is_refused(void **state)
     dbk_id me = client_id(f);
     tc_account mallory;
     dbk_run_result r;
-    json_t *seen;
+    json_t *seen, *keys;
+    char path[128], cid[DBK_ID_TEXT_LEN + 1], fp[DBK_FP_SHORT_LEN + 1];
+    long st;
 
     /* A code whose fingerprint is not this counselor's keys (as if the server swapped them). */
     tc_account_init(&mallory, true, "x");
     char *uri = invite_uri(f, mallory.keys->sign_pk, mallory.keys->box_pk);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "does not match"));
+    assert_non_null(strstr(r.err, "the code was not used"));
+    dbk_run_result_free(&r);
+    tc_account_free(&mallory);
+    /* Checked before the code was spent: no account was made on the server, so
+     * nothing can have been shared ... */
+    dbk_id_to_text(&me, cid);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
+    keys = tc_req(&f->srv, &f->co, "GET", path, NULL, &st);
+    assert_int_equal(st, 404);
+    json_decref(keys);
+
+    /* ... and the same code, with the counselor's true fingerprint, still enrolls: the
+     * profile is not stranded and the code was not burnt. */
+    r = tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    dbk_fingerprint_short(fp, &f->co.id, f->co.keys->sign_pk, f->co.keys->box_pk);
+    char *at = strstr(uri, "&fp=");
+    assert_non_null(at);
+    assert_int_equal(strlen(fp), strcspn(at + 4, "&"));
+    memcpy(at + 4, fp, strlen(fp));
+    r = tc_cli("enroll", uri, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll again with the same code: %s", r.err);
+    assert_non_null(strstr(r.out, "Sharing with"));
     dbk_run_result_free(&r);
     free(uri);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
-    assert_int_equal(json_array_size(seen), 0); /* nothing shared */
+    assert_true(json_array_size(seen) >= 1); /* the craving logged before it */
     json_decref(seen);
-    tc_account_free(&mallory);
     dbk_report("malicious server", "a counselor key not matching the code's fingerprint offered "
-               "at enrollment", "`daybook enroll` refuses; nothing shared");
+               "at enrollment", "`daybook enroll` refuses before the code is used; no "
+               "account made, nothing shared, the code still good");
+}
+
+/* The enrollment check itself on the wire: the keys of a pending invite's counselor,
+ * one 410 for every code that cannot enroll, and nothing used up. */
+static void
+test_enroll_check_uses_nothing(void **state)
+{
+    struct fx *f = *state;
+    char cid[DBK_ID_TEXT_LEN + 1];
+    long st;
+    json_t *inv, *body, *ans;
+    const char *code;
+
+    dbk_id_to_text(&f->co.id, cid);
+    body = json_object();
+    inv = tc_req(&f->srv, &f->co, "POST", "/v1/invites", body, &st);
+    json_decref(body);
+    assert_int_equal(st, 201);
+    code = json_string_value(json_object_get(inv, "code"));
+    for (int i = 0; i < 2; i++) { /* asking twice: nothing was used by the first */
+        body = json_pack("{s:s, s:s}", "code", code, "counselor", cid);
+        ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+        assert_int_equal(st, 200);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ans, "counselor"),
+                                                              "account")), cid);
+        json_decref(ans);
+        json_decref(body);
+    }
+    /* Another counselor's id with this code, and an unknown code: the same 410. */
+    dbk_id other;
+    char oid[DBK_ID_TEXT_LEN + 1];
+    dbk_id_random(&other);
+    dbk_id_to_text(&other, oid);
+    body = json_pack("{s:s, s:s}", "code", code, "counselor", oid);
+    ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+    assert_int_equal(st, 410);
+    json_decref(ans);
+    json_decref(body);
+    body = json_pack("{s:s, s:s}", "code", "AAAAAAAAAAAAAAAAAAAAAA", "counselor", cid);
+    ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+    assert_int_equal(st, 410);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ans, "error"), "code")), "gone");
+    json_decref(ans);
+    json_decref(body);
+    body = json_pack("{s:s}", "code", code);
+    ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+    assert_int_equal(st, 400);
+    json_decref(ans);
+    json_decref(body);
+    json_decref(inv);
 }
 
 static void
@@ -381,7 +466,7 @@ test_quickstart_with_the_clis(void **state)
     r = tc_cli("init", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Counselor account ready"));
     dbk_run_result_free(&r);
@@ -390,7 +475,7 @@ test_quickstart_with_the_clis(void **state)
     assert_non_null(strstr(r.out, "daybook://enroll?"));
     assert_non_null(strstr(r.out, "\u2580")); /* the QR code, in half blocks */
     dbk_run_result_free(&r);
-    r = tc_cli("--json", "invite", NULL);
+    r = tc_cli("--json", "invite", "--name", "Sam K.", NULL);
     assert_int_equal(r.status, 0);
     j = json_loads(r.out, 0, NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
@@ -404,10 +489,10 @@ test_quickstart_with_the_clis(void **state)
     r = tc_cli("invite", NULL);
     assert_int_equal(r.status, 1); /* clients do not invite */
     dbk_run_result_free(&r);
-    r = tc_cli("enroll", uri, NULL);
+    r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
         fail_msg("client enroll: %s", r.err);
-    assert_non_null(strstr(r.out, "sharing with Dana Reyes"));
+    assert_non_null(strstr(r.out, "Sharing with Dana Reyes"));
     dbk_run_result_free(&r);
     r = tc_cli("craving", "--intensity", "6", "--outcome", "resisted", "--coping", "urge_surfing",
             NULL);
@@ -415,7 +500,7 @@ test_quickstart_with_the_clis(void **state)
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "1 sent"));
+    assert_non_null(strstr(r.out, "2 sent")); /* and the consent kept at enrollment */
     dbk_run_result_free(&r);
 
     /* The counselor's sync learns the new grant and pulls the client's entry, which it
@@ -430,6 +515,25 @@ test_quickstart_with_the_clis(void **state)
     assert_non_null(strstr(r.out, "urge_surfing"));
     assert_int_equal(strlen(r.err), 0); /* nothing failed to open */
     dbk_run_result_free(&r);
+
+    /* README: a note goes back to the client, who sees it and the consent. */
+    r = tc_cli("note", "Sam K.", "-m", "Good work riding that one out.", "--share", NULL);
+    if (r.status != 0)
+        fail_msg("note: %s", r.err);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", clhome, 1);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "New note from Dana Reyes: Good work riding that one out."));
+    dbk_run_result_free(&r);
+    r = tc_cli("consent", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "To whom:"));
+    assert_non_null(strstr(r.out, "Dana Reyes"));
+    dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->home, 1);
 }
 
@@ -439,7 +543,7 @@ enrolled_client(struct fx *f)
 {
     dbk_id me = client_id(f);
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     free(uri);
@@ -485,7 +589,9 @@ test_second_device(void **state)
     if (r.status != 0)
         fail_msg("login: %s", r.err);
     dbk_run_result_free(&r);
-    assert_int_equal(log_count(), 1); /* the first device's entry arrived, decrypted */
+    /* The first device's entry arrived, decrypted, with its consent and the checklist
+     * day the journal ticked. */
+    assert_int_equal(log_count(), 3);
     r = tc_cli("journal", "-m", "from the second device", NULL);
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
@@ -499,7 +605,7 @@ test_second_device(void **state)
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    assert_int_equal(log_count(), 2);
+    assert_int_equal(log_count(), 4); /* the consent, two journals, the day they ticked */
 
     /* A wrong passphrase on a new device leaves no half-made profile. */
     snprintf(home2, sizeof home2, "%s/third", f->home);
@@ -625,7 +731,8 @@ test_passwd(void **state)
 
 extern char **environ;
 
-/* On a terminal, `daybook craving` without flags asks for what it needs. */
+/* On a terminal, `daybook craving` without flags asks for what it needs: a strength
+ * out of range is asked again, coping strategies are picked by number. */
 static void
 test_interactive_prompt(void **state)
 {
@@ -635,7 +742,7 @@ test_interactive_prompt(void **state)
     (void)client_id(f);
     /* script(1) gives the CLI a terminal; the answers arrive on it. */
     snprintf(cmd, sizeof cmd,
-             "printf '12\\n7\\nat a party\\nurge_surfing, call_support\\nmaybe\\nn\\n' | "
+             "printf '12\\n7\\nat a party\\n\\n\\n3 7\\n1\\n' | "
              "script -qec '%s craving' /dev/null",
              dbk_bin("DAYBOOK"));
     const char *argv[] = {"sh", "-c", cmd, NULL};
@@ -649,6 +756,7 @@ test_interactive_prompt(void **state)
     assert_non_null(strstr(r.out, "\"value\":7"));
     assert_non_null(strstr(r.out, "at a party"));
     assert_non_null(strstr(r.out, "call_support"));
+    assert_non_null(strstr(r.out, "urge_surfing"));
     assert_non_null(strstr(r.out, "\"resisted\""));
     dbk_run_result_free(&r);
 }
@@ -841,7 +949,7 @@ test_kill9_during_cli_sync(void **state)
                "killed %d times over 300 queued entries; losses: %d, duplicates: %d", killed,
                held < 300 ? 300 - held : 0, held > 300 ? held - 300 : 0);
     assert_int_equal(held, 300);
-    assert_int_equal(log_count(), 300);
+    assert_int_equal(log_count(), 301); /* and the consent kept at enrollment */
     r = tc_cli("lock", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
@@ -873,6 +981,7 @@ test_corrupt_local_file(void **state)
     assert_non_null(strstr(r.err, "is damaged"));
     assert_non_null(strstr(r.err, "daybook login"));
     dbk_run_result_free(&r);
+    dbk_plaincheck_forget(f->home); /* damaged on purpose: not for the plaintext check */
 }
 
 /*
@@ -888,7 +997,7 @@ test_clock_never_goes_back(void **state)
     struct fx *f = *state;
     (void)client_id(f); /* daybook init */
     char *uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
-    dbk_run_result r = tc_cli("enroll", uri, NULL);
+    dbk_run_result r = tc_cli("enroll", uri, "--yes", NULL);
     dbk_session a;
     dbk_local *other;
     uint64_t ahead, c;
@@ -931,6 +1040,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_substituted_counselor_key_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_check_uses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quickstart_with_the_clis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device, setup, teardown),

@@ -239,6 +239,10 @@ generate(void)
             ck[d][k] = pick(100) < (prev ? 85u : 40u);
             ck_rec[d] = ck_rec[d] || ck[d][k];
         }
+        /* Writing a journal entry ticks "journaling" (items[1]) that day. */
+        for (int i = 0; i < njr; i++)
+            if (jr[i].day == d)
+                ck[d][1] = ck_rec[d] = true;
         if (d % 15 == 7 && d < TODAY)
             unchecked[d] = ck_rec[d] = true;
     }
@@ -438,7 +442,7 @@ setup(void **state)
     snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "counselor enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
     j = cli_json("invite", "--json", "invite", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
@@ -448,7 +452,7 @@ setup(void **state)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, NULL), "client enroll");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
     *state = f;
     return 0;
 }
@@ -673,7 +677,12 @@ check_review(const json_t *r, const char *text, int from)
         else
             assert_true(json_is_null(json_object_get(x, "substance")));
         fmt_num(pk, sizeof pk, u->i10);
-        snprintf(buf, sizeof buf, "   %.16s  intensity %s/10  %s\n", at, pk,
+        /* The time as the client's device wrote it, with the zone it was written in. */
+        const char *when = json_string_value(json_object_get(x, "when"));
+        snprintf(buf, sizeof buf, "%.10s %.5s ", at, at + 11);
+        assert_memory_equal(when, buf, 17);
+        assert_true(strlen(when) > 17);
+        snprintf(buf, sizeof buf, "   %s  intensity %s/10\n     %s\n", when, pk,
                  u->substance ? u->substance : "(not said)");
         must_contain(text, buf);
     }
@@ -749,31 +758,40 @@ check_review(const json_t *r, const char *text, int from)
     v = json_object_get(c, "trend");
     date_of(from - days, pf);
     date_of(from - 1, pt);
-    assert_string_equal(json_string_value(json_object_get(v, "previous_from")), pf);
-    assert_string_equal(json_string_value(json_object_get(v, "previous_to")), pt);
-    assert_int_equal(json_integer_value(json_object_get(v, "previous_count")), pg.count);
-    assert_int_equal(json_integer_value(json_object_get(v, "count_change")), g.count - pg.count);
-    snprintf(buf, sizeof buf, "  trend: previous %d days (%s to %s): %d craving%s", days, pf, pt,
-             pg.count, pg.count == 1 ? "" : "s");
-    if (pg.count > 0) {
-        double mean = g.sum / g.count, pmean = pg.sum / pg.count;
-        const char *dir = mean > pmean + 0.05   ? "stronger"
-                          : mean < pmean - 0.05 ? "weaker"
-                                                : "about the same";
-        assert_close(json_number_value(json_object_get(v, "previous_mean")), pmean);
-        assert_close(json_number_value(json_object_get(v, "previous_peak")), pg.peak);
-        assert_close(json_number_value(json_object_get(v, "mean_change")), mean - pmean);
-        assert_string_equal(json_string_value(json_object_get(v, "mean_direction")), dir);
-        snprintf(buf + strlen(buf), sizeof buf - strlen(buf),
-                 ", mean %.1f\n  now: %+d craving%s, mean %+.1f (%s)\n", pmean,
-                 g.count - pg.count, abs(g.count - pg.count) == 1 ? "" : "s", mean - pmean, dir);
-    } else {
-        assert_true(json_is_null(json_object_get(v, "previous_mean")));
-        assert_true(json_is_null(json_object_get(v, "mean_change")));
+    if (from == 0) {
+        /* Before the first day of data there is no baseline: "no earlier data", not 0. */
+        assert_true(json_is_true(json_object_get(v, "no_earlier_data")));
         assert_string_equal(json_string_value(json_object_get(v, "mean_direction")),
-                            "none before");
-        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "\n  now: %+d craving%s\n",
-                 g.count, g.count == 1 ? "" : "s");
+                            "no earlier data");
+        snprintf(buf, sizeof buf, "  trend: no earlier data");
+    } else {
+        assert_false(json_is_true(json_object_get(v, "no_earlier_data")));
+        assert_string_equal(json_string_value(json_object_get(v, "previous_from")), pf);
+        assert_string_equal(json_string_value(json_object_get(v, "previous_to")), pt);
+        assert_int_equal(json_integer_value(json_object_get(v, "previous_count")), pg.count);
+        assert_int_equal(json_integer_value(json_object_get(v, "count_change")), g.count - pg.count);
+        snprintf(buf, sizeof buf, "  trend: previous %d days (%s to %s): %d craving%s", days, pf, pt,
+                 pg.count, pg.count == 1 ? "" : "s");
+        if (pg.count > 0) {
+            double mean = g.sum / g.count, pmean = pg.sum / pg.count;
+            const char *dir = mean > pmean + 0.05   ? "stronger"
+                              : mean < pmean - 0.05 ? "weaker"
+                                                    : "about the same";
+            assert_close(json_number_value(json_object_get(v, "previous_mean")), pmean);
+            assert_close(json_number_value(json_object_get(v, "previous_peak")), pg.peak);
+            assert_close(json_number_value(json_object_get(v, "mean_change")), mean - pmean);
+            assert_string_equal(json_string_value(json_object_get(v, "mean_direction")), dir);
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf),
+                     ", mean %.1f\n  now: %+d craving%s, mean %+.1f (%s)\n", pmean,
+                     g.count - pg.count, abs(g.count - pg.count) == 1 ? "" : "s", mean - pmean, dir);
+        } else {
+            assert_true(json_is_null(json_object_get(v, "previous_mean")));
+            assert_true(json_is_null(json_object_get(v, "mean_change")));
+            assert_string_equal(json_string_value(json_object_get(v, "mean_direction")),
+                                "none before");
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "\n  now: %+d craving%s\n",
+                     g.count, g.count == 1 ? "" : "s");
+        }
     }
     must_contain(text, buf);
 
@@ -784,8 +802,10 @@ check_review(const json_t *r, const char *text, int from)
         assert_string_equal(json_string_value(json_object_get(x, "value")),
                             values[g.tc[i].kind][g.tc[i].value]);
         assert_int_equal(json_integer_value(json_object_get(x, "count")), g.tc[i].n);
-        snprintf(buf, sizeof buf, "    %3d  %s: %s\n", g.tc[i].n, kinds[g.tc[i].kind],
-                 values[g.tc[i].kind][g.tc[i].value]);
+        /* Every trigger is listed with its side (external or internal) in the text. */
+        snprintf(buf, sizeof buf, "    %3d  %-8s %-9s %s\n", g.tc[i].n,
+                 strcmp(kinds[g.tc[i].kind], "emotions") == 0 ? "internal" : "external",
+                 kinds[g.tc[i].kind], values[g.tc[i].kind][g.tc[i].value]);
         must_contain(text, buf);
     }
     for (int h = 0; h < 4; h++)
@@ -850,7 +870,9 @@ check_review(const json_t *r, const char *text, int from)
         if (w->at[0]) {
             assert_string_equal(at, w->at);
             /* Short ones are shown whole, on one line. */
-            snprintf(buf, sizeof buf, "  -- %s  mood %d/5\n", at, w->mood);
+            snprintf(buf, sizeof buf, "  -- %s  mood %d/5\n",
+                     json_string_value(json_object_get(x, "when")), w->mood);
+            assert_memory_equal(json_string_value(json_object_get(x, "when")), at, 10);
             must_contain(text, buf);
             must_contain(text, w->text);
         } else {
@@ -963,7 +985,7 @@ test_review_figures(void **state)
         assert_null(strchr(t.out, '\033')); /* not a terminal: no colour */
         dbk_run_result_free(&t);
     }
-    /* The alias never leaves the device, and is not stored in the clear. */
+    /* The alias is not stored in the clear (it travels as an encrypted record). */
     {
         char db[4200];
         FILE *fp;
@@ -978,12 +1000,12 @@ test_review_figures(void **state)
     }
 
     /* Notes, for the review and the client. */
-    ok(tc_cli("note", "Sam R", "-m", notes[0], NULL), "note 0");
+    ok(tc_cli("note", "Sam R", "-m", notes[0], "--share", NULL), "note 0");
     {
         /* The option first with its text attached, as getopt reads it: "-mTEXT CLIENT". */
         char opt[256];
         snprintf(opt, sizeof opt, "-m%s", notes[1]);
-        ok(tc_cli("note", opt, "sam r", NULL), "note 1");
+        ok(tc_cli("note", opt, "sam r", "--share", NULL), "note 1");
     }
     /* An assigned skill the client has not practised, and a default one re-assigned. */
     ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
@@ -1140,6 +1162,47 @@ test_review_figures(void **state)
         assert_int_equal(t.status, 1); /* clients do not review */
         dbk_run_result_free(&t);
     }
+
+    /* Risk language: the client sees the crisis card at once; the counselor's review
+     * opens with it, quoted, in Read first, and the caseload shows RISK. */
+    {
+        dbk_run_result t = tc_cli("journal", "-m", "Group was fine. Some nights I want to die.",
+                                  NULL);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "988");
+        dbk_run_result_free(&t);
+        ok(tc_cli("sync", NULL), "client sync risk");
+        as(f->cohome);
+        r = cli_json("review risk", "review", "Sam R", "--format", "json", NULL);
+        json_t *rf = json_object_get(r, "read_first"), *it = json_array_get(json_object_get(rf, "items"), 0);
+        assert_true(json_integer_value(json_object_get(rf, "risk")) >= 1);
+        assert_string_equal(json_string_value(json_object_get(it, "kind")), "risk");
+        assert_string_equal(json_string_value(json_object_get(it, "quote")), "Some nights I want to die");
+        assert_true(json_is_false(json_object_get(json_object_get(r, "data"), "offline")));
+        char id8[9];
+        snprintf(id8, sizeof id8, "%s", json_string_value(json_object_get(it, "record")));
+        json_decref(r);
+        t = tc_cli("review", "Sam R", NULL);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "!! RISK LANGUAGE");
+        must_contain(t.out, "\"Some nights I want to die\"");
+        must_contain(t.out, "data as of");
+        fits_80(t.out);
+        /* Read first comes before everything else. */
+        assert_true(strstr(t.out, "READ FIRST") < strstr(t.out, "REPORTED USE"));
+        dbk_run_result_free(&t);
+        t = tc_cli("review", "Sam R", "--offline", NULL);
+        must_contain(t.out, "!! DATA AS OF");
+        dbk_run_result_free(&t);
+        json_t *rows = cli_json("clients risk", "--json", "clients", NULL);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(rows, "clients"), 0), "risk")), 1);
+        json_decref(rows);
+        ok(tc_cli("session", "discussed", "Sam R", id8, NULL), "discussed");
+        r = cli_json("review discussed", "review", "Sam R", "--format", "json", NULL);
+        it = json_array_get(json_object_get(json_object_get(r, "read_first"), "items"), 0);
+        assert_true(json_is_true(json_object_get(it, "discussed")));
+        json_decref(r);
+    }
 }
 
 /* After the client revokes, the counselor's review fails and new entries are under a
@@ -1162,12 +1225,12 @@ test_revoke(void **state)
 
     as(f->clhome);
     snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
-    j = cli_json("revoke", "--json", "revoke", prefix, NULL);
+    j = cli_json("revoke", "--json", "revoke", prefix, "--yes", NULL);
     assert_string_equal(json_string_value(json_object_get(j, "revoked")), f->counselor_id);
     assert_int_equal(json_integer_value(json_object_get(j, "epoch")), 2);
     json_decref(j);
     {
-        dbk_run_result t = tc_cli("revoke", prefix, NULL); /* again: nothing more to rotate */
+        dbk_run_result t = tc_cli("revoke", prefix, "--yes", NULL); /* again: nothing more to rotate */
         assert_int_equal(t.status, 0);
         dbk_run_result_free(&t);
     }
@@ -1201,10 +1264,18 @@ test_revoke(void **state)
     /* The counselor: sync reports the stream, review refuses, nothing new opens. */
     as(f->cohome);
     {
+        /* Told once, on the sync that found it, with the day; it is not a failure. */
         dbk_run_result t = tc_cli("--json", "sync", NULL);
-        assert_int_equal(t.status, 1);
-        must_contain(t.err, "could not be synced");
-        must_contain(t.out, "\"pulled\":0");
+        char today[11];
+        date_of(TODAY, today);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "\"reason\":\"revoked\""); /* nothing of it opens: see log below */
+        must_contain(t.out, today);
+        dbk_run_result_free(&t);
+        t = tc_cli("sync", NULL);
+        assert_int_equal(t.status, 0);
+        assert_false(contains(t.out, "stopped sharing"));
+        assert_int_equal(strlen(t.err), 0);
         dbk_run_result_free(&t);
         snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
         t = tc_cli("review", "--", prefix, NULL);
@@ -1212,7 +1283,7 @@ test_revoke(void **state)
         must_contain(t.err, "revoked your access");
         assert_int_equal(strlen(t.out), 0);
         dbk_run_result_free(&t);
-        t = tc_cli("note", "-m", "still there?", "--", prefix, NULL);
+        t = tc_cli("note", "-m", "still there?", "--share", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
         dbk_run_result_free(&t);
         t = tc_cli("--json", "log", NULL);

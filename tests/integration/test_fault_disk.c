@@ -360,7 +360,7 @@ test_server_disk_full(void **state)
         assert_int_equal(cr.status, 0);
         dbk_run_result_free(&cr);
         char *uri = tc_invite_uri(s, &co, co.keys->sign_pk, co.keys->box_pk);
-        cr = tc_cli("enroll", uri, NULL);
+        cr = tc_cli("enroll", uri, "--yes", NULL);
         free(uri);
         if (cr.status != 0)
             fail_msg("daybook enroll: %s", cr.err);

@@ -975,6 +975,131 @@ test_quota_and_rate_limits(void **state)
     tc_account_free(&cl);
 }
 
+/* Runs `daybookd counselor ARGS` on s's data dir; the result is the caller's to free. */
+static dbk_run_result
+admin(dbk_server *s, const char *verb, const char *who)
+{
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", verb, who,
+                          "--data-dir", s->data_dir, NULL};
+    dbk_run_result r;
+    if (who == NULL) { /* list: no positional after the verb */
+        argv[3] = "--data-dir";
+        argv[4] = s->data_dir;
+        argv[5] = NULL;
+    }
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    return r;
+}
+
+/* The line of `counselor list` naming who, or NULL. */
+static const char *
+list_line(const char *out, const char *who, char *line, size_t len)
+{
+    for (const char *p = out; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        snprintf(line, len, "%.*s", (int)n, p);
+        if (strstr(line, who) != NULL)
+            return line;
+        p = e ? e + 1 : NULL;
+    }
+    return NULL;
+}
+
+/*
+ * The administrator lists, disables and enables counselors (daybookd counselor
+ * list|disable|enable). Disabling ends the counselor's sessions at once and refuses
+ * its logins (403 forbidden, and only after the passphrase was proven: a wrong one
+ * still gets the usual 401); it moves no access: the client's grant is untouched,
+ * the client keeps working, and once enabled the counselor reads again under the
+ * same consent.
+ */
+static void
+test_counselor_admin_list_disable_enable(void **state)
+{
+    dbk_server *s = *state;
+    tc_account a, b, b2, cl;
+    dbk_run_result r;
+    json_t *resp;
+    long st;
+    char line[512];
+    dbk_id stream;
+    unsigned char key[32], cpk[32];
+
+    r = admin(s, "list", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "no counselors yet"));
+    dbk_run_result_free(&r);
+
+    tc_new_counselor(s, &a, "Counselor Avery");
+    tc_new_counselor(s, &b, "Counselor Twin");
+    tc_new_counselor(s, &b2, "Counselor Twin");
+    tc_new_client(s, &cl, &a);
+
+    r = admin(s, "list", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(list_line(r.out, "Counselor Avery", line, sizeof line));
+    assert_non_null(strstr(line, "active"));
+    assert_non_null(strstr(line, " 1  ")); /* one client */
+    assert_non_null(list_line(r.out, "Counselor Twin", line, sizeof line));
+    assert_non_null(strstr(line, " 0  "));
+    dbk_run_result_free(&r);
+
+    /* Two counselors share a name: the name alone is refused, nothing changes. */
+    r = admin(s, "disable", "Counselor Twin");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "2 counselors are named"));
+    dbk_run_result_free(&r);
+    r = admin(s, "disable", "Nobody Here");
+    assert_int_equal(r.status, 1);
+    dbk_run_result_free(&r);
+    resp = tc_req(s, &b, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(resp);
+
+    r = admin(s, "disable", "Counselor Avery");
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    /* Its session ended now; its login is refused; a wrong passphrase learns nothing. */
+    resp = tc_req(s, &a, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 401);
+    json_decref(resp);
+    assert_int_equal(tc_login(s, &a, "not the passphrase", &resp), 401);
+    assert_string_equal(tc_code(resp), "wrong_passphrase");
+    json_decref(resp);
+    assert_int_equal(tc_login(s, &a, "counselor passphrase", &resp), 403);
+    assert_string_equal(tc_code(resp), "forbidden");
+    json_decref(resp);
+    /* The other counselors and the client go on. */
+    resp = tc_req(s, &b, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(resp);
+    resp = tc_req(s, &cl, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(resp);
+    r = admin(s, "list", NULL);
+    assert_non_null(list_line(r.out, "Counselor Avery", line, sizeof line));
+    assert_non_null(strstr(line, "disabled"));
+    dbk_run_result_free(&r);
+
+    /* Enabled by its id: it logs in and reads under the client's unchanged consent. */
+    {
+        char id[DBK_ID_TEXT_LEN + 1];
+        dbk_id_to_text(&a.id, id);
+        r = admin(s, "enable", id);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    assert_int_equal(tc_login(s, &a, "counselor passphrase", NULL), 200);
+    assert_true(tc_counselor_stream(s, &a, &cl.id, &stream, key, cpk, NULL));
+    assert_memory_equal(key, cl.shared_key[1], 32);
+
+    tc_account_free(&a);
+    tc_account_free(&b);
+    tc_account_free(&b2);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -984,6 +1109,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_revocation_cuts_access_and_rotates, start, stop),
         cmocka_unit_test_setup_teardown(test_regrant_keeps_revocation_history, start, stop),
         cmocka_unit_test_setup_teardown(test_login_without_enumeration, start, stop),
+        cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
         cmocka_unit_test_setup_teardown(test_replayed_login_and_dead_tokens, start, stop),

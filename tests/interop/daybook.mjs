@@ -372,7 +372,7 @@ export function sealBundle(params) {
 export function parseBundle(bundle) {
     if (!(bundle instanceof Uint8Array) || bundle.length !== BUNDLE.BYTES) fail('corrupt', 'bundle length');
     if (!bytesEqual(bundle.subarray(0, 4), BUNDLE.MAGIC)) fail('corrupt', 'bundle magic');
-    if (bundle[4] !== BUNDLE.VERSION) fail('corrupt', 'bundle version');
+    if (bundle[4] !== BUNDLE.VERSION) fail('unsupported_version', 'bundle version');
     if (bundle[5] !== KDF.ALG_ARGON2ID13) fail('corrupt', 'bundle KDF algorithm');
     if (getU16(bundle, 6) !== 0) fail('corrupt', 'bundle reserved bytes');
     const opslimit = getU64(bundle, 12);
@@ -717,7 +717,7 @@ export function grantHeader(grant) {
 
 /**
  * Structural checks (first step of §5 verifying): n in range, total exactly 140 + n,
- * version 1, reserved bytes zero. Throws 'bad_grant'.
+ * version 1 ('unsupported_version', rule R1), reserved bytes zero. Throws 'bad_grant'.
  */
 export function checkGrantStructure(grant) {
     if (!(grant instanceof Uint8Array) || grant.length < GRANT.OVERHEAD + GRANT.MIN_N) {
@@ -726,7 +726,7 @@ export function checkGrantStructure(grant) {
     const n = getU32(grant, GRANT.LEN_OFF);
     if (n < GRANT.MIN_N || n > GRANT.MAX_N) fail('bad_grant', `sealed length ${n}`);
     if (grant.length !== GRANT.OVERHEAD + n) fail('bad_grant', 'total length is not 140 + n');
-    if (grant[0] !== GRANT.VERSION) fail('bad_grant', `grant version ${grant[0]}`);
+    if (grant[0] !== GRANT.VERSION) fail('unsupported_version', `grant version ${grant[0]}`);
     if (grant[1] !== 0 || grant[2] !== 0 || grant[3] !== 0) fail('bad_grant', 'reserved bytes set');
     return n;
 }
@@ -869,12 +869,14 @@ function hlcChecked(clock) {
 /**
  * A local write at wall time wallMs after last clock (l, c): (pt, 0) if pt > l, else
  * (l, c + 1), where adding one to the 64-bit value carries a counter overflow into
- * the milliseconds.
+ * the milliseconds. A last clock more than MAX_DRIFT_MS ahead of pt (the device's
+ * clock was wrong and was set back) is dropped: the write gets (pt, 0).
  */
 export function hlcLocal(last, wallMs) {
     last = BigInt(last);
     const pt = BigInt(wallMs);
     const l = hlcMillis(last);
+    if (l > pt + HLC.MAX_DRIFT_MS) return hlcChecked(hlcMake(pt, 0n));
     if (pt > l) return hlcChecked(hlcMake(pt, 0n));
     return hlcChecked(last + 1n);
 }

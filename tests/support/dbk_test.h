@@ -57,6 +57,29 @@ typedef struct dbk_run_result {
     char *err;
 } dbk_run_result;
 
+/*
+ * A program on a pseudo-terminal (pty.c): each step waits until the output after the
+ * previous step's text holds expect, then types send (may be NULL). The list ends
+ * with a step whose expect is NULL.
+ */
+typedef struct dbk_pty_step {
+    const char *expect;
+    const char *send;
+} dbk_pty_step;
+
+typedef struct dbk_pty_result {
+    int status;        /* exit code, or 128+signal; -1 if it did not end */
+    char *out;         /* everything the terminal showed, malloc'd (CR LF line ends) */
+    size_t steps_done; /* steps whose text was seen */
+    bool timed_out;
+} dbk_pty_result;
+
+/* Runs argv (argv[0] a path) on a terminal with the test's environment. 0, or -1 when
+ * the terminal could not be made. */
+int dbk_pty_run(const char *const *argv, const dbk_pty_step *steps, int timeout_s,
+                dbk_pty_result *r);
+void dbk_pty_result_free(dbk_pty_result *r);
+
 /* A monotonic clock in milliseconds, for deadlines. */
 long long dbk_now_ms(void);
 /* Waits for pid up to timeout_ms; returns its exit code (128+signal when killed), or -1. */
@@ -65,6 +88,13 @@ int dbk_wait_pid(pid_t pid, int timeout_ms);
 /* Runs argv (argv[0] is a path) with stdin from in (may be NULL), waiting up to timeout_s. */
 int dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *r);
 void dbk_run_result_free(dbk_run_result *r);
+
+/* The plaintext check (support/plaincheck.c): dbk_run notes each profile a successful
+ * daybook run used; dbk_rmtree dumps those under path before removing it. */
+void dbk_plaincheck_note(const char *const *argv, int status);
+void dbk_plaincheck_before_rm(const char *path);
+/* A test that damages a profile on purpose takes it out of the check. */
+void dbk_plaincheck_forget(const char *home);
 
 typedef struct dbk_http_resp {
     long status;

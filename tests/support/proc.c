@@ -57,6 +57,7 @@ dbk_rmtree(const char *path)
     dbk_run_result r;
     if (path == NULL || strstr(path, "/daybook-") == NULL)
         return; /* only ever remove our own temp dirs */
+    dbk_plaincheck_before_rm(path); /* the profiles in it, checked against proto/schemas */
     if (dbk_run(argv, NULL, 30, &r) == 0)
         dbk_run_result_free(&r);
 }
@@ -342,6 +343,7 @@ dbk_run(const char *const *argv, const char *in, int timeout_s, dbk_run_result *
     }
     r->out = bufs[0];
     r->err = bufs[1];
+    dbk_plaincheck_note(argv, r->status);
     return 0;
 }
 

@@ -120,9 +120,9 @@ tc_setup_code(const dbk_server *s, const char *name)
     assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
     if (r.status != 0)
         fail_msg("counselor add failed: %s", r.err);
-    p = strrchr(r.out, ' ');
+    p = strstr(r.out, "once): ");
     assert_non_null(p);
-    snprintf(code, sizeof code, "%.22s", p + 1);
+    snprintf(code, sizeof code, "%.22s", p + 7);
     dbk_run_result_free(&r);
     return code;
 }
@@ -416,4 +416,82 @@ tc_counselor_stream(const dbk_server *s, const tc_account *co, const dbk_id *cli
     }
     json_decref(grants);
     return have;
+}
+
+/* Runs the CLI and fails the test unless it exits 0; returns its stdout parsed as JSON
+ * when want_json (else NULL). */
+static json_t *
+cli_ok(bool want_json, const char *const *argv, const char *what)
+{
+    dbk_run_result r;
+    json_t *j = NULL;
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    if (want_json && (j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("%s: not JSON: %s", what, r.out);
+    dbk_run_result_free(&r);
+    return j;
+}
+
+void
+tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p)
+{
+    char url[64], uri[1024], pass[4200];
+    const char *bin = dbk_bin("DAYBOOK");
+    dbk_run_result r;
+    json_t *j;
+    FILE *f;
+
+    p->home = dbk_tmpdir("pair");
+    snprintf(pass, sizeof pass, "%s/passphrase", p->home);
+    assert_non_null(f = fopen(pass, "w"));
+    fputs("a long test passphrase\n", f);
+    fclose(f);
+    setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    snprintf(p->counselor_home, sizeof p->counselor_home, "%s/counselor", p->home);
+    snprintf(p->client_home, sizeof p->client_home, "%s/client", p->home);
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s->port);
+    const char *add[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Dana Reyes", "--url", url,
+                         "--data-dir", s->data_dir, NULL};
+    assert_int_equal(dbk_run(add, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    const char *at = strstr(r.out, "setup URI: ");
+    assert_non_null(at);
+    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(at + 11, "\n"), at + 11);
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", p->counselor_home, 1);
+    const char *init[] = {bin, "--json", "init", NULL};
+    j = cli_ok(true, init, "counselor init");
+    snprintf(p->counselor_id, sizeof p->counselor_id, "%s",
+             json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    const char *enroll[] = {bin, "enroll", uri, "--yes", NULL};
+    cli_ok(false, enroll, "counselor enroll");
+    const char *invite[] = {bin, "--json", "invite", NULL};
+    j = cli_ok(true, invite, "invite");
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+
+    setenv("DAYBOOK_HOME", p->client_home, 1);
+    j = cli_ok(true, init, "client init");
+    snprintf(p->client_id, sizeof p->client_id, "%s",
+             json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    cli_ok(false, enroll, "client enroll");
+}
+
+json_t *
+tc_json_of(dbk_run_result r, const char *what)
+{
+    json_t *j;
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("%s: not JSON: %s", what, r.out);
+    dbk_run_result_free(&r);
+    return j;
 }

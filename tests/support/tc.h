@@ -96,4 +96,22 @@ bool tc_counselor_stream(const dbk_server *s, const tc_account *co, const dbk_id
 const char *tc_path(const char *fmt, const dbk_id *id);
 json_t *tc_id(const dbk_id *id);
 
+/* The stdout of a CLI run that must have exited 0, parsed as JSON (new reference);
+ * fails the test with what (and the run's stderr) otherwise. Frees r. */
+json_t *tc_json_of(dbk_run_result r, const char *what);
+
+/*
+ * A counselor and one client set up with the real CLIs against s: the admin's
+ * `daybookd counselor add`, the counselor's init, enroll and invite, the client's
+ * init and enroll. Each has a profile under p->home (a new temp dir); the
+ * passphrase file and DAYBOOK_UNLOCK_SECONDS=0 are set in the environment, and
+ * DAYBOOK_HOME is left at the client's.
+ */
+typedef struct tc_cli_pair_t {
+    char *home; /* malloc'd; the caller removes it with dbk_rmtree and frees it */
+    char counselor_home[4200], client_home[4200];
+    char counselor_id[DBK_ID_TEXT_LEN + 1], client_id[DBK_ID_TEXT_LEN + 1];
+} tc_cli_pair_t;
+void tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p);
+
 #endif

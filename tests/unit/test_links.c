@@ -5,7 +5,7 @@
  * repeated, cut, overlong or smuggles a NUL is refused, never half-read.
  */
 #include "links.h"
-#include "session.h"
+#include "net.h"
 
 #include "dbk/error.h"
 #include "dbk/init.h"

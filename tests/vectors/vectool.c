@@ -8,9 +8,11 @@
  *   dbk_vectool seal-grant FILE       JSON in, grant hex out
  *   dbk_vectool open-grant FILE       JSON in, {"stream_key","consent"} out (or error, exit 1)
  *
- * Every fixed input is BLAKE2b of a label, so the vectors are reproducible and
- * the labels say what each value is. Regenerate after a deliberate format change
- * only: `build/tests/dbk_vectool gen proto/vectors`.
+ * Every fixed input is BLAKE2b of a label, and "gen" replaces libsodium's random
+ * source with a deterministic one, so the vectors are byte-for-byte reproducible
+ * (ctest vectors.reproducible regenerates them and diffs) and the labels say what
+ * each value is. Regenerate after a deliberate format change only:
+ * `build/tests/dbk_vectool gen proto/vectors`.
  */
 #include "vec.h"
 
@@ -28,13 +30,65 @@
 
 /* ---- fixed inputs ---- */
 
+/*
+ * n bytes named by label: BLAKE2b-512(label), then for longer outputs
+ * BLAKE2b-512(label || "/1"), BLAKE2b-512(label || "/2")... (padding.json needs up
+ * to 300 bytes). Copying more than one hash from a 64-byte buffer once put stack
+ * memory (pointers) into the vectors.
+ */
 static void
 fixed(unsigned char *out, size_t n, const char *label)
 {
     unsigned char h[64];
-    crypto_generichash(h, sizeof h, (const unsigned char *)label, strlen(label), NULL, 0);
-    memcpy(out, h, n);
+    char ext[256];
+    for (size_t done = 0, k = 0; done < n; done += sizeof h, k++) {
+        const char *in = label;
+        size_t take = n - done < sizeof h ? n - done : sizeof h;
+        if (k > 0) {
+            snprintf(ext, sizeof ext, "%s/%zu", label, k);
+            in = ext;
+        }
+        crypto_generichash(h, sizeof h, (const unsigned char *)in, strlen(in), NULL, 0);
+        memcpy(out + done, h, take);
+    }
+    sodium_memzero(h, sizeof h);
 }
+
+/*
+ * While writing vectors, libsodium's random source is a counter-keyed ChaCha20
+ * stream, so the one randomised operation the vectors use (the ephemeral key of
+ * crypto_box_seal in grant.json) gives the same bytes on every run and machine.
+ * Installed before sodium_init, and only by "gen".
+ */
+static uint64_t det_calls;
+
+static void
+det_buf(void *const buf, const size_t size)
+{
+    unsigned char seed[randombytes_SEEDBYTES];
+    char label[64];
+    snprintf(label, sizeof label, "daybook-vector/randombytes/%llu",
+             (unsigned long long)det_calls++);
+    crypto_generichash(seed, sizeof seed, (const unsigned char *)label, strlen(label), NULL, 0);
+    randombytes_buf_deterministic(buf, size, seed);
+}
+
+static uint32_t
+det_random(void)
+{
+    uint32_t r;
+    det_buf(&r, sizeof r);
+    return r;
+}
+
+static const char *
+det_name(void)
+{
+    return "daybook-vector-deterministic";
+}
+
+static randombytes_implementation det_impl = {
+    .implementation_name = det_name, .random = det_random, .buf = det_buf};
 
 static dbk_id
 fixed_id(const char *label)
@@ -205,7 +259,7 @@ gen_bundle(const char *dir)
     BUNDLE_NEG("bad magic", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
     memcpy(bad, bundle, sizeof bad);
     bad[4] = 2;
-    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
+    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_VERSION);
     BUNDLE_NEG("truncated", &account, pass, bundle, sizeof bundle - 1, DBK_E_CORRUPT);
 #undef BUNDLE_NEG
     dbk_pass_keys_free(pk);
@@ -276,8 +330,8 @@ gen_padding(const char *dir)
 
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         size_t padded;
-        fixed(buf, lens[i], "daybook-vector/padding/plaintext");
         unsigned char pt[300];
+        fixed(buf, lens[i], "daybook-vector/padding/plaintext");
         memcpy(pt, buf, lens[i]);
         check(dbk_pad(buf, lens[i], sizeof buf, &padded), "pad");
         json_array_append_new(json_object_get(f, "positive"),
@@ -519,8 +573,10 @@ gen_grant(const char *dir)
     dbk_id grantee_id = fixed_id("daybook-vector/counselor-a/id");
     dbk_id mallory_id = fixed_id("daybook-vector/other");
     const uint64_t now = 1764000000000ULL;
-    json_t *f = vector_file("Key grants, CRYPTO.md section 5. Sealed boxes are randomised: "
-                            "verify and open the given grant, and check a fresh seal opens too.");
+    json_t *f = vector_file("Key grants, CRYPTO.md section 5. Sealed boxes are randomised (the "
+                            "generator uses a fixed random source, so the given bytes are "
+                            "reproducible): verify and open the given grant, and check that a "
+                            "fresh seal of yours opens too.");
 
     h.stream = fixed_id("daybook-vector/account-a/shared-stream");
     h.epoch = 1;
@@ -571,7 +627,7 @@ gen_grant(const char *dir)
     memcpy(bad, g, len);
     bad[0] = 2;
     NEG("format version 2", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
-        DBK_E_BAD_GRANT);
+        DBK_E_VERSION);
     memcpy(bad, g, len);
     bad[23] ^= 1;
     NEG("epoch rewritten", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
@@ -703,6 +759,18 @@ gen_hlc(const char *dir)
     json_array_append_new(json_object_get(f, "positive"),
                           json_pack("{s:s, s:o, s:o}", "name", "counter overflow carries",
                                     "start", dbk_ju64(dbk_hlc_pack(t, 0xffff)), "steps", steps));
+    /* A device whose clock was days ahead, set right: its next write starts from the
+     * wall clock (within the bound it would still count on from the last clock). */
+    h.last = dbk_hlc_pack(t + 3 * DBK_HLC_MAX_DRIFT_MS, 5);
+    steps = json_array();
+    json_array_append_new(steps, hlc_step(&h, "local", t, 0));
+    json_array_append_new(steps, hlc_step(&h, "local", t, 0));
+    json_array_append_new(json_object_get(f, "positive"),
+                          json_pack("{s:s, s:o, s:o}", "name",
+                                    "a last clock more than a day ahead of the wall clock "
+                                    "restarts from the wall clock",
+                                    "start", dbk_ju64(dbk_hlc_pack(t + 3 * DBK_HLC_MAX_DRIFT_MS, 5)),
+                                    "steps", steps));
 
     json_t *cmp = json_array();
     a.clock = dbk_hlc_pack(t, 1), a.device = d1;
@@ -881,6 +949,9 @@ cmd_open_grant(const char *path)
 int
 main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "gen") == 0 &&
+        randombytes_set_implementation(&det_impl) != 0)
+        return 1;
     if (dbk_init() != DBK_OK)
         return 1;
     if (argc == 3 && strcmp(argv[1], "gen") == 0) {

@@ -1,0 +1,295 @@
+/* The coping-skills checklist; see checklist.h. */
+#include "checklist.h"
+#include "daycount.h"
+#include "entry.h"
+
+#include "dbk/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Daybook's default items (proto/schemas/README.md), in display order. */
+static const struct {
+    const char *id, *label;
+} default_items[] = {
+    {"attended_treatment", "Attended treatment or a meeting"},
+    {"called_support", "Called a support person"},
+    {"practised_coping_skill", "Practised a coping skill"},
+    {"exercise", "Exercise"},
+    {"regular_meals", "Ate regular meals"},
+    {"slept_enough", "Slept enough"},
+    {"took_medication", "Took prescribed medication"},
+    {"avoided_high_risk", "Avoided a high-risk person or place"},
+    {"scheduled_day", "Planned the day"},
+    {"mindfulness", "Mindfulness or relaxation practice"},
+    {"journaling", "Journaling"},
+};
+
+static bool
+valid_item_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n < 1 || n > 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '_'))
+            return false;
+    return true;
+}
+
+static dbk_ck_item *
+find_item(dbk_checklist *c, const char *id)
+{
+    for (size_t i = 0; i < c->nitems; i++)
+        if (strcmp(c->items[i].id, id) == 0)
+            return &c->items[i];
+    return NULL;
+}
+
+/* A definition whose items are all well-formed and distinct, or false. */
+static bool
+definition_ok(const json_t *items)
+{
+    size_t i, j;
+    json_t *it, *other;
+
+    if (!json_is_array(items))
+        return false;
+    json_array_foreach(items, i, it) {
+        const char *id = json_string_value(json_object_get(it, "id"));
+        const char *label = json_string_value(json_object_get(it, "label"));
+        const char *source = json_string_value(json_object_get(it, "source"));
+        if (!valid_item_id(id) || label == NULL || label[0] == '\0' || source == NULL ||
+            (strcmp(source, "default") && strcmp(source, "client") && strcmp(source, "counselor")) ||
+            !json_is_boolean(json_object_get(it, "active")))
+            return false;
+        json_array_foreach(items, j, other) {
+            if (j >= i)
+                break;
+            if (strcmp(json_string_value(json_object_get(other, "id")), id) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+int
+dbk_checklist_build(dbk_session *s, const dbk_eu_list *l, dbk_checklist *c)
+{
+    return dbk_checklist_build_for(s, l, &s->account, c);
+}
+
+int
+dbk_checklist_build_for(dbk_session *s, const dbk_eu_list *l, const dbk_id *owner,
+                        dbk_checklist *c)
+{
+    size_t ndef = sizeof default_items / sizeof default_items[0];
+    dbk_local_stream shared;
+    bool have_shared;
+
+    memset(c, 0, sizeof *c);
+    have_shared = dbk_local_stream_of(s->L, owner, DBK_LOCAL_SHARED, &shared) == DBK_OK;
+    /* At most: the defaults plus every item of every definition. */
+    size_t cap = ndef, ndays = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].type, "checklist_def") == 0)
+            cap += json_array_size(json_object_get(l->v[i].doc, "items"));
+        else if (strcmp(l->v[i].type, "checklist_day") == 0)
+            ndays++;
+    }
+    c->items = calloc(cap, sizeof *c->items);
+    c->days = calloc(ndays + 1, sizeof *c->days);
+    c->day = calloc(ndays + 1, sizeof *c->day);
+    if (c->items == NULL || c->days == NULL || c->day == NULL) {
+        dbk_checklist_free(c);
+        return DBK_E_NOMEM;
+    }
+    for (size_t i = 0; i < ndef; i++) {
+        dbk_ck_item *it = &c->items[c->nitems++];
+        snprintf(it->id, sizeof it->id, "%s", default_items[i].id);
+        it->label = default_items[i].label;
+        it->source = "default";
+        it->active = true;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        if (strcmp(e->type, "checklist_def") == 0) {
+            json_t *items = json_object_get(e->doc, "items"), *jt;
+            size_t k;
+            if (!have_shared || !dbk_id_equal(&e->hdr.stream, &shared.id))
+                continue;
+            if (!definition_ok(items)) {
+                c->bad_defs++;
+                continue;
+            }
+            json_array_foreach(items, k, jt) {
+                const char *id = json_string_value(json_object_get(jt, "id"));
+                dbk_ck_item *it = find_item(c, id);
+                if (it == NULL) {
+                    it = &c->items[c->nitems++];
+                    snprintf(it->id, sizeof it->id, "%s", id);
+                }
+                it->label = json_string_value(json_object_get(jt, "label"));
+                it->source = json_string_value(json_object_get(jt, "source"));
+                it->active = json_is_true(json_object_get(jt, "active"));
+            }
+        } else if (strcmp(e->type, "checklist_day") == 0 && dbk_id_equal(&e->owner, owner)) {
+            int64_t d;
+            if (!json_is_array(json_object_get(e->doc, "checked")) ||
+                !dbk_day_parse(json_string_value(json_object_get(e->doc, "date")), &d))
+                continue;
+            c->days[c->ndays] = i;
+            c->day[c->ndays++] = d;
+        }
+    }
+    return DBK_OK;
+}
+
+void
+dbk_checklist_free(dbk_checklist *c)
+{
+    free(c->items);
+    free(c->days);
+    free(c->day);
+    memset(c, 0, sizeof *c);
+}
+
+const dbk_ck_item *
+dbk_checklist_item(const dbk_checklist *c, const char *id)
+{
+    return find_item((dbk_checklist *)c, id);
+}
+
+const char *
+dbk_checklist_suggest(const dbk_checklist *c, const char *typed)
+{
+    const char *best = NULL;
+    size_t best_d = 4, contains = 0;
+    const char *contained = NULL;
+
+    if (typed[0] == '\0')
+        return NULL;
+    for (size_t i = 0; i < c->nitems; i++) {
+        const dbk_ck_item *it = &c->items[i];
+        size_t d;
+        if (!it->active)
+            continue;
+        if (strlen(typed) >= 3 && strstr(it->id, typed) != NULL) {
+            contains++;
+            contained = it->id;
+        }
+        d = dbk_eu_distance(typed, it->id);
+        if (d < best_d && d < strlen(it->id)) {
+            best_d = d;
+            best = it->id;
+        }
+    }
+    if (best != NULL)
+        return best;
+    return contains == 1 ? contained : NULL;
+}
+
+bool
+dbk_checklist_has(const json_t *checked, const char *item)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(checked, i, v) {
+        const char *s = json_string_value(v);
+        if (s != NULL && strcmp(s, item) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const char *item, int64_t day)
+{
+    for (size_t i = 0; i < c->ndays; i++)
+        if (c->day[i] == day &&
+            dbk_checklist_has(json_object_get(l->v[c->days[i]].doc, "checked"), item))
+            return true;
+    return false;
+}
+
+int64_t *
+dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *item, size_t *n)
+{
+    int64_t *out = malloc((c->ndays + 1) * sizeof *out);
+    *n = 0;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->ndays; i++) {
+        bool seen = false;
+        if (!dbk_checklist_has(json_object_get(l->v[c->days[i]].doc, "checked"), item))
+            continue;
+        for (size_t k = 0; k < *n && !seen; k++)
+            seen = out[k] == c->day[i];
+        if (!seen)
+            out[(*n)++] = c->day[i];
+    }
+    return out;
+}
+
+
+/*
+ * Ticks item on day for this account, as 'daybook check' would: a new revision of
+ * that day's checklist_day record with the smallest id (so devices that each made
+ * one keep writing to the same), or a new record in the shared stream. Nothing is
+ * written when the item is not an active item or is already ticked that day.
+ */
+int
+dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked)
+{
+    dbk_eu_list l;
+    dbk_checklist c;
+    const dbk_ck_item *it;
+    size_t target = SIZE_MAX;
+    char best[DBK_ID_TEXT_LEN + 1] = "", t[DBK_ID_TEXT_LEN + 1], date[11], tz[64];
+    json_t *doc, *all = NULL;
+    dbk_id written;
+    int rc, kind = DBK_LOCAL_SHARED;
+
+    *ticked = false;
+    if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_checklist_build(s, &l, &c)) != DBK_OK) {
+        dbk_eu_free(&l);
+        return rc;
+    }
+    it = dbk_checklist_item(&c, item);
+    if (it == NULL || !it->active || dbk_checklist_checked(&c, &l, item, day))
+        goto out;
+    for (size_t i = 0; i < c.ndays; i++) {
+        if (c.day[i] != day)
+            continue;
+        dbk_id_to_text(&l.v[c.days[i]].hdr.record, t);
+        if (target == SIZE_MAX || strcmp(t, best) < 0) {
+            target = c.days[i];
+            memcpy(best, t, sizeof best);
+        }
+    }
+    if (target != SIZE_MAX) {
+        doc = json_deep_copy(l.v[target].doc); /* keeps the note and unknown fields */
+        kind = l.v[target].kind;
+        all = json_object_get(doc, "checked");
+        if (!json_is_array(all))
+            json_object_set_new(doc, "checked", all = json_array());
+    } else {
+        dbk_day_format(day, date);
+        dbk_local_tz(tz, sizeof tz);
+        doc = json_pack("{s:s, s:i, s:s, s:s, s:[]}", "type", "checklist_day", "v", 1, "date",
+                        date, "tz", tz, "checked");
+        all = json_object_get(doc, "checked");
+    }
+    json_array_append_new(all, json_string(item));
+    rc = dbk_entry_save(s, kind, target != SIZE_MAX ? &l.v[target].hdr.record : NULL, doc,
+                        &written);
+    json_decref(doc);
+    *ticked = rc == DBK_OK;
+out:
+    dbk_checklist_free(&c);
+    dbk_eu_free(&l);
+    return rc;
+}

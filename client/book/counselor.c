@@ -1,0 +1,323 @@
+/* The counselor's caseload, aliases and session markers; see counselor.h. */
+#include "counselor.h"
+#include "daycount.h"
+#include "net.h"
+#include "unlock.h"
+#include "stream_key.h"
+
+#include "dbk/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static int
+status_err(json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+int
+dbk_co_caseload(dbk_session *s, json_t **clients)
+{
+    json_t *resp = NULL;
+    long status;
+    int rc = dbk_net_call(s, "GET", "/v1/caseload", NULL, true, &status, &resp);
+
+    *clients = NULL;
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && !json_is_array(json_object_get(resp, "clients")))
+        rc = DBK_E_BAD_JSON;
+    if (rc == DBK_OK)
+        *clients = json_incref(json_object_get(resp, "clients"));
+    json_decref(resp);
+    return rc;
+}
+
+/* ---- aliases ---- */
+
+int
+dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out)
+{
+    unsigned char *sealed = NULL, *plain = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if ((sealed = malloc(cap)) == NULL)
+        return DBK_E_NOMEM;
+    rc = dbk_local_get(s->L, key, sealed, cap, &len);
+    if (rc == DBK_E_NOT_FOUND) {
+        free(sealed);
+        *out = json_object();
+        return DBK_OK;
+    }
+    if (rc == DBK_OK && len <= crypto_box_SEALBYTES)
+        rc = DBK_E_CORRUPT;
+    if (rc == DBK_OK && (plain = malloc(len - crypto_box_SEALBYTES + 1)) == NULL)
+        rc = DBK_E_NOMEM;
+    if (rc == DBK_OK && crypto_box_seal_open(plain, sealed, len, s->keys->box_pk,
+                                             s->keys->box_sk) != 0)
+        rc = DBK_E_CORRUPT;
+    if (rc == DBK_OK) {
+        *out = json_loadb((const char *)plain, len - crypto_box_SEALBYTES, 0, NULL);
+        sodium_memzero(plain, len - crypto_box_SEALBYTES);
+        if (!json_is_object(*out)) {
+            json_decref(*out);
+            *out = NULL;
+            rc = DBK_E_CORRUPT;
+        }
+    }
+    free(plain);
+    free(sealed);
+    return rc;
+}
+
+int
+dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc)
+{
+    char *text;
+    unsigned char *sealed;
+    size_t n;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if ((text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        return DBK_E_NOMEM;
+    n = strlen(text);
+    if ((sealed = malloc(n + crypto_box_SEALBYTES)) == NULL) {
+        dbk_eu_wipe_free(text);
+        return DBK_E_NOMEM;
+    }
+    crypto_box_seal(sealed, (const unsigned char *)text, n, s->keys->box_pk);
+    dbk_eu_wipe_free(text);
+    rc = dbk_local_put(s->L, key, sealed, n + crypto_box_SEALBYTES);
+    free(sealed);
+    return rc;
+}
+
+/* Alias records (proto/schemas/alias.schema.json) of this counselor's private stream,
+ * applied oldest first over the device's cache: the newest name of a client wins on
+ * every device of the counselor; an empty name removes it. */
+static void
+apply_alias(const dbk_entry *e, void *arg)
+{
+    json_t *aliases = arg;
+    const char *type = json_string_value(json_object_get(e->doc, "type"));
+    const char *client = json_string_value(json_object_get(e->doc, "client"));
+    const char *name = json_string_value(json_object_get(e->doc, "name"));
+    dbk_id id;
+
+    if (e->kind != DBK_LOCAL_PRIVATE || type == NULL || strcmp(type, "alias") != 0 ||
+        client == NULL || name == NULL || dbk_id_from_text(&id, client, strlen(client)) != DBK_OK)
+        return;
+    if (name[0] == '\0')
+        json_object_del(aliases, client);
+    else
+        json_object_set_new(aliases, client, json_string(name));
+}
+
+int
+dbk_co_aliases(dbk_session *s, json_t **out)
+{
+    size_t bad = 0;
+    int rc = dbk_co_sealed_get(s, "client_aliases", 1 << 20, out);
+    if (rc == DBK_OK && s->role == DBK_ROLE_COUNSELOR)
+        rc = dbk_entries_owned(s, &s->account, apply_alias, *out, &bad);
+    if (rc != DBK_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* An alias record in the private stream for each client whose name changed, so the
+ * counselor's other devices learn it at their next sync. */
+static int
+alias_records(dbk_session *s, const json_t *aliases)
+{
+    json_t *before = NULL, *v;
+    const char *k;
+    char when[40];
+    dbk_id rec;
+    int rc;
+
+    if ((rc = dbk_co_aliases(s, &before)) != DBK_OK)
+        return rc;
+    dbk_now_rfc3339(when);
+    json_object_foreach((json_t *)aliases, k, v) {
+        const char *old = json_string_value(json_object_get(before, k));
+        if (rc != DBK_OK || (old != NULL && strcmp(old, json_string_value(v)) == 0))
+            continue;
+        json_t *doc = json_pack("{s:s, s:i, s:s, s:O, s:s}", "type", "alias", "v", 1, "client", k,
+                                "name", v, "set_at", when);
+        rc = doc ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec) : DBK_E_NOMEM;
+        json_decref(doc);
+    }
+    json_object_foreach(before, k, v) {
+        if (rc != DBK_OK || json_object_get(aliases, k) != NULL)
+            continue;
+        json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:s}", "type", "alias", "v", 1, "client", k,
+                                "name", "", "set_at", when);
+        rc = doc ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec) : DBK_E_NOMEM;
+        json_decref(doc);
+    }
+    json_decref(before);
+    return rc;
+}
+
+int
+dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
+{
+    int rc = alias_records(s, aliases);
+    return rc != DBK_OK ? rc : dbk_co_sealed_put(s, "client_aliases", aliases);
+}
+
+void
+dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    const char *a;
+    dbk_id_to_text(id, t);
+    a = json_string_value(json_object_get(aliases, t));
+    if (a != NULL)
+        snprintf(out, cap, "%s", a);
+    else
+        snprintf(out, cap, "%.8s", t);
+}
+
+/* ---- naming a client ---- */
+
+int
+dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out)
+{
+    return dbk_local_stream_of(s->L, client, DBK_LOCAL_SHARED, out);
+}
+
+bool
+dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    uint64_t best = 0;
+    bool found = false;
+
+    dbk_id_to_text(client, t);
+    for (size_t i = 0; i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        const char *c = json_string_value(json_object_get(e->doc, "client"));
+        const char *when = json_string_value(json_object_get(e->doc, "at"));
+        if (!e->mine || e->kind != DBK_LOCAL_PRIVATE || strcmp(e->type, "session") != 0 ||
+            c == NULL || strcmp(c, t) != 0 || when == NULL || strlen(when) < 10)
+            continue;
+        if (!found || e->hdr.rev.clock > best) {
+            best = e->hdr.rev.clock;
+            snprintf(at, 40, "%s", when);
+            found = true;
+        }
+    }
+    return found;
+}
+
+int
+dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id)
+{
+    return dbk_entry_save_in(s, stream, NULL, doc, out_id);
+}
+
+void
+dbk_co_ms_text(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+void
+dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state)
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64];
+    dbk_id_to_text(client, t);
+    snprintf(key, sizeof key, "grant_state:%s", t);
+    (void)dbk_local_put_text(s->L, key, state);
+}
+
+void
+dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap)
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64];
+    dbk_id_to_text(client, t);
+    snprintf(key, sizeof key, "grant_state:%s", t);
+    if (dbk_local_get_text(s->L, key, out, cap) != DBK_OK)
+        out[0] = '\0';
+}
+
+int64_t
+dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client)
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64], text[32];
+    int64_t ms, day;
+    dbk_id_to_text(client, t);
+    snprintf(key, sizeof key, "enrolled_at:%s", t);
+    if (json_is_integer(json_object_get(entry, "enrolled_at"))) {
+        ms = (int64_t)json_integer_value(json_object_get(entry, "enrolled_at"));
+        (void)dbk_local_put_int(s->L, key, ms);
+    } else {
+        ms = dbk_local_get_int(s->L, key, 0);
+    }
+    if (ms <= 0)
+        return INT64_MIN;
+    dbk_co_ms_text(ms, text);
+    return dbk_day_parse(text, &day) ? day : INT64_MIN;
+}
+
+struct learn_acc {
+    dbk_session *s;
+    json_t *aliases;
+    size_t n;
+};
+
+static void
+learn_one(const dbk_local_stream *st, void *arg)
+{
+    struct learn_acc *a = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *consent = NULL;
+    const char *name;
+
+    if (dbk_id_equal(&st->owner, &a->s->account) || st->kind != DBK_LOCAL_SHARED)
+        return;
+    dbk_id_to_text(&st->owner, t);
+    if (json_object_get(a->aliases, t) != NULL ||
+        dbk_stream_consent(a->s, &st->id, st->epoch, &consent) != DBK_OK)
+        return;
+    name = json_string_value(json_object_get(json_object_get(consent, "patient"), "name"));
+    if (name != NULL && name[0] != '\0' && strlen(name) <= 64) {
+        json_object_set_new(a->aliases, t, json_string(name));
+        a->n++;
+    }
+    json_decref(consent);
+}
+
+int
+dbk_co_learn_names(dbk_session *s, size_t *learned)
+{
+    struct learn_acc a = {s, NULL, 0};
+    int rc;
+
+    *learned = 0;
+    if ((rc = dbk_co_aliases(s, &a.aliases)) != DBK_OK)
+        return rc;
+    rc = dbk_local_streams(s->L, learn_one, &a);
+    if (rc == DBK_OK && a.n > 0)
+        rc = dbk_co_aliases_save(s, a.aliases);
+    json_decref(a.aliases);
+    *learned = a.n;
+    return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * What the counselor's commands (clients, review, session done, note) share:
+ * the caseload from the server, clients named by alias or id prefix, the
+ * session markers kept in the counselor's private stream, and writing a record
+ * into a client's shared stream with the key from the client's grant. The
+ * pre-session review is computed in report/review.c.
+ *
+ * Aliases are the counselor's own names for clients. They are cached on this
+ * device sealed to the account's own X25519 key in the local meta
+ * ("client_aliases"), and each change is an alias record (proto/schemas/
+ * alias.schema.json) in the counselor's private stream, so its other devices learn
+ * it at sync; the server holds only the encrypted record.
+ */
+#ifndef DBK_CLIENT_COUNSELOR_H
+#define DBK_CLIENT_COUNSELOR_H
+
+#include "entries.h"
+
+/* GET /v1/caseload: the "clients" array (new reference). */
+int dbk_co_caseload(dbk_session *s, json_t **clients);
+
+/*
+ * A JSON object kept in the local meta under key, sealed to this account's own
+ * X25519 key (crypto_box_seal): readable only after unlock, never sent. get gives
+ * {} when there is none (new reference); cap bounds the stored size.
+ */
+int dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out);
+int dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc);
+
+/* The aliases, {account id text: name} (new reference; {} when none). */
+int dbk_co_aliases(dbk_session *s, json_t **out);
+int dbk_co_aliases_save(dbk_session *s, const json_t *aliases);
+/* Clients with no alias yet get the name they signed their consent with (patient.name,
+ * from the grant sealed to this counselor). *learned counts them. */
+int dbk_co_learn_names(dbk_session *s, size_t *learned);
+/* The alias of id, else the first 8 characters of its text form. */
+void dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap);
+
+
+/* The client's shared stream on this device. */
+int dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out);
+
+/* The newest session marker for client in l (the counselor's private stream):
+ * its "at" copied into at. false when there is none. */
+bool dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40]);
+
+/*
+ * Seals doc as a new record into stream (a client's shared stream) under its
+ * current epoch, with the key from the grant this account holds, stores it and
+ * queues it for sync. DBK_E_NOT_FOUND when no key for that epoch is held.
+ */
+int dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id);
+
+/* Remembers (and recalls, "" when unknown) the grant state the caseload last gave. */
+void dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state);
+void dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap);
+
+/* The client's enrollment day (local day number) from their caseload entry,
+ * remembered for offline use; INT64_MIN when never known. entry may be NULL. */
+int64_t dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client);
+
+/* A day number as a local date, and "YYYY-MM-DD HH:MM" for Unix ms. */
+void dbk_co_ms_text(int64_t ms, char out[32]);
+
+#endif

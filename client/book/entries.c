@@ -1,0 +1,281 @@
+/* Entries in memory, revisions, days and the checklist; see entries.h. */
+#include "entries.h"
+#include "trust.h"
+#include "daycount.h"
+#include "unlock.h"
+#include "stream_key.h"
+
+#include "dbk/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- entries in memory ---- */
+
+struct load_ctx {
+    dbk_session *s;
+    dbk_eu_list *l;
+    int rc;
+};
+
+static void
+on_entry(const dbk_entry *e, void *arg)
+{
+    struct load_ctx *c = arg;
+    dbk_eu_list *l = c->l;
+    dbk_eu_entry *x;
+    const char *type;
+
+    if (c->rc != DBK_OK)
+        return;
+    type = json_string_value(json_object_get(e->doc, "type"));
+    if (!dbk_trust_author_may_write(&e->owner, &e->hdr.author, type)) {
+        l->foreign_author++; /* signed by someone the owner's stream does not let write this */
+        return;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        dbk_eu_entry *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL) {
+            c->rc = DBK_E_NOMEM;
+            return;
+        }
+        l->v = v, l->cap = cap;
+    }
+    x = &l->v[l->n++];
+    x->hdr = e->hdr;
+    x->doc = json_incref(e->doc);
+    x->type = type ? type : "";
+    x->pending = e->pending;
+    x->kind = e->kind;
+    x->owner = e->owner;
+    x->mine = dbk_id_equal(&e->owner, &c->s->account);
+}
+
+static int
+load(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
+{
+    struct load_ctx c = {s, out, DBK_OK};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = owner ? dbk_entries_owned(s, owner, on_entry, &c, &out->bad)
+               : dbk_entries(s, on_entry, &c, &out->bad);
+    if (rc == DBK_OK)
+        rc = c.rc;
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    else
+        out->bad += out->foreign_author; /* left out too */
+    return rc;
+}
+
+int
+dbk_eu_load(dbk_session *s, dbk_eu_list *out)
+{
+    return load(s, NULL, out);
+}
+
+int
+dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
+{
+    return load(s, owner, out);
+}
+
+void
+dbk_eu_free(dbk_eu_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        json_decref(l->v[i].doc);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* ---- revisions ---- */
+
+/* Opens one stored revision, as entry.c does for current ones. */
+static json_t *
+open_revision(dbk_session *s, const dbk_local_record *r)
+{
+    unsigned char key[32], pk[32], *plain;
+    size_t plen, n;
+    char name[64], t[DBK_ID_TEXT_LEN + 1];
+    json_t *doc;
+
+    if (s->keys == NULL)
+        return NULL;
+    if (dbk_id_equal(&r->hdr.author, &s->account)) {
+        memcpy(pk, s->keys->sign_pk, 32);
+    } else {
+        dbk_id_to_text(&r->hdr.author, t);
+        snprintf(name, sizeof name, "sign_pk:%s", t);
+        if (dbk_local_get(s->L, name, pk, 32, &n) != DBK_OK || n != 32)
+            return NULL;
+    }
+    if (dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK)
+        return NULL;
+    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};
+    if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        return NULL;
+    }
+    sodium_memzero(key, sizeof key);
+    doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+struct rev_ctx {
+    dbk_session *s;
+    dbk_eu_rev *v;
+    size_t n, cap;
+    int rc;
+};
+
+static void
+on_rev(const dbk_local_record *r, void *arg)
+{
+    struct rev_ctx *c = arg;
+    if (c->rc != DBK_OK)
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        dbk_eu_rev *v = realloc(c->v, cap * sizeof *v);
+        if (v == NULL) {
+            c->rc = DBK_E_NOMEM;
+            return;
+        }
+        c->v = v, c->cap = cap;
+    }
+    c->v[c->n].hdr = r->hdr;
+    c->v[c->n].current = r->current;
+    c->v[c->n].pending = r->pending;
+    c->v[c->n].doc = open_revision(c->s, r);
+    c->n++;
+}
+
+int
+dbk_eu_revisions(dbk_session *s, const dbk_id *record, dbk_eu_rev **out, size_t *n)
+{
+    struct rev_ctx c = {s, NULL, 0, 0, DBK_OK};
+    int rc = dbk_unlock(s);
+
+    if (rc == DBK_OK)
+        rc = dbk_local_revisions(s->L, record, on_rev, &c);
+    if (rc == DBK_OK)
+        rc = c.rc;
+    if (rc != DBK_OK) {
+        dbk_eu_revisions_free(c.v, c.n);
+        *out = NULL, *n = 0;
+        return rc;
+    }
+    *out = c.v, *n = c.n;
+    return DBK_OK;
+}
+
+void
+dbk_eu_revisions_free(dbk_eu_rev *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(v[i].doc);
+    free(v);
+}
+
+/* ---- days, text, output ---- */
+
+int64_t
+dbk_eu_today(void)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    return dbk_day_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                              (unsigned)tm.tm_mday);
+}
+
+bool
+dbk_eu_entry_day(const json_t *doc, int64_t *day)
+{
+    static const char *const keys[] = {"occurred_at", "written_at", "date", "answered_at",
+                                       "deleted_at"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = json_string_value(json_object_get(doc, keys[i]));
+        if (v != NULL)
+            return strlen(v) >= 10 && dbk_day_parse(v, day);
+    }
+    return false;
+}
+
+const char *
+dbk_eu_stream_name(int kind)
+{
+    return kind == DBK_LOCAL_PRIVATE ? "private" : "shared";
+}
+
+void
+dbk_eu_clock_text(uint64_t clock, char out[32])
+{
+    time_t t = (time_t)(dbk_hlc_ms(clock) / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+bool
+dbk_eu_intensity10(const json_t *craving, double *out)
+{
+    const json_t *i = json_object_get(craving, "intensity");
+    const char *scale = json_string_value(json_object_get(i, "scale"));
+    const json_t *v = json_object_get(i, "value");
+
+    if (scale == NULL || !json_is_integer(v))
+        return false;
+    if (strcmp(scale, "0-10") == 0 && json_integer_value(v) >= 0 && json_integer_value(v) <= 10)
+        *out = (double)json_integer_value(v);
+    else if (strcmp(scale, "1-100") == 0 && json_integer_value(v) >= 1 &&
+             json_integer_value(v) <= 100)
+        *out = (double)json_integer_value(v) / 10.0;
+    else
+        return false;
+    return true;
+}
+
+void
+dbk_eu_wipe_free(char *s)
+{
+    if (s != NULL) {
+        sodium_memzero(s, strlen(s));
+        free(s);
+    }
+}
+
+size_t
+dbk_eu_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[65];
+
+    if (la > 64 || lb > 64)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}

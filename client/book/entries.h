@@ -1,0 +1,70 @@
+/*
+ * The book: every current entry of the account's streams opened into memory
+ * (oldest first), every revision of one record, and the day and text helpers
+ * the views share. Nothing here prints; the checklist is book/checklist.h and the
+ * craving counts book/counts.h.
+ */
+#ifndef DBK_CLIENT_ENTRIES_UTIL_H
+#define DBK_CLIENT_ENTRIES_UTIL_H
+
+#include "entry.h"
+
+#include <stdio.h>
+
+/* ---- entries in memory ---- */
+
+typedef struct dbk_eu_entry {
+    dbk_envelope_hdr hdr;
+    json_t *doc;      /* the plaintext, parsed (owned by the list) */
+    const char *type; /* doc's "type", "" when missing */
+    bool pending;     /* not yet acknowledged by the server */
+    int kind;         /* DBK_LOCAL_SHARED or DBK_LOCAL_PRIVATE */
+    bool mine;        /* the stream is this account's own */
+    dbk_id owner;     /* the stream's owner (a client's, for a counselor) */
+} dbk_eu_entry;
+
+typedef struct dbk_eu_list {
+    dbk_eu_entry *v; /* oldest revision clock first */
+    size_t n, cap;
+    size_t bad; /* entries that did not open, or whose author may not write them */
+    size_t foreign_author; /* of those, signed by someone other than an allowed author */
+} dbk_eu_list;
+
+/* Opens (unlocking if needed) every current entry of the account's streams. */
+int dbk_eu_load(dbk_session *s, dbk_eu_list *out);
+/* Only the entries of the streams this account or owner owns (dbk_entries_owned). */
+int dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out);
+void dbk_eu_free(dbk_eu_list *l);
+
+
+/* ---- revisions ---- */
+
+typedef struct dbk_eu_rev {
+    dbk_envelope_hdr hdr;
+    bool current, pending;
+    json_t *doc; /* NULL when this revision does not open */
+} dbk_eu_rev;
+
+/* Every revision of record kept on this device, current first, each opened. */
+int dbk_eu_revisions(dbk_session *s, const dbk_id *record, dbk_eu_rev **out, size_t *n);
+void dbk_eu_revisions_free(dbk_eu_rev *v, size_t n);
+
+/* ---- days, text, output ---- */
+
+/* Today's local day number (daycount.h). */
+int64_t dbk_eu_today(void);
+/* The local day an entry belongs to: occurred_at, written_at, date or deleted_at
+ * (the date as written, in the writer's local offset). */
+bool dbk_eu_entry_day(const json_t *doc, int64_t *day);
+/* "shared" or "private". */
+const char *dbk_eu_stream_name(int kind);
+/* The revision clock's wall time as local "YYYY-MM-DD HH:MM". */
+void dbk_eu_clock_text(uint64_t clock, char out[32]);
+/* A craving's intensity on the 0-10 scale (1-100 values are divided by 10). */
+bool dbk_eu_intensity10(const json_t *craving, double *out);
+/* Wipes and frees a string that held plaintext. */
+void dbk_eu_wipe_free(char *s);
+/* Edit distance of two short strings (99 when either is over 64 characters). */
+size_t dbk_eu_distance(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,299 @@
+/* Entries: sealed on write, opened on read; see entry.h. */
+#include "entry.h"
+
+#include "stream_key.h"
+#include "unlock.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+#include "dbk/hlc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+void
+dbk_now_rfc3339(char out[40])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    char off[8];
+    localtime_r(&t, &tm);
+    strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(off, sizeof off, "%z", &tm); /* +hhmm */
+    snprintf(out + strlen(out), 40 - strlen(out), "%.3s:%.2s", off, off + 3);
+}
+
+void
+dbk_local_tz(char *out, size_t cap)
+{
+    const char *tz = getenv("TZ");
+    FILE *f;
+    if (tz && *tz) {
+        snprintf(out, cap, "%s", tz[0] == ':' ? tz + 1 : tz);
+        return;
+    }
+    f = fopen("/etc/timezone", "r");
+    if (f && fgets(out, (int)cap, f)) {
+        out[strcspn(out, "\n")] = '\0';
+        fclose(f);
+        return;
+    }
+    if (f)
+        fclose(f);
+    snprintf(out, cap, "UTC");
+}
+
+int
+dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
+                  dbk_id *out_id)
+{
+    dbk_local_stream st;
+    dbk_envelope_hdr h;
+    unsigned char key[32], *env = NULL;
+    size_t len;
+    char *text;
+    bool cur;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
+        (rc = dbk_stream_key(s, &st.id, st.epoch, key)) != DBK_OK)
+        return rc;
+    memset(&h, 0, sizeof h);
+    h.stream = st.id;
+    if (record != NULL)
+        h.record = *record;
+    else
+        dbk_id_random(&h.record);
+    if ((rc = dbk_session_clock(s, &h.rev.clock)) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        return rc;
+    }
+    h.rev.device = s->device;
+    h.epoch = st.epoch;
+    h.author = s->account;
+    text = json_dumps(plaintext, JSON_COMPACT);
+    if (text == NULL) {
+        sodium_memzero(key, sizeof key);
+        return DBK_E_NOMEM;
+    }
+    rc = dbk_envelope_seal(&h, key, s->keys->sign_sk, (const unsigned char *)text, strlen(text),
+                           NULL, &env, &len);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    if (rc == DBK_OK)
+        rc = dbk_local_record_put(s->L, env, len, 0, true, &cur);
+    free(env);
+    if (rc == DBK_OK && out_id != NULL)
+        *out_id = h.record;
+    return rc;
+}
+
+int
+dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext, dbk_id *out_id)
+{
+    dbk_local_stream st;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    rc = dbk_entry_save_in(s, &st.id, record, plaintext, out_id);
+    return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+}
+
+/* ---- reading ---- */
+
+struct open_ctx {
+    dbk_session *s;
+    dbk_entry_cb cb;
+    void *arg;
+    size_t bad;
+    int rc;
+    /* The stream and the author's key of the previous entry: entries come in clock
+     * order, mostly from one or two streams, so most need no store lookup. */
+    bool have_st, have_pk;
+    dbk_local_stream st;
+    dbk_id pk_of;
+    unsigned char pk[32];
+};
+
+static void
+open_one(const dbk_local_record *r, void *arg)
+{
+    struct open_ctx *o = arg;
+    unsigned char key[32], *plain;
+    size_t plen, n;
+    dbk_entry e;
+    char name[64], t[DBK_ID_TEXT_LEN + 1];
+
+    if (o->rc != DBK_OK)
+        return;
+    if (!o->have_st || !dbk_id_equal(&o->st.id, &r->hdr.stream)) {
+        o->have_st = dbk_local_stream_get(o->s->L, &r->hdr.stream, &o->st) == DBK_OK;
+        if (!o->have_st)
+            return;
+    }
+    if (!o->have_pk || !dbk_id_equal(&o->pk_of, &r->hdr.author)) {
+        if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
+            memcpy(o->pk, o->s->keys->sign_pk, 32);
+        } else {
+            dbk_id_to_text(&r->hdr.author, t);
+            snprintf(name, sizeof name, "sign_pk:%s", t);
+            o->have_pk = dbk_local_get(o->s->L, name, o->pk, 32, &n) == DBK_OK;
+            if (!o->have_pk) {
+                o->bad++;
+                return;
+            }
+        }
+        o->pk_of = r->hdr.author;
+        o->have_pk = true;
+    }
+    if (dbk_stream_key(o->s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK) {
+        o->bad++;
+        return;
+    }
+    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, o->pk};
+    if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        o->bad++;
+        return;
+    }
+    sodium_memzero(key, sizeof key);
+    e.hdr = r->hdr;
+    e.pending = r->pending;
+    e.kind = o->st.kind;
+    e.owner = o->st.owner;
+    e.doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    if (!json_is_object(e.doc)) {
+        json_decref(e.doc);
+        o->bad++;
+        return;
+    }
+    o->cb(&e, o->arg);
+    json_decref(e.doc);
+}
+
+/* Every entry (owner NULL), or those of the streams this account or owner owns. */
+static int
+entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    struct open_ctx o;
+    int rc = dbk_unlock(s);
+
+    memset(&o, 0, sizeof o);
+    o.s = s, o.cb = cb, o.arg = arg, o.rc = DBK_OK;
+    if (rc == DBK_OK)
+        rc = owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
+                   : dbk_local_records(s->L, NULL, open_one, &o);
+    if (bad != NULL)
+        *bad = o.bad;
+    return rc != DBK_OK ? rc : o.rc;
+}
+
+int
+dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    return entries_of(s, NULL, cb, arg, bad);
+}
+
+int
+dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    return entries_of(s, owner, cb, arg, bad);
+}
+
+/* ---- revisions written while this device's clock was far ahead ---- */
+
+struct ahead {
+    uint64_t limit_ms;
+    const dbk_id *me;
+    unsigned char **env;
+    size_t *len, n, cap;
+    int rc;
+};
+
+static void
+collect_ahead(const dbk_local_record *r, void *arg)
+{
+    struct ahead *a = arg;
+    if (a->rc != DBK_OK || dbk_hlc_ms(r->hdr.rev.clock) <= a->limit_ms || r->seq != 0 ||
+        !dbk_id_equal(&r->hdr.author, a->me))
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        unsigned char **e = realloc(a->env, cap * sizeof *e);
+        size_t *l = e ? realloc(a->len, cap * sizeof *l) : NULL;
+        if (e) a->env = e;
+        if (l) a->len = l;
+        if (e == NULL || l == NULL) {
+            a->rc = DBK_E_NOMEM;
+            return;
+        }
+        a->cap = cap;
+    }
+    if ((a->env[a->n] = malloc(r->len)) == NULL) {
+        a->rc = DBK_E_NOMEM;
+        return;
+    }
+    memcpy(a->env[a->n], r->env, r->len);
+    a->len[a->n++] = r->len;
+}
+
+struct restamp {
+    dbk_session *s;
+    int rc;
+};
+
+/* Drops the far-ahead revision and writes its plaintext again with a clock from now. */
+static void
+restamp_one(const dbk_entry *e, void *arg)
+{
+    struct restamp *t = arg;
+    if (t->rc == DBK_OK)
+        t->rc = dbk_local_revision_drop_pending(t->s->L, &e->hdr.record, &e->hdr.rev);
+    if (t->rc == DBK_OK)
+        t->rc = dbk_entry_save_in(t->s, &e->hdr.stream, &e->hdr.record, e->doc, NULL);
+}
+
+int
+dbk_entry_restamp_ahead(dbk_session *s, size_t *n)
+{
+    struct ahead a = {.limit_ms = dbk_hlc_wall_ms() + DBK_HLC_MAX_DRIFT_MS, .me = &s->account};
+    struct restamp t = {s, DBK_OK};
+    int rc;
+
+    *n = 0;
+    rc = dbk_local_outbox(s->L, SIZE_MAX / 2, collect_ahead, &a);
+    if (rc == DBK_OK)
+        rc = a.rc;
+    if (rc == DBK_OK && a.n > 0 && (rc = dbk_unlock(s)) == DBK_OK &&
+        (rc = dbk_local_begin(s->L)) == DBK_OK) {
+        struct open_ctx o;
+        for (size_t i = 0; i < a.n && t.rc == DBK_OK; i++) {
+            dbk_local_record r = {.env = a.env[i], .len = a.len[i], .pending = true};
+            if ((t.rc = dbk_envelope_parse(a.env[i], a.len[i], &r.hdr)) != DBK_OK)
+                break;
+            memset(&o, 0, sizeof o);
+            o.s = s, o.cb = restamp_one, o.arg = &t, o.rc = DBK_OK;
+            open_one(&r, &o);
+            if (o.bad > 0)
+                t.rc = DBK_E_CORRUPT; /* its own entry that does not open: leave it be */
+        }
+        rc = t.rc == DBK_OK ? dbk_local_commit(s->L) : t.rc;
+        if (rc != DBK_OK)
+            dbk_local_rollback(s->L);
+        else
+            *n = a.n;
+    }
+    for (size_t i = 0; i < a.n; i++)
+        free(a.env[i]);
+    free(a.env);
+    free(a.len);
+    return rc;
+}

@@ -1,0 +1,98 @@
+/* Notes and assigned skills back to the client; see notes.h. */
+#include "notes.h"
+
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+dbk_notes_author(dbk_session *s, const dbk_id *author, char *out, size_t cap)
+{
+    dbk_id c;
+    size_t n;
+    char name[201] = "";
+
+    if (dbk_local_get(s->L, "counselor", c.b, DBK_ID_BYTES, &n) == DBK_OK && n == DBK_ID_BYTES &&
+        dbk_id_equal(&c, author) &&
+        dbk_local_get_text(s->L, "counselor_name", name, sizeof name) == DBK_OK && name[0])
+        snprintf(out, cap, "%s", name);
+    else
+        snprintf(out, cap, "your counselor");
+}
+
+void
+dbk_notes_counselor(dbk_session *s, char *out, size_t cap)
+{
+    if (dbk_local_get_text(s->L, "counselor_name", out, cap) != DBK_OK || out[0] == '\0')
+        snprintf(out, cap, "your counselor");
+}
+
+static void
+add(json_t *out, dbk_session *s, const dbk_eu_entry *e, const char *kind, const char *text,
+    const char *at)
+{
+    char id[DBK_ID_TEXT_LEN + 1], by[DBK_ID_TEXT_LEN + 1], name[201];
+    dbk_id_to_text(&e->hdr.record, id);
+    dbk_id_to_text(&e->hdr.author, by);
+    dbk_notes_author(s, &e->hdr.author, name, sizeof name);
+    json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "kind",
+                                         kind, "text", text, "by", by, "by_name", name, "at", at,
+                                         "clock", (json_int_t)e->hdr.rev.clock));
+}
+
+json_t *
+dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
+{
+    json_t *out = json_array(), *it;
+    size_t k;
+
+    for (size_t i = 0; out != NULL && i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        /* Written by someone else into this account's own shared stream. */
+        if (!e->mine || e->kind != DBK_LOCAL_SHARED || dbk_id_equal(&e->hdr.author, &s->account) ||
+            e->hdr.rev.clock <= since)
+            continue;
+        if (strcmp(e->type, "note") == 0 &&
+            json_is_true(json_object_get(e->doc, "visible_to_client"))) {
+            const char *t = json_string_value(json_object_get(e->doc, "text"));
+            const char *at = json_string_value(json_object_get(e->doc, "written_at"));
+            if (t != NULL)
+                add(out, s, e, "note", t, at ? at : "");
+        } else if (strcmp(e->type, "checklist_def") == 0) {
+            json_array_foreach(json_object_get(e->doc, "items"), k, it) {
+                const char *label = json_string_value(json_object_get(it, "label"));
+                if (label != NULL && json_is_true(json_object_get(it, "active")))
+                    add(out, s, e, "skill", label, "");
+            }
+        }
+    }
+    return out;
+}
+
+uint64_t
+dbk_notes_newest(const json_t *notes)
+{
+    uint64_t m = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(notes, i, v) {
+        uint64_t c = (uint64_t)json_integer_value(json_object_get(v, "clock"));
+        if (c > m)
+            m = c;
+    }
+    return m;
+}
+
+uint64_t
+dbk_notes_seen(dbk_session *s)
+{
+    return (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
+}
+
+int
+dbk_notes_mark_seen(dbk_session *s, uint64_t clock)
+{
+    return clock > dbk_notes_seen(s) ? dbk_local_put_int(s->L, "notes_seen_clock", (int64_t)clock)
+                                     : DBK_OK;
+}

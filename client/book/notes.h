@@ -1,0 +1,31 @@
+/*
+ * What comes back to a client from its counselor: the notes the counselor chose to
+ * share (counselor-note records with visible_to_client, written into the client's
+ * shared stream) and the coping skills the counselor assigned (checklist_def items
+ * with source "counselor"), each marked with the counselor's name as the client's
+ * device knows it (from enrollment). A note the counselor keeps for its own record
+ * lives in the counselor's private stream and never reaches the client.
+ */
+#ifndef DBK_CLIENT_NOTES_H
+#define DBK_CLIENT_NOTES_H
+
+#include "entries.h"
+
+/* The counselor's name for author (the one enrolled with), else "your counselor". */
+void dbk_notes_author(dbk_session *s, const dbk_id *author, char *out, size_t cap);
+/* The name of the counselor this client enrolled with, else "your counselor". */
+void dbk_notes_counselor(dbk_session *s, char *out, size_t cap);
+/*
+ * The notes and assigned skills from counselors in l whose revision clock is above
+ * since, oldest first: [{"id", "kind": "note"|"skill", "text", "by", "by_name", "at",
+ * "clock"}] ("at" is when the note was written, "" for a skill). New reference.
+ */
+json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since);
+/* The highest clock among them (0 when none): what a summary has shown. */
+uint64_t dbk_notes_newest(const json_t *notes);
+
+/* The clock of the newest note or skill a sync summary has shown, and remembering it. */
+uint64_t dbk_notes_seen(dbk_session *s);
+int dbk_notes_mark_seen(dbk_session *s, uint64_t clock);
+
+#endif

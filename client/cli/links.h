@@ -1,0 +1,45 @@
+/*
+ * The daybook:// links people paste into the CLI:
+ *
+ *   daybook://setup?server=URL&code=CODE                      a counselor's first device
+ *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID[&name=NAME][&by=BY]
+ *                                                             a client joining a counselor;
+ *                                                             NAME the client's own, for the
+ *                                                             consent (never sent as such);
+ *                                                             BY the counselor's name
+ *   daybook://login?server=URL&account=ID                     another device of an account
+ *
+ * Values are percent-encoded; a repeated, malformed or overlong field makes the
+ * whole link invalid rather than silently cut, the server must pass
+ * dbk_net_check_url and an account or counselor must be an id (dbk_id_from_text).
+ * Unknown fields are ignored so links can grow.
+ */
+#ifndef DBK_CLIENT_LINKS_H
+#define DBK_CLIENT_LINKS_H
+
+#include "dbk/pct.h"
+
+#include <stddef.h>
+
+typedef enum { DBK_LINK_SETUP, DBK_LINK_ENROLL, DBK_LINK_LOGIN } dbk_link_kind;
+
+typedef struct dbk_link {
+    dbk_link_kind kind;
+    char server[DBK_URL_MAX];
+    char code[32];       /* setup, enroll: 22 base64url characters */
+    char fp[32];         /* enroll: the counselor's fingerprint */
+    char counselor[32];  /* enroll: the counselor's account id */
+    char account[32];    /* login: the account id */
+    char name[201];      /* enroll, optional: the name the counselor knows the client by */
+    char by[201];        /* enroll, optional: the counselor's own display name, handed over
+                          * with the fingerprint, so the server cannot rename them */
+} dbk_link;
+
+/* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID. */
+int dbk_link_parse(const char *text, dbk_link *out);
+
+/* Writes the login link of account (22 characters) at server into out. DBK_OK, or
+ * DBK_E_INVALID if it does not fit in cap. */
+int dbk_link_login_format(char *out, size_t cap, const char *server, const char *account);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * Output helpers shared by the commands.
+ */
+#ifndef DBK_CLIENT_OUTPUT_H
+#define DBK_CLIENT_OUTPUT_H
+
+#include "entries.h"
+
+#include <stdio.h>
+
+/* Prints j compactly with a newline, then wipes the text. */
+void dbk_out_json(FILE *out, const json_t *j);
+/* The "data as of" line of review and clients (dbk_review_freshen's object): plain
+ * when fresh, loud ("!!", and red when colour is on) when offline or stale. */
+void dbk_out_freshness(FILE *out, const json_t *fresh, bool color);
+/* The terminal's width when stdout is one, else 80. */
+int dbk_out_columns(void);
+/* Warns on stderr when some entries could not be opened. */
+void dbk_out_warn_unopened(const dbk_eu_list *l);
+
+/* The whole consent document (consent.h) in words, every section 2.31 element and the
+ * section 2.32 notice, wrapped for a terminal. */
+void dbk_out_consent(FILE *out, const json_t *doc);
+
+/* Prints text as a QR code to out (error correction M, byte mode, Unicode half
+ * blocks, a quiet zone of four modules, dark on light). */
+void dbk_out_qr(FILE *out, const char *text);
+
+#endif

@@ -1,0 +1,150 @@
+/* Names typed by a person, resolved; see resolve.h. */
+#include "resolve.h"
+
+#include "exitcode.h"
+
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int
+dbk_resolve_entry(const dbk_eu_list *l, const char *arg, size_t *idx)
+{
+    size_t len = strlen(arg), found = 0;
+    char t[DBK_ID_TEXT_LEN + 1];
+
+    if (len < DBK_EU_PREFIX_MIN || len > DBK_ID_TEXT_LEN) {
+        fprintf(stderr,
+                "daybook: '%s' is not an entry id: give the id 'daybook log --json' shows, or "
+                "at least its first %d characters\n",
+                arg, DBK_EU_PREFIX_MIN);
+        return DBK_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        dbk_id_to_text(&l->v[i].hdr.record, t);
+        if (strncmp(t, arg, len) == 0) {
+            if (found++ == 0)
+                *idx = i;
+        }
+    }
+    if (found == 1)
+        return DBK_EXIT_OK;
+    if (found == 0) {
+        fprintf(stderr, "daybook: no entry '%s' on this device; 'daybook log' lists your "
+                        "entries (run 'daybook sync' first if it was written on another device)\n",
+                arg);
+        return DBK_EXIT_FAIL;
+    }
+    fprintf(stderr, "daybook: '%s' is the start of %zu entry ids:", arg, found);
+    for (size_t i = 0; i < l->n; i++) {
+        dbk_id_to_text(&l->v[i].hdr.record, t);
+        if (strncmp(t, arg, len) == 0)
+            fprintf(stderr, " %s", t);
+    }
+    fprintf(stderr, "\ndaybook: give more characters of the one you mean\n");
+    return DBK_EXIT_FAIL;
+}
+
+struct cands {
+    dbk_id v[4096];
+    size_t n;
+    const dbk_id *me;
+};
+
+int
+dbk_require_counselor(const dbk_session *s, const char *cmd)
+{
+    if (s->role == DBK_ROLE_COUNSELOR)
+        return DBK_EXIT_OK;
+    fprintf(stderr, "daybook: '%s' is for counselors; this profile is %s\n", cmd,
+            s->role == DBK_ROLE_CLIENT ? "a client's" : "not enrolled yet");
+    return DBK_EXIT_FAIL;
+}
+
+static void
+add_cand(struct cands *c, const dbk_id *id)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (dbk_id_equal(&c->v[i], id))
+            return;
+    if (c->n < sizeof c->v / sizeof c->v[0])
+        c->v[c->n++] = *id;
+}
+
+static void
+on_stream(const dbk_local_stream *st, void *arg)
+{
+    struct cands *c = arg;
+    if (st->kind == DBK_LOCAL_SHARED && !dbk_id_equal(&st->owner, c->me))
+        add_cand(c, &st->owner);
+}
+
+int
+dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *caseload, const char *arg,
+               dbk_id *out)
+{
+    struct cands *c = calloc(1, sizeof *c);
+    const char *k;
+    json_t *v;
+    size_t i, len = strlen(arg), found = 0;
+    char t[DBK_ID_TEXT_LEN + 1];
+
+    if (c == NULL) {
+        fprintf(stderr, "daybook: cannot look up the client: %s\n", dbk_err_message(DBK_E_NOMEM));
+        return DBK_EXIT_FAIL;
+    }
+    json_object_foreach((json_t *)aliases, k, v) {
+        const char *name = json_string_value(v);
+        if (name != NULL && strcasecmp(name, arg) == 0 &&
+            dbk_id_from_text(out, k, strlen(k)) == DBK_OK) {
+            free(c);
+            return DBK_EXIT_OK;
+        }
+    }
+    c->me = &s->account;
+    json_array_foreach((json_t *)caseload, i, v) {
+        const char *a = json_string_value(json_object_get(v, "account"));
+        dbk_id id;
+        if (a != NULL && dbk_id_from_text(&id, a, strlen(a)) == DBK_OK)
+            add_cand(c, &id);
+    }
+    (void)dbk_local_streams(s->L, on_stream, c);
+    if (len >= DBK_EU_PREFIX_MIN && len <= DBK_ID_TEXT_LEN)
+        for (i = 0; i < c->n; i++) {
+            dbk_id_to_text(&c->v[i], t);
+            if (strncmp(t, arg, len) == 0 && found++ == 0)
+                *out = c->v[i];
+        }
+    free(c);
+    if (found == 1)
+        return DBK_EXIT_OK;
+    if (found > 1)
+        fprintf(stderr, "daybook: '%s' is the start of %zu client ids; give more characters\n",
+                arg, found);
+    else
+        fprintf(stderr, "daybook: no client '%s': give an alias, an account id or its first %d "
+                        "characters ('daybook clients' lists them; run 'daybook sync' first)\n",
+                arg, DBK_EU_PREFIX_MIN);
+    return DBK_EXIT_FAIL;
+}
+
+int
+dbk_resolve_owner(dbk_session *s, const char *cmd, const char *client_arg, dbk_id *owner)
+{
+    json_t *aliases = NULL;
+    int rc;
+    if (client_arg == NULL) {
+        *owner = s->account;
+        return DBK_EXIT_OK;
+    }
+    if ((rc = dbk_require_counselor(s, cmd)) != DBK_EXIT_OK)
+        return rc;
+    if ((rc = dbk_co_aliases(s, &aliases)) != DBK_OK) {
+        fprintf(stderr, "daybook: cannot read your aliases: %s\n", dbk_err_message(rc));
+        return DBK_EXIT_FAIL;
+    }
+    rc = dbk_resolve_client(s, aliases, NULL, client_arg, owner);
+    json_decref(aliases);
+    return rc;
+}

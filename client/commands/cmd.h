@@ -1,0 +1,90 @@
+/*
+ * The daybook command table. Each command lives in its own cmd_<name>.c and
+ * exports one struct dbk_cmd; client/commands.c lists them in name order.
+ * Preconditions (a profile exists, keys are unlocked) are flags that main.c
+ * checks in one place before run is called.
+ *
+ * Exit codes, for scripts (also in `daybook --help`):
+ *   0 success, 1 the operation failed, 2 usage error.
+ */
+#ifndef DBK_CLIENT_CMD_H
+#define DBK_CLIENT_CMD_H
+
+#include "exitcode.h"
+#include "session.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Options every command sees, parsed by main.c before the command name. */
+typedef struct dbk_ctx {
+    bool json;     /* --json: machine-readable output */
+    bool color;    /* stdout is a terminal and NO_COLOR is unset */
+} dbk_ctx;
+
+typedef struct dbk_cmd {
+    const char *name;
+    const char *usage;   /* one line after "usage: " */
+    const char *summary; /* lower-case phrase, no full stop */
+    const char *help;    /* NULL, or the options and subcommands, one per line */
+    bool client_only;    /* refused, with the reason, on a counselor's profile */
+    int (*run)(dbk_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
+} dbk_cmd;
+
+extern const dbk_cmd *const dbk_commands[];
+extern const size_t dbk_commands_count;
+
+/* The command called name, or NULL. */
+const dbk_cmd *dbk_cmd_find(const char *name);
+/* The command name closest to name if it is a likely typo, or NULL. */
+const char *dbk_cmd_suggest(const char *name);
+/*
+ * Commands whose operand comes first ("daybook show ID [options]", "daybook review
+ * CLIENT [options]") take it out before option parsing: a base64url id may begin
+ * with '-' and must not be read as an option. dbk_cmd_take_operand returns argv[1]
+ * and removes it, or NULL when argv[1] is one of the command's options ("--..." or
+ * "-X..." for X in short_opts, but not 22 characters long like an id; the operand
+ * may then come last). After getopt,
+ * dbk_cmd_operand returns the one operand, or NULL (a usage error).
+ */
+const char *dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts);
+const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
+/*
+ * Takes "--NAME VALUE" or "--NAME=VALUE" out of argv (name given with its dashes)
+ * for commands that otherwise take only operands. *value gets the value (inside
+ * argv) or NULL when the option is absent. false when it is given without a value
+ * or twice (a usage error).
+ */
+bool dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value);
+/*
+ * For commands that read their arguments by hand: whether arg, not one of the
+ * command's own options (check those first), names something by id. A word that
+ * does not begin with '-', or an id or id prefix (6 to 22 base64url characters),
+ * which may begin with '-' (one in 32 does).
+ */
+bool dbk_cmd_is_operand(const char *arg);
+
+/* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
+void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
+/* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
+ * is a counselor's profile and what a counselor does instead. */
+int dbk_cmd_check_role(const dbk_cmd *cmd);
+/* Prints the overview of all commands. */
+void dbk_cmd_print_overview(FILE *out);
+
+/*
+ * Shows the consent to share with counselor (the clinic's wording, names, dates) and,
+ * unless yes, asks the client to type yes; only then grants (book/share.h). Returns
+ * the exit code; declining is 0 and grants nothing (cmd_consent.c).
+ */
+int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
+                          const char *cname, const unsigned char box_pk[32],
+                          const char *patient_name, bool yes);
+
+/* Prints "daybook: what: <message for err>" and returns the exit code for err. */
+int dbk_cmd_fail(const char *what, int err);
+/* Explains why the profile did not open (none yet, damaged, unreadable); returns 1. */
+int dbk_cmd_no_profile(int err);
+
+#endif

@@ -1,0 +1,796 @@
+/*
+ * daybook access (clients): who holds a key to your shared entries (the grants
+ * of your shared stream: counselor, state, since when), and who read or wrote
+ * your streams when (the server's access log, proto/README.md section 14), in
+ * plain words. --all shows the whole log (default: the newest 30 lines).
+ *
+ * daybook revoke COUNSELOR: ends a counselor's access (DELETE
+ * /v1/streams/{shared}/grants/{counselor}), then rotates the stream's key at once
+ * (section 8): a new random key, a self-grant for epoch + 1 and a grant of the new
+ * epoch to each remaining counselor, in one POST. What the counselor already read
+ * stays read; what you write from now on is under a key it never received.
+ *
+ * daybook disclosures (clients): the list of disclosures a patient may ask for
+ * (42 CFR 2.24): for each account other than this one that received records of
+ * the shared stream, each time it did, how many and which, named by type from the
+ * records on this device (the access log gives a seq range; a record changed since
+ * has a newer seq and is counted as "changed since"). It reads the server's log,
+ * which the server cannot forge past the hash chain `daybookd audit verify` checks;
+ * the server itself is the intermediary and never received a readable record.
+ */
+#include "cmd.h"
+#include "entries.h"
+#include "net.h"
+#include "unlock.h"
+#include "trust.h"
+#include "sync.h"
+#include "output.h"
+#include "prompt.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+#include "dbk/id.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define LOG_SHOWN 30
+#define LOG_PAGE 1000
+
+static int
+status_err(json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+static int
+call(dbk_session *s, const char *method, const char *path, json_t *body, json_t **out)
+{
+    long status;
+    int rc = dbk_net_call(s, method, path, body, true, &status, out);
+    if (rc == DBK_OK && (status < 200 || status > 299)) {
+        rc = status_err(*out);
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void
+ms_text(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
+}
+
+static const char *
+S(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* Prints line cut to 80 columns (code points). */
+static void
+put_line80(const char *line)
+{
+    size_t c = 0, i;
+    for (i = 0; line[i]; i++)
+        if (((unsigned char)line[i] & 0xC0) != 0x80 && ++c > 80)
+            break;
+    if (line[i] == '\0') {
+        printf("%s\n", line);
+        return;
+    }
+    for (c = 0, i = 0; line[i]; i++) /* room for "..." */
+        if (((unsigned char)line[i] & 0xC0) != 0x80 && ++c > 77)
+            break;
+    printf("%.*s...\n", (int)i, line);
+}
+
+/* A counselor's name: the one enrollment stored, else the server's, else the id. */
+static void
+name_of(dbk_session *s, const char *id, char *out, size_t cap)
+{
+    char mine[DBK_ID_TEXT_LEN + 1] = "", path[128];
+    unsigned char cid[DBK_ID_BYTES];
+    size_t n;
+    json_t *resp = NULL;
+
+    if (dbk_local_get(s->L, "counselor", cid, sizeof cid, &n) == DBK_OK && n == DBK_ID_BYTES) {
+        dbk_id c;
+        memcpy(c.b, cid, DBK_ID_BYTES);
+        dbk_id_to_text(&c, mine);
+    }
+    if (strcmp(mine, id) == 0 && dbk_local_get_text(s->L, "counselor_name", out, cap) == DBK_OK)
+        return;
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", id);
+    if (call(s, "GET", path, NULL, &resp) == DBK_OK && json_is_string(json_object_get(resp, "name")))
+        snprintf(out, cap, "%s", S(resp, "name"));
+    else
+        snprintf(out, cap, "counselor %.8s", id);
+    json_decref(resp);
+}
+
+static int
+open_shared(dbk_session *s, dbk_local_stream *shared, char sid[DBK_ID_TEXT_LEN + 1])
+{
+    int rc;
+    if ((rc = dbk_session_open(s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if (s->role == DBK_ROLE_COUNSELOR || s->server[0] == '\0' ||
+        dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, shared) != DBK_OK) {
+        fprintf(stderr, "daybook: this profile shares no entries with a counselor%s\n",
+                s->server[0] == '\0' ? " (not enrolled yet)" : "");
+        dbk_session_close(s);
+        return DBK_EXIT_FAIL;
+    }
+    dbk_id_to_text(&shared->id, sid);
+    return DBK_EXIT_OK;
+}
+
+/* The grants of the shared stream by grantee (self-grants left out):
+ * {grantee: {state, since, revoked_at}}. */
+static json_t *
+by_grantee(const json_t *grants, const char *me)
+{
+    json_t *out = json_object(), *g;
+    size_t i;
+    json_array_foreach(grants, i, g) {
+        const char *who = S(g, "grantee"), *state = S(g, "state");
+        int64_t created = json_integer_value(json_object_get(g, "created_at"));
+        json_t *x;
+        if (strcmp(who, me) == 0)
+            continue;
+        if ((x = json_object_get(out, who)) == NULL) {
+            x = json_pack("{s:s, s:I}", "state", state, "since", (json_int_t)created);
+            json_object_set_new(out, who, x);
+        }
+        if (strcmp(state, "active") == 0)
+            json_object_set_new(x, "state", json_string("active"));
+        if (created < json_integer_value(json_object_get(x, "since")))
+            json_object_set_new(x, "since", json_integer(created));
+        if (json_is_integer(json_object_get(g, "revoked_at")))
+            json_object_set(x, "revoked_at", json_object_get(g, "revoked_at"));
+    }
+    return out;
+}
+
+static int
+run_access(dbk_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], dev[DBK_ID_TEXT_LEN + 1],
+        path[160];
+    json_t *resp = NULL, *who = NULL, *log = json_array(), *names = json_object(), *v;
+    const char *k;
+    bool all = false;
+    int64_t since = 0;
+    int opt, rc, ret;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 'a') {
+            json_decref(log);
+            json_decref(names);
+            fprintf(stderr, "usage: daybook access [--all]\n");
+            return DBK_EXIT_USAGE;
+        }
+        all = true;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK) {
+        json_decref(log);
+        json_decref(names);
+        return ret;
+    }
+    dbk_id_to_text(&s.account, me);
+    dbk_id_to_text(&s.device, dev);
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch who holds your key", rc);
+        goto out;
+    }
+    who = by_grantee(json_object_get(resp, "grants"), me);
+    json_decref(resp);
+    resp = NULL;
+    for (;;) {
+        snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
+                 LOG_PAGE);
+        if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK) {
+            ret = dbk_cmd_fail("cannot fetch your access log", rc);
+            goto out;
+        }
+        json_array_extend(log, json_object_get(resp, "entries"));
+        since = json_integer_value(json_object_get(resp, "next"));
+        bool more = json_is_true(json_object_get(resp, "more"));
+        json_decref(resp);
+        resp = NULL;
+        if (!more)
+            break;
+    }
+    /* Names of everyone involved who is not this account. */
+    json_object_foreach(who, k, v) {
+        char n[128];
+        name_of(&s, k, n, sizeof n);
+        json_object_set_new(names, k, json_string(n));
+        json_object_set_new(v, "name", json_string(n));
+    }
+    {
+        size_t i;
+        json_array_foreach(log, i, v) {
+            const char *a = S(v, "actor");
+            if (strcmp(a, me) != 0 && json_object_get(names, a) == NULL) {
+                char n[128];
+                name_of(&s, a, n, sizeof n);
+                json_object_set_new(names, a, json_string(n));
+            }
+        }
+    }
+
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O, s:O}", "grants", who, "log", log);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+        goto out;
+    }
+    printf("Who can read your shared entries\n");
+    if (json_object_size(who) == 0)
+        printf("  Nobody but you.\n");
+    json_object_foreach(who, k, v) {
+        char when[32], rev[32];
+        ms_text(json_integer_value(json_object_get(v, "since")), when);
+        char line[512];
+        snprintf(line, sizeof line, "  %s (%.8s)", S(v, "name"), k);
+        put_line80(line);
+        if (strcmp(S(v, "state"), "active") == 0) {
+            printf("    can read them, since %s.\n", when);
+        } else if (strcmp(S(v, "state"), "revoked") == 0) {
+            ms_text(json_integer_value(json_object_get(v, "revoked_at")), rev);
+            printf("    could from %s; you ended it on %s.\n", when, rev);
+        } else {
+            printf("    could from %s; your consent has expired.\n", when);
+        }
+    }
+    size_t n = json_array_size(log), first = all || n <= LOG_SHOWN ? 0 : n - LOG_SHOWN, i;
+    printf("\nWho read or wrote your entries, and when%s\n",
+           first > 0 ? " (the newest; --all for everything)" : "");
+    if (n == 0)
+        printf("  Nothing yet.\n");
+    for (i = first; i < n; i++) {
+        json_t *e = json_array_get(log, i);
+        const char *action = S(e, "action"), *actor = S(e, "actor");
+        char when[32], actor_s[160], stream_s[32] = "your entries";
+        long long count = (long long)json_integer_value(json_object_get(e, "count"));
+        dbk_local_stream st;
+        dbk_id id;
+        ms_text(json_integer_value(json_object_get(e, "at")), when);
+        if (strcmp(actor, me) == 0)
+            snprintf(actor_s, sizeof actor_s, "%s",
+                     strcmp(S(e, "device"), dev) == 0 ? "This device" : "Your other device");
+        else
+            snprintf(actor_s, sizeof actor_s, "%s", S(names, actor));
+        if (dbk_id_from_text(&id, S(e, "stream"), strlen(S(e, "stream"))) == DBK_OK &&
+            dbk_local_stream_get(s.L, &id, &st) == DBK_OK)
+            snprintf(stream_s, sizeof stream_s, "%s",
+                     st.kind == DBK_LOCAL_PRIVATE ? "your private entries"
+                                                  : "your shared entries");
+        char line[512], what[256];
+        if (strcmp(action, "read") == 0)
+            snprintf(what, sizeof what, "received %lld of %s", count, stream_s);
+        else if (strcmp(action, "write") == 0)
+            snprintf(what, sizeof what, "wrote %lld to %s", count, stream_s);
+        else if (strcmp(action, "grant") == 0)
+            snprintf(what, sizeof what, "gave %s a key to %s", S(names, S(e, "grantee")),
+                     stream_s);
+        else if (strcmp(action, "revoke") == 0)
+            snprintf(what, sizeof what, "ended the access of %s", S(names, S(e, "grantee")));
+        else
+            snprintf(what, sizeof what, "%s", action);
+        snprintf(line, sizeof line, "  %s  %s %s", when, actor_s, what);
+        put_line80(line);
+    }
+    printf("\nYou can end a counselor's access at any time: daybook revoke ID.\nWhat they "
+           "already read stays read; what you write afterwards is under a new key.\n");
+out:
+    json_decref(resp);
+    json_decref(who);
+    json_decref(log);
+    json_decref(names);
+    dbk_session_close(&s);
+    return ret;
+}
+
+/* Fetches the whole access log (every page) into log. */
+static int
+fetch_log(dbk_session *s, json_t *log)
+{
+    char path[160];
+    int64_t since = 0;
+    json_t *resp = NULL;
+    int rc;
+    for (;;) {
+        snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
+                 LOG_PAGE);
+        if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+            return rc;
+        json_array_extend(log, json_object_get(resp, "entries"));
+        since = json_integer_value(json_object_get(resp, "next"));
+        bool more = json_is_true(json_object_get(resp, "more"));
+        json_decref(resp);
+        if (!more)
+            return DBK_OK;
+    }
+}
+
+struct seq_map {
+    const dbk_id *stream;
+    json_t *by_seq; /* "seq" -> record id text, the shared stream's current revisions */
+};
+
+static void
+map_seq(const dbk_local_record *r, void *arg)
+{
+    struct seq_map *m = arg;
+    char key[24], rid[DBK_ID_TEXT_LEN + 1];
+    if (r->seq <= 0 || !dbk_id_equal(&r->hdr.stream, m->stream))
+        return;
+    snprintf(key, sizeof key, "%lld", (long long)r->seq);
+    dbk_id_to_text(&r->hdr.record, rid);
+    json_object_set_new(m->by_seq, key, json_string(rid));
+}
+
+/*
+ * One "read" of the shared stream as a disclosure: {at, count, seq_from, seq_to,
+ * types: {type: n}, records: [id...], changed_since: n}. by_seq maps the seqs of
+ * the current revisions here to record ids; types maps record ids to their type.
+ */
+static json_t *
+disclosure_of(const json_t *e, const json_t *by_seq, const json_t *types)
+{
+    int64_t from = json_integer_value(json_object_get(e, "seq_from")),
+            to = json_integer_value(json_object_get(e, "seq_to")),
+            count = json_integer_value(json_object_get(e, "count")), known = 0;
+    json_t *t = json_object(), *ids = json_array();
+    /* A read covers at most a page of records; the range is walked only on this side. */
+    for (int64_t q = from; q > 0 && q <= to && to - from < 100000; q++) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)q);
+        const char *rid = json_string_value(json_object_get(by_seq, key));
+        if (rid == NULL)
+            continue;
+        const char *type = json_string_value(json_object_get(types, rid));
+        if (type == NULL)
+            type = "unreadable";
+        json_object_set_new(t, type, json_integer(json_integer_value(json_object_get(t, type)) + 1));
+        json_array_append_new(ids, json_string(rid));
+        known++;
+    }
+    return json_pack("{s:O, s:I, s:I, s:I, s:o, s:o, s:I}", "at", json_object_get(e, "at"),
+                     "count", (json_int_t)count, "seq_from", (json_int_t)from, "seq_to",
+                     (json_int_t)to, "types", t, "records", ids, "changed_since",
+                     (json_int_t)(count > known ? count - known : 0));
+}
+
+static void
+print_disclosure(const json_t *d)
+{
+    char when[32], line[512], what[400] = "";
+    const char *k;
+    json_t *v;
+    size_t used = 0;
+    long long changed = (long long)json_integer_value(json_object_get(d, "changed_since"));
+    ms_text(json_integer_value(json_object_get(d, "at")), when);
+    json_object_foreach((json_t *)json_object_get(d, "types"), k, v) {
+        used += (size_t)snprintf(what + used, used < sizeof what ? sizeof what - used : 0,
+                                 "%s%lld %s", used ? ", " : "", (long long)json_integer_value(v),
+                                 k);
+        if (used >= sizeof what)
+            break;
+    }
+    if (changed > 0 && used < sizeof what)
+        snprintf(what + used, sizeof what - used, "%s%lld changed or deleted since",
+                 used ? ", " : "", changed);
+    snprintf(line, sizeof line, "    %s  received %lld record%s: %s", when,
+             (long long)json_integer_value(json_object_get(d, "count")),
+             json_integer_value(json_object_get(d, "count")) == 1 ? "" : "s", what);
+    put_line80(line);
+}
+
+/* Record id -> type of this client's shared entries (opened on this device). */
+static int
+shared_types(dbk_session *s, json_t *types)
+{
+    dbk_eu_list l;
+    int rc = dbk_eu_load(s, &l);
+    if (rc != DBK_OK)
+        return rc;
+    for (size_t i = 0; i < l.n; i++) {
+        char rid[DBK_ID_TEXT_LEN + 1];
+        if (!l.v[i].mine || l.v[i].kind != DBK_LOCAL_SHARED)
+            continue;
+        dbk_id_to_text(&l.v[i].hdr.record, rid);
+        json_object_set_new(types, rid, json_string(l.v[i].type[0] ? l.v[i].type : "entry"));
+    }
+    dbk_eu_free(&l);
+    return DBK_OK;
+}
+
+static int
+run_disclosures(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[160];
+    json_t *resp = NULL, *who = NULL, *log = json_array(), *types = json_object(),
+           *by_seq = json_object(), *out = json_array(), *v, *e;
+    const char *k;
+    size_t i;
+    int rc, ret = DBK_EXIT_OK;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook disclosures\n");
+        ret = DBK_EXIT_USAGE;
+        goto done;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
+        goto done;
+    dbk_id_to_text(&s.account, me);
+    if ((rc = shared_types(&s, types)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    struct seq_map m = {&shared.id, by_seq};
+    if ((rc = dbk_local_records(s.L, &shared.id, map_seq, &m)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK ||
+        (rc = fetch_log(&s, log)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
+        goto out;
+    }
+    who = by_grantee(json_object_get(resp, "grants"), me);
+    /* Everyone else who read the shared stream is a recipient, granted or not. */
+    json_array_foreach(log, i, e) {
+        const char *a = S(e, "actor");
+        if (strcmp(S(e, "action"), "read") != 0 || strcmp(a, me) == 0 ||
+            strcmp(S(e, "stream"), sid) != 0)
+            continue;
+        if ((v = json_object_get(who, a)) == NULL) {
+            v = json_pack("{s:s}", "state", "unknown");
+            json_object_set_new(who, a, v);
+        }
+        if (json_object_get(v, "disclosures") == NULL)
+            json_object_set_new(v, "disclosures", json_array());
+        json_array_append_new(json_object_get(v, "disclosures"), disclosure_of(e, by_seq, types));
+        json_object_set_new(v, "total", json_integer(json_integer_value(json_object_get(v, "total")) +
+                                                     json_integer_value(json_object_get(e, "count"))));
+    }
+    json_object_foreach(who, k, v) {
+        char n[128];
+        name_of(&s, k, n, sizeof n);
+        json_object_set_new(v, "name", json_string(n));
+        json_object_set_new(v, "account_id", json_string(k));
+        if (json_object_get(v, "disclosures") == NULL)
+            json_object_set_new(v, "disclosures", json_array());
+        if (json_object_get(v, "total") == NULL)
+            json_object_set_new(v, "total", json_integer(0));
+        json_array_append(out, v);
+    }
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O}", "recipients", out);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+        goto out;
+    }
+    printf("Disclosures of your shared records (who received them, and when)\n");
+    if (json_array_size(out) == 0)
+        printf("  Nobody but you has received them.\n");
+    json_array_foreach(out, i, v) {
+        char line[512], since[32];
+        size_t nd = json_array_size(json_object_get(v, "disclosures"));
+        ms_text(json_integer_value(json_object_get(v, "since")), since);
+        snprintf(line, sizeof line, "  %s (%.8s): %lld record%s on %zu occasion%s", S(v, "name"),
+                 S(v, "account_id"), (long long)json_integer_value(json_object_get(v, "total")),
+                 json_integer_value(json_object_get(v, "total")) == 1 ? "" : "s", nd,
+                 nd == 1 ? "" : "s");
+        put_line80(line);
+        if (strcmp(S(v, "state"), "active") == 0)
+            printf("    under your consent since %s, still in force\n", since);
+        else if (strcmp(S(v, "state"), "unknown") != 0)
+            printf("    under your consent from %s, now %s\n", since, S(v, "state"));
+        for (size_t d = 0; d < nd; d++)
+            print_disclosure(json_array_get(json_object_get(v, "disclosures"), d));
+    }
+    printf("\nThe server passed them on encrypted: it is an intermediary that cannot read them.\n"
+           "Redisclosure by a recipient is prohibited by 42 CFR part 2.\n");
+out:
+    dbk_session_close(&s);
+done:
+    json_decref(resp);
+    json_decref(who);
+    json_decref(log);
+    json_decref(types);
+    json_decref(by_seq);
+    json_decref(out);
+    return ret;
+}
+
+static json_t *
+b64j(const unsigned char *b, size_t n)
+{
+    size_t cap = DBK_B64_ENCODED_LEN(n) + 1;
+    char *t = malloc(cap);
+    json_t *j = NULL;
+    if (t != NULL && dbk_b64_encode(t, cap, b, n) == DBK_OK)
+        j = json_string(t);
+    free(t);
+    return j;
+}
+
+/* A grant of (stream, epoch, key) to grantee with consent inside, as base64url. */
+static json_t *
+grant_json(dbk_session *s, const dbk_id *stream, uint32_t epoch, const unsigned char key[32],
+           const dbk_id *grantee, const unsigned char box_pk[32], json_t *consent,
+           unsigned char **raw, size_t *rawlen)
+{
+    dbk_grant_hdr h = {.stream = *stream, .epoch = epoch, .owner = s->account,
+                       .grantee = *grantee, .created_at = dbk_hlc_wall_ms(), .expires_at = 0};
+    char *text = json_dumps(consent, JSON_COMPACT);
+    unsigned char *g;
+    size_t len;
+    json_t *j = NULL;
+    if (text != NULL &&
+        dbk_grant_seal(&h, key, text, strlen(text), box_pk, s->keys->sign_sk, &g, &len) ==
+            DBK_OK) {
+        j = b64j(g, len);
+        if (raw != NULL) {
+            *raw = g;
+            *rawlen = len;
+        } else {
+            free(g);
+        }
+    }
+    free(text);
+    return j;
+}
+
+/*
+ * Rotates the shared stream to epoch + 1: self-grant, and a grant to each
+ * remaining active grantee whose identity key this device knows.
+ */
+static int
+rotate(dbk_session *s, dbk_local_stream *shared, const char *sid, uint32_t epoch,
+       const json_t *who, const char *revoked, size_t *regranted, size_t *skipped)
+{
+    unsigned char key[32], *self = NULL;
+    size_t selflen = 0;
+    char when[40], path[160], me[DBK_ID_TEXT_LEN + 1];
+    json_t *grants = json_array(), *resp = NULL, *v;
+    const char *k;
+    int rc = DBK_OK;
+
+    *regranted = *skipped = 0;
+    dbk_id_to_text(&s->account, me);
+    randombytes_buf(key, sizeof key);
+    dbk_now_rfc3339(when);
+    json_t *c = dbk_trust_self_consent(DBK_LOCAL_SHARED, when);
+    json_t *g = grant_json(s, &shared->id, epoch + 1, key, &s->account, s->keys->box_pk, c, &self,
+                           &selflen);
+    json_decref(c);
+    if (g == NULL)
+        rc = DBK_E_NOMEM;
+    else
+        json_array_append_new(grants, g);
+    json_object_foreach((json_t *)who, k, v) {
+        unsigned char sign_pk[32], box_pk[32];
+        dbk_id gid;
+        if (rc != DBK_OK || strcmp(k, revoked) == 0 ||
+            strcmp(json_string_value(json_object_get(v, "state")), "active") != 0 ||
+            dbk_id_from_text(&gid, k, strlen(k)) != DBK_OK)
+            continue;
+        /* The new key goes only to keys this device verified itself (the pins of
+         * trust/trust.h, both covered by the enrollment fingerprint), never to the
+         * keys the server lists now: a server could list its own. */
+        if (dbk_trust_pinned(s, &gid, sign_pk, box_pk) != DBK_OK) {
+            (*skipped)++;
+            continue;
+        }
+        json_t *consent = json_pack(
+            "{s:s, s:i, s:{s:s}, s:[{s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, s:s, "
+            "s:{s:s}, s:s, s:s}",
+            "type", "consent", "v", 1, "patient", "account_id", me, "disclosed_by", "kind",
+            "client", "information", "description",
+            "My cravings, the journal entries I share, and my coping-skills checklist.",
+            "record_types", "craving", "journal", "checklist_day", "checklist_def", "recipient",
+            "name", json_string_value(json_object_get(v, "name")), "account_id", k, "purpose",
+            "So my counselor can review my between-session records for my treatment.",
+            "right_to_revoke",
+            "I may revoke this consent at any time in Daybook; what was already read stays read.",
+            "expires", "event", "my discharge from the program", "signed_at", when,
+            "redisclosure_notice",
+            "42 CFR part 2 prohibits unauthorized use or disclosure of these records.");
+        json_t *gj = consent ? grant_json(s, &shared->id, epoch + 1, key, &gid, box_pk, consent,
+                                          NULL, NULL)
+                             : NULL;
+        json_decref(consent);
+        if (gj == NULL) {
+            rc = DBK_E_NOMEM;
+            break;
+        }
+        json_array_append_new(grants, gj);
+        (*regranted)++;
+    }
+    sodium_memzero(key, sizeof key);
+    if (rc == DBK_OK) {
+        json_t *body = json_pack("{s:O}", "grants", grants);
+        snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+        rc = call(s, "POST", path, body, &resp);
+        json_decref(body);
+    }
+    if (rc == DBK_E_CONFLICT) {
+        /* Another device of this account rotated first: use its key. */
+        rc = dbk_refresh_grants(s, NULL);
+    } else if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
+        shared->epoch = epoch + 1;
+        if ((rc = dbk_local_grant_put(s->L, &shared->id, epoch + 1, self, selflen)) == DBK_OK &&
+            (rc = dbk_local_stream_put(s->L, shared)) == DBK_OK)
+            rc = dbk_local_commit(s->L);
+        else
+            dbk_local_rollback(s->L);
+    }
+    free(self);
+    json_decref(resp);
+    json_decref(grants);
+    return rc;
+}
+
+static int
+run_revoke(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[200], target[DBK_ID_TEXT_LEN + 1];
+    const char *arg = NULL, *k, *name = NULL;
+    json_t *resp = NULL, *who = NULL, *v;
+    size_t found = 0, regranted = 0, skipped = 0;
+    bool yes = false;
+    int rc, ret, a, operands = 0;
+
+    for (a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
+            yes = true;
+        else if (dbk_cmd_is_operand(argv[a]) && operands++ == 0)
+            arg = argv[a];
+        else
+            operands = 2;
+    }
+    if (operands != 1) {
+        fprintf(stderr, "usage: daybook revoke COUNSELOR [--yes]   (an id or its first 6 "
+                        "characters, or the name 'daybook access' shows)\n");
+        return DBK_EXIT_USAGE;
+    }
+    if (!yes && !dbk_prompt_interactive()) {
+        fprintf(stderr, "daybook: revoke asks before it ends access; add --yes to do it without "
+                        "asking\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
+        return ret;
+    if ((rc = dbk_unlock(&s)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot unlock your keys", rc);
+        goto out;
+    }
+    dbk_id_to_text(&s.account, me);
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch who holds your key (revoking needs the server)", rc);
+        goto out;
+    }
+    who = by_grantee(json_object_get(resp, "grants"), me);
+    json_decref(resp);
+    resp = NULL;
+    json_object_foreach(who, k, v) {
+        char n[128];
+        name_of(&s, k, n, sizeof n);
+        json_object_set_new(v, "name", json_string(n));
+        if ((strlen(arg) >= 6 && strncmp(k, arg, strlen(arg)) == 0) || strcasecmp(n, arg) == 0) {
+            if (found++ == 0)
+                snprintf(target, sizeof target, "%s", k);
+        }
+    }
+    if (found != 1) {
+        fprintf(stderr, "daybook: %s; 'daybook access' lists who holds a key\n",
+                found == 0 ? "no counselor with that id or name holds a key to your entries"
+                           : "that names several counselors; give more of the id");
+        ret = DBK_EXIT_FAIL;
+        goto out;
+    }
+    name = json_string_value(json_object_get(json_object_get(who, target), "name"));
+    if (!yes) {
+        printf("This ends %s's access to your shared entries:\n"
+               "  - the server stops giving them your shared entries, at once;\n"
+               "  - what you write from now on uses a new key they never receive;\n"
+               "  - what they already read stays read (42 CFR part 2 still protects it).\n"
+               "You can share with them again later: 'daybook share %s'.\n",
+               name, name);
+        if ((rc = dbk_prompt_confirm("Stop sharing? [yes/no] ")) != 1) {
+            printf("Nothing changed; %s can still read your shared entries.\n", name);
+            ret = rc < 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+            goto out;
+        }
+    }
+    snprintf(path, sizeof path, "/v1/streams/%s/grants/%s", sid, target);
+    if ((rc = call(&s, "DELETE", path, NULL, &resp)) != DBK_OK) {
+        ret = dbk_cmd_fail("the access was not ended", rc);
+        goto out;
+    }
+    uint32_t epoch = (uint32_t)json_integer_value(json_object_get(resp, "epoch"));
+    bool pending = json_is_true(json_object_get(resp, "rotation_pending"));
+    json_decref(resp);
+    resp = NULL;
+    if (pending &&
+        (rc = rotate(&s, &shared, sid, epoch, who, target, &regranted, &skipped)) != DBK_OK) {
+        fprintf(stderr, "daybook: %s can no longer read your entries, but the new key was not "
+                        "set up (%s). Run 'daybook revoke %s' again when online: until then "
+                        "new entries wait on this device.\n",
+                name, dbk_err_message(rc), target);
+        ret = DBK_EXIT_FAIL;
+        goto out;
+    }
+    if (ctx->json) {
+        printf("{\"revoked\":\"%s\",\"epoch\":%u,\"regranted\":%zu,\"skipped\":%zu}\n", target,
+               pending ? epoch + 1 : epoch, regranted, skipped);
+    } else {
+        printf("%s can no longer read your entries.\nWhat they already read stays read: it is "
+               "on their devices and the law (42 CFR part 2)\nstill protects it. What you write "
+               "from now on uses a new key they never received.\n",
+               name);
+        if (regranted > 0)
+            printf("Your other counselor%s received the new key.\n", regranted == 1 ? "" : "s");
+        if (skipped > 0)
+            printf("%zu other counselor%s did not get the new key (their key could not be "
+                   "checked on this device); share again with them in person.\n",
+                   skipped, skipped == 1 ? "" : "s");
+    }
+out:
+    json_decref(resp);
+    json_decref(who);
+    dbk_session_close(&s);
+    return ret;
+}
+
+const dbk_cmd dbk_cmd_access = {
+    .name = "access",
+    .usage = "daybook access [--all]",
+    .summary = "who can read your shared entries, and who read or wrote them when",
+    .client_only = true,
+    .run = run_access,
+};
+
+const dbk_cmd dbk_cmd_revoke = {
+    .name = "revoke",
+    .usage = "daybook revoke COUNSELOR [--yes]",
+    .summary = "end a counselor's access to your entries (new key from now on)",
+    .client_only = true,
+    .run = run_revoke,
+};
+
+const dbk_cmd dbk_cmd_disclosures = {
+    .name = "disclosures",
+    .usage = "daybook disclosures",
+    .summary = "who received your shared records, which and when (42 CFR 2.24)",
+    .client_only = true,
+    .run = run_disclosures,
+};

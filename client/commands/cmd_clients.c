@@ -1,0 +1,440 @@
+/*
+ * daybook clients (counselors): the caseload in one line per client, from
+ * GET /v1/caseload joined with what this device holds after 'daybook sync':
+ * the alias (or the first 8 characters of the account id), the last sync (the
+ * caseload's last_sync_at when the server gives it, else the newest entry),
+ * days with entries since the last session, a RISK column (risk language in
+ * the review's Read first box, report/read_first.c) and flags in order of
+ * urgency: USE REPORTED (a craving with outcome "used" since the last session,
+ * or one not yet discussed), HIGH CRAVING (7/10 or more since then), NO ENTRIES
+ * N DAYS (none for 3 days or more), ACCESS REVOKED / EXPIRED. Rows are sorted by
+ * risk, then use, then high craving, then silence, then the rest, ties by
+ * recency. Coloured by recency as mindLAMP does: within 2 days green, within a
+ * week yellow, within a month orange, older red.
+ *
+ * It pulls first (a short timeout; --offline skips it) and its header says how
+ * fresh the data is: "data as of" the last successful sync, loud when offline
+ * or older than DBK_REVIEW_STALE_HOURS.
+ *
+ * daybook clients alias ID NAME: a name of the counselor's own for a client,
+ * sealed on this device and carried to the counselor's other devices by an alias
+ * record in its private stream (counselor.h); the server never reads it.
+ */
+#include "cmd.h"
+#include "counselor.h"
+#include "review.h"
+#include "daycount.h"
+#include "output.h"
+#include "resolve.h"
+
+#include "dbk/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ALIAS_MAX 40
+#define DAY_MS 86400000LL
+#define FLAGS_COL 51 /* RISK, CLIENT, LAST SYNC, DAYS LOGGED */
+
+static int
+run_alias(dbk_session *s, int argc, char **argv)
+{
+    json_t *aliases = NULL, *caseload = NULL;
+    dbk_id id;
+    char t[DBK_ID_TEXT_LEN + 1];
+    int rc, ret;
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: daybook clients alias ID NAME   (NAME \"\" removes it)\n");
+        return DBK_EXIT_USAGE;
+    }
+    size_t n = strlen(argv[3]);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)argv[3][i] < 0x20 || argv[3][i] == 0x7f)
+            n = ALIAS_MAX + 1;
+    if (n > ALIAS_MAX) {
+        fprintf(stderr, "daybook: an alias is up to %d characters, without control "
+                        "characters\n", ALIAS_MAX);
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_co_aliases(s, &aliases)) != DBK_OK)
+        return dbk_cmd_fail("cannot read your aliases", rc);
+    (void)dbk_co_caseload(s, &caseload); /* offline: the clients this device knows */
+    json_t *others = json_deep_copy(aliases);
+    ret = dbk_resolve_client(s, others, caseload, argv[2], &id);
+    json_decref(others);
+    json_decref(caseload);
+    if (ret != DBK_EXIT_OK) {
+        json_decref(aliases);
+        return ret;
+    }
+    dbk_id_to_text(&id, t);
+    if (n == 0) {
+        json_object_del(aliases, t);
+    } else {
+        /* One name, one client. */
+        const char *k;
+        json_t *v;
+        json_object_foreach(aliases, k, v)
+            if (strcmp(k, t) != 0 && strcmp(json_string_value(v), argv[3]) == 0) {
+                fprintf(stderr, "daybook: '%s' already names client %.8s\n", argv[3], k);
+                json_decref(aliases);
+                return DBK_EXIT_FAIL;
+            }
+        json_object_set_new(aliases, t, json_string(argv[3]));
+    }
+    rc = dbk_co_aliases_save(s, aliases);
+    json_decref(aliases);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the alias was not saved", rc);
+    if (n == 0)
+        printf("Client %.8s has no alias now.\n", t);
+    else
+        printf("Client %.8s is '%s' on your devices (encrypted; the server cannot read it).\n",
+               t, argv[3]);
+    return DBK_EXIT_OK;
+}
+
+struct row {
+    dbk_id id;
+    char label[64];
+    const char *state;
+    int64_t last_ms; /* 0: never */
+    bool from_server;
+    int days_logged, days;
+    int used;
+    double peak;
+    bool have_peak;
+    int quiet_days; /* -1: no entries at all */
+    int risk;       /* risk-language items in Read first */
+    json_t *flags;
+};
+
+/* The caseload's order: risk, use, high craving, silence, the rest; then recency. */
+static int
+urgency(const json_t *o)
+{
+    const char *f = json_string_value(json_array_get(json_object_get(o, "flags"), 0));
+    if (json_integer_value(json_object_get(o, "risk")) > 0)
+        return 0;
+    if (f == NULL)
+        return 4;
+    return strcmp(f, "USE REPORTED") == 0   ? 1
+           : strcmp(f, "HIGH CRAVING") == 0 ? 2
+           : strncmp(f, "NO ENTRIES", 10) == 0 ? 3
+                                              : 4;
+}
+
+static int
+by_urgency(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int d = urgency(x) - urgency(y);
+    if (d != 0)
+        return d;
+    json_int_t mx = json_integer_value(json_object_get(x, "last_sync_ms")),
+               my = json_integer_value(json_object_get(y, "last_sync_ms"));
+    return my > mx ? 1 : my < mx ? -1 : 0;
+}
+
+static void
+sort_rows(json_t *out)
+{
+    size_t n = json_array_size(out);
+    json_t **v = malloc((n + 1) * sizeof *v);
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(out, i));
+    qsort(v, n, sizeof *v, by_urgency);
+    json_array_clear(out);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, v[i]);
+    free(v);
+}
+
+static void
+add_local(const dbk_local_stream *st, void *arg)
+{
+    json_t *ids = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    if (st->kind != DBK_LOCAL_SHARED)
+        return;
+    dbk_id_to_text(&st->owner, t);
+    if (json_object_get(ids, t) == NULL)
+        json_object_set_new(ids, t, json_object());
+}
+
+static const char *
+recency_color(int64_t last_ms, int64_t now_ms)
+{
+    int64_t age = now_ms - last_ms;
+    if (last_ms <= 0)
+        return "\033[31m";
+    if (age <= 2 * DAY_MS)
+        return "\033[32m";
+    if (age <= 7 * DAY_MS)
+        return "\033[33m";
+    if (age <= 30 * DAY_MS)
+        return "\033[38;5;208m";
+    return "\033[31m";
+}
+
+static const char *
+recency_name(int64_t last_ms, int64_t now_ms)
+{
+    int64_t age = now_ms - last_ms;
+    if (last_ms <= 0)
+        return "never";
+    return age <= 2 * DAY_MS ? "2days" : age <= 7 * DAY_MS ? "week" : age <= 30 * DAY_MS ? "month"
+                                                                                        : "older";
+}
+
+/* The flags after the 51 columns before them, wrapped at ", " to 80 columns. */
+static void
+put_flags(const char *flags)
+{
+    const size_t room = 80 - FLAGS_COL;
+    const char *p = flags;
+    bool first = true;
+    while (*p) {
+        size_t n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > 0 && strncmp(p + n, ", ", 2) != 0)
+                n--;
+            if (n == 0)
+                n = room;
+        }
+        printf("%*s%.*s\n", first ? 0 : (int)FLAGS_COL, "", (int)n, p);
+        first = false;
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    if (first)
+        printf("\n");
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_eu_list l;
+    json_t *aliases = NULL, *caseload = NULL, *ids, *out, *v, *fresh;
+    const char *k;
+    bool offline = false, no_pull = false;
+    int64_t now_ms = (int64_t)time(NULL) * 1000, today = dbk_eu_today();
+    int rc, ret = DBK_EXIT_OK;
+
+    if (argc == 2 && strcmp(argv[1], "--offline") == 0) {
+        no_pull = true;
+        argc = 1;
+    }
+    if (argc >= 2 && strcmp(argv[1], "alias") != 0) {
+        fprintf(stderr, "usage: daybook clients [--offline] | daybook clients alias ID NAME\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if ((ret = dbk_require_counselor(&s, "daybook clients")) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        return ret;
+    }
+    if (argc >= 2) {
+        ret = run_alias(&s, argc, argv);
+        dbk_session_close(&s);
+        return ret;
+    }
+    if ((rc = dbk_co_aliases(&s, &aliases)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot read your aliases", rc);
+    }
+    fresh = dbk_review_freshen(&s, no_pull);
+    s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
+    rc = no_pull ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
+    if (rc == DBK_E_UNAVAILABLE) {
+        offline = true;
+    } else if (rc != DBK_OK) {
+        json_decref(aliases);
+        json_decref(fresh);
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot fetch your caseload", rc);
+    }
+    if ((rc = dbk_eu_load(&s, &l)) != DBK_OK) {
+        json_decref(fresh);
+        json_decref(aliases);
+        json_decref(caseload);
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot read the entries on this device", rc);
+    }
+    dbk_out_warn_unopened(&l);
+
+    /* Every client: the caseload's, and those whose streams this device holds. */
+    ids = json_object();
+    {
+        size_t i;
+        json_array_foreach(caseload, i, v) {
+            const char *a = json_string_value(json_object_get(v, "account"));
+            if (a != NULL)
+                json_object_set(ids, a, v);
+        }
+    }
+    if (offline) {
+        dbk_local_streams(s.L, add_local, ids);
+        json_object_del(ids, "");
+        {
+            char me[DBK_ID_TEXT_LEN + 1];
+            dbk_id_to_text(&s.account, me);
+            json_object_del(ids, me);
+        }
+    }
+
+    out = json_array();
+    json_object_foreach(ids, k, v) {
+        struct row r;
+        dbk_review_period p;
+        json_t *rev;
+        memset(&r, 0, sizeof r);
+        if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
+            continue;
+        dbk_co_label(aliases, &r.id, r.label, sizeof r.label);
+        r.state = json_string_value(json_object_get(v, "grant_state"));
+        if (r.state != NULL)
+            dbk_co_state_put(&s, &r.id, r.state);
+        r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
+        if (r.from_server)
+            r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
+        (void)dbk_review_period_make(&l, &r.id, NULL, &p);
+        p.enrolled_day = dbk_co_enrolled_day(&s, v, &r.id);
+        json_t *kept = NULL;
+        (void)dbk_review_kept_load(&s, &r.id, &kept);
+        rev = dbk_review_build(&s, &l, &r.id, r.label, &p, kept);
+        json_decref(kept);
+        if (rev == NULL) {
+            ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
+            break;
+        }
+        json_t *eng = json_object_get(rev, "engagement"), *cr = json_object_get(rev, "cravings");
+        r.days_logged = (int)json_integer_value(json_object_get(eng, "days_with_entries"));
+        r.days = (int)json_integer_value(json_object_get(eng, "days"));
+        r.used = (int)json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count"));
+        r.have_peak = json_is_number(json_object_get(cr, "peak"));
+        r.peak = json_number_value(json_object_get(cr, "peak"));
+        json_t *since = json_object_get(eng, "days_since_last_entry");
+        r.quiet_days = json_is_integer(since) ? (int)json_integer_value(since) : -1;
+        if (!r.from_server && json_is_integer(json_object_get(eng, "last_entry_ms")))
+            r.last_ms = json_integer_value(json_object_get(eng, "last_entry_ms"));
+        json_t *rf = json_object_get(rev, "read_first"), *it;
+        size_t j;
+        r.risk = (int)json_integer_value(json_object_get(rf, "risk"));
+        json_array_foreach(json_object_get(rf, "items"), j, it)
+            if (strcmp(json_string_value(json_object_get(it, "kind")), "use") == 0 &&
+                !json_is_true(json_object_get(it, "discussed")) &&
+                json_is_true(json_object_get(it, "carried_forward")))
+                r.used++; /* a lapse from before the session, not yet discussed */
+        r.flags = json_array();
+        if (r.used > 0)
+            json_array_append_new(r.flags, json_string("USE REPORTED"));
+        if (r.have_peak && r.peak >= DBK_REVIEW_HIGH_CRAVING)
+            json_array_append_new(r.flags, json_string("HIGH CRAVING"));
+        if (r.quiet_days < 0) {
+            json_array_append_new(r.flags, json_string("NO ENTRIES YET"));
+        } else if (r.quiet_days >= DBK_REVIEW_QUIET_DAYS) {
+            char f[48];
+            snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r.quiet_days);
+            json_array_append_new(r.flags, json_string(f));
+        }
+        if (r.state != NULL && strcmp(r.state, "revoked") == 0)
+            json_array_append_new(r.flags, json_string("ACCESS REVOKED"));
+        else if (r.state != NULL && strcmp(r.state, "expired") == 0)
+            json_array_append_new(r.flags, json_string("ACCESS EXPIRED"));
+        else if (r.state != NULL && strcmp(r.state, "none") == 0)
+            json_array_append_new(r.flags, json_string("NOT SHARING"));
+        json_decref(rev);
+
+        char last[32] = "never";
+        if (r.last_ms > 0)
+            dbk_co_ms_text(r.last_ms, last);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:o, s:s, s:o, s:s, s:i, s:i, s:s, s:o, s:o}", "account", k, "label",
+            r.label, "grant_state", r.state ? json_string(r.state) : json_null(), "last_sync",
+            last, "last_sync_ms", r.last_ms > 0 ? json_integer(r.last_ms) : json_null(),
+            "last_sync_source", r.from_server ? "server" : "entries", "days_logged",
+            r.days_logged, "days", r.days, "since", p.since, "last_session",
+            p.last_session[0] ? json_string(p.last_session) : json_null(), "flags", r.flags);
+        json_object_set_new(o, "recency", json_string(recency_name(r.last_ms, now_ms)));
+        json_object_set_new(o, "risk", json_integer(r.risk));
+        json_array_append_new(out, o);
+    }
+    (void)today;
+    sort_rows(out);
+
+    if (ret == DBK_EXIT_OK && ctx->json) {
+        json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,
+                                "data", fresh);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+    } else if (ret == DBK_EXIT_OK) {
+        size_t i;
+        if (offline)
+            fprintf(stderr, "daybook: the server cannot be reached; showing what this device "
+                            "holds from the last sync\n");
+        dbk_out_freshness(stdout, fresh, ctx->color);
+        if (json_array_size(out) == 0)
+            printf("No clients yet: 'daybook invite' makes an enrollment code.\n");
+        else
+            printf("%-4s %-16s %-16s %-11s %s\n", "RISK", "CLIENT", "LAST SYNC", "DAYS LOGGED",
+                   "FLAGS");
+        json_array_foreach(out, i, v) {
+            int64_t ms = json_integer_value(json_object_get(v, "last_sync_ms"));
+            char days[16], flags[160] = "";
+            size_t f;
+            json_t *x;
+            snprintf(days, sizeof days, "%lld/%lld",
+                     (long long)json_integer_value(json_object_get(v, "days_logged")),
+                     (long long)json_integer_value(json_object_get(v, "days")));
+            json_array_foreach(json_object_get(v, "flags"), f, x) {
+                if (f > 0)
+                    strncat(flags, ", ", sizeof flags - strlen(flags) - 1);
+                strncat(flags, json_string_value(x), sizeof flags - strlen(flags) - 1);
+            }
+            /* The label in 16 columns, cut on a character boundary. */
+            const char *lab = json_string_value(json_object_get(v, "label"));
+            size_t b = 0, c = 0;
+            while (lab[b] && c < 16) {
+                b++;
+                while (((unsigned char)lab[b] & 0xC0) == 0x80)
+                    b++;
+                c++;
+            }
+            printf("%-4s ", json_integer_value(json_object_get(v, "risk")) > 0 ? "RISK" : "");
+            printf("%s%.*s%*s %-16s%s %-11s %s", ctx->color ? recency_color(ms, now_ms) : "",
+                   (int)b, lab, (int)(16 - c), "",
+                   json_string_value(json_object_get(v, "last_sync")),
+                   ctx->color ? "\033[0m" : "", days, "");
+            put_flags(flags);
+        }
+        if (json_array_size(out) > 0)
+            printf("\nDAYS LOGGED: days with an entry since the last session (or the last %d "
+                   "days).\n'daybook review CLIENT' before the session; 'daybook session done "
+                   "CLIENT' after.\n",
+                   DBK_REVIEW_DEFAULT_DAYS);
+    }
+    json_decref(out);
+    json_decref(fresh);
+    json_decref(ids);
+    json_decref(aliases);
+    json_decref(caseload);
+    dbk_eu_free(&l);
+    dbk_session_close(&s);
+    return ret;
+}
+
+const dbk_cmd dbk_cmd_clients = {
+    .name = "clients",
+    .usage = "daybook clients [--offline] | daybook clients alias ID NAME",
+    .summary = "counselors: your caseload with last sync, days logged and flags",
+    .run = run,
+};

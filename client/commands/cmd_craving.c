@@ -1,0 +1,421 @@
+/*
+ * daybook craving: log a craving (proto/schemas/craving.schema.json), offline.
+ * A reported use is recorded plainly and without judgement; after a high
+ * craving or a use the crisis card is shown.
+ */
+#include "backdate.h"
+#include "cmd.h"
+#include "risk.h"
+#include "crisis.h"
+#include "prompt.h"
+#include "entry.h"
+
+#include "dbk/error.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HIGH_INTENSITY 7 /* on the 0-10 scale: the card is shown at or above this */
+
+static const char *const trigger_kinds[] = {"people", "places", "things", "times", "emotions",
+                                            "cues", NULL};
+
+static const char help[] =
+    "On a terminal, what is missing is asked for.\n"
+    "  --intensity N         0-10 (or 1-100 with --scale 1-100)\n"
+    "  --outcome R           resisted or used\n"
+    "  --used-what TEXT      what was used (with --outcome used)\n"
+    "  --trigger KIND:TEXT   KIND is people, places, things, times, emotions or cues\n"
+    "  --halt LIST           any of hungry,angry,lonely,tired\n"
+    "  --coping SLUG         e.g. urge_surfing, distraction, call_support (repeatable)\n"
+    "  --new-coping          accept a --coping strategy of your own\n"
+    "  --duration MIN        minutes the craving lasted\n"
+    "  --substance TEXT      what the craving was for (repeatable)\n"
+    "  --situation TEXT, --thoughts TEXT, --feelings TEXT, --note TEXT\n"
+    "  --help-contacted      you reached out to someone\n"
+    "  --at TIME             when it happened, for a craving logged late: RFC 3339 with\n"
+    "                        an offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00\n"
+    "                        that day); not in the future, at most 365 days ago\n";
+
+extern const dbk_cmd dbk_cmd_craving;
+
+static int
+usage(void)
+{
+    dbk_cmd_print_help(&dbk_cmd_craving, stderr);
+    return DBK_EXIT_USAGE;
+}
+
+/* The suggested coping strategies (proto/schemas/README.md), in the pick list's order. */
+static const struct {
+    const char *slug, *label;
+} copings[] = {
+    {"distraction", "did something else until the urge passed"},
+    {"talk_it_through", "talked it through with someone"},
+    {"urge_surfing", "rode the urge like a wave until it passed"},
+    {"recall_consequences", "recalled what using costs me"},
+    {"self_talk", "talked back to the urge"},
+    {"leave_situation", "left or avoided the place or person"},
+    {"call_support", "called a support person"},
+    {"mindfulness", "mindfulness or relaxation"},
+    {"exercise", "exercise"},
+    {"disarm", "named the urge and refused it (DISARM)"},
+    {"cost_benefit", "weighed the costs and benefits"},
+};
+#define NCOPINGS (sizeof copings / sizeof copings[0])
+
+static bool
+known_coping(const char *slug)
+{
+    for (size_t i = 0; i < NCOPINGS; i++)
+        if (strcmp(copings[i].slug, slug) == 0)
+            return true;
+    return false;
+}
+
+static bool
+valid_slug(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 1 || n > 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_'))
+            return false;
+    return true;
+}
+
+/* Adds free text to the craving's note: words a person typed stay whole, in their
+ * order, never split into items. */
+static void
+add_note(json_t *doc, const char *text)
+{
+    const char *old = json_string_value(json_object_get(doc, "note"));
+    char *both;
+    size_t n;
+    if (text[0] == '\0')
+        return;
+    if (old == NULL) {
+        json_object_set_new(doc, "note", json_string(text));
+        return;
+    }
+    n = strlen(old) + strlen(text) + 3;
+    if ((both = malloc(n)) == NULL)
+        return;
+    snprintf(both, n, "%s; %s", old, text);
+    json_object_set_new(doc, "note", json_string(both));
+    free(both);
+}
+
+/*
+ * On a terminal, asks for what the flags did not give: how strong, what set it off
+ * (numbered lists of trigger kinds and HALT), how one coped (a numbered list of the
+ * suggested strategies), whether one used. A typo asks that question again and says
+ * what it takes; words typed instead of numbers become the note, whole. Returns
+ * false at end of input.
+ */
+/* Over 80 lines: one question after another, in the order a person answers them. */
+static bool
+prompt_missing(long *intensity, const char **result, json_t *doc, json_t *triggers,
+               json_t *halt, json_t *coping)
+{
+    static const char *const kind_labels[] = {"people", "places", "things", "times",
+                                              "emotions", "other cues"};
+    static const char *const halts[] = {"hungry", "angry", "lonely", "tired"};
+    static const char *const outcomes[] = {"it passed: I did not use", "I used"};
+    static char outcome[16];
+    const char *labels[NCOPINGS];
+    bool chosen[NCOPINGS];
+    char line[512], other[512];
+    int n;
+
+    while (*intensity < 0) {
+        char *end;
+        long v;
+        if (dbk_prompt_line("How strong is the craving, 0 (none) to 10 (the strongest)? ", line,
+                            sizeof line) != 0)
+            return false;
+        v = strtol(line, &end, 10);
+        if (end != line && *end == '\0' && v >= 0 && v <= 10)
+            *intensity = v;
+        else
+            printf("Type a whole number from 0 to 10.\n");
+    }
+    if (dbk_prompt_line("What was going on? (where, who, what happened; Enter to skip) ", line,
+                        sizeof line) != 0)
+        return false;
+    if (line[0])
+        json_object_set_new(doc, "situation", json_string(line));
+    if (json_object_size(triggers) == 0) {
+        if ((n = dbk_prompt_pick("What set it off?", kind_labels, 6, true, chosen, other,
+                                 sizeof other)) < 0)
+            return false;
+        add_note(doc, other);
+        for (size_t k = 0; n > 0 && k < 6; k++) {
+            char q[96];
+            if (!chosen[k])
+                continue;
+            snprintf(q, sizeof q, "Which %s? (a few words; Enter to skip) ", kind_labels[k]);
+            if (dbk_prompt_line(q, line, sizeof line) != 0)
+                return false;
+            if (line[0] == '\0')
+                continue;
+            json_t *arr = json_object_get(triggers, trigger_kinds[k]);
+            if (arr == NULL)
+                json_object_set_new(triggers, trigger_kinds[k], arr = json_array());
+            json_array_append_new(arr, json_string(line));
+        }
+    }
+    if (json_array_size(halt) == 0) {
+        if ((n = dbk_prompt_pick("Were you any of these? (HALT)", halts, 4, true, chosen, NULL,
+                                 0)) < 0)
+            return false;
+        for (size_t k = 0; k < 4; k++)
+            if (n > 0 && chosen[k])
+                json_array_append_new(halt, json_string(halts[k]));
+    }
+    if (json_array_size(coping) == 0) {
+        for (size_t k = 0; k < NCOPINGS; k++)
+            labels[k] = copings[k].label;
+        if ((n = dbk_prompt_pick("What did you do to cope?", labels, NCOPINGS, true, chosen,
+                                 other, sizeof other)) < 0)
+            return false;
+        add_note(doc, other); /* "called my sponsor" stays those words, in the note */
+        for (size_t k = 0; n > 0 && k < NCOPINGS; k++)
+            if (chosen[k])
+                json_array_append_new(coping, json_string(copings[k].slug));
+    }
+    while (*result == NULL) {
+        if ((n = dbk_prompt_pick("How did it end?", outcomes, 2, false, chosen, NULL, 0)) < 0)
+            return false;
+        if (n == 1)
+            *result = strcpy(outcome, chosen[0] ? "resisted" : "used");
+        else
+            printf("Pick 1 or 2.\n");
+    }
+    return true;
+}
+
+/* Over 80 lines: one case per flag, each with the message that names what it takes;
+ * split up, what a flag accepts would be far from where it is read. */
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"intensity", required_argument, NULL, 'i'}, {"scale", required_argument, NULL, 'S'},
+        {"outcome", required_argument, NULL, 'o'},   {"used-what", required_argument, NULL, 'u'},
+        {"trigger", required_argument, NULL, 't'},   {"halt", required_argument, NULL, 'H'},
+        {"coping", required_argument, NULL, 'c'},    {"duration", required_argument, NULL, 'd'},
+        {"substance", required_argument, NULL, 'x'}, {"situation", required_argument, NULL, 's'},
+        {"new-coping", no_argument, NULL, 'N'},
+        {"thoughts", required_argument, NULL, 'T'},  {"feelings", required_argument, NULL, 'f'},
+        {"note", required_argument, NULL, 'n'},      {"help-contacted", no_argument, NULL, 'h'},
+        {"at", required_argument, NULL, 'A'},        {NULL, 0, NULL, 0},
+    };
+    json_t *doc = json_object(), *triggers = json_object(), *coping = json_array(),
+           *subst = json_array(), *halt = json_array(), *outcome = NULL;
+    bool new_coping = false;
+    const char *scale = "0-10", *result = NULL, *used_what = NULL, *at = NULL;
+    long intensity = -1;
+    dbk_session s;
+    dbk_id id;
+    char when[40], tz[64], t[DBK_ID_TEXT_LEN + 1];
+    int opt, rc, ret = DBK_EXIT_OK;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end, *colon;
+        switch (opt) {
+        case 'i':
+            intensity = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || intensity < 0) {
+                fprintf(stderr, "daybook: --intensity is a whole number, 0 to 10 (1 to 100 with "
+                                "--scale 1-100); got '%s'\n", optarg);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+            break;
+        case 'N': new_coping = true; break;
+        case 'S': scale = optarg; break;
+        case 'o': result = optarg; break;
+        case 'u': used_what = optarg; break;
+        case 't':
+            colon = strchr(optarg, ':');
+            for (size_t k = 0; colon != NULL; k++) {
+                if (trigger_kinds[k] == NULL) {
+                    colon = NULL;
+                    break;
+                }
+                if (strncmp(trigger_kinds[k], optarg, (size_t)(colon - optarg)) == 0 &&
+                    trigger_kinds[k][colon - optarg] == '\0')
+                    break;
+            }
+            if (colon == NULL || colon[1] == '\0') {
+                fprintf(stderr, "daybook: --trigger is KIND:TEXT, KIND one of people, places, "
+                                "things, times, emotions, cues (e.g. --trigger 'places:the bar'); "
+                                "got '%s'\n", optarg);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+            *colon = '\0';
+            if (json_object_get(triggers, optarg) == NULL)
+                json_object_set_new(triggers, optarg, json_array());
+            json_array_append_new(json_object_get(triggers, optarg), json_string(colon + 1));
+            break;
+        case 'H':
+            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+                if (strcmp(tok, "hungry") && strcmp(tok, "angry") && strcmp(tok, "lonely") &&
+                    strcmp(tok, "tired")) {
+                    fprintf(stderr, "daybook: --halt takes hungry, angry, lonely, tired "
+                                    "(comma-separated); got '%s'\n", tok);
+                    ret = DBK_EXIT_USAGE;
+                    goto out;
+                }
+                json_array_append_new(halt, json_string(tok));
+            }
+            break;
+        case 'c': json_array_append_new(coping, json_string(optarg)); break;
+        case 'x': json_array_append_new(subst, json_string(optarg)); break;
+        case 'd': {
+            long m = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || m < 0 || m > 10080) {
+                fprintf(stderr, "daybook: --duration is minutes, 0 to 10080 (a week); got "
+                                "'%s'\n", optarg);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+            json_object_set_new(doc, "duration", json_pack("{s:i}", "minutes", (int)m));
+            break;
+        }
+        case 's': json_object_set_new(doc, "situation", json_string(optarg)); break;
+        case 'T': json_object_set_new(doc, "thoughts", json_string(optarg)); break;
+        case 'f': json_object_set_new(doc, "feelings", json_string(optarg)); break;
+        case 'n': json_object_set_new(doc, "note", json_string(optarg)); break;
+        case 'h': json_object_set_new(doc, "help_contacted", json_true()); break;
+        case 'A': at = optarg; break;
+        default: goto bad;
+        }
+    }
+    if (strcmp(scale, "0-10") != 0 && strcmp(scale, "1-100") != 0) {
+        fprintf(stderr, "daybook: --scale is 0-10 or 1-100; got '%s'\n", scale);
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    if (result != NULL && strcmp(result, "resisted") != 0 && strcmp(result, "used") != 0) {
+        fprintf(stderr, "daybook: --outcome is resisted (it passed) or used; got '%s'\n",
+                result);
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    if (intensity >= 0 && (strcmp(scale, "0-10") == 0 ? intensity > 10
+                                                      : intensity < 1 || intensity > 100)) {
+        fprintf(stderr, "daybook: --intensity on the %s scale is %s; got %ld\n", scale,
+                strcmp(scale, "0-10") == 0 ? "0 to 10" : "1 to 100", intensity);
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    {
+        /* A coping strategy is one of the suggested ones, or a new one said so. */
+        size_t k;
+        json_t *v;
+        json_array_foreach(coping, k, v) {
+            const char *c = json_string_value(v);
+            if (!valid_slug(c)) {
+                fprintf(stderr, "daybook: --coping '%s': a strategy is one word of a-z, 0-9 "
+                                "and _ (e.g. call_support); say more with --note\n", c);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+            if (!known_coping(c) && !new_coping) {
+                fprintf(stderr, "daybook: --coping '%s' is not one of Daybook's strategies:", c);
+                for (size_t i = 0; i < NCOPINGS; i++)
+                    fprintf(stderr, "%s %s", i ? "," : "", copings[i].slug);
+                fprintf(stderr, ".\nAdd --new-coping to keep '%s' as your own.\n", c);
+                ret = DBK_EXIT_USAGE;
+                goto out;
+            }
+        }
+    }
+    if (optind == argc && (result == NULL || intensity < 0) && dbk_prompt_interactive() &&
+        !prompt_missing(&intensity, &result, doc, triggers, halt, coping))
+        goto bad;
+    if (optind != argc || result == NULL || intensity < 0)
+        goto bad;
+
+    if (at == NULL) {
+        dbk_now_rfc3339(when);
+    } else if (!dbk_bd_time("--at", at, when)) {
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    dbk_local_tz(tz, sizeof tz);
+    outcome = json_pack("{s:s}", "result", result);
+    if (strcmp(result, "used") == 0)
+        json_object_set_new(outcome, "used",
+                            used_what ? json_pack("{s:s}", "substance", used_what) : json_object());
+    {
+        json_t *base = json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:o}", "type", "craving", "v",
+                                 1, "occurred_at", when, "tz", tz, "intensity", "value",
+                                 (int)intensity, "scale", scale, "outcome", outcome);
+        json_object_update(doc, base);
+        json_decref(base);
+    }
+    if (json_array_size(halt) > 0)
+        json_object_set(triggers, "halt", halt);
+    if (json_object_size(triggers) > 0)
+        json_object_set(doc, "triggers", triggers);
+    if (json_array_size(coping) > 0)
+        json_object_set(doc, "coping", coping);
+    if (json_array_size(subst) > 0)
+        json_object_set(doc, "substances", subst);
+
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
+        ret = dbk_cmd_no_profile(rc);
+        goto out;
+    }
+    /* The card shows whenever the entry calls for it, saved or not: a lapse, a
+     * strong craving, or risk language in what the client wrote. */
+    bool hard = strcmp(result, "used") == 0 ||
+                (strcmp(scale, "0-10") == 0 ? intensity >= HIGH_INTENSITY : intensity >= 70);
+    static const char *const texts[] = {"situation", "thoughts", "feelings", "note"};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
+        hard |= dbk_risk_screen(json_string_value(json_object_get(doc, texts[k])), NULL, NULL);
+    rc = dbk_entry_save(&s, DBK_LOCAL_SHARED, NULL, doc, &id);
+    dbk_session_close(&s);
+    if (rc != DBK_OK) {
+        ret = dbk_cmd_fail("the craving was not saved", rc);
+        if (hard)
+            dbk_crisis_card(stderr);
+        goto out;
+    }
+    dbk_id_to_text(&id, t);
+    if (ctx->json) {
+        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":%s}\n", t, hard ? "true" : "false");
+    } else {
+        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
+        if (hard)
+            dbk_crisis_card(stdout);
+    }
+    goto out;
+bad:
+    ret = usage();
+out:
+    json_decref(doc);
+    json_decref(triggers);
+    json_decref(coping);
+    json_decref(subst);
+    json_decref(halt);
+    return ret;
+}
+
+const dbk_cmd dbk_cmd_craving = {
+    .name = "craving",
+    .usage = "daybook craving --intensity N --outcome resisted|used [--at TIME] [options]",
+    .summary = "log a craving: how strong, what set it off, how you coped",
+    .help = help,
+    .client_only = true,
+    .run = run,
+};

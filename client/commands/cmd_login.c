@@ -1,0 +1,487 @@
+/*
+ * daybook login, passwd and devices.
+ *
+ *   daybook login LINK     a second device joins the account (LINK comes from
+ *                          `daybook status` on the first device)
+ *   daybook login          this device signs in again (after its token was
+ *                          revoked or the server was restored from a backup)
+ *   daybook passwd         change the passphrase (proto/README.md section 6)
+ *   daybook devices [rm ID]
+ *
+ * Login never sends the passphrase: the device derives the login key with the
+ * KDF parameters the server reports, refusing any below the floors (a server
+ * cannot make it derive keys cheaply), and signs a single-use challenge.
+ */
+#include "cmd.h"
+#include "entry.h"
+#include "links.h"
+#include "net.h"
+#include "unlock.h"
+#include "sync.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static const char *login_cacert; /* --cacert FILE, for login_new_device */
+
+static json_t *
+b64(const unsigned char *b, size_t n)
+{
+    char s[512];
+    if (DBK_B64_ENCODED_LEN(n) + 1 > sizeof s)
+        return NULL;
+    (void)dbk_b64_encode(s, sizeof s, b, n);
+    return json_string(s);
+}
+
+static int
+json_fixed(json_t *o, const char *key, unsigned char *out, size_t n)
+{
+    const char *t = json_string_value(json_object_get(o, key));
+    return t ? dbk_b64_decode_exact(out, n, t, strlen(t)) : DBK_E_BAD_JSON;
+}
+
+static int
+status_err(long status, json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    (void)status;
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+/*
+ * The challenge exchange. On success *pass_keys holds the derived login and
+ * bundle keys and *resp the finish response. purpose: "login" or
+ * "change_passphrase" (then the token is not replaced, and nothing is finished:
+ * *challenge and *sig are returned for the caller's PUT).
+ */
+static int
+challenge(dbk_session *s, const char *pass, const char *purpose, dbk_pass_keys **pass_keys,
+          unsigned char ch[32], unsigned char sig[64])
+{
+    json_t *body, *resp = NULL, *kdf;
+    dbk_kdf_params p;
+    dbk_id server_id;
+    long status;
+    int rc;
+
+    *pass_keys = NULL;
+    body = json_pack("{s:o, s:o, s:s}", "account", b64(s->account.b, 16), "device",
+                     b64(s->device.b, 16), "purpose", purpose);
+    rc = dbk_net_call(s, "POST", "/v1/login/start", body, false, &status, &resp);
+    json_decref(body);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(status, resp);
+    if (rc != DBK_OK) {
+        json_decref(resp);
+        return rc;
+    }
+    kdf = json_object_get(resp, "kdf");
+    p.opslimit = (uint64_t)json_integer_value(json_object_get(kdf, "opslimit"));
+    p.memlimit = (uint64_t)json_integer_value(json_object_get(kdf, "memlimit"));
+    if ((rc = json_fixed(kdf, "salt", p.salt, sizeof p.salt)) != DBK_OK ||
+        (rc = json_fixed(resp, "challenge", ch, 32)) != DBK_OK ||
+        (rc = json_fixed(resp, "server_id", server_id.b, 16)) != DBK_OK ||
+        (rc = dbk_kdf_check(p.opslimit, p.memlimit,
+                            (int)json_integer_value(json_object_get(kdf, "alg")))) != DBK_OK) {
+        json_decref(resp);
+        return rc; /* kdf_too_weak: a downgrade is refused, not obeyed */
+    }
+    json_decref(resp);
+    if (!dbk_id_is_zero(&s->server_id) && !dbk_id_equal(&server_id, &s->server_id))
+        return DBK_E_FINGERPRINT; /* another server answers at this address */
+    s->server_id = server_id;
+    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), &p, pass_keys)) != DBK_OK)
+        return rc;
+    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
+    return DBK_OK;
+}
+
+static int
+finish(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64], json_t **resp)
+{
+    json_t *body = json_pack("{s:o, s:o, s:o, s:o, s:s}", "account", b64(s->account.b, 16),
+                             "device", b64(s->device.b, 16), "challenge", b64(ch, 32),
+                             "signature", b64(sig, 64), "device_name", "daybook cli");
+    long status;
+    int rc = dbk_net_call(s, "POST", "/v1/login/finish", body, false, &status, resp);
+    json_decref(body);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(status, *resp);
+    return rc;
+}
+
+/* Learns the counselor's keys (a client's second device). */
+static int
+learn_counselor(dbk_session *s, json_t *account)
+{
+    const char *cid = json_string_value(json_object_get(account, "counselor"));
+    char path[128], key[64];
+    json_t *resp = NULL;
+    unsigned char pk[32];
+    long status;
+    int rc;
+
+    if (cid == NULL)
+        return DBK_OK;
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status == 200 && json_fixed(resp, "ed25519_pk", pk, 32) == DBK_OK) {
+        dbk_id c;
+        snprintf(key, sizeof key, "sign_pk:%s", cid);
+        rc = dbk_local_put(s->L, key, pk, 32);
+        if (rc == DBK_OK && dbk_id_from_text(&c, cid, strlen(cid)) == DBK_OK)
+            rc = dbk_local_put(s->L, "counselor", c.b, 16);
+        const char *name = json_string_value(json_object_get(resp, "name"));
+        if (rc == DBK_OK && name)
+            rc = dbk_local_put_text(s->L, "counselor_name", name);
+    }
+    json_decref(resp);
+    return rc;
+}
+
+/* A new device: LINK is daybook://login?server=...&account=... */
+static int
+login_new_device(dbk_ctx *ctx, const char *link)
+{
+    dbk_session s;
+    dbk_link u;
+    dbk_id account;
+    unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
+    dbk_pass_keys *pk = NULL;
+    json_t *resp = NULL;
+    char *pass = NULL;
+    long status;
+    int rc;
+
+    if (dbk_link_parse(link, &u) != DBK_OK || u.kind != DBK_LINK_LOGIN ||
+        dbk_id_from_text(&account, u.account, strlen(u.account)) != DBK_OK) {
+        fprintf(stderr, "daybook: that is not a login link (run 'daybook status' on your "
+                        "other device to see it)\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (dbk_session_open(&s, false) == DBK_OK) {
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: this device already has a profile; 'daybook login' without "
+                        "a link signs it in again\n");
+        return DBK_EXIT_FAIL;
+    }
+    if ((rc = dbk_session_open(&s, true)) != DBK_OK)
+        return dbk_cmd_fail("cannot create the profile", rc);
+    if (login_cacert != NULL && (rc = dbk_net_set_cacert(&s, login_cacert)) != DBK_OK) {
+        fprintf(stderr, "daybook: --cacert %s: %s\n", login_cacert,
+                rc == DBK_E_INVALID ? "not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+                                    : dbk_err_message(rc));
+        dbk_session_close(&s);
+        return DBK_EXIT_USAGE;
+    }
+    snprintf(s.server, sizeof s.server, "%s", u.server);
+    s.account = account;
+    dbk_id_random(&s.device);
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
+        goto out;
+    if ((rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
+        (rc = finish(&s, ch, sig, &resp)) != DBK_OK)
+        goto out;
+    /* The token is usable once the account keys are open: fetch and open the bundle. */
+    const char *tok = json_string_value(json_object_get(resp, "token"));
+    char token[80];
+    snprintf(token, sizeof token, "%s", tok ? tok : "");
+    const char *role = json_string_value(json_object_get(resp, "role"));
+    int role_n = role && strcmp(role, "counselor") == 0 ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT;
+    json_decref(resp);
+    resp = NULL;
+    if ((rc = dbk_local_begin(s.L)) != DBK_OK)
+        goto out;
+    dbk_local_put(s.L, "account", s.account.b, 16);
+    dbk_local_put(s.L, "device", s.device.b, 16);
+    dbk_local_put(s.L, "server_id", s.server_id.b, 16);
+    dbk_local_put_text(s.L, "server", s.server);
+    dbk_local_put_int(s.L, "role", role_n);
+    dbk_local_put(s.L, "login_pk", pk->login_pk, 32);
+    {
+        /* Fetch the bundle with the fresh token, held in memory until the account keys
+         * are open and can seal it for storage. */
+        json_t *acct = NULL;
+        snprintf(s.token_mem, sizeof s.token_mem, "%s", token);
+        rc = dbk_net_call(&s, "GET", "/v1/account", NULL, true, &status, &acct);
+        if (rc == DBK_OK && status != 200)
+            rc = status_err(status, acct);
+        if (rc == DBK_OK && (rc = json_fixed(acct, "bundle", bundle, sizeof bundle)) == DBK_OK)
+            rc = dbk_bundle_open(bundle, sizeof bundle, &s.account, pass, strlen(pass), &s.keys,
+                                 NULL);
+        if (rc == DBK_OK) {
+            unsigned char spk[32];
+            if (json_fixed(acct, "ed25519_pk", spk, 32) != DBK_OK ||
+                sodium_memcmp(spk, s.keys->sign_pk, 32) != 0)
+                rc = DBK_E_CORRUPT; /* the bundle is not this account's */
+        }
+        if (rc == DBK_OK) {
+            dbk_local_put(s.L, "bundle", bundle, sizeof bundle);
+            dbk_local_put_int(s.L, "restore_generation",
+                              json_integer_value(json_object_get(acct, "restore_generation")));
+            rc = dbk_net_set_token(&s, s.token_mem); /* sealed to the account's own key */
+        }
+        if (rc == DBK_OK)
+            rc = learn_counselor(&s, acct);
+        json_decref(acct);
+    }
+    sodium_memzero(token, sizeof token);
+    if (rc == DBK_OK)
+        rc = dbk_refresh_grants(&s, NULL);
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s.L);
+    else
+        dbk_local_rollback(s.L);
+    if (rc == DBK_OK) {
+        dbk_unlock_cache(&s);
+        dbk_sync_stats st;
+        rc = dbk_sync(&s, &st);
+        if (rc == DBK_OK) {
+            if (ctx->json)
+                printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);
+            else
+                printf("This device is signed in; %zu entries received.\n", st.pulled);
+        }
+    }
+out:
+    json_decref(resp);
+    dbk_pass_keys_free(pk);
+    if (pass)
+        dbk_passphrase_free(pass);
+    dbk_session_close(&s);
+    if (rc != DBK_OK) {
+        char dir[4096];
+        /* A failed first login leaves no half profile behind. */
+        if (dbk_local_dir(dir, sizeof dir) == DBK_OK) {
+            char f[4200];
+            snprintf(f, sizeof f, "%s/daybook.db", dir);
+            remove(f);
+            snprintf(f, sizeof f, "%s/daybook.db-wal", dir);
+            remove(f);
+            snprintf(f, sizeof f, "%s/daybook.db-shm", dir);
+            remove(f);
+        }
+        return dbk_cmd_fail("login failed", rc);
+    }
+    return DBK_EXIT_OK;
+}
+
+/* This device again: a new token; after a server restore, re-send everything. */
+static int
+login_again(dbk_ctx *ctx)
+{
+    dbk_session s;
+    unsigned char ch[32], sig[64];
+    dbk_pass_keys *pk = NULL;
+    json_t *resp = NULL;
+    char *pass = NULL;
+    int rc;
+    bool restored = false;
+
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if ((rc = dbk_unlock(&s)) != DBK_OK)
+        goto out;
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK ||
+        (rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
+        (rc = finish(&s, ch, sig, &resp)) != DBK_OK)
+        goto out;
+    if ((rc = dbk_net_set_token(&s, json_string_value(json_object_get(resp, "token")))) !=
+        DBK_OK)
+        goto out;
+    {
+        int64_t gen = json_integer_value(json_object_get(resp, "restore_generation"));
+        int64_t known = dbk_local_get_int(s.L, "restore_generation", 0);
+        if (known != 0 && gen != known) {
+            /* The server was restored from a backup: it may lack anything newer. Everything
+             * this device holds goes back in the outbox; cursors start over. */
+            restored = true;
+            rc = dbk_local_outbox_requeue_all(s.L);
+        }
+        if (rc == DBK_OK)
+            rc = dbk_local_put_int(s.L, "restore_generation", gen);
+    }
+    if (rc == DBK_OK)
+        rc = dbk_refresh_grants(&s, NULL);
+    if (rc == DBK_OK) {
+        if (ctx->json)
+            printf("{\"logged_in\":true,\"server_restored\":%s}\n", restored ? "true" : "false");
+        else if (restored)
+            printf("Signed in. The server was restored from a backup: 'daybook sync' now sends "
+                   "everything this device holds, so nothing is lost.\n");
+        else
+            printf("Signed in.\n");
+    }
+out:
+    json_decref(resp);
+    dbk_pass_keys_free(pk);
+    if (pass)
+        dbk_passphrase_free(pass);
+    dbk_session_close(&s);
+    return rc == DBK_OK ? DBK_EXIT_OK : dbk_cmd_fail("login failed", rc);
+}
+
+static int
+run_login(dbk_ctx *ctx, int argc, char **argv)
+{
+    if (!dbk_cmd_take_option(&argc, argv, "--cacert", &login_cacert) ||
+        (login_cacert != NULL && argc != 2)) {
+        fprintf(stderr, "usage: daybook login [LINK [--cacert FILE]]\n");
+        return DBK_EXIT_USAGE;
+    }
+    if (argc == 2)
+        return login_new_device(ctx, argv[1]);
+    if (argc == 1)
+        return login_again(ctx);
+    fprintf(stderr, "usage: daybook login [LINK]\n");
+    return DBK_EXIT_USAGE;
+}
+
+static int
+run_passwd(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
+    dbk_pass_keys *old = NULL, *neu = NULL;
+    dbk_kdf_params kp;
+    uint32_t gen = 0;
+    json_t *body, *resp = NULL;
+    char *pass = NULL, *newpass = NULL;
+    size_t n;
+    long status;
+    int rc;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook passwd\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if ((rc = dbk_passphrase_read("Current passphrase: ", false, &pass)) != DBK_OK ||
+        (rc = dbk_local_get(s.L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK ||
+        (rc = dbk_bundle_open(bundle, n, &s.account, pass, strlen(pass), &s.keys, NULL)) !=
+            DBK_OK ||
+        (rc = dbk_bundle_params(bundle, n, &kp, &gen)) != DBK_OK)
+        goto out;
+    {
+        const char *next = getenv("DAYBOOK_NEW_PASSPHRASE_FILE");
+        const char *saved = getenv("DAYBOOK_PASSPHRASE_FILE");
+        char keep[4096] = "";
+        if (saved)
+            snprintf(keep, sizeof keep, "%s", saved);
+        if (next)
+            setenv("DAYBOOK_PASSPHRASE_FILE", next, 1);
+        rc = dbk_passphrase_read("New passphrase: ", true, &newpass);
+        if (saved)
+            setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+        if (rc == DBK_OK && strlen(newpass) < 8)
+            rc = DBK_E_INVALID;
+        if (rc != DBK_OK)
+            goto out;
+    }
+    if (s.server[0] != '\0' &&
+        (rc = challenge(&s, pass, "change_passphrase", &old, ch, sig)) != DBK_OK)
+        goto out;
+    dbk_kdf_params_new(&kp);
+    if ((rc = dbk_pass_keys_derive(newpass, strlen(newpass), &kp, &neu)) != DBK_OK ||
+        (rc = dbk_bundle_seal(bundle, &s.account, s.keys, neu, &kp, gen + 1, NULL)) != DBK_OK)
+        goto out;
+    if (s.server[0] != '\0') {
+        body = json_pack("{s:o, s:o, s:o, s:o}", "challenge", b64(ch, 32), "signature",
+                         b64(sig, 64), "bundle", b64(bundle, sizeof bundle), "login_pk",
+                         b64(neu->login_pk, 32));
+        rc = dbk_net_call(&s, "PUT", "/v1/account/bundle", body, true, &status, &resp);
+        json_decref(body);
+        if (rc == DBK_OK && status != 200)
+            rc = status_err(status, resp);
+        if (rc != DBK_OK)
+            goto out; /* the server keeps the old passphrase; so does this device */
+    }
+    if ((rc = dbk_local_put(s.L, "bundle", bundle, sizeof bundle)) == DBK_OK)
+        rc = dbk_local_put(s.L, "login_pk", neu->login_pk, 32);
+    if (rc == DBK_OK)
+        printf(ctx->json ? "{\"changed\":true}\n"
+                         : "Passphrase changed. Your other devices will ask you to log in again.\n");
+out:
+    json_decref(resp);
+    dbk_pass_keys_free(old);
+    dbk_pass_keys_free(neu);
+    if (pass)
+        dbk_passphrase_free(pass);
+    if (newpass)
+        dbk_passphrase_free(newpass);
+    dbk_session_close(&s);
+    return rc == DBK_OK ? DBK_EXIT_OK : dbk_cmd_fail("the passphrase was not changed", rc);
+}
+
+static int
+run_devices(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    json_t *resp = NULL, *d;
+    long status;
+    size_t i;
+    int rc;
+
+    if (!(argc == 1 || (argc == 3 && strcmp(argv[1], "rm") == 0))) {
+        fprintf(stderr, "usage: daybook devices [rm DEVICE]\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if (argc == 3) {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/devices/%.22s", argv[2]);
+        rc = dbk_net_call(&s, "DELETE", path, NULL, true, &status, &resp);
+        if (rc == DBK_OK && status != 204)
+            rc = status_err(status, resp);
+        if (rc == DBK_OK)
+            printf("Device removed: it can no longer sync.\n");
+    } else {
+        rc = dbk_net_call(&s, "GET", "/v1/devices", NULL, true, &status, &resp);
+        if (rc == DBK_OK && status != 200)
+            rc = status_err(status, resp);
+        if (rc == DBK_OK && ctx->json) {
+            char *out = json_dumps(json_object_get(resp, "devices"), JSON_COMPACT);
+            printf("%s\n", out ? out : "[]");
+            free(out);
+        } else if (rc == DBK_OK) {
+            json_array_foreach(json_object_get(resp, "devices"), i, d)
+                printf("%s  %-16s%s\n", json_string_value(json_object_get(d, "device")),
+                       json_string_value(json_object_get(d, "name")),
+                       json_is_true(json_object_get(d, "current")) ? "  (this device)" : "");
+        }
+    }
+    json_decref(resp);
+    dbk_session_close(&s);
+    return rc == DBK_OK ? DBK_EXIT_OK : dbk_cmd_fail("devices", rc);
+}
+
+const dbk_cmd dbk_cmd_login = {
+    .name = "login",
+    .usage = "daybook login [LINK [--cacert FILE]]",
+    .summary = "sign this device in again, or join a second device with a login link",
+    .run = run_login,
+};
+
+const dbk_cmd dbk_cmd_passwd = {
+    .name = "passwd",
+    .usage = "daybook passwd",
+    .summary = "change your passphrase (your other devices log in again)",
+    .run = run_passwd,
+};
+
+const dbk_cmd dbk_cmd_devices = {
+    .name = "devices",
+    .usage = "daybook devices [rm DEVICE]",
+    .summary = "list the devices signed in to your account, or remove one",
+    .run = run_devices,
+};

@@ -1,0 +1,222 @@
+/*
+ * daybook review CLIENT [--since last-session|YYYY-MM-DD] [--format text|json|html]
+ *                       [--out FILE]
+ *
+ * The counselor's pre-session picture of the client's days, from what the client
+ * shares (after 'daybook sync'), in the order a CBT session reviews it
+ * (DOMAIN.md): reported use first; engagement (days with an entry, a calendar
+ * strip); cravings (count, mean and peak intensity per day, trend against the
+ * previous period of equal length, top triggers, HALT, which coping strategies
+ * were followed by resisting); the checklist (per skill and per day, streaks,
+ * assigned skills not practised); the journal entries shared, newest first, in
+ * full; the counselor's own notes, newest first.
+ *
+ * The period starts on the day of the last 'daybook session done CLIENT' (or
+ * --since DATE; without a marker, the last 7 days) and ends today. Days are
+ * local calendar days; intensities are on the 0-10 scale. The figures are
+ * computed once (report/review.c) and rendered as text (80 columns), JSON or one
+ * self-contained HTML file (inline CSS and SVG, no scripts, nothing fetched),
+ * which carries the 42 CFR Part 2 redisclosure notice at the top. --out writes
+ * the file with mode 0600: it holds health records.
+ *
+ * The review is refused when the client has revoked (or let expire) the
+ * counselor's access, as the caseload says (or, offline, as it last said).
+ */
+#include "cmd.h"
+#include "counselor.h"
+#include "render.h"
+#include "review.h"
+#include "daycount.h"
+#include "output.h"
+#include "resolve.h"
+
+#include "dbk/error.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the command ---- */
+
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: daybook review CLIENT [--since last-session|YYYY-MM-DD] "
+                    "[--format text|json|html] [--out FILE] [--offline]\n");
+    return DBK_EXIT_USAGE;
+}
+
+/* Consent: the caseload's word, or offline what it said last. Prints why not. */
+static int
+check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
+              const json_t **entry)
+{
+    char state[32] = "";
+    *entry = NULL;
+    if (caseload != NULL) {
+        size_t i;
+        json_t *v;
+        char t[DBK_ID_TEXT_LEN + 1];
+        dbk_id_to_text(client, t);
+        snprintf(state, sizeof state, "none");
+        json_array_foreach(caseload, i, v) {
+            const char *a = json_string_value(json_object_get(v, "account"));
+            const char *g = json_string_value(json_object_get(v, "grant_state"));
+            if (a != NULL && g != NULL && strcmp(a, t) == 0) {
+                snprintf(state, sizeof state, "%s", g);
+                *entry = v;
+            }
+        }
+        dbk_co_state_put(s, client, state);
+    } else {
+        dbk_co_state_get(s, client, state, sizeof state);
+    }
+    if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
+        strcmp(state, "none") == 0) {
+        fprintf(stderr,
+                "daybook: %s has %s; no review is made. The client decides what to share: "
+                "ask in session whether they want to share again.\n",
+                label,
+                strcmp(state, "revoked") == 0   ? "revoked your access to their records"
+                : strcmp(state, "expired") == 0 ? "a consent that has expired"
+                                                : "not shared their records with you");
+        return DBK_EXIT_FAIL;
+    }
+    return DBK_EXIT_OK;
+}
+
+/* Writes the review in format to outpath (mode 0600) or stdout. */
+static int
+write_review(dbk_ctx *ctx, const json_t *rev, const char *format, const char *outpath)
+{
+    FILE *o = stdout;
+    if (outpath != NULL) {
+        int fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || (o = fdopen(fd, "w")) == NULL) {
+            if (fd >= 0)
+                close(fd);
+            fprintf(stderr, "daybook: cannot write %s\n", outpath);
+            return DBK_EXIT_FAIL;
+        }
+        (void)fchmod(fd, 0600);
+    }
+    if (strcmp(format, "json") == 0)
+        dbk_out_json(o, rev);
+    else if (strcmp(format, "html") == 0)
+        dbk_report_html(o, rev);
+    else
+        dbk_report_text(o, rev, o == stdout ? dbk_out_columns() : 80, ctx->color && o == stdout);
+    if (o != stdout && fclose(o) != 0) {
+        fprintf(stderr, "daybook: cannot write %s\n", outpath);
+        return DBK_EXIT_FAIL;
+    }
+    if (o != stdout && !ctx->json)
+        fprintf(stderr, "Review written to %s (mode 0600: it holds health records).\n", outpath);
+    return DBK_EXIT_OK;
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"since", required_argument, NULL, 's'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"offline", no_argument, NULL, 'n'},
+                                         {NULL, 0, NULL, 0}};
+    const char *since = NULL, *format = ctx->json ? "json" : "text", *outpath = NULL;
+    dbk_session s;
+    dbk_eu_list l;
+    dbk_review_period p;
+    json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
+    const json_t *entry;
+    dbk_id client;
+    char label[64];
+    bool offline = false;
+    int opt, rc, ret;
+
+    const char *first = dbk_cmd_take_operand(&argc, argv, ""), *who;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': since = optarg; break;
+        case 'f': format = optarg; break;
+        case 'o': outpath = optarg; break;
+        case 'n': offline = true; break;
+        default: return usage();
+        }
+    }
+    if ((who = dbk_cmd_operand(first, argc, argv)) == NULL ||
+        (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html")))
+        return usage();
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if ((ret = dbk_require_counselor(&s, "daybook review")) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        return ret;
+    }
+    memset(&l, 0, sizeof l);
+    if ((rc = dbk_co_aliases(&s, &aliases)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your aliases", rc);
+        goto out;
+    }
+    /* Pull first: a review of stale data can say "no use" about a lapse. */
+    fresh = dbk_review_freshen(&s, offline);
+    s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
+    rc = offline ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
+    if (rc != DBK_OK && rc != DBK_E_UNAVAILABLE) {
+        ret = dbk_cmd_fail("cannot fetch your caseload", rc);
+        goto out;
+    }
+    if ((ret = dbk_resolve_client(&s, aliases, caseload, who, &client)) != DBK_EXIT_OK)
+        goto out;
+    dbk_co_label(aliases, &client, label, sizeof label);
+    if ((ret = check_consent(&s, caseload, &client, label, &entry)) != DBK_EXIT_OK)
+        goto out;
+
+    /* The client's streams and this account's own (session markers): everything the
+     * review counts, without opening the rest of the caseload. */
+    if ((rc = dbk_eu_load_owned(&s, &client, &l)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read the entries on this device", rc);
+        goto out;
+    }
+    dbk_out_warn_unopened(&l);
+    if (dbk_review_period_make(&l, &client, since, &p) != DBK_OK) {
+        fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
+                        "future\n");
+        ret = DBK_EXIT_USAGE;
+        goto out;
+    }
+    p.enrolled_day = dbk_co_enrolled_day(&s, entry, &client);
+    if ((rc = dbk_review_kept_load(&s, &client, &kept)) != DBK_OK)
+        (void)dbk_cmd_fail("your copies of reviewed entries cannot be read", rc);
+    if ((rev = dbk_review_build(&s, &l, &client, label, &p, kept)) == NULL) {
+        ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
+        goto out;
+    }
+    json_object_set_new(rev, "notice", json_string(dbk_report_notice));
+    json_object_set(rev, "data", fresh);
+    if ((ret = write_review(ctx, rev, format, outpath)) == DBK_EXIT_OK && kept != NULL &&
+        (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)
+        (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
+out:
+    json_decref(rev);
+    json_decref(kept);
+    json_decref(fresh);
+    json_decref(aliases);
+    json_decref(caseload);
+    dbk_eu_free(&l);
+    dbk_session_close(&s);
+    return ret;
+}
+
+const dbk_cmd dbk_cmd_review = {
+    .name = "review",
+    .usage = "daybook review CLIENT [--since last-session|YYYY-MM-DD] [--format text|json|html] "
+             "[--out FILE] [--offline]",
+    .summary = "counselors: a client's days since the last session, before the session",
+    .run = run,
+};

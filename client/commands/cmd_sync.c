@@ -1,0 +1,332 @@
+/* daybook sync and daybook status. */
+#include "cmd.h"
+#include "consent.h"
+#include "counselor.h"
+#include "daycount.h"
+#include "entries.h"
+#include "notes.h"
+#include "entry.h"
+#include "links.h"
+#include "output.h"
+#include "sync.h"
+#include "trust.h"
+
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* The server refused new records with storage_full: nothing is lost here. */
+/* The server offered what this device does not believe (trust/trust.h): said loudly,
+ * once per sync, with what was kept instead. */
+static void
+warn_refused(const dbk_trust_report *r)
+{
+    fprintf(stderr, "daybook: WARNING: the server sent data this device refused:\n");
+    if (r->bad_grants)
+        fprintf(stderr, "  %zu key grant(s) not signed by a key this device trusts\n",
+                r->bad_grants);
+    if (r->replaced_grants)
+        fprintf(stderr, "  %zu attempt(s) to replace a key grant already held\n",
+                r->replaced_grants);
+    if (r->kind_swaps)
+        fprintf(stderr, "  %zu stream(s) listed as shared where they are private, or the "
+                        "reverse\n",
+                r->kind_swaps);
+    if (r->epoch_rollbacks)
+        fprintf(stderr, "  %zu stream(s) listed with an older key than this device holds\n",
+                r->epoch_rollbacks);
+    fprintf(stderr, "  Nothing was changed: your entries stay sealed to the keys you verified. "
+                    "If the\n  clinic restored its server from a backup this can happen once; "
+                    "otherwise tell\n  your clinic.\n");
+}
+
+static void
+server_disk_full(const dbk_sync_stats *st)
+{
+    fprintf(stderr, "daybook: the server's disk is full; your entries are kept and will be sent "
+                    "later (%lld waiting). Try again later.\n",
+            (long long)st->pending);
+}
+
+/* The streams whose reading ended in this sync, told once: "Sam K. stopped sharing on
+ * <date>", as JSON objects when j is not NULL. */
+static void
+report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
+{
+    json_t *aliases = NULL;
+
+    if (st->nended == 0)
+        return;
+    if (dbk_co_aliases(s, &aliases) != DBK_OK)
+        aliases = json_object();
+    for (size_t i = 0; i < st->nended; i++) {
+        char name[128], day[32], id[DBK_ID_TEXT_LEN + 1];
+        const dbk_sync_ended *e = &st->ended[i];
+        dbk_co_label(aliases, &e->owner, name, sizeof name);
+        dbk_co_ms_text(e->at_ms, day);
+        day[10] = '\0';
+        dbk_id_to_text(&e->owner, id);
+        if (j != NULL)
+            json_array_append_new(j, json_pack("{s:s, s:s, s:s, s:s}", "client", id, "name",
+                                               name, "on", day, "reason",
+                                               e->expired ? "expired" : "revoked"));
+        else if (e->expired)
+            printf("%s's consent ended on %s; sharing stopped. They can renew it with "
+                   "'daybook share'.\n", name, day);
+        else
+            printf("%s stopped sharing on %s. What you already read stays on this device.\n",
+                   name, day);
+    }
+    json_decref(aliases);
+}
+
+/*
+ * What this sync brought back (a client: notes and skills from the counselor not yet
+ * shown, each once) and what needs doing (a consent near its end: the counselor is
+ * told "consent expires in N days", the client is asked to renew). Into j when not
+ * NULL ("new", "expiring"), else printed.
+ */
+static void
+report_loop(dbk_session *s, json_t *j)
+{
+    dbk_eu_list l;
+    json_t *fresh = NULL, *expiring = json_array(), *v;
+    int64_t now = (int64_t)time(NULL) * 1000, today = dbk_eu_today();
+    size_t i;
+
+    if (s->role == DBK_ROLE_COUNSELOR) {
+        json_t *list = NULL, *aliases = NULL;
+        if (dbk_sync_consents(s, &list) == DBK_OK && dbk_co_aliases(s, &aliases) == DBK_OK) {
+            json_array_foreach(list, i, v) {
+                int64_t exp = json_integer_value(json_object_get(v, "expires_at"));
+                const char *o = json_string_value(json_object_get(v, "owner"));
+                long days = (long)((exp - now) / 86400000); /* whole days left, as the client counts */
+                char name[128];
+                dbk_id oid;
+                if (exp <= 0 || json_integer_value(json_object_get(v, "ended_at")) > 0 ||
+                    days > DBK_CONSENT_WARN_DAYS ||
+                    dbk_id_from_text(&oid, o, strlen(o)) != DBK_OK)
+                    continue;
+                dbk_co_label(aliases, &oid, name, sizeof name);
+                json_array_append_new(expiring, json_pack("{s:s, s:s, s:i}", "client", o, "name",
+                                                          name, "days", (int)days));
+                if (j == NULL)
+                    printf("%s's consent expires in %ld day%s; they can renew it with "
+                           "'daybook share'.\n", name, days, days == 1 ? "" : "s");
+            }
+        }
+        json_decref(list);
+        json_decref(aliases);
+    } else if (dbk_eu_load(s, &l) == DBK_OK) {
+        fresh = dbk_notes_from_counselor(s, &l, dbk_notes_seen(s));
+        json_array_foreach(fresh, i, v) {
+            if (j != NULL)
+                continue;
+            if (strcmp(json_string_value(json_object_get(v, "kind")), "note") == 0)
+                printf("New note from %s: %s\n", json_string_value(json_object_get(v, "by_name")),
+                       json_string_value(json_object_get(v, "text")));
+            else
+                printf("New skill from %s on your checklist: %s\n",
+                       json_string_value(json_object_get(v, "by_name")),
+                       json_string_value(json_object_get(v, "text")));
+        }
+        (void)dbk_notes_mark_seen(s, dbk_notes_newest(fresh));
+        /* The newest consent per counselor, near its end. */
+        json_t *newest = json_object();
+        const char *k;
+        for (i = 0; i < l.n; i++) {
+            const char *to = json_string_value(
+                json_object_get(json_object_get(l.v[i].doc, "recipient"), "name"));
+            if (l.v[i].mine && l.v[i].kind == DBK_LOCAL_PRIVATE &&
+                strcmp(l.v[i].type, "consent") == 0 && to != NULL)
+                json_object_set(newest, to, l.v[i].doc);
+        }
+        json_object_foreach(newest, k, v) {
+            const char *date = json_string_value(json_object_get(json_object_get(v, "expires"),
+                                                                 "date"));
+            int64_t day;
+            if (date == NULL || !dbk_day_parse(date, &day) || day - today > DBK_CONSENT_WARN_DAYS)
+                continue;
+            json_array_append_new(expiring, json_pack("{s:s, s:i}", "name", k,
+                                                      "days", (int)(day - today)));
+            if (j == NULL && day < today)
+                printf("Your consent to share with %s ended on %s; nothing new is shared with "
+                       "them. To share again: daybook share '%s'\n", k, date, k);
+            else if (j == NULL)
+                printf("Your consent to share with %s ends in %lld day%s. To keep sharing, renew "
+                       "it: daybook share '%s'\n", k, (long long)(day - today),
+                       day - today == 1 ? "" : "s", k);
+        }
+        json_decref(newest);
+        dbk_eu_free(&l);
+    }
+    if (j != NULL) {
+        json_object_set_new(j, "new", fresh ? fresh : json_array());
+        json_object_set_new(j, "expiring", expiring);
+    } else {
+        json_decref(fresh);
+        json_decref(expiring);
+    }
+}
+
+static int
+run_sync(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_sync_stats st;
+    json_t *ended = NULL, *loop = NULL;
+    int rc;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook sync\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if (s.server[0] == '\0') {
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); your "
+                        "entries are safe on this device\n");
+        return DBK_EXIT_FAIL;
+    }
+    {
+        /* Entries written while this device's clock was days ahead are refused by the
+         * server; with the clock set right they are dated again from now. */
+        size_t restamped = 0;
+        if (dbk_entry_restamp_ahead(&s, &restamped) != DBK_OK)
+            fprintf(stderr, "daybook: entries written while this device's clock was ahead "
+                            "could not be dated again; they are kept and wait\n");
+        else if (restamped > 0 && !ctx->json)
+            printf("%zu entr%s written while this device's clock was more than a day ahead "
+                   "%s dated again from now.\n",
+                   restamped, restamped == 1 ? "y" : "ies", restamped == 1 ? "was" : "were");
+    }
+    rc = dbk_sync(&s, &st);
+    if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
+        size_t learned;
+        (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */
+    }
+    if (rc == DBK_OK && ctx->json) {
+        ended = json_array();
+        loop = json_object();
+        report_ended(&s, &st, ended);
+        report_loop(&s, loop);
+    } else if (rc == DBK_OK) {
+        printf("Synced: %zu sent, %zu received, %lld waiting.\n", st.pushed, st.pulled,
+               (long long)st.pending);
+        report_ended(&s, &st, NULL);
+        report_loop(&s, NULL);
+    }
+    dbk_session_close(&s);
+    if (rc == DBK_E_UNAVAILABLE) {
+        fprintf(stderr, "daybook: the server cannot be reached; nothing is lost, %lld entries "
+                        "wait to sync. Try again later.\n",
+                (long long)st.pending);
+        return DBK_EXIT_FAIL;
+    }
+    if (rc == DBK_E_UNAUTHENTICATED) {
+        fprintf(stderr, "daybook: the server no longer accepts this device's sign-in; "
+                        "log in again\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (rc == DBK_E_STORAGE_FULL && st.server_error == DBK_E_STORAGE_FULL) {
+        /* The server's disk (a whole-request 507); dbk_cmd_fail would speak of this
+         * device's, which fails with the same code. */
+        server_disk_full(&st);
+        return DBK_EXIT_FAIL;
+    }
+    if (rc != DBK_OK) {
+        json_decref(ended);
+        json_decref(loop);
+        return dbk_cmd_fail("sync failed; nothing is lost", rc);
+    }
+    if (ctx->json) {
+        json_t *j = json_pack("{s:i, s:i, s:I, s:i, s:o}", "pushed", (int)st.pushed, "pulled",
+                              (int)st.pulled, "pending", (json_int_t)st.pending, "failed_streams",
+                              (int)st.failed_streams, "ended", ended);
+        json_object_update(j, loop);
+        if (st.failed_streams > 0 && st.server_error != DBK_OK)
+            json_object_set_new(j, "server_error", json_string(dbk_err_code(st.server_error)));
+        json_object_set_new(j, "refused",
+                            json_pack("{s:i, s:i, s:i, s:i}", "grants", (int)st.trust.bad_grants,
+                                      "replaced_grants", (int)st.trust.replaced_grants,
+                                      "kind_swaps", (int)st.trust.kind_swaps, "epoch_rollbacks",
+                                      (int)st.trust.epoch_rollbacks));
+        json_decref(loop);
+        dbk_out_json(stdout, j);
+        json_decref(j);
+    }
+    if (dbk_trust_report_any(&st.trust))
+        warn_refused(&st.trust);
+    if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
+        server_disk_full(&st); /* a stream's push refused in a 200 answer */
+    else if (st.failed_streams > 0 && st.server_error == DBK_E_CLOCK_AHEAD)
+        /* proto/README.md section 10, check 6: kept in the outbox, sent once within a day. */
+        fprintf(stderr, "daybook: the server refused entries dated more than a day ahead of its "
+                        "clock: this device's date or time is wrong. Nothing is lost: %lld "
+                        "entries wait and are sent once they are within a day of the server's "
+                        "clock. Correct the clock so that new entries are not affected.\n",
+                (long long)st.pending);
+    else if (st.failed_streams > 0)
+        fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
+                        "rotation is pending); the rest is up to date\n",
+                st.failed_streams);
+    return st.failed_streams > 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+}
+
+static int
+run_status(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    int64_t pending, last;
+    char when[32] = "never";
+    int rc;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook status\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    pending = dbk_local_outbox_count(s.L);
+    last = dbk_local_get_int(s.L, "last_sync", 0);
+    if (last > 0) {
+        time_t t = (time_t)last;
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    }
+    if (ctx->json)
+        printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s}\n",
+               s.server, (long long)pending, (long long)last, s.server[0] ? "true" : "false");
+    else
+        printf("server:     %s\nwaiting:    %lld entries\nlast sync:  %s\n",
+               s.server[0] ? s.server : "(not enrolled)", (long long)pending, when);
+    if (!ctx->json && s.server[0]) {
+        /* The link a second device needs: not a secret (the passphrase is). */
+        char t[DBK_ID_TEXT_LEN + 1], link[2048];
+        dbk_id_to_text(&s.account, t);
+        if (dbk_link_login_format(link, sizeof link, s.server, t) == DBK_OK)
+            printf("other device: daybook login '%s'\n", link);
+    }
+    dbk_session_close(&s);
+    return DBK_EXIT_OK;
+}
+
+const dbk_cmd dbk_cmd_sync = {
+    .name = "sync",
+    .usage = "daybook sync",
+    .summary = "send your new entries and receive what changed (end-to-end encrypted)",
+    .run = run_sync,
+};
+
+const dbk_cmd dbk_cmd_status = {
+    .name = "status",
+    .usage = "daybook status",
+    .summary = "what waits to sync, when you last synced, and with which server",
+    .run = run_status,
+};

@@ -1,0 +1,131 @@
+/*
+ * daybook verify [CLIENT] [--confirm]: the safety number of this account and the
+ * other one (a client's counselor, or the CLIENT a counselor names), 60 digits and a
+ * QR code, to compare in person, as Signal does. --confirm records that the two
+ * people compared it for the keys pinned now (trust/trust.h). The keys the server
+ * lists now are compared with the pinned ones: a difference is a loud warning and
+ * exit 1, and nothing is ever sealed to the new keys.
+ */
+#include "cmd.h"
+#include "output.h"
+#include "resolve.h"
+#include "sync.h"
+#include "trust.h"
+#include "unlock.h"
+
+#include "dbk/error.h"
+#include "dbk/fingerprint.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The other party's pinned keys; a counselor pins a client's X25519 key on first use
+ * here (its identity key was pinned on first sight by sync). *changed when the server
+ * now lists other keys than the pinned ones. */
+static int
+other_keys(dbk_session *s, const dbk_id *other, unsigned char sign_pk[32],
+           unsigned char box_pk[32], bool *changed)
+{
+    unsigned char ls[32], lb[32];
+    int rc = dbk_sync_account_keys(s, other, ls, lb);
+    bool listed = rc == DBK_OK;
+    *changed = false;
+    if (dbk_trust_pinned(s, other, sign_pk, box_pk) != DBK_OK) {
+        if (!listed)
+            return rc;
+        if (dbk_trust_pinned(s, other, sign_pk, NULL) == DBK_OK &&
+            sodium_memcmp(sign_pk, ls, 32) != 0) {
+            *changed = true;
+            return DBK_OK;
+        }
+        if ((rc = dbk_trust_pin(s, other, ls, lb)) != DBK_OK)
+            return rc;
+        memcpy(sign_pk, ls, 32);
+        memcpy(box_pk, lb, 32);
+        return DBK_OK;
+    }
+    *changed = listed && (sodium_memcmp(sign_pk, ls, 32) != 0 || sodium_memcmp(box_pk, lb, 32) != 0);
+    return DBK_OK;
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    const char *client = NULL;
+    bool confirm = false, changed;
+    unsigned char sign_pk[32], box_pk[32];
+    char mine[DBK_SAFETY_DIGITS + 1], theirs[DBK_SAFETY_DIGITS + 1];
+    char sn[DBK_SAFETY_NUMBER_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
+    dbk_session s;
+    dbk_id other;
+    size_t n;
+    int rc;
+
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--confirm") == 0)
+            confirm = true;
+        else if (dbk_cmd_is_operand(argv[a]) && client == NULL)
+            client = argv[a];
+        else {
+            fprintf(stderr, "usage: daybook verify [CLIENT] [--confirm]\n");
+            return DBK_EXIT_USAGE;
+        }
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if (s.role == DBK_ROLE_COUNSELOR && client == NULL) {
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: name the client: daybook verify CLIENT\n");
+        return DBK_EXIT_USAGE;
+    }
+    if (client != NULL) {
+        if ((rc = dbk_resolve_owner(&s, "verify CLIENT", client, &other)) != DBK_EXIT_OK) {
+            dbk_session_close(&s);
+            return rc;
+        }
+    } else if (dbk_local_get(s.L, "counselor", other.b, DBK_ID_BYTES, &n) != DBK_OK) {
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: no counselor yet: enroll with the code your counselor gives "
+                        "you first\n");
+        return DBK_EXIT_FAIL;
+    }
+    if ((rc = dbk_unlock(&s)) != DBK_OK || (rc = other_keys(&s, &other, sign_pk, box_pk, &changed)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot get the keys to compare", rc);
+    }
+    dbk_safety_digits(mine, &s.account, s.keys->sign_pk, s.keys->box_pk);
+    dbk_safety_digits(theirs, &other, sign_pk, box_pk);
+    dbk_safety_number(sn, mine, theirs);
+    if (confirm && !changed && (rc = dbk_trust_confirm(&s, &other)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("the confirmation was not saved", rc);
+    }
+    bool confirmed = dbk_trust_confirmed(&s, &other);
+    dbk_id_to_text(&other, t);
+    if (ctx->json) {
+        printf("{\"account\":\"%s\",\"safety_number\":\"%s\",\"confirmed\":%s,\"changed\":%s}\n",
+               t, sn, confirmed ? "true" : "false", changed ? "true" : "false");
+    } else {
+        printf("Safety number with %.8s (compare it in person):\n  %.35s\n  %s\n", t, sn,
+               sn + 36);
+        dbk_out_qr(stdout, sn);
+        printf("%s\n", confirmed ? "Confirmed: you compared this number in person."
+                                 : "Not confirmed yet. When the numbers match on both screens, "
+                                   "run: daybook verify --confirm");
+    }
+    if (changed)
+        fprintf(stderr,
+                "daybook: WARNING: the server now lists other keys for %.8s than the ones this "
+                "device verified. Nothing is sealed to the new keys. Compare safety numbers in "
+                "person before you do anything else; if they differ, tell your clinic.\n",
+                t);
+    dbk_session_close(&s);
+    return changed ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+}
+
+const dbk_cmd dbk_cmd_verify = {
+    .name = "verify",
+    .usage = "daybook verify [CLIENT] [--confirm]",
+    .summary = "the safety number to compare in person with your counselor (or a client)",
+    .run = run,
+};

@@ -1,0 +1,287 @@
+/* The command table and name look-up, with "did you mean" for typos. */
+#include "cmd.h"
+#include "entries.h"
+
+#include "dbk/error.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern const dbk_cmd dbk_cmd_access;
+extern const dbk_cmd dbk_cmd_assign;
+extern const dbk_cmd dbk_cmd_calendar;
+extern const dbk_cmd dbk_cmd_check;
+extern const dbk_cmd dbk_cmd_checkin;
+extern const dbk_cmd dbk_cmd_clients;
+extern const dbk_cmd dbk_cmd_consent;
+extern const dbk_cmd dbk_cmd_craving;
+extern const dbk_cmd dbk_cmd_edit;
+extern const dbk_cmd dbk_cmd_enroll;
+extern const dbk_cmd dbk_cmd_export;
+extern const dbk_cmd dbk_cmd_devices;
+extern const dbk_cmd dbk_cmd_disclosures;
+extern const dbk_cmd dbk_cmd_help;
+extern const dbk_cmd dbk_cmd_help_now;
+extern const dbk_cmd dbk_cmd_init;
+extern const dbk_cmd dbk_cmd_invite;
+extern const dbk_cmd dbk_cmd_journal;
+extern const dbk_cmd dbk_cmd_lock;
+extern const dbk_cmd dbk_cmd_log;
+extern const dbk_cmd dbk_cmd_login;
+extern const dbk_cmd dbk_cmd_measure;
+extern const dbk_cmd dbk_cmd_med;
+extern const dbk_cmd dbk_cmd_note;
+extern const dbk_cmd dbk_cmd_notes;
+extern const dbk_cmd dbk_cmd_passwd;
+extern const dbk_cmd dbk_cmd_plan;
+extern const dbk_cmd dbk_cmd_review;
+extern const dbk_cmd dbk_cmd_revoke;
+extern const dbk_cmd dbk_cmd_rm;
+extern const dbk_cmd dbk_cmd_session;
+extern const dbk_cmd dbk_cmd_share;
+extern const dbk_cmd dbk_cmd_show;
+extern const dbk_cmd dbk_cmd_status;
+extern const dbk_cmd dbk_cmd_sync;
+extern const dbk_cmd dbk_cmd_today;
+extern const dbk_cmd dbk_cmd_trends;
+extern const dbk_cmd dbk_cmd_unassign;
+extern const dbk_cmd dbk_cmd_uncheck;
+extern const dbk_cmd dbk_cmd_unlock;
+extern const dbk_cmd dbk_cmd_verify;
+extern const dbk_cmd dbk_cmd_version;
+
+/* Sorted by name. */
+const dbk_cmd *const dbk_commands[] = {
+    &dbk_cmd_access,
+    &dbk_cmd_assign,
+    &dbk_cmd_calendar,
+    &dbk_cmd_check,
+    &dbk_cmd_checkin,
+    &dbk_cmd_clients,
+    &dbk_cmd_consent,
+    &dbk_cmd_craving,
+    &dbk_cmd_devices,
+    &dbk_cmd_disclosures,
+    &dbk_cmd_edit,
+    &dbk_cmd_enroll,
+    &dbk_cmd_export,
+    &dbk_cmd_help,
+    &dbk_cmd_help_now,
+    &dbk_cmd_init,
+    &dbk_cmd_invite,
+    &dbk_cmd_journal,
+    &dbk_cmd_lock,
+    &dbk_cmd_log,
+    &dbk_cmd_login,
+    &dbk_cmd_measure,
+    &dbk_cmd_med,
+    &dbk_cmd_note,
+    &dbk_cmd_notes,
+    &dbk_cmd_passwd,
+    &dbk_cmd_plan,
+    &dbk_cmd_review,
+    &dbk_cmd_revoke,
+    &dbk_cmd_rm,
+    &dbk_cmd_session,
+    &dbk_cmd_share,
+    &dbk_cmd_show,
+    &dbk_cmd_status,
+    &dbk_cmd_sync,
+    &dbk_cmd_today,
+    &dbk_cmd_trends,
+    &dbk_cmd_unassign,
+    &dbk_cmd_uncheck,
+    &dbk_cmd_unlock,
+    &dbk_cmd_verify,
+    &dbk_cmd_version,
+};
+const size_t dbk_commands_count = sizeof dbk_commands / sizeof dbk_commands[0];
+
+bool
+dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value)
+{
+    size_t len = strlen(name);
+    *value = NULL;
+    for (int i = 1; i < *argc; i++) {
+        int take;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], name) == 0) {
+            if (i + 1 >= *argc || *value != NULL)
+                return false;
+            *value = argv[i + 1];
+            take = 2;
+        } else if (strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') {
+            if (*value != NULL || argv[i][len + 1] == '\0')
+                return false;
+            *value = argv[i] + len + 1;
+            take = 1;
+        } else {
+            continue;
+        }
+        memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take + 1) * sizeof *argv);
+        *argc -= take;
+        i--;
+    }
+    return true;
+}
+
+/* Whether a passphrase could have been given: a file or descriptor for scripts, or a
+ * terminal to type it on. Without one, "wrong passphrase" would be a lie. */
+static bool
+passphrase_source(void)
+{
+    const char *f = getenv("DAYBOOK_PASSPHRASE_FILE"), *d = getenv("DAYBOOK_PASSPHRASE_FD");
+    int fd;
+    if ((f != NULL && *f) || (d != NULL && *d))
+        return true;
+    if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+int
+dbk_cmd_fail(const char *what, int err)
+{
+    if (err == DBK_E_PASSPHRASE && !passphrase_source())
+        fprintf(stderr, "daybook: %s: no passphrase was given. Run it on a terminal, or give "
+                        "the passphrase in DAYBOOK_PASSPHRASE_FILE or DAYBOOK_PASSPHRASE_FD.\n",
+                what);
+    else if (err == DBK_E_STORAGE_FULL) /* the table's message speaks of the server's disk */
+        fprintf(stderr, "daybook: %s: this device's disk is full; nothing was written and "
+                        "nothing stored before is lost. Free some space and try again.\n",
+                what);
+    else
+        fprintf(stderr, "daybook: %s: %s\n", what, dbk_err_message(err));
+    return DBK_EXIT_FAIL;
+}
+
+int
+dbk_cmd_no_profile(int err)
+{
+    if (err == DBK_E_NOT_FOUND)
+        fprintf(stderr, "daybook: no profile yet: run 'daybook init' (or 'daybook login LINK' "
+                        "on a second device)\n");
+    else if (err == DBK_E_STORAGE_FULL)
+        fprintf(stderr, "daybook: this device's disk is full; nothing was written and nothing "
+                        "stored before is lost. Free some space and try again.\n");
+    else if (err == DBK_E_CORRUPT)
+        fprintf(stderr, "daybook: your profile (daybook.db in $DAYBOOK_HOME) is damaged. Move "
+                        "it aside; 'daybook login LINK' brings back everything that was "
+                        "synced.\n");
+    else
+        fprintf(stderr, "daybook: cannot open your profile: %s\n", dbk_err_message(err));
+    return DBK_EXIT_FAIL;
+}
+
+int
+dbk_cmd_check_role(const dbk_cmd *cmd)
+{
+    dbk_session s;
+    int role;
+
+    if (!cmd->client_only || dbk_session_open(&s, false) != DBK_OK)
+        return DBK_EXIT_OK; /* no profile yet: the command says so itself */
+    role = s.role;
+    dbk_session_close(&s);
+    if (role != DBK_ROLE_COUNSELOR)
+        return DBK_EXIT_OK;
+    fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
+                    "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "
+                    "SKILL'; a client uses their own profile (DAYBOOK_HOME).\n",
+            cmd->name);
+    return DBK_EXIT_FAIL;
+}
+
+const dbk_cmd *
+dbk_cmd_find(const char *name)
+{
+    for (size_t i = 0; i < dbk_commands_count; i++)
+        if (strcmp(dbk_commands[i]->name, name) == 0)
+            return dbk_commands[i];
+    return NULL;
+}
+
+const char *
+dbk_cmd_suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* suggest only within two edits */
+
+    for (size_t i = 0; i < dbk_commands_count; i++) {
+        size_t d = dbk_eu_distance(name, dbk_commands[i]->name);
+        if (d < best_d) {
+            best_d = d;
+            best = dbk_commands[i]->name;
+        }
+    }
+    return best;
+}
+
+void
+dbk_cmd_print_help(const dbk_cmd *c, FILE *out)
+{
+    fprintf(out, "usage: %s\n\n%s.\n", c->usage, c->summary);
+    if (c->help != NULL)
+        fprintf(out, "\n%s", c->help);
+    fprintf(out, "\nOptions every command takes: --json (machine-readable output), --help.\n");
+}
+
+void
+dbk_cmd_print_overview(FILE *out)
+{
+    fprintf(out, "usage: daybook [--json] COMMAND [ARGS]\n\n"
+                 "Log cravings, journal entries and coping skills between sessions, offline,\n"
+                 "and sync them end-to-end encrypted with your clinic's server.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < dbk_commands_count; i++)
+        fprintf(out, "  %-10s %s\n", dbk_commands[i]->name, dbk_commands[i]->summary);
+    fprintf(out, "\noptions:\n"
+                 "  --json     machine-readable output\n"
+                 "  --version  print the version\n"
+                 "  --help     this overview; 'daybook help COMMAND' for one command\n"
+                 "\nfiles: your profile is in $DAYBOOK_HOME (default ~/.local/share/daybook).\n"
+                 "passphrase: asked on the terminal, or read from DAYBOOK_PASSPHRASE_FILE or\n"
+                 "DAYBOOK_PASSPHRASE_FD for scripts.\n"
+                 "\nexit codes: 0 success, 1 the operation failed, 2 usage error.\n"
+                 "Colour is used on a terminal unless NO_COLOR is set.\n");
+}
+
+const char *
+dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts)
+{
+    const char *first;
+    /* "-X..." with X an option letter is that option, with its argument attached
+     * ("-mTEXT") or not, unless it is 22 characters long: an id, which may begin
+     * with '-' (base64url) and is exactly that long. */
+    if (*argc < 2 || strncmp(argv[1], "--", 2) == 0 ||
+        (argv[1][0] == '-' && argv[1][1] != '\0' && argv[1][1] != ':' &&
+         strchr(short_opts, argv[1][1]) != NULL && strlen(argv[1]) != DBK_ID_TEXT_LEN))
+        return NULL;
+    first = argv[1];
+    memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */
+    (*argc)--;
+    return first;
+}
+
+bool
+dbk_cmd_is_operand(const char *arg)
+{
+    size_t n = strlen(arg);
+    if (arg[0] != '-')
+        return true;
+    return n >= 6 && n <= DBK_ID_TEXT_LEN &&
+           strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+const char *
+dbk_cmd_operand(const char *taken, int argc, char **argv)
+{
+    if (taken != NULL)
+        return optind == argc ? taken : NULL;
+    return optind == argc - 1 ? argv[optind] : NULL;
+}

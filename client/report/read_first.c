@@ -1,0 +1,327 @@
+/*
+ * The review's Read first box and the changes to entries already reviewed.
+ *
+ * Read first is decision support: it lists, before anything else, what a
+ * program watches for between sessions (DOMAIN.md): risk language (risk.h), a
+ * reported use, a craving of DBK_REVIEW_RISK_CRAVING or more, a mood at or below
+ * DBK_REVIEW_LOW_MOOD, missed medication days, the days with no entry, and
+ * entries the client removed or edited after the counselor had reviewed them.
+ * Flags are the software's; the counselor decides, and the box says so.
+ *
+ * A flagged entry from before the period stays in the box, marked "carried
+ * forward: not yet discussed", until the counselor marks it discussed
+ * ('daybook session discussed CLIENT ID'): a discussed record in the counselor's
+ * private stream, like the session markers, so a 'session done' never hides
+ * what nobody talked about.
+ *
+ * The kept copies: every client entry a review showed is remembered, as first
+ * seen, in the counselor's local meta sealed to their own key ("reviewed:<id>");
+ * a later removal or edit by the client shows against that copy.
+ */
+#include "review.h"
+#include "counts.h"
+#include "daycount.h"
+
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ITEMS_MAX 60
+#define KEPT_CAP (8u << 20) /* the sealed copies of one client's reviewed entries */
+
+static const char *
+str_or(const json_t *doc, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(doc, key));
+    return v ? v : dflt;
+}
+
+/* The record ids the counselor marked discussed for client, as {id: at}. */
+static json_t *
+discussed_set(const dbk_eu_list *l, const char *client)
+{
+    json_t *set = json_object();
+    for (size_t i = 0; i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        const char *rec = str_or(e->doc, "record", NULL);
+        if (e->mine && e->kind == DBK_LOCAL_PRIVATE && strcmp(e->type, "discussed") == 0 &&
+            rec != NULL && strcmp(str_or(e->doc, "client", ""), client) == 0)
+            json_object_set_new(set, rec, json_string(str_or(e->doc, "at", "")));
+    }
+    return set;
+}
+
+static json_t *
+item(const char *kind, const dbk_eu_entry *e, const char *when, const char *text)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "kind", kind, "when", when, "text", text);
+    if (e != NULL) {
+        char id[DBK_ID_TEXT_LEN + 1];
+        dbk_id_to_text(&e->hdr.record, id);
+        json_object_set_new(o, "record", json_string(id));
+    }
+    return o;
+}
+
+/* The flags one entry raises, appended to items (each with discussed/carried). */
+static void
+entry_flags(const dbk_eu_entry *e, const dbk_review_period *p, const dbk_risk_extra *extra,
+            const json_t *discussed, json_t *items)
+{
+    static const char *const texts[] = {"text", "situation", "thoughts", "feelings", "note"};
+    char when[DBK_REVIEW_WHEN_MAX], id[DBK_ID_TEXT_LEN + 1], line[200];
+    bool journal = strcmp(e->type, "journal") == 0;
+    int64_t day = 0;
+    double v = 0;
+    (void)dbk_eu_entry_day(e->doc, &day);
+    bool before = day < p->from;
+    dbk_id_to_text(&e->hdr.record, id);
+    bool was_discussed = json_object_get(discussed, id) != NULL;
+    if (before && was_discussed)
+        return;
+    dbk_review_when(e->doc, journal ? "written_at" : "occurred_at", when);
+    size_t first = json_array_size(items);
+
+    dbk_risk_hit hit;
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+        if (dbk_risk_screen(str_or(e->doc, texts[k], NULL), extra, &hit)) {
+            snprintf(line, sizeof line, "risk language (%s) in a %s", hit.category,
+                     journal ? "journal entry" : "craving");
+            json_t *o = item("risk", e, when, line);
+            json_object_set_new(o, "category", json_string(hit.category));
+            json_object_set_new(o, "quote", json_string(hit.sentence));
+            json_array_append_new(items, o);
+            break;
+        }
+    }
+    const char *result = journal ? NULL : dbk_eu_outcome(e->doc);
+    if (result != NULL && strcmp(result, "used") == 0) {
+        const char *what = json_string_value(json_object_get(
+            json_object_get(json_object_get(e->doc, "outcome"), "used"), "substance"));
+        snprintf(line, sizeof line, "reported use%s%.80s", what ? ": " : "", what ? what : "");
+        json_array_append_new(items, item("use", e, when, line));
+    }
+    if (!journal && dbk_eu_intensity10(e->doc, &v) && v >= DBK_REVIEW_RISK_CRAVING) {
+        snprintf(line, sizeof line, "craving of %g/10", v);
+        json_array_append_new(items, item("high_craving", e, when, line));
+    }
+    json_int_t mood = json_integer_value(json_object_get(e->doc, "mood"));
+    if (journal && !before && json_is_integer(json_object_get(e->doc, "mood")) &&
+        mood <= DBK_REVIEW_LOW_MOOD) {
+        snprintf(line, sizeof line, "mood %d/5 (%s)", (int)mood, mood <= 1 ? "very low" : "low");
+        json_array_append_new(items, item("low_mood", e, when, line));
+    }
+    for (size_t i = first; i < json_array_size(items); i++) {
+        json_t *o = json_array_get(items, i);
+        json_object_set_new(o, "discussed", json_boolean(was_discussed));
+        json_object_set_new(o, "carried_forward", json_boolean(before));
+    }
+}
+
+static void
+append_days(json_t *items, const char *kind, const json_t *days, const char *what)
+{
+    size_t n = json_array_size(days), i;
+    json_t *x;
+    char text[400];
+    int k;
+    if (n == 0)
+        return;
+    k = snprintf(text, sizeof text, "%s on %zu day%s:", what, n, n == 1 ? "" : "s");
+    json_array_foreach(days, i, x) {
+        if (k < 0 || (size_t)k >= sizeof text - 16) {
+            snprintf(text + k, sizeof text - (size_t)k, " ...");
+            break;
+        }
+        k += snprintf(text + k, sizeof text - (size_t)k, " %s", json_string_value(x) + 5);
+    }
+    json_t *o = item(kind, NULL, json_string_value(json_array_get(days, n - 1)), text);
+    json_object_set(o, "dates", (json_t *)days);
+    json_object_set_new(o, "discussed", json_false());
+    json_object_set_new(o, "carried_forward", json_false());
+    json_array_append_new(items, o);
+}
+
+/* Items ordered by urgency: risk, use, craving, medication, mood, changes, silence. */
+static int
+rank(const char *kind)
+{
+    static const char *const order[] = {"risk",     "use",     "high_craving", "missed_medication",
+                                        "low_mood", "removed", "edited",       "silence"};
+    for (int i = 0; i < (int)(sizeof order / sizeof *order); i++)
+        if (strcmp(kind, order[i]) == 0)
+            return i;
+    return 99;
+}
+
+static int
+by_rank(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    return rank(str_or(x, "kind", "")) - rank(str_or(y, "kind", ""));
+}
+
+static json_t *
+sorted(json_t *items)
+{
+    size_t n = json_array_size(items);
+    json_t **v = malloc((n + 1) * sizeof *v), *out = json_array();
+    if (v == NULL)
+        return items;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(items, i);
+    /* A stable order within a kind: insertion sort by rank (n is small). */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && by_rank(&v[j - 1], &v[j]) > 0; j--) {
+            json_t *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    for (size_t i = 0; i < n && i < ITEMS_MAX; i++)
+        json_array_append(out, v[i]);
+    free(v);
+    json_decref(items);
+    return out;
+}
+
+json_t *
+dbk_review_read_first(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p,
+                      const dbk_risk_extra *extra, const dbk_eu_entry *const *flaggable, size_t n,
+                      const json_t *engagement, const json_t *medication, const json_t *changes)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    size_t i;
+    json_t *x, *items = json_array();
+    dbk_id_to_text(client, t);
+    json_t *discussed = discussed_set(l, t);
+    for (i = 0; i < n; i++)
+        entry_flags(flaggable[i], p, extra, discussed, items);
+    json_decref(discussed);
+    append_days(items, "missed_medication", json_object_get(medication, "missed_days"),
+                "medication not ticked");
+    json_array_foreach(changes, i, x) {
+        json_t *o = json_deep_copy(x);
+        json_object_set_new(o, "discussed", json_false());
+        json_object_set_new(o, "carried_forward", json_false());
+        json_array_append_new(items, o);
+    }
+    append_days(items, "silence", json_object_get(engagement, "days_without_entry"),
+                "no entry at all");
+    items = sorted(items);
+    size_t risk = 0;
+    json_array_foreach(items, i, x)
+        risk += strcmp(str_or(x, "kind", ""), "risk") == 0;
+    return json_pack("{s:s, s:i, s:i, s:o}", "label", DBK_REVIEW_DECISION_SUPPORT, "count",
+                     (int)json_array_size(items), "risk", (int)risk, "items", items);
+}
+
+/* ---- the kept copies ---- */
+
+static void
+kept_key(const dbk_id *client, char out[64])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    snprintf(out, 64, "reviewed:%s", t);
+}
+
+int
+dbk_review_kept_load(dbk_session *s, const dbk_id *client, json_t **kept)
+{
+    char key[64];
+    kept_key(client, key);
+    return dbk_co_sealed_get(s, key, KEPT_CAP, kept);
+}
+
+static const dbk_eu_entry *
+find_record(const dbk_eu_list *l, const dbk_id *client, const char *id)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        char t[DBK_ID_TEXT_LEN + 1];
+        if (!dbk_id_equal(&l->v[i].owner, client))
+            continue;
+        dbk_id_to_text(&l->v[i].hdr.record, t);
+        if (strcmp(t, id) == 0)
+            return &l->v[i];
+    }
+    return NULL;
+}
+
+int
+dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
+                     const dbk_review_period *p, json_t *kept)
+{
+    char key[64], seen[40];
+    bool added = false;
+    dbk_now_rfc3339(seen);
+    for (size_t i = 0; i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        char id[DBK_ID_TEXT_LEN + 1], clock[24];
+        int64_t d;
+        if (!dbk_id_equal(&e->owner, client) || !dbk_id_equal(&e->hdr.author, client) ||
+            (strcmp(e->type, "journal") != 0 && strcmp(e->type, "craving") != 0) ||
+            !dbk_eu_entry_day(e->doc, &d) || d < p->from || d > p->to)
+            continue;
+        dbk_id_to_text(&e->hdr.record, id);
+        if (json_object_get(kept, id) != NULL)
+            continue; /* the copy as first reviewed stays */
+        snprintf(clock, sizeof clock, "%llu", (unsigned long long)e->hdr.rev.clock);
+        json_object_set_new(kept, id, json_pack("{s:s, s:s, s:O}", "clock", clock, "seen_at",
+                                                seen, "doc", e->doc));
+        added = true;
+    }
+    if (!added)
+        return DBK_OK;
+    kept_key(client, key);
+    return dbk_co_sealed_put(s, key, kept);
+}
+
+/* "craving 8/10, used: alcohol" or the first words of a journal entry. */
+static void
+summary(const json_t *doc, char *out, size_t cap)
+{
+    const char *type = str_or(doc, "type", "");
+    double v = 0;
+    if (strcmp(type, "craving") == 0) {
+        const char *r = dbk_eu_outcome(doc);
+        const char *what = json_string_value(json_object_get(
+            json_object_get(json_object_get(doc, "outcome"), "used"), "substance"));
+        snprintf(out, cap, "craving %g/10, %s%s%.60s", dbk_eu_intensity10(doc, &v) ? v : 0.0,
+                 r ? r : "no outcome", what ? ": " : "", what ? what : "");
+    } else {
+        snprintf(out, cap, "journal: %.100s", str_or(doc, "text", ""));
+    }
+}
+
+json_t *
+dbk_review_changes(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p,
+                   const json_t *kept)
+{
+    json_t *out = json_array(), *v;
+    const char *id;
+    json_object_foreach((json_t *)kept, id, v) {
+        const dbk_eu_entry *e = find_record(l, client, id);
+        unsigned long long was = strtoull(str_or(v, "clock", "0"), NULL, 10);
+        char when[32], text[300], about[200];
+        int64_t day;
+        if (e == NULL || e->hdr.rev.clock == was)
+            continue;
+        bool removed = strcmp(e->type, "tombstone") == 0;
+        dbk_eu_clock_text(e->hdr.rev.clock, when);
+        if (!dbk_day_parse(when, &day) || day < p->from)
+            continue; /* shown in the review of the period it happened in */
+        summary(json_object_get(v, "doc"), about, sizeof about);
+        snprintf(text, sizeof text, "%s by the client on %.10s after you reviewed it (%s)",
+                 removed ? "removed" : "edited", when, about);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "kind",
+                              removed ? "removed" : "edited", "record", id, "when", when, "text",
+                              text, "seen_at", str_or(v, "seen_at", ""), "as_reviewed",
+                              json_object_get(v, "doc"));
+        if (!removed)
+            json_object_set(o, "now", e->doc);
+        json_array_append_new(out, o);
+    }
+    return out;
+}

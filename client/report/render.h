@@ -1,0 +1,22 @@
+/*
+ * The review's renderers: each writes the review JSON (review.h) to the FILE *
+ * its caller passes. Nothing here decides or computes; a field missing from the
+ * JSON renders as empty or "-".
+ */
+#ifndef DBK_CLIENT_RENDER_H
+#define DBK_CLIENT_RENDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* The 42 CFR Part 2 redisclosure notice every review carries (§2.32). */
+extern const char dbk_report_notice[];
+
+/* The review as text laid out to width columns (80 for a file or a pipe, the
+ * terminal's otherwise; 40 to 200), colour (bold, red) only when asked. */
+void dbk_report_text(FILE *o, const json_t *r, int width, bool color);
+/* The review as one self-contained HTML file. */
+void dbk_report_html(FILE *o, const json_t *r);
+
+#endif

@@ -1,0 +1,629 @@
+/* The client's local SQLite store; see local.h. */
+#include "local.h"
+
+#include "dbk/error.h"
+#include "dbk/fs.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#define LOCAL_FILE "daybook.db"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS streams ("
+    "  id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE TABLE IF NOT EXISTS grants ("
+    "  stream BLOB NOT NULL, epoch INTEGER NOT NULL, grant_bytes BLOB NOT NULL,"
+    "  PRIMARY KEY (stream, epoch)) STRICT;"
+    "CREATE TABLE IF NOT EXISTS records ("
+    "  stream BLOB NOT NULL, record BLOB NOT NULL, clock INTEGER NOT NULL,"
+    "  device BLOB NOT NULL, envelope BLOB NOT NULL, current INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (record, clock, device)) STRICT;"
+    "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
+    "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);";
+
+/* Statements of the hot path, prepared once per connection (see cached()). */
+enum { Q_CURRENT, Q_LEARN_SEQ, Q_DEMOTE, Q_INSERT, Q__COUNT };
+
+struct dbk_local {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+};
+
+static int
+map(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return DBK_OK;
+    case SQLITE_FULL: return DBK_E_STORAGE_FULL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return DBK_E_CORRUPT;
+    case SQLITE_NOMEM: return DBK_E_NOMEM;
+    default: return DBK_E_IO;
+    }
+}
+
+static int
+exec(dbk_local *L, const char *sql)
+{
+    return map(sqlite3_exec(L->db, sql, NULL, NULL, NULL));
+}
+
+/* Prepares sql; the caller finalizes. NULL on failure. */
+static sqlite3_stmt *
+prep(dbk_local *L, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(L->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Steps a statement that returns no rows, then finalizes it. */
+static int
+done(sqlite3_stmt *s)
+{
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
+}
+
+/*
+ * A statement of dbk_local_record_put, which a cold sync runs for every record it
+ * receives (tens of thousands): prepared on first use and kept, instead of being
+ * parsed again each time. The caller resets it (done_cached) before the next use;
+ * nothing it calls re-enters the same statement.
+ */
+static sqlite3_stmt *
+cached(dbk_local *L, int slot, const char *sql)
+{
+    if (L->q[slot] == NULL && sqlite3_prepare_v3(L->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                                 &L->q[slot], NULL) != SQLITE_OK) {
+        sqlite3_finalize(L->q[slot]);
+        L->q[slot] = NULL;
+    }
+    return L->q[slot];
+}
+
+/* Steps a cached statement that returns no rows, then resets it and drops its
+ * bindings (which may point into the caller's memory). */
+static int
+done_cached(sqlite3_stmt *s)
+{
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (s != NULL) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
+}
+
+static void
+bind_id(sqlite3_stmt *s, int i, const dbk_id *id)
+{
+    sqlite3_bind_blob(s, i, id->b, DBK_ID_BYTES, SQLITE_TRANSIENT);
+}
+
+static void
+col_id(sqlite3_stmt *s, int i, dbk_id *id)
+{
+    if (sqlite3_column_bytes(s, i) == DBK_ID_BYTES)
+        memcpy(id->b, sqlite3_column_blob(s, i), DBK_ID_BYTES);
+    else
+        memset(id->b, 0, DBK_ID_BYTES);
+}
+
+int
+dbk_local_dir(char *out, size_t cap)
+{
+    const char *d = getenv("DAYBOOK_HOME"), *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+    int n;
+    if (d && *d)
+        n = snprintf(out, cap, "%s", d);
+    else if (x && *x)
+        n = snprintf(out, cap, "%s/daybook", x);
+    else if (h && *h)
+        n = snprintf(out, cap, "%s/.local/share/daybook", h);
+    else
+        return DBK_E_IO;
+    return n > 0 && (size_t)n < cap ? DBK_OK : DBK_E_IO;
+}
+
+int
+dbk_local_open(const char *dir, bool create, dbk_local **out)
+{
+    char path[4200];
+    struct stat sb;
+    dbk_local *L;
+    int rc;
+
+    *out = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, LOCAL_FILE);
+    if (!create && stat(path, &sb) != 0)
+        return DBK_E_NOT_FOUND;
+    if (create && dbk_mkdirs(dir) != 0)
+        return DBK_E_IO;
+    L = calloc(1, sizeof *L);
+    if (L == NULL)
+        return DBK_E_NOMEM;
+    if (sqlite3_open_v2(path, &L->db,
+                        SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                            SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK) {
+        dbk_local_close(L);
+        return DBK_E_IO;
+    }
+    sqlite3_busy_timeout(L->db, 5000);
+    if ((rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                      "PRAGMA secure_delete=ON;")) != DBK_OK ||
+        (rc = exec(L, schema)) != DBK_OK) {
+        struct statvfs vfs;
+        dbk_local_close(L);
+        /* A full disk also fails here (the WAL's shared memory file): say so, rather than
+         * calling an intact profile damaged. */
+        if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < 256 * 1024)
+            return DBK_E_STORAGE_FULL;
+        return rc;
+    }
+    *out = L;
+    return DBK_OK;
+}
+
+void
+dbk_local_close(dbk_local *L)
+{
+    if (L == NULL)
+        return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(L->q[i]);
+    sqlite3_close(L->db);
+    free(L);
+}
+
+int
+dbk_local_begin(dbk_local *L)
+{
+    return exec(L, "BEGIN IMMEDIATE");
+}
+
+int
+dbk_local_commit(dbk_local *L)
+{
+    return exec(L, "COMMIT");
+}
+
+void
+dbk_local_rollback(dbk_local *L)
+{
+    if (!sqlite3_get_autocommit(L->db))
+        exec(L, "ROLLBACK");
+}
+
+bool
+dbk_local_in_tx(dbk_local *L)
+{
+    return !sqlite3_get_autocommit(L->db);
+}
+
+/* ---- meta ---- */
+
+int
+dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len)
+{
+    sqlite3_stmt *s = prep(L, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)");
+    if (s == NULL)
+        return DBK_E_IO;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, val, (int)len, SQLITE_STATIC);
+    return done(s);
+}
+
+int
+dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len)
+{
+    sqlite3_stmt *s = prep(L, "SELECT value FROM meta WHERE key = ?1");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+        rc = n <= cap ? DBK_OK : DBK_E_CORRUPT;
+        if (rc == DBK_OK) {
+            if (n > 0) /* an empty value's blob is NULL */
+                memcpy(val, sqlite3_column_blob(s, 0), n);
+            if (len)
+                *len = n;
+        }
+    } else {
+        rc = rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int
+dbk_local_put_text(dbk_local *L, const char *key, const char *val)
+{
+    return dbk_local_put(L, key, val, strlen(val));
+}
+
+int
+dbk_local_get_text(dbk_local *L, const char *key, char *out, size_t cap)
+{
+    size_t n = 0;
+    int rc = cap ? dbk_local_get(L, key, out, cap - 1, &n) : DBK_E_INVALID;
+    if (rc == DBK_OK)
+        out[n] = '\0';
+    return rc;
+}
+
+int
+dbk_local_put_int(dbk_local *L, const char *key, int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    return dbk_local_put_text(L, key, buf);
+}
+
+int64_t
+dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt)
+{
+    char buf[24];
+    return dbk_local_get_text(L, key, buf, sizeof buf) == DBK_OK ? strtoll(buf, NULL, 10) : dflt;
+}
+
+/* ---- streams and grants ---- */
+
+int
+dbk_local_stream_put(dbk_local *L, const dbk_local_stream *st)
+{
+    sqlite3_stmt *s = prep(L, "INSERT INTO streams(id, owner, kind, epoch, cursor)"
+                              " VALUES (?1,?2,?3,?4,?5) ON CONFLICT(id) DO UPDATE SET"
+                              " owner = excluded.owner, kind = excluded.kind,"
+                              " epoch = excluded.epoch, cursor = excluded.cursor");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, &st->id);
+    bind_id(s, 2, &st->owner);
+    sqlite3_bind_int(s, 3, st->kind);
+    sqlite3_bind_int64(s, 4, st->epoch);
+    sqlite3_bind_int64(s, 5, st->cursor);
+    return done(s);
+}
+
+int
+dbk_local_stream_drop(dbk_local *L, const dbk_id *id)
+{
+    static const char *const sql[] = {"DELETE FROM streams WHERE id = ?1",
+                                      "DELETE FROM grants WHERE stream = ?1",
+                                      "DELETE FROM records WHERE stream = ?1"};
+    int rc = DBK_OK;
+    for (size_t i = 0; i < 3 && rc == DBK_OK; i++) {
+        sqlite3_stmt *s = prep(L, sql[i]);
+        if (s == NULL)
+            return DBK_E_IO;
+        bind_id(s, 1, id);
+        rc = done(s);
+    }
+    return rc;
+}
+
+static void
+read_stream(sqlite3_stmt *s, dbk_local_stream *o)
+{
+    col_id(s, 0, &o->id);
+    col_id(s, 1, &o->owner);
+    o->kind = sqlite3_column_int(s, 2);
+    o->epoch = (uint32_t)sqlite3_column_int64(s, 3);
+    o->cursor = sqlite3_column_int64(s, 4);
+}
+
+static int
+one_stream(sqlite3_stmt *s, dbk_local_stream *out)
+{
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_stream(s, out);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? DBK_OK : rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
+}
+
+int
+dbk_local_stream_get(dbk_local *L, const dbk_id *id, dbk_local_stream *out)
+{
+    sqlite3_stmt *s = prep(L, "SELECT id, owner, kind, epoch, cursor FROM streams WHERE id = ?1");
+    if (s)
+        bind_id(s, 1, id);
+    return one_stream(s, out);
+}
+
+int
+dbk_local_stream_of(dbk_local *L, const dbk_id *owner, int kind, dbk_local_stream *out)
+{
+    sqlite3_stmt *s = prep(L, "SELECT id, owner, kind, epoch, cursor FROM streams"
+                              " WHERE owner = ?1 AND kind = ?2");
+    if (s) {
+        bind_id(s, 1, owner);
+        sqlite3_bind_int(s, 2, kind);
+    }
+    return one_stream(s, out);
+}
+
+int
+dbk_local_streams(dbk_local *L, dbk_local_stream_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT id, owner, kind, epoch, cursor FROM streams ORDER BY kind");
+    dbk_local_stream st;
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_stream(s, &st);
+        cb(&st, arg);
+    }
+    sqlite3_finalize(s);
+    return map(rc);
+}
+
+int
+dbk_local_grant_put(dbk_local *L, const dbk_id *stream, uint32_t epoch, const unsigned char *g,
+                    size_t len)
+{
+    sqlite3_stmt *s = prep(L, "INSERT OR REPLACE INTO grants(stream, epoch, grant_bytes)"
+                              " VALUES (?1,?2,?3)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, stream);
+    sqlite3_bind_int64(s, 2, epoch);
+    sqlite3_bind_blob(s, 3, g, (int)len, SQLITE_STATIC);
+    return done(s);
+}
+
+int
+dbk_local_grant_get(dbk_local *L, const dbk_id *stream, uint32_t epoch, unsigned char **out,
+                    size_t *len)
+{
+    sqlite3_stmt *s = prep(L, "SELECT grant_bytes FROM grants WHERE stream = ?1 AND epoch = ?2");
+    int rc;
+    *out = NULL;
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, stream);
+    sqlite3_bind_int64(s, 2, epoch);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *len = (size_t)sqlite3_column_bytes(s, 0);
+        *out = malloc(*len ? *len : 1);
+        if (*out)
+            memcpy(*out, sqlite3_column_blob(s, 0), *len);
+        rc = *out ? DBK_OK : DBK_E_NOMEM;
+    } else {
+        rc = rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- records ---- */
+
+int
+dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t seq, bool outbox,
+                     bool *became_current)
+{
+    dbk_envelope_hdr h;
+    dbk_revision cur;
+    bool have_cur = false;
+    sqlite3_stmt *s;
+    int rc;
+
+    *became_current = false;
+    if ((rc = dbk_envelope_parse(env, len, &h)) != DBK_OK)
+        return rc;
+    s = cached(L, Q_CURRENT, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, &h.record);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        have_cur = true;
+        cur.clock = (uint64_t)sqlite3_column_int64(s, 0);
+        col_id(s, 1, &cur.device);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    /* A failed read (busy, I/O, corrupt) is not "no current revision": going on would
+     * store a second current one. */
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return map(rc);
+    *became_current = !have_cur || dbk_revision_cmp(&h.rev, &cur) > 0;
+    if (have_cur && dbk_revision_cmp(&h.rev, &cur) == 0) {
+        /* Already here: only learn the server's seq. */
+        s = cached(L, Q_LEARN_SEQ,
+                   "UPDATE records SET seq = max(seq, ?3) WHERE record = ?1 AND clock = ?2");
+        if (s == NULL)
+            return DBK_E_IO;
+        bind_id(s, 1, &h.record);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)h.rev.clock);
+        sqlite3_bind_int64(s, 3, seq);
+        *became_current = false;
+        return done_cached(s);
+    }
+    if (*became_current && have_cur) { /* (no current revision: nothing to demote) */
+        s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0 WHERE record = ?1");
+        if (s == NULL)
+            return DBK_E_IO;
+        bind_id(s, 1, &h.record);
+        if ((rc = done_cached(s)) != DBK_OK)
+            return rc;
+    }
+    s = cached(L, Q_INSERT,
+               "INSERT OR IGNORE INTO records(stream, record, clock, device, envelope, current,"
+               " seq, pending) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, &h.stream);
+    bind_id(s, 2, &h.record);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)h.rev.clock);
+    bind_id(s, 4, &h.rev.device);
+    sqlite3_bind_blob(s, 5, env, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, *became_current);
+    sqlite3_bind_int64(s, 7, seq);
+    sqlite3_bind_int(s, 8, outbox);
+    return done_cached(s);
+}
+
+static int
+each_record(sqlite3_stmt *s, dbk_local_record_cb cb, void *arg)
+{
+    dbk_local_record r;
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.env = sqlite3_column_blob(s, 0);
+        r.len = (size_t)sqlite3_column_bytes(s, 0);
+        r.current = sqlite3_column_int(s, 1) != 0;
+        r.seq = sqlite3_column_int64(s, 2);
+        r.pending = sqlite3_column_int(s, 3) != 0;
+        if (dbk_envelope_parse(r.env, r.len, &r.hdr) == DBK_OK)
+            cb(&r, arg);
+    }
+    sqlite3_finalize(s);
+    return map(rc);
+}
+
+int
+dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
+                              " WHERE current = 1 AND (?1 IS NULL OR stream = ?1) ORDER BY clock");
+    if (s && stream)
+        bind_id(s, 1, stream);
+    return each_record(s, cb, arg);
+}
+
+int
+dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_local_record_cb cb,
+                        void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
+                              " WHERE current = 1 AND stream IN"
+                              " (SELECT id FROM streams WHERE owner = ?1 OR owner = ?2)"
+                              " ORDER BY clock");
+    if (s) {
+        bind_id(s, 1, a);
+        bind_id(s, 2, b);
+    }
+    return each_record(s, cb, arg);
+}
+
+int
+dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
+                              " WHERE record = ?1 ORDER BY current DESC, clock DESC");
+    if (s)
+        bind_id(s, 1, record);
+    return each_record(s, cb, arg);
+}
+
+int
+dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
+                              " WHERE pending = 1 ORDER BY clock LIMIT ?1");
+    if (s)
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
+    return each_record(s, cb, arg);
+}
+
+int64_t
+dbk_local_outbox_count(dbk_local *L)
+{
+    sqlite3_stmt *s = prep(L, "SELECT count(*) FROM records WHERE pending = 1");
+    int64_t n = -1;
+    if (s && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+int
+dbk_local_outbox_done(dbk_local *L, const dbk_id *record, const dbk_revision *rev, int64_t seq)
+{
+    sqlite3_stmt *s = prep(L, "UPDATE records SET pending = 0, seq = max(seq, ?4)"
+                              " WHERE record = ?1 AND clock = ?2 AND device = ?3");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, record);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)rev->clock);
+    bind_id(s, 3, &rev->device);
+    sqlite3_bind_int64(s, 4, seq);
+    return done(s);
+}
+
+int
+dbk_local_outbox_requeue_all(dbk_local *L)
+{
+    return exec(L, "UPDATE records SET pending = 1 WHERE current = 1;"
+                   "UPDATE streams SET cursor = 0;");
+}
+
+int
+dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_revision *rev)
+{
+    /* Only a revision no server has acknowledged (pending, no seq) can go: it exists
+     * on this device alone. If it was current, the greatest remaining one becomes so
+     * (BLOB order is dbk_revision_cmp's unsigned byte order for the device). */
+    sqlite3_stmt *s = prep(L, "DELETE FROM records WHERE record = ?1 AND clock = ?2"
+                              " AND device = ?3 AND pending = 1 AND seq = 0");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, record);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)rev->clock);
+    bind_id(s, 3, &rev->device);
+    if ((rc = done(s)) != DBK_OK)
+        return rc;
+    if (sqlite3_changes(L->db) == 0)
+        return DBK_E_NOT_FOUND;
+    s = prep(L, "UPDATE records SET current = 1 WHERE rowid = (SELECT rowid FROM records"
+                " WHERE record = ?1 ORDER BY clock DESC, device DESC LIMIT 1)"
+                " AND NOT EXISTS (SELECT 1 FROM records WHERE record = ?1 AND current = 1)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, record);
+    return done(s);
+}
+
+int
+dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out)
+{
+    sqlite3_stmt *s = prep(L, "SELECT coalesce(max(clock), 0) FROM records WHERE clock <= ?1");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)at_most);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? DBK_OK : map(rc);
+}

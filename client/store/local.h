@@ -1,0 +1,115 @@
+/*
+ * The client's local store: one SQLite file, daybook.db, in the profile
+ * directory (mode 0600 in a 0700 folder). It holds what the server holds, and
+ * like the server it holds no plaintext: envelopes, grants sealed to this
+ * account, the passphrase-encrypted key bundle, the bearer token sealed to this
+ * account's own X25519 key. Plaintext exists only in memory after unlock.
+ *
+ * Tables (see local.c for the SQL):
+ *   meta      key/value settings: account, device, role, server URL and id, ...
+ *   streams   streams this account reads: owner, kind, epoch, pull cursor
+ *   grants    grant bytes addressed to this account (stream keys inside)
+ *   records   every revision this device has seen, envelope bytes; one per
+ *             record is current (the newest), the others are kept losers
+ *   outbox    revisions written here and not yet acknowledged by the server
+ */
+#ifndef DBK_CLIENT_LOCAL_H
+#define DBK_CLIENT_LOCAL_H
+
+#include "dbk/envelope.h"
+#include "dbk/id.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dbk_local dbk_local;
+
+/* Where the profile lives: $DAYBOOK_HOME, else $XDG_DATA_HOME/daybook, else
+ * ~/.local/share/daybook. Writes the path into out. */
+int dbk_local_dir(char *out, size_t cap);
+
+/* Opens (create: creating) the store in dir. DBK_E_NOT_FOUND when !create and
+ * there is no profile; DBK_E_CORRUPT when the file is not a Daybook profile. */
+int dbk_local_open(const char *dir, bool create, dbk_local **out);
+void dbk_local_close(dbk_local *L);
+
+int dbk_local_begin(dbk_local *L);
+int dbk_local_commit(dbk_local *L);
+void dbk_local_rollback(dbk_local *L);
+/* Whether a transaction is open (begin was called and not yet committed or rolled back). */
+bool dbk_local_in_tx(dbk_local *L);
+
+/* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
+int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);
+int dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len);
+int dbk_local_put_text(dbk_local *L, const char *key, const char *val);
+int dbk_local_get_text(dbk_local *L, const char *key, char *out, size_t cap);
+int dbk_local_put_int(dbk_local *L, const char *key, int64_t v);
+int64_t dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt);
+
+enum dbk_local_kind { DBK_LOCAL_SHARED = 1, DBK_LOCAL_PRIVATE = 2 };
+
+typedef struct dbk_local_stream {
+    dbk_id id, owner;
+    int kind;
+    uint32_t epoch;
+    int64_t cursor; /* the last seq pulled */
+} dbk_local_stream;
+
+int dbk_local_stream_put(dbk_local *L, const dbk_local_stream *s);
+/* Forgets a stream, its grants and records (a counselor's unused shared stream). */
+int dbk_local_stream_drop(dbk_local *L, const dbk_id *id);
+int dbk_local_stream_get(dbk_local *L, const dbk_id *id, dbk_local_stream *out);
+/* The stream of this kind owned by owner. */
+int dbk_local_stream_of(dbk_local *L, const dbk_id *owner, int kind, dbk_local_stream *out);
+typedef void (*dbk_local_stream_cb)(const dbk_local_stream *s, void *arg);
+int dbk_local_streams(dbk_local *L, dbk_local_stream_cb cb, void *arg);
+
+int dbk_local_grant_put(dbk_local *L, const dbk_id *stream, uint32_t epoch,
+                        const unsigned char *grant, size_t len);
+/* The grant bytes for (stream, epoch), malloc'd. */
+int dbk_local_grant_get(dbk_local *L, const dbk_id *stream, uint32_t epoch, unsigned char **out,
+                        size_t *len);
+
+typedef struct dbk_local_record {
+    dbk_envelope_hdr hdr;
+    const unsigned char *env; /* valid during the callback */
+    size_t len;
+    bool current;
+    bool pending; /* in the outbox */
+    int64_t seq;  /* the server's seq, 0 if not acknowledged yet */
+} dbk_local_record;
+
+/*
+ * Stores a revision (idempotent). Keeps exactly one current revision per record:
+ * the greatest by dbk_revision_cmp. *became_current tells whether this one is.
+ * With outbox, also queues it for push.
+ */
+int dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t seq,
+                         bool outbox, bool *became_current);
+typedef void (*dbk_local_record_cb)(const dbk_local_record *r, void *arg);
+/* Current revisions of stream (all streams if NULL), oldest clock first. */
+int dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
+/* Current revisions of the streams owned by a or b, oldest clock first: a counselor's
+ * review reads one client's streams and its own, not the whole caseload. */
+int dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_local_record_cb cb,
+                            void *arg);
+/* Every revision of one record, current first. */
+int dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg);
+
+/* Pending revisions, oldest first, at most limit. */
+int dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg);
+int64_t dbk_local_outbox_count(dbk_local *L);
+/* The server acknowledged this revision (stored, duplicate or superseded). */
+int dbk_local_outbox_done(dbk_local *L, const dbk_id *record, const dbk_revision *rev,
+                          int64_t seq);
+/* The greatest revision clock held here that is at most at_most (0 if none). */
+int dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out);
+/* Removes a revision no server has acknowledged (pending, seq 0) from this device;
+ * DBK_E_NOT_FOUND if there is no such pending revision. */
+int dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_revision *rev);
+/* After a server restore: every revision this account may write goes back in the outbox. */
+int dbk_local_outbox_requeue_all(dbk_local *L);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * The transport: one JSON request to the server over libcurl, with the bearer
+ * token (kept in the profile sealed to the account's own X25519 key), an overall
+ * timeout, and plain http:// refused except to loopback. See net.h.
+ */
+#include "net.h"
+
+#include "unlock.h"
+
+#include "dbk/error.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CA_FILE "ca.pem"      /* in the profile directory */
+#define CA_MAX (1024 * 1024) /* a CA bundle, not a disk image */
+
+/* ---- network ---- */
+
+/*
+ * True if host (as CURLUPART_HOST gives it: an IPv6 literal keeps its brackets) is
+ * a loopback address or exactly "localhost". The host is parsed, never compared by
+ * prefix: "127.0.0.1.example.org" and "localhost.example.org" are names that DNS
+ * resolves, and "localhost." is one too (a resolver may ask the network for it), so
+ * all three are refused. A percent-encoded host is refused rather than decoded.
+ */
+static bool
+host_is_loopback(const char *host)
+{
+    unsigned char a[16];
+    char v6[64];
+    size_t n = strlen(host);
+
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (n < 3 || n - 2 >= sizeof v6 || host[0] != '[' || host[n - 1] != ']')
+        return false;
+    memcpy(v6, host + 1, n - 2);
+    v6[n - 2] = '\0';
+    if (inet_pton(AF_INET6, v6, a) != 1)
+        return false;
+    return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a) ||
+           (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a) && a[12] == 127);
+}
+
+/*
+ * A server URL is https://, or plain http:// to a loopback host (a server on the
+ * same machine, as in the tests), or any http:// when DAYBOOK_ALLOW_HTTP=1. The
+ * URL is parsed with libcurl's URL API, the same parser that will connect, so the
+ * host checked is the host contacted: "http://127.0.0.1@example.org/" has
+ * userinfo 127.0.0.1 and host example.org.
+ */
+int
+dbk_net_check_url(const char *url)
+{
+    const char *allow = getenv("DAYBOOK_ALLOW_HTTP");
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int rc = DBK_E_INVALID;
+
+    if (u == NULL)
+        return DBK_E_NOMEM;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        goto out;
+    if (strcmp(scheme, "https") == 0)
+        rc = DBK_OK;
+    else if (strcmp(scheme, "http") == 0 &&
+             (host_is_loopback(host) || (allow && strcmp(allow, "1") == 0)))
+        rc = DBK_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t
+on_data(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    size_t add = size * n;
+    char *np;
+    if (b->len + add > 64u * 1024 * 1024)
+        return 0; /* a cap on what a server can make us hold */
+    np = realloc(b->p, b->len + add + 1);
+    if (np == NULL)
+        return 0;
+    memcpy(np + b->len, ptr, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+/*
+ * libcurl reports success for an answer whose connection closed inside its header
+ * block: a status line and then EOF read as a whole, empty 200. daybookd always ends
+ * its headers, so an answer whose header block never ended was cut on the way. A
+ * status line starts a new block (a 100 Continue has its own).
+ */
+static size_t
+on_header(char *ptr, size_t size, size_t n, void *arg)
+{
+    bool *ended = arg;
+    size_t len = size * n;
+    if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+        *ended = false;
+    else if ((len == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (len == 1 && ptr[0] == '\n'))
+        *ended = true;
+    return len;
+}
+
+static int
+get_token(dbk_session *s, char *out, size_t cap)
+{
+    unsigned char sealed[crypto_box_SEALBYTES + 64], plain[64];
+    size_t n;
+    int rc;
+
+    if (s->token_mem[0] != '\0') {
+        if (strlen(s->token_mem) >= cap)
+            return DBK_E_INVALID;
+        memcpy(out, s->token_mem, strlen(s->token_mem) + 1);
+        return DBK_OK;
+    }
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if (dbk_local_get(s->L, "token", sealed, sizeof sealed, &n) != DBK_OK ||
+        n < crypto_box_SEALBYTES || n - crypto_box_SEALBYTES >= cap)
+        return DBK_E_UNAUTHENTICATED;
+    if (crypto_box_seal_open(plain, sealed, n, s->keys->box_pk, s->keys->box_sk) != 0)
+        return DBK_E_CORRUPT;
+    memcpy(out, plain, n - crypto_box_SEALBYTES);
+    out[n - crypto_box_SEALBYTES] = '\0';
+    sodium_memzero(plain, sizeof plain);
+    return DBK_OK;
+}
+
+int
+dbk_net_set_token(dbk_session *s, const char *token)
+{
+    unsigned char sealed[crypto_box_SEALBYTES + 64];
+    size_t n = strlen(token);
+    if (n > 64 || s->keys == NULL)
+        return DBK_E_INVALID;
+    crypto_box_seal(sealed, (const unsigned char *)token, n, s->keys->box_pk);
+    return dbk_local_put(s->L, "token", sealed, crypto_box_SEALBYTES + n);
+}
+
+/*
+ * How long one request to the server may take in all, connecting included. Requests
+ * are small (a push is a few hundred KiB at most, and daybookd wants a request whole
+ * within 15 s of its first byte), so one still open after a minute is stalled: the
+ * command gives up and says so, and nothing leaves the outbox.
+ * DAYBOOK_NET_TIMEOUT_SECONDS (1..3600) changes it, for a very slow link, or for tests
+ * that stall the network on purpose.
+ */
+#define NET_TIMEOUT_SECONDS_DEFAULT 60
+
+static long
+net_timeout_ms(void)
+{
+    const char *v = getenv("DAYBOOK_NET_TIMEOUT_SECONDS");
+    char *end = NULL;
+    long sec = v != NULL && *v != '\0' ? strtol(v, &end, 10) : 0;
+    if (end == NULL || *end != '\0' || sec < 1 || sec > 3600)
+        sec = NET_TIMEOUT_SECONDS_DEFAULT;
+    return sec * 1000;
+}
+
+int
+dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body, bool with_token,
+             long *status, json_t **out)
+{
+    char url[1024], auth[128], token[80];
+    struct curl_slist *h = NULL;
+    struct buf b = {NULL, 0};
+    char *text = NULL;
+    CURL *c;
+    CURLcode cc;
+    bool headers_ended = false;
+    int rc = DBK_OK;
+
+    *status = 0;
+    *out = NULL;
+    if (s->server[0] == '\0')
+        return DBK_E_UNAVAILABLE;
+    snprintf(url, sizeof url, "%s%s", s->server, path);
+    if (with_token) {
+        if ((rc = get_token(s, token, sizeof token)) != DBK_OK)
+            return rc;
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        sodium_memzero(token, sizeof token);
+        h = curl_slist_append(h, auth);
+        sodium_memzero(auth, sizeof auth);
+    }
+    c = curl_easy_init();
+    if (c == NULL) {
+        curl_slist_free_all(h);
+        return DBK_E_NOMEM;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    /* A command that only freshens what it shows (review, clients) bounds its
+     * requests itself, so an unreachable server delays it by seconds, not a minute. */
+    long limit = net_timeout_ms();
+    if (s->net_timeout_s > 0 && s->net_timeout_s * 1000L < limit)
+        limit = s->net_timeout_s * 1000L;
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the
+     * one `enroll --cacert` or `login --cacert` kept in the profile. */
+    char ca[4200];
+    const char *ca_env = getenv("DAYBOOK_CA_FILE");
+    if (ca_env != NULL && *ca_env != '\0')
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_env);
+    else if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca &&
+             access(ca, R_OK) == 0)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers_ended);
+    if (body != NULL) {
+        text = json_dumps(body, JSON_COMPACT);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK || !headers_ended) {
+        rc = DBK_E_UNAVAILABLE;
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        if (b.len > 0 && (*out = json_loadb(b.p, b.len, 0, NULL)) == NULL)
+            rc = DBK_E_BAD_JSON;
+    }
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    if (text != NULL) {
+        sodium_memzero(text, strlen(text));
+        free(text);
+    }
+    if (b.p != NULL) {
+        sodium_memzero(b.p, b.len);
+        free(b.p);
+    }
+    return rc;
+}
+
+int
+dbk_net_set_cacert(dbk_session *s, const char *path)
+{
+    char dst[4200], tmp[4300], *pem = NULL;
+    FILE *in = fopen(path, "r");
+    size_t n = 0;
+    int fd = -1, rc = DBK_E_INVALID;
+
+    if (in == NULL)
+        return DBK_E_NOT_FOUND;
+    if ((pem = malloc(CA_MAX + 1)) != NULL)
+        n = fread(pem, 1, CA_MAX + 1, in);
+    fclose(in);
+    if (pem == NULL)
+        return DBK_E_NOMEM;
+    pem[n <= CA_MAX ? n : CA_MAX] = '\0';
+    if (n > CA_MAX || strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL)
+        goto out; /* not a PEM certificate: say so now, not at the first sync */
+    if (snprintf(dst, sizeof dst, "%s/" CA_FILE, s->dir) >= (int)sizeof dst ||
+        snprintf(tmp, sizeof tmp, "%s.new", dst) >= (int)sizeof tmp)
+        goto out;
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, pem, n) != (ssize_t)n || fsync(fd) != 0) {
+        rc = errno == ENOSPC ? DBK_E_STORAGE_FULL : DBK_E_IO;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    rc = rename(tmp, dst) == 0 ? DBK_OK : DBK_E_IO;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != DBK_OK && fd >= 0)
+        unlink(tmp);
+    free(pem);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/*
+ * The client's transport to daybookd: JSON requests over libcurl (HTTPS, or plain
+ * HTTP to loopback only), with the account's bearer token.
+ */
+#ifndef DBK_CLIENT_NET_H
+#define DBK_CLIENT_NET_H
+
+#include "session.h"
+
+#include <jansson.h>
+
+/*
+ * One API request to the server (JSON in, JSON out). Adds the bearer token when
+ * with_token. Returns DBK_OK with the HTTP status in *status and the body in
+ * *out (may be NULL), or DBK_E_UNAVAILABLE when the server cannot be reached.
+ */
+int dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
+                 bool with_token, long *status, json_t **out);
+/* Refuses plain http:// except to loopback (DAYBOOK_ALLOW_HTTP=1 overrides). */
+int dbk_net_check_url(const char *url);
+
+/* Stores the bearer token sealed to this account's own key. */
+int dbk_net_set_token(dbk_session *s, const char *token);
+
+/*
+ * Keeps the CA certificate(s) at path (PEM) in the profile, so every later request
+ * trusts the clinic's private CA (`enroll --cacert`, `login --cacert`). The file is
+ * copied, not referenced: it may move or vanish later. DBK_E_NOT_FOUND when path
+ * cannot be read, DBK_E_INVALID when it holds no PEM certificate.
+ */
+int dbk_net_set_cacert(dbk_session *s, const char *path);
+
+#endif

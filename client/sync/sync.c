@@ -1,0 +1,524 @@
+/*
+ * Sync: the grants addressed to this account fetched and stored, then the outbox
+ * pushed and every stream pulled until nothing more comes, each pulled revision
+ * merged into the local store. See sync.h.
+ */
+#include "sync.h"
+
+#include "net.h"
+#include "unlock.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+#include "dbk/grant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SYNC_ROUNDS_MAX 100
+#define PUSH_BATCH 200
+/* What one sync round asks to pull, in total over its streams: the server's maxima
+ * (proto/README.md section 18). The defaults (500 records, 1 MiB) made a counselor's
+ * first sync of a 40-client caseload 72 round trips, each a local commit; the CLI
+ * can hold 4 MiB, and fewer rounds also keep SYNC_ROUNDS_MAX from cutting a large
+ * first sync short. */
+#define PULL_LIMIT 1000
+#define PULL_MAX_BYTES (4 * 1024 * 1024)
+
+/* ---- grants ---- */
+
+static int
+json_fixed(json_t *o, const char *key, unsigned char *out, size_t n)
+{
+    const char *t = json_string_value(json_object_get(o, key));
+    return t ? dbk_b64_decode_exact(out, n, t, strlen(t)) : DBK_E_BAD_JSON;
+}
+
+static int
+status_err(json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+/*
+ * Learns the identity key of another account whose stream this one reads (a
+ * counselor learning a client's), unless it is already known. The key signs the
+ * grant and every entry; the safety number shown in person is its check.
+ */
+static int
+learn_owner_key(dbk_session *s, const dbk_id *owner)
+{
+    char t[DBK_ID_TEXT_LEN + 1], path[128];
+    unsigned char pk[32];
+    json_t *resp = NULL;
+    long status;
+    int rc;
+
+    dbk_id_to_text(owner, t);
+    if (dbk_trust_pinned(s, owner, pk, NULL) == DBK_OK)
+        return DBK_OK;
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", pk, 32)) == DBK_OK)
+        rc = dbk_trust_pin_first_use(s, owner, pk);
+    json_decref(resp);
+    return rc;
+}
+
+/*
+ * Where this account's reading of another's stream ended. Meta keys per stream id:
+ * "stream_end:<id>" (Unix ms; 0 or absent while a grant is active), "stream_end_kind:<id>"
+ * ("revoked" or "expired") and "stream_end_told:<id>" (the end the user was told of).
+ */
+static void
+end_key(char *out, size_t cap, const char *what, const dbk_id *stream)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(stream, t);
+    snprintf(out, cap, "stream_%s:%s", what, t);
+}
+
+static int
+end_mark(dbk_session *s, const dbk_id *stream, int64_t at_ms, const char *kind)
+{
+    char k[96];
+    int rc;
+    end_key(k, sizeof k, "end", stream);
+    rc = dbk_local_put_int(s->L, k, at_ms);
+    end_key(k, sizeof k, "end_kind", stream);
+    if (rc == DBK_OK)
+        rc = dbk_local_put_text(s->L, k, kind);
+    return rc;
+}
+
+static int64_t
+end_get(dbk_session *s, const dbk_id *stream)
+{
+    char k[96];
+    end_key(k, sizeof k, "end", stream);
+    return dbk_local_get_int(s->L, k, 0);
+}
+
+/* From GET /v1/grants: a stream of another account with no active grant to this one
+ * but a revoked or expired one has ended (at the latest such time); one with an active
+ * grant reads again (the owner shared anew). */
+static int
+note_ends(dbk_session *s, json_t *grants)
+{
+    json_t *active = json_object(), *g;
+    size_t i;
+    int rc = DBK_OK;
+
+    json_array_foreach(grants, i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *st = json_string_value(json_object_get(g, "stream"));
+        if (state != NULL && st != NULL && strcmp(state, "active") == 0)
+            json_object_set_new(active, st, json_true());
+    }
+    json_array_foreach(grants, i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *st = json_string_value(json_object_get(g, "stream"));
+        const char *owner = json_string_value(json_object_get(g, "owner"));
+        dbk_id sid, oid;
+        int64_t at, was;
+        if (rc != DBK_OK || state == NULL || st == NULL || owner == NULL ||
+            dbk_id_from_text(&sid, st, strlen(st)) != DBK_OK ||
+            dbk_id_from_text(&oid, owner, strlen(owner)) != DBK_OK ||
+            dbk_id_equal(&oid, &s->account))
+            continue;
+        was = end_get(s, &sid);
+        if (json_object_get(active, st) != NULL) {
+            if (was != 0)
+                rc = end_mark(s, &sid, 0, "");
+            if (rc == DBK_OK && strcmp(state, "active") == 0) {
+                char k[96];
+                end_key(k, sizeof k, "expires", &sid);
+                rc = dbk_local_put_int(s->L, k,
+                                       json_integer_value(json_object_get(g, "expires_at")));
+            }
+            continue;
+        }
+        at = json_integer_value(
+            json_object_get(g, strcmp(state, "revoked") == 0 ? "revoked_at" : "expires_at"));
+        if (at <= 0)
+            at = (int64_t)time(NULL) * 1000;
+        if (at > was)
+            rc = end_mark(s, &sid, at, strcmp(state, "revoked") == 0 ? "revoked" : "expired");
+    }
+    json_decref(active);
+    return rc;
+}
+
+/* Fetches the grants and streams this account reads, and the keys of their owners. */
+int
+dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
+{
+    dbk_trust_report none = {0};
+    json_t *resp = NULL, *g;
+    long status;
+    size_t i;
+    int rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &resp);
+
+    if (r == NULL)
+        r = &none;
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK)
+        rc = note_ends(s, json_object_get(resp, "grants"));
+    json_array_foreach(json_object_get(resp, "grants"), i, g) {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *gb = json_string_value(json_object_get(g, "grant"));
+        unsigned char bytes[20000];
+        size_t len;
+        dbk_grant_hdr h;
+        if (rc != DBK_OK || gb == NULL || state == NULL || strcmp(state, "revoked") == 0)
+            continue;
+        if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
+            dbk_grant_parse(bytes, len, &h) != DBK_OK) {
+            r->bad_grants++;
+            continue;
+        }
+        /* The owner's identity key first (pinned, or pinned now on first use), then
+         * trust/ decides whether the grant stands. */
+        if (!dbk_id_equal(&h.owner, &s->account) && (rc = learn_owner_key(s, &h.owner)) != DBK_OK) {
+            if (rc == DBK_E_FINGERPRINT) {
+                r->bad_grants++; /* a key other than the pinned one: refused */
+                rc = DBK_OK;
+            }
+            continue;
+        }
+        rc = dbk_trust_accept_grant(s, bytes, len, r);
+    }
+    json_decref(resp);
+    if (rc != DBK_OK)
+        return rc;
+    /* The server's listing of kinds and epochs: compared, never applied. */
+    resp = NULL;
+    rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &resp);
+    json_array_foreach(json_object_get(resp, "streams"), i, g) {
+        dbk_id id;
+        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK)
+            continue;
+        dbk_trust_stream_listed(s, &id, json_string_value(json_object_get(g, "kind")),
+                                (uint32_t)json_integer_value(json_object_get(g, "epoch")), r);
+    }
+    json_decref(resp);
+    return rc;
+}
+
+/* ---- sync ---- */
+
+struct push_acc {
+    json_t *by_stream; /* stream id text -> array of {envelope} */
+    size_t n;
+};
+
+static void
+collect(const dbk_local_record *r, void *arg)
+{
+    struct push_acc *a = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *arr;
+    size_t n = DBK_B64_ENCODED_LEN(r->len) + 1;
+    char *b = malloc(n);
+    if (b == NULL)
+        return;
+    dbk_id_to_text(&r->hdr.stream, t);
+    if ((arr = json_object_get(a->by_stream, t)) == NULL) {
+        arr = json_array();
+        json_object_set_new(a->by_stream, t, arr);
+    }
+    (void)dbk_b64_encode(b, n, r->env, r->len);
+    json_array_append_new(arr, json_pack("{s:s}", "envelope", b));
+    free(b);
+    a->n++;
+}
+
+struct pull_acc {
+    json_t *arr;
+    dbk_session *s;
+};
+
+/* Every stream but those whose reading has ended (the server would refuse them). */
+static void
+add_pull(const dbk_local_stream *st, void *arg)
+{
+    struct pull_acc *p = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    if (end_get(p->s, &st->id) > 0)
+        return;
+    dbk_id_to_text(&st->id, t);
+    json_array_append_new(p->arr, json_pack("{s:s, s:I}", "stream", t, "since",
+                                            (json_int_t)st->cursor));
+}
+
+static int
+apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
+{
+    json_t *results = json_object_get(entry, "results"), *r;
+    size_t i;
+    int rc = DBK_OK;
+
+    if (json_object_get(entry, "error") != NULL) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
+        st->failed_streams++;
+        /* Kept: a full disk on the server is not a lost access (see cmd_sync.c). */
+        st->server_error = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        return DBK_OK; /* left in the outbox; reported to the user */
+    }
+    json_array_foreach(results, i, r) {
+        dbk_id rec;
+        dbk_revision rev;
+        const char *t = json_string_value(json_object_get(r, "record"));
+        json_t *jr = json_object_get(r, "revision");
+        const char *clock = json_string_value(json_object_get(jr, "clock"));
+        const char *dev = json_string_value(json_object_get(jr, "device"));
+        if (t == NULL || clock == NULL || dev == NULL ||
+            dbk_id_from_text(&rec, t, strlen(t)) != DBK_OK ||
+            dbk_id_from_text(&rev.device, dev, strlen(dev)) != DBK_OK)
+            return DBK_E_BAD_JSON;
+        rev.clock = strtoull(clock, NULL, 10);
+        rc = dbk_local_outbox_done(s->L, &rec, &rev,
+                                   json_integer_value(json_object_get(r, "seq")));
+        if (rc != DBK_OK)
+            return rc;
+        st->pushed++;
+    }
+    return rc;
+}
+
+static int
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
+{
+    const char *sid = json_string_value(json_object_get(entry, "stream"));
+    json_t *records = json_object_get(entry, "records"), *r;
+    dbk_local_stream ls;
+    dbk_id id;
+    size_t i;
+    int rc;
+
+    if (sid == NULL || dbk_id_from_text(&id, sid, strlen(sid)) != DBK_OK ||
+        dbk_local_stream_get(s->L, &id, &ls) != DBK_OK)
+        return DBK_E_BAD_JSON;
+    if (json_object_get(entry, "error") != NULL) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
+        int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        /* Another's stream whose grants were revoked or ran out: its reading ended (the
+         * grants refresh that follows gives the exact time), not a failure. */
+        if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
+            !dbk_id_equal(&ls.owner, &s->account)) {
+            if (end_get(s, &id) == 0)
+                return end_mark(s, &id, (int64_t)time(NULL) * 1000,
+                                err == DBK_E_EXPIRED ? "expired" : "revoked");
+            return DBK_OK;
+        }
+        st->failed_streams++;
+        return DBK_OK;
+    }
+    json_array_foreach(records, i, r) {
+        const char *b = json_string_value(json_object_get(r, "envelope"));
+        size_t n = b ? strlen(b) : 0, len;
+        unsigned char *env = malloc(DBK_B64_DECODED_MAX(n) + 1);
+        dbk_envelope_hdr h;
+        bool cur;
+        if (env == NULL)
+            return DBK_E_NOMEM;
+        rc = b ? dbk_b64_decode(env, DBK_B64_DECODED_MAX(n) + 1, &len, b, n) : DBK_E_BAD_JSON;
+        /* Only what belongs to this stream is kept; opening verifies the rest. */
+        if (rc == DBK_OK && (dbk_envelope_parse(env, len, &h) != DBK_OK ||
+                             !dbk_id_equal(&h.stream, &id)))
+            rc = DBK_E_BAD_ENVELOPE;
+        if (rc == DBK_OK)
+            rc = dbk_local_record_put(s->L, env, len,
+                                      json_integer_value(json_object_get(r, "seq")), false, &cur);
+        free(env);
+        if (rc != DBK_OK)
+            return rc;
+        /* The hybrid logical clock takes in every clock it receives (CRYPTO.md section
+         * 6), so an edit made here after seeing another device's revision is the later
+         * one even when that device's wall clock runs ahead of ours. Without this the
+         * edit lost to the revision it replaced. A clock more than a day ahead is not
+         * taken in (DBK_E_INVALID), as the spec says; the record is kept all the same. */
+        (void)dbk_hlc_recv(&s->hlc, dbk_hlc_wall_ms(), h.rev.clock);
+        st->pulled++;
+    }
+    ls.cursor = json_integer_value(json_object_get(entry, "next"));
+    /* The epoch the server names is a hint: only a verified grant raises ours
+     * (trust/trust.c), and a lower one is an epoch rolled back, refused and told. */
+    if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
+        st->trust.epoch_rollbacks++;
+    *more = *more || json_is_true(json_object_get(entry, "more"));
+    return dbk_local_stream_put(s->L, &ls);
+}
+
+struct ended_acc {
+    dbk_session *s;
+    dbk_sync_stats *st;
+    int rc;
+};
+
+static void
+ended_one(const dbk_local_stream *ls, void *arg)
+{
+    struct ended_acc *a = arg;
+    char k[96], kind[16] = "";
+    int64_t at = end_get(a->s, &ls->id);
+
+    end_key(k, sizeof k, "end_told", &ls->id);
+    if (at <= 0 || a->rc != DBK_OK || dbk_local_get_int(a->s->L, k, 0) == at ||
+        a->st->nended == DBK_SYNC_ENDED_MAX)
+        return;
+    a->rc = dbk_local_put_int(a->s->L, k, at);
+    end_key(k, sizeof k, "end_kind", &ls->id);
+    (void)dbk_local_get_text(a->s->L, k, kind, sizeof kind);
+    a->st->ended[a->st->nended].owner = ls->owner;
+    a->st->ended[a->st->nended].at_ms = at;
+    a->st->ended[a->st->nended].expired = strcmp(kind, "expired") == 0;
+    a->st->nended++;
+}
+
+/* The streams whose reading ended since the user was last told, each reported once. */
+static int
+collect_ended(dbk_session *s, dbk_sync_stats *st)
+{
+    struct ended_acc a = {s, st, DBK_OK};
+    int rc = dbk_local_streams(s->L, ended_one, &a);
+    return rc != DBK_OK ? rc : a.rc;
+}
+
+int
+dbk_sync(dbk_session *s, dbk_sync_stats *st)
+{
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
+        struct push_acc pa = {json_object(), 0};
+        struct pull_acc pl = {json_array(), s};
+        json_t *push = json_array(), *body, *resp = NULL, *e;
+        const char *k;
+        bool more = false;
+        long status;
+        size_t i;
+
+        if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
+            rc = dbk_local_streams(s->L, add_pull, &pl);
+        json_object_foreach(pa.by_stream, k, e)
+            json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
+        json_decref(pa.by_stream);
+        body = json_pack("{s:o, s:o, s:i, s:i}", "push", push, "pull", pl.arr, "limit",
+                         PULL_LIMIT, "max_bytes", PULL_MAX_BYTES);
+        if (rc == DBK_OK)
+            rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
+        json_decref(body);
+        if (rc == DBK_OK && status != 200) {
+            const char *code =
+                json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+            rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+            st->server_error = rc;
+        }
+        if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
+            json_array_foreach(json_object_get(resp, "push"), i, e)
+                if (rc == DBK_OK)
+                    rc = apply_push(s, e, st);
+            json_array_foreach(json_object_get(resp, "pull"), i, e)
+                if (rc == DBK_OK)
+                    rc = apply_pull(s, e, &more, st);
+            if (rc == DBK_OK)
+                rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+            /* What the pulls merged into the clock, as dbk_session_clock: never lower than
+             * what is stored, which a command run during this sync may have raised. */
+            if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
+                rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
+            if (rc == DBK_OK) {
+                /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
+                int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
+                if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
+                    rc = dbk_refresh_grants(s, &st->trust);
+                    if (rc == DBK_OK)
+                        rc = dbk_local_put_int(s->L, "grants_seq", seq);
+                    more = true; /* pull the streams just learned */
+                }
+            }
+            if (rc == DBK_OK)
+                rc = dbk_local_commit(s->L);
+            else
+                dbk_local_rollback(s->L);
+        }
+        json_decref(resp);
+        if (rc != DBK_OK)
+            break;
+        if (!more && (pa.n < PUSH_BATCH || st->failed_streams > 0))
+            break;
+    }
+    st->pending = dbk_local_outbox_count(s->L);
+    if (rc == DBK_OK)
+        rc = collect_ended(s, st);
+    return rc;
+}
+
+struct consents_acc {
+    dbk_session *s;
+    json_t *out;
+};
+
+static void
+consent_one(const dbk_local_stream *ls, void *arg)
+{
+    struct consents_acc *a = arg;
+    char k[96], kind[16] = "", owner[DBK_ID_TEXT_LEN + 1];
+    int64_t ended = end_get(a->s, &ls->id), expires;
+
+    if (dbk_id_equal(&ls->owner, &a->s->account))
+        return;
+    end_key(k, sizeof k, "expires", &ls->id);
+    expires = dbk_local_get_int(a->s->L, k, 0);
+    end_key(k, sizeof k, "end_kind", &ls->id);
+    (void)dbk_local_get_text(a->s->L, k, kind, sizeof kind);
+    dbk_id_to_text(&ls->owner, owner);
+    json_array_append_new(a->out, json_pack("{s:s, s:I, s:I, s:s}", "owner", owner,
+                                            "expires_at", (json_int_t)expires, "ended_at",
+                                            (json_int_t)ended, "ended",
+                                            ended > 0 ? kind : ""));
+}
+
+int
+dbk_sync_consents(dbk_session *s, json_t **out)
+{
+    struct consents_acc a = {s, json_array()};
+    int rc = dbk_local_streams(s->L, consent_one, &a);
+    if (rc != DBK_OK) {
+        json_decref(a.out);
+        a.out = NULL;
+    }
+    *out = a.out;
+    return rc;
+}
+
+int
+dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                      unsigned char box_pk[32])
+{
+    char t[DBK_ID_TEXT_LEN + 1], path[128];
+    json_t *resp = NULL;
+    long status;
+    int rc;
+    dbk_id_to_text(account, t);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(resp);
+    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", sign_pk, 32)) == DBK_OK)
+        rc = json_fixed(resp, "x25519_pk", box_pk, 32);
+    json_decref(resp);
+    return rc;
+}

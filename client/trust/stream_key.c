@@ -1,0 +1,111 @@
+/*
+ * Stream keys: the key of (stream, epoch) opened from the grant this account
+ * holds, after checking the grant's signature against the stream owner's pinned
+ * identity key. See stream_key.h.
+ */
+#include "stream_key.h"
+
+#include "unlock.h"
+
+#include "dbk/error.h"
+#include "dbk/grant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_CACHE_SLOTS 128
+
+/* Stream keys already opened in this session: opening a grant costs a sealed-box
+ * open and a signature check, and a review opens thousands of entries. */
+struct dbk_key_cache {
+    size_t n;
+    struct {
+        dbk_id stream;
+        uint32_t epoch;
+        unsigned char key[32];
+    } v[KEY_CACHE_SLOTS];
+};
+
+/* ---- stream keys ---- */
+
+static int
+owner_pk(dbk_session *s, const dbk_id *owner, unsigned char pk[32])
+{
+    char key[64], t[DBK_ID_TEXT_LEN + 1];
+    size_t n;
+    if (dbk_id_equal(owner, &s->account)) {
+        memcpy(pk, s->keys->sign_pk, 32);
+        return DBK_OK;
+    }
+    dbk_id_to_text(owner, t);
+    snprintf(key, sizeof key, "sign_pk:%s", t);
+    return dbk_local_get(s->L, key, pk, 32, &n);
+}
+
+int
+dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                       unsigned char key[32])
+{
+    dbk_local_stream st;
+    unsigned char *g = NULL, opk[32];
+    size_t len;
+    dbk_grant_hdr h;
+    char *consent = NULL;
+    int rc;
+
+    if (s->keycache != NULL)
+        for (size_t i = 0; i < s->keycache->n; i++)
+            if (s->keycache->v[i].epoch == epoch && dbk_id_equal(&s->keycache->v[i].stream, stream)) {
+                memcpy(key, s->keycache->v[i].key, 32);
+                return DBK_OK;
+            }
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
+        (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
+        (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
+        return rc;
+    dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
+    rc = dbk_grant_open(g, len, &e, &h, key, &consent);
+    free(g);
+    free(consent);
+    if (rc == DBK_OK && s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)))
+        s->keycache->n = 0;
+    if (rc == DBK_OK && s->keycache != NULL && s->keycache->n < KEY_CACHE_SLOTS) {
+        size_t i = s->keycache->n++;
+        s->keycache->v[i].stream = *stream;
+        s->keycache->v[i].epoch = epoch;
+        memcpy(s->keycache->v[i].key, key, 32);
+    }
+    return rc;
+}
+
+int
+dbk_stream_consent(dbk_session *s, const dbk_id *stream, uint32_t epoch, json_t **consent)
+{
+    dbk_local_stream st;
+    unsigned char *g = NULL, opk[32], *key;
+    size_t len;
+    dbk_grant_hdr h;
+    char *text = NULL;
+    int rc;
+
+    *consent = NULL;
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
+        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
+        (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
+        (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
+        return rc;
+    if ((key = sodium_malloc(32)) == NULL) {
+        free(g);
+        return DBK_E_NOMEM;
+    }
+    dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
+    rc = dbk_grant_open(g, len, &e, &h, key, &text);
+    free(g);
+    sodium_free(key);
+    if (rc == DBK_OK && (*consent = json_loads(text, 0, NULL)) == NULL)
+        rc = DBK_E_BAD_JSON;
+    free(text);
+    return rc;
+}

@@ -1,0 +1,18 @@
+/*
+ * The symmetric key of a stream at an epoch, from the grant this account holds.
+ */
+#ifndef DBK_CLIENT_STREAM_KEY_H
+#define DBK_CLIENT_STREAM_KEY_H
+
+#include "session.h"
+
+/* The stream key for (stream, epoch) from the grants this account holds. Opened
+ * once per session and kept in locked memory that is wiped on close. */
+int dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                           unsigned char key[32]);
+
+/* The consent document sealed in the grant of (stream, epoch) this account holds,
+ * after the same checks as dbk_stream_key (new reference). */
+int dbk_stream_consent(dbk_session *s, const dbk_id *stream, uint32_t epoch, json_t **consent);
+
+#endif

@@ -1,0 +1,249 @@
+/* What this device believes, and why; see trust.h. */
+#include "trust.h"
+
+#include "unlock.h"
+
+#include "dbk/error.h"
+#include "dbk/fingerprint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- pins ---- */
+
+static void
+pin_keys(const dbk_id *account, char sign[64], char box[64])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(account, t);
+    snprintf(sign, 64, "sign_pk:%s", t); /* the name the stores already read */
+    snprintf(box, 64, "box_pk:%s", t);
+}
+
+int
+dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                 unsigned char box_pk[32])
+{
+    char sk[64], bk[64];
+    size_t n;
+    pin_keys(account, sk, bk);
+    if (dbk_local_get(s->L, sk, sign_pk, 32, &n) != DBK_OK || n != 32)
+        return DBK_E_NOT_FOUND;
+    if (box_pk != NULL && (dbk_local_get(s->L, bk, box_pk, 32, &n) != DBK_OK || n != 32))
+        return DBK_E_NOT_FOUND;
+    return DBK_OK;
+}
+
+int
+dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sign_pk[32],
+              const unsigned char box_pk[32])
+{
+    unsigned char have_s[32], have_b[32];
+    char sk[64], bk[64];
+    size_t n;
+    int rc;
+    pin_keys(account, sk, bk);
+    if (dbk_local_get(s->L, sk, have_s, 32, &n) == DBK_OK &&
+        (n != 32 || sodium_memcmp(have_s, sign_pk, 32) != 0))
+        return DBK_E_FINGERPRINT;
+    if (dbk_local_get(s->L, bk, have_b, 32, &n) == DBK_OK &&
+        (n != 32 || sodium_memcmp(have_b, box_pk, 32) != 0))
+        return DBK_E_FINGERPRINT;
+    if ((rc = dbk_local_put(s->L, sk, sign_pk, 32)) != DBK_OK)
+        return rc;
+    return dbk_local_put(s->L, bk, box_pk, 32);
+}
+
+int
+dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account, const unsigned char sign_pk[32])
+{
+    unsigned char have[32];
+    char sk[64], bk[64];
+    pin_keys(account, sk, bk);
+    if (dbk_trust_pinned(s, account, have, NULL) == DBK_OK)
+        return sodium_memcmp(have, sign_pk, 32) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
+    return dbk_local_put(s->L, sk, sign_pk, 32);
+}
+
+/* ---- authorship ---- */
+
+bool
+dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type)
+{
+    static const char *const by_grantee[] = {"note", "checklist_def", "plan", "medication",
+                                             "tombstone", NULL};
+    if (dbk_id_equal(owner, author))
+        return true;
+    for (size_t i = 0; type != NULL && by_grantee[i]; i++)
+        if (strcmp(type, by_grantee[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- safety numbers ---- */
+
+static void
+confirm_key(const dbk_id *account, char out[64])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(account, t);
+    snprintf(out, 64, "confirmed:%s", t);
+}
+
+int
+dbk_trust_confirm(dbk_session *s, const dbk_id *account)
+{
+    unsigned char sign_pk[32], box_pk[32], fp[DBK_FP_BYTES];
+    char k[64];
+    int rc;
+    if ((rc = dbk_trust_pinned(s, account, sign_pk, box_pk)) != DBK_OK)
+        return rc;
+    dbk_fingerprint(fp, account, sign_pk, box_pk);
+    confirm_key(account, k);
+    return dbk_local_put(s->L, k, fp, sizeof fp);
+}
+
+bool
+dbk_trust_confirmed(dbk_session *s, const dbk_id *account)
+{
+    unsigned char sign_pk[32], box_pk[32], fp[DBK_FP_BYTES], have[DBK_FP_BYTES];
+    char k[64];
+    size_t n;
+    if (dbk_trust_pinned(s, account, sign_pk, box_pk) != DBK_OK)
+        return false;
+    dbk_fingerprint(fp, account, sign_pk, box_pk);
+    confirm_key(account, k);
+    return dbk_local_get(s->L, k, have, sizeof have, &n) == DBK_OK && n == sizeof have &&
+           sodium_memcmp(have, fp, sizeof fp) == 0;
+}
+
+/* ---- grants ---- */
+
+/* The self-grant's consent says which of the account's streams this is. */
+static int
+self_grant_kind(dbk_session *s, const unsigned char *g, size_t len)
+{
+    unsigned char key[32];
+    dbk_grant_hdr h;
+    char *consent = NULL;
+    int kind = 0;
+    dbk_grant_expect e = {&s->account, s->keys->sign_pk, &s->account, s->keys->box_pk,
+                          s->keys->box_sk, 0};
+    if (dbk_grant_open(g, len, &e, &h, key, &consent) == DBK_OK) {
+        json_t *c = json_loads(consent, 0, NULL);
+        const char *k = json_string_value(json_object_get(c, "stream_kind"));
+        kind = k == NULL ? 0 : strcmp(k, "private") == 0 ? DBK_LOCAL_PRIVATE
+                           : strcmp(k, "shared") == 0    ? DBK_LOCAL_SHARED
+                                                         : 0;
+        json_decref(c);
+    }
+    sodium_memzero(key, sizeof key);
+    free(consent);
+    return kind;
+}
+
+/* Whether the stored grant for (stream, epoch) verifies with owner_pk. */
+static bool
+held_grant_verifies(dbk_session *s, const dbk_grant_hdr *h, const unsigned char owner_pk[32],
+                    const unsigned char *g, size_t len, bool *same)
+{
+    unsigned char *have = NULL;
+    size_t hlen;
+    dbk_grant_hdr hh;
+    bool ok = false;
+    *same = false;
+    if (dbk_local_grant_get(s->L, &h->stream, h->epoch, &have, &hlen) != DBK_OK)
+        return false;
+    *same = hlen == len && memcmp(have, g, len) == 0;
+    ok = dbk_grant_verify(have, hlen, owner_pk, &hh) == DBK_OK && dbk_id_equal(&hh.owner, &h->owner);
+    free(have);
+    return ok;
+}
+
+int
+dbk_trust_accept_grant(dbk_session *s, const unsigned char *g, size_t len, dbk_trust_report *r)
+{
+    unsigned char owner_pk[32];
+    dbk_grant_hdr h;
+    dbk_local_stream st;
+    bool same, known;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if (dbk_grant_parse(g, len, &h) != DBK_OK || !dbk_id_equal(&h.grantee, &s->account)) {
+        r->bad_grants++;
+        return DBK_OK;
+    }
+    if (dbk_id_equal(&h.owner, &s->account))
+        memcpy(owner_pk, s->keys->sign_pk, 32);
+    else if (dbk_trust_pinned(s, &h.owner, owner_pk, NULL) != DBK_OK) {
+        r->bad_grants++; /* sync pins a client's key before its grants are looked at */
+        return DBK_OK;
+    }
+    known = dbk_local_stream_get(s->L, &h.stream, &st) == DBK_OK;
+    /* A stream this device knows as its own cannot change owner, and the reverse. */
+    if (dbk_grant_verify(g, len, owner_pk, &h) != DBK_OK ||
+        (known && !dbk_id_equal(&st.owner, &h.owner))) {
+        r->bad_grants++;
+        return DBK_OK;
+    }
+    if (held_grant_verifies(s, &h, owner_pk, g, len, &same)) {
+        if (!same)
+            r->replaced_grants++; /* keep the one we hold */
+        return DBK_OK;
+    }
+    if ((rc = dbk_local_grant_put(s->L, &h.stream, h.epoch, g, len)) != DBK_OK)
+        return rc;
+    if (!known) {
+        memset(&st, 0, sizeof st);
+        st.id = h.stream;
+        st.owner = h.owner;
+        /* Another account's stream is a shared one; our own says its kind itself. */
+        st.kind = dbk_id_equal(&h.owner, &s->account) ? self_grant_kind(s, g, len)
+                                                      : DBK_LOCAL_SHARED;
+        /* A self-grant from before stream_kind (0, unknown) takes the server's listing
+         * once, in dbk_trust_stream_listed: the one case where the listing is used. */
+        st.epoch = h.epoch;
+        return dbk_local_stream_put(s->L, &st);
+    }
+    if (h.epoch > st.epoch) { /* only a verified grant raises the epoch, never lowers it */
+        st.epoch = h.epoch;
+        return dbk_local_stream_put(s->L, &st);
+    }
+    return DBK_OK;
+}
+
+void
+dbk_trust_stream_listed(dbk_session *s, const dbk_id *stream, const char *kind, uint32_t epoch,
+                        dbk_trust_report *r)
+{
+    dbk_local_stream st;
+    if (dbk_local_stream_get(s->L, stream, &st) != DBK_OK)
+        return;
+    int listed = kind != NULL && strcmp(kind, "private") == 0 ? DBK_LOCAL_PRIVATE
+                                                              : DBK_LOCAL_SHARED;
+    if (st.kind == 0 && kind != NULL && dbk_id_equal(&st.owner, &s->account)) {
+        st.kind = listed; /* an old self-grant that does not name its kind */
+        dbk_local_stream_put(s->L, &st);
+    } else if (kind != NULL && listed != st.kind) {
+        r->kind_swaps++;
+    }
+    if (epoch < st.epoch)
+        r->epoch_rollbacks++;
+}
+
+bool
+dbk_trust_report_any(const dbk_trust_report *r)
+{
+    return r->bad_grants || r->replaced_grants || r->kind_swaps || r->epoch_rollbacks;
+}
+
+json_t *
+dbk_trust_self_consent(int kind, const char *when)
+{
+    return json_pack("{s:s, s:i, s:b, s:s, s:s, s:s}", "type", "consent", "v", 1, "self", 1,
+                     "stream_kind", kind == DBK_LOCAL_PRIVATE ? "private" : "shared", "purpose",
+                     "my own devices", "signed_at", when);
+}

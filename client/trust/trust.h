@@ -1,0 +1,85 @@
+/*
+ * What this device believes, and why. The server is an adversary here: it can list
+ * any key, grant, epoch or stream kind it likes, and the client believes only what a
+ * signature it checked itself says. Every such decision is in this file; commands
+ * and sync call it and never decide trust themselves.
+ *
+ * Pins. The keys of another account this device verified: a counselor's Ed25519 and
+ * X25519 keys checked against the fingerprint of the enrollment code given in person
+ * (both keys: the fingerprint covers both), or a client's keys first seen by its
+ * counselor (trust on first use, to be confirmed by comparing safety numbers). A pin
+ * is never replaced silently: a different key for a pinned account is refused.
+ *
+ * Grants. A grant is kept only if its owner's pinned (or own) identity key signed
+ * it and it is addressed to this account; a stored grant that verifies is never
+ * replaced by other bytes for the same stream and epoch, so a server cannot swap a
+ * self-grant. A stream's epoch rises only with a verified grant for the new epoch and
+ * never goes down.
+ *
+ * Streams. A stream's kind is this device's own knowledge: its own streams' kinds
+ * come from the self-grant the account signed ("stream_kind" in its consent); a
+ * stream owned by another account can only be a shared one (a private stream is
+ * never granted). What the server lists is compared with that and a disagreement is
+ * reported, never applied.
+ */
+#ifndef DBK_CLIENT_TRUST_H
+#define DBK_CLIENT_TRUST_H
+
+#include "session.h"
+
+#include "dbk/grant.h"
+
+/* Pins account's two keys (verified by the caller against a fingerprint or a safety
+ * number). DBK_E_FINGERPRINT when a different pin exists. */
+int dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sign_pk[32],
+                  const unsigned char box_pk[32]);
+/* The pinned keys of account; DBK_E_NOT_FOUND when none (box_pk may be NULL when only
+ * the identity key is wanted; an identity pinned before box keys were pinned gives
+ * DBK_E_NOT_FOUND for box_pk). */
+int dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
+                     unsigned char box_pk[32]);
+/* Trust on first use of an identity key the server listed (a counselor learning a
+ * client's): pinned when none is, refused (DBK_E_FINGERPRINT) when it differs. */
+int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
+                            const unsigned char sign_pk[32]);
+
+/*
+ * Safety numbers (the Signal model): 60 digits from both accounts' keys, compared in
+ * person. dbk_trust_confirm records that the people compared the number for the
+ * keys pinned now; dbk_trust_confirmed says whether they did, for these keys.
+ */
+int dbk_trust_confirm(dbk_session *s, const dbk_id *account);
+bool dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
+
+/*
+ * Authorship. A stream's owner may author any record in it; another account holding
+ * the stream's key (a counselor) only the kinds a counselor writes: note,
+ * checklist_def (assigned skills), plan, medication, and the tombstone of one of
+ * those. A craving, a journal entry or a check-in signed by anyone but the owner is
+ * not the owner's and is never shown as such: readers leave it out and count it.
+ */
+bool dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type);
+
+/* Why a grant or a listing was refused, counted for the user to see. */
+typedef struct dbk_trust_report {
+    size_t bad_grants;      /* not signed by the owner's pinned key, or not for us */
+    size_t replaced_grants; /* other bytes offered for a grant already held */
+    size_t kind_swaps;      /* a stream listed as another kind than we know */
+    size_t epoch_rollbacks; /* a stream listed at an epoch below the one we hold */
+} dbk_trust_report;
+
+/* Checks a grant the server handed over and keeps it if it stands (see above). */
+int dbk_trust_accept_grant(dbk_session *s, const unsigned char *g, size_t len,
+                           dbk_trust_report *r);
+/* Compares the server's listing of a stream (kind "shared"/"private", epoch) with
+ * what this device knows; counts disagreements in r and changes nothing. */
+void dbk_trust_stream_listed(dbk_session *s, const dbk_id *stream, const char *kind,
+                             uint32_t epoch, dbk_trust_report *r);
+/* Whether r holds anything the user must be told. */
+bool dbk_trust_report_any(const dbk_trust_report *r);
+
+/* The consent of a self-grant for a stream of this kind (DBK_LOCAL_*): binds the
+ * kind into what the account signs. New reference. */
+json_t *dbk_trust_self_consent(int kind, const char *when);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * Unlocking the account keys: the passphrase (from DAYBOOK_PASSPHRASE_FILE,
+ * DAYBOOK_PASSPHRASE_FD or the terminal, read into sodium_malloc memory), the key
+ * bundle opened with it, and the kernel keyring cache that spares the passphrase
+ * for DAYBOOK_UNLOCK_SECONDS. The only terminal input below commands/: any layer
+ * may need the keys, and the passphrase must never pass through a command's buffers.
+ * See unlock.h.
+ */
+#include "unlock.h"
+
+#include "dbk/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PASSPHRASE_MAX 1024
+#define UNLOCK_SECONDS_DEFAULT 900
+
+/* ---- passphrase ---- */
+
+static int
+read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    char c;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        buf[n++] = c;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return n > 0 ? DBK_OK : DBK_E_PASSPHRASE;
+}
+
+static int
+read_tty(const char *prompt, char *buf, size_t cap)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    struct termios old, quiet;
+    int rc;
+
+    if (fd < 0)
+        return DBK_E_PASSPHRASE;
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        close(fd);
+        return DBK_E_PASSPHRASE;
+    }
+    tcgetattr(fd, &old);
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fd, TCSAFLUSH, &quiet);
+    rc = read_line(fd, buf, cap);
+    tcsetattr(fd, TCSAFLUSH, &old);
+    (void)!write(fd, "\n", 1);
+    close(fd);
+    return rc;
+}
+
+int
+dbk_passphrase_read(const char *prompt, bool confirm, char **out)
+{
+    const char *file = getenv("DAYBOOK_PASSPHRASE_FILE"), *fdv = getenv("DAYBOOK_PASSPHRASE_FD");
+    char *p = sodium_malloc(PASSPHRASE_MAX), *again;
+    int rc;
+
+    *out = NULL;
+    if (p == NULL)
+        return DBK_E_NOMEM;
+    if (file != NULL && *file) {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        rc = fd >= 0 ? read_line(fd, p, PASSPHRASE_MAX) : DBK_E_IO;
+        if (fd >= 0)
+            close(fd);
+    } else if (fdv != NULL && *fdv) {
+        rc = read_line(atoi(fdv), p, PASSPHRASE_MAX);
+    } else {
+        rc = read_tty(prompt, p, PASSPHRASE_MAX);
+        if (rc == DBK_OK && confirm) {
+            again = sodium_malloc(PASSPHRASE_MAX);
+            if (again == NULL)
+                rc = DBK_E_NOMEM;
+            else if (read_tty("Again: ", again, PASSPHRASE_MAX) != DBK_OK ||
+                     strcmp(again, p) != 0)
+                rc = DBK_E_PASSPHRASE;
+            sodium_free(again);
+        }
+    }
+    if (rc != DBK_OK) {
+        sodium_free(p);
+        return rc;
+    }
+    *out = p;
+    return DBK_OK;
+}
+
+void
+dbk_passphrase_free(char *p)
+{
+    sodium_free(p); /* wipes */
+}
+
+/* ---- the keyring cache ---- */
+
+static void
+key_desc(const dbk_session *s, char *out, size_t cap)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&s->account, t);
+    snprintf(out, cap, "daybook:%s", t);
+}
+
+static long
+keyring_find(const dbk_session *s)
+{
+    char desc[64];
+    key_desc(s, desc, sizeof desc);
+    return syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+}
+
+void
+dbk_unlock_cache(dbk_session *s)
+{
+    unsigned char secrets[64];
+    const char *v = getenv("DAYBOOK_UNLOCK_SECONDS");
+    long seconds = v ? atol(v) : UNLOCK_SECONDS_DEFAULT, id;
+    char desc[64];
+
+    if (s->keys == NULL || seconds <= 0)
+        return;
+    key_desc(s, desc, sizeof desc);
+    memcpy(secrets, s->keys->sign_seed, 32);
+    memcpy(secrets + 32, s->keys->box_sk, 32);
+    id = syscall(SYS_add_key, "user", desc, secrets, sizeof secrets, KEY_SPEC_USER_KEYRING);
+    sodium_memzero(secrets, sizeof secrets);
+    if (id > 0)
+        syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
+}
+
+void
+dbk_unlock_forget(dbk_session *s)
+{
+    long id;
+    while ((id = keyring_find(s)) > 0)
+        syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
+}
+
+int
+dbk_unlock(dbk_session *s)
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES], secrets[64];
+    size_t n;
+    char *pass;
+    long id;
+    int rc;
+
+    if (s->keys != NULL)
+        return DBK_OK;
+    if ((id = keyring_find(s)) > 0 &&
+        syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) == (long)sizeof secrets) {
+        s->keys = dbk_account_keys_from_secrets(secrets, secrets + 32);
+        sodium_memzero(secrets, sizeof secrets);
+        return s->keys ? DBK_OK : DBK_E_NOMEM;
+    }
+    if ((rc = dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
+        return rc;
+    rc = dbk_bundle_open(bundle, n, &s->account, pass, strlen(pass), &s->keys, NULL);
+    dbk_passphrase_free(pass);
+    if (rc == DBK_OK)
+        dbk_unlock_cache(s);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * Unlocking: the account's two secret keys are opened from the key bundle with
+ * the passphrase and cached in the kernel's user keyring for a limited time
+ * (DAYBOOK_UNLOCK_SECONDS, default 900), never on disk. The passphrase comes from
+ * DAYBOOK_PASSPHRASE_FILE (first line), DAYBOOK_PASSPHRASE_FD, or the terminal.
+ */
+#ifndef DBK_CLIENT_UNLOCK_H
+#define DBK_CLIENT_UNLOCK_H
+
+#include "session.h"
+
+/* Reads the passphrase (see above); confirm asks twice on a terminal. The buffer
+ * is sodium_malloc'd: free with dbk_passphrase_free. */
+int dbk_passphrase_read(const char *prompt, bool confirm, char **out);
+void dbk_passphrase_free(char *p);
+
+/* Unlocks the account keys: from the keyring cache, else with the passphrase.
+ * DBK_E_PASSPHRASE on a wrong one. */
+int dbk_unlock(dbk_session *s);
+/* Puts the unlocked keys in the keyring cache. */
+void dbk_unlock_cache(dbk_session *s);
+/* Forgets the cached keys. */
+void dbk_unlock_forget(dbk_session *s);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * The server as an adversary (issue: the client trusts signatures it checked, never
+ * the server). A real daybookd and the real CLIs; between syncs the server is turned
+ * by editing its own SQLite file while it is stopped, then started again on it, as a
+ * compromised or carelessly restored server would answer. Each attack counts what
+ * leaked: an entry the client meant for its counselor that the counselor cannot
+ * read, an entry written into the wrong stream, a key or grant the client took from
+ * the server; every count must be 0, and the client says loudly what it refused.
+ *
+ *   kind swap       the client's shared stream listed as private (and the reverse)
+ *   epoch rollback  the client's streams listed at epoch 0, below the one it holds
+ *   forged grant    a grant for the client's own shared stream signed by another key
+ *                   offered in place of its self-grant
+ *
+ * Each was checked to fail with its protection removed (trust/trust.c: the listing
+ * applied to the local kind and epoch, and a grant stored without its signature
+ * checked, as before).
+ */
+#include "tc.h"
+
+#include "counselor.h"
+#include "entry.h"
+#include "session.h"
+
+#include "dbk/base64.h"
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+struct fx {
+    dbk_server srv;
+    tc_cli_pair_t p;
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    tc_cli_pair(&f->srv, &f->p);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->p.home);
+    free(f->p.home);
+    free(f);
+    return 0;
+}
+
+
+
+static const char *hex_of(const char *id_text, char out[33]);
+
+/* Stops the server, runs sql on its file, starts it again on the same directory. The
+ * client's grants_seq is bumped too, as an attacker would, so the client's next sync
+ * fetches the grants and streams the server now lists. */
+static void
+turn_server(struct fx *f, const char *sql)
+{
+    char path[4200], bump[256], hex[33], *err = NULL;
+    sqlite3 *db;
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(bump, sizeof bump, "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             hex_of(f->p.client_id, hex));
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(db, bump, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    sqlite3_close(db);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+}
+
+/* The journal entries of the client the counselor can read in its review. */
+static size_t
+counselor_reads(struct fx *f)
+{
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    json_t *j = tc_json_of(tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL),
+                        "review");
+    json_t *journal = json_object_get(j, "journal");
+    size_t n = json_is_array(journal) ? json_array_size(journal)
+                                      : (size_t)json_integer_value(json_object_get(journal, "count"));
+    json_decref(j);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return n;
+}
+
+static const char *
+hex_of(const char *id_text, char out[33])
+{
+    dbk_id id;
+    assert_int_equal(dbk_id_from_text(&id, id_text, strlen(id_text)), 0);
+    for (size_t i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id.b[i]);
+    return out;
+}
+
+static void
+test_kind_swap_and_epoch_rollback(void **state)
+{
+    struct fx *f = *state;
+    char sql[512], hex[33];
+    dbk_run_result r;
+    json_t *j;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("journal", "-m", "before the server turned", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(counselor_reads(f), 1);
+
+    /* The server swaps the kinds of the client's two streams and lists them at epoch 0. */
+    snprintf(sql, sizeof sql,
+             "UPDATE streams SET kind = 3 - kind, epoch = 0 WHERE owner = x'%s';",
+             hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+
+    r = tc_cli("--json", "sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "WARNING: the server sent data this device refused"));
+    j = json_loads(r.out, 0, NULL);
+    dbk_run_result_free(&r);
+    json_t *refused = json_object_get(j, "refused");
+    assert_true(json_integer_value(json_object_get(refused, "kind_swaps")) >= 2);
+    if (json_integer_value(json_object_get(refused, "epoch_rollbacks")) < 2)
+        fail_msg("epoch rollbacks not refused: %s", json_dumps(j, 0));
+    json_decref(j);
+
+    /* Nothing changed on the client: a shared entry still goes to the shared stream, under
+     * the key the counselor holds, and a private one stays private. */
+    r = tc_cli("journal", "-m", "after the server turned", NULL);
+    if (r.status != 0)
+        fail_msg("journal after the swap: %s", r.err); /* leaked: the stream is lost */
+    dbk_run_result_free(&r);
+    r = tc_cli("journal", "--private", "-m", "still private", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    /* The turned server may refuse the push (it believes its own listing): a server can
+     * always deny service. What matters is what the client sealed: once the server is
+     * honest again, the counselor reads the shared entry and nothing private. */
+    r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    snprintf(sql, sizeof sql, "UPDATE streams SET kind = 3 - kind, epoch = 1 WHERE owner = x'%s';",
+             hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    r = tc_cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync with the honest server again: %s", r.err);
+    dbk_run_result_free(&r);
+    size_t reads = counselor_reads(f);
+    int leaked = reads == 2 ? 0 : 1;
+    dbk_report("malicious server: stream kind swap and epoch rollback",
+               "the server lists the client's shared stream as private, the private one as "
+               "shared, both at epoch 0; the client syncs and writes a shared and a private "
+               "entry",
+               "kind swaps refused, epoch rollbacks refused; entries in the wrong stream or "
+               "unreadable by the counselor (leaked): %d",
+               leaked);
+    assert_int_equal(reads, 2); /* the shared one, not the private one */
+}
+
+/* The client's shared stream id and X25519 key as the server's file holds them. */
+static void
+client_stream_and_key(struct fx *f, dbk_id *stream, unsigned char box_pk[32])
+{
+    char path[4200], hex[33], sql[256];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT s.id, a.box_pk FROM streams s JOIN accounts a ON a.id = s.owner "
+             "WHERE s.owner = x'%s' AND s.kind = 1",
+             hex_of(f->p.client_id, hex));
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    memcpy(stream->b, sqlite3_column_blob(st, 0), 16);
+    memcpy(box_pk, sqlite3_column_blob(st, 1), 32);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void
+test_forged_self_grant(void **state)
+{
+    struct fx *f = *state;
+    char *sql, *hexg;
+    unsigned char box_pk[32], key[32], *g;
+    size_t len;
+    dbk_run_result r;
+    json_t *j;
+    tc_account mallory;
+    dbk_grant_hdr h = {0};
+
+    /* A grant of the client's shared stream at epoch 1, to the client, in the client's
+     * name, sealed to the client's key but signed by a key the server holds, put in
+     * place of the self-grant. A device that believed it would seal entries with a
+     * stream key the server knows. */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    tc_account_init(&mallory, false, "mallory's passphrase");
+    client_stream_and_key(f, &h.stream, box_pk);
+    h.epoch = 1;
+    assert_int_equal(dbk_id_from_text(&h.owner, f->p.client_id, strlen(f->p.client_id)), 0);
+    h.grantee = h.owner;
+    h.created_at = 1;
+    randombytes_buf(key, sizeof key);
+    const char *consent = "{\"type\":\"consent\",\"v\":1,\"self\":true}";
+    assert_int_equal(dbk_grant_seal(&h, key, consent, strlen(consent), box_pk,
+                                    mallory.keys->sign_sk, &g, &len),
+                     0);
+    hexg = malloc(2 * len + 1);
+    sql = malloc(2 * len + 512);
+    for (size_t i = 0; i < len; i++)
+        snprintf(hexg + 2 * i, 3, "%02x", g[i]);
+    char sh[33], ch[33];
+    for (size_t i = 0; i < 16; i++)
+        snprintf(sh + 2 * i, 3, "%02x", h.stream.b[i]);
+    snprintf(sql, 2 * len + 512,
+             "UPDATE grants SET grant_bytes = x'%s' WHERE stream = x'%s' AND grantee = x'%s' "
+             "AND epoch = 1;",
+             hexg, sh, hex_of(f->p.client_id, ch));
+    turn_server(f, sql);
+    free(sql);
+    free(hexg);
+    free(g);
+
+    r = tc_cli("--json", "sync", NULL);
+    assert_int_equal(r.status, 0);
+    j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    size_t refused = (size_t)json_integer_value(
+        json_object_get(json_object_get(j, "refused"), "grants"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    /* Still sealing with its own key: the counselor reads the new entry. */
+    r = tc_cli("journal", "-m", "after the forged grant", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    size_t reads = counselor_reads(f);
+    dbk_report("malicious server: forged self-grant",
+               "the server offers, in place of the client's self-grant, a grant in the client's "
+               "name signed by a key it holds",
+               "forged grants refused: %zu; entries the counselor could not read (leaked): %d",
+               refused, reads == 1 ? 0 : 1);
+    assert_true(refused >= 1);
+    assert_int_equal(reads, 1);
+    sodium_memzero(key, sizeof key);
+    tc_account_free(&mallory);
+}
+
+/* Safety numbers: both sides see the same 60 digits and confirm them; then the server
+ * lists other keys for the client (its own), and the counselor is warned loudly and
+ * keeps the keys it verified. */
+static void
+test_safety_number_and_changed_key(void **state)
+{
+    struct fx *f = *state;
+    char sql[512], hex[33], pkhex[65], bxhex[65];
+    tc_account mallory;
+    dbk_run_result r;
+    json_t *a, *b;
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    a = tc_json_of(tc_cli("--json", "verify", f->p.client_id, NULL), "counselor verify");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    b = tc_json_of(tc_cli("--json", "verify", NULL), "client verify");
+    assert_string_equal(json_string_value(json_object_get(a, "safety_number")),
+                        json_string_value(json_object_get(b, "safety_number")));
+    assert_int_equal(strlen(json_string_value(json_object_get(a, "safety_number"))), 71);
+    assert_false(json_is_true(json_object_get(b, "confirmed")));
+    json_decref(b);
+    b = tc_json_of(tc_cli("--json", "verify", "--confirm", NULL), "client confirm");
+    assert_true(json_is_true(json_object_get(b, "confirmed")));
+    json_decref(b);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    json_decref(tc_json_of(tc_cli("--json", "verify", f->p.client_id, "--confirm", NULL), "confirm"));
+    tc_account_init(&mallory, false, "mallory's passphrase");
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(pkhex + 2 * i, 3, "%02x", mallory.keys->sign_pk[i]);
+        snprintf(bxhex + 2 * i, 3, "%02x", mallory.keys->box_pk[i]);
+    }
+    snprintf(sql, sizeof sql, "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             pkhex, bxhex, hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    r = tc_cli("--json", "verify", f->p.client_id, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "WARNING: the server now lists other keys"));
+    b = json_loads(r.out, 0, NULL);
+    assert_true(json_is_true(json_object_get(b, "changed")));
+    assert_true(json_is_true(json_object_get(b, "confirmed"))); /* the verified keys stay */
+    assert_string_equal(json_string_value(json_object_get(a, "safety_number")),
+                        json_string_value(json_object_get(b, "safety_number")));
+    dbk_run_result_free(&r);
+    dbk_report("malicious server: substituted client key",
+               "after counselor and client compared safety numbers, the server lists keys of "
+               "its own for the client",
+               "the counselor is warned (exit 1) and keeps the keys it verified; keys replaced: "
+               "%d",
+               json_is_true(json_object_get(b, "confirmed")) ? 0 : 1);
+    json_decref(a);
+    json_decref(b);
+    tc_account_free(&mallory);
+}
+
+/* A counselor (or anyone holding the stream key) writes a craving ending in use into the
+ * client's shared stream, signed with its own key. The client never shows it as its
+ * own, nor does the counselor's review count it as the client's lapse. */
+static void
+test_forged_author(void **state)
+{
+    struct fx *f = *state;
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client, id;
+    dbk_run_result r;
+    json_t *j, *e;
+    size_t i, shown = 0;
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_co_client_stream(&s, &client, &st), 0);
+    json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:{s:s}, s:s}", "type", "craving",
+                            "v", 1, "occurred_at", "2026-11-20T18:40:00-05:00", "tz",
+                            "America/New_York", "intensity", "value", 10, "scale", "0-10",
+                            "outcome", "result", "used", "note", "FORGED-BY-ANOTHER-KEY");
+    assert_int_equal(dbk_entry_save_in(&s, &st.id, NULL, doc, &id), 0);
+    json_decref(doc);
+    dbk_session_close(&s);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "log", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "signed by someone who may not write them"));
+    j = json_loads(r.out, 0, NULL);
+    dbk_run_result_free(&r);
+    json_array_foreach(j, i, e) {
+        char *t = json_dumps(e, 0);
+        shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
+        free(t);
+    }
+    json_decref(j);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    j = tc_json_of(tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL), "review");
+    char *t = json_dumps(j, 0);
+    shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
+    free(t);
+    json_decref(j);
+    dbk_report("malicious server: forged author",
+               "a craving ending in use, signed by the counselor's key, written into the "
+               "client's shared stream",
+               "shown as the client's in the client's log or the counselor's review (leaked): "
+               "%zu",
+               shown);
+    assert_int_equal(shown, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_kind_swap_and_epoch_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
