@@ -506,7 +506,8 @@ job_done(dbk_job *job)
         char *text;
         if (j->out_is_extra && j->out != NULL && json_is_object(j->out))
             json_object_update_missing(e, j->out); /* never a success body */
-        if (err == DBK_E_RATE_LIMITED)
+        bool retry = err == DBK_E_RATE_LIMITED || err == DBK_E_STORE_UNAVAILABLE;
+        if (retry) /* the database away (PostgreSQL): the same request, a second later */
             json_object_set_new(e, "retry_after_s", json_integer(1));
         if (dbk_err_http_status(err) >= 500)
             DBK_LOG(DBK_LOG_WARN, "request_failed", DBK_STR("path", j->req->path),
@@ -518,7 +519,7 @@ job_done(dbk_job *job)
             dbk_http_respond_error(j->req, DBK_E_NOMEM);
         } else {
             dbk_http_respond(j->req, dbk_err_http_status(err), "application/json",
-                             err == DBK_E_RATE_LIMITED ? "Retry-After: 1\r\n" : NULL, text,
+                             retry ? "Retry-After: 1\r\n" : NULL, text,
                              strlen(text));
             free(text);
         }

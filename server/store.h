@@ -385,5 +385,47 @@ typedef int (*dbk_row_cb)(const dbk_value *row, void *arg);
 int dbk_store_table_rows(dbk_store *st, const dbk_table *t, dbk_row_cb cb, void *arg);
 /* Inserts one row of t as it is (the copy of a store). */
 int dbk_store_table_insert(dbk_store *st, const dbk_table *t, const dbk_value *row);
+/* Deletes every row of t (a copy replaces the new store's own identity in meta). */
+int dbk_store_table_clear(dbk_store *st, const dbk_table *t);
+
+/* What daybookd migrate found, table by table (store/migrate.c). */
+typedef struct dbk_migrate_table {
+    const char *name;
+    int64_t from_rows, to_rows;
+    unsigned char from_hash[DBK_HASH_BYTES], to_hash[DBK_HASH_BYTES];
+} dbk_migrate_table;
+
+#define DBK_MIGRATE_TABLES_MAX 32
+
+typedef struct dbk_migrate_report {
+    dbk_migrate_table tables[DBK_MIGRATE_TABLES_MAX];
+    size_t ntables;
+    int64_t audit_checked; /* entries of the copy's audit chain that verify */
+} dbk_migrate_report;
+
+/*
+ * Copies every table of from into to, in one transaction of to, which must hold no
+ * account, stream, record or audit entry yet (DBK_E_CONFLICT otherwise); to takes
+ * from's identity (server id, secret, restore generation), so clients see the same
+ * server. Then compares them (dbk_store_compare).
+ */
+int dbk_store_migrate(dbk_store *from, dbk_store *to, dbk_migrate_report *rep);
+/*
+ * Counts and hashes every table of a and b (BLAKE2b over the rows in the same order)
+ * and verifies b's audit chain. DBK_OK when every count and hash agree and the chain
+ * verifies; DBK_E_CORRUPT otherwise, with rep saying where.
+ */
+int dbk_store_compare(dbk_store *a, dbk_store *b, dbk_migrate_report *rep);
+
+/*
+ * PostgreSQL's restore (daybookd restore with a postgresql:// store): archive is a
+ * pg_dump custom-format file (daybookd backup). Refuses while a daybookd node is
+ * connected to the database, and an archive of another server; restores it with
+ * pg_restore in one transaction (the live data stays as it was if that fails), then
+ * raises the restore generation above both and deletes tokens, challenges and
+ * pending invites (dbk_store_restore_prepare). msg says what happened or why not.
+ */
+int dbk_store_pg_restore(const char *url, const char *archive, int64_t *generation, char *msg,
+                         size_t msgsz);
 
 #endif

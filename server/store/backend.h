@@ -112,7 +112,8 @@
     X(int, backup, (, const char *path), (, path))                                                 \
     X(int, check, (, char *msg, size_t msgsz), (, msg, msgsz))                                     \
     X(int, table_rows, (, const dbk_table *t, dbk_row_cb cb, void *arg), (, t, cb, arg))           \
-    X(int, table_insert, (, const dbk_table *t, const dbk_value *row), (, t, row))
+    X(int, table_insert, (, const dbk_table *t, const dbk_value *row), (, t, row))                \
+    X(int, table_clear, (, const dbk_table *t), (, t))
 
 typedef struct dbk_store_ops {
     const char *name; /* "sqlite", "postgresql" */

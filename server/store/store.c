@@ -52,7 +52,7 @@ dbk_store_open_url(const char *url, dbk_store **out)
 {
     *out = NULL;
     if (dbk_store_url_is_pg(url))
-        return DBK_E_INVALID; /* the PostgreSQL backend comes next */
+        return dbk_pg_open(url, out);
     if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0')
         return dbk_sqlite_open_path(url + 7, true, out);
     return DBK_E_INVALID;

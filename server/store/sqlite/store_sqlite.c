@@ -1858,4 +1858,13 @@ sq_table_insert(sq_store *st, const dbk_table *t, const dbk_value *row)
     return rc;
 }
 
+static int
+sq_table_clear(sq_store *st, const dbk_table *t)
+{
+    char sql[128];
+    if ((size_t)snprintf(sql, sizeof sql, "DELETE FROM %s", t->name) >= sizeof sql)
+        return DBK_E_INTERNAL;
+    return exec(st, sql);
+}
+
 DBK_BACKEND_TABLE(sq_ops, "sqlite")
