@@ -24,6 +24,12 @@ uint64_t
 dbk_hlc_local(dbk_hlc *h, uint64_t wall_ms)
 {
     uint64_t l = dbk_hlc_ms(h->last), c = h->last & 0xffff;
+    /* A last clock more than the bound ahead of the wall clock came from this device's
+     * own clock while it was wrong (no remote clock that far ahead is merged): kept,
+     * every later write would be refused by the server until that time passed
+     * (proto/README.md section 10, check 6). The clock starts again from the wall. */
+    if (l > wall_ms + DBK_HLC_MAX_DRIFT_MS)
+        l = 0, c = 0;
     h->last = wall_ms > l ? dbk_hlc_pack(wall_ms, 0) : bump(l, c);
     return h->last;
 }

@@ -271,6 +271,77 @@ dbk_api_enroll(dbk_http_request *req)
     dbk_api_submit(j);
 }
 
+/* ---- POST /v1/enroll/check ---- */
+
+/*
+ * Before a client uses its code up, it asks for the inviting counselor's keys and
+ * checks them against the fingerprint in the link (README section 4.3). Nothing is
+ * created or marked; the answer for a code that is unknown, used, expired or not
+ * this counselor's is the same 410 as enrollment's. Knowing the code is the
+ * authority, as for enrollment itself: the keys are public to whoever holds one.
+ */
+struct enroll_check_ctx {
+    unsigned char code_hash[DBK_HASH_BYTES];
+    dbk_id counselor;
+    int64_t now;
+    bool found;
+};
+
+static void
+on_invite_check(const dbk_invite *inv, void *arg)
+{
+    struct enroll_check_ctx *c = arg;
+    /* Every pending invite is compared, in constant time, whatever came before. */
+    bool match = sodium_memcmp(inv->secret_hash, c->code_hash, DBK_HASH_BYTES) == 0;
+    if (match && inv->kind == DBK_INVITE_CLIENT && inv->used_at == 0 && inv->expires_at > c->now)
+        c->found = true;
+}
+
+static void
+op_enroll_check(dbk_api_job *j, dbk_store *st)
+{
+    struct enroll_check_ctx *c = j->ctx;
+    dbk_account counselor;
+    int rc;
+
+    c->now = j->now;
+    if ((rc = dbk_store_invites_of(st, &c->counselor, on_invite_check, c)) != DBK_OK) {
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    rc = c->found ? dbk_store_account_get(st, &c->counselor, &counselor) : DBK_E_GONE;
+    if (rc != DBK_OK) {
+        dbk_api_fail(j, rc == DBK_E_NOT_FOUND ? DBK_E_GONE : rc, NULL);
+        return;
+    }
+    j->out = json_pack("{s:o}", "counselor", keys_json(&counselor));
+}
+
+void dbk_api_enroll_check(dbk_http_request *req);
+void
+dbk_api_enroll_check(dbk_http_request *req)
+{
+    static const char *const keys[] = {"code", "counselor", NULL};
+    dbk_api_job *j = dbk_api_body_job(req, op_enroll_check, false,
+                                      sizeof(struct enroll_check_ctx), NULL);
+    struct enroll_check_ctx *c;
+    unsigned char code[16];
+    int rc;
+
+    if (j == NULL)
+        return;
+    c = j->ctx;
+    if ((rc = dbk_api_only(j->in, keys)) != DBK_OK ||
+        (rc = dbk_api_fixed(j->in, "code", code, sizeof code)) != DBK_OK ||
+        (rc = dbk_api_id(j->in, "counselor", &c->counselor)) != DBK_OK) {
+        dbk_api_reject(j, rc);
+        return;
+    }
+    crypto_generichash(c->code_hash, sizeof c->code_hash, code, sizeof code, NULL, 0);
+    sodium_memzero(code, sizeof code);
+    dbk_api_submit(j);
+}
+
 /* ---- POST /v1/login/start ---- */
 
 struct login_ctx {

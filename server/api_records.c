@@ -23,6 +23,7 @@
 #include "api.h"
 
 #include "dbk/base64.h"
+#include "dbk/hlc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -264,6 +265,14 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
         if ((rc = verify_envelope(it, pk)) != 0)
             return rc == DBK_E_NOMEM ? rc : DBK_E_BAD_SIGNATURE;
     }
+    /* A revision from a clock more than a day ahead would win every later edit of its
+     * record, on every device, until its time passed (README section 10, check 6):
+     * refused, with the server's clock so the device can say how far off it is. */
+    for (size_t i = 0; i < u->n; i++)
+        if (dbk_hlc_ms(u->items[i].hdr.rev.clock) > (uint64_t)j->now + DBK_HLC_MAX_DRIFT_MS) {
+            *out = json_pack("{s:I}", "server_time", (json_int_t)j->now);
+            return DBK_E_CLOCK_AHEAD;
+        }
     /* A full disk is the last check (README section 10): refused before anything is
      * written, the group's transaction untouched. */
     if ((rc = dbk_store_room(st)) != DBK_OK)

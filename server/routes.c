@@ -12,6 +12,7 @@ void dbk_api_consent_template(dbk_http_request *req);
 void dbk_api_device_revoke(dbk_http_request *req);
 void dbk_api_devices(dbk_http_request *req);
 void dbk_api_enroll(dbk_http_request *req);
+void dbk_api_enroll_check(dbk_http_request *req);
 void dbk_api_grant_revoke(dbk_http_request *req);
 void dbk_api_grants_of_stream(dbk_http_request *req);
 void dbk_api_grants_put(dbk_http_request *req);
@@ -35,6 +36,7 @@ const dbk_route dbk_routes[] = {
     {"GET", "/metrics", dbk_api_metrics, false},
     {"GET", "/v1/consent-template", dbk_api_consent_template, false},
     {"POST", "/v1/enroll", dbk_api_enroll, false},
+    {"POST", "/v1/enroll/check", dbk_api_enroll_check, false},
     {"POST", "/v1/invites", dbk_api_invite_create, false},
     {"GET", "/v1/invites", dbk_api_invites, false},
     {"DELETE", "/v1/invites/{invite}", dbk_api_invite_delete, false},

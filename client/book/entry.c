@@ -7,6 +7,7 @@
 #include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/grant.h"
+#include "dbk/hlc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,94 @@ int
 dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
 {
     return entries_of(s, owner, cb, arg, bad);
+}
+
+/* ---- revisions written while this device's clock was far ahead ---- */
+
+struct ahead {
+    uint64_t limit_ms;
+    const dbk_id *me;
+    unsigned char **env;
+    size_t *len, n, cap;
+    int rc;
+};
+
+static void
+collect_ahead(const dbk_local_record *r, void *arg)
+{
+    struct ahead *a = arg;
+    if (a->rc != DBK_OK || dbk_hlc_ms(r->hdr.rev.clock) <= a->limit_ms || r->seq != 0 ||
+        !dbk_id_equal(&r->hdr.author, a->me))
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 8;
+        unsigned char **e = realloc(a->env, cap * sizeof *e);
+        size_t *l = e ? realloc(a->len, cap * sizeof *l) : NULL;
+        if (e) a->env = e;
+        if (l) a->len = l;
+        if (e == NULL || l == NULL) {
+            a->rc = DBK_E_NOMEM;
+            return;
+        }
+        a->cap = cap;
+    }
+    if ((a->env[a->n] = malloc(r->len)) == NULL) {
+        a->rc = DBK_E_NOMEM;
+        return;
+    }
+    memcpy(a->env[a->n], r->env, r->len);
+    a->len[a->n++] = r->len;
+}
+
+struct restamp {
+    dbk_session *s;
+    int rc;
+};
+
+/* Drops the far-ahead revision and writes its plaintext again with a clock from now. */
+static void
+restamp_one(const dbk_entry *e, void *arg)
+{
+    struct restamp *t = arg;
+    if (t->rc == DBK_OK)
+        t->rc = dbk_local_revision_drop_pending(t->s->L, &e->hdr.record, &e->hdr.rev);
+    if (t->rc == DBK_OK)
+        t->rc = dbk_entry_save_in(t->s, &e->hdr.stream, &e->hdr.record, e->doc, NULL);
+}
+
+int
+dbk_entry_restamp_ahead(dbk_session *s, size_t *n)
+{
+    struct ahead a = {.limit_ms = dbk_hlc_wall_ms() + DBK_HLC_MAX_DRIFT_MS, .me = &s->account};
+    struct restamp t = {s, DBK_OK};
+    int rc;
+
+    *n = 0;
+    rc = dbk_local_outbox(s->L, SIZE_MAX / 2, collect_ahead, &a);
+    if (rc == DBK_OK)
+        rc = a.rc;
+    if (rc == DBK_OK && a.n > 0 && (rc = dbk_unlock(s)) == DBK_OK &&
+        (rc = dbk_local_begin(s->L)) == DBK_OK) {
+        struct open_ctx o;
+        for (size_t i = 0; i < a.n && t.rc == DBK_OK; i++) {
+            dbk_local_record r = {.env = a.env[i], .len = a.len[i], .pending = true};
+            if ((t.rc = dbk_envelope_parse(a.env[i], a.len[i], &r.hdr)) != DBK_OK)
+                break;
+            memset(&o, 0, sizeof o);
+            o.s = s, o.cb = restamp_one, o.arg = &t, o.rc = DBK_OK;
+            open_one(&r, &o);
+            if (o.bad > 0)
+                t.rc = DBK_E_CORRUPT; /* its own entry that does not open: leave it be */
+        }
+        rc = t.rc == DBK_OK ? dbk_local_commit(s->L) : t.rc;
+        if (rc != DBK_OK)
+            dbk_local_rollback(s->L);
+        else
+            *n = a.n;
+    }
+    for (size_t i = 0; i < a.n; i++)
+        free(a.env[i]);
+    free(a.env);
+    free(a.len);
+    return rc;
 }

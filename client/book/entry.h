@@ -27,6 +27,14 @@ int dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plain
 int dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record,
                       json_t *plaintext, dbk_id *out_id);
 
+/*
+ * Revisions this device wrote while its clock was more than a day ahead, which the
+ * server refuses (proto/README.md section 10, check 6), written again with a clock
+ * from now once the clock has been set right, the old ones dropped (no server ever
+ * had them). *n: how many. Nothing changes while the clock is still wrong.
+ */
+int dbk_entry_restamp_ahead(dbk_session *s, size_t *n);
+
 /* One opened entry. */
 typedef struct dbk_entry {
     dbk_envelope_hdr hdr;

@@ -20,12 +20,33 @@ answer_err(json_t *resp)
     return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
 }
 
+/* The counselor's keys in an answer, checked against the fingerprint the counselor
+ * gave in person: a key the server substituted is DBK_E_FINGERPRINT. */
+static int
+keys_checked(int rc, long status, json_t *keys, const dbk_id *counselor, const char *fp,
+             unsigned char sign_pk[32], unsigned char box_pk[32])
+{
+    const char *spk, *bpk;
+
+    if (rc == DBK_OK && status != 200)
+        return answer_err(keys);
+    if (rc != DBK_OK)
+        return rc;
+    if ((spk = json_string_value(json_object_get(keys, "ed25519_pk"))) == NULL ||
+        (bpk = json_string_value(json_object_get(keys, "x25519_pk"))) == NULL ||
+        dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
+        dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK)
+        return DBK_E_BAD_JSON;
+    if (dbk_fingerprint_check(fp, strlen(fp), counselor, sign_pk, box_pk) != DBK_OK)
+        return DBK_E_FINGERPRINT;
+    return DBK_OK;
+}
+
 int
 dbk_share_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
                          unsigned char sign_pk[32], unsigned char box_pk[32])
 {
     char t[DBK_ID_TEXT_LEN + 1], path[128];
-    const char *spk, *bpk;
     json_t *resp = NULL;
     long status;
     int rc;
@@ -33,16 +54,37 @@ dbk_share_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp
     dbk_id_to_text(counselor, t);
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
-    if (rc == DBK_OK && status != 200)
-        rc = answer_err(resp);
-    if (rc == DBK_OK &&
-        ((spk = json_string_value(json_object_get(resp, "ed25519_pk"))) == NULL ||
-         (bpk = json_string_value(json_object_get(resp, "x25519_pk"))) == NULL ||
-         dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
-         dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK))
-        rc = DBK_E_BAD_JSON;
-    if (rc == DBK_OK && dbk_fingerprint_check(fp, strlen(fp), counselor, sign_pk, box_pk) != DBK_OK)
-        rc = DBK_E_FINGERPRINT;
+    rc = keys_checked(rc, status, resp, counselor, fp, sign_pk, box_pk);
+    json_decref(resp);
+    return rc;
+}
+
+int
+dbk_share_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *counselor,
+                                 const char *fp, unsigned char sign_pk[32],
+                                 unsigned char box_pk[32])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    json_t *body, *resp = NULL;
+    long status = 0;
+    int rc;
+
+    dbk_id_to_text(counselor, t);
+    body = json_pack("{s:s, s:s}", "code", code, "counselor", t);
+    if (body == NULL)
+        return DBK_E_NOMEM;
+    rc = dbk_net_call(s, "POST", "/v1/enroll/check", body, false, &status, &resp);
+    json_decref(body);
+    if (rc == DBK_OK && status == 200) {
+        json_t *c = json_object_get(resp, "counselor");
+        const char *cid = json_string_value(json_object_get(c, "account"));
+        /* The keys must be for the counselor the link names, not some other account. */
+        rc = cid != NULL && strcmp(cid, t) == 0
+                 ? keys_checked(rc, status, c, counselor, fp, sign_pk, box_pk)
+                 : DBK_E_FINGERPRINT;
+    } else {
+        rc = keys_checked(rc, status, resp, counselor, fp, sign_pk, box_pk);
+    }
     json_decref(resp);
     return rc;
 }

@@ -17,6 +17,15 @@
  * invite carried, kept at enrollment): DBK_E_FINGERPRINT when they do not match. */
 int dbk_share_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
                              unsigned char sign_pk[32], unsigned char box_pk[32]);
+/*
+ * The same check before enrolling, without a token: the server shows the keys of the
+ * counselor whose invite CODE is pending, and uses nothing up (POST /v1/enroll/check).
+ * DBK_E_GONE: the code is unknown, used or expired. DBK_E_FINGERPRINT: the keys, or the
+ * account they belong to, are not the ones the link names.
+ */
+int dbk_share_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *counselor,
+                                     const char *fp, unsigned char sign_pk[32],
+                                     unsigned char box_pk[32]);
 /* Grants the shared stream's current epoch to counselor under consent, ending at
  * expires_ms (0: none), and keeps the consent in the private stream. */
 int dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box_pk[32],

@@ -57,6 +57,13 @@ const char *dbk_cmd_operand(const char *taken, int argc, char **argv);
  * or twice (a usage error).
  */
 bool dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **value);
+/*
+ * For commands that read their arguments by hand: whether arg, not one of the
+ * command's own options (check those first), names something by id. A word that
+ * does not begin with '-', or an id or id prefix (6 to 22 base64url characters),
+ * which may begin with '-' (one in 32 does).
+ */
+bool dbk_cmd_is_operand(const char *arg);
 
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);

@@ -671,7 +671,7 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
             yes = true;
-        else if (argv[a][0] != '-' && operands++ == 0)
+        else if (dbk_cmd_is_operand(argv[a]) && operands++ == 0)
             arg = argv[a];
         else
             operands = 2;

@@ -96,7 +96,7 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
             yes = true;
-        else if (argv[a][0] != '-' && operands++ == 0)
+        else if (dbk_cmd_is_operand(argv[a]) && operands++ == 0)
             arg = argv[a];
         else
             operands = 2;
@@ -273,7 +273,12 @@ consent_client(dbk_ctx *ctx, dbk_session *s)
             date = NULL; /* nothing to renew before it ends */
         if (date != NULL) {
             int64_t day, today = dbk_eu_today();
-            if (dbk_day_parse(date, &day) && day - today <= DBK_CONSENT_WARN_DAYS)
+            if (dbk_day_parse(date, &day) && day < today)
+                printf("\n  This consent ended on %s; nothing new is shared. To share again: "
+                       "daybook share '%s'\n",
+                       date, json_string_value(json_object_get(
+                                 json_object_get(v, "recipient"), "name")));
+            else if (dbk_day_parse(date, &day) && day - today <= DBK_CONSENT_WARN_DAYS)
                 printf("\n  This consent ends in %lld day%s. To keep sharing, renew it: "
                        "daybook share '%s'\n",
                        (long long)(day - today), day - today == 1 ? "" : "s",

@@ -94,6 +94,35 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
                                  my_name ? my_name : "Daybook client", yes);
 }
 
+/*
+ * The counselor's keys checked against the link's fingerprint before the code is used
+ * up (proto/README.md 4.3 step 2): a substituted key stops here, with the code still
+ * good and nothing made on the server. A server without the check (404) is checked
+ * after enrolling instead, as before; it cannot make a wrong key pass, only the code
+ * be spent.
+ */
+static int
+check_before_using_code(dbk_session *s, const dbk_link *u)
+{
+    unsigned char sign_pk[32], box_pk[32];
+    dbk_id counselor;
+    int rc;
+
+    if (dbk_id_from_text(&counselor, u->counselor, strlen(u->counselor)) != DBK_OK)
+        return DBK_E_INVALID;
+    rc = dbk_share_counselor_keys_by_code(s, u->code, &counselor, u->fp, sign_pk, box_pk);
+    if (rc == DBK_E_NOT_FOUND)
+        return DBK_OK;
+    if (rc == DBK_E_GONE)
+        fprintf(stderr, "daybook: this code was already used or has expired; ask your "
+                        "counselor for a new one\n");
+    else if (rc == DBK_E_FINGERPRINT)
+        fprintf(stderr, "daybook: the server gave a key for your counselor that does not "
+                        "match the code. Nothing was created or shared, and the code was not "
+                        "used. Tell your counselor before you try again.\n");
+    return rc;
+}
+
 /* Over 80 lines: the steps of proto/README.md 4.3 in their order; every failure path
  * must leave the profile retryable, which is easiest to check when they are together. */
 static int
@@ -206,9 +235,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(grants);
         return DBK_EXIT_USAGE;
     }
+    snprintf(s.server, sizeof s.server, "%s", u.server);
+    if (u.kind == DBK_LINK_ENROLL && (rc = check_before_using_code(&s, &u)) != DBK_OK)
+        goto out;
     if ((rc = dbk_unlock(&s)) != DBK_OK)
         goto out;
-    snprintf(s.server, sizeof s.server, "%s", u.server);
 
     /* The streams made at init, with their self-grants (a counselor uses only the private). */
     dbk_now_rfc3339(when);

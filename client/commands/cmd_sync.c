@@ -151,7 +151,10 @@ report_loop(dbk_session *s, json_t *j)
                 continue;
             json_array_append_new(expiring, json_pack("{s:s, s:i}", "name", k,
                                                       "days", (int)(day - today)));
-            if (j == NULL)
+            if (j == NULL && day < today)
+                printf("Your consent to share with %s ended on %s; nothing new is shared with "
+                       "them. To share again: daybook share '%s'\n", k, date, k);
+            else if (j == NULL)
                 printf("Your consent to share with %s ends in %lld day%s. To keep sharing, renew "
                        "it: daybook share '%s'\n", k, (long long)(day - today),
                        day - today == 1 ? "" : "s", k);
@@ -188,6 +191,18 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); your "
                         "entries are safe on this device\n");
         return DBK_EXIT_FAIL;
+    }
+    {
+        /* Entries written while this device's clock was days ahead are refused by the
+         * server; with the clock set right they are dated again from now. */
+        size_t restamped = 0;
+        if (dbk_entry_restamp_ahead(&s, &restamped) != DBK_OK)
+            fprintf(stderr, "daybook: entries written while this device's clock was ahead "
+                            "could not be dated again; they are kept and wait\n");
+        else if (restamped > 0 && !ctx->json)
+            printf("%zu entr%s written while this device's clock was more than a day ahead "
+                   "%s dated again from now.\n",
+                   restamped, restamped == 1 ? "y" : "ies", restamped == 1 ? "was" : "were");
     }
     rc = dbk_sync(&s, &st);
     if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
@@ -233,6 +248,8 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                               (int)st.pulled, "pending", (json_int_t)st.pending, "failed_streams",
                               (int)st.failed_streams, "ended", ended);
         json_object_update(j, loop);
+        if (st.failed_streams > 0 && st.server_error != DBK_OK)
+            json_object_set_new(j, "server_error", json_string(dbk_err_code(st.server_error)));
         json_object_set_new(j, "refused",
                             json_pack("{s:i, s:i, s:i, s:i}", "grants", (int)st.trust.bad_grants,
                                       "replaced_grants", (int)st.trust.replaced_grants,
@@ -246,6 +263,13 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         warn_refused(&st.trust);
     if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
         server_disk_full(&st); /* a stream's push refused in a 200 answer */
+    else if (st.failed_streams > 0 && st.server_error == DBK_E_CLOCK_AHEAD)
+        /* proto/README.md section 10, check 6: kept in the outbox, sent once within a day. */
+        fprintf(stderr, "daybook: the server refused entries dated more than a day ahead of its "
+                        "clock: this device's date or time is wrong. Nothing is lost: %lld "
+                        "entries wait and are sent once they are within a day of the server's "
+                        "clock. Correct the clock so that new entries are not affected.\n",
+                (long long)st.pending);
     else if (st.failed_streams > 0)
         fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
                         "rotation is pending); the rest is up to date\n",

@@ -64,7 +64,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--confirm") == 0)
             confirm = true;
-        else if (argv[a][0] != '-' && client == NULL)
+        else if (dbk_cmd_is_operand(argv[a]) && client == NULL)
             client = argv[a];
         else {
             fprintf(stderr, "usage: daybook verify [CLIENT] [--confirm]\n");

@@ -268,6 +268,16 @@ dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts)
     return first;
 }
 
+bool
+dbk_cmd_is_operand(const char *arg)
+{
+    size_t n = strlen(arg);
+    if (arg[0] != '-')
+        return true;
+    return n >= 6 && n <= DBK_ID_TEXT_LEN &&
+           strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
 const char *
 dbk_cmd_operand(const char *taken, int argc, char **argv)
 {

@@ -585,3 +585,45 @@ dbk_local_outbox_requeue_all(dbk_local *L)
     return exec(L, "UPDATE records SET pending = 1 WHERE current = 1;"
                    "UPDATE streams SET cursor = 0;");
 }
+
+int
+dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_revision *rev)
+{
+    /* Only a revision no server has acknowledged (pending, no seq) can go: it exists
+     * on this device alone. If it was current, the greatest remaining one becomes so
+     * (BLOB order is dbk_revision_cmp's unsigned byte order for the device). */
+    sqlite3_stmt *s = prep(L, "DELETE FROM records WHERE record = ?1 AND clock = ?2"
+                              " AND device = ?3 AND pending = 1 AND seq = 0");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, record);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)rev->clock);
+    bind_id(s, 3, &rev->device);
+    if ((rc = done(s)) != DBK_OK)
+        return rc;
+    if (sqlite3_changes(L->db) == 0)
+        return DBK_E_NOT_FOUND;
+    s = prep(L, "UPDATE records SET current = 1 WHERE rowid = (SELECT rowid FROM records"
+                " WHERE record = ?1 ORDER BY clock DESC, device DESC LIMIT 1)"
+                " AND NOT EXISTS (SELECT 1 FROM records WHERE record = ?1 AND current = 1)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, record);
+    return done(s);
+}
+
+int
+dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out)
+{
+    sqlite3_stmt *s = prep(L, "SELECT coalesce(max(clock), 0) FROM records WHERE clock <= ?1");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)at_most);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? DBK_OK : map(rc);
+}

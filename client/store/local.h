@@ -104,6 +104,11 @@ int64_t dbk_local_outbox_count(dbk_local *L);
 /* The server acknowledged this revision (stored, duplicate or superseded). */
 int dbk_local_outbox_done(dbk_local *L, const dbk_id *record, const dbk_revision *rev,
                           int64_t seq);
+/* The greatest revision clock held here that is at most at_most (0 if none). */
+int dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out);
+/* Removes a revision no server has acknowledged (pending, seq 0) from this device;
+ * DBK_E_NOT_FOUND if there is no such pending revision. */
+int dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_revision *rev);
 /* After a server restore: every revision this account may write goes back in the outbox. */
 int dbk_local_outbox_requeue_all(dbk_local *L);
 

@@ -61,6 +61,14 @@ dbk_session_clock_load(dbk_session *s)
         return DBK_E_CORRUPT;
     if ((uint64_t)hlc > s->hlc.last)
         s->hlc.last = (uint64_t)hlc;
+    /* More than a day ahead of the wall clock: this device's clock was wrong and has
+     * been set back (no remote clock that far ahead is merged). Kept, every later
+     * revision would be refused by the server until that time passed (proto/README.md
+     * section 10, check 6). The clock goes back to the newest revision this device
+     * holds within the bound, so it still follows everything it has seen. */
+    uint64_t bound = dbk_hlc_wall_ms() + DBK_HLC_MAX_DRIFT_MS;
+    if (dbk_hlc_ms(s->hlc.last) > bound)
+        return dbk_local_max_clock(s->L, dbk_hlc_pack(bound, 0xffff), &s->hlc.last);
     return DBK_OK;
 }
 

@@ -14,6 +14,8 @@
 #include "dbk/init.h"
 
 #include <setjmp.h>
+#include <sodium.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -370,6 +372,11 @@ test_revoke_asks_and_counselor_told_once(void **state)
     assert_int_equal(r.status, 2);
     must_contain(r.err, "--yes");
     dbk_run_result_free(&r);
+    /* An id prefix may begin with '-' (base64url): it names someone, not an option. */
+    r = tc_cli("revoke", "-AbCdEf", "--yes", NULL);
+    assert_int_equal(r.status, 1);
+    assert_false(contains(r.err, "usage:"));
+    dbk_run_result_free(&r);
     json_t *j = cli_json("--json", "access", NULL);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(j, "grants"), f->counselor_id),
@@ -396,6 +403,80 @@ test_revoke_asks_and_counselor_told_once(void **state)
     assert_false(contains(r.out, "stopped sharing"));
     assert_int_equal(strlen(r.err), 0);
     dbk_run_result_free(&r);
+}
+
+/* The counselor's review of the client, as JSON: how many cravings it holds. */
+static size_t
+counselor_cravings(struct fx *f)
+{
+    as(f->cohome);
+    json_t *j = cli_json("--json", "review", f->client_id, "--since", "2000-01-01", NULL);
+    json_t *c = json_object_get(j, "cravings");
+    size_t n = json_is_array(c) ? json_array_size(c)
+                                : (size_t)json_integer_value(json_object_get(c, "count"));
+    json_decref(j);
+    return n;
+}
+
+/*
+ * A consent that runs out ends sharing as a revoke does: the counselor's sync says so
+ * once and exits 0, and the counselor's device makes no review from it. Seven days
+ * cannot pass in a test, so the server's copy of the grant is made to end an hour ago
+ * (the server decides reads by its own clock).
+ */
+static void
+test_consent_expiry_stops_sharing(void **state)
+{
+    struct fx *f = *state;
+    char day[11], want[160], sql[256], path[4200], hex[2 * DBK_ID_BYTES + 1];
+    dbk_run_result r;
+    dbk_id co;
+    sqlite3 *db;
+    char *err = NULL;
+
+    as(f->clhome);
+    ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", NULL), "craving before");
+    ok(tc_cli("sync", NULL), "client sync");
+    assert_int_equal(counselor_cravings(f), 1);
+
+    assert_int_equal(dbk_id_from_text(&co, f->counselor_id, strlen(f->counselor_id)), 0);
+    sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
+             (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    assert_true(sqlite3_changes(db) >= 1);
+    sqlite3_close(db);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+
+    as(f->clhome);
+    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", NULL), "craving after");
+    ok(tc_cli("sync", NULL), "client sync after the end");
+
+    as(f->cohome);
+    today_text(day);
+    snprintf(want, sizeof want, "Sam K.'s consent ended on %s; sharing stopped", day);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, want);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL); /* told once */
+    assert_int_equal(r.status, 0);
+    assert_false(contains(r.out, "consent ended"));
+    assert_int_equal(strlen(r.err), 0);
+    dbk_run_result_free(&r);
+    /* As after a revoke, the counselor's device makes no review from an ended consent,
+     * and says why and what to do. */
+    r = tc_cli("review", f->client_id, NULL);
+    assert_int_equal(r.status, 1);
+    must_contain(r.err, "Sam K. has a consent that has expired");
+    must_contain(r.err, "ask in session whether they want to share again");
+    dbk_run_result_free(&r);
+    dbk_report("consent", "a client's consent runs out between sessions",
+               "the counselor is told once, sync exits 0; no review from the ended consent");
 }
 
 /*
@@ -928,6 +1009,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_notes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pick_lists_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consent, setup_template, teardown),
+        cmocka_unit_test_setup_teardown(test_consent_expiry_stops_sharing, setup_template,
+                                        teardown),
         cmocka_unit_test(test_template_checked),
         cmocka_unit_test_setup_teardown(test_setup_code_without_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_sync, setup, teardown),

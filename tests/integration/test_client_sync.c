@@ -289,7 +289,9 @@ test_substituted_counselor_key_is_refused(void **state)
     dbk_id me = client_id(f);
     tc_account mallory;
     dbk_run_result r;
-    json_t *seen;
+    json_t *seen, *keys;
+    char path[128], cid[DBK_ID_TEXT_LEN + 1], fp[DBK_FP_SHORT_LEN + 1];
+    long st;
 
     /* A code whose fingerprint is not this counselor's keys (as if the server swapped them). */
     tc_account_init(&mallory, true, "x");
@@ -297,21 +299,30 @@ test_substituted_counselor_key_is_refused(void **state)
     r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "does not match"));
+    assert_non_null(strstr(r.err, "the code was not used"));
     dbk_run_result_free(&r);
-    free(uri);
-    seen = counselor_reads(f, &me);
-    assert_int_equal(json_array_size(seen), 0); /* nothing shared */
-    json_decref(seen);
     tc_account_free(&mallory);
+    /* Checked before the code was spent: no account was made on the server, so
+     * nothing can have been shared ... */
+    dbk_id_to_text(&me, cid);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
+    keys = tc_req(&f->srv, &f->co, "GET", path, NULL, &st);
+    assert_int_equal(st, 404);
+    json_decref(keys);
 
-    /* The profile is not stranded: a new, honest code finishes the enrollment. */
+    /* ... and the same code, with the counselor's true fingerprint, still enrolls: the
+     * profile is not stranded and the code was not burnt. */
     r = tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
-    uri = invite_uri(f, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_fingerprint_short(fp, &f->co.id, f->co.keys->sign_pk, f->co.keys->box_pk);
+    char *at = strstr(uri, "&fp=");
+    assert_non_null(at);
+    assert_int_equal(strlen(fp), strcspn(at + 4, "&"));
+    memcpy(at + 4, fp, strlen(fp));
     r = tc_cli("enroll", uri, "--yes", NULL);
     if (r.status != 0)
-        fail_msg("enroll again: %s", r.err);
+        fail_msg("enroll again with the same code: %s", r.err);
     assert_non_null(strstr(r.out, "Sharing with"));
     dbk_run_result_free(&r);
     free(uri);
@@ -322,7 +333,59 @@ test_substituted_counselor_key_is_refused(void **state)
     assert_true(json_array_size(seen) >= 1); /* the craving logged before it */
     json_decref(seen);
     dbk_report("malicious server", "a counselor key not matching the code's fingerprint offered "
-               "at enrollment", "`daybook enroll` refuses; nothing shared");
+               "at enrollment", "`daybook enroll` refuses before the code is used; no "
+               "account made, nothing shared, the code still good");
+}
+
+/* The enrollment check itself on the wire: the keys of a pending invite's counselor,
+ * one 410 for every code that cannot enroll, and nothing used up. */
+static void
+test_enroll_check_uses_nothing(void **state)
+{
+    struct fx *f = *state;
+    char cid[DBK_ID_TEXT_LEN + 1];
+    long st;
+    json_t *inv, *body, *ans;
+    const char *code;
+
+    dbk_id_to_text(&f->co.id, cid);
+    body = json_object();
+    inv = tc_req(&f->srv, &f->co, "POST", "/v1/invites", body, &st);
+    json_decref(body);
+    assert_int_equal(st, 201);
+    code = json_string_value(json_object_get(inv, "code"));
+    for (int i = 0; i < 2; i++) { /* asking twice: nothing was used by the first */
+        body = json_pack("{s:s, s:s}", "code", code, "counselor", cid);
+        ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+        assert_int_equal(st, 200);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ans, "counselor"),
+                                                              "account")), cid);
+        json_decref(ans);
+        json_decref(body);
+    }
+    /* Another counselor's id with this code, and an unknown code: the same 410. */
+    dbk_id other;
+    char oid[DBK_ID_TEXT_LEN + 1];
+    dbk_id_random(&other);
+    dbk_id_to_text(&other, oid);
+    body = json_pack("{s:s, s:s}", "code", code, "counselor", oid);
+    ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+    assert_int_equal(st, 410);
+    json_decref(ans);
+    json_decref(body);
+    body = json_pack("{s:s, s:s}", "code", "AAAAAAAAAAAAAAAAAAAAAA", "counselor", cid);
+    ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+    assert_int_equal(st, 410);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ans, "error"), "code")), "gone");
+    json_decref(ans);
+    json_decref(body);
+    body = json_pack("{s:s}", "code", code);
+    ans = tc_req(&f->srv, NULL, "POST", "/v1/enroll/check", body, &st);
+    assert_int_equal(st, 400);
+    json_decref(ans);
+    json_decref(body);
+    json_decref(inv);
 }
 
 static void
@@ -977,6 +1040,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_substituted_counselor_key_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_check_uses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quickstart_with_the_clis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device, setup, teardown),

@@ -16,10 +16,11 @@
  *     again: the laptop's edit is the later one by the hybrid logical clock (the
  *     laptop merged the phone's clock when it pulled), so it wins on both devices
  *     and for the counselor, and the phone keeps its losing edit, viewable;
- *   - a phone three days ahead (past CRYPTO.md's one-day bound, so no device merges
- *     its clock) edits an entry, then the laptop edits it later in real time: the
- *     phone's revision has the greater clock and wins, the same on every device,
- *     and the laptop keeps its own edit, viewable.
+ *   - a phone three days ahead (past CRYPTO.md's one-day bound) edits an entry: the
+ *     server refuses the revision and the phone says its clock is wrong; the laptop
+ *     edits it later in real time and the counselor reads that; once the phone's
+ *     clock is set right its edit is dated again and sent, every device agrees on
+ *     one text, and the phone keeps its own edit, viewable.
  *
  * Without libfaketime the test is skipped (scripts/deps.sh --test installs it).
  */
@@ -417,29 +418,58 @@ test_clock_skew(void **state)
     converged(f, first, "laptop edit, made after it", "+5h", &checks);
     assert_true(kept_revision(f, f->phone, "+5h", first, "phone edit, clock 5 hours ahead"));
 
-    /* Past the bound: the phone three days ahead edits, then the laptop edits later in
-     * real time but cannot take a clock that far ahead (CRYPTO.md section 6): the
-     * phone's revision is the greater and wins on every device, deterministically, and
-     * the laptop keeps its own edit. */
+    /* Past the bound: the phone three days ahead edits. The server refuses a revision
+     * dated more than a day ahead of its clock (proto/README.md section 10, check 6),
+     * so it cannot win every later edit until its time passes: the phone is told its
+     * clock is wrong and keeps the edit waiting. The laptop edits later in real time;
+     * its edit is the one the counselor reads. */
     sync_all(f, f->phone, "+3d", "phone (+3d)");
     ok0(cli(f, f->phone, "+3d", "edit", slow_journal, "-m", "phone edit, clock 3 days ahead", NULL),
         "edit on the phone");
-    sync_all(f, f->phone, "+3d", "phone (+3d)");
+    r = cli(f, f->phone, "+3d", "--json", "sync", NULL);
+    assert_int_equal(r.status, 1);
+    if (strstr(r.err, "this device's date or time is wrong") == NULL)
+        fail_msg("sync on the phone (+3d) did not say its clock is wrong:\n%s%s", r.out, r.err);
+    dbk_run_result_free(&r);
     sync_all(f, f->laptop, NULL, "laptop");
     ok0(cli(f, f->laptop, NULL, "edit", slow_journal, "-m", "laptop edit, real time later", NULL),
         "edit on the laptop");
     sync_all(f, f->laptop, NULL, "laptop");
-    sync_all(f, f->phone, "+3d", "phone (+3d)");
-    converged(f, slow_journal, "phone edit, clock 3 days ahead", "+3d", &checks);
-    assert_true(kept_revision(f, f->laptop, NULL, slow_journal, "laptop edit, real time later"));
-    checks += 2;
+    {
+        char *t = shown_text(f, f->laptop, NULL, slow_journal);
+        assert_string_equal(t, "laptop edit, real time later");
+        free(t);
+        json_t *rv = review(f);
+        t = reviewed_text(rv, slow_journal);
+        assert_non_null(t);
+        assert_string_equal(t, "laptop edit, real time later");
+        free(t);
+        json_decref(rv);
+        checks += 2;
+    }
+    /* The phone's clock is set right: its waiting edit is dated again (after the newest
+     * revision the phone holds) and sent; nothing is refused, and every device and the
+     * counselor agree on one text. The laptop's edit, made later in real time on a clock
+     * that had merged the phone's five hours, stays the newer; the phone keeps its own
+     * edit, viewable. */
+    r = cli(f, f->phone, NULL, "sync", NULL);
+    if (r.status != 0 || strstr(r.out, "dated again from now") == NULL)
+        fail_msg("sync on the phone with its clock set right: exit %d\n%s%s", r.status, r.out,
+                 r.err);
+    dbk_run_result_free(&r);
+    sync_all(f, f->phone, NULL, "phone (set right)");
+    sync_all(f, f->laptop, NULL, "laptop");
+    converged(f, slow_journal, "laptop edit, real time later", NULL, &checks);
+    assert_true(kept_revision(f, f->phone, NULL, slow_journal, "phone edit, clock 3 days ahead"));
+    checks++;
 
     dbk_report("clock skew between devices",
                "one client's phone at -2d, +5h and +3d against its laptop and a counselor at "
                "+2h (libfaketime), logging in, writing, editing the same entries, syncing",
-               "%d checks of what log, show and review say; no sync refused; the later edit "
-               "wins within the one-day clock bound, the greater clock past it, the same on "
-               "every device",
+               "%d checks of what log, show and review say; within the one-day clock bound "
+               "nothing is refused and the later edit wins; past it the server refuses the "
+               "edit, the device says its clock is wrong, and once set right the edit is "
+               "dated again and sent; the same on every device",
                checks);
 }
 

@@ -869,12 +869,14 @@ function hlcChecked(clock) {
 /**
  * A local write at wall time wallMs after last clock (l, c): (pt, 0) if pt > l, else
  * (l, c + 1), where adding one to the 64-bit value carries a counter overflow into
- * the milliseconds.
+ * the milliseconds. A last clock more than MAX_DRIFT_MS ahead of pt (the device's
+ * clock was wrong and was set back) is dropped: the write gets (pt, 0).
  */
 export function hlcLocal(last, wallMs) {
     last = BigInt(last);
     const pt = BigInt(wallMs);
     const l = hlcMillis(last);
+    if (l > pt + HLC.MAX_DRIFT_MS) return hlcChecked(hlcMake(pt, 0n));
     if (pt > l) return hlcChecked(hlcMake(pt, 0n));
     return hlcChecked(last + 1n);
 }

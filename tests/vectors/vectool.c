@@ -759,6 +759,18 @@ gen_hlc(const char *dir)
     json_array_append_new(json_object_get(f, "positive"),
                           json_pack("{s:s, s:o, s:o}", "name", "counter overflow carries",
                                     "start", dbk_ju64(dbk_hlc_pack(t, 0xffff)), "steps", steps));
+    /* A device whose clock was days ahead, set right: its next write starts from the
+     * wall clock (within the bound it would still count on from the last clock). */
+    h.last = dbk_hlc_pack(t + 3 * DBK_HLC_MAX_DRIFT_MS, 5);
+    steps = json_array();
+    json_array_append_new(steps, hlc_step(&h, "local", t, 0));
+    json_array_append_new(steps, hlc_step(&h, "local", t, 0));
+    json_array_append_new(json_object_get(f, "positive"),
+                          json_pack("{s:s, s:o, s:o}", "name",
+                                    "a last clock more than a day ahead of the wall clock "
+                                    "restarts from the wall clock",
+                                    "start", dbk_ju64(dbk_hlc_pack(t + 3 * DBK_HLC_MAX_DRIFT_MS, 5)),
+                                    "steps", steps));
 
     json_t *cmp = json_array();
     a.clock = dbk_hlc_pack(t, 1), a.device = d1;

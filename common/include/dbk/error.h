@@ -49,8 +49,10 @@
     X(E_IO, -35, "io_error", 500, "A file could not be read or written.")                          \
     X(E_CORRUPT, -36, "corrupt", 500, "Stored data is corrupt.")                                   \
     X(E_BAD_GRANT, -37, "bad_grant", 400, "The key grant is malformed or does not verify.")        \
-    X(E_EXPIRED, -38, "expired", 403, "The grant or token has expired.")                           \
-    X(E_STORE_UNAVAILABLE, -39, "store_unavailable", 503,                                          \
+    X(E_EXPIRED, -38, "expired", 403, "The grant or token has expired.")                          \
+    X(E_CLOCK_AHEAD, -39, "clock_ahead", 400,                                                      \
+      "A revision's clock is more than a day ahead of the server's; check the device's clock.") \
+    X(E_STORE_UNAVAILABLE, -40, "store_unavailable", 503,                                          \
       "The server's database cannot be reached; nothing was done. Retry shortly.")
 
 enum dbk_err {

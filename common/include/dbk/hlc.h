@@ -27,7 +27,9 @@ dbk_hlc_ms(uint64_t clock)
 
 /* The wall clock in Unix milliseconds. */
 uint64_t dbk_hlc_wall_ms(void);
-/* A clock for a local write at wall time wall_ms; greater than every earlier one. */
+/* A clock for a local write at wall time wall_ms; greater than every earlier one, unless
+ * the last one is more than DBK_HLC_MAX_DRIFT_MS ahead of wall_ms (this device's clock
+ * was wrong and has been set back): then it starts again from wall_ms. */
 uint64_t dbk_hlc_local(dbk_hlc *h, uint64_t wall_ms);
 /*
  * Merges a clock seen on a record from elsewhere. Returns DBK_OK, or DBK_E_INVALID
