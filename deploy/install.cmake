@@ -116,7 +116,7 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME daybookd)
 set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION net)
 set(CPACK_COMPONENT_SERVER_DESCRIPTION
     "between-sessions companion for outpatient treatment: end-to-end-encrypted sync server\n daybookd stores end-to-end-encrypted records for clients of an intensive outpatient\n program and cannot read them. Ships a hardened systemd unit, a nightly backup timer\n and reverse-proxy examples. Clients and counselors install the daybook package.")
-set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, adduser")
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, libpq5, adduser")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "caddy | nginx")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     ${DAYBOOK_DEPLOY_DIR}/debian/postinst ${DAYBOOK_DEPLOY_DIR}/debian/prerm

@@ -23,7 +23,7 @@ test_pkgs=(
     caddy             # the TLS reverse proxy of the deploy.caddy_tls test
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
     faketime          # libfaketime: each device's own wall clock in integration.clock_skew
-    postgresql        # initdb, pg_ctl, pg_dump: the throwaway cluster of integration.pg.*
+    postgresql-15     # initdb, pg_ctl, pg_dump: the throwaway clusters of integration.pg*
 )
 
 want=("${build_pkgs[@]}")

@@ -442,14 +442,21 @@ test_consent_expiry_stops_sharing(void **state)
     assert_int_equal(dbk_id_from_text(&co, f->counselor_id, strlen(f->counselor_id)), 0);
     sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
     assert_int_equal(dbk_server_stop(&f->srv), 0);
-    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
-             (long long)time(NULL) * 1000 - 3600 * 1000, hex);
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("sql: %s", err);
-    assert_true(sqlite3_changes(db) >= 1);
-    sqlite3_close(db);
+    if (dbk_test_pg()) { /* the suite's PostgreSQL pass: the same edit of its database */
+        snprintf(sql, sizeof sql,
+                 "UPDATE grants SET expires_at = %lld WHERE grantee = '\\x%s'::bytea;",
+                 (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+        assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 1);
+    } else {
+        snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
+                 (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("sql: %s", err);
+        assert_true(sqlite3_changes(db) >= 1);
+        sqlite3_close(db);
+    }
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 
     as(f->clhome);

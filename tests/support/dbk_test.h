@@ -66,6 +66,14 @@ char *dbk_pg_create_db(const char *state);
 void dbk_pg_drop_db(const char *state, const char *url);
 /* Runs sql on the cluster's postgres database; false if it failed (said on stderr). */
 bool dbk_pg_exec(const char *state, const char *sql);
+/* Runs sql on the database at url (a test editing a server's store behind its back,
+ * as others edit daybook.db; SQLite's blob literals x'..' are accepted); the rows it
+ * changed, or -1 (said on stderr). */
+long dbk_pg_exec_db(const char *url, const char *sql);
+/* The first row of a query on the database at url: column i, exactly len[i] bytes, into
+ * out[i]. SQLite's blob literals x'..' are accepted in both. False if not so. */
+bool dbk_pg_row(const char *url, const char *sql, unsigned char *const *out, const size_t *len,
+                int ncols);
 /* The server's stderr so far (malloc'd, NUL-terminated). */
 char *dbk_server_log(const dbk_server *s);
 

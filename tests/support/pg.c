@@ -9,6 +9,7 @@
  */
 #include "dbk_test.h"
 
+#include <ctype.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,4 +99,72 @@ dbk_pg_drop_db(const char *state, const char *url)
     name[n] = '\0';
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     (void)dbk_pg_exec(state, sql);
+}
+
+/* sql with SQLite's blob literals x'..' written as PostgreSQL's '\x..'::bytea. */
+static char *
+pg_dialect(const char *sql)
+{
+    size_t n = strlen(sql);
+    char *out = malloc(n * 4 + 16), *o = out; /* x'' (3) becomes 12 */
+    if (out == NULL)
+        abort();
+    for (const char *p = sql; *p != '\0';) {
+        if ((*p == 'x' || *p == 'X') && p[1] == '\'' && (p == sql || !isalnum((unsigned char)p[-1]))) {
+            const char *end = strchr(p + 2, '\'');
+            if (end == NULL)
+                break;
+            o += sprintf(o, "'\\x%.*s'::bytea", (int)(end - p - 2), p + 2);
+            p = end + 1;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+long
+dbk_pg_exec_db(const char *url, const char *sql_sqlite)
+{
+    PGconn *c = PQconnectdb(url);
+    long changed = -1;
+    char *sql = pg_dialect(sql_sqlite);
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+            changed = strtol(PQcmdTuples(r), NULL, 10);
+        else
+            fprintf(stderr, "test support: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "test support: cannot reach the database: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    free(sql);
+    return changed;
+}
+
+bool
+dbk_pg_row(const char *url, const char *sql_sqlite, unsigned char *const *out, const size_t *len,
+           int ncols)
+{
+    PGconn *c = PQconnectdb(url);
+    char *sql = pg_dialect(sql_sqlite);
+    bool ok = false;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) >= 1 && PQnfields(r) >= ncols;
+        for (int i = 0; ok && i < ncols; i++) {
+            ok = (size_t)PQgetlength(r, 0, i) == len[i];
+            if (ok)
+                memcpy(out[i], PQgetvalue(r, 0, i), len[i]);
+        }
+        if (!ok)
+            fprintf(stderr, "test support: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    free(sql);
+    return ok;
 }

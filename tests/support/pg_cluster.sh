@@ -4,6 +4,8 @@
 #   pg_cluster.sh start STATE   initdb and pg_ctl start in a new temp dir; STATE gets
 #                               the directory (its Unix socket is DIR/sock)
 #   pg_cluster.sh restart STATE pg_ctl restart -m fast (the database away, then back)
+#   pg_cluster.sh pause STATE   pg_ctl stop -m fast, keeping the directory (away)
+#   pg_cluster.sh resume STATE  pg_ctl start again on it (back)
 #   pg_cluster.sh stop STATE    pg_ctl stop and remove the directory
 #
 # The server runs as an unprivileged user: as root (CI) that is `nobody`, through
@@ -15,7 +17,7 @@ set -euo pipefail
 cmd=${1:-}
 state=${2:-}
 if [ -z "$cmd" ] || [ -z "$state" ]; then
-    echo "usage: $0 start|restart|stop STATE_FILE" >&2
+    echo "usage: $0 start|restart|pause|resume|stop STATE_FILE" >&2
     exit 2
 fi
 
@@ -46,13 +48,23 @@ start)
     fi
     as_owner "$bindir/initdb" -D "$dir/data" -U daybook -A trust -E UTF8 --locale=C \
         --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir/sock' -c fsync=off \
-            -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB" \
-        start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    # In postgresql.conf, so every later start (restart, resume) has them too.
+    printf '%s\n' "listen_addresses = ''" "unix_socket_directories = '$dir/sock'" \
+        "fsync = off" "full_page_writes = off" "max_connections = 400" \
+        "shared_buffers = 64MB" >>"$dir/data/postgresql.conf"
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+        { cat "$dir/server.log" >&2; exit 1; }
     mkdir -p "$(dirname "$state")"
     echo "$dir" >"$state"
     echo "pg_cluster: started in $dir"
+    ;;
+pause)
+    dir=$(cat "$state")
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -m fast stop >/dev/null
+    ;;
+resume)
+    dir=$(cat "$state")
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
     ;;
 restart)
     dir=$(cat "$state")
@@ -67,7 +79,7 @@ stop)
     rm -rf "$dir" "$state"
     ;;
 *)
-    echo "usage: $0 start|restart|stop STATE_FILE" >&2
+    echo "usage: $0 start|restart|pause|resume|stop STATE_FILE" >&2
     exit 2
     ;;
 esac

@@ -633,15 +633,41 @@ schema_meta_set(void *ctx, const char *key, const void *val, size_t len)
     return meta_put(ctx, Q_META_SET, key, val, len);
 }
 
-/* Creates or migrates the schema; one node at a time (SCHEMA_LOCK). */
+/*
+ * The schema version the database holds, or 0 when it has no schema yet (or it cannot
+ * be read: init_schema then takes the long way and says why).
+ */
+static int64_t
+stored_version(pg_store *st)
+{
+    PGresult *r = PQexecParams(st->conn, "SELECT value FROM meta WHERE key = 'schema_version'",
+                               0, NULL, NULL, NULL, NULL, 1);
+    int64_t v = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 8)
+        v = (int64_t)dbk_get_u64((const unsigned char *)PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/*
+ * Creates or migrates the schema; one node at a time (SCHEMA_LOCK). A database already
+ * at this version is left alone without a lock or a DDL statement: CREATE INDEX IF NOT
+ * EXISTS still locks its table, and a node starting while others serve deadlocked
+ * with their pushes (integration.pg_nodes).
+ */
 static int
 init_schema(pg_store *st)
 {
     const dbk_schema_io io = {st, schema_exec, schema_meta_add, schema_meta_get,
                               schema_meta_set};
     char lock[64];
+    int64_t have = stored_version(st);
     int rc;
 
+    if (have == DBK_SCHEMA_VERSION)
+        return DBK_OK;
+    if (have > DBK_SCHEMA_VERSION)
+        return DBK_E_VERSION; /* made by a newer daybookd: do not touch it */
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)SCHEMA_LOCK);
     if ((rc = simple(st, "BEGIN")) != DBK_OK)
         return rc;
