@@ -42,7 +42,7 @@ install(CODE [[
 # /etc/daybook/daybookd.conf when there is none.
 install(FILES ${DAYBOOK_DEPLOY_DIR}/README.md ${DAYBOOK_DEPLOY_DIR}/daybookd.conf.example
               ${DAYBOOK_DEPLOY_DIR}/Caddyfile.example ${DAYBOOK_DEPLOY_DIR}/nginx.conf.example
-              ${DAYBOOK_DEPLOY_DIR}/prometheus-rules.yml
+              ${DAYBOOK_DEPLOY_DIR}/prometheus-rules.yml ${DAYBOOK_DEPLOY_DIR}/POSTGRES.md
         DESTINATION ${DAYBOOK_DOCDIR} COMPONENT server)
 install(FILES ${DAYBOOK_DEPLOY_DIR}/CLIENT-INSTALL.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/daybook-client COMPONENT client)

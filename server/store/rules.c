@@ -9,7 +9,7 @@
  * the stream's row (its `seq` counter) for the rest of its transaction, so the
  * sequence numbers of a stream are handed out and committed in the same order. In
  * SQLite that is the one writer; in PostgreSQL it is the row lock of SELECT ... FOR
- * UPDATE on the streams row (store/pg/store_pg.c). docs/STORAGE.md explains why
+ * UPDATE on the streams row (store/pg/store_pg.c). docs/DESIGN.md explains why
  * a global sequence would lose records.
  */
 #include "backend.h"

@@ -2,7 +2,7 @@
  * The PostgreSQL backend, through libpq, for one database shared by several
  * daybookd nodes. Its functions are the operations of store/backend.h with the
  * prefix pg_; the schema is store/schema.c's, the push and pull rules
- * store/rules.c's. docs/STORAGE.md explains the design; the invariants:
+ * store/rules.c's. docs/DESIGN.md ("Several nodes, one database") explains the design; the invariants:
  *
  * - Only storage threads call in here (worker.c), never the event loop. Each
  *   thread has its own connection (pg_clone): the worker's pool.
@@ -11,7 +11,7 @@
  * - The pull cursor: a push reads the stream's row with SELECT ... FOR UPDATE and
  *   keeps the lock to its commit, so a stream's sequence numbers are given and made
  *   visible in one order; "seq > since" never skips a record committed late. (A
- *   global serial would: see docs/STORAGE.md.)
+ *   global serial would: see docs/DESIGN.md.)
  * - The audit chain is one chain for the whole database. Entries are kept in
  *   memory during a transaction and chained just before COMMIT under an advisory
  *   lock (AUDIT_LOCK), so that lock is held only for those inserts and the commit,
