@@ -19,6 +19,7 @@
  * the server itself is the intermediary and never received a readable record.
  */
 #include "cmd.h"
+#include "share.h"
 #include "entries.h"
 #include "net.h"
 #include "unlock.h"
@@ -562,19 +563,16 @@ done:
     return ret;
 }
 
-/* The grantees the server lists as active, and everyone's names, for the rotation. */
-static void
-listed_of(const json_t *who, json_t **listed, json_t **names)
+/* The grantees the server lists as active, for the rotation. */
+static json_t *
+listed_of(const json_t *who)
 {
     const char *k;
-    json_t *v;
-    *listed = json_array();
-    *names = json_object();
-    json_object_foreach((json_t *)who, k, v) {
+    json_t *v, *listed = json_array();
+    json_object_foreach((json_t *)who, k, v)
         if (strcmp(S(v, "state"), "active") == 0)
-            json_array_append_new(*listed, json_string(k));
-        json_object_set_new(*names, k, json_string(S(v, "name")));
-    }
+            json_array_append_new(listed, json_string(k));
+    return listed;
 }
 
 /*
@@ -587,18 +585,21 @@ finish_revoke(dbk_ctx *ctx, dbk_session *s, const dbk_local_stream *shared, cons
               const char *target, const char *name)
 {
     dbk_sync_revoke_result rr;
-    json_t *listed, *names;
+    json_t *listed, *consents = NULL;
     char when[40];
     dbk_id tid;
     int rc;
 
     if (dbk_id_from_text(&tid, target, strlen(target)) != DBK_OK)
         return dbk_cmd_fail("the access was not ended", DBK_E_INVALID);
-    listed_of(who, &listed, &names);
+    /* The readers who stay get the new key under the consent each was given. */
+    if ((rc = dbk_share_consents_given(s, &consents)) != DBK_OK)
+        return dbk_cmd_fail("the access was not ended (your consents could not be read)", rc);
+    listed = listed_of(who);
     dbk_now_rfc3339(when);
-    rc = dbk_sync_revoke(s, &shared->id, &tid, listed, names, when, &rr);
+    rc = dbk_sync_revoke(s, &shared->id, &tid, listed, consents, when, &rr);
     json_decref(listed);
-    json_decref(names);
+    json_decref(consents);
     if (rc != DBK_OK)
         return dbk_cmd_fail("the access was not ended", rc);
     if (ctx->json) {

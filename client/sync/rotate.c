@@ -59,14 +59,16 @@ b64j(const unsigned char *b, size_t n)
     return j;
 }
 
-/* A grant of (stream, epoch, key) to grantee with consent inside, as base64url. */
+/* A grant of (stream, epoch, key) to grantee with consent inside, ending at expires_ms
+ * (0: no end), as base64url. */
 static json_t *
 grant_json(dbk_session *s, const dbk_id *stream, uint32_t epoch, const unsigned char key[32],
-           const dbk_id *grantee, const unsigned char box_pk[32], json_t *consent,
-           unsigned char **raw, size_t *rawlen)
+           const dbk_id *grantee, const unsigned char box_pk[32], const json_t *consent,
+           int64_t expires_ms, unsigned char **raw, size_t *rawlen)
 {
     dbk_grant_hdr h = {.stream = *stream, .epoch = epoch, .owner = s->account,
-                       .grantee = *grantee, .created_at = dbk_hlc_wall_ms(), .expires_at = 0};
+                       .grantee = *grantee, .created_at = dbk_hlc_wall_ms(),
+                       .expires_at = (uint64_t)expires_ms};
     char *text = json_dumps(consent, JSON_COMPACT);
     unsigned char *g;
     size_t len;
@@ -300,29 +302,6 @@ dbk_sync_acts_pending(dbk_session *s, json_t **list)
 
 /* ---- revoking ---- */
 
-/* The consent a reader's new grant carries: the one the client gave, for the new key. */
-static json_t *
-regrant_consent(dbk_session *s, const dbk_id *reader, const char *name, const char *when)
-{
-    char me[DBK_ID_TEXT_LEN + 1], k[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(&s->account, me);
-    dbk_id_to_text(reader, k);
-    return json_pack(
-        "{s:s, s:i, s:{s:s}, s:[{s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, s:s, "
-        "s:{s:s}, s:s, s:s}",
-        "type", "consent", "v", 1, "patient", "account_id", me, "disclosed_by", "kind", "client",
-        "information", "description",
-        "My cravings, the journal entries I share, and my coping-skills checklist.",
-        "record_types", "craving", "journal", "checklist_day", "checklist_def", "recipient",
-        "name", name != NULL ? name : "my counselor", "account_id", k, "purpose",
-        "So my counselor can review my between-session records for my treatment.",
-        "right_to_revoke",
-        "I may revoke this consent at any time in Daybook; what was already read stays read.",
-        "expires", "event", "my discharge from the program", "signed_at", when,
-        "redisclosure_notice",
-        "42 CFR part 2 prohibits unauthorized use or disclosure of these records.");
-}
-
 static int
 add_grant_act(dbk_session *s, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch,
               const unsigned char *g, size_t len, int64_t now)
@@ -335,7 +314,7 @@ add_grant_act(dbk_session *s, const dbk_id *stream, const dbk_id *grantee, uint3
 /* The revocation and the rotation, kept on this device in one transaction (see top). */
 static int
 revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const json_t *listed,
-               const json_t *names, const char *when, dbk_sync_revoke_result *r)
+               const json_t *consents, const char *when, dbk_sync_revoke_result *r)
 {
     dbk_trust_reader readers[DBK_TRUST_READERS_MAX];
     unsigned char key[32], *self = NULL;
@@ -348,7 +327,7 @@ revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const
         return rc;
     randombytes_buf(key, sizeof key);
     json_t *c = dbk_trust_self_consent(st->kind, when);
-    json_t *g = c ? grant_json(s, &st->id, next, key, &s->account, s->keys->box_pk, c, &self,
+    json_t *g = c ? grant_json(s, &st->id, next, key, &s->account, s->keys->box_pk, c, 0, &self,
                                &selflen)
                   : NULL;
     json_decref(c);
@@ -369,12 +348,19 @@ revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const
         unsigned char *rg = NULL;
         size_t rlen = 0;
         dbk_id_to_text(&readers[i].account, t);
-        json_t *consent = regrant_consent(
-            s, &readers[i].account, json_string_value(json_object_get(names, t)), when);
-        json_t *gj = consent ? grant_json(s, &st->id, next, key, &readers[i].account,
-                                          readers[i].box_pk, consent, &rg, &rlen)
-                             : NULL;
-        json_decref(consent);
+        /* The consent the client gave this reader, and its end, carried over unchanged
+         * (proto/README.md rule R10): never wording the client was not shown. A reader
+         * without one on this device is left out, as one without pins is. */
+        const json_t *given = json_object_get(consents, t);
+        const json_t *consent = json_object_get(given, "consent");
+        if (!json_is_object(consent)) {
+            r->skipped++;
+            continue;
+        }
+        json_t *gj = grant_json(s, &st->id, next, key, &readers[i].account, readers[i].box_pk,
+                                consent,
+                                (int64_t)json_integer_value(json_object_get(given, "expires_at")),
+                                &rg, &rlen);
         json_decref(gj);
         rc = rg == NULL ? DBK_E_NOMEM
                         : add_grant_act(s, &st->id, &readers[i].account, next, rg, rlen, now);
@@ -418,7 +404,7 @@ still_reads(dbk_session *s, const dbk_local_stream *st, const dbk_id *target, co
 
 int
 dbk_sync_revoke(dbk_session *s, const dbk_id *stream, const dbk_id *target, const json_t *listed,
-                const json_t *names, const char *when, dbk_sync_revoke_result *r)
+                const json_t *consents, const char *when, dbk_sync_revoke_result *r)
 {
     dbk_local_stream st;
     int rc;
@@ -435,7 +421,7 @@ dbk_sync_revoke(dbk_session *s, const dbk_id *stream, const dbk_id *target, cons
         r->already = true;
         return rc != DBK_OK ? rc : dbk_sync_acts(s, &r->acts);
     }
-    if ((rc = revoke_locally(s, &st, target, listed, names, when, r)) != DBK_OK)
+    if ((rc = revoke_locally(s, &st, target, listed, consents, when, r)) != DBK_OK)
         return rc;
     r->epoch = st.epoch;
     return dbk_sync_acts(s, &r->acts);

@@ -85,12 +85,14 @@ typedef struct dbk_sync_revoke_result {
 /*
  * Ends target's access to stream (one of this account's): the revocation and a
  * rotation to a new key granted to every reader of trust/'s dbk_trust_readers (listed:
- * the grantees the server shows active, as id texts, may be NULL; names: id text ->
- * name for the consents, may be NULL), made on this device first and then sent. A
+ * the grantees the server shows active, as id texts, may be NULL; consents: id text ->
+ * {consent, expires_at}, the consent each reader was given, which its new grant carries
+ * unchanged, see book/share.h; a reader without one is skipped), made on this device
+ * first and then sent. A
  * failure to send leaves them waiting (r->acts), to be sent by the next sync; new
  * entries are sealed under the new key either way. when: the consents' time.
  */
 int dbk_sync_revoke(dbk_session *s, const dbk_id *stream, const dbk_id *target, const json_t *listed,
-                    const json_t *names, const char *when, dbk_sync_revoke_result *r);
+                    const json_t *consents, const char *when, dbk_sync_revoke_result *r);
 
 #endif
