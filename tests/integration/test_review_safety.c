@@ -1,0 +1,239 @@
+/*
+ * The counselor's review as a clinical instrument (issue 15), with the real daybook
+ * and daybookd: what a counselor reads minutes before a session must not be
+ * silently stale, hide a lapse or risk language, or lose what the counselor saw.
+ * Each test scripts a small caseload whose story is known, then checks what the
+ * counselor would check: the review's text and JSON, `clients`, and what the
+ * client is told. What is interactive runs on a pseudo-terminal (support/pty.c).
+ *
+ * One fixture per test: a server, a counselor and one client (tc_cli_pair); a test
+ * adds more clients from the counselor's invites as its story needs.
+ */
+#include "tc.h"
+
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+struct fx {
+    dbk_server srv;
+    tc_cli_pair_t p;
+};
+
+static void
+ok(dbk_run_result r, const char *what)
+{
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+static bool
+contains(const char *hay, const char *needle)
+{
+    return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+static void
+must_contain(const char *hay, const char *needle)
+{
+    if (!contains(hay, needle))
+        fail_msg("output lacks \"%s\":\n%s", needle, hay ? hay : "(null)");
+}
+
+static void
+as(const char *home)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+}
+
+/* `daybook ARGS...` that must succeed with JSON on stdout. */
+static json_t *
+cli_json(const char *a1, ...)
+{
+    const char *argv[40] = {dbk_bin("DAYBOOK"), a1};
+    size_t n = 2;
+    va_list ap;
+    dbk_run_result r;
+    json_t *j;
+
+    va_start(ap, a1);
+    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", a1, r.status, r.err);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("%s: not JSON: %s", a1, r.out);
+    dbk_run_result_free(&r);
+    return j;
+}
+
+/* `daybook ARGS...` on a terminal, playing steps. */
+static dbk_pty_result
+on_tty(const dbk_pty_step *steps, const char *a1, ...)
+{
+    const char *argv[40] = {dbk_bin("DAYBOOK"), a1};
+    size_t n = 2;
+    va_list ap;
+    dbk_pty_result r;
+
+    va_start(ap, a1);
+    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    assert_int_equal(dbk_pty_run(argv, steps, 60, &r), 0);
+    return r;
+}
+
+static void
+tty_done(dbk_pty_result *r, size_t steps, int status)
+{
+    if (r->steps_done != steps || r->status != status)
+        fail_msg("terminal: %zu of %zu steps, exit %d (want %d):\n%s", r->steps_done, steps,
+                 r->status, status, r->out);
+}
+
+/* The review of who as JSON (pulled first). */
+static json_t *
+review_json(const char *who)
+{
+    return cli_json("--json", "review", who, NULL);
+}
+
+static long long
+count_of(const json_t *r, const char *section)
+{
+    return json_integer_value(json_object_get(json_object_get(r, section), "count"));
+}
+
+/* The Read first item of kind (and, when not NULL, whose text holds text), or NULL. */
+static const json_t *
+read_first_item(const json_t *r, const char *kind, const char *text)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(json_object_get(r, "read_first"), "items"), i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "kind")), kind) == 0 &&
+            (text == NULL || contains(json_string_value(json_object_get(x, "text")), text)))
+            return x;
+    }
+    return NULL;
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    tc_cli_pair(&f->srv, &f->p);
+    as(f->p.counselor_home);
+    ok(tc_cli("clients", "alias", f->p.client_id, "Sam R", NULL), "alias");
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->p.home);
+    free(f->p.home);
+    free(f);
+    return 0;
+}
+
+/*
+ * Sam lapses; the counselor's 'session done' lists the lapse and asks first. "no"
+ * marks nothing; without a terminal it needs --yes; "yes" marks it and the lapse
+ * stays in Read first as not yet discussed; 'session undo' brings the period back.
+ */
+static void
+test_session_done_asks_and_undoes(void **state)
+{
+    struct fx *f = *state;
+    json_t *r;
+
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", "--used-what", "two beers",
+              NULL),
+       "lapse");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+
+    /* A script without --yes marks nothing. */
+    dbk_run_result t = tc_cli("session", "done", "Sam R", NULL);
+    assert_int_equal(t.status, 2);
+    must_contain(t.err, "--yes");
+    dbk_run_result_free(&t);
+
+    /* On a terminal: the lapse is listed, "no" keeps the period. */
+    const dbk_pty_step no[] = {{"with use", NULL},
+                               {"Mark the session done?", "no\n"},
+                               {"Not marked", NULL},
+                               {NULL, NULL}};
+    dbk_pty_result pr = on_tty(no, "session", "done", "Sam R", NULL);
+    tty_done(&pr, 3, 0);
+    must_contain(pr.out, "1 craving (1 with use)");
+    must_contain(pr.out, "Read first");
+    dbk_pty_result_free(&pr);
+    r = review_json("Sam R");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "since")),
+                        "default");
+    assert_int_equal(count_of(r, "lapses"), 1);
+    json_decref(r);
+
+    /* "yes" marks it; the lapse is carried forward, not hidden. */
+    const dbk_pty_step yes[] = {{"Mark the session done?", "yes\n"},
+                                {"Session with Sam R marked", NULL},
+                                {NULL, NULL}};
+    pr = on_tty(yes, "session", "done", "Sam R", NULL);
+    tty_done(&pr, 2, 0);
+    dbk_pty_result_free(&pr);
+    r = review_json("Sam R");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "since")),
+                        "last-session");
+    const json_t *use = read_first_item(r, "use", NULL);
+    assert_non_null(use);
+    json_decref(r);
+
+    /* Undo: the marker is gone, the review starts where it did before. */
+    t = tc_cli("session", "undo", "Sam R", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "undone");
+    dbk_run_result_free(&t);
+    r = review_json("Sam R");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "since")),
+                        "default");
+    assert_int_equal(count_of(r, "lapses"), 1);
+    json_decref(r);
+    t = tc_cli("session", "undo", "Sam R", NULL); /* nothing left to undo */
+    assert_int_equal(t.status, 1);
+    must_contain(t.err, "nothing to undo");
+    dbk_run_result_free(&t);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_session_done_asks_and_undoes, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
