@@ -9,6 +9,7 @@
  * One fixture per test: a server, a counselor and one client (tc_cli_pair); a test
  * adds more clients from the counselor's invites as its story needs.
  */
+#define _GNU_SOURCE /* memmem */
 #include "tc.h"
 
 #include "dbk/init.h"
@@ -227,11 +228,107 @@ test_session_done_asks_and_undoes(void **state)
     dbk_run_result_free(&t);
 }
 
+/* Whether any file of the profile dir (the SQLite file and its log) holds text. */
+static bool
+profile_holds(const char *home, const char *text)
+{
+    static const char *const files[] = {"daybook.db", "daybook.db-wal", "daybook.db-shm"};
+    bool found = false;
+    for (size_t i = 0; i < sizeof files / sizeof *files && !found; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", home, files[i]);
+        FILE *p = fopen(path, "rb");
+        if (p == NULL)
+            continue;
+        size_t cap = 64 << 20, n;
+        char *b = malloc(cap);
+        assert_non_null(b);
+        n = fread(b, 1, cap, p);
+        fclose(p);
+        found = memmem(b, n, text, strlen(text)) != NULL;
+        free(b);
+    }
+    return found;
+}
+
+static void
+write_pass(const char *path, const char *pass)
+{
+    FILE *p = fopen(path, "w");
+    assert_non_null(p);
+    fprintf(p, "%s\n", pass);
+    fclose(p);
+}
+
+/*
+ * A craving typed after a wrong passphrase is not lost: the passphrase is asked
+ * before the questions, the entry is kept sealed (never in plaintext in the
+ * profile), the crisis card shows, and the next unlock saves it; the counselor's
+ * review then quotes its risk language.
+ */
+static void
+test_wrong_passphrase_keeps_the_craving(void **state)
+{
+    struct fx *f = *state;
+    char good[4300], bad[4300];
+    const char *risky = "alone at home and I want to die";
+
+    as(f->p.client_home);
+    ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal"); /* unlocked once */
+    snprintf(good, sizeof good, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
+    snprintf(bad, sizeof bad, "%s/wrong-passphrase", f->p.home);
+    write_pass(bad, "not the passphrase at all");
+    setenv("DAYBOOK_PASSPHRASE_FILE", bad, 1);
+    const dbk_pty_step steps[] = {
+        {"did not unlock Daybook", NULL},
+        {"How strong is the craving", "9\n"},
+        {"What was going on?", "alone at home and I want to die\n"},
+        {"Enter for none: ", "\n"},
+        {"Enter for none: ", "\n"},
+        {"Enter for none: ", "\n"},
+        {"Number: ", "2\n"},
+        {"is not lost", NULL},
+        {"988", NULL},
+        {NULL, NULL},
+    };
+    dbk_pty_result pr = on_tty(steps, "craving", NULL);
+    setenv("DAYBOOK_PASSPHRASE_FILE", good, 1);
+    tty_done(&pr, 9, 1);
+    /* The questions came after the passphrase, not before. */
+    assert_true(strstr(pr.out, "did not unlock") < strstr(pr.out, "How strong"));
+    dbk_pty_result_free(&pr);
+    assert_false(profile_holds(f->p.client_home, risky));
+
+    /* The next unlock saves it, and says so. */
+    dbk_run_result t = tc_cli("craving", "--intensity", "2", "--outcome", "resisted", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.err, "Saved 1 entry you typed earlier");
+    dbk_run_result_free(&t);
+    json_t *j = cli_json("--json", "log", "--type", "craving", NULL);
+    char *dump = json_dumps(j, 0);
+    must_contain(dump, risky);
+    free(dump);
+    json_decref(j);
+    t = tc_cli("craving", "--intensity", "1", "--outcome", "resisted", NULL); /* once only */
+    assert_false(contains(t.err, "typed earlier"));
+    dbk_run_result_free(&t);
+
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    json_t *r = review_json("Sam R");
+    const json_t *risk = read_first_item(r, "risk", NULL);
+    assert_non_null(risk);
+    must_contain(json_string_value(json_object_get(risk, "quote")), "I want to die");
+    json_decref(r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_session_done_asks_and_undoes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_passphrase_keeps_the_craving, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
