@@ -5,6 +5,7 @@
  * repeated, cut, overlong or smuggles a NUL is refused, never half-read.
  */
 #include "links.h"
+#include "net.h"
 
 #include "dbk/error.h"
 #include "dbk/init.h"
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -166,10 +168,80 @@ test_vectors(void **state)
     json_decref(v);
 }
 
+/*
+ * "Plain HTTP only to loopback" parses the URL (libcurl's URL API) and checks the
+ * host it will contact, never a prefix of the text.
+ */
+static void
+test_plain_http_only_to_loopback(void **state)
+{
+    static const char *const ok[] = {
+        "https://clinic.example.org",
+        "https://clinic.example.org:8443/base",
+        "http://127.0.0.1:8080",
+        "http://127.0.0.1",
+        "http://127.1.2.3:1/",
+        "http://127.255.255.254/x",
+        "http://localhost:8080/",
+        "http://LOCALHOST/",
+        "HTTP://127.0.0.1:80/",
+        "http://[::1]:8080/",
+        "http://[::1]/",
+        "http://[0:0:0:0:0:0:0:1]:9/",
+        "http://[::ffff:127.0.0.1]:9/",
+        "http://user@127.0.0.1:8080/", /* userinfo, but the host is loopback */
+        /* libcurl normalises these hosts to 127.0.0.1 and connects there; the check
+         * sees the host libcurl will contact, not the text. */
+        "http://%31%32%37.0.0.1/",
+        "http://127.1/",
+        "http://0x7f000001/",
+        "http://example.org\\@127.0.0.1/",
+        "http://[::1%25lo]/",
+        NULL,
+    };
+    static const char *const refused[] = {
+        "http://127.0.0.1@example.org/",       /* userinfo that looks like a host */
+        "http://127.0.0.1:80@example.org/",
+        "http://localhost:8080@example.org/",
+        "http://[::1]@example.org/",
+        "http://127.0.0.1.example.org/",       /* a name, resolved by DNS */
+        "http://127.0.0.1.nip.io:8080/",
+        "http://localhost.example.org/",
+        "http://localhost./",                  /* a fully qualified name: DNS may answer */
+        "http://localhostx/",
+        "http://128.0.0.1/",
+        "http://10.0.0.1/",
+        "http://0x0a000001/",
+        "http://%31%30.0.0.1/",
+        "http://[::2]/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://example.org/#@127.0.0.1/",
+        "ftp://127.0.0.1/",
+        "127.0.0.1:8080",
+        "",
+        "http://",
+        NULL,
+    };
+    (void)state;
+    unsetenv("DAYBOOK_ALLOW_HTTP");
+    for (size_t i = 0; ok[i]; i++)
+        if (dbk_net_check_url(ok[i]) != DBK_OK)
+            fail_msg("refused: %s", ok[i]);
+    for (size_t i = 0; refused[i]; i++)
+        if (dbk_net_check_url(refused[i]) == DBK_OK)
+            fail_msg("allowed: %s", refused[i]);
+    /* The override lets any http:// through, but still not a non-URL or ftp. */
+    setenv("DAYBOOK_ALLOW_HTTP", "1", 1);
+    assert_int_equal(dbk_net_check_url("http://127.0.0.1@example.org/"), DBK_OK);
+    assert_int_not_equal(dbk_net_check_url("ftp://example.org/"), DBK_OK);
+    unsetenv("DAYBOOK_ALLOW_HTTP");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_http_only_to_loopback),
         cmocka_unit_test(test_each_kind_parses),
         cmocka_unit_test(test_bad_links_are_refused),
         cmocka_unit_test(test_login_link_round_trip),
