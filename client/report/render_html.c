@@ -250,6 +250,28 @@ html_medication(FILE *o, const json_t *m)
                    "&ldquo;took medication&rdquo; was not filled in.</p></section>\n");
         return;
     }
+    if (strcmp(S(m, "source"), "mat") == 0) {
+        fprintf(o, "<p>MAT schedule: <b>%lld</b> of %lld doses taken, %lld missed, %lld "
+                   "unconfirmed (never assumed taken).",
+                I(m, "doses_taken"), I(m, "doses_due"), I(m, "doses_missed"),
+                I(m, "doses_unconfirmed"));
+        if (I(m, "missed_streak") >= DBK_REVIEW_MISSED_STREAK)
+            fprintf(o, " <span class=\"risk\">Doses missed %lld days in a row.</span>",
+                    I(m, "missed_streak"));
+        fprintf(o, "</p><ul>");
+        json_array_foreach(json_object_get(m, "medications"), i, x) {
+            fprintf(o, "<li>");
+            esc(o, S(x, "name"));
+            fprintf(o, " ");
+            esc(o, S(x, "dose"));
+            fprintf(o, ", ");
+            esc(o, S(x, "frequency"));
+            fprintf(o, ": %lld/%lld taken, %lld missed</li>", I(x, "taken"), I(x, "due"),
+                    I(x, "missed"));
+        }
+        fprintf(o, "</ul></section>\n");
+        return;
+    }
     fprintf(o, "<p>From the checklist: taken on <b>%lld</b> of %lld days recorded.",
             I(m, "days_taken"), I(m, "days_recorded"));
     if (json_array_size(json_object_get(m, "missed_days")) > 0) {

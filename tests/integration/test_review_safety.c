@@ -322,6 +322,80 @@ test_wrong_passphrase_keeps_the_craving(void **state)
     json_decref(r);
 }
 
+/* The local date days ago, YYYY-MM-DD. */
+static void
+days_ago(int days, char out[11])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_mday -= days;
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    localtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/*
+ * The clinical records reach Read first: Sam is on buprenorphine and misses two
+ * days in a row, reports use and a low mood in a check-in, and answers PHQ-9 item
+ * 9 above 0. Each is flagged, most urgent first, in the JSON and the text.
+ */
+static void
+test_clinical_records_are_flagged(void **state)
+{
+    struct fx *f = *state;
+    char start[11], d2[11], d3[11];
+    days_ago(5, start);
+    days_ago(3, d3);
+    days_ago(2, d2);
+
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync first"); /* the client's grant */
+    ok(tc_cli("med", "set", "Sam R", "buprenorphine", "--dose", "8 mg", "--frequency", "daily",
+              "--take-home", "--start", start, NULL),
+       "med set");
+    ok(tc_cli("sync", NULL), "counselor sync");
+    as(f->p.client_home);
+    ok(tc_cli("sync", NULL), "client sync");
+    ok(tc_cli("med", "take", "--date", d3, "--missed", NULL), "missed d3");
+    ok(tc_cli("med", "take", "--date", d2, "--missed", NULL), "missed d2");
+    ok(tc_cli("med", "take", NULL), "taken today");
+    ok(tc_cli("checkin", "--mood", "2", "--craving", "9", "--used", "--substance", "alcohol",
+              "--meds", "taken", NULL),
+       "checkin");
+    ok(tc_cli("measure", "phq9", "--answers", "1,1,1,1,1,1,1,1,2,1", NULL), "phq9");
+    ok(tc_cli("sync", NULL), "client sync 2");
+
+    as(f->p.counselor_home);
+    json_t *r = review_json("Sam R");
+    const json_t *med = json_object_get(r, "medication");
+    assert_string_equal(json_string_value(json_object_get(med, "source")), "mat");
+    assert_int_equal(json_integer_value(json_object_get(med, "doses_missed")), 2);
+    assert_int_equal(json_integer_value(json_object_get(med, "missed_streak")), 2);
+    const json_t *x = read_first_item(r, "missed_medication", "in a row");
+    assert_non_null(x);
+    x = read_first_item(r, "risk", "PHQ-9 item 9");
+    assert_non_null(x);
+    assert_string_equal(json_string_value(json_object_get(x, "category")), "self_harm");
+    assert_non_null(read_first_item(r, "use", "check-in: alcohol"));
+    assert_non_null(read_first_item(r, "high_craving", "check-in"));
+    assert_non_null(read_first_item(r, "low_mood", "check-in"));
+    /* Most urgent first: the PHQ-9's item 9 opens the box. */
+    x = json_array_get(json_object_get(json_object_get(r, "read_first"), "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "kind")), "risk");
+    json_decref(r);
+
+    dbk_run_result t = tc_cli("review", "Sam R", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "!! RISK LANGUAGE");
+    must_contain(t.out, "PHQ-9 item 9");
+    must_contain(t.out, "MEDICATION (MAT schedule)");
+    must_contain(t.out, "doses missed 2 days in a row");
+    dbk_run_result_free(&t);
+}
+
 int
 main(void)
 {
@@ -329,6 +403,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_session_done_asks_and_undoes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_passphrase_keeps_the_craving, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_clinical_records_are_flagged, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
