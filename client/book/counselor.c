@@ -200,12 +200,11 @@ dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out
     return dbk_local_stream_of(s->L, client, DBK_LOCAL_SHARED, out);
 }
 
-bool
-dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40])
+const dbk_eu_entry *
+dbk_co_last_session_entry(const dbk_eu_list *l, const dbk_id *client)
 {
     char t[DBK_ID_TEXT_LEN + 1];
-    uint64_t best = 0;
-    bool found = false;
+    const dbk_eu_entry *best = NULL;
 
     dbk_id_to_text(client, t);
     for (size_t i = 0; i < l->n; i++) {
@@ -215,13 +214,19 @@ dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40])
         if (!e->mine || e->kind != DBK_LOCAL_PRIVATE || strcmp(e->type, "session") != 0 ||
             c == NULL || strcmp(c, t) != 0 || when == NULL || strlen(when) < 10)
             continue;
-        if (!found || e->hdr.rev.clock > best) {
-            best = e->hdr.rev.clock;
-            snprintf(at, 40, "%s", when);
-            found = true;
-        }
+        if (best == NULL || e->hdr.rev.clock > best->hdr.rev.clock)
+            best = e;
     }
-    return found;
+    return best;
+}
+
+bool
+dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40])
+{
+    const dbk_eu_entry *e = dbk_co_last_session_entry(l, client);
+    if (e != NULL)
+        snprintf(at, 40, "%s", json_string_value(json_object_get(e->doc, "at")));
+    return e != NULL;
 }
 
 int

@@ -43,6 +43,8 @@ int dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream 
 /* The newest session marker for client in l (the counselor's private stream):
  * its "at" copied into at. false when there is none. */
 bool dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40]);
+/* The record of that marker (NULL when none): 'session undo' removes it. */
+const dbk_eu_entry *dbk_co_last_session_entry(const dbk_eu_list *l, const dbk_id *client);
 
 /*
  * Seals doc as a new record into stream (a client's shared stream) under its

@@ -4,6 +4,10 @@
  * it is overwritten before it is removed.
  */
 #include "prompt.h"
+#include "draft.h"
+#include "unlock.h"
+
+#include "dbk/error.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -213,4 +217,51 @@ dbk_prompt_pick(const char *title, const char *const *labels, size_t n, bool mul
             printf("Type the number%s from the list (1 to %zu).\n", multi ? "s" : "", n);
         }
     }
+}
+
+/* ---- unlocking before the questions, and drafts ---- */
+
+int
+dbk_prompt_unlock(dbk_session *s)
+{
+    const char *file = getenv("DAYBOOK_PASSPHRASE_FILE"), *fdv = getenv("DAYBOOK_PASSPHRASE_FD");
+    int tries = (file != NULL && *file) || (fdv != NULL && *fdv) ? 1 : 3, rc = DBK_E_PASSPHRASE;
+    for (int i = 1; i <= tries; i++) {
+        if ((rc = dbk_unlock(s)) != DBK_E_PASSPHRASE)
+            break;
+        if (i < tries)
+            fprintf(stderr, "That passphrase did not unlock Daybook (try %d of %d).\n", i + 1,
+                    tries);
+    }
+    if (rc == DBK_OK) {
+        (void)dbk_draft_remember_pk(s);
+        dbk_prompt_drafts_saved(s);
+    }
+    return rc;
+}
+
+void
+dbk_prompt_drafts_saved(dbk_session *s)
+{
+    size_t saved = 0;
+    if (dbk_draft_count(s) == 0)
+        return;
+    (void)dbk_draft_import(s, &saved);
+    if (saved > 0)
+        fprintf(stderr, "Saved %zu entr%s you typed earlier, when the passphrase did not "
+                        "unlock Daybook.\n", saved, saved == 1 ? "y" : "ies");
+}
+
+bool
+dbk_prompt_keep_draft(dbk_session *s, int kind, const json_t *doc, const char *what)
+{
+    int rc = dbk_draft_keep(s, kind, doc);
+    if (rc == DBK_OK)
+        fprintf(stderr, "Your %s is not lost: it is kept on this device, sealed so only your "
+                        "passphrase opens it, and saved the next time Daybook unlocks.\n", what);
+    else
+        fprintf(stderr, "daybook: your %s could not be kept as a draft either (%s)\n", what,
+                rc == DBK_E_NOT_FOUND ? "this device has not been unlocked since drafts exist"
+                                      : dbk_err_message(rc));
+    return rc == DBK_OK;
 }

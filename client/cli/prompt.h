@@ -2,6 +2,9 @@
 #ifndef DBK_CLIENT_PROMPT_H
 #define DBK_CLIENT_PROMPT_H
 
+#include "session.h"
+
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,5 +32,22 @@ int dbk_prompt_pick(const char *title, const char *const *labels, size_t n, bool
  * at most about 4 * max bytes read back), or -1 after saying why on stderr.
  */
 int dbk_prompt_editor(const char *dir, const char *old, size_t max, char **out);
+
+/*
+ * Unlocks s before a command asks its questions, so a wrong passphrase costs no typed
+ * entry: up to 3 tries when the passphrase comes from the terminal, 1 from a file or
+ * descriptor. On success the account's public key is remembered for drafts and the
+ * drafts kept earlier are saved (said on stderr). DBK_E_PASSPHRASE after the last
+ * wrong one.
+ */
+int dbk_prompt_unlock(dbk_session *s);
+/* Saves the drafts kept earlier (s unlocked) and says so on stderr. */
+void dbk_prompt_drafts_saved(dbk_session *s);
+/*
+ * After a save failed because the passphrase did not unlock: keeps doc as a sealed
+ * draft (draft.h) and tells the person what happened to what they typed. true when
+ * it was kept.
+ */
+bool dbk_prompt_keep_draft(dbk_session *s, int kind, const json_t *doc, const char *what);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "risk.h"
 #include "crisis.h"
+#include "draft.h"
 #include "prompt.h"
 #include "entry.h"
 
@@ -221,6 +222,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     const char *scale = "0-10", *result = NULL, *used_what = NULL, *at = NULL;
     long intensity = -1;
     dbk_session s;
+    bool opened = false;
     dbk_id id;
     char when[40], tz[64], t[DBK_ID_TEXT_LEN + 1];
     int opt, rc, ret = DBK_EXIT_OK;
@@ -339,9 +341,20 @@ run(dbk_ctx *ctx, int argc, char **argv)
             }
         }
     }
-    if (optind == argc && (result == NULL || intensity < 0) && dbk_prompt_interactive() &&
-        !prompt_missing(&intensity, &result, doc, triggers, halt, coping))
-        goto bad;
+    if (optind == argc && (result == NULL || intensity < 0) && dbk_prompt_interactive()) {
+        /* Passphrase first: a wrong one costs none of what is typed next. */
+        if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
+            ret = dbk_cmd_no_profile(rc);
+            goto out;
+        }
+        opened = true;
+        if (dbk_prompt_unlock(&s) == DBK_E_PASSPHRASE)
+            fprintf(stderr, "The passphrase did not unlock Daybook. You can still write the "
+                            "craving: it is kept sealed on this device and saved the next time "
+                            "Daybook unlocks.\n");
+        if (!prompt_missing(&intensity, &result, doc, triggers, halt, coping))
+            goto bad;
+    }
     if (optind != argc || result == NULL || intensity < 0)
         goto bad;
 
@@ -372,10 +385,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if (json_array_size(subst) > 0)
         json_object_set(doc, "substances", subst);
 
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
+    if (!opened && (rc = dbk_session_open(&s, false)) != DBK_OK) {
         ret = dbk_cmd_no_profile(rc);
         goto out;
     }
+    opened = true;
     /* The card shows whenever the entry calls for it, saved or not: a lapse, a
      * strong craving, or risk language in what the client wrote. */
     bool hard = strcmp(result, "used") == 0 ||
@@ -384,9 +398,15 @@ run(dbk_ctx *ctx, int argc, char **argv)
     for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
         hard |= dbk_risk_screen(json_string_value(json_object_get(doc, texts[k])), NULL, NULL);
     rc = dbk_entry_save(&s, DBK_LOCAL_SHARED, NULL, doc, &id);
-    dbk_session_close(&s);
+    if (rc == DBK_OK) {
+        (void)dbk_draft_remember_pk(&s);
+        dbk_prompt_drafts_saved(&s);
+    }
     if (rc != DBK_OK) {
         ret = dbk_cmd_fail("the craving was not saved", rc);
+        /* A failed save is still a save: what was typed is kept sealed. */
+        if (rc == DBK_E_PASSPHRASE)
+            (void)dbk_prompt_keep_draft(&s, DBK_LOCAL_SHARED, doc, "craving");
         if (hard)
             dbk_crisis_card(stderr);
         goto out;
@@ -403,6 +423,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
 bad:
     ret = usage();
 out:
+    if (opened)
+        dbk_session_close(&s);
     json_decref(doc);
     json_decref(triggers);
     json_decref(coping);

@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "entries.h"
 #include "crisis.h"
+#include "draft.h"
 #include "risk.h"
 #include "entry.h"
 #include "prompt.h"
@@ -127,6 +128,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_no_profile(rc);
     }
     if (text == NULL && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        /* Passphrase first: a wrong one costs none of what is written next. */
+        if (dbk_prompt_unlock(&s) == DBK_E_PASSPHRASE)
+            fprintf(stderr, "The passphrase did not unlock Daybook. You can still write: the "
+                            "entry is kept sealed on this device and saved the next time "
+                            "Daybook unlocks.\n");
         if (write_in_editor(s.dir, &owned) != 0) {
             dbk_session_close(&s);
             json_decref(tags);
@@ -164,6 +170,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_object_set_new(doc, "prompt", json_string(prompt));
     json_decref(tags);
     rc = dbk_entry_save(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, NULL, doc, &id);
+    if (rc == DBK_OK) {
+        (void)dbk_draft_remember_pk(&s);
+        dbk_prompt_drafts_saved(&s);
+    } else if (rc == DBK_E_PASSPHRASE) { /* a failed save is still a save */
+        (void)dbk_prompt_keep_draft(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, doc,
+                                    "journal entry");
+    }
     /* Writing is the "journaling" item of the checklist, on the day the entry is for;
      * a tick that fails leaves the entry saved, and says so. */
     if (rc == DBK_OK && dbk_eu_entry_day(doc, &day) &&

@@ -8,6 +8,7 @@
 #include "backdate.h"
 #include "cmd.h"
 #include "output.h"
+#include "counselor.h"
 #include "entries.h"
 #include "notes.h"
 
@@ -22,6 +23,7 @@ struct log_ctx {
     dbk_session *s;
     const char *type;
     json_t *all;
+    json_t *aliases; /* a counselor's names for clients; NULL for a client */
     size_t shown;
 };
 
@@ -76,12 +78,30 @@ on_entry(const dbk_eu_entry *e, void *arg)
         return;
     dbk_id_to_text(&e->hdr.record, t);
     l->shown++;
-    if (!l->ctx->json)
+    /* A counselor's log spans the caseload: whose entry it is, by alias, never an
+     * opaque id alone ("you" for the counselor's own records). */
+    char who[64] = "";
+    if (l->aliases != NULL) {
+        if (dbk_id_equal(&e->owner, &l->s->account))
+            snprintf(who, sizeof who, "you");
+        else
+            dbk_co_label(l->aliases, &e->owner, who, sizeof who);
+    }
+    if (!l->ctx->json) {
         printf("%.8s  ", t); /* what show, edit and rm take (6+ characters) */
+        if (l->aliases != NULL)
+            printf("%-12.12s  ", who);
+    }
     if (l->ctx->json) {
-        json_array_append_new(l->all, json_pack("{s:s, s:O, s:b, s:b}", "id", t, "entry", e->doc,
-                                                "private", e->kind == DBK_LOCAL_PRIVATE, "synced",
-                                                !e->pending));
+        json_t *o = json_pack("{s:s, s:O, s:b, s:b}", "id", t, "entry", e->doc, "private",
+                              e->kind == DBK_LOCAL_PRIVATE, "synced", !e->pending);
+        if (l->aliases != NULL) {
+            char owner[DBK_ID_TEXT_LEN + 1];
+            dbk_id_to_text(&e->owner, owner);
+            json_object_set_new(o, "client", json_string(owner));
+            json_object_set_new(o, "client_label", json_string(who));
+        }
+        json_array_append_new(l->all, o);
         return;
     }
     if (strcmp(type, "craving") == 0) {
@@ -154,7 +174,7 @@ on_entry(const dbk_eu_entry *e, void *arg)
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
-    struct log_ctx l = {ctx, NULL, NULL, json_array(), 0};
+    struct log_ctx l = {ctx, NULL, NULL, json_array(), NULL, 0};
     struct placed *order = NULL;
     dbk_session s;
     dbk_eu_list list;
@@ -182,6 +202,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         json_decref(l.all);
         return dbk_cmd_no_profile(rc);
     }
+    if (s.role == DBK_ROLE_COUNSELOR && dbk_co_aliases(&s, &l.aliases) != DBK_OK)
+        l.aliases = json_object(); /* labels fall back to the id's first 8 characters */
     rc = dbk_eu_load(&s, &list);
     if (rc == DBK_OK && (order = calloc(list.n + 1, sizeof *order)) == NULL) {
         dbk_eu_free(&list);
@@ -190,6 +212,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if (rc != DBK_OK) {
         dbk_session_close(&s);
         json_decref(l.all);
+        json_decref(l.aliases);
         return dbk_cmd_fail("cannot read your entries", rc);
     }
     l.s = &s;
@@ -211,6 +234,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     dbk_out_warn_unopened(&list);
     json_decref(l.all);
+    json_decref(l.aliases);
     dbk_eu_free(&list);
     dbk_session_close(&s);
     return DBK_EXIT_OK;

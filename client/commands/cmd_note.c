@@ -25,6 +25,7 @@
 #include "checklist.h"
 #include "prompt.h"
 #include "resolve.h"
+#include "review.h"
 
 #include "dbk/error.h"
 
@@ -144,23 +145,184 @@ run_discussed(dbk_ctx *ctx, const char *who, const char *prefix)
     return DBK_EXIT_OK;
 }
 
+/*
+ * What 'session done' will mark as reviewed: the current review's period, its
+ * counts and its Read first items (flagged ones stay in Read first until
+ * discussed). Printed on stdout before the question.
+ */
+static const char *
+str_of(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v != NULL ? v : "";
+}
+
+static void
+print_pending(const json_t *rev, const char *label)
+{
+    const json_t *p = json_object_get(rev, "period"), *rf = json_object_get(rev, "read_first"),
+                 *x;
+    size_t i;
+    printf("Marking the session with %s done. The next review starts from now; what the\n"
+           "review shows today (%s to %s) is then marked as reviewed:\n",
+           label, str_of(p, "from"), str_of(p, "to"));
+    printf("  %lld craving%s (%lld with use), %zu journal entr%s\n",
+           (long long)json_integer_value(json_object_get(json_object_get(rev, "cravings"), "count")),
+           json_integer_value(json_object_get(json_object_get(rev, "cravings"), "count")) == 1
+               ? "" : "s",
+           (long long)json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count")),
+           json_array_size(json_object_get(rev, "journal")),
+           json_array_size(json_object_get(rev, "journal")) == 1 ? "y" : "ies");
+    if (json_array_size(json_object_get(rf, "items")) == 0) {
+        printf("  Read first: nothing flagged.\n");
+        return;
+    }
+    printf("  Read first (%zu): flagged entries stay there as \"not yet discussed\" until\n"
+           "  'daybook session discussed CLIENT ID':\n",
+           json_array_size(json_object_get(rf, "items")));
+    json_array_foreach(json_object_get(rf, "items"), i, x) {
+        const char *rec = json_string_value(json_object_get(x, "record"));
+        printf("  %s %s  %s", strcmp(str_of(x, "kind"), "risk") == 0 ? "!!" : "*",
+               str_of(x, "when"), str_of(x, "text"));
+        if (rec != NULL)
+            printf("  [%.8s]", rec);
+        printf("\n");
+    }
+}
+
+/* The review 'session done' is about to close, for print_pending (NULL on failure). */
+static json_t *
+pending_review(dbk_session *s, const dbk_id *client, const char *label)
+{
+    dbk_eu_list l;
+    dbk_review_period p;
+    json_t *rev = NULL;
+    memset(&l, 0, sizeof l);
+    if (dbk_eu_load_owned(s, client, &l) == DBK_OK &&
+        dbk_review_period_make(&l, client, NULL, &p) == DBK_OK) {
+        p.enrolled_day = dbk_co_enrolled_day(s, NULL, client);
+        rev = dbk_review_build(s, &l, client, label, &p, NULL);
+    }
+    dbk_eu_free(&l);
+    return rev;
+}
+
+/*
+ * daybook session undo CLIENT: the newest session marker is removed (a tombstone
+ * of the counselor's own private record), so the review starts again from the
+ * marker before it; what the counselor saw is never lost to a mistaken 'done'.
+ */
+static int
+run_undo(dbk_ctx *ctx, const char *who)
+{
+    dbk_session s;
+    dbk_eu_list l;
+    dbk_id client, rec;
+    char label[64], state[32] = "", when[40], at[40], t[DBK_ID_TEXT_LEN + 1];
+    int rc, ret;
+
+    if ((ret = open_client(&s, "daybook session", who, &client, label, sizeof label, state,
+                           sizeof state)) != DBK_EXIT_OK)
+        return ret;
+    memset(&l, 0, sizeof l);
+    if ((rc = dbk_eu_load_owned(&s, &client, &l)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot read the entries on this device", rc);
+    }
+    const dbk_eu_entry *m = dbk_co_last_session_entry(&l, &client);
+    if (m == NULL) {
+        dbk_eu_free(&l);
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: no session with %s is marked; nothing to undo\n", label);
+        return DBK_EXIT_FAIL;
+    }
+    snprintf(at, sizeof at, "%s", json_string_value(json_object_get(m->doc, "at")));
+    rec = m->hdr.record;
+    dbk_now_rfc3339(when);
+    json_t *tomb = json_pack("{s:s, s:i, s:s}", "type", "tombstone", "v", 1, "deleted_at", when);
+    rc = dbk_entry_save(&s, DBK_LOCAL_PRIVATE, &rec, tomb, NULL);
+    json_decref(tomb);
+    char prev[40] = "";
+    dbk_eu_free(&l);
+    memset(&l, 0, sizeof l);
+    bool more = rc == DBK_OK && dbk_eu_load_owned(&s, &client, &l) == DBK_OK &&
+                dbk_co_last_session(&l, &client, prev);
+    dbk_eu_free(&l);
+    dbk_session_close(&s);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the session marker was not removed", rc);
+    dbk_id_to_text(&client, t);
+    if (ctx->json)
+        printf("{\"client\":\"%s\",\"undone\":\"%s\",\"last_session\":%s%s%s}\n", t, at,
+               more ? "\"" : "", more ? prev : "null", more ? "\"" : "");
+    else
+        printf("The session with %s marked %.16s is undone. The next review starts %s%.16s.\n",
+               label, at, more ? "from the session before, " : "again from the last ",
+               more ? prev : "7 days");
+    return DBK_EXIT_OK;
+}
+
+static int
+usage_session(void)
+{
+    fprintf(stderr, "usage: daybook session done CLIENT [--yes] | daybook session undo CLIENT | "
+                    "daybook session discussed CLIENT ID\n");
+    return DBK_EXIT_USAGE;
+}
+
 static int
 run_session(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     dbk_id client, rec;
     char label[64], state[32] = "", when[40], t[DBK_ID_TEXT_LEN + 1];
+    bool yes = false;
     int rc, ret;
 
     if (argc == 4 && strcmp(argv[1], "discussed") == 0)
         return run_discussed(ctx, argv[2], argv[3]);
-    if (argc != 3 || strcmp(argv[1], "done") != 0) {
-        fprintf(stderr, "usage: daybook session done CLIENT | daybook session discussed CLIENT ID\n");
+    if (argc == 3 && strcmp(argv[1], "undo") == 0)
+        return run_undo(ctx, argv[2]);
+    if (argc == 4 && strcmp(argv[1], "done") == 0 && strcmp(argv[3], "--yes") == 0)
+        yes = true;
+    else if (argc == 4 && strcmp(argv[1], "done") == 0 && strcmp(argv[2], "--yes") == 0)
+        yes = true, argv[2] = argv[3];
+    else if (argc != 3 || strcmp(argv[1], "done") != 0)
+        return usage_session();
+    /* Marking hides the period from the next review: a person confirms it, a script
+     * says --yes. */
+    if (!yes && !dbk_prompt_interactive()) {
+        fprintf(stderr, "daybook: 'session done' marks everything the review shows as reviewed; "
+                        "run it on a terminal to see what and confirm, or add --yes\n");
         return DBK_EXIT_USAGE;
     }
     if ((ret = open_client(&s, "daybook session", argv[2], &client, label, sizeof label, state,
                            sizeof state)) != DBK_EXIT_OK)
         return ret;
+    /* Pull first: what the client synced since the last pull is part of what this
+     * marks as reviewed, and the counselor should see it before saying yes. */
+    json_t *fresh = dbk_review_freshen(&s, false);
+    if (!yes) {
+        json_t *rev = pending_review(&s, &client, label);
+        if (rev != NULL)
+            print_pending(rev, label);
+        json_decref(rev);
+        if (json_is_true(json_object_get(fresh, "offline")))
+            printf("  !! OFFLINE: data as of %s; what %s sent since is not listed\n",
+                   json_is_string(json_object_get(fresh, "as_of"))
+                       ? json_string_value(json_object_get(fresh, "as_of")) : "never",
+                   label);
+    }
+    json_decref(fresh);
+    if (!yes) {
+        int c = dbk_prompt_confirm("Mark the session done? ('daybook session undo' takes it "
+                                   "back) [yes/no] ");
+        if (c != 1) {
+            dbk_session_close(&s);
+            printf("Not marked; the next review still starts where it did.\n");
+            return c < 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+        }
+    }
     dbk_now_rfc3339(when);
     dbk_id_to_text(&client, t);
     json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "session", "v", 1, "client", t, "at",
@@ -173,9 +335,9 @@ run_session(dbk_ctx *ctx, int argc, char **argv)
     if (ctx->json)
         printf("{\"client\":\"%s\",\"at\":\"%s\"}\n", t, when);
     else
-        printf("Session with %s marked (%.16s). The next review starts here; the marker stays "
-               "in your private stream.\n",
-               label, when);
+        printf("Session with %s marked (%.16s). The next review starts here; flagged entries "
+               "stay in Read first until discussed. 'daybook session undo %s' takes it back.\n",
+               label, when, argv[2]);
     return DBK_EXIT_OK;
 }
 
@@ -431,8 +593,9 @@ const dbk_cmd dbk_cmd_unassign = {
 
 const dbk_cmd dbk_cmd_session = {
     .name = "session",
-    .usage = "daybook session done CLIENT | daybook session discussed CLIENT ID",
-    .summary = "counselors: mark a session done (the next review starts there)",
+    .usage = "daybook session done CLIENT [--yes] | daybook session undo CLIENT | "
+             "daybook session discussed CLIENT ID",
+    .summary = "counselors: mark a session done (asked first; undo takes it back)",
     .run = run_session,
 };
 

@@ -21,6 +21,7 @@
 #include "review.h"
 #include "counts.h"
 #include "daycount.h"
+#include "measures.h"
 
 #include "dbk/error.h"
 
@@ -65,6 +66,80 @@ item(const char *kind, const dbk_eu_entry *e, const char *when, const char *text
     return o;
 }
 
+/* A check-in: use that day, a peak craving of 9-10, a low mood, a risky situation. */
+static void
+checkin_flags(const dbk_eu_entry *e, bool before, const char *when, json_t *items)
+{
+    char line[200];
+    const json_t *use = json_object_get(e->doc, "use");
+    if (json_is_true(json_object_get(use, "any"))) {
+        const char *what = str_or(use, "substance", NULL);
+        snprintf(line, sizeof line, "reported use in a check-in%s%.80s", what ? ": " : "",
+                 what ? what : "");
+        json_array_append_new(items, item("use", e, when, line));
+    }
+    json_int_t peak = json_integer_value(json_object_get(e->doc, "craving_peak"));
+    if (json_is_integer(json_object_get(e->doc, "craving_peak")) &&
+        peak >= DBK_REVIEW_RISK_CRAVING) {
+        snprintf(line, sizeof line, "peak craving of %d/10 in a check-in", (int)peak);
+        json_array_append_new(items, item("high_craving", e, when, line));
+    }
+    json_int_t mood = json_integer_value(json_object_get(e->doc, "mood"));
+    if (!before && json_is_integer(json_object_get(e->doc, "mood")) &&
+        mood <= DBK_REVIEW_LOW_CHECKIN_MOOD) {
+        snprintf(line, sizeof line, "mood %d/10 in a check-in (low)", (int)mood);
+        json_array_append_new(items, item("low_mood", e, when, line));
+    }
+    if (!before && json_is_true(json_object_get(e->doc, "risky_situation")))
+        json_array_append_new(items, item("risky_situation", e, when,
+                                          "a risky situation reported in a check-in"));
+}
+
+/*
+ * A measure, scored again from its answers (never from the score the writer
+ * stored): PHQ-9 item 9 above 0 is risk; a PHQ-9 or GAD-7 band of moderately
+ * severe or severe, and a BAM composite past its cut-off, are their own items.
+ * Answers that do not score are flagged too: when unsure, flag.
+ */
+static void
+measure_flags(const dbk_eu_entry *e, const char *when, json_t *items)
+{
+    const dbk_measure *m = dbk_measure_find(str_or(e->doc, "instrument", ""));
+    const json_t *ans = json_object_get(e->doc, "answers");
+    int v[DBK_MEASURE_ITEMS_MAX];
+    dbk_measure_score sc;
+    char line[200];
+    if (m == NULL || m->nitems > DBK_MEASURE_ITEMS_MAX)
+        return;
+    for (size_t i = 0; i < m->nitems; i++) {
+        const json_t *a = json_object_get(ans, m->items[i].id);
+        v[i] = json_is_integer(a) ? (int)json_integer_value(a) : -1;
+    }
+    if (!dbk_measure_score_answers(m, v, m->nitems, &sc)) {
+        snprintf(line, sizeof line, "%s answers that do not score: read them yourself", m->name);
+        json_array_append_new(items, item("measure", e, when, line));
+        return;
+    }
+    if (sc.self_harm) {
+        json_t *o = item("risk", e, when, "");
+        snprintf(line, sizeof line, "PHQ-9 item 9 (thoughts of self-harm) answered %d of 3",
+                 v[8]);
+        json_object_set_new(o, "text", json_string(line));
+        json_object_set_new(o, "category", json_string(DBK_RISK_SELF_HARM));
+        json_array_append_new(items, o);
+    }
+    if (sc.band != NULL && (strcmp(sc.band, "severe") == 0 ||
+                            strcmp(sc.band, "moderately severe") == 0)) {
+        snprintf(line, sizeof line, "%s %d: %s", m->name, sc.total, sc.band);
+        json_array_append_new(items, item("measure", e, when, line));
+    }
+    if (sc.use_flag || sc.risk_flag || sc.protective_flag) {
+        snprintf(line, sizeof line, "BAM past its cut-off:%s%s%s", sc.use_flag ? " use" : "",
+                 sc.risk_flag ? " risk" : "", sc.protective_flag ? " low protection" : "");
+        json_array_append_new(items, item("measure", e, when, line));
+    }
+}
+
 /* The flags one entry raises, appended to items (each with discussed/carried). */
 static void
 entry_flags(const dbk_eu_entry *e, const dbk_review_period *p, const dbk_risk_extra *extra,
@@ -81,14 +156,15 @@ entry_flags(const dbk_eu_entry *e, const dbk_review_period *p, const dbk_risk_ex
     bool was_discussed = json_object_get(discussed, id) != NULL;
     if (before && was_discussed)
         return;
-    dbk_review_when(e->doc, journal ? "written_at" : "occurred_at", when);
+    dbk_review_when(e->doc, dbk_review_when_key(e->type), when);
     size_t first = json_array_size(items);
 
     dbk_risk_hit hit;
     for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
         if (dbk_risk_screen(str_or(e->doc, texts[k], NULL), extra, &hit)) {
             snprintf(line, sizeof line, "risk language (%s) in a %s", hit.category,
-                     journal ? "journal entry" : "craving");
+                     journal ? "journal entry" : strcmp(e->type, "checkin") == 0 ? "check-in"
+                                                                              : "craving");
             json_t *o = item("risk", e, when, line);
             json_object_set_new(o, "category", json_string(hit.category));
             json_object_set_new(o, "quote", json_string(hit.sentence));
@@ -96,14 +172,19 @@ entry_flags(const dbk_eu_entry *e, const dbk_review_period *p, const dbk_risk_ex
             break;
         }
     }
-    const char *result = journal ? NULL : dbk_eu_outcome(e->doc);
+    if (strcmp(e->type, "checkin") == 0)
+        checkin_flags(e, before, when, items);
+    else if (strcmp(e->type, "measure") == 0)
+        measure_flags(e, when, items);
+    const char *result = strcmp(e->type, "craving") != 0 ? NULL : dbk_eu_outcome(e->doc);
     if (result != NULL && strcmp(result, "used") == 0) {
         const char *what = json_string_value(json_object_get(
             json_object_get(json_object_get(e->doc, "outcome"), "used"), "substance"));
         snprintf(line, sizeof line, "reported use%s%.80s", what ? ": " : "", what ? what : "");
         json_array_append_new(items, item("use", e, when, line));
     }
-    if (!journal && dbk_eu_intensity10(e->doc, &v) && v >= DBK_REVIEW_RISK_CRAVING) {
+    if (strcmp(e->type, "craving") == 0 && dbk_eu_intensity10(e->doc, &v) &&
+        v >= DBK_REVIEW_RISK_CRAVING) {
         snprintf(line, sizeof line, "craving of %g/10", v);
         json_array_append_new(items, item("high_craving", e, when, line));
     }
@@ -144,12 +225,20 @@ append_days(json_t *items, const char *kind, const json_t *days, const char *wha
     json_array_append_new(items, o);
 }
 
+static const char *
+md_last(const json_t *days)
+{
+    const char *v = json_string_value(json_array_get(days, json_array_size(days) - 1));
+    return v != NULL ? v : "";
+}
+
 /* Items ordered by urgency: risk, use, craving, medication, mood, changes, silence. */
 static int
 rank(const char *kind)
 {
-    static const char *const order[] = {"risk",     "use",     "high_craving", "missed_medication",
-                                        "low_mood", "removed", "edited",       "silence"};
+    static const char *const order[] = {"risk",     "use",     "high_craving",    "missed_medication",
+                                        "measure",  "low_mood", "risky_situation", "removed",
+                                        "edited",   "silence"};
     for (int i = 0; i < (int)(sizeof order / sizeof *order); i++)
         if (strcmp(kind, order[i]) == 0)
             return i;
@@ -199,8 +288,21 @@ dbk_review_read_first(const dbk_eu_list *l, const dbk_id *client, const dbk_revi
     for (i = 0; i < n; i++)
         entry_flags(flaggable[i], p, extra, discussed, items);
     json_decref(discussed);
+    bool mat = strcmp(str_or(medication, "source", ""), "mat") == 0;
     append_days(items, "missed_medication", json_object_get(medication, "missed_days"),
-                "medication not ticked");
+                mat ? "a dose missed" : "medication not ticked");
+    json_int_t streak = json_integer_value(json_object_get(medication, "missed_streak"));
+    if (mat && streak >= DBK_REVIEW_MISSED_STREAK) {
+        char text[120];
+        const json_t *md = json_object_get(medication, "missed_days");
+        snprintf(text, sizeof text, "doses missed %d days in a row", (int)streak);
+        json_t *o = item("missed_medication", NULL,
+                         md_last(md), text);
+        json_object_set_new(o, "streak", json_integer(streak));
+        json_object_set_new(o, "discussed", json_false());
+        json_object_set_new(o, "carried_forward", json_false());
+        json_array_append_new(items, o);
+    }
     json_array_foreach(changes, i, x) {
         json_t *o = json_deep_copy(x);
         json_object_set_new(o, "discussed", json_false());

@@ -250,6 +250,28 @@ html_medication(FILE *o, const json_t *m)
                    "&ldquo;took medication&rdquo; was not filled in.</p></section>\n");
         return;
     }
+    if (strcmp(S(m, "source"), "mat") == 0) {
+        fprintf(o, "<p>MAT schedule: <b>%lld</b> of %lld doses taken, %lld missed, %lld "
+                   "unconfirmed (never assumed taken).",
+                I(m, "doses_taken"), I(m, "doses_due"), I(m, "doses_missed"),
+                I(m, "doses_unconfirmed"));
+        if (I(m, "missed_streak") >= DBK_REVIEW_MISSED_STREAK)
+            fprintf(o, " <span class=\"risk\">Doses missed %lld days in a row.</span>",
+                    I(m, "missed_streak"));
+        fprintf(o, "</p><ul>");
+        json_array_foreach(json_object_get(m, "medications"), i, x) {
+            fprintf(o, "<li>");
+            esc(o, S(x, "name"));
+            fprintf(o, " ");
+            esc(o, S(x, "dose"));
+            fprintf(o, ", ");
+            esc(o, S(x, "frequency"));
+            fprintf(o, ": %lld/%lld taken, %lld missed</li>", I(x, "taken"), I(x, "due"),
+                    I(x, "missed"));
+        }
+        fprintf(o, "</ul></section>\n");
+        return;
+    }
     fprintf(o, "<p>From the checklist: taken on <b>%lld</b> of %lld days recorded.",
             I(m, "days_taken"), I(m, "days_recorded"));
     if (json_array_size(json_object_get(m, "missed_days")) > 0) {
@@ -261,14 +283,11 @@ html_medication(FILE *o, const json_t *m)
     fprintf(o, "</p></section>\n");
 }
 
-void
-dbk_report_html(FILE *o, const json_t *r)
+/* The document's head, the notice and who and when the review is of. */
+static void
+html_head(FILE *o, const json_t *r)
 {
-    const json_t *cl = json_object_get(r, "client"), *p = json_object_get(r, "period"),
-                 *la = json_object_get(r, "lapses"), *en = json_object_get(r, "engagement"),
-                 *cr = json_object_get(r, "cravings"), *ck = json_object_get(r, "checklist"),
-                 *tr = json_object_get(cr, "trend"), *h = json_object_get(cr, "halt"), *x;
-    size_t i;
+    const json_t *cl = json_object_get(r, "client"), *p = json_object_get(r, "period");
 
     fprintf(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -290,8 +309,14 @@ dbk_report_html(FILE *o, const json_t *r)
         fprintf(o, "from the date asked for.</p>\n");
     if (json_is_string(json_object_get(p, "enrolled_on")))
         fprintf(o, "<p>Enrolled on %s.</p>\n", S(p, "enrolled_on"));
-    html_freshness(o, json_object_get(r, "data"));
-    html_read_first(o, json_object_get(r, "read_first"));
+}
+
+/* Reported use: every craving that ended in use, with what and where. */
+static void
+html_lapses(FILE *o, const json_t *r)
+{
+    const json_t *la = json_object_get(r, "lapses"), *x;
+    size_t i;
 
     if (I(la, "count") > 0) {
         fprintf(o, "<section class=\"lapse\" id=\"lapses\"><h2>Reported use: %lld craving%s "
@@ -315,6 +340,13 @@ dbk_report_html(FILE *o, const json_t *r)
         fprintf(o, "<section id=\"lapses\"><h2>Reported use</h2><p class=\"ok\">None in this "
                    "period.</p></section>\n");
     }
+}
+
+/* Engagement: the days with entries and the calendar. */
+static void
+html_engagement(FILE *o, const json_t *r)
+{
+    const json_t *en = json_object_get(r, "engagement");
 
     fprintf(o, "<section id=\"engagement\"><h2>Engagement</h2><p>Entries on <b>%lld</b> of "
                "%lld days (%.0f%%). Last entry: %s.</p>\n",
@@ -324,6 +356,16 @@ dbk_report_html(FILE *o, const json_t *r)
                                                                   : "none yet");
     html_calendar(o, json_object_get(en, "calendar"));
     fprintf(o, "</section>\n");
+}
+
+/* Cravings: figures, the trend against the previous period, chart, triggers, HALT,
+ * coping and each craving as written. */
+static void
+html_cravings(FILE *o, const json_t *r)
+{
+    const json_t *cr = json_object_get(r, "cravings"), *tr = json_object_get(cr, "trend"),
+                 *h = json_object_get(cr, "halt"), *x;
+    size_t i;
 
     fprintf(o, "<section id=\"cravings\"><h2>Cravings</h2><p><b>%lld</b> craving%s", I(cr, "count"),
             I(cr, "count") == 1 ? "" : "s");
@@ -367,6 +409,15 @@ dbk_report_html(FILE *o, const json_t *r)
     }
     html_craving_entries(o, cr);
     fprintf(o, "</section>\n");
+}
+
+/* The checklist: each skill's days, rate and streak, per day, and what was
+ * assigned but not practised. */
+static void
+html_checklist(FILE *o, const json_t *r)
+{
+    const json_t *ck = json_object_get(r, "checklist"), *x;
+    size_t i;
 
     fprintf(o, "<section id=\"checklist\"><h2>Checklist</h2><table><tr><th>Skill</th>"
                "<th class=\"n\">Days done</th><th class=\"n\">Rate</th><th class=\"n\">Streak"
@@ -393,8 +444,15 @@ dbk_report_html(FILE *o, const json_t *r)
         fprintf(o, "</p>");
     }
     fprintf(o, "</section>\n");
+}
 
-    html_medication(o, json_object_get(r, "medication"));
+/* The shared journal entries and the counselor's own notes, newest first. */
+static void
+html_journal_notes(FILE *o, const json_t *r)
+{
+    const json_t *x;
+    size_t i;
+
     fprintf(o, "<section id=\"journal\"><h2>Journal entries shared (%zu), newest first</h2>\n",
             json_array_size(json_object_get(r, "journal")));
     json_array_foreach(json_object_get(r, "journal"), i, x) {
@@ -413,5 +471,22 @@ dbk_report_html(FILE *o, const json_t *r)
         esc(o, S(x, "text"));
         fprintf(o, "</article>\n");
     }
-    fprintf(o, "</section>\n<p class=\"notice\">%s</p>\n</body></html>\n", dbk_report_notice);
+    fprintf(o, "</section>\n");
+}
+
+/* The review as one self-contained HTML file, in the order a counselor reads it:
+ * Read first before anything else. */
+void
+dbk_report_html(FILE *o, const json_t *r)
+{
+    html_head(o, r);
+    html_freshness(o, json_object_get(r, "data"));
+    html_read_first(o, json_object_get(r, "read_first"));
+    html_lapses(o, r);
+    html_engagement(o, r);
+    html_cravings(o, r);
+    html_checklist(o, r);
+    html_medication(o, json_object_get(r, "medication"));
+    html_journal_notes(o, r);
+    fprintf(o, "<p class=\"notice\">%s</p>\n</body></html>\n", dbk_report_notice);
 }

@@ -418,6 +418,27 @@ text_medication(FILE *o, const json_t *m)
                    "  took_medication was not filled in)\n");
         return;
     }
+    if (strcmp(S(m, "source"), "mat") == 0) {
+        size_t i;
+        const json_t *x;
+        fprintf(o, "\nMEDICATION (MAT schedule): %lld of %lld doses taken, %lld missed, "
+                   "%lld unconfirmed\n",
+                I(m, "doses_taken"), I(m, "doses_due"), I(m, "doses_missed"),
+                I(m, "doses_unconfirmed"));
+        json_array_foreach(json_object_get(m, "medications"), i, x) {
+            char line[400];
+            snprintf(line, sizeof line, "%.60s %.40s, %s, %s: %lld/%lld taken, %lld missed%s",
+                     S(x, "name"), S(x, "dose"), S(x, "frequency"), S(x, "supervision"),
+                     I(x, "taken"), I(x, "due"), I(x, "missed"),
+                     json_is_true(json_object_get(x, "active")) ? "" : " (stopped)");
+            put_hanging(o, line, 2, 2);
+        }
+        if (I(m, "missed_streak") >= DBK_REVIEW_MISSED_STREAK)
+            fprintf(o, "  !! doses missed %lld days in a row\n", I(m, "missed_streak"));
+        if (I(m, "doses_unconfirmed") > 0)
+            fprintf(o, "  (an unconfirmed dose is not assumed taken)\n");
+        return;
+    }
     fprintf(o, "\nMEDICATION (from the checklist): taken on %lld of %lld days",
             I(m, "days_taken"), I(m, "days_recorded"));
     if (json_array_size(json_object_get(m, "missed_days")) > 0)

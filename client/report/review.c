@@ -5,6 +5,7 @@
  * since the last session marker (or --since, or the default window).
  */
 #include "review.h"
+#include "mat.h"
 #include "checklist.h"
 #include "entry.h"
 #include "sync.h"
@@ -86,6 +87,15 @@ str_or(const json_t *doc, const char *key, const char *dflt)
 {
     const char *v = json_string_value(json_object_get(doc, key));
     return v ? v : dflt;
+}
+
+const char *
+dbk_review_when_key(const char *type)
+{
+    return strcmp(type, "journal") == 0   ? "written_at"
+           : strcmp(type, "checkin") == 0 ? "recorded_at"
+           : strcmp(type, "measure") == 0 ? "answered_at"
+                                          : "occurred_at";
 }
 
 void
@@ -251,10 +261,10 @@ gather(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, struct acc *a
             a->first_day = d;
         if (d > a->p->to)
             continue;
-        if (strcmp(e->type, "journal") == 0 || strcmp(e->type, "craving") == 0) {
+        if (strcmp(e->type, "journal") == 0 || strcmp(e->type, "craving") == 0 ||
+            strcmp(e->type, "checkin") == 0 || strcmp(e->type, "measure") == 0) {
             a->flaggable[a->nflaggable].e = e;
-            a->flaggable[a->nflaggable++].when =
-                str_or(e->doc, e->type[0] == 'j' ? "written_at" : "occurred_at", "");
+            a->flaggable[a->nflaggable++].when = str_or(e->doc, dbk_review_when_key(e->type), "");
         }
         if (d < a->p->from)
             continue;
@@ -582,6 +592,78 @@ medication_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_
                      "days_recorded", recorded, "days_taken", taken, "missed_days", missed);
 }
 
+/*
+ * Medication adherence from MAT records (book/mat.h) when the counselor set a
+ * schedule: each medication's doses due, taken, missed and unconfirmed over the
+ * period (from enrollment), the days with a missed dose, and the longest run of
+ * consecutive days with one (a streak of DBK_REVIEW_MISSED_STREAK or more is its
+ * own Read first item). NULL when no schedule exists: the checklist speaks then.
+ */
+static json_t *
+mat_json(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p)
+{
+    dbk_med *meds = NULL;
+    size_t n = 0;
+    int64_t from = p->from;
+    if (dbk_mat_schedules(l, client, &meds, &n) != DBK_OK || n == 0) {
+        free(meds);
+        return NULL;
+    }
+    if (p->enrolled_day != INT64_MIN && from < p->enrolled_day)
+        from = p->enrolled_day;
+    json_t *list = json_array(), *missed = json_array();
+    int64_t mdays[64];
+    size_t nm = 0;
+    unsigned due = 0, taken = 0, miss = 0, unconf = 0;
+    for (size_t i = 0; i < n; i++) {
+        dbk_mat_adherence ad;
+        if (!meds[i].active && meds[i].start > p->to)
+            continue;
+        dbk_mat_adherence_of(l, client, &meds[i], from, p->to, &ad);
+        json_t *md = json_array();
+        for (size_t k = 0; k < ad.nmissed_days; k++) {
+            char ds[11];
+            dbk_day_format(ad.missed_days[k], ds);
+            json_array_append_new(md, json_string(ds));
+            bool seen = false;
+            for (size_t j = 0; j < nm; j++)
+                seen |= mdays[j] == ad.missed_days[k];
+            if (!seen && nm < 64)
+                mdays[nm++] = ad.missed_days[k];
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:o}",
+                                              "name", meds[i].name ? meds[i].name : "",
+                                              "dose", meds[i].dose ? meds[i].dose : "",
+                                              "frequency", meds[i].frequency ? meds[i].frequency : "",
+                                              "supervision",
+                                              meds[i].supervision ? meds[i].supervision : "",
+                                              "active", meds[i].active, "due", ad.due, "taken",
+                                              ad.taken, "missed", ad.missed, "unconfirmed",
+                                              ad.unconfirmed, "missed_days", md));
+        due += ad.due, taken += ad.taken, miss += ad.missed, unconf += ad.unconfirmed;
+    }
+    free(meds);
+    /* The days with a missed dose, oldest first, and the longest run of them. */
+    for (size_t i = 1; i < nm; i++)
+        for (size_t j = i; j > 0 && mdays[j - 1] > mdays[j]; j--) {
+            int64_t t = mdays[j];
+            mdays[j] = mdays[j - 1];
+            mdays[j - 1] = t;
+        }
+    int streak = 0, run = 0;
+    for (size_t i = 0; i < nm; i++) {
+        char ds[11];
+        dbk_day_format(mdays[i], ds);
+        json_array_append_new(missed, json_string(ds));
+        run = i > 0 && mdays[i] == mdays[i - 1] + 1 ? run + 1 : 1;
+        streak = run > streak ? run : streak;
+    }
+    return json_pack("{s:b, s:s, s:i, s:i, s:i, s:i, s:o, s:i, s:o}", "data", 1, "source", "mat",
+                     "doses_due", due, "doses_taken", taken, "doses_missed", miss,
+                     "doses_unconfirmed", unconf, "missed_days", missed, "missed_streak", streak,
+                     "medications", list);
+}
+
 static json_t *
 journal_json(const struct acc *a)
 {
@@ -653,7 +735,8 @@ dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, con
     eng = engagement_json(&a);
     cravings = cravings_json(l, client, &a);
     checklist = checklist_json(&ck, l, p, a.days);
-    med = medication_json(&ck, l, p);
+    if ((med = mat_json(l, client, p)) == NULL)
+        med = medication_json(&ck, l, p);
     jj = journal_json(&a);
     nj = notes_json(&a);
     changes = dbk_review_changes(l, client, p, kept);

@@ -16,7 +16,11 @@
 /* Read first: a craving at or above this, a journal mood (1-5) at or below this. */
 #define DBK_REVIEW_RISK_CRAVING 9
 #define DBK_REVIEW_LOW_MOOD 2
-/* The checklist item that stands for medication until MAT records exist. */
+/* A check-in's mood (0-10) at or below this is flagged as low. */
+#define DBK_REVIEW_LOW_CHECKIN_MOOD 3
+/* Missed MAT doses on this many days in a row or more are their own Read first item. */
+#define DBK_REVIEW_MISSED_STREAK 2
+/* The checklist item that stands for medication when no MAT schedule is set. */
 #define DBK_REVIEW_MED_ITEM "took_medication"
 /* What the Read first box says of itself, in every format. */
 #define DBK_REVIEW_DECISION_SUPPORT                                                            \
@@ -59,6 +63,10 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
 /* The time key of doc (occurred_at, written_at) with the client's zone at writing:
  * its "tz" name, else the offset it was written with. */
 void dbk_review_when(const json_t *doc, const char *key, char out[DBK_REVIEW_WHEN_MAX]);
+
+/* The key of an entry's time for its type: written_at (journal), occurred_at
+ * (craving), recorded_at (checkin), answered_at (measure). */
+const char *dbk_review_when_key(const char *type);
 
 /* The Read first box (read_first.c): flagged entries, carried forward until
  * discussed, missed medication, changes, silent days; most urgent first. */

@@ -1071,7 +1071,7 @@ test_review_figures(void **state)
     json_decref(r);
 
     /* ---- session done: the next review starts today ---- */
-    ok(tc_cli("session", "done", "Sam R", NULL), "session done");
+    ok(tc_cli("session", "done", "Sam R", "--yes", NULL), "session done");
     r = cli_json("review since", "review", "Sam R", "--since", "last-session", "--format",
                  "json", NULL);
     p = json_object_get(r, "period");

@@ -1,0 +1,156 @@
+/* Drafts sealed to the account's own public key; see draft.h. */
+#include "draft.h"
+
+#include "entry.h"
+#include "entries.h"
+#include "unlock.h"
+
+#include "dbk/base64.h"
+#include "dbk/error.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DRAFT_BYTES_MAX (256 * 1024)
+
+int
+dbk_draft_remember_pk(dbk_session *s)
+{
+    unsigned char have[32];
+    size_t n;
+    if (s->keys == NULL)
+        return DBK_E_INVALID;
+    if (dbk_local_get(s->L, DBK_DRAFT_PK, have, sizeof have, &n) == DBK_OK && n == 32 &&
+        memcmp(have, s->keys->box_pk, 32) == 0)
+        return DBK_OK;
+    return dbk_local_put(s->L, DBK_DRAFT_PK, s->keys->box_pk, 32);
+}
+
+/* The kept drafts, an array (new reference; [] when none). */
+static json_t *
+drafts_load(dbk_session *s)
+{
+    char *text = malloc(DRAFT_BYTES_MAX * 2);
+    json_t *a = NULL;
+    if (text != NULL && dbk_local_get_text(s->L, DBK_DRAFT_KEY, text, DRAFT_BYTES_MAX * 2) ==
+                            DBK_OK)
+        a = json_loads(text, 0, NULL);
+    free(text);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        a = json_array();
+    }
+    return a;
+}
+
+static int
+drafts_store(dbk_session *s, const json_t *a)
+{
+    char *text = json_dumps(a, JSON_COMPACT);
+    int rc = text ? dbk_local_put_text(s->L, DBK_DRAFT_KEY, text) : DBK_E_NOMEM;
+    free(text);
+    return rc;
+}
+
+int
+dbk_draft_keep(dbk_session *s, int kind, const json_t *doc)
+{
+    unsigned char pk[32], *sealed = NULL;
+    char *text = NULL, *b64 = NULL;
+    size_t n, blen;
+    json_t *a = NULL;
+    int rc;
+
+    if (dbk_local_get(s->L, DBK_DRAFT_PK, pk, sizeof pk, &n) != DBK_OK || n != 32)
+        return DBK_E_NOT_FOUND;
+    if ((text = json_dumps(doc, JSON_COMPACT)) == NULL)
+        return DBK_E_NOMEM;
+    n = strlen(text);
+    blen = (n + crypto_box_SEALBYTES) / 3 * 4 + 8;
+    rc = DBK_E_NOMEM;
+    if (n > DRAFT_BYTES_MAX || (sealed = malloc(n + crypto_box_SEALBYTES)) == NULL ||
+        (b64 = malloc(blen)) == NULL)
+        goto out;
+    crypto_box_seal(sealed, (const unsigned char *)text, n, pk);
+    if ((rc = dbk_b64_encode(b64, blen, sealed, n + crypto_box_SEALBYTES)) != DBK_OK)
+        goto out;
+    a = drafts_load(s);
+    if (json_array_size(a) >= DBK_DRAFT_MAX) {
+        rc = DBK_E_TOO_LARGE;
+        goto out;
+    }
+    json_array_append_new(a, json_pack("{s:i, s:s}", "kind", kind, "sealed", b64));
+    rc = drafts_store(s, a);
+out:
+    json_decref(a);
+    dbk_eu_wipe_free(text);
+    free(sealed);
+    free(b64);
+    return rc;
+}
+
+size_t
+dbk_draft_count(dbk_session *s)
+{
+    json_t *a = drafts_load(s);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+/* Opens one draft's sealed text into a document (NULL when it does not open). */
+static json_t *
+draft_open(dbk_session *s, const char *b64)
+{
+    if (b64 == NULL)
+        return NULL;
+    size_t cap = DBK_B64_DECODED_MAX(strlen(b64)), n;
+    unsigned char *sealed = malloc(cap + 1), *plain = NULL;
+    json_t *doc = NULL;
+    if (sealed != NULL &&
+        dbk_b64_decode_public(sealed, cap, &n, b64, strlen(b64)) == DBK_OK &&
+        n > crypto_box_SEALBYTES && (plain = malloc(n - crypto_box_SEALBYTES)) != NULL &&
+        crypto_box_seal_open(plain, sealed, n, s->keys->box_pk, s->keys->box_sk) == 0) {
+        doc = json_loadb((const char *)plain, n - crypto_box_SEALBYTES, 0, NULL);
+        sodium_memzero(plain, n - crypto_box_SEALBYTES);
+    }
+    free(plain);
+    free(sealed);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+int
+dbk_draft_import(dbk_session *s, size_t *saved)
+{
+    json_t *a, *left, *d;
+    size_t i;
+    int rc;
+
+    *saved = 0;
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    a = drafts_load(s);
+    if (json_array_size(a) == 0) {
+        json_decref(a);
+        return DBK_OK;
+    }
+    left = json_array();
+    json_array_foreach(a, i, d) {
+        json_t *doc = draft_open(s, json_string_value(json_object_get(d, "sealed")));
+        int kind = (int)json_integer_value(json_object_get(d, "kind"));
+        if (doc != NULL && dbk_entry_save(s, kind, NULL, doc, NULL) == DBK_OK)
+            (*saved)++;
+        else
+            json_array_append(left, d);
+        json_decref(doc);
+    }
+    rc = drafts_store(s, left);
+    json_decref(left);
+    json_decref(a);
+    return rc;
+}

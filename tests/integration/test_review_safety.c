@@ -1,0 +1,411 @@
+/*
+ * The counselor's review as a clinical instrument (issue 15), with the real daybook
+ * and daybookd: what a counselor reads minutes before a session must not be
+ * silently stale, hide a lapse or risk language, or lose what the counselor saw.
+ * Each test scripts a small caseload whose story is known, then checks what the
+ * counselor would check: the review's text and JSON, `clients`, and what the
+ * client is told. What is interactive runs on a pseudo-terminal (support/pty.c).
+ *
+ * One fixture per test: a server, a counselor and one client (tc_cli_pair); a test
+ * adds more clients from the counselor's invites as its story needs.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "tc.h"
+
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+struct fx {
+    dbk_server srv;
+    tc_cli_pair_t p;
+};
+
+static void
+ok(dbk_run_result r, const char *what)
+{
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+static bool
+contains(const char *hay, const char *needle)
+{
+    return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+static void
+must_contain(const char *hay, const char *needle)
+{
+    if (!contains(hay, needle))
+        fail_msg("output lacks \"%s\":\n%s", needle, hay ? hay : "(null)");
+}
+
+static void
+as(const char *home)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+}
+
+/* `daybook ARGS...` that must succeed with JSON on stdout. */
+static json_t *
+cli_json(const char *a1, ...)
+{
+    const char *argv[40] = {dbk_bin("DAYBOOK"), a1};
+    size_t n = 2;
+    va_list ap;
+    dbk_run_result r;
+    json_t *j;
+
+    va_start(ap, a1);
+    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", a1, r.status, r.err);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("%s: not JSON: %s", a1, r.out);
+    dbk_run_result_free(&r);
+    return j;
+}
+
+/* `daybook ARGS...` on a terminal, playing steps. */
+static dbk_pty_result
+on_tty(const dbk_pty_step *steps, const char *a1, ...)
+{
+    const char *argv[40] = {dbk_bin("DAYBOOK"), a1};
+    size_t n = 2;
+    va_list ap;
+    dbk_pty_result r;
+
+    va_start(ap, a1);
+    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    assert_int_equal(dbk_pty_run(argv, steps, 60, &r), 0);
+    return r;
+}
+
+static void
+tty_done(dbk_pty_result *r, size_t steps, int status)
+{
+    if (r->steps_done != steps || r->status != status)
+        fail_msg("terminal: %zu of %zu steps, exit %d (want %d):\n%s", r->steps_done, steps,
+                 r->status, status, r->out);
+}
+
+/* The review of who as JSON (pulled first). */
+static json_t *
+review_json(const char *who)
+{
+    return cli_json("--json", "review", who, NULL);
+}
+
+static long long
+count_of(const json_t *r, const char *section)
+{
+    return json_integer_value(json_object_get(json_object_get(r, section), "count"));
+}
+
+/* The Read first item of kind (and, when not NULL, whose text holds text), or NULL. */
+static const json_t *
+read_first_item(const json_t *r, const char *kind, const char *text)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(json_object_get(r, "read_first"), "items"), i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "kind")), kind) == 0 &&
+            (text == NULL || contains(json_string_value(json_object_get(x, "text")), text)))
+            return x;
+    }
+    return NULL;
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    tc_cli_pair(&f->srv, &f->p);
+    as(f->p.counselor_home);
+    ok(tc_cli("clients", "alias", f->p.client_id, "Sam R", NULL), "alias");
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->p.home);
+    free(f->p.home);
+    free(f);
+    return 0;
+}
+
+/*
+ * Sam lapses; the counselor's 'session done' lists the lapse and asks first. "no"
+ * marks nothing; without a terminal it needs --yes; "yes" marks it and the lapse
+ * stays in Read first as not yet discussed; 'session undo' brings the period back.
+ */
+static void
+test_session_done_asks_and_undoes(void **state)
+{
+    struct fx *f = *state;
+    json_t *r;
+
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", "--used-what", "two beers",
+              NULL),
+       "lapse");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+
+    /* A script without --yes marks nothing. */
+    dbk_run_result t = tc_cli("session", "done", "Sam R", NULL);
+    assert_int_equal(t.status, 2);
+    must_contain(t.err, "--yes");
+    dbk_run_result_free(&t);
+
+    /* On a terminal: the lapse is listed, "no" keeps the period. */
+    const dbk_pty_step no[] = {{"with use", NULL},
+                               {"Mark the session done?", "no\n"},
+                               {"Not marked", NULL},
+                               {NULL, NULL}};
+    dbk_pty_result pr = on_tty(no, "session", "done", "Sam R", NULL);
+    tty_done(&pr, 3, 0);
+    must_contain(pr.out, "1 craving (1 with use)");
+    must_contain(pr.out, "Read first");
+    dbk_pty_result_free(&pr);
+    r = review_json("Sam R");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "since")),
+                        "default");
+    assert_int_equal(count_of(r, "lapses"), 1);
+    json_decref(r);
+
+    /* "yes" marks it; the lapse is carried forward, not hidden. */
+    const dbk_pty_step yes[] = {{"Mark the session done?", "yes\n"},
+                                {"Session with Sam R marked", NULL},
+                                {NULL, NULL}};
+    pr = on_tty(yes, "session", "done", "Sam R", NULL);
+    tty_done(&pr, 2, 0);
+    dbk_pty_result_free(&pr);
+    r = review_json("Sam R");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "since")),
+                        "last-session");
+    const json_t *use = read_first_item(r, "use", NULL);
+    assert_non_null(use);
+    json_decref(r);
+
+    /* Undo: the marker is gone, the review starts where it did before. */
+    t = tc_cli("session", "undo", "Sam R", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "undone");
+    dbk_run_result_free(&t);
+    r = review_json("Sam R");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "since")),
+                        "default");
+    assert_int_equal(count_of(r, "lapses"), 1);
+    json_decref(r);
+    t = tc_cli("session", "undo", "Sam R", NULL); /* nothing left to undo */
+    assert_int_equal(t.status, 1);
+    must_contain(t.err, "nothing to undo");
+    dbk_run_result_free(&t);
+}
+
+/* Whether any file of the profile dir (the SQLite file and its log) holds text. */
+static bool
+profile_holds(const char *home, const char *text)
+{
+    static const char *const files[] = {"daybook.db", "daybook.db-wal", "daybook.db-shm"};
+    bool found = false;
+    for (size_t i = 0; i < sizeof files / sizeof *files && !found; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", home, files[i]);
+        FILE *p = fopen(path, "rb");
+        if (p == NULL)
+            continue;
+        size_t cap = 64 << 20, n;
+        char *b = malloc(cap);
+        assert_non_null(b);
+        n = fread(b, 1, cap, p);
+        fclose(p);
+        found = memmem(b, n, text, strlen(text)) != NULL;
+        free(b);
+    }
+    return found;
+}
+
+static void
+write_pass(const char *path, const char *pass)
+{
+    FILE *p = fopen(path, "w");
+    assert_non_null(p);
+    fprintf(p, "%s\n", pass);
+    fclose(p);
+}
+
+/*
+ * A craving typed after a wrong passphrase is not lost: the passphrase is asked
+ * before the questions, the entry is kept sealed (never in plaintext in the
+ * profile), the crisis card shows, and the next unlock saves it; the counselor's
+ * review then quotes its risk language.
+ */
+static void
+test_wrong_passphrase_keeps_the_craving(void **state)
+{
+    struct fx *f = *state;
+    char good[4300], bad[4300];
+    const char *risky = "alone at home and I want to die";
+
+    as(f->p.client_home);
+    ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal"); /* unlocked once */
+    snprintf(good, sizeof good, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
+    snprintf(bad, sizeof bad, "%s/wrong-passphrase", f->p.home);
+    write_pass(bad, "not the passphrase at all");
+    setenv("DAYBOOK_PASSPHRASE_FILE", bad, 1);
+    const dbk_pty_step steps[] = {
+        {"did not unlock Daybook", NULL},
+        {"How strong is the craving", "9\n"},
+        {"What was going on?", "alone at home and I want to die\n"},
+        {"Enter for none: ", "\n"},
+        {"Enter for none: ", "\n"},
+        {"Enter for none: ", "\n"},
+        {"Number: ", "2\n"},
+        {"is not lost", NULL},
+        {"988", NULL},
+        {NULL, NULL},
+    };
+    dbk_pty_result pr = on_tty(steps, "craving", NULL);
+    setenv("DAYBOOK_PASSPHRASE_FILE", good, 1);
+    tty_done(&pr, 9, 1);
+    /* The questions came after the passphrase, not before. */
+    assert_true(strstr(pr.out, "did not unlock") < strstr(pr.out, "How strong"));
+    dbk_pty_result_free(&pr);
+    assert_false(profile_holds(f->p.client_home, risky));
+
+    /* The next unlock saves it, and says so. */
+    dbk_run_result t = tc_cli("craving", "--intensity", "2", "--outcome", "resisted", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.err, "Saved 1 entry you typed earlier");
+    dbk_run_result_free(&t);
+    json_t *j = cli_json("--json", "log", "--type", "craving", NULL);
+    char *dump = json_dumps(j, 0);
+    must_contain(dump, risky);
+    free(dump);
+    json_decref(j);
+    t = tc_cli("craving", "--intensity", "1", "--outcome", "resisted", NULL); /* once only */
+    assert_false(contains(t.err, "typed earlier"));
+    dbk_run_result_free(&t);
+
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    json_t *r = review_json("Sam R");
+    const json_t *risk = read_first_item(r, "risk", NULL);
+    assert_non_null(risk);
+    must_contain(json_string_value(json_object_get(risk, "quote")), "I want to die");
+    json_decref(r);
+}
+
+/* The local date days ago, YYYY-MM-DD. */
+static void
+days_ago(int days, char out[11])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_mday -= days;
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    localtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/*
+ * The clinical records reach Read first: Sam is on buprenorphine and misses two
+ * days in a row, reports use and a low mood in a check-in, and answers PHQ-9 item
+ * 9 above 0. Each is flagged, most urgent first, in the JSON and the text.
+ */
+static void
+test_clinical_records_are_flagged(void **state)
+{
+    struct fx *f = *state;
+    char start[11], d2[11], d3[11];
+    days_ago(5, start);
+    days_ago(3, d3);
+    days_ago(2, d2);
+
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync first"); /* the client's grant */
+    ok(tc_cli("med", "set", "Sam R", "buprenorphine", "--dose", "8 mg", "--frequency", "daily",
+              "--take-home", "--start", start, NULL),
+       "med set");
+    ok(tc_cli("sync", NULL), "counselor sync");
+    as(f->p.client_home);
+    ok(tc_cli("sync", NULL), "client sync");
+    ok(tc_cli("med", "take", "--date", d3, "--missed", NULL), "missed d3");
+    ok(tc_cli("med", "take", "--date", d2, "--missed", NULL), "missed d2");
+    ok(tc_cli("med", "take", NULL), "taken today");
+    ok(tc_cli("checkin", "--mood", "2", "--craving", "9", "--used", "--substance", "alcohol",
+              "--meds", "taken", NULL),
+       "checkin");
+    ok(tc_cli("measure", "phq9", "--answers", "1,1,1,1,1,1,1,1,2,1", NULL), "phq9");
+    ok(tc_cli("sync", NULL), "client sync 2");
+
+    as(f->p.counselor_home);
+    json_t *r = review_json("Sam R");
+    const json_t *med = json_object_get(r, "medication");
+    assert_string_equal(json_string_value(json_object_get(med, "source")), "mat");
+    assert_int_equal(json_integer_value(json_object_get(med, "doses_missed")), 2);
+    assert_int_equal(json_integer_value(json_object_get(med, "missed_streak")), 2);
+    const json_t *x = read_first_item(r, "missed_medication", "in a row");
+    assert_non_null(x);
+    x = read_first_item(r, "risk", "PHQ-9 item 9");
+    assert_non_null(x);
+    assert_string_equal(json_string_value(json_object_get(x, "category")), "self_harm");
+    assert_non_null(read_first_item(r, "use", "check-in: alcohol"));
+    assert_non_null(read_first_item(r, "high_craving", "check-in"));
+    assert_non_null(read_first_item(r, "low_mood", "check-in"));
+    /* Most urgent first: the PHQ-9's item 9 opens the box. */
+    x = json_array_get(json_object_get(json_object_get(r, "read_first"), "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "kind")), "risk");
+    json_decref(r);
+
+    dbk_run_result t = tc_cli("review", "Sam R", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "!! RISK LANGUAGE");
+    must_contain(t.out, "PHQ-9 item 9");
+    must_contain(t.out, "MEDICATION (MAT schedule)");
+    must_contain(t.out, "doses missed 2 days in a row");
+    dbk_run_result_free(&t);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_session_done_asks_and_undoes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_passphrase_keeps_the_craving, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_clinical_records_are_flagged, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
