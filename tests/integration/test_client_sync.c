@@ -194,7 +194,8 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent, the journaling tick */
+    /* and the consent, the pin, the journaling tick */
+    assert_non_null(strstr(r.out, "\"pushed\":7"));
     assert_non_null(strstr(r.out, "\"pending\":0"));
     dbk_run_result_free(&r);
 
