@@ -351,7 +351,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         char *text;
         for (size_t i = 0; i < l.n; i++) {
             char id[DBK_ID_TEXT_LEN + 1];
-            if (!l.v[i].mine || strcmp(l.v[i].type, "tombstone") == 0)
+            if (!l.v[i].mine || strcmp(l.v[i].type, "tombstone") == 0 ||
+                strcmp(l.v[i].type, "pin") == 0) /* keys, not a record (book/pins.h) */
                 continue;
             dbk_id_to_text(&l.v[i].hdr.record, id);
             json_array_append_new(arr, json_pack("{s:s, s:s, s:O}", "id", id, "stream",
@@ -374,7 +375,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         puts_(&out, "\r\n");
         for (size_t i = 0; i < l.n; i++) {
             char id[DBK_ID_TEXT_LEN + 1], num[32];
-            if (!l.v[i].mine || strcmp(l.v[i].type, "tombstone") == 0)
+            if (!l.v[i].mine || strcmp(l.v[i].type, "tombstone") == 0 ||
+                strcmp(l.v[i].type, "pin") == 0) /* keys, not a record (book/pins.h) */
                 continue;
             dbk_id_to_text(&l.v[i].hdr.record, id);
             for (size_t c = 0; columns[c]; c++)
