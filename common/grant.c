@@ -30,12 +30,15 @@ dbk_grant_parse(const unsigned char *g, size_t len, dbk_grant_hdr *hdr)
 {
     uint32_t n;
 
-    if (len < DBK_GRANT_OVERHEAD + DBK_GRANT_SEALED_MIN || len > DBK_GRANT_MAX_BYTES ||
-        g[G_VERSION] != 1 || g[G_RESERVED] != 0 || g[G_RESERVED + 1] != 0 ||
-        g[G_RESERVED + 2] != 0)
+    if (len < DBK_GRANT_OVERHEAD + DBK_GRANT_SEALED_MIN || len > DBK_GRANT_MAX_BYTES)
         return DBK_E_BAD_GRANT;
     n = dbk_get_u32(g + G_SEALED_LEN);
     if (n < DBK_GRANT_SEALED_MIN || n > DBK_GRANT_SEALED_MAX || len != DBK_GRANT_OVERHEAD + n)
+        return DBK_E_BAD_GRANT;
+    /* After the length, as for envelopes and bundles (proto/README.md rule R1). */
+    if (g[G_VERSION] != 1)
+        return DBK_E_VERSION;
+    if (g[G_RESERVED] != 0 || g[G_RESERVED + 1] != 0 || g[G_RESERVED + 2] != 0)
         return DBK_E_BAD_GRANT;
     memcpy(hdr->stream.b, g + G_STREAM, DBK_ID_BYTES);
     hdr->epoch = dbk_get_u32(g + G_EPOCH);
@@ -122,8 +125,6 @@ dbk_grant_verify(const unsigned char *g, size_t len, const unsigned char owner_p
     size_t sig_len;
     int rc;
 
-    if (len > 0 && g[G_VERSION] != 1 && len >= DBK_GRANT_OVERHEAD)
-        return DBK_E_VERSION;
     if ((rc = dbk_grant_parse(g, len, hdr)) != DBK_OK)
         return rc;
     sig_in = malloc(DBK_GRANT_SIG_DOMAIN_BYTES + len);

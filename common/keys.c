@@ -175,8 +175,13 @@ dbk_bundle_seal(unsigned char out[DBK_BUNDLE_BYTES], const dbk_id *account,
 int
 dbk_bundle_params(const unsigned char *b, size_t len, dbk_kdf_params *p, uint32_t *generation)
 {
-    if (len != DBK_BUNDLE_BYTES || memcmp(b + B_MAGIC, "DBKB", 4) != 0 || b[B_VERSION] != 1 ||
-        b[B_ALG] != DBK_KDF_ALG || b[B_RESERVED] != 0 || b[B_RESERVED + 1] != 0)
+    /* A format version other than 1 is unsupported_version at every layer, as for
+     * envelopes and grants (proto/README.md section 19). */
+    if (len != DBK_BUNDLE_BYTES || memcmp(b + B_MAGIC, "DBKB", 4) != 0)
+        return DBK_E_CORRUPT;
+    if (b[B_VERSION] != 1)
+        return DBK_E_VERSION;
+    if (b[B_ALG] != DBK_KDF_ALG || b[B_RESERVED] != 0 || b[B_RESERVED + 1] != 0)
         return DBK_E_CORRUPT;
     p->opslimit = dbk_get_u64(b + B_OPS);
     p->memlimit = dbk_get_u64(b + B_MEM);

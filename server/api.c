@@ -85,15 +85,21 @@ dbk_api_json_too_deep(const unsigned char *p, size_t n, size_t max)
     return false;
 }
 
+bool
+dbk_api_media_json(dbk_http_request *req)
+{
+    const char *ct = dbk_http_header_get(req, "Content-Type");
+    return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+           (ct[16] == '\0' || ct[16] == ';');
+}
+
 json_t *
 dbk_api_body(dbk_http_request *req)
 {
-    const char *ct = dbk_http_header_get(req, "Content-Type");
     json_error_t e;
     json_t *j;
 
-    if (ct == NULL || (strncasecmp(ct, "application/json", 16) != 0) ||
-        (ct[16] != '\0' && ct[16] != ';')) {
+    if (!dbk_api_media_json(req)) {
         dbk_http_respond_error(req, DBK_E_MEDIA_TYPE);
         return NULL;
     }
@@ -322,14 +328,15 @@ job_free(dbk_api_job *j)
     if (j->ctx_free != NULL)
         j->ctx_free(j->ctx);
     sodium_memzero(j->token_hash, sizeof j->token_hash);
+    sodium_memzero(j->issued_hash, sizeof j->issued_hash);
     free(j);
 }
 
 /*
  * Request rates: token buckets, per node, taken by the storage threads under
- * bucket_lock (PostgreSQL runs several; SQLite one, which takes it uncontended). Slots are chosen by a keyed hash of the whole id,
- * with a key made at start, so a client cannot pick an id that lands on someone
- * else's slot; ids that do share a slot share its bucket, which only errs strict.
+ * bucket_lock (PostgreSQL runs several; SQLite one, which takes it uncontended).
+ * Slots are chosen by a keyed hash of the whole id, with a key made at start, so a
+ * client cannot pick an id that lands on someone else's slot; ids that do share a slot share its bucket, which only errs strict.
  * Table 0 limits authenticated requests per account; table 1 limits login
  * attempts per claimed account id (proto/README.md section 5).
  */
@@ -394,68 +401,111 @@ dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account)
 }
 
 /*
- * Identity keys of the accounts seen lately, by a plain hash of the id: a
- * collision only evicts (the worker checks every key it is offered against the
- * store), so no keyed hash is needed. Loop thread only.
+ * Two small caches for the loop thread, both 4-way set associative (a direct-mapped
+ * table of 1,024 evicted about one account in ten of a hundred busy ones, whose
+ * pushes then fell back to verifying on the worker). A miss or an eviction only
+ * costs speed: the worker checks every token and every key against the store.
+ * Account ids are chosen by clients, so one could crowd a set on purpose; that too
+ * only sends pushes to the worker's own verify.
+ *
+ * Identity keys of the accounts seen lately, by their id; and tokens that
+ * authenticated lately, by their hash, with their account: the gate of the
+ * signature checks done before the worker (api_records.c), so a request with a
+ * made-up token gets no work done for it before its token is checked. An entry
+ * here only lets a push's own envelopes be verified early, for TOKEN_SEEN_MS.
  */
-#define SIGN_PK_SLOTS 1024
+#define CACHE_SETS 1024
+#define CACHE_WAYS 4
+#define TOKEN_SEEN_MS 60000
 
 static struct sign_pk_slot {
     dbk_id account;
     unsigned char pk[32];
-    bool used;
-} sign_pks[SIGN_PK_SLOTS];
+    int64_t at; /* last stored; 0 = empty */
+} sign_pks[CACHE_SETS][CACHE_WAYS];
+
+static struct token_slot {
+    unsigned char hash[32];
+    dbk_id account;
+    int64_t until; /* 0 = empty */
+} token_slots[CACHE_SETS][CACHE_WAYS];
+
+static size_t
+cache_set(const unsigned char b[4])
+{
+    uint32_t v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return v % CACHE_SETS;
+}
 
 static struct sign_pk_slot *
-sign_pk_slot(const dbk_id *account)
+sign_pk_find(const dbk_id *account)
 {
-    uint32_t v = (uint32_t)account->b[0] << 24 | (uint32_t)account->b[1] << 16 |
-                 (uint32_t)account->b[2] << 8 | account->b[3];
-    return &sign_pks[v % SIGN_PK_SLOTS];
+    struct sign_pk_slot *set = sign_pks[cache_set(account->b)];
+    for (size_t w = 0; w < CACHE_WAYS; w++)
+        if (set[w].at != 0 && dbk_id_equal(&set[w].account, account))
+            return &set[w];
+    return NULL;
 }
 
 bool
 dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32])
 {
-    struct sign_pk_slot *s = sign_pk_slot(account);
-    if (!s->used || !dbk_id_equal(&s->account, account))
+    const struct sign_pk_slot *s = sign_pk_find(account);
+    if (s == NULL)
         return false;
     memcpy(pk, s->pk, 32);
     return true;
 }
 
-/*
- * Tokens that authenticated lately, by their hash, with their account: the gate of
- * the signature checks done before the worker (api_records.c), so a request with a
- * made-up token gets no work done for it before its token is checked. The worker
- * still checks every token; an entry here only lets a push's own envelopes be
- * verified early, for TOKEN_SEEN_MS. Loop thread only.
- */
-#define TOKEN_SLOTS 1024
-#define TOKEN_SEEN_MS 60000
-
-static struct token_slot {
-    unsigned char hash[32];
-    dbk_id account;
-    int64_t until;
-} token_slots[TOKEN_SLOTS];
-
 static struct token_slot *
-token_slot(const unsigned char hash[32])
+token_find(const unsigned char hash[32])
 {
-    uint32_t v = (uint32_t)hash[0] << 24 | (uint32_t)hash[1] << 16 | (uint32_t)hash[2] << 8 |
-                 hash[3];
-    return &token_slots[v % TOKEN_SLOTS];
+    struct token_slot *set = token_slots[cache_set(hash)];
+    for (size_t w = 0; w < CACHE_WAYS; w++)
+        if (set[w].until != 0 && sodium_memcmp(set[w].hash, hash, 32) == 0)
+            return &set[w];
+    return NULL;
 }
 
 bool
 dbk_api_recent_token(const dbk_api_job *j, dbk_id *account)
 {
-    const struct token_slot *t = token_slot(j->token_hash);
-    if (!j->need_auth || t->until < j->now || sodium_memcmp(t->hash, j->token_hash, 32) != 0)
+    const struct token_slot *t = j->need_auth ? token_find(j->token_hash) : NULL;
+    if (t == NULL || t->until < j->now)
         return false;
     *account = t->account;
     return true;
+}
+
+/* Remembers a token that authenticated (or was issued) and its account's key; a
+ * new entry takes an empty way or the one stored longest ago. */
+static void
+token_seen(const unsigned char hash[32], const dbk_id *account, const unsigned char sign_pk[32],
+           int64_t now)
+{
+    struct sign_pk_slot *s = sign_pk_find(account);
+    struct token_slot *t = token_find(hash);
+
+    if (s == NULL) {
+        struct sign_pk_slot *set = sign_pks[cache_set(account->b)];
+        s = &set[0];
+        for (size_t w = 1; w < CACHE_WAYS; w++)
+            if (set[w].at < s->at)
+                s = &set[w];
+    }
+    s->account = *account;
+    memcpy(s->pk, sign_pk, 32);
+    s->at = now > 0 ? now : 1;
+    if (t == NULL) {
+        struct token_slot *set = token_slots[cache_set(hash)];
+        t = &set[0];
+        for (size_t w = 1; w < CACHE_WAYS; w++)
+            if (set[w].until < t->until)
+                t = &set[w];
+    }
+    memcpy(t->hash, hash, 32);
+    t->account = *account;
+    t->until = now + TOKEN_SEEN_MS;
 }
 
 static void
@@ -494,16 +544,12 @@ job_done(dbk_job *job)
     int status = err == DBK_OK ? j->status : dbk_err_http_status(err);
 
     j->app->requests[(status / 100) % 6]++;
-    if (j->authed) {
-        struct sign_pk_slot *s = sign_pk_slot(&j->me.id);
-        struct token_slot *t = token_slot(j->token_hash);
-        s->account = j->me.id;
-        memcpy(s->pk, j->me.sign_pk, 32);
-        s->used = true;
-        memcpy(t->hash, j->token_hash, 32);
-        t->account = j->me.id;
-        t->until = j->now + TOKEN_SEEN_MS;
-    }
+    if (j->authed)
+        token_seen(j->token_hash, &j->me.id, j->me.sign_pk, j->now);
+    /* A token issued by a committed enroll or login is as good as one just checked;
+     * an uncommitted one (err) is not in the store, so it is not remembered. */
+    if (j->issued && err == DBK_OK)
+        token_seen(j->issued_hash, &j->issued_account, j->issued_sign_pk, j->now);
     if (err == DBK_OK && j->status == 204) {
         dbk_http_respond(j->req, 204, "application/json", NULL, NULL, 0);
     } else if (err == DBK_OK && j->out_text != NULL) {

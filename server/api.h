@@ -40,6 +40,13 @@ struct dbk_api_job {
     bool authed;
     dbk_account me;
     dbk_id device;
+    /* Set by a job that issued a token (enroll, login): the loop then counts the token
+     * as lately authenticated, so the account's first push is verified off the worker
+     * like every later one (api_records.c). */
+    bool issued;
+    unsigned char issued_hash[32];
+    dbk_id issued_account;
+    unsigned char issued_sign_pk[32];
     /* In and out. */
     json_t *in;              /* the parsed body, or NULL; freed with the job */
     json_t *out;             /* the response body (success), or extra error fields */
@@ -63,6 +70,8 @@ size_t dbk_api_json_depth(json_t *v);
  * returns NULL.
  */
 json_t *dbk_api_body(dbk_http_request *req);
+/* Whether req says its body is application/json (what dbk_api_body answers 415 to). */
+bool dbk_api_media_json(dbk_http_request *req);
 
 /*
  * Checks that obj has no keys outside allowed (NULL-terminated). DBK_OK or

@@ -31,7 +31,7 @@ role_name(enum dbk_role r)
 
 /* Issues a fresh token for (account, device) and puts it in the response. */
 static int
-issue_token(dbk_api_job *j, dbk_store *st, const dbk_id *account, const dbk_id *device,
+issue_token(dbk_api_job *j, dbk_store *st, const dbk_account *account, const dbk_id *device,
             json_t *out)
 {
     unsigned char token[32], hash[32];
@@ -39,9 +39,14 @@ issue_token(dbk_api_job *j, dbk_store *st, const dbk_id *account, const dbk_id *
 
     randombytes_buf(token, sizeof token);
     dbk_api_token_hash(hash, token, sizeof token);
-    rc = dbk_store_token_add(st, hash, account, device, j->now + TOKEN_TTL_MS);
-    if (rc == DBK_OK)
+    rc = dbk_store_token_add(st, hash, &account->id, device, j->now + TOKEN_TTL_MS);
+    if (rc == DBK_OK) {
         json_object_set_new(out, "token", dbk_api_bytes_json(token, sizeof token));
+        j->issued = true;
+        memcpy(j->issued_hash, hash, sizeof hash);
+        j->issued_account = account->id;
+        memcpy(j->issued_sign_pk, account->sign_pk, 32);
+    }
     sodium_memzero(token, sizeof token);
     return rc;
 }
@@ -150,7 +155,7 @@ op_enroll(dbk_api_job *j, dbk_store *st)
                        "restore_generation", (json_int_t)j->app->info.restore_generation,
                        "protocol", DBK_PROTOCOL_VERSION);
     if ((rc = dbk_store_device_add(st, &c->dev)) != DBK_OK ||
-        (rc = issue_token(j, st, &c->a.id, &c->dev.id, j->out)) != DBK_OK) {
+        (rc = issue_token(j, st, &c->a, &c->dev.id, j->out)) != DBK_OK) {
         dbk_api_fail(j, rc, NULL);
         return;
     }
@@ -203,7 +208,7 @@ dbk_api_enroll(dbk_http_request *req)
         memcpy(c->a.bundle, bundle, DBK_BUNDLE_BYTES);
     free(bundle);
     if (rc != DBK_OK) {
-        dbk_api_reject(j, rc == DBK_E_KDF_WEAK ? rc : DBK_E_BAD_FIELD);
+        dbk_api_reject(j, rc == DBK_E_KDF_WEAK || rc == DBK_E_VERSION ? rc : DBK_E_BAD_FIELD);
         return;
     }
     c->a.generation = generation;
@@ -529,7 +534,7 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
                            "server_id", dbk_api_id_json(&j->app->info.server_id),
                            "restore_generation", (json_int_t)j->app->info.restore_generation,
                            "protocol", DBK_PROTOCOL_VERSION);
-        rc = issue_token(j, st, &a.id, &c->device, j->out);
+        rc = issue_token(j, st, &a, &c->device, j->out);
     }
     if (rc != DBK_OK) {
         dbk_store_sp_rollback(st);
@@ -684,7 +689,7 @@ dbk_api_put_bundle(dbk_http_request *req)
     }
     rc = dbk_bundle_params(c->bundle, sizeof c->bundle, &kp, &c->generation);
     if (rc != DBK_OK) {
-        dbk_api_reject(j, rc == DBK_E_KDF_WEAK ? rc : DBK_E_BAD_FIELD);
+        dbk_api_reject(j, rc == DBK_E_KDF_WEAK || rc == DBK_E_VERSION ? rc : DBK_E_BAD_FIELD);
         return;
     }
     dbk_api_submit(j);

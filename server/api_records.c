@@ -10,7 +10,10 @@
  * row insert), and the worker is one thread that also commits. So before a push
  * is queued for the worker, if its token authenticated lately, the caller's own
  * envelopes are verified with the caller's key on libuv's thread pool, in parallel
- * with the worker and with each other. The worker skips its own verify only for an
+ * with the worker and with each other, in up to VERIFY_JOBS_MAX jobs per push so one
+ * large push uses every core. A token issued by enroll or login counts as lately
+ * authenticated (api.c), so a device's first push is no exception. The worker
+ * skips its own verify only for an
  * envelope that was verified with exactly the key it would use (the caller's, or
  * the author's from the store); every other envelope it verifies as before, so
  * what is accepted, and the order in which errors are found, do not change.
@@ -21,6 +24,7 @@
  * tree of 500 records cost more than reading them (and more memory per request).
  */
 #include "api.h"
+#include "fastjson.h"
 
 #include "dbk/base64.h"
 #include "dbk/hlc.h"
@@ -54,8 +58,23 @@ struct pull_unit {
     int64_t since;
 };
 
+/* One thread-pool job of the verify stage: items [from, to) of the push, counted
+ * across its units in order. */
+struct verify_chunk {
+    uv_work_t work;
+    dbk_api_job *job;
+    size_t from, to;
+};
+
+/* A push is verified in at most this many jobs, each of at least VERIFY_CHUNK_MIN
+ * signatures: enough to keep every core busy for one large push, few enough that
+ * the jobs' overhead stays out of the profile. */
+#define VERIFY_JOBS_MAX 4
+#define VERIFY_CHUNK_MIN 8
+
 struct records_ctx {
-    uv_work_t verify; /* the thread-pool stage, before the worker */
+    struct verify_chunk verify[VERIFY_JOBS_MAX]; /* the thread-pool stage */
+    size_t verify_left;                         /* jobs not yet done (loop thread) */
     struct push_unit *push;
     size_t npush;
     struct pull_unit *pull;
@@ -141,6 +160,233 @@ decode_push(json_t *records, const dbk_id *stream, struct push_unit *u, size_t *
     return DBK_OK;
 }
 
+/* ---- the fast path of a push or sync body (fastjson.h) ----
+ *
+ * The usual bodies are read straight from the request's bytes, the envelopes
+ * decoded with the table decoder (they are public bytes). Whatever does not fit
+ * the narrow shape, or fails any check, makes the caller drop what was filled and
+ * take the jansson path above, which then finds (and names) the error: so both
+ * paths accept exactly the same bodies with the same meaning. */
+
+struct span {
+    const char *s;
+    size_t n;
+};
+
+/* [{"envelope": "..."}, ...] into u. */
+static bool
+fast_records(dbk_fj *x, const dbk_id *stream, struct push_unit *u, size_t *budget)
+{
+    struct span *sp = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = false;
+
+    if (!dbk_fj_take(x, '[') || dbk_fj_peek(x, ']'))
+        return false;
+    do {
+        const char *k, *v;
+        size_t kn, vn;
+        if (!dbk_fj_take(x, '{') || !dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "envelope") ||
+            !dbk_fj_take(x, ':') || !dbk_fj_str(x, &v, &vn) || !dbk_fj_take(x, '}') ||
+            n == *budget || vn > DBK_B64_ENCODED_LEN(DBK_ENV_MAX_BYTES))
+            goto out;
+        if (n == cap) {
+            struct span *m = realloc(sp, (cap = cap ? cap * 2 : 64) * sizeof *sp);
+            if (m == NULL)
+                goto out;
+            sp = m;
+        }
+        sp[n].s = v;
+        sp[n++].n = vn;
+    } while (dbk_fj_take(x, ','));
+    if (!dbk_fj_take(x, ']'))
+        goto out;
+    u->stream = *stream;
+    u->items = calloc(n, sizeof *u->items);
+    u->envs = calloc(n, sizeof *u->envs);
+    u->pre_pk = calloc(n, sizeof *u->pre_pk);
+    u->pre_tried = calloc(n, sizeof *u->pre_tried);
+    u->pre_ok = calloc(n, sizeof *u->pre_ok);
+    if (u->items == NULL || u->envs == NULL || u->pre_pk == NULL || u->pre_tried == NULL ||
+        u->pre_ok == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        dbk_push_item *p = &u->items[i];
+        if ((u->envs[i] = malloc(DBK_B64_DECODED_MAX(sp[i].n) + 1)) == NULL)
+            goto out;
+        u->n = i + 1;
+        p->env = u->envs[i];
+        if (dbk_b64_decode_public(u->envs[i], DBK_B64_DECODED_MAX(sp[i].n) + 1, &p->len,
+                                  sp[i].s, sp[i].n) != DBK_OK ||
+            dbk_envelope_parse(p->env, p->len, &p->hdr) != DBK_OK ||
+            !dbk_id_equal(&p->hdr.stream, stream))
+            goto out;
+        p->expect_kind = DBK_EXPECT_ANY;
+    }
+    *budget -= n;
+    ok = true;
+out:
+    free(sp);
+    return ok;
+}
+
+/* Grows an array of units by one zeroed element; NULL when out of memory. */
+static void *
+grow(void **arr, size_t *n, size_t size)
+{
+    unsigned char *m = realloc(*arr, (*n + 1) * size);
+    if (m == NULL)
+        return NULL;
+    memset(m + *n * size, 0, size);
+    *arr = m;
+    return m + (*n)++ * size;
+}
+
+static bool
+fast_id(dbk_fj *x, dbk_id *id)
+{
+    const char *s;
+    size_t n;
+    return dbk_fj_str(x, &s, &n) && dbk_id_from_text(id, s, n) == DBK_OK;
+}
+
+/* {"stream": "...", "records": [...]} of a sync, in that order (as clients write it). */
+static bool
+fast_sync_push(dbk_fj *x, struct records_ctx *c, size_t *budget)
+{
+    const char *k;
+    size_t kn;
+    dbk_id stream;
+    struct push_unit *u;
+
+    if (!dbk_fj_take(x, '{') || !dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "stream") ||
+        !dbk_fj_take(x, ':') || !fast_id(x, &stream) || !dbk_fj_take(x, ',') ||
+        !dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "records") || !dbk_fj_take(x, ':'))
+        return false;
+    for (size_t i = 0; i < c->npush; i++)
+        if (dbk_id_equal(&c->push[i].stream, &stream))
+            return false;
+    if ((u = grow((void **)&c->push, &c->npush, sizeof *c->push)) == NULL)
+        return false;
+    return fast_records(x, &stream, u, budget) && dbk_fj_take(x, '}');
+}
+
+/* {"stream": "..."[, "since": N]} of a sync, in that order. */
+static bool
+fast_sync_pull(dbk_fj *x, struct records_ctx *c)
+{
+    struct pull_unit p = {.since = 0}, *d;
+    const char *k;
+    size_t kn;
+
+    if (!dbk_fj_take(x, '{') || !dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "stream") ||
+        !dbk_fj_take(x, ':') || !fast_id(x, &p.stream))
+        return false;
+    if (dbk_fj_take(x, ',') && (!dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "since") ||
+                                !dbk_fj_take(x, ':') || !dbk_fj_uint(x, &p.since)))
+        return false;
+    if (!dbk_fj_take(x, '}'))
+        return false;
+    for (size_t i = 0; i < c->npull; i++)
+        if (dbk_id_equal(&c->pull[i].stream, &p.stream))
+            return false;
+    if ((d = grow((void **)&c->pull, &c->npull, sizeof *c->pull)) == NULL)
+        return false;
+    *d = p;
+    return true;
+}
+
+/* The whole body of POST /v1/sync. */
+static bool
+fast_sync_body(const char *b, size_t len, struct records_ctx *c)
+{
+    dbk_fj x = {b, b + len};
+    bool seen_push = false, seen_pull = false, seen_limit = false, seen_bytes = false;
+    size_t budget = MAX_RECORDS_PER_PUSH;
+
+    c->limit = PULL_LIMIT_DEFAULT;
+    c->max_bytes = PULL_BYTES_DEFAULT;
+    if (!dbk_fj_take(&x, '{') || dbk_fj_peek(&x, '}'))
+        return false;
+    do {
+        const char *k;
+        size_t kn;
+        if (!dbk_fj_str(&x, &k, &kn) || !dbk_fj_take(&x, ':'))
+            return false;
+        if (dbk_fj_is(k, kn, "push") && !seen_push) {
+            seen_push = true;
+            if (!dbk_fj_take(&x, '['))
+                return false;
+            if (!dbk_fj_take(&x, ']')) {
+                do {
+                    if (!fast_sync_push(&x, c, &budget))
+                        return false;
+                } while (dbk_fj_take(&x, ','));
+                if (!dbk_fj_take(&x, ']'))
+                    return false;
+            }
+        } else if (dbk_fj_is(k, kn, "pull") && !seen_pull) {
+            seen_pull = true;
+            if (!dbk_fj_take(&x, '['))
+                return false;
+            if (!dbk_fj_take(&x, ']')) {
+                do {
+                    if (!fast_sync_pull(&x, c))
+                        return false;
+                } while (dbk_fj_take(&x, ','));
+                if (!dbk_fj_take(&x, ']'))
+                    return false;
+            }
+        } else if (dbk_fj_is(k, kn, "limit") && !seen_limit) {
+            seen_limit = true;
+            if (!dbk_fj_uint(&x, &c->limit) || c->limit < 1)
+                return false;
+        } else if (dbk_fj_is(k, kn, "max_bytes") && !seen_bytes) {
+            seen_bytes = true;
+            if (!dbk_fj_uint(&x, &c->max_bytes) || c->max_bytes < 1)
+                return false;
+        } else {
+            return false;
+        }
+        if (c->npush + c->npull > MAX_SYNC_ENTRIES)
+            return false;
+    } while (dbk_fj_take(&x, ','));
+    if (!dbk_fj_take(&x, '}') || !dbk_fj_end(&x))
+        return false;
+    if (c->limit > PULL_LIMIT_MAX)
+        c->limit = PULL_LIMIT_MAX;
+    if (c->max_bytes > PULL_BYTES_MAX)
+        c->max_bytes = PULL_BYTES_MAX;
+    return true;
+}
+
+/* The whole body of POST /v1/streams/{stream}/records. */
+static bool
+fast_push_body(const char *b, size_t len, const dbk_id *stream, struct records_ctx *c)
+{
+    dbk_fj x = {b, b + len};
+    const char *k;
+    size_t kn, budget = MAX_RECORDS_PER_PUSH;
+
+    if ((c->push = calloc(1, sizeof *c->push)) == NULL)
+        return false;
+    c->npush = 1;
+    return dbk_fj_take(&x, '{') && dbk_fj_str(&x, &k, &kn) && dbk_fj_is(k, kn, "records") &&
+           dbk_fj_take(&x, ':') && fast_records(&x, stream, &c->push[0], &budget) &&
+           dbk_fj_take(&x, '}') && dbk_fj_end(&x);
+}
+
+/* What a failed fast path filled, dropped, so the jansson path starts clean. */
+static void
+ctx_reset(struct records_ctx *c)
+{
+    for (size_t i = 0; i < c->npush; i++)
+        push_unit_clear(&c->push[i]);
+    free(c->push);
+    free(c->pull);
+    memset(c, 0, sizeof *c);
+}
+
 /* An envelope's Ed25519 signature with pk: 0 when it verifies, else -1 (or NOMEM). */
 static int
 verify_envelope(const dbk_push_item *it, const unsigned char pk[32])
@@ -157,26 +403,35 @@ verify_envelope(const dbk_push_item *it, const unsigned char pk[32])
     return rc == 0 ? 0 : -1;
 }
 
-/* Thread pool: the signatures whose author's key the loop knew. Touches only ctx. */
+/* Thread pool: the signatures whose author's key the loop knew, in one chunk of the
+ * push. Touches only its own items of ctx. */
 static void
 preverify_work(uv_work_t *w)
 {
-    dbk_api_job *j = w->data;
-    struct records_ctx *c = j->ctx;
-    for (size_t k = 0; k < c->npush; k++) {
+    struct verify_chunk *ch = w->data;
+    struct records_ctx *c = ch->job->ctx;
+    size_t base = 0;
+    for (size_t k = 0; k < c->npush && base < ch->to; k++) {
         struct push_unit *u = &c->push[k];
-        for (size_t i = 0; i < u->n; i++)
-            if (u->pre_tried[i])
+        for (size_t i = 0; i < u->n; i++) {
+            size_t at = base + i;
+            if (at >= ch->from && at < ch->to && u->pre_tried[i])
                 u->pre_ok[i] = verify_envelope(&u->items[i], u->pre_pk[i]) == 0;
+        }
+        base += u->n;
     }
 }
 
-/* Loop thread, when the pool is done (or cancelled: then the worker verifies all). */
+/* Loop thread, when a chunk is done (or cancelled: then the worker verifies its
+ * items). The last one hands the job to the worker. */
 static void
 preverify_done(uv_work_t *w, int status)
 {
+    struct verify_chunk *ch = w->data;
+    struct records_ctx *c = ch->job->ctx;
     (void)status;
-    dbk_api_submit(w->data);
+    if (--c->verify_left == 0)
+        dbk_api_submit(ch->job);
 }
 
 /* Queues a push or sync for the worker, through the thread pool when that helps. */
@@ -184,7 +439,7 @@ static void
 submit_records(dbk_api_job *j)
 {
     struct records_ctx *c = j->ctx;
-    size_t tried = 0;
+    size_t tried = 0, total = 0, njobs, per;
     dbk_id me;
 
     /* Only for a token that authenticated lately, and only the caller's own envelopes:
@@ -199,10 +454,31 @@ submit_records(dbk_api_job *j)
             if ((u->pre_tried[i] = dbk_id_equal(&u->items[i].hdr.author, &me) &&
                                    dbk_api_known_sign_pk(&me, u->pre_pk[i])))
                 tried++;
+        total += u->n;
     }
-    c->verify.data = j;
-    if (tried == 0 || uv_queue_work(j->app->loop, &c->verify, preverify_work, preverify_done) != 0)
+    if (tried == 0) {
         dbk_api_submit(j);
+        return;
+    }
+    njobs = (tried + VERIFY_CHUNK_MIN - 1) / VERIFY_CHUNK_MIN;
+    if (njobs > VERIFY_JOBS_MAX)
+        njobs = VERIFY_JOBS_MAX;
+    per = (total + njobs - 1) / njobs;
+    /* The count is taken before the first job is queued; the done callbacks run on
+     * this thread, later, so none can see it half-counted. */
+    c->verify_left = 1;
+    for (size_t k = 0; k < njobs; k++) {
+        struct verify_chunk *ch = &c->verify[k];
+        ch->job = j;
+        ch->from = k * per;
+        ch->to = (k + 1) * per < total ? (k + 1) * per : total;
+        ch->work.data = ch;
+        if (ch->from < ch->to &&
+            uv_queue_work(j->app->loop, &ch->work, preverify_work, preverify_done) == 0)
+            c->verify_left++;
+    }
+    if (--c->verify_left == 0)
+        dbk_api_submit(j); /* nothing could be queued: the worker verifies all */
 }
 
 static void
@@ -225,113 +501,6 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
     int rc = dbk_store_audit_append(st, &e);
     if (rc != DBK_OK && j->job.status == DBK_OK)
         dbk_api_fail(j, rc, NULL);
-}
-
-static const char *const result_names[] = {"", "stored", "duplicate", "superseded"};
-
-/*
- * Runs one stream's push inside its own savepoint. Returns DBK_OK with *out the
- * success object, or an error with *out the error details.
- */
-static int
-run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out)
-{
-    dbk_push_batch b;
-    dbk_stream str;
-    bool is_owner, can_write;
-    json_t *results;
-    int rc;
-
-    *out = NULL;
-    /* The caller: the owner or an active grantee (README section 9). */
-    if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
-                               &can_write)) != DBK_OK)
-        return rc;
-    /* Each author's signature. New envelopes are the caller's own; an envelope by
-     * another account is accepted only with that account's valid signature. */
-    for (size_t i = 0; i < u->n; i++) {
-        dbk_push_item *it = &u->items[i];
-        const unsigned char *pk = j->me.sign_pk;
-        dbk_account author;
-        if (!dbk_id_equal(&it->hdr.author, &j->me.id)) {
-            rc = dbk_store_account_get(st, &it->hdr.author, &author);
-            if (rc != DBK_OK)
-                return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
-            pk = author.sign_pk;
-        }
-        /* Already verified on the thread pool with this very key: the same answer. */
-        if (u->pre_ok[i] && memcmp(u->pre_pk[i], pk, 32) == 0)
-            continue;
-        if ((rc = verify_envelope(it, pk)) != 0)
-            return rc == DBK_E_NOMEM ? rc : DBK_E_BAD_SIGNATURE;
-    }
-    /* A revision from a clock more than a day ahead would win every later edit of its
-     * record, on every device, until its time passed (README section 10, check 6):
-     * refused, with the server's clock so the device can say how far off it is. */
-    for (size_t i = 0; i < u->n; i++)
-        if (dbk_hlc_ms(u->items[i].hdr.rev.clock) > (uint64_t)j->now + DBK_HLC_MAX_DRIFT_MS) {
-            *out = json_pack("{s:I}", "server_time", (json_int_t)j->now);
-            return DBK_E_CLOCK_AHEAD;
-        }
-    /* A full disk is the last check (README section 10): refused before anything is
-     * written, the group's transaction untouched. */
-    if ((rc = dbk_store_room(st)) != DBK_OK)
-        return rc;
-
-    memset(&b, 0, sizeof b);
-    b.stream = u->stream;
-    b.quota = j->app->config.quota_bytes;
-    b.items = u->items;
-    b.n = u->n;
-    if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
-        return rc;
-    rc = dbk_store_push(st, &b);
-    if (rc == DBK_OK && b.nstored > 0) {
-        str.seq = b.high_seq;
-        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to);
-        rc = j->job.status;
-    }
-    if (rc != DBK_OK) {
-        dbk_store_sp_rollback(st);
-        if (rc == DBK_E_STALE) {
-            json_t *stale = json_array();
-            for (size_t i = 0; i < u->n && !b.epoch_stale; i++) {
-                dbk_push_item *it = &u->items[i];
-                if (!it->stale)
-                    continue;
-                json_array_append_new(
-                    stale, json_pack("{s:o, s:o, s:I}", "record", dbk_api_id_json(&it->hdr.record),
-                                     "current",
-                                     it->has_current ? dbk_api_revision_json(&it->current)
-                                                     : json_string("none"),
-                                     "seq", (json_int_t)(it->has_current ? it->seq : 0)));
-            }
-            *out = json_pack("{s:I, s:b}", "current_epoch", (json_int_t)b.epoch,
-                             "rotation_pending", b.rotation_pending);
-            if (b.epoch_stale)
-                json_decref(stale);
-            else
-                json_object_set_new(*out, "stale", stale);
-        }
-        return rc;
-    }
-    if ((rc = dbk_store_sp_release(st)) != DBK_OK) {
-        dbk_store_sp_rollback(st);
-        return rc;
-    }
-    results = json_array();
-    for (size_t i = 0; i < u->n; i++) {
-        dbk_push_item *it = &u->items[i];
-        json_t *r = json_pack("{s:o, s:o, s:s, s:I}", "record", dbk_api_id_json(&it->hdr.record),
-                              "revision", dbk_api_revision_json(&it->hdr.rev), "result",
-                              result_names[it->result], "seq", (json_int_t)it->seq);
-        if (it->result == DBK_PUSH_SUPERSEDED)
-            json_object_set_new(r, "current", dbk_api_revision_json(&it->current));
-        json_array_append_new(results, r);
-    }
-    *out = json_pack("{s:o, s:o, s:I}", "stream", dbk_api_id_json(&u->stream), "results",
-                     results, "high_seq", (json_int_t)b.high_seq);
-    return DBK_OK;
 }
 
 /* ---- JSON text, written directly ---- */
@@ -428,6 +597,128 @@ jt_free(jtext *t)
     memset(t, 0, sizeof *t);
 }
 
+static const char *const result_names[] = {"", "stored", "duplicate", "superseded"};
+
+static void
+jt_revision(jtext *t, const dbk_revision *r)
+{
+    jt_fmt(t, "{\"clock\":\"%llu\",\"device\":", (unsigned long long)r->clock);
+    jt_id(t, &r->device);
+    jt_put(t, "}", 1);
+}
+
+/*
+ * Runs one stream's push inside its own savepoint. Returns DBK_OK with the success
+ * object appended to t as JSON text, written straight from the results (a jansson
+ * tree per record cost more than the insert), without its closing brace; or an
+ * error with *out the error details and t as it was.
+ */
+static int
+run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext *t)
+{
+    dbk_push_batch b;
+    dbk_stream str;
+    bool is_owner, can_write;
+    int rc;
+
+    *out = NULL;
+    /* The caller: the owner or an active grantee (README section 9). */
+    if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
+                               &can_write)) != DBK_OK)
+        return rc;
+    /* Each author's signature. New envelopes are the caller's own; an envelope by
+     * another account is accepted only with that account's valid signature. */
+    for (size_t i = 0; i < u->n; i++) {
+        dbk_push_item *it = &u->items[i];
+        const unsigned char *pk = j->me.sign_pk;
+        dbk_account author;
+        if (!dbk_id_equal(&it->hdr.author, &j->me.id)) {
+            rc = dbk_store_account_get(st, &it->hdr.author, &author);
+            if (rc != DBK_OK)
+                return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+            pk = author.sign_pk;
+        }
+        /* Already verified on the thread pool with this very key: the same answer. */
+        if (u->pre_ok[i] && memcmp(u->pre_pk[i], pk, 32) == 0)
+            continue;
+        if ((rc = verify_envelope(it, pk)) != 0)
+            return rc == DBK_E_NOMEM ? rc : DBK_E_BAD_SIGNATURE;
+    }
+    /* A revision from a clock more than a day ahead would win every later edit of its
+     * record, on every device, until its time passed (README section 10, check 6):
+     * refused, with the server's clock so the device can say how far off it is. */
+    for (size_t i = 0; i < u->n; i++)
+        if (dbk_hlc_ms(u->items[i].hdr.rev.clock) > (uint64_t)j->now + DBK_HLC_MAX_DRIFT_MS) {
+            *out = json_pack("{s:I}", "server_time", (json_int_t)j->now);
+            return DBK_E_CLOCK_AHEAD;
+        }
+    /* A full disk is the last check (README section 10): refused before anything is
+     * written, the group's transaction untouched. */
+    if ((rc = dbk_store_room(st)) != DBK_OK)
+        return rc;
+
+    memset(&b, 0, sizeof b);
+    b.stream = u->stream;
+    b.quota = j->app->config.quota_bytes;
+    b.items = u->items;
+    b.n = u->n;
+    if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
+        return rc;
+    rc = dbk_store_push(st, &b);
+    if (rc == DBK_OK && b.nstored > 0) {
+        str.seq = b.high_seq;
+        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to);
+        rc = j->job.status;
+    }
+    if (rc != DBK_OK) {
+        dbk_store_sp_rollback(st);
+        if (rc == DBK_E_STALE) {
+            json_t *stale = json_array();
+            for (size_t i = 0; i < u->n && !b.epoch_stale; i++) {
+                dbk_push_item *it = &u->items[i];
+                if (!it->stale)
+                    continue;
+                json_array_append_new(
+                    stale, json_pack("{s:o, s:o, s:I}", "record", dbk_api_id_json(&it->hdr.record),
+                                     "current",
+                                     it->has_current ? dbk_api_revision_json(&it->current)
+                                                     : json_string("none"),
+                                     "seq", (json_int_t)(it->has_current ? it->seq : 0)));
+            }
+            *out = json_pack("{s:I, s:b}", "current_epoch", (json_int_t)b.epoch,
+                             "rotation_pending", b.rotation_pending);
+            if (b.epoch_stale)
+                json_decref(stale);
+            else
+                json_object_set_new(*out, "stale", stale);
+        }
+        return rc;
+    }
+    if ((rc = dbk_store_sp_release(st)) != DBK_OK) {
+        dbk_store_sp_rollback(st);
+        return rc;
+    }
+    jt_str(t, "{\"stream\":");
+    jt_id(t, &u->stream);
+    jt_str(t, ",\"results\":[");
+    for (size_t i = 0; i < u->n; i++) {
+        dbk_push_item *it = &u->items[i];
+        jt_str(t, i > 0 ? ",{\"record\":" : "{\"record\":");
+        jt_id(t, &it->hdr.record);
+        jt_str(t, ",\"revision\":");
+        jt_revision(t, &it->hdr.rev);
+        jt_fmt(t, ",\"result\":\"%s\",\"seq\":%lld", result_names[it->result],
+               (long long)it->seq);
+        if (it->result == DBK_PUSH_SUPERSEDED) {
+            jt_str(t, ",\"current\":");
+            jt_revision(t, &it->current);
+        }
+        jt_put(t, "}", 1);
+    }
+    jt_fmt(t, "],\"high_seq\":%lld", (long long)b.high_seq);
+    return DBK_OK;
+}
+
 /* ---- pull ---- */
 
 struct pull_acc {
@@ -502,21 +793,43 @@ run_pull(dbk_api_job *j, dbk_store *st, const struct pull_unit *p, int64_t *limi
     return j->job.status;
 }
 
+/* A job with its records context, before its body is read (by either path). */
+static dbk_api_job *
+fast_job(dbk_http_request *req, dbk_api_op op)
+{
+    dbk_api_job *j = dbk_api_job_new(req, op, true);
+    if (j == NULL)
+        return NULL;
+    j->ctx_free = ctx_free;
+    if ((j->ctx = calloc(1, sizeof(struct records_ctx))) == NULL) {
+        dbk_api_reject(j, DBK_E_NOMEM);
+        return NULL;
+    }
+    return j;
+}
+
 /* ---- POST /v1/streams/{stream}/records ---- */
 
 static void
 op_push(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
+    jtext t = {NULL, 0, 0, false};
     json_t *out;
-    int rc = run_push(j, st, &c->push[0], &out);
+    int rc = run_push(j, st, &c->push[0], &out, &t);
     if (rc != DBK_OK) {
+        jt_free(&t);
         dbk_api_fail(j, rc, out);
         return;
     }
-    json_object_set_new(out, "restore_generation",
-                        json_integer(j->app->info.restore_generation));
-    j->out = out;
+    jt_fmt(&t, ",\"restore_generation\":%lld}", (long long)j->app->info.restore_generation);
+    if (t.failed) {
+        jt_free(&t);
+        dbk_api_fail(j, DBK_E_NOMEM, NULL);
+        return;
+    }
+    j->out_text = t.p;
+    j->out_len = t.len;
 }
 
 static int
@@ -542,10 +855,20 @@ dbk_api_push(dbk_http_request *req)
         dbk_http_respond_error(req, rc);
         return;
     }
-    if ((j = dbk_api_body_job(req, op_push, true, sizeof *c, ctx_free)) == NULL)
+    if ((j = fast_job(req, op_push)) == NULL)
         return;
-    body = j->in;
     c = j->ctx;
+    if (dbk_api_media_json(req) &&
+        fast_push_body((const char *)req->body, req->body_len, &stream, c)) {
+        submit_records(j);
+        return;
+    }
+    ctx_reset(c);
+    if ((j->in = dbk_api_body(req)) == NULL) {
+        dbk_api_abort(j);
+        return;
+    }
+    body = j->in;
     if ((c->push = calloc(1, sizeof *c->push)) == NULL) {
         dbk_api_reject(j, DBK_E_NOMEM);
         return;
@@ -659,19 +982,20 @@ op_sync(dbk_api_job *j, dbk_store *st)
     for (size_t i = 0; i < c->npush; i++) {
         if (i > 0)
             jt_put(&t, ",", 1);
-        rc = run_push(j, st, &c->push[i], &out);
+        rc = run_push(j, st, &c->push[i], &out, &t);
         j->job.status = DBK_OK; /* a stream's failure is reported in its entry */
-        if (rc != DBK_OK) {
-            if (sync_fatal(st, rc)) {
-                json_decref(out);
-                jt_free(&t);
-                dbk_api_fail(j, rc, NULL);
-                return;
-            }
-            out = json_pack("{s:o}", "error", error_json(rc, out));
+        if (rc == DBK_OK) {
+            jt_put(&t, "}", 1);
+            continue;
         }
-        if (json_object_get(out, "stream") == NULL)
-            json_object_set_new(out, "stream", dbk_api_id_json(&c->push[i].stream));
+        if (sync_fatal(st, rc)) {
+            json_decref(out);
+            jt_free(&t);
+            dbk_api_fail(j, rc, NULL);
+            return;
+        }
+        out = json_pack("{s:o, s:o}", "error", error_json(rc, out), "stream",
+                        dbk_api_id_json(&c->push[i].stream));
         jt_json(&t, out);
         json_decref(out);
     }
@@ -721,10 +1045,19 @@ dbk_api_sync(dbk_http_request *req)
     dbk_api_job *j;
     int rc;
 
-    if ((j = dbk_api_body_job(req, op_sync, true, sizeof *c, ctx_free)) == NULL)
+    if ((j = fast_job(req, op_sync)) == NULL)
         return;
-    body = j->in;
     c = j->ctx;
+    if (dbk_api_media_json(req) && fast_sync_body((const char *)req->body, req->body_len, c)) {
+        submit_records(j);
+        return;
+    }
+    ctx_reset(c);
+    if ((j->in = dbk_api_body(req)) == NULL) {
+        dbk_api_abort(j);
+        return;
+    }
+    body = j->in;
     push = json_object_get(body, "push");
     pull = json_object_get(body, "pull");
     rc = dbk_api_only(body, keys);

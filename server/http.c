@@ -39,6 +39,10 @@ struct dbk_http_conn {
     bool keep_alive;   /* after the current response */
     int error;         /* set by a parser callback that hit a limit */
     bool value_open;   /* a header value is being collected */
+    bool headers_done; /* the header block has ended: later fields are trailers */
+    size_t trailer_len; /* bytes of trailer fields seen (dropped, but bounded) */
+    const char *feed_start; /* the bytes llhttp_execute is parsing now */
+    bool feed_lf;      /* the previous bytes parsed ended in a line feed and blanks */
 
     char head[DBK_HTTP_MAX_HEAD_BYTES]; /* target and headers, NUL-separated */
     size_t head_len;
@@ -152,10 +156,29 @@ on_url_complete(llhttp_t *p)
     return head_terminate(c);
 }
 
+/*
+ * Trailer fields (after a chunked body) are dropped, never merged into the headers
+ * (RFC 9112 section 7.1.2): a trailer must not add an Authorization or change a
+ * Content-Type that was checked before the body. They still count against the
+ * head limit, so they cannot be used to send unbounded data.
+ */
+static int
+trailer_skip(dbk_http_conn *c, size_t n)
+{
+    if (n >= sizeof c->head - c->trailer_len) {
+        c->error = DBK_E_HEADERS_TOO_LARGE;
+        return -1;
+    }
+    c->trailer_len += n;
+    return 0;
+}
+
 static int
 on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     dbk_http_conn *c = conn_of(p);
+    if (c->headers_done)
+        return trailer_skip(c, n);
     if (!c->value_open && (c->head_len == 0 || c->head[c->head_len - 1] == '\0')) {
         /* First fragment of a new header name. */
         if (c->req.nheaders == DBK_HTTP_MAX_HEADERS) {
@@ -172,6 +195,8 @@ static int
 on_header_field_complete(llhttp_t *p)
 {
     dbk_http_conn *c = conn_of(p);
+    if (c->headers_done)
+        return 0;
     if (head_terminate(c) != 0)
         return -1;
     c->req.nheaders++;
@@ -179,10 +204,42 @@ on_header_field_complete(llhttp_t *p)
     return 0;
 }
 
+/*
+ * True if the bytes just before `at` are a line feed followed only by blanks,
+ * looking back into the previous read (carried) when they reach `start`.
+ */
+static bool
+after_line_break(const char *start, const char *at, bool carried)
+{
+    while (at > start && (at[-1] == ' ' || at[-1] == '\t'))
+        at--;
+    return at == start ? carried : at[-1] == '\n';
+}
+
+/*
+ * A header value that continues on a line starting with a blank is obs-fold (RFC
+ * 9112 section 5.2). llhttp joins it into the value; we refuse the request with 400,
+ * as the RFC allows, so that no proxy in front of us and we disagree on headers.
+ * A value's own bytes never contain a line feed, so the test cannot misfire.
+ */
+static bool
+is_obs_fold(const dbk_http_conn *c, const char *at)
+{
+    return after_line_break(c->feed_start, at, c->feed_lf);
+}
+
 static int
 on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     dbk_http_conn *c = conn_of(p);
+    if (is_obs_fold(c, at)) {
+        c->error = DBK_E_BAD_HTTP; /* RFC 9112 5.2: a server may reject with 400 */
+        return -1;
+    }
+    if (c->headers_done) {
+        c->value_open = true;
+        return trailer_skip(c, n);
+    }
     if (!c->value_open) {
         c->req.headers[c->req.nheaders - 1].value = c->head + c->head_len;
         c->value_open = true;
@@ -194,6 +251,10 @@ static int
 on_header_value_complete(llhttp_t *p)
 {
     dbk_http_conn *c = conn_of(p);
+    if (c->headers_done) {
+        c->value_open = false;
+        return 0;
+    }
     if (!c->value_open) /* an empty value: no on_header_value call was made */
         c->req.headers[c->req.nheaders - 1].value = "";
     c->value_open = false;
@@ -204,6 +265,7 @@ static int
 on_headers_complete(llhttp_t *p)
 {
     dbk_http_conn *c = conn_of(p);
+    c->headers_done = true;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
         if (p->content_length > DBK_HTTP_MAX_BODY_BYTES) {
             c->error = DBK_E_TOO_LARGE;
@@ -299,6 +361,8 @@ request_reset(dbk_http_conn *c)
     c->body_len = c->body_cap = 0;
     c->head_len = c->url_len = 0;
     c->value_open = false;
+    c->headers_done = false;
+    c->trailer_len = 0;
     c->in_message = false;
     c->error = 0;
     memset(&c->req, 0, sizeof c->req);
@@ -487,8 +551,11 @@ dispatch(dbk_http_conn *c)
 static void
 conn_feed(dbk_http_conn *c, const char *data, size_t n)
 {
-    llhttp_errno_t rc = llhttp_execute(&c->parser, data, n);
+    llhttp_errno_t rc;
 
+    c->feed_start = data;
+    rc = llhttp_execute(&c->parser, data, n);
+    c->feed_lf = after_line_break(data, data + n, c->feed_lf);
     if (rc == HPE_OK)
         return; /* need more bytes */
     if (rc == HPE_PAUSED) {

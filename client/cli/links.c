@@ -87,6 +87,7 @@ dbk_link_parse(const char *text, dbk_link *u)
             {"counselor", u->counselor, sizeof u->counselor},
             {"account", u->account, sizeof u->account},
             {"name", u->name, sizeof u->name},
+            {"by", u->by, sizeof u->by},
         };
         for (size_t i = 0; eq != NULL && i < sizeof fields / sizeof fields[0]; i++) {
             size_t k = strlen(fields[i].name);

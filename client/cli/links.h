@@ -2,10 +2,11 @@
  * The daybook:// links people paste into the CLI:
  *
  *   daybook://setup?server=URL&code=CODE                      a counselor's first device
- *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID[&name=NAME]
+ *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID[&name=NAME][&by=BY]
  *                                                             a client joining a counselor;
  *                                                             NAME the client's own, for the
- *                                                             consent (never sent as such)
+ *                                                             consent (never sent as such);
+ *                                                             BY the counselor's name
  *   daybook://login?server=URL&account=ID                     another device of an account
  *
  * Values are percent-encoded; a repeated, malformed or overlong field makes the
@@ -30,6 +31,8 @@ typedef struct dbk_link {
     char counselor[32];  /* enroll: the counselor's account id */
     char account[32];    /* login: the account id */
     char name[201];      /* enroll, optional: the name the counselor knows the client by */
+    char by[201];        /* enroll, optional: the counselor's own display name, handed over
+                          * with the fingerprint, so the server cannot rename them */
 } dbk_link;
 
 /* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID. */

@@ -67,6 +67,9 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
     dbk_id counselor;
     int rc;
 
+    if (u->by[0] != '\0')
+        snprintf(cname, sizeof cname, "%s", u->by); /* from the code, not the server */
+
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return dbk_cmd_fail("cannot unlock your keys", rc);
     if (dbk_id_from_text(&counselor, u->counselor, strlen(u->counselor)) != DBK_OK)
@@ -325,6 +328,15 @@ run(dbk_ctx *ctx, int argc, char **argv)
             snprintf(cname_buf, sizeof cname_buf, "%s",
                      json_string_value(json_object_get(c, "name")));
             name = cname_buf;
+        }
+        /* The name in the code was handed over with the fingerprint; the server's is
+         * only what the server says (proto/README.md rule R9). */
+        if (u.by[0] != '\0') {
+            if (name != NULL && strcmp(name, u.by) != 0)
+                fprintf(stderr, "daybook: warning: the server calls your counselor \"%s\"; the "
+                                "code you were given says \"%s\", which is used\n",
+                        name, u.by);
+            name = u.by;
         }
         if (cid == NULL || spk == NULL || bpk == NULL ||
             dbk_id_from_text(&counselor, cid, strlen(cid)) != DBK_OK ||

@@ -64,6 +64,22 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot create an invite", rc);
     }
+    /* The counselor's name goes in the link too, shown here so the counselor sees what
+     * the client will be told: the client takes it from the link, handed over with the
+     * fingerprint, not from the server (proto/README.md rule R9). */
+    char by[700] = "", my_name[201] = "";
+    {
+        json_t *acct = NULL;
+        long ast;
+        if (dbk_net_call(&s, "GET", "/v1/account", NULL, true, &ast, &acct) == DBK_OK &&
+            ast == 200 && json_is_string(json_object_get(acct, "name"))) {
+            snprintf(my_name, sizeof my_name, "%s", json_string_value(json_object_get(acct, "name")));
+            strcpy(by, "&by=");
+            if (dbk_pct_append(by, sizeof by, my_name) != DBK_OK)
+                by[0] = my_name[0] = '\0';
+        }
+        json_decref(acct);
+    }
     /* The fingerprint comes from this device's own keys, never from the server. */
     dbk_fingerprint_short(fp, &s.account, s.keys->sign_pk, s.keys->box_pk);
     dbk_id_to_text(&s.account, cid);
@@ -71,15 +87,18 @@ run(dbk_ctx *ctx, int argc, char **argv)
     (void)dbk_pct_append(server, sizeof server, s.server); /* fits: 3 x sizeof s.server */
     const char *code = json_string_value(json_object_get(resp, "code"));
     if (ctx->json)
-        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s\",\"expires_at\":"
-               "%lld}\n",
-               server, code, fp, cid, name,
+        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s\","
+               "\"expires_at\":%lld}\n",
+               server, code, fp, cid, name, by,
                (long long)json_integer_value(json_object_get(resp, "expires_at")));
     else {
-        char uri[3000];
-        snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s",
-                 server, code, fp, cid, name);
+        char uri[4200];
+        snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s",
+                 server, code, fp, cid, name, by);
         printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
+        if (my_name[0] != '\0')
+            printf("It names you as %s. If that is wrong, tell your clinic's administrator.\n\n",
+                   my_name);
         dbk_out_qr(stdout, uri);
         printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
     }

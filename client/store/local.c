@@ -166,8 +166,15 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
         return DBK_E_IO;
     }
     sqlite3_busy_timeout(L->db, 5000);
+    /* Most commands write one entry and exit. The write-ahead log is kept between them
+     * (not checkpointed, truncated and deleted at every close, then made again with a
+     * sync of the directory): a commit is then one sync of the log. SQLite still
+     * checkpoints it as it grows (1000 pages), and journal_size_limit bounds it. */
+    int on = 1;
+    sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
     if ((rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                      "PRAGMA secure_delete=ON;")) != DBK_OK ||
+                      "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;")) != DBK_OK ||
         (rc = exec(L, schema)) != DBK_OK) {
         struct statvfs vfs;
         dbk_local_close(L);

@@ -59,8 +59,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static int
 expected(const uint8_t *b, size_t len)
 {
-    if (len != 148 || memcmp(b, "DBKB", 4) != 0 || b[4] != 1 || b[5] != 2 || b[6] != 0 ||
-        b[7] != 0)
+    if (len != 148 || memcmp(b, "DBKB", 4) != 0)
+        return DBK_E_CORRUPT;
+    if (b[4] != 1)
+        return DBK_E_VERSION; /* proto/README.md rule R1 */
+    if (b[5] != 2 || b[6] != 0 || b[7] != 0)
         return DBK_E_CORRUPT;
     uint64_t ops = dbk_get_u64(b + 12), mem = dbk_get_u64(b + 20);
     if (ops < 2 || ops > 10 || mem < 64ULL * 1024 * 1024 || mem > 1024ULL * 1024 * 1024)
@@ -98,7 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FUZZ_TRACE("bundle: %zu bytes, params %s\n", size, dbk_err_code(rc));
     FUZZ_CHECK(rc == want);
-    if (rc == DBK_E_CORRUPT)
+    if (rc == DBK_E_CORRUPT || rc == DBK_E_VERSION)
         return 0;
     FUZZ_CHECK(p.opslimit == dbk_get_u64(data + 12));
     FUZZ_CHECK(p.memlimit == dbk_get_u64(data + 20));

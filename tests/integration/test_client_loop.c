@@ -405,6 +405,28 @@ test_revoke_asks_and_counselor_told_once(void **state)
     dbk_run_result_free(&r);
 }
 
+/* Runs sql on the server's file while the server is stopped (on the suite's
+ * PostgreSQL pass, on its database; x'..' blob literals are accepted there too). */
+static void
+server_sql(struct fx *f, const char *sql)
+{
+    char path[4200], *err = NULL;
+    sqlite3 *db;
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    if (dbk_test_pg()) {
+        assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 1);
+        assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    assert_true(sqlite3_changes(db) >= 1);
+    sqlite3_close(db);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+}
+
 /* The counselor's review of the client, as JSON: how many cravings it holds. */
 static size_t
 counselor_cravings(struct fx *f)
@@ -428,11 +450,9 @@ static void
 test_consent_expiry_stops_sharing(void **state)
 {
     struct fx *f = *state;
-    char day[11], want[160], sql[256], path[4200], hex[2 * DBK_ID_BYTES + 1];
+    char day[11], want[160], sql[256], hex[2 * DBK_ID_BYTES + 1];
     dbk_run_result r;
     dbk_id co;
-    sqlite3 *db;
-    char *err = NULL;
 
     as(f->clhome);
     ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", NULL), "craving before");
@@ -441,23 +461,9 @@ test_consent_expiry_stops_sharing(void **state)
 
     assert_int_equal(dbk_id_from_text(&co, f->counselor_id, strlen(f->counselor_id)), 0);
     sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
-    assert_int_equal(dbk_server_stop(&f->srv), 0);
-    if (dbk_test_pg()) { /* the suite's PostgreSQL pass: the same edit of its database */
-        snprintf(sql, sizeof sql,
-                 "UPDATE grants SET expires_at = %lld WHERE grantee = '\\x%s'::bytea;",
-                 (long long)time(NULL) * 1000 - 3600 * 1000, hex);
-        assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 1);
-    } else {
-        snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
-                 (long long)time(NULL) * 1000 - 3600 * 1000, hex);
-        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-            fail_msg("sql: %s", err);
-        assert_true(sqlite3_changes(db) >= 1);
-        sqlite3_close(db);
-    }
-    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
+             (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+    server_sql(f, sql);
 
     as(f->clhome);
     ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", NULL), "craving after");
@@ -484,6 +490,46 @@ test_consent_expiry_stops_sharing(void **state)
     dbk_run_result_free(&r);
     dbk_report("consent", "a client's consent runs out between sessions",
                "the counselor is told once, sync exits 0; no review from the ended consent");
+}
+
+/*
+ * The counselor's name reaches the client in the code, with the fingerprint (proto
+ * rule R9): a server that renames the counselor cannot put another name on the
+ * client's consent, and the client is warned of the difference.
+ */
+static void
+test_counselor_name_from_the_code(void **state)
+{
+    struct fx *f = *state;
+    char uri[1024], second[4200];
+    dbk_run_result r;
+
+    as(f->cohome);
+    r = tc_cli("invite", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "It names you as Dana Reyes.");
+    dbk_run_result_free(&r);
+    json_t *j = cli_json("--json", "invite", NULL);
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    must_contain(uri, "&by=Dana%20Reyes");
+    server_sql(f, "UPDATE accounts SET name = 'Mallory Impostor' WHERE name = 'Dana Reyes';");
+
+    snprintf(second, sizeof second, "%s/renamed", f->home);
+    as(second);
+    ok(tc_cli("init", NULL), "init");
+    r = tc_cli("enroll", uri, "--yes", "--name", "Robin T.", NULL);
+    if (r.status != 0)
+        fail_msg("enroll: %s", r.err);
+    must_contain(r.err, "the server calls your counselor \"Mallory Impostor\"");
+    must_contain(r.out, "Your counselor: Dana Reyes.");
+    dbk_run_result_free(&r);
+    j = cli_json("--json", "consent", NULL);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(j, 0), "recipient"), "name")),
+                        "Dana Reyes");
+    assert_false(json_has(j, "Mallory"));
+    json_decref(j);
 }
 
 /*
@@ -1018,6 +1064,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_consent, setup_template, teardown),
         cmocka_unit_test_setup_teardown(test_consent_expiry_stops_sharing, setup_template,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_counselor_name_from_the_code, setup, teardown),
         cmocka_unit_test(test_template_checked),
         cmocka_unit_test_setup_teardown(test_setup_code_without_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_sync, setup, teardown),

@@ -1,17 +1,20 @@
 /*
  * The numbered rules of proto/README.md section 21 that the server enforces,
  * each against a real daybookd with real clients (tests/support/tc.c): what
- * GET /v1/invites lists, far-future revisions (clock_ahead), the error for an
- * unknown format version byte, 404 for a stream the caller has no relation to,
- * and the counselor-key lookup that lets a client check the fingerprint before
- * the invite is used.
+ * GET /v1/invites lists (R4), far-future revisions (R6, clock_ahead), the error
+ * for an unknown format version byte (R1), and 403 for a stream that does not
+ * exist, the same as for one the caller has no relation to (R2). The
+ * counselor-key lookup before an invite is used (R5) is tested with the real CLI
+ * in integration.client_sync.
  */
 #include "tc.h"
 
 #include "dbk/base64.h"
 #include "dbk/fingerprint.h"
 #include "dbk/error.h"
+#include "dbk/hlc.h"
 #include "dbk/init.h"
+#include "dbk/keys.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,11 +110,129 @@ test_invite_list_matches_openapi(void **state)
     tc_account_free(&co);
 }
 
+/* R1: a key bundle or a grant whose format version byte is not 1 is
+ * unsupported_version; nothing is created. */
+static void
+test_unknown_bundle_version(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor Versions");
+    const char *code = new_invite(s, &co, NULL, 0);
+    tc_account_init(&cl, false, "client passphrase");
+    cl.bundle[4] = 2; /* the version byte (CRYPTO section 2) */
+    json_t *r = tc_enroll(s, &cl, code, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(tc_code(r), "unsupported_version");
+    json_decref(r);
+    cl.bundle[4] = 1; /* the code was not used up */
+    json_decref(tc_enroll(s, &cl, code, &st));
+    assert_int_equal(st, 201);
+
+    /* A grant whose version byte is 2: the same code from the grants endpoint. */
+    json_t *g = tc_grant_json(&cl, &cl.shared, 1, cl.shared_key[1], &co.id, co.keys->box_pk);
+    const char *t = json_string_value(g);
+    size_t n = strlen(t), len;
+    unsigned char *raw = malloc(DBK_B64_DECODED_MAX(n) + 1);
+    char *back = malloc(n + 4);
+    assert_int_equal(dbk_b64_decode(raw, DBK_B64_DECODED_MAX(n) + 1, &len, t, n), 0);
+    raw[0] = 2;
+    assert_int_equal(dbk_b64_encode(back, n + 4, raw, len), 0);
+    json_t *body = json_pack("{s:[s]}", "grants", back);
+    r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/grants", &cl.shared), body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(tc_code(r), "unsupported_version");
+    json_decref(r);
+    json_decref(body);
+    json_decref(g);
+    free(raw);
+    free(back);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
+/* R2: a stream id that does not exist answers 403, exactly like a stream that exists
+ * and is not the caller's: nobody learns which ids exist. */
+static void
+test_unknown_stream_is_forbidden(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, a, b;
+    dbk_id ghost;
+    long st1, st2;
+
+    tc_new_counselor(s, &co, "Counselor Streams");
+    tc_new_client(s, &a, &co);
+    tc_new_client(s, &b, &co);
+    dbk_id_random(&ghost);
+    json_t *r1 = tc_req(s, &a, "GET", tc_path("/v1/streams/%s/records", &ghost), NULL, &st1);
+    json_t *r2 = tc_req(s, &a, "GET", tc_path("/v1/streams/%s/records", &b.priv), NULL, &st2);
+    assert_int_equal(st1, 403);
+    assert_int_equal(st2, 403);
+    assert_string_equal(tc_code(r1), tc_code(r2));
+    json_decref(r1);
+    json_decref(r2);
+    tc_account_free(&a);
+    tc_account_free(&b);
+    tc_account_free(&co);
+}
+
+/* R6: a revision whose clock is more than a day ahead of the server's is refused with
+ * clock_ahead and the server's time; one within the day is stored. */
+static void
+test_far_future_revision_refused(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    long st;
+    uint64_t now = dbk_hlc_wall_ms();
+    const uint64_t ahead[2] = {now + 3 * DBK_HLC_MAX_DRIFT_MS, now + DBK_HLC_MAX_DRIFT_MS / 2};
+    const long want[2] = {400, 200};
+
+    tc_new_counselor(s, &co, "Counselor Clocks");
+    tc_new_client(s, &cl, &co);
+    for (int i = 0; i < 2; i++) {
+        dbk_envelope_hdr h = {.stream = cl.shared, .epoch = 1, .author = cl.id,
+                              .rev = {.clock = dbk_hlc_pack(ahead[i], 0), .device = cl.device}};
+        unsigned char *env;
+        size_t len;
+        char *text = malloc(DBK_B64_ENCODED_LEN(DBK_ENV_MAX_BYTES) + 1);
+        const char *pt = "{\"type\":\"journal\",\"v\":1,\"text\":\"from the future\"}";
+        dbk_id_random(&h.record);
+        assert_int_equal(dbk_envelope_seal(&h, cl.shared_key[1], cl.keys->sign_sk,
+                                           (const unsigned char *)pt, strlen(pt), NULL, &env,
+                                           &len),
+                         DBK_OK);
+        (void)dbk_b64_encode(text, DBK_B64_ENCODED_LEN(len) + 1, env, len);
+        free(env);
+        json_t *body = json_pack("{s:[{s:s}]}", "records", "envelope", text);
+        free(text);
+        json_t *r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/records", &cl.shared), body,
+                           &st);
+        assert_int_equal(st, want[i]);
+        if (i == 0) {
+            assert_string_equal(tc_code(r), "clock_ahead");
+            json_int_t t = json_integer_value(
+                json_object_get(json_object_get(r, "error"), "server_time"));
+            assert_true(t >= (json_int_t)now && t < (json_int_t)(now + 600000));
+        }
+        json_decref(r);
+        json_decref(body);
+    }
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_invite_list_matches_openapi, start, stop),
+        cmocka_unit_test_setup_teardown(test_unknown_bundle_version, start, stop),
+        cmocka_unit_test_setup_teardown(test_unknown_stream_is_forbidden, start, stop),
+        cmocka_unit_test_setup_teardown(test_far_future_revision_refused, start, stop),
     };
     if (dbk_init() != DBK_OK)
         return 1;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -205,6 +206,69 @@ test_malformed_and_oversized_requests(void **state)
     dbk_http_resp_free(&r);
 }
 
+/*
+ * RFC 9112 section 5.2: a header line that starts with a blank (obs-fold) is refused
+ * with 400, not joined to the header before it. Section 7.1.2: trailer fields of a
+ * chunked body are dropped, never merged into the headers, so a Content-Type (or an
+ * Authorization) sent after the body is not seen as one.
+ */
+static void
+test_obs_fold_refused_and_trailers_dropped(void **state)
+{
+    dbk_server *s = *state;
+    const char fold[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\n\r\n";
+    const char fold_tab[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fold:\r\n\tb\r\n\r\n";
+    const char fold_host[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n  y\r\n\r\n";
+    const char trailer_ct[] = "POST /v1/login/start HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n"
+                              "2\r\n{}\r\n0\r\nContent-Type: application/json\r\n\r\n";
+    char *big, *out;
+    size_t n;
+
+    expect_raw(s, fold, sizeof fold - 1, "HTTP/1.1 400", "bad_http");
+    expect_raw(s, fold_tab, sizeof fold_tab - 1, "HTTP/1.1 400", "bad_http");
+    expect_raw(s, fold_host, sizeof fold_host - 1, "HTTP/1.1 400", "bad_http");
+    /* Blanks inside a value are not a fold. */
+    out = dbk_raw(s->port, "GET /healthz HTTP/1.1\r\nX-A:  a  b\r\nConnection: close\r\n\r\n",
+                  60, false, 5000);
+    assert_non_null(out);
+    assert_int_equal(strncmp(out, "HTTP/1.1 200", 12), 0);
+    free(out);
+
+    /* The fold split over two reads: the server sees the line break in one read and
+     * the blank in the next. */
+    int fd = dbk_raw_connect(s->port);
+    assert_true(fd >= 0);
+    const char part1[] = "GET /healthz HTTP/1.1\r\nX-Fold: a\r\n";
+    assert_int_equal(write(fd, part1, sizeof part1 - 1), (ssize_t)(sizeof part1 - 1));
+    usleep(100 * 1000);
+    assert_int_equal(write(fd, " b\r\n\r\n", 6), 6);
+    out = dbk_raw_read_all(fd, 5000);
+    close(fd);
+    assert_non_null(out);
+    if (strncmp(out, "HTTP/1.1 400", 12) != 0)
+        fail_msg("fold split over reads: got '%.40s'", out);
+    free(out);
+
+    /* Content-Type only in the trailer: the body is not JSON as far as the server
+     * knows (415), where a merged trailer would have made it a login request. */
+    expect_raw(s, trailer_ct, sizeof trailer_ct - 1, "HTTP/1.1 415", "unsupported_media_type");
+
+    /* Trailers are dropped but bounded: 20 KiB of them is headers_too_large. */
+    big = malloc(40000);
+    n = (size_t)sprintf(big, "POST /v1/login/start HTTP/1.1\r\nContent-Type: application/json\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n");
+    for (int i = 0; i < 20; i++) {
+        n += (size_t)sprintf(big + n, "X-T%d: ", i);
+        memset(big + n, 't', 1000);
+        n += 1000;
+        n += (size_t)sprintf(big + n, "\r\n");
+    }
+    n += (size_t)sprintf(big + n, "\r\n");
+    expect_raw(s, big, n, "HTTP/1.1 431", "headers_too_large");
+    free(big);
+}
+
 static void
 test_files_are_private(void **state)
 {
@@ -243,6 +307,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unknown_path_and_method, start, stop),
         cmocka_unit_test_setup_teardown(test_keep_alive_and_pipelining, start, stop),
         cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, start, stop),
+        cmocka_unit_test_setup_teardown(test_obs_fold_refused_and_trailers_dropped, start, stop),
         cmocka_unit_test_setup_teardown(test_files_are_private, start, stop),
         cmocka_unit_test_setup_teardown(test_sigterm_drains_and_exits_zero, start, stop),
     };

@@ -927,6 +927,10 @@ static const mrow rows_main[] = {
     {"GET", "/v1/streams/{A.shared}/grants", NULL, NULL, 0, {200, 403, 403, 403, 403, 401}},
     {"GET", "/v1/streams/{A.priv}/grants", NULL, NULL, 0, {200, 403, 403, 403, 403, 401}},
     {"GET", "/v1/streams/{C.priv}/grants", NULL, NULL, 0, {403, 403, 200, 403, 403, 401}},
+    /* A stream that does not exist answers as one that is not the caller's: 403, so
+     * nobody learns which stream ids exist (README section 7). */
+    {"GET", "/v1/streams/{ghost}/records", NULL, NULL, 0, ALL_AUTHED(403)},
+    {"GET", "/v1/streams/{ghost}/grants", NULL, NULL, 0, ALL_AUTHED(403)},
     /* Revoking R again changes nothing; C never had a grant on A.priv, nor U on A.shared;
      * revoking the owner itself is invalid. */
     {"DELETE", "/v1/streams/{A.shared}/grants/{R}", NULL, NULL, 0,

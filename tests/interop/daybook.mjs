@@ -372,7 +372,7 @@ export function sealBundle(params) {
 export function parseBundle(bundle) {
     if (!(bundle instanceof Uint8Array) || bundle.length !== BUNDLE.BYTES) fail('corrupt', 'bundle length');
     if (!bytesEqual(bundle.subarray(0, 4), BUNDLE.MAGIC)) fail('corrupt', 'bundle magic');
-    if (bundle[4] !== BUNDLE.VERSION) fail('corrupt', 'bundle version');
+    if (bundle[4] !== BUNDLE.VERSION) fail('unsupported_version', 'bundle version');
     if (bundle[5] !== KDF.ALG_ARGON2ID13) fail('corrupt', 'bundle KDF algorithm');
     if (getU16(bundle, 6) !== 0) fail('corrupt', 'bundle reserved bytes');
     const opslimit = getU64(bundle, 12);
@@ -717,7 +717,7 @@ export function grantHeader(grant) {
 
 /**
  * Structural checks (first step of §5 verifying): n in range, total exactly 140 + n,
- * version 1, reserved bytes zero. Throws 'bad_grant'.
+ * version 1 ('unsupported_version', rule R1), reserved bytes zero. Throws 'bad_grant'.
  */
 export function checkGrantStructure(grant) {
     if (!(grant instanceof Uint8Array) || grant.length < GRANT.OVERHEAD + GRANT.MIN_N) {
@@ -726,7 +726,7 @@ export function checkGrantStructure(grant) {
     const n = getU32(grant, GRANT.LEN_OFF);
     if (n < GRANT.MIN_N || n > GRANT.MAX_N) fail('bad_grant', `sealed length ${n}`);
     if (grant.length !== GRANT.OVERHEAD + n) fail('bad_grant', 'total length is not 140 + n');
-    if (grant[0] !== GRANT.VERSION) fail('bad_grant', `grant version ${grant[0]}`);
+    if (grant[0] !== GRANT.VERSION) fail('unsupported_version', `grant version ${grant[0]}`);
     if (grant[1] !== 0 || grant[2] !== 0 || grant[3] !== 0) fail('bad_grant', 'reserved bytes set');
     return n;
 }
@@ -922,4 +922,73 @@ export function hlcCompare(a, b) {
     const ca = BigInt(a.clock), cb = BigInt(b.clock);
     if (ca !== cb) return ca > cb ? 1 : -1;
     return compareBytes(a.deviceId, b.deviceId);
+}
+
+// ---------------------------------------------------------------------------------
+// Links (README rule R11)
+
+const LINK_KINDS = [['daybook://setup?', 'setup'], ['daybook://enroll?', 'enroll'],
+                    ['daybook://login?', 'login']];
+// Each field's room in bytes, its terminating NUL included, as in the C reader.
+const LINK_FIELDS = { server: 512, code: 32, fp: 32, counselor: 32, account: 32, name: 201, by: 201 };
+
+/** Whether t is an account id: base64url that decodes to exactly 16 bytes. */
+export function isIdText(t) {
+    return typeof t === 'string' && base64urlDecode(t)?.length === 16;
+}
+
+function pctDecode(v, cap) {
+    const out = [];
+    const raw = new TextEncoder().encode(v);
+    for (let i = 0; i < raw.length; i++) {
+        let c = raw[i];
+        if (c === 0x25) { /* '%' */
+            const h = String.fromCharCode(raw[i + 1] ?? 0, raw[i + 2] ?? 0);
+            if (i + 2 >= raw.length || !/^[0-9a-fA-F]{2}$/.test(h)) fail('invalid_request', 'bad escape');
+            c = parseInt(h, 16);
+            i += 2;
+        }
+        if (c === 0 || out.length + 1 >= cap) fail('invalid_request', 'NUL or too long');
+        out.push(c);
+    }
+    return new TextDecoder().decode(new Uint8Array(out));
+}
+
+/** https, or http only to a loopback host as a URL parser reads it. */
+export function checkServerUrl(url) {
+    let u;
+    try { u = new URL(url); } catch { fail('invalid_request', 'not a URL'); }
+    if (u.protocol === 'https:') return;
+    const h = u.hostname;
+    if (u.protocol === 'http:' && (/^127\.\d+\.\d+\.\d+$/.test(h) || h === 'localhost' || h === '[::1]'))
+        return;
+    fail('invalid_request', `not https, and not loopback: ${url}`);
+}
+
+/**
+ * A daybook:// link: { kind, fields }. A repeated known field, a bad escape, a NUL,
+ * an overlong value or a missing required field makes the whole link invalid
+ * ('invalid_request'); unknown fields are ignored.
+ */
+export function parseLink(text) {
+    const k = LINK_KINDS.find(([prefix]) => text.startsWith(prefix));
+    if (!k) fail('invalid_request', 'not a daybook:// link');
+    const fields = {};
+    for (const part of text.slice(k[0].length).split('&')) {
+        const eq = part.indexOf('=');
+        if (eq < 0) continue;
+        const name = part.slice(0, eq);
+        if (!(name in LINK_FIELDS)) continue;
+        if (name in fields) fail('invalid_request', `repeated ${name}`);
+        fields[name] = pctDecode(part.slice(eq + 1), LINK_FIELDS[name]);
+    }
+    const kind = k[1];
+    let ok = !!fields.server;
+    if (kind === 'setup') ok = ok && fields.code?.length === 22;
+    if (kind === 'enroll') ok = ok && fields.code?.length === 22 && fields.fp?.length === 22 &&
+                                isIdText(fields.counselor);
+    if (kind === 'login') ok = ok && isIdText(fields.account);
+    if (!ok) fail('invalid_request', 'a required field is missing or malformed');
+    checkServerUrl(fields.server);
+    return { kind, fields };
 }

@@ -317,7 +317,7 @@ for (const [label, exp] of [['with an end date', undefined], ['with no end date'
     const g = freshGrantSetup();
     const grant = g.jsSeal();
     for (const [what, i, code] of [
-        ['version byte', 0, 'bad_grant'],
+        ['version byte', 0, 'unsupported_version'],
         ['epoch byte', 23, 'bad_signature'],
         ['expiry byte', 70, 'bad_signature'],
         ['sealed box byte', 100, 'bad_signature'],

@@ -158,7 +158,7 @@ rejects('bundle ciphertext flipped', 'wrong_passphrase',
 rejects('bundle opslimit raised within bounds', 'wrong_passphrase',
         () => dbk.openBundleWithKey(accountId, keysA.bundleKey, flip(bundle, 19, 0x01)));
 rejects('bundle bad magic', 'corrupt', () => dbk.openBundle(accountId, 'x', flip(bundle, 0)));
-rejects('bundle version 2', 'corrupt', () => dbk.openBundle(accountId, 'x', flip(bundle, 4, 0x03)));
+rejects('bundle version 2', 'unsupported_version', () => dbk.openBundle(accountId, 'x', flip(bundle, 4, 0x03)));
 rejects('bundle algorithm 1', 'corrupt', () => dbk.openBundle(accountId, 'x', flip(bundle, 5, 0x03)));
 rejects('bundle reserved set', 'corrupt', () => dbk.openBundle(accountId, 'x', flip(bundle, 7)));
 rejects('bundle truncated', 'corrupt', () => dbk.openBundle(accountId, 'x', bundle.subarray(0, 147)));
@@ -438,7 +438,7 @@ rejects('grant n below range', 'bad_grant', () => {
     be32(g, 72, 81);
     dbk.openGrant(g, grantReader);
 });
-rejects('grant version 2', 'bad_grant', () => dbk.openGrant(resignGrant(flip(grant, 0, 0x03)), grantReader));
+rejects('grant version 2', 'unsupported_version', () => dbk.openGrant(resignGrant(flip(grant, 0, 0x03)), grantReader));
 rejects('grant reserved set', 'bad_grant', () => dbk.openGrant(resignGrant(flip(grant, 2)), grantReader));
 rejects('grant tampered header (epoch)', 'bad_signature', () => dbk.openGrant(flip(grant, 23), grantReader));
 rejects('grant tampered header (expiry)', 'bad_signature', () => dbk.openGrant(flip(grant, 66), grantReader));

@@ -5,6 +5,7 @@
  * repeated, cut, overlong or smuggles a NUL is refused, never half-read.
  */
 #include "links.h"
+#include "net.h"
 
 #include "dbk/error.h"
 #include "dbk/init.h"
@@ -14,9 +15,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
 
 #define ID22 "AAAAAAAAAAAAAAAAAAAAAA"
 
@@ -117,14 +121,132 @@ test_pct_append(void **state)
     assert_string_equal(out, "x=a%20b%26c~");
 }
 
+/* proto/vectors/links.json (README rule R11), the cases every implementation replays. */
+static void
+test_vectors(void **state)
+{
+    char path[4096];
+    json_error_t err;
+    json_t *v, *c, *f;
+    size_t i;
+    const char *k;
+    dbk_link u;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/links.json", getenv("DAYBOOK_VECTORS"));
+    v = json_load_file(path, 0, &err);
+    if (v == NULL)
+        fail_msg("%s: %s", path, err.text);
+    json_array_foreach(json_object_get(v, "positive"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        if (dbk_link_parse(json_string_value(json_object_get(c, "link")), &u) != DBK_OK)
+            fail_msg("links.json %s: refused", name);
+        assert_string_equal(kind, u.kind == DBK_LINK_SETUP    ? "setup"
+                                  : u.kind == DBK_LINK_ENROLL ? "enroll"
+                                                              : "login");
+        json_object_foreach(json_object_get(c, "fields"), k, f) {
+            const char *got = !strcmp(k, "server")      ? u.server
+                              : !strcmp(k, "code")      ? u.code
+                              : !strcmp(k, "fp")        ? u.fp
+                              : !strcmp(k, "counselor") ? u.counselor
+                              : !strcmp(k, "account")   ? u.account
+                              : !strcmp(k, "name")      ? u.name
+                              : !strcmp(k, "by")        ? u.by
+                                                        : NULL;
+            if (got == NULL || strcmp(got, json_string_value(f)) != 0)
+                fail_msg("links.json %s: %s is \"%s\"", name, k, got ? got : "(unknown)");
+        }
+    }
+    json_array_foreach(json_object_get(v, "negative"), i, c) {
+        int rc = dbk_link_parse(json_string_value(json_object_get(c, "link")), &u);
+        if (rc == DBK_OK ||
+            strcmp(dbk_err_code(rc), json_string_value(json_object_get(c, "error"))) != 0)
+            fail_msg("links.json %s: %s", json_string_value(json_object_get(c, "name")),
+                     dbk_err_code(rc));
+    }
+    json_decref(v);
+}
+
+/*
+ * "Plain HTTP only to loopback" parses the URL (libcurl's URL API) and checks the
+ * host it will contact, never a prefix of the text.
+ */
+static void
+test_plain_http_only_to_loopback(void **state)
+{
+    static const char *const ok[] = {
+        "https://clinic.example.org",
+        "https://clinic.example.org:8443/base",
+        "http://127.0.0.1:8080",
+        "http://127.0.0.1",
+        "http://127.1.2.3:1/",
+        "http://127.255.255.254/x",
+        "http://localhost:8080/",
+        "http://LOCALHOST/",
+        "HTTP://127.0.0.1:80/",
+        "http://[::1]:8080/",
+        "http://[::1]/",
+        "http://[0:0:0:0:0:0:0:1]:9/",
+        "http://[::ffff:127.0.0.1]:9/",
+        "http://user@127.0.0.1:8080/", /* userinfo, but the host is loopback */
+        /* libcurl normalises these hosts to 127.0.0.1 and connects there; the check
+         * sees the host libcurl will contact, not the text. */
+        "http://%31%32%37.0.0.1/",
+        "http://127.1/",
+        "http://0x7f000001/",
+        "http://example.org\\@127.0.0.1/",
+        "http://[::1%25lo]/",
+        NULL,
+    };
+    static const char *const refused[] = {
+        "http://127.0.0.1@example.org/",       /* userinfo that looks like a host */
+        "http://127.0.0.1:80@example.org/",
+        "http://localhost:8080@example.org/",
+        "http://[::1]@example.org/",
+        "http://127.0.0.1.example.org/",       /* a name, resolved by DNS */
+        "http://127.0.0.1.nip.io:8080/",
+        "http://localhost.example.org/",
+        "http://localhost./",                  /* a fully qualified name: DNS may answer */
+        "http://localhostx/",
+        "http://128.0.0.1/",
+        "http://10.0.0.1/",
+        "http://0x0a000001/",
+        "http://%31%30.0.0.1/",
+        "http://[::2]/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://example.org/#@127.0.0.1/",
+        "ftp://127.0.0.1/",
+        "127.0.0.1:8080",
+        "",
+        "http://",
+        NULL,
+    };
+    (void)state;
+    unsetenv("DAYBOOK_ALLOW_HTTP");
+    for (size_t i = 0; ok[i]; i++)
+        if (dbk_net_check_url(ok[i]) != DBK_OK)
+            fail_msg("refused: %s", ok[i]);
+    for (size_t i = 0; refused[i]; i++)
+        if (dbk_net_check_url(refused[i]) == DBK_OK)
+            fail_msg("allowed: %s", refused[i]);
+    /* The override lets any http:// through, but still not a non-URL or ftp. */
+    setenv("DAYBOOK_ALLOW_HTTP", "1", 1);
+    assert_int_equal(dbk_net_check_url("http://127.0.0.1@example.org/"), DBK_OK);
+    assert_int_not_equal(dbk_net_check_url("ftp://example.org/"), DBK_OK);
+    unsetenv("DAYBOOK_ALLOW_HTTP");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_http_only_to_loopback),
         cmocka_unit_test(test_each_kind_parses),
         cmocka_unit_test(test_bad_links_are_refused),
         cmocka_unit_test(test_login_link_round_trip),
         cmocka_unit_test(test_pct_append),
+        cmocka_unit_test(test_vectors),
     };
     if (dbk_init() != 0)
         return 1;

@@ -259,7 +259,7 @@ gen_bundle(const char *dir)
     BUNDLE_NEG("bad magic", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
     memcpy(bad, bundle, sizeof bad);
     bad[4] = 2;
-    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_CORRUPT);
+    BUNDLE_NEG("unknown version", &account, pass, bad, sizeof bad, DBK_E_VERSION);
     BUNDLE_NEG("truncated", &account, pass, bundle, sizeof bundle - 1, DBK_E_CORRUPT);
 #undef BUNDLE_NEG
     dbk_pass_keys_free(pk);
@@ -627,7 +627,7 @@ gen_grant(const char *dir)
     memcpy(bad, g, len);
     bad[0] = 2;
     NEG("format version 2", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,
-        DBK_E_BAD_GRANT);
+        DBK_E_VERSION);
     memcpy(bad, g, len);
     bad[23] ^= 1;
     NEG("epoch rewritten", bad, len, owner->sign_pk, &h.owner, &grantee_id, grantee, now,

@@ -1,0 +1,34 @@
+/*
+ * A scanner for the few JSON shapes of a push or sync body, so the loop thread does
+ * not build a jansson tree (a heap string per envelope, then a copy) for the bytes
+ * that are mostly base64url. It is deliberately narrow: strings with no escapes and
+ * only printable ASCII, non-negative integers of at most 18 digits, objects and
+ * arrays. Anything else makes the caller give up and parse the body with jansson
+ * as before, so every error (and its code) still comes from that one strict path:
+ * whatever this scanner accepts, jansson would accept with the same meaning.
+ */
+#ifndef DBK_SERVER_FASTJSON_H
+#define DBK_SERVER_FASTJSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dbk_fj {
+    const char *p, *end;
+} dbk_fj;
+
+/* Skips JSON whitespace; true if c is next (and consumes it). */
+bool dbk_fj_take(dbk_fj *x, char c);
+/* Whether c is next, without consuming it (after whitespace). */
+bool dbk_fj_peek(dbk_fj *x, char c);
+/* A string of the narrow kind: *s points into the body, *n its length. */
+bool dbk_fj_str(dbk_fj *x, const char **s, size_t *n);
+/* A non-negative integer without sign, fraction or exponent. */
+bool dbk_fj_uint(dbk_fj *x, int64_t *v);
+/* Only whitespace left. */
+bool dbk_fj_end(dbk_fj *x);
+/* Whether the string s[0..n) is the key k. */
+bool dbk_fj_is(const char *s, size_t n, const char *k);
+
+#endif
