@@ -42,6 +42,21 @@ idj(const dbk_id *id)
     return json_string(t);
 }
 
+int64_t
+dbk_consent_end_ms(const char *date)
+{
+    /* The grant ends when the expiry date's last local day does: local midnight after it. */
+    struct tm tm = {0};
+    int64_t day;
+    if (date == NULL || !dbk_day_parse(date, &day))
+        return 0;
+    tm.tm_year = atoi(date) - 1900;
+    tm.tm_mon = atoi(date + 5) - 1;
+    tm.tm_mday = atoi(date + 8) + 1;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
 json_t *
 dbk_consent_build(const json_t *tmpl, const char *patient_name, const dbk_id *patient,
                   const char *recipient_name, const dbk_id *recipient, const dbk_id *stream,
@@ -52,18 +67,12 @@ dbk_consent_build(const json_t *tmpl, const char *patient_name, const dbk_id *pa
     char when[40], tz[64], date[11];
     int64_t end;
     json_t *doc, *by, *other;
-    struct tm tm = {0};
 
     if (days < 1 || days > 3650)
         days = DBK_CONSENT_DEFAULT_DAYS;
     end = dbk_eu_today() + (int64_t)days;
     dbk_day_format(end, date);
-    /* The grant ends when the expiry date's last local day does. */
-    tm.tm_year = atoi(date) - 1900;
-    tm.tm_mon = atoi(date + 5) - 1;
-    tm.tm_mday = atoi(date + 8) + 1;
-    tm.tm_isdst = -1;
-    *expires_ms = (int64_t)mktime(&tm) * 1000;
+    *expires_ms = dbk_consent_end_ms(date);
 
     dbk_now_rfc3339(when);
     dbk_local_tz(tz, sizeof tz);

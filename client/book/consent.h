@@ -28,6 +28,9 @@
 json_t *dbk_consent_build(const json_t *tmpl, const char *patient_name, const dbk_id *patient,
                           const char *recipient_name, const dbk_id *recipient,
                           const dbk_id *stream, int64_t *expires_ms);
+/* The Unix ms at which a consent whose expiry date is date (YYYY-MM-DD) ends: local
+ * midnight after it (proto/README.md rule R10). 0 for no date or a bad one. */
+int64_t dbk_consent_end_ms(const char *date);
 /*
  * Whether doc carries every element section 2.31 requires (and the section 2.32
  * notice): DBK_OK, or DBK_E_INVALID with the first missing element's name in missing.

@@ -1,5 +1,7 @@
 /* Sharing under a consent; see share.h. */
 #include "share.h"
+#include "consent.h"
+#include "entries.h"
 #include "entry.h"
 #include "net.h"
 #include "stream_key.h"
@@ -125,10 +127,11 @@ dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box
         else
             body = json_pack("{s:[s]}", "grants", b);
         free(b);
-        free(g);
     }
-    if (rc != DBK_OK || body == NULL)
+    if (rc != DBK_OK || body == NULL) {
+        free(g);
         return rc != DBK_OK ? rc : DBK_E_NOMEM;
+    }
     dbk_id_to_text(&shared.id, sid);
     snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
     rc = dbk_net_call(s, "POST", path, body, true, &status, &resp);
@@ -136,6 +139,19 @@ dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box
     if (rc == DBK_OK && (status < 200 || status > 299))
         rc = answer_err(resp);
     json_decref(resp);
+    /* Kept as an act, acknowledged: a restored server gets it back (sync/rotate.c), and a
+     * rotation re-grants to this reader from this device's own record. A grant the
+     * server refused is not kept: the client was told nothing was shared. */
+    if (rc == DBK_OK) {
+        dbk_local_act a = {.stream = shared.id, .grantee = *counselor, .kind = DBK_ACT_GRANT,
+                           .epoch = shared.epoch, .grant = g, .len = len,
+                           .at_ms = dbk_hlc_wall_ms()};
+        int64_t seq;
+        if ((rc = dbk_local_act_add(s->L, &a)) == DBK_OK &&
+            (seq = dbk_local_act_last(s->L)) > 0)
+            rc = dbk_local_act_acked(s->L, seq);
+    }
+    free(g);
     if (rc != DBK_OK)
         return rc;
     /* What was agreed, on every device of the client; the private stream is never shared. */
@@ -206,4 +222,32 @@ dbk_share_states(dbk_session *s, json_t **out)
         *out = NULL;
     }
     return rc;
+}
+
+int
+dbk_share_consents_given(dbk_session *s, json_t **out)
+{
+    dbk_eu_list l;
+    int rc;
+
+    *out = NULL;
+    if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
+        return rc;
+    *out = json_object();
+    /* Oldest first: a later consent to the same counselor replaces an earlier one. */
+    for (size_t i = 0; i < l.n; i++) {
+        const dbk_eu_entry *e = &l.v[i];
+        const char *to = json_string_value(
+            json_object_get(json_object_get(e->doc, "recipient"), "account_id"));
+        if (!e->mine || e->kind != DBK_LOCAL_PRIVATE || strcmp(e->type, "consent") != 0 ||
+            to == NULL || json_is_true(json_object_get(e->doc, "self")))
+            continue;
+        const char *date =
+            json_string_value(json_object_get(json_object_get(e->doc, "expires"), "date"));
+        json_object_set_new(*out, to,
+                            json_pack("{s:O, s:I}", "consent", e->doc, "expires_at",
+                                      (json_int_t)dbk_consent_end_ms(date)));
+    }
+    dbk_eu_free(&l);
+    return DBK_OK;
 }

@@ -26,6 +26,13 @@ int dbk_share_counselor_keys(dbk_session *s, const dbk_id *counselor, const char
 int dbk_share_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *counselor,
                                      const char *fp, unsigned char sign_pk[32],
                                      unsigned char box_pk[32]);
+/*
+ * The consents this client gave, newest per counselor, from its own copies: account id
+ * text -> {consent (the document as agreed), expires_at (Unix ms, 0: no date)}. A key
+ * rotation re-grants each remaining reader under exactly this (rule R10): the client
+ * never signs wording it was not shown.
+ */
+int dbk_share_consents_given(dbk_session *s, json_t **out);
 /* Grants the shared stream's current epoch to counselor under consent, ending at
  * expires_ms (0: none), and keeps the consent in the private stream. */
 int dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box_pk[32],

@@ -186,14 +186,16 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result_free(&r);
 
     r = tc_cli("status", NULL);
-    /* Also waiting: the consent kept in the private stream at enrollment and the
-     * checklist day the shared journal ticked ("journaling"). */
-    assert_non_null(strstr(r.out, "6 entries"));
+    /* Also waiting: the consent kept in the private stream at enrollment, the pin of
+     * the counselor's checked keys (proto/TRUST.md T11) and the checklist day the shared
+     * journal ticked ("journaling"). */
+    assert_non_null(strstr(r.out, "7 entries"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent, the journaling tick */
+    if (strstr(r.out, "\"pushed\":7") == NULL) /* and the consent, the pin, the tick */
+        fail_msg("sync: %s", r.out);
     assert_non_null(strstr(r.out, "\"pending\":0"));
     dbk_run_result_free(&r);
 
@@ -261,14 +263,15 @@ test_offline_day_syncs_when_server_returns(void **state)
     assert_non_null(strstr(r.err, "nothing is lost"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
-    assert_non_null(strstr(r.out, "\"pending\":6")); /* and the consent kept at enrollment */
+    /* and the consent and the counselor's pin kept at enrollment */
+    assert_non_null(strstr(r.out, "\"pending\":7"));
     dbk_run_result_free(&r);
 
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync after restart: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent kept at enrollment */
+    assert_non_null(strstr(r.out, "\"pushed\":7")); /* and the consent and pin kept then */
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
     assert_int_equal(json_array_size(seen), 5);
@@ -500,7 +503,8 @@ test_quickstart_with_the_clis(void **state)
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "2 sent")); /* and the consent kept at enrollment */
+    /* and the consent and the counselor's pin kept at enrollment */
+    assert_non_null(strstr(r.out, "3 sent"));
     dbk_run_result_free(&r);
 
     /* The counselor's sync learns the new grant and pulls the client's entry, which it
