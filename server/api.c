@@ -334,9 +334,10 @@ job_free(dbk_api_job *j)
 
 /*
  * Request rates: token buckets, per node, taken by the storage threads under
- * bucket_lock (PostgreSQL runs several; SQLite one, which takes it uncontended). Slots are chosen by a keyed hash of the whole id,
- * with a key made at start, so a client cannot pick an id that lands on someone
- * else's slot; ids that do share a slot share its bucket, which only errs strict.
+ * bucket_lock (PostgreSQL runs several; SQLite one, which takes it uncontended).
+ * Slots are chosen by a keyed hash of the whole id, with a key made at start, so a
+ * client cannot pick an id that lands on someone else's slot; ids that do share a
+ * slot share its bucket, which only errs strict.
  * Table 0 limits authenticated requests per account; table 1 limits login
  * attempts per claimed account id (proto/README.md section 5).
  */

@@ -7,7 +7,13 @@
  *
  *   bench_load --work DIR --out FILE [--daybookd PATH] [--peer PATH] [--trivial PATH]
  *              [--users 100] [--rounds 5] [--batch 50] [--passes 3] [--inflight 64]
- *              [--syncs 200]
+ *              [--syncs 200] [--pg-url URL] [--pg-url2 URL]
+ *
+ * --pg-url adds daybookd on that (empty) PostgreSQL database, one node (rows
+ * daybook_pg1_*); --pg-url2 two daybookd on another one (daybook_pg2_*), the
+ * requests split between them and the same number in flight in all, the measured
+ * sync client on one node while the others sync on the other. Server CPU is both
+ * nodes' (not PostgreSQL's own); RSS is the first node's; no bytes-on-disk row.
  *
  * The workload (the same shape for every server):
  *   set-up    users each with their own stream (Daybook: an enrolled client and its
@@ -69,8 +75,8 @@
 
 static struct {
     int users, rounds, batch, passes, inflight, syncs;
-    const char *daybookd, *peer, *trivial, *work, *out;
-} cfg = {100, 5, 50, 3, 64, 200, NULL, NULL, NULL, NULL, NULL};
+    const char *daybookd, *peer, *trivial, *work, *out, *pg_url, *pg_url2;
+} cfg = {100, 5, 50, 3, 64, 200, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 
 /* A phase that takes longer than this has hung: the run stops instead of waiting. */
 #define PHASE_TIMEOUT_MS 180000
@@ -275,6 +281,11 @@ typedef struct target {
     char data_dir[PATH_MAX]; /* what bytes on disk measure */
     char log[PATH_MAX];
     bl_pool *pool;
+    const char *store; /* daybookd on PostgreSQL: its URL */
+    int nodes;         /* 2: a second daybookd on the same store */
+    pid_t pid2;
+    int port2;
+    bl_pool *pool2;
 } target;
 
 static uv_loop_t *loop;
@@ -432,23 +443,36 @@ measure_mem(const target *t, const char *when)
 }
 
 static void
-start_daybook(target *t)
+start_daybook_node(target *t, const char *data_dir, const char *name)
 {
     char port_file[PATH_MAX + 16];
-    snprintf(t->data_dir, sizeof t->data_dir, "%s/data", t->dir);
-    snprintf(port_file, sizeof port_file, "%s/port", t->dir);
+    snprintf(port_file, sizeof port_file, "%s/%s", t->dir, name);
     unlink(port_file);
     /* The per-account rate limit (default 20/s, bursts of 200) is raised: the sync
      * phase has each client sync back to back, which a real device never does, and
      * the limiter's bookkeeping costs the same either way. */
     const char *argv[] = {cfg.daybookd,  "serve",      "--listen",    "127.0.0.1:0",
-                          "--data-dir",  t->data_dir,  "--port-file", port_file,
+                          "--data-dir",  data_dir,     "--port-file", port_file,
                           "--rate-per-s", "100000",    "--rate-burst", "100000",
-                          NULL};
+                          t->store ? "--store" : NULL, t->store,      NULL};
     if ((t->pid = bl_spawn(argv, t->dir, t->log)) < 0)
         die("cannot start %s", cfg.daybookd);
     wait_port_file(t, port_file);
     wait_ready(t, "/healthz");
+}
+
+static void
+start_daybook(target *t)
+{
+    char data2[PATH_MAX];
+    snprintf(t->data_dir, sizeof t->data_dir, "%s/data", t->dir);
+    if (t->nodes == 2) { /* the second node first: t->pid and t->port end as the first's */
+        snprintf(data2, sizeof data2, "%s/data2", t->dir);
+        start_daybook_node(t, data2, "port2");
+        t->pid2 = t->pid;
+        t->port2 = t->port;
+    }
+    start_daybook_node(t, t->data_dir, "port");
 }
 
 static void
@@ -748,6 +772,26 @@ pct(const double *sorted, size_t n, double q)
     return n == 0 ? NAN : sorted[r == 0 ? 0 : r - 1];
 }
 
+/* Bytes on the wire of the target's pools. */
+static void
+pool_bytes(const target *t, uint64_t *sent, uint64_t *received)
+{
+    uint64_t s2 = 0, r2 = 0;
+    bl_pool_bytes(t->pool, sent, received);
+    if (t->pool2 != NULL)
+        bl_pool_bytes(t->pool2, &s2, &r2);
+    *sent += s2;
+    *received += r2;
+}
+
+/* CPU time of the target's server processes (both nodes), or -1. */
+static double
+target_cpu_ms(const target *t)
+{
+    double a = bl_cpu_ms(t->pid), b = t->nodes == 2 ? bl_cpu_ms(t->pid2) : 0;
+    return a < 0 || b < 0 ? -1 : a + b;
+}
+
 /* Runs a prepared phase and writes its rows. Returns 0, or -1 if it failed. */
 static int
 phase_run(phase *ph)
@@ -758,18 +802,20 @@ phase_run(phase *ph)
     double cpu0, cpu1, secs;
     char key[64], label[160];
 
-    bl_pool_bytes(t->pool, &s0, &r0);
-    cpu0 = bl_cpu_ms(t->pid);
+    pool_bytes(t, &s0, &r0);
+    cpu0 = target_cpu_ms(t);
     t0 = bl_now_ns();
-    for (size_t i = 0; i < ph->n; i++)
-        bl_pool_submit(t->pool, &ph->reqs[i]);
-    if (bl_pool_drain(t->pool, PHASE_TIMEOUT_MS) != 0) {
-        note("%s %s: %s", t->label, what, bl_pool_error(t->pool));
+    for (size_t i = 0; i < ph->n; i++) /* two nodes: every other request to the second */
+        bl_pool_submit(t->pool2 != NULL && i % 2 == 1 ? t->pool2 : t->pool, &ph->reqs[i]);
+    if (bl_pool_drain(t->pool, PHASE_TIMEOUT_MS) != 0 ||
+        (t->pool2 != NULL && bl_pool_drain(t->pool2, PHASE_TIMEOUT_MS) != 0)) {
+        note("%s %s: %s", t->label, what,
+             bl_pool_error(t->pool) ? bl_pool_error(t->pool) : bl_pool_error(t->pool2));
         return -1;
     }
     t1 = bl_now_ns();
-    cpu1 = bl_cpu_ms(t->pid);
-    bl_pool_bytes(t->pool, &s1, &r1);
+    cpu1 = target_cpu_ms(t);
+    pool_bytes(t, &s1, &r1);
     if (ph->bad > 0) {
         note("%s %s: %zu of %zu responses wrong, first: %s", t->label, what, ph->bad, ph->n,
              ph->first_bad);
@@ -968,7 +1014,7 @@ sync_run(target *t)
     memset(&sync_state, 0, sizeof sync_state);
     sync_state.fg_target = cfg.syncs;
     sync_state.lat_ms = xmalloc((size_t)cfg.syncs * sizeof *sync_state.lat_ms);
-    sync_state.bg_pool = bl_pool_new(loop, t->port, nbg);
+    sync_state.bg_pool = bl_pool_new(loop, t->nodes == 2 ? t->port2 : t->port, nbg);
     sync_state.fg_pool = bl_pool_new(loop, t->port, 1);
     if (ss == NULL || sync_state.bg_pool == NULL || sync_state.fg_pool == NULL)
         die("out of memory");
@@ -1053,8 +1099,10 @@ run_target(target *t)
     else
         start_trivial(t);
     measure_mem(t, "idle");
-    t->pool = bl_pool_new(loop, t->port, cfg.inflight);
-    if (t->pool == NULL)
+    t->pool = bl_pool_new(loop, t->port, t->nodes == 2 ? (cfg.inflight + 1) / 2 : cfg.inflight);
+    if (t->nodes == 2)
+        t->pool2 = bl_pool_new(loop, t->port2, cfg.inflight / 2 > 0 ? cfg.inflight / 2 : 1);
+    if (t->pool == NULL || (t->nodes == 2 && t->pool2 == NULL))
         die("out of memory");
     if (t->kind == K_DAYBOOK)
         setup_daybook(t);
@@ -1069,7 +1117,7 @@ run_target(target *t)
     if (phase_run(&push) == 0 && phase_run(&pull) == 0) {
         du1 = bl_du(t->data_dir);
         measure_mem(t, "after");
-        if (t->kind != K_TRIVIAL && du0 >= 0 && du1 >= 0)
+        if (t->kind != K_TRIVIAL && t->store == NULL && du0 >= 0 && du1 >= 0)
             row(t, "disk_bytes_per_record", "bytes on disk per record (data directory growth)",
                 (double)(du1 - du0) / (double)push.records, "B");
         if (t->kind == K_DAYBOOK) {
@@ -1090,6 +1138,8 @@ run_target(target *t)
         }
         bl_pool_free(t->pool);
         t->pool = NULL;
+        bl_pool_free(t->pool2);
+        t->pool2 = NULL;
         if (t->kind != K_TRIVIAL && cfg.syncs > 0)
             sync_run(t);
     }
@@ -1097,11 +1147,15 @@ run_target(target *t)
     phase_free(&pull);
     bl_pool_free(t->pool);
     t->pool = NULL;
+    bl_pool_free(t->pool2);
+    t->pool2 = NULL;
     if (!bl_alive(t->pid))
         note("%s exited during the run; see %s", t->label, t->log);
     else if (bl_stop(t->pid, 20000) < 0)
         note("%s did not stop on SIGTERM within 20 s and was killed", t->label);
-    t->pid = 0;
+    if (t->nodes == 2 && bl_alive(t->pid2) && bl_stop(t->pid2, 20000) < 0)
+        note("%s (second node) did not stop on SIGTERM within 20 s and was killed", t->label);
+    t->pid = t->pid2 = 0;
 }
 
 /* ---- main ---- */
@@ -1127,7 +1181,7 @@ int_arg(const char *name, const char *v, int lo, int hi)
 int
 main(int argc, char **argv)
 {
-    target targets[3];
+    target targets[5];
     size_t nt = 0;
     json_t *out, *wl;
 
@@ -1158,13 +1212,17 @@ main(int argc, char **argv)
             cfg.inflight = int_arg(a, v, 1, 500);
         else if (strcmp(a, "--syncs") == 0)
             cfg.syncs = int_arg(a, v, 0, 100000);
+        else if (strcmp(a, "--pg-url") == 0)
+            cfg.pg_url = v;
+        else if (strcmp(a, "--pg-url2") == 0)
+            cfg.pg_url2 = v;
         else
             die("unknown option %s (see the comment at the top of bench_load.c)", a);
     }
     if (cfg.work == NULL || cfg.out == NULL)
         die("usage: bench_load --work DIR --out FILE [--daybookd PATH] [--peer PATH] "
             "[--trivial PATH] [--users N] [--rounds N] [--batch N] [--passes N] "
-            "[--inflight N] [--syncs N]");
+            "[--inflight N] [--syncs N] [--pg-url URL] [--pg-url2 URL]");
     if (cfg.rounds * cfg.batch > 1000)
         die("rounds x batch must stay within one pull page (1000 records)");
     /* The servers run in their own directories: every path they get is absolute. */
@@ -1197,6 +1255,12 @@ main(int argc, char **argv)
         targets[nt++] = (target){.kind = K_PEER, .key = "peer", .label = "pouchdb-server"};
     if (cfg.trivial != NULL)
         targets[nt++] = (target){.kind = K_TRIVIAL, .key = "trivial", .label = "bench_trivial"};
+    if (cfg.daybookd != NULL && cfg.pg_url != NULL)
+        targets[nt++] = (target){.kind = K_DAYBOOK, .key = "daybook_pg1", .nodes = 1,
+                                 .label = "daybookd on PostgreSQL", .store = cfg.pg_url};
+    if (cfg.daybookd != NULL && cfg.pg_url2 != NULL)
+        targets[nt++] = (target){.kind = K_DAYBOOK, .key = "daybook_pg2", .nodes = 2,
+                                 .label = "2 daybookd on PostgreSQL", .store = cfg.pg_url2};
     for (size_t i = 0; i < nt; i++) {
         snprintf(targets[i].dir, sizeof targets[i].dir, "%s/%s", cfg.work, targets[i].key);
         run_target(&targets[i]);

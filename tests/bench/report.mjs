@@ -112,6 +112,19 @@ for (const [k, label] of [
 ])
   line(label, `daybook_${k}`, `peer_${k}`, 'peer');
 
+section('daybookd on PostgreSQL 15 (1 node; 2 nodes on one database), same workload, same run: PostgreSQL/SQLite');
+for (const [k, label] of [
+  ['push_records_per_s', 'push, records/s'],
+  ['pull_records_per_s', 'pull, records/s'],
+  ['push_cpu_ms_per_1k', 'daybookd CPU per 1,000 records pushed (not PostgreSQL\'s)'],
+  ['sync_p50_ms', 'incremental sync p50'],
+  ['sync_p99_ms', 'incremental sync p99'],
+  ['sync_per_s', 'syncs/s completed meanwhile'],
+]) {
+  line(`${label}, 1 node`, `daybook_pg1_${k}`, `daybook_${k}`, 'SQLite');
+  line(`${label}, 2 nodes`, `daybook_pg2_${k}`, `daybook_${k}`, 'SQLite');
+}
+
 section('Ceilings on this machine, same run: Daybook\'s share');
 line('push vs SQLite insert, same rows and indexes, best batching', 'daybook_push_records_per_s',
   'sqlite_insert_rows_per_s', 'SQLite');

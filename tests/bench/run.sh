@@ -7,7 +7,9 @@
 # Builds RelWithDebInfo into build-bench/ (never build/), installs the peer
 # (pouchdb-server, pinned by tests/bench/peer/package-lock.json) into
 # build-bench/peer/ with npm ci, then runs:
-#   bench_load      Daybook, the peer and a trivial HTTP responder under one workload
+#   bench_load      Daybook, the peer and a trivial HTTP responder under one workload,
+#                   and daybookd on PostgreSQL (1 node, 2 nodes) when a throwaway
+#                   cluster starts (tests/support/pg_cluster.sh, postgresql-15)
 #   bench_ceilings  SQLite and libsodium ceilings
 #   bench_client    a counselor's cold sync and review, `daybook craving`
 # and prints one table (tests/bench/report.mjs), also written to
@@ -40,6 +42,8 @@ cleanup() {
         sleep 1
         kill -KILL "$child" 2>/dev/null
     fi
+    [ -n "${pg_state:-}" ] && [ -f "$pg_state" ] &&
+        bash "$root/tests/support/pg_cluster.sh" stop "$pg_state" >/dev/null 2>&1
     rm -rf "$root/$out/tmp"
 }
 trap cleanup EXIT
@@ -118,13 +122,36 @@ if [ "${status[peer]}" = ok ] &&
     status[peer]="installed, but leveldown (its default storage) does not load: $(tail -n 1 "$out/leveldown.log")"
 fi
 
+# ---- PostgreSQL: a throwaway cluster (tests/support/pg_cluster.sh), two databases ----
+pg_state=$root/$out/pg-cluster
+pg_urls=()
+if TMPDIR=/tmp bash tests/support/pg_cluster.sh start "$pg_state" >"$out/pg.log" 2>&1; then
+    pg_dir=$(cat "$pg_state")
+    # The test cluster skips fsync; a benchmark against SQLite's durable commits must not.
+    psql "postgresql:///postgres?host=$pg_dir/sock&user=daybook" -q \
+        -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET full_page_writes = on" \
+        -c "SELECT pg_reload_conf()" >>"$out/pg.log" 2>&1
+    for db in bench1 bench2; do
+        if psql "postgresql:///postgres?host=$pg_dir/sock&user=daybook" -q \
+            -c "CREATE DATABASE $db" >>"$out/pg.log" 2>&1; then
+            pg_urls+=("postgresql:///$db?host=$pg_dir/sock&user=daybook")
+        fi
+    done
+    status[postgresql]=ok
+else
+    status[postgresql]="not started (see $out/pg.log)"
+fi
+stop_pg() { [ -f "$pg_state" ] && bash tests/support/pg_cluster.sh stop "$pg_state" >/dev/null 2>&1; }
+
 # ---- the parts ----
 load_args=(--work "$root/$out/scratch/load" --out "$out/load.json"
     --daybookd "$root/$build/server/daybookd" --trivial "$root/$build/tests/bench/bench_trivial")
 [ "${status[peer]}" = ok ] && load_args+=(--peer "$root/$peer_bin")
+[ "${#pg_urls[@]}" -eq 2 ] && load_args+=(--pg-url "${pg_urls[0]}" --pg-url2 "${pg_urls[1]}")
 rm -f "$out/load.json" "$out/ceilings.json" "$out/client.json"
-run bench_load 900 "$build/tests/bench/bench_load" "${load_args[@]}"
+run bench_load 1500 "$build/tests/bench/bench_load" "${load_args[@]}"
 rm -rf "$out/scratch/load" # the servers' data: measured, no longer needed
+stop_pg
 
 if [ "${status[bench_ceilings]}" = built ]; then
     run bench_ceilings 600 "$build/tests/bench/bench_ceilings" --out "$out/ceilings.json"
@@ -141,7 +168,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit with local changes"
-parts_json=$(for k in peer bench_load bench_ceilings bench_client; do
+parts_json=$(for k in peer postgresql bench_load bench_ceilings bench_client; do
     printf '%s\0%s\0' "$k" "${status[$k]:-not run}"
 done | node -e '
     const a = require("fs").readFileSync(0, "utf8").split("\0"); const o = {};

@@ -667,7 +667,8 @@ pull_count(const dbk_server *s, const tc_account *cl)
 
 /*
  * An SQLite store moved to PostgreSQL (daybookd migrate, verified), served from
- * there with the same accounts, tokens and records; check and audit verify on it;
+ * there (its config file names the store) with the same accounts, tokens and
+ * records; check and audit verify on it;
  * then the restore drill with pg_dump: backup, more records, restore, the client
  * logs in again and finds what the backup held.
  */
@@ -677,8 +678,15 @@ test_migrate_check_backup_restore(void **unused)
     (void)unused;
     dbk_server sq, pgs;
     tc_account co, cl;
-    char from[4200], archive[600], *out = NULL, *url = dbk_pg_create_db(state);
-    const char *args[] = {"--store", url, NULL};
+    char from[4200], archive[600], conf[600], *out = NULL, *url = dbk_pg_create_db(state);
+    const char *args[] = {"--config", conf, NULL};
+    FILE *f;
+
+    /* This node is told its store the way a clinic's config file does. */
+    snprintf(conf, sizeof conf, "%s/daybookd.conf", work);
+    assert_non_null(f = fopen(conf, "w"));
+    fprintf(f, "# the PostgreSQL store\nstore = %s\nstore-pool = 2\n", url);
+    fclose(f);
 
     assert_int_equal(dbk_server_start(&sq, NULL), 0); /* SQLite, the default */
     tc_new_counselor(&sq, &co, "Counselor M");
@@ -696,6 +704,11 @@ test_migrate_check_backup_restore(void **unused)
 
     /* Served from PostgreSQL: the same token, the same records. */
     assert_int_equal(dbk_server_start(&pgs, args), 0);
+    {
+        char *log = dbk_server_log(&pgs);
+        assert_non_null(strstr(log, "store=postgresql"));
+        free(log);
+    }
     assert_int_equal(pull_count(&pgs, &cl), 12);
     push_n(&pgs, &cl, 3);
     assert_int_equal(pull_count(&pgs, &cl), 15);
