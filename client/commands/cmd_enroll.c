@@ -171,7 +171,7 @@ parse_args(int argc, char **argv, struct enroll_args *a)
             a->my_name = argv[++i];
         else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
             a->server_url = argv[++i];
-        else if (argv[i][0] != '-' && operands++ == 0)
+        else if (dbk_cmd_is_operand(argv[i]) && operands++ == 0)
             a->code = argv[i];
         else
             return usage();

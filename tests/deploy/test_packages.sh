@@ -32,8 +32,10 @@ grep -q '\./usr/bin/daybook$' "$T/client.list" || fail "daybook is not in the cl
 grep -q 'CLIENT-INSTALL.md$' "$T/client.list" || fail "the client guide is not in the client package"
 grep -q 'daybookd' "$T/client.list" && fail "the client package holds server files"
 grep -q '\./usr/bin/daybook$' "$T/server.list" && fail "the server package holds the CLI"
-dpkg-deb --ctrl-tarfile "$server" | tar -t | grep -q postinst || fail "the server package lost its postinst"
-dpkg-deb --ctrl-tarfile "$client" | tar -t | grep -q postinst && fail "the client package has the server's postinst"
+# The listing is read whole (grep -q would close the pipe early, and under pipefail
+# tar's SIGPIPE would fail the check by chance).
+dpkg-deb --ctrl-tarfile "$server" | tar -t | grep -c postinst >/dev/null || fail "the server package lost its postinst"
+dpkg-deb --ctrl-tarfile "$client" | tar -t | grep -c postinst >/dev/null && fail "the client package has the server's postinst"
 ok "each package holds its own files"
 
 dpkg-deb -x "$client" "$T/root"
