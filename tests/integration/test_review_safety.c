@@ -593,6 +593,34 @@ test_caseload_scenarios(void **state)
     (void)cid;
 }
 
+/* The client's safety plan comes first on the crisis card a risky entry brings up:
+ * the people they chose to call before the national lines. */
+static void
+test_crisis_card_shows_the_safety_plan(void **state)
+{
+    struct fx *f = *state;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/safety.txt", f->p.home);
+    write_pass(path, "## Warning signs that a crisis may be developing\n- Not sleeping\n"
+                     "## People I can ask for help\n- My sister Ana 555-0142");
+    as(f->p.client_home);
+    dbk_run_result t = tc_cli("journal", "-m", "I want to die tonight", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "988"); /* no plan yet: the card alone */
+    assert_false(contains(t.out, "Your safety plan"));
+    dbk_run_result_free(&t);
+    ok(tc_cli("plan", "set", "safety", "--from", path, NULL), "plan set");
+    t = tc_cli("journal", "-m", "I want to die tonight", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "Your safety plan");
+    must_contain(t.out, "My sister Ana 555-0142");
+    assert_true(strstr(t.out, "My sister Ana") < strstr(t.out, "988"));
+    dbk_run_result_free(&t);
+    t = tc_cli("craving", "--intensity", "10", "--outcome", "resisted", NULL);
+    must_contain(t.out, "Not sleeping");
+    dbk_run_result_free(&t);
+}
+
 int
 main(void)
 {
@@ -602,6 +630,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clinical_records_are_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_scenarios, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
