@@ -9,4 +9,14 @@
  * 911, and the honest word about monitoring. */
 void dbk_crisis_card(FILE *out);
 
+/*
+ * The card for an unlocked session: the client's own safety plan first (book/plan.h,
+ * the steps that have something in them: warning signs, coping, people, the
+ * professionals they chose, making the environment safe, reasons for living), then
+ * the card. With no plan, or a session not unlocked, the card alone. Never asks for a
+ * passphrase: the card must not wait on one.
+ */
+struct dbk_session;
+void dbk_crisis_card_for(FILE *out, struct dbk_session *s);
+
 #endif

@@ -408,7 +408,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         if (rc == DBK_E_PASSPHRASE)
             (void)dbk_prompt_keep_draft(&s, DBK_LOCAL_SHARED, doc, "craving");
         if (hard)
-            dbk_crisis_card(stderr);
+            dbk_crisis_card_for(stderr, &s);
         goto out;
     }
     dbk_id_to_text(&id, t);
@@ -417,7 +417,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     } else {
         printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
         if (hard)
-            dbk_crisis_card(stdout);
+            dbk_crisis_card_for(stdout, &s);
     }
     goto out;
 bad:

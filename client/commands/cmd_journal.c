@@ -183,12 +183,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         (trc = dbk_checklist_tick(&s, "journaling", day, &ticked)) != DBK_OK)
         fprintf(stderr, "daybook: the entry is saved, but 'journaling' was not ticked on the "
                         "checklist: %s\n", dbk_err_message(trc));
-    dbk_session_close(&s);
     json_decref(doc);
     if (rc != DBK_OK) {
         ret = dbk_cmd_fail("the entry was not saved", rc);
         if (risk)
-            dbk_crisis_card(stderr);
+            dbk_crisis_card_for(stderr, &s);
+        dbk_session_close(&s);
         return ret;
     }
     dbk_id_to_text(&id, t);
@@ -201,7 +201,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         : "; your counselor can read it after you sync",
                ticked ? " Ticked 'journaling' on the checklist." : "");
     if (risk)
-        dbk_crisis_card(ctx->json ? stderr : stdout);
+        dbk_crisis_card_for(ctx->json ? stderr : stdout, &s);
+    dbk_session_close(&s);
     return DBK_EXIT_OK;
 }
 

@@ -396,6 +396,231 @@ test_clinical_records_are_flagged(void **state)
     dbk_run_result_free(&t);
 }
 
+/* A client enrolled from the counselor's invite, with the counselor's alias name;
+ * home gets their profile, under the fixture's directory. */
+static void
+add_client(struct fx *f, const char *name, char home[4300], char id[DBK_ID_TEXT_LEN + 1])
+{
+    as(f->p.counselor_home);
+    json_t *j = cli_json("--json", "invite", NULL);
+    char uri[1024];
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    snprintf(home, 4300, "%s/client-%s", f->p.home, name);
+    as(home);
+    j = cli_json("--json", "init", NULL);
+    snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    ok(tc_cli("enroll", uri, "--yes", NULL), "enroll");
+    as(f->p.counselor_home);
+    ok(tc_cli("clients", "alias", id, name, NULL), "alias");
+}
+
+/* The row of `clients --json` labelled label, and its place (0 first). */
+static const json_t *
+client_row(const json_t *cl, const char *label, size_t *place)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(cl, "clients"), i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "label")), label) == 0) {
+            if (place != NULL)
+                *place = i;
+            return x;
+        }
+    }
+    fail_msg("no client %s in the caseload", label);
+    return NULL;
+}
+
+static bool
+has_flag(const json_t *row, const char *flag)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(row, "flags"), i, x)
+        if (contains(json_string_value(x), flag))
+            return true;
+    return false;
+}
+
+/*
+ * A small caseload, each client with a known story, as a counselor would meet it
+ * before a day of sessions:
+ *   Sam     a lapse synced after the counselor's last pull: the review pulls first
+ *           and shows it; with --offline it says OFFLINE loudly and does not;
+ *   Alex    a shared journal that reads as suicidal ideation: first in `clients`
+ *           with RISK, and quoted in Read first, labelled decision support;
+ *   Jordan  wrote once, eight days ago, then nothing: the silent days are flagged;
+ *   Casey   revoked the share: no review, and `clients` says ACCESS REVOKED.
+ * The counselor's log names each entry's client by alias.
+ */
+static void
+test_caseload_scenarios(void **state)
+{
+    struct fx *f = *state;
+    char alex[4300], jordan[4300], casey[4300], aid[DBK_ID_TEXT_LEN + 1],
+        jid[DBK_ID_TEXT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], eight[11];
+    const char *ideation = "Nothing helps anymore. I just want to end my life.";
+    json_t *r, *cl;
+    dbk_run_result t;
+
+    add_client(f, "Alex", alex, aid);
+    add_client(f, "Jordan", jordan, jid);
+    add_client(f, "Casey", casey, cid);
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    /* Casey shares one ordinary day, then revokes. */
+    as(casey);
+    ok(tc_cli("journal", "-m", "went to group, felt fine", NULL), "casey journal");
+    ok(tc_cli("sync", NULL), "casey sync");
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
+    ok(tc_cli("revoke", prefix, "--yes", NULL), "casey revokes");
+    /* Jordan wrote once, eight days ago. */
+    days_ago(8, eight);
+    as(jordan);
+    ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", eight, NULL),
+       "jordan craving");
+    ok(tc_cli("sync", NULL), "jordan sync");
+    /* Alex's journal reads as suicidal ideation. */
+    as(alex);
+    ok(tc_cli("journal", "-m", ideation, NULL), "alex journal");
+    ok(tc_cli("sync", NULL), "alex sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync 2");
+    /* Sam lapses after the counselor's last pull. */
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+              "--situation", "ran into an old friend", NULL),
+       "sam lapse");
+    ok(tc_cli("sync", NULL), "sam sync");
+
+    /* ---- Sam: offline, the review says so and cannot show the lapse ---- */
+    as(f->p.counselor_home);
+    r = cli_json("--json", "review", "Sam R", "--offline", NULL);
+    assert_true(json_is_true(json_object_get(json_object_get(r, "data"), "offline")));
+    assert_int_equal(count_of(r, "lapses"), 0);
+    json_decref(r);
+    t = tc_cli("review", "Sam R", "--offline", NULL);
+    must_contain(t.out, "!! DATA AS OF");
+    must_contain(t.out, "OFFLINE");
+    dbk_run_result_free(&t);
+    /* Online it pulls first: the lapse is there, with what and where. */
+    r = review_json("Sam R");
+    assert_true(json_is_true(json_object_get(json_object_get(r, "data"), "pulled")));
+    assert_int_equal(count_of(r, "lapses"), 1);
+    assert_non_null(read_first_item(r, "use", "heroin"));
+    assert_non_null(read_first_item(r, "high_craving", NULL));
+    json_decref(r);
+    t = tc_cli("review", "Sam R", NULL);
+    must_contain(t.out, "data as of");
+    must_contain(t.out, "reported use: heroin");
+    must_contain(t.out, "ran into an old friend");
+    dbk_run_result_free(&t);
+
+    /* ---- the caseload, ordered by risk ---- */
+    cl = cli_json("--json", "clients", NULL);
+    size_t alex_at = 99, sam_at = 99, jordan_at = 99;
+    const json_t *row = client_row(cl, "Alex", &alex_at);
+    assert_true(json_integer_value(json_object_get(row, "risk")) > 0);
+    client_row(cl, "Sam R", &sam_at);
+    client_row(cl, "Jordan", &jordan_at);
+    assert_int_equal(alex_at, 0);           /* risk first */
+    assert_true(sam_at < jordan_at);        /* then use, before silence */
+    assert_true(has_flag(client_row(cl, "Casey", NULL), "ACCESS REVOKED"));
+    json_decref(cl);
+    t = tc_cli("clients", NULL);
+    must_contain(t.out, "RISK");
+    dbk_run_result_free(&t);
+
+    /* ---- Alex: Read first quotes the sentence, and says what it is ---- */
+    r = review_json("Alex");
+    const json_t *rf = json_object_get(r, "read_first");
+    assert_true(contains(json_string_value(json_object_get(rf, "label")), "Decision support"));
+    const json_t *risk = read_first_item(r, "risk", NULL);
+    assert_non_null(risk);
+    assert_string_equal(json_string_value(json_object_get(risk, "category")),
+                        "suicidal_ideation");
+    must_contain(json_string_value(json_object_get(risk, "quote")), "I just want to end my life");
+    json_decref(r);
+    t = tc_cli("review", "Alex", NULL);
+    must_contain(t.out, "READ FIRST");
+    must_contain(t.out, "!! RISK LANGUAGE");
+    must_contain(t.out, "not a diagnosis");
+    /* Read first comes before everything else the review says. */
+    assert_true(strstr(t.out, "READ FIRST") < strstr(t.out, "ENGAGEMENT") ||
+                strstr(t.out, "ENGAGEMENT") == NULL);
+    dbk_run_result_free(&t);
+
+    /* ---- Jordan: the silent week is flagged, not read as "no cravings" ---- */
+    r = review_json("Jordan");
+    const json_t *quiet = read_first_item(r, "silence", "no entry at all");
+    assert_non_null(quiet);
+    assert_true(json_array_size(json_object_get(quiet, "dates")) >= 7);
+    json_decref(r);
+
+    /* ---- Casey: no review at all, said plainly ---- */
+    t = tc_cli("review", "Casey", NULL);
+    assert_int_equal(t.status, 1);
+    must_contain(t.err, "revoked your access");
+    assert_int_equal(strlen(t.out), 0);
+    dbk_run_result_free(&t);
+
+    /* ---- the counselor's log: a client column, by alias ---- */
+    t = tc_cli("log", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "Alex  ");
+    must_contain(t.out, "Jordan  ");
+    must_contain(t.out, "Sam R  ");
+    dbk_run_result_free(&t);
+    json_t *lg = cli_json("--json", "log", "--type", "journal", NULL);
+    bool alex_journal = false;
+    size_t i;
+    const json_t *x;
+    json_array_foreach(lg, i, x) {
+        if (contains(json_string_value(json_object_get(json_object_get(x, "entry"), "text")),
+                     "end my life")) {
+            assert_string_equal(json_string_value(json_object_get(x, "client_label")), "Alex");
+            assert_string_equal(json_string_value(json_object_get(x, "client")), aid);
+            alex_journal = true;
+        }
+    }
+    assert_true(alex_journal);
+    json_decref(lg);
+    (void)jid;
+    (void)cid;
+}
+
+/* The client's safety plan comes first on the crisis card a risky entry brings up:
+ * the people they chose to call before the national lines. */
+static void
+test_crisis_card_shows_the_safety_plan(void **state)
+{
+    struct fx *f = *state;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/safety.txt", f->p.home);
+    write_pass(path, "## Warning signs that a crisis may be developing\n- Not sleeping\n"
+                     "## People I can ask for help\n- My sister Ana 555-0142");
+    as(f->p.client_home);
+    dbk_run_result t = tc_cli("journal", "-m", "I want to die tonight", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "988"); /* no plan yet: the card alone */
+    assert_false(contains(t.out, "Your safety plan"));
+    dbk_run_result_free(&t);
+    ok(tc_cli("plan", "set", "safety", "--from", path, NULL), "plan set");
+    t = tc_cli("journal", "-m", "I want to die tonight", NULL);
+    assert_int_equal(t.status, 0);
+    must_contain(t.out, "Your safety plan");
+    must_contain(t.out, "My sister Ana 555-0142");
+    assert_true(strstr(t.out, "My sister Ana") < strstr(t.out, "988"));
+    dbk_run_result_free(&t);
+    t = tc_cli("craving", "--intensity", "10", "--outcome", "resisted", NULL);
+    must_contain(t.out, "Not sleeping");
+    dbk_run_result_free(&t);
+}
+
 int
 main(void)
 {
@@ -404,6 +629,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wrong_passphrase_keeps_the_craving, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clinical_records_are_flagged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caseload_scenarios, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
