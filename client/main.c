@@ -24,6 +24,9 @@ main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             ctx.json = true;
+        } else if (strcmp(argv[i], "--no-key-cache") == 0) {
+            /* The unlocked keys are not kept in the keyring (trust/unlock.c). */
+            setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
         } else if (strcmp(argv[i], "--version") == 0) {
             argv[i] = "version";
             break;

@@ -42,7 +42,7 @@ install(CODE [[
 # /etc/daybook/daybookd.conf when there is none.
 install(FILES ${DAYBOOK_DEPLOY_DIR}/README.md ${DAYBOOK_DEPLOY_DIR}/daybookd.conf.example
               ${DAYBOOK_DEPLOY_DIR}/Caddyfile.example ${DAYBOOK_DEPLOY_DIR}/nginx.conf.example
-              ${DAYBOOK_DEPLOY_DIR}/prometheus-rules.yml
+              ${DAYBOOK_DEPLOY_DIR}/prometheus-rules.yml ${DAYBOOK_DEPLOY_DIR}/POSTGRES.md
         DESTINATION ${DAYBOOK_DOCDIR} COMPONENT server)
 install(FILES ${DAYBOOK_DEPLOY_DIR}/CLIENT-INSTALL.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/daybook-client COMPONENT client)
@@ -116,7 +116,7 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME daybookd)
 set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION net)
 set(CPACK_COMPONENT_SERVER_DESCRIPTION
     "between-sessions companion for outpatient treatment: end-to-end-encrypted sync server\n daybookd stores end-to-end-encrypted records for clients of an intensive outpatient\n program and cannot read them. Ships a hardened systemd unit, a nightly backup timer\n and reverse-proxy examples. Clients and counselors install the daybook package.")
-set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, adduser")
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, libpq5, adduser")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "caddy | nginx")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     ${DAYBOOK_DEPLOY_DIR}/debian/postinst ${DAYBOOK_DEPLOY_DIR}/debian/prerm

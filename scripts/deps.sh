@@ -11,6 +11,7 @@ build_pkgs=(
     libjansson-dev    # JSON
     libcurl4-openssl-dev  # HTTP client (CLI)
     libsqlite3-dev    # storage, server and client
+    libpq-dev         # the PostgreSQL store (server; always built, one binary)
     node-llhttp       # HTTP/1.1 parser sources (server), see README
     libqrencode-dev   # the enrollment code as a QR code in the terminal (CLI)
     scdoc             # man pages from deploy/man/*.scd
@@ -22,6 +23,7 @@ test_pkgs=(
     caddy             # the TLS reverse proxy of the deploy.caddy_tls test
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
     faketime          # libfaketime: each device's own wall clock in integration.clock_skew
+    postgresql-15     # initdb, pg_ctl, pg_dump: the throwaway clusters of integration.pg*
 )
 
 want=("${build_pkgs[@]}")

@@ -8,6 +8,7 @@
 #include "dbk/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -332,8 +333,8 @@ job_free(dbk_api_job *j)
 }
 
 /*
- * Request rates: token buckets kept by the worker thread alone (only it runs
- * ops), so they need no lock. Slots are chosen by a keyed hash of the whole id,
+ * Request rates: token buckets, per node, taken by the storage threads under
+ * bucket_lock (PostgreSQL runs several; SQLite one, which takes it uncontended). Slots are chosen by a keyed hash of the whole id,
  * with a key made at start, so a client cannot pick an id that lands on someone
  * else's slot; ids that do share a slot share its bucket, which only errs strict.
  * Table 0 limits authenticated requests per account; table 1 limits login
@@ -351,8 +352,10 @@ static struct bucket {
 static unsigned char bucket_key[crypto_shorthash_KEYBYTES];
 static bool bucket_key_set;
 
+static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static bool
-bucket_take(int table, const dbk_id *id, double per_s, double burst, int64_t now)
+bucket_take_locked(int table, const dbk_id *id, double per_s, double burst, int64_t now)
 {
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t v = 0;
@@ -380,6 +383,15 @@ bucket_take(int table, const dbk_id *id, double per_s, double burst, int64_t now
         return false;
     b->tokens -= 1;
     return true;
+}
+
+static bool
+bucket_take(int table, const dbk_id *id, double per_s, double burst, int64_t now)
+{
+    pthread_mutex_lock(&bucket_lock);
+    bool ok = bucket_take_locked(table, id, per_s, burst, now);
+    pthread_mutex_unlock(&bucket_lock);
+    return ok;
 }
 
 bool
@@ -562,7 +574,8 @@ job_done(dbk_job *job)
         char *text;
         if (j->out_is_extra && j->out != NULL && json_is_object(j->out))
             json_object_update_missing(e, j->out); /* never a success body */
-        if (err == DBK_E_RATE_LIMITED)
+        bool retry = err == DBK_E_RATE_LIMITED || err == DBK_E_STORE_UNAVAILABLE;
+        if (retry) /* the database away (PostgreSQL): the same request, a second later */
             json_object_set_new(e, "retry_after_s", json_integer(1));
         if (dbk_err_http_status(err) >= 500)
             DBK_LOG(DBK_LOG_WARN, "request_failed", DBK_STR("path", j->req->path),
@@ -574,7 +587,7 @@ job_done(dbk_job *job)
             dbk_http_respond_error(j->req, DBK_E_NOMEM);
         } else {
             dbk_http_respond(j->req, dbk_err_http_status(err), "application/json",
-                             err == DBK_E_RATE_LIMITED ? "Retry-After: 1\r\n" : NULL, text,
+                             retry ? "Retry-After: 1\r\n" : NULL, text,
                              strlen(text));
             free(text);
         }

@@ -966,7 +966,8 @@ error_json(int rc, json_t *details)
 static bool
 sync_fatal(dbk_store *st, int rc)
 {
-    return rc == DBK_E_UNAVAILABLE || rc == DBK_E_NOMEM || !dbk_store_tx_alive(st);
+    return rc == DBK_E_UNAVAILABLE || rc == DBK_E_STORE_UNAVAILABLE || rc == DBK_E_NOMEM ||
+           !dbk_store_tx_alive(st);
 }
 
 static void

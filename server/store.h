@@ -1,7 +1,10 @@
 /*
- * The storage interface: everything daybookd keeps goes through these calls, so a
- * second backend (PostgreSQL, per DESIGN.md) is one more file beside
- * store_sqlite.c. Calls block; only the storage worker (worker.c) makes them,
+ * The storage interface: everything daybookd keeps goes through these calls. Two
+ * backends implement it, each in its own folder: store/sqlite/ (one file, the
+ * embedded default) and store/pg/ (PostgreSQL through libpq, for several daybookd
+ * nodes on one database). What they share (the schema and its migrations, the push
+ * and pull rules, the audit chain) is in store/; store/backend.h says how a backend
+ * plugs in. Calls block; only the storage worker (worker.c) makes them,
  * inside the transaction and savepoints it manages, never the event loop.
  *
  * What the store holds is metadata and opaque bytes: public keys, key bundles
@@ -10,7 +13,9 @@
  *
  * Every function returns DBK_OK or a negative dbk error: DBK_E_NOT_FOUND,
  * DBK_E_CONFLICT (unique key taken), DBK_E_STORAGE_FULL (disk full),
- * DBK_E_UNAVAILABLE (I/O error, busy) and the specific ones each names.
+ * DBK_E_UNAVAILABLE (I/O error, busy), DBK_E_STORE_UNAVAILABLE (the database
+ * server cannot be reached or asked the transaction to be retried) and the specific
+ * ones each names.
  */
 #ifndef DBK_SERVER_STORE_H
 #define DBK_SERVER_STORE_H
@@ -29,10 +34,26 @@
 
 typedef struct dbk_store dbk_store;
 
-/* Opens (creating if needed) dir/daybook.db. See store_sqlite.c for the schema. */
+/* Opens (creating if needed) dir/daybook.db. See store/schema.c for the schema. */
 int dbk_store_open(const char *dir, dbk_store **out);
+/*
+ * Opens the store a URL names: "postgresql://..." or "postgres://..." (a libpq
+ * connection URI; the schema is created or migrated if needed), or "sqlite:PATH" (the
+ * SQLite file PATH, created if needed). DBK_E_INVALID for any other scheme.
+ */
+int dbk_store_open_url(const char *url, dbk_store **out);
+/* Whether url names a PostgreSQL store. */
+bool dbk_store_url_is_pg(const char *url);
+/* "sqlite" or "postgresql". */
+const char *dbk_store_backend(const dbk_store *st);
 /* Opens the store file at path, which must exist (admin commands). */
 int dbk_store_open_existing(const char *path, dbk_store **out);
+/*
+ * Another handle on the same store, for one more storage thread: a new connection
+ * for PostgreSQL (the worker's pool); DBK_E_INVALID for SQLite, whose single writer
+ * is one thread.
+ */
+int dbk_store_clone(dbk_store *st, dbk_store **out);
 /*
  * Copies the backup at src (opened read-only and immutable: it is never changed)
  * to a new file dst, after checking it is a Daybook store; *server_id gets its id.
@@ -329,7 +350,82 @@ int dbk_store_audit_verify(dbk_store *st, int64_t *checked, int64_t *bad_index);
 
 /* SQLite online backup of the whole store to path (a new file). */
 int dbk_store_backup(dbk_store *st, const char *path);
-/* PRAGMA integrity_check and the audit chain. */
+/* The engine's own check (SQLite: PRAGMA integrity_check; PostgreSQL: the
+ * relations between tables) and the audit chain. */
 int dbk_store_check(dbk_store *st, char *msg, size_t msgsz);
+
+/* ---- whole tables (daybookd migrate; store/migrate.c) ---- */
+
+enum dbk_col_type { DBK_COL_INT = 1, DBK_COL_BLOB, DBK_COL_TEXT };
+
+typedef struct dbk_column {
+    const char *name;
+    enum dbk_col_type type;
+} dbk_column;
+
+/* A table as both backends hold it (store/schema.c lists them all). */
+typedef struct dbk_table {
+    const char *name;
+    const dbk_column *cols;
+    size_t ncols;
+    const char *order; /* the columns that order its rows the same way in every backend */
+} dbk_table;
+
+/* One column's value: i for DBK_COL_INT, (p, len) for blobs and text; null. */
+typedef struct dbk_value {
+    bool null;
+    int64_t i;
+    const unsigned char *p;
+    size_t len;
+} dbk_value;
+
+/* Called with each row (ncols values, valid during the call); a non-zero return stops. */
+typedef int (*dbk_row_cb)(const dbk_value *row, void *arg);
+/* Every row of t in t->order. */
+int dbk_store_table_rows(dbk_store *st, const dbk_table *t, dbk_row_cb cb, void *arg);
+/* Inserts one row of t as it is (the copy of a store). */
+int dbk_store_table_insert(dbk_store *st, const dbk_table *t, const dbk_value *row);
+/* Deletes every row of t (a copy replaces the new store's own identity in meta). */
+int dbk_store_table_clear(dbk_store *st, const dbk_table *t);
+
+/* What daybookd migrate found, table by table (store/migrate.c). */
+typedef struct dbk_migrate_table {
+    const char *name;
+    int64_t from_rows, to_rows;
+    unsigned char from_hash[DBK_HASH_BYTES], to_hash[DBK_HASH_BYTES];
+} dbk_migrate_table;
+
+#define DBK_MIGRATE_TABLES_MAX 32
+
+typedef struct dbk_migrate_report {
+    dbk_migrate_table tables[DBK_MIGRATE_TABLES_MAX];
+    size_t ntables;
+    int64_t audit_checked; /* entries of the copy's audit chain that verify */
+} dbk_migrate_report;
+
+/*
+ * Copies every table of from into to, in one transaction of to, which must hold no
+ * account, stream, record or audit entry yet (DBK_E_CONFLICT otherwise); to takes
+ * from's identity (server id, secret, restore generation), so clients see the same
+ * server. Then compares them (dbk_store_compare).
+ */
+int dbk_store_migrate(dbk_store *from, dbk_store *to, dbk_migrate_report *rep);
+/*
+ * Counts and hashes every table of a and b (BLAKE2b over the rows in the same order)
+ * and verifies b's audit chain. DBK_OK when every count and hash agree and the chain
+ * verifies; DBK_E_CORRUPT otherwise, with rep saying where.
+ */
+int dbk_store_compare(dbk_store *a, dbk_store *b, dbk_migrate_report *rep);
+
+/*
+ * PostgreSQL's restore (daybookd restore with a postgresql:// store): archive is a
+ * pg_dump custom-format file (daybookd backup). Refuses while a daybookd node is
+ * connected to the database, and an archive of another server; restores it with
+ * pg_restore in one transaction (the live data stays as it was if that fails), then
+ * raises the restore generation above both and deletes tokens, challenges and
+ * pending invites (dbk_store_restore_prepare). msg says what happened or why not.
+ */
+int dbk_store_pg_restore(const char *url, const char *archive, int64_t *generation, char *msg,
+                         size_t msgsz);
 
 #endif

@@ -15,10 +15,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+struct worker_thread {
+    dbk_worker *w;
+    dbk_store *st; /* the worker's store for the first, a clone of it for the others */
+    uv_thread_t thread;
+};
+
 struct dbk_worker {
     uv_loop_t *loop;
     dbk_store *st;
-    uv_thread_t thread;
+    struct worker_thread threads[DBK_WORKER_THREADS_MAX];
+    int nthreads;
     uv_mutex_t lock;
     uv_cond_t cond;
     uv_async_t async;
@@ -41,28 +48,28 @@ append(dbk_job **head, dbk_job **tail, dbk_job *first, dbk_job *last)
 
 /* Runs one group: all jobs in one transaction, each in a savepoint. */
 static void
-run_group(dbk_worker *w, dbk_job *group)
+run_group(dbk_store *st, dbk_job *group)
 {
-    int rc = dbk_store_tx_begin(w->st);
+    int rc = dbk_store_tx_begin(st);
 
     for (dbk_job *j = group; j != NULL; j = j->next) {
         if (rc != DBK_OK) {
             j->status = rc;
             continue;
         }
-        j->status = dbk_store_sp_begin(w->st);
+        j->status = dbk_store_sp_begin(st);
         if (j->status != DBK_OK)
             continue;
-        j->run(j, w->st);
+        j->run(j, st);
         if (j->status != DBK_OK)
-            dbk_store_sp_rollback(w->st);
+            dbk_store_sp_rollback(st);
         else
-            j->status = dbk_store_sp_release(w->st);
+            j->status = dbk_store_sp_release(st);
     }
-    if (rc == DBK_OK && (rc = dbk_store_tx_commit(w->st)) != DBK_OK) {
+    if (rc == DBK_OK && (rc = dbk_store_tx_commit(st)) != DBK_OK) {
         /* Nothing of this group is durable: every job reports the failure. */
         DBK_LOG(DBK_LOG_ERROR, "commit_failed", DBK_STR("code", dbk_err_code(rc)));
-        dbk_store_tx_rollback(w->st);
+        dbk_store_tx_rollback(st);
         for (dbk_job *j = group; j != NULL; j = j->next)
             j->status = rc;
     }
@@ -71,7 +78,8 @@ run_group(dbk_worker *w, dbk_job *group)
 static void
 thread_main(void *arg)
 {
-    dbk_worker *w = arg;
+    struct worker_thread *t = arg;
+    dbk_worker *w = t->w;
 
     uv_mutex_lock(&w->lock);
     for (;;) {
@@ -92,7 +100,7 @@ thread_main(void *arg)
         last->next = NULL;
         uv_mutex_unlock(&w->lock);
 
-        run_group(w, first);
+        run_group(t->st, first);
 
         uv_mutex_lock(&w->lock);
         w->commits++;
@@ -127,7 +135,7 @@ on_async(uv_async_t *a)
 }
 
 int
-dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st)
+dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
 {
     dbk_worker *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -141,7 +149,25 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st)
     uv_cond_init(&w->cond);
     uv_async_init(loop, &w->async, on_async);
     w->async.data = w;
-    if (uv_thread_create(&w->thread, thread_main, w) != 0) {
+    if (threads < 1)
+        threads = 1;
+    if (threads > DBK_WORKER_THREADS_MAX)
+        threads = DBK_WORKER_THREADS_MAX;
+    for (int i = 0; i < threads; i++) {
+        struct worker_thread *t = &w->threads[i];
+        t->w = w;
+        t->st = st;
+        /* SQLite has no clones (one writer): it keeps one thread. */
+        if (i > 0 && dbk_store_clone(st, &t->st) != DBK_OK)
+            break;
+        if (uv_thread_create(&t->thread, thread_main, t) != 0) {
+            if (i > 0)
+                dbk_store_close(t->st);
+            break;
+        }
+        w->nthreads++;
+    }
+    if (w->nthreads == 0) {
         uv_close((uv_handle_t *)&w->async, NULL);
         return DBK_E_INTERNAL; /* the handle's memory is reclaimed at loop close */
     }
@@ -194,9 +220,13 @@ dbk_worker_stop(dbk_worker *w)
 {
     uv_mutex_lock(&w->lock);
     w->stopping = true;
-    uv_cond_signal(&w->cond);
+    uv_cond_broadcast(&w->cond);
     uv_mutex_unlock(&w->lock);
-    uv_thread_join(&w->thread);
+    for (int i = 0; i < w->nthreads; i++) {
+        uv_thread_join(&w->threads[i].thread);
+        if (i > 0)
+            dbk_store_close(w->threads[i].st);
+    }
     on_async(&w->async); /* deliver what finished after the last wake-up */
     uv_close((uv_handle_t *)&w->async, on_closed);
 }

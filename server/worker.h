@@ -9,6 +9,10 @@
  * the loop learn the results (job->done), so a response that says "stored" is
  * only ever sent for data that is on disk. If the commit itself fails (disk full,
  * I/O error), every job of the group is failed with the commit's error.
+ *
+ * A store that allows several connections (PostgreSQL) gets several such threads,
+ * each with its own handle (dbk_store_clone): the pool. They take groups from the
+ * same queue; each group is still one transaction. SQLite has one thread.
  */
 #ifndef DBK_SERVER_WORKER_H
 #define DBK_SERVER_WORKER_H
@@ -32,9 +36,12 @@ struct dbk_job {
     dbk_job *next; /* the worker's queues */
 };
 
-/* Starts the worker thread on st, with st's reserve for a full disk (store.h).
- * done callbacks run on loop. */
-int dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st);
+#define DBK_WORKER_THREADS_MAX 32
+
+/* Starts the worker thread on st, with st's reserve for a full disk (store.h), and
+ * up to threads - 1 more on clones of st when the store has them (PostgreSQL's
+ * pool; SQLite runs one). done callbacks run on loop. */
+int dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads);
 
 /* Queues job; its done callback runs later on the loop. Never blocks on disk. */
 void dbk_worker_submit(dbk_worker *w, dbk_job *job);

@@ -234,10 +234,68 @@ dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *
 
 
 /*
- * Ticks item on day for this account, as 'daybook check' would: a new revision of
- * that day's checklist_day record with the smallest id (so devices that each made
- * one keep writing to the same), or a new record in the shared stream. Nothing is
- * written when the item is not an active item or is already ticked that day.
+ * Each device ticks into its own checklist_day record for a day (proto/README.md rule
+ * R7), remembered in the profile under "ck_day:DATE": two devices that tick different
+ * items before either has seen the other's write two records, which readers combine by
+ * union, instead of two revisions of one record, where the later would hide the other's
+ * tick. Returns the index in l of this device's record for day, or SIZE_MAX.
+ */
+static size_t
+own_day_record(dbk_session *s, const dbk_eu_list *l, const dbk_checklist *c, int64_t day)
+{
+    char key[32], date[11];
+    unsigned char id[DBK_ID_BYTES];
+    size_t n;
+
+    dbk_day_format(day, date);
+    snprintf(key, sizeof key, "ck_day:%s", date);
+    if (dbk_local_get(s->L, key, id, sizeof id, &n) != DBK_OK || n != sizeof id)
+        return SIZE_MAX;
+    for (size_t i = 0; i < c->ndays; i++)
+        if (c->day[i] == day && memcmp(l->v[c->days[i]].hdr.record.b, id, sizeof id) == 0)
+            return c->days[i];
+    return SIZE_MAX;
+}
+
+int
+dbk_checklist_add(dbk_session *s, const dbk_eu_list *l, const dbk_checklist *c, int64_t day,
+                  const json_t *items)
+{
+    size_t target = own_day_record(s, l, c, day), i;
+    char date[11], tz[64], key[32];
+    json_t *doc, *all, *v;
+    dbk_id written;
+    int rc, kind = DBK_LOCAL_SHARED;
+
+    dbk_day_format(day, date);
+    if (target != SIZE_MAX) {
+        doc = json_deep_copy(l->v[target].doc); /* keeps the note and unknown fields */
+        kind = l->v[target].kind;
+    } else {
+        dbk_local_tz(tz, sizeof tz);
+        doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "checklist_day", "v", 1, "date", date,
+                        "tz", tz);
+    }
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    all = json_object_get(doc, "checked");
+    if (!json_is_array(all))
+        json_object_set_new(doc, "checked", all = json_array());
+    json_array_foreach(items, i, v)
+        if (json_is_string(v) && !dbk_checklist_has(all, json_string_value(v)))
+            json_array_append(all, v);
+    rc = dbk_entry_save(s, kind, target != SIZE_MAX ? &l->v[target].hdr.record : NULL, doc,
+                        &written);
+    json_decref(doc);
+    snprintf(key, sizeof key, "ck_day:%s", date);
+    if (rc == DBK_OK && target == SIZE_MAX)
+        rc = dbk_local_put(s->L, key, written.b, DBK_ID_BYTES);
+    return rc;
+}
+
+/*
+ * Ticks item on day for this account, as 'daybook check' would. Nothing is written when
+ * the item is not an active item or is already ticked that day.
  */
 int
 dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked)
@@ -245,11 +303,8 @@ dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked)
     dbk_eu_list l;
     dbk_checklist c;
     const dbk_ck_item *it;
-    size_t target = SIZE_MAX;
-    char best[DBK_ID_TEXT_LEN + 1] = "", t[DBK_ID_TEXT_LEN + 1], date[11], tz[64];
-    json_t *doc, *all = NULL;
-    dbk_id written;
-    int rc, kind = DBK_LOCAL_SHARED;
+    json_t *one;
+    int rc;
 
     *ticked = false;
     if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
@@ -259,36 +314,12 @@ dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked)
         return rc;
     }
     it = dbk_checklist_item(&c, item);
-    if (it == NULL || !it->active || dbk_checklist_checked(&c, &l, item, day))
-        goto out;
-    for (size_t i = 0; i < c.ndays; i++) {
-        if (c.day[i] != day)
-            continue;
-        dbk_id_to_text(&l.v[c.days[i]].hdr.record, t);
-        if (target == SIZE_MAX || strcmp(t, best) < 0) {
-            target = c.days[i];
-            memcpy(best, t, sizeof best);
-        }
+    if (it != NULL && it->active && !dbk_checklist_checked(&c, &l, item, day)) {
+        one = json_pack("[s]", item);
+        rc = one ? dbk_checklist_add(s, &l, &c, day, one) : DBK_E_NOMEM;
+        json_decref(one);
+        *ticked = rc == DBK_OK;
     }
-    if (target != SIZE_MAX) {
-        doc = json_deep_copy(l.v[target].doc); /* keeps the note and unknown fields */
-        kind = l.v[target].kind;
-        all = json_object_get(doc, "checked");
-        if (!json_is_array(all))
-            json_object_set_new(doc, "checked", all = json_array());
-    } else {
-        dbk_day_format(day, date);
-        dbk_local_tz(tz, sizeof tz);
-        doc = json_pack("{s:s, s:i, s:s, s:s, s:[]}", "type", "checklist_day", "v", 1, "date",
-                        date, "tz", tz, "checked");
-        all = json_object_get(doc, "checked");
-    }
-    json_array_append_new(all, json_string(item));
-    rc = dbk_entry_save(s, kind, target != SIZE_MAX ? &l.v[target].hdr.record : NULL, doc,
-                        &written);
-    json_decref(doc);
-    *ticked = rc == DBK_OK;
-out:
     dbk_checklist_free(&c);
     dbk_eu_free(&l);
     return rc;

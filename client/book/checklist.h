@@ -50,6 +50,11 @@ int64_t *dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, con
  * revision was written): what 'daybook check' does, for commands that tick an item
  * by doing it (a journal entry ticks "journaling"). */
 int dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked);
+/* Adds items (a JSON array of ids) to day's checklist, in this device's own
+ * checklist_day record for that day (rule R7: readers combine a day's records by union;
+ * an untick writes every record of the day that holds the item). */
+int dbk_checklist_add(dbk_session *s, const dbk_eu_list *l, const dbk_checklist *c, int64_t day,
+                      const json_t *items);
 /* Whether a checklist_day's "checked" array holds item. */
 bool dbk_checklist_has(const json_t *checked, const char *item);
 

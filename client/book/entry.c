@@ -68,8 +68,18 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
         h.record = *record;
     else
         dbk_id_random(&h.record);
+    /* The clock, the revision and its place in the outbox in one transaction: one
+     * commit (one fsync of the log) per entry, and never a record left with no current
+     * revision if the process dies between demoting the old one and storing this. */
+    bool own = !dbk_local_in_tx(s->L);
+    if (own && (rc = dbk_local_begin(s->L)) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        return rc;
+    }
     if ((rc = dbk_session_clock(s, &h.rev.clock)) != DBK_OK) {
         sodium_memzero(key, sizeof key);
+        if (own)
+            dbk_local_rollback(s->L);
         return rc;
     }
     h.rev.device = s->device;
@@ -78,6 +88,8 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
     text = json_dumps(plaintext, JSON_COMPACT);
     if (text == NULL) {
         sodium_memzero(key, sizeof key);
+        if (own)
+            dbk_local_rollback(s->L);
         return DBK_E_NOMEM;
     }
     rc = dbk_envelope_seal(&h, key, s->keys->sign_sk, (const unsigned char *)text, strlen(text),
@@ -88,6 +100,10 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
     if (rc == DBK_OK)
         rc = dbk_local_record_put(s->L, env, len, 0, true, &cur);
     free(env);
+    if (own && rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (own && rc != DBK_OK)
+        dbk_local_rollback(s->L);
     if (rc == DBK_OK && out_id != NULL)
         *out_id = h.record;
     return rc;

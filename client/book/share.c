@@ -125,10 +125,11 @@ dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box
         else
             body = json_pack("{s:[s]}", "grants", b);
         free(b);
-        free(g);
     }
-    if (rc != DBK_OK || body == NULL)
+    if (rc != DBK_OK || body == NULL) {
+        free(g);
         return rc != DBK_OK ? rc : DBK_E_NOMEM;
+    }
     dbk_id_to_text(&shared.id, sid);
     snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
     rc = dbk_net_call(s, "POST", path, body, true, &status, &resp);
@@ -136,6 +137,19 @@ dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box
     if (rc == DBK_OK && (status < 200 || status > 299))
         rc = answer_err(resp);
     json_decref(resp);
+    /* Kept as an act, acknowledged: a restored server gets it back (sync/rotate.c), and a
+     * rotation re-grants to this reader from this device's own record. A grant the
+     * server refused is not kept: the client was told nothing was shared. */
+    if (rc == DBK_OK) {
+        dbk_local_act a = {.stream = shared.id, .grantee = *counselor, .kind = DBK_ACT_GRANT,
+                           .epoch = shared.epoch, .grant = g, .len = len,
+                           .at_ms = dbk_hlc_wall_ms()};
+        int64_t seq;
+        if ((rc = dbk_local_act_add(s->L, &a)) == DBK_OK &&
+            (seq = dbk_local_act_last(s->L)) > 0)
+            rc = dbk_local_act_acked(s->L, seq);
+    }
+    free(g);
     if (rc != DBK_OK)
         return rc;
     /* What was agreed, on every device of the client; the private stream is never shared. */

@@ -163,6 +163,37 @@ by_grantee(const json_t *grants, const char *me)
     return out;
 }
 
+/* The changes of who may read that the server has not acknowledged yet (sync/rotate.c):
+ * they are already in force on this device, and every sync sends them again. */
+static void
+print_waiting(dbk_session *s, const json_t *waiting, json_t *names)
+{
+    size_t i, revokes = 0, grants = 0;
+    json_t *v;
+    json_array_foreach(waiting, i, v) {
+        const char *who = S(v, "account");
+        char n[128];
+        if (strcmp(S(v, "act"), "revoke") != 0) {
+            grants++;
+            continue;
+        }
+        if (revokes++ == 0)
+            printf("\nWaiting for the server (pending; 'daybook sync' sends it again)\n");
+        if (json_object_get(names, who) == NULL) {
+            name_of(s, who, n, sizeof n);
+            json_object_set_new(names, who, json_string(n));
+        }
+        printf("  You ended %s's access: in force on this device; the server has not "
+               "confirmed it.\n", S(names, who));
+    }
+    if (grants > 0) {
+        if (revokes == 0)
+            printf("\nWaiting for the server (pending; 'daybook sync' sends it again)\n");
+        printf("  A new key for your entries (key rotation, %zu grant%s) is not on the server "
+               "yet.\n", grants, grants == 1 ? "" : "s");
+    }
+}
+
 static int
 run_access(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -236,8 +267,10 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
         }
     }
 
+    json_t *waiting = NULL;
+    (void)dbk_sync_acts_pending(&s, &waiting);
     if (ctx->json) {
-        json_t *doc = json_pack("{s:O, s:O}", "grants", who, "log", log);
+        json_t *doc = json_pack("{s:O, s:O, s:o}", "grants", who, "log", log, "waiting", waiting);
         dbk_out_json(stdout, doc);
         json_decref(doc);
         goto out;
@@ -260,6 +293,8 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
             printf("    could from %s; your consent has expired.\n", when);
         }
     }
+    print_waiting(&s, waiting, names);
+    json_decref(waiting);
     size_t n = json_array_size(log), first = all || n <= LOG_SHOWN ? 0 : n - LOG_SHOWN, i;
     printf("\nWho read or wrote your entries, and when%s\n",
            first > 0 ? " (the newest; --all for everything)" : "");
@@ -527,133 +562,74 @@ done:
     return ret;
 }
 
-static json_t *
-b64j(const unsigned char *b, size_t n)
+/* The grantees the server lists as active, and everyone's names, for the rotation. */
+static void
+listed_of(const json_t *who, json_t **listed, json_t **names)
 {
-    size_t cap = DBK_B64_ENCODED_LEN(n) + 1;
-    char *t = malloc(cap);
-    json_t *j = NULL;
-    if (t != NULL && dbk_b64_encode(t, cap, b, n) == DBK_OK)
-        j = json_string(t);
-    free(t);
-    return j;
-}
-
-/* A grant of (stream, epoch, key) to grantee with consent inside, as base64url. */
-static json_t *
-grant_json(dbk_session *s, const dbk_id *stream, uint32_t epoch, const unsigned char key[32],
-           const dbk_id *grantee, const unsigned char box_pk[32], json_t *consent,
-           unsigned char **raw, size_t *rawlen)
-{
-    dbk_grant_hdr h = {.stream = *stream, .epoch = epoch, .owner = s->account,
-                       .grantee = *grantee, .created_at = dbk_hlc_wall_ms(), .expires_at = 0};
-    char *text = json_dumps(consent, JSON_COMPACT);
-    unsigned char *g;
-    size_t len;
-    json_t *j = NULL;
-    if (text != NULL &&
-        dbk_grant_seal(&h, key, text, strlen(text), box_pk, s->keys->sign_sk, &g, &len) ==
-            DBK_OK) {
-        j = b64j(g, len);
-        if (raw != NULL) {
-            *raw = g;
-            *rawlen = len;
-        } else {
-            free(g);
-        }
+    const char *k;
+    json_t *v;
+    *listed = json_array();
+    *names = json_object();
+    json_object_foreach((json_t *)who, k, v) {
+        if (strcmp(S(v, "state"), "active") == 0)
+            json_array_append_new(*listed, json_string(k));
+        json_object_set_new(*names, k, json_string(S(v, "name")));
     }
-    free(text);
-    return j;
 }
 
 /*
- * Rotates the shared stream to epoch + 1: self-grant, and a grant to each
- * remaining active grantee whose identity key this device knows.
+ * The revocation and the new key, made on this device first and then sent
+ * (sync/rotate.c): what was not sent waits for the next sync, and is shown as waiting
+ * by 'daybook access'.
  */
 static int
-rotate(dbk_session *s, dbk_local_stream *shared, const char *sid, uint32_t epoch,
-       const json_t *who, const char *revoked, size_t *regranted, size_t *skipped)
+finish_revoke(dbk_ctx *ctx, dbk_session *s, const dbk_local_stream *shared, const json_t *who,
+              const char *target, const char *name)
 {
-    unsigned char key[32], *self = NULL;
-    size_t selflen = 0;
-    char when[40], path[160], me[DBK_ID_TEXT_LEN + 1];
-    json_t *grants = json_array(), *resp = NULL, *v;
-    const char *k;
-    int rc = DBK_OK;
+    dbk_sync_revoke_result rr;
+    json_t *listed, *names;
+    char when[40];
+    dbk_id tid;
+    int rc;
 
-    *regranted = *skipped = 0;
-    dbk_id_to_text(&s->account, me);
-    randombytes_buf(key, sizeof key);
+    if (dbk_id_from_text(&tid, target, strlen(target)) != DBK_OK)
+        return dbk_cmd_fail("the access was not ended", DBK_E_INVALID);
+    listed_of(who, &listed, &names);
     dbk_now_rfc3339(when);
-    json_t *c = dbk_trust_self_consent(DBK_LOCAL_SHARED, when);
-    json_t *g = grant_json(s, &shared->id, epoch + 1, key, &s->account, s->keys->box_pk, c, &self,
-                           &selflen);
-    json_decref(c);
-    if (g == NULL)
-        rc = DBK_E_NOMEM;
-    else
-        json_array_append_new(grants, g);
-    json_object_foreach((json_t *)who, k, v) {
-        unsigned char sign_pk[32], box_pk[32];
-        dbk_id gid;
-        if (rc != DBK_OK || strcmp(k, revoked) == 0 ||
-            strcmp(json_string_value(json_object_get(v, "state")), "active") != 0 ||
-            dbk_id_from_text(&gid, k, strlen(k)) != DBK_OK)
-            continue;
-        /* The new key goes only to keys this device verified itself (the pins of
-         * trust/trust.h, both covered by the enrollment fingerprint), never to the
-         * keys the server lists now: a server could list its own. */
-        if (dbk_trust_pinned(s, &gid, sign_pk, box_pk) != DBK_OK) {
-            (*skipped)++;
-            continue;
-        }
-        json_t *consent = json_pack(
-            "{s:s, s:i, s:{s:s}, s:[{s:s}], s:{s:s, s:[s,s,s,s]}, s:{s:s, s:s}, s:s, s:s, "
-            "s:{s:s}, s:s, s:s}",
-            "type", "consent", "v", 1, "patient", "account_id", me, "disclosed_by", "kind",
-            "client", "information", "description",
-            "My cravings, the journal entries I share, and my coping-skills checklist.",
-            "record_types", "craving", "journal", "checklist_day", "checklist_def", "recipient",
-            "name", json_string_value(json_object_get(v, "name")), "account_id", k, "purpose",
-            "So my counselor can review my between-session records for my treatment.",
-            "right_to_revoke",
-            "I may revoke this consent at any time in Daybook; what was already read stays read.",
-            "expires", "event", "my discharge from the program", "signed_at", when,
-            "redisclosure_notice",
-            "42 CFR part 2 prohibits unauthorized use or disclosure of these records.");
-        json_t *gj = consent ? grant_json(s, &shared->id, epoch + 1, key, &gid, box_pk, consent,
-                                          NULL, NULL)
-                             : NULL;
-        json_decref(consent);
-        if (gj == NULL) {
-            rc = DBK_E_NOMEM;
-            break;
-        }
-        json_array_append_new(grants, gj);
-        (*regranted)++;
+    rc = dbk_sync_revoke(s, &shared->id, &tid, listed, names, when, &rr);
+    json_decref(listed);
+    json_decref(names);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the access was not ended", rc);
+    if (ctx->json) {
+        printf("{\"revoked\":\"%s\",\"already\":%s,\"epoch\":%u,\"regranted\":%zu,\"skipped\":%zu,"
+               "\"pending\":%zu}\n",
+               target, rr.already ? "true" : "false", rr.epoch, rr.regranted, rr.skipped,
+               rr.acts.pending);
+    } else if (rr.already) {
+        printf("%s's access had already ended; nothing changed.\n", name);
+    } else {
+        printf("%s can no longer read your entries.\nWhat they already read stays read: it is "
+               "on their devices and the law (42 CFR part 2)\nstill protects it. What you write "
+               "from now on uses a new key they never received.\n",
+               name);
+        if (rr.regranted > 0)
+            printf("Your other counselor%s received the new key.\n", rr.regranted == 1 ? "" : "s");
+        if (rr.skipped > 0)
+            printf("%zu other counselor%s did not get the new key (their key could not be "
+                   "checked on this device); share again with them in person.\n",
+                   rr.skipped, rr.skipped == 1 ? "" : "s");
     }
-    sodium_memzero(key, sizeof key);
-    if (rc == DBK_OK) {
-        json_t *body = json_pack("{s:O}", "grants", grants);
-        snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-        rc = call(s, "POST", path, body, &resp);
-        json_decref(body);
+    if (rr.acts.pending > 0) {
+        fprintf(stderr, "daybook: the server has not confirmed this yet (%s); 'daybook sync' "
+                        "sends it again, and 'daybook access' shows it waiting. Until then the "
+                        "server may still hand %s entries written before now.\n",
+                rr.acts.conflicts > 0 ? "another of your devices changed the key at the same time"
+                                      : dbk_err_message(rr.acts.error),
+                name);
+        return DBK_EXIT_FAIL;
     }
-    if (rc == DBK_E_CONFLICT) {
-        /* Another device of this account rotated first: use its key. */
-        rc = dbk_refresh_grants(s, NULL);
-    } else if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
-        shared->epoch = epoch + 1;
-        if ((rc = dbk_local_grant_put(s->L, &shared->id, epoch + 1, self, selflen)) == DBK_OK &&
-            (rc = dbk_local_stream_put(s->L, shared)) == DBK_OK)
-            rc = dbk_local_commit(s->L);
-        else
-            dbk_local_rollback(s->L);
-    }
-    free(self);
-    json_decref(resp);
-    json_decref(grants);
-    return rc;
+    return DBK_EXIT_OK;
 }
 
 static int
@@ -664,7 +640,7 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
     char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[200], target[DBK_ID_TEXT_LEN + 1];
     const char *arg = NULL, *k, *name = NULL;
     json_t *resp = NULL, *who = NULL, *v;
-    size_t found = 0, regranted = 0, skipped = 0;
+    size_t found = 0;
     bool yes = false;
     int rc, ret, a, operands = 0;
 
@@ -731,39 +707,7 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
-    snprintf(path, sizeof path, "/v1/streams/%s/grants/%s", sid, target);
-    if ((rc = call(&s, "DELETE", path, NULL, &resp)) != DBK_OK) {
-        ret = dbk_cmd_fail("the access was not ended", rc);
-        goto out;
-    }
-    uint32_t epoch = (uint32_t)json_integer_value(json_object_get(resp, "epoch"));
-    bool pending = json_is_true(json_object_get(resp, "rotation_pending"));
-    json_decref(resp);
-    resp = NULL;
-    if (pending &&
-        (rc = rotate(&s, &shared, sid, epoch, who, target, &regranted, &skipped)) != DBK_OK) {
-        fprintf(stderr, "daybook: %s can no longer read your entries, but the new key was not "
-                        "set up (%s). Run 'daybook revoke %s' again when online: until then "
-                        "new entries wait on this device.\n",
-                name, dbk_err_message(rc), target);
-        ret = DBK_EXIT_FAIL;
-        goto out;
-    }
-    if (ctx->json) {
-        printf("{\"revoked\":\"%s\",\"epoch\":%u,\"regranted\":%zu,\"skipped\":%zu}\n", target,
-               pending ? epoch + 1 : epoch, regranted, skipped);
-    } else {
-        printf("%s can no longer read your entries.\nWhat they already read stays read: it is "
-               "on their devices and the law (42 CFR part 2)\nstill protects it. What you write "
-               "from now on uses a new key they never received.\n",
-               name);
-        if (regranted > 0)
-            printf("Your other counselor%s received the new key.\n", regranted == 1 ? "" : "s");
-        if (skipped > 0)
-            printf("%zu other counselor%s did not get the new key (their key could not be "
-                   "checked on this device); share again with them in person.\n",
-                   skipped, skipped == 1 ? "" : "s");
-    }
+    ret = finish_revoke(ctx, &s, &shared, who, target, name);
 out:
     json_decref(resp);
     json_decref(who);

@@ -228,23 +228,16 @@ unknown_item(const struct state *st, const char *typed)
                 typed);
 }
 
-/* The record id text of list entry i, for ordering duplicates. */
-static void
-rec_text(const struct state *st, size_t i, char t[DBK_ID_TEXT_LEN + 1])
-{
-    dbk_id_to_text(&st->l.v[i].hdr.record, t);
-}
-
 static int
 run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
 {
     const char *verb = check ? "check" : "uncheck";
     struct state st;
     json_t *want = json_array(), *before, *changed = json_array(), *after, *v;
-    size_t i, k, target = SIZE_MAX;
+    size_t i, k;
     int ret = DBK_EXIT_OK, rc;
     bool bad = false;
-    char date[11], t[DBK_ID_TEXT_LEN + 1], best[DBK_ID_TEXT_LEN + 1] = "";
+    char date[11];
     dbk_id written;
     bool wrote = false;
 
@@ -311,39 +304,12 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
     }
     dbk_day_format(st.today, date);
 
-    /* Today's records of this account; the one with the smallest id is where checks go,
-     * so that devices which each made one for the day keep writing to the same. */
-    for (i = 0; i < st.c.ndays; i++) {
-        if (st.c.day[i] != st.today)
-            continue;
-        rec_text(&st, st.c.days[i], t);
-        if (target == SIZE_MAX || strcmp(t, best) < 0) {
-            target = st.c.days[i];
-            snprintf(best, sizeof best, "%s", t);
-        }
-    }
     if (check) {
         json_array_foreach(want, i, v)
             if (!dbk_checklist_has(before, json_string_value(v)))
                 json_array_append(changed, v);
         if (json_array_size(changed) > 0) {
-            json_t *doc, *all = json_deep_copy(before);
-            int kind = DBK_LOCAL_SHARED;
-            char tz[64];
-            json_array_extend(all, changed);
-            if (target != SIZE_MAX) {
-                doc = json_deep_copy(st.l.v[target].doc); /* keeps the note, unknown fields */
-                kind = st.l.v[target].kind;
-            } else {
-                dbk_local_tz(tz, sizeof tz);
-                doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "checklist_day", "v", 1, "date",
-                                date, "tz", tz);
-            }
-            json_object_set_new(doc, "checked", all);
-            rc = dbk_entry_save(&st.s, kind,
-                                target != SIZE_MAX ? &st.l.v[target].hdr.record : NULL, doc,
-                                &written);
-            json_decref(doc);
+            rc = dbk_checklist_add(&st.s, &st.l, &st.c, st.today, changed);
             if (rc != DBK_OK) {
                 ret = dbk_cmd_fail("the checklist was not saved", rc);
                 goto out;

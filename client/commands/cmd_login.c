@@ -16,6 +16,8 @@
 #include "entry.h"
 #include "links.h"
 #include "net.h"
+#include "pins.h"
+#include "trust.h"
 #include "unlock.h"
 #include "sync.h"
 
@@ -117,33 +119,68 @@ finish(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64], 
     return rc;
 }
 
-/* Learns the counselor's keys (a client's second device). */
+/* Learns who the counselor is (a client's second device): its id and name from the
+ * server, a hint; its keys are pinned only after the sync, from this account's own
+ * pin records (pin_counselor). */
 static int
 learn_counselor(dbk_session *s, json_t *account)
 {
     const char *cid = json_string_value(json_object_get(account, "counselor"));
-    char path[128], key[64];
+    char path[128];
     json_t *resp = NULL;
-    unsigned char pk[32];
     long status;
+    dbk_id c;
     int rc;
 
-    if (cid == NULL)
+    if (cid == NULL || dbk_id_from_text(&c, cid, strlen(cid)) != DBK_OK)
         return DBK_OK;
+    if ((rc = dbk_local_put(s->L, "counselor", c.b, 16)) != DBK_OK)
+        return rc;
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
-    if (rc == DBK_OK && status == 200 && json_fixed(resp, "ed25519_pk", pk, 32) == DBK_OK) {
-        dbk_id c;
-        snprintf(key, sizeof key, "sign_pk:%s", cid);
-        rc = dbk_local_put(s->L, key, pk, 32);
-        if (rc == DBK_OK && dbk_id_from_text(&c, cid, strlen(cid)) == DBK_OK)
-            rc = dbk_local_put(s->L, "counselor", c.b, 16);
-        const char *name = json_string_value(json_object_get(resp, "name"));
-        if (rc == DBK_OK && name)
-            rc = dbk_local_put_text(s->L, "counselor_name", name);
-    }
+    const char *name = json_string_value(json_object_get(resp, "name"));
+    if (rc == DBK_OK && status == 200 && name)
+        rc = dbk_local_put_text(s->L, "counselor_name", name);
     json_decref(resp);
     return rc;
+}
+
+/*
+ * The counselor's keys on a second device (proto/TRUST.md T11): pinned from the pin
+ * records the first device wrote into this account's private stream (just pulled), and
+ * compared with what the server lists. A difference is refused loudly: this device
+ * keeps the keys the account checked. An account enrolled before pin records existed
+ * has none: then the server's signing key is pinned on first use, as before, and
+ * 'daybook verify' confirms it.
+ */
+static int
+pin_counselor(dbk_session *s, bool *refused)
+{
+    unsigned char pin_s[32], pin_b[32], srv_s[32], srv_b[32];
+    size_t pinned, conflicts, n;
+    dbk_id c;
+    int rc;
+
+    *refused = false;
+    if (dbk_local_get(s->L, "counselor", c.b, 16, &n) != DBK_OK || n != 16)
+        return DBK_OK;
+    if ((rc = dbk_pins_restore(s, &pinned, &conflicts)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_sync_account_keys(s, &c, srv_s, srv_b)) != DBK_OK)
+        return rc;
+    if (dbk_trust_pinned(s, &c, pin_s, pin_b) != DBK_OK) {
+        fprintf(stderr, "daybook: your other device did not save your counselor's checked key; "
+                        "compare safety numbers with 'daybook verify' in your next session\n");
+        return dbk_trust_pin_first_use(s, &c, srv_s);
+    }
+    if (sodium_memcmp(pin_s, srv_s, 32) != 0 || sodium_memcmp(pin_b, srv_b, 32) != 0) {
+        fprintf(stderr, "daybook: WARNING: the server lists keys for your counselor that differ "
+                        "from the ones your account checked at enrollment. This device keeps the "
+                        "checked keys and shares nothing with the listed ones. Tell your "
+                        "counselor, and compare safety numbers ('daybook verify').\n");
+        *refused = true;
+    }
+    return DBK_OK;
 }
 
 /* A new device: LINK is daybook://login?server=...&account=... */
@@ -242,7 +279,20 @@ login_new_device(dbk_ctx *ctx, const char *link)
     if (rc == DBK_OK) {
         dbk_unlock_cache(&s);
         dbk_sync_stats st;
+        bool refused = false;
         rc = dbk_sync(&s, &st);
+        if (rc == DBK_OK && (rc = dbk_local_begin(s.L)) == DBK_OK) {
+            if ((rc = pin_counselor(&s, &refused)) == DBK_OK)
+                rc = dbk_local_commit(s.L);
+            else
+                dbk_local_rollback(s.L);
+        }
+        if (rc == DBK_OK && refused) {
+            dbk_session_close(&s);
+            dbk_pass_keys_free(pk);
+            dbk_passphrase_free(pass);
+            return DBK_EXIT_FAIL; /* signed in, the listed keys refused (told above) */
+        }
         if (rc == DBK_OK) {
             if (ctx->json)
                 printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);
@@ -304,9 +354,17 @@ login_again(dbk_ctx *ctx)
              * this device holds goes back in the outbox; cursors start over. */
             restored = true;
             rc = dbk_local_outbox_requeue_all(s.L);
+            /* And who may read: a grant it lost, a revocation or a rotation it never saw
+             * (proto/TRUST.md T8) is sent again, before anything else. */
+            if (rc == DBK_OK)
+                rc = dbk_local_acts_unack_all(s.L);
         }
         if (rc == DBK_OK)
             rc = dbk_local_put_int(s.L, "restore_generation", gen);
+    }
+    if (rc == DBK_OK && restored) {
+        dbk_sync_acts_result ar;
+        rc = dbk_sync_acts(&s, &ar); /* what fails here is sent again by the next sync */
     }
     if (rc == DBK_OK)
         rc = dbk_refresh_grants(&s, NULL);

@@ -255,6 +255,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                                       "replaced_grants", (int)st.trust.replaced_grants,
                                       "kind_swaps", (int)st.trust.kind_swaps, "epoch_rollbacks",
                                       (int)st.trust.epoch_rollbacks));
+        json_object_set_new(j, "access_changes",
+                            json_pack("{s:i, s:i, s:i}", "sent", (int)st.acts.sent, "waiting",
+                                      (int)st.acts.pending, "conflicts",
+                                      (int)st.acts.conflicts));
         json_decref(loop);
         dbk_out_json(stdout, j);
         json_decref(j);
@@ -274,7 +278,15 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
                         "rotation is pending); the rest is up to date\n",
                 st.failed_streams);
-    return st.failed_streams > 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+    if (st.acts.pending > 0)
+        fprintf(stderr, "daybook: %zu change(s) of who may read your entries are not on the "
+                        "server yet (%s); they are sent again at every sync ('daybook access' "
+                        "shows them). New entries already use the new key.\n",
+                st.acts.pending,
+                st.acts.conflicts > 0 ? "another of your devices changed the key at the same "
+                                        "time"
+                                      : dbk_err_message(st.acts.error));
+    return st.failed_streams > 0 || st.acts.pending > 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 
 static int

@@ -234,7 +234,7 @@ dbk_cmd_print_help(const dbk_cmd *c, FILE *out)
 void
 dbk_cmd_print_overview(FILE *out)
 {
-    fprintf(out, "usage: daybook [--json] COMMAND [ARGS]\n\n"
+    fprintf(out, "usage: daybook [--json] [--no-key-cache] COMMAND [ARGS]\n\n"
                  "Log cravings, journal entries and coping skills between sessions, offline,\n"
                  "and sync them end-to-end encrypted with your clinic's server.\n\n"
                  "commands:\n");
@@ -242,11 +242,15 @@ dbk_cmd_print_overview(FILE *out)
         fprintf(out, "  %-10s %s\n", dbk_commands[i]->name, dbk_commands[i]->summary);
     fprintf(out, "\noptions:\n"
                  "  --json     machine-readable output\n"
+                 "  --no-key-cache  keep the unlocked keys in no cache (DAYBOOK_UNLOCK_SECONDS=0):\n"
+                 "             the passphrase is asked by every command\n"
                  "  --version  print the version\n"
                  "  --help     this overview; 'daybook help COMMAND' for one command\n"
                  "\nfiles: your profile is in $DAYBOOK_HOME (default ~/.local/share/daybook).\n"
                  "passphrase: asked on the terminal, or read from DAYBOOK_PASSPHRASE_FILE or\n"
-                 "DAYBOOK_PASSPHRASE_FD for scripts.\n"
+                 "DAYBOOK_PASSPHRASE_FD for scripts. Once unlocked, the keys stay in the\n"
+                 "kernel keyring for DAYBOOK_UNLOCK_SECONDS (900) where any process of your\n"
+                 "user can read them; 'daybook lock' forgets them, --no-key-cache keeps none.\n"
                  "\nexit codes: 0 success, 1 the operation failed, 2 usage error.\n"
                  "Colour is used on a terminal unless NO_COLOR is set.\n");
 }

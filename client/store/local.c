@@ -28,7 +28,11 @@ static const char schema[] =
     "  seq INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (record, clock, device)) STRICT;"
     "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
-    "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);";
+    "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);"
+    "CREATE TABLE IF NOT EXISTS acts ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, stream BLOB NOT NULL, kind INTEGER NOT NULL,"
+    "  grantee BLOB NOT NULL, epoch INTEGER NOT NULL, grant_bytes BLOB, at INTEGER NOT NULL,"
+    "  acked INTEGER NOT NULL DEFAULT 0) STRICT;";
 
 /* Statements of the hot path, prepared once per connection (see cached()). */
 enum { Q_CURRENT, Q_LEARN_SEQ, Q_DEMOTE, Q_INSERT, Q__COUNT };
@@ -166,8 +170,15 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
         return DBK_E_IO;
     }
     sqlite3_busy_timeout(L->db, 5000);
+    /* Most commands write one entry and exit. The write-ahead log is kept between them
+     * (not checkpointed, truncated and deleted at every close, then made again with a
+     * sync of the directory): a commit is then one sync of the log. SQLite still
+     * checkpoints it as it grows (1000 pages), and journal_size_limit bounds it. */
+    int on = 1;
+    sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
     if ((rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                      "PRAGMA secure_delete=ON;")) != DBK_OK ||
+                      "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;")) != DBK_OK ||
         (rc = exec(L, schema)) != DBK_OK) {
         struct statvfs vfs;
         dbk_local_close(L);
@@ -419,6 +430,78 @@ dbk_local_grant_get(dbk_local *L, const dbk_id *stream, uint32_t epoch, unsigned
     }
     sqlite3_finalize(s);
     return rc;
+}
+
+/* ---- acts: what this account did to its streams' access, in order ---- */
+
+int
+dbk_local_act_add(dbk_local *L, const dbk_local_act *a)
+{
+    sqlite3_stmt *s = prep(L, "INSERT INTO acts(stream, kind, grantee, epoch, grant_bytes, at)"
+                              " VALUES (?1,?2,?3,?4,?5,?6)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, &a->stream);
+    sqlite3_bind_int(s, 2, a->kind);
+    bind_id(s, 3, &a->grantee);
+    sqlite3_bind_int64(s, 4, a->epoch);
+    if (a->grant != NULL)
+        sqlite3_bind_blob(s, 5, a->grant, (int)a->len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, a->at_ms);
+    return done(s);
+}
+
+int
+dbk_local_acts(dbk_local *L, bool pending_only, dbk_local_act_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, pending_only
+                                  ? "SELECT seq, stream, kind, grantee, epoch, grant_bytes, at,"
+                                    " acked FROM acts WHERE acked = 0 ORDER BY seq"
+                                  : "SELECT seq, stream, kind, grantee, epoch, grant_bytes, at,"
+                                    " acked FROM acts ORDER BY seq");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        dbk_local_act a;
+        memset(&a, 0, sizeof a);
+        a.seq = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_bytes(s, 1) == DBK_ID_BYTES)
+            memcpy(a.stream.b, sqlite3_column_blob(s, 1), DBK_ID_BYTES);
+        a.kind = sqlite3_column_int(s, 2);
+        if (sqlite3_column_bytes(s, 3) == DBK_ID_BYTES)
+            memcpy(a.grantee.b, sqlite3_column_blob(s, 3), DBK_ID_BYTES);
+        a.epoch = (uint32_t)sqlite3_column_int64(s, 4);
+        a.grant = sqlite3_column_blob(s, 5);
+        a.len = (size_t)sqlite3_column_bytes(s, 5);
+        a.at_ms = sqlite3_column_int64(s, 6);
+        a.acked = sqlite3_column_int(s, 7) != 0;
+        cb(&a, arg);
+    }
+    sqlite3_finalize(s);
+    return map(rc);
+}
+
+int64_t
+dbk_local_act_last(dbk_local *L)
+{
+    return (int64_t)sqlite3_last_insert_rowid(L->db);
+}
+
+int
+dbk_local_act_acked(dbk_local *L, int64_t seq)
+{
+    sqlite3_stmt *s = prep(L, "UPDATE acts SET acked = 1 WHERE seq = ?1");
+    if (s == NULL)
+        return DBK_E_IO;
+    sqlite3_bind_int64(s, 1, seq);
+    return done(s);
+}
+
+int
+dbk_local_acts_unack_all(dbk_local *L)
+{
+    return exec(L, "UPDATE acts SET acked = 0;");
 }
 
 /* ---- records ---- */

@@ -12,6 +12,10 @@
  *   records   every revision this device has seen, envelope bytes; one per
  *             record is current (the newest), the others are kept losers
  *   outbox    revisions written here and not yet acknowledged by the server
+ *   acts      what this account did to its own streams' access, in the order it did
+ *             it: each grant it signed (its bytes) and each revocation, and whether
+ *             the server acknowledged it; re-sent in order until it has, and all
+ *             again after a server restore (proto/TRUST.md T8)
  */
 #ifndef DBK_CLIENT_LOCAL_H
 #define DBK_CLIENT_LOCAL_H
@@ -71,6 +75,30 @@ int dbk_local_grant_put(dbk_local *L, const dbk_id *stream, uint32_t epoch,
 /* The grant bytes for (stream, epoch), malloc'd. */
 int dbk_local_grant_get(dbk_local *L, const dbk_id *stream, uint32_t epoch, unsigned char **out,
                         size_t *len);
+
+enum dbk_local_act_kind { DBK_ACT_GRANT = 1, DBK_ACT_REVOKE = 2 };
+
+typedef struct dbk_local_act {
+    int64_t seq; /* order of the acts; set by the store */
+    dbk_id stream, grantee;
+    int kind;       /* DBK_ACT_* */
+    uint32_t epoch; /* a grant's epoch; a revocation's: the stream's epoch then */
+    const unsigned char *grant; /* DBK_ACT_GRANT: the signed grant bytes */
+    size_t len;
+    int64_t at_ms;
+    bool acked; /* the server answered it */
+} dbk_local_act;
+
+int dbk_local_act_add(dbk_local *L, const dbk_local_act *a);
+typedef void (*dbk_local_act_cb)(const dbk_local_act *a, void *arg);
+/* The acts in order (only those the server has not acknowledged when pending_only);
+ * a->grant is valid during the callback. */
+int dbk_local_acts(dbk_local *L, bool pending_only, dbk_local_act_cb cb, void *arg);
+int dbk_local_act_acked(dbk_local *L, int64_t seq);
+/* The seq of the act added last on this connection. */
+int64_t dbk_local_act_last(dbk_local *L);
+/* After a server restore: every act is to be checked against the server again. */
+int dbk_local_acts_unack_all(dbk_local *L);
 
 typedef struct dbk_local_record {
     dbk_envelope_hdr hdr;

@@ -401,6 +401,14 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
     memset(st, 0, sizeof *st);
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
+    /* Who may read first (revocations, rotations, grants still waiting, all of them after
+     * a restore): entries sealed under a new key are taken only after its self-grant. */
+    if ((rc = dbk_sync_acts(s, &st->acts)) != DBK_OK)
+        return rc;
+    if (st->acts.error == DBK_E_UNAVAILABLE || st->acts.error == DBK_E_UNAUTHENTICATED) {
+        st->pending = dbk_local_outbox_count(s->L);
+        return st->acts.error;
+    }
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
         struct push_acc pa = {json_object(), 0};
         struct pull_acc pl = {json_array(), s};
@@ -459,6 +467,21 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
             break;
         if (!more && (pa.n < PUSH_BATCH || st->failed_streams > 0))
             break;
+    }
+    /* The server behind this device (proto/TRUST.md T8): a stream listed below the epoch
+     * held here means a server restored (or turned) past what it once acknowledged,
+     * whatever its restore generation says. Every act is checked against it again, so
+     * a revocation or rotation it lost is sent back; the records the old epoch refused
+     * go with the next sync. */
+    if (rc == DBK_OK && st->trust.epoch_rollbacks > 0) {
+        dbk_sync_acts_result again;
+        if ((rc = dbk_local_acts_unack_all(s->L)) == DBK_OK &&
+            (rc = dbk_sync_acts(s, &again)) == DBK_OK) {
+            st->acts.sent += again.sent;
+            st->acts.pending = again.pending;
+            st->acts.conflicts = again.conflicts;
+            st->acts.error = again.error;
+        }
     }
     st->pending = dbk_local_outbox_count(s->L);
     if (rc == DBK_OK)

@@ -27,6 +27,21 @@ typedef struct dbk_sync_ended {
 
 #define DBK_SYNC_ENDED_MAX 64
 
+/*
+ * What this account did to its streams' access (grants, revocations, rotations; the
+ * acts of store/local.h), sent to the server in order until it acknowledged each:
+ * an act the server already holds is not sent again, a revocation only while the
+ * server shows a grant it covered active (so after a restore from an older backup a
+ * revoked counselor loses its grant again and the stream goes back to its newest
+ * epoch). See rotate.c.
+ */
+typedef struct dbk_sync_acts_result {
+    size_t sent;      /* acknowledged now */
+    size_t pending;   /* still waiting for the server */
+    size_t conflicts; /* a rotation another device of this account made at the same epoch */
+    int error;        /* why the first act left waiting was not taken, DBK_OK if none */
+} dbk_sync_acts_result;
+
 typedef struct dbk_sync_stats {
     size_t pushed, pulled, failed_streams;
     dbk_sync_ended ended[DBK_SYNC_ENDED_MAX]; /* newly ended, each told once */
@@ -37,6 +52,7 @@ typedef struct dbk_sync_stats {
      * (storage_full) from this device's, which fails with the same code. */
     int server_error;
     dbk_trust_report trust; /* what the server offered that this device refused */
+    dbk_sync_acts_result acts; /* who may read: what was sent, what still waits */
 } dbk_sync_stats;
 
 /* The keys the server lists now for account (GET /v1/accounts/{id}/keys): a hint, for
@@ -53,5 +69,28 @@ int dbk_sync(dbk_session *s, dbk_sync_stats *st);
  * ("revoked", "expired" or "")}]. New reference.
  */
 int dbk_sync_consents(dbk_session *s, json_t **out);
+
+int dbk_sync_acts(dbk_session *s, dbk_sync_acts_result *r);
+/* How many acts wait for the server (-1 on a local error); with list, each as
+ * {act: "grant"|"revoke", account, epoch, at}. */
+int64_t dbk_sync_acts_pending(dbk_session *s, json_t **list);
+
+typedef struct dbk_sync_revoke_result {
+    size_t regranted, skipped; /* readers given the new key; left out for want of pins */
+    uint32_t epoch;            /* the stream's epoch now */
+    bool already;              /* target held no key: nothing was changed */
+    dbk_sync_acts_result acts; /* what the server took of it */
+} dbk_sync_revoke_result;
+
+/*
+ * Ends target's access to stream (one of this account's): the revocation and a
+ * rotation to a new key granted to every reader of trust/'s dbk_trust_readers (listed:
+ * the grantees the server shows active, as id texts, may be NULL; names: id text ->
+ * name for the consents, may be NULL), made on this device first and then sent. A
+ * failure to send leaves them waiting (r->acts), to be sent by the next sync; new
+ * entries are sealed under the new key either way. when: the consents' time.
+ */
+int dbk_sync_revoke(dbk_session *s, const dbk_id *stream, const dbk_id *target, const json_t *listed,
+                    const json_t *names, const char *when, dbk_sync_revoke_result *r);
 
 #endif

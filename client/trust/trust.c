@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- pins ---- */
 
@@ -238,6 +239,77 @@ bool
 dbk_trust_report_any(const dbk_trust_report *r)
 {
     return r->bad_grants || r->replaced_grants || r->kind_swaps || r->epoch_rollbacks;
+}
+
+/* ---- readers ---- */
+
+struct readers_acc {
+    dbk_session *s;
+    const dbk_id *stream;
+    json_t *latest; /* grantee id text -> true (a grant stands) / false (revoked, expired) */
+    int64_t now_ms;
+};
+
+static void
+reader_act(const dbk_local_act *a, void *arg)
+{
+    struct readers_acc *r = arg;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_grant_hdr h;
+    if (!dbk_id_equal(&a->stream, r->stream) || dbk_id_equal(&a->grantee, &r->s->account))
+        return;
+    dbk_id_to_text(&a->grantee, t);
+    if (a->kind == DBK_ACT_REVOKE) {
+        json_object_set_new(r->latest, t, json_false());
+        return;
+    }
+    /* Only a grant this account's own key signed, to that grantee, counts. */
+    if (a->kind != DBK_ACT_GRANT || a->grant == NULL ||
+        dbk_grant_verify(a->grant, a->len, r->s->keys->sign_pk, &h) != DBK_OK ||
+        !dbk_id_equal(&h.grantee, &a->grantee) || !dbk_id_equal(&h.stream, r->stream))
+        return;
+    json_object_set_new(r->latest, t,
+                        json_boolean(h.expires_at == 0 || (int64_t)h.expires_at > r->now_ms));
+}
+
+int
+dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed, const dbk_id *except,
+                  dbk_trust_reader *out, size_t *n, size_t *skipped)
+{
+    struct readers_acc r = {s, stream, json_object(), (int64_t)time(NULL) * 1000};
+    const char *k;
+    json_t *v;
+    size_t i;
+    int rc;
+
+    *n = *skipped = 0;
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_acts(s->L, false, reader_act, &r)) != DBK_OK) {
+        json_decref(r.latest);
+        return rc;
+    }
+    /* The listing adds only accounts this device has no act about. */
+    json_array_foreach(listed, i, v) {
+        const char *id = json_string_value(v);
+        if (id != NULL && json_object_get(r.latest, id) == NULL)
+            json_object_set_new(r.latest, id, json_integer(1));
+    }
+    json_object_foreach(r.latest, k, v) {
+        unsigned char sign_pk[32];
+        dbk_trust_reader *x = &out[*n];
+        if (json_is_false(v) || dbk_id_from_text(&x->account, k, strlen(k)) != DBK_OK ||
+            dbk_id_equal(&x->account, &s->account) ||
+            (except != NULL && dbk_id_equal(&x->account, except)))
+            continue;
+        if (*n == DBK_TRUST_READERS_MAX ||
+            dbk_trust_pinned(s, &x->account, sign_pk, x->box_pk) != DBK_OK) {
+            (*skipped)++;
+            continue;
+        }
+        x->from_acts = json_is_true(v);
+        (*n)++;
+    }
+    json_decref(r.latest);
+    return DBK_OK;
 }
 
 json_t *

@@ -78,6 +78,28 @@ void dbk_trust_stream_listed(dbk_session *s, const dbk_id *stream, const char *k
 /* Whether r holds anything the user must be told. */
 bool dbk_trust_report_any(const dbk_trust_report *r);
 
+/*
+ * Readers. Who holds the key of one of this account's streams is this device's own
+ * record of what the account signed (the acts of store/local.h): an account whose
+ * latest act on the stream is a grant this account's key signed, not expired, and not
+ * revoked since. The server's listing (listed: ids of grantees it shows active, may be
+ * NULL) only adds accounts a grant made on another device of this account gave a key.
+ * Either way a reader is kept only when its keys are pinned (T1), and the new key of a
+ * rotation is sealed to the pinned X25519 key, never to one the server lists now.
+ */
+typedef struct dbk_trust_reader {
+    dbk_id account;
+    unsigned char box_pk[32];
+    bool from_acts; /* known from this device's own acts, not only from the listing */
+} dbk_trust_reader;
+
+#define DBK_TRUST_READERS_MAX 32
+
+/* The readers of stream but except (may be NULL) into out (at most
+ * DBK_TRUST_READERS_MAX); *skipped counts the accounts left out for want of pins. */
+int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed,
+                      const dbk_id *except, dbk_trust_reader *out, size_t *n, size_t *skipped);
+
 /* The consent of a self-grant for a stream of this kind (DBK_LOCAL_*): binds the
  * kind into what the account signs. New reference. */
 json_t *dbk_trust_self_consent(int kind, const char *when);

@@ -129,12 +129,25 @@ keyring_find(const dbk_session *s)
     return syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
 }
 
+/*
+ * Who can read the cache: the keys sit in the user keyring of this uid, so any process
+ * running as the same user (and root) can read them while they are kept, with no
+ * passphrase; another user's processes cannot. DAYBOOK_UNLOCK_SECONDS=0 (or the global
+ * option --no-key-cache, which sets it) turns the cache off: the keys are neither kept
+ * nor taken from it, and what an earlier command kept is forgotten.
+ */
+static long
+cache_seconds(void)
+{
+    const char *v = getenv("DAYBOOK_UNLOCK_SECONDS");
+    return v ? atol(v) : UNLOCK_SECONDS_DEFAULT;
+}
+
 void
 dbk_unlock_cache(dbk_session *s)
 {
     unsigned char secrets[64];
-    const char *v = getenv("DAYBOOK_UNLOCK_SECONDS");
-    long seconds = v ? atol(v) : UNLOCK_SECONDS_DEFAULT, id;
+    long seconds = cache_seconds(), id;
     char desc[64];
 
     if (s->keys == NULL || seconds <= 0)
@@ -167,7 +180,9 @@ dbk_unlock(dbk_session *s)
 
     if (s->keys != NULL)
         return DBK_OK;
-    if ((id = keyring_find(s)) > 0 &&
+    if (cache_seconds() <= 0)
+        dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
+    else if ((id = keyring_find(s)) > 0 &&
         syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) == (long)sizeof secrets) {
         s->keys = dbk_account_keys_from_secrets(secrets, secrets + 32);
         sodium_memzero(secrets, sizeof secrets);

@@ -1079,8 +1079,9 @@ test_export_and_no_plaintext(void **state)
         free(text);
     }
     j = ok_json(tc_cli("--json", "export", "--out", out, "--force", NULL));
-    /* two journals, a craving, the checklist day, the consent signed at enrollment */
-    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 5);
+    /* two journals, a craving, the checklist day, the consent signed at enrollment and
+     * the counselor's pin kept then (proto/TRUST.md T11) */
+    assert_int_equal(json_integer_value(json_object_get(j, "entries")), 6);
     json_decref(j);
     assert_int_equal(file_mode(out), 0600);
     {

@@ -405,19 +405,24 @@ test_revoke_asks_and_counselor_told_once(void **state)
     dbk_run_result_free(&r);
 }
 
-/* Runs sql on the server's file while the server is stopped. */
+/* Runs sql on the server's database while the server is stopped: the SQLite file, or in
+ * the suite's PostgreSQL pass pg_sql (NULL: the same text) on its database. */
 static void
-server_sql(struct fx *f, const char *sql)
+server_sql(struct fx *f, const char *sql, const char *pg_sql)
 {
     char path[4200], *err = NULL;
     sqlite3 *db;
     assert_int_equal(dbk_server_stop(&f->srv), 0);
-    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("sql: %s", err);
-    assert_true(sqlite3_changes(db) >= 1);
-    sqlite3_close(db);
+    if (dbk_test_pg()) {
+        assert_true(dbk_pg_exec_db(f->srv.store_url, pg_sql ? pg_sql : sql) >= 1);
+    } else {
+        snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("sql: %s", err);
+        assert_true(sqlite3_changes(db) >= 1);
+        sqlite3_close(db);
+    }
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 }
 
@@ -444,7 +449,7 @@ static void
 test_consent_expiry_stops_sharing(void **state)
 {
     struct fx *f = *state;
-    char day[11], want[160], sql[256], hex[2 * DBK_ID_BYTES + 1];
+    char day[11], want[160], sql[256], pg_sql[256], hex[2 * DBK_ID_BYTES + 1];
     dbk_run_result r;
     dbk_id co;
 
@@ -457,7 +462,10 @@ test_consent_expiry_stops_sharing(void **state)
     sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
     snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
              (long long)time(NULL) * 1000 - 3600 * 1000, hex);
-    server_sql(f, sql);
+    snprintf(pg_sql, sizeof pg_sql,
+             "UPDATE grants SET expires_at = %lld WHERE grantee = '\\x%s'::bytea;",
+             (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+    server_sql(f, sql, pg_sql);
 
     as(f->clhome);
     ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", NULL), "craving after");
@@ -507,7 +515,7 @@ test_counselor_name_from_the_code(void **state)
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
     must_contain(uri, "&by=Dana%20Reyes");
-    server_sql(f, "UPDATE accounts SET name = 'Mallory Impostor' WHERE name = 'Dana Reyes';");
+    server_sql(f, "UPDATE accounts SET name = 'Mallory Impostor' WHERE name = 'Dana Reyes';", NULL);
 
     snprintf(second, sizeof second, "%s/renamed", f->home);
     as(second);

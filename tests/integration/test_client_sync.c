@@ -186,9 +186,10 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result_free(&r);
 
     r = tc_cli("status", NULL);
-    /* Also waiting: the consent kept in the private stream at enrollment and the
-     * checklist day the shared journal ticked ("journaling"). */
-    assert_non_null(strstr(r.out, "6 entries"));
+    /* Also waiting: the consent kept in the private stream at enrollment, the pin of
+     * the counselor's checked keys (proto/TRUST.md T11) and the checklist day the shared
+     * journal ticked ("journaling"). */
+    assert_non_null(strstr(r.out, "7 entries"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
@@ -261,14 +262,15 @@ test_offline_day_syncs_when_server_returns(void **state)
     assert_non_null(strstr(r.err, "nothing is lost"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
-    assert_non_null(strstr(r.out, "\"pending\":6")); /* and the consent kept at enrollment */
+    /* and the consent and the counselor's pin kept at enrollment */
+    assert_non_null(strstr(r.out, "\"pending\":7"));
     dbk_run_result_free(&r);
 
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync after restart: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":6")); /* and the consent kept at enrollment */
+    assert_non_null(strstr(r.out, "\"pushed\":7")); /* and the consent and pin kept then */
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
     assert_int_equal(json_array_size(seen), 5);
@@ -500,7 +502,8 @@ test_quickstart_with_the_clis(void **state)
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "2 sent")); /* and the consent kept at enrollment */
+    /* and the consent and the counselor's pin kept at enrollment */
+    assert_non_null(strstr(r.out, "3 sent"));
     dbk_run_result_free(&r);
 
     /* The counselor's sync learns the new grant and pulls the client's entry, which it
@@ -606,6 +609,42 @@ test_second_device(void **state)
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
     assert_int_equal(log_count(), 4); /* the consent, two journals, the day they ticked */
+
+    /* proto rule R7: each device ticks another item of today before it has seen the
+     * other's tick; after both sync, both see both ticked (the records combine by
+     * union), and a third tick lands in one record. */
+    {
+        static const char *const items[2] = {"exercise", "slept_enough"};
+        const char *homes[2] = {f->home, home2};
+        for (int d = 0; d < 2; d++) {
+            setenv("DAYBOOK_HOME", homes[d], 1);
+            r = tc_cli("check", items[d], NULL);
+            assert_int_equal(r.status, 0);
+            dbk_run_result_free(&r);
+        }
+        for (int round = 0; round < 2; round++)
+            for (int d = 0; d < 2; d++) {
+                setenv("DAYBOOK_HOME", homes[d], 1);
+                r = tc_cli("sync", NULL);
+                assert_int_equal(r.status, 0);
+                dbk_run_result_free(&r);
+            }
+        for (int d = 0; d < 2; d++) {
+            setenv("DAYBOOK_HOME", homes[d], 1);
+            json_t *t = tc_json_of(tc_cli("--json", "today", NULL), "today"), *it;
+            size_t i, ticked = 0;
+            json_array_foreach(json_object_get(t, "items"), i, it) {
+                const char *id = json_string_value(json_object_get(it, "id"));
+                if (json_is_true(json_object_get(it, "checked")) &&
+                    (!strcmp(id, items[0]) || !strcmp(id, items[1])))
+                    ticked++;
+            }
+            json_decref(t);
+            if (ticked != 2)
+                fail_msg("device %d sees %zu of the two ticks", d + 1, ticked);
+        }
+    }
+    setenv("DAYBOOK_HOME", f->home, 1);
 
     /* A wrong passphrase on a new device leaves no half-made profile. */
     snprintf(home2, sizeof home2, "%s/third", f->home);
@@ -968,14 +1007,18 @@ test_corrupt_local_file(void **state)
     (void)enrolled_client(f);
     r = tc_cli("journal", "-m", "before the damage", NULL);
     dbk_run_result_free(&r);
-    snprintf(db, sizeof db, "%s/daybook.db", f->home);
-    r = tc_cli("status", NULL); /* checkpoint */
-    dbk_run_result_free(&r);
-    w = fopen(db, "r+b");
-    assert_non_null(w);
-    fseek(w, 0, SEEK_SET);
-    fwrite("this is not a database file at all", 1, 34, w);
-    fclose(w);
+    /* The write-ahead log is kept between commands, so it may hold the newest copy of
+     * the header page: the damage is to both files, as a failing disk would do. */
+    for (int k = 0; k < 2; k++) {
+        snprintf(db, sizeof db, "%s/daybook.db%s", f->home, k ? "-wal" : "");
+        w = fopen(db, "r+b");
+        if (w == NULL && k == 1)
+            break; /* no log left */
+        assert_non_null(w);
+        fseek(w, 0, SEEK_SET);
+        fwrite("this is not a database file at all", 1, 34, w);
+        fclose(w);
+    }
     r = tc_cli("log", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "is damaged"));

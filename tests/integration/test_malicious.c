@@ -76,10 +76,16 @@ turn_server(struct fx *f, const char *sql)
     char path[4200], bump[256], hex[33], *err = NULL;
     sqlite3 *db;
     assert_int_equal(dbk_server_stop(&f->srv), 0);
-    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     snprintf(bump, sizeof bump, "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
              hex_of(f->p.client_id, hex));
+    if (dbk_test_pg()) { /* the suite's PostgreSQL pass: the same edits of its database */
+        assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 0);
+        assert_true(dbk_pg_exec_db(f->srv.store_url, bump) >= 0);
+        assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(db, bump, NULL, NULL, &err) != SQLITE_OK)
         fail_msg("sql: %s", err);
@@ -188,12 +194,18 @@ client_stream_and_key(struct fx *f, dbk_id *stream, unsigned char box_pk[32])
     char path[4200], hex[33], sql[256];
     sqlite3 *db;
     sqlite3_stmt *st;
-    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     snprintf(sql, sizeof sql,
              "SELECT s.id, a.box_pk FROM streams s JOIN accounts a ON a.id = s.owner "
              "WHERE s.owner = x'%s' AND s.kind = 1",
              hex_of(f->p.client_id, hex));
+    if (dbk_test_pg()) {
+        unsigned char *out[] = {stream->b, box_pk};
+        const size_t len[] = {16, 32};
+        assert_true(dbk_pg_row(f->srv.store_url, sql, out, len, 2));
+        return;
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     memcpy(stream->b, sqlite3_column_blob(st, 0), 16);

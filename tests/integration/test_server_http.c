@@ -278,7 +278,8 @@ test_files_are_private(void **state)
 
     assert_int_equal(stat(s->data_dir, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
-    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+    /* The store's file, or on PostgreSQL the URL the data dir remembers. */
+    snprintf(path, sizeof path, "%s/%s", s->data_dir, dbk_test_pg() ? "store.url" : "daybook.db");
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0077, 0);
 }

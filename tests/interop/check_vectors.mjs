@@ -325,5 +325,22 @@ function load(file, lists) {
     }
 }
 
+// ---------------------------------------------------------------------------------
+// links.json (README rule R11)
+{
+    const v = load('links.json', ['positive', 'negative']);
+    for (const c of v?.positive ?? []) {
+        positive(`links.json ${c.name}`, () => {
+            const got = dbk.parseLink(c.link);
+            expectEq('kind', got.kind, c.kind);
+            expectEq('fields', JSON.stringify(got.fields, Object.keys(got.fields).sort()),
+                     JSON.stringify(c.fields, Object.keys(c.fields).sort()));
+        });
+    }
+    for (const c of v?.negative ?? []) {
+        negative(`links.json ${c.name}`, c.error, () => dbk.parseLink(c.link));
+    }
+}
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -923,3 +923,72 @@ export function hlcCompare(a, b) {
     if (ca !== cb) return ca > cb ? 1 : -1;
     return compareBytes(a.deviceId, b.deviceId);
 }
+
+// ---------------------------------------------------------------------------------
+// Links (README rule R11)
+
+const LINK_KINDS = [['daybook://setup?', 'setup'], ['daybook://enroll?', 'enroll'],
+                    ['daybook://login?', 'login']];
+// Each field's room in bytes, its terminating NUL included, as in the C reader.
+const LINK_FIELDS = { server: 512, code: 32, fp: 32, counselor: 32, account: 32, name: 201, by: 201 };
+
+/** Whether t is an account id: base64url that decodes to exactly 16 bytes. */
+export function isIdText(t) {
+    return typeof t === 'string' && base64urlDecode(t)?.length === 16;
+}
+
+function pctDecode(v, cap) {
+    const out = [];
+    const raw = new TextEncoder().encode(v);
+    for (let i = 0; i < raw.length; i++) {
+        let c = raw[i];
+        if (c === 0x25) { /* '%' */
+            const h = String.fromCharCode(raw[i + 1] ?? 0, raw[i + 2] ?? 0);
+            if (i + 2 >= raw.length || !/^[0-9a-fA-F]{2}$/.test(h)) fail('invalid_request', 'bad escape');
+            c = parseInt(h, 16);
+            i += 2;
+        }
+        if (c === 0 || out.length + 1 >= cap) fail('invalid_request', 'NUL or too long');
+        out.push(c);
+    }
+    return new TextDecoder().decode(new Uint8Array(out));
+}
+
+/** https, or http only to a loopback host as a URL parser reads it. */
+export function checkServerUrl(url) {
+    let u;
+    try { u = new URL(url); } catch { fail('invalid_request', 'not a URL'); }
+    if (u.protocol === 'https:') return;
+    const h = u.hostname;
+    if (u.protocol === 'http:' && (/^127\.\d+\.\d+\.\d+$/.test(h) || h === 'localhost' || h === '[::1]'))
+        return;
+    fail('invalid_request', `not https, and not loopback: ${url}`);
+}
+
+/**
+ * A daybook:// link: { kind, fields }. A repeated known field, a bad escape, a NUL,
+ * an overlong value or a missing required field makes the whole link invalid
+ * ('invalid_request'); unknown fields are ignored.
+ */
+export function parseLink(text) {
+    const k = LINK_KINDS.find(([prefix]) => text.startsWith(prefix));
+    if (!k) fail('invalid_request', 'not a daybook:// link');
+    const fields = {};
+    for (const part of text.slice(k[0].length).split('&')) {
+        const eq = part.indexOf('=');
+        if (eq < 0) continue;
+        const name = part.slice(0, eq);
+        if (!(name in LINK_FIELDS)) continue;
+        if (name in fields) fail('invalid_request', `repeated ${name}`);
+        fields[name] = pctDecode(part.slice(eq + 1), LINK_FIELDS[name]);
+    }
+    const kind = k[1];
+    let ok = !!fields.server;
+    if (kind === 'setup') ok = ok && fields.code?.length === 22;
+    if (kind === 'enroll') ok = ok && fields.code?.length === 22 && fields.fp?.length === 22 &&
+                                isIdText(fields.counselor);
+    if (kind === 'login') ok = ok && isIdText(fields.account);
+    if (!ok) fail('invalid_request', 'a required field is missing or malformed');
+    checkServerUrl(fields.server);
+    return { kind, fields };
+}

@@ -33,11 +33,15 @@ typedef struct dbk_server {
     char *dir;      /* temp dir: data/, port, stderr.log */
     char *data_dir;
     char base_url[64];
+    char *store_url; /* PostgreSQL runs (dbk_test_pg): this server's own database */
 } dbk_server;
 
 /*
  * Starts daybookd serve with --data-dir DIR/data and extra arguments (NULL-terminated,
  * may be NULL). Returns 0 when it answers, -1 if it exited or did not listen in time.
+ * When the suite runs on PostgreSQL (dbk_test_pg), the server gets a new database of
+ * its own (--store), which its data dir remembers, so admin commands given
+ * --data-dir reach it too.
  */
 int dbk_server_start(dbk_server *s, const char *const *extra_args);
 /* Starts daybookd again on the same directory and port (after stop or kill). */
@@ -46,8 +50,30 @@ int dbk_server_restart(dbk_server *s, const char *const *extra_args);
 int dbk_server_stop(dbk_server *s);
 /* SIGKILL, and reap. */
 void dbk_server_kill(dbk_server *s);
-/* Frees and removes the temp dir. */
+/* Frees and removes the temp dir (and drops a PostgreSQL server's database). */
 void dbk_server_cleanup(dbk_server *s);
+
+/* ---- PostgreSQL (support/pg.c) ---- */
+
+/* Whether this run's daybookd keep their data in PostgreSQL: DAYBOOK_TEST_STORE is
+ * "postgresql" (integration.pg.*). Tests of the SQLite file itself skip then. */
+bool dbk_test_pg(void);
+/* A libpq URL of database db in the cluster of a pg_cluster.sh state file (NULL: the
+ * suite's, $DAYBOOK_PG_CLUSTER). malloc'd. */
+char *dbk_pg_url(const char *state, const char *db);
+/* A new empty database in that cluster; its URL, malloc'd. */
+char *dbk_pg_create_db(const char *state);
+void dbk_pg_drop_db(const char *state, const char *url);
+/* Runs sql on the cluster's postgres database; false if it failed (said on stderr). */
+bool dbk_pg_exec(const char *state, const char *sql);
+/* Runs sql on the database at url (a test editing a server's store behind its back,
+ * as others edit daybook.db; SQLite's blob literals x'..' are accepted); the rows it
+ * changed, or -1 (said on stderr). */
+long dbk_pg_exec_db(const char *url, const char *sql);
+/* The first row of a query on the database at url: column i, exactly len[i] bytes, into
+ * out[i]. SQLite's blob literals x'..' are accepted in both. False if not so. */
+bool dbk_pg_row(const char *url, const char *sql, unsigned char *const *out, const size_t *len,
+                int ncols);
 /* The server's stderr so far (malloc'd, NUL-terminated). */
 char *dbk_server_log(const dbk_server *s);
 

@@ -105,6 +105,8 @@ dbk_server_start(dbk_server *s, const char *const *extra)
     memset(s, 0, sizeof *s);
     s->dir = dbk_tmpdir("server");
     s->data_dir = concat(s->dir, "/data");
+    if (dbk_test_pg())
+        s->store_url = dbk_pg_create_db(NULL);
     return dbk_server_restart(s, extra);
 }
 
@@ -134,6 +136,10 @@ dbk_server_restart(dbk_server *s, const char *const *extra)
     argv[n++] = s->data_dir;
     argv[n++] = "--port-file";
     argv[n++] = port_file;
+    if (s->store_url != NULL) {
+        argv[n++] = "--store";
+        argv[n++] = s->store_url;
+    }
     for (size_t i = 0; extra && extra[i] && n < 46; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -207,8 +213,11 @@ dbk_server_cleanup(dbk_server *s)
     dbk_server_kill(s);
     if (s->dir && getenv("DAYBOOK_KEEP_TMP") == NULL)
         dbk_rmtree(s->dir);
+    if (s->store_url != NULL && getenv("DAYBOOK_KEEP_TMP") == NULL)
+        dbk_pg_drop_db(NULL, s->store_url);
     free(s->dir);
     free(s->data_dir);
+    free(s->store_url);
     memset(s, 0, sizeof *s);
 }
 

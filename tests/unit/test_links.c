@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
 
 #define ID22 "AAAAAAAAAAAAAAAAAAAAAA"
 
@@ -119,6 +121,53 @@ test_pct_append(void **state)
     assert_string_equal(out, "x=a%20b%26c~");
 }
 
+/* proto/vectors/links.json (README rule R11), the cases every implementation replays. */
+static void
+test_vectors(void **state)
+{
+    char path[4096];
+    json_error_t err;
+    json_t *v, *c, *f;
+    size_t i;
+    const char *k;
+    dbk_link u;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/links.json", getenv("DAYBOOK_VECTORS"));
+    v = json_load_file(path, 0, &err);
+    if (v == NULL)
+        fail_msg("%s: %s", path, err.text);
+    json_array_foreach(json_object_get(v, "positive"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        if (dbk_link_parse(json_string_value(json_object_get(c, "link")), &u) != DBK_OK)
+            fail_msg("links.json %s: refused", name);
+        assert_string_equal(kind, u.kind == DBK_LINK_SETUP    ? "setup"
+                                  : u.kind == DBK_LINK_ENROLL ? "enroll"
+                                                              : "login");
+        json_object_foreach(json_object_get(c, "fields"), k, f) {
+            const char *got = !strcmp(k, "server")      ? u.server
+                              : !strcmp(k, "code")      ? u.code
+                              : !strcmp(k, "fp")        ? u.fp
+                              : !strcmp(k, "counselor") ? u.counselor
+                              : !strcmp(k, "account")   ? u.account
+                              : !strcmp(k, "name")      ? u.name
+                              : !strcmp(k, "by")        ? u.by
+                                                        : NULL;
+            if (got == NULL || strcmp(got, json_string_value(f)) != 0)
+                fail_msg("links.json %s: %s is \"%s\"", name, k, got ? got : "(unknown)");
+        }
+    }
+    json_array_foreach(json_object_get(v, "negative"), i, c) {
+        int rc = dbk_link_parse(json_string_value(json_object_get(c, "link")), &u);
+        if (rc == DBK_OK ||
+            strcmp(dbk_err_code(rc), json_string_value(json_object_get(c, "error"))) != 0)
+            fail_msg("links.json %s: %s", json_string_value(json_object_get(c, "name")),
+                     dbk_err_code(rc));
+    }
+    json_decref(v);
+}
+
 /*
  * "Plain HTTP only to loopback" parses the URL (libcurl's URL API) and checks the
  * host it will contact, never a prefix of the text.
@@ -197,6 +246,7 @@ main(void)
         cmocka_unit_test(test_bad_links_are_refused),
         cmocka_unit_test(test_login_link_round_trip),
         cmocka_unit_test(test_pct_append),
+        cmocka_unit_test(test_vectors),
     };
     if (dbk_init() != 0)
         return 1;

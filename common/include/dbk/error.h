@@ -51,7 +51,9 @@
     X(E_BAD_GRANT, -37, "bad_grant", 400, "The key grant is malformed or does not verify.")        \
     X(E_EXPIRED, -38, "expired", 403, "The grant or token has expired.")                          \
     X(E_CLOCK_AHEAD, -39, "clock_ahead", 400,                                                      \
-      "A revision's clock is more than a day ahead of the server's; check the device's clock.")
+      "A revision's clock is more than a day ahead of the server's; check the device's clock.") \
+    X(E_STORE_UNAVAILABLE, -40, "store_unavailable", 503,                                          \
+      "The server's database cannot be reached; nothing was done. Retry shortly.")
 
 enum dbk_err {
 #define DBK_X_ENUM(name, num, code, status, msg) DBK_##name = (num),

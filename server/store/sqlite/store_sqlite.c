@@ -4,7 +4,9 @@
  * storage worker thread (and by admin commands before/without a loop).
  *
  * Statements are prepared once and kept (SQLITE_PREPARE_PERSISTENT), indexed by
- * the Q_* enum; sql_of[] holds their text.
+ * the Q_* enum; sql_of[] holds their text. The schema is store/schema.c's, the
+ * push and pull rules store/rules.c's; this file is their SQLite I/O. Its functions
+ * are the operations of store/backend.h with the prefix sq_.
  *
  * A full disk: SQLite answers SQLITE_FULL (DBK_E_STORAGE_FULL) and, for some
  * errors (SQLITE_FULL outside a statement journal, SQLITE_IOERR), rolls the whole
@@ -12,7 +14,8 @@
  * so no job of a group commit runs or is acknowledged outside the group's
  * transaction. The reserve file (dbk_store_reserve) gives reads room meanwhile.
  */
-#include "store.h"
+#include "../backend.h"
+#include "../schema.h"
 
 #include "dbk/bytes.h"
 #include "dbk/error.h"
@@ -29,70 +32,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+typedef struct sq_store sq_store;
+#define DBK_BACKEND_TYPE sq_store
+#define DBK_BACKEND_PREFIXED(name) sq_##name
+DBK_BACKEND_DECLARE()
+
 #define STORE_FILE "daybook.db"
 #define RESERVE_FILE "daybook.reserve"
-#define SCHEMA_VERSION 1
-
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS meta ("
-    "  key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;"
-    "CREATE TABLE IF NOT EXISTS accounts ("
-    "  id BLOB PRIMARY KEY, role INTEGER NOT NULL, name TEXT NOT NULL,"
-    "  sign_pk BLOB NOT NULL, box_pk BLOB NOT NULL, login_pk BLOB NOT NULL,"
-    "  bundle BLOB NOT NULL, generation INTEGER NOT NULL, counselor BLOB,"
-    "  created_at INTEGER NOT NULL, used_bytes INTEGER NOT NULL DEFAULT 0,"
-    "  grants_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
-    "CREATE INDEX IF NOT EXISTS accounts_counselor ON accounts(counselor);"
-    "CREATE TABLE IF NOT EXISTS invites ("
-    "  id BLOB PRIMARY KEY, kind INTEGER NOT NULL, secret_hash BLOB NOT NULL UNIQUE,"
-    "  counselor BLOB, name TEXT NOT NULL, created_at INTEGER NOT NULL,"
-    "  expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0) STRICT;"
-    "CREATE TABLE IF NOT EXISTS devices ("
-    "  id BLOB PRIMARY KEY, account BLOB NOT NULL, name TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL) STRICT;"
-    "CREATE TABLE IF NOT EXISTS tokens ("
-    "  hash BLOB PRIMARY KEY, account BLOB NOT NULL, device BLOB NOT NULL,"
-    "  expires_at INTEGER NOT NULL) STRICT;"
-    "CREATE INDEX IF NOT EXISTS tokens_device ON tokens(device);"
-    "CREATE TABLE IF NOT EXISTS challenges ("
-    "  challenge BLOB PRIMARY KEY, account BLOB NOT NULL, device BLOB NOT NULL,"
-    "  purpose INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT;"
-    "CREATE TABLE IF NOT EXISTS streams ("
-    "  id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
-    "  epoch INTEGER NOT NULL, seq INTEGER NOT NULL DEFAULT 0,"
-    "  rotation_pending INTEGER NOT NULL DEFAULT 0) STRICT;"
-    "CREATE INDEX IF NOT EXISTS streams_owner ON streams(owner);"
-    "CREATE TABLE IF NOT EXISTS grants ("
-    "  stream BLOB NOT NULL, grantee BLOB NOT NULL, epoch INTEGER NOT NULL,"
-    "  grant_bytes BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    "  revoked_at INTEGER NOT NULL DEFAULT 0,"
-    "  closed_at INTEGER NOT NULL DEFAULT 0," /* on the owner's self-grant: epoch closed */
-    "  PRIMARY KEY (stream, grantee, epoch)) STRICT;"
-    "CREATE INDEX IF NOT EXISTS grants_grantee ON grants(grantee);"
-    /* Revoked grants that a later grant for the same (stream, grantee, epoch)
-     * replaced: the consent history is kept, never overwritten. */
-    "CREATE TABLE IF NOT EXISTS grant_history ("
-    "  stream BLOB NOT NULL, grantee BLOB NOT NULL, epoch INTEGER NOT NULL,"
-    "  grant_bytes BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    "  revoked_at INTEGER NOT NULL, closed_at INTEGER NOT NULL DEFAULT 0) STRICT;"
-    "CREATE INDEX IF NOT EXISTS grant_history_stream ON grant_history(stream);"
-    "CREATE TABLE IF NOT EXISTS records ("
-    "  stream BLOB NOT NULL, record BLOB NOT NULL, seq INTEGER NOT NULL,"
-    "  clock INTEGER NOT NULL, device BLOB NOT NULL, epoch INTEGER NOT NULL,"
-    "  creator BLOB NOT NULL, envelope BLOB NOT NULL,"
-    "  PRIMARY KEY (stream, record)) STRICT, WITHOUT ROWID;"
-    "CREATE UNIQUE INDEX IF NOT EXISTS records_seq ON records(stream, seq);"
-    "CREATE TABLE IF NOT EXISTS audit ("
-    "  idx INTEGER PRIMARY KEY, at INTEGER NOT NULL, action INTEGER NOT NULL,"
-    "  actor_role INTEGER NOT NULL, actor BLOB NOT NULL, device BLOB NOT NULL,"
-    "  stream BLOB NOT NULL, owner BLOB NOT NULL, grantee BLOB NOT NULL,"
-    "  epoch INTEGER NOT NULL, count INTEGER NOT NULL, seq_from INTEGER NOT NULL,"
-    "  seq_to INTEGER NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL) STRICT;"
-    "CREATE INDEX IF NOT EXISTS audit_owner ON audit(owner, idx);"
-    /* Counselors an administrator disabled (daybookd counselor disable): a table of
-     * its own, so stores made before it need no migration. */
-    "CREATE TABLE IF NOT EXISTS disabled_accounts ("
-    "  account BLOB PRIMARY KEY, disabled_at INTEGER NOT NULL) STRICT;";
 
 enum q {
     Q_META_GET,
@@ -270,7 +216,8 @@ static const char *const sql_of[Q__COUNT] = {
                     " ORDER BY idx",
 };
 
-struct dbk_store {
+struct sq_store {
+    dbk_store base; /* first: the operation table (store/backend.h) */
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     int sp_depth;
@@ -281,12 +228,12 @@ struct dbk_store {
     atomic_bool full;      /* the reserve is used up: new records are refused */
 };
 
-static void reserve_release(dbk_store *st);
+static void reserve_release(sq_store *st);
 
 /* ---- plumbing ---- */
 
 static int
-map_err(dbk_store *st, int rc)
+map_err(sq_store *st, int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
@@ -307,7 +254,7 @@ map_err(dbk_store *st, int rc)
 }
 
 static int
-map_rc(dbk_store *st, int rc)
+map_rc(sq_store *st, int rc)
 {
     int err = map_err(st, rc);
     if (err != DBK_OK)
@@ -316,7 +263,7 @@ map_rc(dbk_store *st, int rc)
 }
 
 static sqlite3_stmt *
-q(dbk_store *st, enum q id)
+q(sq_store *st, enum q id)
 {
     if (st->q[id] == NULL &&
         sqlite3_prepare_v3(st->db, sql_of[id], -1, SQLITE_PREPARE_PERSISTENT, &st->q[id], NULL) !=
@@ -369,12 +316,12 @@ col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
 }
 
 /* Steps a statement that returns no rows. */
-static int tx_open(dbk_store *st);
+static int tx_open(sq_store *st);
 
 /* Steps a write. Inside a transaction SQLite has already rolled back by itself, it
  * is not run: on its own it would commit outside the group. */
 static int
-run(dbk_store *st, sqlite3_stmt *s)
+run(sq_store *st, sqlite3_stmt *s)
 {
     if (st->in_tx && tx_open(st) != DBK_OK)
         return tx_open(st);
@@ -385,7 +332,7 @@ run(dbk_store *st, sqlite3_stmt *s)
 
 /* Steps s for its single row: DBK_OK (row ready), DBK_E_NOT_FOUND or an error. */
 static int
-one(dbk_store *st, sqlite3_stmt *s)
+one(sq_store *st, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -395,7 +342,7 @@ one(dbk_store *st, sqlite3_stmt *s)
 }
 
 static int
-exec(dbk_store *st, const char *sql)
+exec(sq_store *st, const char *sql)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? DBK_OK : map_rc(st, rc);
@@ -409,7 +356,7 @@ exec(dbk_store *st, const char *sql)
 /* ---- open, transactions ---- */
 
 static int
-meta_get(dbk_store *st, const char *key, void *out, size_t len)
+meta_get(sq_store *st, const char *key, void *out, size_t len)
 {
     PREP(s, Q_META_GET);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -424,7 +371,7 @@ meta_get(dbk_store *st, const char *key, void *out, size_t len)
 }
 
 static int
-meta_put(dbk_store *st, enum q which, const char *key, const void *val, size_t len)
+meta_put(sq_store *st, enum q which, const char *key, const void *val, size_t len)
 {
     PREP(s, which);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -433,34 +380,49 @@ meta_put(dbk_store *st, enum q which, const char *key, const void *val, size_t l
 }
 
 static int
-init_schema(dbk_store *st)
+schema_exec(void *ctx, const char *sql)
 {
-    dbk_id server_id;
-    unsigned char gen[8], ver[8], secret[32];
+    return exec(ctx, sql);
+}
+
+static int
+schema_meta_add(void *ctx, const char *key, const void *val, size_t len)
+{
+    return meta_put(ctx, Q_META_PUT, key, val, len);
+}
+
+static int
+schema_meta_get(void *ctx, const char *key, void *val, size_t len)
+{
+    return meta_get(ctx, key, val, len);
+}
+
+static int
+schema_meta_set(void *ctx, const char *key, const void *val, size_t len)
+{
+    return meta_put(ctx, Q_META_SET, key, val, len);
+}
+
+static int
+init_schema(sq_store *st)
+{
+    const dbk_schema_io io = {st, schema_exec, schema_meta_add, schema_meta_get,
+                              schema_meta_set};
     int rc;
 
-    dbk_id_random(&server_id);
-    randombytes_buf(secret, sizeof secret);
-    dbk_put_u64(gen, 1);
-    dbk_put_u64(ver, SCHEMA_VERSION);
     if ((rc = exec(st, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    if ((rc = exec(st, schema_sql)) == DBK_OK &&
-        (rc = meta_put(st, Q_META_PUT, "server_id", server_id.b, sizeof server_id.b)) == DBK_OK &&
-        (rc = meta_put(st, Q_META_PUT, "restore_generation", gen, sizeof gen)) == DBK_OK &&
-        (rc = meta_put(st, Q_META_PUT, "server_secret", secret, sizeof secret)) == DBK_OK &&
-        (rc = meta_put(st, Q_META_PUT, "schema_version", ver, sizeof ver)) == DBK_OK)
+    if ((rc = dbk_schema_apply(&io, DBK_DIALECT_SQLITE)) == DBK_OK)
         rc = exec(st, "COMMIT");
-    sodium_memzero(secret, sizeof secret);
     if (rc != DBK_OK)
         exec(st, "ROLLBACK");
     return rc;
 }
 
 static int
-open_path(const char *path, bool create, dbk_store **out)
+open_path(const char *path, bool create, sq_store **out)
 {
-    dbk_store *st;
+    sq_store *st;
     int rc;
 
     *out = NULL;
@@ -473,7 +435,7 @@ open_path(const char *path, bool create, dbk_store **out)
                         NULL) != SQLITE_OK) {
         DBK_LOG(DBK_LOG_ERROR, "store_open_failed", DBK_STR("path", path),
                 DBK_STR("sqlite", sqlite3_errmsg(st->db)));
-        dbk_store_close(st);
+        sq_close(st);
         return DBK_E_IO;
     }
     sqlite3_busy_timeout(st->db, 5000);
@@ -481,33 +443,62 @@ open_path(const char *path, bool create, dbk_store **out)
     if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")) != DBK_OK ||
         (rc = init_schema(st)) != DBK_OK) {
-        dbk_store_close(st);
+        sq_close(st);
         return rc;
     }
     *out = st;
     return DBK_OK;
 }
 
+static const dbk_store_ops sq_ops;
+
 int
-dbk_store_open(const char *dir, dbk_store **out)
+dbk_sqlite_open(const char *dir, dbk_store **out)
 {
     char path[4096];
+    sq_store *st;
     int rc;
+    *out = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE) >= sizeof path)
         return DBK_E_IO;
-    if ((rc = open_path(path, true, out)) == DBK_OK)
-        snprintf((*out)->dir, sizeof (*out)->dir, "%s", dir);
-    return rc;
+    if ((rc = open_path(path, true, &st)) != DBK_OK)
+        return rc;
+    snprintf(st->dir, sizeof st->dir, "%s", dir);
+    st->base.ops = &sq_ops;
+    *out = &st->base;
+    return DBK_OK;
 }
 
 int
-dbk_store_open_existing(const char *path, dbk_store **out)
+dbk_sqlite_open_path(const char *path, bool create, dbk_store **out)
 {
-    return open_path(path, false, out);
+    sq_store *st;
+    int rc;
+    char *slash;
+    *out = NULL;
+    if ((rc = open_path(path, create, &st)) != DBK_OK)
+        return rc;
+    /* The reserve file, if one is asked for, goes beside the file. */
+    snprintf(st->dir, sizeof st->dir, "%s", path);
+    if ((slash = strrchr(st->dir, '/')) != NULL)
+        *slash = '\0';
+    else
+        snprintf(st->dir, sizeof st->dir, ".");
+    st->base.ops = &sq_ops;
+    *out = &st->base;
+    return DBK_OK;
 }
 
-void
-dbk_store_close(dbk_store *st)
+static int
+sq_clone(sq_store *st, dbk_store **out)
+{
+    (void)st;
+    *out = NULL;
+    return DBK_E_INVALID; /* one writer: SQLite's worker is one thread */
+}
+
+static void
+sq_close(sq_store *st)
 {
     if (st == NULL)
         return;
@@ -517,8 +508,8 @@ dbk_store_close(dbk_store *st)
     free(st);
 }
 
-int
-dbk_store_tx_begin(dbk_store *st)
+static int
+sq_tx_begin(sq_store *st)
 {
     int rc;
     st->sp_depth = 0;
@@ -535,7 +526,7 @@ dbk_store_tx_begin(dbk_store *st)
  * commits it outside the group.
  */
 static int
-tx_open(dbk_store *st)
+tx_open(sq_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         return DBK_OK;
@@ -550,14 +541,14 @@ tx_open(dbk_store *st)
     }
 }
 
-bool
-dbk_store_tx_alive(dbk_store *st)
+static bool
+sq_tx_alive(sq_store *st)
 {
     return st->in_tx && tx_open(st) == DBK_OK;
 }
 
-int
-dbk_store_tx_commit(dbk_store *st)
+static int
+sq_tx_commit(sq_store *st)
 {
     int rc = tx_open(st);
     if (rc == DBK_OK)
@@ -566,30 +557,30 @@ dbk_store_tx_commit(dbk_store *st)
     return rc;
 }
 
-void
-dbk_store_tx_rollback(dbk_store *st)
+static void
+sq_tx_rollback(sq_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         exec(st, "ROLLBACK");
     st->in_tx = false;
 }
 
-int
-dbk_store_sp_begin(dbk_store *st)
+static int
+sq_sp_begin(sq_store *st)
 {
     int rc = tx_open(st);
     return rc != DBK_OK ? rc : exec(st, "SAVEPOINT job");
 }
 
-int
-dbk_store_sp_release(dbk_store *st)
+static int
+sq_sp_release(sq_store *st)
 {
     int rc = tx_open(st);
     return rc != DBK_OK ? rc : exec(st, "RELEASE job");
 }
 
-void
-dbk_store_sp_rollback(dbk_store *st)
+static void
+sq_sp_rollback(sq_store *st)
 {
     if (tx_open(st) != DBK_OK)
         return; /* nothing left to roll back */
@@ -600,7 +591,7 @@ dbk_store_sp_rollback(dbk_store *st)
 /* ---- the reserve for a full disk ---- */
 
 static int
-reserve_path(const dbk_store *st, char *path, size_t cap)
+reserve_path(const sq_store *st, char *path, size_t cap)
 {
     return (size_t)snprintf(path, cap, "%s/%s", st->dir, RESERVE_FILE) < cap ? DBK_OK
                                                                               : DBK_E_IO;
@@ -608,7 +599,7 @@ reserve_path(const dbk_store *st, char *path, size_t cap)
 
 /* Deletes the reserve once SQLite has found the disk full (worker thread). */
 static void
-reserve_release(dbk_store *st)
+reserve_release(sq_store *st)
 {
     char path[4200];
     if (st->reserve_bytes == 0 || atomic_exchange(&st->full, true))
@@ -622,7 +613,7 @@ reserve_release(dbk_store *st)
 
 /* Makes the reserve file if the disk has room for it twice over. */
 static int
-reserve_make(dbk_store *st)
+reserve_make(sq_store *st)
 {
     char path[4200];
     struct stat sb;
@@ -656,7 +647,7 @@ reserve_make(dbk_store *st)
  * daybookd goes on without the reserve, and says so.
  */
 static int
-reserve_give_up(dbk_store *st)
+reserve_give_up(sq_store *st)
 {
     st->reserve_bytes = 0;
     atomic_store(&st->full, false);
@@ -666,8 +657,8 @@ reserve_give_up(dbk_store *st)
     return DBK_OK;
 }
 
-int
-dbk_store_reserve(dbk_store *st, int64_t bytes)
+static int
+sq_reserve(sq_store *st, int64_t bytes)
 {
     int rc;
     st->reserve_bytes = bytes;
@@ -684,8 +675,8 @@ dbk_store_reserve(dbk_store *st, int64_t bytes)
     return rc;
 }
 
-int
-dbk_store_room(dbk_store *st)
+static int
+sq_room(sq_store *st)
 {
     if (st->reserve_bytes == 0 || !atomic_load(&st->full))
         return DBK_OK;
@@ -700,16 +691,16 @@ dbk_store_room(dbk_store *st)
     return DBK_OK;
 }
 
-bool
-dbk_store_full(dbk_store *st)
+static bool
+sq_full(sq_store *st)
 {
     return st->reserve_bytes != 0 && atomic_load(&st->full);
 }
 
 /* ---- server identity ---- */
 
-int
-dbk_store_server_info(dbk_store *st, dbk_server_info *out)
+static int
+sq_server_info(sq_store *st, dbk_server_info *out)
 {
     unsigned char gen[8];
     int rc;
@@ -721,8 +712,8 @@ dbk_store_server_info(dbk_store *st, dbk_server_info *out)
     return DBK_OK;
 }
 
-int
-dbk_store_restore_prepare(dbk_store *st, int64_t above, int64_t *out)
+static int
+sq_restore_prepare(sq_store *st, int64_t above, int64_t *out)
 {
     unsigned char gen[8];
     int rc;
@@ -764,8 +755,8 @@ read_account(sqlite3_stmt *s, dbk_account *a)
     a->grants_seq = sqlite3_column_int64(s, 11);
 }
 
-int
-dbk_store_account_create(dbk_store *st, const dbk_account *a)
+static int
+sq_account_create(sq_store *st, const dbk_account *a)
 {
     PREP(s, Q_ACCOUNT_INSERT);
     bind_id(s, 1, &a->id);
@@ -782,7 +773,7 @@ dbk_store_account_create(dbk_store *st, const dbk_account *a)
 }
 
 static int
-account_by(dbk_store *st, sqlite3_stmt *s, dbk_account *out)
+account_by(sq_store *st, sqlite3_stmt *s, dbk_account *out)
 {
     int rc = one(st, s);
     if (rc == DBK_OK) {
@@ -792,24 +783,24 @@ account_by(dbk_store *st, sqlite3_stmt *s, dbk_account *out)
     return rc;
 }
 
-int
-dbk_store_account_get(dbk_store *st, const dbk_id *id, dbk_account *out)
+static int
+sq_account_get(sq_store *st, const dbk_id *id, dbk_account *out)
 {
     PREP(s, Q_ACCOUNT_GET);
     bind_id(s, 1, id);
     return account_by(st, s, out);
 }
 
-int
-dbk_store_bump_grants_seq(dbk_store *st, const dbk_id *id)
+static int
+sq_bump_grants_seq(sq_store *st, const dbk_id *id)
 {
     PREP(s, Q_ACCOUNT_BUMP_GRANTS);
     bind_id(s, 1, id);
     return run(st, s);
 }
 
-int
-dbk_store_account_set_bundle(dbk_store *st, const dbk_id *id, const unsigned char bundle[148],
+static int
+sq_account_set_bundle(sq_store *st, const dbk_id *id, const unsigned char bundle[148],
                              const unsigned char login_pk[32], uint32_t generation)
 {
     PREP(s, Q_ACCOUNT_SET_BUNDLE);
@@ -821,8 +812,8 @@ dbk_store_account_set_bundle(dbk_store *st, const dbk_id *id, const unsigned cha
     return rc == DBK_OK && sqlite3_changes(st->db) == 0 ? DBK_E_NOT_FOUND : rc;
 }
 
-int
-dbk_store_clients_of(dbk_store *st, const dbk_id *counselor, dbk_account_cb cb, void *arg)
+static int
+sq_clients_of(sq_store *st, const dbk_id *counselor, dbk_account_cb cb, void *arg)
 {
     dbk_account a;
     int rc;
@@ -836,8 +827,8 @@ dbk_store_clients_of(dbk_store *st, const dbk_id *counselor, dbk_account_cb cb, 
     return map_rc(st, rc);
 }
 
-int
-dbk_store_counselors(dbk_store *st, dbk_account_cb cb, void *arg)
+static int
+sq_counselors(sq_store *st, dbk_account_cb cb, void *arg)
 {
     dbk_account a;
     int rc;
@@ -850,8 +841,8 @@ dbk_store_counselors(dbk_store *st, dbk_account_cb cb, void *arg)
     return map_rc(st, rc);
 }
 
-int
-dbk_store_account_disabled(dbk_store *st, const dbk_id *id, int64_t *at)
+static int
+sq_account_disabled(sq_store *st, const dbk_id *id, int64_t *at)
 {
     PREP(s, Q_DISABLED_GET);
     bind_id(s, 1, id);
@@ -864,8 +855,8 @@ dbk_store_account_disabled(dbk_store *st, const dbk_id *id, int64_t *at)
     return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
-int
-dbk_store_account_set_disabled(dbk_store *st, const dbk_id *id, bool disabled, int64_t at)
+static int
+sq_account_set_disabled(sq_store *st, const dbk_id *id, bool disabled, int64_t at)
 {
     int rc;
     if (!disabled) {
@@ -902,8 +893,8 @@ read_invite(sqlite3_stmt *s, dbk_invite *inv)
     inv->used_at = sqlite3_column_int64(s, 7);
 }
 
-int
-dbk_store_invite_create(dbk_store *st, const dbk_invite *inv)
+static int
+sq_invite_create(sq_store *st, const dbk_invite *inv)
 {
     PREP(s, Q_INVITE_INSERT);
     bind_id(s, 1, &inv->id);
@@ -916,8 +907,8 @@ dbk_store_invite_create(dbk_store *st, const dbk_invite *inv)
     return run(st, s);
 }
 
-int
-dbk_store_invite_use(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+static int
+sq_invite_use(sq_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
                      dbk_invite *out)
 {
     int rc;
@@ -941,8 +932,8 @@ dbk_store_invite_use(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], in
     return run(st, u);
 }
 
-int
-dbk_store_invites_of(dbk_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg)
+static int
+sq_invites_of(sq_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg)
 {
     dbk_invite inv;
     int rc;
@@ -956,8 +947,8 @@ dbk_store_invites_of(dbk_store *st, const dbk_id *counselor, dbk_invite_cb cb, v
     return map_rc(st, rc);
 }
 
-int
-dbk_store_invite_delete(dbk_store *st, const dbk_id *counselor, const dbk_id *id)
+static int
+sq_invite_delete(sq_store *st, const dbk_id *counselor, const dbk_id *id)
 {
     PREP(s, Q_INVITE_DELETE);
     bind_id(s, 1, id);
@@ -968,8 +959,8 @@ dbk_store_invite_delete(dbk_store *st, const dbk_id *counselor, const dbk_id *id
 
 /* ---- devices, tokens, challenges ---- */
 
-int
-dbk_store_device_add(dbk_store *st, const dbk_device *d)
+static int
+sq_device_add(sq_store *st, const dbk_device *d)
 {
     PREP(s, Q_DEVICE_INSERT);
     bind_id(s, 1, &d->id);
@@ -979,8 +970,8 @@ dbk_store_device_add(dbk_store *st, const dbk_device *d)
     return run(st, s);
 }
 
-int
-dbk_store_devices_of(dbk_store *st, const dbk_id *account, dbk_device_cb cb, void *arg)
+static int
+sq_devices_of(sq_store *st, const dbk_id *account, dbk_device_cb cb, void *arg)
 {
     dbk_device d;
     int rc;
@@ -999,8 +990,8 @@ dbk_store_devices_of(dbk_store *st, const dbk_id *account, dbk_device_cb cb, voi
     return map_rc(st, rc);
 }
 
-int
-dbk_store_last_seen(dbk_store *st, const dbk_id *account, int64_t *out)
+static int
+sq_last_seen(sq_store *st, const dbk_id *account, int64_t *out)
 {
     PREP(s, Q_DEVICE_LAST_SEEN);
     bind_id(s, 1, account);
@@ -1013,8 +1004,8 @@ dbk_store_last_seen(dbk_store *st, const dbk_id *account, int64_t *out)
     return rc;
 }
 
-int
-dbk_store_device_revoke(dbk_store *st, const dbk_id *account, const dbk_id *device)
+static int
+sq_device_revoke(sq_store *st, const dbk_id *account, const dbk_id *device)
 {
     int rc;
     {
@@ -1031,8 +1022,8 @@ dbk_store_device_revoke(dbk_store *st, const dbk_id *account, const dbk_id *devi
     return run(st, t);
 }
 
-int
-dbk_store_token_add(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], const dbk_id *account,
+static int
+sq_token_add(sq_store *st, const unsigned char hash[DBK_HASH_BYTES], const dbk_id *account,
                     const dbk_id *device, int64_t expires_at)
 {
     PREP(s, Q_TOKEN_INSERT);
@@ -1043,8 +1034,8 @@ dbk_store_token_add(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], con
     return run(st, s);
 }
 
-int
-dbk_store_token_check(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+static int
+sq_token_check(sq_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
                       dbk_id *account, dbk_id *device)
 {
     int64_t expires;
@@ -1081,16 +1072,16 @@ dbk_store_token_check(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], i
     return run(st, t);
 }
 
-int
-dbk_store_token_delete(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES])
+static int
+sq_token_delete(sq_store *st, const unsigned char hash[DBK_HASH_BYTES])
 {
     PREP(s, Q_TOKEN_DELETE);
     sqlite3_bind_blob(s, 1, hash, DBK_HASH_BYTES, SQLITE_STATIC);
     return run(st, s);
 }
 
-int
-dbk_store_tokens_revoke_others(dbk_store *st, const dbk_id *account, const dbk_id *keep,
+static int
+sq_tokens_revoke_others(sq_store *st, const dbk_id *account, const dbk_id *keep,
                                int64_t *count)
 {
     PREP(s, Q_TOKENS_REVOKE_OTHERS);
@@ -1101,8 +1092,8 @@ dbk_store_tokens_revoke_others(dbk_store *st, const dbk_id *account, const dbk_i
     return rc;
 }
 
-int
-dbk_store_challenge_add(dbk_store *st, const unsigned char challenge[32], const dbk_id *account,
+static int
+sq_challenge_add(sq_store *st, const unsigned char challenge[32], const dbk_id *account,
                         const dbk_id *device, enum dbk_purpose purpose, int64_t expires_at)
 {
     int rc;
@@ -1121,8 +1112,8 @@ dbk_store_challenge_add(dbk_store *st, const unsigned char challenge[32], const 
     return run(st, s);
 }
 
-int
-dbk_store_challenge_take(dbk_store *st, const unsigned char challenge[32], const dbk_id *account,
+static int
+sq_challenge_take(sq_store *st, const unsigned char challenge[32], const dbk_id *account,
                          const dbk_id *device, enum dbk_purpose purpose, int64_t now)
 {
     dbk_id a, d;
@@ -1166,8 +1157,8 @@ read_stream(sqlite3_stmt *s, dbk_stream *out)
     out->rotation_pending = sqlite3_column_int(s, 5) != 0;
 }
 
-int
-dbk_store_stream_create(dbk_store *st, const dbk_stream *str)
+static int
+sq_stream_create(sq_store *st, const dbk_stream *str)
 {
     PREP(s, Q_STREAM_INSERT);
     bind_id(s, 1, &str->id);
@@ -1177,8 +1168,8 @@ dbk_store_stream_create(dbk_store *st, const dbk_stream *str)
     return run(st, s);
 }
 
-int
-dbk_store_stream_get(dbk_store *st, const dbk_id *id, dbk_stream *out)
+static int
+sq_stream_get(sq_store *st, const dbk_id *id, dbk_stream *out)
 {
     PREP(s, Q_STREAM_GET);
     bind_id(s, 1, id);
@@ -1190,8 +1181,8 @@ dbk_store_stream_get(dbk_store *st, const dbk_id *id, dbk_stream *out)
     return rc;
 }
 
-int
-dbk_store_streams_for(dbk_store *st, const dbk_id *account, int64_t now, dbk_stream_cb cb,
+static int
+sq_streams_for(sq_store *st, const dbk_id *account, int64_t now, dbk_stream_cb cb,
                       void *arg)
 {
     dbk_stream str;
@@ -1221,7 +1212,7 @@ dbk_store_streams_for(dbk_store *st, const dbk_id *account, int64_t now, dbk_str
 /* Marks epoch closed at `at` (if it is not already): envelopes made later at that
  * epoch are refused (proto/README.md section 7). */
 static int
-epoch_close(dbk_store *st, const dbk_id *stream, uint32_t epoch, int64_t at)
+epoch_close(sq_store *st, const dbk_id *stream, uint32_t epoch, int64_t at)
 {
     PREP(s, Q_EPOCH_CLOSE);
     bind_id(s, 1, stream);
@@ -1230,12 +1221,12 @@ epoch_close(dbk_store *st, const dbk_id *stream, uint32_t epoch, int64_t at)
     return run(st, s);
 }
 
-int
-dbk_store_grant_put(dbk_store *st, const dbk_grant_row *g, int64_t now, bool *identical)
+static int
+sq_grant_put(sq_store *st, const dbk_grant_row *g, int64_t now, bool *identical)
 {
     unsigned char *old = NULL;
     size_t old_len = 0;
-    int rc = dbk_store_grant_get(st, &g->stream, &g->grantee, g->epoch, &old, &old_len);
+    int rc = sq_grant_get(st, &g->stream, &g->grantee, g->epoch, &old, &old_len);
 
     *identical = rc == DBK_OK && old_len == g->grant_len && memcmp(old, g->grant, old_len) == 0;
     free(old);
@@ -1272,8 +1263,8 @@ dbk_store_grant_put(dbk_store *st, const dbk_grant_row *g, int64_t now, bool *id
     return DBK_OK;
 }
 
-int
-dbk_store_grant_get(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch,
+static int
+sq_grant_get(sq_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch,
                     unsigned char **out, size_t *len)
 {
     PREP(s, Q_GRANT_GET);
@@ -1294,7 +1285,7 @@ dbk_store_grant_get(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, 
 }
 
 static int
-each_grant(dbk_store *st, sqlite3_stmt *s, dbk_grant_cb cb, void *arg)
+each_grant(sq_store *st, sqlite3_stmt *s, dbk_grant_cb cb, void *arg)
 {
     dbk_grant_row g;
     int rc;
@@ -1313,16 +1304,16 @@ each_grant(dbk_store *st, sqlite3_stmt *s, dbk_grant_cb cb, void *arg)
     return map_rc(st, rc);
 }
 
-int
-dbk_store_grants_of_stream(dbk_store *st, const dbk_id *stream, dbk_grant_cb cb, void *arg)
+static int
+sq_grants_of_stream(sq_store *st, const dbk_id *stream, dbk_grant_cb cb, void *arg)
 {
     PREP(s, Q_GRANTS_OF_STREAM);
     bind_id(s, 1, stream);
     return each_grant(st, s, cb, arg);
 }
 
-int
-dbk_store_grants_to(dbk_store *st, const dbk_id *grantee, int64_t now, dbk_grant_cb cb, void *arg)
+static int
+sq_grants_to(sq_store *st, const dbk_id *grantee, int64_t now, dbk_grant_cb cb, void *arg)
 {
     (void)now; /* every grant, with its state computed by the caller */
     PREP(s, Q_GRANTS_TO);
@@ -1330,8 +1321,8 @@ dbk_store_grants_to(dbk_store *st, const dbk_id *grantee, int64_t now, dbk_grant
     return each_grant(st, s, cb, arg);
 }
 
-int
-dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, int64_t now)
+static int
+sq_grant_revoke(sq_store *st, const dbk_id *stream, const dbk_id *grantee, int64_t now)
 {
     int rc;
     {
@@ -1355,7 +1346,7 @@ dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grante
     }
     {
         dbk_stream str;
-        if ((rc = dbk_store_stream_get(st, stream, &str)) != DBK_OK ||
+        if ((rc = sq_stream_get(st, stream, &str)) != DBK_OK ||
             (rc = epoch_close(st, stream, str.epoch, now)) != DBK_OK)
             return rc;
     }
@@ -1364,8 +1355,8 @@ dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *grante
     return run(st, r);
 }
 
-int
-dbk_store_grant_held(dbk_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch)
+static int
+sq_grant_held(sq_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch)
 {
     PREP(s, Q_GRANT_HELD);
     bind_id(s, 1, stream);
@@ -1379,7 +1370,7 @@ dbk_store_grant_held(dbk_store *st, const dbk_id *stream, const dbk_id *grantee,
 
 /* 0 if epoch is open (or unknown), else when it closed. */
 static int
-epoch_closed_at(dbk_store *st, const dbk_id *stream, uint32_t epoch, int64_t *out)
+epoch_closed_at(sq_store *st, const dbk_id *stream, uint32_t epoch, int64_t *out)
 {
     PREP(s, Q_EPOCH_CLOSED_AT);
     bind_id(s, 1, stream);
@@ -1393,11 +1384,11 @@ epoch_closed_at(dbk_store *st, const dbk_id *stream, uint32_t epoch, int64_t *ou
     return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
-int
-dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
+static int
+sq_access(sq_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
                  dbk_stream *str, bool *is_owner, bool *can_write)
 {
-    int rc = dbk_store_stream_get(st, stream, str);
+    int rc = sq_stream_get(st, stream, str);
 
     *is_owner = *can_write = false;
     if (rc == DBK_E_NOT_FOUND)
@@ -1434,8 +1425,8 @@ dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int
 
 /* ---- records ---- */
 
-int
-dbk_store_push(dbk_store *st, dbk_push_batch *b)
+static int
+sq_push(sq_store *st, dbk_push_batch *b)
 {
     dbk_stream str;
     dbk_account owner;
@@ -1443,7 +1434,7 @@ dbk_store_push(dbk_store *st, dbk_push_batch *b)
     bool stale = false;
     int rc;
 
-    if ((rc = dbk_store_stream_get(st, &b->stream, &str)) != DBK_OK)
+    if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
@@ -1470,56 +1461,45 @@ dbk_store_push(dbk_store *st, dbk_push_batch *b)
     }
     for (size_t i = 0; i < b->n; i++) {
         dbk_push_item *it = &b->items[i];
-        bool exists = false, same_bytes = false;
+        dbk_stored_record cur = {.exists = false};
         int64_t old_len = 0;
         dbk_id creator = it->hdr.author;
         bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
 
-        it->has_current = false;
         {
             PREP(g, Q_RECORD_GET);
             bind_id(g, 1, &b->stream);
             bind_id(g, 2, &it->hdr.record);
             rc = one(st, g);
             if (rc == DBK_OK) {
-                exists = it->has_current = true;
-                it->seq = sqlite3_column_int64(g, 0);
-                it->current.clock = (uint64_t)sqlite3_column_int64(g, 1);
-                col_id(g, 2, &it->current.device);
+                cur.exists = true;
+                cur.seq = sqlite3_column_int64(g, 0);
+                cur.current.clock = (uint64_t)sqlite3_column_int64(g, 1);
+                col_id(g, 2, &cur.current.device);
                 old_len = sqlite3_column_bytes(g, 3);
-                same_bytes = (size_t)old_len == it->len &&
-                             memcmp(sqlite3_column_blob(g, 3), it->env, it->len) == 0;
-                col_id(g, 4, &creator);
+                cur.same_bytes = (size_t)old_len == it->len &&
+                                 memcmp(sqlite3_column_blob(g, 3), it->env, it->len) == 0;
+                col_id(g, 4, &cur.creator);
+                creator = cur.creator;
                 sqlite3_reset(g);
             } else if (rc != DBK_E_NOT_FOUND) {
                 return rc;
             }
         }
-        /* A non-owner author writes only records it created, at epochs it was given. */
+        /* A non-owner author writes only at epochs it was given (and, rules.c, only
+         * records it created). */
         if (!author_is_owner) {
-            if (exists && !dbk_id_equal(&creator, &it->hdr.author))
-                return DBK_E_FORBIDDEN;
-            rc = dbk_store_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch);
+            rc = sq_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch);
             if (rc != DBK_OK)
                 return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
         }
-        if ((it->expect_kind == DBK_EXPECT_NONE && exists) ||
-            (it->expect_kind == DBK_EXPECT_REVISION &&
-             (!exists || dbk_revision_cmp(&it->expect, &it->current) != 0))) {
-            it->stale = stale = true;
+        rc = dbk_push_decide(it, &cur, author_is_owner);
+        if (rc < 0)
+            return rc;
+        if (rc == DBK_PUSH_DO_STALE)
+            stale = true;
+        if (rc != DBK_PUSH_DO_STORE)
             continue;
-        }
-        if (same_bytes) {
-            it->result = DBK_PUSH_DUPLICATE;
-            continue;
-        }
-        if (exists && dbk_revision_cmp(&it->hdr.rev, &it->current) == 0)
-            return DBK_E_CONFLICT; /* one revision, two contents */
-        if (exists && dbk_revision_cmp(&it->hdr.rev, &it->current) < 0) {
-            it->result = DBK_PUSH_SUPERSEDED;
-            continue;
-        }
-        it->result = DBK_PUSH_STORED;
         it->seq = ++str.seq;
         if (b->nstored++ == 0)
             b->seq_from = it->seq;
@@ -1544,7 +1524,7 @@ dbk_store_push(dbk_store *st, dbk_push_batch *b)
         return DBK_E_STALE;
     if (b->nstored == 0)
         return DBK_OK;
-    if ((rc = dbk_store_account_get(st, &str.owner, &owner)) != DBK_OK)
+    if ((rc = sq_account_get(st, &str.owner, &owner)) != DBK_OK)
         return rc;
     if (added > 0 && owner.used_bytes + added > b->quota)
         return DBK_E_QUOTA;
@@ -1561,8 +1541,8 @@ dbk_store_push(dbk_store *st, dbk_push_batch *b)
     return run(st, q2);
 }
 
-int
-dbk_store_pull(dbk_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now,
+static int
+sq_pull(sq_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now,
                int64_t since, size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg,
                bool *more, int64_t *last_seq, size_t *bytes_out)
 {
@@ -1581,7 +1561,7 @@ dbk_store_pull(dbk_store *st, const dbk_id *stream, const dbk_id *reader, int64_
     sqlite3_bind_int64(s, 6, now);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        if (count == limit || (count > 0 && bytes + len > max_bytes)) {
+        if (!dbk_pull_takes(count, bytes, len, limit, max_bytes)) {
             *more = true;
             break;
         }
@@ -1597,54 +1577,25 @@ dbk_store_pull(dbk_store *st, const dbk_id *stream, const dbk_id *reader, int64_
 
 /* ---- audit ---- */
 
-static const char DOM_AUDIT[] = "daybook/v1/audit";
-
-/* proto/README.md section 14: hash = BLAKE2b-256("daybook/v1/audit\0" || prev || entry[124]). */
-void
-dbk_audit_hash(const dbk_audit_entry *e, unsigned char out[DBK_HASH_BYTES])
+static int
+sq_audit_append(sq_store *st, dbk_audit_entry *e)
 {
-    unsigned char b[124] = {0};
-    crypto_generichash_state h;
-
-    dbk_put_u64(b + 0, (uint64_t)e->index);
-    dbk_put_u64(b + 8, (uint64_t)e->at);
-    b[16] = (unsigned char)e->action;
-    b[17] = (unsigned char)e->actor_role;
-    memcpy(b + 20, e->actor.b, 16);
-    memcpy(b + 36, e->device.b, 16);
-    memcpy(b + 52, e->stream.b, 16);
-    memcpy(b + 68, e->owner.b, 16);
-    memcpy(b + 84, e->grantee.b, 16);
-    dbk_put_u32(b + 100, e->epoch);
-    dbk_put_u32(b + 104, e->count);
-    dbk_put_u64(b + 108, (uint64_t)e->seq_from);
-    dbk_put_u64(b + 116, (uint64_t)e->seq_to);
-    crypto_generichash_init(&h, NULL, 0, DBK_HASH_BYTES);
-    crypto_generichash_update(&h, (const unsigned char *)DOM_AUDIT, sizeof DOM_AUDIT);
-    crypto_generichash_update(&h, e->prev, DBK_HASH_BYTES);
-    crypto_generichash_update(&h, b, sizeof b);
-    crypto_generichash_final(&h, out, DBK_HASH_BYTES);
-}
-
-int
-dbk_store_audit_append(dbk_store *st, dbk_audit_entry *e)
-{
+    unsigned char last_hash[DBK_HASH_BYTES] = {0};
+    int64_t last = 0;
     int rc;
 
-    memset(e->prev, 0, sizeof e->prev);
-    e->index = 1;
     {
         PREP(l, Q_AUDIT_LAST);
         rc = one(st, l);
         if (rc == DBK_OK) {
-            e->index = sqlite3_column_int64(l, 0) + 1;
-            col_fixed(l, 1, e->prev, DBK_HASH_BYTES);
+            last = sqlite3_column_int64(l, 0);
+            col_fixed(l, 1, last_hash, DBK_HASH_BYTES);
             sqlite3_reset(l);
         } else if (rc != DBK_E_NOT_FOUND) {
             return rc;
         }
     }
-    dbk_audit_hash(e, e->hash);
+    dbk_audit_chain_next(e, last, last_hash);
     PREP(s, Q_AUDIT_INSERT);
     sqlite3_bind_int64(s, 1, e->index);
     sqlite3_bind_int64(s, 2, e->at);
@@ -1684,8 +1635,8 @@ read_audit(sqlite3_stmt *s, dbk_audit_entry *e)
     col_fixed(s, 14, e->hash, DBK_HASH_BYTES);
 }
 
-int
-dbk_store_audit_of_owner(dbk_store *st, const dbk_id *owner, int64_t since, size_t limit,
+static int
+sq_audit_of_owner(sq_store *st, const dbk_id *owner, int64_t since, size_t limit,
                          dbk_audit_cb cb, void *arg, bool *more)
 {
     dbk_audit_entry e;
@@ -1709,38 +1660,30 @@ dbk_store_audit_of_owner(dbk_store *st, const dbk_id *owner, int64_t since, size
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? DBK_OK : map_rc(st, rc);
 }
 
-int
-dbk_store_audit_verify(dbk_store *st, int64_t *checked, int64_t *bad_index)
+static int
+sq_audit_verify(sq_store *st, int64_t *checked, int64_t *bad_index)
 {
-    unsigned char prev[DBK_HASH_BYTES] = {0}, want[DBK_HASH_BYTES];
+    dbk_audit_walk w;
     dbk_audit_entry e;
-    int64_t expect = 1;
-    int rc;
+    int rc, bad = DBK_OK;
 
-    *checked = 0;
-    *bad_index = 0;
+    dbk_audit_walk_init(&w);
     PREP(s, Q_AUDIT_ALL);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_audit(s, &e);
-        dbk_audit_hash(&e, want);
-        if (e.index != expect || sodium_memcmp(e.prev, prev, DBK_HASH_BYTES) != 0 ||
-            sodium_memcmp(want, e.hash, DBK_HASH_BYTES) != 0) {
-            *bad_index = e.index;
-            sqlite3_reset(s);
-            return DBK_E_CORRUPT;
-        }
-        memcpy(prev, e.hash, DBK_HASH_BYTES);
-        expect++;
-        (*checked)++;
+        if ((bad = dbk_audit_walk_step(&w, &e)) != DBK_OK)
+            break;
     }
     sqlite3_reset(s);
-    return map_rc(st, rc);
+    *checked = w.checked;
+    *bad_index = w.bad_index;
+    return bad != DBK_OK ? bad : map_rc(st, rc);
 }
 
 /* ---- admin ---- */
 
-int
-dbk_store_backup(dbk_store *st, const char *path)
+static int
+sq_backup(sq_store *st, const char *path)
 {
     sqlite3 *dst = NULL;
     sqlite3_backup *b;
@@ -1769,7 +1712,7 @@ dbk_store_backup(dbk_store *st, const char *path)
 }
 
 int
-dbk_store_copy_backup(const char *src, const char *dst, dbk_id *server_id)
+dbk_sqlite_copy_backup(const char *src, const char *dst, dbk_id *server_id)
 {
     char uri[4200];
     sqlite3 *in = NULL, *out = NULL;
@@ -1807,8 +1750,8 @@ dbk_store_copy_backup(const char *src, const char *dst, dbk_id *server_id)
     return rc;
 }
 
-int
-dbk_store_check(dbk_store *st, char *msg, size_t msgsz)
+static int
+sq_check(sq_store *st, char *msg, size_t msgsz)
 {
     sqlite3_stmt *s = NULL;
     int64_t checked, bad;
@@ -1824,10 +1767,104 @@ dbk_store_check(dbk_store *st, char *msg, size_t msgsz)
         return DBK_E_CORRUPT;
     }
     sqlite3_finalize(s);
-    if ((rc = dbk_store_audit_verify(st, &checked, &bad)) != DBK_OK) {
+    if ((rc = sq_audit_verify(st, &checked, &bad)) != DBK_OK) {
         snprintf(msg, msgsz, "audit chain broken at entry %lld", (long long)bad);
         return rc;
     }
     snprintf(msg, msgsz, "integrity ok; audit chain ok (%lld entries)", (long long)checked);
     return DBK_OK;
 }
+
+/* ---- whole tables (daybookd migrate) ---- */
+
+/* "SELECT a, b FROM t ORDER BY o" or "INSERT INTO t(a, b) VALUES (?, ?)" into buf. */
+static int
+table_sql(const dbk_table *t, bool insert, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, insert ? "INSERT INTO %s(" : "SELECT ", t->name);
+    for (size_t i = 0; i < t->ncols && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", t->cols[i].name);
+    if (n < cap && insert) {
+        n += (size_t)snprintf(buf + n, cap - n, ") VALUES (");
+        for (size_t i = 0; i < t->ncols && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s?", i ? ", " : "");
+        if (n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, ")");
+    } else if (n < cap) {
+        n += (size_t)snprintf(buf + n, cap - n, " FROM %s ORDER BY %s", t->name, t->order);
+    }
+    return n < cap ? DBK_OK : DBK_E_INTERNAL;
+}
+
+static int
+sq_table_rows(sq_store *st, const dbk_table *t, dbk_row_cb cb, void *arg)
+{
+    char sql[1024];
+    dbk_value v[32];
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (t->ncols > 32 || table_sql(t, false, sql, sizeof sql) != DBK_OK)
+        return DBK_E_INTERNAL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return map_rc(st, sqlite3_errcode(st->db));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        for (size_t i = 0; i < t->ncols; i++) {
+            int c = (int)i;
+            memset(&v[i], 0, sizeof v[i]);
+            v[i].null = sqlite3_column_type(s, c) == SQLITE_NULL;
+            if (t->cols[i].type == DBK_COL_INT) {
+                v[i].i = sqlite3_column_int64(s, c);
+            } else {
+                v[i].p = t->cols[i].type == DBK_COL_TEXT ? sqlite3_column_text(s, c)
+                                                         : sqlite3_column_blob(s, c);
+                v[i].len = (size_t)sqlite3_column_bytes(s, c);
+            }
+        }
+        if ((rc = cb(v, arg)) != 0) {
+            sqlite3_finalize(s);
+            return rc;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? DBK_OK : map_rc(st, rc);
+}
+
+static int
+sq_table_insert(sq_store *st, const dbk_table *t, const dbk_value *row)
+{
+    char sql[1024];
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (table_sql(t, true, sql, sizeof sql) != DBK_OK)
+        return DBK_E_INTERNAL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return map_rc(st, sqlite3_errcode(st->db));
+    for (size_t i = 0; i < t->ncols; i++) {
+        int c = (int)i + 1;
+        if (row[i].null)
+            sqlite3_bind_null(s, c);
+        else if (t->cols[i].type == DBK_COL_INT)
+            sqlite3_bind_int64(s, c, row[i].i);
+        else if (t->cols[i].type == DBK_COL_TEXT)
+            sqlite3_bind_text(s, c, (const char *)row[i].p, (int)row[i].len, SQLITE_STATIC);
+        else
+            sqlite3_bind_blob(s, c, row[i].p ? (const void *)row[i].p : "", (int)row[i].len,
+                              SQLITE_STATIC);
+    }
+    rc = run(st, s);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int
+sq_table_clear(sq_store *st, const dbk_table *t)
+{
+    char sql[128];
+    if ((size_t)snprintf(sql, sizeof sql, "DELETE FROM %s", t->name) >= sizeof sql)
+        return DBK_E_INTERNAL;
+    return exec(st, sql);
+}
+
+DBK_BACKEND_TABLE(sq_ops, "sqlite")

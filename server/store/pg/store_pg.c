@@ -1,0 +1,2275 @@
+/*
+ * The PostgreSQL backend, through libpq, for one database shared by several
+ * daybookd nodes. Its functions are the operations of store/backend.h with the
+ * prefix pg_; the schema is store/schema.c's, the push and pull rules
+ * store/rules.c's. docs/DESIGN.md ("Several nodes, one database") explains the design; the invariants:
+ *
+ * - Only storage threads call in here (worker.c), never the event loop. Each
+ *   thread has its own connection (pg_clone): the worker's pool.
+ * - Statements are prepared once per connection (PQprepare, named q<N>, on first
+ *   use), parameters and results travel in binary, every integer column is BIGINT.
+ * - The pull cursor: a push reads the stream's row with SELECT ... FOR UPDATE and
+ *   keeps the lock to its commit, so a stream's sequence numbers are given and made
+ *   visible in one order; "seq > since" never skips a record committed late. (A
+ *   global serial would: see docs/DESIGN.md.)
+ * - The audit chain is one chain for the whole database. Entries are kept in
+ *   memory during a transaction and chained just before COMMIT under an advisory
+ *   lock (AUDIT_LOCK), so that lock is held only for those inserts and the commit,
+ *   and its holder waits for no other lock: no deadlock through the chain. Index
+ *   order is commit order. A savepoint rolled back drops its entries.
+ * - Inserts that may meet an existing key say ON CONFLICT DO NOTHING and count the
+ *   rows: a unique violation would abort the whole group's transaction.
+ * - The database away: a statement that fails for the connection (SQLSTATE 08xxx,
+ *   57Pxx, or no SQLSTATE at all), a deadlock, a serialization failure or a lock
+ *   timeout gives DBK_E_STORE_UNAVAILABLE (503 store_unavailable with Retry-After).
+ *   The next transaction reconnects, at most once a second; daybookd stays up.
+ */
+#include "../backend.h"
+#include "../schema.h"
+
+#include "dbk/bytes.h"
+#include "dbk/error.h"
+#include "dbk/log.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct pg_store pg_store;
+#define DBK_BACKEND_TYPE pg_store
+#define DBK_BACKEND_PREFIXED(name) pg_##name
+DBK_BACKEND_DECLARE()
+
+/* Advisory lock keys ("dbk" and a number): the schema's migrations, the audit chain. */
+#define SCHEMA_LOCK 0x64626b0000000001LL
+#define AUDIT_LOCK 0x64626b0000000002LL
+#define RECONNECT_MS 1000
+#define SP_MAX 64
+#define MAX_PARAMS 16
+
+/* Parameter types, one letter each: b bytea, i int8, t text, o bool. */
+enum q {
+    Q_META_GET,
+    Q_META_ADD,
+    Q_META_SET,
+    Q_ACCOUNT_INSERT,
+    Q_ACCOUNT_GET,
+    Q_ACCOUNT_BUMP_GRANTS,
+    Q_ACCOUNT_SET_BUNDLE,
+    Q_ACCOUNT_ADD_BYTES,
+    Q_CLIENTS_OF,
+    Q_COUNSELORS,
+    Q_DISABLED_GET,
+    Q_DISABLED_PUT,
+    Q_DISABLED_DELETE,
+    Q_TOKENS_OF_ACCOUNT_DELETE,
+    Q_INVITE_INSERT,
+    Q_INVITE_BY_HASH,
+    Q_INVITE_TAKE,
+    Q_INVITES_OF,
+    Q_INVITE_DELETE,
+    Q_DEVICE_INSERT,
+    Q_DEVICES_OF,
+    Q_DEVICE_DELETE,
+    Q_DEVICE_LAST_SEEN,
+    Q_TOKENS_OF_DEVICE_DELETE,
+    Q_TOKEN_INSERT,
+    Q_TOKEN_GET,
+    Q_TOKEN_DELETE,
+    Q_TOKEN_EXTEND,
+    Q_TOKENS_REVOKE_OTHERS,
+    Q_DEVICE_TOUCH,
+    Q_CHALLENGE_INSERT,
+    Q_CHALLENGE_TAKE,
+    Q_CHALLENGE_PURGE,
+    Q_STREAM_INSERT,
+    Q_STREAM_GET,
+    Q_STREAM_LOCK,
+    Q_STREAMS_OWNED,
+    Q_STREAMS_GRANTED,
+    Q_STREAM_SET_SEQ,
+    Q_STREAM_RAISE_EPOCH,
+    Q_GRANT_INSERT,
+    Q_GRANT_GET,
+    Q_GRANT_KEEP_REVOKED,
+    Q_GRANT_ANY,
+    Q_GRANT_HELD,
+    Q_EPOCH_CLOSED_AT,
+    Q_EPOCH_CLOSE,
+    Q_STREAM_SET_ROTATION,
+    Q_GRANTS_OF_STREAM,
+    Q_GRANTS_TO,
+    Q_GRANT_REVOKE,
+    Q_GRANT_LIVE,
+    Q_GRANT_EXPIRED,
+    Q_RECORD_GET,
+    Q_RECORD_UPSERT,
+    Q_RECORDS_SINCE,
+    Q_AUDIT_LOCK,
+    Q_AUDIT_LAST,
+    Q_AUDIT_INSERT,
+    Q_AUDIT_OF_OWNER,
+    Q_AUDIT_PAGE,
+    Q__COUNT
+};
+
+#define ACCOUNT_COLS                                                                               \
+    "id, role, name, sign_pk, box_pk, login_pk, bundle, generation, counselor, created_at,"        \
+    " used_bytes, grants_seq"
+#define INVITE_COLS "id, kind, secret_hash, counselor, name, created_at, expires_at, used_at"
+#define STREAM_COLS "id, owner, kind, epoch, seq, rotation_pending"
+#define GRANT_COLS "stream, grantee, epoch, grant_bytes, created_at, expires_at, revoked_at"
+#define AUDIT_COLS                                                                                 \
+    "idx, at, action, actor_role, actor, device, stream, owner, grantee, epoch, count,"            \
+    " seq_from, seq_to, prev, hash"
+
+static const struct query {
+    const char *types;
+    const char *sql;
+} queries[Q__COUNT] = {
+    [Q_META_GET] = {"t", "SELECT value FROM meta WHERE key = $1"},
+    [Q_META_ADD] = {"tb", "INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING"},
+    [Q_META_SET] = {"tb", "INSERT INTO meta(key, value) VALUES ($1, $2)"
+                          " ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
+    [Q_ACCOUNT_INSERT] = {"bitbbbbibi",
+                          "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle,"
+                          " generation, counselor, created_at) VALUES"
+                          " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING"},
+    [Q_ACCOUNT_GET] = {"b", "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = $1"},
+    [Q_ACCOUNT_BUMP_GRANTS] = {"b", "UPDATE accounts SET grants_seq = grants_seq + 1"
+                                    " WHERE id = $1"},
+    [Q_ACCOUNT_SET_BUNDLE] = {"bbbi", "UPDATE accounts SET bundle = $2, login_pk = $3,"
+                                      " generation = $4 WHERE id = $1"},
+    [Q_ACCOUNT_ADD_BYTES] = {"bi", "UPDATE accounts SET used_bytes = used_bytes + $2"
+                                   " WHERE id = $1 RETURNING used_bytes"},
+    [Q_CLIENTS_OF] = {"b", "SELECT " ACCOUNT_COLS " FROM accounts WHERE counselor = $1"
+                           " OR id IN (SELECT s.owner FROM grants g JOIN streams s"
+                           " ON s.id = g.stream WHERE g.grantee = $1 AND s.owner <> $1)"
+                           " ORDER BY created_at"},
+    [Q_COUNSELORS] = {"", "SELECT " ACCOUNT_COLS " FROM accounts WHERE role = 2"
+                          " ORDER BY created_at"},
+    [Q_DISABLED_GET] = {"b", "SELECT disabled_at FROM disabled_accounts WHERE account = $1"},
+    [Q_DISABLED_PUT] = {"bi", "INSERT INTO disabled_accounts(account, disabled_at)"
+                              " VALUES ($1, $2) ON CONFLICT DO NOTHING"},
+    [Q_DISABLED_DELETE] = {"b", "DELETE FROM disabled_accounts WHERE account = $1"},
+    [Q_TOKENS_OF_ACCOUNT_DELETE] = {"b", "DELETE FROM tokens WHERE account = $1"},
+    [Q_INVITE_INSERT] = {"bibbtii",
+                         "INSERT INTO invites(id, kind, secret_hash, counselor, name, created_at,"
+                         " expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING"},
+    [Q_INVITE_BY_HASH] = {"b", "SELECT " INVITE_COLS " FROM invites WHERE secret_hash = $1"},
+    /* One statement, so two nodes can never both use one code. */
+    [Q_INVITE_TAKE] = {"bi", "UPDATE invites SET used_at = $2 WHERE secret_hash = $1"
+                             " AND used_at = 0 AND expires_at > $2 RETURNING " INVITE_COLS},
+    [Q_INVITES_OF] = {"b", "SELECT " INVITE_COLS " FROM invites WHERE counselor = $1"
+                           " ORDER BY created_at"},
+    [Q_INVITE_DELETE] = {"bb", "DELETE FROM invites WHERE id = $1 AND counselor = $2"},
+    [Q_DEVICE_INSERT] = {"bbti", "INSERT INTO devices(id, account, name, created_at, last_seen)"
+                                 " VALUES ($1,$2,$3,$4,$4) ON CONFLICT DO NOTHING"},
+    [Q_DEVICES_OF] = {"b", "SELECT id, account, name, created_at, last_seen FROM devices"
+                           " WHERE account = $1 ORDER BY created_at"},
+    [Q_DEVICE_DELETE] = {"bb", "DELETE FROM devices WHERE id = $1 AND account = $2"},
+    [Q_DEVICE_LAST_SEEN] = {"b", "SELECT coalesce(max(last_seen), 0) FROM devices"
+                                 " WHERE account = $1"},
+    [Q_TOKENS_OF_DEVICE_DELETE] = {"b", "DELETE FROM tokens WHERE device = $1"},
+    [Q_TOKEN_INSERT] = {"bbbi", "INSERT INTO tokens(hash, account, device, expires_at)"
+                                " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
+    [Q_TOKEN_GET] = {"b", "SELECT account, device, expires_at FROM tokens WHERE hash = $1"},
+    [Q_TOKEN_DELETE] = {"b", "DELETE FROM tokens WHERE hash = $1"},
+    [Q_TOKEN_EXTEND] = {"bii", "UPDATE tokens SET expires_at = $2 WHERE hash = $1"
+                               " AND expires_at < $3"},
+    [Q_TOKENS_REVOKE_OTHERS] = {"bb", "DELETE FROM tokens WHERE account = $1 AND device <> $2"},
+    [Q_DEVICE_TOUCH] = {"bi", "UPDATE devices SET last_seen = $2 WHERE id = $1"
+                              " AND last_seen < $2"},
+    [Q_CHALLENGE_INSERT] = {"bbbii", "INSERT INTO challenges(challenge, account, device,"
+                                     " purpose, expires_at) VALUES ($1,$2,$3,$4,$5)"
+                                     " ON CONFLICT DO NOTHING"},
+    /* Taken and deleted in one statement: single use across every node. */
+    [Q_CHALLENGE_TAKE] = {"b", "DELETE FROM challenges WHERE challenge = $1"
+                               " RETURNING account, device, purpose, expires_at"},
+    [Q_CHALLENGE_PURGE] = {"i", "DELETE FROM challenges WHERE expires_at < $1"},
+    [Q_STREAM_INSERT] = {"bbii", "INSERT INTO streams(id, owner, kind, epoch)"
+                                 " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
+    [Q_STREAM_GET] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1"},
+    /* The push's lock: held to commit, it orders the stream's sequence numbers. */
+    [Q_STREAM_LOCK] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1 FOR UPDATE"},
+    [Q_STREAMS_OWNED] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE owner = $1"
+                              " ORDER BY kind"},
+    [Q_STREAMS_GRANTED] = {"bi", "SELECT DISTINCT s.id, s.owner, s.kind, s.epoch, s.seq,"
+                                 " s.rotation_pending FROM streams s JOIN grants g"
+                                 " ON g.stream = s.id WHERE g.grantee = $1 AND g.revoked_at = 0"
+                                 " AND s.owner <> $1 AND (g.expires_at = 0 OR g.expires_at > $2)"
+                                 " ORDER BY s.owner"},
+    [Q_STREAM_SET_SEQ] = {"bi", "UPDATE streams SET seq = $2 WHERE id = $1"},
+    [Q_STREAM_RAISE_EPOCH] = {"bi", "UPDATE streams SET epoch = $2, rotation_pending = 0"
+                                    " WHERE id = $1 AND epoch + 1 = $2"},
+    /* SQLite's INSERT OR REPLACE: a replaced row starts unrevoked and unclosed. */
+    [Q_GRANT_INSERT] = {"bbibii",
+                        "INSERT INTO grants(stream, grantee, epoch, grant_bytes, created_at,"
+                        " expires_at) VALUES ($1,$2,$3,$4,$5,$6)"
+                        " ON CONFLICT (stream, grantee, epoch) DO UPDATE SET"
+                        " grant_bytes = excluded.grant_bytes, created_at = excluded.created_at,"
+                        " expires_at = excluded.expires_at, revoked_at = 0, closed_at = 0"},
+    [Q_GRANT_GET] = {"bbi", "SELECT grant_bytes FROM grants WHERE stream = $1 AND grantee = $2"
+                            " AND epoch = $3"},
+    [Q_GRANT_KEEP_REVOKED] = {"bbi",
+                              "INSERT INTO grant_history SELECT stream, grantee, epoch,"
+                              " grant_bytes, created_at, expires_at, revoked_at, closed_at"
+                              " FROM grants WHERE stream = $1 AND grantee = $2 AND epoch = $3"
+                              " AND revoked_at <> 0"},
+    [Q_GRANT_ANY] = {"bb", "SELECT 1 FROM grants WHERE stream = $1 AND grantee = $2 LIMIT 1"},
+    [Q_GRANT_HELD] = {"bbi", "SELECT 1 FROM grants WHERE stream = $1 AND grantee = $2"
+                             " AND epoch = $3"},
+    [Q_EPOCH_CLOSED_AT] = {"bi", "SELECT g.closed_at FROM grants g JOIN streams s"
+                                 " ON s.id = g.stream WHERE g.stream = $1"
+                                 " AND g.grantee = s.owner AND g.epoch = $2"},
+    [Q_EPOCH_CLOSE] = {"bii", "UPDATE grants SET closed_at = $3 WHERE stream = $1"
+                              " AND epoch = $2 AND grantee = (SELECT owner FROM streams"
+                              " WHERE id = $1) AND closed_at = 0"},
+    [Q_STREAM_SET_ROTATION] = {"b", "UPDATE streams SET rotation_pending = 1 WHERE id = $1"},
+    [Q_GRANTS_OF_STREAM] = {"b", "SELECT " GRANT_COLS " FROM grants WHERE stream = $1"
+                                 " UNION ALL SELECT " GRANT_COLS " FROM grant_history"
+                                 " WHERE stream = $1 ORDER BY 3, 2, 5"},
+    [Q_GRANTS_TO] = {"b", "SELECT " GRANT_COLS " FROM grants WHERE grantee = $1"
+                          " ORDER BY stream, epoch"},
+    [Q_GRANT_REVOKE] = {"bbi", "UPDATE grants SET revoked_at = $3 WHERE stream = $1"
+                               " AND grantee = $2 AND revoked_at = 0"},
+    [Q_GRANT_LIVE] = {"bbi", "SELECT max(epoch) FROM grants WHERE stream = $1 AND grantee = $2"
+                             " AND revoked_at = 0 AND (expires_at = 0 OR expires_at > $3)"},
+    [Q_GRANT_EXPIRED] = {"bbi", "SELECT 1 FROM grants WHERE stream = $1 AND grantee = $2"
+                                " AND revoked_at = 0 AND expires_at <> 0 AND expires_at <= $3"
+                                " LIMIT 1"},
+    [Q_RECORD_GET] = {"bb", "SELECT seq, clock, device, envelope, creator FROM records"
+                            " WHERE stream = $1 AND record = $2"},
+    [Q_RECORD_UPSERT] = {"bbiibibb",
+                         "INSERT INTO records(stream, record, seq, clock, device, epoch,"
+                         " creator, envelope) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
+                         " ON CONFLICT (stream, record) DO UPDATE SET seq = excluded.seq,"
+                         " clock = excluded.clock, device = excluded.device,"
+                         " epoch = excluded.epoch, creator = excluded.creator,"
+                         " envelope = excluded.envelope"},
+    [Q_RECORDS_SINCE] = {"biiobi",
+                         "SELECT seq, envelope FROM records WHERE stream = $1 AND seq > $2"
+                         " AND ($4 OR epoch IN (SELECT epoch FROM grants WHERE stream = $1"
+                         "   AND grantee = $5 AND revoked_at = 0"
+                         "   AND (expires_at = 0 OR expires_at > $6)))"
+                         " ORDER BY seq LIMIT $3"},
+    [Q_AUDIT_LOCK] = {"i", "SELECT pg_advisory_xact_lock($1)"},
+    [Q_AUDIT_LAST] = {"", "SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1"},
+    [Q_AUDIT_INSERT] = {"iiiibbbbbiiiibb",
+                        "INSERT INTO audit(" AUDIT_COLS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,"
+                        "$10,$11,$12,$13,$14,$15)"},
+    [Q_AUDIT_OF_OWNER] = {"bii", "SELECT " AUDIT_COLS " FROM audit WHERE owner = $1"
+                                 " AND idx > $2 ORDER BY idx LIMIT $3"},
+    [Q_AUDIT_PAGE] = {"ii", "SELECT " AUDIT_COLS " FROM audit WHERE idx > $1 ORDER BY idx"
+                            " LIMIT $2"},
+};
+
+struct pg_store {
+    dbk_store base; /* first: the operation table (store/backend.h) */
+    PGconn *conn;
+    char *url;
+    bool prepared[Q__COUNT];
+    int last_err;       /* the first error of this transaction, or DBK_OK */
+    bool in_tx;         /* between tx_begin and its commit or rollback */
+    bool away;          /* the last connection attempt failed (logged once) */
+    int64_t retry_at;   /* no new connection attempt before (monotonic ms) */
+    /* The audit entries of the open transaction, chained at commit. */
+    dbk_audit_entry *pending;
+    size_t npending, cap;
+    size_t marks[SP_MAX]; /* npending at each open savepoint */
+    int sp_depth;
+};
+
+static const dbk_store_ops pg_ops;
+
+/* ---- parameters and columns ---- */
+
+typedef struct params {
+    const char *v[MAX_PARAMS];
+    int len[MAX_PARAMS];
+    int fmt[MAX_PARAMS];
+    unsigned char num[MAX_PARAMS][8];
+    int n;
+} params;
+
+static void
+p_blob(params *p, const void *b, size_t len)
+{
+    p->v[p->n] = len ? b : "";
+    p->len[p->n] = (int)len;
+    p->fmt[p->n++] = 1;
+}
+
+static void
+p_id(params *p, const dbk_id *id)
+{
+    p_blob(p, id->b, DBK_ID_BYTES);
+}
+
+/* A zero id is stored as NULL (no counselor), as in SQLite. */
+static void
+p_id_or_null(params *p, const dbk_id *id)
+{
+    if (dbk_id_is_zero(id)) {
+        p->v[p->n] = NULL;
+        p->len[p->n] = 0;
+        p->fmt[p->n++] = 1;
+    } else {
+        p_id(p, id);
+    }
+}
+
+static void
+p_i64(params *p, int64_t v)
+{
+    dbk_put_u64(p->num[p->n], (uint64_t)v);
+    p_blob(p, p->num[p->n], 8);
+}
+
+static void
+p_text(params *p, const char *s)
+{
+    p_blob(p, s, strlen(s));
+}
+
+static void
+p_bool(params *p, bool b)
+{
+    p->num[p->n][0] = b ? 1 : 0;
+    p_blob(p, p->num[p->n], 1);
+}
+
+static void
+p_null(params *p)
+{
+    p->v[p->n] = NULL;
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 1;
+}
+
+static int64_t
+c_i64(const PGresult *r, int row, int col)
+{
+    const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, col);
+    switch (PQgetlength(r, row, col)) {
+    case 8: return (int64_t)dbk_get_u64(v);
+    case 4: return (int32_t)dbk_get_u32(v);
+    case 2: return (int16_t)(v[0] << 8 | v[1]);
+    case 1: return v[0];
+    default: return 0; /* NULL */
+    }
+}
+
+static void
+c_fixed(const PGresult *r, int row, int col, unsigned char *out, size_t n)
+{
+    if (!PQgetisnull(r, row, col) && (size_t)PQgetlength(r, row, col) == n)
+        memcpy(out, PQgetvalue(r, row, col), n);
+    else
+        memset(out, 0, n);
+}
+
+static void
+c_id(const PGresult *r, int row, int col, dbk_id *id)
+{
+    c_fixed(r, row, col, id->b, DBK_ID_BYTES);
+}
+
+static void
+c_text(const PGresult *r, int row, int col, char *out, size_t cap)
+{
+    size_t len = (size_t)PQgetlength(r, row, col);
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, PQgetvalue(r, row, col), len);
+    out[len] = '\0';
+}
+
+/* ---- connection and errors ---- */
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The notices of CREATE ... IF NOT EXISTS would go to stderr: not a log line. */
+static void
+quiet_notices(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static bool
+conn_ok(const pg_store *st)
+{
+    return st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK;
+}
+
+/* Maps a failed result (NULL: the call itself failed) to a dbk error. */
+static int
+fail(pg_store *st, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int err;
+
+    if (!conn_ok(st) || state == NULL || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0)
+        err = DBK_E_STORE_UNAVAILABLE; /* connection lost, server shutting down */
+    else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+             strcmp(state, "55P03") == 0)
+        err = DBK_E_STORE_UNAVAILABLE; /* serialization failure, deadlock, lock timeout */
+    else if (strcmp(state, "53100") == 0)
+        err = DBK_E_STORAGE_FULL;
+    else if (strcmp(state, "53200") == 0)
+        err = DBK_E_NOMEM;
+    else if (strncmp(state, "23", 2) == 0)
+        err = DBK_E_CONFLICT;
+    else if (strcmp(state, "25P02") == 0 && st->last_err != DBK_OK)
+        return st->last_err; /* an earlier statement of this transaction failed */
+    else
+        err = DBK_E_UNAVAILABLE;
+    /* The SQLSTATE and the primary message only: a detail may quote values. */
+    if (err != DBK_E_CONFLICT)
+        DBK_LOG(err == DBK_E_STORE_UNAVAILABLE ? DBK_LOG_WARN : DBK_LOG_ERROR, "store_error",
+                DBK_STR("sqlstate", state ? state : "none"),
+                DBK_STR("pg", r && PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                  ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                  : PQerrorMessage(st->conn)));
+    if (st->last_err == DBK_OK)
+        st->last_err = err;
+    return err;
+}
+
+/* Session settings of every connection: a lock is not waited on forever (a node
+ * stopped while holding one), nor is a transaction left open. */
+static const char SESSION_SQL[] = "SET lock_timeout = '10s';"
+                                  "SET idle_in_transaction_session_timeout = '60s';";
+
+/*
+ * A usable connection, or DBK_E_STORE_UNAVAILABLE. A lost one is replaced, at most
+ * once per RECONNECT_MS; the first failure and the return are logged.
+ */
+static int
+ensure(pg_store *st)
+{
+    static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {"5", "daybookd", st->url, NULL};
+    PGresult *r;
+
+    if (conn_ok(st))
+        return DBK_OK;
+    if (mono_ms() < st->retry_at)
+        return DBK_E_STORE_UNAVAILABLE;
+    if (st->conn != NULL)
+        PQfinish(st->conn);
+    memset(st->prepared, 0, sizeof st->prepared);
+    /* The URL's own settings come after the defaults, so they win. */
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(st->conn, quiet_notices, NULL);
+        r = PQexec(st->conn, SESSION_SQL);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok) {
+            if (st->away)
+                DBK_LOG(DBK_LOG_WARN, "store_reconnected");
+            st->away = false;
+            return DBK_OK;
+        }
+    }
+    if (!st->away)
+        DBK_LOG(DBK_LOG_ERROR, "store_unreachable",
+                DBK_STR("pg", st->conn ? PQerrorMessage(st->conn) : "out of memory"),
+                DBK_STR("effect", "requests answered 503 store_unavailable; retrying"));
+    st->away = true;
+    st->retry_at = mono_ms() + RECONNECT_MS;
+    return DBK_E_STORE_UNAVAILABLE;
+}
+
+/* Runs a prepared query; the result (rows or a command's) or NULL with *rc set. */
+static PGresult *
+run(pg_store *st, enum q id, const params *p, int *rc)
+{
+    char name[16];
+    PGresult *r;
+
+    *rc = DBK_OK;
+    if (!conn_ok(st)) {
+        *rc = DBK_E_STORE_UNAVAILABLE;
+        if (st->last_err == DBK_OK)
+            st->last_err = *rc;
+        return NULL;
+    }
+    snprintf(name, sizeof name, "q%d", (int)id);
+    if (!st->prepared[id]) {
+        Oid types[MAX_PARAMS];
+        int n = (int)strlen(queries[id].types);
+        for (int i = 0; i < n; i++)
+            switch (queries[id].types[i]) {
+            case 'b': types[i] = 17; break; /* bytea */
+            case 'i': types[i] = 20; break; /* int8 */
+            case 't': types[i] = 25; break; /* text */
+            default: types[i] = 16; break;  /* bool */
+            }
+        r = PQprepare(st->conn, name, queries[id].sql, n, types);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            *rc = fail(st, r);
+            PQclear(r);
+            return NULL;
+        }
+        PQclear(r);
+        st->prepared[id] = true;
+    }
+    r = PQexecPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                       p ? p->fmt : NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *rc = fail(st, r);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* A write: DBK_OK and *changed (may be NULL) the rows it touched. */
+static int
+exec_q(pg_store *st, enum q id, const params *p, int64_t *changed)
+{
+    int rc;
+    PGresult *r = run(st, id, p, &rc);
+    if (r == NULL)
+        return rc;
+    if (changed != NULL)
+        *changed = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return DBK_OK;
+}
+
+/* A query for one row: the result, or NULL with *rc DBK_E_NOT_FOUND or an error. */
+static PGresult *
+one(pg_store *st, enum q id, const params *p, int *rc)
+{
+    PGresult *r = run(st, id, p, rc);
+    if (r != NULL && PQntuples(r) == 0) {
+        PQclear(r);
+        *rc = DBK_E_NOT_FOUND;
+        return NULL;
+    }
+    return r;
+}
+
+/* Statements without parameters (transactions, savepoints, the schema). */
+static int
+simple(pg_store *st, const char *sql)
+{
+    PGresult *r;
+    int rc = DBK_OK;
+    if (!conn_ok(st))
+        return DBK_E_STORE_UNAVAILABLE;
+    r = PQexec(st->conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = fail(st, r);
+    PQclear(r);
+    return rc;
+}
+
+/* ---- open, transactions ---- */
+
+static int
+meta_get(pg_store *st, const char *key, void *out, size_t len)
+{
+    params p = {.n = 0};
+    int rc;
+    p_text(&p, key);
+    PGresult *r = one(st, Q_META_GET, &p, &rc);
+    if (r == NULL)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    rc = (size_t)PQgetlength(r, 0, 0) == len ? DBK_OK : DBK_E_CORRUPT;
+    if (rc == DBK_OK)
+        memcpy(out, PQgetvalue(r, 0, 0), len);
+    PQclear(r);
+    return rc;
+}
+
+static int
+meta_put(pg_store *st, enum q which, const char *key, const void *val, size_t len)
+{
+    params p = {.n = 0};
+    p_text(&p, key);
+    p_blob(&p, val, len);
+    return exec_q(st, which, &p, NULL);
+}
+
+static int
+schema_exec(void *ctx, const char *sql)
+{
+    return simple(ctx, sql);
+}
+
+static int
+schema_meta_add(void *ctx, const char *key, const void *val, size_t len)
+{
+    return meta_put(ctx, Q_META_ADD, key, val, len);
+}
+
+static int
+schema_meta_get(void *ctx, const char *key, void *val, size_t len)
+{
+    return meta_get(ctx, key, val, len);
+}
+
+static int
+schema_meta_set(void *ctx, const char *key, const void *val, size_t len)
+{
+    return meta_put(ctx, Q_META_SET, key, val, len);
+}
+
+/*
+ * The schema version the database holds, or 0 when it has no schema yet (or it cannot
+ * be read: init_schema then takes the long way and says why).
+ */
+static int64_t
+stored_version(pg_store *st)
+{
+    PGresult *r = PQexecParams(st->conn, "SELECT value FROM meta WHERE key = 'schema_version'",
+                               0, NULL, NULL, NULL, NULL, 1);
+    int64_t v = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 8)
+        v = (int64_t)dbk_get_u64((const unsigned char *)PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/*
+ * Creates or migrates the schema; one node at a time (SCHEMA_LOCK). A database already
+ * at this version is left alone without a lock or a DDL statement: CREATE INDEX IF NOT
+ * EXISTS still locks its table, and a node starting while others serve deadlocked
+ * with their pushes (integration.pg_nodes).
+ */
+static int
+init_schema(pg_store *st)
+{
+    const dbk_schema_io io = {st, schema_exec, schema_meta_add, schema_meta_get,
+                              schema_meta_set};
+    char lock[64];
+    int64_t have = stored_version(st);
+    int rc;
+
+    if (have == DBK_SCHEMA_VERSION)
+        return DBK_OK;
+    if (have > DBK_SCHEMA_VERSION)
+        return DBK_E_VERSION; /* made by a newer daybookd: do not touch it */
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)SCHEMA_LOCK);
+    if ((rc = simple(st, "BEGIN")) != DBK_OK)
+        return rc;
+    if ((rc = simple(st, lock)) == DBK_OK &&
+        (rc = dbk_schema_apply(&io, DBK_DIALECT_PG)) == DBK_OK)
+        rc = simple(st, "COMMIT");
+    if (rc != DBK_OK)
+        simple(st, "ROLLBACK");
+    st->last_err = DBK_OK;
+    return rc;
+}
+
+static int
+connect_store(const char *url, pg_store **out)
+{
+    pg_store *st = calloc(1, sizeof *st);
+    *out = NULL;
+    if (st == NULL || (st->url = strdup(url)) == NULL) {
+        free(st);
+        return DBK_E_NOMEM;
+    }
+    st->base.ops = &pg_ops;
+    if (ensure(st) != DBK_OK) {
+        pg_close(st);
+        return DBK_E_STORE_UNAVAILABLE;
+    }
+    *out = st;
+    return DBK_OK;
+}
+
+int
+dbk_pg_open(const char *url, dbk_store **out)
+{
+    pg_store *st;
+    int rc;
+
+    *out = NULL;
+    if ((rc = connect_store(url, &st)) != DBK_OK)
+        return rc;
+    if ((rc = init_schema(st)) != DBK_OK) {
+        pg_close(st);
+        return rc;
+    }
+    *out = &st->base;
+    return DBK_OK;
+}
+
+static int
+pg_clone(pg_store *st, dbk_store **out)
+{
+    pg_store *c;
+    int rc = connect_store(st->url, &c);
+    *out = rc == DBK_OK ? &c->base : NULL;
+    return rc;
+}
+
+static void
+pg_close(pg_store *st)
+{
+    if (st->conn != NULL)
+        PQfinish(st->conn);
+    if (st->url != NULL) {
+        sodium_memzero(st->url, strlen(st->url)); /* it may hold a password */
+        free(st->url);
+    }
+    free(st->pending);
+    free(st);
+}
+
+static int
+pg_tx_begin(pg_store *st)
+{
+    int rc;
+    st->last_err = DBK_OK;
+    st->npending = 0;
+    st->sp_depth = 0;
+    st->in_tx = false;
+    if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
+        return rc;
+    st->in_tx = true;
+    return DBK_OK;
+}
+
+/* DBK_OK while the transaction can go on; else the error that ended it. */
+static int
+tx_open(pg_store *st)
+{
+    if (conn_ok(st) && PQtransactionStatus(st->conn) == PQTRANS_INTRANS)
+        return DBK_OK;
+    if (!conn_ok(st))
+        return DBK_E_STORE_UNAVAILABLE;
+    return st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE;
+}
+
+static bool
+pg_tx_alive(pg_store *st)
+{
+    return st->in_tx && tx_open(st) == DBK_OK;
+}
+
+static void read_audit(const PGresult *r, int row, dbk_audit_entry *e);
+
+static int
+audit_insert(pg_store *st, const dbk_audit_entry *e)
+{
+    params p = {.n = 0};
+    p_i64(&p, e->index);
+    p_i64(&p, e->at);
+    p_i64(&p, (int64_t)e->action);
+    p_i64(&p, (int64_t)e->actor_role);
+    p_id(&p, &e->actor);
+    p_id(&p, &e->device);
+    p_id(&p, &e->stream);
+    p_id(&p, &e->owner);
+    p_id(&p, &e->grantee);
+    p_i64(&p, e->epoch);
+    p_i64(&p, e->count);
+    p_i64(&p, e->seq_from);
+    p_i64(&p, e->seq_to);
+    p_blob(&p, e->prev, DBK_HASH_BYTES);
+    p_blob(&p, e->hash, DBK_HASH_BYTES);
+    return exec_q(st, Q_AUDIT_INSERT, &p, NULL);
+}
+
+/* Chains the transaction's audit entries after the chain's head, under AUDIT_LOCK
+ * (held until the commit that follows). */
+static int
+audit_flush(pg_store *st)
+{
+    unsigned char last_hash[DBK_HASH_BYTES] = {0};
+    int64_t last = 0;
+    params p = {.n = 0};
+    PGresult *r;
+    int rc;
+
+    if (st->npending == 0)
+        return DBK_OK;
+    p_i64(&p, AUDIT_LOCK);
+    if ((rc = exec_q(st, Q_AUDIT_LOCK, &p, NULL)) != DBK_OK)
+        return rc;
+    if ((r = one(st, Q_AUDIT_LAST, NULL, &rc)) != NULL) {
+        last = c_i64(r, 0, 0);
+        c_fixed(r, 0, 1, last_hash, DBK_HASH_BYTES);
+        PQclear(r);
+    } else if (rc != DBK_E_NOT_FOUND) {
+        return rc;
+    }
+    for (size_t i = 0; i < st->npending; i++) {
+        dbk_audit_entry *e = &st->pending[i];
+        dbk_audit_chain_next(e, last, last_hash);
+        if ((rc = audit_insert(st, e)) != DBK_OK)
+            return rc;
+        last = e->index;
+        memcpy(last_hash, e->hash, DBK_HASH_BYTES);
+    }
+    st->npending = 0;
+    return DBK_OK;
+}
+
+static int
+pg_tx_commit(pg_store *st)
+{
+    PGresult *r;
+    int rc = tx_open(st);
+
+    if (rc == DBK_OK)
+        rc = audit_flush(st);
+    if (rc != DBK_OK)
+        return rc; /* the worker rolls back */
+    r = PQexec(st->conn, "COMMIT");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = fail(st, r);
+    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE; /* it rolled back */
+    PQclear(r);
+    st->in_tx = conn_ok(st) && PQtransactionStatus(st->conn) != PQTRANS_IDLE;
+    return rc;
+}
+
+static void
+pg_tx_rollback(pg_store *st)
+{
+    if (conn_ok(st) && PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+        simple(st, "ROLLBACK");
+    st->in_tx = false;
+    st->npending = 0;
+    st->sp_depth = 0;
+}
+
+static int
+pg_sp_begin(pg_store *st)
+{
+    int rc = tx_open(st);
+    if (rc == DBK_OK && st->sp_depth == SP_MAX)
+        rc = DBK_E_INTERNAL;
+    if (rc == DBK_OK && (rc = simple(st, "SAVEPOINT job")) == DBK_OK)
+        st->marks[st->sp_depth++] = st->npending;
+    return rc;
+}
+
+static int
+pg_sp_release(pg_store *st)
+{
+    int rc = tx_open(st);
+    if (rc == DBK_OK && (rc = simple(st, "RELEASE job")) == DBK_OK && st->sp_depth > 0)
+        st->sp_depth--;
+    return rc;
+}
+
+static void
+pg_sp_rollback(pg_store *st)
+{
+    if (st->sp_depth > 0)
+        st->npending = st->marks[--st->sp_depth]; /* its audit entries go too */
+    if (!conn_ok(st) || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+        return;
+    simple(st, "ROLLBACK TO job");
+    simple(st, "RELEASE job");
+    if (PQtransactionStatus(st->conn) == PQTRANS_INTRANS)
+        st->last_err = DBK_OK; /* the failure is undone with the savepoint */
+}
+
+/* No reserve file: PostgreSQL's disk is the database server's (disk_full is
+ * SQLSTATE 53100, answered 507 storage_full). */
+static int
+pg_reserve(pg_store *st, int64_t bytes)
+{
+    (void)st;
+    (void)bytes;
+    return DBK_OK;
+}
+
+static int
+pg_room(pg_store *st)
+{
+    (void)st;
+    return DBK_OK;
+}
+
+static bool
+pg_full(pg_store *st)
+{
+    (void)st;
+    return false;
+}
+
+/* ---- server identity ---- */
+
+static int
+pg_server_info(pg_store *st, dbk_server_info *out)
+{
+    unsigned char gen[8];
+    int rc;
+    if ((rc = meta_get(st, "server_id", out->server_id.b, DBK_ID_BYTES)) != DBK_OK ||
+        (rc = meta_get(st, "restore_generation", gen, sizeof gen)) != DBK_OK ||
+        (rc = meta_get(st, "server_secret", out->secret, sizeof out->secret)) != DBK_OK)
+        return rc;
+    out->restore_generation = (int64_t)dbk_get_u64(gen);
+    return DBK_OK;
+}
+
+static int
+pg_restore_prepare(pg_store *st, int64_t above, int64_t *out)
+{
+    unsigned char gen[8];
+    int rc;
+
+    if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
+        return rc;
+    if ((rc = meta_get(st, "restore_generation", gen, sizeof gen)) == DBK_OK) {
+        int64_t g = (int64_t)dbk_get_u64(gen);
+        *out = (g > above ? g : above) + 1;
+        dbk_put_u64(gen, (uint64_t)*out);
+        rc = meta_put(st, Q_META_SET, "restore_generation", gen, sizeof gen);
+    }
+    if (rc == DBK_OK)
+        rc = simple(st, "DELETE FROM tokens; DELETE FROM challenges;"
+                        "DELETE FROM invites WHERE used_at = 0;");
+    if (rc == DBK_OK)
+        return simple(st, "COMMIT");
+    simple(st, "ROLLBACK");
+    return rc;
+}
+
+/* ---- accounts ---- */
+
+static void
+read_account(const PGresult *r, int i, dbk_account *a)
+{
+    memset(a, 0, sizeof *a);
+    c_id(r, i, 0, &a->id);
+    a->role = (enum dbk_role)c_i64(r, i, 1);
+    c_text(r, i, 2, a->name, sizeof a->name);
+    c_fixed(r, i, 3, a->sign_pk, 32);
+    c_fixed(r, i, 4, a->box_pk, 32);
+    c_fixed(r, i, 5, a->login_pk, 32);
+    c_fixed(r, i, 6, a->bundle, sizeof a->bundle);
+    a->generation = (uint32_t)c_i64(r, i, 7);
+    c_id(r, i, 8, &a->counselor);
+    a->created_at = c_i64(r, i, 9);
+    a->used_bytes = c_i64(r, i, 10);
+    a->grants_seq = c_i64(r, i, 11);
+}
+
+/* An insert that says ON CONFLICT DO NOTHING: DBK_E_CONFLICT when the key was taken. */
+static int
+insert(pg_store *st, enum q id, const params *p)
+{
+    int64_t n = 0;
+    int rc = exec_q(st, id, p, &n);
+    return rc == DBK_OK && n == 0 ? DBK_E_CONFLICT : rc;
+}
+
+static int
+pg_account_create(pg_store *st, const dbk_account *a)
+{
+    params p = {.n = 0};
+    p_id(&p, &a->id);
+    p_i64(&p, (int64_t)a->role);
+    p_text(&p, a->name);
+    p_blob(&p, a->sign_pk, 32);
+    p_blob(&p, a->box_pk, 32);
+    p_blob(&p, a->login_pk, 32);
+    p_blob(&p, a->bundle, sizeof a->bundle);
+    p_i64(&p, a->generation);
+    p_id_or_null(&p, &a->counselor);
+    p_i64(&p, a->created_at);
+    return insert(st, Q_ACCOUNT_INSERT, &p);
+}
+
+static int
+pg_account_get(pg_store *st, const dbk_id *id, dbk_account *out)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, id);
+    PGresult *r = one(st, Q_ACCOUNT_GET, &p, &rc);
+    if (r != NULL) {
+        read_account(r, 0, out);
+        PQclear(r);
+    }
+    return rc;
+}
+
+static int
+pg_bump_grants_seq(pg_store *st, const dbk_id *id)
+{
+    params p = {.n = 0};
+    p_id(&p, id);
+    return exec_q(st, Q_ACCOUNT_BUMP_GRANTS, &p, NULL);
+}
+
+static int
+pg_account_set_bundle(pg_store *st, const dbk_id *id, const unsigned char bundle[148],
+                      const unsigned char login_pk[32], uint32_t generation)
+{
+    params p = {.n = 0};
+    int64_t n = 0;
+    p_id(&p, id);
+    p_blob(&p, bundle, 148);
+    p_blob(&p, login_pk, 32);
+    p_i64(&p, generation);
+    int rc = exec_q(st, Q_ACCOUNT_SET_BUNDLE, &p, &n);
+    return rc == DBK_OK && n == 0 ? DBK_E_NOT_FOUND : rc;
+}
+
+/* Runs a query and calls each_row for every row. The result is whole before the
+ * first callback, so callbacks may run queries of their own. */
+static int
+each(pg_store *st, enum q id, const params *p, void (*each_row)(const PGresult *r, int i, void *),
+     void *arg)
+{
+    int rc;
+    PGresult *r = run(st, id, p, &rc);
+    if (r == NULL)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        each_row(r, i, arg);
+    PQclear(r);
+    return DBK_OK;
+}
+
+struct account_each {
+    dbk_account_cb cb;
+    void *arg;
+};
+
+static void
+account_row(const PGresult *r, int i, void *arg)
+{
+    struct account_each *e = arg;
+    dbk_account a;
+    read_account(r, i, &a);
+    e->cb(&a, e->arg);
+}
+
+static int
+pg_clients_of(pg_store *st, const dbk_id *counselor, dbk_account_cb cb, void *arg)
+{
+    struct account_each e = {cb, arg};
+    params p = {.n = 0};
+    p_id(&p, counselor);
+    return each(st, Q_CLIENTS_OF, &p, account_row, &e);
+}
+
+static int
+pg_counselors(pg_store *st, dbk_account_cb cb, void *arg)
+{
+    struct account_each e = {cb, arg};
+    return each(st, Q_COUNSELORS, NULL, account_row, &e);
+}
+
+static int
+pg_account_disabled(pg_store *st, const dbk_id *id, int64_t *at)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, id);
+    PGresult *r = one(st, Q_DISABLED_GET, &p, &rc);
+    *at = 0;
+    if (r != NULL) {
+        *at = c_i64(r, 0, 0);
+        PQclear(r);
+    }
+    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+}
+
+static int
+pg_account_set_disabled(pg_store *st, const dbk_id *id, bool disabled, int64_t at)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, id);
+    if (!disabled)
+        return exec_q(st, Q_DISABLED_DELETE, &p, NULL);
+    p_i64(&p, at);
+    if ((rc = exec_q(st, Q_DISABLED_PUT, &p, NULL)) != DBK_OK)
+        return rc;
+    p.n = 1; /* every device's session ends now */
+    return exec_q(st, Q_TOKENS_OF_ACCOUNT_DELETE, &p, NULL);
+}
+
+/* ---- invites ---- */
+
+static void
+read_invite(const PGresult *r, int i, dbk_invite *inv)
+{
+    memset(inv, 0, sizeof *inv);
+    c_id(r, i, 0, &inv->id);
+    inv->kind = (enum dbk_invite_kind)c_i64(r, i, 1);
+    c_fixed(r, i, 2, inv->secret_hash, DBK_HASH_BYTES);
+    c_id(r, i, 3, &inv->counselor);
+    c_text(r, i, 4, inv->name, sizeof inv->name);
+    inv->created_at = c_i64(r, i, 5);
+    inv->expires_at = c_i64(r, i, 6);
+    inv->used_at = c_i64(r, i, 7);
+}
+
+static int
+pg_invite_create(pg_store *st, const dbk_invite *inv)
+{
+    params p = {.n = 0};
+    p_id(&p, &inv->id);
+    p_i64(&p, (int64_t)inv->kind);
+    p_blob(&p, inv->secret_hash, DBK_HASH_BYTES);
+    p_id_or_null(&p, &inv->counselor);
+    p_text(&p, inv->name);
+    p_i64(&p, inv->created_at);
+    p_i64(&p, inv->expires_at);
+    return insert(st, Q_INVITE_INSERT, &p);
+}
+
+static int
+pg_invite_use(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+              dbk_invite *out)
+{
+    params p = {.n = 0};
+    PGresult *r;
+    int rc;
+
+    p_blob(&p, hash, DBK_HASH_BYTES);
+    p_i64(&p, now);
+    if ((r = one(st, Q_INVITE_TAKE, &p, &rc)) != NULL) {
+        read_invite(r, 0, out);
+        PQclear(r);
+        return DBK_OK;
+    }
+    if (rc != DBK_E_NOT_FOUND)
+        return rc;
+    p.n = 1; /* not taken: unknown, or used or expired? */
+    if ((r = one(st, Q_INVITE_BY_HASH, &p, &rc)) == NULL)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_UNAUTHENTICATED : rc;
+    read_invite(r, 0, out);
+    PQclear(r);
+    return DBK_E_GONE;
+}
+
+struct invite_each {
+    dbk_invite_cb cb;
+    void *arg;
+};
+
+static void
+invite_row(const PGresult *r, int i, void *arg)
+{
+    struct invite_each *e = arg;
+    dbk_invite inv;
+    read_invite(r, i, &inv);
+    e->cb(&inv, e->arg);
+}
+
+static int
+pg_invites_of(pg_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg)
+{
+    struct invite_each e = {cb, arg};
+    params p = {.n = 0};
+    p_id(&p, counselor);
+    return each(st, Q_INVITES_OF, &p, invite_row, &e);
+}
+
+static int
+pg_invite_delete(pg_store *st, const dbk_id *counselor, const dbk_id *id)
+{
+    params p = {.n = 0};
+    int64_t n = 0;
+    p_id(&p, id);
+    p_id(&p, counselor);
+    int rc = exec_q(st, Q_INVITE_DELETE, &p, &n);
+    return rc == DBK_OK && n == 0 ? DBK_E_NOT_FOUND : rc;
+}
+
+/* ---- devices, tokens, challenges ---- */
+
+static int
+pg_device_add(pg_store *st, const dbk_device *d)
+{
+    params p = {.n = 0};
+    p_id(&p, &d->id);
+    p_id(&p, &d->account);
+    p_text(&p, d->name);
+    p_i64(&p, d->created_at);
+    return insert(st, Q_DEVICE_INSERT, &p);
+}
+
+struct device_each {
+    dbk_device_cb cb;
+    void *arg;
+};
+
+static void
+device_row(const PGresult *r, int i, void *arg)
+{
+    struct device_each *e = arg;
+    dbk_device d;
+    memset(&d, 0, sizeof d);
+    c_id(r, i, 0, &d.id);
+    c_id(r, i, 1, &d.account);
+    c_text(r, i, 2, d.name, sizeof d.name);
+    d.created_at = c_i64(r, i, 3);
+    d.last_seen = c_i64(r, i, 4);
+    e->cb(&d, e->arg);
+}
+
+static int
+pg_devices_of(pg_store *st, const dbk_id *account, dbk_device_cb cb, void *arg)
+{
+    struct device_each e = {cb, arg};
+    params p = {.n = 0};
+    p_id(&p, account);
+    return each(st, Q_DEVICES_OF, &p, device_row, &e);
+}
+
+static int
+pg_last_seen(pg_store *st, const dbk_id *account, int64_t *out)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, account);
+    PGresult *r = one(st, Q_DEVICE_LAST_SEEN, &p, &rc);
+    *out = 0;
+    if (r != NULL) {
+        *out = c_i64(r, 0, 0);
+        PQclear(r);
+    }
+    return rc;
+}
+
+static int
+pg_device_revoke(pg_store *st, const dbk_id *account, const dbk_id *device)
+{
+    params p = {.n = 0};
+    int64_t n = 0;
+    int rc;
+    p_id(&p, device);
+    p_id(&p, account);
+    if ((rc = exec_q(st, Q_DEVICE_DELETE, &p, &n)) != DBK_OK)
+        return rc;
+    if (n == 0)
+        return DBK_E_NOT_FOUND;
+    p.n = 1;
+    return exec_q(st, Q_TOKENS_OF_DEVICE_DELETE, &p, NULL);
+}
+
+static int
+pg_token_add(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], const dbk_id *account,
+             const dbk_id *device, int64_t expires_at)
+{
+    params p = {.n = 0};
+    p_blob(&p, hash, DBK_HASH_BYTES);
+    p_id(&p, account);
+    p_id(&p, device);
+    p_i64(&p, expires_at);
+    return insert(st, Q_TOKEN_INSERT, &p);
+}
+
+static int
+pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
+               dbk_id *account, dbk_id *device)
+{
+    const int64_t ttl = 30LL * 24 * 3600 * 1000, day = 24LL * 3600 * 1000;
+    params p = {.n = 0};
+    int64_t expires;
+    int rc;
+
+    p_blob(&p, hash, DBK_HASH_BYTES);
+    PGresult *r = one(st, Q_TOKEN_GET, &p, &rc);
+    if (r == NULL)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_UNAUTHENTICATED : rc;
+    c_id(r, 0, 0, account);
+    c_id(r, 0, 1, device);
+    expires = c_i64(r, 0, 2);
+    PQclear(r);
+    if (expires <= now)
+        return DBK_E_UNAUTHENTICATED;
+    /* Tokens expire after 30 days unused: slide the expiry, at most once a day. */
+    p_i64(&p, now + ttl);
+    p_i64(&p, now + ttl - day);
+    if ((rc = exec_q(st, Q_TOKEN_EXTEND, &p, NULL)) != DBK_OK)
+        return rc;
+    /* Coarse last-seen (per minute) so most requests write nothing here. */
+    p.n = 0;
+    p_id(&p, device);
+    p_i64(&p, now / 60000 * 60000);
+    return exec_q(st, Q_DEVICE_TOUCH, &p, NULL);
+}
+
+static int
+pg_token_delete(pg_store *st, const unsigned char hash[DBK_HASH_BYTES])
+{
+    params p = {.n = 0};
+    p_blob(&p, hash, DBK_HASH_BYTES);
+    return exec_q(st, Q_TOKEN_DELETE, &p, NULL);
+}
+
+static int
+pg_tokens_revoke_others(pg_store *st, const dbk_id *account, const dbk_id *keep, int64_t *count)
+{
+    params p = {.n = 0};
+    p_id(&p, account);
+    p_id(&p, keep);
+    *count = 0;
+    return exec_q(st, Q_TOKENS_REVOKE_OTHERS, &p, count);
+}
+
+static int
+pg_challenge_add(pg_store *st, const unsigned char challenge[32], const dbk_id *account,
+                 const dbk_id *device, enum dbk_purpose purpose, int64_t expires_at)
+{
+    params p = {.n = 0};
+    int rc;
+    p_i64(&p, expires_at - 10 * 60000); /* keep the table small */
+    if ((rc = exec_q(st, Q_CHALLENGE_PURGE, &p, NULL)) != DBK_OK)
+        return rc;
+    p.n = 0;
+    p_blob(&p, challenge, 32);
+    p_id(&p, account);
+    p_id(&p, device);
+    p_i64(&p, (int64_t)purpose);
+    p_i64(&p, expires_at);
+    return insert(st, Q_CHALLENGE_INSERT, &p);
+}
+
+static int
+pg_challenge_take(pg_store *st, const unsigned char challenge[32], const dbk_id *account,
+                  const dbk_id *device, enum dbk_purpose purpose, int64_t now)
+{
+    params p = {.n = 0};
+    dbk_id a, d;
+    int64_t purp, expires;
+    int rc;
+
+    p_blob(&p, challenge, 32);
+    PGresult *r = one(st, Q_CHALLENGE_TAKE, &p, &rc);
+    if (r == NULL)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_GONE : rc;
+    c_id(r, 0, 0, &a);
+    c_id(r, 0, 1, &d);
+    purp = c_i64(r, 0, 2);
+    expires = c_i64(r, 0, 3);
+    PQclear(r);
+    if (expires <= now || purp != (int64_t)purpose || !dbk_id_equal(&a, account) ||
+        !dbk_id_equal(&d, device))
+        return DBK_E_GONE;
+    return DBK_OK;
+}
+
+/* ---- streams and grants ---- */
+
+static void
+read_stream(const PGresult *r, int i, dbk_stream *out)
+{
+    c_id(r, i, 0, &out->id);
+    c_id(r, i, 1, &out->owner);
+    out->kind = (enum dbk_stream_kind)c_i64(r, i, 2);
+    out->epoch = (uint32_t)c_i64(r, i, 3);
+    out->seq = c_i64(r, i, 4);
+    out->rotation_pending = c_i64(r, i, 5) != 0;
+}
+
+static int
+pg_stream_create(pg_store *st, const dbk_stream *s)
+{
+    params p = {.n = 0};
+    p_id(&p, &s->id);
+    p_id(&p, &s->owner);
+    p_i64(&p, (int64_t)s->kind);
+    p_i64(&p, s->epoch);
+    return insert(st, Q_STREAM_INSERT, &p);
+}
+
+static int
+stream_by(pg_store *st, enum q which, const dbk_id *id, dbk_stream *out)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, id);
+    PGresult *r = one(st, which, &p, &rc);
+    if (r != NULL) {
+        read_stream(r, 0, out);
+        PQclear(r);
+    }
+    return rc;
+}
+
+static int
+pg_stream_get(pg_store *st, const dbk_id *id, dbk_stream *out)
+{
+    return stream_by(st, Q_STREAM_GET, id, out);
+}
+
+struct stream_each {
+    dbk_stream_cb cb;
+    void *arg;
+};
+
+static void
+stream_row(const PGresult *r, int i, void *arg)
+{
+    struct stream_each *e = arg;
+    dbk_stream s;
+    read_stream(r, i, &s);
+    e->cb(&s, e->arg);
+}
+
+static int
+pg_streams_for(pg_store *st, const dbk_id *account, int64_t now, dbk_stream_cb cb, void *arg)
+{
+    struct stream_each e = {cb, arg};
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, account);
+    if ((rc = each(st, Q_STREAMS_OWNED, &p, stream_row, &e)) != DBK_OK)
+        return rc;
+    p_i64(&p, now);
+    return each(st, Q_STREAMS_GRANTED, &p, stream_row, &e);
+}
+
+/* Marks epoch closed at `at` (if it is not already): envelopes made later at that
+ * epoch are refused (proto/README.md section 7). */
+static int
+epoch_close(pg_store *st, const dbk_id *stream, uint32_t epoch, int64_t at)
+{
+    params p = {.n = 0};
+    p_id(&p, stream);
+    p_i64(&p, epoch);
+    p_i64(&p, at);
+    return exec_q(st, Q_EPOCH_CLOSE, &p, NULL);
+}
+
+static int
+pg_grant_put(pg_store *st, const dbk_grant_row *g, int64_t now, bool *identical)
+{
+    unsigned char *old = NULL;
+    size_t old_len = 0;
+    params p = {.n = 0};
+    int64_t raised = 0;
+    int rc = pg_grant_get(st, &g->stream, &g->grantee, g->epoch, &old, &old_len);
+
+    *identical = rc == DBK_OK && old_len == g->grant_len && memcmp(old, g->grant, old_len) == 0;
+    free(old);
+    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+        return rc;
+    if (*identical)
+        return DBK_OK;
+    p_id(&p, &g->stream);
+    p_id(&p, &g->grantee);
+    p_i64(&p, g->epoch);
+    if ((rc = exec_q(st, Q_GRANT_KEEP_REVOKED, &p, NULL)) != DBK_OK) /* revoked: history */
+        return rc;
+    p_blob(&p, g->grant, g->grant_len);
+    p_i64(&p, g->created_at);
+    p_i64(&p, g->expires_at);
+    if ((rc = exec_q(st, Q_GRANT_INSERT, &p, NULL)) != DBK_OK)
+        return rc;
+    p.n = 0;
+    p_id(&p, &g->stream);
+    p_i64(&p, g->epoch);
+    if ((rc = exec_q(st, Q_STREAM_RAISE_EPOCH, &p, &raised)) != DBK_OK) /* self-grant, +1 */
+        return rc;
+    if (raised > 0 && g->epoch > 1)
+        return epoch_close(st, &g->stream, g->epoch - 1, now);
+    return DBK_OK;
+}
+
+static int
+pg_grant_get(pg_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch,
+             unsigned char **out, size_t *len)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, stream);
+    p_id(&p, grantee);
+    p_i64(&p, epoch);
+    PGresult *r = one(st, Q_GRANT_GET, &p, &rc);
+    *out = NULL;
+    *len = 0;
+    if (r == NULL)
+        return rc;
+    *len = (size_t)PQgetlength(r, 0, 0);
+    *out = malloc(*len ? *len : 1);
+    if (*out != NULL)
+        memcpy(*out, PQgetvalue(r, 0, 0), *len);
+    PQclear(r);
+    return *out ? DBK_OK : DBK_E_NOMEM;
+}
+
+struct grant_each {
+    dbk_grant_cb cb;
+    void *arg;
+};
+
+static void
+grant_row(const PGresult *r, int i, void *arg)
+{
+    struct grant_each *e = arg;
+    dbk_grant_row g;
+    c_id(r, i, 0, &g.stream);
+    c_id(r, i, 1, &g.grantee);
+    g.epoch = (uint32_t)c_i64(r, i, 2);
+    g.grant = (const unsigned char *)PQgetvalue(r, i, 3);
+    g.grant_len = (size_t)PQgetlength(r, i, 3);
+    g.created_at = c_i64(r, i, 4);
+    g.expires_at = c_i64(r, i, 5);
+    g.revoked_at = c_i64(r, i, 6);
+    e->cb(&g, e->arg);
+}
+
+static int
+pg_grants_of_stream(pg_store *st, const dbk_id *stream, dbk_grant_cb cb, void *arg)
+{
+    struct grant_each e = {cb, arg};
+    params p = {.n = 0};
+    p_id(&p, stream);
+    return each(st, Q_GRANTS_OF_STREAM, &p, grant_row, &e);
+}
+
+static int
+pg_grants_to(pg_store *st, const dbk_id *grantee, int64_t now, dbk_grant_cb cb, void *arg)
+{
+    struct grant_each e = {cb, arg};
+    params p = {.n = 0};
+    (void)now; /* every grant, with its state computed by the caller */
+    p_id(&p, grantee);
+    return each(st, Q_GRANTS_TO, &p, grant_row, &e);
+}
+
+static int
+pg_grant_revoke(pg_store *st, const dbk_id *stream, const dbk_id *grantee, int64_t now)
+{
+    params p = {.n = 0};
+    int64_t n = 0;
+    dbk_stream str;
+    int rc;
+
+    p_id(&p, stream);
+    p_id(&p, grantee);
+    p_i64(&p, now);
+    if ((rc = exec_q(st, Q_GRANT_REVOKE, &p, &n)) != DBK_OK)
+        return rc;
+    if (n == 0) {
+        /* Revoking again changes nothing (DBK_E_GONE tells the caller so);
+         * revoking someone who never had a grant is DBK_E_NOT_FOUND. */
+        p.n = 2;
+        PGresult *r = one(st, Q_GRANT_ANY, &p, &rc);
+        PQclear(r);
+        return r != NULL ? DBK_E_GONE : rc;
+    }
+    if ((rc = pg_stream_get(st, stream, &str)) != DBK_OK ||
+        (rc = epoch_close(st, stream, str.epoch, now)) != DBK_OK)
+        return rc;
+    p.n = 1;
+    return exec_q(st, Q_STREAM_SET_ROTATION, &p, NULL);
+}
+
+static int
+pg_grant_held(pg_store *st, const dbk_id *stream, const dbk_id *grantee, uint32_t epoch)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, stream);
+    p_id(&p, grantee);
+    p_i64(&p, epoch);
+    PGresult *r = one(st, Q_GRANT_HELD, &p, &rc);
+    PQclear(r);
+    return rc;
+}
+
+/* 0 if epoch is open (or unknown), else when it closed. */
+static int
+epoch_closed_at(pg_store *st, const dbk_id *stream, uint32_t epoch, int64_t *out)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, stream);
+    p_i64(&p, epoch);
+    PGresult *r = one(st, Q_EPOCH_CLOSED_AT, &p, &rc);
+    *out = 0;
+    if (r != NULL) {
+        *out = c_i64(r, 0, 0);
+        PQclear(r);
+    }
+    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+}
+
+static int
+pg_access(pg_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
+          dbk_stream *str, bool *is_owner, bool *can_write)
+{
+    params p = {.n = 0};
+    PGresult *r;
+    int rc = pg_stream_get(st, stream, str);
+
+    *is_owner = *can_write = false;
+    if (rc == DBK_E_NOT_FOUND)
+        return DBK_E_FORBIDDEN; /* the same answer as "exists but not yours" */
+    if (rc != DBK_OK)
+        return rc;
+    if (dbk_id_equal(&str->owner, account)) {
+        *is_owner = *can_write = true;
+        return DBK_OK;
+    }
+    p_id(&p, stream);
+    p_id(&p, account);
+    p_i64(&p, now);
+    if ((r = one(st, Q_GRANT_LIVE, &p, &rc)) == NULL)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+    if (PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        /* No active grant: say "expired" when that is why (README section 8). */
+        if ((r = one(st, Q_GRANT_EXPIRED, &p, &rc)) != NULL) {
+            PQclear(r);
+            return DBK_E_EXPIRED;
+        }
+        return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+    }
+    *can_write = (uint32_t)c_i64(r, 0, 0) == str->epoch;
+    PQclear(r);
+    return DBK_OK;
+}
+
+/* ---- records ---- */
+
+/* What is stored for it's record (cur), and its envelope's length. */
+static int
+record_get(pg_store *st, const dbk_id *stream, const dbk_push_item *it, dbk_stored_record *cur,
+           int64_t *old_len)
+{
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, stream);
+    p_id(&p, &it->hdr.record);
+    PGresult *r = one(st, Q_RECORD_GET, &p, &rc);
+    memset(cur, 0, sizeof *cur);
+    *old_len = 0;
+    if (r == NULL)
+        return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    cur->exists = true;
+    cur->seq = c_i64(r, 0, 0);
+    cur->current.clock = (uint64_t)c_i64(r, 0, 1);
+    c_id(r, 0, 2, &cur->current.device);
+    *old_len = PQgetlength(r, 0, 3);
+    cur->same_bytes =
+        (size_t)*old_len == it->len && memcmp(PQgetvalue(r, 0, 3), it->env, it->len) == 0;
+    c_id(r, 0, 4, &cur->creator);
+    PQclear(r);
+    return DBK_OK;
+}
+
+static int
+record_put(pg_store *st, const dbk_id *stream, const dbk_push_item *it, const dbk_id *creator)
+{
+    params p = {.n = 0};
+    p_id(&p, stream);
+    p_id(&p, &it->hdr.record);
+    p_i64(&p, it->seq);
+    p_i64(&p, (int64_t)it->hdr.rev.clock);
+    p_id(&p, &it->hdr.rev.device);
+    p_i64(&p, it->hdr.epoch);
+    p_id(&p, creator);
+    p_blob(&p, it->env, it->len);
+    return exec_q(st, Q_RECORD_UPSERT, &p, NULL);
+}
+
+/* Closed epochs: an envelope may use an epoch no later than the current one, made (by
+ * its clock) before that epoch closed. Sets .stale on those it refuses. */
+static int
+check_epochs(pg_store *st, dbk_push_batch *b, const dbk_stream *str, bool *stale)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        dbk_push_item *it = &b->items[i];
+        int64_t closed;
+        int rc;
+        if (it->hdr.epoch > str->epoch) {
+            it->stale = *stale = true;
+            continue;
+        }
+        if ((rc = epoch_closed_at(st, &b->stream, it->hdr.epoch, &closed)) != DBK_OK)
+            return rc;
+        if (closed != 0 && (int64_t)(it->hdr.rev.clock >> 16) >= closed)
+            it->stale = *stale = true;
+    }
+    return DBK_OK;
+}
+
+static int
+pg_push(pg_store *st, dbk_push_batch *b)
+{
+    dbk_stream str;
+    params p = {.n = 0};
+    int64_t added = 0;
+    bool stale = false;
+    int rc;
+
+    /* The stream's row stays locked to commit: the cursor's guarantee (rules.c). */
+    if ((rc = stream_by(st, Q_STREAM_LOCK, &b->stream, &str)) != DBK_OK)
+        return rc;
+    b->epoch = str.epoch;
+    b->rotation_pending = str.rotation_pending;
+    b->nstored = 0;
+    b->seq_from = b->seq_to = 0;
+    if ((rc = check_epochs(st, b, &str, &stale)) != DBK_OK)
+        return rc;
+    if (stale) {
+        b->epoch_stale = true;
+        b->high_seq = str.seq;
+        return DBK_E_STALE;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        dbk_push_item *it = &b->items[i];
+        dbk_stored_record cur;
+        int64_t old_len;
+        bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
+
+        if ((rc = record_get(st, &b->stream, it, &cur, &old_len)) != DBK_OK)
+            return rc;
+        if (!author_is_owner &&
+            (rc = pg_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch)) != DBK_OK)
+            return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+        if ((rc = dbk_push_decide(it, &cur, author_is_owner)) < 0)
+            return rc;
+        if (rc == DBK_PUSH_DO_STALE)
+            stale = true;
+        if (rc != DBK_PUSH_DO_STORE)
+            continue;
+        it->seq = ++str.seq;
+        if (b->nstored++ == 0)
+            b->seq_from = it->seq;
+        b->seq_to = it->seq;
+        added += (int64_t)it->len - old_len;
+        if ((rc = record_put(st, &b->stream, it, cur.exists ? &cur.creator : &it->hdr.author)) !=
+            DBK_OK)
+            return rc;
+        it->has_current = true;
+        it->current = it->hdr.rev;
+    }
+    b->high_seq = str.seq;
+    if (stale)
+        return DBK_E_STALE;
+    if (b->nstored == 0)
+        return DBK_OK;
+    /* The owner's bytes, added and read in one statement: two nodes adding at once
+     * both see the sum. */
+    p_id(&p, &str.owner);
+    p_i64(&p, added);
+    PGresult *r = one(st, Q_ACCOUNT_ADD_BYTES, &p, &rc);
+    if (r == NULL)
+        return rc;
+    int64_t used = c_i64(r, 0, 0);
+    PQclear(r);
+    if (added > 0 && used > b->quota)
+        return DBK_E_QUOTA;
+    p.n = 0;
+    p_id(&p, &b->stream);
+    p_i64(&p, str.seq);
+    return exec_q(st, Q_STREAM_SET_SEQ, &p, NULL);
+}
+
+static int
+pg_pull(pg_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now, int64_t since,
+        size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg, bool *more,
+        int64_t *last_seq, size_t *bytes_out)
+{
+    size_t count = 0, bytes = 0;
+    params p = {.n = 0};
+    int rc;
+
+    *more = false;
+    *last_seq = since;
+    p_id(&p, stream);
+    p_i64(&p, since);
+    p_i64(&p, (int64_t)limit + 1); /* one more tells whether more remain */
+    p_bool(&p, reader == NULL);
+    if (reader != NULL)
+        p_id(&p, reader);
+    else
+        p_null(&p);
+    p_i64(&p, now);
+    PGresult *r = run(st, Q_RECORDS_SINCE, &p, &rc);
+    if (r == NULL)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        size_t len = (size_t)PQgetlength(r, i, 1);
+        if (!dbk_pull_takes(count, bytes, len, limit, max_bytes)) {
+            *more = true;
+            break;
+        }
+        *last_seq = c_i64(r, i, 0);
+        cb(*last_seq, (const unsigned char *)PQgetvalue(r, i, 1), len, arg);
+        count++;
+        bytes += len;
+    }
+    PQclear(r);
+    *bytes_out += bytes;
+    return DBK_OK;
+}
+
+/* ---- audit ---- */
+
+static int
+pg_audit_append(pg_store *st, dbk_audit_entry *e)
+{
+    int rc;
+    if (!st->in_tx) { /* on its own: a transaction of its own */
+        if ((rc = pg_tx_begin(st)) != DBK_OK)
+            return rc;
+        if ((rc = pg_audit_append(st, e)) == DBK_OK && (rc = pg_tx_commit(st)) == DBK_OK)
+            return DBK_OK;
+        pg_tx_rollback(st);
+        return rc;
+    }
+    if ((rc = tx_open(st)) != DBK_OK)
+        return rc;
+    if (st->npending == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        dbk_audit_entry *p = realloc(st->pending, cap * sizeof *p);
+        if (p == NULL)
+            return DBK_E_NOMEM;
+        st->pending = p;
+        st->cap = cap;
+    }
+    /* Index, prev and hash are known at commit (audit_flush). */
+    st->pending[st->npending++] = *e;
+    return DBK_OK;
+}
+
+static void
+read_audit(const PGresult *r, int i, dbk_audit_entry *e)
+{
+    e->index = c_i64(r, i, 0);
+    e->at = c_i64(r, i, 1);
+    e->action = (enum dbk_audit_action)c_i64(r, i, 2);
+    e->actor_role = (enum dbk_role)c_i64(r, i, 3);
+    c_id(r, i, 4, &e->actor);
+    c_id(r, i, 5, &e->device);
+    c_id(r, i, 6, &e->stream);
+    c_id(r, i, 7, &e->owner);
+    c_id(r, i, 8, &e->grantee);
+    e->epoch = (uint32_t)c_i64(r, i, 9);
+    e->count = (uint32_t)c_i64(r, i, 10);
+    e->seq_from = c_i64(r, i, 11);
+    e->seq_to = c_i64(r, i, 12);
+    c_fixed(r, i, 13, e->prev, DBK_HASH_BYTES);
+    c_fixed(r, i, 14, e->hash, DBK_HASH_BYTES);
+}
+
+static int
+pg_audit_of_owner(pg_store *st, const dbk_id *owner, int64_t since, size_t limit,
+                  dbk_audit_cb cb, void *arg, bool *more)
+{
+    params p = {.n = 0};
+    dbk_audit_entry e;
+    int rc;
+
+    *more = false;
+    p_id(&p, owner);
+    p_i64(&p, since);
+    p_i64(&p, (int64_t)limit + 1);
+    PGresult *r = run(st, Q_AUDIT_OF_OWNER, &p, &rc);
+    if (r == NULL)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        if ((size_t)i == limit) {
+            *more = true;
+            break;
+        }
+        read_audit(r, i, &e);
+        cb(&e, arg);
+    }
+    PQclear(r);
+    return DBK_OK;
+}
+
+/* The whole chain, a page at a time (it may be long). */
+static int
+pg_audit_verify(pg_store *st, int64_t *checked, int64_t *bad_index)
+{
+    const int64_t page = 10000;
+    dbk_audit_walk w;
+    dbk_audit_entry e;
+    int64_t after = 0;
+    int rc = DBK_OK;
+
+    dbk_audit_walk_init(&w);
+    for (;;) {
+        params p = {.n = 0};
+        p_i64(&p, after);
+        p_i64(&p, page);
+        PGresult *r = run(st, Q_AUDIT_PAGE, &p, &rc);
+        if (r == NULL)
+            break;
+        int n = PQntuples(r);
+        for (int i = 0; i < n && rc == DBK_OK; i++) {
+            read_audit(r, i, &e);
+            rc = dbk_audit_walk_step(&w, &e);
+            after = e.index;
+        }
+        PQclear(r);
+        if (rc != DBK_OK || n < page)
+            break;
+    }
+    *checked = w.checked;
+    *bad_index = w.bad_index;
+    return rc;
+}
+
+/* ---- admin ---- */
+
+/* Runs argv (argv[0] on PATH) and waits: DBK_OK if it exited 0. */
+static int
+run_tool(const char *const *argv)
+{
+    extern char **environ;
+    pid_t pid;
+    int status;
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+        return DBK_E_IO;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return DBK_E_IO;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? DBK_OK : DBK_E_IO;
+}
+
+/* pg_dump's custom format to path: one consistent snapshot, while nodes serve.
+ * Restore it with daybookd restore (pg_restore into the database). */
+static int
+pg_backup(pg_store *st, const char *path)
+{
+    char file[4200];
+    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--no-privileges",
+                          file, st->url, NULL};
+    if ((size_t)snprintf(file, sizeof file, "--file=%s", path) >= sizeof file)
+        return DBK_E_IO;
+    return run_tool(argv);
+}
+
+/*
+ * What SQLite's integrity_check stands for here: the relations the server relies on.
+ * Every record's stream exists and its seq is within the stream's counter and unique
+ * (the index says so); every grant's stream exists; every stream's owner exists.
+ */
+static const struct {
+    const char *what, *sql;
+} checks[] = {
+    {"records without their stream, or past its seq",
+     "SELECT count(*) FROM records r LEFT JOIN streams s ON s.id = r.stream"
+     " WHERE s.id IS NULL OR r.seq < 1 OR r.seq > s.seq"},
+    {"grants of unknown streams",
+     "SELECT count(*) FROM grants g LEFT JOIN streams s ON s.id = g.stream WHERE s.id IS NULL"},
+    {"streams of unknown accounts",
+     "SELECT count(*) FROM streams s LEFT JOIN accounts a ON a.id = s.owner WHERE a.id IS NULL"},
+    {"missing server identity",
+     "SELECT 4 - count(*) FROM meta WHERE key IN ('server_id', 'restore_generation',"
+     " 'server_secret', 'schema_version')"},
+};
+
+static int
+pg_check(pg_store *st, char *msg, size_t msgsz)
+{
+    int64_t checked, bad;
+    int rc;
+
+    if ((rc = ensure(st)) != DBK_OK) {
+        snprintf(msg, msgsz, "cannot reach the database: %s", dbk_err_message(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        PGresult *r = PQexecParams(st->conn, checks[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+        long long n = -1;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (n != 0) {
+            snprintf(msg, msgsz, "integrity: %s (%lld)", checks[i].what, n);
+            return DBK_E_CORRUPT;
+        }
+    }
+    if ((rc = pg_audit_verify(st, &checked, &bad)) != DBK_OK) {
+        snprintf(msg, msgsz, "audit chain broken at entry %lld", (long long)bad);
+        return rc;
+    }
+    snprintf(msg, msgsz, "integrity ok; audit chain ok (%lld entries)", (long long)checked);
+    return DBK_OK;
+}
+
+/* ---- whole tables (daybookd migrate) ---- */
+
+static int
+table_sql(const dbk_table *t, bool insert_sql, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, insert_sql ? "INSERT INTO %s(" : "SELECT ", t->name);
+    for (size_t i = 0; i < t->ncols && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", t->cols[i].name);
+    if (n < cap && insert_sql) {
+        n += (size_t)snprintf(buf + n, cap - n, ") VALUES (");
+        for (size_t i = 0; i < t->ncols && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s$%zu", i ? ", " : "", i + 1);
+        if (n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, ")");
+    } else if (n < cap) {
+        /* Text sorts byte by byte, as in SQLite, whatever the database's collation. */
+        bool text_key = strcmp(t->order, "key") == 0;
+        n += (size_t)snprintf(buf + n, cap - n, " FROM %s ORDER BY %s%s", t->name, t->order,
+                              text_key ? " COLLATE \"C\"" : "");
+    }
+    return n < cap ? DBK_OK : DBK_E_INTERNAL;
+}
+
+/* Row by row (PQsetSingleRowMode): a table may be larger than memory. */
+static int
+pg_table_rows(pg_store *st, const dbk_table *t, dbk_row_cb cb, void *arg)
+{
+    char sql[1024];
+    dbk_value v[32];
+    PGresult *r;
+    int rc = DBK_OK, stop = 0;
+
+    if (t->ncols > 32 || table_sql(t, false, sql, sizeof sql) != DBK_OK)
+        return DBK_E_INTERNAL;
+    if ((rc = ensure(st)) != DBK_OK)
+        return rc;
+    if (!PQsendQueryParams(st->conn, sql, 0, NULL, NULL, NULL, NULL, 1) ||
+        !PQsetSingleRowMode(st->conn))
+        return fail(st, NULL);
+    while ((r = PQgetResult(st->conn)) != NULL) {
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_SINGLE_TUPLE && stop == 0) {
+            for (size_t i = 0; i < t->ncols; i++) {
+                memset(&v[i], 0, sizeof v[i]);
+                v[i].null = PQgetisnull(r, 0, (int)i);
+                if (t->cols[i].type == DBK_COL_INT) {
+                    v[i].i = c_i64(r, 0, (int)i);
+                } else {
+                    v[i].p = (const unsigned char *)PQgetvalue(r, 0, (int)i);
+                    v[i].len = (size_t)PQgetlength(r, 0, (int)i);
+                }
+            }
+            stop = cb(v, arg);
+        } else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && rc == DBK_OK) {
+            rc = fail(st, r);
+        }
+        PQclear(r);
+    }
+    return stop != 0 ? stop : rc;
+}
+
+static int
+pg_table_insert(pg_store *st, const dbk_table *t, const dbk_value *row)
+{
+    char sql[1024];
+    const char *vals[32];
+    int lens[32], fmts[32];
+    unsigned char nums[32][8];
+    PGresult *r;
+    int rc = DBK_OK;
+
+    if (t->ncols > 32 || table_sql(t, true, sql, sizeof sql) != DBK_OK)
+        return DBK_E_INTERNAL;
+    if (!conn_ok(st))
+        return DBK_E_STORE_UNAVAILABLE;
+    for (size_t i = 0; i < t->ncols; i++) {
+        fmts[i] = 1;
+        if (row[i].null) {
+            vals[i] = NULL;
+            lens[i] = 0;
+        } else if (t->cols[i].type == DBK_COL_INT) {
+            dbk_put_u64(nums[i], (uint64_t)row[i].i);
+            vals[i] = (const char *)nums[i];
+            lens[i] = 8;
+        } else {
+            vals[i] = row[i].len ? (const char *)row[i].p : "";
+            lens[i] = (int)row[i].len;
+        }
+    }
+    /* Types from the columns: int8 for integers (binary), bytea and text as sent. */
+    Oid types[32];
+    for (size_t i = 0; i < t->ncols; i++)
+        types[i] = t->cols[i].type == DBK_COL_INT ? 20 : t->cols[i].type == DBK_COL_TEXT ? 25 : 17;
+    r = PQexecParams(st->conn, sql, (int)t->ncols, types, vals, lens, fmts, 1);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = fail(st, r);
+    PQclear(r);
+    return rc;
+}
+
+static int
+pg_table_clear(pg_store *st, const dbk_table *t)
+{
+    char sql[128];
+    if ((size_t)snprintf(sql, sizeof sql, "DELETE FROM %s", t->name) >= sizeof sql)
+        return DBK_E_INTERNAL;
+    return simple(st, sql);
+}
+
+/* ---- restore (daybookd restore) ---- */
+
+/* Runs argv and keeps up to cap - 1 bytes of its standard output in buf. */
+static int
+run_capture(const char *const *argv, char *buf, size_t cap)
+{
+    extern char **environ;
+    posix_spawn_file_actions_t fa;
+    int fd[2], status;
+    size_t n = 0;
+    pid_t pid;
+
+    if (pipe(fd) != 0)
+        return DBK_E_IO;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fd[0]);
+    int spawned = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd[1]);
+    if (spawned != 0) {
+        close(fd[0]);
+        return DBK_E_IO;
+    }
+    for (;;) {
+        char tmp[4096];
+        ssize_t r = read(fd[0], tmp, sizeof tmp);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        size_t take = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
+        memcpy(buf + n, tmp, take);
+        n += take;
+    }
+    buf[n] = '\0';
+    close(fd[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return DBK_E_IO;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? DBK_OK : DBK_E_IO;
+}
+
+/* The server id in the meta rows of an archive: pg_restore prints them as COPY text,
+ * "server_id<TAB>\\x<32 hex digits>". */
+static int
+archive_server_id(const char *archive, dbk_id *id)
+{
+    const char *argv[] = {"pg_restore", "--data-only", "--table=meta", "--file=-", archive, NULL};
+    static char out[65536];
+    const char *p;
+
+    if (run_capture(argv, out, sizeof out) != DBK_OK)
+        return DBK_E_CORRUPT;
+    for (p = out; (p = strstr(p, "server_id\t")) != NULL; p++) {
+        const char *h = p + 10;
+        while (*h == '\\')
+            h++;
+        if (*h++ != 'x')
+            continue;
+        for (size_t i = 0; i < DBK_ID_BYTES; i++) {
+            unsigned int byte;
+            if (sscanf(h + 2 * i, "%2x", &byte) != 1)
+                return DBK_E_CORRUPT;
+            id->b[i] = (unsigned char)byte;
+        }
+        return DBK_OK;
+    }
+    return DBK_E_CORRUPT;
+}
+
+/* One number from a query of one row and column, or -1. */
+static long long
+scalar(pg_store *st, const char *sql)
+{
+    PGresult *r = PQexecParams(st->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    long long v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+int
+dbk_store_pg_restore(const char *url, const char *archive, int64_t *generation, char *msg,
+                     size_t msgsz)
+{
+    const char *list[] = {"pg_restore", "--list", archive, NULL};
+    char dbname[4200], scratch[256];
+    dbk_id backup_id;
+    dbk_server_info live;
+    int64_t floor = 0;
+    pg_store *st = NULL;
+    int rc;
+
+    if ((size_t)snprintf(dbname, sizeof dbname, "--dbname=%s", url) >= sizeof dbname)
+        return DBK_E_INVALID;
+    if (run_capture(list, scratch, sizeof scratch) != DBK_OK ||
+        archive_server_id(archive, &backup_id) != DBK_OK) {
+        snprintf(msg, msgsz, "%s is not a usable Daybook backup (a pg_dump archive of a "
+                             "Daybook store, from daybookd backup)", archive);
+        return DBK_E_CORRUPT;
+    }
+    if ((rc = connect_store(url, &st)) != DBK_OK) {
+        snprintf(msg, msgsz, "cannot reach the database");
+        return rc;
+    }
+    /* Every node must be stopped: they would serve from the old store meanwhile. */
+    long long nodes = scalar(st, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                 " datname = current_database() AND application_name ="
+                                 " 'daybookd' AND pid <> pg_backend_pid()");
+    if (nodes != 0) {
+        snprintf(msg, msgsz, "daybookd is serving this database (%lld connections). Stop it "
+                             "first, on every node", nodes);
+        pg_close(st);
+        return DBK_E_CONFLICT;
+    }
+    if (scalar(st, "SELECT count(*) FROM pg_tables WHERE tablename = 'meta'"
+                   " AND schemaname = current_schema()") == 1) {
+        if ((rc = pg_server_info(st, &live)) == DBK_OK &&
+            !dbk_id_equal(&live.server_id, &backup_id)) {
+            snprintf(msg, msgsz, "%s is a backup of another server; refusing", archive);
+            rc = DBK_E_CONFLICT;
+        }
+        floor = live.restore_generation;
+        sodium_memzero(&live, sizeof live);
+        if (rc != DBK_OK) {
+            pg_close(st);
+            return rc;
+        }
+    }
+    {
+        const char *argv[] = {"pg_restore", "--clean", "--if-exists", "--single-transaction",
+                              "--no-owner", "--no-privileges", "--exit-on-error", dbname,
+                              archive, NULL};
+        if (run_tool(argv) != DBK_OK) {
+            snprintf(msg, msgsz, "pg_restore failed; the live store is unchanged");
+            pg_close(st);
+            return DBK_E_IO;
+        }
+    }
+    /* An archive of an older daybookd is migrated; then nothing revoked since the
+     * backup comes back through a token, a challenge or an invite. */
+    if ((rc = init_schema(st)) != DBK_OK ||
+        (rc = pg_restore_prepare(st, floor, generation)) != DBK_OK)
+        snprintf(msg, msgsz, "restored, but preparing it failed (%s); run restore again",
+                 dbk_err_message(rc));
+    pg_close(st);
+    return rc;
+}
+
+DBK_BACKEND_TABLE(pg_ops, "postgresql")

@@ -1,0 +1,628 @@
+/*
+ * Who may read, when the way to the server breaks or the server goes back in time
+ * (issue: the client trusts signatures it checked, never the server; proto/TRUST.md
+ * T8, T9). A real daybookd, reached through the TCP proxy of tests/support/proxy.c,
+ * and the real CLIs.
+ *
+ *   interrupted rotation  a revoke whose revocation or new key does not reach the
+ *                         server (a server error at each of the two steps, the
+ *                         connection cut while the new key is sent, the CLI killed
+ *                         with SIGKILL while it is sent): `daybook access` shows it
+ *                         waiting, the next sync completes it, and the revoked
+ *                         counselor reads nothing written after the revoke
+ *   restore               `daybookd restore` of a backup older than a revocation: the
+ *                         client's next login notices, sends the revocation and the
+ *                         rotation again from its own state and keeps sealing to the
+ *                         newest epoch; the revoked counselor reads nothing new
+ *
+ * Each counts what leaked (must be 0): an entry written after the revoke that the
+ * revoked counselor can read, and a stream the server leaves behind the client's epoch.
+ */
+#include "tc.h"
+
+#include "counselor.h"
+#include "session.h"
+#include "stream_key.h"
+#include "trust.h"
+#include "unlock.h"
+
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/keyctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+struct fx {
+    dbk_server srv;
+    dbk_proxy *proxy;
+    tc_cli_pair_t p;
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    f->proxy = dbk_proxy_start(f->srv.port);
+    /* Both CLIs know the server by the proxy's port. */
+    dbk_server via = f->srv;
+    via.port = dbk_proxy_port(f->proxy);
+    tc_cli_pair(&via, &f->p);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    dbk_proxy_stop(f->proxy);
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->p.home);
+    free(f->p.home);
+    free(f);
+    return 0;
+}
+
+static const char *
+hex_of(const char *id_text, char out[33])
+{
+    dbk_id id;
+    assert_int_equal(dbk_id_from_text(&id, id_text, strlen(id_text)), 0);
+    for (size_t i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id.b[i]);
+    return out;
+}
+
+/* Stops the server, runs sql on its file, starts it again on the same directory. */
+static void
+turn_server(struct fx *f, const char *sql)
+{
+    char path[4200], *err = NULL;
+    sqlite3 *db;
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    sqlite3_close(db);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+}
+
+/* One integer the server's file answers to sql (-1 when no row). */
+static long long
+server_int(struct fx *f, const char *sql)
+{
+    char path[4200];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The epoch the server holds for the client's shared stream. */
+static long long
+server_epoch(struct fx *f)
+{
+    char sql[256], hex[33];
+    snprintf(sql, sizeof sql, "SELECT epoch FROM streams WHERE owner = x'%s' AND kind = 1",
+             hex_of(f->p.client_id, hex));
+    return server_int(f, sql);
+}
+
+/* Whether the server shows the counselor's grant to the client's shared stream active. */
+static bool
+server_counselor_active(struct fx *f)
+{
+    char sql[512], c[33], k[33];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM grants g JOIN streams s ON s.id = g.stream WHERE s.owner = "
+             "x'%s' AND s.kind = 1 AND g.grantee = x'%s' AND g.revoked_at = 0",
+             hex_of(f->p.client_id, c), hex_of(f->p.counselor_id, k));
+    return server_int(f, sql) > 0;
+}
+
+struct readable {
+    dbk_session *s;
+    size_t n;
+};
+
+static void
+count_readable(const dbk_local_record *r, void *arg)
+{
+    struct readable *a = arg;
+    unsigned char key[32];
+    if (dbk_stream_key(a->s, &r->hdr.stream, r->hdr.epoch, key) == 0)
+        a->n++;
+    sodium_memzero(key, sizeof key);
+}
+
+/* What the counselor can read of the client's shared stream, as an attacker would count
+ * it: after a sync, every record its device holds whose epoch's key it holds (the
+ * review refuses once access ended; the keys are still on the device). */
+static size_t
+counselor_reads(struct fx *f)
+{
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client;
+    struct readable a = {&s, 0};
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_unlock(&s), 0);
+    if (dbk_co_client_stream(&s, &client, &st) == 0)
+        assert_int_equal(dbk_local_records(s.L, &st.id, count_readable, &a), 0);
+    dbk_session_close(&s);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return a.n;
+}
+
+/* How many changes of access `daybook access` shows waiting for the server. */
+static size_t
+access_waiting(void)
+{
+    json_t *j = tc_json_of(tc_cli("--json", "access", NULL), "access");
+    size_t n = json_array_size(json_object_get(j, "waiting"));
+    json_decref(j);
+    return n;
+}
+
+static void
+cli_ok(const char *a1, const char *a2, const char *a3)
+{
+    dbk_run_result r = tc_cli(a1, a2, a3, NULL);
+    if (r.status != 0)
+        fail_msg("daybook %s %s: exit %d: %s", a1, a2 ? a2 : "", r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+/* The revoke on its own process, killed with SIGKILL once the proxy's fault fired (the
+ * request that carries the new key is stalled on its way). */
+static void
+revoke_killed(struct fx *f)
+{
+    dbk_proxy_stats ps, before;
+    dbk_proxy_stats_get(f->proxy, &before);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *null = freopen("/dev/null", "w", stdout);
+        (void)null;
+        null = freopen("/dev/null", "w", stderr);
+        (void)null;
+        execl(dbk_bin("DAYBOOK"), "daybook", "revoke", f->p.counselor_id, "--yes", (char *)NULL);
+        _exit(127);
+    }
+    long long until = dbk_now_ms() + 60000;
+    do {
+        usleep(20000);
+        dbk_proxy_stats_get(f->proxy, &ps);
+    } while (ps.fired == before.fired && dbk_now_ms() < until);
+    assert_int_not_equal(ps.fired, before.fired);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(dbk_wait_pid(pid, 10000), 128 + SIGKILL);
+    dbk_proxy_arm(f->proxy, NULL);
+    (void)dbk_proxy_wait_idle(f->proxy, 15000);
+}
+
+enum step { AT_REVOCATION, AT_NEW_KEY };
+
+struct fault {
+    const char *name;
+    enum step step;
+    const char *trigger; /* a server error: SQL that makes the step's write fail */
+    dbk_proxy_kind proxy;
+    bool kill;
+};
+
+/* The request that carries the new key (the self-grant, about 1.5 kB) is the first of
+ * the revoke larger than this; the listings and the revocation are smaller. */
+#define NEW_KEY_AFTER 450
+
+static const struct fault faults[] = {
+    {"server error at the revocation", AT_REVOCATION,
+     "CREATE TRIGGER fault BEFORE UPDATE OF revoked_at ON grants "
+     "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+     DBK_PROXY_PASS, false},
+    {"server error at the new key", AT_NEW_KEY,
+     "CREATE TRIGGER fault BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+     DBK_PROXY_PASS, false},
+    {"connection cut at the new key", AT_NEW_KEY, NULL, DBK_PROXY_CUT, false},
+    {"kill -9 at the new key", AT_NEW_KEY, NULL, DBK_PROXY_STALL, true},
+};
+
+#define NFAULTS (sizeof faults / sizeof faults[0])
+
+static void
+test_interrupted_rotation(void **state)
+{
+    struct fx *f = *state;
+    size_t leaked = 0, waiting_shown = 0, completed = 0;
+    char marker[64];
+    long long epoch = server_epoch(f);
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (size_t i = 0; i < NFAULTS; i++) {
+        const struct fault *x = &faults[i];
+        cli_ok("journal", "-m", "read by the counselor");
+        cli_ok("sync", NULL, NULL);
+        size_t base = counselor_reads(f);
+
+        if (x->trigger != NULL)
+            turn_server(f, x->trigger);
+        if (x->proxy != DBK_PROXY_PASS) {
+            dbk_proxy_fault pf = {x->proxy, DBK_PROXY_UP, NEW_KEY_AFTER, 60000};
+            dbk_proxy_arm(f->proxy, &pf);
+        }
+        if (x->kill) {
+            revoke_killed(f);
+        } else {
+            dbk_run_result r = tc_cli("revoke", f->p.counselor_id, "--yes", NULL);
+            if (r.status == 0 || strstr(r.err, "not confirmed") == NULL)
+                fail_msg("%s: revoke exit %d: %s", x->name, r.status, r.err);
+            dbk_run_result_free(&r);
+            dbk_proxy_arm(f->proxy, NULL);
+        }
+        /* The fault hit the step it names: the server has the revocation or not, and
+         * the old epoch either way. */
+        assert_int_equal(server_counselor_active(f), x->step == AT_REVOCATION);
+        assert_int_equal(server_epoch(f), epoch);
+        size_t w = access_waiting();
+        if (w > 0)
+            waiting_shown++;
+        else
+            fail_msg("%s: 'daybook access' shows nothing waiting", x->name);
+
+        if (x->trigger != NULL)
+            turn_server(f, "DROP TRIGGER fault;");
+        /* Written while the rotation waits, then sent by the next sync after it. */
+        snprintf(marker, sizeof marker, "after revoke %zu", i);
+        cli_ok("journal", "-m", marker);
+        dbk_run_result r = tc_cli("sync", NULL);
+        if (r.status != 0)
+            fail_msg("%s: the next sync: exit %d: %s", x->name, r.status, r.err);
+        dbk_run_result_free(&r);
+        epoch++;
+        if (access_waiting() == 0 && server_epoch(f) == epoch && !server_counselor_active(f))
+            completed++;
+        else
+            fail_msg("%s: not completed: %zu waiting, server epoch %lld of %lld", x->name,
+                     access_waiting(), server_epoch(f), epoch);
+        size_t reads = counselor_reads(f);
+        if (reads > base)
+            leaked += reads - base;
+
+        /* Shared again for the next fault: the counselor gets the newest key. */
+        cli_ok("share", f->p.counselor_id, "--yes");
+    }
+    dbk_report("interrupted key rotation after a revoke",
+               "revoke interrupted by a server error at the revocation and at the new key, a "
+               "cut connection and kill -9 of the CLI while the new key is sent; then sync",
+               "%zu of %zu shown waiting by 'daybook access', %zu of %zu completed by the next "
+               "sync; entries written after the revoke the counselor read (leaked): %zu",
+               waiting_shown, NFAULTS, completed, NFAULTS, leaked);
+    assert_int_equal(completed, NFAULTS);
+    assert_int_equal(leaked, 0);
+}
+
+static void
+test_restore_before_revocation(void **state)
+{
+    struct fx *f = *state;
+    char backup[4200];
+    const char *bk[] = {dbk_bin("DAYBOOKD"), "backup", backup, "--data-dir", f->srv.data_dir,
+                        NULL};
+    const char *rs[] = {dbk_bin("DAYBOOKD"), "restore", backup, "--data-dir", f->srv.data_dir,
+                        NULL};
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", "read by the counselor");
+    cli_ok("sync", NULL, NULL);
+    size_t base = counselor_reads(f);
+    assert_true(base >= 1);
+    long long epoch = server_epoch(f);
+
+    snprintf(backup, sizeof backup, "%s/backup.db", f->srv.dir);
+    assert_int_equal(dbk_run(bk, NULL, 60, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    cli_ok("journal", "-m", "after the revoke");
+    cli_ok("sync", NULL, NULL);
+    assert_int_equal(server_epoch(f), epoch + 1);
+
+    /* The server goes back to before the revocation: the counselor's grant is active
+     * again, the stream at the old epoch. */
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    assert_int_equal(dbk_run(rs, NULL, 60, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    assert_true(server_counselor_active(f));
+    assert_int_equal(server_epoch(f), epoch);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    cli_ok("login", NULL, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("sync", NULL);
+    assert_int_not_equal(r.status, 0); /* its token went with the restore */
+    dbk_run_result_free(&r);
+    cli_ok("login", NULL, NULL);
+    cli_ok("journal", "-m", "after the restore");
+    r = tc_cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync after the restore: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+
+    bool active = server_counselor_active(f);
+    long long now = server_epoch(f);
+    size_t reads = counselor_reads(f);
+    size_t leaked = reads > base ? reads - base : 0;
+    dbk_report("malicious server: restore from before a revocation",
+               "daybookd backup, revoke (rotation to a new epoch), an entry, daybookd restore of "
+               "the backup (the counselor's grant active again, the old epoch); the client "
+               "logs in again and writes",
+               "the server after the client's login: counselor's grant %s, epoch %lld of %lld; "
+               "entries written after the revoke the counselor read (leaked): %zu",
+               active ? "active" : "revoked", now, epoch + 1, leaked);
+    assert_false(active);
+    assert_int_equal(now, epoch + 1);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(access_waiting(), 0);
+}
+
+/* A server turned back to before a revocation while keeping its restore generation
+ * and tokens (a careless restore of the data file alone, or a compromised server): the
+ * client notices from its own state (the stream listed below the epoch it holds) and
+ * sends the revocation and the rotation again at its next sync. */
+static void
+test_server_behind_same_generation(void **state)
+{
+    struct fx *f = *state;
+    char sql[1400], c[33], k[33];
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", "read by the counselor");
+    cli_ok("sync", NULL, NULL);
+    size_t base = counselor_reads(f);
+    long long epoch = server_epoch(f);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    assert_int_equal(server_epoch(f), epoch + 1);
+
+    hex_of(f->p.client_id, c);
+    hex_of(f->p.counselor_id, k);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN "
+             "(SELECT id FROM streams WHERE owner = x'%s' AND kind = 1);"
+             "DELETE FROM grants WHERE epoch > %lld AND stream IN "
+             "(SELECT id FROM streams WHERE owner = x'%s' AND kind = 1);"
+             "UPDATE streams SET epoch = %lld, rotation_pending = 0 WHERE owner = x'%s' AND "
+             "kind = 1;"
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id IN (x'%s', x'%s');",
+             k, c, epoch, c, epoch, c, c, k);
+    turn_server(f, sql);
+    assert_true(server_counselor_active(f));
+
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    size_t rollbacks = (size_t)json_integer_value(
+        json_object_get(json_object_get(j, "refused"), "epoch_rollbacks"));
+    size_t sent = (size_t)json_integer_value(
+        json_object_get(json_object_get(j, "access_changes"), "sent"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    cli_ok("journal", "-m", "after the server went back");
+    r = tc_cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("second sync: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+
+    bool active = server_counselor_active(f);
+    long long now = server_epoch(f);
+    size_t reads = counselor_reads(f);
+    size_t leaked = reads > base ? reads - base : 0;
+    dbk_report("malicious server: turned back before a revocation",
+               "after a revoke, the server's file is put back to the old epoch with the "
+               "counselor's grant active and the new grants gone, keeping its restore "
+               "generation and tokens; the client syncs and writes",
+               "epoch rollbacks noticed: %zu, access changes sent again: %zu; the server after: "
+               "counselor's grant %s, epoch %lld of %lld; entries written after the revoke the "
+               "counselor can read (leaked): %zu",
+               rollbacks, sent, active ? "active" : "revoked", now, epoch + 1, leaked);
+    assert_true(rollbacks >= 1);
+    assert_false(active);
+    assert_int_equal(now, epoch + 1);
+    assert_int_equal(leaked, 0);
+}
+
+/* The keys kept in the user keyring, as any other process of this uid reads them: the
+ * number of bytes read (64 when kept, 0 when not). */
+static long
+keyring_read(const char *account)
+{
+    char desc[64];
+    unsigned char secrets[64];
+    snprintf(desc, sizeof desc, "daybook:%s", account);
+    long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    long n = id > 0 ? syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) : 0;
+    sodium_memzero(secrets, sizeof secrets);
+    return n > 0 ? n : 0;
+}
+
+/* The unlocked-key cache: readable by any process of the same uid while kept (this
+ * test's own process reads it), and --no-key-cache runs without it: nothing is taken
+ * from it, what was kept is forgotten, and nothing new is kept. */
+static void
+test_key_cache_off(void **state)
+{
+    struct fx *f = *state;
+    const char *pass = getenv("DAYBOOK_PASSPHRASE_FILE");
+    char saved[4200];
+    dbk_run_result r;
+
+    snprintf(saved, sizeof saved, "%s", pass);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "60", 1);
+    cli_ok("today", NULL, NULL);
+    long kept = keyring_read(f->p.client_id); /* another process of this uid */
+    setenv("DAYBOOK_PASSPHRASE_FILE", "/nonexistent/passphrase", 1);
+    r = tc_cli("today", NULL);
+    int from_cache = r.status;
+    dbk_run_result_free(&r);
+
+    r = tc_cli("--no-key-cache", "today", NULL);
+    int without = r.status;
+    dbk_run_result_free(&r);
+    long after_off = keyring_read(f->p.client_id);
+    setenv("DAYBOOK_PASSPHRASE_FILE", saved, 1);
+    r = tc_cli("--no-key-cache", "today", NULL);
+    int with_pass = r.status;
+    dbk_run_result_free(&r);
+    long kept_off = keyring_read(f->p.client_id);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+
+    dbk_report("unlocked-key cache",
+               "keys unlocked with the cache on (DAYBOOK_UNLOCK_SECONDS=60), read back by "
+               "another process of the same uid; then commands with --no-key-cache, without "
+               "and with the passphrase",
+               "bytes another process of the uid read while kept: %ld; --no-key-cache without "
+               "the passphrase: exit %d, keys left in the keyring after it: %ld bytes, after a "
+               "run with the passphrase: %ld bytes",
+               kept, without, after_off, kept_off);
+    assert_int_equal(kept, 64);
+    assert_int_equal(from_cache, 0);
+    assert_int_not_equal(without, 0);
+    assert_int_equal(after_off, 0);
+    assert_int_equal(with_pass, 0);
+    assert_int_equal(kept_off, 0);
+}
+
+/* 32 bytes of a column of the counselor's account row on the server's file. */
+static void
+server_key(struct fx *f, const char *column, unsigned char out[32])
+{
+    char path[4200], sql[256], hex[33];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "SELECT %s FROM accounts WHERE id = x'%s'", column,
+             hex_of(f->p.counselor_id, hex));
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(st, 0), 32);
+    memcpy(out, sqlite3_column_blob(st, 0), 32);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A second device of the client (daybook login) facing a server that swapped the
+ * counselor's keys for its own: it pins the keys the first device checked against the
+ * enrollment code, from the account's own pin record, and refuses the listed ones. */
+static void
+test_second_device_pins(void **state)
+{
+    struct fx *f = *state;
+    unsigned char true_s[32], true_b[32], fake_s[32], fake_b[32], got_s[32], got_b[32];
+    char sql[512], hs[65], hb[65], hex[33], home2[4300], link[512];
+    dbk_run_result r;
+    dbk_session s;
+    dbk_id counselor;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("sync", NULL, NULL);
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+
+    server_key(f, "sign_pk", true_s);
+    server_key(f, "box_pk", true_b);
+    randombytes_buf(fake_s, 32);
+    randombytes_buf(fake_b, 32);
+    for (size_t i = 0; i < 32; i++) {
+        snprintf(hs + 2 * i, 3, "%02x", fake_s[i]);
+        snprintf(hb + 2 * i, 3, "%02x", fake_b[i]);
+    }
+    snprintf(sql, sizeof sql, "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             hs, hb, hex_of(f->p.counselor_id, hex));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int status = r.status;
+    bool warned = strstr(r.err, "WARNING: the server lists keys for your counselor") != NULL;
+    dbk_run_result_free(&r);
+
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)),
+                     0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    int pinned = dbk_trust_pinned(&s, &counselor, got_s, got_b);
+    unsigned char sign_only[32];
+    int planted = (dbk_trust_pinned(&s, &counselor, sign_only, NULL) == 0 &&
+                   memcmp(sign_only, fake_s, 32) == 0) +
+                  (pinned == 0 && memcmp(got_b, fake_b, 32) == 0);
+    dbk_session_close(&s);
+    int checked = pinned == 0 && memcmp(got_s, true_s, 32) == 0 && memcmp(got_b, true_b, 32) == 0;
+    r = tc_cli("verify", f->p.counselor_id, NULL);
+    int verify = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: planted counselor key on a second device",
+               "the server swaps the counselor's Ed25519 and X25519 keys for its own, then the "
+               "client signs in on a new device with 'daybook login'",
+               "login exit %d%s; the new device pinned the keys checked at enrollment: %s; "
+               "'daybook verify' exit %d; planted keys pinned (leaked): %d",
+               status, warned ? " with a warning" : "", checked ? "yes" : "no", verify, planted);
+    assert_int_not_equal(status, 0);
+    assert_true(warned);
+    assert_true(checked);
+    assert_int_not_equal(verify, 0);
+    assert_int_equal(planted, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_before_revocation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_behind_same_generation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_cache_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
