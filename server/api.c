@@ -478,6 +478,16 @@ dbk_api_recent_token(const dbk_api_job *j, dbk_id *account)
     return true;
 }
 
+bool
+dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account)
+{
+    const struct token_slot *t = token_find(hash);
+    if (t == NULL || t->until < now)
+        return false;
+    *account = t->account;
+    return true;
+}
+
 /* Remembers a token that authenticated (or was issued) and its account's key; a
  * new entry takes an empty way or the one stored longest ago. */
 static void

@@ -139,6 +139,9 @@ bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
  * thread only); the worker checks the token regardless. */
 bool dbk_api_recent_token(const dbk_api_job *j, dbk_id *account);
 
+/* The same for a token hash, for the head gate (gate.h), which has no job yet. */
+bool dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account);
+
 /* Login attempts per claimed account id: false when over the limit (answer 429). */
 bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account);
 

@@ -5,7 +5,11 @@
  * headers go into conn->head (DBK_HTTP_MAX_HEAD_BYTES), socket reads into
  * conn->readbuf, pipelined leftovers into conn->pending. The body is allocated
  * once from Content-Length, or grown for chunked bodies, and never beyond
- * DBK_HTTP_MAX_BODY_BYTES.
+ * DBK_HTTP_MAX_BODY_BYTES. With a head hook (dbk_http_server_set_head_hook) no
+ * byte of a body is read, and nothing is allocated for it, until the hook has
+ * accepted the head: parsing pauses after the headers and reading stops. A
+ * refused head is answered at once; its body, if declared and small, is read and
+ * dropped so the connection can be kept, else the connection closes unread.
  *
  * Logging here records connection-level failures by error code only: never a
  * header, a target or any byte a client sent.
@@ -43,6 +47,10 @@ struct dbk_http_conn {
     size_t trailer_len; /* bytes of trailer fields seen (dropped, but bounded) */
     const char *feed_start; /* the bytes llhttp_execute is parsing now */
     bool feed_lf;      /* the previous bytes parsed ended in a line feed and blanks */
+    bool gating;       /* paused after the headers, waiting for the head hook */
+    bool discard;      /* the body is read and dropped (a refused head) */
+    int refused;       /* the error the head hook answered, sent once the body is dropped */
+    size_t body_max;   /* the most body bytes this request may send */
 
     char head[DBK_HTTP_MAX_HEAD_BYTES]; /* target and headers, NUL-separated */
     size_t head_len;
@@ -65,6 +73,7 @@ struct dbk_http_server {
     bool listening;
     llhttp_settings_t settings;
     dbk_http_handler handler;
+    dbk_http_head_hook head_hook;
     void *app;
     dbk_http_conn *conns;
     size_t nconns;
@@ -261,31 +270,81 @@ on_header_value_complete(llhttp_t *p)
     return head_terminate(c);
 }
 
+/* Method, path and query of the request, once its head is complete. */
+static void
+request_line(dbk_http_conn *c)
+{
+    dbk_http_request *r = &c->req;
+    char *q = memchr(c->head, '?', c->url_len);
+
+    r->method = llhttp_method_name((llhttp_method_t)c->parser.method);
+    r->path = c->head;
+    if (q != NULL) {
+        *q = '\0';
+        r->query = q + 1;
+    } else {
+        r->query = "";
+    }
+}
+
+/* The body's declared length, or UINT64_MAX for a chunked body (unknown). */
+static uint64_t
+declared_length(const llhttp_t *p)
+{
+    if (p->flags & F_CHUNKED)
+        return UINT64_MAX;
+    return (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+}
+
+/* Allocates the body of a declared length up front (a chunked one grows in on_body). */
+static int
+body_alloc(dbk_http_conn *c)
+{
+    uint64_t n = declared_length(&c->parser);
+    if (n == 0 || n == UINT64_MAX)
+        return 0;
+    if (n > c->body_max) {
+        c->error = DBK_E_TOO_LARGE;
+        return -1;
+    }
+    c->body_cap = (size_t)n + 1;
+    c->body = malloc(c->body_cap);
+    if (c->body == NULL) {
+        c->error = DBK_E_NOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_headers_complete(llhttp_t *p)
 {
     dbk_http_conn *c = conn_of(p);
+    uint64_t n = declared_length(p);
+
     c->headers_done = true;
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
-        if (p->content_length > DBK_HTTP_MAX_BODY_BYTES) {
-            c->error = DBK_E_TOO_LARGE;
-            return -1;
-        }
-        c->body_cap = (size_t)p->content_length + 1;
-        c->body = malloc(c->body_cap);
-        if (c->body == NULL) {
-            c->error = DBK_E_NOMEM;
-            return -1;
-        }
+    request_line(c);
+    if (n != UINT64_MAX && n > DBK_HTTP_MAX_BODY_BYTES) {
+        c->error = DBK_E_TOO_LARGE;
+        return -1;
     }
-    return 0;
+    if (n == 0 || c->srv->head_hook == NULL)
+        return body_alloc(c);
+    /* Stop before the body: the head hook decides whether it is read at all. */
+    c->gating = true;
+    return HPE_PAUSED;
 }
 
 static int
 on_body(llhttp_t *p, const char *at, size_t n)
 {
     dbk_http_conn *c = conn_of(p);
-    if (c->body_len + n > DBK_HTTP_MAX_BODY_BYTES) {
+    if (c->discard) {
+        /* A refused request's small body: read and dropped; llhttp bounds it by its
+         * declared length, which the refusal checked. */
+        return 0;
+    }
+    if (c->body_len + n > c->body_max) {
         c->error = DBK_E_TOO_LARGE;
         return -1;
     }
@@ -294,8 +353,8 @@ on_body(llhttp_t *p, const char *at, size_t n)
         size_t cap = c->body_cap ? c->body_cap * 2 : 4096;
         while (cap < c->body_len + n + 1)
             cap *= 2;
-        if (cap > DBK_HTTP_MAX_BODY_BYTES + 1)
-            cap = DBK_HTTP_MAX_BODY_BYTES + 1;
+        if (cap > c->body_max + 1)
+            cap = c->body_max + 1;
         unsigned char *nb = realloc(c->body, cap);
         if (nb == NULL) {
             c->error = DBK_E_NOMEM;
@@ -365,6 +424,9 @@ request_reset(dbk_http_conn *c)
     c->trailer_len = 0;
     c->in_message = false;
     c->error = 0;
+    c->gating = c->discard = false;
+    c->refused = 0;
+    c->body_max = DBK_HTTP_MAX_BODY_BYTES;
     memset(&c->req, 0, sizeof c->req);
     c->req.conn = c;
     c->req.app = c->srv->app;
@@ -526,16 +588,12 @@ static void
 dispatch(dbk_http_conn *c)
 {
     dbk_http_request *r = &c->req;
-    char *q;
 
-    r->method = llhttp_method_name((llhttp_method_t)c->parser.method);
-    r->path = c->head;
-    q = memchr(c->head, '?', c->url_len);
-    if (q != NULL) {
-        *q = '\0';
-        r->query = q + 1;
-    } else {
-        r->query = "";
+    if (c->refused != 0) {
+        /* The head was refused and its body dropped: answer now, keeping the
+         * connection if the client asked to. */
+        conn_send_error(c, c->refused, !llhttp_should_keep_alive(&c->parser));
+        return;
     }
     if (c->body != NULL)
         c->body[c->body_len] = '\0';
@@ -546,6 +604,86 @@ dispatch(dbk_http_conn *c)
     c->handling = true;
     uv_timer_stop(&c->timer);
     c->srv->handler(r);
+}
+
+/*
+ * The head is complete and a body is declared: hand the head to the hook, which
+ * answers with dbk_http_body_decide, now or after storage work. Nothing more is
+ * read meanwhile; the connection is held like one whose handler is working.
+ */
+static void
+gate(dbk_http_conn *c)
+{
+    c->state = CONN_HANDLING;
+    c->handling = true;
+    uv_timer_stop(&c->timer);
+    c->srv->head_hook(&c->req, declared_length(&c->parser));
+}
+
+static void
+on_continue_written(uv_write_t *w, int status)
+{
+    (void)status;
+    free(w);
+}
+
+/* "100 Continue" for a client that waits for it before sending an accepted body. */
+static void
+send_continue(dbk_http_conn *c)
+{
+    static char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    const char *e = dbk_http_header_get(&c->req, "Expect");
+    uv_write_t *w;
+    uv_buf_t buf = uv_buf_init(line, sizeof line - 1);
+
+    if (e == NULL || strcasecmp(e, "100-continue") != 0 || c->parser.http_minor < 1)
+        return;
+    if ((w = malloc(sizeof *w)) == NULL)
+        return; /* the client sends the body after its own wait */
+    if (uv_write(w, (uv_stream_t *)&c->tcp, &buf, 1, on_continue_written) != 0)
+        free(w);
+}
+
+void
+dbk_http_body_decide(dbk_http_request *req, int err, size_t max)
+{
+    dbk_http_conn *c = req->conn;
+    uint64_t n = declared_length(&c->parser);
+
+    c->handling = false;
+    c->gating = false;
+    if (c->state == CONN_CLOSING) {
+        conn_free_if_done(c); /* cut while the hook worked */
+        return;
+    }
+    if (err != 0) {
+        DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(err)));
+        if (n > DBK_HTTP_DISCARD_BODY_BYTES || dbk_http_header_get(req, "Expect") != NULL) {
+            conn_send_error(c, err, true);
+            return;
+        }
+        c->refused = err;
+        c->discard = true;
+    } else {
+        c->body_max = max < DBK_HTTP_MAX_BODY_BYTES ? max : DBK_HTTP_MAX_BODY_BYTES;
+        if (body_alloc(c) != 0) {
+            DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(c->error)));
+            conn_send_error(c, c->error, true);
+            return;
+        }
+        send_continue(c);
+    }
+    c->state = CONN_READING;
+    c->feed_lf = true; /* the head ended with a line break */
+    conn_arm_timer(c, c->srv->to.request_ms);
+    llhttp_resume(&c->parser);
+    if (c->pending_len > 0) {
+        size_t pn = c->pending_len;
+        c->pending_len = 0;
+        conn_feed(c, c->pending, pn);
+    }
+    if (c->state == CONN_READING)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 static void
@@ -565,7 +703,10 @@ conn_feed(dbk_http_conn *c, const char *data, size_t n)
         c->pending_len = n - used;
         memmove(c->pending, data + used, c->pending_len);
         uv_read_stop((uv_stream_t *)&c->tcp);
-        dispatch(c);
+        if (c->gating)
+            gate(c);
+        else
+            dispatch(c);
         return;
     }
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -830,6 +971,12 @@ dbk_http_timeouts_default(dbk_http_timeouts *t)
     t->request_ms = DBK_HTTP_REQUEST_TIMEOUT_MS;
     t->write_ms = DBK_HTTP_WRITE_TIMEOUT_MS;
     t->drain_ms = DBK_DRAIN_TIMEOUT_MS;
+}
+
+void
+dbk_http_server_set_head_hook(dbk_http_server *srv, dbk_http_head_hook hook)
+{
+    srv->head_hook = hook;
 }
 
 void

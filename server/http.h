@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct dbk_http_server dbk_http_server;
@@ -54,6 +55,28 @@ typedef struct dbk_http_request {
 } dbk_http_request;
 
 typedef void (*dbk_http_handler)(dbk_http_request *req);
+
+/*
+ * Called on the loop thread when a request's head is complete and it declares a
+ * body (declared: its Content-Length, or UINT64_MAX when chunked), before any byte
+ * of the body is read or any memory is taken for it. req has its method, path,
+ * query and headers; not its body or route parameters. The hook must call
+ * dbk_http_body_decide exactly once, now or later.
+ */
+typedef void (*dbk_http_head_hook)(dbk_http_request *req, uint64_t declared);
+
+/* Sets the head hook (before listening). Without one every declared body up to
+ * DBK_HTTP_MAX_BODY_BYTES is read. */
+void dbk_http_server_set_head_hook(dbk_http_server *srv, dbk_http_head_hook hook);
+
+/*
+ * The head hook's answer. err 0: read the body, at most max bytes (413 beyond),
+ * then pass the request to the handler. err < 0: answer err (the error table's
+ * status and code) without handing the request on; a body of at most
+ * DBK_HTTP_DISCARD_BODY_BYTES is read and dropped so the connection can be kept,
+ * a larger or chunked one is never read and the connection closes.
+ */
+void dbk_http_body_decide(dbk_http_request *req, int err, size_t max);
 
 /* Timeouts a deployment may tune (config file / flags); defaults in limits.h. */
 typedef struct dbk_http_timeouts {

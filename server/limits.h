@@ -30,6 +30,24 @@
  */
 #define DBK_HTTP_MAX_BODY_BYTES (8 * 1024 * 1024)
 
+/*
+ * Bodies by route (server/routes.c), checked against the declared length before a
+ * byte is read: a route that takes no token (enroll, login) sends keys and codes
+ * of a few hundred bytes; one with a token sends at most 64 grants or 256 sync
+ * cursors (under 128 KiB); a push may use the whole DBK_HTTP_MAX_BODY_BYTES.
+ * -> 413 payload_too_large
+ */
+#define DBK_HTTP_PUBLIC_BODY_BYTES (64 * 1024)
+#define DBK_HTTP_SMALL_BODY_BYTES (1024 * 1024)
+
+/*
+ * A request refused on its head (401, 413, 429...) with a body of at most this
+ * declared size has the body read and dropped, so a client that sent it with the
+ * head still gets the answer and keeps its connection; a larger body is never
+ * read and the connection closes.
+ */
+#define DBK_HTTP_DISCARD_BODY_BYTES (64 * 1024)
+
 /* Bytes read from the socket at a time; also the most pipelined data kept aside. */
 #define DBK_HTTP_READ_BUF (16 * 1024)
 

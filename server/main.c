@@ -6,6 +6,7 @@
  * 2 usage error.
  */
 #include "app.h"
+#include "gate.h"
 #include "router.h"
 
 #include "dbk/base64.h"
@@ -557,6 +558,7 @@ serve_run(struct serve_opts *o)
         return 1;
     }
     dbk_http_server_set_timeouts(s.app.http, &timeouts);
+    dbk_http_server_set_head_hook(s.app.http, dbk_gate_head);
     rc = dbk_http_server_listen(s.app.http, host, port, &bound);
     if (rc != 0) {
         fprintf(stderr, "daybookd: cannot listen on %s: %s\n", listen, uv_strerror(rc));

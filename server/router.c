@@ -63,3 +63,16 @@ dbk_router_dispatch(dbk_http_request *req)
     }
     dbk_http_respond_error(req, path_known ? DBK_E_METHOD : DBK_E_NOT_FOUND);
 }
+
+const dbk_route *
+dbk_router_find(const dbk_http_request *req)
+{
+    for (size_t i = 0; i < dbk_routes_count; i++) {
+        const dbk_route *r = &dbk_routes[i];
+        bool head_ok = strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+        if ((strcmp(r->method, req->method) == 0 || head_ok) &&
+            match(r->pattern, req->path, NULL, false))
+            return r;
+    }
+    return NULL;
+}

@@ -17,6 +17,10 @@ typedef struct dbk_route {
     const char *pattern;
     dbk_http_handler handler;
     bool query; /* the handler reads query parameters; otherwise any is unknown_field */
+    /* How the route takes a body, checked on the head before a byte of it is read
+     * (server/gate.c): none, without a token (a small one), or after the bearer
+     * token checks out; a stored body must also fit the account's remaining quota. */
+    enum dbk_route_body { DBK_BODY_NONE, DBK_BODY_PUBLIC, DBK_BODY_TOKEN, DBK_BODY_STORED } body;
 } dbk_route;
 
 extern const dbk_route dbk_routes[];
@@ -28,5 +32,8 @@ extern const size_t dbk_routes_count;
  * method, and 400 unknown_field for a query on a route that defines none.
  */
 void dbk_router_dispatch(dbk_http_request *req);
+
+/* The route for req's method and path (HEAD finds GET), or NULL. Fills no params. */
+const dbk_route *dbk_router_find(const dbk_http_request *req);
 
 #endif
