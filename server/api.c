@@ -356,7 +356,8 @@ static bool bucket_key_set;
 static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool
-bucket_take_locked(int table, const dbk_id *id, double per_s, double burst, int64_t now)
+bucket_take_locked(int table, const dbk_id *id, double per_s, double burst, int64_t now,
+                   int *wait_s)
 {
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t v = 0;
@@ -380,17 +381,22 @@ bucket_take_locked(int table, const dbk_id *id, double per_s, double burst, int6
     if (b->tokens > burst)
         b->tokens = burst;
     b->at = now;
-    if (b->tokens < 1)
+    if (b->tokens < 1) {
+        /* Until a whole token has come back: the true Retry-After, never a guess. */
+        *wait_s = (int)((1.0 - b->tokens) / per_s + 0.999);
+        if (*wait_s < 1)
+            *wait_s = 1;
         return false;
+    }
     b->tokens -= 1;
     return true;
 }
 
 static bool
-bucket_take(int table, const dbk_id *id, double per_s, double burst, int64_t now)
+bucket_take(dbk_api_job *j, int table, const dbk_id *id, double per_s, double burst)
 {
     pthread_mutex_lock(&bucket_lock);
-    bool ok = bucket_take_locked(table, id, per_s, burst, now);
+    bool ok = bucket_take_locked(table, id, per_s, burst, j->now, &j->retry_after_s);
     pthread_mutex_unlock(&bucket_lock);
     return ok;
 }
@@ -398,7 +404,7 @@ bucket_take(int table, const dbk_id *id, double per_s, double burst, int64_t now
 bool
 dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account)
 {
-    return bucket_take(1, account, LOGIN_PER_S, LOGIN_BURST, j->now);
+    return bucket_take(j, 1, account, LOGIN_PER_S, LOGIN_BURST);
 }
 
 /*
@@ -536,8 +542,8 @@ job_run(dbk_job *job, dbk_store *st)
             j->job.status = rc;
             return;
         }
-        if (!bucket_take(0, &account, j->app->config.rate_per_s, j->app->config.rate_burst,
-                         j->now)) {
+        if (!bucket_take(j, 0, &account, j->app->config.rate_per_s,
+                         j->app->config.rate_burst)) {
             j->job.status = DBK_E_RATE_LIMITED;
             return;
         }
@@ -576,8 +582,13 @@ job_done(dbk_job *job)
         if (j->out_is_extra && j->out != NULL && json_is_object(j->out))
             json_object_update_missing(e, j->out); /* never a success body */
         bool retry = err == DBK_E_RATE_LIMITED || err == DBK_E_STORE_UNAVAILABLE;
-        if (retry) /* the database away (PostgreSQL): the same request, a second later */
-            json_object_set_new(e, "retry_after_s", json_integer(1));
+        /* A rate limit says when a request is allowed again; the database away
+         * (PostgreSQL): the same request, a second later. */
+        int wait_s = err == DBK_E_RATE_LIMITED && j->retry_after_s > 0 ? j->retry_after_s : 1;
+        char retry_hdr[40];
+        snprintf(retry_hdr, sizeof retry_hdr, "Retry-After: %d\r\n", wait_s);
+        if (retry)
+            json_object_set_new(e, "retry_after_s", json_integer(wait_s));
         if (dbk_err_http_status(err) >= 500)
             DBK_LOG(DBK_LOG_WARN, "request_failed", DBK_STR("path", j->req->path),
                     DBK_STR("code", dbk_err_code(err)));
@@ -588,7 +599,7 @@ job_done(dbk_job *job)
             dbk_http_respond_error(j->req, DBK_E_NOMEM);
         } else {
             dbk_http_respond(j->req, dbk_err_http_status(err), "application/json",
-                             retry ? "Retry-After: 1\r\n" : NULL, text,
+                             retry ? retry_hdr : NULL, text,
                              strlen(text));
             free(text);
         }

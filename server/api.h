@@ -51,6 +51,7 @@ struct dbk_api_job {
     json_t *in;              /* the parsed body, or NULL; freed with the job */
     json_t *out;             /* the response body (success), or extra error fields */
     bool out_is_extra;       /* out was set by dbk_api_fail: error details */
+    int retry_after_s;       /* rate_limited: seconds until a request is allowed again */
     char *out_text;          /* or a success body already written as JSON text (pull and */
     size_t out_len;          /* sync); malloc'd, wiped and freed with the job */
     int status;              /* HTTP status on success; 200 unless set */

@@ -1100,6 +1100,49 @@ test_counselor_admin_list_disable_enable(void **state)
     tc_account_free(&cl);
 }
 
+/* proto rule R12: login/start is limited per account (a burst, then one every few
+ * seconds); the 429 says, in the body and in Retry-After, how long until one is allowed,
+ * and that is true: after waiting it, login/start answers again. */
+static void
+test_login_retry_after_is_true(void **state)
+{
+    dbk_server *s = *state;
+    tc_account cl;
+    char url[256], *text;
+    const char *const hdrs[] = {"Content-Type: application/json", NULL};
+    dbk_http_resp r;
+    long wait_s = 0;
+
+    tc_account_init(&cl, false, "a passphrase");
+    json_t *body = json_pack("{s:o, s:o}", "account", tc_id(&cl.id), "device", tc_id(&cl.device));
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    snprintf(url, sizeof url, "%s/v1/login/start", s->base_url);
+    for (int n = 0; n < 40 && wait_s == 0; n++) {
+        assert_int_equal(dbk_http("POST", url, hdrs, text, strlen(text), &r), 0);
+        if (r.status == 429) {
+            json_t *e = dbk_http_json(&r);
+            wait_s = (long)json_integer_value(
+                json_object_get(json_object_get(e, "error"), "retry_after_s"));
+            char want[40];
+            snprintf(want, sizeof want, "Retry-After: %ld", wait_s);
+            assert_non_null(strstr(r.headers, want));
+            json_decref(e);
+        } else {
+            assert_int_equal(r.status, 200);
+        }
+        dbk_http_resp_free(&r);
+    }
+    /* The limit refills one start in 6 s: more than the old fixed "1", at most 6. */
+    assert_true(wait_s >= 2 && wait_s <= 6);
+    sleep((unsigned)wait_s);
+    assert_int_equal(dbk_http("POST", url, hdrs, text, strlen(text), &r), 0);
+    assert_int_equal(r.status, 200);
+    dbk_http_resp_free(&r);
+    free(text);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -1109,6 +1152,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_revocation_cuts_access_and_rotates, start, stop),
         cmocka_unit_test_setup_teardown(test_regrant_keeps_revocation_history, start, stop),
         cmocka_unit_test_setup_teardown(test_login_without_enumeration, start, stop),
+        cmocka_unit_test_setup_teardown(test_login_retry_after_is_true, start, stop),
         cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
