@@ -230,7 +230,9 @@ html_triggers(FILE *o, const json_t *cr)
                "<th class=\"n\">Cravings</th></tr>",
             I(tot, "external"), I(tot, "internal"));
     json_array_foreach(json_object_get(tt, "list"), i, x) {
-        fprintf(o, "<tr><td>%s</td><td>", S(x, "side"));
+        fprintf(o, "<tr><td>");
+        esc(o, S(x, "side"));
+        fprintf(o, "</td><td>");
         esc(o, S(x, "kind"));
         fprintf(o, "</td><td>");
         esc(o, S(x, "value"));
@@ -277,7 +279,10 @@ html_medication(FILE *o, const json_t *m)
     if (json_array_size(json_object_get(m, "missed_days")) > 0) {
         fprintf(o, " <span class=\"risk\">Not ticked:");
         json_array_foreach(json_object_get(m, "missed_days"), i, x)
-            fprintf(o, "%s %s", i ? "," : "", json_string_value(x));
+        {
+            fprintf(o, "%s ", i ? "," : "");
+            esc(o, json_string_value(x));
+        }
         fprintf(o, "</span>");
     }
     fprintf(o, "</p></section>\n");
@@ -301,14 +306,23 @@ html_head(FILE *o, const json_t *r)
     esc(o, S(cl, "label"));
     fprintf(o, " <span class=\"muted\">(%.8s)</span></h1>\n<p>%s to %s, %lld day%s; ",
             S(cl, "account"), S(p, "from"), S(p, "to"), I(p, "days"), I(p, "days") == 1 ? "" : "s");
-    if (strcmp(S(p, "since"), "last-session") == 0)
-        fprintf(o, "since the last session (%.16s).</p>\n", S(p, "last_session"));
+    if (strcmp(S(p, "since"), "last-session") == 0) {
+        char when[17]; /* a session marker's time, from a record: escaped */
+        snprintf(when, sizeof when, "%s", S(p, "last_session"));
+        fprintf(o, "since the last session (");
+        esc(o, when);
+        fprintf(o, ").</p>\n");
+    }
     else if (strcmp(S(p, "since"), "default") == 0)
         fprintf(o, "no session marked yet: the last %d days.</p>\n", DBK_REVIEW_DEFAULT_DAYS);
     else
         fprintf(o, "from the date asked for.</p>\n");
     if (json_is_string(json_object_get(p, "enrolled_on")))
-        fprintf(o, "<p>Enrolled on %s.</p>\n", S(p, "enrolled_on"));
+    {
+        fprintf(o, "<p>Enrolled on ");
+        esc(o, S(p, "enrolled_on"));
+        fprintf(o, ".</p>\n");
+    }
 }
 
 /* Reported use: every craving that ended in use, with what and where. */
@@ -467,7 +481,9 @@ html_journal_notes(FILE *o, const json_t *r)
     fprintf(o, "</section>\n<section id=\"notes\"><h2>Your notes (%zu), newest first</h2>\n",
             json_array_size(json_object_get(r, "notes")));
     json_array_foreach(json_object_get(r, "notes"), i, x) {
-        fprintf(o, "<article class=\"note\"><header>%s</header>", S(x, "written_at"));
+        fprintf(o, "<article class=\"note\"><header>");
+        esc(o, S(x, "written_at")); /* from the note record: escaped like its text */
+        fprintf(o, "</header>");
         esc(o, S(x, "text"));
         fprintf(o, "</article>\n");
     }
