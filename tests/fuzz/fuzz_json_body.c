@@ -233,7 +233,7 @@ enroll(json_t *body)
     }
     rc = dbk_bundle_params(bundle, blen, &kp, &generation);
     free(bundle);
-    FUZZ_CHECK(rc == DBK_OK || rc == DBK_E_CORRUPT || rc == DBK_E_KDF_WEAK);
+    FUZZ_CHECK(rc == DBK_OK || rc == DBK_E_CORRUPT || rc == DBK_E_VERSION || rc == DBK_E_KDF_WEAK);
     if (rc != DBK_OK)
         return rc;
     streams = json_object_get(body, "streams");
@@ -300,7 +300,7 @@ put_bundle(json_t *body)
         (rc = fixed(body, "login_pk", login_pk, 32)) != DBK_OK)
         return rc;
     rc = dbk_bundle_params(bundle, sizeof bundle, &kp, &generation);
-    FUZZ_CHECK(rc == DBK_OK || rc == DBK_E_CORRUPT || rc == DBK_E_KDF_WEAK);
+    FUZZ_CHECK(rc == DBK_OK || rc == DBK_E_CORRUPT || rc == DBK_E_VERSION || rc == DBK_E_KDF_WEAK);
     return rc;
 }
 
