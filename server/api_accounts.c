@@ -328,7 +328,7 @@ dbk_api_enroll_check(dbk_http_request *req)
 {
     static const char *const keys[] = {"code", "counselor", NULL};
     dbk_api_job *j = dbk_api_body_job(req, op_enroll_check, false,
-                                      sizeof(struct enroll_check_ctx), NULL);
+                                      sizeof(struct enroll_check_ctx), free);
     struct enroll_check_ctx *c;
     unsigned char code[16];
     int rc;
