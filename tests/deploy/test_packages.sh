@@ -39,6 +39,8 @@ dpkg-deb --ctrl-tarfile "$client" | tar -t | grep -c postinst >/dev/null && fail
 ok "each package holds its own files"
 
 dpkg-deb -x "$client" "$T/root"
-out=$("$T/root/usr/bin/daybook" --version) || fail "daybook --version from the client package"
+unpacked_bin="$T/root/$(dpkg-deb -c "$client" | awk '$NF ~ /bin\/daybook$/ {sub(/^\.\//, "", $NF); print $NF; exit}')"
+[ -x "$unpacked_bin" ] || fail "the client package holds no daybook binary"
+out=$("$unpacked_bin" --version) || fail "daybook --version from the client package"
 case $out in *0.*) ;; *) fail "daybook --version printed '$out'" ;; esac
 ok "daybook --version from the unpacked client package: $out"
