@@ -80,7 +80,7 @@
  * appends an audit entry), logins and the WAL checkpoint still have room while new
  * records are refused. 8 MiB covers one WAL cycle (auto-checkpoint at 1000 pages,
  * about 4 MiB) and the growth of daybook.db that its checkpoint needs. The file is
- * made again once the disk has room for it twice over. -> 507 storage_full
+ * made again once the disk has room for it and half as much again. -> 507 storage_full
  */
 #define DBK_STORE_RESERVE_BYTES (8 * 1024 * 1024)
 

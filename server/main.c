@@ -621,6 +621,15 @@ cmd_routes(int argc, char **argv)
 /* --store URL of an admin command, or NULL (admin_args). */
 static const char *admin_store;
 
+/* True when arg is a whole id: ids are base64url, so one in 64 begins with '-' and
+ * must still be taken as an operand (counselor enable ID), not an option. */
+static bool
+is_id_text(const char *arg)
+{
+    dbk_id id;
+    return strlen(arg) == DBK_ID_TEXT_LEN && dbk_id_from_text(&id, arg, DBK_ID_TEXT_LEN) == 0;
+}
+
 static int
 admin_args(const struct command *c, int argc, char **argv, const char **data_dir,
            const char **pos, int npos, int *rc)
@@ -639,7 +648,7 @@ admin_args(const struct command *c, int argc, char **argv, const char **data_dir
         } else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc &&
                    dbk_store_url_is_pg(argv[i + 1])) {
             admin_store = argv[++i];
-        } else if (argv[i][0] == '-' || n == npos) {
+        } else if ((argv[i][0] == '-' && !is_id_text(argv[i])) || n == npos) {
             fprintf(stderr, "daybookd %s: unexpected argument '%s'\n", c->name, argv[i]);
             command_help(c, stderr);
             *rc = 2;

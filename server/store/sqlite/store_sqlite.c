@@ -611,7 +611,13 @@ reserve_release(sq_store *st)
             DBK_INT("reserve_released_bytes", st->reserve_bytes));
 }
 
-/* Makes the reserve file if the disk has room for it twice over. */
+/*
+ * Makes the reserve file if the disk has room for it and half as much again beside
+ * it, so that making it does not itself fill the disk, and a disk just freed by a
+ * checkpoint does not flap between full and not. (It once asked for room twice over:
+ * on a 24 MiB disk with 10 MiB of records, 16 MiB free was never reached again, and
+ * a server that had found the disk full refused writes for good.)
+ */
 static int
 reserve_make(sq_store *st)
 {
@@ -627,7 +633,7 @@ reserve_make(sq_store *st)
         (int64_t)sb.st_blocks * 512 >= st->reserve_bytes)
         return DBK_OK;
     if (statvfs(st->dir, &v) != 0 ||
-        (int64_t)v.f_bavail * (int64_t)v.f_frsize < 2 * st->reserve_bytes)
+        (int64_t)v.f_bavail * (int64_t)v.f_frsize < st->reserve_bytes + st->reserve_bytes / 2)
         return DBK_E_STORAGE_FULL;
     fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
