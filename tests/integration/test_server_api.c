@@ -1077,6 +1077,16 @@ test_counselor_admin_list_disable_enable(void **state)
     resp = tc_req(s, &cl, "GET", "/v1/account", NULL, &st);
     assert_int_equal(st, 200);
     json_decref(resp);
+    {
+        /* An id that begins with '-' (one id in 64 does) is an operand, not an option:
+         * an unknown one is "no counselor", exit 1, not a usage error. */
+        const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "enable", "-AAAAAAAAAAAAAAAAAAAAA",
+                              "--data-dir", s->data_dir, NULL};
+        assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "no counselor"));
+        dbk_run_result_free(&r);
+    }
     r = admin(s, "list", NULL);
     assert_non_null(list_line(r.out, "Counselor Avery", line, sizeof line));
     assert_non_null(strstr(line, "disabled"));
