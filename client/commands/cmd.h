@@ -81,6 +81,10 @@ int dbk_cmd_measure_due(dbk_ctx *ctx, int argc, char **argv);
 json_t *dbk_cmd_due_measures(const dbk_session *s, const struct dbk_eu_list *l, int64_t today,
                              FILE *o);
 
+/* daybook session group (cmd_group.c): a group session attended, for several
+ * clients at once. Exit code. */
+int dbk_cmd_session_group(dbk_ctx *ctx, int argc, char **argv);
+
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this

@@ -89,6 +89,9 @@ checked_today(const struct state *st)
             if (json_is_string(v) && !dbk_checklist_has(all, json_string_value(v)))
                 json_array_append(all, v);
     }
+    /* A group session the counselor marked attended ticks its item. */
+    if (dbk_checklist_attended(&st->c, st->today) && !dbk_checklist_has(all, DBK_CK_ATTENDED))
+        json_array_append_new(all, json_string(DBK_CK_ATTENDED));
     return all;
 }
 
