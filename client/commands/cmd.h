@@ -95,6 +95,15 @@ int dbk_cmd_session_group(dbk_ctx *ctx, int argc, char **argv);
  */
 json_t *dbk_cmd_referrals(const dbk_session *s, const struct dbk_eu_list *l);
 
+/*
+ * For commands that read one person's records (client NULL: this account's; else the
+ * client a counselor names): opens the session, resolves the owner and loads the
+ * entries of the streams it owns. DBK_EXIT_OK with the session open and l filled, or
+ * the exit code after saying why (what: "the medication records") with nothing open.
+ */
+int dbk_cmd_load_owned(dbk_session *s, const char *cmd, const char *client, const char *what,
+                       dbk_id *owner, struct dbk_eu_list *l);
+
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this

@@ -42,22 +42,13 @@ static int
 load(dbk_session *s, const char *cmd, const char *client, dbk_id *owner, dbk_eu_list *l,
      dbk_measure_sched **v, size_t *n)
 {
-    int rc;
-    memset(l, 0, sizeof *l);
-    if ((rc = dbk_session_open(s, false)) != DBK_OK)
-        return dbk_cmd_no_profile(rc);
-    if ((rc = dbk_resolve_owner(s, cmd, client, owner)) != DBK_EXIT_OK) {
-        dbk_session_close(s);
-        return rc;
-    }
-    if ((rc = dbk_eu_load_owned(s, owner, l)) != DBK_OK ||
-        (rc = dbk_measure_schedules(l, owner, v, n)) != DBK_OK) {
+    int rc = dbk_cmd_load_owned(s, cmd, client, "the measure records", owner, l);
+    if (rc == DBK_EXIT_OK && (rc = dbk_measure_schedules(l, owner, v, n)) != DBK_OK) {
         dbk_eu_free(l);
         dbk_session_close(s);
         return dbk_cmd_fail("cannot read the measure records", rc);
     }
-    dbk_out_warn_unopened(l);
-    return DBK_EXIT_OK;
+    return rc;
 }
 
 /* The schedule of m among v, or NULL. */

@@ -1,11 +1,14 @@
 /* The command table and name look-up, with "did you mean" for typos. */
 #include "cmd.h"
 #include "entries.h"
+#include "output.h"
+#include "resolve.h"
 
 #include "dbk/error.h"
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -292,4 +295,27 @@ dbk_cmd_operand(const char *taken, int argc, char **argv)
     if (taken != NULL)
         return optind == argc ? taken : NULL;
     return optind == argc - 1 ? argv[optind] : NULL;
+}
+
+int
+dbk_cmd_load_owned(dbk_session *s, const char *cmd, const char *client, const char *what,
+                   dbk_id *owner, dbk_eu_list *l)
+{
+    int rc;
+    char msg[96];
+    memset(l, 0, sizeof *l);
+    if ((rc = dbk_session_open(s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if ((rc = dbk_resolve_owner(s, cmd, client, owner)) != DBK_EXIT_OK) {
+        dbk_session_close(s);
+        return rc;
+    }
+    if ((rc = dbk_eu_load_owned(s, owner, l)) != DBK_OK) {
+        dbk_eu_free(l);
+        dbk_session_close(s);
+        snprintf(msg, sizeof msg, "cannot read %s", what);
+        return dbk_cmd_fail(msg, rc);
+    }
+    dbk_out_warn_unopened(l);
+    return DBK_EXIT_OK;
 }

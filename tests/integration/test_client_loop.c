@@ -154,6 +154,31 @@ today_text(char out[11])
 
 static int setup_rest(struct fx *f);
 
+/* A counselor of the clinic, name, set up from a setup code on its own device with
+ * DAYBOOK_HOME home: its id into id. Leaves DAYBOOK_HOME at home. */
+static void
+add_counselor(struct fx *f, const char *name, const char *home, char id[DBK_ID_TEXT_LEN + 1])
+{
+    char url[64], uri[1024];
+    dbk_run_result r;
+    json_t *j;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", name, "--url", url,
+                          "--data-dir", f->srv.data_dir, NULL};
+    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    const char *s = strstr(r.out, "setup URI: ");
+    assert_non_null(s);
+    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
+    dbk_run_result_free(&r);
+    as(home);
+    j = cli_json("--json", "init", NULL);
+    snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
+}
+
 static int
 setup(void **state)
 {
@@ -167,7 +192,7 @@ setup(void **state)
 static int
 setup_rest(struct fx *f)
 {
-    char pass[4200], url[64], uri[1024];
+    char pass[4200], uri[1024];
 
     snprintf(pass, sizeof pass, "%s/passphrase", f->home);
     write_file(pass, "a long test passphrase\n", 0600);
@@ -178,24 +203,8 @@ setup_rest(struct fx *f)
     snprintf(f->cohome, sizeof f->cohome, "%s/counselor", f->home);
     snprintf(f->clhome, sizeof f->clhome, "%s/client", f->home);
 
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
-    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Dana Reyes", "--url", url,
-                          "--data-dir", f->srv.data_dir, NULL};
-    dbk_run_result r;
-    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
-    assert_int_equal(r.status, 0);
-    const char *s = strstr(r.out, "setup URI: ");
-    assert_non_null(s);
-    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
-    dbk_run_result_free(&r);
-
-    as(f->cohome);
-    json_t *j = cli_json("--json", "init", NULL);
-    snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
-             json_string_value(json_object_get(j, "account")));
-    json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
-    j = cli_json("--json", "invite", "--name", "Sam K.", NULL);
+    add_counselor(f, "Dana Reyes", f->cohome, f->counselor_id);
+    json_t *j = cli_json("--json", "invite", "--name", "Sam K.", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
 
@@ -1060,25 +1069,9 @@ static void
 second_counselor(struct fx *f, const char *name, const char *sub, const char *role,
                  char home[4200], char id[DBK_ID_TEXT_LEN + 1], char link[2048])
 {
-    char url[64], uri[1024];
-    dbk_run_result r;
     json_t *j;
-
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
-    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", name, "--url", url,
-                          "--data-dir", f->srv.data_dir, NULL};
-    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
-    assert_int_equal(r.status, 0);
-    const char *s = strstr(r.out, "setup URI: ");
-    assert_non_null(s);
-    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
-    dbk_run_result_free(&r);
     snprintf(home, 4200, "%s/%s", f->home, sub);
-    as(home);
-    j = cli_json("--json", "init", NULL);
-    snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
-    json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "second counselor enroll");
+    add_counselor(f, name, home, id);
     j = role ? cli_json("--json", "team-link", "--role", role, NULL)
              : cli_json("--json", "team-link", NULL);
     snprintf(link, 2048, "%s", json_string_value(json_object_get(j, "uri")));
