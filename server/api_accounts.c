@@ -142,7 +142,9 @@ op_enroll(dbk_api_job *j, dbk_store *st)
         es->s.owner = c->a.id;
         es->s.epoch = 1;
         if ((rc = dbk_store_stream_create(st, &es->s)) != DBK_OK ||
-            (rc = dbk_store_grant_put(st, &g, j->now, &same)) != DBK_OK) {
+            (rc = dbk_store_grant_put(st, &g, j->now, &same)) != DBK_OK ||
+            (rc = dbk_store_charge(st, &c->a.id, (int64_t)g.grant_len,
+                                   j->app->config.quota_bytes)) != DBK_OK) {
             dbk_api_fail(j, rc, NULL);
             return;
         }
