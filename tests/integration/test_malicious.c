@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <sqlite3.h>
 
 struct fx {
@@ -405,6 +406,198 @@ test_forged_author(void **state)
     assert_int_equal(shown, 0);
 }
 
+/*
+ * Hostile record content. Whoever holds a stream's key (the client, its counselor, a
+ * forger with a leaked key) chooses every byte of a record, times included, and the
+ * counselor opens the review as HTML in a browser. Every example of proto/schemas is
+ * written into the client's shared stream by the client and by the counselor, once
+ * with markup appended to each string field in turn (times, dates, ids, enums: the
+ * rest stays valid, so the record is shown) and once with markup in all of them; the
+ * counselor's own private stream gets the same (session markers, aliases). The HTML
+ * review must hold none of that markup raw. These plaintexts break the schemas on
+ * purpose, so this test's profiles are kept out of the plaintext check.
+ */
+#define MARK "\"'><x-dbk-raw>"
+
+static char *saved_plaintexts;
+
+static int
+setup_hostile(void **state)
+{
+    const char *v = getenv("DAYBOOK_PLAINTEXTS");
+    saved_plaintexts = v ? strdup(v) : NULL;
+    unsetenv("DAYBOOK_PLAINTEXTS");
+    return setup(state);
+}
+
+static int
+teardown_hostile(void **state)
+{
+    int rc = teardown(state);
+    if (saved_plaintexts != NULL)
+        setenv("DAYBOOK_PLAINTEXTS", saved_plaintexts, 1);
+    free(saved_plaintexts);
+    saved_plaintexts = NULL;
+    return rc;
+}
+
+/* The string leaves of doc, in a stable order (at most max). "type" is left alone so
+ * that the record is still read as its type. */
+static size_t
+string_leaves(json_t *doc, json_t **out, size_t n, size_t max)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(doc)) {
+        json_object_foreach(doc, k, v) {
+            if (json_is_string(v) && strcmp(k, "type") != 0 && n < max)
+                out[n++] = v;
+            else
+                n = string_leaves(v, out, n, max);
+        }
+    } else if (json_is_array(doc)) {
+        json_array_foreach(doc, i, v) {
+            if (json_is_string(v) && n < max)
+                out[n++] = v;
+            else
+                n = string_leaves(v, out, n, max);
+        }
+    }
+    return n;
+}
+
+static void
+mark(json_t *leaf)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s" MARK, json_string_value(leaf));
+    json_string_set(leaf, buf);
+}
+
+/* Saves every marked variant of doc into stream (NULL: the writer's own stream of
+ * kind); returns how many records were written. */
+static size_t
+save_marked(dbk_session *s, const dbk_id *stream, int kind, const json_t *doc)
+{
+    json_t *leaves[256], *all = json_deep_copy(doc);
+    size_t n = string_leaves(all, leaves, 0, 256), written = 0;
+    for (size_t i = 0; i <= n; i++) {
+        json_t *one = i < n ? json_deep_copy(doc) : all, *ol[256];
+        if (i < n) {
+            assert_int_equal(string_leaves(one, ol, 0, 256), n);
+            mark(ol[i]);
+        } else {
+            for (size_t j = 0; j < n; j++)
+                mark(leaves[j]);
+        }
+        dbk_id id;
+        int rc = stream ? dbk_entry_save_in(s, stream, NULL, one, &id)
+                        : dbk_entry_save(s, kind, NULL, one, &id);
+        assert_int_equal(rc, 0);
+        json_decref(one);
+        written++;
+    }
+    return written;
+}
+
+/* The examples directory of proto/schemas, from this file's place in the tree. */
+static void
+examples_dir(char *out, size_t cap)
+{
+    const char *src = getenv("DAYBOOK_SOURCE");
+    if (src && *src) {
+        snprintf(out, cap, "%s/proto/schemas/examples/valid", src);
+        return;
+    }
+    snprintf(out, cap, "%s", __FILE__);
+    char *cut = strstr(out, "tests/integration/");
+    assert_non_null(cut);
+    snprintf(cut, cap - (size_t)(cut - out), "proto/schemas/examples/valid");
+}
+
+/* Writes the marked examples as the profile at home into the client's shared stream
+ * (client: the profile's own; else the counselor's copy) and its private stream. */
+static size_t
+write_hostile(struct fx *f, const char *home, bool counselor)
+{
+    char dir[4200], path[4500];
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client;
+    size_t written = 0;
+    struct dirent *de;
+    DIR *d;
+
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("sync", NULL); /* the counselor learns the client's stream */
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    if (counselor)
+        assert_int_equal(dbk_co_client_stream(&s, &client, &st), 0);
+    examples_dir(dir, sizeof dir);
+    assert_non_null(d = opendir(dir));
+    while ((de = readdir(d)) != NULL) {
+        if (strstr(de->d_name, ".json") == NULL || strncmp(de->d_name, "consent-", 8) == 0 ||
+            strncmp(de->d_name, "pin-", 4) == 0)
+            continue; /* consents live in grants; pins change what the device trusts */
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        json_t *doc = json_load_file(path, 0, NULL);
+        assert_non_null(doc);
+        written += save_marked(&s, counselor ? &st.id : NULL, DBK_LOCAL_SHARED, doc);
+        written += save_marked(&s, NULL, DBK_LOCAL_PRIVATE, doc);
+        json_decref(doc);
+    }
+    closedir(d);
+    dbk_session_close(&s);
+    r = tc_cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync after hostile records: %s", r.err);
+    dbk_run_result_free(&r);
+    return written;
+}
+
+static void
+test_markup_in_every_field(void **state)
+{
+    struct fx *f = *state;
+    char out[4300];
+    size_t written = write_hostile(f, f->p.client_home, false);
+    written += write_hostile(f, f->p.counselor_home, true);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    snprintf(out, sizeof out, "%s/review.html", f->p.home);
+    r = tc_cli("review", f->p.client_id, "--since", "2000-01-01", "--format", "html", "--out", out,
+               NULL);
+    if (r.status != 0)
+        fail_msg("review --format html: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+    FILE *h = fopen(out, "rb");
+    assert_non_null(h);
+    static char html[4 << 20];
+    size_t len = fread(html, 1, sizeof html - 1, h);
+    fclose(h);
+    html[len] = '\0';
+    size_t raw = 0, escaped = 0;
+    for (const char *p = html; (p = strstr(p, "<x-dbk-raw")) != NULL; p++)
+        raw++;
+    for (const char *p = html; (p = strstr(p, "&lt;x-dbk-raw&gt;")) != NULL; p++)
+        escaped++;
+    char how[300];
+    snprintf(how, sizeof how,
+             "%zu records: every schema example with markup appended to each string field "
+             "(times included), written by the client and by the counselor", written);
+    dbk_report("hostile record: markup in every field", how,
+               "markup raw in the counselor's HTML review (leaked): %zu (shown escaped: %zu)",
+               raw, escaped);
+    assert_int_equal(raw, 0);
+    assert_true(escaped > 0); /* the records were read and shown, escaped */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+}
+
 int
 main(void)
 {
@@ -413,6 +606,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
     };
     if (dbk_init() != 0)
         return 1;
