@@ -41,6 +41,14 @@ void dbk_session_close(dbk_session *s);
  * transaction unless one is open.
  */
 int dbk_session_clock(dbk_session *s, uint64_t *out);
+/*
+ * The wall time a revision clock takes, rounded down to the minute (proto/CRYPTO.md
+ * section 6): the server sees every revision's clock, and to the millisecond it told
+ * when each entry was written, offline ones included. Revisions of one minute are
+ * ordered by the clock's counter, as those of one millisecond were.
+ */
+#define DBK_SESSION_CLOCK_GRAIN_MS 60000u
+uint64_t dbk_session_wall_ms(void);
 /* Merges the stored clock into s->hlc (another process, e.g. `daybook craving`
  * during a sync, may have stored a later one since the session opened). Call
  * inside a write transaction, before storing s->hlc.last. */

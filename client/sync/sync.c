@@ -346,7 +346,7 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
          * one even when that device's wall clock runs ahead of ours. Without this the
          * edit lost to the revision it replaced. A clock more than a day ahead is not
          * taken in (DBK_E_INVALID), as the spec says; the record is kept all the same. */
-        (void)dbk_hlc_recv(&s->hlc, dbk_hlc_wall_ms(), h.rev.clock);
+        (void)dbk_hlc_recv(&s->hlc, dbk_session_wall_ms(), h.rev.clock);
         st->pulled++;
     }
     ls.cursor = json_integer_value(json_object_get(entry, "next"));

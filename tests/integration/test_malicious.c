@@ -598,6 +598,133 @@ test_markup_in_every_field(void **state)
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 }
 
+/*
+ * What the server learns from sizes and clocks (proto/README.md, "What the server
+ * learns"). An honest-but-curious server reads every envelope's length and revision
+ * clock. A craving that ended in use must not pad to another size than the same
+ * craving resisted, nor a check-in with use than one without; journals fall in the
+ * same few sizes; and a clock says the minute, not the millisecond.
+ */
+static bool
+in_buckets(size_t env_len)
+{
+    for (size_t b = 1024; b <= DBK_ENV_MAX_PADDED; b = b < 65536 ? b * 2 : b + 65536)
+        if (env_len == DBK_ENV_OVERHEAD + crypto_aead_xchacha20poly1305_ietf_ABYTES + b)
+            return true;
+    return false;
+}
+
+static size_t
+bucket_of_doc(json_t *doc)
+{
+    char *t = json_dumps(doc, JSON_COMPACT);
+    size_t b = dbk_entry_bucket(doc, strlen(t));
+    free(t);
+    json_decref(doc);
+    return b;
+}
+
+static void
+test_sizes_and_clocks(void **state)
+{
+    struct fx *f = *state;
+    char note[4200], path[4300];
+    size_t split = 0, sizes = 0, outside = 0, fine_clocks = 0;
+
+    /* Every note length up to 4000 bytes: used and resisted in the same bucket. */
+    for (size_t n = 0; n < 4000; n += 3) {
+        memset(note, 'a', n);
+        note[n] = '\0';
+        size_t r = bucket_of_doc(json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:{s:s}, s:s}",
+                                           "type", "craving", "v", 1, "occurred_at",
+                                           "2026-11-20T18:40:00-05:00", "tz", "America/New_York",
+                                           "intensity", "value", 8, "scale", "0-10", "outcome",
+                                           "result", "resisted", "note", note));
+        size_t u = bucket_of_doc(json_pack(
+            "{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:{s:s, s:{s:s, s:s}}, s:s}", "type", "craving", "v",
+            1, "occurred_at", "2026-11-20T18:40:00-05:00", "tz", "America/New_York", "intensity",
+            "value", 8, "scale", "0-10", "outcome", "result", "used", "used", "substance",
+            "alcohol", "amount", "two beers", "note", note));
+        size_t c0 = bucket_of_doc(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:b}, s:s}", "type",
+                                            "checkin", "v", 1, "date", "2026-11-20", "recorded_at",
+                                            "2026-11-20T21:05:00-05:00", "tz", "UTC", "use", "any",
+                                            0, "note", note));
+        size_t c1 = bucket_of_doc(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:b, s:s, s:s}, s:s}",
+                                            "type", "checkin", "v", 1, "date", "2026-11-20",
+                                            "recorded_at", "2026-11-20T21:05:00-05:00", "tz", "UTC",
+                                            "use", "any", 1, "substance", "alcohol", "amount",
+                                            "4 beers", "note", note));
+        split += (r != u) + (c0 != c1);
+    }
+
+    /* The real CLI: the same craving resisted and used, and journals of typical
+     * lengths; what the client pushed is what its profile holds. */
+    static const char *const journals[] = {
+        "Rough day.",
+        "Went to the meeting tonight. Talked to my sponsor after and felt better about the "
+        "weekend. Still thinking about the party on Saturday.",
+        NULL};
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/daybook.db", f->p.client_home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    size_t before = (size_t)sqlite3_column_int64(st, 0), k = 0, craving_len[2] = {0, 1};
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    dbk_run_result r = tc_cli("craving", "--intensity", "6", "--outcome", "resisted", "--note",
+                              "after work, the usual corner", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("craving", "--intensity", "6", "--outcome", "used", "--used-what", "two beers",
+               "--note", "after work, the usual corner", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    for (size_t i = 0; journals[i]; i++) {
+        r = tc_cli("journal", "-m", journals[i], NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    memset(note, 'x', 1500); /* a long one */
+    note[1500] = '\0';
+    r = tc_cli("journal", "-m", note, NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(envelope), clock FROM records "
+                                            "ORDER BY clock", -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_int64(st, 0);
+        uint64_t ms = dbk_hlc_ms((uint64_t)sqlite3_column_int64(st, 1));
+        sizes++;
+        outside += !in_buckets(len);
+        fine_clocks += ms % 60000 != 0;
+        if (k >= before && k < before + 2)
+            craving_len[k - before] = len; /* the first two written here: the cravings */
+        k++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    split += craving_len[0] != craving_len[1];
+    dbk_report("curious server: sizes and clocks",
+               "a craving resisted and the same craving used, check-ins with and without use, "
+               "for every note length to 4000 bytes; journals of typical lengths; the clocks "
+               "of everything the client pushed",
+               "outcomes told apart by size: %zu; envelopes outside the buckets: %zu of %zu; "
+               "clocks finer than the minute: %zu",
+               split, outside, sizes, fine_clocks);
+    assert_int_equal(split, 0);
+    assert_true(sizes >= 5);
+    assert_int_equal(outside, 0);
+    assert_int_equal(fine_clocks, 0);
+}
+
 int
 main(void)
 {
@@ -607,6 +734,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
         cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
+        cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
