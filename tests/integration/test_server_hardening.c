@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -361,6 +363,74 @@ test_quota_counts_grants_and_grantee_writes(void **state)
     tc_account_free(&co);
 }
 
+/* One POST of body to path over a connection from src (a loopback address: Linux
+ * routes all of 127/8 to lo, so a test can play another source); returns the status. */
+static int
+post_from(const dbk_server *s, const char *src, const char *path, const char *body)
+{
+    char req[1024], buf[4096];
+    size_t len = 0;
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+    assert_true(fd >= 0);
+    assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+    assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
+    to.sin_port = htons((uint16_t)s->port);
+    assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof from), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     path, strlen(body), body);
+    send_all(fd, req, (size_t)n);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        assert_true(poll(&p, 1, 10000) == 1);
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0 || (len += (size_t)r) == sizeof buf - 1)
+            break;
+    }
+    buf[len] = '\0';
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %d", &status), 1);
+    close(fd);
+    return status;
+}
+
+/*
+ * Nobody can lock an account out of logging in by knowing its id (proto/README.md
+ * R12): another source that spends the account's login attempts, and more, is
+ * limited itself, and the account's owner, from its own address, still logs in.
+ */
+static void
+test_others_failures_never_block_a_login(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    int refused = 0, tries = 40;
+
+    tc_new_counselor(s, &co, "Login Limit Counselor");
+    tc_new_client(s, &cl, &co);
+    json_t *b = json_pack("{s:o, s:o}", "account", tc_id(&cl.id), "device", tc_id(&co.device));
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    for (int i = 0; i < tries; i++) {
+        int st = post_from(s, "127.0.0.2", "/v1/login/start", body);
+        assert_true(st == 200 || st == 429);
+        refused += st == 429;
+    }
+    free(body);
+    long own = tc_login(s, &cl, cl.passphrase, NULL);
+    dbk_report("login limit per source",
+               "another address sends 40 login starts for a client's account id; then the "
+               "client logs in from its own address",
+               "the other address refused: %d of %d; the client's own login: %ld (blocked: %d)",
+               refused, tries, own, own == 200 ? 0 : 1);
+    assert_true(refused > 0); /* the other source is limited */
+    assert_int_equal(own, 200);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -368,6 +438,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unauthenticated_bodies_are_not_read, start, stop),
         cmocka_unit_test_setup_teardown(test_declared_length_checked_before_body, start, stop),
         cmocka_unit_test_setup_teardown(test_quota_counts_grants_and_grantee_writes, start, stop),
+        cmocka_unit_test_setup_teardown(test_others_failures_never_block_a_login, start, stop),
     };
     if (dbk_init() != 0)
         return 1;
