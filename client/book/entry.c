@@ -2,6 +2,7 @@
 #include "entry.h"
 
 #include "stream_key.h"
+#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/base64.h"
@@ -117,9 +118,9 @@ padded_text(const json_t *plaintext, size_t *len)
     return p;
 }
 
-int
-dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
-                  dbk_id *out_id)
+static int
+save_one(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
+         dbk_id *out_id)
 {
     dbk_local_stream st;
     dbk_envelope_hdr h;
@@ -146,7 +147,12 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
         sodium_memzero(key, sizeof key);
         return rc;
     }
-    if ((rc = dbk_session_clock(s, &h.rev.clock)) != DBK_OK) {
+    /* A new record (or the stream head) takes a clock to the minute; an edit to the
+     * millisecond, so that the later of two devices' edits wins (store/session.h). */
+    dbk_id head;
+    dbk_trust_head_id(stream, &head);
+    bool coarse = record == NULL || dbk_id_equal(record, &head);
+    if ((rc = dbk_session_clock(s, coarse, &h.rev.clock)) != DBK_OK) {
         sodium_memzero(key, sizeof key);
         if (own)
             dbk_local_rollback(s->L);
@@ -176,6 +182,56 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
         dbk_local_rollback(s->L);
     if (rc == DBK_OK && out_id != NULL)
         *out_id = h.record;
+    return rc;
+}
+
+/*
+ * The stream head (proto/TRUST.md T12): after a write that added a record id to one of
+ * this account's own streams, the count of ids held here, signed as the head record.
+ * Its clock is greater than the record's, so the outbox sends it after the records it
+ * counts.
+ */
+static int
+save_head(dbk_session *s, const dbk_id *stream)
+{
+    dbk_local_stream st;
+    dbk_id head;
+    int64_t count;
+    int rc;
+    if ((rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK)
+        return rc;
+    if (!dbk_id_equal(&st.owner, &s->account) || !dbk_trust_head_due(s, stream, &count))
+        return DBK_OK;
+    dbk_trust_head_id(stream, &head);
+    json_t *doc = json_pack("{s:s, s:i, s:I}", "type", "head", "v", 1, "records",
+                            (json_int_t)count);
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    rc = save_one(s, stream, &head, doc, NULL);
+    json_decref(doc);
+    return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
+}
+
+int
+dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
+                  dbk_id *out_id)
+{
+    dbk_id head;
+    bool own = !dbk_local_in_tx(s->L);
+    int rc;
+    dbk_trust_head_id(stream, &head);
+    if (record != NULL && dbk_id_equal(record, &head))
+        return DBK_E_INVALID; /* the head is written here only */
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if (own && (rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    if ((rc = save_one(s, stream, record, plaintext, out_id)) == DBK_OK)
+        rc = save_head(s, stream);
+    if (own && rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (own && rc != DBK_OK)
+        dbk_local_rollback(s->L);
     return rc;
 }
 
@@ -259,6 +315,11 @@ open_one(const dbk_local_record *r, void *arg)
     if (!json_is_object(e.doc)) {
         json_decref(e.doc);
         o->bad++;
+        return;
+    }
+    const char *type = json_string_value(json_object_get(e.doc, "type"));
+    if (type != NULL && strcmp(type, "head") == 0) {
+        json_decref(e.doc); /* a stream head (T12) is bookkeeping, never an entry */
         return;
     }
     o->cb(&e, o->arg);

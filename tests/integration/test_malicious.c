@@ -21,6 +21,7 @@
 #include "counselor.h"
 #include "entry.h"
 #include "session.h"
+#include "trust.h"
 
 #include "dbk/base64.h"
 #include "dbk/init.h"
@@ -666,9 +667,16 @@ test_sizes_and_clocks(void **state)
         NULL};
     sqlite3 *db;
     sqlite3_stmt *st;
+    dbk_id stream, head;
+    unsigned char box_pk[32];
+    client_stream_and_key(f, &stream, box_pk);
+    dbk_trust_head_id(&stream, &head); /* the stream head (T12) is written after each */
     snprintf(path, sizeof path, "%s/daybook.db", f->p.client_home);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM records WHERE record != ?1", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, head.b, 16, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     size_t before = (size_t)sqlite3_column_int64(st, 0), k = 0, craving_len[2] = {0, 1};
     sqlite3_finalize(st);
@@ -696,15 +704,18 @@ test_sizes_and_clocks(void **state)
     dbk_run_result_free(&r);
 
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(envelope), clock FROM records "
-                                            "ORDER BY clock", -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(envelope), clock, record = ?1 "
+                                            "FROM records ORDER BY clock", -1, &st, NULL),
                      SQLITE_OK);
+    sqlite3_bind_blob(st, 1, head.b, 16, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         size_t len = (size_t)sqlite3_column_int64(st, 0);
         uint64_t ms = dbk_hlc_ms((uint64_t)sqlite3_column_int64(st, 1));
         sizes++;
         outside += !in_buckets(len);
         fine_clocks += ms % 60000 != 0;
+        if (sqlite3_column_int(st, 2))
+            continue; /* the shared stream's head: in the buckets, not one of the entries */
         if (k >= before && k < before + 2)
             craving_len[k - before] = len; /* the first two written here: the cravings */
         k++;
@@ -725,6 +736,62 @@ test_sizes_and_clocks(void **state)
     assert_int_equal(fine_clocks, 0);
 }
 
+/*
+ * Withheld records (proto/TRUST.md T12). The client writes three journal entries;
+ * the server then drops one of them (its row deleted, as a server that withholds it
+ * from every pull would). The counselor's next sync must say that an entry its
+ * client signed for never arrived.
+ */
+static void
+test_withheld_record(void **state)
+{
+    struct fx *f = *state;
+    dbk_id stream, head;
+    unsigned char box_pk[32];
+    char sh[33], hh[33], sql[600];
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < 3; i++) {
+        r = tc_cli("journal", "-m", i == 1 ? "the one the server drops" : "an ordinary day", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    client_stream_and_key(f, &stream, box_pk);
+    dbk_trust_head_id(&stream, &head);
+    for (size_t i = 0; i < 16; i++) {
+        snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
+        snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
+    }
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');",
+             sh, sh, hh);
+    turn_server(f, sql);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long told = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    bool loud = strstr(r.err, "withholding") != NULL;
+    int status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: withheld record",
+               "the client writes 3 journal entries; the server drops one from every pull; the "
+               "counselor syncs",
+               "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d",
+               told >= 1 ? 0L : 1L, status);
+    assert_int_equal(told, 1);
+    assert_true(loud);
+    assert_int_equal(status, 1);
+}
+
 int
 main(void)
 {
@@ -735,6 +802,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
         cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
         cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
