@@ -4,6 +4,7 @@
  * from the JSON that review.c computes.
  */
 #include "render.h"
+#include "measures_review.h"
 #include "review.h"
 
 #include <stdbool.h>
@@ -449,6 +450,14 @@ html_checklist(FILE *o, const json_t *r)
     json_array_foreach(json_object_get(ck, "per_day"), i, x)
         fprintf(o, "<td title=\"%s\">%lld</td>", S(x, "date"), I(x, "checked"));
     fprintf(o, "</tr></table>");
+    if (json_array_size(json_object_get(ck, "sessions_attended")) > 0) {
+        fprintf(o, "<p><b>Group sessions attended</b> (marked by a counselor): ");
+        json_array_foreach(json_object_get(ck, "sessions_attended"), i, x) {
+            fprintf(o, "%s", i ? ", " : "");
+            esc(o, json_string_value(x));
+        }
+        fprintf(o, "</p>");
+    }
     if (json_array_size(json_object_get(ck, "assigned_not_practised")) > 0) {
         fprintf(o, "<p><b>Assigned, not practised:</b> ");
         json_array_foreach(json_object_get(ck, "assigned_not_practised"), i, x) {
@@ -503,6 +512,7 @@ dbk_report_html(FILE *o, const json_t *r)
     html_cravings(o, r);
     html_checklist(o, r);
     html_medication(o, json_object_get(r, "medication"));
+    dbk_report_html_measures(o, json_object_get(r, "measures"));
     html_journal_notes(o, r);
     fprintf(o, "<p class=\"notice\">%s</p>\n</body></html>\n", dbk_report_notice);
 }

@@ -3,6 +3,7 @@
  * CBT session reviews them (cmd_review.c), from the JSON that review.c computes.
  */
 #include "render.h"
+#include "measures_review.h"
 #include "review.h"
 
 #include <stdbool.h>
@@ -402,6 +403,12 @@ text_checklist(FILE *o, const json_t *p, const json_t *ck)
                 I(x, "streak"), strcmp(S(x, "source"), "counselor") == 0 ? "  (assigned)" : "");
     }
     put_strip(o, "done/day", json_object_get(ck, "per_day"), mark_checked);
+    if (json_array_size(json_object_get(ck, "sessions_attended")) > 0) {
+        fprintf(o, "  group sessions attended (marked by a counselor):");
+        json_array_foreach(json_object_get(ck, "sessions_attended"), i, x)
+            fprintf(o, "%s %s", i ? "," : "", json_string_value(x));
+        fprintf(o, "\n");
+    }
     if (json_array_size(json_object_get(ck, "assigned_not_practised")) > 0) {
         fprintf(o, "  assigned, not practised:");
         json_array_foreach(json_object_get(ck, "assigned_not_practised"), i, x)
@@ -485,5 +492,6 @@ dbk_report_text(FILE *o, const json_t *r, int width, bool use_color)
     text_cravings(o, p, json_object_get(r, "cravings"));
     text_checklist(o, p, json_object_get(r, "checklist"));
     text_medication(o, json_object_get(r, "medication"));
+    dbk_report_text_measures(o, json_object_get(r, "measures"));
     text_journal(o, r);
 }
