@@ -781,15 +781,26 @@ test_withheld_record(void **state)
     int status = r.status;
     json_decref(j);
     dbk_run_result_free(&r);
+    /* The review says so too, in its JSON and on stderr. */
+    r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", "--offline", NULL);
+    j = json_loads(r.out, 0, NULL);
+    long in_review =
+        (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    bool review_loud = strstr(r.err, "withholding") != NULL;
+    json_decref(j);
+    dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("malicious server: withheld record",
                "the client writes 3 journal entries; the server drops one from every pull; the "
-               "counselor syncs",
-               "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d",
-               told >= 1 ? 0L : 1L, status);
+               "counselor syncs and opens the review",
+               "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
+               "the review says so: %s",
+               told >= 1 ? 0L : 1L, status, in_review == 1 && review_loud ? "yes" : "no");
     assert_int_equal(told, 1);
     assert_true(loud);
     assert_int_equal(status, 1);
+    assert_int_equal(in_review, 1);
+    assert_true(review_loud);
 }
 
 int
