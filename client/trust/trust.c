@@ -77,7 +77,7 @@ dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char
 {
     static const char *const by_grantee[] = {"note",      "checklist_def", "plan",
                                              "medication", "measure_schedule", "attendance",
-                                             "tombstone", NULL};
+                                             "referral", "tombstone", NULL};
     if (dbk_id_equal(owner, author))
         return true;
     for (size_t i = 0; type != NULL && by_grantee[i]; i++)
