@@ -338,26 +338,33 @@ job_free(dbk_api_job *j)
  * Slots are chosen by a keyed hash of the whole id, with a key made at start, so a
  * client cannot pick an id that lands on someone else's slot; ids that do share a
  * slot share its bucket, which only errs strict.
- * Table 0 limits authenticated requests per account; table 1 limits login
- * attempts per claimed account id (proto/README.md section 5).
+ * Table 0 limits authenticated requests per account; table 1 login attempts per
+ * claimed account id *and source address*, table 2 login attempts per source address
+ * whatever the account (proto/README.md R12). Keying the login limit by account alone
+ * let anyone who knew an account id keep its owner from logging in; keyed by account
+ * and source, another source's failures never touch the owner's bucket, and the
+ * source table stops one address from trying many accounts.
  */
 #define RATE_SLOTS 4096
 #define LOGIN_BURST 10.0
 #define LOGIN_PER_S (1.0 / 6.0)
+/* A clinic's waiting room behind one NAT address: about 30 logins at once. */
+#define SOURCE_BURST 60.0
+#define SOURCE_PER_S 1.0
 
 static struct bucket {
     double tokens;
     int64_t at;
     bool used;
-} buckets[2][RATE_SLOTS];
+} buckets[3][RATE_SLOTS];
 static unsigned char bucket_key[crypto_shorthash_KEYBYTES];
 static bool bucket_key_set;
 
 static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool
-bucket_take_locked(int table, const dbk_id *id, double per_s, double burst, int64_t now,
-                   int *wait_s)
+bucket_take_locked(int table, const unsigned char *key, size_t key_len, double per_s,
+                   double burst, int64_t now, int *wait_s)
 {
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t v = 0;
@@ -367,7 +374,7 @@ bucket_take_locked(int table, const dbk_id *id, double per_s, double burst, int6
         crypto_shorthash_keygen(bucket_key);
         bucket_key_set = true;
     }
-    crypto_shorthash(h, id->b, DBK_ID_BYTES, bucket_key);
+    crypto_shorthash(h, key, key_len, bucket_key);
     for (size_t i = 0; i < sizeof h; i++)
         v = v << 8 | h[i];
     b = &buckets[table][v % RATE_SLOTS];
@@ -396,15 +403,31 @@ static bool
 bucket_take(dbk_api_job *j, int table, const dbk_id *id, double per_s, double burst)
 {
     pthread_mutex_lock(&bucket_lock);
-    bool ok = bucket_take_locked(table, id, per_s, burst, j->now, &j->retry_after_s);
+    bool ok = bucket_take_locked(table, id->b, DBK_ID_BYTES, per_s, burst, j->now,
+                                 &j->retry_after_s);
     pthread_mutex_unlock(&bucket_lock);
     return ok;
 }
 
 bool
-dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account)
+dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account, const unsigned char source[16])
 {
-    return bucket_take(j, 1, account, LOGIN_PER_S, LOGIN_BURST);
+    unsigned char pair[DBK_ID_BYTES + 16];
+    memcpy(pair, account->b, DBK_ID_BYTES);
+    memcpy(pair + DBK_ID_BYTES, source, 16);
+    /* A loopback peer is the clinic's reverse proxy (deploy/README.md): every client
+     * comes through it, so no per-source limit there, or anyone could spend everyone's
+     * logins; the proxy limits per address itself. */
+    static const unsigned char v4_loop[13] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127};
+    static const unsigned char zero[16] = {0}; /* ::1 kept as its /64, or no peer known */
+    bool proxy = memcmp(source, v4_loop, sizeof v4_loop) == 0 || memcmp(source, zero, 16) == 0;
+    pthread_mutex_lock(&bucket_lock);
+    bool ok = bucket_take_locked(1, pair, sizeof pair, LOGIN_PER_S, LOGIN_BURST, j->now,
+                                 &j->retry_after_s) &&
+              (proxy || bucket_take_locked(2, source, 16, SOURCE_PER_S, SOURCE_BURST, j->now,
+                                           &j->retry_after_s));
+    pthread_mutex_unlock(&bucket_lock);
+    return ok;
 }
 
 /*

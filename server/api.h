@@ -143,8 +143,9 @@ bool dbk_api_recent_token(const dbk_api_job *j, dbk_id *account);
 /* The same for a token hash, for the head gate (gate.h), which has no job yet. */
 bool dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account);
 
-/* Login attempts per claimed account id: false when over the limit (answer 429). */
-bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account);
+/* Login attempts per claimed account id and source address, and per source address
+ * (http.h dbk_http_source): false when over the limit (answer 429). */
+bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account, const unsigned char source[16]);
 
 /* The token hash stored for a token (proto/README.md section 5). */
 void dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len);

@@ -142,7 +142,9 @@ op_enroll(dbk_api_job *j, dbk_store *st)
         es->s.owner = c->a.id;
         es->s.epoch = 1;
         if ((rc = dbk_store_stream_create(st, &es->s)) != DBK_OK ||
-            (rc = dbk_store_grant_put(st, &g, j->now, &same)) != DBK_OK) {
+            (rc = dbk_store_grant_put(st, &g, j->now, &same)) != DBK_OK ||
+            (rc = dbk_store_charge(st, &c->a.id, (int64_t)g.grant_len,
+                                   j->app->config.quota_bytes)) != DBK_OK) {
             dbk_api_fail(j, rc, NULL);
             return;
         }
@@ -351,6 +353,7 @@ dbk_api_enroll_check(dbk_http_request *req)
 
 struct login_ctx {
     dbk_id account, device;
+    unsigned char source[16]; /* the peer, taken on the loop thread (http.h) */
     enum dbk_purpose purpose;
     unsigned char challenge[32];
     unsigned char signature[64];
@@ -364,7 +367,7 @@ op_login_start(dbk_api_job *j, dbk_store *st)
     dbk_kdf_params kp;
     int rc;
 
-    if (!dbk_api_login_rate_ok(j, &c->account)) {
+    if (!dbk_api_login_rate_ok(j, &c->account, c->source)) {
         dbk_api_fail(j, DBK_E_RATE_LIMITED, NULL);
         return;
     }
@@ -427,6 +430,7 @@ login_job(dbk_http_request *req, dbk_api_op op, const char *const *keys, json_t 
         return NULL;
     *body = j->in;
     c = j->ctx;
+    dbk_http_source(req, c->source);
     if ((rc = dbk_api_only(*body, keys)) != DBK_OK ||
         (rc = dbk_api_id(*body, "account", &c->account)) != DBK_OK ||
         (rc = dbk_api_id(*body, "device", &c->device)) != DBK_OK) {
@@ -478,7 +482,7 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
     dbk_device d;
     int rc;
 
-    if (!dbk_api_login_rate_ok(j, &c->account)) {
+    if (!dbk_api_login_rate_ok(j, &c->account, c->source)) {
         dbk_api_fail(j, DBK_E_RATE_LIMITED, NULL);
         return;
     }

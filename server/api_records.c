@@ -498,7 +498,13 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
     e.count = count;
     e.seq_from = from;
     e.seq_to = to;
-    int rc = dbk_store_audit_append(st, &e);
+    /* The row counts against its actor: a reader's rows against the reader, never the
+     * owner it read. A read is served even over quota (its rows still count); a write
+     * is refused with the rest of its batch. */
+    int rc = dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES,
+                              action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes);
+    if (rc == DBK_OK)
+        rc = dbk_store_audit_append(st, &e);
     if (rc != DBK_OK && j->job.status == DBK_OK)
         dbk_api_fail(j, rc, NULL);
 }
@@ -660,6 +666,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     memset(&b, 0, sizeof b);
     b.stream = u->stream;
     b.quota = j->app->config.quota_bytes;
+    b.payer = j->me.id; /* a grantee's writes count against the grantee */
     b.items = u->items;
     b.n = u->n;
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK)

@@ -132,7 +132,10 @@ audit_grant(dbk_api_job *j, dbk_store *st, const dbk_stream *s, const dbk_id *gr
     e.owner = s->owner;
     e.grantee = *grantee;
     e.epoch = epoch;
-    int rc = dbk_store_audit_append(st, &e);
+    /* The row counts against the account that granted or revoked (store.h). */
+    int rc = dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES, j->app->config.quota_bytes);
+    if (rc == DBK_OK)
+        rc = dbk_store_audit_append(st, &e);
     if (rc != DBK_OK)
         dbk_api_fail(j, rc, NULL);
 }
@@ -254,7 +257,9 @@ op_grants_put(dbk_api_job *j, dbk_store *st)
                     return;
                 }
             }
-            if ((rc = dbk_store_grant_put(st, &row, j->now, &same)) != DBK_OK) {
+            if ((rc = dbk_store_grant_put(st, &row, j->now, &same)) != DBK_OK ||
+                (!same && (rc = dbk_store_charge(st, &j->me.id, (int64_t)row.grant_len,
+                                                 j->app->config.quota_bytes)) != DBK_OK)) {
                 dbk_api_fail(j, rc, NULL);
                 return;
             }

@@ -1014,6 +1014,23 @@ dbk_http_from_loopback(const dbk_http_request *req)
     return false;
 }
 
+void
+dbk_http_source(const dbk_http_request *req, unsigned char out[16])
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    memset(out, 0, 16);
+    if (uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        memcpy(out, a->s6_addr, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+    }
+}
+
 bool
 dbk_http_server_draining(const dbk_http_server *srv)
 {

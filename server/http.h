@@ -115,6 +115,13 @@ size_t dbk_http_server_connections(const dbk_http_server *srv);
 
 /* True if the request came from a loopback address. */
 bool dbk_http_from_loopback(const dbk_http_request *req);
+/*
+ * The request's source for rate limits, as 16 bytes: an IPv4 peer as ::ffff:a.b.c.d,
+ * an IPv6 peer's /64 (one host is handed a whole /64). Behind a reverse proxy this is
+ * the proxy's address (docs: the login limits, proto/README.md R12). All zero when the
+ * peer is unknown.
+ */
+void dbk_http_source(const dbk_http_request *req, unsigned char out[16]);
 /* True once dbk_http_server_drain has been called. */
 bool dbk_http_server_draining(const dbk_http_server *srv);
 

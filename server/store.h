@@ -126,6 +126,16 @@ typedef struct dbk_account {
 
 int dbk_store_account_create(dbk_store *st, const dbk_account *a);
 int dbk_store_account_get(dbk_store *st, const dbk_id *id, dbk_account *out);
+/*
+ * Counts bytes (may be negative) against the account's quota: used_bytes grows by
+ * bytes. DBK_E_QUOTA when bytes > 0 and used_bytes would pass quota; the caller's
+ * savepoint then undoes it. Everything an account makes the server keep is counted
+ * (envelopes through push, grants, audit rows), by the account that caused it.
+ */
+int dbk_store_charge(dbk_store *st, const dbk_id *id, int64_t bytes, int64_t quota);
+/* What one audit row costs its actor: the 124-byte entry, its two hashes, the row. */
+#define DBK_AUDIT_ROW_BYTES 256
+
 /* Increments the account's grants_seq (proto/README.md section 12). */
 int dbk_store_bump_grants_seq(dbk_store *st, const dbk_id *id);
 /* Replaces bundle, login key and generation (passphrase change). */
@@ -283,7 +293,10 @@ typedef struct dbk_push_item {
 
 typedef struct dbk_push_batch {
     dbk_id stream;
-    int64_t quota;              /* bytes the stream owner may store */
+    int64_t quota;              /* bytes the payer may store */
+    dbk_id payer;               /* who the bytes stored count against: the pushing account,
+                                 * so a grantee's writes count against the grantee; zero:
+                                 * the stream's owner */
     dbk_push_item *items;
     size_t n;
     /* results */

@@ -29,6 +29,7 @@
 #include "daycount.h"
 #include "output.h"
 #include "resolve.h"
+#include "trust.h"
 
 #include "dbk/error.h"
 
@@ -86,6 +87,29 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
         return DBK_EXIT_FAIL;
     }
     return DBK_EXIT_OK;
+}
+
+/* Whether the server withheld entries of the client's shared stream, as its signed
+ * stream head says (proto/TRUST.md T12): told on stderr, and in the JSON. */
+static void
+withheld_check(dbk_session *s, const dbk_id *client, json_t *rev)
+{
+    dbk_local_stream st;
+    dbk_trust_report r = {0};
+    if (dbk_co_client_stream(s, client, &st) != DBK_OK ||
+        dbk_trust_stream_head(s, &st.id, client, st.epoch, &r) != DBK_OK)
+        return;
+    json_object_set_new(rev, "withheld",
+                        json_pack("{s:i, s:b}", "records", (int)r.withheld, "cannot_tell",
+                                  r.heads_unknown > 0));
+    if (r.withheld > 0 || r.head_rollbacks > 0)
+        fprintf(stderr, "daybook: WARNING: %zu entr%s the client's device signed for never "
+                        "reached this device: the server is withholding them, and this review "
+                        "is missing them.\n",
+                r.withheld, r.withheld == 1 ? "y" : "ies");
+    else if (r.heads_unknown > 0)
+        fprintf(stderr, "daybook: this device cannot tell whether the server withheld any of "
+                        "this client's entries (their device has signed no stream head yet).\n");
 }
 
 /* Writes the review in format to outpath (mode 0600) or stdout. */
@@ -198,6 +222,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
+    withheld_check(&s, &client, rev);
     json_object_set(rev, "data", fresh);
     if ((ret = write_review(ctx, rev, format, outpath)) == DBK_EXIT_OK && kept != NULL &&
         (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)

@@ -37,6 +37,14 @@ warn_refused(const dbk_trust_report *r)
     if (r->epoch_rollbacks)
         fprintf(stderr, "  %zu stream(s) listed with an older key than this device holds\n",
                 r->epoch_rollbacks);
+    if (r->withheld)
+        fprintf(stderr, "  %zu entr%s signed for by their writer (in the stream's signed "
+                        "head) never\n  arrived: the server is withholding them\n",
+                r->withheld, r->withheld == 1 ? "y" : "ies");
+    if (r->head_rollbacks)
+        fprintf(stderr, "  %zu stream(s) came with an older signed head than this device "
+                        "already saw\n",
+                r->head_rollbacks);
     fprintf(stderr, "  Nothing was changed: your entries stay sealed to the keys you verified. "
                     "If the\n  clinic restored its server from a backup this can happen once; "
                     "otherwise tell\n  your clinic.\n");
@@ -255,6 +263,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                                       "replaced_grants", (int)st.trust.replaced_grants,
                                       "kind_swaps", (int)st.trust.kind_swaps, "epoch_rollbacks",
                                       (int)st.trust.epoch_rollbacks));
+        json_object_set_new(j, "withheld",
+                            json_pack("{s:i, s:i, s:i}", "records", (int)st.trust.withheld,
+                                      "head_rollbacks", (int)st.trust.head_rollbacks,
+                                      "streams_unknown", (int)st.trust.heads_unknown));
         json_object_set_new(j, "access_changes",
                             json_pack("{s:i, s:i, s:i}", "sent", (int)st.acts.sent, "waiting",
                                       (int)st.acts.pending, "conflicts",
@@ -265,6 +277,11 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     }
     if (dbk_trust_report_any(&st.trust))
         warn_refused(&st.trust);
+    if (st.trust.heads_unknown > 0)
+        fprintf(stderr, "daybook: for %zu stream(s) this device cannot tell whether the server "
+                        "withheld entries: their writer has signed no stream head yet (a "
+                        "device from before heads), or this device lacks an older key\n",
+                st.trust.heads_unknown);
     if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
         server_disk_full(&st); /* a stream's push refused in a 200 answer */
     else if (st.failed_streams > 0 && st.server_error == DBK_E_CLOCK_AHEAD)
@@ -286,7 +303,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                 st.acts.conflicts > 0 ? "another of your devices changed the key at the same "
                                         "time"
                                       : dbk_err_message(st.acts.error));
-    return st.failed_streams > 0 || st.acts.pending > 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+    return st.failed_streams > 0 || st.acts.pending > 0 || st.trust.withheld > 0 ||
+                   st.trust.head_rollbacks > 0
+               ? DBK_EXIT_FAIL
+               : DBK_EXIT_OK;
 }
 
 static int
@@ -304,7 +324,7 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    pending = dbk_local_outbox_count(s.L);
+    pending = dbk_sync_pending(&s);
     last = dbk_local_get_int(s.L, "last_sync", 0);
     if (last > 0) {
         time_t t = (time_t)last;

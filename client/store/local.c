@@ -627,6 +627,36 @@ dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, 
     return each_record(s, cb, arg);
 }
 
+int64_t
+dbk_local_pending_of(dbk_local *L, const dbk_id *record)
+{
+    sqlite3_stmt *s = prep(L, "SELECT count(*) FROM records WHERE pending = 1 AND record = ?1");
+    int64_t n = -1;
+    if (s) {
+        bind_id(s, 1, record);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+int64_t
+dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except)
+{
+    sqlite3_stmt *s = prep(L, "SELECT count(DISTINCT record) FROM records"
+                              " WHERE stream = ?1 AND record != ?2");
+    int64_t n = -1;
+    if (s) {
+        bind_id(s, 1, stream);
+        bind_id(s, 2, except);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
 int
 dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg)
 {

@@ -117,6 +117,11 @@ typedef struct dbk_local_record {
 int dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t seq,
                          bool outbox, bool *became_current);
 typedef void (*dbk_local_record_cb)(const dbk_local_record *r, void *arg);
+/* How many revisions of record wait in the outbox (-1 on error). */
+int64_t dbk_local_pending_of(dbk_local *L, const dbk_id *record);
+/* How many distinct record ids of stream are held here, except the one given (-1 on
+ * error): the stream head's count (proto/TRUST.md T12). */
+int64_t dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except);
 /* Current revisions of stream (all streams if NULL), oldest clock first. */
 int dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
 /* Current revisions of the streams owned by a or b, oldest clock first: a counselor's

@@ -49,6 +49,13 @@ dbk_session_close(dbk_session *s)
     memset(s, 0, sizeof *s);
 }
 
+uint64_t
+dbk_session_wall_ms(void)
+{
+    uint64_t ms = dbk_hlc_wall_ms();
+    return ms - ms % DBK_SESSION_CLOCK_GRAIN_MS;
+}
+
 int
 dbk_session_clock_load(dbk_session *s)
 {
@@ -73,7 +80,7 @@ dbk_session_clock_load(dbk_session *s)
 }
 
 int
-dbk_session_clock(dbk_session *s, uint64_t *out)
+dbk_session_clock(dbk_session *s, bool coarse, uint64_t *out)
 {
     /* Read, advance and store under the write lock (BEGIN IMMEDIATE): with the value
      * loaded at open, two commands running at once could issue the same clock, or one
@@ -82,7 +89,7 @@ dbk_session_clock(dbk_session *s, uint64_t *out)
     int rc = own ? dbk_local_begin(s->L) : DBK_OK;
 
     if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK) {
-        *out = dbk_hlc_local(&s->hlc, dbk_hlc_wall_ms());
+        *out = dbk_hlc_local(&s->hlc, coarse ? dbk_session_wall_ms() : dbk_hlc_wall_ms());
         rc = dbk_local_put_int(s->L, "hlc", (int64_t)*out);
     }
     if (own && rc == DBK_OK)

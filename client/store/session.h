@@ -40,7 +40,18 @@ void dbk_session_close(dbk_session *s);
  * than every clock stored by any process using this profile. Runs in its own
  * transaction unless one is open.
  */
-int dbk_session_clock(dbk_session *s, uint64_t *out);
+int dbk_session_clock(dbk_session *s, bool coarse, uint64_t *out);
+/*
+ * The wall time a coarse revision clock takes, rounded down to the minute
+ * (proto/CRYPTO.md section 6): the server sees every revision's clock, and to the
+ * millisecond it told when each entry was written, offline ones included. A new
+ * record's first revision (and a stream head) is coarse: nothing competes with it.
+ * An edit keeps the millisecond: two devices editing one entry offline a few seconds
+ * apart must see the later edit win (last writer wins needs the finer clock). The
+ * merge on pull takes the coarse time too (the server knows when a sync happens).
+ */
+#define DBK_SESSION_CLOCK_GRAIN_MS 60000u
+uint64_t dbk_session_wall_ms(void);
 /* Merges the stored clock into s->hlc (another process, e.g. `daybook craving`
  * during a sync, may have stored a later one since the session opened). Call
  * inside a write transaction, before storing s->hlc.last. */

@@ -257,9 +257,47 @@ add_pull(const dbk_local_stream *st, void *arg)
                                             (json_int_t)st->cursor));
 }
 
+/* Whether record is the head of stream (trust.h): bookkeeping, not counted as an entry
+ * sent, received or waiting. */
+static bool
+is_head(const dbk_id *stream, const dbk_id *record)
+{
+    dbk_id h;
+    dbk_trust_head_id(stream, &h);
+    return dbk_id_equal(&h, record);
+}
+
+static void
+pending_head(const dbk_local_stream *ls, void *arg)
+{
+    void **a = arg;
+    dbk_session *s = a[0];
+    int64_t *n = a[1], k;
+    dbk_id h;
+    if (!dbk_id_equal(&ls->owner, &s->account))
+        return;
+    dbk_trust_head_id(&ls->id, &h);
+    if ((k = dbk_local_pending_of(s->L, &h)) > 0)
+        *n += k;
+}
+
+int64_t
+dbk_sync_pending(dbk_session *s)
+{
+    int64_t all = dbk_local_outbox_count(s->L), heads = 0;
+    void *a[2] = {s, &heads};
+    if (all <= 0 || dbk_local_streams(s->L, pending_head, a) != DBK_OK)
+        return all;
+    return all - heads;
+}
+
 static int
 apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
 {
+    dbk_id sid = {0};
+    const char *stext = json_string_value(json_object_get(entry, "stream"));
+    if (stext != NULL)
+        (void)dbk_id_from_text(&sid, stext, strlen(stext));
     json_t *results = json_object_get(entry, "results"), *r;
     size_t i;
     int rc = DBK_OK;
@@ -288,7 +326,7 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
                                    json_integer_value(json_object_get(r, "seq")));
         if (rc != DBK_OK)
             return rc;
-        st->pushed++;
+        st->pushed += !is_head(&sid, &rec);
     }
     return rc;
 }
@@ -346,8 +384,8 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
          * one even when that device's wall clock runs ahead of ours. Without this the
          * edit lost to the revision it replaced. A clock more than a day ahead is not
          * taken in (DBK_E_INVALID), as the spec says; the record is kept all the same. */
-        (void)dbk_hlc_recv(&s->hlc, dbk_hlc_wall_ms(), h.rev.clock);
-        st->pulled++;
+        (void)dbk_hlc_recv(&s->hlc, dbk_session_wall_ms(), h.rev.clock);
+        st->pulled += !is_head(&h.stream, &h.record);
     }
     ls.cursor = json_integer_value(json_object_get(entry, "next"));
     /* The epoch the server names is a hint: only a verified grant raises ours
@@ -393,6 +431,38 @@ collect_ended(dbk_session *s, dbk_sync_stats *st)
     return rc != DBK_OK ? rc : a.rc;
 }
 
+struct heads_acc {
+    dbk_local_stream *v;
+    size_t n, cap;
+};
+
+static void
+head_stream(const dbk_local_stream *ls, void *arg)
+{
+    struct heads_acc *a = arg;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 16;
+        dbk_local_stream *v = realloc(a->v, cap * sizeof *v);
+        if (v == NULL)
+            return;
+        a->v = v, a->cap = cap;
+    }
+    a->v[a->n++] = *ls;
+}
+
+/* After the pulls: every stream held here against its owner's signed head (trust.h,
+ * proto/TRUST.md T12), so that records the server withheld are told apart from none. */
+static int
+check_heads(dbk_session *s, dbk_trust_report *r)
+{
+    struct heads_acc a = {0};
+    int rc = dbk_local_streams(s->L, head_stream, &a);
+    for (size_t i = 0; rc == DBK_OK && i < a.n; i++)
+        rc = dbk_trust_stream_head(s, &a.v[i].id, &a.v[i].owner, a.v[i].epoch, r);
+    free(a.v);
+    return rc;
+}
+
 int
 dbk_sync(dbk_session *s, dbk_sync_stats *st)
 {
@@ -406,7 +476,7 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
     if ((rc = dbk_sync_acts(s, &st->acts)) != DBK_OK)
         return rc;
     if (st->acts.error == DBK_E_UNAVAILABLE || st->acts.error == DBK_E_UNAUTHENTICATED) {
-        st->pending = dbk_local_outbox_count(s->L);
+        st->pending = dbk_sync_pending(s);
         return st->acts.error;
     }
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
@@ -483,9 +553,11 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
             st->acts.error = again.error;
         }
     }
-    st->pending = dbk_local_outbox_count(s->L);
+    st->pending = dbk_sync_pending(s);
     if (rc == DBK_OK)
         rc = collect_ended(s, st);
+    if (rc == DBK_OK)
+        rc = check_heads(s, &st->trust);
     return rc;
 }
 

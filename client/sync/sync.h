@@ -15,6 +15,8 @@
  * it refused, and where the server's listing of streams disagrees with what this
  * device knows, is counted in *r (may be NULL). */
 int dbk_refresh_grants(dbk_session *s, dbk_trust_report *r);
+/* Entries waiting in the outbox, stream heads (trust.h) not counted (-1 on error). */
+int64_t dbk_sync_pending(dbk_session *s);
 
 /* A stream of another account this one read until its owner revoked the grant or the
  * grant's end date passed: reported by one sync, then no longer pulled (until the

@@ -1,7 +1,10 @@
 /* What this device believes, and why; see trust.h. */
 #include "trust.h"
 
+#include "stream_key.h"
 #include "unlock.h"
+
+#include "dbk/envelope.h"
 
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
@@ -239,7 +242,128 @@ dbk_trust_stream_listed(dbk_session *s, const dbk_id *stream, const char *kind, 
 bool
 dbk_trust_report_any(const dbk_trust_report *r)
 {
-    return r->bad_grants || r->replaced_grants || r->kind_swaps || r->epoch_rollbacks;
+    return r->bad_grants || r->replaced_grants || r->kind_swaps || r->epoch_rollbacks ||
+           r->withheld || r->head_rollbacks;
+}
+
+/* ---- stream heads (T12) ---- */
+
+void
+dbk_trust_head_id(const dbk_id *stream, dbk_id *out)
+{
+    static const char label[] = "daybook/v1/stream-head";
+    unsigned char in[sizeof label + 16];
+    memcpy(in, label, sizeof label); /* with its NUL */
+    memcpy(in + sizeof label, stream->b, 16);
+    crypto_generichash(out->b, 16, in, sizeof in, NULL, 0);
+}
+
+static void
+head_key(char out[64], const char *what, const dbk_id *stream)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(stream, t);
+    snprintf(out, 64, "%s:%s", what, t);
+}
+
+bool
+dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count)
+{
+    char k[64];
+    dbk_id head;
+    dbk_trust_head_id(stream, &head);
+    head_key(k, "head_signed", stream);
+    *count = dbk_local_record_count(s->L, stream, &head);
+    return *count > dbk_local_get_int(s->L, k, 0);
+}
+
+int
+dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count)
+{
+    char k[64];
+    head_key(k, "head_signed", stream);
+    return dbk_local_put_int(s->L, k, count);
+}
+
+struct head_acc {
+    dbk_session *s;
+    const dbk_id *stream, *owner, *head;
+    unsigned char owner_pk[32];
+    int64_t best; /* the greatest count among the head's revisions that verify */
+};
+
+static void
+head_one(const dbk_local_record *rec, void *arg)
+{
+    struct head_acc *a = arg;
+    dbk_envelope_hdr h;
+    unsigned char key[32], *plain = NULL;
+    size_t plen;
+    if (dbk_envelope_parse(rec->env, rec->len, &h) != DBK_OK ||
+        !dbk_id_equal(&h.author, a->owner) ||
+        dbk_stream_key(a->s, a->stream, h.epoch, key) != DBK_OK)
+        return;
+    dbk_envelope_expect exp = {.stream = a->stream, .record = a->head, .epoch = h.epoch,
+                               .author = a->owner, .author_pk = a->owner_pk};
+    int rc = dbk_envelope_open(rec->env, rec->len, &exp, key, &plain, &plen);
+    sodium_memzero(key, sizeof key);
+    if (rc != DBK_OK)
+        return;
+    json_t *doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    json_t *n = json_object_get(doc, "records");
+    if (json_is_string(json_object_get(doc, "type")) &&
+        strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0 &&
+        json_is_integer(n) && json_integer_value(n) > a->best)
+        a->best = json_integer_value(n);
+    json_decref(doc);
+}
+
+/*
+ * Compares what this device holds of stream with the greatest count its owner signed
+ * (in any revision of the head held here, or seen by an earlier sync: counts never
+ * fall, so a server handing back an older head is caught too). A reader without the
+ * key of every epoch up to the stream's does not receive records of the others
+ * (README section 11) and cannot tell; nor can one that holds no head.
+ */
+int
+dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
+                      dbk_trust_report *r)
+{
+    char k[64];
+    dbk_id head;
+    unsigned char key[32];
+    struct head_acc a = {.s = s, .stream = stream, .owner = owner, .head = &head, .best = -1};
+    bool all_epochs = true;
+    int rc;
+
+    dbk_trust_head_id(stream, &head);
+    int64_t held = dbk_local_record_count(s->L, stream, &head);
+    if (held < 0)
+        return DBK_E_IO;
+    if (dbk_id_equal(owner, &s->account))
+        memcpy(a.owner_pk, s->keys->sign_pk, 32);
+    else if (dbk_trust_pinned(s, owner, a.owner_pk, NULL) != DBK_OK)
+        a.best = -2; /* no key to check the owner's signature with */
+    if (a.best == -1 && (rc = dbk_local_revisions(s->L, &head, head_one, &a)) != DBK_OK)
+        return rc;
+    head_key(k, "head_seen", stream);
+    int64_t seen = dbk_local_get_int(s->L, k, -1);
+    if (a.best > seen && (rc = dbk_local_put_int(s->L, k, a.best)) != DBK_OK)
+        return rc;
+    for (uint32_t e = 1; e <= epoch && all_epochs; e++)
+        all_epochs = dbk_stream_key(s, stream, e, key) == DBK_OK;
+    sodium_memzero(key, sizeof key);
+    int64_t claimed = a.best > seen ? a.best : seen;
+    if (a.best >= 0 && a.best < seen)
+        r->head_rollbacks++;
+    if (claimed < 0 || !all_epochs) {
+        r->heads_unknown += held > 0;
+        return DBK_OK;
+    }
+    if (held < claimed)
+        r->withheld += (size_t)(claimed - held);
+    return DBK_OK;
 }
 
 /* ---- readers ---- */

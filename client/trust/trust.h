@@ -67,6 +67,10 @@ typedef struct dbk_trust_report {
     size_t replaced_grants; /* other bytes offered for a grant already held */
     size_t kind_swaps;      /* a stream listed as another kind than we know */
     size_t epoch_rollbacks; /* a stream listed at an epoch below the one we hold */
+    size_t withheld;        /* records a signed stream head counts that never arrived */
+    size_t head_rollbacks;  /* a stream head older than one this device already saw */
+    size_t heads_unknown;   /* streams holding records but no head this device can check:
+                               whether anything is withheld there cannot be told */
 } dbk_trust_report;
 
 /* Checks a grant the server handed over and keeps it if it stands (see above). */
@@ -100,6 +104,22 @@ typedef struct dbk_trust_reader {
  * DBK_TRUST_READERS_MAX); *skipped counts the accounts left out for want of pins. */
 int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed,
                       const dbk_id *except, dbk_trust_reader *out, size_t *n, size_t *skipped);
+
+/*
+ * Stream heads (proto/TRUST.md T12). The owner of a stream signs, as a record of the
+ * stream with a fixed id, how many distinct record ids it held there when it last
+ * wrote one; the server keeps one revision per record and never drops a record id,
+ * so a reader holding fewer ids than a head it verified counts the difference as
+ * withheld. dbk_trust_head_id gives the head's record id; dbk_trust_head_due says
+ * whether the owner should write a new head (*count: the count it would sign);
+ * dbk_trust_head_written records that it did. dbk_trust_stream_head checks one
+ * stream after a pull and counts in r what it finds.
+ */
+void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
+bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count);
+int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
+int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
+                          uint32_t epoch, dbk_trust_report *r);
 
 /* The consent of a self-grant for a stream of this kind (DBK_LOCAL_*): binds the
  * kind into what the account signs. New reference. */

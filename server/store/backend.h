@@ -43,6 +43,7 @@
     X(int, account_create, (, const dbk_account *a), (, a))                                        \
     X(int, account_get, (, const dbk_id *id, dbk_account *out), (, id, out))                       \
     X(int, bump_grants_seq, (, const dbk_id *id), (, id))                                          \
+    X(int, charge, (, const dbk_id *id, int64_t bytes, int64_t quota), (, id, bytes, quota))       \
     X(int, account_set_bundle,                                                                     \
       (, const dbk_id *id, const unsigned char bundle[148], const unsigned char login_pk[32],      \
        uint32_t generation),                                                                       \

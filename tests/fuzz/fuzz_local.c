@@ -117,7 +117,7 @@ profile_part(const uint8_t *data, size_t size)
         (void)dbk_net_check_url(s.server);
     uint64_t before = s.hlc.last;
     uint64_t c;
-    FUZZ_CHECK(dbk_session_clock(&s, &c) == DBK_OK && c > before);
+    FUZZ_CHECK(dbk_session_clock(&s, false, &c) == DBK_OK && c > before);
     (void)dbk_local_get_int(s.L, "grants_seq", 0);
     dbk_session_close(&s);
 }

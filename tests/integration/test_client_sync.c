@@ -119,7 +119,11 @@ counselor_reads(struct fx *f, const dbk_id *client)
                            key);
         dbk_account_keys_free(author.keys);
         assert_non_null(pt);
-        json_array_append_new(out, json_loads(pt, 0, NULL));
+        json_t *doc = json_loads(pt, 0, NULL);
+        if (strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0)
+            json_decref(doc); /* the stream head (proto/TRUST.md T12) is not an entry */
+        else
+            json_array_append_new(out, doc);
         free(pt);
     }
     json_decref(recs);
@@ -1068,7 +1072,7 @@ test_clock_never_goes_back(void **state)
     /* And a write from the session opened before the other command stored its clock. */
     ahead += 1000 << 16;
     assert_int_equal(dbk_local_put_int(other, "hlc", (int64_t)ahead), DBK_OK);
-    assert_int_equal(dbk_session_clock(&a, &c), DBK_OK);
+    assert_int_equal(dbk_session_clock(&a, false, &c), DBK_OK);
     assert_true(c > ahead);
     assert_int_equal((uint64_t)dbk_local_get_int(other, "hlc", 0), c);
     dbk_local_close(other);

@@ -273,7 +273,7 @@ server_tally(struct fx *f)
     int *seen = calloc((size_t)f->logged + 1, sizeof *seen);
     unsigned char key[32], pk[32];
     long long since = 0, high = 0;
-    int records = 0;
+    int records = 0, heads = 0;
     bool more = true;
     tc_account author;
     dbk_id stream;
@@ -305,6 +305,8 @@ server_tally(struct fx *f)
             const char *type = json_string_value(json_object_get(doc, "type"));
             if (m != NULL && sscanf(m, MARK "%d", &idx) == 1 && idx >= 0 && idx < f->logged)
                 seen[idx]++;
+            else if (type != NULL && strcmp(type, "head") == 0)
+                heads++; /* the stream head (proto/TRUST.md T12) */
             else if (type == NULL || strcmp(type, "checklist_day") != 0)
                 t.foreign++; /* a journal entry's own tick of "journaling" is not foreign */
             records++;
@@ -321,8 +323,11 @@ server_tally(struct fx *f)
         t.lost += seen[i] == 0;
         t.duplicates += seen[i] > 1 ? seen[i] - 1 : 0;
     }
-    if (high > records)
-        t.duplicates += (int)(high - records);
+    /* One seq per record, and one per head revision but the stored one: the client
+     * writes a new head after each record it adds (T12), which replaces the last. */
+    int head_gaps = heads > 0 ? records - heads - 1 : 0;
+    if (high > records + head_gaps)
+        t.duplicates += (int)(high - records - head_gaps);
     free(seen);
     return t;
 }

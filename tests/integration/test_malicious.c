@@ -21,6 +21,7 @@
 #include "counselor.h"
 #include "entry.h"
 #include "session.h"
+#include "trust.h"
 
 #include "dbk/base64.h"
 #include "dbk/init.h"
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <sqlite3.h>
 
 struct fx {
@@ -405,6 +407,402 @@ test_forged_author(void **state)
     assert_int_equal(shown, 0);
 }
 
+/*
+ * Hostile record content. Whoever holds a stream's key (the client, its counselor, a
+ * forger with a leaked key) chooses every byte of a record, times included, and the
+ * counselor opens the review as HTML in a browser. Every example of proto/schemas is
+ * written into the client's shared stream by the client and by the counselor, once
+ * with markup appended to each string field in turn (times, dates, ids, enums: the
+ * rest stays valid, so the record is shown) and once with markup in all of them; the
+ * counselor's own private stream gets the same (session markers, aliases). The HTML
+ * review must hold none of that markup raw. These plaintexts break the schemas on
+ * purpose, so this test's profiles are kept out of the plaintext check.
+ */
+#define MARK "\"'><x-dbk-raw>"
+
+static char *saved_plaintexts;
+
+static int
+setup_hostile(void **state)
+{
+    const char *v = getenv("DAYBOOK_PLAINTEXTS");
+    saved_plaintexts = v ? strdup(v) : NULL;
+    unsetenv("DAYBOOK_PLAINTEXTS");
+    return setup(state);
+}
+
+static int
+teardown_hostile(void **state)
+{
+    int rc = teardown(state);
+    if (saved_plaintexts != NULL)
+        setenv("DAYBOOK_PLAINTEXTS", saved_plaintexts, 1);
+    free(saved_plaintexts);
+    saved_plaintexts = NULL;
+    return rc;
+}
+
+/* The string leaves of doc, in a stable order (at most max). "type" is left alone so
+ * that the record is still read as its type. */
+static size_t
+string_leaves(json_t *doc, json_t **out, size_t n, size_t max)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(doc)) {
+        json_object_foreach(doc, k, v) {
+            if (json_is_string(v) && strcmp(k, "type") != 0 && n < max)
+                out[n++] = v;
+            else
+                n = string_leaves(v, out, n, max);
+        }
+    } else if (json_is_array(doc)) {
+        json_array_foreach(doc, i, v) {
+            if (json_is_string(v) && n < max)
+                out[n++] = v;
+            else
+                n = string_leaves(v, out, n, max);
+        }
+    }
+    return n;
+}
+
+static void
+mark(json_t *leaf)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s" MARK, json_string_value(leaf));
+    json_string_set(leaf, buf);
+}
+
+/* Saves every marked variant of doc into stream (NULL: the writer's own stream of
+ * kind); returns how many records were written. */
+static size_t
+save_marked(dbk_session *s, const dbk_id *stream, int kind, const json_t *doc)
+{
+    json_t *leaves[256], *all = json_deep_copy(doc);
+    size_t n = string_leaves(all, leaves, 0, 256), written = 0;
+    for (size_t i = 0; i <= n; i++) {
+        json_t *one = i < n ? json_deep_copy(doc) : all, *ol[256];
+        if (i < n) {
+            assert_int_equal(string_leaves(one, ol, 0, 256), n);
+            mark(ol[i]);
+        } else {
+            for (size_t j = 0; j < n; j++)
+                mark(leaves[j]);
+        }
+        dbk_id id;
+        int rc = stream ? dbk_entry_save_in(s, stream, NULL, one, &id)
+                        : dbk_entry_save(s, kind, NULL, one, &id);
+        assert_int_equal(rc, 0);
+        json_decref(one);
+        written++;
+    }
+    return written;
+}
+
+/* The examples directory of proto/schemas, from this file's place in the tree. */
+static void
+examples_dir(char *out, size_t cap)
+{
+    const char *src = getenv("DAYBOOK_SOURCE");
+    if (src && *src) {
+        snprintf(out, cap, "%s/proto/schemas/examples/valid", src);
+        return;
+    }
+    snprintf(out, cap, "%s", __FILE__);
+    char *cut = strstr(out, "tests/integration/");
+    assert_non_null(cut);
+    snprintf(cut, cap - (size_t)(cut - out), "proto/schemas/examples/valid");
+}
+
+/* Writes the marked examples as the profile at home into the client's shared stream
+ * (client: the profile's own; else the counselor's copy) and its private stream. */
+static size_t
+write_hostile(struct fx *f, const char *home, bool counselor)
+{
+    char dir[4200], path[4500];
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client;
+    size_t written = 0;
+    struct dirent *de;
+    DIR *d;
+
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("sync", NULL); /* the counselor learns the client's stream */
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    if (counselor)
+        assert_int_equal(dbk_co_client_stream(&s, &client, &st), 0);
+    examples_dir(dir, sizeof dir);
+    assert_non_null(d = opendir(dir));
+    while ((de = readdir(d)) != NULL) {
+        if (strstr(de->d_name, ".json") == NULL || strncmp(de->d_name, "consent-", 8) == 0 ||
+            strncmp(de->d_name, "pin-", 4) == 0)
+            continue; /* consents live in grants; pins change what the device trusts */
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        json_t *doc = json_load_file(path, 0, NULL);
+        assert_non_null(doc);
+        written += save_marked(&s, counselor ? &st.id : NULL, DBK_LOCAL_SHARED, doc);
+        written += save_marked(&s, NULL, DBK_LOCAL_PRIVATE, doc);
+        json_decref(doc);
+    }
+    closedir(d);
+    dbk_session_close(&s);
+    r = tc_cli("sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync after hostile records: %s", r.err);
+    dbk_run_result_free(&r);
+    return written;
+}
+
+static void
+test_markup_in_every_field(void **state)
+{
+    struct fx *f = *state;
+    char out[4300];
+    size_t written = write_hostile(f, f->p.client_home, false);
+    written += write_hostile(f, f->p.counselor_home, true);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    snprintf(out, sizeof out, "%s/review.html", f->p.home);
+    r = tc_cli("review", f->p.client_id, "--since", "2000-01-01", "--format", "html", "--out", out,
+               NULL);
+    if (r.status != 0)
+        fail_msg("review --format html: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+    FILE *h = fopen(out, "rb");
+    assert_non_null(h);
+    static char html[4 << 20];
+    size_t len = fread(html, 1, sizeof html - 1, h);
+    fclose(h);
+    html[len] = '\0';
+    size_t raw = 0, escaped = 0;
+    for (const char *p = html; (p = strstr(p, "<x-dbk-raw")) != NULL; p++)
+        raw++;
+    for (const char *p = html; (p = strstr(p, "&lt;x-dbk-raw&gt;")) != NULL; p++)
+        escaped++;
+    char how[300];
+    snprintf(how, sizeof how,
+             "%zu records: every schema example with markup appended to each string field "
+             "(times included), written by the client and by the counselor", written);
+    dbk_report("hostile record: markup in every field", how,
+               "markup raw in the counselor's HTML review (leaked): %zu (shown escaped: %zu)",
+               raw, escaped);
+    assert_int_equal(raw, 0);
+    assert_true(escaped > 0); /* the records were read and shown, escaped */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+}
+
+/*
+ * What the server learns from sizes and clocks (proto/README.md, "What the server
+ * learns"). An honest-but-curious server reads every envelope's length and revision
+ * clock. A craving that ended in use must not pad to another size than the same
+ * craving resisted, nor a check-in with use than one without; journals fall in the
+ * same few sizes; and a clock says the minute, not the millisecond.
+ */
+static bool
+in_buckets(size_t env_len)
+{
+    for (size_t b = 1024; b <= DBK_ENV_MAX_PADDED; b = b < 65536 ? b * 2 : b + 65536)
+        if (env_len == DBK_ENV_OVERHEAD + crypto_aead_xchacha20poly1305_ietf_ABYTES + b)
+            return true;
+    return false;
+}
+
+static size_t
+bucket_of_doc(json_t *doc)
+{
+    char *t = json_dumps(doc, JSON_COMPACT);
+    size_t b = dbk_entry_bucket(doc, strlen(t));
+    free(t);
+    json_decref(doc);
+    return b;
+}
+
+static void
+test_sizes_and_clocks(void **state)
+{
+    struct fx *f = *state;
+    char note[4200], path[4300];
+    size_t split = 0, sizes = 0, outside = 0, fine_clocks = 0;
+
+    /* Every note length up to 4000 bytes: used and resisted in the same bucket. */
+    for (size_t n = 0; n < 4000; n += 3) {
+        memset(note, 'a', n);
+        note[n] = '\0';
+        size_t r = bucket_of_doc(json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:{s:s}, s:s}",
+                                           "type", "craving", "v", 1, "occurred_at",
+                                           "2026-11-20T18:40:00-05:00", "tz", "America/New_York",
+                                           "intensity", "value", 8, "scale", "0-10", "outcome",
+                                           "result", "resisted", "note", note));
+        size_t u = bucket_of_doc(json_pack(
+            "{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:{s:s, s:{s:s, s:s}}, s:s}", "type", "craving", "v",
+            1, "occurred_at", "2026-11-20T18:40:00-05:00", "tz", "America/New_York", "intensity",
+            "value", 8, "scale", "0-10", "outcome", "result", "used", "used", "substance",
+            "alcohol", "amount", "two beers", "note", note));
+        size_t c0 = bucket_of_doc(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:b}, s:s}", "type",
+                                            "checkin", "v", 1, "date", "2026-11-20", "recorded_at",
+                                            "2026-11-20T21:05:00-05:00", "tz", "UTC", "use", "any",
+                                            0, "note", note));
+        size_t c1 = bucket_of_doc(json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:b, s:s, s:s}, s:s}",
+                                            "type", "checkin", "v", 1, "date", "2026-11-20",
+                                            "recorded_at", "2026-11-20T21:05:00-05:00", "tz", "UTC",
+                                            "use", "any", 1, "substance", "alcohol", "amount",
+                                            "4 beers", "note", note));
+        split += (r != u) + (c0 != c1);
+    }
+
+    /* The real CLI: the same craving resisted and used, and journals of typical
+     * lengths; what the client pushed is what its profile holds. */
+    static const char *const journals[] = {
+        "Rough day.",
+        "Went to the meeting tonight. Talked to my sponsor after and felt better about the "
+        "weekend. Still thinking about the party on Saturday.",
+        NULL};
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    dbk_id stream, head;
+    unsigned char box_pk[32];
+    client_stream_and_key(f, &stream, box_pk);
+    dbk_trust_head_id(&stream, &head); /* the stream head (T12) is written after each */
+    snprintf(path, sizeof path, "%s/daybook.db", f->p.client_home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM records WHERE record != ?1", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, head.b, 16, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    size_t before = (size_t)sqlite3_column_int64(st, 0), k = 0, craving_len[2] = {0, 1};
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    dbk_run_result r = tc_cli("craving", "--intensity", "6", "--outcome", "resisted", "--note",
+                              "after work, the usual corner", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("craving", "--intensity", "6", "--outcome", "used", "--used-what", "two beers",
+               "--note", "after work, the usual corner", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    for (size_t i = 0; journals[i]; i++) {
+        r = tc_cli("journal", "-m", journals[i], NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    memset(note, 'x', 1500); /* a long one */
+    note[1500] = '\0';
+    r = tc_cli("journal", "-m", note, NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(envelope), clock, record = ?1 "
+                                            "FROM records ORDER BY clock", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, head.b, 16, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_int64(st, 0);
+        uint64_t ms = dbk_hlc_ms((uint64_t)sqlite3_column_int64(st, 1));
+        sizes++;
+        outside += !in_buckets(len);
+        fine_clocks += ms % 60000 != 0;
+        if (sqlite3_column_int(st, 2))
+            continue; /* the shared stream's head: in the buckets, not one of the entries */
+        if (k >= before && k < before + 2)
+            craving_len[k - before] = len; /* the first two written here: the cravings */
+        k++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    split += craving_len[0] != craving_len[1];
+    dbk_report("curious server: sizes and clocks",
+               "a craving resisted and the same craving used, check-ins with and without use, "
+               "for every note length to 4000 bytes; journals of typical lengths; the clocks "
+               "of everything the client pushed",
+               "outcomes told apart by size: %zu; envelopes outside the buckets: %zu of %zu; "
+               "clocks finer than the minute: %zu",
+               split, outside, sizes, fine_clocks);
+    assert_int_equal(split, 0);
+    assert_true(sizes >= 5);
+    assert_int_equal(outside, 0);
+    assert_int_equal(fine_clocks, 0);
+}
+
+/*
+ * Withheld records (proto/TRUST.md T12). The client writes three journal entries;
+ * the server then drops one of them (its row deleted, as a server that withholds it
+ * from every pull would). The counselor's next sync must say that an entry its
+ * client signed for never arrived.
+ */
+static void
+test_withheld_record(void **state)
+{
+    struct fx *f = *state;
+    dbk_id stream, head;
+    unsigned char box_pk[32];
+    char sh[33], hh[33], sql[600];
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < 3; i++) {
+        r = tc_cli("journal", "-m", i == 1 ? "the one the server drops" : "an ordinary day", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    client_stream_and_key(f, &stream, box_pk);
+    dbk_trust_head_id(&stream, &head);
+    for (size_t i = 0; i < 16; i++) {
+        snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
+        snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
+    }
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');",
+             sh, sh, hh);
+    turn_server(f, sql);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long told = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    bool loud = strstr(r.err, "withholding") != NULL;
+    int status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    /* The review says so too, in its JSON and on stderr. */
+    r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", "--offline", NULL);
+    j = json_loads(r.out, 0, NULL);
+    long in_review =
+        (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    bool review_loud = strstr(r.err, "withholding") != NULL;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: withheld record",
+               "the client writes 3 journal entries; the server drops one from every pull; the "
+               "counselor syncs and opens the review",
+               "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
+               "the review says so: %s",
+               told >= 1 ? 0L : 1L, status, in_review == 1 && review_loud ? "yes" : "no");
+    assert_int_equal(told, 1);
+    assert_true(loud);
+    assert_int_equal(status, 1);
+    assert_int_equal(in_review, 1);
+    assert_true(review_loud);
+}
+
 int
 main(void)
 {
@@ -413,6 +811,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
+        cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

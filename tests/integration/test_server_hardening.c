@@ -1,6 +1,8 @@
 /*
  * daybookd under a hostile client, over real sockets (issue 14, server hardening):
- * bodies are not read before their head is accepted (token, route limit, quota).
+ * bodies are not read before their head is accepted (token, route limit, quota);
+ * quotas count everything an account makes the server keep, against that account.
+ * Every server here runs with a 1 MiB quota per account.
  */
 #include "tc.h"
 
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -252,12 +256,189 @@ test_declared_length_checked_before_body(void **state)
     tc_account_free(&co);
 }
 
+static int64_t
+used_bytes(dbk_server *s, tc_account *a)
+{
+    long st;
+    json_t *r = tc_req(s, a, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 200);
+    int64_t n = json_integer_value(json_object_get(r, "used_bytes"));
+    json_decref(r);
+    return n;
+}
+
+/* Pushes one record of about size bytes by author into owner's shared stream. */
+static long
+push_sized(dbk_server *s, tc_account *author, tc_account *owner, size_t size)
+{
+    char *text = malloc(size + 32);
+    dbk_id rec;
+    long st;
+    int n = sprintf(text, "{\"v\":1,\"pad\":\"");
+    memset(text + n, 'p', size);
+    strcpy(text + n + size, "\"}");
+    dbk_id_random(&rec);
+    json_t *body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                             tc_envelope(author, &owner->shared, 1, owner->shared_key[1], &rec,
+                                         text));
+    json_t *r = tc_req(s, author, "POST", tc_path("/v1/streams/%s/records", &owner->shared), body,
+                       &st);
+    if (st != 200 && strcmp(tc_code(r), "quota_exceeded") != 0)
+        fail_msg("push: %ld %s", st, tc_code(r));
+    json_decref(r);
+    json_decref(body);
+    free(text);
+    return st;
+}
+
+/*
+ * Grants and audit rows count against the quota of the account that stores them, and
+ * a grantee's writes into a client's stream count against the grantee: a counselor
+ * that fills its own quota is refused, and the client still writes.
+ */
+static void
+test_quota_counts_grants_and_grantee_writes(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, cl2;
+    long st = 0;
+    int rounds, pushes;
+
+    tc_new_counselor(s, &co, "Quota Counselor");
+    tc_new_client(s, &cl, &co);
+    tc_new_client(s, &cl2, &co);
+    /* The self-grant, the grant to the counselor and its audit row are counted. */
+    assert_true(used_bytes(s, &cl) > 2 * 100 + 256); /* 256: an audit row (store.h) */
+
+    /* Re-sealed grants (new bytes each time) until the quota says no. */
+    int64_t used0 = used_bytes(s, &cl2), first = 0;
+    for (rounds = 0; rounds < 200; rounds++) {
+        json_t *grants = json_array();
+        for (int i = 0; i < 64; i++) {
+            json_t *g = tc_grant_json(&cl2, &cl2.shared, 1, cl2.shared_key[1], &co.id,
+                                      co.keys->box_pk);
+            first += (int64_t)strlen(json_string_value(g)) * 3 / 4 + 256; /* grant, audit row */
+            json_array_append_new(grants, g);
+        }
+        json_t *body = json_pack("{s:o}", "grants", grants);
+        json_t *r = tc_req(s, &cl2, "POST", tc_path("/v1/streams/%s/grants", &cl2.shared), body,
+                           &st);
+        json_decref(body);
+        if (rounds == 0 && used_bytes(s, &cl2) - used0 < first - 64 * 2)
+            fail_msg("64 grants of %lld bytes with their audit rows counted as %lld",
+                     (long long)first, (long long)(used_bytes(s, &cl2) - used0));
+        if (st != 200) {
+            assert_int_equal(st, 507);
+            assert_string_equal(tc_code(r), "quota_exceeded");
+            json_decref(r);
+            break;
+        }
+        json_decref(r);
+    }
+    if (st != 507)
+        fail_msg("200 rounds of 64 grants were all stored outside a 1 MiB quota");
+    assert_true(used_bytes(s, &cl2) <= 1024 * 1024);
+
+    /* The counselor writes 200 KB notes into the client's stream until its own quota
+     * is used up: the client's quota is untouched and the client still writes. */
+    int64_t before = used_bytes(s, &cl);
+    for (pushes = 0; pushes < 10; pushes++)
+        if ((st = push_sized(s, &co, &cl, 200 * 1000)) != 200)
+            break;
+    assert_int_equal(st, 507);
+    assert_true(pushes >= 3);
+    assert_true(used_bytes(s, &co) > 3 * 200 * 1000);
+    int64_t grown = used_bytes(s, &cl) - before;
+    if (grown >= 4096)
+        fail_msg("the counselor's notes were counted against the client: %lld bytes",
+                 (long long)grown);
+    assert_int_equal(push_sized(s, &cl, &cl, 1000), 200);
+    dbk_report("quota", "a client re-granting 64 grants a request; a counselor writing 200 KB notes "
+               "into a client's stream, 1 MiB quota",
+               "grants refused with 507 after %d requests; the counselor refused after %d notes; "
+               "the client's quota charged for the notes: %lld bytes",
+               rounds, pushes, (long long)grown);
+    tc_account_free(&cl2);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
+/* One POST of body to path over a connection from src (a loopback address: Linux
+ * routes all of 127/8 to lo, so a test can play another source); returns the status. */
+static int
+post_from(const dbk_server *s, const char *src, const char *path, const char *body)
+{
+    char req[1024], buf[4096];
+    size_t len = 0;
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+    assert_true(fd >= 0);
+    assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+    assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
+    to.sin_port = htons((uint16_t)s->port);
+    assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof from), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     path, strlen(body), body);
+    send_all(fd, req, (size_t)n);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        assert_true(poll(&p, 1, 10000) == 1);
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0 || (len += (size_t)r) == sizeof buf - 1)
+            break;
+    }
+    buf[len] = '\0';
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %d", &status), 1);
+    close(fd);
+    return status;
+}
+
+/*
+ * Nobody can lock an account out of logging in by knowing its id (proto/README.md
+ * R12): another source that spends the account's login attempts, and more, is
+ * limited itself, and the account's owner, from its own address, still logs in.
+ */
+static void
+test_others_failures_never_block_a_login(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    int refused = 0, tries = 40;
+
+    tc_new_counselor(s, &co, "Login Limit Counselor");
+    tc_new_client(s, &cl, &co);
+    json_t *b = json_pack("{s:o, s:o}", "account", tc_id(&cl.id), "device", tc_id(&co.device));
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    for (int i = 0; i < tries; i++) {
+        int st = post_from(s, "127.0.0.2", "/v1/login/start", body);
+        assert_true(st == 200 || st == 429);
+        refused += st == 429;
+    }
+    free(body);
+    long own = tc_login(s, &cl, cl.passphrase, NULL);
+    dbk_report("login limit per source",
+               "another address sends 40 login starts for a client's account id; then the "
+               "client logs in from its own address",
+               "the other address refused: %d of %d; the client's own login: %ld (blocked: %d)",
+               refused, tries, own, own == 200 ? 0 : 1);
+    assert_true(refused > 0); /* the other source is limited */
+    assert_int_equal(own, 200);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unauthenticated_bodies_are_not_read, start, stop),
         cmocka_unit_test_setup_teardown(test_declared_length_checked_before_body, start, stop),
+        cmocka_unit_test_setup_teardown(test_quota_counts_grants_and_grantee_writes, start, stop),
+        cmocka_unit_test_setup_teardown(test_others_failures_never_block_a_login, start, stop),
     };
     if (dbk_init() != 0)
         return 1;

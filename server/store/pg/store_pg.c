@@ -1021,6 +1021,23 @@ pg_bump_grants_seq(pg_store *st, const dbk_id *id)
 }
 
 static int
+pg_charge(pg_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
+{
+    /* Added and read in one statement, as a push does; a refusal is undone by the
+     * caller's savepoint. */
+    params p = {.n = 0};
+    int rc;
+    p_id(&p, id);
+    p_i64(&p, bytes);
+    PGresult *r = one(st, Q_ACCOUNT_ADD_BYTES, &p, &rc);
+    if (r == NULL)
+        return rc;
+    int64_t used = c_i64(r, 0, 0);
+    PQclear(r);
+    return bytes > 0 && used > quota ? DBK_E_QUOTA : DBK_OK;
+}
+
+static int
 pg_account_set_bundle(pg_store *st, const dbk_id *id, const unsigned char bundle[148],
                       const unsigned char login_pk[32], uint32_t generation)
 {
@@ -1770,7 +1787,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
         return DBK_OK;
     /* The owner's bytes, added and read in one statement: two nodes adding at once
      * both see the sum. */
-    p_id(&p, &str.owner);
+    p_id(&p, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer);
     p_i64(&p, added);
     PGresult *r = one(st, Q_ACCOUNT_ADD_BYTES, &p, &rc);
     if (r == NULL)

@@ -806,6 +806,21 @@ sq_bump_grants_seq(sq_store *st, const dbk_id *id)
 }
 
 static int
+sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
+{
+    dbk_account a;
+    int rc = sq_account_get(st, id, &a);
+    if (rc != DBK_OK)
+        return rc;
+    if (bytes > 0 && a.used_bytes + bytes > quota)
+        return DBK_E_QUOTA;
+    PREP(s, Q_ACCOUNT_ADD_BYTES);
+    bind_id(s, 1, id);
+    sqlite3_bind_int64(s, 2, bytes);
+    return run(st, s);
+}
+
+static int
 sq_account_set_bundle(sq_store *st, const dbk_id *id, const unsigned char bundle[148],
                              const unsigned char login_pk[32], uint32_t generation)
 {
@@ -1435,7 +1450,6 @@ static int
 sq_push(sq_store *st, dbk_push_batch *b)
 {
     dbk_stream str;
-    dbk_account owner;
     int64_t added = 0;
     bool stale = false;
     int rc;
@@ -1530,17 +1544,9 @@ sq_push(sq_store *st, dbk_push_batch *b)
         return DBK_E_STALE;
     if (b->nstored == 0)
         return DBK_OK;
-    if ((rc = sq_account_get(st, &str.owner, &owner)) != DBK_OK)
+    if ((rc = sq_charge(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer, added,
+                        b->quota)) != DBK_OK)
         return rc;
-    if (added > 0 && owner.used_bytes + added > b->quota)
-        return DBK_E_QUOTA;
-    {
-        PREP(a, Q_ACCOUNT_ADD_BYTES);
-        bind_id(a, 1, &str.owner);
-        sqlite3_bind_int64(a, 2, added);
-        if ((rc = run(st, a)) != DBK_OK)
-            return rc;
-    }
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
     sqlite3_bind_int64(q2, 2, str.seq);
