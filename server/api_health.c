@@ -4,6 +4,7 @@
  * the sense of needing no token, and reveal no account, stream or token: only the
  * version, the server id a client pins, and counts.
  */
+#include "api.h"
 #include "app.h"
 
 #include "dbk/error.h"
@@ -29,22 +30,45 @@ dbk_api_consent_template(dbk_http_request *req)
     dbk_http_respond_json(req, 200, json_pack("{s:O}", "template", app->config.consent_template));
 }
 
+/* On the storage worker: whether the store answers (store.h dbk_store_ping). The
+ * loop never waits on the database; a pool thread does, as for any request. */
+static void
+healthz_op(dbk_api_job *j, dbk_store *st)
+{
+    dbk_app *app = j->app;
+    char sid[DBK_ID_TEXT_LEN + 1];
+    int rc = dbk_store_ping(st);
+
+    if (rc != DBK_OK) {
+        /* Whatever the store said, to a load balancer it is one thing: not here. */
+        if (rc == DBK_E_UNAVAILABLE || rc == DBK_E_IO || rc == DBK_E_CORRUPT)
+            rc = DBK_E_STORE_UNAVAILABLE;
+        dbk_api_fail(j, rc, NULL);
+        return;
+    }
+    dbk_id_to_text(&app->info.server_id, sid);
+    j->out = json_pack("{s:s, s:s, s:i, s:s, s:I}", "status", "ok", "version", DBK_VERSION,
+                       "protocol", DBK_PROTOCOL_VERSION, "server_id", sid, "restore_generation",
+                       (json_int_t)app->info.restore_generation);
+    if (j->out == NULL)
+        dbk_api_fail(j, DBK_E_NOMEM, NULL);
+}
+
+/* GET /healthz: 200 with the server's identity when it serves and its store answers;
+ * 503 unavailable while draining, 503 store_unavailable (with Retry-After) when the
+ * database is away or the SQLite file is gone (proto/README.md section 16). */
 void
 dbk_api_healthz(dbk_http_request *req)
 {
     dbk_app *app = req->app;
-    char sid[DBK_ID_TEXT_LEN + 1];
 
     if (dbk_http_server_draining(app->http)) {
         dbk_http_respond_error(req, DBK_E_UNAVAILABLE);
         return;
     }
-    dbk_id_to_text(&app->info.server_id, sid);
-    dbk_http_respond_json(req, 200,
-                          json_pack("{s:s, s:s, s:i, s:s, s:I}", "status", "ok", "version",
-                                    DBK_VERSION, "protocol", DBK_PROTOCOL_VERSION, "server_id",
-                                    sid, "restore_generation",
-                                    (json_int_t)app->info.restore_generation));
+    dbk_api_job *j = dbk_api_job_new(req, healthz_op, false);
+    if (j != NULL)
+        dbk_api_submit(j);
 }
 
 void

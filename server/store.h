@@ -87,6 +87,12 @@ int dbk_store_reserve(dbk_store *st, int64_t bytes);
 int dbk_store_room(dbk_store *st);
 /* Whether new records are being refused for a full disk; any thread. */
 bool dbk_store_full(dbk_store *st);
+/* Whether the store can be reached, for /healthz, inside a transaction of the worker:
+ * a real read of the store (PostgreSQL: a round trip to the database), and for SQLite
+ * also that daybook.db is still the file that was opened, where it was opened (a file
+ * moved or deleted under a running server takes writes that the next start does not
+ * find). DBK_OK, or DBK_E_STORE_UNAVAILABLE / the read's error. */
+int dbk_store_ping(dbk_store *st);
 
 /* ---- server identity ---- */
 

@@ -37,6 +37,7 @@
     X(int, reserve, (, int64_t bytes), (, bytes))                                                  \
     X(int, room, (), ())                                                                           \
     X(bool, full, (), ())                                                                          \
+    X(int, ping, (), ())                                                                           \
     X(int, clone, (, dbk_store **out), (, out))                                                    \
     X(int, server_info, (, dbk_server_info *out), (, out))                                         \
     X(int, restore_prepare, (, int64_t above, int64_t *gen), (, above, gen))                       \

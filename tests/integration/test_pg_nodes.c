@@ -548,8 +548,33 @@ test_naive_cursor_would_lose_records(void **unused)
                lost_naive);
 }
 
-/* The database away: 503 store_unavailable with Retry-After; the node stays up and
- * serves again once the database is back. */
+/* GET /healthz on a node: 200, or 503 only with store_unavailable and Retry-After
+ * (any other answer is returned as is, and said). */
+static long
+healthz(const dbk_server *s)
+{
+    char url[256];
+    dbk_http_resp r;
+    long st;
+    snprintf(url, sizeof url, "%s/healthz", s->base_url);
+    if (dbk_http("GET", url, NULL, NULL, 0, &r) != 0)
+        return 0;
+    st = r.status;
+    if (st == 503) {
+        json_t *body = r.body_len > 0 ? dbk_http_json(&r) : NULL;
+        if (r.headers == NULL || strstr(r.headers, "Retry-After:") == NULL ||
+            strcmp(tc_code(body), "store_unavailable") != 0)
+            st = -503;
+        json_decref(body);
+    }
+    if (st != 200 && st != 503)
+        print_error("healthz: %ld %s\n", r.status, r.body);
+    dbk_http_resp_free(&r);
+    return st;
+}
+
+/* The database away: 503 store_unavailable with Retry-After, on /healthz too; the node
+ * stays up and serves again once the database is back. */
 static void
 test_database_away_answers_503(void **unused)
 {
@@ -558,12 +583,18 @@ test_database_away_answers_503(void **unused)
     bool retry = false;
     long st;
     char path[256];
-    int ok503 = 0;
+    int ok503 = 0, health503 = 0;
 
     tc_new_counselor(&nodes[0], &co, "Counselor W");
     tc_new_client(&nodes[0], &cl, &co);
     snprintf(path, sizeof path, "%s?since=0", tc_path("/v1/streams/%s/records", &cl.shared));
+    for (int j = 0; j < NODES; j++)
+        assert_int_equal(healthz(&nodes[j]), 200);
     assert_int_equal(cluster("pause"), 0);
+    /* /healthz asks the database too: a load balancer takes every node out. */
+    for (int j = 0; j < NODES; j++)
+        if (healthz(&nodes[j]) == 503)
+            health503++;
     for (int i = 0; i < 3; i++) {
         json_t *body = NULL;
         char url[512], auth[128];
@@ -596,6 +627,14 @@ test_database_away_answers_503(void **unused)
     }
     assert_int_equal(st, 200);
     assert_int_equal(ok503, 3);
+    assert_int_equal(health503, NODES);
+    for (int j = 0; j < NODES; j++) {
+        long h = 0;
+        for (int i = 0; i < 50 && h != 200; i++)
+            if ((h = healthz(&nodes[j])) != 200)
+                usleep(100 * 1000);
+        assert_int_equal(h, 200);
+    }
     tc_account_free(&cl);
     tc_account_free(&co);
 }
@@ -794,5 +833,7 @@ main(void)
     };
     if (dbk_init() != 0)
         return 1;
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

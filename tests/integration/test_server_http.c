@@ -1,6 +1,6 @@
 /*
- * daybookd over real sockets: /healthz, errors from the error table, keep-alive
- * and pipelining, HTTP limits, and a clean drain on SIGTERM.
+ * daybookd over real sockets: /healthz (and the store behind it), errors from the error
+ * table, keep-alive and pipelining, HTTP limits, and a clean drain on SIGTERM.
  */
 #include "dbk_test.h"
 
@@ -79,6 +79,40 @@ test_healthz(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(r.body_len, 0);
     dbk_http_resp_free(&r);
+}
+
+/* The store behind /healthz (SQLite): daybook.db moved away under the running server
+ * (the server would keep writing to a file the next start does not find) makes
+ * /healthz answer 503 store_unavailable with Retry-After; put back, 200 again. The
+ * PostgreSQL twin, with the database stopped, is in integration.pg_nodes. */
+static void
+test_healthz_checks_the_store(void **state)
+{
+    dbk_server *s = *state;
+    dbk_http_resp r;
+    char file[4200], moved[4300];
+
+    if (dbk_test_pg())
+        skip(); /* a file of the SQLite store */
+    snprintf(file, sizeof file, "%s/daybook.db", s->data_dir);
+    snprintf(moved, sizeof moved, "%s.moved", file);
+    assert_int_equal(rename(file, moved), 0);
+    get(s, "GET", "/healthz", &r);
+    assert_error(&r, 503, "store_unavailable");
+    assert_non_null(strstr(r.headers, "Retry-After:"));
+    dbk_http_resp_free(&r);
+    get(s, "GET", "/healthz", &r); /* still not, and the server is still up */
+    assert_error(&r, 503, "store_unavailable");
+    dbk_http_resp_free(&r);
+
+    assert_int_equal(rename(moved, file), 0);
+    get(s, "GET", "/healthz", &r);
+    assert_int_equal(r.status, 200);
+    dbk_http_resp_free(&r);
+    char *log = dbk_server_log(s);
+    assert_non_null(strstr(log, "event=store_unreachable"));
+    assert_non_null(strstr(log, "event=store_reconnected"));
+    free(log);
 }
 
 static void
@@ -306,6 +340,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthz, start, stop),
+        cmocka_unit_test_setup_teardown(test_healthz_checks_the_store, start, stop),
         cmocka_unit_test_setup_teardown(test_unknown_path_and_method, start, stop),
         cmocka_unit_test_setup_teardown(test_keep_alive_and_pipelining, start, stop),
         cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, start, stop),

@@ -17,6 +17,9 @@
  *
  * Each counts what leaked (must be 0): an entry written after the revoke that the
  * revoked counselor can read, and a stream the server leaves behind the client's epoch.
+ *
+ * In the PostgreSQL pass (integration.pg.trust_faults) the same edits go to the server's
+ * database, and the server errors come from a PL/pgSQL trigger function that raises.
  */
 #include "tc.h"
 
@@ -94,6 +97,11 @@ turn_server(struct fx *f, const char *sql)
     char path[4200], *err = NULL;
     sqlite3 *db;
     assert_int_equal(dbk_server_stop(&f->srv), 0);
+    if (dbk_test_pg()) { /* the suite's PostgreSQL pass: the same edit of its database */
+        assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 0);
+        assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+        return;
+    }
     snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -110,6 +118,8 @@ server_int(struct fx *f, const char *sql)
     sqlite3 *db;
     sqlite3_stmt *st;
     long long v = -1;
+    if (dbk_test_pg())
+        return dbk_pg_int(f->srv.store_url, sql);
     snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
@@ -235,6 +245,7 @@ struct fault {
     const char *name;
     enum step step;
     const char *trigger; /* a server error: SQL that makes the step's write fail */
+    const char *pg_trigger; /* the same on PostgreSQL (a PL/pgSQL function raising) */
     dbk_proxy_kind proxy;
     bool kill;
 };
@@ -243,16 +254,25 @@ struct fault {
  * the revoke larger than this; the listings and the revocation are smaller. */
 #define NEW_KEY_AFTER 450
 
+/* PostgreSQL's twin of SQLite's RAISE(ABORT): a trigger function that raises. */
+#define PG_FAULT                                                                               \
+    "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS "                             \
+    "$$BEGIN RAISE EXCEPTION 'fault'; END$$;"
+
 static const struct fault faults[] = {
     {"server error at the revocation", AT_REVOCATION,
      "CREATE TRIGGER fault BEFORE UPDATE OF revoked_at ON grants "
      "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+     PG_FAULT "CREATE TRIGGER fault BEFORE UPDATE OF revoked_at ON grants "
+     "FOR EACH ROW EXECUTE FUNCTION fault();",
      DBK_PROXY_PASS, false},
     {"server error at the new key", AT_NEW_KEY,
      "CREATE TRIGGER fault BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+     PG_FAULT "CREATE TRIGGER fault BEFORE INSERT ON grants "
+     "FOR EACH ROW EXECUTE FUNCTION fault();",
      DBK_PROXY_PASS, false},
-    {"connection cut at the new key", AT_NEW_KEY, NULL, DBK_PROXY_CUT, false},
-    {"kill -9 at the new key", AT_NEW_KEY, NULL, DBK_PROXY_STALL, true},
+    {"connection cut at the new key", AT_NEW_KEY, NULL, NULL, DBK_PROXY_CUT, false},
+    {"kill -9 at the new key", AT_NEW_KEY, NULL, NULL, DBK_PROXY_STALL, true},
 };
 
 #define NFAULTS (sizeof faults / sizeof faults[0])
@@ -273,7 +293,7 @@ test_interrupted_rotation(void **state)
         size_t base = counselor_reads(f);
 
         if (x->trigger != NULL)
-            turn_server(f, x->trigger);
+            turn_server(f, dbk_test_pg() ? x->pg_trigger : x->trigger);
         if (x->proxy != DBK_PROXY_PASS) {
             dbk_proxy_fault pf = {x->proxy, DBK_PROXY_UP, NEW_KEY_AFTER, 60000};
             dbk_proxy_arm(f->proxy, &pf);
@@ -298,7 +318,8 @@ test_interrupted_rotation(void **state)
             fail_msg("%s: 'daybook access' shows nothing waiting", x->name);
 
         if (x->trigger != NULL)
-            turn_server(f, "DROP TRIGGER fault;");
+            turn_server(f, dbk_test_pg() ? "DROP TRIGGER fault ON grants; DROP FUNCTION fault();"
+                                         : "DROP TRIGGER fault;");
         /* Written while the rotation waits, then sent by the next sync after it. */
         snprintf(marker, sizeof marker, "after revoke %zu", i);
         cli_ok("journal", "-m", marker);
@@ -530,10 +551,16 @@ server_key(struct fx *f, const char *column, unsigned char out[32])
     char path[4200], sql[256], hex[33];
     sqlite3 *db;
     sqlite3_stmt *st;
-    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     snprintf(sql, sizeof sql, "SELECT %s FROM accounts WHERE id = x'%s'", column,
              hex_of(f->p.counselor_id, hex));
+    if (dbk_test_pg()) {
+        unsigned char *o[] = {out};
+        const size_t len[] = {32};
+        assert_true(dbk_pg_row(f->srv.store_url, sql, o, len, 1));
+        return;
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_bytes(st, 0), 32);

@@ -74,6 +74,9 @@ long dbk_pg_exec_db(const char *url, const char *sql);
  * out[i]. SQLite's blob literals x'..' are accepted in both. False if not so. */
 bool dbk_pg_row(const char *url, const char *sql, unsigned char *const *out, const size_t *len,
                 int ncols);
+/* The integer in the first column of a query's first row (-1: no row or NULL); aborts
+ * when the query fails. x'..' accepted as above. */
+long long dbk_pg_int(const char *url, const char *sql);
 /* The server's stderr so far (malloc'd, NUL-terminated). */
 char *dbk_server_log(const dbk_server *s);
 

@@ -168,3 +168,27 @@ dbk_pg_row(const char *url, const char *sql_sqlite, unsigned char *const *out, c
     free(sql);
     return ok;
 }
+
+long long
+dbk_pg_int(const char *url, const char *sql_sqlite)
+{
+    PGconn *c = PQconnectdb(url);
+    char *sql = pg_dialect(sql_sqlite);
+    long long v = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "test support: %s: %s", sql, PQerrorMessage(c));
+            abort();
+        }
+        if (PQntuples(r) >= 1 && PQnfields(r) >= 1 && !PQgetisnull(r, 0, 0))
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    } else {
+        fprintf(stderr, "test support: cannot reach the database: %s", PQerrorMessage(c));
+        abort();
+    }
+    PQfinish(c);
+    free(sql);
+    return v;
+}

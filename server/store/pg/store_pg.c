@@ -914,6 +914,14 @@ pg_full(pg_store *st)
     return false;
 }
 
+/* A round trip to the database (the server id); 503 store_unavailable when it is away. */
+static int
+pg_ping(pg_store *st)
+{
+    unsigned char id[DBK_ID_BYTES];
+    return meta_get(st, "server_id", id, sizeof id);
+}
+
 /* ---- server identity ---- */
 
 static int

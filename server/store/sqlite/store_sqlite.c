@@ -226,6 +226,10 @@ struct sq_store {
     bool in_tx;            /* between dbk_store_tx_begin and its commit or rollback */
     int64_t reserve_bytes; /* 0: no reserve kept (admin commands) */
     atomic_bool full;      /* the reserve is used up: new records are refused */
+    char file[4096];       /* the file opened, and its identity then (ping) */
+    dev_t file_dev;
+    ino_t file_ino;
+    bool file_gone;        /* ping found it moved or unreadable (logged once) */
 };
 
 static void reserve_release(sq_store *st);
@@ -445,6 +449,12 @@ open_path(const char *path, bool create, sq_store **out)
         (rc = init_schema(st)) != DBK_OK) {
         sq_close(st);
         return rc;
+    }
+    struct stat sb;
+    snprintf(st->file, sizeof st->file, "%s", path);
+    if (stat(path, &sb) == 0) {
+        st->file_dev = sb.st_dev;
+        st->file_ino = sb.st_ino;
     }
     *out = st;
     return DBK_OK;
@@ -701,6 +711,26 @@ static bool
 sq_full(sq_store *st)
 {
     return st->reserve_bytes != 0 && atomic_load(&st->full);
+}
+
+/* The file is still where it was opened, the same file, readable and writable, and a
+ * row of it reads. A store that fails this keeps working on what it has open, but
+ * what it writes would not be found at the next start: /healthz says 503. */
+static int
+sq_ping(sq_store *st)
+{
+    struct stat sb;
+    unsigned char id[DBK_ID_BYTES];
+    bool gone = stat(st->file, &sb) != 0 || sb.st_dev != st->file_dev ||
+                sb.st_ino != st->file_ino || access(st->file, R_OK | W_OK) != 0;
+    if (gone != st->file_gone)
+        DBK_LOG(gone ? DBK_LOG_ERROR : DBK_LOG_WARN,
+                gone ? "store_unreachable" : "store_reconnected", DBK_STR("path", st->file),
+                DBK_STR("effect", gone ? "/healthz answers 503 store_unavailable" : "/healthz ok"));
+    st->file_gone = gone;
+    if (gone)
+        return DBK_E_STORE_UNAVAILABLE;
+    return meta_get(st, "server_id", id, sizeof id);
 }
 
 /* ---- server identity ---- */
