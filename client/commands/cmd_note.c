@@ -499,6 +499,66 @@ valid_slug(const char *id, size_t n)
     return true;
 }
 
+/* Each SKILL[=LABEL] operand well formed (no =LABEL to unassign); false after a message. */
+static bool
+check_skills(int argc, char **argv, bool assign)
+{
+    for (int i = 2; i < argc; i++) {
+        size_t n = strcspn(argv[i], "=");
+        if (!valid_slug(argv[i], n) || (!assign && argv[i][n] == '=') ||
+            (argv[i][n] == '=' && (argv[i][n + 1] == '\0' || strlen(argv[i] + n + 1) > 200))) {
+            fprintf(stderr, "daybook: '%s': a skill is an id of lower-case letters, digits and "
+                            "_ (up to 40)%s\n",
+                    argv[i], assign ? ", optionally =LABEL (up to 200 characters)" : "");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The checklist_def items for the operands: each assigned (or retired) by me, its
+ * label given, else the item's own, else (to assign) the id as words. NULL after a
+ * message for an item the client's checklist lacks or the client set up. */
+static json_t *
+skill_items(const dbk_checklist *ck, int argc, char **argv, bool assign, const char *label,
+            const char *me)
+{
+    json_t *items = json_array();
+
+    for (int i = 2; i < argc; i++) {
+        char id[41], lab[256];
+        size_t n = strcspn(argv[i], "=");
+        const dbk_ck_item *it;
+        snprintf(id, sizeof id, "%.*s", (int)n, argv[i]);
+        it = dbk_checklist_item(ck, id);
+        if (argv[i][n] == '=') {
+            snprintf(lab, sizeof lab, "%s", argv[i] + n + 1);
+        } else if (it != NULL) {
+            snprintf(lab, sizeof lab, "%s", it->label);
+        } else if (assign) {
+            snprintf(lab, sizeof lab, "%s", id); /* the id as words: "call_sponsor" */
+            for (char *q = lab; *q; q++)
+                if (*q == '_')
+                    *q = ' ';
+            lab[0] = (char)(lab[0] >= 'a' && lab[0] <= 'z' ? lab[0] - 32 : lab[0]);
+        } else {
+            fprintf(stderr, "daybook: %s has no checklist item '%s'\n", label, id);
+            json_decref(items);
+            return NULL;
+        }
+        if (!assign && (it == NULL || strcmp(it->source, "counselor") != 0)) {
+            fprintf(stderr, "daybook: '%s' was not assigned by a counselor; only the client "
+                            "changes their own items\n", id);
+            json_decref(items);
+            return NULL;
+        }
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", id, "label",
+                                               lab, "source", "counselor", "assigned_by", me,
+                                               "active", assign));
+    }
+    return items;
+}
+
 static int
 run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
 {
@@ -509,7 +569,7 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
     dbk_checklist ck;
     dbk_id client, rec;
     char label[64], state[32] = "", me[DBK_ID_TEXT_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
-    json_t *items = NULL;
+    json_t *items = NULL, *doc;
     int rc, ret;
 
     if (argc < 3) {
@@ -517,16 +577,8 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
                                               : "daybook unassign CLIENT SKILL...");
         return DBK_EXIT_USAGE;
     }
-    for (int i = 2; i < argc; i++) {
-        size_t n = strcspn(argv[i], "=");
-        if (!valid_slug(argv[i], n) || (!assign && argv[i][n] == '=') ||
-            (argv[i][n] == '=' && (argv[i][n + 1] == '\0' || strlen(argv[i] + n + 1) > 200))) {
-            fprintf(stderr, "daybook: '%s': a skill is an id of lower-case letters, digits and "
-                            "_ (up to 40)%s\n",
-                    argv[i], assign ? ", optionally =LABEL (up to 200 characters)" : "");
-            return DBK_EXIT_USAGE;
-        }
-    }
+    if (!check_skills(argc, argv, assign))
+        return DBK_EXIT_USAGE;
     if ((ret = open_client(&s, cmd, argv[1], &client, label, sizeof label, state,
                            sizeof state)) != DBK_EXIT_OK)
         return ret;
@@ -544,39 +596,11 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
         goto out;
     }
     dbk_id_to_text(&s.account, me);
-    items = json_array();
-    for (int i = 2; i < argc; i++) {
-        char id[41], lab[256];
-        size_t n = strcspn(argv[i], "=");
-        const dbk_ck_item *it;
-        snprintf(id, sizeof id, "%.*s", (int)n, argv[i]);
-        it = dbk_checklist_item(&ck, id);
-        if (argv[i][n] == '=') {
-            snprintf(lab, sizeof lab, "%s", argv[i] + n + 1);
-        } else if (it != NULL) {
-            snprintf(lab, sizeof lab, "%s", it->label);
-        } else if (assign) {
-            snprintf(lab, sizeof lab, "%s", id); /* the id as words: "call_sponsor" */
-            for (char *q = lab; *q; q++)
-                if (*q == '_')
-                    *q = ' ';
-            lab[0] = (char)(lab[0] >= 'a' && lab[0] <= 'z' ? lab[0] - 32 : lab[0]);
-        } else {
-            fprintf(stderr, "daybook: %s has no checklist item '%s'\n", label, id);
-            ret = DBK_EXIT_FAIL;
-            goto out;
-        }
-        if (!assign && (it == NULL || strcmp(it->source, "counselor") != 0)) {
-            fprintf(stderr, "daybook: '%s' was not assigned by a counselor; only the client "
-                            "changes their own items\n", id);
-            ret = DBK_EXIT_FAIL;
-            goto out;
-        }
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", id, "label",
-                                               lab, "source", "counselor", "assigned_by", me,
-                                               "active", assign));
+    if ((items = skill_items(&ck, argc, argv, assign, label, me)) == NULL) {
+        ret = DBK_EXIT_FAIL;
+        goto out;
     }
-    json_t *doc = json_pack("{s:s, s:i, s:O}", "type", "checklist_def", "v", 1, "items", items);
+    doc = json_pack("{s:s, s:i, s:O}", "type", "checklist_def", "v", 1, "items", items);
     rc = dbk_co_seal_into(&s, &st.id, doc, &rec);
     json_decref(doc);
     if (rc != DBK_OK) {
