@@ -105,12 +105,111 @@ print_item(bool color, const dbk_ck_item *it, bool done, unsigned streak)
     printf("\n");
 }
 
+/* The day's items as --json lists them (active ones, and retired ones still
+ * checked), with how many of the active ones are done. */
+static json_t *
+today_items(struct state *st, const json_t *checked, size_t *done, size_t *total)
+{
+    json_t *items = json_array();
+
+    for (size_t i = 0; i < st->c.nitems; i++) {
+        const dbk_ck_item *it = &st->c.items[i];
+        bool is = dbk_checklist_has(checked, it->id);
+        if (!it->active && !is)
+            continue;
+        *total += it->active;
+        *done += it->active && is;
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:b, s:b, s:i}", "id", it->id,
+                                               "label", it->label, "source", it->source,
+                                               "active", it->active, "checked", is, "streak",
+                                               (int)streak_of(st, it->id)));
+    }
+    return items;
+}
+
+/* The checked ids this device's checklist does not know (yet). */
+static json_t *
+unknown_checked(const struct state *st, const json_t *checked)
+{
+    json_t *unknown = json_array(), *v;
+    size_t i;
+
+    json_array_foreach(checked, i, v)
+        if (dbk_checklist_item(&st->c, json_string_value(v)) == NULL)
+            json_array_append(unknown, v);
+    return unknown;
+}
+
+/* The counselor's notes of the last week. */
+static json_t *
+recent_notes(struct state *st)
+{
+    json_t *recent = json_array(), *all = dbk_notes_from_counselor(&st->s, &st->l, 0), *nv;
+    size_t i;
+
+    json_array_foreach(all, i, nv) {
+        int64_t d;
+        const char *at = json_string_value(json_object_get(nv, "at"));
+        if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
+            strlen(at) >= 10 && dbk_day_parse(at, &d) && st->today - d < 7)
+            json_array_append(recent, nv);
+    }
+    json_decref(all);
+    return recent;
+}
+
+/* Today's checklist as text: Daybook's and the client's own items, then the
+ * counselor's under its name, then what is done and the week's notes. */
+static void
+print_today(const dbk_ctx *ctx, struct state *st, const json_t *checked, const json_t *unknown,
+            const json_t *recent, const char *cname, size_t done, size_t total)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    char nice[64];
+    bool header = false;
+    json_t *it, *nv;
+    size_t i;
+
+    localtime_r(&now, &tm);
+    strftime(nice, sizeof nice, "%A %e %B %Y", &tm);
+    printf("Today's checklist, %s\n\n", nice);
+    for (int pass = 0; pass < 2; pass++) {
+        for (i = 0; i < st->c.nitems; i++) {
+            const dbk_ck_item *x = &st->c.items[i];
+            bool from_counselor = strcmp(x->source, "counselor") == 0;
+            bool is = dbk_checklist_has(checked, x->id);
+            if ((pass == 0) == from_counselor || (!x->active && !is))
+                continue;
+            if (pass == 1 && !header) {
+                printf("\n  Assigned by %s:\n", cname);
+                header = true;
+            }
+            print_item(ctx->color, x, is, streak_of(st, x->id));
+        }
+    }
+    json_array_foreach(unknown, i, it)
+        printf("  [x] %-24s (an item this device does not know yet; sync may bring it)\n",
+               json_string_value(it));
+    printf("\n%zu of %zu done today.", done, total);
+    if (done < total)
+        printf(" Tick an item with 'daybook check ITEM', e.g. 'daybook check %s'.",
+               st->c.items[0].id);
+    printf("\n");
+    if (json_array_size(recent) > 0)
+        printf("\nNotes from %s this week ('daybook notes' lists them all):\n", cname);
+    json_array_foreach(recent, i, nv)
+        printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
+               json_string_value(json_object_get(nv, "text")));
+}
+
 static int
 run_today(dbk_ctx *ctx, int argc, char **argv)
 {
     struct state st;
-    json_t *checked, *items, *unknown;
-    size_t done = 0, total = 0, i;
+    json_t *checked, *items, *unknown, *recent;
+    size_t done = 0, total = 0;
+    char date[11], cname[201];
     int ret;
 
     (void)argv;
@@ -123,37 +222,9 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
         return ret;
     }
     checked = checked_today(&st);
-    items = json_array();
-    unknown = json_array();
-    for (i = 0; i < st.c.nitems; i++) {
-        const dbk_ck_item *it = &st.c.items[i];
-        bool is = dbk_checklist_has(checked, it->id);
-        if (!it->active && !is)
-            continue;
-        total += it->active;
-        done += it->active && is;
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:b, s:b, s:i}", "id", it->id,
-                                               "label", it->label, "source", it->source,
-                                               "active", it->active, "checked", is, "streak",
-                                               (int)streak_of(&st, it->id)));
-    }
-    {
-        json_t *v;
-        json_array_foreach(checked, i, v)
-            if (dbk_checklist_item(&st.c, json_string_value(v)) == NULL)
-                json_array_append(unknown, v);
-    }
-    char date[11], cname[201];
-    /* The counselor's notes of the last week, and its name on what it assigned. */
-    json_t *recent = json_array(), *all = dbk_notes_from_counselor(&st.s, &st.l, 0), *nv;
-    json_array_foreach(all, i, nv) {
-        int64_t d;
-        const char *at = json_string_value(json_object_get(nv, "at"));
-        if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
-            strlen(at) >= 10 && dbk_day_parse(at, &d) && st.today - d < 7)
-            json_array_append(recent, nv);
-    }
-    json_decref(all);
+    items = today_items(&st, checked, &done, &total);
+    unknown = unknown_checked(&st, checked);
+    recent = recent_notes(&st);
     dbk_notes_counselor(&st.s, cname, sizeof cname);
     dbk_day_format(st.today, date);
     if (ctx->json) {
@@ -164,42 +235,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
         dbk_out_json(stdout, out);
         json_decref(out);
     } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        char nice[64];
-        bool header = false;
-        json_t *it;
-        localtime_r(&now, &tm);
-        strftime(nice, sizeof nice, "%A %e %B %Y", &tm);
-        printf("Today's checklist, %s\n\n", nice);
-        /* Daybook's and the client's own items, then the counselor's. */
-        for (int pass = 0; pass < 2; pass++) {
-            for (i = 0; i < st.c.nitems; i++) {
-                const dbk_ck_item *x = &st.c.items[i];
-                bool from_counselor = strcmp(x->source, "counselor") == 0;
-                bool is = dbk_checklist_has(checked, x->id);
-                if ((pass == 0) == from_counselor || (!x->active && !is))
-                    continue;
-                if (pass == 1 && !header) {
-                    printf("\n  Assigned by %s:\n", cname);
-                    header = true;
-                }
-                print_item(ctx->color, x, is, streak_of(&st, x->id));
-            }
-        }
-        json_array_foreach(unknown, i, it)
-            printf("  [x] %-24s (an item this device does not know yet; sync may bring it)\n",
-                   json_string_value(it));
-        printf("\n%zu of %zu done today.", done, total);
-        if (done < total)
-            printf(" Tick an item with 'daybook check ITEM', e.g. 'daybook check %s'.",
-                   st.c.items[0].id);
-        printf("\n");
-        if (json_array_size(recent) > 0)
-            printf("\nNotes from %s this week ('daybook notes' lists them all):\n", cname);
-        json_array_foreach(recent, i, nv)
-            printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
-                   json_string_value(json_object_get(nv, "text")));
+        print_today(ctx, &st, checked, unknown, recent, cname, done, total);
     }
     json_decref(recent);
     json_decref(items);
