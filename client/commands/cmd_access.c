@@ -485,44 +485,15 @@ shared_types(dbk_session *s, json_t *types)
     return DBK_OK;
 }
 
-static int
-run_disclosures(dbk_ctx *ctx, int argc, char **argv)
+/* Each read of the shared stream sid by another account, as a disclosure under its
+ * recipient in who: everyone else who read it is a recipient, granted or not. */
+static void
+add_disclosures(json_t *who, const json_t *log, const char *me, const char *sid,
+                const json_t *by_seq, const json_t *types)
 {
-    dbk_session s;
-    dbk_local_stream shared;
-    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[160];
-    json_t *resp = NULL, *who = NULL, *log = json_array(), *types = json_object(),
-           *by_seq = json_object(), *out = json_array(), *v, *e;
-    const char *k;
+    json_t *v, *e;
     size_t i;
-    int rc, ret = DBK_EXIT_OK;
 
-    (void)argv;
-    if (argc != 1) {
-        fprintf(stderr, "usage: daybook disclosures\n");
-        ret = DBK_EXIT_USAGE;
-        goto done;
-    }
-    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
-        goto done;
-    dbk_id_to_text(&s.account, me);
-    if ((rc = shared_types(&s, types)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot read your entries", rc);
-        goto out;
-    }
-    struct seq_map m = {&shared.id, by_seq};
-    if ((rc = dbk_local_records(s.L, &shared.id, map_seq, &m)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot read your entries", rc);
-        goto out;
-    }
-    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK ||
-        (rc = fetch_log(&s, log)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
-        goto out;
-    }
-    who = by_grantee(json_object_get(resp, "grants"), me);
-    /* Everyone else who read the shared stream is a recipient, granted or not. */
     json_array_foreach(log, i, e) {
         const char *a = S(e, "actor");
         if (strcmp(S(e, "action"), "read") != 0 || strcmp(a, me) == 0 ||
@@ -538,9 +509,18 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
         json_object_set_new(v, "total", json_integer(json_integer_value(json_object_get(v, "total")) +
                                                      json_integer_value(json_object_get(e, "count"))));
     }
+}
+
+/* The recipients as a list, each named, with its disclosures and total. */
+static json_t *
+recipient_list(dbk_session *s, json_t *who)
+{
+    json_t *out = json_array(), *v;
+    const char *k;
+
     json_object_foreach(who, k, v) {
         char n[128];
-        name_of(&s, k, n, sizeof n);
+        name_of(s, k, n, sizeof n);
         json_object_set_new(v, "name", json_string(n));
         json_object_set_new(v, "account_id", json_string(k));
         if (json_object_get(v, "disclosures") == NULL)
@@ -549,12 +529,16 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
             json_object_set_new(v, "total", json_integer(0));
         json_array_append(out, v);
     }
-    if (ctx->json) {
-        json_t *doc = json_pack("{s:O}", "recipients", out);
-        dbk_out_json(stdout, doc);
-        json_decref(doc);
-        goto out;
-    }
+    return out;
+}
+
+/* The disclosures as text: each recipient, its consent, each occasion. */
+static void
+print_disclosures(const json_t *out)
+{
+    json_t *v;
+    size_t i;
+
     printf("Disclosures of your shared records (who received them, and when)\n");
     if (json_array_size(out) == 0)
         printf("  Nobody but you has received them.\n");
@@ -576,10 +560,53 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
     }
     printf("\nThe server passed them on encrypted: it is an intermediary that cannot read them.\n"
            "Redisclosure by a recipient is prohibited by 42 CFR part 2.\n");
+}
+
+static int
+run_disclosures(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1];
+    json_t *who = NULL, *log, *types, *by_seq, *out = NULL;
+    int rc, ret;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook disclosures\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
+        return ret;
+    log = json_array();
+    types = json_object();
+    by_seq = json_object();
+    dbk_id_to_text(&s.account, me);
+    if ((rc = shared_types(&s, types)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    struct seq_map m = {&shared.id, by_seq};
+    if ((rc = dbk_local_records(s.L, &shared.id, map_seq, &m)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    if ((rc = fetch_holders(&s, sid, me, &who)) != DBK_OK ||
+        (rc = fetch_log(&s, log)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
+        goto out;
+    }
+    add_disclosures(who, log, me, sid, by_seq, types);
+    out = recipient_list(&s, who);
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O}", "recipients", out);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+    } else {
+        print_disclosures(out);
+    }
 out:
     dbk_session_close(&s);
-done:
-    json_decref(resp);
     json_decref(who);
     json_decref(log);
     json_decref(types);
