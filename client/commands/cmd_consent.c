@@ -81,31 +81,71 @@ dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor, con
     return DBK_EXIT_OK;
 }
 
-static int
-run_share(dbk_ctx *ctx, int argc, char **argv)
+/* COUNSELOR and --yes (or -y), in any order; false after the usage. */
+static bool
+parse_share(int argc, char **argv, const char **arg, bool *yes)
 {
-    dbk_session s;
-    dbk_id counselor;
-    unsigned char sign_pk[32], box_pk[32];
-    char cname[201] = "", cid[DBK_ID_TEXT_LEN + 1], fp[64] = "", patient[201] = "";
-    const char *arg = NULL;
-    bool yes = false;
-    size_t n;
-    int rc, ret, operands = 0;
+    int operands = 0;
 
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
-            yes = true;
+            *yes = true;
         else if (dbk_cmd_is_operand(argv[a]) && operands++ == 0)
-            arg = argv[a];
+            *arg = argv[a];
         else
             operands = 2;
     }
     if (operands != 1) {
         fprintf(stderr, "usage: daybook share COUNSELOR [--yes]   (the name or id 'daybook "
                         "consent' shows)\n");
-        return DBK_EXIT_USAGE;
+        return false;
     }
+    return true;
+}
+
+/* The counselor's box key to share with: the keys pinned at enrollment (trust/);
+ * else the server's, checked against the invite's fingerprint fp kept then.
+ * DBK_EXIT_OK, or the exit code after saying why nothing is shared. */
+static int
+counselor_keys(dbk_session *s, const dbk_id *counselor, const char *cname, const char *fp,
+               unsigned char box_pk[32])
+{
+    unsigned char sign_pk[32];
+    int rc;
+
+    if (dbk_trust_pinned(s, counselor, sign_pk, box_pk) == DBK_OK) {
+        rc = DBK_OK;
+    } else if (fp[0] == '\0') {
+        fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
+                        "their key against; share from the device you enrolled with\n", cname);
+        return DBK_EXIT_FAIL;
+    } else {
+        rc = dbk_share_counselor_keys(s, counselor, fp, sign_pk, box_pk);
+    }
+    if (rc == DBK_E_FINGERPRINT) {
+        fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
+                        "enrolled with. Nothing was shared. Tell your counselor.\n", cname);
+        return DBK_EXIT_FAIL;
+    }
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("cannot fetch your counselor's key (sharing needs the server)", rc);
+    return DBK_EXIT_OK;
+}
+
+static int
+run_share(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_id counselor;
+    unsigned char box_pk[32];
+    char cname[201] = "", cid[DBK_ID_TEXT_LEN + 1], fp[64] = "", patient[201] = "";
+    const char *arg = NULL;
+    bool yes = false;
+    size_t n;
+    int rc, ret;
+
+    if (!parse_share(argc, argv, &arg, &yes))
+        return DBK_EXIT_USAGE;
     if (!yes && !dbk_prompt_interactive()) {
         fprintf(stderr, "daybook: share shows the consent and asks; add --yes to agree without "
                         "a terminal\n");
@@ -136,27 +176,9 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot unlock your keys", rc);
     }
-    /* The keys pinned at enrollment (trust/); else the server's, checked against the
-     * invite's fingerprint kept then. */
-    if (dbk_trust_pinned(&s, &counselor, sign_pk, box_pk) == DBK_OK) {
-        rc = DBK_OK;
-    } else if (fp[0] == '\0') {
-        fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
-                        "their key against; share from the device you enrolled with\n", cname);
+    if ((ret = counselor_keys(&s, &counselor, cname, fp, box_pk)) != DBK_EXIT_OK) {
         dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    } else {
-        rc = dbk_share_counselor_keys(&s, &counselor, fp, sign_pk, box_pk);
-    }
-    if (rc == DBK_E_FINGERPRINT) {
-        fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
-                        "enrolled with. Nothing was shared. Tell your counselor.\n", cname);
-        dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    }
-    if (rc != DBK_OK) {
-        dbk_session_close(&s);
-        return dbk_cmd_fail("cannot fetch your counselor's key (sharing needs the server)", rc);
+        return ret;
     }
     ret = dbk_cmd_offer_consent(ctx, &s, &counselor, cname, box_pk,
                                 patient[0] ? patient : "Daybook client", yes);
