@@ -140,18 +140,18 @@ unknown_checked(const struct state *st, const json_t *checked)
     return unknown;
 }
 
-/* The counselor's notes of the last week. */
+/* The notes from counselors in l written in the 7 days up to today (new reference). */
 static json_t *
-recent_notes(struct state *st)
+dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today)
 {
-    json_t *recent = json_array(), *all = dbk_notes_from_counselor(&st->s, &st->l, 0), *nv;
+    json_t *recent = json_array(), *all = dbk_notes_from_counselor(s, l, 0), *nv;
     size_t i;
 
     json_array_foreach(all, i, nv) {
         int64_t d;
         const char *at = json_string_value(json_object_get(nv, "at"));
         if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
-            strlen(at) >= 10 && dbk_day_parse(at, &d) && st->today - d < 7)
+            strlen(at) >= 10 && dbk_day_parse(at, &d) && today - d < 7)
             json_array_append(recent, nv);
     }
     json_decref(all);
@@ -224,7 +224,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
     checked = checked_today(&st);
     items = today_items(&st, checked, &done, &total);
     unknown = unknown_checked(&st, checked);
-    recent = recent_notes(&st);
+    recent = dbk_notes_recent(&st.s, &st.l, st.today); /* the counselor's, this week */
     dbk_notes_counselor(&st.s, cname, sizeof cname);
     dbk_day_format(st.today, date);
     if (ctx->json) {
