@@ -140,24 +140,6 @@ unknown_checked(const struct state *st, const json_t *checked)
     return unknown;
 }
 
-/* The notes from counselors in l written in the 7 days up to today (new reference). */
-static json_t *
-dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today)
-{
-    json_t *recent = json_array(), *all = dbk_notes_from_counselor(s, l, 0), *nv;
-    size_t i;
-
-    json_array_foreach(all, i, nv) {
-        int64_t d;
-        const char *at = json_string_value(json_object_get(nv, "at"));
-        if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
-            strlen(at) >= 10 && dbk_day_parse(at, &d) && today - d < 7)
-            json_array_append(recent, nv);
-    }
-    json_decref(all);
-    return recent;
-}
-
 /* Today's checklist as text: Daybook's and the client's own items, then the
  * counselor's under its name, then what is done and the week's notes. */
 static void
