@@ -8,6 +8,10 @@
  *                                                             consent (never sent as such);
  *                                                             BY the counselor's name
  *   daybook://login?server=URL&account=ID                     another device of an account
+ *   daybook://team?server=URL&counselor=ID&fp=FP[&by=BY][&role=ROLE]
+ *                                                             a client already enrolled
+ *                                                             sharing with one more
+ *                                                             counselor (a care team)
  *
  * Values are percent-encoded; a repeated, malformed or overlong field makes the
  * whole link invalid rather than silently cut, the server must pass
@@ -21,18 +25,20 @@
 
 #include <stddef.h>
 
-typedef enum { DBK_LINK_SETUP, DBK_LINK_ENROLL, DBK_LINK_LOGIN } dbk_link_kind;
+typedef enum { DBK_LINK_SETUP, DBK_LINK_ENROLL, DBK_LINK_LOGIN, DBK_LINK_TEAM } dbk_link_kind;
 
 typedef struct dbk_link {
     dbk_link_kind kind;
     char server[DBK_URL_MAX];
     char code[32];       /* setup, enroll: 22 base64url characters */
-    char fp[32];         /* enroll: the counselor's fingerprint */
-    char counselor[32];  /* enroll: the counselor's account id */
+    char fp[32];         /* enroll, team: the counselor's fingerprint */
+    char counselor[32];  /* enroll, team: the counselor's account id */
     char account[32];    /* login: the account id */
     char name[201];      /* enroll, optional: the name the counselor knows the client by */
-    char by[201];        /* enroll, optional: the counselor's own display name, handed over
-                          * with the fingerprint, so the server cannot rename them */
+    char by[201];        /* enroll, team, optional: the counselor's own display name, handed
+                          * over with the fingerprint, so the server cannot rename them */
+    char role[201];      /* team, optional: the counselor's role in the client's care
+                          * ("prescriber", "group facilitator"), shown in the consent */
 } dbk_link;
 
 /* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID. */

@@ -65,6 +65,10 @@ bool dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **
  */
 bool dbk_cmd_is_operand(const char *arg);
 
+/* daybook share LINK: shares with the counselor a team link names, after checking
+ * their keys against its fingerprint (cmd_team.c). Returns the exit code. */
+int dbk_cmd_share_link(dbk_ctx *ctx, const char *link, bool yes);
+
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
