@@ -6,7 +6,9 @@
  *
  * daybook share COUNSELOR: shares again with the counselor of the enrollment, after
  * a revoke or when a consent ends, under a fresh consent shown whole and agreed to
- * with "yes" (--yes for scripts). Enrollment offers its consent the same way
+ * with "yes" (--yes for scripts). daybook share LINK (dbk_cmd_share_link): shares
+ * with another counselor of the care team, named by their team link (cmd_team.c
+ * makes it), whose keys are checked against the link's fingerprint and pinned first. Enrollment offers its consent the same way
  * (dbk_cmd_offer_consent): nothing is granted before the client agrees.
  */
 #include "cmd.h"

@@ -4,7 +4,8 @@
  *
  *   daybook team-link [--role ROLE]   (counselors) the link a client already in
  *                                      Daybook uses to share with you too
- *   daybook share LINK [--yes]         (clients) share with the counselor it names
+ *   daybook share LINK [--yes]         (clients) share with the counselor it names;
+ *                                      in cmd_consent.c with the rest of 'share'
  *
  * The link (proto/README.md rule R11) carries no secret: the counselor's id and the
  * fingerprint of their keys, handed over in person. The client's device fetches the
@@ -15,11 +16,8 @@
  */
 #include "cmd.h"
 #include "counselor.h"
-#include "links.h"
 #include "output.h"
 #include "resolve.h"
-#include "share.h"
-#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
