@@ -346,3 +346,42 @@ dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *ticked)
     dbk_eu_free(&l);
     return rc;
 }
+
+/* Removes items from day's checklist: every record of the day that holds one of
+ * them gets a revision without it (*wrote when one was written). */
+int
+dbk_checklist_remove(dbk_session *s, const dbk_eu_list *l, const dbk_checklist *c, int64_t day,
+                     const json_t *items, bool *wrote)
+{
+    dbk_id written;
+    size_t k;
+    json_t *v;
+
+    for (size_t i = 0; i < c->ndays && json_array_size(items) > 0; i++) {
+        const dbk_eu_entry *e = &l->v[c->days[i]];
+        json_t *keep, *doc;
+        bool touched = false;
+        int rc;
+        if (c->day[i] != day)
+            continue;
+        keep = json_array();
+        json_array_foreach(json_object_get(e->doc, "checked"), k, v) {
+            if (json_is_string(v) && dbk_checklist_has(items, json_string_value(v)))
+                touched = true;
+            else
+                json_array_append(keep, v);
+        }
+        if (!touched) {
+            json_decref(keep);
+            continue;
+        }
+        doc = json_deep_copy(e->doc);
+        json_object_set_new(doc, "checked", keep);
+        rc = dbk_entry_save(s, e->kind, &e->hdr.record, doc, &written);
+        json_decref(doc);
+        if (rc != DBK_OK)
+            return rc;
+        *wrote = true;
+    }
+    return DBK_OK;
+}

@@ -64,6 +64,10 @@ int dbk_checklist_tick(dbk_session *s, const char *item, int64_t day, bool *tick
  * an untick writes every record of the day that holds the item). */
 int dbk_checklist_add(dbk_session *s, const dbk_eu_list *l, const dbk_checklist *c, int64_t day,
                       const json_t *items);
+/* Removes items (a JSON array of ids) from day's checklist: every record of the day
+ * that holds one of them gets a revision without it (*wrote when one was written). */
+int dbk_checklist_remove(dbk_session *s, const dbk_eu_list *l, const dbk_checklist *c, int64_t day,
+                         const json_t *items, bool *wrote);
 /* Whether a checklist_day's "checked" array holds item. */
 bool dbk_checklist_has(const json_t *checked, const char *item);
 

@@ -1,5 +1,6 @@
 /* Notes and assigned skills back to the client; see notes.h. */
 #include "notes.h"
+#include "daycount.h"
 
 #include "dbk/error.h"
 
@@ -95,4 +96,22 @@ dbk_notes_mark_seen(dbk_session *s, uint64_t clock)
 {
     return clock > dbk_notes_seen(s) ? dbk_local_put_int(s->L, "notes_seen_clock", (int64_t)clock)
                                      : DBK_OK;
+}
+
+/* The notes from counselors in l written in the 7 days up to today (new reference). */
+json_t *
+dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today)
+{
+    json_t *recent = json_array(), *all = dbk_notes_from_counselor(s, l, 0), *nv;
+    size_t i;
+
+    json_array_foreach(all, i, nv) {
+        int64_t d;
+        const char *at = json_string_value(json_object_get(nv, "at"));
+        if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
+            strlen(at) >= 10 && dbk_day_parse(at, &d) && today - d < 7)
+            json_array_append(recent, nv);
+    }
+    json_decref(all);
+    return recent;
 }

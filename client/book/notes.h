@@ -23,6 +23,9 @@ void dbk_notes_counselor(dbk_session *s, char *out, size_t cap);
 json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since);
 /* The highest clock among them (0 when none): what a summary has shown. */
 uint64_t dbk_notes_newest(const json_t *notes);
+/* The notes (not skills) from counselors in l written in the 7 days up to today
+ * (a local day number), oldest first, as dbk_notes_from_counselor. New reference. */
+json_t *dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today);
 
 /* The clock of the newest note or skill a sync summary has shown, and remembering it. */
 uint64_t dbk_notes_seen(dbk_session *s);

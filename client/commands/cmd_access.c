@@ -195,156 +195,6 @@ print_waiting(dbk_session *s, const json_t *waiting, json_t *names)
     }
 }
 
-static int
-run_access(dbk_ctx *ctx, int argc, char **argv)
-{
-    static const struct option opts[] = {{"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
-    dbk_session s;
-    dbk_local_stream shared;
-    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], dev[DBK_ID_TEXT_LEN + 1],
-        path[160];
-    json_t *resp = NULL, *who = NULL, *log = json_array(), *names = json_object(), *v;
-    const char *k;
-    bool all = false;
-    int64_t since = 0;
-    int opt, rc, ret;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (opt != 'a') {
-            json_decref(log);
-            json_decref(names);
-            fprintf(stderr, "usage: daybook access [--all]\n");
-            return DBK_EXIT_USAGE;
-        }
-        all = true;
-    }
-    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK) {
-        json_decref(log);
-        json_decref(names);
-        return ret;
-    }
-    dbk_id_to_text(&s.account, me);
-    dbk_id_to_text(&s.device, dev);
-    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot fetch who holds your key", rc);
-        goto out;
-    }
-    who = by_grantee(json_object_get(resp, "grants"), me);
-    json_decref(resp);
-    resp = NULL;
-    for (;;) {
-        snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
-                 LOG_PAGE);
-        if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK) {
-            ret = dbk_cmd_fail("cannot fetch your access log", rc);
-            goto out;
-        }
-        json_array_extend(log, json_object_get(resp, "entries"));
-        since = json_integer_value(json_object_get(resp, "next"));
-        bool more = json_is_true(json_object_get(resp, "more"));
-        json_decref(resp);
-        resp = NULL;
-        if (!more)
-            break;
-    }
-    /* Names of everyone involved who is not this account. */
-    json_object_foreach(who, k, v) {
-        char n[128];
-        name_of(&s, k, n, sizeof n);
-        json_object_set_new(names, k, json_string(n));
-        json_object_set_new(v, "name", json_string(n));
-    }
-    {
-        size_t i;
-        json_array_foreach(log, i, v) {
-            const char *a = S(v, "actor");
-            if (strcmp(a, me) != 0 && json_object_get(names, a) == NULL) {
-                char n[128];
-                name_of(&s, a, n, sizeof n);
-                json_object_set_new(names, a, json_string(n));
-            }
-        }
-    }
-
-    json_t *waiting = NULL;
-    (void)dbk_sync_acts_pending(&s, &waiting);
-    if (ctx->json) {
-        json_t *doc = json_pack("{s:O, s:O, s:o}", "grants", who, "log", log, "waiting", waiting);
-        dbk_out_json(stdout, doc);
-        json_decref(doc);
-        goto out;
-    }
-    printf("Who can read your shared entries\n");
-    if (json_object_size(who) == 0)
-        printf("  Nobody but you.\n");
-    json_object_foreach(who, k, v) {
-        char when[32], rev[32];
-        ms_text(json_integer_value(json_object_get(v, "since")), when);
-        char line[512];
-        snprintf(line, sizeof line, "  %s (%.8s)", S(v, "name"), k);
-        put_line80(line);
-        if (strcmp(S(v, "state"), "active") == 0) {
-            printf("    can read them, since %s.\n", when);
-        } else if (strcmp(S(v, "state"), "revoked") == 0) {
-            ms_text(json_integer_value(json_object_get(v, "revoked_at")), rev);
-            printf("    could from %s; you ended it on %s.\n", when, rev);
-        } else {
-            printf("    could from %s; your consent has expired.\n", when);
-        }
-    }
-    print_waiting(&s, waiting, names);
-    json_decref(waiting);
-    size_t n = json_array_size(log), first = all || n <= LOG_SHOWN ? 0 : n - LOG_SHOWN, i;
-    printf("\nWho read or wrote your entries, and when%s\n",
-           first > 0 ? " (the newest; --all for everything)" : "");
-    if (n == 0)
-        printf("  Nothing yet.\n");
-    for (i = first; i < n; i++) {
-        json_t *e = json_array_get(log, i);
-        const char *action = S(e, "action"), *actor = S(e, "actor");
-        char when[32], actor_s[160], stream_s[32] = "your entries";
-        long long count = (long long)json_integer_value(json_object_get(e, "count"));
-        dbk_local_stream st;
-        dbk_id id;
-        ms_text(json_integer_value(json_object_get(e, "at")), when);
-        if (strcmp(actor, me) == 0)
-            snprintf(actor_s, sizeof actor_s, "%s",
-                     strcmp(S(e, "device"), dev) == 0 ? "This device" : "Your other device");
-        else
-            snprintf(actor_s, sizeof actor_s, "%s", S(names, actor));
-        if (dbk_id_from_text(&id, S(e, "stream"), strlen(S(e, "stream"))) == DBK_OK &&
-            dbk_local_stream_get(s.L, &id, &st) == DBK_OK)
-            snprintf(stream_s, sizeof stream_s, "%s",
-                     st.kind == DBK_LOCAL_PRIVATE ? "your private entries"
-                                                  : "your shared entries");
-        char line[512], what[256];
-        if (strcmp(action, "read") == 0)
-            snprintf(what, sizeof what, "received %lld of %s", count, stream_s);
-        else if (strcmp(action, "write") == 0)
-            snprintf(what, sizeof what, "wrote %lld to %s", count, stream_s);
-        else if (strcmp(action, "grant") == 0)
-            snprintf(what, sizeof what, "gave %s a key to %s", S(names, S(e, "grantee")),
-                     stream_s);
-        else if (strcmp(action, "revoke") == 0)
-            snprintf(what, sizeof what, "ended the access of %s", S(names, S(e, "grantee")));
-        else
-            snprintf(what, sizeof what, "%s", action);
-        snprintf(line, sizeof line, "  %s  %s %s", when, actor_s, what);
-        put_line80(line);
-    }
-    printf("\nYou can end a counselor's access at any time: daybook revoke ID.\nWhat they "
-           "already read stays read; what you write afterwards is under a new key.\n");
-out:
-    json_decref(resp);
-    json_decref(who);
-    json_decref(log);
-    json_decref(names);
-    dbk_session_close(&s);
-    return ret;
-}
-
 /* Fetches the whole access log (every page) into log. */
 static int
 fetch_log(dbk_session *s, json_t *log)
@@ -365,6 +215,181 @@ fetch_log(dbk_session *s, json_t *log)
         if (!more)
             return DBK_OK;
     }
+}
+
+/* Who holds a key to the shared stream sid, one object per grantee (by_grantee). */
+static int
+fetch_holders(dbk_session *s, const char *sid, const char *me, json_t **who)
+{
+    char path[160];
+    json_t *resp = NULL;
+    int rc;
+
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+        return rc;
+    *who = by_grantee(json_object_get(resp, "grants"), me);
+    json_decref(resp);
+    return DBK_OK;
+}
+
+/* Names of everyone involved who is not this account: into names (id -> name),
+ * and into each holder's "name". */
+static void
+name_everyone(dbk_session *s, json_t *who, const json_t *log, const char *me, json_t *names)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    json_object_foreach(who, k, v) {
+        char n[128];
+        name_of(s, k, n, sizeof n);
+        json_object_set_new(names, k, json_string(n));
+        json_object_set_new(v, "name", json_string(n));
+    }
+    json_array_foreach(log, i, v) {
+        const char *a = S(v, "actor");
+        if (strcmp(a, me) != 0 && json_object_get(names, a) == NULL) {
+            char n[128];
+            name_of(s, a, n, sizeof n);
+            json_object_set_new(names, a, json_string(n));
+        }
+    }
+}
+
+/* Who can read the shared entries, each with since when (or until when). */
+static void
+print_holders(const json_t *who)
+{
+    const char *k;
+    json_t *v;
+
+    printf("Who can read your shared entries\n");
+    if (json_object_size(who) == 0)
+        printf("  Nobody but you.\n");
+    json_object_foreach((json_t *)who, k, v) {
+        char when[32], rev[32];
+        ms_text(json_integer_value(json_object_get(v, "since")), when);
+        char line[512];
+        snprintf(line, sizeof line, "  %s (%.8s)", S(v, "name"), k);
+        put_line80(line);
+        if (strcmp(S(v, "state"), "active") == 0) {
+            printf("    can read them, since %s.\n", when);
+        } else if (strcmp(S(v, "state"), "revoked") == 0) {
+            ms_text(json_integer_value(json_object_get(v, "revoked_at")), rev);
+            printf("    could from %s; you ended it on %s.\n", when, rev);
+        } else {
+            printf("    could from %s; your consent has expired.\n", when);
+        }
+    }
+}
+
+/* One access-log entry in plain words: when, who (this device, your other device,
+ * or the name), and what they did to which of your streams. */
+static void
+print_log_entry(dbk_session *s, const json_t *e, const json_t *names, const char *me,
+                const char *dev)
+{
+    const char *action = S(e, "action"), *actor = S(e, "actor");
+    char when[32], actor_s[160], stream_s[32] = "your entries", line[512], what[256];
+    long long count = (long long)json_integer_value(json_object_get(e, "count"));
+    dbk_local_stream st;
+    dbk_id id;
+
+    ms_text(json_integer_value(json_object_get(e, "at")), when);
+    if (strcmp(actor, me) == 0)
+        snprintf(actor_s, sizeof actor_s, "%s",
+                 strcmp(S(e, "device"), dev) == 0 ? "This device" : "Your other device");
+    else
+        snprintf(actor_s, sizeof actor_s, "%s", S(names, actor));
+    if (dbk_id_from_text(&id, S(e, "stream"), strlen(S(e, "stream"))) == DBK_OK &&
+        dbk_local_stream_get(s->L, &id, &st) == DBK_OK)
+        snprintf(stream_s, sizeof stream_s, "%s",
+                 st.kind == DBK_LOCAL_PRIVATE ? "your private entries" : "your shared entries");
+    if (strcmp(action, "read") == 0)
+        snprintf(what, sizeof what, "received %lld of %s", count, stream_s);
+    else if (strcmp(action, "write") == 0)
+        snprintf(what, sizeof what, "wrote %lld to %s", count, stream_s);
+    else if (strcmp(action, "grant") == 0)
+        snprintf(what, sizeof what, "gave %s a key to %s", S(names, S(e, "grantee")), stream_s);
+    else if (strcmp(action, "revoke") == 0)
+        snprintf(what, sizeof what, "ended the access of %s", S(names, S(e, "grantee")));
+    else
+        snprintf(what, sizeof what, "%s", action);
+    snprintf(line, sizeof line, "  %s  %s %s", when, actor_s, what);
+    put_line80(line);
+}
+
+/* The access log, the newest LOG_SHOWN lines unless all. */
+static void
+print_log(dbk_session *s, const json_t *log, const json_t *names, bool all)
+{
+    char me[DBK_ID_TEXT_LEN + 1], dev[DBK_ID_TEXT_LEN + 1];
+    size_t n = json_array_size(log), first = all || n <= LOG_SHOWN ? 0 : n - LOG_SHOWN, i;
+
+    dbk_id_to_text(&s->account, me);
+    dbk_id_to_text(&s->device, dev);
+    printf("\nWho read or wrote your entries, and when%s\n",
+           first > 0 ? " (the newest; --all for everything)" : "");
+    if (n == 0)
+        printf("  Nothing yet.\n");
+    for (i = first; i < n; i++)
+        print_log_entry(s, json_array_get(log, i), names, me, dev);
+}
+
+static int
+run_access(dbk_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1];
+    json_t *who = NULL, *log, *names, *waiting = NULL;
+    bool all = false;
+    int opt, rc, ret;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 'a') {
+            fprintf(stderr, "usage: daybook access [--all]\n");
+            return DBK_EXIT_USAGE;
+        }
+        all = true;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
+        return ret;
+    log = json_array();
+    names = json_object();
+    dbk_id_to_text(&s.account, me);
+    if ((rc = fetch_holders(&s, sid, me, &who)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch who holds your key", rc);
+        goto out;
+    }
+    if ((rc = fetch_log(&s, log)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch your access log", rc);
+        goto out;
+    }
+    name_everyone(&s, who, log, me, names);
+    (void)dbk_sync_acts_pending(&s, &waiting);
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O, s:O, s:o}", "grants", who, "log", log, "waiting", waiting);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+        goto out;
+    }
+    print_holders(who);
+    print_waiting(&s, waiting, names);
+    json_decref(waiting);
+    print_log(&s, log, names, all);
+    printf("\nYou can end a counselor's access at any time: daybook revoke ID.\nWhat they "
+           "already read stays read; what you write afterwards is under a new key.\n");
+out:
+    json_decref(who);
+    json_decref(log);
+    json_decref(names);
+    dbk_session_close(&s);
+    return ret;
 }
 
 struct seq_map {
@@ -460,44 +485,15 @@ shared_types(dbk_session *s, json_t *types)
     return DBK_OK;
 }
 
-static int
-run_disclosures(dbk_ctx *ctx, int argc, char **argv)
+/* Each read of the shared stream sid by another account, as a disclosure under its
+ * recipient in who: everyone else who read it is a recipient, granted or not. */
+static void
+add_disclosures(json_t *who, const json_t *log, const char *me, const char *sid,
+                const json_t *by_seq, const json_t *types)
 {
-    dbk_session s;
-    dbk_local_stream shared;
-    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[160];
-    json_t *resp = NULL, *who = NULL, *log = json_array(), *types = json_object(),
-           *by_seq = json_object(), *out = json_array(), *v, *e;
-    const char *k;
+    json_t *v, *e;
     size_t i;
-    int rc, ret = DBK_EXIT_OK;
 
-    (void)argv;
-    if (argc != 1) {
-        fprintf(stderr, "usage: daybook disclosures\n");
-        ret = DBK_EXIT_USAGE;
-        goto done;
-    }
-    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
-        goto done;
-    dbk_id_to_text(&s.account, me);
-    if ((rc = shared_types(&s, types)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot read your entries", rc);
-        goto out;
-    }
-    struct seq_map m = {&shared.id, by_seq};
-    if ((rc = dbk_local_records(s.L, &shared.id, map_seq, &m)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot read your entries", rc);
-        goto out;
-    }
-    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK ||
-        (rc = fetch_log(&s, log)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
-        goto out;
-    }
-    who = by_grantee(json_object_get(resp, "grants"), me);
-    /* Everyone else who read the shared stream is a recipient, granted or not. */
     json_array_foreach(log, i, e) {
         const char *a = S(e, "actor");
         if (strcmp(S(e, "action"), "read") != 0 || strcmp(a, me) == 0 ||
@@ -513,9 +509,18 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
         json_object_set_new(v, "total", json_integer(json_integer_value(json_object_get(v, "total")) +
                                                      json_integer_value(json_object_get(e, "count"))));
     }
+}
+
+/* The recipients as a list, each named, with its disclosures and total. */
+static json_t *
+recipient_list(dbk_session *s, json_t *who)
+{
+    json_t *out = json_array(), *v;
+    const char *k;
+
     json_object_foreach(who, k, v) {
         char n[128];
-        name_of(&s, k, n, sizeof n);
+        name_of(s, k, n, sizeof n);
         json_object_set_new(v, "name", json_string(n));
         json_object_set_new(v, "account_id", json_string(k));
         if (json_object_get(v, "disclosures") == NULL)
@@ -524,12 +529,16 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
             json_object_set_new(v, "total", json_integer(0));
         json_array_append(out, v);
     }
-    if (ctx->json) {
-        json_t *doc = json_pack("{s:O}", "recipients", out);
-        dbk_out_json(stdout, doc);
-        json_decref(doc);
-        goto out;
-    }
+    return out;
+}
+
+/* The disclosures as text: each recipient, its consent, each occasion. */
+static void
+print_disclosures(const json_t *out)
+{
+    json_t *v;
+    size_t i;
+
     printf("Disclosures of your shared records (who received them, and when)\n");
     if (json_array_size(out) == 0)
         printf("  Nobody but you has received them.\n");
@@ -551,10 +560,53 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
     }
     printf("\nThe server passed them on encrypted: it is an intermediary that cannot read them.\n"
            "Redisclosure by a recipient is prohibited by 42 CFR part 2.\n");
+}
+
+static int
+run_disclosures(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_local_stream shared;
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1];
+    json_t *who = NULL, *log, *types, *by_seq, *out = NULL;
+    int rc, ret;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: daybook disclosures\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((ret = open_shared(&s, &shared, sid)) != DBK_EXIT_OK)
+        return ret;
+    log = json_array();
+    types = json_object();
+    by_seq = json_object();
+    dbk_id_to_text(&s.account, me);
+    if ((rc = shared_types(&s, types)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    struct seq_map m = {&shared.id, by_seq};
+    if ((rc = dbk_local_records(s.L, &shared.id, map_seq, &m)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read your entries", rc);
+        goto out;
+    }
+    if ((rc = fetch_holders(&s, sid, me, &who)) != DBK_OK ||
+        (rc = fetch_log(&s, log)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
+        goto out;
+    }
+    add_disclosures(who, log, me, sid, by_seq, types);
+    out = recipient_list(&s, who);
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O}", "recipients", out);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+    } else {
+        print_disclosures(out);
+    }
 out:
     dbk_session_close(&s);
-done:
-    json_decref(resp);
     json_decref(who);
     json_decref(log);
     json_decref(types);

@@ -134,12 +134,93 @@ print_item(bool color, const dbk_ck_item *it, bool done, unsigned streak)
     printf("\n");
 }
 
+/* The day's items as --json lists them (active ones, and retired ones still
+ * checked), with how many of the active ones are done. */
+static json_t *
+today_items(struct state *st, const json_t *checked, size_t *done, size_t *total)
+{
+    json_t *items = json_array();
+
+    for (size_t i = 0; i < st->c.nitems; i++) {
+        const dbk_ck_item *it = &st->c.items[i];
+        bool is = dbk_checklist_has(checked, it->id);
+        if (!it->active && !is)
+            continue;
+        *total += it->active;
+        *done += it->active && is;
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:b, s:b, s:i}", "id", it->id,
+                                               "label", it->label, "source", it->source,
+                                               "active", it->active, "checked", is, "streak",
+                                               (int)streak_of(st, it->id)));
+    }
+    return items;
+}
+
+/* The checked ids this device's checklist does not know (yet). */
+static json_t *
+unknown_checked(const struct state *st, const json_t *checked)
+{
+    json_t *unknown = json_array(), *v;
+    size_t i;
+
+    json_array_foreach(checked, i, v)
+        if (dbk_checklist_item(&st->c, json_string_value(v)) == NULL)
+            json_array_append(unknown, v);
+    return unknown;
+}
+
+/* Today's checklist as text: Daybook's and the client's own items, then the
+ * counselor's under its name, then what is done and the week's notes. */
+static void
+print_today(const dbk_ctx *ctx, struct state *st, const json_t *checked, const json_t *unknown,
+            const json_t *recent, const char *cname, size_t done, size_t total)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    char nice[64];
+    bool header = false;
+    json_t *it, *nv;
+    size_t i;
+
+    localtime_r(&now, &tm);
+    strftime(nice, sizeof nice, "%A %e %B %Y", &tm);
+    printf("Today's checklist, %s\n\n", nice);
+    for (int pass = 0; pass < 2; pass++) {
+        for (i = 0; i < st->c.nitems; i++) {
+            const dbk_ck_item *x = &st->c.items[i];
+            bool from_counselor = strcmp(x->source, "counselor") == 0;
+            bool is = dbk_checklist_has(checked, x->id);
+            if ((pass == 0) == from_counselor || (!x->active && !is))
+                continue;
+            if (pass == 1 && !header) {
+                printf("\n  Assigned by %s:\n", cname);
+                header = true;
+            }
+            print_item(ctx->color, x, is, streak_of(st, x->id));
+        }
+    }
+    json_array_foreach(unknown, i, it)
+        printf("  [x] %-24s (an item this device does not know yet; sync may bring it)\n",
+               json_string_value(it));
+    printf("\n%zu of %zu done today.", done, total);
+    if (done < total)
+        printf(" Tick an item with 'daybook check ITEM', e.g. 'daybook check %s'.",
+               st->c.items[0].id);
+    printf("\n");
+    if (json_array_size(recent) > 0)
+        printf("\nNotes from %s this week ('daybook notes' lists them all):\n", cname);
+    json_array_foreach(recent, i, nv)
+        printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
+               json_string_value(json_object_get(nv, "text")));
+}
+
 static int
 run_today(dbk_ctx *ctx, int argc, char **argv)
 {
     struct state st;
-    json_t *checked, *items, *unknown;
-    size_t done = 0, total = 0, i;
+    json_t *checked, *items, *unknown, *recent;
+    size_t done = 0, total = 0;
+    char date[11], cname[201];
     int ret;
 
     (void)argv;
@@ -152,37 +233,9 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
         return ret;
     }
     checked = checked_today(&st);
-    items = json_array();
-    unknown = json_array();
-    for (i = 0; i < st.c.nitems; i++) {
-        const dbk_ck_item *it = &st.c.items[i];
-        bool is = dbk_checklist_has(checked, it->id);
-        if (!it->active && !is)
-            continue;
-        total += it->active;
-        done += it->active && is;
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:b, s:b, s:i}", "id", it->id,
-                                               "label", it->label, "source", it->source,
-                                               "active", it->active, "checked", is, "streak",
-                                               (int)streak_of(&st, it->id)));
-    }
-    {
-        json_t *v;
-        json_array_foreach(checked, i, v)
-            if (dbk_checklist_item(&st.c, json_string_value(v)) == NULL)
-                json_array_append(unknown, v);
-    }
-    char date[11], cname[201];
-    /* The counselor's notes of the last week, and its name on what it assigned. */
-    json_t *recent = json_array(), *all = dbk_notes_from_counselor(&st.s, &st.l, 0), *nv;
-    json_array_foreach(all, i, nv) {
-        int64_t d;
-        const char *at = json_string_value(json_object_get(nv, "at"));
-        if (strcmp(json_string_value(json_object_get(nv, "kind")), "note") == 0 && at != NULL &&
-            strlen(at) >= 10 && dbk_day_parse(at, &d) && st.today - d < 7)
-            json_array_append(recent, nv);
-    }
-    json_decref(all);
+    items = today_items(&st, checked, &done, &total);
+    unknown = unknown_checked(&st, checked);
+    recent = dbk_notes_recent(&st.s, &st.l, st.today); /* the counselor's, this week */
     dbk_notes_counselor(&st.s, cname, sizeof cname);
     dbk_day_format(st.today, date);
     if (ctx->json) {
@@ -195,42 +248,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
         dbk_out_json(stdout, out);
         json_decref(out);
     } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        char nice[64];
-        bool header = false;
-        json_t *it;
-        localtime_r(&now, &tm);
-        strftime(nice, sizeof nice, "%A %e %B %Y", &tm);
-        printf("Today's checklist, %s\n\n", nice);
-        /* Daybook's and the client's own items, then the counselor's. */
-        for (int pass = 0; pass < 2; pass++) {
-            for (i = 0; i < st.c.nitems; i++) {
-                const dbk_ck_item *x = &st.c.items[i];
-                bool from_counselor = strcmp(x->source, "counselor") == 0;
-                bool is = dbk_checklist_has(checked, x->id);
-                if ((pass == 0) == from_counselor || (!x->active && !is))
-                    continue;
-                if (pass == 1 && !header) {
-                    printf("\n  Assigned by %s:\n", cname);
-                    header = true;
-                }
-                print_item(ctx->color, x, is, streak_of(&st, x->id));
-            }
-        }
-        json_array_foreach(unknown, i, it)
-            printf("  [x] %-24s (an item this device does not know yet; sync may bring it)\n",
-                   json_string_value(it));
-        printf("\n%zu of %zu done today.", done, total);
-        if (done < total)
-            printf(" Tick an item with 'daybook check ITEM', e.g. 'daybook check %s'.",
-                   st.c.items[0].id);
-        printf("\n");
-        if (json_array_size(recent) > 0)
-            printf("\nNotes from %s this week ('daybook notes' lists them all):\n", cname);
-        json_array_foreach(recent, i, nv)
-            printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
-                   json_string_value(json_object_get(nv, "text")));
+        print_today(ctx, &st, checked, unknown, recent, cname, done, total);
         json_decref(dbk_cmd_due_measures(&st.s, &st.l, st.today, stdout));
         print_referrals(dbk_cmd_referrals(&st.s, &st.l), cname);
     }
@@ -261,129 +279,87 @@ unknown_item(const struct state *st, const char *typed)
                 typed);
 }
 
-static int
-run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
+/* ITEM... and --date DATE (or --date=DATE), in any order: the items are moved to
+ * argv[1..*nitems]. False, after the usage, for anything else or no item. */
+static bool
+parse_mark(int argc, char **argv, const char *verb, const char **date_arg, int *nitems)
 {
-    const char *verb = check ? "check" : "uncheck";
-    struct state st;
-    json_t *want = json_array(), *before, *changed = json_array(), *after, *v;
-    size_t i, k;
-    int ret = DBK_EXIT_OK, rc;
     bool bad = false;
-    char date[11];
-    dbk_id written;
-    bool wrote = false;
 
-    const char *date_arg = NULL, *when = "today";
-    char on_date[16];
-    int nitems = 0;
-
-    /* ITEM... and --date DATE (or --date=DATE), in any order. */
     for (int a = 1; a < argc && !bad; a++) {
-        if (strcmp(argv[a], "--date") == 0 && a + 1 < argc && date_arg == NULL)
-            date_arg = argv[++a];
-        else if (strncmp(argv[a], "--date=", 7) == 0 && date_arg == NULL)
-            date_arg = argv[a] + 7;
+        if (strcmp(argv[a], "--date") == 0 && a + 1 < argc && *date_arg == NULL)
+            *date_arg = argv[++a];
+        else if (strncmp(argv[a], "--date=", 7) == 0 && *date_arg == NULL)
+            *date_arg = argv[a] + 7;
         else if (argv[a][0] == '-')
             bad = true;
         else
-            argv[1 + nitems++] = argv[a];
+            argv[1 + (*nitems)++] = argv[a];
     }
-    if (bad || nitems == 0) {
+    if (bad || *nitems == 0) {
         fprintf(stderr,
                 "usage: daybook %s ITEM... [--date YYYY-MM-DD]\n"
                 "  ITEM          an item id ('daybook today' lists them)\n"
                 "  --date DATE   that day's checklist instead of today's (not in the future,\n"
                 "                at most 365 days ago)\n",
                 verb);
-        json_decref(want);
-        json_decref(changed);
-        return DBK_EXIT_USAGE;
+        return false;
     }
-    if ((ret = load(&st)) != DBK_EXIT_OK) {
-        unload(&st);
-        json_decref(want);
-        json_decref(changed);
-        return ret;
-    }
-    if (date_arg != NULL) {
-        int64_t day;
-        if (!dbk_bd_day("--date", date_arg, st.today, &day)) {
-            ret = DBK_EXIT_USAGE;
-            before = json_array();
-            goto out;
-        }
-        if (day != st.today) {
-            st.today = day; /* the day whose records are edited */
-            snprintf(on_date, sizeof on_date, "on %.10s", date_arg);
-            when = on_date;
-        }
-    }
-    before = checked_today(&st);
-    for (int a = 1; a <= nitems; a++) {
-        const dbk_ck_item *it = dbk_checklist_item(&st.c, argv[a]);
+    return true;
+}
+
+/* The items asked for, each once, into want: an active item to check, one the
+ * checklist knows or the day holds to uncheck. False after naming an unknown one. */
+static bool
+pick_items(struct state *st, char **items, int nitems, bool check, const json_t *before,
+           json_t *want)
+{
+    bool bad = false;
+
+    for (int a = 0; a < nitems; a++) {
+        const dbk_ck_item *it = dbk_checklist_item(&st->c, items[a]);
         bool ok = check ? it != NULL && it->active
-                        : it != NULL || dbk_checklist_has(before, argv[a]);
+                        : it != NULL || dbk_checklist_has(before, items[a]);
         if (!ok) {
-            unknown_item(&st, argv[a]);
+            unknown_item(st, items[a]);
             bad = true;
-        } else if (!dbk_checklist_has(want, argv[a])) {
-            json_array_append_new(want, json_string(argv[a]));
+        } else if (!dbk_checklist_has(want, items[a])) {
+            json_array_append_new(want, json_string(items[a]));
         }
     }
-    if (bad) {
-        ret = DBK_EXIT_USAGE;
-        goto out;
-    }
-    dbk_day_format(st.today, date);
+    return !bad;
+}
 
-    if (check) {
-        json_array_foreach(want, i, v)
-            if (!dbk_checklist_has(before, json_string_value(v)))
-                json_array_append(changed, v);
-        if (json_array_size(changed) > 0) {
-            rc = dbk_checklist_add(&st.s, &st.l, &st.c, st.today, changed);
-            if (rc != DBK_OK) {
-                ret = dbk_cmd_fail("the checklist was not saved", rc);
-                goto out;
-            }
-            wrote = true;
-        }
-    } else {
-        json_array_foreach(want, i, v)
-            if (dbk_checklist_has(before, json_string_value(v)))
-                json_array_append(changed, v);
-        /* Every record of today that holds one of them gets a revision without it. */
-        for (i = 0; i < st.c.ndays && json_array_size(changed) > 0; i++) {
-            const dbk_eu_entry *e = &st.l.v[st.c.days[i]];
-            json_t *keep, *doc;
-            bool touched = false;
-            if (st.c.day[i] != st.today)
-                continue;
-            keep = json_array();
-            json_array_foreach(json_object_get(e->doc, "checked"), k, v) {
-                if (json_is_string(v) && dbk_checklist_has(changed, json_string_value(v)))
-                    touched = true;
-                else
-                    json_array_append(keep, v);
-            }
-            if (!touched) {
-                json_decref(keep);
-                continue;
-            }
-            doc = json_deep_copy(e->doc);
-            json_object_set_new(doc, "checked", keep);
-            rc = dbk_entry_save(&st.s, e->kind, &e->hdr.record, doc, &written);
-            json_decref(doc);
-            if (rc != DBK_OK) {
-                ret = dbk_cmd_fail("the checklist was not saved", rc);
-                goto out;
-            }
-            wrote = true;
-        }
-    }
+/* Checks (or unchecks) the wanted items the day does not (or does) hold; those
+ * go into changed. DBK_EXIT_OK, or after saying the checklist was not saved. */
+static int
+mark_items(struct state *st, bool check, const json_t *want, const json_t *before,
+           json_t *changed, bool *wrote)
+{
+    size_t i;
+    json_t *v;
+    int rc = DBK_OK;
 
-    after = json_array();
+    json_array_foreach(want, i, v)
+        if (dbk_checklist_has(before, json_string_value(v)) != check)
+            json_array_append(changed, v);
+    if (check && json_array_size(changed) > 0) {
+        rc = dbk_checklist_add(&st->s, &st->l, &st->c, st->today, changed);
+        if (rc == DBK_OK)
+            *wrote = true;
+    } else if (!check) {
+        rc = dbk_checklist_remove(&st->s, &st->l, &st->c, st->today, changed, wrote);
+    }
+    return rc == DBK_OK ? DBK_EXIT_OK : dbk_cmd_fail("the checklist was not saved", rc);
+}
+
+/* The day's checked items after the change (before, less or plus changed). */
+static json_t *
+checked_after(bool check, const json_t *before, const json_t *changed)
+{
+    json_t *after = json_array(), *v;
+    size_t i;
+
     json_array_foreach(before, i, v)
         if (check || !dbk_checklist_has(changed, json_string_value(v)))
             json_array_append(after, v);
@@ -391,10 +367,22 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
         json_array_foreach(changed, i, v)
             if (!dbk_checklist_has(after, json_string_value(v)))
                 json_array_append(after, v);
-    size_t total = 0, done = 0;
-    for (i = 0; i < st.c.nitems; i++) {
-        total += st.c.items[i].active;
-        done += st.c.items[i].active && dbk_checklist_has(after, st.c.items[i].id);
+    return after;
+}
+
+/* What changed, and how much of the day's list is done. */
+static void
+print_mark(const dbk_ctx *ctx, const struct state *st, bool check, const char *when,
+           const json_t *after, const json_t *changed, bool wrote)
+{
+    size_t total = 0, done = 0, i;
+    char date[11];
+    json_t *v;
+
+    dbk_day_format(st->today, date);
+    for (i = 0; i < st->c.nitems; i++) {
+        total += st->c.items[i].active;
+        done += st->c.items[i].active && dbk_checklist_has(after, st->c.items[i].id);
     }
     if (ctx->json) {
         json_t *out = json_pack("{s:s, s:O, s:O, s:b, s:i, s:i}", "date", date, "checked", after,
@@ -416,8 +404,48 @@ run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
         }
         printf(" %zu of %zu done %s.\n", done, total, when);
     }
-    json_decref(after);
-out:
+}
+
+static int
+run_mark(dbk_ctx *ctx, int argc, char **argv, bool check)
+{
+    const char *verb = check ? "check" : "uncheck", *date_arg = NULL, *when = "today";
+    struct state st;
+    json_t *want, *before, *changed, *after;
+    int ret, nitems = 0;
+    bool wrote = false;
+    char on_date[16];
+
+    if (!parse_mark(argc, argv, verb, &date_arg, &nitems))
+        return DBK_EXIT_USAGE;
+    if ((ret = load(&st)) != DBK_EXIT_OK) {
+        unload(&st);
+        return ret;
+    }
+    if (date_arg != NULL) {
+        int64_t day;
+        if (!dbk_bd_day("--date", date_arg, st.today, &day)) {
+            unload(&st);
+            return DBK_EXIT_USAGE;
+        }
+        if (day != st.today) {
+            st.today = day; /* the day whose records are edited */
+            snprintf(on_date, sizeof on_date, "on %.10s", date_arg);
+            when = on_date;
+        }
+    }
+    before = checked_today(&st);
+    want = json_array();
+    changed = json_array();
+    if (!pick_items(&st, argv + 1, nitems, check, before, want))
+        ret = DBK_EXIT_USAGE;
+    else
+        ret = mark_items(&st, check, want, before, changed, &wrote);
+    if (ret == DBK_EXIT_OK) {
+        after = checked_after(check, before, changed);
+        print_mark(ctx, &st, check, when, after, changed, wrote);
+        json_decref(after);
+    }
     json_decref(before);
     json_decref(want);
     json_decref(changed);

@@ -217,16 +217,249 @@ put_flags(const char *flags)
         printf("\n");
 }
 
+/* Every client: the caseload's, and, offline, those whose streams this device
+ * holds (not the counselor's own). A new object of account -> caseload row. */
+static json_t *
+caseload_ids(dbk_session *s, const json_t *caseload, bool offline)
+{
+    json_t *ids = json_object(), *v;
+    size_t i;
+
+    json_array_foreach(caseload, i, v) {
+        const char *a = json_string_value(json_object_get(v, "account"));
+        if (a != NULL)
+            json_object_set(ids, a, v);
+    }
+    if (offline) {
+        char me[DBK_ID_TEXT_LEN + 1];
+        dbk_local_streams(s->L, add_local, ids);
+        json_object_del(ids, "");
+        dbk_id_to_text(&s->account, me);
+        json_object_del(ids, me);
+    }
+    return ids;
+}
+
+/* The row's figures, from the client's review. */
+static void
+row_figures(struct row *r, const json_t *rev)
+{
+    json_t *eng = json_object_get(rev, "engagement"), *cr = json_object_get(rev, "cravings");
+    json_t *since = json_object_get(eng, "days_since_last_entry");
+    json_t *rf = json_object_get(rev, "read_first"), *it;
+    size_t j;
+
+    r->days_logged = (int)json_integer_value(json_object_get(eng, "days_with_entries"));
+    r->days = (int)json_integer_value(json_object_get(eng, "days"));
+    r->used = (int)json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count"));
+    r->have_peak = json_is_number(json_object_get(cr, "peak"));
+    r->peak = json_number_value(json_object_get(cr, "peak"));
+    r->quiet_days = json_is_integer(since) ? (int)json_integer_value(since) : -1;
+    if (!r->from_server && json_is_integer(json_object_get(eng, "last_entry_ms")))
+        r->last_ms = json_integer_value(json_object_get(eng, "last_entry_ms"));
+    r->risk = (int)json_integer_value(json_object_get(rf, "risk"));
+    json_array_foreach(json_object_get(rf, "items"), j, it)
+        if (strcmp(json_string_value(json_object_get(it, "kind")), "use") == 0 &&
+            !json_is_true(json_object_get(it, "discussed")) &&
+            json_is_true(json_object_get(it, "carried_forward")))
+            r->used++; /* a lapse from before the session, not yet discussed */
+}
+
+/* The row's flags, most urgent first (see the top of this file). */
+static void
+row_flags(struct row *r)
+{
+    r->flags = json_array();
+    if (r->used > 0)
+        json_array_append_new(r->flags, json_string("USE REPORTED"));
+    if (r->have_peak && r->peak >= DBK_REVIEW_HIGH_CRAVING)
+        json_array_append_new(r->flags, json_string("HIGH CRAVING"));
+    if (r->quiet_days < 0) {
+        json_array_append_new(r->flags, json_string("NO ENTRIES YET"));
+    } else if (r->quiet_days >= DBK_REVIEW_QUIET_DAYS) {
+        char f[48];
+        snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r->quiet_days);
+        json_array_append_new(r->flags, json_string(f));
+    }
+    if (r->state != NULL && strcmp(r->state, "revoked") == 0)
+        json_array_append_new(r->flags, json_string("ACCESS REVOKED"));
+    else if (r->state != NULL && strcmp(r->state, "expired") == 0)
+        json_array_append_new(r->flags, json_string("ACCESS EXPIRED"));
+    else if (r->state != NULL && strcmp(r->state, "none") == 0)
+        json_array_append_new(r->flags, json_string("NOT SHARING"));
+}
+
+/* One client's row (the --json shape), from the caseload row v and the client's
+ * review since the last session; NULL for an account id that does not parse, and
+ * *failed when the review could not be computed. */
+static json_t *
+client_row(dbk_session *s, const dbk_eu_list *l, const json_t *aliases, const char *k,
+           json_t *v, int64_t now_ms, bool *failed)
+{
+    struct row r;
+    dbk_review_period p;
+    json_t *rev, *kept = NULL, *o;
+    char last[32] = "never";
+
+    memset(&r, 0, sizeof r);
+    if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
+        return NULL;
+    dbk_co_label(aliases, &r.id, r.label, sizeof r.label);
+    r.state = json_string_value(json_object_get(v, "grant_state"));
+    if (r.state != NULL)
+        dbk_co_state_put(s, &r.id, r.state);
+    r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
+    if (r.from_server)
+        r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
+    (void)dbk_review_period_make(l, &r.id, NULL, &p);
+    p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
+    (void)dbk_review_kept_load(s, &r.id, &kept);
+    rev = dbk_review_build(s, l, &r.id, r.label, &p, kept);
+    json_decref(kept);
+    if (rev == NULL) {
+        *failed = true;
+        return NULL;
+    }
+    row_figures(&r, rev);
+    row_flags(&r);
+    json_decref(rev);
+
+    if (r.last_ms > 0)
+        dbk_co_ms_text(r.last_ms, last);
+    o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:i, s:i, s:s, s:o, s:o}", "account", k,
+                  "label", r.label, "grant_state", r.state ? json_string(r.state) : json_null(),
+                  "last_sync", last, "last_sync_ms",
+                  r.last_ms > 0 ? json_integer(r.last_ms) : json_null(), "last_sync_source",
+                  r.from_server ? "server" : "entries", "days_logged", r.days_logged, "days",
+                  r.days, "since", p.since, "last_session",
+                  p.last_session[0] ? json_string(p.last_session) : json_null(), "flags",
+                  r.flags);
+    json_object_set_new(o, "recency", json_string(recency_name(r.last_ms, now_ms)));
+    json_object_set_new(o, "risk", json_integer(r.risk));
+    return o;
+}
+
+/* One row of the table: RISK, the label in 16 columns (cut on a character
+ * boundary, coloured by recency), the last sync, days logged, the flags. */
+static void
+print_row(const json_t *v, bool color, int64_t now_ms)
+{
+    int64_t ms = json_integer_value(json_object_get(v, "last_sync_ms"));
+    char days[16], flags[160] = "";
+    size_t f, b = 0, c = 0;
+    json_t *x;
+    const char *lab = json_string_value(json_object_get(v, "label"));
+
+    snprintf(days, sizeof days, "%lld/%lld",
+             (long long)json_integer_value(json_object_get(v, "days_logged")),
+             (long long)json_integer_value(json_object_get(v, "days")));
+    json_array_foreach(json_object_get(v, "flags"), f, x) {
+        if (f > 0)
+            strncat(flags, ", ", sizeof flags - strlen(flags) - 1);
+        strncat(flags, json_string_value(x), sizeof flags - strlen(flags) - 1);
+    }
+    while (lab[b] && c < 16) {
+        b++;
+        while (((unsigned char)lab[b] & 0xC0) == 0x80)
+            b++;
+        c++;
+    }
+    printf("%-4s ", json_integer_value(json_object_get(v, "risk")) > 0 ? "RISK" : "");
+    printf("%s%.*s%*s %-16s%s %-11s %s", color ? recency_color(ms, now_ms) : "", (int)b, lab,
+           (int)(16 - c), "", json_string_value(json_object_get(v, "last_sync")),
+           color ? "\033[0m" : "", days, "");
+    put_flags(flags);
+}
+
+/* The caseload as a table, with how fresh it is. */
+static void
+print_caseload(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool offline,
+               int64_t now_ms)
+{
+    size_t i;
+    json_t *v;
+
+    if (offline)
+        fprintf(stderr, "daybook: the server cannot be reached; showing what this device "
+                        "holds from the last sync\n");
+    dbk_out_freshness(stdout, fresh, ctx->color);
+    if (json_array_size(out) == 0)
+        printf("No clients yet: 'daybook invite' makes an enrollment code.\n");
+    else
+        printf("%-4s %-16s %-16s %-11s %s\n", "RISK", "CLIENT", "LAST SYNC", "DAYS LOGGED",
+               "FLAGS");
+    json_array_foreach(out, i, v)
+        print_row(v, ctx->color, now_ms);
+    if (json_array_size(out) > 0)
+        printf("\nDAYS LOGGED: days with an entry since the last session (or the last %d "
+               "days).\n'daybook review CLIENT' before the session; 'daybook session done "
+               "CLIENT' after.\n",
+               DBK_REVIEW_DEFAULT_DAYS);
+}
+
+/* The caseload (pulled first unless no_pull), its rows computed and printed. */
+static int
+show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
+{
+    dbk_eu_list l;
+    json_t *caseload = NULL, *ids, *out, *v, *fresh;
+    const char *k;
+    bool offline = false, failed = false;
+    int64_t now_ms = (int64_t)time(NULL) * 1000;
+    int rc, ret = DBK_EXIT_OK;
+
+    fresh = dbk_review_freshen(s, no_pull);
+    s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
+    rc = no_pull ? DBK_E_UNAVAILABLE : dbk_co_caseload(s, &caseload);
+    if (rc == DBK_E_UNAVAILABLE) {
+        offline = true;
+    } else if (rc != DBK_OK) {
+        json_decref(fresh);
+        return dbk_cmd_fail("cannot fetch your caseload", rc);
+    }
+    if ((rc = dbk_eu_load(s, &l)) != DBK_OK) {
+        json_decref(fresh);
+        json_decref(caseload);
+        return dbk_cmd_fail("cannot read the entries on this device", rc);
+    }
+    dbk_out_warn_unopened(&l);
+
+    ids = caseload_ids(s, caseload, offline);
+    out = json_array();
+    json_object_foreach(ids, k, v) {
+        json_t *o = client_row(s, &l, aliases, k, v, now_ms, &failed);
+        if (failed) {
+            ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
+            break;
+        }
+        if (o != NULL)
+            json_array_append_new(out, o);
+    }
+    sort_rows(out);
+
+    if (ret == DBK_EXIT_OK && ctx->json) {
+        json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,
+                                "data", fresh);
+        dbk_out_json(stdout, doc);
+        json_decref(doc);
+    } else if (ret == DBK_EXIT_OK) {
+        print_caseload(ctx, out, fresh, offline, now_ms);
+    }
+    json_decref(out);
+    json_decref(fresh);
+    json_decref(ids);
+    json_decref(caseload);
+    dbk_eu_free(&l);
+    return ret;
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
-    dbk_eu_list l;
-    json_t *aliases = NULL, *caseload = NULL, *ids, *out, *v, *fresh;
-    const char *k;
-    bool offline = false, no_pull = false;
-    int64_t now_ms = (int64_t)time(NULL) * 1000, today = dbk_eu_today();
-    int rc, ret = DBK_EXIT_OK;
+    json_t *aliases = NULL;
+    bool no_pull = false;
+    int rc, ret;
 
     if (argc == 2 && strcmp(argv[1], "--offline") == 0) {
         no_pull = true;
@@ -251,183 +484,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot read your aliases", rc);
     }
-    fresh = dbk_review_freshen(&s, no_pull);
-    s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
-    rc = no_pull ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
-    if (rc == DBK_E_UNAVAILABLE) {
-        offline = true;
-    } else if (rc != DBK_OK) {
-        json_decref(aliases);
-        json_decref(fresh);
-        dbk_session_close(&s);
-        return dbk_cmd_fail("cannot fetch your caseload", rc);
-    }
-    if ((rc = dbk_eu_load(&s, &l)) != DBK_OK) {
-        json_decref(fresh);
-        json_decref(aliases);
-        json_decref(caseload);
-        dbk_session_close(&s);
-        return dbk_cmd_fail("cannot read the entries on this device", rc);
-    }
-    dbk_out_warn_unopened(&l);
-
-    /* Every client: the caseload's, and those whose streams this device holds. */
-    ids = json_object();
-    {
-        size_t i;
-        json_array_foreach(caseload, i, v) {
-            const char *a = json_string_value(json_object_get(v, "account"));
-            if (a != NULL)
-                json_object_set(ids, a, v);
-        }
-    }
-    if (offline) {
-        dbk_local_streams(s.L, add_local, ids);
-        json_object_del(ids, "");
-        {
-            char me[DBK_ID_TEXT_LEN + 1];
-            dbk_id_to_text(&s.account, me);
-            json_object_del(ids, me);
-        }
-    }
-
-    out = json_array();
-    json_object_foreach(ids, k, v) {
-        struct row r;
-        dbk_review_period p;
-        json_t *rev;
-        memset(&r, 0, sizeof r);
-        if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
-            continue;
-        dbk_co_label(aliases, &r.id, r.label, sizeof r.label);
-        r.state = json_string_value(json_object_get(v, "grant_state"));
-        if (r.state != NULL)
-            dbk_co_state_put(&s, &r.id, r.state);
-        r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
-        if (r.from_server)
-            r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
-        (void)dbk_review_period_make(&l, &r.id, NULL, &p);
-        p.enrolled_day = dbk_co_enrolled_day(&s, v, &r.id);
-        json_t *kept = NULL;
-        (void)dbk_review_kept_load(&s, &r.id, &kept);
-        rev = dbk_review_build(&s, &l, &r.id, r.label, &p, kept);
-        json_decref(kept);
-        if (rev == NULL) {
-            ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
-            break;
-        }
-        json_t *eng = json_object_get(rev, "engagement"), *cr = json_object_get(rev, "cravings");
-        r.days_logged = (int)json_integer_value(json_object_get(eng, "days_with_entries"));
-        r.days = (int)json_integer_value(json_object_get(eng, "days"));
-        r.used = (int)json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count"));
-        r.have_peak = json_is_number(json_object_get(cr, "peak"));
-        r.peak = json_number_value(json_object_get(cr, "peak"));
-        json_t *since = json_object_get(eng, "days_since_last_entry");
-        r.quiet_days = json_is_integer(since) ? (int)json_integer_value(since) : -1;
-        if (!r.from_server && json_is_integer(json_object_get(eng, "last_entry_ms")))
-            r.last_ms = json_integer_value(json_object_get(eng, "last_entry_ms"));
-        json_t *rf = json_object_get(rev, "read_first"), *it;
-        size_t j;
-        r.risk = (int)json_integer_value(json_object_get(rf, "risk"));
-        json_array_foreach(json_object_get(rf, "items"), j, it)
-            if (strcmp(json_string_value(json_object_get(it, "kind")), "use") == 0 &&
-                !json_is_true(json_object_get(it, "discussed")) &&
-                json_is_true(json_object_get(it, "carried_forward")))
-                r.used++; /* a lapse from before the session, not yet discussed */
-        r.flags = json_array();
-        if (r.used > 0)
-            json_array_append_new(r.flags, json_string("USE REPORTED"));
-        if (r.have_peak && r.peak >= DBK_REVIEW_HIGH_CRAVING)
-            json_array_append_new(r.flags, json_string("HIGH CRAVING"));
-        if (r.quiet_days < 0) {
-            json_array_append_new(r.flags, json_string("NO ENTRIES YET"));
-        } else if (r.quiet_days >= DBK_REVIEW_QUIET_DAYS) {
-            char f[48];
-            snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r.quiet_days);
-            json_array_append_new(r.flags, json_string(f));
-        }
-        if (r.state != NULL && strcmp(r.state, "revoked") == 0)
-            json_array_append_new(r.flags, json_string("ACCESS REVOKED"));
-        else if (r.state != NULL && strcmp(r.state, "expired") == 0)
-            json_array_append_new(r.flags, json_string("ACCESS EXPIRED"));
-        else if (r.state != NULL && strcmp(r.state, "none") == 0)
-            json_array_append_new(r.flags, json_string("NOT SHARING"));
-        json_decref(rev);
-
-        char last[32] = "never";
-        if (r.last_ms > 0)
-            dbk_co_ms_text(r.last_ms, last);
-        json_t *o = json_pack(
-            "{s:s, s:s, s:o, s:s, s:o, s:s, s:i, s:i, s:s, s:o, s:o}", "account", k, "label",
-            r.label, "grant_state", r.state ? json_string(r.state) : json_null(), "last_sync",
-            last, "last_sync_ms", r.last_ms > 0 ? json_integer(r.last_ms) : json_null(),
-            "last_sync_source", r.from_server ? "server" : "entries", "days_logged",
-            r.days_logged, "days", r.days, "since", p.since, "last_session",
-            p.last_session[0] ? json_string(p.last_session) : json_null(), "flags", r.flags);
-        json_object_set_new(o, "recency", json_string(recency_name(r.last_ms, now_ms)));
-        json_object_set_new(o, "risk", json_integer(r.risk));
-        json_array_append_new(out, o);
-    }
-    (void)today;
-    sort_rows(out);
-
-    if (ret == DBK_EXIT_OK && ctx->json) {
-        json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,
-                                "data", fresh);
-        dbk_out_json(stdout, doc);
-        json_decref(doc);
-    } else if (ret == DBK_EXIT_OK) {
-        size_t i;
-        if (offline)
-            fprintf(stderr, "daybook: the server cannot be reached; showing what this device "
-                            "holds from the last sync\n");
-        dbk_out_freshness(stdout, fresh, ctx->color);
-        if (json_array_size(out) == 0)
-            printf("No clients yet: 'daybook invite' makes an enrollment code.\n");
-        else
-            printf("%-4s %-16s %-16s %-11s %s\n", "RISK", "CLIENT", "LAST SYNC", "DAYS LOGGED",
-                   "FLAGS");
-        json_array_foreach(out, i, v) {
-            int64_t ms = json_integer_value(json_object_get(v, "last_sync_ms"));
-            char days[16], flags[160] = "";
-            size_t f;
-            json_t *x;
-            snprintf(days, sizeof days, "%lld/%lld",
-                     (long long)json_integer_value(json_object_get(v, "days_logged")),
-                     (long long)json_integer_value(json_object_get(v, "days")));
-            json_array_foreach(json_object_get(v, "flags"), f, x) {
-                if (f > 0)
-                    strncat(flags, ", ", sizeof flags - strlen(flags) - 1);
-                strncat(flags, json_string_value(x), sizeof flags - strlen(flags) - 1);
-            }
-            /* The label in 16 columns, cut on a character boundary. */
-            const char *lab = json_string_value(json_object_get(v, "label"));
-            size_t b = 0, c = 0;
-            while (lab[b] && c < 16) {
-                b++;
-                while (((unsigned char)lab[b] & 0xC0) == 0x80)
-                    b++;
-                c++;
-            }
-            printf("%-4s ", json_integer_value(json_object_get(v, "risk")) > 0 ? "RISK" : "");
-            printf("%s%.*s%*s %-16s%s %-11s %s", ctx->color ? recency_color(ms, now_ms) : "",
-                   (int)b, lab, (int)(16 - c), "",
-                   json_string_value(json_object_get(v, "last_sync")),
-                   ctx->color ? "\033[0m" : "", days, "");
-            put_flags(flags);
-        }
-        if (json_array_size(out) > 0)
-            printf("\nDAYS LOGGED: days with an entry since the last session (or the last %d "
-                   "days).\n'daybook review CLIENT' before the session; 'daybook session done "
-                   "CLIENT' after.\n",
-                   DBK_REVIEW_DEFAULT_DAYS);
-    }
-    json_decref(out);
-    json_decref(fresh);
-    json_decref(ids);
+    ret = show_caseload(ctx, &s, aliases, no_pull);
     json_decref(aliases);
-    json_decref(caseload);
-    dbk_eu_free(&l);
     dbk_session_close(&s);
     return ret;
 }

@@ -6,7 +6,9 @@
  *
  * daybook share COUNSELOR: shares again with the counselor of the enrollment, after
  * a revoke or when a consent ends, under a fresh consent shown whole and agreed to
- * with "yes" (--yes for scripts). Enrollment offers its consent the same way
+ * with "yes" (--yes for scripts). daybook share LINK (dbk_cmd_share_link): shares
+ * with another counselor of the care team, named by their team link (cmd_team.c
+ * makes it), whose keys are checked against the link's fingerprint and pinned first. Enrollment offers its consent the same way
  * (dbk_cmd_offer_consent): nothing is granted before the client agrees.
  */
 #include "cmd.h"
@@ -14,6 +16,7 @@
 #include "counselor.h"
 #include "daycount.h"
 #include "entries.h"
+#include "links.h"
 #include "output.h"
 #include "prompt.h"
 #include "share.h"
@@ -22,6 +25,7 @@
 #include "unlock.h"
 
 #include "dbk/error.h"
+#include "dbk/fingerprint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,23 +85,17 @@ dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor, con
     return DBK_EXIT_OK;
 }
 
-static int
-run_share(dbk_ctx *ctx, int argc, char **argv)
+/* COUNSELOR and --yes (or -y), in any order; false after the usage. */
+static bool
+parse_share(int argc, char **argv, const char **arg, bool *yes)
 {
-    dbk_session s;
-    dbk_id counselor;
-    unsigned char sign_pk[32], box_pk[32];
-    char cname[201] = "", cid[DBK_ID_TEXT_LEN + 1], fp[64] = "", patient[201] = "";
-    const char *arg = NULL;
-    bool yes = false;
-    size_t n;
-    int rc, ret, operands = 0;
+    int operands = 0;
 
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--yes") == 0 || strcmp(argv[a], "-y") == 0)
-            yes = true;
+            *yes = true;
         else if (dbk_cmd_is_operand(argv[a]) && operands++ == 0)
-            arg = argv[a];
+            *arg = argv[a];
         else
             operands = 2;
     }
@@ -105,8 +103,54 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "usage: daybook share COUNSELOR [--yes]   (the name or id 'daybook "
                         "consent' shows)\n       daybook share LINK [--yes]        (a "
                         "counselor's team link)\n");
-        return DBK_EXIT_USAGE;
+        return false;
     }
+    return true;
+}
+
+/* The counselor's box key to share with: the keys pinned at enrollment (trust/);
+ * else the server's, checked against the invite's fingerprint fp kept then.
+ * DBK_EXIT_OK, or the exit code after saying why nothing is shared. */
+static int
+counselor_keys(dbk_session *s, const dbk_id *counselor, const char *cname, const char *fp,
+               unsigned char box_pk[32])
+{
+    unsigned char sign_pk[32];
+    int rc;
+
+    if (dbk_trust_pinned(s, counselor, sign_pk, box_pk) == DBK_OK) {
+        rc = DBK_OK;
+    } else if (fp[0] == '\0') {
+        fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
+                        "their key against; share from the device you enrolled with\n", cname);
+        return DBK_EXIT_FAIL;
+    } else {
+        rc = dbk_share_counselor_keys(s, counselor, fp, sign_pk, box_pk);
+    }
+    if (rc == DBK_E_FINGERPRINT) {
+        fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
+                        "enrolled with. Nothing was shared. Tell your counselor.\n", cname);
+        return DBK_EXIT_FAIL;
+    }
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("cannot fetch your counselor's key (sharing needs the server)", rc);
+    return DBK_EXIT_OK;
+}
+
+static int
+run_share(dbk_ctx *ctx, int argc, char **argv)
+{
+    dbk_session s;
+    dbk_id counselor;
+    unsigned char box_pk[32];
+    char cname[201] = "", cid[DBK_ID_TEXT_LEN + 1], fp[64] = "", patient[201] = "";
+    const char *arg = NULL;
+    bool yes = false;
+    size_t n;
+    int rc, ret;
+
+    if (!parse_share(argc, argv, &arg, &yes))
+        return DBK_EXIT_USAGE;
     if (strncmp(arg, "daybook://", 10) == 0) {
         if (!yes && !dbk_prompt_interactive()) {
             fprintf(stderr, "daybook: share shows the consent and asks; add --yes to agree "
@@ -146,27 +190,9 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot unlock your keys", rc);
     }
-    /* The keys pinned at enrollment (trust/); else the server's, checked against the
-     * invite's fingerprint kept then. */
-    if (dbk_trust_pinned(&s, &counselor, sign_pk, box_pk) == DBK_OK) {
-        rc = DBK_OK;
-    } else if (fp[0] == '\0') {
-        fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
-                        "their key against; share from the device you enrolled with\n", cname);
+    if ((ret = counselor_keys(&s, &counselor, cname, fp, box_pk)) != DBK_EXIT_OK) {
         dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    } else {
-        rc = dbk_share_counselor_keys(&s, &counselor, fp, sign_pk, box_pk);
-    }
-    if (rc == DBK_E_FINGERPRINT) {
-        fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
-                        "enrolled with. Nothing was shared. Tell your counselor.\n", cname);
-        dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    }
-    if (rc != DBK_OK) {
-        dbk_session_close(&s);
-        return dbk_cmd_fail("cannot fetch your counselor's key (sharing needs the server)", rc);
+        return ret;
     }
     ret = dbk_cmd_offer_consent(ctx, &s, &counselor, cname, box_pk,
                                 patient[0] ? patient : "Daybook client", yes);
@@ -326,6 +352,100 @@ run_consent(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_no_profile(rc);
     ret = s.role == DBK_ROLE_COUNSELOR ? consent_counselor(ctx, &s) : consent_client(ctx, &s);
     dbk_session_close(&s);
+    return ret;
+}
+
+/*
+ * The counselor of a team link checked: their keys pinned on this device, or fetched
+ * and matched against the link's fingerprint, then pinned. Exit code; on success
+ * sign_pk and box_pk hold the keys.
+ */
+static int
+team_counselor_keys(dbk_session *s, const dbk_link *u, const dbk_id *counselor,
+                    unsigned char box_pk[32])
+{
+    unsigned char sign_pk[32];
+    char fp[DBK_FP_SHORT_LEN + 1];
+    int rc;
+
+    if (dbk_trust_pinned(s, counselor, sign_pk, box_pk) == DBK_OK) {
+        dbk_fingerprint_short(fp, counselor, sign_pk, box_pk);
+        rc = strcmp(fp, u->fp) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
+    } else {
+        rc = dbk_share_counselor_keys(s, counselor, u->fp, sign_pk, box_pk);
+        if (rc == DBK_OK)
+            rc = dbk_trust_pin(s, counselor, sign_pk, box_pk);
+    }
+    if (rc == DBK_E_FINGERPRINT) {
+        fprintf(stderr, "daybook: the keys for this counselor do not match the link's "
+                        "fingerprint. Nothing was shared. Check the link with your counselor, "
+                        "and tell your clinic.\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("cannot fetch the counselor's keys (sharing needs the server)", rc);
+    return DBK_EXIT_OK;
+}
+
+int
+dbk_cmd_share_link(dbk_ctx *ctx, const char *text, bool yes)
+{
+    dbk_session s;
+    dbk_link u;
+    dbk_id counselor, first;
+    unsigned char box_pk[32];
+    char cname[420], patient[201] = "";
+    size_t n;
+    int rc, ret;
+
+    if (dbk_link_parse(text, &u) != DBK_OK || u.kind != DBK_LINK_TEAM ||
+        dbk_id_from_text(&counselor, u.counselor, strlen(u.counselor)) != DBK_OK) {
+        fprintf(stderr, "daybook: that is not a counselor's team link (daybook://team?...); "
+                        "ask them for 'daybook team-link'\n");
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if (s.role != DBK_ROLE_CLIENT ||
+        dbk_local_get(s.L, "counselor", first.b, DBK_ID_BYTES, &n) != DBK_OK) {
+        fprintf(stderr, "daybook: %s\n", s.role == DBK_ROLE_COUNSELOR
+                                             ? "share is for clients; this is a counselor's profile"
+                                             : "enroll first, with the code your counselor gave "
+                                               "you: daybook enroll CODE");
+        dbk_session_close(&s);
+        return DBK_EXIT_FAIL;
+    }
+    if (strcmp(u.server, s.server) != 0) {
+        fprintf(stderr, "daybook: the link is for the server %s; your records are on %s. Ask "
+                        "for a link from your clinic's server.\n", u.server, s.server);
+        dbk_session_close(&s);
+        return DBK_EXIT_FAIL;
+    }
+    if (dbk_id_equal(&counselor, &s.account) || dbk_id_equal(&counselor, &first)) {
+        fprintf(stderr, "daybook: %s\n", dbk_id_equal(&counselor, &s.account)
+                                             ? "that link names your own account"
+                                             : "that is the counselor you enrolled with: daybook "
+                                               "share COUNSELOR shares with them again");
+        dbk_session_close(&s);
+        return DBK_EXIT_FAIL;
+    }
+    if ((rc = dbk_unlock(&s)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("cannot unlock your keys", rc);
+    }
+    if ((ret = team_counselor_keys(&s, &u, &counselor, box_pk)) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        return ret;
+    }
+    /* The name and role come with the fingerprint, from the counselor's own screen. */
+    snprintf(cname, sizeof cname, "%s%s%s%s", u.by[0] ? u.by : "your counselor",
+             u.role[0] ? " (" : "", u.role, u.role[0] ? ")" : "");
+    (void)dbk_local_get_text(s.L, "patient_name", patient, sizeof patient);
+    ret = dbk_cmd_offer_consent(ctx, &s, &counselor, cname, box_pk,
+                                patient[0] ? patient : "Daybook client", yes);
+    dbk_session_close(&s);
+    if (ret == DBK_EXIT_OK && ctx->json)
+        printf("{\"shared\":\"%s\"}\n", u.counselor);
     return ret;
 }
 

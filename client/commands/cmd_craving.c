@@ -200,10 +200,72 @@ prompt_missing(long *intensity, const char **result, json_t *doc, json_t *trigge
     return true;
 }
 
-/* Over 80 lines: one case per flag, each with the message that names what it takes;
- * split up, what a flag accepts would be far from where it is read. */
+/* What was typed: the entry's free fields go straight into doc; the rest is
+ * checked and assembled by check_craving and build_craving. */
+struct craving {
+    json_t *doc, *triggers, *coping, *subst, *halt;
+    bool new_coping;
+    const char *scale, *result, *used_what, *at;
+    long intensity;
+};
+
+static void
+craving_clear(struct craving *c)
+{
+    json_decref(c->doc);
+    json_decref(c->triggers);
+    json_decref(c->coping);
+    json_decref(c->subst);
+    json_decref(c->halt);
+}
+
+/* --trigger KIND:TEXT into c->triggers; false (after saying why) for a bad one. */
+static bool
+parse_trigger(struct craving *c, char *arg)
+{
+    char *colon = strchr(arg, ':');
+    for (size_t k = 0; colon != NULL; k++) {
+        if (trigger_kinds[k] == NULL) {
+            colon = NULL;
+            break;
+        }
+        if (strncmp(trigger_kinds[k], arg, (size_t)(colon - arg)) == 0 &&
+            trigger_kinds[k][colon - arg] == '\0')
+            break;
+    }
+    if (colon == NULL || colon[1] == '\0') {
+        fprintf(stderr, "daybook: --trigger is KIND:TEXT, KIND one of people, places, "
+                        "things, times, emotions, cues (e.g. --trigger 'places:the bar'); "
+                        "got '%s'\n", arg);
+        return false;
+    }
+    *colon = '\0';
+    if (json_object_get(c->triggers, arg) == NULL)
+        json_object_set_new(c->triggers, arg, json_array());
+    json_array_append_new(json_object_get(c->triggers, arg), json_string(colon + 1));
+    return true;
+}
+
+/* --halt LIST into c->halt; false (after saying why) for a word not of HALT. */
+static bool
+parse_halt(struct craving *c, char *arg)
+{
+    for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+        if (strcmp(tok, "hungry") && strcmp(tok, "angry") && strcmp(tok, "lonely") &&
+            strcmp(tok, "tired")) {
+            fprintf(stderr, "daybook: --halt takes hungry, angry, lonely, tired "
+                            "(comma-separated); got '%s'\n", tok);
+            return false;
+        }
+        json_array_append_new(c->halt, json_string(tok));
+    }
+    return true;
+}
+
+/* The flags into c: DBK_EXIT_OK, DBK_EXIT_USAGE after a message naming the flag, or
+ * -1 for a flag not known (the caller prints the usage). */
 static int
-run(dbk_ctx *ctx, int argc, char **argv)
+parse_craving(struct craving *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"intensity", required_argument, NULL, 'i'}, {"scale", required_argument, NULL, 'S'},
@@ -216,132 +278,200 @@ run(dbk_ctx *ctx, int argc, char **argv)
         {"note", required_argument, NULL, 'n'},      {"help-contacted", no_argument, NULL, 'h'},
         {"at", required_argument, NULL, 'A'},        {NULL, 0, NULL, 0},
     };
-    json_t *doc = json_object(), *triggers = json_object(), *coping = json_array(),
-           *subst = json_array(), *halt = json_array(), *outcome = NULL;
-    bool new_coping = false;
-    const char *scale = "0-10", *result = NULL, *used_what = NULL, *at = NULL;
-    long intensity = -1;
-    dbk_session s;
-    bool opened = false;
-    dbk_id id;
-    char when[40], tz[64], t[DBK_ID_TEXT_LEN + 1];
-    int opt, rc, ret = DBK_EXIT_OK;
+    int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end, *colon;
+        char *end;
         switch (opt) {
         case 'i':
-            intensity = strtol(optarg, &end, 10);
-            if (*end != '\0' || end == optarg || intensity < 0) {
+            c->intensity = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || c->intensity < 0) {
                 fprintf(stderr, "daybook: --intensity is a whole number, 0 to 10 (1 to 100 with "
                                 "--scale 1-100); got '%s'\n", optarg);
-                ret = DBK_EXIT_USAGE;
-                goto out;
+                return DBK_EXIT_USAGE;
             }
             break;
-        case 'N': new_coping = true; break;
-        case 'S': scale = optarg; break;
-        case 'o': result = optarg; break;
-        case 'u': used_what = optarg; break;
+        case 'N': c->new_coping = true; break;
+        case 'S': c->scale = optarg; break;
+        case 'o': c->result = optarg; break;
+        case 'u': c->used_what = optarg; break;
         case 't':
-            colon = strchr(optarg, ':');
-            for (size_t k = 0; colon != NULL; k++) {
-                if (trigger_kinds[k] == NULL) {
-                    colon = NULL;
-                    break;
-                }
-                if (strncmp(trigger_kinds[k], optarg, (size_t)(colon - optarg)) == 0 &&
-                    trigger_kinds[k][colon - optarg] == '\0')
-                    break;
-            }
-            if (colon == NULL || colon[1] == '\0') {
-                fprintf(stderr, "daybook: --trigger is KIND:TEXT, KIND one of people, places, "
-                                "things, times, emotions, cues (e.g. --trigger 'places:the bar'); "
-                                "got '%s'\n", optarg);
-                ret = DBK_EXIT_USAGE;
-                goto out;
-            }
-            *colon = '\0';
-            if (json_object_get(triggers, optarg) == NULL)
-                json_object_set_new(triggers, optarg, json_array());
-            json_array_append_new(json_object_get(triggers, optarg), json_string(colon + 1));
+            if (!parse_trigger(c, optarg))
+                return DBK_EXIT_USAGE;
             break;
         case 'H':
-            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-                if (strcmp(tok, "hungry") && strcmp(tok, "angry") && strcmp(tok, "lonely") &&
-                    strcmp(tok, "tired")) {
-                    fprintf(stderr, "daybook: --halt takes hungry, angry, lonely, tired "
-                                    "(comma-separated); got '%s'\n", tok);
-                    ret = DBK_EXIT_USAGE;
-                    goto out;
-                }
-                json_array_append_new(halt, json_string(tok));
-            }
+            if (!parse_halt(c, optarg))
+                return DBK_EXIT_USAGE;
             break;
-        case 'c': json_array_append_new(coping, json_string(optarg)); break;
-        case 'x': json_array_append_new(subst, json_string(optarg)); break;
+        case 'c': json_array_append_new(c->coping, json_string(optarg)); break;
+        case 'x': json_array_append_new(c->subst, json_string(optarg)); break;
         case 'd': {
             long m = strtol(optarg, &end, 10);
             if (*end != '\0' || end == optarg || m < 0 || m > 10080) {
                 fprintf(stderr, "daybook: --duration is minutes, 0 to 10080 (a week); got "
                                 "'%s'\n", optarg);
-                ret = DBK_EXIT_USAGE;
-                goto out;
+                return DBK_EXIT_USAGE;
             }
-            json_object_set_new(doc, "duration", json_pack("{s:i}", "minutes", (int)m));
+            json_object_set_new(c->doc, "duration", json_pack("{s:i}", "minutes", (int)m));
             break;
         }
-        case 's': json_object_set_new(doc, "situation", json_string(optarg)); break;
-        case 'T': json_object_set_new(doc, "thoughts", json_string(optarg)); break;
-        case 'f': json_object_set_new(doc, "feelings", json_string(optarg)); break;
-        case 'n': json_object_set_new(doc, "note", json_string(optarg)); break;
-        case 'h': json_object_set_new(doc, "help_contacted", json_true()); break;
-        case 'A': at = optarg; break;
-        default: goto bad;
+        case 's': json_object_set_new(c->doc, "situation", json_string(optarg)); break;
+        case 'T': json_object_set_new(c->doc, "thoughts", json_string(optarg)); break;
+        case 'f': json_object_set_new(c->doc, "feelings", json_string(optarg)); break;
+        case 'n': json_object_set_new(c->doc, "note", json_string(optarg)); break;
+        case 'h': json_object_set_new(c->doc, "help_contacted", json_true()); break;
+        case 'A': c->at = optarg; break;
+        default: return -1;
         }
     }
-    if (strcmp(scale, "0-10") != 0 && strcmp(scale, "1-100") != 0) {
-        fprintf(stderr, "daybook: --scale is 0-10 or 1-100; got '%s'\n", scale);
-        ret = DBK_EXIT_USAGE;
-        goto out;
+    return DBK_EXIT_OK;
+}
+
+/* A coping strategy is one of the suggested ones, or a new one said so. */
+static bool
+check_coping(const struct craving *c)
+{
+    size_t k;
+    json_t *v;
+    json_array_foreach(c->coping, k, v) {
+        const char *s = json_string_value(v);
+        if (!valid_slug(s)) {
+            fprintf(stderr, "daybook: --coping '%s': a strategy is one word of a-z, 0-9 "
+                            "and _ (e.g. call_support); say more with --note\n", s);
+            return false;
+        }
+        if (!known_coping(s) && !c->new_coping) {
+            fprintf(stderr, "daybook: --coping '%s' is not one of Daybook's strategies:", s);
+            for (size_t i = 0; i < NCOPINGS; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", copings[i].slug);
+            fprintf(stderr, ".\nAdd --new-coping to keep '%s' as your own.\n", s);
+            return false;
+        }
     }
-    if (result != NULL && strcmp(result, "resisted") != 0 && strcmp(result, "used") != 0) {
+    return true;
+}
+
+/* The values the flags gave, each against what it allows; false after a message. */
+static bool
+check_craving(const struct craving *c)
+{
+    bool ten = strcmp(c->scale, "0-10") == 0;
+    if (!ten && strcmp(c->scale, "1-100") != 0) {
+        fprintf(stderr, "daybook: --scale is 0-10 or 1-100; got '%s'\n", c->scale);
+        return false;
+    }
+    if (c->result != NULL && strcmp(c->result, "resisted") != 0 &&
+        strcmp(c->result, "used") != 0) {
         fprintf(stderr, "daybook: --outcome is resisted (it passed) or used; got '%s'\n",
-                result);
+                c->result);
+        return false;
+    }
+    if (c->intensity >= 0 &&
+        (ten ? c->intensity > 10 : c->intensity < 1 || c->intensity > 100)) {
+        fprintf(stderr, "daybook: --intensity on the %s scale is %s; got %ld\n", c->scale,
+                ten ? "0 to 10" : "1 to 100", c->intensity);
+        return false;
+    }
+    return check_coping(c);
+}
+
+/* The craving record (craving.schema.json) from what was typed and asked, in c->doc. */
+static void
+build_craving(struct craving *c, const char *when)
+{
+    char tz[64];
+    json_t *outcome, *base;
+
+    dbk_local_tz(tz, sizeof tz);
+    outcome = json_pack("{s:s}", "result", c->result);
+    if (strcmp(c->result, "used") == 0)
+        json_object_set_new(outcome, "used",
+                            c->used_what ? json_pack("{s:s}", "substance", c->used_what)
+                                         : json_object());
+    base = json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:o}", "type", "craving", "v", 1,
+                     "occurred_at", when, "tz", tz, "intensity", "value", (int)c->intensity,
+                     "scale", c->scale, "outcome", outcome);
+    json_object_update(c->doc, base);
+    json_decref(base);
+    if (json_array_size(c->halt) > 0)
+        json_object_set(c->triggers, "halt", c->halt);
+    if (json_object_size(c->triggers) > 0)
+        json_object_set(c->doc, "triggers", c->triggers);
+    if (json_array_size(c->coping) > 0)
+        json_object_set(c->doc, "coping", c->coping);
+    if (json_array_size(c->subst) > 0)
+        json_object_set(c->doc, "substances", c->subst);
+}
+
+/* The card shows whenever the entry calls for it, saved or not: a lapse, a
+ * strong craving, or risk language in what the client wrote. */
+static bool
+calls_for_card(const struct craving *c)
+{
+    static const char *const texts[] = {"situation", "thoughts", "feelings", "note"};
+    bool hard = strcmp(c->result, "used") == 0 ||
+                (strcmp(c->scale, "0-10") == 0 ? c->intensity >= HIGH_INTENSITY
+                                               : c->intensity >= 70);
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
+        hard |= dbk_risk_screen(json_string_value(json_object_get(c->doc, texts[k])), NULL,
+                                NULL);
+    return hard;
+}
+
+/* Saves the craving and says so (with the card when it calls for one); the exit code. */
+static int
+save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
+{
+    bool hard = calls_for_card(c);
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id id;
+    int rc = dbk_entry_save(s, DBK_LOCAL_SHARED, NULL, c->doc, &id);
+
+    if (rc == DBK_OK) {
+        (void)dbk_draft_remember_pk(s);
+        dbk_prompt_drafts_saved(s);
+    }
+    if (rc != DBK_OK) {
+        int ret = dbk_cmd_fail("the craving was not saved", rc);
+        /* A failed save is still a save: what was typed is kept sealed. */
+        if (rc == DBK_E_PASSPHRASE)
+            (void)dbk_prompt_keep_draft(s, DBK_LOCAL_SHARED, c->doc, "craving");
+        if (hard)
+            dbk_crisis_card_for(stderr, s);
+        return ret;
+    }
+    dbk_id_to_text(&id, t);
+    if (ctx->json) {
+        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":%s}\n", t, hard ? "true" : "false");
+    } else {
+        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
+        if (hard)
+            dbk_crisis_card_for(stdout, s);
+    }
+    return DBK_EXIT_OK;
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    struct craving c = {.doc = json_object(), .triggers = json_object(), .coping = json_array(),
+                        .subst = json_array(), .halt = json_array(), .scale = "0-10",
+                        .intensity = -1};
+    dbk_session s;
+    bool opened = false;
+    char when[40];
+    int rc, ret;
+
+    if ((ret = parse_craving(&c, argc, argv)) < 0)
+        goto bad;
+    if (ret != DBK_EXIT_OK)
+        goto out;
+    if (!check_craving(&c)) {
         ret = DBK_EXIT_USAGE;
         goto out;
     }
-    if (intensity >= 0 && (strcmp(scale, "0-10") == 0 ? intensity > 10
-                                                      : intensity < 1 || intensity > 100)) {
-        fprintf(stderr, "daybook: --intensity on the %s scale is %s; got %ld\n", scale,
-                strcmp(scale, "0-10") == 0 ? "0 to 10" : "1 to 100", intensity);
-        ret = DBK_EXIT_USAGE;
-        goto out;
-    }
-    {
-        /* A coping strategy is one of the suggested ones, or a new one said so. */
-        size_t k;
-        json_t *v;
-        json_array_foreach(coping, k, v) {
-            const char *c = json_string_value(v);
-            if (!valid_slug(c)) {
-                fprintf(stderr, "daybook: --coping '%s': a strategy is one word of a-z, 0-9 "
-                                "and _ (e.g. call_support); say more with --note\n", c);
-                ret = DBK_EXIT_USAGE;
-                goto out;
-            }
-            if (!known_coping(c) && !new_coping) {
-                fprintf(stderr, "daybook: --coping '%s' is not one of Daybook's strategies:", c);
-                for (size_t i = 0; i < NCOPINGS; i++)
-                    fprintf(stderr, "%s %s", i ? "," : "", copings[i].slug);
-                fprintf(stderr, ".\nAdd --new-coping to keep '%s' as your own.\n", c);
-                ret = DBK_EXIT_USAGE;
-                goto out;
-            }
-        }
-    }
-    if (optind == argc && (result == NULL || intensity < 0) && dbk_prompt_interactive()) {
+    if (optind == argc && (c.result == NULL || c.intensity < 0) && dbk_prompt_interactive()) {
         /* Passphrase first: a wrong one costs none of what is typed next. */
         if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
             ret = dbk_cmd_no_profile(rc);
@@ -352,84 +482,31 @@ run(dbk_ctx *ctx, int argc, char **argv)
             fprintf(stderr, "The passphrase did not unlock Daybook. You can still write the "
                             "craving: it is kept sealed on this device and saved the next time "
                             "Daybook unlocks.\n");
-        if (!prompt_missing(&intensity, &result, doc, triggers, halt, coping))
+        if (!prompt_missing(&c.intensity, &c.result, c.doc, c.triggers, c.halt, c.coping))
             goto bad;
     }
-    if (optind != argc || result == NULL || intensity < 0)
+    if (optind != argc || c.result == NULL || c.intensity < 0)
         goto bad;
-
-    if (at == NULL) {
+    if (c.at == NULL) {
         dbk_now_rfc3339(when);
-    } else if (!dbk_bd_time("--at", at, when)) {
+    } else if (!dbk_bd_time("--at", c.at, when)) {
         ret = DBK_EXIT_USAGE;
         goto out;
     }
-    dbk_local_tz(tz, sizeof tz);
-    outcome = json_pack("{s:s}", "result", result);
-    if (strcmp(result, "used") == 0)
-        json_object_set_new(outcome, "used",
-                            used_what ? json_pack("{s:s}", "substance", used_what) : json_object());
-    {
-        json_t *base = json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:s}, s:o}", "type", "craving", "v",
-                                 1, "occurred_at", when, "tz", tz, "intensity", "value",
-                                 (int)intensity, "scale", scale, "outcome", outcome);
-        json_object_update(doc, base);
-        json_decref(base);
-    }
-    if (json_array_size(halt) > 0)
-        json_object_set(triggers, "halt", halt);
-    if (json_object_size(triggers) > 0)
-        json_object_set(doc, "triggers", triggers);
-    if (json_array_size(coping) > 0)
-        json_object_set(doc, "coping", coping);
-    if (json_array_size(subst) > 0)
-        json_object_set(doc, "substances", subst);
-
+    build_craving(&c, when);
     if (!opened && (rc = dbk_session_open(&s, false)) != DBK_OK) {
         ret = dbk_cmd_no_profile(rc);
         goto out;
     }
     opened = true;
-    /* The card shows whenever the entry calls for it, saved or not: a lapse, a
-     * strong craving, or risk language in what the client wrote. */
-    bool hard = strcmp(result, "used") == 0 ||
-                (strcmp(scale, "0-10") == 0 ? intensity >= HIGH_INTENSITY : intensity >= 70);
-    static const char *const texts[] = {"situation", "thoughts", "feelings", "note"};
-    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++)
-        hard |= dbk_risk_screen(json_string_value(json_object_get(doc, texts[k])), NULL, NULL);
-    rc = dbk_entry_save(&s, DBK_LOCAL_SHARED, NULL, doc, &id);
-    if (rc == DBK_OK) {
-        (void)dbk_draft_remember_pk(&s);
-        dbk_prompt_drafts_saved(&s);
-    }
-    if (rc != DBK_OK) {
-        ret = dbk_cmd_fail("the craving was not saved", rc);
-        /* A failed save is still a save: what was typed is kept sealed. */
-        if (rc == DBK_E_PASSPHRASE)
-            (void)dbk_prompt_keep_draft(&s, DBK_LOCAL_SHARED, doc, "craving");
-        if (hard)
-            dbk_crisis_card_for(stderr, &s);
-        goto out;
-    }
-    dbk_id_to_text(&id, t);
-    if (ctx->json) {
-        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":%s}\n", t, hard ? "true" : "false");
-    } else {
-        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
-        if (hard)
-            dbk_crisis_card_for(stdout, &s);
-    }
+    ret = save_craving(ctx, &s, &c);
     goto out;
 bad:
     ret = usage();
 out:
     if (opened)
         dbk_session_close(&s);
-    json_decref(doc);
-    json_decref(triggers);
-    json_decref(coping);
-    json_decref(subst);
-    json_decref(halt);
+    craving_clear(&c);
     return ret;
 }
 

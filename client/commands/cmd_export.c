@@ -156,6 +156,47 @@ join(struct buf *b, const json_t *arr, const char *prefix)
     }
 }
 
+/* The triggers cell: KIND:TEXT for each listed trigger, KIND alone for a HALT state
+ * set true, separated by ';'. */
+static const char *
+triggers_cell(struct buf *tmp, const json_t *triggers)
+{
+    const char *k;
+    json_t *x;
+
+    json_object_foreach((json_t *)triggers, k, x) {
+        if (json_is_array(x)) {
+            join(tmp, x, k);
+        } else if (json_is_true(x)) {
+            if (tmp->n > 0)
+                puts_(tmp, ";");
+            puts_(tmp, k);
+        }
+    }
+    return tmp->p;
+}
+
+/* The items cell of a checklist: ID:LABEL for each item, separated by ';'. */
+static const char *
+items_cell(struct buf *tmp, const json_t *items)
+{
+    size_t i;
+    json_t *it;
+
+    json_array_foreach(items, i, it) {
+        const char *iid = json_string_value(json_object_get(it, "id"));
+        const char *label = json_string_value(json_object_get(it, "label"));
+        if (iid == NULL)
+            continue;
+        if (tmp->n > 0)
+            puts_(tmp, ";");
+        puts_(tmp, iid);
+        puts_(tmp, ":");
+        puts_(tmp, label ? label : "");
+    }
+    return tmp->p;
+}
+
 /* The value of one column of one entry, into tmp (reset first). */
 static const char *
 cell(struct buf *tmp, const char *col, const dbk_eu_entry *e, const char *id, char num[32])
@@ -206,36 +247,10 @@ cell(struct buf *tmp, const char *col, const dbk_eu_entry *e, const char *id, ch
         v = json_object_get(d, "help_contacted");
         return json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no") : NULL;
     }
-    if (strcmp(col, "triggers") == 0) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(json_object_get(d, "triggers"), k, x) {
-            if (json_is_array(x)) {
-                join(tmp, x, k);
-            } else if (json_is_true(x)) {
-                if (tmp->n > 0)
-                    puts_(tmp, ";");
-                puts_(tmp, k);
-            }
-        }
-        return tmp->p;
-    }
-    if (strcmp(col, "items") == 0) {
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(d, "items"), i, it) {
-            const char *iid = json_string_value(json_object_get(it, "id"));
-            const char *label = json_string_value(json_object_get(it, "label"));
-            if (iid == NULL)
-                continue;
-            if (tmp->n > 0)
-                puts_(tmp, ";");
-            puts_(tmp, iid);
-            puts_(tmp, ":");
-            puts_(tmp, label ? label : "");
-        }
-        return tmp->p;
-    }
+    if (strcmp(col, "triggers") == 0)
+        return triggers_cell(tmp, json_object_get(d, "triggers"));
+    if (strcmp(col, "items") == 0)
+        return items_cell(tmp, json_object_get(d, "items"));
     v = json_object_get(d, col);
     if (json_is_array(v)) { /* substances, coping, tags, checked */
         join(tmp, v, NULL);
@@ -287,6 +302,105 @@ write_file(const char *path, const char *data, size_t n, bool force)
 
 extern const dbk_cmd dbk_cmd_export;
 
+/* Whether e is exported: the client's own records, not removed; a pin holds keys,
+ * not a record (book/pins.h). */
+static bool
+exported(const dbk_eu_entry *e)
+{
+    return e->mine && strcmp(e->type, "tombstone") != 0 && strcmp(e->type, "pin") != 0;
+}
+
+/* text (json_dumps's, wiped and freed here) and a newline into out. */
+static void
+put_dump(struct buf *out, char *text)
+{
+    if (text != NULL) {
+        puts_(out, text);
+        puts_(out, "\n");
+        dbk_eu_wipe_free(text);
+    } else {
+        out->failed = true;
+    }
+}
+
+/* The entries as a FHIR R4 Bundle (report/fhir.h). */
+static void
+export_fhir(const dbk_eu_list *l, struct buf *out, size_t *count)
+{
+    char now[40];
+    json_t *bundle;
+
+    dbk_now_rfc3339(now);
+    bundle = dbk_fhir_bundle(l, NULL, now, count);
+    put_dump(out, bundle ? json_dumps(bundle, JSON_INDENT(2)) : NULL);
+    json_decref(bundle);
+}
+
+/* The entries as one JSON array of {id, stream, entry}. */
+static void
+export_json(const dbk_eu_list *l, struct buf *out, size_t *count)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < l->n; i++) {
+        char id[DBK_ID_TEXT_LEN + 1];
+        if (!exported(&l->v[i]))
+            continue;
+        dbk_id_to_text(&l->v[i].hdr.record, id);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:O}", "id", id, "stream",
+                                             dbk_eu_stream_name(l->v[i].kind), "entry",
+                                             l->v[i].doc));
+        (*count)++;
+    }
+    put_dump(out, json_dumps(arr, JSON_INDENT(2)));
+    json_decref(arr);
+}
+
+/* The entries as CSV (RFC 4180, CRLF): a header of the columns, a row per entry. */
+static void
+export_csv(const dbk_eu_list *l, struct buf *out, struct buf *tmp, size_t *count)
+{
+    for (size_t c = 0; columns[c]; c++)
+        field(out, columns[c], c == 0);
+    puts_(out, "\r\n");
+    for (size_t i = 0; i < l->n; i++) {
+        char id[DBK_ID_TEXT_LEN + 1], num[32];
+        if (!exported(&l->v[i]))
+            continue;
+        dbk_id_to_text(&l->v[i].hdr.record, id);
+        for (size_t c = 0; columns[c]; c++)
+            field(out, cell(tmp, columns[c], &l->v[i], id, num), c == 0);
+        puts_(out, "\r\n");
+        (*count)++;
+    }
+}
+
+/* The export to standard output, or to path (then said where, and that it is
+ * decrypted). */
+static int
+write_export(const dbk_ctx *ctx, const struct buf *out, const char *path, const char *format,
+             size_t count, bool force)
+{
+    int ret;
+
+    if (path == NULL)
+        return fwrite(out->p, 1, out->n, stdout) != out->n ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+    if ((ret = write_file(path, out->p, out->n, force)) != DBK_EXIT_OK)
+        return ret;
+    if (ctx->json) {
+        json_t *j = json_pack("{s:s, s:s, s:i}", "out", path, "format", format, "entries",
+                              (int)count);
+        dbk_out_json(stdout, j);
+        json_decref(j);
+    } else {
+        printf("Wrote %zu entr%s (%s) to %s, readable only by you.\n"
+               "It holds your entries decrypted: keep it somewhere safe, and delete it when "
+               "you no longer need it.\n",
+               count, count == 1 ? "y" : "ies", format, path);
+    }
+    return DBK_EXIT_OK;
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -300,7 +414,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_session s;
     dbk_eu_list l;
     size_t count = 0;
-    int opt, rc, ret = DBK_EXIT_OK;
+    int opt, rc, ret;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -333,76 +447,16 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_session_close(&s);
     dbk_out_warn_unopened(&l);
 
-    if (strcmp(format, "fhir") == 0) {
-        char now[40], *text;
-        dbk_now_rfc3339(now);
-        json_t *bundle = dbk_fhir_bundle(&l, NULL, now, &count);
-        text = bundle ? json_dumps(bundle, JSON_INDENT(2)) : NULL;
-        json_decref(bundle);
-        if (text != NULL) {
-            puts_(&out, text);
-            puts_(&out, "\n");
-            dbk_eu_wipe_free(text);
-        } else {
-            out.failed = true;
-        }
-    } else if (strcmp(format, "json") == 0) {
-        json_t *arr = json_array();
-        char *text;
-        for (size_t i = 0; i < l.n; i++) {
-            char id[DBK_ID_TEXT_LEN + 1];
-            if (!l.v[i].mine || strcmp(l.v[i].type, "tombstone") == 0 ||
-                strcmp(l.v[i].type, "pin") == 0) /* keys, not a record (book/pins.h) */
-                continue;
-            dbk_id_to_text(&l.v[i].hdr.record, id);
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:O}", "id", id, "stream",
-                                                 dbk_eu_stream_name(l.v[i].kind), "entry",
-                                                 l.v[i].doc));
-            count++;
-        }
-        text = json_dumps(arr, JSON_INDENT(2));
-        json_decref(arr);
-        if (text != NULL) {
-            puts_(&out, text);
-            puts_(&out, "\n");
-            dbk_eu_wipe_free(text);
-        } else {
-            out.failed = true;
-        }
-    } else {
-        for (size_t c = 0; columns[c]; c++)
-            field(&out, columns[c], c == 0);
-        puts_(&out, "\r\n");
-        for (size_t i = 0; i < l.n; i++) {
-            char id[DBK_ID_TEXT_LEN + 1], num[32];
-            if (!l.v[i].mine || strcmp(l.v[i].type, "tombstone") == 0 ||
-                strcmp(l.v[i].type, "pin") == 0) /* keys, not a record (book/pins.h) */
-                continue;
-            dbk_id_to_text(&l.v[i].hdr.record, id);
-            for (size_t c = 0; columns[c]; c++)
-                field(&out, cell(&tmp, columns[c], &l.v[i], id, num), c == 0);
-            puts_(&out, "\r\n");
-            count++;
-        }
-    }
-    if (out.failed || tmp.failed) {
+    if (strcmp(format, "fhir") == 0)
+        export_fhir(&l, &out, &count);
+    else if (strcmp(format, "json") == 0)
+        export_json(&l, &out, &count);
+    else
+        export_csv(&l, &out, &tmp, &count);
+    if (out.failed || tmp.failed)
         ret = dbk_cmd_fail("the export was not written", DBK_E_NOMEM);
-    } else if (path == NULL) {
-        if (fwrite(out.p, 1, out.n, stdout) != out.n)
-            ret = DBK_EXIT_FAIL;
-    } else if ((ret = write_file(path, out.p, out.n, force)) == DBK_EXIT_OK) {
-        if (ctx->json) {
-            json_t *j = json_pack("{s:s, s:s, s:i}", "out", path, "format", format, "entries",
-                                  (int)count);
-            dbk_out_json(stdout, j);
-            json_decref(j);
-        } else {
-            printf("Wrote %zu entr%s (%s) to %s, readable only by you.\n"
-                   "It holds your entries decrypted: keep it somewhere safe, and delete it when "
-                   "you no longer need it.\n",
-                   count, count == 1 ? "y" : "ies", format, path);
-        }
-    }
+    else
+        ret = write_export(ctx, &out, path, format, count, force);
     buf_free(&out);
     buf_free(&tmp);
     dbk_eu_free(&l);

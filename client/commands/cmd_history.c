@@ -309,8 +309,15 @@ edit_usage(void)
     return DBK_EXIT_USAGE;
 }
 
+/* What 'daybook edit' was asked to change. */
+struct edit {
+    const char *text, *outcome, *used_what, *note;
+    long mood, intensity; /* 0, -1: not given */
+};
+
+/* The flags into a and the entry's id into *want; DBK_EXIT_OK, or the usage. */
 static int
-run_edit(dbk_ctx *ctx, int argc, char **argv)
+parse_edit(struct edit *a, const char **want, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"message", required_argument, NULL, 'm'},   {"mood", required_argument, NULL, 'M'},
@@ -318,61 +325,55 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
         {"used-what", required_argument, NULL, 'u'}, {"note", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
-    const char *text = NULL, *outcome = NULL, *used_what = NULL, *note = NULL;
-    long mood = 0, intensity = -1;
-    char *edited = NULL, id[DBK_ID_TEXT_LEN + 1], *end;
-    struct one o;
-    json_t *doc = NULL;
-    int opt, ret, rc;
-    bool hard = false;
-
-    const char *first = dbk_cmd_take_operand(&argc, argv, "m"), *want;
+    const char *first = dbk_cmd_take_operand(&argc, argv, "m");
+    char *end;
+    int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
         switch (opt) {
-        case 'm': text = optarg; break;
+        case 'm': a->text = optarg; break;
         case 'M':
-            mood = strtol(optarg, &end, 10);
-            if (*end != '\0' || mood < 1 || mood > 5)
+            a->mood = strtol(optarg, &end, 10);
+            if (*end != '\0' || a->mood < 1 || a->mood > 5)
                 return edit_usage();
             break;
         case 'i':
-            intensity = strtol(optarg, &end, 10);
-            if (*end != '\0' || intensity < 0)
+            a->intensity = strtol(optarg, &end, 10);
+            if (*end != '\0' || a->intensity < 0)
                 return edit_usage();
             break;
         case 'o':
-            outcome = optarg;
-            if (strcmp(outcome, "resisted") != 0 && strcmp(outcome, "used") != 0)
+            a->outcome = optarg;
+            if (strcmp(a->outcome, "resisted") != 0 && strcmp(a->outcome, "used") != 0)
                 return edit_usage();
             break;
-        case 'u': used_what = optarg; break;
-        case 'n': note = optarg; break;
+        case 'u': a->used_what = optarg; break;
+        case 'n': a->note = optarg; break;
         default: return edit_usage();
         }
     }
-    if ((want = dbk_cmd_operand(first, argc, argv)) == NULL)
+    if ((*want = dbk_cmd_operand(first, argc, argv)) == NULL)
         return edit_usage();
-    if ((ret = find_one(&o, want)) != DBK_EXIT_OK) {
-        drop_one(&o);
-        return ret;
-    }
-    const dbk_eu_entry *e = &o.l.v[o.idx];
-    dbk_id_to_text(&e->hdr.record, id);
+    return DBK_EXIT_OK;
+}
+
+/* Whether e may be edited with these flags: the client's own journal entry or
+ * craving, not removed, and flags of its type. DBK_EXIT_OK, or after a message. */
+static int
+check_editable(const dbk_eu_entry *e, const char *id, const struct edit *a)
+{
     bool journal = strcmp(e->type, "journal") == 0, craving = strcmp(e->type, "craving") == 0;
-    bool journal_flags = text != NULL || mood > 0;
-    bool craving_flags = intensity >= 0 || outcome || used_what || note;
+    bool journal_flags = a->text != NULL || a->mood > 0;
+    bool craving_flags = a->intensity >= 0 || a->outcome || a->used_what || a->note;
 
     if (strcmp(e->type, "tombstone") == 0) {
         fprintf(stderr, "daybook: entry %s was removed; there is nothing to edit\n", id);
-        ret = DBK_EXIT_FAIL;
-        goto out;
+        return DBK_EXIT_FAIL;
     }
     if (!e->mine) {
         fprintf(stderr, "daybook: entry %s is not yours to edit\n", id);
-        ret = DBK_EXIT_FAIL;
-        goto out;
+        return DBK_EXIT_FAIL;
     }
     if (!journal && !craving) {
         fprintf(stderr, "daybook: only journal entries and cravings can be edited (this is a "
@@ -380,94 +381,133 @@ run_edit(dbk_ctx *ctx, int argc, char **argv)
                 e->type, strcmp(e->type, "checklist_day") == 0
                              ? "; use 'daybook check' and 'daybook uncheck' for today's list"
                              : "");
-        ret = DBK_EXIT_FAIL;
-        goto out;
+        return DBK_EXIT_FAIL;
     }
     if ((journal && craving_flags) || (craving && journal_flags) ||
-        (craving && !craving_flags)) {
-        ret = edit_usage();
-        goto out;
-    }
-    doc = json_deep_copy(e->doc); /* fields this version does not know are carried over */
-    if (journal) {
-        if (!journal_flags) {
-            const char *old = json_string_value(json_object_get(doc, "text"));
-            if (dbk_prompt_editor(o.s.dir, old ? old : "", JOURNAL_MAX, &edited) != 0) {
-                ret = DBK_EXIT_FAIL;
-                goto out;
-            }
-            text = edited;
-            if (old != NULL && strcmp(old, text) == 0) {
-                if (ctx->json)
-                    printf("{\"id\":\"%s\",\"saved\":false,\"crisis_card\":false}\n", id);
-                else
-                    printf("No change; nothing saved.\n");
-                goto out;
-            }
-        }
-        if (text != NULL) {
-            if (text[0] == '\0' || strlen(text) > JOURNAL_MAX) {
-                fprintf(stderr, "daybook: the entry is empty (or over %d characters); nothing "
-                                "changed ('daybook rm %s' removes it)\n",
-                        JOURNAL_MAX, id);
-                ret = DBK_EXIT_FAIL;
-                goto out;
-            }
-            json_object_set_new(doc, "text", json_string(text));
-        }
-        if (mood > 0)
-            json_object_set_new(doc, "mood", json_integer(mood));
-    } else {
-        json_t *in = json_object_get(doc, "intensity"), *oc = json_object_get(doc, "outcome");
-        const char *scale = json_string_value(json_object_get(in, "scale"));
-        bool hundred = scale && strcmp(scale, "1-100") == 0;
-        const char *result;
-        if (intensity >= 0) {
-            if (hundred ? intensity < 1 || intensity > 100 : intensity > 10) {
-                fprintf(stderr, "daybook: this craving is on the %s scale; --intensity is %s\n",
-                        hundred ? "1-100" : "0-10", hundred ? "1 to 100" : "0 to 10");
-                ret = DBK_EXIT_USAGE;
-                goto out;
-            }
-            json_object_set_new(in, "value", json_integer(intensity));
-        }
-        if (!json_is_object(oc)) {
-            oc = json_object();
-            json_object_set_new(doc, "outcome", oc);
-        }
-        if (outcome != NULL)
-            json_object_set_new(oc, "result", json_string(outcome));
-        result = json_string_value(json_object_get(oc, "result"));
-        if (result != NULL && strcmp(result, "used") == 0) {
-            if (!json_is_object(json_object_get(oc, "used")))
-                json_object_set_new(oc, "used", json_object());
-            if (used_what != NULL)
-                json_object_set_new(json_object_get(oc, "used"), "substance",
-                                    json_string(used_what));
-        } else {
-            if (used_what != NULL) {
-                fprintf(stderr, "daybook: --used-what goes with --outcome used\n");
-                ret = DBK_EXIT_USAGE;
-                goto out;
-            }
-            json_object_del(oc, "used");
-        }
-        if (note != NULL) {
-            if (strlen(note) > NOTE_MAX) {
-                fprintf(stderr, "daybook: the note is over %d characters\n", NOTE_MAX);
-                ret = DBK_EXIT_USAGE;
-                goto out;
-            }
-            if (note[0] == '\0')
-                json_object_del(doc, "note");
+        (craving && !craving_flags))
+        return edit_usage();
+    return DBK_EXIT_OK;
+}
+
+/* The journal entry's new text (from -m, else the editor) and mood into doc.
+ * *unchanged when the editor gave back the same text (said so, nothing to save). */
+static int
+edit_journal(dbk_ctx *ctx, const char *dir, const char *id, const struct edit *a, json_t *doc,
+             char **edited, bool *unchanged)
+{
+    const char *text = a->text;
+
+    if (text == NULL && a->mood <= 0) {
+        const char *old = json_string_value(json_object_get(doc, "text"));
+        if (dbk_prompt_editor(dir, old ? old : "", JOURNAL_MAX, edited) != 0)
+            return DBK_EXIT_FAIL;
+        text = *edited;
+        if (old != NULL && strcmp(old, text) == 0) {
+            if (ctx->json)
+                printf("{\"id\":\"%s\",\"saved\":false,\"crisis_card\":false}\n", id);
             else
-                json_object_set_new(doc, "note", json_string(note));
+                printf("No change; nothing saved.\n");
+            *unchanged = true;
+            return DBK_EXIT_OK;
         }
-        double v10 = 0;
-        hard = (outcome != NULL || intensity >= 0) &&
-               ((result != NULL && strcmp(result, "used") == 0) ||
-                (dbk_eu_intensity10(doc, &v10) && v10 >= HIGH_INTENSITY));
     }
+    if (text != NULL) {
+        if (text[0] == '\0' || strlen(text) > JOURNAL_MAX) {
+            fprintf(stderr, "daybook: the entry is empty (or over %d characters); nothing "
+                            "changed ('daybook rm %s' removes it)\n",
+                    JOURNAL_MAX, id);
+            return DBK_EXIT_FAIL;
+        }
+        json_object_set_new(doc, "text", json_string(text));
+    }
+    if (a->mood > 0)
+        json_object_set_new(doc, "mood", json_integer(a->mood));
+    return DBK_EXIT_OK;
+}
+
+/* The craving's new intensity (on its own scale), outcome and note into doc;
+ * *hard when the change calls for the crisis card (a use, a strong craving). */
+static int
+edit_craving(const struct edit *a, json_t *doc, bool *hard)
+{
+    json_t *in = json_object_get(doc, "intensity"), *oc = json_object_get(doc, "outcome");
+    const char *scale = json_string_value(json_object_get(in, "scale"));
+    bool hundred = scale && strcmp(scale, "1-100") == 0;
+    const char *result;
+    double v10 = 0;
+
+    if (a->intensity >= 0) {
+        if (hundred ? a->intensity < 1 || a->intensity > 100 : a->intensity > 10) {
+            fprintf(stderr, "daybook: this craving is on the %s scale; --intensity is %s\n",
+                    hundred ? "1-100" : "0-10", hundred ? "1 to 100" : "0 to 10");
+            return DBK_EXIT_USAGE;
+        }
+        json_object_set_new(in, "value", json_integer(a->intensity));
+    }
+    if (!json_is_object(oc)) {
+        oc = json_object();
+        json_object_set_new(doc, "outcome", oc);
+    }
+    if (a->outcome != NULL)
+        json_object_set_new(oc, "result", json_string(a->outcome));
+    result = json_string_value(json_object_get(oc, "result"));
+    if (result != NULL && strcmp(result, "used") == 0) {
+        if (!json_is_object(json_object_get(oc, "used")))
+            json_object_set_new(oc, "used", json_object());
+        if (a->used_what != NULL)
+            json_object_set_new(json_object_get(oc, "used"), "substance",
+                                json_string(a->used_what));
+    } else {
+        if (a->used_what != NULL) {
+            fprintf(stderr, "daybook: --used-what goes with --outcome used\n");
+            return DBK_EXIT_USAGE;
+        }
+        json_object_del(oc, "used");
+    }
+    if (a->note != NULL) {
+        if (strlen(a->note) > NOTE_MAX) {
+            fprintf(stderr, "daybook: the note is over %d characters\n", NOTE_MAX);
+            return DBK_EXIT_USAGE;
+        }
+        if (a->note[0] == '\0')
+            json_object_del(doc, "note");
+        else
+            json_object_set_new(doc, "note", json_string(a->note));
+    }
+    *hard = (a->outcome != NULL || a->intensity >= 0) &&
+            ((result != NULL && strcmp(result, "used") == 0) ||
+             (dbk_eu_intensity10(doc, &v10) && v10 >= HIGH_INTENSITY));
+    return DBK_EXIT_OK;
+}
+
+static int
+run_edit(dbk_ctx *ctx, int argc, char **argv)
+{
+    struct edit a = {.intensity = -1};
+    char *edited = NULL, id[DBK_ID_TEXT_LEN + 1];
+    const char *want;
+    struct one o;
+    json_t *doc = NULL;
+    int ret, rc;
+    bool hard = false, unchanged = false;
+
+    if ((ret = parse_edit(&a, &want, argc, argv)) != DBK_EXIT_OK)
+        return ret;
+    if ((ret = find_one(&o, want)) != DBK_EXIT_OK) {
+        drop_one(&o);
+        return ret;
+    }
+    const dbk_eu_entry *e = &o.l.v[o.idx];
+    dbk_id_to_text(&e->hdr.record, id);
+    if ((ret = check_editable(e, id, &a)) != DBK_EXIT_OK)
+        goto out;
+    doc = json_deep_copy(e->doc); /* fields this version does not know are carried over */
+    if (strcmp(e->type, "journal") == 0)
+        ret = edit_journal(ctx, o.s.dir, id, &a, doc, &edited, &unchanged);
+    else
+        ret = edit_craving(&a, doc, &hard);
+    if (ret != DBK_EXIT_OK || unchanged)
+        goto out;
     if ((rc = dbk_entry_save(&o.s, e->kind, &e->hdr.record, doc, NULL)) != DBK_OK) {
         ret = dbk_cmd_fail("the change was not saved", rc);
         goto out;

@@ -18,31 +18,91 @@
 #include <stdio.h>
 #include <string.h>
 
+/* --name NAME (or --name=NAME) as the link's "&name=..." parameter in name ("" when
+ * not given). --name travels in the link the client is handed, and from there only
+ * inside the consent sealed to this counselor: the server never sees it. False for
+ * anything else, or a name empty or over 200 characters. */
+static bool
+parse_name(int argc, char **argv, char name[700])
+{
+    const char *given;
+
+    if (argc == 1)
+        return true;
+    if (argc == 3 && strcmp(argv[1], "--name") == 0)
+        given = argv[2];
+    else if (argc == 2 && strncmp(argv[1], "--name=", 7) == 0)
+        given = argv[1] + 7;
+    else
+        return false;
+    if (given[0] == '\0' || strlen(given) > 200)
+        return false;
+    strcpy(name, "&name=");
+    return dbk_pct_append(name, 700, given) == DBK_OK;
+}
+
+/* The counselor's name, as the server holds it, in my_name and as the link's
+ * "&by=..." parameter in by (both "" when there is none). The counselor's name goes
+ * in the link, shown here so the counselor sees what the client will be told: the
+ * client takes it from the link, handed over with the fingerprint, not from the
+ * server (proto/README.md rule R9). */
+static void
+by_param(dbk_session *s, char by[700], char my_name[201])
+{
+    json_t *acct = NULL;
+    long ast;
+
+    if (dbk_net_call(s, "GET", "/v1/account", NULL, true, &ast, &acct) == DBK_OK && ast == 200 &&
+        json_is_string(json_object_get(acct, "name"))) {
+        snprintf(my_name, 201, "%s", json_string_value(json_object_get(acct, "name")));
+        strcpy(by, "&by=");
+        if (dbk_pct_append(by, 700, my_name) != DBK_OK)
+            by[0] = my_name[0] = '\0';
+    }
+    json_decref(acct);
+}
+
+/* The enrollment link for the invite resp (code, expires_at), as text with its QR
+ * code or as --json. */
+static void
+print_invite(const dbk_ctx *ctx, dbk_session *s, const json_t *resp, const char *name,
+             const char *by, const char *my_name)
+{
+    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], server[1600] = "";
+    const char *code = json_string_value(json_object_get(resp, "code"));
+
+    /* The fingerprint comes from this device's own keys, never from the server. */
+    dbk_fingerprint_short(fp, &s->account, s->keys->sign_pk, s->keys->box_pk);
+    dbk_id_to_text(&s->account, cid);
+    (void)dbk_pct_append(server, sizeof server, s->server); /* fits: 3 x sizeof s->server */
+    if (ctx->json) {
+        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s\","
+               "\"expires_at\":%lld}\n",
+               server, code, fp, cid, name, by,
+               (long long)json_integer_value(json_object_get(resp, "expires_at")));
+        return;
+    }
+    char uri[4200];
+    snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s",
+             server, code, fp, cid, name, by);
+    printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
+    if (my_name[0] != '\0')
+        printf("It names you as %s. If that is wrong, tell your clinic's administrator.\n\n",
+               my_name);
+    dbk_out_qr(stdout, uri);
+    printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     json_t *body, *resp = NULL;
-    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], server[1600], name[700] = "";
+    char name[700] = "", by[700] = "", my_name[201] = "";
     long status;
     int rc;
 
-    /* --name travels in the link the client is handed, and from there only inside the
-     * consent sealed to this counselor: the server never sees it. */
-    if (argc == 3 && strcmp(argv[1], "--name") == 0 && argv[2][0] != '\0' &&
-        strlen(argv[2]) <= 200) {
-        strcpy(name, "&name=");
-        if (dbk_pct_append(name, sizeof name, argv[2]) != DBK_OK)
-            argc = 0;
-    } else if (argc == 2 && strncmp(argv[1], "--name=", 7) == 0 && argv[1][7] != '\0' &&
-               strlen(argv[1] + 7) <= 200) {
-        strcpy(name, "&name=");
-        if (dbk_pct_append(name, sizeof name, argv[1] + 7) != DBK_OK)
-            argc = 0;
-    } else if (argc != 1) {
-        argc = 0;
-    }
-    if (argc == 0) {
+    if (!parse_name(argc, argv, name)) {
         fprintf(stderr, "usage: daybook invite [--name NAME]   (NAME: how you know the client, "
                         "1 to 200 characters)\n");
         return DBK_EXIT_USAGE;
@@ -64,44 +124,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot create an invite", rc);
     }
-    /* The counselor's name goes in the link too, shown here so the counselor sees what
-     * the client will be told: the client takes it from the link, handed over with the
-     * fingerprint, not from the server (proto/README.md rule R9). */
-    char by[700] = "", my_name[201] = "";
-    {
-        json_t *acct = NULL;
-        long ast;
-        if (dbk_net_call(&s, "GET", "/v1/account", NULL, true, &ast, &acct) == DBK_OK &&
-            ast == 200 && json_is_string(json_object_get(acct, "name"))) {
-            snprintf(my_name, sizeof my_name, "%s", json_string_value(json_object_get(acct, "name")));
-            strcpy(by, "&by=");
-            if (dbk_pct_append(by, sizeof by, my_name) != DBK_OK)
-                by[0] = my_name[0] = '\0';
-        }
-        json_decref(acct);
-    }
-    /* The fingerprint comes from this device's own keys, never from the server. */
-    dbk_fingerprint_short(fp, &s.account, s.keys->sign_pk, s.keys->box_pk);
-    dbk_id_to_text(&s.account, cid);
-    server[0] = '\0';
-    (void)dbk_pct_append(server, sizeof server, s.server); /* fits: 3 x sizeof s.server */
-    const char *code = json_string_value(json_object_get(resp, "code"));
-    if (ctx->json)
-        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s\","
-               "\"expires_at\":%lld}\n",
-               server, code, fp, cid, name, by,
-               (long long)json_integer_value(json_object_get(resp, "expires_at")));
-    else {
-        char uri[4200];
-        snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s",
-                 server, code, fp, cid, name, by);
-        printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
-        if (my_name[0] != '\0')
-            printf("It names you as %s. If that is wrong, tell your clinic's administrator.\n\n",
-                   my_name);
-        dbk_out_qr(stdout, uri);
-        printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
-    }
+    by_param(&s, by, my_name);
+    print_invite(ctx, &s, resp, name, by, my_name);
     json_decref(resp);
     dbk_session_close(&s);
     return DBK_EXIT_OK;

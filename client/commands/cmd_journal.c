@@ -71,8 +71,17 @@ write_in_editor(const char *profile, char **out)
     return rc;
 }
 
+/* What the flags said. */
+struct journal {
+    const char *text, *prompt, *at;
+    json_t *tags;
+    bool private_;
+    long mood; /* 0: not given */
+};
+
+/* The flags into j; DBK_EXIT_OK, or DBK_EXIT_USAGE after saying why. */
 static int
-run(dbk_ctx *ctx, int argc, char **argv)
+parse_journal(struct journal *j, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"message", required_argument, NULL, 'm'}, {"mood", required_argument, NULL, 'M'},
@@ -80,34 +89,24 @@ run(dbk_ctx *ctx, int argc, char **argv)
         {"prompt", required_argument, NULL, 'P'},  {"at", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
-    const char *text = NULL, *prompt = NULL, *at = NULL;
-    char *owned = NULL, when[40], tz[64], t[DBK_ID_TEXT_LEN + 1];
-    json_t *tags = json_array(), *doc;
-    bool private_ = false;
-    long mood = 0;
-    dbk_session s;
-    dbk_id id;
-    int64_t day;
-    bool ticked = false;
-    int opt, rc, trc, ret;
+    int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
         char *end;
         switch (opt) {
-        case 'm': text = optarg; break;
+        case 'm': j->text = optarg; break;
         case 'M':
-            mood = strtol(optarg, &end, 10);
-            if (*end != '\0' || mood < 1 || mood > 5) {
+            j->mood = strtol(optarg, &end, 10);
+            if (*end != '\0' || j->mood < 1 || j->mood > 5) {
                 fprintf(stderr, "daybook: --mood is 1 (very low) to 5 (very good)\n");
-                json_decref(tags);
                 return DBK_EXIT_USAGE;
             }
             break;
-        case 't': json_array_append_new(tags, json_string(optarg)); break;
-        case 'p': private_ = true; break;
-        case 'P': prompt = optarg; break;
-        case 'A': at = optarg; break;
+        case 't': json_array_append_new(j->tags, json_string(optarg)); break;
+        case 'p': j->private_ = true; break;
+        case 'P': j->prompt = optarg; break;
+        case 'A': j->at = optarg; break;
         default:
             fprintf(stderr,
                     "usage: daybook journal [-m TEXT] [--mood 1-5] [--tag T]... [--private] "
@@ -115,95 +114,144 @@ run(dbk_ctx *ctx, int argc, char **argv)
                     "  --at TIME   when it was written, for an entry logged late: RFC 3339 with an\n"
                     "              offset (2026-11-20T18:40:00-05:00) or YYYY-MM-DD (12:00 that\n"
                     "              day); not in the future, at most 365 days ago\n");
-            json_decref(tags);
             return DBK_EXIT_USAGE;
         }
     }
-    if (at != NULL && !dbk_bd_time("--at", at, when)) {
-        json_decref(tags);
-        return DBK_EXIT_USAGE;
-    }
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
-        json_decref(tags);
-        return dbk_cmd_no_profile(rc);
-    }
-    if (text == NULL && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+    return DBK_EXIT_OK;
+}
+
+/* The entry's text when -m did not give it: $EDITOR on a terminal (after the
+ * passphrase), else standard input, in *owned (wiped by the caller). */
+static int
+read_text(dbk_session *s, char **owned)
+{
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
         /* Passphrase first: a wrong one costs none of what is written next. */
-        if (dbk_prompt_unlock(&s) == DBK_E_PASSPHRASE)
+        if (dbk_prompt_unlock(s) == DBK_E_PASSPHRASE)
             fprintf(stderr, "The passphrase did not unlock Daybook. You can still write: the "
                             "entry is kept sealed on this device and saved the next time "
                             "Daybook unlocks.\n");
-        if (write_in_editor(s.dir, &owned) != 0) {
-            dbk_session_close(&s);
-            json_decref(tags);
+        if (write_in_editor(s->dir, owned) != 0)
             return DBK_EXIT_FAIL;
-        }
-        text = owned;
-    } else if (text == NULL) {
-        text = owned = read_stdin();
+    } else {
+        *owned = read_stdin();
     }
+    return DBK_EXIT_OK;
+}
+
+/* The journal record (journal.schema.json) for text written at when. */
+static json_t *
+build_journal(const struct journal *j, const char *text, const char *when)
+{
+    char tz[64];
+    json_t *doc;
+
+    dbk_local_tz(tz, sizeof tz);
+    doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b}", "type", "journal", "v", 1, "text", text,
+                    "written_at", when, "tz", tz, "shared", !j->private_);
+    if (j->mood > 0)
+        json_object_set_new(doc, "mood", json_integer(j->mood));
+    if (json_array_size(j->tags) > 0)
+        json_object_set(doc, "tags", j->tags);
+    if (j->prompt != NULL)
+        json_object_set_new(doc, "prompt", json_string(j->prompt));
+    return doc;
+}
+
+/* Saves doc (kept sealed as a draft when the passphrase failed), ticks
+ * "journaling" on the entry's day, and says so; risk: show the crisis card. */
+static int
+save_journal(dbk_ctx *ctx, dbk_session *s, const struct journal *j, json_t *doc, bool risk)
+{
+    int kind = j->private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED;
+    char t[DBK_ID_TEXT_LEN + 1];
+    bool ticked = false;
+    int64_t day;
+    dbk_id id;
+    int rc, trc;
+
+    rc = dbk_entry_save(s, kind, NULL, doc, &id);
+    if (rc == DBK_OK) {
+        (void)dbk_draft_remember_pk(s);
+        dbk_prompt_drafts_saved(s);
+    } else if (rc == DBK_E_PASSPHRASE) { /* a failed save is still a save */
+        (void)dbk_prompt_keep_draft(s, kind, doc, "journal entry");
+    }
+    /* Writing is the "journaling" item of the checklist, on the day the entry is for;
+     * a tick that fails leaves the entry saved, and says so. */
+    if (rc == DBK_OK && dbk_eu_entry_day(doc, &day) &&
+        (trc = dbk_checklist_tick(s, "journaling", day, &ticked)) != DBK_OK)
+        fprintf(stderr, "daybook: the entry is saved, but 'journaling' was not ticked on the "
+                        "checklist: %s\n", dbk_err_message(trc));
+    if (rc != DBK_OK) {
+        int ret = dbk_cmd_fail("the entry was not saved", rc);
+        if (risk)
+            dbk_crisis_card_for(stderr, s);
+        return ret;
+    }
+    dbk_id_to_text(&id, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"private\":%s,\"ticked\":%s}\n", t,
+               j->private_ ? "true" : "false", ticked ? "[\"journaling\"]" : "[]");
+    else
+        printf("Saved (%s)%s.%s\n", t,
+               j->private_ ? ", private: only your own devices can read it"
+                           : "; your counselor can read it after you sync",
+               ticked ? " Ticked 'journaling' on the checklist." : "");
+    if (risk)
+        dbk_crisis_card_for(ctx->json ? stderr : stdout, s);
+    return DBK_EXIT_OK;
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    struct journal j = {.tags = json_array()};
+    char *owned = NULL, when[40];
+    const char *text;
+    json_t *doc;
+    dbk_session s;
+    bool risk;
+    int rc, ret;
+
+    if ((ret = parse_journal(&j, argc, argv)) != DBK_EXIT_OK ||
+        (j.at != NULL && !dbk_bd_time("--at", j.at, when))) {
+        json_decref(j.tags);
+        return DBK_EXIT_USAGE;
+    }
+    if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
+        json_decref(j.tags);
+        return dbk_cmd_no_profile(rc);
+    }
+    if (j.text == NULL && (ret = read_text(&s, &owned)) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        json_decref(j.tags);
+        return ret;
+    }
+    text = j.text != NULL ? j.text : owned;
     if (text == NULL || text[0] == '\0' || strlen(text) > JOURNAL_MAX) {
         fprintf(stderr, "daybook: the entry is empty (or over %d characters); nothing saved\n",
                 JOURNAL_MAX);
         if (owned != NULL)
             dbk_eu_wipe_free(owned);
         dbk_session_close(&s);
-        json_decref(tags);
+        json_decref(j.tags);
         return DBK_EXIT_FAIL;
     }
     /* Risk language brings up the crisis card at once, offline, saved or not. */
-    bool risk = dbk_risk_screen(text, NULL, NULL);
-    if (at == NULL)
+    risk = dbk_risk_screen(text, NULL, NULL);
+    if (j.at == NULL)
         dbk_now_rfc3339(when);
-    dbk_local_tz(tz, sizeof tz);
-    doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:b}", "type", "journal", "v", 1, "text", text,
-                    "written_at", when, "tz", tz, "shared", !private_);
+    doc = build_journal(&j, text, when);
     if (owned != NULL) {
         sodium_memzero(owned, strlen(owned));
         free(owned);
     }
-    if (mood > 0)
-        json_object_set_new(doc, "mood", json_integer(mood));
-    if (json_array_size(tags) > 0)
-        json_object_set(doc, "tags", tags);
-    if (prompt != NULL)
-        json_object_set_new(doc, "prompt", json_string(prompt));
-    json_decref(tags);
-    rc = dbk_entry_save(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, NULL, doc, &id);
-    if (rc == DBK_OK) {
-        (void)dbk_draft_remember_pk(&s);
-        dbk_prompt_drafts_saved(&s);
-    } else if (rc == DBK_E_PASSPHRASE) { /* a failed save is still a save */
-        (void)dbk_prompt_keep_draft(&s, private_ ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED, doc,
-                                    "journal entry");
-    }
-    /* Writing is the "journaling" item of the checklist, on the day the entry is for;
-     * a tick that fails leaves the entry saved, and says so. */
-    if (rc == DBK_OK && dbk_eu_entry_day(doc, &day) &&
-        (trc = dbk_checklist_tick(&s, "journaling", day, &ticked)) != DBK_OK)
-        fprintf(stderr, "daybook: the entry is saved, but 'journaling' was not ticked on the "
-                        "checklist: %s\n", dbk_err_message(trc));
+    json_decref(j.tags);
+    ret = save_journal(ctx, &s, &j, doc, risk);
     json_decref(doc);
-    if (rc != DBK_OK) {
-        ret = dbk_cmd_fail("the entry was not saved", rc);
-        if (risk)
-            dbk_crisis_card_for(stderr, &s);
-        dbk_session_close(&s);
-        return ret;
-    }
-    dbk_id_to_text(&id, t);
-    if (ctx->json)
-        printf("{\"id\":\"%s\",\"private\":%s,\"ticked\":%s}\n", t,
-               private_ ? "true" : "false", ticked ? "[\"journaling\"]" : "[]");
-    else
-        printf("Saved (%s)%s.%s\n", t,
-               private_ ? ", private: only your own devices can read it"
-                        : "; your counselor can read it after you sync",
-               ticked ? " Ticked 'journaling' on the checklist." : "");
-    if (risk)
-        dbk_crisis_card_for(ctx->json ? stderr : stdout, &s);
     dbk_session_close(&s);
-    return DBK_EXIT_OK;
+    return ret;
 }
 
 const dbk_cmd dbk_cmd_journal = {

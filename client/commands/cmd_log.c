@@ -65,6 +65,94 @@ place(const dbk_eu_entry *e, struct placed *p)
             break;
 }
 
+/* A note's line: whose it is (yours, shared or not, or its author's name). */
+static void
+print_note_line(const struct log_ctx *l, const dbk_eu_entry *e)
+{
+    char by[201];
+    bool own = dbk_id_equal(&e->hdr.author, &l->s->account);
+    const char *text = json_string_value(json_object_get(e->doc, "text"));
+
+    if (own)
+        snprintf(by, sizeof by, "%s",
+                 json_is_true(json_object_get(e->doc, "visible_to_client"))
+                     ? "shared with the client"
+                     : "your own record");
+    else
+        dbk_notes_author(l->s, &e->hdr.author, by, sizeof by);
+    printf("%.16s  note %s %s: %.60s%s\n",
+           json_string_value(json_object_get(e->doc, "written_at")), own ? "(" : "from", by,
+           text ? text : "", text && strlen(text) > 60 ? "..." : "");
+}
+
+/* The items a counselor assigned (or retired), by their name. */
+static void
+print_assigned_line(const struct log_ctx *l, const dbk_eu_entry *e)
+{
+    char by[201];
+    json_t *it;
+    size_t k;
+
+    dbk_notes_author(l->s, &e->hdr.author, by, sizeof by);
+    printf("%-16s  %s assigned:", "", by);
+    json_array_foreach(json_object_get(e->doc, "items"), k, it)
+        printf("%s %s%s", k ? "," : "", json_string_value(json_object_get(it, "label")),
+               json_is_true(json_object_get(it, "active")) ? "" : " (retired)");
+    printf("\n");
+}
+
+/* The rest of an entry's line after its id, by type. */
+static void
+print_entry_line(const struct log_ctx *l, const dbk_eu_entry *e, const char *type)
+{
+    const char *unsynced = e->pending ? "  (not synced)" : "";
+
+    if (strcmp(type, "craving") == 0) {
+        json_t *i = json_object_get(e->doc, "intensity");
+        printf("%.16s  craving  %lld/%s  %s%s\n",
+               json_string_value(json_object_get(e->doc, "occurred_at")),
+               (long long)json_integer_value(json_object_get(i, "value")),
+               strcmp(json_string_value(json_object_get(i, "scale")), "0-10") == 0 ? "10" : "100",
+               json_string_value(json_object_get(json_object_get(e->doc, "outcome"), "result")),
+               unsynced);
+    } else if (strcmp(type, "journal") == 0) {
+        const char *text = json_string_value(json_object_get(e->doc, "text"));
+        printf("%.16s  journal  %.60s%s%s%s\n",
+               json_string_value(json_object_get(e->doc, "written_at")), text,
+               strlen(text) > 60 ? "..." : "", e->kind == DBK_LOCAL_PRIVATE ? "  (private)" : "",
+               unsynced);
+    } else if (strcmp(type, "checklist_day") == 0) {
+        printf("%-16s  checklist  %zu checked%s\n",
+               json_string_value(json_object_get(e->doc, "date")),
+               json_array_size(json_object_get(e->doc, "checked")), unsynced);
+    } else if (strcmp(type, "checkin") == 0) {
+        json_t *use = json_object_get(e->doc, "use");
+        printf("%-16s  check-in  %s%s%s\n", json_string_value(json_object_get(e->doc, "date")),
+               json_is_true(json_object_get(use, "any")) ? "used" : "no use",
+               json_is_true(json_object_get(e->doc, "recalled")) ? "  (filled in later)" : "",
+               unsynced);
+    } else if (strcmp(type, "measure") == 0) {
+        json_t *sc = json_object_get(e->doc, "score");
+        printf("%.16s  measure  %s", json_string_value(json_object_get(e->doc, "answered_at")),
+               json_string_value(json_object_get(e->doc, "instrument")));
+        if (json_is_integer(json_object_get(sc, "total")))
+            printf(" %lld", (long long)json_integer_value(json_object_get(sc, "total")));
+        printf("%s\n", unsynced);
+    } else if (strcmp(type, "note") == 0) {
+        print_note_line(l, e);
+    } else if (strcmp(type, "checklist_def") == 0 &&
+               !dbk_id_equal(&e->hdr.author, &l->s->account)) {
+        print_assigned_line(l, e);
+    } else if (strcmp(type, "consent") == 0) {
+        printf("%.16s  consent to share with %s until %s\n",
+               json_string_value(json_object_get(e->doc, "signed_at")),
+               json_string_value(json_object_get(json_object_get(e->doc, "recipient"), "name")),
+               json_string_value(json_object_get(json_object_get(e->doc, "expires"), "date")));
+    } else {
+        printf("%-16s  %s\n", "", type);
+    }
+}
+
 static void
 on_entry(const dbk_eu_entry *e, void *arg)
 {
@@ -87,11 +175,6 @@ on_entry(const dbk_eu_entry *e, void *arg)
         else
             dbk_co_label(l->aliases, &e->owner, who, sizeof who);
     }
-    if (!l->ctx->json) {
-        printf("%.8s  ", t); /* what show, edit and rm take (6+ characters) */
-        if (l->aliases != NULL)
-            printf("%-12.12s  ", who);
-    }
     if (l->ctx->json) {
         json_t *o = json_pack("{s:s, s:O, s:b, s:b}", "id", t, "entry", e->doc, "private",
                               e->kind == DBK_LOCAL_PRIVATE, "synced", !e->pending);
@@ -104,71 +187,10 @@ on_entry(const dbk_eu_entry *e, void *arg)
         json_array_append_new(l->all, o);
         return;
     }
-    if (strcmp(type, "craving") == 0) {
-        json_t *i = json_object_get(e->doc, "intensity");
-        printf("%.16s  craving  %lld/%s  %s%s\n",
-               json_string_value(json_object_get(e->doc, "occurred_at")),
-               (long long)json_integer_value(json_object_get(i, "value")),
-               strcmp(json_string_value(json_object_get(i, "scale")), "0-10") == 0 ? "10" : "100",
-               json_string_value(json_object_get(json_object_get(e->doc, "outcome"), "result")),
-               e->pending ? "  (not synced)" : "");
-    } else if (strcmp(type, "journal") == 0) {
-        const char *text = json_string_value(json_object_get(e->doc, "text"));
-        printf("%.16s  journal  %.60s%s%s%s\n",
-               json_string_value(json_object_get(e->doc, "written_at")), text,
-               strlen(text) > 60 ? "..." : "", e->kind == DBK_LOCAL_PRIVATE ? "  (private)" : "",
-               e->pending ? "  (not synced)" : "");
-    } else if (strcmp(type, "checklist_day") == 0) {
-        printf("%-16s  checklist  %zu checked%s\n",
-               json_string_value(json_object_get(e->doc, "date")),
-               json_array_size(json_object_get(e->doc, "checked")),
-               e->pending ? "  (not synced)" : "");
-    } else if (strcmp(type, "checkin") == 0) {
-        json_t *use = json_object_get(e->doc, "use");
-        printf("%-16s  check-in  %s%s%s\n", json_string_value(json_object_get(e->doc, "date")),
-               json_is_true(json_object_get(use, "any")) ? "used" : "no use",
-               json_is_true(json_object_get(e->doc, "recalled")) ? "  (filled in later)" : "",
-               e->pending ? "  (not synced)" : "");
-    } else if (strcmp(type, "measure") == 0) {
-        json_t *sc = json_object_get(e->doc, "score");
-        printf("%.16s  measure  %s", json_string_value(json_object_get(e->doc, "answered_at")),
-               json_string_value(json_object_get(e->doc, "instrument")));
-        if (json_is_integer(json_object_get(sc, "total")))
-            printf(" %lld", (long long)json_integer_value(json_object_get(sc, "total")));
-        printf("%s\n", e->pending ? "  (not synced)" : "");
-    } else if (strcmp(type, "note") == 0) {
-        char by[201];
-        bool own = dbk_id_equal(&e->hdr.author, &l->s->account);
-        const char *text = json_string_value(json_object_get(e->doc, "text"));
-        if (own)
-            snprintf(by, sizeof by, "%s",
-                     json_is_true(json_object_get(e->doc, "visible_to_client"))
-                         ? "shared with the client"
-                         : "your own record");
-        else
-            dbk_notes_author(l->s, &e->hdr.author, by, sizeof by);
-        printf("%.16s  note %s %s: %.60s%s\n",
-               json_string_value(json_object_get(e->doc, "written_at")), own ? "(" : "from", by,
-               text ? text : "", text && strlen(text) > 60 ? "..." : "");
-    } else if (strcmp(type, "checklist_def") == 0 &&
-               !dbk_id_equal(&e->hdr.author, &l->s->account)) {
-        char by[201];
-        json_t *it;
-        size_t k;
-        dbk_notes_author(l->s, &e->hdr.author, by, sizeof by);
-        printf("%-16s  %s assigned:", "", by);
-        json_array_foreach(json_object_get(e->doc, "items"), k, it)
-            printf("%s %s%s", k ? "," : "", json_string_value(json_object_get(it, "label")),
-                   json_is_true(json_object_get(it, "active")) ? "" : " (retired)");
-        printf("\n");
-    } else if (strcmp(type, "consent") == 0) {
-        printf("%.16s  consent to share with %s until %s\n",
-               json_string_value(json_object_get(e->doc, "signed_at")),
-               json_string_value(json_object_get(json_object_get(e->doc, "recipient"), "name")),
-               json_string_value(json_object_get(json_object_get(e->doc, "expires"), "date")));
-    } else {
-        printf("%-16s  %s\n", "", type);
-    }
+    printf("%.8s  ", t); /* what show, edit and rm take (6+ characters) */
+    if (l->aliases != NULL)
+        printf("%-12.12s  ", who);
+    print_entry_line(l, e, type);
 }
 
 static int

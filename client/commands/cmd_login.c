@@ -183,6 +183,118 @@ pin_counselor(dbk_session *s, bool *refused)
     return DBK_OK;
 }
 
+/* The account's bundle, fetched with the fresh token (held in s->token_mem until the
+ * account keys are open and can seal it for storage), opened with pass and checked
+ * to be this account's; then the bundle, the token and the counselor are stored.
+ * Runs inside the caller's transaction. */
+static int
+open_account(dbk_session *s, const char *token, const char *pass)
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES];
+    json_t *acct = NULL;
+    long status;
+    int rc;
+
+    snprintf(s->token_mem, sizeof s->token_mem, "%s", token);
+    rc = dbk_net_call(s, "GET", "/v1/account", NULL, true, &status, &acct);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(status, acct);
+    if (rc == DBK_OK && (rc = json_fixed(acct, "bundle", bundle, sizeof bundle)) == DBK_OK)
+        rc = dbk_bundle_open(bundle, sizeof bundle, &s->account, pass, strlen(pass), &s->keys,
+                             NULL);
+    if (rc == DBK_OK) {
+        unsigned char spk[32];
+        if (json_fixed(acct, "ed25519_pk", spk, 32) != DBK_OK ||
+            sodium_memcmp(spk, s->keys->sign_pk, 32) != 0)
+            rc = DBK_E_CORRUPT; /* the bundle is not this account's */
+    }
+    if (rc == DBK_OK) {
+        dbk_local_put(s->L, "bundle", bundle, sizeof bundle);
+        dbk_local_put_int(s->L, "restore_generation",
+                          json_integer_value(json_object_get(acct, "restore_generation")));
+        rc = dbk_net_set_token(s, s->token_mem); /* sealed to the account's own key */
+    }
+    if (rc == DBK_OK)
+        rc = learn_counselor(s, acct);
+    json_decref(acct);
+    return rc;
+}
+
+/* The new device's profile, in one transaction: who it is, the account's bundle and
+ * token (open_account), and the grants. resp: the login's answer (token, role). */
+static int
+store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const char *pass)
+{
+    const char *tok = json_string_value(json_object_get(resp, "token"));
+    const char *role = json_string_value(json_object_get(resp, "role"));
+    int role_n = role && strcmp(role, "counselor") == 0 ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT;
+    char token[80];
+    int rc;
+
+    snprintf(token, sizeof token, "%s", tok ? tok : "");
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
+        sodium_memzero(token, sizeof token);
+        return rc;
+    }
+    dbk_local_put(s->L, "account", s->account.b, 16);
+    dbk_local_put(s->L, "device", s->device.b, 16);
+    dbk_local_put(s->L, "server_id", s->server_id.b, 16);
+    dbk_local_put_text(s->L, "server", s->server);
+    dbk_local_put_int(s->L, "role", role_n);
+    dbk_local_put(s->L, "login_pk", pk->login_pk, 32);
+    rc = open_account(s, token, pass);
+    sodium_memzero(token, sizeof token);
+    if (rc == DBK_OK)
+        rc = dbk_refresh_grants(s, NULL);
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    else
+        dbk_local_rollback(s->L);
+    return rc;
+}
+
+/* The first sync of the new device, then the counselor's keys checked against the
+ * pins (*refused: signed in, but the listed keys refused, told by pin_counselor). */
+static int
+first_sync(dbk_ctx *ctx, dbk_session *s, bool *refused)
+{
+    dbk_sync_stats st;
+    int rc;
+
+    dbk_unlock_cache(s);
+    rc = dbk_sync(s, &st);
+    if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
+        if ((rc = pin_counselor(s, refused)) == DBK_OK)
+            rc = dbk_local_commit(s->L);
+        else
+            dbk_local_rollback(s->L);
+    }
+    if (rc == DBK_OK && !*refused) {
+        if (ctx->json)
+            printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);
+        else
+            printf("This device is signed in; %zu entries received.\n", st.pulled);
+    }
+    return rc;
+}
+
+/* A failed first login leaves no half profile behind. */
+static void
+remove_half_profile(void)
+{
+    char dir[4096];
+
+    if (dbk_local_dir(dir, sizeof dir) == DBK_OK) {
+        char f[4200];
+        snprintf(f, sizeof f, "%s/daybook.db", dir);
+        remove(f);
+        snprintf(f, sizeof f, "%s/daybook.db-wal", dir);
+        remove(f);
+        snprintf(f, sizeof f, "%s/daybook.db-shm", dir);
+        remove(f);
+    }
+}
+
 /* A new device: LINK is daybook://login?server=...&account=... */
 static int
 login_new_device(dbk_ctx *ctx, const char *link)
@@ -190,11 +302,11 @@ login_new_device(dbk_ctx *ctx, const char *link)
     dbk_session s;
     dbk_link u;
     dbk_id account;
-    unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
+    unsigned char ch[32], sig[64];
     dbk_pass_keys *pk = NULL;
     json_t *resp = NULL;
     char *pass = NULL;
-    long status;
+    bool refused = false;
     int rc;
 
     if (dbk_link_parse(link, &u) != DBK_OK || u.kind != DBK_LINK_LOGIN ||
@@ -221,106 +333,21 @@ login_new_device(dbk_ctx *ctx, const char *link)
     snprintf(s.server, sizeof s.server, "%s", u.server);
     s.account = account;
     dbk_id_random(&s.device);
-    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
-        goto out;
-    if ((rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
-        (rc = finish(&s, ch, sig, &resp)) != DBK_OK)
-        goto out;
-    /* The token is usable once the account keys are open: fetch and open the bundle. */
-    const char *tok = json_string_value(json_object_get(resp, "token"));
-    char token[80];
-    snprintf(token, sizeof token, "%s", tok ? tok : "");
-    const char *role = json_string_value(json_object_get(resp, "role"));
-    int role_n = role && strcmp(role, "counselor") == 0 ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT;
-    json_decref(resp);
-    resp = NULL;
-    if ((rc = dbk_local_begin(s.L)) != DBK_OK)
-        goto out;
-    dbk_local_put(s.L, "account", s.account.b, 16);
-    dbk_local_put(s.L, "device", s.device.b, 16);
-    dbk_local_put(s.L, "server_id", s.server_id.b, 16);
-    dbk_local_put_text(s.L, "server", s.server);
-    dbk_local_put_int(s.L, "role", role_n);
-    dbk_local_put(s.L, "login_pk", pk->login_pk, 32);
-    {
-        /* Fetch the bundle with the fresh token, held in memory until the account keys
-         * are open and can seal it for storage. */
-        json_t *acct = NULL;
-        snprintf(s.token_mem, sizeof s.token_mem, "%s", token);
-        rc = dbk_net_call(&s, "GET", "/v1/account", NULL, true, &status, &acct);
-        if (rc == DBK_OK && status != 200)
-            rc = status_err(status, acct);
-        if (rc == DBK_OK && (rc = json_fixed(acct, "bundle", bundle, sizeof bundle)) == DBK_OK)
-            rc = dbk_bundle_open(bundle, sizeof bundle, &s.account, pass, strlen(pass), &s.keys,
-                                 NULL);
-        if (rc == DBK_OK) {
-            unsigned char spk[32];
-            if (json_fixed(acct, "ed25519_pk", spk, 32) != DBK_OK ||
-                sodium_memcmp(spk, s.keys->sign_pk, 32) != 0)
-                rc = DBK_E_CORRUPT; /* the bundle is not this account's */
-        }
-        if (rc == DBK_OK) {
-            dbk_local_put(s.L, "bundle", bundle, sizeof bundle);
-            dbk_local_put_int(s.L, "restore_generation",
-                              json_integer_value(json_object_get(acct, "restore_generation")));
-            rc = dbk_net_set_token(&s, s.token_mem); /* sealed to the account's own key */
-        }
-        if (rc == DBK_OK)
-            rc = learn_counselor(&s, acct);
-        json_decref(acct);
-    }
-    sodium_memzero(token, sizeof token);
-    if (rc == DBK_OK)
-        rc = dbk_refresh_grants(&s, NULL);
-    if (rc == DBK_OK)
-        rc = dbk_local_commit(s.L);
-    else
-        dbk_local_rollback(s.L);
-    if (rc == DBK_OK) {
-        dbk_unlock_cache(&s);
-        dbk_sync_stats st;
-        bool refused = false;
-        rc = dbk_sync(&s, &st);
-        if (rc == DBK_OK && (rc = dbk_local_begin(s.L)) == DBK_OK) {
-            if ((rc = pin_counselor(&s, &refused)) == DBK_OK)
-                rc = dbk_local_commit(s.L);
-            else
-                dbk_local_rollback(s.L);
-        }
-        if (rc == DBK_OK && refused) {
-            dbk_session_close(&s);
-            dbk_pass_keys_free(pk);
-            dbk_passphrase_free(pass);
-            return DBK_EXIT_FAIL; /* signed in, the listed keys refused (told above) */
-        }
-        if (rc == DBK_OK) {
-            if (ctx->json)
-                printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);
-            else
-                printf("This device is signed in; %zu entries received.\n", st.pulled);
-        }
-    }
-out:
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) == DBK_OK &&
+        (rc = challenge(&s, pass, "login", &pk, ch, sig)) == DBK_OK &&
+        (rc = finish(&s, ch, sig, &resp)) == DBK_OK &&
+        (rc = store_profile(&s, resp, pk, pass)) == DBK_OK)
+        rc = first_sync(ctx, &s, &refused);
     json_decref(resp);
     dbk_pass_keys_free(pk);
     if (pass)
         dbk_passphrase_free(pass);
     dbk_session_close(&s);
     if (rc != DBK_OK) {
-        char dir[4096];
-        /* A failed first login leaves no half profile behind. */
-        if (dbk_local_dir(dir, sizeof dir) == DBK_OK) {
-            char f[4200];
-            snprintf(f, sizeof f, "%s/daybook.db", dir);
-            remove(f);
-            snprintf(f, sizeof f, "%s/daybook.db-wal", dir);
-            remove(f);
-            snprintf(f, sizeof f, "%s/daybook.db-shm", dir);
-            remove(f);
-        }
+        remove_half_profile();
         return dbk_cmd_fail("login failed", rc);
     }
-    return DBK_EXIT_OK;
+    return refused ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 
 /* This device again: a new token; after a server restore, re-send everything. */

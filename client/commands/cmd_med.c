@@ -203,6 +203,32 @@ schedule_doc(const char *name, const char *dose, const char *freq, const char *s
                      "active", 1, "start_date", start, "set_by", "counselor");
 }
 
+/* Saves the schedule doc for the client owner's shared stream, revising old when this
+ * counselor wrote it, and says so; the exit code. */
+static int
+save_schedule(const dbk_ctx *ctx, dbk_session *s, const dbk_id *owner, const dbk_med *old,
+              json_t *doc, bool stop, const char *med)
+{
+    /* A counselor revises only a record it wrote (proto README section 9). */
+    bool own = old != NULL && dbk_id_equal(&old->e->hdr.author, &s->account);
+    dbk_id record = own ? old->e->hdr.record : (dbk_id){{0}}, id;
+    dbk_local_stream st;
+    char t[DBK_ID_TEXT_LEN + 1];
+    int rc;
+
+    if ((rc = dbk_local_stream_of(s->L, owner, DBK_LOCAL_SHARED, &st)) == DBK_OK)
+        rc = dbk_entry_save_in(s, &st.id, own ? &record : NULL, doc, &id);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the schedule was not saved", rc);
+    dbk_id_to_text(&id, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"active\":%s}\n", t, stop ? "false" : "true");
+    else
+        printf("%s %s for the client (%s); they see it after both of you sync.\n",
+               stop ? "Stopped" : "Set", med, t);
+    return DBK_EXIT_OK;
+}
+
 /* `set CLIENT NAME ...` and `stop CLIENT NAME`: a new revision of the client's
  * schedule for NAME (the counselor's own record of it), or a new schedule. */
 static int
@@ -218,13 +244,12 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
     };
     const char *dose = NULL, *freq = NULL, *sup = NULL, *start = NULL;
     int64_t start_day = dbk_eu_today();
-    char today_s[11], t[DBK_ID_TEXT_LEN + 1];
+    char today_s[11];
     dbk_session s;
     dbk_eu_list l;
     dbk_med *meds = NULL;
     size_t n = 0;
-    dbk_id owner, id;
-    dbk_local_stream st;
+    dbk_id owner;
     int opt, rc;
 
     optind = 1;
@@ -268,23 +293,8 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
         doc = schedule_doc(argv[optind + 1], dose, freq, sup, today_s);
     }
     if (doc != NULL) {
-        /* A counselor revises only a record it wrote (proto README section 9). */
-        bool own = old != NULL && dbk_id_equal(&old->e->hdr.author, &s.account);
-        dbk_id record = own ? old->e->hdr.record : (dbk_id){{0}};
-        if ((rc = dbk_local_stream_of(s.L, &owner, DBK_LOCAL_SHARED, &st)) == DBK_OK)
-            rc = dbk_entry_save_in(&s, &st.id, own ? &record : NULL, doc, &id);
+        rc = save_schedule(ctx, &s, &owner, old, doc, stop, argv[optind + 1]);
         json_decref(doc);
-        if (rc != DBK_OK) {
-            rc = dbk_cmd_fail("the schedule was not saved", rc);
-        } else {
-            dbk_id_to_text(&id, t);
-            if (ctx->json)
-                printf("{\"id\":\"%s\",\"active\":%s}\n", t, stop ? "false" : "true");
-            else
-                printf("%s %s for the client (%s); they see it after both of you sync.\n",
-                       stop ? "Stopped" : "Set", argv[optind + 1], t);
-            rc = DBK_EXIT_OK;
-        }
     }
     free(meds);
     dbk_eu_free(&l);

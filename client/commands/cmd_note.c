@@ -345,100 +345,103 @@ run_session(dbk_ctx *ctx, int argc, char **argv)
     return DBK_EXIT_OK;
 }
 
+/* The flags and the client into *who, *text (its length without trailing
+ * newlines and spaces in *n) and *share (-1: not said). DBK_EXIT_OK, or the usage. */
 static int
-run_note(dbk_ctx *ctx, int argc, char **argv)
+parse_note(int argc, char **argv, const char **who, const char **text, size_t *n, int *share)
 {
     static const struct option opts[] = {{"message", required_argument, NULL, 'm'},
                                          {"share", no_argument, NULL, 'S'},
                                          {"private", no_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
-    const char *text = NULL;
-    int share = -1; /* -1: ask on a terminal, else private */
-    dbk_session s;
-    dbk_local_stream st;
-    dbk_id client, rec;
-    char label[64], state[32] = "", when[40], tz[64], me[DBK_ID_TEXT_LEN + 1],
-                    t[DBK_ID_TEXT_LEN + 1];
-    size_t n;
-    int opt, rc, ret;
-
-    const char *first = dbk_cmd_take_operand(&argc, argv, "m"), *who;
+    const char *first = dbk_cmd_take_operand(&argc, argv, "m");
+    int opt;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
         if (opt == 'S' || opt == 'P') {
-            if (share != -1 && share != (opt == 'S'))
+            if (*share != -1 && *share != (opt == 'S'))
                 goto usage;
-            share = opt == 'S';
+            *share = opt == 'S';
         } else if (opt == 'm') {
-            text = optarg;
+            *text = optarg;
         } else {
             goto usage;
         }
     }
-    if ((who = dbk_cmd_operand(first, argc, argv)) == NULL || text == NULL)
+    if ((*who = dbk_cmd_operand(first, argc, argv)) == NULL || *text == NULL)
         goto usage;
-    n = strlen(text);
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
-        n--;
-    if (n == 0 || n > NOTE_MAX) {
+    *n = strlen(*text);
+    while (*n > 0 && ((*text)[*n - 1] == '\n' || (*text)[*n - 1] == ' '))
+        (*n)--;
+    if (*n == 0 || *n > NOTE_MAX) {
         fprintf(stderr, "daybook: a note is 1 to %d characters\n", NOTE_MAX);
         return DBK_EXIT_USAGE;
     }
-    if ((ret = open_client(&s, "daybook note", who, &client, label, sizeof label, state,
-                           sizeof state)) != DBK_EXIT_OK)
-        return ret;
-    if (share == -1 && dbk_prompt_interactive()) {
-        char q[160];
-        snprintf(q, sizeof q, "Share this note with %s? (no keeps it for your own record) "
-                              "[yes/no] ", label);
-        if ((share = dbk_prompt_confirm(q)) < 0) {
-            dbk_session_close(&s);
-            return DBK_EXIT_FAIL;
-        }
-    }
-    if (share != 1) {
-        dbk_now_rfc3339(when);
-        dbk_local_tz(tz, sizeof tz);
-        dbk_id_to_text(&s.account, me);
-        dbk_id_to_text(&client, t);
-        json_t *own = json_pack("{s:s, s:i, s:s%, s:s, s:s, s:b, s:s, s:s}", "type", "note", "v",
-                                1, "text", text, n, "written_at", when, "tz", tz,
-                                "visible_to_client", 0, "author_id", me, "client", t);
-        rc = own ? dbk_entry_save(&s, DBK_LOCAL_PRIVATE, NULL, own, &rec) : DBK_E_NOMEM;
-        json_decref(own);
-        dbk_session_close(&s);
-        if (rc != DBK_OK)
-            return dbk_cmd_fail("the note was not written", rc);
-        dbk_id_to_text(&rec, t);
-        if (ctx->json)
-            printf("{\"id\":\"%s\",\"saved\":true,\"shared\":false}\n", t);
-        else
-            printf("Note about %s saved for your own record (%.8s); %s does not see it. "
-                   "--share sends a note to them.\n", label, t, label);
-        return DBK_EXIT_OK;
-    }
+    return DBK_EXIT_OK;
+usage:
+    fprintf(stderr, "usage: daybook note CLIENT -m TEXT [--share|--private]\n");
+    return DBK_EXIT_USAGE;
+}
+
+/* A note about the client kept in the counselor's private stream. */
+static int
+note_private(dbk_ctx *ctx, dbk_session *s, const dbk_id *client, const char *label,
+             const char *text, size_t n)
+{
+    char when[40], tz[64], me[DBK_ID_TEXT_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
+    dbk_id rec;
+    json_t *own;
+    int rc;
+
+    dbk_now_rfc3339(when);
+    dbk_local_tz(tz, sizeof tz);
+    dbk_id_to_text(&s->account, me);
+    dbk_id_to_text(client, t);
+    own = json_pack("{s:s, s:i, s:s%, s:s, s:s, s:b, s:s, s:s}", "type", "note", "v", 1, "text",
+                    text, n, "written_at", when, "tz", tz, "visible_to_client", 0, "author_id",
+                    me, "client", t);
+    rc = own ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, own, &rec) : DBK_E_NOMEM;
+    json_decref(own);
+    if (rc != DBK_OK)
+        return dbk_cmd_fail("the note was not written", rc);
+    dbk_id_to_text(&rec, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"saved\":true,\"shared\":false}\n", t);
+    else
+        printf("Note about %s saved for your own record (%.8s); %s does not see it. "
+               "--share sends a note to them.\n", label, t, label);
+    return DBK_EXIT_OK;
+}
+
+/* A note for the client, sealed into their stream with the counselor's grant. */
+static int
+note_shared(dbk_ctx *ctx, dbk_session *s, const dbk_id *client, const char *label,
+            const char *state, const char *text, size_t n)
+{
+    char when[40], tz[64], me[DBK_ID_TEXT_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
+    dbk_local_stream st;
+    dbk_id rec;
+    json_t *doc;
+    int rc;
+
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0) {
         fprintf(stderr, "daybook: %s has ended your access; the note was not written\n", label);
-        dbk_session_close(&s);
         return DBK_EXIT_FAIL;
     }
-    if (dbk_co_client_stream(&s, &client, &st) != DBK_OK) {
+    if (dbk_co_client_stream(s, client, &st) != DBK_OK) {
         fprintf(stderr, "daybook: %s has not shared a stream with you on this device yet; run "
                         "'daybook sync'\n",
                 label);
-        dbk_session_close(&s);
         return DBK_EXIT_FAIL;
     }
     dbk_now_rfc3339(when);
     dbk_local_tz(tz, sizeof tz);
-    dbk_id_to_text(&s.account, me);
-    json_t *doc = json_pack("{s:s, s:i, s:s%, s:s, s:s, s:b, s:s}", "type", "note", "v", 1,
-                            "text", text, n, "written_at", when, "tz", tz, "visible_to_client", 1,
-                            "author_id", me);
-    rc = doc ? dbk_co_seal_into(&s, &st.id, doc, &rec) : DBK_E_NOMEM;
+    dbk_id_to_text(&s->account, me);
+    doc = json_pack("{s:s, s:i, s:s%, s:s, s:s, s:b, s:s}", "type", "note", "v", 1, "text", text,
+                    n, "written_at", when, "tz", tz, "visible_to_client", 1, "author_id", me);
+    rc = doc ? dbk_co_seal_into(s, &st.id, doc, &rec) : DBK_E_NOMEM;
     json_decref(doc);
-    dbk_session_close(&s);
     if (rc == DBK_E_NOT_FOUND) {
         fprintf(stderr, "daybook: you hold no key for %s's current entries (access ended or "
                         "the key changed); the note was not written\n",
@@ -454,9 +457,39 @@ run_note(dbk_ctx *ctx, int argc, char **argv)
         printf("Note for %s saved and shared (%.8s). %s reads it after 'daybook sync' on both "
                "sides.\n", label, t, label);
     return DBK_EXIT_OK;
-usage:
-    fprintf(stderr, "usage: daybook note CLIENT -m TEXT [--share|--private]\n");
-    return DBK_EXIT_USAGE;
+}
+
+static int
+run_note(dbk_ctx *ctx, int argc, char **argv)
+{
+    const char *text = NULL, *who = NULL;
+    int share = -1; /* -1: ask on a terminal, else private */
+    dbk_session s;
+    dbk_id client;
+    char label[64], state[32] = "";
+    size_t n = 0;
+    int ret;
+
+    if ((ret = parse_note(argc, argv, &who, &text, &n, &share)) != DBK_EXIT_OK)
+        return ret;
+    if ((ret = open_client(&s, "daybook note", who, &client, label, sizeof label, state,
+                           sizeof state)) != DBK_EXIT_OK)
+        return ret;
+    if (share == -1 && dbk_prompt_interactive()) {
+        char q[160];
+        snprintf(q, sizeof q, "Share this note with %s? (no keeps it for your own record) "
+                              "[yes/no] ", label);
+        if ((share = dbk_prompt_confirm(q)) < 0) {
+            dbk_session_close(&s);
+            return DBK_EXIT_FAIL;
+        }
+    }
+    if (share != 1)
+        ret = note_private(ctx, &s, &client, label, text, n);
+    else
+        ret = note_shared(ctx, &s, &client, label, state, text, n);
+    dbk_session_close(&s);
+    return ret;
 }
 
 static bool
@@ -470,6 +503,66 @@ valid_slug(const char *id, size_t n)
     return true;
 }
 
+/* Each SKILL[=LABEL] operand well formed (no =LABEL to unassign); false after a message. */
+static bool
+check_skills(int argc, char **argv, bool assign)
+{
+    for (int i = 2; i < argc; i++) {
+        size_t n = strcspn(argv[i], "=");
+        if (!valid_slug(argv[i], n) || (!assign && argv[i][n] == '=') ||
+            (argv[i][n] == '=' && (argv[i][n + 1] == '\0' || strlen(argv[i] + n + 1) > 200))) {
+            fprintf(stderr, "daybook: '%s': a skill is an id of lower-case letters, digits and "
+                            "_ (up to 40)%s\n",
+                    argv[i], assign ? ", optionally =LABEL (up to 200 characters)" : "");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The checklist_def items for the operands: each assigned (or retired) by me, its
+ * label given, else the item's own, else (to assign) the id as words. NULL after a
+ * message for an item the client's checklist lacks or the client set up. */
+static json_t *
+skill_items(const dbk_checklist *ck, int argc, char **argv, bool assign, const char *label,
+            const char *me)
+{
+    json_t *items = json_array();
+
+    for (int i = 2; i < argc; i++) {
+        char id[41], lab[256];
+        size_t n = strcspn(argv[i], "=");
+        const dbk_ck_item *it;
+        snprintf(id, sizeof id, "%.*s", (int)n, argv[i]);
+        it = dbk_checklist_item(ck, id);
+        if (argv[i][n] == '=') {
+            snprintf(lab, sizeof lab, "%s", argv[i] + n + 1);
+        } else if (it != NULL) {
+            snprintf(lab, sizeof lab, "%s", it->label);
+        } else if (assign) {
+            snprintf(lab, sizeof lab, "%s", id); /* the id as words: "call_sponsor" */
+            for (char *q = lab; *q; q++)
+                if (*q == '_')
+                    *q = ' ';
+            lab[0] = (char)(lab[0] >= 'a' && lab[0] <= 'z' ? lab[0] - 32 : lab[0]);
+        } else {
+            fprintf(stderr, "daybook: %s has no checklist item '%s'\n", label, id);
+            json_decref(items);
+            return NULL;
+        }
+        if (!assign && (it == NULL || strcmp(it->source, "counselor") != 0)) {
+            fprintf(stderr, "daybook: '%s' was not assigned by a counselor; only the client "
+                            "changes their own items\n", id);
+            json_decref(items);
+            return NULL;
+        }
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", id, "label",
+                                               lab, "source", "counselor", "assigned_by", me,
+                                               "active", assign));
+    }
+    return items;
+}
+
 static int
 run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
 {
@@ -480,7 +573,7 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
     dbk_checklist ck;
     dbk_id client, rec;
     char label[64], state[32] = "", me[DBK_ID_TEXT_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
-    json_t *items = NULL;
+    json_t *items = NULL, *doc;
     int rc, ret;
 
     if (argc < 3) {
@@ -488,16 +581,8 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
                                               : "daybook unassign CLIENT SKILL...");
         return DBK_EXIT_USAGE;
     }
-    for (int i = 2; i < argc; i++) {
-        size_t n = strcspn(argv[i], "=");
-        if (!valid_slug(argv[i], n) || (!assign && argv[i][n] == '=') ||
-            (argv[i][n] == '=' && (argv[i][n + 1] == '\0' || strlen(argv[i] + n + 1) > 200))) {
-            fprintf(stderr, "daybook: '%s': a skill is an id of lower-case letters, digits and "
-                            "_ (up to 40)%s\n",
-                    argv[i], assign ? ", optionally =LABEL (up to 200 characters)" : "");
-            return DBK_EXIT_USAGE;
-        }
-    }
+    if (!check_skills(argc, argv, assign))
+        return DBK_EXIT_USAGE;
     if ((ret = open_client(&s, cmd, argv[1], &client, label, sizeof label, state,
                            sizeof state)) != DBK_EXIT_OK)
         return ret;
@@ -515,39 +600,11 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
         goto out;
     }
     dbk_id_to_text(&s.account, me);
-    items = json_array();
-    for (int i = 2; i < argc; i++) {
-        char id[41], lab[256];
-        size_t n = strcspn(argv[i], "=");
-        const dbk_ck_item *it;
-        snprintf(id, sizeof id, "%.*s", (int)n, argv[i]);
-        it = dbk_checklist_item(&ck, id);
-        if (argv[i][n] == '=') {
-            snprintf(lab, sizeof lab, "%s", argv[i] + n + 1);
-        } else if (it != NULL) {
-            snprintf(lab, sizeof lab, "%s", it->label);
-        } else if (assign) {
-            snprintf(lab, sizeof lab, "%s", id); /* the id as words: "call_sponsor" */
-            for (char *q = lab; *q; q++)
-                if (*q == '_')
-                    *q = ' ';
-            lab[0] = (char)(lab[0] >= 'a' && lab[0] <= 'z' ? lab[0] - 32 : lab[0]);
-        } else {
-            fprintf(stderr, "daybook: %s has no checklist item '%s'\n", label, id);
-            ret = DBK_EXIT_FAIL;
-            goto out;
-        }
-        if (!assign && (it == NULL || strcmp(it->source, "counselor") != 0)) {
-            fprintf(stderr, "daybook: '%s' was not assigned by a counselor; only the client "
-                            "changes their own items\n", id);
-            ret = DBK_EXIT_FAIL;
-            goto out;
-        }
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", id, "label",
-                                               lab, "source", "counselor", "assigned_by", me,
-                                               "active", assign));
+    if ((items = skill_items(&ck, argc, argv, assign, label, me)) == NULL) {
+        ret = DBK_EXIT_FAIL;
+        goto out;
     }
-    json_t *doc = json_pack("{s:s, s:i, s:O}", "type", "checklist_def", "v", 1, "items", items);
+    doc = json_pack("{s:s, s:i, s:O}", "type", "checklist_def", "v", 1, "items", items);
     rc = dbk_co_seal_into(&s, &st.id, doc, &rec);
     json_decref(doc);
     if (rc != DBK_OK) {

@@ -142,15 +142,44 @@ write_review(dbk_ctx *ctx, const json_t *rev, const char *format, const char *ou
     return DBK_EXIT_OK;
 }
 
+/* What 'daybook review' was asked for. */
+struct review_args {
+    const char *who, *since, *format, *outpath;
+    bool offline;
+};
+
+/* The flags and the client into a; DBK_EXIT_OK, or the usage. */
 static int
-run(dbk_ctx *ctx, int argc, char **argv)
+parse_review(struct review_args *a, int argc, char **argv)
 {
     static const struct option opts[] = {{"since", required_argument, NULL, 's'},
                                          {"format", required_argument, NULL, 'f'},
                                          {"out", required_argument, NULL, 'o'},
                                          {"offline", no_argument, NULL, 'n'},
                                          {NULL, 0, NULL, 0}};
-    const char *since = NULL, *format = ctx->json ? "json" : "text", *outpath = NULL;
+    const char *first = dbk_cmd_take_operand(&argc, argv, "");
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': a->since = optarg; break;
+        case 'f': a->format = optarg; break;
+        case 'o': a->outpath = optarg; break;
+        case 'n': a->offline = true; break;
+        default: return usage();
+        }
+    }
+    if ((a->who = dbk_cmd_operand(first, argc, argv)) == NULL ||
+        (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "html")))
+        return usage();
+    return DBK_EXIT_OK;
+}
+
+static int
+run(dbk_ctx *ctx, int argc, char **argv)
+{
+    struct review_args a = {.format = ctx->json ? "json" : "text"};
     dbk_session s;
     dbk_eu_list l;
     dbk_review_period p;
@@ -158,24 +187,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
     const json_t *entry;
     dbk_id client;
     char label[64];
-    bool offline = false;
-    int opt, rc, ret;
+    int rc, ret;
 
-    const char *first = dbk_cmd_take_operand(&argc, argv, ""), *who;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (opt) {
-        case 's': since = optarg; break;
-        case 'f': format = optarg; break;
-        case 'o': outpath = optarg; break;
-        case 'n': offline = true; break;
-        default: return usage();
-        }
-    }
-    if ((who = dbk_cmd_operand(first, argc, argv)) == NULL ||
-        (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html")))
-        return usage();
+    if ((ret = parse_review(&a, argc, argv)) != DBK_EXIT_OK)
+        return ret;
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     if ((ret = dbk_require_counselor(&s, "daybook review")) != DBK_EXIT_OK) {
@@ -188,14 +203,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     /* Pull first: a review of stale data can say "no use" about a lapse. */
-    fresh = dbk_review_freshen(&s, offline);
+    fresh = dbk_review_freshen(&s, a.offline);
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
-    rc = offline ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
+    rc = a.offline ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
     if (rc != DBK_OK && rc != DBK_E_UNAVAILABLE) {
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto out;
     }
-    if ((ret = dbk_resolve_client(&s, aliases, caseload, who, &client)) != DBK_EXIT_OK)
+    if ((ret = dbk_resolve_client(&s, aliases, caseload, a.who, &client)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
     if ((ret = check_consent(&s, caseload, &client, label, &entry)) != DBK_EXIT_OK)
@@ -208,7 +223,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     dbk_out_warn_unopened(&l);
-    if (dbk_review_period_make(&l, &client, since, &p) != DBK_OK) {
+    if (dbk_review_period_make(&l, &client, a.since, &p) != DBK_OK) {
         fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
                         "future\n");
         ret = DBK_EXIT_USAGE;
@@ -224,7 +239,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
     json_object_set(rev, "data", fresh);
-    if ((ret = write_review(ctx, rev, format, outpath)) == DBK_EXIT_OK && kept != NULL &&
+    if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL &&
         (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
 out:

@@ -179,6 +179,111 @@ report_loop(dbk_session *s, json_t *j)
     }
 }
 
+/* Entries written while this device's clock was days ahead are refused by the
+ * server; with the clock set right they are dated again from now. */
+static void
+restamp_ahead(const dbk_ctx *ctx, dbk_session *s)
+{
+    size_t restamped = 0;
+
+    if (dbk_entry_restamp_ahead(s, &restamped) != DBK_OK)
+        fprintf(stderr, "daybook: entries written while this device's clock was ahead "
+                        "could not be dated again; they are kept and wait\n");
+    else if (restamped > 0 && !ctx->json)
+        printf("%zu entr%s written while this device's clock was more than a day ahead "
+               "%s dated again from now.\n",
+               restamped, restamped == 1 ? "y" : "ies", restamped == 1 ? "was" : "were");
+}
+
+/* A sync that failed as a whole, in words; the exit code. */
+static int
+sync_failed(int rc, const dbk_sync_stats *st)
+{
+    if (rc == DBK_E_UNAVAILABLE) {
+        fprintf(stderr, "daybook: the server cannot be reached; nothing is lost, %lld entries "
+                        "wait to sync. Try again later.\n",
+                (long long)st->pending);
+        return DBK_EXIT_FAIL;
+    }
+    if (rc == DBK_E_UNAUTHENTICATED) {
+        fprintf(stderr, "daybook: the server no longer accepts this device's sign-in; "
+                        "log in again\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (rc == DBK_E_STORAGE_FULL && st->server_error == DBK_E_STORAGE_FULL) {
+        /* The server's disk (a whole-request 507); dbk_cmd_fail would speak of this
+         * device's, which fails with the same code. */
+        server_disk_full(st);
+        return DBK_EXIT_FAIL;
+    }
+    return dbk_cmd_fail("sync failed; nothing is lost", rc);
+}
+
+/* The --json answer: the counts, ended (taken) and the loop's fields (loop). */
+static void
+print_sync_json(const dbk_sync_stats *st, json_t *ended, const json_t *loop)
+{
+    json_t *j = json_pack("{s:i, s:i, s:I, s:i, s:o}", "pushed", (int)st->pushed, "pulled",
+                          (int)st->pulled, "pending", (json_int_t)st->pending, "failed_streams",
+                          (int)st->failed_streams, "ended", ended);
+    json_object_update(j, (json_t *)loop);
+    if (st->failed_streams > 0 && st->server_error != DBK_OK)
+        json_object_set_new(j, "server_error", json_string(dbk_err_code(st->server_error)));
+    json_object_set_new(j, "refused",
+                        json_pack("{s:i, s:i, s:i, s:i}", "grants", (int)st->trust.bad_grants,
+                                  "replaced_grants", (int)st->trust.replaced_grants,
+                                  "kind_swaps", (int)st->trust.kind_swaps, "epoch_rollbacks",
+                                  (int)st->trust.epoch_rollbacks));
+    json_object_set_new(j, "withheld",
+                        json_pack("{s:i, s:i, s:i}", "records", (int)st->trust.withheld,
+                                  "head_rollbacks", (int)st->trust.head_rollbacks,
+                                  "streams_unknown", (int)st->trust.heads_unknown));
+    json_object_set_new(j, "access_changes",
+                        json_pack("{s:i, s:i, s:i}", "sent", (int)st->acts.sent, "waiting",
+                                  (int)st->acts.pending, "conflicts", (int)st->acts.conflicts));
+    dbk_out_json(stdout, j);
+    json_decref(j);
+}
+
+/* What a sync that ran left undone (refused keys, streams not synced, access changes
+ * not sent), in words; the exit code: a failure when anything waits. */
+static int
+warn_partial(const dbk_sync_stats *st)
+{
+    if (dbk_trust_report_any(&st->trust))
+        warn_refused(&st->trust);
+    if (st->trust.heads_unknown > 0)
+        fprintf(stderr, "daybook: for %zu stream(s) this device cannot tell whether the server "
+                        "withheld entries: their writer has signed no stream head yet (a "
+                        "device from before heads), or this device lacks an older key\n",
+                st->trust.heads_unknown);
+    if (st->failed_streams > 0 && st->server_error == DBK_E_STORAGE_FULL)
+        server_disk_full(st); /* a stream's push refused in a 200 answer */
+    else if (st->failed_streams > 0 && st->server_error == DBK_E_CLOCK_AHEAD)
+        /* proto/README.md section 10, check 6: kept in the outbox, sent once within a day. */
+        fprintf(stderr, "daybook: the server refused entries dated more than a day ahead of its "
+                        "clock: this device's date or time is wrong. Nothing is lost: %lld "
+                        "entries wait and are sent once they are within a day of the server's "
+                        "clock. Correct the clock so that new entries are not affected.\n",
+                (long long)st->pending);
+    else if (st->failed_streams > 0)
+        fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
+                        "rotation is pending); the rest is up to date\n",
+                st->failed_streams);
+    if (st->acts.pending > 0)
+        fprintf(stderr, "daybook: %zu change(s) of who may read your entries are not on the "
+                        "server yet (%s); they are sent again at every sync ('daybook access' "
+                        "shows them). New entries already use the new key.\n",
+                st->acts.pending,
+                st->acts.conflicts > 0 ? "another of your devices changed the key at the same "
+                                         "time"
+                                       : dbk_err_message(st->acts.error));
+    return st->failed_streams > 0 || st->acts.pending > 0 || st->trust.withheld > 0 ||
+                   st->trust.head_rollbacks > 0
+               ? DBK_EXIT_FAIL
+               : DBK_EXIT_OK;
+}
+
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -200,18 +305,7 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                         "entries are safe on this device\n");
         return DBK_EXIT_FAIL;
     }
-    {
-        /* Entries written while this device's clock was days ahead are refused by the
-         * server; with the clock set right they are dated again from now. */
-        size_t restamped = 0;
-        if (dbk_entry_restamp_ahead(&s, &restamped) != DBK_OK)
-            fprintf(stderr, "daybook: entries written while this device's clock was ahead "
-                            "could not be dated again; they are kept and wait\n");
-        else if (restamped > 0 && !ctx->json)
-            printf("%zu entr%s written while this device's clock was more than a day ahead "
-                   "%s dated again from now.\n",
-                   restamped, restamped == 1 ? "y" : "ies", restamped == 1 ? "was" : "were");
-    }
+    restamp_ahead(ctx, &s);
     rc = dbk_sync(&s, &st);
     if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
         size_t learned;
@@ -229,84 +323,13 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         report_loop(&s, NULL);
     }
     dbk_session_close(&s);
-    if (rc == DBK_E_UNAVAILABLE) {
-        fprintf(stderr, "daybook: the server cannot be reached; nothing is lost, %lld entries "
-                        "wait to sync. Try again later.\n",
-                (long long)st.pending);
-        return DBK_EXIT_FAIL;
-    }
-    if (rc == DBK_E_UNAUTHENTICATED) {
-        fprintf(stderr, "daybook: the server no longer accepts this device's sign-in; "
-                        "log in again\n");
-        return DBK_EXIT_FAIL;
-    }
-    if (rc == DBK_E_STORAGE_FULL && st.server_error == DBK_E_STORAGE_FULL) {
-        /* The server's disk (a whole-request 507); dbk_cmd_fail would speak of this
-         * device's, which fails with the same code. */
-        server_disk_full(&st);
-        return DBK_EXIT_FAIL;
-    }
-    if (rc != DBK_OK) {
-        json_decref(ended);
-        json_decref(loop);
-        return dbk_cmd_fail("sync failed; nothing is lost", rc);
-    }
+    if (rc != DBK_OK)
+        return sync_failed(rc, &st);
     if (ctx->json) {
-        json_t *j = json_pack("{s:i, s:i, s:I, s:i, s:o}", "pushed", (int)st.pushed, "pulled",
-                              (int)st.pulled, "pending", (json_int_t)st.pending, "failed_streams",
-                              (int)st.failed_streams, "ended", ended);
-        json_object_update(j, loop);
-        if (st.failed_streams > 0 && st.server_error != DBK_OK)
-            json_object_set_new(j, "server_error", json_string(dbk_err_code(st.server_error)));
-        json_object_set_new(j, "refused",
-                            json_pack("{s:i, s:i, s:i, s:i}", "grants", (int)st.trust.bad_grants,
-                                      "replaced_grants", (int)st.trust.replaced_grants,
-                                      "kind_swaps", (int)st.trust.kind_swaps, "epoch_rollbacks",
-                                      (int)st.trust.epoch_rollbacks));
-        json_object_set_new(j, "withheld",
-                            json_pack("{s:i, s:i, s:i}", "records", (int)st.trust.withheld,
-                                      "head_rollbacks", (int)st.trust.head_rollbacks,
-                                      "streams_unknown", (int)st.trust.heads_unknown));
-        json_object_set_new(j, "access_changes",
-                            json_pack("{s:i, s:i, s:i}", "sent", (int)st.acts.sent, "waiting",
-                                      (int)st.acts.pending, "conflicts",
-                                      (int)st.acts.conflicts));
+        print_sync_json(&st, ended, loop);
         json_decref(loop);
-        dbk_out_json(stdout, j);
-        json_decref(j);
     }
-    if (dbk_trust_report_any(&st.trust))
-        warn_refused(&st.trust);
-    if (st.trust.heads_unknown > 0)
-        fprintf(stderr, "daybook: for %zu stream(s) this device cannot tell whether the server "
-                        "withheld entries: their writer has signed no stream head yet (a "
-                        "device from before heads), or this device lacks an older key\n",
-                st.trust.heads_unknown);
-    if (st.failed_streams > 0 && st.server_error == DBK_E_STORAGE_FULL)
-        server_disk_full(&st); /* a stream's push refused in a 200 answer */
-    else if (st.failed_streams > 0 && st.server_error == DBK_E_CLOCK_AHEAD)
-        /* proto/README.md section 10, check 6: kept in the outbox, sent once within a day. */
-        fprintf(stderr, "daybook: the server refused entries dated more than a day ahead of its "
-                        "clock: this device's date or time is wrong. Nothing is lost: %lld "
-                        "entries wait and are sent once they are within a day of the server's "
-                        "clock. Correct the clock so that new entries are not affected.\n",
-                (long long)st.pending);
-    else if (st.failed_streams > 0)
-        fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
-                        "rotation is pending); the rest is up to date\n",
-                st.failed_streams);
-    if (st.acts.pending > 0)
-        fprintf(stderr, "daybook: %zu change(s) of who may read your entries are not on the "
-                        "server yet (%s); they are sent again at every sync ('daybook access' "
-                        "shows them). New entries already use the new key.\n",
-                st.acts.pending,
-                st.acts.conflicts > 0 ? "another of your devices changed the key at the same "
-                                        "time"
-                                      : dbk_err_message(st.acts.error));
-    return st.failed_streams > 0 || st.acts.pending > 0 || st.trust.withheld > 0 ||
-                   st.trust.head_rollbacks > 0
-               ? DBK_EXIT_FAIL
-               : DBK_EXIT_OK;
+    return warn_partial(&st);
 }
 
 static int

@@ -4,7 +4,8 @@
  *
  *   daybook team-link [--role ROLE]   (counselors) the link a client already in
  *                                      Daybook uses to share with you too
- *   daybook share LINK [--yes]         (clients) share with the counselor it names
+ *   daybook share LINK [--yes]         (clients) share with the counselor it names;
+ *                                      in cmd_consent.c with the rest of 'share'
  *
  * The link (proto/README.md rule R11) carries no secret: the counselor's id and the
  * fingerprint of their keys, handed over in person. The client's device fetches the
@@ -19,8 +20,6 @@
 #include "links.h"
 #include "output.h"
 #include "resolve.h"
-#include "share.h"
-#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
@@ -95,100 +94,6 @@ run_team_link(dbk_ctx *ctx, int argc, char **argv)
     printf("\nThey run: daybook share '<the link>'. Compare the link's last part on both "
            "screens.\n");
     return DBK_EXIT_OK;
-}
-
-/*
- * The counselor of a team link checked: their keys pinned on this device, or fetched
- * and matched against the link's fingerprint, then pinned. Exit code; on success
- * sign_pk and box_pk hold the keys.
- */
-static int
-team_counselor_keys(dbk_session *s, const dbk_link *u, const dbk_id *counselor,
-                    unsigned char box_pk[32])
-{
-    unsigned char sign_pk[32];
-    char fp[DBK_FP_SHORT_LEN + 1];
-    int rc;
-
-    if (dbk_trust_pinned(s, counselor, sign_pk, box_pk) == DBK_OK) {
-        dbk_fingerprint_short(fp, counselor, sign_pk, box_pk);
-        rc = strcmp(fp, u->fp) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
-    } else {
-        rc = dbk_share_counselor_keys(s, counselor, u->fp, sign_pk, box_pk);
-        if (rc == DBK_OK)
-            rc = dbk_trust_pin(s, counselor, sign_pk, box_pk);
-    }
-    if (rc == DBK_E_FINGERPRINT) {
-        fprintf(stderr, "daybook: the keys for this counselor do not match the link's "
-                        "fingerprint. Nothing was shared. Check the link with your counselor, "
-                        "and tell your clinic.\n");
-        return DBK_EXIT_FAIL;
-    }
-    if (rc != DBK_OK)
-        return dbk_cmd_fail("cannot fetch the counselor's keys (sharing needs the server)", rc);
-    return DBK_EXIT_OK;
-}
-
-int
-dbk_cmd_share_link(dbk_ctx *ctx, const char *text, bool yes)
-{
-    dbk_session s;
-    dbk_link u;
-    dbk_id counselor, first;
-    unsigned char box_pk[32];
-    char cname[420], patient[201] = "";
-    size_t n;
-    int rc, ret;
-
-    if (dbk_link_parse(text, &u) != DBK_OK || u.kind != DBK_LINK_TEAM ||
-        dbk_id_from_text(&counselor, u.counselor, strlen(u.counselor)) != DBK_OK) {
-        fprintf(stderr, "daybook: that is not a counselor's team link (daybook://team?...); "
-                        "ask them for 'daybook team-link'\n");
-        return DBK_EXIT_USAGE;
-    }
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_no_profile(rc);
-    if (s.role != DBK_ROLE_CLIENT ||
-        dbk_local_get(s.L, "counselor", first.b, DBK_ID_BYTES, &n) != DBK_OK) {
-        fprintf(stderr, "daybook: %s\n", s.role == DBK_ROLE_COUNSELOR
-                                             ? "share is for clients; this is a counselor's profile"
-                                             : "enroll first, with the code your counselor gave "
-                                               "you: daybook enroll CODE");
-        dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    }
-    if (strcmp(u.server, s.server) != 0) {
-        fprintf(stderr, "daybook: the link is for the server %s; your records are on %s. Ask "
-                        "for a link from your clinic's server.\n", u.server, s.server);
-        dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    }
-    if (dbk_id_equal(&counselor, &s.account) || dbk_id_equal(&counselor, &first)) {
-        fprintf(stderr, "daybook: %s\n", dbk_id_equal(&counselor, &s.account)
-                                             ? "that link names your own account"
-                                             : "that is the counselor you enrolled with: daybook "
-                                               "share COUNSELOR shares with them again");
-        dbk_session_close(&s);
-        return DBK_EXIT_FAIL;
-    }
-    if ((rc = dbk_unlock(&s)) != DBK_OK) {
-        dbk_session_close(&s);
-        return dbk_cmd_fail("cannot unlock your keys", rc);
-    }
-    if ((ret = team_counselor_keys(&s, &u, &counselor, box_pk)) != DBK_EXIT_OK) {
-        dbk_session_close(&s);
-        return ret;
-    }
-    /* The name and role come with the fingerprint, from the counselor's own screen. */
-    snprintf(cname, sizeof cname, "%s%s%s%s", u.by[0] ? u.by : "your counselor",
-             u.role[0] ? " (" : "", u.role, u.role[0] ? ")" : "");
-    (void)dbk_local_get_text(s.L, "patient_name", patient, sizeof patient);
-    ret = dbk_cmd_offer_consent(ctx, &s, &counselor, cname, box_pk,
-                                patient[0] ? patient : "Daybook client", yes);
-    dbk_session_close(&s);
-    if (ret == DBK_EXIT_OK && ctx->json)
-        printf("{\"shared\":\"%s\"}\n", u.counselor);
-    return ret;
 }
 
 json_t *

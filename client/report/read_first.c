@@ -1,5 +1,7 @@
 /*
  * The review's Read first box and the changes to entries already reviewed.
+ * It stands below the review (review.c calls it) and takes nothing from it:
+ * the period and the time format come from period.h.
  *
  * Read first is decision support: it lists, before anything else, what a
  * program watches for between sessions (DOMAIN.md): risk language (risk.h), a
@@ -18,7 +20,7 @@
  * seen, in the counselor's local meta sealed to their own key ("reviewed:<id>");
  * a later removal or edit by the client shows against that copy.
  */
-#include "review.h"
+#include "read_first.h"
 #include "counts.h"
 #include "daycount.h"
 #include "measures.h"

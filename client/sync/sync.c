@@ -463,6 +463,104 @@ check_heads(dbk_session *s, dbk_trust_report *r)
     return rc;
 }
 
+/* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
+ * the pulls merged, the clock and the time of the sync stored, and the grants
+ * refreshed when the server's grants_seq moved (*more: pull again). */
+static int
+apply_answer(dbk_session *s, const json_t *resp, dbk_sync_stats *st, bool *more)
+{
+    json_t *e;
+    size_t i;
+    int rc;
+
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    json_array_foreach(json_object_get(resp, "push"), i, e)
+        if (rc == DBK_OK)
+            rc = apply_push(s, e, st);
+    json_array_foreach(json_object_get(resp, "pull"), i, e)
+        if (rc == DBK_OK)
+            rc = apply_pull(s, e, more, st);
+    if (rc == DBK_OK)
+        rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+    /* What the pulls merged into the clock, as dbk_session_clock: never lower than
+     * what is stored, which a command run during this sync may have raised. */
+    if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
+        rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
+    if (rc == DBK_OK) {
+        /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
+        int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
+        if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
+            rc = dbk_refresh_grants(s, &st->trust);
+            if (rc == DBK_OK)
+                rc = dbk_local_put_int(s->L, "grants_seq", seq);
+            *more = true; /* pull the streams just learned */
+        }
+    }
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    else
+        dbk_local_rollback(s->L);
+    return rc;
+}
+
+/* One round: up to PUSH_BATCH records of the outbox pushed and every stream pulled
+ * in one POST /v1/sync, the answer applied. *pushed: how many records went; *more:
+ * a stream has more to pull. */
+static int
+sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
+{
+    struct push_acc pa = {json_object(), 0};
+    struct pull_acc pl = {json_array(), s};
+    json_t *push = json_array(), *body, *resp = NULL, *e;
+    const char *k;
+    long status;
+    int rc;
+
+    if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
+        rc = dbk_local_streams(s->L, add_pull, &pl);
+    json_object_foreach(pa.by_stream, k, e)
+        json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
+    json_decref(pa.by_stream);
+    *pushed = pa.n;
+    body = json_pack("{s:o, s:o, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
+                     "max_bytes", PULL_MAX_BYTES);
+    if (rc == DBK_OK)
+        rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
+    json_decref(body);
+    if (rc == DBK_OK && status != 200) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+        rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        st->server_error = rc;
+    }
+    if (rc == DBK_OK)
+        rc = apply_answer(s, resp, st, more);
+    json_decref(resp);
+    return rc;
+}
+
+/* The server behind this device (proto/TRUST.md T8): a stream listed below the epoch
+ * held here means a server restored (or turned) past what it once acknowledged,
+ * whatever its restore generation says. Every act is checked against it again, so
+ * a revocation or rotation it lost is sent back; the records the old epoch refused
+ * go with the next sync. */
+static int
+resend_acts(dbk_session *s, dbk_sync_stats *st)
+{
+    dbk_sync_acts_result again;
+    int rc;
+
+    if ((rc = dbk_local_acts_unack_all(s->L)) == DBK_OK &&
+        (rc = dbk_sync_acts(s, &again)) == DBK_OK) {
+        st->acts.sent += again.sent;
+        st->acts.pending = again.pending;
+        st->acts.conflicts = again.conflicts;
+        st->acts.error = again.error;
+    }
+    return rc;
+}
+
 int
 dbk_sync(dbk_session *s, dbk_sync_stats *st)
 {
@@ -480,79 +578,15 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
         return st->acts.error;
     }
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
-        struct push_acc pa = {json_object(), 0};
-        struct pull_acc pl = {json_array(), s};
-        json_t *push = json_array(), *body, *resp = NULL, *e;
-        const char *k;
+        size_t pushed = 0;
         bool more = false;
-        long status;
-        size_t i;
-
-        if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
-            rc = dbk_local_streams(s->L, add_pull, &pl);
-        json_object_foreach(pa.by_stream, k, e)
-            json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
-        json_decref(pa.by_stream);
-        body = json_pack("{s:o, s:o, s:i, s:i}", "push", push, "pull", pl.arr, "limit",
-                         PULL_LIMIT, "max_bytes", PULL_MAX_BYTES);
-        if (rc == DBK_OK)
-            rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
-        json_decref(body);
-        if (rc == DBK_OK && status != 200) {
-            const char *code =
-                json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-            rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-            st->server_error = rc;
-        }
-        if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
-            json_array_foreach(json_object_get(resp, "push"), i, e)
-                if (rc == DBK_OK)
-                    rc = apply_push(s, e, st);
-            json_array_foreach(json_object_get(resp, "pull"), i, e)
-                if (rc == DBK_OK)
-                    rc = apply_pull(s, e, &more, st);
-            if (rc == DBK_OK)
-                rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
-            /* What the pulls merged into the clock, as dbk_session_clock: never lower than
-             * what is stored, which a command run during this sync may have raised. */
-            if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
-                rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
-            if (rc == DBK_OK) {
-                /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
-                int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
-                if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
-                    rc = dbk_refresh_grants(s, &st->trust);
-                    if (rc == DBK_OK)
-                        rc = dbk_local_put_int(s->L, "grants_seq", seq);
-                    more = true; /* pull the streams just learned */
-                }
-            }
-            if (rc == DBK_OK)
-                rc = dbk_local_commit(s->L);
-            else
-                dbk_local_rollback(s->L);
-        }
-        json_decref(resp);
-        if (rc != DBK_OK)
+        if ((rc = sync_round(s, st, &pushed, &more)) != DBK_OK)
             break;
-        if (!more && (pa.n < PUSH_BATCH || st->failed_streams > 0))
+        if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
             break;
     }
-    /* The server behind this device (proto/TRUST.md T8): a stream listed below the epoch
-     * held here means a server restored (or turned) past what it once acknowledged,
-     * whatever its restore generation says. Every act is checked against it again, so
-     * a revocation or rotation it lost is sent back; the records the old epoch refused
-     * go with the next sync. */
-    if (rc == DBK_OK && st->trust.epoch_rollbacks > 0) {
-        dbk_sync_acts_result again;
-        if ((rc = dbk_local_acts_unack_all(s->L)) == DBK_OK &&
-            (rc = dbk_sync_acts(s, &again)) == DBK_OK) {
-            st->acts.sent += again.sent;
-            st->acts.pending = again.pending;
-            st->acts.conflicts = again.conflicts;
-            st->acts.error = again.error;
-        }
-    }
+    if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)
+        rc = resend_acts(s, st);
     st->pending = dbk_sync_pending(s);
     if (rc == DBK_OK)
         rc = collect_ended(s, st);

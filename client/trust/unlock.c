@@ -44,6 +44,10 @@ read_line(int fd, char *buf, size_t cap)
     return n > 0 ? DBK_OK : DBK_E_PASSPHRASE;
 }
 
+/* The one exception to "nothing below commands/ talks to the terminal": the
+ * passphrase prompt, written to and read from /dev/tty (never stdout or stderr), so
+ * that dbk_unlock can ask whichever command needs the keys at the moment it needs
+ * them. Moving it up would mean a callback from trust/ into cli/; see issue 21. */
 static int
 read_tty(const char *prompt, char *buf, size_t cap)
 {

@@ -1,0 +1,42 @@
+/*
+ * The review's Read first box, the changes to entries already reviewed, and the
+ * counselor's kept copies those changes are measured against (read_first.c).
+ * The review (review.h) calls these; they need nothing of it but the period.
+ */
+#ifndef DBK_CLIENT_READ_FIRST_H
+#define DBK_CLIENT_READ_FIRST_H
+
+#include "period.h"
+#include "risk.h"
+
+/* Read first: a craving at or above this, a journal mood (1-5) at or below this. */
+#define DBK_REVIEW_RISK_CRAVING 9
+#define DBK_REVIEW_LOW_MOOD 2
+/* A check-in's mood (0-10) at or below this is flagged as low. */
+#define DBK_REVIEW_LOW_CHECKIN_MOOD 3
+/* Missed MAT doses on this many days in a row or more are their own Read first item. */
+#define DBK_REVIEW_MISSED_STREAK 2
+/* What the Read first box says of itself, in every format. */
+#define DBK_REVIEW_DECISION_SUPPORT                                                            \
+    "Decision support: flags from word lists and thresholds, not a diagnosis. You decide."
+
+/* The Read first box (read_first.c): flagged entries, carried forward until
+ * discussed, missed medication, changes, silent days; most urgent first. */
+json_t *dbk_review_read_first(const dbk_eu_list *l, const dbk_id *client,
+                              const dbk_review_period *p, const dbk_risk_extra *extra,
+                              const dbk_eu_entry *const *flaggable, size_t n,
+                              const json_t *engagement, const json_t *medication,
+                              const json_t *changes);
+
+/* The entries in kept that the client removed or edited since, with the change
+ * in the period: [{kind "removed"|"edited", record, when, text, as_reviewed}]. */
+json_t *dbk_review_changes(const dbk_eu_list *l, const dbk_id *client,
+                           const dbk_review_period *p, const json_t *kept);
+
+/* The counselor's copies of the client's entries they reviewed (new reference, {}
+ * when none), and adding the period's entries not yet kept (the first copy stays). */
+int dbk_review_kept_load(dbk_session *s, const dbk_id *client, json_t **kept);
+int dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
+                         const dbk_review_period *p, json_t *kept);
+
+#endif
