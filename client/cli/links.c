@@ -88,6 +88,7 @@ dbk_link_parse(const char *text, dbk_link *u)
             {"account", u->account, sizeof u->account},
             {"name", u->name, sizeof u->name},
             {"by", u->by, sizeof u->by},
+            {"help", u->help, sizeof u->help},
         };
         for (size_t i = 0; eq != NULL && i < sizeof fields / sizeof fields[0]; i++) {
             size_t k = strlen(fields[i].name);
@@ -105,7 +106,8 @@ dbk_link_parse(const char *text, dbk_link *u)
         ok = ok && strlen(u->code) == 22;
         break;
     case DBK_LINK_ENROLL:
-        ok = ok && strlen(u->code) == 22 && strlen(u->fp) == 22 && is_id(u->counselor);
+        ok = ok && strlen(u->code) == 22 && strlen(u->fp) == 22 && is_id(u->counselor) &&
+             (u->help[0] == '\0' || strlen(u->help) == 22);
         break;
     case DBK_LINK_LOGIN:
         ok = ok && is_id(u->account);
