@@ -23,6 +23,7 @@
  * counselor's access, as the caseload says (or, offline, as it last said).
  */
 #include "cmd.h"
+#include "reviewed.h"
 #include "counselor.h"
 #include "render.h"
 #include "review.h"
@@ -202,6 +203,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if ((ret = write_review(ctx, rev, format, outpath)) == DBK_EXIT_OK && kept != NULL &&
         (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
+    else if (ret == DBK_EXIT_OK && kept != NULL &&
+             (rc = dbk_co_reviewed_mark(&s, &client, &l, kept)) != DBK_OK &&
+             rc != DBK_E_NOT_FOUND)
+        /* The client's device learns from it that these entries were read (a 'daybook
+         * rm' says so); the review itself stands. */
+        (void)dbk_cmd_fail("the note that you reviewed these entries was not saved", rc);
 out:
     json_decref(rev);
     json_decref(kept);

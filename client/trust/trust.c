@@ -73,7 +73,7 @@ bool
 dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type)
 {
     static const char *const by_grantee[] = {"note", "checklist_def", "plan", "medication",
-                                             "tombstone", NULL};
+                                             "reviewed", "tombstone", NULL};
     if (dbk_id_equal(owner, author))
         return true;
     for (size_t i = 0; type != NULL && by_grantee[i]; i++)

@@ -621,6 +621,66 @@ test_crisis_card_shows_the_safety_plan(void **state)
     dbk_run_result_free(&t);
 }
 
+/*
+ * A reviewed lapse the client then removes: the counselor's review marks what it
+ * showed (a signed "reviewed" record in the client's stream), so at 'daybook rm'
+ * the client is told plainly that the counselor already read it, and asked on a
+ * terminal; an entry no review showed gets no such word. The counselor's next
+ * review says the client removed it.
+ */
+static void
+test_rm_says_the_counselor_read_it(void **state)
+{
+    struct fx *f = *state;
+    char lapse[DBK_ID_TEXT_LEN + 1], later[DBK_ID_TEXT_LEN + 1];
+
+    as(f->p.client_home);
+    json_t *j = cli_json("--json", "craving", "--intensity", "8", "--outcome", "used",
+                         "--used-what", "three beers", NULL);
+    snprintf(lapse, sizeof lapse, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    json_t *r = review_json("Sam R");
+    assert_int_equal(count_of(r, "lapses"), 1);
+    json_decref(r);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    as(f->p.client_home);
+    j = cli_json("--json", "journal", "-m", "A quiet evening, nothing to report", NULL);
+    snprintf(later, sizeof later, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    ok(tc_cli("sync", NULL), "client sync");
+
+    /* An entry no review showed: no word about the counselor having read it. */
+    dbk_run_result t = tc_cli("rm", later, NULL);
+    assert_int_equal(t.status, 0);
+    assert_false(contains(t.out, "already read"));
+    dbk_run_result_free(&t);
+
+    /* On a terminal: said plainly, then asked; "no" removes nothing. */
+    const dbk_pty_step no[] = {{"Your counselor has already read this entry", NULL},
+                               {"Remove it anyway?", "no\n"},
+                               {"Nothing removed", NULL},
+                               {NULL, NULL}};
+    dbk_pty_result pr = on_tty(no, "rm", lapse, NULL);
+    tty_done(&pr, 3, 0);
+    dbk_pty_result_free(&pr);
+    const dbk_pty_step yes[] = {{"Removing it does not take it back", NULL},
+                                {"Remove it anyway?", "yes\n"},
+                                {"Removed", NULL},
+                                {NULL, NULL}};
+    pr = on_tty(yes, "rm", lapse, NULL);
+    tty_done(&pr, 3, 0);
+    dbk_pty_result_free(&pr);
+    ok(tc_cli("sync", NULL), "client sync");
+
+    as(f->p.counselor_home);
+    r = review_json("Sam R");
+    assert_non_null(read_first_item(r, "removed", "three beers"));
+    json_decref(r);
+}
+
 int
 main(void)
 {
@@ -632,6 +692,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_caseload_scenarios, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_rm_says_the_counselor_read_it, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -33,7 +33,7 @@ const SCHEMA_OF = {
     checklist_day: 'checklist-day', note: 'counselor-note', tombstone: 'tombstone',
     session: 'session', alias: 'alias', consent: 'consent-grant',
     checkin: 'checkin', measure: 'measure', plan: 'plan', medication: 'medication', dose: 'dose',
-    discussed: 'discussed', pin: 'pin',
+    discussed: 'discussed', pin: 'pin', reviewed: 'reviewed',
 };
 const validators = {};
 for (const [type, stem] of Object.entries(SCHEMA_OF)) {
