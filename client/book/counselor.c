@@ -7,6 +7,7 @@
 
 #include "dbk/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -324,5 +325,22 @@ dbk_co_learn_names(dbk_session *s, size_t *learned)
         rc = dbk_co_aliases_save(s, a.aliases);
     json_decref(a.aliases);
     *learned = a.n;
+    return rc;
+}
+
+int
+dbk_co_my_name(dbk_session *s, char *out, size_t cap)
+{
+    json_t *acct = NULL;
+    long status;
+    int rc = dbk_net_call(s, "GET", "/v1/account", NULL, true, &status, &acct);
+    const char *name = json_string_value(json_object_get(acct, "name"));
+
+    out[0] = '\0';
+    if (rc == DBK_OK && (status != 200 || name == NULL))
+        rc = DBK_E_UNAVAILABLE;
+    if (rc == DBK_OK)
+        snprintf(out, cap, "%s", name);
+    json_decref(acct);
     return rc;
 }

@@ -58,6 +58,7 @@ static const struct {
     {"daybook://setup?", DBK_LINK_SETUP},
     {"daybook://enroll?", DBK_LINK_ENROLL},
     {"daybook://login?", DBK_LINK_LOGIN},
+    {"daybook://team?", DBK_LINK_TEAM},
 };
 
 int
@@ -88,6 +89,7 @@ dbk_link_parse(const char *text, dbk_link *u)
             {"account", u->account, sizeof u->account},
             {"name", u->name, sizeof u->name},
             {"by", u->by, sizeof u->by},
+            {"role", u->role, sizeof u->role},
             {"help", u->help, sizeof u->help},
         };
         for (size_t i = 0; eq != NULL && i < sizeof fields / sizeof fields[0]; i++) {
@@ -111,6 +113,9 @@ dbk_link_parse(const char *text, dbk_link *u)
         break;
     case DBK_LINK_LOGIN:
         ok = ok && is_id(u->account);
+        break;
+    case DBK_LINK_TEAM:
+        ok = ok && strlen(u->fp) == 22 && is_id(u->counselor);
         break;
     }
     return ok ? dbk_net_check_url(u->server) : DBK_E_INVALID;

@@ -10,6 +10,10 @@
  *                                                             H the short hash of the
  *                                                             clinic's help lines
  *   daybook://login?server=URL&account=ID                     another device of an account
+ *   daybook://team?server=URL&counselor=ID&fp=FP[&by=BY][&role=ROLE]
+ *                                                             a client already enrolled
+ *                                                             sharing with one more
+ *                                                             counselor (a care team)
  *
  * Values are percent-encoded; a repeated, malformed or overlong field makes the
  * whole link invalid rather than silently cut, the server must pass
@@ -23,18 +27,20 @@
 
 #include <stddef.h>
 
-typedef enum { DBK_LINK_SETUP, DBK_LINK_ENROLL, DBK_LINK_LOGIN } dbk_link_kind;
+typedef enum { DBK_LINK_SETUP, DBK_LINK_ENROLL, DBK_LINK_LOGIN, DBK_LINK_TEAM } dbk_link_kind;
 
 typedef struct dbk_link {
     dbk_link_kind kind;
     char server[DBK_URL_MAX];
     char code[32];       /* setup, enroll: 22 base64url characters */
-    char fp[32];         /* enroll: the counselor's fingerprint */
-    char counselor[32];  /* enroll: the counselor's account id */
+    char fp[32];         /* enroll, team: the counselor's fingerprint */
+    char counselor[32];  /* enroll, team: the counselor's account id */
     char account[32];    /* login: the account id */
     char name[201];      /* enroll, optional: the name the counselor knows the client by */
-    char by[201];        /* enroll, optional: the counselor's own display name, handed over
-                          * with the fingerprint, so the server cannot rename them */
+    char by[201];        /* enroll, team, optional: the counselor's own display name, handed
+                          * over with the fingerprint, so the server cannot rename them */
+    char role[201];      /* team, optional: the counselor's role in the client's care
+                          * ("prescriber", "group facilitator"), shown in the consent */
     char help[32];       /* enroll, optional: the short hash of the clinic's help lines
                           * (dbk/helplines.h), 22 characters, so the server cannot change
                           * them */

@@ -13,9 +13,13 @@
 #include "exitcode.h"
 #include "session.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+struct dbk_eu_list;
 
 /* Options every command sees, parsed by main.c before the command name. */
 typedef struct dbk_ctx {
@@ -64,6 +68,18 @@ bool dbk_cmd_take_option(int *argc, char **argv, const char *name, const char **
  * which may begin with '-' (one in 32 does).
  */
 bool dbk_cmd_is_operand(const char *arg);
+
+/* daybook share LINK: shares with the counselor a team link names, after checking
+ * their keys against its fingerprint (cmd_team.c). Returns the exit code. */
+int dbk_cmd_share_link(dbk_ctx *ctx, const char *link, bool yes);
+
+/* daybook measure schedule|unschedule|due (cmd_measure_plan.c); exit codes. */
+int dbk_cmd_measure_schedule(dbk_ctx *ctx, int argc, char **argv, bool stop);
+int dbk_cmd_measure_due(dbk_ctx *ctx, int argc, char **argv);
+/* The measures due today for the account whose entries l holds (for daybook today):
+ * a JSON array, also printed to o unless o is NULL. */
+json_t *dbk_cmd_due_measures(const dbk_session *s, const struct dbk_eu_list *l, int64_t today,
+                             FILE *o);
 
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);

@@ -157,9 +157,10 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
     dbk_notes_counselor(&st.s, cname, sizeof cname);
     dbk_day_format(st.today, date);
     if (ctx->json) {
-        json_t *out = json_pack("{s:s, s:O, s:O, s:i, s:i, s:o}", "date", date, "items", items,
-                                "unknown", unknown, "done", (int)done, "total", (int)total,
-                                "notes", recent);
+        json_t *out = json_pack("{s:s, s:O, s:O, s:i, s:i, s:o, s:o}", "date", date, "items",
+                                items, "unknown", unknown, "done", (int)done, "total",
+                                (int)total, "notes", recent, "measures_due",
+                                dbk_cmd_due_measures(&st.s, &st.l, st.today, NULL));
         recent = NULL;
         dbk_out_json(stdout, out);
         json_decref(out);
@@ -200,6 +201,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
         json_array_foreach(recent, i, nv)
             printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
                    json_string_value(json_object_get(nv, "text")));
+        json_decref(dbk_cmd_due_measures(&st.s, &st.l, st.today, stdout));
     }
     json_decref(recent);
     json_decref(items);

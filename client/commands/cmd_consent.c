@@ -103,8 +103,17 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
     }
     if (operands != 1) {
         fprintf(stderr, "usage: daybook share COUNSELOR [--yes]   (the name or id 'daybook "
-                        "consent' shows)\n");
+                        "consent' shows)\n       daybook share LINK [--yes]        (a "
+                        "counselor's team link)\n");
         return DBK_EXIT_USAGE;
+    }
+    if (strncmp(arg, "daybook://", 10) == 0) {
+        if (!yes && !dbk_prompt_interactive()) {
+            fprintf(stderr, "daybook: share shows the consent and asks; add --yes to agree "
+                            "without a terminal\n");
+            return DBK_EXIT_USAGE;
+        }
+        return dbk_cmd_share_link(ctx, arg, yes);
     }
     if (!yes && !dbk_prompt_interactive()) {
         fprintf(stderr, "daybook: share shows the consent and asks; add --yes to agree without "
@@ -128,7 +137,8 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
     dbk_id_to_text(&counselor, cid);
     if (strcasecmp(arg, cname) != 0 && (strlen(arg) < 6 || strncmp(cid, arg, strlen(arg)) != 0)) {
         fprintf(stderr, "daybook: your counselor is %s (%.8s); 'daybook share' shares with the "
-                        "counselor you enrolled with\n", cname, cid);
+                        "counselor you enrolled with. For another counselor of your care team, "
+                        "use the link they gave you: daybook share LINK\n", cname, cid);
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
     }
@@ -328,8 +338,8 @@ const dbk_cmd dbk_cmd_consent = {
 
 const dbk_cmd dbk_cmd_share = {
     .name = "share",
-    .usage = "daybook share COUNSELOR [--yes]",
-    .summary = "share with your counselor again, under a fresh consent you read and agree to",
+    .usage = "daybook share COUNSELOR [--yes] | daybook share LINK [--yes]",
+    .summary = "share again, or with a counselor's team link, under a fresh consent",
     .client_only = true,
     .run = run_share,
 };

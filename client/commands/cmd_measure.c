@@ -29,7 +29,10 @@ usage(void)
             "  --answers LIST  every item's answer, comma-separated, in order; '-' for an\n"
             "                  item not asked (the difficulty question; BAM item 5 when\n"
             "                  item 4 is 0). Without it, each item is asked on the terminal.\n"
-            "  --private       keep the result on your own devices only\n");
+            "  --private       keep the result on your own devices only\n"
+            "       daybook measure due [--client CLIENT]   what your counselor scheduled\n"
+            "       daybook measure schedule CLIENT INSTRUMENT --every DAYS [--start DATE]\n"
+            "       daybook measure unschedule CLIENT INSTRUMENT           (counselors)\n");
     return DBK_EXIT_USAGE;
 }
 
@@ -220,6 +223,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_id id;
     json_t *doc;
 
+    if (argc >= 2 && (strcmp(argv[1], "schedule") == 0 || strcmp(argv[1], "unschedule") == 0))
+        return dbk_cmd_measure_schedule(ctx, argc - 1, argv + 1, argv[1][0] == 'u');
+    if (argc >= 2 && strcmp(argv[1], "due") == 0)
+        return dbk_cmd_measure_due(ctx, argc - 1, argv + 1);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -279,7 +286,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
 const dbk_cmd dbk_cmd_measure = {
     .name = "measure",
-    .usage = "daybook measure phq9|gad7|bam [--answers LIST] [--private] | --list",
+    .usage = "daybook measure phq9|gad7|bam [--answers LIST] [--private] | --list | due | "
+             "schedule CLIENT INSTRUMENT --every DAYS | unschedule CLIENT INSTRUMENT",
     .summary = "answer a validated questionnaire (PHQ-9, GAD-7, BAM) and see its score",
     .run = run,
 };

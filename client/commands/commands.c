@@ -45,6 +45,7 @@ extern const dbk_cmd dbk_cmd_share;
 extern const dbk_cmd dbk_cmd_show;
 extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
+extern const dbk_cmd dbk_cmd_team_link;
 extern const dbk_cmd dbk_cmd_today;
 extern const dbk_cmd dbk_cmd_trends;
 extern const dbk_cmd dbk_cmd_unassign;
@@ -90,6 +91,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_show,
     &dbk_cmd_status,
     &dbk_cmd_sync,
+    &dbk_cmd_team_link,
     &dbk_cmd_today,
     &dbk_cmd_trends,
     &dbk_cmd_unassign,

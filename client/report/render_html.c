@@ -4,6 +4,7 @@
  * from the JSON that review.c computes.
  */
 #include "render.h"
+#include "measures_review.h"
 #include "review.h"
 
 #include <stdbool.h>
@@ -503,6 +504,7 @@ dbk_report_html(FILE *o, const json_t *r)
     html_cravings(o, r);
     html_checklist(o, r);
     html_medication(o, json_object_get(r, "medication"));
+    dbk_report_html_measures(o, json_object_get(r, "measures"));
     html_journal_notes(o, r);
     fprintf(o, "<p class=\"notice\">%s</p>\n</body></html>\n", dbk_report_notice);
 }

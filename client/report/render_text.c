@@ -3,6 +3,7 @@
  * CBT session reviews them (cmd_review.c), from the JSON that review.c computes.
  */
 #include "render.h"
+#include "measures_review.h"
 #include "review.h"
 
 #include <stdbool.h>
@@ -485,5 +486,6 @@ dbk_report_text(FILE *o, const json_t *r, int width, bool use_color)
     text_cravings(o, p, json_object_get(r, "cravings"));
     text_checklist(o, p, json_object_get(r, "checklist"));
     text_medication(o, json_object_get(r, "medication"));
+    dbk_report_text_measures(o, json_object_get(r, "measures"));
     text_journal(o, r);
 }

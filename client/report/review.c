@@ -5,6 +5,7 @@
  * since the last session marker (or --since, or the default window).
  */
 #include "review.h"
+#include "measures_review.h"
 #include "mat.h"
 #include "checklist.h"
 #include "entry.h"
@@ -749,14 +750,14 @@ dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, con
         free(fl);
     }
     out = json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:i, s:s, s:o, s:o}, s:o, s:o, s:o, s:o, s:o, "
-                    "s:o, s:o, s:o, s:o}",
+                    "s:o, s:o, s:o, s:o, s:o}",
                     "client", "account", t, "label", label, "period", "from", from_s, "to", to_s,
                     "days", (int)a.days, "since", p->since, "last_session",
                     p->last_session[0] ? json_string(p->last_session) : json_null(),
                     "enrolled_on", enrolled[0] ? json_string(enrolled) : json_null(),
                     "read_first", rf, "lapses", lapses, "engagement", eng, "cravings", cravings,
                     "checklist", checklist, "medication", med, "journal", jj, "notes", nj,
-                    "changes", changes);
+                    "changes", changes, "measures", dbk_review_measures(l, client, p->from, p->to));
 out:
     dbk_risk_extra_free(&extra);
     dbk_checklist_free(&ck);

@@ -66,6 +66,10 @@ link_part(const uint8_t *data, size_t size)
         case DBK_LINK_ENROLL:
             FUZZ_CHECK(strlen(u.code) == 22 && strlen(u.fp) == 22 && strlen(u.counselor) == 22);
             break;
+        case DBK_LINK_TEAM:
+            FUZZ_CHECK(strlen(u.fp) == 22 && strlen(u.counselor) == 22);
+            FUZZ_CHECK(strnlen(u.role, sizeof u.role) < sizeof u.role);
+            break;
         case DBK_LINK_LOGIN:
             FUZZ_CHECK(strlen(u.account) == 22);
             FUZZ_CHECK(dbk_link_login_format(again, sizeof again, u.server, u.account) == DBK_OK);

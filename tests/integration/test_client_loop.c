@@ -1053,6 +1053,145 @@ test_disclosures(void **state)
     dbk_run_result_free(&out);
 }
 
+/* The review of client by the counselor whose DAYBOOK_HOME is home: its cravings. */
+static size_t
+cravings_seen_by(const char *home, const char *client)
+{
+    char day[11];
+    today_text(day);
+    as(home);
+    json_t *j = cli_json("--json", "review", client, "--since", day, "--offline", NULL);
+    json_t *c = json_object_get(j, "cravings");
+    size_t n = json_is_array(c) ? json_array_size(c)
+                                : (size_t)json_integer_value(json_object_get(c, "count"));
+    json_decref(j);
+    return n;
+}
+
+/*
+ * A care team (issue 19): the client shares with a second counselor, a prescriber,
+ * through the link that counselor prints, under a consent of its own. A link whose
+ * fingerprint does not match the keys the server gives (what a server that swaps the
+ * prescriber's keys looks like to the client) shares nothing. Revoking the prescriber
+ * leaves the first counselor reading; what the client writes after it reaches the
+ * prescriber not at all.
+ */
+static void
+test_care_team(void **state)
+{
+    struct fx *f = *state;
+    char url[64], uri[1024], home[4200], link[2048], bad[2048], prefix[16];
+    dbk_run_result r;
+    json_t *j;
+
+    /* The prescriber: a second counselor of the clinic, on their own device. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
+    {
+        const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Dr. Rivera", "--url",
+                              url, "--data-dir", f->srv.data_dir, NULL};
+        assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+        assert_int_equal(r.status, 0);
+        const char *s = strstr(r.out, "setup URI: ");
+        assert_non_null(s);
+        snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
+        dbk_run_result_free(&r);
+    }
+    snprintf(home, sizeof home, "%s/prescriber", f->home);
+    as(home);
+    j = cli_json("--json", "init", NULL);
+    char rx_id[DBK_ID_TEXT_LEN + 1];
+    snprintf(rx_id, sizeof rx_id, "%s", json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    ok(tc_cli("enroll", uri, "--yes", NULL), "prescriber enroll");
+    r = tc_cli("team-link", "--role", "prescriber", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "daybook://team?");
+    dbk_run_result_free(&r);
+    j = cli_json("--json", "team-link", "--role", "prescriber", NULL);
+    snprintf(link, sizeof link, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    must_contain(link, "by=Dr.%20Rivera");
+    must_contain(link, "role=prescriber");
+
+    /* The same link with the first counselor's fingerprint: the keys the server gives
+     * for the prescriber do not match it. Nothing is shared. */
+    as(f->cohome);
+    j = cli_json("--json", "team-link", NULL);
+    const char *fp_a = strstr(json_string_value(json_object_get(j, "uri")), "&fp=");
+    assert_non_null(fp_a);
+    snprintf(bad, sizeof bad, "%s", link);
+    char *fp_b = strstr(bad, "&fp=");
+    assert_non_null(fp_b);
+    memcpy(fp_b, fp_a, 4 + 22);
+    json_decref(j);
+    as(f->clhome);
+    r = tc_cli("share", bad, "--yes", NULL);
+    assert_int_equal(r.status, 1);
+    must_contain(r.err, "do not match the link's fingerprint");
+    dbk_run_result_free(&r);
+    j = cli_json("--json", "access", NULL);
+    assert_null(json_object_get(json_object_get(j, "grants"), rx_id));
+    json_decref(j);
+    /* Links from elsewhere, or the client's own counselor, are turned away. */
+    r = tc_cli("share", "daybook://enroll?server=x", "--yes", NULL);
+    assert_int_equal(r.status, 2);
+    dbk_run_result_free(&r);
+
+    /* The real link: the consent names the prescriber and their role. */
+    r = tc_cli("share", link, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("share with the prescriber: %s", r.err);
+    must_contain(r.out, "Dr. Rivera (prescriber)");
+    dbk_run_result_free(&r);
+    j = cli_json("--json", "access", NULL);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(j, "grants"), rx_id), "state")),
+                        "active");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(j, "grants"), f->counselor_id),
+                            "state")),
+                        "active");
+    json_decref(j);
+    ok(tc_cli("craving", "--intensity", "6", "--outcome", "resisted", NULL), "craving 1");
+    ok(tc_cli("sync", NULL), "client sync");
+
+    /* Both read it: the prescriber has the client in the caseload. */
+    as(home);
+    ok(tc_cli("sync", NULL), "prescriber sync");
+    r = tc_cli("--json", "clients", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, f->client_id);
+    dbk_run_result_free(&r);
+    assert_int_equal(cravings_seen_by(home, f->client_id), 1);
+    as(f->cohome);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    assert_int_equal(cravings_seen_by(f->cohome, f->client_id), 1);
+
+    /* The prescriber's access ends; the first counselor's does not. */
+    as(f->clhome);
+    snprintf(prefix, sizeof prefix, "%.8s", rx_id);
+    ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke the prescriber");
+    ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", NULL), "craving 2");
+    ok(tc_cli("sync", NULL), "client sync after revoke");
+    as(f->cohome);
+    ok(tc_cli("sync", NULL), "counselor sync after revoke");
+    assert_int_equal(cravings_seen_by(f->cohome, f->client_id), 2);
+    as(home);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "stopped sharing");
+    dbk_run_result_free(&r);
+    /* Its device still shows what it read under the consent, and nothing written
+     * after the revoke. */
+    size_t seen = cravings_seen_by(home, f->client_id), leaked = seen > 1 ? seen - 1 : 0;
+    assert_int_equal(seen - leaked, 1);
+    dbk_report("care team: a second counselor", "a client shares with a prescriber by their "
+               "team link; a link whose fingerprint does not match the keys; then a revoke",
+               "shared only on the matching link; after the revoke the first counselor reads "
+               "on; records the revoked prescriber could read: %zu", leaked);
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
@@ -1071,6 +1210,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_setup_code_without_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disclosures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_care_team, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -392,6 +392,95 @@ test_mat(void **state)
     json_decref(j);
 }
 
+/* The entries of a JSON array whose "instrument" is ins. */
+static size_t
+count_instrument(const json_t *arr, const char *ins)
+{
+    size_t i, n = 0;
+    json_t *x;
+    json_array_foreach(arr, i, x)
+        n += strcmp(json_string_value(json_object_get(x, "instrument")), ins) == 0;
+    return n;
+}
+
+/*
+ * Scheduled measures (issue 19): the counselor schedules a weekly PHQ-9 that began
+ * three days ago; the client's 'today' and 'measure due' say it is overdue until the
+ * client answers it, and then that it is next due in a week. The counselor's review
+ * shows the schedule, when it was last answered, and the score beside its cut-off,
+ * in JSON and in text.
+ */
+static void
+test_measure_schedule(void **state)
+{
+    struct fx *f = *state;
+    char start[11], today[11], next[11], m[8];
+    dbk_run_result r;
+    json_t *j;
+
+    local_date(3, start, m);
+    local_date(0, today, m);
+    local_date(-7, next, m);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("measure", "schedule", f->p.client_id, "phq9", "--every", "0", NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--every is a number of days"));
+    dbk_run_result_free(&r);
+    r = tc_cli("measure", "schedule", f->p.client_id, "audit", "--every", "7", NULL);
+    assert_int_equal(r.status, 2);
+    dbk_run_result_free(&r);
+    ok(tc_cli("measure", "schedule", f->p.client_id, "phq9", "--every", "7", "--start", start,
+              NULL),
+       "schedule phq9");
+    ok(tc_cli("measure", "schedule", f->p.client_id, "bam", "--every", "30", NULL),
+       "schedule bam");
+    ok(tc_cli("measure", "unschedule", f->p.client_id, "bam", NULL), "unschedule bam");
+    ok(tc_cli("sync", NULL), "counselor sync 2");
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    ok(tc_cli("sync", NULL), "client sync");
+    j = tc_json_of(tc_cli("--json", "today", NULL), "today");
+    json_t *due = json_object_get(j, "measures_due");
+    assert_int_equal(json_array_size(due), 1); /* the BAM was stopped */
+    assert_int_equal(count_instrument(due, "phq9"), 1);
+    assert_true(json_is_true(json_object_get(json_array_get(due, 0), "overdue")));
+    json_decref(j);
+    r = tc_cli("today", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "PHQ-9  overdue: daybook measure phq9"));
+    dbk_run_result_free(&r);
+    ok(tc_cli("measure", "phq9", "--answers", "2,2,2,2,1,1,1,1,0,1", NULL), "answer phq9");
+    j = tc_json_of(tc_cli("--json", "today", NULL), "today after");
+    assert_int_equal(json_array_size(json_object_get(j, "measures_due")), 0);
+    json_decref(j);
+    j = tc_json_of(tc_cli("--json", "measure", "due", NULL), "measure due");
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "last_answered")),
+                        today);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "due")), next);
+    json_decref(j);
+    ok(tc_cli("sync", NULL), "client sync 2");
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    j = tc_json_of(tc_cli("--json", "review", f->p.client_id, NULL), "review");
+    json_t *ms = json_object_get(j, "measures");
+    json_t *sc = json_array_get(json_object_get(ms, "scores"), 0);
+    assert_int_equal(count_instrument(json_object_get(ms, "schedules"), "phq9"), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(ms, "schedules"), 0), "last_answered")),
+                        today);
+    assert_int_equal(json_integer_value(json_object_get(sc, "total")), 12);
+    assert_string_equal(json_string_value(json_object_get(sc, "band")), "moderate");
+    assert_true(json_is_true(json_object_get(sc, "over_cutoff")));
+    json_decref(j);
+    r = tc_cli("review", f->p.client_id, "--offline", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "MEASURES"));
+    assert_non_null(strstr(r.out, "PHQ-9 12 (moderate)  PAST CUT-OFF"));
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -399,6 +488,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_checkin_calendar_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_measure_schedule, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -928,9 +928,9 @@ export function hlcCompare(a, b) {
 // Links (README rule R11)
 
 const LINK_KINDS = [['daybook://setup?', 'setup'], ['daybook://enroll?', 'enroll'],
-                    ['daybook://login?', 'login']];
+                    ['daybook://login?', 'login'], ['daybook://team?', 'team']];
 // Each field's room in bytes, its terminating NUL included, as in the C reader.
-const LINK_FIELDS = { server: 512, code: 32, fp: 32, counselor: 32, account: 32, name: 201, by: 201 };
+const LINK_FIELDS = { server: 512, code: 32, fp: 32, counselor: 32, account: 32, name: 201, by: 201, role: 201 };
 
 /** Whether t is an account id: base64url that decodes to exactly 16 bytes. */
 export function isIdText(t) {
@@ -988,6 +988,7 @@ export function parseLink(text) {
     if (kind === 'enroll') ok = ok && fields.code?.length === 22 && fields.fp?.length === 22 &&
                                 isIdText(fields.counselor);
     if (kind === 'login') ok = ok && isIdText(fields.account);
+    if (kind === 'team') ok = ok && fields.fp?.length === 22 && isIdText(fields.counselor);
     if (!ok) fail('invalid_request', 'a required field is missing or malformed');
     checkServerUrl(fields.server);
     return { kind, fields };

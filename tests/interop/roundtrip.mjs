@@ -149,6 +149,19 @@ const PLAINTEXTS = {
     'a one-byte record': '1',
 };
 
+// Every record type the protocol defines, as its schema's valid examples give it
+// (proto/schemas/examples/valid): each crosses in both directions below, so a type
+// added to proto/ (check-ins, measures, plans, doses, session markers...) is
+// exchanged here the day its examples are written.
+{
+    const dir = new URL('../../proto/schemas/examples/valid/', import.meta.url);
+    for (const f of fs.readdirSync(dir).sort()) {
+        if (!f.endsWith('.json')) continue;
+        const text = JSON.stringify(JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8')));
+        PLAINTEXTS[`record type example ${f}`] = text;
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // (a) JS seals, C opens.
 

@@ -144,6 +144,7 @@ test_vectors(void **state)
             fail_msg("links.json %s: refused", name);
         assert_string_equal(kind, u.kind == DBK_LINK_SETUP    ? "setup"
                                   : u.kind == DBK_LINK_ENROLL ? "enroll"
+                                  : u.kind == DBK_LINK_TEAM   ? "team"
                                                               : "login");
         json_object_foreach(json_object_get(c, "fields"), k, f) {
             const char *got = !strcmp(k, "server")      ? u.server
@@ -153,6 +154,7 @@ test_vectors(void **state)
                               : !strcmp(k, "account")   ? u.account
                               : !strcmp(k, "name")      ? u.name
                               : !strcmp(k, "by")        ? u.by
+                              : !strcmp(k, "role")      ? u.role
                                                         : NULL;
             if (got == NULL || strcmp(got, json_string_value(f)) != 0)
                 fail_msg("links.json %s: %s is \"%s\"", name, k, got ? got : "(unknown)");
