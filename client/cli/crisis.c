@@ -31,7 +31,8 @@ clinic_lines(FILE *out, dbk_session *s)
     json_t *lines = dbk_trust_help_lines(s, &source);
     /* The clinic's own numbers first: the people who know the client. */
     json_array_foreach(lines, i, x)
-        fprintf(out, "    %-19s %s\n", json_string_value(json_object_get(x, "number")),
+        fprintf(out, "    %-19s %s\n", /* at most 80 columns (dbk/helplines.h) */
+                json_string_value(json_object_get(x, "number")),
                 json_string_value(json_object_get(x, "label")));
     if (dbk_trust_help_refused(s))
         fprintf(out, "    (The server has since listed other clinic numbers; these are the "

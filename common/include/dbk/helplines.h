@@ -21,7 +21,7 @@
 enum {
     DBK_HELP_LINES_MAX = 4,
     DBK_HELP_NUMBER_MAX = 20,
-    DBK_HELP_LABEL_MAX = 56,
+    DBK_HELP_LABEL_MAX = 55, /* 4 + a 20-byte number + 1 + 55: the card's 80 columns */
     DBK_HELP_HASH_LEN = 22, /* the short hash as text: 16 bytes of base64url */
 };
 
