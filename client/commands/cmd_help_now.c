@@ -24,7 +24,7 @@ static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
-    bool ask = false, have = false;
+    bool ask = false;
     (void)ctx;
 
     if (argc == 2 && strcmp(argv[1], "--plan") == 0)
@@ -37,7 +37,6 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_crisis_card(stdout);
         return DBK_EXIT_OK;
     }
-    have = true;
     if (s.role == DBK_ROLE_CLIENT && dbk_unlock_cached(&s) != DBK_OK && ask &&
         dbk_unlock(&s) != DBK_OK)
         fprintf(stderr, "daybook: your safety plan stays locked (the passphrase did not "
@@ -46,8 +45,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         printf("\n  Your safety plan, if you made one, is locked on this device:\n"
                "  'daybook help-now --plan' shows it first (it asks your passphrase).\n");
     dbk_crisis_card_for(stdout, &s);
-    if (have)
-        dbk_session_close(&s);
+    dbk_session_close(&s);
     return DBK_EXIT_OK;
 }
 
