@@ -21,8 +21,12 @@
 
 #include <cmocka.h>
 
-static const char *const clinic_a[] = {"--help-line", "555-0100 | Riverside on-call, 24/7",
-                                       "--help-line", "555-0199 | Riverside front desk", NULL};
+/* The third line is as wide as a line may be: a 20-byte number, a 55-byte label. */
+static const char *const clinic_a[] = {
+    "--help-line", "555-0100 | Riverside on-call, 24/7",
+    "--help-line", "555-0199 | Riverside front desk",
+    "--help-line", "+1 (555) 010-0100 99 | Riverside IOP after-hours line: a nurse answers all day",
+    NULL};
 static const char *const clinic_b[] = {"--help-line", "555-0666 | Call this number instead",
                                        NULL};
 
@@ -75,6 +79,19 @@ teardown(void **state)
     return 0;
 }
 
+/* Every line of text fits 80 columns (code points). */
+static void
+fits_80(const char *text)
+{
+    size_t c = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            c = 0;
+        else if (((unsigned char)*p & 0xC0) != 0x80 && ++c > 80)
+            fail_msg("a line is wider than 80 columns:\n%s", text);
+    }
+}
+
 /* daybook help-now as the client of home; the result's output is checked and freed
  * by the caller. */
 static dbk_run_result
@@ -100,6 +117,8 @@ test_clinic_numbers_pinned_at_enrollment(void **state)
     must_contain(r.out, "555-0100");
     must_contain(r.out, "Riverside on-call, 24/7");
     must_contain(r.out, "555-0199");
+    must_contain(r.out, "a nurse answers all day");
+    fits_80(r.out);
     assert_true(strstr(r.out, "555-0100") < strstr(r.out, "988"));
     assert_false(contains(r.out, "other clinic numbers"));
     dbk_run_result_free(&r);
@@ -123,6 +142,7 @@ test_clinic_numbers_pinned_at_enrollment(void **state)
     must_contain(r.out, "555-0100");
     assert_false(contains(r.out, "555-0666"));
     must_contain(r.out, "listed other clinic numbers");
+    fits_80(r.out);
     dbk_run_result_free(&r);
 
     /* The clinic's own numbers again: the warning goes. */
