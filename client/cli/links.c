@@ -96,6 +96,8 @@ dbk_link_parse(const char *text, dbk_link *u)
             size_t k = strlen(fields[i].name);
             if ((size_t)(eq - p) != k || memcmp(p, fields[i].name, k) != 0)
                 continue;
+            if (fields[i].dst == u->help && end == eq + 1)
+                return DBK_E_INVALID; /* "help=": a hash of 0 characters, not an absent one */
             if (fields[i].dst[0] != '\0' || /* repeated */
                 decode(eq + 1, (size_t)(end - eq - 1), fields[i].dst, fields[i].cap) != DBK_OK)
                 return DBK_E_INVALID;
