@@ -62,8 +62,9 @@ static const struct command commands[] = {
      "check the store's integrity and the audit chain", cmd_check},
     {"counselor", "daybookd counselor add NAME [--url BASE_URL] [--data-dir DIR]\n"
                   "       daybookd counselor list [--data-dir DIR]\n"
-                  "       daybookd counselor disable|enable NAME_OR_ID [--data-dir DIR]",
-     "add a counselor (prints its setup code); list, disable or enable counselors",
+                  "       daybookd counselor disable|enable NAME_OR_ID [--data-dir DIR]\n"
+                  "       daybookd counselor transfer FROM TO [--data-dir DIR]",
+     "add a counselor (prints its setup code); list, disable, enable or transfer counselors",
      cmd_counselor},
     {"init", "daybookd init [--data-dir DIR] [--store URL]",
      "create the data directory and an empty store", cmd_init},
@@ -888,6 +889,87 @@ switch_tx(dbk_store *st, void *arg)
     return dbk_store_account_set_disabled(st, j->id, j->disable, (int64_t)time(NULL) * 1000);
 }
 
+/* Resolves who (an id or a unique name) to a counselor into r->found; prints why not
+ * and returns 1, or 0. */
+static int
+resolve_counselor(dbk_store *st, const char *who, struct counselor_row *r)
+{
+    int rc;
+    memset(r, 0, sizeof *r);
+    r->want = who;
+    if ((rc = dbk_store_counselors(st, match_counselor, r)) != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot read the counselors: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    if (r->matches == 1)
+        return 0;
+    if (r->matches == 0)
+        fprintf(stderr, "daybookd: no counselor '%s' (see 'daybookd counselor list')\n", who);
+    else
+        fprintf(stderr, "daybookd: %d counselors are named '%s'; give the id from "
+                        "'daybookd counselor list'\n", r->matches, who);
+    return 1;
+}
+
+static void
+print_client(const dbk_account *a, void *arg)
+{
+    char id[DBK_ID_TEXT_LEN + 1], since[11];
+    ++*(int *)arg;
+    dbk_id_to_text(&a->id, id);
+    day_of(a->created_at, since);
+    printf("  %s  enrolled %s\n", id, since);
+}
+
+/*
+ * daybookd counselor transfer FROM TO: what the administrator can do for a caseload
+ * that changes hands, which is to say what to do. The server cannot move access: it
+ * cannot read or re-key a client's records, and access is the client's to give under
+ * a consent of its own (issue 19). It lists FROM's clients and the steps: TO's team
+ * link, FROM's 'daybook transfer' (signed, so each client can trust the link), each
+ * client's yes.
+ */
+static int
+counselor_transfer(const char *dir, const char *from, const char *to)
+{
+    dbk_store *st;
+    struct counselor_row a, b;
+    char ida[DBK_ID_TEXT_LEN + 1];
+    int rc, n = 0;
+    if ((rc = admin_open(dir, &st, false)) != 0)
+        return rc;
+    if (resolve_counselor(st, from, &a) != 0 || resolve_counselor(st, to, &b) != 0) {
+        dbk_store_close(st);
+        return 1;
+    }
+    if (dbk_id_equal(&a.found.id, &b.found.id)) {
+        dbk_store_close(st);
+        fprintf(stderr, "daybookd: %s and %s are the same counselor\n", from, to);
+        return 2;
+    }
+    dbk_id_to_text(&a.found.id, ida);
+    printf("%s (%s) has these clients:\n", a.found.name, ida);
+    rc = dbk_store_clients_of(st, &a.found.id, print_client, &n);
+    dbk_store_close(st);
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybookd: cannot list the clients: %s\n", dbk_err_message(rc));
+        return 1;
+    }
+    if (n == 0)
+        printf("  (none)\n");
+    printf("\nThe server cannot move them: it cannot read or re-key their records, and\n"
+           "access is each client's to give, under a consent of their own. To hand them\n"
+           "to %s:\n"
+           "  1. %s runs: daybook team-link\n"
+           "  2. %s runs: daybook transfer 'LINK' CLIENT...\n"
+           "     Each client is asked on their device and agrees, or not. If %s\n"
+           "     has left, %s gives each client the link in session instead:\n"
+           "     daybook share 'LINK'.\n"
+           "  3. Once the clients have moved: daybookd counselor disable %s\n",
+           b.found.name, b.found.name, a.found.name, a.found.name, b.found.name, ida);
+    return 0;
+}
+
 /* Disables or enables one counselor, named by its id or its (unique) name. */
 static int
 counselor_switch(const char *dir, const char *who, bool disable)
@@ -898,24 +980,15 @@ counselor_switch(const char *dir, const char *who, bool disable)
     int rc;
     if ((rc = admin_open(dir, &st, false)) != 0)
         return rc;
-    r.want = who;
-    rc = dbk_store_counselors(st, match_counselor, &r);
-    if (rc == DBK_OK && r.matches == 1) {
-        struct switch_job j = {&r.found.id, disable};
-        rc = admin_tx(st, switch_tx, &j);
+    if (resolve_counselor(st, who, &r) != 0) {
+        dbk_store_close(st);
+        return 1;
     }
+    struct switch_job j = {&r.found.id, disable};
+    rc = admin_tx(st, switch_tx, &j);
     dbk_store_close(st);
     if (rc != DBK_OK) {
         fprintf(stderr, "daybookd: cannot change the counselor: %s\n", dbk_err_message(rc));
-        return 1;
-    }
-    if (r.matches == 0) {
-        fprintf(stderr, "daybookd: no counselor '%s' (see 'daybookd counselor list')\n", who);
-        return 1;
-    }
-    if (r.matches > 1) {
-        fprintf(stderr, "daybookd: %d counselors are named '%s'; give the id from "
-                        "'daybookd counselor list'\n", r.matches, who);
         return 1;
     }
     dbk_id_to_text(&r.found.id, id);
@@ -931,7 +1004,7 @@ counselor_switch(const char *dir, const char *who, bool disable)
 static int
 cmd_counselor(int argc, char **argv)
 {
-    const char *dir, *pos[2];
+    const char *dir, *pos[3];
     unsigned char code[16];
     char text[DBK_ID_TEXT_LEN + 1];
     dbk_store *st;
@@ -947,9 +1020,11 @@ cmd_counselor(int argc, char **argv)
             argc -= 2;
             break;
         }
-    n = admin_args(find_command("counselor"), argc, argv, &dir, pos, 2, &rc);
+    n = admin_args(find_command("counselor"), argc, argv, &dir, pos, 3, &rc);
     if (n < 0)
         return rc;
+    if (n == 3 && strcmp(pos[0], "transfer") == 0 && url == NULL)
+        return counselor_transfer(dir, pos[1], pos[2]);
     if (n == 1 && strcmp(pos[0], "list") == 0 && url == NULL)
         return counselor_list(dir);
     if (n == 2 && url == NULL &&

@@ -95,13 +95,15 @@ dbk_checklist_build_for(dbk_session *s, const dbk_eu_list *l, const dbk_id *owne
     for (size_t i = 0; i < l->n; i++) {
         if (strcmp(l->v[i].type, "checklist_def") == 0)
             cap += json_array_size(json_object_get(l->v[i].doc, "items"));
-        else if (strcmp(l->v[i].type, "checklist_day") == 0)
+        else if (strcmp(l->v[i].type, "checklist_day") == 0 ||
+                 strcmp(l->v[i].type, "attendance") == 0)
             ndays++;
     }
     c->items = calloc(cap, sizeof *c->items);
     c->days = calloc(ndays + 1, sizeof *c->days);
     c->day = calloc(ndays + 1, sizeof *c->day);
-    if (c->items == NULL || c->days == NULL || c->day == NULL) {
+    c->attended = calloc(ndays + 1, sizeof *c->attended);
+    if (c->items == NULL || c->days == NULL || c->day == NULL || c->attended == NULL) {
         dbk_checklist_free(c);
         return DBK_E_NOMEM;
     }
@@ -141,9 +143,23 @@ dbk_checklist_build_for(dbk_session *s, const dbk_eu_list *l, const dbk_id *owne
                 continue;
             c->days[c->ndays] = i;
             c->day[c->ndays++] = d;
+        } else if (strcmp(e->type, "attendance") == 0 && dbk_id_equal(&e->owner, owner)) {
+            int64_t d;
+            if (dbk_day_parse(json_string_value(json_object_get(e->doc, "date")), &d) &&
+                !dbk_checklist_attended(c, d))
+                c->attended[c->nattended++] = d;
         }
     }
     return DBK_OK;
+}
+
+bool
+dbk_checklist_attended(const dbk_checklist *c, int64_t day)
+{
+    for (size_t i = 0; i < c->nattended; i++)
+        if (c->attended[i] == day)
+            return true;
+    return false;
 }
 
 void
@@ -152,6 +168,7 @@ dbk_checklist_free(dbk_checklist *c)
     free(c->items);
     free(c->days);
     free(c->day);
+    free(c->attended);
     memset(c, 0, sizeof *c);
 }
 
@@ -206,6 +223,8 @@ dbk_checklist_has(const json_t *checked, const char *item)
 bool
 dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const char *item, int64_t day)
 {
+    if (strcmp(item, DBK_CK_ATTENDED) == 0 && dbk_checklist_attended(c, day))
+        return true;
     for (size_t i = 0; i < c->ndays; i++)
         if (c->day[i] == day &&
             dbk_checklist_has(json_object_get(l->v[c->days[i]].doc, "checked"), item))
@@ -216,10 +235,13 @@ dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const char *
 int64_t *
 dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *item, size_t *n)
 {
-    int64_t *out = malloc((c->ndays + 1) * sizeof *out);
+    int64_t *out = malloc((c->ndays + c->nattended + 1) * sizeof *out);
     *n = 0;
     if (out == NULL)
         return NULL;
+    if (strcmp(item, DBK_CK_ATTENDED) == 0)
+        for (size_t i = 0; i < c->nattended; i++)
+            out[(*n)++] = c->attended[i];
     for (size_t i = 0; i < c->ndays; i++) {
         bool seen = false;
         if (!dbk_checklist_has(json_object_get(l->v[c->days[i]].doc, "checked"), item))

@@ -21,8 +21,14 @@ typedef struct dbk_checklist {
     size_t *days; /* indexes into the list of this account's checklist_day entries */
     int64_t *day; /* their day numbers */
     size_t ndays;
+    int64_t *attended; /* days of the attendance records a counselor wrote (group
+                        * sessions): each ticks DBK_CK_ATTENDED that day */
+    size_t nattended;
     size_t bad_defs; /* definitions skipped (duplicate or malformed item ids) */
 } dbk_checklist;
+
+/* The default item an attendance record ticks. */
+#define DBK_CK_ATTENDED "attended_treatment"
 
 /*
  * The checklist from the loaded entries: the default items (proto/schemas/README.md),
@@ -40,7 +46,10 @@ void dbk_checklist_free(dbk_checklist *c);
 const dbk_ck_item *dbk_checklist_item(const dbk_checklist *c, const char *id);
 /* An active item id that looks like what was typed, or NULL. */
 const char *dbk_checklist_suggest(const dbk_checklist *c, const char *typed);
-/* Whether item was checked on day (in any record for that day). */
+/* Whether a counselor marked the client at a session on day (attendance records). */
+bool dbk_checklist_attended(const dbk_checklist *c, int64_t day);
+/* Whether item was checked on day (in any record for that day; DBK_CK_ATTENDED also by
+ * an attendance record). */
 bool dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const char *item,
                            int64_t day);
 /* Days item was checked, malloc'd (distinct), for dbk_streak. */

@@ -81,6 +81,20 @@ int dbk_cmd_measure_due(dbk_ctx *ctx, int argc, char **argv);
 json_t *dbk_cmd_due_measures(const dbk_session *s, const struct dbk_eu_list *l, int64_t today,
                              FILE *o);
 
+/* daybook session group (cmd_group.c): a group session attended, for several
+ * clients at once. Exit code. */
+int dbk_cmd_session_group(dbk_ctx *ctx, int argc, char **argv);
+
+/*
+ * The referrals a counselor of this client wrote into its shared stream ("referral"
+ * records: daybook transfer), newest first, once per link: [{"link" (a team link,
+ * rule R11, on this client's server), "by" (the author's id), "name" and "role" (from
+ * the link), "at"}] (cmd_team.c). The link's fingerprint is trusted because a
+ * counselor this client pinned signed the record; daybook share LINK still checks
+ * the keys the server gives against it.
+ */
+json_t *dbk_cmd_referrals(const dbk_session *s, const struct dbk_eu_list *l);
+
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this

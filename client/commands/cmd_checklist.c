@@ -89,7 +89,36 @@ checked_today(const struct state *st)
             if (json_is_string(v) && !dbk_checklist_has(all, json_string_value(v)))
                 json_array_append(all, v);
     }
+    /* A group session the counselor marked attended ticks its item. */
+    if (dbk_checklist_attended(&st->c, st->today) && !dbk_checklist_has(all, DBK_CK_ATTENDED))
+        json_array_append_new(all, json_string(DBK_CK_ATTENDED));
     return all;
+}
+
+/* A counselor's referrals (daybook transfer), with the command that acts on each;
+ * frees refs. */
+static void
+print_referrals(json_t *refs, const char *cname)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r) {
+        const char *role = json_string_value(json_object_get(r, "role"));
+        const char *msg = json_string_value(json_object_get(r, "message"));
+        bool transfer = strcmp(json_string_value(json_object_get(r, "kind")), "transfer") == 0;
+        printf("\n%s asks you to %s %s%s%s%s.\n", cname,
+               transfer ? "move your care to" : "share with",
+               json_string_value(json_object_get(r, "name")), role[0] ? " (" : "", role,
+               role[0] ? ")" : "");
+        if (msg[0] != '\0')
+            printf("  \"%s\"\n", msg);
+        printf("  Nothing is shared unless you agree: daybook share '%s'\n",
+               json_string_value(json_object_get(r, "link")));
+        if (transfer)
+            printf("  Afterwards, 'daybook revoke' ends %s's access if you want it to.\n",
+                   cname);
+    }
+    json_decref(refs);
 }
 
 static void
@@ -161,6 +190,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
                                 items, "unknown", unknown, "done", (int)done, "total",
                                 (int)total, "notes", recent, "measures_due",
                                 dbk_cmd_due_measures(&st.s, &st.l, st.today, NULL));
+        json_object_set_new(out, "referrals", dbk_cmd_referrals(&st.s, &st.l));
         recent = NULL;
         dbk_out_json(stdout, out);
         json_decref(out);
@@ -202,6 +232,7 @@ run_today(dbk_ctx *ctx, int argc, char **argv)
             printf("  %.10s  %s\n", json_string_value(json_object_get(nv, "at")),
                    json_string_value(json_object_get(nv, "text")));
         json_decref(dbk_cmd_due_measures(&st.s, &st.l, st.today, stdout));
+        print_referrals(dbk_cmd_referrals(&st.s, &st.l), cname);
     }
     json_decref(recent);
     json_decref(items);

@@ -266,7 +266,9 @@ static int
 usage_session(void)
 {
     fprintf(stderr, "usage: daybook session done CLIENT [--yes] | daybook session undo CLIENT | "
-                    "daybook session discussed CLIENT ID\n");
+                    "daybook session discussed CLIENT ID\n"
+                    "       daybook session group CLIENT [CLIENT...] [--date DATE] [--topic "
+                    "TEXT]\n");
     return DBK_EXIT_USAGE;
 }
 
@@ -279,6 +281,8 @@ run_session(dbk_ctx *ctx, int argc, char **argv)
     bool yes = false;
     int rc, ret;
 
+    if (argc >= 2 && strcmp(argv[1], "group") == 0)
+        return dbk_cmd_session_group(ctx, argc - 1, argv + 1);
     if (argc == 4 && strcmp(argv[1], "discussed") == 0)
         return run_discussed(ctx, argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "undo") == 0)
@@ -594,7 +598,7 @@ const dbk_cmd dbk_cmd_unassign = {
 const dbk_cmd dbk_cmd_session = {
     .name = "session",
     .usage = "daybook session done CLIENT [--yes] | daybook session undo CLIENT | "
-             "daybook session discussed CLIENT ID",
+             "daybook session discussed CLIENT ID | daybook session group CLIENT...",
     .summary = "counselors: mark a session done (asked first; undo takes it back)",
     .run = run_session,
 };

@@ -47,6 +47,7 @@ extern const dbk_cmd dbk_cmd_status;
 extern const dbk_cmd dbk_cmd_sync;
 extern const dbk_cmd dbk_cmd_team_link;
 extern const dbk_cmd dbk_cmd_today;
+extern const dbk_cmd dbk_cmd_transfer;
 extern const dbk_cmd dbk_cmd_trends;
 extern const dbk_cmd dbk_cmd_unassign;
 extern const dbk_cmd dbk_cmd_uncheck;
@@ -93,6 +94,7 @@ const dbk_cmd *const dbk_commands[] = {
     &dbk_cmd_sync,
     &dbk_cmd_team_link,
     &dbk_cmd_today,
+    &dbk_cmd_transfer,
     &dbk_cmd_trends,
     &dbk_cmd_unassign,
     &dbk_cmd_uncheck,

@@ -450,6 +450,14 @@ html_checklist(FILE *o, const json_t *r)
     json_array_foreach(json_object_get(ck, "per_day"), i, x)
         fprintf(o, "<td title=\"%s\">%lld</td>", S(x, "date"), I(x, "checked"));
     fprintf(o, "</tr></table>");
+    if (json_array_size(json_object_get(ck, "sessions_attended")) > 0) {
+        fprintf(o, "<p><b>Group sessions attended</b> (marked by a counselor): ");
+        json_array_foreach(json_object_get(ck, "sessions_attended"), i, x) {
+            fprintf(o, "%s", i ? ", " : "");
+            esc(o, json_string_value(x));
+        }
+        fprintf(o, "</p>");
+    }
     if (json_array_size(json_object_get(ck, "assigned_not_practised")) > 0) {
         fprintf(o, "<p><b>Assigned, not practised:</b> ");
         json_array_foreach(json_object_get(ck, "assigned_not_practised"), i, x) {

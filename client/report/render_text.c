@@ -403,6 +403,12 @@ text_checklist(FILE *o, const json_t *p, const json_t *ck)
                 I(x, "streak"), strcmp(S(x, "source"), "counselor") == 0 ? "  (assigned)" : "");
     }
     put_strip(o, "done/day", json_object_get(ck, "per_day"), mark_checked);
+    if (json_array_size(json_object_get(ck, "sessions_attended")) > 0) {
+        fprintf(o, "  group sessions attended (marked by a counselor):");
+        json_array_foreach(json_object_get(ck, "sessions_attended"), i, x)
+            fprintf(o, "%s %s", i ? "," : "", json_string_value(x));
+        fprintf(o, "\n");
+    }
     if (json_array_size(json_object_get(ck, "assigned_not_practised")) > 0) {
         fprintf(o, "  assigned, not practised:");
         json_array_foreach(json_object_get(ck, "assigned_not_practised"), i, x)

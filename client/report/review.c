@@ -555,8 +555,16 @@ checklist_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_p
                                                 "of", (int)nactive));
     }
     json_decref(ids);
-    return json_pack("{s:o, s:o, s:o}", "items", items, "per_day", perday,
-                     "assigned_not_practised", unpractised);
+    /* Group sessions the counselor marked attended (they tick attended_treatment). */
+    json_t *sessions = json_array();
+    for (int64_t d = p->from; d <= p->to; d++)
+        if (dbk_checklist_attended(ck, d)) {
+            char ds[11];
+            dbk_day_format(d, ds);
+            json_array_append_new(sessions, json_string(ds));
+        }
+    return json_pack("{s:o, s:o, s:o, s:o}", "items", items, "per_day", perday,
+                     "assigned_not_practised", unpractised, "sessions_attended", sessions);
 }
 
 /*

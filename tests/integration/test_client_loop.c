@@ -1053,6 +1053,38 @@ test_disclosures(void **state)
     dbk_run_result_free(&out);
 }
 
+/* A second counselor of the clinic, name, set up on its own device under f->home/sub:
+ * its DAYBOOK_HOME into home, its id into id, its team link (with role, or none) into
+ * link. */
+static void
+second_counselor(struct fx *f, const char *name, const char *sub, const char *role,
+                 char home[4200], char id[DBK_ID_TEXT_LEN + 1], char link[2048])
+{
+    char url[64], uri[1024];
+    dbk_run_result r;
+    json_t *j;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", name, "--url", url,
+                          "--data-dir", f->srv.data_dir, NULL};
+    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    const char *s = strstr(r.out, "setup URI: ");
+    assert_non_null(s);
+    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
+    dbk_run_result_free(&r);
+    snprintf(home, 4200, "%s/%s", f->home, sub);
+    as(home);
+    j = cli_json("--json", "init", NULL);
+    snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    ok(tc_cli("enroll", uri, "--yes", NULL), "second counselor enroll");
+    j = role ? cli_json("--json", "team-link", "--role", role, NULL)
+             : cli_json("--json", "team-link", NULL);
+    snprintf(link, 2048, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+}
+
 /* The review of client by the counselor whose DAYBOOK_HOME is home: its cravings. */
 static size_t
 cravings_seen_by(const char *home, const char *client)
@@ -1080,36 +1112,18 @@ static void
 test_care_team(void **state)
 {
     struct fx *f = *state;
-    char url[64], uri[1024], home[4200], link[2048], bad[2048], prefix[16];
+    char home[4200], link[2048], bad[2048], prefix[16];
     dbk_run_result r;
     json_t *j;
 
     /* The prescriber: a second counselor of the clinic, on their own device. */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
-    {
-        const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Dr. Rivera", "--url",
-                              url, "--data-dir", f->srv.data_dir, NULL};
-        assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
-        assert_int_equal(r.status, 0);
-        const char *s = strstr(r.out, "setup URI: ");
-        assert_non_null(s);
-        snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
-        dbk_run_result_free(&r);
-    }
-    snprintf(home, sizeof home, "%s/prescriber", f->home);
-    as(home);
-    j = cli_json("--json", "init", NULL);
     char rx_id[DBK_ID_TEXT_LEN + 1];
-    snprintf(rx_id, sizeof rx_id, "%s", json_string_value(json_object_get(j, "account")));
-    json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "prescriber enroll");
+    second_counselor(f, "Dr. Rivera", "prescriber", "prescriber", home, rx_id, link);
+    as(home);
     r = tc_cli("team-link", "--role", "prescriber", NULL);
     assert_int_equal(r.status, 0);
     must_contain(r.out, "daybook://team?");
     dbk_run_result_free(&r);
-    j = cli_json("--json", "team-link", "--role", "prescriber", NULL);
-    snprintf(link, sizeof link, "%s", json_string_value(json_object_get(j, "uri")));
-    json_decref(j);
     must_contain(link, "by=Dr.%20Rivera");
     must_contain(link, "role=prescriber");
 
@@ -1192,6 +1206,64 @@ test_care_team(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/*
+ * A transfer (issue 19): the client's counselor hands the client another counselor's
+ * team link in a record the counselor signs. The client's 'today' shows it with the
+ * command to act on it; nothing is shared until the client agrees; once it has, the
+ * new counselor has the client in the caseload and the request is not shown again.
+ */
+static void
+test_transfer(void **state)
+{
+    struct fx *f = *state;
+    char home[4200], id[DBK_ID_TEXT_LEN + 1], link[2048];
+    dbk_run_result r;
+    json_t *j;
+
+    second_counselor(f, "Jordan Lee", "jordan", NULL, home, id, link);
+    as(f->cohome);
+    r = tc_cli("transfer", "daybook://enroll?server=x", f->client_id, NULL);
+    assert_int_equal(r.status, 2);
+    dbk_run_result_free(&r);
+    r = tc_cli("transfer", link, f->client_id, "--message", "I am leaving in January.", NULL);
+    if (r.status != 0)
+        fail_msg("transfer: %s", r.err);
+    must_contain(r.out, "1 client asked to move their care to Jordan Lee");
+    dbk_run_result_free(&r);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    as(f->clhome);
+    ok(tc_cli("sync", NULL), "client sync");
+    j = cli_json("--json", "today", NULL);
+    json_t *ref = json_array_get(json_object_get(j, "referrals"), 0);
+    assert_non_null(ref);
+    assert_string_equal(json_string_value(json_object_get(ref, "link")), link);
+    assert_string_equal(json_string_value(json_object_get(ref, "kind")), "transfer");
+    assert_string_equal(json_string_value(json_object_get(ref, "by")), f->counselor_id);
+    json_decref(j);
+    r = tc_cli("today", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "Dana Reyes asks you to move your care to Jordan Lee.");
+    must_contain(r.out, "I am leaving in January.");
+    dbk_run_result_free(&r);
+    /* Nothing moved by itself: the new counselor has no access yet. */
+    j = cli_json("--json", "access", NULL);
+    assert_null(json_object_get(json_object_get(j, "grants"), id));
+    json_decref(j);
+
+    ok(tc_cli("share", link, "--yes", NULL), "share with the new counselor");
+    j = cli_json("--json", "today", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "referrals")), 0);
+    json_decref(j);
+    ok(tc_cli("sync", NULL), "client sync 2");
+    as(home);
+    ok(tc_cli("sync", NULL), "new counselor sync");
+    r = tc_cli("--json", "clients", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, f->client_id);
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -1211,6 +1283,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_aliases_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disclosures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_care_team, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

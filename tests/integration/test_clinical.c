@@ -481,6 +481,74 @@ test_measure_schedule(void **state)
     dbk_run_result_free(&r);
 }
 
+/*
+ * A group session (issue 19): the counselor marks it attended for two clients at
+ * once; each client's checklist shows "attended treatment" ticked that day, and the
+ * counselor's review lists the session. A name that is no client is reported and the
+ * others are still marked.
+ */
+static void
+test_group_session(void **state)
+{
+    struct fx *f = *state;
+    char home2[4200], id2[DBK_ID_TEXT_LEN + 1], uri[1024], today[11], m[8];
+    dbk_run_result r;
+    json_t *j;
+    size_t i;
+
+    local_date(0, today, m);
+    /* A second client of the same counselor. */
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    j = tc_json_of(tc_cli("--json", "invite", NULL), "invite");
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    snprintf(home2, sizeof home2, "%s/client2", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    j = tc_json_of(tc_cli("--json", "init", NULL), "client2 init");
+    snprintf(id2, sizeof id2, "%s", json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    ok(tc_cli("enroll", uri, "--yes", NULL), "client2 enroll");
+    ok(tc_cli("sync", NULL), "client2 sync");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    ok(tc_cli("sync", NULL), "client sync");
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("session", "group", f->p.client_id, id2, "nobody-at-all", "--topic",
+               "Relapse prevention", NULL);
+    assert_int_equal(r.status, 1); /* one was not marked, and it says which */
+    assert_non_null(strstr(r.out, "marked attended for 2 clients"));
+    assert_non_null(strstr(r.err, "nobody-at-all"));
+    dbk_run_result_free(&r);
+    ok(tc_cli("sync", NULL), "counselor sync 2");
+
+    const char *homes[2] = {f->p.client_home, home2};
+    for (int c = 0; c < 2; c++) {
+        setenv("DAYBOOK_HOME", homes[c], 1);
+        ok(tc_cli("sync", NULL), "client sync 2");
+        j = tc_json_of(tc_cli("--json", "today", NULL), "today");
+        bool ticked = false;
+        json_t *it;
+        json_array_foreach(json_object_get(j, "items"), i, it)
+            if (strcmp(json_string_value(json_object_get(it, "id")), "attended_treatment") == 0)
+                ticked = json_is_true(json_object_get(it, "checked"));
+        json_decref(j);
+        if (!ticked)
+            fail_msg("client %d: the group session is not on today's checklist", c + 1);
+    }
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    j = tc_json_of(tc_cli("--json", "review", id2, "--offline", NULL), "review");
+    json_t *sessions = json_object_get(json_object_get(j, "checklist"), "sessions_attended");
+    assert_int_equal(json_array_size(sessions), 1);
+    assert_string_equal(json_string_value(json_array_get(sessions, 0)), today);
+    json_decref(j);
+    r = tc_cli("review", f->p.client_id, "--offline", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "group sessions attended (marked by a counselor):"));
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -489,6 +557,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_schedule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_session, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -1057,6 +1057,31 @@ test_counselor_admin_list_disable_enable(void **state)
     assert_int_equal(st, 200);
     json_decref(resp);
 
+    {
+        /* A transfer is the clients' to make: the command lists Avery's clients and the
+         * steps, and moves no access (the client's grant still names Avery alone). */
+        char cid[DBK_ID_TEXT_LEN + 1], bid[DBK_ID_TEXT_LEN + 1];
+        dbk_id_to_text(&cl.id, cid);
+        dbk_id_to_text(&b.id, bid);
+        const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "transfer", "Counselor Avery",
+                              bid, "--data-dir", s->data_dir, NULL};
+        assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, cid));
+        assert_non_null(strstr(r.out, "The server cannot move them"));
+        assert_non_null(strstr(r.out, "daybook transfer 'LINK' CLIENT..."));
+        dbk_run_result_free(&r);
+        const char *twin[] = {dbk_bin("DAYBOOKD"), "counselor", "transfer", "Counselor Avery",
+                              "Counselor Twin", "--data-dir", s->data_dir, NULL};
+        assert_int_equal(dbk_run(twin, NULL, 60, &r), 0);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "2 counselors are named"));
+        dbk_run_result_free(&r);
+        resp = tc_req(s, &b, "GET", "/v1/caseload", NULL, &st);
+        assert_int_equal(st, 200);
+        assert_int_equal(json_array_size(json_object_get(resp, "clients")), 0);
+        json_decref(resp);
+    }
     r = admin(s, "disable", "Counselor Avery");
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);

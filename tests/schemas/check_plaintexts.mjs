@@ -32,7 +32,7 @@ const SCHEMA_OF = {
     craving: 'craving', journal: 'journal', checklist_def: 'checklist-definition',
     checklist_day: 'checklist-day', note: 'counselor-note', tombstone: 'tombstone',
     session: 'session', alias: 'alias', consent: 'consent-grant',
-    checkin: 'checkin', measure: 'measure', plan: 'plan', medication: 'medication', dose: 'dose', measure_schedule: 'measure-schedule',
+    checkin: 'checkin', measure: 'measure', plan: 'plan', medication: 'medication', dose: 'dose', measure_schedule: 'measure-schedule', attendance: 'attendance', referral: 'referral',
     discussed: 'discussed', pin: 'pin', reviewed: 'reviewed',
 };
 const validators = {};

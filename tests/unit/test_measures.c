@@ -5,12 +5,15 @@
  * BAM's Use, Risk and Protective composites with the VA manual's day intervals and
  * cut-offs. Item counts and wording are checked against the published instruments.
  */
+#include "daycount.h"
+#include "measure_plan.h"
 #include "measures.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -202,6 +205,78 @@ test_labels(void **state)
     assert_null(dbk_measure_answer_label(&m->items[0], 4));
 }
 
+/* An entry of owner's in a hand-made list: type and doc (owned by the list). */
+static void
+add_entry(dbk_eu_entry *e, const dbk_id *owner, json_t *doc)
+{
+    memset(e, 0, sizeof *e);
+    e->owner = *owner;
+    e->doc = doc;
+    e->type = json_string_value(json_object_get(doc, "type"));
+    e->kind = DBK_LOCAL_SHARED;
+}
+
+/* When a scheduled measure is due (measure_plan.h): on its start day; then every_days
+ * after the last answer; an answer before the start does not put it off; the newest
+ * schedule of an instrument wins; a stopped one is never due; another client's answer
+ * counts for nothing. */
+static void
+test_schedule_due(void **state)
+{
+    dbk_id me, other;
+    dbk_eu_entry v[6];
+    dbk_eu_list l = {v, 0, 6, 0, 0};
+    dbk_measure_sched *s = NULL;
+    size_t n;
+    int64_t start, d;
+    (void)state;
+
+    memset(&me, 1, sizeof me);
+    memset(&other, 2, sizeof other);
+    assert_true(dbk_day_parse("2026-12-01", &start));
+    add_entry(&v[l.n++], &me, json_pack("{s:s, s:i, s:s, s:i, s:b, s:s}", "type",
+                                        "measure_schedule", "v", 1, "instrument", "phq9",
+                                        "every_days", 14, "active", 1, "start_date", "2026-11-01"));
+    /* The newer schedule of the same instrument wins: weekly from 2026-12-01. */
+    add_entry(&v[l.n++], &me, json_pack("{s:s, s:i, s:s, s:i, s:b, s:s}", "type",
+                                        "measure_schedule", "v", 1, "instrument", "phq9",
+                                        "every_days", 7, "active", 1, "start_date", "2026-12-01"));
+    add_entry(&v[l.n++], &me, json_pack("{s:s, s:i, s:s, s:i, s:b, s:s}", "type",
+                                        "measure_schedule", "v", 1, "instrument", "bam",
+                                        "every_days", 30, "active", 0, "start_date", "2026-11-01"));
+    /* An answer before the start, and another client's answer after it. */
+    add_entry(&v[l.n++], &me, json_pack("{s:s, s:i, s:s, s:s}", "type", "measure", "v", 1,
+                                        "instrument", "phq9", "answered_at",
+                                        "2026-11-20T10:00:00-05:00"));
+    add_entry(&v[l.n++], &other, json_pack("{s:s, s:i, s:s, s:s}", "type", "measure", "v", 1,
+                                           "instrument", "phq9", "answered_at",
+                                           "2026-12-02T10:00:00-05:00"));
+    assert_int_equal(dbk_measure_schedules(&l, &me, &s, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(s[0].m->id, "phq9");
+    assert_int_equal(s[0].every_days, 7);
+    assert_int_equal(s[0].due, start);            /* not put off by the earlier answer */
+    assert_false(dbk_measure_is_due(&s[0], start - 1));
+    assert_true(dbk_measure_is_due(&s[0], start));
+    assert_true(dbk_measure_is_due(&s[0], start + 3)); /* overdue */
+    assert_false(dbk_measure_is_due(&s[1], start + 100)); /* the stopped BAM */
+    free(s);
+
+    /* Answered on 2026-12-03: next due a week later. */
+    add_entry(&v[l.n++], &me, json_pack("{s:s, s:i, s:s, s:s}", "type", "measure", "v", 1,
+                                        "instrument", "phq9", "answered_at",
+                                        "2026-12-03T21:00:00+01:00"));
+    assert_int_equal(dbk_measure_schedules(&l, &me, &s, &n), 0);
+    assert_true(dbk_day_parse("2026-12-03", &d));
+    assert_int_equal(s[0].last, d);
+    assert_int_equal(s[0].due, d + 7);
+    assert_false(dbk_measure_is_due(&s[0], d + 6));
+    assert_true(dbk_measure_is_due(&s[0], d + 7));
+    free(s);
+    for (size_t i = 0; i < l.n; i++)
+        json_decref(v[i].doc);
+}
+
 int
 main(void)
 {
@@ -213,6 +288,7 @@ main(void)
         cmocka_unit_test(test_bam_day_intervals),
         cmocka_unit_test(test_bam_composites),
         cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_schedule_due),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
