@@ -1,6 +1,7 @@
 /*
- * GET /healthz and GET /metrics (proto/README.md section 16), and GET
- * /v1/consent-template (section 4.2). Both are public in
+ * GET /healthz and GET /metrics (proto/README.md section 16), GET
+ * /v1/consent-template (section 4.3) and GET /v1/help-lines (section 4.4). All are
+ * public in
  * the sense of needing no token, and reveal no account, stream or token: only the
  * version, the server id a client pins, and counts.
  */
@@ -14,6 +15,7 @@
 
 void dbk_api_consent_template(dbk_http_request *req);
 void dbk_api_healthz(dbk_http_request *req);
+void dbk_api_help_lines(dbk_http_request *req);
 void dbk_api_metrics(dbk_http_request *req);
 
 /* GET /v1/consent-template: the clinic's consent wording, public like /healthz (a
@@ -28,6 +30,19 @@ dbk_api_consent_template(dbk_http_request *req)
         return;
     }
     dbk_http_respond_json(req, 200, json_pack("{s:O}", "template", app->config.consent_template));
+}
+
+/* GET /v1/help-lines: the clinic's numbers for `daybook help-now`, public (a
+ * counselor's device hashes them into an invite, a client's pins them at enrollment
+ * and compares them at each sync). With none set, the empty list: that, too, is
+ * what a link's hash vouches for. */
+void
+dbk_api_help_lines(dbk_http_request *req)
+{
+    dbk_app *app = req->app;
+    json_t *lines = app->config.help_lines;
+    dbk_http_respond_json(req, 200, json_pack("{s:o}", "lines",
+                                              lines != NULL ? json_deep_copy(lines) : json_array()));
 }
 
 /* On the storage worker: whether the store answers (store.h dbk_store_ping). The

@@ -16,6 +16,7 @@ typedef struct dbk_config {
     int rate_per_s;         /* per-account request rate, sustained */
     int rate_burst;         /* ... and the burst above it */
     json_t *consent_template; /* the clinic's consent wording (dbk/consent.h), or NULL */
+    json_t *help_lines;       /* the clinic's help lines (dbk/helplines.h), or NULL */
 } dbk_config;
 
 typedef struct dbk_app {

@@ -13,6 +13,7 @@
 #include "dbk/consent.h"
 #include "dbk/error.h"
 #include "dbk/fs.h"
+#include "dbk/helplines.h"
 #include "dbk/init.h"
 #include "dbk/log.h"
 #include "dbk/pct.h"
@@ -79,7 +80,7 @@ static const struct command commands[] = {
               "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
               "               [--rate-per-s N] [--rate-burst N]\n"
               "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]\n"
-              "               [--consent-template FILE]",
+              "               [--consent-template FILE] [--help-line 'NUMBER | LABEL']...",
      "run the sync server", cmd_serve},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -139,6 +140,9 @@ command_help(const struct command *c, FILE *out)
                      "  --consent-template FILE  the clinic's wording of the consent clients\n"
                      "                      read before sharing (JSON; see daybookd(8)); its\n"
                      "                      section 2.31 elements are checked at start\n"
+                     "  --help-line 'NUMBER | LABEL'  a clinic number clients' `daybook help-now`\n"
+                     "                      shows after their safety plan (repeat, at most 4;\n"
+                     "                      pinned by each client at enrollment)\n"
                      "\nLogs go to stderr as key=value lines. SIGTERM or SIGINT drains\n"
                      "requests in flight and exits 0.\n",
                 DEFAULT_LISTEN, DEFAULT_DATA_DIR);
@@ -249,6 +253,7 @@ handle_request(dbk_http_request *req)
 struct serve_opts {
     const char *listen, *data_dir, *port_file, *consent_template, *store_url;
     json_t *consent; /* the template, loaded and checked before serving */
+    json_t *help_lines; /* the clinic's help lines, in the order given (dbk/helplines.h) */
     long quota_mb;
     int rate_per_s, rate_burst, store_pool;
     bool metrics_public;
@@ -266,6 +271,7 @@ static const struct option serve_longopts[] = {
     {"rate-per-s", required_argument, NULL, 'r'}, {"rate-burst", required_argument, NULL, 'b'},
     {"config", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
     {"consent-template", required_argument, NULL, 'T'},
+    {"help-line", required_argument, NULL, 'H'},
     {"store", required_argument, NULL, 'S'},    {"store-pool", required_argument, NULL, 'P'},
     {NULL, 0, NULL, 0},
 };
@@ -284,6 +290,16 @@ serve_option(struct serve_opts *o, int opt, const char *arg)
     case 'm': o->metrics_public = true; return 0;
     case 'c': return 0; /* read before the flags */
     case 'T': o->consent_template = arg; return 0;
+    case 'H': {
+        char why[160];
+        if (o->help_lines == NULL)
+            o->help_lines = json_array();
+        if (dbk_help_line_parse(arg, o->help_lines, why, sizeof why) != DBK_OK) {
+            fprintf(stderr, "daybookd serve: %s\n", why);
+            return 2;
+        }
+        return 0;
+    }
     case 'S':
         if (!dbk_store_url_is_pg(arg)) {
             fprintf(stderr, "daybookd serve: --store wants postgresql://..., got another "
@@ -404,6 +420,7 @@ serve_opts_clear(struct serve_opts *o)
     for (size_t i = 0; i < o->nowned; i++)
         free(o->owned[i]);
     json_decref(o->consent);
+    json_decref(o->help_lines);
 }
 
 /* The clinic's consent template (dbk/consent.h): every section 2.31 element the clinic
@@ -545,6 +562,7 @@ serve_run(struct serve_opts *o)
     s.app.config.rate_per_s = o->rate_per_s;
     s.app.config.rate_burst = o->rate_burst;
     s.app.config.consent_template = o->consent;
+    s.app.config.help_lines = o->help_lines;
     s.app.loop = uv_default_loop();
     s.app.started_ms = uv_now(s.app.loop);
     if (dbk_worker_start(&s.app.worker, s.app.loop, s.app.store,

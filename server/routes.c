@@ -9,6 +9,7 @@ void dbk_api_account(dbk_http_request *req);
 void dbk_api_account_keys(dbk_http_request *req);
 void dbk_api_caseload(dbk_http_request *req);
 void dbk_api_consent_template(dbk_http_request *req);
+void dbk_api_help_lines(dbk_http_request *req);
 void dbk_api_device_revoke(dbk_http_request *req);
 void dbk_api_devices(dbk_http_request *req);
 void dbk_api_enroll(dbk_http_request *req);
@@ -35,6 +36,7 @@ const dbk_route dbk_routes[] = {
     {"GET", "/healthz", dbk_api_healthz, false, DBK_BODY_NONE},
     {"GET", "/metrics", dbk_api_metrics, false, DBK_BODY_NONE},
     {"GET", "/v1/consent-template", dbk_api_consent_template, false, DBK_BODY_NONE},
+    {"GET", "/v1/help-lines", dbk_api_help_lines, false, DBK_BODY_NONE},
     {"POST", "/v1/enroll", dbk_api_enroll, false, DBK_BODY_PUBLIC},
     {"POST", "/v1/enroll/check", dbk_api_enroll_check, false, DBK_BODY_PUBLIC},
     {"POST", "/v1/invites", dbk_api_invite_create, false, DBK_BODY_TOKEN},

@@ -4,9 +4,12 @@
 
 #include <stdio.h>
 
-/* Prints the card: the clinic's number (DAYBOOK_CLINIC_PHONE, named by
- * DAYBOOK_CLINIC_NAME; both documented in the README), then 988, SAMHSA's helpline,
- * 911, and the honest word about monitoring. */
+#include <stdbool.h>
+
+/* Prints the card: the clinic's numbers this device pinned at enrollment
+ * (trust/help_pin.h, from daybookd's help-line setting; read from this device's
+ * profile, with no passphrase), then 988, SAMHSA's helpline, 911, and the honest
+ * word about monitoring. */
 void dbk_crisis_card(FILE *out);
 
 /*
@@ -18,5 +21,9 @@ void dbk_crisis_card(FILE *out);
  */
 struct dbk_session;
 void dbk_crisis_card_for(FILE *out, struct dbk_session *s);
+
+/* The safety plan alone (as above), if the keys are open and it has anything in it;
+ * whether it printed. */
+bool dbk_crisis_plan(FILE *out, struct dbk_session *s);
 
 #endif

@@ -90,11 +90,14 @@ dbk_link_parse(const char *text, dbk_link *u)
             {"name", u->name, sizeof u->name},
             {"by", u->by, sizeof u->by},
             {"role", u->role, sizeof u->role},
+            {"help", u->help, sizeof u->help},
         };
         for (size_t i = 0; eq != NULL && i < sizeof fields / sizeof fields[0]; i++) {
             size_t k = strlen(fields[i].name);
             if ((size_t)(eq - p) != k || memcmp(p, fields[i].name, k) != 0)
                 continue;
+            if (fields[i].dst == u->help && end == eq + 1)
+                return DBK_E_INVALID; /* "help=": a hash of 0 characters, not an absent one */
             if (fields[i].dst[0] != '\0' || /* repeated */
                 decode(eq + 1, (size_t)(end - eq - 1), fields[i].dst, fields[i].cap) != DBK_OK)
                 return DBK_E_INVALID;
@@ -107,7 +110,8 @@ dbk_link_parse(const char *text, dbk_link *u)
         ok = ok && strlen(u->code) == 22;
         break;
     case DBK_LINK_ENROLL:
-        ok = ok && strlen(u->code) == 22 && strlen(u->fp) == 22 && is_id(u->counselor);
+        ok = ok && strlen(u->code) == 22 && strlen(u->fp) == 22 && is_id(u->counselor) &&
+             (u->help[0] == '\0' || strlen(u->help) == 22);
         break;
     case DBK_LINK_LOGIN:
         ok = ok && is_id(u->account);

@@ -2,11 +2,13 @@
  * The daybook:// links people paste into the CLI:
  *
  *   daybook://setup?server=URL&code=CODE                      a counselor's first device
- *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID[&name=NAME][&by=BY]
+ *   daybook://enroll?server=URL&code=CODE&fp=FP&counselor=ID[&name=NAME][&by=BY][&help=H]
  *                                                             a client joining a counselor;
  *                                                             NAME the client's own, for the
  *                                                             consent (never sent as such);
- *                                                             BY the counselor's name
+ *                                                             BY the counselor's name;
+ *                                                             H the short hash of the
+ *                                                             clinic's help lines
  *   daybook://login?server=URL&account=ID                     another device of an account
  *   daybook://team?server=URL&counselor=ID&fp=FP[&by=BY][&role=ROLE]
  *                                                             a client already enrolled
@@ -39,6 +41,9 @@ typedef struct dbk_link {
                           * over with the fingerprint, so the server cannot rename them */
     char role[201];      /* team, optional: the counselor's role in the client's care
                           * ("prescriber", "group facilitator"), shown in the consent */
+    char help[32];       /* enroll, optional: the short hash of the clinic's help lines
+                          * (dbk/helplines.h), 22 characters, so the server cannot change
+                          * them */
 } dbk_link;
 
 /* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID. */

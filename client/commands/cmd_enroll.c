@@ -16,6 +16,8 @@
 #include "unlock.h"
 #include "trust.h"
 #include "stream_key.h"
+#include "help_pin.h"
+#include "sync.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -52,6 +54,38 @@ has_counselor(dbk_session *s)
     unsigned char c[DBK_ID_BYTES];
     size_t n;
     return dbk_local_get(s->L, "counselor", c, sizeof c, &n) == DBK_OK;
+}
+
+/*
+ * The clinic's numbers for help-now (proto/README.md section 4.4): pinned when they
+ * match the hash in the counselor's link; without one, pinned as the server gave
+ * them, and the client is told they come from the server. A mismatch pins nothing
+ * and says so; enrollment goes on (the national lines still show).
+ */
+static void
+pin_help_lines(dbk_ctx *ctx, dbk_session *s, const dbk_link *u)
+{
+    json_t *lines = NULL;
+    int have = dbk_sync_help_lines(s, &lines);
+    int rc = dbk_trust_help_pin(s, have == DBK_OK ? lines : NULL, u->help);
+    size_t i;
+    const json_t *x;
+
+    if (rc == DBK_E_FINGERPRINT || rc == DBK_E_INVALID)
+        fprintf(stderr, "daybook: warning: the server's numbers for 'daybook help-now' are "
+                        "not the ones\nyour counselor's code vouches for; they are not used. "
+                        "Tell your counselor.\n");
+    else if (rc == DBK_OK && !ctx->json && json_array_size(lines) > 0) {
+        printf("'daybook help-now' will show your clinic's numbers%s:\n",
+               u->help[0] != '\0' ? " (checked against your counselor's code)"
+                                   : ", as this server gave them");
+        json_array_foreach(lines, i, x)
+            printf("  %-20s %s\n", json_string_value(json_object_get(x, "number")),
+                   json_string_value(json_object_get(x, "label")));
+    } else if (rc != DBK_OK && have != DBK_OK && u->help[0] != '\0' && !ctx->json)
+        printf("The clinic's numbers for 'daybook help-now' come with your next "
+               "'daybook sync'.\n");
+    json_decref(lines);
 }
 
 /* The pinned keys go to this account's other devices in its private stream (book/pins.h);
@@ -102,6 +136,7 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
         (rc = dbk_local_put_text(s->L, "counselor_fp", u->fp)) != DBK_OK)
         return dbk_cmd_fail("enrollment failed", rc);
     note_pin(s, &counselor, sign_pk, box_pk);
+    pin_help_lines(ctx, s, u);
     if (my_name == NULL && u->name[0] != '\0')
         my_name = u->name;
     (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
@@ -364,6 +399,7 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     dbk_local_put_text(s->L, "counselor_name", cname);
     dbk_local_put_text(s->L, "counselor_fp", u->fp);
     note_pin(s, &counselor, sign_pk, box_pk);
+    pin_help_lines(ctx, s, u);
     /* The name on the consent: --name, else the one in the counselor's link, else asked;
      * the counselor learns it only from the consent sealed to them. */
     if (my_name == NULL && u->name[0] != '\0')

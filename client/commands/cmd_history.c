@@ -11,6 +11,7 @@
 #include "output.h"
 #include "prompt.h"
 #include "resolve.h"
+#include "reviewed.h"
 
 #include "dbk/error.h"
 
@@ -561,6 +562,24 @@ run_rm(dbk_ctx *ctx, int argc, char **argv)
         drop_one(&o);
         return DBK_EXIT_FAIL;
     }
+    /* Said plainly, before anything is removed: a removal does not unread an entry
+     * (book/reviewed.h: the counselor's signed note of what their reviews showed). */
+    char read_at[40];
+    bool read = e->kind == DBK_LOCAL_SHARED &&
+                dbk_eu_reviewed_by_counselor(&o.l, &o.s.account, &e->hdr.record, read_at);
+    if (read) {
+        fprintf(ctx->json ? stderr : stdout,
+                "Your counselor has already read this entry (in a review%s%.10s).\n"
+                "Removing it does not take it back: they keep a copy of what they reviewed,\n"
+                "as a chart would, and their next review shows that you removed it.\n",
+                read_at[0] != '\0' ? " on " : "", read_at);
+        if (!ctx->json && dbk_prompt_interactive() &&
+            dbk_prompt_confirm("Remove it anyway? [yes/no] ") != 1) {
+            printf("Nothing removed.\n");
+            drop_one(&o);
+            return DBK_EXIT_OK;
+        }
+    }
     dbk_now_rfc3339(when);
     tomb = json_pack("{s:s, s:i, s:s}", "type", "tombstone", "v", 1, "deleted_at", when);
     rc = dbk_entry_save(&o.s, e->kind, &e->hdr.record, tomb, NULL);
@@ -570,12 +589,14 @@ run_rm(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_fail("the entry was not removed", rc);
     }
     if (ctx->json)
-        printf("{\"id\":\"%s\",\"removed\":true,\"changed\":true}\n", id);
+        printf("{\"id\":\"%s\",\"removed\":true,\"changed\":true,\"counselor_read\":%s}\n",
+               id, read ? "true" : "false");
     else
         printf("Removed %s. After 'daybook sync' it is removed on your other devices%s.\n"
                "Earlier versions stay on this device ('daybook show %.8s --revisions').\n",
                id,
-               e->kind == DBK_LOCAL_SHARED && !e->pending
+               read ? " and from your counselor's current view (they read it already)"
+               : e->kind == DBK_LOCAL_SHARED && !e->pending
                    ? " and for your counselor (who may already have read it)"
                    : e->kind == DBK_LOCAL_SHARED ? " and for your counselor" : "",
                id);

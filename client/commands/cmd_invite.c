@@ -2,15 +2,19 @@
  * daybook invite (counselors): a one-time enrollment code for a new client,
  * carrying the server, the secret and this counselor's key fingerprint
  * (proto/README.md section 4.2). The client's device checks the fingerprint, so
- * a server that substitutes keys is caught.
+ * a server that substitutes keys is caught. It also carries the short hash of the
+ * clinic's help lines as this counselor is shown them (section 4.4), so the client's
+ * help-now gets exactly these numbers.
  */
 #include "cmd.h"
 #include "output.h"
 #include "session.h"
 #include "net.h"
+#include "sync.h"
 
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
+#include "dbk/helplines.h"
 #include "dbk/pct.h"
 
 #include <stdbool.h>
@@ -64,9 +68,32 @@ by_param(dbk_session *s, char by[700], char my_name[201])
 
 /* The enrollment link for the invite resp (code, expires_at), as text with its QR
  * code or as --json. */
+/* What the client's help-now will show, as the link pins it. */
+static void
+print_help_lines(const char *help, const json_t *lines)
+{
+    size_t i;
+    const json_t *x;
+    if (help[0] == '\0') {
+        printf("The server did not list the clinic's help lines: the client's help-now will\n"
+               "show the national lines only.\n\n");
+        return;
+    }
+    if (json_array_size(lines) == 0) {
+        printf("Your clinic has set no numbers of its own for help-now (daybookd's help-line\n"
+               "setting); the client will see the national lines.\n\n");
+        return;
+    }
+    printf("The client's help-now will show your clinic's numbers:\n");
+    json_array_foreach(lines, i, x)
+        printf("  %-20s %s\n", json_string_value(json_object_get(x, "number")),
+               json_string_value(json_object_get(x, "label")));
+    printf("\n");
+}
+
 static void
 print_invite(const dbk_ctx *ctx, dbk_session *s, const json_t *resp, const char *name,
-             const char *by, const char *my_name)
+             const char *by, const char *help, const char *my_name, const json_t *lines)
 {
     char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1], server[1600] = "";
     const char *code = json_string_value(json_object_get(resp, "code"));
@@ -76,19 +103,20 @@ print_invite(const dbk_ctx *ctx, dbk_session *s, const json_t *resp, const char 
     dbk_id_to_text(&s->account, cid);
     (void)dbk_pct_append(server, sizeof server, s->server); /* fits: 3 x sizeof s->server */
     if (ctx->json) {
-        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s\","
+        printf("{\"uri\":\"daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s%s\","
                "\"expires_at\":%lld}\n",
-               server, code, fp, cid, name, by,
+               server, code, fp, cid, name, by, help,
                (long long)json_integer_value(json_object_get(resp, "expires_at")));
         return;
     }
     char uri[4200];
-    snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s",
-             server, code, fp, cid, name, by);
+    snprintf(uri, sizeof uri, "daybook://enroll?server=%s&code=%s&fp=%s&counselor=%s%s%s%s",
+             server, code, fp, cid, name, by, help);
     printf("Give this code to your client (valid once, for 7 days):\n\n  %s\n\n", uri);
     if (my_name[0] != '\0')
         printf("It names you as %s. If that is wrong, tell your clinic's administrator.\n\n",
                my_name);
+    print_help_lines(help, lines);
     dbk_out_qr(stdout, uri);
     printf("\nThey scan it, or run: daybook enroll '<the code>'\n");
 }
@@ -125,7 +153,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return dbk_cmd_fail("cannot create an invite", rc);
     }
     by_param(&s, by, my_name);
-    print_invite(ctx, &s, resp, name, by, my_name);
+    /* The clinic's numbers for help-now, as the counselor sees them here: their hash
+     * goes in the link, so the client's device pins these or none (section 4.4). */
+    char help[40] = "", hh[DBK_HELP_HASH_LEN + 1];
+    json_t *lines = NULL;
+    if (dbk_sync_help_lines(&s, &lines) == DBK_OK && dbk_help_lines_hash(hh, lines) == DBK_OK)
+        snprintf(help, sizeof help, "&help=%s", hh);
+    print_invite(ctx, &s, resp, name, by, help, my_name, lines);
+    json_decref(lines);
     json_decref(resp);
     dbk_session_close(&s);
     return DBK_EXIT_OK;

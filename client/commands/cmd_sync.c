@@ -10,6 +10,7 @@
 #include "output.h"
 #include "sync.h"
 #include "trust.h"
+#include "help_pin.h"
 
 #include "dbk/error.h"
 
@@ -20,6 +21,21 @@
 /* The server refused new records with storage_full: nothing is lost here. */
 /* The server offered what this device does not believe (trust/trust.h): said loudly,
  * once per sync, with what was kept instead. */
+/* The clinic's numbers the server lists now, compared with the pinned ones (section
+ * 4.4): a server that changed them is not followed, and the client hears of it. */
+static void
+check_help_lines(dbk_session *s)
+{
+    json_t *lines = NULL;
+    if (dbk_sync_help_lines(s, &lines) == DBK_OK &&
+        dbk_trust_help_compare(s, lines) == DBK_E_FINGERPRINT)
+        fprintf(stderr, "daybook: warning: the server now lists other numbers for 'daybook "
+                        "help-now' than\nthe ones you got when you enrolled. Daybook keeps "
+                        "the ones from enrollment.\nAsk your counselor which numbers are "
+                        "right.\n");
+    json_decref(lines);
+}
+
 static void
 warn_refused(const dbk_trust_report *r)
 {
@@ -311,6 +327,8 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         size_t learned;
         (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */
     }
+    if (rc == DBK_OK && s.role == DBK_ROLE_CLIENT)
+        check_help_lines(&s);
     if (rc == DBK_OK && ctx->json) {
         ended = json_array();
         loop = json_object();

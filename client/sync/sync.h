@@ -65,6 +65,11 @@ int dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char s
 /* Pushes the outbox and pulls every stream until nothing more comes. */
 int dbk_sync(dbk_session *s, dbk_sync_stats *st);
 
+/* The clinic's help lines as the server lists them now (GET /v1/help-lines; no token
+ * needed), for trust/help_pin.h to pin or compare: *lines a new reference, or NULL
+ * with an error code. */
+int dbk_sync_help_lines(dbk_session *s, json_t **lines);
+
 /*
  * The streams of others this account reads or read, as the last grants refresh left
  * them: [{owner, expires_at (Unix ms, 0 none), ended_at (0 while active), ended

@@ -75,9 +75,10 @@ dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account, const unsigned ch
 bool
 dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type)
 {
-    static const char *const by_grantee[] = {"note",      "checklist_def", "plan",
+    static const char *const by_grantee[] = {"note",       "checklist_def", "plan",
                                              "medication", "measure_schedule", "attendance",
-                                             "referral", "tombstone", NULL};
+                                             "referral",   "reviewed",      "tombstone",
+                                             NULL};
     if (dbk_id_equal(owner, author))
         return true;
     for (size_t i = 0; type != NULL && by_grantee[i]; i++)

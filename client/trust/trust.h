@@ -55,7 +55,8 @@ bool dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
  * Authorship. A stream's owner may author any record in it; another account holding
  * the stream's key (a counselor) only the kinds a counselor writes: note,
  * checklist_def (assigned skills), plan, medication, measure_schedule, attendance
- * (a session attended), referral (daybook transfer), and the tombstone of one of
+ * (a session attended), referral (daybook transfer), reviewed (which entries its
+ * reviews showed, book/reviewed.h), and the tombstone of one of
  * those. A craving, a journal entry or a check-in signed by anyone but the owner is
  * not the owner's and is never shown as such: readers leave it out and count it.
  */

@@ -174,6 +174,22 @@ dbk_unlock_forget(dbk_session *s)
 }
 
 int
+dbk_unlock_cached(dbk_session *s)
+{
+    unsigned char secrets[64];
+    long id;
+
+    if (s->keys != NULL)
+        return DBK_OK;
+    if (cache_seconds() <= 0 || (id = keyring_find(s)) <= 0 ||
+        syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) != (long)sizeof secrets)
+        return DBK_E_NOT_FOUND;
+    s->keys = dbk_account_keys_from_secrets(secrets, secrets + 32);
+    sodium_memzero(secrets, sizeof secrets);
+    return s->keys ? DBK_OK : DBK_E_NOMEM;
+}
+
+int
 dbk_unlock(dbk_session *s)
 {
     unsigned char bundle[DBK_BUNDLE_BYTES], secrets[64];

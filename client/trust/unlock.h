@@ -17,6 +17,9 @@ void dbk_passphrase_free(char *p);
 /* Unlocks the account keys: from the keyring cache, else with the passphrase.
  * DBK_E_PASSPHRASE on a wrong one. */
 int dbk_unlock(dbk_session *s);
+/* Unlocks from the keyring cache only, never asking: DBK_E_NOT_FOUND when the keys
+ * are not cached (help-now must not wait on a passphrase). */
+int dbk_unlock_cached(dbk_session *s);
 /* Puts the unlocked keys in the keyring cache. */
 void dbk_unlock_cache(dbk_session *s);
 /* Forgets the cached keys. */

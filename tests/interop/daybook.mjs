@@ -930,7 +930,7 @@ export function hlcCompare(a, b) {
 const LINK_KINDS = [['daybook://setup?', 'setup'], ['daybook://enroll?', 'enroll'],
                     ['daybook://login?', 'login'], ['daybook://team?', 'team']];
 // Each field's room in bytes, its terminating NUL included, as in the C reader.
-const LINK_FIELDS = { server: 512, code: 32, fp: 32, counselor: 32, account: 32, name: 201, by: 201, role: 201 };
+const LINK_FIELDS = { server: 512, code: 32, fp: 32, counselor: 32, account: 32, name: 201, by: 201, role: 201, help: 32 };
 
 /** Whether t is an account id: base64url that decodes to exactly 16 bytes. */
 export function isIdText(t) {
@@ -986,7 +986,8 @@ export function parseLink(text) {
     let ok = !!fields.server;
     if (kind === 'setup') ok = ok && fields.code?.length === 22;
     if (kind === 'enroll') ok = ok && fields.code?.length === 22 && fields.fp?.length === 22 &&
-                                isIdText(fields.counselor);
+                                isIdText(fields.counselor) &&
+                                (fields.help === undefined || fields.help.length === 22);
     if (kind === 'login') ok = ok && isIdText(fields.account);
     if (kind === 'team') ok = ok && fields.fp?.length === 22 && isIdText(fields.counselor);
     if (!ok) fail('invalid_request', 'a required field is missing or malformed');

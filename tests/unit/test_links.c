@@ -155,6 +155,7 @@ test_vectors(void **state)
                               : !strcmp(k, "name")      ? u.name
                               : !strcmp(k, "by")        ? u.by
                               : !strcmp(k, "role")      ? u.role
+                              : !strcmp(k, "help")      ? u.help
                                                         : NULL;
             if (got == NULL || strcmp(got, json_string_value(f)) != 0)
                 fail_msg("links.json %s: %s is \"%s\"", name, k, got ? got : "(unknown)");
