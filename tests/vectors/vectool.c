@@ -390,6 +390,51 @@ resign(const struct env_case *c, unsigned char *env, size_t len)
     free(in);
 }
 
+/* Seals case i (name, plaintext, epoch) for account-a into *env and adds it to f's
+ * positive cases; c keeps its header, key and nonce for the negatives. */
+static void
+seal_case(json_t *f, struct env_case *c, size_t i, const char *name, const char *plaintext,
+          uint32_t epoch, unsigned char **env, size_t *len)
+{
+    unsigned char ad[DBK_ENV_AD_BYTES], *sig_in;
+    size_t sig_len;
+    char label[64];
+
+    c->hdr.stream = fixed_id("daybook-vector/account-a/shared-stream");
+    snprintf(label, sizeof label, "daybook-vector/envelope/%zu/record", i);
+    c->hdr.record = fixed_id(label);
+    c->hdr.rev.clock = dbk_hlc_pack(1763682000000ULL + i * 1000, (uint32_t)i);
+    c->hdr.rev.device = fixed_id("daybook-vector/account-a/device-1");
+    c->hdr.epoch = epoch;
+    c->hdr.author = fixed_id("daybook-vector/account-a/id");
+    snprintf(label, sizeof label, "daybook-vector/stream-key/epoch-%u", epoch);
+    fixed(c->key, 32, label);
+    snprintf(label, sizeof label, "daybook-vector/envelope/%zu/nonce", i);
+    fixed(c->nonce, 24, label);
+    free(*env);
+    check(dbk_envelope_seal(&c->hdr, c->key, c->author->sign_sk,
+                            (const unsigned char *)plaintext,
+                            strlen(plaintext), c->nonce, env, len),
+          "seal");
+    dbk_envelope_ad(*env, ad);
+    sig_in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + *len);
+    sig_len = dbk_envelope_signing_input(*env, *len, sig_in);
+    json_array_append_new(
+        json_object_get(f, "positive"),
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:o, s:o, "
+                  "s:o}",
+                  "name", name, "author_seed", dbk_jhex(c->author->sign_seed, 32),
+                  "author_pk", dbk_jhex(c->author->sign_pk, 32), "author_id",
+                  dbk_jhex(c->hdr.author.b, 16), "stream_id", dbk_jhex(c->hdr.stream.b, 16),
+                  "record_id", dbk_jhex(c->hdr.record.b, 16), "clock",
+                  dbk_ju64(c->hdr.rev.clock), "device_id", dbk_jhex(c->hdr.rev.device.b, 16),
+                  "epoch", (int)c->hdr.epoch, "stream_key", dbk_jhex(c->key, 32), "nonce",
+                  dbk_jhex(c->nonce, 24), "plaintext", plaintext, "associated_data",
+                  dbk_jhex(ad, sizeof ad), "signing_input", dbk_jhex(sig_in, sig_len),
+                  "envelope", dbk_jhex(*env, *len)));
+    free(sig_in);
+}
+
 static void
 gen_envelope(const char *dir)
 {
@@ -420,45 +465,8 @@ gen_envelope(const char *dir)
     dbk_account_keys *mallory = fixed_account("mallory");
 
     c.author = fixed_account("account-a");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        unsigned char ad[DBK_ENV_AD_BYTES], *sig_in;
-        size_t sig_len;
-        char label[64];
-
-        c.hdr.stream = fixed_id("daybook-vector/account-a/shared-stream");
-        snprintf(label, sizeof label, "daybook-vector/envelope/%zu/record", i);
-        c.hdr.record = fixed_id(label);
-        c.hdr.rev.clock = dbk_hlc_pack(1763682000000ULL + i * 1000, (uint32_t)i);
-        c.hdr.rev.device = fixed_id("daybook-vector/account-a/device-1");
-        c.hdr.epoch = cases[i].epoch;
-        c.hdr.author = fixed_id("daybook-vector/account-a/id");
-        snprintf(label, sizeof label, "daybook-vector/stream-key/epoch-%u", cases[i].epoch);
-        fixed(c.key, 32, label);
-        snprintf(label, sizeof label, "daybook-vector/envelope/%zu/nonce", i);
-        fixed(c.nonce, 24, label);
-        free(env);
-        check(dbk_envelope_seal(&c.hdr, c.key, c.author->sign_sk,
-                                (const unsigned char *)cases[i].plaintext,
-                                strlen(cases[i].plaintext), c.nonce, &env, &len),
-              "seal");
-        dbk_envelope_ad(env, ad);
-        sig_in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len);
-        sig_len = dbk_envelope_signing_input(env, len, sig_in);
-        json_array_append_new(
-            json_object_get(f, "positive"),
-            json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:o, s:o, "
-                      "s:o}",
-                      "name", cases[i].name, "author_seed", dbk_jhex(c.author->sign_seed, 32),
-                      "author_pk", dbk_jhex(c.author->sign_pk, 32), "author_id",
-                      dbk_jhex(c.hdr.author.b, 16), "stream_id", dbk_jhex(c.hdr.stream.b, 16),
-                      "record_id", dbk_jhex(c.hdr.record.b, 16), "clock",
-                      dbk_ju64(c.hdr.rev.clock), "device_id", dbk_jhex(c.hdr.rev.device.b, 16),
-                      "epoch", (int)c.hdr.epoch, "stream_key", dbk_jhex(c.key, 32), "nonce",
-                      dbk_jhex(c.nonce, 24), "plaintext", cases[i].plaintext, "associated_data",
-                      dbk_jhex(ad, sizeof ad), "signing_input", dbk_jhex(sig_in, sig_len),
-                      "envelope", dbk_jhex(env, len)));
-        free(sig_in);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        seal_case(f, &c, i, cases[i].name, cases[i].plaintext, cases[i].epoch, &env, &len);
     /* Negatives, all against the last case (epoch 1 tombstone). */
     bad = malloc(len + 1);
 #define NEG(name, buf, n, stream, record, epoch, author, pk, key, err)                            \
@@ -538,6 +546,49 @@ gen_envelope(const char *dir)
     }
 #undef NEG
 #undef FRESH
+    /* One of each record type the clinical issue added, from its schema's examples,
+     * sealed after the negatives so that the cases above keep their bytes. */
+    static const struct {
+        const char *name, *plaintext;
+    } more[] = {
+        {"a daily check-in (issue 19)",
+         "{\"type\":\"checkin\",\"v\":1,\"date\":\"2026-11-20\",\"recorded_at\":\"2026-11-20T"
+         "21:05:00-05:00\",\"tz\":\"America/New_York\",\"mood\":6,\"craving_peak\":3,\"use"
+         "\":{\"any\":false},\"medication\":\"taken\",\"sleep_hours\":7,\"risky_situation\""
+         ":false}"},
+        {"a PHQ-9 (issue 19)",
+         "{\"type\":\"measure\",\"v\":1,\"answered_at\":\"2026-11-20T18:40:00-05:00\",\"tz\""
+         ":\"America/New_York\",\"instrument\":\"phq9\",\"answers\":{\"1\":1,\"2\":1,\"3\":2,\""
+         "4\":1,\"5\":0,\"6\":1,\"7\":0,\"8\":0,\"9\":0,\"difficulty\":1},\"score\":{\"total\":6,"
+         "\"band\":\"mild\",\"self_harm\":false}}"},
+        {"a safety plan (issue 19)",
+         "{\"type\":\"plan\",\"v\":1,\"updated_at\":\"2026-11-20T18:40:00-05:00\",\"tz\":\"Am"
+         "erica/New_York\",\"kind\":\"safety\",\"sections\":{\"warning_signs\":[\"Not slee"
+         "ping\",\"Pulling away from people\"],\"professionals\":[\"988 Suicide & Cris"
+         "is Lifeline\"]}}"},
+        {"a medication schedule (issue 19)",
+         "{\"type\":\"medication\",\"v\":1,\"name\":\"buprenorphine\",\"dose\":\"8 mg\",\"frequ"
+         "ency\":\"daily\",\"supervision\":\"take_home\",\"active\":true,\"start_date\":\"20"
+         "26-11-01\",\"set_by\":\"counselor\"}"},
+        {"a dose taken (issue 19)",
+         "{\"type\":\"dose\",\"v\":1,\"medication\":\"buprenorphine\",\"date\":\"2026-11-20\","
+         "\"status\":\"taken\",\"recorded_at\":\"2026-11-20T08:05:00-05:00\",\"tz\":\"Ameri"
+         "ca/New_York\"}"},
+        {"a measure schedule (issue 19)",
+         "{\"type\":\"measure_schedule\",\"v\":1,\"instrument\":\"phq9\",\"every_days\":7,\"a"
+         "ctive\":true,\"start_date\":\"2026-12-07\",\"set_by\":\"counselor\"}"},
+        {"a group session attended (issue 19)",
+         "{\"type\":\"attendance\",\"v\":1,\"date\":\"2026-12-03\",\"kind\":\"group\",\"topic\":"
+         "\"Relapse prevention: high-risk situations\"}"},
+        {"a referral to another counselor (issue 19)",
+         "{\"type\":\"referral\",\"v\":1,\"link\":\"daybook://team?server=https%3A%2F%2Fc"
+         "linic.example.org&counselor=AAAAAAAAAAAAAAAAAAAAAA&fp=AAAAAAAAAAAAAAAA"
+         "AAAAAA&by=Dr.%20Rivera\",\"kind\":\"transfer\",\"message\":\"I am leaving the "
+         "clinic in January; Dr. Rivera will see you from then.\"}"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        seal_case(f, &c, sizeof cases / sizeof cases[0] + i, more[i].name, more[i].plaintext, 1,
+                  &env, &len);
     free(bad);
     free(env);
     dbk_account_keys_free(c.author);
