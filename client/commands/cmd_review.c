@@ -243,11 +243,13 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL &&
         (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
-    /* Not yet: dbk_co_reviewed_mark (book/reviewed.h) would tell the client's device
-     * what this review showed, but a record queued here for a client who revokes before
-     * the counselor's next sync makes every later sync fail on its push (the same holds
-     * for a note; tests/integration/test_counselor.c test_revoke meets it). Enabled once
-     * sync drops queued writes into a stream whose grant ended. */
+    else if (ret == DBK_EXIT_OK && kept != NULL &&
+             (rc = dbk_co_reviewed_mark(&s, &client, &l, kept)) != DBK_OK &&
+             rc != DBK_E_NOT_FOUND)
+        /* The client's device learns from it that these entries were read (a 'daybook
+         * rm' says so); the review itself stands. Queued for a client who stops sharing
+         * before the next sync, it is taken out of the outbox then (sync.c apply_push). */
+        (void)dbk_cmd_fail("the note that you reviewed these entries was not saved", rc);
 out:
     json_decref(rev);
     json_decref(kept);

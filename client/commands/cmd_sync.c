@@ -242,6 +242,7 @@ print_sync_json(const dbk_sync_stats *st, json_t *ended, const json_t *loop)
     json_t *j = json_pack("{s:i, s:i, s:I, s:i, s:o}", "pushed", (int)st->pushed, "pulled",
                           (int)st->pulled, "pending", (json_int_t)st->pending, "failed_streams",
                           (int)st->failed_streams, "ended", ended);
+    json_object_set_new(j, "undeliverable", json_integer(st->undeliverable));
     json_object_update(j, (json_t *)loop);
     if (st->failed_streams > 0 && st->server_error != DBK_OK)
         json_object_set_new(j, "server_error", json_string(dbk_err_code(st->server_error)));
@@ -268,6 +269,10 @@ warn_partial(const dbk_sync_stats *st)
 {
     if (dbk_trust_report_any(&st->trust))
         warn_refused(&st->trust);
+    if (st->undeliverable > 0)
+        fprintf(stderr, "daybook: %lld record(s) you wrote for a client were not sent: the "
+                        "client stopped sharing first. They stay on this device.\n",
+                (long long)st->undeliverable);
     if (st->trust.heads_unknown > 0)
         fprintf(stderr, "daybook: for %zu stream(s) this device cannot tell whether the server "
                         "withheld entries: their writer has signed no stream head yet (a "

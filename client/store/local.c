@@ -693,6 +693,20 @@ dbk_local_outbox_done(dbk_local *L, const dbk_id *record, const dbk_revision *re
 }
 
 int
+dbk_local_outbox_abandon(dbk_local *L, const dbk_id *stream, int64_t *n)
+{
+    sqlite3_stmt *s = prep(L, "UPDATE records SET pending = 0 WHERE stream = ?1 AND pending = 1");
+    int rc;
+    *n = 0;
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, stream);
+    if ((rc = done(s)) == DBK_OK)
+        *n = sqlite3_changes(L->db);
+    return rc;
+}
+
+int
 dbk_local_outbox_requeue_all(dbk_local *L)
 {
     return exec(L, "UPDATE records SET pending = 1 WHERE current = 1;"

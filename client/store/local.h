@@ -142,6 +142,10 @@ int dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out);
 /* Removes a revision no server has acknowledged (pending, seq 0) from this device;
  * DBK_E_NOT_FOUND if there is no such pending revision. */
 int dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_revision *rev);
+/* Takes stream's pending revisions out of the outbox and keeps them here: writes of a
+ * grantee into a stream whose access ended, which no server will take again. The
+ * number taken goes to *n. */
+int dbk_local_outbox_abandon(dbk_local *L, const dbk_id *stream, int64_t *n);
 /* After a server restore: every revision this account may write goes back in the outbox. */
 int dbk_local_outbox_requeue_all(dbk_local *L);
 

@@ -305,9 +305,22 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
     if (json_object_get(entry, "error") != NULL) {
         const char *code =
             json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
+        int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        dbk_local_stream ls;
+        /* A counselor's note or record queued for a client whose sharing ended (revoked
+         * or expired) can never be delivered: out of the outbox, so that every later sync
+         * does not fail on it; kept here, and counted for the user. */
+        if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
+            dbk_local_stream_get(s->L, &sid, &ls) == DBK_OK &&
+            !dbk_id_equal(&ls.owner, &s->account)) {
+            int64_t n = 0;
+            rc = dbk_local_outbox_abandon(s->L, &sid, &n);
+            st->undeliverable += n;
+            return rc;
+        }
         st->failed_streams++;
         /* Kept: a full disk on the server is not a lost access (see cmd_sync.c). */
-        st->server_error = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+        st->server_error = err;
         return DBK_OK; /* left in the outbox; reported to the user */
     }
     json_array_foreach(results, i, r) {

@@ -49,6 +49,9 @@ typedef struct dbk_sync_stats {
     dbk_sync_ended ended[DBK_SYNC_ENDED_MAX]; /* newly ended, each told once */
     size_t nended;
     int64_t pending; /* left in the outbox */
+    /* Written here into another's stream whose access ended before they were sent: no
+     * server will take them, so they left the outbox (kept on this device). */
+    int64_t undeliverable;
     /* What the server refused with (a DBK_E_*), DBK_OK if nothing: the error of a
      * stream's push entry, or of the whole request. Tells the server's full disk
      * (storage_full) from this device's, which fails with the same code. */

@@ -1276,6 +1276,11 @@ test_revoke(void **state)
         assert_int_equal(t.status, 0);
         must_contain(t.out, "\"reason\":\"revoked\""); /* nothing of it opens: see log below */
         must_contain(t.out, today);
+        /* What the counselor's reviews queued for the client (the reviewed record) can no
+         * longer be sent: it leaves the outbox, said once, instead of failing every sync. */
+        must_contain(t.out, "\"pending\":0");
+        assert_false(contains(t.out, "\"undeliverable\":0"));
+        must_contain(t.err, "not sent: the client stopped sharing first");
         dbk_run_result_free(&t);
         t = tc_cli("sync", NULL);
         assert_int_equal(t.status, 0);

@@ -820,9 +820,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_enrolled_three_days_ago, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rm_says_the_counselor_read_it, setup, teardown),
     };
-    /* Off until review writes the reviewed record again (cmd_review.c says why). */
-    (void)test_rm_says_the_counselor_read_it;
     if (dbk_init() != 0)
         return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
