@@ -39,7 +39,10 @@ dpkg-deb --ctrl-tarfile "$client" | tar -t | grep -c postinst >/dev/null && fail
 ok "each package holds its own files"
 
 dpkg-deb -x "$client" "$T/root"
-unpacked_bin="$T/root/$(dpkg-deb -c "$client" | awk '$NF ~ /bin\/daybook$/ {sub(/^\.\//, "", $NF); print $NF; exit}')"
+# The entry whose last two parts are a bin folder and the daybook binary.
+unpacked_bin="$T/root/$(dpkg-deb -c "$client" |
+    awk '{ n = split($NF, p, "/") } n > 1 && p[n] == "daybook" && p[n - 1] == "bin" {
+        sub(/^\.\//, "", $NF); print $NF; exit }')"
 [ -x "$unpacked_bin" ] || fail "the client package holds no daybook binary"
 out=$("$unpacked_bin" --version) || fail "daybook --version from the client package"
 case $out in *0.*) ;; *) fail "daybook --version printed '$out'" ;; esac
