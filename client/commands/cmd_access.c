@@ -19,6 +19,8 @@
  * the server itself is the intermediary and never received a readable record.
  */
 #include "cmd.h"
+#include "access_log.h"
+#include "account.h"
 #include "share.h"
 #include "entries.h"
 #include "net.h"
@@ -62,6 +64,48 @@ call(dbk_session *s, const char *method, const char *path, json_t *body, json_t 
     return rc;
 }
 
+/* ---- the server's side (to move to sync/access_log.c) ---- */
+
+int
+dbk_sync_access_log(dbk_session *s, json_t *log)
+{
+    char path[160];
+    int64_t since = 0;
+    json_t *resp = NULL;
+    int rc;
+    for (;;) {
+        snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
+                 LOG_PAGE);
+        if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+            return rc;
+        json_array_extend(log, json_object_get(resp, "entries"));
+        since = json_integer_value(json_object_get(resp, "next"));
+        bool more = json_is_true(json_object_get(resp, "more"));
+        json_decref(resp);
+        if (!more)
+            return DBK_OK;
+    }
+}
+
+int
+dbk_sync_stream_grants(dbk_session *s, const dbk_id *stream, json_t **grants)
+{
+    char sid[DBK_ID_TEXT_LEN + 1], path[160];
+    json_t *resp = NULL;
+    int rc;
+
+    *grants = NULL;
+    dbk_id_to_text(stream, sid);
+    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
+    if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+        return rc;
+    *grants = json_incref(json_object_get(resp, "grants"));
+    json_decref(resp);
+    return DBK_OK;
+}
+
+/* ---- access, disclosures and revoke ---- */
+
 static void
 ms_text(int64_t ms, char out[32])
 {
@@ -100,10 +144,10 @@ put_line80(const char *line)
 static void
 name_of(dbk_session *s, const char *id, char *out, size_t cap)
 {
-    char mine[DBK_ID_TEXT_LEN + 1] = "", path[128];
+    char mine[DBK_ID_TEXT_LEN + 1] = "";
     unsigned char cid[DBK_ID_BYTES];
     size_t n;
-    json_t *resp = NULL;
+    dbk_id account;
 
     if (dbk_local_get(s->L, "counselor", cid, sizeof cid, &n) == DBK_OK && n == DBK_ID_BYTES) {
         dbk_id c;
@@ -112,12 +156,9 @@ name_of(dbk_session *s, const char *id, char *out, size_t cap)
     }
     if (strcmp(mine, id) == 0 && dbk_local_get_text(s->L, "counselor_name", out, cap) == DBK_OK)
         return;
-    snprintf(path, sizeof path, "/v1/accounts/%s/keys", id);
-    if (call(s, "GET", path, NULL, &resp) == DBK_OK && json_is_string(json_object_get(resp, "name")))
-        snprintf(out, cap, "%s", S(resp, "name"));
-    else
+    if (dbk_id_from_text(&account, id, strlen(id)) != DBK_OK ||
+        dbk_sync_account_name(s, &account, out, cap) != DBK_OK)
         snprintf(out, cap, "counselor %.8s", id);
-    json_decref(resp);
 }
 
 static int
@@ -195,41 +236,17 @@ print_waiting(dbk_session *s, const json_t *waiting, json_t *names)
     }
 }
 
-/* Fetches the whole access log (every page) into log. */
+/* Who holds a key to the shared stream, one object per grantee (by_grantee). */
 static int
-fetch_log(dbk_session *s, json_t *log)
+fetch_holders(dbk_session *s, const dbk_id *stream, const char *me, json_t **who)
 {
-    char path[160];
-    int64_t since = 0;
-    json_t *resp = NULL;
-    int rc;
-    for (;;) {
-        snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
-                 LOG_PAGE);
-        if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
-            return rc;
-        json_array_extend(log, json_object_get(resp, "entries"));
-        since = json_integer_value(json_object_get(resp, "next"));
-        bool more = json_is_true(json_object_get(resp, "more"));
-        json_decref(resp);
-        if (!more)
-            return DBK_OK;
-    }
-}
-
-/* Who holds a key to the shared stream sid, one object per grantee (by_grantee). */
-static int
-fetch_holders(dbk_session *s, const char *sid, const char *me, json_t **who)
-{
-    char path[160];
-    json_t *resp = NULL;
+    json_t *grants = NULL;
     int rc;
 
-    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+    if ((rc = dbk_sync_stream_grants(s, stream, &grants)) != DBK_OK)
         return rc;
-    *who = by_grantee(json_object_get(resp, "grants"), me);
-    json_decref(resp);
+    *who = by_grantee(grants, me);
+    json_decref(grants);
     return DBK_OK;
 }
 
@@ -362,11 +379,11 @@ run_access(dbk_ctx *ctx, int argc, char **argv)
     log = json_array();
     names = json_object();
     dbk_id_to_text(&s.account, me);
-    if ((rc = fetch_holders(&s, sid, me, &who)) != DBK_OK) {
+    if ((rc = fetch_holders(&s, &shared.id, me, &who)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot fetch who holds your key", rc);
         goto out;
     }
-    if ((rc = fetch_log(&s, log)) != DBK_OK) {
+    if ((rc = dbk_sync_access_log(&s, log)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot fetch your access log", rc);
         goto out;
     }
@@ -591,8 +608,8 @@ run_disclosures(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot read your entries", rc);
         goto out;
     }
-    if ((rc = fetch_holders(&s, sid, me, &who)) != DBK_OK ||
-        (rc = fetch_log(&s, log)) != DBK_OK) {
+    if ((rc = fetch_holders(&s, &shared.id, me, &who)) != DBK_OK ||
+        (rc = dbk_sync_access_log(&s, log)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot fetch your access log (disclosures need the server)", rc);
         goto out;
     }
@@ -690,9 +707,9 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     dbk_local_stream shared;
-    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], path[200], target[DBK_ID_TEXT_LEN + 1];
+    char sid[DBK_ID_TEXT_LEN + 1], me[DBK_ID_TEXT_LEN + 1], target[DBK_ID_TEXT_LEN + 1];
     const char *arg = NULL, *k, *name = NULL;
-    json_t *resp = NULL, *who = NULL, *v;
+    json_t *who = NULL, *v;
     size_t found = 0;
     bool yes = false;
     int rc, ret, a, operands = 0;
@@ -722,14 +739,10 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     dbk_id_to_text(&s.account, me);
-    snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((rc = call(&s, "GET", path, NULL, &resp)) != DBK_OK) {
+    if ((rc = fetch_holders(&s, &shared.id, me, &who)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot fetch who holds your key (revoking needs the server)", rc);
         goto out;
     }
-    who = by_grantee(json_object_get(resp, "grants"), me);
-    json_decref(resp);
-    resp = NULL;
     json_object_foreach(who, k, v) {
         char n[128];
         name_of(&s, k, n, sizeof n);
@@ -762,7 +775,6 @@ run_revoke(dbk_ctx *ctx, int argc, char **argv)
     }
     ret = finish_revoke(ctx, &s, &shared, who, target, name);
 out:
-    json_decref(resp);
     json_decref(who);
     dbk_session_close(&s);
     return ret;

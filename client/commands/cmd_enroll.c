@@ -7,6 +7,7 @@
  * consent grant of proto/CRYPTO.md section 5.
  */
 #include "cmd.h"
+#include "enroll.h"
 #include "pins.h"
 #include "entry.h"
 #include "links.h"
@@ -257,10 +258,12 @@ link_of(const struct enroll_args *a, dbk_link *u)
     return DBK_EXIT_OK;
 }
 
+/* ---- the server's side (to move to sync/enroll.c, with b64 and idj) ---- */
+
 /* The body of POST /v1/enroll: the account's public parts and the streams made at init
  * with their self-grants (a counselor sends only the private stream). */
 static int
-enroll_body(dbk_session *s, const dbk_link *u, json_t **body)
+enroll_body(dbk_session *s, const char *code, bool counselor, json_t **body)
 {
     dbk_local_stream st;
     unsigned char login_pk[32], bundle[DBK_BUNDLE_BYTES], key[32];
@@ -268,7 +271,7 @@ enroll_body(dbk_session *s, const dbk_link *u, json_t **body)
     size_t n;
     int rc = DBK_OK;
 
-    for (int k = u->kind == DBK_LINK_SETUP ? 1 : 0; k < 2 && rc == DBK_OK; k++) {
+    for (int k = counselor ? 1 : 0; k < 2 && rc == DBK_OK; k++) {
         unsigned char *g;
         size_t glen;
         if (dbk_local_stream_of(s->L, &s->account, k ? DBK_LOCAL_PRIVATE : DBK_LOCAL_SHARED,
@@ -292,7 +295,7 @@ enroll_body(dbk_session *s, const dbk_link *u, json_t **body)
     }
     dbk_local_get(s->L, "login_pk", login_pk, 32, &n);
     dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n);
-    *body = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "code", u->code,
+    *body = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "code", code,
                       "account", idj(&s->account), "ed25519_pk", b64(s->keys->sign_pk, 32),
                       "x25519_pk", b64(s->keys->box_pk, 32), "login_pk", b64(login_pk, 32),
                       "bundle", b64(bundle, sizeof bundle), "device", idj(&s->device),
@@ -300,18 +303,16 @@ enroll_body(dbk_session *s, const dbk_link *u, json_t **body)
     return *body ? DBK_OK : DBK_E_NOMEM;
 }
 
-/* POST /v1/enroll, and the server, the role and the token kept in the same transaction:
- * on any failure the profile is as it was, for a retry. *resp is the answer. */
-static int
-post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
+int
+dbk_sync_enroll(dbk_session *s, const char *code, bool counselor, dbk_id *server_id,
+                json_t **resp)
 {
     json_t *body = NULL;
     long status;
     int rc;
 
-    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
-        return rc;
-    if ((rc = enroll_body(s, u, &body)) == DBK_OK)
+    *resp = NULL;
+    if ((rc = enroll_body(s, code, counselor, &body)) == DBK_OK)
         rc = dbk_net_call(s, "POST", "/v1/enroll", body, false, &status, resp);
     json_decref(body);
     if (rc == DBK_OK && status != 201) {
@@ -319,15 +320,34 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
             json_string_value(json_object_get(json_object_get(*resp, "error"), "code"));
         rc = ec ? dbk_err_from_code(ec) : DBK_E_UNAVAILABLE;
     }
+    const char *sid = json_string_value(json_object_get(*resp, "server_id"));
+    const char *tok = json_string_value(json_object_get(*resp, "token"));
+    if (rc == DBK_OK &&
+        (sid == NULL || tok == NULL || dbk_id_from_text(server_id, sid, strlen(sid)) != DBK_OK))
+        rc = DBK_E_BAD_JSON;
+    if (rc != DBK_OK) {
+        json_decref(*resp);
+        *resp = NULL;
+    }
+    return rc;
+}
+
+/* ---- enroll ---- */
+
+/* POST /v1/enroll, and the server, the role and the token kept in the same transaction:
+ * on any failure the profile is as it was, for a retry. *resp is the answer. */
+static int
+post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
+{
+    dbk_id server_id;
+    int rc;
+
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    rc = dbk_sync_enroll(s, u->code, u->kind == DBK_LINK_SETUP, &server_id, resp);
     if (rc == DBK_E_GONE)
         fprintf(stderr, "daybook: this code was already used or has expired; ask your "
                         "counselor for a new one\n");
-    const char *sid = json_string_value(json_object_get(*resp, "server_id"));
-    const char *tok = json_string_value(json_object_get(*resp, "token"));
-    dbk_id server_id;
-    if (rc == DBK_OK &&
-        (sid == NULL || tok == NULL || dbk_id_from_text(&server_id, sid, strlen(sid)) != DBK_OK))
-        rc = DBK_E_BAD_JSON;
     if (rc != DBK_OK) {
         dbk_local_rollback(s->L);
         return rc;
@@ -343,7 +363,7 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
     }
     dbk_local_put_int(s->L, "restore_generation",
                       json_integer_value(json_object_get(*resp, "restore_generation")));
-    dbk_net_set_token(s, tok);
+    dbk_net_set_token(s, json_string_value(json_object_get(*resp, "token")));
     return dbk_local_commit(s->L);
 }
 

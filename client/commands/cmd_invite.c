@@ -7,6 +7,7 @@
  * help-now gets exactly these numbers.
  */
 #include "cmd.h"
+#include "account.h"
 #include "output.h"
 #include "session.h"
 #include "net.h"
@@ -21,6 +22,27 @@
 
 #include <stdio.h>
 #include <string.h>
+
+/* ---- the server's side (to move to sync/account.c) ---- */
+
+int
+dbk_sync_invite(dbk_session *s, json_t **invite)
+{
+    json_t *body = json_object();
+    long status;
+    int rc = dbk_net_call(s, "POST", "/v1/invites", body, true, &status, invite);
+
+    json_decref(body);
+    if (rc == DBK_OK && status != 201)
+        rc = DBK_E_UNAVAILABLE;
+    if (rc != DBK_OK) {
+        json_decref(*invite);
+        *invite = NULL;
+    }
+    return rc;
+}
+
+/* ---- invite ---- */
 
 /* --name NAME (or --name=NAME) as the link's "&name=..." parameter in name ("" when
  * not given). --name travels in the link the client is handed, and from there only
@@ -54,10 +76,8 @@ static void
 by_param(dbk_session *s, char by[700], char my_name[201])
 {
     json_t *acct = NULL;
-    long ast;
 
-    if (dbk_net_call(s, "GET", "/v1/account", NULL, true, &ast, &acct) == DBK_OK && ast == 200 &&
-        json_is_string(json_object_get(acct, "name"))) {
+    if (dbk_sync_account(s, &acct) == DBK_OK && json_is_string(json_object_get(acct, "name"))) {
         snprintf(my_name, 201, "%s", json_string_value(json_object_get(acct, "name")));
         strcpy(by, "&by=");
         if (dbk_pct_append(by, 700, my_name) != DBK_OK)
@@ -125,9 +145,8 @@ static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
-    json_t *body, *resp = NULL;
+    json_t *resp = NULL;
     char name[700] = "", by[700] = "", my_name[201] = "";
-    long status;
     int rc;
 
     if (!parse_name(argc, argv, name)) {
@@ -142,12 +161,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: invite is for counselors; this is a client's profile\n");
         return DBK_EXIT_FAIL;
     }
-    body = json_object();
-    rc = dbk_net_call(&s, "POST", "/v1/invites", body, true, &status, &resp);
-    json_decref(body);
-    if (rc == DBK_OK && status != 201)
-        rc = DBK_E_UNAVAILABLE;
-    if (rc != DBK_OK) {
+    if ((rc = dbk_sync_invite(&s, &resp)) != DBK_OK) {
         json_decref(resp);
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot create an invite", rc);

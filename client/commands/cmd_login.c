@@ -13,6 +13,7 @@
  * cannot make it derive keys cheaply), and signs a single-use challenge.
  */
 #include "cmd.h"
+#include "account.h"
 #include "entry.h"
 #include "links.h"
 #include "net.h"
@@ -57,56 +58,37 @@ status_err(long status, json_t *resp)
     return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
 }
 
-/*
- * The challenge exchange. On success *pass_keys holds the derived login and
- * bundle keys and *resp the finish response. purpose: "login" or
- * "change_passphrase" (then the token is not replaced, and nothing is finished:
- * *challenge and *sig are returned for the caller's PUT).
- */
-static int
-challenge(dbk_session *s, const char *pass, const char *purpose, dbk_pass_keys **pass_keys,
-          unsigned char ch[32], unsigned char sig[64])
+/* ---- the server's side (to move to sync/account.c) ---- */
+
+int
+dbk_sync_login_start(dbk_session *s, const char *purpose, dbk_sync_login_offer *o)
 {
     json_t *body, *resp = NULL, *kdf;
-    dbk_kdf_params p;
-    dbk_id server_id;
     long status;
     int rc;
 
-    *pass_keys = NULL;
     body = json_pack("{s:o, s:o, s:s}", "account", b64(s->account.b, 16), "device",
                      b64(s->device.b, 16), "purpose", purpose);
     rc = dbk_net_call(s, "POST", "/v1/login/start", body, false, &status, &resp);
     json_decref(body);
     if (rc == DBK_OK && status != 200)
         rc = status_err(status, resp);
-    if (rc != DBK_OK) {
-        json_decref(resp);
-        return rc;
-    }
-    kdf = json_object_get(resp, "kdf");
-    p.opslimit = (uint64_t)json_integer_value(json_object_get(kdf, "opslimit"));
-    p.memlimit = (uint64_t)json_integer_value(json_object_get(kdf, "memlimit"));
-    if ((rc = json_fixed(kdf, "salt", p.salt, sizeof p.salt)) != DBK_OK ||
-        (rc = json_fixed(resp, "challenge", ch, 32)) != DBK_OK ||
-        (rc = json_fixed(resp, "server_id", server_id.b, 16)) != DBK_OK ||
-        (rc = dbk_kdf_check(p.opslimit, p.memlimit,
-                            (int)json_integer_value(json_object_get(kdf, "alg")))) != DBK_OK) {
-        json_decref(resp);
-        return rc; /* kdf_too_weak: a downgrade is refused, not obeyed */
+    if (rc == DBK_OK) {
+        kdf = json_object_get(resp, "kdf");
+        o->kdf.opslimit = (uint64_t)json_integer_value(json_object_get(kdf, "opslimit"));
+        o->kdf.memlimit = (uint64_t)json_integer_value(json_object_get(kdf, "memlimit"));
+        o->kdf_alg = (int)json_integer_value(json_object_get(kdf, "alg"));
+        if ((rc = json_fixed(kdf, "salt", o->kdf.salt, sizeof o->kdf.salt)) == DBK_OK &&
+            (rc = json_fixed(resp, "challenge", o->challenge, 32)) == DBK_OK)
+            rc = json_fixed(resp, "server_id", o->server_id.b, 16);
     }
     json_decref(resp);
-    if (!dbk_id_is_zero(&s->server_id) && !dbk_id_equal(&server_id, &s->server_id))
-        return DBK_E_FINGERPRINT; /* another server answers at this address */
-    s->server_id = server_id;
-    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), &p, pass_keys)) != DBK_OK)
-        return rc;
-    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
-    return DBK_OK;
+    return rc;
 }
 
-static int
-finish(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64], json_t **resp)
+int
+dbk_sync_login_finish(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64],
+                      json_t **resp)
 {
     json_t *body = json_pack("{s:o, s:o, s:o, s:o, s:s}", "account", b64(s->account.b, 16),
                              "device", b64(s->device.b, 16), "challenge", b64(ch, 32),
@@ -116,7 +98,158 @@ finish(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64], 
     json_decref(body);
     if (rc == DBK_OK && status != 200)
         rc = status_err(status, *resp);
+    if (rc != DBK_OK) {
+        json_decref(*resp);
+        *resp = NULL;
+    }
     return rc;
+}
+
+int
+dbk_sync_account(dbk_session *s, json_t **acct)
+{
+    long status;
+    int rc = dbk_net_call(s, "GET", "/v1/account", NULL, true, &status, acct);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(status, *acct);
+    if (rc != DBK_OK) {
+        json_decref(*acct);
+        *acct = NULL;
+    }
+    return rc;
+}
+
+int
+dbk_sync_account_bundle(dbk_session *s, unsigned char bundle[DBK_BUNDLE_BYTES],
+                        unsigned char sign_pk[32], json_t **acct)
+{
+    int rc = dbk_sync_account(s, acct);
+    if (rc == DBK_OK && ((rc = json_fixed(*acct, "bundle", bundle, DBK_BUNDLE_BYTES)) != DBK_OK ||
+                         (rc = json_fixed(*acct, "ed25519_pk", sign_pk, 32)) != DBK_OK)) {
+        json_decref(*acct);
+        *acct = NULL;
+    }
+    return rc;
+}
+
+int
+dbk_sync_account_name(dbk_session *s, const dbk_id *account, char *out, size_t cap)
+{
+    char t[DBK_ID_TEXT_LEN + 1], path[128];
+    json_t *resp = NULL;
+    long status;
+    int rc;
+
+    dbk_id_to_text(account, t);
+    snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
+    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
+    const char *name = json_string_value(json_object_get(resp, "name"));
+    if (rc == DBK_OK && (status != 200 || name == NULL))
+        rc = DBK_E_NOT_FOUND;
+    if (rc == DBK_OK)
+        snprintf(out, cap, "%s", name);
+    json_decref(resp);
+    return rc;
+}
+
+int
+dbk_sync_put_bundle(dbk_session *s, const unsigned char ch[32], const unsigned char sig[64],
+                    const unsigned char bundle[DBK_BUNDLE_BYTES], const unsigned char login_pk[32])
+{
+    json_t *body, *resp = NULL;
+    long status;
+    int rc;
+
+    body = json_pack("{s:o, s:o, s:o, s:o}", "challenge", b64(ch, 32), "signature", b64(sig, 64),
+                     "bundle", b64(bundle, DBK_BUNDLE_BYTES), "login_pk", b64(login_pk, 32));
+    rc = dbk_net_call(s, "PUT", "/v1/account/bundle", body, true, &status, &resp);
+    json_decref(body);
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(status, resp);
+    json_decref(resp);
+    return rc;
+}
+
+int
+dbk_sync_devices(dbk_session *s, json_t **devices)
+{
+    json_t *resp = NULL;
+    long status;
+    int rc = dbk_net_call(s, "GET", "/v1/devices", NULL, true, &status, &resp);
+
+    *devices = NULL;
+    if (rc == DBK_OK && status != 200)
+        rc = status_err(status, resp);
+    if (rc == DBK_OK)
+        *devices = json_incref(json_object_get(resp, "devices"));
+    json_decref(resp);
+    return rc;
+}
+
+int
+dbk_sync_device_remove(dbk_session *s, const char *device)
+{
+    char path[128];
+    json_t *resp = NULL;
+    long status;
+    int rc;
+
+    snprintf(path, sizeof path, "/v1/devices/%.22s", device);
+    rc = dbk_net_call(s, "DELETE", path, NULL, true, &status, &resp);
+    if (rc == DBK_OK && status != 204)
+        rc = status_err(status, resp);
+    json_decref(resp);
+    return rc;
+}
+
+/* ---- what this device believes (to move to trust/trust.c) ---- */
+
+int
+dbk_trust_login_server(dbk_session *s, const dbk_kdf_params *p, int alg, const dbk_id *server_id)
+{
+    int rc = dbk_kdf_check(p->opslimit, p->memlimit, alg);
+    if (rc != DBK_OK)
+        return rc; /* kdf_too_weak: a downgrade is refused, not obeyed */
+    if (!dbk_id_is_zero(&s->server_id) && !dbk_id_equal(server_id, &s->server_id))
+        return DBK_E_FINGERPRINT; /* another server answers at this address */
+    s->server_id = *server_id;
+    return DBK_OK;
+}
+
+int
+dbk_trust_account_bundle(dbk_session *s, const unsigned char *bundle, size_t len,
+                         const unsigned char listed_sign_pk[32], const char *pass)
+{
+    int rc = dbk_bundle_open(bundle, len, &s->account, pass, strlen(pass), &s->keys, NULL);
+    if (rc == DBK_OK && sodium_memcmp(listed_sign_pk, s->keys->sign_pk, 32) != 0)
+        rc = DBK_E_CORRUPT; /* the bundle is not this account's */
+    return rc;
+}
+
+/* ---- login, passwd and devices ---- */
+
+/*
+ * The challenge exchange: the server's offer fetched, its KDF parameters and id
+ * checked by trust/, the passphrase's keys derived (*pass_keys: the login and bundle
+ * keys) and the challenge signed (ch, sig). purpose: "login" or "change_passphrase"
+ * (then the caller's PUT carries ch and sig, and nothing is finished).
+ */
+static int
+challenge(dbk_session *s, const char *pass, const char *purpose, dbk_pass_keys **pass_keys,
+          unsigned char ch[32], unsigned char sig[64])
+{
+    dbk_sync_login_offer o;
+    int rc;
+
+    *pass_keys = NULL;
+    if ((rc = dbk_sync_login_start(s, purpose, &o)) != DBK_OK ||
+        (rc = dbk_trust_login_server(s, &o.kdf, o.kdf_alg, &o.server_id)) != DBK_OK)
+        return rc;
+    memcpy(ch, o.challenge, 32);
+    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), &o.kdf, pass_keys)) != DBK_OK)
+        return rc;
+    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
+    return DBK_OK;
 }
 
 /* Learns who the counselor is (a client's second device): its id and name from the
@@ -126,9 +259,7 @@ static int
 learn_counselor(dbk_session *s, json_t *account)
 {
     const char *cid = json_string_value(json_object_get(account, "counselor"));
-    char path[128];
-    json_t *resp = NULL;
-    long status;
+    char name[1024];
     dbk_id c;
     int rc;
 
@@ -136,13 +267,10 @@ learn_counselor(dbk_session *s, json_t *account)
         return DBK_OK;
     if ((rc = dbk_local_put(s->L, "counselor", c.b, 16)) != DBK_OK)
         return rc;
-    snprintf(path, sizeof path, "/v1/accounts/%s/keys", cid);
-    rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
-    const char *name = json_string_value(json_object_get(resp, "name"));
-    if (rc == DBK_OK && status == 200 && name)
-        rc = dbk_local_put_text(s->L, "counselor_name", name);
-    json_decref(resp);
-    return rc;
+    rc = dbk_sync_account_name(s, &c, name, sizeof name);
+    if (rc == DBK_OK)
+        return dbk_local_put_text(s->L, "counselor_name", name);
+    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
 /*
@@ -190,24 +318,13 @@ pin_counselor(dbk_session *s, bool *refused)
 static int
 open_account(dbk_session *s, const char *token, const char *pass)
 {
-    unsigned char bundle[DBK_BUNDLE_BYTES];
+    unsigned char bundle[DBK_BUNDLE_BYTES], listed_pk[32];
     json_t *acct = NULL;
-    long status;
     int rc;
 
     snprintf(s->token_mem, sizeof s->token_mem, "%s", token);
-    rc = dbk_net_call(s, "GET", "/v1/account", NULL, true, &status, &acct);
-    if (rc == DBK_OK && status != 200)
-        rc = status_err(status, acct);
-    if (rc == DBK_OK && (rc = json_fixed(acct, "bundle", bundle, sizeof bundle)) == DBK_OK)
-        rc = dbk_bundle_open(bundle, sizeof bundle, &s->account, pass, strlen(pass), &s->keys,
-                             NULL);
-    if (rc == DBK_OK) {
-        unsigned char spk[32];
-        if (json_fixed(acct, "ed25519_pk", spk, 32) != DBK_OK ||
-            sodium_memcmp(spk, s->keys->sign_pk, 32) != 0)
-            rc = DBK_E_CORRUPT; /* the bundle is not this account's */
-    }
+    if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK)
+        rc = dbk_trust_account_bundle(s, bundle, sizeof bundle, listed_pk, pass);
     if (rc == DBK_OK) {
         dbk_local_put(s->L, "bundle", bundle, sizeof bundle);
         dbk_local_put_int(s->L, "restore_generation",
@@ -335,7 +452,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     dbk_id_random(&s.device);
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) == DBK_OK &&
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) == DBK_OK &&
-        (rc = finish(&s, ch, sig, &resp)) == DBK_OK &&
+        (rc = dbk_sync_login_finish(&s, ch, sig, &resp)) == DBK_OK &&
         (rc = store_profile(&s, resp, pk, pass)) == DBK_OK)
         rc = first_sync(ctx, &s, &refused);
     json_decref(resp);
@@ -368,7 +485,7 @@ login_again(dbk_ctx *ctx)
         goto out;
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK ||
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
-        (rc = finish(&s, ch, sig, &resp)) != DBK_OK)
+        (rc = dbk_sync_login_finish(&s, ch, sig, &resp)) != DBK_OK)
         goto out;
     if ((rc = dbk_net_set_token(&s, json_string_value(json_object_get(resp, "token")))) !=
         DBK_OK)
@@ -437,10 +554,8 @@ run_passwd(dbk_ctx *ctx, int argc, char **argv)
     dbk_pass_keys *old = NULL, *neu = NULL;
     dbk_kdf_params kp;
     uint32_t gen = 0;
-    json_t *body, *resp = NULL;
     char *pass = NULL, *newpass = NULL;
     size_t n;
-    long status;
     int rc;
 
     (void)argv;
@@ -479,24 +594,15 @@ run_passwd(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_pass_keys_derive(newpass, strlen(newpass), &kp, &neu)) != DBK_OK ||
         (rc = dbk_bundle_seal(bundle, &s.account, s.keys, neu, &kp, gen + 1, NULL)) != DBK_OK)
         goto out;
-    if (s.server[0] != '\0') {
-        body = json_pack("{s:o, s:o, s:o, s:o}", "challenge", b64(ch, 32), "signature",
-                         b64(sig, 64), "bundle", b64(bundle, sizeof bundle), "login_pk",
-                         b64(neu->login_pk, 32));
-        rc = dbk_net_call(&s, "PUT", "/v1/account/bundle", body, true, &status, &resp);
-        json_decref(body);
-        if (rc == DBK_OK && status != 200)
-            rc = status_err(status, resp);
-        if (rc != DBK_OK)
-            goto out; /* the server keeps the old passphrase; so does this device */
-    }
+    if (s.server[0] != '\0' &&
+        (rc = dbk_sync_put_bundle(&s, ch, sig, bundle, neu->login_pk)) != DBK_OK)
+        goto out; /* the server keeps the old passphrase; so does this device */
     if ((rc = dbk_local_put(s.L, "bundle", bundle, sizeof bundle)) == DBK_OK)
         rc = dbk_local_put(s.L, "login_pk", neu->login_pk, 32);
     if (rc == DBK_OK)
         printf(ctx->json ? "{\"changed\":true}\n"
                          : "Passphrase changed. Your other devices will ask you to log in again.\n");
 out:
-    json_decref(resp);
     dbk_pass_keys_free(old);
     dbk_pass_keys_free(neu);
     if (pass)
@@ -511,8 +617,7 @@ static int
 run_devices(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
-    json_t *resp = NULL, *d;
-    long status;
+    json_t *devices = NULL, *d;
     size_t i;
     int rc;
 
@@ -523,29 +628,19 @@ run_devices(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     if (argc == 3) {
-        char path[128];
-        snprintf(path, sizeof path, "/v1/devices/%.22s", argv[2]);
-        rc = dbk_net_call(&s, "DELETE", path, NULL, true, &status, &resp);
-        if (rc == DBK_OK && status != 204)
-            rc = status_err(status, resp);
-        if (rc == DBK_OK)
+        if ((rc = dbk_sync_device_remove(&s, argv[2])) == DBK_OK)
             printf("Device removed: it can no longer sync.\n");
-    } else {
-        rc = dbk_net_call(&s, "GET", "/v1/devices", NULL, true, &status, &resp);
-        if (rc == DBK_OK && status != 200)
-            rc = status_err(status, resp);
-        if (rc == DBK_OK && ctx->json) {
-            char *out = json_dumps(json_object_get(resp, "devices"), JSON_COMPACT);
-            printf("%s\n", out ? out : "[]");
-            free(out);
-        } else if (rc == DBK_OK) {
-            json_array_foreach(json_object_get(resp, "devices"), i, d)
-                printf("%s  %-16s%s\n", json_string_value(json_object_get(d, "device")),
-                       json_string_value(json_object_get(d, "name")),
-                       json_is_true(json_object_get(d, "current")) ? "  (this device)" : "");
-        }
+    } else if ((rc = dbk_sync_devices(&s, &devices)) == DBK_OK && ctx->json) {
+        char *out = json_dumps(devices, JSON_COMPACT);
+        printf("%s\n", out ? out : "[]");
+        free(out);
+    } else if (rc == DBK_OK) {
+        json_array_foreach(devices, i, d)
+            printf("%s  %-16s%s\n", json_string_value(json_object_get(d, "device")),
+                   json_string_value(json_object_get(d, "name")),
+                   json_is_true(json_object_get(d, "current")) ? "  (this device)" : "");
     }
-    json_decref(resp);
+    json_decref(devices);
     dbk_session_close(&s);
     return rc == DBK_OK ? DBK_EXIT_OK : dbk_cmd_fail("devices", rc);
 }

@@ -28,6 +28,7 @@
 #include "session.h"
 
 #include "dbk/grant.h"
+#include "dbk/keys.h"
 
 /* Pins account's two keys (verified by the caller against a fingerprint or a safety
  * number). DBK_E_FINGERPRINT when a different pin exists. */
@@ -121,6 +122,22 @@ bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);
+
+/*
+ * Login (proto/README.md section 6). What the server offers at the start of a login
+ * (sync/account.h) is believed only as far as this device can check it: KDF
+ * parameters below the floors are refused (DBK_E_KDF_WEAK: a server cannot make
+ * this device derive keys cheaply), and so is another server's id where the profile
+ * knows one (DBK_E_FINGERPRINT: another server answers at this address); a profile
+ * without one yet takes it into s. The account's key bundle the server hands a new
+ * device is opened with the passphrase into s->keys and believed only if its identity
+ * key is the one the server lists for the account (DBK_E_CORRUPT otherwise; a wrong
+ * passphrase gives DBK_E_PASSPHRASE).
+ */
+int dbk_trust_login_server(dbk_session *s, const dbk_kdf_params *p, int alg,
+                           const dbk_id *server_id);
+int dbk_trust_account_bundle(dbk_session *s, const unsigned char *bundle, size_t len,
+                             const unsigned char listed_sign_pk[32], const char *pass);
 
 /* The consent of a self-grant for a stream of this kind (DBK_LOCAL_*): binds the
  * kind into what the account signs. New reference. */
