@@ -23,27 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- the server's side (to move to sync/account.c) ---- */
-
-int
-dbk_sync_invite(dbk_session *s, json_t **invite)
-{
-    json_t *body = json_object();
-    long status;
-    int rc = dbk_net_call(s, "POST", "/v1/invites", body, true, &status, invite);
-
-    json_decref(body);
-    if (rc == DBK_OK && status != 201)
-        rc = DBK_E_UNAVAILABLE;
-    if (rc != DBK_OK) {
-        json_decref(*invite);
-        *invite = NULL;
-    }
-    return rc;
-}
-
-/* ---- invite ---- */
-
 /* --name NAME (or --name=NAME) as the link's "&name=..." parameter in name ("" when
  * not given). --name travels in the link the client is handed, and from there only
  * inside the consent sealed to this counselor: the server never sees it. False for

@@ -445,3 +445,27 @@ dbk_trust_self_consent(int kind, const char *when)
                      "stream_kind", kind == DBK_LOCAL_PRIVATE ? "private" : "shared", "purpose",
                      "my own devices", "signed_at", when);
 }
+
+/* ---- login ---- */
+
+int
+dbk_trust_login_server(dbk_session *s, const dbk_kdf_params *p, int alg, const dbk_id *server_id)
+{
+    int rc = dbk_kdf_check(p->opslimit, p->memlimit, alg);
+    if (rc != DBK_OK)
+        return rc; /* kdf_too_weak: a downgrade is refused, not obeyed */
+    if (!dbk_id_is_zero(&s->server_id) && !dbk_id_equal(server_id, &s->server_id))
+        return DBK_E_FINGERPRINT; /* another server answers at this address */
+    s->server_id = *server_id;
+    return DBK_OK;
+}
+
+int
+dbk_trust_account_bundle(dbk_session *s, const unsigned char *bundle, size_t len,
+                         const unsigned char listed_sign_pk[32], const char *pass)
+{
+    int rc = dbk_bundle_open(bundle, len, &s->account, pass, strlen(pass), &s->keys, NULL);
+    if (rc == DBK_OK && sodium_memcmp(listed_sign_pk, s->keys->sign_pk, 32) != 0)
+        rc = DBK_E_CORRUPT; /* the bundle is not this account's */
+    return rc;
+}
