@@ -1,7 +1,7 @@
 /* The counselor's caseload, aliases and session markers; see counselor.h. */
 #include "counselor.h"
 #include "daycount.h"
-#include "net.h"
+#include "transport.h"
 #include "unlock.h"
 #include "stream_key.h"
 

@@ -3,7 +3,7 @@
  */
 #include "access_log.h"
 
-#include "net.h"
+#include "transport.h"
 
 #include "dbk/error.h"
 

@@ -4,7 +4,7 @@
  */
 #include "account.h"
 
-#include "net.h"
+#include "transport.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"

@@ -3,7 +3,7 @@
  */
 #include "enroll.h"
 
-#include "net.h"
+#include "transport.h"
 #include "stream_key.h"
 
 #include "dbk/base64.h"

@@ -3,7 +3,7 @@
  * Only fetched here: whether to believe them is trust/help_pin.h's decision.
  */
 #include "sync.h"
-#include "net.h"
+#include "transport.h"
 
 #include "dbk/error.h"
 

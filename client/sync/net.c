@@ -4,6 +4,7 @@
  * timeout, and plain http:// refused except to loopback. See net.h.
  */
 #include "net.h"
+#include "transport.h"
 
 #include "unlock.h"
 

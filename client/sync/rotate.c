@@ -14,7 +14,7 @@
  */
 #include "sync.h"
 
-#include "net.h"
+#include "transport.h"
 #include "trust.h"
 #include "unlock.h"
 

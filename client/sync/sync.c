@@ -5,7 +5,7 @@
  */
 #include "sync.h"
 
-#include "net.h"
+#include "transport.h"
 #include "unlock.h"
 
 #include "dbk/base64.h"
