@@ -16,7 +16,6 @@
 #include "net.h"
 #include "unlock.h"
 #include "trust.h"
-#include "stream_key.h"
 #include "help_pin.h"
 #include "sync.h"
 

@@ -10,7 +10,6 @@
 #include "account.h"
 #include "output.h"
 #include "session.h"
-#include "net.h"
 #include "sync.h"
 
 #include "dbk/error.h"

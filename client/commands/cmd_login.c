@@ -22,7 +22,6 @@
 #include "unlock.h"
 #include "sync.h"
 
-#include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/grant.h"
 

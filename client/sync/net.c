@@ -1,7 +1,7 @@
 /*
  * The transport: one JSON request to the server over libcurl, with the bearer
  * token (kept in the profile sealed to the account's own X25519 key), an overall
- * timeout, and plain http:// refused except to loopback. See net.h.
+ * timeout, and plain http:// refused except to loopback. See transport.h and net.h.
  */
 #include "net.h"
 #include "transport.h"

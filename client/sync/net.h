@@ -1,6 +1,7 @@
 /*
- * The client's transport to daybookd: JSON requests over libcurl (HTTPS, or plain
- * HTTP to loopback only), with the account's bearer token.
+ * The server this profile talks to: its address (HTTPS, or plain HTTP to loopback
+ * only), the account's bearer token, and the clinic's CA. The requests themselves go
+ * through transport.h, sync/'s own.
  */
 #ifndef DBK_CLIENT_NET_H
 #define DBK_CLIENT_NET_H

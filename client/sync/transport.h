@@ -1,5 +1,10 @@
 /*
- * The transport to daybookd: one JSON request over libcurl (net.c).
+ * The transport to daybookd, sync/'s own: one JSON request over libcurl (net.c). The
+ * rooms above reach the server through sync/'s functions named for what they fetch
+ * or send (sync.h, account.h, access_log.h, enroll.h), never through this header or
+ * libcurl: tests/layering/check.sh fails on a file outside sync/ that includes either
+ * or calls dbk_net_call, bar book/counselor.c and book/share.c, until their requests
+ * move here.
  */
 #ifndef DBK_CLIENT_TRANSPORT_H
 #define DBK_CLIENT_TRANSPORT_H
