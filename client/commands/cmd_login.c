@@ -10,7 +10,10 @@
  *
  * Login never sends the passphrase: the device derives the login key with the
  * KDF parameters the server reports, refusing any below the floors (a server
- * cannot make it derive keys cheaply), and signs a single-use challenge.
+ * cannot make it derive keys cheaply), and signs a single-use challenge. This file
+ * only orders the steps and prints: the requests are sync/account.h's, and what to
+ * believe of the answers (the KDF floors, the server's id, the account's key
+ * bundle) is trust/'s (dbk_trust_login_server, dbk_trust_account_bundle).
  */
 #include "cmd.h"
 #include "account.h"
