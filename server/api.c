@@ -593,7 +593,10 @@ job_done(dbk_job *job)
     if (err == DBK_OK && j->status == 204) {
         dbk_http_respond(j->req, 204, "application/json", NULL, NULL, 0);
     } else if (err == DBK_OK && j->out_text != NULL) {
-        dbk_http_respond(j->req, j->status, "application/json", NULL, j->out_text, j->out_len);
+        /* Handed over, not copied: a pull's text is about 150 KB (http.c conn_write). */
+        char *text = j->out_text;
+        j->out_text = NULL;
+        dbk_http_respond_take(j->req, j->status, "application/json", NULL, text, j->out_len);
     } else if (err == DBK_OK) {
         json_t *out = j->out ? j->out : json_object();
         j->out = NULL;

@@ -88,9 +88,21 @@ struct write_req {
     uv_write_t w;
     dbk_http_conn *conn;
     bool close_after;
+    char *body;      /* a body handed over by dbk_http_respond_take, or NULL */
+    size_t body_len;
     size_t len;
-    char data[]; /* the whole response */
+    char data[]; /* the head, and the body when it was copied */
 };
+
+/* Responses can carry tokens and invite codes: wiped before they are freed. */
+static void
+body_free(char *body, size_t len)
+{
+    if (body != NULL) {
+        sodium_memzero(body, len);
+        free(body);
+    }
+}
 
 static void conn_close(dbk_http_conn *c);
 static void conn_feed(dbk_http_conn *c, const char *data, size_t n);
@@ -439,7 +451,7 @@ on_write(uv_write_t *w, int status)
     dbk_http_conn *c = wr->conn;
     bool close_after = wr->close_after;
 
-    /* Responses can carry tokens and invite codes: wipe before freeing. */
+    body_free(wr->body, wr->body_len);
     sodium_memzero(wr->data, wr->len);
     free(wr);
     if (c->state == CONN_CLOSING)
@@ -462,20 +474,29 @@ on_write(uv_write_t *w, int status)
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-/* Queues a response on c. Used for handler responses and for protocol errors. */
+/*
+ * Queues a response on c. Used for handler responses and for protocol errors. The
+ * body is copied after the head, unless it is `owned` (malloc'd, body == owned):
+ * then it is written from where it is, as a second buffer, and wiped and freed
+ * once written or when the response cannot be sent. A pull answers about 150 KB;
+ * copying it cost a second buffer of that size per response, whose fresh pages
+ * the kernel had to fault in (README, Performance, SQLite before and after).
+ */
 static void
-conn_send(dbk_http_conn *c, int status, const char *content_type, const char *extra_headers,
-          const void *body, size_t len, bool close_after)
+conn_write(dbk_http_conn *c, int status, const char *content_type, const char *extra_headers,
+           const void *body, size_t len, char *owned, bool close_after)
 {
     char head[512];
     int hn;
     struct write_req *wr;
-    uv_buf_t buf;
+    size_t copied = owned != NULL ? 0 : len;
+    uv_buf_t buf[2];
 
     if (c->handling) {
         c->handling = false;
         if (c->state == CONN_CLOSING) {
             /* The connection was cut while the handler worked; drop the answer. */
+            body_free(owned, len);
             conn_free_if_done(c);
             return;
         }
@@ -492,30 +513,38 @@ conn_send(dbk_http_conn *c, int status, const char *content_type, const char *ex
                   "%s\r\n",
                   status, reason_phrase(status), content_type, len,
                   close_after ? "close" : "keep-alive", extra_headers ? extra_headers : "");
-    if (hn < 0 || (size_t)hn >= sizeof head) {
-        conn_close(c);
-        return;
-    }
-    wr = malloc(sizeof *wr + (size_t)hn + len);
-    if (wr == NULL) {
+    if (hn < 0 || (size_t)hn >= sizeof head ||
+        (wr = malloc(sizeof *wr + (size_t)hn + copied)) == NULL) {
+        body_free(owned, len);
         conn_close(c);
         return;
     }
     wr->conn = c;
     wr->close_after = close_after;
-    wr->len = (size_t)hn + len;
+    wr->body = owned;
+    wr->body_len = owned != NULL ? len : 0;
+    wr->len = (size_t)hn + copied;
     memcpy(wr->data, head, (size_t)hn);
-    if (len > 0)
-        memcpy(wr->data + hn, body, len);
-    buf = uv_buf_init(wr->data, (unsigned int)((size_t)hn + len));
+    if (copied > 0)
+        memcpy(wr->data + hn, body, copied);
+    buf[0] = uv_buf_init(wr->data, (unsigned int)wr->len);
+    buf[1] = uv_buf_init(owned, (unsigned int)wr->body_len);
 
     c->state = CONN_WRITING;
     c->keep_alive = !close_after;
     conn_arm_timer(c, c->srv->to.write_ms);
-    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, buf, wr->body_len > 0 ? 2 : 1, on_write) != 0) {
+        body_free(wr->body, wr->body_len);
         free(wr);
         conn_close(c);
     }
+}
+
+static void
+conn_send(dbk_http_conn *c, int status, const char *content_type, const char *extra_headers,
+          const void *body, size_t len, bool close_after)
+{
+    conn_write(c, status, content_type, extra_headers, body, len, NULL, close_after);
 }
 
 static char *
@@ -552,6 +581,20 @@ dbk_http_respond(dbk_http_request *req, int status, const char *content_type,
     if (strcmp(req->method, "HEAD") == 0)
         len = 0;
     conn_send(c, status, content_type, extra_headers, body, len, close_after);
+}
+
+void
+dbk_http_respond_take(dbk_http_request *req, int status, const char *content_type,
+                      const char *extra_headers, char *body, size_t len)
+{
+    dbk_http_conn *c = req->conn;
+    bool close_after = !llhttp_should_keep_alive(&c->parser);
+    if (strcmp(req->method, "HEAD") == 0) {
+        body_free(body, len);
+        conn_write(c, status, content_type, extra_headers, NULL, 0, NULL, close_after);
+        return;
+    }
+    conn_write(c, status, content_type, extra_headers, body, len, body, close_after);
 }
 
 void

@@ -136,6 +136,10 @@ const char *dbk_http_param(const dbk_http_request *req, const char *name);
  */
 void dbk_http_respond(dbk_http_request *req, int status, const char *content_type,
                       const char *extra_headers, const void *body, size_t len);
+/* The same for a malloc'd body, which is not copied: the call takes it (it is wiped
+ * and freed once written, or at once if it cannot be sent). For large bodies. */
+void dbk_http_respond_take(dbk_http_request *req, int status, const char *content_type,
+                           const char *extra_headers, char *body, size_t len);
 /* Sends body as compact JSON and releases the caller's reference to it. */
 void dbk_http_respond_json(dbk_http_request *req, int status, json_t *body);
 /* Sends the error table's status and {"error":{"code":...,"message":...}}. */

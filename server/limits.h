@@ -84,4 +84,18 @@
  */
 #define DBK_STORE_RESERVE_BYTES (8 * 1024 * 1024)
 
+/*
+ * The C library's allocator (glibc), set once when serve starts. Left to itself it
+ * serves a block above 128 KiB with fresh pages from the kernel and gives memory at
+ * the top of a heap back above 128 KiB, raising both bounds only after it has
+ * freed such a block, so whether a pull's ~150 KB response text reused memory or
+ * faulted in ~40 new pages depended on what the process had freed before: the
+ * pull over HTTP ran at 0.6 of 28fc1ed's speed for no change in its own code (README,
+ * Performance, SQLite before and after). With fixed bounds every response up to a
+ * few MiB reuses heap memory. Each heap keeps at most DBK_MALLOC_TRIM_BYTES free at
+ * its top; glibc's own adjustment could keep up to 64 MiB.
+ */
+#define DBK_MALLOC_MMAP_BYTES (8 * 1024 * 1024)
+#define DBK_MALLOC_TRIM_BYTES (16 * 1024 * 1024)
+
 #endif

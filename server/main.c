@@ -21,6 +21,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +517,18 @@ out:
     return rc;
 }
 
+/* Fixed allocator bounds for the server's large per-request buffers (limits.h).
+ * Only speed depends on them: where they cannot be set (another C library, or a
+ * sanitizer's allocator), the defaults stay. */
+static void
+tune_allocator(void)
+{
+#ifdef __GLIBC__
+    (void)mallopt(M_MMAP_THRESHOLD, DBK_MALLOC_MMAP_BYTES);
+    (void)mallopt(M_TRIM_THRESHOLD, DBK_MALLOC_TRIM_BYTES);
+#endif
+}
+
 static int
 serve_run(struct serve_opts *o)
 {
@@ -530,6 +545,7 @@ serve_run(struct serve_opts *o)
         return 2;
     }
 
+    tune_allocator();
     memset(&s, 0, sizeof s);
     if (dbk_mkdirs(data_dir) != 0) {
         fprintf(stderr, "daybookd: cannot create data directory %s: %s\n", data_dir,
