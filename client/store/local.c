@@ -519,7 +519,11 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
     *became_current = false;
     if ((rc = dbk_envelope_parse(env, len, &h)) != DBK_OK)
         return rc;
-    s = cached(L, Q_CURRENT, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1");
+    /* The current revision is the greatest by (clock, device): the primary key's last
+     * row, found without reading the others (a stream head has one revision per entry
+     * written, and each write used to read them all). */
+    s = cached(L, Q_CURRENT, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1"
+                             " ORDER BY clock DESC, device DESC LIMIT 1");
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, &h.record);
@@ -549,10 +553,13 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
         return done_cached(s);
     }
     if (*became_current && have_cur) { /* (no current revision: nothing to demote) */
-        s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0 WHERE record = ?1");
+        s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0"
+                                " WHERE record = ?1 AND clock = ?2 AND device = ?3");
         if (s == NULL)
             return DBK_E_IO;
         bind_id(s, 1, &h.record);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)cur.clock);
+        bind_id(s, 3, &cur.device);
         if ((rc = done_cached(s)) != DBK_OK)
             return rc;
     }
@@ -644,8 +651,13 @@ dbk_local_pending_of(dbk_local *L, const dbk_id *record)
 int64_t
 dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except)
 {
-    sqlite3_stmt *s = prep(L, "SELECT count(DISTINCT record) FROM records"
-                              " WHERE stream = ?1 AND record != ?2");
+    /* Every record has exactly one current revision, so the records are the current
+     * rows: counted in the records_stream index alone. (count(DISTINCT record) read
+     * every revision's row, envelope and all, on each entry written.) */
+    sqlite3_stmt *s = prep(L, "SELECT (SELECT count(*) FROM records WHERE stream = ?1"
+                              " AND current = 1) - (SELECT count(*) FROM (SELECT 1 FROM records"
+                              " WHERE record = ?2 AND +stream = ?1 AND +current = 1"
+                              " ORDER BY clock DESC, device DESC LIMIT 1))");
     int64_t n = -1;
     if (s) {
         bind_id(s, 1, stream);
