@@ -22,6 +22,7 @@
  */
 #include "cmd.h"
 #include "caseload.h"
+#include "summary.h"
 #include "counselor.h"
 #include "review.h"
 #include "daycount.h"
@@ -236,6 +237,8 @@ static int
 show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
 {
     dbk_eu_list l;
+    dbk_sum *sums = NULL;
+    size_t nsums = 0;
     json_t *caseload = NULL, *ids, *out, *v, *fresh;
     const char *k;
     bool offline = false, failed = false;
@@ -251,9 +254,16 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
         json_decref(fresh);
         return dbk_cmd_fail("cannot fetch your caseload", rc);
     }
-    if ((rc = dbk_eu_load(s, &l)) != DBK_OK) {
+    /* With summaries (report/summary.h): this account's own entries (session markers,
+     * discussed marks) and each client's summary, never the clients' whole histories. */
+    bool sum = dbk_report_summary_on();
+    rc = sum ? dbk_eu_load_owned(s, &s->account, &l) : dbk_eu_load(s, &l);
+    if (rc == DBK_OK && sum)
+        rc = dbk_report_summary_of(s, NULL, &sums, &nsums);
+    if (rc != DBK_OK) {
         json_decref(fresh);
         json_decref(caseload);
+        dbk_eu_free(&l);
         return dbk_cmd_fail("cannot read the entries on this device", rc);
     }
     dbk_out_warn_unopened(&l);
@@ -261,7 +271,9 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     ids = caseload_ids(s, caseload, offline);
     out = json_array();
     json_object_foreach(ids, k, v) {
-        json_t *o = dbk_report_caseload_row(s, &l, aliases, k, v, now_ms, &failed);
+        json_t *o = sum ? dbk_report_caseload_row_sum(s, &l, sums, nsums, aliases, k, v, now_ms,
+                                                      &failed)
+                        : dbk_report_caseload_row(s, &l, aliases, k, v, now_ms, &failed);
         if (failed) {
             ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
             break;
@@ -284,6 +296,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     json_decref(ids);
     json_decref(caseload);
     dbk_eu_free(&l);
+    dbk_report_summary_free(sums, nsums);
     return ret;
 }
 

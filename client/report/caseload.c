@@ -8,6 +8,7 @@
  */
 #include "caseload.h"
 #include "review.h"
+#include "daycount.h"
 
 #include "dbk/error.h"
 
@@ -133,6 +134,45 @@ row_flags(struct row *r)
         json_array_append_new(r->flags, json_string("NOT SHARING"));
 }
 
+/* The row's account, label, grant state and server-side last sync; false for an
+ * account id that does not parse. */
+static bool
+row_start(dbk_session *s, struct row *r, const json_t *aliases, const char *k, const json_t *v)
+{
+    memset(r, 0, sizeof *r);
+    if (dbk_id_from_text(&r->id, k, strlen(k)) != DBK_OK)
+        return false;
+    dbk_co_label(aliases, &r->id, r->label, sizeof r->label);
+    r->state = json_string_value(json_object_get(v, "grant_state"));
+    if (r->state != NULL)
+        dbk_co_state_put(s, &r->id, r->state);
+    r->from_server = json_is_integer(json_object_get(v, "last_sync_at"));
+    if (r->from_server)
+        r->last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
+    return true;
+}
+
+/* The row as --json shows it (takes r->flags). */
+static json_t *
+row_finish(struct row *r, const char *k, const dbk_review_period *p, int64_t now_ms)
+{
+    char last[32] = "never";
+    json_t *o;
+    if (r->last_ms > 0)
+        dbk_co_ms_text(r->last_ms, last);
+    o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:i, s:i, s:s, s:o, s:o}", "account", k,
+                  "label", r->label, "grant_state", r->state ? json_string(r->state) : json_null(),
+                  "last_sync", last, "last_sync_ms",
+                  r->last_ms > 0 ? json_integer(r->last_ms) : json_null(), "last_sync_source",
+                  r->from_server ? "server" : "entries", "days_logged", r->days_logged, "days",
+                  r->days, "since", p->since, "last_session",
+                  p->last_session[0] ? json_string(p->last_session) : json_null(), "flags",
+                  r->flags);
+    json_object_set_new(o, "recency", json_string(recency_name(r->last_ms, now_ms)));
+    json_object_set_new(o, "risk", json_integer(r->risk));
+    return o;
+}
+
 /* One client's row (the --json shape), from the caseload row v and the client's
  * review since the last session; NULL for an account id that does not parse, and
  * *failed when the review could not be computed. */
@@ -142,19 +182,10 @@ dbk_report_caseload_row(dbk_session *s, const dbk_eu_list *l, const json_t *alia
 {
     struct row r;
     dbk_review_period p;
-    json_t *rev, *kept = NULL, *o;
-    char last[32] = "never";
+    json_t *rev, *kept = NULL;
 
-    memset(&r, 0, sizeof r);
-    if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
+    if (!row_start(s, &r, aliases, k, v))
         return NULL;
-    dbk_co_label(aliases, &r.id, r.label, sizeof r.label);
-    r.state = json_string_value(json_object_get(v, "grant_state"));
-    if (r.state != NULL)
-        dbk_co_state_put(s, &r.id, r.state);
-    r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
-    if (r.from_server)
-        r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
     (void)dbk_review_period_make(l, &r.id, NULL, &p);
     p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
     (void)dbk_review_kept_load(s, &r.id, &kept);
@@ -167,18 +198,107 @@ dbk_report_caseload_row(dbk_session *s, const dbk_eu_list *l, const json_t *alia
     row_figures(&r, rev);
     row_flags(&r);
     json_decref(rev);
+    return row_finish(&r, k, &p, now_ms);
+}
 
-    if (r.last_ms > 0)
-        dbk_co_ms_text(r.last_ms, last);
-    o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:i, s:i, s:s, s:o, s:o}", "account", k,
-                  "label", r.label, "grant_state", r.state ? json_string(r.state) : json_null(),
-                  "last_sync", last, "last_sync_ms",
-                  r.last_ms > 0 ? json_integer(r.last_ms) : json_null(), "last_sync_source",
-                  r.from_server ? "server" : "entries", "days_logged", r.days_logged, "days",
-                  r.days, "since", p.since, "last_session",
-                  p.last_session[0] ? json_string(p.last_session) : json_null(), "flags",
-                  r.flags);
-    json_object_set_new(o, "recency", json_string(recency_name(r.last_ms, now_ms)));
-    json_object_set_new(o, "risk", json_integer(r.risk));
-    return o;
+/* What the review's gather and Read first would count, from the client's summaries. */
+struct tally {
+    int64_t first_day, last_day;
+    uint64_t last_clock;
+    int *per_day;
+    int lapses, cravings, risk, use_in, use_carried;
+    unsigned peak10x;
+};
+
+static void
+tally_one(struct tally *t, const dbk_sum_rec *x, const dbk_review_period *p,
+          const json_t *discussed)
+{
+    if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY) ||
+        x->type == DBK_SUM_TOMBSTONE)
+        return;
+    t->first_day = x->day < t->first_day ? x->day : t->first_day;
+    t->last_day = x->day > t->last_day ? x->day : t->last_day;
+    t->last_clock = x->clock > t->last_clock ? x->clock : t->last_clock;
+    if (x->day > p->to)
+        return;
+    bool before = x->day < p->from;
+    if (!before) {
+        t->per_day[x->day - p->from]++;
+        if (x->type == DBK_SUM_CRAVING && (x->flags & DBK_SUM_INTENSITY)) {
+            if (t->cravings++ == 0 || x->intensity10x > t->peak10x)
+                t->peak10x = x->intensity10x;
+            t->lapses += (x->flags & DBK_SUM_USED) != 0;
+        }
+    }
+    if (x->nitems == 0)
+        return;
+    char id[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&x->record, id);
+    bool discussed_before = before && json_object_get(discussed, id) != NULL;
+    if (discussed_before)
+        return;
+    t->risk += x->nrisk;
+    if (before)
+        t->use_carried += x->nuse;
+    else
+        t->use_in += x->nuse;
+}
+
+/* The row's figures from the tally, as row_figures reads them from the review. */
+static void
+tally_figures(struct row *r, const struct tally *t, dbk_review_period *p)
+{
+    int64_t enrolled = p->enrolled_day;
+    if (enrolled != INT64_MIN && t->first_day < enrolled)
+        enrolled = t->first_day;
+    for (int64_t d = p->from; d <= p->to; d++) {
+        if (enrolled != INT64_MIN && d < enrolled)
+            continue;
+        r->days++;
+        r->days_logged += t->per_day[d - p->from] > 0;
+    }
+    r->used = t->lapses;
+    r->have_peak = t->cravings > 0;
+    r->peak = t->peak10x / 10.0;
+    r->quiet_days = t->last_day != INT64_MIN ? (int)(dbk_eu_today() - t->last_day) : -1;
+    if (!r->from_server && t->last_clock > 0)
+        r->last_ms = (int64_t)dbk_hlc_ms(t->last_clock);
+    /* Read first keeps its DBK_REVIEW_ITEMS_MAX most urgent items: risk first, then use
+     * (this period's, newer, before those carried forward). */
+    int room = DBK_REVIEW_ITEMS_MAX;
+    r->risk = t->risk < room ? t->risk : room;
+    room -= r->risk + t->use_in;
+    r->used += room <= 0 ? 0 : t->use_carried < room ? t->use_carried : room;
+}
+
+json_t *
+dbk_report_caseload_row_sum(dbk_session *s, const dbk_eu_list *own, const dbk_sum *sums,
+                            size_t nsums, const json_t *aliases, const char *k, json_t *v,
+                            int64_t now_ms, bool *failed)
+{
+    struct row r;
+    dbk_review_period p;
+    struct tally t = {.first_day = INT64_MAX, .last_day = INT64_MIN};
+    json_t *discussed;
+
+    if (!row_start(s, &r, aliases, k, v))
+        return NULL;
+    (void)dbk_review_period_make(own, &r.id, NULL, &p);
+    p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
+    if ((t.per_day = calloc((size_t)(p.to - p.from + 1), sizeof *t.per_day)) == NULL ||
+        (discussed = dbk_review_discussed(own, &r.id)) == NULL) {
+        free(t.per_day);
+        *failed = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < nsums; i++)
+        if (dbk_id_equal(&sums[i].owner, &r.id))
+            for (size_t j = 0; j < sums[i].n; j++)
+                tally_one(&t, &sums[i].v[j], &p, discussed);
+    json_decref(discussed);
+    tally_figures(&r, &t, &p);
+    free(t.per_day);
+    row_flags(&r);
+    return row_finish(&r, k, &p, now_ms);
 }
