@@ -1101,7 +1101,7 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
             json_array_size(json_object_get(j, "clients")), nclients);
     json_decref(j);
     br_add(t, "counselor_clients_s",
-           "`daybook clients` over the caseload (one process; it opens every entry)", r.wall_s, "s",
+           "`daybook clients` over the caseload (one process; from the summary cache)", r.wall_s, "s",
            "inproc_load_all_s");
     br_add(t, "counselor_clients_maxrss_kib", "the same, peak RSS", (double)r.maxrss_kib, "KiB",
            NULL);
