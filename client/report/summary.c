@@ -125,7 +125,8 @@ type_code(const char *t)
         uint8_t code;
     } m[] = {{"craving", DBK_SUM_CRAVING},   {"journal", DBK_SUM_JOURNAL},
              {"checkin", DBK_SUM_CHECKIN},   {"measure", DBK_SUM_MEASURE},
-             {"checklist_day", DBK_SUM_CHECKLIST_DAY}, {"tombstone", DBK_SUM_TOMBSTONE}};
+             {"checklist_day", DBK_SUM_CHECKLIST_DAY}, {"tombstone", DBK_SUM_TOMBSTONE},
+             {"attendance", DBK_SUM_ATTENDANCE}};
     for (size_t i = 0; i < sizeof m / sizeof *m; i++)
         if (strcmp(t, m[i].name) == 0)
             return m[i].code;
@@ -579,6 +580,15 @@ by_day(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A day a streak can count: a checklist day, or a session marked attended (which
+ * ticks attended_treatment, book/checklist.c). */
+static bool
+streak_day(const dbk_sum_rec *x)
+{
+    return (x->type == DBK_SUM_CHECKLIST_DAY || x->type == DBK_SUM_ATTENDANCE) &&
+           (x->flags & DBK_SUM_HAS_DAY);
+}
+
 /* The first day of the run of consecutive checklist days that ends before keep_from
  * (a streak can reach back that far, and no further). */
 static int64_t
@@ -587,14 +597,13 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
     size_t cnt = 0, k = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sums[i].n; j++)
-            cnt += sums[i].v[j].type == DBK_SUM_CHECKLIST_DAY;
+            cnt += streak_day(&sums[i].v[j]);
     int64_t *d = malloc((cnt + 1) * sizeof *d), from = INT64_MIN;
     if (d == NULL)
         return INT64_MIN; /* keep them all */
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sums[i].n; j++)
-            if (sums[i].v[j].type == DBK_SUM_CHECKLIST_DAY &&
-                (sums[i].v[j].flags & DBK_SUM_HAS_DAY))
+            if (streak_day(&sums[i].v[j]))
                 d[k++] = sums[i].v[j].day;
     qsort(d, k, sizeof *d, by_day);
     from = keep_from;

@@ -38,6 +38,7 @@ enum dbk_sum_type {
     DBK_SUM_MEASURE,
     DBK_SUM_CHECKLIST_DAY,
     DBK_SUM_TOMBSTONE,
+    DBK_SUM_ATTENDANCE, /* a session the counselor marked attended: it ticks a streak too */
 };
 
 enum dbk_sum_flag {
