@@ -266,6 +266,8 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
         dbk_eu_free(&l);
         return dbk_cmd_fail("cannot read the entries on this device", rc);
     }
+    for (size_t i = 0; i < nsums; i++)
+        l.bad += sums[i].nbad; /* the clients' entries that did not open, said as before */
     dbk_out_warn_unopened(&l);
 
     ids = caseload_ids(s, caseload, offline);
