@@ -13,6 +13,8 @@
 
 /* ---- entries in memory ---- */
 
+static json_t *open_revision(dbk_session *s, const dbk_local_record *r);
+
 struct load_ctx {
     dbk_session *s;
     dbk_eu_list *l;
@@ -54,13 +56,13 @@ on_entry(const dbk_entry *e, void *arg)
 }
 
 static int
-load(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
+load(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg, dbk_eu_list *out)
 {
     struct load_ctx c = {s, out, DBK_OK};
     int rc;
 
     memset(out, 0, sizeof *out);
-    rc = owner ? dbk_entries_owned(s, owner, on_entry, &c, &out->bad)
+    rc = owner ? dbk_entries_owned_where(s, owner, want, want_arg, on_entry, &c, &out->bad)
                : dbk_entries(s, on_entry, &c, &out->bad);
     if (rc == DBK_OK)
         rc = c.rc;
@@ -74,13 +76,26 @@ load(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
 int
 dbk_eu_load(dbk_session *s, dbk_eu_list *out)
 {
-    return load(s, NULL, out);
+    return load(s, NULL, NULL, NULL, out);
 }
 
 int
 dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
 {
-    return load(s, owner, out);
+    return load(s, owner, NULL, NULL, out);
+}
+
+int
+dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
+                        dbk_eu_list *out)
+{
+    return load(s, owner, want, want_arg, out);
+}
+
+json_t *
+dbk_eu_open_record(dbk_session *s, const dbk_local_record *r)
+{
+    return open_revision(s, r);
 }
 
 void

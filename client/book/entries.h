@@ -34,7 +34,13 @@ typedef struct dbk_eu_list {
 int dbk_eu_load(dbk_session *s, dbk_eu_list *out);
 /* Only the entries of the streams this account or owner owns (dbk_entries_owned). */
 int dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out);
+/* Only the records of those streams that want says yes to (entry.h). */
+int dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
+                            void *want_arg, dbk_eu_list *out);
 void dbk_eu_free(dbk_eu_list *l);
+/* One stored revision opened (verified, decrypted, parsed) as the list's entries are;
+ * NULL when it does not open. A new reference. */
+json_t *dbk_eu_open_record(dbk_session *s, const dbk_local_record *r);
 
 
 /* ---- revisions ---- */

@@ -254,6 +254,8 @@ struct open_ctx {
     dbk_session *s;
     dbk_entry_cb cb;
     void *arg;
+    dbk_entry_want want; /* NULL: every record */
+    void *want_arg;
     size_t bad;
     int rc;
     /* The stream and the author's key of the previous entry: entries come in clock
@@ -273,7 +275,7 @@ open_one(const dbk_local_record *r, void *arg)
     dbk_entry e;
     char name[64], t[DBK_ID_TEXT_LEN + 1];
 
-    if (o->rc != DBK_OK)
+    if (o->rc != DBK_OK || (o->want != NULL && !o->want(r, o->want_arg)))
         return;
     if (!o->have_st || !dbk_id_equal(&o->st.id, &r->hdr.stream)) {
         o->have_st = dbk_local_stream_get(o->s->L, &r->hdr.stream, &o->st) == DBK_OK;
@@ -328,13 +330,15 @@ open_one(const dbk_local_record *r, void *arg)
 
 /* Every entry (owner NULL), or those of the streams this account or owner owns. */
 static int
-entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
+entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
+           dbk_entry_cb cb, void *arg, size_t *bad)
 {
     struct open_ctx o;
     int rc = dbk_unlock(s);
 
     memset(&o, 0, sizeof o);
     o.s = s, o.cb = cb, o.arg = arg, o.rc = DBK_OK;
+    o.want = want, o.want_arg = want_arg;
     if (rc == DBK_OK)
         rc = owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
                    : dbk_local_records(s->L, NULL, open_one, &o);
@@ -346,13 +350,20 @@ entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size
 int
 dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad)
 {
-    return entries_of(s, NULL, cb, arg, bad);
+    return entries_of(s, NULL, NULL, NULL, cb, arg, bad);
 }
 
 int
 dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad)
 {
-    return entries_of(s, owner, cb, arg, bad);
+    return entries_of(s, owner, NULL, NULL, cb, arg, bad);
+}
+
+int
+dbk_entries_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
+                        void *want_arg, dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    return entries_of(s, owner, want, want_arg, cb, arg, bad);
 }
 
 /* ---- revisions written while this device's clock was far ahead ---- */

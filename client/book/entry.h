@@ -60,5 +60,10 @@ int dbk_entries(dbk_session *s, dbk_entry_cb cb, void *arg, size_t *bad);
  * costs a signature check, so a counselor reviewing one client opens that client's
  * entries, not the whole caseload's. */
 int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void *arg, size_t *bad);
+/* The same, opening only the records want says yes to (the others are neither opened
+ * nor counted): a review that knows from its summary which records it needs. */
+typedef bool (*dbk_entry_want)(const dbk_local_record *r, void *arg);
+int dbk_entries_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
+                            void *want_arg, dbk_entry_cb cb, void *arg, size_t *bad);
 
 #endif

@@ -21,6 +21,8 @@
  * record in its private stream (counselor.h); the server never reads it.
  */
 #include "cmd.h"
+#include "caseload.h"
+#include "summary.h"
 #include "counselor.h"
 #include "review.h"
 #include "daycount.h"
@@ -96,64 +98,6 @@ run_alias(dbk_session *s, int argc, char **argv)
     return DBK_EXIT_OK;
 }
 
-struct row {
-    dbk_id id;
-    char label[64];
-    const char *state;
-    int64_t last_ms; /* 0: never */
-    bool from_server;
-    int days_logged, days;
-    int used;
-    double peak;
-    bool have_peak;
-    int quiet_days; /* -1: no entries at all */
-    int risk;       /* risk-language items in Read first */
-    json_t *flags;
-};
-
-/* The caseload's order: risk, use, high craving, silence, the rest; then recency. */
-static int
-urgency(const json_t *o)
-{
-    const char *f = json_string_value(json_array_get(json_object_get(o, "flags"), 0));
-    if (json_integer_value(json_object_get(o, "risk")) > 0)
-        return 0;
-    if (f == NULL)
-        return 4;
-    return strcmp(f, "USE REPORTED") == 0   ? 1
-           : strcmp(f, "HIGH CRAVING") == 0 ? 2
-           : strncmp(f, "NO ENTRIES", 10) == 0 ? 3
-                                              : 4;
-}
-
-static int
-by_urgency(const void *a, const void *b)
-{
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int d = urgency(x) - urgency(y);
-    if (d != 0)
-        return d;
-    json_int_t mx = json_integer_value(json_object_get(x, "last_sync_ms")),
-               my = json_integer_value(json_object_get(y, "last_sync_ms"));
-    return my > mx ? 1 : my < mx ? -1 : 0;
-}
-
-static void
-sort_rows(json_t *out)
-{
-    size_t n = json_array_size(out);
-    json_t **v = malloc((n + 1) * sizeof *v);
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(out, i));
-    qsort(v, n, sizeof *v, by_urgency);
-    json_array_clear(out);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(out, v[i]);
-    free(v);
-}
-
 static void
 add_local(const dbk_local_stream *st, void *arg)
 {
@@ -179,16 +123,6 @@ recency_color(int64_t last_ms, int64_t now_ms)
     if (age <= 30 * DAY_MS)
         return "\033[38;5;208m";
     return "\033[31m";
-}
-
-static const char *
-recency_name(int64_t last_ms, int64_t now_ms)
-{
-    int64_t age = now_ms - last_ms;
-    if (last_ms <= 0)
-        return "never";
-    return age <= 2 * DAY_MS ? "2days" : age <= 7 * DAY_MS ? "week" : age <= 30 * DAY_MS ? "month"
-                                                                                        : "older";
 }
 
 /* The flags after the 51 columns before them, wrapped at ", " to 80 columns. */
@@ -238,105 +172,6 @@ caseload_ids(dbk_session *s, const json_t *caseload, bool offline)
         json_object_del(ids, me);
     }
     return ids;
-}
-
-/* The row's figures, from the client's review. */
-static void
-row_figures(struct row *r, const json_t *rev)
-{
-    json_t *eng = json_object_get(rev, "engagement"), *cr = json_object_get(rev, "cravings");
-    json_t *since = json_object_get(eng, "days_since_last_entry");
-    json_t *rf = json_object_get(rev, "read_first"), *it;
-    size_t j;
-
-    r->days_logged = (int)json_integer_value(json_object_get(eng, "days_with_entries"));
-    r->days = (int)json_integer_value(json_object_get(eng, "days"));
-    r->used = (int)json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count"));
-    r->have_peak = json_is_number(json_object_get(cr, "peak"));
-    r->peak = json_number_value(json_object_get(cr, "peak"));
-    r->quiet_days = json_is_integer(since) ? (int)json_integer_value(since) : -1;
-    if (!r->from_server && json_is_integer(json_object_get(eng, "last_entry_ms")))
-        r->last_ms = json_integer_value(json_object_get(eng, "last_entry_ms"));
-    r->risk = (int)json_integer_value(json_object_get(rf, "risk"));
-    json_array_foreach(json_object_get(rf, "items"), j, it)
-        if (strcmp(json_string_value(json_object_get(it, "kind")), "use") == 0 &&
-            !json_is_true(json_object_get(it, "discussed")) &&
-            json_is_true(json_object_get(it, "carried_forward")))
-            r->used++; /* a lapse from before the session, not yet discussed */
-}
-
-/* The row's flags, most urgent first (see the top of this file). */
-static void
-row_flags(struct row *r)
-{
-    r->flags = json_array();
-    if (r->used > 0)
-        json_array_append_new(r->flags, json_string("USE REPORTED"));
-    if (r->have_peak && r->peak >= DBK_REVIEW_HIGH_CRAVING)
-        json_array_append_new(r->flags, json_string("HIGH CRAVING"));
-    if (r->quiet_days < 0) {
-        json_array_append_new(r->flags, json_string("NO ENTRIES YET"));
-    } else if (r->quiet_days >= DBK_REVIEW_QUIET_DAYS) {
-        char f[48];
-        snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r->quiet_days);
-        json_array_append_new(r->flags, json_string(f));
-    }
-    if (r->state != NULL && strcmp(r->state, "revoked") == 0)
-        json_array_append_new(r->flags, json_string("ACCESS REVOKED"));
-    else if (r->state != NULL && strcmp(r->state, "expired") == 0)
-        json_array_append_new(r->flags, json_string("ACCESS EXPIRED"));
-    else if (r->state != NULL && strcmp(r->state, "none") == 0)
-        json_array_append_new(r->flags, json_string("NOT SHARING"));
-}
-
-/* One client's row (the --json shape), from the caseload row v and the client's
- * review since the last session; NULL for an account id that does not parse, and
- * *failed when the review could not be computed. */
-static json_t *
-client_row(dbk_session *s, const dbk_eu_list *l, const json_t *aliases, const char *k,
-           json_t *v, int64_t now_ms, bool *failed)
-{
-    struct row r;
-    dbk_review_period p;
-    json_t *rev, *kept = NULL, *o;
-    char last[32] = "never";
-
-    memset(&r, 0, sizeof r);
-    if (dbk_id_from_text(&r.id, k, strlen(k)) != DBK_OK)
-        return NULL;
-    dbk_co_label(aliases, &r.id, r.label, sizeof r.label);
-    r.state = json_string_value(json_object_get(v, "grant_state"));
-    if (r.state != NULL)
-        dbk_co_state_put(s, &r.id, r.state);
-    r.from_server = json_is_integer(json_object_get(v, "last_sync_at"));
-    if (r.from_server)
-        r.last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
-    (void)dbk_review_period_make(l, &r.id, NULL, &p);
-    p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
-    (void)dbk_review_kept_load(s, &r.id, &kept);
-    rev = dbk_review_build(s, l, &r.id, r.label, &p, kept);
-    json_decref(kept);
-    if (rev == NULL) {
-        *failed = true;
-        return NULL;
-    }
-    row_figures(&r, rev);
-    row_flags(&r);
-    json_decref(rev);
-
-    if (r.last_ms > 0)
-        dbk_co_ms_text(r.last_ms, last);
-    o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:i, s:i, s:s, s:o, s:o}", "account", k,
-                  "label", r.label, "grant_state", r.state ? json_string(r.state) : json_null(),
-                  "last_sync", last, "last_sync_ms",
-                  r.last_ms > 0 ? json_integer(r.last_ms) : json_null(), "last_sync_source",
-                  r.from_server ? "server" : "entries", "days_logged", r.days_logged, "days",
-                  r.days, "since", p.since, "last_session",
-                  p.last_session[0] ? json_string(p.last_session) : json_null(), "flags",
-                  r.flags);
-    json_object_set_new(o, "recency", json_string(recency_name(r.last_ms, now_ms)));
-    json_object_set_new(o, "risk", json_integer(r.risk));
-    return o;
 }
 
 /* One row of the table: RISK, the label in 16 columns (cut on a character
@@ -402,6 +237,8 @@ static int
 show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
 {
     dbk_eu_list l;
+    dbk_sum *sums = NULL;
+    size_t nsums = 0;
     json_t *caseload = NULL, *ids, *out, *v, *fresh;
     const char *k;
     bool offline = false, failed = false;
@@ -417,17 +254,28 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
         json_decref(fresh);
         return dbk_cmd_fail("cannot fetch your caseload", rc);
     }
-    if ((rc = dbk_eu_load(s, &l)) != DBK_OK) {
+    /* With summaries (report/summary.h): this account's own entries (session markers,
+     * discussed marks) and each client's summary, never the clients' whole histories. */
+    bool sum = dbk_report_summary_on();
+    rc = sum ? dbk_eu_load_owned(s, &s->account, &l) : dbk_eu_load(s, &l);
+    if (rc == DBK_OK && sum)
+        rc = dbk_report_summary_of(s, NULL, &sums, &nsums);
+    if (rc != DBK_OK) {
         json_decref(fresh);
         json_decref(caseload);
+        dbk_eu_free(&l);
         return dbk_cmd_fail("cannot read the entries on this device", rc);
     }
+    for (size_t i = 0; i < nsums; i++)
+        l.bad += sums[i].nbad; /* the clients' entries that did not open, said as before */
     dbk_out_warn_unopened(&l);
 
     ids = caseload_ids(s, caseload, offline);
     out = json_array();
     json_object_foreach(ids, k, v) {
-        json_t *o = client_row(s, &l, aliases, k, v, now_ms, &failed);
+        json_t *o = sum ? dbk_report_caseload_row_sum(s, &l, sums, nsums, aliases, k, v, now_ms,
+                                                      &failed)
+                        : dbk_report_caseload_row(s, &l, aliases, k, v, now_ms, &failed);
         if (failed) {
             ret = dbk_cmd_fail("cannot compute the caseload", DBK_E_NOMEM);
             break;
@@ -435,7 +283,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
         if (o != NULL)
             json_array_append_new(out, o);
     }
-    sort_rows(out);
+    dbk_report_caseload_sort(out);
 
     if (ret == DBK_EXIT_OK && ctx->json) {
         json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,
@@ -450,6 +298,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     json_decref(ids);
     json_decref(caseload);
     dbk_eu_free(&l);
+    dbk_report_summary_free(sums, nsums);
     return ret;
 }
 

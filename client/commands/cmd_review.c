@@ -27,6 +27,7 @@
 #include "counselor.h"
 #include "render.h"
 #include "review.h"
+#include "summary.h"
 #include "daycount.h"
 #include "output.h"
 #include "resolve.h"
@@ -217,14 +218,17 @@ run(dbk_ctx *ctx, int argc, char **argv)
     if ((ret = check_consent(&s, caseload, &client, label, &entry)) != DBK_EXIT_OK)
         goto out;
 
-    /* The client's streams and this account's own (session markers): everything the
-     * review counts, without opening the rest of the caseload. */
-    if ((rc = dbk_eu_load_owned(&s, &client, &l)) != DBK_OK) {
+    /* The period from this account's own entries (session markers); then the client's
+     * streams and this account's own: everything the review counts, without opening the
+     * rest of the caseload, nor (with summaries, report/summary.h) the client's old
+     * entries that count for nothing in this period. */
+    if ((rc = dbk_eu_load_owned(&s, &s.account, &l)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot read the entries on this device", rc);
         goto out;
     }
-    dbk_out_warn_unopened(&l);
-    if (dbk_review_period_make(&l, &client, a.since, &p) != DBK_OK) {
+    rc = dbk_review_period_make(&l, &client, a.since, &p);
+    dbk_eu_free(&l);
+    if (rc != DBK_OK) {
         fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
                         "future\n");
         ret = DBK_EXIT_USAGE;
@@ -233,6 +237,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
     p.enrolled_day = dbk_co_enrolled_day(&s, entry, &client);
     if ((rc = dbk_review_kept_load(&s, &client, &kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copies of reviewed entries cannot be read", rc);
+    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l)) != DBK_OK) {
+        ret = dbk_cmd_fail("cannot read the entries on this device", rc);
+        goto out;
+    }
+    dbk_out_warn_unopened(&l);
     if ((rev = dbk_review_build(&s, &l, &client, label, &p, kept)) == NULL) {
         ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
         goto out;

@@ -1,5 +1,6 @@
 /* daybook sync and daybook status. */
 #include "cmd.h"
+#include "summary.h"
 #include "consent.h"
 #include "counselor.h"
 #include "daycount.h"
@@ -331,6 +332,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
         size_t learned;
         (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */
+        /* The caseload's summaries take what was just pulled (report/summary.h); one that
+         * fails is rebuilt by the next clients or review, so the sync stands. */
+        if (dbk_report_summary_on())
+            (void)dbk_report_summary_refresh(&s);
     }
     if (rc == DBK_OK && s.role == DBK_ROLE_CLIENT)
         check_help_lines(&s);

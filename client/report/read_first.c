@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ITEMS_MAX 60
+#define ITEMS_MAX DBK_REVIEW_ITEMS_MAX
 #define KEPT_CAP (8u << 20) /* the sealed copies of one client's reviewed entries */
 
 static const char *
@@ -201,6 +201,34 @@ entry_flags(const dbk_eu_entry *e, const dbk_review_period *p, const dbk_risk_ex
         json_object_set_new(o, "discussed", json_boolean(was_discussed));
         json_object_set_new(o, "carried_forward", json_boolean(before));
     }
+}
+
+void
+dbk_review_entry_marks(const dbk_eu_entry *e, const dbk_risk_extra *extra, int *nitems,
+                       int *nrisk, int *nuse)
+{
+    /* As an entry from before the period, never discussed: what it would carry forward. */
+    dbk_review_period p = {.from = INT64_MAX, .to = INT64_MAX, .since = "default",
+                           .enrolled_day = INT64_MIN};
+    json_t *items = json_array(), *none = json_object(), *x;
+    size_t i;
+    *nitems = *nrisk = *nuse = 0;
+    entry_flags(e, &p, extra, none, items);
+    json_array_foreach(items, i, x) {
+        (*nitems)++;
+        *nrisk += strcmp(str_or(x, "kind", ""), "risk") == 0;
+        *nuse += strcmp(str_or(x, "kind", ""), "use") == 0;
+    }
+    json_decref(items);
+    json_decref(none);
+}
+
+json_t *
+dbk_review_discussed(const dbk_eu_list *l, const dbk_id *client)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    return discussed_set(l, t);
 }
 
 static void

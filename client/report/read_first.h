@@ -28,6 +28,16 @@ json_t *dbk_review_read_first(const dbk_eu_list *l, const dbk_id *client,
                               const json_t *engagement, const json_t *medication,
                               const json_t *changes);
 
+/* The Read first items entry e raises as an entry from before the period not yet
+ * discussed (what it carries forward): how many, of which risk and use (the caseload
+ * summary, summary.h, keeps these instead of the entry). */
+void dbk_review_entry_marks(const dbk_eu_entry *e, const dbk_risk_extra *extra, int *nitems,
+                            int *nrisk, int *nuse);
+/* The record ids the counselor marked discussed for client, as {id: at} (new reference). */
+json_t *dbk_review_discussed(const dbk_eu_list *l, const dbk_id *client);
+/* The most items the box shows (the most urgent first). */
+#define DBK_REVIEW_ITEMS_MAX 60
+
 /* The entries in kept that the client removed or edited since, with the change
  * in the period: [{kind "removed"|"edited", record, when, text, as_reviewed}]. */
 json_t *dbk_review_changes(const dbk_eu_list *l, const dbk_id *client,

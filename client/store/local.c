@@ -29,6 +29,7 @@ static const char schema[] =
     "  PRIMARY KEY (record, clock, device)) STRICT;"
     "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
     "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);"
+    "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;"
     "CREATE TABLE IF NOT EXISTS acts ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, stream BLOB NOT NULL, kind INTEGER NOT NULL,"
     "  grantee BLOB NOT NULL, epoch INTEGER NOT NULL, grant_bytes BLOB, at INTEGER NOT NULL,"
@@ -321,9 +322,10 @@ dbk_local_stream_drop(dbk_local *L, const dbk_id *id)
 {
     static const char *const sql[] = {"DELETE FROM streams WHERE id = ?1",
                                       "DELETE FROM grants WHERE stream = ?1",
-                                      "DELETE FROM records WHERE stream = ?1"};
+                                      "DELETE FROM records WHERE stream = ?1",
+                                      "DELETE FROM summaries WHERE stream = ?1"};
     int rc = DBK_OK;
-    for (size_t i = 0; i < 3 && rc == DBK_OK; i++) {
+    for (size_t i = 0; i < 4 && rc == DBK_OK; i++) {
         sqlite3_stmt *s = prep(L, sql[i]);
         if (s == NULL)
             return DBK_E_IO;
@@ -519,7 +521,11 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
     *became_current = false;
     if ((rc = dbk_envelope_parse(env, len, &h)) != DBK_OK)
         return rc;
-    s = cached(L, Q_CURRENT, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1");
+    /* The current revision is the greatest by (clock, device): the primary key's last
+     * row, found without reading the others (a stream head has one revision per entry
+     * written, and each write used to read them all). */
+    s = cached(L, Q_CURRENT, "SELECT clock, device FROM records WHERE record = ?1 AND current = 1"
+                             " ORDER BY clock DESC, device DESC LIMIT 1");
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, &h.record);
@@ -549,10 +555,13 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
         return done_cached(s);
     }
     if (*became_current && have_cur) { /* (no current revision: nothing to demote) */
-        s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0 WHERE record = ?1");
+        s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0"
+                                " WHERE record = ?1 AND clock = ?2 AND device = ?3");
         if (s == NULL)
             return DBK_E_IO;
         bind_id(s, 1, &h.record);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)cur.clock);
+        bind_id(s, 3, &cur.device);
         if ((rc = done_cached(s)) != DBK_OK)
             return rc;
     }
@@ -585,6 +594,7 @@ each_record(sqlite3_stmt *s, dbk_local_record_cb cb, void *arg)
         r.current = sqlite3_column_int(s, 1) != 0;
         r.seq = sqlite3_column_int64(s, 2);
         r.pending = sqlite3_column_int(s, 3) != 0;
+        r.rowid = sqlite3_column_count(s) > 4 ? sqlite3_column_int64(s, 4) : 0;
         if (dbk_envelope_parse(r.env, r.len, &r.hdr) == DBK_OK)
             cb(&r, arg);
     }
@@ -644,8 +654,13 @@ dbk_local_pending_of(dbk_local *L, const dbk_id *record)
 int64_t
 dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except)
 {
-    sqlite3_stmt *s = prep(L, "SELECT count(DISTINCT record) FROM records"
-                              " WHERE stream = ?1 AND record != ?2");
+    /* Every record has exactly one current revision, so the records are the current
+     * rows: counted in the records_stream index alone. (count(DISTINCT record) read
+     * every revision's row, envelope and all, on each entry written.) */
+    sqlite3_stmt *s = prep(L, "SELECT (SELECT count(*) FROM records WHERE stream = ?1"
+                              " AND current = 1) - (SELECT count(*) FROM (SELECT 1 FROM records"
+                              " WHERE record = ?2 AND +stream = ?1 AND +current = 1"
+                              " ORDER BY clock DESC, device DESC LIMIT 1))");
     int64_t n = -1;
     if (s) {
         bind_id(s, 1, stream);
@@ -753,4 +768,84 @@ dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out)
         *out = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? DBK_OK : map(rc);
+}
+
+/* ---- summaries ---- */
+
+int
+dbk_local_summary_get(dbk_local *L, const dbk_id *stream, unsigned char **out, size_t *len)
+{
+    sqlite3_stmt *s = prep(L, "SELECT body FROM summaries WHERE stream = ?1");
+    int rc;
+    *out = NULL, *len = 0;
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, stream);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+        if ((*out = malloc(n ? n : 1)) == NULL) {
+            sqlite3_finalize(s);
+            return DBK_E_NOMEM;
+        }
+        memcpy(*out, sqlite3_column_blob(s, 0), n);
+        *len = n;
+        sqlite3_finalize(s);
+        return DBK_OK;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
+}
+
+int
+dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned char *body, size_t len)
+{
+    sqlite3_stmt *s = prep(L, "INSERT OR REPLACE INTO summaries(stream, body) VALUES (?1, ?2)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, stream);
+    sqlite3_bind_blob(s, 2, body, (int)len, SQLITE_STATIC);
+    return done(s);
+}
+
+int
+dbk_local_stream_mark(dbk_local *L, const dbk_id *stream, int64_t *rows, int64_t *max_rowid)
+{
+    /* Both from the records_stream index (it holds the rowid). */
+    sqlite3_stmt *s = prep(L, "SELECT count(*), coalesce(max(rowid), 0) FROM records"
+                              " WHERE stream = ?1");
+    int rc;
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, stream);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *rows = sqlite3_column_int64(s, 0);
+        *max_rowid = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? DBK_OK : map(rc);
+}
+
+int
+dbk_local_records_after(dbk_local *L, const dbk_id *stream, int64_t rowid, dbk_local_record_cb cb,
+                        void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending, rowid FROM records"
+                              " WHERE stream = ?1 AND rowid > ?2 ORDER BY rowid");
+    if (s) {
+        bind_id(s, 1, stream);
+        sqlite3_bind_int64(s, 2, rowid);
+    }
+    return each_record(s, cb, arg);
+}
+
+int
+dbk_local_records_of(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending, rowid FROM records"
+                              " WHERE stream = ?1 AND current = 1 ORDER BY clock");
+    if (s)
+        bind_id(s, 1, stream);
+    return each_record(s, cb, arg);
 }

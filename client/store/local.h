@@ -12,6 +12,8 @@
  *   records   every revision this device has seen, envelope bytes; one per
  *             record is current (the newest), the others are kept losers
  *   outbox    revisions written here and not yet acknowledged by the server
+ *   summaries per stream, the sealed summary of its entries a counselor's caseload and
+ *             review are drawn from (report/summary.h): opaque here, sealed there
  *   acts      what this account did to its own streams' access, in the order it did
  *             it: each grant it signed (its bytes) and each revocation, and whether
  *             the server acknowledged it; re-sent in order until it has, and all
@@ -107,6 +109,7 @@ typedef struct dbk_local_record {
     bool current;
     bool pending; /* in the outbox */
     int64_t seq;  /* the server's seq, 0 if not acknowledged yet */
+    int64_t rowid; /* the row's place in the store (0 unless the query says it) */
 } dbk_local_record;
 
 /*
@@ -148,5 +151,21 @@ int dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const db
 int dbk_local_outbox_abandon(dbk_local *L, const dbk_id *stream, int64_t *n);
 /* After a server restore: every revision this account may write goes back in the outbox. */
 int dbk_local_outbox_requeue_all(dbk_local *L);
+
+/* ---- summaries (report/summary.h seals and reads them) ---- */
+
+/* The sealed summary of stream, malloc'd; DBK_E_NOT_FOUND when there is none. */
+int dbk_local_summary_get(dbk_local *L, const dbk_id *stream, unsigned char **out, size_t *len);
+int dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned char *body,
+                          size_t len);
+/* How many revisions of stream are held here and the greatest rowid among them: a new
+ * revision moves the rowid, a dropped one the count. */
+int dbk_local_stream_mark(dbk_local *L, const dbk_id *stream, int64_t *rows, int64_t *max_rowid);
+/* Every revision of stream stored after rowid (current or not), in rowid order, with
+ * r->rowid set. */
+int dbk_local_records_after(dbk_local *L, const dbk_id *stream, int64_t rowid,
+                            dbk_local_record_cb cb, void *arg);
+/* Current revisions of one stream, oldest clock first, with r->rowid set. */
+int dbk_local_records_of(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
 
 #endif

@@ -801,8 +801,11 @@ on_found(const dbk_entry *e, void *arg)
 {
     struct found *f = arg;
     const char *type = json_string_value(json_object_get(e->doc, "type"));
-    int k = strcmp(type, "craving") == 0 ? 0 : strcmp(type, "journal") == 0 ? 1 : 2;
-    if (f->docs[k] == NULL)
+    int k = strcmp(type, "craving") == 0   ? 0
+            : strcmp(type, "journal") == 0 ? 1
+            : strcmp(type, "checklist_day") == 0 ? 2
+                                                 : -1; /* pins, heads: the CLI's bookkeeping */
+    if (k >= 0 && f->docs[k] == NULL)
         f->docs[k] = json_incref(e->doc);
 }
 
@@ -921,7 +924,9 @@ make_caseload(const char *cohome, struct client *cl, int nclients, int nrecords,
         seed_history(cl[i].home, nrecords - made);
         r = cli(cl[i].home, out, "--json", "sync", NULL);
         j = out_json(out);
-        if (json_integer_value(json_object_get(j, "pushed")) != nrecords ||
+        /* Beyond the entries, the CLI pushes its bookkeeping (the counselor's pin, the
+         * stream heads): at least nrecords. */
+        if (json_integer_value(json_object_get(j, "pushed")) < nrecords ||
             json_integer_value(json_object_get(j, "pending")) != 0)
             die("client %d pushed %lld of %d records", i,
                 (long long)json_integer_value(json_object_get(j, "pushed")), nrecords);
@@ -1096,7 +1101,7 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
             json_array_size(json_object_get(j, "clients")), nclients);
     json_decref(j);
     br_add(t, "counselor_clients_s",
-           "`daybook clients` over the caseload (one process; it opens every entry)", r.wall_s, "s",
+           "`daybook clients` over the caseload (one process; from the summary cache)", r.wall_s, "s",
            "inproc_load_all_s");
     br_add(t, "counselor_clients_maxrss_kib", "the same, peak RSS", (double)r.maxrss_kib, "KiB",
            NULL);
@@ -1125,9 +1130,11 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
     br_add(t, "counselor_review_maxrss_kib", "one review, peak RSS (max over the reviews)",
            (double)review_rss, "KiB", NULL);
     snprintf(label, sizeof label,
-             "counselor cold review: the cold sync + all %d reviews (target < 3 s)", nclients);
+             "counselor cold review: the cold sync + all %d reviews, against the cold sync alone "
+             "(target ≤ 1.2×)",
+             nclients);
     br_add(t, "counselor_cold_review_total_s", label, sync_s + review_sum, "s",
-           "crypto_floor_open_all_s");
+           "counselor_cold_sync_s");
     snprintf(label, sizeof label,
              "baseline: verify + decrypt each of the %zu envelopes once, in-process "
              "(dbk_envelope_open)",

@@ -1,0 +1,33 @@
+/*
+ * The caseload's rows for 'daybook clients' (caseload.c): what each row says and
+ * the order of the rows. Nothing here prints; cmd_clients.c draws the table.
+ */
+#ifndef DBK_CLIENT_CASELOAD_H
+#define DBK_CLIENT_CASELOAD_H
+
+#include "entries.h"
+#include "summary.h"
+
+/*
+ * One client's row (the --json shape of 'daybook clients'), from the server's
+ * caseload row v (may be an empty object, offline) and the client's review since the
+ * last session over the loaded entries l; NULL for an account id k that does not
+ * parse, and *failed set when the review could not be computed. A new reference.
+ */
+json_t *dbk_report_caseload_row(dbk_session *s, const dbk_eu_list *l, const json_t *aliases,
+                                const char *k, json_t *v, int64_t now_ms, bool *failed);
+
+/*
+ * The same row from the client's summaries (summary.h) instead of its entries: own
+ * holds this account's own entries (session markers, discussed marks), sums the
+ * summaries of the caseload's streams. Equal to dbk_report_caseload_row's for the
+ * same data (the tests compare the two).
+ */
+json_t *dbk_report_caseload_row_sum(dbk_session *s, const dbk_eu_list *own, const dbk_sum *sums,
+                                    size_t nsums, const json_t *aliases, const char *k, json_t *v,
+                                    int64_t now_ms, bool *failed);
+
+/* Sorts rows in place: risk, use, high craving, silence, the rest; then recency. */
+void dbk_report_caseload_sort(json_t *rows);
+
+#endif

@@ -1,0 +1,650 @@
+/*
+ * The counselor's local summary cache; see summary.h for what it holds and when it is
+ * believed.
+ *
+ * Sealed form, in store/local's summaries table (one row per stream):
+ *
+ *   offset  size  meaning
+ *   0       24    XChaCha20-Poly1305 nonce (random)
+ *   24      n+16  the plaintext below, sealed; associated data "dbk-summary", the
+ *                 version byte, the stream id and its epoch (little-endian)
+ *
+ * Plaintext (little-endian):
+ *
+ *   0       4     "DBKS"
+ *   4       4     DBK_SUMMARY_VERSION
+ *   8       8     revisions of the stream held when made (dbk_local_stream_mark)
+ *   16      8     the greatest rowid among them
+ *   24      16    BLAKE2b-128 of the clinic's risk-phrases.txt ("" when absent)
+ *   40      4     records that did not open
+ *   44      4     n, the records that follow, each SUM_REC bytes:
+ *                 record id (16), clock (8), day (8), intensity x10 (2), type (1),
+ *                 flags (1), items carried (1), of which risk (1) and use (1)
+ *
+ * The key: BLAKE2b-256 keyed with the account's X25519 secret key over
+ * "daybook summary v1", the stream id, the epoch and the stream key of that epoch
+ * (or a zero byte when this account holds none: a stream it can no longer read).
+ */
+#include "summary.h"
+#include "trust.h"
+#include "stream_key.h"
+#include "unlock.h"
+#include "counts.h"
+
+#include "dbk/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC "DBKS"
+#define HDR_LEN 48
+#define SUM_REC 41
+#define SUM_CAP (64u << 20) /* a summary of ~1.6M records; a larger blob is not read */
+
+bool
+dbk_report_summary_on(void)
+{
+    const char *v = getenv("DAYBOOK_NO_SUMMARY");
+    return v == NULL || *v == '\0' || strcmp(v, "0") == 0;
+}
+
+/* ---- little-endian fields ---- */
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* ---- the risk phrases the summaries were screened with ---- */
+
+struct ctx {
+    dbk_session *s;
+    dbk_risk_extra extra;
+    unsigned char risk_hash[16];
+};
+
+static void
+ctx_init(struct ctx *c, dbk_session *s)
+{
+    char path[4200];
+    FILE *f;
+    unsigned char buf[4096];
+    size_t n;
+    crypto_generichash_state st;
+
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    snprintf(path, sizeof path, "%s/%s", s->dir, DBK_RISK_FILE);
+    (void)dbk_risk_load(path, &c->extra, NULL); /* as dbk_review_build reads it */
+    crypto_generichash_init(&st, NULL, 0, sizeof c->risk_hash);
+    if ((f = fopen(path, "rb")) != NULL) {
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            crypto_generichash_update(&st, buf, n);
+        fclose(f);
+    }
+    crypto_generichash_final(&st, c->risk_hash, sizeof c->risk_hash);
+}
+
+static void
+ctx_clear(struct ctx *c)
+{
+    dbk_risk_extra_free(&c->extra);
+}
+
+/* ---- one record ---- */
+
+static uint8_t
+type_code(const char *t)
+{
+    static const struct {
+        const char *name;
+        uint8_t code;
+    } m[] = {{"craving", DBK_SUM_CRAVING},   {"journal", DBK_SUM_JOURNAL},
+             {"checkin", DBK_SUM_CHECKIN},   {"measure", DBK_SUM_MEASURE},
+             {"checklist_day", DBK_SUM_CHECKLIST_DAY}, {"tombstone", DBK_SUM_TOMBSTONE},
+             {"attendance", DBK_SUM_ATTENDANCE}};
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
+        if (strcmp(t, m[i].name) == 0)
+            return m[i].code;
+    return DBK_SUM_OTHER;
+}
+
+static int
+by_record(const void *a, const void *b)
+{
+    return memcmp(((const dbk_sum_rec *)a)->record.b, ((const dbk_sum_rec *)b)->record.b,
+                  DBK_ID_BYTES);
+}
+
+const dbk_sum_rec *
+dbk_report_summary_find(const dbk_sum *sum, const dbk_id *record)
+{
+    dbk_sum_rec key;
+    key.record = *record;
+    return sum->n ? bsearch(&key, sum->v, sum->n, sizeof *sum->v, by_record) : NULL;
+}
+
+/* Puts r in (replacing the record's entry), keeping v sorted. */
+static int
+upsert(dbk_sum *sum, const dbk_sum_rec *r)
+{
+    size_t lo = 0, hi = sum->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int d = memcmp(sum->v[mid].record.b, r->record.b, DBK_ID_BYTES);
+        if (d == 0) {
+            sum->v[mid] = *r;
+            return DBK_OK;
+        }
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (sum->n == sum->cap) {
+        size_t cap = sum->cap ? sum->cap * 2 : 256;
+        dbk_sum_rec *v = realloc(sum->v, cap * sizeof *v);
+        if (v == NULL)
+            return DBK_E_NOMEM;
+        sum->v = v, sum->cap = cap;
+    }
+    memmove(&sum->v[lo + 1], &sum->v[lo], (sum->n - lo) * sizeof *sum->v);
+    sum->v[lo] = *r;
+    sum->n++;
+    return DBK_OK;
+}
+
+static void
+drop(dbk_sum *sum, const dbk_id *record)
+{
+    const dbk_sum_rec *r = dbk_report_summary_find(sum, record);
+    if (r != NULL) {
+        size_t i = (size_t)(r - sum->v);
+        memmove(&sum->v[i], &sum->v[i + 1], (sum->n - i - 1) * sizeof *sum->v);
+        sum->n--;
+    }
+}
+
+/*
+ * Opens one current revision and summarises it, as the review would see it: a
+ * stream head is no entry, and an entry whose author may not write it is left out
+ * (entries.c). *bad when it does not open.
+ */
+static int
+summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
+{
+    json_t *doc = dbk_eu_open_record(c->s, r);
+    dbk_sum_rec x;
+    dbk_eu_entry e;
+    const char *type;
+    double v;
+    int ni, nr, nu, rc = DBK_OK;
+
+    if (doc == NULL) {
+        sum->nbad++;
+        drop(sum, &r->hdr.record);
+        return DBK_OK;
+    }
+    type = json_string_value(json_object_get(doc, "type"));
+    if ((type != NULL && strcmp(type, "head") == 0) ||
+        !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
+        drop(sum, &r->hdr.record);
+        json_decref(doc);
+        return DBK_OK;
+    }
+    memset(&x, 0, sizeof x);
+    memset(&e, 0, sizeof e);
+    e.hdr = r->hdr;
+    e.doc = doc;
+    e.type = type ? type : "";
+    e.owner = sum->owner;
+    x.record = r->hdr.record;
+    x.clock = r->hdr.rev.clock;
+    x.type = type_code(e.type);
+    if (dbk_id_equal(&r->hdr.author, &sum->owner))
+        x.flags |= DBK_SUM_BY_OWNER;
+    if (dbk_eu_entry_day(doc, &x.day))
+        x.flags |= DBK_SUM_HAS_DAY;
+    if (x.type == DBK_SUM_CRAVING && dbk_eu_intensity10(doc, &v)) {
+        x.flags |= DBK_SUM_INTENSITY;
+        x.intensity10x = (uint16_t)(v * 10.0 + 0.5);
+    }
+    const char *out = x.type == DBK_SUM_CRAVING ? dbk_eu_outcome(doc) : NULL;
+    if (out != NULL && strcmp(out, "used") == 0)
+        x.flags |= DBK_SUM_USED;
+    if (x.type == DBK_SUM_CRAVING || x.type == DBK_SUM_JOURNAL || x.type == DBK_SUM_CHECKIN ||
+        x.type == DBK_SUM_MEASURE) {
+        dbk_review_entry_marks(&e, &c->extra, &ni, &nr, &nu);
+        x.nitems = (uint8_t)(ni > 255 ? 255 : ni);
+        x.nrisk = (uint8_t)(nr > 255 ? 255 : nr);
+        x.nuse = (uint8_t)(nu > 255 ? 255 : nu);
+    }
+    rc = upsert(sum, &x);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- sealing ---- */
+
+/* The stream's summary key; false when the account keys are not unlocked. */
+static bool
+sum_key(struct ctx *c, const dbk_local_stream *st, unsigned char key[32])
+{
+    static const char label[] = "daybook summary v1";
+    unsigned char skey[32], ep[4];
+    unsigned char have;
+    crypto_generichash_state h;
+
+    if (c->s->keys == NULL)
+        return false;
+    have = dbk_stream_key(c->s, &st->id, st->epoch, skey) == DBK_OK;
+    if (!have)
+        memset(skey, 0, sizeof skey);
+    put32(ep, st->epoch);
+    crypto_generichash_init(&h, c->s->keys->box_sk, sizeof c->s->keys->box_sk, 32);
+    crypto_generichash_update(&h, (const unsigned char *)label, sizeof label);
+    crypto_generichash_update(&h, st->id.b, DBK_ID_BYTES);
+    crypto_generichash_update(&h, ep, sizeof ep);
+    crypto_generichash_update(&h, &have, 1);
+    crypto_generichash_update(&h, skey, sizeof skey);
+    crypto_generichash_final(&h, key, 32);
+    sodium_memzero(skey, sizeof skey);
+    sodium_memzero(&h, sizeof h);
+    return true;
+}
+
+static void
+sum_ad(const dbk_local_stream *st, unsigned char ad[11 + 1 + DBK_ID_BYTES + 4])
+{
+    memcpy(ad, "dbk-summary", 11);
+    ad[11] = DBK_SUMMARY_VERSION;
+    memcpy(ad + 12, st->id.b, DBK_ID_BYTES);
+    put32(ad + 12 + DBK_ID_BYTES, st->epoch);
+}
+
+static int
+save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
+{
+    size_t plen = HDR_LEN + sum->n * SUM_REC, clen;
+    unsigned char *plain = malloc(plen), *sealed = malloc(24 + plen + 16), key[32];
+    unsigned char ad[11 + 1 + DBK_ID_BYTES + 4];
+    int rc;
+
+    if (plain == NULL || sealed == NULL) {
+        free(plain);
+        free(sealed);
+        return DBK_E_NOMEM;
+    }
+    memcpy(plain, MAGIC, 4);
+    put32(plain + 4, DBK_SUMMARY_VERSION);
+    put64(plain + 8, (uint64_t)sum->rows);
+    put64(plain + 16, (uint64_t)sum->max_rowid);
+    memcpy(plain + 24, c->risk_hash, 16);
+    put32(plain + 40, (uint32_t)sum->nbad);
+    put32(plain + 44, (uint32_t)sum->n);
+    for (size_t i = 0; i < sum->n; i++) {
+        unsigned char *p = plain + HDR_LEN + i * SUM_REC;
+        const dbk_sum_rec *r = &sum->v[i];
+        memcpy(p, r->record.b, DBK_ID_BYTES);
+        put64(p + 16, r->clock);
+        put64(p + 24, (uint64_t)r->day);
+        p[32] = (unsigned char)(r->intensity10x & 0xff);
+        p[33] = (unsigned char)(r->intensity10x >> 8);
+        p[34] = r->type, p[35] = r->flags, p[36] = r->nitems, p[37] = r->nrisk, p[38] = r->nuse;
+        p[39] = p[40] = 0;
+    }
+    rc = DBK_E_PASSPHRASE; /* the keys are not unlocked */
+    if (sum_key(c, st, key)) {
+        sum_ad(st, ad);
+        randombytes_buf(sealed, 24);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + 24, NULL, plain, plen, ad, sizeof ad,
+                                                   NULL, sealed, key);
+        clen = 24 + plen + 16;
+        rc = dbk_local_summary_put(c->s->L, &st->id, sealed, clen);
+    }
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(plain, plen);
+    free(plain);
+    free(sealed);
+    return rc;
+}
+
+/* The stored summary of st, if it opens and parses; false otherwise (no row, another
+ * key or version, damaged). */
+static bool
+load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
+{
+    unsigned char *sealed = NULL, *plain = NULL, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
+    size_t len = 0, plen, n;
+    bool ok = false;
+
+    if (dbk_local_summary_get(c->s->L, &st->id, &sealed, &len) != DBK_OK)
+        return false;
+    if (len < 24 + 16 + HDR_LEN || len > SUM_CAP || !sum_key(c, st, key))
+        goto out;
+    plen = len - 24 - 16;
+    if ((plain = malloc(plen)) == NULL)
+        goto out;
+    sum_ad(st, ad);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, sealed + 24, len - 24, ad,
+                                                   sizeof ad, sealed, key) != 0)
+        goto out;
+    n = get32(plain + 44);
+    if (memcmp(plain, MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
+        sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen != HDR_LEN + n * SUM_REC)
+        goto out;
+    sum->rows = (int64_t)get64(plain + 8);
+    sum->max_rowid = (int64_t)get64(plain + 16);
+    sum->nbad = get32(plain + 40);
+    if (n > 0 && (sum->v = malloc(n * sizeof *sum->v)) == NULL)
+        goto out;
+    sum->n = sum->cap = n;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = plain + HDR_LEN + i * SUM_REC;
+        dbk_sum_rec *r = &sum->v[i];
+        memcpy(r->record.b, p, DBK_ID_BYTES);
+        r->clock = get64(p + 16);
+        r->day = (int64_t)get64(p + 24);
+        r->intensity10x = (uint16_t)(p[32] | p[33] << 8);
+        r->type = p[34], r->flags = p[35], r->nitems = p[36], r->nrisk = p[37], r->nuse = p[38];
+        if (i > 0 && by_record(&sum->v[i - 1], r) >= 0)
+            goto out; /* not sorted: not ours */
+    }
+    ok = true;
+out:
+    if (!ok) {
+        free(sum->v);
+        sum->v = NULL, sum->n = sum->cap = 0;
+    }
+    sodium_memzero(key, sizeof key);
+    if (plain != NULL)
+        sodium_memzero(plain, plen);
+    free(plain);
+    free(sealed);
+    return ok;
+}
+
+/* ---- bringing one stream's summary up to date ---- */
+
+struct apply {
+    struct ctx *c;
+    dbk_sum *sum;
+    int64_t seen;
+    int rc;
+};
+
+static void
+on_rec(const dbk_local_record *r, void *arg)
+{
+    struct apply *a = arg;
+    a->seen++;
+    if (a->rc == DBK_OK && r->current)
+        a->rc = summarise(a->c, a->sum, r);
+}
+
+static int
+rebuild(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, int64_t rows, int64_t max_rowid)
+{
+    struct apply a = {c, sum, 0, DBK_OK};
+    int rc;
+    sum->n = 0;
+    sum->nbad = 0;
+    rc = dbk_local_records_of(c->s->L, &st->id, on_rec, &a);
+    sum->rows = rows, sum->max_rowid = max_rowid;
+    return rc != DBK_OK ? rc : a.rc;
+}
+
+/*
+ * sum is st's summary, believed only if it matches the records: new revisions are
+ * applied (a revision that became current replaces its record's entry), anything
+ * that does not add up rebuilds it. *changed when it must be saved.
+ */
+static int
+bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool *changed)
+{
+    int64_t rows, max_rowid;
+    int rc;
+    bool have = load_sealed(c, st, sum);
+
+    *changed = false;
+    sum->stream = st->id, sum->owner = st->owner;
+    if ((rc = dbk_local_stream_mark(c->s->L, &st->id, &rows, &max_rowid)) != DBK_OK)
+        return rc;
+    if (have && sum->nbad == 0 && rows == sum->rows && max_rowid == sum->max_rowid)
+        return DBK_OK;
+    *changed = true;
+    if (have && sum->nbad == 0 && max_rowid > sum->max_rowid && rows > sum->rows) {
+        struct apply a = {c, sum, 0, DBK_OK};
+        rc = dbk_local_records_after(c->s->L, &st->id, sum->max_rowid, on_rec, &a);
+        if (rc != DBK_OK || a.rc != DBK_OK)
+            return rc != DBK_OK ? rc : a.rc;
+        if (sum->rows + a.seen == rows && sum->nbad == 0) {
+            sum->rows = rows, sum->max_rowid = max_rowid;
+            return DBK_OK;
+        }
+    }
+    return rebuild(c, st, sum, rows, max_rowid);
+}
+
+struct streams {
+    dbk_local_stream *v;
+    size_t n, cap;
+    const dbk_id *me, *owner;
+};
+
+static void
+on_stream(const dbk_local_stream *st, void *arg)
+{
+    struct streams *a = arg;
+    if (dbk_id_equal(&st->owner, a->me) || (a->owner && !dbk_id_equal(&st->owner, a->owner)))
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        dbk_local_stream *v = realloc(a->v, cap * sizeof *v);
+        if (v == NULL)
+            return;
+        a->v = v, a->cap = cap;
+    }
+    a->v[a->n++] = *st;
+}
+
+void
+dbk_report_summary_free(dbk_sum *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        free(v[i].v);
+    free(v);
+}
+
+/* The summaries of the streams not this account's (of owner's only, if given), up to
+ * date, saved when they changed; into *out when out is not NULL. */
+static int
+refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
+{
+    struct streams a = {NULL, 0, 0, &s->account, owner};
+    struct ctx c;
+    dbk_sum *sums;
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_local_streams(s->L, on_stream, &a)) != DBK_OK) {
+        free(a.v);
+        return rc;
+    }
+    if ((sums = calloc(a.n + 1, sizeof *sums)) == NULL) {
+        free(a.v);
+        return DBK_E_NOMEM;
+    }
+    ctx_init(&c, s);
+    for (size_t i = 0; i < a.n && rc == DBK_OK; i++) {
+        bool changed;
+        if ((rc = bring_up_to_date(&c, &a.v[i], &sums[i], &changed)) == DBK_OK && changed)
+            rc = save(&c, &a.v[i], &sums[i]);
+    }
+    ctx_clear(&c);
+    free(a.v);
+    if (rc != DBK_OK || out == NULL) {
+        dbk_report_summary_free(sums, a.n);
+        return rc;
+    }
+    *out = sums, *nout = a.n;
+    return DBK_OK;
+}
+
+int
+dbk_report_summary_refresh(dbk_session *s)
+{
+    return refresh(s, NULL, NULL, NULL);
+}
+
+int
+dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n)
+{
+    return refresh(s, owner, out, n);
+}
+
+/* ---- what a review opens ---- */
+
+struct want {
+    const dbk_sum *sums;
+    size_t n;
+    const dbk_id *me, *client;
+    int64_t keep_from, run_from;
+    uint64_t first_clock, last_clock;
+    int64_t first_day, last_day;
+    const json_t *kept;
+};
+
+static bool
+want(const dbk_local_record *r, void *arg)
+{
+    const struct want *w = arg;
+    const dbk_sum_rec *x = NULL;
+    for (size_t i = 0; i < w->n && x == NULL; i++)
+        if (dbk_id_equal(&w->sums[i].stream, &r->hdr.stream))
+            x = dbk_report_summary_find(&w->sums[i], &r->hdr.record);
+    if (x == NULL || x->clock != r->hdr.rev.clock)
+        return true; /* not summarised (this account's own, or unknown): open it */
+    if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY) || x->nitems > 0)
+        return true;
+    if (x->type != DBK_SUM_CRAVING && x->type != DBK_SUM_JOURNAL &&
+        x->type != DBK_SUM_CHECKLIST_DAY)
+        return true;
+    if (x->day >= w->keep_from || x->day == w->first_day || x->day == w->last_day ||
+        x->clock == w->last_clock)
+        return true;
+    if (x->type == DBK_SUM_CHECKLIST_DAY && x->day >= w->run_from)
+        return true;
+    char id[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&x->record, id);
+    const json_t *k = json_object_get(w->kept, id);
+    if (k != NULL) {
+        char clock[24];
+        snprintf(clock, sizeof clock, "%llu", (unsigned long long)x->clock);
+        const char *was = json_string_value(json_object_get(k, "clock"));
+        if (was == NULL || strcmp(was, clock) != 0)
+            return true; /* changed since reviewed */
+    }
+    return false;
+}
+
+static int
+by_day(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A day a streak can count: a checklist day, or a session marked attended (which
+ * ticks attended_treatment, book/checklist.c). */
+static bool
+streak_day(const dbk_sum_rec *x)
+{
+    return (x->type == DBK_SUM_CHECKLIST_DAY || x->type == DBK_SUM_ATTENDANCE) &&
+           (x->flags & DBK_SUM_HAS_DAY);
+}
+
+/* The first day of the run of consecutive checklist days that ends before keep_from
+ * (a streak can reach back that far, and no further). */
+static int64_t
+checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
+{
+    size_t cnt = 0, k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < sums[i].n; j++)
+            cnt += streak_day(&sums[i].v[j]);
+    int64_t *d = malloc((cnt + 1) * sizeof *d), from = INT64_MIN;
+    if (d == NULL)
+        return INT64_MIN; /* keep them all */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < sums[i].n; j++)
+            if (streak_day(&sums[i].v[j]))
+                d[k++] = sums[i].v[j].day;
+    qsort(d, k, sizeof *d, by_day);
+    from = keep_from;
+    for (size_t i = k; i > 0; i--) {
+        if (d[i - 1] >= from)
+            continue;
+        if (d[i - 1] == from - 1)
+            from = d[i - 1];
+        else
+            break;
+    }
+    free(d);
+    return from - 1; /* and the day before, checked or not */
+}
+
+int
+dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
+                        const json_t *kept, dbk_eu_list *out)
+{
+    dbk_sum *sums = NULL;
+    size_t n = 0;
+    int rc;
+    struct want w = {0};
+
+    if (!dbk_report_summary_on() || (rc = dbk_report_summary_of(s, client, &sums, &n)) != DBK_OK)
+        return dbk_eu_load_owned(s, client, out);
+    w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
+    w.keep_from = p->from - (p->to - p->from + 1);
+    w.first_day = INT64_MAX, w.last_day = INT64_MIN;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < sums[i].n; j++) {
+            const dbk_sum_rec *x = &sums[i].v[j];
+            if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY) ||
+                x->type == DBK_SUM_TOMBSTONE)
+                continue;
+            w.first_day = x->day < w.first_day ? x->day : w.first_day;
+            w.last_day = x->day > w.last_day ? x->day : w.last_day;
+            w.last_clock = x->clock > w.last_clock ? x->clock : w.last_clock;
+        }
+    w.run_from = checklist_run_from(sums, n, w.keep_from);
+    rc = dbk_eu_load_owned_where(s, client, want, &w, out);
+    dbk_report_summary_free(sums, n);
+    return rc;
+}

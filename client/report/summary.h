@@ -1,0 +1,96 @@
+/*
+ * The counselor's local summary cache (issue 20): per stream of a client, one small
+ * record per current entry (its day, type, clock, craving intensity and outcome,
+ * and the Read first items it would carry forward), so that 'daybook clients' draws
+ * the caseload and 'daybook review' picks the entries it must open without
+ * decrypting the whole history.
+ *
+ * Invariants:
+ * - Sealed on disk (store/local.h table summaries) with XChaCha20-Poly1305 under a
+ *   key derived (BLAKE2b) from this account's X25519 secret key, the stream's id and
+ *   epoch and the stream key of that epoch: nothing of it is readable without the
+ *   keys that read the entries themselves, and a summary written under another epoch
+ *   (a rotation, a revocation) or another account does not open, so it is rebuilt.
+ * - Believed only when it matches the records: its format version, the hash of the
+ *   clinic's risk phrases it was screened with, and the stream's revision count and
+ *   greatest rowid. New revisions are applied one by one (dbk_report_summary_refresh,
+ *   run after every sync); anything else (a count that does not add up, a summary
+ *   that does not open or parse, entries that did not open) rebuilds the stream's
+ *   summary from its records. A summary is never a reason to show less than the
+ *   records say: when in doubt, rebuild.
+ * - DAYBOOK_NO_SUMMARY=1 in the environment turns it off (the caseload and review
+ *   are then computed from every entry, as before), which the tests compare against.
+ */
+#ifndef DBK_CLIENT_SUMMARY_H
+#define DBK_CLIENT_SUMMARY_H
+
+#include "review.h"
+
+/* Bumped whenever what a summary holds or how it is computed changes (risk.c's list
+ * included): summaries of another version are rebuilt. */
+#define DBK_SUMMARY_VERSION 1
+
+enum dbk_sum_type {
+    DBK_SUM_OTHER = 0,
+    DBK_SUM_CRAVING,
+    DBK_SUM_JOURNAL,
+    DBK_SUM_CHECKIN,
+    DBK_SUM_MEASURE,
+    DBK_SUM_CHECKLIST_DAY,
+    DBK_SUM_TOMBSTONE,
+    DBK_SUM_ATTENDANCE, /* a session the counselor marked attended: it ticks a streak too */
+};
+
+enum dbk_sum_flag {
+    DBK_SUM_BY_OWNER = 1,  /* written by the stream's owner (the client) */
+    DBK_SUM_HAS_DAY = 2,   /* dbk_eu_entry_day gave a day */
+    DBK_SUM_INTENSITY = 4, /* a craving whose intensity reads on the 0-10 scale */
+    DBK_SUM_USED = 8,      /* a craving with outcome "used" */
+};
+
+typedef struct dbk_sum_rec {
+    dbk_id record;
+    uint64_t clock;
+    int64_t day;
+    uint16_t intensity10x; /* the 0-10 intensity times 10 */
+    uint8_t type, flags;
+    uint8_t nitems, nrisk, nuse; /* Read first items it carries forward (read_first.h) */
+} dbk_sum_rec;
+
+/* One stream's summary in memory. */
+typedef struct dbk_sum {
+    dbk_id stream, owner;
+    int64_t rows, max_rowid; /* the store's mark when it was made */
+    size_t nbad;             /* current records that did not open (then it is rebuilt) */
+    dbk_sum_rec *v;          /* sorted by record id */
+    size_t n, cap;
+} dbk_sum;
+
+/* Whether summaries are used (not turned off by DAYBOOK_NO_SUMMARY). */
+bool dbk_report_summary_on(void);
+
+/*
+ * Brings the summary of every stream not owned by this account up to date with its
+ * records (applying new revisions, or rebuilding), and saves what changed. Unlocks.
+ */
+int dbk_report_summary_refresh(dbk_session *s);
+
+/* The up-to-date summaries of the streams owner owns (refreshed as above if needed):
+ * *out an array of *n, freed with dbk_report_summary_free. */
+int dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n);
+void dbk_report_summary_free(dbk_sum *v, size_t n);
+/* The record's entry in a summary, or NULL. */
+const dbk_sum_rec *dbk_report_summary_find(const dbk_sum *sum, const dbk_id *record);
+
+/*
+ * What the review of client over the period p needs, opened: this account's own
+ * streams in full, and of the client's streams every record but the client's own
+ * cravings, journal entries and checklist days from before the previous period
+ * (p->from minus the period's length) that carry nothing forward, are not the
+ * client's first or last entry, lie before the checklist's last run of days, and
+ * did not change since kept. Falls back to every record when a summary is missing.
+ */
+int dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
+                            const json_t *kept, dbk_eu_list *out);
+
+#endif

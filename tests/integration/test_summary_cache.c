@@ -1,0 +1,402 @@
+/*
+ * The counselor's summary cache (client/report/summary.h, issue 20) with the real
+ * daybook and daybookd: the caseload and the review drawn from it must say what the
+ * records say, never less. Each check compares `clients --json` and `review --json`
+ * against the same commands with DAYBOOK_NO_SUMMARY=1 (computed from every entry, as
+ * before the cache), on the same profile, and checks the figures a counselor reads:
+ *
+ * (a) a lapse and risk language that arrive by sync after the cache was made show in
+ *     `clients` (USE REPORTED, RISK) and in the review's Read first;
+ * (b) a cache damaged on disk (a flipped byte), deleted, or screened with another
+ *     list of risk phrases is rebuilt, and the output equals the output without it;
+ * (c) after the client revokes the counselor and shares again (a new epoch and
+ *     stream key, no new entry), the cache sealed under the old key, put back as an
+ *     old copy of the file would hold it, is not believed: it is rewritten, and the
+ *     output equals the output without it.
+ *
+ * The cache is read and damaged through the counselor's daybook.db with SQLite, as
+ * a disk fault or an old copy of the file would leave it.
+ */
+#include "tc.h"
+
+#include "dbk/init.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+struct fx {
+    dbk_server srv;
+    tc_cli_pair_t p;
+};
+
+static const char ideation[] = "Nothing helps anymore. I just want to end my life.";
+
+static void
+ok(dbk_run_result r, const char *what)
+{
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+static void
+as(const char *home)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+}
+
+/* `daybook --json ARGS...` (offline: no pull), with or without the cache; the
+ * freshness line ("data") is left out, as it differs from run to run. */
+static json_t *
+cli_json(bool cache, const char *a1, ...)
+{
+    const char *argv[40] = {dbk_bin("DAYBOOK"), "--json", a1};
+    size_t n = 3;
+    va_list ap;
+    dbk_run_result r;
+    json_t *j;
+
+    va_start(ap, a1);
+    while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    if (!cache)
+        setenv("DAYBOOK_NO_SUMMARY", "1", 1);
+    assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
+    unsetenv("DAYBOOK_NO_SUMMARY");
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", a1, r.status, r.err);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("%s: not JSON: %s", a1, r.out);
+    dbk_run_result_free(&r);
+    json_object_del(j, "data");
+    return j;
+}
+
+/* clients and the client's review, with the cache, must equal both without it. */
+static void
+same_as_without_cache(struct fx *f, json_t **clients, json_t **review)
+{
+    json_t *c1 = cli_json(true, "clients", "--offline", NULL);
+    json_t *r1 = cli_json(true, "review", "--offline", "--", f->p.client_id, NULL);
+    json_t *c0 = cli_json(false, "clients", "--offline", NULL);
+    json_t *r0 = cli_json(false, "review", "--offline", "--", f->p.client_id, NULL);
+    if (!json_equal(c1, c0)) {
+        char *a = json_dumps(c1, JSON_COMPACT), *b = json_dumps(c0, JSON_COMPACT);
+        fail_msg("clients with the cache:\n%s\nwithout:\n%s", a, b);
+    }
+    if (!json_equal(r1, r0)) {
+        char *a = json_dumps(json_object_get(r1, "read_first"), JSON_COMPACT),
+             *b = json_dumps(json_object_get(r0, "read_first"), JSON_COMPACT);
+        fail_msg("the review differs with the cache; read_first with:\n%s\nwithout:\n%s", a, b);
+    }
+    json_decref(c0);
+    json_decref(r0);
+    *clients = c1;
+    *review = r1;
+}
+
+static const json_t *
+row(const json_t *clients)
+{
+    assert_int_equal(json_array_size(json_object_get(clients, "clients")), 1);
+    return json_array_get(json_object_get(clients, "clients"), 0);
+}
+
+static bool
+has_flag(const json_t *r, const char *flag)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(r, "flags"), i, x)
+        if (strcmp(json_string_value(x), flag) == 0)
+            return true;
+    return false;
+}
+
+/* ---- the cache on disk ---- */
+
+static sqlite3 *
+counselor_db(struct fx *f)
+{
+    char path[4300];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/daybook.db", f->p.counselor_home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static void
+exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err ? err : "?");
+}
+
+/* The summaries' rows as one hex string (NULL when there are none). */
+static char *
+cache_hex(struct fx *f)
+{
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *s;
+    char *out = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(hex(body), '/') FROM"
+                                            " (SELECT body FROM summaries ORDER BY stream)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+        out = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
+/* The greatest rowid among the records of the one summarised stream. */
+static long long
+stream_max_rowid(struct fx *f)
+{
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *s;
+    long long v = -1;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(rowid) FROM records WHERE stream ="
+                                            " (SELECT stream FROM summaries)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_true(v > 0);
+    return v;
+}
+
+/* Flips one bit of the byte at off of every sealed summary. */
+static void
+flip_byte(struct fx *f, int off)
+{
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *s, *u;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT stream, body FROM summaries", -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE summaries SET body = ?2 WHERE stream = ?1", -1, &u, NULL),
+        SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(s, 1);
+        unsigned char *b = malloc((size_t)len);
+        assert_true(len > off);
+        memcpy(b, sqlite3_column_blob(s, 1), (size_t)len);
+        b[off] ^= 1;
+        sqlite3_bind_blob(u, 1, sqlite3_column_blob(s, 0), sqlite3_column_bytes(s, 0),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_blob(u, 2, b, len, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+        sqlite3_reset(u);
+        free(b);
+        n++;
+    }
+    assert_true(n > 0);
+    sqlite3_finalize(s);
+    sqlite3_finalize(u);
+    sqlite3_close(db);
+}
+
+/* ---- fixture ---- */
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    tc_cli_pair(&f->srv, &f->p);
+    /* An ordinary history, synced, and the counselor's cache made by its sync. */
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL), "craving");
+    ok(tc_cli("journal", "-m", "went to group, felt fine", NULL), "journal");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->p.home);
+    free(f->p.home);
+    free(f);
+    return 0;
+}
+
+/* (a) What arrives by sync after the cache was made is shown, the lapse first. */
+static void
+test_sync_updates_the_cache(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+
+    same_as_without_cache(f, &cl, &rev);
+    char *before = cache_hex(f);
+    assert_non_null(before); /* the counselor's sync made it */
+    assert_false(has_flag(row(cl), "USE REPORTED"));
+    assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 0);
+    json_decref(cl);
+    json_decref(rev);
+
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+       "lapse");
+    ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    char *after = cache_hex(f);
+    assert_non_null(after);
+    assert_string_not_equal(before, after); /* the sync applied what it pulled */
+
+    same_as_without_cache(f, &cl, &rev);
+    assert_true(has_flag(row(cl), "USE REPORTED"));
+    assert_true(has_flag(row(cl), "HIGH CRAVING"));
+    assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count")),
+                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+    json_decref(cl);
+    json_decref(rev);
+    free(before);
+    free(after);
+}
+
+/* (b) A damaged, deleted or differently screened cache is rebuilt, never believed. */
+static void
+test_bad_cache_is_rebuilt(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    sqlite3 *db;
+
+    as(f->p.client_home);
+    ok(tc_cli("journal", "-m", "I went by the old bar on Fifth street today", NULL), "journal");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    /* A flipped byte in the sealed summary. */
+    flip_byte(f, 40);
+    char *damaged = cache_hex(f);
+    same_as_without_cache(f, &cl, &rev);
+    char *rebuilt = cache_hex(f);
+    assert_string_not_equal(damaged, rebuilt);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* A truncated one, then none at all. */
+    db = counselor_db(f);
+    exec(db, "UPDATE summaries SET body = substr(body, 1, 60)");
+    sqlite3_close(db);
+    same_as_without_cache(f, &cl, &rev);
+    json_decref(cl);
+    json_decref(rev);
+    db = counselor_db(f);
+    exec(db, "DELETE FROM summaries");
+    sqlite3_close(db);
+    same_as_without_cache(f, &cl, &rev);
+    assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 0);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* The clinic adds a phrase that an old entry holds: the cache screened without it is
+     * stale, and the entry now raises risk language in both. */
+    char path[4400];
+    snprintf(path, sizeof path, "%s/risk-phrases.txt", f->p.counselor_home);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("intent_to_use: old bar\n", fp);
+    fclose(fp);
+    same_as_without_cache(f, &cl, &rev);
+    assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 1);
+    json_decref(cl);
+    json_decref(rev);
+    free(damaged);
+    free(rebuilt);
+}
+
+/* (c) After a revocation and a new share (a new epoch, a new stream key), the cache
+ * sealed under the old key is not believed: it is written again. */
+static void
+test_cache_under_old_key_is_not_believed(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    char prefix[16];
+
+    same_as_without_cache(f, &cl, &rev);
+    json_decref(cl);
+    json_decref(rev);
+    json_decref(cli_json(true, "clients", "--offline", NULL)); /* after the review's record */
+    char *old = cache_hex(f);
+    assert_non_null(old);
+    long long mark = stream_max_rowid(f);
+
+    snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
+    as(f->p.client_home);
+    ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke");
+    ok(tc_cli("share", prefix, "--yes", NULL), "share again");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    char sql[1 << 16];
+    /* The old records and the old cache put back, as an old copy of the file would hold
+     * them, beside the new grant: the cache then matches the records, and only the key it
+     * was sealed under (the old epoch's) tells it apart. */
+    sqlite3 *db = counselor_db(f);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE rowid > %lld AND stream = (SELECT"
+             " stream FROM summaries)", mark);
+    exec(db, sql);
+    assert_true(strlen(old) + 100 < sizeof sql);
+    assert_null(strchr(old, '/')); /* one stream */
+    snprintf(sql, sizeof sql, "UPDATE summaries SET body = x'%s'", old);
+    exec(db, sql);
+    sqlite3_close(db);
+
+    /* clients alone (a review writes its reviewed record, which would change the mark). */
+    json_decref(cli_json(true, "clients", "--offline", NULL));
+    char *now = cache_hex(f);
+    assert_string_not_equal(old, now);
+    same_as_without_cache(f, &cl, &rev);
+    json_decref(cl);
+    json_decref(rev);
+    free(old);
+    free(now);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sync_updates_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_cache_is_rebuilt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_under_old_key_is_not_believed, setup,
+                                        teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
