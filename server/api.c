@@ -612,10 +612,11 @@ job_done(dbk_job *job)
 
     j->app->requests[(status / 100) % 6]++;
     /* A job that may have changed access or an epoch makes every head untrusted
-     * before its response goes out (heads.h); a committed push, pull or sync records
-     * the heads it saw, and lets its token answer "nothing new" for the rest of this
-     * minute. */
-    if (!j->keeps_heads && j->ran)
+     * before its response goes out (heads.h): any that ran, except a GET (every GET
+     * route reads; a load balancer's /healthz must not empty the heads each second).
+     * A committed push, pull or sync records the heads it saw, and lets its token
+     * answer "nothing new" for the rest of this minute. */
+    if (!j->keeps_heads && j->ran && strcmp(j->req->method, "GET") != 0)
         dbk_heads_invalidate();
     else if (j->keeps_heads && err == DBK_OK && j->committed != NULL)
         j->committed(j);

@@ -235,15 +235,19 @@ out:
     return ok;
 }
 
-/* Grows an array of units by one zeroed element; NULL when out of memory. */
+/* Grows an array of units by one zeroed element; NULL when out of memory. Room is
+ * doubled when full (4, 8, 16...), so a sync of n streams costs log n allocations,
+ * not one per stream. */
 static void *
 grow(void **arr, size_t *n, size_t size)
 {
-    unsigned char *m = realloc(*arr, (*n + 1) * size);
-    if (m == NULL)
-        return NULL;
+    unsigned char *m = *arr;
+    if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
+        if ((m = realloc(*arr, (*n == 0 ? 4 : *n * 2) * size)) == NULL)
+            return NULL;
+        *arr = m;
+    }
     memset(m + *n * size, 0, size);
-    *arr = m;
     return m + (*n)++ * size;
 }
 

@@ -14,9 +14,12 @@
  * acknowledged to anyone, so answering before it is as if the pull came first.
  *
  * An entry is trusted only while the generation has not moved since it was
- * written. Every job other than a push, pull or sync (grants, revocations,
- * rotations, logouts, device and account changes, anything) moves it when it
- * finishes, so nothing this process did to access or to an epoch is missed.
+ * written. Every job other than a push, pull, sync or GET (grants, revocations,
+ * rotations, logins, logouts, device and account changes, anything that writes)
+ * moves it when it finishes, so nothing this process did to access or to an epoch
+ * is missed. GET routes only read. The generation is one for all streams: a login
+ * anywhere sends every stream's next sync to the worker once (a generation per
+ * account would keep more heads under heavy login traffic; not done yet).
  *
  * ONE PROCESS ONLY. Enabled for the SQLite store, whose file one `daybookd serve`
  * owns (its data directory is locked), and whose heads only that process moves
