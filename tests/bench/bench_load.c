@@ -452,10 +452,13 @@ start_daybook_node(target *t, const char *data_dir, const char *name)
     unlink(port_file);
     /* The per-account rate limit (default 20/s, bursts of 200) is raised: the sync
      * phase has each client sync back to back, which a real device never does, and
-     * the limiter's bookkeeping costs the same either way. */
+     * the limiter's bookkeeping costs the same either way. So is the quota (256 MiB,
+     * about 400,000 records), which bench_growth's one account outgrows; it is still
+     * charged and checked on every push. */
     const char *argv[] = {cfg.daybookd,  "serve",      "--listen",    "127.0.0.1:0",
                           "--data-dir",  data_dir,     "--port-file", port_file,
                           "--rate-per-s", "100000",    "--rate-burst", "100000",
+                          "--quota-mb",  "1048576",
                           t->store ? "--store" : NULL, t->store,      NULL};
     if ((t->pid = bl_spawn(argv, t->dir, t->log)) < 0)
         die("cannot start %s", cfg.daybookd);
