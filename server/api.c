@@ -3,6 +3,7 @@
  * body or any value a client sent: only error codes, ids and counts.
  */
 #include "api.h"
+#include "heads.h"
 
 #include "dbk/base64.h"
 #include "dbk/log.h"
@@ -458,6 +459,11 @@ static struct token_slot {
     unsigned char hash[32];
     dbk_id account;
     int64_t until; /* 0 = empty */
+    /* Set when a committed push, pull or sync checked the token (dbk_api_fast_auth):
+     * the job's time, the account's grants_seq then, and heads.h's generation. */
+    bool fast;
+    int64_t checked_at, grants_seq;
+    uint64_t gen;
 } token_slots[CACHE_SETS][CACHE_WAYS];
 
 static size_t
@@ -517,9 +523,27 @@ dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account)
     return true;
 }
 
+bool
+dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq)
+{
+    const struct token_slot *t = j->need_auth ? token_find(j->token_hash) : NULL;
+    if (t == NULL || t->until < j->now || !t->fast || t->gen != dbk_heads_gen() ||
+        j->now < t->checked_at || j->now / 60000 != t->checked_at / 60000)
+        return false;
+    *account = t->account;
+    *grants_seq = t->grants_seq;
+    return true;
+}
+
+bool
+dbk_api_fast_rate(dbk_api_job *j, const dbk_id *account)
+{
+    return bucket_take(j, 0, account, j->app->config.rate_per_s, j->app->config.rate_burst);
+}
+
 /* Remembers a token that authenticated (or was issued) and its account's key; a
- * new entry takes an empty way or the one stored longest ago. */
-static void
+ * new entry takes an empty way or the one stored longest ago. Returns its slot. */
+static struct token_slot *
 token_seen(const unsigned char hash[32], const dbk_id *account, const unsigned char sign_pk[32],
            int64_t now)
 {
@@ -546,6 +570,8 @@ token_seen(const unsigned char hash[32], const dbk_id *account, const unsigned c
     memcpy(t->hash, hash, 32);
     t->account = *account;
     t->until = now + TOKEN_SEEN_MS;
+    t->fast = false;
+    return t;
 }
 
 static void
@@ -554,6 +580,7 @@ job_run(dbk_job *job, dbk_store *st)
     dbk_api_job *j = (dbk_api_job *)job;
     int rc;
 
+    j->ran = true;
     if (j->need_auth) {
         dbk_id account;
         rc = dbk_store_token_check(st, j->token_hash, j->now, &account, &j->device);
@@ -584,8 +611,24 @@ job_done(dbk_job *job)
     int status = err == DBK_OK ? j->status : dbk_err_http_status(err);
 
     j->app->requests[(status / 100) % 6]++;
-    if (j->authed)
-        token_seen(j->token_hash, &j->me.id, j->me.sign_pk, j->now);
+    /* A job that may have changed access or an epoch makes every head untrusted
+     * before its response goes out (heads.h): any that ran, except a GET (every GET
+     * route reads; a load balancer's /healthz must not empty the heads each second).
+     * A committed push, pull or sync records the heads it saw, and lets its token
+     * answer "nothing new" for the rest of this minute. */
+    if (!j->keeps_heads && j->ran && strcmp(j->req->method, "GET") != 0)
+        dbk_heads_invalidate();
+    else if (j->keeps_heads && err == DBK_OK && j->committed != NULL)
+        j->committed(j);
+    if (j->authed) {
+        struct token_slot *t = token_seen(j->token_hash, &j->me.id, j->me.sign_pk, j->now);
+        if (j->keeps_heads && err == DBK_OK) {
+            t->fast = true;
+            t->checked_at = j->now;
+            t->grants_seq = j->me.grants_seq;
+            t->gen = dbk_heads_gen();
+        }
+    }
     /* A token issued by a committed enroll or login is as good as one just checked;
      * an uncommitted one (err) is not in the store, so it is not remembered. */
     if (j->issued && err == DBK_OK)
@@ -630,6 +673,13 @@ job_done(dbk_job *job)
             free(text);
         }
     }
+    job_free(j);
+}
+
+void
+dbk_api_fast_done(dbk_api_job *j, int http_status)
+{
+    j->app->requests[(http_status / 100) % 6]++;
     job_free(j);
 }
 

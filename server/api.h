@@ -57,6 +57,14 @@ struct dbk_api_job {
     int status;              /* HTTP status on success; 200 unless set */
     void *ctx;               /* endpoint-specific, freed with ctx_free */
     void (*ctx_free)(void *ctx);
+    /* A push, pull or sync: changes no access and no epoch, so it leaves the stream
+     * heads (heads.h) trusted; every other job that reached the worker moves their
+     * generation when it is done. */
+    bool keeps_heads;
+    bool ran;                /* reached the worker (a rejected job changed nothing) */
+    /* Called on the loop thread, before the response, when the job's group committed
+     * and the job succeeded: records the heads it saw (api_records.c). */
+    void (*committed)(dbk_api_job *j);
 };
 
 /* True if the raw text nests deeper than max: checked before parsing, so a hostile
@@ -136,6 +144,21 @@ void dbk_api_fail(dbk_api_job *j, int err, json_t *extra);
  * worker still compares the key with the stored one. False when not known.
  */
 bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
+
+/*
+ * For a "nothing new" answer given on the loop thread without the worker
+ * (api_records.c): true, with the account and its grants_seq, when j's token was
+ * checked by the worker for a push, pull or sync that committed, in the same
+ * minute as j->now (so the device's per-minute last_seen, which that check wrote,
+ * is what the worker would write now), and nothing that may change access has
+ * finished since (heads.h's generation). False: send j to the worker as usual.
+ */
+bool dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq);
+/* Takes one request from account's rate limit, as the worker would; false when
+ * refused (then send j to the worker, which refuses it with its Retry-After). */
+bool dbk_api_fast_rate(dbk_api_job *j, const dbk_id *account);
+/* Counts a response the loop thread sent for j itself (for /metrics) and frees j. */
+void dbk_api_fast_done(dbk_api_job *j, int http_status);
 /* The account of j's token if that token authenticated within the last minute (loop
  * thread only); the worker checks the token regardless. */
 bool dbk_api_recent_token(const dbk_api_job *j, dbk_id *account);

@@ -7,6 +7,7 @@
  */
 #include "app.h"
 #include "gate.h"
+#include "heads.h"
 #include "router.h"
 
 #include "dbk/base64.h"
@@ -572,6 +573,10 @@ serve_run(struct serve_opts *o)
         fprintf(stderr, "daybookd: warning: cannot write %s/store.url; admin commands "
                         "need --store\n", data_dir);
 
+    /* The "nothing new" answer on the loop thread trusts heads this process saw
+     * committed: right for a SQLite file that only this process serves, wrong for a
+     * PostgreSQL store that other nodes write to (heads.h). */
+    dbk_heads_enable(strcmp(dbk_store_backend(s.app.store), "sqlite") == 0);
     s.app.config.quota_bytes = (int64_t)quota_mb * 1024 * 1024;
     s.app.config.invite_ttl_ms = 7LL * 24 * 3600 * 1000;
     s.app.config.metrics_public = metrics_public;

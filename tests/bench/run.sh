@@ -2,8 +2,13 @@
 # tests/bench/run.sh: every benchmark of issue 8 in one run, one table.
 #
 #   tests/bench/run.sh [--readme]
+#   tests/bench/run.sh --growth [bench_growth options]
 #
 # --readme also rewrites the table in README.md's "Performance" section.
+# --growth runs only bench_growth (issue 20: one account grown to 10k, 100k and 1M
+# records, the server to 10, 1,000 and 10,000 accounts) and writes
+# build-bench/growth/growth.{json,md,svg}; options after it go to bench_growth
+# (e.g. --records 10000,100000,300000 on a slow machine).
 # Builds RelWithDebInfo into build-bench/ (never build/), installs the peer
 # (pouchdb-server, pinned by tests/bench/peer/package-lock.json) into
 # build-bench/peer/ with npm ci, then runs:
@@ -18,6 +23,22 @@
 # script is not part of ctest or .ci/run, and a missed target does not fail it.
 # Every server binds 127.0.0.1 and dies with its generator; every step is bounded.
 set -uo pipefail
+if [ "${1:-}" = --growth ]; then
+    shift
+    root=$(cd "$(dirname "$0")/../.." && pwd)
+    cd "$root"
+    mkdir -p build-bench/growth
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+        cmake --build build-bench -j "$(nproc 2>/dev/null || echo 2)" \
+            --target daybookd bench_growth >build-bench/growth/build.log 2>&1 || {
+        echo "bench: build failed; see build-bench/growth/build.log" >&2
+        exit 1
+    }
+    rm -rf build-bench/growth/scratch
+    exec timeout --kill-after=10 3600 build-bench/tests/bench/bench_growth \
+        --work build-bench/growth/scratch --out-dir build-bench/growth \
+        --daybookd build-bench/server/daybookd "$@"
+fi
 if [ $# -gt 1 ] || { [ $# -eq 1 ] && [ "$1" != --readme ]; }; then
     echo "usage: tests/bench/run.sh [--readme]" >&2
     exit 2

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1178,6 +1179,218 @@ test_login_retry_after_is_true(void **state)
     tc_account_free(&cl);
 }
 
+static int
+start_unlimited(void **state)
+{
+    static const char *const args[] = {"--rate-per-s", "100000", "--rate-burst", "100000", NULL};
+    dbk_server *s = calloc(1, sizeof *s);
+    assert_int_equal(dbk_server_start(s, args), 0);
+    *state = s;
+    return 0;
+}
+
+/* daybook_storage_jobs_total of /metrics (loopback may read it). */
+static long long
+storage_jobs(const dbk_server *s)
+{
+    static const char key[] = "\ndaybook_storage_jobs_total ";
+    char url[128];
+    dbk_http_resp r;
+    const char *p;
+    long long v = -1;
+
+    snprintf(url, sizeof url, "%s/metrics", s->base_url);
+    assert_int_equal(dbk_http("GET", url, NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    if ((p = strstr(r.body, key)) != NULL)
+        v = atoll(p + strlen(key));
+    dbk_http_resp_free(&r);
+    return v;
+}
+
+/* A sync that pulls c's shared stream since cursor: the response, status 200 checked. */
+static json_t *
+sync_since(dbk_server *s, tc_account *c, long long cursor)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o, s:I}]}", "pull", "stream", tc_id(&c->shared), "since",
+                             (json_int_t)cursor);
+    json_t *r = tc_req(s, c, "POST", "/v1/sync", body, &st);
+    json_decref(body);
+    assert_int_equal(st, 200);
+    return r;
+}
+
+/* The status of that sync. */
+static long
+sync_status(dbk_server *s, tc_account *c, long long cursor)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o, s:I}]}", "pull", "stream", tc_id(&c->shared), "since",
+                             (json_int_t)cursor);
+    json_decref(tc_req(s, c, "POST", "/v1/sync", body, &st));
+    json_decref(body);
+    return st;
+}
+
+/* The compact text of a response, in the order the server wrote it; malloc'd. */
+static char *
+text_of(json_t *r)
+{
+    char *t = json_dumps(r, JSON_COMPACT);
+    assert_non_null(t);
+    json_decref(r);
+    return t;
+}
+
+#define RACE_RECORDS 60
+
+/*
+ * The "nothing new" answer (server/heads.h) never hides a record. A second process
+ * pushes records one by one, and tells after each acknowledgement which seq it got;
+ * meanwhile the owner's device syncs as fast as it can from its cursor. Every
+ * record acknowledged before a sync was sent is in that sync's answer or an earlier
+ * one, seqs arrive in order without a gap, and all of them arrive. Then a sync with
+ * nothing new is answered byte for byte as the storage thread answers it, without a
+ * storage job on SQLite (on PostgreSQL, shared by nodes, every one is a job), and
+ * after logout the same sync is refused at once.
+ */
+static void
+test_nothing_new_hides_nothing(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, other;
+    int fds[2];
+    pid_t pid;
+    long long cursor = 0, acked = 0, jobs0, jobs1, jobs2;
+    size_t got = 0, late = 0, syncs = 0;
+    bool child_done = false;
+    char *first, path[512];
+    long st;
+    json_t *r;
+    int wst;
+
+    tc_new_counselor(s, &co, "Counselor N");
+    tc_new_client(s, &cl, &co);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        for (int i = 0; i < RACE_RECORDS; i++) {
+            dbk_id rec;
+            long long seq;
+            dbk_id_random(&rec);
+            if (push_one(s, &cl, &rec, "{\"v\":1}", &r) != 200)
+                _exit(1);
+            seq = json_integer_value(json_object_get(r, "high_seq"));
+            json_decref(r);
+            if (write(fds[1], &seq, sizeof seq) != (ssize_t)sizeof seq)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    while (got < RACE_RECORDS && syncs < 100000) {
+        long long seq, asked_after, next;
+        json_t *e, *rec;
+        size_t i;
+        /* What was acknowledged before this sync is sent. */
+        while (!child_done) {
+            struct timeval tv = {0, 0};
+            fd_set rd;
+            FD_ZERO(&rd);
+            FD_SET(fds[0], &rd);
+            if (select(fds[0] + 1, &rd, NULL, NULL, &tv) != 1)
+                break;
+            ssize_t n = read(fds[0], &seq, sizeof seq);
+            if (n == 0) {
+                child_done = true;
+            } else {
+                assert_int_equal(n, sizeof seq);
+                acked = seq > acked ? seq : acked;
+            }
+        }
+        asked_after = acked;
+        r = sync_since(s, &cl, cursor);
+        syncs++;
+        e = json_array_get(json_object_get(r, "pull"), 0);
+        json_array_foreach(json_object_get(e, "records"), i, rec) {
+            seq = json_integer_value(json_object_get(rec, "seq"));
+            assert_int_equal(seq, cursor + 1); /* in order, no gap */
+            cursor = seq;
+            got++;
+        }
+        next = json_integer_value(json_object_get(e, "next"));
+        assert_int_equal(next, cursor);
+        if (cursor < asked_after)
+            late++; /* acknowledged before the sync, missing from its answer */
+        assert_true(json_integer_value(json_object_get(e, "high_seq")) >= asked_after);
+        json_decref(r);
+        if (child_done && got < RACE_RECORDS && cursor == acked)
+            break; /* the pusher is done and nothing more can come */
+    }
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    close(fds[0]);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    assert_int_equal(late, 0);
+    assert_int_equal(got, RACE_RECORDS);
+
+    /* Something else (any non-records request) makes the next sync go to the store;
+     * the ones after it answer the same bytes. */
+    r = tc_req(s, &cl, "GET", "/v1/account", NULL, &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    jobs0 = storage_jobs(s);
+    first = text_of(sync_since(s, &cl, cursor));
+    jobs1 = storage_jobs(s);
+    assert_int_equal(jobs1 - jobs0, 1);
+    for (int i = 0; i < 20; i++) {
+        char *again = text_of(sync_since(s, &cl, cursor));
+        assert_string_equal(again, first);
+        free(again);
+    }
+    snprintf(path, sizeof path, "%s?since=%lld",
+             tc_path("/v1/streams/%s/records", &cl.shared), cursor);
+    r = tc_req(s, &cl, "GET", path, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(r, "records")), 0);
+    json_decref(r);
+    jobs2 = storage_jobs(s);
+    if (dbk_test_pg())
+        assert_int_equal(jobs2 - jobs1, 21);
+    else
+        assert_true(jobs2 - jobs1 <= 1); /* at most one new minute's token check */
+
+    /* A second device syncs (so its token could answer "nothing new"), is revoked
+     * from the first, and its next sync is refused; then the first logs out, and its
+     * next sync is refused too, whatever was known a moment before. */
+    other = cl;
+    dbk_id_random(&other.device);
+    assert_int_equal(tc_login(s, &other, cl.passphrase, NULL), 200);
+    json_decref(sync_since(s, &other, cursor));
+    json_decref(sync_since(s, &other, cursor));
+    snprintf(path, sizeof path, "%s", tc_path("/v1/devices/%s", &other.device));
+    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+    assert_true(st == 200 || st == 204);
+    json_decref(r);
+    assert_int_equal(sync_status(s, &other, cursor), 401);
+    r = tc_req(s, &cl, "POST", "/v1/logout", NULL, &st);
+    assert_true(st == 200 || st == 204);
+    json_decref(r);
+    assert_int_equal(sync_status(s, &cl, cursor), 401);
+    dbk_report("nothing new hides nothing",
+               "records pushed one by one by another process while the owner syncs from "
+               "its cursor; then nothing new 21 times; then after a device revocation and a logout",
+               "%d of %d records, in order, none late (%zu syncs); nothing-new answers "
+               "identical, %lld storage jobs for 21 (%s); revoked device and logged-out token: 401",
+               (int)got, RACE_RECORDS, syncs, jobs2 - jobs1,
+               dbk_test_pg() ? "PostgreSQL: every one a job" : "SQLite");
+    free(first);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -1195,6 +1408,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_kill9_during_push_storm_loses_nothing_acknowledged,
                                         start, stop),
         cmocka_unit_test_setup_teardown(test_backup_restore_drill, start, stop),
+        cmocka_unit_test_setup_teardown(test_nothing_new_hides_nothing, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
     if (dbk_init() != 0)

@@ -1,0 +1,595 @@
+/*
+ * bench_growth: how daybookd's costs grow as its work grows (issue 20, "Growth").
+ *
+ *   bench_growth --work DIR --out-dir DIR [--daybookd PATH]
+ *                [--records 10000,100000,1000000] [--accounts 10,1000,10000]
+ *                [--per-account 10] [--samples 200]
+ *
+ * Two curves, each on its own daybookd (SQLite), grown in steps:
+ *   records   one client account's shared stream grown to each size in --records
+ *             (pushes of 500 records, 4 in flight);
+ *   accounts  the server grown to each size in --accounts enrolled clients, each
+ *             with --per-account records.
+ * At each size it measures:
+ *   sync_p50_ms, sync_p99_ms   --samples incremental syncs of one client, one after
+ *                              the other (one entry pushed, both streams pulled since
+ *                              the cursor: bench_load's shape), nothing else running
+ *   pull_rec_per_s             records/s of pulls of 1000 records from random cursors
+ *                              of the big stream (records), or of whole streams of
+ *                              random accounts (accounts)
+ *   push_cpu_us_per_rec        daybookd's CPU (utime + stime) per record stored while
+ *                              growing to this size from the previous one
+ *   disk_bytes_per_rec         the data directory's growth since set-up (allocated
+ *                              bytes, SQLite's WAL included) / records stored; for
+ *                              accounts, their enrollment rows are in it too
+ *   rss_mib                    daybookd's VmRSS
+ * and writes growth.json (rows), growth.md (the table) and growth.svg (each figure
+ * divided by its value at the first size, against the size on a log axis: a flat
+ * line is 1) into --out-dir. Not a test: tests/bench/run.sh --growth runs it.
+ *
+ * It is built on bench_load.c, included whole (its main renamed): the simulated
+ * users, sealing, enrollment and server start-up are that file's, so the two
+ * benches cannot drift apart.
+ */
+#define main bench_load_main
+int bench_load_main(int argc, char **argv);
+#include "bench_load.c"
+#undef main
+
+#include <stddef.h>
+
+#define GROW_BATCH 500
+#define GROW_INFLIGHT 4
+#define MAX_SIZES 8
+
+typedef struct gpoint {
+    long size;
+    double sync_p50, sync_p99, pull_rps, push_cpu_us, disk_per_rec, rss_mib;
+} gpoint;
+
+static struct {
+    long records[MAX_SIZES], accounts[MAX_SIZES];
+    int nrecords, naccounts, per_account, samples;
+    const char *out_dir;
+} g = {{10000, 100000, 1000000}, {10, 1000, 10000}, 3, 3, 10, 200, NULL};
+
+static char co_token[64];
+
+static int
+parse_sizes(const char *v, long *out)
+{
+    int n = 0;
+    char *end;
+    while (*v && n < MAX_SIZES) {
+        long x = strtol(v, &end, 10);
+        if (end == v || x < 1)
+            die("bad size list '%s'", v);
+        out[n++] = x;
+        v = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
+/* A user's fields, without envelopes sealed in advance. */
+static void
+user_init(user *u)
+{
+    memset(u, 0, sizeof *u);
+    dbk_id_random(&u->id);
+    dbk_id_random(&u->device);
+    dbk_id_random(&u->shared);
+    dbk_id_random(&u->priv);
+    randombytes_buf(u->shared_key, sizeof u->shared_key);
+    randombytes_buf(u->priv_key, sizeof u->priv_key);
+    if ((u->keys = dbk_account_keys_new()) == NULL)
+        die("out of memory");
+    dbk_id_to_text(&u->shared, u->shared_t);
+    dbk_id_to_text(&u->priv, u->priv_t);
+}
+
+static void
+counselor_setup(target *t)
+{
+    const char *argv[] = {cfg.daybookd, "counselor", "add", "Bench Counselor", "--data-dir",
+                          t->data_dir, NULL};
+    char *out = bl_run(argv, 60), *p, code[32];
+    dbk_id co_id, co_dev, co_priv;
+    unsigned char co_priv_key[32];
+    dbk_account_keys *co_keys = dbk_account_keys_new();
+
+    if (co_keys == NULL || out == NULL || (p = strstr(out, "once): ")) == NULL)
+        die("daybookd counselor add gave no setup code");
+    snprintf(code, sizeof code, "%.22s", p + 7);
+    free(out);
+    dbk_id_random(&co_id);
+    dbk_id_random(&co_dev);
+    dbk_id_random(&co_priv);
+    randombytes_buf(co_priv_key, sizeof co_priv_key);
+    enroll(t, code, &co_id, &co_dev, co_keys, NULL, NULL, &co_priv, co_priv_key, co_token);
+    dbk_account_keys_free(co_keys);
+}
+
+static void
+client_enroll(target *t, user *u)
+{
+    char code[64];
+    json_t *empty = json_object();
+    json_t *inv = call_json(t, "POST", "/v1/invites", co_token, empty, 201);
+    json_decref(empty);
+    snprintf(code, sizeof code, "%s", json_string_value(json_object_get(inv, "code")));
+    json_decref(inv);
+    enroll(t, code, &u->id, &u->device, u->keys, &u->shared, u->shared_key, &u->priv,
+           u->priv_key, u->token);
+}
+
+/* ---- pushing many records ---- */
+
+typedef struct gpush {
+    bl_req req;
+    char *text;
+    size_t want;
+    size_t *stored;
+    int *bad;
+} gpush;
+
+static void
+gpush_done(bl_req *r, int status, const char *body, size_t len)
+{
+    gpush *p = r->arg;
+    size_t got = count(body, "\"result\":\"stored\"");
+    (void)len;
+    if (status != 200 || got != p->want) {
+        if ((*p->bad)++ == 0)
+            fprintf(stderr, "bench_growth: push: HTTP %d, %zu of %zu: %.200s\n", status, got,
+                    p->want, body);
+    }
+    *p->stored += got;
+    free(p->text);
+    p->text = NULL;
+}
+
+/* n new records into u's shared stream, GROW_BATCH a request, GROW_INFLIGHT in flight.
+ * Sealing is the generator's work, done between the pool's turns. */
+static void
+push_records(target *t, user *u, long n, int *seq_hint)
+{
+    gpush slots[GROW_INFLIGHT];
+    size_t stored = 0;
+    int bad = 0;
+    long sent = 0;
+
+    memset(slots, 0, sizeof slots);
+    while (sent < n || bl_pool_busy(t->pool) > 0) {
+        for (int k = 0; k < GROW_INFLIGHT && sent < n; k++) {
+            gpush *p = &slots[k];
+            size_t m = (size_t)(n - sent < GROW_BATCH ? n - sent : GROW_BATCH), len, cap, at;
+            char *body, path[128];
+            if (p->text != NULL)
+                continue;
+            cap = m * (DBK_B64_ENCODED_LEN(1024) + 32) + 32;
+            body = xmalloc(cap);
+            at = (size_t)snprintf(body, cap, "{\"records\":[");
+            for (size_t i = 0; i < m; i++) {
+                char *env, *rec;
+                seal(u, (*seq_hint)++, &env, &rec);
+                at += (size_t)snprintf(body + at, cap - at, "%s{\"envelope\":\"%s\"}",
+                                       i ? "," : "", env);
+                free(env);
+                free(rec);
+            }
+            snprintf(body + at, cap - at, "]}");
+            snprintf(path, sizeof path, "/v1/streams/%s/records", u->shared_t);
+            p->text = http_req(t, "POST", path, u->token, body, &len);
+            free(body);
+            p->want = m;
+            p->stored = &stored;
+            p->bad = &bad;
+            p->req = (bl_req){.data = p->text, .len = len, .done = gpush_done, .arg = p};
+            bl_pool_submit(t->pool, &p->req);
+            sent += (long)m;
+        }
+        uv_run(loop, UV_RUN_ONCE);
+        if (bl_pool_error(t->pool) != NULL)
+            die("push: %s", bl_pool_error(t->pool));
+    }
+    if (bad > 0 || (long)stored != n)
+        die("push: %zu of %ld stored, %d bad responses", stored, n, bad);
+}
+
+/* ---- the figures at one size ---- */
+
+/* samples incremental syncs of u, one after the other; p50 and p99 into pt. */
+static void
+measure_sync(target *t, user *u, int64_t since[2], int *seq_hint, gpoint *pt)
+{
+    double *lat = xmalloc((size_t)g.samples * sizeof *lat);
+    for (int i = 0; i < g.samples; i++) {
+        char *env, *rec, *body, *req, *resp;
+        size_t len, cap;
+        int status;
+        uint64_t t0;
+        seal(u, (*seq_hint)++, &env, &rec);
+        cap = strlen(env) + 512;
+        body = xmalloc(cap);
+        snprintf(body, cap,
+                 "{\"push\":[{\"stream\":\"%s\",\"records\":[{\"envelope\":\"%s\"}]}],"
+                 "\"pull\":[{\"stream\":\"%s\",\"since\":%lld},{\"stream\":\"%s\",\"since\":%lld}]}",
+                 u->shared_t, env, u->shared_t, (long long)since[0], u->priv_t,
+                 (long long)since[1]);
+        req = http_req(t, "POST", "/v1/sync", u->token, body, &len);
+        t0 = bl_now_ns();
+        if (bl_call(t->pool, req, len, &status, &resp) != 0)
+            die("sync: %s", bl_pool_error(t->pool));
+        lat[i] = (double)(bl_now_ns() - t0) / 1e6;
+        if (status != 200 || strstr(resp, "\"result\":\"stored\"") == NULL)
+            die("sync: HTTP %d: %.200s", status, resp);
+        {
+            json_t *j = json_loads(resp, 0, NULL), *pull = json_object_get(j, "pull");
+            for (size_t k = 0; k < 2; k++)
+                since[k] = json_integer_value(
+                    json_object_get(json_array_get(pull, k), "next"));
+            json_decref(j);
+        }
+        free(env);
+        free(rec);
+        free(body);
+        free(req);
+        free(resp);
+    }
+    qsort(lat, (size_t)g.samples, sizeof *lat, cmp_double);
+    pt->sync_p50 = pct(lat, (size_t)g.samples, 0.50);
+    pt->sync_p99 = pct(lat, (size_t)g.samples, 0.99);
+    free(lat);
+}
+
+/* Pulls: of u's stream from random cursors below its head (pages of limit), or of
+ * the whole streams of random users; records per second into pt. */
+static void
+measure_pull(target *t, user *us, long nus, long head, gpoint *pt)
+{
+    size_t got = 0;
+    uint64_t t0 = bl_now_ns();
+    int pulls = nus > 1 ? 200 : 20;
+    for (int i = 0; i < pulls; i++) {
+        user *u = &us[nus > 1 ? (long)randombytes_uniform((uint32_t)nus) : 0];
+        long since = 0, limit = 1000;
+        char path[256], *req, *resp;
+        size_t len;
+        int status;
+        if (nus == 1 && head > limit)
+            since = (long)randombytes_uniform((uint32_t)(head - limit));
+        snprintf(path, sizeof path, "/v1/streams/%s/records?since=%ld&limit=%ld", u->shared_t,
+                 since, limit);
+        req = http_req(t, "GET", path, u->token, NULL, &len);
+        if (bl_call(t->pool, req, len, &status, &resp) != 0 || status != 200)
+            die("pull: HTTP %d", status);
+        got += count(resp, "\"envelope\":");
+        free(req);
+        free(resp);
+    }
+    pt->pull_rps = (double)got / ((double)(bl_now_ns() - t0) / 1e9);
+}
+
+/* The data directory after set-up, before any record: what bytes per record leave out
+ * (the schema, the accounts, SQLite's WAL and the disk-full reserve file). */
+static int64_t du_base;
+
+static void
+measure_rest(target *t, long records, gpoint *pt)
+{
+    long rss, hwm;
+    int64_t du = bl_du(t->data_dir);
+    pt->disk_per_rec = du > 0 && records > 0 ? (double)(du - du_base) / (double)records : NAN;
+    pt->rss_mib = bl_mem_kib(t->pid, &rss, &hwm) == 0 ? (double)rss / 1024.0 : NAN;
+}
+
+/* ---- the two curves ---- */
+
+static int
+grow_records(gpoint *pts)
+{
+    target t = {.kind = K_DAYBOOK, .key = "records", .label = "daybookd (one account)"};
+    user u;
+    long have = 0;
+    int seq_hint = 0, n = 0;
+    int64_t since[2] = {0, 0};
+
+    snprintf(t.dir, sizeof t.dir, "%s/records", cfg.work);
+    snprintf(t.log, sizeof t.log, "%s/server.log", t.dir);
+    mkdir_p(t.dir);
+    start_daybook(&t);
+    t.pool = bl_pool_new(loop, t.port, GROW_INFLIGHT);
+    counselor_setup(&t);
+    user_init(&u);
+    client_enroll(&t, &u);
+    du_base = bl_du(t.data_dir);
+    for (int i = 0; i < g.nrecords; i++) {
+        gpoint *pt = &pts[n];
+        long want = g.records[i] - have;
+        double cpu0 = bl_cpu_ms(t.pid);
+        uint64_t t0 = bl_now_ns();
+        if (want < 0)
+            continue;
+        fprintf(stderr, "bench_growth: records: growing to %ld\n", g.records[i]);
+        push_records(&t, &u, want, &seq_hint);
+        pt->push_cpu_us = want > 0 ? (bl_cpu_ms(t.pid) - cpu0) * 1000.0 / (double)want : NAN;
+        fprintf(stderr, "bench_growth: records: %ld pushed in %.1f s\n", want,
+                (double)(bl_now_ns() - t0) / 1e9);
+        have = g.records[i];
+        pt->size = have;
+        measure_rest(&t, have, pt);
+        measure_pull(&t, &u, 1, have, pt);
+        since[0] = have; /* the sync client is caught up, as a device would be */
+        measure_sync(&t, &u, since, &seq_hint, pt);
+        have += g.samples; /* the syncs stored one record each */
+        n++;
+    }
+    bl_pool_free(t.pool);
+    bl_stop(t.pid, 20000);
+    return n;
+}
+
+static int
+grow_accounts(gpoint *pts)
+{
+    target t = {.kind = K_DAYBOOK, .key = "accounts", .label = "daybookd (many accounts)"};
+    long have = 0, max = g.accounts[g.naccounts - 1], records = 0;
+    user *us = calloc((size_t)max, sizeof *us);
+    int seq_hint = 0, n = 0;
+    int64_t since[2] = {0, 0}; /* us[0]'s cursors: the measured syncs' client */
+
+    if (us == NULL)
+        die("out of memory");
+    snprintf(t.dir, sizeof t.dir, "%s/accounts", cfg.work);
+    snprintf(t.log, sizeof t.log, "%s/server.log", t.dir);
+    mkdir_p(t.dir);
+    start_daybook(&t);
+    t.pool = bl_pool_new(loop, t.port, GROW_INFLIGHT);
+    counselor_setup(&t);
+    du_base = bl_du(t.data_dir); /* here the accounts' own rows count */
+    for (int i = 0; i < g.naccounts; i++) {
+        gpoint *pt = &pts[n];
+        long want = g.accounts[i];
+        double cpu = 0;
+        uint64_t t0 = bl_now_ns();
+        if (want <= have)
+            continue;
+        fprintf(stderr, "bench_growth: accounts: growing to %ld\n", want);
+        for (long k = have; k < want; k++) {
+            double c0;
+            user_init(&us[k]);
+            client_enroll(&t, &us[k]);
+            c0 = bl_cpu_ms(t.pid);
+            push_records(&t, &us[k], g.per_account, &seq_hint);
+            cpu += bl_cpu_ms(t.pid) - c0;
+        }
+        records += (want - have) * g.per_account;
+        pt->push_cpu_us = cpu * 1000.0 / (double)((want - have) * g.per_account);
+        fprintf(stderr, "bench_growth: accounts: %ld enrolled in %.1f s\n", want - have,
+                (double)(bl_now_ns() - t0) / 1e9);
+        have = want;
+        pt->size = have;
+        measure_rest(&t, records, pt);
+        measure_pull(&t, us, have, 0, pt);
+        if (since[0] == 0)
+            since[0] = g.per_account; /* then where its last sync left it */
+        measure_sync(&t, &us[0], since, &seq_hint, pt);
+        records += g.samples;
+        n++;
+    }
+    bl_pool_free(t.pool);
+    bl_stop(t.pid, 20000);
+    for (long k = 0; k < have; k++)
+        dbk_account_keys_free(us[k].keys);
+    free(us);
+    return n;
+}
+
+/* ---- output ---- */
+
+static const struct metric {
+    const char *key, *label, *unit, *color;
+    size_t off;
+} metrics[] = {
+    {"sync_p99_ms", "incremental sync p99", "ms", "#c0392b", offsetof(gpoint, sync_p99)},
+    {"sync_p50_ms", "incremental sync p50", "ms", "#e67e22", offsetof(gpoint, sync_p50)},
+    {"pull_rec_per_s", "pull records/s", "records/s", "#2980b9", offsetof(gpoint, pull_rps)},
+    {"push_cpu_us_per_rec", "push CPU per record", "µs", "#27ae60",
+     offsetof(gpoint, push_cpu_us)},
+    {"disk_bytes_per_rec", "bytes on disk per record", "B", "#8e44ad",
+     offsetof(gpoint, disk_per_rec)},
+    {"rss_mib", "server RSS", "MiB", "#7f8c8d", offsetof(gpoint, rss_mib)},
+};
+#define NMETRICS (sizeof metrics / sizeof metrics[0])
+
+static double
+val(const gpoint *p, size_t m)
+{
+    return *(const double *)((const char *)p + metrics[m].off);
+}
+
+static void
+md_table(FILE *f, const char *title, const char *what, const gpoint *p, int n)
+{
+    fprintf(f, "| %s | %s |", title, what);
+    for (size_t m = 0; m < NMETRICS; m++)
+        fprintf(f, " %s (%s) |", metrics[m].label, metrics[m].unit);
+    fprintf(f, "\n| --- | --- |");
+    for (size_t m = 0; m < NMETRICS; m++)
+        fprintf(f, " ---: |");
+    fprintf(f, "\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "| | %ld |", p[i].size);
+        for (size_t m = 0; m < NMETRICS; m++)
+            fprintf(f, " %.4g |", val(&p[i], m));
+        fprintf(f, "\n");
+    }
+}
+
+/* One panel of the plot: x = log10(size), y = value / value at the first size. */
+static void
+svg_panel(FILE *f, double x0, const char *title, const gpoint *p, int n, double ymax)
+{
+    const double w = 420, h = 300, l = 50, top = 40, pw = w - l - 20, ph = h - top - 50;
+    double lx0 = log10((double)p[0].size), lx1 = log10((double)p[n - 1].size);
+    if (lx1 <= lx0)
+        lx1 = lx0 + 1;
+    fprintf(f, "<g transform=\"translate(%.0f,0)\">\n", x0);
+    fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
+            l + pw / 2, title);
+    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+               "stroke=\"#999\"/>\n", l, top, pw, ph);
+    for (double y = 0; y <= ymax + 1e-9; y += ymax <= 4 ? 0.5 : 1) {
+        double yy = top + ph - y / ymax * ph;
+        fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+                   "<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.1f×</text>\n",
+                l, yy, l + pw, yy, l - 4, yy + 3, y);
+    }
+    for (int i = 0; i < n; i++) {
+        double xx = l + (log10((double)p[i].size) - lx0) / (lx1 - lx0) * pw;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%ld"
+                   "</text>\n", xx, top + ph + 14, p[i].size);
+    }
+    for (size_t m = 0; m < NMETRICS; m++) {
+        double base = val(&p[0], m);
+        if (!(base > 0))
+            continue;
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                metrics[m].color);
+        for (int i = 0; i < n; i++) {
+            double r = val(&p[i], m) / base, xx, yy;
+            if (!isfinite(r))
+                continue;
+            r = r > ymax ? ymax : r;
+            xx = l + (log10((double)p[i].size) - lx0) / (lx1 - lx0) * pw;
+            yy = top + ph - r / ymax * ph;
+            fprintf(f, "%.1f,%.1f ", xx, yy);
+        }
+        fprintf(f, "\"/>\n");
+    }
+    fprintf(f, "</g>\n");
+}
+
+static double
+max_ratio(const gpoint *p, int n)
+{
+    double mx = 1;
+    for (size_t m = 0; m < NMETRICS; m++)
+        for (int i = 0; i < n; i++)
+            if (val(&p[0], m) > 0 && val(&p[i], m) / val(&p[0], m) > mx)
+                mx = val(&p[i], m) / val(&p[0], m);
+    return ceil(mx > 8 ? 8 : mx);
+}
+
+static void
+write_outputs(const gpoint *rp, int rn, const gpoint *ap, int an)
+{
+    char path[PATH_MAX];
+    FILE *f;
+    json_t *out = json_object(), *arr;
+    double ymax = fmax(max_ratio(rp, rn), max_ratio(ap, an));
+
+    for (int c = 0; c < 2; c++) {
+        const gpoint *p = c ? ap : rp;
+        int n = c ? an : rn;
+        arr = json_array();
+        for (int i = 0; i < n; i++) {
+            json_t *o = json_pack("{s:I}", "size", (json_int_t)p[i].size);
+            for (size_t m = 0; m < NMETRICS; m++)
+                if (isfinite(val(&p[i], m)))
+                    json_object_set_new(o, metrics[m].key, json_real(val(&p[i], m)));
+            json_array_append_new(arr, o);
+        }
+        json_object_set_new(out, c ? "accounts" : "records", arr);
+    }
+    json_object_set_new(out, "per_account", json_integer(g.per_account));
+    json_object_set_new(out, "samples", json_integer(g.samples));
+    json_object_set_new(out, "envelope_bytes", json_integer((json_int_t)env_bytes));
+    snprintf(path, sizeof path, "%s/growth.json", g.out_dir);
+    if (json_dump_file(out, path, JSON_INDENT(1)) != 0)
+        die("cannot write %s", path);
+    json_decref(out);
+
+    snprintf(path, sizeof path, "%s/growth.md", g.out_dir);
+    if ((f = fopen(path, "w")) == NULL)
+        die("cannot write %s", path);
+    md_table(f, "one account", "records in its stream", rp, rn);
+    fprintf(f, "\n");
+    md_table(f, "many accounts", "accounts enrolled", ap, an);
+    fclose(f);
+
+    snprintf(path, sizeof path, "%s/growth.svg", g.out_dir);
+    if ((f = fopen(path, "w")) == NULL)
+        die("cannot write %s", path);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" height=\"%zu\" "
+               "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
+               "fill=\"white\"/>\n", (size_t)(320 + 18 * NMETRICS));
+    if (rn > 0)
+        svg_panel(f, 0, "one account: records in its stream", rp, rn, ymax);
+    if (an > 0)
+        svg_panel(f, 430, "server: accounts enrolled", ap, an, ymax);
+    for (size_t m = 0; m < NMETRICS; m++)
+        fprintf(f, "<line x1=\"60\" y1=\"%zu\" x2=\"90\" y2=\"%zu\" stroke=\"%s\" "
+                   "stroke-width=\"2\"/><text x=\"96\" y=\"%zu\" font-size=\"12\">%s "
+                   "(÷ its value at the smallest size)</text>\n",
+                (size_t)(310 + 18 * m), (size_t)(310 + 18 * m), metrics[m].color,
+                (size_t)(314 + 18 * m), metrics[m].label);
+    fprintf(f, "</svg>\n");
+    fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+    gpoint rp[MAX_SIZES], ap[MAX_SIZES];
+    int rn = 0, an = 0;
+
+    memset(rp, 0, sizeof rp);
+    memset(ap, 0, sizeof ap);
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        if (strcmp(a, "--daybookd") == 0)
+            cfg.daybookd = v;
+        else if (strcmp(a, "--work") == 0)
+            cfg.work = v;
+        else if (strcmp(a, "--out-dir") == 0)
+            g.out_dir = v;
+        else if (strcmp(a, "--records") == 0)
+            g.nrecords = parse_sizes(v, g.records);
+        else if (strcmp(a, "--accounts") == 0)
+            g.naccounts = parse_sizes(v, g.accounts);
+        else if (strcmp(a, "--per-account") == 0)
+            g.per_account = int_arg(a, v, 1, 500);
+        else if (strcmp(a, "--samples") == 0)
+            g.samples = int_arg(a, v, 10, 100000);
+        else
+            die("unknown option %s (see the comment at the top of bench_growth.c)", a);
+    }
+    if (cfg.work == NULL || g.out_dir == NULL || cfg.daybookd == NULL)
+        die("usage: bench_growth --work DIR --out-dir DIR --daybookd PATH [--records N,N,..] "
+            "[--accounts N,N,..] [--per-account N] [--samples N]");
+    mkdir_p(cfg.work);
+    mkdir_p(g.out_dir);
+    cfg.work = absolute(cfg.work);
+    cfg.daybookd = absolute(cfg.daybookd);
+    if (dbk_init() != 0)
+        die("libsodium did not start");
+    atexit(bl_kill_all);
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+    signal(SIGPIPE, SIG_IGN);
+    loop = uv_default_loop();
+    rows = json_array();
+    notes = json_array();
+    dbk_kdf_params_new(&kdf);
+    kdf.opslimit = DBK_KDF_OPS_MIN;
+    if (dbk_pass_keys_derive("bench passphrase", 16, &kdf, &pass) != DBK_OK)
+        die("passphrase KDF failed");
+    if (g.nrecords > 0)
+        rn = grow_records(rp);
+    if (g.naccounts > 0)
+        an = grow_accounts(ap);
+    write_outputs(rp, rn, ap, an);
+    fprintf(stderr, "bench_growth: wrote %s/growth.{json,md,svg}\n", g.out_dir);
+    return 0;
+}
