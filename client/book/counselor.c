@@ -21,7 +21,7 @@ status_err(json_t *resp)
 }
 
 int
-dbk_co_caseload(dbk_session *s, json_t **clients)
+dbk_sync_caseload(dbk_session *s, json_t **clients)
 {
     json_t *resp = NULL;
     long status;
@@ -329,7 +329,7 @@ dbk_co_learn_names(dbk_session *s, size_t *learned)
 }
 
 int
-dbk_co_my_name(dbk_session *s, char *out, size_t cap)
+dbk_sync_my_name(dbk_session *s, char *out, size_t cap)
 {
     json_t *acct = NULL;
     long status;

@@ -16,9 +16,6 @@
 
 #include "entries.h"
 
-/* GET /v1/caseload: the "clients" array (new reference). */
-int dbk_co_caseload(dbk_session *s, json_t **clients);
-
 /*
  * A JSON object kept in the local meta under key, sealed to this account's own
  * X25519 key (crypto_box_seal): readable only after unlock, never sent. get gives
@@ -63,9 +60,12 @@ int64_t dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *c
 
 /* A day number as a local date, and "YYYY-MM-DD HH:MM" for Unix ms. */
 void dbk_co_ms_text(int64_t ms, char out[32]);
+
+/* GET /v1/caseload: the "clients" array (new reference). */
+int dbk_sync_caseload(dbk_session *s, json_t **clients);
 /* This counselor's display name as the server holds it (GET /v1/account) into out;
  * "" and an error when it cannot be had. Informational (rule R9): what a client is
  * told goes in a link beside the fingerprint. */
-int dbk_co_my_name(dbk_session *s, char *out, size_t cap);
+int dbk_sync_my_name(dbk_session *s, char *out, size_t cap);
 
 #endif

@@ -45,8 +45,8 @@ keys_checked(int rc, long status, json_t *keys, const dbk_id *counselor, const c
 }
 
 int
-dbk_share_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
-                         unsigned char sign_pk[32], unsigned char box_pk[32])
+dbk_sync_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
+                        unsigned char sign_pk[32], unsigned char box_pk[32])
 {
     char t[DBK_ID_TEXT_LEN + 1], path[128];
     json_t *resp = NULL;
@@ -62,9 +62,9 @@ dbk_share_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp
 }
 
 int
-dbk_share_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *counselor,
-                                 const char *fp, unsigned char sign_pk[32],
-                                 unsigned char box_pk[32])
+dbk_sync_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *counselor,
+                                const char *fp, unsigned char sign_pk[32],
+                                unsigned char box_pk[32])
 {
     char t[DBK_ID_TEXT_LEN + 1];
     json_t *body, *resp = NULL;
@@ -92,16 +92,15 @@ dbk_share_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id 
 }
 
 int
-dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box_pk[32],
-                const json_t *consent, int64_t expires_ms)
+dbk_sync_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box_pk[32],
+                     const json_t *consent, int64_t expires_ms)
 {
     dbk_local_stream shared;
     unsigned char key[32], *g = NULL;
     char *text = NULL, sid[DBK_ID_TEXT_LEN + 1], path[128];
-    json_t *body = NULL, *resp = NULL, *copy;
+    json_t *body = NULL, *resp = NULL;
     size_t len;
     long status;
-    dbk_id copy_id;
     int rc;
 
     if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared)) != DBK_OK)
@@ -152,17 +151,22 @@ dbk_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box
             rc = dbk_local_act_acked(s->L, seq);
     }
     free(g);
-    if (rc != DBK_OK)
-        return rc;
+    return rc;
+}
+
+int
+dbk_share_keep_consent(dbk_session *s, const json_t *consent)
+{
+    dbk_id copy_id;
+    json_t *copy = json_deep_copy(consent);
     /* What was agreed, on every device of the client; the private stream is never shared. */
-    copy = json_deep_copy(consent);
-    rc = copy ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, copy, &copy_id) : DBK_E_NOMEM;
+    int rc = copy ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, copy, &copy_id) : DBK_E_NOMEM;
     json_decref(copy);
     return rc;
 }
 
 int
-dbk_share_template(dbk_session *s, json_t **tmpl)
+dbk_sync_consent_template(dbk_session *s, json_t **tmpl)
 {
     json_t *resp = NULL;
     long status;
@@ -180,7 +184,7 @@ dbk_share_template(dbk_session *s, json_t **tmpl)
 }
 
 int
-dbk_share_states(dbk_session *s, json_t **out)
+dbk_sync_share_states(dbk_session *s, json_t **out)
 {
     dbk_local_stream shared;
     char sid[DBK_ID_TEXT_LEN + 1], path[128];

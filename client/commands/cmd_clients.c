@@ -62,7 +62,7 @@ run_alias(dbk_session *s, int argc, char **argv)
     }
     if ((rc = dbk_co_aliases(s, &aliases)) != DBK_OK)
         return dbk_cmd_fail("cannot read your aliases", rc);
-    (void)dbk_co_caseload(s, &caseload); /* offline: the clients this device knows */
+    (void)dbk_sync_caseload(s, &caseload); /* offline: the clients this device knows */
     json_t *others = json_deep_copy(aliases);
     ret = dbk_resolve_client(s, others, caseload, argv[2], &id);
     json_decref(others);
@@ -247,7 +247,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
 
     fresh = dbk_review_freshen(s, no_pull);
     s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
-    rc = no_pull ? DBK_E_UNAVAILABLE : dbk_co_caseload(s, &caseload);
+    rc = no_pull ? DBK_E_UNAVAILABLE : dbk_sync_caseload(s, &caseload);
     if (rc == DBK_E_UNAVAILABLE) {
         offline = true;
     } else if (rc != DBK_OK) {

@@ -44,7 +44,7 @@ dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor, con
     FILE *out = ctx->json ? stderr : stdout;
     int rc;
 
-    if ((rc = dbk_share_template(s, &tmpl)) != DBK_OK)
+    if ((rc = dbk_sync_consent_template(s, &tmpl)) != DBK_OK)
         return dbk_cmd_fail("cannot fetch your clinic's consent form", rc);
     if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared)) != DBK_OK) {
         json_decref(tmpl);
@@ -72,7 +72,9 @@ dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor, con
             return rc < 0 ? DBK_EXIT_FAIL : DBK_EXIT_OK;
         }
     }
-    rc = dbk_share_grant(s, counselor, box_pk, doc, expires_ms);
+    rc = dbk_sync_share_grant(s, counselor, box_pk, doc, expires_ms);
+    if (rc == DBK_OK)
+        rc = dbk_share_keep_consent(s, doc);
     json_decref(doc);
     if (rc != DBK_OK) {
         fprintf(stderr, "daybook: nothing was shared with %s (%s). Try again: daybook share "
@@ -125,7 +127,7 @@ counselor_keys(dbk_session *s, const dbk_id *counselor, const char *cname, const
                         "their key against; share from the device you enrolled with\n", cname);
         return DBK_EXIT_FAIL;
     } else {
-        rc = dbk_share_counselor_keys(s, counselor, fp, sign_pk, box_pk);
+        rc = dbk_sync_counselor_keys(s, counselor, fp, sign_pk, box_pk);
     }
     if (rc == DBK_E_FINGERPRINT) {
         fprintf(stderr, "daybook: the server gave a key for %s that does not match the one you "
@@ -267,7 +269,7 @@ consent_client(dbk_ctx *ctx, dbk_session *s)
     int rc;
 
     /* Where each consent stands now; offline, what was signed is still shown. */
-    if (dbk_share_states(s, &states) != DBK_OK)
+    if (dbk_sync_share_states(s, &states) != DBK_OK)
         states = NULL;
 
     if ((rc = dbk_eu_load(s, &l)) != DBK_OK) {
@@ -372,7 +374,7 @@ team_counselor_keys(dbk_session *s, const dbk_link *u, const dbk_id *counselor,
         dbk_fingerprint_short(fp, counselor, sign_pk, box_pk);
         rc = strcmp(fp, u->fp) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
     } else {
-        rc = dbk_share_counselor_keys(s, counselor, u->fp, sign_pk, box_pk);
+        rc = dbk_sync_counselor_keys(s, counselor, u->fp, sign_pk, box_pk);
         if (rc == DBK_OK)
             rc = dbk_trust_pin(s, counselor, sign_pk, box_pk);
     }

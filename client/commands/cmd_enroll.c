@@ -102,7 +102,7 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
         return dbk_cmd_fail("cannot unlock your keys", rc);
     if (dbk_id_from_text(&counselor, u->counselor, strlen(u->counselor)) != DBK_OK)
         return dbk_cmd_fail("enrollment failed", DBK_E_INVALID);
-    rc = dbk_share_counselor_keys(s, &counselor, u->fp, sign_pk, box_pk);
+    rc = dbk_sync_counselor_keys(s, &counselor, u->fp, sign_pk, box_pk);
     if (rc == DBK_E_FINGERPRINT) {
         fprintf(stderr, "daybook: the server gave a key for your counselor that does not match "
                         "the code. Nothing was shared. Tell your counselor; with a new code, "
@@ -143,7 +143,7 @@ check_before_using_code(dbk_session *s, const dbk_link *u)
 
     if (dbk_id_from_text(&counselor, u->counselor, strlen(u->counselor)) != DBK_OK)
         return DBK_E_INVALID;
-    rc = dbk_share_counselor_keys_by_code(s, u->code, &counselor, u->fp, sign_pk, box_pk);
+    rc = dbk_sync_counselor_keys_by_code(s, u->code, &counselor, u->fp, sign_pk, box_pk);
     if (rc == DBK_E_NOT_FOUND)
         return DBK_OK;
     if (rc == DBK_E_GONE)

@@ -52,7 +52,7 @@ open_client(dbk_session *s, const char *cmd, const char *arg, dbk_id *client, ch
         ret = dbk_cmd_fail("cannot read your aliases", rc);
         goto fail;
     }
-    rc = dbk_co_caseload(s, &caseload);
+    rc = dbk_sync_caseload(s, &caseload);
     if (rc != DBK_OK && rc != DBK_E_UNAVAILABLE) {
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto fail;

@@ -207,7 +207,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     /* Pull first: a review of stale data can say "no use" about a lapse. */
     fresh = dbk_review_freshen(&s, a.offline);
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
-    rc = a.offline ? DBK_E_UNAVAILABLE : dbk_co_caseload(&s, &caseload);
+    rc = a.offline ? DBK_E_UNAVAILABLE : dbk_sync_caseload(&s, &caseload);
     if (rc != DBK_OK && rc != DBK_E_UNAVAILABLE) {
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto out;

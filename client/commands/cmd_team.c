@@ -38,7 +38,7 @@ team_link_format(dbk_session *s, const char *role, char *out, size_t cap)
     /* The fingerprint comes from this device's own keys, never from the server. */
     dbk_fingerprint_short(fp, &s->account, s->keys->sign_pk, s->keys->box_pk);
     dbk_id_to_text(&s->account, cid);
-    (void)dbk_co_my_name(s, name, sizeof name);
+    (void)dbk_sync_my_name(s, name, sizeof name);
     if ((size_t)snprintf(out, cap, "daybook://team?server=") >= cap ||
         dbk_pct_append(out, cap, s->server) != DBK_OK)
         return DBK_E_INVALID;
