@@ -13,31 +13,6 @@
 #include <strings.h>
 #include <time.h>
 
-static int
-status_err(json_t *resp)
-{
-    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-}
-
-int
-dbk_sync_caseload(dbk_session *s, json_t **clients)
-{
-    json_t *resp = NULL;
-    long status;
-    int rc = dbk_net_call(s, "GET", "/v1/caseload", NULL, true, &status, &resp);
-
-    *clients = NULL;
-    if (rc == DBK_OK && status != 200)
-        rc = status_err(resp);
-    if (rc == DBK_OK && !json_is_array(json_object_get(resp, "clients")))
-        rc = DBK_E_BAD_JSON;
-    if (rc == DBK_OK)
-        *clients = json_incref(json_object_get(resp, "clients"));
-    json_decref(resp);
-    return rc;
-}
-
 /* ---- aliases ---- */
 
 int
@@ -325,22 +300,5 @@ dbk_co_learn_names(dbk_session *s, size_t *learned)
         rc = dbk_co_aliases_save(s, a.aliases);
     json_decref(a.aliases);
     *learned = a.n;
-    return rc;
-}
-
-int
-dbk_sync_my_name(dbk_session *s, char *out, size_t cap)
-{
-    json_t *acct = NULL;
-    long status;
-    int rc = dbk_net_call(s, "GET", "/v1/account", NULL, true, &status, &acct);
-    const char *name = json_string_value(json_object_get(acct, "name"));
-
-    out[0] = '\0';
-    if (rc == DBK_OK && (status != 200 || name == NULL))
-        rc = DBK_E_UNAVAILABLE;
-    if (rc == DBK_OK)
-        snprintf(out, cap, "%s", name);
-    json_decref(acct);
     return rc;
 }

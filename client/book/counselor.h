@@ -61,11 +61,4 @@ int64_t dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *c
 /* A day number as a local date, and "YYYY-MM-DD HH:MM" for Unix ms. */
 void dbk_co_ms_text(int64_t ms, char out[32]);
 
-/* GET /v1/caseload: the "clients" array (new reference). */
-int dbk_sync_caseload(dbk_session *s, json_t **clients);
-/* This counselor's display name as the server holds it (GET /v1/account) into out;
- * "" and an error when it cannot be had. Informational (rule R9): what a client is
- * told goes in a link beside the fingerprint. */
-int dbk_sync_my_name(dbk_session *s, char *out, size_t cap);
-
 #endif

@@ -24,30 +24,4 @@ int dbk_share_consents_given(dbk_session *s, json_t **out);
  * in the private stream: what was agreed, on every device of the client. */
 int dbk_share_keep_consent(dbk_session *s, const json_t *consent);
 
-/* The counselor's keys from the server, checked against the fingerprint fp (the one the
- * invite carried, kept at enrollment): DBK_E_FINGERPRINT when they do not match. */
-int dbk_sync_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
-                            unsigned char sign_pk[32], unsigned char box_pk[32]);
-/*
- * The same check before enrolling, without a token: the server shows the keys of the
- * counselor whose invite CODE is pending, and uses nothing up (POST /v1/enroll/check).
- * DBK_E_GONE: the code is unknown, used or expired. DBK_E_FINGERPRINT: the keys, or the
- * account they belong to, are not the ones the link names.
- */
-int dbk_sync_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *counselor,
-                                    const char *fp, unsigned char sign_pk[32],
-                                    unsigned char box_pk[32]);
-/* Grants the shared stream's current epoch to counselor under consent, ending at
- * expires_ms (0: none), sends the grant and keeps it as an acknowledged act. The caller
- * then keeps the consent (dbk_share_keep_consent). */
-int dbk_sync_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned char box_pk[32],
-                         const json_t *consent, int64_t expires_ms);
-/* The clinic's consent template (GET /v1/consent-template), or NULL (*tmpl) when the
- * server has none; DBK_E_UNAVAILABLE offline. */
-int dbk_sync_consent_template(dbk_session *s, json_t **tmpl);
-/* Where each grantee of the shared stream stands, from the server:
- * {grantee id: "active"|"revoked"|"expired"} (any active grant makes it active). New
- * reference; DBK_E_UNAVAILABLE offline. */
-int dbk_sync_share_states(dbk_session *s, json_t **out);
-
 #endif

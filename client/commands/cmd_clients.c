@@ -28,6 +28,7 @@
 #include "daycount.h"
 #include "output.h"
 #include "resolve.h"
+#include "sharing.h"
 
 #include "dbk/error.h"
 

@@ -20,6 +20,7 @@
 #include "output.h"
 #include "prompt.h"
 #include "share.h"
+#include "sharing.h"
 #include "sync.h"
 #include "trust.h"
 #include "unlock.h"

@@ -13,6 +13,7 @@
 #include "links.h"
 #include "prompt.h"
 #include "share.h"
+#include "sharing.h"
 #include "net.h"
 #include "unlock.h"
 #include "trust.h"

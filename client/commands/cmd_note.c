@@ -26,6 +26,7 @@
 #include "prompt.h"
 #include "resolve.h"
 #include "review.h"
+#include "sharing.h"
 
 #include "dbk/error.h"
 

@@ -31,6 +31,7 @@
 #include "daycount.h"
 #include "output.h"
 #include "resolve.h"
+#include "sharing.h"
 #include "trust.h"
 
 #include "dbk/error.h"

@@ -20,6 +20,7 @@
 #include "links.h"
 #include "output.h"
 #include "resolve.h"
+#include "sharing.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
