@@ -1,7 +1,6 @@
-/* The counselor's caseload, aliases and session markers; see counselor.h. */
+/* The counselor's aliases and session markers; see counselor.h. */
 #include "counselor.h"
 #include "daycount.h"
-#include "transport.h"
 #include "unlock.h"
 #include "stream_key.h"
 

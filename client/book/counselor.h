@@ -1,9 +1,9 @@
 /*
  * What the counselor's commands (clients, review, session done, note) share:
- * the caseload from the server, clients named by alias or id prefix, the
- * session markers kept in the counselor's private stream, and writing a record
+ * clients named by alias or id prefix, the session markers kept in the counselor's private stream, and writing a record
  * into a client's shared stream with the key from the client's grant. The
- * pre-session review is computed in report/review.c.
+ * pre-session review is computed in report/review.c; the caseload is fetched by
+ * sync/sharing.c (dbk_sync_caseload).
  *
  * Aliases are the counselor's own names for clients. They are cached on this
  * device sealed to the account's own X25519 key in the local meta

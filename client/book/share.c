@@ -1,18 +1,11 @@
-/* Sharing under a consent; see share.h. */
+/* The consents a client gave, kept as its own records; see share.h. */
 #include "share.h"
 #include "consent.h"
 #include "entries.h"
 #include "entry.h"
-#include "transport.h"
-#include "stream_key.h"
 
-#include "dbk/base64.h"
 #include "dbk/error.h"
-#include "dbk/fingerprint.h"
-#include "dbk/grant.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int

@@ -1,10 +1,10 @@
 /*
- * Sharing the client's shared stream with a counselor under a consent: the grant
- * of the stream's current key, sealed to the counselor's X25519 key with the
- * consent inside (proto/CRYPTO.md section 5) and an end date from the consent,
- * sent to the server; and a copy of the consent kept in the client's private
- * stream (a "consent" record, the same document), so that 'daybook consent' can
- * show what was agreed on every device of the client, offline.
+ * The consents a client gave, as its own records: sharing the shared stream with a
+ * counselor sends a grant of the stream's current key with the consent inside
+ * (proto/CRYPTO.md section 5; sync/sharing.h, dbk_sync_share_grant), and this keeps
+ * a copy of the consent in the client's private stream (a "consent" record, the same
+ * document), so that 'daybook consent' can show what was agreed on every device of
+ * the client, offline. Nothing here talks to the server.
  */
 #ifndef DBK_CLIENT_SHARE_H
 #define DBK_CLIENT_SHARE_H

@@ -218,13 +218,6 @@ dbk_sync_share_states(dbk_session *s, json_t **out)
     return rc;
 }
 
-static int
-status_err(json_t *resp)
-{
-    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-}
-
 int
 dbk_sync_caseload(dbk_session *s, json_t **clients)
 {
@@ -234,7 +227,7 @@ dbk_sync_caseload(dbk_session *s, json_t **clients)
 
     *clients = NULL;
     if (rc == DBK_OK && status != 200)
-        rc = status_err(resp);
+        rc = answer_err(resp);
     if (rc == DBK_OK && !json_is_array(json_object_get(resp, "clients")))
         rc = DBK_E_BAD_JSON;
     if (rc == DBK_OK)

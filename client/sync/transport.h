@@ -1,10 +1,9 @@
 /*
  * The transport to daybookd, sync/'s own: one JSON request over libcurl (net.c). The
  * rooms above reach the server through sync/'s functions named for what they fetch
- * or send (sync.h, account.h, access_log.h, enroll.h), never through this header or
- * libcurl: tests/layering/check.sh fails on a file outside sync/ that includes either
- * or calls dbk_net_call, bar book/counselor.c and book/share.c, until their requests
- * move here.
+ * or send (sync.h, account.h, access_log.h, enroll.h, sharing.h), never through this
+ * header or libcurl: tests/layering/check.sh fails on any file outside sync/ that
+ * includes either or calls dbk_net_call.
  */
 #ifndef DBK_CLIENT_TRANSPORT_H
 #define DBK_CLIENT_TRANSPORT_H

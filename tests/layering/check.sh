@@ -59,12 +59,9 @@ done < <(grep -nE '\b(printf|puts|putchar)\(|\b(fprintf|fputs|fputc|fwrite)\((st
 
 # The transport is sync/'s own: every other room reaches the server through sync/'s
 # functions named for what they fetch or send (sync.h, account.h, access_log.h,
-# enroll.h; net.h for the server's address, token and CA), never through libcurl or
-# transport.h (dbk_net_call) directly. The two files listed still call it, until
-# their requests move into sync/; no other may start.
-declare -A transport_ok=([book/counselor.c]=1 [book/share.c]=1)
+# enroll.h, sharing.h; net.h for the server's address, token and CA), never through
+# libcurl or transport.h (dbk_net_call) directly. There is no exception.
 while IFS= read -r file; do
-    [ -n "${transport_ok[$file]:-}" ] && continue
     while IFS= read -r hit; do
         echo "layering: $file talks to the server below sync/'s functions: $hit" >&2
         bad=$((bad + 1))
