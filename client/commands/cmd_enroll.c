@@ -272,6 +272,37 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
     return dbk_local_commit(s->L);
 }
 
+int
+dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, const char *fp,
+                             dbk_id *counselor, unsigned char sign_pk[32],
+                             unsigned char box_pk[32])
+{
+    const char *cid = json_string_value(json_object_get(c, "account"));
+    const char *spk = json_string_value(json_object_get(c, "ed25519_pk"));
+    const char *bpk = json_string_value(json_object_get(c, "x25519_pk"));
+
+    if (cid == NULL || spk == NULL || bpk == NULL ||
+        dbk_id_from_text(counselor, cid, strlen(cid)) != DBK_OK ||
+        strcmp(cid, link_counselor) != 0 ||
+        dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
+        dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK ||
+        dbk_fingerprint_check(fp, strlen(fp), counselor, sign_pk, box_pk) != DBK_OK)
+        return DBK_E_FINGERPRINT;
+    return DBK_OK;
+}
+
+void
+dbk_trust_safety_number(const dbk_session *s, const dbk_id *other,
+                        const unsigned char sign_pk[32], const unsigned char box_pk[32],
+                        char sn[DBK_SAFETY_NUMBER_LEN + 1])
+{
+    char mine[DBK_SAFETY_DIGITS + 1], theirs[DBK_SAFETY_DIGITS + 1];
+
+    dbk_safety_digits(mine, &s->account, s->keys->sign_pk, s->keys->box_pk);
+    dbk_safety_digits(theirs, other, sign_pk, box_pk);
+    dbk_safety_number(sn, mine, theirs);
+}
+
 /*
  * A client's enrollment after the server said yes: the counselor's keys checked against
  * the fingerprint the counselor gave in person, pinned, the names kept, the safety
@@ -282,22 +313,14 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
                 const char *my_name, bool yes)
 {
     const json_t *c = json_object_get(resp, "counselor");
-    const char *cid = json_string_value(json_object_get(c, "account"));
-    const char *spk = json_string_value(json_object_get(c, "ed25519_pk"));
-    const char *bpk = json_string_value(json_object_get(c, "x25519_pk"));
     const char *sname = json_string_value(json_object_get(c, "name"));
     char name_buf[201], cname[201];
     unsigned char sign_pk[32], box_pk[32];
     dbk_id counselor;
-    char my_digits[DBK_SAFETY_DIGITS + 1], their_digits[DBK_SAFETY_DIGITS + 1];
     char sn[DBK_SAFETY_NUMBER_LEN + 1];
 
-    if (cid == NULL || spk == NULL || bpk == NULL ||
-        dbk_id_from_text(&counselor, cid, strlen(cid)) != DBK_OK ||
-        strcmp(cid, u->counselor) != 0 ||
-        dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
-        dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK ||
-        dbk_fingerprint_check(u->fp, strlen(u->fp), &counselor, sign_pk, box_pk) != DBK_OK) {
+    if (dbk_trust_enrolled_counselor(c, u->counselor, u->fp, &counselor, sign_pk, box_pk) !=
+        DBK_OK) {
         fprintf(stderr, "daybook: the server gave a key for your counselor that does not "
                         "match the code. Nothing was shared. Tell your counselor; with a "
                         "new code, run 'daybook enroll' again (this profile is kept).\n");
@@ -336,9 +359,7 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     if (my_name == NULL)
         my_name = "Daybook client";
     dbk_local_put_text(s->L, "patient_name", my_name);
-    dbk_safety_digits(my_digits, &s->account, s->keys->sign_pk, s->keys->box_pk);
-    dbk_safety_digits(their_digits, &counselor, sign_pk, box_pk);
-    dbk_safety_number(sn, my_digits, their_digits);
+    dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
     if (!ctx->json)
         printf("Enrolled with %s. Your counselor: %s.\nSafety number (compare it with your "
                "counselor in person):\n  %.35s\n  %s\n",

@@ -35,11 +35,56 @@
 
 static const char *login_cacert; /* --cacert FILE, for login_new_device */
 
+int
+dbk_trust_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *kdf, int kdf_alg,
+                       const dbk_id *server_id, const unsigned char ch[32],
+                       dbk_pass_keys **pass_keys, unsigned char sig[64])
+{
+    int rc;
+
+    *pass_keys = NULL;
+    if ((rc = dbk_trust_login_server(s, kdf, kdf_alg, server_id)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), kdf, pass_keys)) != DBK_OK)
+        return rc;
+    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
+    return DBK_OK;
+}
+
+int
+dbk_trust_passphrase_open(dbk_session *s, const char *pass,
+                          unsigned char bundle[DBK_BUNDLE_BYTES], uint32_t *gen)
+{
+    dbk_kdf_params kp;
+    size_t n;
+    int rc;
+
+    if ((rc = dbk_local_get(s->L, "bundle", bundle, DBK_BUNDLE_BYTES, &n)) != DBK_OK ||
+        (rc = dbk_bundle_open(bundle, n, &s->account, pass, strlen(pass), &s->keys, NULL)) !=
+            DBK_OK)
+        return rc;
+    return dbk_bundle_params(bundle, n, &kp, gen);
+}
+
+int
+dbk_trust_passphrase_reseal(dbk_session *s, const char *newpass, uint32_t gen,
+                            unsigned char bundle[DBK_BUNDLE_BYTES], dbk_pass_keys **pass_keys)
+{
+    dbk_kdf_params kp;
+    int rc;
+
+    dbk_kdf_params_new(&kp);
+    if ((rc = dbk_pass_keys_derive(newpass, strlen(newpass), &kp, pass_keys)) != DBK_OK)
+        return rc;
+    return dbk_bundle_seal(bundle, &s->account, s->keys, *pass_keys, &kp, gen + 1, NULL);
+}
+
 /*
- * The challenge exchange: the server's offer fetched, its KDF parameters and id
- * checked by trust/, the passphrase's keys derived (*pass_keys: the login and bundle
- * keys) and the challenge signed (ch, sig). purpose: "login" or "change_passphrase"
- * (then the caller's PUT carries ch and sig, and nothing is finished).
+ * The challenge exchange: the server's offer fetched (sync/), then answered by trust/:
+ * its KDF parameters and id checked, the passphrase's keys derived (*pass_keys: the
+ * login and bundle keys) and the challenge signed (ch, sig). purpose: "login" or
+ * "change_passphrase" (then the caller's PUT carries ch and sig, and nothing is
+ * finished).
  */
 static int
 challenge(dbk_session *s, const char *pass, const char *purpose, dbk_pass_keys **pass_keys,
@@ -49,14 +94,10 @@ challenge(dbk_session *s, const char *pass, const char *purpose, dbk_pass_keys *
     int rc;
 
     *pass_keys = NULL;
-    if ((rc = dbk_sync_login_start(s, purpose, &o)) != DBK_OK ||
-        (rc = dbk_trust_login_server(s, &o.kdf, o.kdf_alg, &o.server_id)) != DBK_OK)
+    if ((rc = dbk_sync_login_start(s, purpose, &o)) != DBK_OK)
         return rc;
     memcpy(ch, o.challenge, 32);
-    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), &o.kdf, pass_keys)) != DBK_OK)
-        return rc;
-    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
-    return DBK_OK;
+    return dbk_trust_login_answer(s, pass, &o.kdf, o.kdf_alg, &o.server_id, ch, pass_keys, sig);
 }
 
 /* Learns who the counselor is (a client's second device): its id and name from the
@@ -359,10 +400,8 @@ run_passwd(dbk_ctx *ctx, int argc, char **argv)
     dbk_session s;
     unsigned char ch[32], sig[64], bundle[DBK_BUNDLE_BYTES];
     dbk_pass_keys *old = NULL, *neu = NULL;
-    dbk_kdf_params kp;
     uint32_t gen = 0;
     char *pass = NULL, *newpass = NULL;
-    size_t n;
     int rc;
 
     (void)argv;
@@ -373,10 +412,7 @@ run_passwd(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     if ((rc = dbk_passphrase_read("Current passphrase: ", false, &pass)) != DBK_OK ||
-        (rc = dbk_local_get(s.L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK ||
-        (rc = dbk_bundle_open(bundle, n, &s.account, pass, strlen(pass), &s.keys, NULL)) !=
-            DBK_OK ||
-        (rc = dbk_bundle_params(bundle, n, &kp, &gen)) != DBK_OK)
+        (rc = dbk_trust_passphrase_open(&s, pass, bundle, &gen)) != DBK_OK)
         goto out;
     {
         const char *next = getenv("DAYBOOK_NEW_PASSPHRASE_FILE");
@@ -397,9 +433,7 @@ run_passwd(dbk_ctx *ctx, int argc, char **argv)
     if (s.server[0] != '\0' &&
         (rc = challenge(&s, pass, "change_passphrase", &old, ch, sig)) != DBK_OK)
         goto out;
-    dbk_kdf_params_new(&kp);
-    if ((rc = dbk_pass_keys_derive(newpass, strlen(newpass), &kp, &neu)) != DBK_OK ||
-        (rc = dbk_bundle_seal(bundle, &s.account, s.keys, neu, &kp, gen + 1, NULL)) != DBK_OK)
+    if ((rc = dbk_trust_passphrase_reseal(&s, newpass, gen, bundle, &neu)) != DBK_OK)
         goto out;
     if (s.server[0] != '\0' &&
         (rc = dbk_sync_put_bundle(&s, ch, sig, bundle, neu->login_pk)) != DBK_OK)

@@ -27,6 +27,7 @@
 
 #include "session.h"
 
+#include "dbk/fingerprint.h"
 #include "dbk/grant.h"
 #include "dbk/keys.h"
 
@@ -51,6 +52,23 @@ int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
  */
 int dbk_trust_confirm(dbk_session *s, const dbk_id *account);
 bool dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
+/* The safety number of this account and other (its keys sign_pk and box_pk, as pinned
+ * or as just checked), to be read out and compared. s must be unlocked. */
+void dbk_trust_safety_number(const dbk_session *s, const dbk_id *other,
+                             const unsigned char sign_pk[32], const unsigned char box_pk[32],
+                             char sn[DBK_SAFETY_NUMBER_LEN + 1]);
+
+/*
+ * The counselor an enrollment answer names (c: its "counselor" object, from
+ * sync/enroll.h), believed only if it is the account the link names (link_counselor,
+ * id text) and its two keys match the fingerprint fp the counselor handed over with the
+ * link; then *counselor, sign_pk and box_pk are set, for the caller to pin. Anything
+ * missing, malformed or different is DBK_E_FINGERPRINT: a server that substitutes a
+ * key or an account is refused.
+ */
+int dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, const char *fp,
+                                 dbk_id *counselor, unsigned char sign_pk[32],
+                                 unsigned char box_pk[32]);
 
 /*
  * Authorship. A stream's owner may author any record in it; another account holding
@@ -138,6 +156,29 @@ int dbk_trust_login_server(dbk_session *s, const dbk_kdf_params *p, int alg,
                            const dbk_id *server_id);
 int dbk_trust_account_bundle(dbk_session *s, const unsigned char *bundle, size_t len,
                              const unsigned char listed_sign_pk[32], const char *pass);
+/*
+ * The answer to a login challenge ch the server offered (sync/account.h: its KDF
+ * parameters kdf and kdf_alg, its id server_id): the offer checked as
+ * dbk_trust_login_server does, the passphrase's keys derived with those parameters
+ * (*pass_keys, free with dbk_pass_keys_free; NULL on an error) and ch signed with the
+ * login key for this account and device (sig). Never sends anything.
+ */
+int dbk_trust_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *kdf,
+                           int kdf_alg, const dbk_id *server_id, const unsigned char ch[32],
+                           dbk_pass_keys **pass_keys, unsigned char sig[64]);
+/*
+ * Changing the passphrase (proto/README.md section 6). _open opens this profile's key
+ * bundle with the current passphrase into s->keys (DBK_E_PASSPHRASE on a wrong one),
+ * bundle its bytes and *gen its generation. _reseal derives the new passphrase's keys
+ * with fresh KDF parameters (the defaults, a new salt; *pass_keys: its login key is what
+ * the server is told) and seals the account keys into bundle again at generation
+ * gen + 1. Neither stores nor sends: the caller sends the new bundle, then keeps it.
+ */
+int dbk_trust_passphrase_open(dbk_session *s, const char *pass,
+                              unsigned char bundle[DBK_BUNDLE_BYTES], uint32_t *gen);
+int dbk_trust_passphrase_reseal(dbk_session *s, const char *newpass, uint32_t gen,
+                                unsigned char bundle[DBK_BUNDLE_BYTES],
+                                dbk_pass_keys **pass_keys);
 
 /* The consent of a self-grant for a stream of this kind (DBK_LOCAL_*): binds the
  * kind into what the account signs. New reference. */
