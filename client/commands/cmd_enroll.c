@@ -272,37 +272,6 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
     return dbk_local_commit(s->L);
 }
 
-int
-dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, const char *fp,
-                             dbk_id *counselor, unsigned char sign_pk[32],
-                             unsigned char box_pk[32])
-{
-    const char *cid = json_string_value(json_object_get(c, "account"));
-    const char *spk = json_string_value(json_object_get(c, "ed25519_pk"));
-    const char *bpk = json_string_value(json_object_get(c, "x25519_pk"));
-
-    if (cid == NULL || spk == NULL || bpk == NULL ||
-        dbk_id_from_text(counselor, cid, strlen(cid)) != DBK_OK ||
-        strcmp(cid, link_counselor) != 0 ||
-        dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
-        dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK ||
-        dbk_fingerprint_check(fp, strlen(fp), counselor, sign_pk, box_pk) != DBK_OK)
-        return DBK_E_FINGERPRINT;
-    return DBK_OK;
-}
-
-void
-dbk_trust_safety_number(const dbk_session *s, const dbk_id *other,
-                        const unsigned char sign_pk[32], const unsigned char box_pk[32],
-                        char sn[DBK_SAFETY_NUMBER_LEN + 1])
-{
-    char mine[DBK_SAFETY_DIGITS + 1], theirs[DBK_SAFETY_DIGITS + 1];
-
-    dbk_safety_digits(mine, &s->account, s->keys->sign_pk, s->keys->box_pk);
-    dbk_safety_digits(theirs, other, sign_pk, box_pk);
-    dbk_safety_number(sn, mine, theirs);
-}
-
 /*
  * A client's enrollment after the server said yes: the counselor's keys checked against
  * the fingerprint the counselor gave in person, pinned, the names kept, the safety

@@ -35,50 +35,6 @@
 
 static const char *login_cacert; /* --cacert FILE, for login_new_device */
 
-int
-dbk_trust_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *kdf, int kdf_alg,
-                       const dbk_id *server_id, const unsigned char ch[32],
-                       dbk_pass_keys **pass_keys, unsigned char sig[64])
-{
-    int rc;
-
-    *pass_keys = NULL;
-    if ((rc = dbk_trust_login_server(s, kdf, kdf_alg, server_id)) != DBK_OK)
-        return rc;
-    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), kdf, pass_keys)) != DBK_OK)
-        return rc;
-    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
-    return DBK_OK;
-}
-
-int
-dbk_trust_passphrase_open(dbk_session *s, const char *pass,
-                          unsigned char bundle[DBK_BUNDLE_BYTES], uint32_t *gen)
-{
-    dbk_kdf_params kp;
-    size_t n;
-    int rc;
-
-    if ((rc = dbk_local_get(s->L, "bundle", bundle, DBK_BUNDLE_BYTES, &n)) != DBK_OK ||
-        (rc = dbk_bundle_open(bundle, n, &s->account, pass, strlen(pass), &s->keys, NULL)) !=
-            DBK_OK)
-        return rc;
-    return dbk_bundle_params(bundle, n, &kp, gen);
-}
-
-int
-dbk_trust_passphrase_reseal(dbk_session *s, const char *newpass, uint32_t gen,
-                            unsigned char bundle[DBK_BUNDLE_BYTES], dbk_pass_keys **pass_keys)
-{
-    dbk_kdf_params kp;
-    int rc;
-
-    dbk_kdf_params_new(&kp);
-    if ((rc = dbk_pass_keys_derive(newpass, strlen(newpass), &kp, pass_keys)) != DBK_OK)
-        return rc;
-    return dbk_bundle_seal(bundle, &s->account, s->keys, *pass_keys, &kp, gen + 1, NULL);
-}
-
 /*
  * The challenge exchange: the server's offer fetched (sync/), then answered by trust/:
  * its KDF parameters and id checked, the passphrase's keys derived (*pass_keys: the

@@ -4,6 +4,7 @@
 #include "stream_key.h"
 #include "unlock.h"
 
+#include "dbk/base64.h"
 #include "dbk/envelope.h"
 
 #include "dbk/error.h"
@@ -468,4 +469,79 @@ dbk_trust_account_bundle(dbk_session *s, const unsigned char *bundle, size_t len
     if (rc == DBK_OK && sodium_memcmp(listed_sign_pk, s->keys->sign_pk, 32) != 0)
         rc = DBK_E_CORRUPT; /* the bundle is not this account's */
     return rc;
+}
+
+int
+dbk_trust_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *kdf, int kdf_alg,
+                       const dbk_id *server_id, const unsigned char ch[32],
+                       dbk_pass_keys **pass_keys, unsigned char sig[64])
+{
+    int rc;
+
+    *pass_keys = NULL;
+    if ((rc = dbk_trust_login_server(s, kdf, kdf_alg, server_id)) != DBK_OK)
+        return rc;
+    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), kdf, pass_keys)) != DBK_OK)
+        return rc;
+    dbk_login_sign(sig, *pass_keys, &s->server_id, &s->account, ch, &s->device);
+    return DBK_OK;
+}
+
+int
+dbk_trust_passphrase_open(dbk_session *s, const char *pass,
+                          unsigned char bundle[DBK_BUNDLE_BYTES], uint32_t *gen)
+{
+    dbk_kdf_params kp;
+    size_t n;
+    int rc;
+
+    if ((rc = dbk_local_get(s->L, "bundle", bundle, DBK_BUNDLE_BYTES, &n)) != DBK_OK ||
+        (rc = dbk_bundle_open(bundle, n, &s->account, pass, strlen(pass), &s->keys, NULL)) !=
+            DBK_OK)
+        return rc;
+    return dbk_bundle_params(bundle, n, &kp, gen);
+}
+
+int
+dbk_trust_passphrase_reseal(dbk_session *s, const char *newpass, uint32_t gen,
+                            unsigned char bundle[DBK_BUNDLE_BYTES], dbk_pass_keys **pass_keys)
+{
+    dbk_kdf_params kp;
+    int rc;
+
+    dbk_kdf_params_new(&kp);
+    if ((rc = dbk_pass_keys_derive(newpass, strlen(newpass), &kp, pass_keys)) != DBK_OK)
+        return rc;
+    return dbk_bundle_seal(bundle, &s->account, s->keys, *pass_keys, &kp, gen + 1, NULL);
+}
+
+int
+dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, const char *fp,
+                             dbk_id *counselor, unsigned char sign_pk[32],
+                             unsigned char box_pk[32])
+{
+    const char *cid = json_string_value(json_object_get(c, "account"));
+    const char *spk = json_string_value(json_object_get(c, "ed25519_pk"));
+    const char *bpk = json_string_value(json_object_get(c, "x25519_pk"));
+
+    if (cid == NULL || spk == NULL || bpk == NULL ||
+        dbk_id_from_text(counselor, cid, strlen(cid)) != DBK_OK ||
+        strcmp(cid, link_counselor) != 0 ||
+        dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
+        dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK ||
+        dbk_fingerprint_check(fp, strlen(fp), counselor, sign_pk, box_pk) != DBK_OK)
+        return DBK_E_FINGERPRINT;
+    return DBK_OK;
+}
+
+void
+dbk_trust_safety_number(const dbk_session *s, const dbk_id *other,
+                        const unsigned char sign_pk[32], const unsigned char box_pk[32],
+                        char sn[DBK_SAFETY_NUMBER_LEN + 1])
+{
+    char mine[DBK_SAFETY_DIGITS + 1], theirs[DBK_SAFETY_DIGITS + 1];
+
+    dbk_safety_digits(mine, &s->account, s->keys->sign_pk, s->keys->box_pk);
+    dbk_safety_digits(theirs, other, sign_pk, box_pk);
+    dbk_safety_number(sn, mine, theirs);
 }
