@@ -1,10 +1,11 @@
 /*
  * daybook enroll CODE: join the clinic's server with the enrollment code a
  * counselor gave (daybook://enroll?...) or, for a counselor, the setup code the
- * admin printed (daybook://setup?...). For a client it then checks the
+ * admin printed (daybook://setup?...). For a client it then has trust/ check the
  * counselor's key against the fingerprint in the code (a server that substitutes
- * a key is refused) and shares the shared stream with that counselor: the
- * consent grant of proto/CRYPTO.md section 5.
+ * a key is refused; dbk_trust_enrolled_counselor) and shares the shared stream with
+ * that counselor: the consent grant of proto/CRYPTO.md section 5. This file orders
+ * the steps and prints.
  */
 #include "cmd.h"
 #include "enroll.h"
@@ -20,10 +21,8 @@
 #include "help_pin.h"
 #include "sync.h"
 
-#include "dbk/base64.h"
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
-#include "dbk/grant.h"
 #include "dbk/pct.h"
 
 #include <stdio.h>

@@ -13,7 +13,9 @@
  * cannot make it derive keys cheaply), and signs a single-use challenge. This file
  * only orders the steps and prints: the requests are sync/account.h's, and what to
  * believe of the answers (the KDF floors, the server's id, the account's key
- * bundle) is trust/'s (dbk_trust_login_server, dbk_trust_account_bundle).
+ * bundle) and every key derived, signed, opened or sealed is trust/'s
+ * (dbk_trust_login_answer, dbk_trust_account_bundle, dbk_trust_passphrase_open and
+ * _reseal).
  */
 #include "cmd.h"
 #include "account.h"

@@ -54,7 +54,6 @@ run(dbk_ctx *ctx, int argc, char **argv)
     const char *client = NULL;
     bool confirm = false, changed;
     unsigned char sign_pk[32], box_pk[32];
-    char mine[DBK_SAFETY_DIGITS + 1], theirs[DBK_SAFETY_DIGITS + 1];
     char sn[DBK_SAFETY_NUMBER_LEN + 1], t[DBK_ID_TEXT_LEN + 1];
     dbk_session s;
     dbk_id other;
@@ -93,9 +92,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("cannot get the keys to compare", rc);
     }
-    dbk_safety_digits(mine, &s.account, s.keys->sign_pk, s.keys->box_pk);
-    dbk_safety_digits(theirs, &other, sign_pk, box_pk);
-    dbk_safety_number(sn, mine, theirs);
+    dbk_trust_safety_number(&s, &other, sign_pk, box_pk, sn);
     if (confirm && !changed && (rc = dbk_trust_confirm(&s, &other)) != DBK_OK) {
         dbk_session_close(&s);
         return dbk_cmd_fail("the confirmation was not saved", rc);
