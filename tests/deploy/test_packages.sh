@@ -38,9 +38,9 @@ dpkg-deb --ctrl-tarfile "$server" | tar -t | grep -c postinst >/dev/null || fail
 dpkg-deb --ctrl-tarfile "$client" | tar -t | grep -c postinst >/dev/null && fail "the client package has the server's postinst"
 ok "each package holds its own files"
 
-dpkg-deb -x "$client" "$T/root"
+dpkg-deb -x "$client" "$T/unpacked"
 # The entry whose last two parts are a bin folder and the daybook binary.
-unpacked_bin="$T/root/$(dpkg-deb -c "$client" |
+unpacked_bin="$T/unpacked/$(dpkg-deb -c "$client" |
     awk '{ n = split($NF, p, "/") } n > 1 && p[n] == "daybook" && p[n - 1] == "bin" {
         sub(/^\.\//, "", $NF); print $NF; exit }')"
 [ -x "$unpacked_bin" ] || fail "the client package holds no daybook binary"
