@@ -11,25 +11,6 @@
 
 #define LOG_PAGE 1000
 
-static int
-status_err(json_t *resp)
-{
-    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-}
-
-static int
-call(dbk_session *s, const char *method, const char *path, json_t *body, json_t **out)
-{
-    long status;
-    int rc = dbk_net_call(s, method, path, body, true, &status, out);
-    if (rc == DBK_OK && (status < 200 || status > 299)) {
-        rc = status_err(*out);
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
-}
 
 int
 dbk_sync_access_log(dbk_session *s, json_t *log)
@@ -41,7 +22,7 @@ dbk_sync_access_log(dbk_session *s, json_t *log)
     for (;;) {
         snprintf(path, sizeof path, "/v1/access-log?since=%lld&limit=%d", (long long)since,
                  LOG_PAGE);
-        if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+        if ((rc = dbk_net_call_ok(s, "GET", path, NULL, &resp)) != DBK_OK)
             return rc;
         json_array_extend(log, json_object_get(resp, "entries"));
         since = json_integer_value(json_object_get(resp, "next"));
@@ -62,7 +43,7 @@ dbk_sync_stream_grants(dbk_session *s, const dbk_id *stream, json_t **grants)
     *grants = NULL;
     dbk_id_to_text(stream, sid);
     snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+    if ((rc = dbk_net_call_ok(s, "GET", path, NULL, &resp)) != DBK_OK)
         return rc;
     *grants = json_incref(json_object_get(resp, "grants"));
     json_decref(resp);

@@ -309,3 +309,23 @@ out:
     free(pem);
     return rc;
 }
+
+int
+dbk_net_answer_err(const json_t *resp)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+}
+
+int
+dbk_net_call_ok(dbk_session *s, const char *method, const char *path, json_t *body, json_t **out)
+{
+    long status;
+    int rc = dbk_net_call(s, method, path, body, true, &status, out);
+    if (rc == DBK_OK && (status < 200 || status > 299)) {
+        rc = dbk_net_answer_err(*out);
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}

@@ -27,25 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-static int
-status_err(json_t *resp)
-{
-    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-}
-
-static int
-call(dbk_session *s, const char *method, const char *path, json_t *body, json_t **out)
-{
-    long status;
-    int rc = dbk_net_call(s, method, path, body, true, &status, out);
-    if (rc == DBK_OK && (status < 200 || status > 299)) {
-        rc = status_err(*out);
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
-}
 
 static json_t *
 b64j(const unsigned char *b, size_t n)
@@ -143,7 +124,7 @@ listing(dbk_session *s, json_t *listings, const dbk_id *stream, int *rc)
     if ((l = json_object_get(listings, sid)) != NULL)
         return l;
     snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    if ((*rc = call(s, "GET", path, NULL, &resp)) != DBK_OK)
+    if ((*rc = dbk_net_call_ok(s, "GET", path, NULL, &resp)) != DBK_OK)
         return NULL;
     l = json_object_get(resp, "grants");
     json_object_set_new(listings, sid, json_is_array(l) ? json_incref(l) : json_array());
@@ -197,7 +178,7 @@ send_act(dbk_session *s, json_t *l, const dbk_local_act *a)
         if (!revocation_missing(l, who, a->epoch))
             return DBK_OK;
         snprintf(path, sizeof path, "/v1/streams/%s/grants/%s", sid, who);
-        rc = call(s, "DELETE", path, NULL, &resp);
+        rc = dbk_net_call_ok(s, "DELETE", path, NULL, &resp);
         json_decref(resp);
         if (rc == DBK_E_NOT_FOUND)
             rc = DBK_OK; /* it never had a grant there: nothing to end */
@@ -220,7 +201,7 @@ send_act(dbk_session *s, json_t *l, const dbk_local_act *a)
     }
     json_t *body = json_pack("{s:[O]}", "grants", b);
     snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
-    rc = call(s, "POST", path, body, &resp);
+    rc = dbk_net_call_ok(s, "POST", path, body, &resp);
     json_decref(body);
     json_decref(resp);
     if (rc == DBK_OK)

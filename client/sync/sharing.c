@@ -16,12 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-answer_err(json_t *resp)
-{
-    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-}
 
 /* The counselor's keys in an answer, checked against the fingerprint the counselor
  * gave in person: a key the server substituted is DBK_E_FINGERPRINT. */
@@ -32,7 +26,7 @@ keys_checked(int rc, long status, json_t *keys, const dbk_id *counselor, const c
     const char *spk, *bpk;
 
     if (rc == DBK_OK && status != 200)
-        return answer_err(keys);
+        return dbk_net_answer_err(keys);
     if (rc != DBK_OK)
         return rc;
     if ((spk = json_string_value(json_object_get(keys, "ed25519_pk"))) == NULL ||
@@ -137,7 +131,7 @@ dbk_sync_share_grant(dbk_session *s, const dbk_id *counselor, const unsigned cha
     rc = dbk_net_call(s, "POST", path, body, true, &status, &resp);
     json_decref(body);
     if (rc == DBK_OK && (status < 200 || status > 299))
-        rc = answer_err(resp);
+        rc = dbk_net_answer_err(resp);
     json_decref(resp);
     /* Kept as an act, acknowledged: a restored server gets it back (sync/rotate.c), and a
      * rotation re-grants to this reader from this device's own record. A grant the
@@ -168,7 +162,7 @@ dbk_sync_consent_template(dbk_session *s, json_t **tmpl)
     if (status == 200 && json_is_object(json_object_get(resp, "template")))
         *tmpl = json_incref(json_object_get(resp, "template"));
     else if (status != 404)
-        rc = answer_err(resp);
+        rc = dbk_net_answer_err(resp);
     json_decref(resp);
     return rc;
 }
@@ -192,7 +186,7 @@ dbk_sync_share_states(dbk_session *s, json_t **out)
     snprintf(path, sizeof path, "/v1/streams/%s/grants", sid);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
     if (rc == DBK_OK && status != 200)
-        rc = answer_err(resp);
+        rc = dbk_net_answer_err(resp);
     *out = json_object();
     json_array_foreach(json_object_get(resp, "grants"), i, g) {
         const char *who = json_string_value(json_object_get(g, "grantee"));
@@ -227,7 +221,7 @@ dbk_sync_caseload(dbk_session *s, json_t **clients)
 
     *clients = NULL;
     if (rc == DBK_OK && status != 200)
-        rc = answer_err(resp);
+        rc = dbk_net_answer_err(resp);
     if (rc == DBK_OK && !json_is_array(json_object_get(resp, "clients")))
         rc = DBK_E_BAD_JSON;
     if (rc == DBK_OK)

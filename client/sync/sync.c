@@ -36,12 +36,6 @@ json_fixed(json_t *o, const char *key, unsigned char *out, size_t n)
     return t ? dbk_b64_decode_exact(out, n, t, strlen(t)) : DBK_E_BAD_JSON;
 }
 
-static int
-status_err(json_t *resp)
-{
-    const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
-    return code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-}
 
 /*
  * Learns the identity key of another account whose stream this one reads (a
@@ -63,7 +57,7 @@ learn_owner_key(dbk_session *s, const dbk_id *owner)
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
     if (rc == DBK_OK && status != 200)
-        rc = status_err(resp);
+        rc = dbk_net_answer_err(resp);
     if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", pk, 32)) == DBK_OK)
         rc = dbk_trust_pin_first_use(s, owner, pk);
     json_decref(resp);
@@ -167,7 +161,7 @@ dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
     if (r == NULL)
         r = &none;
     if (rc == DBK_OK && status != 200)
-        rc = status_err(resp);
+        rc = dbk_net_answer_err(resp);
     if (rc == DBK_OK)
         rc = note_ends(s, json_object_get(resp, "grants"));
     json_array_foreach(json_object_get(resp, "grants"), i, g) {
@@ -658,7 +652,7 @@ dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
     if (rc == DBK_OK && status != 200)
-        rc = status_err(resp);
+        rc = dbk_net_answer_err(resp);
     if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", sign_pk, 32)) == DBK_OK)
         rc = json_fixed(resp, "x25519_pk", box_pk, 32);
     json_decref(resp);

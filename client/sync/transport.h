@@ -20,4 +20,12 @@
 int dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
                  bool with_token, long *status, json_t **out);
 
+/* The error a refusal names ({"error": {"code": ...}}), or DBK_E_UNAVAILABLE. */
+int dbk_net_answer_err(const json_t *resp);
+
+/* dbk_net_call with the token, where only a 2xx answer is an answer: any other
+ * status returns its error (dbk_net_answer_err) with *out NULL. */
+int dbk_net_call_ok(dbk_session *s, const char *method, const char *path, json_t *body,
+                    json_t **out);
+
 #endif
