@@ -12,12 +12,67 @@
 #include <strings.h>
 #include <time.h>
 
+/* ---- sealed to this account ---- */
+
+/*
+ * doc as compact JSON with sorted keys, sealed (crypto_box_seal) to box_pk into
+ * *sealed (free; *len bytes): only the holder of box_pk's secret key opens it. The
+ * text is wiped once sealed.
+ */
+static int
+dbk_trust_seal_doc(const json_t *doc, const unsigned char box_pk[32], unsigned char **sealed,
+                   size_t *len)
+{
+    char *text;
+    size_t n;
+
+    *sealed = NULL;
+    if ((text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        return DBK_E_NOMEM;
+    n = strlen(text);
+    if ((*sealed = malloc(n + crypto_box_SEALBYTES)) != NULL) {
+        crypto_box_seal(*sealed, (const unsigned char *)text, n, box_pk);
+        *len = n + crypto_box_SEALBYTES;
+    }
+    sodium_memzero(text, n);
+    free(text);
+    return *sealed != NULL ? DBK_OK : DBK_E_NOMEM;
+}
+
+/*
+ * The JSON object sealed (dbk_trust_seal_doc) to this account's own X25519 key, opened
+ * with s->keys (s unlocked) into *doc (new reference). DBK_E_CORRUPT when it does not
+ * open or is not an object. The opened text is held in sodium_malloc memory and wiped.
+ */
+static int
+dbk_trust_open_doc(const dbk_session *s, const unsigned char *sealed, size_t len, json_t **doc)
+{
+    unsigned char *plain;
+    size_t n;
+
+    *doc = NULL;
+    if (len <= crypto_box_SEALBYTES)
+        return DBK_E_CORRUPT;
+    n = len - crypto_box_SEALBYTES;
+    if ((plain = sodium_malloc(n)) == NULL)
+        return DBK_E_NOMEM;
+    if (crypto_box_seal_open(plain, sealed, len, s->keys->box_pk, s->keys->box_sk) == 0)
+        *doc = json_loadb((const char *)plain, n, 0, NULL);
+    sodium_free(plain); /* wipes */
+    if (!json_is_object(*doc)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return DBK_E_CORRUPT;
+    }
+    return DBK_OK;
+}
+
 /* ---- aliases ---- */
 
 int
 dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out)
 {
-    unsigned char *sealed = NULL, *plain = NULL;
+    unsigned char *sealed;
     size_t len = 0;
     int rc;
 
@@ -28,27 +83,11 @@ dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out)
         return DBK_E_NOMEM;
     rc = dbk_local_get(s->L, key, sealed, cap, &len);
     if (rc == DBK_E_NOT_FOUND) {
-        free(sealed);
         *out = json_object();
-        return DBK_OK;
+        rc = DBK_OK;
+    } else if (rc == DBK_OK) {
+        rc = dbk_trust_open_doc(s, sealed, len, out);
     }
-    if (rc == DBK_OK && len <= crypto_box_SEALBYTES)
-        rc = DBK_E_CORRUPT;
-    if (rc == DBK_OK && (plain = malloc(len - crypto_box_SEALBYTES + 1)) == NULL)
-        rc = DBK_E_NOMEM;
-    if (rc == DBK_OK && crypto_box_seal_open(plain, sealed, len, s->keys->box_pk,
-                                             s->keys->box_sk) != 0)
-        rc = DBK_E_CORRUPT;
-    if (rc == DBK_OK) {
-        *out = json_loadb((const char *)plain, len - crypto_box_SEALBYTES, 0, NULL);
-        sodium_memzero(plain, len - crypto_box_SEALBYTES);
-        if (!json_is_object(*out)) {
-            json_decref(*out);
-            *out = NULL;
-            rc = DBK_E_CORRUPT;
-        }
-    }
-    free(plain);
     free(sealed);
     return rc;
 }
@@ -56,23 +95,14 @@ dbk_co_sealed_get(dbk_session *s, const char *key, size_t cap, json_t **out)
 int
 dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc)
 {
-    char *text;
     unsigned char *sealed;
-    size_t n;
+    size_t len;
     int rc;
 
-    if ((rc = dbk_unlock(s)) != DBK_OK)
+    if ((rc = dbk_unlock(s)) != DBK_OK ||
+        (rc = dbk_trust_seal_doc(doc, s->keys->box_pk, &sealed, &len)) != DBK_OK)
         return rc;
-    if ((text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        return DBK_E_NOMEM;
-    n = strlen(text);
-    if ((sealed = malloc(n + crypto_box_SEALBYTES)) == NULL) {
-        dbk_eu_wipe_free(text);
-        return DBK_E_NOMEM;
-    }
-    crypto_box_seal(sealed, (const unsigned char *)text, n, s->keys->box_pk);
-    dbk_eu_wipe_free(text);
-    rc = dbk_local_put(s->L, key, sealed, n + crypto_box_SEALBYTES);
+    rc = dbk_local_put(s->L, key, sealed, len);
     free(sealed);
     return rc;
 }
