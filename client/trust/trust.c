@@ -447,6 +447,65 @@ dbk_trust_self_consent(int kind, const char *when)
                      "my own devices", "signed_at", when);
 }
 
+/* ---- a new account ---- */
+
+/*
+ * A new stream of this account of kind (DBK_LOCAL_*) into st: a random id and a
+ * random key at epoch 1, held only in the self-grant *g (free; proto/README.md
+ * section 8) whose consent names the kind, so a second device learns the kind from
+ * this signature, never from the server's listing (trust/trust.h). The key is wiped.
+ */
+int
+dbk_trust_new_stream(const dbk_session *s, int kind, const char *when, dbk_local_stream *st,
+                     unsigned char **g, size_t *len)
+{
+    unsigned char key[32];
+    char *consent;
+    int rc;
+
+    *g = NULL;
+    json_t *c = dbk_trust_self_consent(kind, when);
+    consent = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    json_decref(c);
+    if (consent == NULL)
+        return DBK_E_NOMEM;
+    memset(st, 0, sizeof *st);
+    st->owner = s->account;
+    st->kind = kind;
+    st->epoch = 1;
+    dbk_id_random(&st->id);
+    randombytes_buf(key, sizeof key);
+    dbk_grant_hdr h = {.stream = st->id, .epoch = 1, .owner = s->account,
+                       .grantee = s->account, .created_at = dbk_hlc_wall_ms()};
+    rc = dbk_grant_seal(&h, key, consent, strlen(consent), s->keys->box_pk, s->keys->sign_sk,
+                        g, len);
+    sodium_memzero(key, sizeof key);
+    free(consent);
+    return rc;
+}
+
+/*
+ * The first key bundle of a new account (s->account set): its keys made into s->keys,
+ * fresh KDF parameters, the passphrase's keys derived into *pass_keys (free with
+ * dbk_pass_keys_free; its login key is the one the server will be told) and the
+ * account keys sealed under them into bundle at generation 1. Stores nothing.
+ */
+int
+dbk_trust_first_bundle(dbk_session *s, const char *pass, unsigned char bundle[DBK_BUNDLE_BYTES],
+                       dbk_pass_keys **pass_keys)
+{
+    dbk_kdf_params kp;
+    int rc;
+
+    *pass_keys = NULL;
+    if ((s->keys = dbk_account_keys_new()) == NULL)
+        return DBK_E_NOMEM;
+    dbk_kdf_params_new(&kp);
+    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), &kp, pass_keys)) != DBK_OK)
+        return rc;
+    return dbk_bundle_seal(bundle, &s->account, s->keys, *pass_keys, &kp, 1, NULL);
+}
+
 /* ---- login ---- */
 
 int

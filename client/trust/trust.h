@@ -184,4 +184,17 @@ int dbk_trust_passphrase_reseal(dbk_session *s, const char *newpass, uint32_t ge
  * kind into what the account signs. New reference. */
 json_t *dbk_trust_self_consent(int kind, const char *when);
 
+/*
+ * A new account (`daybook init`). dbk_trust_new_stream: a new stream of this account
+ * of kind (DBK_LOCAL_*) into st, a random id and key at epoch 1, the key held only in
+ * the self-grant *g (free) whose consent names the kind; the key is wiped.
+ * dbk_trust_first_bundle: the account's keys made into s->keys (s->account set) and
+ * sealed into bundle at generation 1 under the passphrase's keys (*pass_keys, fresh
+ * KDF parameters; free with dbk_pass_keys_free). Neither stores nor sends.
+ */
+int dbk_trust_new_stream(const dbk_session *s, int kind, const char *when, dbk_local_stream *st,
+                         unsigned char **g, size_t *len);
+int dbk_trust_first_bundle(dbk_session *s, const char *pass, unsigned char bundle[DBK_BUNDLE_BYTES],
+                           dbk_pass_keys **pass_keys);
+
 #endif
