@@ -447,6 +447,61 @@ dbk_trust_self_consent(int kind, const char *when)
                      "my own devices", "signed_at", when);
 }
 
+/* ---- sealed to this account ---- */
+
+/*
+ * doc as compact JSON with sorted keys, sealed (crypto_box_seal) to box_pk into
+ * *sealed (free; *len bytes): only the holder of box_pk's secret key opens it. The
+ * text is wiped once sealed.
+ */
+int
+dbk_trust_seal_doc(const json_t *doc, const unsigned char box_pk[32], unsigned char **sealed,
+                   size_t *len)
+{
+    char *text;
+    size_t n;
+
+    *sealed = NULL;
+    if ((text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        return DBK_E_NOMEM;
+    n = strlen(text);
+    if ((*sealed = malloc(n + crypto_box_SEALBYTES)) != NULL) {
+        crypto_box_seal(*sealed, (const unsigned char *)text, n, box_pk);
+        *len = n + crypto_box_SEALBYTES;
+    }
+    sodium_memzero(text, n);
+    free(text);
+    return *sealed != NULL ? DBK_OK : DBK_E_NOMEM;
+}
+
+/*
+ * The JSON object sealed (dbk_trust_seal_doc) to this account's own X25519 key, opened
+ * with s->keys (s unlocked) into *doc (new reference). DBK_E_CORRUPT when it does not
+ * open or is not an object. The opened text is held in sodium_malloc memory and wiped.
+ */
+int
+dbk_trust_open_doc(const dbk_session *s, const unsigned char *sealed, size_t len, json_t **doc)
+{
+    unsigned char *plain;
+    size_t n;
+
+    *doc = NULL;
+    if (len <= crypto_box_SEALBYTES)
+        return DBK_E_CORRUPT;
+    n = len - crypto_box_SEALBYTES;
+    if ((plain = sodium_malloc(n)) == NULL)
+        return DBK_E_NOMEM;
+    if (crypto_box_seal_open(plain, sealed, len, s->keys->box_pk, s->keys->box_sk) == 0)
+        *doc = json_loadb((const char *)plain, n, 0, NULL);
+    sodium_free(plain); /* wipes */
+    if (!json_is_object(*doc)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return DBK_E_CORRUPT;
+    }
+    return DBK_OK;
+}
+
 /* ---- a new account ---- */
 
 /*

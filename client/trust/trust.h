@@ -185,6 +185,17 @@ int dbk_trust_passphrase_reseal(dbk_session *s, const char *newpass, uint32_t ge
 json_t *dbk_trust_self_consent(int kind, const char *when);
 
 /*
+ * What this device keeps for itself alone, sealed (crypto_box_seal). dbk_trust_seal_doc:
+ * doc as compact JSON with sorted keys sealed to box_pk into *sealed (free; *len bytes),
+ * the text wiped. dbk_trust_open_doc: a JSON object sealed to this account's own X25519
+ * key, opened with s->keys (s unlocked) into *doc (new reference); DBK_E_CORRUPT when it
+ * does not open or is not an object. The opened text is held in sodium_malloc memory.
+ */
+int dbk_trust_seal_doc(const json_t *doc, const unsigned char box_pk[32], unsigned char **sealed,
+                       size_t *len);
+int dbk_trust_open_doc(const dbk_session *s, const unsigned char *sealed, size_t len, json_t **doc);
+
+/*
  * A new account (`daybook init`). dbk_trust_new_stream: a new stream of this account
  * of kind (DBK_LOCAL_*) into st, a random id and key at epoch 1, the key held only in
  * the self-grant *g (free) whose consent names the kind; the key is wiped.
