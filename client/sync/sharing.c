@@ -6,10 +6,10 @@
 
 #include "transport.h"
 #include "stream_key.h"
+#include "trust.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
-#include "dbk/fingerprint.h"
 #include "dbk/grant.h"
 
 #include <stdio.h>
@@ -17,26 +17,24 @@
 #include <string.h>
 
 
-/* The counselor's keys in an answer, checked against the fingerprint the counselor
- * gave in person: a key the server substituted is DBK_E_FINGERPRINT. */
+/* The counselor's keys in an answer (keys: the account's keys object), believed only as
+ * trust/ decides (dbk_trust_enrolled_counselor): for the account counselor, and matching
+ * the fingerprint it gave in person, else DBK_E_FINGERPRINT. A refusal is the server's
+ * error. */
 static int
-keys_checked(int rc, long status, json_t *keys, const dbk_id *counselor, const char *fp,
-             unsigned char sign_pk[32], unsigned char box_pk[32])
+keys_checked(int rc, long status, const json_t *resp, const json_t *keys,
+             const dbk_id *counselor, const char *fp, unsigned char sign_pk[32],
+             unsigned char box_pk[32])
 {
-    const char *spk, *bpk;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id named;
 
-    if (rc == DBK_OK && status != 200)
-        return dbk_net_answer_err(keys);
     if (rc != DBK_OK)
         return rc;
-    if ((spk = json_string_value(json_object_get(keys, "ed25519_pk"))) == NULL ||
-        (bpk = json_string_value(json_object_get(keys, "x25519_pk"))) == NULL ||
-        dbk_b64_decode_exact(sign_pk, 32, spk, strlen(spk)) != DBK_OK ||
-        dbk_b64_decode_exact(box_pk, 32, bpk, strlen(bpk)) != DBK_OK)
-        return DBK_E_BAD_JSON;
-    if (dbk_fingerprint_check(fp, strlen(fp), counselor, sign_pk, box_pk) != DBK_OK)
-        return DBK_E_FINGERPRINT;
-    return DBK_OK;
+    if (status != 200)
+        return dbk_net_answer_err(resp);
+    dbk_id_to_text(counselor, t);
+    return dbk_trust_enrolled_counselor(keys, t, fp, &named, sign_pk, box_pk);
 }
 
 int
@@ -51,7 +49,7 @@ dbk_sync_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
     dbk_id_to_text(counselor, t);
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
-    rc = keys_checked(rc, status, resp, counselor, fp, sign_pk, box_pk);
+    rc = keys_checked(rc, status, resp, resp, counselor, fp, sign_pk, box_pk);
     json_decref(resp);
     return rc;
 }
@@ -72,16 +70,8 @@ dbk_sync_counselor_keys_by_code(dbk_session *s, const char *code, const dbk_id *
         return DBK_E_NOMEM;
     rc = dbk_net_call(s, "POST", "/v1/enroll/check", body, false, &status, &resp);
     json_decref(body);
-    if (rc == DBK_OK && status == 200) {
-        json_t *c = json_object_get(resp, "counselor");
-        const char *cid = json_string_value(json_object_get(c, "account"));
-        /* The keys must be for the counselor the link names, not some other account. */
-        rc = cid != NULL && strcmp(cid, t) == 0
-                 ? keys_checked(rc, status, c, counselor, fp, sign_pk, box_pk)
-                 : DBK_E_FINGERPRINT;
-    } else {
-        rc = keys_checked(rc, status, resp, counselor, fp, sign_pk, box_pk);
-    }
+    rc = keys_checked(rc, status, resp, json_object_get(resp, "counselor"), counselor, fp,
+                      sign_pk, box_pk);
     json_decref(resp);
     return rc;
 }

@@ -1,10 +1,10 @@
 /*
  * What the client and the counselor exchange with the server about each other: the
- * counselor's keys (checked against the fingerprint the counselor gave in person), the
- * grant of the client's shared stream under a consent and where each grant stands, the
- * clinic's consent template, the counselor's caseload and name. Fetched or sent only:
- * the consent's copy is book/'s (dbk_share_keep_consent), and what is shown is the
- * commands'.
+ * counselor's keys (believed as trust/ decides, against the fingerprint the counselor
+ * gave in person), the grant of the client's shared stream under a consent and where
+ * each grant stands, the clinic's consent template, the counselor's caseload and name.
+ * Fetched or sent only: the consent's copy is book/'s (dbk_share_keep_consent), and
+ * what is shown is the commands'.
  */
 #ifndef DBK_CLIENT_SHARING_H
 #define DBK_CLIENT_SHARING_H
@@ -13,8 +13,10 @@
 
 #include <jansson.h>
 
-/* The counselor's keys from the server, checked against the fingerprint fp (the one the
- * invite carried, kept at enrollment): DBK_E_FINGERPRINT when they do not match. */
+/* The counselor's keys from the server, believed only if trust/ finds them the
+ * counselor's and matching the fingerprint fp (the one the invite carried, kept at
+ * enrollment; dbk_trust_enrolled_counselor): DBK_E_FINGERPRINT when they do not, or
+ * when the answer holds no such keys. */
 int dbk_sync_counselor_keys(dbk_session *s, const dbk_id *counselor, const char *fp,
                             unsigned char sign_pk[32], unsigned char box_pk[32]);
 /*

@@ -59,12 +59,13 @@ void dbk_trust_safety_number(const dbk_session *s, const dbk_id *other,
                              char sn[DBK_SAFETY_NUMBER_LEN + 1]);
 
 /*
- * The counselor an enrollment answer names (c: its "counselor" object, from
- * sync/enroll.h), believed only if it is the account the link names (link_counselor,
- * id text) and its two keys match the fingerprint fp the counselor handed over with the
- * link; then *counselor, sign_pk and box_pk are set, for the caller to pin. Anything
- * missing, malformed or different is DBK_E_FINGERPRINT: a server that substitutes a
- * key or an account is refused.
+ * The counselor a server's answer names (c: an account's keys object: the "counselor"
+ * of an enrollment answer, sync/enroll.h, or of the check before it, or the keys
+ * fetched to share again, sync/sharing.h), believed only if it is the account the link
+ * names (link_counselor, id text) and its two keys match the fingerprint fp the
+ * counselor handed over with the link; then *counselor, sign_pk and box_pk are set, for
+ * the caller to pin. Anything missing, malformed or different is DBK_E_FINGERPRINT: a
+ * server that substitutes a key or an account is refused.
  */
 int dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, const char *fp,
                                  dbk_id *counselor, unsigned char sign_pk[32],
