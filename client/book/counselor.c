@@ -181,7 +181,7 @@ dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40])
 }
 
 int
-dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id)
+dbk_co_save_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id)
 {
     return dbk_entry_save_in(s, stream, NULL, doc, out_id);
 }

@@ -44,11 +44,11 @@ bool dbk_co_last_session(const dbk_eu_list *l, const dbk_id *client, char at[40]
 const dbk_eu_entry *dbk_co_last_session_entry(const dbk_eu_list *l, const dbk_id *client);
 
 /*
- * Seals doc as a new record into stream (a client's shared stream) under its
- * current epoch, with the key from the grant this account holds, stores it and
- * queues it for sync. DBK_E_NOT_FOUND when no key for that epoch is held.
+ * Saves doc as a new record into stream (a client's shared stream), sealed under its
+ * current epoch with the key from the grant this account holds, and queues it for
+ * sync. DBK_E_NOT_FOUND when no key for that epoch is held.
  */
-int dbk_co_seal_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id);
+int dbk_co_save_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *out_id);
 
 /* Remembers (and recalls, "" when unknown) the grant state the caseload last gave. */
 void dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state);

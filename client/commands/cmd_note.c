@@ -441,7 +441,7 @@ note_shared(dbk_ctx *ctx, dbk_session *s, const dbk_id *client, const char *labe
     dbk_id_to_text(&s->account, me);
     doc = json_pack("{s:s, s:i, s:s%, s:s, s:s, s:b, s:s}", "type", "note", "v", 1, "text", text,
                     n, "written_at", when, "tz", tz, "visible_to_client", 1, "author_id", me);
-    rc = doc ? dbk_co_seal_into(s, &st.id, doc, &rec) : DBK_E_NOMEM;
+    rc = doc ? dbk_co_save_into(s, &st.id, doc, &rec) : DBK_E_NOMEM;
     json_decref(doc);
     if (rc == DBK_E_NOT_FOUND) {
         fprintf(stderr, "daybook: you hold no key for %s's current entries (access ended or "
@@ -606,7 +606,7 @@ run_assign_common(dbk_ctx *ctx, int argc, char **argv, bool assign)
         goto out;
     }
     doc = json_pack("{s:s, s:i, s:O}", "type", "checklist_def", "v", 1, "items", items);
-    rc = dbk_co_seal_into(&s, &st.id, doc, &rec);
+    rc = dbk_co_save_into(&s, &st.id, doc, &rec);
     json_decref(doc);
     if (rc != DBK_OK) {
         ret = dbk_cmd_fail("the checklist was not changed", rc);
