@@ -179,6 +179,50 @@ parse_review(struct review_args *a, int argc, char **argv)
     return DBK_EXIT_OK;
 }
 
+/* The review's period for client from this account's own entries (its session
+ * markers, or --since), with the day the client enrolled. Exit code. */
+static int
+review_period(dbk_session *s, const dbk_id *client, const char *since, const json_t *entry,
+              dbk_review_period *p)
+{
+    dbk_eu_list own;
+    int rc;
+
+    memset(&own, 0, sizeof own);
+    if ((rc = dbk_eu_load_owned(s, &s->account, &own)) != DBK_OK) {
+        dbk_eu_free(&own);
+        return dbk_cmd_fail("cannot read the entries on this device", rc);
+    }
+    rc = dbk_review_period_make(&own, client, since, p);
+    dbk_eu_free(&own);
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
+                        "future\n");
+        return DBK_EXIT_USAGE;
+    }
+    p->enrolled_day = dbk_co_enrolled_day(s, entry, client);
+    return DBK_EXIT_OK;
+}
+
+/* Once the review is written: this device's copies of the entries it showed, then the
+ * note in the client's stream that they were read. Either failing is told; the review
+ * stands. */
+static void
+keep_reviewed(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
+              const dbk_review_period *p, json_t *kept)
+{
+    int rc;
+
+    if ((rc = dbk_review_kept_save(s, client, l, p, kept)) != DBK_OK)
+        (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
+    else if ((rc = dbk_co_reviewed_mark(s, client, l, kept)) != DBK_OK &&
+             rc != DBK_E_NOT_FOUND)
+        /* The client's device learns from it that these entries were read (a 'daybook
+         * rm' says so). Queued for a client who stops sharing before the next sync, it
+         * is taken out of the outbox then (sync.c apply_push). */
+        (void)dbk_cmd_fail("the note that you reviewed these entries was not saved", rc);
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -223,19 +267,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
      * streams and this account's own: everything the review counts, without opening the
      * rest of the caseload, nor (with summaries, report/summary.h) the client's old
      * entries that count for nothing in this period. */
-    if ((rc = dbk_eu_load_owned(&s, &s.account, &l)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot read the entries on this device", rc);
+    if ((ret = review_period(&s, &client, a.since, entry, &p)) != DBK_EXIT_OK)
         goto out;
-    }
-    rc = dbk_review_period_make(&l, &client, a.since, &p);
-    dbk_eu_free(&l);
-    if (rc != DBK_OK) {
-        fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
-                        "future\n");
-        ret = DBK_EXIT_USAGE;
-        goto out;
-    }
-    p.enrolled_day = dbk_co_enrolled_day(&s, entry, &client);
     if ((rc = dbk_review_kept_load(&s, &client, &kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copies of reviewed entries cannot be read", rc);
     if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l)) != DBK_OK) {
@@ -250,16 +283,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
     json_object_set(rev, "data", fresh);
-    if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL &&
-        (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)
-        (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
-    else if (ret == DBK_EXIT_OK && kept != NULL &&
-             (rc = dbk_co_reviewed_mark(&s, &client, &l, kept)) != DBK_OK &&
-             rc != DBK_E_NOT_FOUND)
-        /* The client's device learns from it that these entries were read (a 'daybook
-         * rm' says so); the review itself stands. Queued for a client who stops sharing
-         * before the next sync, it is taken out of the outbox then (sync.c apply_push). */
-        (void)dbk_cmd_fail("the note that you reviewed these entries was not saved", rc);
+    if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL)
+        keep_reviewed(&s, &client, &l, &p, kept);
 out:
     json_decref(rev);
     json_decref(kept);
