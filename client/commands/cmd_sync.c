@@ -107,6 +107,94 @@ report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
     json_decref(aliases);
 }
 
+/* A counselor's consents near their end: each client's, into expiring, and printed
+ * ("consent expires in N days") when print. */
+static void
+counselor_expiring(dbk_session *s, bool print, json_t *expiring)
+{
+    json_t *list = NULL, *aliases = NULL, *v;
+    int64_t now = (int64_t)time(NULL) * 1000;
+    size_t i;
+
+    if (dbk_sync_consents(s, &list) == DBK_OK && dbk_co_aliases(s, &aliases) == DBK_OK) {
+        json_array_foreach(list, i, v) {
+            int64_t exp = json_integer_value(json_object_get(v, "expires_at"));
+            const char *o = json_string_value(json_object_get(v, "owner"));
+            long days = (long)((exp - now) / 86400000); /* whole days left, as the client counts */
+            char name[128];
+            dbk_id oid;
+            if (exp <= 0 || json_integer_value(json_object_get(v, "ended_at")) > 0 ||
+                days > DBK_CONSENT_WARN_DAYS ||
+                dbk_id_from_text(&oid, o, strlen(o)) != DBK_OK)
+                continue;
+            dbk_co_label(aliases, &oid, name, sizeof name);
+            json_array_append_new(expiring, json_pack("{s:s, s:s, s:i}", "client", o, "name",
+                                                      name, "days", (int)days));
+            if (print)
+                printf("%s's consent expires in %ld day%s; they can renew it with "
+                       "'daybook share'.\n", name, days, days == 1 ? "" : "s");
+        }
+    }
+    json_decref(list);
+    json_decref(aliases);
+}
+
+/* A client's news: notes and skills from the counselor not yet shown (*fresh, each
+ * once), and its own consents near their end (the newest per counselor, into
+ * expiring); printed, with how to renew, when print. */
+static void
+client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
+{
+    int64_t today = dbk_eu_today();
+    dbk_eu_list l;
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (dbk_eu_load(s, &l) != DBK_OK)
+        return;
+    *fresh = dbk_notes_from_counselor(s, &l, dbk_notes_seen(s));
+    json_array_foreach(*fresh, i, v) {
+        if (!print)
+            continue;
+        if (strcmp(json_string_value(json_object_get(v, "kind")), "note") == 0)
+            printf("New note from %s: %s\n", json_string_value(json_object_get(v, "by_name")),
+                   json_string_value(json_object_get(v, "text")));
+        else
+            printf("New skill from %s on your checklist: %s\n",
+                   json_string_value(json_object_get(v, "by_name")),
+                   json_string_value(json_object_get(v, "text")));
+    }
+    (void)dbk_notes_mark_seen(s, dbk_notes_newest(*fresh));
+    /* The newest consent per counselor, near its end. */
+    json_t *newest = json_object();
+    for (i = 0; i < l.n; i++) {
+        const char *to = json_string_value(
+            json_object_get(json_object_get(l.v[i].doc, "recipient"), "name"));
+        if (l.v[i].mine && l.v[i].kind == DBK_LOCAL_PRIVATE &&
+            strcmp(l.v[i].type, "consent") == 0 && to != NULL)
+            json_object_set(newest, to, l.v[i].doc);
+    }
+    json_object_foreach(newest, k, v) {
+        const char *date = json_string_value(json_object_get(json_object_get(v, "expires"),
+                                                             "date"));
+        int64_t day;
+        if (date == NULL || !dbk_day_parse(date, &day) || day - today > DBK_CONSENT_WARN_DAYS)
+            continue;
+        json_array_append_new(expiring, json_pack("{s:s, s:i}", "name", k,
+                                                  "days", (int)(day - today)));
+        if (print && day < today)
+            printf("Your consent to share with %s ended on %s; nothing new is shared with "
+                   "them. To share again: daybook share '%s'\n", k, date, k);
+        else if (print)
+            printf("Your consent to share with %s ends in %lld day%s. To keep sharing, renew "
+                   "it: daybook share '%s'\n", k, (long long)(day - today),
+                   day - today == 1 ? "" : "s", k);
+    }
+    json_decref(newest);
+    dbk_eu_free(&l);
+}
+
 /*
  * What this sync brought back (a client: notes and skills from the counselor not yet
  * shown, each once) and what needs doing (a consent near its end: the counselor is
@@ -116,77 +204,12 @@ report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
 static void
 report_loop(dbk_session *s, json_t *j)
 {
-    dbk_eu_list l;
-    json_t *fresh = NULL, *expiring = json_array(), *v;
-    int64_t now = (int64_t)time(NULL) * 1000, today = dbk_eu_today();
-    size_t i;
+    json_t *fresh = NULL, *expiring = json_array();
 
-    if (s->role == DBK_ROLE_COUNSELOR) {
-        json_t *list = NULL, *aliases = NULL;
-        if (dbk_sync_consents(s, &list) == DBK_OK && dbk_co_aliases(s, &aliases) == DBK_OK) {
-            json_array_foreach(list, i, v) {
-                int64_t exp = json_integer_value(json_object_get(v, "expires_at"));
-                const char *o = json_string_value(json_object_get(v, "owner"));
-                long days = (long)((exp - now) / 86400000); /* whole days left, as the client counts */
-                char name[128];
-                dbk_id oid;
-                if (exp <= 0 || json_integer_value(json_object_get(v, "ended_at")) > 0 ||
-                    days > DBK_CONSENT_WARN_DAYS ||
-                    dbk_id_from_text(&oid, o, strlen(o)) != DBK_OK)
-                    continue;
-                dbk_co_label(aliases, &oid, name, sizeof name);
-                json_array_append_new(expiring, json_pack("{s:s, s:s, s:i}", "client", o, "name",
-                                                          name, "days", (int)days));
-                if (j == NULL)
-                    printf("%s's consent expires in %ld day%s; they can renew it with "
-                           "'daybook share'.\n", name, days, days == 1 ? "" : "s");
-            }
-        }
-        json_decref(list);
-        json_decref(aliases);
-    } else if (dbk_eu_load(s, &l) == DBK_OK) {
-        fresh = dbk_notes_from_counselor(s, &l, dbk_notes_seen(s));
-        json_array_foreach(fresh, i, v) {
-            if (j != NULL)
-                continue;
-            if (strcmp(json_string_value(json_object_get(v, "kind")), "note") == 0)
-                printf("New note from %s: %s\n", json_string_value(json_object_get(v, "by_name")),
-                       json_string_value(json_object_get(v, "text")));
-            else
-                printf("New skill from %s on your checklist: %s\n",
-                       json_string_value(json_object_get(v, "by_name")),
-                       json_string_value(json_object_get(v, "text")));
-        }
-        (void)dbk_notes_mark_seen(s, dbk_notes_newest(fresh));
-        /* The newest consent per counselor, near its end. */
-        json_t *newest = json_object();
-        const char *k;
-        for (i = 0; i < l.n; i++) {
-            const char *to = json_string_value(
-                json_object_get(json_object_get(l.v[i].doc, "recipient"), "name"));
-            if (l.v[i].mine && l.v[i].kind == DBK_LOCAL_PRIVATE &&
-                strcmp(l.v[i].type, "consent") == 0 && to != NULL)
-                json_object_set(newest, to, l.v[i].doc);
-        }
-        json_object_foreach(newest, k, v) {
-            const char *date = json_string_value(json_object_get(json_object_get(v, "expires"),
-                                                                 "date"));
-            int64_t day;
-            if (date == NULL || !dbk_day_parse(date, &day) || day - today > DBK_CONSENT_WARN_DAYS)
-                continue;
-            json_array_append_new(expiring, json_pack("{s:s, s:i}", "name", k,
-                                                      "days", (int)(day - today)));
-            if (j == NULL && day < today)
-                printf("Your consent to share with %s ended on %s; nothing new is shared with "
-                       "them. To share again: daybook share '%s'\n", k, date, k);
-            else if (j == NULL)
-                printf("Your consent to share with %s ends in %lld day%s. To keep sharing, renew "
-                       "it: daybook share '%s'\n", k, (long long)(day - today),
-                       day - today == 1 ? "" : "s", k);
-        }
-        json_decref(newest);
-        dbk_eu_free(&l);
-    }
+    if (s->role == DBK_ROLE_COUNSELOR)
+        counselor_expiring(s, j == NULL, expiring);
+    else
+        client_news(s, j == NULL, &fresh, expiring);
     if (j != NULL) {
         json_object_set_new(j, "new", fresh ? fresh : json_array());
         json_object_set_new(j, "expiring", expiring);
