@@ -188,6 +188,32 @@ net_timeout_ms(void)
     return sec * 1000;
 }
 
+/* How c may reach the server: within its time limits, over http(s) only, trusting the
+ * clinic's own CA where one is set. */
+static void
+connection_limits(CURL *c, const dbk_session *s)
+{
+    /* A command that only freshens what it shows (review, clients) bounds its
+     * requests itself, so an unreachable server delays it by seconds, not a minute. */
+    long limit = net_timeout_ms();
+    if (s->net_timeout_s > 0 && s->net_timeout_s * 1000L < limit)
+        limit = s->net_timeout_s * 1000L;
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the
+     * one `enroll --cacert` or `login --cacert` kept in the profile. libcurl copies the
+     * path. */
+    char ca[4200];
+    const char *ca_env = getenv("DAYBOOK_CA_FILE");
+    if (ca_env != NULL && *ca_env != '\0')
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_env);
+    else if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca &&
+             access(ca, R_OK) == 0)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+}
+
 int
 dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body, bool with_token,
              long *status, json_t **out)
@@ -221,24 +247,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    /* A command that only freshens what it shows (review, clients) bounds its
-     * requests itself, so an unreachable server delays it by seconds, not a minute. */
-    long limit = net_timeout_ms();
-    if (s->net_timeout_s > 0 && s->net_timeout_s * 1000L < limit)
-        limit = s->net_timeout_s * 1000L;
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the
-     * one `enroll --cacert` or `login --cacert` kept in the profile. */
-    char ca[4200];
-    const char *ca_env = getenv("DAYBOOK_CA_FILE");
-    if (ca_env != NULL && *ca_env != '\0')
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_env);
-    else if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca &&
-             access(ca, R_OK) == 0)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    connection_limits(c, s);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
