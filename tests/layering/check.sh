@@ -2,8 +2,9 @@
 # The client's rooms and which way their arrows run (README "Source layout").
 # Fails when a file of client/ includes a header of a room above its own, when a
 # header is claimed by two rooms, when a room prints to the terminal that should
-# not, or when a file outside sync/ talks to the server through libcurl or sync/'s
-# transport (transport.h) instead of sync/'s functions.
+# not, when a file outside sync/ talks to the server through libcurl or sync/'s
+# transport (transport.h) instead of sync/'s functions, or when a function runs over
+# 80 lines without a reason written above it.
 # Usage: tests/layering/check.sh [SOURCE_DIR]
 set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -68,6 +69,30 @@ while IFS= read -r file; do
     done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](curl/[^">]*|transport\.h)[">]|\b(curl_[a-z_]+|dbk_net_call)[[:space:]]*\(' \
                  "$file" || true)
 done < <(find . -name '*.[ch]' ! -path './sync/*' | sed 's|^\./||' | sort)
+
+# No function runs over 80 lines (its name's line to its closing brace) without a
+# reason written above it: a comment ending on the line above its return type that
+# says why it is long (the word "long" in it). A top-level definition has its return
+# type on its own line, its name at column 0 and its braces at column 0 (STYLE.md),
+# which is what this reads.
+while IFS= read -r hit; do
+    echo "layering: a function over 80 lines with no reason above it (split it into steps named for what they compute, or say why it is long): $hit" >&2
+    bad=$((bad + 1))
+done < <(find . -name '*.c' | sed 's|^\./||' | sort | xargs awk '
+    FNR == 1 { name = ""; inbody = 0; comment = ""; incomment = 0; cend = -1 }
+    !inbody && /^[ \t]*\/\*/ { incomment = 1; comment = "" }
+    incomment { comment = comment " " $0 }
+    incomment && /\*\// { incomment = 0; cend = FNR }
+    !inbody && /^[A-Za-z_][A-Za-z0-9_]*\(/ {
+        name = $0; sub(/\(.*/, "", name); start = FNR
+        why = (cend == FNR - 2) ? comment : ""
+    }
+    !inbody && name != "" && /^\{/ { inbody = 1 }
+    inbody && /^\}/ {
+        if (FNR - start + 1 > 80 && tolower(why) !~ /long/)
+            printf "%s:%d %s (%d lines)\n", FILENAME, start, name, FNR - start + 1
+        inbody = 0; name = ""
+    }')
 
 if [ "$bad" -gt 0 ]; then
     echo "layering: $bad problem(s); arrows run main > commands > cli, report > book > sync > trust > store" >&2
