@@ -3,12 +3,12 @@
 
 #include "entry.h"
 #include "entries.h"
+#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/base64.h"
 #include "dbk/error.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,23 +57,20 @@ int
 dbk_draft_keep(dbk_session *s, int kind, const json_t *doc)
 {
     unsigned char pk[32], *sealed = NULL;
-    char *text = NULL, *b64 = NULL;
-    size_t n, blen;
+    char *b64 = NULL;
+    size_t n, len, blen;
     json_t *a = NULL;
     int rc;
 
     if (dbk_local_get(s->L, DBK_DRAFT_PK, pk, sizeof pk, &n) != DBK_OK || n != 32)
         return DBK_E_NOT_FOUND;
-    if ((text = json_dumps(doc, JSON_COMPACT)) == NULL)
-        return DBK_E_NOMEM;
-    n = strlen(text);
-    blen = (n + crypto_box_SEALBYTES) / 3 * 4 + 8;
+    if ((rc = dbk_trust_seal_doc(doc, pk, &sealed, &len)) != DBK_OK)
+        return rc;
+    blen = DBK_B64_ENCODED_LEN(len) + 1;
     rc = DBK_E_NOMEM;
-    if (n > DRAFT_BYTES_MAX || (sealed = malloc(n + crypto_box_SEALBYTES)) == NULL ||
-        (b64 = malloc(blen)) == NULL)
+    if (len > DRAFT_BYTES_MAX || (b64 = malloc(blen)) == NULL)
         goto out;
-    crypto_box_seal(sealed, (const unsigned char *)text, n, pk);
-    if ((rc = dbk_b64_encode(b64, blen, sealed, n + crypto_box_SEALBYTES)) != DBK_OK)
+    if ((rc = dbk_b64_encode(b64, blen, sealed, len)) != DBK_OK)
         goto out;
     a = drafts_load(s);
     if (json_array_size(a) >= DBK_DRAFT_MAX) {
@@ -84,7 +81,6 @@ dbk_draft_keep(dbk_session *s, int kind, const json_t *doc)
     rc = drafts_store(s, a);
 out:
     json_decref(a);
-    dbk_eu_wipe_free(text);
     free(sealed);
     free(b64);
     return rc;
@@ -106,21 +102,11 @@ draft_open(dbk_session *s, const char *b64)
     if (b64 == NULL)
         return NULL;
     size_t cap = DBK_B64_DECODED_MAX(strlen(b64)), n;
-    unsigned char *sealed = malloc(cap + 1), *plain = NULL;
+    unsigned char *sealed = malloc(cap + 1);
     json_t *doc = NULL;
-    if (sealed != NULL &&
-        dbk_b64_decode_public(sealed, cap, &n, b64, strlen(b64)) == DBK_OK &&
-        n > crypto_box_SEALBYTES && (plain = malloc(n - crypto_box_SEALBYTES)) != NULL &&
-        crypto_box_seal_open(plain, sealed, n, s->keys->box_pk, s->keys->box_sk) == 0) {
-        doc = json_loadb((const char *)plain, n - crypto_box_SEALBYTES, 0, NULL);
-        sodium_memzero(plain, n - crypto_box_SEALBYTES);
-    }
-    free(plain);
+    if (sealed != NULL && dbk_b64_decode_public(sealed, cap, &n, b64, strlen(b64)) == DBK_OK)
+        (void)dbk_trust_open_doc(s, sealed, n, &doc); /* NULL unless an object */
     free(sealed);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        doc = NULL;
-    }
     return doc;
 }
 

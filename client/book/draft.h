@@ -1,9 +1,9 @@
 /*
  * Drafts: an entry typed while the passphrase failed is not thrown away. It is
- * sealed (crypto_box_seal) to the account's own X25519 public key, which needs no
- * passphrase, and kept in the profile's meta under DBK_DRAFT_KEY; only the
- * account's secret key opens it, so nothing typed is ever on disk in plaintext.
- * At the next unlock the drafts are saved as entries, oldest first.
+ * sealed (crypto_box_seal, trust/'s dbk_trust_seal_doc) to the account's own X25519
+ * public key, which needs no passphrase, and kept in the profile's meta under
+ * DBK_DRAFT_KEY; only the account's secret key opens it, so nothing typed is ever on
+ * disk in plaintext. At the next unlock the drafts are saved as entries, oldest first.
  *
  * The public key is remembered (DBK_DRAFT_PK) at each successful unlock. A profile
  * that was never unlocked since this existed has none: then no draft can be kept,
