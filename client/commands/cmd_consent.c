@@ -358,6 +358,17 @@ run_consent(dbk_ctx *ctx, int argc, char **argv)
     return ret;
 }
 
+/* The keys this device pinned for account, believed for a link only if they match
+ * its fingerprint fp: DBK_E_NOT_FOUND when none are pinned, DBK_E_FINGERPRINT when
+ * they do not match. */
+static int
+dbk_trust_pinned_matches(dbk_session *s, const dbk_id *account, const char *fp,
+                         unsigned char sign_pk[32], unsigned char box_pk[32])
+{
+    int rc = dbk_trust_pinned(s, account, sign_pk, box_pk);
+    return rc != DBK_OK ? rc : dbk_fingerprint_check(fp, strlen(fp), account, sign_pk, box_pk);
+}
+
 /*
  * The counselor of a team link checked: their keys pinned on this device, or fetched
  * and matched against the link's fingerprint, then pinned. Exit code; on success
@@ -368,13 +379,10 @@ team_counselor_keys(dbk_session *s, const dbk_link *u, const dbk_id *counselor,
                     unsigned char box_pk[32])
 {
     unsigned char sign_pk[32];
-    char fp[DBK_FP_SHORT_LEN + 1];
     int rc;
 
-    if (dbk_trust_pinned(s, counselor, sign_pk, box_pk) == DBK_OK) {
-        dbk_fingerprint_short(fp, counselor, sign_pk, box_pk);
-        rc = strcmp(fp, u->fp) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
-    } else {
+    rc = dbk_trust_pinned_matches(s, counselor, u->fp, sign_pk, box_pk);
+    if (rc == DBK_E_NOT_FOUND) {
         rc = dbk_sync_counselor_keys(s, counselor, u->fp, sign_pk, box_pk);
         if (rc == DBK_OK)
             rc = dbk_trust_pin(s, counselor, sign_pk, box_pk);
