@@ -26,7 +26,6 @@
 #include "unlock.h"
 
 #include "dbk/error.h"
-#include "dbk/fingerprint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,17 +355,6 @@ run_consent(dbk_ctx *ctx, int argc, char **argv)
     ret = s.role == DBK_ROLE_COUNSELOR ? consent_counselor(ctx, &s) : consent_client(ctx, &s);
     dbk_session_close(&s);
     return ret;
-}
-
-/* The keys this device pinned for account, believed for a link only if they match
- * its fingerprint fp: DBK_E_NOT_FOUND when none are pinned, DBK_E_FINGERPRINT when
- * they do not match. */
-static int
-dbk_trust_pinned_matches(dbk_session *s, const dbk_id *account, const char *fp,
-                         unsigned char sign_pk[32], unsigned char box_pk[32])
-{
-    int rc = dbk_trust_pinned(s, account, sign_pk, box_pk);
-    return rc != DBK_OK ? rc : dbk_fingerprint_check(fp, strlen(fp), account, sign_pk, box_pk);
 }
 
 /*

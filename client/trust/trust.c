@@ -71,6 +71,17 @@ dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account, const unsigned ch
     return dbk_local_put(s->L, sk, sign_pk, 32);
 }
 
+/* The keys this device pinned for account, believed for a link only if they match
+ * its fingerprint fp: DBK_E_NOT_FOUND when none are pinned, DBK_E_FINGERPRINT when
+ * they do not match. */
+int
+dbk_trust_pinned_matches(dbk_session *s, const dbk_id *account, const char *fp,
+                         unsigned char sign_pk[32], unsigned char box_pk[32])
+{
+    int rc = dbk_trust_pinned(s, account, sign_pk, box_pk);
+    return rc != DBK_OK ? rc : dbk_fingerprint_check(fp, strlen(fp), account, sign_pk, box_pk);
+}
+
 /* ---- authorship ---- */
 
 bool

@@ -44,6 +44,10 @@ int dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_p
  * client's): pinned when none is, refused (DBK_E_FINGERPRINT) when it differs. */
 int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
                             const unsigned char sign_pk[32]);
+/* The keys pinned for account, believed for a link only if they match its fingerprint
+ * fp: DBK_E_NOT_FOUND when none are pinned, DBK_E_FINGERPRINT when they do not match. */
+int dbk_trust_pinned_matches(dbk_session *s, const dbk_id *account, const char *fp,
+                             unsigned char sign_pk[32], unsigned char box_pk[32]);
 
 /*
  * Safety numbers (the Signal model): 60 digits from both accounts' keys, compared in
