@@ -19,59 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Whether the keys the server lists for account (listed_sign, listed_box) are the ones
- * pinned: DBK_OK when they are, DBK_E_FINGERPRINT when either differs (the pins are
- * kept, nothing changes), DBK_E_NOT_FOUND when the two are not both pinned. */
-static int
-dbk_trust_listed_keys(dbk_session *s, const dbk_id *account, const unsigned char listed_sign[32],
-                      const unsigned char listed_box[32])
-{
-    unsigned char pin_s[32], pin_b[32];
-
-    if (dbk_trust_pinned(s, account, pin_s, pin_b) != DBK_OK)
-        return DBK_E_NOT_FOUND;
-    return sodium_memcmp(pin_s, listed_sign, 32) == 0 && sodium_memcmp(pin_b, listed_box, 32) == 0
-               ? DBK_OK
-               : DBK_E_FINGERPRINT;
-}
-
-/*
- * The keys of other to compare a safety number with, given the keys the server lists
- * now (listed_sign, listed_box; NULL when it could not be asked): the pinned ones, and
- * *changed when the listed ones differ. Keys not both pinned yet are pinned from the
- * listing on first use (a counselor learning a client's X25519 key; its identity key
- * was pinned on first sight by sync), unless the listing names another identity key
- * than the pinned one: then *changed, nothing is pinned, and the pinned identity key is
- * given with the listed X25519 key. DBK_E_NOT_FOUND when none are pinned and none listed.
- */
-static int
-dbk_trust_verify_keys(dbk_session *s, const dbk_id *other, const unsigned char *listed_sign,
-                      const unsigned char *listed_box, unsigned char sign_pk[32],
-                      unsigned char box_pk[32], bool *changed)
-{
-    int rc;
-
-    *changed = false;
-    if (dbk_trust_pinned(s, other, sign_pk, box_pk) == DBK_OK) {
-        *changed = listed_sign != NULL &&
-                   dbk_trust_listed_keys(s, other, listed_sign, listed_box) != DBK_OK;
-        return DBK_OK;
-    }
-    if (listed_sign == NULL)
-        return DBK_E_NOT_FOUND;
-    if (dbk_trust_pinned(s, other, sign_pk, NULL) == DBK_OK &&
-        sodium_memcmp(sign_pk, listed_sign, 32) != 0) {
-        memcpy(box_pk, listed_box, 32);
-        *changed = true;
-        return DBK_OK;
-    }
-    if ((rc = dbk_trust_pin(s, other, listed_sign, listed_box)) != DBK_OK)
-        return rc;
-    memcpy(sign_pk, listed_sign, 32);
-    memcpy(box_pk, listed_box, 32);
-    return DBK_OK;
-}
-
 /* The other party's keys to compare (dbk_trust_verify_keys) with what the server lists
  * now; the server's error when it cannot be asked and nothing is pinned. */
 static int

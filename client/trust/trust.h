@@ -48,6 +48,23 @@ int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
  * fp: DBK_E_NOT_FOUND when none are pinned, DBK_E_FINGERPRINT when they do not match. */
 int dbk_trust_pinned_matches(dbk_session *s, const dbk_id *account, const char *fp,
                              unsigned char sign_pk[32], unsigned char box_pk[32]);
+/* Whether the keys the server lists for account (listed_sign, listed_box) are the ones
+ * pinned: DBK_OK when they are, DBK_E_FINGERPRINT when either differs (the pins are
+ * kept, nothing changes), DBK_E_NOT_FOUND when the two are not both pinned. */
+int dbk_trust_listed_keys(dbk_session *s, const dbk_id *account, const unsigned char listed_sign[32],
+                          const unsigned char listed_box[32]);
+/*
+ * The keys of other to compare a safety number with, given the keys the server lists
+ * now (listed_sign, listed_box; NULL when it could not be asked): the pinned ones, and
+ * *changed when the listed ones differ. Keys not both pinned yet are pinned from the
+ * listing on first use (a counselor learning a client's X25519 key; its identity key
+ * was pinned on first sight by sync), unless the listing names another identity key
+ * than the pinned one: then *changed, nothing is pinned, and the pinned identity key is
+ * given with the listed X25519 key. DBK_E_NOT_FOUND when none are pinned and none listed.
+ */
+int dbk_trust_verify_keys(dbk_session *s, const dbk_id *other, const unsigned char *listed_sign,
+                          const unsigned char *listed_box, unsigned char sign_pk[32],
+                          unsigned char box_pk[32], bool *changed);
 
 /*
  * Safety numbers (the Signal model): 60 digits from both accounts' keys, compared in
