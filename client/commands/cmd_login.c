@@ -90,7 +90,7 @@ learn_counselor(dbk_session *s, json_t *account)
 static int
 pin_counselor(dbk_session *s, bool *refused)
 {
-    unsigned char pin_s[32], pin_b[32], srv_s[32], srv_b[32];
+    unsigned char srv_s[32], srv_b[32];
     size_t pinned, conflicts, n;
     dbk_id c;
     int rc;
@@ -102,12 +102,13 @@ pin_counselor(dbk_session *s, bool *refused)
         return rc;
     if ((rc = dbk_sync_account_keys(s, &c, srv_s, srv_b)) != DBK_OK)
         return rc;
-    if (dbk_trust_pinned(s, &c, pin_s, pin_b) != DBK_OK) {
+    rc = dbk_trust_listed_keys(s, &c, srv_s, srv_b);
+    if (rc == DBK_E_NOT_FOUND) {
         fprintf(stderr, "daybook: your other device did not save your counselor's checked key; "
                         "compare safety numbers with 'daybook verify' in your next session\n");
         return dbk_trust_pin_first_use(s, &c, srv_s);
     }
-    if (sodium_memcmp(pin_s, srv_s, 32) != 0 || sodium_memcmp(pin_b, srv_b, 32) != 0) {
+    if (rc == DBK_E_FINGERPRINT) {
         fprintf(stderr, "daybook: WARNING: the server lists keys for your counselor that differ "
                         "from the ones your account checked at enrollment. This device keeps the "
                         "checked keys and shares nothing with the listed ones. Tell your "
