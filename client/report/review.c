@@ -724,9 +724,11 @@ dbk_review_freshen(dbk_session *s, bool offline)
     if (!offline && s->server[0] != '\0') {
         int saved = s->net_timeout_s;
         s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
-        rc = dbk_refresh_grants(s, NULL);
-        if (rc == DBK_OK)
-            rc = dbk_sync(s, &st);
+        /* The pull is 'daybook sync''s: it fetches the grants again whenever the server's
+         * grants_seq moved (a client shared, revoked, rotated) and marks the reading of a
+         * stream the server refuses as ended; fetching them before it as well cost two
+         * requests and a commit per client for nothing. */
+        rc = dbk_sync(s, &st);
         s->net_timeout_s = saved;
     }
     int64_t at = dbk_local_get_int(s->L, "last_sync", 0);

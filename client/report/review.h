@@ -30,7 +30,8 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
                          const char *label, const dbk_review_period *p, const json_t *kept);
 
 /*
- * Pulls first unless offline (grants, then a sync, each request bounded by
+ * Pulls first unless offline (a sync, as 'daybook sync' makes it: the grants are
+ * fetched again when the server's grants_seq moved; each request bounded by
  * DBK_REVIEW_PULL_TIMEOUT_S) and says how fresh the data is: {as_of (the last
  * successful sync, local time, or null), as_of_unix, pulled, offline, stale}.
  * A failed pull is no error: the data is shown as it is, marked offline.
