@@ -23,7 +23,6 @@
  * counselor's access, as the caseload says (or, offline, as it last said).
  */
 #include "cmd.h"
-#include "reviewed.h"
 #include "counselor.h"
 #include "render.h"
 #include "review.h"
@@ -250,16 +249,16 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
     json_object_set(rev, "data", fresh);
+    /* The copies of what was shown, and the reviewed record (the client's device learns
+     * from it that these entries were read: a 'daybook rm' says so), in one commit; the
+     * review itself stands either way. Queued for a client who stops sharing before the
+     * next sync, the record is taken out of the outbox then (sync.c apply_push). */
+    bool mark_failed = false;
     if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL &&
-        (rc = dbk_review_kept_save(&s, &client, &l, &p, kept)) != DBK_OK)
-        (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
-    else if (ret == DBK_EXIT_OK && kept != NULL &&
-             (rc = dbk_co_reviewed_mark(&s, &client, &l, kept)) != DBK_OK &&
-             rc != DBK_E_NOT_FOUND)
-        /* The client's device learns from it that these entries were read (a 'daybook
-         * rm' says so); the review itself stands. Queued for a client who stops sharing
-         * before the next sync, it is taken out of the outbox then (sync.c apply_push). */
-        (void)dbk_cmd_fail("the note that you reviewed these entries was not saved", rc);
+        (rc = dbk_review_remember(&s, &client, &l, &p, kept, &mark_failed)) != DBK_OK)
+        (void)dbk_cmd_fail(mark_failed ? "the note that you reviewed these entries was not saved"
+                                       : "your copy of the entries reviewed was not kept",
+                           rc);
 out:
     json_decref(rev);
     json_decref(kept);

@@ -21,6 +21,7 @@
  * a later removal or edit by the client shows against that copy.
  */
 #include "read_first.h"
+#include "reviewed.h"
 #include "counts.h"
 #include "daycount.h"
 #include "measures.h"
@@ -381,11 +382,12 @@ find_record(const dbk_eu_list *l, const dbk_id *client, const char *id)
     return NULL;
 }
 
-int
-dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
-                     const dbk_review_period *p, json_t *kept)
+/* Adds to kept the client's journal entries and cravings of the period it does not
+ * hold yet (the copy as first reviewed stays); whether it added any. */
+static bool
+kept_add(const dbk_id *client, const dbk_eu_list *l, const dbk_review_period *p, json_t *kept)
 {
-    char key[64], seen[40];
+    char seen[40];
     bool added = false;
     dbk_now_rfc3339(seen);
     for (size_t i = 0; i < l->n; i++) {
@@ -404,10 +406,40 @@ dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
                                                 seen, "doc", e->doc));
         added = true;
     }
-    if (!added)
-        return DBK_OK;
+    return added;
+}
+
+int
+dbk_review_remember(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
+                    const dbk_review_period *p, json_t *kept, bool *mark_failed)
+{
+    char key[64];
+    int rc, mrc;
+
+    *mark_failed = false;
     kept_key(client, key);
-    return dbk_co_sealed_put(s, key, kept);
+    bool added = kept_add(client, l, p, kept);
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    if (added && (rc = dbk_co_sealed_put(s, key, kept)) != DBK_OK) {
+        dbk_local_rollback(s->L);
+        return rc;
+    }
+    mrc = dbk_co_reviewed_mark(s, client, l, kept);
+    if (mrc == DBK_OK || mrc == DBK_E_NOT_FOUND) {
+        if ((rc = dbk_local_commit(s->L)) != DBK_OK)
+            dbk_local_rollback(s->L);
+        return rc;
+    }
+    /* The note did not go: the copies must stay all the same (what the counselor saw is
+     * never lost), on their own. */
+    dbk_local_rollback(s->L);
+    *mark_failed = true;
+    if (added && (rc = dbk_co_sealed_put(s, key, kept)) != DBK_OK) {
+        *mark_failed = false;
+        return rc;
+    }
+    return mrc;
 }
 
 /* "craving 8/10, used: alcohol" or the first words of a journal entry. */

@@ -44,9 +44,17 @@ json_t *dbk_review_changes(const dbk_eu_list *l, const dbk_id *client,
                            const dbk_review_period *p, const json_t *kept);
 
 /* The counselor's copies of the client's entries they reviewed (new reference, {}
- * when none), and adding the period's entries not yet kept (the first copy stays). */
+ * when none). */
 int dbk_review_kept_load(dbk_session *s, const dbk_id *client, json_t **kept);
-int dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
-                         const dbk_review_period *p, json_t *kept);
+/*
+ * What a review shown leaves behind, in one commit: the period's client journal
+ * entries and cravings not kept yet added to the kept copies (the copy as first
+ * reviewed stays) and the counselor's reviewed record revised
+ * (dbk_co_reviewed_mark, book/reviewed.h). When the record cannot be written the
+ * copies are still saved on their own and *mark_failed says which failed; a client
+ * the counselor cannot write to (DBK_E_NOT_FOUND) is no failure.
+ */
+int dbk_review_remember(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
+                        const dbk_review_period *p, json_t *kept, bool *mark_failed);
 
 #endif
