@@ -727,8 +727,10 @@ dbk_review_freshen(dbk_session *s, bool offline)
         /* The pull is 'daybook sync''s: it fetches the grants again whenever the server's
          * grants_seq moved (a client shared, revoked, rotated) and marks the reading of a
          * stream the server refuses as ended; fetching them before it as well cost two
-         * requests and a commit per client for nothing. */
-        rc = dbk_sync(s, &st);
+         * requests and a commit per client for nothing. Nor does it check every stream
+         * against its owner's signed head, which only 'daybook sync' reports: the review
+         * checks its client's (cmd_review.c withheld_check); 'clients' reports none. */
+        rc = dbk_sync_pull_first(s, &st);
         s->net_timeout_s = saved;
     }
     int64_t at = dbk_local_get_int(s->L, "last_sync", 0);
