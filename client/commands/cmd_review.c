@@ -185,6 +185,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_session s;
     dbk_eu_list l;
     dbk_review_period p;
+    dbk_review_carried_list carried = {0};
     json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
     const json_t *entry;
     dbk_id client;
@@ -237,12 +238,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
     p.enrolled_day = dbk_co_enrolled_day(&s, entry, &client);
     if ((rc = dbk_review_kept_load(&s, &client, &kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copies of reviewed entries cannot be read", rc);
-    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l)) != DBK_OK) {
+    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l, &carried)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot read the entries on this device", rc);
         goto out;
     }
     dbk_out_warn_unopened(&l);
-    if ((rev = dbk_review_build(&s, &l, &client, label, &p, kept)) == NULL) {
+    if ((rev = dbk_review_build(&s, &l, &client, label, &p, kept, &carried)) == NULL) {
         ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
         goto out;
     }
@@ -266,6 +267,7 @@ out:
     json_decref(aliases);
     json_decref(caseload);
     dbk_eu_free(&l);
+    dbk_review_carried_free(&carried);
     dbk_session_close(&s);
     return ret;
 }

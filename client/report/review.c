@@ -652,7 +652,8 @@ notes_json(const struct acc *a)
 
 json_t *
 dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const char *label,
-                 const dbk_review_period *p, const json_t *kept)
+                 const dbk_review_period *p, const json_t *kept,
+                 const dbk_review_carried_list *carried)
 {
     struct acc a;
     dbk_review_period q = *p;
@@ -694,8 +695,8 @@ dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, con
         const dbk_eu_entry **fl = calloc(a.nflaggable + 1, sizeof *fl);
         for (size_t i = 0; fl != NULL && i < a.nflaggable; i++)
             fl[i] = a.flaggable[i].e;
-        rf = dbk_review_read_first(l, client, p, &extra, fl, fl ? a.nflaggable : 0, eng, med,
-                                   changes);
+        rf = dbk_review_read_first(l, client, p, &extra, fl, fl ? a.nflaggable : 0, carried,
+                                   eng, med, changes);
         free(fl);
     }
     out = json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:i, s:s, s:o, s:o}, s:o, s:o, s:o, s:o, s:o, "
