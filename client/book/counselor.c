@@ -201,7 +201,11 @@ dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state)
     char t[DBK_ID_TEXT_LEN + 1], key[64];
     dbk_id_to_text(client, t);
     snprintf(key, sizeof key, "grant_state:%s", t);
-    (void)dbk_local_put_text(s->L, key, state);
+    char was[32];
+    /* Written only when it changed: each write is a commit, and it is the same on
+     * nearly every review. */
+    if (dbk_local_get_text(s->L, key, was, sizeof was) != DBK_OK || strcmp(was, state) != 0)
+        (void)dbk_local_put_text(s->L, key, state);
 }
 
 void
@@ -223,7 +227,8 @@ dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client)
     snprintf(key, sizeof key, "enrolled_at:%s", t);
     if (json_is_integer(json_object_get(entry, "enrolled_at"))) {
         ms = (int64_t)json_integer_value(json_object_get(entry, "enrolled_at"));
-        (void)dbk_local_put_int(s->L, key, ms);
+        if (dbk_local_get_int(s->L, key, 0) != ms) /* a commit only when it changed */
+            (void)dbk_local_put_int(s->L, key, ms);
     } else {
         ms = dbk_local_get_int(s->L, key, 0);
     }

@@ -22,7 +22,7 @@
 
 /*
  * Counselor: records that the entries whose ids are the keys of kept (the copies
- * report/'s review keeps, dbk_review_kept_save) were reviewed, by revising this
+ * report/'s review keeps, dbk_review_remember) were reviewed, by revising this
  * counselor's reviewed record in client's shared stream (or starting one) when the
  * set grew. l: the entries loaded (the client's stream among them). DBK_OK (also
  * when nothing changed), or an error code; the review itself stands either way.

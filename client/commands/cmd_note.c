@@ -202,7 +202,7 @@ pending_review(dbk_session *s, const dbk_id *client, const char *label)
     if (dbk_eu_load_owned(s, client, &l) == DBK_OK &&
         dbk_review_period_make(&l, client, NULL, &p) == DBK_OK) {
         p.enrolled_day = dbk_co_enrolled_day(s, NULL, client);
-        rev = dbk_review_build(s, &l, client, label, &p, NULL);
+        rev = dbk_review_build(s, &l, client, label, &p, NULL, NULL);
     }
     dbk_eu_free(&l);
     return rev;

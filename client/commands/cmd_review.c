@@ -23,7 +23,6 @@
  * counselor's access, as the caseload says (or, offline, as it last said).
  */
 #include "cmd.h"
-#include "reviewed.h"
 #include "counselor.h"
 #include "render.h"
 #include "review.h"
@@ -204,23 +203,21 @@ review_period(dbk_session *s, const dbk_id *client, const char *since, const jso
     return DBK_EXIT_OK;
 }
 
-/* Once the review is written: this device's copies of the entries it showed, then the
- * note in the client's stream that they were read. Either failing is told; the review
- * stands. */
+/* Once the review is written: this device's copies of the entries it showed, and the
+ * reviewed record (the client's device learns from it that these entries were read: a
+ * 'daybook rm' says so), in one commit. Either failing is told; the review stands.
+ * Queued for a client who stops sharing before the next sync, the record is taken out
+ * of the outbox then (sync.c apply_push). */
 static void
 keep_reviewed(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
               const dbk_review_period *p, json_t *kept)
 {
-    int rc;
-
-    if ((rc = dbk_review_kept_save(s, client, l, p, kept)) != DBK_OK)
-        (void)dbk_cmd_fail("your copy of the entries reviewed was not kept", rc);
-    else if ((rc = dbk_co_reviewed_mark(s, client, l, kept)) != DBK_OK &&
-             rc != DBK_E_NOT_FOUND)
-        /* The client's device learns from it that these entries were read (a 'daybook
-         * rm' says so). Queued for a client who stops sharing before the next sync, it
-         * is taken out of the outbox then (sync.c apply_push). */
-        (void)dbk_cmd_fail("the note that you reviewed these entries was not saved", rc);
+    bool mark_failed = false;
+    int rc = dbk_review_remember(s, client, l, p, kept, &mark_failed);
+    if (rc != DBK_OK)
+        (void)dbk_cmd_fail(mark_failed ? "the note that you reviewed these entries was not saved"
+                                       : "your copy of the entries reviewed was not kept",
+                           rc);
 }
 
 static int
@@ -230,6 +227,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_session s;
     dbk_eu_list l;
     dbk_review_period p;
+    dbk_review_carried_list carried = {0};
     json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
     const json_t *entry;
     dbk_id client;
@@ -271,12 +269,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     if ((rc = dbk_review_kept_load(&s, &client, &kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copies of reviewed entries cannot be read", rc);
-    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l)) != DBK_OK) {
+    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l, &carried)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot read the entries on this device", rc);
         goto out;
     }
     dbk_out_warn_unopened(&l);
-    if ((rev = dbk_review_build(&s, &l, &client, label, &p, kept)) == NULL) {
+    if ((rev = dbk_review_build(&s, &l, &client, label, &p, kept, &carried)) == NULL) {
         ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
         goto out;
     }
@@ -292,6 +290,7 @@ out:
     json_decref(aliases);
     json_decref(caseload);
     dbk_eu_free(&l);
+    dbk_review_carried_free(&carried);
     dbk_session_close(&s);
     return ret;
 }

@@ -189,7 +189,7 @@ dbk_report_caseload_row(dbk_session *s, const dbk_eu_list *l, const json_t *alia
     (void)dbk_review_period_make(l, &r.id, NULL, &p);
     p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
     (void)dbk_review_kept_load(s, &r.id, &kept);
-    rev = dbk_review_build(s, l, &r.id, r.label, &p, kept);
+    rev = dbk_review_build(s, l, &r.id, r.label, &p, kept, NULL);
     json_decref(kept);
     if (rev == NULL) {
         *failed = true;

@@ -21,6 +21,7 @@
  * a later removal or edit by the client shows against that copy.
  */
 #include "read_first.h"
+#include "reviewed.h"
 #include "counts.h"
 #include "daycount.h"
 #include "measures.h"
@@ -205,7 +206,7 @@ entry_flags(const dbk_eu_entry *e, const dbk_review_period *p, const dbk_risk_ex
 
 void
 dbk_review_entry_marks(const dbk_eu_entry *e, const dbk_risk_extra *extra, int *nitems,
-                       int *nrisk, int *nuse)
+                       int *nrisk, int *nuse, json_t **out)
 {
     /* As an entry from before the period, never discussed: what it would carry forward. */
     dbk_review_period p = {.from = INT64_MAX, .to = INT64_MAX, .since = "default",
@@ -219,8 +220,54 @@ dbk_review_entry_marks(const dbk_eu_entry *e, const dbk_risk_extra *extra, int *
         *nrisk += strcmp(str_or(x, "kind", ""), "risk") == 0;
         *nuse += strcmp(str_or(x, "kind", ""), "use") == 0;
     }
+    if (out != NULL)
+        *out = json_incref(items);
     json_decref(items);
     json_decref(none);
+}
+
+void
+dbk_review_carried_free(dbk_review_carried_list *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i].when != NULL)
+            dbk_eu_wipe_free(c->v[i].when);
+        json_decref(c->v[i].items);
+    }
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static int
+carried_newest_first(const void *a, const void *b)
+{
+    const dbk_review_carried *x = a, *y = b;
+    int d = strcmp(y->when, x->when);
+    if (d != 0)
+        return d;
+    return y->clock > x->clock ? 1 : y->clock < x->clock ? -1 : 0;
+}
+
+/* Whether opened entry e comes before carried c, newest first (review.c's order). */
+static bool
+entry_first(const dbk_eu_entry *e, const dbk_review_carried *c)
+{
+    int d = strcmp(str_or(e->doc, dbk_review_when_key(e->type), ""), c->when);
+    return d != 0 ? d > 0 : e->hdr.rev.clock >= c->clock;
+}
+
+/* The items of a carried entry, unless the counselor marked it discussed. */
+static void
+carried_flags(const dbk_review_carried *c, const json_t *discussed, json_t *items)
+{
+    char id[DBK_ID_TEXT_LEN + 1];
+    size_t i;
+    json_t *x;
+    dbk_id_to_text(&c->record, id);
+    if (json_object_get(discussed, id) != NULL)
+        return;
+    json_array_foreach(c->items, i, x)
+        json_array_append_new(items, json_deep_copy(x));
 }
 
 json_t *
@@ -308,15 +355,24 @@ sorted(json_t *items)
 json_t *
 dbk_review_read_first(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p,
                       const dbk_risk_extra *extra, const dbk_eu_entry *const *flaggable, size_t n,
-                      const json_t *engagement, const json_t *medication, const json_t *changes)
+                      const dbk_review_carried_list *carried, const json_t *engagement,
+                      const json_t *medication, const json_t *changes)
 {
     char t[DBK_ID_TEXT_LEN + 1];
-    size_t i;
+    size_t i, k = 0, nc = carried != NULL ? carried->n : 0;
     json_t *x, *items = json_array();
     dbk_id_to_text(client, t);
     json_t *discussed = discussed_set(l, t);
-    for (i = 0; i < n; i++)
-        entry_flags(flaggable[i], p, extra, discussed, items);
+    /* The entries opened and those carried from the summary, merged newest first as
+     * if every one had been opened. */
+    if (nc > 0)
+        qsort(carried->v, nc, sizeof *carried->v, carried_newest_first);
+    for (i = 0; i < n || k < nc;) {
+        if (k == nc || (i < n && entry_first(flaggable[i], &carried->v[k])))
+            entry_flags(flaggable[i++], p, extra, discussed, items);
+        else
+            carried_flags(&carried->v[k++], discussed, items);
+    }
     json_decref(discussed);
     bool mat = strcmp(str_or(medication, "source", ""), "mat") == 0;
     append_days(items, "missed_medication", json_object_get(medication, "missed_days"),
@@ -381,11 +437,12 @@ find_record(const dbk_eu_list *l, const dbk_id *client, const char *id)
     return NULL;
 }
 
-int
-dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
-                     const dbk_review_period *p, json_t *kept)
+/* Adds to kept the client's journal entries and cravings of the period it does not
+ * hold yet (the copy as first reviewed stays); whether it added any. */
+static bool
+kept_add(const dbk_id *client, const dbk_eu_list *l, const dbk_review_period *p, json_t *kept)
 {
-    char key[64], seen[40];
+    char seen[40];
     bool added = false;
     dbk_now_rfc3339(seen);
     for (size_t i = 0; i < l->n; i++) {
@@ -404,10 +461,40 @@ dbk_review_kept_save(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
                                                 seen, "doc", e->doc));
         added = true;
     }
-    if (!added)
-        return DBK_OK;
+    return added;
+}
+
+int
+dbk_review_remember(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
+                    const dbk_review_period *p, json_t *kept, bool *mark_failed)
+{
+    char key[64];
+    int rc, mrc;
+
+    *mark_failed = false;
     kept_key(client, key);
-    return dbk_co_sealed_put(s, key, kept);
+    bool added = kept_add(client, l, p, kept);
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    if (added && (rc = dbk_co_sealed_put(s, key, kept)) != DBK_OK) {
+        dbk_local_rollback(s->L);
+        return rc;
+    }
+    mrc = dbk_co_reviewed_mark(s, client, l, kept);
+    if (mrc == DBK_OK || mrc == DBK_E_NOT_FOUND) {
+        if ((rc = dbk_local_commit(s->L)) != DBK_OK)
+            dbk_local_rollback(s->L);
+        return rc;
+    }
+    /* The note did not go: the copies must stay all the same (what the counselor saw is
+     * never lost), on their own. */
+    dbk_local_rollback(s->L);
+    *mark_failed = true;
+    if (added && (rc = dbk_co_sealed_put(s, key, kept)) != DBK_OK) {
+        *mark_failed = false;
+        return rc;
+    }
+    return mrc;
 }
 
 /* "craving 8/10, used: alcohol" or the first words of a journal entry. */

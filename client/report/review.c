@@ -652,7 +652,8 @@ notes_json(const struct acc *a)
 
 json_t *
 dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, const char *label,
-                 const dbk_review_period *p, const json_t *kept)
+                 const dbk_review_period *p, const json_t *kept,
+                 const dbk_review_carried_list *carried)
 {
     struct acc a;
     dbk_review_period q = *p;
@@ -694,8 +695,8 @@ dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, con
         const dbk_eu_entry **fl = calloc(a.nflaggable + 1, sizeof *fl);
         for (size_t i = 0; fl != NULL && i < a.nflaggable; i++)
             fl[i] = a.flaggable[i].e;
-        rf = dbk_review_read_first(l, client, p, &extra, fl, fl ? a.nflaggable : 0, eng, med,
-                                   changes);
+        rf = dbk_review_read_first(l, client, p, &extra, fl, fl ? a.nflaggable : 0, carried,
+                                   eng, med, changes);
         free(fl);
     }
     out = json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:i, s:s, s:o, s:o}, s:o, s:o, s:o, s:o, s:o, "
@@ -724,9 +725,13 @@ dbk_review_freshen(dbk_session *s, bool offline)
     if (!offline && s->server[0] != '\0') {
         int saved = s->net_timeout_s;
         s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
-        rc = dbk_refresh_grants(s, NULL);
-        if (rc == DBK_OK)
-            rc = dbk_sync(s, &st);
+        /* The pull is 'daybook sync''s: it fetches the grants again whenever the server's
+         * grants_seq moved (a client shared, revoked, rotated) and marks the reading of a
+         * stream the server refuses as ended; fetching them before it as well cost two
+         * requests and a commit per client for nothing. Nor does it check every stream
+         * against its owner's signed head, which only 'daybook sync' reports: the review
+         * checks its client's (cmd_review.c withheld_check); 'clients' reports none. */
+        rc = dbk_sync_pull_first(s, &st);
         s->net_timeout_s = saved;
     }
     int64_t at = dbk_local_get_int(s->L, "last_sync", 0);

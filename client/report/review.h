@@ -24,13 +24,17 @@
  * The review of client over the period, from the loaded entries (see
  * cmd_review.c for the output formats and the meaning of each figure). kept: the
  * counselor's copies of entries already reviewed (dbk_review_kept_load), may be
- * NULL. The clinic's extra risk phrases are read from the profile (risk.h).
+ * NULL. carried: the Read first items of old entries not in l (from the summary
+ * cache, dbk_report_summary_load), may be NULL. The clinic's extra risk phrases are
+ * read from the profile (risk.h).
  */
 json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client,
-                         const char *label, const dbk_review_period *p, const json_t *kept);
+                         const char *label, const dbk_review_period *p, const json_t *kept,
+                         const dbk_review_carried_list *carried);
 
 /*
- * Pulls first unless offline (grants, then a sync, each request bounded by
+ * Pulls first unless offline (a sync, as 'daybook sync' makes it: the grants are
+ * fetched again when the server's grants_seq moved; each request bounded by
  * DBK_REVIEW_PULL_TIMEOUT_S) and says how fresh the data is: {as_of (the last
  * successful sync, local time, or null), as_of_unix, pulled, offline, stale}.
  * A failed pull is no error: the data is shown as it is, marked offline.

@@ -19,7 +19,9 @@
  *   40      4     records that did not open
  *   44      4     n, the records that follow, each SUM_REC bytes:
  *                 record id (16), clock (8), day (8), intensity x10 (2), type (1),
- *                 flags (1), items carried (1), of which risk (1) and use (1)
+ *                 flags (1), items carried (1), of which risk (1) and use (1), zero (1),
+ *                 length of its items' JSON (4)
+ *   then          each record's items' JSON, in the records' order, end to end
  *
  * The key: BLAKE2b-256 keyed with the account's X25519 secret key over
  * "daybook summary v1", the stream id, the epoch and the stream key of that epoch
@@ -30,6 +32,7 @@
 #include "stream_key.h"
 #include "unlock.h"
 #include "counts.h"
+#include "entries.h"
 
 #include "dbk/error.h"
 
@@ -38,7 +41,8 @@
 
 #define MAGIC "DBKS"
 #define HDR_LEN 48
-#define SUM_REC 41
+#define SUM_REC 44
+#define SUM_XMAX (1u << 20) /* one record's items; more is not a summary of ours */
 #define SUM_CAP (64u << 20) /* a summary of ~1.6M records; a larger blob is not read */
 
 bool
@@ -77,6 +81,17 @@ static uint32_t
 get32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Summaries are clinical plaintext (days, intensities, uses, the sentences Read first
+ * quotes): wiped before their memory goes back. */
+static void
+wipe_free(void *p, size_t n)
+{
+    if (p != NULL) {
+        sodium_memzero(p, n);
+        free(p);
+    }
 }
 
 /* ---- the risk phrases the summaries were screened with ---- */
@@ -167,9 +182,12 @@ upsert(dbk_sum *sum, const dbk_sum_rec *r)
     }
     if (sum->n == sum->cap) {
         size_t cap = sum->cap ? sum->cap * 2 : 256;
-        dbk_sum_rec *v = realloc(sum->v, cap * sizeof *v);
+        dbk_sum_rec *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
         if (v == NULL)
             return DBK_E_NOMEM;
+        if (sum->n > 0)
+            memcpy(v, sum->v, sum->n * sizeof *v);
+        wipe_free(sum->v, sum->cap * sizeof *sum->v);
         sum->v = v, sum->cap = cap;
     }
     memmove(&sum->v[lo + 1], &sum->v[lo], (sum->n - lo) * sizeof *sum->v);
@@ -187,6 +205,42 @@ drop(dbk_sum *sum, const dbk_id *record)
         memmove(&sum->v[i], &sum->v[i + 1], (sum->n - i - 1) * sizeof *sum->v);
         sum->n--;
     }
+}
+
+/* Appends x's items ({"when", "items"}) to the summary's extra and points x at them;
+ * an entry whose items do not fit keeps none (a review then opens it). */
+static int
+keep_items(dbk_sum *sum, dbk_sum_rec *x, const char *when, json_t *items)
+{
+    json_t *o = json_pack("{s:s, s:O}", "when", when ? when : "", "items", items);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    size_t n = text ? strlen(text) : 0;
+    json_decref(o);
+    if (text == NULL)
+        return DBK_E_NOMEM;
+    if (n == 0 || n > SUM_XMAX || sum->nextra + n > SUM_CAP) {
+        dbk_eu_wipe_free(text);
+        return DBK_OK;
+    }
+    if (sum->nextra + n > sum->capextra) {
+        size_t cap = sum->capextra ? sum->capextra : 4096;
+        while (cap < sum->nextra + n)
+            cap *= 2;
+        char *v = malloc(cap);
+        if (v == NULL) {
+            dbk_eu_wipe_free(text);
+            return DBK_E_NOMEM;
+        }
+        if (sum->nextra > 0)
+            memcpy(v, sum->extra, sum->nextra);
+        wipe_free(sum->extra, sum->capextra);
+        sum->extra = v, sum->capextra = cap;
+    }
+    memcpy(sum->extra + sum->nextra, text, n);
+    x->xoff = (uint32_t)sum->nextra, x->xlen = (uint32_t)n;
+    sum->nextra += n;
+    dbk_eu_wipe_free(text);
+    return DBK_OK;
 }
 
 /*
@@ -238,12 +292,19 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
         x.flags |= DBK_SUM_USED;
     if (x.type == DBK_SUM_CRAVING || x.type == DBK_SUM_JOURNAL || x.type == DBK_SUM_CHECKIN ||
         x.type == DBK_SUM_MEASURE) {
-        dbk_review_entry_marks(&e, &c->extra, &ni, &nr, &nu);
+        json_t *items = NULL;
+        dbk_review_entry_marks(&e, &c->extra, &ni, &nr, &nu, &items);
         x.nitems = (uint8_t)(ni > 255 ? 255 : ni);
         x.nrisk = (uint8_t)(nr > 255 ? 255 : nr);
         x.nuse = (uint8_t)(nu > 255 ? 255 : nu);
+        if (ni > 0)
+            rc = keep_items(sum, &x, json_string_value(json_object_get(
+                                         doc, dbk_review_when_key(e.type))),
+                            items);
+        json_decref(items);
     }
-    rc = upsert(sum, &x);
+    if (rc == DBK_OK)
+        rc = upsert(sum, &x);
     json_decref(doc);
     return rc;
 }
@@ -289,7 +350,9 @@ sum_ad(const dbk_local_stream *st, unsigned char ad[11 + 1 + DBK_ID_BYTES + 4])
 static int
 save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
 {
-    size_t plen = HDR_LEN + sum->n * SUM_REC, clen;
+    size_t plen = HDR_LEN + sum->n * SUM_REC, clen, xat;
+    for (size_t i = 0; i < sum->n; i++)
+        plen += sum->v[i].xlen;
     unsigned char *plain = malloc(plen), *sealed = malloc(24 + plen + 16), key[32];
     unsigned char ad[11 + 1 + DBK_ID_BYTES + 4];
     int rc;
@@ -315,7 +378,13 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
         p[32] = (unsigned char)(r->intensity10x & 0xff);
         p[33] = (unsigned char)(r->intensity10x >> 8);
         p[34] = r->type, p[35] = r->flags, p[36] = r->nitems, p[37] = r->nrisk, p[38] = r->nuse;
-        p[39] = p[40] = 0;
+        p[39] = 0;
+        put32(p + 40, r->xlen);
+    }
+    xat = HDR_LEN + sum->n * SUM_REC;
+    for (size_t i = 0; i < sum->n; i++) {
+        memcpy(plain + xat, sum->extra + sum->v[i].xoff, sum->v[i].xlen);
+        xat += sum->v[i].xlen;
     }
     rc = DBK_E_PASSPHRASE; /* the keys are not unlocked */
     if (sum_key(c, st, key)) {
@@ -339,7 +408,7 @@ static bool
 load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
 {
     unsigned char *sealed = NULL, *plain = NULL, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
-    size_t len = 0, plen, n;
+    size_t len = 0, plen = 0, n, xlen = 0, xat = 0;
     bool ok = false;
 
     if (dbk_local_summary_get(c->s->L, &st->id, &sealed, &len) != DBK_OK)
@@ -355,8 +424,14 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
         goto out;
     n = get32(plain + 44);
     if (memcmp(plain, MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
-        sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen != HDR_LEN + n * SUM_REC)
+        sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen < HDR_LEN + n * SUM_REC)
         goto out;
+    xlen = plen - HDR_LEN - n * SUM_REC; /* the items, checked against the records' below */
+    if (xlen > 0 && (sum->extra = malloc(xlen)) == NULL)
+        goto out;
+    if (xlen > 0)
+        memcpy(sum->extra, plain + HDR_LEN + n * SUM_REC, xlen);
+    sum->capextra = xlen;
     sum->rows = (int64_t)get64(plain + 8);
     sum->max_rowid = (int64_t)get64(plain + 16);
     sum->nbad = get32(plain + 40);
@@ -371,14 +446,22 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
         r->day = (int64_t)get64(p + 24);
         r->intensity10x = (uint16_t)(p[32] | p[33] << 8);
         r->type = p[34], r->flags = p[35], r->nitems = p[36], r->nrisk = p[37], r->nuse = p[38];
+        r->xlen = get32(p + 40);
+        if (r->xlen > xlen - xat)
+            goto out; /* the items overrun: not ours */
+        r->xoff = (uint32_t)xat;
+        xat += r->xlen;
         if (i > 0 && by_record(&sum->v[i - 1], r) >= 0)
             goto out; /* not sorted: not ours */
     }
-    ok = true;
+    ok = xat == xlen;
+    sum->nextra = xat;
 out:
     if (!ok) {
-        free(sum->v);
+        wipe_free(sum->v, sum->cap * sizeof *sum->v);
+        wipe_free(sum->extra, sum->capextra);
         sum->v = NULL, sum->n = sum->cap = 0;
+        sum->extra = NULL, sum->nextra = sum->capextra = 0;
     }
     sodium_memzero(key, sizeof key);
     if (plain != NULL)
@@ -413,6 +496,7 @@ rebuild(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, int64_t rows, i
     int rc;
     sum->n = 0;
     sum->nbad = 0;
+    sum->nextra = 0;
     rc = dbk_local_records_of(c->s->L, &st->id, on_rec, &a);
     sum->rows = rows, sum->max_rowid = max_rowid;
     return rc != DBK_OK ? rc : a.rc;
@@ -475,8 +559,10 @@ on_stream(const dbk_local_stream *st, void *arg)
 void
 dbk_report_summary_free(dbk_sum *v, size_t n)
 {
-    for (size_t i = 0; v != NULL && i < n; i++)
-        free(v[i].v);
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        wipe_free(v[i].v, v[i].cap * sizeof *v[i].v);
+        wipe_free(v[i].extra, v[i].capextra);
+    }
     free(v);
 }
 
@@ -538,23 +624,66 @@ struct want {
     uint64_t first_clock, last_clock;
     int64_t first_day, last_day;
     const json_t *kept;
+    dbk_review_carried_list *carried;
 };
+
+/* x's items from sum, to carried in place of opening it; false when they cannot be
+ * read (then it is opened). */
+static bool
+carry(struct want *w, const dbk_sum *sum, const dbk_sum_rec *x)
+{
+    dbk_review_carried_list *c = w->carried;
+    json_t *o;
+    const char *when;
+    if (x->xlen == 0 || (size_t)x->xoff + x->xlen > sum->nextra ||
+        (o = json_loadb(sum->extra + x->xoff, x->xlen, 0, NULL)) == NULL)
+        return false;
+    when = json_string_value(json_object_get(o, "when"));
+    if (when == NULL || !json_is_array(json_object_get(o, "items")) ||
+        json_array_size(json_object_get(o, "items")) != x->nitems) {
+        json_decref(o);
+        return false;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        dbk_review_carried *v = realloc(c->v, cap * sizeof *v);
+        if (v == NULL) {
+            json_decref(o);
+            return false;
+        }
+        c->v = v, c->cap = cap;
+    }
+    dbk_review_carried *k = &c->v[c->n];
+    if ((k->when = strdup(when)) == NULL) {
+        json_decref(o);
+        return false;
+    }
+    k->record = x->record;
+    k->clock = x->clock;
+    k->items = json_incref(json_object_get(o, "items"));
+    c->n++;
+    json_decref(o);
+    return true;
+}
 
 static bool
 want(const dbk_local_record *r, void *arg)
 {
-    const struct want *w = arg;
+    struct want *w = arg;
     const dbk_sum_rec *x = NULL;
+    const dbk_sum *sum = NULL;
     for (size_t i = 0; i < w->n && x == NULL; i++)
         if (dbk_id_equal(&w->sums[i].stream, &r->hdr.stream))
-            x = dbk_report_summary_find(&w->sums[i], &r->hdr.record);
+            x = dbk_report_summary_find(sum = &w->sums[i], &r->hdr.record);
     if (x == NULL || x->clock != r->hdr.rev.clock)
         return true; /* not summarised (this account's own, or unknown): open it */
-    if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY) || x->nitems > 0)
+    if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY))
         return true;
     if (x->type != DBK_SUM_CRAVING && x->type != DBK_SUM_JOURNAL &&
         x->type != DBK_SUM_CHECKLIST_DAY)
         return true;
+    if (x->nitems > 0 && (w->carried == NULL || x->xlen == 0))
+        return true; /* what it carries forward is not kept: open it */
     if (x->day >= w->keep_from || x->day == w->first_day || x->day == w->last_day ||
         x->clock == w->last_clock)
         return true;
@@ -570,7 +699,8 @@ want(const dbk_local_record *r, void *arg)
         if (was == NULL || strcmp(was, clock) != 0)
             return true; /* changed since reviewed */
     }
-    return false;
+    /* Left closed; what it carries forward (if anything) comes from the summary. */
+    return x->nitems > 0 && !carry(w, sum, x);
 }
 
 static int
@@ -621,7 +751,7 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
 
 int
 dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
-                        const json_t *kept, dbk_eu_list *out)
+                        const json_t *kept, dbk_eu_list *out, dbk_review_carried_list *carried)
 {
     dbk_sum *sums = NULL;
     size_t n = 0;
@@ -631,6 +761,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     if (!dbk_report_summary_on() || (rc = dbk_report_summary_of(s, client, &sums, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
+    w.carried = carried;
     w.keep_from = p->from - (p->to - p->from + 1);
     w.first_day = INT64_MAX, w.last_day = INT64_MIN;
     for (size_t i = 0; i < n; i++)
@@ -646,5 +777,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     w.run_from = checklist_run_from(sums, n, w.keep_from);
     rc = dbk_eu_load_owned_where(s, client, want, &w, out);
     dbk_report_summary_free(sums, n);
+    if (rc != DBK_OK && carried != NULL)
+        dbk_review_carried_free(carried);
     return rc;
 }

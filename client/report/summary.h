@@ -18,6 +18,11 @@
  *   that does not open or parse, entries that did not open) rebuilds the stream's
  *   summary from its records. A summary is never a reason to show less than the
  *   records say: when in doubt, rebuild.
+ * - A flagged entry's Read first items are kept as the review would make them for an
+ *   entry before its period, so that a review need not open old flagged entries; they
+ *   are computed by the same code (read_first.c), with the same risk phrases (their
+ *   hash is checked), and any change to that code bumps DBK_SUMMARY_VERSION. Whether
+ *   the counselor has discussed one is decided at each review, not kept here.
  * - DAYBOOK_NO_SUMMARY=1 in the environment turns it off (the caseload and review
  *   are then computed from every entry, as before), which the tests compare against.
  */
@@ -28,7 +33,7 @@
 
 /* Bumped whenever what a summary holds or how it is computed changes (risk.c's list
  * included): summaries of another version are rebuilt. */
-#define DBK_SUMMARY_VERSION 1
+#define DBK_SUMMARY_VERSION 2
 
 enum dbk_sum_type {
     DBK_SUM_OTHER = 0,
@@ -55,6 +60,10 @@ typedef struct dbk_sum_rec {
     uint16_t intensity10x; /* the 0-10 intensity times 10 */
     uint8_t type, flags;
     uint8_t nitems, nrisk, nuse; /* Read first items it carries forward (read_first.h) */
+    /* Those items themselves, when it carries any: JSON {"when", "items"} (the entry's
+     * time as written, for the order, and what dbk_review_entry_marks gave) at xoff in
+     * the summary's extra, xlen bytes; xlen 0 when none are kept. */
+    uint32_t xoff, xlen;
 } dbk_sum_rec;
 
 /* One stream's summary in memory. */
@@ -64,6 +73,8 @@ typedef struct dbk_sum {
     size_t nbad;             /* current records that did not open (then it is rebuilt) */
     dbk_sum_rec *v;          /* sorted by record id */
     size_t n, cap;
+    char *extra; /* the records' carried items (dbk_sum_rec xoff, xlen) */
+    size_t nextra, capextra;
 } dbk_sum;
 
 /* Whether summaries are used (not turned off by DAYBOOK_NO_SUMMARY). */
@@ -76,7 +87,8 @@ bool dbk_report_summary_on(void);
 int dbk_report_summary_refresh(dbk_session *s);
 
 /* The up-to-date summaries of the streams owner owns (refreshed as above if needed):
- * *out an array of *n, freed with dbk_report_summary_free. */
+ * *out an array of *n, freed (and wiped: they are clinical) with
+ * dbk_report_summary_free. */
 int dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n);
 void dbk_report_summary_free(dbk_sum *v, size_t n);
 /* The record's entry in a summary, or NULL. */
@@ -86,11 +98,15 @@ const dbk_sum_rec *dbk_report_summary_find(const dbk_sum *sum, const dbk_id *rec
  * What the review of client over the period p needs, opened: this account's own
  * streams in full, and of the client's streams every record but the client's own
  * cravings, journal entries and checklist days from before the previous period
- * (p->from minus the period's length) that carry nothing forward, are not the
- * client's first or last entry, lie before the checklist's last run of days, and
- * did not change since kept. Falls back to every record when a summary is missing.
+ * (p->from minus the period's length) that are not the client's first or last entry,
+ * lie before the checklist's last run of days, and did not change since kept. Of
+ * those left closed, the cravings and journal entries that carry Read first items
+ * forward are in *carried with the items the summary kept for them (for
+ * dbk_review_build); one whose items cannot be read is opened. Falls back to every
+ * record when a summary is missing.
  */
 int dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
-                            const json_t *kept, dbk_eu_list *out);
+                            const json_t *kept, dbk_eu_list *out,
+                            dbk_review_carried_list *carried);
 
 #endif

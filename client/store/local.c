@@ -41,7 +41,24 @@ enum { Q_CURRENT, Q_LEARN_SEQ, Q_DEMOTE, Q_INSERT, Q__COUNT };
 struct dbk_local {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
+    int wal_pages; /* frames in the write-ahead log after this connection's last commit */
 };
+
+/* Past this many frames a commit checkpoints the log into the database, as SQLite's own
+ * automatic checkpoint does (its default). */
+#define WAL_AUTOCHECKPOINT 1000
+/* A log longer than this at close is checkpointed and truncated (see dbk_local_open). */
+#define WAL_KEEP_PAGES 128
+
+static int
+on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    dbk_local *L = arg;
+    L->wal_pages = pages; /* a checkpoint copies the frames; they stay in the log */
+    if (pages >= WAL_AUTOCHECKPOINT)
+        (void)sqlite3_wal_checkpoint(db, name);
+    return SQLITE_OK;
+}
 
 static int
 map(int rc)
@@ -173,11 +190,17 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     sqlite3_busy_timeout(L->db, 5000);
     /* Most commands write one entry and exit. The write-ahead log is kept between them
      * (not checkpointed, truncated and deleted at every close, then made again with a
-     * sync of the directory): a commit is then one sync of the log. SQLite still
-     * checkpoints it as it grows (1000 pages), and journal_size_limit bounds it. */
+     * sync of the directory): a commit is then one sync of the log. It is checkpointed
+     * as it grows (WAL_AUTOCHECKPOINT pages), and journal_size_limit bounds it. But the
+     * next process to open the file reads every frame of the log to rebuild its index
+     * (the shared memory goes with the last connection), and then takes none of it as
+     * checkpointed: a log of thousands of frames (a sync, an import) made each later
+     * command read megabytes and copy them all back at its commit. So a connection that
+     * leaves more than WAL_KEEP_PAGES in the log checkpoints and truncates it at close. */
     int on = 1;
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+    sqlite3_wal_hook(L->db, on_wal_commit, L);
     if ((rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                       "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;")) != DBK_OK ||
         (rc = exec(L, schema)) != DBK_OK) {
@@ -200,6 +223,11 @@ dbk_local_close(dbk_local *L)
         return;
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(L->q[i]);
+    if (L->db != NULL && L->wal_pages > WAL_KEEP_PAGES) {
+        /* Not waiting: with another process reading, it is left for a later close. */
+        sqlite3_busy_timeout(L->db, 0);
+        (void)sqlite3_wal_checkpoint_v2(L->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    }
     sqlite3_close(L->db);
     free(L);
 }

@@ -568,8 +568,8 @@ resend_acts(dbk_session *s, dbk_sync_stats *st)
     return rc;
 }
 
-int
-dbk_sync(dbk_session *s, dbk_sync_stats *st)
+static int
+sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
 {
     int rc;
 
@@ -597,9 +597,21 @@ dbk_sync(dbk_session *s, dbk_sync_stats *st)
     st->pending = dbk_sync_pending(s);
     if (rc == DBK_OK)
         rc = collect_ended(s, st);
-    if (rc == DBK_OK)
+    if (rc == DBK_OK && heads)
         rc = check_heads(s, &st->trust);
     return rc;
+}
+
+int
+dbk_sync(dbk_session *s, dbk_sync_stats *st)
+{
+    return sync_all(s, st, true);
+}
+
+int
+dbk_sync_pull_first(dbk_session *s, dbk_sync_stats *st)
+{
+    return sync_all(s, st, false);
 }
 
 struct consents_acc {

@@ -67,6 +67,12 @@ int dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char s
 
 /* Pushes the outbox and pulls every stream until nothing more comes. */
 int dbk_sync(dbk_session *s, dbk_sync_stats *st);
+/* The same without, at the end, the check of every stream held here against its
+ * owner's signed head (trust.h, proto/TRUST.md T12): for the pull a command makes
+ * before it shows what it read, when it checks the streams it shows itself (the
+ * review checks its client's, dbk_trust_stream_head); st->trust counts no withheld
+ * records then. */
+int dbk_sync_pull_first(dbk_session *s, dbk_sync_stats *st);
 
 /* The clinic's help lines as the server lists them now (GET /v1/help-lines; no token
  * needed), for trust/help_pin.h to pin or compare: *lines a new reference, or NULL

@@ -642,14 +642,19 @@ journal_doc(const char *text, int mood, const char *at, const char *tz)
 }
 
 static json_t *
-checklist_doc(const char *date, const char *tz, const bool on[NELEM(items)])
+checklist_doc(const char *date, const char *tz, const bool on[NELEM(items)], bool journaled)
 {
-    /* cmd_checklist.c, `check ITEMS... --date DATE` on a day without a record yet. */
+    /* cmd_checklist.c, `check ITEMS... --date DATE` on a day without a record yet; or,
+     * journaled, on the day a journal entry was written, which ticked "journaling"
+     * first (cmd_journal.c: dbk_checklist_tick made the day's record), the items
+     * checked after it appended in order. */
     json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "checklist_day", "v", 1, "date", date,
                             "tz", tz),
            *all = json_array();
+    if (journaled)
+        json_array_append_new(all, json_string("journaling"));
     for (size_t k = 0; k < NELEM(items); k++)
-        if (on[k])
+        if (on[k] && !(journaled && strcmp(items[k], "journaling") == 0))
             json_array_append_new(all, json_string(items[k]));
     json_object_set_new(doc, "checked", all);
     return doc;
@@ -753,6 +758,7 @@ seed_history(const char *home, int n)
             random_craving(&o, at, day);
             docs[nd++] = craving_doc(&o, tz);
         }
+        char jday[11] = ""; /* the local day of the journal entry written, if any */
         if (pick(2) == 0) {
             char text[600] = "", at[40];
             int k = 1 + (int)pick(4);
@@ -762,6 +768,7 @@ seed_history(const char *home, int n)
                 strcat(text, sentences[pick(NELEM(sentences))]);
             }
             rfc3339(noon - (time_t)pick(6 * 3600), at);
+            snprintf(jday, sizeof jday, "%.10s", at);
             docs[nd++] = journal_doc(text, 1 + (int)pick(5), at, tz);
         }
         if (pick(10) != 0) {
@@ -773,7 +780,10 @@ seed_history(const char *home, int n)
             on[pick(6)] = true;
             localtime_r(&noon, &tm);
             strftime(date, sizeof date, "%Y-%m-%d", &tm);
-            docs[nd++] = checklist_doc(date, tz, on);
+            /* A journal entry that day ticked "journaling", as the CLI's does. (A journal
+             * on a day without a checklist would have made a record of its own: not
+             * generated, a small difference in count only.) */
+            docs[nd++] = checklist_doc(date, tz, on, strcmp(jday, date) == 0);
         }
         for (int i = 0; i < nd; i++) {
             if (made < n) {
@@ -837,6 +847,11 @@ check_generator(const char *home, bool *match)
     bool on[NELEM(items)] = {false};
     time_t t = time(NULL) - 3 * 86400;
     struct tm tm;
+    /* Noon of that day, so the journal an hour before is on the same day as the
+     * checklist (and ticks "journaling" on it, as the CLI does). */
+    localtime_r(&t, &tm);
+    tm.tm_hour = 12, tm.tm_min = tm.tm_sec = 0, tm.tm_isdst = -1;
+    t = mktime(&tm);
     struct run r;
     struct found f = {{NULL, NULL, NULL}};
     dbk_session s;
@@ -869,7 +884,7 @@ check_generator(const char *home, bool *match)
     dbk_local_tz(tz, sizeof tz);
     mine[0] = craving_doc(&o, tz);
     mine[1] = journal_doc(jtext, 4, at, tz);
-    mine[2] = checklist_doc(date, tz, on);
+    mine[2] = checklist_doc(date, tz, on, true);
     if (dbk_session_open(&s, false) != DBK_OK || dbk_entries(&s, on_found, &f, &bad) != DBK_OK)
         die("cannot read the CLI's entries");
     dbk_session_close(&s);

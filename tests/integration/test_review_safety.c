@@ -597,6 +597,35 @@ test_caseload_scenarios(void **state)
 
 /* The client's safety plan comes first on the crisis card a risky entry brings up:
  * the people they chose to call before the national lines. */
+/*
+ * A client who enrolled, lapsed and synced after the counselor's last sync: the
+ * review, with no 'daybook sync' before it, pulls their stream (its pull learns the
+ * new grant from the server's grants_seq, as 'daybook sync' does) and shows the
+ * lapse, rather than a client with nothing to say.
+ */
+static void
+test_new_client_reviewed_without_a_sync(void **state)
+{
+    struct fx *f = *state;
+    char riley[4300], rid[DBK_ID_TEXT_LEN + 1];
+    json_t *r;
+
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    add_client(f, "Riley", riley, rid);
+    as(riley);
+    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "alcohol",
+              NULL),
+       "riley lapse");
+    ok(tc_cli("sync", NULL), "riley sync");
+    as(f->p.counselor_home);
+    r = review_json("Riley");
+    assert_true(json_is_true(json_object_get(json_object_get(r, "data"), "pulled")));
+    assert_int_equal(count_of(r, "lapses"), 1);
+    assert_non_null(read_first_item(r, "use", "alcohol"));
+    json_decref(r);
+}
+
 static void
 test_crisis_card_shows_the_safety_plan(void **state)
 {
@@ -817,6 +846,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_clinical_records_are_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_scenarios, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_client_reviewed_without_a_sync, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_enrolled_three_days_ago, setup, teardown),

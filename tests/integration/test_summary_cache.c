@@ -12,7 +12,10 @@
  * (c) after the client revokes the counselor and shares again (a new epoch and
  *     stream key, no new entry), the cache sealed under the old key, put back as an
  *     old copy of the file would hold it, is not believed: it is rewritten, and the
- *     output equals the output without it.
+ *     output equals the output without it;
+ * (d) the Read first items of old flagged entries, which a review takes from the
+ *     cache without opening them, equal what opening them says, and one marked
+ *     discussed leaves both.
  *
  * The cache is read and damaged through the counselor's daybook.db with SQLite, as
  * a disk fault or an old copy of the file would leave it.
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -387,6 +391,84 @@ test_cache_under_old_key_is_not_believed(void **state)
     free(now);
 }
 
+static void
+days_ago(int days, char out[11])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_mday -= days;
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    localtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* The Read first item of kind that is carried forward (and holds text), or NULL. */
+static const json_t *
+carried_item(const json_t *rev, const char *kind, const char *text)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(json_object_get(rev, "read_first"), "items"), i, x) {
+        const char *t = json_string_value(json_object_get(x, "text"));
+        if (strcmp(json_string_value(json_object_get(x, "kind")), kind) == 0 &&
+            json_is_true(json_object_get(x, "carried_forward")) &&
+            (text == NULL || (t != NULL && strstr(t, text) != NULL)))
+            return x;
+    }
+    return NULL;
+}
+
+/*
+ * (d) Flagged entries from before the previous period are not opened by a review:
+ * what they carry forward comes from the cache. It must be what opening them says
+ * (the use, the craving of 9, the risk language quoted), in the same order, and an
+ * item the counselor marks discussed leaves both, the others staying.
+ */
+static void
+test_old_flags_come_from_the_cache(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    char d40[11], d30[11], d25[11], d20[11], rec[64];
+
+    days_ago(40, d40);
+    days_ago(30, d30);
+    days_ago(25, d25);
+    days_ago(20, d20);
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", d40, NULL),
+       "first craving");
+    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+              "--at", d30, NULL),
+       "old lapse");
+    ok(tc_cli("journal", "-m", ideation, "--at", d25, NULL), "old risk journal");
+    ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d20, NULL),
+       "old plain craving");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    same_as_without_cache(f, &cl, &rev);
+    assert_non_null(carried_item(rev, "use", "heroin"));
+    assert_non_null(carried_item(rev, "high_craving", NULL));
+    const json_t *risk = carried_item(rev, "risk", NULL);
+    assert_non_null(risk);
+    assert_non_null(strstr(json_string_value(json_object_get(risk, "quote")), "end my life"));
+    snprintf(rec, sizeof rec, "%s", json_string_value(json_object_get(risk, "record")));
+    json_decref(cl);
+    json_decref(rev);
+
+    ok(tc_cli("session", "discussed", f->p.client_id, rec, NULL), "discussed");
+    same_as_without_cache(f, &cl, &rev);
+    assert_null(carried_item(rev, "risk", NULL));
+    assert_non_null(carried_item(rev, "use", "heroin"));
+    json_decref(cl);
+    json_decref(rev);
+}
+
 int
 main(void)
 {
@@ -395,6 +477,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_cache_is_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_under_old_key_is_not_believed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_old_flags_come_from_the_cache, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
