@@ -1391,6 +1391,108 @@ test_nothing_new_hides_nothing(void **state)
     tc_account_free(&cl);
 }
 
+/* A pull-only sync of a's stream since cursor; its one stream's object and the
+ * response's grants_seq. */
+static void
+sync_own(dbk_server *s, tc_account *a, const dbk_id *stream, long long cursor,
+         long long *high_seq, long long *epoch, bool *rotation_pending, long long *grants_seq)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o, s:I}]}", "pull", "stream", tc_id(stream), "since",
+                             (json_int_t)cursor);
+    json_t *r = tc_req(s, a, "POST", "/v1/sync", body, &st), *e;
+    json_decref(body);
+    assert_int_equal(st, 200);
+    e = json_array_get(json_object_get(r, "pull"), 0);
+    assert_int_equal(json_array_size(json_object_get(e, "records")), 0);
+    *high_seq = json_integer_value(json_object_get(e, "high_seq"));
+    *epoch = json_integer_value(json_object_get(e, "epoch"));
+    *rotation_pending = json_is_true(json_object_get(e, "rotation_pending"));
+    *grants_seq = json_integer_value(json_object_get(r, "grants_seq"));
+    json_decref(r);
+}
+
+/* DELETE /v1/streams/{client's shared}/grants/{counselor}: the status. */
+static long
+revoke_grant(dbk_server *s, tc_account *cl, const tc_account *co)
+{
+    char path[512], t[DBK_ID_TEXT_LEN + 1];
+    long st;
+    dbk_id_to_text(&co->id, t);
+    snprintf(path, sizeof path, "%s/%s", tc_path("/v1/streams/%s/grants", &cl->shared), t);
+    json_decref(tc_req(s, cl, "DELETE", path, NULL, &st));
+    return st;
+}
+
+/*
+ * "Nothing new" from memory (server/heads.h) follows a change of access at once for
+ * every account the change touches, though only one of them made it: a client's
+ * revocation and its grant move its counselor's grants_seq, and the counselor's next
+ * sync of its own stream, answered from memory a moment before, carries the new
+ * one; the client's own stream shows its revocation's rotation_pending at once. An
+ * account the change does not touch keeps answering from memory (SQLite, within one
+ * minute, since the token's last check is per minute; PostgreSQL answers every sync
+ * from the store).
+ */
+static void
+test_nothing_new_follows_grants(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, by;
+    long long co_seq, cl_seq, by_seq, epoch, g0, g1, g2, gx, jobs0, jobs1, jobs2, t0;
+    bool rot;
+
+    tc_new_counselor(s, &co, "Counselor G");
+    tc_new_client(s, &cl, &co);
+    tc_new_client(s, &by, &co); /* a bystander: its grant to co is made before the syncs */
+
+    /* Each syncs its own stream twice: the second answer may come from memory. */
+    t0 = dbk_now_ms();
+    sync_own(s, &co, &co.priv, 0, &co_seq, &epoch, &rot, &g0);
+    sync_own(s, &cl, &cl.shared, 0, &cl_seq, &epoch, &rot, &gx);
+    sync_own(s, &by, &by.shared, 0, &by_seq, &epoch, &rot, &gx);
+    jobs0 = storage_jobs(s);
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &gx);
+    assert_int_equal(gx, g0);
+    sync_own(s, &cl, &cl.shared, cl_seq, &cl_seq, &epoch, &rot, &gx);
+    assert_false(rot);
+    sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
+    jobs1 = storage_jobs(s);
+    if (!dbk_test_pg() && dbk_now_ms() / 60000 == t0 / 60000)
+        assert_int_equal(jobs1 - jobs0, 0); /* all three from memory */
+
+    /* The client revokes its counselor: one job, by the client. */
+    assert_int_equal(revoke_grant(s, &cl, &co), 200);
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &g1);
+    assert_true(g1 > g0); /* the counselor's grants_seq, moved by the client */
+    sync_own(s, &cl, &cl.shared, cl_seq, &cl_seq, &epoch, &rot, &gx);
+    assert_true(rot); /* the client's own stream: rotation pending */
+    jobs1 = storage_jobs(s);
+    sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
+    jobs2 = storage_jobs(s);
+    if (!dbk_test_pg() && dbk_now_ms() / 60000 == t0 / 60000)
+        assert_int_equal(jobs2 - jobs1, 0); /* the bystander's answer was not forgotten */
+
+    /* The counselor's answer is from memory again; then the client grants again. */
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &gx);
+    assert_int_equal(gx, g1);
+    assert_int_equal(tc_grant(s, &cl, &co, 1), 200);
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &g2);
+    assert_true(g2 > g1);
+    dbk_report("nothing new follows grants",
+               "a client revokes and grants its counselor while both, and a bystander client, "
+               "sync their own streams with nothing new",
+               "counselor's grants_seq %lld -> %lld -> %lld at its next sync; the client's "
+               "stream rotation-pending at once; the bystander's sync %s",
+               g0, g1, g2,
+               dbk_test_pg() ? "from the store (PostgreSQL: every one a job)"
+               : jobs2 - jobs1 == 0 ? "still from memory (no storage job)"
+                                    : "a job (a new minute began)");
+    tc_account_free(&co);
+    tc_account_free(&cl);
+    tc_account_free(&by);
+}
+
 int
 main(void)
 {
@@ -1409,6 +1511,7 @@ main(void)
                                         start, stop),
         cmocka_unit_test_setup_teardown(test_backup_restore_drill, start, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_hides_nothing, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_nothing_new_follows_grants, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
     if (dbk_init() != 0)
