@@ -163,8 +163,8 @@ bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
  * For a "nothing new" answer given on the loop thread without the worker
  * (api_records.c): true, with the account and its grants_seq, when j's token was
  * checked by the worker for a push, pull or sync that committed, in the same
- * minute as j->now (so the device's per-minute last_seen, which that check wrote,
- * is what the worker would write now), and nothing that may change access has
+ * minute as j->now (so the device's per-minute last_seen, which that check noted,
+ * is what the worker would note now), and nothing that may change access has
  * finished since (heads.h's generation). False: send j to the worker as usual.
  */
 bool dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq);

@@ -10,6 +10,7 @@
 
 #include "dbk/base64.h"
 #include "dbk/init.h"
+#include <sqlite3.h>
 
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1493,6 +1495,150 @@ test_nothing_new_follows_grants(void **state)
     tc_account_free(&by);
 }
 
+/* Stops s, runs sql on its store (SQLite file or PostgreSQL database), starts it again. */
+static void
+edit_store(dbk_server *s, const char *sql)
+{
+    char path[4200], *err = NULL;
+    sqlite3 *db;
+    assert_int_equal(dbk_server_stop(s), 0);
+    if (dbk_test_pg()) {
+        assert_true(dbk_pg_exec_db(s->store_url, sql) >= 0);
+    } else {
+        snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("sql: %s", err);
+        sqlite3_close(db);
+    }
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+}
+
+/* The last_seen the store holds for device (the server stopped or not). */
+static long long
+stored_last_seen(const dbk_server *s, const dbk_id *device)
+{
+    char sql[160], hex[2 * DBK_ID_BYTES + 1], path[4200];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    sodium_bin2hex(hex, sizeof hex, device->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT last_seen FROM devices WHERE id = x'%s'", hex);
+    if (dbk_test_pg()) {
+        snprintf(sql, sizeof sql, "SELECT last_seen FROM devices WHERE id = '\\x%s'", hex);
+        return dbk_pg_int(s->store_url, sql);
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Unix ms, the server's clock (dbk_now_ms is monotonic). */
+static long long
+unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether v is the start of a minute from the one of t0 to the one of t1 (Unix ms). */
+static bool
+in_minutes(long long v, long long t0, long long t1)
+{
+    return v % 60000 == 0 && v >= t0 / 60000 * 60000 && v <= t1 / 60000 * 60000;
+}
+
+/*
+ * A device's last seen is the minute of its last authenticated request, in what the
+ * API answers (the devices list, the counselor's caseload) and in the store after a
+ * clean stop, although the SQLite store writes it with a later commit rather than
+ * with each request (store_sqlite.c, "Last seen"). Each time the store is first set
+ * to say the device was last seen in 1970, then the device makes one request that
+ * writes nothing else.
+ */
+static void
+test_last_seen_to_the_minute(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char sql[200], hex[2 * DBK_ID_BYTES + 1];
+    long long t0, t1, seen = 0, stored;
+    json_t *r, *e;
+    size_t i;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor L");
+    tc_new_client(s, &cl, &co);
+    sodium_bin2hex(hex, sizeof hex, cl.device.b, DBK_ID_BYTES);
+    if (dbk_test_pg())
+        snprintf(sql, sizeof sql, "UPDATE devices SET last_seen = 60000 WHERE id = '\\x%s'", hex);
+    else
+        snprintf(sql, sizeof sql, "UPDATE devices SET last_seen = 60000 WHERE id = x'%s'", hex);
+
+    /* The counselor's caseload. */
+    edit_store(s, sql);
+    t0 = unix_ms();
+    json_decref(tc_req(s, &cl, "GET", "/v1/account", NULL, &st));
+    assert_int_equal(st, 200);
+    r = tc_req(s, &co, "GET", "/v1/caseload", NULL, &st);
+    t1 = unix_ms();
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(r, "clients"), i, e) {
+        json_t *id = tc_id(&cl.id);
+        if (json_equal(json_object_get(e, "account"), id))
+            seen = json_integer_value(json_object_get(e, "last_sync_at"));
+        json_decref(id);
+    }
+    json_decref(r);
+    if (!in_minutes(seen, t0, t1))
+        fail_msg("caseload: last_sync_at %lld, not the minute of the request (%lld..%lld)", seen,
+                 t0, t1);
+
+    /* The client's own devices list. */
+    edit_store(s, sql);
+    t0 = unix_ms();
+    json_decref(tc_req(s, &cl, "GET", "/v1/account", NULL, &st));
+    r = tc_req(s, &cl, "GET", "/v1/devices", NULL, &st);
+    t1 = unix_ms();
+    assert_int_equal(st, 200);
+    seen = 0;
+    json_array_foreach(json_object_get(r, "devices"), i, e) {
+        if (json_is_true(json_object_get(e, "current")))
+            seen = json_integer_value(json_object_get(e, "last_seen_at"));
+    }
+    json_decref(r);
+    if (!in_minutes(seen, t0, t1))
+        fail_msg("devices: last_seen_at %lld, not the minute of the request (%lld..%lld)", seen,
+                 t0, t1);
+
+    /* In the store after a clean stop, though nothing else was written. */
+    edit_store(s, sql);
+    t0 = unix_ms();
+    json_decref(tc_req(s, &cl, "GET", "/v1/account", NULL, &st));
+    t1 = unix_ms();
+    assert_int_equal(st, 200);
+    assert_int_equal(dbk_server_stop(s), 0);
+    stored = stored_last_seen(s, &cl.device);
+    if (!in_minutes(stored, t0, t1))
+        fail_msg("store after stop: last_seen %lld, not the minute of the request (%lld..%lld)",
+                 stored, t0, t1);
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+    dbk_report("last seen to the minute",
+               "a device last seen in 1970 makes one request that writes nothing else; then "
+               "the caseload, the devices list, and the store after a clean stop",
+               "each shows the minute of the request (%s)",
+               dbk_test_pg() ? "PostgreSQL: written with the request" : "SQLite: written later");
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -1512,6 +1658,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_backup_restore_drill, start, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_hides_nothing, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_follows_grants, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_last_seen_to_the_minute, start, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
     if (dbk_init() != 0)
