@@ -767,13 +767,17 @@ write_outputs(const backend *bs, int nb)
     snprintf(path, sizeof path, "%s/growth.md", g.out_dir);
     if ((f = fopen(path, "w")) == NULL)
         die("cannot write %s", path);
-    for (int b = 0; b < nb; b++) {
-        snprintf(title, sizeof title, "%s: one account", bs[b].label);
-        md_table(f, title, "records in its stream", bs[b].rp, bs[b].rn);
-        fprintf(f, "\n");
-        snprintf(title, sizeof title, "%s: many accounts", bs[b].label);
-        md_table(f, title, "accounts enrolled", bs[b].ap, bs[b].an);
-        fprintf(f, "\n");
+    for (int b = 0; b < nb; b++) { /* only the curves measured */
+        if (bs[b].rn > 0) {
+            snprintf(title, sizeof title, "%s: one account", bs[b].label);
+            md_table(f, title, "records in its stream", bs[b].rp, bs[b].rn);
+            fprintf(f, "\n");
+        }
+        if (bs[b].an > 0) {
+            snprintf(title, sizeof title, "%s: many accounts", bs[b].label);
+            md_table(f, title, "accounts enrolled", bs[b].ap, bs[b].an);
+            fprintf(f, "\n");
+        }
     }
     fclose(f);
 
