@@ -460,7 +460,7 @@ static struct token_slot {
     dbk_id account;
     int64_t until; /* 0 = empty */
     /* Set when a committed push, pull or sync checked the token (dbk_api_fast_auth):
-     * the job's time, the account's grants_seq then, and heads.h's generation. */
+     * the job's time, the account's grants_seq then, and its heads.h stamp. */
     bool fast;
     int64_t checked_at, grants_seq;
     uint64_t gen;
@@ -527,7 +527,7 @@ bool
 dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq)
 {
     const struct token_slot *t = j->need_auth ? token_find(j->token_hash) : NULL;
-    if (t == NULL || t->until < j->now || !t->fast || t->gen != dbk_heads_gen() ||
+    if (t == NULL || t->until < j->now || !t->fast || t->gen != dbk_heads_stamp(&t->account) ||
         j->now < t->checked_at || j->now / 60000 != t->checked_at / 60000)
         return false;
     *account = t->account;
@@ -603,6 +603,29 @@ job_run(dbk_job *job, dbk_store *st)
     j->op(j, st);
 }
 
+void
+dbk_api_affects(dbk_api_job *j, const dbk_id *account)
+{
+    const size_t max = sizeof j->affected / sizeof j->affected[0];
+    if (j->naffected < max)
+        j->affected[j->naffected] = *account;
+    if (j->naffected <= max)
+        j->naffected++; /* max + 1: more than it can hold, so every head is forgotten */
+}
+
+/* What j may have changed, forgotten (heads.h): the accounts it named, or all. */
+static void
+forget_heads(const dbk_api_job *j)
+{
+    const size_t max = sizeof j->affected / sizeof j->affected[0];
+    if (j->naffected == 0 || j->naffected > max) {
+        dbk_heads_invalidate();
+        return;
+    }
+    for (size_t i = 0; i < j->naffected; i++)
+        dbk_heads_invalidate_account(&j->affected[i]);
+}
+
 static void
 job_done(dbk_job *job)
 {
@@ -611,13 +634,14 @@ job_done(dbk_job *job)
     int status = err == DBK_OK ? j->status : dbk_err_http_status(err);
 
     j->app->requests[(status / 100) % 6]++;
-    /* A job that may have changed access or an epoch makes every head untrusted
-     * before its response goes out (heads.h): any that ran, except a GET (every GET
-     * route reads; a load balancer's /healthz must not empty the heads each second).
-     * A committed push, pull or sync records the heads it saw, and lets its token
-     * answer "nothing new" for the rest of this minute. */
+    /* A job that may have changed access or an epoch makes the heads it may affect
+     * untrusted before its response goes out (heads.h): any that ran, except a GET
+     * (every GET route reads; a load balancer's /healthz must not empty the heads
+     * each second). Those of the accounts its op named (dbk_api_affects), or every
+     * head when it named none. A committed push, pull or sync records the heads it
+     * saw, and lets its token answer "nothing new" for the rest of this minute. */
     if (!j->keeps_heads && j->ran && strcmp(j->req->method, "GET") != 0)
-        dbk_heads_invalidate();
+        forget_heads(j);
     else if (j->keeps_heads && err == DBK_OK && j->committed != NULL)
         j->committed(j);
     if (j->authed) {
@@ -626,7 +650,7 @@ job_done(dbk_job *job)
             t->fast = true;
             t->checked_at = j->now;
             t->grants_seq = j->me.grants_seq;
-            t->gen = dbk_heads_gen();
+            t->gen = dbk_heads_stamp(&j->me.id);
         }
     }
     /* A token issued by a committed enroll or login is as good as one just checked;

@@ -62,10 +62,24 @@ struct dbk_api_job {
      * generation when it is done. */
     bool keeps_heads;
     bool ran;                /* reached the worker (a rejected job changed nothing) */
+    /* The accounts this job's op named with dbk_api_affects (worker thread; read by the
+     * loop after the commit). None named: the job forgets every head. */
+    size_t naffected;        /* past the array: too many named, forget every head */
+    dbk_id affected[4];
     /* Called on the loop thread, before the response, when the job's group committed
      * and the job succeeded: records the heads it saw (api_records.c). */
     void (*committed)(dbk_api_job *j);
 };
+
+/*
+ * For an op that changes access, tokens, devices or an epoch (heads.h): names an
+ * account whose "nothing new" answers that change may affect, so that when the job
+ * finishes only those accounts' heads and tokens are forgotten, not every one. An op
+ * that calls it must name EVERY account it affects (for a grant or a revocation, the
+ * owner and the grantee: both grants_seq move); one that never calls it forgets
+ * every head, which is always safe. Naming the same account twice is harmless.
+ */
+void dbk_api_affects(dbk_api_job *j, const dbk_id *account);
 
 /* True if the raw text nests deeper than max: checked before parsing, so a hostile
  * body cannot make the parser recurse deeply. Strings are skipped. */
@@ -149,8 +163,8 @@ bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
  * For a "nothing new" answer given on the loop thread without the worker
  * (api_records.c): true, with the account and its grants_seq, when j's token was
  * checked by the worker for a push, pull or sync that committed, in the same
- * minute as j->now (so the device's per-minute last_seen, which that check wrote,
- * is what the worker would write now), and nothing that may change access has
+ * minute as j->now (so the device's per-minute last_seen, which that check noted,
+ * is what the worker would note now), and nothing that may change access has
  * finished since (heads.h's generation). False: send j to the worker as usual.
  */
 bool dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq);

@@ -98,6 +98,9 @@ op_enroll(dbk_api_job *j, dbk_store *st)
     dbk_account counselor;
     int rc;
 
+    /* A new account, its streams and self-grants; the invite it uses changes no access
+     * (heads.h). */
+    dbk_api_affects(j, &c->a.id);
     rc = dbk_store_invite_use(st, c->code_hash, j->now, &inv);
     if (rc == DBK_E_UNAUTHENTICATED)
         rc = DBK_E_GONE; /* unknown, used, expired, revoked: one answer */
@@ -312,6 +315,7 @@ op_enroll_check(dbk_api_job *j, dbk_store *st)
     int rc;
 
     c->now = j->now;
+    dbk_api_affects(j, &c->counselor); /* it only reads */
     if ((rc = dbk_store_invites_of(st, &c->counselor, on_invite_check, c)) != DBK_OK) {
         dbk_api_fail(j, rc, NULL);
         return;
@@ -367,6 +371,7 @@ op_login_start(dbk_api_job *j, dbk_store *st)
     dbk_kdf_params kp;
     int rc;
 
+    dbk_api_affects(j, &c->account); /* a challenge for it, no more */
     if (!dbk_api_login_rate_ok(j, &c->account, c->source)) {
         dbk_api_fail(j, DBK_E_RATE_LIMITED, NULL);
         return;
@@ -482,6 +487,8 @@ op_login_finish(dbk_api_job *j, dbk_store *st)
     dbk_device d;
     int rc;
 
+    /* Its device's old tokens and a new one, all of this account's. */
+    dbk_api_affects(j, &c->account);
     if (!dbk_api_login_rate_ok(j, &c->account, c->source)) {
         dbk_api_fail(j, DBK_E_RATE_LIMITED, NULL);
         return;
@@ -584,7 +591,9 @@ dbk_api_login_finish(dbk_http_request *req)
 static void
 op_logout(dbk_api_job *j, dbk_store *st)
 {
-    int rc = dbk_store_token_delete(st, j->token_hash);
+    int rc;
+    dbk_api_affects(j, &j->me.id);
+    rc = dbk_store_token_delete(st, j->token_hash);
     if (rc != DBK_OK)
         dbk_api_fail(j, rc, NULL);
     j->status = 204;
@@ -640,6 +649,7 @@ op_put_bundle(dbk_api_job *j, dbk_store *st)
     int64_t logged_out = 0;
     int rc;
 
+    dbk_api_affects(j, &j->me.id); /* its bundle and its other devices' tokens */
     /* The challenge is used up whatever happens: take it outside the inner unit. */
     rc = dbk_store_challenge_take(st, c->challenge, &j->me.id, &j->device,
                                   DBK_PURPOSE_CHANGE_PASSPHRASE, j->now);
@@ -793,7 +803,9 @@ dbk_api_devices(dbk_http_request *req)
 static void
 op_device_revoke(dbk_api_job *j, dbk_store *st)
 {
-    int rc = dbk_store_device_revoke(st, &j->me.id, j->ctx);
+    int rc;
+    dbk_api_affects(j, &j->me.id);
+    rc = dbk_store_device_revoke(st, &j->me.id, j->ctx);
     if (rc != DBK_OK)
         dbk_api_fail(j, rc, NULL);
     j->status = 204;
@@ -834,6 +846,7 @@ op_invite_create(dbk_api_job *j, dbk_store *st)
     dbk_invite inv;
     int rc;
 
+    dbk_api_affects(j, &j->me.id); /* an invite changes no access */
     if (j->me.role != DBK_ROLE_COUNSELOR) {
         dbk_api_fail(j, DBK_E_FORBIDDEN, NULL);
         return;
@@ -933,8 +946,10 @@ dbk_api_invites(dbk_http_request *req)
 static void
 op_invite_delete(dbk_api_job *j, dbk_store *st)
 {
-    int rc = j->me.role == DBK_ROLE_COUNSELOR ? dbk_store_invite_delete(st, &j->me.id, j->ctx)
-                                              : DBK_E_FORBIDDEN;
+    int rc;
+    dbk_api_affects(j, &j->me.id); /* an invite changes no access */
+    rc = j->me.role == DBK_ROLE_COUNSELOR ? dbk_store_invite_delete(st, &j->me.id, j->ctx)
+                                          : DBK_E_FORBIDDEN;
     if (rc != DBK_OK)
         dbk_api_fail(j, rc, NULL);
     j->status = 204;

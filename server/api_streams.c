@@ -190,6 +190,8 @@ op_grants_put(dbk_api_job *j, dbk_store *st)
     int64_t bumps = 0;
     int rc = dbk_store_stream_get(st, &c->stream, &s);
 
+    /* The owner (its stream's epoch, its grants_seq) and, below, every grantee. */
+    dbk_api_affects(j, &j->me.id);
     j->out = results;
     if (rc == DBK_E_NOT_FOUND || (rc == DBK_OK && !dbk_id_equal(&s.owner, &j->me.id)))
         rc = DBK_E_FORBIDDEN;
@@ -216,6 +218,8 @@ op_grants_put(dbk_api_job *j, dbk_store *st)
             self = dbk_id_equal(&h.grantee, &j->me.id);
             if (self != (pass == 0))
                 continue;
+            if (!self)
+                dbk_api_affects(j, &h.grantee); /* its grants_seq */
             if ((h.expires_at != 0 && (int64_t)h.expires_at <= j->now) ||
                 (int64_t)h.created_at > j->now + CREATED_AT_SKEW_MS) {
                 dbk_api_fail(j, DBK_E_BAD_GRANT, NULL);
@@ -376,6 +380,10 @@ op_grant_revoke(dbk_api_job *j, dbk_store *st)
     dbk_stream s;
     int rc = dbk_store_stream_get(st, &c->stream, &s);
 
+    /* Both sides of the grant: the owner's stream becomes rotation-pending and both
+     * grants_seq move. */
+    dbk_api_affects(j, &j->me.id);
+    dbk_api_affects(j, &c->other);
     if (rc == DBK_E_NOT_FOUND || (rc == DBK_OK && !dbk_id_equal(&s.owner, &j->me.id)))
         rc = DBK_E_FORBIDDEN;
     if (rc == DBK_OK && dbk_id_equal(&c->other, &j->me.id))

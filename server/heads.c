@@ -3,7 +3,7 @@
  * (static), used on the loop thread only. Stream ids are random, so their first
  * bytes pick the set; a full set evicts the way written longest ago, which only
  * sends that stream's next sync to the worker. 32,768 heads: two streams each for
- * 16,384 clients, about 1.5 MiB.
+ * 16,384 clients, about 1.5 MiB. Account generations: 32,768 counters, 256 KiB.
  */
 #include "heads.h"
 
@@ -11,16 +11,25 @@
 
 #define SETS 8192
 #define WAYS 4
+#define ACCOUNT_SLOTS 32768
 
 static struct slot {
     dbk_id stream;
     dbk_head head;
-    uint64_t gen;  /* the generation it was written in; 0 = empty */
+    uint64_t gen;  /* the owner's stamp when it was written; 0 = empty */
     uint64_t tick; /* when it was written, for eviction */
 } slots[SETS][WAYS];
 
 static bool enabled;
 static uint64_t generation = 1, ticks;
+static uint64_t account_gen[ACCOUNT_SLOTS];
+
+static uint32_t
+first_bytes(const dbk_id *id)
+{
+    return (uint32_t)id->b[0] << 24 | (uint32_t)id->b[1] << 16 | (uint32_t)id->b[2] << 8 |
+           id->b[3];
+}
 
 void
 dbk_heads_enable(bool on)
@@ -36,9 +45,9 @@ dbk_heads_enabled(void)
 }
 
 uint64_t
-dbk_heads_gen(void)
+dbk_heads_stamp(const dbk_id *owner)
 {
-    return generation;
+    return generation + account_gen[first_bytes(owner) % ACCOUNT_SLOTS];
 }
 
 void
@@ -47,12 +56,16 @@ dbk_heads_invalidate(void)
     generation++;
 }
 
+void
+dbk_heads_invalidate_account(const dbk_id *account)
+{
+    account_gen[first_bytes(account) % ACCOUNT_SLOTS]++;
+}
+
 static struct slot *
 set_of(const dbk_id *stream)
 {
-    uint32_t v = (uint32_t)stream->b[0] << 24 | (uint32_t)stream->b[1] << 16 |
-                 (uint32_t)stream->b[2] << 8 | stream->b[3];
-    return slots[v % SETS];
+    return slots[first_bytes(stream) % SETS];
 }
 
 void
@@ -73,7 +86,7 @@ dbk_heads_put(const dbk_id *stream, const dbk_head *h)
     }
     s->stream = *stream;
     s->head = *h;
-    s->gen = generation;
+    s->gen = dbk_heads_stamp(&h->owner);
     s->tick = ++ticks;
 }
 
@@ -86,7 +99,8 @@ dbk_heads_get(const dbk_id *stream, dbk_head *out)
     set = set_of(stream);
     for (size_t w = 0; w < WAYS; w++) {
         const struct slot *s = &set[w];
-        if (s->gen == generation && dbk_id_equal(&s->stream, stream)) {
+        if (s->gen != 0 && s->gen == dbk_heads_stamp(&s->head.owner) &&
+            dbk_id_equal(&s->stream, stream)) {
             *out = s->head;
             return true;
         }

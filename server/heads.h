@@ -13,13 +13,29 @@
  * callback has not run yet) is still a true answer: that push has not been
  * acknowledged to anyone, so answering before it is as if the pull came first.
  *
- * An entry is trusted only while the generation has not moved since it was
- * written. Every job other than a push, pull, sync or GET (grants, revocations,
- * rotations, logins, logouts, device and account changes, anything that writes)
- * moves it when it finishes, so nothing this process did to access or to an epoch
- * is missed. GET routes only read. The generation is one for all streams: a login
- * anywhere sends every stream's next sync to the worker once (a generation per
- * account would keep more heads under heavy login traffic; not done yet).
+ * An entry is trusted only while nothing that may change its answer has happened
+ * since it was written: its stamp (dbk_heads_stamp of the stream's owner) is the sum
+ * of a global generation and a generation of the owner's account, and either one
+ * moving makes it untrusted. Every job other than a push, pull, sync or GET that
+ * reached the worker moves one of them when it finishes: the generation of each
+ * account it names as affected (dbk_api_touches: its own, and for a grant or a
+ * revocation the grantee's too, whose grants_seq moved), or, for a job that names
+ * none, the global one, which forgets every head. So a login, a logout or a grant
+ * by one account forgets only what that account and its grantee could be answered
+ * from memory, and nothing this process did to access or to an epoch is missed.
+ * GET routes only read.
+ *
+ * What may change a "nothing new" answer for stream S of owner O, asked by O (the
+ * only answer given from memory): S's head (pushes, which write it here; O's
+ * rotation, which only O can do; a revocation on S, which only O can do), O's
+ * tokens and devices (O's logins, logouts, revocations, passphrase change), and O's
+ * grants_seq (a grant or revocation where O is the owner or the grantee). Each is
+ * either a push or a job that names O.
+ *
+ * Account generations live in a fixed table indexed by the account id's first
+ * bytes; two accounts that share a slot share a generation, which only forgets
+ * more. Account ids are chosen by clients, so one may share a slot on purpose: that
+ * costs the other account speed (its syncs go to the worker), never a stale answer.
  *
  * ONE PROCESS ONLY. Enabled for the SQLite store, whose file one `daybookd serve`
  * owns (its data directory is locked), and whose heads only that process moves
@@ -46,10 +62,13 @@ typedef struct dbk_head {
 void dbk_heads_enable(bool on);
 bool dbk_heads_enabled(void);
 
-/* The generation now; moved by dbk_heads_invalidate. */
-uint64_t dbk_heads_gen(void);
-/* Forgets every head (by moving the generation). */
+/* What a head of owner's streams, or a token of owner's, is trusted under: the global
+ * generation plus owner's, so it moves whenever either does (both only grow). */
+uint64_t dbk_heads_stamp(const dbk_id *owner);
+/* Forgets every head (by moving the global generation). */
 void dbk_heads_invalidate(void);
+/* Forgets the heads of account's streams and what account's tokens may answer. */
+void dbk_heads_invalidate_account(const dbk_id *account);
 
 /* Records stream's committed head. */
 void dbk_heads_put(const dbk_id *stream, const dbk_head *h);

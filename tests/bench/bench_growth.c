@@ -4,8 +4,9 @@
  *   bench_growth --work DIR --out-dir DIR [--daybookd PATH]
  *                [--records 10000,100000,1000000] [--accounts 10,1000,10000]
  *                [--per-account 10] [--samples 200]
+ *                [--pg-dir DIR [--psql PATH] [--backends sqlite,pg1,pg2]]
  *
- * Two curves, each on its own daybookd (SQLite), grown in steps:
+ * Two curves, each on its own daybookd, grown in steps:
  *   records   one client account's shared stream grown to each size in --records
  *             (pushes of 500 records, 4 in flight);
  *   accounts  the server grown to each size in --accounts enrolled clients, each
@@ -17,6 +18,10 @@
  *   pull_rec_per_s             records/s of pulls of 1000 records from random cursors
  *                              of the big stream (records), or of whole streams of
  *                              random accounts (accounts)
+ *   daily_sync_per_s           (accounts) syncs/s of random accounts with nothing new
+ *                              (both streams at their heads), one after the other: a
+ *                              device's daily sync, mostly its first request of the
+ *                              minute
  *   push_cpu_us_per_rec        daybookd's CPU (utime + stime) per record stored while
  *                              growing to this size from the previous one
  *   disk_bytes_per_rec         the data directory's growth since set-up (allocated
@@ -27,6 +32,14 @@
  * divided by its value at the first size, against the size on a log axis: a flat
  * line is 1) into --out-dir. Not a test: tests/bench/run.sh --growth runs it.
  *
+ * With --pg-dir (a cluster of tests/support/pg_cluster.sh: its socket is DIR/sock,
+ * its postmaster.pid DIR/data/postmaster.pid) the same curves are grown again on
+ * PostgreSQL (--backends picks which of the three run; all by default): pg1, one
+ * daybookd on a new database per curve; pg2, two daybookd on one database, every
+ * request sent to one or the other in turn. There, push CPU is both nodes' and
+ * db_cpu_us_per_rec the cluster's own (the postmaster and its children), disk is
+ * the growth of pg_database_size, and RSS the nodes' sum.
+ *
  * It is built on bench_load.c, included whole (its main renamed): the simulated
  * users, sealing, enrollment and server start-up are that file's, so the two
  * benches cannot drift apart.
@@ -36,6 +49,7 @@ int bench_load_main(int argc, char **argv);
 #include "bench_load.c"
 #undef main
 
+#include <dirent.h>
 #include <stddef.h>
 
 #define GROW_BATCH 500
@@ -44,16 +58,148 @@ int bench_load_main(int argc, char **argv);
 
 typedef struct gpoint {
     long size;
-    double sync_p50, sync_p99, pull_rps, push_cpu_us, disk_per_rec, rss_mib;
+    double sync_p50, sync_p99, pull_rps, daily_rps, push_cpu_us, db_cpu_us, disk_per_rec, rss_mib;
 } gpoint;
+
+/* One backend's two curves. */
+typedef struct backend {
+    const char *key, *label;
+    int nodes; /* 0: SQLite; 1 or 2 daybookd on one PostgreSQL database */
+    gpoint rp[MAX_SIZES], ap[MAX_SIZES];
+    int rn, an;
+} backend;
 
 static struct {
     long records[MAX_SIZES], accounts[MAX_SIZES];
     int nrecords, naccounts, per_account, samples;
-    const char *out_dir;
-} g = {{10000, 100000, 1000000}, {10, 1000, 10000}, 3, 3, 10, 200, NULL};
+    const char *out_dir, *pg_dir, *psql, *backends;
+} g = {{10000, 100000, 1000000}, {10, 1000, 10000}, 3, 3, 10, 200, NULL, NULL, "/usr/bin/psql",
+       "sqlite,pg1,pg2"};
 
 static char co_token[64];
+
+/* ---- PostgreSQL (--pg-dir) ---- */
+
+/* psql -Atc sql on database db of the cluster; its output, malloc'd (dies on failure). */
+static char *
+pg_sql(const char *db, const char *sql)
+{
+    char url[PATH_MAX + 64];
+    snprintf(url, sizeof url, "postgresql:///%s?host=%s/sock&user=daybook", db, g.pg_dir);
+    const char *argv[] = {g.psql, "-Atq", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql, NULL};
+    char *out = bl_run(argv, 120);
+    if (out == NULL)
+        die("psql %s: %s failed", db, sql);
+    return out;
+}
+
+/* A new, empty database for one curve; its URL (static buffer). */
+static const char *
+pg_new_db(const char *name)
+{
+    static char url[PATH_MAX + 64];
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    free(pg_sql("postgres", sql));
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    free(pg_sql("postgres", sql));
+    snprintf(url, sizeof url, "postgresql:///%s?host=%s/sock&user=daybook", name, g.pg_dir);
+    return url;
+}
+
+static void
+pg_drop_db(const char *name)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    free(pg_sql("postgres", sql));
+}
+
+static int64_t
+pg_db_bytes(const char *name)
+{
+    char *out = pg_sql(name, "SELECT pg_database_size(current_database())");
+    int64_t v = strtoll(out, NULL, 10);
+    free(out);
+    return v;
+}
+
+/* utime + stime of the cluster's postmaster and its children, in ms; -1 unknown. The
+ * backends of daybookd's pool live as long as the pool, so their CPU is all here. */
+static double
+pg_cpu_ms(void)
+{
+    char path[PATH_MAX + 32];
+    FILE *f;
+    long pm = -1;
+    double sum;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", g.pg_dir);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &pm) != 1)
+        pm = -1;
+    fclose(f);
+    if (pm <= 0 || (sum = bl_cpu_ms((pid_t)pm)) < 0 || (d = opendir("/proc")) == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        char stat[1024], *p;
+        long ppid;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        p = fgets(stat, sizeof stat, f);
+        fclose(f);
+        /* pid (comm) state ppid ...: comm may hold spaces, so from the last ')' */
+        if (p == NULL || (p = strrchr(stat, ')')) == NULL || sscanf(p + 2, "%*c %ld", &ppid) != 1)
+            continue;
+        if (ppid == pm) {
+            double c = bl_cpu_ms((pid_t)atol(e->d_name));
+            if (c > 0)
+                sum += c;
+        }
+    }
+    closedir(d);
+    return sum;
+}
+
+/* daybookd's CPU: both nodes'. */
+static double
+nodes_cpu_ms(const target *t)
+{
+    return bl_cpu_ms(t->pid) + (t->nodes == 2 ? bl_cpu_ms(t->pid2) : 0);
+}
+
+/* The pool of the node that takes request k: with two nodes, each in turn. */
+static bl_pool *
+pool_for(const target *t, long k)
+{
+    return t->nodes == 2 && (k & 1) ? t->pool2 : t->pool;
+}
+
+static void
+pools_new(target *t)
+{
+    t->pool = bl_pool_new(loop, t->port, GROW_INFLIGHT);
+    t->pool2 = t->nodes == 2 ? bl_pool_new(loop, t->port2, GROW_INFLIGHT) : NULL;
+    if (t->pool == NULL || (t->nodes == 2 && t->pool2 == NULL))
+        die("out of memory");
+}
+
+static void
+nodes_stop(target *t)
+{
+    bl_pool_free(t->pool);
+    bl_pool_free(t->pool2);
+    t->pool = t->pool2 = NULL;
+    bl_stop(t->pid, 20000);
+    if (t->nodes == 2)
+        bl_stop(t->pid2, 20000);
+}
 
 static int
 parse_sizes(const char *v, long *out)
@@ -159,7 +305,8 @@ push_records(target *t, user *u, long n, int *seq_hint)
     long sent = 0;
 
     memset(slots, 0, sizeof slots);
-    while (sent < n || bl_pool_busy(t->pool) > 0) {
+    while (sent < n || bl_pool_busy(t->pool) > 0 ||
+           (t->pool2 != NULL && bl_pool_busy(t->pool2) > 0)) {
         for (int k = 0; k < GROW_INFLIGHT && sent < n; k++) {
             gpush *p = &slots[k];
             size_t m = (size_t)(n - sent < GROW_BATCH ? n - sent : GROW_BATCH), len, cap, at;
@@ -185,12 +332,14 @@ push_records(target *t, user *u, long n, int *seq_hint)
             p->stored = &stored;
             p->bad = &bad;
             p->req = (bl_req){.data = p->text, .len = len, .done = gpush_done, .arg = p};
-            bl_pool_submit(t->pool, &p->req);
+            bl_pool_submit(pool_for(t, k), &p->req);
             sent += (long)m;
         }
         uv_run(loop, UV_RUN_ONCE);
         if (bl_pool_error(t->pool) != NULL)
             die("push: %s", bl_pool_error(t->pool));
+        if (t->pool2 != NULL && bl_pool_error(t->pool2) != NULL)
+            die("push: %s", bl_pool_error(t->pool2));
     }
     if (bad > 0 || (long)stored != n)
         die("push: %zu of %ld stored, %d bad responses", stored, n, bad);
@@ -218,8 +367,8 @@ measure_sync(target *t, user *u, int64_t since[2], int *seq_hint, gpoint *pt)
                  (long long)since[1]);
         req = http_req(t, "POST", "/v1/sync", u->token, body, &len);
         t0 = bl_now_ns();
-        if (bl_call(t->pool, req, len, &status, &resp) != 0)
-            die("sync: %s", bl_pool_error(t->pool));
+        if (bl_call(pool_for(t, i), req, len, &status, &resp) != 0)
+            die("sync: %s", bl_pool_error(pool_for(t, i)));
         lat[i] = (double)(bl_now_ns() - t0) / 1e6;
         if (status != 200 || strstr(resp, "\"result\":\"stored\"") == NULL)
             die("sync: HTTP %d: %.200s", status, resp);
@@ -261,7 +410,7 @@ measure_pull(target *t, user *us, long nus, long head, gpoint *pt)
         snprintf(path, sizeof path, "/v1/streams/%s/records?since=%ld&limit=%ld", u->shared_t,
                  since, limit);
         req = http_req(t, "GET", path, u->token, NULL, &len);
-        if (bl_call(t->pool, req, len, &status, &resp) != 0 || status != 200)
+        if (bl_call(pool_for(t, i), req, len, &status, &resp) != 0 || status != 200)
             die("pull: HTTP %d", status);
         got += count(resp, "\"envelope\":");
         free(req);
@@ -270,69 +419,141 @@ measure_pull(target *t, user *us, long nus, long head, gpoint *pt)
     pt->pull_rps = (double)got / ((double)(bl_now_ns() - t0) / 1e9);
 }
 
+/* Syncs of random accounts other than us[0] (whose cursors move), each asking for
+ * both its streams at their heads, so nothing is new; syncs per second into pt. */
+static void
+measure_daily(target *t, user *us, long nus, gpoint *pt)
+{
+    const int syncs = 200;
+    uint64_t t0 = bl_now_ns();
+    if (nus < 2) {
+        pt->daily_rps = NAN;
+        return;
+    }
+    for (int i = 0; i < syncs; i++) {
+        user *u = &us[1 + (long)randombytes_uniform((uint32_t)(nus - 1))];
+        char body[512], *req, *resp = NULL;
+        size_t len;
+        int status;
+        snprintf(body, sizeof body,
+                 "{\"pull\":[{\"stream\":\"%s\",\"since\":%d},{\"stream\":\"%s\",\"since\":0}]}",
+                 u->shared_t, g.per_account, u->priv_t);
+        req = http_req(t, "POST", "/v1/sync", u->token, body, &len);
+        if (bl_call(pool_for(t, i), req, len, &status, &resp) != 0 || status != 200 ||
+            strstr(resp, "\"envelope\"") != NULL)
+            die("daily sync: HTTP %d: %.200s", status, resp ? resp : "");
+        free(req);
+        free(resp);
+    }
+    pt->daily_rps = syncs / ((double)(bl_now_ns() - t0) / 1e9);
+}
+
 /* The data directory after set-up, before any record: what bytes per record leave out
  * (the schema, the accounts, SQLite's WAL and the disk-full reserve file). */
 static int64_t du_base;
 
+static const char *pg_db; /* the curve's database, NULL on SQLite */
+
+static int64_t
+disk_bytes(const target *t)
+{
+    return pg_db != NULL ? pg_db_bytes(pg_db) : bl_du(t->data_dir);
+}
+
 static void
 measure_rest(target *t, long records, gpoint *pt)
 {
-    long rss, hwm;
-    int64_t du = bl_du(t->data_dir);
+    long rss, hwm, rss2 = 0;
+    int64_t du = disk_bytes(t);
     pt->disk_per_rec = du > 0 && records > 0 ? (double)(du - du_base) / (double)records : NAN;
-    pt->rss_mib = bl_mem_kib(t->pid, &rss, &hwm) == 0 ? (double)rss / 1024.0 : NAN;
+    if (t->nodes == 2 && bl_mem_kib(t->pid2, &rss2, &hwm) != 0)
+        rss2 = -1;
+    pt->rss_mib = bl_mem_kib(t->pid, &rss, &hwm) == 0 && rss2 >= 0
+                      ? (double)(rss + rss2) / 1024.0
+                      : NAN;
+}
+
+/* Where a curve of backend b runs: its directory, and on PostgreSQL its database. */
+static void
+curve_target(target *t, const backend *b, const char *curve)
+{
+    static char db[64];
+    memset(t, 0, sizeof *t);
+    t->kind = K_DAYBOOK;
+    t->key = curve;
+    t->label = b->label;
+    t->nodes = b->nodes;
+    snprintf(t->dir, sizeof t->dir, "%s/%s/%s", cfg.work, b->key, curve);
+    snprintf(t->log, sizeof t->log, "%s/server.log", t->dir);
+    mkdir_p(t->dir);
+    pg_db = NULL;
+    if (b->nodes > 0) {
+        snprintf(db, sizeof db, "growth_%s_%s", b->key, curve);
+        t->store = pg_new_db(db);
+        pg_db = db;
+    }
+}
+
+static void
+curve_end(target *t)
+{
+    nodes_stop(t);
+    if (pg_db != NULL)
+        pg_drop_db(pg_db);
+    pg_db = NULL;
 }
 
 /* ---- the two curves ---- */
 
 static int
-grow_records(gpoint *pts)
+grow_records(const backend *b, gpoint *pts)
 {
-    target t = {.kind = K_DAYBOOK, .key = "records", .label = "daybookd (one account)"};
+    target t;
     user u;
     long have = 0;
     int seq_hint = 0, n = 0;
     int64_t since[2] = {0, 0};
 
-    snprintf(t.dir, sizeof t.dir, "%s/records", cfg.work);
-    snprintf(t.log, sizeof t.log, "%s/server.log", t.dir);
-    mkdir_p(t.dir);
+    curve_target(&t, b, "records");
     start_daybook(&t);
-    t.pool = bl_pool_new(loop, t.port, GROW_INFLIGHT);
+    pools_new(&t);
     counselor_setup(&t);
     user_init(&u);
     client_enroll(&t, &u);
-    du_base = bl_du(t.data_dir);
+    du_base = disk_bytes(&t);
     for (int i = 0; i < g.nrecords; i++) {
         gpoint *pt = &pts[n];
         long want = g.records[i] - have;
-        double cpu0 = bl_cpu_ms(t.pid);
+        double cpu0 = nodes_cpu_ms(&t), db0 = b->nodes ? pg_cpu_ms() : -1, db1;
         uint64_t t0 = bl_now_ns();
         if (want < 0)
             continue;
-        fprintf(stderr, "bench_growth: records: growing to %ld\n", g.records[i]);
+        fprintf(stderr, "bench_growth: %s: records: growing to %ld\n", b->key, g.records[i]);
         push_records(&t, &u, want, &seq_hint);
-        pt->push_cpu_us = want > 0 ? (bl_cpu_ms(t.pid) - cpu0) * 1000.0 / (double)want : NAN;
-        fprintf(stderr, "bench_growth: records: %ld pushed in %.1f s\n", want,
+        pt->push_cpu_us = want > 0 ? (nodes_cpu_ms(&t) - cpu0) * 1000.0 / (double)want : NAN;
+        db1 = b->nodes ? pg_cpu_ms() : -1;
+        pt->db_cpu_us = want > 0 && db0 >= 0 && db1 >= 0 ? (db1 - db0) * 1000.0 / (double)want
+                                                         : NAN;
+        fprintf(stderr, "bench_growth: %s: records: %ld pushed in %.1f s\n", b->key, want,
                 (double)(bl_now_ns() - t0) / 1e9);
         have = g.records[i];
         pt->size = have;
         measure_rest(&t, have, pt);
         measure_pull(&t, &u, 1, have, pt);
+        pt->daily_rps = NAN;
         since[0] = have; /* the sync client is caught up, as a device would be */
         measure_sync(&t, &u, since, &seq_hint, pt);
         have += g.samples; /* the syncs stored one record each */
         n++;
     }
-    bl_pool_free(t.pool);
-    bl_stop(t.pid, 20000);
+    curve_end(&t);
     return n;
 }
 
 static int
-grow_accounts(gpoint *pts)
+grow_accounts(const backend *b, gpoint *pts)
 {
-    target t = {.kind = K_DAYBOOK, .key = "accounts", .label = "daybookd (many accounts)"};
+    target t;
     long have = 0, max = g.accounts[g.naccounts - 1], records = 0;
     user *us = calloc((size_t)max, sizeof *us);
     int seq_hint = 0, n = 0;
@@ -340,45 +561,51 @@ grow_accounts(gpoint *pts)
 
     if (us == NULL)
         die("out of memory");
-    snprintf(t.dir, sizeof t.dir, "%s/accounts", cfg.work);
-    snprintf(t.log, sizeof t.log, "%s/server.log", t.dir);
-    mkdir_p(t.dir);
+    curve_target(&t, b, "accounts");
     start_daybook(&t);
-    t.pool = bl_pool_new(loop, t.port, GROW_INFLIGHT);
+    pools_new(&t);
     counselor_setup(&t);
-    du_base = bl_du(t.data_dir); /* here the accounts' own rows count */
+    du_base = disk_bytes(&t); /* here the accounts' own rows count */
     for (int i = 0; i < g.naccounts; i++) {
         gpoint *pt = &pts[n];
         long want = g.accounts[i];
-        double cpu = 0;
+        double cpu = 0, db = 0;
+        bool db_ok = b->nodes > 0;
         uint64_t t0 = bl_now_ns();
         if (want <= have)
             continue;
-        fprintf(stderr, "bench_growth: accounts: growing to %ld\n", want);
+        fprintf(stderr, "bench_growth: %s: accounts: growing to %ld\n", b->key, want);
         for (long k = have; k < want; k++) {
-            double c0;
+            double c0, d0 = -1, d1 = -1;
             user_init(&us[k]);
             client_enroll(&t, &us[k]);
-            c0 = bl_cpu_ms(t.pid);
+            c0 = nodes_cpu_ms(&t);
+            if (db_ok)
+                d0 = pg_cpu_ms();
             push_records(&t, &us[k], g.per_account, &seq_hint);
-            cpu += bl_cpu_ms(t.pid) - c0;
+            cpu += nodes_cpu_ms(&t) - c0;
+            if (db_ok && (d1 = pg_cpu_ms()) >= 0 && d0 >= 0)
+                db += d1 - d0;
+            else
+                db_ok = false;
         }
         records += (want - have) * g.per_account;
         pt->push_cpu_us = cpu * 1000.0 / (double)((want - have) * g.per_account);
-        fprintf(stderr, "bench_growth: accounts: %ld enrolled in %.1f s\n", want - have,
-                (double)(bl_now_ns() - t0) / 1e9);
+        pt->db_cpu_us = db_ok ? db * 1000.0 / (double)((want - have) * g.per_account) : NAN;
+        fprintf(stderr, "bench_growth: %s: accounts: %ld enrolled in %.1f s\n", b->key,
+                want - have, (double)(bl_now_ns() - t0) / 1e9);
         have = want;
         pt->size = have;
         measure_rest(&t, records, pt);
         measure_pull(&t, us, have, 0, pt);
+        measure_daily(&t, us, have, pt);
         if (since[0] == 0)
             since[0] = g.per_account; /* then where its last sync left it */
         measure_sync(&t, &us[0], since, &seq_hint, pt);
         records += g.samples;
         n++;
     }
-    bl_pool_free(t.pool);
-    bl_stop(t.pid, 20000);
+    curve_end(&t);
     for (long k = 0; k < have; k++)
         dbk_account_keys_free(us[k].keys);
     free(us);
@@ -394,8 +621,12 @@ static const struct metric {
     {"sync_p99_ms", "incremental sync p99", "ms", "#c0392b", offsetof(gpoint, sync_p99)},
     {"sync_p50_ms", "incremental sync p50", "ms", "#e67e22", offsetof(gpoint, sync_p50)},
     {"pull_rec_per_s", "pull records/s", "records/s", "#2980b9", offsetof(gpoint, pull_rps)},
+    {"daily_sync_per_s", "nothing-new syncs/s, random accounts", "syncs/s", "#d35400",
+     offsetof(gpoint, daily_rps)},
     {"push_cpu_us_per_rec", "push CPU per record", "µs", "#27ae60",
      offsetof(gpoint, push_cpu_us)},
+    {"db_cpu_us_per_rec", "database CPU per record (PostgreSQL)", "µs", "#16a085",
+     offsetof(gpoint, db_cpu_us)},
     {"disk_bytes_per_rec", "bytes on disk per record", "B", "#8e44ad",
      offsetof(gpoint, disk_per_rec)},
     {"rss_mib", "server RSS", "MiB", "#7f8c8d", offsetof(gpoint, rss_mib)},
@@ -420,21 +651,27 @@ md_table(FILE *f, const char *title, const char *what, const gpoint *p, int n)
     fprintf(f, "\n");
     for (int i = 0; i < n; i++) {
         fprintf(f, "| | %ld |", p[i].size);
-        for (size_t m = 0; m < NMETRICS; m++)
-            fprintf(f, " %.4g |", val(&p[i], m));
+        for (size_t m = 0; m < NMETRICS; m++) {
+            if (isfinite(val(&p[i], m)))
+                fprintf(f, " %.4g |", val(&p[i], m));
+            else
+                fprintf(f, " – |");
+        }
         fprintf(f, "\n");
     }
 }
 
-/* One panel of the plot: x = log10(size), y = value / value at the first size. */
+/* One panel of the plot at (x0, y0): x = log10(size), y = value / value at the first
+ * size. */
 static void
-svg_panel(FILE *f, double x0, const char *title, const gpoint *p, int n, double ymax)
+svg_panel(FILE *f, double x0, double y0, const char *title, const gpoint *p, int n,
+          double ymax)
 {
     const double w = 420, h = 300, l = 50, top = 40, pw = w - l - 20, ph = h - top - 50;
     double lx0 = log10((double)p[0].size), lx1 = log10((double)p[n - 1].size);
     if (lx1 <= lx0)
         lx1 = lx0 + 1;
-    fprintf(f, "<g transform=\"translate(%.0f,0)\">\n", x0);
+    fprintf(f, "<g transform=\"translate(%.0f,%.0f)\">\n", x0, y0);
     fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
             l + pw / 2, title);
     fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
@@ -481,26 +718,43 @@ max_ratio(const gpoint *p, int n)
     return ceil(mx > 8 ? 8 : mx);
 }
 
-static void
-write_outputs(const gpoint *rp, int rn, const gpoint *ap, int an)
+static json_t *
+points_json(const gpoint *p, int n)
 {
-    char path[PATH_MAX];
-    FILE *f;
-    json_t *out = json_object(), *arr;
-    double ymax = fmax(max_ratio(rp, rn), max_ratio(ap, an));
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:I}", "size", (json_int_t)p[i].size);
+        for (size_t m = 0; m < NMETRICS; m++)
+            if (isfinite(val(&p[i], m)))
+                json_object_set_new(o, metrics[m].key, json_real(val(&p[i], m)));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
 
-    for (int c = 0; c < 2; c++) {
-        const gpoint *p = c ? ap : rp;
-        int n = c ? an : rn;
-        arr = json_array();
-        for (int i = 0; i < n; i++) {
-            json_t *o = json_pack("{s:I}", "size", (json_int_t)p[i].size);
-            for (size_t m = 0; m < NMETRICS; m++)
-                if (isfinite(val(&p[i], m)))
-                    json_object_set_new(o, metrics[m].key, json_real(val(&p[i], m)));
-            json_array_append_new(arr, o);
-        }
-        json_object_set_new(out, c ? "accounts" : "records", arr);
+/* growth.json: SQLite's curves as "records" and "accounts" (as before), each other
+ * backend's under its key; growth.md: a table per curve; growth.svg: a row of two
+ * panels per backend, one scale for all. */
+static void
+write_outputs(const backend *bs, int nb)
+{
+    char path[PATH_MAX], title[160];
+    FILE *f;
+    json_t *out = json_object();
+    double ymax = 1;
+    int nrows = 0;
+
+    for (int b = 0; b < nb; b++) {
+        json_t *o = strcmp(bs[b].key, "sqlite") == 0 ? json_incref(out) : json_object();
+        json_object_set_new(o, "records", points_json(bs[b].rp, bs[b].rn));
+        json_object_set_new(o, "accounts", points_json(bs[b].ap, bs[b].an));
+        json_object_set_new(o, "label", json_string(bs[b].label));
+        if (o != out)
+            json_object_set_new(out, bs[b].key, o);
+        else
+            json_decref(o);
+        ymax = fmax(ymax, fmax(max_ratio(bs[b].rp, bs[b].rn), max_ratio(bs[b].ap, bs[b].an)));
+        nrows += bs[b].rn > 0 || bs[b].an > 0;
     }
     json_object_set_new(out, "per_account", json_integer(g.per_account));
     json_object_set_new(out, "samples", json_integer(g.samples));
@@ -513,9 +767,18 @@ write_outputs(const gpoint *rp, int rn, const gpoint *ap, int an)
     snprintf(path, sizeof path, "%s/growth.md", g.out_dir);
     if ((f = fopen(path, "w")) == NULL)
         die("cannot write %s", path);
-    md_table(f, "one account", "records in its stream", rp, rn);
-    fprintf(f, "\n");
-    md_table(f, "many accounts", "accounts enrolled", ap, an);
+    for (int b = 0; b < nb; b++) { /* only the curves measured */
+        if (bs[b].rn > 0) {
+            snprintf(title, sizeof title, "%s: one account", bs[b].label);
+            md_table(f, title, "records in its stream", bs[b].rp, bs[b].rn);
+            fprintf(f, "\n");
+        }
+        if (bs[b].an > 0) {
+            snprintf(title, sizeof title, "%s: many accounts", bs[b].label);
+            md_table(f, title, "accounts enrolled", bs[b].ap, bs[b].an);
+            fprintf(f, "\n");
+        }
+    }
     fclose(f);
 
     snprintf(path, sizeof path, "%s/growth.svg", g.out_dir);
@@ -523,17 +786,28 @@ write_outputs(const gpoint *rp, int rn, const gpoint *ap, int an)
         die("cannot write %s", path);
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" height=\"%zu\" "
                "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
-               "fill=\"white\"/>\n", (size_t)(320 + 18 * NMETRICS));
-    if (rn > 0)
-        svg_panel(f, 0, "one account: records in its stream", rp, rn, ymax);
-    if (an > 0)
-        svg_panel(f, 430, "server: accounts enrolled", ap, an, ymax);
-    for (size_t m = 0; m < NMETRICS; m++)
+               "fill=\"white\"/>\n", (size_t)(300 * nrows + 20 + 18 * NMETRICS));
+    nrows = 0;
+    for (int b = 0; b < nb; b++) {
+        if (bs[b].rn == 0 && bs[b].an == 0)
+            continue;
+        if (bs[b].rn > 0) {
+            snprintf(title, sizeof title, "%s: one account, records", bs[b].label);
+            svg_panel(f, 0, 300.0 * nrows, title, bs[b].rp, bs[b].rn, ymax);
+        }
+        if (bs[b].an > 0) {
+            snprintf(title, sizeof title, "%s: accounts enrolled", bs[b].label);
+            svg_panel(f, 430, 300.0 * nrows, title, bs[b].ap, bs[b].an, ymax);
+        }
+        nrows++;
+    }
+    for (size_t m = 0; m < NMETRICS; m++) {
+        size_t y = (size_t)(300 * nrows + 10 + 18 * m);
         fprintf(f, "<line x1=\"60\" y1=\"%zu\" x2=\"90\" y2=\"%zu\" stroke=\"%s\" "
                    "stroke-width=\"2\"/><text x=\"96\" y=\"%zu\" font-size=\"12\">%s "
                    "(÷ its value at the smallest size)</text>\n",
-                (size_t)(310 + 18 * m), (size_t)(310 + 18 * m), metrics[m].color,
-                (size_t)(314 + 18 * m), metrics[m].label);
+                y, y, metrics[m].color, y + 4, metrics[m].label);
+    }
     fprintf(f, "</svg>\n");
     fclose(f);
 }
@@ -541,11 +815,13 @@ write_outputs(const gpoint *rp, int rn, const gpoint *ap, int an)
 int
 main(int argc, char **argv)
 {
-    gpoint rp[MAX_SIZES], ap[MAX_SIZES];
-    int rn = 0, an = 0;
+    static backend bs[] = {
+        {.key = "sqlite", .label = "SQLite", .nodes = 0},
+        {.key = "pg1", .label = "PostgreSQL, 1 node", .nodes = 1},
+        {.key = "pg2", .label = "PostgreSQL, 2 nodes", .nodes = 2},
+    };
+    const int nb = (int)(sizeof bs / sizeof bs[0]);
 
-    memset(rp, 0, sizeof rp);
-    memset(ap, 0, sizeof ap);
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (strcmp(a, "--daybookd") == 0)
@@ -562,12 +838,19 @@ main(int argc, char **argv)
             g.per_account = int_arg(a, v, 1, 500);
         else if (strcmp(a, "--samples") == 0)
             g.samples = int_arg(a, v, 10, 100000);
+        else if (strcmp(a, "--pg-dir") == 0)
+            g.pg_dir = v;
+        else if (strcmp(a, "--psql") == 0)
+            g.psql = v;
+        else if (strcmp(a, "--backends") == 0)
+            g.backends = v;
         else
             die("unknown option %s (see the comment at the top of bench_growth.c)", a);
     }
     if (cfg.work == NULL || g.out_dir == NULL || cfg.daybookd == NULL)
         die("usage: bench_growth --work DIR --out-dir DIR --daybookd PATH [--records N,N,..] "
-            "[--accounts N,N,..] [--per-account N] [--samples N]");
+            "[--accounts N,N,..] [--per-account N] [--samples N] [--pg-dir DIR] "
+            "[--backends sqlite,pg1,pg2]");
     mkdir_p(cfg.work);
     mkdir_p(g.out_dir);
     cfg.work = absolute(cfg.work);
@@ -585,11 +868,22 @@ main(int argc, char **argv)
     kdf.opslimit = DBK_KDF_OPS_MIN;
     if (dbk_pass_keys_derive("bench passphrase", 16, &kdf, &pass) != DBK_OK)
         die("passphrase KDF failed");
-    if (g.nrecords > 0)
-        rn = grow_records(rp);
-    if (g.naccounts > 0)
-        an = grow_accounts(ap);
-    write_outputs(rp, rn, ap, an);
+    if (g.pg_dir != NULL)
+        setenv("PGOPTIONS", "-c client_min_messages=warning", 1); /* psql: no NOTICEs */
+    for (int b = 0; b < nb; b++) {
+        char want[64];
+        snprintf(want, sizeof want, ",%s,", bs[b].key);
+        char list[256];
+        snprintf(list, sizeof list, ",%s,", g.backends);
+        if (strstr(list, want) == NULL || (bs[b].nodes > 0 && g.pg_dir == NULL))
+            continue;
+        if (g.nrecords > 0)
+            bs[b].rn = grow_records(&bs[b], bs[b].rp);
+        if (g.naccounts > 0)
+            bs[b].an = grow_accounts(&bs[b], bs[b].ap);
+        write_outputs(bs, nb); /* after each backend: a run cut short keeps what it has */
+    }
+    write_outputs(bs, nb);
     fprintf(stderr, "bench_growth: wrote %s/growth.{json,md,svg}\n", g.out_dir);
     return 0;
 }

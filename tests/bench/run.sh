@@ -6,9 +6,10 @@
 #
 # --readme also rewrites the table in README.md's "Performance" section.
 # --growth runs only bench_growth (issue 20: one account grown to 10k, 100k and 1M
-# records, the server to 10, 1,000 and 10,000 accounts) and writes
+# records, the server to 10, 1,000 and 10,000 accounts; on SQLite, and on PostgreSQL
+# with 1 and 2 nodes when a throwaway cluster starts) and writes
 # build-bench/growth/growth.{json,md,svg}; options after it go to bench_growth
-# (e.g. --records 10000,100000,300000 on a slow machine).
+# (e.g. --records 10000,100000,300000 on a slow machine, --backends sqlite).
 # Builds RelWithDebInfo into build-bench/ (never build/), installs the peer
 # (pouchdb-server, pinned by tests/bench/peer/package-lock.json) into
 # build-bench/peer/ with npm ci, then runs:
@@ -35,9 +36,25 @@ if [ "${1:-}" = --growth ]; then
         exit 1
     }
     rm -rf build-bench/growth/scratch
-    exec timeout --kill-after=10 3600 build-bench/tests/bench/bench_growth \
+    # PostgreSQL beside SQLite (1 and 2 nodes) when a throwaway cluster starts, with
+    # fsync on, as for bench_load below.
+    pg_state=$root/build-bench/growth/pg-cluster
+    pg_args=()
+    if TMPDIR=/tmp bash tests/support/pg_cluster.sh start "$pg_state" \
+        >build-bench/growth/pg.log 2>&1; then
+        pg_dir=$(cat "$pg_state")
+        psql "postgresql:///postgres?host=$pg_dir/sock&user=daybook" -q \
+            -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET full_page_writes = on" \
+            -c "SELECT pg_reload_conf()" >>build-bench/growth/pg.log 2>&1
+        pg_args=(--pg-dir "$pg_dir" --psql "$(command -v psql)")
+    else
+        echo "bench: no PostgreSQL cluster (see build-bench/growth/pg.log); SQLite only" >&2
+    fi
+    trap 'bash tests/support/pg_cluster.sh stop "$pg_state" >/dev/null 2>&1' EXIT
+    timeout --kill-after=10 10800 build-bench/tests/bench/bench_growth \
         --work build-bench/growth/scratch --out-dir build-bench/growth \
-        --daybookd build-bench/server/daybookd "$@"
+        --daybookd build-bench/server/daybookd "${pg_args[@]}" "$@"
+    exit $?
 fi
 if [ $# -gt 1 ] || { [ $# -eq 1 ] && [ "$1" != --readme ]; }; then
     echo "usage: tests/bench/run.sh [--readme]" >&2

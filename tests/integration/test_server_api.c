@@ -10,6 +10,7 @@
 
 #include "dbk/base64.h"
 #include "dbk/init.h"
+#include <sqlite3.h>
 
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1391,6 +1393,252 @@ test_nothing_new_hides_nothing(void **state)
     tc_account_free(&cl);
 }
 
+/* A pull-only sync of a's stream since cursor; its one stream's object and the
+ * response's grants_seq. */
+static void
+sync_own(dbk_server *s, tc_account *a, const dbk_id *stream, long long cursor,
+         long long *high_seq, long long *epoch, bool *rotation_pending, long long *grants_seq)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o, s:I}]}", "pull", "stream", tc_id(stream), "since",
+                             (json_int_t)cursor);
+    json_t *r = tc_req(s, a, "POST", "/v1/sync", body, &st), *e;
+    json_decref(body);
+    assert_int_equal(st, 200);
+    e = json_array_get(json_object_get(r, "pull"), 0);
+    assert_int_equal(json_array_size(json_object_get(e, "records")), 0);
+    *high_seq = json_integer_value(json_object_get(e, "high_seq"));
+    *epoch = json_integer_value(json_object_get(e, "epoch"));
+    *rotation_pending = json_is_true(json_object_get(e, "rotation_pending"));
+    *grants_seq = json_integer_value(json_object_get(r, "grants_seq"));
+    json_decref(r);
+}
+
+/* DELETE /v1/streams/{client's shared}/grants/{counselor}: the status. */
+static long
+revoke_grant(dbk_server *s, tc_account *cl, const tc_account *co)
+{
+    char path[512], t[DBK_ID_TEXT_LEN + 1];
+    long st;
+    dbk_id_to_text(&co->id, t);
+    snprintf(path, sizeof path, "%s/%s", tc_path("/v1/streams/%s/grants", &cl->shared), t);
+    json_decref(tc_req(s, cl, "DELETE", path, NULL, &st));
+    return st;
+}
+
+/*
+ * "Nothing new" from memory (server/heads.h) follows a change of access at once for
+ * every account the change touches, though only one of them made it: a client's
+ * revocation and its grant move its counselor's grants_seq, and the counselor's next
+ * sync of its own stream, answered from memory a moment before, carries the new
+ * one; the client's own stream shows its revocation's rotation_pending at once. An
+ * account the change does not touch keeps answering from memory (SQLite, within one
+ * minute, since the token's last check is per minute; PostgreSQL answers every sync
+ * from the store).
+ */
+static void
+test_nothing_new_follows_grants(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, by;
+    long long co_seq, cl_seq, by_seq, epoch, g0, g1, g2, gx, jobs0, jobs1, jobs2, t0;
+    bool rot;
+
+    tc_new_counselor(s, &co, "Counselor G");
+    tc_new_client(s, &cl, &co);
+    tc_new_client(s, &by, &co); /* a bystander: its grant to co is made before the syncs */
+
+    /* Each syncs its own stream twice: the second answer may come from memory. */
+    t0 = dbk_now_ms();
+    sync_own(s, &co, &co.priv, 0, &co_seq, &epoch, &rot, &g0);
+    sync_own(s, &cl, &cl.shared, 0, &cl_seq, &epoch, &rot, &gx);
+    sync_own(s, &by, &by.shared, 0, &by_seq, &epoch, &rot, &gx);
+    jobs0 = storage_jobs(s);
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &gx);
+    assert_int_equal(gx, g0);
+    sync_own(s, &cl, &cl.shared, cl_seq, &cl_seq, &epoch, &rot, &gx);
+    assert_false(rot);
+    sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
+    jobs1 = storage_jobs(s);
+    if (!dbk_test_pg() && dbk_now_ms() / 60000 == t0 / 60000)
+        assert_int_equal(jobs1 - jobs0, 0); /* all three from memory */
+
+    /* The client revokes its counselor: one job, by the client. */
+    assert_int_equal(revoke_grant(s, &cl, &co), 200);
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &g1);
+    assert_true(g1 > g0); /* the counselor's grants_seq, moved by the client */
+    sync_own(s, &cl, &cl.shared, cl_seq, &cl_seq, &epoch, &rot, &gx);
+    assert_true(rot); /* the client's own stream: rotation pending */
+    jobs1 = storage_jobs(s);
+    sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
+    jobs2 = storage_jobs(s);
+    if (!dbk_test_pg() && dbk_now_ms() / 60000 == t0 / 60000)
+        assert_int_equal(jobs2 - jobs1, 0); /* the bystander's answer was not forgotten */
+
+    /* The counselor's answer is from memory again; then the client grants again. */
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &gx);
+    assert_int_equal(gx, g1);
+    assert_int_equal(tc_grant(s, &cl, &co, 1), 200);
+    sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &g2);
+    assert_true(g2 > g1);
+    dbk_report("nothing new follows grants",
+               "a client revokes and grants its counselor while both, and a bystander client, "
+               "sync their own streams with nothing new",
+               "counselor's grants_seq %lld -> %lld -> %lld at its next sync; the client's "
+               "stream rotation-pending at once; the bystander's sync %s",
+               g0, g1, g2,
+               dbk_test_pg() ? "from the store (PostgreSQL: every one a job)"
+               : jobs2 - jobs1 == 0 ? "still from memory (no storage job)"
+                                    : "a job (a new minute began)");
+    tc_account_free(&co);
+    tc_account_free(&cl);
+    tc_account_free(&by);
+}
+
+/* Stops s, runs sql on its store (SQLite file or PostgreSQL database), starts it again. */
+static void
+edit_store(dbk_server *s, const char *sql)
+{
+    char path[4200], *err = NULL;
+    sqlite3 *db;
+    assert_int_equal(dbk_server_stop(s), 0);
+    if (dbk_test_pg()) {
+        assert_true(dbk_pg_exec_db(s->store_url, sql) >= 0);
+    } else {
+        snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+            fail_msg("sql: %s", err);
+        sqlite3_close(db);
+    }
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+}
+
+/* The last_seen the store holds for device (the server stopped or not). */
+static long long
+stored_last_seen(const dbk_server *s, const dbk_id *device)
+{
+    char sql[160], hex[2 * DBK_ID_BYTES + 1], path[4200];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    sodium_bin2hex(hex, sizeof hex, device->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT last_seen FROM devices WHERE id = x'%s'", hex);
+    if (dbk_test_pg()) {
+        snprintf(sql, sizeof sql, "SELECT last_seen FROM devices WHERE id = '\\x%s'", hex);
+        return dbk_pg_int(s->store_url, sql);
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Unix ms, the server's clock (dbk_now_ms is monotonic). */
+static long long
+unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether v is the start of a minute from the one of t0 to the one of t1 (Unix ms). */
+static bool
+in_minutes(long long v, long long t0, long long t1)
+{
+    return v % 60000 == 0 && v >= t0 / 60000 * 60000 && v <= t1 / 60000 * 60000;
+}
+
+/*
+ * A device's last seen is the minute of its last authenticated request, in what the
+ * API answers (the devices list, the counselor's caseload) and in the store after a
+ * clean stop, although the SQLite store writes it with a later commit rather than
+ * with each request (store_sqlite.c, "Last seen"). Each time the store is first set
+ * to say the device was last seen in 1970, then the device makes one request that
+ * writes nothing else.
+ */
+static void
+test_last_seen_to_the_minute(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char sql[200], hex[2 * DBK_ID_BYTES + 1];
+    long long t0, t1, seen = 0, stored;
+    json_t *r, *e;
+    size_t i;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor L");
+    tc_new_client(s, &cl, &co);
+    sodium_bin2hex(hex, sizeof hex, cl.device.b, DBK_ID_BYTES);
+    if (dbk_test_pg())
+        snprintf(sql, sizeof sql, "UPDATE devices SET last_seen = 60000 WHERE id = '\\x%s'", hex);
+    else
+        snprintf(sql, sizeof sql, "UPDATE devices SET last_seen = 60000 WHERE id = x'%s'", hex);
+
+    /* The counselor's caseload. */
+    edit_store(s, sql);
+    t0 = unix_ms();
+    json_decref(tc_req(s, &cl, "GET", "/v1/account", NULL, &st));
+    assert_int_equal(st, 200);
+    r = tc_req(s, &co, "GET", "/v1/caseload", NULL, &st);
+    t1 = unix_ms();
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(r, "clients"), i, e) {
+        json_t *id = tc_id(&cl.id);
+        if (json_equal(json_object_get(e, "account"), id))
+            seen = json_integer_value(json_object_get(e, "last_sync_at"));
+        json_decref(id);
+    }
+    json_decref(r);
+    if (!in_minutes(seen, t0, t1))
+        fail_msg("caseload: last_sync_at %lld, not the minute of the request (%lld..%lld)", seen,
+                 t0, t1);
+
+    /* The client's own devices list. */
+    edit_store(s, sql);
+    t0 = unix_ms();
+    json_decref(tc_req(s, &cl, "GET", "/v1/account", NULL, &st));
+    r = tc_req(s, &cl, "GET", "/v1/devices", NULL, &st);
+    t1 = unix_ms();
+    assert_int_equal(st, 200);
+    seen = 0;
+    json_array_foreach(json_object_get(r, "devices"), i, e) {
+        if (json_is_true(json_object_get(e, "current")))
+            seen = json_integer_value(json_object_get(e, "last_seen_at"));
+    }
+    json_decref(r);
+    if (!in_minutes(seen, t0, t1))
+        fail_msg("devices: last_seen_at %lld, not the minute of the request (%lld..%lld)", seen,
+                 t0, t1);
+
+    /* In the store after a clean stop, though nothing else was written. */
+    edit_store(s, sql);
+    t0 = unix_ms();
+    json_decref(tc_req(s, &cl, "GET", "/v1/account", NULL, &st));
+    t1 = unix_ms();
+    assert_int_equal(st, 200);
+    assert_int_equal(dbk_server_stop(s), 0);
+    stored = stored_last_seen(s, &cl.device);
+    if (!in_minutes(stored, t0, t1))
+        fail_msg("store after stop: last_seen %lld, not the minute of the request (%lld..%lld)",
+                 stored, t0, t1);
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+    dbk_report("last seen to the minute",
+               "a device last seen in 1970 makes one request that writes nothing else; then "
+               "the caseload, the devices list, and the store after a clean stop",
+               "each shows the minute of the request (%s)",
+               dbk_test_pg() ? "PostgreSQL: written with the request" : "SQLite: written later");
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -1409,6 +1657,8 @@ main(void)
                                         start, stop),
         cmocka_unit_test_setup_teardown(test_backup_restore_drill, start, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_hides_nothing, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_nothing_new_follows_grants, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_last_seen_to_the_minute, start, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
     if (dbk_init() != 0)

@@ -13,6 +13,17 @@
  * transaction back on its own. The savepoint and commit calls below notice that,
  * so no job of a group commit runs or is acknowledged outside the group's
  * transaction. The reserve file (dbk_store_reserve) gives reads room meanwhile.
+ *
+ * Last seen: a device's last_seen is the minute (Unix ms, a multiple of 60,000) in
+ * which it last authenticated a request. The token check does not write it: it
+ * notes the minute in a small table (struct seen below) and the row is written by a
+ * later commit: the next one whose transaction writes anyway, or any one once a note
+ * is a minute old or enough are waiting, or the close. A pull that finds nothing to
+ * write then commits without an fsync, where each first pull of a minute used to
+ * write a row and sync. Reads of last_seen through this handle (devices_of,
+ * last_seen) write the waiting notes first, so what the API answers is exact to the
+ * minute; a process that dies without closing loses at most the notes of its last
+ * minute or so of requests (never anything but last_seen).
  */
 #include "../backend.h"
 #include "../schema.h"
@@ -30,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct sq_store sq_store;
@@ -216,6 +228,14 @@ static const char *const sql_of[Q__COUNT] = {
                     " ORDER BY idx",
 };
 
+/* Last seen (see the top): devices remembered, notes waiting at most, and when a
+ * transaction that writes nothing else writes them anyway. */
+#define SEEN_SETS 2048
+#define SEEN_WAYS 4
+#define SEEN_DIRTY_MAX 1024
+#define SEEN_FLUSH_COUNT 256
+#define SEEN_FLUSH_MS 60000
+
 struct sq_store {
     dbk_store base; /* first: the operation table (store/backend.h) */
     sqlite3 *db;
@@ -230,6 +250,18 @@ struct sq_store {
     dev_t file_dev;
     ino_t file_ino;
     bool file_gone;        /* ping found it moved or unreadable (logged once) */
+    /* Last seen (see the top): the devices seen lately, 4-way set associative by the
+     * device id's first bytes; the notes not yet committed, and since when. */
+    struct seen {
+        dbk_id device;
+        int64_t minute; /* the last minute seen: committed, or waiting in dirty[] */
+        int64_t stored; /* the last minute a committed transaction wrote; minute > stored:
+                         * waiting (it is in dirty[]) */
+    } seen[SEEN_SETS][SEEN_WAYS];
+    struct seen *dirty[SEEN_DIRTY_MAX];
+    size_t ndirty;
+    int64_t dirty_since;     /* Unix ms of the oldest waiting note */
+    int64_t changes_at_begin; /* sqlite3_total_changes64 when the transaction began */
 };
 
 static void reserve_release(sq_store *st);
@@ -356,6 +388,81 @@ exec(sq_store *st, const char *sql)
     sqlite3_stmt *var = q(st, id);                                                                 \
     if (var == NULL)                                                                               \
     return DBK_E_UNAVAILABLE
+
+/* ---- last seen (see the top) ---- */
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+seen_write(sq_store *st, const dbk_id *device, int64_t minute)
+{
+    PREP(t, Q_DEVICE_TOUCH);
+    bind_id(t, 1, device);
+    sqlite3_bind_int64(t, 2, minute);
+    return run(st, t);
+}
+
+/* Notes that device authenticated a request at now (Unix ms). Writes its row at once,
+ * as before, only when no room is left to note it. */
+static int
+seen_note(sq_store *st, const dbk_id *device, int64_t now)
+{
+    int64_t minute = now / 60000 * 60000;
+    uint32_t v = (uint32_t)device->b[0] << 24 | (uint32_t)device->b[1] << 16 |
+                 (uint32_t)device->b[2] << 8 | device->b[3];
+    struct seen *set = st->seen[v % SEEN_SETS], *e = NULL, *spare = NULL;
+
+    for (size_t w = 0; w < SEEN_WAYS && e == NULL; w++) {
+        struct seen *x = &set[w];
+        if (x->minute != 0 && dbk_id_equal(&x->device, device))
+            e = x;
+        else if (x->minute <= x->stored && (spare == NULL || x->minute < spare->minute))
+            spare = x; /* empty, or written and seen longest ago: never one waiting */
+    }
+    if (e != NULL && e->minute >= minute)
+        return DBK_OK; /* this minute is written or waiting already */
+    if (e == NULL) {
+        if (spare == NULL)
+            return seen_write(st, device, minute); /* the four ways all wait */
+        e = spare;
+        e->device = *device;
+        e->minute = e->stored = 0;
+    }
+    if (e->minute <= e->stored) {
+        if (st->ndirty == SEEN_DIRTY_MAX)
+            return seen_write(st, device, minute);
+        if (st->ndirty == 0)
+            st->dirty_since = now;
+        st->dirty[st->ndirty++] = e;
+    }
+    e->minute = minute;
+    return DBK_OK;
+}
+
+/* Writes every waiting note into the open transaction. They wait on until a commit
+ * of it returns (seen_committed): a job's savepoint or the group may still roll back. */
+static int
+seen_write_all(sq_store *st)
+{
+    int rc = DBK_OK;
+    for (size_t i = 0; i < st->ndirty && rc == DBK_OK; i++)
+        rc = seen_write(st, &st->dirty[i]->device, st->dirty[i]->minute);
+    return rc;
+}
+
+static void
+seen_committed(sq_store *st)
+{
+    for (size_t i = 0; i < st->ndirty; i++)
+        st->dirty[i]->stored = st->dirty[i]->minute;
+    st->ndirty = 0;
+}
 
 /* ---- open, transactions ---- */
 
@@ -512,6 +619,11 @@ sq_close(sq_store *st)
 {
     if (st == NULL)
         return;
+    /* The last notes of last seen, in a transaction of their own. */
+    if (st->ndirty > 0 && !st->in_tx && exec(st, "BEGIN IMMEDIATE") == DBK_OK) {
+        if (seen_write_all(st) != DBK_OK || exec(st, "COMMIT") != DBK_OK)
+            exec(st, "ROLLBACK");
+    }
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
@@ -524,6 +636,7 @@ sq_tx_begin(sq_store *st)
     int rc;
     st->sp_depth = 0;
     st->last_err = DBK_OK;
+    st->changes_at_begin = sqlite3_total_changes64(st->db);
     rc = exec(st, "BEGIN IMMEDIATE");
     st->in_tx = rc == DBK_OK;
     return rc;
@@ -561,9 +674,20 @@ static int
 sq_tx_commit(sq_store *st)
 {
     int rc = tx_open(st);
+    bool seen = false;
+    /* Last seen's notes ride along when this commit writes anyway (its sync is paid),
+     * else once they are many or a minute old. An error leaves them waiting. */
+    if (rc == DBK_OK && st->ndirty > 0 &&
+        (sqlite3_total_changes64(st->db) != st->changes_at_begin ||
+         st->ndirty >= SEEN_FLUSH_COUNT || wall_ms() - st->dirty_since >= SEEN_FLUSH_MS))
+        seen = seen_write_all(st) == DBK_OK;
+    if (rc == DBK_OK)
+        rc = tx_open(st);
     if (rc == DBK_OK)
         rc = exec(st, "COMMIT");
     st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
+    if (rc == DBK_OK && seen)
+        seen_committed(st);
     return rc;
 }
 
@@ -1025,7 +1149,9 @@ static int
 sq_devices_of(sq_store *st, const dbk_id *account, dbk_device_cb cb, void *arg)
 {
     dbk_device d;
-    int rc;
+    int rc = seen_write_all(st); /* what this answers includes the waiting notes */
+    if (rc != DBK_OK)
+        return rc;
     PREP(s, Q_DEVICES_OF);
     bind_id(s, 1, account);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1044,6 +1170,9 @@ sq_devices_of(sq_store *st, const dbk_id *account, dbk_device_cb cb, void *arg)
 static int
 sq_last_seen(sq_store *st, const dbk_id *account, int64_t *out)
 {
+    int rc0 = seen_write_all(st); /* what this answers includes the waiting notes */
+    if (rc0 != DBK_OK)
+        return rc0;
     PREP(s, Q_DEVICE_LAST_SEEN);
     bind_id(s, 1, account);
     int rc = one(st, s);
@@ -1116,11 +1245,8 @@ sq_token_check(sq_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
         if ((rc = run(st, x)) != DBK_OK)
             return rc;
     }
-    /* Coarse last-seen (per minute) so most requests write nothing here. */
-    PREP(t, Q_DEVICE_TOUCH);
-    bind_id(t, 1, device);
-    sqlite3_bind_int64(t, 2, now / 60000 * 60000);
-    return run(st, t);
+    /* Last seen, to the minute: noted, and written by a later commit (see the top). */
+    return seen_note(st, device, now);
 }
 
 static int
