@@ -751,6 +751,16 @@ pg_tx_begin(pg_store *st)
     return DBK_OK;
 }
 
+/* Nodes share the database and every one of them writes: no number here could say
+ * that nobody else did, so nothing is cached on PostgreSQL (store.h). */
+static int
+pg_data_version(pg_store *st, int64_t *out)
+{
+    (void)st;
+    *out = 0;
+    return DBK_E_UNAVAILABLE;
+}
+
 /* DBK_OK while the transaction can go on; else the error that ended it. */
 static int
 tx_open(pg_store *st)

@@ -101,10 +101,12 @@ enum q {
     Q_AUDIT_INSERT,
     Q_AUDIT_OF_OWNER,
     Q_AUDIT_ALL,
+    Q_DATA_VERSION,
     Q__COUNT
 };
 
 static const char *const sql_of[Q__COUNT] = {
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [Q_META_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
     [Q_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
@@ -573,6 +575,18 @@ sq_tx_rollback(sq_store *st)
     if (!sqlite3_get_autocommit(st->db))
         exec(st, "ROLLBACK");
     st->in_tx = false;
+}
+
+static int
+sq_data_version(sq_store *st, int64_t *out)
+{
+    int rc;
+    PREP(s, Q_DATA_VERSION);
+    if ((rc = one(st, s)) != DBK_OK)
+        return rc;
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return DBK_OK;
 }
 
 static int
