@@ -49,6 +49,7 @@ enum q {
     Q_ACCOUNT_BUMP_GRANTS,
     Q_ACCOUNT_SET_BUNDLE,
     Q_ACCOUNT_ADD_BYTES,
+    Q_ACCOUNT_USED,
     Q_CLIENTS_OF,
     Q_COUNSELORS,
     Q_DISABLED_GET,
@@ -118,6 +119,7 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_ACCOUNT_SET_BUNDLE] = "UPDATE accounts SET bundle = ?2, login_pk = ?3, generation = ?4"
                              " WHERE id = ?1",
     [Q_ACCOUNT_ADD_BYTES] = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
+    [Q_ACCOUNT_USED] = "SELECT used_bytes FROM accounts WHERE id = ?1",
     [Q_CLIENTS_OF] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
                      " WHERE counselor = ?1 OR id IN (SELECT s.owner FROM grants g JOIN streams s"
@@ -852,16 +854,25 @@ sq_bump_grants_seq(sq_store *st, const dbk_id *id)
 static int
 sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
 {
-    dbk_account a;
-    int rc = sq_account_get(st, id, &a);
-    if (rc != DBK_OK)
-        return rc;
-    if (bytes > 0 && a.used_bytes + bytes > quota)
-        return DBK_E_QUOTA;
+    /* A push charges two or three times (its records, its audit row, a read's audit
+     * row): only the count is read, and only when a quota can refuse. */
+    int rc;
+    if (bytes > 0 && quota < INT64_MAX) {
+        PREP(u, Q_ACCOUNT_USED);
+        bind_id(u, 1, id);
+        if ((rc = one(st, u)) != DBK_OK)
+            return rc;
+        int64_t used = sqlite3_column_int64(u, 0);
+        sqlite3_reset(u);
+        if (used + bytes > quota)
+            return DBK_E_QUOTA;
+    }
     PREP(s, Q_ACCOUNT_ADD_BYTES);
     bind_id(s, 1, id);
     sqlite3_bind_int64(s, 2, bytes);
-    return run(st, s);
+    if ((rc = run(st, s)) != DBK_OK)
+        return rc;
+    return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_NOT_FOUND;
 }
 
 static int
