@@ -1516,16 +1516,23 @@ sq_push(sq_store *st, dbk_push_batch *b)
     b->nstored = 0;
     b->seq_from = b->seq_to = 0;
     /* Closed epochs: an envelope may use an epoch no later than the current one, made
-     * (by its clock) before that epoch closed. */
+     * (by its clock) before that epoch closed. A batch's items nearly always share one
+     * epoch: it is looked up once per run of equal epochs, not once per item. */
+    bool have = false;
+    uint32_t looked = 0;
+    int64_t closed = 0;
     for (size_t i = 0; i < b->n; i++) {
         dbk_push_item *it = &b->items[i];
-        int64_t closed;
         if (it->hdr.epoch > str.epoch) {
             it->stale = stale = true;
             continue;
         }
-        if ((rc = epoch_closed_at(st, &b->stream, it->hdr.epoch, &closed)) != DBK_OK)
-            return rc;
+        if (!have || it->hdr.epoch != looked) {
+            have = true;
+            looked = it->hdr.epoch;
+            if ((rc = epoch_closed_at(st, &b->stream, looked, &closed)) != DBK_OK)
+                return rc;
+        }
         if (closed != 0 && (int64_t)(it->hdr.rev.clock >> 16) >= closed)
             it->stale = stale = true;
     }
