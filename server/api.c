@@ -3,6 +3,7 @@
  * body or any value a client sent: only error codes, ids and counts.
  */
 #include "api.h"
+#include "authcache.h"
 #include "heads.h"
 
 #include "dbk/base64.h"
@@ -581,13 +582,25 @@ job_run(dbk_job *job, dbk_store *st)
     int rc;
 
     j->ran = true;
+    /* Anything but a push, pull, sync or GET may change a token, a device, an account,
+     * a grant or an epoch: what the storage thread cached is forgotten before it runs
+     * (authcache.h), so no job after it is answered from before it. */
+    if (!j->keeps_heads && strcmp(j->req->method, "GET") != 0)
+        dbk_authcache_invalidate();
     if (j->need_auth) {
         dbk_id account;
-        rc = dbk_store_token_check(st, j->token_hash, j->now, &account, &j->device);
-        if (rc == DBK_OK)
-            rc = dbk_store_account_get(st, &account, &j->me);
-        if (rc == DBK_E_NOT_FOUND)
-            rc = DBK_E_UNAUTHENTICATED;
+        if (j->keeps_heads && dbk_authcache_token_get(j->token_hash, j->now, &j->me, &j->device)) {
+            account = j->me.id;
+            rc = DBK_OK;
+        } else {
+            rc = dbk_store_token_check(st, j->token_hash, j->now, &account, &j->device);
+            if (rc == DBK_OK)
+                rc = dbk_store_account_get(st, &account, &j->me);
+            if (rc == DBK_E_NOT_FOUND)
+                rc = DBK_E_UNAUTHENTICATED;
+            if (rc == DBK_OK && j->keeps_heads)
+                dbk_authcache_token_put(j->token_hash, j->now, &j->me, &j->device);
+        }
         if (rc != DBK_OK) {
             j->job.status = rc;
             return;

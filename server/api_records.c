@@ -24,6 +24,7 @@
  * tree of 500 records cost more than reading them (and more memory per request).
  */
 #include "api.h"
+#include "authcache.h"
 #include "fastjson.h"
 #include "heads.h"
 
@@ -641,10 +642,17 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     int rc;
 
     *out = NULL;
-    /* The caller: the owner or an active grantee (README section 9). */
-    if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
-                               &can_write)) != DBK_OK)
+    /* The caller: the owner or an active grantee (README section 9). The owner's
+     * answer may come from the storage thread's cache (authcache.h; str.seq is then
+     * not read, and set below from the push). */
+    if (dbk_authcache_owned(&j->me.id, &u->stream, &str)) {
+        is_owner = can_write = true;
+    } else if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
+                                      &can_write)) != DBK_OK) {
         return rc;
+    } else {
+        dbk_authcache_stream_put(&str);
+    }
     /* Each author's signature. New envelopes are the caller's own; an envelope by
      * another account is accepted only with that account's valid signature. */
     for (size_t i = 0; i < u->n; i++) {
@@ -786,6 +794,7 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, int64_t *limit,
     rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner, &can_write);
     if (rc != DBK_OK)
         return rc;
+    dbk_authcache_stream_put(&str);
     jt_str(t, "{\"stream\":");
     jt_id(t, &p->stream);
     jt_str(t, ",\"records\":[");

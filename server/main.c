@@ -7,6 +7,7 @@
  */
 #include "app.h"
 #include "gate.h"
+#include "authcache.h"
 #include "heads.h"
 #include "router.h"
 
@@ -577,6 +578,8 @@ serve_run(struct serve_opts *o)
      * committed: right for a SQLite file that only this process serves, wrong for a
      * PostgreSQL store that other nodes write to (heads.h). */
     dbk_heads_enable(strcmp(dbk_store_backend(s.app.store), "sqlite") == 0);
+    /* Likewise the storage thread's token and owner caches (authcache.h). */
+    dbk_authcache_enable(strcmp(dbk_store_backend(s.app.store), "sqlite") == 0);
     s.app.config.quota_bytes = (int64_t)quota_mb * 1024 * 1024;
     s.app.config.invite_ttl_ms = 7LL * 24 * 3600 * 1000;
     s.app.config.metrics_public = metrics_public;

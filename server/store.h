@@ -74,6 +74,15 @@ void dbk_store_sp_rollback(dbk_store *st);
 /* Whether the transaction begun by dbk_store_tx_begin is still open (SQLite has not
  * rolled it back by itself). */
 bool dbk_store_tx_alive(dbk_store *st);
+/*
+ * Inside the transaction begun by dbk_store_tx_begin: a number that changes when
+ * another process (an admin command on the live file) has committed to the store
+ * since this handle last asked; this handle's own commits do not move it (SQLite's
+ * PRAGMA data_version). Caches of what the store says (server/authcache.h) are
+ * dropped when it moves. PostgreSQL, whose nodes all write: DBK_E_UNAVAILABLE
+ * (nothing is cached there).
+ */
+int dbk_store_data_version(dbk_store *st, int64_t *out);
 
 /*
  * The reserve for a full disk (daybookd serve): a file of bytes beside

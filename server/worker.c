@@ -7,6 +7,7 @@
  * callback drains the whole `out` queue.
  */
 #include "worker.h"
+#include "authcache.h"
 #include "limits.h"
 
 #include "dbk/error.h"
@@ -46,30 +47,45 @@ append(dbk_job **head, dbk_job **tail, dbk_job *first, dbk_job *last)
     *tail = last;
 }
 
-/* Runs one group: all jobs in one transaction, each in a savepoint. */
+/* Runs one group: all jobs in one transaction, each in a savepoint. What the storage
+ * thread caches of the store (authcache.h) is forgotten when another process wrote
+ * to it since the last group, and whenever something the jobs read may be undone: a
+ * job rolled back, a group that failed. */
 static void
 run_group(dbk_store *st, dbk_job *group)
 {
     int rc = dbk_store_tx_begin(st);
 
+    if (rc == DBK_OK) {
+        int64_t version = 0;
+        int vrc = dbk_store_data_version(st, &version);
+        dbk_authcache_data_version(vrc, version);
+    } else {
+        dbk_authcache_invalidate();
+    }
     for (dbk_job *j = group; j != NULL; j = j->next) {
         if (rc != DBK_OK) {
             j->status = rc;
             continue;
         }
         j->status = dbk_store_sp_begin(st);
-        if (j->status != DBK_OK)
+        if (j->status != DBK_OK) {
+            dbk_authcache_invalidate();
             continue;
+        }
         j->run(j, st);
         if (j->status != DBK_OK)
             dbk_store_sp_rollback(st);
         else
             j->status = dbk_store_sp_release(st);
+        if (j->status != DBK_OK)
+            dbk_authcache_invalidate();
     }
     if (rc == DBK_OK && (rc = dbk_store_tx_commit(st)) != DBK_OK) {
         /* Nothing of this group is durable: every job reports the failure. */
         DBK_LOG(DBK_LOG_ERROR, "commit_failed", DBK_STR("code", dbk_err_code(rc)));
         dbk_store_tx_rollback(st);
+        dbk_authcache_invalidate();
         for (dbk_job *j = group; j != NULL; j = j->next)
             j->status = rc;
     }

@@ -34,6 +34,7 @@
     X(int, sp_release, (), ())                                                                     \
     V(sp_rollback, (), ())                                                                         \
     X(bool, tx_alive, (), ())                                                                      \
+    X(int, data_version, (, int64_t *out), (, out))                                                \
     X(int, reserve, (, int64_t bytes), (, bytes))                                                  \
     X(int, room, (), ())                                                                           \
     X(bool, full, (), ())                                                                          \

@@ -1016,7 +1016,7 @@ sync_run(target *t)
     syncer *ss = calloc((size_t)nbg + 1, sizeof *ss);
     int rc = -1, bg0;
     uint64_t t0;
-    double rate;
+    double rate, cpu0, cpu_per_sync;
 
     memset(&sync_state, 0, sizeof sync_state);
     sync_state.fg_target = cfg.syncs;
@@ -1042,6 +1042,7 @@ sync_run(target *t)
     }
     t0 = bl_now_ns();
     bg0 = sync_state.bg_done;
+    cpu0 = target_cpu_ms(t);
     sync_next(&ss[0]);
     if (bl_pool_drain(sync_state.fg_pool, PHASE_TIMEOUT_MS) != 0) {
         note("%s sync: %s", t->label, bl_pool_error(sync_state.fg_pool));
@@ -1049,6 +1050,7 @@ sync_run(target *t)
     }
     /* Every client's syncs while the measured one ran: what the server kept up. */
     rate = (double)(sync_state.bg_done - bg0 + cfg.syncs) / ((double)(bl_now_ns() - t0) / 1e9);
+    cpu_per_sync = (target_cpu_ms(t) - cpu0) * 1000.0 / (double)(sync_state.bg_done - bg0 + cfg.syncs);
     sync_state.stop = true;
     if (bl_pool_drain(sync_state.bg_pool, 60000) != 0) {
         note("%s sync: %s", t->label, bl_pool_error(sync_state.bg_pool));
@@ -1081,6 +1083,10 @@ sync_run(target *t)
                  nbg + 1);
         snprintf(key, sizeof key, "%ssync_per_s", pre);
         row(t, key, label, rate, "syncs/s");
+        /* What a sync costs the server, whatever else the machine runs meanwhile. */
+        snprintf(key, sizeof key, "%ssync_cpu_us", pre);
+        row(t, key, "server CPU per sync (every client's, while the measured one ran)",
+            cpu_per_sync, "us");
     }
     fprintf(stderr, "bench_load: %s sync: %d measured, %d background syncs\n", t->label,
             cfg.syncs, sync_state.bg_done);

@@ -1639,6 +1639,142 @@ test_last_seen_to_the_minute(void **state)
     tc_account_free(&cl);
 }
 
+/* A push of one new record by author into stream (epoch 1 unless the client's shared). */
+static long
+push_as(dbk_server *s, tc_account *author, const dbk_id *stream, const unsigned char key[32],
+        uint32_t epoch)
+{
+    dbk_id rec;
+    long st;
+    json_t *body;
+
+    dbk_id_random(&rec);
+    body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                     tc_envelope(author, stream, epoch, key, &rec, "{\"v\":1}"));
+    json_decref(tc_req(s, author, "POST", tc_path("/v1/streams/%s/records", stream), body, &st));
+    json_decref(body);
+    return st;
+}
+
+/* Waits, if need be, for a minute with at least 20 s left: the storage thread's token
+ * cache (server/authcache.h) answers only within the minute of the store's check, so
+ * a step that crossed into the next one would pass without the cache being tried. */
+static void
+fresh_minute(void)
+{
+    time_t now = time(NULL);
+    if (now % 60 > 40)
+        sleep((unsigned)(61 - now % 60));
+}
+
+#define REVOKE_RACE_AFTER 5
+
+/*
+ * The storage thread's token and owner caches (server/authcache.h) never let a
+ * revoked session push. Another process pushes as a second device of the client,
+ * one record after another, and before each push looks whether the revocation of
+ * that device has been acknowledged: every push sent after the acknowledgement is
+ * refused (401), and the ones before it were stored. Then a logout: the next push
+ * with that token is refused. Then `daybookd counselor disable` run as its own
+ * process on the live store, which ends the counselor's sessions by deleting its
+ * tokens from outside the server: the counselor's next push is refused too, though
+ * its token and stream were cached a moment before.
+ */
+static void
+test_push_cache_honours_revocation(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, other;
+    int ctl[2], ack[2];
+    pid_t pid;
+    long st;
+    char path[512], byte;
+    json_t *r;
+    int wst;
+
+    tc_new_counselor(s, &co, "Counselor R");
+    tc_new_client(s, &cl, &co);
+    other = cl;
+    dbk_id_random(&other.device);
+    assert_int_equal(tc_login(s, &other, cl.passphrase, NULL), 200);
+    fresh_minute();
+    assert_int_equal(pipe(ctl), 0);
+    assert_int_equal(pipe(ack), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Exit status: 0, or 1 + what went wrong. */
+        int stored = 0, after = 0;
+        bool revoked = false;
+        close(ctl[1]);
+        close(ack[0]);
+        while (after < REVOKE_RACE_AFTER) {
+            struct timeval tv = {0, 0};
+            fd_set rd;
+            long got;
+            FD_ZERO(&rd);
+            FD_SET(ctl[0], &rd);
+            if (!revoked && select(ctl[0] + 1, &rd, NULL, NULL, &tv) == 1)
+                revoked = true; /* acknowledged before this push is sent */
+            got = push_as(s, &other, &other.shared, other.shared_key[1], 1);
+            if (revoked) {
+                if (got != 401)
+                    _exit(2); /* a push after the acknowledged revocation */
+                after++;
+            } else if (got == 200) {
+                if (++stored == 3 && write(ack[1], "s", 1) != 1)
+                    _exit(3);
+            } else if (got != 401) {
+                _exit(4);
+            }
+            if (stored > 10000)
+                _exit(5);
+        }
+        _exit(stored >= 3 ? 0 : 6);
+    }
+    close(ctl[0]);
+    close(ack[1]);
+    /* The second device has pushed (its token and stream are cached); revoke it. */
+    assert_int_equal(read(ack[0], &byte, 1), 1);
+    snprintf(path, sizeof path, "%s", tc_path("/v1/devices/%s", &other.device));
+    r = tc_req(s, &cl, "DELETE", path, NULL, &st);
+    assert_true(st == 200 || st == 204);
+    json_decref(r);
+    assert_int_equal(write(ctl[1], "r", 1), 1);
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    close(ctl[1]);
+    close(ack[0]);
+    assert_true(WIFEXITED(wst));
+    assert_int_equal(WEXITSTATUS(wst), 0);
+
+    /* A logout, from the first device itself. */
+    fresh_minute();
+    assert_int_equal(push_as(s, &cl, &cl.shared, cl.shared_key[1], 1), 200);
+    assert_int_equal(push_as(s, &cl, &cl.shared, cl.shared_key[1], 1), 200);
+    r = tc_req(s, &cl, "POST", "/v1/logout", NULL, &st);
+    assert_true(st == 200 || st == 204);
+    json_decref(r);
+    assert_int_equal(push_as(s, &cl, &cl.shared, cl.shared_key[1], 1), 401);
+
+    /* The administrator disables the counselor from outside the server. */
+    fresh_minute();
+    assert_int_equal(push_as(s, &co, &co.priv, co.priv_key, 1), 200);
+    assert_int_equal(push_as(s, &co, &co.priv, co.priv_key, 1), 200);
+    {
+        dbk_run_result res = admin(s, "disable", "Counselor R");
+        assert_int_equal(res.status, 0);
+        dbk_run_result_free(&res);
+    }
+    assert_int_equal(push_as(s, &co, &co.priv, co.priv_key, 1), 401);
+    dbk_report("push cache honours revocation",
+               "a device pushing in a loop while another device revokes it; a logout; a "
+               "counselor disabled by the admin command on the live store",
+               "every push after the revocation's acknowledgement refused (401); the "
+               "logged-out token and the disabled counselor's refused at their next push");
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 int
 main(void)
 {
@@ -1659,6 +1795,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_nothing_new_hides_nothing, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_follows_grants, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_last_seen_to_the_minute, start, stop),
+        cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
     if (dbk_init() != 0)

@@ -61,6 +61,7 @@ enum q {
     Q_ACCOUNT_BUMP_GRANTS,
     Q_ACCOUNT_SET_BUNDLE,
     Q_ACCOUNT_ADD_BYTES,
+    Q_ACCOUNT_USED,
     Q_CLIENTS_OF,
     Q_COUNSELORS,
     Q_DISABLED_GET,
@@ -113,10 +114,12 @@ enum q {
     Q_AUDIT_INSERT,
     Q_AUDIT_OF_OWNER,
     Q_AUDIT_ALL,
+    Q_DATA_VERSION,
     Q__COUNT
 };
 
 static const char *const sql_of[Q__COUNT] = {
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [Q_META_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
     [Q_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
@@ -128,6 +131,7 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_ACCOUNT_SET_BUNDLE] = "UPDATE accounts SET bundle = ?2, login_pk = ?3, generation = ?4"
                              " WHERE id = ?1",
     [Q_ACCOUNT_ADD_BYTES] = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
+    [Q_ACCOUNT_USED] = "SELECT used_bytes FROM accounts WHERE id = ?1",
     [Q_CLIENTS_OF] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
                      " WHERE counselor = ?1 OR id IN (SELECT s.owner FROM grants g JOIN streams s"
@@ -700,6 +704,18 @@ sq_tx_rollback(sq_store *st)
 }
 
 static int
+sq_data_version(sq_store *st, int64_t *out)
+{
+    int rc;
+    PREP(s, Q_DATA_VERSION);
+    if ((rc = one(st, s)) != DBK_OK)
+        return rc;
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return DBK_OK;
+}
+
+static int
 sq_sp_begin(sq_store *st)
 {
     int rc = tx_open(st);
@@ -962,16 +978,25 @@ sq_bump_grants_seq(sq_store *st, const dbk_id *id)
 static int
 sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
 {
-    dbk_account a;
-    int rc = sq_account_get(st, id, &a);
-    if (rc != DBK_OK)
-        return rc;
-    if (bytes > 0 && a.used_bytes + bytes > quota)
-        return DBK_E_QUOTA;
+    /* A push charges two or three times (its records, its audit row, a read's audit
+     * row): only the count is read, and only when a quota can refuse. */
+    int rc;
+    if (bytes > 0 && quota < INT64_MAX) {
+        PREP(u, Q_ACCOUNT_USED);
+        bind_id(u, 1, id);
+        if ((rc = one(st, u)) != DBK_OK)
+            return rc;
+        int64_t used = sqlite3_column_int64(u, 0);
+        sqlite3_reset(u);
+        if (used + bytes > quota)
+            return DBK_E_QUOTA;
+    }
     PREP(s, Q_ACCOUNT_ADD_BYTES);
     bind_id(s, 1, id);
     sqlite3_bind_int64(s, 2, bytes);
-    return run(st, s);
+    if ((rc = run(st, s)) != DBK_OK)
+        return rc;
+    return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_NOT_FOUND;
 }
 
 static int
@@ -1617,16 +1642,23 @@ sq_push(sq_store *st, dbk_push_batch *b)
     b->nstored = 0;
     b->seq_from = b->seq_to = 0;
     /* Closed epochs: an envelope may use an epoch no later than the current one, made
-     * (by its clock) before that epoch closed. */
+     * (by its clock) before that epoch closed. A batch's items nearly always share one
+     * epoch: it is looked up once per run of equal epochs, not once per item. */
+    bool have = false;
+    uint32_t looked = 0;
+    int64_t closed = 0;
     for (size_t i = 0; i < b->n; i++) {
         dbk_push_item *it = &b->items[i];
-        int64_t closed;
         if (it->hdr.epoch > str.epoch) {
             it->stale = stale = true;
             continue;
         }
-        if ((rc = epoch_closed_at(st, &b->stream, it->hdr.epoch, &closed)) != DBK_OK)
-            return rc;
+        if (!have || it->hdr.epoch != looked) {
+            have = true;
+            looked = it->hdr.epoch;
+            if ((rc = epoch_closed_at(st, &b->stream, looked, &closed)) != DBK_OK)
+                return rc;
+        }
         if (closed != 0 && (int64_t)(it->hdr.rev.clock >> 16) >= closed)
             it->stale = stale = true;
     }

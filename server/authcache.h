@@ -1,0 +1,69 @@
+/*
+ * What the storage thread last learnt from the store about a token and about who
+ * owns a stream, kept so that a push, pull or sync does not ask again within the
+ * same minute (issue 20: a one-entry sync was ten SQLite statements, four of them
+ * the token check and the caller's account). The storage thread only: the checks
+ * stay where they were, in the order the worker runs jobs, so a cached answer is
+ * an answer the store gave earlier in that same order, with nothing in between that
+ * could have changed it.
+ *
+ * What moves the generation (forgets everything), always on the storage thread:
+ *   - any job other than a push, pull, sync or GET, when it starts: logins,
+ *     logouts, device revocations, grants and their revocations, rotations,
+ *     account changes (api.c, job_run). Every write to tokens, devices, accounts,
+ *     grants or a stream's epoch is one of these.
+ *   - any job whose savepoint was rolled back, and a group whose commit failed or
+ *     that could not begin (worker.c): what was cached during it may be undone.
+ *   - another process's commit to the store file, seen at the start of each group
+ *     (dbk_store_data_version): `daybookd counselor disable` on a live server ends
+ *     the counselor's sessions by deleting its tokens from outside.
+ * So a token logged out, a device revoked or an account disabled is refused by
+ * the first request the worker runs after that change, as without the cache, and
+ * never after its acknowledgement.
+ *
+ * A token entry holds the account and device of a token checked by a committed
+ * push, pull or sync, and is used only in the same wall-clock minute as that check
+ * (so the device's per-minute last_seen it wrote is what the check would write now;
+ * the token's once-a-day expiry slide waits at most until the next minute). A
+ * stream entry holds a stream's owner, kind, epoch and rotation flag, and answers
+ * only its owner's access check (a grantee's access has an end date and a reading
+ * window: always the store). Its seq is not kept: the push reads the stream's head
+ * itself, and a pull's access check (which answers high_seq) always goes to the store.
+ *
+ * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
+ * nodes write the same database and several threads run jobs; it stays off and
+ * every function is a no-op there.
+ */
+#ifndef DBK_SERVER_AUTHCACHE_H
+#define DBK_SERVER_AUTHCACHE_H
+
+#include "store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Before the worker starts (main.c), never after. */
+void dbk_authcache_enable(bool on);
+bool dbk_authcache_enabled(void);
+
+/* Forgets every entry (above for when). Storage thread; no-op when off. */
+void dbk_authcache_invalidate(void);
+/* The store's data_version at the start of a group: forgets every entry when it moved
+ * since the last group, or when the store could not say (rc != DBK_OK). */
+void dbk_authcache_data_version(int rc, int64_t version);
+
+/* A token checked at `now` by the store for a push, pull or sync: its account (as
+ * read then) and device. */
+void dbk_authcache_token_put(const unsigned char hash[32], int64_t now, const dbk_account *me,
+                             const dbk_id *device);
+/* True with the account and device when hash was checked in the same minute as now
+ * and nothing since moved the generation. */
+bool dbk_authcache_token_get(const unsigned char hash[32], int64_t now, dbk_account *me,
+                             dbk_id *device);
+
+/* A stream as the store gave it (its seq is not kept). */
+void dbk_authcache_stream_put(const dbk_stream *s);
+/* True with *out (seq 0) when stream is known and owned by account. */
+bool dbk_authcache_owned(const dbk_id *account, const dbk_id *stream, dbk_stream *out);
+
+#endif
