@@ -383,6 +383,8 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
     }
     xat = HDR_LEN + sum->n * SUM_REC;
     for (size_t i = 0; i < sum->n; i++) {
+        if (sum->v[i].xlen == 0)
+            continue; /* and extra may be NULL */
         memcpy(plain + xat, sum->extra + sum->v[i].xoff, sum->v[i].xlen);
         xat += sum->v[i].xlen;
     }
