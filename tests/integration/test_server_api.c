@@ -1656,14 +1656,14 @@ push_as(dbk_server *s, tc_account *author, const dbk_id *stream, const unsigned 
     return st;
 }
 
-/* Waits, if need be, for a minute with at least 20 s left: the storage thread's token
+/* Waits, if need be, for a minute with at least 15 s left: the storage thread's token
  * cache (server/authcache.h) answers only within the minute of the store's check, so
  * a step that crossed into the next one would pass without the cache being tried. */
 static void
 fresh_minute(void)
 {
     time_t now = time(NULL);
-    if (now % 60 > 40)
+    if (now % 60 > 45)
         sleep((unsigned)(61 - now % 60));
 }
 
