@@ -651,9 +651,13 @@ job_done(dbk_job *job)
      * untrusted before its response goes out (heads.h): any that ran, except a GET
      * (every GET route reads; a load balancer's /healthz must not empty the heads
      * each second). Those of the accounts its op named (dbk_api_affects), or every
-     * head when it named none. A committed push, pull or sync records the heads it
-     * saw, and lets its token answer "nothing new" for the rest of this minute. */
-    if (!j->keeps_heads && j->ran && strcmp(j->req->method, "GET") != 0)
+     * head when it named none. A job refused at authentication or by the rate limit
+     * never ran its op and changed nothing (its savepoint is rolled back), so a
+     * stranger's requests with made-up tokens forget nothing. A committed push, pull
+     * or sync records the heads it saw, and lets its token answer "nothing new" for
+     * the rest of this minute. */
+    if (!j->keeps_heads && j->ran && (!j->need_auth || j->authed) &&
+        strcmp(j->req->method, "GET") != 0)
         forget_heads(j);
     else if (j->keeps_heads && err == DBK_OK && j->committed != NULL)
         j->committed(j);

@@ -18,7 +18,7 @@
  * of a global generation and a generation of the owner's account, and either one
  * moving makes it untrusted. Every job other than a push, pull, sync or GET that
  * reached the worker moves one of them when it finishes: the generation of each
- * account it names as affected (dbk_api_touches: its own, and for a grant or a
+ * account it names as affected (dbk_api_affects: its own, and for a grant or a
  * revocation the grantee's too, whose grants_seq moved), or, for a job that names
  * none, the global one, which forgets every head. So a login, a logout or a grant
  * by one account forgets only what that account and its grantee could be answered

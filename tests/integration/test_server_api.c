@@ -1393,6 +1393,15 @@ test_nothing_new_hides_nothing(void **state)
     tc_account_free(&cl);
 }
 
+/* Unix ms, the server's clock (dbk_now_ms is monotonic). */
+static long long
+unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* A pull-only sync of a's stream since cursor; its one stream's object and the
  * response's grants_seq. */
 static void
@@ -1443,13 +1452,14 @@ test_nothing_new_follows_grants(void **state)
     tc_account co, cl, by;
     long long co_seq, cl_seq, by_seq, epoch, g0, g1, g2, gx, jobs0, jobs1, jobs2, t0;
     bool rot;
+    long st;
 
     tc_new_counselor(s, &co, "Counselor G");
     tc_new_client(s, &cl, &co);
     tc_new_client(s, &by, &co); /* a bystander: its grant to co is made before the syncs */
 
     /* Each syncs its own stream twice: the second answer may come from memory. */
-    t0 = dbk_now_ms();
+    t0 = unix_ms();
     sync_own(s, &co, &co.priv, 0, &co_seq, &epoch, &rot, &g0);
     sync_own(s, &cl, &cl.shared, 0, &cl_seq, &epoch, &rot, &gx);
     sync_own(s, &by, &by.shared, 0, &by_seq, &epoch, &rot, &gx);
@@ -1460,7 +1470,7 @@ test_nothing_new_follows_grants(void **state)
     assert_false(rot);
     sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
     jobs1 = storage_jobs(s);
-    if (!dbk_test_pg() && dbk_now_ms() / 60000 == t0 / 60000)
+    if (!dbk_test_pg() && unix_ms() / 60000 == t0 / 60000)
         assert_int_equal(jobs1 - jobs0, 0); /* all three from memory */
 
     /* The client revokes its counselor: one job, by the client. */
@@ -1472,8 +1482,24 @@ test_nothing_new_follows_grants(void **state)
     jobs1 = storage_jobs(s);
     sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
     jobs2 = storage_jobs(s);
-    if (!dbk_test_pg() && dbk_now_ms() / 60000 == t0 / 60000)
+    if (!dbk_test_pg() && unix_ms() / 60000 == t0 / 60000)
         assert_int_equal(jobs2 - jobs1, 0); /* the bystander's answer was not forgotten */
+
+    /* A stranger's write with a made-up token is refused and forgets nothing. */
+    {
+        tc_account stranger = by;
+        char path[256];
+        snprintf(stranger.token, sizeof stranger.token, "%s",
+                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        snprintf(path, sizeof path, "%s", tc_path("/v1/devices/%s", &by.device));
+        json_decref(tc_req(s, &stranger, "DELETE", path, NULL, &st));
+        assert_int_equal(st, 401);
+        jobs1 = storage_jobs(s);
+        sync_own(s, &by, &by.shared, by_seq, &by_seq, &epoch, &rot, &gx);
+        jobs2 = storage_jobs(s);
+        if (!dbk_test_pg() && unix_ms() / 60000 == t0 / 60000)
+            assert_int_equal(jobs2 - jobs1, 0);
+    }
 
     /* The counselor's answer is from memory again; then the client grants again. */
     sync_own(s, &co, &co.priv, co_seq, &co_seq, &epoch, &rot, &gx);
@@ -1483,7 +1509,8 @@ test_nothing_new_follows_grants(void **state)
     assert_true(g2 > g1);
     dbk_report("nothing new follows grants",
                "a client revokes and grants its counselor while both, and a bystander client, "
-               "sync their own streams with nothing new",
+               "sync their own streams with nothing new; a stranger's write with a made-up "
+               "token",
                "counselor's grants_seq %lld -> %lld -> %lld at its next sync; the client's "
                "stream rotation-pending at once; the bystander's sync %s",
                g0, g1, g2,
@@ -1537,15 +1564,6 @@ stored_last_seen(const dbk_server *s, const dbk_id *device)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
-}
-
-/* Unix ms, the server's clock (dbk_now_ms is monotonic). */
-static long long
-unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Whether v is the start of a minute from the one of t0 to the one of t1 (Unix ms). */
