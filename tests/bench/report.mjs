@@ -199,6 +199,21 @@ const x = (v) => (v === undefined ? undefined : `${fmtRatio(v)}×`);
   const cv = get('craving_p50_ms');
   target('`daybook craving` with keys unlocked < 15 ms (p50; p99 beside it)',
     has('craving_p50_ms') ? `${fmt(cv, 'ms')} (p99 ${fmt(get('craving_p99_ms'), 'ms')})` : undefined, cv < 15);
+  // Issue 20's targets, each a ratio in this run where the issue gives one.
+  const ss = get('daybook_sync_per_s');
+  target('≥ 13k syncs/s with 64 syncing (issue 20)', has('daybook_sync_per_s') ? fmt(ss, 'syncs/s') : undefined, ss >= 13000);
+  const cs = get('counselor_clients_s'), cm = get('counselor_clients_maxrss_kib');
+  target('`daybook clients` over 40 × 900 records < 200 ms and < 32 MiB (issue 20)',
+    has('counselor_clients_s') && has('counselor_clients_maxrss_kib')
+      ? `${fmt(cs * 1000, 'ms')}, ${fmt(cm / 1024, 'MiB')}` : undefined, cs < 0.2 && cm / 1024 < 32);
+  const rp = get('counselor_review_p50_s');
+  target('a review p50 < 20 ms (issue 20; its crypto floor beside it)', has('counselor_review_p50_s')
+    ? `${fmt(rp * 1000, 'ms')} (${x(r('counselor_review_p50_s', 'crypto_floor_per_client_s'))} the per-client floor)`
+    : undefined, rp < 0.02);
+  const cr = r('counselor_cold_review_total_s', 'counselor_cold_sync_s');
+  target('counselor cold sync + 40 reviews ≤ 1.2× the cold sync alone (issue 20)', x(cr), cr <= 1.2);
+  const cf = r('craving_p50_ms', 'version_p50_ms');
+  target('`daybook craving` p50 ≤ 1.3× `daybook version` (issue 20)', x(cf), cf <= 1.3);
 }
 
 // ---- output ----
