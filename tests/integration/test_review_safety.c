@@ -324,21 +324,6 @@ test_wrong_passphrase_keeps_the_craving(void **state)
     json_decref(r);
 }
 
-/* The local date days ago, YYYY-MM-DD. */
-static void
-days_ago(int days, char out[11])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_mday -= days;
-    tm.tm_hour = 12;
-    tm.tm_isdst = -1;
-    t = mktime(&tm);
-    localtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /*
  * The clinical records reach Read first: Sam is on buprenorphine and misses two
  * days in a row, reports use and a low mood in a check-in, and answers PHQ-9 item
@@ -349,9 +334,9 @@ test_clinical_records_are_flagged(void **state)
 {
     struct fx *f = *state;
     char start[11], d2[11], d3[11];
-    days_ago(5, start);
-    days_ago(3, d3);
-    days_ago(2, d2);
+    tc_days_ago(5, start);
+    tc_days_ago(3, d3);
+    tc_days_ago(2, d2);
 
     as(f->p.counselor_home);
     ok(tc_cli("sync", NULL), "counselor sync first"); /* the client's grant */
@@ -481,7 +466,7 @@ test_caseload_scenarios(void **state)
     snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
     ok(tc_cli("revoke", prefix, "--yes", NULL), "casey revokes");
     /* Jordan wrote once, eight days ago. */
-    days_ago(8, eight);
+    tc_days_ago(8, eight);
     as(jordan);
     ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", eight, NULL),
        "jordan craving");
@@ -799,7 +784,7 @@ test_enrolled_three_days_ago(void **state)
 
     add_client(f, "Riley", riley, rid);
     enrolled_days_ago(f, rid, 3);
-    days_ago(2, two);
+    tc_days_ago(2, two);
     as(riley);
     ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", "--at", two, NULL),
        "riley craving");

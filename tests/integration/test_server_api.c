@@ -1545,25 +1545,10 @@ edit_store(dbk_server *s, const char *sql)
 static long long
 stored_last_seen(const dbk_server *s, const dbk_id *device)
 {
-    char sql[160], hex[2 * DBK_ID_BYTES + 1], path[4200];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
+    char sql[160], hex[2 * DBK_ID_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, device->b, DBK_ID_BYTES);
     snprintf(sql, sizeof sql, "SELECT last_seen FROM devices WHERE id = x'%s'", hex);
-    if (dbk_test_pg()) {
-        snprintf(sql, sizeof sql, "SELECT last_seen FROM devices WHERE id = '\\x%s'", hex);
-        return dbk_pg_int(s->store_url, sql);
-    }
-    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return dbk_server_int(s, sql);
 }
 
 /* Whether v is the start of a minute from the one of t0 to the one of t1 (Unix ms). */

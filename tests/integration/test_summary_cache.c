@@ -391,20 +391,6 @@ test_cache_under_old_key_is_not_believed(void **state)
     free(now);
 }
 
-static void
-days_ago(int days, char out[11])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_mday -= days;
-    tm.tm_hour = 12;
-    tm.tm_isdst = -1;
-    t = mktime(&tm);
-    localtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* The Read first item of kind that is carried forward (and holds text), or NULL. */
 static const json_t *
 carried_item(const json_t *rev, const char *kind, const char *text)
@@ -434,10 +420,10 @@ test_old_flags_come_from_the_cache(void **state)
     json_t *cl, *rev;
     char d40[11], d30[11], d25[11], d20[11], rec[64];
 
-    days_ago(40, d40);
-    days_ago(30, d30);
-    days_ago(25, d25);
-    days_ago(20, d20);
+    tc_days_ago(40, d40);
+    tc_days_ago(30, d30);
+    tc_days_ago(25, d25);
+    tc_days_ago(20, d20);
     as(f->p.client_home);
     ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", d40, NULL),
        "first craving");

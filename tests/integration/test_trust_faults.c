@@ -110,25 +110,11 @@ turn_server(struct fx *f, const char *sql)
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 }
 
-/* One integer the server's file answers to sql (-1 when no row). */
+/* One integer the server's store answers to sql (-1 when no row). */
 static long long
 server_int(struct fx *f, const char *sql)
 {
-    char path[4200];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
-    if (dbk_test_pg())
-        return dbk_pg_int(f->srv.store_url, sql);
-    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return dbk_server_int(&f->srv, sql);
 }
 
 /* The epoch the server holds for the client's shared stream. */

@@ -77,6 +77,9 @@ bool dbk_pg_row(const char *url, const char *sql, unsigned char *const *out, con
 /* The integer in the first column of a query's first row (-1: no row or NULL); aborts
  * when the query fails. x'..' accepted as above. */
 long long dbk_pg_int(const char *url, const char *sql);
+/* The same on the store of server s, its SQLite file (read-only, waiting out a writer)
+ * or its PostgreSQL database: sql in SQLite's dialect. */
+long long dbk_server_int(const dbk_server *s, const char *sql);
 /* The server's stderr so far (malloc'd, NUL-terminated). */
 char *dbk_server_log(const dbk_server *s);
 

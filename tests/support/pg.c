@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,5 +191,28 @@ dbk_pg_int(const char *url, const char *sql_sqlite)
     }
     PQfinish(c);
     free(sql);
+    return v;
+}
+
+long long
+dbk_server_int(const dbk_server *s, const char *sql)
+{
+    char path[4200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (dbk_test_pg())
+        return dbk_pg_int(s->store_url, sql);
+    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "test support: %s: %s\n", sql, db ? sqlite3_errmsg(db) : "no memory");
+        abort();
+    }
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     return v;
 }

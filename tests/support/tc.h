@@ -114,4 +114,8 @@ typedef struct tc_cli_pair_t {
 } tc_cli_pair_t;
 void tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p);
 
+/* The local date days before today, YYYY-MM-DD (noon of that day, so a change of
+ * daylight-saving time cannot move it). */
+void tc_days_ago(int days, char out[11]);
+
 #endif
