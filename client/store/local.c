@@ -700,6 +700,25 @@ dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except)
     return n;
 }
 
+int64_t
+dbk_local_authored_count(dbk_local *L, const dbk_id *stream, const dbk_id *except,
+                         const dbk_id *author)
+{
+    /* substr is 1-based: the author account id is the envelope's bytes 64 to 79. */
+    sqlite3_stmt *s = prep(L, "SELECT count(*) FROM records WHERE stream = ?1 AND current = 1"
+                              " AND record <> ?2 AND substr(envelope, 65, 16) = ?3");
+    int64_t n = -1;
+    if (s) {
+        bind_id(s, 1, stream);
+        bind_id(s, 2, except);
+        bind_id(s, 3, author);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
 int
 dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg)
 {

@@ -125,6 +125,11 @@ int64_t dbk_local_pending_of(dbk_local *L, const dbk_id *record);
 /* How many distinct record ids of stream are held here, except the one given (-1 on
  * error): the stream head's count (proto/TRUST.md T12). */
 int64_t dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except);
+/* Of those, how many have a current revision whose author is the given account (-1 on
+ * error): the head's "own" count. The author is read from the envelope's clear header
+ * (CRYPTO.md section 4: bytes 64 to 79) by SQLite itself, so nothing is decoded here. */
+int64_t dbk_local_authored_count(dbk_local *L, const dbk_id *stream, const dbk_id *except,
+                                 const dbk_id *author);
 /* Current revisions of stream (all streams if NULL), oldest clock first. */
 int dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
 /* Current revisions of the streams owned by a or b, oldest clock first: a counselor's
