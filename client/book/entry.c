@@ -187,7 +187,8 @@ save_one(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *pla
 
 /*
  * The stream head (proto/TRUST.md T12): after a write that added a record id to one of
- * this account's own streams, the count of ids held here, signed as the head record.
+ * this account's own streams, the count of ids held here and of those this account
+ * wrote, signed as the head record.
  * Its clock is greater than the record's, so the outbox sends it after the records it
  * counts.
  */
@@ -196,15 +197,15 @@ save_head(dbk_session *s, const dbk_id *stream)
 {
     dbk_local_stream st;
     dbk_id head;
-    int64_t count;
+    int64_t count, own;
     int rc;
     if ((rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK)
         return rc;
-    if (!dbk_id_equal(&st.owner, &s->account) || !dbk_trust_head_due(s, stream, &count))
+    if (!dbk_id_equal(&st.owner, &s->account) || !dbk_trust_head_due(s, stream, &count, &own))
         return DBK_OK;
     dbk_trust_head_id(stream, &head);
-    json_t *doc = json_pack("{s:s, s:i, s:I}", "type", "head", "v", 1, "records",
-                            (json_int_t)count);
+    json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
+                            (json_int_t)count, "own", (json_int_t)own);
     if (doc == NULL)
         return DBK_E_NOMEM;
     rc = save_one(s, stream, &head, doc, NULL);

@@ -332,15 +332,40 @@ head_key(char out[64], const char *what, const dbk_id *stream)
     snprintf(out, 64, "%s:%s", what, t);
 }
 
+struct authored_acc {
+    const dbk_id *author, *except;
+    int64_t n;
+};
+
+static void
+authored_one(const dbk_local_record *rec, void *arg)
+{
+    struct authored_acc *a = arg;
+    a->n += dbk_id_equal(&rec->hdr.author, a->author) && !dbk_id_equal(&rec->hdr.record, a->except);
+}
+
+/* The record ids of stream held here whose current revision author wrote, except the
+ * head: the clear header says who, so nothing is opened. (A server could forge such a
+ * header; the review then counts the record as one that did not open.) -1 on error. */
+static int64_t
+authored_count(dbk_session *s, const dbk_id *stream, const dbk_id *head, const dbk_id *author)
+{
+    struct authored_acc a = {.author = author, .except = head};
+    return dbk_local_records(s->L, stream, authored_one, &a) == DBK_OK ? a.n : -1;
+}
+
 bool
-dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count)
+dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own)
 {
     char k[64];
     dbk_id head;
     dbk_trust_head_id(stream, &head);
     head_key(k, "head_signed", stream);
     *count = dbk_local_record_count(s->L, stream, &head);
-    return *count > dbk_local_get_int(s->L, k, 0);
+    if (*count <= dbk_local_get_int(s->L, k, 0))
+        return false;
+    *own = authored_count(s, stream, &head, &s->account);
+    return *own >= 0;
 }
 
 int
@@ -355,7 +380,8 @@ struct head_acc {
     dbk_session *s;
     const dbk_id *stream, *owner, *head;
     unsigned char owner_pk[32];
-    int64_t best; /* the greatest count among the head's revisions that verify */
+    int64_t best;     /* the greatest count among the head's revisions that verify */
+    int64_t best_own; /* the greatest "own" among them (-1: none carries it) */
 };
 
 static void
@@ -377,30 +403,56 @@ head_one(const dbk_local_record *rec, void *arg)
         return;
     json_t *doc = json_loadb((const char *)plain, plen, 0, NULL);
     dbk_plaintext_free(plain, plen);
-    json_t *n = json_object_get(doc, "records");
+    json_t *n = json_object_get(doc, "records"), *own = json_object_get(doc, "own");
     if (json_is_string(json_object_get(doc, "type")) &&
         strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0 &&
-        json_is_integer(n) && json_integer_value(n) > a->best)
-        a->best = json_integer_value(n);
+        json_is_integer(n)) {
+        if (json_integer_value(n) > a->best)
+            a->best = json_integer_value(n);
+        if (json_is_integer(own) && json_integer_value(own) > a->best_own)
+            a->best_own = json_integer_value(own);
+    }
     json_decref(doc);
 }
 
+/* The greatest of best and the value kept under what for stream (-1: none), kept as the
+ * new high-water mark; *rollback is set when best is below what was kept. */
+static int
+high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best, int64_t *claimed,
+           bool *rollback)
+{
+    char k[64];
+    head_key(k, what, stream);
+    int64_t seen = dbk_local_get_int(s->L, k, -1);
+    if (best > seen) {
+        *claimed = best;
+        return dbk_local_put_int(s->L, k, best);
+    }
+    *claimed = seen;
+    *rollback = *rollback || (best >= 0 && best < seen);
+    return DBK_OK;
+}
+
 /*
- * Compares what this device holds of stream with the greatest count its owner signed
+ * Compares what this device holds of stream with the greatest counts its owner signed
  * (in any revision of the head held here, or seen by an earlier sync: counts never
- * fall, so a server handing back an older head is caught too). A reader without the
- * key of every epoch up to the stream's does not receive records of the others
- * (README section 11) and cannot tell; nor can one that holds no head.
+ * fall, so a server handing back an older head is caught too): every record id
+ * ("records"), and those whose current revision the owner wrote ("own", heads written
+ * since it existed), for records another writer added (a counselor's reviewed record)
+ * may fill a gap in the first count. A reader without the key of every epoch up to the
+ * stream's does not receive records of the others (README section 11) and cannot tell;
+ * nor can one that holds no head.
  */
 int
 dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
                       dbk_trust_report *r)
 {
-    char k[64];
     dbk_id head;
     unsigned char key[32];
-    struct head_acc a = {.s = s, .stream = stream, .owner = owner, .head = &head, .best = -1};
-    bool all_epochs = true;
+    struct head_acc a = {
+        .s = s, .stream = stream, .owner = owner, .head = &head, .best = -1, .best_own = -1};
+    bool all_epochs = true, rollback = false;
+    int64_t claimed, claimed_own;
     int rc;
 
     dbk_trust_head_id(stream, &head);
@@ -413,22 +465,28 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
         a.best = -2; /* no key to check the owner's signature with */
     if (a.best == -1 && (rc = dbk_local_revisions(s->L, &head, head_one, &a)) != DBK_OK)
         return rc;
-    head_key(k, "head_seen", stream);
-    int64_t seen = dbk_local_get_int(s->L, k, -1);
-    if (a.best > seen && (rc = dbk_local_put_int(s->L, k, a.best)) != DBK_OK)
+    if ((rc = high_water(s, "head_seen", stream, a.best, &claimed, &rollback)) != DBK_OK ||
+        (rc = high_water(s, "head_seen_own", stream, a.best_own, &claimed_own, &rollback)) !=
+            DBK_OK)
         return rc;
     for (uint32_t e = 1; e <= epoch && all_epochs; e++)
         all_epochs = dbk_stream_key(s, stream, e, key) == DBK_OK;
     sodium_memzero(key, sizeof key);
-    int64_t claimed = a.best > seen ? a.best : seen;
-    if (a.best >= 0 && a.best < seen)
-        r->head_rollbacks++;
+    r->head_rollbacks += rollback;
     if (claimed < 0 || !all_epochs) {
         r->heads_unknown += held > 0;
         return DBK_OK;
     }
-    if (held < claimed)
-        r->withheld += (size_t)(claimed - held);
+    int64_t missing = claimed - held;
+    if (claimed_own > 0) {
+        int64_t held_own = authored_count(s, stream, &head, owner);
+        if (held_own < 0)
+            return DBK_E_IO;
+        if (claimed_own - held_own > missing)
+            missing = claimed_own - held_own;
+    }
+    if (missing > 0)
+        r->withheld += (size_t)missing;
     return DBK_OK;
 }
 

@@ -152,13 +152,16 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * stream with a fixed id, how many distinct record ids it held there when it last
  * wrote one; the server keeps one revision per record and never drops a record id,
  * so a reader holding fewer ids than a head it verified counts the difference as
- * withheld. dbk_trust_head_id gives the head's record id; dbk_trust_head_due says
- * whether the owner should write a new head (*count: the count it would sign);
+ * withheld. The head also signs how many of them the owner wrote, which a reader
+ * compares with the records it holds that the owner wrote, so that records of other
+ * writers (a counselor's) cannot fill a gap. dbk_trust_head_id gives the head's record
+ * id; dbk_trust_head_due says whether the owner should write a new head (*count, *own:
+ * the counts it would sign);
  * dbk_trust_head_written records that it did. dbk_trust_stream_head checks one
  * stream after a pull and counts in r what it finds.
  */
 void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
-bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count);
+bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);

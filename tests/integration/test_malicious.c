@@ -736,30 +736,14 @@ test_sizes_and_clocks(void **state)
     assert_int_equal(fine_clocks, 0);
 }
 
-/*
- * Withheld records (proto/TRUST.md T12). The client writes three journal entries;
- * the server then drops one of them (its row deleted, as a server that withholds it
- * from every pull would). The counselor's next sync must say that an entry its
- * client signed for never arrived.
- */
+/* The server drops the newest record of the client's shared stream (its row deleted, as
+ * a server that withholds it from every pull would), the head aside. */
 static void
-test_withheld_record(void **state)
+drop_newest_record(struct fx *f)
 {
-    struct fx *f = *state;
     dbk_id stream, head;
     unsigned char box_pk[32];
     char sh[33], hh[33], sql[600];
-    dbk_run_result r;
-
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    for (int i = 0; i < 3; i++) {
-        r = tc_cli("journal", "-m", i == 1 ? "the one the server drops" : "an ordinary day", NULL);
-        assert_int_equal(r.status, 0);
-        dbk_run_result_free(&r);
-    }
-    r = tc_cli("sync", NULL);
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
 
     client_stream_and_key(f, &stream, box_pk);
     dbk_trust_head_id(&stream, &head);
@@ -772,35 +756,133 @@ test_withheld_record(void **state)
              "WHERE stream = x'%s' AND record != x'%s');",
              sh, sh, hh);
     turn_server(f, sql);
+}
 
+/* What the counselor is told of records withheld: its sync (JSON count, stderr, exit
+ * status), then its review offline (JSON count, stderr). */
+struct told {
+    long sync_records, review_records;
+    bool sync_loud, review_loud;
+    int sync_status;
+};
+
+static struct told
+counselor_told(struct fx *f)
+{
+    struct told t;
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    r = tc_cli("--json", "sync", NULL);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
     json_t *j = json_loads(r.out, 0, NULL);
-    long told = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
-    bool loud = strstr(r.err, "withholding") != NULL;
-    int status = r.status;
+    t.sync_records =
+        (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    t.sync_loud = strstr(r.err, "withholding") != NULL;
+    t.sync_status = r.status;
     json_decref(j);
     dbk_run_result_free(&r);
-    /* The review says so too, in its JSON and on stderr. */
     r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", "--offline", NULL);
     j = json_loads(r.out, 0, NULL);
-    long in_review =
+    t.review_records =
         (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
-    bool review_loud = strstr(r.err, "withholding") != NULL;
+    t.review_loud = strstr(r.err, "withholding") != NULL;
     json_decref(j);
     dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return t;
+}
+
+/*
+ * Withheld records (proto/TRUST.md T12). The client writes three journal entries;
+ * the server then drops one of them (its row deleted, as a server that withholds it
+ * from every pull would). The counselor's next sync must say that an entry its
+ * client signed for never arrived.
+ */
+static void
+test_withheld_record(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < 3; i++) {
+        r = tc_cli("journal", "-m", i == 1 ? "the one the server drops" : "an ordinary day", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    drop_newest_record(f);
+
+    /* The review says so too, in its JSON and on stderr. */
+    struct told t = counselor_told(f);
     dbk_report("malicious server: withheld record",
                "the client writes 3 journal entries; the server drops one from every pull; the "
                "counselor syncs and opens the review",
                "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
                "the review says so: %s",
-               told >= 1 ? 0L : 1L, status, in_review == 1 && review_loud ? "yes" : "no");
-    assert_int_equal(told, 1);
-    assert_true(loud);
-    assert_int_equal(status, 1);
-    assert_int_equal(in_review, 1);
-    assert_true(review_loud);
+               t.sync_records >= 1 ? 0L : 1L, t.sync_status,
+               t.review_records == 1 && t.review_loud ? "yes" : "no");
+    assert_int_equal(t.sync_records, 1);
+    assert_true(t.sync_loud);
+    assert_int_equal(t.sync_status, 1);
+    assert_int_equal(t.review_records, 1);
+    assert_true(t.review_loud);
+}
+
+/*
+ * Withheld after a review (T12, the records the owner wrote). The counselor's review
+ * writes its "reviewed" record into the client's stream; the client, not having pulled
+ * it, logs a lapse and signs a head that counts its own records only. The server drops
+ * the lapse: the counselor holds as many records as the head counts (its own record
+ * fills the gap), but one record fewer of the client's own, and must be told.
+ */
+static void
+test_withheld_after_review(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < 2; i++) {
+        r = tc_cli("journal", "-m", "an ordinary day", NULL);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL); /* the reviewed record, into the client's stream */
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    drop_newest_record(f); /* the lapse */
+
+    struct told t = counselor_told(f);
+    dbk_report("malicious server: withheld after a review",
+               "the client writes 2 journal entries; the counselor reviews and syncs (its "
+               "reviewed record in the client's stream); the client logs a lapse; the server "
+               "drops the lapse from every pull",
+               "lapses withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
+               "the review says so: %s",
+               t.review_records >= 1 ? 0L : 1L, t.sync_status,
+               t.review_records == 1 && t.review_loud ? "yes" : "no");
+    assert_int_equal(t.sync_records, 1);
+    assert_true(t.sync_loud);
+    assert_int_equal(t.sync_status, 1);
+    assert_int_equal(t.review_records, 1);
+    assert_true(t.review_loud);
 }
 
 int
@@ -814,6 +896,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
         cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
