@@ -29,6 +29,10 @@ static const char schema[] =
     "  PRIMARY KEY (record, clock, device)) STRICT;"
     "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
     "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);"
+    /* The stream head's "own" count (dbk_local_authored_count), index-only: the author
+     * account id is the envelope's bytes 64 to 79. */
+    "CREATE INDEX IF NOT EXISTS records_author"
+    "  ON records(stream, current, substr(envelope, 65, 16), record);"
     "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;"
     "CREATE TABLE IF NOT EXISTS acts ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, stream BLOB NOT NULL, kind INTEGER NOT NULL,"

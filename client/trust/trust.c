@@ -332,26 +332,14 @@ head_key(char out[64], const char *what, const dbk_id *stream)
     snprintf(out, 64, "%s:%s", what, t);
 }
 
-struct authored_acc {
-    const dbk_id *author, *except;
-    int64_t n;
-};
-
-static void
-authored_one(const dbk_local_record *rec, void *arg)
-{
-    struct authored_acc *a = arg;
-    a->n += dbk_id_equal(&rec->hdr.author, a->author) && !dbk_id_equal(&rec->hdr.record, a->except);
-}
-
 /* The record ids of stream held here whose current revision author wrote, except the
- * head: the clear header says who, so nothing is opened. (A server could forge such a
- * header; the review then counts the record as one that did not open.) -1 on error. */
+ * head: the clear header says who, so nothing is opened (store/local.h). A server
+ * could forge such a header; the review then counts the record as one that did not
+ * open. -1 on error. */
 static int64_t
 authored_count(dbk_session *s, const dbk_id *stream, const dbk_id *head, const dbk_id *author)
 {
-    struct authored_acc a = {.author = author, .except = head};
-    return dbk_local_records(s->L, stream, authored_one, &a) == DBK_OK ? a.n : -1;
+    return dbk_local_authored_count(s->L, stream, head, author);
 }
 
 bool
