@@ -790,6 +790,17 @@ counselor_told(struct fx *f)
     return t;
 }
 
+/* One record withheld, and both the sync and the review say so, loudly. */
+static void
+told_once(const struct told *t)
+{
+    assert_int_equal(t->sync_records, 1);
+    assert_true(t->sync_loud);
+    assert_int_equal(t->sync_status, 1);
+    assert_int_equal(t->review_records, 1);
+    assert_true(t->review_loud);
+}
+
 /*
  * Withheld records (proto/TRUST.md T12). The client writes three journal entries;
  * the server then drops one of them (its row deleted, as a server that withholds it
@@ -800,17 +811,13 @@ static void
 test_withheld_record(void **state)
 {
     struct fx *f = *state;
-    dbk_run_result r;
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    for (int i = 0; i < 3; i++) {
-        r = tc_cli("journal", "-m", i == 1 ? "the one the server drops" : "an ordinary day", NULL);
-        assert_int_equal(r.status, 0);
-        dbk_run_result_free(&r);
-    }
-    r = tc_cli("sync", NULL);
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
+    for (int i = 0; i < 3; i++)
+        tc_ok(tc_cli("journal", "-m", i == 1 ? "the one the server drops" : "an ordinary day",
+                     NULL),
+              "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
     drop_newest_record(f);
 
     /* The review says so too, in its JSON and on stderr. */
@@ -822,11 +829,7 @@ test_withheld_record(void **state)
                "the review says so: %s",
                t.sync_records >= 1 ? 0L : 1L, t.sync_status,
                t.review_records == 1 && t.review_loud ? "yes" : "no");
-    assert_int_equal(t.sync_records, 1);
-    assert_true(t.sync_loud);
-    assert_int_equal(t.sync_status, 1);
-    assert_int_equal(t.review_records, 1);
-    assert_true(t.review_loud);
+    told_once(&t);
 }
 
 /*
@@ -840,33 +843,21 @@ static void
 test_withheld_after_review(void **state)
 {
     struct fx *f = *state;
-    dbk_run_result r;
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    for (int i = 0; i < 2; i++) {
-        r = tc_cli("journal", "-m", "an ordinary day", NULL);
-        assert_int_equal(r.status, 0);
-        dbk_run_result_free(&r);
-    }
-    r = tc_cli("sync", NULL);
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
+    for (int i = 0; i < 2; i++)
+        tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
-    r = tc_cli("sync", NULL); /* the reviewed record, into the client's stream */
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
+    tc_ok(tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL), "review");
+    tc_ok(tc_cli("sync", NULL), "sync"); /* the reviewed record, into the client's stream */
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    r = tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL);
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
-    r = tc_cli("sync", NULL);
-    assert_int_equal(r.status, 0);
-    dbk_run_result_free(&r);
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+                 NULL),
+          "craving");
+    tc_ok(tc_cli("sync", NULL), "sync");
     drop_newest_record(f); /* the lapse */
 
     struct told t = counselor_told(f);
@@ -878,11 +869,7 @@ test_withheld_after_review(void **state)
                "the review says so: %s",
                t.review_records >= 1 ? 0L : 1L, t.sync_status,
                t.review_records == 1 && t.review_loud ? "yes" : "no");
-    assert_int_equal(t.sync_records, 1);
-    assert_true(t.sync_loud);
-    assert_int_equal(t.sync_status, 1);
-    assert_int_equal(t.review_records, 1);
-    assert_true(t.review_loud);
+    told_once(&t);
 }
 
 int

@@ -510,3 +510,11 @@ tc_days_ago(int days, char out[11])
     localtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
+
+void
+tc_ok(dbk_run_result r, const char *what)
+{
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    dbk_run_result_free(&r);
+}

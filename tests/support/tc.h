@@ -114,6 +114,9 @@ typedef struct tc_cli_pair_t {
 } tc_cli_pair_t;
 void tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p);
 
+/* Fails the running test unless r exited 0 (what, the exit and stderr said); frees r. */
+void tc_ok(dbk_run_result r, const char *what);
+
 /* The local date days before today, YYYY-MM-DD (noon of that day, so a change of
  * daylight-saving time cannot move it). */
 void tc_days_ago(int days, char out[11]);
