@@ -3,7 +3,8 @@
  * and `daybookd serve`; it is the only place in server/ that exits.
  *
  * Exit codes: 0 success, 1 runtime failure (cannot bind, cannot open the store),
- * 2 usage error.
+ * 2 usage or configuration error, including a postgresql:// store on an install
+ * without the PostgreSQL module (need_pg_module): retrying cannot help either.
  */
 #include "app.h"
 #include "gate.h"
@@ -519,6 +520,22 @@ out:
     return rc;
 }
 
+/*
+ * A postgresql:// store needs the PostgreSQL module (store/store.c). Asked before
+ * anything is created or opened, so its absence reads as what it is, a part of
+ * daybookd not installed, and not as a database that cannot be reached. 0, or 2
+ * after saying what to install.
+ */
+static int
+need_pg_module(void)
+{
+    char msg[2048];
+    if (dbk_store_pg_load(msg, sizeof msg) == DBK_OK)
+        return 0;
+    fprintf(stderr, "daybookd: %s\n", msg);
+    return 2;
+}
+
 /* Fixed allocator bounds for the server's large per-request buffers (limits.h).
  * Only speed depends on them: where they cannot be set (another C library, or a
  * sanitizer's allocator), the defaults stay. */
@@ -547,6 +564,8 @@ serve_run(struct serve_opts *o)
         return 2;
     }
 
+    if (o->store_url != NULL && (rc = need_pg_module()) != 0)
+        return rc;
     tune_allocator();
     memset(&s, 0, sizeof s);
     if (dbk_mkdirs(data_dir) != 0) {
@@ -740,6 +759,10 @@ admin_open(const char *data_dir, dbk_store **st, bool create)
     struct stat sb;
     int rc;
     if (pg != NULL) {
+        if ((rc = need_pg_module()) != 0) {
+            sodium_memzero(url, sizeof url);
+            return rc;
+        }
         rc = dbk_store_open_url(pg, st);
         sodium_memzero(url, sizeof url);
         if (rc != DBK_OK) {
@@ -1208,6 +1231,10 @@ cmd_restore(int argc, char **argv)
         char url[4096], msg[512];
         const char *pg = admin_pg_url(dir, url, sizeof url);
         if (pg != NULL) {
+            if ((rc = need_pg_module()) != 0) {
+                sodium_memzero(url, sizeof url);
+                return rc;
+            }
             rc = dbk_store_pg_restore(pg, pos[0], &gen, msg, sizeof msg);
             sodium_memzero(url, sizeof url);
             if (rc != DBK_OK) {
@@ -1290,6 +1317,8 @@ migrate_open(const char *url, dbk_store **st, bool target)
         }
         rc = target ? dbk_store_open_url(url, st) : dbk_store_open_existing(url + 7, st);
     } else if (dbk_store_url_is_pg(url)) {
+        if ((rc = need_pg_module()) != 0)
+            return rc;
         rc = dbk_store_open_url(url, st);
     } else {
         fprintf(stderr, "daybookd migrate: a store is sqlite:PATH or postgresql://...\n");

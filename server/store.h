@@ -44,6 +44,13 @@ int dbk_store_open(const char *dir, dbk_store **out);
 int dbk_store_open_url(const char *url, dbk_store **out);
 /* Whether url names a PostgreSQL store. */
 bool dbk_store_url_is_pg(const char *url);
+/*
+ * Loads the PostgreSQL backend, a module of its own (store/store.c says where it is
+ * looked for), once per process. DBK_OK, or DBK_E_UNAVAILABLE with msg saying what
+ * is missing and what to install. dbk_store_open_url and dbk_store_pg_restore load
+ * it themselves; daybookd asks first to tell a missing module from a database away.
+ */
+int dbk_store_pg_load(char *msg, size_t msgsz);
 /* "sqlite" or "postgresql". */
 const char *dbk_store_backend(const dbk_store *st);
 /* Opens the store file at path, which must exist (admin commands). */

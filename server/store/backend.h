@@ -11,7 +11,9 @@
  *
  * What is decided once for both backends lives beside this header: the schema and
  * its migrations (schema.c), the rules of a push and a pull and the audit chain
- * (rules.c), and the copy and comparison of whole stores (migrate.c).
+ * (rules.c), and the copy and comparison of whole stores (migrate.c). The PostgreSQL
+ * backend is a separate module (see dbk_pg_module below); the functions of those
+ * files it calls are exported to it by daybookd and listed in pg/host.sym.
  */
 #ifndef DBK_SERVER_STORE_BACKEND_H
 #define DBK_SERVER_STORE_BACKEND_H
@@ -168,9 +170,24 @@ struct dbk_store {
 int dbk_sqlite_open(const char *dir, dbk_store **out);
 int dbk_sqlite_open_path(const char *path, bool create, dbk_store **out);
 int dbk_sqlite_copy_backup(const char *src, const char *dst, dbk_id *server_id);
-/* url: a libpq connection URI (postgresql://...). pool: connections the worker may
- * open with clone (at least 1). */
-int dbk_pg_open(const char *url, dbk_store **out);
+
+/*
+ * The PostgreSQL backend is a module, daybookd-postgresql.so (pg/store_pg.c), that
+ * store.c loads with dlopen the first time a postgresql:// URL is opened. It exports
+ * one symbol, DBK_PG_MODULE_SYMBOL, of this type. store.c refuses a module whose
+ * version or operation table is not this build's (a module left from another
+ * version would call through the wrong table).
+ */
+#define DBK_PG_MODULE_SYMBOL "dbk_pg_module_table"
+typedef struct dbk_pg_module {
+    const char *version; /* DBK_VERSION of its build */
+    size_t ops_size;     /* sizeof(dbk_store_ops) of its build */
+    /* url: a libpq connection URI (postgresql://...). */
+    int (*open)(const char *url, dbk_store **out);
+    /* dbk_store_pg_restore (store.h). */
+    int (*restore)(const char *url, const char *archive, int64_t *generation, char *msg,
+                   size_t msgsz);
+} dbk_pg_module;
 
 /* ---- rules shared by both backends (rules.c) ---- */
 

@@ -23,6 +23,11 @@
  *   57Pxx, or no SQLSTATE at all), a deadlock, a serialization failure or a lock
  *   timeout gives DBK_E_STORE_UNAVAILABLE (503 store_unavailable with Retry-After).
  *   The next transaction reconnects, at most once a second; daybookd stays up.
+ *
+ * This file is built alone as daybookd-postgresql.so, the only part of the server
+ * that links libpq; daybookd loads it with dlopen when a store URL is postgresql://
+ * (store.c). Its one exported symbol is dbk_pg_module_table (backend.h); the functions of
+ * the server core it calls are daybookd's own, exported to it (pg/host.sym).
  */
 #include "../backend.h"
 #include "../schema.h"
@@ -30,6 +35,7 @@
 #include "dbk/bytes.h"
 #include "dbk/error.h"
 #include "dbk/log.h"
+#include "dbk/version.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -698,8 +704,8 @@ connect_store(const char *url, pg_store **out)
     return DBK_OK;
 }
 
-int
-dbk_pg_open(const char *url, dbk_store **out)
+static int
+pg_open_url(const char *url, dbk_store **out)
 {
     pg_store *st;
     int rc;
@@ -2245,9 +2251,10 @@ scalar(pg_store *st, const char *sql)
     return v;
 }
 
-int
-dbk_store_pg_restore(const char *url, const char *archive, int64_t *generation, char *msg,
-                     size_t msgsz)
+/* dbk_store_pg_restore (store.h), through the module's table. */
+static int
+pg_restore_archive(const char *url, const char *archive, int64_t *generation, char *msg,
+                   size_t msgsz)
 {
     const char *list[] = {"pg_restore", "--list", archive, NULL};
     char dbname[4200], scratch[256];
@@ -2314,3 +2321,12 @@ dbk_store_pg_restore(const char *url, const char *archive, int64_t *generation, 
 }
 
 DBK_BACKEND_TABLE(pg_ops, "postgresql")
+
+/* The module's one exported symbol (everything else is hidden): what store.c checks
+ * and calls after dlopen. */
+__attribute__((visibility("default"))) const dbk_pg_module dbk_pg_module_table = {
+    .version = DBK_VERSION,
+    .ops_size = sizeof(dbk_store_ops),
+    .open = pg_open_url,
+    .restore = pg_restore_archive,
+};
