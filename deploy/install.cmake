@@ -6,11 +6,15 @@
 #   cmake --install build --prefix /usr      # or /usr/local; both programs
 #   cmake --install build --prefix ~/.local --component client   # the CLI alone
 #   cd build && cpack -G DEB                 # daybookd_<version>_<arch>.deb (server)
+#                                            # daybookd-postgresql_<version>_<arch>.deb
 #                                            # daybook_<version>_<arch>.deb (the CLI)
 #
-# Two components: "server" (daybookd, its units, backup script, examples, daybookd(8))
-# and "client" (daybook, daybook(1), its completion). A clinic installs the server
-# package; its clients and counselors install only the CLI.
+# Three components: "server" (daybookd, its units, backup script, examples,
+# daybookd(8)), "postgresql" (daybookd's PostgreSQL module, libdir/daybook/
+# daybookd-postgresql.so, installed by server/CMakeLists.txt: the only part that
+# needs libpq) and "client" (daybook, daybook(1), its completion). A clinic installs
+# the server package (which recommends the module); its clients and counselors
+# install only the CLI.
 include(GNUInstallDirs)
 
 set(DAYBOOK_DEPLOY_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -97,7 +101,7 @@ endif()
 # counselors), one per component.
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL server client)
+set(CPACK_COMPONENTS_ALL server postgresql client)
 set(CPACK_PACKAGE_NAME daybook)
 set(CPACK_PACKAGE_VENDOR "Daybook developers")
 set(CPACK_PACKAGE_CONTACT "Daybook developers")
@@ -116,11 +120,22 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME daybookd)
 set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION net)
 set(CPACK_COMPONENT_SERVER_DESCRIPTION
     "between-sessions companion for outpatient treatment: end-to-end-encrypted sync server\n daybookd stores end-to-end-encrypted records for clients of an intensive outpatient\n program and cannot read them. Ships a hardened systemd unit, a nightly backup timer\n and reverse-proxy examples. Clients and counselors install the daybook package.")
-set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, libpq5, adduser")
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "libuv1, libsodium23, libjansson4, libsqlite3-0, adduser")
+# Recommends, not Depends: an upgrade from a daybookd that had PostgreSQL built in
+# brings the module along (apt installs new Recommends), and a SQLite-only clinic may
+# leave it out (--no-install-recommends) and with it libpq and its libraries.
+set(CPACK_DEBIAN_SERVER_PACKAGE_RECOMMENDS "daybookd-postgresql")
 set(CPACK_DEBIAN_SERVER_PACKAGE_SUGGESTS "caddy | nginx")
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     ${DAYBOOK_DEPLOY_DIR}/debian/postinst ${DAYBOOK_DEPLOY_DIR}/debian/prerm
     ${DAYBOOK_DEPLOY_DIR}/debian/postrm)
+
+# daybookd refuses a module of another version (server/store/store.c), hence "=".
+set(CPACK_DEBIAN_POSTGRESQL_PACKAGE_NAME daybookd-postgresql)
+set(CPACK_DEBIAN_POSTGRESQL_PACKAGE_SECTION net)
+set(CPACK_COMPONENT_POSTGRESQL_DESCRIPTION
+    "between-sessions companion for outpatient treatment: PostgreSQL store for daybookd\n daybookd's PostgreSQL backend, loaded only when daybookd serve --store names a\n postgresql:// database (several daybookd nodes on one database). A server that\n keeps its store in SQLite does not need it.")
+set(CPACK_DEBIAN_POSTGRESQL_PACKAGE_DEPENDS "daybookd (= ${CPACK_PACKAGE_VERSION}), libpq5")
 
 set(CPACK_DEBIAN_CLIENT_PACKAGE_NAME daybook)
 set(CPACK_DEBIAN_CLIENT_PACKAGE_SECTION utils)

@@ -25,6 +25,9 @@ check_mode 644 lib/systemd/system/daybookd.service
 check_mode 644 lib/systemd/system/daybookd-backup.service
 check_mode 644 lib/systemd/system/daybookd-backup.timer
 check_mode 755 libexec/daybook/daybook-backup.sh
+# The PostgreSQL module, in the build's libdir ("lib" or "lib/<multiarch>").
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+check_mode 644 "${libdir:-lib}/daybook/daybookd-postgresql.so"
 check_mode 644 share/doc/daybook/daybookd.conf.example
 check_mode 644 share/doc/daybook/README.md
 check_mode 644 share/doc/daybook/Caddyfile.example
@@ -90,5 +93,14 @@ stop_pid "$pid"
 [ "$EXIT" = 0 ] || fail "daybookd exited $EXIT on SIGTERM, want 0"
 grep -q 'event=draining' "$T/serve.log" || fail "no drain logged"
 ok "SIGTERM drains and exits 0"
+
+# The installed daybookd finds its PostgreSQL module under this prefix (libdir/daybook
+# relative to sbin), loads it, and only then meets the absent database: exit 1.
+rc=0
+"$ROOT/sbin/daybookd" check --store 'postgresql://daybook@127.0.0.1:1/none?connect_timeout=5' \
+    >"$T/module.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "cannot be reached" "$T/module.log" ||
+    fail "installed daybookd with a postgresql:// store: exit $rc, $(cat "$T/module.log")"
+ok "installed daybookd loads its PostgreSQL module from the prefix"
 
 echo "deploy.install: all checks passed"

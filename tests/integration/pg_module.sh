@@ -6,7 +6,8 @@
 #   - daybookd serving SQLite has no libpq, libssl or libcrypto mapped;
 #   - a copy of daybookd without its module, given a postgresql:// store, exits 2
 #     naming the module and the package to install, and creates nothing;
-#   - a module whose libpq is missing: exit 2, naming libpq;
+#   - a module whose libpq is missing: exit 2, naming libpq; one of another version:
+#     exit 2, refused;
 #   - the build's daybookd loads its module (every symbol resolved, RTLD_NOW) and only
 #     then meets a database that is not there: exit 1, "cannot be reached".
 # Needs readelf (binutils) and curl; without them it skips (77).
@@ -92,6 +93,16 @@ needed "$work/bare/daybookd-postgresql.so" | grep -qx 'libpq.so.Q' ||
 expect_missing "module without libpq" "install libpq (Debian: libpq5)" \
     "$work/bare/daybookd" check --store "$nowhere"
 ok "module without libpq: exit 2, '$(head -c 160 "$work/out.log")...'"
+
+# A module of another version (its version string changed, the same length): refused,
+# exit 2, naming the version to install.
+ver=$("$daybookd" --version | sed -n 's/^daybookd \([^ ]*\).*/\1/p')
+other=$(tr '0-9' '9876543210' <<<"$ver")
+VER=$ver OTHER=$other perl -pe 's/\Q$ENV{VER}\E\0/$ENV{OTHER}\0/g' "$module" \
+    >"$work/bare/daybookd-postgresql.so"
+expect_missing "module of another version" "version $other, want $ver" \
+    "$work/bare/daybookd" check --store "$nowhere"
+ok "module of version $other: exit 2, '$(head -c 160 "$work/out.log")...'"
 
 # The build's own module loads; the database is what is missing.
 rc=0
