@@ -14,10 +14,11 @@
  *    daybookd, under whatever prefix or DESTDIR it was installed.
  *
  * No environment variable or setting names another place: whoever could set it
- * could make daybookd, and the clinical data it holds, run any code. Both places are
- * as trusted as the executable itself: whoever can write there can replace
- * daybookd. The first place that has the file wins; if it does not load, that is the
- * error (no falling through to an older copy elsewhere).
+ * could make daybookd, and the clinical data it holds, run any code. Both places
+ * belong to the install (or build tree) that holds the executable, with the same
+ * owner, so they are as trusted as daybookd itself. The first place that has the
+ * file wins; if it does not load, that is the error (no falling through to an older
+ * copy elsewhere).
  *
  * The module is opened with RTLD_NOW, so a symbol it lacks fails here rather than in
  * the middle of a request, and never closed (its stores live until exit).
