@@ -11,7 +11,7 @@ build_pkgs=(
     libjansson-dev    # JSON
     libcurl4-openssl-dev  # HTTP client (CLI)
     libsqlite3-dev    # storage, server and client
-    libpq-dev         # the PostgreSQL store (server; always built, one binary)
+    libpq-dev         # the PostgreSQL store (server; always built, as its own module)
     node-llhttp       # HTTP/1.1 parser sources (server), see README
     libqrencode-dev   # the enrollment code as a QR code in the terminal (CLI)
     scdoc             # man pages from deploy/man/*.scd
