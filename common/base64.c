@@ -74,31 +74,38 @@ dbk_b64_decode_public(unsigned char *bin, size_t bin_size, size_t *out_len, cons
     *out_len = 0;
     if (rest == 1)
         return DBK_E_BAD_BASE64;
-    /* The alphabet first, as dbk_b64_decode does, so the errors come in the same order. */
-    for (size_t i = 0; i < n; i++)
-        bad |= b64url_value[t[i]];
-    if (bad & 0x80)
-        return DBK_E_BAD_BASE64;
-    if (len > bin_size)
-        return DBK_E_TOO_LARGE;
+    if (len > bin_size) {
+        /* The alphabet's error before the size's, as dbk_b64_decode finds them. */
+        for (size_t i = 0; i < n; i++)
+            bad |= b64url_value[t[i]];
+        return bad & 0x80 ? DBK_E_BAD_BASE64 : DBK_E_TOO_LARGE;
+    }
+    /* One pass: the alphabet is checked on the values as they are decoded (a byte
+     * outside it has the high bit of its value set), and bin's bytes are only
+     * reported when every character was in it. */
     for (size_t i = 0; i < full; i++, t += 4) {
-        uint32_t v = (uint32_t)b64url_value[t[0]] << 18 | (uint32_t)b64url_value[t[1]] << 12 |
-                     (uint32_t)b64url_value[t[2]] << 6 | b64url_value[t[3]];
+        unsigned char a = b64url_value[t[0]], b = b64url_value[t[1]], c = b64url_value[t[2]],
+                      d = b64url_value[t[3]];
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
+        bad |= a | b | c | d;
         bin[o++] = (unsigned char)(v >> 16);
         bin[o++] = (unsigned char)(v >> 8);
         bin[o++] = (unsigned char)v;
     }
     if (rest >= 2) {
-        uint32_t v = (uint32_t)b64url_value[t[0]] << 18 | (uint32_t)b64url_value[t[1]] << 12;
-        if (rest == 3)
-            v |= (uint32_t)b64url_value[t[2]] << 6;
+        unsigned char a = b64url_value[t[0]], b = b64url_value[t[1]],
+                      c = rest == 3 ? b64url_value[t[2]] : 0;
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
+        bad |= a | b | c;
         /* Canonical: the bits past the last whole byte are zero. */
-        if ((rest == 2 && (v & 0xFFFF)) || (rest == 3 && (v & 0xFF)))
+        if ((bad & 0x80) || (rest == 2 && (v & 0xFFFF)) || (rest == 3 && (v & 0xFF)))
             return DBK_E_BAD_BASE64;
         bin[o++] = (unsigned char)(v >> 16);
         if (rest == 3)
             bin[o++] = (unsigned char)(v >> 8);
     }
+    if (bad & 0x80)
+        return DBK_E_BAD_BASE64;
     *out_len = o;
     return DBK_OK;
 }

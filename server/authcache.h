@@ -32,7 +32,26 @@
  *
  * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
  * nodes write the same database and several threads run jobs; it stays off and
- * every function is a no-op there.
+ * every function is a no-op there. It was weighed (2026-12) and left off because no
+ * cheap invalidation rule is correct there: the rule above needs every change to
+ * tokens, devices, accounts, grants and epochs to be seen before the next job that
+ * could use an entry, and on PostgreSQL another node makes those changes.
+ *   - A version counter in the database, bumped by each such write and read at the
+ *     start of each group as data_version is on SQLite, is not enough: SQLite's group
+ *     holds the file's write lock, so nobody commits while it runs, but another node
+ *     commits at any time, and a revocation acknowledged while a group ran would not
+ *     be seen by that group's later jobs. Read before each job, it is a round trip
+ *     per job (about what it saves: the token check is one statement on PostgreSQL,
+ *     see pg_token_check), and it makes one row every such write on every node
+ *     waits for.
+ *   - LISTEN/NOTIFY arrives when the listening connection reads it, not when the
+ *     revoking node's COMMIT returns, so it leaves a window after the
+ *     acknowledgement.
+ *   - Several storage threads would also need one cache each, or a lock; and a job
+ *     of another kind on one thread would not invalidate another thread's cache.
+ * What PostgreSQL saves instead is per connection and needs no invalidation:
+ * pg_token_check sends the expiry slide only when the row it read is due, and the
+ * last-seen write once a minute per device (last_seen only moves forward).
  */
 #ifndef DBK_SERVER_AUTHCACHE_H
 #define DBK_SERVER_AUTHCACHE_H

@@ -28,13 +28,34 @@ dbk_fj_peek(dbk_fj *x, char c)
     return x->p < x->end && *x->p == c;
 }
 
+/* Eight bytes at a time: nonzero when any byte of w is a quote, a backslash, a
+ * control (below 0x20) or not printable ASCII (0x7f and up). The usual string is an
+ * envelope's 600 characters of base64url, which the byte loop below then only
+ * finishes; the word is loaded with memcpy, so alignment does not matter. */
+#define FJ_ONES 0x0101010101010101ULL
+#define FJ_HIGH 0x8080808080808080ULL
+static uint64_t
+special8(uint64_t w)
+{
+    uint64_t q = w ^ (FJ_ONES * '"'), b = w ^ (FJ_ONES * '\\');
+    uint64_t low = (w - FJ_ONES * 0x20) & ~w;          /* bytes below 0x20 */
+    uint64_t high = (w + FJ_ONES * (0x80 - 0x7f)) | w; /* bytes of 0x7f and up */
+    return (((q - FJ_ONES) & ~q) | ((b - FJ_ONES) & ~b) | low | high) & FJ_HIGH;
+}
+
 bool
 dbk_fj_str(dbk_fj *x, const char **s, size_t *n)
 {
     const char *q;
     if (!dbk_fj_take(x, '"'))
         return false;
-    for (q = x->p; q < x->end && *q != '"'; q++)
+    for (q = x->p; x->end - q >= 8; q += 8) {
+        uint64_t w;
+        memcpy(&w, q, sizeof w);
+        if (special8(w) != 0)
+            break; /* the byte loop finds which one */
+    }
+    for (; q < x->end && *q != '"'; q++)
         if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
             return false; /* escapes, controls, non-ASCII: left to jansson */
     if (q == x->end)

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -787,6 +788,69 @@ test_migrate_check_backup_restore(void **unused)
     free(url);
 }
 
+/* Wall-clock ms: last seen is in Unix time. */
+static long long
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Last seen is the minute of a device's last authenticated request on every node
+ * (proto/README.md section 5): a client's request to node 0 shows, in the same
+ * minute, in its counselor's caseload read from node 1. A node keeps which minutes
+ * it wrote, to send nothing for the device's later requests in that minute; it does
+ * not keep the write itself for later, as the SQLite store does, because node 1
+ * could not see it.
+ */
+static void
+test_last_seen_across_nodes(void **unused)
+{
+    tc_account co, cl;
+    char sql[200], hex[2 * DBK_ID_BYTES + 1];
+    long long t0, t1, seen = 0;
+    json_t *r, *e;
+    size_t i;
+    long st;
+
+    (void)unused;
+    tc_new_counselor(&nodes[0], &co, "Counselor S");
+    tc_new_client(&nodes[0], &cl, &co);
+    sodium_bin2hex(hex, sizeof hex, cl.device.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "UPDATE devices SET last_seen = 60000 WHERE id = '\\x%s'", hex);
+    /* Set back while node 0 is down, so it remembers nothing of the device. */
+    assert_int_equal(dbk_server_stop(&nodes[0]), 0);
+    assert_true(dbk_pg_exec_db(db_url, sql) >= 0);
+    assert_int_equal(dbk_server_restart(&nodes[0], node_args), 0);
+    t0 = wall_ms();
+    json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st));
+    assert_int_equal(st, 200);
+    json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st)); /* remembered */
+    assert_int_equal(st, 200);
+    r = tc_req(&nodes[1], &co, "GET", "/v1/caseload", NULL, &st);
+    t1 = wall_ms();
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(r, "clients"), i, e) {
+        json_t *id = tc_id(&cl.id);
+        if (json_equal(json_object_get(e, "account"), id))
+            seen = json_integer_value(json_object_get(e, "last_sync_at"));
+        json_decref(id);
+    }
+    json_decref(r);
+    if (seen % 60000 != 0 || seen < t0 / 60000 * 60000 || seen > t1 / 60000 * 60000)
+        fail_msg("caseload on node 1: last_sync_at %lld, not the minute of the request to "
+                 "node 0 (%lld..%lld)",
+                 seen, t0, t1);
+    dbk_report("last seen across nodes",
+               "a device last seen in 1970 makes two requests to node 0; its counselor reads "
+               "the caseload from node 1 in the same minute",
+               "node 1 shows the minute of the requests (written with the first one)");
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 static int
 setup(void **unused)
 {
@@ -829,6 +893,7 @@ main(void)
         cmocka_unit_test(test_naive_cursor_would_lose_records),
         cmocka_unit_test(test_storm_across_nodes_loses_nothing),
         cmocka_unit_test(test_database_away_answers_503),
+        cmocka_unit_test(test_last_seen_across_nodes),
         cmocka_unit_test(test_migrate_check_backup_restore),
     };
     if (dbk_init() != 0)

@@ -32,7 +32,8 @@ int dbk_b64_decode(unsigned char *bin, size_t bin_size, size_t *out_len, const c
  * The same decoder, as strict (the same inputs accepted, the same bytes and errors),
  * but by table lookup: its time depends on the text. Only for public bytes such as
  * envelopes (ciphertext and signatures), where it is several times faster than the
- * constant-time path; never for keys or tokens.
+ * constant-time path; never for keys or tokens. On an error, bin may hold part of
+ * the text's bytes (it decodes and checks in one pass); *out_len is then 0.
  */
 int dbk_b64_decode_public(unsigned char *bin, size_t bin_size, size_t *out_len,
                           const char *text, size_t n);

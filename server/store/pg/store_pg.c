@@ -58,6 +58,11 @@ DBK_BACKEND_DECLARE()
 #define RECONNECT_MS 1000
 #define SP_MAX 64
 #define MAX_PARAMS 16
+/* Last seen (pg_token_check): devices remembered per connection, 4-way by id, and
+ * notes of one transaction at most (a group is at most 256 jobs). */
+#define SEEN_SETS 1024
+#define SEEN_WAYS 4
+#define SEEN_TX_MAX 256
 
 /* Parameter types, one letter each: b bytea, i int8, t text, o bool. */
 enum q {
@@ -290,6 +295,14 @@ struct pg_store {
     size_t npending, cap;
     size_t marks[SP_MAX]; /* npending at each open savepoint */
     int sp_depth;
+    /* Last seen (pg_token_check): the minute this connection last wrote for a device,
+     * or found written, by committed transactions; and what the open one wrote, kept
+     * once it commits. */
+    struct pg_seen {
+        dbk_id device;
+        int64_t minute; /* 0: empty */
+    } seen[SEEN_SETS][SEEN_WAYS], seen_tx[SEEN_TX_MAX];
+    size_t nseen_tx;
 };
 
 static const dbk_store_ops pg_ops;
@@ -743,12 +756,65 @@ pg_close(pg_store *st)
     free(st);
 }
 
+/* ---- last seen (pg_token_check) ----
+ *
+ * A device's last_seen is the minute of its last authenticated request (proto/README
+ * section 5), and every node must answer it so: the row is written in the request's
+ * own transaction, as before, never noted for later as the SQLite store does (a note
+ * on one node would be invisible to another node's GET /v1/devices or caseload until
+ * written). What is saved is the statement: once a committed transaction of this
+ * connection wrote a device's minute, or found it written (by another node), its
+ * later requests in that minute send nothing, where each sent an UPDATE that changed
+ * no row. last_seen only moves forward, so what was found stays true. */
+
+static struct pg_seen *
+seen_set(pg_store *st, const dbk_id *device)
+{
+    uint32_t v = (uint32_t)device->b[0] << 24 | (uint32_t)device->b[1] << 16 |
+                 (uint32_t)device->b[2] << 8 | device->b[3];
+    return st->seen[v % SEEN_SETS];
+}
+
+/* Whether a committed transaction wrote device's minute, or a later one. */
+static bool
+seen_current(pg_store *st, const dbk_id *device, int64_t minute)
+{
+    struct pg_seen *set = seen_set(st, device);
+    for (size_t w = 0; w < SEEN_WAYS; w++)
+        if (set[w].minute != 0 && dbk_id_equal(&set[w].device, device))
+            return set[w].minute >= minute;
+    return false;
+}
+
+/* After the COMMIT returned: what the transaction wrote is what the database holds
+ * (or less than it). A full set gives up the way seen longest ago. */
+static void
+seen_committed(pg_store *st)
+{
+    for (size_t i = 0; i < st->nseen_tx; i++) {
+        const struct pg_seen *n = &st->seen_tx[i];
+        struct pg_seen *set = seen_set(st, &n->device), *e = &set[0];
+        for (size_t w = 0; w < SEEN_WAYS; w++) {
+            if (set[w].minute != 0 && dbk_id_equal(&set[w].device, &n->device)) {
+                e = &set[w];
+                break;
+            }
+            if (set[w].minute < e->minute)
+                e = &set[w];
+        }
+        if (e->minute < n->minute)
+            *e = *n;
+    }
+    st->nseen_tx = 0;
+}
+
 static int
 pg_tx_begin(pg_store *st)
 {
     int rc;
     st->last_err = DBK_OK;
     st->npending = 0;
+    st->nseen_tx = 0;
     st->sp_depth = 0;
     st->in_tx = false;
     if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
@@ -859,6 +925,8 @@ pg_tx_commit(pg_store *st)
     else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
         rc = st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE; /* it rolled back */
     PQclear(r);
+    if (rc == DBK_OK)
+        seen_committed(st);
     st->in_tx = conn_ok(st) && PQtransactionStatus(st->conn) != PQTRANS_IDLE;
     return rc;
 }
@@ -871,6 +939,7 @@ pg_tx_rollback(pg_store *st)
     st->in_tx = false;
     st->npending = 0;
     st->sp_depth = 0;
+    st->nseen_tx = 0;
 }
 
 static int
@@ -898,6 +967,7 @@ pg_sp_rollback(pg_store *st)
 {
     if (st->sp_depth > 0)
         st->npending = st->marks[--st->sp_depth]; /* its audit entries go too */
+    st->nseen_tx = 0; /* its last-seen writes too (and others': they are only sent again) */
     if (!conn_ok(st) || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
         return;
     simple(st, "ROLLBACK TO job");
@@ -1330,7 +1400,7 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
 {
     const int64_t ttl = 30LL * 24 * 3600 * 1000, day = 24LL * 3600 * 1000;
     params p = {.n = 0};
-    int64_t expires;
+    int64_t expires, minute;
     int rc;
 
     p_blob(&p, hash, DBK_HASH_BYTES);
@@ -1343,16 +1413,27 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
     PQclear(r);
     if (expires <= now)
         return DBK_E_UNAUTHENTICATED;
-    /* Tokens expire after 30 days unused: slide the expiry, at most once a day. */
-    p_i64(&p, now + ttl);
-    p_i64(&p, now + ttl - day);
-    if ((rc = exec_q(st, Q_TOKEN_EXTEND, &p, NULL)) != DBK_OK)
-        return rc;
-    /* Coarse last-seen (per minute) so most requests write nothing here. */
+    /* Tokens expire after 30 days unused: slide the expiry, at most once a day. The
+     * row just read says whether the UPDATE's condition holds (another node can only
+     * have moved it later since), so the statement is sent only when it does. */
+    if (expires < now + ttl - day) {
+        p_i64(&p, now + ttl);
+        p_i64(&p, now + ttl - day);
+        if ((rc = exec_q(st, Q_TOKEN_EXTEND, &p, NULL)) != DBK_OK)
+            return rc;
+    }
+    /* Last seen, to the minute, written with this request (see "last seen" above). */
+    minute = now / 60000 * 60000;
+    if (seen_current(st, device, minute))
+        return DBK_OK;
     p.n = 0;
     p_id(&p, device);
-    p_i64(&p, now / 60000 * 60000);
-    return exec_q(st, Q_DEVICE_TOUCH, &p, NULL);
+    p_i64(&p, minute);
+    if ((rc = exec_q(st, Q_DEVICE_TOUCH, &p, NULL)) != DBK_OK)
+        return rc;
+    if (st->in_tx && st->nseen_tx < SEEN_TX_MAX)
+        st->seen_tx[st->nseen_tx++] = (struct pg_seen){*device, minute};
+    return DBK_OK;
 }
 
 static int
