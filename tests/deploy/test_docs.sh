@@ -90,7 +90,7 @@ for s in User=daybook DynamicUser=no StateDirectory=daybook StateDirectoryMode=0
     ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
     NoNewPrivileges=yes 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' \
     SystemCallFilter=@system-service SystemCallArchitectures=native CapabilityBoundingSet= \
-    UMask=0077 KillSignal=SIGTERM Restart=on-failure \
+    UMask=0077 KillSignal=SIGTERM Restart=on-failure RestartPreventExitStatus=2 \
     'ExecStart=/usr/sbin/daybookd serve --config /etc/daybook/daybookd.conf'; do
     grep -qx -- "$s" "$unit" || fail "daybookd.service lacks '$s'"
 done
