@@ -92,6 +92,34 @@ dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want
     return load(s, owner, want, want_arg, out);
 }
 
+int
+dbk_eu_merge(dbk_eu_list *into, const dbk_eu_list *from)
+{
+    size_t n = into->n + from->n, i = into->n, j = from->n, k = n;
+    if (from->n == 0)
+        goto counts;
+    if (n > into->cap) {
+        dbk_eu_entry *v = realloc(into->v, n * sizeof *v);
+        if (v == NULL)
+            return DBK_E_NOMEM;
+        into->v = v, into->cap = n;
+    }
+    /* From the back: the greater clock last; of equal clocks, into's first. */
+    while (j > 0) {
+        if (i > 0 && into->v[i - 1].hdr.rev.clock > from->v[j - 1].hdr.rev.clock)
+            into->v[--k] = into->v[--i];
+        else {
+            into->v[--k] = from->v[--j];
+            json_incref(into->v[k].doc);
+        }
+    }
+    into->n = n;
+counts:
+    into->bad += from->bad;
+    into->foreign_author += from->foreign_author;
+    return DBK_OK;
+}
+
 json_t *
 dbk_eu_open_record(dbk_session *s, const dbk_local_record *r)
 {

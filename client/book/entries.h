@@ -38,6 +38,9 @@ int dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out);
 int dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
                             void *want_arg, dbk_eu_list *out);
 void dbk_eu_free(dbk_eu_list *l);
+/* Adds from's entries to into (their docs shared, a reference each), keeping into
+ * oldest revision clock first, and its counts of entries left out. */
+int dbk_eu_merge(dbk_eu_list *into, const dbk_eu_list *from);
 /* One stored revision opened (verified, decrypted, parsed) as the list's entries are;
  * NULL when it does not open. A new reference. */
 json_t *dbk_eu_open_record(dbk_session *s, const dbk_local_record *r);

@@ -621,13 +621,32 @@ dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t
 struct want {
     const dbk_sum *sums;
     size_t n;
+    const dbk_id *own; /* this account's streams, when their entries come opened */
+    size_t nown;
     const dbk_id *me, *client;
-    int64_t keep_from, run_from;
+    int64_t keep_from, run_from, prev_from;
     uint64_t first_clock, last_clock;
     int64_t first_day, last_day;
     const json_t *kept;
     dbk_review_carried_list *carried;
 };
+
+/* Room in c for one more closed craving; false when there is none (then it is opened). */
+static bool
+closed_room(dbk_review_carried_list *c)
+{
+    if (c->ncravings < c->capcravings)
+        return true;
+    size_t cap = c->capcravings ? c->capcravings * 2 : 64;
+    dbk_review_closed *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
+    if (v == NULL)
+        return false;
+    if (c->ncravings > 0)
+        memcpy(v, c->cravings, c->ncravings * sizeof *v);
+    wipe_free(c->cravings, c->capcravings * sizeof *c->cravings);
+    c->cravings = v, c->capcravings = cap;
+    return true;
+}
 
 /* x's items from sum, to carried in place of opening it; false when they cannot be
  * read (then it is opened). */
@@ -674,6 +693,9 @@ want(const dbk_local_record *r, void *arg)
     struct want *w = arg;
     const dbk_sum_rec *x = NULL;
     const dbk_sum *sum = NULL;
+    for (size_t i = 0; i < w->nown; i++)
+        if (dbk_id_equal(&w->own[i], &r->hdr.stream))
+            return false; /* opened already (own) */
     for (size_t i = 0; i < w->n && x == NULL; i++)
         if (dbk_id_equal(&w->sums[i].stream, &r->hdr.stream))
             x = dbk_report_summary_find(sum = &w->sums[i], &r->hdr.record);
@@ -701,8 +723,28 @@ want(const dbk_local_record *r, void *arg)
         if (was == NULL || strcmp(was, clock) != 0)
             return true; /* changed since reviewed */
     }
-    /* Left closed; what it carries forward (if anything) comes from the summary. */
-    return x->nitems > 0 && !carry(w, sum, x);
+    /* Left closed; what it carries forward (if anything) comes from the summary, and a
+     * craving of the previous period counts in the trend from it too. */
+    bool trend = x->type == DBK_SUM_CRAVING && (x->flags & DBK_SUM_INTENSITY) &&
+                 x->day >= w->prev_from;
+    if (trend && !closed_room(w->carried))
+        return true;
+    if (x->nitems > 0 && !carry(w, sum, x))
+        return true;
+    if (trend) {
+        dbk_review_closed *c = &w->carried->cravings[w->carried->ncravings++];
+        c->clock = x->clock;
+        c->day = x->day;
+        c->intensity = (double)x->intensity10x / 10.0; /* as read: see summarise */
+    }
+    return false;
+}
+
+static int
+by_clock(const void *a, const void *b)
+{
+    uint64_t x = ((const dbk_review_closed *)a)->clock, y = ((const dbk_review_closed *)b)->clock;
+    return x < y ? -1 : x > y;
 }
 
 static int
@@ -751,20 +793,58 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
     return from - 1; /* and the day before, checked or not */
 }
 
+struct own_streams {
+    dbk_id *v;
+    size_t n, cap;
+    const dbk_id *me;
+    int rc;
+};
+
+static void
+on_own_stream(const dbk_local_stream *st, void *arg)
+{
+    struct own_streams *a = arg;
+    if (a->rc != DBK_OK || !dbk_id_equal(&st->owner, a->me))
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        dbk_id *v = realloc(a->v, cap * sizeof *v);
+        if (v == NULL) {
+            a->rc = DBK_E_NOMEM;
+            return;
+        }
+        a->v = v, a->cap = cap;
+    }
+    a->v[a->n++] = st->id;
+}
+
 int
 dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
-                        const json_t *kept, dbk_eu_list *out, dbk_review_carried_list *carried)
+                        const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
+                        dbk_review_carried_list *carried)
 {
     dbk_sum *sums = NULL;
     size_t n = 0;
     int rc;
     struct want w = {0};
+    struct own_streams os = {NULL, 0, 0, &s->account, DBK_OK};
 
     if (!dbk_report_summary_on() || (rc = dbk_report_summary_of(s, client, &sums, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
+    /* This account's own entries, opened by the caller: not opened again. */
+    if (own != NULL && ((rc = dbk_local_streams(s->L, on_own_stream, &os)) != DBK_OK ||
+                        (rc = os.rc) != DBK_OK)) {
+        free(os.v);
+        dbk_report_summary_free(sums, n);
+        return rc;
+    }
+    w.own = os.v, w.nown = os.n;
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;
-    w.keep_from = p->from - (p->to - p->from + 1);
+    /* The previous period, which the trend compares with, is opened only when the
+     * closed cravings' intensities cannot be handed over (carried NULL). */
+    w.prev_from = p->from - (p->to - p->from + 1);
+    w.keep_from = carried != NULL ? p->from : w.prev_from;
     w.first_day = INT64_MAX, w.last_day = INT64_MIN;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sums[i].n; j++) {
@@ -778,6 +858,11 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
         }
     w.run_from = checklist_run_from(sums, n, w.keep_from);
     rc = dbk_eu_load_owned_where(s, client, want, &w, out);
+    if (carried != NULL && carried->ncravings > 1)
+        qsort(carried->cravings, carried->ncravings, sizeof *carried->cravings, by_clock);
+    if (rc == DBK_OK && own != NULL && (rc = dbk_eu_merge(out, own)) != DBK_OK)
+        dbk_eu_free(out);
+    free(os.v);
     dbk_report_summary_free(sums, n);
     if (rc != DBK_OK && carried != NULL)
         dbk_review_carried_free(carried);

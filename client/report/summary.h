@@ -97,16 +97,20 @@ const dbk_sum_rec *dbk_report_summary_find(const dbk_sum *sum, const dbk_id *rec
 /*
  * What the review of client over the period p needs, opened: this account's own
  * streams in full, and of the client's streams every record but the client's own
- * cravings, journal entries and checklist days from before the previous period
- * (p->from minus the period's length) that are not the client's first or last entry,
- * lie before the checklist's last run of days, and did not change since kept. Of
- * those left closed, the cravings and journal entries that carry Read first items
- * forward are in *carried with the items the summary kept for them (for
- * dbk_review_build); one whose items cannot be read is opened. Falls back to every
- * record when a summary is missing.
+ * cravings, journal entries and checklist days from before the period that are not
+ * the client's first or last entry, lie before the checklist's last run of days, and
+ * did not change since kept. Of those left closed, the cravings and journal entries
+ * that carry Read first items forward are in *carried with the items the summary kept
+ * for them, and the cravings of the previous period (p->from minus the period's
+ * length), which the trend counts, in carried->cravings with their day and intensity
+ * (for dbk_review_build); one whose items cannot be read is opened. With carried NULL
+ * the previous period is opened too. own: this account's
+ * own entries when the caller opened them already (dbk_eu_load_owned with this
+ * account), put into *out as they are instead of being opened again; may be NULL.
+ * Falls back to every record when a summary is missing.
  */
 int dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
-                            const json_t *kept, dbk_eu_list *out,
+                            const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
                             dbk_review_carried_list *carried);
 
 #endif

@@ -15,7 +15,10 @@
  *     output equals the output without it;
  * (d) the Read first items of old flagged entries, which a review takes from the
  *     cache without opening them, equal what opening them says, and one marked
- *     discussed leaves both.
+ *     discussed leaves both;
+ * (e) the trend against the previous period, whose cravings a review takes from the
+ *     cache without opening them (intensities on both scales, a lapse among them),
+ *     equals what opening them says, and counts a craving that arrives in it later.
  *
  * The cache is read and damaged through the counselor's daybook.db with SQLite, as
  * a disk fault or an old copy of the file would leave it.
@@ -98,8 +101,12 @@ same_as_without_cache(struct fx *f, json_t **clients, json_t **review)
     }
     if (!json_equal(r1, r0)) {
         char *a = json_dumps(json_object_get(r1, "read_first"), JSON_COMPACT),
-             *b = json_dumps(json_object_get(r0, "read_first"), JSON_COMPACT);
-        fail_msg("the review differs with the cache; read_first with:\n%s\nwithout:\n%s", a, b);
+             *b = json_dumps(json_object_get(r0, "read_first"), JSON_COMPACT),
+             *c = json_dumps(json_object_get(r1, "cravings"), JSON_COMPACT),
+             *d = json_dumps(json_object_get(r0, "cravings"), JSON_COMPACT);
+        fail_msg("the review differs with the cache; read_first with:\n%s\nwithout:\n%s\n"
+                 "cravings with:\n%s\nwithout:\n%s",
+                 a, b, c, d);
     }
     json_decref(c0);
     json_decref(r0);
@@ -455,6 +462,76 @@ test_old_flags_come_from_the_cache(void **state)
     json_decref(rev);
 }
 
+/* The review's trend against the previous period, as JSON text. */
+static char *
+trend_text(const json_t *rev)
+{
+    return json_dumps(json_object_get(json_object_get(rev, "cravings"), "trend"),
+                      JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/*
+ * (e) The previous period's cravings are not opened by a review (the default period is
+ * the last 7 days, so days 8 to 14 back): the trend takes their intensities from the
+ * cache and must say what opening them says, to the last digit of the mean (1-100
+ * values are tenths), and a craving synced into that period later counts.
+ */
+static void
+test_trend_from_the_cache(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    char d40[11], d13[11], d11[11], d10[11], d9[11];
+
+    tc_days_ago(40, d40);
+    tc_days_ago(13, d13);
+    tc_days_ago(11, d11);
+    tc_days_ago(10, d10);
+    tc_days_ago(9, d9);
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d40, NULL),
+       "first craving");
+    ok(tc_cli("craving", "--intensity", "47", "--scale", "1-100", "--outcome", "resisted",
+              "--at", d13, NULL),
+       "1-100 craving");
+    ok(tc_cli("craving", "--intensity", "6", "--outcome", "used", "--used-what", "alcohol",
+              "--at", d11, NULL),
+       "lapse");
+    ok(tc_cli("craving", "--intensity", "33", "--scale", "1-100", "--outcome", "resisted",
+              "--at", d10, NULL),
+       "another 1-100 craving");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    same_as_without_cache(f, &cl, &rev);
+    const json_t *trend = json_object_get(json_object_get(rev, "cravings"), "trend");
+    assert_int_equal(json_integer_value(json_object_get(trend, "previous_count")), 3);
+    assert_true(json_real_value(json_object_get(trend, "previous_peak")) == 6.0);
+    char *before = trend_text(rev);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* One more in the previous period, after the cache was made. */
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "91", "--scale", "1-100", "--outcome", "resisted",
+              "--at", d9, NULL),
+       "late craving");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    same_as_without_cache(f, &cl, &rev);
+    trend = json_object_get(json_object_get(rev, "cravings"), "trend");
+    assert_int_equal(json_integer_value(json_object_get(trend, "previous_count")), 4);
+    assert_true(json_real_value(json_object_get(trend, "previous_peak")) == 9.1);
+    char *after = trend_text(rev);
+    assert_string_not_equal(before, after);
+    json_decref(cl);
+    json_decref(rev);
+    free(before);
+    free(after);
+}
+
 int
 main(void)
 {
@@ -464,6 +541,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cache_under_old_key_is_not_believed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_old_flags_come_from_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trend_from_the_cache, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
