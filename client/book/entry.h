@@ -65,5 +65,12 @@ int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void
 typedef bool (*dbk_entry_want)(const dbk_local_record *r, void *arg);
 int dbk_entries_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
                             void *want_arg, dbk_entry_cb cb, void *arg, size_t *bad);
+/* The same, every record, but a record whose plaintext cached gives (a new reference to
+ * its parsed JSON; NULL: open it) is not opened: for a cache sealed to this account
+ * that holds exactly that revision's plaintext as it was opened and verified
+ * (report/summary.h). */
+typedef json_t *(*dbk_entry_cached)(const dbk_local_record *r, void *arg);
+int dbk_entries_owned_cached(dbk_session *s, const dbk_id *owner, dbk_entry_cached cached,
+                             void *cached_arg, dbk_entry_cb cb, void *arg, size_t *bad);
 
 #endif

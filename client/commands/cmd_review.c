@@ -210,13 +210,14 @@ keep_reviewed(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
                            rc);
 }
 
-/* This account's own entries, as pulled, opened once: the aliases, the session markers
- * and the review itself all read them. Exit code. */
+/* This account's own entries, as pulled, read once (from the summary cache: see
+ * report/summary.h): the aliases, the session markers and the review itself all read
+ * them. Exit code. */
 static int
 load_own(dbk_session *s, dbk_eu_list *own, json_t **aliases)
 {
     int rc;
-    if ((rc = dbk_eu_load_owned(s, &s->account, own)) != DBK_OK)
+    if ((rc = dbk_report_summary_own(s, own)) != DBK_OK)
         return dbk_cmd_fail("cannot read the entries on this device", rc);
     if ((rc = dbk_co_aliases_in(s, own, aliases)) != DBK_OK)
         return dbk_cmd_fail("cannot read your aliases", rc);

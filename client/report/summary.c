@@ -207,6 +207,25 @@ drop(dbk_sum *sum, const dbk_id *record)
     }
 }
 
+/* Room for n more bytes in the summary's extra. */
+static int
+extra_room(dbk_sum *sum, size_t n)
+{
+    if (sum->nextra + n <= sum->capextra)
+        return DBK_OK;
+    size_t cap = sum->capextra ? sum->capextra : 4096;
+    while (cap < sum->nextra + n)
+        cap *= 2;
+    char *v = malloc(cap); /* not realloc: the old block is wiped */
+    if (v == NULL)
+        return DBK_E_NOMEM;
+    if (sum->nextra > 0)
+        memcpy(v, sum->extra, sum->nextra);
+    wipe_free(sum->extra, sum->capextra);
+    sum->extra = v, sum->capextra = cap;
+    return DBK_OK;
+}
+
 /* Appends x's items ({"when", "items"}) to the summary's extra and points x at them;
  * an entry whose items do not fit keeps none (a review then opens it). */
 static int
@@ -222,25 +241,47 @@ keep_items(dbk_sum *sum, dbk_sum_rec *x, const char *when, json_t *items)
         dbk_eu_wipe_free(text);
         return DBK_OK;
     }
-    if (sum->nextra + n > sum->capextra) {
-        size_t cap = sum->capextra ? sum->capextra : 4096;
-        while (cap < sum->nextra + n)
-            cap *= 2;
-        char *v = malloc(cap);
-        if (v == NULL) {
-            dbk_eu_wipe_free(text);
-            return DBK_E_NOMEM;
-        }
-        if (sum->nextra > 0)
-            memcpy(v, sum->extra, sum->nextra);
-        wipe_free(sum->extra, sum->capextra);
-        sum->extra = v, sum->capextra = cap;
+    if (extra_room(sum, n) != DBK_OK) {
+        dbk_eu_wipe_free(text);
+        return DBK_E_NOMEM;
     }
     memcpy(sum->extra + sum->nextra, text, n);
     x->xoff = (uint32_t)sum->nextra, x->xlen = (uint32_t)n;
     sum->nextra += n;
     dbk_eu_wipe_free(text);
     return DBK_OK;
+}
+
+/* One record of this account's own streams: its plaintext kept whole, as it opened
+ * (a stream head too: readers skip it as they skip it opened), in the summary's extra,
+ * for dbk_report_summary_own; one too large to keep is opened each time. */
+static int
+keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
+{
+    dbk_sum_rec x;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    size_t n = text ? strlen(text) : 0;
+    int rc = DBK_OK;
+
+    memset(&x, 0, sizeof x);
+    x.record = r->hdr.record;
+    x.clock = r->hdr.rev.clock;
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    x.type = type_code(type != NULL ? type : "");
+    x.flags = DBK_SUM_BY_OWNER;
+    if (dbk_eu_entry_day(doc, &x.day))
+        x.flags |= DBK_SUM_HAS_DAY;
+    json_decref(doc);
+    if (text == NULL)
+        return DBK_E_NOMEM;
+    if (n > 0 && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
+        (rc = extra_room(sum, n)) == DBK_OK) {
+        memcpy(sum->extra + sum->nextra, text, n);
+        x.xoff = (uint32_t)sum->nextra, x.xlen = (uint32_t)n;
+        sum->nextra += n;
+    }
+    dbk_eu_wipe_free(text);
+    return rc == DBK_OK ? upsert(sum, &x) : rc;
 }
 
 /*
@@ -263,6 +304,8 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
         drop(sum, &r->hdr.record);
         return DBK_OK;
     }
+    if (dbk_id_equal(&sum->owner, &c->s->account))
+        return keep_doc(sum, r, doc);
     type = json_string_value(json_object_get(doc, "type"));
     if ((type != NULL && strcmp(type, "head") == 0) ||
         !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
@@ -539,14 +582,16 @@ bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool *
 struct streams {
     dbk_local_stream *v;
     size_t n, cap;
-    const dbk_id *me, *owner;
+    const dbk_id *me, *owner; /* owner == me: this account's own streams only */
 };
 
 static void
 on_stream(const dbk_local_stream *st, void *arg)
 {
     struct streams *a = arg;
-    if (dbk_id_equal(&st->owner, a->me) || (a->owner && !dbk_id_equal(&st->owner, a->owner)))
+    bool own = a->owner != NULL && dbk_id_equal(a->owner, a->me);
+    if (dbk_id_equal(&st->owner, a->me) != own ||
+        (a->owner && !dbk_id_equal(&st->owner, a->owner)))
         return;
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 16;
@@ -557,6 +602,11 @@ on_stream(const dbk_local_stream *st, void *arg)
     }
     a->v[a->n++] = *st;
 }
+
+struct own_sums {
+    dbk_sum *v;
+    size_t n;
+};
 
 void
 dbk_report_summary_free(dbk_sum *v, size_t n)
@@ -607,7 +657,38 @@ refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
 int
 dbk_report_summary_refresh(dbk_session *s)
 {
-    return refresh(s, NULL, NULL, NULL);
+    int rc = refresh(s, NULL, NULL, NULL);
+    return rc != DBK_OK ? rc : refresh(s, &s->account, NULL, NULL);
+}
+
+/* The plaintext of r from the own streams' summaries (r's revision exactly), or NULL. */
+static json_t *
+own_cached(const dbk_local_record *r, void *arg)
+{
+    const struct own_sums *o = arg;
+    for (size_t i = 0; i < o->n; i++) {
+        if (!dbk_id_equal(&o->v[i].stream, &r->hdr.stream))
+            continue;
+        const dbk_sum_rec *x = dbk_report_summary_find(&o->v[i], &r->hdr.record);
+        if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen == 0 ||
+            (size_t)x->xoff + x->xlen > o->v[i].nextra)
+            return NULL;
+        return json_loadb(o->v[i].extra + x->xoff, x->xlen, 0, NULL);
+    }
+    return NULL;
+}
+
+int
+dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
+{
+    struct own_sums o = {NULL, 0};
+    int rc;
+
+    if (!dbk_report_summary_on() || refresh(s, &s->account, &o.v, &o.n) != DBK_OK)
+        return dbk_eu_load_owned(s, &s->account, out);
+    rc = dbk_eu_load_owned_cached(s, &s->account, own_cached, &o, out);
+    dbk_report_summary_free(o.v, o.n);
+    return rc;
 }
 
 int
