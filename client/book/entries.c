@@ -55,19 +55,20 @@ on_entry(const dbk_entry *e, void *arg)
     x->mine = dbk_id_equal(&e->owner, &c->s->account);
 }
 
+/* The entries of owner's streams and this account's (owner NULL: every stream), or of
+ * stream alone (then owner is not read), into out. */
 static int
-load(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
-     dbk_entry_cached cached, dbk_eu_list *out)
+load(dbk_session *s, const dbk_id *owner, const dbk_id *stream, dbk_entry_want want,
+     void *want_arg, dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
 {
     struct load_ctx c = {s, out, DBK_OK};
     int rc;
 
     memset(out, 0, sizeof *out);
-    rc = owner && cached ? dbk_entries_owned_cached(s, owner, cached, want_arg, on_entry, &c,
-                                                    &out->bad)
-         : owner         ? dbk_entries_owned_where(s, owner, want, want_arg, on_entry, &c,
-                                                   &out->bad)
-                         : dbk_entries(s, on_entry, &c, &out->bad);
+    rc = stream ? dbk_entries_of_stream(s, stream, want, want_arg, cached, cached_arg, on_entry,
+                                        &c, &out->bad)
+         : owner ? dbk_entries_owned_where(s, owner, want, want_arg, on_entry, &c, &out->bad)
+                 : dbk_entries(s, on_entry, &c, &out->bad);
     if (rc == DBK_OK)
         rc = c.rc;
     if (rc != DBK_OK)
@@ -80,27 +81,27 @@ load(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
 int
 dbk_eu_load(dbk_session *s, dbk_eu_list *out)
 {
-    return load(s, NULL, NULL, NULL, NULL, out);
+    return load(s, NULL, NULL, NULL, NULL, NULL, NULL, out);
 }
 
 int
 dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
 {
-    return load(s, owner, NULL, NULL, NULL, out);
+    return load(s, owner, NULL, NULL, NULL, NULL, NULL, out);
 }
 
 int
 dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
                         dbk_eu_list *out)
 {
-    return load(s, owner, want, want_arg, NULL, out);
+    return load(s, owner, NULL, want, want_arg, NULL, NULL, out);
 }
 
 int
-dbk_eu_load_owned_cached(dbk_session *s, const dbk_id *owner, dbk_entry_cached cached,
-                         void *cached_arg, dbk_eu_list *out)
+dbk_eu_load_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
+                   dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
 {
-    return load(s, owner, NULL, cached_arg, cached, out);
+    return load(s, NULL, stream, want, want_arg, cached, cached_arg, out);
 }
 
 int

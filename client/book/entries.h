@@ -37,10 +37,10 @@ int dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out);
 /* Only the records of those streams that want says yes to (entry.h). */
 int dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
                             void *want_arg, dbk_eu_list *out);
-/* Those entries of dbk_eu_load_owned, the plaintext of some from a cache (entry.h
- * dbk_entries_owned_cached). */
-int dbk_eu_load_owned_cached(dbk_session *s, const dbk_id *owner, dbk_entry_cached cached,
-                             void *cached_arg, dbk_eu_list *out);
+/* The entries of one stream (entry.h dbk_entries_of_stream: want and cached may be
+ * NULL); lists of several streams are put together in order with dbk_eu_merge. */
+int dbk_eu_load_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
+                       dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out);
 void dbk_eu_free(dbk_eu_list *l);
 /* Adds from's entries to into (their docs shared, a reference each), keeping into
  * oldest revision clock first, and its counts of entries left out. */

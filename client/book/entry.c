@@ -334,10 +334,12 @@ opened:
     json_decref(e.doc);
 }
 
+/* Of the streams this account or owner owns, or of stream alone (its index gives the
+ * clock order, so no sort of every envelope: owner NULL then). */
 static int
-entries_cached(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
-               dbk_entry_cached cached, void *cached_arg, dbk_entry_cb cb, void *arg,
-               size_t *bad)
+entries_cached(dbk_session *s, const dbk_id *owner, const dbk_id *stream, dbk_entry_want want,
+               void *want_arg, dbk_entry_cached cached, void *cached_arg, dbk_entry_cb cb,
+               void *arg, size_t *bad)
 {
     struct open_ctx o;
     int rc = dbk_unlock(s);
@@ -347,8 +349,9 @@ entries_cached(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *w
     o.want = want, o.want_arg = want_arg;
     o.cached = cached, o.cached_arg = cached_arg;
     if (rc == DBK_OK)
-        rc = owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
-                   : dbk_local_records(s->L, NULL, open_one, &o);
+        rc = stream ? dbk_local_records_of(s->L, stream, open_one, &o)
+             : owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
+                     : dbk_local_records(s->L, NULL, open_one, &o);
     if (bad != NULL)
         *bad = o.bad;
     return rc != DBK_OK ? rc : o.rc;
@@ -359,7 +362,7 @@ static int
 entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
            dbk_entry_cb cb, void *arg, size_t *bad)
 {
-    return entries_cached(s, owner, want, want_arg, NULL, NULL, cb, arg, bad);
+    return entries_cached(s, owner, NULL, want, want_arg, NULL, NULL, cb, arg, bad);
 }
 
 int
@@ -382,10 +385,11 @@ dbk_entries_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want
 }
 
 int
-dbk_entries_owned_cached(dbk_session *s, const dbk_id *owner, dbk_entry_cached cached,
-                         void *cached_arg, dbk_entry_cb cb, void *arg, size_t *bad)
+dbk_entries_of_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
+                      dbk_entry_cached cached, void *cached_arg, dbk_entry_cb cb, void *arg,
+                      size_t *bad)
 {
-    return entries_cached(s, owner, NULL, NULL, cached, cached_arg, cb, arg, bad);
+    return entries_cached(s, NULL, stream, want, want_arg, cached, cached_arg, cb, arg, bad);
 }
 
 /* ---- revisions written while this device's clock was far ahead ---- */

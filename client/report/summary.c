@@ -678,6 +678,29 @@ own_cached(const dbk_local_record *r, void *arg)
     return NULL;
 }
 
+/* The entries of the summarised streams, one stream at a time (each in its index's
+ * order, no sort of every envelope) put together oldest first: the records want says
+ * yes to, each from cached when it has it (want and cached may be NULL). */
+static int
+load_streams(dbk_session *s, const dbk_sum *sums, size_t n, dbk_entry_want want, void *want_arg,
+             dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
+{
+    dbk_eu_list one;
+    int rc = DBK_OK;
+
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
+        if ((rc = dbk_eu_load_stream(s, &sums[i].stream, want, want_arg, cached, cached_arg,
+                                     i == 0 ? out : &one)) != DBK_OK || i == 0)
+            continue;
+        rc = dbk_eu_merge(out, &one);
+        dbk_eu_free(&one);
+    }
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
 int
 dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
 {
@@ -686,7 +709,7 @@ dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
 
     if (!dbk_report_summary_on() || refresh(s, &s->account, &o.v, &o.n) != DBK_OK)
         return dbk_eu_load_owned(s, &s->account, out);
-    rc = dbk_eu_load_owned_cached(s, &s->account, own_cached, &o, out);
+    rc = load_streams(s, o.v, o.n, NULL, NULL, own_cached, &o, out);
     dbk_report_summary_free(o.v, o.n);
     return rc;
 }
@@ -702,8 +725,6 @@ dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t
 struct want {
     const dbk_sum *sums;
     size_t n;
-    const dbk_id *own; /* this account's streams, when their entries come opened */
-    size_t nown;
     const dbk_id *me, *client;
     int64_t keep_from, run_from, prev_from;
     uint64_t first_clock, last_clock;
@@ -774,14 +795,11 @@ want(const dbk_local_record *r, void *arg)
     struct want *w = arg;
     const dbk_sum_rec *x = NULL;
     const dbk_sum *sum = NULL;
-    for (size_t i = 0; i < w->nown; i++)
-        if (dbk_id_equal(&w->own[i], &r->hdr.stream))
-            return false; /* opened already (own) */
     for (size_t i = 0; i < w->n && x == NULL; i++)
         if (dbk_id_equal(&w->sums[i].stream, &r->hdr.stream))
             x = dbk_report_summary_find(sum = &w->sums[i], &r->hdr.record);
     if (x == NULL || x->clock != r->hdr.rev.clock)
-        return true; /* not summarised (this account's own, or unknown): open it */
+        return true; /* not summarised: open it */
     if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY))
         return true;
     if (x->type != DBK_SUM_CRAVING && x->type != DBK_SUM_JOURNAL &&
@@ -874,31 +892,6 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
     return from - 1; /* and the day before, checked or not */
 }
 
-struct own_streams {
-    dbk_id *v;
-    size_t n, cap;
-    const dbk_id *me;
-    int rc;
-};
-
-static void
-on_own_stream(const dbk_local_stream *st, void *arg)
-{
-    struct own_streams *a = arg;
-    if (a->rc != DBK_OK || !dbk_id_equal(&st->owner, a->me))
-        return;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        dbk_id *v = realloc(a->v, cap * sizeof *v);
-        if (v == NULL) {
-            a->rc = DBK_E_NOMEM;
-            return;
-        }
-        a->v = v, a->cap = cap;
-    }
-    a->v[a->n++] = st->id;
-}
-
 int
 dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
                         const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
@@ -908,18 +901,9 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     size_t n = 0;
     int rc;
     struct want w = {0};
-    struct own_streams os = {NULL, 0, 0, &s->account, DBK_OK};
 
     if (!dbk_report_summary_on() || (rc = dbk_report_summary_of(s, client, &sums, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
-    /* This account's own entries, opened by the caller: not opened again. */
-    if (own != NULL && ((rc = dbk_local_streams(s->L, on_own_stream, &os)) != DBK_OK ||
-                        (rc = os.rc) != DBK_OK)) {
-        free(os.v);
-        dbk_report_summary_free(sums, n);
-        return rc;
-    }
-    w.own = os.v, w.nown = os.n;
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;
     /* The previous period, which the trend compares with, is opened only when the
@@ -938,12 +922,22 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
             w.last_clock = x->clock > w.last_clock ? x->clock : w.last_clock;
         }
     w.run_from = checklist_run_from(sums, n, w.keep_from);
-    rc = dbk_eu_load_owned_where(s, client, want, &w, out);
+    /* The client's streams (each has its summary), and this account's own from own or,
+     * without it, opened. */
+    rc = load_streams(s, sums, n, want, &w, NULL, NULL, out);
+    if (rc == DBK_OK && own == NULL) {
+        dbk_eu_list mine;
+        if ((rc = dbk_eu_load_owned(s, &s->account, &mine)) == DBK_OK) {
+            rc = dbk_eu_merge(out, &mine);
+            dbk_eu_free(&mine);
+        }
+        if (rc != DBK_OK)
+            dbk_eu_free(out);
+    }
     if (carried != NULL && carried->ncravings > 1)
         qsort(carried->cravings, carried->ncravings, sizeof *carried->cravings, by_clock);
     if (rc == DBK_OK && own != NULL && (rc = dbk_eu_merge(out, own)) != DBK_OK)
         dbk_eu_free(out);
-    free(os.v);
     dbk_report_summary_free(sums, n);
     if (rc != DBK_OK && carried != NULL)
         dbk_review_carried_free(carried);
