@@ -74,6 +74,34 @@ apply_alias(const dbk_entry *e, void *arg)
         json_object_set_new(aliases, client, json_string(name));
 }
 
+/* The same over an entry already opened (dbk_eu_load_owned of this account). */
+static void
+apply_alias_entry(const dbk_eu_entry *e, json_t *aliases)
+{
+    dbk_entry x;
+    memset(&x, 0, sizeof x);
+    x.hdr = e->hdr;
+    x.doc = e->doc;
+    x.kind = e->kind;
+    x.owner = e->owner;
+    x.pending = e->pending;
+    apply_alias(&x, aliases);
+}
+
+int
+dbk_co_aliases_in(dbk_session *s, const dbk_eu_list *own, json_t **out)
+{
+    int rc = dbk_co_sealed_get(s, "client_aliases", 1 << 20, out);
+    for (size_t i = 0; rc == DBK_OK && s->role == DBK_ROLE_COUNSELOR && i < own->n; i++)
+        if (own->v[i].mine)
+            apply_alias_entry(&own->v[i], *out);
+    if (rc != DBK_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int
 dbk_co_aliases(dbk_session *s, json_t **out)
 {

@@ -26,6 +26,9 @@ int dbk_co_sealed_put(dbk_session *s, const char *key, const json_t *doc);
 
 /* The aliases, {account id text: name} (new reference; {} when none). */
 int dbk_co_aliases(dbk_session *s, json_t **out);
+/* The same from this account's own entries already opened (dbk_eu_load_owned with
+ * this account), so that a command that opens them anyway does not open them twice. */
+int dbk_co_aliases_in(dbk_session *s, const dbk_eu_list *own, json_t **out);
 int dbk_co_aliases_save(dbk_session *s, const json_t *aliases);
 /* Clients with no alias yet get the name they signed their consent with (patient.name,
  * from the grant sealed to this counselor). *learned counts them. */

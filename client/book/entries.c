@@ -55,15 +55,20 @@ on_entry(const dbk_entry *e, void *arg)
     x->mine = dbk_id_equal(&e->owner, &c->s->account);
 }
 
+/* The entries of owner's streams and this account's (owner NULL: every stream), or of
+ * stream alone (then owner is not read), into out. */
 static int
-load(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg, dbk_eu_list *out)
+load(dbk_session *s, const dbk_id *owner, const dbk_id *stream, dbk_entry_want want,
+     void *want_arg, dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
 {
     struct load_ctx c = {s, out, DBK_OK};
     int rc;
 
     memset(out, 0, sizeof *out);
-    rc = owner ? dbk_entries_owned_where(s, owner, want, want_arg, on_entry, &c, &out->bad)
-               : dbk_entries(s, on_entry, &c, &out->bad);
+    rc = stream ? dbk_entries_of_stream(s, stream, want, want_arg, cached, cached_arg, on_entry,
+                                        &c, &out->bad)
+         : owner ? dbk_entries_owned_where(s, owner, want, want_arg, on_entry, &c, &out->bad)
+                 : dbk_entries(s, on_entry, &c, &out->bad);
     if (rc == DBK_OK)
         rc = c.rc;
     if (rc != DBK_OK)
@@ -76,20 +81,55 @@ load(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg, d
 int
 dbk_eu_load(dbk_session *s, dbk_eu_list *out)
 {
-    return load(s, NULL, NULL, NULL, out);
+    return load(s, NULL, NULL, NULL, NULL, NULL, NULL, out);
 }
 
 int
 dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out)
 {
-    return load(s, owner, NULL, NULL, out);
+    return load(s, owner, NULL, NULL, NULL, NULL, NULL, out);
 }
 
 int
 dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
                         dbk_eu_list *out)
 {
-    return load(s, owner, want, want_arg, out);
+    return load(s, owner, NULL, want, want_arg, NULL, NULL, out);
+}
+
+int
+dbk_eu_load_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
+                   dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
+{
+    return load(s, NULL, stream, want, want_arg, cached, cached_arg, out);
+}
+
+int
+dbk_eu_merge(dbk_eu_list *into, const dbk_eu_list *from)
+{
+    size_t n = into->n + from->n, i = into->n, j = from->n, k = n;
+    if (from->n == 0)
+        goto counts;
+    if (n > into->cap) {
+        dbk_eu_entry *v = realloc(into->v, n * sizeof *v);
+        if (v == NULL)
+            return DBK_E_NOMEM;
+        into->v = v, into->cap = n;
+    }
+    /* From the back: the greater clock last; of equal clocks, into's first. */
+    while (j > 0) {
+        if (i > 0 && into->v[i - 1].hdr.rev.clock > from->v[j - 1].hdr.rev.clock)
+            into->v[--k] = into->v[--i];
+        else {
+            into->v[--k] = from->v[--j];
+            json_incref(into->v[k].doc);
+        }
+    }
+    into->n = n;
+counts:
+    into->bad += from->bad;
+    into->foreign_author += from->foreign_author;
+    return DBK_OK;
 }
 
 json_t *

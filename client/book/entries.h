@@ -37,7 +37,14 @@ int dbk_eu_load_owned(dbk_session *s, const dbk_id *owner, dbk_eu_list *out);
 /* Only the records of those streams that want says yes to (entry.h). */
 int dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
                             void *want_arg, dbk_eu_list *out);
+/* The entries of one stream (entry.h dbk_entries_of_stream: want and cached may be
+ * NULL); lists of several streams are put together in order with dbk_eu_merge. */
+int dbk_eu_load_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
+                       dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out);
 void dbk_eu_free(dbk_eu_list *l);
+/* Adds from's entries to into (their docs shared, a reference each), keeping into
+ * oldest revision clock first, and its counts of entries left out. */
+int dbk_eu_merge(dbk_eu_list *into, const dbk_eu_list *from);
 /* One stored revision opened (verified, decrypted, parsed) as the list's entries are;
  * NULL when it does not open. A new reference. */
 json_t *dbk_eu_open_record(dbk_session *s, const dbk_local_record *r);

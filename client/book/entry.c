@@ -257,6 +257,8 @@ struct open_ctx {
     void *arg;
     dbk_entry_want want; /* NULL: every record */
     void *want_arg;
+    dbk_entry_cached cached; /* NULL: every record opened */
+    void *cached_arg;
     size_t bad;
     int rc;
     /* The stream and the author's key of the previous entry: entries come in clock
@@ -283,6 +285,8 @@ open_one(const dbk_local_record *r, void *arg)
         if (!o->have_st)
             return;
     }
+    if (o->cached != NULL && (e.doc = o->cached(r, o->cached_arg)) != NULL)
+        goto opened;
     if (!o->have_pk || !dbk_id_equal(&o->pk_of, &r->hdr.author)) {
         if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
             memcpy(o->pk, o->s->keys->sign_pk, 32);
@@ -309,12 +313,13 @@ open_one(const dbk_local_record *r, void *arg)
         return;
     }
     sodium_memzero(key, sizeof key);
+    e.doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+opened:
     e.hdr = r->hdr;
     e.pending = r->pending;
     e.kind = o->st.kind;
     e.owner = o->st.owner;
-    e.doc = json_loadb((const char *)plain, plen, 0, NULL);
-    dbk_plaintext_free(plain, plen);
     if (!json_is_object(e.doc)) {
         json_decref(e.doc);
         o->bad++;
@@ -329,10 +334,12 @@ open_one(const dbk_local_record *r, void *arg)
     json_decref(e.doc);
 }
 
-/* Every entry (owner NULL), or those of the streams this account or owner owns. */
+/* Of the streams this account or owner owns, or of stream alone (its index gives the
+ * clock order, so no sort of every envelope: owner NULL then). */
 static int
-entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
-           dbk_entry_cb cb, void *arg, size_t *bad)
+entries_cached(dbk_session *s, const dbk_id *owner, const dbk_id *stream, dbk_entry_want want,
+               void *want_arg, dbk_entry_cached cached, void *cached_arg, dbk_entry_cb cb,
+               void *arg, size_t *bad)
 {
     struct open_ctx o;
     int rc = dbk_unlock(s);
@@ -340,12 +347,22 @@ entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_
     memset(&o, 0, sizeof o);
     o.s = s, o.cb = cb, o.arg = arg, o.rc = DBK_OK;
     o.want = want, o.want_arg = want_arg;
+    o.cached = cached, o.cached_arg = cached_arg;
     if (rc == DBK_OK)
-        rc = owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
-                   : dbk_local_records(s->L, NULL, open_one, &o);
+        rc = stream ? dbk_local_records_of(s->L, stream, open_one, &o)
+             : owner ? dbk_local_records_owned(s->L, &s->account, owner, open_one, &o)
+                     : dbk_local_records(s->L, NULL, open_one, &o);
     if (bad != NULL)
         *bad = o.bad;
     return rc != DBK_OK ? rc : o.rc;
+}
+
+/* Every entry (owner NULL), or those of the streams this account or owner owns. */
+static int
+entries_of(dbk_session *s, const dbk_id *owner, dbk_entry_want want, void *want_arg,
+           dbk_entry_cb cb, void *arg, size_t *bad)
+{
+    return entries_cached(s, owner, NULL, want, want_arg, NULL, NULL, cb, arg, bad);
 }
 
 int
@@ -365,6 +382,14 @@ dbk_entries_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want
                         void *want_arg, dbk_entry_cb cb, void *arg, size_t *bad)
 {
     return entries_of(s, owner, want, want_arg, cb, arg, bad);
+}
+
+int
+dbk_entries_of_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
+                      dbk_entry_cached cached, void *cached_arg, dbk_entry_cb cb, void *arg,
+                      size_t *bad)
+{
+    return entries_cached(s, NULL, stream, want, want_arg, cached, cached_arg, cb, arg, bad);
 }
 
 /* ---- revisions written while this device's clock was far ahead ---- */

@@ -65,5 +65,14 @@ int dbk_entries_owned(dbk_session *s, const dbk_id *owner, dbk_entry_cb cb, void
 typedef bool (*dbk_entry_want)(const dbk_local_record *r, void *arg);
 int dbk_entries_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want want,
                             void *want_arg, dbk_entry_cb cb, void *arg, size_t *bad);
+/* The entries of one stream (oldest first, from its index: no sort), opening only the
+ * records want says yes to (want NULL: all), and not opening a record whose plaintext
+ * cached gives (a new reference to its parsed JSON; NULL: open it; cached may be
+ * NULL): for a cache sealed to this account that holds exactly that revision's
+ * plaintext as it was opened and verified (report/summary.h). */
+typedef json_t *(*dbk_entry_cached)(const dbk_local_record *r, void *arg);
+int dbk_entries_of_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want,
+                          void *want_arg, dbk_entry_cached cached, void *cached_arg,
+                          dbk_entry_cb cb, void *arg, size_t *bad);
 
 #endif

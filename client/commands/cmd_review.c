@@ -181,20 +181,10 @@ parse_review(struct review_args *a, int argc, char **argv)
 /* The review's period for client from this account's own entries (its session
  * markers, or --since), with the day the client enrolled. Exit code. */
 static int
-review_period(dbk_session *s, const dbk_id *client, const char *since, const json_t *entry,
-              dbk_review_period *p)
+review_period(dbk_session *s, const dbk_eu_list *own, const dbk_id *client, const char *since,
+              const json_t *entry, dbk_review_period *p)
 {
-    dbk_eu_list own;
-    int rc;
-
-    memset(&own, 0, sizeof own);
-    if ((rc = dbk_eu_load_owned(s, &s->account, &own)) != DBK_OK) {
-        dbk_eu_free(&own);
-        return dbk_cmd_fail("cannot read the entries on this device", rc);
-    }
-    rc = dbk_review_period_make(&own, client, since, p);
-    dbk_eu_free(&own);
-    if (rc != DBK_OK) {
+    if (dbk_review_period_make(own, client, since, p) != DBK_OK) {
         fprintf(stderr, "daybook: --since is last-session or a date YYYY-MM-DD, not in the "
                         "future\n");
         return DBK_EXIT_USAGE;
@@ -220,12 +210,26 @@ keep_reviewed(dbk_session *s, const dbk_id *client, const dbk_eu_list *l,
                            rc);
 }
 
+/* This account's own entries, as pulled, read once (from the summary cache: see
+ * report/summary.h): the aliases, the session markers and the review itself all read
+ * them. Exit code. */
+static int
+load_own(dbk_session *s, dbk_eu_list *own, json_t **aliases)
+{
+    int rc;
+    if ((rc = dbk_report_summary_own(s, own)) != DBK_OK)
+        return dbk_cmd_fail("cannot read the entries on this device", rc);
+    if ((rc = dbk_co_aliases_in(s, own, aliases)) != DBK_OK)
+        return dbk_cmd_fail("cannot read your aliases", rc);
+    return DBK_EXIT_OK;
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
     struct review_args a = {.format = ctx->json ? "json" : "text"};
     dbk_session s;
-    dbk_eu_list l;
+    dbk_eu_list l, own;
     dbk_review_period p;
     dbk_review_carried_list carried = {0};
     json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
@@ -243,10 +247,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return ret;
     }
     memset(&l, 0, sizeof l);
-    if ((rc = dbk_co_aliases(&s, &aliases)) != DBK_OK) {
-        ret = dbk_cmd_fail("cannot read your aliases", rc);
-        goto out;
-    }
+    memset(&own, 0, sizeof own);
     /* Pull first: a review of stale data can say "no use" about a lapse. */
     fresh = dbk_review_freshen(&s, a.offline);
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
@@ -255,6 +256,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot fetch your caseload", rc);
         goto out;
     }
+    if ((ret = load_own(&s, &own, &aliases)) != DBK_EXIT_OK)
+        goto out;
     if ((ret = dbk_resolve_client(&s, aliases, caseload, a.who, &client)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
@@ -265,11 +268,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
      * streams and this account's own: everything the review counts, without opening the
      * rest of the caseload, nor (with summaries, report/summary.h) the client's old
      * entries that count for nothing in this period. */
-    if ((ret = review_period(&s, &client, a.since, entry, &p)) != DBK_EXIT_OK)
+    if ((ret = review_period(&s, &own, &client, a.since, entry, &p)) != DBK_EXIT_OK)
         goto out;
     if ((rc = dbk_review_kept_load(&s, &client, &kept)) != DBK_OK)
         (void)dbk_cmd_fail("your copies of reviewed entries cannot be read", rc);
-    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &l, &carried)) != DBK_OK) {
+    if ((rc = dbk_report_summary_load(&s, &client, &p, kept, &own, &l, &carried)) != DBK_OK) {
         ret = dbk_cmd_fail("cannot read the entries on this device", rc);
         goto out;
     }
@@ -290,6 +293,7 @@ out:
     json_decref(aliases);
     json_decref(caseload);
     dbk_eu_free(&l);
+    dbk_eu_free(&own);
     dbk_review_carried_free(&carried);
     dbk_session_close(&s);
     return ret;

@@ -235,6 +235,9 @@ dbk_review_carried_free(dbk_review_carried_list *c)
         json_decref(c->v[i].items);
     }
     free(c->v);
+    if (c->cravings != NULL)
+        sodium_memzero(c->cravings, c->capcravings * sizeof *c->cravings);
+    free(c->cravings);
     memset(c, 0, sizeof *c);
 }
 

@@ -32,9 +32,19 @@ typedef struct dbk_review_carried {
     json_t *items;  /* its items, each carried forward and not discussed */
 } dbk_review_carried;
 
+/* A client craving from before the period that the review did not open either: what
+ * the trend against the previous period counts of it (from the summary cache). */
+typedef struct dbk_review_closed {
+    uint64_t clock; /* the revision's: the trend sums in the order of the entries */
+    int64_t day;
+    double intensity; /* on the 0-10 scale, as dbk_eu_intensity10 read it */
+} dbk_review_closed;
+
 typedef struct dbk_review_carried_list {
     dbk_review_carried *v;
     size_t n, cap;
+    dbk_review_closed *cravings; /* oldest clock first */
+    size_t ncravings, capcravings;
 } dbk_review_carried_list;
 
 void dbk_review_carried_free(dbk_review_carried_list *c);

@@ -72,22 +72,35 @@ struct cstats {
 };
 
 static void
-craving_stats(const dbk_eu_list *l, const dbk_id *client, int64_t from, int64_t to,
-              struct cstats *cs)
+cstats_add(struct cstats *cs, double v)
 {
+    cs->count++;
+    cs->sum += v;
+    if (cs->count == 1 || v > cs->peak)
+        cs->peak = v;
+}
+
+/* Over the entries opened and the cravings left closed (closed may be NULL), summed in
+ * the order of their revision clocks, as if every one had been opened. */
+static void
+craving_stats(const dbk_eu_list *l, const dbk_review_carried_list *closed, const dbk_id *client,
+              int64_t from, int64_t to, struct cstats *cs)
+{
+    size_t k = 0, nk = closed != NULL ? closed->ncravings : 0;
     memset(cs, 0, sizeof *cs);
-    for (size_t i = 0; i < l->n; i++) {
-        const dbk_eu_entry *e = &l->v[i];
+    for (size_t i = 0; i <= l->n; i++) {
+        const dbk_eu_entry *e = i < l->n ? &l->v[i] : NULL;
         int64_t d;
         double v;
-        if (!dbk_id_equal(&e->owner, client) || !dbk_id_equal(&e->hdr.author, client) ||
-            strcmp(e->type, "craving") != 0 || !dbk_eu_entry_day(e->doc, &d) || d < from ||
-            d > to || !dbk_eu_intensity10(e->doc, &v))
+        for (; k < nk && (e == NULL || closed->cravings[k].clock < e->hdr.rev.clock); k++)
+            if (closed->cravings[k].day >= from && closed->cravings[k].day <= to)
+                cstats_add(cs, closed->cravings[k].intensity);
+        if (e == NULL || !dbk_id_equal(&e->owner, client) ||
+            !dbk_id_equal(&e->hdr.author, client) || strcmp(e->type, "craving") != 0 ||
+            !dbk_eu_entry_day(e->doc, &d) || d < from || d > to ||
+            !dbk_eu_intensity10(e->doc, &v))
             continue;
-        cs->count++;
-        cs->sum += v;
-        if (cs->count == 1 || v > cs->peak)
-            cs->peak = v;
+        cstats_add(cs, v);
     }
 }
 
@@ -307,7 +320,8 @@ engagement_json(const struct acc *a)
 
 /* The previous period of equal length, on or after enrollment only. */
 static json_t *
-trend_json(const dbk_eu_list *l, const dbk_id *client, const struct acc *a)
+trend_json(const dbk_eu_list *l, const dbk_review_carried_list *closed, const dbk_id *client,
+           const struct acc *a)
 {
     const dbk_review_period *p = a->p;
     int64_t pfrom = p->from - (int64_t)a->days, pto = p->from - 1;
@@ -321,7 +335,7 @@ trend_json(const dbk_eu_list *l, const dbk_id *client, const struct acc *a)
                          "previous_to", pt, "mean_direction", "no earlier data");
     }
     struct cstats prev;
-    craving_stats(l, client, pfrom, pto, &prev);
+    craving_stats(l, closed, client, pfrom, pto, &prev);
     dbk_day_format(pfrom, pf);
     dbk_day_format(pto, pt);
     double mean = a->count ? a->sum / (double)a->count : 0,
@@ -396,7 +410,8 @@ craving_entry_json(const dbk_eu_entry *e)
 }
 
 static json_t *
-cravings_json(const dbk_eu_list *l, const dbk_id *client, const struct acc *a)
+cravings_json(const dbk_eu_list *l, const dbk_review_carried_list *closed, const dbk_id *client,
+              const struct acc *a)
 {
     static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
@@ -435,7 +450,7 @@ cravings_json(const dbk_eu_list *l, const dbk_id *client, const struct acc *a)
     json_t *out = json_pack("{s:i, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "count",
                             (int)a->count, "mean", real_or_null(a->count > 0, mean), "peak",
                             real_or_null(a->count > 0, a->peak), "per_day", pd, "sparkline",
-                            spark, "trend", trend_json(l, client, a), "triggers", tr,
+                            spark, "trend", trend_json(l, closed, client, a), "triggers", tr,
                             "trigger_totals", triggers_json(a), "halt", hj, "coping", co,
                             "entries", list);
     free(spark);
@@ -684,7 +699,7 @@ dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, con
     dbk_day_format(p->to, to_s);
     lapses = lapses_json(&a);
     eng = engagement_json(&a);
-    cravings = cravings_json(l, client, &a);
+    cravings = cravings_json(l, carried, client, &a);
     checklist = checklist_json(&ck, l, p, a.days);
     if ((med = mat_json(l, client, p)) == NULL)
         med = medication_json(&ck, l, p);

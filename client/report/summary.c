@@ -207,6 +207,25 @@ drop(dbk_sum *sum, const dbk_id *record)
     }
 }
 
+/* Room for n more bytes in the summary's extra. */
+static int
+extra_room(dbk_sum *sum, size_t n)
+{
+    if (sum->nextra + n <= sum->capextra)
+        return DBK_OK;
+    size_t cap = sum->capextra ? sum->capextra : 4096;
+    while (cap < sum->nextra + n)
+        cap *= 2;
+    char *v = malloc(cap); /* not realloc: the old block is wiped */
+    if (v == NULL)
+        return DBK_E_NOMEM;
+    if (sum->nextra > 0)
+        memcpy(v, sum->extra, sum->nextra);
+    wipe_free(sum->extra, sum->capextra);
+    sum->extra = v, sum->capextra = cap;
+    return DBK_OK;
+}
+
 /* Appends x's items ({"when", "items"}) to the summary's extra and points x at them;
  * an entry whose items do not fit keeps none (a review then opens it). */
 static int
@@ -222,25 +241,47 @@ keep_items(dbk_sum *sum, dbk_sum_rec *x, const char *when, json_t *items)
         dbk_eu_wipe_free(text);
         return DBK_OK;
     }
-    if (sum->nextra + n > sum->capextra) {
-        size_t cap = sum->capextra ? sum->capextra : 4096;
-        while (cap < sum->nextra + n)
-            cap *= 2;
-        char *v = malloc(cap);
-        if (v == NULL) {
-            dbk_eu_wipe_free(text);
-            return DBK_E_NOMEM;
-        }
-        if (sum->nextra > 0)
-            memcpy(v, sum->extra, sum->nextra);
-        wipe_free(sum->extra, sum->capextra);
-        sum->extra = v, sum->capextra = cap;
+    if (extra_room(sum, n) != DBK_OK) {
+        dbk_eu_wipe_free(text);
+        return DBK_E_NOMEM;
     }
     memcpy(sum->extra + sum->nextra, text, n);
     x->xoff = (uint32_t)sum->nextra, x->xlen = (uint32_t)n;
     sum->nextra += n;
     dbk_eu_wipe_free(text);
     return DBK_OK;
+}
+
+/* One record of this account's own streams: its plaintext kept whole, as it opened
+ * (a stream head too: readers skip it as they skip it opened), in the summary's extra,
+ * for dbk_report_summary_own; one too large to keep is opened each time. */
+static int
+keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
+{
+    dbk_sum_rec x;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    size_t n = text ? strlen(text) : 0;
+    int rc = DBK_OK;
+
+    memset(&x, 0, sizeof x);
+    x.record = r->hdr.record;
+    x.clock = r->hdr.rev.clock;
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    x.type = type_code(type != NULL ? type : "");
+    x.flags = DBK_SUM_BY_OWNER;
+    if (dbk_eu_entry_day(doc, &x.day))
+        x.flags |= DBK_SUM_HAS_DAY;
+    json_decref(doc);
+    if (text == NULL)
+        return DBK_E_NOMEM;
+    if (n > 0 && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
+        (rc = extra_room(sum, n)) == DBK_OK) {
+        memcpy(sum->extra + sum->nextra, text, n);
+        x.xoff = (uint32_t)sum->nextra, x.xlen = (uint32_t)n;
+        sum->nextra += n;
+    }
+    dbk_eu_wipe_free(text);
+    return rc == DBK_OK ? upsert(sum, &x) : rc;
 }
 
 /*
@@ -263,6 +304,8 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
         drop(sum, &r->hdr.record);
         return DBK_OK;
     }
+    if (dbk_id_equal(&sum->owner, &c->s->account))
+        return keep_doc(sum, r, doc);
     type = json_string_value(json_object_get(doc, "type"));
     if ((type != NULL && strcmp(type, "head") == 0) ||
         !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
@@ -539,14 +582,16 @@ bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool *
 struct streams {
     dbk_local_stream *v;
     size_t n, cap;
-    const dbk_id *me, *owner;
+    const dbk_id *me, *owner; /* owner == me: this account's own streams only */
 };
 
 static void
 on_stream(const dbk_local_stream *st, void *arg)
 {
     struct streams *a = arg;
-    if (dbk_id_equal(&st->owner, a->me) || (a->owner && !dbk_id_equal(&st->owner, a->owner)))
+    bool own = a->owner != NULL && dbk_id_equal(a->owner, a->me);
+    if (dbk_id_equal(&st->owner, a->me) != own ||
+        (a->owner && !dbk_id_equal(&st->owner, a->owner)))
         return;
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 16;
@@ -557,6 +602,11 @@ on_stream(const dbk_local_stream *st, void *arg)
     }
     a->v[a->n++] = *st;
 }
+
+struct own_sums {
+    dbk_sum *v;
+    size_t n;
+};
 
 void
 dbk_report_summary_free(dbk_sum *v, size_t n)
@@ -607,7 +657,61 @@ refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
 int
 dbk_report_summary_refresh(dbk_session *s)
 {
-    return refresh(s, NULL, NULL, NULL);
+    int rc = refresh(s, NULL, NULL, NULL);
+    return rc != DBK_OK ? rc : refresh(s, &s->account, NULL, NULL);
+}
+
+/* The plaintext of r from the own streams' summaries (r's revision exactly), or NULL. */
+static json_t *
+own_cached(const dbk_local_record *r, void *arg)
+{
+    const struct own_sums *o = arg;
+    for (size_t i = 0; i < o->n; i++) {
+        if (!dbk_id_equal(&o->v[i].stream, &r->hdr.stream))
+            continue;
+        const dbk_sum_rec *x = dbk_report_summary_find(&o->v[i], &r->hdr.record);
+        if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen == 0 ||
+            (size_t)x->xoff + x->xlen > o->v[i].nextra)
+            return NULL;
+        return json_loadb(o->v[i].extra + x->xoff, x->xlen, 0, NULL);
+    }
+    return NULL;
+}
+
+/* The entries of the summarised streams, one stream at a time (each in its index's
+ * order, no sort of every envelope) put together oldest first: the records want says
+ * yes to, each from cached when it has it (want and cached may be NULL). */
+static int
+load_streams(dbk_session *s, const dbk_sum *sums, size_t n, dbk_entry_want want, void *want_arg,
+             dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
+{
+    dbk_eu_list one;
+    int rc = DBK_OK;
+
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
+        if ((rc = dbk_eu_load_stream(s, &sums[i].stream, want, want_arg, cached, cached_arg,
+                                     i == 0 ? out : &one)) != DBK_OK || i == 0)
+            continue;
+        rc = dbk_eu_merge(out, &one);
+        dbk_eu_free(&one);
+    }
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
+int
+dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
+{
+    struct own_sums o = {NULL, 0};
+    int rc;
+
+    if (!dbk_report_summary_on() || refresh(s, &s->account, &o.v, &o.n) != DBK_OK)
+        return dbk_eu_load_owned(s, &s->account, out);
+    rc = load_streams(s, o.v, o.n, NULL, NULL, own_cached, &o, out);
+    dbk_report_summary_free(o.v, o.n);
+    return rc;
 }
 
 int
@@ -622,12 +726,29 @@ struct want {
     const dbk_sum *sums;
     size_t n;
     const dbk_id *me, *client;
-    int64_t keep_from, run_from;
+    int64_t keep_from, run_from, prev_from;
     uint64_t first_clock, last_clock;
     int64_t first_day, last_day;
     const json_t *kept;
     dbk_review_carried_list *carried;
 };
+
+/* Room in c for one more closed craving; false when there is none (then it is opened). */
+static bool
+closed_room(dbk_review_carried_list *c)
+{
+    if (c->ncravings < c->capcravings)
+        return true;
+    size_t cap = c->capcravings ? c->capcravings * 2 : 64;
+    dbk_review_closed *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
+    if (v == NULL)
+        return false;
+    if (c->ncravings > 0)
+        memcpy(v, c->cravings, c->ncravings * sizeof *v);
+    wipe_free(c->cravings, c->capcravings * sizeof *c->cravings);
+    c->cravings = v, c->capcravings = cap;
+    return true;
+}
 
 /* x's items from sum, to carried in place of opening it; false when they cannot be
  * read (then it is opened). */
@@ -678,7 +799,7 @@ want(const dbk_local_record *r, void *arg)
         if (dbk_id_equal(&w->sums[i].stream, &r->hdr.stream))
             x = dbk_report_summary_find(sum = &w->sums[i], &r->hdr.record);
     if (x == NULL || x->clock != r->hdr.rev.clock)
-        return true; /* not summarised (this account's own, or unknown): open it */
+        return true; /* not summarised: open it */
     if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY))
         return true;
     if (x->type != DBK_SUM_CRAVING && x->type != DBK_SUM_JOURNAL &&
@@ -701,8 +822,28 @@ want(const dbk_local_record *r, void *arg)
         if (was == NULL || strcmp(was, clock) != 0)
             return true; /* changed since reviewed */
     }
-    /* Left closed; what it carries forward (if anything) comes from the summary. */
-    return x->nitems > 0 && !carry(w, sum, x);
+    /* Left closed; what it carries forward (if anything) comes from the summary, and a
+     * craving of the previous period counts in the trend from it too. */
+    bool trend = x->type == DBK_SUM_CRAVING && (x->flags & DBK_SUM_INTENSITY) &&
+                 x->day >= w->prev_from;
+    if (trend && !closed_room(w->carried))
+        return true;
+    if (x->nitems > 0 && !carry(w, sum, x))
+        return true;
+    if (trend) {
+        dbk_review_closed *c = &w->carried->cravings[w->carried->ncravings++];
+        c->clock = x->clock;
+        c->day = x->day;
+        c->intensity = (double)x->intensity10x / 10.0; /* as read: see summarise */
+    }
+    return false;
+}
+
+static int
+by_clock(const void *a, const void *b)
+{
+    uint64_t x = ((const dbk_review_closed *)a)->clock, y = ((const dbk_review_closed *)b)->clock;
+    return x < y ? -1 : x > y;
 }
 
 static int
@@ -753,7 +894,8 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
 
 int
 dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
-                        const json_t *kept, dbk_eu_list *out, dbk_review_carried_list *carried)
+                        const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
+                        dbk_review_carried_list *carried)
 {
     dbk_sum *sums = NULL;
     size_t n = 0;
@@ -764,7 +906,10 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;
-    w.keep_from = p->from - (p->to - p->from + 1);
+    /* The previous period, which the trend compares with, is opened only when the
+     * closed cravings' intensities cannot be handed over (carried NULL). */
+    w.prev_from = p->from - (p->to - p->from + 1);
+    w.keep_from = carried != NULL ? p->from : w.prev_from;
     w.first_day = INT64_MAX, w.last_day = INT64_MIN;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sums[i].n; j++) {
@@ -777,7 +922,22 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
             w.last_clock = x->clock > w.last_clock ? x->clock : w.last_clock;
         }
     w.run_from = checklist_run_from(sums, n, w.keep_from);
-    rc = dbk_eu_load_owned_where(s, client, want, &w, out);
+    /* The client's streams (each has its summary), and this account's own from own or,
+     * without it, opened. */
+    rc = load_streams(s, sums, n, want, &w, NULL, NULL, out);
+    if (rc == DBK_OK && own == NULL) {
+        dbk_eu_list mine;
+        if ((rc = dbk_eu_load_owned(s, &s->account, &mine)) == DBK_OK) {
+            rc = dbk_eu_merge(out, &mine);
+            dbk_eu_free(&mine);
+        }
+        if (rc != DBK_OK)
+            dbk_eu_free(out);
+    }
+    if (carried != NULL && carried->ncravings > 1)
+        qsort(carried->cravings, carried->ncravings, sizeof *carried->cravings, by_clock);
+    if (rc == DBK_OK && own != NULL && (rc = dbk_eu_merge(out, own)) != DBK_OK)
+        dbk_eu_free(out);
     dbk_report_summary_free(sums, n);
     if (rc != DBK_OK && carried != NULL)
         dbk_review_carried_free(carried);

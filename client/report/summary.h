@@ -3,7 +3,9 @@
  * record per current entry (its day, type, clock, craving intensity and outcome,
  * and the Read first items it would carry forward), so that 'daybook clients' draws
  * the caseload and 'daybook review' picks the entries it must open without
- * decrypting the whole history.
+ * decrypting the whole history. Per stream of this account's own (session markers,
+ * notes, aliases), the same records with each one's plaintext kept whole, so that a
+ * review reads them without opening them (dbk_report_summary_own).
  *
  * Invariants:
  * - Sealed on disk (store/local.h table summaries) with XChaCha20-Poly1305 under a
@@ -81,12 +83,22 @@ typedef struct dbk_sum {
 bool dbk_report_summary_on(void);
 
 /*
- * Brings the summary of every stream not owned by this account up to date with its
- * records (applying new revisions, or rebuilding), and saves what changed. Unlocks.
+ * Brings the summary of every stream up to date with its records (applying new
+ * revisions, or rebuilding), and saves what changed. Unlocks.
  */
 int dbk_report_summary_refresh(dbk_session *s);
 
-/* The up-to-date summaries of the streams owner owns (refreshed as above if needed):
+/*
+ * This account's own entries, as dbk_eu_load_owned(s, &s->account) gives them, the
+ * plaintext of each from the summary of its stream (which, for this account's own
+ * streams, keeps every current record's plaintext whole) when that summary holds
+ * exactly its current revision, opened otherwise. Without summaries (or when they
+ * cannot be brought up to date) every entry is opened.
+ */
+int dbk_report_summary_own(dbk_session *s, dbk_eu_list *out);
+
+/* The up-to-date summaries of the streams owner owns (of every client, owner NULL; this
+ * account's own, owner the account) (refreshed as above if needed):
  * *out an array of *n, freed (and wiped: they are clinical) with
  * dbk_report_summary_free. */
 int dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n);
@@ -97,16 +109,20 @@ const dbk_sum_rec *dbk_report_summary_find(const dbk_sum *sum, const dbk_id *rec
 /*
  * What the review of client over the period p needs, opened: this account's own
  * streams in full, and of the client's streams every record but the client's own
- * cravings, journal entries and checklist days from before the previous period
- * (p->from minus the period's length) that are not the client's first or last entry,
- * lie before the checklist's last run of days, and did not change since kept. Of
- * those left closed, the cravings and journal entries that carry Read first items
- * forward are in *carried with the items the summary kept for them (for
- * dbk_review_build); one whose items cannot be read is opened. Falls back to every
- * record when a summary is missing.
+ * cravings, journal entries and checklist days from before the period that are not
+ * the client's first or last entry, lie before the checklist's last run of days, and
+ * did not change since kept. Of those left closed, the cravings and journal entries
+ * that carry Read first items forward are in *carried with the items the summary kept
+ * for them, and the cravings of the previous period (p->from minus the period's
+ * length), which the trend counts, in carried->cravings with their day and intensity
+ * (for dbk_review_build); one whose items cannot be read is opened. With carried NULL
+ * the previous period is opened too. own: this account's
+ * own entries when the caller opened them already (dbk_eu_load_owned with this
+ * account), put into *out as they are instead of being opened again; may be NULL.
+ * Falls back to every record when a summary is missing.
  */
 int dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
-                            const json_t *kept, dbk_eu_list *out,
+                            const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
                             dbk_review_carried_list *carried);
 
 #endif

@@ -394,13 +394,15 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
         (void)dbk_hlc_recv(&s->hlc, dbk_session_wall_ms(), h.rev.clock);
         st->pulled += !is_head(&h.stream, &h.record);
     }
+    int64_t was = ls.cursor;
     ls.cursor = json_integer_value(json_object_get(entry, "next"));
     /* The epoch the server names is a hint: only a verified grant raises ours
      * (trust/trust.c), and a lower one is an epoch rolled back, refused and told. */
     if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
         st->trust.epoch_rollbacks++;
     *more = *more || json_is_true(json_object_get(entry, "more"));
-    return dbk_local_stream_put(s->L, &ls);
+    /* "Nothing new", the daily case for most streams, writes nothing. */
+    return ls.cursor == was ? DBK_OK : dbk_local_stream_put(s->L, &ls);
 }
 
 struct ended_acc {

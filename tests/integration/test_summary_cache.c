@@ -15,7 +15,14 @@
  *     output equals the output without it;
  * (d) the Read first items of old flagged entries, which a review takes from the
  *     cache without opening them, equal what opening them says, and one marked
- *     discussed leaves both.
+ *     discussed leaves both;
+ * (e) the trend against the previous period, whose cravings a review takes from the
+ *     cache without opening them (intensities on both scales, a lapse among them),
+ *     equals what opening them says, and counts a craving that arrives in it later;
+ * (f) the counselor's own entries (session markers, private notes, aliases), which a
+ *     review reads from the cache of its own streams without opening them, say what
+ *     opening them says, after each is added, and after a marker is taken back (a new
+ *     revision of it) and the cache is damaged.
  *
  * The cache is read and damaged through the counselor's daybook.db with SQLite, as
  * a disk fault or an old copy of the file would leave it.
@@ -98,8 +105,12 @@ same_as_without_cache(struct fx *f, json_t **clients, json_t **review)
     }
     if (!json_equal(r1, r0)) {
         char *a = json_dumps(json_object_get(r1, "read_first"), JSON_COMPACT),
-             *b = json_dumps(json_object_get(r0, "read_first"), JSON_COMPACT);
-        fail_msg("the review differs with the cache; read_first with:\n%s\nwithout:\n%s", a, b);
+             *b = json_dumps(json_object_get(r0, "read_first"), JSON_COMPACT),
+             *c = json_dumps(json_object_get(r1, "cravings"), JSON_COMPACT),
+             *d = json_dumps(json_object_get(r0, "cravings"), JSON_COMPACT);
+        fail_msg("the review differs with the cache; read_first with:\n%s\nwithout:\n%s\n"
+                 "cravings with:\n%s\nwithout:\n%s",
+                 a, b, c, d);
     }
     json_decref(c0);
     json_decref(r0);
@@ -146,7 +157,13 @@ exec(sqlite3 *db, const char *sql)
         fail_msg("%s: %s", sql, err ? err : "?");
 }
 
-/* The summaries' rows as one hex string (NULL when there are none). */
+/* The summaries of the client's streams (the counselor's own, whose owner also owns a
+ * private stream, have theirs too). */
+#define CLIENT_SUMMARIES                                                                       \
+    "(SELECT * FROM summaries WHERE stream IN (SELECT id FROM streams WHERE owner !="          \
+    " (SELECT owner FROM streams WHERE kind = 2)))"
+
+/* The client's summaries as one hex string (NULL when there are none). */
 static char *
 cache_hex(struct fx *f)
 {
@@ -154,7 +171,8 @@ cache_hex(struct fx *f)
     sqlite3_stmt *s;
     char *out = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(hex(body), '/') FROM"
-                                            " (SELECT body FROM summaries ORDER BY stream)",
+                                            " (SELECT body FROM " CLIENT_SUMMARIES
+                                            " ORDER BY stream)",
                                         -1, &s, NULL),
                      SQLITE_OK);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
@@ -164,7 +182,7 @@ cache_hex(struct fx *f)
     return out;
 }
 
-/* The greatest rowid among the records of the one summarised stream. */
+/* The greatest rowid among the records of the client's one summarised stream. */
 static long long
 stream_max_rowid(struct fx *f)
 {
@@ -172,7 +190,7 @@ stream_max_rowid(struct fx *f)
     sqlite3_stmt *s;
     long long v = -1;
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(rowid) FROM records WHERE stream ="
-                                            " (SELECT stream FROM summaries)",
+                                            " (SELECT stream FROM " CLIENT_SUMMARIES ")",
                                         -1, &s, NULL),
                      SQLITE_OK);
     if (sqlite3_step(s) == SQLITE_ROW)
@@ -372,11 +390,12 @@ test_cache_under_old_key_is_not_believed(void **state)
      * was sealed under (the old epoch's) tells it apart. */
     sqlite3 *db = counselor_db(f);
     snprintf(sql, sizeof sql, "DELETE FROM records WHERE rowid > %lld AND stream = (SELECT"
-             " stream FROM summaries)", mark);
+             " stream FROM " CLIENT_SUMMARIES ")", mark);
     exec(db, sql);
     assert_true(strlen(old) + 100 < sizeof sql);
     assert_null(strchr(old, '/')); /* one stream */
-    snprintf(sql, sizeof sql, "UPDATE summaries SET body = x'%s'", old);
+    snprintf(sql, sizeof sql, "UPDATE summaries SET body = x'%s' WHERE stream = (SELECT"
+             " stream FROM " CLIENT_SUMMARIES ")", old);
     exec(db, sql);
     sqlite3_close(db);
 
@@ -455,6 +474,126 @@ test_old_flags_come_from_the_cache(void **state)
     json_decref(rev);
 }
 
+/* The review's trend against the previous period, as JSON text. */
+static char *
+trend_text(const json_t *rev)
+{
+    return json_dumps(json_object_get(json_object_get(rev, "cravings"), "trend"),
+                      JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/*
+ * (e) The previous period's cravings are not opened by a review (the default period is
+ * the last 7 days, so days 8 to 14 back): the trend takes their intensities from the
+ * cache and must say what opening them says, to the last digit of the mean (1-100
+ * values are tenths), and a craving synced into that period later counts.
+ */
+static void
+test_trend_from_the_cache(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    char d40[11], d13[11], d11[11], d10[11], d9[11];
+
+    tc_days_ago(40, d40);
+    tc_days_ago(13, d13);
+    tc_days_ago(11, d11);
+    tc_days_ago(10, d10);
+    tc_days_ago(9, d9);
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d40, NULL),
+       "first craving");
+    ok(tc_cli("craving", "--intensity", "47", "--scale", "1-100", "--outcome", "resisted",
+              "--at", d13, NULL),
+       "1-100 craving");
+    ok(tc_cli("craving", "--intensity", "6", "--outcome", "used", "--used-what", "alcohol",
+              "--at", d11, NULL),
+       "lapse");
+    ok(tc_cli("craving", "--intensity", "33", "--scale", "1-100", "--outcome", "resisted",
+              "--at", d10, NULL),
+       "another 1-100 craving");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+
+    same_as_without_cache(f, &cl, &rev);
+    const json_t *trend = json_object_get(json_object_get(rev, "cravings"), "trend");
+    assert_int_equal(json_integer_value(json_object_get(trend, "previous_count")), 3);
+    assert_true(json_real_value(json_object_get(trend, "previous_peak")) == 6.0);
+    char *before = trend_text(rev);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* One more in the previous period, after the cache was made. */
+    as(f->p.client_home);
+    ok(tc_cli("craving", "--intensity", "91", "--scale", "1-100", "--outcome", "resisted",
+              "--at", d9, NULL),
+       "late craving");
+    ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    ok(tc_cli("sync", NULL), "counselor sync");
+    same_as_without_cache(f, &cl, &rev);
+    trend = json_object_get(json_object_get(rev, "cravings"), "trend");
+    assert_int_equal(json_integer_value(json_object_get(trend, "previous_count")), 4);
+    assert_true(json_real_value(json_object_get(trend, "previous_peak")) == 9.1);
+    char *after = trend_text(rev);
+    assert_string_not_equal(before, after);
+    json_decref(cl);
+    json_decref(rev);
+    free(before);
+    free(after);
+}
+
+static const char *
+period_since(const json_t *rev)
+{
+    return json_string_value(json_object_get(json_object_get(rev, "period"), "since"));
+}
+
+/*
+ * (f) The counselor's own entries come from the cache of their own streams: a session
+ * marker (the period starts there), a private note, a new alias, then the marker taken
+ * back (a tombstone, a new revision of the same record), and a damaged cache.
+ */
+static void
+test_own_entries_from_the_cache(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+
+    as(f->p.counselor_home);
+    same_as_without_cache(f, &cl, &rev); /* the own streams' cache made */
+    assert_string_equal(period_since(rev), "default");
+    json_decref(cl);
+    json_decref(rev);
+
+    ok(tc_cli("session", "done", f->p.client_id, "--yes", NULL), "session done");
+    ok(tc_cli("note", f->p.client_id, "-m", "talked about the weekend plan", "--private",
+              NULL),
+       "note");
+    ok(tc_cli("clients", "alias", f->p.client_id, "Robin Q", NULL), "alias");
+    same_as_without_cache(f, &cl, &rev);
+    assert_string_equal(period_since(rev), "last-session");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rev, "client"), "label")), "Robin Q");
+    assert_int_equal(json_array_size(json_object_get(rev, "notes")), 1);
+    json_decref(cl);
+    json_decref(rev);
+
+    ok(tc_cli("session", "undo", f->p.client_id, NULL), "session undo");
+    same_as_without_cache(f, &cl, &rev);
+    assert_string_equal(period_since(rev), "default");
+    json_decref(cl);
+    json_decref(rev);
+
+    flip_byte(f, 40);
+    same_as_without_cache(f, &cl, &rev);
+    assert_string_equal(period_since(rev), "default");
+    assert_int_equal(json_array_size(json_object_get(rev, "notes")), 1);
+    json_decref(cl);
+    json_decref(rev);
+}
+
 int
 main(void)
 {
@@ -464,6 +603,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cache_under_old_key_is_not_believed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_old_flags_come_from_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trend_from_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_entries_from_the_cache, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
