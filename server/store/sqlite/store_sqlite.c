@@ -555,8 +555,13 @@ open_path(const char *path, bool create, sq_store **out)
     }
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 1);
+    /* temp_store=MEMORY keeps the statement journal of each job's savepoint (the
+     * pages it changed, for ROLLBACK TO) in memory: SQLite otherwise spills it past
+     * 64 KiB to a new temporary file per group, written and thrown away unsynced.
+     * It holds one job's pages at most, as every job's savepoint is released. */
     if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")) != DBK_OK ||
+                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
+                       "PRAGMA temp_store=MEMORY;")) != DBK_OK ||
         (rc = init_schema(st)) != DBK_OK) {
         sq_close(st);
         return rc;
