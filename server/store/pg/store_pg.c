@@ -911,6 +911,14 @@ pg_reserve(pg_store *st, int64_t bytes)
 }
 
 static int
+pg_checkpoints(pg_store *st, int64_t wal_max_bytes)
+{
+    (void)st;
+    (void)wal_max_bytes;
+    return DBK_OK; /* PostgreSQL checkpoints by itself */
+}
+
+static int
 pg_room(pg_store *st)
 {
     (void)st;
