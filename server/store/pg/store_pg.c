@@ -919,6 +919,20 @@ pg_checkpoints(pg_store *st, int64_t wal_max_bytes)
 }
 
 static int
+pg_defer_sync(pg_store *st)
+{
+    (void)st;
+    return DBK_E_INVALID; /* a commit returns once PostgreSQL has it on disk */
+}
+
+static int
+pg_sync(pg_store *st)
+{
+    (void)st;
+    return DBK_OK;
+}
+
+static int
 pg_room(pg_store *st)
 {
     (void)st;

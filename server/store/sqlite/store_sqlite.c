@@ -282,6 +282,12 @@ struct sq_store {
     int64_t dirty_since;     /* Unix ms of the oldest waiting note */
     int64_t changes_at_begin; /* sqlite3_total_changes64 when the transaction began */
     struct ckpt *ckpt;        /* the checkpoint thread, once started (see the top) */
+    /* Deferred syncs (dbk_store_defer_sync): the log opened once more, to sync it from
+     * the syncing thread; commits that wrote, counted by the storage thread; how many
+     * of them the last sync covered (the syncing thread's). */
+    int wal_fd;
+    atomic_uint_fast64_t written;
+    uint64_t synced;
 };
 
 static void reserve_release(sq_store *st);
@@ -560,6 +566,7 @@ open_path(const char *path, bool create, sq_store **out)
     st = calloc(1, sizeof *st);
     if (st == NULL)
         return DBK_E_NOMEM;
+    st->wal_fd = -1;
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
@@ -789,12 +796,60 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
     return DBK_OK;
 }
 
+/* ---- the commit's sync, deferred (store.h) ---- */
+
+/*
+ * In WAL mode synchronous=NORMAL differs from FULL only in that a commit does not
+ * sync the log; checkpoints still sync the log before copying it and daybook.db
+ * before the log starts over. The sync a commit skips is done by dbk_store_sync,
+ * with fdatasync on a descriptor of the same log file, before anything of the
+ * commit is acknowledged: the log is one file for as long as this connection is
+ * open (SQLite deletes it only at the last close), and a crash before the sync
+ * loses a suffix of the log's transactions, never one in the middle (each frame's
+ * checksum covers the ones before it), none of them acknowledged.
+ */
+static int
+sq_defer_sync(sq_store *st)
+{
+    char path[4200];
+    struct stat sb;
+    if (st->wal_fd >= 0)
+        return DBK_OK;
+    /* SQLite made the log when this connection first read. */
+    if ((size_t)snprintf(path, sizeof path, "%s-wal", st->file) >= sizeof path ||
+        (st->wal_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return DBK_E_IO;
+    if (fstat(st->wal_fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        exec(st, "PRAGMA synchronous=NORMAL") != DBK_OK) {
+        close(st->wal_fd);
+        st->wal_fd = -1;
+        return DBK_E_IO;
+    }
+    return DBK_OK;
+}
+
+static int
+sq_sync(sq_store *st)
+{
+    uint64_t w = atomic_load(&st->written);
+    if (st->wal_fd < 0 || w == st->synced)
+        return DBK_OK;
+    if (fdatasync(st->wal_fd) != 0) {
+        DBK_LOG(DBK_LOG_ERROR, "wal_sync_failed", DBK_STR("error", strerror(errno)));
+        return DBK_E_IO;
+    }
+    st->synced = w;
+    return DBK_OK;
+}
+
 static void
 sq_close(sq_store *st)
 {
     if (st == NULL)
         return;
     ckpt_stop(st);
+    if (st->wal_fd >= 0) /* what the close writes is synced by SQLite again */
+        exec(st, "PRAGMA synchronous=FULL");
     /* The last notes of last seen, in a transaction of their own. */
     if (st->ndirty > 0 && !st->in_tx && exec(st, "BEGIN IMMEDIATE") == DBK_OK) {
         if (seen_write_all(st) != DBK_OK || exec(st, "COMMIT") != DBK_OK)
@@ -803,6 +858,8 @@ sq_close(sq_store *st)
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
     free(st);
 }
 
@@ -862,6 +919,8 @@ sq_tx_commit(sq_store *st)
     if (rc == DBK_OK)
         rc = exec(st, "COMMIT");
     st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
+    if (rc == DBK_OK && sqlite3_total_changes64(st->db) != st->changes_at_begin)
+        atomic_fetch_add(&st->written, 1); /* for dbk_store_sync */
     if (rc == DBK_OK && seen)
         seen_committed(st);
     return rc;
