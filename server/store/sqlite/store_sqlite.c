@@ -1,7 +1,9 @@
 /*
  * The embedded default backend: one SQLite file, daybook.db, in WAL mode with
- * synchronous=FULL, so a commit that returned is on disk. Used only from the
- * storage worker thread (and by admin commands before/without a loop).
+ * synchronous=FULL, so a commit that returned is on disk; daybookd serve moves that
+ * sync out of the commit (dbk_store_defer_sync, below) and syncs before it answers.
+ * Used only from the storage worker thread (and by admin commands before/without a
+ * loop), apart from the checkpoint thread and dbk_store_sync (see below).
  *
  * Statements are prepared once and kept (SQLITE_PREPARE_PERSISTENT), indexed by
  * the Q_* enum; sql_of[] holds their text. The schema is store/schema.c's, the
@@ -34,10 +36,11 @@
  * steady stream of commits it rarely finds the log fully copied, and the log starts
  * over only then; so when the log reaches its bound, the storage thread waits for
  * the thread's run to end and copies the rest itself, which is little as the thread
- * has copied most. Durability is SQLite's: synchronous=FULL on both connections, a
- * commit is in the log and synced before it returns, a checkpoint syncs the log
- * before it copies and daybook.db before the log may start over, and a process
- * killed mid-checkpoint replays the log at the next open.
+ * has copied most. Durability is SQLite's: a commit is in the log and synced before
+ * it is acknowledged (by the commit under FULL, or by dbk_store_sync), a checkpoint
+ * syncs the log before it copies and daybook.db before the log may start over (under
+ * FULL and NORMAL alike), and a process killed mid-checkpoint replays the log at the
+ * next open.
  */
 #include "../backend.h"
 #include "../schema.h"
