@@ -739,7 +739,7 @@ ckpt_stop(sq_store *st)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
-    DBK_LOG(DBK_LOG_DEBUG, "checkpoints", DBK_INT("background", (int64_t)c->runs),
+    DBK_LOG(DBK_LOG_INFO, "checkpoints", DBK_INT("background", (int64_t)c->runs),
             DBK_INT("storage_thread", (int64_t)c->own_runs));
     sqlite3_close(c->db);
     pthread_cond_destroy(&c->idle);
