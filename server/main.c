@@ -82,7 +82,7 @@ static const struct command commands[] = {
      cmd_restore},
     {"routes", "daybookd routes", "print every HTTP route the server answers", cmd_routes},
     {"serve", "daybookd serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
-              "               [--store URL] [--store-pool N]\n"
+              "               [--store URL] [--store-pool N] [--wal-max-mb N]\n"
               "               [--port-file FILE] [--quota-mb N] [--metrics-public]\n"
               "               [--rate-per-s N] [--rate-burst N]\n"
               "               [--idle-timeout-ms N] [--request-timeout-ms N] [--log-level LEVEL]\n"
@@ -134,6 +134,8 @@ command_help(const struct command *c, FILE *out)
                      "                      several daybookd may share one database\n"
                      "  --store-pool N      PostgreSQL connections (storage threads), 1..32\n"
                      "                      (default 4)\n"
+                     "  --wal-max-mb N      SQLite: the write-ahead log's bound, 1..65536 MiB\n"
+                     "                      (default 16); checkpoints run off the storage thread\n"
                      "  --port-file FILE    write the bound port to FILE once listening\n"
                      "  --quota-mb N        storage quota per account in MiB (default 256)\n"
                      "  --metrics-public    answer /metrics to any address (default loopback)\n"
@@ -262,6 +264,7 @@ struct serve_opts {
     json_t *help_lines; /* the clinic's help lines, in the order given (dbk/helplines.h) */
     long quota_mb;
     int rate_per_s, rate_burst, store_pool;
+    long wal_max_mb;
     bool metrics_public;
     dbk_http_timeouts timeouts;
     char *owned[16]; /* strings read from the config file */
@@ -279,6 +282,7 @@ static const struct option serve_longopts[] = {
     {"consent-template", required_argument, NULL, 'T'},
     {"help-line", required_argument, NULL, 'H'},
     {"store", required_argument, NULL, 'S'},    {"store-pool", required_argument, NULL, 'P'},
+    {"wal-max-mb", required_argument, NULL, 'W'},
     {NULL, 0, NULL, 0},
 };
 
@@ -332,6 +336,14 @@ serve_option(struct serve_opts *o, int opt, const char *arg)
         dbk_log_set_level(lvl);
         return 0;
     }
+    case 'W':
+        v = strtol(arg, &end, 10);
+        if (*end != '\0' || v < 1 || v > 65536) {
+            fprintf(stderr, "daybookd serve: wal-max-mb wants 1..65536, got '%s'\n", arg);
+            return 2;
+        }
+        o->wal_max_mb = v;
+        return 0;
     case 'q':
         v = strtol(arg, &end, 10);
         if (*end != '\0' || v < 1 || v > 1048576) {
@@ -490,7 +502,7 @@ cmd_serve(int argc, char **argv)
 {
     struct serve_opts o = {.listen = DEFAULT_LISTEN, .data_dir = DEFAULT_DATA_DIR,
                            .quota_mb = 256, .rate_per_s = 20, .rate_burst = 200,
-                           .store_pool = 4};
+                           .store_pool = 4, .wal_max_mb = 16};
     int opt, rc = 0;
 
     dbk_http_timeouts_default(&o.timeouts);
@@ -608,6 +620,9 @@ serve_run(struct serve_opts *o)
     s.app.config.help_lines = o->help_lines;
     s.app.loop = uv_default_loop();
     s.app.started_ms = uv_now(s.app.loop);
+    /* Before the storage thread starts: it sets the store's commit hook. Without the
+     * thread SQLite checkpoints on the storage thread, as it did before. */
+    (void)dbk_store_checkpoints(s.app.store, (int64_t)o->wal_max_mb * 1024 * 1024);
     if (dbk_worker_start(&s.app.worker, s.app.loop, s.app.store,
                          o->store_url ? o->store_pool : 1) != DBK_OK) {
         fprintf(stderr, "daybookd: cannot start the storage thread\n");

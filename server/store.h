@@ -98,6 +98,30 @@ int dbk_store_data_version(dbk_store *st, int64_t *out);
  * when there is no room for it now (the store then starts as full).
  */
 int dbk_store_reserve(dbk_store *st, int64_t bytes);
+/*
+ * Checkpoints off the storage thread (daybookd serve; SQLite): a thread of the
+ * store's own, on a connection of its own, copies the write-ahead log into
+ * daybook.db while the storage thread goes on committing, so a commit no longer
+ * pays for a checkpoint. The storage thread checkpoints itself only when the log
+ * has reached wal_max_bytes (it then waits for the thread's run to end and copies
+ * what is left, so the log starts over): the log stays within about wal_max_bytes
+ * plus one group. Stopped by dbk_store_close. DBK_OK, or an error (the store then
+ * checkpoints on the storage thread as before). PostgreSQL: nothing to do.
+ */
+int dbk_store_checkpoints(dbk_store *st, int64_t wal_max_bytes);
+/*
+ * The commit's sync, taken out of the commit (daybookd serve; SQLite): from now on
+ * dbk_store_tx_commit writes the transaction to the write-ahead log without waiting
+ * for the disk, and nothing committed may be acknowledged until a later
+ * dbk_store_sync has returned DBK_OK. That lets the storage thread run the next group
+ * while another thread syncs, and one sync cover every group committed before it.
+ * DBK_OK, or an error: commits then sync as before (PostgreSQL always).
+ */
+int dbk_store_defer_sync(dbk_store *st);
+/* Any one thread at a time, beside the storage thread: makes every transaction
+ * committed before the call durable (one fdatasync of the log; none when nothing was
+ * written since the last). DBK_OK, or DBK_E_IO. Without defer_sync: DBK_OK. */
+int dbk_store_sync(dbk_store *st);
 /* Before storing new records: DBK_OK, or DBK_E_STORAGE_FULL while the reserve is
  * used up and the disk has no room to make it again. */
 int dbk_store_room(dbk_store *st);

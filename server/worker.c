@@ -1,10 +1,20 @@
 /*
  * The storage thread and its group commit; see worker.h.
  *
- * Two queues, both guarded by w->lock: `in` (submitted, FIFO) and `out`
- * (finished, waiting for the loop). The loop is woken with a uv_async handle;
- * libuv may coalesce several wake-ups into one callback, which is why the
- * callback drains the whole `out` queue.
+ * Three queues, all guarded by w->lock: `in` (submitted, FIFO), `unsynced`
+ * (committed, waiting for the sync thread) and `out` (finished, waiting for the
+ * loop). The loop is woken with a uv_async handle; libuv may coalesce several
+ * wake-ups into one callback, which is why the callback drains the whole `out` queue.
+ *
+ * The sync thread (a store that defers its commits' sync, dbk_store_defer_sync:
+ * SQLite): the storage thread commits a group without waiting for the disk and
+ * goes on with the next one, while this thread takes every group committed so far,
+ * syncs once for all of them (dbk_store_sync), and only then hands them to the loop.
+ * So no response is sent before its commit is on disk, as before, and the groups
+ * that pile up during one sync share the next. Were a sync to fail, what it covered
+ * might not be on disk while the store's next transactions build on it, so daybookd
+ * stops there (abort, as PostgreSQL does on a failed fsync): nothing unsynced was
+ * acknowledged, and the next start recovers what the disk has.
  */
 #include "worker.h"
 #include "authcache.h"
@@ -31,10 +41,15 @@ struct dbk_worker {
     uv_cond_t cond;
     uv_async_t async;
     dbk_job *in_head, *in_tail;
+    dbk_job *unsynced_head, *unsynced_tail;
     dbk_job *out_head, *out_tail;
     size_t pending;
     bool stopping;
     uint64_t commits, jobs;
+    /* The sync thread, when the store defers its commits' sync (see the top). */
+    bool deferred, sync_stopping;
+    uv_thread_t sync_thread;
+    uv_cond_t sync_cond;
 };
 
 static void
@@ -121,6 +136,44 @@ thread_main(void *arg)
         uv_mutex_lock(&w->lock);
         w->commits++;
         w->jobs += n;
+        if (w->deferred) {
+            append(&w->unsynced_head, &w->unsynced_tail, first, last);
+            uv_cond_signal(&w->sync_cond);
+            continue; /* the lock is held, as the loop wants */
+        }
+        append(&w->out_head, &w->out_tail, first, last);
+        uv_mutex_unlock(&w->lock);
+        uv_async_send(&w->async);
+        uv_mutex_lock(&w->lock);
+    }
+    uv_mutex_unlock(&w->lock);
+}
+
+/* The sync thread (see the top): every group committed so far, one sync, then the
+ * loop. Runs until the storage thread has stopped and nothing waits. */
+static void
+sync_main(void *arg)
+{
+    dbk_worker *w = arg;
+
+    uv_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->unsynced_head == NULL && !w->sync_stopping)
+            uv_cond_wait(&w->sync_cond, &w->lock);
+        if (w->unsynced_head == NULL)
+            break;
+        dbk_job *first = w->unsynced_head, *last = w->unsynced_tail;
+        w->unsynced_head = w->unsynced_tail = NULL;
+        uv_mutex_unlock(&w->lock);
+
+        /* Their commits returned before they were queued: this sync covers them. */
+        if (dbk_store_sync(w->st) != DBK_OK) {
+            DBK_LOG(DBK_LOG_ERROR, "stopping", DBK_STR("reason", "the log could not be synced"),
+                    DBK_STR("effect", "nothing unsynced was acknowledged; restart recovers"));
+            abort();
+        }
+
+        uv_mutex_lock(&w->lock);
         append(&w->out_head, &w->out_tail, first, last);
         uv_mutex_unlock(&w->lock);
         uv_async_send(&w->async);
@@ -187,6 +240,18 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
         uv_close((uv_handle_t *)&w->async, NULL);
         return DBK_E_INTERNAL; /* the handle's memory is reclaimed at loop close */
     }
+    /* One storage thread on a store that can defer its sync: syncs on a thread of
+     * their own. Decided before any job is submitted; else commits sync themselves. */
+    uv_cond_init(&w->sync_cond);
+    if (w->nthreads == 1 && dbk_store_defer_sync(st) == DBK_OK) {
+        uv_mutex_lock(&w->lock);
+        w->deferred = uv_thread_create(&w->sync_thread, sync_main, w) == 0;
+        uv_mutex_unlock(&w->lock);
+        if (!w->deferred) {
+            DBK_LOG(DBK_LOG_ERROR, "sync_thread_failed");
+            abort(); /* commits no longer sync: serving without the thread would lose data */
+        }
+    }
     *out = w;
     return DBK_OK;
 }
@@ -228,6 +293,7 @@ on_closed(uv_handle_t *h)
     dbk_worker *w = h->data;
     uv_mutex_destroy(&w->lock);
     uv_cond_destroy(&w->cond);
+    uv_cond_destroy(&w->sync_cond);
     free(w);
 }
 
@@ -242,6 +308,13 @@ dbk_worker_stop(dbk_worker *w)
         uv_thread_join(&w->threads[i].thread);
         if (i > 0)
             dbk_store_close(w->threads[i].st);
+    }
+    if (w->deferred) { /* after the storage thread: it syncs the last groups, then ends */
+        uv_mutex_lock(&w->lock);
+        w->sync_stopping = true;
+        uv_cond_signal(&w->sync_cond);
+        uv_mutex_unlock(&w->lock);
+        uv_thread_join(&w->sync_thread);
     }
     on_async(&w->async); /* deliver what finished after the last wake-up */
     uv_close((uv_handle_t *)&w->async, on_closed);

@@ -5,10 +5,12 @@
  * Requests become jobs. The worker takes every job that is waiting (up to
  * DBK_GROUP_COMMIT_MAX), runs them in ONE transaction, each inside its own
  * savepoint so a job that fails rolls back alone, and commits once: that is the
- * group commit, one fsync for many requests. Only after the commit returns does
+ * group commit, one fsync for many requests. Only after the commit is on disk does
  * the loop learn the results (job->done), so a response that says "stored" is
  * only ever sent for data that is on disk. If the commit itself fails (disk full,
- * I/O error), every job of the group is failed with the commit's error.
+ * I/O error), every job of the group is failed with the commit's error. With SQLite
+ * the sync is a thread of its own (worker.c): the storage thread commits and goes
+ * on with the next group, and one sync covers every group committed before it.
  *
  * A store that allows several connections (PostgreSQL) gets several such threads,
  * each with its own handle (dbk_store_clone): the pool. They take groups from the

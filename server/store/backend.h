@@ -38,6 +38,9 @@
     X(bool, tx_alive, (), ())                                                                      \
     X(int, data_version, (, int64_t *out), (, out))                                                \
     X(int, reserve, (, int64_t bytes), (, bytes))                                                  \
+    X(int, checkpoints, (, int64_t wal_max_bytes), (, wal_max_bytes))                              \
+    X(int, defer_sync, (), ())                                                                     \
+    X(int, sync, (), ())                                                                           \
     X(int, room, (), ())                                                                           \
     X(bool, full, (), ())                                                                          \
     X(int, ping, (), ())                                                                           \

@@ -987,6 +987,28 @@ pg_reserve(pg_store *st, int64_t bytes)
 }
 
 static int
+pg_checkpoints(pg_store *st, int64_t wal_max_bytes)
+{
+    (void)st;
+    (void)wal_max_bytes;
+    return DBK_OK; /* PostgreSQL checkpoints by itself */
+}
+
+static int
+pg_defer_sync(pg_store *st)
+{
+    (void)st;
+    return DBK_E_INVALID; /* a commit returns once PostgreSQL has it on disk */
+}
+
+static int
+pg_sync(pg_store *st)
+{
+    (void)st;
+    return DBK_OK;
+}
+
+static int
 pg_room(pg_store *st)
 {
     (void)st;

@@ -1,7 +1,9 @@
 /*
  * The embedded default backend: one SQLite file, daybook.db, in WAL mode with
- * synchronous=FULL, so a commit that returned is on disk. Used only from the
- * storage worker thread (and by admin commands before/without a loop).
+ * synchronous=FULL, so a commit that returned is on disk; daybookd serve moves that
+ * sync out of the commit (dbk_store_defer_sync, below) and syncs before it answers.
+ * Used only from the storage worker thread (and by admin commands before/without a
+ * loop), apart from the checkpoint thread and dbk_store_sync (see below).
  *
  * Statements are prepared once and kept (SQLITE_PREPARE_PERSISTENT), indexed by
  * the Q_* enum; sql_of[] holds their text. The schema is store/schema.c's, the
@@ -24,6 +26,21 @@
  * last_seen) write the waiting notes first, so what the API answers is exact to the
  * minute; a process that dies without closing loses at most the notes of its last
  * minute or so of requests (never anything but last_seen).
+ *
+ * Checkpoints (daybookd serve, dbk_store_checkpoints): SQLite's autocheckpoint
+ * would copy the write-ahead log into daybook.db on the storage thread, inside the
+ * commit that crossed 1,000 pages: reading the log back, writing the file and two
+ * fsyncs, while every request of the next group waits. Instead a thread of this
+ * store, on a connection of its own, runs PASSIVE checkpoints beside the commits
+ * (struct ckpt below). A passive checkpoint never blocks the writer, but under a
+ * steady stream of commits it rarely finds the log fully copied, and the log starts
+ * over only then; so when the log reaches its bound, the storage thread waits for
+ * the thread's run to end and copies the rest itself, which is little as the thread
+ * has copied most. Durability is SQLite's: a commit is in the log and synced before
+ * it is acknowledged (by the commit under FULL, or by dbk_store_sync), a checkpoint
+ * syncs the log before it copies and daybook.db before the log may start over (under
+ * FULL and NORMAL alike), and a process killed mid-checkpoint replays the log at the
+ * next open.
  */
 #include "../backend.h"
 #include "../schema.h"
@@ -34,6 +51,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -266,6 +284,13 @@ struct sq_store {
     size_t ndirty;
     int64_t dirty_since;     /* Unix ms of the oldest waiting note */
     int64_t changes_at_begin; /* sqlite3_total_changes64 when the transaction began */
+    struct ckpt *ckpt;        /* the checkpoint thread, once started (see the top) */
+    /* Deferred syncs (dbk_store_defer_sync): the log opened once more, to sync it from
+     * the syncing thread; commits that wrote, counted by the storage thread; how many
+     * of them the last sync covered (the syncing thread's). */
+    int wal_fd;
+    atomic_uint_fast64_t written;
+    uint64_t synced;
 };
 
 static void reserve_release(sq_store *st);
@@ -544,6 +569,7 @@ open_path(const char *path, bool create, sq_store **out)
     st = calloc(1, sizeof *st);
     if (st == NULL)
         return DBK_E_NOMEM;
+    st->wal_fd = -1;
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
@@ -555,8 +581,13 @@ open_path(const char *path, bool create, sq_store **out)
     }
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 1);
+    /* temp_store=MEMORY keeps the statement journal of each job's savepoint (the
+     * pages it changed, for ROLLBACK TO) in memory: SQLite otherwise spills it past
+     * 64 KiB to a new temporary file per group, written and thrown away unsynced.
+     * It holds one job's pages at most, as every job's savepoint is released. */
     if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")) != DBK_OK ||
+                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
+                       "PRAGMA temp_store=MEMORY;")) != DBK_OK ||
         (rc = init_schema(st)) != DBK_OK) {
         sq_close(st);
         return rc;
@@ -618,11 +649,210 @@ sq_clone(sq_store *st, dbk_store **out)
     return DBK_E_INVALID; /* one writer: SQLite's worker is one thread */
 }
 
+/* ---- checkpoints off the storage thread (see the top) ---- */
+
+struct ckpt {
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards the fields below; held by the storage thread
+                           * through its own checkpoint, so none starts meanwhile */
+    pthread_cond_t wake;  /* the thread: work or stop */
+    pthread_cond_t idle;  /* the storage thread: the thread's run has ended */
+    sqlite3 *db;          /* the thread's connection; used by it alone */
+    int step;             /* pages not yet copied at which the thread runs */
+    int max_pages;        /* pages in the log at which the storage thread copies */
+    int copied;           /* pages of the log copied by the last run */
+    bool wanted, running, stopping;
+    uint64_t runs, own_runs; /* checkpoints by the thread, by the storage thread */
+};
+
+static void *
+ckpt_main(void *arg)
+{
+    struct ckpt *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->wanted && !c->stopping)
+            pthread_cond_wait(&c->wake, &c->lock);
+        if (c->stopping)
+            break;
+        c->wanted = false;
+        c->running = true;
+        pthread_mutex_unlock(&c->lock);
+        int log = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* BUSY: another process checkpoints */
+            DBK_LOG(DBK_LOG_WARN, "checkpoint_failed", DBK_INT("sqlite_rc", rc),
+                    DBK_STR("sqlite", sqlite3_errmsg(c->db)));
+        pthread_mutex_lock(&c->lock);
+        c->running = false;
+        c->runs++;
+        if (rc == SQLITE_OK)
+            c->copied = copied;
+        pthread_cond_broadcast(&c->idle);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/*
+ * SQLite calls this on the storage thread after each commit, with the pages now in
+ * the log (counted since it last started over). It wakes the thread once `step`
+ * pages wait to be copied; at the bound it waits for the thread's run to end and
+ * copies the rest on this connection: with no other writer and no reader that is
+ * every page, so the next transaction starts the log over.
+ */
+static int
+ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct ckpt *c = arg;
+    (void)name;
+    pthread_mutex_lock(&c->lock);
+    if (pages < c->copied)
+        c->copied = 0; /* the log started over */
+    if (pages >= c->max_pages) {
+        while (c->running)
+            pthread_cond_wait(&c->idle, &c->lock);
+        int log = 0, copied = 0;
+        if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+            SQLITE_OK)
+            c->copied = copied;
+        c->own_runs++;
+    } else if (pages - c->copied >= c->step && !c->running) {
+        c->wanted = true;
+        pthread_cond_signal(&c->wake);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return SQLITE_OK;
+}
+
+static void
+ckpt_stop(sq_store *st)
+{
+    struct ckpt *c = st->ckpt;
+    if (c == NULL)
+        return;
+    /* The storage thread has stopped (its worker is joined before the store closes);
+     * the hook goes first, so no commit of the close below wakes a thread that is gone. */
+    sqlite3_wal_hook(st->db, NULL, NULL);
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    DBK_LOG(DBK_LOG_INFO, "checkpoints", DBK_INT("background", (int64_t)c->runs),
+            DBK_INT("storage_thread", (int64_t)c->own_runs));
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->idle);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    st->ckpt = NULL;
+    sqlite3_wal_autocheckpoint(st->db, 1000); /* SQLite's own again, for the close */
+}
+
+static int
+sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
+{
+    struct ckpt *c;
+    int64_t page = 4096, pages;
+    sqlite3_stmt *ps;
+
+    if (st->ckpt != NULL || wal_max_bytes <= 0)
+        return DBK_OK;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &ps, NULL) == SQLITE_OK) {
+        if (sqlite3_step(ps) == SQLITE_ROW && sqlite3_column_int64(ps, 0) > 0)
+            page = sqlite3_column_int64(ps, 0);
+        sqlite3_finalize(ps);
+    }
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return DBK_E_NOMEM;
+    /* The bound in pages of the log; the thread runs every eighth of it, so that
+     * what the storage thread has left to copy at the bound is small. */
+    pages = wal_max_bytes / page;
+    c->max_pages = pages < 64 ? 64 : pages > INT32_MAX ? INT32_MAX : (int)pages;
+    c->step = c->max_pages / 8;
+    if (sqlite3_open_v2(st->file, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
+                                              SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        DBK_LOG(DBK_LOG_WARN, "checkpoint_thread_off", DBK_STR("sqlite", sqlite3_errmsg(c->db)),
+                DBK_STR("effect", "checkpoints on the storage thread"));
+        sqlite3_close(c->db);
+        free(c);
+        return DBK_E_IO;
+    }
+    sqlite3_wal_autocheckpoint(c->db, 0);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    pthread_cond_init(&c->idle, NULL);
+    if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+        sqlite3_close(c->db);
+        pthread_cond_destroy(&c->idle);
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return DBK_E_INTERNAL;
+    }
+    st->ckpt = c;
+    /* Replaces SQLite's autocheckpoint, which is a hook of its own. */
+    sqlite3_wal_hook(st->db, ckpt_hook, c);
+    return DBK_OK;
+}
+
+/* ---- the commit's sync, deferred (store.h) ---- */
+
+/*
+ * In WAL mode synchronous=NORMAL differs from FULL only in that a commit does not
+ * sync the log; checkpoints still sync the log before copying it and daybook.db
+ * before the log starts over. The sync a commit skips is done by dbk_store_sync,
+ * with fdatasync on a descriptor of the same log file, before anything of the
+ * commit is acknowledged: the log is one file for as long as this connection is
+ * open (SQLite deletes it only at the last close), and a crash before the sync
+ * loses a suffix of the log's transactions, never one in the middle (each frame's
+ * checksum covers the ones before it), none of them acknowledged.
+ */
+static int
+sq_defer_sync(sq_store *st)
+{
+    char path[4200];
+    struct stat sb;
+    if (st->wal_fd >= 0)
+        return DBK_OK;
+    /* SQLite made the log when this connection first read. */
+    if ((size_t)snprintf(path, sizeof path, "%s-wal", st->file) >= sizeof path ||
+        (st->wal_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return DBK_E_IO;
+    if (fstat(st->wal_fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        exec(st, "PRAGMA synchronous=NORMAL") != DBK_OK) {
+        close(st->wal_fd);
+        st->wal_fd = -1;
+        return DBK_E_IO;
+    }
+    return DBK_OK;
+}
+
+static int
+sq_sync(sq_store *st)
+{
+    uint64_t w = atomic_load(&st->written);
+    if (st->wal_fd < 0 || w == st->synced)
+        return DBK_OK;
+    if (fdatasync(st->wal_fd) != 0) {
+        DBK_LOG(DBK_LOG_ERROR, "wal_sync_failed", DBK_STR("error", strerror(errno)));
+        return DBK_E_IO;
+    }
+    st->synced = w;
+    return DBK_OK;
+}
+
 static void
 sq_close(sq_store *st)
 {
     if (st == NULL)
         return;
+    ckpt_stop(st);
+    if (st->wal_fd >= 0) /* what the close writes is synced by SQLite again */
+        exec(st, "PRAGMA synchronous=FULL");
     /* The last notes of last seen, in a transaction of their own. */
     if (st->ndirty > 0 && !st->in_tx && exec(st, "BEGIN IMMEDIATE") == DBK_OK) {
         if (seen_write_all(st) != DBK_OK || exec(st, "COMMIT") != DBK_OK)
@@ -631,6 +861,8 @@ sq_close(sq_store *st)
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
     free(st);
 }
 
@@ -690,6 +922,8 @@ sq_tx_commit(sq_store *st)
     if (rc == DBK_OK)
         rc = exec(st, "COMMIT");
     st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
+    if (rc == DBK_OK && sqlite3_total_changes64(st->db) != st->changes_at_begin)
+        atomic_fetch_add(&st->written, 1); /* for dbk_store_sync */
     if (rc == DBK_OK && seen)
         seen_committed(st);
     return rc;
