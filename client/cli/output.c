@@ -143,6 +143,23 @@ dbk_out_freshness(FILE *out, const json_t *fresh, bool color)
     fprintf(out, "   What clients sent since then is not shown. Run 'daybook sync' when online.\n");
 }
 
+void
+dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char *missing)
+{
+    if (warn && n > 0)
+        fprintf(stderr, "daybook: WARNING: %zu entr%s %s's device signed for never reached this "
+                        "device: the server is withholding them, and %s.\n",
+                n, n == 1 ? "y" : "ies", who, missing);
+    else if (warn)
+        fprintf(stderr, "daybook: WARNING: the server handed back an older stream head than "
+                        "%s's device signed: it is withholding entries, and %s.\n",
+                who, missing);
+    else if (unknown)
+        fprintf(stderr, "daybook: this device cannot tell whether the server withheld any of "
+                        "%s's entries (their device has signed no stream head yet).\n",
+                who);
+}
+
 int
 dbk_out_columns(void)
 {
