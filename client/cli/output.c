@@ -137,10 +137,11 @@ dbk_out_freshness(FILE *out, const json_t *fresh, bool color)
         fprintf(out, "Data as of %s (the last successful sync).\n", at ? at : "never");
         return;
     }
-    fprintf(out, "%s!! Data as of %s%s%s\n", color ? "\033[1;31m" : "", at ? at : "never",
-            offline ? ": OFFLINE, the server was not reached (or --offline)" : ": STALE",
-            color ? "\033[0m" : "");
-    fprintf(out, "   What clients sent since then is not shown. Run 'daybook sync' when online.\n");
+    /* Each line within 80 columns: "!! Data as of YYYY-MM-DD HH:MM: OFFLINE", then why. */
+    fprintf(out, "%s!! Data as of %s: %s%s\n", color ? "\033[1;31m" : "", at ? at : "never",
+            offline ? "OFFLINE" : "STALE", color ? "\033[0m" : "");
+    fprintf(out, "   %sWhat clients sent since then is not shown. Run 'daybook sync' when online.\n",
+            offline ? "The server was not reached (or --offline).\n   " : "");
 }
 
 void
