@@ -4,18 +4,12 @@
 #include "trust.h"
 
 #include "stream_key.h"
-#include "unlock.h"
 
-#include "dbk/base64.h"
 #include "dbk/envelope.h"
-
 #include "dbk/error.h"
-#include "dbk/fingerprint.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- stream heads (T12) ---- */
 

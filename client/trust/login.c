@@ -2,19 +2,10 @@
  * device believes of a server's offer and of the bundle it hands over; see trust.h. */
 #include "trust.h"
 
-#include "stream_key.h"
-#include "unlock.h"
-
-#include "dbk/base64.h"
-#include "dbk/envelope.h"
-
 #include "dbk/error.h"
-#include "dbk/fingerprint.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- a new account ---- */
 
