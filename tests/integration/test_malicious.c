@@ -767,11 +767,12 @@ struct told {
     int sync_status, clients_status;
 };
 
-/* The caseload, --json then the table offline, into t. The pair has one client. */
+/* The caseload offline (the sync before it pulled), --json then the table, into t. The
+ * pair has one client. */
 static void
 caseload_told(struct told *t)
 {
-    dbk_run_result r = tc_cli("--json", "clients", NULL);
+    dbk_run_result r = tc_cli("--json", "clients", "--offline", NULL);
     json_t *j = json_loads(r.out, 0, NULL);
     json_t *row = json_array_get(json_object_get(j, "clients"), 0);
     const char *first = json_string_value(json_array_get(json_object_get(row, "flags"), 0));
