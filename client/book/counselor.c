@@ -179,6 +179,27 @@ dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out
     return dbk_local_stream_of(s->L, client, DBK_LOCAL_SHARED, out);
 }
 
+int
+dbk_co_withheld(dbk_session *s, const dbk_id *client, dbk_trust_report *r)
+{
+    dbk_local_stream st;
+    int rc = dbk_co_client_stream(s, client, &st);
+    return rc != DBK_OK ? rc : dbk_trust_stream_head(s, &st.id, client, st.epoch, r);
+}
+
+bool
+dbk_co_withheld_warn(const dbk_trust_report *r)
+{
+    return r->withheld > 0 || r->head_rollbacks > 0;
+}
+
+json_t *
+dbk_co_withheld_json(const dbk_trust_report *r)
+{
+    return json_pack("{s:i, s:b}", "records", (int)r->withheld, "cannot_tell",
+                     r->heads_unknown > 0);
+}
+
 const dbk_eu_entry *
 dbk_co_last_session_entry(const dbk_eu_list *l, const dbk_id *client)
 {

@@ -15,6 +15,7 @@
 #define DBK_CLIENT_COUNSELOR_H
 
 #include "entries.h"
+#include "trust.h"
 
 /*
  * A JSON object kept in the local meta under key, sealed to this account's own
@@ -39,6 +40,21 @@ void dbk_co_label(const json_t *aliases, const dbk_id *id, char *out, size_t cap
 
 /* The client's shared stream on this device. */
 int dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream *out);
+
+/*
+ * Whether the server withholds records of the client's shared stream: the records this
+ * device holds against the counts the client signed in the stream's head
+ * (dbk_trust_stream_head, proto/TRUST.md T12), added to r. For what a counselor is shown
+ * of one client, the review and a caseload row, after a pull that checked no heads
+ * (dbk_sync_pull_first). Nonzero when nothing was checked (no shared stream of the
+ * client here, or the store failed). dbk_co_withheld_warn: whether r holds what the
+ * counselor must be warned of (records withheld, or a head older than one this device
+ * saw); dbk_co_withheld_json: r as the JSON says it, {records, cannot_tell}, a new
+ * reference.
+ */
+int dbk_co_withheld(dbk_session *s, const dbk_id *client, dbk_trust_report *r);
+bool dbk_co_withheld_warn(const dbk_trust_report *r);
+json_t *dbk_co_withheld_json(const dbk_trust_report *r);
 
 /* The newest session marker for client in l (the counselor's private stream):
  * its "at" copied into at. false when there is none. */

@@ -137,10 +137,28 @@ dbk_out_freshness(FILE *out, const json_t *fresh, bool color)
         fprintf(out, "Data as of %s (the last successful sync).\n", at ? at : "never");
         return;
     }
-    fprintf(out, "%s!! Data as of %s%s%s\n", color ? "\033[1;31m" : "", at ? at : "never",
-            offline ? ": OFFLINE, the server was not reached (or --offline)" : ": STALE",
-            color ? "\033[0m" : "");
-    fprintf(out, "   What clients sent since then is not shown. Run 'daybook sync' when online.\n");
+    /* Each line within 80 columns: "!! Data as of YYYY-MM-DD HH:MM: OFFLINE", then why. */
+    fprintf(out, "%s!! Data as of %s: %s%s\n", color ? "\033[1;31m" : "", at ? at : "never",
+            offline ? "OFFLINE" : "STALE", color ? "\033[0m" : "");
+    fprintf(out, "   %sWhat clients sent since then is not shown. Run 'daybook sync' when online.\n",
+            offline ? "The server was not reached (or --offline).\n   " : "");
+}
+
+void
+dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char *missing)
+{
+    if (warn && n > 0)
+        fprintf(stderr, "daybook: WARNING: %zu entr%s %s's device signed for never reached this "
+                        "device: the server is withholding them, and %s.\n",
+                n, n == 1 ? "y" : "ies", who, missing);
+    else if (warn)
+        fprintf(stderr, "daybook: WARNING: the server handed back an older stream head than "
+                        "%s's device signed: it is withholding entries, and %s.\n",
+                who, missing);
+    else if (unknown)
+        fprintf(stderr, "daybook: this device cannot tell whether the server withheld any of "
+                        "%s's entries (their device has signed no stream head yet).\n",
+                who);
 }
 
 int

@@ -13,6 +13,14 @@ void dbk_out_json(FILE *out, const json_t *j);
 /* The "data as of" line of review and clients (dbk_review_freshen's object): plain
  * when fresh, loud ("!!", and red when colour is on) when offline or stale. */
 void dbk_out_freshness(FILE *out, const json_t *fresh, bool color);
+/*
+ * What 'daybook review' and 'daybook clients' say on stderr of a client's records the
+ * server withholds (book/counselor.h dbk_co_withheld), in the same words. warn: that n
+ * entries who's device signed for never reached this device (n 0: that the server
+ * handed back an older stream head), and that missing ("this review is missing them").
+ * Else unknown: that this device cannot tell.
+ */
+void dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char *missing);
 /* The terminal's width when stdout is one, else 80. */
 int dbk_out_columns(void);
 /* Warns on stderr when some entries could not be opened. */

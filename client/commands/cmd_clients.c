@@ -16,6 +16,12 @@
  * fresh the data is: "data as of" the last successful sync, loud when offline
  * or older than DBK_REVIEW_STALE_HOURS.
  *
+ * Before every other flag, SERVER WITHHOLDING ENTRIES: the client's signed stream
+ * head counts entries this device never received (caseload.c, the review's check),
+ * said on stderr too in the review's words. As with the review, that is a warning,
+ * not a failure: the command exits 0 when it shows the caseload ('daybook sync'
+ * exits 1 for it).
+ *
  * daybook clients alias ID NAME: a name of the counselor's own for a client,
  * sealed on this device and carried to the counselor's other devices by an alias
  * record in its private stream (counselor.h); the server never reads it.
@@ -39,6 +45,28 @@
 #define ALIAS_MAX 40
 #define DAY_MS 86400000LL
 #define FLAGS_COL 51 /* RISK, CLIENT, LAST SYNC, DAYS LOGGED */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char help[] =
+    "One line per client: RISK (risk language in the review's Read first), the\n"
+    "client's alias, the last sync, days with an entry since the last session, then\n"
+    "flags, the most urgent first:\n"
+    "  " DBK_REPORT_CASELOAD_WITHHELD "  the client's device signed for entries that\n"
+    "      never reached this device: the server is withholding them and the row is\n"
+    "      missing them ('daybook review' and 'daybook sync' warn too; tell the\n"
+    "      clinic unless its server was just restored from a backup)\n"
+    "  USE REPORTED, HIGH CRAVING, NO ENTRIES N DAYS, ACCESS REVOKED / EXPIRED,\n"
+    "  NOT SHARING\n"
+    "It pulls first (--offline skips that); the first line says how fresh the data\n"
+    "is, with !! when the server was not reached or the last sync is older than\n"
+    "" STR(DBK_REVIEW_STALE_HOURS) " hours.\n"
+    "\n"
+    "Exit status, as 'daybook review': 0 when the caseload is shown, flags and\n"
+    "warnings included (entries withheld are a flag and a warning on stderr);\n"
+    "1 when it cannot be shown; 2 usage error.\n"
+    "--json: {\"clients\": [...], \"offline\", \"data\"}; each client has \"flags\" and\n"
+    "\"withheld\": {\"records\", \"cannot_tell\"} (null: no stream of the client here).\n";
 
 static int
 run_alias(dbk_session *s, int argc, char **argv)
@@ -233,6 +261,27 @@ print_caseload(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool 
                DBK_REVIEW_DEFAULT_DAYS);
 }
 
+/* The review's words on stderr (cli/output.h) for each client whose signed stream head
+ * says the server withholds entries, or whose head this device cannot check. */
+static void
+warn_withheld(const json_t *out)
+{
+    size_t i, j;
+    json_t *v, *f;
+    json_array_foreach(out, i, v) {
+        const json_t *w = json_object_get(v, "withheld");
+        bool warn = false;
+        if (!json_is_object(w))
+            continue;
+        json_array_foreach(json_object_get(v, "flags"), j, f)
+            warn = warn || strcmp(json_string_value(f), DBK_REPORT_CASELOAD_WITHHELD) == 0;
+        dbk_out_withheld(json_string_value(json_object_get(v, "label")), warn,
+                         (size_t)json_integer_value(json_object_get(w, "records")),
+                         json_is_true(json_object_get(w, "cannot_tell")),
+                         "the caseload's row is missing them");
+    }
+}
+
 /* The caseload (pulled first unless no_pull), its rows computed and printed. */
 static int
 show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
@@ -285,6 +334,8 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
             json_array_append_new(out, o);
     }
     dbk_report_caseload_sort(out);
+    if (ret == DBK_EXIT_OK)
+        warn_withheld(out);
 
     if (ret == DBK_EXIT_OK && ctx->json) {
         json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,
@@ -344,5 +395,6 @@ const dbk_cmd dbk_cmd_clients = {
     .name = "clients",
     .usage = "daybook clients [--offline] | daybook clients alias ID NAME",
     .summary = "counselors: your caseload with last sync, days logged and flags",
+    .help = help,
     .run = run,
 };

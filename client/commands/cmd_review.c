@@ -96,22 +96,12 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
 static void
 withheld_check(dbk_session *s, const dbk_id *client, json_t *rev)
 {
-    dbk_local_stream st;
     dbk_trust_report r = {0};
-    if (dbk_co_client_stream(s, client, &st) != DBK_OK ||
-        dbk_trust_stream_head(s, &st.id, client, st.epoch, &r) != DBK_OK)
+    if (dbk_co_withheld(s, client, &r) != DBK_OK)
         return;
-    json_object_set_new(rev, "withheld",
-                        json_pack("{s:i, s:b}", "records", (int)r.withheld, "cannot_tell",
-                                  r.heads_unknown > 0));
-    if (r.withheld > 0 || r.head_rollbacks > 0)
-        fprintf(stderr, "daybook: WARNING: %zu entr%s the client's device signed for never "
-                        "reached this device: the server is withholding them, and this review "
-                        "is missing them.\n",
-                r.withheld, r.withheld == 1 ? "y" : "ies");
-    else if (r.heads_unknown > 0)
-        fprintf(stderr, "daybook: this device cannot tell whether the server withheld any of "
-                        "this client's entries (their device has signed no stream head yet).\n");
+    json_object_set_new(rev, "withheld", dbk_co_withheld_json(&r));
+    dbk_out_withheld("the client", dbk_co_withheld_warn(&r), r.withheld, r.heads_unknown > 0,
+                     "this review is missing them");
 }
 
 /* Writes the review in format to outpath (mode 0600) or stdout. */

@@ -5,8 +5,17 @@
  * says: its figures, its flags in order of urgency (USE REPORTED, HIGH CRAVING, NO
  * ENTRIES N DAYS, ACCESS REVOKED / EXPIRED, NOT SHARING), and the rows' order: risk,
  * then use, then high craving, then silence, then the rest, ties by recency.
+ *
+ * Before them all, SERVER WITHHOLDING ENTRIES when the client's signed stream head
+ * counts records this device never received, or a head older than one it saw: the
+ * review's own check (book/counselor.h dbk_co_withheld, proto/TRUST.md T12), so that
+ * a row that looks calm because a lapse never arrived says so. Only what the client
+ * signed and this device checked counts: the server's caseload listing (last sync,
+ * grant state) proves nothing of the kind. The flag leaves the order as it was: the
+ * row sorts by the flags it has besides.
  */
 #include "caseload.h"
+#include "counselor.h"
 #include "review.h"
 #include "daycount.h"
 
@@ -29,6 +38,8 @@ struct row {
     bool have_peak;
     int quiet_days; /* -1: no entries at all */
     int risk;       /* risk-language items in Read first */
+    dbk_trust_report held; /* the stream head's check (dbk_co_withheld) */
+    bool held_checked;     /* false: no shared stream of the client here */
     json_t *flags;
 };
 
@@ -46,15 +57,20 @@ recency_name(int64_t last_ms, int64_t now_ms)
 static int
 urgency(const json_t *o)
 {
-    const char *f = json_string_value(json_array_get(json_object_get(o, "flags"), 0));
+    const json_t *x;
+    size_t i;
+    int u = 4;
     if (json_integer_value(json_object_get(o, "risk")) > 0)
         return 0;
-    if (f == NULL)
-        return 4;
-    return strcmp(f, "USE REPORTED") == 0   ? 1
-           : strcmp(f, "HIGH CRAVING") == 0 ? 2
-           : strncmp(f, "NO ENTRIES", 10) == 0 ? 3
-                                              : 4;
+    json_array_foreach(json_object_get(o, "flags"), i, x) {
+        const char *f = json_string_value(x);
+        int fu = strcmp(f, "USE REPORTED") == 0        ? 1
+                 : strcmp(f, "HIGH CRAVING") == 0      ? 2
+                 : strncmp(f, "NO ENTRIES", 10) == 0 ? 3
+                                                     : 4;
+        u = fu < u ? fu : u;
+    }
+    return u;
 }
 
 static int
@@ -115,6 +131,8 @@ static void
 row_flags(struct row *r)
 {
     r->flags = json_array();
+    if (r->held_checked && dbk_co_withheld_warn(&r->held))
+        json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_WITHHELD));
     if (r->used > 0)
         json_array_append_new(r->flags, json_string("USE REPORTED"));
     if (r->have_peak && r->peak >= DBK_REVIEW_HIGH_CRAVING)
@@ -134,8 +152,8 @@ row_flags(struct row *r)
         json_array_append_new(r->flags, json_string("NOT SHARING"));
 }
 
-/* The row's account, label, grant state and server-side last sync; false for an
- * account id that does not parse. */
+/* The row's account, label, grant state, server-side last sync and the check of the
+ * client's signed stream head; false for an account id that does not parse. */
 static bool
 row_start(dbk_session *s, struct row *r, const json_t *aliases, const char *k, const json_t *v)
 {
@@ -149,6 +167,7 @@ row_start(dbk_session *s, struct row *r, const json_t *aliases, const char *k, c
     r->from_server = json_is_integer(json_object_get(v, "last_sync_at"));
     if (r->from_server)
         r->last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
+    r->held_checked = dbk_co_withheld(s, &r->id, &r->held) == DBK_OK;
     return true;
 }
 
@@ -170,6 +189,8 @@ row_finish(struct row *r, const char *k, const dbk_review_period *p, int64_t now
                   r->flags);
     json_object_set_new(o, "recency", json_string(recency_name(r->last_ms, now_ms)));
     json_object_set_new(o, "risk", json_integer(r->risk));
+    json_object_set_new(o, "withheld",
+                        r->held_checked ? dbk_co_withheld_json(&r->held) : json_null());
     return o;
 }
 

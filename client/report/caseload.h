@@ -8,6 +8,11 @@
 #include "entries.h"
 #include "summary.h"
 
+/* The flag of a row whose client's signed stream head counts entries this device never
+ * received (book/counselor.h dbk_co_withheld, as the review checks it): its figures
+ * are missing them. First among the row's flags. */
+#define DBK_REPORT_CASELOAD_WITHHELD "SERVER WITHHOLDING ENTRIES"
+
 /*
  * One client's row (the --json shape of 'daybook clients'), from the server's
  * caseload row v (may be an empty object, offline) and the client's review since the

@@ -1,8 +1,10 @@
 /*
  * What this device believes, and why. The server is an adversary here: it can list
  * any key, grant, epoch or stream kind it likes, and the client believes only what a
- * signature it checked itself says. Every such decision is in this file; commands
- * and sync call it and never decide trust themselves.
+ * signature it checked itself says. Every such decision is declared here and made in
+ * trust/ (trust.c: authorship, grants, readers, sealed documents; pins.c: pins, safety
+ * numbers, the enrollment's counselor; heads.c: stream heads; login.c: login and key
+ * bundles); commands and sync call it and never decide trust themselves.
  *
  * Pins. The keys of another account this device verified: a counselor's Ed25519 and
  * X25519 keys checked against the fingerprint of the enrollment code given in person

@@ -34,14 +34,6 @@ struct fx {
     char counselor_id[DBK_ID_TEXT_LEN + 1], client_id[DBK_ID_TEXT_LEN + 1];
 };
 
-static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
 static bool
 contains(const char *hay, const char *needle)
 {
@@ -176,7 +168,7 @@ add_counselor(struct fx *f, const char *name, const char *home, char id[DBK_ID_T
     j = cli_json("--json", "init", NULL);
     snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
 }
 
 static int
@@ -213,11 +205,11 @@ setup_rest(struct fx *f)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
+    tc_ok(tc_cli("sync", NULL), "client sync");
 
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync"); /* learns "Sam K." from the consent */
+    tc_ok(tc_cli("sync", NULL), "counselor sync"); /* learns "Sam K." from the consent */
     return 0;
 }
 
@@ -269,7 +261,7 @@ test_options_anywhere(void **state)
     dbk_run_result r;
 
     as(f->clhome);
-    ok(tc_cli("journal", "-m", "options anywhere", NULL), "journal");
+    tc_ok(tc_cli("journal", "-m", "options anywhere", NULL), "journal");
     json_t *j = cli_json("log", "--json", NULL); /* was refused: only "--json log" worked */
     assert_true(json_is_array(j));
     assert_true(json_array_size(j) >= 1);
@@ -463,8 +455,8 @@ test_consent_expiry_stops_sharing(void **state)
     dbk_id co;
 
     as(f->clhome);
-    ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", NULL), "craving before");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", NULL), "craving before");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     assert_int_equal(counselor_cravings(f), 1);
 
     assert_int_equal(dbk_id_from_text(&co, f->counselor_id, strlen(f->counselor_id)), 0);
@@ -477,8 +469,8 @@ test_consent_expiry_stops_sharing(void **state)
     server_sql(f, sql, pg_sql);
 
     as(f->clhome);
-    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", NULL), "craving after");
-    ok(tc_cli("sync", NULL), "client sync after the end");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", NULL), "craving after");
+    tc_ok(tc_cli("sync", NULL), "client sync after the end");
 
     as(f->cohome);
     today_text(day);
@@ -528,7 +520,7 @@ test_counselor_name_from_the_code(void **state)
 
     snprintf(second, sizeof second, "%s/renamed", f->home);
     as(second);
-    ok(tc_cli("init", NULL), "init");
+    tc_ok(tc_cli("init", NULL), "init");
     r = tc_cli("enroll", uri, "--yes", "--name", "Robin T.", NULL);
     if (r.status != 0)
         fail_msg("enroll: %s", r.err);
@@ -624,9 +616,9 @@ test_pick_lists_and_errors(void **state)
     must_contain(r.err, "urge_surfing");
     must_contain(r.err, "--new-coping");
     dbk_run_result_free(&r);
-    ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", "--coping", "knitting",
-              "--new-coping", NULL),
-       "own strategy");
+    tc_ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", "--coping", "knitting",
+                 "--new-coping", NULL),
+          "own strategy");
     r = tc_cli("log", "--type", "cravings", NULL);
     assert_int_equal(r.status, 2);
     must_contain(r.err, "craving, journal, checklist_day, note, consent");
@@ -674,10 +666,10 @@ test_notes_back(void **state)
     json_t *j = cli_json("--json", "clients", NULL); /* the name came in the consent */
     assert_true(json_has(j, "Sam K."));
     json_decref(j);
-    ok(tc_cli("note", "Sam K.", "-m", "Great week, keep calling Jo. SHARED-1", "--share", NULL),
-       "shared note");
-    ok(tc_cli("note", "Sam K.", "-m", "Watch for payday triggers. PRIVATE-1", NULL),
-       "private note");
+    tc_ok(tc_cli("note", "Sam K.", "-m", "Great week, keep calling Jo. SHARED-1", "--share", NULL),
+          "shared note");
+    tc_ok(tc_cli("note", "Sam K.", "-m", "Watch for payday triggers. PRIVATE-1", NULL),
+          "private note");
     {
         const dbk_pty_step ask[] = {{"Share this note with Sam K.?", "yes\n"}, {NULL, NULL}};
         t = on_tty(ask, "note", "Sam K.", "-m", "See you Tuesday. SHARED-2", NULL);
@@ -685,8 +677,8 @@ test_notes_back(void **state)
         must_contain(t.out, "saved and shared");
         dbk_pty_result_free(&t);
     }
-    ok(tc_cli("assign", "Sam K.", "call_sponsor=Call your sponsor", NULL), "assign");
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("assign", "Sam K.", "call_sponsor=Call your sponsor", NULL), "assign");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("notes", NULL);
     must_contain(r.out, "PRIVATE-1");
     must_contain(r.out, "(your own record)");
@@ -821,7 +813,7 @@ test_consent(void **state)
     json_decref(j);
     snprintf(second, sizeof second, "%s/second", f->home);
     as(second);
-    ok(tc_cli("init", NULL), "second init");
+    tc_ok(tc_cli("init", NULL), "second init");
     r = tc_cli("enroll", uri, NULL); /* no terminal, no --yes: refused before the code is used */
     assert_int_equal(r.status, 2);
     must_contain(r.err, "--yes");
@@ -848,10 +840,10 @@ test_consent(void **state)
         must_contain(t.out, "Sharing with Dana Reyes");
         dbk_pty_result_free(&t);
     }
-    ok(tc_cli("journal", "-m", "second client's first entry SECOND-1", NULL), "journal");
-    ok(tc_cli("sync", NULL), "second sync");
+    tc_ok(tc_cli("journal", "-m", "second client's first entry SECOND-1", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "second sync");
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("review", "Alex P.", "--since", "2000-01-01", NULL);
     assert_int_equal(r.status, 0);
     must_contain(r.out, "SECOND-1");
@@ -862,7 +854,7 @@ test_consent(void **state)
     {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
-        ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke");
+        tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke");
     }
     as(f->cohome);
     r = tc_cli("sync", NULL);
@@ -873,12 +865,12 @@ test_consent(void **state)
     must_contain(r.out, "Status: revoked; nothing new is shared");
     assert_false(contains(r.out, "Status: in force"));
     dbk_run_result_free(&r);
-    ok(tc_cli("share", "Dana Reyes", "--yes", NULL), "share again");
+    tc_ok(tc_cli("share", "Dana Reyes", "--yes", NULL), "share again");
     r = tc_cli("consent", NULL);
     must_contain(r.out, "Status: in force");
     dbk_run_result_free(&r);
-    ok(tc_cli("journal", "-m", "after sharing again RESHARED-1", NULL), "journal");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("journal", "-m", "after sharing again RESHARED-1", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->cohome);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
@@ -923,8 +915,8 @@ test_aliases_sync(void **state)
 
     as(f->cohome);
     snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-    ok(tc_cli("clients", "alias", prefix, "Sammy Two", NULL), "alias");
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("clients", "alias", prefix, "Sammy Two", NULL), "alias");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("status", NULL);
     const char *p = strstr(r.out, "daybook login '");
     assert_non_null(p);
@@ -933,16 +925,16 @@ test_aliases_sync(void **state)
 
     snprintf(dev2, sizeof dev2, "%s/counselor-laptop", f->home);
     as(dev2);
-    ok(tc_cli("login", link, NULL), "second device login");
-    ok(tc_cli("sync", NULL), "second device sync");
+    tc_ok(tc_cli("login", link, NULL), "second device login");
+    tc_ok(tc_cli("sync", NULL), "second device sync");
     r = tc_cli("clients", NULL);
     must_contain(r.out, "Sammy Two");
     dbk_run_result_free(&r);
     /* A change on this device reaches the first. */
-    ok(tc_cli("clients", "alias", prefix, "Sam Kay", NULL), "alias on the laptop");
-    ok(tc_cli("sync", NULL), "laptop sync");
+    tc_ok(tc_cli("clients", "alias", prefix, "Sam Kay", NULL), "alias on the laptop");
+    tc_ok(tc_cli("sync", NULL), "laptop sync");
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("clients", NULL);
     must_contain(r.out, "Sam Kay");
     assert_false(contains(r.out, "Sammy Two"));
@@ -975,7 +967,7 @@ test_setup_code_without_url(void **state)
     dbk_run_result_free(&r);
     snprintf(home, sizeof home, "%s/lee", f->home);
     as(home);
-    ok(tc_cli("init", NULL), "init");
+    tc_ok(tc_cli("init", NULL), "init");
     r = tc_cli("enroll", code, NULL);
     assert_int_equal(r.status, 2);
     must_contain(r.err, "--server");
@@ -985,7 +977,7 @@ test_setup_code_without_url(void **state)
         fail_msg("enroll with --server: %s", r.err);
     must_contain(r.out, "Counselor account ready");
     dbk_run_result_free(&r);
-    ok(tc_cli("invite", NULL), "the new counselor invites");
+    tc_ok(tc_cli("invite", NULL), "the new counselor invites");
 }
 
 /* The recipient named by id in `daybook disclosures --json`, or NULL. */
@@ -1034,18 +1026,18 @@ test_disclosures(void **state)
     assert_int_equal(received(r, "journal"), 0);
     json_decref(doc);
 
-    ok(tc_cli("craving", "--intensity", "6", "--outcome", "resisted", NULL), "craving 1");
-    ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL), "craving 2");
-    ok(tc_cli("journal", "-m", "shared with my counselor", NULL), "journal");
-    ok(tc_cli("journal", "-m", "only mine", "--private", NULL), "private journal");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "6", "--outcome", "resisted", NULL), "craving 1");
+    tc_ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL), "craving 2");
+    tc_ok(tc_cli("journal", "-m", "shared with my counselor", NULL), "journal");
+    tc_ok(tc_cli("journal", "-m", "only mine", "--private", NULL), "private journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     /* Synced, not yet read: still nothing disclosed. */
     doc = cli_json("disclosures", "--json", NULL);
     assert_int_equal(received(recipient(doc, f->counselor_id), "craving"), 0);
     json_decref(doc);
 
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     as(f->clhome);
     doc = cli_json("disclosures", "--json", NULL);
     r = recipient(doc, f->counselor_id);
@@ -1159,29 +1151,29 @@ test_care_team(void **state)
                             "state")),
                         "active");
     json_decref(j);
-    ok(tc_cli("craving", "--intensity", "6", "--outcome", "resisted", NULL), "craving 1");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "6", "--outcome", "resisted", NULL), "craving 1");
+    tc_ok(tc_cli("sync", NULL), "client sync");
 
     /* Both read it: the prescriber has the client in the caseload. */
     as(home);
-    ok(tc_cli("sync", NULL), "prescriber sync");
+    tc_ok(tc_cli("sync", NULL), "prescriber sync");
     r = tc_cli("--json", "clients", NULL);
     assert_int_equal(r.status, 0);
     must_contain(r.out, f->client_id);
     dbk_run_result_free(&r);
     assert_int_equal(cravings_seen_by(home, f->client_id), 1);
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     assert_int_equal(cravings_seen_by(f->cohome, f->client_id), 1);
 
     /* The prescriber's access ends; the first counselor's does not. */
     as(f->clhome);
     snprintf(prefix, sizeof prefix, "%.8s", rx_id);
-    ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke the prescriber");
-    ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", NULL), "craving 2");
-    ok(tc_cli("sync", NULL), "client sync after revoke");
+    tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke the prescriber");
+    tc_ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", NULL), "craving 2");
+    tc_ok(tc_cli("sync", NULL), "client sync after revoke");
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync after revoke");
+    tc_ok(tc_cli("sync", NULL), "counselor sync after revoke");
     assert_int_equal(cravings_seen_by(f->cohome, f->client_id), 2);
     as(home);
     r = tc_cli("sync", NULL);
@@ -1223,10 +1215,10 @@ test_transfer(void **state)
         fail_msg("transfer: %s", r.err);
     must_contain(r.out, "1 client asked to move their care to Jordan Lee");
     dbk_run_result_free(&r);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     as(f->clhome);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     j = cli_json("--json", "today", NULL);
     json_t *ref = json_array_get(json_object_get(j, "referrals"), 0);
     assert_non_null(ref);
@@ -1244,13 +1236,13 @@ test_transfer(void **state)
     assert_null(json_object_get(json_object_get(j, "grants"), id));
     json_decref(j);
 
-    ok(tc_cli("share", link, "--yes", NULL), "share with the new counselor");
+    tc_ok(tc_cli("share", link, "--yes", NULL), "share with the new counselor");
     j = cli_json("--json", "today", NULL);
     assert_int_equal(json_array_size(json_object_get(j, "referrals")), 0);
     json_decref(j);
-    ok(tc_cli("sync", NULL), "client sync 2");
+    tc_ok(tc_cli("sync", NULL), "client sync 2");
     as(home);
-    ok(tc_cli("sync", NULL), "new counselor sync");
+    tc_ok(tc_cli("sync", NULL), "new counselor sync");
     r = tc_cli("--json", "clients", NULL);
     assert_int_equal(r.status, 0);
     must_contain(r.out, f->client_id);

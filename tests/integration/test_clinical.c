@@ -51,16 +51,6 @@ teardown(void **state)
     return 0;
 }
 
-
-
-static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
 /* A local date days_ago before today, and its month. */
 static void
 local_date(int days_ago, char date[11], char month[8])
@@ -125,11 +115,12 @@ test_checkin_calendar_measures(void **state)
 
     /* Days filled in afterwards: a use 3 days ago, abstinent 2 days ago; 4 days ago a
      * craving ending in use, logged late (recorded, not recalled). */
-    ok(tc_cli("calendar", "fill", d3, "--used", "--substance", "alcohol", NULL), "fill used");
-    ok(tc_cli("calendar", "fill", d2, "--abstinent", NULL), "fill abstinent");
+    tc_ok(tc_cli("calendar", "fill", d3, "--used", "--substance", "alcohol", NULL), "fill used");
+    tc_ok(tc_cli("calendar", "fill", d2, "--abstinent", NULL), "fill abstinent");
     char at[40];
     snprintf(at, sizeof at, "%sT20:00:00Z", d4);
-    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--at", at, NULL), "late craving");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--at", at, NULL),
+          "late craving");
 
     j = calendar(mtoday, NULL);
     assert_string_equal(day_state(j, today, &recalled), "abstinent");
@@ -238,9 +229,9 @@ test_checkin_calendar_measures(void **state)
     json_decref(b);
 
     /* The counselor sees the same days after both sync. */
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     j = calendar(m3, f->p.client_id);
     assert_string_equal(day_state(j, d3, &recalled), "used");
     assert_true(recalled);
@@ -277,22 +268,22 @@ test_plans(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Safety plan\n  Not written yet"));
     dbk_run_result_free(&r);
-    ok(tc_cli("plan", "set", "safety", "--from",
-           write_text(f->p.home, "safety.txt",
-                      "# my plan\n## Warning signs that a crisis may be developing\n"
-                      "- Not sleeping\n- Pulling away from people\n"
-                      "## People I can ask for help\nMy sister Ana\n"),
-           NULL),
-       "client sets the safety plan");
+    tc_ok(tc_cli("plan", "set", "safety", "--from",
+                 write_text(f->p.home, "safety.txt",
+                            "# my plan\n## Warning signs that a crisis may be developing\n"
+                            "- Not sleeping\n- Pulling away from people\n"
+                            "## People I can ask for help\nMy sister Ana\n"),
+                 NULL),
+          "client sets the safety plan");
     r = tc_cli("plan", "set", "safety", "--from",
             write_text(f->p.home, "bad.txt", "## Things I like\n- x\n"), NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "'Things I like' is not a section of the Safety plan"));
     dbk_run_result_free(&r);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("plan", "show", "safety", "--client", f->p.client_id, "--text", NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "- Pulling away from people\n"));
@@ -305,13 +296,13 @@ test_plans(void **state)
     memcpy(at, "- 988 Suicide & Crisis Lifeline\n", strlen("- 988 Suicide & Crisis Lifeline\n"));
     text[strlen(text) - strlen("- 988 Suicide & Crisis Lifeline\n")] = '\0';
     dbk_run_result_free(&r);
-    ok(tc_cli("plan", "set", "safety", "--client", f->p.client_id, "--from",
-           write_text(f->p.home, "safety2.txt", text), NULL),
-       "counselor changes the safety plan");
-    ok(tc_cli("sync", NULL), "counselor sync 2");
+    tc_ok(tc_cli("plan", "set", "safety", "--client", f->p.client_id, "--from",
+                 write_text(f->p.home, "safety2.txt", text), NULL),
+          "counselor changes the safety plan");
+    tc_ok(tc_cli("sync", NULL), "counselor sync 2");
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(tc_cli("sync", NULL), "client sync 2");
+    tc_ok(tc_cli("sync", NULL), "client sync 2");
     j = tc_json_of(tc_cli("--json", "plan", "show", "safety", NULL), "plan json");
     json_t *sec = json_object_get(json_object_get(j, "safety"), "sections");
     assert_string_equal(json_string_value(json_array_get(json_object_get(sec, "professionals"), 0)),
@@ -348,22 +339,23 @@ test_mat(void **state)
     local_date(1, d1, m);
     local_date(3, d3, m);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
             "hourly", "--take-home", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "--frequency (daily, twice_daily, weekly or monthly)"));
     dbk_run_result_free(&r);
-    ok(tc_cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
-           "daily", "--take-home", "--start", start, NULL),
-       "med set");
-    ok(tc_cli("sync", NULL), "counselor sync 2");
+    tc_ok(tc_cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
+                 "daily", "--take-home", "--start", start, NULL),
+          "med set");
+    tc_ok(tc_cli("sync", NULL), "counselor sync 2");
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(tc_cli("sync", NULL), "client sync");
-    ok(tc_cli("med", "take", NULL), "take today");
-    ok(tc_cli("med", "take", "Buprenorphine", "--date", d1, "--missed", NULL), "missed yesterday");
-    ok(tc_cli("checkin", "--date", d3, "--no-use", "--meds", "taken", NULL), "checkin d3");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("med", "take", NULL), "take today");
+    tc_ok(tc_cli("med", "take", "Buprenorphine", "--date", d1, "--missed", NULL),
+          "missed yesterday");
+    tc_ok(tc_cli("checkin", "--date", d3, "--no-use", "--meds", "taken", NULL), "checkin d3");
     r = tc_cli("med", "take", "methadone", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no such medication"));
@@ -377,16 +369,16 @@ test_mat(void **state)
     assert_int_equal(json_integer_value(json_object_get(a, "unconfirmed")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(a, "missed_days"), 0)), d1);
     json_decref(j);
-    ok(tc_cli("sync", NULL), "client sync 2");
+    tc_ok(tc_cli("sync", NULL), "client sync 2");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(tc_cli("sync", NULL), "counselor sync 3");
+    tc_ok(tc_cli("sync", NULL), "counselor sync 3");
     j = tc_json_of(tc_cli("--json", "med", "--client", f->p.client_id, "--days", "5", NULL), "co med");
     a = json_object_get(json_array_get(j, 0), "adherence");
     assert_int_equal(json_integer_value(json_object_get(a, "missed")), 1);
     assert_int_equal(json_integer_value(json_object_get(a, "taken")), 2);
     json_decref(j);
-    ok(tc_cli("med", "stop", f->p.client_id, "buprenorphine", NULL), "med stop");
+    tc_ok(tc_cli("med", "stop", f->p.client_id, "buprenorphine", NULL), "med stop");
     j = tc_json_of(tc_cli("--json", "med", "--client", f->p.client_id, NULL), "co med stopped");
     assert_false(json_is_true(json_object_get(json_array_get(j, 0), "active")));
     json_decref(j);
@@ -422,7 +414,7 @@ test_measure_schedule(void **state)
     local_date(0, today, m);
     local_date(-7, next, m);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("measure", "schedule", f->p.client_id, "phq9", "--every", "0", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "--every is a number of days"));
@@ -430,16 +422,16 @@ test_measure_schedule(void **state)
     r = tc_cli("measure", "schedule", f->p.client_id, "audit", "--every", "7", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    ok(tc_cli("measure", "schedule", f->p.client_id, "phq9", "--every", "7", "--start", start,
-              NULL),
-       "schedule phq9");
-    ok(tc_cli("measure", "schedule", f->p.client_id, "bam", "--every", "30", NULL),
-       "schedule bam");
-    ok(tc_cli("measure", "unschedule", f->p.client_id, "bam", NULL), "unschedule bam");
-    ok(tc_cli("sync", NULL), "counselor sync 2");
+    tc_ok(tc_cli("measure", "schedule", f->p.client_id, "phq9", "--every", "7", "--start", start,
+                 NULL),
+          "schedule phq9");
+    tc_ok(tc_cli("measure", "schedule", f->p.client_id, "bam", "--every", "30", NULL),
+          "schedule bam");
+    tc_ok(tc_cli("measure", "unschedule", f->p.client_id, "bam", NULL), "unschedule bam");
+    tc_ok(tc_cli("sync", NULL), "counselor sync 2");
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     j = tc_json_of(tc_cli("--json", "today", NULL), "today");
     json_t *due = json_object_get(j, "measures_due");
     assert_int_equal(json_array_size(due), 1); /* the BAM was stopped */
@@ -450,7 +442,7 @@ test_measure_schedule(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "PHQ-9  overdue: daybook measure phq9"));
     dbk_run_result_free(&r);
-    ok(tc_cli("measure", "phq9", "--answers", "2,2,2,2,1,1,1,1,0,1", NULL), "answer phq9");
+    tc_ok(tc_cli("measure", "phq9", "--answers", "2,2,2,2,1,1,1,1,0,1", NULL), "answer phq9");
     j = tc_json_of(tc_cli("--json", "today", NULL), "today after");
     assert_int_equal(json_array_size(json_object_get(j, "measures_due")), 0);
     json_decref(j);
@@ -460,7 +452,7 @@ test_measure_schedule(void **state)
                         today);
     assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "due")), next);
     json_decref(j);
-    ok(tc_cli("sync", NULL), "client sync 2");
+    tc_ok(tc_cli("sync", NULL), "client sync 2");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     j = tc_json_of(tc_cli("--json", "review", f->p.client_id, NULL), "review");
@@ -507,25 +499,25 @@ test_group_session(void **state)
     j = tc_json_of(tc_cli("--json", "init", NULL), "client2 init");
     snprintf(id2, sizeof id2, "%s", json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "client2 enroll");
-    ok(tc_cli("sync", NULL), "client2 sync");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "client2 enroll");
+    tc_ok(tc_cli("sync", NULL), "client2 sync");
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     r = tc_cli("session", "group", f->p.client_id, id2, "nobody-at-all", "--topic",
                "Relapse prevention", NULL);
     assert_int_equal(r.status, 1); /* one was not marked, and it says which */
     assert_non_null(strstr(r.out, "marked attended for 2 clients"));
     assert_non_null(strstr(r.err, "nobody-at-all"));
     dbk_run_result_free(&r);
-    ok(tc_cli("sync", NULL), "counselor sync 2");
+    tc_ok(tc_cli("sync", NULL), "counselor sync 2");
 
     const char *homes[2] = {f->p.client_home, home2};
     for (int c = 0; c < 2; c++) {
         setenv("DAYBOOK_HOME", homes[c], 1);
-        ok(tc_cli("sync", NULL), "client sync 2");
+        tc_ok(tc_cli("sync", NULL), "client sync 2");
         j = tc_json_of(tc_cli("--json", "today", NULL), "today");
         bool ticked = false;
         json_t *it;

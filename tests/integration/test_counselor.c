@@ -369,14 +369,6 @@ struct fx {
     char client_id[64], counselor_id[64];
 };
 
-static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
 static json_t *
 cli_json(const char *what, const char *a1, ...)
 {
@@ -442,7 +434,7 @@ setup(void **state)
     snprintf(f->counselor_id, sizeof f->counselor_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
     j = cli_json("invite", "--json", "invite", NULL);
     snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
     json_decref(j);
@@ -452,7 +444,7 @@ setup(void **state)
     snprintf(f->client_id, sizeof f->client_id, "%s",
              json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "client enroll");
     *state = f;
     return 0;
 }
@@ -481,7 +473,7 @@ log_history(struct fx *f)
     /* Keys cached in the kernel keyring while logging (no Argon2id per command);
      * `daybook lock` at the end leaves nothing behind. */
     setenv("DAYBOOK_UNLOCK_SECONDS", "300", 1);
-    ok(tc_cli("unlock", NULL), "unlock");
+    tc_ok(tc_cli("unlock", NULL), "unlock");
     for (int d = 0; d < N_DAYS; d++) {
         char date[11];
         date_of(d, date);
@@ -538,11 +530,11 @@ log_history(struct fx *f)
             char mood[4];
             snprintf(mood, sizeof mood, "%d", jr[ji].mood);
             if (jr[ji].at[0])
-                ok(tc_cli("journal", "-m", jr[ji].text, "--mood", mood, "--at",
-                          jr[ji].date_only ? date : jr[ji].at, NULL),
-                   "journal");
+                tc_ok(tc_cli("journal", "-m", jr[ji].text, "--mood", mood, "--at",
+                             jr[ji].date_only ? date : jr[ji].at, NULL),
+                      "journal");
             else
-                ok(tc_cli("journal", "-m", jr[ji].text, "--mood", mood, NULL), "journal");
+                tc_ok(tc_cli("journal", "-m", jr[ji].text, "--mood", mood, NULL), "journal");
         }
         if (ck_rec[d]) {
             const char *argv[16] = {dbk_bin("DAYBOOK"), "check"};
@@ -562,7 +554,7 @@ log_history(struct fx *f)
                 fail_msg("check on %s: %s", date, r.err);
             dbk_run_result_free(&r);
             if (unchecked[d])
-                ok(tc_cli("uncheck", UNCHECKED_ITEM, "--date", date, NULL), "uncheck");
+                tc_ok(tc_cli("uncheck", UNCHECKED_ITEM, "--date", date, NULL), "uncheck");
         }
     }
     assert_int_equal(ci, ncr);
@@ -580,11 +572,11 @@ log_history(struct fx *f)
     r = tc_cli("check", "exercise", "--date", "2999-01-01", NULL);
     assert_int_equal(r.status, 2);
     dbk_run_result_free(&r);
-    ok(tc_cli("sync", NULL), "client sync");
-    ok(tc_cli("lock", NULL), "lock");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("lock", NULL), "lock");
     setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 }
 
 static void
@@ -976,7 +968,7 @@ test_review_figures(void **state)
     }
     json_decref(cl);
     snprintf(buf, sizeof buf, "%.8s", f->client_id);
-    ok(tc_cli("clients", "alias", buf, "Sam R", NULL), "alias");
+    tc_ok(tc_cli("clients", "alias", buf, "Sam R", NULL), "alias");
     {
         dbk_run_result t = tc_cli("clients", NULL);
         assert_int_equal(t.status, 0);
@@ -1005,15 +997,15 @@ test_review_figures(void **state)
     }
 
     /* Notes, for the review and the client. */
-    ok(tc_cli("note", "Sam R", "-m", notes[0], "--share", NULL), "note 0");
+    tc_ok(tc_cli("note", "Sam R", "-m", notes[0], "--share", NULL), "note 0");
     {
         /* The option first with its text attached, as getopt reads it: "-mTEXT CLIENT". */
         char opt[256];
         snprintf(opt, sizeof opt, "-m%s", notes[1]);
-        ok(tc_cli("note", opt, "sam r", "--share", NULL), "note 1");
+        tc_ok(tc_cli("note", opt, "sam r", "--share", NULL), "note 1");
     }
     /* An assigned skill the client has not practised, and a default one re-assigned. */
-    ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
+    tc_ok(tc_cli("assign", "Sam R", "call_sponsor=Call your sponsor", "exercise", NULL), "assign");
     {
         dbk_run_result t = tc_cli("unassign", "Sam R", "journaling", NULL);
         assert_int_equal(t.status, 1); /* not the counselor's item */
@@ -1022,7 +1014,7 @@ test_review_figures(void **state)
         assert_int_equal(t.status, 2);
         dbk_run_result_free(&t);
     }
-    ok(tc_cli("sync", NULL), "counselor sync notes");
+    tc_ok(tc_cli("sync", NULL), "counselor sync notes");
 
     /* ---- the last 14 days and the whole 90: every figure, JSON and text ---- */
     r = review_checked(14);
@@ -1056,7 +1048,7 @@ test_review_figures(void **state)
         int circles = 0;
         assert_non_null(art);
         snprintf(path, sizeof path, "%s/review.html", art);
-        ok(tc_cli("review", "Sam R", "--format", "html", "--out", path, NULL), "review html");
+        tc_ok(tc_cli("review", "Sam R", "--format", "html", "--out", path, NULL), "review html");
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         json_array_foreach(json_object_get(json_object_get(r, "cravings"), "per_day"), i, x)
@@ -1071,7 +1063,7 @@ test_review_figures(void **state)
     json_decref(r);
 
     /* ---- session done: the next review starts today ---- */
-    ok(tc_cli("session", "done", "Sam R", "--yes", NULL), "session done");
+    tc_ok(tc_cli("session", "done", "Sam R", "--yes", NULL), "session done");
     r = cli_json("review since", "review", "Sam R", "--since", "last-session", "--format",
                  "json", NULL);
     p = json_object_get(r, "period");
@@ -1133,17 +1125,17 @@ test_review_figures(void **state)
     }
 
     /* Unassigning retires the item: no longer on the list of the period. */
-    ok(tc_cli("unassign", "Sam R", "call_sponsor", NULL), "unassign");
+    tc_ok(tc_cli("unassign", "Sam R", "call_sponsor", NULL), "unassign");
     r = cli_json("review after unassign", "review", "Sam R", "--format", "json", NULL);
     ckj = json_object_get(r, "checklist");
     assert_int_equal(json_array_size(json_object_get(ckj, "assigned_not_practised")), 0);
     assert_int_equal(json_array_size(json_object_get(ckj, "items")), 11);
     json_decref(r);
-    ok(tc_cli("sync", NULL), "counselor sync unassign");
+    tc_ok(tc_cli("sync", NULL), "counselor sync unassign");
 
     /* The client reads the notes after sync, and sees who holds a key. */
     as(f->clhome);
-    ok(tc_cli("sync", NULL), "client sync notes");
+    tc_ok(tc_cli("sync", NULL), "client sync notes");
     {
         dbk_run_result t = tc_cli("--json", "today", NULL);
         assert_int_equal(t.status, 0);
@@ -1176,7 +1168,7 @@ test_review_figures(void **state)
         assert_int_equal(t.status, 0);
         must_contain(t.out, "988");
         dbk_run_result_free(&t);
-        ok(tc_cli("sync", NULL), "client sync risk");
+        tc_ok(tc_cli("sync", NULL), "client sync risk");
         as(f->cohome);
         r = cli_json("review risk", "review", "Sam R", "--format", "json", NULL);
         json_t *rf = json_object_get(r, "read_first"), *it = json_array_get(json_object_get(rf, "items"), 0);
@@ -1202,7 +1194,7 @@ test_review_figures(void **state)
         json_t *rows = cli_json("clients risk", "--json", "clients", NULL);
         assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(rows, "clients"), 0), "risk")), 1);
         json_decref(rows);
-        ok(tc_cli("session", "discussed", "Sam R", id8, NULL), "discussed");
+        tc_ok(tc_cli("session", "discussed", "Sam R", id8, NULL), "discussed");
         r = cli_json("review discussed", "review", "Sam R", "--format", "json", NULL);
         it = json_array_get(json_object_get(json_object_get(r, "read_first"), "items"), 0);
         assert_true(json_is_true(json_object_get(it, "discussed")));
@@ -1221,12 +1213,12 @@ test_revoke(void **state)
     char prefix[16];
 
     as(f->clhome);
-    ok(tc_cli("journal", "-m", "before the revocation", NULL), "journal");
-    ok(tc_cli("sync", NULL), "sync");
+    tc_ok(tc_cli("journal", "-m", "before the revocation", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
     as(f->cohome);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
-    ok(tc_cli("review", "--", prefix, NULL), "review before"); /* an id may start with - */
+    tc_ok(tc_cli("review", "--", prefix, NULL), "review before"); /* an id may start with - */
 
     as(f->clhome);
     snprintf(prefix, sizeof prefix, "%.8s", f->counselor_id);
@@ -1239,8 +1231,8 @@ test_revoke(void **state)
         assert_int_equal(t.status, 0);
         dbk_run_result_free(&t);
     }
-    ok(tc_cli("journal", "-m", CANARY, NULL), "journal after");
-    ok(tc_cli("sync", NULL), "sync after");
+    tc_ok(tc_cli("journal", "-m", CANARY, NULL), "journal after");
+    tc_ok(tc_cli("sync", NULL), "sync after");
 
     /* The server's access log: the counselor was granted epoch 1 only, then revoked;
      * the new entry was written under epoch 2. */

@@ -94,14 +94,6 @@ seed(void)
     return s;
 }
 
-static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
 static int
 setup(void **state)
 {
@@ -143,9 +135,9 @@ setup(void **state)
     dbk_run_result_free(&r);
     /* The invite names the proxy's port: every request of the CLI goes through it. */
     uri = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "enroll");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "enroll");
     free(uri);
-    ok(tc_cli("unlock", NULL), "unlock");
+    tc_ok(tc_cli("unlock", NULL), "unlock");
     f->rng = seed();
     *state = f;
     return 0;
@@ -178,10 +170,10 @@ log_entry(struct fx *f)
     snprintf(mark, sizeof mark, MARK "%04d", f->logged);
     snprintf(n, sizeof n, "%d", f->logged % 8);
     if (f->logged % 2 == 0)
-        ok(tc_cli("craving", "--intensity", n, "--outcome", "resisted", "--note", mark, NULL),
-           "craving");
+        tc_ok(tc_cli("craving", "--intensity", n, "--outcome", "resisted", "--note", mark, NULL),
+              "craving");
     else
-        ok(tc_cli("journal", "-m", mark, NULL), "journal");
+        tc_ok(tc_cli("journal", "-m", mark, NULL), "journal");
     f->logged++;
 }
 

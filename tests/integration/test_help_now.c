@@ -48,14 +48,6 @@ must_contain(const char *hay, const char *needle)
         fail_msg("output lacks \"%s\":\n%s", needle, hay ? hay : "(null)");
 }
 
-static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
 static int
 setup(void **state)
 {
@@ -183,7 +175,7 @@ test_numbers_changed_before_enrollment_are_refused(void **state)
     assert_int_equal(dbk_server_restart(&f->srv, clinic_b), 0);
     snprintf(home, sizeof home, "%s/late-client", f->p.home);
     setenv("DAYBOOK_HOME", home, 1);
-    ok(tc_cli("init", NULL), "init");
+    tc_ok(tc_cli("init", NULL), "init");
     r = tc_cli("enroll", uri, "--yes", NULL);
     assert_int_equal(r.status, 0);
     must_contain(r.err, "not the ones\nyour counselor's code vouches for");
@@ -210,7 +202,7 @@ test_safety_plan_comes_first(void **state)
           p);
     fclose(p);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    ok(tc_cli("plan", "set", "safety", "--from", path, NULL), "plan set");
+    tc_ok(tc_cli("plan", "set", "safety", "--from", path, NULL), "plan set");
     assert_int_equal(dbk_server_stop(&f->srv), 0); /* offline from here */
 
     dbk_run_result r = help_now(f->p.client_home, "--plan");

@@ -759,12 +759,42 @@ drop_newest_record(struct fx *f)
 }
 
 /* What the counselor is told of records withheld: its sync (JSON count, stderr, exit
- * status), then its review offline (JSON count, stderr). */
+ * status), then its review offline (JSON count, stderr), then its caseload (the row's
+ * JSON count and flag, stderr, exit status; the table's row, within 80 columns). */
 struct told {
-    long sync_records, review_records;
-    bool sync_loud, review_loud;
-    int sync_status;
+    long sync_records, review_records, clients_records;
+    bool sync_loud, review_loud, clients_flagged, clients_loud, table_flagged, table_narrow;
+    int sync_status, clients_status;
 };
+
+/* The caseload offline (the sync before it pulled), --json then the table, into t. The
+ * pair has one client. */
+static void
+caseload_told(struct told *t)
+{
+    dbk_run_result r = tc_cli("--json", "clients", "--offline", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *row = json_array_get(json_object_get(j, "clients"), 0);
+    const char *first = json_string_value(json_array_get(json_object_get(row, "flags"), 0));
+    t->clients_records =
+        (long)json_integer_value(json_object_get(json_object_get(row, "withheld"), "records"));
+    t->clients_flagged = first != NULL && strcmp(first, "SERVER WITHHOLDING ENTRIES") == 0;
+    t->clients_loud = strstr(r.err, "withholding") != NULL;
+    t->clients_status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("clients", "--offline", NULL);
+    t->table_flagged = r.status == 0 && strstr(r.out, "SERVER WITHHOLDING ENTRIES") != NULL;
+    t->table_narrow = strchr(r.out, '\033') == NULL;
+    for (const char *p = r.out; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+        if (n > 80)
+            fprintf(stderr, "wider than 80 columns: %.*s\n", (int)n, p);
+        t->table_narrow = t->table_narrow && n <= 80;
+        p += n + (p[n] != '\0');
+    }
+    dbk_run_result_free(&r);
+}
 
 static struct told
 counselor_told(struct fx *f)
@@ -786,11 +816,14 @@ counselor_told(struct fx *f)
     t.review_loud = strstr(r.err, "withholding") != NULL;
     json_decref(j);
     dbk_run_result_free(&r);
+    caseload_told(&t);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     return t;
 }
 
-/* One record withheld, and both the sync and the review say so, loudly. */
+/* One record withheld, and the sync, the review and the caseload say so, loudly. The
+ * sync fails (exit 1); the review and the caseload are shown (exit 0), with a warning
+ * and, in the caseload, the client's row flagged first. */
 static void
 told_once(const struct told *t)
 {
@@ -799,6 +832,12 @@ told_once(const struct told *t)
     assert_int_equal(t->sync_status, 1);
     assert_int_equal(t->review_records, 1);
     assert_true(t->review_loud);
+    assert_int_equal(t->clients_records, 1);
+    assert_true(t->clients_flagged);
+    assert_true(t->clients_loud);
+    assert_int_equal(t->clients_status, 0);
+    assert_true(t->table_flagged);
+    assert_true(t->table_narrow);
 }
 
 /*
@@ -826,9 +865,10 @@ test_withheld_record(void **state)
                "the client writes 3 journal entries; the server drops one from every pull; the "
                "counselor syncs and opens the review",
                "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s",
+               "the review says so: %s; the caseload flags the row: %s",
                t.sync_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no");
+               t.review_records == 1 && t.review_loud ? "yes" : "no",
+               t.clients_flagged && t.table_flagged ? "yes" : "no");
     told_once(&t);
 }
 
@@ -852,6 +892,11 @@ test_withheld_after_review(void **state)
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     tc_ok(tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL), "review");
     tc_ok(tc_cli("sync", NULL), "sync"); /* the reviewed record, into the client's stream */
+    struct told calm = {0};
+    caseload_told(&calm); /* nothing withheld yet: the row has no such flag */
+    assert_int_equal(calm.clients_records, 0);
+    assert_false(calm.clients_flagged || calm.table_flagged);
+    assert_int_equal(calm.clients_status, 0);
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
@@ -864,11 +909,12 @@ test_withheld_after_review(void **state)
     dbk_report("malicious server: withheld after a review",
                "the client writes 2 journal entries; the counselor reviews and syncs (its "
                "reviewed record in the client's stream); the client logs a lapse; the server "
-               "drops the lapse from every pull",
+               "drops the lapse from every pull; the counselor syncs, reviews, lists the caseload",
                "lapses withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s",
+               "the review says so: %s; the caseload flags the row: %s",
                t.review_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no");
+               t.review_records == 1 && t.review_loud ? "yes" : "no",
+               t.clients_flagged && t.table_flagged ? "yes" : "no");
     told_once(&t);
 }
 

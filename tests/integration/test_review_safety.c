@@ -33,14 +33,6 @@ struct fx {
     tc_cli_pair_t p;
 };
 
-static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
 static bool
 contains(const char *hay, const char *needle)
 {
@@ -142,7 +134,7 @@ setup(void **state)
     assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
     tc_cli_pair(&f->srv, &f->p);
     as(f->p.counselor_home);
-    ok(tc_cli("clients", "alias", f->p.client_id, "Sam R", NULL), "alias");
+    tc_ok(tc_cli("clients", "alias", f->p.client_id, "Sam R", NULL), "alias");
     *state = f;
     return 0;
 }
@@ -172,10 +164,10 @@ test_session_done_asks_and_undoes(void **state)
     json_t *r;
 
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", "--used-what", "two beers",
-              NULL),
-       "lapse");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "8", "--outcome", "used", "--used-what", "two beers",
+                 NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
 
     /* A script without --yes marks nothing. */
@@ -276,7 +268,7 @@ test_wrong_passphrase_keeps_the_craving(void **state)
     const char *risky = "alone at home and I want to die";
 
     as(f->p.client_home);
-    ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal"); /* unlocked once */
+    tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal"); /* unlocked once */
     snprintf(good, sizeof good, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
     snprintf(bad, sizeof bad, "%s/wrong-passphrase", f->p.home);
     write_pass(bad, "not the passphrase at all");
@@ -315,7 +307,7 @@ test_wrong_passphrase_keeps_the_craving(void **state)
     assert_false(contains(t.err, "typed earlier"));
     dbk_run_result_free(&t);
 
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
     json_t *r = review_json("Sam R");
     const json_t *risk = read_first_item(r, "risk", NULL);
@@ -339,21 +331,21 @@ test_clinical_records_are_flagged(void **state)
     tc_days_ago(2, d2);
 
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync first"); /* the client's grant */
-    ok(tc_cli("med", "set", "Sam R", "buprenorphine", "--dose", "8 mg", "--frequency", "daily",
-              "--take-home", "--start", start, NULL),
-       "med set");
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync first"); /* the client's grant */
+    tc_ok(tc_cli("med", "set", "Sam R", "buprenorphine", "--dose", "8 mg", "--frequency", "daily",
+                 "--take-home", "--start", start, NULL),
+          "med set");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     as(f->p.client_home);
-    ok(tc_cli("sync", NULL), "client sync");
-    ok(tc_cli("med", "take", "--date", d3, "--missed", NULL), "missed d3");
-    ok(tc_cli("med", "take", "--date", d2, "--missed", NULL), "missed d2");
-    ok(tc_cli("med", "take", NULL), "taken today");
-    ok(tc_cli("checkin", "--mood", "2", "--craving", "9", "--used", "--substance", "alcohol",
-              "--meds", "taken", NULL),
-       "checkin");
-    ok(tc_cli("measure", "phq9", "--answers", "1,1,1,1,1,1,1,1,2,1", NULL), "phq9");
-    ok(tc_cli("sync", NULL), "client sync 2");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("med", "take", "--date", d3, "--missed", NULL), "missed d3");
+    tc_ok(tc_cli("med", "take", "--date", d2, "--missed", NULL), "missed d2");
+    tc_ok(tc_cli("med", "take", NULL), "taken today");
+    tc_ok(tc_cli("checkin", "--mood", "2", "--craving", "9", "--used", "--substance", "alcohol",
+                 "--meds", "taken", NULL),
+          "checkin");
+    tc_ok(tc_cli("measure", "phq9", "--answers", "1,1,1,1,1,1,1,1,2,1", NULL), "phq9");
+    tc_ok(tc_cli("sync", NULL), "client sync 2");
 
     as(f->p.counselor_home);
     json_t *r = review_json("Sam R");
@@ -398,9 +390,9 @@ add_client(struct fx *f, const char *name, char home[4300], char id[DBK_ID_TEXT_
     j = cli_json("--json", "init", NULL);
     snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
     json_decref(j);
-    ok(tc_cli("enroll", uri, "--yes", NULL), "enroll");
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "enroll");
     as(f->p.counselor_home);
-    ok(tc_cli("clients", "alias", id, name, NULL), "alias");
+    tc_ok(tc_cli("clients", "alias", id, name, NULL), "alias");
 }
 
 /* The row of `clients --json` labelled label, and its place (0 first). */
@@ -456,33 +448,33 @@ test_caseload_scenarios(void **state)
     add_client(f, "Jordan", jordan, jid);
     add_client(f, "Casey", casey, cid);
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     /* Casey shares one ordinary day, then revokes. */
     as(casey);
-    ok(tc_cli("journal", "-m", "went to group, felt fine", NULL), "casey journal");
-    ok(tc_cli("sync", NULL), "casey sync");
+    tc_ok(tc_cli("journal", "-m", "went to group, felt fine", NULL), "casey journal");
+    tc_ok(tc_cli("sync", NULL), "casey sync");
     char prefix[16];
     snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
-    ok(tc_cli("revoke", prefix, "--yes", NULL), "casey revokes");
+    tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "casey revokes");
     /* Jordan wrote once, eight days ago. */
     tc_days_ago(8, eight);
     as(jordan);
-    ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", eight, NULL),
-       "jordan craving");
-    ok(tc_cli("sync", NULL), "jordan sync");
+    tc_ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", eight, NULL),
+          "jordan craving");
+    tc_ok(tc_cli("sync", NULL), "jordan sync");
     /* Alex's journal reads as suicidal ideation. */
     as(alex);
-    ok(tc_cli("journal", "-m", ideation, NULL), "alex journal");
-    ok(tc_cli("sync", NULL), "alex sync");
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "alex journal");
+    tc_ok(tc_cli("sync", NULL), "alex sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync 2");
+    tc_ok(tc_cli("sync", NULL), "counselor sync 2");
     /* Sam lapses after the counselor's last pull. */
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
-              "--situation", "ran into an old friend", NULL),
-       "sam lapse");
-    ok(tc_cli("sync", NULL), "sam sync");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+                 "--situation", "ran into an old friend", NULL),
+          "sam lapse");
+    tc_ok(tc_cli("sync", NULL), "sam sync");
 
     /* ---- Sam: offline, the review says so and cannot show the lapse ---- */
     as(f->p.counselor_home);
@@ -596,13 +588,13 @@ test_new_client_reviewed_without_a_sync(void **state)
     json_t *r;
 
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     add_client(f, "Riley", riley, rid);
     as(riley);
-    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "alcohol",
-              NULL),
-       "riley lapse");
-    ok(tc_cli("sync", NULL), "riley sync");
+    tc_ok(
+        tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "alcohol", NULL),
+        "riley lapse");
+    tc_ok(tc_cli("sync", NULL), "riley sync");
     as(f->p.counselor_home);
     r = review_json("Riley");
     assert_true(json_is_true(json_object_get(json_object_get(r, "data"), "pulled")));
@@ -625,7 +617,7 @@ test_crisis_card_shows_the_safety_plan(void **state)
     must_contain(t.out, "988"); /* no plan yet: the card alone */
     assert_false(contains(t.out, "Your safety plan"));
     dbk_run_result_free(&t);
-    ok(tc_cli("plan", "set", "safety", "--from", path, NULL), "plan set");
+    tc_ok(tc_cli("plan", "set", "safety", "--from", path, NULL), "plan set");
     t = tc_cli("journal", "-m", "I want to die tonight", NULL);
     assert_int_equal(t.status, 0);
     must_contain(t.out, "Your safety plan");
@@ -655,18 +647,18 @@ test_rm_says_the_counselor_read_it(void **state)
                          "--used-what", "three beers", NULL);
     snprintf(lapse, sizeof lapse, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
     json_t *r = review_json("Sam R");
     assert_int_equal(count_of(r, "lapses"), 1);
     json_decref(r);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     as(f->p.client_home);
     j = cli_json("--json", "journal", "-m", "A quiet evening, nothing to report", NULL);
     snprintf(later, sizeof later, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
 
     /* An entry no review showed: no word about the counselor having read it. */
     dbk_run_result t = tc_cli("rm", later, NULL);
@@ -689,7 +681,7 @@ test_rm_says_the_counselor_read_it(void **state)
     pr = on_tty(yes, "rm", lapse, NULL);
     tty_done(&pr, 3, 0);
     dbk_pty_result_free(&pr);
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
 
     as(f->p.counselor_home);
     r = review_json("Sam R");
@@ -786,10 +778,10 @@ test_enrolled_three_days_ago(void **state)
     enrolled_days_ago(f, rid, 3);
     tc_days_ago(2, two);
     as(riley);
-    ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", "--at", two, NULL),
-       "riley craving");
-    ok(tc_cli("journal", "-m", ideation, NULL), "riley journal");
-    ok(tc_cli("sync", NULL), "riley sync");
+    tc_ok(tc_cli("craving", "--intensity", "5", "--outcome", "resisted", "--at", two, NULL),
+          "riley craving");
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "riley journal");
+    tc_ok(tc_cli("sync", NULL), "riley sync");
 
     as(f->p.counselor_home);
     json_t *r = review_json("Riley");
@@ -806,7 +798,7 @@ test_enrolled_three_days_ago(void **state)
     dbk_run_result_free(&t);
 
     snprintf(html, sizeof html, "%s/riley.html", f->p.home);
-    ok(tc_cli("review", "Riley", "--format", "html", "--out", html, NULL), "html review");
+    tc_ok(tc_cli("review", "Riley", "--format", "html", "--out", html, NULL), "html review");
     char *dom = chromium_dom(html);
     if (dom == NULL) {
         fprintf(stderr, "SKIPPED: the HTML checks (no chromium on PATH)\n");

@@ -50,14 +50,6 @@ struct fx {
 static const char ideation[] = "Nothing helps anymore. I just want to end my life.";
 
 static void
-ok(dbk_run_result r, const char *what)
-{
-    if (r.status != 0)
-        fail_msg("%s: exit %d: %s", what, r.status, r.err);
-    dbk_run_result_free(&r);
-}
-
-static void
 as(const char *home)
 {
     setenv("DAYBOOK_HOME", home, 1);
@@ -243,11 +235,11 @@ setup(void **state)
     tc_cli_pair(&f->srv, &f->p);
     /* An ordinary history, synced, and the counselor's cache made by its sync. */
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL), "craving");
-    ok(tc_cli("journal", "-m", "went to group, felt fine", NULL), "journal");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL), "craving");
+    tc_ok(tc_cli("journal", "-m", "went to group, felt fine", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     *state = f;
     return 0;
 }
@@ -281,12 +273,12 @@ test_sync_updates_the_cache(void **state)
     json_decref(rev);
 
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
-       "lapse");
-    ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     char *after = cache_hex(f);
     assert_non_null(after);
     assert_string_not_equal(before, after); /* the sync applied what it pulled */
@@ -314,10 +306,10 @@ test_bad_cache_is_rebuilt(void **state)
     sqlite3 *db;
 
     as(f->p.client_home);
-    ok(tc_cli("journal", "-m", "I went by the old bar on Fifth street today", NULL), "journal");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("journal", "-m", "I went by the old bar on Fifth street today", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     /* A flipped byte in the sealed summary. */
     flip_byte(f, 40);
@@ -378,11 +370,11 @@ test_cache_under_old_key_is_not_believed(void **state)
 
     snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
     as(f->p.client_home);
-    ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke");
-    ok(tc_cli("share", prefix, "--yes", NULL), "share again");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "revoke");
+    tc_ok(tc_cli("share", prefix, "--yes", NULL), "share again");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     char sql[1 << 16];
     /* The old records and the old cache put back, as an old copy of the file would hold
@@ -444,17 +436,17 @@ test_old_flags_come_from_the_cache(void **state)
     tc_days_ago(25, d25);
     tc_days_ago(20, d20);
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", d40, NULL),
-       "first craving");
-    ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
-              "--at", d30, NULL),
-       "old lapse");
-    ok(tc_cli("journal", "-m", ideation, "--at", d25, NULL), "old risk journal");
-    ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d20, NULL),
-       "old plain craving");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", "--at", d40, NULL),
+          "first craving");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+                 "--at", d30, NULL),
+          "old lapse");
+    tc_ok(tc_cli("journal", "-m", ideation, "--at", d25, NULL), "old risk journal");
+    tc_ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d20, NULL),
+          "old plain craving");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     same_as_without_cache(f, &cl, &rev);
     assert_non_null(carried_item(rev, "use", "heroin"));
@@ -466,7 +458,7 @@ test_old_flags_come_from_the_cache(void **state)
     json_decref(cl);
     json_decref(rev);
 
-    ok(tc_cli("session", "discussed", f->p.client_id, rec, NULL), "discussed");
+    tc_ok(tc_cli("session", "discussed", f->p.client_id, rec, NULL), "discussed");
     same_as_without_cache(f, &cl, &rev);
     assert_null(carried_item(rev, "risk", NULL));
     assert_non_null(carried_item(rev, "use", "heroin"));

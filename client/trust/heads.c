@@ -1,0 +1,171 @@
+/* Stream heads (proto/TRUST.md T12): what the owner of a stream signs of how many
+ * records it holds, and how a reader tells withheld records apart from none; see
+ * trust.h. */
+#include "trust.h"
+
+#include "stream_key.h"
+
+#include "dbk/envelope.h"
+#include "dbk/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- stream heads (T12) ---- */
+
+void
+dbk_trust_head_id(const dbk_id *stream, dbk_id *out)
+{
+    static const char label[] = "daybook/v1/stream-head";
+    unsigned char in[sizeof label + 16];
+    memcpy(in, label, sizeof label); /* with its NUL */
+    memcpy(in + sizeof label, stream->b, 16);
+    crypto_generichash(out->b, 16, in, sizeof in, NULL, 0);
+}
+
+static void
+head_key(char out[64], const char *what, const dbk_id *stream)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(stream, t);
+    snprintf(out, 64, "%s:%s", what, t);
+}
+
+bool
+dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own)
+{
+    char k[64];
+    dbk_id head;
+    dbk_trust_head_id(stream, &head);
+    head_key(k, "head_signed", stream);
+    *count = dbk_local_record_count(s->L, stream, &head);
+    if (*count <= dbk_local_get_int(s->L, k, 0))
+        return false;
+    *own = dbk_local_authored_count(s->L, stream, &head, &s->account);
+    return *own >= 0;
+}
+
+int
+dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count)
+{
+    char k[64];
+    head_key(k, "head_signed", stream);
+    return dbk_local_put_int(s->L, k, count);
+}
+
+struct head_acc {
+    dbk_session *s;
+    const dbk_id *stream, *owner, *head;
+    unsigned char owner_pk[32];
+    int64_t best;     /* the greatest count among the head's revisions that verify */
+    int64_t best_own; /* the greatest "own" among them (-1: none carries it) */
+};
+
+static void
+head_one(const dbk_local_record *rec, void *arg)
+{
+    struct head_acc *a = arg;
+    dbk_envelope_hdr h;
+    unsigned char key[32], *plain = NULL;
+    size_t plen;
+    if (dbk_envelope_parse(rec->env, rec->len, &h) != DBK_OK ||
+        !dbk_id_equal(&h.author, a->owner) ||
+        dbk_stream_key(a->s, a->stream, h.epoch, key) != DBK_OK)
+        return;
+    dbk_envelope_expect exp = {.stream = a->stream, .record = a->head, .epoch = h.epoch,
+                               .author = a->owner, .author_pk = a->owner_pk};
+    int rc = dbk_envelope_open(rec->env, rec->len, &exp, key, &plain, &plen);
+    sodium_memzero(key, sizeof key);
+    if (rc != DBK_OK)
+        return;
+    json_t *doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    json_t *n = json_object_get(doc, "records"), *own = json_object_get(doc, "own");
+    if (json_is_string(json_object_get(doc, "type")) &&
+        strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0 &&
+        json_is_integer(n)) {
+        if (json_integer_value(n) > a->best)
+            a->best = json_integer_value(n);
+        if (json_is_integer(own) && json_integer_value(own) > a->best_own)
+            a->best_own = json_integer_value(own);
+    }
+    json_decref(doc);
+}
+
+/* The greatest of best and the value kept under what for stream (-1: none), kept as the
+ * new high-water mark; *rollback is set when best is below what was kept. */
+static int
+high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best, int64_t *claimed,
+           bool *rollback)
+{
+    char k[64];
+    head_key(k, what, stream);
+    int64_t seen = dbk_local_get_int(s->L, k, -1);
+    if (best > seen) {
+        *claimed = best;
+        return dbk_local_put_int(s->L, k, best);
+    }
+    *claimed = seen;
+    *rollback = *rollback || (best >= 0 && best < seen);
+    return DBK_OK;
+}
+
+/*
+ * Compares what this device holds of stream with the greatest counts its owner signed
+ * (in any revision of the head held here, or seen by an earlier sync: counts never
+ * fall, so a server handing back an older head is caught too): every record id
+ * ("records"), and those whose current revision the owner wrote ("own", heads written
+ * since it existed), for records another writer added (a counselor's reviewed record)
+ * may fill a gap in the first count. A reader without the key of every epoch up to the
+ * stream's does not receive records of the others (README section 11) and cannot tell;
+ * nor can one that holds no head.
+ */
+int
+dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
+                      dbk_trust_report *r)
+{
+    dbk_id head;
+    unsigned char key[32];
+    struct head_acc a = {
+        .s = s, .stream = stream, .owner = owner, .head = &head, .best = -1, .best_own = -1};
+    bool all_epochs = true, rollback = false;
+    int64_t claimed, claimed_own;
+    int rc;
+
+    dbk_trust_head_id(stream, &head);
+    int64_t held = dbk_local_record_count(s->L, stream, &head);
+    if (held < 0)
+        return DBK_E_IO;
+    if (dbk_id_equal(owner, &s->account))
+        memcpy(a.owner_pk, s->keys->sign_pk, 32);
+    else if (dbk_trust_pinned(s, owner, a.owner_pk, NULL) != DBK_OK)
+        a.best = -2; /* no key to check the owner's signature with */
+    if (a.best == -1 && (rc = dbk_local_revisions(s->L, &head, head_one, &a)) != DBK_OK)
+        return rc;
+    if ((rc = high_water(s, "head_seen", stream, a.best, &claimed, &rollback)) != DBK_OK ||
+        (rc = high_water(s, "head_seen_own", stream, a.best_own, &claimed_own, &rollback)) !=
+            DBK_OK)
+        return rc;
+    for (uint32_t e = 1; e <= epoch && all_epochs; e++)
+        all_epochs = dbk_stream_key(s, stream, e, key) == DBK_OK;
+    sodium_memzero(key, sizeof key);
+    r->head_rollbacks += rollback;
+    if (claimed < 0 || !all_epochs) {
+        r->heads_unknown += held > 0;
+        return DBK_OK;
+    }
+    int64_t missing = claimed - held;
+    if (claimed_own > 0) {
+        /* Counted from the envelopes' clear headers, nothing opened: a record a server
+         * forged in the owner's name fills this count, and the review counts it as
+         * one that did not open. */
+        int64_t held_own = dbk_local_authored_count(s->L, stream, &head, owner);
+        if (held_own < 0)
+            return DBK_E_IO;
+        if (claimed_own - held_own > missing)
+            missing = claimed_own - held_own;
+    }
+    if (missing > 0)
+        r->withheld += (size_t)missing;
+    return DBK_OK;
+}
