@@ -493,20 +493,20 @@ test_trend_from_the_cache(void **state)
     tc_days_ago(10, d10);
     tc_days_ago(9, d9);
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d40, NULL),
+    tc_ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", "--at", d40, NULL),
        "first craving");
-    ok(tc_cli("craving", "--intensity", "47", "--scale", "1-100", "--outcome", "resisted",
+    tc_ok(tc_cli("craving", "--intensity", "47", "--scale", "1-100", "--outcome", "resisted",
               "--at", d13, NULL),
        "1-100 craving");
-    ok(tc_cli("craving", "--intensity", "6", "--outcome", "used", "--used-what", "alcohol",
+    tc_ok(tc_cli("craving", "--intensity", "6", "--outcome", "used", "--used-what", "alcohol",
               "--at", d11, NULL),
        "lapse");
-    ok(tc_cli("craving", "--intensity", "33", "--scale", "1-100", "--outcome", "resisted",
+    tc_ok(tc_cli("craving", "--intensity", "33", "--scale", "1-100", "--outcome", "resisted",
               "--at", d10, NULL),
        "another 1-100 craving");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     same_as_without_cache(f, &cl, &rev);
     const json_t *trend = json_object_get(json_object_get(rev, "cravings"), "trend");
@@ -518,12 +518,12 @@ test_trend_from_the_cache(void **state)
 
     /* One more in the previous period, after the cache was made. */
     as(f->p.client_home);
-    ok(tc_cli("craving", "--intensity", "91", "--scale", "1-100", "--outcome", "resisted",
+    tc_ok(tc_cli("craving", "--intensity", "91", "--scale", "1-100", "--outcome", "resisted",
               "--at", d9, NULL),
        "late craving");
-    ok(tc_cli("sync", NULL), "client sync");
+    tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
-    ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
     same_as_without_cache(f, &cl, &rev);
     trend = json_object_get(json_object_get(rev, "cravings"), "trend");
     assert_int_equal(json_integer_value(json_object_get(trend, "previous_count")), 4);
@@ -559,11 +559,11 @@ test_own_entries_from_the_cache(void **state)
     json_decref(cl);
     json_decref(rev);
 
-    ok(tc_cli("session", "done", f->p.client_id, "--yes", NULL), "session done");
-    ok(tc_cli("note", f->p.client_id, "-m", "talked about the weekend plan", "--private",
+    tc_ok(tc_cli("session", "done", f->p.client_id, "--yes", NULL), "session done");
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "talked about the weekend plan", "--private",
               NULL),
        "note");
-    ok(tc_cli("clients", "alias", f->p.client_id, "Robin Q", NULL), "alias");
+    tc_ok(tc_cli("clients", "alias", f->p.client_id, "Robin Q", NULL), "alias");
     same_as_without_cache(f, &cl, &rev);
     assert_string_equal(period_since(rev), "last-session");
     assert_string_equal(
@@ -572,7 +572,7 @@ test_own_entries_from_the_cache(void **state)
     json_decref(cl);
     json_decref(rev);
 
-    ok(tc_cli("session", "undo", f->p.client_id, NULL), "session undo");
+    tc_ok(tc_cli("session", "undo", f->p.client_id, NULL), "session undo");
     same_as_without_cache(f, &cl, &rev);
     assert_string_equal(period_since(rev), "default");
     json_decref(cl);
