@@ -631,6 +631,8 @@ serve_run(struct serve_opts *o)
     }
     s.app.http = dbk_http_server_new(s.app.loop, handle_request, &s.app);
     if (s.app.http == NULL) {
+        dbk_worker_stop(s.app.worker); /* its storage and sync threads use the store */
+        uv_run(s.app.loop, UV_RUN_DEFAULT);
         dbk_store_close(s.app.store);
         return 1;
     }

@@ -286,7 +286,7 @@ struct sq_store {
     int64_t changes_at_begin; /* sqlite3_total_changes64 when the transaction began */
     struct ckpt *ckpt;        /* the checkpoint thread, once started (see the top) */
     /* Deferred syncs (dbk_store_defer_sync): the log opened once more, to sync it from
-     * the syncing thread; commits that wrote, counted by the storage thread; how many
+     * the syncing thread; commits that wrote frames, counted by ckpt_hook; how many
      * of them the last sync covered (the syncing thread's). */
     int wal_fd;
     atomic_uint_fast64_t written;
@@ -663,6 +663,7 @@ struct ckpt {
     int copied;           /* pages of the log copied by the last run */
     bool wanted, running, stopping;
     uint64_t runs, own_runs; /* checkpoints by the thread, by the storage thread */
+    atomic_uint_fast64_t *written; /* the store's count of commits that wrote frames */
 };
 
 static void *
@@ -706,6 +707,10 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct ckpt *c = arg;
     (void)name;
+    /* SQLite calls this hook after exactly the commits that wrote frames to the log,
+     * whatever wrote them (rows, a pragma, an index): the count dbk_store_sync
+     * compares, bumped before the commit returns to the worker. */
+    atomic_fetch_add(c->written, 1);
     pthread_mutex_lock(&c->lock);
     if (pages < c->copied)
         c->copied = 0; /* the log started over */
@@ -771,6 +776,7 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
     pages = wal_max_bytes / page;
     c->max_pages = pages < 64 ? 64 : pages > INT32_MAX ? INT32_MAX : (int)pages;
     c->step = c->max_pages / 8;
+    c->written = &st->written;
     if (sqlite3_open_v2(st->file, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
                                               SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK ||
@@ -811,6 +817,21 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
  * loses a suffix of the log's transactions, never one in the middle (each frame's
  * checksum covers the ones before it), none of them acknowledged.
  */
+static bool
+in_wal_mode(sq_store *st)
+{
+    sqlite3_stmt *ps;
+    bool wal = false;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode", -1, &ps, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(ps) == SQLITE_ROW) {
+        const unsigned char *mode = sqlite3_column_text(ps, 0);
+        wal = mode != NULL && strcmp((const char *)mode, "wal") == 0;
+    }
+    sqlite3_finalize(ps);
+    return wal;
+}
+
 static int
 sq_defer_sync(sq_store *st)
 {
@@ -818,6 +839,10 @@ sq_defer_sync(sq_store *st)
     struct stat sb;
     if (st->wal_fd >= 0)
         return DBK_OK;
+    /* Which commits wrote is counted by the checkpoint thread's hook (ckpt_hook); and
+     * the argument above holds in WAL mode only, so both are checked, not assumed. */
+    if (st->ckpt == NULL || !in_wal_mode(st))
+        return DBK_E_IO;
     /* SQLite made the log when this connection first read. */
     if ((size_t)snprintf(path, sizeof path, "%s-wal", st->file) >= sizeof path ||
         (st->wal_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
@@ -922,8 +947,6 @@ sq_tx_commit(sq_store *st)
     if (rc == DBK_OK)
         rc = exec(st, "COMMIT");
     st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
-    if (rc == DBK_OK && sqlite3_total_changes64(st->db) != st->changes_at_begin)
-        atomic_fetch_add(&st->written, 1); /* for dbk_store_sync */
     if (rc == DBK_OK && seen)
         seen_committed(st);
     return rc;
