@@ -62,6 +62,17 @@ append(dbk_job **head, dbk_job **tail, dbk_job *first, dbk_job *last)
     *tail = last;
 }
 
+/* Jobs first..last to the loop's queue, and the loop woken; w->lock is held on entry
+ * and on return (it is let go while the loop is woken). */
+static void
+hand_to_loop(dbk_worker *w, dbk_job *first, dbk_job *last)
+{
+    append(&w->out_head, &w->out_tail, first, last);
+    uv_mutex_unlock(&w->lock);
+    uv_async_send(&w->async);
+    uv_mutex_lock(&w->lock);
+}
+
 /* Runs one group: all jobs in one transaction, each in a savepoint. What the storage
  * thread caches of the store (authcache.h) is forgotten when another process wrote
  * to it since the last group, and whenever something the jobs read may be undone: a
@@ -141,10 +152,7 @@ thread_main(void *arg)
             uv_cond_signal(&w->sync_cond);
             continue; /* the lock is held, as the loop wants */
         }
-        append(&w->out_head, &w->out_tail, first, last);
-        uv_mutex_unlock(&w->lock);
-        uv_async_send(&w->async);
-        uv_mutex_lock(&w->lock);
+        hand_to_loop(w, first, last);
     }
     uv_mutex_unlock(&w->lock);
 }
@@ -174,10 +182,7 @@ sync_main(void *arg)
         }
 
         uv_mutex_lock(&w->lock);
-        append(&w->out_head, &w->out_tail, first, last);
-        uv_mutex_unlock(&w->lock);
-        uv_async_send(&w->async);
-        uv_mutex_lock(&w->lock);
+        hand_to_loop(w, first, last);
     }
     uv_mutex_unlock(&w->lock);
 }

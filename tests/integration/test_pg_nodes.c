@@ -788,15 +788,6 @@ test_migrate_check_backup_restore(void **unused)
     free(url);
 }
 
-/* Wall-clock ms: last seen is in Unix time. */
-static long long
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Last seen is the minute of a device's last authenticated request on every node
  * (proto/README.md section 5): a client's request to node 0 shows, in the same
@@ -824,13 +815,13 @@ test_last_seen_across_nodes(void **unused)
     assert_int_equal(dbk_server_stop(&nodes[0]), 0);
     assert_true(dbk_pg_exec_db(db_url, sql) >= 0);
     assert_int_equal(dbk_server_restart(&nodes[0], node_args), 0);
-    t0 = wall_ms();
+    t0 = tc_unix_ms();
     json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st));
     assert_int_equal(st, 200);
     json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st)); /* remembered */
     assert_int_equal(st, 200);
     r = tc_req(&nodes[1], &co, "GET", "/v1/caseload", NULL, &st);
-    t1 = wall_ms();
+    t1 = tc_unix_ms();
     assert_int_equal(st, 200);
     json_array_foreach(json_object_get(r, "clients"), i, e) {
         json_t *id = tc_id(&cl.id);

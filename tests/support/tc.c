@@ -511,6 +511,14 @@ tc_days_ago(int days, char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+long long
+tc_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 tc_ok(dbk_run_result r, const char *what)
 {

@@ -121,4 +121,8 @@ void tc_ok(dbk_run_result r, const char *what);
  * daylight-saving time cannot move it). */
 void tc_days_ago(int days, char out[11]);
 
+/* Unix time in ms, the servers' wall clock (last seen is in it; dbk_now_ms is
+ * monotonic). */
+long long tc_unix_ms(void);
+
 #endif
