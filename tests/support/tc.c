@@ -512,11 +512,21 @@ tc_days_ago(int days, char out[11])
 }
 
 long long
-tc_unix_ms(void)
+tc_caseload_last_sync(const dbk_server *s, const tc_account *co, const dbk_id *client)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long st = 0;
+    long long seen = 0;
+    size_t i;
+    json_t *e, *id = tc_id(client);
+    json_t *r = tc_req(s, co, "GET", "/v1/caseload", NULL, &st);
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(r, "clients"), i, e) {
+        if (json_equal(json_object_get(e, "account"), id))
+            seen = json_integer_value(json_object_get(e, "last_sync_at"));
+    }
+    json_decref(r);
+    json_decref(id);
+    return seen;
 }
 
 void

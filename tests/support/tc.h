@@ -121,8 +121,8 @@ void tc_ok(dbk_run_result r, const char *what);
  * daylight-saving time cannot move it). */
 void tc_days_ago(int days, char out[11]);
 
-/* Unix time in ms, the servers' wall clock (last seen is in it; dbk_now_ms is
- * monotonic). */
-long long tc_unix_ms(void);
+/* The last_sync_at (Unix ms) that s's GET /v1/caseload, asked by counselor co, gives
+ * for client; 0 when client is not listed. Fails the test unless the status is 200. */
+long long tc_caseload_last_sync(const dbk_server *s, const tc_account *co, const dbk_id *client);
 
 #endif
