@@ -301,7 +301,8 @@ static void
 on_invite_check(const dbk_invite *inv, void *arg)
 {
     struct enroll_check_ctx *c = arg;
-    /* Every pending invite is compared, in constant time, whatever came before. */
+    /* Every pending invite is compared, in constant time, whatever came before. The
+     * store gives only pending ones (unused, expires_at > now); checked again here. */
     bool match = sodium_memcmp(inv->secret_hash, c->code_hash, DBK_HASH_BYTES) == 0;
     if (match && inv->kind == DBK_INVITE_CLIENT && inv->used_at == 0 && inv->expires_at > c->now)
         c->found = true;
@@ -316,7 +317,8 @@ op_enroll_check(dbk_api_job *j, dbk_store *st)
 
     c->now = j->now;
     dbk_api_affects(j, &c->counselor); /* it only reads */
-    if ((rc = dbk_store_invites_of(st, &c->counselor, on_invite_check, c)) != DBK_OK) {
+    if ((rc = dbk_store_invites_pending(st, &c->counselor, c->now, on_invite_check, c)) !=
+        DBK_OK) {
         dbk_api_fail(j, rc, NULL);
         return;
     }
@@ -853,7 +855,8 @@ op_invite_create(dbk_api_job *j, dbk_store *st)
     }
     {
         struct pending_count pc = {j->now, 0};
-        if ((rc = dbk_store_invites_of(st, &j->me.id, count_pending, &pc)) != DBK_OK ||
+        if ((rc = dbk_store_invites_pending(st, &j->me.id, j->now, count_pending, &pc)) !=
+                DBK_OK ||
             pc.n >= INVITES_PENDING_MAX) {
             dbk_api_fail(j, rc != DBK_OK ? rc : DBK_E_RATE_LIMITED, NULL);
             return;

@@ -220,7 +220,17 @@ int dbk_store_invite_create(dbk_store *st, const dbk_invite *inv);
 int dbk_store_invite_use(dbk_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
                          dbk_invite *out);
 typedef void (*dbk_invite_cb)(const dbk_invite *inv, void *arg);
+/* Every invite counselor made, used and expired ones included, oldest first (the
+ * counselor's list of invites). */
 int dbk_store_invites_of(dbk_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg);
+/*
+ * The invites of counselor still pending at now (not used, expires_at > now), in
+ * order of expiry: what a new invite and an enrollment check look at. Through an
+ * index of pending invites, so it costs what is pending (at most the counselor's
+ * pending limit), not every invite the counselor ever made.
+ */
+int dbk_store_invites_pending(dbk_store *st, const dbk_id *counselor, int64_t now,
+                              dbk_invite_cb cb, void *arg);
 int dbk_store_invite_delete(dbk_store *st, const dbk_id *counselor, const dbk_id *id);
 
 /* ---- devices, tokens and login challenges ---- */

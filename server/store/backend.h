@@ -65,6 +65,8 @@
       (, const unsigned char hash[DBK_HASH_BYTES], int64_t now, dbk_invite *out),                  \
       (, hash, now, out))                                                                          \
     X(int, invites_of, (, const dbk_id *c, dbk_invite_cb cb, void *arg), (, c, cb, arg))           \
+    X(int, invites_pending, (, const dbk_id *c, int64_t now, dbk_invite_cb cb, void *arg),         \
+      (, c, now, cb, arg))                                                                         \
     X(int, invite_delete, (, const dbk_id *c, const dbk_id *id), (, c, id))                        \
     X(int, device_add, (, const dbk_device *d), (, d))                                             \
     X(int, devices_of, (, const dbk_id *a, dbk_device_cb cb, void *arg), (, a, cb, arg))           \

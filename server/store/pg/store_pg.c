@@ -84,6 +84,7 @@ enum q {
     Q_INVITE_BY_HASH,
     Q_INVITE_TAKE,
     Q_INVITES_OF,
+    Q_INVITES_PENDING,
     Q_INVITE_DELETE,
     Q_DEVICE_INSERT,
     Q_DEVICES_OF,
@@ -179,6 +180,9 @@ static const struct query {
                              " AND used_at = 0 AND expires_at > $2 RETURNING " INVITE_COLS},
     [Q_INVITES_OF] = {"b", "SELECT " INVITE_COLS " FROM invites WHERE counselor = $1"
                            " ORDER BY created_at"},
+    /* "used_at = 0" as written: the partial index invites_pending (schema.c). */
+    [Q_INVITES_PENDING] = {"bi", "SELECT " INVITE_COLS " FROM invites WHERE counselor = $1"
+                                 " AND used_at = 0 AND expires_at > $2 ORDER BY expires_at"},
     [Q_INVITE_DELETE] = {"bb", "DELETE FROM invites WHERE id = $1 AND counselor = $2"},
     [Q_DEVICE_INSERT] = {"bbti", "INSERT INTO devices(id, account, name, created_at, last_seen)"
                                  " VALUES ($1,$2,$3,$4,$4) ON CONFLICT DO NOTHING"},
@@ -1319,6 +1323,17 @@ pg_invites_of(pg_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg
     params p = {.n = 0};
     p_id(&p, counselor);
     return each(st, Q_INVITES_OF, &p, invite_row, &e);
+}
+
+static int
+pg_invites_pending(pg_store *st, const dbk_id *counselor, int64_t now, dbk_invite_cb cb,
+                   void *arg)
+{
+    struct invite_each e = {cb, arg};
+    params p = {.n = 0};
+    p_id(&p, counselor);
+    p_i64(&p, now);
+    return each(st, Q_INVITES_PENDING, &p, invite_row, &e);
 }
 
 static int

@@ -90,6 +90,7 @@ enum q {
     Q_INVITE_BY_HASH,
     Q_INVITE_MARK_USED,
     Q_INVITES_OF,
+    Q_INVITES_PENDING,
     Q_INVITE_DELETE,
     Q_DEVICE_INSERT,
     Q_DEVICES_OF,
@@ -169,6 +170,10 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_INVITE_MARK_USED] = "UPDATE invites SET used_at = ?2 WHERE id = ?1",
     [Q_INVITES_OF] = "SELECT id, kind, secret_hash, counselor, name, created_at, expires_at,"
                      " used_at FROM invites WHERE counselor = ?1 ORDER BY created_at",
+    /* "used_at = 0" as written: the partial index invites_pending (schema.c). */
+    [Q_INVITES_PENDING] = "SELECT id, kind, secret_hash, counselor, name, created_at, expires_at,"
+                          " used_at FROM invites WHERE counselor = ?1 AND used_at = 0"
+                          " AND expires_at > ?2 ORDER BY expires_at",
     [Q_INVITE_DELETE] = "DELETE FROM invites WHERE id = ?1 AND counselor = ?2",
     [Q_DEVICE_INSERT] = "INSERT INTO devices(id, account, name, created_at, last_seen)"
                         " VALUES (?1,?2,?3,?4,?4)",
@@ -1390,18 +1395,34 @@ sq_invite_use(sq_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t no
 }
 
 static int
-sq_invites_of(sq_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg)
+invites_each(sq_store *st, sqlite3_stmt *s, dbk_invite_cb cb, void *arg)
 {
     dbk_invite inv;
     int rc;
-    PREP(s, Q_INVITES_OF);
-    bind_id(s, 1, counselor);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_invite(s, &inv);
         cb(&inv, arg);
     }
     sqlite3_reset(s);
     return map_rc(st, rc);
+}
+
+static int
+sq_invites_of(sq_store *st, const dbk_id *counselor, dbk_invite_cb cb, void *arg)
+{
+    PREP(s, Q_INVITES_OF);
+    bind_id(s, 1, counselor);
+    return invites_each(st, s, cb, arg);
+}
+
+static int
+sq_invites_pending(sq_store *st, const dbk_id *counselor, int64_t now, dbk_invite_cb cb,
+                   void *arg)
+{
+    PREP(s, Q_INVITES_PENDING);
+    bind_id(s, 1, counselor);
+    sqlite3_bind_int64(s, 2, now);
+    return invites_each(st, s, cb, arg);
 }
 
 static int
