@@ -16,6 +16,12 @@
  * DBK_E_UNAVAILABLE (I/O error, busy), DBK_E_STORE_UNAVAILABLE (the database
  * server cannot be reached or asked the transaction to be retried) and the specific
  * ones each names.
+ *
+ * Lists come through a callback, one row at a time. Only the callbacks of
+ * clients_of and counselors may call the store themselves (the caseload asks about
+ * each client); every other list's callback must not: PostgreSQL passes those rows
+ * as they arrive, with the connection busy until the last, so that no list is held
+ * whole in memory. After an error the rows before it may have been passed.
  */
 #ifndef DBK_SERVER_STORE_H
 #define DBK_SERVER_STORE_H

@@ -519,21 +519,19 @@ ensure(pg_store *st)
     return DBK_E_STORE_UNAVAILABLE;
 }
 
-/* Runs a prepared query; the result (rows or a command's) or NULL with *rc set. */
-static PGresult *
-run(pg_store *st, enum q id, const params *p, int *rc)
+/* Prepares query id on this connection if it is not yet (its name is q<id>). */
+static int
+prepare(pg_store *st, enum q id, char name[16])
 {
-    char name[16];
     PGresult *r;
+    int rc = DBK_OK;
 
-    *rc = DBK_OK;
     if (!conn_ok(st)) {
-        *rc = DBK_E_STORE_UNAVAILABLE;
         if (st->last_err == DBK_OK)
-            st->last_err = *rc;
-        return NULL;
+            st->last_err = DBK_E_STORE_UNAVAILABLE;
+        return DBK_E_STORE_UNAVAILABLE;
     }
-    snprintf(name, sizeof name, "q%d", (int)id);
+    snprintf(name, 16, "q%d", (int)id);
     if (!st->prepared[id]) {
         Oid types[MAX_PARAMS];
         int n = (int)strlen(queries[id].types);
@@ -545,14 +543,24 @@ run(pg_store *st, enum q id, const params *p, int *rc)
             default: types[i] = 16; break;  /* bool */
             }
         r = PQprepare(st->conn, name, queries[id].sql, n, types);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            *rc = fail(st, r);
-            PQclear(r);
-            return NULL;
-        }
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = fail(st, r);
+        else
+            st->prepared[id] = true;
         PQclear(r);
-        st->prepared[id] = true;
     }
+    return rc;
+}
+
+/* Runs a prepared query; the result (rows or a command's) or NULL with *rc set. */
+static PGresult *
+run(pg_store *st, enum q id, const params *p, int *rc)
+{
+    char name[16];
+    PGresult *r;
+
+    if ((*rc = prepare(st, id, name)) != DBK_OK)
+        return NULL;
     r = PQexecPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
                        p ? p->fmt : NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -1171,11 +1179,48 @@ pg_account_set_bundle(pg_store *st, const dbk_id *id, const unsigned char bundle
     return rc == DBK_OK && n == 0 ? DBK_E_NOT_FOUND : rc;
 }
 
-/* Runs a query and calls each_row for every row. The result is whole before the
- * first callback, so callbacks may run queries of their own. */
+/*
+ * Runs a query and calls each_row for every row, as each arrives: libpq's single-row
+ * mode, so no result is held whole (a list that grows with accounts or records would
+ * otherwise sit in one PGresult, and its pages stay in the storage thread's malloc
+ * arena after it is freed). The connection is busy until the last row: each_row must
+ * not run a query (store.h says which callbacks may not call the store). After an
+ * error the rows before it have been passed; the caller's answer is the error.
+ */
 static int
 each(pg_store *st, enum q id, const params *p, void (*each_row)(const PGresult *r, int i, void *),
      void *arg)
+{
+    char name[16];
+    PGresult *r;
+    int rc;
+
+    if ((rc = prepare(st, id, name)) != DBK_OK)
+        return rc;
+    if (!PQsendQueryPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                             p ? p->fmt : NULL, 1) ||
+        !PQsetSingleRowMode(st->conn)) {
+        rc = fail(st, NULL);
+        while ((r = PQgetResult(st->conn)) != NULL) /* a query sent: its results, if any */
+            PQclear(r);
+        return rc;
+    }
+    while ((r = PQgetResult(st->conn)) != NULL) {
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_SINGLE_TUPLE && rc == DBK_OK)
+            each_row(r, 0, arg);
+        else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && rc == DBK_OK)
+            rc = fail(st, r);
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The same, with the result whole before the first callback, for the lists whose
+ * callbacks run queries of their own (the caseload's clients, the counselors). */
+static int
+each_whole(pg_store *st, enum q id, const params *p,
+           void (*each_row)(const PGresult *r, int i, void *), void *arg)
 {
     int rc;
     PGresult *r = run(st, id, p, &rc);
@@ -1207,14 +1252,14 @@ pg_clients_of(pg_store *st, const dbk_id *counselor, dbk_account_cb cb, void *ar
     struct account_each e = {cb, arg};
     params p = {.n = 0};
     p_id(&p, counselor);
-    return each(st, Q_CLIENTS_OF, &p, account_row, &e);
+    return each_whole(st, Q_CLIENTS_OF, &p, account_row, &e);
 }
 
 static int
 pg_counselors(pg_store *st, dbk_account_cb cb, void *arg)
 {
     struct account_each e = {cb, arg};
-    return each(st, Q_COUNSELORS, NULL, account_row, &e);
+    return each_whole(st, Q_COUNSELORS, NULL, account_row, &e);
 }
 
 static int
@@ -1950,12 +1995,36 @@ pg_push(pg_store *st, dbk_push_batch *b)
     return exec_q(st, Q_STREAM_SET_SEQ, &p, NULL);
 }
 
+struct pull_each {
+    size_t limit, max_bytes, count, bytes;
+    dbk_record_cb cb;
+    void *arg;
+    bool more;
+    int64_t last_seq;
+};
+
+/* One row of a pull: passed on while the page has room; the rest only marks more. */
+static void
+pull_row(const PGresult *r, int i, void *arg)
+{
+    struct pull_each *e = arg;
+    size_t len = (size_t)PQgetlength(r, i, 1);
+    if (e->more || !dbk_pull_takes(e->count, e->bytes, len, e->limit, e->max_bytes)) {
+        e->more = true;
+        return;
+    }
+    e->last_seq = c_i64(r, i, 0);
+    e->cb(e->last_seq, (const unsigned char *)PQgetvalue(r, i, 1), len, e->arg);
+    e->count++;
+    e->bytes += len;
+}
+
 static int
 pg_pull(pg_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now, int64_t since,
         size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg, bool *more,
         int64_t *last_seq, size_t *bytes_out)
 {
-    size_t count = 0, bytes = 0;
+    struct pull_each e = {limit, max_bytes, 0, 0, cb, arg, false, since};
     params p = {.n = 0};
     int rc;
 
@@ -1970,22 +2039,11 @@ pg_pull(pg_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now, i
     else
         p_null(&p);
     p_i64(&p, now);
-    PGresult *r = run(st, Q_RECORDS_SINCE, &p, &rc);
-    if (r == NULL)
+    if ((rc = each(st, Q_RECORDS_SINCE, &p, pull_row, &e)) != DBK_OK)
         return rc;
-    for (int i = 0; i < PQntuples(r); i++) {
-        size_t len = (size_t)PQgetlength(r, i, 1);
-        if (!dbk_pull_takes(count, bytes, len, limit, max_bytes)) {
-            *more = true;
-            break;
-        }
-        *last_seq = c_i64(r, i, 0);
-        cb(*last_seq, (const unsigned char *)PQgetvalue(r, i, 1), len, arg);
-        count++;
-        bytes += len;
-    }
-    PQclear(r);
-    *bytes_out += bytes;
+    *more = e.more;
+    *last_seq = e.last_seq;
+    *bytes_out += e.bytes;
     return DBK_OK;
 }
 
@@ -2038,30 +2096,38 @@ read_audit(const PGresult *r, int i, dbk_audit_entry *e)
     c_fixed(r, i, 14, e->hash, DBK_HASH_BYTES);
 }
 
+struct audit_each {
+    size_t limit, count;
+    dbk_audit_cb cb;
+    void *arg;
+};
+
+static void
+audit_row(const PGresult *r, int i, void *arg)
+{
+    struct audit_each *e = arg;
+    dbk_audit_entry a;
+    if (e->count++ >= e->limit)
+        return; /* the one more asked for: more remain */
+    read_audit(r, i, &a);
+    e->cb(&a, e->arg);
+}
+
 static int
 pg_audit_of_owner(pg_store *st, const dbk_id *owner, int64_t since, size_t limit,
                   dbk_audit_cb cb, void *arg, bool *more)
 {
+    struct audit_each e = {limit, 0, cb, arg};
     params p = {.n = 0};
-    dbk_audit_entry e;
     int rc;
 
     *more = false;
     p_id(&p, owner);
     p_i64(&p, since);
     p_i64(&p, (int64_t)limit + 1);
-    PGresult *r = run(st, Q_AUDIT_OF_OWNER, &p, &rc);
-    if (r == NULL)
+    if ((rc = each(st, Q_AUDIT_OF_OWNER, &p, audit_row, &e)) != DBK_OK)
         return rc;
-    for (int i = 0; i < PQntuples(r); i++) {
-        if ((size_t)i == limit) {
-            *more = true;
-            break;
-        }
-        read_audit(r, i, &e);
-        cb(&e, arg);
-    }
-    PQclear(r);
+    *more = e.count > limit;
     return DBK_OK;
 }
 
