@@ -31,6 +31,7 @@
  */
 #include "../backend.h"
 #include "../schema.h"
+#include "../seen.h"
 
 #include "dbk/bytes.h"
 #include "dbk/error.h"
@@ -61,7 +62,6 @@ DBK_BACKEND_DECLARE()
 /* Last seen (pg_token_check): devices remembered per connection, 4-way by id, and
  * notes of one transaction at most (a group is at most 256 jobs). */
 #define SEEN_SETS 1024
-#define SEEN_WAYS 4
 #define SEEN_TX_MAX 256
 
 /* Parameter types, one letter each: b bytea, i int8, t text, o bool. */
@@ -300,12 +300,13 @@ struct pg_store {
     size_t marks[SP_MAX]; /* npending at each open savepoint */
     int sp_depth;
     /* Last seen (pg_token_check): the minute this connection last wrote for a device,
-     * or found written, by committed transactions; and what the open one wrote, kept
-     * once it commits. */
-    struct pg_seen {
+     * or found written, by committed transactions (store/seen.h; here minute and
+     * stored are always equal); and what the open one wrote, kept once it commits. */
+    dbk_seen_way seen[SEEN_SETS][DBK_SEEN_WAYS];
+    struct pg_seen_note {
         dbk_id device;
-        int64_t minute; /* 0: empty */
-    } seen[SEEN_SETS][SEEN_WAYS], seen_tx[SEEN_TX_MAX];
+        int64_t minute;
+    } seen_tx[SEEN_TX_MAX];
     size_t nseen_tx;
 };
 
@@ -779,23 +780,13 @@ pg_close(pg_store *st)
  * later requests in that minute send nothing, where each sent an UPDATE that changed
  * no row. last_seen only moves forward, so what was found stays true. */
 
-static struct pg_seen *
-seen_set(pg_store *st, const dbk_id *device)
-{
-    uint32_t v = (uint32_t)device->b[0] << 24 | (uint32_t)device->b[1] << 16 |
-                 (uint32_t)device->b[2] << 8 | device->b[3];
-    return st->seen[v % SEEN_SETS];
-}
-
 /* Whether a committed transaction wrote device's minute, or a later one. */
 static bool
 seen_current(pg_store *st, const dbk_id *device, int64_t minute)
 {
-    struct pg_seen *set = seen_set(st, device);
-    for (size_t w = 0; w < SEEN_WAYS; w++)
-        if (set[w].minute != 0 && dbk_id_equal(&set[w].device, device))
-            return set[w].minute >= minute;
-    return false;
+    const dbk_seen_way *e =
+        dbk_seen_find(dbk_seen_set(st->seen, SEEN_SETS, device), device, NULL);
+    return e != NULL && e->stored >= minute;
 }
 
 /* After the COMMIT returned: what the transaction wrote is what the database holds
@@ -804,18 +795,16 @@ static void
 seen_committed(pg_store *st)
 {
     for (size_t i = 0; i < st->nseen_tx; i++) {
-        const struct pg_seen *n = &st->seen_tx[i];
-        struct pg_seen *set = seen_set(st, &n->device), *e = &set[0];
-        for (size_t w = 0; w < SEEN_WAYS; w++) {
-            if (set[w].minute != 0 && dbk_id_equal(&set[w].device, &n->device)) {
-                e = &set[w];
-                break;
-            }
-            if (set[w].minute < e->minute)
-                e = &set[w];
+        const struct pg_seen_note *n = &st->seen_tx[i];
+        dbk_seen_way *spare = NULL,
+                     *e = dbk_seen_find(dbk_seen_set(st->seen, SEEN_SETS, &n->device),
+                                        &n->device, &spare);
+        if (e == NULL)
+            e = spare; /* never NULL here: no way waits */
+        if (e != NULL && e->minute < n->minute) {
+            e->device = n->device;
+            e->minute = e->stored = n->minute;
         }
-        if (e->minute < n->minute)
-            *e = *n;
     }
     st->nseen_tx = 0;
 }
@@ -1514,7 +1503,7 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
     if ((rc = exec_q(st, Q_DEVICE_TOUCH, &p, NULL)) != DBK_OK)
         return rc;
     if (st->in_tx && st->nseen_tx < SEEN_TX_MAX)
-        st->seen_tx[st->nseen_tx++] = (struct pg_seen){*device, minute};
+        st->seen_tx[st->nseen_tx++] = (struct pg_seen_note){*device, minute};
     return DBK_OK;
 }
 

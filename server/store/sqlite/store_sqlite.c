@@ -18,7 +18,7 @@
  *
  * Last seen: a device's last_seen is the minute (Unix ms, a multiple of 60,000) in
  * which it last authenticated a request. The token check does not write it: it
- * notes the minute in a small table (struct seen below) and the row is written by a
+ * notes the minute in a small table (st->seen, store/seen.h) and the row is written by a
  * later commit: the next one whose transaction writes anyway, or any one once a note
  * is a minute old or enough are waiting, or the close. A pull that finds nothing to
  * write then commits without an fsync, where each first pull of a minute used to
@@ -44,6 +44,7 @@
  */
 #include "../backend.h"
 #include "../schema.h"
+#include "../seen.h"
 
 #include "dbk/bytes.h"
 #include "dbk/error.h"
@@ -258,7 +259,6 @@ static const char *const sql_of[Q__COUNT] = {
 /* Last seen (see the top): devices remembered, notes waiting at most, and when a
  * transaction that writes nothing else writes them anyway. */
 #define SEEN_SETS 2048
-#define SEEN_WAYS 4
 #define SEEN_DIRTY_MAX 1024
 #define SEEN_FLUSH_COUNT 256
 #define SEEN_FLUSH_MS 60000
@@ -277,15 +277,11 @@ struct sq_store {
     dev_t file_dev;
     ino_t file_ino;
     bool file_gone;        /* ping found it moved or unreadable (logged once) */
-    /* Last seen (see the top): the devices seen lately, 4-way set associative by the
-     * device id's first bytes; the notes not yet committed, and since when. */
-    struct seen {
-        dbk_id device;
-        int64_t minute; /* the last minute seen: committed, or waiting in dirty[] */
-        int64_t stored; /* the last minute a committed transaction wrote; minute > stored:
-                         * waiting (it is in dirty[]) */
-    } seen[SEEN_SETS][SEEN_WAYS];
-    struct seen *dirty[SEEN_DIRTY_MAX];
+    /* Last seen (see the top): the devices seen lately (store/seen.h); a way whose
+     * minute > stored is a note waiting in dirty[]. The notes not yet committed, and
+     * since when. */
+    dbk_seen_way seen[SEEN_SETS][DBK_SEEN_WAYS];
+    dbk_seen_way *dirty[SEEN_DIRTY_MAX];
     size_t ndirty;
     int64_t dirty_since;     /* Unix ms of the oldest waiting note */
     int64_t changes_at_begin; /* sqlite3_total_changes64 when the transaction began */
@@ -448,17 +444,9 @@ static int
 seen_note(sq_store *st, const dbk_id *device, int64_t now)
 {
     int64_t minute = now / 60000 * 60000;
-    uint32_t v = (uint32_t)device->b[0] << 24 | (uint32_t)device->b[1] << 16 |
-                 (uint32_t)device->b[2] << 8 | device->b[3];
-    struct seen *set = st->seen[v % SEEN_SETS], *e = NULL, *spare = NULL;
+    dbk_seen_way *spare = NULL,
+                 *e = dbk_seen_find(dbk_seen_set(st->seen, SEEN_SETS, device), device, &spare);
 
-    for (size_t w = 0; w < SEEN_WAYS && e == NULL; w++) {
-        struct seen *x = &set[w];
-        if (x->minute != 0 && dbk_id_equal(&x->device, device))
-            e = x;
-        else if (x->minute <= x->stored && (spare == NULL || x->minute < spare->minute))
-            spare = x; /* empty, or written and seen longest ago: never one waiting */
-    }
     if (e != NULL && e->minute >= minute)
         return DBK_OK; /* this minute is written or waiting already */
     if (e == NULL) {
