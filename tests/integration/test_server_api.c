@@ -1689,6 +1689,104 @@ fresh_minute(void)
         sleep((unsigned)(61 - now % 60));
 }
 
+/* A client invite of co's: its code into code and its id, as text, into id. */
+static long
+new_invite(dbk_server *s, tc_account *co, char code[32], char id[DBK_ID_TEXT_LEN + 1])
+{
+    long st;
+    json_t *body = json_object(), *r = tc_req(s, co, "POST", "/v1/invites", body, &st);
+    json_decref(body);
+    if (st == 201) {
+        snprintf(code, 32, "%s", json_string_value(json_object_get(r, "code")));
+        snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(r, "invite")));
+    }
+    json_decref(r);
+    return st;
+}
+
+/* POST /v1/enroll/check with code for co: its status. */
+static long
+enroll_check(dbk_server *s, const tc_account *co, const char *code)
+{
+    char cid[DBK_ID_TEXT_LEN + 1];
+    long st;
+    dbk_id_to_text(&co->id, cid);
+    json_t *body = json_pack("{s:s, s:s}", "code", code, "counselor", cid);
+    json_decref(tc_req(s, NULL, "POST", "/v1/enroll/check", body, &st));
+    json_decref(body);
+    return st;
+}
+
+/* New invites until one is refused: how many were made. */
+static int
+invites_until_refused(dbk_server *s, tc_account *co)
+{
+    char code[32], id[DBK_ID_TEXT_LEN + 1];
+    long st;
+    int n = 0;
+    while ((st = new_invite(s, co, code, id)) == 201 && n < 1000)
+        n++;
+    assert_int_equal(st, 429); /* rate_limited: the pending limit (this server has no other) */
+    return n;
+}
+
+/*
+ * A counselor may hold 100 pending invites; a used, a deleted or an expired one does
+ * not count, and only a pending one passes the enrollment check. The store reads
+ * them through an index of pending invites (schema migration 2), which a store left
+ * at version 1 without it, as an older daybookd made it, gets at its next start.
+ */
+static void
+test_pending_invites_after_upgrade(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char used[32], first[32], code[32], id[DBK_ID_TEXT_LEN + 1], id2[DBK_ID_TEXT_LEN + 1];
+    char sql[200], hex[2 * DBK_ID_BYTES + 1];
+    dbk_id inv;
+    long st;
+    json_t *r;
+
+    tc_new_counselor(s, &co, "Pending Invites");
+    assert_int_equal(new_invite(s, &co, used, id), 201);
+    tc_account_init(&cl, false, "client passphrase");
+    r = tc_enroll(s, &cl, used, &st);
+    assert_int_equal(st, 201);
+    json_decref(r);
+
+    edit_store(s, "DROP INDEX invites_pending; DROP INDEX invites_counselor;"
+                  " UPDATE meta SET value = x'0000000000000001' WHERE key = 'schema_version'");
+    assert_int_equal(dbk_server_int(s, "SELECT count(*) FROM meta WHERE key = 'schema_version'"
+                                       " AND value = x'0000000000000002'"),
+                     1);
+    assert_int_equal(dbk_server_int(s, dbk_test_pg() ? "SELECT count(*) FROM pg_indexes WHERE"
+                                                       " indexname = 'invites_pending'"
+                                                     : "SELECT count(*) FROM sqlite_master WHERE"
+                                                       " name = 'invites_pending'"),
+                     1);
+
+    assert_int_equal(enroll_check(s, &co, used), 410);
+    assert_int_equal(new_invite(s, &co, first, id), 201);
+    assert_int_equal(new_invite(s, &co, code, id2), 201);
+    assert_int_equal(enroll_check(s, &co, first), 200);
+    assert_int_equal(invites_until_refused(s, &co), 98); /* the used one does not count */
+
+    assert_int_equal(dbk_id_from_text(&inv, id2, strlen(id2)), 0);
+    r = tc_req(s, &co, "DELETE", tc_path("/v1/invites/%s", &inv), NULL, &st);
+    assert_int_equal(st, 204);
+    json_decref(r);
+    assert_int_equal(invites_until_refused(s, &co), 1);
+
+    assert_int_equal(dbk_id_from_text(&inv, id, strlen(id)), 0);
+    sodium_bin2hex(hex, sizeof hex, inv.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "UPDATE invites SET expires_at = 1000 WHERE id = x'%s'", hex);
+    edit_store(s, sql);
+    assert_int_equal(enroll_check(s, &co, first), 410);
+    assert_int_equal(invites_until_refused(s, &co), 1);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 #define REVOKE_RACE_AFTER 5
 
 /*
@@ -1817,6 +1915,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_nothing_new_hides_nothing, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_follows_grants, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_last_seen_to_the_minute, start, stop),
+        cmocka_unit_test_setup_teardown(test_pending_invites_after_upgrade, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
     };
