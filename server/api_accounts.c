@@ -713,17 +713,71 @@ dbk_api_put_bundle(dbk_http_request *req)
 
 /* ---- GET /v1/accounts/{account}/keys ---- */
 
-struct related {
-    const dbk_id *who;
+/*
+ * Whether a counselor may see a client's keys: the client is in its caseload as
+ * clients_of counts it, enrolled by the counselor or owning a stream that holds or
+ * held a grant to it (grants are never deleted, only revoked). Asked of the client's
+ * own streams and their grants, a few rows, rather than by reading the counselor's
+ * whole caseload, which grows with its clients.
+ */
+struct owned_streams {
+    const dbk_id *owner;
+    dbk_id *ids;
+    size_t n, cap;
+    bool nomem;
+};
+
+static void
+on_owned_stream(const dbk_stream *s, void *arg)
+{
+    struct owned_streams *o = arg;
+    if (o->nomem || !dbk_id_equal(&s->owner, o->owner))
+        return;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 4;
+        dbk_id *p = realloc(o->ids, cap * sizeof *p);
+        if (p == NULL) {
+            o->nomem = true;
+            return;
+        }
+        o->ids = p;
+        o->cap = cap;
+    }
+    o->ids[o->n++] = s->id;
+}
+
+struct grant_to {
+    const dbk_id *grantee;
     bool found;
 };
 
 static void
-is_client(const dbk_account *a, void *arg)
+on_grant_to(const dbk_grant_row *g, void *arg)
 {
-    struct related *r = arg;
-    if (dbk_id_equal(&a->id, r->who))
-        r->found = true;
+    struct grant_to *t = arg;
+    if (dbk_id_equal(&g->grantee, t->grantee))
+        t->found = true;
+}
+
+static int
+client_of(dbk_store *st, const dbk_id *counselor, const dbk_account *a, int64_t now, bool *yes)
+{
+    struct owned_streams o = {&a->id, NULL, 0, 0, false};
+    struct grant_to t = {counselor, false};
+    int rc;
+
+    *yes = dbk_id_equal(&a->counselor, counselor);
+    if (*yes || dbk_id_equal(&a->id, counselor))
+        return DBK_OK;
+    rc = dbk_store_streams_for(st, &a->id, now, on_owned_stream, &o);
+    if (rc == DBK_OK && o.nomem)
+        rc = DBK_E_NOMEM;
+    /* The streams were collected first: a list's callback may not call the store. */
+    for (size_t i = 0; rc == DBK_OK && i < o.n && !t.found; i++)
+        rc = dbk_store_grants_of_stream(st, &o.ids[i], on_grant_to, &t);
+    free(o.ids);
+    *yes = t.found;
+    return rc;
 }
 
 static void
@@ -738,9 +792,7 @@ op_keys(dbk_api_job *j, dbk_store *st)
         if (dbk_id_equal(who, &j->me.id) || a.role == DBK_ROLE_COUNSELOR) {
             allowed = true; /* one's own, and any counselor's for a client */
         } else if (j->me.role == DBK_ROLE_COUNSELOR) {
-            struct related r = {who, false};
-            rc = dbk_store_clients_of(st, &j->me.id, is_client, &r);
-            allowed = r.found;
+            rc = client_of(st, &j->me.id, &a, j->now, &allowed);
         }
         if (a.role == DBK_ROLE_COUNSELOR && j->me.role == DBK_ROLE_COUNSELOR &&
             !dbk_id_equal(who, &j->me.id))
