@@ -2148,30 +2148,78 @@ sq_audit_verify(sq_store *st, int64_t *checked, int64_t *bad_index)
 
 /* ---- admin ---- */
 
+/* fdatasync of path through a descriptor of this process: it flushes every write to
+ * the file, whichever process made it. A file that is not there has nothing to flush. */
+static int
+sync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = DBK_OK;
+    if (fd < 0)
+        return errno == ENOENT ? DBK_OK : DBK_E_IO;
+    if (fdatasync(fd) != 0) {
+        DBK_LOG(DBK_LOG_ERROR, "backup_sync_failed", DBK_STR("error", strerror(errno)));
+        rc = DBK_E_IO;
+    }
+    close(fd);
+    return rc;
+}
+
+/*
+ * daybookd backup, while daybookd serve may be committing to the same file. The
+ * copy is one snapshot, and holds only what is durable:
+ *
+ * - The snapshot is this connection's read transaction, begun first and held until
+ *   the copy is done, and the copy is one sqlite3_backup_step of every page, which
+ *   reads inside the transaction it finds open. SQLite restarts a step-wise backup
+ *   from page 1 whenever another connection wrote between steps (each step would
+ *   begin a read transaction of its own), which under steady pushes may never end.
+ * - The server commits with synchronous=NORMAL and syncs the log on its sync
+ *   thread before it answers (dbk_store_defer_sync), so the log can hold commits
+ *   that are not on disk yet, none acknowledged. A snapshot sees every commit up to
+ *   the log's last frame as the snapshot began; those frames were written to the
+ *   log file before the wal-index said so, and no writer starts the log over while
+ *   this snapshot reads it. The fdatasync of the log below comes after the snapshot
+ *   began, so everything the copy holds was on disk before a page of it was read.
+ *   The pages read from daybook.db came from the log by a checkpoint, which syncs
+ *   the log before it copies (under NORMAL too); daybook.db is synced as well, so
+ *   the copy never depends on a write that is still in the page cache.
+ *
+ * Without the sync, a power cut could take from the live store a commit the backup
+ * holds (a push never acknowledged, which the device sends again and which gets
+ * another seq): the backup would not be a state the server ever durably had. While
+ * the snapshot is held, checkpoints (all passive) cannot copy past it, so the log
+ * may grow past --wal-max-mb for as long as the copy takes.
+ */
 static int
 sq_backup(sq_store *st, const char *path)
 {
+    char wal[4200];
     sqlite3 *dst = NULL;
-    sqlite3_backup *b;
-    int rc;
+    sqlite3_backup *b = NULL;
+    int rc, step = SQLITE_ERROR;
 
+    if ((size_t)snprintf(wal, sizeof wal, "%s-wal", st->file) >= sizeof wal)
+        return DBK_E_IO;
     if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         sqlite3_close(dst);
         return DBK_E_IO;
     }
-    b = sqlite3_backup_init(dst, "main", st->db, "main");
-    if (b == NULL) {
-        sqlite3_close(dst);
-        return DBK_E_IO;
+    /* BEGIN is deferred: the snapshot starts at the first read, and is checked. */
+    rc = exec(st, "BEGIN; SELECT count(*) FROM sqlite_schema;");
+    if (rc == DBK_OK && sqlite3_txn_state(st->db, "main") != SQLITE_TXN_READ)
+        rc = DBK_E_IO;
+    if (rc == DBK_OK && (rc = sync_path(wal)) == DBK_OK)
+        rc = sync_path(st->file);
+    if (rc == DBK_OK && (b = sqlite3_backup_init(dst, "main", st->db, "main")) == NULL)
+        rc = DBK_E_IO;
+    if (rc == DBK_OK) {
+        step = sqlite3_backup_step(b, -1);
+        rc = step == SQLITE_DONE ? DBK_OK : step == SQLITE_FULL ? DBK_E_STORAGE_FULL : DBK_E_IO;
     }
-    do {
-        rc = sqlite3_backup_step(b, 256);
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-            sqlite3_sleep(50);
-    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
     sqlite3_backup_finish(b);
-    rc = rc == SQLITE_DONE ? DBK_OK : (rc == SQLITE_FULL ? DBK_E_STORAGE_FULL : DBK_E_IO);
+    if (!sqlite3_get_autocommit(st->db))
+        exec(st, "COMMIT"); /* a read transaction: ends the snapshot */
     if (sqlite3_close(dst) != SQLITE_OK && rc == DBK_OK)
         rc = DBK_E_IO;
     return rc;
