@@ -36,6 +36,7 @@
 
 #include "dbk/error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,30 @@ wipe_free(void *p, size_t n)
         sodium_memzero(p, n);
         free(p);
     }
+}
+
+/* A block for at least need elements of size bytes in place of old (cap of them, the
+ * first used of which are copied): cap doubled, from first when 0, until need fits.
+ * Not realloc: the old block is wiped and freed, so that no copy of its plaintext is
+ * left in freed memory. NULL when out of memory (old is then untouched); *cap is the
+ * new block's on success. */
+static void *
+grow_wiped(void *old, size_t *cap, size_t used, size_t need, size_t size, size_t first)
+{
+    size_t n = *cap ? *cap : first;
+    void *v;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / size)
+            return NULL;
+        n *= 2;
+    }
+    if ((v = malloc(n * size)) == NULL)
+        return NULL;
+    if (used > 0)
+        memcpy(v, old, used * size);
+    wipe_free(old, *cap * size);
+    *cap = n;
+    return v;
 }
 
 /* ---- the risk phrases the summaries were screened with ---- */
@@ -181,14 +206,10 @@ upsert(dbk_sum *sum, const dbk_sum_rec *r)
             hi = mid;
     }
     if (sum->n == sum->cap) {
-        size_t cap = sum->cap ? sum->cap * 2 : 256;
-        dbk_sum_rec *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
+        dbk_sum_rec *v = grow_wiped(sum->v, &sum->cap, sum->n, sum->n + 1, sizeof *v, 256);
         if (v == NULL)
             return DBK_E_NOMEM;
-        if (sum->n > 0)
-            memcpy(v, sum->v, sum->n * sizeof *v);
-        wipe_free(sum->v, sum->cap * sizeof *sum->v);
-        sum->v = v, sum->cap = cap;
+        sum->v = v;
     }
     memmove(&sum->v[lo + 1], &sum->v[lo], (sum->n - lo) * sizeof *sum->v);
     sum->v[lo] = *r;
@@ -213,16 +234,10 @@ extra_room(dbk_sum *sum, size_t n)
 {
     if (sum->nextra + n <= sum->capextra)
         return DBK_OK;
-    size_t cap = sum->capextra ? sum->capextra : 4096;
-    while (cap < sum->nextra + n)
-        cap *= 2;
-    char *v = malloc(cap); /* not realloc: the old block is wiped */
+    char *v = grow_wiped(sum->extra, &sum->capextra, sum->nextra, sum->nextra + n, 1, 4096);
     if (v == NULL)
         return DBK_E_NOMEM;
-    if (sum->nextra > 0)
-        memcpy(v, sum->extra, sum->nextra);
-    wipe_free(sum->extra, sum->capextra);
-    sum->extra = v, sum->capextra = cap;
+    sum->extra = v;
     return DBK_OK;
 }
 
@@ -739,14 +754,11 @@ closed_room(dbk_review_carried_list *c)
 {
     if (c->ncravings < c->capcravings)
         return true;
-    size_t cap = c->capcravings ? c->capcravings * 2 : 64;
-    dbk_review_closed *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
+    dbk_review_closed *v =
+        grow_wiped(c->cravings, &c->capcravings, c->ncravings, c->ncravings + 1, sizeof *v, 64);
     if (v == NULL)
         return false;
-    if (c->ncravings > 0)
-        memcpy(v, c->cravings, c->ncravings * sizeof *v);
-    wipe_free(c->cravings, c->capcravings * sizeof *c->cravings);
-    c->cravings = v, c->capcravings = cap;
+    c->cravings = v;
     return true;
 }
 
