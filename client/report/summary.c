@@ -23,6 +23,12 @@
  *                 length of its items' JSON (4)
  *   then          each record's items' JSON, in the records' order, end to end
  *
+ * A client stream's documents are sealed the same way (the same key and associated
+ * data) in the row whose id is BLAKE2b-128 of "daybook summary documents v1" (with its
+ * NUL) and the stream id, with "DBKD" in place of "DBKS" and each record's plaintext
+ * (the parsed document dumped compact) as its items' JSON; only the record id, clock
+ * and length of each record mean anything there.
+ *
  * The key: BLAKE2b-256 keyed with the account's X25519 secret key over
  * "daybook summary v1", the stream id, the epoch and the stream key of that epoch
  * (or a zero byte when this account holds none: a stream it can no longer read).
@@ -41,6 +47,8 @@
 #include <string.h>
 
 #define MAGIC "DBKS"
+#define MAGIC_DOCS "DBKD"
+#define DOCS_ROW "daybook summary documents v1"
 #define HDR_LEN 48
 #define SUM_REC 44
 #define SUM_XMAX (1u << 20) /* one record's items; more is not a summary of ours */
@@ -271,7 +279,7 @@ keep_items(dbk_sum *sum, dbk_sum_rec *x, const char *when, json_t *items)
  * (a stream head too: readers skip it as they skip it opened), in the summary's extra,
  * for dbk_report_summary_own; one too large to keep is opened each time. */
 static int
-keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
+keep_doc(dbk_sum *sum, const dbk_local_record *r, const json_t *doc)
 {
     dbk_sum_rec x;
     char *text = json_dumps(doc, JSON_COMPACT);
@@ -286,7 +294,6 @@ keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
     x.flags = DBK_SUM_BY_OWNER;
     if (dbk_eu_entry_day(doc, &x.day))
         x.flags |= DBK_SUM_HAS_DAY;
-    json_decref(doc);
     if (text == NULL)
         return DBK_E_NOMEM;
     if (n > 0 && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
@@ -300,14 +307,13 @@ keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
 }
 
 /*
- * Opens one current revision and summarises it, as the review would see it: a
- * stream head is no entry, and an entry whose author may not write it is left out
- * (entries.c). *bad when it does not open.
+ * Summarises one current revision, opened as doc (NULL when it did not open: then it
+ * counts in nbad), as the review would see it: a stream head is no entry, and an
+ * entry whose author may not write it is left out (entries.c).
  */
 static int
-summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
+summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r, const json_t *doc)
 {
-    json_t *doc = dbk_eu_open_record(c->s, r);
     dbk_sum_rec x;
     dbk_eu_entry e;
     const char *type;
@@ -325,13 +331,12 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
     if ((type != NULL && strcmp(type, "head") == 0) ||
         !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
         drop(sum, &r->hdr.record);
-        json_decref(doc);
         return DBK_OK;
     }
     memset(&x, 0, sizeof x);
     memset(&e, 0, sizeof e);
     e.hdr = r->hdr;
-    e.doc = doc;
+    e.doc = (json_t *)doc; /* read only */
     e.type = type ? type : "";
     e.owner = sum->owner;
     x.record = r->hdr.record;
@@ -361,10 +366,21 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
                             items);
         json_decref(items);
     }
-    if (rc == DBK_OK)
-        rc = upsert(sum, &x);
-    json_decref(doc);
-    return rc;
+    return rc == DBK_OK ? upsert(sum, &x) : rc;
+}
+
+/* The documents' entry for r: its plaintext kept whole (keep_doc), whoever wrote it
+ * (the reader leaves out what its author may not write, as when it opens it); one
+ * that did not open (doc NULL) counts in nbad and is opened by the reader. */
+static int
+keep_opened(dbk_sum *docs, const dbk_local_record *r, const json_t *doc)
+{
+    if (doc == NULL) {
+        docs->nbad++;
+        drop(docs, &r->hdr.record);
+        return DBK_OK;
+    }
+    return keep_doc(docs, r, doc);
 }
 
 /* ---- sealing ---- */
@@ -405,8 +421,26 @@ sum_ad(const dbk_local_stream *st, unsigned char ad[11 + 1 + DBK_ID_BYTES + 4])
     put32(ad + 12 + DBK_ID_BYTES, st->epoch);
 }
 
+/* The row of the summaries table that holds st's summary, or (docs) its documents:
+ * those under an id derived from the stream's (BLAKE2b-128 of DOCS_ROW and the id,
+ * which no stream has), so that 'daybook clients', which reads the summaries alone,
+ * never reads the documents. */
+static void
+row_of(const dbk_local_stream *st, bool docs, dbk_id *row)
+{
+    crypto_generichash_state h;
+    if (!docs) {
+        *row = st->id;
+        return;
+    }
+    crypto_generichash_init(&h, NULL, 0, DBK_ID_BYTES);
+    crypto_generichash_update(&h, (const unsigned char *)DOCS_ROW, sizeof DOCS_ROW);
+    crypto_generichash_update(&h, st->id.b, DBK_ID_BYTES);
+    crypto_generichash_final(&h, row->b, DBK_ID_BYTES);
+}
+
 static int
-save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
+save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum, bool docs)
 {
     size_t plen = HDR_LEN + sum->n * SUM_REC, clen, xat;
     for (size_t i = 0; i < sum->n; i++)
@@ -420,7 +454,7 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
         free(sealed);
         return DBK_E_NOMEM;
     }
-    memcpy(plain, MAGIC, 4);
+    memcpy(plain, docs ? MAGIC_DOCS : MAGIC, 4);
     put32(plain + 4, DBK_SUMMARY_VERSION);
     put64(plain + 8, (uint64_t)sum->rows);
     put64(plain + 16, (uint64_t)sum->max_rowid);
@@ -453,7 +487,9 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
         crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + 24, NULL, plain, plen, ad, sizeof ad,
                                                    NULL, sealed, key);
         clen = 24 + plen + 16;
-        rc = dbk_local_summary_put(c->s->L, &st->id, sealed, clen);
+        dbk_id row;
+        row_of(st, docs, &row);
+        rc = dbk_local_summary_put(c->s->L, &row, sealed, clen);
     }
     sodium_memzero(key, sizeof key);
     sodium_memzero(plain, plen);
@@ -465,13 +501,15 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
 /* The stored summary of st, if it opens and parses; false otherwise (no row, another
  * key or version, damaged). */
 static bool
-load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
+load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
 {
     unsigned char *sealed = NULL, *plain = NULL, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
     size_t len = 0, plen = 0, n, xlen = 0, xat = 0;
     bool ok = false;
+    dbk_id row;
 
-    if (dbk_local_summary_get(c->s->L, &st->id, &sealed, &len) != DBK_OK)
+    row_of(st, docs, &row);
+    if (dbk_local_summary_get(c->s->L, &row, &sealed, &len) != DBK_OK)
         return false;
     if (len < 24 + 16 + HDR_LEN || len > SUM_CAP || !sum_key(c, st, key))
         goto out;
@@ -483,7 +521,7 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
                                                    sizeof ad, sealed, key) != 0)
         goto out;
     n = get32(plain + 44);
-    if (memcmp(plain, MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
+    if (memcmp(plain, docs ? MAGIC_DOCS : MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
         sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen < HDR_LEN + n * SUM_REC)
         goto out;
     xlen = plen - HDR_LEN - n * SUM_REC; /* the items, checked against the records' below */
@@ -535,63 +573,124 @@ out:
 
 struct apply {
     struct ctx *c;
-    dbk_sum *sum;
-    int64_t seen;
+    dbk_sum *sum, *docs; /* the ones brought up to date (NULL: this one is) */
+    int64_t seen, dseen; /* revisions after each one's mark */
     int rc;
 };
 
+/* One revision: opened once, into the summary and the documents that do not hold it
+ * yet (its rowid is past their mark). */
 static void
 on_rec(const dbk_local_record *r, void *arg)
 {
     struct apply *a = arg;
-    a->seen++;
-    if (a->rc == DBK_OK && r->current)
-        a->rc = summarise(a->c, a->sum, r);
+    bool s = a->sum != NULL && r->rowid > a->sum->max_rowid,
+         d = a->docs != NULL && r->rowid > a->docs->max_rowid;
+    a->seen += s, a->dseen += d;
+    if (a->rc != DBK_OK || !r->current || (!s && !d))
+        return;
+    json_t *doc = dbk_eu_open_record(a->c->s, r);
+    if (s)
+        a->rc = summarise(a->c, a->sum, r, doc);
+    if (d && a->rc == DBK_OK)
+        a->rc = keep_opened(a->docs, r, doc);
+    json_decref(doc);
+}
+
+static void
+reset(dbk_sum *sum)
+{
+    if (sum != NULL)
+        sum->n = 0, sum->nbad = 0, sum->nextra = 0, sum->max_rowid = 0;
 }
 
 static int
-rebuild(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, int64_t rows, int64_t max_rowid)
+rebuild(struct ctx *c, const dbk_local_stream *st, struct apply *a, int64_t rows, int64_t max_rowid)
 {
-    struct apply a = {c, sum, 0, DBK_OK};
     int rc;
-    sum->n = 0;
-    sum->nbad = 0;
-    sum->nextra = 0;
-    rc = dbk_local_records_of(c->s->L, &st->id, on_rec, &a);
-    sum->rows = rows, sum->max_rowid = max_rowid;
-    return rc != DBK_OK ? rc : a.rc;
+    reset(a->sum);
+    reset(a->docs);
+    a->rc = DBK_OK;
+    rc = dbk_local_records_of(c->s->L, &st->id, on_rec, a);
+    if (a->sum != NULL)
+        a->sum->rows = rows, a->sum->max_rowid = max_rowid;
+    if (a->docs != NULL)
+        a->docs->rows = rows, a->docs->max_rowid = max_rowid;
+    return rc != DBK_OK ? rc : a->rc;
+}
+
+/* Whether sum, loaded (have), holds exactly the store's revisions of its stream. */
+static bool
+matches(bool have, const dbk_sum *sum, int64_t rows, int64_t max_rowid)
+{
+    return have && sum->nbad == 0 && rows == sum->rows && max_rowid == sum->max_rowid;
+}
+
+/* Whether sum, loaded (have), may take the revisions stored after its mark one by one. */
+static bool
+behind(bool have, const dbk_sum *sum, int64_t rows, int64_t max_rowid)
+{
+    return have && sum->nbad == 0 && max_rowid > sum->max_rowid && rows > sum->rows;
+}
+
+/* Brings what a holds up to date with the revisions after its marks; false when the
+ * count does not add up (then it is rebuilt). */
+static int
+apply_after(struct ctx *c, const dbk_local_stream *st, struct apply *a, int64_t rows,
+            int64_t max_rowid, bool *ok)
+{
+    int64_t from = a->sum != NULL ? a->sum->max_rowid : INT64_MAX;
+    int rc;
+    if (a->docs != NULL && a->docs->max_rowid < from)
+        from = a->docs->max_rowid;
+    *ok = false;
+    rc = dbk_local_records_after(c->s->L, &st->id, from, on_rec, a);
+    if (rc != DBK_OK || a->rc != DBK_OK)
+        return rc != DBK_OK ? rc : a->rc;
+    *ok = (a->sum == NULL || (a->sum->rows + a->seen == rows && a->sum->nbad == 0)) &&
+          (a->docs == NULL || (a->docs->rows + a->dseen == rows && a->docs->nbad == 0));
+    if (*ok && a->sum != NULL)
+        a->sum->rows = rows, a->sum->max_rowid = max_rowid;
+    if (*ok && a->docs != NULL)
+        a->docs->rows = rows, a->docs->max_rowid = max_rowid;
+    return DBK_OK;
 }
 
 /*
- * sum is st's summary, believed only if it matches the records: new revisions are
- * applied (a revision that became current replaces its record's entry), anything
- * that does not add up rebuilds it. *changed when it must be saved.
+ * sum is st's summary and docs (unless NULL) its documents, each believed only if it
+ * matches the records: new revisions are applied (a revision that became current
+ * replaces its record's entry), each opened once for both, and anything that does not
+ * add up rebuilds what it was in. *changed, *dchanged when they must be saved.
  */
 static int
-bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool *changed)
+bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, dbk_sum *docs,
+                 bool *changed, bool *dchanged)
 {
     int64_t rows, max_rowid;
     int rc;
-    bool have = load_sealed(c, st, sum);
+    bool have = load_sealed(c, st, sum, false), dhave = docs && load_sealed(c, st, docs, true);
+    struct apply a = {c, NULL, NULL, 0, 0, DBK_OK};
 
-    *changed = false;
+    *changed = *dchanged = false;
     sum->stream = st->id, sum->owner = st->owner;
+    if (docs != NULL)
+        docs->stream = st->id, docs->owner = st->owner;
     if ((rc = dbk_local_stream_mark(c->s->L, &st->id, &rows, &max_rowid)) != DBK_OK)
         return rc;
-    if (have && sum->nbad == 0 && rows == sum->rows && max_rowid == sum->max_rowid)
+    if (!matches(have, sum, rows, max_rowid))
+        a.sum = sum;
+    if (docs != NULL && !matches(dhave, docs, rows, max_rowid))
+        a.docs = docs;
+    *changed = a.sum != NULL, *dchanged = a.docs != NULL;
+    if (a.sum == NULL && a.docs == NULL)
         return DBK_OK;
-    *changed = true;
-    if (have && sum->nbad == 0 && max_rowid > sum->max_rowid && rows > sum->rows) {
-        struct apply a = {c, sum, 0, DBK_OK};
-        rc = dbk_local_records_after(c->s->L, &st->id, sum->max_rowid, on_rec, &a);
-        if (rc != DBK_OK || a.rc != DBK_OK)
-            return rc != DBK_OK ? rc : a.rc;
-        if (sum->rows + a.seen == rows && sum->nbad == 0) {
-            sum->rows = rows, sum->max_rowid = max_rowid;
-            return DBK_OK;
-        }
+    if ((a.sum == NULL || behind(have, sum, rows, max_rowid)) &&
+        (a.docs == NULL || behind(dhave, docs, rows, max_rowid))) {
+        bool ok;
+        if ((rc = apply_after(c, st, &a, rows, max_rowid, &ok)) != DBK_OK || ok)
+            return rc;
     }
-    return rebuild(c, st, sum, rows, max_rowid);
+    return rebuild(c, st, &a, rows, max_rowid);
 }
 
 struct streams {
@@ -618,29 +717,44 @@ on_stream(const dbk_local_stream *st, void *arg)
     a->v[a->n++] = *st;
 }
 
-struct own_sums {
-    dbk_sum *v;
+/* Summaries (or documents) of some streams, for cached_doc. */
+struct sums {
+    const dbk_sum *v;
     size_t n;
 };
+
+/* Wipes and frees what sum holds (not sum itself). */
+static void
+sum_clear(dbk_sum *sum)
+{
+    wipe_free(sum->v, sum->cap * sizeof *sum->v);
+    wipe_free(sum->extra, sum->capextra);
+    sum->v = NULL, sum->n = sum->cap = 0;
+    sum->extra = NULL, sum->nextra = sum->capextra = 0;
+}
 
 void
 dbk_report_summary_free(dbk_sum *v, size_t n)
 {
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        wipe_free(v[i].v, v[i].cap * sizeof *v[i].v);
-        wipe_free(v[i].extra, v[i].capextra);
-    }
+    for (size_t i = 0; v != NULL && i < n; i++)
+        sum_clear(&v[i]);
     free(v);
 }
 
-/* The summaries of the streams not this account's (of owner's only, if given), up to
- * date, saved when they changed; into *out when out is not NULL. */
+/*
+ * The summaries of the streams not this account's (of owner's only, if given), up to
+ * date, saved when they changed; into *out when out is not NULL. With docs (and not
+ * this account's own streams, whose summaries keep their documents), their documents
+ * too, kept up to date in the same pass, into *dout when dout is not NULL. What is not
+ * handed out is wiped as soon as it is saved: a cold sync holds one stream's at a time.
+ */
 static int
-refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
+refresh(dbk_session *s, const dbk_id *owner, bool docs, dbk_sum **out, dbk_sum **dout,
+        size_t *nout)
 {
     struct streams a = {NULL, 0, 0, &s->account, owner};
     struct ctx c;
-    dbk_sum *sums;
+    dbk_sum *sums, *dv = NULL;
     int rc;
 
     if ((rc = dbk_unlock(s)) != DBK_OK)
@@ -649,38 +763,57 @@ refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
         free(a.v);
         return rc;
     }
-    if ((sums = calloc(a.n + 1, sizeof *sums)) == NULL) {
+    docs = docs && !(owner != NULL && dbk_id_equal(owner, &s->account));
+    sums = calloc(a.n + 1, sizeof *sums);
+    if (docs)
+        dv = calloc(a.n + 1, sizeof *dv);
+    if (sums == NULL || (docs && dv == NULL)) {
+        free(sums);
+        free(dv);
         free(a.v);
         return DBK_E_NOMEM;
     }
     ctx_init(&c, s);
     for (size_t i = 0; i < a.n && rc == DBK_OK; i++) {
-        bool changed;
-        if ((rc = bring_up_to_date(&c, &a.v[i], &sums[i], &changed)) == DBK_OK && changed)
-            rc = save(&c, &a.v[i], &sums[i]);
+        bool changed, dchanged;
+        rc = bring_up_to_date(&c, &a.v[i], &sums[i], dv ? &dv[i] : NULL, &changed, &dchanged);
+        if (rc == DBK_OK && changed)
+            rc = save(&c, &a.v[i], &sums[i], false);
+        if (rc == DBK_OK && dchanged)
+            rc = save(&c, &a.v[i], &dv[i], true);
+        if (out == NULL)
+            sum_clear(&sums[i]);
+        if (dv != NULL && dout == NULL)
+            sum_clear(&dv[i]);
     }
     ctx_clear(&c);
     free(a.v);
     if (rc != DBK_OK || out == NULL) {
         dbk_report_summary_free(sums, a.n);
+        dbk_report_summary_free(dv, a.n);
         return rc;
     }
     *out = sums, *nout = a.n;
+    if (dout != NULL)
+        *dout = dv;
+    else
+        dbk_report_summary_free(dv, a.n);
     return DBK_OK;
 }
 
 int
 dbk_report_summary_refresh(dbk_session *s)
 {
-    int rc = refresh(s, NULL, NULL, NULL);
-    return rc != DBK_OK ? rc : refresh(s, &s->account, NULL, NULL);
+    int rc = refresh(s, NULL, true, NULL, NULL, NULL);
+    return rc != DBK_OK ? rc : refresh(s, &s->account, false, NULL, NULL, NULL);
 }
 
-/* The plaintext of r from the own streams' summaries (r's revision exactly), or NULL. */
+/* The plaintext of r from the documents kept for its stream (r's revision exactly:
+ * the same record and clock), or NULL (then it is opened). */
 static json_t *
-own_cached(const dbk_local_record *r, void *arg)
+cached_doc(const dbk_local_record *r, void *arg)
 {
-    const struct own_sums *o = arg;
+    const struct sums *o = arg;
     for (size_t i = 0; i < o->n; i++) {
         if (!dbk_id_equal(&o->v[i].stream, &r->hdr.stream))
             continue;
@@ -719,20 +852,22 @@ load_streams(dbk_session *s, const dbk_sum *sums, size_t n, dbk_entry_want want,
 int
 dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
 {
-    struct own_sums o = {NULL, 0};
+    dbk_sum *v = NULL;
+    size_t n = 0;
     int rc;
 
-    if (!dbk_report_summary_on() || refresh(s, &s->account, &o.v, &o.n) != DBK_OK)
+    if (!dbk_report_summary_on() || refresh(s, &s->account, false, &v, NULL, &n) != DBK_OK)
         return dbk_eu_load_owned(s, &s->account, out);
-    rc = load_streams(s, o.v, o.n, NULL, NULL, own_cached, &o, out);
-    dbk_report_summary_free(o.v, o.n);
+    struct sums o = {v, n};
+    rc = load_streams(s, v, n, NULL, NULL, cached_doc, &o, out);
+    dbk_report_summary_free(v, n);
     return rc;
 }
 
 int
 dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n)
 {
-    return refresh(s, owner, out, n);
+    return refresh(s, owner, false, out, NULL, n);
 }
 
 /* ---- what a review opens ---- */
@@ -909,12 +1044,12 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
                         const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
                         dbk_review_carried_list *carried)
 {
-    dbk_sum *sums = NULL;
+    dbk_sum *sums = NULL, *docs = NULL;
     size_t n = 0;
     int rc;
     struct want w = {0};
 
-    if (!dbk_report_summary_on() || (rc = dbk_report_summary_of(s, client, &sums, &n)) != DBK_OK)
+    if (!dbk_report_summary_on() || (rc = refresh(s, client, true, &sums, &docs, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;
@@ -934,9 +1069,11 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
             w.last_clock = x->clock > w.last_clock ? x->clock : w.last_clock;
         }
     w.run_from = checklist_run_from(sums, n, w.keep_from);
-    /* The client's streams (each has its summary), and this account's own from own or,
-     * without it, opened. */
-    rc = load_streams(s, sums, n, want, &w, NULL, NULL, out);
+    /* The client's streams (each has its summary), each record wanted read from the
+     * documents kept for it (opened when they do not hold its revision), and this
+     * account's own from own or, without it, opened. */
+    struct sums d = {docs, n};
+    rc = load_streams(s, sums, n, want, &w, cached_doc, &d, out);
     if (rc == DBK_OK && own == NULL) {
         dbk_eu_list mine;
         if ((rc = dbk_eu_load_owned(s, &s->account, &mine)) == DBK_OK) {
@@ -951,6 +1088,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     if (rc == DBK_OK && own != NULL && (rc = dbk_eu_merge(out, own)) != DBK_OK)
         dbk_eu_free(out);
     dbk_report_summary_free(sums, n);
+    dbk_report_summary_free(docs, n);
     if (rc != DBK_OK && carried != NULL)
         dbk_review_carried_free(carried);
     return rc;
