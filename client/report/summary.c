@@ -880,8 +880,38 @@ struct want {
     uint64_t first_clock, last_clock;
     int64_t first_day, last_day;
     const json_t *kept;
+    dbk_id *kept_ids; /* the records kept names, sorted: most records are not there */
+    size_t nkept;
+    bool indexed; /* kept_ids holds every record kept names */
     dbk_review_carried_list *carried;
 };
+
+static int
+by_id(const void *a, const void *b)
+{
+    return memcmp(((const dbk_id *)a)->b, ((const dbk_id *)b)->b, DBK_ID_BYTES);
+}
+
+/* The ids of the records kept names, for want to look a record up without writing its
+ * id as text (a key that is no id names no record: it is left out). False when out
+ * of memory (then every record is looked up in kept itself). */
+static bool
+kept_index(struct want *w)
+{
+    const char *key;
+    json_t *v;
+    if (w->kept == NULL || json_object_size(w->kept) == 0)
+        return w->indexed = true;
+    if ((w->kept_ids = malloc(json_object_size(w->kept) * sizeof *w->kept_ids)) == NULL)
+        return false;
+    json_object_foreach((json_t *)w->kept, key, v) {
+        if (dbk_id_from_text(&w->kept_ids[w->nkept], key, strlen(key)) == DBK_OK)
+            w->nkept++;
+    }
+    if (w->nkept > 1)
+        qsort(w->kept_ids, w->nkept, sizeof *w->kept_ids, by_id);
+    return w->indexed = true;
+}
 
 /* Room in c for one more closed craving; false when there is none (then it is opened). */
 static bool
@@ -960,8 +990,12 @@ want(const dbk_local_record *r, void *arg)
     if (x->type == DBK_SUM_CHECKLIST_DAY && x->day >= w->run_from)
         return true;
     char id[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(&x->record, id);
-    const json_t *k = json_object_get(w->kept, id);
+    const json_t *k = NULL;
+    if (!w->indexed || (w->nkept > 0 && bsearch(&x->record, w->kept_ids, w->nkept,
+                                                 sizeof *w->kept_ids, by_id) != NULL)) {
+        dbk_id_to_text(&x->record, id);
+        k = json_object_get(w->kept, id);
+    }
     if (k != NULL) {
         char clock[24];
         snprintf(clock, sizeof clock, "%llu", (unsigned long long)x->clock);
@@ -1053,6 +1087,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;
+    (void)kept_index(&w); /* out of memory: every record looked up by its text */
     /* The previous period, which the trend compares with, is opened only when the
      * closed cravings' intensities cannot be handed over (carried NULL). */
     w.prev_from = p->from - (p->to - p->from + 1);
@@ -1089,6 +1124,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
         dbk_eu_free(out);
     dbk_report_summary_free(sums, n);
     dbk_report_summary_free(docs, n);
+    free(w.kept_ids);
     if (rc != DBK_OK && carried != NULL)
         dbk_review_carried_free(carried);
     return rc;
