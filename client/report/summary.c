@@ -25,9 +25,16 @@
  *
  * A client stream's documents are sealed the same way (the same key and associated
  * data) in the row whose id is BLAKE2b-128 of "daybook summary documents v1" (with its
- * NUL) and the stream id, with "DBKD" in place of "DBKS" and each record's plaintext
- * (the parsed document dumped compact) as its items' JSON; only the record id, clock
- * and length of each record mean anything there.
+ * NUL) and the stream id, with "DBKE" in place of "DBKS" and, as each record's items,
+ * its revision's header and then its plaintext (the parsed document dumped compact):
+ *
+ *   0       8     the revision's rowid in the store (its place among equal clocks)
+ *   8       16    its device
+ *   24      4     its key epoch
+ *   28      16    its author
+ *   44      ...   the plaintext
+ *
+ * Only the record id, clock and length of each record mean anything there.
  *
  * The key: BLAKE2b-256 keyed with the account's X25519 secret key over
  * "daybook summary v1", the stream id, the epoch and the stream key of that epoch
@@ -47,7 +54,8 @@
 #include <string.h>
 
 #define MAGIC "DBKS"
-#define MAGIC_DOCS "DBKD"
+#define MAGIC_DOCS "DBKE" /* "DBKD" held no revision headers */
+#define DOC_HDR 44        /* doc_hdr_put */
 #define DOCS_ROW "daybook summary documents v1"
 #define HDR_LEN 48
 #define SUM_REC 44
@@ -275,15 +283,28 @@ keep_items(dbk_sum *sum, dbk_sum_rec *x, const char *when, json_t *items)
     return DBK_OK;
 }
 
-/* One record of this account's own streams: its plaintext kept whole, as it opened
- * (a stream head too: readers skip it as they skip it opened), in the summary's extra,
- * for dbk_report_summary_own; one too large to keep is opened each time. */
+/* The header a document keeps before its plaintext (DOC_HDR bytes): the revision's
+ * rowid, device, key epoch and author, which a review reads instead of the store. */
+static void
+doc_hdr_put(unsigned char *p, const dbk_local_record *r)
+{
+    put64(p, (uint64_t)r->rowid);
+    memcpy(p + 8, r->hdr.rev.device.b, DBK_ID_BYTES);
+    put32(p + 24, r->hdr.epoch);
+    memcpy(p + 28, r->hdr.author.b, DBK_ID_BYTES);
+}
+
+/* One record of this account's own streams (hdr false), or of a client stream's
+ * documents (hdr true: the revision's header first, doc_hdr_put): its plaintext kept
+ * whole, as it opened (a stream head too: readers skip it as they skip it opened), in
+ * the summary's extra, for dbk_report_summary_own and the review; one too large to
+ * keep is opened each time. */
 static int
-keep_doc(dbk_sum *sum, const dbk_local_record *r, const json_t *doc)
+keep_doc(dbk_sum *sum, const dbk_local_record *r, const json_t *doc, bool hdr)
 {
     dbk_sum_rec x;
     char *text = json_dumps(doc, JSON_COMPACT);
-    size_t n = text ? strlen(text) : 0;
+    size_t skip = hdr ? DOC_HDR : 0, n = text ? strlen(text) + skip : 0;
     int rc = DBK_OK;
 
     memset(&x, 0, sizeof x);
@@ -296,9 +317,11 @@ keep_doc(dbk_sum *sum, const dbk_local_record *r, const json_t *doc)
         x.flags |= DBK_SUM_HAS_DAY;
     if (text == NULL)
         return DBK_E_NOMEM;
-    if (n > 0 && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
+    if (n > skip && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
         (rc = extra_room(sum, n)) == DBK_OK) {
-        memcpy(sum->extra + sum->nextra, text, n);
+        if (hdr)
+            doc_hdr_put((unsigned char *)sum->extra + sum->nextra, r);
+        memcpy(sum->extra + sum->nextra + skip, text, n - skip);
         x.xoff = (uint32_t)sum->nextra, x.xlen = (uint32_t)n;
         sum->nextra += n;
     }
@@ -326,7 +349,7 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r, const json_t *
         return DBK_OK;
     }
     if (dbk_id_equal(&sum->owner, &c->s->account))
-        return keep_doc(sum, r, doc);
+        return keep_doc(sum, r, doc, false);
     type = json_string_value(json_object_get(doc, "type"));
     if ((type != NULL && strcmp(type, "head") == 0) ||
         !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
@@ -380,7 +403,7 @@ keep_opened(dbk_sum *docs, const dbk_local_record *r, const json_t *doc)
         drop(docs, &r->hdr.record);
         return DBK_OK;
     }
-    return keep_doc(docs, r, doc);
+    return keep_doc(docs, r, doc, true);
 }
 
 /* ---- sealing ---- */
@@ -717,10 +740,11 @@ on_stream(const dbk_local_stream *st, void *arg)
     a->v[a->n++] = *st;
 }
 
-/* Summaries (or documents) of some streams, for cached_doc. */
+/* Summaries (or documents) of some streams, for cached_doc; each record's plaintext
+ * after skip bytes (DOC_HDR for documents). */
 struct sums {
     const dbk_sum *v;
-    size_t n;
+    size_t n, skip;
 };
 
 /* Wipes and frees what sum holds (not sum itself). */
@@ -818,10 +842,10 @@ cached_doc(const dbk_local_record *r, void *arg)
         if (!dbk_id_equal(&o->v[i].stream, &r->hdr.stream))
             continue;
         const dbk_sum_rec *x = dbk_report_summary_find(&o->v[i], &r->hdr.record);
-        if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen == 0 ||
+        if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen <= o->skip ||
             (size_t)x->xoff + x->xlen > o->v[i].nextra)
             return NULL;
-        return json_loadb(o->v[i].extra + x->xoff, x->xlen, 0, NULL);
+        return json_loadb(o->v[i].extra + x->xoff + o->skip, x->xlen - o->skip, 0, NULL);
     }
     return NULL;
 }
@@ -858,7 +882,7 @@ dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
 
     if (!dbk_report_summary_on() || refresh(s, &s->account, false, &v, NULL, &n) != DBK_OK)
         return dbk_eu_load_owned(s, &s->account, out);
-    struct sums o = {v, n};
+    struct sums o = {v, n, 0};
     rc = load_streams(s, v, n, NULL, NULL, cached_doc, &o, out);
     dbk_report_summary_free(v, n);
     return rc;
@@ -1073,6 +1097,146 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
     return from - 1; /* and the day before, checked or not */
 }
 
+/* ---- a client stream read from its documents alone ---- */
+
+/* One current record as its document's header gives it (doc_hdr_put). */
+static void
+doc_record(const dbk_sum *docs, const dbk_sum_rec *x, dbk_local_record *r)
+{
+    const unsigned char *p = (const unsigned char *)docs->extra + x->xoff;
+    memset(r, 0, sizeof *r);
+    r->hdr.stream = docs->stream;
+    r->hdr.record = x->record;
+    r->hdr.rev.clock = x->clock;
+    memcpy(r->hdr.rev.device.b, p + 8, DBK_ID_BYTES);
+    r->hdr.epoch = get32(p + 24);
+    memcpy(r->hdr.author.b, p + 28, DBK_ID_BYTES);
+    r->rowid = (int64_t)get64(p);
+    r->current = true;
+}
+
+/* In the store's order of a stream's current records: clock, then rowid. */
+static int
+by_clock_rowid(const void *a, const void *b)
+{
+    const dbk_local_record *x = a, *y = b;
+    if (x->hdr.rev.clock != y->hdr.rev.clock)
+        return x->hdr.rev.clock < y->hdr.rev.clock ? -1 : 1;
+    return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
+}
+
+struct pending_of {
+    uint64_t clock;
+    bool pending;
+};
+
+static void
+on_revision(const dbk_local_record *r, void *arg)
+{
+    struct pending_of *q = arg;
+    if (r->current && r->hdr.rev.clock == q->clock)
+        q->pending = r->pending;
+}
+
+/* Whether r waits in the outbox: only this account's own writes can (a revision the
+ * store holds from a pull never does), asked of the store, as it changes with no new
+ * revision. */
+static int
+doc_pending(dbk_session *s, const dbk_local_record *r, bool *pending)
+{
+    struct pending_of q = {r->hdr.rev.clock, false};
+    int rc = DBK_OK;
+    if (dbk_id_equal(&r->hdr.author, &s->account))
+        rc = dbk_local_revisions(s->L, &r->hdr.record, on_revision, &q);
+    *pending = q.pending;
+    return rc;
+}
+
+/* Whether docs hold every current record of their stream whole: their mark is the
+ * store's now, none failed to open, each one's plaintext is kept. */
+static bool
+docs_whole(dbk_session *s, const dbk_sum *docs)
+{
+    int64_t rows, max_rowid;
+    if (docs->nbad != 0 || dbk_local_stream_mark(s->L, &docs->stream, &rows, &max_rowid) != DBK_OK ||
+        rows != docs->rows || max_rowid != docs->max_rowid)
+        return false;
+    for (size_t i = 0; i < docs->n; i++)
+        if (docs->v[i].xlen <= DOC_HDR || (size_t)docs->v[i].xoff + docs->v[i].xlen > docs->nextra)
+            return false;
+    return true;
+}
+
+/*
+ * The entries of one client stream the review wants, from its documents alone when
+ * they hold every current record (docs_whole): the records in the store's order,
+ * each asked of want as the store's walk asks it, each wanted one added as opened
+ * (dbk_eu_add) with its header from the document and whether it is pending from the
+ * store. *done false when they do not hold every record: the caller reads the store.
+ */
+static int
+stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_list *out,
+                 bool *done)
+{
+    dbk_local_stream st;
+    dbk_local_record *v;
+    int rc = DBK_OK;
+
+    *done = false;
+    memset(out, 0, sizeof *out);
+    if (!docs_whole(s, docs) || dbk_local_stream_get(s->L, &docs->stream, &st) != DBK_OK)
+        return DBK_OK;
+    if ((v = malloc((docs->n + 1) * sizeof *v)) == NULL)
+        return DBK_E_NOMEM;
+    for (size_t i = 0; i < docs->n; i++)
+        doc_record(docs, &docs->v[i], &v[i]);
+    qsort(v, docs->n, sizeof *v, by_clock_rowid);
+    *done = true;
+    for (size_t i = 0; i < docs->n && rc == DBK_OK; i++) {
+        if (!want(&v[i], w))
+            continue;
+        const dbk_sum_rec *x = dbk_report_summary_find(docs, &v[i].hdr.record);
+        dbk_entry e = {.hdr = v[i].hdr, .kind = st.kind, .owner = st.owner};
+        if ((rc = doc_pending(s, &v[i], &e.pending)) != DBK_OK)
+            break;
+        e.doc = json_loadb(docs->extra + x->xoff + DOC_HDR, x->xlen - DOC_HDR, 0, NULL);
+        rc = e.doc == NULL ? DBK_E_NOMEM : dbk_eu_add(s, out, &e);
+        json_decref(e.doc);
+    }
+    free(v);
+    out->bad += out->foreign_author; /* left out too, as dbk_eu_load counts them */
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
+/* The client's streams: each from its documents alone when they hold it whole, from
+ * the store otherwise (each record wanted read from the documents when they hold its
+ * revision, opened when not), put together oldest first. */
+static int
+client_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n,
+               struct want *w, dbk_eu_list *out)
+{
+    struct sums d = {docs, n, DOC_HDR};
+    dbk_eu_list one;
+    int rc = DBK_OK;
+
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
+        dbk_eu_list *into = i == 0 ? out : &one;
+        bool done;
+        if ((rc = stream_from_docs(s, &docs[i], w, into, &done)) == DBK_OK && !done)
+            rc = dbk_eu_load_stream(s, &sums[i].stream, want, w, cached_doc, &d, into);
+        if (rc != DBK_OK || i == 0)
+            continue;
+        rc = dbk_eu_merge(out, &one);
+        dbk_eu_free(&one);
+    }
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
 int
 dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
                         const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
@@ -1107,8 +1271,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     /* The client's streams (each has its summary), each record wanted read from the
      * documents kept for it (opened when they do not hold its revision), and this
      * account's own from own or, without it, opened. */
-    struct sums d = {docs, n};
-    rc = load_streams(s, sums, n, want, &w, cached_doc, &d, out);
+    rc = client_streams(s, sums, docs, n, &w, out);
     if (rc == DBK_OK && own == NULL) {
         dbk_eu_list mine;
         if ((rc = dbk_eu_load_owned(s, &s->account, &mine)) == DBK_OK) {
