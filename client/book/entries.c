@@ -21,28 +21,23 @@ struct load_ctx {
     int rc;
 };
 
-static void
-on_entry(const dbk_entry *e, void *arg)
+/* e into l, as an opened entry goes in: one whose author may not write it is left out
+ * (counted in foreign_author). */
+static int
+add_entry(dbk_session *s, dbk_eu_list *l, const dbk_entry *e)
 {
-    struct load_ctx *c = arg;
-    dbk_eu_list *l = c->l;
     dbk_eu_entry *x;
-    const char *type;
+    const char *type = json_string_value(json_object_get(e->doc, "type"));
 
-    if (c->rc != DBK_OK)
-        return;
-    type = json_string_value(json_object_get(e->doc, "type"));
     if (!dbk_trust_author_may_write(&e->owner, &e->hdr.author, type)) {
         l->foreign_author++; /* signed by someone the owner's stream does not let write this */
-        return;
+        return DBK_OK;
     }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         dbk_eu_entry *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL) {
-            c->rc = DBK_E_NOMEM;
-            return;
-        }
+        if (v == NULL)
+            return DBK_E_NOMEM;
         l->v = v, l->cap = cap;
     }
     x = &l->v[l->n++];
@@ -52,7 +47,29 @@ on_entry(const dbk_entry *e, void *arg)
     x->pending = e->pending;
     x->kind = e->kind;
     x->owner = e->owner;
-    x->mine = dbk_id_equal(&e->owner, &c->s->account);
+    x->mine = dbk_id_equal(&e->owner, &s->account);
+    return DBK_OK;
+}
+
+static void
+on_entry(const dbk_entry *e, void *arg)
+{
+    struct load_ctx *c = arg;
+    if (c->rc == DBK_OK)
+        c->rc = add_entry(c->s, c->l, e);
+}
+
+int
+dbk_eu_add(dbk_session *s, dbk_eu_list *l, const dbk_entry *e)
+{
+    const char *type = json_string_value(json_object_get(e->doc, "type"));
+    if (!json_is_object(e->doc)) {
+        l->bad++;
+        return DBK_OK;
+    }
+    if (type != NULL && strcmp(type, "head") == 0)
+        return DBK_OK; /* a stream head (T12) is bookkeeping, never an entry */
+    return add_entry(s, l, e);
 }
 
 /* The entries of owner's streams and this account's (owner NULL: every stream), or of

@@ -42,6 +42,13 @@ int dbk_eu_load_owned_where(dbk_session *s, const dbk_id *owner, dbk_entry_want 
 int dbk_eu_load_stream(dbk_session *s, const dbk_id *stream, dbk_entry_want want, void *want_arg,
                        dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out);
 void dbk_eu_free(dbk_eu_list *l);
+/* Adds one entry whose plaintext the caller has (a cache sealed to this account that
+ * holds exactly its current revision, as opened and verified: report/summary.h) to l,
+ * as if opened: a stream head is skipped, an entry whose author may not write it is
+ * left out and counted; one whose doc is no object is counted bad. The caller keeps
+ * its reference to e->doc (l takes its own). Entries must come in clock order; once
+ * done, the caller adds l->foreign_author to l->bad, as dbk_eu_load does. */
+int dbk_eu_add(dbk_session *s, dbk_eu_list *l, const dbk_entry *e);
 /* Adds from's entries to into (their docs shared, a reference each), keeping into
  * oldest revision clock first, and its counts of entries left out. */
 int dbk_eu_merge(dbk_eu_list *into, const dbk_eu_list *from);

@@ -23,6 +23,19 @@
  *                 length of its items' JSON (4)
  *   then          each record's items' JSON, in the records' order, end to end
  *
+ * A client stream's documents are sealed the same way (the same key and associated
+ * data) in the row whose id is BLAKE2b-128 of "daybook summary documents v1" (with its
+ * NUL) and the stream id, with "DBKE" in place of "DBKS" and, as each record's items,
+ * its revision's header and then its plaintext (the parsed document dumped compact):
+ *
+ *   0       8     the revision's rowid in the store (its place among equal clocks)
+ *   8       16    its device
+ *   24      4     its key epoch
+ *   28      16    its author
+ *   44      ...   the plaintext
+ *
+ * Only the record id, clock and length of each record mean anything there.
+ *
  * The key: BLAKE2b-256 keyed with the account's X25519 secret key over
  * "daybook summary v1", the stream id, the epoch and the stream key of that epoch
  * (or a zero byte when this account holds none: a stream it can no longer read).
@@ -36,10 +49,14 @@
 
 #include "dbk/error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAGIC "DBKS"
+#define MAGIC_DOCS "DBKE" /* "DBKD" held no revision headers */
+#define DOC_HDR 44        /* doc_hdr_put */
+#define DOCS_ROW "daybook summary documents v1"
 #define HDR_LEN 48
 #define SUM_REC 44
 #define SUM_XMAX (1u << 20) /* one record's items; more is not a summary of ours */
@@ -92,6 +109,30 @@ wipe_free(void *p, size_t n)
         sodium_memzero(p, n);
         free(p);
     }
+}
+
+/* A block for at least need elements of size bytes in place of old (cap of them, the
+ * first used of which are copied): cap doubled, from first when 0, until need fits.
+ * Not realloc: the old block is wiped and freed, so that no copy of its plaintext is
+ * left in freed memory. NULL when out of memory (old is then untouched); *cap is the
+ * new block's on success. */
+static void *
+grow_wiped(void *old, size_t *cap, size_t used, size_t need, size_t size, size_t first)
+{
+    size_t n = *cap ? *cap : first;
+    void *v;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / size)
+            return NULL;
+        n *= 2;
+    }
+    if ((v = malloc(n * size)) == NULL)
+        return NULL;
+    if (used > 0)
+        memcpy(v, old, used * size);
+    wipe_free(old, *cap * size);
+    *cap = n;
+    return v;
 }
 
 /* ---- the risk phrases the summaries were screened with ---- */
@@ -181,14 +222,10 @@ upsert(dbk_sum *sum, const dbk_sum_rec *r)
             hi = mid;
     }
     if (sum->n == sum->cap) {
-        size_t cap = sum->cap ? sum->cap * 2 : 256;
-        dbk_sum_rec *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
+        dbk_sum_rec *v = grow_wiped(sum->v, &sum->cap, sum->n, sum->n + 1, sizeof *v, 256);
         if (v == NULL)
             return DBK_E_NOMEM;
-        if (sum->n > 0)
-            memcpy(v, sum->v, sum->n * sizeof *v);
-        wipe_free(sum->v, sum->cap * sizeof *sum->v);
-        sum->v = v, sum->cap = cap;
+        sum->v = v;
     }
     memmove(&sum->v[lo + 1], &sum->v[lo], (sum->n - lo) * sizeof *sum->v);
     sum->v[lo] = *r;
@@ -213,16 +250,10 @@ extra_room(dbk_sum *sum, size_t n)
 {
     if (sum->nextra + n <= sum->capextra)
         return DBK_OK;
-    size_t cap = sum->capextra ? sum->capextra : 4096;
-    while (cap < sum->nextra + n)
-        cap *= 2;
-    char *v = malloc(cap); /* not realloc: the old block is wiped */
+    char *v = grow_wiped(sum->extra, &sum->capextra, sum->nextra, sum->nextra + n, 1, 4096);
     if (v == NULL)
         return DBK_E_NOMEM;
-    if (sum->nextra > 0)
-        memcpy(v, sum->extra, sum->nextra);
-    wipe_free(sum->extra, sum->capextra);
-    sum->extra = v, sum->capextra = cap;
+    sum->extra = v;
     return DBK_OK;
 }
 
@@ -252,15 +283,28 @@ keep_items(dbk_sum *sum, dbk_sum_rec *x, const char *when, json_t *items)
     return DBK_OK;
 }
 
-/* One record of this account's own streams: its plaintext kept whole, as it opened
- * (a stream head too: readers skip it as they skip it opened), in the summary's extra,
- * for dbk_report_summary_own; one too large to keep is opened each time. */
+/* The header a document keeps before its plaintext (DOC_HDR bytes): the revision's
+ * rowid, device, key epoch and author, which a review reads instead of the store. */
+static void
+doc_hdr_put(unsigned char *p, const dbk_local_record *r)
+{
+    put64(p, (uint64_t)r->rowid);
+    memcpy(p + 8, r->hdr.rev.device.b, DBK_ID_BYTES);
+    put32(p + 24, r->hdr.epoch);
+    memcpy(p + 28, r->hdr.author.b, DBK_ID_BYTES);
+}
+
+/* One record of this account's own streams (hdr false), or of a client stream's
+ * documents (hdr true: the revision's header first, doc_hdr_put): its plaintext kept
+ * whole, as it opened (a stream head too: readers skip it as they skip it opened), in
+ * the summary's extra, for dbk_report_summary_own and the review; one too large to
+ * keep is opened each time. */
 static int
-keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
+keep_doc(dbk_sum *sum, const dbk_local_record *r, const json_t *doc, bool hdr)
 {
     dbk_sum_rec x;
     char *text = json_dumps(doc, JSON_COMPACT);
-    size_t n = text ? strlen(text) : 0;
+    size_t skip = hdr ? DOC_HDR : 0, n = text ? strlen(text) + skip : 0;
     int rc = DBK_OK;
 
     memset(&x, 0, sizeof x);
@@ -271,12 +315,13 @@ keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
     x.flags = DBK_SUM_BY_OWNER;
     if (dbk_eu_entry_day(doc, &x.day))
         x.flags |= DBK_SUM_HAS_DAY;
-    json_decref(doc);
     if (text == NULL)
         return DBK_E_NOMEM;
-    if (n > 0 && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
+    if (n > skip && n <= SUM_XMAX && sum->nextra + n <= SUM_CAP &&
         (rc = extra_room(sum, n)) == DBK_OK) {
-        memcpy(sum->extra + sum->nextra, text, n);
+        if (hdr)
+            doc_hdr_put((unsigned char *)sum->extra + sum->nextra, r);
+        memcpy(sum->extra + sum->nextra + skip, text, n - skip);
         x.xoff = (uint32_t)sum->nextra, x.xlen = (uint32_t)n;
         sum->nextra += n;
     }
@@ -285,14 +330,13 @@ keep_doc(dbk_sum *sum, const dbk_local_record *r, json_t *doc)
 }
 
 /*
- * Opens one current revision and summarises it, as the review would see it: a
- * stream head is no entry, and an entry whose author may not write it is left out
- * (entries.c). *bad when it does not open.
+ * Summarises one current revision, opened as doc (NULL when it did not open: then it
+ * counts in nbad), as the review would see it: a stream head is no entry, and an
+ * entry whose author may not write it is left out (entries.c).
  */
 static int
-summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
+summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r, const json_t *doc)
 {
-    json_t *doc = dbk_eu_open_record(c->s, r);
     dbk_sum_rec x;
     dbk_eu_entry e;
     const char *type;
@@ -305,18 +349,17 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
         return DBK_OK;
     }
     if (dbk_id_equal(&sum->owner, &c->s->account))
-        return keep_doc(sum, r, doc);
+        return keep_doc(sum, r, doc, false);
     type = json_string_value(json_object_get(doc, "type"));
     if ((type != NULL && strcmp(type, "head") == 0) ||
         !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
         drop(sum, &r->hdr.record);
-        json_decref(doc);
         return DBK_OK;
     }
     memset(&x, 0, sizeof x);
     memset(&e, 0, sizeof e);
     e.hdr = r->hdr;
-    e.doc = doc;
+    e.doc = (json_t *)doc; /* read only */
     e.type = type ? type : "";
     e.owner = sum->owner;
     x.record = r->hdr.record;
@@ -346,10 +389,21 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r)
                             items);
         json_decref(items);
     }
-    if (rc == DBK_OK)
-        rc = upsert(sum, &x);
-    json_decref(doc);
-    return rc;
+    return rc == DBK_OK ? upsert(sum, &x) : rc;
+}
+
+/* The documents' entry for r: its plaintext kept whole (keep_doc), whoever wrote it
+ * (the reader leaves out what its author may not write, as when it opens it); one
+ * that did not open (doc NULL) counts in nbad and is opened by the reader. */
+static int
+keep_opened(dbk_sum *docs, const dbk_local_record *r, const json_t *doc)
+{
+    if (doc == NULL) {
+        docs->nbad++;
+        drop(docs, &r->hdr.record);
+        return DBK_OK;
+    }
+    return keep_doc(docs, r, doc, true);
 }
 
 /* ---- sealing ---- */
@@ -390,8 +444,26 @@ sum_ad(const dbk_local_stream *st, unsigned char ad[11 + 1 + DBK_ID_BYTES + 4])
     put32(ad + 12 + DBK_ID_BYTES, st->epoch);
 }
 
+/* The row of the summaries table that holds st's summary, or (docs) its documents:
+ * those under an id derived from the stream's (BLAKE2b-128 of DOCS_ROW and the id,
+ * which no stream has), so that 'daybook clients', which reads the summaries alone,
+ * never reads the documents. */
+static void
+row_of(const dbk_local_stream *st, bool docs, dbk_id *row)
+{
+    crypto_generichash_state h;
+    if (!docs) {
+        *row = st->id;
+        return;
+    }
+    crypto_generichash_init(&h, NULL, 0, DBK_ID_BYTES);
+    crypto_generichash_update(&h, (const unsigned char *)DOCS_ROW, sizeof DOCS_ROW);
+    crypto_generichash_update(&h, st->id.b, DBK_ID_BYTES);
+    crypto_generichash_final(&h, row->b, DBK_ID_BYTES);
+}
+
 static int
-save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
+save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum, bool docs)
 {
     size_t plen = HDR_LEN + sum->n * SUM_REC, clen, xat;
     for (size_t i = 0; i < sum->n; i++)
@@ -405,7 +477,7 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
         free(sealed);
         return DBK_E_NOMEM;
     }
-    memcpy(plain, MAGIC, 4);
+    memcpy(plain, docs ? MAGIC_DOCS : MAGIC, 4);
     put32(plain + 4, DBK_SUMMARY_VERSION);
     put64(plain + 8, (uint64_t)sum->rows);
     put64(plain + 16, (uint64_t)sum->max_rowid);
@@ -438,7 +510,9 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
         crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + 24, NULL, plain, plen, ad, sizeof ad,
                                                    NULL, sealed, key);
         clen = 24 + plen + 16;
-        rc = dbk_local_summary_put(c->s->L, &st->id, sealed, clen);
+        dbk_id row;
+        row_of(st, docs, &row);
+        rc = dbk_local_summary_put(c->s->L, &row, sealed, clen);
     }
     sodium_memzero(key, sizeof key);
     sodium_memzero(plain, plen);
@@ -450,13 +524,15 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum)
 /* The stored summary of st, if it opens and parses; false otherwise (no row, another
  * key or version, damaged). */
 static bool
-load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
+load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
 {
     unsigned char *sealed = NULL, *plain = NULL, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
     size_t len = 0, plen = 0, n, xlen = 0, xat = 0;
     bool ok = false;
+    dbk_id row;
 
-    if (dbk_local_summary_get(c->s->L, &st->id, &sealed, &len) != DBK_OK)
+    row_of(st, docs, &row);
+    if (dbk_local_summary_get(c->s->L, &row, &sealed, &len) != DBK_OK)
         return false;
     if (len < 24 + 16 + HDR_LEN || len > SUM_CAP || !sum_key(c, st, key))
         goto out;
@@ -468,7 +544,7 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum)
                                                    sizeof ad, sealed, key) != 0)
         goto out;
     n = get32(plain + 44);
-    if (memcmp(plain, MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
+    if (memcmp(plain, docs ? MAGIC_DOCS : MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
         sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen < HDR_LEN + n * SUM_REC)
         goto out;
     xlen = plen - HDR_LEN - n * SUM_REC; /* the items, checked against the records' below */
@@ -520,63 +596,124 @@ out:
 
 struct apply {
     struct ctx *c;
-    dbk_sum *sum;
-    int64_t seen;
+    dbk_sum *sum, *docs; /* the ones brought up to date (NULL: this one is) */
+    int64_t seen, dseen; /* revisions after each one's mark */
     int rc;
 };
 
+/* One revision: opened once, into the summary and the documents that do not hold it
+ * yet (its rowid is past their mark). */
 static void
 on_rec(const dbk_local_record *r, void *arg)
 {
     struct apply *a = arg;
-    a->seen++;
-    if (a->rc == DBK_OK && r->current)
-        a->rc = summarise(a->c, a->sum, r);
+    bool s = a->sum != NULL && r->rowid > a->sum->max_rowid,
+         d = a->docs != NULL && r->rowid > a->docs->max_rowid;
+    a->seen += s, a->dseen += d;
+    if (a->rc != DBK_OK || !r->current || (!s && !d))
+        return;
+    json_t *doc = dbk_eu_open_record(a->c->s, r);
+    if (s)
+        a->rc = summarise(a->c, a->sum, r, doc);
+    if (d && a->rc == DBK_OK)
+        a->rc = keep_opened(a->docs, r, doc);
+    json_decref(doc);
+}
+
+static void
+reset(dbk_sum *sum)
+{
+    if (sum != NULL)
+        sum->n = 0, sum->nbad = 0, sum->nextra = 0, sum->max_rowid = 0;
 }
 
 static int
-rebuild(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, int64_t rows, int64_t max_rowid)
+rebuild(struct ctx *c, const dbk_local_stream *st, struct apply *a, int64_t rows, int64_t max_rowid)
 {
-    struct apply a = {c, sum, 0, DBK_OK};
     int rc;
-    sum->n = 0;
-    sum->nbad = 0;
-    sum->nextra = 0;
-    rc = dbk_local_records_of(c->s->L, &st->id, on_rec, &a);
-    sum->rows = rows, sum->max_rowid = max_rowid;
-    return rc != DBK_OK ? rc : a.rc;
+    reset(a->sum);
+    reset(a->docs);
+    a->rc = DBK_OK;
+    rc = dbk_local_records_of(c->s->L, &st->id, on_rec, a);
+    if (a->sum != NULL)
+        a->sum->rows = rows, a->sum->max_rowid = max_rowid;
+    if (a->docs != NULL)
+        a->docs->rows = rows, a->docs->max_rowid = max_rowid;
+    return rc != DBK_OK ? rc : a->rc;
+}
+
+/* Whether sum, loaded (have), holds exactly the store's revisions of its stream. */
+static bool
+matches(bool have, const dbk_sum *sum, int64_t rows, int64_t max_rowid)
+{
+    return have && sum->nbad == 0 && rows == sum->rows && max_rowid == sum->max_rowid;
+}
+
+/* Whether sum, loaded (have), may take the revisions stored after its mark one by one. */
+static bool
+behind(bool have, const dbk_sum *sum, int64_t rows, int64_t max_rowid)
+{
+    return have && sum->nbad == 0 && max_rowid > sum->max_rowid && rows > sum->rows;
+}
+
+/* Brings what a holds up to date with the revisions after its marks; false when the
+ * count does not add up (then it is rebuilt). */
+static int
+apply_after(struct ctx *c, const dbk_local_stream *st, struct apply *a, int64_t rows,
+            int64_t max_rowid, bool *ok)
+{
+    int64_t from = a->sum != NULL ? a->sum->max_rowid : INT64_MAX;
+    int rc;
+    if (a->docs != NULL && a->docs->max_rowid < from)
+        from = a->docs->max_rowid;
+    *ok = false;
+    rc = dbk_local_records_after(c->s->L, &st->id, from, on_rec, a);
+    if (rc != DBK_OK || a->rc != DBK_OK)
+        return rc != DBK_OK ? rc : a->rc;
+    *ok = (a->sum == NULL || (a->sum->rows + a->seen == rows && a->sum->nbad == 0)) &&
+          (a->docs == NULL || (a->docs->rows + a->dseen == rows && a->docs->nbad == 0));
+    if (*ok && a->sum != NULL)
+        a->sum->rows = rows, a->sum->max_rowid = max_rowid;
+    if (*ok && a->docs != NULL)
+        a->docs->rows = rows, a->docs->max_rowid = max_rowid;
+    return DBK_OK;
 }
 
 /*
- * sum is st's summary, believed only if it matches the records: new revisions are
- * applied (a revision that became current replaces its record's entry), anything
- * that does not add up rebuilds it. *changed when it must be saved.
+ * sum is st's summary and docs (unless NULL) its documents, each believed only if it
+ * matches the records: new revisions are applied (a revision that became current
+ * replaces its record's entry), each opened once for both, and anything that does not
+ * add up rebuilds what it was in. *changed, *dchanged when they must be saved.
  */
 static int
-bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool *changed)
+bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, dbk_sum *docs,
+                 bool *changed, bool *dchanged)
 {
     int64_t rows, max_rowid;
     int rc;
-    bool have = load_sealed(c, st, sum);
+    bool have = load_sealed(c, st, sum, false), dhave = docs && load_sealed(c, st, docs, true);
+    struct apply a = {c, NULL, NULL, 0, 0, DBK_OK};
 
-    *changed = false;
+    *changed = *dchanged = false;
     sum->stream = st->id, sum->owner = st->owner;
+    if (docs != NULL)
+        docs->stream = st->id, docs->owner = st->owner;
     if ((rc = dbk_local_stream_mark(c->s->L, &st->id, &rows, &max_rowid)) != DBK_OK)
         return rc;
-    if (have && sum->nbad == 0 && rows == sum->rows && max_rowid == sum->max_rowid)
+    if (!matches(have, sum, rows, max_rowid))
+        a.sum = sum;
+    if (docs != NULL && !matches(dhave, docs, rows, max_rowid))
+        a.docs = docs;
+    *changed = a.sum != NULL, *dchanged = a.docs != NULL;
+    if (a.sum == NULL && a.docs == NULL)
         return DBK_OK;
-    *changed = true;
-    if (have && sum->nbad == 0 && max_rowid > sum->max_rowid && rows > sum->rows) {
-        struct apply a = {c, sum, 0, DBK_OK};
-        rc = dbk_local_records_after(c->s->L, &st->id, sum->max_rowid, on_rec, &a);
-        if (rc != DBK_OK || a.rc != DBK_OK)
-            return rc != DBK_OK ? rc : a.rc;
-        if (sum->rows + a.seen == rows && sum->nbad == 0) {
-            sum->rows = rows, sum->max_rowid = max_rowid;
-            return DBK_OK;
-        }
+    if ((a.sum == NULL || behind(have, sum, rows, max_rowid)) &&
+        (a.docs == NULL || behind(dhave, docs, rows, max_rowid))) {
+        bool ok;
+        if ((rc = apply_after(c, st, &a, rows, max_rowid, &ok)) != DBK_OK || ok)
+            return rc;
     }
-    return rebuild(c, st, sum, rows, max_rowid);
+    return rebuild(c, st, &a, rows, max_rowid);
 }
 
 struct streams {
@@ -603,29 +740,45 @@ on_stream(const dbk_local_stream *st, void *arg)
     a->v[a->n++] = *st;
 }
 
-struct own_sums {
-    dbk_sum *v;
-    size_t n;
+/* Summaries (or documents) of some streams, for cached_doc; each record's plaintext
+ * after skip bytes (DOC_HDR for documents). */
+struct sums {
+    const dbk_sum *v;
+    size_t n, skip;
 };
+
+/* Wipes and frees what sum holds (not sum itself). */
+static void
+sum_clear(dbk_sum *sum)
+{
+    wipe_free(sum->v, sum->cap * sizeof *sum->v);
+    wipe_free(sum->extra, sum->capextra);
+    sum->v = NULL, sum->n = sum->cap = 0;
+    sum->extra = NULL, sum->nextra = sum->capextra = 0;
+}
 
 void
 dbk_report_summary_free(dbk_sum *v, size_t n)
 {
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        wipe_free(v[i].v, v[i].cap * sizeof *v[i].v);
-        wipe_free(v[i].extra, v[i].capextra);
-    }
+    for (size_t i = 0; v != NULL && i < n; i++)
+        sum_clear(&v[i]);
     free(v);
 }
 
-/* The summaries of the streams not this account's (of owner's only, if given), up to
- * date, saved when they changed; into *out when out is not NULL. */
+/*
+ * The summaries of the streams not this account's (of owner's only, if given), up to
+ * date, saved when they changed; into *out when out is not NULL. With docs (and not
+ * this account's own streams, whose summaries keep their documents), their documents
+ * too, kept up to date in the same pass, into *dout when dout is not NULL. What is not
+ * handed out is wiped as soon as it is saved: a cold sync holds one stream's at a time.
+ */
 static int
-refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
+refresh(dbk_session *s, const dbk_id *owner, bool docs, dbk_sum **out, dbk_sum **dout,
+        size_t *nout)
 {
     struct streams a = {NULL, 0, 0, &s->account, owner};
     struct ctx c;
-    dbk_sum *sums;
+    dbk_sum *sums, *dv = NULL;
     int rc;
 
     if ((rc = dbk_unlock(s)) != DBK_OK)
@@ -634,46 +787,65 @@ refresh(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *nout)
         free(a.v);
         return rc;
     }
-    if ((sums = calloc(a.n + 1, sizeof *sums)) == NULL) {
+    docs = docs && !(owner != NULL && dbk_id_equal(owner, &s->account));
+    sums = calloc(a.n + 1, sizeof *sums);
+    if (docs)
+        dv = calloc(a.n + 1, sizeof *dv);
+    if (sums == NULL || (docs && dv == NULL)) {
+        free(sums);
+        free(dv);
         free(a.v);
         return DBK_E_NOMEM;
     }
     ctx_init(&c, s);
     for (size_t i = 0; i < a.n && rc == DBK_OK; i++) {
-        bool changed;
-        if ((rc = bring_up_to_date(&c, &a.v[i], &sums[i], &changed)) == DBK_OK && changed)
-            rc = save(&c, &a.v[i], &sums[i]);
+        bool changed, dchanged;
+        rc = bring_up_to_date(&c, &a.v[i], &sums[i], dv ? &dv[i] : NULL, &changed, &dchanged);
+        if (rc == DBK_OK && changed)
+            rc = save(&c, &a.v[i], &sums[i], false);
+        if (rc == DBK_OK && dchanged)
+            rc = save(&c, &a.v[i], &dv[i], true);
+        if (out == NULL)
+            sum_clear(&sums[i]);
+        if (dv != NULL && dout == NULL)
+            sum_clear(&dv[i]);
     }
     ctx_clear(&c);
     free(a.v);
     if (rc != DBK_OK || out == NULL) {
         dbk_report_summary_free(sums, a.n);
+        dbk_report_summary_free(dv, a.n);
         return rc;
     }
     *out = sums, *nout = a.n;
+    if (dout != NULL)
+        *dout = dv;
+    else
+        dbk_report_summary_free(dv, a.n);
     return DBK_OK;
 }
 
 int
 dbk_report_summary_refresh(dbk_session *s)
 {
-    int rc = refresh(s, NULL, NULL, NULL);
-    return rc != DBK_OK ? rc : refresh(s, &s->account, NULL, NULL);
+    int rc = refresh(s, NULL, true, NULL, NULL, NULL);
+    return rc != DBK_OK ? rc : refresh(s, &s->account, false, NULL, NULL, NULL);
 }
 
-/* The plaintext of r from the own streams' summaries (r's revision exactly), or NULL. */
+/* The plaintext of r from the documents kept for its stream (r's revision exactly:
+ * the same record and clock), or NULL (then it is opened). */
 static json_t *
-own_cached(const dbk_local_record *r, void *arg)
+cached_doc(const dbk_local_record *r, void *arg)
 {
-    const struct own_sums *o = arg;
+    const struct sums *o = arg;
     for (size_t i = 0; i < o->n; i++) {
         if (!dbk_id_equal(&o->v[i].stream, &r->hdr.stream))
             continue;
         const dbk_sum_rec *x = dbk_report_summary_find(&o->v[i], &r->hdr.record);
-        if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen == 0 ||
+        if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen <= o->skip ||
             (size_t)x->xoff + x->xlen > o->v[i].nextra)
             return NULL;
-        return json_loadb(o->v[i].extra + x->xoff, x->xlen, 0, NULL);
+        return json_loadb(o->v[i].extra + x->xoff + o->skip, x->xlen - o->skip, 0, NULL);
     }
     return NULL;
 }
@@ -704,20 +876,22 @@ load_streams(dbk_session *s, const dbk_sum *sums, size_t n, dbk_entry_want want,
 int
 dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
 {
-    struct own_sums o = {NULL, 0};
+    dbk_sum *v = NULL;
+    size_t n = 0;
     int rc;
 
-    if (!dbk_report_summary_on() || refresh(s, &s->account, &o.v, &o.n) != DBK_OK)
+    if (!dbk_report_summary_on() || refresh(s, &s->account, false, &v, NULL, &n) != DBK_OK)
         return dbk_eu_load_owned(s, &s->account, out);
-    rc = load_streams(s, o.v, o.n, NULL, NULL, own_cached, &o, out);
-    dbk_report_summary_free(o.v, o.n);
+    struct sums o = {v, n, 0};
+    rc = load_streams(s, v, n, NULL, NULL, cached_doc, &o, out);
+    dbk_report_summary_free(v, n);
     return rc;
 }
 
 int
 dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n)
 {
-    return refresh(s, owner, out, n);
+    return refresh(s, owner, false, out, NULL, n);
 }
 
 /* ---- what a review opens ---- */
@@ -730,8 +904,38 @@ struct want {
     uint64_t first_clock, last_clock;
     int64_t first_day, last_day;
     const json_t *kept;
+    dbk_id *kept_ids; /* the records kept names, sorted: most records are not there */
+    size_t nkept;
+    bool indexed; /* kept_ids holds every record kept names */
     dbk_review_carried_list *carried;
 };
+
+static int
+by_id(const void *a, const void *b)
+{
+    return memcmp(((const dbk_id *)a)->b, ((const dbk_id *)b)->b, DBK_ID_BYTES);
+}
+
+/* The ids of the records kept names, for want to look a record up without writing its
+ * id as text (a key that is no id names no record: it is left out). False when out
+ * of memory (then every record is looked up in kept itself). */
+static bool
+kept_index(struct want *w)
+{
+    const char *key;
+    json_t *v;
+    if (w->kept == NULL || json_object_size(w->kept) == 0)
+        return w->indexed = true;
+    if ((w->kept_ids = malloc(json_object_size(w->kept) * sizeof *w->kept_ids)) == NULL)
+        return false;
+    json_object_foreach((json_t *)w->kept, key, v) {
+        if (dbk_id_from_text(&w->kept_ids[w->nkept], key, strlen(key)) == DBK_OK)
+            w->nkept++;
+    }
+    if (w->nkept > 1)
+        qsort(w->kept_ids, w->nkept, sizeof *w->kept_ids, by_id);
+    return w->indexed = true;
+}
 
 /* Room in c for one more closed craving; false when there is none (then it is opened). */
 static bool
@@ -739,14 +943,11 @@ closed_room(dbk_review_carried_list *c)
 {
     if (c->ncravings < c->capcravings)
         return true;
-    size_t cap = c->capcravings ? c->capcravings * 2 : 64;
-    dbk_review_closed *v = malloc(cap * sizeof *v); /* not realloc: the old block is wiped */
+    dbk_review_closed *v =
+        grow_wiped(c->cravings, &c->capcravings, c->ncravings, c->ncravings + 1, sizeof *v, 64);
     if (v == NULL)
         return false;
-    if (c->ncravings > 0)
-        memcpy(v, c->cravings, c->ncravings * sizeof *v);
-    wipe_free(c->cravings, c->capcravings * sizeof *c->cravings);
-    c->cravings = v, c->capcravings = cap;
+    c->cravings = v;
     return true;
 }
 
@@ -813,8 +1014,12 @@ want(const dbk_local_record *r, void *arg)
     if (x->type == DBK_SUM_CHECKLIST_DAY && x->day >= w->run_from)
         return true;
     char id[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(&x->record, id);
-    const json_t *k = json_object_get(w->kept, id);
+    const json_t *k = NULL;
+    if (!w->indexed || (w->nkept > 0 && bsearch(&x->record, w->kept_ids, w->nkept,
+                                                 sizeof *w->kept_ids, by_id) != NULL)) {
+        dbk_id_to_text(&x->record, id);
+        k = json_object_get(w->kept, id);
+    }
     if (k != NULL) {
         char clock[24];
         snprintf(clock, sizeof clock, "%llu", (unsigned long long)x->clock);
@@ -892,20 +1097,161 @@ checklist_run_from(const dbk_sum *sums, size_t n, int64_t keep_from)
     return from - 1; /* and the day before, checked or not */
 }
 
+/* ---- a client stream read from its documents alone ---- */
+
+/* One current record as its document's header gives it (doc_hdr_put). */
+static void
+doc_record(const dbk_sum *docs, const dbk_sum_rec *x, dbk_local_record *r)
+{
+    const unsigned char *p = (const unsigned char *)docs->extra + x->xoff;
+    memset(r, 0, sizeof *r);
+    r->hdr.stream = docs->stream;
+    r->hdr.record = x->record;
+    r->hdr.rev.clock = x->clock;
+    memcpy(r->hdr.rev.device.b, p + 8, DBK_ID_BYTES);
+    r->hdr.epoch = get32(p + 24);
+    memcpy(r->hdr.author.b, p + 28, DBK_ID_BYTES);
+    r->rowid = (int64_t)get64(p);
+    r->current = true;
+}
+
+/* In the store's order of a stream's current records: clock, then rowid. */
+static int
+by_clock_rowid(const void *a, const void *b)
+{
+    const dbk_local_record *x = a, *y = b;
+    if (x->hdr.rev.clock != y->hdr.rev.clock)
+        return x->hdr.rev.clock < y->hdr.rev.clock ? -1 : 1;
+    return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
+}
+
+struct pending_of {
+    uint64_t clock;
+    bool pending;
+};
+
+static void
+on_revision(const dbk_local_record *r, void *arg)
+{
+    struct pending_of *q = arg;
+    if (r->current && r->hdr.rev.clock == q->clock)
+        q->pending = r->pending;
+}
+
+/* Whether r waits in the outbox: only this account's own writes can (a revision the
+ * store holds from a pull never does), asked of the store, as it changes with no new
+ * revision. */
+static int
+doc_pending(dbk_session *s, const dbk_local_record *r, bool *pending)
+{
+    struct pending_of q = {r->hdr.rev.clock, false};
+    int rc = DBK_OK;
+    if (dbk_id_equal(&r->hdr.author, &s->account))
+        rc = dbk_local_revisions(s->L, &r->hdr.record, on_revision, &q);
+    *pending = q.pending;
+    return rc;
+}
+
+/* Whether docs hold every current record of their stream whole: their mark is the
+ * store's now, none failed to open, each one's plaintext is kept. */
+static bool
+docs_whole(dbk_session *s, const dbk_sum *docs)
+{
+    int64_t rows, max_rowid;
+    if (docs->nbad != 0 || dbk_local_stream_mark(s->L, &docs->stream, &rows, &max_rowid) != DBK_OK ||
+        rows != docs->rows || max_rowid != docs->max_rowid)
+        return false;
+    for (size_t i = 0; i < docs->n; i++)
+        if (docs->v[i].xlen <= DOC_HDR || (size_t)docs->v[i].xoff + docs->v[i].xlen > docs->nextra)
+            return false;
+    return true;
+}
+
+/*
+ * The entries of one client stream the review wants, from its documents alone when
+ * they hold every current record (docs_whole): the records in the store's order,
+ * each asked of want as the store's walk asks it, each wanted one added as opened
+ * (dbk_eu_add) with its header from the document and whether it is pending from the
+ * store. *done false when they do not hold every record: the caller reads the store.
+ */
+static int
+stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_list *out,
+                 bool *done)
+{
+    dbk_local_stream st;
+    dbk_local_record *v;
+    int rc = DBK_OK;
+
+    *done = false;
+    memset(out, 0, sizeof *out);
+    if (!docs_whole(s, docs) || dbk_local_stream_get(s->L, &docs->stream, &st) != DBK_OK)
+        return DBK_OK;
+    if ((v = malloc((docs->n + 1) * sizeof *v)) == NULL)
+        return DBK_E_NOMEM;
+    for (size_t i = 0; i < docs->n; i++)
+        doc_record(docs, &docs->v[i], &v[i]);
+    qsort(v, docs->n, sizeof *v, by_clock_rowid);
+    *done = true;
+    for (size_t i = 0; i < docs->n && rc == DBK_OK; i++) {
+        if (!want(&v[i], w))
+            continue;
+        const dbk_sum_rec *x = dbk_report_summary_find(docs, &v[i].hdr.record);
+        dbk_entry e = {.hdr = v[i].hdr, .kind = st.kind, .owner = st.owner};
+        if ((rc = doc_pending(s, &v[i], &e.pending)) != DBK_OK)
+            break;
+        e.doc = json_loadb(docs->extra + x->xoff + DOC_HDR, x->xlen - DOC_HDR, 0, NULL);
+        rc = e.doc == NULL ? DBK_E_NOMEM : dbk_eu_add(s, out, &e);
+        json_decref(e.doc);
+    }
+    free(v);
+    out->bad += out->foreign_author; /* left out too, as dbk_eu_load counts them */
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
+/* The client's streams: each from its documents alone when they hold it whole, from
+ * the store otherwise (each record wanted read from the documents when they hold its
+ * revision, opened when not), put together oldest first. */
+static int
+client_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n,
+               struct want *w, dbk_eu_list *out)
+{
+    struct sums d = {docs, n, DOC_HDR};
+    dbk_eu_list one;
+    int rc = DBK_OK;
+
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
+        dbk_eu_list *into = i == 0 ? out : &one;
+        bool done;
+        if ((rc = stream_from_docs(s, &docs[i], w, into, &done)) == DBK_OK && !done)
+            rc = dbk_eu_load_stream(s, &sums[i].stream, want, w, cached_doc, &d, into);
+        if (rc != DBK_OK || i == 0)
+            continue;
+        rc = dbk_eu_merge(out, &one);
+        dbk_eu_free(&one);
+    }
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
 int
 dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_period *p,
                         const json_t *kept, const dbk_eu_list *own, dbk_eu_list *out,
                         dbk_review_carried_list *carried)
 {
-    dbk_sum *sums = NULL;
+    dbk_sum *sums = NULL, *docs = NULL;
     size_t n = 0;
     int rc;
     struct want w = {0};
 
-    if (!dbk_report_summary_on() || (rc = dbk_report_summary_of(s, client, &sums, &n)) != DBK_OK)
+    if (!dbk_report_summary_on() || (rc = refresh(s, client, true, &sums, &docs, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;
+    (void)kept_index(&w); /* out of memory: every record looked up by its text */
     /* The previous period, which the trend compares with, is opened only when the
      * closed cravings' intensities cannot be handed over (carried NULL). */
     w.prev_from = p->from - (p->to - p->from + 1);
@@ -922,9 +1268,10 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
             w.last_clock = x->clock > w.last_clock ? x->clock : w.last_clock;
         }
     w.run_from = checklist_run_from(sums, n, w.keep_from);
-    /* The client's streams (each has its summary), and this account's own from own or,
-     * without it, opened. */
-    rc = load_streams(s, sums, n, want, &w, NULL, NULL, out);
+    /* The client's streams (each has its summary), each record wanted read from the
+     * documents kept for it (opened when they do not hold its revision), and this
+     * account's own from own or, without it, opened. */
+    rc = client_streams(s, sums, docs, n, &w, out);
     if (rc == DBK_OK && own == NULL) {
         dbk_eu_list mine;
         if ((rc = dbk_eu_load_owned(s, &s->account, &mine)) == DBK_OK) {
@@ -939,6 +1286,8 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     if (rc == DBK_OK && own != NULL && (rc = dbk_eu_merge(out, own)) != DBK_OK)
         dbk_eu_free(out);
     dbk_report_summary_free(sums, n);
+    dbk_report_summary_free(docs, n);
+    free(w.kept_ids);
     if (rc != DBK_OK && carried != NULL)
         dbk_review_carried_free(carried);
     return rc;

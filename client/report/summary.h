@@ -5,7 +5,10 @@
  * the caseload and 'daybook review' picks the entries it must open without
  * decrypting the whole history. Per stream of this account's own (session markers,
  * notes, aliases), the same records with each one's plaintext kept whole, so that a
- * review reads them without opening them (dbk_report_summary_own).
+ * review reads them without opening them (dbk_report_summary_own). Per stream of a
+ * client, beside its summary, its documents: each current record's plaintext kept
+ * whole, in a row of its own that 'daybook clients' never reads, so that a review
+ * reads the entries it shows without verifying and decrypting them one by one.
  *
  * Invariants:
  * - Sealed on disk (store/local.h table summaries) with XChaCha20-Poly1305 under a
@@ -19,7 +22,16 @@
  *   run after every sync); anything else (a count that does not add up, a summary
  *   that does not open or parse, entries that did not open) rebuilds the stream's
  *   summary from its records. A summary is never a reason to show less than the
- *   records say: when in doubt, rebuild.
+ *   records say: when in doubt, rebuild. A client stream's documents have their own
+ *   mark and are brought up to date the same way, by 'daybook sync' (in the pass that
+ *   updates the summaries: each new revision is opened once for both) and by the
+ *   review of that client ('daybook clients' leaves them as they are); a record's
+ *   document is used only when it is of exactly the record's current revision (record
+ *   and clock), and a record without one is opened as before. When the documents
+ *   hold every current record of the stream (their mark is the store's, none failed
+ *   to open), a review reads the stream from them alone, each revision's header
+ *   included, without walking the store's records; only whether one of this
+ *   account's own writes is still pending is asked of the store.
  * - A flagged entry's Read first items are kept as the review would make them for an
  *   entry before its period, so that a review need not open old flagged entries; they
  *   are computed by the same code (read_first.c), with the same risk phrases (their
@@ -83,8 +95,9 @@ typedef struct dbk_sum {
 bool dbk_report_summary_on(void);
 
 /*
- * Brings the summary of every stream up to date with its records (applying new
- * revisions, or rebuilding), and saves what changed. Unlocks.
+ * Brings the summary of every stream, and the documents of every client stream, up
+ * to date with its records (applying new revisions, or rebuilding), and saves what
+ * changed. Unlocks.
  */
 int dbk_report_summary_refresh(dbk_session *s);
 
@@ -115,7 +128,9 @@ const dbk_sum_rec *dbk_report_summary_find(const dbk_sum *sum, const dbk_id *rec
  * that carry Read first items forward are in *carried with the items the summary kept
  * for them, and the cravings of the previous period (p->from minus the period's
  * length), which the trend counts, in carried->cravings with their day and intensity
- * (for dbk_review_build); one whose items cannot be read is opened. With carried NULL
+ * (for dbk_review_build); one whose items cannot be read is opened. What is not left
+ * closed is read from the stream's documents (brought up to date first), and opened
+ * only when they do not hold its current revision. With carried NULL
  * the previous period is opened too. own: this account's
  * own entries when the caller opened them already (dbk_eu_load_owned with this
  * account), put into *out as they are instead of being opened again; may be NULL.

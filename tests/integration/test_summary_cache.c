@@ -22,7 +22,13 @@
  * (f) the counselor's own entries (session markers, private notes, aliases), which a
  *     review reads from the cache of its own streams without opening them, say what
  *     opening them says, after each is added, and after a marker is taken back (a new
- *     revision of it) and the cache is damaged.
+ *     revision of it) and the cache is damaged;
+ * (g) the client's entries a review shows, which it reads from the documents kept
+ *     for the client's stream without opening them, say what opening them says:
+ *     after an entry is edited and another removed (new revisions of the same
+ *     records) while the documents are an old copy that still holds the first
+ *     revisions, after 'daybook clients' pulled what they do not hold yet, and with
+ *     the documents damaged.
  *
  * The cache is read and damaged through the counselor's daybook.db with SQLite, as
  * a disk fault or an old copy of the file would leave it.
@@ -586,6 +592,154 @@ test_own_entries_from_the_cache(void **state)
     json_decref(rev);
 }
 
+/* ---- the documents kept for the client's stream (g) ---- */
+
+/* The documents' rows: under ids that are no stream's (summary.c row_of). */
+#define DOC_ROWS "(SELECT * FROM summaries WHERE stream NOT IN (SELECT id FROM streams))"
+
+/* The documents' row as hex (NULL when there is none); exactly one is expected. */
+static char *
+docs_hex(struct fx *f)
+{
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *s;
+    char *out = NULL;
+    int n = 0;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT hex(body) FROM " DOC_ROWS, -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        free(out);
+        out = strdup((const char *)sqlite3_column_text(s, 0));
+        n++;
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_true(n <= 1);
+    return out;
+}
+
+/* Puts back the documents' row an old copy of the file held. */
+static void
+docs_put(struct fx *f, const char *hex)
+{
+    sqlite3 *db = counselor_db(f);
+    char *sql = malloc(strlen(hex) + 200);
+    sprintf(sql, "UPDATE summaries SET body = x'%s' WHERE stream IN (SELECT stream FROM " DOC_ROWS
+                 ")",
+            hex);
+    exec(db, sql);
+    assert_int_equal(sqlite3_changes(db), 1);
+    free(sql);
+    sqlite3_close(db);
+}
+
+/* The journal texts of a review, one string. */
+static char *
+journal_texts(const json_t *rev)
+{
+    size_t i;
+    const json_t *x;
+    char *out = calloc(1, 4096);
+    json_array_foreach(json_object_get(rev, "journal"), i, x) {
+        strncat(out, json_string_value(json_object_get(x, "text")), 4000 - strlen(out));
+        strcat(out, "|");
+    }
+    return out;
+}
+
+/* The "id" of a --json write command's answer. */
+static char *
+written_id(dbk_run_result r)
+{
+    json_t *j;
+    if (r.status != 0 || (j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("exit %d: %s", r.status, r.err);
+    char *id = strdup(json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return id;
+}
+
+/*
+ * (g) The client's entries come from the documents kept for its stream: made by the
+ * counselor's sync, used only for the revision they hold. An old copy of them, put
+ * back after an entry was edited and another removed, must not show either as it
+ * was; 'daybook clients' pulls without bringing them up to date, and the review
+ * does; a damaged copy is rebuilt.
+ */
+static void
+test_documents_from_the_cache(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+
+    as(f->p.client_home);
+    char *edited = written_id(tc_cli("--json", "journal", "-m", "first words, kept", NULL));
+    char *removed = written_id(tc_cli("--json", "journal", "-m", "a day I want gone", NULL));
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    char *old = docs_hex(f);
+    assert_non_null(old); /* the sync made them */
+    same_as_without_cache(f, &cl, &rev);
+    char *texts = journal_texts(rev);
+    assert_non_null(strstr(texts, "first words, kept"));
+    assert_non_null(strstr(texts, "a day I want gone"));
+    free(texts);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* The client edits one and removes the other; the counselor's documents are put
+     * back as the old copy had them (both first revisions). */
+    as(f->p.client_home);
+    tc_ok(tc_cli("edit", edited, "-m", "second words, now", NULL), "edit");
+    tc_ok(tc_cli("rm", removed, NULL), "rm");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    char *synced = docs_hex(f);
+    assert_string_not_equal(old, synced); /* the sync applied both */
+    docs_put(f, old);
+    same_as_without_cache(f, &cl, &rev);
+    texts = journal_texts(rev);
+    assert_non_null(strstr(texts, "second words, now"));
+    assert_null(strstr(texts, "first words, kept"));
+    assert_null(strstr(texts, "a day I want gone"));
+    free(texts);
+    json_decref(cl);
+    json_decref(rev);
+    char *now = docs_hex(f);
+    assert_string_not_equal(old, now); /* brought up to date */
+
+    /* 'clients' pulls a lapse without touching the documents; the review reads it. */
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("clients", NULL), "clients");
+    char *after_clients = docs_hex(f);
+    assert_string_equal(now, after_clients);
+    same_as_without_cache(f, &cl, &rev);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* Damaged: rebuilt, and the same again. */
+    flip_byte(f, 40);
+    same_as_without_cache(f, &cl, &rev);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+    json_decref(cl);
+    json_decref(rev);
+    free(edited);
+    free(removed);
+    free(old);
+    free(synced);
+    free(now);
+    free(after_clients);
+}
+
 int
 main(void)
 {
@@ -597,6 +751,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_old_flags_come_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trend_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_entries_from_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_documents_from_the_cache, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
