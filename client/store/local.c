@@ -67,8 +67,7 @@ static const char schema[] =
     "  acked INTEGER NOT NULL DEFAULT 0) STRICT;";
 
 /* The counts the triggers keep, from the records themselves: run in the transaction
- * that creates the table (a file made before it, or by a build without it), so no
- * write is ever missed. */
+ * that applies the schema (apply_schema). */
 static const char recount[] =
     "DELETE FROM record_counts;"
     "INSERT INTO record_counts(stream, author, n)"
@@ -187,22 +186,43 @@ col_id(sqlite3_stmt *s, int i, dbk_id *id)
         memset(id->b, 0, DBK_ID_BYTES);
 }
 
-/* The schema (every statement idempotent); when it brings record_counts, the counts
- * are taken from the records in the same transaction (recount). */
+/* This build's schema, as a number: FNV-1a of its text, 31 bits, never 0 (a new file's
+ * user_version). Any change to the text changes it. */
+static int
+schema_stamp(void)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = schema; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h &= 0x7fffffff;
+    return h != 0 ? (int)h : 1;
+}
+
+/*
+ * Runs the schema's statements only when the file was not stamped with this build's
+ * schema (PRAGMA user_version, read from the file's header): parsing them all on every
+ * open (the triggers most) was a fixed cost of each command (issue 20). When they run,
+ * they run in one transaction with the counts the triggers keep taken again from the
+ * records (recount) and the stamp, so no write is ever missed by the counts: a file
+ * made before record_counts, or last opened by a build whose schema differs (its own
+ * statements are idempotent too, and the triggers kept counting under it).
+ */
 static int
 apply_schema(dbk_local *L)
 {
-    sqlite3_stmt *s = prep(L, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                              " AND name = 'record_counts'");
-    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    int want = schema_stamp(), have = -1, rc;
+    char stamp[48];
+    sqlite3_stmt *s = prep(L, "PRAGMA user_version");
+    if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
+        have = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if (rc == SQLITE_ROW)
-        return exec(L, schema);
-    if (rc != SQLITE_DONE)
-        return map(rc);
+    if (have == want)
+        return DBK_OK;
+    snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", want);
     if ((rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    if ((rc = exec(L, schema)) == DBK_OK && (rc = exec(L, recount)) == DBK_OK)
+    if ((rc = exec(L, schema)) == DBK_OK && (rc = exec(L, recount)) == DBK_OK &&
+        (rc = exec(L, stamp)) == DBK_OK)
         rc = exec(L, "COMMIT");
     if (rc != DBK_OK)
         (void)exec(L, "ROLLBACK");
