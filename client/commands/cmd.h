@@ -33,6 +33,10 @@ typedef struct dbk_cmd {
     const char *summary; /* lower-case phrase, no full stop */
     const char *help;    /* NULL, or the options and subcommands, one per line */
     bool client_only;    /* refused, with the reason, on a counselor's profile */
+    /* With client_only: run opens the profile before anything else and checks the
+     * role on that session (dbk_cmd_role_ok), instead of main opening it once more
+     * for the check alone (a second open reads the whole write-ahead log again). */
+    bool role_in_run;
     int (*run)(dbk_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
 } dbk_cmd;
 
@@ -109,6 +113,8 @@ void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
  * is a counselor's profile and what a counselor does instead. */
 int dbk_cmd_check_role(const dbk_cmd *cmd);
+/* The same check on a session the command has open (role_in_run). */
+int dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 

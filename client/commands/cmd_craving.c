@@ -459,10 +459,16 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         .subst = json_array(), .halt = json_array(), .scale = "0-10",
                         .intensity = -1};
     dbk_session s;
-    bool opened = false;
     char when[40];
-    int rc, ret;
+    int ret;
+    /* The profile is opened once, first (role_in_run): a counselor's profile is refused
+     * before anything else, as main would; a profile that does not open is said after
+     * the flags are checked, as before. */
+    int open_rc = dbk_session_open(&s, false);
+    bool opened = open_rc == DBK_OK;
 
+    if (opened && (ret = dbk_cmd_role_ok(&dbk_cmd_craving, &s)) != DBK_EXIT_OK)
+        goto out;
     if ((ret = parse_craving(&c, argc, argv)) < 0)
         goto bad;
     if (ret != DBK_EXIT_OK)
@@ -473,11 +479,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if (optind == argc && (c.result == NULL || c.intensity < 0) && dbk_prompt_interactive()) {
         /* Passphrase first: a wrong one costs none of what is typed next. */
-        if ((rc = dbk_session_open(&s, false)) != DBK_OK) {
-            ret = dbk_cmd_no_profile(rc);
+        if (!opened) {
+            ret = dbk_cmd_no_profile(open_rc);
             goto out;
         }
-        opened = true;
         if (dbk_prompt_unlock(&s) == DBK_E_PASSPHRASE)
             fprintf(stderr, "The passphrase did not unlock Daybook. You can still write the "
                             "craving: it is kept sealed on this device and saved the next time "
@@ -494,11 +499,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     build_craving(&c, when);
-    if (!opened && (rc = dbk_session_open(&s, false)) != DBK_OK) {
-        ret = dbk_cmd_no_profile(rc);
+    if (!opened) {
+        ret = dbk_cmd_no_profile(open_rc);
         goto out;
     }
-    opened = true;
     ret = save_craving(ctx, &s, &c);
     goto out;
 bad:
@@ -516,5 +520,6 @@ const dbk_cmd dbk_cmd_craving = {
     .summary = "log a craving: how strong, what set it off, how you coped",
     .help = help,
     .client_only = true,
+    .role_in_run = true,
     .run = run,
 };

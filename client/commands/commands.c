@@ -186,22 +186,28 @@ dbk_cmd_no_profile(int err)
 }
 
 int
-dbk_cmd_check_role(const dbk_cmd *cmd)
+dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s)
 {
-    dbk_session s;
-    int role;
-
-    if (!cmd->client_only || dbk_session_open(&s, false) != DBK_OK)
-        return DBK_EXIT_OK; /* no profile yet: the command says so itself */
-    role = s.role;
-    dbk_session_close(&s);
-    if (role != DBK_ROLE_COUNSELOR)
+    if (!cmd->client_only || s->role != DBK_ROLE_COUNSELOR)
         return DBK_EXIT_OK;
     fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
                     "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "
                     "SKILL'; a client uses their own profile (DAYBOOK_HOME).\n",
             cmd->name);
     return DBK_EXIT_FAIL;
+}
+
+int
+dbk_cmd_check_role(const dbk_cmd *cmd)
+{
+    dbk_session s;
+    int rc;
+
+    if (!cmd->client_only || cmd->role_in_run || dbk_session_open(&s, false) != DBK_OK)
+        return DBK_EXIT_OK; /* no profile yet: the command says so itself */
+    rc = dbk_cmd_role_ok(cmd, &s);
+    dbk_session_close(&s);
+    return rc;
 }
 
 const dbk_cmd *

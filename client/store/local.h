@@ -127,7 +127,8 @@ int64_t dbk_local_pending_of(dbk_local *L, const dbk_id *record);
 int64_t dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except);
 /* Of those, how many have a current revision whose author is the given account (-1 on
  * error): the head's "own" count. The author is read from the envelope's clear header
- * (CRYPTO.md section 4: bytes 64 to 79) by SQLite itself, so nothing is decoded here. */
+ * (CRYPTO.md section 4: bytes 64 to 79) by SQLite itself, so nothing is decoded here.
+ * Both counts are kept by triggers as records are written: a lookup, not a count. */
 int64_t dbk_local_authored_count(dbk_local *L, const dbk_id *stream, const dbk_id *except,
                                  const dbk_id *author);
 /* Current revisions of stream (all streams if NULL), oldest clock first. */
