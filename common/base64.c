@@ -123,3 +123,30 @@ dbk_b64_decode_exact(unsigned char *bin, size_t want, const char *text, size_t n
         return DBK_E_BAD_BASE64;
     return rc;
 }
+
+int
+dbk_b64_encode_public(char *out, size_t out_size, const unsigned char *bin, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t full = len / 3, rest = len % 3, o = 0;
+
+    if (out_size < sodium_base64_ENCODED_LEN(len, VARIANT))
+        return DBK_E_INVALID;
+    for (size_t i = 0; i < full; i++, bin += 3) {
+        uint32_t v = (uint32_t)bin[0] << 16 | (uint32_t)bin[1] << 8 | bin[2];
+        out[o++] = alphabet[v >> 18];
+        out[o++] = alphabet[(v >> 12) & 63];
+        out[o++] = alphabet[(v >> 6) & 63];
+        out[o++] = alphabet[v & 63];
+    }
+    if (rest > 0) {
+        uint32_t v = (uint32_t)bin[0] << 16 | (rest == 2 ? (uint32_t)bin[1] << 8 : 0);
+        out[o++] = alphabet[v >> 18];
+        out[o++] = alphabet[(v >> 12) & 63];
+        if (rest == 2)
+            out[o++] = alphabet[(v >> 6) & 63];
+    }
+    out[o] = '\0';
+    return DBK_OK;
+}

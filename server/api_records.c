@@ -765,7 +765,8 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
     char *d;
 
     jt_fmt(a->t, "%s{\"seq\":%lld,\"envelope\":\"", a->count > 0 ? "," : "", (long long)seq);
-    if ((d = jt_room(a->t, n)) != NULL && dbk_b64_encode(d, n + 1, env, len) == 0)
+    /* An envelope is public bytes (ciphertext and a signature): the table encoder. */
+    if ((d = jt_room(a->t, n)) != NULL && dbk_b64_encode_public(d, n + 1, env, len) == 0)
         a->t->len += n;
     else
         a->t->failed = true;

@@ -666,9 +666,9 @@ test_no_plaintext_on_server_disk_or_logs(void **state)
     tc_account_free(&cl);
 }
 
-/* A write-ahead log bound of 1 MiB (--wal-max-mb): the checkpoint thread runs every
- * 32 pages and the storage thread copies the rest at 256, so a storm checkpoints all
- * the time and a kill lands in or near one. */
+/* A write-ahead log bound of 1 MiB (--wal-max-mb): the checkpoint thread runs at
+ * 128 pages waiting and the storage thread copies the rest at 256, so a storm
+ * checkpoints all the time and a kill lands in or near one. */
 static const char *const small_wal_args[] = {"--wal-max-mb", "1", NULL};
 #define SMALL_WAL_BYTES (1024 * 1024)
 
