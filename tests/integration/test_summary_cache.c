@@ -28,7 +28,8 @@
  *     after an entry is edited and another removed (new revisions of the same
  *     records) while the documents are an old copy that still holds the first
  *     revisions, after 'daybook clients' pulled what they do not hold yet, and with
- *     the documents damaged.
+ *     the documents damaged; a note the counselor writes into the client's stream
+ *     reads as pending until sent.
  *
  * The cache is read and damaged through the counselor's daybook.db with SQLite, as
  * a disk fault or an old copy of the file would leave it.
@@ -722,6 +723,17 @@ test_documents_from_the_cache(void **state)
     same_as_without_cache(f, &cl, &rev);
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+    json_decref(cl);
+    json_decref(rev);
+
+    /* A note the counselor writes into the client's stream, not sent yet: the review
+     * reads it from the documents too, and says it is pending, as the store does. */
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "asked about the new job", "--share", NULL),
+          "shared note");
+    same_as_without_cache(f, &cl, &rev);
+    assert_int_equal(json_array_size(json_object_get(rev, "notes")), 1);
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(rev, "notes"), 0),
+                                             "pending")));
     json_decref(cl);
     json_decref(rev);
 

@@ -81,6 +81,7 @@ enum q {
     Q_ACCOUNT_SET_BUNDLE,
     Q_ACCOUNT_ADD_BYTES,
     Q_ACCOUNT_USED,
+    Q_ACCOUNT_ADD_WITHIN,
     Q_CLIENTS_OF,
     Q_COUNSELORS,
     Q_DISABLED_GET,
@@ -165,6 +166,9 @@ static const char *const sql_of[Q__COUNT] = {
                              " WHERE id = ?1",
     [Q_ACCOUNT_ADD_BYTES] = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
     [Q_ACCOUNT_USED] = "SELECT used_bytes FROM accounts WHERE id = ?1",
+    /* ?3 - ?2: the quota less the charge, both positive, so it cannot overflow. */
+    [Q_ACCOUNT_ADD_WITHIN] = "UPDATE accounts SET used_bytes = used_bytes + ?2"
+                             " WHERE id = ?1 AND used_bytes <= ?3 - ?2",
     [Q_CLIENTS_OF] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
                      " WHERE counselor = ?1 OR id IN (SELECT s.owner FROM grants g JOIN streams s"
@@ -1274,17 +1278,24 @@ static int
 sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
 {
     /* A push charges two or three times (its records, its audit row, a read's audit
-     * row): only the count is read, and only when a quota can refuse. */
+     * row). Where a quota can refuse, the check and the charge are one statement;
+     * the count is read only when it refused, to tell a quota from a missing account. */
     int rc;
     if (bytes > 0 && quota < INT64_MAX) {
+        PREP(w, Q_ACCOUNT_ADD_WITHIN);
+        bind_id(w, 1, id);
+        sqlite3_bind_int64(w, 2, bytes);
+        sqlite3_bind_int64(w, 3, quota);
+        if ((rc = run(st, w)) != DBK_OK)
+            return rc;
+        if (sqlite3_changes(st->db) == 1)
+            return DBK_OK;
         PREP(u, Q_ACCOUNT_USED);
         bind_id(u, 1, id);
         if ((rc = one(st, u)) != DBK_OK)
             return rc;
-        int64_t used = sqlite3_column_int64(u, 0);
         sqlite3_reset(u);
-        if (used + bytes > quota)
-            return DBK_E_QUOTA;
+        return DBK_E_QUOTA;
     }
     PREP(s, Q_ACCOUNT_ADD_BYTES);
     bind_id(s, 1, id);
