@@ -585,12 +585,14 @@ init_schema(sq_store *st)
  * what 65 syncing clients touch: a record goes into its stream's part of the
  * records tree at a place set by its random id, so each stream's leaves, its
  * records_seq and audit_owner leaves, and the tree above them are the working set
- * (about 1,800 pages in 2 s of tests/bench's sync phase). With the default every
- * incremental sync re-read about nine pages from daybook.db with pread; with 16 MiB
- * hardly any. It costs RSS up to the bound once the file is larger (tests/bench:
- * about 41 MiB after the push and pull phases, 25 before), never more.
+ * (about 1,800 pages, 7 MiB, in 2 s of tests/bench's sync phase). With the default
+ * every incremental sync re-read about nine pages from daybook.db with pread. It
+ * costs RSS up to the bound once the file is larger, never more: 8 MiB holds that
+ * working set and keeps daybookd under the 32 MiB the README's RSS target allows
+ * after tests/bench's push and pull (about 30 MiB; 40 with 16 MiB, which synced
+ * 1.16x as many a second in two alternating pairs of bench_load).
  */
-#define CACHE_KIB_TEXT "16384"
+#define CACHE_KIB_TEXT "8192"
 
 static int
 open_path(const char *path, bool create, sq_store **out)
