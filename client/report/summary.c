@@ -13,7 +13,7 @@
  *
  *   0       4     "DBKS"
  *   4       4     DBK_SUMMARY_VERSION
- *   8       8     revisions of the stream held when made (dbk_local_stream_mark)
+ *   8       8     the stream's revisions when made (the count of dbk_local_stream_mark)
  *   16      8     the greatest rowid among them
  *   24      16    BLAKE2b-128 of the clinic's risk-phrases.txt ("" when absent)
  *   40      4     records that did not open
