@@ -106,7 +106,9 @@ dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *caseload
     json_array_foreach((json_t *)caseload, i, v) {
         const char *a = json_string_value(json_object_get(v, "account"));
         dbk_id id;
-        if (a != NULL && dbk_id_from_text(&id, a, strlen(a)) == DBK_OK)
+        /* The listing is the server's word: this account is never its own client. */
+        if (a != NULL && dbk_id_from_text(&id, a, strlen(a)) == DBK_OK &&
+            !dbk_id_equal(&id, c->me))
             add_cand(c, &id);
     }
     (void)dbk_local_streams(s->L, on_stream, c);

@@ -13,7 +13,7 @@
  *
  *   0       4     "DBKS"
  *   4       4     DBK_SUMMARY_VERSION
- *   8       8     revisions of the stream held when made (dbk_local_stream_mark)
+ *   8       8     the stream's revisions when made (the count of dbk_local_stream_mark)
  *   16      8     the greatest rowid among them
  *   24      16    BLAKE2b-128 of the clinic's risk-phrases.txt ("" when absent)
  *   40      4     records that did not open
@@ -1212,20 +1212,23 @@ stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_lis
 
 /* The client's streams: each from its documents alone when they hold it whole, from
  * the store otherwise (each record wanted read from the documents when they hold its
- * revision, opened when not), put together oldest first. */
+ * revision, opened when not), put together oldest first. docs is NULL when refresh
+ * kept none (the "client" is this account: its own streams have no documents). */
 static int
 client_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n,
                struct want *w, dbk_eu_list *out)
 {
-    struct sums d = {docs, n, DOC_HDR};
+    struct sums d = {docs, docs != NULL ? n : 0, DOC_HDR};
     dbk_eu_list one;
     int rc = DBK_OK;
 
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n && rc == DBK_OK; i++) {
         dbk_eu_list *into = i == 0 ? out : &one;
-        bool done;
-        if ((rc = stream_from_docs(s, &docs[i], w, into, &done)) == DBK_OK && !done)
+        bool done = false;
+        if (docs != NULL)
+            rc = stream_from_docs(s, &docs[i], w, into, &done);
+        if (rc == DBK_OK && !done)
             rc = dbk_eu_load_stream(s, &sums[i].stream, want, w, cached_doc, &d, into);
         if (rc != DBK_OK || i == 0)
             continue;

@@ -60,6 +60,16 @@ static const char schema[] =
     "    SELECT NEW.stream, substr(NEW.envelope, 65, 16), 1 WHERE NEW.current = 1"
     "    ON CONFLICT(stream, author) DO UPDATE SET n = n + 1;"
     "  END;"
+    /* The revisions ever deleted from each stream, for its mark (dbk_local_stream_mark):
+     * SQLite gives a new row the greatest rowid plus one, so once the greatest is
+     * deleted the next row takes its rowid, and a delete followed by an insert would
+     * leave both the count and the greatest rowid as they were. */
+    "CREATE TABLE IF NOT EXISTS record_deletes ("
+    "  stream BLOB PRIMARY KEY, n INTEGER NOT NULL) STRICT, WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS records_mark_delete AFTER DELETE ON records BEGIN"
+    "  INSERT INTO record_deletes(stream, n) VALUES (OLD.stream, 1)"
+    "    ON CONFLICT(stream) DO UPDATE SET n = n + 1;"
+    "  END;"
     "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;"
     "CREATE TABLE IF NOT EXISTS acts ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, stream BLOB NOT NULL, kind INTEGER NOT NULL,"
@@ -944,8 +954,11 @@ dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned char *b
 int
 dbk_local_stream_mark(dbk_local *L, const dbk_id *stream, int64_t *rows, int64_t *max_rowid)
 {
-    /* Both from the records_stream index (it holds the rowid). */
-    sqlite3_stmt *s = prep(L, "SELECT count(*), coalesce(max(rowid), 0) FROM records"
+    /* Both from the records_stream index (it holds the rowid); each revision ever
+     * deleted adds two (record_deletes), so a delete is never hidden by the insert
+     * that takes its rowid again, nor counted as one revision stored after the mark. */
+    sqlite3_stmt *s = prep(L, "SELECT count(*) + 2 * coalesce((SELECT n FROM record_deletes"
+                              " WHERE stream = ?1), 0), coalesce(max(rowid), 0) FROM records"
                               " WHERE stream = ?1");
     int rc;
     if (s == NULL)

@@ -164,8 +164,12 @@ int dbk_local_outbox_requeue_all(dbk_local *L);
 int dbk_local_summary_get(dbk_local *L, const dbk_id *stream, unsigned char **out, size_t *len);
 int dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned char *body,
                           size_t len);
-/* How many revisions of stream are held here and the greatest rowid among them: a new
- * revision moves the rowid, a dropped one the count. */
+/* The mark of stream's revisions: *rows, how many are held here plus twice how many
+ * were ever deleted, and the greatest rowid among them. A revision stored adds one
+ * to *rows and has a rowid above the mark, unless one was deleted (then *rows has
+ * grown by more than the revisions stored above the mark): so a mark that is the same
+ * means nothing changed, and one whose *rows grew by exactly the revisions stored
+ * above the old rowid means only those were added (report/summary.c). */
 int dbk_local_stream_mark(dbk_local *L, const dbk_id *stream, int64_t *rows, int64_t *max_rowid);
 /* Every revision of stream stored after rowid (current or not), in rowid order, with
  * r->rowid set. */

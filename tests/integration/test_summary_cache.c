@@ -29,13 +29,18 @@
  *     records) while the documents are an old copy that still holds the first
  *     revisions, after 'daybook clients' pulled what they do not hold yet, and with
  *     the documents damaged; a note the counselor writes into the client's stream
- *     reads as pending until sent.
+ *     reads as pending until sent;
+ * (h) a change of the records that leaves their count and greatest rowid as they were
+ *     (a revision deleted, and the row stored next taking its rowid, as SQLite gives
+ *     a new row the greatest rowid plus one) is not missed: the review says what the
+ *     records say.
  *
  * The cache is read and damaged through the counselor's daybook.db with SQLite, as
  * a disk fault or an old copy of the file would leave it.
  */
 #include "tc.h"
 
+#include "dbk/id.h"
 #include "dbk/init.h"
 
 #include <setjmp.h>
@@ -752,6 +757,76 @@ test_documents_from_the_cache(void **state)
     free(after_clients);
 }
 
+/*
+ * (h) The documents' mark is the count of the stream's revisions and its greatest
+ * rowid; a delete followed by an insert that takes the deleted rowid (SQLite's next
+ * rowid is the greatest plus one) left both as they were. Here the edited entry's two
+ * revisions change places, rowids included: the first is current again, the count and
+ * the greatest rowid unchanged, as a revision dropped (restamped) and the next row
+ * written would leave them. The review must show what the records say.
+ */
+static void
+test_mark_sees_a_reused_rowid(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    dbk_id id;
+    char hex[2 * DBK_ID_BYTES + 1], sql[2048];
+
+    as(f->p.client_home);
+    char *edited = written_id(tc_cli("--json", "journal", "-m", "the words as first written", NULL));
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync"); /* the first revision */
+    as(f->p.client_home);
+    tc_ok(tc_cli("edit", edited, "-m", "the words as edited", NULL), "edit");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    same_as_without_cache(f, &cl, &rev);
+    json_decref(cl);
+    json_decref(rev);
+
+    assert_int_equal(dbk_id_from_text(&id, edited, strlen(edited)), 0);
+    for (size_t i = 0; i < DBK_ID_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id.b[i]);
+    long long max_before = stream_max_rowid(f);
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *q;
+    snprintf(sql, sizeof sql, "SELECT count(*), sum(current) FROM records WHERE record = x'%s'", hex);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 2); /* both revisions, the edit current */
+    assert_int_equal(sqlite3_column_int(q, 1), 1);
+    sqlite3_finalize(q);
+    snprintf(sql, sizeof sql,
+             "BEGIN;"
+             "CREATE TEMP TABLE r AS SELECT rowid AS rid, stream, record, clock, device,"
+             " envelope, current, seq, pending FROM records WHERE record = x'%s';"
+             "DELETE FROM records WHERE record = x'%s';"
+             "INSERT INTO records(rowid, stream, record, clock, device, envelope, current, seq,"
+             " pending) SELECT (SELECT rid FROM r WHERE current = 1), stream, record, clock,"
+             " device, envelope, 1, seq, pending FROM r WHERE current = 0;"
+             "INSERT INTO records(rowid, stream, record, clock, device, envelope, current, seq,"
+             " pending) SELECT (SELECT rid FROM r WHERE current = 0), stream, record, clock,"
+             " device, envelope, 0, seq, pending FROM r WHERE current = 1;"
+             "DROP TABLE r;"
+             "COMMIT;",
+             hex, hex);
+    exec(db, sql);
+    sqlite3_close(db);
+    assert_int_equal(stream_max_rowid(f), max_before);
+
+    same_as_without_cache(f, &cl, &rev);
+    char *texts = journal_texts(rev);
+    assert_non_null(strstr(texts, "the words as first written"));
+    assert_null(strstr(texts, "the words as edited"));
+    free(texts);
+    json_decref(cl);
+    json_decref(rev);
+    free(edited);
+}
+
 int
 main(void)
 {
@@ -764,6 +839,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_trend_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_entries_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_documents_from_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mark_sees_a_reused_rowid, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
