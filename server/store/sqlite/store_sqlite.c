@@ -1035,7 +1035,16 @@ sq_sp_rollback(sq_store *st)
 {
     if (tx_open(st) != DBK_OK)
         return; /* nothing left to roll back */
-    exec_q(st, Q_ROLLBACK_TO);
+    if (exec_q(st, Q_ROLLBACK_TO) != DBK_OK) {
+        /* The job's writes could not be undone alone (out of memory, I/O): releasing
+         * the savepoint would keep them in the group. End the whole transaction
+         * instead; the group's COMMIT then fails through tx_open and no job of it is
+         * acknowledged. */
+        int err = st->last_err != DBK_OK ? st->last_err : DBK_E_IO;
+        exec(st, "ROLLBACK");
+        st->last_err = err;
+        return;
+    }
     exec_q(st, Q_RELEASE);
 }
 
