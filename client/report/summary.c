@@ -1138,16 +1138,14 @@ on_revision(const dbk_local_record *r, void *arg)
         q->pending = r->pending;
 }
 
-/* Whether r waits in the outbox: only this account's own writes can (a revision the
- * store holds from a pull never does), asked of the store, as it changes with no new
- * revision. */
+/* Whether r waits in the outbox, asked of the store, as it changes with no new
+ * revision. Whoever wrote it: after a server restore, login puts every current
+ * revision back in the outbox (dbk_local_outbox_requeue_all), pulled ones too. */
 static int
 doc_pending(dbk_session *s, const dbk_local_record *r, bool *pending)
 {
     struct pending_of q = {r->hdr.rev.clock, false};
-    int rc = DBK_OK;
-    if (dbk_id_equal(&r->hdr.author, &s->account))
-        rc = dbk_local_revisions(s->L, &r->hdr.record, on_revision, &q);
+    int rc = dbk_local_revisions(s->L, &r->hdr.record, on_revision, &q);
     *pending = q.pending;
     return rc;
 }

@@ -30,8 +30,8 @@
  *   and clock), and a record without one is opened as before. When the documents
  *   hold every current record of the stream (their mark is the store's, none failed
  *   to open), a review reads the stream from them alone, each revision's header
- *   included, without walking the store's records; only whether one of this
- *   account's own writes is still pending is asked of the store.
+ *   included, without walking the store's records; only whether a revision it
+ *   shows is still pending (in the outbox) is asked of the store.
  * - A flagged entry's Read first items are kept as the review would make them for an
  *   entry before its period, so that a review need not open old flagged entries; they
  *   are computed by the same code (read_first.c), with the same risk phrases (their
