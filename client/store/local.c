@@ -39,18 +39,21 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS record_counts ("
     "  stream BLOB NOT NULL, author BLOB NOT NULL, n INTEGER NOT NULL,"
     "  PRIMARY KEY (stream, author)) STRICT, WITHOUT ROWID;"
-    "CREATE TRIGGER IF NOT EXISTS records_count_insert AFTER INSERT ON records"
+    "DROP TRIGGER IF EXISTS records_count_insert;"
+    "CREATE TRIGGER records_count_insert AFTER INSERT ON records"
     "  WHEN NEW.current = 1 BEGIN"
     "  INSERT INTO record_counts(stream, author, n)"
     "    VALUES (NEW.stream, substr(NEW.envelope, 65, 16), 1)"
     "    ON CONFLICT(stream, author) DO UPDATE SET n = n + 1;"
     "  END;"
-    "CREATE TRIGGER IF NOT EXISTS records_count_delete AFTER DELETE ON records"
+    "DROP TRIGGER IF EXISTS records_count_delete;"
+    "CREATE TRIGGER records_count_delete AFTER DELETE ON records"
     "  WHEN OLD.current = 1 BEGIN"
     "  UPDATE record_counts SET n = n - 1"
     "    WHERE stream = OLD.stream AND author = substr(OLD.envelope, 65, 16);"
     "  END;"
-    "CREATE TRIGGER IF NOT EXISTS records_count_update"
+    "DROP TRIGGER IF EXISTS records_count_update;"
+    "CREATE TRIGGER records_count_update"
     "  AFTER UPDATE OF current, stream, envelope ON records"
     "  WHEN OLD.current = 1 OR NEW.current = 1 BEGIN"
     "  UPDATE record_counts SET n = n - 1"
@@ -66,7 +69,8 @@ static const char schema[] =
      * leave both the count and the greatest rowid as they were. */
     "CREATE TABLE IF NOT EXISTS record_deletes ("
     "  stream BLOB PRIMARY KEY, n INTEGER NOT NULL) STRICT, WITHOUT ROWID;"
-    "CREATE TRIGGER IF NOT EXISTS records_mark_delete AFTER DELETE ON records BEGIN"
+    "DROP TRIGGER IF EXISTS records_mark_delete;"
+    "CREATE TRIGGER records_mark_delete AFTER DELETE ON records BEGIN"
     "  INSERT INTO record_deletes(stream, n) VALUES (OLD.stream, 1)"
     "    ON CONFLICT(stream) DO UPDATE SET n = n + 1;"
     "  END;"
@@ -215,7 +219,8 @@ schema_stamp(void)
  * they run in one transaction with the counts the triggers keep taken again from the
  * records (recount) and the stamp, so no write is ever missed by the counts: a file
  * made before record_counts, or last opened by a build whose schema differs (its own
- * statements are idempotent too, and the triggers kept counting under it).
+ * statements are idempotent too, and the triggers kept counting under it). Each
+ * trigger is dropped and made again, so a changed body never sits under an old one.
  */
 static int
 apply_schema(dbk_local *L)
