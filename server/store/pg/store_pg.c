@@ -1187,10 +1187,11 @@ each(pg_store *st, enum q id, const params *p, void (*each_row)(const PGresult *
     if ((rc = prepare(st, id, name)) != DBK_OK)
         return rc;
     if (!PQsendQueryPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
-                             p ? p->fmt : NULL, 1) ||
-        !PQsetSingleRowMode(st->conn)) {
+                             p ? p->fmt : NULL, 1))
+        return fail(st, NULL); /* nothing sent: any result waiting is not this query's */
+    if (!PQsetSingleRowMode(st->conn)) {
         rc = fail(st, NULL);
-        while ((r = PQgetResult(st->conn)) != NULL) /* a query sent: its results, if any */
+        while ((r = PQgetResult(st->conn)) != NULL) /* this query's results, read whole */
             PQclear(r);
         return rc;
     }
