@@ -54,17 +54,10 @@ static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char pass[4200];
-    FILE *p;
 
     assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
     f->home = dbk_tmpdir("restore-storm");
-    snprintf(pass, sizeof pass, "%s/passphrase", f->home);
-    assert_non_null(p = fopen(pass, "w"));
-    fputs("a long client passphrase\n", p);
-    fclose(p);
-    setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1); /* tests leave nothing in the keyring */
+    tc_passphrase_file(f->home, "a long client passphrase");
     tc_new_counselor(&f->srv, &f->co, "Counselor R");
     *state = f;
     return 0;

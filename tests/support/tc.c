@@ -436,21 +436,28 @@ cli_ok(bool want_json, const char *const *argv, const char *what)
 }
 
 void
+tc_passphrase_file(const char *dir, const char *passphrase)
+{
+    char pass[4200];
+    FILE *f;
+    assert_true((size_t)snprintf(pass, sizeof pass, "%s/passphrase", dir) < sizeof pass);
+    assert_non_null(f = fopen(pass, "w"));
+    fprintf(f, "%s\n", passphrase);
+    assert_int_equal(fclose(f), 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+}
+
+void
 tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p)
 {
-    char url[64], uri[1024], pass[4200];
+    char url[64], uri[1024];
     const char *bin = dbk_bin("DAYBOOK");
     dbk_run_result r;
     json_t *j;
-    FILE *f;
 
     p->home = dbk_tmpdir("pair");
-    snprintf(pass, sizeof pass, "%s/passphrase", p->home);
-    assert_non_null(f = fopen(pass, "w"));
-    fputs("a long test passphrase\n", f);
-    fclose(f);
-    setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    tc_passphrase_file(p->home, "a long test passphrase");
     snprintf(p->counselor_home, sizeof p->counselor_home, "%s/counselor", p->home);
     snprintf(p->client_home, sizeof p->client_home, "%s/client", p->home);
 

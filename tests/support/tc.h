@@ -114,6 +114,11 @@ typedef struct tc_cli_pair_t {
 } tc_cli_pair_t;
 void tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p);
 
+/* The CLI's unlock for tests: writes passphrase to DIR/passphrase, points
+ * DAYBOOK_PASSPHRASE_FILE at it and sets DAYBOOK_UNLOCK_SECONDS=0, so every command
+ * reads it and tests leave nothing in the keyring. */
+void tc_passphrase_file(const char *dir, const char *passphrase);
+
 /* Fails the running test unless r exited 0 (what, the exit and stderr said); frees r. */
 void tc_ok(dbk_run_result r, const char *what);
 
