@@ -97,8 +97,17 @@ static void
 withheld_check(dbk_session *s, const dbk_id *client, json_t *rev)
 {
     dbk_trust_report r = {0};
-    if (dbk_co_withheld(s, client, &r) != DBK_OK)
+    int rc = dbk_co_withheld(s, client, &r);
+    if (rc == DBK_E_NOT_FOUND) /* no stream of the client's here: nothing to withhold */
         return;
+    if (rc != DBK_OK) { /* when unsure, flag: the check did not run */
+        json_object_set_new(rev, "withheld", json_pack("{s:n, s:b}", "records", "cannot_tell", 1));
+        fprintf(stderr,
+                "daybook: WARNING: this device could not check whether the server withheld any "
+                "of the client's entries (%s); this review may be missing some.\n",
+                dbk_err_message(rc));
+        return;
+    }
     json_object_set_new(rev, "withheld", dbk_co_withheld_json(&r));
     dbk_out_withheld("the client", dbk_co_withheld_warn(&r), r.withheld, r.heads_unknown > 0,
                      "this review is missing them");
