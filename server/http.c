@@ -64,6 +64,8 @@ struct dbk_http_conn {
     char readbuf[DBK_HTTP_READ_BUF];
     char pending[DBK_HTTP_READ_BUF]; /* pipelined bytes not yet parsed */
     size_t pending_len;
+    bool reading;   /* uv_read_start is in effect */
+    bool peer_done; /* EOF or an error was read while a request was handled */
 };
 
 struct dbk_http_server {
@@ -111,6 +113,8 @@ static void maybe_finish_drain(dbk_http_server *srv);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_free_if_done(dbk_http_conn *c);
+static void conn_read_off(dbk_http_conn *c);
+static void conn_read_resume(dbk_http_conn *c);
 
 /* ---- parser callbacks: collect the request, enforce limits ---- */
 
@@ -470,8 +474,7 @@ on_write(uv_write_t *w, int status)
         c->pending_len = 0;
         conn_feed(c, c->pending, n);
     }
-    if (c->state == CONN_READING)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_resume(c);
 }
 
 /*
@@ -725,8 +728,7 @@ dbk_http_body_decide(dbk_http_request *req, int err, size_t max)
         c->pending_len = 0;
         conn_feed(c, c->pending, pn);
     }
-    if (c->state == CONN_READING)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_resume(c);
 }
 
 static void
@@ -745,17 +747,55 @@ conn_feed(dbk_http_conn *c, const char *data, size_t n)
         /* Keep the rest (a pipelined request) for after the response. */
         c->pending_len = n - used;
         memmove(c->pending, data + used, c->pending_len);
-        uv_read_stop((uv_stream_t *)&c->tcp);
         if (c->gating)
             gate(c);
         else
             dispatch(c);
         return;
     }
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_off(c);
     int err = c->error ? c->error : DBK_E_BAD_HTTP;
     DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(err)));
     conn_send_error(c, err, true);
+}
+
+/*
+ * Reading stays on while a request is handled and its response written, so a
+ * request costs no epoll_ctl to stop and restart reading (a client that waits for
+ * its answer sends nothing meanwhile, and the socket raises no event). What does
+ * arrive then (a pipelined request) is read straight into the free end of
+ * `pending`, and parsed once the response is written: at most DBK_HTTP_READ_BUF
+ * bytes are held that way, then reading stops until they are parsed. An EOF or
+ * error read meanwhile is kept for then too, so a client that half-closes after
+ * its request still gets its answer, as when reading was stopped.
+ */
+static void
+conn_read_on(dbk_http_conn *c)
+{
+    if (!c->reading && c->state != CONN_CLOSING &&
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void
+conn_read_off(dbk_http_conn *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* Back to reading requests, once what was kept aside is parsed (READING state). */
+static void
+conn_read_resume(dbk_http_conn *c)
+{
+    if (c->state != CONN_READING)
+        return;
+    if (c->peer_done) {
+        conn_close(c); /* what reading on would have found now */
+        return;
+    }
+    conn_read_on(c);
 }
 
 static void
@@ -763,24 +803,38 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     dbk_http_conn *c = h->data;
     (void)suggested;
-    *buf = uv_buf_init(c->readbuf, sizeof c->readbuf);
+    if (c->state == CONN_READING)
+        *buf = uv_buf_init(c->readbuf, sizeof c->readbuf);
+    else /* kept aside; length 0 when full, which on_read hears as UV_ENOBUFS */
+        *buf = uv_buf_init(c->pending + c->pending_len,
+                           (unsigned int)(sizeof c->pending - c->pending_len));
 }
 
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     dbk_http_conn *c = s->data;
-    (void)buf;
 
     if (nread == 0)
         return;
+    if (c->state != CONN_READING) {
+        if (nread == UV_ENOBUFS) {
+            conn_read_off(c); /* the bound: resumed once the kept bytes are parsed */
+        } else if (nread < 0) {
+            conn_read_off(c);
+            c->peer_done = true;
+        } else if (c->state != CONN_CLOSING) {
+            c->pending_len += (size_t)nread;
+        }
+        return;
+    }
     if (nread < 0) {
         /* EOF or reset. A half-sent request is simply dropped. */
         conn_close(c);
         return;
     }
-    if (c->state != CONN_READING)
-        return;
+    if (buf->base != c->readbuf)
+        return; /* not reachable: in READING every buffer is readbuf */
     conn_feed(c, c->readbuf, (size_t)nread);
 }
 
@@ -789,7 +843,7 @@ on_timer(uv_timer_t *t)
 {
     dbk_http_conn *c = t->data;
     if (c->state == CONN_READING && c->in_message) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        conn_read_off(c);
         DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(DBK_E_TIMEOUT)));
         conn_send_error(c, DBK_E_TIMEOUT, true);
         return;
@@ -882,7 +936,7 @@ on_connection(uv_stream_t *listener, int status)
         return;
     }
     conn_arm_timer(c, c->srv->to.idle_ms);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_on(c);
 }
 
 /* ---- server ---- */

@@ -7,11 +7,13 @@
  *        |                                                     |
  *        +--bad input, limit, timeout: error response----------+--> CLOSING (Connection: close)
  *
- * While a request is being handled the connection reads nothing more; bytes of a
- * pipelined next request are kept aside and parsed after the response is
- * written. One timer per connection enforces the idle, request and write
- * timeouts of server/limits.h. A connection is freed only in its handles' close
- * callbacks, never earlier.
+ * While a request is being handled the connection parses nothing more: bytes of a
+ * pipelined next request are read into a buffer aside (reading stops when it is
+ * full: DBK_HTTP_READ_BUF bytes) and parsed after the response is written; an EOF
+ * read meanwhile closes the connection only then. Reading is not stopped and
+ * restarted per request (two epoll_ctl calls each). One timer per connection
+ * enforces the idle, request and write timeouts of server/limits.h. A connection is
+ * freed only in its handles' close callbacks, never earlier.
  *
  * A handler receives a dbk_http_request and must call exactly one of the
  * dbk_http_respond* functions, now or later (after storage work off the loop);
