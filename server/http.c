@@ -64,8 +64,9 @@ struct dbk_http_conn {
     char readbuf[DBK_HTTP_READ_BUF];
     char pending[DBK_HTTP_READ_BUF]; /* pipelined bytes not yet parsed */
     size_t pending_len;
-    bool reading;   /* uv_read_start is in effect */
-    bool peer_done; /* EOF or an error was read while a request was handled */
+    bool reading;      /* uv_read_start is in effect */
+    bool peer_done;    /* EOF or an error was read while a request was handled */
+    bool written_wait; /* a response written at once waits for on_written */
 };
 
 struct dbk_http_server {
@@ -84,11 +85,16 @@ struct dbk_http_server {
     bool drain_timer_open;
     void (*drain_done)(void *arg);
     void *drain_arg;
+    uv_check_t written; /* runs the completions of responses written at once */
+    bool written_open;
+    struct write_req *written_head, *written_tail;
 };
 
 struct write_req {
     uv_write_t w;
     dbk_http_conn *conn;
+    struct write_req *next_written; /* in the server's list of responses written at once */
+    int status;                     /* their write's result, for on_write */
     bool close_after;
     char *body;      /* a body handed over by dbk_http_respond_take, or NULL */
     size_t body_len;
@@ -114,6 +120,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_free_if_done(dbk_http_conn *c);
 static void conn_read_off(dbk_http_conn *c);
+static void on_written(uv_check_t *h);
 static void conn_read_resume(dbk_http_conn *c);
 
 /* ---- parser callbacks: collect the request, enforce limits ---- */
@@ -477,6 +484,70 @@ on_write(uv_write_t *w, int status)
     conn_read_resume(c);
 }
 
+static void
+on_written(uv_check_t *h)
+{
+    dbk_http_server *srv = h->data;
+    struct write_req *wr;
+
+    while ((wr = srv->written_head) != NULL) {
+        dbk_http_conn *c = wr->conn;
+        srv->written_head = wr->next_written;
+        if (srv->written_head == NULL)
+            srv->written_tail = NULL;
+        c->written_wait = false;
+        on_write(&wr->w, wr->status); /* may write the next pipelined answer */
+        if (c->state == CONN_CLOSING)
+            conn_free_if_done(c); /* its handles may have closed meanwhile */
+    }
+    uv_check_stop(h);
+}
+
+/*
+ * Writes a response at once when the socket takes all of it, which is the usual
+ * case: uv_write would do the same write, then have libuv stop watching for
+ * writability on a socket it never watched for it, an EPOLL_CTL_MOD per response.
+ * Its completion (on_write) still runs later, as uv_write's would, from the
+ * server's check handle at the end of this loop iteration, so a handler may use its
+ * request after responding, and a pipelined request is not parsed from inside the
+ * response to the one before. False, with buf[*first] advanced past what was
+ * written, when the rest (buf[*first] to buf[nbuf - 1]) must go through uv_write.
+ */
+static bool
+write_now(dbk_http_conn *c, struct write_req *wr, uv_buf_t *buf, unsigned int nbuf,
+          unsigned int *first)
+{
+    dbk_http_server *srv = c->srv;
+    size_t total = 0, done;
+    int n;
+
+    *first = 0;
+    if (!srv->written_open)
+        return false;
+    for (unsigned int i = 0; i < nbuf; i++)
+        total += buf[i].len;
+    n = uv_try_write((uv_stream_t *)&c->tcp, buf, nbuf);
+    if (n == UV_EAGAIN)
+        n = 0;
+    if (n >= 0 && (size_t)n < total) {
+        for (done = (size_t)n; done >= buf[*first].len; (*first)++)
+            done -= buf[*first].len;
+        buf[*first].base += done;
+        buf[*first].len -= done;
+        return false;
+    }
+    wr->status = n < 0 ? n : 0; /* an error is on_write's, as uv_write's would be */
+    wr->next_written = NULL;
+    if (srv->written_tail != NULL)
+        srv->written_tail->next_written = wr;
+    else
+        srv->written_head = wr;
+    srv->written_tail = wr;
+    c->written_wait = true;
+    uv_check_start(&srv->written, on_written);
+    return true;
+}
+
 /*
  * Queues a response on c. Used for handler responses and for protocol errors. The
  * body is copied after the head, unless it is `owned` (malloc'd, body == owned):
@@ -494,6 +565,7 @@ conn_write(dbk_http_conn *c, int status, const char *content_type, const char *e
     struct write_req *wr;
     size_t copied = owned != NULL ? 0 : len;
     uv_buf_t buf[2];
+    unsigned int nbuf, first;
 
     if (c->handling) {
         c->handling = false;
@@ -536,7 +608,10 @@ conn_write(dbk_http_conn *c, int status, const char *content_type, const char *e
     c->state = CONN_WRITING;
     c->keep_alive = !close_after;
     conn_arm_timer(c, c->srv->to.write_ms);
-    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, buf, wr->body_len > 0 ? 2 : 1, on_write) != 0) {
+    nbuf = wr->body_len > 0 ? 2 : 1;
+    if (write_now(c, wr, buf, nbuf, &first))
+        return;
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, buf + first, nbuf - first, on_write) != 0) {
         body_free(wr->body, wr->body_len);
         free(wr);
         conn_close(c);
@@ -864,7 +939,7 @@ conn_free_if_done(dbk_http_conn *c)
 {
     dbk_http_server *srv = c->srv;
 
-    if (c->open_handles > 0 || c->handling)
+    if (c->open_handles > 0 || c->handling || c->written_wait)
         return;
     request_reset(c);
     free(c);
@@ -981,6 +1056,9 @@ dbk_http_server_listen(dbk_http_server *srv, const char *host, int port, int *bo
     uv_tcp_init(srv->loop, &srv->listener);
     srv->listener.data = srv;
     srv->listening = true;
+    uv_check_init(srv->loop, &srv->written);
+    srv->written.data = srv;
+    srv->written_open = true;
     rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
@@ -1004,6 +1082,14 @@ on_drain_timer_closed(uv_handle_t *h)
 }
 
 static void
+on_written_closed(uv_handle_t *h)
+{
+    dbk_http_server *srv = h->data;
+    srv->written_open = false;
+    maybe_finish_drain(srv);
+}
+
+static void
 on_listener_closed(uv_handle_t *h)
 {
     dbk_http_server *srv = h->data;
@@ -1018,9 +1104,11 @@ maybe_finish_drain(dbk_http_server *srv)
 
     if (!srv->draining || srv->nconns > 0 || srv->listening)
         return;
-    if (srv->drain_timer_open) {
-        if (!uv_is_closing((uv_handle_t *)&srv->drain_timer))
+    if (srv->drain_timer_open || srv->written_open) {
+        if (srv->drain_timer_open && !uv_is_closing((uv_handle_t *)&srv->drain_timer))
             uv_close((uv_handle_t *)&srv->drain_timer, on_drain_timer_closed);
+        if (srv->written_open && !uv_is_closing((uv_handle_t *)&srv->written))
+            uv_close((uv_handle_t *)&srv->written, on_written_closed);
         return;
     }
     if (done != NULL) {
