@@ -85,7 +85,7 @@ struct dbk_http_server {
     bool drain_timer_open;
     void (*drain_done)(void *arg);
     void *drain_arg;
-    uv_check_t written; /* runs the completions of responses written at once */
+    uv_idle_t written; /* runs the completions of responses written at once */
     bool written_open;
     struct write_req *written_head, *written_tail;
 };
@@ -120,7 +120,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_free_if_done(dbk_http_conn *c);
 static void conn_read_off(dbk_http_conn *c);
-static void on_written(uv_check_t *h);
+static void on_written(uv_idle_t *h);
 static void conn_read_resume(dbk_http_conn *c);
 
 /* ---- parser callbacks: collect the request, enforce limits ---- */
@@ -485,7 +485,7 @@ on_write(uv_write_t *w, int status)
 }
 
 static void
-on_written(uv_check_t *h)
+on_written(uv_idle_t *h)
 {
     dbk_http_server *srv = h->data;
     struct write_req *wr;
@@ -500,7 +500,7 @@ on_written(uv_check_t *h)
         if (c->state == CONN_CLOSING)
             conn_free_if_done(c); /* its handles may have closed meanwhile */
     }
-    uv_check_stop(h);
+    uv_idle_stop(h);
 }
 
 /*
@@ -508,9 +508,11 @@ on_written(uv_check_t *h)
  * case: uv_write would do the same write, then have libuv stop watching for
  * writability on a socket it never watched for it, an EPOLL_CTL_MOD per response.
  * Its completion (on_write) still runs later, as uv_write's would, from the
- * server's check handle at the end of this loop iteration, so a handler may use its
- * request after responding, and a pipelined request is not parsed from inside the
- * response to the one before. False, with buf[*first] advanced past what was
+ * server's idle handle before the loop next waits, so a handler may use its request
+ * after responding, and a pipelined request is not parsed from inside the response
+ * to the one before. (An idle handle, not a check handle: an active idle handle
+ * keeps the loop from blocking in epoll_wait before it has run, a check handle
+ * runs only after the next wait, which for a timeout's 408 may be never.) False, with buf[*first] advanced past what was
  * written, when the rest (buf[*first] to buf[nbuf - 1]) must go through uv_write.
  */
 static bool
@@ -544,7 +546,7 @@ write_now(dbk_http_conn *c, struct write_req *wr, uv_buf_t *buf, unsigned int nb
         srv->written_head = wr;
     srv->written_tail = wr;
     c->written_wait = true;
-    uv_check_start(&srv->written, on_written);
+    uv_idle_start(&srv->written, on_written);
     return true;
 }
 
@@ -1056,7 +1058,7 @@ dbk_http_server_listen(dbk_http_server *srv, const char *host, int port, int *bo
     uv_tcp_init(srv->loop, &srv->listener);
     srv->listener.data = srv;
     srv->listening = true;
-    uv_check_init(srv->loop, &srv->written);
+    uv_idle_init(srv->loop, &srv->written);
     srv->written.data = srv;
     srv->written_open = true;
     rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
