@@ -512,8 +512,9 @@ on_written(uv_idle_t *h)
  * after responding, and a pipelined request is not parsed from inside the response
  * to the one before. (An idle handle, not a check handle: an active idle handle
  * keeps the loop from blocking in epoll_wait before it has run, a check handle
- * runs only after the next wait, which for a timeout's 408 may be never.) False, with buf[*first] advanced past what was
- * written, when the rest (buf[*first] to buf[nbuf - 1]) must go through uv_write.
+ * runs only after the next wait, which for a timeout's 408 may be never.)
+ * False, with buf[*first] advanced past what was written, when the rest
+ * (buf[*first] to buf[nbuf - 1]) must go through uv_write.
  */
 static bool
 write_now(dbk_http_conn *c, struct write_req *wr, uv_buf_t *buf, unsigned int nbuf,
