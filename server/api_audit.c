@@ -125,9 +125,9 @@ on_client(const dbk_account *a, void *arg)
             json_object_set_new(o, "last_sync_at", json_integer(seen));
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, json_pack("{s:o, s:s, s:I, s:I}", "stream",
-                                                 dbk_api_id_json(&streams[i].id), "kind",
-                                                 "shared", "epoch", (json_int_t)streams[i].epoch,
-                                                 "high_seq", (json_int_t)streams[i].seq));
+                                                 dbk_api_id_json(&streams[i].id), "kind", "shared",
+                                                 "epoch", (json_int_t)streams[i].epoch, "high_seq",
+                                                 (json_int_t)streams[i].seq));
         json_object_set_new(o, "streams", arr);
     }
     free(streams);
