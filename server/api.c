@@ -36,6 +36,26 @@ dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len
     crypto_generichash_final(&s, out, 32);
 }
 
+bool
+dbk_api_bearer_hash(dbk_http_request *req, unsigned char hash[32])
+{
+    if (req->token_state == 0) {
+        const char *h = dbk_http_header_get(req, "Authorization");
+        unsigned char token[32];
+        req->token_state = -1;
+        if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+            dbk_b64_decode_exact(token, sizeof token, h + 7, strlen(h + 7)) == DBK_OK) {
+            dbk_api_token_hash(req->token_hash, token, sizeof token);
+            req->token_state = 1;
+        }
+        sodium_memzero(token, sizeof token);
+    }
+    if (req->token_state < 0)
+        return false;
+    memcpy(hash, req->token_hash, sizeof req->token_hash);
+    return true;
+}
+
 /* ---- a client's grants to a counselor ---- */
 
 struct shared_streams {
@@ -811,17 +831,12 @@ dbk_api_job_new(dbk_http_request *req, dbk_api_op op, bool need_auth)
     j->job.run = job_run;
     j->job.done = job_done;
     if (need_auth) {
-        const char *h = dbk_http_header_get(req, "Authorization");
-        unsigned char token[32];
         j->need_auth = true;
-        if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 ||
-            dbk_b64_decode_exact(token, sizeof token, h + 7, strlen(h + 7)) != DBK_OK) {
+        if (!dbk_api_bearer_hash(req, j->token_hash)) {
             free(j);
             dbk_http_respond_error(req, DBK_E_UNAUTHENTICATED);
             return NULL;
         }
-        dbk_api_token_hash(j->token_hash, token, sizeof token);
-        sodium_memzero(token, sizeof token);
     }
     return j;
 }

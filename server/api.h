@@ -186,6 +186,10 @@ bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account, const unsigned
 
 /* The token hash stored for a token (proto/README.md section 5). */
 void dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len);
+/* The hash of req's bearer token (Authorization: Bearer, 32 bytes in base64url), or
+ * false when it carries none that parses. Computed once per request (the head gate
+ * and the handler both ask) and kept in req until the request ends. */
+bool dbk_api_bearer_hash(dbk_http_request *req, unsigned char hash[32]);
 
 /* Unix ms now. */
 int64_t dbk_api_now(void);

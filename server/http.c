@@ -450,6 +450,7 @@ request_reset(dbk_http_conn *c)
     c->gating = c->discard = false;
     c->refused = 0;
     c->body_max = DBK_HTTP_MAX_BODY_BYTES;
+    sodium_memzero(c->req.token_hash, sizeof c->req.token_hash);
     memset(&c->req, 0, sizeof c->req);
     c->req.conn = c;
     c->req.app = c->srv->app;

@@ -54,6 +54,11 @@ typedef struct dbk_http_request {
     char *params[DBK_HTTP_MAX_PARAMS];
     size_t nparams;
     void *app; /* the server's application state, from dbk_http_server_new */
+    /* The application's, for this request only (zeroed, and wiped, before the next):
+     * its bearer token's hash once computed (api.h, dbk_api_bearer_hash), so the head
+     * gate and the handler decode and hash the token once between them. */
+    unsigned char token_hash[32];
+    signed char token_state; /* 0: not looked at; 1: token_hash is set; -1: no token */
 } dbk_http_request;
 
 typedef void (*dbk_http_handler)(dbk_http_request *req);
