@@ -7,13 +7,11 @@
 #include "api.h"
 #include "router.h"
 
-#include "dbk/base64.h"
 #include "dbk/error.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /*
  * A push body carries each envelope as base64url (4 bytes for 3) in a small JSON
