@@ -36,6 +36,97 @@ dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len
     crypto_generichash_final(&s, out, 32);
 }
 
+bool
+dbk_api_bearer_hash(dbk_http_request *req, unsigned char hash[32])
+{
+    if (req->token_state == 0) {
+        const char *h = dbk_http_header_get(req, "Authorization");
+        unsigned char token[32];
+        req->token_state = -1;
+        if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+            dbk_b64_decode_exact(token, sizeof token, h + 7, strlen(h + 7)) == DBK_OK) {
+            dbk_api_token_hash(req->token_hash, token, sizeof token);
+            req->token_state = 1;
+        }
+        sodium_memzero(token, sizeof token);
+    }
+    if (req->token_state < 0)
+        return false;
+    memcpy(hash, req->token_hash, sizeof req->token_hash);
+    return true;
+}
+
+/* ---- a client's grants to a counselor ---- */
+
+struct shared_streams {
+    const dbk_id *owner;
+    dbk_stream *s;
+    size_t n, cap;
+    bool nomem;
+};
+
+static void
+on_shared_stream(const dbk_stream *s, void *arg)
+{
+    struct shared_streams *o = arg;
+    if (o->nomem || !dbk_id_equal(&s->owner, o->owner) || s->kind != DBK_STREAM_SHARED)
+        return;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 4;
+        dbk_stream *p = realloc(o->s, cap * sizeof *p);
+        if (p == NULL) {
+            o->nomem = true;
+            return;
+        }
+        o->s = p;
+        o->cap = cap;
+    }
+    o->s[o->n++] = *s;
+}
+
+struct grants_scan {
+    const dbk_id *grantee;
+    int64_t now;
+    dbk_api_grant_state *out;
+};
+
+static void
+on_grant_row(const dbk_grant_row *g, void *arg)
+{
+    struct grants_scan *sc = arg;
+    if (!dbk_id_equal(&g->grantee, sc->grantee))
+        return;
+    if (g->revoked_at != 0)
+        sc->out->revoked = true;
+    else if (g->expires_at != 0 && g->expires_at <= sc->now)
+        sc->out->expired = true;
+    else
+        sc->out->active = true;
+}
+
+int
+dbk_api_grants_to(dbk_store *st, const dbk_id *owner, const dbk_id *grantee, int64_t now,
+                  dbk_api_grant_state *out, dbk_stream **streams, size_t *nstreams)
+{
+    struct shared_streams o = {owner, NULL, 0, 0, false};
+    struct grants_scan sc = {grantee, now, out};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = dbk_store_streams_for(st, owner, now, on_shared_stream, &o);
+    if (rc == DBK_OK && o.nomem)
+        rc = DBK_E_NOMEM;
+    for (size_t i = 0; rc == DBK_OK && i < o.n; i++)
+        rc = dbk_store_grants_of_stream(st, &o.s[i].id, on_grant_row, &sc);
+    if (rc == DBK_OK && streams != NULL) {
+        *streams = o.s;
+        *nstreams = o.n;
+    } else {
+        free(o.s);
+    }
+    return rc;
+}
+
 /* ---- request bodies ---- */
 
 size_t
@@ -740,17 +831,12 @@ dbk_api_job_new(dbk_http_request *req, dbk_api_op op, bool need_auth)
     j->job.run = job_run;
     j->job.done = job_done;
     if (need_auth) {
-        const char *h = dbk_http_header_get(req, "Authorization");
-        unsigned char token[32];
         j->need_auth = true;
-        if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 ||
-            dbk_b64_decode_exact(token, sizeof token, h + 7, strlen(h + 7)) != DBK_OK) {
+        if (!dbk_api_bearer_hash(req, j->token_hash)) {
             free(j);
             dbk_http_respond_error(req, DBK_E_UNAUTHENTICATED);
             return NULL;
         }
-        dbk_api_token_hash(j->token_hash, token, sizeof token);
-        sodium_memzero(token, sizeof token);
     }
     return j;
 }

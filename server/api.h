@@ -186,8 +186,27 @@ bool dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account, const unsigned
 
 /* The token hash stored for a token (proto/README.md section 5). */
 void dbk_api_token_hash(unsigned char out[32], const unsigned char *token, size_t len);
+/* The hash of req's bearer token (Authorization: Bearer, 32 bytes in base64url), or
+ * false when it carries none that parses. Computed once per request (the head gate
+ * and the handler both ask) and kept in req until the request ends. */
+bool dbk_api_bearer_hash(dbk_http_request *req, unsigned char hash[32]);
 
 /* Unix ms now. */
 int64_t dbk_api_now(void);
+
+/*
+ * What owner's shared streams say of grantee (worker thread): each of owner's
+ * streams is listed first (a list's callback may not call the store), then each
+ * shared one's grants, revoked and expired ones included (grants are never deleted).
+ * Private streams hold no grant to another account. When streams is not NULL it
+ * receives owner's shared streams (the caller frees *streams; NULL when none).
+ */
+typedef struct dbk_api_grant_state {
+    bool active;  /* a grant neither revoked nor expired at now */
+    bool revoked; /* a revoked grant */
+    bool expired; /* a grant past its expiry, not revoked */
+} dbk_api_grant_state;
+int dbk_api_grants_to(dbk_store *st, const dbk_id *owner, const dbk_id *grantee, int64_t now,
+                      dbk_api_grant_state *out, dbk_stream **streams, size_t *nstreams);
 
 #endif

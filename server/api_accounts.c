@@ -720,63 +720,17 @@ dbk_api_put_bundle(dbk_http_request *req)
  * own streams and their grants, a few rows, rather than by reading the counselor's
  * whole caseload, which grows with its clients.
  */
-struct owned_streams {
-    const dbk_id *owner;
-    dbk_id *ids;
-    size_t n, cap;
-    bool nomem;
-};
-
-static void
-on_owned_stream(const dbk_stream *s, void *arg)
-{
-    struct owned_streams *o = arg;
-    if (o->nomem || !dbk_id_equal(&s->owner, o->owner))
-        return;
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 4;
-        dbk_id *p = realloc(o->ids, cap * sizeof *p);
-        if (p == NULL) {
-            o->nomem = true;
-            return;
-        }
-        o->ids = p;
-        o->cap = cap;
-    }
-    o->ids[o->n++] = s->id;
-}
-
-struct grant_to {
-    const dbk_id *grantee;
-    bool found;
-};
-
-static void
-on_grant_to(const dbk_grant_row *g, void *arg)
-{
-    struct grant_to *t = arg;
-    if (dbk_id_equal(&g->grantee, t->grantee))
-        t->found = true;
-}
-
 static int
 client_of(dbk_store *st, const dbk_id *counselor, const dbk_account *a, int64_t now, bool *yes)
 {
-    struct owned_streams o = {&a->id, NULL, 0, 0, false};
-    struct grant_to t = {counselor, false};
+    dbk_api_grant_state g;
     int rc;
 
     *yes = dbk_id_equal(&a->counselor, counselor);
     if (*yes || dbk_id_equal(&a->id, counselor))
         return DBK_OK;
-    rc = dbk_store_streams_for(st, &a->id, now, on_owned_stream, &o);
-    if (rc == DBK_OK && o.nomem)
-        rc = DBK_E_NOMEM;
-    /* The streams were collected first: a list's callback may not call the store. */
-    for (size_t i = 0; rc == DBK_OK && i < o.n && !t.found; i++)
-        rc = dbk_store_grants_of_stream(st, &o.ids[i], on_grant_to, &t);
-    free(o.ids);
-    *yes = t.found;
+    rc = dbk_api_grants_to(st, &a->id, counselor, now, &g, NULL, NULL);
+    *yes = g.active || g.revoked || g.expired;
     return rc;
 }
 

@@ -95,49 +95,14 @@ struct caseload {
     int rc;
 };
 
-struct grant_scan {
-    const dbk_id *counselor;
-    int64_t now;
-    bool active, revoked, expired;
-};
-
-static void
-scan_grant(const dbk_grant_row *g, void *arg)
-{
-    struct grant_scan *s = arg;
-    if (!dbk_id_equal(&g->grantee, s->counselor))
-        return;
-    if (g->revoked_at != 0)
-        s->revoked = true;
-    else if (g->expires_at != 0 && g->expires_at <= s->now)
-        s->expired = true;
-    else
-        s->active = true;
-}
-
-struct stream_scan {
-    const dbk_id *owner;
-    json_t *arr;
-};
-
-static void
-scan_stream(const dbk_stream *s, void *arg)
-{
-    struct stream_scan *sc = arg;
-    if (!dbk_id_equal(&s->owner, sc->owner) || s->kind != DBK_STREAM_SHARED)
-        return;
-    json_array_append_new(sc->arr, json_pack("{s:o, s:s, s:I, s:I}", "stream",
-                                             dbk_api_id_json(&s->id), "kind", "shared", "epoch",
-                                             (json_int_t)s->epoch, "high_seq", (json_int_t)s->seq));
-}
-
 static void
 on_client(const dbk_account *a, void *arg)
 {
     struct caseload *cl = arg;
     dbk_api_job *j = cl->j;
-    struct grant_scan gs = {&j->me.id, j->now, false, false, false};
-    struct stream_scan ss = {&a->id, NULL};
+    dbk_api_grant_state g;
+    dbk_stream *streams = NULL;
+    size_t n = 0;
     const char *state;
     json_t *o;
 
@@ -145,29 +110,27 @@ on_client(const dbk_account *a, void *arg)
         return;
     /* The state comes from every grant the client gave this counselor, revoked and
      * expired ones included; the streams listed are the client's shared ones. */
-    ss.arr = json_array();
-    cl->rc = dbk_store_streams_for(cl->st, &a->id, j->now, scan_stream, &ss);
-    for (size_t i = 0; cl->rc == DBK_OK && i < json_array_size(ss.arr); i++) {
-        dbk_id sid;
-        json_t *e = json_array_get(ss.arr, i);
-        if (dbk_api_id(e, "stream", &sid) == DBK_OK)
-            cl->rc = dbk_store_grants_of_stream(cl->st, &sid, scan_grant, &gs);
-    }
-    state = gs.active ? "active" : gs.revoked ? "revoked" : gs.expired ? "expired" : "none";
+    cl->rc = dbk_api_grants_to(cl->st, &a->id, &j->me.id, j->now, &g, &streams, &n);
+    state = g.active ? "active" : g.revoked ? "revoked" : g.expired ? "expired" : "none";
     o = json_pack("{s:o, s:I, s:b, s:s}", "account", dbk_api_id_json(&a->id), "enrolled_at",
                   (json_int_t)a->created_at, "invited_by_me",
                   dbk_id_equal(&a->counselor, &j->me.id), "grant_state", state);
-    if (gs.active) {
+    if (g.active) {
         /* Activity only while the client shares (README section 15). */
         int64_t seen = 0;
+        json_t *arr = json_array();
         if (cl->rc == DBK_OK)
             cl->rc = dbk_store_last_seen(cl->st, &a->id, &seen);
         if (seen > 0)
             json_object_set_new(o, "last_sync_at", json_integer(seen));
-        json_object_set_new(o, "streams", ss.arr);
-    } else {
-        json_decref(ss.arr);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:o, s:s, s:I, s:I}", "stream",
+                                                 dbk_api_id_json(&streams[i].id), "kind", "shared",
+                                                 "epoch", (json_int_t)streams[i].epoch, "high_seq",
+                                                 (json_int_t)streams[i].seq));
+        json_object_set_new(o, "streams", arr);
     }
+    free(streams);
     json_array_append_new(cl->arr, o);
 }
 

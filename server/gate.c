@@ -7,13 +7,11 @@
 #include "api.h"
 #include "router.h"
 
-#include "dbk/base64.h"
 #include "dbk/error.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /*
  * A push body carries each envelope as base64url (4 bytes for 3) in a small JSON
@@ -83,21 +81,6 @@ gate_done(dbk_job *job)
     free(g);
 }
 
-/* The hash of the request's bearer token, or false when it carries none that parses. */
-static bool
-token_of(const dbk_http_request *req, unsigned char hash[32])
-{
-    const char *h = dbk_http_header_get(req, "Authorization");
-    unsigned char token[32];
-
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 ||
-        dbk_b64_decode_exact(token, sizeof token, h + 7, strlen(h + 7)) != DBK_OK)
-        return false;
-    dbk_api_token_hash(hash, token, sizeof token);
-    sodium_memzero(token, sizeof token);
-    return true;
-}
-
 void
 dbk_gate_head(dbk_http_request *req, uint64_t declared)
 {
@@ -120,7 +103,7 @@ dbk_gate_head(dbk_http_request *req, uint64_t declared)
         dbk_http_body_decide(req, DBK_E_NOMEM, 0);
         return;
     }
-    if (!token_of(req, g->token_hash)) {
+    if (!dbk_api_bearer_hash(req, g->token_hash)) {
         free(g);
         dbk_http_body_decide(req, DBK_E_UNAUTHENTICATED, 0);
         return;

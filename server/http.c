@@ -64,6 +64,9 @@ struct dbk_http_conn {
     char readbuf[DBK_HTTP_READ_BUF];
     char pending[DBK_HTTP_READ_BUF]; /* pipelined bytes not yet parsed */
     size_t pending_len;
+    bool reading;      /* uv_read_start is in effect */
+    bool peer_done;    /* EOF or an error was read while a request was handled */
+    bool written_wait; /* a response written at once waits for on_written */
 };
 
 struct dbk_http_server {
@@ -82,11 +85,16 @@ struct dbk_http_server {
     bool drain_timer_open;
     void (*drain_done)(void *arg);
     void *drain_arg;
+    uv_idle_t written; /* runs the completions of responses written at once */
+    bool written_open;
+    struct write_req *written_head, *written_tail;
 };
 
 struct write_req {
     uv_write_t w;
     dbk_http_conn *conn;
+    struct write_req *next_written; /* in the server's list of responses written at once */
+    int status;                     /* their write's result, for on_write */
     bool close_after;
     char *body;      /* a body handed over by dbk_http_respond_take, or NULL */
     size_t body_len;
@@ -111,6 +119,9 @@ static void maybe_finish_drain(dbk_http_server *srv);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_free_if_done(dbk_http_conn *c);
+static void conn_read_off(dbk_http_conn *c);
+static void on_written(uv_idle_t *h);
+static void conn_read_resume(dbk_http_conn *c);
 
 /* ---- parser callbacks: collect the request, enforce limits ---- */
 
@@ -439,6 +450,7 @@ request_reset(dbk_http_conn *c)
     c->gating = c->discard = false;
     c->refused = 0;
     c->body_max = DBK_HTTP_MAX_BODY_BYTES;
+    sodium_memzero(c->req.token_hash, sizeof c->req.token_hash);
     memset(&c->req, 0, sizeof c->req);
     c->req.conn = c;
     c->req.app = c->srv->app;
@@ -470,8 +482,74 @@ on_write(uv_write_t *w, int status)
         c->pending_len = 0;
         conn_feed(c, c->pending, n);
     }
-    if (c->state == CONN_READING)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_resume(c);
+}
+
+static void
+on_written(uv_idle_t *h)
+{
+    dbk_http_server *srv = h->data;
+    struct write_req *wr;
+
+    while ((wr = srv->written_head) != NULL) {
+        dbk_http_conn *c = wr->conn;
+        srv->written_head = wr->next_written;
+        if (srv->written_head == NULL)
+            srv->written_tail = NULL;
+        c->written_wait = false;
+        on_write(&wr->w, wr->status); /* may write the next pipelined answer */
+        if (c->state == CONN_CLOSING)
+            conn_free_if_done(c); /* its handles may have closed meanwhile */
+    }
+    uv_idle_stop(h);
+}
+
+/*
+ * Writes a response at once when the socket takes all of it, which is the usual
+ * case: uv_write would do the same write, then have libuv stop watching for
+ * writability on a socket it never watched for it, an EPOLL_CTL_MOD per response.
+ * Its completion (on_write) still runs later, as uv_write's would, from the
+ * server's idle handle before the loop next waits, so a handler may use its request
+ * after responding, and a pipelined request is not parsed from inside the response
+ * to the one before. (An idle handle, not a check handle: an active idle handle
+ * keeps the loop from blocking in epoll_wait before it has run, a check handle
+ * runs only after the next wait, which for a timeout's 408 may be never.)
+ * False, with buf[*first] advanced past what was written, when the rest
+ * (buf[*first] to buf[nbuf - 1]) must go through uv_write.
+ */
+static bool
+write_now(dbk_http_conn *c, struct write_req *wr, uv_buf_t *buf, unsigned int nbuf,
+          unsigned int *first)
+{
+    dbk_http_server *srv = c->srv;
+    size_t total = 0, done;
+    int n;
+
+    *first = 0;
+    if (!srv->written_open)
+        return false;
+    for (unsigned int i = 0; i < nbuf; i++)
+        total += buf[i].len;
+    n = uv_try_write((uv_stream_t *)&c->tcp, buf, nbuf);
+    if (n == UV_EAGAIN)
+        n = 0;
+    if (n >= 0 && (size_t)n < total) {
+        for (done = (size_t)n; done >= buf[*first].len; (*first)++)
+            done -= buf[*first].len;
+        buf[*first].base += done;
+        buf[*first].len -= done;
+        return false;
+    }
+    wr->status = n < 0 ? n : 0; /* an error is on_write's, as uv_write's would be */
+    wr->next_written = NULL;
+    if (srv->written_tail != NULL)
+        srv->written_tail->next_written = wr;
+    else
+        srv->written_head = wr;
+    srv->written_tail = wr;
+    c->written_wait = true;
+    uv_idle_start(&srv->written, on_written);
+    return true;
 }
 
 /*
@@ -491,6 +569,7 @@ conn_write(dbk_http_conn *c, int status, const char *content_type, const char *e
     struct write_req *wr;
     size_t copied = owned != NULL ? 0 : len;
     uv_buf_t buf[2];
+    unsigned int nbuf, first;
 
     if (c->handling) {
         c->handling = false;
@@ -533,7 +612,10 @@ conn_write(dbk_http_conn *c, int status, const char *content_type, const char *e
     c->state = CONN_WRITING;
     c->keep_alive = !close_after;
     conn_arm_timer(c, c->srv->to.write_ms);
-    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, buf, wr->body_len > 0 ? 2 : 1, on_write) != 0) {
+    nbuf = wr->body_len > 0 ? 2 : 1;
+    if (write_now(c, wr, buf, nbuf, &first))
+        return;
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, buf + first, nbuf - first, on_write) != 0) {
         body_free(wr->body, wr->body_len);
         free(wr);
         conn_close(c);
@@ -725,8 +807,7 @@ dbk_http_body_decide(dbk_http_request *req, int err, size_t max)
         c->pending_len = 0;
         conn_feed(c, c->pending, pn);
     }
-    if (c->state == CONN_READING)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_resume(c);
 }
 
 static void
@@ -745,17 +826,55 @@ conn_feed(dbk_http_conn *c, const char *data, size_t n)
         /* Keep the rest (a pipelined request) for after the response. */
         c->pending_len = n - used;
         memmove(c->pending, data + used, c->pending_len);
-        uv_read_stop((uv_stream_t *)&c->tcp);
         if (c->gating)
             gate(c);
         else
             dispatch(c);
         return;
     }
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_off(c);
     int err = c->error ? c->error : DBK_E_BAD_HTTP;
     DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(err)));
     conn_send_error(c, err, true);
+}
+
+/*
+ * Reading stays on while a request is handled and its response written, so a
+ * request costs no epoll_ctl to stop and restart reading (a client that waits for
+ * its answer sends nothing meanwhile, and the socket raises no event). What does
+ * arrive then (a pipelined request) is read straight into the free end of
+ * `pending`, and parsed once the response is written: at most DBK_HTTP_READ_BUF
+ * bytes are held that way, then reading stops until they are parsed. An EOF or
+ * error read meanwhile is kept for then too, so a client that half-closes after
+ * its request still gets its answer, as when reading was stopped.
+ */
+static void
+conn_read_on(dbk_http_conn *c)
+{
+    if (!c->reading && c->state != CONN_CLOSING &&
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void
+conn_read_off(dbk_http_conn *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* Back to reading requests, once what was kept aside is parsed (READING state). */
+static void
+conn_read_resume(dbk_http_conn *c)
+{
+    if (c->state != CONN_READING)
+        return;
+    if (c->peer_done) {
+        conn_close(c); /* what reading on would have found now */
+        return;
+    }
+    conn_read_on(c);
 }
 
 static void
@@ -763,24 +882,38 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     dbk_http_conn *c = h->data;
     (void)suggested;
-    *buf = uv_buf_init(c->readbuf, sizeof c->readbuf);
+    if (c->state == CONN_READING)
+        *buf = uv_buf_init(c->readbuf, sizeof c->readbuf);
+    else /* kept aside; length 0 when full, which on_read hears as UV_ENOBUFS */
+        *buf = uv_buf_init(c->pending + c->pending_len,
+                           (unsigned int)(sizeof c->pending - c->pending_len));
 }
 
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     dbk_http_conn *c = s->data;
-    (void)buf;
 
     if (nread == 0)
         return;
+    if (c->state != CONN_READING) {
+        if (nread == UV_ENOBUFS) {
+            conn_read_off(c); /* the bound: resumed once the kept bytes are parsed */
+        } else if (nread < 0) {
+            conn_read_off(c);
+            c->peer_done = true;
+        } else if (c->state != CONN_CLOSING) {
+            c->pending_len += (size_t)nread;
+        }
+        return;
+    }
     if (nread < 0) {
         /* EOF or reset. A half-sent request is simply dropped. */
         conn_close(c);
         return;
     }
-    if (c->state != CONN_READING)
-        return;
+    if (buf->base != c->readbuf)
+        return; /* not reachable: in READING every buffer is readbuf */
     conn_feed(c, c->readbuf, (size_t)nread);
 }
 
@@ -789,7 +922,7 @@ on_timer(uv_timer_t *t)
 {
     dbk_http_conn *c = t->data;
     if (c->state == CONN_READING && c->in_message) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        conn_read_off(c);
         DBK_LOG(DBK_LOG_INFO, "http_reject", DBK_STR("code", dbk_err_code(DBK_E_TIMEOUT)));
         conn_send_error(c, DBK_E_TIMEOUT, true);
         return;
@@ -810,7 +943,7 @@ conn_free_if_done(dbk_http_conn *c)
 {
     dbk_http_server *srv = c->srv;
 
-    if (c->open_handles > 0 || c->handling)
+    if (c->open_handles > 0 || c->handling || c->written_wait)
         return;
     request_reset(c);
     free(c);
@@ -882,7 +1015,7 @@ on_connection(uv_stream_t *listener, int status)
         return;
     }
     conn_arm_timer(c, c->srv->to.idle_ms);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_on(c);
 }
 
 /* ---- server ---- */
@@ -927,6 +1060,9 @@ dbk_http_server_listen(dbk_http_server *srv, const char *host, int port, int *bo
     uv_tcp_init(srv->loop, &srv->listener);
     srv->listener.data = srv;
     srv->listening = true;
+    uv_idle_init(srv->loop, &srv->written);
+    srv->written.data = srv;
+    srv->written_open = true;
     rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
@@ -950,6 +1086,14 @@ on_drain_timer_closed(uv_handle_t *h)
 }
 
 static void
+on_written_closed(uv_handle_t *h)
+{
+    dbk_http_server *srv = h->data;
+    srv->written_open = false;
+    maybe_finish_drain(srv);
+}
+
+static void
 on_listener_closed(uv_handle_t *h)
 {
     dbk_http_server *srv = h->data;
@@ -964,9 +1108,11 @@ maybe_finish_drain(dbk_http_server *srv)
 
     if (!srv->draining || srv->nconns > 0 || srv->listening)
         return;
-    if (srv->drain_timer_open) {
-        if (!uv_is_closing((uv_handle_t *)&srv->drain_timer))
+    if (srv->drain_timer_open || srv->written_open) {
+        if (srv->drain_timer_open && !uv_is_closing((uv_handle_t *)&srv->drain_timer))
             uv_close((uv_handle_t *)&srv->drain_timer, on_drain_timer_closed);
+        if (srv->written_open && !uv_is_closing((uv_handle_t *)&srv->written))
+            uv_close((uv_handle_t *)&srv->written, on_written_closed);
         return;
     }
     if (done != NULL) {

@@ -7,11 +7,13 @@
  *        |                                                     |
  *        +--bad input, limit, timeout: error response----------+--> CLOSING (Connection: close)
  *
- * While a request is being handled the connection reads nothing more; bytes of a
- * pipelined next request are kept aside and parsed after the response is
- * written. One timer per connection enforces the idle, request and write
- * timeouts of server/limits.h. A connection is freed only in its handles' close
- * callbacks, never earlier.
+ * While a request is being handled the connection parses nothing more: bytes of a
+ * pipelined next request are read into a buffer aside (reading stops when it is
+ * full: DBK_HTTP_READ_BUF bytes) and parsed after the response is written; an EOF
+ * read meanwhile closes the connection only then. Reading is not stopped and
+ * restarted per request (two epoll_ctl calls each). One timer per connection
+ * enforces the idle, request and write timeouts of server/limits.h. A connection is
+ * freed only in its handles' close callbacks, never earlier.
  *
  * A handler receives a dbk_http_request and must call exactly one of the
  * dbk_http_respond* functions, now or later (after storage work off the loop);
@@ -52,6 +54,11 @@ typedef struct dbk_http_request {
     char *params[DBK_HTTP_MAX_PARAMS];
     size_t nparams;
     void *app; /* the server's application state, from dbk_http_server_new */
+    /* The application's, for this request only (zeroed, and wiped, before the next):
+     * its bearer token's hash once computed (api.h, dbk_api_bearer_hash), so the head
+     * gate and the handler decode and hash the token once between them. */
+    unsigned char token_hash[32];
+    signed char token_state; /* 0: not looked at; 1: token_hash is set; -1: no token */
 } dbk_http_request;
 
 typedef void (*dbk_http_handler)(dbk_http_request *req);

@@ -9,8 +9,8 @@
  * GET .../records does and, for a request with a body or a Content-Type, the real
  * dbk_api_body (media type, nesting pre-check, strict JSON, depth), and answers
  * 200. Requests other than GET and HEAD are answered on a later loop iteration, as
- * the storage worker does, so the "handling" state with reads stopped and
- * pipelined bytes kept aside is exercised as well.
+ * the storage worker does, so the "handling" state, with pipelined bytes and the
+ * half-close read aside until the response is written, is exercised as well.
  *
  * Invariants: no crash, leak or hang (libFuzzer's -timeout); every request the
  * handler sees is within the limits of server/limits.h and came from loopback;

@@ -159,6 +159,46 @@ test_keep_alive_and_pipelining(void **state)
     free(out);
 }
 
+/*
+ * A request the storage thread answers (a sync whose made-up token the head gate
+ * looks up: 401), its body and 600 requests pipelined behind it (21 KB, more
+ * than the connection keeps aside while a request is handled), then a half-close,
+ * all sent before the first answer. Every request is answered, in order, and the
+ * connection closes only after the last answer: the bytes and the EOF read while
+ * the first request was handled wait for it.
+ */
+#define NEXT_N 600
+
+static void
+test_pipelined_behind_the_worker_and_half_closed(void **state)
+{
+    dbk_server *s = *state;
+    const char body[] = "{\"pull\":[]}";
+    const char next[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t cap = 512 + NEXT_N * sizeof next, n;
+    char *req = malloc(cap), *out;
+
+    assert_non_null(req);
+    n = (size_t)snprintf(req, cap,
+                         "POST /v1/sync HTTP/1.1\r\nHost: x\r\n"
+                         "Authorization: Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof body - 1, body);
+    for (int i = 0; i < NEXT_N; i++) {
+        memcpy(req + n, next, sizeof next - 1);
+        n += sizeof next - 1;
+    }
+    assert_true(NEXT_N * (sizeof next - 1) > 16 * 1024);
+    out = dbk_raw(s->port, req, n, true, 10000);
+    assert_non_null(out);
+    assert_int_equal(strncmp(out, "HTTP/1.1 401", 12), 0);
+    assert_non_null(strstr(out, "\"code\":\"unauthenticated\""));
+    assert_int_equal(count(out, "HTTP/1.1 401"), 1);
+    assert_int_equal(count(out, "HTTP/1.1 200 OK"), NEXT_N);
+    free(out);
+    free(req);
+}
+
 /* Sends raw bytes and checks the status line and error code of the reply. */
 static void
 expect_raw(dbk_server *s, const char *req, size_t len, const char *status_line, const char *code)
@@ -343,6 +383,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_healthz_checks_the_store, start, stop),
         cmocka_unit_test_setup_teardown(test_unknown_path_and_method, start, stop),
         cmocka_unit_test_setup_teardown(test_keep_alive_and_pipelining, start, stop),
+        cmocka_unit_test_setup_teardown(test_pipelined_behind_the_worker_and_half_closed, start,
+                                        stop),
         cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, start, stop),
         cmocka_unit_test_setup_teardown(test_obs_fold_refused_and_trailers_dropped, start, stop),
         cmocka_unit_test_setup_teardown(test_files_are_private, start, stop),
