@@ -4,7 +4,8 @@
 # what it drags in (issue 20: 34 shared objects, 90% of starting any command). With
 # the real CLI against a real daybookd:
 #   - daybook does not link libcurl;
-#   - version, craving, journal, checkin, check, today and log load no libcurl (the dynamic
+#   - version, craving, journal, checkin, check, today (listing a counselor's referral,
+#     whose link names the server) and log load no libcurl (the dynamic
 #     loader's own log, LD_DEBUG=files), and sync, as the control, does;
 #   - where libcurl cannot be loaded (a mount namespace in which the library is an
 #     empty file): sync and review exit 1 naming the package to install (review still
@@ -66,7 +67,21 @@ cli dana --json invite --name "Sam K." || fail "invite"
 invite=$(sed -n 's/.*"uri":"\([^"]*\)".*/\1/p' "$work/out.log")
 cli sam init || fail "client init"
 cli sam enroll "$invite" --yes || fail "client enroll"
-ok "a counselor and a client enrolled"
+# A second counselor's team link, and Dana's referral of Sam to it: 'today' lists it
+# from the record, offline.
+setup=$("$daybookd" counselor add "Lee Park" --url "$url" --data-dir "$work/server" |
+    sed -n 's/^setup URI: //p')
+cli lee init || fail "second counselor init"
+cli lee enroll "$setup" || fail "second counselor enroll"
+cli lee --json team-link --role prescriber || fail "team-link"
+team=$(sed -n 's/.*"uri":"\([^"]*\)".*/\1/p' "$work/out.log")
+cli dana sync || fail "counselor sync"
+cli dana --json clients || fail "clients"
+client=$(sed -n 's/.*"account":"\([^"]*\)".*/\1/p' "$work/out.log" | head -1)
+cli dana transfer "$team" "$client" || fail "transfer: $(cat "$work/out.log")"
+cli dana sync || fail "counselor sync after transfer"
+cli sam sync || fail "client sync"
+ok "two counselors and a client enrolled; a referral synced to the client"
 
 # What the loader loads, command by command (its log goes to a file of its own, so
 # the command's output and a sanitizer's are not mixed in).
@@ -84,10 +99,12 @@ for args in "version" \
     "check called_support" "today" "log"; do
     # shellcheck disable=SC2086 # the words of args are the command's arguments
     loads_curl sam $args && fail "daybook $args loaded libcurl"
+    [ "$args" = today ] && { grep -q "daybook share 'daybook://team" "$work/out.log" ||
+        fail "today does not list the referral: $(cat "$work/out.log")"; }
 done
-ok "version, craving, journal, checkin, check, today and log load no libcurl"
+ok "version, craving, journal, checkin, check, today (with a referral) and log load no libcurl"
 loads_curl sam sync || fail "daybook sync did not load libcurl"
-grep -q "0 waiting" "$work/out.log" || fail "sync: $(cat "$work/out.log")"
+grep -q " 0 waiting" "$work/out.log" || fail "sync: $(cat "$work/out.log")"
 ok "sync loads it and sends everything: $(cat "$work/out.log")"
 
 # Where libcurl cannot be loaded: the library bind-mounted over by an empty file.
@@ -114,8 +131,6 @@ nocurl sam sync || rc=$?
 grep -q "apt install libcurl4" "$work/out.log" || fail "sync does not name libcurl4: $(cat "$work/out.log")"
 ok "without libcurl: journal and log work; sync exits 1: '$(tail -n 1 "$work/out.log" | head -c 140)...'"
 cli dana sync || fail "counselor sync"
-cli dana --json clients || fail "clients"
-client=$(sed -n 's/.*"account":"\([^"]*\)".*/\1/p' "$work/out.log" | head -1)
 rc=0
 nocurl dana review "$client" || rc=$?
 [ "$rc" = 1 ] || fail "review without libcurl: exit $rc, want 1"
