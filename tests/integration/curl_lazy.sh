@@ -14,29 +14,13 @@
 # Needs readelf (binutils); without it it skips (77). The last part needs unshare
 # (util-linux) and user namespaces; without them it says so and is left out.
 set -euo pipefail
+# shellcheck source=tests/deploy/lib.sh
+. "$(dirname "$0")/../deploy/lib.sh" # $T, fail, skip, ok, start_daybookd
 
 daybook=${DAYBOOK:?DAYBOOK: the daybook binary}
 daybookd=${DAYBOOKD:?DAYBOOKD: the daybookd binary}
-command -v readelf >/dev/null || { echo "curl_lazy: skipped: no readelf" >&2; exit 77; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/daybook-curl.XXXXXX")
-srv=
-cleanup() {
-    if [ -n "$srv" ]; then
-        kill "$srv" 2>/dev/null || true
-        wait "$srv" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "curl_lazy: FAILED: $*" >&2
-    for f in "$work"/*.log; do
-        [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
-    done
-    exit 1
-}
-ok() { echo "ok - $*"; }
+command -v readelf >/dev/null || skip "no readelf"
+work=$T
 
 readelf -d "$daybook" | grep -q 'NEEDED.*\[libcurl' && fail "daybook links libcurl"
 ok "daybook does not link libcurl"
@@ -45,15 +29,8 @@ ok "daybook does not link libcurl"
 printf 'a test passphrase, not a real one\n' >"$work/passphrase"
 export DAYBOOK_PASSPHRASE_FILE=$work/passphrase DAYBOOK_UNLOCK_SECONDS=0
 "$daybookd" init --data-dir "$work/server" >/dev/null
-"$daybookd" serve --listen 127.0.0.1:0 --port-file "$work/port" --data-dir "$work/server" \
-    2>"$work/server.log" &
-srv=$!
-for _ in $(seq 1 100); do
-    [ -s "$work/port" ] && break
-    sleep 0.1
-done
-[ -s "$work/port" ] || fail "daybookd did not start"
-url=http://127.0.0.1:$(cat "$work/port")
+start_daybookd server --data-dir "$work/server"
+url=http://127.0.0.1:$PORT
 setup=$("$daybookd" counselor add "Dana Reyes" --url "$url" --data-dir "$work/server" |
     sed -n 's/^setup URI: //p')
 cli() { # HOME_NAME ARGS...: daybook in that profile, output in $work/out.log
@@ -118,6 +95,7 @@ lib=$(readlink -f "$lib")
 nocurl() { # HOME_NAME ARGS...: cli where libcurl.so.4 cannot be loaded; its exit code
     local home=$1 rc=0
     shift
+    # shellcheck disable=SC2016 # "$0" and "$@" are the inner shell's
     DAYBOOK_HOME=$work/$home unshare -rm sh -c 'mount --bind /dev/null "$0" && exec "$@"' \
         "$lib" "$daybook" "$@" >"$work/out.log" 2>&1 || rc=$?
     return "$rc"
