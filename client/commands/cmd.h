@@ -131,5 +131,9 @@ int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
 int dbk_cmd_fail(const char *what, int err);
 /* Explains why the profile did not open (none yet, damaged, unreadable); returns 1. */
 int dbk_cmd_no_profile(int err);
+/* After a command: when it had to write to a read-only profile (store/local.h), names
+ * the file, says that nothing was written to it and what to do; returns whether it
+ * did. */
+bool dbk_cmd_tell_read_only(void);
 
 #endif

@@ -242,7 +242,7 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
         {"start", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
-    const char *dose = NULL, *freq = NULL, *sup = NULL, *start = NULL;
+    const char *dose = NULL, *freq = NULL, *sup = NULL, *start = NULL, *client, *name;
     int64_t start_day = dbk_eu_today();
     char today_s[11];
     dbk_session s;
@@ -252,6 +252,8 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
     dbk_id owner;
     int opt, rc;
 
+    /* CLIENT first: an account id may begin with '-' (one in 64) and is not an option. */
+    client = dbk_cmd_take_operand(&argc, argv, "");
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -268,8 +270,11 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
                         "weekly or monthly) and --observed or --take-home\n");
         return DBK_EXIT_USAGE;
     }
-    if (argc - optind != 2 || (stop && (dose || freq || sup || start)))
+    if (argc - optind != (client != NULL ? 1 : 2) || (stop && (dose || freq || sup || start)))
         return usage();
+    if (client == NULL)
+        client = argv[optind++];
+    name = argv[optind];
     if (start != NULL && !dbk_bd_day("--start", start, dbk_eu_today(), &start_day))
         return DBK_EXIT_USAGE;
     if (!stop && (dose == NULL || freq == NULL || sup == NULL || !dbk_mat_frequency_ok(freq))) {
@@ -277,23 +282,23 @@ cmd_set(dbk_ctx *ctx, int argc, char **argv, bool stop)
                         "weekly or monthly) and --observed or --take-home\n");
         return DBK_EXIT_USAGE;
     }
-    if ((rc = load(&s, stop ? "med stop" : "med set", argv[optind], &owner, &l, &meds, &n)) !=
+    if ((rc = load(&s, stop ? "med stop" : "med set", client, &owner, &l, &meds, &n)) !=
         DBK_EXIT_OK)
         return rc;
-    const dbk_med *old = dbk_mat_find(meds, n, argv[optind + 1]);
+    const dbk_med *old = dbk_mat_find(meds, n, name);
     json_t *doc = NULL;
     if (stop && old == NULL) {
-        fprintf(stderr, "daybook: %s is not in the client's schedule\n", argv[optind + 1]);
+        fprintf(stderr, "daybook: %s is not in the client's schedule\n", name);
         rc = DBK_EXIT_FAIL;
     } else if (stop) {
         doc = json_deep_copy(old->e->doc);
         json_object_set_new(doc, "active", json_false());
     } else {
         dbk_day_format(start_day, today_s);
-        doc = schedule_doc(argv[optind + 1], dose, freq, sup, today_s);
+        doc = schedule_doc(name, dose, freq, sup, today_s);
     }
     if (doc != NULL) {
-        rc = save_schedule(ctx, &s, &owner, old, doc, stop, argv[optind + 1]);
+        rc = save_schedule(ctx, &s, &owner, old, doc, stop, name);
         json_decref(doc);
     }
     free(meds);

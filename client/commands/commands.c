@@ -185,6 +185,21 @@ dbk_cmd_no_profile(int err)
     return DBK_EXIT_FAIL;
 }
 
+bool
+dbk_cmd_tell_read_only(void)
+{
+    const char *path = dbk_local_refused_write();
+    if (path == NULL)
+        return false;
+    fprintf(stderr,
+            "daybook: your profile %s is read-only, and this command needs to write to it; "
+            "nothing was written. Commands that only read (log, calendar, 'review CLIENT "
+            "--offline', version) work as it is; to use the others, make it writable again: "
+            "chmod u+w '%s' '%s-wal' '%s-shm'\n",
+            path, path, path, path);
+    return true;
+}
+
 int
 dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s)
 {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #define LOCAL_FILE "daybook.db"
 
@@ -98,6 +99,11 @@ struct dbk_local {
     int wal_pages; /* frames in the write-ahead log after this connection's last commit */
 };
 
+/* The profile file this process opened last, and whether a write to it was refused
+ * because it is read-only (dbk_local_refused_write). */
+static char opened_path[4200];
+static bool write_refused;
+
 /* Past this many frames a commit checkpoints the log into the database, as SQLite's own
  * automatic checkpoint does (its default). */
 #define WAL_AUTOCHECKPOINT 1000
@@ -125,6 +131,9 @@ map(int rc)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: return DBK_E_CORRUPT;
     case SQLITE_NOMEM: return DBK_E_NOMEM;
+    case SQLITE_READONLY:
+        write_refused = true;
+        return DBK_E_IO;
     default: return DBK_E_IO;
     }
 }
@@ -230,6 +239,28 @@ schema_stamp(void)
 }
 
 /*
+ * A read-only profile stamped by another build is read as it is: nothing can be
+ * written to it, and nothing is. What this build's queries read that the other's
+ * schema may lack or may have kept differently is computed from the records instead,
+ * in views of the connection's own (temporary) schema, which come before the file's
+ * tables of the same names: the counts (record_counts), kept by that build's triggers
+ * or by none, and the deletes (record_deletes), when the file has no such table.
+ */
+static int
+read_older_schema(dbk_local *L)
+{
+    int rc = exec(L, "CREATE TEMP VIEW record_counts(stream, author, n) AS"
+                     "  SELECT stream, substr(envelope, 65, 16), count(*) FROM records"
+                     "  WHERE current = 1 GROUP BY 1, 2;");
+    sqlite3_stmt *s = prep(L, "SELECT 1 FROM sqlite_schema WHERE name = 'record_deletes'");
+    bool has_deletes = s != NULL && sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    if (rc == DBK_OK && !has_deletes)
+        rc = exec(L, "CREATE TEMP VIEW record_deletes(stream, n) AS SELECT NULL, 0 WHERE 0;");
+    return rc;
+}
+
+/*
  * Runs the schema's statements only when the file was not stamped with this build's
  * schema (PRAGMA user_version, read from the file's header): parsing them all on every
  * open (the triggers most) was a fixed cost of each command (issue 20). When they run,
@@ -238,9 +269,10 @@ schema_stamp(void)
  * made before record_counts, or last opened by a build whose schema differs (its own
  * statements are idempotent too, and the triggers kept counting under it). Each
  * trigger is dropped and made again, so a changed body never sits under an old one.
+ * A read-only file is not changed: read_older_schema instead.
  */
 static int
-apply_schema(dbk_local *L)
+apply_schema(dbk_local *L, bool readonly)
 {
     int want = schema_stamp(), have = -1, rc;
     char stamp[48];
@@ -250,6 +282,8 @@ apply_schema(dbk_local *L)
     sqlite3_finalize(s);
     if (have == want)
         return DBK_OK;
+    if (readonly)
+        return read_older_schema(L);
     snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", want);
     if ((rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
@@ -259,6 +293,32 @@ apply_schema(dbk_local *L)
     if (rc != DBK_OK)
         (void)exec(L, "ROLLBACK");
     return rc;
+}
+
+/* Whether path may be written: it has a write bit and this user may write it; a file
+ * that is not there counts as writable unless must_exist. */
+static bool
+writable(const char *path, bool must_exist)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return !must_exist;
+    return (sb.st_mode & 0222) != 0 && access(path, W_OK) == 0;
+}
+
+/* Whether the profile file path, its log and its shared memory may all be written (a
+ * log or shared memory not made yet counts as writable). */
+static bool
+profile_writable(const char *path)
+{
+    char side[4210];
+    if (!writable(path, true))
+        return false;
+    snprintf(side, sizeof side, "%s-wal", path);
+    if (!writable(side, false))
+        return false;
+    snprintf(side, sizeof side, "%s-shm", path);
+    return writable(side, false);
 }
 
 int
@@ -305,12 +365,19 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
         return DBK_E_NOT_FOUND;
     if (create && dbk_mkdirs(dir) != 0)
         return DBK_E_IO;
+    /* A profile its owner made read-only (no write bit, or none for this user, on the
+     * file, its log or its shared memory) is opened read-only, by root too, whom the
+     * mode alone would not stop: commands that only read work, and a write is refused
+     * (dbk_local_refused_write). */
+    bool readonly = !create && !profile_writable(path);
+    snprintf(opened_path, sizeof opened_path, "%s", path);
     L = calloc(1, sizeof *L);
     if (L == NULL)
         return DBK_E_NOMEM;
     pthread_once(&sqlite_once, sqlite_setup);
     if (sqlite3_open_v2(path, &L->db,
-                        SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                        (readonly ? SQLITE_OPEN_READONLY
+                                  : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)) |
                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         dbk_local_close(L);
@@ -330,9 +397,10 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
     sqlite3_wal_hook(L->db, on_wal_commit, L);
-    if ((rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                      "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;")) != DBK_OK ||
-        (rc = apply_schema(L)) != DBK_OK) {
+    if ((!readonly &&
+         (rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;")) != DBK_OK) ||
+        (rc = apply_schema(L, readonly)) != DBK_OK) {
         struct statvfs vfs;
         dbk_local_close(L);
         /* A full disk also fails here (the WAL's shared memory file): say so, rather than
@@ -343,6 +411,12 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     }
     *out = L;
     return DBK_OK;
+}
+
+const char *
+dbk_local_refused_write(void)
+{
+    return write_refused ? opened_path : NULL;
 }
 
 void

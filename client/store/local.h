@@ -39,6 +39,11 @@ int dbk_local_dir(char *out, size_t cap);
  * there is no profile; DBK_E_CORRUPT when the file is not a Daybook profile. */
 int dbk_local_open(const char *dir, bool create, dbk_local **out);
 void dbk_local_close(dbk_local *L);
+/* A profile without write permission (no write bit, or not writable by this user) is
+ * opened read-only, whatever build stamped its schema: reading works and every write
+ * fails. The path of the profile file when this process tried to write to one that is
+ * read-only (and was refused), else NULL. */
+const char *dbk_local_refused_write(void);
 
 int dbk_local_begin(dbk_local *L);
 int dbk_local_commit(dbk_local *L);

@@ -216,16 +216,6 @@ teardown(void **state)
     return 0;
 }
 
-/* The local date days from now, YYYY-MM-DD. */
-static void
-date_in(int days, char out[11])
-{
-    time_t t = time(NULL) + (time_t)days * 86400;
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
 /* The id of a new entry from its --json output. */
 static void
 new_id(json_t *j, char out[64])
@@ -323,9 +313,9 @@ test_clock_skew(void **state)
 
     if (f->faketime[0] == '\0')
         skip(); /* libfaketime is not installed: scripts/deps.sh --test */
-    date_in(0, today);
-    date_in(-1, yesterday);
-    date_in(-2, minus2);
+    tc_days_ago(0, today);
+    tc_days_ago(1, yesterday);
+    tc_days_ago(2, minus2);
 
     /* The laptop writes and syncs; the phone (two days behind) logs in with the link. */
     new_id(ok(cli(f, f->laptop, NULL, "--json", "journal", "-m", "first words", NULL), "journal"),

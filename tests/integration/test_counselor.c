@@ -1077,11 +1077,8 @@ test_review_figures(void **state)
     json_decref(r);
     {
         /* A long period still fits 80 columns in text. */
-        time_t now = time(NULL) - 99 * 86400;
-        struct tm tm;
-        char since[16];
-        localtime_r(&now, &tm);
-        strftime(since, sizeof since, "%Y-%m-%d", &tm);
+        char since[11];
+        tc_days_ago(99, since);
         r = cli_json("review 100 days", "review", "Sam R", "--since", since, "--format", "json",
                      NULL);
         assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "period"), "days")),

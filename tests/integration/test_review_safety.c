@@ -814,23 +814,130 @@ test_enrolled_three_days_ago(void **state)
     free(dom);
 }
 
+/* The files of the profile in home (daybook.db, its log and shared memory) to mode. */
+static void
+profile_mode(const char *home, mode_t mode)
+{
+    const char *const side[] = {"", "-wal", "-shm"};
+    char path[4400];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/daybook.db%s", home, side[i]);
+        if (access(path, F_OK) == 0)
+            assert_int_equal(chmod(path, mode), 0);
+    }
+}
+
+/* The schema stamp of the profile in home (PRAGMA user_version), read without writing;
+ * with sql, that is run first on the file, as another build would have left it. */
+static int
+profile_stamp(const char *home, const char *sql)
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int stamp = -1;
+
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    assert_int_equal(
+        sqlite3_open_v2(path, &db, sql ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
+    if (sql != NULL)
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        stamp = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return stamp;
+}
+
+/*
+ * Profiles stamped by an older build and then made read-only (mode 0400: by a backup
+ * restored so, a locked-down machine, an archive). The counselor's review (offline),
+ * the client's log and 'version' read them as they are: the review still shows the
+ * lapse, and counts nothing as withheld although the older build's stream counts are
+ * gone. A command that writes says which file is read-only and what to do, and
+ * writes nothing: the stamp is the older build's until the file is writable again.
+ * The mode is honoured by root too (CI's user), who the file system would let write.
+ */
+static void
+test_read_only_older_profile(void **state)
+{
+    struct fx *f = *state;
+    const char *older = "PRAGMA user_version = 12345; DELETE FROM record_counts;"
+                        "DROP TABLE record_deletes;";
+    char file[4400];
+    dbk_run_result r;
+    json_t *j;
+
+    as(f->p.client_home);
+    tc_ok(
+        tc_cli("craving", "--intensity", "8", "--outcome", "used", "--used-what", "alcohol", NULL),
+        "lapse");
+    tc_ok(tc_cli("journal", "-m", "Rough night after the party.", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+
+    assert_int_equal(profile_stamp(f->p.counselor_home, older), 12345);
+    assert_int_equal(profile_stamp(f->p.client_home, older), 12345);
+    profile_mode(f->p.counselor_home, 0400);
+    profile_mode(f->p.client_home, 0400);
+
+    as(f->p.counselor_home);
+    r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("review on a read-only profile: exit %d: %s", r.status, r.err);
+    assert_int_equal(count_of(j, "lapses"), 1);
+    assert_non_null(read_first_item(j, "use", "alcohol"));
+    const json_t *withheld = json_object_get(j, "withheld"); /* checked, and nothing is */
+    assert_non_null(withheld);
+    assert_int_equal(json_integer_value(json_object_get(withheld, "records")), 0);
+    assert_false(json_is_true(json_object_get(withheld, "cannot_tell")));
+    json_decref(j);
+    assert_int_equal(r.status, 0);
+    assert_false(contains(r.err, "withheld"));
+    must_contain(r.err, "your copy of the entries reviewed was not kept"); /* and why: */
+    must_contain(r.err, "counselor/daybook.db is read-only");
+    dbk_run_result_free(&r);
+
+    as(f->p.client_home);
+    r = tc_cli("log", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "Rough night after the party.");
+    dbk_run_result_free(&r);
+    tc_ok(tc_cli("version", NULL), "version");
+    r = tc_cli("journal", "-m", "Better today.", NULL);
+    assert_int_equal(r.status, 1);
+    snprintf(file, sizeof file, "%s/daybook.db is read-only", f->p.client_home);
+    must_contain(r.err, file);
+    must_contain(r.err, "chmod u+w");
+    dbk_run_result_free(&r);
+    assert_int_equal(profile_stamp(f->p.client_home, NULL), 12345);
+
+    profile_mode(f->p.client_home, 0600);
+    tc_ok(tc_cli("journal", "-m", "Better today.", NULL), "journal, writable again");
+    assert_int_not_equal(profile_stamp(f->p.client_home, NULL), 12345);
+    profile_mode(f->p.counselor_home, 0600);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_session_done_asks_and_undoes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_passphrase_keeps_the_craving, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_passphrase_keeps_the_craving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clinical_records_are_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_scenarios, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_client_reviewed_without_a_sync, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_new_client_reviewed_without_a_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crisis_card_shows_the_safety_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enrolled_three_days_ago, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_says_the_counselor_read_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_older_profile, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
