@@ -4,6 +4,7 @@
  * files decide the exit code.
  */
 #include "cmd.h"
+#include "net.h"
 
 #include "dbk/init.h"
 
@@ -13,6 +14,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/*
+ * A command that needed the server where libcurl cannot be loaded has said what it
+ * could (the server cannot be reached; a review shows what this device holds, marked
+ * offline). This says why and names the package, and fails the command even when it
+ * showed offline data: nothing will reach the server until the library is installed.
+ */
+static int
+with_network_library(int rc)
+{
+    const char *missing = dbk_net_missing();
+    if (missing == NULL)
+        return rc;
+    fprintf(stderr, "daybook: %s\n", missing);
+    return rc == DBK_EXIT_OK ? DBK_EXIT_FAIL : rc;
+}
 
 int
 main(int argc, char **argv)
@@ -87,6 +104,7 @@ main(int argc, char **argv)
         return rc;
     rc = cmd->run(&ctx, argc - i, argv + i);
     (void)dbk_cmd_tell_read_only(); /* the exit code stays the command's own */
+    rc = with_network_library(rc);
     /* A full disk or closed pipe on stdout must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "daybook: cannot write to standard output\n");

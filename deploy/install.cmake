@@ -141,6 +141,8 @@ set(CPACK_DEBIAN_CLIENT_PACKAGE_NAME daybook)
 set(CPACK_DEBIAN_CLIENT_PACKAGE_SECTION utils)
 set(CPACK_COMPONENT_CLIENT_DESCRIPTION
     "between-sessions companion for outpatient treatment: the daybook command\n daybook logs cravings, journal entries, check-ins and coping skills offline, and\n syncs them end-to-end encrypted with the clinic's daybookd; counselors review\n what their clients share. Needs no server on this machine.")
+# libcurl4 by name: daybook loads it with dlopen (client/sync/net.c), so no scan of the
+# binary's libraries would find it.
 set(CPACK_DEBIAN_CLIENT_PACKAGE_DEPENDS "libcurl4, libsodium23, libjansson4, libsqlite3-0, libqrencode4")
 # The source archive for other Linux systems (deploy/CLIENT-INSTALL.md):
 # `cpack --config CPackSourceConfig.cmake` writes daybook-<version>.tar.gz.

@@ -9,7 +9,7 @@ build_pkgs=(
     libuv1-dev        # event loop (server)
     libsodium-dev     # all cryptography
     libjansson-dev    # JSON
-    libcurl4-openssl-dev  # HTTP client (CLI)
+    libcurl4-openssl-dev  # HTTP client (CLI): headers; it brings libcurl4, which daybook loads to sync
     libsqlite3-dev    # storage, server and client
     libpq-dev         # the PostgreSQL store (server; always built, as its own module)
     node-llhttp       # HTTP/1.1 parser sources (server), see README

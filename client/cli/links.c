@@ -61,8 +61,10 @@ static const struct {
     {"daybook://team?", DBK_LINK_TEAM},
 };
 
-int
-dbk_link_parse(const char *text, dbk_link *u)
+/* The fields of text into u and whether the kind has what it needs; the server's URL
+ * is left to the caller. */
+static bool
+parse_fields(const char *text, dbk_link *u)
 {
     const char *q = NULL;
 
@@ -73,7 +75,7 @@ dbk_link_parse(const char *text, dbk_link *u)
             q = text + n, u->kind = kinds[i].kind;
     }
     if (q == NULL)
-        return DBK_E_INVALID;
+        return false;
     for (const char *p = q; *p;) {
         const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
@@ -96,11 +98,12 @@ dbk_link_parse(const char *text, dbk_link *u)
             size_t k = strlen(fields[i].name);
             if ((size_t)(eq - p) != k || memcmp(p, fields[i].name, k) != 0)
                 continue;
+            /* "help=": a hash of 0 characters, not an absent one */
             if (fields[i].dst == u->help && end == eq + 1)
-                return DBK_E_INVALID; /* "help=": a hash of 0 characters, not an absent one */
+                return false;
             if (fields[i].dst[0] != '\0' || /* repeated */
                 decode(eq + 1, (size_t)(end - eq - 1), fields[i].dst, fields[i].cap) != DBK_OK)
-                return DBK_E_INVALID;
+                return false;
         }
         p = amp ? amp + 1 : end;
     }
@@ -120,7 +123,19 @@ dbk_link_parse(const char *text, dbk_link *u)
         ok = ok && strlen(u->fp) == 22 && is_id(u->counselor);
         break;
     }
-    return ok ? dbk_net_check_url(u->server) : DBK_E_INVALID;
+    return ok;
+}
+
+int
+dbk_link_parse(const char *text, dbk_link *u)
+{
+    return parse_fields(text, u) ? dbk_net_check_url(u->server) : DBK_E_INVALID;
+}
+
+int
+dbk_link_parse_on(const char *text, const char *server, dbk_link *u)
+{
+    return parse_fields(text, u) && strcmp(u->server, server) == 0 ? DBK_OK : DBK_E_INVALID;
 }
 
 int

@@ -46,8 +46,16 @@ typedef struct dbk_link {
                           * them */
 } dbk_link;
 
-/* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID. */
+/* Parses text as a link of any kind. DBK_OK, or DBK_E_INVALID (DBK_E_UNAVAILABLE when
+ * libcurl, whose parser checks the server's URL, cannot be loaded). */
 int dbk_link_parse(const char *text, dbk_link *out);
+/*
+ * The same for a link that must name server, this profile's own (checked when it was
+ * set): a link on another server is DBK_E_INVALID. The URL is not parsed again, so
+ * reading such a link from a record (the referrals 'daybook today' lists) works
+ * offline and loads no libcurl.
+ */
+int dbk_link_parse_on(const char *text, const char *server, dbk_link *out);
 
 /* Writes the login link of account (22 characters) at server into out. DBK_OK, or
  * DBK_E_INVALID if it does not fit in cap. */

@@ -111,8 +111,7 @@ dbk_cmd_referrals(const dbk_session *s, const dbk_eu_list *l)
         bool seen = false;
         if (strcmp(e->type, "referral") != 0 || !dbk_id_equal(&e->owner, &s->account) ||
             dbk_id_equal(&e->hdr.author, &s->account) || text == NULL ||
-            dbk_link_parse(text, &u) != DBK_OK || u.kind != DBK_LINK_TEAM ||
-            strcmp(u.server, s->server) != 0)
+            dbk_link_parse_on(text, s->server, &u) != DBK_OK || u.kind != DBK_LINK_TEAM)
             continue;
         json_array_foreach(out, k, x)
             seen |= strcmp(json_string_value(json_object_get(x, "link")), text) == 0;

@@ -2,6 +2,11 @@
  * The transport: one JSON request to the server over libcurl, with the bearer
  * token (kept in the profile sealed to the account's own X25519 key), an overall
  * timeout, and plain http:// refused except to loopback. See transport.h and net.h.
+ *
+ * daybook does not link libcurl: its dependencies (a TLS library or two, Kerberos,
+ * LDAP, SSH, HTTP/2 ...) are some 34 shared objects whose relocation was 90% of the
+ * cost of starting any command. This file loads it with dlopen the first time a
+ * command needs the server, so the commands a client uses offline never map it.
  */
 #include "net.h"
 #include "transport.h"
@@ -12,9 +17,11 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -25,6 +32,81 @@
 
 #define CA_FILE "ca.pem"      /* in the profile directory */
 #define CA_MAX (1024 * 1024) /* a CA bundle, not a disk image */
+
+/* ---- libcurl, loaded on first use ---- */
+
+/* The SONAME of libcurl 7.16 and later, the one Debian's libcurl4 ships. */
+#define CURL_SONAME "libcurl.so.4"
+#define CURL_PACKAGE "libcurl4"
+
+/*
+ * Every libcurl function this file calls, each typed from curl's own prototype, so
+ * the compiler checks the calls as it would the linked ones (the type checks that
+ * <curl/curl.h> adds to curl_easy_setopt as a macro do not reach through a pointer:
+ * long options get long values, as CURLOPT_* says).
+ */
+/* clang-format off */
+#define CURL_FUNCTIONS(X)                                                                          \
+    X(easy_init) X(easy_setopt) X(easy_perform) X(easy_getinfo) X(easy_cleanup)                    \
+    X(slist_append) X(slist_free_all)                                                              \
+    X(url) X(url_set) X(url_get) X(url_cleanup) X(free)
+/* clang-format on */
+#define CURL_POINTER(name) __typeof__(curl_##name) *name;
+static struct {
+    CURL_FUNCTIONS(CURL_POINTER)
+} curl;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static bool curl_ready;      /* every pointer in curl is set */
+static char curl_error[400]; /* else, after a try, why not */
+
+/* Loads libcurl once for the process; the handle is never closed, so the pointers
+ * stay good until exit and nothing is loaded twice. */
+static void
+curl_load(void)
+{
+    void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    const char *missing = NULL;
+
+    if (h == NULL) {
+        const char *why = dlerror();
+        snprintf(curl_error, sizeof curl_error, "%s", why != NULL ? why : CURL_SONAME);
+        return;
+    }
+#define CURL_RESOLVE(name)                                                                         \
+    if (missing == NULL && (*(void **)&curl.name = dlsym(h, "curl_" #name)) == NULL)               \
+        missing = "curl_" #name;
+    CURL_FUNCTIONS(CURL_RESOLVE)
+#undef CURL_RESOLVE
+    if (missing != NULL) {
+        snprintf(curl_error, sizeof curl_error, "%s has no %s (too old)", CURL_SONAME, missing);
+        dlclose(h);
+        return;
+    }
+    curl_ready = true;
+}
+
+/* libcurl, loaded; false when it cannot be (curl_error says why). */
+static bool
+curl_get(void)
+{
+    pthread_once(&curl_once, curl_load);
+    return curl_ready;
+}
+
+const char *
+dbk_net_missing(void)
+{
+    static char msg[sizeof curl_error + 300];
+    if (curl_ready || curl_error[0] == '\0')
+        return NULL;
+    snprintf(msg, sizeof msg,
+             "cannot reach the server: libcurl, which daybook uses for it, cannot be loaded "
+             "(%s). Install it (Debian: apt install %s). Nothing stored on this device is "
+             "lost: entries wait in the outbox, and commands that work offline work without it.",
+             curl_error, CURL_PACKAGE);
+    return msg;
+}
 
 /* ---- network ---- */
 
@@ -61,21 +143,24 @@ host_is_loopback(const char *host)
  * same machine, as in the tests), or any http:// when DAYBOOK_ALLOW_HTTP=1. The
  * URL is parsed with libcurl's URL API, the same parser that will connect, so the
  * host checked is the host contacted: "http://127.0.0.1@example.org/" has
- * userinfo 127.0.0.1 and host example.org.
+ * userinfo 127.0.0.1 and host example.org. Without libcurl no URL passes:
+ * DBK_E_UNAVAILABLE, and dbk_net_missing says why.
  */
 int
 dbk_net_check_url(const char *url)
 {
     const char *allow = getenv("DAYBOOK_ALLOW_HTTP");
-    CURLU *u = curl_url();
+    CURLU *u;
     char *scheme = NULL, *host = NULL;
     int rc = DBK_E_INVALID;
 
-    if (u == NULL)
+    if (!curl_get())
+        return DBK_E_UNAVAILABLE;
+    if ((u = curl.url()) == NULL)
         return DBK_E_NOMEM;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    if (curl.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
         goto out;
     if (strcmp(scheme, "https") == 0)
         rc = DBK_OK;
@@ -83,9 +168,9 @@ dbk_net_check_url(const char *url)
              (host_is_loopback(host) || (allow && strcmp(allow, "1") == 0)))
         rc = DBK_OK;
 out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
+    curl.free(scheme);
+    curl.free(host);
+    curl.url_cleanup(u);
     return rc;
 }
 
@@ -198,20 +283,20 @@ connection_limits(CURL *c, const dbk_session *s)
     long limit = net_timeout_ms();
     if (s->net_timeout_s > 0 && s->net_timeout_s * 1000L < limit)
         limit = s->net_timeout_s * 1000L;
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
+    curl.easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
+    curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the
      * one `enroll --cacert` or `login --cacert` kept in the profile. libcurl copies the
      * path. */
     char ca[4200];
     const char *ca_env = getenv("DAYBOOK_CA_FILE");
     if (ca_env != NULL && *ca_env != '\0')
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_env);
+        curl.easy_setopt(c, CURLOPT_CAINFO, ca_env);
     else if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca &&
              access(ca, R_OK) == 0)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+        curl.easy_setopt(c, CURLOPT_CAINFO, ca);
 }
 
 int
@@ -229,7 +314,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
 
     *status = 0;
     *out = NULL;
-    if (s->server[0] == '\0')
+    if (s->server[0] == '\0' || !curl_get())
         return DBK_E_UNAVAILABLE;
     snprintf(url, sizeof url, "%s%s", s->server, path);
     if (with_token) {
@@ -237,38 +322,38 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
             return rc;
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         sodium_memzero(token, sizeof token);
-        h = curl_slist_append(h, auth);
+        h = curl.slist_append(h, auth);
         sodium_memzero(auth, sizeof auth);
     }
-    c = curl_easy_init();
+    c = curl.easy_init();
     if (c == NULL) {
-        curl_slist_free_all(h);
+        curl.slist_free_all(h);
         return DBK_E_NOMEM;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl.easy_setopt(c, CURLOPT_URL, url);
+    curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     connection_limits(c, s);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers_ended);
+    curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl.easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl.easy_setopt(c, CURLOPT_HEADERDATA, &headers_ended);
     if (body != NULL) {
         text = json_dumps(body, JSON_COMPACT);
-        h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+        h = curl.slist_append(h, "Content-Type: application/json");
+        curl.easy_setopt(c, CURLOPT_POSTFIELDS, text);
+        curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cc = curl_easy_perform(c);
+    curl.easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    cc = curl.easy_perform(c);
     if (cc != CURLE_OK || !headers_ended) {
         rc = DBK_E_UNAVAILABLE;
     } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
         if (b.len > 0 && (*out = json_loadb(b.p, b.len, 0, NULL)) == NULL)
             rc = DBK_E_BAD_JSON;
     }
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
+    curl.easy_cleanup(c);
+    curl.slist_free_all(h);
     if (text != NULL) {
         sodium_memzero(text, strlen(text));
         free(text);

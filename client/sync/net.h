@@ -8,7 +8,15 @@
 
 #include "session.h"
 
-/* Refuses plain http:// except to loopback (DAYBOOK_ALLOW_HTTP=1 overrides). */
+/*
+ * libcurl is loaded (dlopen) when a command first needs the server, never before.
+ * dbk_net_missing is NULL, unless this command needed the server and libcurl could
+ * not be loaded: then a sentence saying so, that names the package to install.
+ */
+const char *dbk_net_missing(void);
+
+/* Refuses plain http:// except to loopback (DAYBOOK_ALLOW_HTTP=1 overrides); without
+ * libcurl, every URL (DBK_E_UNAVAILABLE). */
 int dbk_net_check_url(const char *url);
 
 /* Stores the bearer token sealed to this account's own key. */

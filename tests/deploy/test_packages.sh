@@ -28,6 +28,8 @@ ok "three packages: ${server##*/} ${pg##*/} ${client##*/}"
 [ "$(dpkg-deb -f "$server" Package)" = daybookd ] || fail "the server package is not named daybookd"
 [ "$(dpkg-deb -f "$client" Package)" = daybook ] || fail "the client package is not named daybook"
 dpkg-deb -f "$client" Depends | grep -q libqrencode4 || fail "the client does not depend on libqrencode4"
+dpkg-deb -f "$client" Depends | grep -q libcurl4 ||
+    fail "the client does not depend on libcurl4 (daybook loads it with dlopen to sync)"
 dpkg-deb -f "$client" Depends | grep -q libuv1 && fail "the client depends on libuv1 (a server library)"
 dpkg-deb -c "$server" >"$T/server.list"
 dpkg-deb -c "$client" >"$T/client.list"

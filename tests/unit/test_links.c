@@ -46,6 +46,26 @@ test_each_kind_parses(void **state)
     assert_string_equal(u.server, "https://clinic.example.org");
 }
 
+/* A link read from a record, which must name this profile's own server: another
+ * server, or a malformed link, is refused as dbk_link_parse refuses it. */
+static void
+test_link_on_own_server(void **state)
+{
+    static const char team[] = "daybook://team?server=https%3A%2F%2Fclinic.example.org"
+                               "&counselor=" ID22 "&fp=" ID22 "&role=prescriber";
+    dbk_link u;
+    (void)state;
+    assert_int_equal(dbk_link_parse_on(team, "https://clinic.example.org", &u), DBK_OK);
+    assert_int_equal(u.kind, DBK_LINK_TEAM);
+    assert_string_equal(u.role, "prescriber");
+    assert_int_equal(dbk_link_parse_on(team, "https://other.example.org", &u), DBK_E_INVALID);
+    assert_int_equal(dbk_link_parse_on(team, "", &u), DBK_E_INVALID);
+    assert_int_equal(dbk_link_parse_on("daybook://team?server=https%3A%2F%2Fclinic.example.org"
+                                       "&counselor=" ID22,
+                                       "https://clinic.example.org", &u),
+                     DBK_E_INVALID); /* no fp */
+}
+
 static void
 test_bad_links_are_refused(void **state)
 {
@@ -247,6 +267,7 @@ main(void)
         cmocka_unit_test(test_plain_http_only_to_loopback),
         cmocka_unit_test(test_each_kind_parses),
         cmocka_unit_test(test_bad_links_are_refused),
+        cmocka_unit_test(test_link_on_own_server),
         cmocka_unit_test(test_login_link_round_trip),
         cmocka_unit_test(test_pct_append),
         cmocka_unit_test(test_vectors),
