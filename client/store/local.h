@@ -139,6 +139,9 @@ int dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_
                             void *arg);
 /* Every revision of one record, current first. */
 int dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg);
+/* The current revisions of stream that wait in the outbox (from the outbox's index: a
+ * stream with none costs one lookup). */
+int dbk_local_pending_in(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
 
 /* Pending revisions, oldest first, at most limit. */
 int dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg);
