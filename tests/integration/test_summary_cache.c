@@ -894,8 +894,8 @@ spoil_documents(struct fx *f)
     size_t at = 48 + (size_t)n * 44, spoiled = 0;
     for (uint32_t i = 0; i < n; i++) {
         const unsigned char *r = plain + 48 + (size_t)i * 44;
-        uint32_t xlen = (uint32_t)r[40] | (uint32_t)r[41] << 8 | (uint32_t)r[42] << 16 |
-                        (uint32_t)r[43] << 24;
+        uint32_t xlen =
+            (uint32_t)r[40] | (uint32_t)r[41] << 8 | (uint32_t)r[42] << 16 | (uint32_t)r[43] << 24;
         assert_true(at + xlen <= plen);
         if (xlen > 44 && plain[at + 44] == '{') {
             plain[at + 44] = '!';
@@ -963,8 +963,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sync_updates_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_cache_is_rebuilt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cache_under_old_key_is_not_believed, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cache_under_old_key_is_not_believed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_flags_come_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trend_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_entries_from_the_cache, setup, teardown),
