@@ -522,13 +522,16 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum, bool docs)
 }
 
 /* The stored summary of st, if it opens and parses; false otherwise (no row, another
- * key or version, damaged). */
+ * key or version, damaged). Opened in place, in the buffer the row was read into,
+ * which then holds the records' items (moved to its start, the rest wiped): a
+ * client's documents are some 250 KB, and two more copies of them cost more than
+ * their decryption. */
 static bool
 load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
 {
-    unsigned char *sealed = NULL, *plain = NULL, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
+    unsigned char *sealed = NULL, *plain, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
     size_t len = 0, plen = 0, n, xlen = 0, xat = 0;
-    bool ok = false;
+    bool ok = false, opened = false;
     dbk_id row;
 
     row_of(st, docs, &row);
@@ -537,22 +540,17 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
     if (len < 24 + 16 + HDR_LEN || len > SUM_CAP || !sum_key(c, st, key))
         goto out;
     plen = len - 24 - 16;
-    if ((plain = malloc(plen)) == NULL)
-        goto out;
+    plain = sealed + 24; /* libsodium opens in place (m == c) */
     sum_ad(st, ad);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, sealed + 24, len - 24, ad,
                                                    sizeof ad, sealed, key) != 0)
         goto out;
+    opened = true;
     n = get32(plain + 44);
     if (memcmp(plain, docs ? MAGIC_DOCS : MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
         sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen < HDR_LEN + n * SUM_REC)
         goto out;
     xlen = plen - HDR_LEN - n * SUM_REC; /* the items, checked against the records' below */
-    if (xlen > 0 && (sum->extra = malloc(xlen)) == NULL)
-        goto out;
-    if (xlen > 0)
-        memcpy(sum->extra, plain + HDR_LEN + n * SUM_REC, xlen);
-    sum->capextra = xlen;
     sum->rows = (int64_t)get64(plain + 8);
     sum->max_rowid = (int64_t)get64(plain + 16);
     sum->nbad = get32(plain + 40);
@@ -575,19 +573,24 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
         if (i > 0 && by_record(&sum->v[i - 1], r) >= 0)
             goto out; /* not sorted: not ours */
     }
-    ok = xat == xlen;
+    if (!(ok = xat == xlen))
+        goto out;
+    /* The items to the buffer's start; what followed them there (headers, records, the
+     * tag) wiped; the buffer is the summary's extra from now on. */
+    memmove(sealed, plain + HDR_LEN + n * SUM_REC, xlen);
+    sodium_memzero(sealed + xlen, len - xlen);
+    sum->extra = (char *)sealed, sum->capextra = len;
     sum->nextra = xat;
+    sealed = NULL;
 out:
     if (!ok) {
         wipe_free(sum->v, sum->cap * sizeof *sum->v);
-        wipe_free(sum->extra, sum->capextra);
         sum->v = NULL, sum->n = sum->cap = 0;
         sum->extra = NULL, sum->nextra = sum->capextra = 0;
     }
     sodium_memzero(key, sizeof key);
-    if (plain != NULL)
-        sodium_memzero(plain, plen);
-    free(plain);
+    if (sealed != NULL && opened)
+        sodium_memzero(sealed, len);
     free(sealed);
     return ok;
 }
