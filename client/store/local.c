@@ -774,16 +774,6 @@ each_record(dbk_local *L, sqlite3_stmt *s, dbk_local_record_cb cb, void *arg)
 }
 
 int
-dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
-{
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
-                              " WHERE current = 1 AND (?1 IS NULL OR stream = ?1) ORDER BY clock");
-    if (s && stream)
-        bind_id(s, 1, stream);
-    return each_record(L, s, cb, arg);
-}
-
-int
 dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_local_record_cb cb,
                         void *arg)
 {
@@ -798,24 +788,41 @@ dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_loca
     return each_record(L, s, cb, arg);
 }
 
+/* The rows of sql, whose one parameter ?1 is id (left NULL when id is NULL). */
+static int
+each_record_of(dbk_local *L, const char *sql, const dbk_id *id, dbk_local_record_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, sql);
+    if (s && id)
+        bind_id(s, 1, id);
+    return each_record(L, s, cb, arg);
+}
+
 int
 dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg)
 {
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
-                              " WHERE record = ?1 ORDER BY current DESC, clock DESC");
-    if (s)
-        bind_id(s, 1, record);
-    return each_record(L, s, cb, arg);
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending FROM records"
+                          " WHERE record = ?1 ORDER BY current DESC, clock DESC",
+                          record, cb, arg);
 }
 
 int
 dbk_local_pending_in(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
 {
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
-                              " WHERE pending = 1 AND stream = ?1 AND current = 1");
-    if (s)
-        bind_id(s, 1, stream);
-    return each_record(L, s, cb, arg);
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending FROM records"
+                          " WHERE pending = 1 AND stream = ?1 AND current = 1",
+                          stream, cb, arg);
+}
+
+int
+dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
+{
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending FROM records"
+                          " WHERE current = 1 AND (?1 IS NULL OR stream = ?1) ORDER BY clock",
+                          stream, cb, arg);
 }
 
 int64_t
@@ -1050,9 +1057,8 @@ dbk_local_records_after(dbk_local *L, const dbk_id *stream, int64_t rowid, dbk_l
 int
 dbk_local_records_of(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
 {
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending, rowid FROM records"
-                              " WHERE stream = ?1 AND current = 1 ORDER BY clock");
-    if (s)
-        bind_id(s, 1, stream);
-    return each_record(L, s, cb, arg);
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending, rowid FROM records"
+                          " WHERE stream = ?1 AND current = 1 ORDER BY clock",
+                          stream, cb, arg);
 }

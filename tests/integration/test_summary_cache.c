@@ -278,6 +278,19 @@ teardown(void **state)
     return 0;
 }
 
+/* The client logs a lapse and risk language and syncs; so does the counselor. */
+static void
+lapse_and_risk(struct fx *f)
+{
+    as(f->p.client_home);
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+}
+
 /* (a) What arrives by sync after the cache was made is shown, the lapse first. */
 static void
 test_sync_updates_the_cache(void **state)
@@ -293,13 +306,7 @@ test_sync_updates_the_cache(void **state)
     json_decref(cl);
     json_decref(rev);
 
-    as(f->p.client_home);
-    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
-          "lapse");
-    tc_ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
-    tc_ok(tc_cli("sync", NULL), "client sync");
-    as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    lapse_and_risk(f);
     char *after = cache_hex(f);
     assert_non_null(after);
     assert_string_not_equal(before, after); /* the sync applied what it pulled */
@@ -922,13 +929,7 @@ test_documents_that_do_not_parse(void **state)
     json_t *cl, *rev;
     dbk_run_result r;
 
-    as(f->p.client_home);
-    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
-          "lapse");
-    tc_ok(tc_cli("journal", "-m", ideation, NULL), "risk journal");
-    tc_ok(tc_cli("sync", NULL), "client sync");
-    as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    lapse_and_risk(f);
     char *made = docs_hex(f);
     assert_non_null(made);
     spoil_documents(f);
