@@ -27,11 +27,12 @@
  *   updates the summaries: each new revision is opened once for both) and by the
  *   review of that client ('daybook clients' leaves them as they are); a record's
  *   document is used only when it is of exactly the record's current revision (record
- *   and clock), and a record without one is opened as before. When the documents
+ *   and clock), and a record without one, or whose document does not parse as a JSON
+ *   object (no cache of ours holds one; nothing is said of it), is opened as before. When the documents
  *   hold every current record of the stream (their mark is the store's, none failed
  *   to open), a review reads the stream from them alone, each revision's header
  *   included, without walking the store's records; only whether a revision it
- *   shows is still pending (in the outbox) is asked of the store.
+ *   shows is still pending (in the outbox) is asked of the store, once per stream.
  * - A flagged entry's Read first items are kept as the review would make them for an
  *   entry before its period, so that a review need not open old flagged entries; they
  *   are computed by the same code (read_first.c), with the same risk phrases (their
