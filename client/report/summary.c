@@ -1194,14 +1194,15 @@ open_from_store(dbk_session *s, const dbk_local_record *r, json_t **doc)
     return rc;
 }
 
-/* Whether docs hold every current record of their stream whole: their mark is the
- * store's now, none failed to open, each one's plaintext is kept. */
+/* Whether docs hold every current record of their stream whole: refresh brought them
+ * and the stream's summary sum up to the store's mark in this same command (so the
+ * mark is not counted again: 700k instructions), they agree, none failed to open,
+ * each one's plaintext is kept. */
 static bool
-docs_whole(dbk_session *s, const dbk_sum *docs)
+docs_whole(const dbk_sum *sum, const dbk_sum *docs)
 {
-    int64_t rows, max_rowid;
-    if (docs->nbad != 0 || dbk_local_stream_mark(s->L, &docs->stream, &rows, &max_rowid) != DBK_OK ||
-        rows != docs->rows || max_rowid != docs->max_rowid)
+    if (docs->nbad != 0 || sum->nbad != 0 || docs->rows != sum->rows ||
+        docs->max_rowid != sum->max_rowid || !dbk_id_equal(&docs->stream, &sum->stream))
         return false;
     for (size_t i = 0; i < docs->n; i++)
         if (docs->v[i].xlen <= DOC_HDR || (size_t)docs->v[i].xoff + docs->v[i].xlen > docs->nextra)
@@ -1219,8 +1220,8 @@ docs_whole(dbk_session *s, const dbk_sum *docs)
  * every record: the caller reads the store.
  */
 static int
-stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_list *out,
-                 bool *done)
+stream_from_docs(dbk_session *s, const dbk_sum *sum, const dbk_sum *docs, struct want *w,
+                 dbk_eu_list *out, bool *done)
 {
     dbk_local_stream st;
     dbk_local_record *v;
@@ -1229,7 +1230,7 @@ stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_lis
 
     *done = false;
     memset(out, 0, sizeof *out);
-    if (!docs_whole(s, docs) || dbk_local_stream_get(s->L, &docs->stream, &st) != DBK_OK)
+    if (!docs_whole(sum, docs) || dbk_local_stream_get(s->L, &docs->stream, &st) != DBK_OK)
         return DBK_OK;
     if ((rc = dbk_local_pending_in(s->L, &docs->stream, on_pending, &pend)) != DBK_OK ||
         (rc = pend.rc) != DBK_OK) {
@@ -1286,7 +1287,7 @@ load_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n,
         dbk_eu_list *into = i == 0 ? out : &one;
         bool done = false;
         if (docs != NULL && w != NULL)
-            rc = stream_from_docs(s, &docs[i], w, into, &done);
+            rc = stream_from_docs(s, &sums[i], &docs[i], w, into, &done);
         if (rc == DBK_OK && !done)
             rc = dbk_eu_load_stream(s, &sums[i].stream, w != NULL ? want : NULL, w, cached,
                                     cached_arg, into);
