@@ -469,6 +469,30 @@ dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt)
     return dbk_local_get_text(L, key, buf, sizeof buf) == DBK_OK ? strtoll(buf, NULL, 10) : dflt;
 }
 
+bool
+dbk_local_has_prefix(dbk_local *L, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    char *end = malloc(n + 1);
+    sqlite3_stmt *s;
+    bool any = true;
+    if (end == NULL || n == 0 || (unsigned char)prefix[n - 1] == 0xff) {
+        free(end);
+        return true;
+    }
+    memcpy(end, prefix, n + 1);
+    end[n - 1]++; /* the first text past every key that begins with prefix */
+    if ((s = prep(L, "SELECT 1 FROM meta WHERE key >= ?1 AND key < ?2 LIMIT 1")) != NULL) {
+        sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, end, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        any = rc != SQLITE_DONE;
+        unprep(L, s);
+    }
+    free(end);
+    return any;
+}
+
 /* ---- streams and grants ---- */
 
 int

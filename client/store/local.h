@@ -53,6 +53,10 @@ int dbk_local_put_text(dbk_local *L, const char *key, const char *val);
 int dbk_local_get_text(dbk_local *L, const char *key, char *out, size_t cap);
 int dbk_local_put_int(dbk_local *L, const char *key, int64_t v);
 int64_t dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt);
+/* Whether some key begins with prefix (true when that cannot be read: the caller then
+ * asks key by key). One lookup in the key's index: a caller that would ask one key per
+ * stream asks this first. */
+bool dbk_local_has_prefix(dbk_local *L, const char *prefix);
 
 enum dbk_local_kind { DBK_LOCAL_SHARED = 1, DBK_LOCAL_PRIVATE = 2 };
 
