@@ -291,6 +291,16 @@ lapse_and_risk(struct fx *f)
     tc_ok(tc_cli("sync", NULL), "counselor sync");
 }
 
+/* The review counts the one lapse and puts the risk language in Read first. */
+static void
+review_shows_lapse_and_risk(const json_t *rev)
+{
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count")),
+                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+}
+
 /* (a) What arrives by sync after the cache was made is shown, the lapse first. */
 static void
 test_sync_updates_the_cache(void **state)
@@ -315,10 +325,7 @@ test_sync_updates_the_cache(void **state)
     assert_true(has_flag(row(cl), "USE REPORTED"));
     assert_true(has_flag(row(cl), "HIGH CRAVING"));
     assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count")),
-                     1);
-    assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+    review_shows_lapse_and_risk(rev);
     json_decref(cl);
     json_decref(rev);
     free(before);
@@ -941,10 +948,7 @@ test_documents_that_do_not_parse(void **state)
     assert_non_null(strstr(texts, "went to group, felt fine"));
     assert_non_null(strstr(texts, ideation));
     free(texts);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(rev, "lapses"), "count")),
-                     1);
-    assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk")), 1);
+    review_shows_lapse_and_risk(rev);
     json_decref(cl);
     json_decref(rev);
     /* The text review: exit 0, and nothing on stderr about it. */
