@@ -62,14 +62,10 @@ on_entry(const dbk_entry *e, void *arg)
 int
 dbk_eu_add(dbk_session *s, dbk_eu_list *l, const dbk_entry *e)
 {
-    const char *type = json_string_value(json_object_get(e->doc, "type"));
-    if (!json_is_object(e->doc)) {
+    dbk_doc_kind k = dbk_trust_doc_kind(e->doc); /* a stream head is skipped */
+    if (k == DBK_DOC_BAD)
         l->bad++;
-        return DBK_OK;
-    }
-    if (type != NULL && strcmp(type, "head") == 0)
-        return DBK_OK; /* a stream head (T12) is bookkeeping, never an entry */
-    return add_entry(s, l, e);
+    return k == DBK_DOC_ENTRY ? add_entry(s, l, e) : DBK_OK;
 }
 
 /* The entries of owner's streams and this account's (owner NULL: every stream), or of

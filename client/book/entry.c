@@ -320,17 +320,11 @@ opened:
     e.pending = r->pending;
     e.kind = o->st.kind;
     e.owner = o->st.owner;
-    if (!json_is_object(e.doc)) {
-        json_decref(e.doc);
+    dbk_doc_kind k = dbk_trust_doc_kind(e.doc); /* a stream head is skipped */
+    if (k == DBK_DOC_BAD)
         o->bad++;
-        return;
-    }
-    const char *type = json_string_value(json_object_get(e.doc, "type"));
-    if (type != NULL && strcmp(type, "head") == 0) {
-        json_decref(e.doc); /* a stream head (T12) is bookkeeping, never an entry */
-        return;
-    }
-    o->cb(&e, o->arg);
+    else if (k == DBK_DOC_ENTRY)
+        o->cb(&e, o->arg);
     json_decref(e.doc);
 }
 

@@ -38,7 +38,10 @@
  *
  * The key: BLAKE2b-256 keyed with the account's X25519 secret key over
  * "daybook summary v1", the stream id, the epoch and the stream key of that epoch
- * (or a zero byte when this account holds none: a stream it can no longer read).
+ * (or a zero byte when this account holds none: a stream it can no longer read; and
+ * for this account's own streams, whose key is in a grant sealed to that same X25519
+ * key, so that reading them costs no grant to open: a sealed box and a signature,
+ * 1.2M instructions of a review).
  */
 #include "summary.h"
 #include "trust.h"
@@ -343,7 +346,8 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r, const json_t *
     double v;
     int ni, nr, nu, rc = DBK_OK;
 
-    if (doc == NULL) {
+    dbk_doc_kind kind = doc != NULL ? dbk_trust_doc_kind(doc) : DBK_DOC_BAD;
+    if (kind == DBK_DOC_BAD) {
         sum->nbad++;
         drop(sum, &r->hdr.record);
         return DBK_OK;
@@ -351,8 +355,7 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r, const json_t *
     if (dbk_id_equal(&sum->owner, &c->s->account))
         return keep_doc(sum, r, doc, false);
     type = json_string_value(json_object_get(doc, "type"));
-    if ((type != NULL && strcmp(type, "head") == 0) ||
-        !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
+    if (kind == DBK_DOC_HEAD || !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
         drop(sum, &r->hdr.record);
         return DBK_OK;
     }
@@ -419,7 +422,8 @@ sum_key(struct ctx *c, const dbk_local_stream *st, unsigned char key[32])
 
     if (c->s->keys == NULL)
         return false;
-    have = dbk_stream_key(c->s, &st->id, st->epoch, skey) == DBK_OK;
+    have = !dbk_id_equal(&st->owner, &c->s->account) &&
+           dbk_stream_key(c->s, &st->id, st->epoch, skey) == DBK_OK;
     if (!have)
         memset(skey, 0, sizeof skey);
     put32(ep, st->epoch);
@@ -522,13 +526,16 @@ save(struct ctx *c, const dbk_local_stream *st, const dbk_sum *sum, bool docs)
 }
 
 /* The stored summary of st, if it opens and parses; false otherwise (no row, another
- * key or version, damaged). */
+ * key or version, damaged). Opened in place, in the buffer the row was read into,
+ * which then holds the records' items (moved to its start, the rest wiped): a
+ * client's documents are some 250 KB, and two more copies of them cost more than
+ * their decryption. */
 static bool
 load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
 {
-    unsigned char *sealed = NULL, *plain = NULL, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
+    unsigned char *sealed = NULL, *plain, key[32], ad[11 + 1 + DBK_ID_BYTES + 4];
     size_t len = 0, plen = 0, n, xlen = 0, xat = 0;
-    bool ok = false;
+    bool ok = false, opened = false;
     dbk_id row;
 
     row_of(st, docs, &row);
@@ -537,22 +544,17 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
     if (len < 24 + 16 + HDR_LEN || len > SUM_CAP || !sum_key(c, st, key))
         goto out;
     plen = len - 24 - 16;
-    if ((plain = malloc(plen)) == NULL)
-        goto out;
+    plain = sealed + 24; /* libsodium opens in place (m == c) */
     sum_ad(st, ad);
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, sealed + 24, len - 24, ad,
                                                    sizeof ad, sealed, key) != 0)
         goto out;
+    opened = true;
     n = get32(plain + 44);
     if (memcmp(plain, docs ? MAGIC_DOCS : MAGIC, 4) != 0 || get32(plain + 4) != DBK_SUMMARY_VERSION ||
         sodium_memcmp(plain + 24, c->risk_hash, 16) != 0 || plen < HDR_LEN + n * SUM_REC)
         goto out;
     xlen = plen - HDR_LEN - n * SUM_REC; /* the items, checked against the records' below */
-    if (xlen > 0 && (sum->extra = malloc(xlen)) == NULL)
-        goto out;
-    if (xlen > 0)
-        memcpy(sum->extra, plain + HDR_LEN + n * SUM_REC, xlen);
-    sum->capextra = xlen;
     sum->rows = (int64_t)get64(plain + 8);
     sum->max_rowid = (int64_t)get64(plain + 16);
     sum->nbad = get32(plain + 40);
@@ -575,19 +577,24 @@ load_sealed(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, bool docs)
         if (i > 0 && by_record(&sum->v[i - 1], r) >= 0)
             goto out; /* not sorted: not ours */
     }
-    ok = xat == xlen;
+    if (!(ok = xat == xlen))
+        goto out;
+    /* The items to the buffer's start; what followed them there (headers, records, the
+     * tag) wiped; the buffer is the summary's extra from now on. */
+    memmove(sealed, plain + HDR_LEN + n * SUM_REC, xlen);
+    sodium_memzero(sealed + xlen, len - xlen);
+    sum->extra = (char *)sealed, sum->capextra = len;
     sum->nextra = xat;
+    sealed = NULL;
 out:
     if (!ok) {
         wipe_free(sum->v, sum->cap * sizeof *sum->v);
-        wipe_free(sum->extra, sum->capextra);
         sum->v = NULL, sum->n = sum->cap = 0;
         sum->extra = NULL, sum->nextra = sum->capextra = 0;
     }
     sodium_memzero(key, sizeof key);
-    if (plain != NULL)
-        sodium_memzero(plain, plen);
-    free(plain);
+    if (sealed != NULL && opened)
+        sodium_memzero(sealed, len);
     free(sealed);
     return ok;
 }
@@ -832,6 +839,20 @@ dbk_report_summary_refresh(dbk_session *s)
     return rc != DBK_OK ? rc : refresh(s, &s->account, false, NULL, NULL, NULL);
 }
 
+/* x's plaintext in sum (after skip bytes), parsed; NULL when it does not parse as a
+ * JSON object (a cache of ours never holds one: the record is then opened from the
+ * store, as if it had no document). */
+static json_t *
+doc_parse(const dbk_sum *sum, const dbk_sum_rec *x, size_t skip)
+{
+    json_t *doc = json_loadb(sum->extra + x->xoff + skip, x->xlen - skip, 0, NULL);
+    if (doc != NULL && dbk_trust_doc_kind(doc) == DBK_DOC_BAD) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 /* The plaintext of r from the documents kept for its stream (r's revision exactly:
  * the same record and clock), or NULL (then it is opened). */
 static json_t *
@@ -845,33 +866,15 @@ cached_doc(const dbk_local_record *r, void *arg)
         if (x == NULL || x->clock != r->hdr.rev.clock || x->xlen <= o->skip ||
             (size_t)x->xoff + x->xlen > o->v[i].nextra)
             return NULL;
-        return json_loadb(o->v[i].extra + x->xoff + o->skip, x->xlen - o->skip, 0, NULL);
+        return doc_parse(&o->v[i], x, o->skip);
     }
     return NULL;
 }
 
-/* The entries of the summarised streams, one stream at a time (each in its index's
- * order, no sort of every envelope) put together oldest first: the records want says
- * yes to, each from cached when it has it (want and cached may be NULL). */
-static int
-load_streams(dbk_session *s, const dbk_sum *sums, size_t n, dbk_entry_want want, void *want_arg,
-             dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
-{
-    dbk_eu_list one;
-    int rc = DBK_OK;
-
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
-        if ((rc = dbk_eu_load_stream(s, &sums[i].stream, want, want_arg, cached, cached_arg,
-                                     i == 0 ? out : &one)) != DBK_OK || i == 0)
-            continue;
-        rc = dbk_eu_merge(out, &one);
-        dbk_eu_free(&one);
-    }
-    if (rc != DBK_OK)
-        dbk_eu_free(out);
-    return rc;
-}
+struct want;
+static int load_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n,
+                        struct want *w, dbk_entry_cached cached, void *cached_arg,
+                        dbk_eu_list *out);
 
 int
 dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
@@ -883,7 +886,7 @@ dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
     if (!dbk_report_summary_on() || refresh(s, &s->account, false, &v, NULL, &n) != DBK_OK)
         return dbk_eu_load_owned(s, &s->account, out);
     struct sums o = {v, n, 0};
-    rc = load_streams(s, v, n, NULL, NULL, cached_doc, &o, out);
+    rc = load_streams(s, v, NULL, n, NULL, cached_doc, &o, out);
     dbk_report_summary_free(v, n);
     return rc;
 }
@@ -1125,39 +1128,81 @@ by_clock_rowid(const void *a, const void *b)
     return x->rowid < y->rowid ? -1 : x->rowid > y->rowid;
 }
 
-struct pending_of {
-    uint64_t clock;
-    bool pending;
+/* The current revisions of a stream that wait in the outbox (after a server restore,
+ * login puts every current revision back there, pulled ones too: dbk_local_outbox_
+ * requeue_all), read once for the stream: whether a revision is pending changes with
+ * no new revision, so the documents cannot say. */
+struct pending {
+    struct {
+        dbk_id record;
+        uint64_t clock;
+    } * v;
+    size_t n, cap;
+    int rc;
 };
 
 static void
-on_revision(const dbk_local_record *r, void *arg)
+on_pending(const dbk_local_record *r, void *arg)
 {
-    struct pending_of *q = arg;
-    if (r->current && r->hdr.rev.clock == q->clock)
-        q->pending = r->pending;
+    struct pending *p = arg;
+    if (p->rc != DBK_OK)
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        void *v = realloc(p->v, cap * sizeof *p->v);
+        if (v == NULL) {
+            p->rc = DBK_E_NOMEM;
+            return;
+        }
+        p->v = v, p->cap = cap;
+    }
+    p->v[p->n].record = r->hdr.record;
+    p->v[p->n++].clock = r->hdr.rev.clock;
 }
 
-/* Whether r waits in the outbox, asked of the store, as it changes with no new
- * revision. Whoever wrote it: after a server restore, login puts every current
- * revision back in the outbox (dbk_local_outbox_requeue_all), pulled ones too. */
-static int
-doc_pending(dbk_session *s, const dbk_local_record *r, bool *pending)
+static bool
+is_pending(const struct pending *p, const dbk_local_record *r)
 {
-    struct pending_of q = {r->hdr.rev.clock, false};
-    int rc = dbk_local_revisions(s->L, &r->hdr.record, on_revision, &q);
-    *pending = q.pending;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].clock == r->hdr.rev.clock && dbk_id_equal(&p->v[i].record, &r->hdr.record))
+            return true;
+    return false;
+}
+
+struct current_of {
+    dbk_session *s;
+    uint64_t clock;
+    json_t *doc;
+};
+
+static void
+on_current(const dbk_local_record *r, void *arg)
+{
+    struct current_of *q = arg;
+    if (r->current && r->hdr.rev.clock == q->clock && q->doc == NULL)
+        q->doc = dbk_eu_open_record(q->s, r);
+}
+
+/* r's revision read from the store and opened (verified, decrypted, parsed) as the
+ * store's walk opens it: *doc NULL when it does not open. */
+static int
+open_from_store(dbk_session *s, const dbk_local_record *r, json_t **doc)
+{
+    struct current_of q = {s, r->hdr.rev.clock, NULL};
+    int rc = dbk_local_revisions(s->L, &r->hdr.record, on_current, &q);
+    *doc = q.doc;
     return rc;
 }
 
-/* Whether docs hold every current record of their stream whole: their mark is the
- * store's now, none failed to open, each one's plaintext is kept. */
+/* Whether docs hold every current record of their stream whole: refresh brought them
+ * and the stream's summary sum up to the store's mark in this same command (so the
+ * mark is not counted again: 700k instructions), they agree, none failed to open,
+ * each one's plaintext is kept. */
 static bool
-docs_whole(dbk_session *s, const dbk_sum *docs)
+docs_whole(const dbk_sum *sum, const dbk_sum *docs)
 {
-    int64_t rows, max_rowid;
-    if (docs->nbad != 0 || dbk_local_stream_mark(s->L, &docs->stream, &rows, &max_rowid) != DBK_OK ||
-        rows != docs->rows || max_rowid != docs->max_rowid)
+    if (docs->nbad != 0 || sum->nbad != 0 || docs->rows != sum->rows ||
+        docs->max_rowid != sum->max_rowid || !dbk_id_equal(&docs->stream, &sum->stream))
         return false;
     for (size_t i = 0; i < docs->n; i++)
         if (docs->v[i].xlen <= DOC_HDR || (size_t)docs->v[i].xoff + docs->v[i].xlen > docs->nextra)
@@ -1170,22 +1215,32 @@ docs_whole(dbk_session *s, const dbk_sum *docs)
  * they hold every current record (docs_whole): the records in the store's order,
  * each asked of want as the store's walk asks it, each wanted one added as opened
  * (dbk_eu_add) with its header from the document and whether it is pending from the
- * store. *done false when they do not hold every record: the caller reads the store.
+ * store; one whose document does not parse is opened from the store, as if it had
+ * none (quietly: the cache is only ever a shortcut). *done false when they do not hold
+ * every record: the caller reads the store.
  */
 static int
-stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_list *out,
-                 bool *done)
+stream_from_docs(dbk_session *s, const dbk_sum *sum, const dbk_sum *docs, struct want *w,
+                 dbk_eu_list *out, bool *done)
 {
     dbk_local_stream st;
     dbk_local_record *v;
+    struct pending pend = {NULL, 0, 0, DBK_OK};
     int rc = DBK_OK;
 
     *done = false;
     memset(out, 0, sizeof *out);
-    if (!docs_whole(s, docs) || dbk_local_stream_get(s->L, &docs->stream, &st) != DBK_OK)
+    if (!docs_whole(sum, docs) || dbk_local_stream_get(s->L, &docs->stream, &st) != DBK_OK)
         return DBK_OK;
-    if ((v = malloc((docs->n + 1) * sizeof *v)) == NULL)
+    if ((rc = dbk_local_pending_in(s->L, &docs->stream, on_pending, &pend)) != DBK_OK ||
+        (rc = pend.rc) != DBK_OK) {
+        free(pend.v);
+        return rc;
+    }
+    if ((v = malloc((docs->n + 1) * sizeof *v)) == NULL) {
+        free(pend.v);
         return DBK_E_NOMEM;
+    }
     for (size_t i = 0; i < docs->n; i++)
         doc_record(docs, &docs->v[i], &v[i]);
     qsort(v, docs->n, sizeof *v, by_clock_rowid);
@@ -1195,28 +1250,35 @@ stream_from_docs(dbk_session *s, const dbk_sum *docs, struct want *w, dbk_eu_lis
             continue;
         const dbk_sum_rec *x = dbk_report_summary_find(docs, &v[i].hdr.record);
         dbk_entry e = {.hdr = v[i].hdr, .kind = st.kind, .owner = st.owner};
-        if ((rc = doc_pending(s, &v[i], &e.pending)) != DBK_OK)
-            break;
-        e.doc = json_loadb(docs->extra + x->xoff + DOC_HDR, x->xlen - DOC_HDR, 0, NULL);
-        rc = e.doc == NULL ? DBK_E_NOMEM : dbk_eu_add(s, out, &e);
+        e.pending = is_pending(&pend, &v[i]);
+        if ((e.doc = doc_parse(docs, x, DOC_HDR)) == NULL &&
+            (rc = open_from_store(s, &v[i], &e.doc)) == DBK_OK && e.doc == NULL)
+            out->bad++; /* as the store's walk counts one that does not open */
+        if (rc == DBK_OK && e.doc != NULL)
+            rc = dbk_eu_add(s, out, &e);
         json_decref(e.doc);
     }
     free(v);
+    free(pend.v);
     out->bad += out->foreign_author; /* left out too, as dbk_eu_load counts them */
     if (rc != DBK_OK)
         dbk_eu_free(out);
     return rc;
 }
 
-/* The client's streams: each from its documents alone when they hold it whole, from
- * the store otherwise (each record wanted read from the documents when they hold its
- * revision, opened when not), put together oldest first. docs is NULL when refresh
- * kept none (the "client" is this account: its own streams have no documents). */
+/*
+ * The entries of the summarised streams sums (n of them), one stream at a time (each
+ * in its index's order, no sort of every envelope), put together oldest first: the
+ * records w says yes to (all when w is NULL), each from its stream's documents docs
+ * when they hold the stream whole (stream_from_docs), otherwise from the store, a
+ * record's plaintext from cached when it has it and opened when not. docs is NULL
+ * when there are none (this account's own streams keep their plaintexts in their
+ * summaries: cached reads them there).
+ */
 static int
-client_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n,
-               struct want *w, dbk_eu_list *out)
+load_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t n, struct want *w,
+             dbk_entry_cached cached, void *cached_arg, dbk_eu_list *out)
 {
-    struct sums d = {docs, docs != NULL ? n : 0, DOC_HDR};
     dbk_eu_list one;
     int rc = DBK_OK;
 
@@ -1224,10 +1286,11 @@ client_streams(dbk_session *s, const dbk_sum *sums, const dbk_sum *docs, size_t 
     for (size_t i = 0; i < n && rc == DBK_OK; i++) {
         dbk_eu_list *into = i == 0 ? out : &one;
         bool done = false;
-        if (docs != NULL)
-            rc = stream_from_docs(s, &docs[i], w, into, &done);
+        if (docs != NULL && w != NULL)
+            rc = stream_from_docs(s, &sums[i], &docs[i], w, into, &done);
         if (rc == DBK_OK && !done)
-            rc = dbk_eu_load_stream(s, &sums[i].stream, want, w, cached_doc, &d, into);
+            rc = dbk_eu_load_stream(s, &sums[i].stream, w != NULL ? want : NULL, w, cached,
+                                    cached_arg, into);
         if (rc != DBK_OK || i == 0)
             continue;
         rc = dbk_eu_merge(out, &one);
@@ -1272,7 +1335,8 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     /* The client's streams (each has its summary), each record wanted read from the
      * documents kept for it (opened when they do not hold its revision), and this
      * account's own from own or, without it, opened. */
-    rc = client_streams(s, sums, docs, n, &w, out);
+    struct sums d = {docs, docs != NULL ? n : 0, DOC_HDR};
+    rc = load_streams(s, sums, docs, n, &w, cached_doc, &d, out);
     if (rc == DBK_OK && own == NULL) {
         dbk_eu_list mine;
         if ((rc = dbk_eu_load_owned(s, &s->account, &mine)) == DBK_OK) {

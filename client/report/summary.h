@@ -13,9 +13,9 @@
  * Invariants:
  * - Sealed on disk (store/local.h table summaries) with XChaCha20-Poly1305 under a
  *   key derived (BLAKE2b) from this account's X25519 secret key, the stream's id and
- *   epoch and the stream key of that epoch: nothing of it is readable without the
- *   keys that read the entries themselves, and a summary written under another epoch
- *   (a rotation, a revocation) or another account does not open, so it is rebuilt.
+ *   epoch and (of a client's stream) the stream key of that epoch: nothing of it is
+ *   readable without the keys that read the entries themselves, and a summary written under another
+ * epoch (a rotation, a revocation) or another account does not open, so it is rebuilt.
  * - Believed only when it matches the records: its format version, the hash of the
  *   clinic's risk phrases it was screened with, and the stream's revision count and
  *   greatest rowid. New revisions are applied one by one (dbk_report_summary_refresh,
@@ -27,11 +27,12 @@
  *   updates the summaries: each new revision is opened once for both) and by the
  *   review of that client ('daybook clients' leaves them as they are); a record's
  *   document is used only when it is of exactly the record's current revision (record
- *   and clock), and a record without one is opened as before. When the documents
- *   hold every current record of the stream (their mark is the store's, none failed
- *   to open), a review reads the stream from them alone, each revision's header
- *   included, without walking the store's records; only whether a revision it
- *   shows is still pending (in the outbox) is asked of the store.
+ *   and clock), and a record without one, or whose document does not parse as a JSON
+ *   object (no cache of ours holds one; nothing is said of it), is opened as before. When the
+ * documents hold every current record of the stream (their mark is the store's, none failed to
+ * open), a review reads the stream from them alone, each revision's header included, without
+ * walking the store's records; only whether a revision it shows is still pending (in the outbox) is
+ * asked of the store, once per stream.
  * - A flagged entry's Read first items are kept as the review would make them for an
  *   entry before its period, so that a review need not open old flagged entries; they
  *   are computed by the same code (read_first.c), with the same risk phrases (their

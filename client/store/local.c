@@ -91,11 +91,20 @@ static const char recount[] =
     "  GROUP BY 1, 2;";
 
 /* Statements of the hot path, prepared once per connection (see cached()). */
-enum { Q_CURRENT, Q_LEARN_SEQ, Q_DEMOTE, Q_INSERT, Q_META_GET, Q_STREAM_GET, Q__COUNT };
+enum { Q_CURRENT, Q_LEARN_SEQ, Q_DEMOTE, Q_INSERT, Q__COUNT };
+
+/* prep's statements: more than the store has queries, so every one is kept. */
+#define PC_SLOTS 48
 
 struct dbk_local {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
+    struct {
+        const char *sql;
+        sqlite3_stmt *s;
+        bool out; /* handed out by prep, not yet given back */
+    } pc[PC_SLOTS];
+    size_t npc;
     int wal_pages; /* frames in the write-ahead log after this connection's last commit */
 };
 
@@ -144,34 +153,67 @@ exec(dbk_local *L, const char *sql)
     return map(sqlite3_exec(L->db, sql, NULL, NULL, NULL));
 }
 
-/* Prepares sql; the caller finalizes. NULL on failure. */
+/* A statement is parsed once per connection and kept (sqlite3_prepare is some 40,000
+ * instructions, more than most of the queries: a review ran 218 of them, issue 20):
+ * prep finds it by its text's address (each caller's is a literal) and hands it out
+ * once at a time; unprep resets it and drops its bindings (which may point into the
+ * caller's memory, and a statement left unreset would hold a read transaction). One
+ * asked for again while handed out (a callback that re-enters the store with the same
+ * query), or past the cache's room, is prepared on its own and finalized by unprep. */
 static sqlite3_stmt *
 prep(dbk_local *L, const char *sql)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(L->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    size_t i;
+    for (i = 0; i < L->npc; i++)
+        if (L->pc[i].sql == sql && !L->pc[i].out && strcmp(sqlite3_sql(L->pc[i].s), sql) == 0) {
+            L->pc[i].out = true;
+            return L->pc[i].s;
+        }
+    bool keep = L->npc < PC_SLOTS;
+    if (sqlite3_prepare_v3(L->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL) !=
+        SQLITE_OK) {
         sqlite3_finalize(s);
         return NULL;
+    }
+    if (keep && s != NULL) {
+        L->pc[L->npc].sql = sql;
+        L->pc[L->npc].s = s;
+        L->pc[L->npc++].out = true;
     }
     return s;
 }
 
-/* Steps a statement that returns no rows, then finalizes it. */
+/* Gives back a statement prep handed out: kept ones reset, others finalized. */
+static void
+unprep(dbk_local *L, sqlite3_stmt *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < L->npc; i++)
+        if (L->pc[i].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            L->pc[i].out = false;
+            return;
+        }
+    sqlite3_finalize(s);
+}
+
+/* Steps a statement that returns no rows, then gives it back. */
 static int
-done(sqlite3_stmt *s)
+done(dbk_local *L, sqlite3_stmt *s)
 {
     int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
-    sqlite3_finalize(s);
+    unprep(L, s);
     return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
 }
 
 /*
- * A statement of the hot path, prepared on first use and kept, instead of being parsed
- * again each time: dbk_local_record_put's, which a cold sync runs for every record it
- * receives (tens of thousands), and the reads of a setting and of a stream, which one
- * `daybook craving` makes 11 and 4 times (about 22k and 45k instructions a parse).
- * The caller resets it (done_cached, finish) before the next use; nothing it calls
- * re-enters the same statement.
+ * A statement of dbk_local_record_put, which a cold sync runs for every record it
+ * receives (tens of thousands): prepared on first use and kept, instead of being
+ * parsed again each time. The caller resets it (done_cached) before the next use;
+ * nothing it calls re-enters the same statement.
  */
 static sqlite3_stmt *
 cached(dbk_local *L, int slot, const char *sql)
@@ -182,20 +224,6 @@ cached(dbk_local *L, int slot, const char *sql)
         L->q[slot] = NULL;
     }
     return L->q[slot];
-}
-
-/* Ends a use of s: a cached statement is reset and its bindings (which may point into
- * the caller's memory) dropped, any other finalized. */
-static void
-finish(dbk_local *L, sqlite3_stmt *s)
-{
-    for (int i = 0; s != NULL && i < Q__COUNT; i++)
-        if (L->q[i] == s) {
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            return;
-        }
-    sqlite3_finalize(s);
 }
 
 /* Steps a cached statement that returns no rows, then resets it and drops its
@@ -254,7 +282,7 @@ read_older_schema(dbk_local *L)
                      "  WHERE current = 1 GROUP BY 1, 2;");
     sqlite3_stmt *s = prep(L, "SELECT 1 FROM sqlite_schema WHERE name = 'record_deletes'");
     bool has_deletes = s != NULL && sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
+    unprep(L, s);
     if (rc == DBK_OK && !has_deletes)
         rc = exec(L, "CREATE TEMP VIEW record_deletes(stream, n) AS SELECT NULL, 0 WHERE 0;");
     return rc;
@@ -279,7 +307,7 @@ apply_schema(dbk_local *L, bool readonly)
     sqlite3_stmt *s = prep(L, "PRAGMA user_version");
     if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
         have = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    unprep(L, s);
     if (have == want)
         return DBK_OK;
     if (readonly)
@@ -426,6 +454,8 @@ dbk_local_close(dbk_local *L)
         return;
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(L->q[i]);
+    for (size_t i = 0; i < L->npc; i++)
+        sqlite3_finalize(L->pc[i].s);
     if (L->db != NULL && L->wal_pages > WAL_KEEP_PAGES) {
         /* Not waiting: with another process reading, it is left for a later close. */
         sqlite3_busy_timeout(L->db, 0);
@@ -470,13 +500,13 @@ dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len)
         return DBK_E_IO;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, val, (int)len, SQLITE_STATIC);
-    return done(s);
+    return done(L, s);
 }
 
 int
 dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len)
 {
-    sqlite3_stmt *s = cached(L, Q_META_GET, "SELECT value FROM meta WHERE key = ?1");
+    sqlite3_stmt *s = prep(L, "SELECT value FROM meta WHERE key = ?1");
     int rc;
     if (s == NULL)
         return DBK_E_IO;
@@ -494,7 +524,7 @@ dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len)
     } else {
         rc = rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
     }
-    finish(L, s);
+    unprep(L, s);
     return rc;
 }
 
@@ -529,6 +559,30 @@ dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt)
     return dbk_local_get_text(L, key, buf, sizeof buf) == DBK_OK ? strtoll(buf, NULL, 10) : dflt;
 }
 
+bool
+dbk_local_has_prefix(dbk_local *L, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    char *end = malloc(n + 1);
+    sqlite3_stmt *s;
+    bool any = true;
+    if (end == NULL || n == 0 || (unsigned char)prefix[n - 1] == 0xff) {
+        free(end);
+        return true;
+    }
+    memcpy(end, prefix, n + 1);
+    end[n - 1]++; /* the first text past every key that begins with prefix */
+    if ((s = prep(L, "SELECT 1 FROM meta WHERE key >= ?1 AND key < ?2 LIMIT 1")) != NULL) {
+        sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, end, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        any = rc != SQLITE_DONE;
+        unprep(L, s);
+    }
+    free(end);
+    return any;
+}
+
 /* ---- streams and grants ---- */
 
 int
@@ -545,7 +599,7 @@ dbk_local_stream_put(dbk_local *L, const dbk_local_stream *st)
     sqlite3_bind_int(s, 3, st->kind);
     sqlite3_bind_int64(s, 4, st->epoch);
     sqlite3_bind_int64(s, 5, st->cursor);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -561,7 +615,7 @@ dbk_local_stream_drop(dbk_local *L, const dbk_id *id)
         if (s == NULL)
             return DBK_E_IO;
         bind_id(s, 1, id);
-        rc = done(s);
+        rc = done(L, s);
     }
     return rc;
 }
@@ -585,7 +639,7 @@ one_stream(dbk_local *L, sqlite3_stmt *s, dbk_local_stream *out)
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         read_stream(s, out);
-    finish(L, s);
+    unprep(L, s);
     return rc == SQLITE_ROW ? DBK_OK : rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
 }
 
@@ -593,7 +647,7 @@ int
 dbk_local_stream_get(dbk_local *L, const dbk_id *id, dbk_local_stream *out)
 {
     sqlite3_stmt *s =
-        cached(L, Q_STREAM_GET, "SELECT id, owner, kind, epoch, cursor FROM streams WHERE id = ?1");
+        prep(L, "SELECT id, owner, kind, epoch, cursor FROM streams WHERE id = ?1");
     if (s)
         bind_id(s, 1, id);
     return one_stream(L, s, out);
@@ -623,7 +677,7 @@ dbk_local_streams(dbk_local *L, dbk_local_stream_cb cb, void *arg)
         read_stream(s, &st);
         cb(&st, arg);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return map(rc);
 }
 
@@ -638,7 +692,7 @@ dbk_local_grant_put(dbk_local *L, const dbk_id *stream, uint32_t epoch, const un
     bind_id(s, 1, stream);
     sqlite3_bind_int64(s, 2, epoch);
     sqlite3_bind_blob(s, 3, g, (int)len, SQLITE_STATIC);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -662,7 +716,7 @@ dbk_local_grant_get(dbk_local *L, const dbk_id *stream, uint32_t epoch, unsigned
     } else {
         rc = rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return rc;
 }
 
@@ -682,7 +736,7 @@ dbk_local_act_add(dbk_local *L, const dbk_local_act *a)
     if (a->grant != NULL)
         sqlite3_bind_blob(s, 5, a->grant, (int)a->len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, a->at_ms);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -712,7 +766,7 @@ dbk_local_acts(dbk_local *L, bool pending_only, dbk_local_act_cb cb, void *arg)
         a.acked = sqlite3_column_int(s, 7) != 0;
         cb(&a, arg);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return map(rc);
 }
 
@@ -729,7 +783,7 @@ dbk_local_act_acked(dbk_local *L, int64_t seq)
     if (s == NULL)
         return DBK_E_IO;
     sqlite3_bind_int64(s, 1, seq);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -814,7 +868,7 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
 }
 
 static int
-each_record(sqlite3_stmt *s, dbk_local_record_cb cb, void *arg)
+each_record(dbk_local *L, sqlite3_stmt *s, dbk_local_record_cb cb, void *arg)
 {
     dbk_local_record r;
     int rc;
@@ -830,18 +884,8 @@ each_record(sqlite3_stmt *s, dbk_local_record_cb cb, void *arg)
         if (dbk_envelope_parse(r.env, r.len, &r.hdr) == DBK_OK)
             cb(&r, arg);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return map(rc);
-}
-
-int
-dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
-{
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
-                              " WHERE current = 1 AND (?1 IS NULL OR stream = ?1) ORDER BY clock");
-    if (s && stream)
-        bind_id(s, 1, stream);
-    return each_record(s, cb, arg);
 }
 
 int
@@ -856,17 +900,44 @@ dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_loca
         bind_id(s, 1, a);
         bind_id(s, 2, b);
     }
-    return each_record(s, cb, arg);
+    return each_record(L, s, cb, arg);
+}
+
+/* The rows of sql, whose one parameter ?1 is id (left NULL when id is NULL). */
+static int
+each_record_of(dbk_local *L, const char *sql, const dbk_id *id, dbk_local_record_cb cb, void *arg)
+{
+    sqlite3_stmt *s = prep(L, sql);
+    if (s && id)
+        bind_id(s, 1, id);
+    return each_record(L, s, cb, arg);
 }
 
 int
 dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg)
 {
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending FROM records"
-                              " WHERE record = ?1 ORDER BY current DESC, clock DESC");
-    if (s)
-        bind_id(s, 1, record);
-    return each_record(s, cb, arg);
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending FROM records"
+                          " WHERE record = ?1 ORDER BY current DESC, clock DESC",
+                          record, cb, arg);
+}
+
+int
+dbk_local_pending_in(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
+{
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending FROM records"
+                          " WHERE pending = 1 AND stream = ?1 AND current = 1",
+                          stream, cb, arg);
+}
+
+int
+dbk_local_records(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
+{
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending FROM records"
+                          " WHERE current = 1 AND (?1 IS NULL OR stream = ?1) ORDER BY clock",
+                          stream, cb, arg);
 }
 
 int64_t
@@ -879,7 +950,7 @@ dbk_local_pending_of(dbk_local *L, const dbk_id *record)
         if (sqlite3_step(s) == SQLITE_ROW)
             n = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return n;
 }
 
@@ -899,7 +970,7 @@ dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except)
         if (sqlite3_step(s) == SQLITE_ROW)
             n = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return n;
 }
 
@@ -923,7 +994,7 @@ dbk_local_authored_count(dbk_local *L, const dbk_id *stream, const dbk_id *excep
         if (sqlite3_step(s) == SQLITE_ROW)
             n = sqlite3_column_int64(s, 0);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return n;
 }
 
@@ -934,7 +1005,7 @@ dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg)
                               " WHERE pending = 1 ORDER BY clock LIMIT ?1");
     if (s)
         sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
-    return each_record(s, cb, arg);
+    return each_record(L, s, cb, arg);
 }
 
 int64_t
@@ -944,7 +1015,7 @@ dbk_local_outbox_count(dbk_local *L)
     int64_t n = -1;
     if (s && sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(L, s);
     return n;
 }
 
@@ -959,7 +1030,7 @@ dbk_local_outbox_done(dbk_local *L, const dbk_id *record, const dbk_revision *re
     sqlite3_bind_int64(s, 2, (sqlite3_int64)rev->clock);
     bind_id(s, 3, &rev->device);
     sqlite3_bind_int64(s, 4, seq);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -971,7 +1042,7 @@ dbk_local_outbox_abandon(dbk_local *L, const dbk_id *stream, int64_t *n)
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, stream);
-    if ((rc = done(s)) == DBK_OK)
+    if ((rc = done(L, s)) == DBK_OK)
         *n = sqlite3_changes(L->db);
     return rc;
 }
@@ -997,7 +1068,7 @@ dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_re
     bind_id(s, 1, record);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)rev->clock);
     bind_id(s, 3, &rev->device);
-    if ((rc = done(s)) != DBK_OK)
+    if ((rc = done(L, s)) != DBK_OK)
         return rc;
     if (sqlite3_changes(L->db) == 0)
         return DBK_E_NOT_FOUND;
@@ -1007,7 +1078,7 @@ dbk_local_revision_drop_pending(dbk_local *L, const dbk_id *record, const dbk_re
     if (s == NULL)
         return DBK_E_IO;
     bind_id(s, 1, record);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -1021,7 +1092,7 @@ dbk_local_max_clock(dbk_local *L, uint64_t at_most, uint64_t *out)
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    unprep(L, s);
     return rc == SQLITE_ROW ? DBK_OK : map(rc);
 }
 
@@ -1040,15 +1111,15 @@ dbk_local_summary_get(dbk_local *L, const dbk_id *stream, unsigned char **out, s
     if (rc == SQLITE_ROW) {
         size_t n = (size_t)sqlite3_column_bytes(s, 0);
         if ((*out = malloc(n ? n : 1)) == NULL) {
-            sqlite3_finalize(s);
+            unprep(L, s);
             return DBK_E_NOMEM;
         }
         memcpy(*out, sqlite3_column_blob(s, 0), n);
         *len = n;
-        sqlite3_finalize(s);
+        unprep(L, s);
         return DBK_OK;
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return rc == SQLITE_DONE ? DBK_E_NOT_FOUND : map(rc);
 }
 
@@ -1060,7 +1131,7 @@ dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned char *b
         return DBK_E_IO;
     bind_id(s, 1, stream);
     sqlite3_bind_blob(s, 2, body, (int)len, SQLITE_STATIC);
-    return done(s);
+    return done(L, s);
 }
 
 int
@@ -1081,7 +1152,7 @@ dbk_local_stream_mark(dbk_local *L, const dbk_id *stream, int64_t *rows, int64_t
         *rows = sqlite3_column_int64(s, 0);
         *max_rowid = sqlite3_column_int64(s, 1);
     }
-    sqlite3_finalize(s);
+    unprep(L, s);
     return rc == SQLITE_ROW ? DBK_OK : map(rc);
 }
 
@@ -1095,15 +1166,14 @@ dbk_local_records_after(dbk_local *L, const dbk_id *stream, int64_t rowid, dbk_l
         bind_id(s, 1, stream);
         sqlite3_bind_int64(s, 2, rowid);
     }
-    return each_record(s, cb, arg);
+    return each_record(L, s, cb, arg);
 }
 
 int
 dbk_local_records_of(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg)
 {
-    sqlite3_stmt *s = prep(L, "SELECT envelope, current, seq, pending, rowid FROM records"
-                              " WHERE stream = ?1 AND current = 1 ORDER BY clock");
-    if (s)
-        bind_id(s, 1, stream);
-    return each_record(s, cb, arg);
+    return each_record_of(L,
+                          "SELECT envelope, current, seq, pending, rowid FROM records"
+                          " WHERE stream = ?1 AND current = 1 ORDER BY clock",
+                          stream, cb, arg);
 }

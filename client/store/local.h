@@ -58,6 +58,10 @@ int dbk_local_put_text(dbk_local *L, const char *key, const char *val);
 int dbk_local_get_text(dbk_local *L, const char *key, char *out, size_t cap);
 int dbk_local_put_int(dbk_local *L, const char *key, int64_t v);
 int64_t dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt);
+/* Whether some key begins with prefix (true when that cannot be read: the caller then
+ * asks key by key). One lookup in the key's index: a caller that would ask one key per
+ * stream asks this first. */
+bool dbk_local_has_prefix(dbk_local *L, const char *prefix);
 
 enum dbk_local_kind { DBK_LOCAL_SHARED = 1, DBK_LOCAL_PRIVATE = 2 };
 
@@ -144,6 +148,9 @@ int dbk_local_records_owned(dbk_local *L, const dbk_id *a, const dbk_id *b, dbk_
                             void *arg);
 /* Every revision of one record, current first. */
 int dbk_local_revisions(dbk_local *L, const dbk_id *record, dbk_local_record_cb cb, void *arg);
+/* The current revisions of stream that wait in the outbox (from the outbox's index: a
+ * stream with none costs one lookup). */
+int dbk_local_pending_in(dbk_local *L, const dbk_id *stream, dbk_local_record_cb cb, void *arg);
 
 /* Pending revisions, oldest first, at most limit. */
 int dbk_local_outbox(dbk_local *L, size_t limit, dbk_local_record_cb cb, void *arg);

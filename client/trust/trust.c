@@ -26,6 +26,15 @@ dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char
     return false;
 }
 
+dbk_doc_kind
+dbk_trust_doc_kind(const json_t *doc)
+{
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    if (!json_is_object(doc))
+        return DBK_DOC_BAD;
+    return type != NULL && strcmp(type, "head") == 0 ? DBK_DOC_HEAD : DBK_DOC_ENTRY;
+}
+
 /* ---- grants ---- */
 
 /* The self-grant's consent says which of the account's streams this is. */

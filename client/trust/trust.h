@@ -105,6 +105,15 @@ int dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, co
  */
 bool dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type);
 
+/*
+ * What an opened plaintext is to a reader, before anything else is asked of it: an
+ * entry; a stream head (T12), which is bookkeeping, never shown nor counted; or no
+ * JSON object at all, counted as an entry that did not open. Every reader asks this
+ * (book/entry.c, book/entries.c, report/summary.c), so no cache is read otherwise.
+ */
+typedef enum { DBK_DOC_ENTRY, DBK_DOC_HEAD, DBK_DOC_BAD } dbk_doc_kind;
+dbk_doc_kind dbk_trust_doc_kind(const json_t *doc);
+
 /* Why a grant or a listing was refused, counted for the user to see. */
 typedef struct dbk_trust_report {
     size_t bad_grants;      /* not signed by the owner's pinned key, or not for us */
