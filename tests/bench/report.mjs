@@ -119,6 +119,7 @@ for (const [k, label] of [
   ['push_cpu_ms_per_1k', 'daybookd CPU per 1,000 records pushed (not PostgreSQL\'s)'],
   ['sync_p50_ms', 'incremental sync p50'],
   ['sync_p99_ms', 'incremental sync p99'],
+  ['bg_sync_p50_ms', 'the 64 others\' syncs meanwhile, p50 (2 nodes: half on each)'],
   ['sync_per_s', 'syncs/s completed meanwhile'],
 ]) {
   line(`${label}, 1 node`, `daybook_pg1_${k}`, `daybook_${k}`, 'SQLite');

@@ -3,7 +3,8 @@
  * each against a real daybookd with real clients (tests/support/tc.c): what
  * GET /v1/invites lists (R4), far-future revisions (R6, clock_ahead), the error
  * for an unknown format version byte (R1), and 403 for a stream that does not
- * exist, the same as for one the caller has no relation to (R2). The
+ * exist, the same as for one the caller has no relation to (R2); and that each item
+ * of a push is judged after the ones before it in the same request. The
  * counselor-key lookup before an invite is used (R5) is tested with the real CLI
  * in integration.client_sync.
  */
@@ -225,6 +226,98 @@ test_far_future_revision_refused(void **state)
     tc_account_free(&co);
 }
 
+/*
+ * One push of 150 records in which one record comes five times: a newer revision
+ * right after its first, the same bytes again (duplicate), the older revision again
+ * (superseded), and a newer one 126 items later. Each item must be judged against
+ * what the items before it stored, as if pushed one by one: the PostgreSQL store
+ * reads and writes a push's records in chunks of 64, and a record seen twice must
+ * start a new chunk (store/pg/store_pg.c, chunk_end). Also run on SQLite.
+ */
+static void
+test_push_judges_each_item_after_the_ones_before(void **state)
+{
+    enum { N = 150, A_FIRST = 3, A_LATE = 130 };
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id a, other;
+    json_t *items = json_array(), *env_a1 = NULL, *env_a2 = NULL, *env_late = NULL;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor Batches");
+    tc_new_client(s, &cl, &co);
+    dbk_id_random(&a);
+    for (int i = 0; i < N; i++) {
+        json_t *env;
+        if (i == A_FIRST)
+            env = env_a1 = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &a, "{\"n\":1}");
+        else if (i == A_FIRST + 1)
+            env = env_a2 = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &a, "{\"n\":2}");
+        else if (i == A_FIRST + 2)
+            env = json_incref(env_a2); /* the same bytes: duplicate */
+        else if (i == A_FIRST + 3)
+            env = json_incref(env_a1); /* the older revision: superseded */
+        else if (i == A_LATE)
+            env = env_late = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &a, "{\"n\":3}");
+        else {
+            dbk_id_random(&other);
+            env = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &other, "{\"n\":0}");
+        }
+        json_array_append_new(items, json_pack("{s:o}", "envelope", env));
+    }
+    json_incref(env_a1); /* kept for the pull below */
+    json_incref(env_a2);
+    json_incref(env_late);
+    json_t *body = json_pack("{s:o}", "records", items);
+    json_t *r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/records", &cl.shared), body, &st);
+    assert_int_equal(st, 200);
+    json_t *res = json_object_get(r, "results");
+    assert_int_equal(json_array_size(res), N);
+    json_int_t want_seq = 0;
+    for (int i = 0; i < N; i++) {
+        json_t *it = json_array_get(res, (size_t)i);
+        const char *result = json_string_value(json_object_get(it, "result"));
+        json_int_t seq = json_integer_value(json_object_get(it, "seq"));
+        if (i == A_FIRST + 2) {
+            assert_string_equal(result, "duplicate");
+            assert_int_equal(seq, want_seq); /* the stored copy's */
+        } else if (i == A_FIRST + 3) {
+            assert_string_equal(result, "superseded");
+        } else {
+            assert_string_equal(result, "stored");
+            assert_int_equal(seq, ++want_seq);
+        }
+    }
+    assert_int_equal(json_integer_value(json_object_get(r, "high_seq")), N - 2);
+    json_decref(r);
+    json_decref(body);
+
+    /* A pull from the start: every record once, in order, the late revision of a. */
+    r = tc_req(s, &cl, "GET", tc_path("/v1/streams/%s/records?since=0", &cl.shared), NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *recs = json_object_get(r, "records");
+    assert_int_equal(json_array_size(recs), N - 4);
+    json_int_t prev = 0;
+    bool late_found = false;
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        json_t *rec = json_array_get(recs, i);
+        json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
+        assert_true(seq > prev);
+        prev = seq;
+        if (json_equal(json_object_get(rec, "envelope"), env_late))
+            late_found = true;
+        assert_false(json_equal(json_object_get(rec, "envelope"), env_a1));
+        assert_false(json_equal(json_object_get(rec, "envelope"), env_a2));
+    }
+    assert_true(late_found);
+    json_decref(r);
+    json_decref(env_a1);
+    json_decref(env_a2);
+    json_decref(env_late);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 int
 main(void)
 {
@@ -233,6 +326,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unknown_bundle_version, start, stop),
         cmocka_unit_test_setup_teardown(test_unknown_stream_is_forbidden, start, stop),
         cmocka_unit_test_setup_teardown(test_far_future_revision_refused, start, stop),
+        cmocka_unit_test_setup_teardown(test_push_judges_each_item_after_the_ones_before, start,
+                                        stop),
     };
     if (dbk_init() != DBK_OK)
         return 1;

@@ -2,12 +2,16 @@
  * The PostgreSQL backend, through libpq, for one database shared by several
  * daybookd nodes. Its functions are the operations of store/backend.h with the
  * prefix pg_; the schema is store/schema.c's, the push and pull rules
- * store/rules.c's. docs/DESIGN.md ("Several nodes, one database") explains the design; the invariants:
+ * store/rules.c's. docs/DESIGN.md ("Several nodes, one database") explains the design; the
+ * invariants:
  *
  * - Only storage threads call in here (worker.c), never the event loop. Each
  *   thread has its own connection (pg_clone): the worker's pool.
  * - Statements are prepared once per connection (PQprepare, named q<N>, on first
  *   use), parameters and results travel in binary, every integer column is BIGINT.
+ * - Round trips are what daybookd pays for on PostgreSQL beyond SQLite: statements
+ *   that do not wait on each other's answers go in one (pipelines, pl_*), and
+ *   SAVEPOINT and RELEASE wait for the next statement (defer).
  * - The pull cursor: a push reads the stream's row with SELECT ... FOR UPDATE and
  *   keeps the lock to its commit, so a stream's sequence numbers are given and made
  *   visible in one order; "seq > since" never skips a record committed late. (A
@@ -58,6 +62,7 @@ DBK_BACKEND_DECLARE()
 #define AUDIT_LOCK 0x64626b0000000002LL
 #define RECONNECT_MS 1000
 #define SP_MAX 64
+#define DEFER_MAX 8
 #define MAX_PARAMS 16
 /* Last seen (pg_token_check): devices remembered per connection, 4-way by id, and
  * notes of one transaction at most (a group is at most 256 jobs). */
@@ -299,6 +304,10 @@ struct pg_store {
     size_t npending, cap;
     size_t marks[SP_MAX]; /* npending at each open savepoint */
     int sp_depth;
+    /* Statements no answer is waited for (SAVEPOINT, RELEASE): sent with the next
+     * statement, in its round trip (pl_begin). */
+    const char *defer[DEFER_MAX];
+    int ndefer;
     /* Last seen (pg_token_check): the minute this connection last wrote for a device,
      * or found written, by committed transactions (store/seen.h; here minute and
      * stored are always equal); and what the open one wrote, kept once it commits. */
@@ -474,6 +483,9 @@ fail(pg_store *st, const PGresult *r)
     return err;
 }
 
+static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
+static const char SQL_RELEASE[] = "RELEASE job";
+
 /* Session settings of every connection: a lock is not waited on forever (a node
  * stopped while holding one), nor is a transaction left open. */
 static const char SESSION_SQL[] = "SET lock_timeout = '10s';"
@@ -497,6 +509,7 @@ ensure(pg_store *st)
     if (st->conn != NULL)
         PQfinish(st->conn);
     memset(st->prepared, 0, sizeof st->prepared);
+    st->ndefer = 0;
     /* The URL's own settings come after the defaults, so they win. */
     st->conn = PQconnectdbParams(keys, vals, 1);
     if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK) {
@@ -553,6 +566,207 @@ prepare(pg_store *st, enum q id, char name[16])
     return rc;
 }
 
+/* ---- pipelines: several statements, one round trip ----
+ *
+ * libpq's pipeline mode: statements are sent one after another and their results
+ * read in order after one Sync, so the statements of a step that do not wait on
+ * each other's answers (a push's reads of its records, then its writes; the audit
+ * chain's inserts and the COMMIT) cost one round trip together, where each cost its
+ * own: a send, a poll and a receive on daybookd's side and a wake-up of both
+ * processes, which was most of what daybookd spent on a record beyond SQLite. The
+ * server runs them in order, each with its own snapshot as if sent alone. Inside
+ * the transaction the Sync commits nothing; a statement that fails aborts the
+ * transaction as it would alone, and the ones after it are skipped
+ * (PGRES_PIPELINE_ABORTED) instead of failing one by one. Statements are prepared
+ * before the pipeline starts: PQprepare waits for its answer, which a pipeline
+ * cannot. */
+#define PIPE_MAX 72
+
+typedef struct pline {
+    bool open;               /* in pipeline mode: pl_end must read it to its end */
+    int pre;                 /* deferred statements sent first (st->defer) */
+    int n;                   /* statements sent after them */
+    int rc;                  /* the first failure */
+    PGresult *res[PIPE_MAX]; /* their results, in order; NULL for a failed or skipped one */
+} pline;
+
+/* Prepares every query of ids on this connection that is not yet. */
+static int
+prepare_all(pg_store *st, const enum q *ids, size_t n)
+{
+    char name[16];
+    int rc = DBK_OK;
+    for (size_t i = 0; i < n && rc == DBK_OK; i++)
+        rc = prepare(st, ids[i], name);
+    return rc;
+}
+
+static int
+pl_begin(pg_store *st, pline *pl)
+{
+    pl->n = pl->pre = 0;
+    pl->rc = DBK_OK;
+    pl->open = false;
+    if (!conn_ok(st)) {
+        if (st->last_err == DBK_OK)
+            st->last_err = DBK_E_STORE_UNAVAILABLE;
+        return pl->rc = DBK_E_STORE_UNAVAILABLE;
+    }
+    if (!PQenterPipelineMode(st->conn)) {
+        pl->rc = fail(st, NULL);
+        return pl->rc;
+    }
+    pl->open = true;
+    for (int i = 0; i < st->ndefer && pl->rc == DBK_OK; i++) {
+        if (!PQsendQueryParams(st->conn, st->defer[i], 0, NULL, NULL, NULL, NULL, 1))
+            pl->rc = fail(st, NULL);
+        else
+            pl->pre++;
+    }
+    st->ndefer = 0;
+    return pl->rc;
+}
+
+/* Queues prepared query id (prepare_all first); a failure shows in pl_end. */
+static void
+pl_send(pg_store *st, pline *pl, enum q id, const params *p)
+{
+    char name[16];
+    if (pl->rc != DBK_OK || !pl->open)
+        return;
+    if (pl->n == PIPE_MAX || !st->prepared[id]) {
+        pl->rc = DBK_E_INTERNAL;
+        return;
+    }
+    snprintf(name, sizeof name, "q%d", (int)id);
+    if (!PQsendQueryPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                             p ? p->fmt : NULL, 1))
+        pl->rc = fail(st, NULL);
+    else
+        pl->res[pl->n++] = NULL;
+}
+
+/* Queues a statement without parameters (COMMIT). */
+static void
+pl_send_sql(pg_store *st, pline *pl, const char *sql)
+{
+    if (pl->rc != DBK_OK || !pl->open)
+        return;
+    if (pl->n == PIPE_MAX) {
+        pl->rc = DBK_E_INTERNAL;
+        return;
+    }
+    if (!PQsendQueryParams(st->conn, sql, 0, NULL, NULL, NULL, NULL, 1))
+        pl->rc = fail(st, NULL);
+    else
+        pl->res[pl->n++] = NULL;
+}
+
+/* A connection whose pipeline could not be read to its end cannot be trusted with
+ * the next statement: it is dropped, and the next transaction connects again. */
+static void
+pl_abandon(pg_store *st)
+{
+    PQfinish(st->conn);
+    st->conn = NULL;
+    st->ndefer = 0;
+    if (st->last_err == DBK_OK)
+        st->last_err = DBK_E_STORE_UNAVAILABLE;
+}
+
+/* Sends the pipeline and reads every result (pl->res, for pl_clear). DBK_OK when
+ * every statement succeeded, else the first failure. */
+static int
+pl_end(pg_store *st, pline *pl)
+{
+    int i = 0, nulls = 0;
+    bool synced = false;
+
+    if (!pl->open)
+        return pl->rc != DBK_OK ? pl->rc : DBK_E_STORE_UNAVAILABLE;
+    pl->open = false;
+    if (!PQpipelineSync(st->conn)) {
+        if (pl->rc == DBK_OK)
+            pl->rc = fail(st, NULL);
+        pl_abandon(st);
+        return pl->rc;
+    }
+    /* Each statement's results end with a NULL; the Sync's result ends the pipeline.
+     * Two NULLs in a row: nothing more is coming (the connection is lost). */
+    while (!synced) {
+        PGresult *r = PQgetResult(st->conn);
+        if (r == NULL) {
+            if (++nulls == 2)
+                break;
+            continue;
+        }
+        nulls = 0;
+        switch (PQresultStatus(r)) {
+        case PGRES_PIPELINE_SYNC:
+            synced = true;
+            PQclear(r);
+            break;
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+            if (i >= pl->pre && i - pl->pre < pl->n) {
+                pl->res[i++ - pl->pre] = r;
+                break;
+            }
+            i++;
+            PQclear(r);
+            break;
+        default: /* the failure, or PGRES_PIPELINE_ABORTED after it */
+            if (pl->rc == DBK_OK)
+                pl->rc = fail(st, r);
+            i++;
+            PQclear(r);
+            break;
+        }
+    }
+    /* Every statement answered (a result or a failure), or none is trusted. */
+    if (!synced || i != pl->pre + pl->n || !PQexitPipelineMode(st->conn)) {
+        if (pl->rc == DBK_OK)
+            pl->rc = fail(st, NULL);
+        pl_abandon(st);
+    }
+    return pl->rc;
+}
+
+static void
+pl_clear(pline *pl)
+{
+    for (int i = 0; i < pl->n; i++) {
+        PQclear(pl->res[i]);
+        pl->res[i] = NULL;
+    }
+    pl->n = 0;
+}
+
+/* Sends the deferred statements now, for a statement that cannot carry them. */
+static int
+flush(pg_store *st)
+{
+    pline pl;
+    int rc;
+    if (st->ndefer == 0)
+        return DBK_OK;
+    pl_begin(st, &pl);
+    rc = pl_end(st, &pl);
+    pl_clear(&pl);
+    return rc;
+}
+
+/* sql (a constant), sent with the next statement. */
+static int
+defer(pg_store *st, const char *sql)
+{
+    int rc;
+    if (st->ndefer == DEFER_MAX && (rc = flush(st)) != DBK_OK)
+        return rc;
+    st->defer[st->ndefer++] = sql;
+    return DBK_OK;
+}
+
 /* Runs a prepared query; the result (rows or a command's) or NULL with *rc set. */
 static PGresult *
 run(pg_store *st, enum q id, const params *p, int *rc)
@@ -562,6 +776,19 @@ run(pg_store *st, enum q id, const params *p, int *rc)
 
     if ((*rc = prepare(st, id, name)) != DBK_OK)
         return NULL;
+    if (st->ndefer > 0) { /* with them, in one round trip */
+        pline pl;
+        pl_begin(st, &pl);
+        pl_send(st, &pl, id, p);
+        if ((*rc = pl_end(st, &pl)) != DBK_OK) {
+            pl_clear(&pl);
+            return NULL;
+        }
+        r = pl.res[0];
+        pl.res[0] = NULL;
+        pl_clear(&pl);
+        return r;
+    }
     r = PQexecPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
                        p ? p->fmt : NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -607,6 +834,8 @@ simple(pg_store *st, const char *sql)
     int rc = DBK_OK;
     if (!conn_ok(st))
         return DBK_E_STORE_UNAVAILABLE;
+    if ((rc = flush(st)) != DBK_OK)
+        return rc;
     r = PQexec(st->conn, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         rc = fail(st, r);
@@ -817,6 +1046,7 @@ pg_tx_begin(pg_store *st)
     st->npending = 0;
     st->nseen_tx = 0;
     st->sp_depth = 0;
+    st->ndefer = 0;
     st->in_tx = false;
     if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
         return rc;
@@ -853,8 +1083,8 @@ pg_tx_alive(pg_store *st)
 
 static void read_audit(const PGresult *r, int row, dbk_audit_entry *e);
 
-static int
-audit_insert(pg_store *st, const dbk_audit_entry *e)
+static void
+send_audit_insert(pg_store *st, pline *pl, const dbk_audit_entry *e)
 {
     params p = {.n = 0};
     p_i64(&p, e->index);
@@ -872,42 +1102,72 @@ audit_insert(pg_store *st, const dbk_audit_entry *e)
     p_i64(&p, e->seq_to);
     p_blob(&p, e->prev, DBK_HASH_BYTES);
     p_blob(&p, e->hash, DBK_HASH_BYTES);
-    return exec_q(st, Q_AUDIT_INSERT, &p, NULL);
+    pl_send(st, pl, Q_AUDIT_INSERT, &p);
 }
 
-/* Chains the transaction's audit entries after the chain's head, under AUDIT_LOCK
- * (held until the commit that follows). */
-static int
-audit_flush(pg_store *st)
+/* At most this many audit inserts in one pipeline (the last ones with the COMMIT). */
+#define AUDIT_CHUNK (PIPE_MAX - 1)
+
+/*
+ * Chains the transaction's audit entries after the chain's head and commits. The
+ * chain's lock (AUDIT_LOCK) and its head are asked in one round trip, the head read
+ * by its own statement once the lock is held; the inserts and the COMMIT go in
+ * another, so the lock, which every node's commits wait for, is held for one round
+ * trip and the commit's flush, not one round trip per entry. Returns the COMMIT's
+ * result (NULL with *rc set when it was not reached).
+ */
+static PGresult *
+audit_commit(pg_store *st, int *rc)
 {
+    static const enum q used[] = {Q_AUDIT_LOCK, Q_AUDIT_LAST, Q_AUDIT_INSERT};
     unsigned char last_hash[DBK_HASH_BYTES] = {0};
     int64_t last = 0;
     params p = {.n = 0};
-    PGresult *r;
-    int rc;
+    pline pl;
+    size_t from = 0;
 
-    if (st->npending == 0)
-        return DBK_OK;
-    p_i64(&p, AUDIT_LOCK);
-    if ((rc = exec_q(st, Q_AUDIT_LOCK, &p, NULL)) != DBK_OK)
-        return rc;
-    if ((r = one(st, Q_AUDIT_LAST, NULL, &rc)) != NULL) {
-        last = c_i64(r, 0, 0);
-        c_fixed(r, 0, 1, last_hash, DBK_HASH_BYTES);
-        PQclear(r);
-    } else if (rc != DBK_E_NOT_FOUND) {
-        return rc;
+    if (st->npending > 0) {
+        if ((*rc = prepare_all(st, used, sizeof used / sizeof used[0])) != DBK_OK)
+            return NULL;
+        pl_begin(st, &pl);
+        p_i64(&p, AUDIT_LOCK);
+        pl_send(st, &pl, Q_AUDIT_LOCK, &p);
+        pl_send(st, &pl, Q_AUDIT_LAST, NULL);
+        if ((*rc = pl_end(st, &pl)) == DBK_OK && PQntuples(pl.res[1]) > 0) {
+            last = c_i64(pl.res[1], 0, 0);
+            c_fixed(pl.res[1], 0, 1, last_hash, DBK_HASH_BYTES);
+        }
+        pl_clear(&pl);
+        if (*rc != DBK_OK)
+            return NULL;
+        for (size_t i = 0; i < st->npending; i++) {
+            dbk_audit_entry *e = &st->pending[i];
+            dbk_audit_chain_next(e, last, last_hash);
+            last = e->index;
+            memcpy(last_hash, e->hash, DBK_HASH_BYTES);
+        }
     }
-    for (size_t i = 0; i < st->npending; i++) {
-        dbk_audit_entry *e = &st->pending[i];
-        dbk_audit_chain_next(e, last, last_hash);
-        if ((rc = audit_insert(st, e)) != DBK_OK)
-            return rc;
-        last = e->index;
-        memcpy(last_hash, e->hash, DBK_HASH_BYTES);
+    for (;;) {
+        size_t to = st->npending - from > AUDIT_CHUNK ? from + AUDIT_CHUNK : st->npending;
+        bool commit = to == st->npending;
+        PGresult *r = NULL;
+        pl_begin(st, &pl);
+        for (size_t i = from; i < to; i++)
+            send_audit_insert(st, &pl, &st->pending[i]);
+        if (commit)
+            pl_send_sql(st, &pl, "COMMIT");
+        if ((*rc = pl_end(st, &pl)) == DBK_OK && commit) {
+            r = pl.res[pl.n - 1];
+            pl.res[pl.n - 1] = NULL;
+        }
+        pl_clear(&pl);
+        if (*rc != DBK_OK || commit) {
+            if (*rc == DBK_OK)
+                st->npending = 0;
+            return r;
+        }
+        from = to;
     }
-    st->npending = 0;
-    return DBK_OK;
 }
 
 static int
@@ -916,14 +1176,11 @@ pg_tx_commit(pg_store *st)
     PGresult *r;
     int rc = tx_open(st);
 
-    if (rc == DBK_OK)
-        rc = audit_flush(st);
     if (rc != DBK_OK)
         return rc; /* the worker rolls back */
-    r = PQexec(st->conn, "COMMIT");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = fail(st, r);
-    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    if ((r = audit_commit(st, &rc)) == NULL)
+        return rc != DBK_OK ? rc : DBK_E_UNAVAILABLE; /* not committed: the worker rolls back */
+    if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
         rc = st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE; /* it rolled back */
     PQclear(r);
     if (rc == DBK_OK)
@@ -935,6 +1192,7 @@ pg_tx_commit(pg_store *st)
 static void
 pg_tx_rollback(pg_store *st)
 {
+    st->ndefer = 0; /* what they would have done goes with the rest */
     if (conn_ok(st) && PQtransactionStatus(st->conn) != PQTRANS_IDLE)
         simple(st, "ROLLBACK");
     st->in_tx = false;
@@ -943,24 +1201,34 @@ pg_tx_rollback(pg_store *st)
     st->nseen_tx = 0;
 }
 
+/* A job's savepoint is sent with its first statement (defer): a job that sends none,
+ * as a sync answered without a write, costs no round trip for it. */
 static int
 pg_sp_begin(pg_store *st)
 {
     int rc = tx_open(st);
     if (rc == DBK_OK && st->sp_depth == SP_MAX)
         rc = DBK_E_INTERNAL;
-    if (rc == DBK_OK && (rc = simple(st, "SAVEPOINT job")) == DBK_OK)
+    if (rc == DBK_OK && (rc = defer(st, SQL_SAVEPOINT)) == DBK_OK)
         st->marks[st->sp_depth++] = st->npending;
     return rc;
 }
 
+/* Its release goes with the next statement (the next job's, or the COMMIT); a
+ * savepoint not sent yet is dropped instead: nothing ran under it. */
 static int
 pg_sp_release(pg_store *st)
 {
     int rc = tx_open(st);
-    if (rc == DBK_OK && (rc = simple(st, "RELEASE job")) == DBK_OK && st->sp_depth > 0)
+    if (rc != DBK_OK)
+        return rc;
+    if (st->ndefer > 0 && st->defer[st->ndefer - 1] == SQL_SAVEPOINT)
+        st->ndefer--;
+    else if ((rc = defer(st, SQL_RELEASE)) != DBK_OK)
+        return rc;
+    if (st->sp_depth > 0)
         st->sp_depth--;
-    return rc;
+    return DBK_OK;
 }
 
 static void
@@ -969,11 +1237,17 @@ pg_sp_rollback(pg_store *st)
     if (st->sp_depth > 0)
         st->npending = st->marks[--st->sp_depth]; /* its audit entries go too */
     st->nseen_tx = 0; /* its last-seen writes too (and others': they are only sent again) */
+    if (st->ndefer > 0 && st->defer[st->ndefer - 1] == SQL_SAVEPOINT) {
+        st->ndefer--; /* never sent: nothing ran under it */
+        return;
+    }
     if (!conn_ok(st) || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
         return;
-    simple(st, "ROLLBACK TO job");
-    simple(st, "RELEASE job");
-    if (PQtransactionStatus(st->conn) == PQTRANS_INTRANS)
+    /* Nothing is deferred while the transaction has failed (sp_begin and sp_release
+     * refuse it), so these are not skipped behind an earlier failure. */
+    if (defer(st, "ROLLBACK TO job") == DBK_OK && defer(st, SQL_RELEASE) == DBK_OK)
+        flush(st);
+    if (conn_ok(st) && PQtransactionStatus(st->conn) == PQTRANS_INTRANS)
         st->last_err = DBK_OK; /* the failure is undone with the savepoint */
 }
 
@@ -1184,7 +1458,7 @@ each(pg_store *st, enum q id, const params *p, void (*each_row)(const PGresult *
     PGresult *r;
     int rc;
 
-    if ((rc = prepare(st, id, name)) != DBK_OK)
+    if ((rc = prepare(st, id, name)) != DBK_OK || (rc = flush(st)) != DBK_OK)
         return rc;
     if (!PQsendQueryPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
                              p ? p->fmt : NULL, 1))
@@ -1844,20 +2118,15 @@ pg_access(pg_store *st, const dbk_id *account, const dbk_id *stream, int64_t now
 
 /* ---- records ---- */
 
-/* What is stored for it's record (cur), and its envelope's length. */
-static int
-record_get(pg_store *st, const dbk_id *stream, const dbk_push_item *it, dbk_stored_record *cur,
-           int64_t *old_len)
+/* What is stored for it's record (cur), and its envelope's length, from its row in r
+ * (no row: nothing stored). */
+static void
+read_current(const PGresult *r, const dbk_push_item *it, dbk_stored_record *cur, int64_t *old_len)
 {
-    params p = {.n = 0};
-    int rc;
-    p_id(&p, stream);
-    p_id(&p, &it->hdr.record);
-    PGresult *r = one(st, Q_RECORD_GET, &p, &rc);
     memset(cur, 0, sizeof *cur);
     *old_len = 0;
-    if (r == NULL)
-        return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    if (PQntuples(r) == 0)
+        return;
     cur->exists = true;
     cur->seq = c_i64(r, 0, 0);
     cur->current.clock = (uint64_t)c_i64(r, 0, 1);
@@ -1866,12 +2135,20 @@ record_get(pg_store *st, const dbk_id *stream, const dbk_push_item *it, dbk_stor
     cur->same_bytes =
         (size_t)*old_len == it->len && memcmp(PQgetvalue(r, 0, 3), it->env, it->len) == 0;
     c_id(r, 0, 4, &cur->creator);
-    PQclear(r);
-    return DBK_OK;
 }
 
-static int
-record_put(pg_store *st, const dbk_id *stream, const dbk_push_item *it, const dbk_id *creator)
+static void
+send_record_get(pg_store *st, pline *pl, const dbk_id *stream, const dbk_push_item *it)
+{
+    params p = {.n = 0};
+    p_id(&p, stream);
+    p_id(&p, &it->hdr.record);
+    pl_send(st, pl, Q_RECORD_GET, &p);
+}
+
+static void
+send_record_put(pg_store *st, pline *pl, const dbk_id *stream, const dbk_push_item *it,
+                const dbk_id *creator)
 {
     params p = {.n = 0};
     p_id(&p, stream);
@@ -1882,17 +2159,19 @@ record_put(pg_store *st, const dbk_id *stream, const dbk_push_item *it, const db
     p_i64(&p, it->hdr.epoch);
     p_id(&p, creator);
     p_blob(&p, it->env, it->len);
-    return exec_q(st, Q_RECORD_UPSERT, &p, NULL);
+    pl_send(st, pl, Q_RECORD_UPSERT, &p);
 }
 
 /* Closed epochs: an envelope may use an epoch no later than the current one, made (by
- * its clock) before that epoch closed. Sets .stale on those it refuses. */
+ * its clock) before that epoch closed. Sets .stale on those it refuses. The first
+ * item's epoch was looked up with the stream's lock (first_closed). */
 static int
-check_epochs(pg_store *st, dbk_push_batch *b, const dbk_stream *str, bool *stale)
+check_epochs(pg_store *st, dbk_push_batch *b, const dbk_stream *str, int64_t first_closed,
+             bool *stale)
 {
-    bool have = false; /* one look-up per run of equal epochs */
-    uint32_t looked = 0;
-    int64_t closed = 0;
+    bool have = b->n > 0; /* one look-up per run of equal epochs */
+    uint32_t looked = b->n > 0 ? b->items[0].hdr.epoch : 0;
+    int64_t closed = first_closed;
     for (size_t i = 0; i < b->n; i++) {
         dbk_push_item *it = &b->items[i];
         int rc;
@@ -1912,77 +2191,167 @@ check_epochs(pg_store *st, dbk_push_batch *b, const dbk_stream *str, bool *stale
     return DBK_OK;
 }
 
+/* Items of one push read and written together: at most PUSH_CHUNK, their records
+ * distinct (a record pushed twice in one batch must read what its first put wrote:
+ * its second item starts the next chunk). */
+#define PUSH_CHUNK 64
+
+static size_t
+chunk_end(const dbk_push_batch *b, size_t from)
+{
+    size_t i = from;
+    for (; i < b->n && i - from < PUSH_CHUNK; i++)
+        for (size_t k = from; k < i; k++)
+            if (dbk_id_equal(&b->items[k].hdr.record, &b->items[i].hdr.record))
+                return i;
+    return i;
+}
+
+/* The stream's row, locked, and the first epoch's close and the first chunk's records
+ * read after the lock is held, in one round trip. */
+static int
+push_start(pg_store *st, dbk_push_batch *b, pline *pl, size_t first_end, dbk_stream *str,
+           int64_t *first_closed)
+{
+    params p = {.n = 0};
+    int rc;
+
+    pl_begin(st, pl);
+    p_id(&p, &b->stream);
+    pl_send(st, pl, Q_STREAM_LOCK, &p);
+    if (b->n > 0) {
+        p_i64(&p, b->items[0].hdr.epoch);
+        pl_send(st, pl, Q_EPOCH_CLOSED_AT, &p);
+    }
+    for (size_t i = 0; i < first_end; i++)
+        send_record_get(st, pl, &b->stream, &b->items[i]);
+    if ((rc = pl_end(st, pl)) != DBK_OK)
+        return rc;
+    if (PQntuples(pl->res[0]) == 0)
+        return DBK_E_NOT_FOUND;
+    read_stream(pl->res[0], 0, str);
+    *first_closed = b->n > 0 && PQntuples(pl->res[1]) > 0 ? c_i64(pl->res[1], 0, 0) : 0;
+    return DBK_OK;
+}
+
+/*
+ * Round trips: one for the lock, the epoch and the records' rows, one for the writes
+ * (the records, the owner's bytes, the stream's counter), per chunk of PUSH_CHUNK
+ * items; each item of a grantee adds one (its grant). A push was two per item.
+ */
 static int
 pg_push(pg_store *st, dbk_push_batch *b)
 {
+    static const enum q used[] = {Q_STREAM_LOCK,   Q_EPOCH_CLOSED_AT,   Q_RECORD_GET,
+                                  Q_RECORD_UPSERT, Q_ACCOUNT_ADD_BYTES, Q_STREAM_SET_SEQ};
     dbk_stream str;
+    pline pl;
     params p = {.n = 0};
-    int64_t added = 0;
+    int64_t added = 0, first_closed = 0;
+    size_t from = 0, end = chunk_end(b, 0);
+    int first_get = 2; /* pl.res index of the chunk's first record read */
     bool stale = false;
     int rc;
 
+    if ((rc = prepare_all(st, used, sizeof used / sizeof used[0])) != DBK_OK)
+        return rc;
     /* The stream's row stays locked to commit: the cursor's guarantee (rules.c). */
-    if ((rc = stream_by(st, Q_STREAM_LOCK, &b->stream, &str)) != DBK_OK)
-        return rc;
-    b->epoch = str.epoch;
-    b->rotation_pending = str.rotation_pending;
-    b->nstored = 0;
-    b->seq_from = b->seq_to = 0;
-    if ((rc = check_epochs(st, b, &str, &stale)) != DBK_OK)
-        return rc;
-    if (stale) {
+    rc = push_start(st, b, &pl, end, &str, &first_closed);
+    if (rc == DBK_OK) {
+        b->epoch = str.epoch;
+        b->rotation_pending = str.rotation_pending;
+        b->nstored = 0;
+        b->seq_from = b->seq_to = 0;
+        rc = check_epochs(st, b, &str, first_closed, &stale);
+    }
+    if (rc == DBK_OK && stale) {
         b->epoch_stale = true;
         b->high_seq = str.seq;
-        return DBK_E_STALE;
+        rc = DBK_E_STALE;
     }
-    for (size_t i = 0; i < b->n; i++) {
-        dbk_push_item *it = &b->items[i];
-        dbk_stored_record cur;
-        int64_t old_len;
-        bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
+    while (rc == DBK_OK && from < b->n) {
+        dbk_id creator[PUSH_CHUNK];
+        bool put[PUSH_CHUNK];
+        pline w;
+        if (first_get < 0) { /* the chunk's reads, after the last chunk's writes */
+            pl_clear(&pl);
+            pl_begin(st, &pl);
+            for (size_t i = from; i < end; i++)
+                send_record_get(st, &pl, &b->stream, &b->items[i]);
+            if ((rc = pl_end(st, &pl)) != DBK_OK)
+                break;
+            first_get = 0;
+        }
+        /* What each item does, in request order (a grantee's grant is asked here). */
+        for (size_t i = from; i < end && rc == DBK_OK; i++) {
+            dbk_push_item *it = &b->items[i];
+            dbk_stored_record cur;
+            int64_t old_len;
+            bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
 
-        if ((rc = record_get(st, &b->stream, it, &cur, &old_len)) != DBK_OK)
-            return rc;
-        if (!author_is_owner &&
-            (rc = pg_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch)) != DBK_OK)
-            return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
-        if ((rc = dbk_push_decide(it, &cur, author_is_owner)) < 0)
-            return rc;
-        if (rc == DBK_PUSH_DO_STALE)
-            stale = true;
-        if (rc != DBK_PUSH_DO_STORE)
-            continue;
-        it->seq = ++str.seq;
-        if (b->nstored++ == 0)
-            b->seq_from = it->seq;
-        b->seq_to = it->seq;
-        added += (int64_t)it->len - old_len;
-        if ((rc = record_put(st, &b->stream, it, cur.exists ? &cur.creator : &it->hdr.author)) !=
-            DBK_OK)
-            return rc;
-        it->has_current = true;
-        it->current = it->hdr.rev;
+            put[i - from] = false;
+            read_current(pl.res[first_get + (int)(i - from)], it, &cur, &old_len);
+            if (!author_is_owner &&
+                (rc = pg_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch)) != DBK_OK) {
+                rc = rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+                break;
+            }
+            if ((rc = dbk_push_decide(it, &cur, author_is_owner)) < 0)
+                break;
+            if (rc == DBK_PUSH_DO_STALE)
+                stale = true;
+            if (rc != DBK_PUSH_DO_STORE) {
+                rc = DBK_OK;
+                continue;
+            }
+            rc = DBK_OK;
+            it->seq = ++str.seq;
+            if (b->nstored++ == 0)
+                b->seq_from = it->seq;
+            b->seq_to = it->seq;
+            added += (int64_t)it->len - old_len;
+            put[i - from] = true;
+            creator[i - from] = cur.exists ? cur.creator : it->hdr.author;
+            it->has_current = true;
+            it->current = it->hdr.rev;
+        }
+        if (rc != DBK_OK)
+            break;
+        /* Its writes; with the last chunk's, the owner's bytes, added and read in one
+         * statement (two nodes adding at once both see the sum), and the counter. */
+        bool last = end == b->n && !stale && b->nstored > 0;
+        pl_begin(st, &w);
+        for (size_t i = from; i < end; i++)
+            if (put[i - from])
+                send_record_put(st, &w, &b->stream, &b->items[i], &creator[i - from]);
+        if (last) {
+            p_id(&p, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer);
+            p_i64(&p, added);
+            pl_send(st, &w, Q_ACCOUNT_ADD_BYTES, &p);
+            p.n = 0;
+            p_id(&p, &b->stream);
+            p_i64(&p, str.seq);
+            pl_send(st, &w, Q_STREAM_SET_SEQ, &p);
+        }
+        if ((rc = pl_end(st, &w)) == DBK_OK && last) {
+            const PGresult *r = w.res[w.n - 2];
+            if (PQntuples(r) == 0) {
+                rc = DBK_E_NOT_FOUND;
+            } else if (added > 0 && c_i64(r, 0, 0) > b->quota) {
+                b->high_seq = str.seq;
+                rc = DBK_E_QUOTA;
+            }
+        }
+        pl_clear(&w);
+        from = end;
+        end = chunk_end(b, from);
+        first_get = -1;
     }
-    b->high_seq = str.seq;
-    if (stale)
-        return DBK_E_STALE;
-    if (b->nstored == 0)
-        return DBK_OK;
-    /* The owner's bytes, added and read in one statement: two nodes adding at once
-     * both see the sum. */
-    p_id(&p, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer);
-    p_i64(&p, added);
-    PGresult *r = one(st, Q_ACCOUNT_ADD_BYTES, &p, &rc);
-    if (r == NULL)
+    pl_clear(&pl);
+    if (rc != DBK_OK)
         return rc;
-    int64_t used = c_i64(r, 0, 0);
-    PQclear(r);
-    if (added > 0 && used > b->quota)
-        return DBK_E_QUOTA;
-    p.n = 0;
-    p_id(&p, &b->stream);
-    p_i64(&p, str.seq);
-    return exec_q(st, Q_STREAM_SET_SEQ, &p, NULL);
+    b->high_seq = str.seq;
+    return stale ? DBK_E_STALE : DBK_OK;
 }
 
 struct pull_each {
