@@ -6,8 +6,9 @@
  * conn->readbuf, pipelined leftovers into conn->pending. The body is allocated
  * once from Content-Length, or grown for chunked bodies, and never beyond
  * DBK_HTTP_MAX_BODY_BYTES. With a head hook (dbk_http_server_set_head_hook) no
- * byte of a body is read, and nothing is allocated for it, until the hook has
- * accepted the head: parsing pauses after the headers and reading stops. A
+ * byte of a body is parsed, and nothing is allocated for it, until the hook has
+ * accepted the head: parsing pauses after the headers, and what arrives meanwhile
+ * goes to conn->pending (at most DBK_HTTP_READ_BUF bytes, then reading stops). A
  * refused head is answered at once; its body, if declared and small, is read and
  * dropped so the connection can be kept, else the connection closes unread.
  *
@@ -734,7 +735,8 @@ dispatch(dbk_http_conn *c)
 /*
  * The head is complete and a body is declared: hand the head to the hook, which
  * answers with dbk_http_body_decide, now or after storage work. Nothing more is
- * read meanwhile; the connection is held like one whose handler is working.
+ * parsed meanwhile; the connection is held like one whose handler is working (what
+ * arrives is kept aside in conn->pending, conn_read_on).
  */
 static void
 gate(dbk_http_conn *c)

@@ -52,8 +52,8 @@ const char *dbk_cmd_suggest(const char *name);
  * CLIENT [options]") take it out before option parsing: a base64url id may begin
  * with '-' and must not be read as an option. dbk_cmd_take_operand returns argv[1]
  * and removes it, or NULL when argv[1] is one of the command's options ("--..." or
- * "-X..." for X in short_opts, but not 22 characters long like an id; the operand
- * may then come last). After getopt,
+ * "-X..." for X in short_opts, but not an id: 22 base64url characters, "--" first
+ * included; the operand may then come last). After getopt,
  * dbk_cmd_operand returns the one operand, or NULL (a usage error).
  */
 const char *dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts);

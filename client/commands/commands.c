@@ -283,18 +283,25 @@ dbk_cmd_print_overview(FILE *out)
                  "Colour is used on a terminal unless NO_COLOR is set.\n");
 }
 
+/* The characters of an id's text (base64url). */
+#define B64URL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 const char *
 dbk_cmd_take_operand(int *argc, char **argv, const char *short_opts)
 {
     const char *first;
-    /* "-X..." with X an option letter is that option, with its argument attached
-     * ("-mTEXT") or not, unless it is 22 characters long: an id, which may begin
-     * with '-' (base64url) and is exactly that long. */
-    if (*argc < 2 || strncmp(argv[1], "--", 2) == 0 ||
-        (argv[1][0] == '-' && argv[1][1] != '\0' && argv[1][1] != ':' &&
-         strchr(short_opts, argv[1][1]) != NULL && strlen(argv[1]) != DBK_ID_TEXT_LEN))
+    bool id;
+    /* "--..." is a long option and "-X..." with X an option letter is that option,
+     * with its argument attached ("-mTEXT") or not, unless it is an id: 22 base64url
+     * characters, which may begin with '-' (one in 64) or "--" (one in 4096). */
+    if (*argc < 2)
         return NULL;
     first = argv[1];
+    id = strlen(first) == DBK_ID_TEXT_LEN && strspn(first, B64URL_CHARS) == DBK_ID_TEXT_LEN;
+    if (!id &&
+        (strncmp(first, "--", 2) == 0 || (first[0] == '-' && first[1] != '\0' && first[1] != ':' &&
+                                          strchr(short_opts, first[1]) != NULL)))
+        return NULL;
     memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */
     (*argc)--;
     return first;
@@ -306,8 +313,7 @@ dbk_cmd_is_operand(const char *arg)
     size_t n = strlen(arg);
     if (arg[0] != '-')
         return true;
-    return n >= 6 && n <= DBK_ID_TEXT_LEN &&
-           strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+    return n >= 6 && n <= DBK_ID_TEXT_LEN && strspn(arg, B64URL_CHARS) == n;
 }
 
 const char *

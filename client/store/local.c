@@ -106,6 +106,7 @@ struct dbk_local {
     } pc[PC_SLOTS];
     size_t npc;
     int wal_pages; /* frames in the write-ahead log after this connection's last commit */
+    bool readonly; /* opened read-only: the profile has no write permission */
 };
 
 /* The profile file this process opened last, and whether a write to it was refused
@@ -403,6 +404,7 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     if (L == NULL)
         return DBK_E_NOMEM;
     pthread_once(&sqlite_once, sqlite_setup);
+    L->readonly = readonly;
     if (sqlite3_open_v2(path, &L->db,
                         (readonly ? SQLITE_OPEN_READONLY
                                   : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)) |
@@ -439,6 +441,12 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     }
     *out = L;
     return DBK_OK;
+}
+
+bool
+dbk_local_read_only(const dbk_local *L)
+{
+    return L->readonly;
 }
 
 const char *

@@ -44,6 +44,8 @@ void dbk_local_close(dbk_local *L);
  * fails. The path of the profile file when this process tried to write to one that is
  * read-only (and was refused), else NULL. */
 const char *dbk_local_refused_write(void);
+/* Whether L was opened read-only (its profile has no write permission). */
+bool dbk_local_read_only(const dbk_local *L);
 
 int dbk_local_begin(dbk_local *L);
 int dbk_local_commit(dbk_local *L);

@@ -94,9 +94,11 @@ head_one(const dbk_local_record *rec, void *arg)
 
 /* The greatest of best and the value kept under what for stream (-1: none), kept as the
  * new high-water mark; *rollback is set when best is below what was kept. The check
- * stands on best alone when the mark cannot be kept (a read-only profile): best comes
- * from a signature checked in this run, and a later writable run keeps it. */
-static void
+ * stands on best alone when the mark cannot be kept because the profile is read-only:
+ * best comes from a signature checked in this run, and a later writable run keeps it.
+ * Any other failure to keep it (a busy or full profile) is the check's: a mark not
+ * kept is a rollback the next check cannot see. */
+static int
 high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best, int64_t *claimed,
            bool *rollback)
 {
@@ -104,12 +106,13 @@ high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best,
     head_key(k, what, stream);
     int64_t seen = dbk_local_get_int(s->L, k, -1);
     if (best > seen) {
+        int rc = dbk_local_put_int(s->L, k, best);
         *claimed = best;
-        (void)dbk_local_put_int(s->L, k, best);
-        return;
+        return rc != DBK_OK && dbk_local_read_only(s->L) ? DBK_OK : rc;
     }
     *claimed = seen;
     *rollback = *rollback || (best >= 0 && best < seen);
+    return DBK_OK;
 }
 
 /*
@@ -144,8 +147,10 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
         a.best = -2; /* no key to check the owner's signature with */
     if (a.best == -1 && (rc = dbk_local_revisions(s->L, &head, head_one, &a)) != DBK_OK)
         return rc;
-    high_water(s, "head_seen", stream, a.best, &claimed, &rollback);
-    high_water(s, "head_seen_own", stream, a.best_own, &claimed_own, &rollback);
+    if ((rc = high_water(s, "head_seen", stream, a.best, &claimed, &rollback)) != DBK_OK ||
+        (rc = high_water(s, "head_seen_own", stream, a.best_own, &claimed_own, &rollback)) !=
+            DBK_OK)
+        return rc;
     for (uint32_t e = 1; e <= epoch && all_epochs; e++)
         all_epochs = dbk_stream_key(s, stream, e, key) == DBK_OK;
     sodium_memzero(key, sizeof key);

@@ -354,6 +354,16 @@ test_mat(void **state)
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "no client '-owYGTvag7PuDs6z_MPGzA'"));
     dbk_run_result_free(&r);
+    /* And one in 4096 begins with "--": still the client, not an unknown option. */
+    r = tc_cli("med", "stop", "--wYGTvag7PuDs6z_MPGzA", "buprenorphine", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "no client '--wYGTvag7PuDs6z_MPGzA'"));
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "--wYGTvag7PuDs6z_MPGzA", "--offline", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "--wYGTvag7PuDs6z_MPGzA"));
+    assert_null(strstr(r.err, "unrecognized option"));
+    dbk_run_result_free(&r);
     tc_ok(tc_cli("med", "set", f->p.client_id, "buprenorphine", "--dose", "8 mg", "--frequency",
                  "daily", "--take-home", "--start", start, NULL),
           "med set");

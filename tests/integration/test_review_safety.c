@@ -923,6 +923,46 @@ test_read_only_older_profile(void **state)
     profile_mode(f->p.counselor_home, 0600);
 }
 
+/*
+ * The high-water mark of the client's head (head_seen) cannot be kept although the
+ * profile is writable: another process holds its write lock past the wait (a sync
+ * run meanwhile; a full disk does the same). Unlike a read-only profile's, that
+ * mark is lost to the next check, which could then not see the server hand back an
+ * older head: the review says the check could not be made, never that nothing was
+ * withheld.
+ */
+static void
+test_head_mark_not_kept_is_said(void **state)
+{
+    struct fx *f = *state;
+    char path[4400];
+    sqlite3 *db;
+    dbk_run_result r;
+    json_t *j;
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", "Rough night after the party.", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    profile_stamp(f->p.counselor_home, "DELETE FROM meta WHERE key LIKE 'head_seen%';");
+
+    snprintf(path, sizeof path, "%s/daybook.db", f->p.counselor_home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("review with its profile locked: exit %d: %s", r.status, r.err);
+    const json_t *withheld = json_object_get(j, "withheld");
+    assert_non_null(withheld);
+    assert_true(json_is_true(json_object_get(withheld, "cannot_tell")));
+    json_decref(j);
+    must_contain(r.err, "could not check whether the server withheld");
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -936,6 +976,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_enrolled_three_days_ago, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_says_the_counselor_read_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_older_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_mark_not_kept_is_said, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
