@@ -196,8 +196,8 @@ dbk_co_withheld_warn(const dbk_trust_report *r)
 json_t *
 dbk_co_withheld_json(const dbk_trust_report *r)
 {
-    return json_pack("{s:i, s:b}", "records", (int)r->withheld, "cannot_tell",
-                     r->heads_unknown > 0);
+    return json_pack("{s:i, s:b, s:b}", "records", (int)r->withheld, "cannot_tell",
+                     r->heads_unknown > 0, "rolled_back", r->head_rollbacks > 0);
 }
 
 const dbk_eu_entry *

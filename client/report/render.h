@@ -19,4 +19,10 @@ void dbk_report_text(FILE *o, const json_t *r, int width, bool color);
 /* The review as one self-contained HTML file. */
 void dbk_report_html(FILE *o, const json_t *r);
 
+/* What the review's "withheld" (book/counselor.h dbk_co_withheld_json) says, as one
+ * sentence into buf for both renderers, so a review kept as a file carries what stderr
+ * said when it was made; NULL when the check found nothing. *loud: the server is
+ * withholding entries (not only "cannot tell"). */
+const char *dbk_report_withheld_says(const json_t *r, char *buf, size_t cap, bool *loud);
+
 #endif

@@ -506,6 +506,13 @@ dbk_report_html(FILE *o, const json_t *r)
 {
     html_head(o, r);
     html_freshness(o, json_object_get(r, "data"));
+    char says[256];
+    bool loud;
+    if (dbk_report_withheld_says(r, says, sizeof says, &loud) != NULL) {
+        fprintf(o, "<p%s id=\"withheld\">", loud ? " class=\"stale\"" : "");
+        esc(o, says);
+        fputs("</p>\n", o);
+    }
     html_read_first(o, json_object_get(r, "read_first"));
     html_lapses(o, r);
     html_engagement(o, r);

@@ -176,6 +176,44 @@ text_header(FILE *o, const json_t *r)
                 color ? "\033[0m" : "");
     else
         fprintf(o, "data as of %s (the last successful sync)\n", at);
+    char says[256];
+    bool loud;
+    if (dbk_report_withheld_says(r, says, sizeof says, &loud) != NULL) {
+        fputs(loud && color ? "\033[1;31m" : "", o);
+        put_wrapped(o, says, 0);
+        fputs(loud && color ? "\033[0m" : "", o);
+    }
+}
+
+const char *
+dbk_report_withheld_says(const json_t *r, char *buf, size_t cap, bool *loud)
+{
+    const json_t *w = json_object_get(r, "withheld");
+    json_int_t n = json_integer_value(json_object_get(w, "records"));
+    *loud = true;
+    if (n > 0)
+        snprintf(buf, cap,
+                 "!! SERVER WITHHOLDING ENTRIES: %lld entr%s the client's device signed for "
+                 "never reached this device; this review is missing %s.",
+                 (long long)n, n == 1 ? "y" : "ies", n == 1 ? "it" : "them");
+    else if (json_is_true(json_object_get(w, "rolled_back")))
+        snprintf(buf, cap,
+                 "!! SERVER WITHHOLDING ENTRIES: the server handed back an older "
+                 "stream head than the client's device signed; this review is "
+                 "missing entries.");
+    else if (json_is_null(json_object_get(w, "records")))
+        snprintf(buf, cap,
+                 "!! This device could not check whether the server withheld any "
+                 "of the client's entries; this review may be missing some.");
+    else if (json_is_true(json_object_get(w, "cannot_tell"))) {
+        *loud = false;
+        snprintf(buf, cap,
+                 "This device cannot tell whether the server withheld any of the "
+                 "client's entries.");
+    } else {
+        return NULL;
+    }
+    return buf;
 }
 
 /* Read first: the box every review opens with, or a line that says it is empty. */

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <dirent.h>
@@ -764,6 +765,7 @@ drop_newest_record(struct fx *f)
 struct told {
     long sync_records, review_records, clients_records;
     bool sync_loud, review_loud, clients_flagged, clients_loud, table_flagged, table_narrow;
+    bool review_file_says; /* the review kept as text and as HTML (--out) says it too */
     int sync_status, clients_status;
 };
 
@@ -816,6 +818,19 @@ counselor_told(struct fx *f)
     t.review_loud = strstr(r.err, "withholding") != NULL;
     json_decref(j);
     dbk_run_result_free(&r);
+    t.review_file_says = true;
+    for (int html = 0; html < 2; html++) { /* read later, away from this stderr */
+        char out[8300];
+        snprintf(out, sizeof out, "%s/review.%s", f->p.counselor_home, html ? "html" : "txt");
+        r = tc_cli("review", f->p.client_id, "--since", "2000-01-01", "--offline", "--format",
+                   html ? "html" : "text", "--out", out, NULL);
+        char *kept = tc_slurp(out);
+        t.review_file_says = t.review_file_says && r.status == 0 && kept != NULL &&
+                             strstr(kept, "SERVER WITHHOLDING ENTRIES") != NULL;
+        free(kept);
+        unlink(out);
+        dbk_run_result_free(&r);
+    }
     caseload_told(&t);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     return t;
@@ -832,6 +847,7 @@ told_once(const struct told *t)
     assert_int_equal(t->sync_status, 1);
     assert_int_equal(t->review_records, 1);
     assert_true(t->review_loud);
+    assert_true(t->review_file_says);
     assert_int_equal(t->clients_records, 1);
     assert_true(t->clients_flagged);
     assert_true(t->clients_loud);

@@ -504,6 +504,26 @@ tc_json_of(dbk_run_result r, const char *what)
     return j;
 }
 
+char *
+tc_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    long n;
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
+        if (fread(b, 1, (size_t)n, f) == (size_t)n) {
+            b[n] = '\0';
+        } else {
+            free(b);
+            b = NULL;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    return b;
+}
+
 void
 tc_days_ago(int days, char out[11])
 {

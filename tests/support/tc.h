@@ -100,6 +100,9 @@ json_t *tc_id(const dbk_id *id);
  * fails the test with what (and the run's stderr) otherwise. Frees r. */
 json_t *tc_json_of(dbk_run_result r, const char *what);
 
+/* The whole of the file at path, NUL-terminated (malloc'd); NULL when it cannot be read. */
+char *tc_slurp(const char *path);
+
 /*
  * A counselor and one client set up with the real CLIs against s: the admin's
  * `daybookd counselor add`, the counselor's init, enroll and invite, the client's
