@@ -680,7 +680,7 @@ static int
 pl_end(pg_store *st, pline *pl)
 {
     int i = 0, nulls = 0;
-    bool synced = false;
+    bool synced = false, deferred_failed = false;
 
     if (!pl->open)
         return pl->rc != DBK_OK ? pl->rc : DBK_E_STORE_UNAVAILABLE;
@@ -718,13 +718,17 @@ pl_end(pg_store *st, pline *pl)
         default: /* the failure, or PGRES_PIPELINE_ABORTED after it */
             if (pl->rc == DBK_OK)
                 pl->rc = fail(st, r);
+            deferred_failed |= i < pl->pre;
             i++;
             PQclear(r);
             break;
         }
     }
-    /* Every statement answered (a result or a failure), or none is trusted. */
-    if (!synced || i != pl->pre + pl->n || !PQexitPipelineMode(st->conn)) {
+    /* Every statement answered (a result or a failure), or none is trusted. A deferred
+     * one that failed (an earlier job's RELEASE, this job's SAVEPOINT) leaves the
+     * savepoints other than the jobs believe: this job's ROLLBACK TO would undo the
+     * job before it, already answered as stored. The transaction goes whole. */
+    if (!synced || i != pl->pre + pl->n || deferred_failed || !PQexitPipelineMode(st->conn)) {
         if (pl->rc == DBK_OK)
             pl->rc = fail(st, NULL);
         pl_abandon(st);
