@@ -397,7 +397,9 @@ dbk_cmd_share_link(dbk_ctx *ctx, const char *text, bool yes)
     size_t n;
     int rc, ret;
 
-    if (dbk_link_parse(text, &u) != DBK_OK || u.kind != DBK_LINK_TEAM ||
+    if ((rc = dbk_link_parse(text, &u)) == DBK_E_UNAVAILABLE)
+        return DBK_EXIT_FAIL; /* main names the library to install */
+    if (rc != DBK_OK || u.kind != DBK_LINK_TEAM ||
         dbk_id_from_text(&counselor, u.counselor, strlen(u.counselor)) != DBK_OK) {
         fprintf(stderr, "daybook: that is not a counselor's team link (daybook://team?...); "
                         "ask them for 'daybook team-link'\n");

@@ -223,7 +223,10 @@ link_of(const struct enroll_args *a, dbk_link *u)
         strcat(built, code);
         code = built;
     }
-    if (dbk_link_parse(code, u) != DBK_OK || u->kind == DBK_LINK_LOGIN) {
+    int lrc = dbk_link_parse(code, u);
+    if (lrc == DBK_E_UNAVAILABLE)
+        return DBK_EXIT_FAIL; /* main names the library to install */
+    if (lrc != DBK_OK || u->kind == DBK_LINK_LOGIN) {
         fprintf(stderr, "daybook: that is not a valid enrollment code (it starts with "
                         "daybook://enroll? and names an https server)\n");
         return DBK_EXIT_FAIL;

@@ -233,7 +233,9 @@ login_new_device(dbk_ctx *ctx, const char *link)
     bool refused = false;
     int rc;
 
-    if (dbk_link_parse(link, &u) != DBK_OK || u.kind != DBK_LINK_LOGIN ||
+    if ((rc = dbk_link_parse(link, &u)) == DBK_E_UNAVAILABLE)
+        return DBK_EXIT_FAIL; /* main names the library to install */
+    if (rc != DBK_OK || u.kind != DBK_LINK_LOGIN ||
         dbk_id_from_text(&account, u.account, strlen(u.account)) != DBK_OK) {
         fprintf(stderr, "daybook: that is not a login link (run 'daybook status' on your "
                         "other device to see it)\n");

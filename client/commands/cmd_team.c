@@ -177,7 +177,9 @@ run_transfer(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     team = argv[1];
-    if (dbk_link_parse(team, &u) != DBK_OK || u.kind != DBK_LINK_TEAM) {
+    if ((rc = dbk_link_parse(team, &u)) == DBK_E_UNAVAILABLE)
+        return DBK_EXIT_FAIL; /* main names the library to install */
+    if (rc != DBK_OK || u.kind != DBK_LINK_TEAM) {
         fprintf(stderr, "daybook: that is not a team link (daybook://team?...); the other "
                         "counselor prints it with 'daybook team-link'\n");
         return DBK_EXIT_USAGE;

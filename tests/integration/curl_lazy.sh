@@ -115,6 +115,12 @@ nocurl dana review "$client" || rc=$?
 grep -q "apt install libcurl4" "$work/out.log" || fail "review does not name libcurl4"
 grep -q '^!!' "$work/out.log" || fail "review without libcurl is not marked offline: $(cat "$work/out.log")"
 ok "review without libcurl exits 1, shows the review marked offline and names libcurl4"
+rc=0
+nocurl dana transfer "$team" "$client" || rc=$?
+[ "$rc" = 1 ] || fail "transfer without libcurl: exit $rc, want 1"
+grep -q "apt install libcurl4" "$work/out.log" || fail "transfer does not name libcurl4"
+! grep -q "not a team link" "$work/out.log" || fail "transfer without libcurl blames the link"
+ok "a team link read without libcurl: the library is named, the link is not blamed"
 cli sam sync || fail "sync with libcurl again: $(cat "$work/out.log")"
 grep -q "1 sent" "$work/out.log" || fail "the entry written without libcurl was not sent: $(cat "$work/out.log")"
 ok "with libcurl back, sync sends the entry written meanwhile"
