@@ -196,6 +196,8 @@ dbk_co_withheld_warn(const dbk_trust_report *r)
 json_t *
 dbk_co_withheld_json(const dbk_trust_report *r)
 {
+    if (r == NULL)
+        return json_pack("{s:n, s:b, s:b}", "records", "cannot_tell", 1, "rolled_back", 0);
     return json_pack("{s:i, s:b, s:b}", "records", (int)r->withheld, "cannot_tell",
                      r->heads_unknown > 0, "rolled_back", r->head_rollbacks > 0);
 }

@@ -161,6 +161,15 @@ dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char 
                 who);
 }
 
+void
+dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing)
+{
+    fprintf(stderr,
+            "daybook: WARNING: this device could not check whether the server withheld any "
+            "of %s's entries (%s), and %s.\n",
+            who, why, missing);
+}
+
 int
 dbk_out_columns(void)
 {

@@ -21,6 +21,8 @@ void dbk_out_freshness(FILE *out, const json_t *fresh, bool color);
  * Else unknown: that this device cannot tell.
  */
 void dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char *missing);
+/* The same when the check itself could not run (the device's store failed): why. */
+void dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing);
 /* The terminal's width when stdout is one, else 80. */
 int dbk_out_columns(void);
 /* Warns on stderr when some entries could not be opened. */

@@ -66,7 +66,9 @@ static const char help[] =
     "warnings included (entries withheld are a flag and a warning on stderr);\n"
     "1 when it cannot be shown; 2 usage error.\n"
     "--json: {\"clients\": [...], \"offline\", \"data\"}; each client has \"flags\" and\n"
-    "\"withheld\": {\"records\", \"cannot_tell\"} (null: no stream of the client here).\n";
+    "\"withheld\": {\"records\", \"cannot_tell\", \"rolled_back\"} (null: no stream of the\n"
+    "client here; records null: the check could not run, flagged WITHHELD? NOT\n"
+    "CHECKED).\n";
 
 static int
 run_alias(dbk_session *s, int argc, char **argv)
@@ -273,6 +275,12 @@ warn_withheld(const json_t *out)
         bool warn = false;
         if (!json_is_object(w))
             continue;
+        if (json_is_null(json_object_get(w, "records"))) {
+            dbk_out_withheld_unchecked(json_string_value(json_object_get(v, "label")),
+                                       "this device's store failed",
+                                       "the caseload's row may be missing some");
+            continue;
+        }
         json_array_foreach(json_object_get(v, "flags"), j, f)
             warn = warn || strcmp(json_string_value(f), DBK_REPORT_CASELOAD_WITHHELD) == 0;
         dbk_out_withheld(json_string_value(json_object_get(v, "label")), warn,

@@ -101,11 +101,9 @@ withheld_check(dbk_session *s, const dbk_id *client, json_t *rev)
     if (rc == DBK_E_NOT_FOUND) /* no stream of the client's here: nothing to withhold */
         return;
     if (rc != DBK_OK) { /* when unsure, flag: the check did not run */
-        json_object_set_new(rev, "withheld", json_pack("{s:n, s:b}", "records", "cannot_tell", 1));
-        fprintf(stderr,
-                "daybook: WARNING: this device could not check whether the server withheld any "
-                "of the client's entries (%s); this review may be missing some.\n",
-                dbk_err_message(rc));
+        json_object_set_new(rev, "withheld", dbk_co_withheld_json(NULL));
+        dbk_out_withheld_unchecked("the client", dbk_err_message(rc),
+                                   "this review may be missing some");
         return;
     }
     json_object_set_new(rev, "withheld", dbk_co_withheld_json(&r));

@@ -39,7 +39,8 @@ struct row {
     int quiet_days; /* -1: no entries at all */
     int risk;       /* risk-language items in Read first */
     dbk_trust_report held; /* the stream head's check (dbk_co_withheld) */
-    bool held_checked;     /* false: no shared stream of the client here */
+    bool held_checked;     /* false: no shared stream of the client here, or: */
+    bool held_failed;      /* the check could not run (the store failed) */
     json_t *flags;
 };
 
@@ -133,6 +134,8 @@ row_flags(struct row *r)
     r->flags = json_array();
     if (r->held_checked && dbk_co_withheld_warn(&r->held))
         json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_WITHHELD));
+    else if (r->held_failed)
+        json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_UNCHECKED));
     if (r->used > 0)
         json_array_append_new(r->flags, json_string("USE REPORTED"));
     if (r->have_peak && r->peak >= DBK_REVIEW_HIGH_CRAVING)
@@ -167,7 +170,9 @@ row_start(dbk_session *s, struct row *r, const json_t *aliases, const char *k, c
     r->from_server = json_is_integer(json_object_get(v, "last_sync_at"));
     if (r->from_server)
         r->last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
-    r->held_checked = dbk_co_withheld(s, &r->id, &r->held) == DBK_OK;
+    int held = dbk_co_withheld(s, &r->id, &r->held);
+    r->held_checked = held == DBK_OK;
+    r->held_failed = held != DBK_OK && held != DBK_E_NOT_FOUND;
     return true;
 }
 
@@ -190,7 +195,9 @@ row_finish(struct row *r, const char *k, const dbk_review_period *p, int64_t now
     json_object_set_new(o, "recency", json_string(recency_name(r->last_ms, now_ms)));
     json_object_set_new(o, "risk", json_integer(r->risk));
     json_object_set_new(o, "withheld",
-                        r->held_checked ? dbk_co_withheld_json(&r->held) : json_null());
+                        r->held_checked  ? dbk_co_withheld_json(&r->held)
+                        : r->held_failed ? dbk_co_withheld_json(NULL)
+                                         : json_null());
     return o;
 }
 

@@ -12,6 +12,9 @@
  * received (book/counselor.h dbk_co_withheld, as the review checks it): its figures
  * are missing them. First among the row's flags. */
 #define DBK_REPORT_CASELOAD_WITHHELD "SERVER WITHHOLDING ENTRIES"
+/* The flag of a row whose check could not run (the device's store failed): the
+ * figures may be missing entries, and nothing says whether they are. First too. */
+#define DBK_REPORT_CASELOAD_UNCHECKED "WITHHELD? NOT CHECKED"
 
 /*
  * One client's row (the --json shape of 'daybook clients'), from the server's

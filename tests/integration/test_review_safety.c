@@ -951,6 +951,7 @@ test_head_mark_not_kept_is_said(void **state)
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
+    dbk_run_result c = tc_cli("--json", "clients", "--offline", NULL); /* the caseload too */
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     if ((j = json_loads(r.out, 0, NULL)) == NULL)
@@ -961,6 +962,18 @@ test_head_mark_not_kept_is_said(void **state)
     json_decref(j);
     must_contain(r.err, "could not check whether the server withheld");
     dbk_run_result_free(&r);
+
+    /* The caseload's row is flagged first, and says so on stderr. */
+    if ((j = json_loads(c.out, 0, NULL)) == NULL)
+        fail_msg("caseload with its profile locked: exit %d: %s", c.status, c.err);
+    const json_t *row = json_array_get(json_object_get(j, "clients"), 0);
+    const char *first = json_string_value(json_array_get(json_object_get(row, "flags"), 0));
+    assert_non_null(first);
+    assert_string_equal(first, "WITHHELD? NOT CHECKED");
+    assert_true(json_is_null(json_object_get(json_object_get(row, "withheld"), "records")));
+    json_decref(j);
+    must_contain(c.err, "could not check whether the server withheld");
+    dbk_run_result_free(&c);
 }
 
 int
