@@ -9,6 +9,7 @@
 #include "dbk/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- stream heads (T12) ---- */
@@ -102,11 +103,16 @@ static int
 high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best, int64_t *claimed,
            bool *rollback)
 {
-    char k[64];
+    char k[64], kept[24];
     head_key(k, what, stream);
-    int64_t seen = dbk_local_get_int(s->L, k, -1);
+    int64_t seen = -1; /* none kept; a mark that cannot be read fails the check */
+    int rc = dbk_local_get_text(s->L, k, kept, sizeof kept);
+    if (rc == DBK_OK)
+        seen = strtoll(kept, NULL, 10);
+    else if (rc != DBK_E_NOT_FOUND)
+        return rc;
     if (best > seen) {
-        int rc = dbk_local_put_int(s->L, k, best);
+        rc = dbk_local_put_int(s->L, k, best);
         *claimed = best;
         return rc != DBK_OK && dbk_local_read_only(s->L) ? DBK_OK : rc;
     }

@@ -976,6 +976,39 @@ test_head_mark_not_kept_is_said(void **state)
     dbk_run_result_free(&c);
 }
 
+/*
+ * A high-water mark that cannot be read (damaged: longer than any count) is not "no
+ * mark": a server that hands back an older head would then pass unseen. The review
+ * says the check could not be made.
+ */
+static void
+test_head_mark_unreadable_is_said(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+    json_t *j;
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", "Rough night after the party.", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("review", "Sam R", "--offline", NULL); /* keeps the marks */
+    dbk_run_result_free(&r);
+    profile_stamp(f->p.counselor_home, "UPDATE meta SET value = "
+                                       "CAST('99999999999999999999999999999' AS BLOB)"
+                                       " WHERE key LIKE 'head_seen%';");
+    r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
+    if ((j = json_loads(r.out, 0, NULL)) == NULL)
+        fail_msg("review with a damaged mark: exit %d: %s", r.status, r.err);
+    const json_t *withheld = json_object_get(j, "withheld");
+    assert_non_null(withheld);
+    assert_true(json_is_true(json_object_get(withheld, "cannot_tell")));
+    json_decref(j);
+    must_contain(r.err, "could not check whether the server withheld");
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -990,6 +1023,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rm_says_the_counselor_read_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_older_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_mark_not_kept_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_mark_unreadable_is_said, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
