@@ -601,6 +601,8 @@ prepare_all(pg_store *st, const enum q *ids, size_t n)
     return rc;
 }
 
+static void pl_abandon(pg_store *st);
+
 static int
 pl_begin(pg_store *st, pline *pl)
 {
@@ -614,6 +616,8 @@ pl_begin(pg_store *st, pline *pl)
     }
     if (!PQenterPipelineMode(st->conn)) {
         pl->rc = fail(st, NULL);
+        if (st->ndefer > 0)
+            pl_abandon(st); /* deferred statements lost: as one that failed (pl_end) */
         return pl->rc;
     }
     pl->open = true;
@@ -622,6 +626,10 @@ pl_begin(pg_store *st, pline *pl)
             pl->rc = fail(st, NULL);
         else
             pl->pre++;
+    }
+    if (pl->pre < st->ndefer) { /* one could not be sent: as one that failed (pl_end) */
+        pl->open = false;
+        pl_abandon(st);
     }
     st->ndefer = 0;
     return pl->rc;
