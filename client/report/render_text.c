@@ -166,15 +166,16 @@ text_header(FILE *o, const json_t *r)
         fprintf(o, "no session marked yet: the last %d days\n", DBK_REVIEW_DEFAULT_DAYS);
     if (json_is_string(json_object_get(p, "enrolled_on")))
         fprintf(o, "enrolled on %s\n", S(p, "enrolled_on"));
-    if (d == NULL)
-        return;
+    /* No "data" (the HTML draws no line either): what was withheld is still said. */
     const char *at = json_is_string(json_object_get(d, "as_of")) ? S(d, "as_of") : "never";
-    if (json_is_true(json_object_get(d, "offline")) || json_is_true(json_object_get(d, "stale")))
+    bool old =
+        json_is_true(json_object_get(d, "offline")) || json_is_true(json_object_get(d, "stale"));
+    if (d != NULL && old)
         fprintf(o, "%s!! DATA AS OF %s: %s; what the client sent since is not shown%s\n",
                 color ? "\033[1;31m" : "", at,
                 json_is_true(json_object_get(d, "offline")) ? "OFFLINE" : "STALE",
                 color ? "\033[0m" : "");
-    else
+    else if (d != NULL)
         fprintf(o, "data as of %s (the last successful sync)\n", at);
     char says[256];
     bool loud;
