@@ -654,8 +654,7 @@ one_stream(dbk_local *L, sqlite3_stmt *s, dbk_local_stream *out)
 int
 dbk_local_stream_get(dbk_local *L, const dbk_id *id, dbk_local_stream *out)
 {
-    sqlite3_stmt *s =
-        prep(L, "SELECT id, owner, kind, epoch, cursor FROM streams WHERE id = ?1");
+    sqlite3_stmt *s = prep(L, "SELECT id, owner, kind, epoch, cursor FROM streams WHERE id = ?1");
     if (s)
         bind_id(s, 1, id);
     return one_stream(L, s, out);

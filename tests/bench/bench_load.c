@@ -933,8 +933,8 @@ sync_done(bl_req *r, int status, const char *body, size_t len)
         } else {
             if ((size_t)sync_state.bg_done == sync_state.bg_cap) {
                 sync_state.bg_cap = sync_state.bg_cap ? 2 * sync_state.bg_cap : 4096;
-                sync_state.bg_lat_ms = realloc(sync_state.bg_lat_ms,
-                                               sync_state.bg_cap * sizeof *sync_state.bg_lat_ms);
+                sync_state.bg_lat_ms =
+                    realloc(sync_state.bg_lat_ms, sync_state.bg_cap * sizeof *sync_state.bg_lat_ms);
                 if (sync_state.bg_lat_ms == NULL)
                     die("out of memory");
             }
@@ -1055,7 +1055,7 @@ sync_run(target *t)
         ss[k].t = t;
         ss[k].u = &users[k];
         ss[k].measured = k == 0;
-        ss[k].pool = k == 0                         ? sync_state.fg_pool
+        ss[k].pool = k == 0                        ? sync_state.fg_pool
                      : t->nodes == 2 && k % 2 == 1 ? sync_state.bg_pool2
                                                    : sync_state.bg_pool;
         ss[k].since[0] = pull_next[k];
