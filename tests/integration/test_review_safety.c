@@ -923,6 +923,34 @@ test_read_only_older_profile(void **state)
     profile_mode(f->p.counselor_home, 0600);
 }
 
+/* A lapse-free journal entry the client syncs and the counselor pulls: the stream
+ * head's check has something to count. */
+static void
+journal_seen_by_counselor(struct fx *f)
+{
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", "Rough night after the party.", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+}
+
+/* The review r (--json) says the withheld check could not be made, in its JSON and on
+ * stderr, never that nothing was withheld. Frees r. */
+static void
+review_says_not_checked(dbk_run_result r, const char *why)
+{
+    json_t *j = json_loads(r.out, 0, NULL);
+    if (j == NULL)
+        fail_msg("review with %s: exit %d: %s", why, r.status, r.err);
+    const json_t *withheld = json_object_get(j, "withheld");
+    assert_non_null(withheld);
+    assert_true(json_is_true(json_object_get(withheld, "cannot_tell")));
+    json_decref(j);
+    must_contain(r.err, "could not check whether the server withheld");
+    dbk_run_result_free(&r);
+}
+
 /*
  * The high-water mark of the client's head (head_seen) cannot be kept although the
  * profile is writable: another process holds its write lock past the wait (a sync
@@ -937,31 +965,19 @@ test_head_mark_not_kept_is_said(void **state)
     struct fx *f = *state;
     char path[4400];
     sqlite3 *db;
-    dbk_run_result r;
     json_t *j;
 
-    as(f->p.client_home);
-    tc_ok(tc_cli("journal", "-m", "Rough night after the party.", NULL), "journal");
-    tc_ok(tc_cli("sync", NULL), "client sync");
-    as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    journal_seen_by_counselor(f);
     profile_stamp(f->p.counselor_home, "DELETE FROM meta WHERE key LIKE 'head_seen%';");
 
     snprintf(path, sizeof path, "%s/daybook.db", f->p.counselor_home);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
     dbk_run_result c = tc_cli("--json", "clients", "--offline", NULL); /* the caseload too */
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    if ((j = json_loads(r.out, 0, NULL)) == NULL)
-        fail_msg("review with its profile locked: exit %d: %s", r.status, r.err);
-    const json_t *withheld = json_object_get(j, "withheld");
-    assert_non_null(withheld);
-    assert_true(json_is_true(json_object_get(withheld, "cannot_tell")));
-    json_decref(j);
-    must_contain(r.err, "could not check whether the server withheld");
-    dbk_run_result_free(&r);
+    review_says_not_checked(r, "its profile locked");
 
     /* The caseload's row is flagged first, and says so on stderr. */
     if ((j = json_loads(c.out, 0, NULL)) == NULL)
@@ -985,28 +1001,15 @@ static void
 test_head_mark_unreadable_is_said(void **state)
 {
     struct fx *f = *state;
-    dbk_run_result r;
-    json_t *j;
 
-    as(f->p.client_home);
-    tc_ok(tc_cli("journal", "-m", "Rough night after the party.", NULL), "journal");
-    tc_ok(tc_cli("sync", NULL), "client sync");
-    as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
-    r = tc_cli("review", "Sam R", "--offline", NULL); /* keeps the marks */
+    journal_seen_by_counselor(f);
+    dbk_run_result r = tc_cli("review", "Sam R", "--offline", NULL); /* keeps the marks */
     dbk_run_result_free(&r);
     profile_stamp(f->p.counselor_home, "UPDATE meta SET value = "
                                        "CAST('99999999999999999999999999999' AS BLOB)"
                                        " WHERE key LIKE 'head_seen%';");
-    r = tc_cli("--json", "review", "Sam R", "--offline", NULL);
-    if ((j = json_loads(r.out, 0, NULL)) == NULL)
-        fail_msg("review with a damaged mark: exit %d: %s", r.status, r.err);
-    const json_t *withheld = json_object_get(j, "withheld");
-    assert_non_null(withheld);
-    assert_true(json_is_true(json_object_get(withheld, "cannot_tell")));
-    json_decref(j);
-    must_contain(r.err, "could not check whether the server withheld");
-    dbk_run_result_free(&r);
+    review_says_not_checked(tc_cli("--json", "review", "Sam R", "--offline", NULL),
+                            "a damaged mark");
 }
 
 int
