@@ -832,6 +832,191 @@ test_last_seen_across_nodes(void **unused)
     tc_account_free(&co);
 }
 
+/* ---- opposite lock orders: two groups that push to the same two streams ---- */
+
+/* One push of a new record into stream (key, epoch 1) as cl, on s: the status. */
+static long
+push_one(const dbk_server *s, tc_account *cl, const dbk_id *stream, const unsigned char *key)
+{
+    dbk_id rec;
+    long st;
+    dbk_id_random(&rec);
+    json_t *body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                             tc_envelope(cl, stream, 1, key, &rec, "{\"v\":1}"));
+    json_decref(tc_req(s, cl, "POST", tc_path("/v1/streams/%s/records", stream), body, &st));
+    json_decref(body);
+    return st;
+}
+
+/* A forked push: its status is the child's exit code (200 -> 0, else 1..). */
+struct bg_push {
+    const dbk_server *s;
+    tc_account *cl;
+    const dbk_id *stream;
+    const unsigned char *key;
+};
+
+static void
+run_bg_push(void *arg)
+{
+    struct bg_push *b = arg;
+    long st = push_one(b->s, b->cl, b->stream, b->key);
+    if (st != 200)
+        print_error("push: HTTP %ld\n", st);
+    _exit(st == 200 ? 0 : st == 503 ? 3 : 4);
+}
+
+/* The node's daybook_storage_jobs_pending (queued or running), from /metrics. */
+static long
+jobs_pending(const dbk_server *s)
+{
+    char url[256];
+    dbk_http_resp r;
+    long n = -1;
+    const char *p;
+    snprintf(url, sizeof url, "%s/metrics", s->base_url);
+    if (dbk_http("GET", url, NULL, NULL, 0, &r) != 0)
+        return -1;
+    if (r.status == 200 && r.body != NULL &&
+        (p = strstr(r.body, "\ndaybook_storage_jobs_pending ")) != NULL)
+        n = strtol(p + 30, NULL, 10);
+    dbk_http_resp_free(&r);
+    return n;
+}
+
+static void
+wait_pending(const dbk_server *s, long want)
+{
+    long n = -1;
+    for (int i = 0; i < 3000 && n != want; i++)
+        if ((n = jobs_pending(s)) != want)
+            usleep(10 * 1000);
+    if (n != want)
+        fail_msg("node: %ld jobs pending, waited for %ld", n, want);
+}
+
+/* daybookd's connections waiting for a lock, as pg_stat_activity says. */
+static long long
+lock_waiters(PGconn *c)
+{
+    return q(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'daybookd'"
+                " AND wait_event_type = 'Lock'");
+}
+
+static void
+lock_rows(PGconn *c, const dbk_id *a, const dbk_id *b)
+{
+    char sql[300], ha[2 * DBK_ID_BYTES + 1], hb[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(ha, sizeof ha, a->b, DBK_ID_BYTES);
+    sodium_bin2hex(hb, sizeof hb, b->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM streams WHERE id IN ('\\x%s', '\\x%s')"
+             " FOR UPDATE) l",
+             ha, hb);
+    q(c, "BEGIN");
+    assert_int_equal(q(c, sql), 2);
+}
+
+/*
+ * Two nodes, one storage thread each. Node A's next group pushes to streams S1 then
+ * S2, node B's to S2 then S1, the groups made to start together while an outside
+ * session holds S1 and S2, so that each has taken its first stream when it asks for
+ * its second: the interleaving of a deadlock (SQLSTATE 40P01), which PostgreSQL broke
+ * after deadlock_timeout by failing one of the four pushes (503). daybookd must
+ * never wait for a lock while its transaction holds one taken by an earlier job: the
+ * second push of each group finds its stream taken, commits the group so far and
+ * waits with nothing held. Every push is stored; no 503, no deadlock in the
+ * database's statistics.
+ */
+/* Nodes with one storage thread each, so that the jobs queued while it waits are one
+ * group; stopped by teardown, should a test fail. */
+static dbk_server lone[2];
+static const char *lone_args[] = {
+    "--store", NULL, "--rate-per-s", "100000", "--rate-burst", "100000", "--store-pool", "1", NULL};
+
+static void
+test_opposite_lock_orders_do_not_deadlock(void **unused)
+{
+    (void)unused;
+    dbk_server *a = &lone[0], *b = &lone[1];
+    tc_account co, cl, blk;
+    PGconn *hold = PQconnectdb(db_url), *hold2 = PQconnectdb(db_url), *look = PQconnectdb(db_url);
+    int rounds = 3, failed = 0;
+    long long deadlocks0, deadlocks1;
+
+    assert_int_equal(PQstatus(hold), CONNECTION_OK);
+    assert_int_equal(PQstatus(hold2), CONNECTION_OK);
+    assert_int_equal(PQstatus(look), CONNECTION_OK);
+    assert_int_equal(dbk_server_start(a, lone_args), 0);
+    assert_int_equal(dbk_server_start(b, lone_args), 0);
+    tc_new_counselor(a, &co, "Counselor D");
+    tc_new_client(a, &cl, &co);  /* S1 its shared stream, S2 its private one */
+    tc_new_client(a, &blk, &co); /* its two streams keep each node's thread busy */
+    deadlocks0 = q(look, "SELECT deadlocks FROM pg_stat_database WHERE datname ="
+                         " current_database()");
+    for (int round = 0; round < rounds; round++) {
+        pid_t p[6];
+        int np = 0;
+        struct bg_push blocker_a = {a, &blk, &blk.shared, blk.shared_key[1]},
+                       blocker_b = {b, &blk, &blk.priv, blk.priv_key},
+                       a1 = {a, &cl, &cl.shared, cl.shared_key[1]},
+                       a2 = {a, &cl, &cl.priv, cl.priv_key}, b1 = {b, &cl, &cl.priv, cl.priv_key},
+                       b2 = {b, &cl, &cl.shared, cl.shared_key[1]};
+        /* Each node's connection has seen the clients' tokens and devices this minute
+         * (no token look-up or last-seen write of one job waits for the other's). */
+        if (dbk_hlc_wall_ms() % 60000 > 50000)
+            usleep((useconds_t)(61000 - dbk_hlc_wall_ms() % 60000) * 1000);
+        assert_int_equal(push_one(a, &cl, &cl.shared, cl.shared_key[1]), 200);
+        assert_int_equal(push_one(b, &cl, &cl.shared, cl.shared_key[1]), 200);
+        assert_int_equal(push_one(a, &blk, &blk.shared, blk.shared_key[1]), 200);
+        assert_int_equal(push_one(b, &blk, &blk.shared, blk.shared_key[1]), 200);
+
+        lock_rows(hold, &blk.shared, &blk.priv); /* each node's thread waits on one */
+        lock_rows(hold2, &cl.shared, &cl.priv);  /* S1, S2 */
+        p[np++] = spawn(run_bg_push, &blocker_a);
+        p[np++] = spawn(run_bg_push, &blocker_b);
+        wait_pending(a, 1);
+        wait_pending(b, 1);
+        /* Queued behind them, each pair one group: A S1 then S2, B S2 then S1. */
+        p[np++] = spawn(run_bg_push, &a1);
+        wait_pending(a, 2);
+        p[np++] = spawn(run_bg_push, &a2);
+        wait_pending(a, 3);
+        p[np++] = spawn(run_bg_push, &b1);
+        wait_pending(b, 2);
+        p[np++] = spawn(run_bg_push, &b2);
+        wait_pending(b, 3);
+        q(hold, "COMMIT"); /* the blockers go; the groups start and wait on S1 and S2 */
+        for (int i = 0; i < 3000 && lock_waiters(look) != 2; i++)
+            usleep(10 * 1000);
+        assert_int_equal(lock_waiters(look), 2);
+        q(hold2, "COMMIT"); /* A takes S1, B takes S2, together */
+        for (int i = 0; i < np; i++) {
+            int st = dbk_wait_pid(p[i], 60000);
+            failed += st != 0;
+        }
+    }
+    deadlocks1 = q(look, "SELECT deadlocks FROM pg_stat_database WHERE datname ="
+                         " current_database()");
+    dbk_report("opposite lock orders (PostgreSQL)",
+               "2 daybookd with one storage thread each; node A's group pushes to S1 then "
+               "S2, node B's to S2 then S1, both started while S1 and S2 were held, 3 times",
+               "pushes not stored (503): %d of 18; deadlocks counted by PostgreSQL: %lld", failed,
+               deadlocks1 - deadlocks0);
+    assert_int_equal(failed, 0);
+    assert_int_equal(deadlocks1 - deadlocks0, 0);
+    /* Everything pushed is there: 1 + 2 + 3 rounds' worth in each stream. */
+    assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
+    PQfinish(hold);
+    PQfinish(hold2);
+    PQfinish(look);
+    dbk_server_cleanup(a);
+    dbk_server_cleanup(b);
+    tc_account_free(&blk);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 static int
 setup(void **unused)
 {
@@ -845,6 +1030,7 @@ setup(void **unused)
         return -1;
     db_url = dbk_pg_create_db(state);
     node_args[1] = db_url;
+    lone_args[1] = db_url;
     work = dbk_tmpdir("pg-nodes");
     for (int j = 0; j < NODES; j++)
         if (dbk_server_start(&nodes[j], node_args) != 0)
@@ -858,6 +1044,9 @@ teardown(void **unused)
     (void)unused;
     for (int j = 0; j < NODES; j++)
         dbk_server_cleanup(&nodes[j]);
+    for (int j = 0; j < 2; j++)
+        if (lone[j].pid > 0)
+            dbk_server_cleanup(&lone[j]);
     if (getenv("DAYBOOK_KEEP_TMP") == NULL) {
         dbk_rmtree(work);
         (void)cluster("stop");
@@ -876,6 +1065,7 @@ main(void)
         cmocka_unit_test(test_database_away_answers_503),
         cmocka_unit_test(test_last_seen_across_nodes),
         cmocka_unit_test(test_migrate_check_backup_restore),
+        cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
     };
     if (dbk_init() != 0)
         return 1;

@@ -16,6 +16,16 @@
  *   keeps the lock to its commit, so a stream's sequence numbers are given and made
  *   visible in one order; "seq > since" never skips a record committed late. (A
  *   global serial would: see docs/DESIGN.md.)
+ * - The lock order: no transaction waits for a row lock while it holds one taken by
+ *   an earlier job of its group, so two groups (of two threads or two nodes) that
+ *   reach the same streams in opposite orders cannot deadlock. A push takes its
+ *   stream's row and then its payer's (push_start); while the transaction holds
+ *   other locks it takes them only if free (SKIP LOCKED), and if one is not, what the
+ *   transaction did so far is committed (tx_split) and they are waited for with
+ *   nothing held. Any other statement that may wait (query_locks) commits the earlier
+ *   jobs first in the same way. The token's extension and the device's last seen
+ *   never wait: a row another transaction holds is left to it. What still waits
+ *   holds only its own job's locks.
  * - The audit chain is one chain for the whole database. Entries are kept in
  *   memory during a transaction and chained just before COMMIT under an advisory
  *   lock (AUDIT_LOCK), so that lock is held only for those inserts and the commit,
@@ -108,6 +118,9 @@ enum q {
     Q_STREAM_INSERT,
     Q_STREAM_GET,
     Q_STREAM_LOCK,
+    Q_STREAM_TRY,
+    Q_PAYER_LOCK,
+    Q_PAYER_TRY,
     Q_STREAMS_OWNED,
     Q_STREAMS_GRANTED,
     Q_STREAM_SET_SEQ,
@@ -201,11 +214,19 @@ static const struct query {
                                 " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
     [Q_TOKEN_GET] = {"b", "SELECT account, device, expires_at FROM tokens WHERE hash = $1"},
     [Q_TOKEN_DELETE] = {"b", "DELETE FROM tokens WHERE hash = $1"},
-    [Q_TOKEN_EXTEND] = {"bii", "UPDATE tokens SET expires_at = $2 WHERE hash = $1"
-                               " AND expires_at < $3"},
+    /* Never waits: a row another transaction holds is left to it (lock order, above). */
+    [Q_TOKEN_EXTEND] = {"bii", "UPDATE tokens SET expires_at = $2 WHERE hash = (SELECT hash"
+                               " FROM tokens WHERE hash = $1 AND expires_at < $3"
+                               " FOR NO KEY UPDATE SKIP LOCKED)"},
     [Q_TOKENS_REVOKE_OTHERS] = {"bb", "DELETE FROM tokens WHERE account = $1 AND device <> $2"},
-    [Q_DEVICE_TOUCH] = {"bi", "UPDATE devices SET last_seen = $2 WHERE id = $1"
-                              " AND last_seen < $2"},
+    /* Never waits, as the token's extension; says whether the minute is written now
+     * (by this statement, or committed before it), not when another transaction holds
+     * the row. */
+    [Q_DEVICE_TOUCH] = {"bi", "WITH l AS (SELECT id FROM devices WHERE id = $1 AND last_seen < $2"
+                              " FOR NO KEY UPDATE SKIP LOCKED), u AS (UPDATE devices"
+                              " SET last_seen = $2 WHERE id IN (SELECT id FROM l) RETURNING 1)"
+                              " SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM devices"
+                              " WHERE id = $1 AND last_seen >= $2)"},
     [Q_CHALLENGE_INSERT] = {"bbbii", "INSERT INTO challenges(challenge, account, device,"
                                      " purpose, expires_at) VALUES ($1,$2,$3,$4,$5)"
                                      " ON CONFLICT DO NOTHING"},
@@ -216,8 +237,18 @@ static const struct query {
     [Q_STREAM_INSERT] = {"bbii", "INSERT INTO streams(id, owner, kind, epoch)"
                                  " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
     [Q_STREAM_GET] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1"},
-    /* The push's lock: held to commit, it orders the stream's sequence numbers. */
-    [Q_STREAM_LOCK] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1 FOR UPDATE"},
+    /* The push's lock: held to commit, it orders the stream's sequence numbers. NO KEY
+     * UPDATE, as the UPDATE of its counter takes anyway. The payer's row (its
+     * used_bytes) is locked with it, after it; the TRY forms never wait (push_start). */
+    [Q_STREAM_LOCK] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1"
+                            " FOR NO KEY UPDATE"},
+    [Q_STREAM_TRY] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1"
+                           " FOR NO KEY UPDATE SKIP LOCKED"},
+    [Q_PAYER_LOCK] = {"bb", "SELECT 1 FROM accounts WHERE id = coalesce($1,"
+                            " (SELECT owner FROM streams WHERE id = $2)) FOR NO KEY UPDATE"},
+    [Q_PAYER_TRY] = {"bb", "SELECT 1 FROM accounts WHERE id = coalesce($1,"
+                           " (SELECT owner FROM streams WHERE id = $2))"
+                           " FOR NO KEY UPDATE SKIP LOCKED"},
     [Q_STREAMS_OWNED] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE owner = $1"
                               " ORDER BY kind"},
     [Q_STREAMS_GRANTED] = {"bi", "SELECT DISTINCT s.id, s.owner, s.kind, s.epoch, s.seq,"
@@ -304,6 +335,9 @@ struct pg_store {
     size_t npending, cap;
     size_t marks[SP_MAX]; /* npending at each open savepoint */
     int sp_depth;
+    /* The lock order (the top): whether this transaction may hold a row lock, and
+     * whether it did when the running job began (an earlier job's). */
+    bool held, held_before;
     /* Statements no answer is waited for (SAVEPOINT, RELEASE): sent with the next
      * statement, in its round trip (pl_begin). */
     const char *defer[DEFER_MAX];
@@ -779,15 +813,99 @@ defer(pg_store *st, const char *sql)
     return DBK_OK;
 }
 
+/* What a query does with row locks, for the lock order (the top). */
+enum lk {
+    LK_NONE,   /* a read */
+    LK_NOWAIT, /* takes locks, never waits for another transaction's */
+    LK_WAIT,   /* may wait */
+};
+
+static enum lk
+query_locks(enum q id)
+{
+    switch (id) {
+    case Q_TOKEN_EXTEND:
+    case Q_DEVICE_TOUCH:
+    case Q_STREAM_TRY:
+    case Q_PAYER_TRY: /* SKIP LOCKED */
+    case Q_STREAM_LOCK:
+    case Q_PAYER_LOCK: /* push_start's own rule */
+    case Q_RECORD_UPSERT:
+    case Q_ACCOUNT_ADD_BYTES:
+    case Q_STREAM_SET_SEQ: /* rows the push holds already */
+    case Q_AUDIT_INSERT:   /* under the chain's lock, at commit */
+        return LK_NOWAIT;
+    case Q_AUDIT_LOCK:
+        return LK_NONE; /* at commit, after every row lock (the top) */
+    default:
+        return strncmp(queries[id].sql, "SELECT ", 7) == 0 &&
+                       strstr(queries[id].sql, " FOR ") == NULL
+                   ? LK_NONE
+                   : LK_WAIT;
+    }
+}
+
+static PGresult *audit_commit(pg_store *st, int *rc);
+static void seen_committed(pg_store *st);
+static int tx_open(pg_store *st);
+static int simple(pg_store *st, const char *sql);
+
+/*
+ * Commits what the transaction did so far and begins the next one, the open
+ * savepoints made again (sent with the next statement): for a job about to wait for
+ * a row lock while the transaction holds others (the lock order, at the top). The
+ * jobs before the running one are stored then, answered with the group; what the
+ * running one did before (its token's last seen, a sync's earlier streams, each
+ * released in its own savepoint) is committed with them and no longer undone by its
+ * savepoint, which now covers what it does after. Its audit entries so far are
+ * committed too. A failure ends the transaction: every job of the group fails, and
+ * a COMMIT that went through makes jobs answered 503 that were stored, as a COMMIT
+ * whose answer is lost does (a push sent again is a duplicate).
+ */
+static int
+tx_split(pg_store *st)
+{
+    PGresult *r;
+    int rc, depth = st->sp_depth;
+
+    if ((rc = tx_open(st)) != DBK_OK)
+        return rc;
+    st->ndefer = 0; /* SAVEPOINTs or RELEASEs not sent: the COMMIT ends them all */
+    if ((r = audit_commit(st, &rc)) == NULL)
+        return rc != DBK_OK ? rc : DBK_E_UNAVAILABLE;
+    if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = st->last_err != DBK_OK ? st->last_err : DBK_E_UNAVAILABLE;
+    PQclear(r);
+    if (rc != DBK_OK)
+        return rc;
+    seen_committed(st);
+    st->held = st->held_before = false;
+    DBK_LOG(DBK_LOG_DEBUG, "store_split", DBK_INT("savepoints", depth));
+    if ((rc = simple(st, "BEGIN")) != DBK_OK)
+        return rc;
+    for (int i = 0; i < depth && rc == DBK_OK; i++) {
+        st->marks[i] = 0;
+        rc = defer(st, SQL_SAVEPOINT);
+    }
+    return rc;
+}
+
 /* Runs a prepared query; the result (rows or a command's) or NULL with *rc set. */
 static PGresult *
 run(pg_store *st, enum q id, const params *p, int *rc)
 {
     char name[16];
     PGresult *r;
+    enum lk lk = query_locks(id);
 
+    /* The first statement of a job that may wait, while an earlier job's locks are
+     * held: those are committed first. */
+    if (lk == LK_WAIT && st->in_tx && st->held_before && (*rc = tx_split(st)) != DBK_OK)
+        return NULL;
     if ((*rc = prepare(st, id, name)) != DBK_OK)
         return NULL;
+    if (lk != LK_NONE && st->in_tx)
+        st->held = true;  /* even when it fails: a lock taken before the failure */
     if (st->ndefer > 0) { /* with them, in one round trip */
         pline pl;
         pl_begin(st, &pl);
@@ -1060,6 +1178,7 @@ pg_tx_begin(pg_store *st)
     st->sp_depth = 0;
     st->ndefer = 0;
     st->in_tx = false;
+    st->held = st->held_before = false;
     if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
         return rc;
     st->in_tx = true;
@@ -1221,6 +1340,8 @@ pg_sp_begin(pg_store *st)
     int rc = tx_open(st);
     if (rc == DBK_OK && st->sp_depth == SP_MAX)
         rc = DBK_E_INTERNAL;
+    if (rc == DBK_OK && st->sp_depth == 0)
+        st->held_before = st->held; /* a job begins: what is held is earlier jobs' */
     if (rc == DBK_OK && (rc = defer(st, SQL_SAVEPOINT)) == DBK_OK)
         st->marks[st->sp_depth++] = st->npending;
     return rc;
@@ -1787,9 +1908,11 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
     p.n = 0;
     p_id(&p, device);
     p_i64(&p, minute);
-    if ((rc = exec_q(st, Q_DEVICE_TOUCH, &p, NULL)) != DBK_OK)
+    if ((r = one(st, Q_DEVICE_TOUCH, &p, &rc)) == NULL)
         return rc;
-    if (st->in_tx && st->nseen_tx < SEEN_TX_MAX)
+    bool written = c_i64(r, 0, 0) > 0;
+    PQclear(r);
+    if (written && st->in_tx && st->nseen_tx < SEEN_TX_MAX)
         st->seen_tx[st->nseen_tx++] = (struct pg_seen_note){*device, minute};
     return DBK_OK;
 }
@@ -2219,30 +2342,42 @@ chunk_end(const dbk_push_batch *b, size_t from)
     return i;
 }
 
-/* The stream's row, locked, and the first epoch's close and the first chunk's records
- * read after the lock is held, in one round trip. */
+/* The stream's row and its payer's, locked in that order, and the first epoch's close
+ * and the first chunk's records read after the locks are held, in one round trip.
+ * With try, neither lock is waited for: *taken says whether both were had (the lock
+ * order, at the top). */
 static int
 push_start(pg_store *st, dbk_push_batch *b, pline *pl, size_t first_end, dbk_stream *str,
-           int64_t *first_closed)
+           int64_t *first_closed, bool try, bool *taken)
 {
     params p = {.n = 0};
     int rc;
 
     pl_begin(st, pl);
     p_id(&p, &b->stream);
-    pl_send(st, pl, Q_STREAM_LOCK, &p);
+    pl_send(st, pl, try ? Q_STREAM_TRY : Q_STREAM_LOCK, &p);
+    p.n = 0;
+    p_id_or_null(&p, &b->payer);
+    p_id(&p, &b->stream);
+    pl_send(st, pl, try ? Q_PAYER_TRY : Q_PAYER_LOCK, &p);
+    p.n = 0;
+    p_id(&p, &b->stream);
     if (b->n > 0) {
         p_i64(&p, b->items[0].hdr.epoch);
         pl_send(st, pl, Q_EPOCH_CLOSED_AT, &p);
     }
     for (size_t i = 0; i < first_end; i++)
         send_record_get(st, pl, &b->stream, &b->items[i]);
+    st->held = true;
     if ((rc = pl_end(st, pl)) != DBK_OK)
         return rc;
+    *taken = PQntuples(pl->res[0]) > 0 && PQntuples(pl->res[1]) > 0;
+    if (try && !*taken)
+        return DBK_OK;
     if (PQntuples(pl->res[0]) == 0)
         return DBK_E_NOT_FOUND;
     read_stream(pl->res[0], 0, str);
-    *first_closed = b->n > 0 && PQntuples(pl->res[1]) > 0 ? c_i64(pl->res[1], 0, 0) : 0;
+    *first_closed = b->n > 0 && PQntuples(pl->res[2]) > 0 ? c_i64(pl->res[2], 0, 0) : 0;
     return DBK_OK;
 }
 
@@ -2254,21 +2389,29 @@ push_start(pg_store *st, dbk_push_batch *b, pline *pl, size_t first_end, dbk_str
 static int
 pg_push(pg_store *st, dbk_push_batch *b)
 {
-    static const enum q used[] = {Q_STREAM_LOCK,   Q_EPOCH_CLOSED_AT,   Q_RECORD_GET,
+    static const enum q used[] = {Q_STREAM_LOCK,   Q_STREAM_TRY,        Q_PAYER_LOCK,
+                                  Q_PAYER_TRY,     Q_EPOCH_CLOSED_AT,   Q_RECORD_GET,
                                   Q_RECORD_UPSERT, Q_ACCOUNT_ADD_BYTES, Q_STREAM_SET_SEQ};
     dbk_stream str;
     pline pl;
     params p = {.n = 0};
     int64_t added = 0, first_closed = 0;
     size_t from = 0, end = chunk_end(b, 0);
-    int first_get = 2; /* pl.res index of the chunk's first record read */
-    bool stale = false;
+    int first_get = 3; /* pl.res index of the chunk's first record read */
+    bool stale = false, try = st->held, taken = false;
     int rc;
 
     if ((rc = prepare_all(st, used, sizeof used / sizeof used[0])) != DBK_OK)
         return rc;
-    /* The stream's row stays locked to commit: the cursor's guarantee (rules.c). */
-    rc = push_start(st, b, &pl, end, &str, &first_closed);
+    /* The stream's row stays locked to commit: the cursor's guarantee (rules.c). While
+     * the transaction holds other locks, its locks are only taken if free; if not, what
+     * it did so far is committed and they are waited for with nothing held. */
+    rc = push_start(st, b, &pl, end, &str, &first_closed, try, &taken);
+    if (rc == DBK_OK && try && !taken) {
+        pl_clear(&pl);
+        if ((rc = tx_split(st)) == DBK_OK)
+            rc = push_start(st, b, &pl, end, &str, &first_closed, false, &taken);
+    }
     if (rc == DBK_OK) {
         b->epoch = str.epoch;
         b->rotation_pending = str.rotation_pending;
