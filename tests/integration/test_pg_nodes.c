@@ -1017,6 +1017,129 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     tc_account_free(&co);
 }
 
+/* One pull of stream since 0 as cl, on s: the status. */
+static long
+pull_one(const dbk_server *s, tc_account *cl, const dbk_id *stream)
+{
+    char path[256];
+    long st;
+    snprintf(path, sizeof path, "%s?since=0", tc_path("/v1/streams/%s/records", stream));
+    json_decref(tc_req(s, cl, "GET", path, NULL, &st));
+    return st;
+}
+
+static void
+run_bg_pull(void *arg)
+{
+    struct bg_push *b = arg;
+    long st = pull_one(b->s, b->cl, b->stream);
+    _exit(st == 200 ? 0 : st == 503 ? 3 : 4);
+}
+
+/* A forked enrollment with the invite code in .key (as text). */
+static void
+run_bg_enroll(void *arg)
+{
+    struct bg_push *b = arg;
+    long st;
+    tc_account_init(b->cl, false, "client passphrase");
+    json_decref(tc_enroll(b->s, b->cl, (const char *)b->key, &st));
+    _exit(st == 201 ? 0 : st == 503 ? 3 : 4);
+}
+
+/*
+ * A statement prepared for the first time while a job's savepoint waits to be sent
+ * (it goes with the job's first statement), and the preparation fails: only that
+ * job fails. One node with one storage thread; the job's first statement is one this
+ * connection never prepared (an enrollment's use of its invite, where the node had
+ * only served pulls), and its preparation waits for the table an outside session
+ * holds until lock_timeout (10 s), then fails. The pull before it in the same group
+ * is answered 200: before, the failure aborted the transaction above the job's
+ * savepoint, and the whole group was answered 503.
+ */
+static void
+test_failed_prepare_fails_its_job_alone(void **unused)
+{
+    (void)unused;
+    dbk_server *s = &lone[0];
+    tc_account co, a, c, d;
+    char code[32];
+    PGconn *adv = PQconnectdb(db_url), *tbl = PQconnectdb(db_url), *look = PQconnectdb(db_url);
+    char sql[128];
+    pid_t p[3];
+    int st[3];
+
+    assert_int_equal(PQstatus(adv), CONNECTION_OK);
+    assert_int_equal(PQstatus(tbl), CONNECTION_OK);
+    assert_int_equal(PQstatus(look), CONNECTION_OK);
+    /* Set up on node 0; the lone node only ever pulls until the push. */
+    tc_new_counselor(&nodes[0], &co, "Counselor P");
+    tc_new_client(&nodes[0], &a, &co);
+    tc_new_client(&nodes[0], &c, &co);
+    push_n(&nodes[0], &c, 1); /* c's pull has a record: its commit writes an audit row */
+    {
+        long hs;
+        json_t *empty = json_object(),
+               *r = tc_req(&nodes[0], &co, "POST", "/v1/invites", empty, &hs);
+        assert_int_equal(hs, 201);
+        snprintf(code, sizeof code, "%s", json_string_value(json_object_get(r, "code")));
+        json_decref(r);
+        json_decref(empty);
+    }
+    assert_int_equal(dbk_server_start(s, lone_args), 0);
+    assert_int_equal(pull_one(s, &a, &a.shared), 200);
+    assert_int_equal(pull_one(s, &c, &c.shared), 200);
+
+    /* c's pull keeps the thread: its commit waits for the audit chain's lock. */
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", 0x64626b0000000002LL);
+    q(adv, sql);
+    struct bg_push pc = {s, &c, &c.shared, NULL}, pa = {s, &a, &a.shared, NULL},
+                   pd = {s, &d, NULL, (const unsigned char *)code};
+    p[0] = spawn(run_bg_pull, &pc);
+    wait_pending(s, 1);
+    for (int i = 0; i < 3000 && lock_waiters(look) != 1; i++)
+        usleep(10 * 1000);
+    assert_int_equal(lock_waiters(look), 1);
+    /* The next group: a's pull, then d's enrollment. */
+    p[1] = spawn(run_bg_pull, &pa);
+    wait_pending(s, 2);
+    p[2] = spawn(run_bg_enroll, &pd);
+    wait_pending(s, 3);
+    q(tbl, "BEGIN");
+    q(tbl, "LOCK TABLE invites IN ACCESS EXCLUSIVE MODE"); /* the enrollment's first */
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)", 0x64626b0000000002LL);
+    q(adv, sql);
+    for (int i = 0; i < 3; i++)
+        st[i] = dbk_wait_pid(p[i], 60000);
+    q(tbl, "ROLLBACK");
+    dbk_report("a failed preparation (PostgreSQL)",
+               "one group: a pull, then an enrollment whose first statement is prepared for "
+               "the first time on the connection while its savepoint waits, and fails (its "
+               "table locked past lock_timeout)",
+               "the pull: %s; the enrollment: %s", st[1] == 0 ? "200" : "failed",
+               st[2] == 3   ? "503 store_unavailable"
+               : st[2] == 0 ? "200"
+                            : "other");
+    assert_int_equal(st[0], 0);
+    assert_int_equal(st[1], 0); /* the job before it: stored, answered */
+    assert_int_equal(st[2], 3); /* the job itself: 503 (lock timeout) */
+    /* The connection is still good, and the code unused: the enrollment goes through. */
+    {
+        long es;
+        tc_account_init(&d, false, "client passphrase");
+        json_decref(tc_enroll(s, &d, code, &es));
+        assert_int_equal(es, 201);
+    }
+    PQfinish(adv);
+    PQfinish(tbl);
+    PQfinish(look);
+    dbk_server_cleanup(s);
+    tc_account_free(&a);
+    tc_account_free(&c);
+    tc_account_free(&d);
+    tc_account_free(&co);
+}
+
 static int
 setup(void **unused)
 {
@@ -1066,6 +1189,7 @@ main(void)
         cmocka_unit_test(test_last_seen_across_nodes),
         cmocka_unit_test(test_migrate_check_backup_restore),
         cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
+        cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
     };
     if (dbk_init() != 0)
         return 1;

@@ -567,6 +567,8 @@ ensure(pg_store *st)
     return DBK_E_STORE_UNAVAILABLE;
 }
 
+static int flush(pg_store *st);
+
 /* Prepares query id on this connection if it is not yet (its name is q<id>). */
 static int
 prepare(pg_store *st, enum q id, char name[16])
@@ -582,6 +584,13 @@ prepare(pg_store *st, enum q id, char name[16])
     snprintf(name, 16, "q%d", (int)id);
     if (!st->prepared[id]) {
         Oid types[MAX_PARAMS];
+        /* A PREPARE that fails in a transaction aborts it as any statement does, up to
+         * the innermost savepoint the server has: the deferred SAVEPOINT and RELEASE go
+         * first (once per statement and connection), so that is the job's own and the
+         * job fails alone (its ROLLBACK TO), never the job before it, whose RELEASE
+         * would have waited. */
+        if (st->ndefer > 0 && (rc = flush(st)) != DBK_OK)
+            return rc;
         int n = (int)strlen(queries[id].types);
         for (int i = 0; i < n; i++)
             switch (queries[id].types[i]) {
