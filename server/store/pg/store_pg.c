@@ -155,6 +155,11 @@ enum q {
 #define INVITE_COLS "id, kind, secret_hash, counselor, name, created_at, expires_at, used_at"
 #define STREAM_COLS "id, owner, kind, epoch, seq, rotation_pending"
 #define GRANT_COLS "stream, grantee, epoch, grant_bytes, created_at, expires_at, revoked_at"
+#define STREAM_LOCK_SQL "SELECT " STREAM_COLS " FROM streams WHERE id = $1 FOR NO KEY UPDATE"
+/* The payer's row; no payer: the stream's owner. */
+#define PAYER_LOCK_SQL                                                                             \
+    "SELECT 1 FROM accounts WHERE id = coalesce($1, (SELECT owner FROM streams WHERE id = $2))"    \
+    " FOR NO KEY UPDATE"
 #define AUDIT_COLS                                                                                 \
     "idx, at, action, actor_role, actor, device, stream, owner, grantee, epoch, count,"            \
     " seq_from, seq_to, prev, hash"
@@ -240,15 +245,10 @@ static const struct query {
     /* The push's lock: held to commit, it orders the stream's sequence numbers. NO KEY
      * UPDATE, as the UPDATE of its counter takes anyway. The payer's row (its
      * used_bytes) is locked with it, after it; the TRY forms never wait (push_start). */
-    [Q_STREAM_LOCK] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1"
-                            " FOR NO KEY UPDATE"},
-    [Q_STREAM_TRY] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE id = $1"
-                           " FOR NO KEY UPDATE SKIP LOCKED"},
-    [Q_PAYER_LOCK] = {"bb", "SELECT 1 FROM accounts WHERE id = coalesce($1,"
-                            " (SELECT owner FROM streams WHERE id = $2)) FOR NO KEY UPDATE"},
-    [Q_PAYER_TRY] = {"bb", "SELECT 1 FROM accounts WHERE id = coalesce($1,"
-                           " (SELECT owner FROM streams WHERE id = $2))"
-                           " FOR NO KEY UPDATE SKIP LOCKED"},
+    [Q_STREAM_LOCK] = {"b", STREAM_LOCK_SQL},
+    [Q_STREAM_TRY] = {"b", STREAM_LOCK_SQL " SKIP LOCKED"},
+    [Q_PAYER_LOCK] = {"bb", PAYER_LOCK_SQL},
+    [Q_PAYER_TRY] = {"bb", PAYER_LOCK_SQL " SKIP LOCKED"},
     [Q_STREAMS_OWNED] = {"b", "SELECT " STREAM_COLS " FROM streams WHERE owner = $1"
                               " ORDER BY kind"},
     [Q_STREAMS_GRANTED] = {"bi", "SELECT DISTINCT s.id, s.owner, s.kind, s.epoch, s.seq,"
