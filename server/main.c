@@ -263,6 +263,7 @@ on_trim_tick(uv_timer_t *t)
     if (n == s->trim_done)
         return;
     s->trim_done = n;
+    s->app.heap_trims++;
 #ifdef __GLIBC__
     (void)malloc_trim(0);
 #endif
