@@ -121,13 +121,16 @@ dbk_api_metrics(dbk_http_request *req)
                  "# HELP daybook_restore_generation The store's restore generation.\n"
                  "# TYPE daybook_restore_generation gauge\ndaybook_restore_generation %lld\n"
                  "# HELP daybook_storage_full 1 while new records are refused for a full disk.\n"
-                 "# TYPE daybook_storage_full gauge\ndaybook_storage_full %d\n",
+                 "# TYPE daybook_storage_full gauge\ndaybook_storage_full %d\n"
+                 "# HELP daybook_heap_trims_total Times free heap memory went back to the "
+                 "kernel, once per burst at rest.\n"
+                 "# TYPE daybook_heap_trims_total counter\ndaybook_heap_trims_total %llu\n",
                  (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000),
                  dbk_http_server_connections(app->http), dbk_worker_pending(app->worker),
                  (unsigned long long)commits, (unsigned long long)jobs,
                  (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
                  (unsigned long long)app->requests[5], (long long)app->info.restore_generation,
-                 dbk_store_full(app->store) ? 1 : 0);
+                 dbk_store_full(app->store) ? 1 : 0, (unsigned long long)app->heap_trims);
     dbk_http_respond(req, 200, "text/plain; version=0.0.4", NULL, buf,
                      n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0);
 }

@@ -584,6 +584,30 @@ jt_fmt(jtext *t, const char *fmt, ...)
         jt_put(t, buf, (size_t)n);
 }
 
+/* An integer in decimal, as %llu / %lld would write it. The per-record numbers of a
+ * push's results and a pull's records are written here: vsnprintf cost about 1,100
+ * instructions a call (callgrind), three calls per record pushed and pulled. */
+static void
+jt_u64(jtext *t, uint64_t v)
+{
+    char buf[20], *d = buf + sizeof buf;
+    do
+        *--d = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    jt_put(t, d, (size_t)(buf + sizeof buf - d));
+}
+
+static void
+jt_i64(jtext *t, int64_t v)
+{
+    if (v < 0) {
+        jt_put(t, "-", 1);
+        jt_u64(t, 0 - (uint64_t)v);
+    } else {
+        jt_u64(t, (uint64_t)v);
+    }
+}
+
 static void
 jt_id(jtext *t, const dbk_id *id)
 {
@@ -622,7 +646,9 @@ static const char *const result_names[] = {"", "stored", "duplicate", "supersede
 static void
 jt_revision(jtext *t, const dbk_revision *r)
 {
-    jt_fmt(t, "{\"clock\":\"%llu\",\"device\":", (unsigned long long)r->clock);
+    jt_str(t, "{\"clock\":\"");
+    jt_u64(t, r->clock);
+    jt_str(t, "\",\"device\":");
     jt_id(t, &r->device);
     jt_put(t, "}", 1);
 }
@@ -737,8 +763,10 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
         jt_id(t, &it->hdr.record);
         jt_str(t, ",\"revision\":");
         jt_revision(t, &it->hdr.rev);
-        jt_fmt(t, ",\"result\":\"%s\",\"seq\":%lld", result_names[it->result],
-               (long long)it->seq);
+        jt_str(t, ",\"result\":\"");
+        jt_str(t, result_names[it->result]);
+        jt_str(t, "\",\"seq\":");
+        jt_i64(t, it->seq);
         if (it->result == DBK_PUSH_SUPERSEDED) {
             jt_str(t, ",\"current\":");
             jt_revision(t, &it->current);
@@ -764,7 +792,9 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
     size_t n = DBK_B64_ENCODED_LEN(len);
     char *d;
 
-    jt_fmt(a->t, "%s{\"seq\":%lld,\"envelope\":\"", a->count > 0 ? "," : "", (long long)seq);
+    jt_str(a->t, a->count > 0 ? ",{\"seq\":" : "{\"seq\":");
+    jt_i64(a->t, seq);
+    jt_str(a->t, ",\"envelope\":\"");
     /* An envelope is public bytes (ciphertext and a signature): the table encoder. */
     if ((d = jt_room(a->t, n)) != NULL && dbk_b64_encode_public(d, n + 1, env, len) == 0)
         a->t->len += n;

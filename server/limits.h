@@ -97,5 +97,8 @@
  */
 #define DBK_MALLOC_MMAP_BYTES (8 * 1024 * 1024)
 #define DBK_MALLOC_TRIM_BYTES (16 * 1024 * 1024)
+/* How long daybookd serves no response before it gives free heap memory back to the
+ * kernel, once per burst (main.c, on_trim_tick). */
+#define DBK_IDLE_TRIM_MS 250
 
 #endif

@@ -102,6 +102,7 @@ for (const [k, label] of [
   ['pull_cpu_ms_per_1k', 'server CPU per 1,000 records pulled'],
   ['rss_idle_mib', 'server RSS idle'],
   ['rss_after_mib', 'server RSS after push and pull'],
+  ['rss_rest_mib', 'server RSS at rest, 1 s after push and pull'],
   ['rss_peak_mib', 'server peak RSS (VmHWM)'],
   ['disk_bytes_per_record', 'bytes on disk per record'],
   ['push_wire_bytes_per_record', 'bytes on the wire per record pushed'],
@@ -191,7 +192,9 @@ const x = (v) => (v === undefined ? undefined : `${fmtRatio(v)}×`);
   target('server RSS idle < 8 MiB', has('daybook_rss_idle_mib') ? fmt(idle, 'MiB') : undefined, idle < 8);
   const after = get('daybook_rss_after_mib');
   target('server RSS after the run < 32 MiB', has('daybook_rss_after_mib')
-    ? `${fmt(after, 'MiB')} (peak ${fmt(get('daybook_rss_peak_mib'), 'MiB')})` : undefined, after < 32);
+    ? `${fmt(after, 'MiB')} (peak ${fmt(get('daybook_rss_peak_mib'), 'MiB')}` +
+      (has('daybook_rss_rest_mib') ? `, at rest ${fmt(get('daybook_rss_rest_mib'), 'MiB')})` : ')')
+    : undefined, after < 32);
   const sp = get('daybook_sync_p99_ms');
   target('incremental sync p99 < 5 ms with 64 others syncing', has('daybook_sync_p99_ms') ? fmt(sp, 'ms') : undefined, sp < 5);
   const rv = get('counselor_cold_review_total_s');
