@@ -15,6 +15,11 @@
  * might not be on disk while the store's next transactions build on it, so daybookd
  * stops there (abort, as PostgreSQL does on a failed fsync): nothing unsynced was
  * acknowledged, and the next start recovers what the disk has.
+ *
+ * The prep threads (worker.h, dbk_prep) have a queue and a lock of their own,
+ * prep_lock, so the loop's hand-offs to them never wait behind the storage thread's
+ * lock. A prep thread is woken only when one sleeps and none was woken already for
+ * the queued preps; one that finishes takes the next prep without sleeping.
  */
 #include "worker.h"
 #include "authcache.h"
@@ -25,6 +30,8 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+
+#define PREP_THREADS_MAX 8
 
 struct worker_thread {
     dbk_worker *w;
@@ -50,6 +57,16 @@ struct dbk_worker {
     bool deferred, sync_stopping;
     uv_thread_t sync_thread;
     uv_cond_t sync_cond;
+    /* The prep threads and their queue (see the top), under prep_lock. */
+    uv_mutex_t prep_lock;
+    uv_cond_t prep_cond;
+    dbk_prep *prep_head, *prep_tail;
+    size_t prep_queued; /* preps in the queue */
+    int prep_sleeping;  /* prep threads waiting on prep_cond */
+    int prep_woken;     /* of those, signalled and not yet running */
+    bool prep_stopping;
+    uv_thread_t prep_threads[PREP_THREADS_MAX];
+    int nprep;
 };
 
 static void
@@ -193,19 +210,94 @@ on_async(uv_async_t *a)
     dbk_worker *w = a->data;
     dbk_job *j;
 
+    size_t n = 0;
+
     uv_mutex_lock(&w->lock);
     j = w->out_head;
     w->out_head = w->out_tail = NULL;
+    for (dbk_job *k = j; k != NULL; k = k->next)
+        n++;
+    w->pending -= n; /* one lock for the batch, not one per job */
     uv_mutex_unlock(&w->lock);
     while (j != NULL) {
         dbk_job *next = j->next;
-        uv_mutex_lock(&w->lock);
-        w->pending--;
-        uv_mutex_unlock(&w->lock);
         j->next = NULL;
         j->done(j); /* may free j */
         j = next;
     }
+}
+
+/* A prep thread: runs preps until told to stop and the queue is empty; the last
+ * prep of a job queues the job for the storage thread. */
+static void
+prep_main(void *arg)
+{
+    dbk_worker *w = arg;
+
+    uv_mutex_lock(&w->prep_lock);
+    for (;;) {
+        while (w->prep_head == NULL && !w->prep_stopping) {
+            w->prep_sleeping++;
+            uv_cond_wait(&w->prep_cond, &w->prep_lock);
+            w->prep_sleeping--;
+            if (w->prep_woken > 0)
+                w->prep_woken--;
+        }
+        if (w->prep_head == NULL)
+            break;
+        dbk_prep *p = w->prep_head;
+        w->prep_head = p->next;
+        if (w->prep_head == NULL)
+            w->prep_tail = NULL;
+        w->prep_queued--;
+        uv_mutex_unlock(&w->prep_lock);
+
+        dbk_job *job = p->job;
+        p->run(p);
+
+        uv_mutex_lock(&w->prep_lock);
+        bool last = --job->prep_left == 0;
+        if (last) {
+            uv_mutex_unlock(&w->prep_lock);
+            dbk_worker_submit(w, job); /* p may be gone once the job is queued */
+            uv_mutex_lock(&w->prep_lock);
+        }
+    }
+    uv_mutex_unlock(&w->prep_lock);
+}
+
+void
+dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
+{
+    dbk_prep *last = first;
+    size_t n = 1;
+
+    if (w->nprep == 0) { /* no prep thread could start: the loop runs them */
+        for (dbk_prep *p = first; p != NULL; p = p->next)
+            p->run(p);
+        dbk_worker_submit(w, job);
+        return;
+    }
+    for (dbk_prep *p = first; p != NULL; p = p->next) {
+        p->job = job;
+        last = p;
+    }
+    for (dbk_prep *p = first; p != last; p = p->next)
+        n++;
+    uv_mutex_lock(&w->prep_lock);
+    job->prep_left = n;
+    if (w->prep_tail != NULL)
+        w->prep_tail->next = first;
+    else
+        w->prep_head = first;
+    w->prep_tail = last;
+    w->prep_queued += n;
+    /* Wake sleepers only for preps no woken thread will take. */
+    while ((size_t)w->prep_woken < w->prep_queued && w->prep_woken < w->prep_sleeping) {
+        w->prep_woken++;
+        uv_cond_signal(&w->prep_cond);
+    }
+    uv_mutex_unlock(&w->prep_lock);
 }
 
 int
@@ -221,6 +313,8 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
     (void)dbk_store_reserve(st, DBK_STORE_RESERVE_BYTES);
     uv_mutex_init(&w->lock);
     uv_cond_init(&w->cond);
+    uv_mutex_init(&w->prep_lock);
+    uv_cond_init(&w->prep_cond);
     uv_async_init(loop, &w->async, on_async);
     w->async.data = w;
     if (threads < 1)
@@ -256,6 +350,15 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
             DBK_LOG(DBK_LOG_ERROR, "sync_thread_failed");
             abort(); /* commits no longer sync: serving without the thread would lose data */
         }
+    }
+    /* One prep thread per core; none (the loop runs preps) if none starts. */
+    unsigned int nprep = uv_available_parallelism();
+    if (nprep > PREP_THREADS_MAX)
+        nprep = PREP_THREADS_MAX;
+    for (unsigned int i = 0; i < nprep; i++) {
+        if (uv_thread_create(&w->prep_threads[w->nprep], prep_main, w) != 0)
+            break;
+        w->nprep++;
     }
     *out = w;
     return DBK_OK;
@@ -298,6 +401,8 @@ on_closed(uv_handle_t *h)
     dbk_worker *w = h->data;
     uv_mutex_destroy(&w->lock);
     uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->prep_lock);
+    uv_cond_destroy(&w->prep_cond);
     uv_cond_destroy(&w->sync_cond);
     free(w);
 }
@@ -305,6 +410,13 @@ on_closed(uv_handle_t *h)
 void
 dbk_worker_stop(dbk_worker *w)
 {
+    /* The prep threads first: they finish their queue into the storage thread's. */
+    uv_mutex_lock(&w->prep_lock);
+    w->prep_stopping = true;
+    uv_cond_broadcast(&w->prep_cond);
+    uv_mutex_unlock(&w->prep_lock);
+    for (int i = 0; i < w->nprep; i++)
+        uv_thread_join(&w->prep_threads[i]);
     uv_mutex_lock(&w->lock);
     w->stopping = true;
     uv_cond_broadcast(&w->cond);
