@@ -51,7 +51,7 @@ struct push_unit {
     dbk_push_item *items;
     unsigned char **envs; /* owned copies of the decoded envelopes */
     size_t n;
-    /* Checked on the thread pool: the key tried for item i, and whether its
+    /* Checked on a prep thread: the key tried for item i, and whether its
      * signature verified with it. */
     unsigned char (*pre_pk)[32];
     bool *pre_tried, *pre_ok;
@@ -648,7 +648,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
                 return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
             pk = author.sign_pk;
         }
-        /* Already verified on the thread pool with this very key: the same answer. */
+        /* Already verified on a prep thread with this very key: the same answer. */
         if (u->pre_ok[i] && memcmp(u->pre_pk[i], pk, 32) == 0)
             continue;
         if ((rc = verify_envelope(it, pk)) != 0)
