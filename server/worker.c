@@ -272,9 +272,7 @@ dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
     dbk_prep *last = first;
     size_t n = 1;
 
-    if (w->nprep == 0) { /* no prep thread could start: the loop runs them */
-        for (dbk_prep *p = first; p != NULL; p = p->next)
-            p->run(p);
+    if (w->nprep == 0) { /* no prep thread could start: the storage thread does it all */
         dbk_worker_submit(w, job);
         return;
     }

@@ -65,7 +65,9 @@ int dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threa
 void dbk_worker_submit(dbk_worker *w, dbk_job *job);
 
 /* Runs the preps first, first->next, ... on the prep threads, then queues job as
- * dbk_worker_submit does. Called from the loop; never blocks on disk. */
+ * dbk_worker_submit does. Called from the loop; never blocks on disk. When no prep
+ * thread could start, the job is queued with its preps not run: a prep must only
+ * save the storage thread work it would otherwise do (api_records.c's verify). */
 void dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first);
 
 /* Jobs queued or running, for /metrics. */
