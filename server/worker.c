@@ -19,7 +19,9 @@
  * The prep threads (worker.h, dbk_prep) have a queue and a lock of their own,
  * prep_lock, so the loop's hand-offs to them never wait behind the storage thread's
  * lock. A prep thread is woken only when one sleeps and none was woken already for
- * the queued preps; one that finishes takes the next prep without sleeping.
+ * the queued preps; one that finishes takes the next prep without sleeping. A
+ * prepared job waits in `ready` until PREP_HAND_ON have gathered or no prep is
+ * queued, then they go to the storage thread together (one lock, one signal).
  */
 #include "worker.h"
 #include "authcache.h"
@@ -32,6 +34,8 @@
 #include <stdlib.h>
 
 #define PREP_THREADS_MAX 8
+/* Prepared jobs handed to the storage thread at once, at most (prep_main). */
+#define PREP_HAND_ON 8
 
 struct worker_thread {
     dbk_worker *w;
@@ -65,6 +69,8 @@ struct dbk_worker {
     int prep_sleeping;  /* prep threads waiting on prep_cond */
     int prep_woken;     /* of those, signalled and not yet running */
     bool prep_stopping;
+    dbk_job *ready_head, *ready_tail; /* prepared, not yet handed on (prep_main) */
+    size_t nready;
     uv_thread_t prep_threads[PREP_THREADS_MAX];
     int nprep;
 };
@@ -227,6 +233,33 @@ on_async(uv_async_t *a)
     }
 }
 
+/*
+ * Prepared jobs go on together, as they did from a loop turn: a group then holds
+ * several, not one at a time (fewer commits), yet none waits for more than
+ * PREP_HAND_ON others, nor for anything once no prep is queued (a job may wait for
+ * the preps being run when it was ready, at most one each). prep_lock is held on
+ * entry and on return.
+ */
+static void
+hand_on(dbk_worker *w)
+{
+    if (w->ready_head == NULL || (w->prep_head != NULL && w->nready < PREP_HAND_ON))
+        return;
+    dbk_job *first = w->ready_head, *last = w->ready_tail;
+    size_t n = w->nready;
+    w->ready_head = w->ready_tail = NULL;
+    w->nready = 0;
+    uv_mutex_unlock(&w->prep_lock);
+    uv_mutex_lock(&w->lock);
+    for (dbk_job *j = first; j != NULL; j = j->next)
+        j->status = 0;
+    append(&w->in_head, &w->in_tail, first, last);
+    w->pending += n;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->lock);
+    uv_mutex_lock(&w->prep_lock);
+}
+
 /* A prep thread: runs preps until told to stop and the queue is empty; the last
  * prep of a job queues the job for the storage thread. */
 static void
@@ -250,18 +283,19 @@ prep_main(void *arg)
         if (w->prep_head == NULL)
             w->prep_tail = NULL;
         w->prep_queued--;
+        hand_on(w); /* what is ready need not wait for this prep */
         uv_mutex_unlock(&w->prep_lock);
 
         dbk_job *job = p->job;
         p->run(p);
 
         uv_mutex_lock(&w->prep_lock);
-        bool last = --job->prep_left == 0;
-        if (last) {
-            uv_mutex_unlock(&w->prep_lock);
-            dbk_worker_submit(w, job); /* p may be gone once the job is queued */
-            uv_mutex_lock(&w->prep_lock);
+        if (--job->prep_left == 0) { /* p may be gone once the job is handed on */
+            job->next = NULL;
+            append(&w->ready_head, &w->ready_tail, job, job);
+            w->nready++;
         }
+        hand_on(w);
     }
     uv_mutex_unlock(&w->prep_lock);
 }
