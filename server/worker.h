@@ -44,8 +44,9 @@ struct dbk_job {
  * api_records.c), on the worker's prep threads, one per core: in parallel with the
  * storage thread and with each other. The job is queued for the storage thread
  * from the prep threads, with the other jobs prepared meanwhile (up to 8, or
- * every one once no prep is queued): the loop is not woken between the two stages (it was, when
- * this ran on libuv's thread pool: an eventfd write, a loop turn and the pool's mutex per request).
+ * every one once no prep is queued): the loop is not woken between the two
+ * stages (it was, when this ran on libuv's thread pool: an eventfd write, a loop
+ * turn and the pool's mutex per request).
  */
 typedef struct dbk_prep dbk_prep;
 struct dbk_prep {
