@@ -233,6 +233,19 @@ on_async(uv_async_t *a)
     }
 }
 
+/* Jobs first..last (n of them, linked) to the storage thread's queue. */
+static void
+queue_jobs(dbk_worker *w, dbk_job *first, dbk_job *last, size_t n)
+{
+    for (dbk_job *j = first; j != NULL; j = j->next)
+        j->status = 0;
+    uv_mutex_lock(&w->lock);
+    append(&w->in_head, &w->in_tail, first, last);
+    w->pending += n;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->lock);
+}
+
 /*
  * Prepared jobs go on together, as they did from a loop turn: a group then holds
  * several, not one at a time (fewer commits), yet none waits for more than
@@ -250,18 +263,12 @@ hand_on(dbk_worker *w)
     w->ready_head = w->ready_tail = NULL;
     w->nready = 0;
     uv_mutex_unlock(&w->prep_lock);
-    uv_mutex_lock(&w->lock);
-    for (dbk_job *j = first; j != NULL; j = j->next)
-        j->status = 0;
-    append(&w->in_head, &w->in_tail, first, last);
-    w->pending += n;
-    uv_cond_signal(&w->cond);
-    uv_mutex_unlock(&w->lock);
+    queue_jobs(w, first, last, n);
     uv_mutex_lock(&w->prep_lock);
 }
 
-/* A prep thread: runs preps until told to stop and the queue is empty; the last
- * prep of a job queues the job for the storage thread. */
+/* A prep thread: runs preps until told to stop and the queue is empty; a job whose
+ * preps have all run is handed on to the storage thread (hand_on). */
 static void
 prep_main(void *arg)
 {
@@ -400,12 +407,7 @@ void
 dbk_worker_submit(dbk_worker *w, dbk_job *job)
 {
     job->next = NULL;
-    job->status = 0;
-    uv_mutex_lock(&w->lock);
-    append(&w->in_head, &w->in_tail, job, job);
-    w->pending++;
-    uv_cond_signal(&w->cond);
-    uv_mutex_unlock(&w->lock);
+    queue_jobs(w, job, job, 1);
 }
 
 size_t
