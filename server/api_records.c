@@ -9,10 +9,12 @@
  * Signatures are most of a push's CPU (an Ed25519 verify costs several times a
  * row insert), and the worker is one thread that also commits. So before a push
  * is queued for the worker, if its token authenticated lately, the caller's own
- * envelopes are verified with the caller's key on libuv's thread pool, in parallel
- * with the worker and with each other, in up to VERIFY_JOBS_MAX jobs per push so one
- * large push uses every core. A token issued by enroll or login counts as lately
- * authenticated (api.c), so a device's first push is no exception. The worker
+ * envelopes are verified with the caller's key on the worker's prep threads
+ * (worker.h), in parallel with the storage thread and with each other, in up to
+ * VERIFY_JOBS_MAX preps per push so one large push uses every core; the last one
+ * queues the push for the storage thread without going back through the loop. A
+ * token issued by enroll or login counts as lately authenticated (api.c), so a
+ * device's first push is no exception. The worker
  * skips its own verify only for an
  * envelope that was verified with exactly the key it would use (the caller's, or
  * the author's from the store); every other envelope it verifies as before, so
@@ -49,7 +51,7 @@ struct push_unit {
     dbk_push_item *items;
     unsigned char **envs; /* owned copies of the decoded envelopes */
     size_t n;
-    /* Checked on the thread pool: the key tried for item i, and whether its
+    /* Checked on a prep thread: the key tried for item i, and whether its
      * signature verified with it. */
     unsigned char (*pre_pk)[32];
     bool *pre_tried, *pre_ok;
@@ -64,10 +66,10 @@ struct pull_unit {
     dbk_head head;
 };
 
-/* One thread-pool job of the verify stage: items [from, to) of the push, counted
- * across its units in order. */
+/* One prep of the verify stage: items [from, to) of the push, counted across its
+ * units in order. */
 struct verify_chunk {
-    uv_work_t work;
+    dbk_prep prep; /* first: the worker's view */
     dbk_api_job *job;
     size_t from, to;
 };
@@ -79,8 +81,7 @@ struct verify_chunk {
 #define VERIFY_CHUNK_MIN 8
 
 struct records_ctx {
-    struct verify_chunk verify[VERIFY_JOBS_MAX]; /* the thread-pool stage */
-    size_t verify_left;                         /* jobs not yet done (loop thread) */
+    struct verify_chunk verify[VERIFY_JOBS_MAX]; /* the prep stage */
     struct push_unit *push;
     size_t npush;
     struct pull_unit *pull;
@@ -413,12 +414,12 @@ verify_envelope(const dbk_push_item *it, const unsigned char pk[32])
     return rc == 0 ? 0 : -1;
 }
 
-/* Thread pool: the signatures whose author's key the loop knew, in one chunk of the
- * push. Touches only its own items of ctx. */
+/* A prep thread: the signatures whose author's key the loop knew, in one chunk of
+ * the push. Touches only its own items of ctx. */
 static void
-preverify_work(uv_work_t *w)
+preverify_run(dbk_prep *p)
 {
-    struct verify_chunk *ch = w->data;
+    struct verify_chunk *ch = (struct verify_chunk *)p;
     struct records_ctx *c = ch->job->ctx;
     size_t base = 0;
     for (size_t k = 0; k < c->npush && base < ch->to; k++) {
@@ -432,21 +433,9 @@ preverify_work(uv_work_t *w)
     }
 }
 
-/* Loop thread, when a chunk is done (or cancelled: then the worker verifies its
- * items). The last one hands the job to the worker. */
-static void
-preverify_done(uv_work_t *w, int status)
-{
-    struct verify_chunk *ch = w->data;
-    struct records_ctx *c = ch->job->ctx;
-    (void)status;
-    if (--c->verify_left == 0)
-        dbk_api_submit(ch->job);
-}
-
 static bool nothing_new(dbk_api_job *j);
 
-/* Queues a push or sync for the worker, through the thread pool when that helps. */
+/* Queues a push or sync for the worker, through its prep threads when that helps. */
 static void
 submit_records(dbk_api_job *j)
 {
@@ -478,21 +467,15 @@ submit_records(dbk_api_job *j)
     if (njobs > VERIFY_JOBS_MAX)
         njobs = VERIFY_JOBS_MAX;
     per = (total + njobs - 1) / njobs;
-    /* The count is taken before the first job is queued; the done callbacks run on
-     * this thread, later, so none can see it half-counted. */
-    c->verify_left = 1;
     for (size_t k = 0; k < njobs; k++) {
         struct verify_chunk *ch = &c->verify[k];
         ch->job = j;
         ch->from = k * per;
         ch->to = (k + 1) * per < total ? (k + 1) * per : total;
-        ch->work.data = ch;
-        if (ch->from < ch->to &&
-            uv_queue_work(j->app->loop, &ch->work, preverify_work, preverify_done) == 0)
-            c->verify_left++;
+        ch->prep.run = preverify_run;
+        ch->prep.next = k + 1 < njobs ? &c->verify[k + 1].prep : NULL;
     }
-    if (--c->verify_left == 0)
-        dbk_api_submit(j); /* nothing could be queued: the worker verifies all */
+    dbk_worker_submit_prepared(j->app->worker, &j->job, &c->verify[0].prep);
 }
 
 static void
@@ -691,7 +674,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
                 return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
             pk = author.sign_pk;
         }
-        /* Already verified on the thread pool with this very key: the same answer. */
+        /* Already verified on a prep thread with this very key: the same answer. */
         if (u->pre_ok[i] && memcmp(u->pre_pk[i], pk, 32) == 0)
             continue;
         if ((rc = verify_envelope(it, pk)) != 0)

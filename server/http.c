@@ -68,6 +68,8 @@ struct dbk_http_conn {
     bool reading;      /* uv_read_start is in effect */
     bool peer_done;    /* EOF or an error was read while a request was handled */
     bool written_wait; /* a response written at once waits for on_written */
+    uint64_t turn;     /* the server's turn in which turn_served counts (on_written) */
+    unsigned int turn_served;
 };
 
 struct dbk_http_server {
@@ -89,6 +91,7 @@ struct dbk_http_server {
     uv_idle_t written; /* runs the completions of responses written at once */
     bool written_open;
     struct write_req *written_head, *written_tail;
+    uint64_t turn; /* on_written's runs */
 };
 
 struct write_req {
@@ -486,23 +489,48 @@ on_write(uv_write_t *w, int status)
     conn_read_resume(c);
 }
 
+/*
+ * The completions of responses written at once. Completing one parses the next
+ * pipelined request of its connection, which may be answered at once too and land
+ * here again; a connection gets at most DBK_HTTP_PIPELINE_PER_TURN of them per run,
+ * the rest wait for the next run, after the loop has polled (the idle handle stays
+ * active, so the poll does not block).
+ */
 static void
 on_written(uv_idle_t *h)
 {
     dbk_http_server *srv = h->data;
-    struct write_req *wr;
+    struct write_req *wr, *later_head = NULL, *later_tail = NULL;
 
+    srv->turn++;
     while ((wr = srv->written_head) != NULL) {
         dbk_http_conn *c = wr->conn;
         srv->written_head = wr->next_written;
         if (srv->written_head == NULL)
             srv->written_tail = NULL;
+        if (c->turn != srv->turn) {
+            c->turn = srv->turn;
+            c->turn_served = 0;
+        }
+        if (c->turn_served >= DBK_HTTP_PIPELINE_PER_TURN) {
+            wr->next_written = NULL; /* the next run's */
+            if (later_tail != NULL)
+                later_tail->next_written = wr;
+            else
+                later_head = wr;
+            later_tail = wr;
+            continue;
+        }
+        c->turn_served++;
         c->written_wait = false;
         on_write(&wr->w, wr->status); /* may write the next pipelined answer */
         if (c->state == CONN_CLOSING)
             conn_free_if_done(c); /* its handles may have closed meanwhile */
     }
-    uv_idle_stop(h);
+    srv->written_head = later_head;
+    srv->written_tail = later_tail;
+    if (later_head == NULL)
+        uv_idle_stop(h);
 }
 
 /*

@@ -15,6 +15,13 @@
  * might not be on disk while the store's next transactions build on it, so daybookd
  * stops there (abort, as PostgreSQL does on a failed fsync): nothing unsynced was
  * acknowledged, and the next start recovers what the disk has.
+ *
+ * The prep threads (worker.h, dbk_prep) have a queue and a lock of their own,
+ * prep_lock, so the loop's hand-offs to them never wait behind the storage thread's
+ * lock. A prep thread is woken only when one sleeps and none was woken already for
+ * the queued preps; one that finishes takes the next prep without sleeping. A
+ * prepared job waits in `ready` until PREP_HAND_ON have gathered or no prep is
+ * queued, then they go to the storage thread together (one lock, one signal).
  */
 #include "worker.h"
 #include "authcache.h"
@@ -25,6 +32,10 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+
+#define PREP_THREADS_MAX 8
+/* Prepared jobs handed to the storage thread at once, at most (prep_main). */
+#define PREP_HAND_ON 8
 
 struct worker_thread {
     dbk_worker *w;
@@ -50,6 +61,18 @@ struct dbk_worker {
     bool deferred, sync_stopping;
     uv_thread_t sync_thread;
     uv_cond_t sync_cond;
+    /* The prep threads and their queue (see the top), under prep_lock. */
+    uv_mutex_t prep_lock;
+    uv_cond_t prep_cond;
+    dbk_prep *prep_head, *prep_tail;
+    size_t prep_queued; /* preps in the queue */
+    int prep_sleeping;  /* prep threads waiting on prep_cond */
+    int prep_woken;     /* of those, signalled and not yet running */
+    bool prep_stopping;
+    dbk_job *ready_head, *ready_tail; /* prepared, not yet handed on (prep_main) */
+    size_t nready;
+    uv_thread_t prep_threads[PREP_THREADS_MAX];
+    int nprep;
 };
 
 static void
@@ -193,19 +216,127 @@ on_async(uv_async_t *a)
     dbk_worker *w = a->data;
     dbk_job *j;
 
+    size_t n = 0;
+
     uv_mutex_lock(&w->lock);
     j = w->out_head;
     w->out_head = w->out_tail = NULL;
+    for (dbk_job *k = j; k != NULL; k = k->next)
+        n++;
+    w->pending -= n; /* one lock for the batch, not one per job */
     uv_mutex_unlock(&w->lock);
     while (j != NULL) {
         dbk_job *next = j->next;
-        uv_mutex_lock(&w->lock);
-        w->pending--;
-        uv_mutex_unlock(&w->lock);
         j->next = NULL;
         j->done(j); /* may free j */
         j = next;
     }
+}
+
+/* Jobs first..last (n of them, linked) to the storage thread's queue. */
+static void
+queue_jobs(dbk_worker *w, dbk_job *first, dbk_job *last, size_t n)
+{
+    for (dbk_job *j = first; j != NULL; j = j->next)
+        j->status = 0;
+    uv_mutex_lock(&w->lock);
+    append(&w->in_head, &w->in_tail, first, last);
+    w->pending += n;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->lock);
+}
+
+/*
+ * Prepared jobs go on together, as they did from a loop turn: a group then holds
+ * several, not one at a time (fewer commits), yet none waits for more than
+ * PREP_HAND_ON others, nor for anything once no prep is queued (a job may wait for
+ * the preps being run when it was ready, at most one each). prep_lock is held on
+ * entry and on return.
+ */
+static void
+hand_on(dbk_worker *w)
+{
+    if (w->ready_head == NULL || (w->prep_head != NULL && w->nready < PREP_HAND_ON))
+        return;
+    dbk_job *first = w->ready_head, *last = w->ready_tail;
+    size_t n = w->nready;
+    w->ready_head = w->ready_tail = NULL;
+    w->nready = 0;
+    uv_mutex_unlock(&w->prep_lock);
+    queue_jobs(w, first, last, n);
+    uv_mutex_lock(&w->prep_lock);
+}
+
+/* A prep thread: runs preps until told to stop and the queue is empty; a job whose
+ * preps have all run is handed on to the storage thread (hand_on). */
+static void
+prep_main(void *arg)
+{
+    dbk_worker *w = arg;
+
+    uv_mutex_lock(&w->prep_lock);
+    for (;;) {
+        while (w->prep_head == NULL && !w->prep_stopping) {
+            w->prep_sleeping++;
+            uv_cond_wait(&w->prep_cond, &w->prep_lock);
+            w->prep_sleeping--;
+            if (w->prep_woken > 0)
+                w->prep_woken--;
+        }
+        if (w->prep_head == NULL)
+            break;
+        dbk_prep *p = w->prep_head;
+        w->prep_head = p->next;
+        if (w->prep_head == NULL)
+            w->prep_tail = NULL;
+        w->prep_queued--;
+        hand_on(w); /* what is ready need not wait for this prep */
+        uv_mutex_unlock(&w->prep_lock);
+
+        dbk_job *job = p->job;
+        p->run(p);
+
+        uv_mutex_lock(&w->prep_lock);
+        if (--job->prep_left == 0) { /* p may be gone once the job is handed on */
+            job->next = NULL;
+            append(&w->ready_head, &w->ready_tail, job, job);
+            w->nready++;
+        }
+        hand_on(w);
+    }
+    uv_mutex_unlock(&w->prep_lock);
+}
+
+void
+dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
+{
+    dbk_prep *last = first;
+    size_t n = 1;
+
+    if (w->nprep == 0) { /* no prep thread could start: the storage thread does it all */
+        dbk_worker_submit(w, job);
+        return;
+    }
+    for (dbk_prep *p = first; p != NULL; p = p->next) {
+        p->job = job;
+        last = p;
+    }
+    for (dbk_prep *p = first; p != last; p = p->next)
+        n++;
+    uv_mutex_lock(&w->prep_lock);
+    job->prep_left = n;
+    if (w->prep_tail != NULL)
+        w->prep_tail->next = first;
+    else
+        w->prep_head = first;
+    w->prep_tail = last;
+    w->prep_queued += n;
+    /* Wake sleepers only for preps no woken thread will take. */
+    while ((size_t)w->prep_woken < w->prep_queued && w->prep_woken < w->prep_sleeping) {
+        w->prep_woken++;
+        uv_cond_signal(&w->prep_cond);
+    }
+    uv_mutex_unlock(&w->prep_lock);
 }
 
 int
@@ -221,6 +352,8 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
     (void)dbk_store_reserve(st, DBK_STORE_RESERVE_BYTES);
     uv_mutex_init(&w->lock);
     uv_cond_init(&w->cond);
+    uv_mutex_init(&w->prep_lock);
+    uv_cond_init(&w->prep_cond);
     uv_async_init(loop, &w->async, on_async);
     w->async.data = w;
     if (threads < 1)
@@ -257,6 +390,15 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
             abort(); /* commits no longer sync: serving without the thread would lose data */
         }
     }
+    /* One prep thread per core; none (the loop runs preps) if none starts. */
+    unsigned int nprep = uv_available_parallelism();
+    if (nprep > PREP_THREADS_MAX)
+        nprep = PREP_THREADS_MAX;
+    for (unsigned int i = 0; i < nprep; i++) {
+        if (uv_thread_create(&w->prep_threads[w->nprep], prep_main, w) != 0)
+            break;
+        w->nprep++;
+    }
     *out = w;
     return DBK_OK;
 }
@@ -265,12 +407,7 @@ void
 dbk_worker_submit(dbk_worker *w, dbk_job *job)
 {
     job->next = NULL;
-    job->status = 0;
-    uv_mutex_lock(&w->lock);
-    append(&w->in_head, &w->in_tail, job, job);
-    w->pending++;
-    uv_cond_signal(&w->cond);
-    uv_mutex_unlock(&w->lock);
+    queue_jobs(w, job, job, 1);
 }
 
 size_t
@@ -298,6 +435,8 @@ on_closed(uv_handle_t *h)
     dbk_worker *w = h->data;
     uv_mutex_destroy(&w->lock);
     uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->prep_lock);
+    uv_cond_destroy(&w->prep_cond);
     uv_cond_destroy(&w->sync_cond);
     free(w);
 }
@@ -305,6 +444,13 @@ on_closed(uv_handle_t *h)
 void
 dbk_worker_stop(dbk_worker *w)
 {
+    /* The prep threads first: they finish their queue into the storage thread's. */
+    uv_mutex_lock(&w->prep_lock);
+    w->prep_stopping = true;
+    uv_cond_broadcast(&w->prep_cond);
+    uv_mutex_unlock(&w->prep_lock);
+    for (int i = 0; i < w->nprep; i++)
+        uv_thread_join(&w->prep_threads[i]);
     uv_mutex_lock(&w->lock);
     w->stopping = true;
     uv_cond_broadcast(&w->cond);

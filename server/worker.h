@@ -36,6 +36,23 @@ struct dbk_job {
     void (*done)(dbk_job *job);
     int status;
     dbk_job *next; /* the worker's queues */
+    size_t prep_left; /* dbk_worker_submit_prepared: its preps not yet run */
+};
+
+/*
+ * Work done for a job before the storage thread takes it (a push's signatures,
+ * api_records.c), on the worker's prep threads, one per core: in parallel with the
+ * storage thread and with each other. The job is queued for the storage thread
+ * from the prep threads, with the other jobs prepared meanwhile (up to 8, or
+ * every one once no prep is queued): the loop is not woken between the two
+ * stages (it was, when this ran on libuv's thread pool: an eventfd write, a loop
+ * turn and the pool's mutex per request).
+ */
+typedef struct dbk_prep dbk_prep;
+struct dbk_prep {
+    void (*run)(dbk_prep *p); /* on a prep thread; touches only what is its own */
+    dbk_job *job;             /* set by dbk_worker_submit_prepared */
+    dbk_prep *next;           /* the caller's list of a job's preps, then the worker's queue */
 };
 
 #define DBK_WORKER_THREADS_MAX 32
@@ -48,13 +65,19 @@ int dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threa
 /* Queues job; its done callback runs later on the loop. Never blocks on disk. */
 void dbk_worker_submit(dbk_worker *w, dbk_job *job);
 
+/* Runs the preps first, first->next, ... on the prep threads, then queues job as
+ * dbk_worker_submit does. Called from the loop; never blocks on disk. When no prep
+ * thread could start, the job is queued with its preps not run: a prep must only
+ * save the storage thread work it would otherwise do (api_records.c's verify). */
+void dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first);
+
 /* Jobs queued or running, for /metrics. */
 size_t dbk_worker_pending(dbk_worker *w);
 /* Transactions committed and jobs run so far, for /metrics. */
 void dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *jobs);
 
 /*
- * Finishes every queued job, stops the thread and closes the loop handle;
+ * Finishes every queued prep and job, stops the threads and closes the loop handle;
  * call from the loop thread once no more jobs will be submitted. The worker is
  * freed when its handle has closed (during the next loop iteration).
  */

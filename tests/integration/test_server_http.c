@@ -2,6 +2,7 @@
  * daybookd over real sockets: /healthz (and the store behind it), errors from the error
  * table, keep-alive and pipelining, HTTP limits, and a clean drain on SIGTERM.
  */
+#define _GNU_SOURCE /* sched_setaffinity, sched_getcpu */
 #include "dbk_test.h"
 
 #include <setjmp.h>
@@ -10,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +204,107 @@ test_pipelined_behind_the_worker_and_half_closed(void **state)
     free(req);
 }
 
+/*
+ * One connection's pipelined requests that are answered at once do not hold up the
+ * others: connection A sends a request the storage thread answers (the sync of the
+ * test above, 401), with FAIR_N requests for an unknown path pipelined behind it
+ * (kept aside until the 401 is written, then each answered at once, 404, without
+ * the storage thread). As soon as A's 401 arrives, connection B asks for /healthz. B's answer must
+ * come while A still has answers to get: the server polls B between A's requests instead of
+ * answering all of A's first. (Before, every kept-aside request of A was answered in one loop turn,
+ * so B's answer always came after the last of them.) B's request races the rest of A's answers; so
+ * that it can win on a busy machine, the server's loop thread runs on this test's CPU at nice 19
+ * (this test wakes ahead of it), and the race is tried up to ten times: B must win it at least
+ * once.
+ */
+#define FAIR_N 400
+
+/* Answers to A that have arrived by now, read without waiting; appended to buf. */
+static int
+answers_so_far(int fd, char **buf, size_t *len)
+{
+    char tmp[65536];
+    ssize_t r;
+    while ((r = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT)) > 0) {
+        *buf = realloc(*buf, *len + (size_t)r + 1);
+        assert_non_null(*buf);
+        memcpy(*buf + *len, tmp, (size_t)r);
+        *len += (size_t)r;
+        (*buf)[*len] = '\0';
+    }
+    return count(*buf, "HTTP/1.1 404");
+}
+
+static void
+test_pipelined_answers_leave_room_for_others(void **state)
+{
+    dbk_server *s = *state;
+    const char body[] = "{\"pull\":[]}";
+    const char next[] = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char last[] = "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char b_req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    size_t cap = 512 + FAIR_N * sizeof last, n;
+    char *req = malloc(cap);
+    int best = FAIR_N;
+    cpu_set_t here, saved;
+
+    assert_non_null(req);
+    assert_int_equal(sched_getaffinity(0, sizeof saved, &saved), 0);
+    CPU_ZERO(&here);
+    CPU_SET(sched_getcpu(), &here);
+    assert_int_equal(sched_setaffinity(0, sizeof here, &here), 0);
+    assert_int_equal(sched_setaffinity(s->pid, sizeof here, &here), 0);
+    assert_int_equal(setpriority(PRIO_PROCESS, (id_t)s->pid, 19), 0);
+    n = (size_t)snprintf(req, cap,
+                         "POST /v1/sync HTTP/1.1\r\nHost: x\r\n"
+                         "Authorization: Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof body - 1, body);
+    for (int i = 0; i < FAIR_N - 1; i++) {
+        memcpy(req + n, next, sizeof next - 1);
+        n += sizeof next - 1;
+    }
+    memcpy(req + n, last, sizeof last - 1);
+    n += sizeof last - 1;
+    /* All of it is kept aside while the sync is handled: one loop turn's worth before. */
+    assert_true(n <= 16 * 1024);
+
+    for (int attempt = 0; attempt < 10 && best == FAIR_N; attempt++) {
+        int a = dbk_raw_connect(s->port), b = dbk_raw_connect(s->port);
+        char *a_out = calloc(1, 1), *b_out, *rest;
+        size_t a_len = 0;
+        int before_b;
+
+        assert_true(a >= 0 && b >= 0);
+        assert_int_equal(write(a, req, n), (ssize_t)n);
+        /* A's first answer (the 401) is written just before its pipelined ones. */
+        for (int i = 0; i < 10000 && strstr(a_out, "HTTP/1.1 401") == NULL; i++) {
+            struct pollfd p = {a, POLLIN, 0};
+            assert_true(poll(&p, 1, 10000) == 1);
+            answers_so_far(a, &a_out, &a_len);
+        }
+        assert_non_null(strstr(a_out, "HTTP/1.1 401"));
+        assert_int_equal(write(b, b_req, sizeof b_req - 1), (ssize_t)(sizeof b_req - 1));
+        b_out = dbk_raw_read_all(b, 10000);
+        assert_int_equal(strncmp(b_out, "HTTP/1.1 200 OK", 15), 0);
+        before_b = answers_so_far(a, &a_out, &a_len);
+        /* Every one of A's requests is still answered, in order, and the last closes. */
+        rest = dbk_raw_read_all(a, 10000);
+        assert_int_equal(before_b + count(rest, "HTTP/1.1 404"), FAIR_N);
+        if (before_b < best)
+            best = before_b;
+        free(rest);
+        free(b_out);
+        free(a_out);
+        close(a);
+        close(b);
+    }
+    assert_int_equal(sched_setaffinity(0, sizeof saved, &saved), 0);
+    if (best == FAIR_N)
+        fail_msg("B was answered only after all %d of A's pipelined answers", FAIR_N);
+    free(req);
+}
+
 /* Sends raw bytes and checks the status line and error code of the reply. */
 static void
 expect_raw(dbk_server *s, const char *req, size_t len, const char *status_line, const char *code)
@@ -383,6 +489,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_healthz_checks_the_store, start, stop),
         cmocka_unit_test_setup_teardown(test_unknown_path_and_method, start, stop),
         cmocka_unit_test_setup_teardown(test_keep_alive_and_pipelining, start, stop),
+        cmocka_unit_test_setup_teardown(test_pipelined_answers_leave_room_for_others, start, stop),
         cmocka_unit_test_setup_teardown(test_pipelined_behind_the_worker_and_half_closed, start,
                                         stop),
         cmocka_unit_test_setup_teardown(test_malformed_and_oversized_requests, start, stop),
