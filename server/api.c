@@ -652,14 +652,14 @@ token_fast(const struct token_slot *t, int64_t now)
            now >= t->checked_at && now - t->checked_at < TOKEN_FAST_MS;
 }
 
-/* For the head gate, which only refuses early: a token that may answer "nothing new"
- * is as good as one seen in the last minute (so a device's daily sync needs no job
- * for its gate either). */
+/* For the head gate, which only refuses early: where "nothing new" is answered from
+ * memory (SQLite), a token that may answer it is as good as one seen in the last
+ * minute, so a device's daily sync needs no job for its gate either. */
 bool
 dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account)
 {
     const struct token_slot *t = token_find(hash);
-    if (t == NULL || (t->until < now && !token_fast(t, now)))
+    if (t == NULL || (t->until < now && !(dbk_heads_enabled() && token_fast(t, now))))
         return false;
     *account = t->account;
     return true;

@@ -103,7 +103,7 @@ op_enroll(dbk_api_job *j, dbk_store *st)
      * when its id is taken); the invite it uses changes no access (heads.h). So nothing
      * known of another account changes, and nothing was known of these: naming the new
      * account would only make other accounts that share its counters forget theirs
-     * (with 9,000 enrolments after them, about one account in six). */
+     * (with 9,000 enrollments after them, one account in six of 10,000). */
     dbk_api_affects_none(j);
     rc = dbk_store_invite_use(st, c->code_hash, j->now, &inv);
     if (rc == DBK_E_UNAUTHENTICATED)
