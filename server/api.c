@@ -539,8 +539,8 @@ dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account, const unsigned char
  *
  * A token entry also says whether the token may answer "nothing new" from memory
  * (dbk_api_fast_auth). The token table is sized for that: 16,384 tokens (one device
- * each for 16,384 clients, beside heads.c's two streams each), 136 bytes a token,
- * 2.1 MiB when all are used, pages touched only as used; each token may sit in either
+ * each for 16,384 clients, beside heads.c's two streams each), 120 bytes a token,
+ * 1.9 MiB when all are used, pages touched only as used; each token may sit in either
  * of two sets (by two groups of its hash's bytes) and goes to the emptier, so 10,000
  * tokens do not overflow sets as one choice in these 4,096 did (about 6%).
  */
@@ -567,13 +567,12 @@ static struct token_slot {
     int64_t used;  /* last stored or answered from memory, for eviction */
     /* Set when a committed push, pull or sync checked the token (dbk_api_fast_auth):
      * the job's time, the account's grants_seq then, its heads.h stamp, the store's
-     * outside count it ran under (authcache.h), its device, and the last minute whose
-     * use was noted for the store (the check's, or one handed over by note_use). */
+     * outside count it ran under (authcache.h), and the last minute whose use was
+     * noted for the store (the check's, or one handed over by note_use). */
     bool fast;
     int64_t checked_at, grants_seq, noted;
     dbk_stamp gen;
     uint64_t outside;
-    dbk_id device;
 } token_slots[TOKEN_SETS][CACHE_WAYS];
 
 /* What the loop knows of the storage thread's checks for outside writes (authcache.h):
@@ -920,7 +919,6 @@ job_done(dbk_job *job)
             t->grants_seq = j->me.grants_seq;
             t->gen = dbk_heads_stamp(&j->me.id);
             t->outside = j->outside;
-            t->device = j->device;
             t->noted = j->now / 60000 * 60000; /* the check noted this minute */
         }
     }
