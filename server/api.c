@@ -536,10 +536,23 @@ dbk_api_login_rate_ok(dbk_api_job *j, const dbk_id *account, const unsigned char
  * signature checks done before the worker (api_records.c), so a request with a
  * made-up token gets no work done for it before its token is checked. An entry
  * here only lets a push's own envelopes be verified early, for TOKEN_SEEN_MS.
+ *
+ * A token entry also says whether the token may answer "nothing new" from memory
+ * (dbk_api_fast_auth). The token table is sized for that: 16,384 tokens (one device
+ * each for 16,384 clients, beside heads.c's two streams each), 120 bytes a token,
+ * 1.9 MiB when all are used, pages touched only as used; each token may sit in either
+ * of two sets (by two groups of its hash's bytes) and goes to the emptier, so 10,000
+ * tokens do not overflow sets as one choice in these 4,096 did (about 6%).
  */
 #define CACHE_SETS 1024
 #define CACHE_WAYS 4
+#define TOKEN_SETS 4096
 #define TOKEN_SEEN_MS 60000
+/* A token the store checked answers "nothing new" from memory for at most this long
+ * after that check: the check left it at least 29 days to live (the store slides its
+ * expiry to 30 days once a day), so memory never answers for an expired token, even
+ * were every noted use below lost. */
+#define TOKEN_FAST_MS (28LL * 24 * 3600 * 1000)
 
 static struct sign_pk_slot {
     dbk_id account;
@@ -551,18 +564,39 @@ static struct token_slot {
     unsigned char hash[32];
     dbk_id account;
     int64_t until; /* 0 = empty */
+    int64_t used;  /* last stored or answered from memory, for eviction */
     /* Set when a committed push, pull or sync checked the token (dbk_api_fast_auth):
-     * the job's time, the account's grants_seq then, and its heads.h stamp. */
+     * the job's time, the account's grants_seq then, its heads.h stamp, the store's
+     * outside count it ran under (authcache.h), and the last minute whose use was
+     * noted for the store (the check's, or one handed over by note_use). */
     bool fast;
-    int64_t checked_at, grants_seq;
-    uint64_t gen;
-} token_slots[CACHE_SETS][CACHE_WAYS];
+    int64_t checked_at, grants_seq, noted;
+    dbk_stamp gen;
+    uint64_t outside;
+} token_slots[TOKEN_SETS][CACHE_WAYS];
+
+/* What the loop knows of the storage thread's checks for outside writes (authcache.h):
+ * the largest outside count a job that ran brought back, and a time at or before
+ * which a check with that finding was made (the latest such job's arrival). */
+static uint64_t loop_outside;
+static int64_t checked_since;
 
 static size_t
 cache_set(const unsigned char b[4])
 {
     uint32_t v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
     return v % CACHE_SETS;
+}
+
+/* The two sets a token hash may sit in. */
+static void
+token_sets(const unsigned char hash[32], struct token_slot *sets[2])
+{
+    for (size_t k = 0; k < 2; k++) {
+        const unsigned char *b = hash + 4 * k;
+        uint32_t v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        sets[k] = token_slots[v % TOKEN_SETS];
+    }
 }
 
 static struct sign_pk_slot *
@@ -588,10 +622,12 @@ dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32])
 static struct token_slot *
 token_find(const unsigned char hash[32])
 {
-    struct token_slot *set = token_slots[cache_set(hash)];
-    for (size_t w = 0; w < CACHE_WAYS; w++)
-        if (set[w].until != 0 && sodium_memcmp(set[w].hash, hash, 32) == 0)
-            return &set[w];
+    struct token_slot *sets[2];
+    token_sets(hash, sets);
+    for (size_t k = 0; k < 2; k++)
+        for (size_t w = 0; w < CACHE_WAYS; w++)
+            if (sets[k][w].until != 0 && sodium_memcmp(sets[k][w].hash, hash, 32) == 0)
+                return &sets[k][w];
     return NULL;
 }
 
@@ -605,11 +641,24 @@ dbk_api_recent_token(const dbk_api_job *j, dbk_id *account)
     return true;
 }
 
+/* Whether t was checked by the store for a committed push, pull or sync, not too long
+ * before now, with nothing since that may change its account's answers (heads.h) and
+ * no change from outside found since (authcache.h). */
+static bool
+token_fast(const struct token_slot *t, int64_t now)
+{
+    return t->fast && dbk_heads_stamp_holds(&t->account, t->gen) && t->outside == loop_outside &&
+           now >= t->checked_at && now - t->checked_at < TOKEN_FAST_MS;
+}
+
+/* For the head gate, which only refuses early: where "nothing new" is answered from
+ * memory (SQLite), a token that may answer it is as good as one seen in the last
+ * minute, so a device's daily sync needs no job for its gate either. */
 bool
 dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account)
 {
     const struct token_slot *t = token_find(hash);
-    if (t == NULL || t->until < now)
+    if (t == NULL || (t->until < now && !(dbk_heads_enabled() && token_fast(t, now))))
         return false;
     *account = t->account;
     return true;
@@ -619,8 +668,11 @@ bool
 dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq)
 {
     const struct token_slot *t = j->need_auth ? token_find(j->token_hash) : NULL;
-    if (t == NULL || t->until < j->now || !t->fast || t->gen != dbk_heads_stamp(&t->account) ||
-        j->now < t->checked_at || j->now / 60000 != t->checked_at / 60000)
+    /* The token (token_fast), and the store: checked for changes from outside in this
+     * same minute, so one made in an earlier minute (`daybookd counselor disable`) has
+     * been seen and is in loop_outside. */
+    if (t == NULL || !token_fast(t, j->now) || j->now < checked_since ||
+        j->now / 60000 != checked_since / 60000)
         return false;
     *account = t->account;
     *grants_seq = t->grants_seq;
@@ -634,7 +686,8 @@ dbk_api_fast_rate(dbk_api_job *j, const dbk_id *account)
 }
 
 /* Remembers a token that authenticated (or was issued) and its account's key; a
- * new entry takes an empty way or the one stored longest ago. Returns its slot. */
+ * new entry takes an empty way or the one used longest ago, in the emptier of its
+ * two sets. Returns its slot. */
 static struct token_slot *
 token_seen(const unsigned char hash[32], const dbk_id *account, const unsigned char sign_pk[32],
            int64_t now)
@@ -653,17 +706,107 @@ token_seen(const unsigned char hash[32], const dbk_id *account, const unsigned c
     memcpy(s->pk, sign_pk, 32);
     s->at = now > 0 ? now : 1;
     if (t == NULL) {
-        struct token_slot *set = token_slots[cache_set(hash)];
+        struct token_slot *sets[2], *set;
+        size_t used[2] = {0, 0};
+        token_sets(hash, sets);
+        for (size_t k = 0; k < 2; k++)
+            for (size_t w = 0; w < CACHE_WAYS; w++)
+                used[k] += sets[k][w].until != 0;
+        set = used[1] < used[0] ? sets[1] : sets[0];
         t = &set[0];
         for (size_t w = 1; w < CACHE_WAYS; w++)
-            if (set[w].until < t->until)
+            if (set[w].used < t->used)
                 t = &set[w];
+        memset(t, 0, sizeof *t);
     }
     memcpy(t->hash, hash, 32);
     t->account = *account;
     t->until = now + TOKEN_SEEN_MS;
+    t->used = now;
     t->fast = false;
     return t;
+}
+
+/*
+ * Uses noted for the store. A token answered "nothing new" from memory in a minute
+ * its store check did not note still counts as the device seen then, and still slides
+ * the token's expiry once a day: the storage thread does both later, with the store's
+ * own token check (dbk_store_token_check: the expiry slide, the last-seen note)
+ * at the request's time, for many uses in one job. The job is handed over before any
+ * other job this loop submits (dbk_api_submit), so every read of last seen (the
+ * devices list, a caseload) runs after the uses answered before it; also when
+ * TOUCH_MAX wait, when the oldest has waited a minute (at the next use), and at
+ * shutdown (dbk_api_touches_flush). A use answered from memory has nothing else to
+ * write, so these jobs commit without a sync unless an expiry slides.
+ */
+#define TOUCH_MAX 256
+
+struct touch_job {
+    dbk_job job; /* first: the worker's view */
+    size_t n;
+    struct {
+        unsigned char hash[32];
+        int64_t at;
+    } use[TOUCH_MAX];
+};
+
+static struct touch_job *touches; /* being filled (loop thread) */
+
+static void
+touch_run(dbk_job *job, dbk_store *st)
+{
+    struct touch_job *t = (struct touch_job *)job;
+    job->status = DBK_OK;
+    for (size_t i = 0; i < t->n; i++) {
+        dbk_id account, device;
+        int rc = dbk_store_token_check(st, t->use[i].hash, t->use[i].at, &account, &device);
+        /* A token gone since (logged out, revoked) has nothing left to note. */
+        if (rc != DBK_OK && rc != DBK_E_UNAUTHENTICATED && rc != DBK_E_NOT_FOUND) {
+            job->status = rc;
+            return;
+        }
+    }
+}
+
+static void
+touch_done(dbk_job *job)
+{
+    sodium_memzero(job, sizeof(struct touch_job));
+    free(job);
+}
+
+void
+dbk_api_touches_flush(dbk_app *app)
+{
+    struct touch_job *t = touches;
+    if (t == NULL)
+        return;
+    touches = NULL;
+    dbk_worker_submit(app->worker, &t->job);
+}
+
+/* Notes j's use of its token at j->now when its minute was not noted yet. */
+static void
+note_use(dbk_api_job *j)
+{
+    struct token_slot *t = j->need_auth ? token_find(j->token_hash) : NULL;
+    int64_t minute = j->now / 60000 * 60000;
+    if (t == NULL)
+        return;
+    t->used = j->now;
+    if (t->noted == minute)
+        return;
+    if (touches != NULL && (touches->n == TOUCH_MAX || j->now - touches->use[0].at >= 60000))
+        dbk_api_touches_flush(j->app);
+    if (touches == NULL) {
+        if ((touches = calloc(1, sizeof *touches)) == NULL)
+            return; /* not noted: the device's next request to the worker notes it */
+        touches->job.run = touch_run;
+        touches->job.done = touch_done;
+    }
+    memcpy(touches->use[touches->n].hash, j->token_hash, 32);
+    touches->use[touches->n++].at = j->now;
+    t->noted = minute;
 }
 
 static void
@@ -673,6 +816,7 @@ job_run(dbk_job *job, dbk_store *st)
     int rc;
 
     j->ran = true;
+    j->outside = dbk_authcache_outside();
     /* Anything but a push, pull, sync or GET may change a token, a device, an account,
      * a grant or an epoch: what the storage thread cached is forgotten before it runs
      * (authcache.h), so no job after it is answered from before it. */
@@ -717,11 +861,20 @@ dbk_api_affects(dbk_api_job *j, const dbk_id *account)
         j->naffected++; /* max + 1: more than it can hold, so every head is forgotten */
 }
 
-/* What j may have changed, forgotten (heads.h): the accounts it named, or all. */
+void
+dbk_api_affects_none(dbk_api_job *j)
+{
+    j->affects_none = true;
+}
+
+/* What j may have changed, forgotten (heads.h): the accounts it named, nothing when it
+ * said so and named none, or all. */
 static void
 forget_heads(const dbk_api_job *j)
 {
     const size_t max = sizeof j->affected / sizeof j->affected[0];
+    if (j->affects_none && j->naffected == 0)
+        return;
     if (j->naffected == 0 || j->naffected > max) {
         dbk_heads_invalidate();
         return;
@@ -745,13 +898,19 @@ job_done(dbk_job *job)
      * head when it named none. A job refused at authentication or by the rate limit
      * never ran its op and changed nothing (its savepoint is rolled back), so a
      * stranger's requests with made-up tokens forget nothing. A committed push, pull
-     * or sync records the heads it saw, and lets its token answer "nothing new" for
-     * the rest of this minute. */
+     * or sync records the heads it saw, and lets its token answer "nothing new" until
+     * something changes it (dbk_api_fast_auth). Any job that ran tells what the storage
+     * thread found when it looked for changes from outside before running it. */
+    if (j->ran && j->outside >= loop_outside) {
+        loop_outside = j->outside; /* the store's check for outside writes (authcache.h) */
+        if (j->now > checked_since)
+            checked_since = j->now;
+    }
     if (!j->keeps_heads && j->ran && (!j->need_auth || j->authed) &&
         strcmp(j->req->method, "GET") != 0)
         forget_heads(j);
-    else if (j->keeps_heads && err == DBK_OK && j->committed != NULL)
-        j->committed(j);
+    if (err == DBK_OK && j->ran && j->committed != NULL)
+        j->committed(j); /* after forget_heads: an enroll's new streams (api_accounts.c) */
     if (j->authed) {
         struct token_slot *t = token_seen(j->token_hash, &j->me.id, j->me.sign_pk, j->now);
         if (j->keeps_heads && err == DBK_OK) {
@@ -759,6 +918,8 @@ job_done(dbk_job *job)
             t->checked_at = j->now;
             t->grants_seq = j->me.grants_seq;
             t->gen = dbk_heads_stamp(&j->me.id);
+            t->outside = j->outside;
+            t->noted = j->now / 60000 * 60000; /* the check noted this minute */
         }
     }
     /* A token issued by a committed enroll or login is as good as one just checked;
@@ -812,6 +973,8 @@ void
 dbk_api_fast_done(dbk_api_job *j, int http_status)
 {
     j->app->requests[(http_status / 100) % 6]++;
+    if (http_status == 200)
+        note_use(j);
     job_free(j);
 }
 
@@ -857,6 +1020,7 @@ dbk_api_abort(dbk_api_job *j)
 void
 dbk_api_submit(dbk_api_job *j)
 {
+    dbk_api_touches_flush(j->app); /* first: what this job reads includes them */
     dbk_worker_submit(j->app->worker, &j->job);
 }
 

@@ -62,12 +62,15 @@ struct dbk_api_job {
      * generation when it is done. */
     bool keeps_heads;
     bool ran;                /* reached the worker (a rejected job changed nothing) */
+    uint64_t outside;        /* dbk_authcache_outside() when it ran (worker thread) */
     /* The accounts this job's op named with dbk_api_affects (worker thread; read by the
      * loop after the commit). None named: the job forgets every head. */
     size_t naffected;        /* past the array: too many named, forget every head */
     dbk_id affected[4];
+    bool affects_none; /* dbk_api_affects_none */
     /* Called on the loop thread, before the response, when the job's group committed
-     * and the job succeeded: records the heads it saw (api_records.c). */
+     * and the job succeeded: records the heads it saw (api_records.c), or made (an
+     * enroll's new streams, api_accounts.c; after what the job forgets, heads.h). */
     void (*committed)(dbk_api_job *j);
 };
 
@@ -80,6 +83,10 @@ struct dbk_api_job {
  * every head, which is always safe. Naming the same account twice is harmless.
  */
 void dbk_api_affects(dbk_api_job *j, const dbk_id *account);
+/* For an op that can change nothing any "nothing new" answer rests on (an enroll: a
+ * new account, new streams, a new device and token, all refused when an id is
+ * taken): its job forgets nothing, unless it also names an account. */
+void dbk_api_affects_none(dbk_api_job *j);
 
 /* True if the raw text nests deeper than max: checked before parsing, so a hostile
  * body cannot make the parser recurse deeply. Strings are skipped. */
@@ -162,22 +169,29 @@ bool dbk_api_known_sign_pk(const dbk_id *account, unsigned char pk[32]);
 /*
  * For a "nothing new" answer given on the loop thread without the worker
  * (api_records.c): true, with the account and its grants_seq, when j's token was
- * checked by the worker for a push, pull or sync that committed, in the same
- * minute as j->now (so the device's per-minute last_seen, which that check noted,
- * is what the worker would note now), and nothing that may change access has
- * finished since (heads.h's generation). False: send j to the worker as usual.
+ * checked by the worker for a push, pull or sync that committed (within the last 28
+ * days: see TOKEN_FAST_MS), nothing that may change access has finished since
+ * (heads.h's generation), and the worker has checked the store for changes from
+ * outside in the same minute as j->now and found none since that check of the
+ * token (authcache.h, dbk_authcache_outside). False: send j to the worker as usual.
  */
 bool dbk_api_fast_auth(dbk_api_job *j, dbk_id *account, int64_t *grants_seq);
 /* Takes one request from account's rate limit, as the worker would; false when
  * refused (then send j to the worker, which refuses it with its Retry-After). */
 bool dbk_api_fast_rate(dbk_api_job *j, const dbk_id *account);
-/* Counts a response the loop thread sent for j itself (for /metrics) and frees j. */
+/* Counts a response the loop thread sent for j itself (for /metrics) and frees j. For
+ * a 200 (a "nothing new" answer), first notes the use of j's token for the store: the
+ * device's last seen and the token's expiry slide, which the worker's token check
+ * would have done (api.c, "Uses noted for the store"). */
 void dbk_api_fast_done(dbk_api_job *j, int http_status);
+/* Hands the uses noted so far to the worker (loop thread; before it stops). */
+void dbk_api_touches_flush(dbk_app *app);
 /* The account of j's token if that token authenticated within the last minute (loop
  * thread only); the worker checks the token regardless. */
 bool dbk_api_recent_token(const dbk_api_job *j, dbk_id *account);
 
-/* The same for a token hash, for the head gate (gate.h), which has no job yet. */
+/* The same for a token hash, for the head gate (gate.h), which has no job yet; also
+ * true for a token that may answer "nothing new" from memory (api.c, token_fast). */
 bool dbk_api_token_recent(const unsigned char hash[32], int64_t now, dbk_id *account);
 
 /* Login attempts per claimed account id and source address, and per source address

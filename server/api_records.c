@@ -1189,7 +1189,10 @@ dbk_api_sync(dbk_http_request *req)
  * Only for the SQLite store (heads.h says why), only when every stream asked about
  * is the caller's own (a grantee's access has an end date and a reading window the
  * worker checks), only for a cursor exactly at the head, and only for a token the
- * worker checked in this same minute (api.h, dbk_api_fast_auth). Anything else,
+ * worker checked for a push, pull or sync, in any minute since nothing changed it,
+ * once the worker has looked for changes made from outside in this minute (api.h,
+ * dbk_api_fast_auth). The use is still noted for the store: the device's last seen
+ * and the token's expiry slide (api.c, "Uses noted for the store"). Anything else,
  * including a push in the same sync, goes to the worker as before.
  *
  * The audit is unchanged: the worker path writes a read row only for a pull that

@@ -33,6 +33,7 @@ static bool enabled;
 static uint64_t generation = 1, ticks;
 static bool have_version;
 static int64_t last_version;
+static uint64_t outside = 1; /* moves with every data_version change (authcache.h) */
 
 void
 dbk_authcache_enable(bool on)
@@ -60,8 +61,10 @@ dbk_authcache_data_version(int rc, int64_t version)
 {
     if (!enabled)
         return;
-    if (rc != 0 || !have_version || version != last_version)
+    if (rc != 0 || !have_version || version != last_version) {
         generation++;
+        outside++;
+    }
     have_version = rc == 0;
     last_version = version;
 }
@@ -90,6 +93,12 @@ pick(const uint64_t *gens, const uint64_t *ticks_of, const unsigned char *const 
             best = w;
     }
     return best;
+}
+
+uint64_t
+dbk_authcache_outside(void)
+{
+    return outside;
 }
 
 void

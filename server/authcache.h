@@ -70,6 +70,11 @@ void dbk_authcache_invalidate(void);
 /* The store's data_version at the start of a group: forgets every entry when it moved
  * since the last group, or when the store could not say (rc != DBK_OK). */
 void dbk_authcache_data_version(int rc, int64_t version);
+/* How many times the check above found the store changed from outside (or could not
+ * say), counting the first group; storage thread. A job reads it when it runs, and
+ * the loop's "nothing new" answers trust a token checked under a count only while no
+ * later job has brought a larger one back (api.c, dbk_api_fast_auth). */
+uint64_t dbk_authcache_outside(void);
 
 /* A token checked at `now` by the store for a push, pull or sync: its account (as
  * read then) and device. */

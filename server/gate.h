@@ -6,8 +6,9 @@
  *   - the route's body kind (router.h) and limit (limits.h); an unknown route
  *     gets the public limit and its 404/405 from the router afterwards;
  *   - for a route that takes a token, the bearer token is checked first (on the
- *     storage worker, or from the loop's cache of tokens seen in the last minute
- *     for bodies up to DBK_HTTP_SMALL_BODY_BYTES);
+ *     storage worker, or from the loop's cache of tokens seen in the last minute or
+ *     that may answer "nothing new" from memory, api.c, for bodies up to
+ *     DBK_HTTP_SMALL_BODY_BYTES);
  *   - for a stored body (a push), the declared length must also fit what remains
  *     of the account's quota, as base64 in JSON (see gate.c).
  *

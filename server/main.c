@@ -6,6 +6,7 @@
  * 2 usage or configuration error, including a postgresql:// store on an install
  * without the PostgreSQL module (need_pg_module): retrying cannot help either.
  */
+#include "api.h"
 #include "app.h"
 #include "gate.h"
 #include "authcache.h"
@@ -273,7 +274,9 @@ static void
 on_drained(void *arg)
 {
     struct serve_state *s = arg;
-    /* Every request has been answered; finish what the worker holds and stop it. */
+    /* Every request has been answered; finish what the worker holds (the uses of
+     * tokens answered from memory too: last seen, api.c) and stop it. */
+    dbk_api_touches_flush(&s->app);
     dbk_worker_stop(s->app.worker);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);

@@ -419,17 +419,73 @@ measure_pull(target *t, user *us, long nus, long head, gpoint *pt)
     pt->pull_rps = (double)got / ((double)(bl_now_ns() - t0) / 1e9);
 }
 
+/* Nanoseconds of CPU used so far by every thread of pid (/proc/PID/task/TID/schedstat,
+ * nanosecond resolution, where utime ticks by 10 ms: 200 nothing-new syncs are about
+ * one tick); -1 when unreadable. */
+static double
+threads_cpu_ns(pid_t pid)
+{
+    char dir[64], path[320];
+    struct dirent *e;
+    double sum = 0;
+    DIR *d;
+
+    snprintf(dir, sizeof dir, "/proc/%ld/task", (long)pid);
+    if ((d = opendir(dir)) == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long ns;
+        FILE *f;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "%s/%.32s/schedstat", dir, e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fscanf(f, "%llu", &ns) == 1)
+            sum += (double)ns;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* daybook_storage_jobs_total of node 1's /metrics (loopback may read it); -1 if absent. */
+static long long
+storage_jobs(target *t)
+{
+    static const char key[] = "\ndaybook_storage_jobs_total ";
+    char *req, *resp = NULL;
+    const char *p;
+    long long v = -1;
+    size_t len;
+    int status;
+    req = http_req(t, "GET", "/metrics", NULL, NULL, &len);
+    if (bl_call(t->pool, req, len, &status, &resp) == 0 && status == 200 &&
+        (p = strstr(resp, key)) != NULL)
+        v = atoll(p + strlen(key));
+    free(req);
+    free(resp);
+    return v;
+}
+
 /* Syncs of random accounts other than us[0] (whose cursors move), each asking for
- * both its streams at their heads, so nothing is new; syncs per second into pt. */
+ * both its streams at their heads, so nothing is new; syncs per second into pt. Also
+ * printed, as figures the machine's load moves less than wall time: storage jobs a
+ * sync (node 1; 0 when every one is answered from memory) and daybookd's CPU a sync
+ * (every thread's, both nodes), each with the work they leave for later and less the
+ * one request that makes it run. */
 static void
 measure_daily(target *t, user *us, long nus, gpoint *pt)
 {
     const int syncs = 200;
-    uint64_t t0 = bl_now_ns();
+    uint64_t t0;
+    long long jobs0 = storage_jobs(t), jobs1;
+    double cpu0 = threads_cpu_ns(t->pid) + (t->nodes == 2 ? threads_cpu_ns(t->pid2) : 0), cpu1;
     if (nus < 2) {
         pt->daily_rps = NAN;
         return;
     }
+    t0 = bl_now_ns();
     for (int i = 0; i < syncs; i++) {
         user *u = &us[1 + (long)randombytes_uniform((uint32_t)(nus - 1))];
         char body[512], *req, *resp = NULL;
@@ -446,6 +502,27 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
         free(resp);
     }
     pt->daily_rps = syncs / ((double)(bl_now_ns() - t0) / 1e9);
+    {
+        /* One request that is a job, counted out below: the uses of tokens that
+         * daybookd answered from memory are handed to its storage thread before its
+         * next job, and that work belongs to these syncs. */
+        char *req, *resp = NULL;
+        size_t len;
+        int status;
+        req = http_req(t, "GET", "/v1/account", us[1].token, NULL, &len);
+        if (bl_call(t->pool, req, len, &status, &resp) != 0 || status != 200)
+            die("account: HTTP %d", status);
+        free(req);
+        free(resp);
+        jobs0++;
+    }
+    cpu1 = threads_cpu_ns(t->pid) + (t->nodes == 2 ? threads_cpu_ns(t->pid2) : 0);
+    jobs1 = storage_jobs(t);
+    fprintf(stderr,
+            "bench_growth: %ld accounts: nothing-new sync: %.2f storage jobs a sync (node 1), "
+            "%.1f us daybookd CPU a sync\n",
+            nus, jobs0 >= 0 && jobs1 >= 0 ? (double)(jobs1 - jobs0) / syncs : NAN,
+            cpu0 >= 0 && cpu1 >= 0 ? (cpu1 - cpu0) / 1e3 / syncs : NAN);
 }
 
 /* The data directory after set-up, before any record: what bytes per record leave out

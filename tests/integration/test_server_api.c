@@ -1502,8 +1502,8 @@ revoke_grant(dbk_server *s, tc_account *cl, const tc_account *co)
  * sync of its own stream, answered from memory a moment before, carries the new
  * one; the client's own stream shows its revocation's rotation_pending at once. An
  * account the change does not touch keeps answering from memory (SQLite, within one
- * minute, since the token's last check is per minute; PostgreSQL answers every sync
- * from the store).
+ * minute, since the storage thread's look for changes from outside is per minute;
+ * PostgreSQL answers every sync from the store).
  */
 static void
 test_nothing_new_follows_grants(void **state)
@@ -1928,6 +1928,89 @@ test_push_cache_honours_revocation(void **state)
     tc_account_free(&cl);
 }
 
+/* Waits more than a minute, into a minute with at least 10 s left: a later minute
+ * than now's, and longer than the loop counts a token as seen lately (api.c). */
+static void
+past_a_minute(void)
+{
+    time_t now;
+    sleep(61);
+    now = time(NULL);
+    if (now % 60 > 50)
+        sleep((unsigned)(61 - now % 60));
+}
+
+/*
+ * A device's daily sync with nothing new is answered from memory though its token
+ * was last checked by the store in an earlier minute, more than a minute ago
+ * (server/api.c, dbk_api_fast_auth): once any request of the new minute has had the
+ * storage thread look for changes made from outside, it takes no storage job, for
+ * its body's gate neither, at 10 accounts as at 10,000. Its use still counts: the
+ * counselor's caseload shows the client seen in the new minute. And a counselor
+ * disabled by `daybookd counselor disable` on the live store, whose own sync was
+ * answered from memory a moment before, is refused by its first sync after any
+ * request the storage thread ran since the disable.
+ */
+static void
+test_nothing_new_across_minutes(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, co2, by;
+    long long cl_seq, co2_seq, epoch, gx, jobs0, jobs1, t0, t1, seen;
+    bool rot;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor M");
+    tc_new_client(s, &cl, &co);
+    tc_new_counselor(s, &co2, "Counselor D");
+    tc_new_client(s, &by, &co); /* its requests only make the storage thread run */
+    sync_own(s, &cl, &cl.shared, 0, &cl_seq, &epoch, &rot, &gx);
+    sync_own(s, &co2, &co2.priv, 0, &co2_seq, &epoch, &rot, &gx);
+
+    past_a_minute();
+    t0 = (long long)dbk_hlc_wall_ms();
+    json_decref(tc_req(s, &by, "GET", "/v1/account", NULL, &st));
+    assert_int_equal(st, 200);
+    jobs0 = storage_jobs(s);
+    sync_own(s, &cl, &cl.shared, cl_seq, &cl_seq, &epoch, &rot, &gx);
+    sync_own(s, &co2, &co2.priv, co2_seq, &co2_seq, &epoch, &rot, &gx);
+    jobs1 = storage_jobs(s);
+    if (!dbk_test_pg())
+        assert_int_equal(jobs1 - jobs0, 0); /* both from memory */
+    seen = tc_caseload_last_sync(s, &co, &cl.id);
+    t1 = (long long)dbk_hlc_wall_ms();
+    if (!in_minutes(seen, t0, t1))
+        fail_msg("caseload: last_sync_at %lld, not the minute of the sync (%lld..%lld)", seen, t0,
+                 t1);
+
+    /* The administrator disables the second counselor from outside the server. */
+    {
+        dbk_run_result res = admin(s, "disable", "Counselor D");
+        assert_int_equal(res.status, 0);
+        dbk_run_result_free(&res);
+    }
+    json_decref(tc_req(s, &by, "GET", "/v1/account", NULL, &st));
+    assert_int_equal(st, 200);
+    {
+        json_t *body = json_pack("{s:[{s:o, s:I}]}", "pull", "stream", tc_id(&co2.priv), "since",
+                                 (json_int_t)co2_seq);
+        json_decref(tc_req(s, &co2, "POST", "/v1/sync", body, &st));
+        json_decref(body);
+        assert_int_equal(st, 401);
+    }
+    dbk_report("nothing new across minutes",
+               "two devices sync with nothing new in the minute after their tokens' last "
+               "check, after one other request; then a counselor disabled by the admin "
+               "command on the live store, and one other request",
+               "%lld storage jobs for the two (%s); the caseload shows the client seen in "
+               "the new minute; the disabled counselor's next sync refused (401)",
+               jobs1 - jobs0, dbk_test_pg() ? "PostgreSQL: every one a job" : "SQLite");
+    tc_account_free(&co);
+    tc_account_free(&cl);
+    tc_account_free(&co2);
+    tc_account_free(&by);
+}
+
 int
 main(void)
 {
@@ -1950,6 +2033,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_last_seen_to_the_minute, start, stop),
         cmocka_unit_test_setup_teardown(test_pending_invites_after_upgrade, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_nothing_new_across_minutes, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
         cmocka_unit_test_setup_teardown(test_heap_given_back_at_rest, start, stop),
     };
