@@ -167,8 +167,7 @@ static json_t *
 open_revision(dbk_session *s, const dbk_local_record *r)
 {
     unsigned char key[32], pk[32], *plain;
-    size_t plen, n;
-    char name[64], t[DBK_ID_TEXT_LEN + 1];
+    size_t plen;
     json_t *doc;
 
     if (s->keys == NULL)
@@ -176,9 +175,7 @@ open_revision(dbk_session *s, const dbk_local_record *r)
     if (dbk_id_equal(&r->hdr.author, &s->account)) {
         memcpy(pk, s->keys->sign_pk, 32);
     } else {
-        dbk_id_to_text(&r->hdr.author, t);
-        snprintf(name, sizeof name, "sign_pk:%s", t);
-        if (dbk_local_get(s->L, name, pk, 32, &n) != DBK_OK || n != 32)
+        if (dbk_trust_pinned(s, &r->hdr.author, pk, NULL) != DBK_OK)
             return NULL;
     }
     if (dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK)

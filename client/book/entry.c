@@ -274,9 +274,8 @@ open_one(const dbk_local_record *r, void *arg)
 {
     struct open_ctx *o = arg;
     unsigned char key[32], *plain;
-    size_t plen, n;
+    size_t plen;
     dbk_entry e;
-    char name[64], t[DBK_ID_TEXT_LEN + 1];
 
     if (o->rc != DBK_OK || (o->want != NULL && !o->want(r, o->want_arg)))
         return;
@@ -291,9 +290,8 @@ open_one(const dbk_local_record *r, void *arg)
         if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
             memcpy(o->pk, o->s->keys->sign_pk, 32);
         } else {
-            dbk_id_to_text(&r->hdr.author, t);
-            snprintf(name, sizeof name, "sign_pk:%s", t);
-            o->have_pk = dbk_local_get(o->s->L, name, o->pk, 32, &n) == DBK_OK;
+            /* A pin that is damaged opens nothing: counted as not opened, and said. */
+            o->have_pk = dbk_trust_pinned(o->s, &r->hdr.author, o->pk, NULL) == DBK_OK;
             if (!o->have_pk) {
                 o->bad++;
                 return;

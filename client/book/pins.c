@@ -54,8 +54,10 @@ dbk_pins_restore(dbk_session *s, size_t *pinned, size_t *conflicts)
             dbk_b64_decode_exact(sign_pk, 32, sk, strlen(sk)) != DBK_OK ||
             dbk_b64_decode_exact(box_pk, 32, bk, strlen(bk)) != DBK_OK)
             continue;
-        bool had = dbk_trust_pinned(s, &account, have, NULL) == DBK_OK;
-        rc = dbk_trust_pin(s, &account, sign_pk, box_pk);
+        rc = dbk_trust_pinned(s, &account, have, NULL);
+        bool had = rc == DBK_OK;
+        if (rc == DBK_OK || rc == DBK_E_NOT_FOUND)
+            rc = dbk_trust_pin(s, &account, sign_pk, box_pk);
         if (rc == DBK_E_FINGERPRINT) {
             (*conflicts)++;
             rc = DBK_OK;

@@ -120,8 +120,9 @@ counselor_keys(dbk_session *s, const dbk_id *counselor, const char *cname, const
     unsigned char sign_pk[32];
     int rc;
 
-    if (dbk_trust_pinned(s, counselor, sign_pk, box_pk) == DBK_OK) {
-        rc = DBK_OK;
+    if ((rc = dbk_trust_pinned(s, counselor, sign_pk, box_pk)) != DBK_E_NOT_FOUND) {
+        if (rc != DBK_OK)
+            return dbk_cmd_fail("cannot read the key pinned for your counselor", rc);
     } else if (fp[0] == '\0') {
         fprintf(stderr, "daybook: this device has no pinned key or fingerprint of %s to check "
                         "their key against; share from the device you enrolled with\n", cname);

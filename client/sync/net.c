@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -49,7 +50,7 @@
 #define CURL_FUNCTIONS(X)                                                                          \
     X(easy_init) X(easy_setopt) X(easy_perform) X(easy_getinfo) X(easy_cleanup)                    \
     X(slist_append) X(slist_free_all)                                                              \
-    X(url) X(url_set) X(url_get) X(url_cleanup) X(free)
+    X(url) X(url_set) X(url_get) X(url_cleanup) X(free) X(version_info)
 /* clang-format on */
 #define CURL_POINTER(name) __typeof__(curl_##name) *name;
 static struct {
@@ -59,6 +60,16 @@ static struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ready;      /* every pointer in curl is set */
 static char curl_error[400]; /* else, after a try, why not */
+
+/* The libcurl CURLOPT_PROTOCOLS_STR came with: an older one ignores the option it does
+ * not know (CURLE_UNKNOWN_OPTION), and a request would go out by any protocol it has. */
+#define CURL_NEEDED "7.85"
+
+/* Set (once, under curl_refused_lock) when libcurl refused an option this file sets:
+ * from then on no request is made in this process, and dbk_net_missing says why. */
+static atomic_bool curl_refused;
+static pthread_mutex_t curl_refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static char curl_refused_why[400];
 
 /* Loads libcurl once for the process; the handle is never closed, so the pointers
  * stay good until exit and nothing is loaded twice. */
@@ -98,6 +109,16 @@ const char *
 dbk_net_missing(void)
 {
     static char msg[sizeof curl_error + 300];
+    if (atomic_load(&curl_refused)) {
+        pthread_mutex_lock(&curl_refused_lock);
+        snprintf(msg, sizeof msg,
+                 "cannot reach the server: %s. Nothing was sent. daybook needs libcurl " CURL_NEEDED
+                 " or later (Debian 12 and later: apt install %s). Nothing stored on this device "
+                 "is lost: entries wait in the outbox, and commands that work offline work.",
+                 curl_refused_why, CURL_PACKAGE);
+        pthread_mutex_unlock(&curl_refused_lock);
+        return msg;
+    }
     if (curl_ready || curl_error[0] == '\0')
         return NULL;
     snprintf(msg, sizeof msg,
@@ -273,9 +294,40 @@ net_timeout_ms(void)
     return sec * 1000;
 }
 
+/*
+ * The result cc of setting option (named name) on a handle: true when it was set.
+ * Otherwise nothing may be sent with that handle, nor with any later one in this
+ * process: the first refusal is kept for dbk_net_missing, which names the libcurl
+ * needed. CURLOPT_PROTOCOLS_STR refused is the restriction to http and https not
+ * applied (a libcurl older than 7.85 does not know the option).
+ */
+static bool
+setopt_ok(CURLcode cc, CURLoption option, const char *name)
+{
+    const curl_version_info_data *v;
+    if (cc == CURLE_OK)
+        return true;
+    pthread_mutex_lock(&curl_refused_lock);
+    if (!atomic_load(&curl_refused)) {
+        v = curl.version_info(CURLVERSION_NOW);
+        snprintf(curl_refused_why, sizeof curl_refused_why,
+                 "the libcurl on this machine (%s %s) refused %s (error %d)%s", CURL_SONAME,
+                 v != NULL && v->version != NULL ? v->version : "of unknown version", name, (int)cc,
+                 option == CURLOPT_PROTOCOLS_STR ? ", so it cannot be kept to http and https" : "");
+        atomic_store(&curl_refused, true);
+    }
+    pthread_mutex_unlock(&curl_refused_lock);
+    return false;
+}
+
+/* Sets option on c, and says whether it was set (setopt_ok). */
+#define SETOPT(c, option, value)                                                                   \
+    setopt_ok(curl.easy_setopt((c), (option), (value)), (option), #option)
+
 /* How c may reach the server: within its time limits, over http(s) only, trusting the
- * clinic's own CA where one is set. */
-static void
+ * clinic's own CA where one is set. False when libcurl refused any of it (setopt_ok):
+ * then nothing may be sent with c. */
+static bool
 connection_limits(CURL *c, const dbk_session *s)
 {
     /* A command that only freshens what it shows (review, clients) bounds its
@@ -283,20 +335,20 @@ connection_limits(CURL *c, const dbk_session *s)
     long limit = net_timeout_ms();
     if (s->net_timeout_s > 0 && s->net_timeout_s * 1000L < limit)
         limit = s->net_timeout_s * 1000L;
-    curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L);
-    curl.easy_setopt(c, CURLOPT_TIMEOUT_MS, limit);
-    curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (!SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS, limit < 5000L ? limit : 5000L) ||
+        !SETOPT(c, CURLOPT_TIMEOUT_MS, limit) || !SETOPT(c, CURLOPT_NOSIGNAL, 1L) ||
+        !SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https"))
+        return false;
     /* A clinic's private CA (Caddy's internal one, its own): DAYBOOK_CA_FILE, else the
      * one `enroll --cacert` or `login --cacert` kept in the profile. libcurl copies the
      * path. */
     char ca[4200];
     const char *ca_env = getenv("DAYBOOK_CA_FILE");
     if (ca_env != NULL && *ca_env != '\0')
-        curl.easy_setopt(c, CURLOPT_CAINFO, ca_env);
-    else if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca &&
-             access(ca, R_OK) == 0)
-        curl.easy_setopt(c, CURLOPT_CAINFO, ca);
+        return SETOPT(c, CURLOPT_CAINFO, ca_env);
+    if (snprintf(ca, sizeof ca, "%s/" CA_FILE, s->dir) < (int)sizeof ca && access(ca, R_OK) == 0)
+        return SETOPT(c, CURLOPT_CAINFO, ca);
+    return true;
 }
 
 int
@@ -314,7 +366,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
 
     *status = 0;
     *out = NULL;
-    if (s->server[0] == '\0' || !curl_get())
+    if (s->server[0] == '\0' || !curl_get() || atomic_load(&curl_refused))
         return DBK_E_UNAVAILABLE;
     snprintf(url, sizeof url, "%s%s", s->server, path);
     if (with_token) {
@@ -330,26 +382,28 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         curl.slist_free_all(h);
         return DBK_E_NOMEM;
     }
-    curl.easy_setopt(c, CURLOPT_URL, url);
-    curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    connection_limits(c, s);
-    curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl.easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl.easy_setopt(c, CURLOPT_HEADERDATA, &headers_ended);
-    if (body != NULL) {
+    /* Every option set, or nothing sent: a request without its limits (a protocol
+     * restriction, a time limit, the clinic's CA) is never made. */
+    bool set = SETOPT(c, CURLOPT_URL, url) && SETOPT(c, CURLOPT_CUSTOMREQUEST, method) &&
+               connection_limits(c, s) && SETOPT(c, CURLOPT_WRITEFUNCTION, on_data) &&
+               SETOPT(c, CURLOPT_WRITEDATA, &b) && SETOPT(c, CURLOPT_HEADERFUNCTION, on_header) &&
+               SETOPT(c, CURLOPT_HEADERDATA, &headers_ended);
+    if (set && body != NULL) {
         text = json_dumps(body, JSON_COMPACT);
         h = curl.slist_append(h, "Content-Type: application/json");
-        curl.easy_setopt(c, CURLOPT_POSTFIELDS, text);
-        curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+        set = text != NULL && SETOPT(c, CURLOPT_POSTFIELDS, text) &&
+              SETOPT(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
     }
-    curl.easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cc = curl.easy_perform(c);
-    if (cc != CURLE_OK || !headers_ended) {
+    set = set && SETOPT(c, CURLOPT_HTTPHEADER, h);
+    cc = set ? curl.easy_perform(c) : CURLE_FAILED_INIT;
+    if (!set) {
+        rc = atomic_load(&curl_refused) ? DBK_E_UNAVAILABLE : DBK_E_NOMEM;
+    } else if (cc != CURLE_OK || !headers_ended) {
         rc = DBK_E_UNAVAILABLE;
     } else {
-        curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-        if (b.len > 0 && (*out = json_loadb(b.p, b.len, 0, NULL)) == NULL)
+        if (curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
+            rc = DBK_E_UNAVAILABLE;
+        else if (b.len > 0 && (*out = json_loadb(b.p, b.len, 0, NULL)) == NULL)
             rc = DBK_E_BAD_JSON;
     }
     curl.easy_cleanup(c);

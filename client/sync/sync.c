@@ -52,8 +52,8 @@ learn_owner_key(dbk_session *s, const dbk_id *owner)
     int rc;
 
     dbk_id_to_text(owner, t);
-    if (dbk_trust_pinned(s, owner, pk, NULL) == DBK_OK)
-        return DBK_OK;
+    if ((rc = dbk_trust_pinned(s, owner, pk, NULL)) != DBK_E_NOT_FOUND)
+        return rc; /* pinned, or a pin that cannot be read: never asked of the server */
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
     if (rc == DBK_OK && status != 200)

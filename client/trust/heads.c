@@ -149,8 +149,10 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
         return DBK_E_IO;
     if (dbk_id_equal(owner, &s->account))
         memcpy(a.owner_pk, s->keys->sign_pk, 32);
-    else if (dbk_trust_pinned(s, owner, a.owner_pk, NULL) != DBK_OK)
+    else if ((rc = dbk_trust_pinned(s, owner, a.owner_pk, NULL)) == DBK_E_NOT_FOUND)
         a.best = -2; /* no key to check the owner's signature with */
+    else if (rc != DBK_OK)
+        return rc; /* a pin that cannot be read: the check did not run, never "cannot tell" */
     if (a.best == -1 && (rc = dbk_local_revisions(s->L, &head, head_one, &a)) != DBK_OK)
         return rc;
     if ((rc = high_water(s, "head_seen", stream, a.best, &claimed, &rollback)) != DBK_OK ||

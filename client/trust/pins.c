@@ -20,18 +20,33 @@ pin_keys(const dbk_id *account, char sign[64], char box[64])
     snprintf(box, 64, "box_pk:%s", t);
 }
 
+/* One pinned key: DBK_E_NOT_FOUND only when there is none; a pin that cannot be read,
+ * or is not 32 bytes, is an error of its own (DBK_E_CORRUPT, DBK_E_IO), never "none":
+ * a caller would then pin anew, or say calmly that it cannot tell. */
+static int
+pinned_key(dbk_session *s, const char *key, unsigned char pk[32])
+{
+    unsigned char v[33];
+    size_t n;
+    int rc = dbk_local_get(s->L, key, v, sizeof v, &n);
+    if (rc == DBK_OK && n != 32)
+        rc = DBK_E_CORRUPT;
+    if (rc == DBK_OK)
+        memcpy(pk, v, 32);
+    sodium_memzero(v, sizeof v);
+    return rc;
+}
+
 int
 dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
                  unsigned char box_pk[32])
 {
     char sk[64], bk[64];
-    size_t n;
+    int rc;
     pin_keys(account, sk, bk);
-    if (dbk_local_get(s->L, sk, sign_pk, 32, &n) != DBK_OK || n != 32)
-        return DBK_E_NOT_FOUND;
-    if (box_pk != NULL && (dbk_local_get(s->L, bk, box_pk, 32, &n) != DBK_OK || n != 32))
-        return DBK_E_NOT_FOUND;
-    return DBK_OK;
+    if ((rc = pinned_key(s, sk, sign_pk)) != DBK_OK)
+        return rc;
+    return box_pk != NULL ? pinned_key(s, bk, box_pk) : DBK_OK;
 }
 
 int
@@ -40,15 +55,17 @@ dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sign_pk
 {
     unsigned char have_s[32], have_b[32];
     char sk[64], bk[64];
-    size_t n;
     int rc;
     pin_keys(account, sk, bk);
-    if (dbk_local_get(s->L, sk, have_s, 32, &n) == DBK_OK &&
-        (n != 32 || sodium_memcmp(have_s, sign_pk, 32) != 0))
+    /* A pin that cannot be read is never written over. */
+    if ((rc = pinned_key(s, sk, have_s)) == DBK_OK && sodium_memcmp(have_s, sign_pk, 32) != 0)
         return DBK_E_FINGERPRINT;
-    if (dbk_local_get(s->L, bk, have_b, 32, &n) == DBK_OK &&
-        (n != 32 || sodium_memcmp(have_b, box_pk, 32) != 0))
+    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+        return rc;
+    if ((rc = pinned_key(s, bk, have_b)) == DBK_OK && sodium_memcmp(have_b, box_pk, 32) != 0)
         return DBK_E_FINGERPRINT;
+    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+        return rc;
     if ((rc = dbk_local_put(s->L, sk, sign_pk, 32)) != DBK_OK)
         return rc;
     return dbk_local_put(s->L, bk, box_pk, 32);
@@ -59,9 +76,12 @@ dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account, const unsigned ch
 {
     unsigned char have[32];
     char sk[64], bk[64];
+    int rc;
     pin_keys(account, sk, bk);
-    if (dbk_trust_pinned(s, account, have, NULL) == DBK_OK)
+    if ((rc = dbk_trust_pinned(s, account, have, NULL)) == DBK_OK)
         return sodium_memcmp(have, sign_pk, 32) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
+    if (rc != DBK_E_NOT_FOUND) /* a pin this device cannot read: never pinned anew */
+        return rc;
     return dbk_local_put(s->L, sk, sign_pk, 32);
 }
 
@@ -84,9 +104,10 @@ dbk_trust_listed_keys(dbk_session *s, const dbk_id *account, const unsigned char
                       const unsigned char listed_box[32])
 {
     unsigned char pin_s[32], pin_b[32];
+    int rc;
 
-    if (dbk_trust_pinned(s, account, pin_s, pin_b) != DBK_OK)
-        return DBK_E_NOT_FOUND;
+    if ((rc = dbk_trust_pinned(s, account, pin_s, pin_b)) != DBK_OK)
+        return rc;
     return sodium_memcmp(pin_s, listed_sign, 32) == 0 && sodium_memcmp(pin_b, listed_box, 32) == 0
                ? DBK_OK
                : DBK_E_FINGERPRINT;
@@ -109,15 +130,18 @@ dbk_trust_verify_keys(dbk_session *s, const dbk_id *other, const unsigned char *
     int rc;
 
     *changed = false;
-    if (dbk_trust_pinned(s, other, sign_pk, box_pk) == DBK_OK) {
-        *changed = listed_sign != NULL &&
-                   dbk_trust_listed_keys(s, other, listed_sign, listed_box) != DBK_OK;
-        return DBK_OK;
+    if ((rc = dbk_trust_pinned(s, other, sign_pk, box_pk)) == DBK_OK) {
+        if (listed_sign == NULL)
+            return DBK_OK;
+        rc = dbk_trust_listed_keys(s, other, listed_sign, listed_box);
+        *changed = rc == DBK_E_FINGERPRINT;
+        return rc == DBK_E_FINGERPRINT ? DBK_OK : rc;
     }
-    if (listed_sign == NULL)
-        return DBK_E_NOT_FOUND;
-    if (dbk_trust_pinned(s, other, sign_pk, NULL) == DBK_OK &&
-        sodium_memcmp(sign_pk, listed_sign, 32) != 0) {
+    if (rc != DBK_E_NOT_FOUND || listed_sign == NULL)
+        return rc;
+    if ((rc = dbk_trust_pinned(s, other, sign_pk, NULL)) != DBK_OK && rc != DBK_E_NOT_FOUND)
+        return rc;
+    if (rc == DBK_OK && sodium_memcmp(sign_pk, listed_sign, 32) != 0) {
         memcpy(box_pk, listed_box, 32);
         *changed = true;
         return DBK_OK;

@@ -5,6 +5,7 @@
  */
 #include "stream_key.h"
 
+#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
@@ -32,15 +33,11 @@ struct dbk_key_cache {
 static int
 owner_pk(dbk_session *s, const dbk_id *owner, unsigned char pk[32])
 {
-    char key[64], t[DBK_ID_TEXT_LEN + 1];
-    size_t n;
     if (dbk_id_equal(owner, &s->account)) {
         memcpy(pk, s->keys->sign_pk, 32);
         return DBK_OK;
     }
-    dbk_id_to_text(owner, t);
-    snprintf(key, sizeof key, "sign_pk:%s", t);
-    return dbk_local_get(s->L, key, pk, 32, &n);
+    return dbk_trust_pinned(s, owner, pk, NULL);
 }
 
 int

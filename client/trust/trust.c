@@ -95,9 +95,11 @@ dbk_trust_accept_grant(dbk_session *s, const unsigned char *g, size_t len, dbk_t
     }
     if (dbk_id_equal(&h.owner, &s->account))
         memcpy(owner_pk, s->keys->sign_pk, 32);
-    else if (dbk_trust_pinned(s, &h.owner, owner_pk, NULL) != DBK_OK) {
+    else if ((rc = dbk_trust_pinned(s, &h.owner, owner_pk, NULL)) == DBK_E_NOT_FOUND) {
         r->bad_grants++; /* sync pins a client's key before its grants are looked at */
         return DBK_OK;
+    } else if (rc != DBK_OK) {
+        return rc; /* a pin that cannot be read */
     }
     known = dbk_local_stream_get(s->L, &h.stream, &st) == DBK_OK;
     /* A stream this device knows as its own cannot change owner, and the reverse. */
@@ -218,9 +220,13 @@ dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed, co
             (except != NULL && dbk_id_equal(&x->account, except)))
             continue;
         if (*n == DBK_TRUST_READERS_MAX ||
-            dbk_trust_pinned(s, &x->account, sign_pk, x->box_pk) != DBK_OK) {
+            (rc = dbk_trust_pinned(s, &x->account, sign_pk, x->box_pk)) == DBK_E_NOT_FOUND) {
             (*skipped)++;
             continue;
+        }
+        if (rc != DBK_OK) { /* a pin that cannot be read: said, never skipped quietly */
+            json_decref(r.latest);
+            return rc;
         }
         x->from_acts = json_is_true(v);
         (*n)++;

@@ -39,7 +39,9 @@ int dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sig
                   const unsigned char box_pk[32]);
 /* The pinned keys of account; DBK_E_NOT_FOUND when none (box_pk may be NULL when only
  * the identity key is wanted; an identity pinned before box keys were pinned gives
- * DBK_E_NOT_FOUND for box_pk). */
+ * DBK_E_NOT_FOUND for box_pk). A pin that cannot be read (DBK_E_IO) or is damaged
+ * (DBK_E_CORRUPT) is that error, never DBK_E_NOT_FOUND: callers say it, and never pin
+ * over it. */
 int dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
                      unsigned char box_pk[32]);
 /* Trust on first use of an identity key the server listed (a counselor learning a

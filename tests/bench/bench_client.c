@@ -26,8 +26,11 @@
  *     keyring), in the profile of a client with 900 entries, p50/p99 over 100
  *     runs interleaved with the baselines `daybook version` (process start,
  *     dynamic libraries, libsodium init: the floor of any daybook command) and
- *     /bin/true (process start alone); a few runs with the keys locked show
- *     what the unlock saves (Argon2id per command).
+ *     /bin/true (process start alone), and the floor of a durable local commit on
+ *     the same disk (a craving's log frames appended and synced, and the directory
+ *     sync SQLite makes once per process): `version` plus that commit is the least
+ *     a durable `craving` can cost. A few runs with the keys locked show what the
+ *     unlock saves (Argon2id per command).
  *
  * Everything lives in one temp dir, removed at the end; the keyring entries
  * the profiles create are removed as soon as a profile is done (and expire by
@@ -1179,6 +1182,36 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
     free(review);
 }
 
+/*
+ * The floor of a durable local commit on this disk (issue 20), measured where the
+ * profile lives: what one `daybook craving` appends to its write-ahead log (the
+ * entry and the stream head with their index and count pages, COMMIT_FRAMES frames
+ * of 4 KiB and a 24-byte header) written at the end of a file, fdatasync'd (the
+ * commit), then an fsync of the directory (the one SQLite makes once per process
+ * after opening the log, so that the log's name is as durable as its contents).
+ * Both syncs sit on the craving's path before it may say "Saved". The file grows as
+ * the log does; it is cut back every COMMIT_FLOOR_WRAP runs, as the log is.
+ */
+#define COMMIT_FRAMES 11
+#define COMMIT_FLOOR_WRAP 12
+
+static double
+commit_floor_ms(const char *dir, int fd, int dfd, int i)
+{
+    static unsigned char frames[COMMIT_FRAMES * (4096 + 24)];
+    off_t at = (off_t)(i % COMMIT_FLOOR_WRAP) * (off_t)sizeof frames;
+    double t0;
+
+    if (at == 0 && ftruncate(fd, 0) != 0)
+        die("ftruncate in %s: %s", dir, strerror(errno));
+    randombytes_buf(frames, sizeof frames);
+    t0 = br_now();
+    if (pwrite(fd, frames, sizeof frames, at) != (ssize_t)sizeof frames || fdatasync(fd) != 0 ||
+        fsync(dfd) != 0)
+        die("the commit floor in %s: %s", dir, strerror(errno));
+    return (br_now() - t0) * 1000;
+}
+
 /* (b) Logging a craving, keys unlocked, interleaved with the floors. */
 static void
 bench_craving(br_table *t, const char *home, int runs, int nrecords)
@@ -1190,12 +1223,19 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
     const char *version[] = {daybook_bin, "version", NULL};
     const char *truth[] = {"/bin/true", NULL};
     double *cv = calloc((size_t)runs, sizeof *cv), *vv = calloc((size_t)runs, sizeof *vv),
-           *tv = calloc((size_t)runs, sizeof *tv), lv[LOCKED_RUNS];
+           *tv = calloc((size_t)runs, sizeof *tv), *fv = calloc((size_t)runs, sizeof *fv),
+           *vf = calloc((size_t)runs, sizeof *vf), lv[LOCKED_RUNS];
     long crss = 0, vrss = 0, trss = 0;
+    char floor_file[4200];
     struct run r;
+    int fd, dfd;
 
-    if (cv == NULL || vv == NULL || tv == NULL)
+    if (cv == NULL || vv == NULL || tv == NULL || fv == NULL || vf == NULL)
         die("out of memory");
+    snprintf(floor_file, sizeof floor_file, "%s/commit-floor", home);
+    if ((fd = open(floor_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+        (dfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        die("cannot open %s: %s", floor_file, strerror(errno));
     setenv("DAYBOOK_HOME", home, 1);
     cli(home, NULL, "unlock", NULL);
     for (int i = 0; i < WARMUP_RUNS; i++) {
@@ -1214,7 +1254,12 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
         run_argv(truth, NULL, &r);
         tv[i] = r.wall_s * 1000;
         trss = r.maxrss_kib > trss ? r.maxrss_kib : trss;
+        fv[i] = commit_floor_ms(home, fd, dfd, i);
+        vf[i] = vv[i] + fv[i];
     }
+    close(dfd);
+    close(fd);
+    unlink(floor_file);
     /* Locked: the passphrase (from DAYBOOK_PASSPHRASE_FILE) and Argon2id every time. */
     lock_profile(home);
     setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
@@ -1228,6 +1273,8 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
     qsort(cv, (size_t)runs, sizeof *cv, by_value);
     qsort(vv, (size_t)runs, sizeof *vv, by_value);
     qsort(tv, (size_t)runs, sizeof *tv, by_value);
+    qsort(fv, (size_t)runs, sizeof *fv, by_value);
+    qsort(vf, (size_t)runs, sizeof *vf, by_value);
     qsort(lv, LOCKED_RUNS, sizeof *lv, by_value);
 
     char label[200];
@@ -1245,6 +1292,12 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
            NULL);
     br_add(t, "version_maxrss_kib", "floor: `daybook version`, peak RSS", (double)vrss, "KiB",
            NULL);
+    br_add(t, "commit_floor_p50_ms",
+           "floor: one craving's log frames appended, fdatasync, directory fsync, p50",
+           pct(fv, (size_t)runs, 50), "ms", "version_p50_ms");
+    br_add(t, "durable_floor_p50_ms",
+           "floor: `daybook version` + that commit (the least a durable `craving` costs), p50",
+           pct(vf, (size_t)runs, 50), "ms", "version_p50_ms");
     br_add(t, "true_p50_ms", "floor: /bin/true (exec alone), p50", pct(tv, (size_t)runs, 50), "ms",
            NULL);
     br_add(t, "true_maxrss_kib",
@@ -1256,6 +1309,8 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
     br_add(t, "craving_locked_p50_ms", label, pct(lv, LOCKED_RUNS, 50), "ms", "craving_p50_ms");
     free(cv);
     free(vv);
+    free(fv);
+    free(vf);
     free(tv);
 }
 

@@ -7,6 +7,9 @@
 #   - version, craving, journal, checkin, check, today (listing a counselor's referral,
 #     whose link names the server) and log load no libcurl (the dynamic
 #     loader's own log, LD_DEBUG=files), and sync, as the control, does;
+#   - with a libcurl older than 7.85 (CURL_OLD, tests/support/curl_old.c: it refuses
+#     CURLOPT_PROTOCOLS_STR as they do), sync sends nothing and exits 1 naming the
+#     libcurl needed, and the next sync sends what waited;
 #   - where libcurl cannot be loaded (a mount namespace in which the library is an
 #     empty file): sync and review exit 1 naming the package to install (review still
 #     shows what this device holds, marked offline), offline commands work, and the
@@ -84,8 +87,29 @@ loads_curl sam sync || fail "daybook sync did not load libcurl"
 grep -q " 0 waiting" "$work/out.log" || fail "sync: $(cat "$work/out.log")"
 ok "sync loads it and sends everything: $(cat "$work/out.log")"
 
-# Where libcurl cannot be loaded: the library bind-mounted over by an empty file.
+# A libcurl older than 7.85 (CURL_OLD: one that refuses CURLOPT_PROTOCOLS_STR as they
+# do, the rest done by the real library): requests could go out by any protocol it
+# has, so nothing is sent; sync exits 1 naming the libcurl needed, and the entry
+# waits for a sync with a libcurl that keeps to http and https.
 lib=$(ldconfig -p | sed -n 's/.*libcurl\.so\.4 .*=> //p' | head -1)
+if [ -n "${CURL_OLD:-}" ] && [ -n "$lib" ]; then
+    [ -f "$CURL_OLD" ] || fail "CURL_OLD ($CURL_OLD) was not built"
+    cli sam journal -m "Written before a sync with an old libcurl." || fail "journal"
+    rc=0
+    LD_LIBRARY_PATH=$(dirname "$CURL_OLD") DAYBOOK_TEST_REAL_CURL=$(readlink -f "$lib") \
+        cli sam sync || rc=$?
+    [ "$rc" = 1 ] || fail "sync with a libcurl before 7.85: exit $rc, want 1: $(cat "$work/out.log")"
+    grep -q "libcurl 7.85 or later" "$work/out.log" ||
+        fail "sync with an old libcurl does not name 7.85: $(cat "$work/out.log")"
+    grep -q "CURLOPT_PROTOCOLS_STR" "$work/out.log" ||
+        fail "sync with an old libcurl does not say what it refused: $(cat "$work/out.log")"
+    ok "a libcurl that ignores CURLOPT_PROTOCOLS_STR: sync exits 1: '$(grep 7.85 "$work/out.log" | head -c 160)...'"
+    cli sam sync || fail "sync with the real libcurl: $(cat "$work/out.log")"
+    grep -q "1 sent" "$work/out.log" || fail "the entry was sent by the old libcurl, or lost: $(cat "$work/out.log")"
+    ok "nothing went out through it: the next sync sends the entry"
+fi
+
+# Where libcurl cannot be loaded: the library bind-mounted over by an empty file.
 if [ -z "$lib" ] || ! unshare -rm true 2>/dev/null; then
     echo "curl_lazy: no user namespaces (or no libcurl.so.4 in ldconfig): the run without libcurl is left out"
     echo "curl_lazy: all other checks passed"

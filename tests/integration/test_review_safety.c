@@ -1012,6 +1012,67 @@ test_head_mark_unreadable_is_said(void **state)
                             "a damaged mark");
 }
 
+/*
+ * The client's identity key pinned on the counselor's device cannot be read (damaged:
+ * 31 bytes). That is not "no key pinned": the review would then say calmly that it
+ * cannot tell whether anything was withheld. It says the check could not be made.
+ */
+static void
+test_pin_unreadable_is_said(void **state)
+{
+    struct fx *f = *state;
+
+    journal_seen_by_counselor(f);
+    profile_stamp(f->p.counselor_home,
+                  "UPDATE meta SET value = substr(value, 1, 31) WHERE key LIKE 'sign_pk:%';");
+    review_says_not_checked(tc_cli("--json", "review", "Sam R", "--offline", NULL),
+                            "a damaged pin");
+}
+
+/* The length of the first value in the meta table of the profile in home whose key is
+ * LIKE pattern (-1: none). */
+static int
+meta_len(const char *home, const char *pattern)
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = -1;
+
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT length(value) FROM meta WHERE key LIKE ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/*
+ * The same damaged pin at the counselor's next sync: the client's key is never pinned
+ * anew from what the server lists (that would be the server's word for a key this
+ * device once checked), and the sync says it failed.
+ */
+static void
+test_pin_unreadable_not_repinned(void **state)
+{
+    struct fx *f = *state;
+
+    journal_seen_by_counselor(f);
+    profile_stamp(f->p.counselor_home,
+                  "UPDATE meta SET value = substr(value, 1, 31) WHERE key LIKE 'sign_pk:%';");
+    as(f->p.counselor_home);
+    dbk_run_result r = tc_cli("sync", NULL);
+    if (r.status == 0)
+        fail_msg("sync over a damaged pin exited 0: %s%s", r.out, r.err);
+    dbk_run_result_free(&r);
+    assert_int_equal(meta_len(f->p.counselor_home, "sign_pk:%"), 31);
+}
+
 int
 main(void)
 {
@@ -1027,6 +1088,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_read_only_older_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_mark_not_kept_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_mark_unreadable_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_unreadable_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_unreadable_not_repinned, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
