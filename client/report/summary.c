@@ -1131,12 +1131,15 @@ by_clock_rowid(const void *a, const void *b)
 /* The current revisions of a stream that wait in the outbox (after a server restore,
  * login puts every current revision back there, pulled ones too: dbk_local_outbox_
  * requeue_all), read once for the stream: whether a revision is pending changes with
- * no new revision, so the documents cannot say. */
+ * no new revision, so the documents cannot say. Sorted by (record, clock) once read,
+ * so each shown revision is one binary search, not a walk of the whole outbox (after a
+ * restore that was every record against every record). */
+struct pending_rev {
+    dbk_id record;
+    uint64_t clock;
+};
 struct pending {
-    struct {
-        dbk_id record;
-        uint64_t clock;
-    } * v;
+    struct pending_rev *v;
     size_t n, cap;
     int rc;
 };
@@ -1160,13 +1163,21 @@ on_pending(const dbk_local_record *r, void *arg)
     p->v[p->n++].clock = r->hdr.rev.clock;
 }
 
+static int
+by_record_clock(const void *a, const void *b)
+{
+    const struct pending_rev *x = a, *y = b;
+    int c = memcmp(x->record.b, y->record.b, sizeof x->record.b);
+    if (c != 0)
+        return c;
+    return x->clock < y->clock ? -1 : x->clock > y->clock;
+}
+
 static bool
 is_pending(const struct pending *p, const dbk_local_record *r)
 {
-    for (size_t i = 0; i < p->n; i++)
-        if (p->v[i].clock == r->hdr.rev.clock && dbk_id_equal(&p->v[i].record, &r->hdr.record))
-            return true;
-    return false;
+    struct pending_rev key = {r->hdr.record, r->hdr.rev.clock};
+    return p->n > 0 && bsearch(&key, p->v, p->n, sizeof *p->v, by_record_clock) != NULL;
 }
 
 struct current_of {
@@ -1237,6 +1248,8 @@ stream_from_docs(dbk_session *s, const dbk_sum *sum, const dbk_sum *docs, struct
         free(pend.v);
         return rc;
     }
+    if (pend.n > 1)
+        qsort(pend.v, pend.n, sizeof *pend.v, by_record_clock);
     if ((v = malloc((docs->n + 1) * sizeof *v)) == NULL) {
         free(pend.v);
         return DBK_E_NOMEM;

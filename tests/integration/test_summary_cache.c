@@ -764,6 +764,18 @@ test_documents_from_the_cache(void **state)
                                              "pending")));
     json_decref(cl);
     json_decref(rev);
+    /* Several waiting at once (the outbox is searched, not walked): each says so. */
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "spoke with the sponsor", "--share", NULL),
+          "second note");
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "plans for the weekend", "--share", NULL),
+          "third note");
+    same_as_without_cache(f, &cl, &rev);
+    json_t *notes = json_object_get(rev, "notes");
+    assert_int_equal(json_array_size(notes), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_is_true(json_object_get(json_array_get(notes, i), "pending")));
+    json_decref(cl);
+    json_decref(rev);
 
     /* Damaged: rebuilt, and the same again. */
     flip_byte(f, 40);
