@@ -1140,6 +1140,103 @@ test_failed_prepare_fails_its_job_alone(void **unused)
     tc_account_free(&co);
 }
 
+/* Whether the row of table (streams, accounts) with id is free to lock now. */
+static bool
+row_free(PGconn *c, const char *table, const dbk_id *id)
+{
+    char sql[300], h[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(h, sizeof h, id->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM %s WHERE id = '\\x%s' FOR UPDATE SKIP LOCKED) l",
+             table, h);
+    q(c, "BEGIN");
+    long long n = q(c, sql);
+    q(c, "ROLLBACK");
+    return n == 1;
+}
+
+/*
+ * The lock order for a read's audit row: a pull charges its reader's account for the
+ * row (used_bytes), a row lock another transaction may hold. One node with one
+ * storage thread; one group: x's push (its stream's and account's rows locked), then
+ * y's pull while an outside session holds y's account row. y's pull must not wait
+ * for it with x's rows held: two such groups on two nodes (x then y, y then x) are a
+ * deadlock. x's push is committed first, so its rows are free while the pull waits.
+ */
+static void
+test_read_charge_waits_with_nothing_held(void **unused)
+{
+    (void)unused;
+    dbk_server *s = &lone[0];
+    tc_account co, c, x, y;
+    PGconn *adv = PQconnectdb(db_url), *hold = PQconnectdb(db_url), *look = PQconnectdb(db_url);
+    char sql[300], hy[2 * DBK_ID_BYTES + 1];
+    pid_t p[3];
+    int st[3];
+
+    assert_int_equal(PQstatus(adv), CONNECTION_OK);
+    assert_int_equal(PQstatus(hold), CONNECTION_OK);
+    assert_int_equal(PQstatus(look), CONNECTION_OK);
+    tc_new_counselor(&nodes[0], &co, "Counselor R");
+    tc_new_client(&nodes[0], &c, &co);
+    tc_new_client(&nodes[0], &x, &co);
+    tc_new_client(&nodes[0], &y, &co);
+    push_n(&nodes[0], &c, 1);
+    push_n(&nodes[0], &y, 1); /* y's pull reads a record: it charges y's account */
+    assert_int_equal(dbk_server_start(s, lone_args), 0);
+    assert_int_equal(pull_one(s, &c, &c.shared), 200);
+    assert_int_equal(push_one(s, &x, &x.shared, x.shared_key[1]), 200);
+    assert_int_equal(pull_one(s, &y, &y.shared), 200);
+
+    /* c's pull keeps the thread (its commit waits for the audit chain's lock) while
+     * x's push and y's pull are queued behind it: one group. */
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", 0x64626b0000000002LL);
+    q(adv, sql);
+    struct bg_push pc = {s, &c, &c.shared, NULL}, px = {s, &x, &x.shared, x.shared_key[1]},
+                   py = {s, &y, &y.shared, NULL};
+    p[0] = spawn(run_bg_pull, &pc);
+    wait_pending(s, 1);
+    for (int i = 0; i < 3000 && lock_waiters(look) != 1; i++)
+        usleep(10 * 1000);
+    assert_int_equal(lock_waiters(look), 1);
+    p[1] = spawn(run_bg_push, &px);
+    wait_pending(s, 2);
+    p[2] = spawn(run_bg_pull, &py);
+    wait_pending(s, 3);
+    sodium_bin2hex(hy, sizeof hy, y.id.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = '\\x%s' FOR UPDATE) l", hy);
+    q(hold, "BEGIN");
+    assert_int_equal(q(hold, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)", 0x64626b0000000002LL);
+    q(adv, sql);
+    /* The group runs: y's pull waits for y's account row. */
+    for (int i = 0; i < 3000 && lock_waiters(look) != 1; i++)
+        usleep(10 * 1000);
+    assert_int_equal(lock_waiters(look), 1);
+    bool stream_free = row_free(look, "streams", &x.shared),
+         account_free = row_free(look, "accounts", &x.id);
+    q(hold, "ROLLBACK");
+    for (int i = 0; i < 3; i++)
+        st[i] = dbk_wait_pid(p[i], 60000);
+    dbk_report("a read's charge waits with nothing held (PostgreSQL)",
+               "one group: x's push, then y's pull while y's account row is held outside",
+               "while the pull waited, x's stream row %s, x's account row %s",
+               stream_free ? "free" : "held", account_free ? "free" : "held");
+    assert_true(stream_free);
+    assert_true(account_free);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], 0);
+    PQfinish(adv);
+    PQfinish(hold);
+    PQfinish(look);
+    dbk_server_cleanup(s);
+    tc_account_free(&c);
+    tc_account_free(&x);
+    tc_account_free(&y);
+    tc_account_free(&co);
+}
+
 static int
 setup(void **unused)
 {
@@ -1190,6 +1287,7 @@ main(void)
         cmocka_unit_test(test_migrate_check_backup_restore),
         cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
         cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
+        cmocka_unit_test(test_read_charge_waits_with_nothing_held),
     };
     if (dbk_init() != 0)
         return 1;
