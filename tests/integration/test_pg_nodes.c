@@ -1017,6 +1017,35 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     tc_account_free(&co);
 }
 
+/* A session of the test's own, connected. */
+static PGconn *
+pg_session(void)
+{
+    PGconn *c = PQconnectdb(db_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    return c;
+}
+
+/* The audit chain's lock (AUDIT_LOCK) taken or given back by session c: while c holds
+ * it, every commit that writes an audit row waits. */
+static void
+chain_lock(PGconn *c, bool take)
+{
+    char sql[80];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_%slock(%lld)", take ? "" : "un",
+             0x64626b0000000002LL);
+    q(c, sql);
+}
+
+/* Until n of daybookd's connections wait for a lock. */
+static void
+wait_lock_waiters(PGconn *look, long long n)
+{
+    for (int i = 0; i < 3000 && lock_waiters(look) != n; i++)
+        usleep(10 * 1000);
+    assert_int_equal(lock_waiters(look), n);
+}
+
 /* One pull of stream since 0 as cl, on s: the status. */
 static long
 pull_one(const dbk_server *s, tc_account *cl, const dbk_id *stream)
@@ -1034,6 +1063,24 @@ run_bg_pull(void *arg)
     struct bg_push *b = arg;
     long st = pull_one(b->s, b->cl, b->stream);
     _exit(st == 200 ? 0 : st == 503 ? 3 : 4);
+}
+
+/* On s's one storage thread, the group [f1(a1), f2(a2)] queued behind blocker's pull,
+ * whose commit waits for the audit chain's lock (adv holds it until chain_lock(adv,
+ * false)); p[0..2] the three processes. */
+static void
+group_behind(const dbk_server *s, PGconn *adv, PGconn *look, struct bg_push *blocker,
+             void (*f1)(void *), struct bg_push *a1, void (*f2)(void *), struct bg_push *a2,
+             pid_t p[3])
+{
+    chain_lock(adv, true);
+    p[0] = spawn(run_bg_pull, blocker);
+    wait_pending(s, 1);
+    wait_lock_waiters(look, 1);
+    p[1] = spawn(f1, a1);
+    wait_pending(s, 2);
+    p[2] = spawn(f2, a2);
+    wait_pending(s, 3);
 }
 
 /* A forked enrollment with the invite code in .key (as text). */
@@ -1064,14 +1111,10 @@ test_failed_prepare_fails_its_job_alone(void **unused)
     dbk_server *s = &lone[0];
     tc_account co, a, c, d;
     char code[32];
-    PGconn *adv = PQconnectdb(db_url), *tbl = PQconnectdb(db_url), *look = PQconnectdb(db_url);
-    char sql[128];
+    PGconn *adv = pg_session(), *tbl = pg_session(), *look = pg_session();
     pid_t p[3];
     int st[3];
 
-    assert_int_equal(PQstatus(adv), CONNECTION_OK);
-    assert_int_equal(PQstatus(tbl), CONNECTION_OK);
-    assert_int_equal(PQstatus(look), CONNECTION_OK);
     /* Set up on node 0; the lone node only ever pulls until the push. */
     tc_new_counselor(&nodes[0], &co, "Counselor P");
     tc_new_client(&nodes[0], &a, &co);
@@ -1091,24 +1134,13 @@ test_failed_prepare_fails_its_job_alone(void **unused)
     assert_int_equal(pull_one(s, &c, &c.shared), 200);
 
     /* c's pull keeps the thread: its commit waits for the audit chain's lock. */
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", 0x64626b0000000002LL);
-    q(adv, sql);
     struct bg_push pc = {s, &c, &c.shared, NULL}, pa = {s, &a, &a.shared, NULL},
                    pd = {s, &d, NULL, (const unsigned char *)code};
-    p[0] = spawn(run_bg_pull, &pc);
-    wait_pending(s, 1);
-    for (int i = 0; i < 3000 && lock_waiters(look) != 1; i++)
-        usleep(10 * 1000);
-    assert_int_equal(lock_waiters(look), 1);
     /* The next group: a's pull, then d's enrollment. */
-    p[1] = spawn(run_bg_pull, &pa);
-    wait_pending(s, 2);
-    p[2] = spawn(run_bg_enroll, &pd);
-    wait_pending(s, 3);
+    group_behind(s, adv, look, &pc, run_bg_pull, &pa, run_bg_enroll, &pd, p);
     q(tbl, "BEGIN");
     q(tbl, "LOCK TABLE invites IN ACCESS EXCLUSIVE MODE"); /* the enrollment's first */
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)", 0x64626b0000000002LL);
-    q(adv, sql);
+    chain_lock(adv, false);
     for (int i = 0; i < 3; i++)
         st[i] = dbk_wait_pid(p[i], 60000);
     q(tbl, "ROLLBACK");
@@ -1137,6 +1169,86 @@ test_failed_prepare_fails_its_job_alone(void **unused)
     tc_account_free(&a);
     tc_account_free(&c);
     tc_account_free(&d);
+    tc_account_free(&co);
+}
+
+/* Whether the row of table (streams, accounts) with id is free to lock now. */
+static bool
+row_free(PGconn *c, const char *table, const dbk_id *id)
+{
+    char sql[300], h[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(h, sizeof h, id->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM %s WHERE id = '\\x%s' FOR UPDATE SKIP LOCKED) l",
+             table, h);
+    q(c, "BEGIN");
+    long long n = q(c, sql);
+    q(c, "ROLLBACK");
+    return n == 1;
+}
+
+/*
+ * The lock order for a read's audit row: a pull charges its reader's account for the
+ * row (used_bytes), a row lock another transaction may hold. One node with one
+ * storage thread; one group: x's push (its stream's and account's rows locked), then
+ * y's pull while an outside session holds y's account row. y's pull must not wait
+ * for it with x's rows held: two such groups on two nodes (x then y, y then x) are a
+ * deadlock. x's push is committed first, so its rows are free while the pull waits.
+ */
+static void
+test_read_charge_waits_with_nothing_held(void **unused)
+{
+    (void)unused;
+    dbk_server *s = &lone[0];
+    tc_account co, c, x, y;
+    PGconn *adv = pg_session(), *hold = pg_session(), *look = pg_session();
+    char sql[300], hy[2 * DBK_ID_BYTES + 1];
+    pid_t p[3];
+    int st[3];
+
+    tc_new_counselor(&nodes[0], &co, "Counselor R");
+    tc_new_client(&nodes[0], &c, &co);
+    tc_new_client(&nodes[0], &x, &co);
+    tc_new_client(&nodes[0], &y, &co);
+    push_n(&nodes[0], &c, 1);
+    push_n(&nodes[0], &y, 1); /* y's pull reads a record: it charges y's account */
+    assert_int_equal(dbk_server_start(s, lone_args), 0);
+    assert_int_equal(pull_one(s, &c, &c.shared), 200);
+    assert_int_equal(push_one(s, &x, &x.shared, x.shared_key[1]), 200);
+    assert_int_equal(pull_one(s, &y, &y.shared), 200);
+
+    /* c's pull keeps the thread (its commit waits for the audit chain's lock) while
+     * x's push and y's pull are queued behind it: one group. */
+    struct bg_push pc = {s, &c, &c.shared, NULL}, px = {s, &x, &x.shared, x.shared_key[1]},
+                   py = {s, &y, &y.shared, NULL};
+    group_behind(s, adv, look, &pc, run_bg_push, &px, run_bg_pull, &py, p);
+    sodium_bin2hex(hy, sizeof hy, y.id.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM accounts WHERE id = '\\x%s' FOR UPDATE) l", hy);
+    q(hold, "BEGIN");
+    assert_int_equal(q(hold, sql), 1);
+    chain_lock(adv, false);
+    wait_lock_waiters(look, 1); /* the group runs: y's pull waits for y's account row */
+    bool stream_free = row_free(look, "streams", &x.shared),
+         account_free = row_free(look, "accounts", &x.id);
+    q(hold, "ROLLBACK");
+    for (int i = 0; i < 3; i++)
+        st[i] = dbk_wait_pid(p[i], 60000);
+    dbk_report("a read's charge waits with nothing held (PostgreSQL)",
+               "one group: x's push, then y's pull while y's account row is held outside",
+               "while the pull waited, x's stream row %s, x's account row %s",
+               stream_free ? "free" : "held", account_free ? "free" : "held");
+    assert_true(stream_free);
+    assert_true(account_free);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st[i], 0);
+    PQfinish(adv);
+    PQfinish(hold);
+    PQfinish(look);
+    dbk_server_cleanup(s);
+    tc_account_free(&c);
+    tc_account_free(&x);
+    tc_account_free(&y);
     tc_account_free(&co);
 }
 
@@ -1190,6 +1302,7 @@ main(void)
         cmocka_unit_test(test_migrate_check_backup_restore),
         cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
         cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
+        cmocka_unit_test(test_read_charge_waits_with_nothing_held),
     };
     if (dbk_init() != 0)
         return 1;

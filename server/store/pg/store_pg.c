@@ -89,6 +89,7 @@ enum q {
     Q_ACCOUNT_BUMP_GRANTS,
     Q_ACCOUNT_SET_BUNDLE,
     Q_ACCOUNT_ADD_BYTES,
+    Q_ACCOUNT_ADD_BYTES_TRY,
     Q_CLIENTS_OF,
     Q_COUNSELORS,
     Q_DISABLED_GET,
@@ -183,6 +184,10 @@ static const struct query {
                                       " generation = $4 WHERE id = $1"},
     [Q_ACCOUNT_ADD_BYTES] = {"bi", "UPDATE accounts SET used_bytes = used_bytes + $2"
                                    " WHERE id = $1 RETURNING used_bytes"},
+    /* The same, never waiting: no row when another transaction holds it (pg_charge). */
+    [Q_ACCOUNT_ADD_BYTES_TRY] = {"bi", "UPDATE accounts SET used_bytes = used_bytes + $2"
+                                       " WHERE id = (SELECT id FROM accounts WHERE id = $1"
+                                       " FOR NO KEY UPDATE SKIP LOCKED) RETURNING used_bytes"},
     [Q_CLIENTS_OF] = {"b", "SELECT " ACCOUNT_COLS " FROM accounts WHERE counselor = $1"
                            " OR id IN (SELECT s.owner FROM grants g JOIN streams s"
                            " ON s.id = g.stream WHERE g.grantee = $1 AND s.owner <> $1)"
@@ -839,8 +844,8 @@ query_locks(enum q id)
     case Q_PAYER_TRY: /* SKIP LOCKED */
     case Q_STREAM_LOCK:
     case Q_PAYER_LOCK: /* push_start's own rule */
+    case Q_ACCOUNT_ADD_BYTES_TRY: /* SKIP LOCKED */
     case Q_RECORD_UPSERT:
-    case Q_ACCOUNT_ADD_BYTES:
     case Q_STREAM_SET_SEQ: /* rows the push holds already */
     case Q_AUDIT_INSERT:   /* under the chain's lock, at commit */
         return LK_NOWAIT;
@@ -1557,13 +1562,22 @@ static int
 pg_charge(pg_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
 {
     /* Added and read in one statement, as a push does; a refusal is undone by the
-     * caller's savepoint. */
+     * caller's savepoint. The account's row is one another transaction may hold (its
+     * push, its own audit row): while an earlier job's locks are held it is only
+     * taken if free, else run() commits them first and it is waited for (the lock
+     * order, at the top). */
     params p = {.n = 0};
     int rc;
+    PGresult *r = NULL;
     p_id(&p, id);
     p_i64(&p, bytes);
-    PGresult *r = one(st, Q_ACCOUNT_ADD_BYTES, &p, &rc);
-    if (r == NULL)
+    if (st->in_tx && st->held_before && (r = run(st, Q_ACCOUNT_ADD_BYTES_TRY, &p, &rc)) == NULL)
+        return rc;
+    if (r != NULL && PQntuples(r) == 0) {
+        PQclear(r);
+        r = NULL;
+    }
+    if (r == NULL && (r = one(st, Q_ACCOUNT_ADD_BYTES, &p, &rc)) == NULL)
         return rc;
     int64_t used = c_i64(r, 0, 0);
     PQclear(r);
