@@ -1770,8 +1770,8 @@ pull_all(dbk_server *s, tc_account *as, const dbk_id *stream, long long since)
     char path[256];
     long st;
     json_t *r, *recs;
-    snprintf(path, sizeof path, "%s?since=%lld&limit=1000", tc_path("/v1/streams/%s/records", stream),
-             since);
+    snprintf(path, sizeof path, "%s?since=%lld&limit=1000",
+             tc_path("/v1/streams/%s/records", stream), since);
     r = tc_req(s, as, "GET", path, NULL, &st);
     assert_int_equal(st, 200);
     assert_false(json_is_true(json_object_get(r, "more")));
@@ -1781,9 +1781,9 @@ pull_all(dbk_server *s, tc_account *as, const dbk_id *stream, long long since)
 }
 
 /* Main's records table (schema version 2, migration 1's text), for a store to go back to. */
-#define RECORDS_V2_COLS                                                                           \
-    "  stream %s NOT NULL, record %s NOT NULL, seq %s NOT NULL, clock %s NOT NULL,"               \
-    "  device %s NOT NULL, epoch %s NOT NULL, creator %s NOT NULL, envelope %s NOT NULL,"        \
+#define RECORDS_V2_COLS                                                                            \
+    "  stream %s NOT NULL, record %s NOT NULL, seq %s NOT NULL, clock %s NOT NULL,"                \
+    "  device %s NOT NULL, epoch %s NOT NULL, creator %s NOT NULL, envelope %s NOT NULL,"          \
     "  PRIMARY KEY (stream, record))%s;"
 
 /*
