@@ -1883,6 +1883,42 @@ test_records_after_seq_order_upgrade(void **state)
 }
 
 /*
+ * A seq given twice (a stream's counter set back, as a faulty restore could leave it)
+ * fails the push: the record that holds the seq stays, nothing else is dropped.
+ */
+static void
+test_seq_given_twice_drops_nothing(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id rec;
+    json_t *before, *after;
+    char sql[200], hex[2 * DBK_ID_BYTES + 1];
+
+    tc_new_counselor(s, &co, "Seq Twice");
+    tc_new_client(s, &cl, &co);
+    for (int k = 0; k < 3; k++) {
+        dbk_id_random(&rec);
+        assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1}", NULL), 200);
+    }
+    before = pull_all(s, &cl, &cl.shared, 0);
+    sodium_bin2hex(hex, sizeof hex, cl.shared.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             dbk_test_pg() ? "UPDATE streams SET seq = seq - 1 WHERE id = decode('%s', 'hex')"
+                           : "UPDATE streams SET seq = seq - 1 WHERE id = x'%s'",
+             hex);
+    edit_store(s, sql);
+    dbk_id_random(&rec);
+    assert_int_not_equal(push_one(s, &cl, &rec, "{\"v\":1}", NULL), 200);
+    after = pull_all(s, &cl, &cl.shared, 0);
+    assert_true(json_equal(before, after));
+    json_decref(after);
+    json_decref(before);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
+/*
  * A counselor may hold 100 pending invites; a used, a deleted or an expired one does
  * not count, and only a pending one passes the enrollment check. The store reads
  * them through an index of pending invites (schema migration 2), which a store left
@@ -2153,6 +2189,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pending_invites_after_upgrade, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_records_after_seq_order_upgrade, start_unlimited,
                                         stop),
+        cmocka_unit_test_setup_teardown(test_seq_given_twice_drops_nothing, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_across_minutes, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
