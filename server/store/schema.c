@@ -19,7 +19,8 @@
  * Migration 1 is the schema as it was before versions were counted: every statement
  * says IF NOT EXISTS and it runs at every open, because SQLite stores made before
  * disabled_accounts existed say version 1 without that table. Later migrations run
- * once, when the stored version is below theirs: 2 indexes the invites by counselor.
+ * once, when the stored version is below theirs: 2 indexes the invites by counselor,
+ * 3 keys the records by (stream, seq).
  */
 #include "schema.h"
 
@@ -78,7 +79,8 @@ const dbk_migration dbk_migrations[] = {
         "  clock %I NOT NULL, device %B NOT NULL, epoch %I NOT NULL,"
         "  creator %B NOT NULL, envelope %B NOT NULL,"
         "  PRIMARY KEY (stream, record))%W;"
-        "CREATE UNIQUE INDEX IF NOT EXISTS records_seq ON records(stream, seq);"
+        /* records_seq(stream, seq) was here: migration 3 replaces the table and it.
+         * Every store made before version 3 has that index already. */
         "CREATE TABLE IF NOT EXISTS audit ("
         "  idx %I PRIMARY KEY, at %I NOT NULL, action %I NOT NULL,"
         "  actor_role %I NOT NULL, actor %B NOT NULL, device %B NOT NULL,"
@@ -97,6 +99,25 @@ const dbk_migration dbk_migrations[] = {
     {2, "CREATE INDEX IF NOT EXISTS invites_counselor ON invites(counselor, created_at);"
         "CREATE INDEX IF NOT EXISTS invites_pending ON invites(counselor, expires_at)"
         " WHERE used_at = 0"},
+    /* Records kept in seq order within a stream: a pull (seq > ?, ORDER BY seq) reads
+     * consecutive leaves and a push appends at its stream's end. The table was keyed
+     * by (stream, record), a random id, with an index records_seq(stream, seq), so a
+     * pull walked that index and read each record at a random place of the table: a
+     * page read per record once the table outgrew the page cache. The lookup and the
+     * upsert of a record by its id go through records_record. The rows are copied
+     * whole (the same columns, in the same order), in the transaction of the open;
+     * PostgreSQL gets the same table, its heap being in insertion order anyway. */
+    {3, "CREATE TABLE records_by_seq ("
+        "  stream %B NOT NULL, record %B NOT NULL, seq %I NOT NULL,"
+        "  clock %I NOT NULL, device %B NOT NULL, epoch %I NOT NULL,"
+        "  creator %B NOT NULL, envelope %B NOT NULL,"
+        "  PRIMARY KEY (stream, seq))%W;"
+        "INSERT INTO records_by_seq(stream, record, seq, clock, device, epoch, creator,"
+        "  envelope) SELECT stream, record, seq, clock, device, epoch, creator, envelope"
+        "  FROM records ORDER BY stream, seq;"
+        "DROP TABLE records;"
+        "ALTER TABLE records_by_seq RENAME TO records;"
+        "CREATE UNIQUE INDEX records_record ON records(stream, record)"},
 };
 const size_t dbk_nmigrations = sizeof dbk_migrations / sizeof dbk_migrations[0];
 

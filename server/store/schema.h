@@ -23,7 +23,7 @@ typedef struct dbk_migration {
 extern const dbk_migration dbk_migrations[];
 extern const size_t dbk_nmigrations;
 /* The version the last migration brings a store to. */
-#define DBK_SCHEMA_VERSION 2
+#define DBK_SCHEMA_VERSION 3
 
 /* The SQL of m in dialect d, malloc'd (NULL when out of memory). */
 char *dbk_schema_render(const dbk_migration *m, enum dbk_dialect d);

@@ -1772,6 +1772,161 @@ invites_until_refused(dbk_server *s, tc_account *co)
     return n;
 }
 
+/* The records of stream as the server answers a pull from since (one page). */
+static json_t *
+pull_all(dbk_server *s, tc_account *as, const dbk_id *stream, long long since)
+{
+    char path[256];
+    long st;
+    json_t *r, *recs;
+    snprintf(path, sizeof path, "%s?since=%lld&limit=1000",
+             tc_path("/v1/streams/%s/records", stream), since);
+    r = tc_req(s, as, "GET", path, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_false(json_is_true(json_object_get(r, "more")));
+    recs = json_incref(json_object_get(r, "records"));
+    json_decref(r);
+    return recs;
+}
+
+/* Main's records table (schema version 2, migration 1's text), for a store to go back to. */
+#define RECORDS_V2_COLS                                                                            \
+    "  stream %s NOT NULL, record %s NOT NULL, seq %s NOT NULL, clock %s NOT NULL,"                \
+    "  device %s NOT NULL, epoch %s NOT NULL, creator %s NOT NULL, envelope %s NOT NULL,"          \
+    "  PRIMARY KEY (stream, record))%s;"
+
+/*
+ * A store made before records were kept in seq order (schema version 2: keyed by
+ * (stream, record), with an index records_seq) is moved to the new table at the next
+ * start: every record there once, with its seq and envelope, pulled in seq order, and
+ * a revision still replaces its record under a new seq.
+ */
+static void
+test_records_after_seq_order_upgrade(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    enum { N = 60 };
+    dbk_id rec[N];
+    json_t *before, *after, *r;
+    char sql[1200], cols[400];
+    bool pg = dbk_test_pg();
+    const char *b = pg ? "BYTEA" : "BLOB", *i = pg ? "BIGINT" : "INTEGER";
+
+    tc_new_counselor(s, &co, "Seq Order");
+    tc_new_client(s, &cl, &co);
+    for (size_t k = 0; k < N; k++) {
+        dbk_id_random(&rec[k]);
+        assert_int_equal(push_one(s, &cl, &rec[k], "{\"v\":1,\"n\":1}", NULL), 200);
+    }
+    for (size_t k = 0; k < N; k += 7) /* revisions: seqs no longer follow the ids' order */
+        assert_int_equal(push_one(s, &cl, &rec[k], "{\"v\":1,\"n\":2}", NULL), 200);
+    before = pull_all(s, &cl, &cl.shared, 0);
+    assert_int_equal(json_array_size(before), N);
+
+    snprintf(cols, sizeof cols, RECORDS_V2_COLS, b, b, i, i, b, i, b, b,
+             pg ? "" : " STRICT, WITHOUT ROWID");
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE records_v2 (%s"
+             "INSERT INTO records_v2 SELECT stream, record, seq, clock, device, epoch, creator,"
+             " envelope FROM records ORDER BY stream, record;"
+             "DROP TABLE records; ALTER TABLE records_v2 RENAME TO records;"
+             "CREATE UNIQUE INDEX records_seq ON records(stream, seq);"
+             "UPDATE meta SET value = %s WHERE key = 'schema_version'",
+             cols, pg ? "'\\x0000000000000002'::bytea" : "x'0000000000000002'");
+    edit_store(s, sql); /* stops daybookd, makes the old table, starts it again */
+
+    assert_int_equal(dbk_server_int(s, pg ? "SELECT count(*) FROM meta WHERE key = 'schema_version'"
+                                            " AND value = '\\x0000000000000003'::bytea"
+                                          : "SELECT count(*) FROM meta WHERE key = 'schema_version'"
+                                            " AND value = x'0000000000000003'"),
+                     1);
+    assert_int_equal(dbk_server_int(s, pg ? "SELECT count(*) FROM pg_indexes WHERE"
+                                            " indexname IN ('records_seq', 'records_v2_pkey')"
+                                          : "SELECT count(*) FROM sqlite_master WHERE"
+                                            " name = 'records_seq' OR sql LIKE '%records_v2%'"),
+                     0);
+    if (!pg)
+        assert_int_equal(dbk_server_int(s, "SELECT count(*) FROM sqlite_master WHERE"
+                                           " name = 'records' AND sql LIKE"
+                                           " '%PRIMARY KEY (stream, seq)%WITHOUT ROWID'"),
+                         1);
+    assert_int_equal(dbk_server_int(s, "SELECT count(*) FROM records"), N);
+    after = pull_all(s, &cl, &cl.shared, 0);
+    assert_true(json_equal(before, after)); /* the same seqs and envelopes, in seq order */
+    for (size_t k = 1; k < N; k++)
+        assert_true(json_integer_value(json_object_get(json_array_get(after, k), "seq")) >
+                    json_integer_value(json_object_get(json_array_get(after, k - 1), "seq")));
+    json_decref(after);
+    /* A counselor's pull from the middle: what follows the tenth record in seq order. */
+    after = pull_all(s, &co, &cl.shared,
+                     json_integer_value(json_object_get(json_array_get(before, 9), "seq")));
+    assert_int_equal(json_array_size(after), N - 10);
+    json_decref(after);
+
+    /* A revision replaces its record under the next seq; a new record follows it. */
+    long long last = json_integer_value(json_object_get(json_array_get(before, N - 1), "seq"));
+    assert_int_equal(push_one(s, &cl, &rec[3], "{\"v\":1,\"n\":3}", &r), 200);
+    long long revised = json_integer_value(
+        json_object_get(json_array_get(json_object_get(r, "results"), 0), "seq"));
+    assert_true(revised > last);
+    json_decref(r);
+    dbk_id fresh;
+    dbk_id_random(&fresh);
+    assert_int_equal(push_one(s, &cl, &fresh, "{\"v\":1}", NULL), 200);
+    after = pull_all(s, &cl, &cl.shared, 0);
+    assert_int_equal(json_array_size(after), N + 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(after, N - 1), "seq")),
+                     revised);
+    assert_true(json_integer_value(json_object_get(json_array_get(after, N), "seq")) > revised);
+    char *pt = tc_open(json_string_value(json_object_get(json_array_get(after, N - 1), "envelope")),
+                       &cl, &cl.shared, 1, cl.shared_key[1]);
+    assert_non_null(pt);
+    assert_string_equal(pt, "{\"v\":1,\"n\":3}");
+    free(pt);
+    assert_int_equal(dbk_server_int(s, "SELECT count(*) FROM records"), N + 1);
+    json_decref(after);
+    json_decref(before);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
+/*
+ * A seq given twice (a stream's counter set back, as a faulty restore could leave it)
+ * fails the push: the record that holds the seq stays, nothing else is dropped.
+ */
+static void
+test_seq_given_twice_drops_nothing(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id rec;
+    json_t *before, *after;
+    char sql[200], hex[2 * DBK_ID_BYTES + 1];
+
+    tc_new_counselor(s, &co, "Seq Twice");
+    tc_new_client(s, &cl, &co);
+    for (int k = 0; k < 3; k++) {
+        dbk_id_random(&rec);
+        assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1}", NULL), 200);
+    }
+    before = pull_all(s, &cl, &cl.shared, 0);
+    sodium_bin2hex(hex, sizeof hex, cl.shared.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             dbk_test_pg() ? "UPDATE streams SET seq = seq - 1 WHERE id = decode('%s', 'hex')"
+                           : "UPDATE streams SET seq = seq - 1 WHERE id = x'%s'",
+             hex);
+    edit_store(s, sql);
+    dbk_id_random(&rec);
+    assert_int_not_equal(push_one(s, &cl, &rec, "{\"v\":1}", NULL), 200);
+    after = pull_all(s, &cl, &cl.shared, 0);
+    assert_true(json_equal(before, after));
+    json_decref(after);
+    json_decref(before);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 /*
  * A counselor may hold 100 pending invites; a used, a deleted or an expired one does
  * not count, and only a pending one passes the enrollment check. The store reads
@@ -1799,7 +1954,7 @@ test_pending_invites_after_upgrade(void **state)
     edit_store(s, "DROP INDEX invites_pending; DROP INDEX invites_counselor;"
                   " UPDATE meta SET value = x'0000000000000001' WHERE key = 'schema_version'");
     assert_int_equal(dbk_server_int(s, "SELECT count(*) FROM meta WHERE key = 'schema_version'"
-                                       " AND value = x'0000000000000002'"),
+                                       " AND value = x'0000000000000003'"),
                      1);
     assert_int_equal(dbk_server_int(s, dbk_test_pg() ? "SELECT count(*) FROM pg_indexes WHERE"
                                                        " indexname = 'invites_pending'"
@@ -2081,6 +2236,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_nothing_new_follows_grants, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_last_seen_to_the_minute, start, stop),
         cmocka_unit_test_setup_teardown(test_pending_invites_after_upgrade, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_records_after_seq_order_upgrade, start_unlimited,
+                                        stop),
+        cmocka_unit_test_setup_teardown(test_seq_given_twice_drops_nothing, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_nothing_new_across_minutes, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_fast_use_last_seen_after_stop, start_unlimited, stop),
