@@ -7,6 +7,7 @@
 #include "heads.h"
 
 #include "dbk/base64.h"
+#include "dbk/bytes.h"
 #include "dbk/log.h"
 
 #include <errno.h>
@@ -584,19 +585,15 @@ static int64_t checked_since;
 static size_t
 cache_set(const unsigned char b[4])
 {
-    uint32_t v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    return v % CACHE_SETS;
+    return dbk_get_u32(b) % CACHE_SETS;
 }
 
 /* The two sets a token hash may sit in. */
 static void
 token_sets(const unsigned char hash[32], struct token_slot *sets[2])
 {
-    for (size_t k = 0; k < 2; k++) {
-        const unsigned char *b = hash + 4 * k;
-        uint32_t v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-        sets[k] = token_slots[v % TOKEN_SETS];
-    }
+    for (size_t k = 0; k < 2; k++)
+        sets[k] = token_slots[dbk_get_u32(hash + 4 * k) % TOKEN_SETS];
 }
 
 static struct sign_pk_slot *

@@ -9,6 +9,8 @@
  */
 #include "authcache.h"
 
+#include "dbk/bytes.h"
+
 #include <sodium.h>
 #include <string.h>
 
@@ -72,7 +74,7 @@ dbk_authcache_data_version(int rc, int64_t version)
 static uint32_t
 set_index(const unsigned char b[4], uint32_t sets)
 {
-    return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) % sets;
+    return dbk_get_u32(b) % sets;
 }
 
 /* The way to write for key in a set: the one holding key, else an empty or stale

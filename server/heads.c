@@ -12,6 +12,8 @@
  */
 #include "heads.h"
 
+#include "dbk/bytes.h"
+
 #include <string.h>
 
 #define SETS 8192
@@ -28,13 +30,6 @@ static struct slot {
 static bool enabled;
 static uint64_t generation = 1, ticks;
 static uint64_t account_gen[ACCOUNT_SLOTS];
-
-static uint32_t
-bytes_at(const dbk_id *id, size_t at)
-{
-    return (uint32_t)id->b[at] << 24 | (uint32_t)id->b[at + 1] << 16 |
-           (uint32_t)id->b[at + 2] << 8 | id->b[at + 3];
-}
 
 void
 dbk_heads_enable(bool on)
@@ -53,8 +48,8 @@ dbk_heads_enabled(void)
 static void
 counters(const dbk_id *account, size_t *c1, size_t *c2)
 {
-    *c1 = bytes_at(account, 0) % ACCOUNT_SLOTS;
-    *c2 = bytes_at(account, 4) % ACCOUNT_SLOTS;
+    *c1 = dbk_get_u32(account->b) % ACCOUNT_SLOTS;
+    *c2 = dbk_get_u32(account->b + 4) % ACCOUNT_SLOTS;
 }
 
 dbk_stamp
@@ -94,8 +89,8 @@ dbk_heads_invalidate_account(const dbk_id *account)
 static void
 sets_of(const dbk_id *stream, struct slot *sets[2])
 {
-    sets[0] = slots[bytes_at(stream, 0) % SETS];
-    sets[1] = slots[bytes_at(stream, 4) % SETS];
+    sets[0] = slots[dbk_get_u32(stream->b) % SETS];
+    sets[1] = slots[dbk_get_u32(stream->b + 4) % SETS];
 }
 
 /* Whether s holds a head that is still trusted. */

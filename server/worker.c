@@ -311,7 +311,7 @@ void
 dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
 {
     dbk_prep *last = first;
-    size_t n = 1;
+    size_t n = 0;
 
     if (w->nprep == 0) { /* no prep thread could start: the storage thread does it all */
         dbk_worker_submit(w, job);
@@ -320,9 +320,8 @@ dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
     for (dbk_prep *p = first; p != NULL; p = p->next) {
         p->job = job;
         last = p;
-    }
-    for (dbk_prep *p = first; p != last; p = p->next)
         n++;
+    }
     uv_mutex_lock(&w->prep_lock);
     job->prep_left = n;
     if (w->prep_tail != NULL)
@@ -390,7 +389,8 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
             abort(); /* commits no longer sync: serving without the thread would lose data */
         }
     }
-    /* One prep thread per core; none (the loop runs preps) if none starts. */
+    /* One prep thread per core; if none starts, jobs go to the storage thread with
+     * their preps not run (dbk_worker_submit_prepared). */
     unsigned int nprep = uv_available_parallelism();
     if (nprep > PREP_THREADS_MAX)
         nprep = PREP_THREADS_MAX;
