@@ -37,6 +37,18 @@ pinned_key(dbk_session *s, const char *key, unsigned char pk[32])
     return rc;
 }
 
+/* Whether the key pinned under key is want: DBK_OK, DBK_E_FINGERPRINT when another
+ * is pinned, DBK_E_NOT_FOUND when none is, or pinned_key's error. */
+static int
+pin_agrees(dbk_session *s, const char *key, const unsigned char want[32])
+{
+    unsigned char have[32];
+    int rc = pinned_key(s, key, have);
+    if (rc == DBK_OK && sodium_memcmp(have, want, 32) != 0)
+        rc = DBK_E_FINGERPRINT;
+    return rc;
+}
+
 int
 dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
                  unsigned char box_pk[32])
@@ -53,18 +65,13 @@ int
 dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sign_pk[32],
               const unsigned char box_pk[32])
 {
-    unsigned char have_s[32], have_b[32];
     char sk[64], bk[64];
     int rc;
     pin_keys(account, sk, bk);
     /* A pin that cannot be read is never written over. */
-    if ((rc = pinned_key(s, sk, have_s)) == DBK_OK && sodium_memcmp(have_s, sign_pk, 32) != 0)
-        return DBK_E_FINGERPRINT;
-    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+    if ((rc = pin_agrees(s, sk, sign_pk)) != DBK_OK && rc != DBK_E_NOT_FOUND)
         return rc;
-    if ((rc = pinned_key(s, bk, have_b)) == DBK_OK && sodium_memcmp(have_b, box_pk, 32) != 0)
-        return DBK_E_FINGERPRINT;
-    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+    if ((rc = pin_agrees(s, bk, box_pk)) != DBK_OK && rc != DBK_E_NOT_FOUND)
         return rc;
     if ((rc = dbk_local_put(s->L, sk, sign_pk, 32)) != DBK_OK)
         return rc;
@@ -74,13 +81,11 @@ dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sign_pk
 int
 dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account, const unsigned char sign_pk[32])
 {
-    unsigned char have[32];
     char sk[64], bk[64];
     int rc;
     pin_keys(account, sk, bk);
-    if ((rc = dbk_trust_pinned(s, account, have, NULL)) == DBK_OK)
-        return sodium_memcmp(have, sign_pk, 32) == 0 ? DBK_OK : DBK_E_FINGERPRINT;
-    if (rc != DBK_E_NOT_FOUND) /* a pin this device cannot read: never pinned anew */
+    /* A pin this device cannot read is never pinned anew. */
+    if ((rc = pin_agrees(s, sk, sign_pk)) != DBK_E_NOT_FOUND)
         return rc;
     return dbk_local_put(s->L, sk, sign_pk, 32);
 }
