@@ -32,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #define PREP_THREADS_MAX 8
 /* Prepared jobs handed to the storage thread at once, at most (prep_main). */
@@ -96,6 +97,14 @@ hand_to_loop(dbk_worker *w, dbk_job *first, dbk_job *last)
     uv_mutex_lock(&w->lock);
 }
 
+/* Names the calling thread as /proc/PID/task/TID/comm and top show it, so a profile
+ * or the load generator can tell the loop, storage, sync and prep threads apart. */
+static void
+name_thread(const char *name)
+{
+    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 /* Runs one group: all jobs in one transaction, each in a savepoint. What the storage
  * thread caches of the store (authcache.h) is forgotten when another process wrote
  * to it since the last group, and whenever something the jobs read may be undone: a
@@ -146,6 +155,7 @@ thread_main(void *arg)
     struct worker_thread *t = arg;
     dbk_worker *w = t->w;
 
+    name_thread("dbk-store");
     uv_mutex_lock(&w->lock);
     for (;;) {
         while (w->in_head == NULL && !w->stopping)
@@ -187,6 +197,7 @@ sync_main(void *arg)
 {
     dbk_worker *w = arg;
 
+    name_thread("dbk-sync");
     uv_mutex_lock(&w->lock);
     for (;;) {
         while (w->unsynced_head == NULL && !w->sync_stopping)
@@ -274,6 +285,7 @@ prep_main(void *arg)
 {
     dbk_worker *w = arg;
 
+    name_thread("dbk-prep");
     uv_mutex_lock(&w->prep_lock);
     for (;;) {
         while (w->prep_head == NULL && !w->prep_stopping) {

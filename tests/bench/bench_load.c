@@ -75,6 +75,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -803,6 +804,144 @@ target_cpu_ms(const target *t)
     return a < 0 || b < 0 ? -1 : a + b;
 }
 
+/* ---- where a push's CPU goes ---- */
+
+/* daybookd's threads by role (server/worker.c names them): the loop is the main
+ * thread; "other" is any thread not named (libuv's pool). */
+enum role { R_LOOP, R_PREP, R_STORE, R_SYNC, R_OTHER, R_N };
+static const char *const role_name[R_N] = {"loop", "prep", "store", "sync", "other"};
+
+#define MAX_THREADS 64
+
+typedef struct cpu_snap {
+    double user_ms[R_N], sys_ms[R_N]; /* the server's, summed over its threads */
+    double gen_user_ms, gen_sys_ms;   /* this process's own */
+    bool ok;
+} cpu_snap;
+
+static void
+snap_pid(cpu_snap *s, pid_t pid)
+{
+    bl_thread_cpu th[MAX_THREADS];
+    int n = bl_threads_cpu(pid, th, MAX_THREADS);
+    if (n < 0) {
+        s->ok = false;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        enum role r = th[i].tid == (int)pid                 ? R_LOOP
+                      : strcmp(th[i].comm, "dbk-prep") == 0  ? R_PREP
+                      : strcmp(th[i].comm, "dbk-store") == 0 ? R_STORE
+                      : strcmp(th[i].comm, "dbk-sync") == 0  ? R_SYNC
+                                                             : R_OTHER;
+        s->user_ms[r] += th[i].user_ms;
+        s->sys_ms[r] += th[i].sys_ms;
+    }
+}
+
+static void
+snap_take(cpu_snap *s, const target *t)
+{
+    struct rusage ru;
+    memset(s, 0, sizeof *s);
+    s->ok = true;
+    snap_pid(s, t->pid);
+    if (t->nodes == 2)
+        snap_pid(s, t->pid2);
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        s->ok = false;
+    s->gen_user_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3;
+    s->gen_sys_ms = (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
+}
+
+/*
+ * One core's Ed25519 verify rate of the envelopes being pushed, measured here (the
+ * signing input built as daybookd builds it, as bench_ceilings measures the bare
+ * verify): the floor the push is set against. Best of three rounds of ~0.1 s, so a
+ * moment of contention from the rest of the machine does not set it.
+ */
+static double
+verify_per_s(void)
+{
+    const user *u = &users[0];
+    const char *text = u->env[0];
+    size_t n = strlen(text), len;
+    unsigned char *env = xmalloc(n), *in = xmalloc(DBK_ENV_SIG_DOMAIN_BYTES + n);
+    double best = 0;
+
+    if (dbk_b64_decode(env, n, &len, text, n) != 0)
+        die("base64");
+    size_t inlen = dbk_envelope_signing_input(env, len, in);
+    for (int round = 0; round < 3; round++) {
+        int k = 0;
+        uint64_t t0 = bl_now_ns(), t1;
+        do {
+            for (int i = 0; i < 100; i++, k++)
+                if (crypto_sign_verify_detached(env + len - crypto_sign_BYTES, in, inlen,
+                                                u->keys->sign_pk) != 0)
+                    die("an envelope of ours does not verify");
+            t1 = bl_now_ns();
+        } while (t1 - t0 < 100000000);
+        double rate = (double)k / ((double)(t1 - t0) / 1e9);
+        if (rate > best)
+            best = rate;
+    }
+    free(env);
+    free(in);
+    return best;
+}
+
+/*
+ * The push phase's CPU, per record: daybookd's by thread (user and system time),
+ * this generator's own, and what they imply. The machine's cores are shared by the
+ * server and the generator, so the records/s they allow is cores / (server + generator
+ * CPU per record), whatever the scheduling; set against one core's verify rate, it
+ * says how far issue 20's push target (1.6x that rate) is within reach here.
+ */
+static void
+push_budget(const target *t, const cpu_snap *a, const cpu_snap *b, size_t records)
+{
+    double per = 1000.0 / (double)records; /* ms per phase -> us per record */
+    double server = 0, gen, machine, cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    double vps = verify_per_s(), verify_us = 1e6 / vps, ceiling;
+    char key[64], label[160];
+
+    if (!a->ok || !b->ok)
+        return;
+    fprintf(stderr, "bench_load: %s push, CPU per record (us, user + system):\n", t->label);
+    for (int r = 0; r < R_N; r++) {
+        double u = (b->user_ms[r] - a->user_ms[r]) * per, s = (b->sys_ms[r] - a->sys_ms[r]) * per;
+        server += u + s;
+        if (u + s > 0)
+            fprintf(stderr, "bench_load:   daybookd %-6s %7.1f (%.1f + %.1f)\n", role_name[r],
+                    u + s, u, s);
+        snprintf(key, sizeof key, "push_cpu_us_%s", role_name[r]);
+        snprintf(label, sizeof label, "server CPU per record pushed, %s thread%s", role_name[r],
+                 r == R_LOOP || r == R_STORE || r == R_SYNC ? "" : "s");
+        row(t, key, label, u + s, "us");
+    }
+    gen = (b->gen_user_ms - a->gen_user_ms + b->gen_sys_ms - a->gen_sys_ms) * per;
+    machine = server + gen;
+    ceiling = cores * 1e6 / machine;
+    fprintf(stderr,
+            "bench_load:   daybookd total  %7.1f\n"
+            "bench_load:   generator       %7.1f (%.1f + %.1f; requests built before the phase)\n"
+            "bench_load:   machine         %7.1f on %.0f cores: at most %.0f records/s\n"
+            "bench_load:   one-core Ed25519 verify here: %.1f us (%.0f/s); the CPU measured allows "
+            "%.2fx that rate, the target is 1.60x (%.1f us of machine CPU per record)\n",
+            server, gen, (b->gen_user_ms - a->gen_user_ms) * per,
+            (b->gen_sys_ms - a->gen_sys_ms) * per, machine, cores, ceiling, verify_us, vps,
+            ceiling / vps, cores * verify_us / 1.6);
+    row(t, "push_gen_cpu_us", "load generator CPU per record pushed (its own, same phase)", gen,
+        "us");
+    row(t, "push_machine_cpu_us", "server + generator CPU per record pushed", machine, "us");
+    row(t, "push_cpu_ceiling_records_per_s",
+        "push records/s the measured CPU allows on all cores (cores / machine CPU per record)",
+        ceiling, "records/s");
+    row(t, "push_verify_per_s", "one-core Ed25519 verify rate, measured beside the push",
+        vps, "ops/s");
+}
+
 /* Runs a prepared phase and writes its rows. Returns 0, or -1 if it failed. */
 static int
 phase_run(phase *ph)
@@ -812,8 +951,11 @@ phase_run(phase *ph)
     uint64_t s0, r0, s1, r1, t0, t1;
     double cpu0, cpu1, secs;
     char key[64], label[160];
+    cpu_snap snap0, snap1;
 
     pool_bytes(t, &s0, &r0);
+    if (ph->op == OP_PUSH && t->kind == K_DAYBOOK)
+        snap_take(&snap0, t);
     cpu0 = target_cpu_ms(t);
     t0 = bl_now_ns();
     for (size_t i = 0; i < ph->n; i++) /* two nodes: every other request to the second */
@@ -826,6 +968,8 @@ phase_run(phase *ph)
     }
     t1 = bl_now_ns();
     cpu1 = target_cpu_ms(t);
+    if (ph->op == OP_PUSH && t->kind == K_DAYBOOK)
+        snap_take(&snap1, t);
     pool_bytes(t, &s1, &r1);
     if (ph->bad > 0) {
         note("%s %s: %zu of %zu responses wrong, first: %s", t->label, what, ph->bad, ph->n,
@@ -853,6 +997,8 @@ phase_run(phase *ph)
                  "pushed" : "pulled");
         row(t, key, label, (cpu1 - cpu0) / ((double)ph->records / 1000.0), "ms");
     }
+    if (ph->op == OP_PUSH && t->kind == K_DAYBOOK)
+        push_budget(t, &snap0, &snap1, ph->records);
     snprintf(key, sizeof key, "%s_wire_bytes_per_record", what);
     snprintf(label, sizeof label, "bytes on the wire per record %s",
              ph->op == OP_PUSH ? "pushed" : "pulled");

@@ -85,6 +85,14 @@ char *bl_run(const char *const *argv, int timeout_s);
 
 /* utime + stime of pid, in milliseconds. -1 on failure. */
 double bl_cpu_ms(pid_t pid);
+/* One thread of a process, as /proc/PID/task/TID says: its name and CPU time. */
+typedef struct bl_thread_cpu {
+    int tid;
+    char comm[16];
+    double user_ms, sys_ms;
+} bl_thread_cpu;
+/* The threads of pid, at most max of them into out. Returns how many, or -1. */
+int bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max);
 /* VmRSS and VmHWM of pid, in KiB. -1 on failure. */
 int bl_mem_kib(pid_t pid, long *rss, long *hwm);
 /* Bytes a directory tree occupies on disk (allocated blocks, like du). -1 on failure. */

@@ -8,6 +8,7 @@
 #include "dbk_test.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -179,15 +180,15 @@ bl_run(const char *const *argv, int timeout_s)
     return out;
 }
 
-double
-bl_cpu_ms(pid_t pid)
+/* utime and stime (ms) and the name of a /proc stat file. comm may be NULL. */
+static int
+stat_cpu(const char *path, double *user_ms, double *sys_ms, char comm[16])
 {
-    char path[64], buf[2048], *p;
+    char buf[2048], *p, *q;
     unsigned long utime, stime;
     FILE *f;
     size_t n;
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if ((f = fopen(path, "r")) == NULL)
         return -1;
     n = fread(buf, 1, sizeof buf - 1, f);
@@ -199,7 +200,47 @@ bl_cpu_ms(pid_t pid)
         sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) !=
             2)
         return -1;
-    return (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+    if (comm != NULL) {
+        comm[0] = '\0';
+        if ((q = strchr(buf, '(')) != NULL && p > q)
+            snprintf(comm, 16, "%.*s", (int)(p - q - 1), q + 1);
+    }
+    *user_ms = (double)utime * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+    *sys_ms = (double)stime * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
+double
+bl_cpu_ms(pid_t pid)
+{
+    char path[64];
+    double u, s;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return stat_cpu(path, &u, &s, NULL) == 0 ? u + s : -1;
+}
+
+int
+bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max)
+{
+    char path[96];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    if ((d = opendir(path)) == NULL)
+        return -1;
+    while (n < max && (e = readdir(d)) != NULL) {
+        int tid = atoi(e->d_name);
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, tid);
+        if (stat_cpu(path, &out[n].user_ms, &out[n].sys_ms, out[n].comm) == 0)
+            out[n++].tid = tid;
+    }
+    closedir(d);
+    return n;
 }
 
 int
