@@ -226,6 +226,7 @@ bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max)
     char path[96];
     struct dirent *e;
     DIR *d;
+    FILE *f;
     int n = 0;
 
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -236,8 +237,27 @@ bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max)
         if (tid <= 0)
             continue;
         snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, tid);
-        if (stat_cpu(path, &out[n].user_ms, &out[n].sys_ms, out[n].comm) == 0)
-            out[n++].tid = tid;
+        if (stat_cpu(path, &out[n].user_ms, &out[n].sys_ms, out[n].comm) != 0)
+            continue;
+        out[n].vcsw = out[n].nvcsw = 0;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, tid);
+        if ((f = fopen(path, "r")) != NULL) {
+            char line[128];
+            while (fgets(line, sizeof line, f) != NULL)
+                if (sscanf(line, "voluntary_ctxt_switches: %ld", &out[n].vcsw) != 1)
+                    (void)sscanf(line, "nonvoluntary_ctxt_switches: %ld", &out[n].nvcsw);
+            fclose(f);
+        }
+        out[n].wchar = 0;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/io", (int)pid, tid);
+        if ((f = fopen(path, "r")) != NULL) {
+            char line[128];
+            while (fgets(line, sizeof line, f) != NULL)
+                if (sscanf(line, "wchar: %lld", &out[n].wchar) == 1)
+                    break;
+            fclose(f);
+        }
+        out[n++].tid = tid;
     }
     closedir(d);
     return n;
