@@ -816,12 +816,12 @@ static const char *const role_name[R_N] = {"loop", "prep", "store", "sync", "oth
 #define MAX_THREADS 64
 
 typedef struct cpu_snap {
-    double user_ms[R_N], sys_ms[R_N]; /* the server's, summed over its threads */
-    long vcsw[R_N], nvcsw[R_N];       /* and their context switches */
-    long long wchar[R_N];             /* and the bytes they wrote */
-    long long commits, jobs;          /* the storage thread's, from /metrics */
+    double user_ms[R_N], sys_ms[R_N];         /* the server's, summed over its threads */
+    long vcsw[R_N], nvcsw[R_N];               /* and their context switches */
+    long long wchar[R_N];                     /* and the bytes they wrote */
+    long long commits, jobs;                  /* the storage thread's, from /metrics */
     double machine_busy_ms, machine_steal_ms; /* every core's, from /proc/stat */
-    double gen_user_ms, gen_sys_ms;   /* this process's own */
+    double gen_user_ms, gen_sys_ms;           /* this process's own */
     bool ok;
 } cpu_snap;
 
@@ -835,7 +835,7 @@ snap_pid(cpu_snap *s, pid_t pid)
         return;
     }
     for (int i = 0; i < n; i++) {
-        enum role r = th[i].tid == (int)pid                 ? R_LOOP
+        enum role r = th[i].tid == (int)pid                  ? R_LOOP
                       : strcmp(th[i].comm, "dbk-prep") == 0  ? R_PREP
                       : strcmp(th[i].comm, "dbk-store") == 0 ? R_STORE
                       : strcmp(th[i].comm, "dbk-sync") == 0  ? R_SYNC
@@ -880,8 +880,8 @@ snap_machine(cpu_snap *s)
     s->machine_busy_ms = s->machine_steal_ms = -1;
     if (f == NULL)
         return;
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &usr, &nice, &sys, &idle,
-               &iowait, &irq, &softirq, &steal) == 8) {
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &usr, &nice, &sys, &idle, &iowait,
+               &irq, &softirq, &steal) == 8) {
         s->machine_busy_ms = (double)(usr + nice + sys + irq + softirq) * tick;
         s->machine_steal_ms = (double)steal * tick;
     }
@@ -996,13 +996,14 @@ push_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t records, dou
         double u = (b->user_ms[r] - a->user_ms[r]) * per, s = (b->sys_ms[r] - a->sys_ms[r]) * per;
         server += u + s;
         if (u + s > 0)
-            fprintf(stderr,
-                    "bench_load:   daybookd %-6s %7.1f (%.1f + %.1f; per 1,000 records: %.0f waits, "
-                    "%.0f preemptions, %.0f KB written)\n",
-                    role_name[r], u + s, u, s,
-                    (double)(b->vcsw[r] - a->vcsw[r]) * 1000.0 / (double)records,
-                    (double)(b->nvcsw[r] - a->nvcsw[r]) * 1000.0 / (double)records,
-                    (double)(b->wchar[r] - a->wchar[r]) / (double)records);
+            fprintf(
+                stderr,
+                "bench_load:   daybookd %-6s %7.1f (%.1f + %.1f; per 1,000 records: %.0f waits, "
+                "%.0f preemptions, %.0f KB written)\n",
+                role_name[r], u + s, u, s,
+                (double)(b->vcsw[r] - a->vcsw[r]) * 1000.0 / (double)records,
+                (double)(b->nvcsw[r] - a->nvcsw[r]) * 1000.0 / (double)records,
+                (double)(b->wchar[r] - a->wchar[r]) / (double)records);
         snprintf(key, sizeof key, "push_cpu_us_%s", role_name[r]);
         snprintf(label, sizeof label, "server CPU per record pushed, %s thread%s", role_name[r],
                  r == R_LOOP || r == R_STORE || r == R_SYNC ? "" : "s");
@@ -1032,8 +1033,8 @@ push_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t records, dou
             "bench_load:   both            %7.1f: on %.0f cores at most %.0f records/s; the phase "
             "ran at %.0f, its CPU %.0f%% of the cores' time\n",
             server, gen, (b->gen_user_ms - a->gen_user_ms) * per,
-            (b->gen_sys_ms - a->gen_sys_ms) * per, ours, cores, ceiling,
-            (double)records / secs, 100.0 * ours * (double)records / 1e6 / (secs * cores));
+            (b->gen_sys_ms - a->gen_sys_ms) * per, ours, cores, ceiling, (double)records / secs,
+            100.0 * ours * (double)records / 1e6 / (secs * cores));
     if (busy >= 0)
         fprintf(stderr,
                 "bench_load:   whole machine   %7.1f busy, %.1f stolen by the hypervisor (all "
