@@ -91,7 +91,7 @@ typedef struct bl_thread_cpu {
     char comm[16];
     double user_ms, sys_ms;
     long vcsw, nvcsw; /* context switches: voluntary (it waited), involuntary (preempted) */
-    long long wchar;  /* bytes it wrote (write, pwrite, send...) */
+    long long wchar;  /* bytes it wrote with write, pwrite, writev (send not counted) */
 } bl_thread_cpu;
 /* The threads of pid, at most max of them into out. Returns how many, or -1. */
 int bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max);
