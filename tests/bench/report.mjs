@@ -204,6 +204,17 @@ const x = (v) => (v === undefined ? undefined : `${fmtRatio(v)}×`);
   target('`daybook craving` with keys unlocked < 15 ms (p50; p99 beside it)',
     has('craving_p50_ms') ? `${fmt(cv, 'ms')} (p99 ${fmt(get('craving_p99_ms'), 'ms')})` : undefined, cv < 15);
   // Issue 20's targets, each a ratio in this run where the issue gives one.
+  const pv = r('daybook_push_records_per_s', 'sodium_verify_per_s');
+  const allows = r('daybook_push_cpu_ceiling_records_per_s', 'sodium_verify_per_s');
+  target('push records/s ≥ 1.6× one core\'s Ed25519 verify (issue 20; beside it, what the push\'s measured CPU allows on all cores)',
+    pv === undefined ? undefined
+      : `${x(pv)}` + (allows === undefined ? '' : ` (its CPU allows ${x(allows)})`), pv >= 1.6);
+  const cpu = get('daybook_push_cpu_ms_per_1k'), ver = get('sodium_verify_per_s'), ins = get('sqlite_insert_rows_per_s');
+  const floorUs = ver && ins ? 1e6 / ver + 1e6 / ins : undefined;
+  const cf15 = cpu !== undefined && floorUs ? cpu / floorUs : undefined;
+  target('push: server CPU per record ≤ 1.15× one verify + one SQLite insert (issue 20)',
+    cf15 === undefined ? undefined
+      : `${x(cf15)} (${fmt(cpu, 'µs')} against ${fmt(1e6 / ver, 'µs')} + ${fmt(1e6 / ins, 'µs')})`, cf15 <= 1.15);
   const ss = get('daybook_sync_per_s');
   target('≥ 13k syncs/s with 64 syncing (issue 20)', has('daybook_sync_per_s') ? fmt(ss, 'syncs/s') : undefined, ss >= 13000);
   const cs = get('counselor_clients_s'), cm = get('counselor_clients_maxrss_kib');
