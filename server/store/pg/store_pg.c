@@ -343,6 +343,7 @@ struct pg_store {
     /* The lock order (the top): whether this transaction may hold a row lock, and
      * whether it did when the running job began (an earlier job's). */
     bool held, held_before;
+    int64_t splits; /* tx_split's commits in this transaction (pg_tx_splits) */
     /* Statements no answer is waited for (SAVEPOINT, RELEASE): sent with the next
      * statement, in its round trip (pl_begin). */
     const char *defer[DEFER_MAX];
@@ -868,13 +869,15 @@ static int simple(pg_store *st, const char *sql);
  * Commits what the transaction did so far and begins the next one, the open
  * savepoints made again (sent with the next statement): for a job about to wait for
  * a row lock while the transaction holds others (the lock order, at the top). The
- * jobs before the running one are stored then, answered with the group; what the
- * running one did before (its token's last seen, a sync's earlier streams, each
- * released in its own savepoint) is committed with them and no longer undone by its
- * savepoint, which now covers what it does after. Its audit entries so far are
- * committed too. A failure ends the transaction: every job of the group fails, and
- * a COMMIT that went through makes jobs answered 503 that were stored, as a COMMIT
- * whose answer is lost does (a push sent again is a duplicate).
+ * jobs before the running one are stored then, and answered with the group with
+ * their own results even if the rest of it fails later (the worker asks
+ * pg_tx_splits after each job); what the running one did before (its token's last
+ * seen, a sync's earlier streams, each released in its own savepoint) is committed
+ * with them and no longer undone by its savepoint, which now covers what it does
+ * after. Its audit entries so far are committed too. A failure of this COMMIT ends
+ * the transaction: every job since the last split fails, and a COMMIT that went
+ * through but whose answer is lost makes jobs answered 503 that were stored (a push
+ * sent again is a duplicate).
  */
 static int
 tx_split(pg_store *st)
@@ -892,6 +895,7 @@ tx_split(pg_store *st)
     PQclear(r);
     if (rc != DBK_OK)
         return rc;
+    st->splits++;
     seen_committed(st);
     st->held = st->held_before = false;
     DBK_LOG(DBK_LOG_DEBUG, "store_split", DBK_INT("savepoints", depth));
@@ -1193,6 +1197,7 @@ pg_tx_begin(pg_store *st)
     st->ndefer = 0;
     st->in_tx = false;
     st->held = st->held_before = false;
+    st->splits = 0;
     if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
         return rc;
     st->in_tx = true;
@@ -1224,6 +1229,12 @@ static bool
 pg_tx_alive(pg_store *st)
 {
     return st->in_tx && tx_open(st) == DBK_OK;
+}
+
+static int64_t
+pg_tx_splits(pg_store *st)
+{
+    return st->splits;
 }
 
 static void read_audit(const PGresult *r, int row, dbk_audit_entry *e);
