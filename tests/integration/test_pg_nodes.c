@@ -1472,6 +1472,65 @@ test_split_commit_answers_what_it_stored(void **unused)
     tc_account_free(&co);
 }
 
+/* The expiry of device's token, as committed. */
+static long long
+token_expiry(PGconn *c, const dbk_id *device)
+{
+    char sql[200], h[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(h, sizeof h, device->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT expires_at FROM tokens WHERE device = '\\x%s'", h);
+    return q(c, sql);
+}
+
+/*
+ * The token's once-a-day expiry slide never waits for its row (SKIP LOCKED): a row
+ * another transaction holds is left to it. When that transaction rolls back, the
+ * slide it made goes with it; the token's next request slides it instead, since the
+ * row it reads says the slide is due until one is committed. A device used daily is
+ * so never logged out at expiry. Here the holder is an outside session that locks the
+ * token's row and rolls back; the token is set due (2 days left).
+ */
+static void
+test_token_slide_skipped_is_retried(void **unused)
+{
+    (void)unused;
+    const long long day = 24LL * 3600 * 1000;
+    tc_account co, cl;
+    PGconn *hold = pg_session(), *look = pg_session();
+    char sql[200], h[2 * DBK_ID_BYTES + 1];
+    long st1, st2;
+    long long t0, due, skipped, slid;
+
+    tc_new_counselor(&nodes[0], &co, "Counselor E");
+    tc_new_client(&nodes[0], &cl, &co);
+    t0 = (long long)dbk_hlc_wall_ms();
+    due = t0 + 2 * day;
+    sodium_bin2hex(h, sizeof h, cl.device.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "UPDATE tokens SET expires_at = %lld WHERE device = '\\x%s'", due, h);
+    q(look, sql);
+    q(hold, "BEGIN");
+    assert_int_equal(rows_with(hold, "tokens", "device", &cl.device, true), 1);
+    json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st1)); /* does not wait */
+    skipped = token_expiry(look, &cl.device);
+    q(hold, "ROLLBACK");
+    json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st2));
+    slid = token_expiry(look, &cl.device);
+    dbk_report("a skipped expiry slide is retried (PostgreSQL)",
+               "a token 2 days from expiry; a request while another session holds its row "
+               "(and then rolls back), then another request",
+               "first request %ld, expiry moved %lld days; second request %ld, expiry %lld "
+               "days ahead",
+               st1, (skipped - due) / day, st2, (slid - t0) / day);
+    assert_int_equal(st1, 200);
+    assert_int_equal(skipped, due);
+    assert_int_equal(st2, 200);
+    assert_true(slid >= t0 + 29 * day);
+    PQfinish(hold);
+    PQfinish(look);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 static int
 setup(void **unused)
 {
@@ -1524,6 +1583,7 @@ main(void)
         cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
         cmocka_unit_test(test_read_charge_waits_with_nothing_held),
         cmocka_unit_test(test_split_commit_answers_what_it_stored),
+        cmocka_unit_test(test_token_slide_skipped_is_retried),
     };
     if (dbk_init() != 0)
         return 1;

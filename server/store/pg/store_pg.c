@@ -224,7 +224,9 @@ static const struct query {
                                 " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
     [Q_TOKEN_GET] = {"b", "SELECT account, device, expires_at FROM tokens WHERE hash = $1"},
     [Q_TOKEN_DELETE] = {"b", "DELETE FROM tokens WHERE hash = $1"},
-    /* Never waits: a row another transaction holds is left to it (lock order, above). */
+    /* Never waits: a row another transaction holds is left to it (lock order, above).
+     * Should that one roll back, the token's next request slides it (pg_token_check
+     * reads the row first: the slide stays due until one is committed). */
     [Q_TOKEN_EXTEND] = {"bii", "UPDATE tokens SET expires_at = $2 WHERE hash = (SELECT hash"
                                " FROM tokens WHERE hash = $1 AND expires_at < $3"
                                " FOR NO KEY UPDATE SKIP LOCKED)"},
