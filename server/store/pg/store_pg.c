@@ -54,6 +54,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -837,8 +838,9 @@ enum lk {
     LK_WAIT,   /* may wait */
 };
 
+/* Decided once per query, from its rule or its SQL text (query_locks). */
 static enum lk
-query_locks(enum q id)
+query_locks_of(enum q id)
 {
     switch (id) {
     case Q_TOKEN_EXTEND:
@@ -860,6 +862,24 @@ query_locks(enum q id)
                    ? LK_NONE
                    : LK_WAIT;
     }
+}
+
+static unsigned char query_lk[Q__COUNT];
+static pthread_once_t query_lk_once = PTHREAD_ONCE_INIT;
+
+static void
+query_lk_build(void)
+{
+    for (int i = 0; i < Q__COUNT; i++)
+        query_lk[i] = (unsigned char)query_locks_of((enum q)i);
+}
+
+/* query_locks_of, read from a table made at the first call of any thread. */
+static enum lk
+query_locks(enum q id)
+{
+    pthread_once(&query_lk_once, query_lk_build);
+    return (enum lk)query_lk[id];
 }
 
 static PGresult *audit_commit(pg_store *st, int *rc);
