@@ -1034,6 +1034,16 @@ pg_session(void)
     return c;
 }
 
+/* Ends a test's three sessions and its lone node. */
+static void
+end_sessions(PGconn *a, PGconn *b, PGconn *c, dbk_server *s)
+{
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(c);
+    dbk_server_cleanup(s);
+}
+
 /* The audit chain's lock (AUDIT_LOCK) taken or given back by session c: while c holds
  * it, every commit that writes an audit row waits. */
 static void
@@ -1169,10 +1179,7 @@ test_failed_prepare_fails_its_job_alone(void **unused)
         json_decref(tc_enroll(s, &d, code, &es));
         assert_int_equal(es, 201);
     }
-    PQfinish(adv);
-    PQfinish(tbl);
-    PQfinish(look);
-    dbk_server_cleanup(s);
+    end_sessions(adv, tbl, look, s);
     tc_account_free(&a);
     tc_account_free(&c);
     tc_account_free(&d);
@@ -1249,10 +1256,7 @@ test_read_charge_waits_with_nothing_held(void **unused)
     assert_true(account_free);
     for (int i = 0; i < 3; i++)
         assert_int_equal(st[i], 0);
-    PQfinish(adv);
-    PQfinish(hold);
-    PQfinish(look);
-    dbk_server_cleanup(s);
+    end_sessions(adv, hold, look, s);
     tc_account_free(&c);
     tc_account_free(&x);
     tc_account_free(&y);
@@ -1460,10 +1464,7 @@ test_split_commit_answers_what_it_stored(void **unused)
     assert_int_equal(retry_e, 201);
     assert_int_equal(rows_with(look, "accounts", "id", &e.id, false), 1);
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
-    PQfinish(adv);
-    PQfinish(hold);
-    PQfinish(look);
-    dbk_server_cleanup(s);
+    end_sessions(adv, hold, look, s);
     tc_account_free(&c);
     tc_account_free(&x);
     tc_account_free(&y);
