@@ -88,6 +88,13 @@ void dbk_store_sp_rollback(dbk_store *st);
  * rolled it back by itself). */
 bool dbk_store_tx_alive(dbk_store *st);
 /*
+ * How many times the transaction begun by dbk_store_tx_begin was committed and begun
+ * again so far, each time before a job waits for a row lock (PostgreSQL's lock
+ * order, pg/store_pg.c tx_split): what the jobs before that job did is durable even
+ * when the transaction fails later. 0 after dbk_store_tx_begin; SQLite: always 0.
+ */
+int64_t dbk_store_tx_splits(dbk_store *st);
+/*
  * Inside the transaction begun by dbk_store_tx_begin: a number that changes when
  * another process (an admin command on the live file) has committed to the store
  * since this handle last asked; this handle's own commits do not move it (SQLite's

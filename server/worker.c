@@ -108,11 +108,15 @@ name_thread(const char *name)
 /* Runs one group: all jobs in one transaction, each in a savepoint. What the storage
  * thread caches of the store (authcache.h) is forgotten when another process wrote
  * to it since the last group, and whenever something the jobs read may be undone: a
- * job rolled back, a group that failed. */
+ * job rolled back, a group that failed. A store that commits the jobs so far before
+ * a job waits for a lock (dbk_store_tx_splits) has made them durable: a failure
+ * after that fails only the jobs from that one on. */
 static void
 run_group(dbk_store *st, dbk_job *group)
 {
     int rc = dbk_store_tx_begin(st);
+    int64_t splits = 0;
+    dbk_job *undone = group; /* the first job a failed commit undoes */
 
     if (rc == DBK_OK) {
         int64_t version = 0;
@@ -132,6 +136,10 @@ run_group(dbk_store *st, dbk_job *group)
             continue;
         }
         j->run(j, st);
+        if (dbk_store_tx_splits(st) != splits) {
+            splits = dbk_store_tx_splits(st);
+            undone = j;
+        }
         if (j->status != DBK_OK)
             dbk_store_sp_rollback(st);
         else
@@ -140,11 +148,13 @@ run_group(dbk_store *st, dbk_job *group)
             dbk_authcache_invalidate();
     }
     if (rc == DBK_OK && (rc = dbk_store_tx_commit(st)) != DBK_OK) {
-        /* Nothing of this group is durable: every job reports the failure. */
-        DBK_LOG(DBK_LOG_ERROR, "commit_failed", DBK_STR("code", dbk_err_code(rc)));
+        /* Nothing of this group is durable but what a split committed: every job from
+         * the last split on reports the failure, those before it their own result. */
+        DBK_LOG(DBK_LOG_ERROR, "commit_failed", DBK_STR("code", dbk_err_code(rc)),
+                DBK_INT("splits", splits));
         dbk_store_tx_rollback(st);
         dbk_authcache_invalidate();
-        for (dbk_job *j = group; j != NULL; j = j->next)
+        for (dbk_job *j = undone; j != NULL; j = j->next)
             j->status = rc;
     }
 }

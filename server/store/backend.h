@@ -36,6 +36,7 @@
     X(int, sp_release, (), ())                                                                     \
     V(sp_rollback, (), ())                                                                         \
     X(bool, tx_alive, (), ())                                                                      \
+    X(int64_t, tx_splits, (), ())                                                                  \
     X(int, data_version, (, int64_t *out), (, out))                                                \
     X(int, reserve, (, int64_t bytes), (, bytes))                                                  \
     X(int, checkpoints, (, int64_t wal_max_bytes), (, wal_max_bytes))                              \

@@ -834,18 +834,26 @@ test_last_seen_across_nodes(void **unused)
 
 /* ---- opposite lock orders: two groups that push to the same two streams ---- */
 
-/* One push of a new record into stream (key, epoch 1) as cl, on s: the status. */
+/* One push of record rec into stream (key, epoch 1) as cl, on s: the status. */
+static long
+push_record(const dbk_server *s, tc_account *cl, const dbk_id *stream, const unsigned char *key,
+            const dbk_id *rec)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o}]}", "records", "envelope",
+                             tc_envelope(cl, stream, 1, key, rec, "{\"v\":1}"));
+    json_decref(tc_req(s, cl, "POST", tc_path("/v1/streams/%s/records", stream), body, &st));
+    json_decref(body);
+    return st;
+}
+
+/* The same with a new record. */
 static long
 push_one(const dbk_server *s, tc_account *cl, const dbk_id *stream, const unsigned char *key)
 {
     dbk_id rec;
-    long st;
     dbk_id_random(&rec);
-    json_t *body = json_pack("{s:[{s:o}]}", "records", "envelope",
-                             tc_envelope(cl, stream, 1, key, &rec, "{\"v\":1}"));
-    json_decref(tc_req(s, cl, "POST", tc_path("/v1/streams/%s/records", stream), body, &st));
-    json_decref(body);
-    return st;
+    return push_record(s, cl, stream, key, &rec);
 }
 
 /* A forked push: its status is the child's exit code (200 -> 0, else 1..). */
@@ -1026,6 +1034,16 @@ pg_session(void)
     return c;
 }
 
+/* Ends a test's three sessions and its lone node. */
+static void
+end_sessions(PGconn *a, PGconn *b, PGconn *c, dbk_server *s)
+{
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(c);
+    dbk_server_cleanup(s);
+}
+
 /* The audit chain's lock (AUDIT_LOCK) taken or given back by session c: while c holds
  * it, every commit that writes an audit row waits. */
 static void
@@ -1070,8 +1088,7 @@ run_bg_pull(void *arg)
  * false)); p[0..2] the three processes. */
 static void
 group_behind(const dbk_server *s, PGconn *adv, PGconn *look, struct bg_push *blocker,
-             void (*f1)(void *), struct bg_push *a1, void (*f2)(void *), struct bg_push *a2,
-             pid_t p[3])
+             void (*f1)(void *), void *a1, void (*f2)(void *), void *a2, pid_t p[3])
 {
     chain_lock(adv, true);
     p[0] = spawn(run_bg_pull, blocker);
@@ -1162,10 +1179,7 @@ test_failed_prepare_fails_its_job_alone(void **unused)
         json_decref(tc_enroll(s, &d, code, &es));
         assert_int_equal(es, 201);
     }
-    PQfinish(adv);
-    PQfinish(tbl);
-    PQfinish(look);
-    dbk_server_cleanup(s);
+    end_sessions(adv, tbl, look, s);
     tc_account_free(&a);
     tc_account_free(&c);
     tc_account_free(&d);
@@ -1242,13 +1256,279 @@ test_read_charge_waits_with_nothing_held(void **unused)
     assert_true(account_free);
     for (int i = 0; i < 3; i++)
         assert_int_equal(st[i], 0);
-    PQfinish(adv);
-    PQfinish(hold);
-    PQfinish(look);
-    dbk_server_cleanup(s);
+    end_sessions(adv, hold, look, s);
     tc_account_free(&c);
     tc_account_free(&x);
     tc_account_free(&y);
+    tc_account_free(&co);
+}
+
+/* ---- a group that fails after a split: what the split committed is answered ---- */
+
+/* A push of record rec into stream (key, epoch 1), or an enrollment with code. */
+struct bg_rec {
+    const dbk_server *s;
+    tc_account *cl;
+    const dbk_id *stream;
+    const unsigned char *key;
+    const dbk_id *rec;
+    const char *code; /* an enrollment's invite code (run_bg_enroll_as) */
+};
+
+static long
+push_rec(const struct bg_rec *b)
+{
+    return push_record(b->s, b->cl, b->stream, b->key, b->rec);
+}
+
+/* Forked: exits 0 on 200, 3 on 503. */
+static void
+run_bg_push_rec(void *arg)
+{
+    long st = push_rec(arg);
+    _exit(st == 200 ? 0 : st == 503 ? 3 : 4);
+}
+
+/* A forked enrollment of b->cl (initialised by the parent, so it knows the ids) with
+ * b->code: exits 0 on 201 once the token it was given is accepted (GET /v1/account;
+ * 503 is waited out: the node reconnects), 3 on 503, 4 otherwise. */
+static void
+run_bg_enroll_as(void *arg)
+{
+    struct bg_rec *b = arg;
+    long st, as = 0;
+    json_decref(tc_enroll(b->s, b->cl, b->code, &st));
+    if (st != 201)
+        _exit(st == 503 ? 3 : 4);
+    for (int i = 0; i < 100 && (as == 0 || as == 503); i++) {
+        if (i > 0)
+            usleep(100 * 1000);
+        json_decref(tc_req(b->s, b->cl, "GET", "/v1/account", NULL, &as));
+    }
+    _exit(as == 200 ? 0 : 5);
+}
+
+/* The status of b's push sent again until the node has its database back (not 503). */
+static long
+push_rec_again(const struct bg_rec *b)
+{
+    long st = 503;
+    for (int i = 0; i < 100 && st == 503; i++) {
+        if (i > 0)
+            usleep(100 * 1000);
+        st = push_rec(b);
+    }
+    return st;
+}
+
+/* daybookd's connections waiting for a row lock (not an advisory one), what of them. */
+#define ROW_WAITERS(what)                                                                          \
+    "SELECT " what " FROM pg_stat_activity WHERE application_name = 'daybookd'"                    \
+    " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
+
+/* The rows of table whose column is id; with lock, locked FOR UPDATE. */
+static long long
+rows_with(PGconn *c, const char *table, const char *column, const dbk_id *id, bool lock)
+{
+    char sql[300], h[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(h, sizeof h, id->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s = '\\x%s'%s) l",
+             table, column, h, lock ? " FOR UPDATE" : "");
+    return q(c, sql);
+}
+
+/* An invite code of co's, made on node 0. */
+static void
+new_invite(tc_account *co, char code[32])
+{
+    long hs;
+    json_t *empty = json_object(), *r = tc_req(&nodes[0], co, "POST", "/v1/invites", empty, &hs);
+    assert_int_equal(hs, 201);
+    snprintf(code, 32, "%s", json_string_value(json_object_get(r, "code")));
+    json_decref(r);
+    json_decref(empty);
+}
+
+/*
+ * A group's transaction committed early (the lock order's split) and then lost: the
+ * jobs the split committed are durable, so they must be answered as stored, and only
+ * the later ones fail. One node with one storage thread, two groups:
+ *
+ * - d's enrollment, then x's push while an outside session holds x's stream row: the
+ *   push commits the enrollment and waits for the row; its connection is then ended
+ *   (pg_terminate_backend), so the group's COMMIT never happens. Before, the
+ *   enrollment was answered 503 although its invite was used: its retry got 410 and
+ *   the client could never learn its token.
+ * - y's push, then e's enrollment, whose first write commits the push; the group's
+ *   COMMIT then fails (a constraint trigger deferred to commit, installed here,
+ *   raises a serialization failure for e's account). Before, the stored push was
+ *   answered 503 too.
+ *
+ * Each later job fails with 503 and loses nothing: the push sent again is stored once,
+ * the invite not used up by the failed enrollment still enrolls.
+ */
+static void
+test_split_commit_answers_what_it_stored(void **unused)
+{
+    (void)unused;
+    dbk_server *s = &lone[0];
+    tc_account co, c, x, y, d, e;
+    char code_d[32], code_e[32];
+    PGconn *adv = pg_session(), *hold = pg_session(), *look = pg_session();
+    dbk_id rec_x, rec_y;
+    pid_t p[3];
+    int st1[3], st2[3];
+    long again_x, retry_e;
+
+    tc_new_counselor(&nodes[0], &co, "Counselor T");
+    tc_new_client(&nodes[0], &c, &co);
+    tc_new_client(&nodes[0], &x, &co);
+    tc_new_client(&nodes[0], &y, &co);
+    push_n(&nodes[0], &c, 1); /* c's pull writes an audit row: group_behind's blocker */
+    new_invite(&co, code_d);
+    new_invite(&co, code_e);
+    tc_account_init(&d, false, "client passphrase");
+    tc_account_init(&e, false, "client passphrase");
+    dbk_id_random(&rec_x);
+    dbk_id_random(&rec_y);
+    assert_int_equal(dbk_server_start(s, lone_args), 0);
+    assert_int_equal(pull_one(s, &c, &c.shared), 200);
+    assert_int_equal(push_one(s, &x, &x.shared, x.shared_key[1]), 200);
+    assert_int_equal(push_one(s, &y, &y.shared, y.shared_key[1]), 200);
+
+    /* 1: [d's enrollment, x's push]; the push waits for x's stream, then its
+     * connection is ended. */
+    struct bg_push pc = {s, &c, &c.shared, NULL};
+    struct bg_rec ed = {s, &d, NULL, NULL, NULL, code_d},
+                  px = {s, &x, &x.shared, x.shared_key[1], &rec_x, NULL};
+    group_behind(s, adv, look, &pc, run_bg_enroll_as, &ed, run_bg_push_rec, &px, p);
+    q(hold, "BEGIN");
+    assert_int_equal(rows_with(hold, "streams", "id", &x.shared, true), 1);
+    chain_lock(adv, false);
+    /* The push waits for the row (not the blocker for the chain's lock): the split has
+     * committed the enrollment. */
+    for (int i = 0; i < 3000 && q(look, ROW_WAITERS("count(*)")) != 1; i++)
+        usleep(10 * 1000);
+    assert_int_equal(q(look, ROW_WAITERS("count(pg_terminate_backend(pid))")), 1);
+    for (int i = 0; i < 3; i++)
+        st1[i] = dbk_wait_pid(p[i], 60000);
+    q(hold, "ROLLBACK");
+    again_x = push_rec_again(&px);
+
+    /* 2: [y's push, e's enrollment]; the COMMIT after the split fails. */
+    char sql[600], he[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(he, sizeof he, e.id.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+             " IF NEW.id = '\\x%s'::bytea THEN RAISE EXCEPTION 'refused at commit'"
+             " USING ERRCODE = '40001'; END IF; RETURN NULL; END $$;"
+             " CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON accounts DEFERRABLE"
+             " INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
+             he);
+    q(look, sql);
+    struct bg_rec py = {s, &y, &y.shared, y.shared_key[1], &rec_y, NULL},
+                  ee = {s, &e, NULL, NULL, NULL, code_e};
+    group_behind(s, adv, look, &pc, run_bg_push_rec, &py, run_bg_enroll_as, &ee, p);
+    chain_lock(adv, false);
+    for (int i = 0; i < 3; i++)
+        st2[i] = dbk_wait_pid(p[i], 60000);
+    q(look, "DROP TRIGGER fail_at_commit ON accounts; DROP FUNCTION fail_at_commit()");
+    json_decref(tc_enroll(s, &e, code_e, &retry_e)); /* the same enrollment sent again */
+
+    dbk_report("a split commit's jobs answered as stored (PostgreSQL)",
+               "one storage thread; a group [enrollment, push] whose push commits the "
+               "enrollment and waits for its stream, then loses its connection; a group "
+               "[push, enrollment] whose enrollment commits the push, then whose COMMIT "
+               "fails",
+               "the enrollment committed first: %s (its token %s); the push committed "
+               "first: %s; the later push: %s, sent again %ld; the later enrollment: %s, "
+               "sent again %ld",
+               st1[1] == 0   ? "201"
+               : st1[1] == 3 ? "503"
+                             : "other",
+               st1[1] == 0 ? "accepted" : "never learnt", st2[1] == 0 ? "200" : "503",
+               st1[2] == 3 ? "503" : "other", again_x, st2[2] == 3 ? "503" : "other", retry_e);
+    assert_int_equal(st1[0], 0);
+    assert_int_equal(st2[0], 0);
+    /* What the splits committed: answered as stored, there once. */
+    assert_int_equal(st1[1], 0);
+    assert_int_equal(rows_with(look, "accounts", "id", &d.id, false), 1);
+    assert_int_equal(rows_with(look, "tokens", "device", &d.device, false), 1);
+    assert_int_equal(st2[1], 0);
+    assert_int_equal(rows_with(look, "records", "record", &rec_y, false), 1);
+    /* The later jobs: 503, and nothing lost. */
+    assert_int_equal(st1[2], 3);
+    assert_int_equal(again_x, 200);
+    assert_int_equal(rows_with(look, "records", "record", &rec_x, false), 1);
+    assert_int_equal(st2[2], 3);
+    assert_int_equal(retry_e, 201);
+    assert_int_equal(rows_with(look, "accounts", "id", &e.id, false), 1);
+    assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
+    end_sessions(adv, hold, look, s);
+    tc_account_free(&c);
+    tc_account_free(&x);
+    tc_account_free(&y);
+    tc_account_free(&d);
+    tc_account_free(&e);
+    tc_account_free(&co);
+}
+
+/* The expiry of device's token, as committed. */
+static long long
+token_expiry(PGconn *c, const dbk_id *device)
+{
+    char sql[200], h[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(h, sizeof h, device->b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT expires_at FROM tokens WHERE device = '\\x%s'", h);
+    return q(c, sql);
+}
+
+/*
+ * The token's once-a-day expiry slide never waits for its row (SKIP LOCKED): a row
+ * another transaction holds is left to it. When that transaction rolls back, the
+ * slide it made goes with it; the token's next request slides it instead, since the
+ * row it reads says the slide is due until one is committed. A device used daily is
+ * so never logged out at expiry. Here the holder is an outside session that locks the
+ * token's row and rolls back; the token is set due (2 days left).
+ */
+static void
+test_token_slide_skipped_is_retried(void **unused)
+{
+    (void)unused;
+    const long long day = 24LL * 3600 * 1000;
+    tc_account co, cl;
+    PGconn *hold = pg_session(), *look = pg_session();
+    char sql[200], h[2 * DBK_ID_BYTES + 1];
+    long st1, st2;
+    long long t0, due, skipped, slid;
+
+    tc_new_counselor(&nodes[0], &co, "Counselor E");
+    tc_new_client(&nodes[0], &cl, &co);
+    t0 = (long long)dbk_hlc_wall_ms();
+    due = t0 + 2 * day;
+    sodium_bin2hex(h, sizeof h, cl.device.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "UPDATE tokens SET expires_at = %lld WHERE device = '\\x%s'", due, h);
+    q(look, sql);
+    q(hold, "BEGIN");
+    assert_int_equal(rows_with(hold, "tokens", "device", &cl.device, true), 1);
+    json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st1)); /* does not wait */
+    skipped = token_expiry(look, &cl.device);
+    q(hold, "ROLLBACK");
+    json_decref(tc_req(&nodes[0], &cl, "GET", "/v1/account", NULL, &st2));
+    slid = token_expiry(look, &cl.device);
+    dbk_report("a skipped expiry slide is retried (PostgreSQL)",
+               "a token 2 days from expiry; a request while another session holds its row "
+               "(and then rolls back), then another request",
+               "first request %ld, expiry moved %lld days; second request %ld, expiry %lld "
+               "days ahead",
+               st1, (skipped - due) / day, st2, (slid - t0) / day);
+    assert_int_equal(st1, 200);
+    assert_int_equal(skipped, due);
+    assert_int_equal(st2, 200);
+    assert_true(slid >= t0 + 29 * day);
+    PQfinish(hold);
+    PQfinish(look);
+    tc_account_free(&cl);
     tc_account_free(&co);
 }
 
@@ -1303,6 +1583,8 @@ main(void)
         cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
         cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
         cmocka_unit_test(test_read_charge_waits_with_nothing_held),
+        cmocka_unit_test(test_split_commit_answers_what_it_stored),
+        cmocka_unit_test(test_token_slide_skipped_is_retried),
     };
     if (dbk_init() != 0)
         return 1;

@@ -54,6 +54,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,7 +225,9 @@ static const struct query {
                                 " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
     [Q_TOKEN_GET] = {"b", "SELECT account, device, expires_at FROM tokens WHERE hash = $1"},
     [Q_TOKEN_DELETE] = {"b", "DELETE FROM tokens WHERE hash = $1"},
-    /* Never waits: a row another transaction holds is left to it (lock order, above). */
+    /* Never waits: a row another transaction holds is left to it (lock order, above).
+     * Should that one roll back, the token's next request slides it (pg_token_check
+     * reads the row first: the slide stays due until one is committed). */
     [Q_TOKEN_EXTEND] = {"bii", "UPDATE tokens SET expires_at = $2 WHERE hash = (SELECT hash"
                                " FROM tokens WHERE hash = $1 AND expires_at < $3"
                                " FOR NO KEY UPDATE SKIP LOCKED)"},
@@ -343,6 +346,7 @@ struct pg_store {
     /* The lock order (the top): whether this transaction may hold a row lock, and
      * whether it did when the running job began (an earlier job's). */
     bool held, held_before;
+    int64_t splits; /* tx_split's commits in this transaction (pg_tx_splits) */
     /* Statements no answer is waited for (SAVEPOINT, RELEASE): sent with the next
      * statement, in its round trip (pl_begin). */
     const char *defer[DEFER_MAX];
@@ -834,8 +838,9 @@ enum lk {
     LK_WAIT,   /* may wait */
 };
 
+/* Decided once per query, from its rule or its SQL text (query_locks). */
 static enum lk
-query_locks(enum q id)
+query_locks_of(enum q id)
 {
     switch (id) {
     case Q_TOKEN_EXTEND:
@@ -859,6 +864,24 @@ query_locks(enum q id)
     }
 }
 
+static unsigned char query_lk[Q__COUNT];
+static pthread_once_t query_lk_once = PTHREAD_ONCE_INIT;
+
+static void
+query_lk_build(void)
+{
+    for (int i = 0; i < Q__COUNT; i++)
+        query_lk[i] = (unsigned char)query_locks_of((enum q)i);
+}
+
+/* query_locks_of, read from a table made at the first call of any thread. */
+static enum lk
+query_locks(enum q id)
+{
+    pthread_once(&query_lk_once, query_lk_build);
+    return (enum lk)query_lk[id];
+}
+
 static PGresult *audit_commit(pg_store *st, int *rc);
 static void seen_committed(pg_store *st);
 static int tx_open(pg_store *st);
@@ -868,13 +891,15 @@ static int simple(pg_store *st, const char *sql);
  * Commits what the transaction did so far and begins the next one, the open
  * savepoints made again (sent with the next statement): for a job about to wait for
  * a row lock while the transaction holds others (the lock order, at the top). The
- * jobs before the running one are stored then, answered with the group; what the
- * running one did before (its token's last seen, a sync's earlier streams, each
- * released in its own savepoint) is committed with them and no longer undone by its
- * savepoint, which now covers what it does after. Its audit entries so far are
- * committed too. A failure ends the transaction: every job of the group fails, and
- * a COMMIT that went through makes jobs answered 503 that were stored, as a COMMIT
- * whose answer is lost does (a push sent again is a duplicate).
+ * jobs before the running one are stored then, and answered with the group with
+ * their own results even if the rest of it fails later (the worker asks
+ * pg_tx_splits after each job); what the running one did before (its token's last
+ * seen, a sync's earlier streams, each released in its own savepoint) is committed
+ * with them and no longer undone by its savepoint, which now covers what it does
+ * after. Its audit entries so far are committed too. A failure of this COMMIT ends
+ * the transaction: every job since the last split fails, and a COMMIT that went
+ * through but whose answer is lost makes jobs answered 503 that were stored (a push
+ * sent again is a duplicate).
  */
 static int
 tx_split(pg_store *st)
@@ -892,6 +917,7 @@ tx_split(pg_store *st)
     PQclear(r);
     if (rc != DBK_OK)
         return rc;
+    st->splits++;
     seen_committed(st);
     st->held = st->held_before = false;
     DBK_LOG(DBK_LOG_DEBUG, "store_split", DBK_INT("savepoints", depth));
@@ -1193,6 +1219,7 @@ pg_tx_begin(pg_store *st)
     st->ndefer = 0;
     st->in_tx = false;
     st->held = st->held_before = false;
+    st->splits = 0;
     if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
         return rc;
     st->in_tx = true;
@@ -1224,6 +1251,12 @@ static bool
 pg_tx_alive(pg_store *st)
 {
     return st->in_tx && tx_open(st) == DBK_OK;
+}
+
+static int64_t
+pg_tx_splits(pg_store *st)
+{
+    return st->splits;
 }
 
 static void read_audit(const PGresult *r, int row, dbk_audit_entry *e);
