@@ -110,6 +110,21 @@ dbk_account_keys_from_secrets(const unsigned char sign_seed[32], const unsigned 
 }
 
 dbk_account_keys *
+dbk_account_keys_from_pairs(const unsigned char sign_sk[64], const unsigned char box_sk[32],
+                            const unsigned char box_pk[32])
+{
+    dbk_account_keys *k = sodium_malloc(sizeof *k);
+    if (k == NULL)
+        return NULL;
+    memcpy(k->sign_sk, sign_sk, sizeof k->sign_sk);
+    memcpy(k->sign_seed, sign_sk, sizeof k->sign_seed); /* libsodium's: seed || pk */
+    memcpy(k->sign_pk, sign_sk + crypto_sign_SEEDBYTES, sizeof k->sign_pk);
+    memcpy(k->box_sk, box_sk, sizeof k->box_sk);
+    memcpy(k->box_pk, box_pk, sizeof k->box_pk);
+    return k;
+}
+
+dbk_account_keys *
 dbk_account_keys_new(void)
 {
     unsigned char secrets[64];

@@ -147,22 +147,53 @@ cache_seconds(void)
     return v ? atol(v) : UNLOCK_SECONDS_DEFAULT;
 }
 
+/*
+ * What the keyring keeps: the signing secret key (its seed and public key) and the box
+ * key pair, 128 bytes, so that a command takes the keys as they are instead of deriving
+ * both public keys again (dbk_account_keys_from_pairs: a tenth of a `daybook craving`,
+ * issue 20). A cache of the two secrets alone (64 bytes, kept by an older build) is
+ * still read, its public keys derived. The public halves believed here are those this
+ * code wrote beside their secrets: what can write this uid's keyring can already put
+ * any secret keys of its choice there.
+ */
+#define CACHE_BYTES 128
+#define CACHE_SECRETS_BYTES 64
+
 void
 dbk_unlock_cache(dbk_session *s)
 {
-    unsigned char secrets[64];
+    unsigned char c[CACHE_BYTES];
     long seconds = cache_seconds(), id;
     char desc[64];
 
     if (s->keys == NULL || seconds <= 0)
         return;
     key_desc(s, desc, sizeof desc);
-    memcpy(secrets, s->keys->sign_seed, 32);
-    memcpy(secrets + 32, s->keys->box_sk, 32);
-    id = syscall(SYS_add_key, "user", desc, secrets, sizeof secrets, KEY_SPEC_USER_KEYRING);
-    sodium_memzero(secrets, sizeof secrets);
+    memcpy(c, s->keys->sign_sk, 64);
+    memcpy(c + 64, s->keys->box_sk, 32);
+    memcpy(c + 96, s->keys->box_pk, 32);
+    id = syscall(SYS_add_key, "user", desc, c, sizeof c, KEY_SPEC_USER_KEYRING);
+    sodium_memzero(c, sizeof c);
     if (id > 0)
         syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
+}
+
+/* The keys from the keyring entry id into s->keys: DBK_OK, DBK_E_NOT_FOUND (gone, or
+ * of neither size) or DBK_E_NOMEM. */
+static int
+keys_from_cache(dbk_session *s, long id)
+{
+    unsigned char c[CACHE_BYTES];
+    long n = syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c);
+
+    if (n == CACHE_BYTES)
+        s->keys = dbk_account_keys_from_pairs(c, c + 64, c + 96);
+    else if (n == CACHE_SECRETS_BYTES)
+        s->keys = dbk_account_keys_from_secrets(c, c + 32);
+    sodium_memzero(c, sizeof c);
+    if (n != CACHE_BYTES && n != CACHE_SECRETS_BYTES)
+        return DBK_E_NOT_FOUND;
+    return s->keys ? DBK_OK : DBK_E_NOMEM;
 }
 
 void
@@ -176,23 +207,19 @@ dbk_unlock_forget(dbk_session *s)
 int
 dbk_unlock_cached(dbk_session *s)
 {
-    unsigned char secrets[64];
     long id;
 
     if (s->keys != NULL)
         return DBK_OK;
-    if (cache_seconds() <= 0 || (id = keyring_find(s)) <= 0 ||
-        syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) != (long)sizeof secrets)
+    if (cache_seconds() <= 0 || (id = keyring_find(s)) <= 0)
         return DBK_E_NOT_FOUND;
-    s->keys = dbk_account_keys_from_secrets(secrets, secrets + 32);
-    sodium_memzero(secrets, sizeof secrets);
-    return s->keys ? DBK_OK : DBK_E_NOMEM;
+    return keys_from_cache(s, id);
 }
 
 int
 dbk_unlock(dbk_session *s)
 {
-    unsigned char bundle[DBK_BUNDLE_BYTES], secrets[64];
+    unsigned char bundle[DBK_BUNDLE_BYTES];
     size_t n;
     char *pass;
     long id;
@@ -202,12 +229,8 @@ dbk_unlock(dbk_session *s)
         return DBK_OK;
     if (cache_seconds() <= 0)
         dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
-    else if ((id = keyring_find(s)) > 0 &&
-        syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) == (long)sizeof secrets) {
-        s->keys = dbk_account_keys_from_secrets(secrets, secrets + 32);
-        sodium_memzero(secrets, sizeof secrets);
-        return s->keys ? DBK_OK : DBK_E_NOMEM;
-    }
+    else if ((id = keyring_find(s)) > 0 && (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
+        return rc;
     if ((rc = dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK)
         return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
     if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)

@@ -90,9 +90,11 @@ invite_uri(struct fx *f, const unsigned char *fp_sign_pk, const unsigned char *f
     return tc_invite_uri(&f->srv, &f->co, fp_sign_pk, fp_box_pk);
 }
 
-/* What the counselor can read of the client's shared stream: the plaintexts. */
+/* What the counselor can read of the client's shared stream: the plaintexts; with head,
+ * also the greatest counts its stream heads (proto/TRUST.md T12) sign, "records" and
+ * "own" (-1 for none). */
 static json_t *
-counselor_reads(struct fx *f, const dbk_id *client)
+counselor_reads_head(struct fx *f, const dbk_id *client, int64_t head[2])
 {
     long st;
     json_t *out = json_array(), *recs, *e;
@@ -102,6 +104,8 @@ counselor_reads(struct fx *f, const dbk_id *client)
     char *consent = NULL;
     bool have = tc_counselor_stream(&f->srv, &f->co, client, &stream, key, client_pk, &consent);
 
+    if (head != NULL)
+        head[0] = head[1] = -1;
     if (have) /* the consent travels with the key */
         assert_non_null(strstr(consent, "42 CFR part 2"));
     free(consent);
@@ -120,14 +124,25 @@ counselor_reads(struct fx *f, const dbk_id *client)
         dbk_account_keys_free(author.keys);
         assert_non_null(pt);
         json_t *doc = json_loads(pt, 0, NULL);
-        if (strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0)
-            json_decref(doc); /* the stream head (proto/TRUST.md T12) is not an entry */
-        else
+        if (strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0) {
+            for (int k = 0; head != NULL && k < 2; k++) {
+                json_int_t v = json_integer_value(json_object_get(doc, k ? "own" : "records"));
+                head[k] = v > head[k] ? v : head[k];
+            }
+            json_decref(doc); /* the stream head is not an entry */
+        } else {
             json_array_append_new(out, doc);
+        }
         free(pt);
     }
     json_decref(recs);
     return out;
+}
+
+static json_t *
+counselor_reads(struct fx *f, const dbk_id *client)
+{
+    return counselor_reads_head(f, client, NULL);
 }
 
 static dbk_id
@@ -204,9 +219,15 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     dbk_run_result_free(&r);
 
     /* The counselor decrypts the shared entries (and the checklist day the shared
-     * journal ticked); the private one is not there, nor the consent's copy. */
-    seen = counselor_reads(f, &me);
+     * journal ticked); the private one is not there, nor the consent's copy. The
+     * stream's head, which the client signs after each entry, counts those four
+     * records, all the client's own: neither more (the head itself left out) nor
+     * fewer, or a reader would see records withheld that were not. */
+    int64_t head[2];
+    seen = counselor_reads_head(f, &me, head);
     assert_int_equal(json_array_size(seen), 4);
+    assert_int_equal(head[0], 4);
+    assert_int_equal(head[1], 4);
     {
         size_t i, cravings = 0, journals = 0;
         json_t *e;

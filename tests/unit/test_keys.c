@@ -125,6 +125,25 @@ test_same_passphrase_other_salt_gives_other_keys(void **state)
     dbk_account_keys_free(NULL);
 }
 
+/* The keys as the keyring cache keeps them (both key pairs, nothing derived) are the
+ * keys derived from their secrets. */
+static void
+test_keys_from_pairs_match_derived(void **state)
+{
+    dbk_account_keys *k = dbk_account_keys_new(), *derived, *kept;
+    (void)state;
+    assert_non_null(k);
+    derived = dbk_account_keys_from_secrets(k->sign_seed, k->box_sk);
+    kept = dbk_account_keys_from_pairs(k->sign_sk, k->box_sk, k->box_pk);
+    assert_non_null(derived);
+    assert_non_null(kept);
+    assert_memory_equal(kept, derived, sizeof *kept);
+    assert_memory_equal(kept, k, sizeof *kept);
+    dbk_account_keys_free(k);
+    dbk_account_keys_free(derived);
+    dbk_account_keys_free(kept);
+}
+
 int
 main(void)
 {
@@ -133,6 +152,7 @@ main(void)
         cmocka_unit_test(test_bundle_round_trip_and_passphrase_change),
         cmocka_unit_test(test_login_sign_verify),
         cmocka_unit_test(test_same_passphrase_other_salt_gives_other_keys),
+        cmocka_unit_test(test_keys_from_pairs_match_derived),
     };
     if (dbk_init() != DBK_OK)
         return 1;
