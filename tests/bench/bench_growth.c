@@ -9,8 +9,9 @@
  * Two curves, each on its own daybookd, grown in steps:
  *   records   one client account's shared stream grown to each size in --records
  *             (pushes of 500 records, 4 in flight);
- *   accounts  the server grown to each size in --accounts enrolled clients, each
- *             with --per-account records.
+ *   accounts  the server grown to each size in --accounts enrolled clients (16 at
+ *             once: set-up, not measured), then each new client's --per-account
+ *             records pushed, one client after the other.
  * At each size it measures:
  *   sync_p50_ms, sync_p99_ms   --samples incremental syncs of one client, one after
  *                              the other (one entry pushed, both streams pulled since
@@ -23,7 +24,8 @@
  *                              device's daily sync, mostly its first request of the
  *                              minute
  *   push_cpu_us_per_rec        daybookd's CPU (utime + stime) per record stored while
- *                              growing to this size from the previous one
+ *                              growing to this size from the previous one (accounts:
+ *                              while their records were pushed, after enrolling)
  *   disk_bytes_per_rec         the data directory's growth since set-up (allocated
  *                              bytes, SQLite's WAL included) / records stored; for
  *                              accounts, their enrollment rows are in it too
@@ -50,10 +52,12 @@ int bench_load_main(int argc, char **argv);
 #undef main
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #define GROW_BATCH 500
 #define GROW_INFLIGHT 4
+#define ENROLLERS 16 /* clients enrolled at once while the accounts curve grows */
 #define MAX_SIZES 8
 
 typedef struct gpoint {
@@ -266,6 +270,58 @@ client_enroll(target *t, user *u)
     json_decref(inv);
     enroll(t, code, &u->id, &u->device, u->keys, &u->shared, u->shared_key, &u->priv,
            u->priv_key, u->token);
+}
+
+/* Enrollment is set-up, not measured: one client at a time it took most of the
+ * accounts curve on PostgreSQL (an invite and an enrollment a client, each a commit
+ * waiting for its WAL flush). ENROLLERS threads each enroll every ENROLLERS-th
+ * client through their own loop and connection, so the storage threads commit them
+ * in groups; with two nodes, half the threads go to each. At most ENROLLERS invites
+ * are pending at once, below the counselor's limit (100). */
+struct enroller {
+    target t; /* a copy on one node: port and pool of its own */
+    user *us;
+    long first, end;
+    pthread_t th;
+};
+
+static void *
+enroller_run(void *arg)
+{
+    struct enroller *e = arg;
+    uv_loop_t own;
+
+    if (uv_loop_init(&own) != 0 || (e->t.pool = bl_pool_new(&own, e->t.port, 1)) == NULL)
+        die("enroll: no loop");
+    for (long k = e->first; k < e->end; k += ENROLLERS) {
+        user_init(&e->us[k]);
+        client_enroll(&e->t, &e->us[k]);
+    }
+    bl_pool_free(e->t.pool);
+    uv_loop_close(&own);
+    return NULL;
+}
+
+/* us[from] to us[to - 1]: new users, enrolled. */
+static void
+enroll_clients(const target *t, user *us, long from, long to)
+{
+    static struct enroller es[ENROLLERS];
+    for (int i = 0; i < ENROLLERS; i++) {
+        struct enroller *e = &es[i];
+        e->t = *t;
+        e->t.nodes = 1;
+        e->t.pool2 = NULL;
+        if (t->nodes == 2 && (i & 1))
+            e->t.port = t->port2;
+        e->us = us;
+        e->first = from + i;
+        e->end = to;
+        if (pthread_create(&e->th, NULL, enroller_run, e) != 0)
+            die("enroll: no thread");
+    }
+    for (int i = 0; i < ENROLLERS; i++)
+        pthread_join(es[i].th, NULL);
 }
 
 /* ---- pushing many records ---- */
@@ -645,32 +701,27 @@ grow_accounts(const backend *b, gpoint *pts)
     du_base = disk_bytes(&t); /* here the accounts' own rows count */
     for (int i = 0; i < g.naccounts; i++) {
         gpoint *pt = &pts[n];
-        long want = g.accounts[i];
-        double cpu = 0, db = 0;
-        bool db_ok = b->nodes > 0;
-        uint64_t t0 = bl_now_ns();
+        long want = g.accounts[i], added;
+        double cpu0, db0, db1;
+        uint64_t t0 = bl_now_ns(), t1;
         if (want <= have)
             continue;
         fprintf(stderr, "bench_growth: %s: accounts: growing to %ld\n", b->key, want);
-        for (long k = have; k < want; k++) {
-            double c0, d0 = -1, d1 = -1;
-            user_init(&us[k]);
-            client_enroll(&t, &us[k]);
-            c0 = nodes_cpu_ms(&t);
-            if (db_ok)
-                d0 = pg_cpu_ms();
+        enroll_clients(&t, us, have, want);
+        t1 = bl_now_ns();
+        /* Then each new client's records, one push after the other as before: their
+         * CPU (daybookd's, and the cluster's) is what push CPU a record measures. */
+        cpu0 = nodes_cpu_ms(&t);
+        db0 = b->nodes ? pg_cpu_ms() : -1;
+        for (long k = have; k < want; k++)
             push_records(&t, &us[k], g.per_account, &seq_hint);
-            cpu += nodes_cpu_ms(&t) - c0;
-            if (db_ok && (d1 = pg_cpu_ms()) >= 0 && d0 >= 0)
-                db += d1 - d0;
-            else
-                db_ok = false;
-        }
-        records += (want - have) * g.per_account;
-        pt->push_cpu_us = cpu * 1000.0 / (double)((want - have) * g.per_account);
-        pt->db_cpu_us = db_ok ? db * 1000.0 / (double)((want - have) * g.per_account) : NAN;
-        fprintf(stderr, "bench_growth: %s: accounts: %ld enrolled in %.1f s\n", b->key,
-                want - have, (double)(bl_now_ns() - t0) / 1e9);
+        db1 = b->nodes ? pg_cpu_ms() : -1;
+        added = (want - have) * g.per_account;
+        pt->push_cpu_us = (nodes_cpu_ms(&t) - cpu0) * 1000.0 / (double)added;
+        pt->db_cpu_us = db0 >= 0 && db1 >= 0 ? (db1 - db0) * 1000.0 / (double)added : NAN;
+        records += added;
+        fprintf(stderr, "bench_growth: %s: accounts: %ld enrolled in %.1f s, pushed in %.1f s\n",
+                b->key, want - have, (double)(t1 - t0) / 1e9, (double)(bl_now_ns() - t1) / 1e9);
         have = want;
         pt->size = have;
         measure_rest(&t, records, pt);
