@@ -505,9 +505,10 @@ threads_cpu_ns(pid_t pid)
     return sum;
 }
 
-/* daybook_storage_jobs_total of node 1's /metrics (loopback may read it); -1 if absent. */
+/* daybook_storage_jobs_total of one node's /metrics (loopback may read it); -1 if
+ * absent. */
 static long long
-storage_jobs(target *t)
+node_jobs(target *t, bl_pool *pool)
 {
     static const char key[] = "\ndaybook_storage_jobs_total ";
     char *req, *resp = NULL;
@@ -516,7 +517,7 @@ storage_jobs(target *t)
     size_t len;
     int status;
     req = http_req(t, "GET", "/metrics", NULL, NULL, &len);
-    if (bl_call(t->pool, req, len, &status, &resp) == 0 && status == 200 &&
+    if (bl_call(pool, req, len, &status, &resp) == 0 && status == 200 &&
         (p = strstr(resp, key)) != NULL)
         v = atoll(p + strlen(key));
     free(req);
@@ -524,12 +525,46 @@ storage_jobs(target *t)
     return v;
 }
 
+/* Every node's storage jobs so far; -1 if one cannot say. */
+static long long
+storage_jobs(target *t)
+{
+    long long a = node_jobs(t, t->pool), b = t->nodes == 2 ? node_jobs(t, t->pool2) : 0;
+    return a >= 0 && b >= 0 ? a + b : -1;
+}
+
+static const char *pg_db;  /* the curve's database, NULL on SQLite */
+static bool pg_statements; /* pg_stat_statements is loaded in the cluster */
+
+/* On PostgreSQL with pg_stat_statements loaded (tests/bench/run.sh loads it when
+ * DAYBOOK_BENCH_PG_STATEMENTS=1): from its reset, the curve database's statements,
+ * COMMITs, shared blocks they touched and WAL records they wrote, into v. */
+static bool
+pg_statement_counts(double v[4])
+{
+    char sql[512], *out;
+    if (pg_db == NULL || !pg_statements)
+        return false;
+    snprintf(sql, sizeof sql,
+             "SELECT sum(calls), sum(calls) FILTER (WHERE query = 'COMMIT'),"
+             " sum(shared_blks_hit + shared_blks_read), sum(wal_records)"
+             " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+             " WHERE d.datname = '%s'",
+             pg_db);
+    out = pg_sql("postgres", sql);
+    bool ok = sscanf(out, "%lf|%lf|%lf|%lf", &v[0], &v[1], &v[2], &v[3]) == 4;
+    free(out);
+    return ok;
+}
+
 /* Syncs of random accounts other than us[0] (whose cursors move), each asking for
  * both its streams at their heads, so nothing is new; syncs per second into pt. Also
  * printed, as figures the machine's load moves less than wall time: storage jobs a
- * sync (node 1; 0 when every one is answered from memory) and daybookd's CPU a sync
- * (every thread's, both nodes), each with the work they leave for later and less the
- * one request that makes it run. */
+ * sync (every node's; 0 when every one is answered from memory) and daybookd's CPU
+ * a sync (every thread's, both nodes), each with the work they leave for later and
+ * less the one request that makes it run; and on PostgreSQL with pg_stat_statements,
+ * what the database ran for them a sync: statements, COMMITs, shared blocks, WAL
+ * records (a device's first request of a minute writes its last seen). */
 static void
 measure_daily(target *t, user *us, long nus, gpoint *pt)
 {
@@ -537,10 +572,14 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
     uint64_t t0;
     long long jobs0 = storage_jobs(t), jobs1;
     double cpu0 = threads_cpu_ns(t->pid) + (t->nodes == 2 ? threads_cpu_ns(t->pid2) : 0), cpu1;
+    double st[4];
+    bool st_ok;
     if (nus < 2) {
         pt->daily_rps = NAN;
         return;
     }
+    if (pg_db != NULL && pg_statements)
+        free(pg_sql("postgres", "SELECT pg_stat_statements_reset()"));
     t0 = bl_now_ns();
     for (int i = 0; i < syncs; i++) {
         user *u = &us[1 + (long)randombytes_uniform((uint32_t)(nus - 1))];
@@ -558,6 +597,7 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
         free(resp);
     }
     pt->daily_rps = syncs / ((double)(bl_now_ns() - t0) / 1e9);
+    st_ok = pg_statement_counts(st);
     {
         /* One request that is a job, counted out below: the uses of tokens that
          * daybookd answered from memory are handed to its storage thread before its
@@ -575,17 +615,20 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
     cpu1 = threads_cpu_ns(t->pid) + (t->nodes == 2 ? threads_cpu_ns(t->pid2) : 0);
     jobs1 = storage_jobs(t);
     fprintf(stderr,
-            "bench_growth: %ld accounts: nothing-new sync: %.2f storage jobs a sync (node 1), "
+            "bench_growth: %ld accounts: nothing-new sync: %.2f storage jobs a sync, "
             "%.1f us daybookd CPU a sync\n",
             nus, jobs0 >= 0 && jobs1 >= 0 ? (double)(jobs1 - jobs0) / syncs : NAN,
             cpu0 >= 0 && cpu1 >= 0 ? (cpu1 - cpu0) / 1e3 / syncs : NAN);
+    if (st_ok)
+        fprintf(stderr,
+                "bench_growth: %ld accounts: nothing-new sync, PostgreSQL: %.2f statements, "
+                "%.2f COMMITs, %.1f shared blocks, %.2f WAL records a sync\n",
+                nus, st[0] / syncs, st[1] / syncs, st[2] / syncs, st[3] / syncs);
 }
 
 /* The data directory after set-up, before any record: what bytes per record leave out
  * (the schema, the accounts, SQLite's WAL and the disk-full reserve file). */
 static int64_t du_base;
-
-static const char *pg_db; /* the curve's database, NULL on SQLite */
 
 static int64_t
 disk_bytes(const target *t)
@@ -996,8 +1039,16 @@ main(int argc, char **argv)
     kdf.opslimit = DBK_KDF_OPS_MIN;
     if (dbk_pass_keys_derive("bench passphrase", 16, &kdf, &pass) != DBK_OK)
         die("passphrase KDF failed");
-    if (g.pg_dir != NULL)
+    if (g.pg_dir != NULL) {
+        char *out;
         setenv("PGOPTIONS", "-c client_min_messages=warning", 1); /* psql: no NOTICEs */
+        out = pg_sql("postgres", "SELECT current_setting('shared_preload_libraries')"
+                                 " LIKE '%pg_stat_statements%'");
+        pg_statements = out[0] == 't';
+        free(out);
+        if (pg_statements)
+            free(pg_sql("postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+    }
     for (int b = 0; b < nb; b++) {
         char want[64];
         snprintf(want, sizeof want, ",%s,", bs[b].key);
