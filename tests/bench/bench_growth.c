@@ -272,7 +272,7 @@ client_enroll(target *t, user *u)
            u->priv_key, u->token);
 }
 
-/* Enrollment is set-up, not measured: one client at a time it took most of the
+/* Enrollment is set-up, not measured: one client at a time it took much of the
  * accounts curve on PostgreSQL (an invite and an enrollment a client, each a commit
  * waiting for its WAL flush). ENROLLERS threads each enroll every ENROLLERS-th
  * client through their own loop and connection, so the storage threads commit them
