@@ -9,8 +9,9 @@
  * Two curves, each on its own daybookd, grown in steps:
  *   records   one client account's shared stream grown to each size in --records
  *             (pushes of 500 records, 4 in flight);
- *   accounts  the server grown to each size in --accounts enrolled clients, each
- *             with --per-account records.
+ *   accounts  the server grown to each size in --accounts enrolled clients (16 at
+ *             once: set-up, not measured), then each new client's --per-account
+ *             records pushed, one client after the other.
  * At each size it measures:
  *   sync_p50_ms, sync_p99_ms   --samples incremental syncs of one client, one after
  *                              the other (one entry pushed, both streams pulled since
@@ -23,7 +24,8 @@
  *                              device's daily sync, mostly its first request of the
  *                              minute
  *   push_cpu_us_per_rec        daybookd's CPU (utime + stime) per record stored while
- *                              growing to this size from the previous one
+ *                              growing to this size from the previous one (accounts:
+ *                              while their records were pushed, after enrolling)
  *   disk_bytes_per_rec         the data directory's growth since set-up (allocated
  *                              bytes, SQLite's WAL included) / records stored; for
  *                              accounts, their enrollment rows are in it too
@@ -50,10 +52,12 @@ int bench_load_main(int argc, char **argv);
 #undef main
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #define GROW_BATCH 500
 #define GROW_INFLIGHT 4
+#define ENROLLERS 16 /* clients enrolled at once while the accounts curve grows */
 #define MAX_SIZES 8
 
 typedef struct gpoint {
@@ -268,6 +272,58 @@ client_enroll(target *t, user *u)
            u->priv_key, u->token);
 }
 
+/* Enrollment is set-up, not measured: one client at a time it took much of the
+ * accounts curve on PostgreSQL (an invite and an enrollment a client, each a commit
+ * waiting for its WAL flush). ENROLLERS threads each enroll every ENROLLERS-th
+ * client through their own loop and connection, so the storage threads commit them
+ * in groups; with two nodes, half the threads go to each. At most ENROLLERS invites
+ * are pending at once, below the counselor's limit (100). */
+struct enroller {
+    target t; /* a copy on one node: port and pool of its own */
+    user *us;
+    long first, end;
+    pthread_t th;
+};
+
+static void *
+enroller_run(void *arg)
+{
+    struct enroller *e = arg;
+    uv_loop_t own;
+
+    if (uv_loop_init(&own) != 0 || (e->t.pool = bl_pool_new(&own, e->t.port, 1)) == NULL)
+        die("enroll: no loop");
+    for (long k = e->first; k < e->end; k += ENROLLERS) {
+        user_init(&e->us[k]);
+        client_enroll(&e->t, &e->us[k]);
+    }
+    bl_pool_free(e->t.pool);
+    uv_loop_close(&own);
+    return NULL;
+}
+
+/* us[from] to us[to - 1]: new users, enrolled. */
+static void
+enroll_clients(const target *t, user *us, long from, long to)
+{
+    static struct enroller es[ENROLLERS];
+    for (int i = 0; i < ENROLLERS; i++) {
+        struct enroller *e = &es[i];
+        e->t = *t;
+        e->t.nodes = 1;
+        e->t.pool2 = NULL;
+        if (t->nodes == 2 && (i & 1))
+            e->t.port = t->port2;
+        e->us = us;
+        e->first = from + i;
+        e->end = to;
+        if (pthread_create(&e->th, NULL, enroller_run, e) != 0)
+            die("enroll: no thread");
+    }
+    for (int i = 0; i < ENROLLERS; i++)
+        pthread_join(es[i].th, NULL);
+}
+
 /* ---- pushing many records ---- */
 
 typedef struct gpush {
@@ -449,9 +505,10 @@ threads_cpu_ns(pid_t pid)
     return sum;
 }
 
-/* daybook_storage_jobs_total of node 1's /metrics (loopback may read it); -1 if absent. */
+/* daybook_storage_jobs_total of one node's /metrics (loopback may read it); -1 if
+ * absent. */
 static long long
-storage_jobs(target *t)
+node_jobs(target *t, bl_pool *pool)
 {
     static const char key[] = "\ndaybook_storage_jobs_total ";
     char *req, *resp = NULL;
@@ -460,7 +517,7 @@ storage_jobs(target *t)
     size_t len;
     int status;
     req = http_req(t, "GET", "/metrics", NULL, NULL, &len);
-    if (bl_call(t->pool, req, len, &status, &resp) == 0 && status == 200 &&
+    if (bl_call(pool, req, len, &status, &resp) == 0 && status == 200 &&
         (p = strstr(resp, key)) != NULL)
         v = atoll(p + strlen(key));
     free(req);
@@ -468,12 +525,46 @@ storage_jobs(target *t)
     return v;
 }
 
+/* Every node's storage jobs so far; -1 if one cannot say. */
+static long long
+storage_jobs(target *t)
+{
+    long long a = node_jobs(t, t->pool), b = t->nodes == 2 ? node_jobs(t, t->pool2) : 0;
+    return a >= 0 && b >= 0 ? a + b : -1;
+}
+
+static const char *pg_db;  /* the curve's database, NULL on SQLite */
+static bool pg_statements; /* pg_stat_statements is loaded in the cluster */
+
+/* On PostgreSQL with pg_stat_statements loaded (tests/bench/run.sh loads it when
+ * DAYBOOK_BENCH_PG_STATEMENTS=1): from its reset, the curve database's statements,
+ * COMMITs, shared blocks they touched and WAL records they wrote, into v. */
+static bool
+pg_statement_counts(double v[4])
+{
+    char sql[512], *out;
+    if (pg_db == NULL || !pg_statements)
+        return false;
+    snprintf(sql, sizeof sql,
+             "SELECT sum(calls), sum(calls) FILTER (WHERE query = 'COMMIT'),"
+             " sum(shared_blks_hit + shared_blks_read), sum(wal_records)"
+             " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+             " WHERE d.datname = '%s'",
+             pg_db);
+    out = pg_sql("postgres", sql);
+    bool ok = sscanf(out, "%lf|%lf|%lf|%lf", &v[0], &v[1], &v[2], &v[3]) == 4;
+    free(out);
+    return ok;
+}
+
 /* Syncs of random accounts other than us[0] (whose cursors move), each asking for
  * both its streams at their heads, so nothing is new; syncs per second into pt. Also
  * printed, as figures the machine's load moves less than wall time: storage jobs a
- * sync (node 1; 0 when every one is answered from memory) and daybookd's CPU a sync
- * (every thread's, both nodes), each with the work they leave for later and less the
- * one request that makes it run. */
+ * sync (every node's; 0 when every one is answered from memory) and daybookd's CPU
+ * a sync (every thread's, both nodes), each with the work they leave for later and
+ * less the one request that makes it run; and on PostgreSQL with pg_stat_statements,
+ * what the database ran for them a sync: statements, COMMITs, shared blocks, WAL
+ * records (a device's first request of a minute writes its last seen). */
 static void
 measure_daily(target *t, user *us, long nus, gpoint *pt)
 {
@@ -481,10 +572,14 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
     uint64_t t0;
     long long jobs0 = storage_jobs(t), jobs1;
     double cpu0 = threads_cpu_ns(t->pid) + (t->nodes == 2 ? threads_cpu_ns(t->pid2) : 0), cpu1;
+    double st[4];
+    bool st_ok;
     if (nus < 2) {
         pt->daily_rps = NAN;
         return;
     }
+    if (pg_db != NULL && pg_statements)
+        free(pg_sql("postgres", "SELECT pg_stat_statements_reset()"));
     t0 = bl_now_ns();
     for (int i = 0; i < syncs; i++) {
         user *u = &us[1 + (long)randombytes_uniform((uint32_t)(nus - 1))];
@@ -502,6 +597,7 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
         free(resp);
     }
     pt->daily_rps = syncs / ((double)(bl_now_ns() - t0) / 1e9);
+    st_ok = pg_statement_counts(st);
     {
         /* One request that is a job, counted out below: the uses of tokens that
          * daybookd answered from memory are handed to its storage thread before its
@@ -519,17 +615,20 @@ measure_daily(target *t, user *us, long nus, gpoint *pt)
     cpu1 = threads_cpu_ns(t->pid) + (t->nodes == 2 ? threads_cpu_ns(t->pid2) : 0);
     jobs1 = storage_jobs(t);
     fprintf(stderr,
-            "bench_growth: %ld accounts: nothing-new sync: %.2f storage jobs a sync (node 1), "
+            "bench_growth: %ld accounts: nothing-new sync: %.2f storage jobs a sync, "
             "%.1f us daybookd CPU a sync\n",
             nus, jobs0 >= 0 && jobs1 >= 0 ? (double)(jobs1 - jobs0) / syncs : NAN,
             cpu0 >= 0 && cpu1 >= 0 ? (cpu1 - cpu0) / 1e3 / syncs : NAN);
+    if (st_ok)
+        fprintf(stderr,
+                "bench_growth: %ld accounts: nothing-new sync, PostgreSQL: %.2f statements, "
+                "%.2f COMMITs, %.1f shared blocks, %.2f WAL records a sync\n",
+                nus, st[0] / syncs, st[1] / syncs, st[2] / syncs, st[3] / syncs);
 }
 
 /* The data directory after set-up, before any record: what bytes per record leave out
  * (the schema, the accounts, SQLite's WAL and the disk-full reserve file). */
 static int64_t du_base;
-
-static const char *pg_db; /* the curve's database, NULL on SQLite */
 
 static int64_t
 disk_bytes(const target *t)
@@ -645,32 +744,27 @@ grow_accounts(const backend *b, gpoint *pts)
     du_base = disk_bytes(&t); /* here the accounts' own rows count */
     for (int i = 0; i < g.naccounts; i++) {
         gpoint *pt = &pts[n];
-        long want = g.accounts[i];
-        double cpu = 0, db = 0;
-        bool db_ok = b->nodes > 0;
-        uint64_t t0 = bl_now_ns();
+        long want = g.accounts[i], added;
+        double cpu0, db0, db1;
+        uint64_t t0 = bl_now_ns(), t1;
         if (want <= have)
             continue;
         fprintf(stderr, "bench_growth: %s: accounts: growing to %ld\n", b->key, want);
-        for (long k = have; k < want; k++) {
-            double c0, d0 = -1, d1 = -1;
-            user_init(&us[k]);
-            client_enroll(&t, &us[k]);
-            c0 = nodes_cpu_ms(&t);
-            if (db_ok)
-                d0 = pg_cpu_ms();
+        enroll_clients(&t, us, have, want);
+        t1 = bl_now_ns();
+        /* Then each new client's records, one push after the other as before: their
+         * CPU (daybookd's, and the cluster's) is what push CPU a record measures. */
+        cpu0 = nodes_cpu_ms(&t);
+        db0 = b->nodes ? pg_cpu_ms() : -1;
+        for (long k = have; k < want; k++)
             push_records(&t, &us[k], g.per_account, &seq_hint);
-            cpu += nodes_cpu_ms(&t) - c0;
-            if (db_ok && (d1 = pg_cpu_ms()) >= 0 && d0 >= 0)
-                db += d1 - d0;
-            else
-                db_ok = false;
-        }
-        records += (want - have) * g.per_account;
-        pt->push_cpu_us = cpu * 1000.0 / (double)((want - have) * g.per_account);
-        pt->db_cpu_us = db_ok ? db * 1000.0 / (double)((want - have) * g.per_account) : NAN;
-        fprintf(stderr, "bench_growth: %s: accounts: %ld enrolled in %.1f s\n", b->key,
-                want - have, (double)(bl_now_ns() - t0) / 1e9);
+        db1 = b->nodes ? pg_cpu_ms() : -1;
+        added = (want - have) * g.per_account;
+        pt->push_cpu_us = (nodes_cpu_ms(&t) - cpu0) * 1000.0 / (double)added;
+        pt->db_cpu_us = db0 >= 0 && db1 >= 0 ? (db1 - db0) * 1000.0 / (double)added : NAN;
+        records += added;
+        fprintf(stderr, "bench_growth: %s: accounts: %ld enrolled in %.1f s, pushed in %.1f s\n",
+                b->key, want - have, (double)(t1 - t0) / 1e9, (double)(bl_now_ns() - t1) / 1e9);
         have = want;
         pt->size = have;
         measure_rest(&t, records, pt);
@@ -945,8 +1039,16 @@ main(int argc, char **argv)
     kdf.opslimit = DBK_KDF_OPS_MIN;
     if (dbk_pass_keys_derive("bench passphrase", 16, &kdf, &pass) != DBK_OK)
         die("passphrase KDF failed");
-    if (g.pg_dir != NULL)
+    if (g.pg_dir != NULL) {
+        char *out;
         setenv("PGOPTIONS", "-c client_min_messages=warning", 1); /* psql: no NOTICEs */
+        out = pg_sql("postgres", "SELECT current_setting('shared_preload_libraries')"
+                                 " LIKE '%pg_stat_statements%'");
+        pg_statements = out[0] == 't';
+        free(out);
+        if (pg_statements)
+            free(pg_sql("postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"));
+    }
     for (int b = 0; b < nb; b++) {
         char want[64];
         snprintf(want, sizeof want, ",%s,", bs[b].key);

@@ -9,7 +9,8 @@
 # records, the server to 10, 1,000 and 10,000 accounts; on SQLite, and on PostgreSQL
 # with 1 and 2 nodes when a throwaway cluster starts) and writes
 # build-bench/growth/growth.{json,md,svg}; options after it go to bench_growth
-# (e.g. --records 10000,100000,300000 on a slow machine, --backends sqlite).
+# (e.g. --records 10000,100000,300000 on a slow machine, --backends sqlite);
+# DAYBOOK_BENCH_PG_STATEMENTS=1 loads pg_stat_statements in its cluster.
 # Builds RelWithDebInfo into build-bench/ (never build/), installs the peer
 # (pouchdb-server, pinned by tests/bench/peer/package-lock.json) into
 # build-bench/peer/ with npm ci, then runs:
@@ -46,6 +47,15 @@ if [ "${1:-}" = --growth ]; then
         psql "postgresql:///postgres?host=$pg_dir/sock&user=daybook" -q \
             -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET full_page_writes = on" \
             -c "SELECT pg_reload_conf()" >>build-bench/growth/pg.log 2>&1
+        # What each nothing-new sync runs in the database (statements, COMMITs,
+        # blocks, WAL records), printed by bench_growth; off by default, as the
+        # extension adds its own cost to every statement.
+        if [ "${DAYBOOK_BENCH_PG_STATEMENTS:-0}" = 1 ]; then
+            psql "postgresql:///postgres?host=$pg_dir/sock&user=daybook" -q \
+                -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" \
+                >>build-bench/growth/pg.log 2>&1 &&
+                bash tests/support/pg_cluster.sh restart "$pg_state" >>build-bench/growth/pg.log 2>&1
+        fi
         pg_args=(--pg-dir "$pg_dir" --psql "$(command -v psql)")
     else
         echo "bench: no PostgreSQL cluster (see build-bench/growth/pg.log); SQLite only" >&2
