@@ -34,6 +34,37 @@ other_keys(dbk_session *s, const dbk_id *other, unsigned char sign_pk[32],
     return rc == DBK_E_NOT_FOUND && !listed ? fetched : rc;
 }
 
+/* The safety number sn with the account whose id is t, and whether the two compared it
+ * (confirmed: dbk_trust_confirmed's answer; an error is "cannot tell", told on stderr
+ * with what to do). */
+static void
+show(const dbk_ctx *ctx, const char *t, const char *sn, int confirmed, bool changed)
+{
+    bool unknown = confirmed != DBK_OK && confirmed != DBK_E_NOT_FOUND;
+    if (ctx->json) {
+        printf("{\"account\":\"%s\",\"safety_number\":\"%s\",\"confirmed\":%s,\"changed\":%s}\n", t,
+               sn,
+               unknown               ? "null"
+               : confirmed == DBK_OK ? "true"
+                                     : "false",
+               changed ? "true" : "false");
+    } else {
+        printf("Safety number with %.8s (compare it in person):\n  %.35s\n  %s\n", t, sn, sn + 36);
+        dbk_out_qr(stdout, sn);
+        printf("%s\n", unknown ? "Cannot tell whether you compared this number in person "
+                                 "(see below)."
+                       : confirmed == DBK_OK ? "Confirmed: you compared this number in person."
+                                             : "Not confirmed yet. When the numbers match on both "
+                                               "screens, run: daybook verify --confirm");
+    }
+    if (unknown)
+        fprintf(stderr,
+                "daybook: this device's record of whether you compared the safety number with "
+                "%.8s cannot be read (%s). Compare the number in person again; when it matches "
+                "on both screens, run this again with --confirm to record it anew.\n",
+                t, dbk_err_message(confirmed));
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -87,29 +118,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     int confirmed = dbk_trust_confirmed(&s, &other);
     bool unknown = confirmed != DBK_OK && confirmed != DBK_E_NOT_FOUND;
     dbk_id_to_text(&other, t);
-    if (ctx->json) {
-        printf("{\"account\":\"%s\",\"safety_number\":\"%s\",\"confirmed\":%s,\"changed\":%s}\n", t,
-               sn,
-               unknown               ? "null"
-               : confirmed == DBK_OK ? "true"
-                                     : "false",
-               changed ? "true" : "false");
-    } else {
-        printf("Safety number with %.8s (compare it in person):\n  %.35s\n  %s\n", t, sn,
-               sn + 36);
-        dbk_out_qr(stdout, sn);
-        printf("%s\n", unknown ? "Cannot tell whether you compared this number in person "
-                                 "(see below)."
-                       : confirmed == DBK_OK ? "Confirmed: you compared this number in person."
-                                             : "Not confirmed yet. When the numbers match on both "
-                                               "screens, run: daybook verify --confirm");
-    }
-    if (unknown)
-        fprintf(stderr,
-                "daybook: this device's record of whether you compared the safety number with "
-                "%.8s cannot be read (%s). Compare the number in person again; when it matches "
-                "on both screens, run this again with --confirm to record it anew.\n",
-                t, dbk_err_message(confirmed));
+    show(ctx, t, sn, confirmed, changed);
     if (changed)
         fprintf(stderr,
                 "daybook: WARNING: the server now lists other keys for %.8s than the ones this "
