@@ -93,6 +93,7 @@ struct caseload {
     dbk_store *st;
     json_t *arr;
     int rc;
+    const dbk_id *only; /* ?account=: this client alone (a review), else NULL */
 };
 
 static void
@@ -106,7 +107,8 @@ on_client(const dbk_account *a, void *arg)
     const char *state;
     json_t *o;
 
-    if (cl->rc != DBK_OK || a->role != DBK_ROLE_CLIENT)
+    if (cl->rc != DBK_OK || a->role != DBK_ROLE_CLIENT ||
+        (cl->only != NULL && !dbk_id_equal(&a->id, cl->only)))
         return;
     /* The state comes from every grant the client gave this counselor, revoked and
      * expired ones included; the streams listed are the client's shared ones. */
@@ -137,7 +139,7 @@ on_client(const dbk_account *a, void *arg)
 static void
 op_caseload(dbk_api_job *j, dbk_store *st)
 {
-    struct caseload cl = {j, st, json_array(), DBK_OK};
+    struct caseload cl = {j, st, json_array(), DBK_OK, j->ctx};
     int rc;
 
     if (j->me.role != DBK_ROLE_COUNSELOR) {
@@ -156,9 +158,43 @@ op_caseload(dbk_api_job *j, dbk_store *st)
     j->out = json_pack("{s:o}", "clients", cl.arr);
 }
 
+/* The one query parameter, account=<id>, into *id (NULL when there is no query). */
+static int
+caseload_query(const dbk_http_request *req, dbk_id **id)
+{
+    const char *p = req->query;
+    *id = NULL;
+    if (*p == '\0')
+        return DBK_OK;
+    if (strncmp(p, "account=", 8) != 0 || strchr(p, '&') != NULL)
+        return DBK_E_UNKNOWN_FIELD;
+    if ((*id = malloc(sizeof **id)) == NULL)
+        return DBK_E_NOMEM;
+    if (dbk_id_from_text(*id, p + 8, strlen(p + 8)) != DBK_OK) {
+        free(*id);
+        *id = NULL;
+        return DBK_E_BAD_FIELD;
+    }
+    return DBK_OK;
+}
+
 void dbk_api_caseload(dbk_http_request *req);
 void
 dbk_api_caseload(dbk_http_request *req)
 {
-    dbk_api_submit_authed(req, op_caseload);
+    dbk_id *only;
+    dbk_api_job *j;
+    int rc;
+
+    if ((rc = caseload_query(req, &only)) != DBK_OK) {
+        dbk_http_respond_error(req, rc);
+        return;
+    }
+    if ((j = dbk_api_job_new(req, op_caseload, true)) == NULL) {
+        free(only);
+        return;
+    }
+    j->ctx = only;
+    j->ctx_free = free;
+    dbk_api_submit(j);
 }

@@ -59,7 +59,7 @@ const dbk_route dbk_routes[] = {
     {"GET", "/v1/streams/{stream}/records", dbk_api_pull, true, DBK_BODY_NONE},
     {"POST", "/v1/sync", dbk_api_sync, false, DBK_BODY_TOKEN},
     {"GET", "/v1/access-log", dbk_api_access_log, true, DBK_BODY_NONE},
-    {"GET", "/v1/caseload", dbk_api_caseload, false, DBK_BODY_NONE},
+    {"GET", "/v1/caseload", dbk_api_caseload, true, DBK_BODY_NONE},
 };
 
 const size_t dbk_routes_count = sizeof dbk_routes / sizeof dbk_routes[0];

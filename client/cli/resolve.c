@@ -80,27 +80,46 @@ on_stream(const dbk_local_stream *st, void *arg)
         add_cand(c, &st->owner);
 }
 
+/* The client whose alias arg is (exact, case-insensitive), into *out. */
+static bool
+by_alias(const json_t *aliases, const char *arg, dbk_id *out)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)aliases, k, v) {
+        const char *name = json_string_value(v);
+        if (name != NULL && strcasecmp(name, arg) == 0 &&
+            dbk_id_from_text(out, k, strlen(k)) == DBK_OK)
+            return true;
+    }
+    return false;
+}
+
+bool
+dbk_resolve_known(dbk_session *s, const json_t *aliases, const char *arg, dbk_id *out)
+{
+    dbk_local_stream st;
+    if (by_alias(aliases, arg, out))
+        return true;
+    return strlen(arg) == DBK_ID_TEXT_LEN && dbk_id_from_text(out, arg, strlen(arg)) == DBK_OK &&
+           !dbk_id_equal(out, &s->account) &&
+           dbk_local_stream_of(s->L, out, DBK_LOCAL_SHARED, &st) == DBK_OK;
+}
+
 int
 dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *caseload, const char *arg,
                dbk_id *out)
 {
-    struct cands *c = calloc(1, sizeof *c);
-    const char *k;
+    struct cands *c;
     json_t *v;
     size_t i, len = strlen(arg), found = 0;
     char t[DBK_ID_TEXT_LEN + 1];
 
-    if (c == NULL) {
+    if (by_alias(aliases, arg, out))
+        return DBK_EXIT_OK;
+    if ((c = calloc(1, sizeof *c)) == NULL) {
         fprintf(stderr, "daybook: cannot look up the client: %s\n", dbk_err_message(DBK_E_NOMEM));
         return DBK_EXIT_FAIL;
-    }
-    json_object_foreach((json_t *)aliases, k, v) {
-        const char *name = json_string_value(v);
-        if (name != NULL && strcasecmp(name, arg) == 0 &&
-            dbk_id_from_text(out, k, strlen(k)) == DBK_OK) {
-            free(c);
-            return DBK_EXIT_OK;
-        }
     }
     c->me = &s->account;
     json_array_foreach((json_t *)caseload, i, v) {

@@ -31,6 +31,14 @@ int dbk_resolve_client(dbk_session *s, const json_t *aliases, const json_t *case
                    const char *arg, dbk_id *out);
 
 /*
+ * Whether arg names one client for certain without the server's listing: an alias, or
+ * a whole account id whose shared stream this device holds (then *out). False, quietly,
+ * for anything else (a prefix, an id not held here): dbk_resolve_client decides then.
+ * Where both answer, they answer the same.
+ */
+bool dbk_resolve_known(dbk_session *s, const json_t *aliases, const char *arg, dbk_id *out);
+
+/*
  * Whose records a command works on: this account's when client_arg is NULL, else
  * the client it names (for a counselor only; cmd names the command in messages).
  * Aliases and this device's client streams are searched, not the server. Prints

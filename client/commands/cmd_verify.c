@@ -4,7 +4,8 @@
  * QR code, to compare in person, as Signal does. --confirm records that the two
  * people compared it for the keys pinned now (trust/trust.h). The keys the server
  * lists now are compared with the pinned ones: a difference is a loud warning and
- * exit 1, and nothing is ever sealed to the new keys.
+ * exit 1, and nothing is ever sealed to the new keys. A record of the comparison that
+ * cannot be read (damaged) is said too, and exit 1: never "not confirmed yet".
  */
 #include "cmd.h"
 #include "output.h"
@@ -31,6 +32,37 @@ other_keys(dbk_session *s, const dbk_id *other, unsigned char sign_pk[32],
     int rc = dbk_trust_verify_keys(s, other, listed ? ls : NULL, listed ? lb : NULL, sign_pk,
                                    box_pk, changed);
     return rc == DBK_E_NOT_FOUND && !listed ? fetched : rc;
+}
+
+/* The safety number sn with the account whose id is t, and whether the two compared it
+ * (confirmed: dbk_trust_confirmed's answer; an error is "cannot tell", told on stderr
+ * with what to do). */
+static void
+show(const dbk_ctx *ctx, const char *t, const char *sn, int confirmed, bool changed)
+{
+    bool unknown = confirmed != DBK_OK && confirmed != DBK_E_NOT_FOUND;
+    if (ctx->json) {
+        printf("{\"account\":\"%s\",\"safety_number\":\"%s\",\"confirmed\":%s,\"changed\":%s}\n", t,
+               sn,
+               unknown               ? "null"
+               : confirmed == DBK_OK ? "true"
+                                     : "false",
+               changed ? "true" : "false");
+    } else {
+        printf("Safety number with %.8s (compare it in person):\n  %.35s\n  %s\n", t, sn, sn + 36);
+        dbk_out_qr(stdout, sn);
+        printf("%s\n", unknown ? "Cannot tell whether you compared this number in person "
+                                 "(see below)."
+                       : confirmed == DBK_OK ? "Confirmed: you compared this number in person."
+                                             : "Not confirmed yet. When the numbers match on both "
+                                               "screens, run: daybook verify --confirm");
+    }
+    if (unknown)
+        fprintf(stderr,
+                "daybook: this device's record of whether you compared the safety number with "
+                "%.8s cannot be read (%s). Compare the number in person again; when it matches "
+                "on both screens, run this again with --confirm to record it anew.\n",
+                t, dbk_err_message(confirmed));
 }
 
 static int
@@ -82,19 +114,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return dbk_cmd_fail("the confirmation was not saved", rc);
     }
-    bool confirmed = dbk_trust_confirmed(&s, &other);
+    /* A record of the comparison that cannot be read is said, never "not confirmed". */
+    int confirmed = dbk_trust_confirmed(&s, &other);
+    bool unknown = confirmed != DBK_OK && confirmed != DBK_E_NOT_FOUND;
     dbk_id_to_text(&other, t);
-    if (ctx->json) {
-        printf("{\"account\":\"%s\",\"safety_number\":\"%s\",\"confirmed\":%s,\"changed\":%s}\n",
-               t, sn, confirmed ? "true" : "false", changed ? "true" : "false");
-    } else {
-        printf("Safety number with %.8s (compare it in person):\n  %.35s\n  %s\n", t, sn,
-               sn + 36);
-        dbk_out_qr(stdout, sn);
-        printf("%s\n", confirmed ? "Confirmed: you compared this number in person."
-                                 : "Not confirmed yet. When the numbers match on both screens, "
-                                   "run: daybook verify --confirm");
-    }
+    show(ctx, t, sn, confirmed, changed);
     if (changed)
         fprintf(stderr,
                 "daybook: WARNING: the server now lists other keys for %.8s than the ones this "
@@ -102,7 +126,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
                 "person before you do anything else; if they differ, tell your clinic.\n",
                 t);
     dbk_session_close(&s);
-    return changed ? DBK_EXIT_FAIL : DBK_EXIT_OK;
+    return changed || unknown ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 
 const dbk_cmd dbk_cmd_verify = {

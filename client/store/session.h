@@ -25,7 +25,7 @@ typedef struct dbk_session {
     char server[DBK_URL_MAX];  /* base URL, "" before enrollment */
     dbk_account_keys *keys;    /* NULL until unlocked */
     dbk_hlc hlc;
-    char token_mem[80];        /* a token not stored yet (during login); wiped on close */
+    char token_mem[80];             /* the token once opened, or before it is stored; wiped */
     struct dbk_key_cache *keycache; /* stream keys opened so far (sodium_malloc'd) */
     int net_timeout_s;              /* a command's own bound per request, 0: the default */
 } dbk_session;

@@ -202,12 +202,13 @@ dbk_sync_share_states(dbk_session *s, json_t **out)
     return rc;
 }
 
-int
-dbk_sync_caseload(dbk_session *s, json_t **clients)
+/* GET path (the caseload, or one client's row of it): its "clients" array. */
+static int
+caseload_get(dbk_session *s, const char *path, json_t **clients)
 {
     json_t *resp = NULL;
     long status;
-    int rc = dbk_net_call(s, "GET", "/v1/caseload", NULL, true, &status, &resp);
+    int rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
 
     *clients = NULL;
     if (rc == DBK_OK && status != 200)
@@ -218,6 +219,23 @@ dbk_sync_caseload(dbk_session *s, json_t **clients)
         *clients = json_incref(json_object_get(resp, "clients"));
     json_decref(resp);
     return rc;
+}
+
+int
+dbk_sync_caseload(dbk_session *s, json_t **clients)
+{
+    return caseload_get(s, "/v1/caseload", clients);
+}
+
+int
+dbk_sync_caseload_of(dbk_session *s, const dbk_id *client, json_t **clients)
+{
+    char path[64], t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    snprintf(path, sizeof path, "/v1/caseload?account=%s", t);
+    int rc = caseload_get(s, path, clients);
+    /* A server older than the parameter refuses it: the whole caseload then. */
+    return rc == DBK_E_UNKNOWN_FIELD ? dbk_sync_caseload(s, clients) : rc;
 }
 
 int

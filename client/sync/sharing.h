@@ -43,6 +43,10 @@ int dbk_sync_share_states(dbk_session *s, json_t **out);
 
 /* GET /v1/caseload: the "clients" array (new reference). */
 int dbk_sync_caseload(dbk_session *s, json_t **clients);
+/* The same for client alone (GET /v1/caseload?account=; the whole caseload from a
+ * server older than that): the server's word, as the whole caseload is, and an array
+ * the caller searches for client as it would the whole one. */
+int dbk_sync_caseload_of(dbk_session *s, const dbk_id *client, json_t **clients);
 /* This counselor's display name as the server holds it (GET /v1/account) into out;
  * "" and an error when it cannot be had. Informational (rule R9): what a client is
  * told goes in a link beside the fingerprint. */

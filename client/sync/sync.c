@@ -413,7 +413,6 @@ struct ended_acc {
     dbk_session *s;
     dbk_sync_stats *st;
     int rc;
-    bool any_end;
 };
 
 static void
@@ -421,7 +420,7 @@ ended_one(const dbk_local_stream *ls, void *arg)
 {
     struct ended_acc *a = arg;
     char k[96], kind[16] = "";
-    int64_t at = a->any_end ? end_get(a->s, &ls->id) : 0;
+    int64_t at = end_get(a->s, &ls->id);
 
     end_key(k, sizeof k, "end_told", &ls->id);
     if (at <= 0 || a->rc != DBK_OK || dbk_local_get_int(a->s->L, k, 0) == at ||
@@ -440,8 +439,11 @@ ended_one(const dbk_local_stream *ls, void *arg)
 static int
 collect_ended(dbk_session *s, dbk_sync_stats *st)
 {
-    /* Most syncs end nothing: one lookup then, not two per stream (issue 20). */
-    struct ended_acc a = {s, st, DBK_OK, dbk_local_has_prefix(s->L, END_PREFIX)};
+    /* Most syncs end nothing: one lookup then, not two per stream (issue 20), nor the
+     * walk of every stream (0.2M instructions of a review, with 41 streams). */
+    struct ended_acc a = {s, st, DBK_OK};
+    if (!dbk_local_has_prefix(s->L, END_PREFIX))
+        return DBK_OK;
     int rc = dbk_local_streams(s->L, ended_one, &a);
     return rc != DBK_OK ? rc : a.rc;
 }

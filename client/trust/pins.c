@@ -181,18 +181,25 @@ dbk_trust_confirm(dbk_session *s, const dbk_id *account)
     return dbk_local_put(s->L, k, fp, sizeof fp);
 }
 
-bool
+int
 dbk_trust_confirmed(dbk_session *s, const dbk_id *account)
 {
-    unsigned char sign_pk[32], box_pk[32], fp[DBK_FP_BYTES], have[DBK_FP_BYTES];
+    unsigned char sign_pk[32], box_pk[32], fp[DBK_FP_BYTES], have[DBK_FP_BYTES + 1];
     char k[64];
     size_t n;
-    if (dbk_trust_pinned(s, account, sign_pk, box_pk) != DBK_OK)
-        return false;
+    int rc;
+    /* A pin or a record of the comparison that cannot be read is its own error, never
+     * "not confirmed" (pinned_key). */
+    if ((rc = dbk_trust_pinned(s, account, sign_pk, box_pk)) != DBK_OK)
+        return rc;
     dbk_fingerprint(fp, account, sign_pk, box_pk);
     confirm_key(account, k);
-    return dbk_local_get(s->L, k, have, sizeof have, &n) == DBK_OK && n == sizeof have &&
-           sodium_memcmp(have, fp, sizeof fp) == 0;
+    if ((rc = dbk_local_get(s->L, k, have, sizeof have, &n)) == DBK_OK && n != DBK_FP_BYTES)
+        rc = DBK_E_CORRUPT;
+    if (rc == DBK_OK && sodium_memcmp(have, fp, sizeof fp) != 0)
+        rc = DBK_E_NOT_FOUND; /* compared for other keys than the ones pinned now */
+    sodium_memzero(have, sizeof have);
+    return rc;
 }
 
 /* ---- the counselor of the enrollment code ---- */

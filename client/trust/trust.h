@@ -73,10 +73,13 @@ int dbk_trust_verify_keys(dbk_session *s, const dbk_id *other, const unsigned ch
 /*
  * Safety numbers (the Signal model): 60 digits from both accounts' keys, compared in
  * person. dbk_trust_confirm records that the people compared the number for the
- * keys pinned now; dbk_trust_confirmed says whether they did, for these keys.
+ * keys pinned now; dbk_trust_confirmed says whether they did, for these keys: DBK_OK
+ * when they did, DBK_E_NOT_FOUND when not (nothing pinned, never compared, or compared
+ * for other keys), or the error of a pin or record that cannot be read (DBK_E_CORRUPT,
+ * DBK_E_IO), which is never "not confirmed".
  */
 int dbk_trust_confirm(dbk_session *s, const dbk_id *account);
-bool dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
+int dbk_trust_confirmed(dbk_session *s, const dbk_id *account);
 /* The safety number of this account and other (its keys sign_pk and box_pk, as pinned
  * or as just checked), to be read out and compared. s must be unlocked. */
 void dbk_trust_safety_number(const dbk_session *s, const dbk_id *other,

@@ -1073,6 +1073,50 @@ test_pin_unreadable_not_repinned(void **state)
     assert_int_equal(meta_len(f->p.counselor_home, "sign_pk:%"), 31);
 }
 
+/*
+ * The counselor's record that they compared the safety number with the client in
+ * person cannot be read (damaged: 7 bytes). That is not "not confirmed yet", which
+ * would pass for a fact: 'daybook verify' says it cannot tell and what to do, and
+ * exits 1; comparing again and confirming records it anew. (A damaged pin of the
+ * client's keys fails verify before that, as it must: no safety number from it.)
+ */
+static void
+test_confirmation_unreadable_is_said(void **state)
+{
+    struct fx *f = *state;
+    dbk_run_result r;
+
+    journal_seen_by_counselor(f);
+    tc_ok(tc_cli("verify", "Sam R", "--confirm", NULL), "verify --confirm");
+    profile_stamp(f->p.counselor_home,
+                  "UPDATE meta SET value = substr(value, 1, 7) WHERE key LIKE 'confirmed:%';");
+    assert_int_equal(meta_len(f->p.counselor_home, "confirmed:%"), 7);
+    r = tc_cli("--json", "verify", "Sam R", NULL);
+    if (r.status != 1 || !contains(r.out, "\"confirmed\":null"))
+        fail_msg("verify over a damaged confirmation: exit %d: %s%s", r.status, r.out, r.err);
+    must_contain(r.err, "cannot be read");
+    must_contain(r.err, "--confirm");
+    dbk_run_result_free(&r);
+    r = tc_cli("verify", "Sam R", NULL);
+    if (r.status != 1 || contains(r.out, "Not confirmed yet"))
+        fail_msg("verify over a damaged confirmation: exit %d: %s", r.status, r.out);
+    must_contain(r.out, "Cannot tell whether you compared");
+    dbk_run_result_free(&r);
+
+    tc_ok(tc_cli("verify", "Sam R", "--confirm", NULL), "verify --confirm again");
+    r = tc_cli("verify", "Sam R", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "Confirmed: you compared");
+    dbk_run_result_free(&r);
+
+    profile_stamp(f->p.counselor_home,
+                  "UPDATE meta SET value = substr(value, 1, 31) WHERE key LIKE 'sign_pk:%';");
+    r = tc_cli("verify", "Sam R", NULL);
+    if (r.status != 1 || contains(r.out, "Confirmed") || contains(r.out, "Not confirmed"))
+        fail_msg("verify over a damaged pin: exit %d: %s%s", r.status, r.out, r.err);
+    dbk_run_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -1090,6 +1134,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_head_mark_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_unreadable_not_repinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirmation_unreadable_is_said, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -186,6 +186,37 @@ test_enroll_share_read_and_audit(void **state)
                                                                   0),
                                                    "last_sync_at")) > 1700000000000LL);
     json_decref(r);
+    /* ?account=: that client's row alone; none for an account that is no client of the
+     * counselor's (itself); any other parameter, or an id that does not parse, refused. */
+    {
+        char path[96], t[DBK_ID_TEXT_LEN + 1];
+        json_t *want = tc_id(&cl.id);
+        dbk_id_to_text(&cl.id, t);
+        snprintf(path, sizeof path, "/v1/caseload?account=%s", t);
+        r = tc_req(s, &co, "GET", path, NULL, &st);
+        assert_int_equal(st, 200);
+        assert_int_equal(json_array_size(json_object_get(r, "clients")), 1);
+        assert_true(json_equal(
+            json_object_get(json_array_get(json_object_get(r, "clients"), 0), "account"), want));
+        json_decref(want);
+        json_decref(r);
+        dbk_id_to_text(&co.id, t);
+        snprintf(path, sizeof path, "/v1/caseload?account=%s", t);
+        r = tc_req(s, &co, "GET", path, NULL, &st);
+        assert_int_equal(st, 200);
+        assert_int_equal(json_array_size(json_object_get(r, "clients")), 0);
+        json_decref(r);
+        r = tc_req(s, &co, "GET", "/v1/caseload?account=nope", NULL, &st);
+        assert_int_equal(st, 400);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+                            "bad_field");
+        json_decref(r);
+        r = tc_req(s, &co, "GET", "/v1/caseload?limit=1", NULL, &st);
+        assert_int_equal(st, 400);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+                            "unknown_field");
+        json_decref(r);
+    }
     r = tc_req(s, &cl, "GET", "/v1/caseload", NULL, &st);
     assert_int_equal(st, 403);
     json_decref(r);
