@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,13 +153,26 @@ cache_seconds(void)
  * What the keyring keeps: the signing secret key (its seed and public key) and the box
  * key pair, 128 bytes, so that a command takes the keys as they are instead of deriving
  * both public keys again (dbk_account_keys_from_pairs: a tenth of a `daybook craving`,
- * issue 20). A cache of the two secrets alone (64 bytes, kept by an older build) is
- * still read, its public keys derived. The public halves believed here are those this
- * code wrote beside their secrets: what can write this uid's keyring can already put
- * any secret keys of its choice there.
+ * issue 20), then a check of them: BLAKE2b keyed with the account id. A cache of the
+ * two secrets alone (64 bytes, kept by an older build) is still read, its public keys
+ * derived. An entry whose check fails (damaged, laid out by another build, another
+ * account's) is never used: keys whose public halves are not their secrets' would sign
+ * with the seed's nonce under another key (one message signed both ways gives the
+ * signing key away to whoever sees the two), check this account's own records against
+ * the wrong key, show a wrong safety number and seal notes and the token to a box key
+ * nobody holds. What writes this uid's keyring with a good check can read the secrets
+ * anyway: the check is against damage, not against this uid.
  */
-#define CACHE_BYTES 128
+#define CACHE_KEYS_BYTES 128
+#define CACHE_BYTES (CACHE_KEYS_BYTES + 32)
 #define CACHE_SECRETS_BYTES 64
+
+/* The check of the cache's keys c (CACHE_KEYS_BYTES) into tag. */
+static void
+cache_check(const dbk_session *s, const unsigned char *c, unsigned char tag[32])
+{
+    crypto_generichash(tag, 32, c, CACHE_KEYS_BYTES, s->account.b, DBK_ID_BYTES);
+}
 
 void
 dbk_unlock_cache(dbk_session *s)
@@ -172,27 +187,38 @@ dbk_unlock_cache(dbk_session *s)
     memcpy(c, s->keys->sign_sk, 64);
     memcpy(c + 64, s->keys->box_sk, 32);
     memcpy(c + 96, s->keys->box_pk, 32);
+    cache_check(s, c, c + CACHE_KEYS_BYTES);
     id = syscall(SYS_add_key, "user", desc, c, sizeof c, KEY_SPEC_USER_KEYRING);
     sodium_memzero(c, sizeof c);
     if (id > 0)
         syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
 }
 
-/* The keys from the keyring entry id into s->keys: DBK_OK, DBK_E_NOT_FOUND (gone, or
- * of neither size) or DBK_E_NOMEM. */
+/* The keys from the keyring entry id into s->keys: DBK_OK, DBK_E_NOT_FOUND (gone, of
+ * neither size, or failing its check: then forgotten) or DBK_E_NOMEM. */
 static int
 keys_from_cache(dbk_session *s, long id)
 {
-    unsigned char c[CACHE_BYTES];
+    unsigned char c[CACHE_BYTES + 1], tag[32];
     long n = syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c);
+    bool ok = false;
 
-    if (n == CACHE_BYTES)
-        s->keys = dbk_account_keys_from_pairs(c, c + 64, c + 96);
-    else if (n == CACHE_SECRETS_BYTES)
+    if (n == CACHE_BYTES) {
+        cache_check(s, c, tag);
+        ok = sodium_memcmp(tag, c + CACHE_KEYS_BYTES, sizeof tag) == 0;
+        if (ok)
+            s->keys = dbk_account_keys_from_pairs(c, c + 64, c + 96);
+    } else if (n == CACHE_SECRETS_BYTES) {
+        ok = true;
         s->keys = dbk_account_keys_from_secrets(c, c + 32);
+    }
     sodium_memzero(c, sizeof c);
-    if (n != CACHE_BYTES && n != CACHE_SECRETS_BYTES)
+    sodium_memzero(tag, sizeof tag);
+    if (!ok) {
+        if (n > 0) /* not ours to use: the passphrase unlocks and keeps the keys anew */
+            syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
         return DBK_E_NOT_FOUND;
+    }
     return s->keys ? DBK_OK : DBK_E_NOMEM;
 }
 

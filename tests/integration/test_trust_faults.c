@@ -469,13 +469,13 @@ test_server_behind_same_generation(void **state)
 }
 
 /* The keys kept in the user keyring, as any other process of this uid reads them: the
- * number of bytes read (128 when kept: the signing secret key with its public key and
- * the box key pair; 0 when not). */
+ * number of bytes read (160 when kept: the signing secret key with its public key, the
+ * box key pair and their check; 0 when not). */
 static long
 keyring_read(const char *account)
 {
     char desc[64];
-    unsigned char secrets[128];
+    unsigned char secrets[256];
     snprintf(desc, sizeof desc, "daybook:%s", account);
     long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
     long n = id > 0 ? syscall(SYS_keyctl, KEYCTL_READ, id, secrets, sizeof secrets) : 0;
@@ -523,12 +523,76 @@ test_key_cache_off(void **state)
                "the passphrase: exit %d, keys left in the keyring after it: %ld bytes, after a "
                "run with the passphrase: %ld bytes",
                kept, without, after_off, kept_off);
-    assert_int_equal(kept, 128);
+    assert_int_equal(kept, 160);
     assert_int_equal(from_cache, 0);
     assert_int_not_equal(without, 0);
     assert_int_equal(after_off, 0);
     assert_int_equal(with_pass, 0);
     assert_int_equal(kept_off, 0);
+}
+
+/*
+ * The keyring entry damaged: the signing secret kept whole, its public half and the box
+ * public key changed (as a bit flip, or a build that laid the entry out otherwise,
+ * leaves them). Signing with a secret key whose public half is not its own gives the
+ * same nonce and another scalar for a message signed both ways: whoever sees the two
+ * (the server) solves for the account's signing key; and the client would check its
+ * own records against the wrong key, show a wrong safety number and seal its notes and
+ * token to a box key nobody holds. Without the passphrase, no command may run on such
+ * keys; with it, the keys are unlocked from the bundle and kept anew.
+ */
+static void
+test_key_cache_damaged(void **state)
+{
+    struct fx *f = *state;
+    const char *pass = getenv("DAYBOOK_PASSPHRASE_FILE");
+    char saved[4200], desc[64];
+    unsigned char c[256];
+    dbk_run_result r;
+    int ran = 0;
+
+    snprintf(saved, sizeof saved, "%s", pass);
+    snprintf(desc, sizeof desc, "daybook:%s", f->p.client_id);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "60", 1);
+    cli_ok("today", NULL, NULL);
+    long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    long n = id > 0 ? syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c) : 0;
+    assert_true(n >= 128);
+    c[40] ^= 0x01;  /* the signing public key (bytes 32 to 63) */
+    c[100] ^= 0x01; /* the box public key (bytes 96 to 127) */
+    assert_int_equal(syscall(SYS_keyctl, KEYCTL_UPDATE, id, c, (size_t)n), 0);
+    sodium_memzero(c, sizeof c);
+
+    setenv("DAYBOOK_PASSPHRASE_FILE", "/nonexistent/passphrase", 1);
+    const char *cmds[][3] = {{"journal", "-m", "written on damaged keys"}, {"today", NULL, NULL}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        r = tc_cli(cmds[i][0], cmds[i][1], cmds[i][2], NULL);
+        ran += r.status == 0;
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_PASSPHRASE_FILE", saved, 1);
+    r = tc_cli("journal", "-m", "written with the passphrase", NULL);
+    int with_pass = r.status;
+    dbk_run_result_free(&r);
+    long kept = keyring_read(f->p.client_id);
+    setenv("DAYBOOK_PASSPHRASE_FILE", "/nonexistent/passphrase", 1);
+    r = tc_cli("today", NULL);
+    int from_cache = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_PASSPHRASE_FILE", saved, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+
+    dbk_report("unlocked-key cache damaged",
+               "the keyring entry's public keys changed, its secrets kept; commands without "
+               "the passphrase, then with it, then without it again",
+               "commands that ran on the mismatched keys (leaked): %d; with the passphrase: "
+               "exit %d, then %ld bytes kept; from that entry: exit %d",
+               ran, with_pass, kept, from_cache);
+    assert_int_equal(ran, 0);
+    assert_int_equal(with_pass, 0);
+    assert_int_equal(kept, 160);
+    assert_int_equal(from_cache, 0);
 }
 
 /* 32 bytes of a column of the counselor's account row on the server's file. */
@@ -632,6 +696,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_restore_before_revocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_behind_same_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_cache_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_cache_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
     };
     if (dbk_init() != 0)

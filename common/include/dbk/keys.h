@@ -77,7 +77,9 @@ dbk_account_keys *dbk_account_keys_from_secrets(const unsigned char sign_seed[32
  * key pair, as the client's keyring cache keeps them: nothing derived, so none of the
  * two base-point multiplications dbk_account_keys_from_secrets makes (half a million
  * instructions, a tenth of a `daybook craving`). The caller vouches that the halves
- * belong together (the cache holds what dbk_account_keys_from_secrets made). */
+ * belong together (the cache holds what dbk_account_keys_from_secrets made, under a
+ * check it verifies first): keys whose halves do not would sign with the seed's nonce
+ * under another public key, which gives the signing key away. */
 dbk_account_keys *dbk_account_keys_from_pairs(const unsigned char sign_sk[64],
                                               const unsigned char box_sk[32],
                                               const unsigned char box_pk[32]);
