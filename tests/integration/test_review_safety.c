@@ -21,6 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1117,6 +1122,198 @@ test_confirmation_unreadable_is_said(void **state)
     dbk_run_result_free(&r);
 }
 
+/* ---- a server that answers the caseload as it likes ---- */
+
+/* One answer: HTTP status and body. */
+struct answer {
+    int status;
+    const char *body;
+};
+
+/* A server on 127.0.0.1 that answers GET /v1/caseload?account= with one, GET
+ * /v1/caseload with whole, anything else 503 with no body (cannot be reached), and
+ * counts the caseload requests of each kind. One request a connection. */
+struct liar {
+    int fd, port;
+    volatile bool stop;
+    struct answer one, whole;
+    int asked_one, asked_whole;
+    pthread_t th;
+};
+
+static void
+liar_answer(int c, const struct answer *a)
+{
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     a->status, strlen(a->body));
+    if (write(c, head, (size_t)n) != n || write(c, a->body, strlen(a->body)) < 0)
+        return;
+}
+
+static void *
+liar_run(void *arg)
+{
+    struct liar *l = arg;
+    while (!l->stop) {
+        struct pollfd pf = {l->fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        int c = accept(l->fd, NULL, NULL);
+        char req[8192];
+        size_t n = 0;
+        ssize_t r;
+        if (c < 0)
+            continue;
+        while (n < sizeof req - 1 && (r = read(c, req + n, sizeof req - 1 - n)) > 0) {
+            n += (size_t)r;
+            req[n] = '\0';
+            if (strstr(req, "\r\n\r\n") != NULL)
+                break;
+        }
+        req[n] = '\0';
+        static const struct answer down = {503, ""};
+        if (strncmp(req, "GET /v1/caseload?account=", 25) == 0) {
+            l->asked_one++;
+            liar_answer(c, &l->one);
+        } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
+            l->asked_whole++;
+            liar_answer(c, &l->whole);
+        } else {
+            liar_answer(c, &down);
+        }
+        shutdown(c, SHUT_WR);
+        while (read(c, req, sizeof req) > 0) /* until the client closes */
+            ;
+        close(c);
+    }
+    return NULL;
+}
+
+static void
+liar_start(struct liar *l)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_true((l->fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(l->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l->fd, 16), 0);
+    assert_int_equal(getsockname(l->fd, (struct sockaddr *)&a, &len), 0);
+    l->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&l->th, NULL, liar_run, l), 0);
+}
+
+static void
+liar_stop(struct liar *l)
+{
+    l->stop = true;
+    pthread_join(l->th, NULL);
+    close(l->fd);
+}
+
+/*
+ * A server that answers the review's one-row caseload (GET /v1/caseload?account=)
+ * otherwise than the whole caseload, refuses the parameter on purpose to be asked for
+ * the whole one, or cannot be reached but for the caseload. Each answer that says the
+ * client did not share, revoked or let consent expire, wherever it comes from, refuses
+ * the review: a row for another account, no row, two rows whose last is a revocation,
+ * an unknown_field that brings the whole caseload saying "revoked" or holding no row;
+ * the whole caseload's "active" is never asked for once the one row said otherwise.
+ * Reviews shown against such an answer are counted (leaked: 0). The one review the
+ * answer allows says the server could not be reached for the entries (pulled: false).
+ */
+static void
+test_caseload_row_lies(void **state)
+{
+    struct fx *f = *state;
+    char other[DBK_ID_TEXT_LEN + 1], sql[256], bodies[6][512];
+    dbk_id id;
+    const char *me = f->p.client_id;
+    struct liar l = {0};
+    dbk_run_result r;
+    int leaked = 0, refused = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));  /* the real server: shared, and said so */
+    randombytes_buf(id.b, sizeof id.b); /* an account that is no client of this counselor */
+    dbk_id_to_text(&id, other);
+    snprintf(bodies[0], sizeof bodies[0],
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}", other);
+    snprintf(bodies[1], sizeof bodies[1], "{\"clients\":[]}");
+    snprintf(bodies[2], sizeof bodies[2],
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"},"
+             "{\"account\":\"%s\",\"grant_state\":\"revoked\"}]}",
+             me, me);
+    snprintf(bodies[3], sizeof bodies[3],
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"revoked\"}]}", me);
+    snprintf(bodies[4], sizeof bodies[4],
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}", me);
+    snprintf(bodies[5], sizeof bodies[5],
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"expired\"}]}", me);
+    static const char unknown[] = "{\"error\":{\"code\":\"unknown_field\",\"message\":\"x\"}}";
+    const struct {
+        struct answer one, whole;
+    } lies[] = {
+        {{200, bodies[0]}, {200, bodies[4]}}, /* a row for another account */
+        {{200, bodies[1]}, {200, bodies[4]}}, /* no row */
+        {{200, bodies[2]}, {200, bodies[4]}}, /* two rows, the last a revocation */
+        {{200, bodies[3]}, {200, bodies[4]}}, /* revoked here, active in the whole */
+        {{400, unknown}, {200, bodies[3]}},   /* refused: the whole says revoked */
+        {{400, unknown}, {200, bodies[1]}},   /* refused: the whole holds no row */
+        {{400, unknown}, {400, unknown}},     /* refused both ways */
+        {{200, bodies[5]}, {200, bodies[4]}}, /* expired */
+        {{503, ""}, {200, bodies[4]}},        /* unreachable: as it last said (expired) */
+    };
+
+    liar_start(&l);
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
+             l.port);
+    profile_stamp(f->p.counselor_home, sql);
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        l.one = lies[i].one;
+        l.whole = lies[i].whole;
+        r = tc_cli("--json", "review", "Sam R", NULL);
+        if (r.status == 0)
+            leaked++;
+        else
+            refused += contains(r.err, "no review is made") || contains(r.err, "caseload");
+        dbk_run_result_free(&r);
+    }
+    int asked_whole_after_row = l.asked_whole;
+
+    /* The one answer that allows it: a review from this device's entries, said unpulled. */
+    l.one = (struct answer){200, bodies[4]};
+    r = tc_cli("--json", "review", "Sam R", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    int shown = r.status == 0 && j != NULL;
+    bool said = shown && json_is_false(json_object_get(json_object_get(j, "data"), "pulled")) &&
+                json_is_true(json_object_get(json_object_get(j, "data"), "stale"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
+             f->srv.base_url);
+    profile_stamp(f->p.counselor_home, sql);
+
+    dbk_report("malicious server: the review's one caseload row",
+               "the server answers GET /v1/caseload?account= otherwise than the whole "
+               "caseload (another account's row, none, two, revoked against active, "
+               "unknown_field on purpose, expired, unreachable) and serves no entries",
+               "reviews shown against a refusal (leaked): %d of %zu, refused with a reason: %d; "
+               "whole caseloads asked for: %d (after unknown_field: 3); the review it allows "
+               "says it is not fresh: %s",
+               leaked, sizeof lies / sizeof lies[0], refused, asked_whole_after_row,
+               said ? "yes" : "no");
+    assert_int_equal(leaked, 0);
+    assert_int_equal(refused, (int)(sizeof lies / sizeof lies[0]));
+    assert_int_equal(asked_whole_after_row, 3);
+    assert_true(shown);
+    assert_true(said);
+}
+
 int
 main(void)
 {
@@ -1135,6 +1332,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pin_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_unreadable_not_repinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmation_unreadable_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
