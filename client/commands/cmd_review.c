@@ -52,30 +52,33 @@ usage(void)
     return DBK_EXIT_USAGE;
 }
 
-/* Consent: the caseload's word, or offline what it said last. Prints why not. */
+#define CONSENT_STATE_LEN 32 /* "active", "revoked", "expired", "none" */
+
+/* Consent: the caseload's word, or offline (or with the server not answering for it)
+ * what it said last, into state. Prints why not. */
 static int
 check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
-              const json_t **entry)
+              const json_t **entry, char state[CONSENT_STATE_LEN])
 {
-    char state[32] = "";
+    state[0] = '\0';
     *entry = NULL;
     if (caseload != NULL) {
         size_t i;
         json_t *v;
         char t[DBK_ID_TEXT_LEN + 1];
         dbk_id_to_text(client, t);
-        snprintf(state, sizeof state, "none");
+        snprintf(state, CONSENT_STATE_LEN, "none");
         json_array_foreach(caseload, i, v) {
             const char *a = json_string_value(json_object_get(v, "account"));
             const char *g = json_string_value(json_object_get(v, "grant_state"));
             if (a != NULL && g != NULL && strcmp(a, t) == 0) {
-                snprintf(state, sizeof state, "%s", g);
+                snprintf(state, CONSENT_STATE_LEN, "%s", g);
                 *entry = v;
             }
         }
         dbk_co_state_put(s, client, state);
     } else {
-        dbk_co_state_get(s, client, state, sizeof state);
+        dbk_co_state_get(s, client, state, CONSENT_STATE_LEN);
     }
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
         strcmp(state, "none") == 0) {
@@ -250,7 +253,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
     const json_t *entry;
     dbk_id client;
-    char label[64];
+    char label[64], consent[CONSENT_STATE_LEN];
     int rc, ret;
 
     if ((ret = parse_review(&a, argc, argv)) != DBK_EXIT_OK)
@@ -270,8 +273,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
         (ret = client_and_caseload(&s, &a, aliases, &client, &caseload)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
-    if ((ret = check_consent(&s, caseload, &client, label, &entry)) != DBK_EXIT_OK)
+    if ((ret = check_consent(&s, caseload, &client, label, &entry, consent)) != DBK_EXIT_OK)
         goto out;
+    /* When unsure, flag: online, but the server did not answer for the consent. */
+    if (caseload == NULL && !a.offline)
+        fprintf(stderr,
+                "daybook: the server did not answer for %s's consent; this review follows "
+                "what this device last saw (%s). Sync again before acting on it.\n",
+                label, consent[0] ? consent : "unknown");
 
     /* The period from this account's own entries (session markers); then the client's
      * streams and this account's own: everything the review counts, without opening the
@@ -293,6 +302,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
     json_object_set(rev, "data", fresh);
+    json_object_set_new(rev, "consent",
+                        json_pack("{s:s, s:b}", "state", consent[0] ? consent : "unknown",
+                                  "checked", caseload != NULL));
     if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL)
         keep_reviewed(&s, &client, &l, &p, kept);
 out:

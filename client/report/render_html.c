@@ -159,6 +159,20 @@ html_freshness(FILE *o, const json_t *d)
         fprintf(o, "<p id=\"data-as-of\">Data as of %s (the last successful sync).</p>\n", at);
 }
 
+/* Consent read from what this device last saw, not asked of the server now (cmd_review). */
+static void
+html_consent(FILE *o, const json_t *r)
+{
+    const json_t *c = json_object_get(r, "consent");
+    if (!json_is_false(json_object_get(c, "checked")))
+        return;
+    fputs("<p class=\"stale\" id=\"consent-unchecked\">Consent not checked now: the server was "
+          "not asked or did not answer; as this device last saw it: ",
+          o);
+    esc(o, S(c, "state"));
+    fputs(".</p>\n", o);
+}
+
 static void
 html_read_first(FILE *o, const json_t *rf)
 {
@@ -506,6 +520,7 @@ dbk_report_html(FILE *o, const json_t *r)
 {
     html_head(o, r);
     html_freshness(o, json_object_get(r, "data"));
+    html_consent(o, r);
     char says[256];
     bool loud;
     if (dbk_report_withheld_says(r, says, sizeof says, &loud) != NULL) {

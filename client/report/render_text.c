@@ -177,6 +177,12 @@ text_header(FILE *o, const json_t *r)
                 color ? "\033[0m" : "");
     else if (d != NULL)
         fprintf(o, "data as of %s (the last successful sync)\n", at);
+    const json_t *c = json_object_get(r, "consent");
+    if (json_is_false(json_object_get(c, "checked")))
+        fprintf(o,
+                "%s!! CONSENT NOT CHECKED NOW: the server was not asked or did not answer; as "
+                "this device last saw it: %s%s\n",
+                color ? "\033[1;31m" : "", S(c, "state"), color ? "\033[0m" : "");
     char says[256];
     bool loud;
     if (dbk_report_withheld_says(r, says, sizeof says, &loud) != NULL) {

@@ -1293,6 +1293,23 @@ test_caseload_row_lies(void **state)
                 json_is_true(json_object_get(json_object_get(j, "data"), "stale"));
     json_decref(j);
     dbk_run_result_free(&r);
+
+    /* Then the caseload does not answer: the review follows the consent this device last
+     * saw (active), and says so in the JSON, on stderr and in the text. */
+    l.one = (struct answer){503, ""};
+    l.whole = l.one;
+    r = tc_cli("--json", "review", "Sam R", NULL);
+    j = json_loads(r.out, 0, NULL);
+    const json_t *c = json_object_get(j, "consent");
+    bool unchecked_said = r.status == 0 && json_is_false(json_object_get(c, "checked")) &&
+                          json_is_string(json_object_get(c, "state")) &&
+                          strcmp(json_string_value(json_object_get(c, "state")), "active") == 0 &&
+                          contains(r.err, "did not answer for");
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam R", NULL);
+    unchecked_said = unchecked_said && r.status == 0 && contains(r.out, "CONSENT NOT CHECKED NOW");
+    dbk_run_result_free(&r);
     liar_stop(&l);
     snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
              f->srv.base_url);
@@ -1304,14 +1321,16 @@ test_caseload_row_lies(void **state)
                "unknown_field on purpose, expired, unreachable) and serves no entries",
                "reviews shown against a refusal (leaked): %d of %zu, refused with a reason: %d; "
                "whole caseloads asked for: %d (after unknown_field: 3); the review it allows "
-               "says it is not fresh: %s",
+               "says it is not fresh: %s; with the caseload unanswered, says its consent "
+               "was not checked now: %s",
                leaked, sizeof lies / sizeof lies[0], refused, asked_whole_after_row,
-               said ? "yes" : "no");
+               said ? "yes" : "no", unchecked_said ? "yes" : "no");
     assert_int_equal(leaked, 0);
     assert_int_equal(refused, (int)(sizeof lies / sizeof lies[0]));
     assert_int_equal(asked_whole_after_row, 3);
     assert_true(shown);
     assert_true(said);
+    assert_true(unchecked_said);
 }
 
 int
