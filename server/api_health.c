@@ -91,7 +91,8 @@ dbk_api_metrics(dbk_http_request *req)
 {
     dbk_app *app = req->app;
     uint64_t commits = 0, jobs = 0;
-    char buf[2048];
+    dbk_checkpoint_counts ck;
+    char buf[4096];
     int n;
 
     if (!app->config.metrics_public && !dbk_http_from_loopback(req)) {
@@ -131,6 +132,27 @@ dbk_api_metrics(dbk_http_request *req)
                  (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
                  (unsigned long long)app->requests[5], (long long)app->info.restore_generation,
                  dbk_store_full(app->store) ? 1 : 0, (unsigned long long)app->heap_trims);
+    if (n > 0 && (size_t)n < sizeof buf && dbk_store_checkpoint_counts(app->store, &ck) == DBK_OK)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "# HELP daybook_wal_checkpoints_total SQLite checkpoints of the write-ahead "
+                      "log, by the checkpoint thread and by the storage thread (at the log's "
+                      "bound, every request waiting).\n"
+                      "# TYPE daybook_wal_checkpoints_total counter\n"
+                      "daybook_wal_checkpoints_total{by=\"thread\"} %llu\n"
+                      "daybook_wal_checkpoints_total{by=\"storage\"} %llu\n"
+                      "# HELP daybook_wal_checkpoint_thread_syncs_total Syncs of daybook.db "
+                      "by the checkpoint thread after its runs.\n"
+                      "# TYPE daybook_wal_checkpoint_thread_syncs_total counter\n"
+                      "daybook_wal_checkpoint_thread_syncs_total %llu\n"
+                      "# HELP daybook_wal_checkpoint_storage_pages_total Pages of the log the "
+                      "storage thread's checkpoints found left to copy.\n"
+                      "# TYPE daybook_wal_checkpoint_storage_pages_total counter\n"
+                      "daybook_wal_checkpoint_storage_pages_total %llu\n"
+                      "# HELP daybook_wal_max_pages The log's bound (--wal-max-mb), in pages.\n"
+                      "# TYPE daybook_wal_max_pages gauge\ndaybook_wal_max_pages %llu\n",
+                      (unsigned long long)ck.thread, (unsigned long long)ck.storage,
+                      (unsigned long long)ck.thread_syncs, (unsigned long long)ck.storage_pages,
+                      (unsigned long long)ck.bound_pages);
     dbk_http_respond(req, 200, "text/plain; version=0.0.4", NULL, buf,
                      n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0);
 }

@@ -122,6 +122,18 @@ int dbk_store_reserve(dbk_store *st, int64_t bytes);
  * checkpoints on the storage thread as before). PostgreSQL: nothing to do.
  */
 int dbk_store_checkpoints(dbk_store *st, int64_t wal_max_bytes);
+/* What dbk_store_checkpoints has done so far, for /metrics; any thread. The storage
+ * thread's checkpoints hold every request while they run, for a time that grows
+ * with the pages of the log they find left to copy. DBK_OK, or DBK_E_UNAVAILABLE
+ * when no thread checkpoints (PostgreSQL, or not started). */
+typedef struct dbk_checkpoint_counts {
+    uint64_t thread;        /* runs of the checkpoint thread */
+    uint64_t thread_syncs;  /* its syncs of daybook.db after a run */
+    uint64_t storage;       /* checkpoints of the storage thread (at the bound) */
+    uint64_t storage_pages; /* the pages of the log they found left to copy */
+    uint64_t bound_pages;   /* the bound (wal_max_bytes), in pages */
+} dbk_checkpoint_counts;
+int dbk_store_checkpoint_counts(dbk_store *st, dbk_checkpoint_counts *out);
 /*
  * The commit's sync, taken out of the commit (daybookd serve; SQLite): from now on
  * dbk_store_tx_commit writes the transaction to the write-ahead log without waiting

@@ -40,6 +40,7 @@
     X(int, data_version, (, int64_t *out), (, out))                                                \
     X(int, reserve, (, int64_t bytes), (, bytes))                                                  \
     X(int, checkpoints, (, int64_t wal_max_bytes), (, wal_max_bytes))                              \
+    X(int, checkpoint_counts, (, dbk_checkpoint_counts *out), (, out))                             \
     X(int, defer_sync, (), ())                                                                     \
     X(int, sync, (), ())                                                                           \
     X(int, room, (), ())                                                                           \

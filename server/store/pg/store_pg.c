@@ -1450,6 +1450,14 @@ pg_checkpoints(pg_store *st, int64_t wal_max_bytes)
 }
 
 static int
+pg_checkpoint_counts(pg_store *st, dbk_checkpoint_counts *out)
+{
+    (void)st;
+    (void)out;
+    return DBK_E_UNAVAILABLE; /* PostgreSQL checkpoints by itself */
+}
+
+static int
 pg_defer_sync(pg_store *st)
 {
     (void)st;
