@@ -12,6 +12,7 @@
 #include "dbk/init.h"
 #include <sqlite3.h>
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1310,6 +1311,95 @@ test_heap_given_back_at_rest(void **state)
     assert_int_equal(metric(s, "daybook_heap_trims_total"), after);
 }
 
+/* Times the threads of process pid went to sleep and were woken since they started:
+ * voluntary_ctxt_switches summed over the status file of each /proc/PID/task. */
+static long long
+wakeups(pid_t pid)
+{
+    char path[320], line[256];
+    long long sum = 0;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue; /* a thread that just ended */
+        while (fgets(line, sizeof line, f) != NULL)
+            if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0)
+                sum += atoll(line + 24);
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+/*
+ * An idle daybookd sleeps: nothing wakes any of its threads while no request comes,
+ * after start and after a request once its heap trim has run (server/main.c,
+ * on_trim_tick; the trim timer used to repeat every 250 ms, 12 wake-ups in 3 s).
+ * What is counted is wake-ups, not time: 3 s of rest must cost at most 3.
+ */
+static void
+test_idle_server_sleeps(void **state)
+{
+    dbk_server *s = *state;
+    long long w;
+    long st;
+
+    usleep(1000000); /* start-up's own work done */
+    w = wakeups(s->pid);
+    usleep(3000000);
+    assert_true(wakeups(s->pid) - w <= 3);
+
+    json_decref(tc_req(s, NULL, "GET", "/healthz", NULL, &st));
+    assert_int_equal(st, 200);
+    usleep(1000000); /* its trim, DBK_IDLE_TRIM_MS later */
+    w = wakeups(s->pid);
+    usleep(3000000);
+    assert_true(wakeups(s->pid) - w <= 3);
+}
+
+/*
+ * A trickle of requests, each a little more than DBK_IDLE_TRIM_MS after the one
+ * before (a few devices syncing), trims at most once per DBK_TRIM_INTERVAL_MS (10 s),
+ * not after each request; the memory they freed still goes back once they stop.
+ */
+static void
+test_trickle_trims_seldom(void **state)
+{
+    dbk_server *s = *state;
+    long long first, during, after;
+    long st;
+
+    json_decref(tc_req(s, NULL, "GET", "/healthz", NULL, &st));
+    first = metric(s, "daybook_heap_trims_total");
+    for (int n = 0; n < 300 && first == 0; n++) {
+        usleep(50000);
+        first = metric(s, "daybook_heap_trims_total");
+    }
+    assert_int_equal(first, 1); /* the first trim is not held back */
+    for (int i = 0; i < 8; i++) {
+        json_decref(tc_req(s, NULL, "GET", "/healthz", NULL, &st));
+        assert_int_equal(st, 200);
+        usleep(600000);
+    }
+    during = metric(s, "daybook_heap_trims_total");
+    assert_true(during - first <= 1); /* was 8, one after each */
+    after = during;
+    for (int n = 0; n < 400 && after == during; n++) { /* within the interval: 20 s */
+        usleep(50000);
+        after = metric(s, "daybook_heap_trims_total");
+    }
+    assert_int_equal(after, during + 1);
+}
+
 /* A sync that pulls c's shared stream since cursor: the response, status 200 checked. */
 static json_t *
 sync_since(dbk_server *s, tc_account *c, long long cursor)
@@ -2275,6 +2365,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fast_use_last_seen_after_stop, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
         cmocka_unit_test_setup_teardown(test_heap_given_back_at_rest, start, stop),
+        cmocka_unit_test_setup_teardown(test_idle_server_sleeps, start, stop),
+        cmocka_unit_test_setup_teardown(test_trickle_trims_seldom, start, stop),
     };
     if (dbk_init() != 0)
         return 1;
