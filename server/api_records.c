@@ -66,8 +66,9 @@ struct pull_unit {
     dbk_head head;
 };
 
-/* One prep of the verify stage: items [from, to) of the push, counted across its
- * units in order. */
+/* One prep of the verify stage: the push's items tried on a prep thread (pre_tried),
+ * from the from-th of them to before the to-th, counted across its units in order.
+ * Counting only those, every chunk has signatures to verify (submit_records). */
 struct verify_chunk {
     dbk_prep prep; /* first: the worker's view */
     dbk_api_job *job;
@@ -421,15 +422,16 @@ preverify_run(dbk_prep *p)
 {
     struct verify_chunk *ch = (struct verify_chunk *)p;
     struct records_ctx *c = ch->job->ctx;
-    size_t base = 0;
-    for (size_t k = 0; k < c->npush && base < ch->to; k++) {
+    size_t at = 0; /* tried items before this one */
+    for (size_t k = 0; k < c->npush && at < ch->to; k++) {
         struct push_unit *u = &c->push[k];
-        for (size_t i = 0; i < u->n; i++) {
-            size_t at = base + i;
-            if (at >= ch->from && at < ch->to && u->pre_tried[i])
+        for (size_t i = 0; i < u->n && at < ch->to; i++) {
+            if (!u->pre_tried[i])
+                continue;
+            if (at >= ch->from)
                 u->pre_ok[i] = verify_envelope(&u->items[i], u->pre_pk[i]) == 0;
+            at++;
         }
-        base += u->n;
     }
 }
 
@@ -440,7 +442,7 @@ static void
 submit_records(dbk_api_job *j)
 {
     struct records_ctx *c = j->ctx;
-    size_t tried = 0, total = 0, njobs, per;
+    size_t tried = 0, njobs, per;
     dbk_id me;
 
     if (nothing_new(j))
@@ -457,7 +459,6 @@ submit_records(dbk_api_job *j)
             if ((u->pre_tried[i] = dbk_id_equal(&u->items[i].hdr.author, &me) &&
                                    dbk_api_known_sign_pk(&me, u->pre_pk[i])))
                 tried++;
-        total += u->n;
     }
     if (tried == 0) {
         dbk_api_submit(j);
@@ -466,12 +467,18 @@ submit_records(dbk_api_job *j)
     njobs = (tried + VERIFY_CHUNK_MIN - 1) / VERIFY_CHUNK_MIN;
     if (njobs > VERIFY_JOBS_MAX)
         njobs = VERIFY_JOBS_MAX;
-    per = (total + njobs - 1) / njobs;
+    /* The tried items split evenly: each chunk gets per of them, the last what is
+     * left, at least one (njobs - 1 chunks of per hold fewer than tried, since
+     * tried > VERIFY_CHUNK_MIN * (njobs - 1) and njobs <= VERIFY_JOBS_MAX). Split
+     * over all the items, as before, a chunk could get none of the tried ones (a
+     * push of the caller's envelopes and others') and still cost a prep thread's
+     * wake-up. */
+    per = (tried + njobs - 1) / njobs;
     for (size_t k = 0; k < njobs; k++) {
         struct verify_chunk *ch = &c->verify[k];
         ch->job = j;
         ch->from = k * per;
-        ch->to = (k + 1) * per < total ? (k + 1) * per : total;
+        ch->to = (k + 1) * per < tried ? (k + 1) * per : tried;
         ch->prep.run = preverify_run;
         ch->prep.next = k + 1 < njobs ? &c->verify[k + 1].prep : NULL;
     }

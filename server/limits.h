@@ -107,7 +107,11 @@
 #define DBK_MALLOC_MMAP_BYTES (8 * 1024 * 1024)
 #define DBK_MALLOC_TRIM_BYTES (16 * 1024 * 1024)
 /* How long daybookd serves no response before it gives free heap memory back to the
- * kernel, once per burst (main.c, on_trim_tick). */
+ * kernel, once per burst (main.c, on_trim_tick); and the least time between two such
+ * trims, so that a trickle of requests a little more than DBK_IDLE_TRIM_MS apart (a
+ * few devices syncing) does not trim after each one: what such a trickle leaves
+ * free is small, and the next trim takes it. */
 #define DBK_IDLE_TRIM_MS 250
+#define DBK_TRIM_INTERVAL_MS 10000
 
 #endif

@@ -229,8 +229,13 @@ write_port_file(const char *path, int port)
 struct serve_state {
     dbk_app app;
     uv_signal_t sigterm, sigint;
-    uv_timer_t trim_timer; /* the allocator trimmed at rest (on_trim_tick) */
-    uint64_t trim_seen, trim_done;
+    /* The allocator trimmed at rest (on_trim_tick): trim_watch arms trim_timer when
+     * responses were sent; nothing runs while nothing is sent. */
+    uv_prepare_t trim_watch;
+    uv_timer_t trim_timer;
+    uint64_t trim_seen, trim_done; /* responses_total when last looked at, last trimmed */
+    uint64_t seen_ms, trim_ms;     /* when trim_seen changed, when the last trim ran */
+    bool trimmed;                  /* trim_ms is set */
 };
 
 static uint64_t
@@ -248,26 +253,61 @@ responses_total(const dbk_app *app)
  * that a pull's response reuses memory while requests keep coming) and every free
  * block below it. After tests/bench's push and pull, 13 MiB were in use (8 of them
  * the SQLite page cache) and 15 MiB more were free but held, most of it in the
- * storage thread's heap. A tick that finds no response since the one before (a whole
- * DBK_IDLE_TRIM_MS at rest) and some since the last trim gives the free pages back,
- * once: a server under load never trims, and one at rest trims once per burst.
+ * storage thread's heap. Once no response has been sent for DBK_IDLE_TRIM_MS, the
+ * free pages go back, once: a server under load never trims, one at rest trims once
+ * per burst, and a trickle of requests at most once per DBK_TRIM_INTERVAL_MS.
+ *
+ * The timer runs only while a response is not yet covered by a trim: armed by the
+ * loop's prepare phase when it sees new responses (on_trim_watch), pushed back while
+ * they keep coming or the last trim is recent, and left stopped after its trim. An
+ * idle daybookd's loop thread therefore sleeps until a connection comes (it woke
+ * every DBK_IDLE_TRIM_MS when this timer repeated). A prepare callback never wakes
+ * the loop: it runs once per turn that something else woke.
  */
+static void
+trim_look(struct serve_state *s)
+{
+    uint64_t n = responses_total(&s->app);
+    if (n != s->trim_seen) {
+        s->trim_seen = n;
+        s->seen_ms = uv_now(s->app.loop);
+    }
+}
+
 static void
 on_trim_tick(uv_timer_t *t)
 {
     struct serve_state *s = t->data;
-    uint64_t n = responses_total(&s->app);
-    if (n != s->trim_seen) {
-        s->trim_seen = n;
+    uint64_t now = uv_now(s->app.loop), due;
+
+    trim_look(s);
+    if (s->trim_seen == s->trim_done)
+        return; /* every response is covered: the timer stays stopped */
+    due = s->seen_ms + DBK_IDLE_TRIM_MS;
+    if (s->trimmed && due < s->trim_ms + DBK_TRIM_INTERVAL_MS)
+        due = s->trim_ms + DBK_TRIM_INTERVAL_MS;
+    if (due > now) {
+        uv_timer_start(t, on_trim_tick, due - now, 0);
         return;
     }
-    if (n == s->trim_done)
-        return;
-    s->trim_done = n;
+    s->trim_done = s->trim_seen;
+    s->trim_ms = now;
+    s->trimmed = true;
     s->app.heap_trims++;
 #ifdef __GLIBC__
     (void)malloc_trim(0);
 #endif
+}
+
+static void
+on_trim_watch(uv_prepare_t *p)
+{
+    struct serve_state *s = p->data;
+    uint64_t seen = s->trim_seen;
+
+    trim_look(s);
+    if (s->trim_seen != seen && !uv_is_active((uv_handle_t *)&s->trim_timer))
+        uv_timer_start(&s->trim_timer, on_trim_tick, DBK_IDLE_TRIM_MS, 0);
 }
 
 static void
@@ -281,6 +321,7 @@ on_drained(void *arg)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->trim_timer, NULL);
+    uv_close((uv_handle_t *)&s->trim_watch, NULL);
     DBK_LOG(DBK_LOG_INFO, "stopped");
 }
 
@@ -697,9 +738,12 @@ serve_run(struct serve_opts *o)
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_timer_init(s.app.loop, &s.trim_timer);
-    s.trim_timer.data = &s;
-    uv_timer_start(&s.trim_timer, on_trim_tick, DBK_IDLE_TRIM_MS, DBK_IDLE_TRIM_MS);
-    uv_unref((uv_handle_t *)&s.trim_timer); /* never what keeps the loop running */
+    uv_prepare_init(s.app.loop, &s.trim_watch);
+    s.trim_timer.data = s.trim_watch.data = &s;
+    uv_prepare_start(&s.trim_watch, on_trim_watch);
+    /* Neither is ever what keeps the loop running. */
+    uv_unref((uv_handle_t *)&s.trim_timer);
+    uv_unref((uv_handle_t *)&s.trim_watch);
 
     {
         char sid[DBK_ID_TEXT_LEN + 1];

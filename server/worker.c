@@ -67,6 +67,7 @@ struct dbk_worker {
     uv_cond_t prep_cond;
     dbk_prep *prep_head, *prep_tail;
     size_t prep_queued; /* preps in the queue */
+    size_t prep_jobs;   /* jobs submitted to prep and not yet handed on, for /metrics */
     int prep_sleeping;  /* prep threads waiting on prep_cond */
     int prep_woken;     /* of those, signalled and not yet running */
     bool prep_stopping;
@@ -286,6 +287,7 @@ hand_on(dbk_worker *w)
     uv_mutex_unlock(&w->prep_lock);
     queue_jobs(w, first, last, n);
     uv_mutex_lock(&w->prep_lock);
+    w->prep_jobs -= n; /* counted in pending now (a moment twice, never not at all) */
 }
 
 /* A prep thread: runs preps until told to stop and the queue is empty; a job whose
@@ -335,7 +337,9 @@ dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
     dbk_prep *last = first;
     size_t n = 0;
 
-    if (w->nprep == 0) { /* no prep thread could start: the storage thread does it all */
+    /* No prep thread could start, or no prep: the storage thread does it all. A job
+     * queued here with no prep would never be handed on. */
+    if (w->nprep == 0 || first == NULL) {
         dbk_worker_submit(w, job);
         return;
     }
@@ -346,6 +350,7 @@ dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first)
     }
     uv_mutex_lock(&w->prep_lock);
     job->prep_left = n;
+    w->prep_jobs++;
     if (w->prep_tail != NULL)
         w->prep_tail->next = first;
     else
@@ -436,8 +441,11 @@ size_t
 dbk_worker_pending(dbk_worker *w)
 {
     size_t n;
+    uv_mutex_lock(&w->prep_lock);
+    n = w->prep_jobs;
+    uv_mutex_unlock(&w->prep_lock);
     uv_mutex_lock(&w->lock);
-    n = w->pending;
+    n += w->pending;
     uv_mutex_unlock(&w->lock);
     return n;
 }

@@ -73,7 +73,11 @@ void dbk_worker_submit(dbk_worker *w, dbk_job *job);
  * save the storage thread work it would otherwise do (api_records.c's verify). */
 void dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first);
 
-/* Jobs queued or running, for /metrics. */
+/* Jobs at their preps, queued or running: a gauge for /metrics, nothing more. The
+ * stop does not read it: daybookd drains first, and the drain ends only once every
+ * request has been answered (http.c frees no connection whose handler has not
+ * responded), so a push still at its preps holds it; then dbk_worker_stop finishes
+ * what is left, preps first (the uses noted for the store, api.c). */
 size_t dbk_worker_pending(dbk_worker *w);
 /* Transactions committed and jobs run so far, for /metrics. */
 void dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *jobs);

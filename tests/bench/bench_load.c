@@ -869,6 +869,26 @@ metric(target *t, const char *name)
     return sum;
 }
 
+/* daybookd's heap trims so far (all nodes), or -1 for a peer. */
+static long long
+trims_now(target *t)
+{
+    return t->kind == K_DAYBOOK ? metric(t, "\ndaybook_heap_trims_total") : -1;
+}
+
+/* Waits until every node of a daybookd target has trimmed since it counted `before`
+ * trims (server/limits.h: DBK_TRIM_INTERVAL_MS, 10 s, plus slack), so its RSS at rest
+ * is read after the pull's trim. */
+static void
+wait_trimmed(target *t, long long before)
+{
+    if (before < 0)
+        return;
+    for (int i = 0;
+         i < 300 && metric(t, "\ndaybook_heap_trims_total") < before + (t->nodes == 2 ? 2 : 1); i++)
+        usleep(50000);
+}
+
 /* Busy and stolen CPU time of the whole machine (every core), from /proc/stat. */
 static void
 snap_machine(cpu_snap *s)
@@ -1419,6 +1439,7 @@ run_target(target *t)
 {
     phase push, pull;
     int64_t du0, du1;
+    long long trims = -1;
 
     snprintf(t->log, sizeof t->log, "%s/server.log", t->dir);
     mkdir_p(t->dir);
@@ -1445,12 +1466,14 @@ run_target(target *t)
     phase_prepare(&push, t, OP_PUSH);
     phase_prepare(&pull, t, OP_PULL);
     du0 = bl_du(t->data_dir);
-    if (phase_run(&push) == 0 && phase_run(&pull) == 0) {
+    if (phase_run(&push) == 0 && (trims = trims_now(t), phase_run(&pull)) == 0) {
         du1 = bl_du(t->data_dir);
         measure_mem(t, "after");
         /* And once the server has been at rest a while: what it keeps between bursts
-         * (daybookd gives free heap memory back after DBK_IDLE_TRIM_MS at rest). */
+         * (daybookd gives free heap memory back after DBK_IDLE_TRIM_MS at rest, at most
+         * once per DBK_TRIM_INTERVAL_MS: the push's trim may hold the pull's back). */
         usleep(1000000);
+        wait_trimmed(t, trims);
         measure_mem(t, "rest");
         if (t->kind != K_TRIVIAL && t->store == NULL && du0 >= 0 && du1 >= 0)
             row(t, "disk_bytes_per_record", "bytes on disk per record (data directory growth)",

@@ -12,6 +12,7 @@
 #include "dbk/init.h"
 #include <sqlite3.h>
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1328,6 +1329,237 @@ test_heap_given_back_at_rest(void **state)
     assert_int_equal(metric(s, "daybook_heap_trims_total"), after);
 }
 
+/* Times the threads of process pid went to sleep and were woken since they started:
+ * voluntary_ctxt_switches summed over the status file of each /proc/PID/task. */
+static long long
+wakeups(pid_t pid)
+{
+    char path[320], line[256];
+    long long sum = 0;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue; /* a thread that just ended */
+        while (fgets(line, sizeof line, f) != NULL)
+            if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0)
+                sum += atoll(line + 24);
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+/*
+ * An idle daybookd sleeps: nothing wakes any of its threads while no request comes,
+ * after start and after a request once its heap trim has run (server/main.c,
+ * on_trim_tick; the trim timer used to repeat every 250 ms, 12 wake-ups in 3 s).
+ * What is counted is wake-ups, not time: 3 s of rest must cost at most 3.
+ */
+static void
+test_idle_server_sleeps(void **state)
+{
+    dbk_server *s = *state;
+    long long w;
+    long st;
+
+    usleep(1000000); /* start-up's own work done */
+    w = wakeups(s->pid);
+    usleep(3000000);
+    assert_true(wakeups(s->pid) - w <= 3);
+
+    json_decref(tc_req(s, NULL, "GET", "/healthz", NULL, &st));
+    assert_int_equal(st, 200);
+    usleep(1000000); /* its trim, DBK_IDLE_TRIM_MS later */
+    w = wakeups(s->pid);
+    usleep(3000000);
+    assert_true(wakeups(s->pid) - w <= 3);
+}
+
+/*
+ * A trickle of requests, each a little more than DBK_IDLE_TRIM_MS after the one
+ * before (a few devices syncing), trims at most once per DBK_TRIM_INTERVAL_MS (10 s),
+ * not after each request; the memory they freed still goes back once they stop.
+ */
+static void
+test_trickle_trims_seldom(void **state)
+{
+    dbk_server *s = *state;
+    long long first, during, after;
+    long st;
+
+    json_decref(tc_req(s, NULL, "GET", "/healthz", NULL, &st));
+    first = metric(s, "daybook_heap_trims_total");
+    for (int n = 0; n < 300 && first == 0; n++) {
+        usleep(50000);
+        first = metric(s, "daybook_heap_trims_total");
+    }
+    assert_int_equal(first, 1); /* the first trim is not held back */
+    for (int i = 0; i < 8; i++) {
+        json_decref(tc_req(s, NULL, "GET", "/healthz", NULL, &st));
+        assert_int_equal(st, 200);
+        usleep(600000);
+    }
+    during = metric(s, "daybook_heap_trims_total");
+    assert_true(during - first <= 1); /* was 8, one after each */
+    after = during;
+    for (int n = 0; n < 400 && after == during; n++) { /* within the interval: 20 s */
+        usleep(50000);
+        after = metric(s, "daybook_heap_trims_total");
+    }
+    assert_int_equal(after, during + 1);
+}
+
+#define STORM_PUSHERS 4
+#define STORM_BATCH 16 /* records a push: two verify preps each (api_records.c) */
+#define STORM_BATCHES 400
+#define STORM_ACKS 24 /* acknowledged pushes before the SIGTERM */
+
+/* A pusher of test_sigterm_during_push_storm, in a child process: pushes batches of
+ * new records to c's shared stream, plaintexts {"p":P,"n":N} with N counting the
+ * records, and tells fd each batch's pusher, number and status, until one is not
+ * acknowledged. */
+static void
+storm_pusher(dbk_server *s, tc_account *c, int p, int fd)
+{
+    char url[512], auth[128];
+    const char *hdrs[] = {auth, NULL};
+    snprintf(url, sizeof url, "%s%s", s->base_url, tc_path("/v1/streams/%s/records", &c->shared));
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    for (int b = 0; b < STORM_BATCHES; b++) {
+        json_t *recs = json_array(), *body;
+        int msg[3] = {p, b, 0};
+        dbk_http_resp r;
+        char *text;
+        for (int i = 0; i < STORM_BATCH; i++) {
+            char pt[64];
+            dbk_id rec;
+            dbk_id_random(&rec);
+            snprintf(pt, sizeof pt, "{\"p\":%d,\"n\":%d}", p, b * STORM_BATCH + i);
+            json_array_append_new(recs,
+                                  json_pack("{s:o}", "envelope",
+                                            tc_envelope(c, &c->shared, c->shared_epoch,
+                                                        c->shared_key[c->shared_epoch], &rec, pt)));
+        }
+        body = json_pack("{s:o}", "records", recs);
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        /* No cmocka assert here, in a child: a refused connection is an answer too. */
+        msg[2] = dbk_http("POST", url, hdrs, text, strlen(text), &r) == 0 ? (int)r.status : 0;
+        free(text);
+        dbk_http_resp_free(&r);
+        if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg || msg[2] != 200)
+            _exit(0);
+    }
+    _exit(0);
+}
+
+/*
+ * SIGTERM during a storm of pushes, whose signatures are being verified on the prep
+ * threads while the server drains (server/worker.h, dbk_worker_pending: a job at
+ * its preps holds the drain). The server exits 0; after a restart every
+ * acknowledged push is there, each record once, and every other push is there
+ * whole, once, or not at all.
+ */
+static void
+test_sigterm_during_push_storm(void **state)
+{
+    dbk_server *s = *state;
+    static int acked[STORM_PUSHERS][STORM_BATCHES], found[STORM_PUSHERS][STORM_BATCHES];
+    int tried[STORM_PUSHERS], fds[2], msg[3], nacked = 0, stopped = -2;
+    pid_t kids[STORM_PUSHERS];
+    tc_account co, cl;
+    long long since = 0;
+    bool more = true;
+    ssize_t n;
+
+    memset(acked, 0, sizeof acked);
+    memset(found, 0, sizeof found);
+    tc_new_counselor(s, &co, "Counselor S");
+    tc_new_client(s, &cl, &co);
+    assert_int_equal(pipe(fds), 0);
+    for (int p = 0; p < STORM_PUSHERS; p++) {
+        kids[p] = fork();
+        assert_true(kids[p] >= 0);
+        if (kids[p] == 0) {
+            close(fds[0]);
+            storm_pusher(s, &cl, p, fds[1]);
+        }
+    }
+    close(fds[1]);
+    /* Each message comes whole (12 bytes < PIPE_BUF). */
+    for (int p = 0; p < STORM_PUSHERS; p++)
+        tried[p] = -1;
+    while ((n = read(fds[0], msg, sizeof msg)) == (ssize_t)sizeof msg) {
+        assert_true(msg[0] >= 0 && msg[0] < STORM_PUSHERS && msg[1] == tried[msg[0]] + 1);
+        tried[msg[0]] = msg[1];
+        acked[msg[0]][msg[1]] = msg[2] == 200;
+        if (msg[2] == 200 && ++nacked == STORM_ACKS)
+            stopped = dbk_server_stop(s);
+    }
+    close(fds[0]);
+    for (int p = 0; p < STORM_PUSHERS; p++)
+        assert_int_equal(dbk_wait_pid(kids[p], 60000), 0);
+    if (stopped == -2)
+        stopped = dbk_server_stop(s);
+    assert_int_equal(stopped, 0); /* drained: every request answered, then exit 0 */
+    assert_int_equal(dbk_server_restart(s, NULL), 0);
+    while (more) {
+        long st;
+        char path[512];
+        json_t *r, *recs;
+        snprintf(path, sizeof path, "%s?since=%lld", tc_path("/v1/streams/%s/records", &cl.shared),
+                 since);
+        r = tc_req(s, &cl, "GET", path, NULL, &st);
+        assert_int_equal(st, 200);
+        recs = json_object_get(r, "records");
+        for (size_t i = 0; i < json_array_size(recs); i++) {
+            char *pt =
+                tc_open(json_string_value(json_object_get(json_array_get(recs, i), "envelope")),
+                        &cl, &cl.shared, cl.shared_epoch, cl.shared_key[cl.shared_epoch]);
+            int p, k;
+            assert_non_null(pt);
+            assert_int_equal(sscanf(pt, "{\"p\":%d,\"n\":%d}", &p, &k), 2);
+            free(pt);
+            assert_true(p >= 0 && p < STORM_PUSHERS && k >= 0 && k < STORM_BATCH * STORM_BATCHES);
+            found[p][k / STORM_BATCH]++;
+        }
+        more = json_is_true(json_object_get(r, "more"));
+        since = json_integer_value(json_object_get(r, "next"));
+        json_decref(r);
+    }
+    /* Every acknowledged push is there, each record once; one that was not is there
+     * whole or not at all; one never sent is not there. */
+    assert_true(nacked >= STORM_ACKS);
+    int unacked = 0, unacked_stored = 0;
+    for (int p = 0; p < STORM_PUSHERS; p++)
+        for (int b = 0; b < STORM_BATCHES; b++) {
+            if (acked[p][b]) {
+                assert_int_equal(found[p][b], STORM_BATCH);
+            } else if (b <= tried[p]) {
+                assert_true(found[p][b] == 0 || found[p][b] == STORM_BATCH);
+                unacked++;
+                unacked_stored += found[p][b] == STORM_BATCH;
+            } else {
+                assert_int_equal(found[p][b], 0);
+            }
+        }
+    dbk_report("server stopped mid-push", "SIGTERM during a 4-client storm of 16-record pushes",
+               "%d acknowledged pushes all there once; %d unacknowledged: %d stored whole, "
+               "the others not at all; exit 0",
+               nacked, unacked, unacked_stored);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 /* A sync that pulls c's shared stream since cursor: the response, status 200 checked. */
 static json_t *
 sync_since(dbk_server *s, tc_account *c, long long cursor)
@@ -2293,6 +2525,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fast_use_last_seen_after_stop, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
         cmocka_unit_test_setup_teardown(test_heap_given_back_at_rest, start, stop),
+        cmocka_unit_test_setup_teardown(test_idle_server_sleeps, start, stop),
+        cmocka_unit_test_setup_teardown(test_trickle_trims_seldom, start, stop),
+        cmocka_unit_test_setup_teardown(test_sigterm_during_push_storm, start_unlimited, stop),
     };
     if (dbk_init() != 0)
         return 1;
