@@ -107,7 +107,7 @@ dbk_api_metrics(dbk_http_request *req)
                  "# TYPE daybook_uptime_seconds gauge\ndaybook_uptime_seconds %llu\n"
                  "# HELP daybook_connections Open client connections.\n"
                  "# TYPE daybook_connections gauge\ndaybook_connections %zu\n"
-                 "# HELP daybook_storage_jobs_pending Requests waiting for the storage thread.\n"
+                 "# HELP daybook_storage_jobs_pending Requests not yet stored (prep and storage).\n"
                  "# TYPE daybook_storage_jobs_pending gauge\ndaybook_storage_jobs_pending %zu\n"
                  "# HELP daybook_storage_commits_total Transactions committed (group commits).\n"
                  "# TYPE daybook_storage_commits_total counter\n"
