@@ -2643,7 +2643,7 @@ pg_audit_append(pg_store *st, dbk_audit_entry *e)
         st->pending = p;
         st->cap = cap;
     }
-    /* Index, prev and hash are known at commit (audit_flush). */
+    /* Index, prev and hash are known at commit, or at a split's (audit_commit). */
     st->pending[st->npending++] = *e;
     return DBK_OK;
 }
