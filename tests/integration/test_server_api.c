@@ -227,6 +227,129 @@ test_enroll_share_read_and_audit(void **state)
     tc_account_free(&other);
 }
 
+/* GET path as co: its status and its body as sent (compact JSON, in the server's order). */
+static char *
+caseload_text(dbk_server *s, tc_account *co, const char *path, long *st)
+{
+    json_t *r = tc_req(s, co, "GET", path, NULL, st);
+    char *t = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_non_null(t);
+    json_decref(r);
+    return t;
+}
+
+/* GET /v1/caseload?account=<id> as co: its status and body as caseload_text. */
+static char *
+caseload_of(dbk_server *s, tc_account *co, const dbk_id *id, long *st)
+{
+    char path[96], t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(id, t);
+    snprintf(path, sizeof path, "/v1/caseload?account=%s", t);
+    return caseload_text(s, co, path, st);
+}
+
+/*
+ * GET /v1/caseload?account= (README section 15), as a counselor who wants to learn
+ * about accounts not its own would use it: its own client's row is the one of the
+ * whole caseload, field for field and in the same order; a client of another
+ * counselor's and an id no account has get the same answer, byte for byte (nothing
+ * says the first exists); a repeated or empty parameter is refused, before and
+ * without a token alike; a client may not ask.
+ */
+static void
+test_caseload_of_one_client(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, co2, cl2;
+    dbk_id nobody, rec;
+    json_t *all, *one, *r, *row = NULL, *want, *e;
+    char *t_all, *t_one, *t_theirs, *t_nobody, path[160], id[DBK_ID_TEXT_LEN + 1];
+    long st, st2;
+    size_t i;
+
+    tc_new_counselor(s, &co, "Counselor K");
+    tc_new_client(s, &cl, &co);
+    tc_new_counselor(s, &co2, "Counselor L");
+    tc_new_client(s, &cl2, &co2);
+    dbk_id_random(&nobody);
+    dbk_id_random(&rec);
+    assert_int_equal(push_one(s, &cl, &rec, "x", NULL), 200); /* cl's last sync */
+
+    /* The row alone is the whole caseload's row, as sent. */
+    t_all = caseload_text(s, &co, "/v1/caseload", &st);
+    assert_int_equal(st, 200);
+    t_one = caseload_of(s, &co, &cl.id, &st2);
+    assert_int_equal(st2, 200);
+    all = json_loads(t_all, 0, NULL);
+    one = json_loads(t_one, 0, NULL);
+    want = tc_id(&cl.id);
+    for (i = 0; i < json_array_size(json_object_get(all, "clients")); i++) {
+        e = json_array_get(json_object_get(all, "clients"), i);
+        if (json_equal(json_object_get(e, "account"), want))
+            row = e;
+    }
+    assert_non_null(row);
+    assert_non_null(json_object_get(row, "last_sync_at"));
+    assert_int_equal(json_array_size(json_object_get(one, "clients")), 1);
+    {
+        char *a = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER),
+             *b = json_dumps(json_array_get(json_object_get(one, "clients"), 0),
+                             JSON_COMPACT | JSON_PRESERVE_ORDER);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    json_decref(want);
+    json_decref(all);
+    json_decref(one);
+
+    /* Another counselor's client, and no account at all: the same answer. */
+    t_theirs = caseload_of(s, &co, &cl2.id, &st);
+    t_nobody = caseload_of(s, &co, &nobody, &st2);
+    assert_int_equal(st, 200);
+    assert_int_equal(st2, 200);
+    assert_string_equal(t_theirs, "{\"clients\":[]}");
+    assert_string_equal(t_theirs, t_nobody);
+
+    /* Repeated, empty, not an id: refused, and with no token the same way. */
+    dbk_id_to_text(&cl.id, id);
+    snprintf(path, sizeof path, "/v1/caseload?account=%s&account=%s", id, id);
+    r = tc_req(s, &co, "GET", path, NULL, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(tc_code(r), "unknown_field");
+    json_decref(r);
+    r = tc_req(s, NULL, "GET", path, NULL, &st);
+    assert_int_equal(st, 400);
+    json_decref(r);
+    r = tc_req(s, &co, "GET", "/v1/caseload?account=", NULL, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(tc_code(r), "bad_field");
+    json_decref(r);
+    snprintf(path, sizeof path, "/v1/caseload?account=%s=", id);
+    r = tc_req(s, &co, "GET", path, NULL, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(tc_code(r), "bad_field");
+    json_decref(r);
+    /* A valid id with no token: 401, as without the parameter. */
+    snprintf(path, sizeof path, "/v1/caseload?account=%s", id);
+    r = tc_req(s, NULL, "GET", path, NULL, &st);
+    assert_int_equal(st, 401);
+    json_decref(r);
+    /* A client may not ask, about itself either. */
+    r = tc_req(s, &cl, "GET", path, NULL, &st);
+    assert_int_equal(st, 403);
+    json_decref(r);
+
+    free(t_all);
+    free(t_one);
+    free(t_theirs);
+    free(t_nobody);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+    tc_account_free(&co2);
+    tc_account_free(&cl2);
+}
+
 static void
 test_push_is_idempotent_and_orders_revisions(void **state)
 {
@@ -2501,6 +2624,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enroll_share_read_and_audit, start, stop),
+        cmocka_unit_test_setup_teardown(test_caseload_of_one_client, start, stop),
         cmocka_unit_test_setup_teardown(test_push_is_idempotent_and_orders_revisions, start, stop),
         cmocka_unit_test_setup_teardown(test_revocation_cuts_access_and_rotates, start, stop),
         cmocka_unit_test_setup_teardown(test_regrant_keeps_revocation_history, start, stop),

@@ -896,10 +896,12 @@ static int simple(pg_store *st, const char *sql);
  * pg_tx_splits after each job); what the running one did before (its token's last
  * seen, a sync's earlier streams, each released in its own savepoint) is committed
  * with them and no longer undone by its savepoint, which now covers what it does
- * after. Its audit entries so far are committed too. A failure of this COMMIT ends
- * the transaction: every job since the last split fails, and a COMMIT that went
- * through but whose answer is lost makes jobs answered 503 that were stored (a push
- * sent again is a duplicate).
+ * after. Its audit entries so far are committed too: should it fail later, or the
+ * rest of the group, it is answered with the failure although that part is stored
+ * (a sync sent again finds its earlier streams' records duplicates). A failure of
+ * this COMMIT ends the transaction: every job since the last split fails, and a
+ * COMMIT that went through but whose answer is lost makes jobs answered 503 that
+ * were stored (a push sent again is a duplicate).
  */
 static int
 tx_split(pg_store *st)
@@ -2649,7 +2651,7 @@ pg_audit_append(pg_store *st, dbk_audit_entry *e)
         st->pending = p;
         st->cap = cap;
     }
-    /* Index, prev and hash are known at commit (audit_flush). */
+    /* Index, prev and hash are known at commit, or at a split's (audit_commit). */
     st->pending[st->npending++] = *e;
     return DBK_OK;
 }
