@@ -140,10 +140,6 @@ dbk_api_metrics(dbk_http_request *req)
                       "# TYPE daybook_wal_checkpoints_total counter\n"
                       "daybook_wal_checkpoints_total{by=\"thread\"} %llu\n"
                       "daybook_wal_checkpoints_total{by=\"storage\"} %llu\n"
-                      "# HELP daybook_wal_checkpoint_thread_syncs_total Syncs of daybook.db "
-                      "by the checkpoint thread after its runs.\n"
-                      "# TYPE daybook_wal_checkpoint_thread_syncs_total counter\n"
-                      "daybook_wal_checkpoint_thread_syncs_total %llu\n"
                       "# HELP daybook_wal_checkpoint_storage_pages_total Pages of the log the "
                       "storage thread's checkpoints found left to copy.\n"
                       "# TYPE daybook_wal_checkpoint_storage_pages_total counter\n"
@@ -151,8 +147,7 @@ dbk_api_metrics(dbk_http_request *req)
                       "# HELP daybook_wal_max_pages The log's bound (--wal-max-mb), in pages.\n"
                       "# TYPE daybook_wal_max_pages gauge\ndaybook_wal_max_pages %llu\n",
                       (unsigned long long)ck.thread, (unsigned long long)ck.storage,
-                      (unsigned long long)ck.thread_syncs, (unsigned long long)ck.storage_pages,
-                      (unsigned long long)ck.bound_pages);
+                      (unsigned long long)ck.storage_pages, (unsigned long long)ck.bound_pages);
     dbk_http_respond(req, 200, "text/plain; version=0.0.4", NULL, buf,
                      n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0);
 }

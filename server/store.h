@@ -128,7 +128,6 @@ int dbk_store_checkpoints(dbk_store *st, int64_t wal_max_bytes);
  * when no thread checkpoints (PostgreSQL, or not started). */
 typedef struct dbk_checkpoint_counts {
     uint64_t thread;        /* runs of the checkpoint thread */
-    uint64_t thread_syncs;  /* its syncs of daybook.db after a run */
     uint64_t storage;       /* checkpoints of the storage thread (at the bound) */
     uint64_t storage_pages; /* the pages of the log they found left to copy */
     uint64_t bound_pages;   /* the bound (wal_max_bytes), in pages */

@@ -36,12 +36,11 @@
  * steady stream of commits it rarely finds the log fully copied, and the log starts
  * over only then; so when the log reaches its bound, the storage thread waits for
  * the thread's run to end and copies the rest itself, which is little as the thread
- * has copied most; the thread syncs daybook.db after each run, so that the storage
- * thread's sync of it finds only those pages to write. Durability is SQLite's: a
- * commit is in the log and synced before it is acknowledged (by the commit under
- * FULL, or by dbk_store_sync), a checkpoint syncs the log before it copies and
- * daybook.db before the log may start over (under FULL and NORMAL alike), and a
- * process killed mid-checkpoint replays the log at the next open.
+ * has copied most. Durability is SQLite's: a commit is in the log and synced before
+ * it is acknowledged (by the commit under FULL, or by dbk_store_sync), a checkpoint
+ * syncs the log before it copies and daybook.db before the log may start over (under
+ * FULL and NORMAL alike), and a process killed mid-checkpoint replays the log at the
+ * next open.
  */
 #include "../backend.h"
 #include "../schema.h"
@@ -708,35 +707,11 @@ struct ckpt {
     int max_pages;        /* pages in the log at which the storage thread copies */
     int copied;           /* pages of the log copied by the last run */
     bool wanted, running, stopping;
-    /* Checkpoints by the thread, its syncs of daybook.db, the storage thread's
-     * checkpoints and the pages of the log they found left to copy; read by /metrics
-     * without the lock. */
-    atomic_uint_fast64_t runs, syncs, own_runs, own_pages;
+    /* Checkpoints by the thread, by the storage thread, and the pages of the log the
+     * latter found left to copy; read by /metrics without the lock. */
+    atomic_uint_fast64_t runs, own_runs, own_pages;
     atomic_uint_fast64_t *written; /* the store's count of commits that wrote frames */
 };
-
-/*
- * SQLite syncs daybook.db only in a checkpoint that finds nothing left to copy,
- * which beside a stream of commits is only the storage thread's: its sync then
- * wrote out every page the thread had copied since the log started over, with every
- * request waiting. The thread syncs what it copied after each run instead, so the
- * storage thread's sync finds only its own pages. Not needed for durability (SQLite
- * still syncs before the log starts over); a failure is only logged.
- */
-static void
-ckpt_sync_file(struct ckpt *c)
-{
-    sqlite3_file *f = NULL;
-    int rc = SQLITE_ERROR;
-    if (sqlite3_file_control(c->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK &&
-        f != NULL && f->pMethods != NULL)
-        rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
-    if (rc == SQLITE_OK)
-        atomic_fetch_add(&c->syncs, 1);
-    else
-        DBK_LOG(DBK_LOG_WARN, "checkpoint_sync_failed", DBK_INT("sqlite_rc", rc),
-                DBK_STR("effect", "the storage thread's checkpoint syncs daybook.db"));
-}
 
 static void *
 ckpt_main(void *arg)
@@ -750,15 +725,12 @@ ckpt_main(void *arg)
             break;
         c->wanted = false;
         c->running = true;
-        int before = c->copied;
         pthread_mutex_unlock(&c->lock);
         int log = 0, copied = 0;
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* BUSY: another process checkpoints */
             DBK_LOG(DBK_LOG_WARN, "checkpoint_failed", DBK_INT("sqlite_rc", rc),
                     DBK_STR("sqlite", sqlite3_errmsg(c->db)));
-        if (rc == SQLITE_OK && copied != before)
-            ckpt_sync_file(c);
         pthread_mutex_lock(&c->lock);
         c->running = false;
         atomic_fetch_add(&c->runs, 1);
@@ -854,10 +826,12 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
      * every half bound copies far fewer pages per commit than one every eighth did
      * (tests/bench's sync phase: the checkpoint thread's CPU per sync 37 -> 14 us).
      * The storage thread still copies at the bound what the thread has not, up to
-     * one step of log, with every request waiting; most of that wait was its sync of
-     * daybook.db, which the thread now mostly does before (ckpt_sync_file). A run
-     * every quarter (half as many pages left) shortened it less than that, for
-     * three times the thread's runs. */
+     * one step of log, with every request waiting, most of it its sync of daybook.db
+     * (SQLite syncs it only in a checkpoint that finds nothing left to copy). A run
+     * every quarter (half as many pages left) shortened that wait little, for three
+     * times the thread's runs; the thread syncing daybook.db after each run shortened
+     * it by about a fifth under load, but put 3 to 4 ms syncs of the commits of a quiet
+     * server behind its own (bench_growth's p99, 0.6 ms without), and was taken out. */
     pages = wal_max_bytes / page;
     c->max_pages = pages < 64 ? 64 : pages > INT32_MAX ? INT32_MAX : (int)pages;
     c->step = c->max_pages / 2;
@@ -897,7 +871,6 @@ sq_checkpoint_counts(sq_store *st, dbk_checkpoint_counts *out)
     if (c == NULL)
         return DBK_E_UNAVAILABLE;
     out->thread = atomic_load(&c->runs);
-    out->thread_syncs = atomic_load(&c->syncs);
     out->storage = atomic_load(&c->own_runs);
     out->storage_pages = atomic_load(&c->own_pages);
     out->bound_pages = (uint64_t)c->max_pages;
