@@ -371,13 +371,13 @@ dbk_api_revision_json(const dbk_revision *r)
 }
 
 int
-dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
-              int64_t dflt, int64_t lo, int64_t hi, int64_t *out)
+dbk_api_query_each(const dbk_http_request *req, const char *const *allowed, const char *name,
+                   int (*each)(const char *val, size_t len, void *arg), void *arg)
 {
     const char *p = req->query;
     size_t nlen = strlen(name);
+    int rc;
 
-    *out = dflt;
     while (*p) {
         const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
@@ -387,25 +387,45 @@ dbk_api_query(const dbk_http_request *req, const char *const *allowed, const cha
             i++;
         if (allowed[i] == NULL)
             return DBK_E_UNKNOWN_FIELD;
-        if (klen == nlen && memcmp(p, name, nlen) == 0) {
-            char buf[24];
-            size_t vlen = eq ? (size_t)(end - eq - 1) : 0;
-            char *e;
-            if (vlen == 0 || vlen >= sizeof buf)
-                return DBK_E_BAD_FIELD;
-            memcpy(buf, eq + 1, vlen);
-            buf[vlen] = '\0';
-            errno = 0;
-            long long v = strtoll(buf, &e, 10);
-            if (errno || *e != '\0' || buf[0] == '-' || buf[0] == '+')
-                return DBK_E_BAD_FIELD;
-            if (v < lo)
-                return DBK_E_INVALID; /* a number, but not a usable one (README section 17) */
-            *out = v > hi ? hi : v; /* larger values are lowered (README section 11) */
-        }
+        if (klen == nlen && memcmp(p, name, nlen) == 0 &&
+            (rc = each(eq ? eq + 1 : end, eq ? (size_t)(end - eq - 1) : 0, arg)) != DBK_OK)
+            return rc;
         p = amp ? amp + 1 : end;
     }
     return DBK_OK;
+}
+
+struct query_int {
+    int64_t lo, hi, *out;
+};
+
+static int
+query_int(const char *val, size_t vlen, void *arg)
+{
+    struct query_int *q = arg;
+    char buf[24], *e;
+
+    if (vlen == 0 || vlen >= sizeof buf)
+        return DBK_E_BAD_FIELD;
+    memcpy(buf, val, vlen);
+    buf[vlen] = '\0';
+    errno = 0;
+    long long v = strtoll(buf, &e, 10);
+    if (errno || *e != '\0' || buf[0] == '-' || buf[0] == '+')
+        return DBK_E_BAD_FIELD;
+    if (v < q->lo)
+        return DBK_E_INVALID;        /* a number, but not a usable one (README section 17) */
+    *q->out = v > q->hi ? q->hi : v; /* larger values are lowered (README section 11) */
+    return DBK_OK;
+}
+
+int
+dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,
+              int64_t dflt, int64_t lo, int64_t hi, int64_t *out)
+{
+    struct query_int q = {lo, hi, out};
+    *out = dflt;
+    return dbk_api_query_each(req, allowed, name, query_int, &q);
 }
 
 /* ---- jobs ---- */

@@ -125,6 +125,11 @@ json_t *dbk_api_revision_json(const dbk_revision *r);
 json_t *dbk_api_id_json(const dbk_id *id);
 json_t *dbk_api_bytes_json(const unsigned char *b, size_t len);
 
+/* Calls each with the value (not decoded, len bytes) of every query parameter called
+ * name, in order, until one returns an error, which is returned. DBK_OK, or
+ * DBK_E_UNKNOWN_FIELD for a name not in allowed. */
+int dbk_api_query_each(const dbk_http_request *req, const char *const *allowed, const char *name,
+                       int (*each)(const char *val, size_t len, void *arg), void *arg);
 /* A query parameter as an integer (absent: dflt). DBK_OK or DBK_E_BAD_FIELD /
  * DBK_E_UNKNOWN_FIELD for a name not in allowed. */
 int dbk_api_query(const dbk_http_request *req, const char *const *allowed, const char *name,

@@ -158,19 +158,39 @@ op_caseload(dbk_api_job *j, dbk_store *st)
     j->out = json_pack("{s:o}", "clients", cl.arr);
 }
 
-/* The one query parameter, account=<id>, into *id (NULL when there is no query). */
+struct account_param {
+    const char *val;
+    size_t len;
+};
+
+/* account=<id>, once; given twice, unknown_field, as any other parameter. */
+static int
+caseload_account(const char *val, size_t len, void *arg)
+{
+    struct account_param *a = arg;
+    if (a->val != NULL)
+        return DBK_E_UNKNOWN_FIELD;
+    a->val = val;
+    a->len = len;
+    return DBK_OK;
+}
+
+/* The one query parameter, account=<id>, into *id (NULL when it is absent): every
+ * parameter is looked at before the id is read (unknown_field before bad_field). */
 static int
 caseload_query(const dbk_http_request *req, dbk_id **id)
 {
-    const char *p = req->query;
+    static const char *const params[] = {"account", NULL};
+    struct account_param a = {NULL, 0};
+    int rc;
+
     *id = NULL;
-    if (*p == '\0')
-        return DBK_OK;
-    if (strncmp(p, "account=", 8) != 0 || strchr(p, '&') != NULL)
-        return DBK_E_UNKNOWN_FIELD;
+    if ((rc = dbk_api_query_each(req, params, "account", caseload_account, &a)) != DBK_OK ||
+        a.val == NULL)
+        return rc;
     if ((*id = malloc(sizeof **id)) == NULL)
         return DBK_E_NOMEM;
-    if (dbk_id_from_text(*id, p + 8, strlen(p + 8)) != DBK_OK) {
+    if (dbk_id_from_text(*id, a.val, a.len) != DBK_OK) {
         free(*id);
         *id = NULL;
         return DBK_E_BAD_FIELD;
