@@ -172,12 +172,8 @@ open_revision(dbk_session *s, const dbk_local_record *r)
 
     if (s->keys == NULL)
         return NULL;
-    if (dbk_id_equal(&r->hdr.author, &s->account)) {
-        memcpy(pk, s->keys->sign_pk, 32);
-    } else {
-        if (dbk_trust_pinned(s, &r->hdr.author, pk, NULL) != DBK_OK)
-            return NULL;
-    }
+    if (dbk_trust_sign_pk(s, &r->hdr.author, pk) != DBK_OK)
+        return NULL;
     if (dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK)
         return NULL;
     dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};

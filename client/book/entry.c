@@ -287,18 +287,13 @@ open_one(const dbk_local_record *r, void *arg)
     if (o->cached != NULL && (e.doc = o->cached(r, o->cached_arg)) != NULL)
         goto opened;
     if (!o->have_pk || !dbk_id_equal(&o->pk_of, &r->hdr.author)) {
-        if (dbk_id_equal(&r->hdr.author, &o->s->account)) {
-            memcpy(o->pk, o->s->keys->sign_pk, 32);
-        } else {
-            /* A pin that is damaged opens nothing: counted as not opened, and said. */
-            o->have_pk = dbk_trust_pinned(o->s, &r->hdr.author, o->pk, NULL) == DBK_OK;
-            if (!o->have_pk) {
-                o->bad++;
-                return;
-            }
+        /* A pin that is damaged opens nothing: counted as not opened, and said. */
+        o->have_pk = dbk_trust_sign_pk(o->s, &r->hdr.author, o->pk) == DBK_OK;
+        if (!o->have_pk) {
+            o->bad++;
+            return;
         }
         o->pk_of = r->hdr.author;
-        o->have_pk = true;
     }
     if (dbk_stream_key(o->s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK) {
         o->bad++;

@@ -147,9 +147,7 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
     int64_t held = dbk_local_record_count(s->L, stream, &head);
     if (held < 0)
         return DBK_E_IO;
-    if (dbk_id_equal(owner, &s->account))
-        memcpy(a.owner_pk, s->keys->sign_pk, 32);
-    else if ((rc = dbk_trust_pinned(s, owner, a.owner_pk, NULL)) == DBK_E_NOT_FOUND)
+    if ((rc = dbk_trust_sign_pk(s, owner, a.owner_pk)) == DBK_E_NOT_FOUND)
         a.best = -2; /* no key to check the owner's signature with */
     else if (rc != DBK_OK)
         return rc; /* a pin that cannot be read: the check did not run, never "cannot tell" */

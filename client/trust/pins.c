@@ -62,6 +62,16 @@ dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32
 }
 
 int
+dbk_trust_sign_pk(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32])
+{
+    if (dbk_id_equal(account, &s->account)) {
+        memcpy(sign_pk, s->keys->sign_pk, 32);
+        return DBK_OK;
+    }
+    return dbk_trust_pinned(s, account, sign_pk, NULL);
+}
+
+int
 dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sign_pk[32],
               const unsigned char box_pk[32])
 {

@@ -30,16 +30,6 @@ struct dbk_key_cache {
 
 /* ---- stream keys ---- */
 
-static int
-owner_pk(dbk_session *s, const dbk_id *owner, unsigned char pk[32])
-{
-    if (dbk_id_equal(owner, &s->account)) {
-        memcpy(pk, s->keys->sign_pk, 32);
-        return DBK_OK;
-    }
-    return dbk_trust_pinned(s, owner, pk, NULL);
-}
-
 int
 dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                        unsigned char key[32])
@@ -59,7 +49,7 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
             }
     if ((rc = dbk_unlock(s)) != DBK_OK ||
         (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
+        (rc = dbk_trust_sign_pk(s, &st.owner, opk)) != DBK_OK ||
         (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
         return rc;
     dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
@@ -90,7 +80,7 @@ dbk_stream_consent(dbk_session *s, const dbk_id *stream, uint32_t epoch, json_t 
     *consent = NULL;
     if ((rc = dbk_unlock(s)) != DBK_OK ||
         (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = owner_pk(s, &st.owner, opk)) != DBK_OK ||
+        (rc = dbk_trust_sign_pk(s, &st.owner, opk)) != DBK_OK ||
         (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
         return rc;
     if ((key = sodium_malloc(32)) == NULL) {

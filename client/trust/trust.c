@@ -93,14 +93,12 @@ dbk_trust_accept_grant(dbk_session *s, const unsigned char *g, size_t len, dbk_t
         r->bad_grants++;
         return DBK_OK;
     }
-    if (dbk_id_equal(&h.owner, &s->account))
-        memcpy(owner_pk, s->keys->sign_pk, 32);
-    else if ((rc = dbk_trust_pinned(s, &h.owner, owner_pk, NULL)) == DBK_E_NOT_FOUND) {
+    if ((rc = dbk_trust_sign_pk(s, &h.owner, owner_pk)) == DBK_E_NOT_FOUND) {
         r->bad_grants++; /* sync pins a client's key before its grants are looked at */
         return DBK_OK;
-    } else if (rc != DBK_OK) {
-        return rc; /* a pin that cannot be read */
     }
+    if (rc != DBK_OK)
+        return rc; /* a pin that cannot be read */
     known = dbk_local_stream_get(s->L, &h.stream, &st) == DBK_OK;
     /* A stream this device knows as its own cannot change owner, and the reverse. */
     if (dbk_grant_verify(g, len, owner_pk, &h) != DBK_OK ||

@@ -44,6 +44,9 @@ int dbk_trust_pin(dbk_session *s, const dbk_id *account, const unsigned char sig
  * over it. */
 int dbk_trust_pinned(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
                      unsigned char box_pk[32]);
+/* The identity key account signs with: this account's own (keys unlocked), else the
+ * pinned one, as dbk_trust_pinned gives it (DBK_E_NOT_FOUND when none is pinned). */
+int dbk_trust_sign_pk(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32]);
 /* Trust on first use of an identity key the server listed (a counselor learning a
  * client's): pinned when none is, refused (DBK_E_FINGERPRINT) when it differs. */
 int dbk_trust_pin_first_use(dbk_session *s, const dbk_id *account,
