@@ -137,8 +137,9 @@ run_group(dbk_store *st, dbk_job *group)
             continue;
         }
         j->run(j, st);
-        if (dbk_store_tx_splits(st) != splits) {
-            splits = dbk_store_tx_splits(st);
+        int64_t now = dbk_store_tx_splits(st);
+        if (now != splits) {
+            splits = now;
             undone = j;
         }
         if (j->status != DBK_OK)

@@ -11,9 +11,9 @@
  * I/O error, a lost connection), every job of the group is failed with the commit's
  * error, but those a store committed already within the group (PostgreSQL, before a
  * job waits for a lock: dbk_store_tx_splits), which keep their own results; the job
- * that was running then fails with the rest. With SQLite
- * the sync is a thread of its own (worker.c): the storage thread commits and goes
- * on with the next group, and one sync covers every group committed before it.
+ * that was running then fails with the rest. With SQLite the sync is a thread of its
+ * own (worker.c): the storage thread commits and goes on with the next group, and
+ * one sync covers every group committed before it.
  *
  * A store that allows several connections (PostgreSQL) gets several such threads,
  * each with its own handle (dbk_store_clone): the pool. They take groups from the

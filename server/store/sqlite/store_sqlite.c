@@ -830,8 +830,8 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
      * (SQLite syncs it only in a checkpoint that finds nothing left to copy). A run
      * every quarter (half as many pages left) shortened that wait little, for three
      * times the thread's runs; the thread syncing daybook.db after each run shortened
-     * it by about a fifth under load, but put 3 to 4 ms syncs of the commits of a quiet
-     * server behind its own (bench_growth's p99, 0.6 ms without), and was taken out. */
+     * it by about a fifth under load but moved no whole-phase figure, and was taken
+     * out: more syncs for no measured gain (README, Performance). */
     pages = wal_max_bytes / page;
     c->max_pages = pages < 64 ? 64 : pages > INT32_MAX ? INT32_MAX : (int)pages;
     c->step = c->max_pages / 2;
