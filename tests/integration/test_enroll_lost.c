@@ -446,7 +446,7 @@ lose_first_answer(struct fx *f)
  * the server holds one of each for the account, one enrollment request in all, and
  * the counselor holds the shared stream's key by one grant, with the consent. */
 static void
-check_enrolled_once(struct fx *f)
+check_enrolled_once(struct fx *f, int enroll_requests)
 {
     unsigned char key[32], pk[32];
     char *consent = NULL;
@@ -463,7 +463,7 @@ check_enrolled_once(struct fx *f)
                      1);
     assert_int_equal(count_of(f, "SELECT count(*) FROM streams WHERE owner = x'%s'", &f->me, NULL),
                      2);
-    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), 1);
+    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), enroll_requests);
     assert_int_equal(count_of(f, SHARED_SQL, &f->me, &f->me), 1);
     assert_true(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, &consent));
     assert_non_null(consent);
@@ -496,8 +496,9 @@ test_lost_answer_recovers(void **state)
     if (r.status != 0)
         fail_msg("enroll again after the lost answer: exit %d: %s%s", r.status, r.out, r.err);
     assert_non_null(strstr(r.out, "matches the code"));
+    assert_non_null(strstr(r.out, "Safety number"));
     dbk_run_result_free(&r);
-    check_enrolled_once(f);
+    check_enrolled_once(f, 1);
     dbk_report("enrollment answer lost",
                "relay resets the CLI after daybookd answered POST /v1/enroll; same enroll again",
                "recovered by login: 1 account, 1 device, 1 token, 1 enroll request, consent "
@@ -535,7 +536,7 @@ test_killed_before_answer_recovers(void **state)
     if (r.status != 0)
         fail_msg("enroll again after SIGKILL: exit %d: %s%s", r.status, r.out, r.err);
     dbk_run_result_free(&r);
-    check_enrolled_once(f);
+    check_enrolled_once(f, 1);
 }
 
 static void
@@ -572,8 +573,79 @@ test_lying_keys_during_recovery(void **state)
     /* Honest keys again: the same code finishes, once. */
     relay_keys(&f->relay, &f->co.id, NULL);
     tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "enroll with honest keys");
-    check_enrolled_once(f);
+    check_enrolled_once(f, 1);
     tc_account_free(&other);
+}
+
+/* After a lost answer the counselor gives a new code: the server refuses this account
+ * id (409) without using the new code, and the device recovers the same way. */
+static void
+test_new_code_after_lost_answer(void **state)
+{
+    struct fx *f = *state;
+    long st;
+
+    lose_first_answer(f);
+    char *uri2 = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_run_result r = tc_cli("enroll", uri2, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll with a new code after the lost answer: exit %d: %s%s", r.status, r.out,
+                 r.err);
+    dbk_run_result_free(&r);
+    free(uri2);
+    check_enrolled_once(f, 2); /* the second refused with 409, creating nothing */
+    json_t *inv = tc_req(&f->srv, &f->co, "GET", "/v1/invites", NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *it;
+    size_t i, pending = 0;
+    json_array_foreach(json_object_get(inv, "invites"), i, it)
+    {
+        const char *state_ = json_string_value(json_object_get(it, "state"));
+        if (state_ != NULL && strcmp(state_, "pending") == 0)
+            pending++;
+    }
+    json_decref(inv);
+    assert_int_equal(pending, 1); /* the new code was not used up */
+}
+
+/* A counselor's setup whose answer is lost: the same setup link again signs in. */
+static void
+test_counselor_setup_recovers(void **state)
+{
+    struct fx *f = *state;
+    char home[4200], link[512];
+    dbk_id me;
+
+    snprintf(home, sizeof home, "%s/counselor", f->home);
+    setenv("DAYBOOK_HOME", home, 1);
+    json_t *j = tc_json_of(tc_cli("--json", "init", NULL), "counselor init");
+    const char *a = json_string_value(json_object_get(j, "account"));
+    assert_non_null(a);
+    assert_int_equal(dbk_id_from_text(&me, a, strlen(a)), 0);
+    json_decref(j);
+    snprintf(link, sizeof link, "daybook://setup?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s",
+             f->relay.port, tc_setup_code(&f->srv, "Counselor S"));
+
+    relay_arm(&f->relay, RELAY_LOSE);
+    dbk_run_result r = tc_cli("enroll", link, NULL);
+    assert_int_not_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &me, NULL), 1);
+    r = tc_cli("enroll", link, NULL);
+    if (r.status != 0)
+        fail_msg("setup again after the lost answer: exit %d: %s%s", r.status, r.out, r.err);
+    assert_non_null(strstr(r.out, "Counselor account ready"));
+    dbk_run_result_free(&r);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("invite", NULL), "counselor invite");
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &me, NULL), 1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM devices WHERE account = x'%s'", &me, NULL),
+                     1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM streams WHERE owner = x'%s'", &me, NULL), 1);
+    /* A setup code has no check before it is used: the retry sent it again, and the
+     * server answered 410, creating nothing. */
+    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), 2);
+    setenv("DAYBOOK_HOME", f->home, 1);
 }
 
 /* The code of f's link (22 characters after "code="). */
@@ -641,6 +713,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lost_answer_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_before_answer_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_keys_during_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_code_after_lost_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counselor_setup_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_used_by_another, setup, teardown),
     };
     if (dbk_init() != 0)
