@@ -70,6 +70,7 @@ struct relay {
     int lost;           /* their answers the CLI did not get */
     char keys_req[128]; /* "GET /v1/accounts/<id>/keys " answered with keys_body */
     char *keys_body;
+    int live; /* connection threads running */
     volatile bool stop;
 };
 
@@ -153,11 +154,8 @@ conn_main(void *arg)
 
     free(c);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(sfd, (struct sockaddr *)&a, sizeof a) != 0) {
-        reset(cfd);
-        close(sfd);
-        return NULL;
-    }
+    if (connect(sfd, (struct sockaddr *)&a, sizeof a) != 0)
+        shutdown(cfd, SHUT_RDWR); /* read_msg ends at once */
     while (read_msg(cfd, &req, &reqlen)) {
         bool enroll = strncmp(req, "POST /v1/enroll ", 16) == 0;
         enum relay_mode m = RELAY_PASS;
@@ -215,6 +213,9 @@ conn_main(void *arg)
     free(req);
     reset(cfd);
     close(sfd);
+    pthread_mutex_lock(&r->mu);
+    r->live--;
+    pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
@@ -233,11 +234,17 @@ relay_main(void *arg)
         pthread_t t;
         c->r = r;
         c->fd = fd;
+        pthread_mutex_lock(&r->mu);
+        r->live++;
+        pthread_mutex_unlock(&r->mu);
         if (pthread_create(&t, NULL, conn_main, c) == 0)
             pthread_detach(t);
         else {
             close(fd);
             free(c);
+            pthread_mutex_lock(&r->mu);
+            r->live--;
+            pthread_mutex_unlock(&r->mu);
         }
     }
     return NULL;
@@ -318,14 +325,29 @@ relay_count(struct relay *r, const int *what)
     return n;
 }
 
-static void
+/* Stops accepting and waits for the connection threads, which end when the CLI's
+ * side closes (every CLI run has ended by then). False if some still run after 10 s:
+ * the caller must then not free r. */
+static bool
 relay_stop(struct relay *r)
 {
+    long long end = dbk_now_ms() + 10000;
+    int live;
+
     relay_release(r);
     r->stop = true;
     pthread_join(r->th, NULL);
     close(r->lfd);
-    free(r->keys_body);
+    do {
+        pthread_mutex_lock(&r->mu);
+        live = r->live;
+        pthread_mutex_unlock(&r->mu);
+        if (live > 0)
+            usleep(20000);
+    } while (live > 0 && dbk_now_ms() < end);
+    if (live == 0)
+        free(r->keys_body);
+    return live == 0;
 }
 
 /* ---- fixture ---- */
@@ -339,12 +361,21 @@ struct fx {
     char *uri;
 };
 
+/* 'daybook init' in $DAYBOOK_HOME; *me the new account's id. */
+static void
+init_profile(dbk_id *me)
+{
+    json_t *j = tc_json_of(tc_cli("--json", "init", NULL), "init");
+    const char *a = json_string_value(json_object_get(j, "account"));
+    assert_non_null(a);
+    assert_int_equal(dbk_id_from_text(me, a, strlen(a)), 0);
+    json_decref(j);
+}
+
 static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    dbk_run_result r;
-    json_t *j;
 
     assert_non_null(f);
     assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
@@ -358,14 +389,7 @@ setup(void **state)
     unsetenv("DAYBOOK_NET_TIMEOUT_SECONDS");
 
     tc_new_counselor(&f->srv, &f->co, "Counselor L");
-    r = tc_cli("--json", "init", NULL);
-    assert_int_equal(r.status, 0);
-    j = json_loads(r.out, 0, NULL);
-    const char *a = json_string_value(json_object_get(j, "account"));
-    assert_non_null(a);
-    assert_int_equal(dbk_id_from_text(&f->me, a, strlen(a)), 0);
-    json_decref(j);
-    dbk_run_result_free(&r);
+    init_profile(&f->me);
     /* The link names the relay's port: every request of the CLI goes through it. */
     f->uri = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
     *state = f;
@@ -376,13 +400,14 @@ static int
 teardown(void **state)
 {
     struct fx *f = *state;
-    relay_stop(&f->relay);
+    bool drained = relay_stop(&f->relay);
     dbk_server_cleanup(&f->srv);
     dbk_rmtree(f->home);
     free(f->home);
     free(f->uri);
     tc_account_free(&f->co);
-    free(f);
+    if (drained)
+        free(f); /* else a relay thread may still read it: leaked, not freed under it */
     return 0;
 }
 
@@ -618,11 +643,7 @@ test_counselor_setup_recovers(void **state)
 
     snprintf(home, sizeof home, "%s/counselor", f->home);
     setenv("DAYBOOK_HOME", home, 1);
-    json_t *j = tc_json_of(tc_cli("--json", "init", NULL), "counselor init");
-    const char *a = json_string_value(json_object_get(j, "account"));
-    assert_non_null(a);
-    assert_int_equal(dbk_id_from_text(&me, a, strlen(a)), 0);
-    json_decref(j);
+    init_profile(&me);
     snprintf(link, sizeof link, "daybook://setup?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s",
              f->relay.port, tc_setup_code(&f->srv, "Counselor S"));
 
