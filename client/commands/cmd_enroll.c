@@ -369,10 +369,17 @@ recover_enrollment(dbk_session *s, const dbk_link *u)
 
     fprintf(stderr, "daybook: this device sent its enrollment before and the answer was lost; "
                     "signing in to finish it\n");
-    if ((rc = dbk_unlock(s)) != DBK_OK ||
-        (rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
+    /* One prompt: the passphrase gives the login key, and opens the account keys too
+     * when they are not unlocked already (the token is stored sealed to them). */
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
         return rc;
-    if ((rc = dbk_sync_login_start(s, "login", &o)) == DBK_OK)
+    if (s->keys == NULL && dbk_unlock_cached(s) != DBK_OK) {
+        unsigned char bundle[DBK_BUNDLE_BYTES];
+        uint32_t gen;
+        if ((rc = dbk_trust_passphrase_open(s, pass, bundle, &gen)) == DBK_OK)
+            dbk_unlock_cache(s);
+    }
+    if (rc == DBK_OK && (rc = dbk_sync_login_start(s, "login", &o)) == DBK_OK)
         rc = dbk_trust_enroll_login_answer(s, pass, &o.kdf, o.kdf_alg, &o.server_id, o.challenge,
                                            sig);
     dbk_passphrase_free(pass);
