@@ -16,13 +16,17 @@
  *   lying keys       during that recovery the server gives keys that do not match the
  *                    link's fingerprint: refused, nothing shared; a later retry with
  *                    honest keys shares once
+ *   on a terminal    one passphrase prompt, then the consent agreed to
+ *   new code         after a lost answer, a new code: 409 for the account id, the same
+ *                    recovery, the new code left unused
+ *   counselor setup  the same setup link again signs the counselor in
  *   not this device  a code someone else used (never sent by this device, or sent but
  *                    never arrived) still fails with "already used or has expired",
  *                    and the profile stays unenrolled
  *
  * Each test but the last fails without the recovery (client/commands/cmd_enroll.c:
  * the 410 of a retry told as a used code, as before); the last passes either way, as
- * it must.
+ * it must. The terminal test also fails when the recovery asks the passphrase twice.
  */
 #include "tc.h"
 
@@ -602,6 +606,37 @@ test_lying_keys_during_recovery(void **state)
     tc_account_free(&other);
 }
 
+/* The recovery on a terminal: one passphrase prompt (the login key, and the keys it
+ * unlocks), then the consent shown and agreed to, as on a first enrollment. */
+static void
+test_recovery_on_a_terminal(void **state)
+{
+    struct fx *f = *state;
+    const char *argv[] = {getenv("DAYBOOK"), "enroll", f->uri, NULL};
+    const dbk_pty_step steps[] = {
+        {"Daybook passphrase:", "a long client passphrase\n"},
+        {"Type yes to agree:", "yes\n"},
+        {NULL, NULL},
+    };
+    char keep[4200];
+    dbk_pty_result r;
+
+    assert_non_null(argv[0]);
+    lose_first_answer(f);
+    snprintf(keep, sizeof keep, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
+    unsetenv("DAYBOOK_PASSPHRASE_FILE");
+    assert_int_equal(dbk_pty_run(argv, steps, 60, &r), 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+    if (r.steps_done != 2 || r.status != 0)
+        fail_msg("terminal: %zu of 2 steps, exit %d:\n%s", r.steps_done, r.status, r.out);
+    const char *first = strstr(r.out, "Daybook passphrase:");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "Daybook passphrase:"));
+    assert_non_null(strstr(r.out, "Safety number"));
+    dbk_pty_result_free(&r);
+    check_enrolled_once(f, 1);
+}
+
 /* After a lost answer the counselor gives a new code: the server refuses this account
  * id (409) without using the new code, and the device recovers the same way. */
 static void
@@ -734,6 +769,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lost_answer_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_before_answer_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_keys_during_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_on_a_terminal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_code_after_lost_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_setup_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_used_by_another, setup, teardown),
