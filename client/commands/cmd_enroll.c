@@ -8,6 +8,7 @@
  * the steps and prints.
  */
 #include "cmd.h"
+#include "account.h"
 #include "enroll.h"
 #include "pins.h"
 #include "entry.h"
@@ -121,8 +122,14 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
     if (my_name == NULL && u->name[0] != '\0')
         my_name = u->name;
     (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
-    if (!ctx->json)
-        printf("Your counselor's key matches the code.\n");
+    if (!ctx->json) {
+        char sn[DBK_SAFETY_NUMBER_LEN + 1];
+        dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
+        printf("Your counselor's key matches the code.\nEnrolled with %s. Your counselor: "
+               "%s.\nSafety number (compare it with your counselor in person):\n  %.35s\n"
+               "  %s\n",
+               s->server, cname, sn, sn + 36);
+    }
     return dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk,
                                  my_name ? my_name : "Daybook client", yes);
 }
@@ -146,10 +153,7 @@ check_before_using_code(dbk_session *s, const dbk_link *u)
     rc = dbk_sync_counselor_keys_by_code(s, u->code, &counselor, u->fp, sign_pk, box_pk);
     if (rc == DBK_E_NOT_FOUND)
         return DBK_OK;
-    if (rc == DBK_E_GONE)
-        fprintf(stderr, "daybook: this code was already used or has expired; ask your "
-                        "counselor for a new one\n");
-    else if (rc == DBK_E_FINGERPRINT)
+    if (rc == DBK_E_FINGERPRINT)
         fprintf(stderr, "daybook: the server gave a key for your counselor that does not "
                         "match the code. Nothing was created or shared, and the code was not "
                         "used. Tell your counselor before you try again.\n");
@@ -241,25 +245,70 @@ link_of(const struct enroll_args *a, dbk_link *u)
     return DBK_EXIT_OK;
 }
 
-/* POST /v1/enroll, and the server, the role and the token kept in the same transaction:
- * on any failure the profile is as it was, for a retry. *resp is the answer. */
-static int
-post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
+/*
+ * An enrollment sent (proto/README.md 4.3, "A lost answer"). Before POST /v1/enroll
+ * the profile records, in its own transaction, a hash of the server's address and the
+ * code (never the code itself) and the address; both go when the answer is stored. A
+ * later try of the same code that the server calls used (410) may then be this
+ * device's own enrollment, committed while its answer was lost to a cut connection, a
+ * timeout or a crash: recover_enrollment finds out by logging in. A 410 for a code
+ * this device never sent is only what it says.
+ */
+static void
+sent_hash(const dbk_link *u, unsigned char h[32])
 {
-    dbk_id server_id;
+    static const char tag[] = "daybook/v1/enroll-sent"; /* sizeof: with its NUL */
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const unsigned char *)tag, sizeof tag);
+    crypto_generichash_update(&st, (const unsigned char *)u->server, strlen(u->server) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)u->code, strlen(u->code));
+    crypto_generichash_final(&st, h, 32);
+}
+
+/* Whether this profile sent u's code to u's server before (same_code), or any code to
+ * u's server (!same_code), with no answer stored since. */
+static bool
+was_sent(dbk_session *s, const dbk_link *u, bool same_code)
+{
+    unsigned char want[32], have[32];
+    char server[DBK_URL_MAX];
+    size_t n;
+
+    if (!same_code)
+        return dbk_local_get_text(s->L, "enroll_sent_server", server, sizeof server) == DBK_OK &&
+               strcmp(server, u->server) == 0;
+    sent_hash(u, want);
+    return dbk_local_get(s->L, "enroll_sent", have, sizeof have, &n) == DBK_OK &&
+           n == sizeof have && sodium_memcmp(want, have, sizeof have) == 0;
+}
+
+static int
+mark_sent(dbk_session *s, const dbk_link *u)
+{
+    unsigned char h[32];
     int rc;
 
+    sent_hash(u, h);
     if ((rc = dbk_local_begin(s->L)) != DBK_OK)
         return rc;
-    rc = dbk_sync_enroll(s, u->code, u->kind == DBK_LINK_SETUP, &server_id, resp);
-    if (rc == DBK_E_GONE)
-        fprintf(stderr, "daybook: this code was already used or has expired; ask your "
-                        "counselor for a new one\n");
-    if (rc != DBK_OK) {
-        dbk_local_rollback(s->L);
-        return rc;
-    }
-    dbk_local_put(s->L, "server_id", server_id.b, DBK_ID_BYTES);
+    if ((rc = dbk_local_put(s->L, "enroll_sent", h, sizeof h)) == DBK_OK &&
+        (rc = dbk_local_put_text(s->L, "enroll_sent_server", u->server)) == DBK_OK)
+        return dbk_local_commit(s->L);
+    dbk_local_rollback(s->L);
+    return rc;
+}
+
+/* What an enrollment's answer, or the login that stands in for a lost one, gives the
+ * profile: the server and its id, the role the code made, the restore generation and
+ * the token; the record of the sent enrollment goes. In the caller's transaction. */
+static int
+store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const json_t *resp)
+{
+    int rc;
+
+    dbk_local_put(s->L, "server_id", server_id->b, DBK_ID_BYTES);
     dbk_local_put_text(s->L, "server", s->server);
     dbk_local_put_int(s->L, "role",
                       u->kind == DBK_LINK_SETUP ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT);
@@ -269,9 +318,89 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
             dbk_local_stream_drop(s->L, &shared.id);
     }
     dbk_local_put_int(s->L, "restore_generation",
-                      json_integer_value(json_object_get(*resp, "restore_generation")));
-    dbk_net_set_token(s, json_string_value(json_object_get(*resp, "token")));
+                      json_integer_value(json_object_get(resp, "restore_generation")));
+    if ((rc = dbk_local_del(s->L, "enroll_sent")) == DBK_OK &&
+        (rc = dbk_local_del(s->L, "enroll_sent_server")) == DBK_OK)
+        rc = dbk_net_set_token(s, json_string_value(json_object_get(resp, "token")));
+    return rc;
+}
+
+/* POST /v1/enroll, recorded as sent first, and its answer kept in one transaction: on
+ * any failure the profile is as it was (but for the record), for a retry. *resp is the
+ * answer. */
+static int
+post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
+{
+    dbk_id server_id;
+    int rc;
+
+    if ((rc = mark_sent(s, u)) != DBK_OK || (rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    rc = dbk_sync_enroll(s, u->code, u->kind == DBK_LINK_SETUP, &server_id, resp);
+    if (rc == DBK_OK)
+        rc = store_enrolled(s, u, &server_id, *resp);
+    if (rc != DBK_OK) {
+        dbk_local_rollback(s->L);
+        return rc;
+    }
     return dbk_local_commit(s->L);
+}
+
+/*
+ * This device's enrollment, committed by the server while its answer was lost: the
+ * device logs in as the account it sent (proto/README.md section 5), which proves
+ * that the account is its own, with the login key only its passphrase gives, and
+ * yields the token the lost answer carried; the server creates nothing (the device's
+ * entry exists; its token is replaced). What the login offers is believed as
+ * dbk_trust_enroll_login_answer says. Then the profile is as after an answer read;
+ * the counselor's keys are not in a login's answer and are fetched and checked by
+ * the caller. DBK_E_GONE when the server holds no such account: the code went to
+ * someone else (or this device's request never arrived and the code was used since).
+ */
+static int
+recover_enrollment(dbk_session *s, const dbk_link *u)
+{
+    const char *want = u->kind == DBK_LINK_SETUP ? "counselor" : "client";
+    dbk_sync_login_offer o;
+    unsigned char sig[64];
+    json_t *resp = NULL;
+    char *pass = NULL;
+    int rc;
+
+    fprintf(stderr, "daybook: this device sent its enrollment before and the answer was lost; "
+                    "signing in to finish it\n");
+    /* One prompt: the passphrase gives the login key, and opens the account keys too
+     * when they are not unlocked already (the token is stored sealed to them). */
+    if ((rc = dbk_passphrase_read("Daybook passphrase: ", false, &pass)) != DBK_OK)
+        return rc;
+    if (s->keys == NULL && dbk_unlock_cached(s) != DBK_OK) {
+        unsigned char bundle[DBK_BUNDLE_BYTES];
+        uint32_t gen;
+        if ((rc = dbk_trust_passphrase_open(s, pass, bundle, &gen)) == DBK_OK)
+            dbk_unlock_cache(s);
+    }
+    if (rc == DBK_OK && (rc = dbk_sync_login_start(s, "login", &o)) == DBK_OK)
+        rc = dbk_trust_enroll_login_answer(s, pass, &o.kdf, o.kdf_alg, &o.server_id, o.challenge,
+                                           sig);
+    dbk_passphrase_free(pass);
+    if (rc == DBK_OK &&
+        (rc = dbk_sync_login_finish(s, o.challenge, sig, &resp)) == DBK_E_PASSPHRASE)
+        rc = DBK_E_GONE; /* no account with the login key sent: not this device's */
+    if (rc == DBK_OK) {
+        const char *role = json_string_value(json_object_get(resp, "role"));
+        if (role == NULL || strcmp(role, want) != 0 ||
+            json_string_value(json_object_get(resp, "token")) == NULL)
+            rc = DBK_E_BAD_JSON;
+    }
+    if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
+        if ((rc = store_enrolled(s, u, &s->server_id, resp)) == DBK_OK)
+            rc = dbk_local_commit(s->L);
+        else
+            dbk_local_rollback(s->L);
+    }
+    sodium_memzero(sig, sizeof sig);
+    json_decref(resp);
+    return rc;
 }
 
 /*
@@ -377,19 +506,36 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     snprintf(s.server, sizeof s.server, "%s", u.server);
+    /* Asked before this try records itself: whether an earlier one sent this code. */
+    bool sent_code = was_sent(&s, &u, true), sent_any = was_sent(&s, &u, false);
+    bool recovered = false;
     if ((u.kind != DBK_LINK_ENROLL || (rc = check_before_using_code(&s, &u)) == DBK_OK) &&
         (rc = dbk_unlock(&s)) == DBK_OK)
         rc = post_enroll(&s, &u, &resp);
-    if (rc == DBK_OK && u.kind == DBK_LINK_ENROLL)
+    /* The code used up by an earlier try of this device, or (a new code) this account's
+     * id taken by it: that enrollment may be committed with its answer lost. */
+    if ((rc == DBK_E_GONE && sent_code) || (rc == DBK_E_CONFLICT && sent_any))
+        recovered = (rc = recover_enrollment(&s, &u)) == DBK_OK;
+    if (rc == DBK_OK && recovered && u.kind == DBK_LINK_ENROLL)
+        ret = finish_enrollment(ctx, &s, &u, a.my_name, a.yes);
+    else if (rc == DBK_OK && u.kind == DBK_LINK_ENROLL)
         ret = client_enrolled(ctx, &s, &u, resp, a.my_name, a.yes);
     else if (rc == DBK_OK && ctx->json)
         printf("{\"role\":\"counselor\",\"server\":\"%s\"}\n", s.server);
     else if (rc == DBK_OK)
         printf("Counselor account ready on %s.\n", s.server);
-    else if (rc == DBK_E_GONE || rc == DBK_E_FINGERPRINT)
+    else if (rc == DBK_E_GONE) {
+        fprintf(stderr, "daybook: this code was already used or has expired; ask your "
+                        "counselor for a new one\n");
+        ret = DBK_EXIT_FAIL;
+    } else if (rc == DBK_E_FINGERPRINT)
         ret = DBK_EXIT_FAIL; /* said already */
-    else
+    else {
         ret = dbk_cmd_fail("enrollment failed", rc);
+        if (was_sent(&s, &u, true) && dbk_err_http_status(rc) >= 500)
+            fprintf(stderr, "daybook: the server may have enrolled this device before its "
+                            "answer was lost; run the same 'daybook enroll' again to finish\n");
+    }
     json_decref(resp);
     dbk_session_close(&s);
     return ret;

@@ -345,9 +345,19 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     if (s.server[0] == '\0') {
+        char sent[DBK_URL_MAX];
+        /* An enrollment sent whose answer never came (cmd_enroll.c): only the code
+         * finishes it, since the consent it offers is the code's counselor's. */
+        if (dbk_local_get_text(s.L, "enroll_sent_server", sent, sizeof sent) == DBK_OK)
+            fprintf(stderr,
+                    "daybook: your enrollment with %s was sent but its answer never "
+                    "came; run 'daybook enroll CODE' again with the same code to "
+                    "finish it. Your entries are safe on this device\n",
+                    sent);
+        else
+            fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); "
+                            "your entries are safe on this device\n");
         dbk_session_close(&s);
-        fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); your "
-                        "entries are safe on this device\n");
         return DBK_EXIT_FAIL;
     }
     restamp_ahead(ctx, &s);

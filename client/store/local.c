@@ -528,6 +528,16 @@ dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len)
 }
 
 int
+dbk_local_del(dbk_local *L, const char *key)
+{
+    sqlite3_stmt *s = prep(L, "DELETE FROM meta WHERE key = ?1");
+    if (s == NULL)
+        return DBK_E_IO;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    return done(L, s);
+}
+
+int
 dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len)
 {
     sqlite3_stmt *s = prep(L, "SELECT value FROM meta WHERE key = ?1");

@@ -56,6 +56,8 @@ bool dbk_local_in_tx(dbk_local *L);
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
 int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);
 int dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *len);
+/* Removes key (no error when it is absent). */
+int dbk_local_del(dbk_local *L, const char *key);
 int dbk_local_put_text(dbk_local *L, const char *key, const char *val);
 int dbk_local_get_text(dbk_local *L, const char *key, char *out, size_t cap);
 int dbk_local_put_int(dbk_local *L, const char *key, int64_t v);

@@ -107,6 +107,41 @@ dbk_trust_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *k
 }
 
 int
+dbk_trust_enroll_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *kdf,
+                              int kdf_alg, const dbk_id *server_id, const unsigned char ch[32],
+                              unsigned char sig[64])
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES], login_pk[32];
+    dbk_pass_keys *pk = NULL;
+    dbk_kdf_params sent;
+    uint32_t gen;
+    size_t n, m;
+    int rc;
+
+    if (dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n) != DBK_OK ||
+        dbk_local_get(s->L, "login_pk", login_pk, sizeof login_pk, &m) != DBK_OK ||
+        m != sizeof login_pk || dbk_bundle_params(bundle, n, &sent, &gen) != DBK_OK)
+        return DBK_E_CORRUPT;
+    /* The passphrase first, against what this profile sent: a typo is told as one. */
+    if ((rc = dbk_pass_keys_derive(pass, strlen(pass), &sent, &pk)) != DBK_OK)
+        return rc;
+    if (sodium_memcmp(pk->login_pk, login_pk, sizeof login_pk) != 0)
+        rc = DBK_E_PASSPHRASE;
+    /* Then the offer: below the floors, or another server's id, is refused as at any
+     * login; parameters other than the ones sent mean the server holds no bundle of
+     * this account (an unknown account's are fake), so the code went to someone else. */
+    if (rc == DBK_OK)
+        rc = dbk_trust_login_server(s, kdf, kdf_alg, server_id);
+    if (rc == DBK_OK && (kdf->opslimit != sent.opslimit || kdf->memlimit != sent.memlimit ||
+                         sodium_memcmp(kdf->salt, sent.salt, sizeof sent.salt) != 0))
+        rc = DBK_E_GONE;
+    if (rc == DBK_OK)
+        dbk_login_sign(sig, pk, &s->server_id, &s->account, ch, &s->device);
+    dbk_pass_keys_free(pk);
+    return rc;
+}
+
+int
 dbk_trust_passphrase_open(dbk_session *s, const char *pass,
                           unsigned char bundle[DBK_BUNDLE_BYTES], uint32_t *gen)
 {

@@ -211,6 +211,19 @@ int dbk_trust_login_answer(dbk_session *s, const char *pass, const dbk_kdf_param
                            int kdf_alg, const dbk_id *server_id, const unsigned char ch[32],
                            dbk_pass_keys **pass_keys, unsigned char sig[64]);
 /*
+ * The same answer for the account this profile tried to create, whose enrollment the
+ * server may have committed while its answer was lost (proto/README.md 4.3, "A lost
+ * answer"). Nothing the server offers is used but the challenge: the passphrase's keys
+ * are derived with this profile's own KDF parameters (from the bundle it sent), and
+ * the passphrase must give the login key it sent (DBK_E_PASSPHRASE). The offer is
+ * checked as dbk_trust_login_server does, and its parameters must be the ones sent:
+ * other ones (an unknown account's fake ones) mean the server holds no bundle of this
+ * account, DBK_E_GONE. DBK_E_CORRUPT when the profile lacks its bundle or login key.
+ */
+int dbk_trust_enroll_login_answer(dbk_session *s, const char *pass, const dbk_kdf_params *kdf,
+                                  int kdf_alg, const dbk_id *server_id, const unsigned char ch[32],
+                                  unsigned char sig[64]);
+/*
  * Changing the passphrase (proto/README.md section 6). _open opens this profile's key
  * bundle with the current passphrase into s->keys (DBK_E_PASSPHRASE on a wrong one),
  * bundle its bytes and *gen its generation. _reseal derives the new passphrase's keys

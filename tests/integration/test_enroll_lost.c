@@ -1,0 +1,780 @@
+/*
+ * An enrollment whose answer is lost (proto/README.md 4.3, "A lost answer"): the
+ * server commits POST /v1/enroll (account, streams, self-grants, device; the code used
+ * up) and the device never reads the answer. The real daybook CLI talks to a real
+ * daybookd through a small HTTP relay in this test that forwards each request and,
+ * when armed, drops the connection to the CLI (RST) after reading the enrollment's
+ * whole answer, so the server has committed; or holds that answer while the test
+ * kills the CLI with SIGKILL; or drops the request before it reaches the server; or
+ * answers GET /v1/accounts/{counselor}/keys with another counselor's keys, as a lying
+ * server would.
+ *
+ *   lost answer      the same 'daybook enroll' again finishes: a working token (sync
+ *                    works), one account, one device, one token on the server, one
+ *                    POST /v1/enroll in all, the consent granted to the counselor once
+ *   killed           the same after SIGKILL between the request and its answer
+ *   lying keys       during that recovery the server gives keys that do not match the
+ *                    link's fingerprint: refused, nothing shared; a later retry with
+ *                    honest keys shares once
+ *   on a terminal    one passphrase prompt, then the consent agreed to
+ *   new code         after a lost answer, a new code: 409 for the account id, the same
+ *                    recovery, the new code left unused
+ *   counselor setup  the same setup link again signs the counselor in
+ *   not this device  a code someone else used (never sent by this device, or sent but
+ *                    never arrived) still fails with "already used or has expired",
+ *                    and the profile stays unenrolled
+ *
+ * Each test but the last fails without the recovery (client/commands/cmd_enroll.c:
+ * the 410 of a retry told as a used code, as before); the last passes either way, as
+ * it must. The terminal test also fails when the recovery asks the passphrase twice.
+ */
+#include "tc.h"
+
+#include "dbk/base64.h"
+#include "dbk/init.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- the relay ---- */
+
+enum relay_mode {
+    RELAY_PASS,
+    RELAY_LOSE, /* the enrollment's answer read from the server, then the CLI reset */
+    RELAY_HOLD, /* the answer read, then nothing until released; then reset */
+    RELAY_DROP, /* the enrollment's request never forwarded; the CLI reset */
+};
+
+struct relay {
+    int lfd, port, target;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    enum relay_mode mode; /* one shot: back to PASS once it acted */
+    bool held, release;
+    int enrolls;        /* POST /v1/enroll requests that reached the server */
+    int lost;           /* their answers the CLI did not get */
+    char keys_req[128]; /* "GET /v1/accounts/<id>/keys " answered with keys_body */
+    char *keys_body;
+    int live; /* connection threads running */
+    volatile bool stop;
+};
+
+static bool
+write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* One HTTP/1.1 message (head and a Content-Length body) from fd into *out (malloc'd,
+ * NUL-terminated). False at the end of the connection. */
+static bool
+read_msg(int fd, char **out, size_t *len)
+{
+    size_t cap = 4096, n = 0, need = 0;
+    char *b = malloc(cap);
+
+    for (;;) {
+        if (need == 0 && n > 0) {
+            b[n] = '\0';
+            char *end = strstr(b, "\r\n\r\n");
+            if (end != NULL) {
+                size_t head = (size_t)(end - b) + 4, cl = 0;
+                for (char *h = b; (h = strchr(h, '\n')) != NULL && h < end;)
+                    if (strncasecmp(++h, "content-length:", 15) == 0)
+                        cl = strtoul(h + 15, NULL, 10);
+                need = head + cl;
+            }
+        }
+        if (need > 0 && n >= need)
+            break;
+        if (n + 4096 + 1 > cap)
+            b = realloc(b, cap *= 2);
+        ssize_t r = recv(fd, b + n, cap - n - 1, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            free(b);
+            return false;
+        }
+        n += (size_t)r;
+    }
+    b[n] = '\0';
+    *out = b;
+    *len = n;
+    return true;
+}
+
+static void
+reset(int fd)
+{
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+}
+
+struct conn {
+    struct relay *r;
+    int fd;
+};
+
+static void *
+conn_main(void *arg)
+{
+    struct conn *c = arg;
+    struct relay *r = c->r;
+    int cfd = c->fd, sfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->target)};
+    char *req = NULL, *resp = NULL;
+    size_t reqlen, resplen;
+
+    free(c);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(sfd, (struct sockaddr *)&a, sizeof a) != 0)
+        shutdown(cfd, SHUT_RDWR); /* read_msg ends at once */
+    while (read_msg(cfd, &req, &reqlen)) {
+        bool enroll = strncmp(req, "POST /v1/enroll ", 16) == 0;
+        enum relay_mode m = RELAY_PASS;
+        char *sub = NULL;
+
+        pthread_mutex_lock(&r->mu);
+        if (enroll) {
+            m = r->mode;
+            r->mode = RELAY_PASS;
+            if (m != RELAY_DROP)
+                r->enrolls++;
+        }
+        if (r->keys_body != NULL && strncmp(req, r->keys_req, strlen(r->keys_req)) == 0)
+            sub = strdup(r->keys_body);
+        pthread_mutex_unlock(&r->mu);
+
+        if (m == RELAY_DROP || !write_all(sfd, req, reqlen) || !read_msg(sfd, &resp, &resplen)) {
+            free(sub);
+            break;
+        }
+        if (m == RELAY_LOSE || m == RELAY_HOLD) {
+            /* The server answered, so it committed: the CLI never hears of it. */
+            pthread_mutex_lock(&r->mu);
+            r->lost++;
+            r->held = true;
+            pthread_cond_broadcast(&r->cv);
+            while (m == RELAY_HOLD && !r->release)
+                pthread_cond_wait(&r->cv, &r->mu);
+            pthread_mutex_unlock(&r->mu);
+            free(resp);
+            break;
+        }
+        if (sub != NULL) {
+            char head[160];
+            int hn = snprintf(head, sizeof head,
+                              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                              "Content-Length: %zu\r\n\r\n",
+                              strlen(sub));
+            bool ok = write_all(cfd, head, (size_t)hn) && write_all(cfd, sub, strlen(sub));
+            free(sub);
+            free(resp);
+            free(req);
+            req = NULL;
+            if (!ok)
+                break;
+            continue;
+        }
+        bool ok = write_all(cfd, resp, resplen);
+        free(resp);
+        free(req);
+        req = NULL;
+        if (!ok)
+            break;
+    }
+    free(req);
+    reset(cfd);
+    close(sfd);
+    pthread_mutex_lock(&r->mu);
+    r->live--;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void *
+relay_main(void *arg)
+{
+    struct relay *r = arg;
+    while (!r->stop) {
+        struct pollfd p = {.fd = r->lfd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        int fd = accept(r->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct conn *c = malloc(sizeof *c);
+        pthread_t t;
+        c->r = r;
+        c->fd = fd;
+        pthread_mutex_lock(&r->mu);
+        r->live++;
+        pthread_mutex_unlock(&r->mu);
+        if (pthread_create(&t, NULL, conn_main, c) == 0)
+            pthread_detach(t);
+        else {
+            close(fd);
+            free(c);
+            pthread_mutex_lock(&r->mu);
+            r->live--;
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
+    return NULL;
+}
+
+static void
+relay_start(struct relay *r, int target)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+
+    memset(r, 0, sizeof *r);
+    r->target = target;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(r->lfd >= 0);
+    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(r->lfd, 16), 0);
+    assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &al), 0);
+    r->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&r->th, NULL, relay_main, r), 0);
+}
+
+static void
+relay_arm(struct relay *r, enum relay_mode m)
+{
+    pthread_mutex_lock(&r->mu);
+    r->mode = m;
+    r->held = r->release = false;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits up to timeout_ms for a held answer; whether there is one. */
+static bool
+relay_wait_held(struct relay *r, int timeout_ms)
+{
+    long long end = dbk_now_ms() + timeout_ms;
+    bool held;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        held = r->held;
+        pthread_mutex_unlock(&r->mu);
+        if (held || dbk_now_ms() > end)
+            return held;
+        usleep(20000);
+    }
+}
+
+static void
+relay_release(struct relay *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->release = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void
+relay_keys(struct relay *r, const dbk_id *account, const char *body)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(account, t);
+    pthread_mutex_lock(&r->mu);
+    free(r->keys_body);
+    r->keys_body = body ? strdup(body) : NULL;
+    snprintf(r->keys_req, sizeof r->keys_req, "GET /v1/accounts/%s/keys ", t);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int
+relay_count(struct relay *r, const int *what)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = *what;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Stops accepting and waits for the connection threads, which end when the CLI's
+ * side closes (every CLI run has ended by then). False if some still run after 10 s:
+ * the caller must then not free r. */
+static bool
+relay_stop(struct relay *r)
+{
+    long long end = dbk_now_ms() + 10000;
+    int live;
+
+    relay_release(r);
+    r->stop = true;
+    pthread_join(r->th, NULL);
+    close(r->lfd);
+    do {
+        pthread_mutex_lock(&r->mu);
+        live = r->live;
+        pthread_mutex_unlock(&r->mu);
+        if (live > 0)
+            usleep(20000);
+    } while (live > 0 && dbk_now_ms() < end);
+    if (live == 0)
+        free(r->keys_body);
+    return live == 0;
+}
+
+/* ---- fixture ---- */
+
+struct fx {
+    dbk_server srv, via; /* via: the same server as the CLI sees it, through the relay */
+    struct relay relay;
+    char *home;
+    tc_account co;
+    dbk_id me;
+    char *uri;
+};
+
+/* 'daybook init' in $DAYBOOK_HOME; *me the new account's id. */
+static void
+init_profile(dbk_id *me)
+{
+    json_t *j = tc_json_of(tc_cli("--json", "init", NULL), "init");
+    const char *a = json_string_value(json_object_get(j, "account"));
+    assert_non_null(a);
+    assert_int_equal(dbk_id_from_text(me, a, strlen(a)), 0);
+    json_decref(j);
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    relay_start(&f->relay, f->srv.port);
+    f->via = f->srv; /* shares dir and data_dir: never cleaned up itself */
+    f->via.port = f->relay.port;
+    snprintf(f->via.base_url, sizeof f->via.base_url, "http://127.0.0.1:%d", f->via.port);
+    f->home = dbk_tmpdir("enrolllost");
+    setenv("DAYBOOK_HOME", f->home, 1);
+    tc_passphrase_file(f->home, "a long client passphrase");
+    unsetenv("DAYBOOK_NET_TIMEOUT_SECONDS");
+
+    tc_new_counselor(&f->srv, &f->co, "Counselor L");
+    init_profile(&f->me);
+    /* The link names the relay's port: every request of the CLI goes through it. */
+    f->uri = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    bool drained = relay_stop(&f->relay);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->home);
+    free(f->home);
+    free(f->uri);
+    tc_account_free(&f->co);
+    if (drained)
+        free(f); /* else a relay thread may still read it: leaked, not freed under it */
+    return 0;
+}
+
+static void
+hex_of(const dbk_id *id, char hex[2 * DBK_ID_BYTES + 1])
+{
+    for (int i = 0; i < DBK_ID_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id->b[i]);
+}
+
+/* A count on the server's store (its SQLite file, or its PostgreSQL database) with
+ * ids spliced in as blob literals: in sql, each "%s" gets a's hex, then b's (b may be
+ * NULL when sql has one). */
+static long long
+count_of(struct fx *f, const char *sql, const dbk_id *a, const dbk_id *b)
+{
+    char hex[2][2 * DBK_ID_BYTES + 1], out[512];
+    size_t n = 0, k = 0;
+
+    hex_of(a, hex[0]);
+    if (b != NULL)
+        hex_of(b, hex[1]);
+    for (const char *p = sql; *p != '\0' && n + 2 * DBK_ID_BYTES + 1 < sizeof out; p++) {
+        if (p[0] == '%' && p[1] == 's' && k < (b != NULL ? 2u : 1u)) {
+            memcpy(out + n, hex[k++], 2 * DBK_ID_BYTES);
+            n += 2 * DBK_ID_BYTES;
+            p++;
+        } else
+            out[n++] = *p;
+    }
+    out[n] = '\0';
+    return dbk_server_int(&f->srv, out);
+}
+
+/* Grants of the client's streams to accounts other than itself. */
+#define SHARED_SQL                                                                                 \
+    "SELECT count(*) FROM grants WHERE grantee <> x'%s' AND stream IN "                            \
+    "(SELECT id FROM streams WHERE owner = x'%s')"
+
+/* The first enrollment with its answer lost: it fails, the server holds the account. */
+static void
+lose_first_answer(struct fx *f)
+{
+    relay_arm(&f->relay, RELAY_LOSE);
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    if (r.status == 0)
+        fail_msg("enroll with its answer lost succeeded: %s", r.out);
+    assert_non_null(strstr(r.err, "run the same 'daybook enroll' again"));
+    dbk_run_result_free(&r);
+    assert_int_equal(relay_count(&f->relay, &f->relay.lost), 1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     1);
+    /* The profile knows an enrollment was sent: sync says how to finish it. */
+    r = tc_cli("sync", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "with the same code"));
+    dbk_run_result_free(&r);
+}
+
+/* What a user and the clinic would check once the device is enrolled: a sync works,
+ * the server holds one of each for the account, one enrollment request in all, and
+ * the counselor holds the shared stream's key by one grant, with the consent. */
+static void
+check_enrolled_once(struct fx *f, int enroll_requests)
+{
+    unsigned char key[32], pk[32];
+    char *consent = NULL;
+    dbk_id stream;
+    long st;
+
+    tc_ok(tc_cli("journal", "-m", "after the lost answer", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync after recovery");
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     1);
+    assert_int_equal(
+        count_of(f, "SELECT count(*) FROM devices WHERE account = x'%s'", &f->me, NULL), 1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM tokens WHERE account = x'%s'", &f->me, NULL),
+                     1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM streams WHERE owner = x'%s'", &f->me, NULL),
+                     2);
+    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), enroll_requests);
+    assert_int_equal(count_of(f, SHARED_SQL, &f->me, &f->me), 1);
+    assert_true(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, &consent));
+    assert_non_null(consent);
+    assert_non_null(strstr(consent, "right_to_revoke"));
+    free(consent);
+    /* The counselor's caseload lists the client once, with the grant active. */
+    json_t *cl = tc_req(&f->srv, &f->co, "GET", "/v1/caseload", NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *items = json_object_get(cl, "clients"), *it;
+    size_t i, seen = 0;
+    char me[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&f->me, me);
+    json_array_foreach(items, i, it)
+    {
+        const char *acct = json_string_value(json_object_get(it, "account"));
+        const char *gs = json_string_value(json_object_get(it, "grant_state"));
+        if (acct != NULL && strcmp(acct, me) == 0 && gs != NULL && strcmp(gs, "active") == 0)
+            seen++;
+    }
+    json_decref(cl);
+    assert_int_equal(seen, 1);
+}
+
+static void
+test_lost_answer_recovers(void **state)
+{
+    struct fx *f = *state;
+    lose_first_answer(f);
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll again after the lost answer: exit %d: %s%s", r.status, r.out, r.err);
+    assert_non_null(strstr(r.out, "matches the code"));
+    assert_non_null(strstr(r.out, "Safety number"));
+    dbk_run_result_free(&r);
+    check_enrolled_once(f, 1);
+    dbk_report("enrollment answer lost",
+               "relay resets the CLI after daybookd answered POST /v1/enroll; same enroll again",
+               "recovered by login: 1 account, 1 device, 1 token, 1 enroll request, consent "
+               "granted once");
+}
+
+static void
+test_killed_before_answer_recovers(void **state)
+{
+    struct fx *f = *state;
+    const char *daybook = getenv("DAYBOOK");
+    int st;
+
+    assert_non_null(daybook);
+    relay_arm(&f->relay, RELAY_HOLD);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(daybook, daybook, "enroll", f->uri, "--yes", (char *)NULL);
+        _exit(127);
+    }
+    /* The server answered (committed); the CLI waits for the answer and is killed. */
+    assert_true(relay_wait_held(&f->relay, 60000));
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    relay_release(&f->relay);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     1);
+
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll again after SIGKILL: exit %d: %s%s", r.status, r.out, r.err);
+    dbk_run_result_free(&r);
+    check_enrolled_once(f, 1);
+}
+
+static void
+test_lying_keys_during_recovery(void **state)
+{
+    struct fx *f = *state;
+    tc_account other;
+    char cid[DBK_ID_TEXT_LEN + 1], s[DBK_B64_ENCODED_LEN(32) + 1], b[DBK_B64_ENCODED_LEN(32) + 1];
+    char body[512];
+
+    tc_new_counselor(&f->srv, &other, "Counselor M");
+    lose_first_answer(f);
+    /* The server lists another counselor's keys under this counselor's id. */
+    dbk_id_to_text(&f->co.id, cid);
+    dbk_b64_encode(s, sizeof s, other.keys->sign_pk, 32);
+    dbk_b64_encode(b, sizeof b, other.keys->box_pk, 32);
+    snprintf(body, sizeof body,
+             "{\"account\":\"%s\",\"role\":\"counselor\",\"name\":\"Counselor L\","
+             "\"ed25519_pk\":\"%s\",\"x25519_pk\":\"%s\"}",
+             cid, s, b);
+    relay_keys(&f->relay, &f->co.id, body);
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "does not match"));
+    dbk_run_result_free(&r);
+    /* Nothing shared: no grant of the client's streams to anyone but itself. */
+    assert_int_equal(count_of(f, SHARED_SQL, &f->me, &f->me), 0);
+    {
+        unsigned char key[32], pk[32];
+        dbk_id stream;
+        assert_false(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, NULL));
+    }
+
+    /* Honest keys again: the same code finishes, once. */
+    relay_keys(&f->relay, &f->co.id, NULL);
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "enroll with honest keys");
+    check_enrolled_once(f, 1);
+    tc_account_free(&other);
+}
+
+/* The recovery on a terminal: one passphrase prompt (the login key, and the keys it
+ * unlocks), then the consent shown and agreed to, as on a first enrollment. */
+static void
+test_recovery_on_a_terminal(void **state)
+{
+    struct fx *f = *state;
+    const char *argv[] = {getenv("DAYBOOK"), "enroll", f->uri, NULL};
+    const dbk_pty_step steps[] = {
+        {"Daybook passphrase:", "a long client passphrase\n"},
+        {"Type yes to agree:", "yes\n"},
+        {NULL, NULL},
+    };
+    char keep[4200];
+    dbk_pty_result r;
+
+    assert_non_null(argv[0]);
+    lose_first_answer(f);
+    snprintf(keep, sizeof keep, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
+    unsetenv("DAYBOOK_PASSPHRASE_FILE");
+    assert_int_equal(dbk_pty_run(argv, steps, 60, &r), 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+    if (r.steps_done != 2 || r.status != 0)
+        fail_msg("terminal: %zu of 2 steps, exit %d:\n%s", r.steps_done, r.status, r.out);
+    const char *first = strstr(r.out, "Daybook passphrase:");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "Daybook passphrase:"));
+    assert_non_null(strstr(r.out, "Safety number"));
+    dbk_pty_result_free(&r);
+    check_enrolled_once(f, 1);
+}
+
+/* After a lost answer the counselor gives a new code: the server refuses this account
+ * id (409) without using the new code, and the device recovers the same way. */
+static void
+test_new_code_after_lost_answer(void **state)
+{
+    struct fx *f = *state;
+    long st;
+
+    lose_first_answer(f);
+    char *uri2 = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    dbk_run_result r = tc_cli("enroll", uri2, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll with a new code after the lost answer: exit %d: %s%s", r.status, r.out,
+                 r.err);
+    dbk_run_result_free(&r);
+    free(uri2);
+    check_enrolled_once(f, 2); /* the second refused with 409, creating nothing */
+    json_t *inv = tc_req(&f->srv, &f->co, "GET", "/v1/invites", NULL, &st);
+    assert_int_equal(st, 200);
+    json_t *it;
+    size_t i, pending = 0;
+    json_array_foreach(json_object_get(inv, "invites"), i, it)
+    {
+        const char *state_ = json_string_value(json_object_get(it, "state"));
+        if (state_ != NULL && strcmp(state_, "pending") == 0)
+            pending++;
+    }
+    json_decref(inv);
+    assert_int_equal(pending, 1); /* the new code was not used up */
+}
+
+/* A counselor's setup whose answer is lost: the same setup link again signs in. */
+static void
+test_counselor_setup_recovers(void **state)
+{
+    struct fx *f = *state;
+    char home[4200], link[512];
+    dbk_id me;
+
+    snprintf(home, sizeof home, "%s/counselor", f->home);
+    setenv("DAYBOOK_HOME", home, 1);
+    init_profile(&me);
+    snprintf(link, sizeof link, "daybook://setup?server=http%%3A%%2F%%2F127.0.0.1%%3A%d&code=%s",
+             f->relay.port, tc_setup_code(&f->srv, "Counselor S"));
+
+    relay_arm(&f->relay, RELAY_LOSE);
+    dbk_run_result r = tc_cli("enroll", link, NULL);
+    assert_int_not_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &me, NULL), 1);
+    r = tc_cli("enroll", link, NULL);
+    if (r.status != 0)
+        fail_msg("setup again after the lost answer: exit %d: %s%s", r.status, r.out, r.err);
+    assert_non_null(strstr(r.out, "Counselor account ready"));
+    dbk_run_result_free(&r);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    tc_ok(tc_cli("invite", NULL), "counselor invite");
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &me, NULL), 1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM devices WHERE account = x'%s'", &me, NULL),
+                     1);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM streams WHERE owner = x'%s'", &me, NULL), 1);
+    /* A setup code has no check before it is used: the retry sent it again, and the
+     * server answered 410, creating nothing. */
+    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), 2);
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
+/* The code of f's link (22 characters after "code="). */
+static void
+code_of(const char *uri, char code[DBK_ID_TEXT_LEN + 1])
+{
+    const char *c = strstr(uri, "code=");
+    assert_non_null(c);
+    memcpy(code, c + 5, DBK_ID_TEXT_LEN);
+    code[DBK_ID_TEXT_LEN] = '\0';
+}
+
+static void
+test_code_used_by_another(void **state)
+{
+    struct fx *f = *state;
+    tc_account thief, late;
+    char code[DBK_ID_TEXT_LEN + 1];
+    long st;
+
+    /* Never sent by this device: someone else used it first. */
+    code_of(f->uri, code);
+    tc_account_init(&thief, false, "another passphrase");
+    json_decref(tc_enroll(&f->srv, &thief, code, &st));
+    assert_int_equal(st, 201);
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "already used or has expired"));
+    dbk_run_result_free(&r);
+    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), 0);
+
+    /* Sent by this device, but its request never arrived; then someone else used it.
+     * The login finds no such account: the same clear answer, nothing enrolled. */
+    char *uri2 = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    relay_arm(&f->relay, RELAY_DROP);
+    r = tc_cli("enroll", uri2, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     0);
+    code_of(uri2, code);
+    tc_account_init(&late, false, "a third passphrase");
+    json_decref(tc_enroll(&f->srv, &late, code, &st));
+    assert_int_equal(st, 201);
+    r = tc_cli("enroll", uri2, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "already used or has expired"));
+    dbk_run_result_free(&r);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     0);
+    assert_int_equal(
+        count_of(f, "SELECT count(*) FROM devices WHERE account = x'%s'", &f->me, NULL), 0);
+    r = tc_cli("sync", NULL);
+    assert_int_not_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    free(uri2);
+    tc_account_free(&thief);
+    tc_account_free(&late);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lost_answer_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_before_answer_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lying_keys_during_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_on_a_terminal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_code_after_lost_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counselor_setup_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_used_by_another, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
