@@ -122,16 +122,18 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
     if (my_name == NULL && u->name[0] != '\0')
         my_name = u->name;
     (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
-    if (!ctx->json) {
-        char sn[DBK_SAFETY_NUMBER_LEN + 1];
-        dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
+    char sn[DBK_SAFETY_NUMBER_LEN + 1];
+    dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
+    if (!ctx->json)
         printf("Your counselor's key matches the code.\nEnrolled with %s. Your counselor: "
                "%s.\nSafety number (compare it with your counselor in person):\n  %.35s\n"
                "  %s\n",
                s->server, cname, sn, sn + 36);
-    }
-    return dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk,
-                                 my_name ? my_name : "Daybook client", yes);
+    int ret = dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk,
+                                    my_name ? my_name : "Daybook client", yes);
+    if (ret == DBK_EXIT_OK && ctx->json) /* as client_enrolled's */
+        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server, sn);
+    return ret;
 }
 
 /*

@@ -31,6 +31,7 @@
 #include "tc.h"
 
 #include "dbk/base64.h"
+#include "dbk/fingerprint.h"
 #include "dbk/init.h"
 
 #include <arpa/inet.h>
@@ -601,7 +602,15 @@ test_lying_keys_during_recovery(void **state)
 
     /* Honest keys again: the same code finishes, once. */
     relay_keys(&f->relay, &f->co.id, NULL);
-    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "enroll with honest keys");
+    {
+        /* --json says what a first enrollment says: the role and the safety number. */
+        json_t *j = tc_json_of(tc_cli("--json", "enroll", f->uri, "--yes", NULL),
+                               "enroll with honest keys");
+        assert_string_equal(json_string_value(json_object_get(j, "role")), "client");
+        assert_int_equal(strlen(json_string_value(json_object_get(j, "safety_number"))),
+                         DBK_SAFETY_NUMBER_LEN);
+        json_decref(j);
+    }
     check_enrolled_once(f, 1);
     tc_account_free(&other);
 }
