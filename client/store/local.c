@@ -575,7 +575,13 @@ dbk_local_in_tx(dbk_local *L)
 int
 dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len)
 {
-    sqlite3_stmt *s = prep(L, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)");
+    /* An upsert, not INSERT OR REPLACE: the row is changed where it is, so its key's
+     * entry in the table's index (sqlite_autoindex_meta_1) stays as it was, where a
+     * replace deleted the row and inserted it under a new rowid, rewriting that index
+     * too: a page more in the log at every commit that stores a value (a craving
+     * stores the clock and the head's count). */
+    sqlite3_stmt *s = prep(L, "INSERT INTO meta(key, value) VALUES (?1, ?2)"
+                              " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (s == NULL)
         return DBK_E_IO;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
