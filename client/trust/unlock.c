@@ -119,19 +119,23 @@ dbk_passphrase_free(char *p)
 
 /* ---- the keyring cache ---- */
 
+/* The two entries kept for an account: its keys, and its own streams' keys (below). */
+#define KEYS_ENTRY "daybook"
+#define STREAMS_ENTRY "daybook-streams"
+
 static void
-key_desc(const dbk_session *s, char *out, size_t cap)
+key_desc(const dbk_session *s, const char *entry, char *out, size_t cap)
 {
     char t[DBK_ID_TEXT_LEN + 1];
     dbk_id_to_text(&s->account, t);
-    snprintf(out, cap, "daybook:%s", t);
+    snprintf(out, cap, "%s:%s", entry, t);
 }
 
 static long
-keyring_find(const dbk_session *s)
+keyring_find(const dbk_session *s, const char *entry)
 {
     char desc[64];
-    key_desc(s, desc, sizeof desc);
+    key_desc(s, entry, desc, sizeof desc);
     return syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
 }
 
@@ -183,7 +187,7 @@ dbk_unlock_cache(dbk_session *s)
 
     if (s->keys == NULL || seconds <= 0)
         return;
-    key_desc(s, desc, sizeof desc);
+    key_desc(s, KEYS_ENTRY, desc, sizeof desc);
     memcpy(c, s->keys->sign_sk, 64);
     memcpy(c + 64, s->keys->box_sk, 32);
     memcpy(c + 96, s->keys->box_pk, 32);
@@ -250,14 +254,6 @@ keys_from_cache(dbk_session *s, long id)
 #define SKC_LABEL "daybook/v1/stream-key-cache"
 
 static void
-skc_desc(const dbk_session *s, char *out, size_t cap)
-{
-    char t[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(&s->account, t);
-    snprintf(out, cap, "daybook-streams:%s", t);
-}
-
-static void
 skc_tag(const dbk_session *s, const unsigned char *items, unsigned char tag[32])
 {
     crypto_generichash_state st;
@@ -274,13 +270,10 @@ skc_tag(const dbk_session *s, const unsigned char *items, unsigned char tag[32])
 static long
 skc_read(dbk_session *s, unsigned char *c)
 {
-    char desc[64];
     unsigned char tag[32];
-    long id, n = 0;
+    long id = keyring_find(s, STREAMS_ENTRY), n = 0;
     bool ok = false;
 
-    skc_desc(s, desc, sizeof desc);
-    id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
     if (id > 0 && (n = syscall(SYS_keyctl, KEYCTL_READ, id, c, SKC_BYTES)) == SKC_BYTES) {
         skc_tag(s, c, tag);
         ok = sodium_memcmp(tag, c + SKC_SLOTS * SKC_ITEM, sizeof tag) == 0;
@@ -342,7 +335,7 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
             memcpy(c + ++n * SKC_ITEM, it, SKC_ITEM);
     }
     skc_tag(s, c, c + SKC_SLOTS * SKC_ITEM);
-    skc_desc(s, desc, sizeof desc);
+    key_desc(s, STREAMS_ENTRY, desc, sizeof desc);
     id = syscall(SYS_add_key, "user", desc, c, (size_t)SKC_BYTES, KEY_SPEC_USER_KEYRING);
     sodium_free(c); /* wipes */
     if (id > 0)
@@ -352,12 +345,8 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
 void
 dbk_unlock_forget(dbk_session *s)
 {
-    char desc[64];
     long id;
-    while ((id = keyring_find(s)) > 0)
-        syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
-    skc_desc(s, desc, sizeof desc);
-    while ((id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0)) > 0)
+    while ((id = keyring_find(s, KEYS_ENTRY)) > 0 || (id = keyring_find(s, STREAMS_ENTRY)) > 0)
         syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
 }
 
@@ -368,7 +357,7 @@ dbk_unlock_cached(dbk_session *s)
 
     if (s->keys != NULL)
         return DBK_OK;
-    if (cache_seconds() <= 0 || (id = keyring_find(s)) <= 0)
+    if (cache_seconds() <= 0 || (id = keyring_find(s, KEYS_ENTRY)) <= 0)
         return DBK_E_NOT_FOUND;
     return keys_from_cache(s, id);
 }
@@ -386,7 +375,8 @@ dbk_unlock(dbk_session *s)
         return DBK_OK;
     if (cache_seconds() <= 0)
         dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
-    else if ((id = keyring_find(s)) > 0 && (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
+    else if ((id = keyring_find(s, KEYS_ENTRY)) > 0 &&
+             (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
         return rc;
     if ((rc = dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK)
         return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
