@@ -21,12 +21,41 @@
  * open and a signature check, and a review opens thousands of entries. */
 struct dbk_key_cache {
     size_t n;
+    bool kept_read; /* the keys kept in the keyring (unlock.c) are in v */
     struct {
         dbk_id stream;
         uint32_t epoch;
         unsigned char key[32];
     } v[KEY_CACHE_SLOTS];
 };
+
+static bool
+cache_find(const dbk_session *s, const dbk_id *stream, uint32_t epoch, unsigned char key[32])
+{
+    if (s->keycache != NULL)
+        for (size_t i = 0; i < s->keycache->n; i++)
+            if (s->keycache->v[i].epoch == epoch &&
+                dbk_id_equal(&s->keycache->v[i].stream, stream)) {
+                memcpy(key, s->keycache->v[i].key, 32);
+                return true;
+            }
+    return false;
+}
+
+static void
+cache_add(const dbk_id *stream, uint32_t epoch, const unsigned char key[32], void *arg)
+{
+    dbk_session *s = arg;
+    unsigned char had[32];
+    bool known = cache_find(s, stream, epoch, had);
+    sodium_memzero(had, sizeof had);
+    if (known || s->keycache == NULL || s->keycache->n >= KEY_CACHE_SLOTS)
+        return;
+    size_t i = s->keycache->n++;
+    s->keycache->v[i].stream = *stream;
+    s->keycache->v[i].epoch = epoch;
+    memcpy(s->keycache->v[i].key, key, 32);
+}
 
 /* ---- stream keys ---- */
 
@@ -41,14 +70,23 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     char *consent = NULL;
     int rc;
 
-    if (s->keycache != NULL)
-        for (size_t i = 0; i < s->keycache->n; i++)
-            if (s->keycache->v[i].epoch == epoch && dbk_id_equal(&s->keycache->v[i].stream, stream)) {
-                memcpy(key, s->keycache->v[i].key, 32);
-                return DBK_OK;
-            }
-    if ((rc = dbk_unlock(s)) != DBK_OK ||
-        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
+    if (cache_find(s, stream, epoch, key))
+        return DBK_OK;
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    if (s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)) != NULL) {
+        s->keycache->n = 0;
+        s->keycache->kept_read = false;
+    }
+    /* The own streams' keys a command opened from their self-grants earlier, kept in
+     * the keyring while the keys are (T10): read once per session. */
+    if (s->keycache != NULL && !s->keycache->kept_read) {
+        s->keycache->kept_read = true;
+        dbk_unlock_kept_stream_keys(s, cache_add, s);
+        if (cache_find(s, stream, epoch, key))
+            return DBK_OK;
+    }
+    if ((rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
         (rc = dbk_trust_sign_pk(s, &st.owner, opk)) != DBK_OK ||
         (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
         return rc;
@@ -56,15 +94,16 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     rc = dbk_grant_open(g, len, &e, &h, key, &consent);
     free(g);
     free(consent);
-    if (rc == DBK_OK && s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)))
-        s->keycache->n = 0;
-    if (rc == DBK_OK && s->keycache != NULL && s->keycache->n < KEY_CACHE_SLOTS) {
-        size_t i = s->keycache->n++;
-        s->keycache->v[i].stream = *stream;
-        s->keycache->v[i].epoch = epoch;
-        memcpy(s->keycache->v[i].key, key, 32);
-    }
-    return rc;
+    if (rc != DBK_OK)
+        return rc;
+    cache_add(stream, epoch, key, s);
+    /* A self-grant (the account's own stream, checked against its own key just now,
+     * and naming the stream and epoch asked for) is kept for the next command; another
+     * owner's grant is opened again each session. */
+    if (dbk_id_equal(&st.owner, &s->account) && dbk_id_equal(&h.owner, &s->account) &&
+        dbk_id_equal(&h.stream, stream) && h.epoch == epoch)
+        dbk_unlock_keep_stream_key(s, stream, epoch, key);
+    return DBK_OK;
 }
 
 int

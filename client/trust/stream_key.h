@@ -7,7 +7,9 @@
 #include "session.h"
 
 /* The stream key for (stream, epoch) from the grants this account holds. Opened
- * once per session and kept in locked memory that is wiped on close. */
+ * once per session and kept in locked memory that is wiped on close; the keys of the
+ * account's own streams are also kept across commands beside the unlocked keys
+ * (dbk_unlock_keep_stream_key, unlock.h). */
 int dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                            unsigned char key[32]);
 

@@ -119,19 +119,23 @@ dbk_passphrase_free(char *p)
 
 /* ---- the keyring cache ---- */
 
+/* The two entries kept for an account: its keys, and its own streams' keys (below). */
+#define KEYS_ENTRY "daybook"
+#define STREAMS_ENTRY "daybook-streams"
+
 static void
-key_desc(const dbk_session *s, char *out, size_t cap)
+key_desc(const dbk_session *s, const char *entry, char *out, size_t cap)
 {
     char t[DBK_ID_TEXT_LEN + 1];
     dbk_id_to_text(&s->account, t);
-    snprintf(out, cap, "daybook:%s", t);
+    snprintf(out, cap, "%s:%s", entry, t);
 }
 
 static long
-keyring_find(const dbk_session *s)
+keyring_find(const dbk_session *s, const char *entry)
 {
     char desc[64];
-    key_desc(s, desc, sizeof desc);
+    key_desc(s, entry, desc, sizeof desc);
     return syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
 }
 
@@ -183,7 +187,7 @@ dbk_unlock_cache(dbk_session *s)
 
     if (s->keys == NULL || seconds <= 0)
         return;
-    key_desc(s, desc, sizeof desc);
+    key_desc(s, KEYS_ENTRY, desc, sizeof desc);
     memcpy(c, s->keys->sign_sk, 64);
     memcpy(c + 64, s->keys->box_sk, 32);
     memcpy(c + 96, s->keys->box_pk, 32);
@@ -222,11 +226,127 @@ keys_from_cache(dbk_session *s, long id)
     return s->keys ? DBK_OK : DBK_E_NOMEM;
 }
 
+/* ---- the keys of the account's own streams, kept beside its keys ---- */
+
+/*
+ * Opening a stream's key from its grant costs an Ed25519 verify and a sealed-box open
+ * (X25519): 1.0M instructions, a fifth of a `daybook craving` (issue 20), and every
+ * command that writes an entry opens its own stream's grant. The keys of the account's
+ * own streams, once opened from a self-grant whose signature checked against its own
+ * key (trust/stream_key.c), are kept in a second keyring entry beside the account keys,
+ * as long and under the same switch (T10): a (stream, epoch) has one key for good, so
+ * a key kept is never stale. Layout, SKC_SLOTS items then the tag:
+ *
+ *   offset  size  meaning
+ *   0       16    stream id
+ *   16      4     epoch, big-endian (0: an empty slot)
+ *   20      32    the stream key
+ *
+ * The tag is BLAKE2b-256 keyed with the account's secret box key over SKC_LABEL, the
+ * account id and the items: only a holder of that secret, the one who can open the
+ * self-grant anyway, makes an entry that passes, so a key taken from it is still one
+ * this account's own checked signature vouched for. An entry failing it (damaged,
+ * another build's, another account's) is forgotten and the grant opened again.
+ */
+#define SKC_SLOTS 8
+#define SKC_ITEM 52
+#define SKC_BYTES (SKC_SLOTS * SKC_ITEM + 32)
+#define SKC_LABEL "daybook/v1/stream-key-cache"
+
+static void
+skc_tag(const dbk_session *s, const unsigned char *items, unsigned char tag[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, s->keys->box_sk, 32, 32);
+    crypto_generichash_update(&st, (const unsigned char *)SKC_LABEL, sizeof SKC_LABEL);
+    crypto_generichash_update(&st, s->account.b, DBK_ID_BYTES);
+    crypto_generichash_update(&st, items, SKC_SLOTS * SKC_ITEM);
+    crypto_generichash_final(&st, tag, 32);
+    sodium_memzero(&st, sizeof st);
+}
+
+/* The kept entry into c (SKC_BYTES, zeroed when there is none or it fails its tag,
+ * which is then forgotten); its keyring id, or 0. */
+static long
+skc_read(dbk_session *s, unsigned char *c)
+{
+    unsigned char tag[32];
+    long id = keyring_find(s, STREAMS_ENTRY), n = 0;
+    bool ok = false;
+
+    if (id > 0 && (n = syscall(SYS_keyctl, KEYCTL_READ, id, c, SKC_BYTES)) == SKC_BYTES) {
+        skc_tag(s, c, tag);
+        ok = sodium_memcmp(tag, c + SKC_SLOTS * SKC_ITEM, sizeof tag) == 0;
+    }
+    if (!ok) {
+        sodium_memzero(c, SKC_BYTES);
+        if (id > 0)
+            syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
+        id = 0;
+    }
+    return id;
+}
+
+void
+dbk_unlock_kept_stream_keys(dbk_session *s, dbk_unlock_key_cb cb, void *arg)
+{
+    unsigned char *c;
+
+    if (s->keys == NULL || cache_seconds() <= 0 || (c = sodium_malloc(SKC_BYTES)) == NULL)
+        return;
+    if (skc_read(s, c) > 0)
+        for (size_t i = 0; i < SKC_SLOTS; i++) {
+            const unsigned char *it = c + i * SKC_ITEM;
+            uint32_t epoch =
+                (uint32_t)it[16] << 24 | (uint32_t)it[17] << 16 | (uint32_t)it[18] << 8 | it[19];
+            dbk_id stream;
+            memcpy(stream.b, it, DBK_ID_BYTES);
+            if (epoch != 0)
+                cb(&stream, epoch, it + 20, arg);
+        }
+    sodium_free(c); /* wipes */
+}
+
+void
+dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                           const unsigned char key[32])
+{
+    long seconds = cache_seconds(), id;
+    unsigned char *c, *old;
+    char desc[64];
+    size_t n = 0;
+
+    if (s->keys == NULL || seconds <= 0 || epoch == 0 || (c = sodium_malloc(2 * SKC_BYTES)) == NULL)
+        return;
+    old = c + SKC_BYTES;
+    (void)skc_read(s, old);
+    /* The newest first, then the others kept, the oldest falling off past SKC_SLOTS. */
+    memset(c, 0, SKC_BYTES);
+    memcpy(c, stream->b, DBK_ID_BYTES);
+    c[16] = (unsigned char)(epoch >> 24);
+    c[17] = (unsigned char)(epoch >> 16);
+    c[18] = (unsigned char)(epoch >> 8);
+    c[19] = (unsigned char)epoch;
+    memcpy(c + 20, key, 32);
+    for (size_t i = 0; i < SKC_SLOTS && n + 1 < SKC_SLOTS; i++) {
+        const unsigned char *it = old + i * SKC_ITEM;
+        bool empty = (it[16] | it[17] | it[18] | it[19]) == 0;
+        if (!empty && memcmp(it, c, 20) != 0)
+            memcpy(c + ++n * SKC_ITEM, it, SKC_ITEM);
+    }
+    skc_tag(s, c, c + SKC_SLOTS * SKC_ITEM);
+    key_desc(s, STREAMS_ENTRY, desc, sizeof desc);
+    id = syscall(SYS_add_key, "user", desc, c, (size_t)SKC_BYTES, KEY_SPEC_USER_KEYRING);
+    sodium_free(c); /* wipes */
+    if (id > 0)
+        syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
+}
+
 void
 dbk_unlock_forget(dbk_session *s)
 {
     long id;
-    while ((id = keyring_find(s)) > 0)
+    while ((id = keyring_find(s, KEYS_ENTRY)) > 0 || (id = keyring_find(s, STREAMS_ENTRY)) > 0)
         syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
 }
 
@@ -237,7 +357,7 @@ dbk_unlock_cached(dbk_session *s)
 
     if (s->keys != NULL)
         return DBK_OK;
-    if (cache_seconds() <= 0 || (id = keyring_find(s)) <= 0)
+    if (cache_seconds() <= 0 || (id = keyring_find(s, KEYS_ENTRY)) <= 0)
         return DBK_E_NOT_FOUND;
     return keys_from_cache(s, id);
 }
@@ -255,7 +375,8 @@ dbk_unlock(dbk_session *s)
         return DBK_OK;
     if (cache_seconds() <= 0)
         dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
-    else if ((id = keyring_find(s)) > 0 && (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
+    else if ((id = keyring_find(s, KEYS_ENTRY)) > 0 &&
+             (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
         return rc;
     if ((rc = dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK)
         return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;

@@ -22,7 +22,18 @@ int dbk_unlock(dbk_session *s);
 int dbk_unlock_cached(dbk_session *s);
 /* Puts the unlocked keys in the keyring cache. */
 void dbk_unlock_cache(dbk_session *s);
-/* Forgets the cached keys. */
+/* Forgets the cached keys, and the stream keys kept beside them. */
 void dbk_unlock_forget(dbk_session *s);
+
+/* The keys of the account's own streams kept beside its keys in the keyring (unlock.c
+ * says why and how they are checked), only while the cache is on and with s->keys
+ * unlocked. The caller keeps a key only once it opened it from a self-grant whose
+ * signature it checked (trust/stream_key.c). cb gets each kept (stream, epoch, key);
+ * the key's memory is wiped after cb returns. */
+typedef void (*dbk_unlock_key_cb)(const dbk_id *stream, uint32_t epoch, const unsigned char key[32],
+                                  void *arg);
+void dbk_unlock_kept_stream_keys(dbk_session *s, dbk_unlock_key_cb cb, void *arg);
+void dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                                const unsigned char key[32]);
 
 #endif

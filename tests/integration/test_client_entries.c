@@ -24,8 +24,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 /* The streak and day functions of the CLI, tested directly. */
 #include "../../client/book/daycount.c"
@@ -1189,6 +1191,156 @@ test_export_and_no_plaintext(void **state)
     free(gone);
 }
 
+/* ---- durable before "Saved" ---- */
+
+/* A profile file's path. */
+static void
+profile_file(const struct fx *f, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", f->profile, name);
+}
+
+/*
+ * What the kernel saw of one process, from strace's log at path, read in order with
+ * what earlier processes left (d): the log's and the profile directory's descriptors,
+ * whether the log has writes not yet synced, and whether its name still waits for a
+ * sync of the directory (set when the log is opened by a process before which it did
+ * not exist). Each "Saved" written to stdout is counted, and counted durable only when
+ * every write to the log before it was synced and no sync of the directory is owed.
+ */
+struct durable {
+    int wal_fd, dir_fd;
+    bool dirty, synced, name_owed;
+    int saved, saved_durable;
+};
+
+static void
+durable_read(const struct fx *f, const char *path, bool wal_was_there, struct durable *d)
+{
+    char wal[4200], line[8192], name[4200];
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    profile_file(f, "daybook.db-wal", wal, sizeof wal);
+    d->wal_fd = d->dir_fd = -1;
+    d->synced = false; /* this process's own syncs; what is dirty stays dirty */
+    while (fgets(line, sizeof line, in) != NULL) {
+        int fd = -1, ret = -1;
+        char *eq = strrchr(line, '=');
+        if (eq != NULL)
+            ret = atoi(eq + 1);
+        if (sscanf(line, "openat(AT_FDCWD, \"%4199[^\"]\"", name) == 1 && ret >= 0) {
+            if (strcmp(name, wal) == 0) {
+                d->wal_fd = ret;
+                d->name_owed = d->name_owed || !wal_was_there;
+            } else if (strcmp(name, f->profile) == 0) {
+                d->dir_fd = ret;
+            }
+        } else if (sscanf(line, "close(%d)", &fd) == 1) {
+            if (fd == d->wal_fd)
+                d->wal_fd = -1;
+            if (fd == d->dir_fd)
+                d->dir_fd = -1;
+        } else if ((sscanf(line, "pwrite64(%d,", &fd) == 1 || sscanf(line, "write(%d,", &fd) == 1 ||
+                    sscanf(line, "pwritev(%d,", &fd) == 1) &&
+                   fd >= 0 && fd == d->wal_fd) {
+            d->dirty = true;
+        } else if ((sscanf(line, "fdatasync(%d)", &fd) == 1 ||
+                    sscanf(line, "fsync(%d)", &fd) == 1) &&
+                   ret == 0 && fd >= 0) {
+            if (fd == d->wal_fd) {
+                d->dirty = false;
+                d->synced = true;
+            }
+            if (fd == d->dir_fd)
+                d->name_owed = false;
+        } else if (strncmp(line, "write(1, \"Saved", 15) == 0) {
+            d->saved++;
+            d->saved_durable += d->synced && !d->dirty && !d->name_owed;
+        }
+    }
+    fclose(in);
+}
+
+/* Runs `daybook a1 a2 ...` under strace into trace (a 0 status asserted). */
+static void
+traced(const char *strace, const char *trace, const char *a1, const char *a2, const char *a3,
+       const char *a4, const char *a5)
+{
+    const char *argv[] = {strace,
+                          "-o",
+                          trace,
+                          "-s",
+                          "16",
+                          "-e",
+                          "trace=openat,close,write,pwrite64,pwritev,fsync,fdatasync",
+                          dbk_bin("DAYBOOK"),
+                          a1,
+                          a2,
+                          a3,
+                          a4,
+                          a5,
+                          NULL};
+    dbk_run_result r;
+    assert_int_equal(dbk_run(argv, NULL, 120, &r), 0);
+    if (r.status != 0)
+        fail_msg("daybook %s under strace: exit %d: %s", a1, r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+/*
+ * "Saved" means on disk: a power cut after it loses nothing. Each `daybook craving` is
+ * watched with strace: every write to the write-ahead log before "Saved" is synced, and
+ * so is the log's name in the directory once the log was made anew. The log is taken
+ * away (checkpointed and deleted, as SQLite's own tools do), a reading command makes it
+ * again (a reader never syncs), and the next craving must still leave the log's name
+ * synced before it says Saved. Skipped where strace is not installed.
+ */
+static void
+test_saved_is_durable(void **state)
+{
+    struct fx *f = *state;
+    const char *strace = NULL,
+               *where[] = {"/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"};
+    char trace[4200], wal[4200], db[4200];
+    struct durable d = {0};
+    struct stat sb;
+    sqlite3 *conn;
+
+    for (size_t i = 0; i < sizeof where / sizeof where[0] && strace == NULL; i++)
+        if (access(where[i], X_OK) == 0)
+            strace = where[i];
+    if (strace == NULL)
+        skip();
+    init_client();
+    profile_file(f, "daybook.db-wal", wal, sizeof wal);
+    profile_file(f, "daybook.db", db, sizeof db);
+    snprintf(trace, sizeof trace, "%s/trace", f->home);
+
+    bool there = stat(wal, &sb) == 0;
+    traced(strace, trace, "craving", "--intensity", "3", "--outcome", "resisted");
+    durable_read(f, trace, there, &d);
+
+    assert_int_equal(sqlite3_open(db, &conn), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(conn);
+    assert_int_not_equal(stat(wal, &sb), 0); /* the log is gone */
+    traced(strace, trace, "log", NULL, NULL, NULL, NULL);
+    durable_read(f, trace, false, &d);
+    assert_int_equal(stat(wal, &sb), 0); /* made again by a reader */
+    traced(strace, trace, "craving", "--intensity", "4", "--outcome", "resisted");
+    durable_read(f, trace, true, &d);
+
+    dbk_report("saved is durable",
+               "`daybook craving` watched by strace: before \"Saved\", the log synced after "
+               "its last write, and its name synced once the log was made anew (by a reader "
+               "here, after the log was checkpointed and deleted)",
+               "\"Saved\" printed: %d; with the log and its name durable: %d", d.saved,
+               d.saved_durable);
+    assert_int_equal(d.saved, 2);
+    assert_int_equal(d.saved_durable, 2);
+}
+
 int
 main(void)
 {
@@ -1199,6 +1351,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_show_edit_rm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trends_figures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_and_no_plaintext, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_saved_is_durable, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

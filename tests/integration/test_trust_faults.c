@@ -595,6 +595,62 @@ test_key_cache_damaged(void **state)
     assert_int_equal(from_cache, 0);
 }
 
+/*
+ * The keys of the client's own streams kept in the keyring beside its account keys
+ * (trust/unlock.c), so that a command writing an entry does not open its self-grant
+ * again: the entry is kept while the keys are, under a tag only a holder of the
+ * account's box secret makes. Here its stream keys are changed in place (as damage, or
+ * another process of the uid, would): no entry may be sealed under such a key. The
+ * entries are then read with --no-key-cache, every key opened from its grant: each one
+ * written must open. `daybook lock` forgets the kept stream keys too.
+ */
+static void
+test_stream_key_cache_damaged(void **state)
+{
+    struct fx *f = *state;
+    char desc[80];
+    unsigned char c[512];
+    dbk_run_result r;
+
+    snprintf(desc, sizeof desc, "daybook-streams:%s", f->p.client_id);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "60", 1);
+    cli_ok("journal", "-m", "written before the damage");
+    long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    long n = id > 0 ? syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c) : 0;
+    long kept = n;
+    assert_true(n > 52);
+    for (long i = 0; i + 52 <= n - 32; i += 52) /* each slot's key: bytes 20 to 51 */
+        for (long k = 20; k < 52; k++)
+            c[i + k] ^= 0x5a;
+    assert_int_equal(syscall(SYS_keyctl, KEYCTL_UPDATE, id, c, (size_t)n), 0);
+    sodium_memzero(c, sizeof c);
+    cli_ok("journal", "-m", "written after the damage");
+
+    r = tc_cli("--no-key-cache", "log", NULL); /* every key from its grant */
+    int before = strstr(r.out, "written before the damage") != NULL;
+    int after = strstr(r.out, "written after the damage") != NULL;
+    int status = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "60", 1);
+    cli_ok("today", NULL, NULL);
+    cli_ok("lock", NULL, NULL);
+    long left = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+
+    dbk_report("kept stream keys damaged",
+               "the client's own stream keys kept in the keyring changed in place; an entry "
+               "written, then every entry read with its key opened from its grant; then a "
+               "lock",
+               "bytes kept: %ld; entries that open from their grants: before the damage %s, "
+               "after it %s; kept stream keys left after lock: %s",
+               kept, before ? "yes" : "no", after ? "yes" : "no", left > 0 ? "yes" : "none");
+    assert_int_equal(status, 0);
+    assert_true(before);
+    assert_true(after);
+    assert_true(left <= 0);
+}
+
 /* 32 bytes of a column of the counselor's account row on the server's file. */
 static void
 server_key(struct fx *f, const char *column, unsigned char out[32])
@@ -697,6 +753,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_server_behind_same_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_cache_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_cache_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_key_cache_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
     };
     if (dbk_init() != 0)
