@@ -406,21 +406,23 @@ static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
 static sqlite3_vfs local_vfs;
 #define LOCAL_VFS "daybook-unix"
 
-static void
+/* 0, or -1 when the directory of path could not be synced. */
+static int
 sync_dir_of(const char *path)
 {
     char dir[4200];
     const char *slash = strrchr(path, '/');
     size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
     if (n >= sizeof dir)
-        return;
+        return -1;
     memcpy(dir, slash == NULL ? "." : path, n);
     dir[n] = '\0';
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
 }
 
 static int
@@ -432,8 +434,13 @@ local_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, i
         return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
     if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE, out)) == SQLITE_OK)
         return rc; /* there already: its name was made durable when it was made */
-    if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags, out)) == SQLITE_OK)
-        sync_dir_of(name);
+    if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags, out)) == SQLITE_OK &&
+        sync_dir_of(name) != 0) {
+        /* Not durable by name: no commit may go to this log. */
+        f->pMethods->xClose(f);
+        f->pMethods = NULL;
+        rc = SQLITE_IOERR_DIR_FSYNC;
+    }
     return rc;
 }
 
