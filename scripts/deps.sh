@@ -24,6 +24,7 @@ test_pkgs=(
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
     faketime          # libfaketime: each device's own wall clock in integration.clock_skew
     postgresql-15     # initdb, pg_ctl, pg_dump: the throwaway clusters of integration.pg*
+    strace            # what `daybook craving` syncs before "Saved" (integration.client_entries)
 )
 
 want=("${build_pkgs[@]}")
