@@ -1302,56 +1302,37 @@ jw_int(jwalk *w, int64_t *v)
 
 static bool jw_value(jwalk *w);
 
-/* An object; calls `key` for each member, positioned at its value, which `key` either
- * reads or leaves to jw_value (returning 0). */
+/* An object (or an array): calls `each` for each member, positioned at its value,
+ * with its key (an array's elements: NULL); `each` either reads the value (returning
+ * 1), leaves it to jw_value (0) or refuses it (-1). */
+typedef int (*jw_each)(jwalk *, const char *key, size_t keylen, void *);
+
 static bool
-jw_object(jwalk *w, int (*key)(jwalk *, const char *, size_t, void *), void *arg)
+jw_members(jwalk *w, bool object, jw_each each, void *arg)
 {
-    const char *k;
-    size_t kn;
-    if (++w->depth > 32 || !jw_lit(w, "{"))
+    const char *close = object ? "}" : "]", *k = NULL;
+    size_t kn = 0;
+    if (++w->depth > 32 || !jw_lit(w, object ? "{" : "["))
         return false;
     jw_ws(w);
-    if (jw_lit(w, "}"))
+    if (jw_lit(w, close))
         return w->depth--, true;
     for (;;) {
         int rc;
         jw_ws(w);
-        if (!jw_str(w, &k, &kn))
-            return false;
-        jw_ws(w);
-        if (!jw_lit(w, ":"))
-            return false;
-        jw_ws(w);
-        rc = key != NULL ? key(w, k, kn, arg) : 0;
+        if (object) {
+            if (!jw_str(w, &k, &kn))
+                return false;
+            jw_ws(w);
+            if (!jw_lit(w, ":"))
+                return false;
+            jw_ws(w);
+        }
+        rc = each != NULL ? each(w, k, kn, arg) : 0;
         if (rc < 0 || (rc == 0 && !jw_value(w)))
             return false;
         jw_ws(w);
-        if (jw_lit(w, "}"))
-            return w->depth--, true;
-        if (!jw_lit(w, ","))
-            return false;
-    }
-}
-
-/* An array; calls `item` for each element, as jw_object calls `key`. */
-static bool
-jw_array(jwalk *w, int (*item)(jwalk *, size_t, void *), void *arg)
-{
-    size_t i = 0;
-    if (++w->depth > 32 || !jw_lit(w, "["))
-        return false;
-    jw_ws(w);
-    if (jw_lit(w, "]"))
-        return w->depth--, true;
-    for (;; i++) {
-        int rc;
-        jw_ws(w);
-        rc = item != NULL ? item(w, i, arg) : 0;
-        if (rc < 0 || (rc == 0 && !jw_value(w)))
-            return false;
-        jw_ws(w);
-        if (jw_lit(w, "]"))
+        if (jw_lit(w, close))
             return w->depth--, true;
         if (!jw_lit(w, ","))
             return false;
@@ -1368,9 +1349,8 @@ jw_value(jwalk *w)
         return false;
     switch (*w->p) {
     case '{':
-        return jw_object(w, NULL, NULL);
     case '[':
-        return jw_array(w, NULL, NULL);
+        return jw_members(w, *w->p == '{', NULL, NULL);
     case '"':
         return jw_str(w, &s, &n);
     case 't':
@@ -1415,11 +1395,12 @@ sa_pull_key(jwalk *w, const char *k, size_t kn, void *arg)
 }
 
 static int
-sa_pull_item(jwalk *w, size_t i, void *arg)
+sa_pull_item(jwalk *w, const char *k, size_t kn, void *arg)
 {
     struct sync_answer *a = arg;
-    (void)i;
-    if (w->p >= w->end || *w->p != '{' || !jw_object(w, sa_pull_key, a))
+    (void)k;
+    (void)kn;
+    if (w->p >= w->end || *w->p != '{' || !jw_members(w, true, sa_pull_key, a))
         return -1;
     a->npull++;
     return 1;
@@ -1431,7 +1412,7 @@ sa_top_key(jwalk *w, const char *k, size_t kn, void *arg)
     struct sync_answer *a = arg;
     if (kn != 4 || memcmp(k, "pull", 4) != 0)
         return 0;
-    if (a->has_pull || w->p >= w->end || *w->p != '[' || !jw_array(w, sa_pull_item, a))
+    if (a->has_pull || w->p >= w->end || *w->p != '[' || !jw_members(w, false, sa_pull_item, a))
         return -1;
     a->has_pull = true;
     return 1;
@@ -1446,7 +1427,7 @@ sync_answer_read(const char *body, size_t len, int64_t next[2])
     jwalk w = {body, body + len, 0};
     memset(&a, 0, sizeof a);
     jw_ws(&w);
-    if (w.p >= w.end || *w.p != '{' || !jw_object(&w, sa_top_key, &a))
+    if (w.p >= w.end || *w.p != '{' || !jw_members(&w, true, sa_top_key, &a))
         return false;
     jw_ws(&w);
     if (w.p != w.end || !a.has_pull || a.npull != 2 || !a.has_next[0] || !a.has_next[1])
