@@ -991,41 +991,59 @@ verify_per_s(double *distinct_per_s, double *same_per_s)
     }
 }
 
+/* One core's verify rate, measured once a run (it takes half a second). */
+static void
+verify_rates(double *distinct_per_s, double *same_per_s)
+{
+    static double d, s;
+    if (d == 0)
+        verify_per_s(&d, &s);
+    *distinct_per_s = d;
+    *same_per_s = s;
+}
+
 /*
- * The push phase's CPU, per record: daybookd's by thread (user and system time),
- * this generator's own, the whole machine's (/proc/stat: every process and the
- * kernel's own threads, such as the file system's journal; on a shared machine,
- * other tenants too), and what they imply. The cores are shared by the server and
- * the generator, so the records/s they allow is cores / (server + generator CPU per
- * record), whatever the scheduling; set against one core's verify rate, it says
- * how far issue 20's push target (1.6x that rate) is within reach on this machine.
+ * A phase's CPU, per unit of work (a record pushed, a sync): daybookd's by thread
+ * (user and system time), this generator's own, the whole machine's (/proc/stat:
+ * every process and the kernel's own threads, such as the file system's journal; on a
+ * shared machine, other tenants too), and what they imply. The cores are shared by
+ * the server and the generator, so the rate they allow is cores / (server +
+ * generator CPU per unit), whatever the scheduling. For the push, set against one
+ * core's verify rate, it says how far issue 20's push target (1.6x that rate) is
+ * within reach on this machine; for the sync, against its target (13,000 syncs/s)
+ * and its one unavoidable cost, the pushed entry's verify. `prefix` is the rows' key
+ * prefix: "push", "sync" or "nn_sync".
  */
 static void
-push_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t records, double secs)
+cpu_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t n, double secs,
+           const char *prefix)
 {
-    double per = 1000.0 / (double)records; /* ms per phase -> us per record */
+    bool push = strcmp(prefix, "push") == 0, nn = strcmp(prefix, "nn_sync") == 0;
+    const char *unit = push ? "record" : "sync", *units = push ? "records/s" : "syncs/s";
+    const char *name = push ? "push" : nn ? "nothing-new sync" : "sync";
+    const char *per_what = push ? "per record pushed" : nn ? "per nothing-new sync" : "per sync";
+    double per = 1000.0 / (double)n; /* ms per phase -> us per unit */
     double server = 0, gen, ours, cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
     double same, vps, verify_us;
     double ceiling, busy = -1, steal = 0;
     char key[64], label[160];
 
-    if (!a->ok || !b->ok)
+    if (!a->ok || !b->ok || n == 0)
         return;
-    fprintf(stderr, "bench_load: %s push, CPU per record (us, user + system):\n", t->label);
+    fprintf(stderr, "bench_load: %s %s, CPU per %s (us, user + system):\n", t->label, name, unit);
     for (int r = 0; r < R_N; r++) {
         double u = (b->user_ms[r] - a->user_ms[r]) * per, s = (b->sys_ms[r] - a->sys_ms[r]) * per;
         server += u + s;
         if (u + s > 0)
-            fprintf(
-                stderr,
-                "bench_load:   daybookd %-6s %7.1f (%.1f + %.1f; per 1,000 records: %.0f waits, "
-                "%.0f preemptions, %.0f KB written)\n",
-                role_name[r], u + s, u, s,
-                (double)(b->vcsw[r] - a->vcsw[r]) * 1000.0 / (double)records,
-                (double)(b->nvcsw[r] - a->nvcsw[r]) * 1000.0 / (double)records,
-                (double)(b->wchar[r] - a->wchar[r]) / (double)records);
-        snprintf(key, sizeof key, "push_cpu_us_%s", role_name[r]);
-        snprintf(label, sizeof label, "server CPU per record pushed, %s thread%s", role_name[r],
+            fprintf(stderr,
+                    "bench_load:   daybookd %-6s %7.1f (%.1f + %.1f; per 1,000 %ss: %.0f waits, "
+                    "%.0f preemptions, %.0f KB written)\n",
+                    role_name[r], u + s, u, s, unit,
+                    (double)(b->vcsw[r] - a->vcsw[r]) * 1000.0 / (double)n,
+                    (double)(b->nvcsw[r] - a->nvcsw[r]) * 1000.0 / (double)n,
+                    (double)(b->wchar[r] - a->wchar[r]) / (double)n);
+        snprintf(key, sizeof key, "%s_cpu_us_%s", prefix, role_name[r]);
+        snprintf(label, sizeof label, "server CPU %s, %s thread%s", per_what, role_name[r],
                  r == R_LOOP || r == R_STORE || r == R_SYNC ? "" : "s");
         row(t, key, label, u + s, "us");
     }
@@ -1033,6 +1051,9 @@ push_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t records, dou
         fprintf(stderr, "bench_load:   %lld group commits, %.1f requests each\n",
                 b->commits - a->commits,
                 (double)(b->jobs - a->jobs) / (double)(b->commits - a->commits));
+    if (!push && a->jobs >= 0 && b->jobs >= a->jobs)
+        fprintf(stderr, "bench_load:   %.2f storage jobs per sync\n",
+                (double)(b->jobs - a->jobs) / (double)n);
     gen = (b->gen_user_ms - a->gen_user_ms + b->gen_sys_ms - a->gen_sys_ms) * per;
     ours = server + gen;
     if (t->store != NULL) { /* PostgreSQL's own processes are not measured: no ceiling */
@@ -1040,7 +1061,7 @@ push_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t records, dou
                 server);
         return;
     }
-    verify_per_s(&vps, &same);
+    verify_rates(&vps, &same);
     verify_us = 1e6 / vps;
     ceiling = cores * 1e6 / ours;
     if (a->machine_busy_ms >= 0 && b->machine_busy_ms >= 0) {
@@ -1049,36 +1070,64 @@ push_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t records, dou
     }
     fprintf(stderr,
             "bench_load:   daybookd total  %7.1f\n"
-            "bench_load:   generator       %7.1f (%.1f + %.1f; requests built before the phase)\n"
-            "bench_load:   both            %7.1f: on %.0f cores at most %.0f records/s; the phase "
+            "bench_load:   generator       %7.1f (%.1f + %.1f; %s)\n"
+            "bench_load:   both            %7.1f: on %.0f cores at most %.0f %s; the phase "
             "ran at %.0f, its CPU %.0f%% of the cores' time\n",
             server, gen, (b->gen_user_ms - a->gen_user_ms) * per,
-            (b->gen_sys_ms - a->gen_sys_ms) * per, ours, cores, ceiling, (double)records / secs,
-            100.0 * ours * (double)records / 1e6 / (secs * cores));
+            (b->gen_sys_ms - a->gen_sys_ms) * per,
+            push ? "requests built before the phase"
+                 : "requests built, answers parsed and checked during the phase",
+            ours, cores, ceiling, units, (double)n / secs,
+            100.0 * ours * (double)n / 1e6 / (secs * cores));
     if (busy >= 0)
         fprintf(stderr,
                 "bench_load:   whole machine   %7.1f busy, %.1f stolen by the hypervisor (all "
                 "processes and kernel threads; on a shared machine, other tenants too)\n",
                 busy, steal);
-    fprintf(stderr,
-            "bench_load:   one-core Ed25519 verify here: %.1f us over distinct envelopes (%.0f/s; "
-            "%.1f us repeating one, as bench_ceilings does)\n"
-            "bench_load:   the CPU measured allows %.2fx the verify rate (%.2fx the repeated one); "
-            "the target is 1.60x, %.1f us of server + generator CPU per record at most\n",
-            verify_us, vps, 1e6 / same, ceiling / vps, ceiling / same, cores * verify_us / 1.6);
-    row(t, "push_gen_cpu_us", "load generator CPU per record pushed (its own, same phase)", gen,
-        "us");
-    row(t, "push_both_cpu_us", "server + generator CPU per record pushed", ours, "us");
-    if (busy >= 0)
-        row(t, "push_machine_busy_us", "whole machine's busy CPU per record pushed (/proc/stat)",
-            busy, "us");
-    row(t, "push_cpu_ceiling_records_per_s",
-        "push records/s the measured CPU allows on all cores (cores / server + generator CPU)",
-        ceiling, "records/s");
-    row(t, "push_verify_per_s", "one-core Ed25519 verify rate over the pushed envelopes", vps,
-        "ops/s");
-    row(t, "push_verify_same_per_s", "one-core Ed25519 verify rate, one envelope repeated", same,
-        "ops/s");
+    if (push)
+        fprintf(stderr,
+                "bench_load:   one-core Ed25519 verify here: %.1f us over distinct envelopes "
+                "(%.0f/s; %.1f us repeating one, as bench_ceilings does)\n"
+                "bench_load:   the CPU measured allows %.2fx the verify rate (%.2fx the repeated "
+                "one); the target is 1.60x, %.1f us of server + generator CPU per record at "
+                "most\n",
+                verify_us, vps, 1e6 / same, ceiling / vps, ceiling / same, cores * verify_us / 1.6);
+    else
+        fprintf(stderr,
+                "bench_load:   13,000 syncs/s (issue 20) needs at most %.1f us of server + "
+                "generator CPU per sync; %s%.1f us (one-core Ed25519 verify here), which alone "
+                "allows %.0f syncs/s\n",
+                cores * 1e6 / 13000.0,
+                nn ? "a nothing-new sync verifies nothing; a pushing one verifies one entry, "
+                   : "the floor of a sync that pushes one entry is its verify, ",
+                verify_us, cores * 1e6 / verify_us);
+    snprintf(key, sizeof key, "%s_gen_cpu_us", prefix);
+    snprintf(label, sizeof label, "load generator CPU %s (its own, same phase)", per_what);
+    row(t, key, label, gen, "us");
+    snprintf(key, sizeof key, "%s_both_cpu_us", prefix);
+    snprintf(label, sizeof label, "server + generator CPU %s", per_what);
+    row(t, key, label, ours, "us");
+    if (busy >= 0) {
+        snprintf(key, sizeof key, "%s_machine_busy_us", prefix);
+        snprintf(label, sizeof label, "whole machine's busy CPU %s (/proc/stat)", per_what);
+        row(t, key, label, busy, "us");
+    }
+    snprintf(key, sizeof key, push ? "push_cpu_ceiling_records_per_s" : "%s_cpu_ceiling_per_s",
+             prefix);
+    snprintf(label, sizeof label,
+             "%s %s the measured CPU allows on all cores (cores / server + generator CPU)", name,
+             units);
+    row(t, key, label, ceiling, units);
+    snprintf(key, sizeof key, "%s_cores_share", prefix);
+    snprintf(label, sizeof label, "%s: share of the cores' time its server + generator CPU used",
+             name);
+    row(t, key, label, ours * (double)n / 1e6 / (secs * cores), "");
+    if (push) {
+        row(t, "push_verify_per_s", "one-core Ed25519 verify rate over the pushed envelopes", vps,
+            "ops/s");
+        row(t, "push_verify_same_per_s", "one-core Ed25519 verify rate, one envelope repeated",
+            same, "ops/s");
+    }
 }
 
 /* Runs a prepared phase and writes its rows. Returns 0, or -1 if it failed. */
@@ -1137,7 +1186,7 @@ phase_run(phase *ph)
         row(t, key, label, (cpu1 - cpu0) / ((double)ph->records / 1000.0), "ms");
     }
     if (ph->op == OP_PUSH && t->kind == K_DAYBOOK)
-        push_budget(t, &snap0, &snap1, ph->records, secs);
+        cpu_budget(t, &snap0, &snap1, ph->records, secs, "push");
     snprintf(key, sizeof key, "%s_wire_bytes_per_record", what);
     snprintf(label, sizeof label, "bytes on the wire per record %s",
              ph->op == OP_PUSH ? "pushed" : "pulled");
@@ -1182,21 +1231,227 @@ sync_fail(const char *what, int status, const char *body)
                  status, body);
 }
 
+/*
+ * A JSON walker for daybookd's sync answers, which builds nothing: the generator shares
+ * the cores with the server, and jansson's tree of every answer was most of the
+ * generator's CPU (about 190,000 of its 220,000 instructions a sync). It checks the
+ * whole text's structure as a parser would (strings, numbers, literals, nesting; not
+ * the UTF-8 or control characters of strings) and reads the "next" cursor of each
+ * entry of the top-level "pull" array.
+ */
+typedef struct jwalk {
+    const char *p, *end;
+    int depth;
+} jwalk;
+
+static void
+jw_ws(jwalk *w)
+{
+    while (w->p < w->end && (*w->p == ' ' || *w->p == '\n' || *w->p == '\r' || *w->p == '\t'))
+        w->p++;
+}
+
+static bool
+jw_lit(jwalk *w, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(w->end - w->p) < n || memcmp(w->p, lit, n) != 0)
+        return false;
+    w->p += n;
+    return true;
+}
+
+/* A string; its text (without quotes, escapes left as they are) in *s, *n. Found with
+ * memchr, as an envelope's 592 characters are most of an answer. */
+static bool
+jw_str(jwalk *w, const char **s, size_t *n)
+{
+    if (w->p >= w->end || *w->p != '"')
+        return false;
+    const char *b = ++w->p, *q, *esc;
+    for (;;) {
+        if ((q = memchr(w->p, '"', (size_t)(w->end - w->p))) == NULL)
+            return false;
+        if ((esc = memchr(w->p, '\\', (size_t)(q - w->p))) == NULL)
+            break;
+        w->p = esc + 2; /* past the escaped character, which may be a quote */
+        if (w->p > w->end)
+            return false;
+    }
+    w->p = q + 1;
+    *s = b;
+    *n = (size_t)(q - b);
+    return true;
+}
+
+static bool
+jw_int(jwalk *w, int64_t *v)
+{
+    char *e;
+    long long x;
+    if (w->p >= w->end || !(*w->p == '-' || (*w->p >= '0' && *w->p <= '9')))
+        return false;
+    errno = 0;
+    x = strtoll(w->p, &e, 10); /* the body is NUL-terminated (bench_load_http.c) */
+    if (errno != 0 || e == w->p || e > w->end || *e == '.' || *e == 'e' || *e == 'E')
+        return false;
+    w->p = e;
+    *v = x;
+    return true;
+}
+
+static bool jw_value(jwalk *w);
+
+/* An object (or an array): calls `each` for each member, positioned at its value,
+ * with its key (an array's elements: NULL); `each` either reads the value (returning
+ * 1), leaves it to jw_value (0) or refuses it (-1). */
+typedef int (*jw_each)(jwalk *, const char *key, size_t keylen, void *);
+
+static bool
+jw_members(jwalk *w, bool object, jw_each each, void *arg)
+{
+    const char *close = object ? "}" : "]", *k = NULL;
+    size_t kn = 0;
+    if (++w->depth > 32 || !jw_lit(w, object ? "{" : "["))
+        return false;
+    jw_ws(w);
+    if (jw_lit(w, close))
+        return w->depth--, true;
+    for (;;) {
+        int rc;
+        jw_ws(w);
+        if (object) {
+            if (!jw_str(w, &k, &kn))
+                return false;
+            jw_ws(w);
+            if (!jw_lit(w, ":"))
+                return false;
+            jw_ws(w);
+        }
+        rc = each != NULL ? each(w, k, kn, arg) : 0;
+        if (rc < 0 || (rc == 0 && !jw_value(w)))
+            return false;
+        jw_ws(w);
+        if (jw_lit(w, close))
+            return w->depth--, true;
+        if (!jw_lit(w, ","))
+            return false;
+    }
+}
+
+static bool
+jw_value(jwalk *w)
+{
+    const char *s;
+    size_t n;
+    int64_t v;
+    if (w->p >= w->end)
+        return false;
+    switch (*w->p) {
+    case '{':
+    case '[':
+        return jw_members(w, *w->p == '{', NULL, NULL);
+    case '"':
+        return jw_str(w, &s, &n);
+    case 't':
+        return jw_lit(w, "true");
+    case 'f':
+        return jw_lit(w, "false");
+    case 'n':
+        return jw_lit(w, "null");
+    default:
+        if (jw_int(w, &v))
+            return true;
+        /* a number with a fraction or exponent: none in a sync's answer, but valid */
+        char *e;
+        if (!(*w->p == '-' || (*w->p >= '0' && *w->p <= '9')))
+            return false;
+        strtod(w->p, &e);
+        if (e == w->p || e > w->end)
+            return false;
+        w->p = e;
+        return true;
+    }
+}
+
+struct sync_answer {
+    int64_t next[2];
+    bool has_next[2];
+    size_t npull;
+    bool has_pull;
+};
+
+static int
+sa_pull_key(jwalk *w, const char *k, size_t kn, void *arg)
+{
+    struct sync_answer *a = arg;
+    size_t i = a->npull;
+    if (kn != 4 || memcmp(k, "next", 4) != 0 || i >= 2)
+        return 0;
+    if (a->has_next[i] || !jw_int(w, &a->next[i]))
+        return -1;
+    a->has_next[i] = true;
+    return 1;
+}
+
+static int
+sa_pull_item(jwalk *w, const char *k, size_t kn, void *arg)
+{
+    struct sync_answer *a = arg;
+    (void)k;
+    (void)kn;
+    if (w->p >= w->end || *w->p != '{' || !jw_members(w, true, sa_pull_key, a))
+        return -1;
+    a->npull++;
+    return 1;
+}
+
+static int
+sa_top_key(jwalk *w, const char *k, size_t kn, void *arg)
+{
+    struct sync_answer *a = arg;
+    if (kn != 4 || memcmp(k, "pull", 4) != 0)
+        return 0;
+    if (a->has_pull || w->p >= w->end || *w->p != '[' || !jw_members(w, false, sa_pull_item, a))
+        return -1;
+    a->has_pull = true;
+    return 1;
+}
+
+/* Reads a sync answer's two cursors; false unless it is one JSON object whose "pull"
+ * holds exactly two objects, each with an integer "next". */
+static bool
+sync_answer_read(const char *body, size_t len, int64_t next[2])
+{
+    struct sync_answer a;
+    jwalk w = {body, body + len, 0};
+    memset(&a, 0, sizeof a);
+    jw_ws(&w);
+    if (w.p >= w.end || *w.p != '{' || !jw_members(&w, true, sa_top_key, &a))
+        return false;
+    jw_ws(&w);
+    if (w.p != w.end || !a.has_pull || a.npull != 2 || !a.has_next[0] || !a.has_next[1])
+        return false;
+    next[0] = a.next[0];
+    next[1] = a.next[1];
+    return true;
+}
+
 static void
 sync_done(bl_req *r, int status, const char *body, size_t len)
 {
     syncer *s = r->arg;
     bool finished = true;
-    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *j = NULL;
 
     if (s->t->kind == K_DAYBOOK) {
-        json_t *pull = json_object_get(j, "pull");
-        if (status != 200 || json_array_size(pull) != 2 ||
+        int64_t next[2];
+        if (status != 200 || !sync_answer_read(body, len, next) ||
             (s->pushed && strstr(body, "\"result\":\"stored\"") == NULL)) {
             sync_fail("sync", status, body);
         } else {
-            for (size_t i = 0; i < 2; i++)
-                s->since[i] = json_integer_value(json_object_get(json_array_get(pull, i), "next"));
+            s->since[0] = next[0];
+            s->since[1] = next[1];
         }
     } else if (s->step == 0) {
         if (status != 201 || strstr(body, "\"ok\":true") == NULL)
@@ -1204,7 +1459,7 @@ sync_done(bl_req *r, int status, const char *body, size_t len)
         finished = false;
         s->step = 1;
     } else {
-        json_t *seq = json_object_get(j, "last_seq");
+        json_t *seq = json_object_get(j = json_loadb(body, len, 0, NULL), "last_seq");
         if (status != 200 || !json_is_integer(seq))
             sync_fail("_changes", status, body);
         else
@@ -1321,7 +1576,9 @@ sync_run(target *t)
     syncer *ss = calloc((size_t)nbg + 1, sizeof *ss);
     int rc = -1, bg0, bg_measured;
     uint64_t t0;
-    double rate, cpu0, cpu_per_sync;
+    size_t n_syncs;
+    double rate, cpu0, cpu_per_sync, secs;
+    cpu_snap snap0, snap1;
 
     memset(&sync_state, 0, sizeof sync_state);
     sync_state.fg_target = cfg.syncs;
@@ -1353,6 +1610,15 @@ sync_run(target *t)
              sync_state.bad ? sync_state.first_bad : "timeout or transport error");
         goto out;
     }
+    /* The CPU budget's snapshots read /metrics through a pool of their own (the
+     * phases' pools are gone); the background clients go on meanwhile. */
+    if (t->kind == K_DAYBOOK) {
+        t->pool = bl_pool_new(loop, t->port, 1);
+        t->pool2 = t->nodes == 2 ? bl_pool_new(loop, t->port2, 1) : NULL;
+        if (t->pool == NULL || (t->nodes == 2 && t->pool2 == NULL))
+            die("out of memory");
+        snap_take(&snap0, t);
+    }
     t0 = bl_now_ns();
     bg0 = sync_state.bg_done;
     cpu0 = target_cpu_ms(t);
@@ -1362,8 +1628,12 @@ sync_run(target *t)
         goto out;
     }
     /* Every client's syncs while the measured one ran: what the server kept up. */
-    rate = (double)(sync_state.bg_done - bg0 + cfg.syncs) / ((double)(bl_now_ns() - t0) / 1e9);
-    cpu_per_sync = (target_cpu_ms(t) - cpu0) * 1000.0 / (double)(sync_state.bg_done - bg0 + cfg.syncs);
+    n_syncs = (size_t)(sync_state.bg_done - bg0 + cfg.syncs);
+    secs = (double)(bl_now_ns() - t0) / 1e9;
+    rate = (double)n_syncs / secs;
+    cpu_per_sync = (target_cpu_ms(t) - cpu0) * 1000.0 / (double)n_syncs;
+    if (t->kind == K_DAYBOOK)
+        snap_take(&snap1, t);
     bg_measured = sync_state.bg_done; /* those that ended while the measured one ran */
     sync_state.stop = true;
     if (bl_pool_drain(sync_state.bg_pool, 60000) != 0 ||
@@ -1418,8 +1688,14 @@ sync_run(target *t)
     }
     fprintf(stderr, "bench_load: %s sync: %d measured, %d background syncs\n", t->label,
             cfg.syncs, sync_state.bg_done);
+    if (t->kind == K_DAYBOOK)
+        cpu_budget(t, &snap0, &snap1, n_syncs, secs, cfg.sync_push ? "sync" : "nn_sync");
     rc = 0;
 out:
+    bl_pool_free(t->pool);
+    t->pool = NULL;
+    bl_pool_free(t->pool2);
+    t->pool2 = NULL;
     bl_pool_free(sync_state.fg_pool);
     bl_pool_free(sync_state.bg_pool);
     if (sync_state.bg_pool2 != NULL)

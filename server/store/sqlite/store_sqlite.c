@@ -601,13 +601,30 @@ init_schema(sq_store *st)
  */
 #define CACHE_KIB_TEXT "8192"
 
+/*
+ * SQLite's memory statistics off, for the process: with them on (the default), every
+ * sqlite3_malloc and sqlite3_free takes a process-wide mutex to count bytes and
+ * highwater marks that daybookd never reads (no sqlite3_status, sqlite3_memory_used
+ * or soft heap limit). An incremental sync makes about 115 of each on the storage
+ * thread (a job's statement journal, its pages, lookaside misses). It must be set
+ * before SQLite initialises, so before the first open; if something opened SQLite
+ * earlier in this process, sqlite3_config refuses and nothing changes.
+ */
+static void
+sq_config_once(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 open_path(const char *path, bool create, sq_store **out)
 {
     sq_store *st;
     int rc;
 
+    static pthread_once_t config_once = PTHREAD_ONCE_INIT;
     *out = NULL;
+    (void)pthread_once(&config_once, sq_config_once);
     st = calloc(1, sizeof *st);
     if (st == NULL)
         return DBK_E_NOMEM;
