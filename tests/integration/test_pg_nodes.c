@@ -295,6 +295,12 @@ acked_after(const char *path, long long t)
     return n;
 }
 
+/* The last forked clients, for release_lone (should a test fail before it waited for
+ * them): a ring, since the storm forks more than a lone node's test. */
+enum { MAX_SPAWNED = 32 };
+static pid_t spawned[MAX_SPAWNED];
+static unsigned int nspawned;
+
 static pid_t
 spawn(void (*fn)(void *), void *arg)
 {
@@ -304,6 +310,7 @@ spawn(void (*fn)(void *), void *arg)
         fn(arg);
         _exit(0);
     }
+    spawned[nspawned++ % MAX_SPAWNED] = p;
     return p;
 }
 
@@ -903,12 +910,81 @@ wait_pending(const dbk_server *s, long want)
         fail_msg("node: %ld jobs pending, waited for %ld", n, want);
 }
 
+/* The test's own sessions (pg_session), ended by session_end or, should the test fail,
+ * by release_lone: an open one would keep its locks for the tests after it. */
+enum { MAX_SESSIONS = 8 };
+static PGconn *sessions[MAX_SESSIONS];
+
+/* A session of the test's own, connected. */
+static PGconn *
+pg_session(void)
+{
+    PGconn *c = PQconnectdb(db_url);
+    int i = 0;
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    while (i < MAX_SESSIONS && sessions[i] != NULL)
+        i++;
+    assert_true(i < MAX_SESSIONS);
+    sessions[i] = c;
+    return c;
+}
+
+/* Ends c (what it holds is rolled back). */
+static void
+session_end(PGconn *c)
+{
+    for (int i = 0; i < MAX_SESSIONS; i++)
+        if (sessions[i] == c)
+            sessions[i] = NULL;
+    PQfinish(c);
+}
+
+/* Connections of daybookd (any node) that wait for a lock held by session holder, as
+ * PostgreSQL's lock manager says (pg_blocking_pids): a waiter for anything else, or one
+ * that pg_stat_activity still shows waiting after its lock was given back, is not one. */
+static long long
+blocked_by(PGconn *look, PGconn *holder)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'daybookd%%'"
+             " AND %d = ANY(pg_blocking_pids(pid))",
+             PQbackendPID(holder));
+    return q(look, sql);
+}
+
 /* daybookd's connections waiting for a lock, as pg_stat_activity says. */
 static long long
 lock_waiters(PGconn *c)
 {
-    return q(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'daybookd'"
+    return q(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'daybookd%'"
                 " AND wait_event_type = 'Lock'");
+}
+
+/* Until n of daybookd's connections wait for a lock holder holds. The bound is generous
+ * (60 s: a loaded machine can take seconds to run a job that far); the count asserted
+ * is the one the last look saw, and on failure what every daybookd connection waits for
+ * is printed. */
+static void
+wait_blocked_by(PGconn *look, PGconn *holder, long long n)
+{
+    long long seen = -1, deadline = dbk_now_ms() + 60000;
+    PGresult *r;
+
+    while ((seen = blocked_by(look, holder)) != n && dbk_now_ms() < deadline)
+        usleep(10 * 1000);
+    if (seen == n)
+        return;
+    r = PQexec(look, "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+                     " left(query, 60) FROM pg_stat_activity"
+                     " WHERE application_name LIKE 'daybookd%'");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+        print_error("daybookd backend %s: %s, waits %s/%s on %s: %s\n", PQgetvalue(r, i, 0),
+                    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+    PQclear(r);
+    fail_msg("%lld of daybookd's connections wait for session %d, waited for %lld", seen,
+             PQbackendPID(holder), n);
 }
 
 static void
@@ -939,6 +1015,7 @@ lock_rows(PGconn *c, const dbk_id *a, const dbk_id *b)
 /* Nodes with one storage thread each, so that the jobs queued while it waits are one
  * group; stopped by teardown, should a test fail. */
 static dbk_server lone[2];
+static char *lone_url; /* db_url, with the application name release_lone looks for */
 static const char *lone_args[] = {
     "--store", NULL, "--rate-per-s", "100000", "--rate-burst", "100000", "--store-pool", "1", NULL};
 
@@ -948,13 +1025,10 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     (void)unused;
     dbk_server *a = &lone[0], *b = &lone[1];
     tc_account co, cl, blk;
-    PGconn *hold = PQconnectdb(db_url), *hold2 = PQconnectdb(db_url), *look = PQconnectdb(db_url);
+    PGconn *hold = pg_session(), *hold2 = pg_session(), *look = pg_session();
     int rounds = 3, failed = 0;
     long long deadlocks0, deadlocks1;
 
-    assert_int_equal(PQstatus(hold), CONNECTION_OK);
-    assert_int_equal(PQstatus(hold2), CONNECTION_OK);
-    assert_int_equal(PQstatus(look), CONNECTION_OK);
     assert_int_equal(dbk_server_start(a, lone_args), 0);
     assert_int_equal(dbk_server_start(b, lone_args), 0);
     tc_new_counselor(a, &co, "Counselor D");
@@ -995,9 +1069,7 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
         p[np++] = spawn(run_bg_push, &b2);
         wait_pending(b, 3);
         q(hold, "COMMIT"); /* the blockers go; the groups start and wait on S1 and S2 */
-        for (int i = 0; i < 3000 && lock_waiters(look) != 2; i++)
-            usleep(10 * 1000);
-        assert_int_equal(lock_waiters(look), 2);
+        wait_blocked_by(look, hold2, 2);
         q(hold2, "COMMIT"); /* A takes S1, B takes S2, together */
         for (int i = 0; i < np; i++) {
             int st = dbk_wait_pid(p[i], 60000);
@@ -1015,9 +1087,9 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     assert_int_equal(deadlocks1 - deadlocks0, 0);
     /* Everything pushed is there: 1 + 2 + 3 rounds' worth in each stream. */
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
-    PQfinish(hold);
-    PQfinish(hold2);
-    PQfinish(look);
+    session_end(hold);
+    session_end(hold2);
+    session_end(look);
     dbk_server_cleanup(a);
     dbk_server_cleanup(b);
     tc_account_free(&blk);
@@ -1025,22 +1097,13 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     tc_account_free(&co);
 }
 
-/* A session of the test's own, connected. */
-static PGconn *
-pg_session(void)
-{
-    PGconn *c = PQconnectdb(db_url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    return c;
-}
-
 /* Ends a test's three sessions and its lone node. */
 static void
 end_sessions(PGconn *a, PGconn *b, PGconn *c, dbk_server *s)
 {
-    PQfinish(a);
-    PQfinish(b);
-    PQfinish(c);
+    session_end(a);
+    session_end(b);
+    session_end(c);
     dbk_server_cleanup(s);
 }
 
@@ -1054,6 +1117,7 @@ chain_lock(PGconn *c, bool take)
              0x64626b0000000002LL);
     q(c, sql);
 }
+
 
 /* Until n of daybookd's connections wait for a lock. */
 static void
@@ -1323,7 +1387,7 @@ push_rec_again(const struct bg_rec *b)
 
 /* daybookd's connections waiting for a row lock (not an advisory one), what of them. */
 #define ROW_WAITERS(what)                                                                          \
-    "SELECT " what " FROM pg_stat_activity WHERE application_name = 'daybookd'"                    \
+    "SELECT " what " FROM pg_stat_activity WHERE application_name LIKE 'daybookd%'"                \
     " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
 
 /* The rows of table whose column is id; with lock, locked FOR UPDATE. */
@@ -1571,8 +1635,8 @@ test_sync_at_split_sent_again_stores_once(void **unused)
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
     json_decref(r);
     json_decref(bs.body);
-    PQfinish(hold);
-    PQfinish(look);
+    session_end(hold);
+    session_end(look);
     dbk_server_cleanup(s);
     tc_account_free(&x);
     tc_account_free(&co);
@@ -1631,8 +1695,8 @@ test_token_slide_skipped_is_retried(void **unused)
     assert_int_equal(skipped, due);
     assert_int_equal(st2, 200);
     assert_true(slid >= t0 + 29 * day);
-    PQfinish(hold);
-    PQfinish(look);
+    session_end(hold);
+    session_end(look);
     tc_account_free(&cl);
     tc_account_free(&co);
 }
@@ -1650,12 +1714,60 @@ setup(void **unused)
         return -1;
     db_url = dbk_pg_create_db(state);
     node_args[1] = db_url;
-    lone_args[1] = db_url;
+    lone_url = malloc(strlen(db_url) + 64);
+    assert_non_null(lone_url);
+    sprintf(lone_url, "%s%capplication_name=daybookd-lone", db_url,
+            strchr(db_url, '?') != NULL ? '&' : '?');
+    lone_args[1] = lone_url;
     work = dbk_tmpdir("pg-nodes");
     for (int j = 0; j < NODES; j++)
         if (dbk_server_start(&nodes[j], node_args) != 0)
             return -1;
     return 0;
+}
+
+/*
+ * After each test of the lone nodes, passed or failed: what it still holds is given
+ * back, so that its failure cannot fail the tests after it. Its forked clients still
+ * running are killed, its nodes killed, its sessions ended (their transactions roll
+ * back, their locks go), and the connections of its killed nodes ended too, waited
+ * for until PostgreSQL lists none: a backend waiting for a lock notices its client is
+ * gone only once it gets the lock.
+ */
+static int
+release_lone(void **unused)
+{
+    PGconn *c;
+    long long left = -1, deadline = dbk_now_ms() + 60000;
+
+    (void)unused;
+    for (unsigned int i = 0; i < nspawned && i < MAX_SPAWNED; i++)
+        if (waitpid(spawned[i], NULL, WNOHANG) == 0) { /* still running, and ours */
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+        }
+    nspawned = 0;
+    for (int j = 0; j < 2; j++)
+        dbk_server_cleanup(&lone[j]);
+    for (int i = 0; i < MAX_SESSIONS; i++)
+        if (sessions[i] != NULL)
+            session_end(sessions[i]);
+    c = PQconnectdb(db_url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        print_error("release_lone: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return -1;
+    }
+    while (left != 0 && dbk_now_ms() < deadline) {
+        left = q(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'daybookd-lone'");
+        if (left != 0)
+            usleep(10 * 1000);
+    }
+    PQfinish(c);
+    if (left != 0)
+        print_error("release_lone: %lld connections of stopped nodes left\n", left);
+    return left == 0 ? 0 : -1;
 }
 
 static int
@@ -1672,6 +1784,7 @@ teardown(void **unused)
         (void)cluster("stop");
     }
     free(work);
+    free(lone_url);
     free(db_url);
     return 0;
 }
@@ -1685,12 +1798,12 @@ main(void)
         cmocka_unit_test(test_database_away_answers_503),
         cmocka_unit_test(test_last_seen_across_nodes),
         cmocka_unit_test(test_migrate_check_backup_restore),
-        cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
-        cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
-        cmocka_unit_test(test_read_charge_waits_with_nothing_held),
-        cmocka_unit_test(test_split_commit_answers_what_it_stored),
-        cmocka_unit_test(test_token_slide_skipped_is_retried),
-        cmocka_unit_test(test_sync_at_split_sent_again_stores_once),
+        cmocka_unit_test_teardown(test_opposite_lock_orders_do_not_deadlock, release_lone),
+        cmocka_unit_test_teardown(test_failed_prepare_fails_its_job_alone, release_lone),
+        cmocka_unit_test_teardown(test_read_charge_waits_with_nothing_held, release_lone),
+        cmocka_unit_test_teardown(test_split_commit_answers_what_it_stored, release_lone),
+        cmocka_unit_test_teardown(test_token_slide_skipped_is_retried, release_lone),
+        cmocka_unit_test_teardown(test_sync_at_split_sent_again_stores_once, release_lone),
     };
     if (dbk_init() != 0)
         return 1;
