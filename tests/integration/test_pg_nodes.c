@@ -953,12 +953,16 @@ blocked_by(PGconn *look, PGconn *holder)
     return q(look, sql);
 }
 
-/* daybookd's connections waiting for a lock, as pg_stat_activity says. */
+/* Ends the connections of daybookd that wait for holder; how many. */
 static long long
-lock_waiters(PGconn *c)
+terminate_blocked_by(PGconn *look, PGconn *holder)
 {
-    return q(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'daybookd%'"
-                " AND wait_event_type = 'Lock'");
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE"
+             " application_name LIKE 'daybookd%%' AND %d = ANY(pg_blocking_pids(pid))",
+             PQbackendPID(holder));
+    return q(look, sql);
 }
 
 /* Until n of daybookd's connections wait for a lock holder holds. The bound is generous
@@ -1119,15 +1123,6 @@ chain_lock(PGconn *c, bool take)
 }
 
 
-/* Until n of daybookd's connections wait for a lock. */
-static void
-wait_lock_waiters(PGconn *look, long long n)
-{
-    for (int i = 0; i < 3000 && lock_waiters(look) != n; i++)
-        usleep(10 * 1000);
-    assert_int_equal(lock_waiters(look), n);
-}
-
 /* One pull of stream since 0 as cl, on s: the status. */
 static long
 pull_one(const dbk_server *s, tc_account *cl, const dbk_id *stream)
@@ -1157,7 +1152,7 @@ group_behind(const dbk_server *s, PGconn *adv, PGconn *look, struct bg_push *blo
     chain_lock(adv, true);
     p[0] = spawn(run_bg_pull, blocker);
     wait_pending(s, 1);
-    wait_lock_waiters(look, 1);
+    wait_blocked_by(look, adv, 1);
     p[1] = spawn(f1, a1);
     wait_pending(s, 2);
     p[2] = spawn(f2, a2);
@@ -1306,7 +1301,7 @@ test_read_charge_waits_with_nothing_held(void **unused)
     q(hold, "BEGIN");
     assert_int_equal(q(hold, sql), 1);
     chain_lock(adv, false);
-    wait_lock_waiters(look, 1); /* the group runs: y's pull waits for y's account row */
+    wait_blocked_by(look, hold, 1); /* the group runs: y's pull waits for y's account row */
     bool stream_free = row_free(look, "streams", &x.shared),
          account_free = row_free(look, "accounts", &x.id);
     q(hold, "ROLLBACK");
@@ -1384,11 +1379,6 @@ push_rec_again(const struct bg_rec *b)
     }
     return st;
 }
-
-/* daybookd's connections waiting for a row lock (not an advisory one), what of them. */
-#define ROW_WAITERS(what)                                                                          \
-    "SELECT " what " FROM pg_stat_activity WHERE application_name LIKE 'daybookd%'"                \
-    " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
 
 /* The rows of table whose column is id; with lock, locked FOR UPDATE. */
 static long long
@@ -1471,9 +1461,8 @@ test_split_commit_answers_what_it_stored(void **unused)
     chain_lock(adv, false);
     /* The push waits for the row (not the blocker for the chain's lock): the split has
      * committed the enrollment. */
-    for (int i = 0; i < 3000 && q(look, ROW_WAITERS("count(*)")) != 1; i++)
-        usleep(10 * 1000);
-    assert_int_equal(q(look, ROW_WAITERS("count(pg_terminate_backend(pid))")), 1);
+    wait_blocked_by(look, hold, 1);
+    assert_int_equal(terminate_blocked_by(look, hold), 1);
     for (int i = 0; i < 3; i++)
         st1[i] = dbk_wait_pid(p[i], 60000);
     q(hold, "ROLLBACK");
@@ -1608,11 +1597,10 @@ test_sync_at_split_sent_again_stores_once(void **unused)
     assert_int_equal(rows_with(hold, "streams", "id", &x.shared, true), 1);
     struct bg_sync bs = {s, &x, sync_two_body(&x, &ra, &rb)};
     p = spawn(run_bg_sync, &bs);
-    for (int i = 0; i < 3000 && q(look, ROW_WAITERS("count(*)")) != 1; i++)
-        usleep(10 * 1000);
+    wait_blocked_by(look, hold, 1);
     /* The sync waits for its second stream: its first is committed already. */
     assert_int_equal(rows_with(look, "records", "record", &ra, false), 1);
-    assert_int_equal(q(look, ROW_WAITERS("count(pg_terminate_backend(pid))")), 1);
+    assert_int_equal(terminate_blocked_by(look, hold), 1);
     first = dbk_wait_pid(p, 60000);
     q(hold, "ROLLBACK");
     for (int i = 0; i < 100 && st == 503; i++) {
