@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -411,6 +413,42 @@ expect_raw(dbk_server *s, const char *req, size_t len, const char *status_line, 
     free(out);
 }
 
+/* The bytes the server's end of connection fd has received and not yet read, from
+ * /proc/net/tcp (IPv4, loopback); -1 while the kernel lists no such socket. */
+static long
+server_unread(const dbk_server *s, int fd)
+{
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    char line[512];
+    long unread = -1;
+    FILE *f;
+
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+    assert_non_null(f = fopen("/proc/net/tcp", "r"));
+    while (unread < 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned int lport, rport;
+        unsigned long rx;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %*x:%lx", &lport, &rport, &rx) == 3 &&
+            (int)lport == s->port && rport == ntohs(me.sin_port))
+            unread = (long)rx;
+    }
+    fclose(f);
+    return unread;
+}
+
+/* Waits (bounded) until the server has read everything sent on fd so far: so that what
+ * is sent next comes in another read, however late the server is scheduled. */
+static void
+wait_server_read(const dbk_server *s, int fd)
+{
+    long unread = -1;
+    wait_sent(fd);
+    for (int i = 0; i < 10000 && (unread = server_unread(s, fd)) != 0; i++)
+        usleep(1000);
+    assert_int_equal(unread, 0);
+}
+
 static void
 test_malformed_and_oversized_requests(void **state)
 {
@@ -514,7 +552,7 @@ test_obs_fold_refused_and_trailers_dropped(void **state)
     assert_true(fd >= 0);
     const char part1[] = "GET /healthz HTTP/1.1\r\nX-Fold: a\r\n";
     assert_int_equal(write(fd, part1, sizeof part1 - 1), (ssize_t)(sizeof part1 - 1));
-    usleep(100 * 1000);
+    wait_server_read(s, fd);
     assert_int_equal(write(fd, " b\r\n\r\n", 6), 6);
     out = dbk_raw_read_all(fd, 5000);
     close(fd);
