@@ -1087,6 +1087,14 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
                "S2, node B's to S2 then S1, both started while S1 and S2 were held, 3 times",
                "pushes not stored (503): %d of 18; deadlocks counted by PostgreSQL: %lld", failed,
                deadlocks1 - deadlocks0);
+    if (failed != 0)
+        for (int j = 0; j < 2; j++) { /* which statement failed, and why */
+            char *log = dbk_server_log(&lone[j]);
+            for (char *l = strtok(log, "\n"); l != NULL; l = strtok(NULL, "\n"))
+                if (strstr(l, "store_error") != NULL || strstr(l, "request_failed") != NULL)
+                    print_error("node %c: %s\n", 'A' + j, l);
+            free(log);
+        }
     assert_int_equal(failed, 0);
     assert_int_equal(deadlocks1 - deadlocks0, 0);
     /* Everything pushed is there: 1 + 2 + 3 rounds' worth in each stream. */
