@@ -940,15 +940,21 @@ session_end(PGconn *c)
 }
 
 /* Connections of daybookd (any node) that wait for a lock held by session holder, as
- * PostgreSQL's lock manager says (pg_blocking_pids): a waiter for anything else, or one
- * that pg_stat_activity still shows waiting after its lock was given back, is not one. */
+ * PostgreSQL's lock manager says (pg_blocking_pids): directly, or queued behind another
+ * connection that waits for it (the second waiter for a row waits for the first). A
+ * waiter for anything else, or one that pg_stat_activity still shows waiting after its
+ * lock was given back, is not one. */
 static long long
 blocked_by(PGconn *look, PGconn *holder)
 {
-    char sql[200];
+    char sql[600];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'daybookd%%'"
-             " AND %d = ANY(pg_blocking_pids(pid))",
+             "WITH RECURSIVE w(pid) AS (SELECT pid FROM pg_stat_activity"
+             " WHERE %d = ANY(pg_blocking_pids(pid))"
+             " UNION SELECT a.pid FROM pg_stat_activity a JOIN w"
+             " ON w.pid = ANY(pg_blocking_pids(a.pid)))"
+             " SELECT count(*) FROM w JOIN pg_stat_activity USING (pid)"
+             " WHERE application_name LIKE 'daybookd%%'",
              PQbackendPID(holder));
     return q(look, sql);
 }
