@@ -295,6 +295,12 @@ acked_after(const char *path, long long t)
     return n;
 }
 
+/* The last forked clients, for release_lone (should a test fail before it waited for
+ * them): a ring, since the storm forks more than a lone node's test. */
+enum { MAX_SPAWNED = 32 };
+static pid_t spawned[MAX_SPAWNED];
+static unsigned int nspawned;
+
 static pid_t
 spawn(void (*fn)(void *), void *arg)
 {
@@ -304,6 +310,7 @@ spawn(void (*fn)(void *), void *arg)
         fn(arg);
         _exit(0);
     }
+    spawned[nspawned++ % MAX_SPAWNED] = p;
     return p;
 }
 
@@ -903,12 +910,91 @@ wait_pending(const dbk_server *s, long want)
         fail_msg("node: %ld jobs pending, waited for %ld", n, want);
 }
 
-/* daybookd's connections waiting for a lock, as pg_stat_activity says. */
-static long long
-lock_waiters(PGconn *c)
+/* The test's own sessions (pg_session), ended by session_end or, should the test fail,
+ * by release_lone: an open one would keep its locks for the tests after it. */
+enum { MAX_SESSIONS = 8 };
+static PGconn *sessions[MAX_SESSIONS];
+
+/* A session of the test's own, connected. */
+static PGconn *
+pg_session(void)
 {
-    return q(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'daybookd'"
-                " AND wait_event_type = 'Lock'");
+    PGconn *c = PQconnectdb(db_url);
+    int i = 0;
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    while (i < MAX_SESSIONS && sessions[i] != NULL)
+        i++;
+    assert_true(i < MAX_SESSIONS);
+    sessions[i] = c;
+    return c;
+}
+
+/* Ends c (what it holds is rolled back). */
+static void
+session_end(PGconn *c)
+{
+    for (int i = 0; i < MAX_SESSIONS; i++)
+        if (sessions[i] == c)
+            sessions[i] = NULL;
+    PQfinish(c);
+}
+
+/* Connections of daybookd (any node) that wait for a lock held by session holder, as
+ * PostgreSQL's lock manager says (pg_blocking_pids): directly, or queued behind another
+ * connection that waits for it (the second waiter for a row waits for the first). A
+ * waiter for anything else, or one that pg_stat_activity still shows waiting after its
+ * lock was given back, is not one. */
+static long long
+blocked_by(PGconn *look, PGconn *holder)
+{
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE w(pid) AS (SELECT pid FROM pg_stat_activity"
+             " WHERE %d = ANY(pg_blocking_pids(pid))"
+             " UNION SELECT a.pid FROM pg_stat_activity a JOIN w"
+             " ON w.pid = ANY(pg_blocking_pids(a.pid)))"
+             " SELECT count(*) FROM w JOIN pg_stat_activity USING (pid)"
+             " WHERE application_name LIKE 'daybookd%%'",
+             PQbackendPID(holder));
+    return q(look, sql);
+}
+
+/* Ends the connections of daybookd that wait for holder; how many. */
+static long long
+terminate_blocked_by(PGconn *look, PGconn *holder)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE"
+             " application_name LIKE 'daybookd%%' AND %d = ANY(pg_blocking_pids(pid))",
+             PQbackendPID(holder));
+    return q(look, sql);
+}
+
+/* Until n of daybookd's connections wait for a lock holder holds. The bound is generous
+ * (60 s: a loaded machine can take seconds to run a job that far); the count asserted
+ * is the one the last look saw, and on failure what every daybookd connection waits for
+ * is printed. */
+static void
+wait_blocked_by(PGconn *look, PGconn *holder, long long n)
+{
+    long long seen = -1, deadline = dbk_now_ms() + 60000;
+    PGresult *r;
+
+    while ((seen = blocked_by(look, holder)) != n && dbk_now_ms() < deadline)
+        usleep(10 * 1000);
+    if (seen == n)
+        return;
+    r = PQexec(look, "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+                     " left(query, 60) FROM pg_stat_activity"
+                     " WHERE application_name LIKE 'daybookd%'");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+        print_error("daybookd backend %s: %s, waits %s/%s on %s: %s\n", PQgetvalue(r, i, 0),
+                    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+    PQclear(r);
+    fail_msg("%lld of daybookd's connections wait for session %d, waited for %lld", seen,
+             PQbackendPID(holder), n);
 }
 
 static void
@@ -939,6 +1025,7 @@ lock_rows(PGconn *c, const dbk_id *a, const dbk_id *b)
 /* Nodes with one storage thread each, so that the jobs queued while it waits are one
  * group; stopped by teardown, should a test fail. */
 static dbk_server lone[2];
+static char *lone_url; /* db_url, with the application name release_lone looks for */
 static const char *lone_args[] = {
     "--store", NULL, "--rate-per-s", "100000", "--rate-burst", "100000", "--store-pool", "1", NULL};
 
@@ -948,13 +1035,10 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     (void)unused;
     dbk_server *a = &lone[0], *b = &lone[1];
     tc_account co, cl, blk;
-    PGconn *hold = PQconnectdb(db_url), *hold2 = PQconnectdb(db_url), *look = PQconnectdb(db_url);
+    PGconn *hold = pg_session(), *hold2 = pg_session(), *look = pg_session();
     int rounds = 3, failed = 0;
     long long deadlocks0, deadlocks1;
 
-    assert_int_equal(PQstatus(hold), CONNECTION_OK);
-    assert_int_equal(PQstatus(hold2), CONNECTION_OK);
-    assert_int_equal(PQstatus(look), CONNECTION_OK);
     assert_int_equal(dbk_server_start(a, lone_args), 0);
     assert_int_equal(dbk_server_start(b, lone_args), 0);
     tc_new_counselor(a, &co, "Counselor D");
@@ -995,9 +1079,7 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
         p[np++] = spawn(run_bg_push, &b2);
         wait_pending(b, 3);
         q(hold, "COMMIT"); /* the blockers go; the groups start and wait on S1 and S2 */
-        for (int i = 0; i < 3000 && lock_waiters(look) != 2; i++)
-            usleep(10 * 1000);
-        assert_int_equal(lock_waiters(look), 2);
+        wait_blocked_by(look, hold2, 2);
         q(hold2, "COMMIT"); /* A takes S1, B takes S2, together */
         for (int i = 0; i < np; i++) {
             int st = dbk_wait_pid(p[i], 60000);
@@ -1011,13 +1093,21 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
                "S2, node B's to S2 then S1, both started while S1 and S2 were held, 3 times",
                "pushes not stored (503): %d of 18; deadlocks counted by PostgreSQL: %lld", failed,
                deadlocks1 - deadlocks0);
+    if (failed != 0)
+        for (int j = 0; j < 2; j++) { /* which statement failed, and why */
+            char *log = dbk_server_log(&lone[j]);
+            for (char *l = strtok(log, "\n"); l != NULL; l = strtok(NULL, "\n"))
+                if (strstr(l, "store_error") != NULL || strstr(l, "request_failed") != NULL)
+                    print_error("node %c: %s\n", 'A' + j, l);
+            free(log);
+        }
     assert_int_equal(failed, 0);
     assert_int_equal(deadlocks1 - deadlocks0, 0);
     /* Everything pushed is there: 1 + 2 + 3 rounds' worth in each stream. */
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
-    PQfinish(hold);
-    PQfinish(hold2);
-    PQfinish(look);
+    session_end(hold);
+    session_end(hold2);
+    session_end(look);
     dbk_server_cleanup(a);
     dbk_server_cleanup(b);
     tc_account_free(&blk);
@@ -1025,22 +1115,13 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     tc_account_free(&co);
 }
 
-/* A session of the test's own, connected. */
-static PGconn *
-pg_session(void)
-{
-    PGconn *c = PQconnectdb(db_url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    return c;
-}
-
 /* Ends a test's three sessions and its lone node. */
 static void
 end_sessions(PGconn *a, PGconn *b, PGconn *c, dbk_server *s)
 {
-    PQfinish(a);
-    PQfinish(b);
-    PQfinish(c);
+    session_end(a);
+    session_end(b);
+    session_end(c);
     dbk_server_cleanup(s);
 }
 
@@ -1055,14 +1136,6 @@ chain_lock(PGconn *c, bool take)
     q(c, sql);
 }
 
-/* Until n of daybookd's connections wait for a lock. */
-static void
-wait_lock_waiters(PGconn *look, long long n)
-{
-    for (int i = 0; i < 3000 && lock_waiters(look) != n; i++)
-        usleep(10 * 1000);
-    assert_int_equal(lock_waiters(look), n);
-}
 
 /* One pull of stream since 0 as cl, on s: the status. */
 static long
@@ -1093,7 +1166,7 @@ group_behind(const dbk_server *s, PGconn *adv, PGconn *look, struct bg_push *blo
     chain_lock(adv, true);
     p[0] = spawn(run_bg_pull, blocker);
     wait_pending(s, 1);
-    wait_lock_waiters(look, 1);
+    wait_blocked_by(look, adv, 1);
     p[1] = spawn(f1, a1);
     wait_pending(s, 2);
     p[2] = spawn(f2, a2);
@@ -1242,7 +1315,7 @@ test_read_charge_waits_with_nothing_held(void **unused)
     q(hold, "BEGIN");
     assert_int_equal(q(hold, sql), 1);
     chain_lock(adv, false);
-    wait_lock_waiters(look, 1); /* the group runs: y's pull waits for y's account row */
+    wait_blocked_by(look, hold, 1); /* the group runs: y's pull waits for y's account row */
     bool stream_free = row_free(look, "streams", &x.shared),
          account_free = row_free(look, "accounts", &x.id);
     q(hold, "ROLLBACK");
@@ -1320,11 +1393,6 @@ push_rec_again(const struct bg_rec *b)
     }
     return st;
 }
-
-/* daybookd's connections waiting for a row lock (not an advisory one), what of them. */
-#define ROW_WAITERS(what)                                                                          \
-    "SELECT " what " FROM pg_stat_activity WHERE application_name = 'daybookd'"                    \
-    " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
 
 /* The rows of table whose column is id; with lock, locked FOR UPDATE. */
 static long long
@@ -1407,9 +1475,8 @@ test_split_commit_answers_what_it_stored(void **unused)
     chain_lock(adv, false);
     /* The push waits for the row (not the blocker for the chain's lock): the split has
      * committed the enrollment. */
-    for (int i = 0; i < 3000 && q(look, ROW_WAITERS("count(*)")) != 1; i++)
-        usleep(10 * 1000);
-    assert_int_equal(q(look, ROW_WAITERS("count(pg_terminate_backend(pid))")), 1);
+    wait_blocked_by(look, hold, 1);
+    assert_int_equal(terminate_blocked_by(look, hold), 1);
     for (int i = 0; i < 3; i++)
         st1[i] = dbk_wait_pid(p[i], 60000);
     q(hold, "ROLLBACK");
@@ -1544,11 +1611,10 @@ test_sync_at_split_sent_again_stores_once(void **unused)
     assert_int_equal(rows_with(hold, "streams", "id", &x.shared, true), 1);
     struct bg_sync bs = {s, &x, sync_two_body(&x, &ra, &rb)};
     p = spawn(run_bg_sync, &bs);
-    for (int i = 0; i < 3000 && q(look, ROW_WAITERS("count(*)")) != 1; i++)
-        usleep(10 * 1000);
+    wait_blocked_by(look, hold, 1);
     /* The sync waits for its second stream: its first is committed already. */
     assert_int_equal(rows_with(look, "records", "record", &ra, false), 1);
-    assert_int_equal(q(look, ROW_WAITERS("count(pg_terminate_backend(pid))")), 1);
+    assert_int_equal(terminate_blocked_by(look, hold), 1);
     first = dbk_wait_pid(p, 60000);
     q(hold, "ROLLBACK");
     for (int i = 0; i < 100 && st == 503; i++) {
@@ -1571,8 +1637,8 @@ test_sync_at_split_sent_again_stores_once(void **unused)
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
     json_decref(r);
     json_decref(bs.body);
-    PQfinish(hold);
-    PQfinish(look);
+    session_end(hold);
+    session_end(look);
     dbk_server_cleanup(s);
     tc_account_free(&x);
     tc_account_free(&co);
@@ -1631,8 +1697,8 @@ test_token_slide_skipped_is_retried(void **unused)
     assert_int_equal(skipped, due);
     assert_int_equal(st2, 200);
     assert_true(slid >= t0 + 29 * day);
-    PQfinish(hold);
-    PQfinish(look);
+    session_end(hold);
+    session_end(look);
     tc_account_free(&cl);
     tc_account_free(&co);
 }
@@ -1650,12 +1716,60 @@ setup(void **unused)
         return -1;
     db_url = dbk_pg_create_db(state);
     node_args[1] = db_url;
-    lone_args[1] = db_url;
+    lone_url = malloc(strlen(db_url) + 64);
+    assert_non_null(lone_url);
+    sprintf(lone_url, "%s%capplication_name=daybookd-lone", db_url,
+            strchr(db_url, '?') != NULL ? '&' : '?');
+    lone_args[1] = lone_url;
     work = dbk_tmpdir("pg-nodes");
     for (int j = 0; j < NODES; j++)
         if (dbk_server_start(&nodes[j], node_args) != 0)
             return -1;
     return 0;
+}
+
+/*
+ * After each test of the lone nodes, passed or failed: what it still holds is given
+ * back, so that its failure cannot fail the tests after it. Its forked clients still
+ * running are killed, its nodes killed, its sessions ended (their transactions roll
+ * back, their locks go), and the connections of its killed nodes ended too, waited
+ * for until PostgreSQL lists none: a backend waiting for a lock notices its client is
+ * gone only once it gets the lock.
+ */
+static int
+release_lone(void **unused)
+{
+    PGconn *c;
+    long long left = -1, deadline = dbk_now_ms() + 60000;
+
+    (void)unused;
+    for (unsigned int i = 0; i < nspawned && i < MAX_SPAWNED; i++)
+        if (waitpid(spawned[i], NULL, WNOHANG) == 0) { /* still running, and ours */
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+        }
+    nspawned = 0;
+    for (int j = 0; j < 2; j++)
+        dbk_server_cleanup(&lone[j]);
+    for (int i = 0; i < MAX_SESSIONS; i++)
+        if (sessions[i] != NULL)
+            session_end(sessions[i]);
+    c = PQconnectdb(db_url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        print_error("release_lone: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return -1;
+    }
+    while (left != 0 && dbk_now_ms() < deadline) {
+        left = q(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'daybookd-lone'");
+        if (left != 0)
+            usleep(10 * 1000);
+    }
+    PQfinish(c);
+    if (left != 0)
+        print_error("release_lone: %lld connections of stopped nodes left\n", left);
+    return left == 0 ? 0 : -1;
 }
 
 static int
@@ -1672,6 +1786,7 @@ teardown(void **unused)
         (void)cluster("stop");
     }
     free(work);
+    free(lone_url);
     free(db_url);
     return 0;
 }
@@ -1685,12 +1800,12 @@ main(void)
         cmocka_unit_test(test_database_away_answers_503),
         cmocka_unit_test(test_last_seen_across_nodes),
         cmocka_unit_test(test_migrate_check_backup_restore),
-        cmocka_unit_test(test_opposite_lock_orders_do_not_deadlock),
-        cmocka_unit_test(test_failed_prepare_fails_its_job_alone),
-        cmocka_unit_test(test_read_charge_waits_with_nothing_held),
-        cmocka_unit_test(test_split_commit_answers_what_it_stored),
-        cmocka_unit_test(test_token_slide_skipped_is_retried),
-        cmocka_unit_test(test_sync_at_split_sent_again_stores_once),
+        cmocka_unit_test_teardown(test_opposite_lock_orders_do_not_deadlock, release_lone),
+        cmocka_unit_test_teardown(test_failed_prepare_fails_its_job_alone, release_lone),
+        cmocka_unit_test_teardown(test_read_charge_waits_with_nothing_held, release_lone),
+        cmocka_unit_test_teardown(test_split_commit_answers_what_it_stored, release_lone),
+        cmocka_unit_test_teardown(test_token_slide_skipped_is_retried, release_lone),
+        cmocka_unit_test_teardown(test_sync_at_split_sent_again_stores_once, release_lone),
     };
     if (dbk_init() != 0)
         return 1;
