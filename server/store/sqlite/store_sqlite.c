@@ -715,9 +715,10 @@ struct ckpt {
     int db_fd;            /* daybook.db, for the thread's early writeback, or -1 */
     int copied;           /* pages of the log copied by the last run */
     bool wanted, running, stopping;
-    /* Checkpoints by the thread, by the storage thread, and the pages of the log the
-     * latter found left to copy; read by /metrics without the lock. */
-    atomic_uint_fast64_t runs, own_runs, own_pages;
+    /* Checkpoints by the thread, by the storage thread, the pages of the log the
+     * latter found left to copy and the time they held it (ns); read by /metrics
+     * without the lock. */
+    atomic_uint_fast64_t runs, own_runs, own_pages, own_ns;
     atomic_uint_fast64_t *written; /* the store's count of commits that wrote frames */
 };
 
@@ -781,6 +782,8 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
     if (pages < c->copied)
         c->copied = 0; /* the log started over */
     if (pages >= c->max_pages && (!c->running || pages - c->max_pages >= c->margin)) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         while (c->running)
             pthread_cond_wait(&c->idle, &c->lock);
         int log = 0, copied = 0;
@@ -788,6 +791,9 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
         if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
             SQLITE_OK)
             c->copied = copied;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        atomic_fetch_add(&c->own_ns, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                                                (t1.tv_nsec - t0.tv_nsec)));
         atomic_fetch_add(&c->own_runs, 1);
     } else if (!c->running &&
                (pages - c->copied >= c->step ||
@@ -909,6 +915,7 @@ sq_checkpoint_counts(sq_store *st, dbk_checkpoint_counts *out)
     out->thread = atomic_load(&c->runs);
     out->storage = atomic_load(&c->own_runs);
     out->storage_pages = atomic_load(&c->own_pages);
+    out->storage_ns = atomic_load(&c->own_ns);
     out->bound_pages = (uint64_t)c->max_pages;
     return DBK_OK;
 }
