@@ -320,6 +320,10 @@ struct sq_store {
     int wal_fd;
     atomic_uint_fast64_t written;
     uint64_t synced;
+    /* daybook.db opened once more, for the checkpoint thread's early writeback, or -1.
+     * Closed only after SQLite's connections: closing any descriptor of a file drops
+     * the process's POSIX locks on it, SQLite's included. */
+    int db_fd;
 };
 
 static void reserve_release(sq_store *st);
@@ -616,6 +620,7 @@ open_path(const char *path, bool create, sq_store **out)
     if (st == NULL)
         return DBK_E_NOMEM;
     st->wal_fd = -1;
+    st->db_fd = -1;
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
@@ -712,7 +717,7 @@ struct ckpt {
     int margin;           /* within this many pages below the bound the thread runs again
                            * whenever it is idle; the storage thread lets the log pass the
                            * bound by as much while a run goes on */
-    int db_fd;            /* daybook.db, for the thread's early writeback, or -1 */
+    int db_fd;            /* the store's db_fd: daybook.db, or -1 (no writeback) */
     int copied;           /* pages of the log copied by the last run */
     bool wanted, running, stopping;
     /* Checkpoints by the thread, by the storage thread, the pages of the log the
@@ -822,8 +827,6 @@ ckpt_stop(sq_store *st)
     DBK_LOG(DBK_LOG_INFO, "checkpoints", DBK_INT("background", (int64_t)atomic_load(&c->runs)),
             DBK_INT("storage_thread", (int64_t)atomic_load(&c->own_runs)));
     sqlite3_close(c->db);
-    if (c->db_fd >= 0)
-        close(c->db_fd);
     pthread_cond_destroy(&c->idle);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
@@ -861,9 +864,9 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
      * times the thread's runs; the thread syncing daybook.db after each run shortened
      * it by about a fifth under load but moved no whole-phase figure, and was taken
      * out: more syncs for no measured gain (README, Performance). What shortened it
-     * is the three changes of the margin together (tests/bench's sync phase under load,
-     * four alternating pairs: the storage thread's checkpoint time per 1,000 syncs
-     * 38 to 50 ms -> 13 to 25): it no longer waits at the bound for a run still going
+     * is three changes together (tests/bench's sync phase, ten alternating pairs at
+     * load 3 to 11: the storage thread's checkpoint time per 1,000 syncs 23 to 50 ms
+     * -> 10 to 34, lower in nine): it no longer waits at the bound for a run still going
      * (that was half its wait once the thread ran near the bound), the thread runs
      * again near the bound (pages left 825 -> 440), and the thread starts
      * daybook.db's writeback after each run, so the storage thread's sync of the file
@@ -873,7 +876,9 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
     c->step = c->max_pages / 2;
     c->margin = c->max_pages / 8 < 512 ? c->max_pages / 8 : 512;
     c->written = &st->written;
-    c->db_fd = open(st->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* -1: no writeback */
+    if (st->db_fd < 0)
+        st->db_fd = open(st->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    c->db_fd = st->db_fd;
     if (sqlite3_open_v2(st->file, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
                                               SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK ||
@@ -881,8 +886,6 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
         DBK_LOG(DBK_LOG_WARN, "checkpoint_thread_off", DBK_STR("sqlite", sqlite3_errmsg(c->db)),
                 DBK_STR("effect", "checkpoints on the storage thread"));
         sqlite3_close(c->db);
-        if (c->db_fd >= 0)
-            close(c->db_fd);
         free(c);
         return DBK_E_IO;
     }
@@ -892,8 +895,6 @@ sq_checkpoints(sq_store *st, int64_t wal_max_bytes)
     pthread_cond_init(&c->idle, NULL);
     if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
         sqlite3_close(c->db);
-        if (c->db_fd >= 0)
-            close(c->db_fd);
         pthread_cond_destroy(&c->idle);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->lock);
@@ -1003,6 +1004,8 @@ sq_close(sq_store *st)
     sqlite3_close(st->db);
     if (st->wal_fd >= 0)
         close(st->wal_fd);
+    if (st->db_fd >= 0)
+        close(st->db_fd);
     free(st);
 }
 
