@@ -144,10 +144,15 @@ dbk_api_metrics(dbk_http_request *req)
                       "storage thread's checkpoints found left to copy.\n"
                       "# TYPE daybook_wal_checkpoint_storage_pages_total counter\n"
                       "daybook_wal_checkpoint_storage_pages_total %llu\n"
+                      "# HELP daybook_wal_checkpoint_storage_seconds_total Time the storage "
+                      "thread's checkpoints held it (and every request), waits included.\n"
+                      "# TYPE daybook_wal_checkpoint_storage_seconds_total counter\n"
+                      "daybook_wal_checkpoint_storage_seconds_total %.6f\n"
                       "# HELP daybook_wal_max_pages The log's bound (--wal-max-mb), in pages.\n"
                       "# TYPE daybook_wal_max_pages gauge\ndaybook_wal_max_pages %llu\n",
                       (unsigned long long)ck.thread, (unsigned long long)ck.storage,
-                      (unsigned long long)ck.storage_pages, (unsigned long long)ck.bound_pages);
+                      (unsigned long long)ck.storage_pages, (double)ck.storage_ns / 1e9,
+                      (unsigned long long)ck.bound_pages);
     dbk_http_respond(req, 200, "text/plain; version=0.0.4", NULL, buf,
                      n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0);
 }

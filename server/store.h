@@ -116,10 +116,12 @@ int dbk_store_reserve(dbk_store *st, int64_t bytes);
  * store's own, on a connection of its own, copies the write-ahead log into
  * daybook.db while the storage thread goes on committing, so a commit no longer
  * pays for a checkpoint. The storage thread checkpoints itself only when the log
- * has reached wal_max_bytes (it then waits for the thread's run to end and copies
- * what is left, so the log starts over): the log stays within about wal_max_bytes
- * plus one group. Stopped by dbk_store_close. DBK_OK, or an error (the store then
- * checkpoints on the storage thread as before). PostgreSQL: nothing to do.
+ * has reached wal_max_bytes and no run of the thread is going (it copies what is
+ * left, so the log starts over); it waits for a run only once the log is a margin
+ * past the bound (an eighth of it, 512 pages at most): the log stays within
+ * wal_max_bytes plus that margin plus one group. Stopped by dbk_store_close. DBK_OK,
+ * or an error (the store then checkpoints on the storage thread as before).
+ * PostgreSQL: nothing to do.
  */
 int dbk_store_checkpoints(dbk_store *st, int64_t wal_max_bytes);
 /* What dbk_store_checkpoints has done so far, for /metrics; any thread. The storage
@@ -130,6 +132,7 @@ typedef struct dbk_checkpoint_counts {
     uint64_t thread;        /* runs of the checkpoint thread */
     uint64_t storage;       /* checkpoints of the storage thread (at the bound) */
     uint64_t storage_pages; /* the pages of the log they found left to copy */
+    uint64_t storage_ns;    /* the time they held the storage thread, waits included */
     uint64_t bound_pages;   /* the bound (wal_max_bytes), in pages */
 } dbk_checkpoint_counts;
 int dbk_store_checkpoint_counts(dbk_store *st, dbk_checkpoint_counts *out);
