@@ -24,9 +24,23 @@
  *                    never arrived) still fails with "already used or has expired",
  *                    and the profile stays unenrolled
  *
- * Each test but the last fails without the recovery (client/commands/cmd_enroll.c:
- * the 410 of a retry told as a used code, as before); the last passes either way, as
- * it must. The terminal test also fails when the recovery asks the passphrase twice.
+ * And a lying server (the relay's rules rewrite or make up answers), each counting
+ * what leaked (the profile's server, token and counselor; grants of its streams): 0.
+ *
+ *   never sent       410 or 409 for a code this device never sent: no login at all;
+ *                    sent but never arrived: the unknown account's offer, no proof
+ *   KDF offer        weak parameters, or another salt, at the login: no proof sent
+ *   login answer     another role, or another account's token: refused, then an
+ *                    honest recovery finishes once
+ *   on disk          neither code nor passphrase stored; the sent record goes
+ *   restored server  the account restored away: used or expired, nothing shared, a
+ *                    new code enrolls (SQLite only)
+ *
+ * Each of the first seven tests but the seventh fails without the recovery
+ * (client/commands/cmd_enroll.c: the 410 of a retry told as a used code, as before);
+ * the seventh passes either way, as it must. The terminal test also fails when the
+ * recovery asks the passphrase twice. Each lying-server test fails when the defence it
+ * names is removed (its comment says which).
  */
 #define _GNU_SOURCE /* memmem */
 #include "tc.h"
@@ -908,6 +922,15 @@ lie_other_salt(void *arg, long *status, json_t **body)
     json_object_set_new(json_object_get(*body, "kdf"), "salt", json_string(b));
 }
 
+/* The login's answer with fields replaced by arg's (keys and values, NULL-ended). */
+static void
+lie_field(void *arg, long *status, json_t **body)
+{
+    const char *const *kv = arg;
+    for (; *status == 200 && kv[0] != NULL; kv += 2)
+        json_object_set_new(*body, kv[0], json_string(kv[1]));
+}
+
 /* One value from the profile's meta table into out (NUL-terminated), its length, or -1
  * when absent. */
 static int
@@ -1043,6 +1066,50 @@ test_lie_kdf_during_recovery(void **state)
                "0 login proofs sent, 0 leaked; the honest offer then recovers once");
 }
 
+/* The login that stands in for the lost answer answers for another role, or with a
+ * token and an id of another account: refused, nothing stored or shared; a second
+ * recovery, honest, then finishes once. Fails without the role check, and without
+ * the check that the token opens this account (cmd_enroll.c token_is_mine): then the
+ * profile keeps the other account's token, the server and the counselor (3 leaked). */
+static void
+test_lie_login_answer(void **state)
+{
+    struct fx *f = *state;
+    static const char *role[] = {"role", "counselor", NULL};
+    static char account[DBK_ID_TEXT_LEN + 1];
+    static const char *acct[] = {"account", account, "token", NULL, NULL};
+    tc_account other;
+    int rules = f->relay.nrules;
+    dbk_run_result r;
+
+    tc_new_client(&f->srv, &other, &f->co); /* its token is the one offered */
+    dbk_id_to_text(&other.id, account);
+    acct[3] = other.token;
+    lose_first_answer(f);
+
+    relay_on(&f->relay, "POST /v1/login/finish ", true, lie_field, (void *)role);
+    r = tc_cli("enroll", f->uri, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(leaked(f), 0);
+
+    relay_rules_off(&f->relay, rules);
+    relay_on(&f->relay, "POST /v1/login/finish ", true, lie_field, (void *)acct);
+    r = tc_cli("enroll", f->uri, "--yes", NULL);
+    if (r.status == 0)
+        fail_msg("another account's token taken: %s%s (leaked %d)", r.out, r.err, leaked(f));
+    dbk_run_result_free(&r);
+    assert_int_equal(leaked(f), 0);
+
+    relay_rules_off(&f->relay, rules);
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "a second recovery, honest");
+    check_enrolled_once(f, 1);
+    tc_account_free(&other);
+    dbk_report("enrollment recovery: the login's answer lies",
+               "login/finish rewritten: role counselor for a client; another account's id",
+               "0 tokens stored, 0 grants, 0 pins; a later honest recovery finishes once");
+}
+
 /* Whether the file at path (absent: no) holds needle's bytes anywhere. */
 static bool
 file_has(const char *path, const char *needle)
@@ -1095,7 +1162,8 @@ test_sent_record_on_disk(void **state)
 /* A server restored from a backup taken before the enrollment: the code is gone with
  * every pending invite, and so is the account. The device asks, finds no such account,
  * says the code is used or expired, sends no login proof and shares nothing; a new
- * code from the counselor then enrolls it once. */
+ * code from the counselor then enrolls it once. Fails when the device signs an offer
+ * whose KDF parameters are not the ones it sent (the unknown account's fake ones). */
 static void
 test_restored_server_forgot_the_account(void **state)
 {
@@ -1161,6 +1229,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_code_used_by_another, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lie_used_code_never_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lie_kdf_during_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lie_login_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sent_record_on_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_server_forgot_the_account, setup, teardown),
     };
