@@ -970,6 +970,23 @@ leaked(struct fx *f)
     return n;
 }
 
+/* The same enroll again with one lying rule (after the rules from index keep on are
+ * dropped): it fails, saying said when not NULL, and nothing leaked. */
+static void
+enroll_refused(struct fx *f, int keep, const char *req, bool forward, relay_rewrite *fn, void *arg,
+               const char *said)
+{
+    relay_rules_off(&f->relay, keep);
+    relay_on(&f->relay, req, forward, fn, arg);
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    if (r.status == 0)
+        fail_msg("enroll with a lie at %s succeeded: %s%s", req, r.out, r.err);
+    if (said != NULL)
+        assert_non_null(strstr(r.err, said));
+    dbk_run_result_free(&r);
+    assert_int_equal(leaked(f), 0);
+}
+
 /* A server that calls a code used (410), or this account's id taken (409), when this
  * device never sent it: told as it is, and the device never logs in (no login proof,
  * no passphrase asked for). The same code again, now that it was sent but never
@@ -985,35 +1002,19 @@ test_lie_used_code_never_sent(void **state)
     int starts = relay_on(&f->relay, "POST /v1/login/start ", true, NULL, NULL);
     int finishes = relay_on(&f->relay, "POST /v1/login/finish ", true, NULL, NULL);
     int rules = f->relay.nrules;
-    dbk_run_result r;
 
     /* 410 at the check before the code is used, then 409 at the enrollment itself. */
-    relay_on(&f->relay, "POST /v1/enroll/check ", false, lie_error, &gone);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    assert_int_not_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "already used or has expired"));
-    assert_null(strstr(r.err, "signing in"));
-    dbk_run_result_free(&r);
-    relay_rules_off(&f->relay, rules);
-    relay_on(&f->relay, "POST /v1/enroll ", false, lie_error, &conflict);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    assert_int_not_equal(r.status, 0);
-    assert_null(strstr(r.err, "signing in"));
-    dbk_run_result_free(&r);
-    assert_int_equal(relay_hits(&f->relay, starts), 0);
-    assert_int_equal(leaked(f), 0);
+    enroll_refused(f, rules, "POST /v1/enroll/check ", false, lie_error, &gone,
+                   "already used or has expired");
+    enroll_refused(f, rules, "POST /v1/enroll ", false, lie_error, &conflict, NULL);
+    assert_int_equal(relay_hits(&f->relay, starts), 0); /* never asked */
 
     /* Sent now (the 409 was to a request the server never saw): a 410 for it makes the
      * device ask, and the server has no such account. */
-    relay_rules_off(&f->relay, rules);
-    relay_on(&f->relay, "POST /v1/enroll ", false, lie_error, &gone);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    assert_int_not_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "already used or has expired"));
-    dbk_run_result_free(&r);
+    enroll_refused(f, rules, "POST /v1/enroll ", false, lie_error, &gone,
+                   "already used or has expired");
     assert_int_equal(relay_hits(&f->relay, starts), 1);
     assert_int_equal(relay_hits(&f->relay, finishes), 0); /* no login proof sent */
-    assert_int_equal(leaked(f), 0);
     assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
                      0);
 
@@ -1038,24 +1039,13 @@ test_lie_kdf_during_recovery(void **state)
     struct fx *f = *state;
     int finishes = relay_on(&f->relay, "POST /v1/login/finish ", true, NULL, NULL);
     int rules = f->relay.nrules;
-    dbk_run_result r;
 
     lose_first_answer(f);
-    relay_on(&f->relay, "POST /v1/login/start ", true, lie_weak_kdf, NULL);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    assert_int_not_equal(r.status, 0);
-    dbk_run_result_free(&r);
+    enroll_refused(f, rules, "POST /v1/login/start ", true, lie_weak_kdf, NULL, NULL);
     assert_int_equal(relay_hits(&f->relay, finishes), 0);
-    assert_int_equal(leaked(f), 0);
-
-    relay_rules_off(&f->relay, rules);
-    relay_on(&f->relay, "POST /v1/login/start ", true, lie_other_salt, NULL);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    assert_int_not_equal(r.status, 0);
-    assert_non_null(strstr(r.err, "already used or has expired"));
-    dbk_run_result_free(&r);
+    enroll_refused(f, rules, "POST /v1/login/start ", true, lie_other_salt, NULL,
+                   "already used or has expired");
     assert_int_equal(relay_hits(&f->relay, finishes), 0);
-    assert_int_equal(leaked(f), 0);
 
     relay_rules_off(&f->relay, rules);
     tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "recovery with the honest offer");
@@ -1080,26 +1070,14 @@ test_lie_login_answer(void **state)
     static const char *acct[] = {"account", account, "token", NULL, NULL};
     tc_account other;
     int rules = f->relay.nrules;
-    dbk_run_result r;
 
     tc_new_client(&f->srv, &other, &f->co); /* its token is the one offered */
     dbk_id_to_text(&other.id, account);
     acct[3] = other.token;
     lose_first_answer(f);
 
-    relay_on(&f->relay, "POST /v1/login/finish ", true, lie_field, (void *)role);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    assert_int_not_equal(r.status, 0);
-    dbk_run_result_free(&r);
-    assert_int_equal(leaked(f), 0);
-
-    relay_rules_off(&f->relay, rules);
-    relay_on(&f->relay, "POST /v1/login/finish ", true, lie_field, (void *)acct);
-    r = tc_cli("enroll", f->uri, "--yes", NULL);
-    if (r.status == 0)
-        fail_msg("another account's token taken: %s%s (leaked %d)", r.out, r.err, leaked(f));
-    dbk_run_result_free(&r);
-    assert_int_equal(leaked(f), 0);
+    enroll_refused(f, rules, "POST /v1/login/finish ", true, lie_field, (void *)role, NULL);
+    enroll_refused(f, rules, "POST /v1/login/finish ", true, lie_field, (void *)acct, NULL);
 
     relay_rules_off(&f->relay, rules);
     tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "a second recovery, honest");
