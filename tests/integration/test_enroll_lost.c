@@ -14,8 +14,9 @@
  *                    POST /v1/enroll in all, the consent granted to the counselor once
  *   killed           the same after SIGKILL between the request and its answer
  *   lying keys       during that recovery the server gives keys that do not match the
- *                    link's fingerprint: refused, nothing shared; a later retry with
- *                    honest keys shares once
+ *                    link's fingerprint (another counselor's, then this one's listed
+ *                    as another account's): refused, nothing shared; a later retry
+ *                    with honest keys shares once
  *   on a terminal    one passphrase prompt, then the consent agreed to
  *   new code         after a lost answer, a new code: 409 for the account id, the same
  *                    recovery, the new code left unused
@@ -679,20 +680,17 @@ test_killed_before_answer_recovers(void **state)
     check_enrolled_once(f, 1);
 }
 
+/* The server lists keys (of keys, under the account id listed) for the link's
+ * counselor during a recovery: refused as not the code's, nothing shared. */
 static void
-test_lying_keys_during_recovery(void **state)
+keys_refused(struct fx *f, const dbk_id *listed, const dbk_account_keys *keys)
 {
-    struct fx *f = *state;
-    tc_account other;
     char cid[DBK_ID_TEXT_LEN + 1], s[DBK_B64_ENCODED_LEN(32) + 1], b[DBK_B64_ENCODED_LEN(32) + 1];
     char body[512];
 
-    tc_new_counselor(&f->srv, &other, "Counselor M");
-    lose_first_answer(f);
-    /* The server lists another counselor's keys under this counselor's id. */
-    dbk_id_to_text(&f->co.id, cid);
-    dbk_b64_encode(s, sizeof s, other.keys->sign_pk, 32);
-    dbk_b64_encode(b, sizeof b, other.keys->box_pk, 32);
+    dbk_id_to_text(listed, cid);
+    dbk_b64_encode(s, sizeof s, keys->sign_pk, 32);
+    dbk_b64_encode(b, sizeof b, keys->box_pk, 32);
     snprintf(body, sizeof body,
              "{\"account\":\"%s\",\"role\":\"counselor\",\"name\":\"Counselor L\","
              "\"ed25519_pk\":\"%s\",\"x25519_pk\":\"%s\"}",
@@ -709,6 +707,21 @@ test_lying_keys_during_recovery(void **state)
         dbk_id stream;
         assert_false(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, NULL));
     }
+}
+
+static void
+test_lying_keys_during_recovery(void **state)
+{
+    struct fx *f = *state;
+    tc_account other;
+
+    tc_new_counselor(&f->srv, &other, "Counselor M");
+    lose_first_answer(f);
+    /* The server lists another counselor's keys under this counselor's id; then this
+     * counselor's own keys, but as another account's (a second recovery, refused
+     * again: the code's fingerprint names this counselor's id too). */
+    keys_refused(f, &f->co.id, other.keys);
+    keys_refused(f, &other.id, f->co.keys);
 
     /* Honest keys again: the same code finishes, once. */
     relay_keys(&f->relay, &f->co.id, NULL);
