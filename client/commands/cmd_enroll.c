@@ -348,6 +348,27 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
     return dbk_local_commit(s->L);
 }
 
+/* Whether token opens this account (as a login checks its bundle): GET /v1/account with
+ * it lists this profile's own signing key. The token is kept in s->token_mem for the
+ * request, and wiped there when it is not this account's. */
+static int
+token_is_mine(dbk_session *s, const char *token)
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES], listed_pk[32];
+    json_t *acct = NULL;
+    int rc;
+
+    if (strlen(token) >= sizeof s->token_mem)
+        return DBK_E_BAD_JSON;
+    snprintf(s->token_mem, sizeof s->token_mem, "%s", token);
+    if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK)
+        rc = dbk_trust_own_account(s, listed_pk);
+    json_decref(acct);
+    if (rc != DBK_OK)
+        sodium_memzero(s->token_mem, sizeof s->token_mem);
+    return rc;
+}
+
 /*
  * This device's enrollment, committed by the server while its answer was lost: the
  * device logs in as the account it sent (proto/README.md section 5), which proves
@@ -390,9 +411,11 @@ recover_enrollment(dbk_session *s, const dbk_link *u)
         rc = DBK_E_GONE; /* no account with the login key sent: not this device's */
     if (rc == DBK_OK) {
         const char *role = json_string_value(json_object_get(resp, "role"));
-        if (role == NULL || strcmp(role, want) != 0 ||
-            json_string_value(json_object_get(resp, "token")) == NULL)
+        const char *tok = json_string_value(json_object_get(resp, "token"));
+        if (role == NULL || strcmp(role, want) != 0 || tok == NULL)
             rc = DBK_E_BAD_JSON;
+        else
+            rc = token_is_mine(s, tok);
     }
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
         if ((rc = store_enrolled(s, u, &s->server_id, resp)) == DBK_OK)

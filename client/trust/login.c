@@ -142,6 +142,14 @@ dbk_trust_enroll_login_answer(dbk_session *s, const char *pass, const dbk_kdf_pa
 }
 
 int
+dbk_trust_own_account(const dbk_session *s, const unsigned char listed_sign_pk[32])
+{
+    if (s->keys == NULL || sodium_memcmp(listed_sign_pk, s->keys->sign_pk, 32) != 0)
+        return DBK_E_CORRUPT; /* the token opens another account */
+    return DBK_OK;
+}
+
+int
 dbk_trust_passphrase_open(dbk_session *s, const char *pass,
                           unsigned char bundle[DBK_BUNDLE_BYTES], uint32_t *gen)
 {

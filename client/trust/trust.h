@@ -224,6 +224,13 @@ int dbk_trust_enroll_login_answer(dbk_session *s, const char *pass, const dbk_kd
                                   int kdf_alg, const dbk_id *server_id, const unsigned char ch[32],
                                   unsigned char sig[64]);
 /*
+ * Whether the account a new token opens is this one: listed_sign_pk, what GET
+ * /v1/account lists with that token, must be this profile's own signing key (s->keys
+ * open), else DBK_E_CORRUPT. A login answer's token is the server's word only; a token
+ * of another account (a relay's swap) would have this device sync as someone else.
+ */
+int dbk_trust_own_account(const dbk_session *s, const unsigned char listed_sign_pk[32]);
+/*
  * Changing the passphrase (proto/README.md section 6). _open opens this profile's key
  * bundle with the current passphrase into s->keys (DBK_E_PASSPHRASE on a wrong one),
  * bundle its bytes and *gen its generation. _reseal derives the new passphrase's keys

@@ -59,14 +59,17 @@ read_tty(const char *prompt, char *buf, size_t cap)
 
     if (fd < 0)
         return DBK_E_PASSPHRASE;
-    if (write(fd, prompt, strlen(prompt)) < 0) {
-        close(fd);
-        return DBK_E_PASSPHRASE;
-    }
+    /* Echo off before the prompt shows: what is typed once it shows is neither echoed
+     * nor thrown away by the flush (typed before, it was both, and the read waited). */
     tcgetattr(fd, &old);
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     tcsetattr(fd, TCSAFLUSH, &quiet);
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        tcsetattr(fd, TCSAFLUSH, &old);
+        close(fd);
+        return DBK_E_PASSPHRASE;
+    }
     rc = read_line(fd, buf, cap);
     tcsetattr(fd, TCSAFLUSH, &old);
     (void)!write(fd, "\n", 1);

@@ -14,8 +14,9 @@
  *                    POST /v1/enroll in all, the consent granted to the counselor once
  *   killed           the same after SIGKILL between the request and its answer
  *   lying keys       during that recovery the server gives keys that do not match the
- *                    link's fingerprint: refused, nothing shared; a later retry with
- *                    honest keys shares once
+ *                    link's fingerprint (another counselor's, then this one's listed
+ *                    as another account's): refused, nothing shared; a later retry
+ *                    with honest keys shares once
  *   on a terminal    one passphrase prompt, then the consent agreed to
  *   new code         after a lost answer, a new code: 409 for the account id, the same
  *                    recovery, the new code left unused
@@ -24,10 +25,25 @@
  *                    never arrived) still fails with "already used or has expired",
  *                    and the profile stays unenrolled
  *
- * Each test but the last fails without the recovery (client/commands/cmd_enroll.c:
- * the 410 of a retry told as a used code, as before); the last passes either way, as
- * it must. The terminal test also fails when the recovery asks the passphrase twice.
+ * And a lying server (the relay's rules rewrite or make up answers), each counting
+ * what leaked (the profile's server, token and counselor; grants of its streams): 0.
+ *
+ *   never sent       410 or 409 for a code this device never sent: no login at all;
+ *                    sent but never arrived: the unknown account's offer, no proof
+ *   KDF offer        weak parameters, or another salt, at the login: no proof sent
+ *   login answer     another role, or another account's token: refused, then an
+ *                    honest recovery finishes once
+ *   on disk          neither code nor passphrase stored; the sent record goes
+ *   restored server  the account restored away: used or expired, nothing shared, a
+ *                    new code enrolls (SQLite only)
+ *
+ * Each of the first seven tests but the seventh fails without the recovery
+ * (client/commands/cmd_enroll.c: the 410 of a retry told as a used code, as before);
+ * the seventh passes either way, as it must. The terminal test also fails when the
+ * recovery asks the passphrase twice. Each lying-server test fails when the defence it
+ * names is removed (its comment says which).
  */
+#define _GNU_SOURCE /* memmem */
 #include "tc.h"
 
 #include "dbk/base64.h"
@@ -40,6 +56,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -56,6 +73,21 @@
 #include <cmocka.h>
 
 /* ---- the relay ---- */
+
+/* A rule for the requests that start with req (e.g. "POST /v1/login/start "): each
+ * is counted, and with fn set, answered as fn makes it, from the server's answer
+ * (forward) or from nothing (status 0, *body NULL), as a lying server would. */
+typedef void relay_rewrite(void *arg, long *status, json_t **body);
+
+struct relay_rule {
+    char req[64];
+    bool forward;
+    relay_rewrite *fn;
+    void *arg;
+    int hits;
+};
+
+#define RELAY_RULES 6
 
 enum relay_mode {
     RELAY_PASS,
@@ -75,6 +107,8 @@ struct relay {
     int lost;           /* their answers the CLI did not get */
     char keys_req[128]; /* "GET /v1/accounts/<id>/keys " answered with keys_body */
     char *keys_body;
+    struct relay_rule rules[RELAY_RULES];
+    int nrules;
     int live; /* connection threads running */
     volatile bool stop;
 };
@@ -142,6 +176,37 @@ reset(int fd)
     close(fd);
 }
 
+static bool
+write_json(int fd, long status, const char *body)
+{
+    char head[160];
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 %ld X\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      status, strlen(body));
+    return write_all(fd, head, (size_t)hn) && write_all(fd, body, strlen(body));
+}
+
+/* The answer of rule ru, from the server's (resp, or NULL when not forwarded), to fd. */
+static bool
+write_rewritten(int fd, const struct relay_rule *ru, const char *resp)
+{
+    long status = 0;
+    json_t *body = NULL;
+
+    if (resp != NULL) {
+        const char *b = strstr(resp, "\r\n\r\n");
+        status = strtol(resp + 9, NULL, 10); /* "HTTP/1.1 200 ..." */
+        body = b ? json_loads(b + 4, 0, NULL) : NULL;
+    }
+    ru->fn(ru->arg, &status, &body);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("");
+    bool ok = write_json(fd, status, text);
+    free(text);
+    json_decref(body);
+    return ok;
+}
+
 struct conn {
     struct relay *r;
     int fd;
@@ -165,8 +230,24 @@ conn_main(void *arg)
         bool enroll = strncmp(req, "POST /v1/enroll ", 16) == 0;
         enum relay_mode m = RELAY_PASS;
         char *sub = NULL;
+        struct relay_rule ru = {.fn = NULL};
 
         pthread_mutex_lock(&r->mu);
+        for (int i = 0; i < r->nrules; i++)
+            if (strncmp(req, r->rules[i].req, strlen(r->rules[i].req)) == 0) {
+                r->rules[i].hits++;
+                ru = r->rules[i];
+                break;
+            }
+        if (ru.fn != NULL && !ru.forward) { /* the server never sees it */
+            pthread_mutex_unlock(&r->mu);
+            bool ok = write_rewritten(cfd, &ru, NULL);
+            free(req);
+            req = NULL;
+            if (!ok)
+                break;
+            continue;
+        }
         if (enroll) {
             m = r->mode;
             r->mode = RELAY_PASS;
@@ -193,13 +274,8 @@ conn_main(void *arg)
             free(resp);
             break;
         }
-        if (sub != NULL) {
-            char head[160];
-            int hn = snprintf(head, sizeof head,
-                              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                              "Content-Length: %zu\r\n\r\n",
-                              strlen(sub));
-            bool ok = write_all(cfd, head, (size_t)hn) && write_all(cfd, sub, strlen(sub));
+        if (sub != NULL || ru.fn != NULL) {
+            bool ok = sub != NULL ? write_json(cfd, 200, sub) : write_rewritten(cfd, &ru, resp);
             free(sub);
             free(resp);
             free(req);
@@ -318,6 +394,41 @@ relay_keys(struct relay *r, const dbk_id *account, const char *body)
     free(r->keys_body);
     r->keys_body = body ? strdup(body) : NULL;
     snprintf(r->keys_req, sizeof r->keys_req, "GET /v1/accounts/%s/keys ", t);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A rule (struct relay_rule) for requests starting with req; its index, for
+ * relay_hits. fn NULL: only counted. */
+static int
+relay_on(struct relay *r, const char *req, bool forward, relay_rewrite *fn, void *arg)
+{
+    pthread_mutex_lock(&r->mu);
+    assert_true(r->nrules < RELAY_RULES);
+    int i = r->nrules++;
+    snprintf(r->rules[i].req, sizeof r->rules[i].req, "%s", req);
+    r->rules[i].forward = forward;
+    r->rules[i].fn = fn;
+    r->rules[i].arg = arg;
+    r->rules[i].hits = 0;
+    pthread_mutex_unlock(&r->mu);
+    return i;
+}
+
+static int
+relay_hits(struct relay *r, int rule)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->rules[rule].hits;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Rules from the first one at index from on are dropped: those requests pass again. */
+static void
+relay_rules_off(struct relay *r, int from)
+{
+    pthread_mutex_lock(&r->mu);
+    r->nrules = from;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -569,20 +680,17 @@ test_killed_before_answer_recovers(void **state)
     check_enrolled_once(f, 1);
 }
 
+/* The server lists keys (of keys, under the account id listed) for the link's
+ * counselor during a recovery: refused as not the code's, nothing shared. */
 static void
-test_lying_keys_during_recovery(void **state)
+keys_refused(struct fx *f, const dbk_id *listed, const dbk_account_keys *keys)
 {
-    struct fx *f = *state;
-    tc_account other;
     char cid[DBK_ID_TEXT_LEN + 1], s[DBK_B64_ENCODED_LEN(32) + 1], b[DBK_B64_ENCODED_LEN(32) + 1];
     char body[512];
 
-    tc_new_counselor(&f->srv, &other, "Counselor M");
-    lose_first_answer(f);
-    /* The server lists another counselor's keys under this counselor's id. */
-    dbk_id_to_text(&f->co.id, cid);
-    dbk_b64_encode(s, sizeof s, other.keys->sign_pk, 32);
-    dbk_b64_encode(b, sizeof b, other.keys->box_pk, 32);
+    dbk_id_to_text(listed, cid);
+    dbk_b64_encode(s, sizeof s, keys->sign_pk, 32);
+    dbk_b64_encode(b, sizeof b, keys->box_pk, 32);
     snprintf(body, sizeof body,
              "{\"account\":\"%s\",\"role\":\"counselor\",\"name\":\"Counselor L\","
              "\"ed25519_pk\":\"%s\",\"x25519_pk\":\"%s\"}",
@@ -599,6 +707,21 @@ test_lying_keys_during_recovery(void **state)
         dbk_id stream;
         assert_false(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, NULL));
     }
+}
+
+static void
+test_lying_keys_during_recovery(void **state)
+{
+    struct fx *f = *state;
+    tc_account other;
+
+    tc_new_counselor(&f->srv, &other, "Counselor M");
+    lose_first_answer(f);
+    /* The server lists another counselor's keys under this counselor's id; then this
+     * counselor's own keys, but as another account's (a second recovery, refused
+     * again: the code's fingerprint names this counselor's id too). */
+    keys_refused(f, &f->co.id, other.keys);
+    keys_refused(f, &other.id, f->co.keys);
 
     /* Honest keys again: the same code finishes, once. */
     relay_keys(&f->relay, &f->co.id, NULL);
@@ -771,6 +894,319 @@ test_code_used_by_another(void **state)
     tc_account_free(&late);
 }
 
+/* ---- a lying server during a recovery ---- */
+
+/* What a lying server answers (relay_rewrite): an error with this code and status. */
+struct lie {
+    long status;
+    const char *code;
+};
+
+static void
+lie_error(void *arg, long *status, json_t **body)
+{
+    const struct lie *l = arg;
+    json_decref(*body);
+    *status = l->status;
+    *body = json_pack("{s:{s:s, s:s}}", "error", "code", l->code, "message", "lie");
+}
+
+/* The login's offer with KDF parameters below the floors (same salt). */
+static void
+lie_weak_kdf(void *arg, long *status, json_t **body)
+{
+    (void)arg;
+    json_t *kdf = json_object_get(*body, "kdf");
+    assert_int_equal(*status, 200);
+    json_object_set_new(kdf, "opslimit", json_integer(1));
+    json_object_set_new(kdf, "memlimit", json_integer(8192));
+}
+
+/* The login's offer with the server's own salt: what an unknown account gets. */
+static void
+lie_other_salt(void *arg, long *status, json_t **body)
+{
+    unsigned char salt[16];
+    char b[DBK_B64_ENCODED_LEN(16) + 1];
+    (void)arg;
+    assert_int_equal(*status, 200);
+    randombytes_buf(salt, sizeof salt);
+    dbk_b64_encode(b, sizeof b, salt, sizeof salt);
+    json_object_set_new(json_object_get(*body, "kdf"), "salt", json_string(b));
+}
+
+/* The login's answer with fields replaced by arg's (keys and values, NULL-ended). */
+static void
+lie_field(void *arg, long *status, json_t **body)
+{
+    const char *const *kv = arg;
+    for (; *status == 200 && kv[0] != NULL; kv += 2)
+        json_object_set_new(*body, kv[0], json_string(kv[1]));
+}
+
+/* One value from the profile's meta table into out (NUL-terminated), its length, or -1
+ * when absent. */
+static int
+profile_meta(const struct fx *f, const char *key, char *out, size_t cap)
+{
+    char path[4300];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+
+    snprintf(path, sizeof path, "%s/daybook.db", f->home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_bytes(st, 0);
+        snprintf(out, cap, "%.*s", n, (const char *)sqlite3_column_blob(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* What a refused recovery (or enrollment) must leave: the profile enrolled nowhere and
+ * holding no token, the counselor neither pinned nor granted anything. Returns what
+ * leaked, counted: 0 is the only right answer. */
+static int
+leaked(struct fx *f)
+{
+    char v[512];
+    int n = 0;
+    n += profile_meta(f, "server", v, sizeof v) > 0;
+    n += profile_meta(f, "token", v, sizeof v) >= 0;
+    n += profile_meta(f, "counselor", v, sizeof v) >= 0;
+    n += (int)count_of(f, SHARED_SQL, &f->me, &f->me);
+    return n;
+}
+
+/* The same enroll again with one lying rule (after the rules from index keep on are
+ * dropped): it fails, saying said when not NULL, and nothing leaked. */
+static void
+enroll_refused(struct fx *f, int keep, const char *req, bool forward, relay_rewrite *fn, void *arg,
+               const char *said)
+{
+    relay_rules_off(&f->relay, keep);
+    relay_on(&f->relay, req, forward, fn, arg);
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    if (r.status == 0)
+        fail_msg("enroll with a lie at %s succeeded: %s%s", req, r.out, r.err);
+    if (said != NULL)
+        assert_non_null(strstr(r.err, said));
+    dbk_run_result_free(&r);
+    assert_int_equal(leaked(f), 0);
+}
+
+/* A server that calls a code used (410), or this account's id taken (409), when this
+ * device never sent it: told as it is, and the device never logs in (no login proof,
+ * no passphrase asked for). The same code again, now that it was sent but never
+ * reached the server (a lie, again): the device asks the server as a recovery, finds
+ * no such account, and sends no login proof either. Fails when the recovery runs on
+ * any 410 or 409 (the sent record not asked), or when it signs the challenge of an
+ * offer whose KDF parameters are not the ones it sent. */
+static void
+test_lie_used_code_never_sent(void **state)
+{
+    struct fx *f = *state;
+    static struct lie gone = {410, "gone"}, conflict = {409, "conflict"};
+    int starts = relay_on(&f->relay, "POST /v1/login/start ", true, NULL, NULL);
+    int finishes = relay_on(&f->relay, "POST /v1/login/finish ", true, NULL, NULL);
+    int rules = f->relay.nrules;
+
+    /* 410 at the check before the code is used, then 409 at the enrollment itself. */
+    enroll_refused(f, rules, "POST /v1/enroll/check ", false, lie_error, &gone,
+                   "already used or has expired");
+    enroll_refused(f, rules, "POST /v1/enroll ", false, lie_error, &conflict, NULL);
+    assert_int_equal(relay_hits(&f->relay, starts), 0); /* never asked */
+
+    /* Sent now (the 409 was to a request the server never saw): a 410 for it makes the
+     * device ask, and the server has no such account. */
+    enroll_refused(f, rules, "POST /v1/enroll ", false, lie_error, &gone,
+                   "already used or has expired");
+    assert_int_equal(relay_hits(&f->relay, starts), 1);
+    assert_int_equal(relay_hits(&f->relay, finishes), 0); /* no login proof sent */
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     0);
+
+    /* The code was never used: with the server honest again, it enrolls, once. */
+    relay_rules_off(&f->relay, rules);
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "honest enroll after the lies");
+    check_enrolled_once(f, 1);
+    dbk_report("enrollment recovery: used code or taken id, never sent",
+               "relay answers 410 at /v1/enroll/check and 409, then 410, at /v1/enroll",
+               "0 logins on the unsent code, 0 login proofs on the sent one, 0 leaked; then "
+               "one honest enrollment");
+}
+
+/* During a recovery the server offers its own KDF parameters: below the floors (a
+ * cheap derivation), or a salt other than the one sent (an unknown account's). The
+ * device sends no login proof for either, and nothing is enrolled; then the honest
+ * offer recovers once. Fails when the device signs for an offer whose parameters are
+ * not those it sent. */
+static void
+test_lie_kdf_during_recovery(void **state)
+{
+    struct fx *f = *state;
+    int finishes = relay_on(&f->relay, "POST /v1/login/finish ", true, NULL, NULL);
+    int rules = f->relay.nrules;
+
+    lose_first_answer(f);
+    enroll_refused(f, rules, "POST /v1/login/start ", true, lie_weak_kdf, NULL, NULL);
+    assert_int_equal(relay_hits(&f->relay, finishes), 0);
+    enroll_refused(f, rules, "POST /v1/login/start ", true, lie_other_salt, NULL,
+                   "already used or has expired");
+    assert_int_equal(relay_hits(&f->relay, finishes), 0);
+
+    relay_rules_off(&f->relay, rules);
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "recovery with the honest offer");
+    assert_int_equal(relay_hits(&f->relay, finishes), 1);
+    check_enrolled_once(f, 1);
+    dbk_report("enrollment recovery: the server's own KDF offer",
+               "login/start rewritten: opslimit 1 memlimit 8192; then another salt",
+               "0 login proofs sent, 0 leaked; the honest offer then recovers once");
+}
+
+/* The login that stands in for the lost answer answers for another role, or with a
+ * token and an id of another account: refused, nothing stored or shared; a second
+ * recovery, honest, then finishes once. Fails without the role check, and without
+ * the check that the token opens this account (cmd_enroll.c token_is_mine): then the
+ * profile keeps the other account's token, the server and the counselor (3 leaked). */
+static void
+test_lie_login_answer(void **state)
+{
+    struct fx *f = *state;
+    static const char *role[] = {"role", "counselor", NULL};
+    static char account[DBK_ID_TEXT_LEN + 1];
+    static const char *acct[] = {"account", account, "token", NULL, NULL};
+    tc_account other;
+    int rules = f->relay.nrules;
+
+    tc_new_client(&f->srv, &other, &f->co); /* its token is the one offered */
+    dbk_id_to_text(&other.id, account);
+    acct[3] = other.token;
+    lose_first_answer(f);
+
+    enroll_refused(f, rules, "POST /v1/login/finish ", true, lie_field, (void *)role, NULL);
+    enroll_refused(f, rules, "POST /v1/login/finish ", true, lie_field, (void *)acct, NULL);
+
+    relay_rules_off(&f->relay, rules);
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "a second recovery, honest");
+    check_enrolled_once(f, 1);
+    tc_account_free(&other);
+    dbk_report("enrollment recovery: the login's answer lies",
+               "login/finish rewritten: role counselor for a client; another account's id",
+               "0 tokens stored, 0 grants, 0 pins; a later honest recovery finishes once");
+}
+
+/* Whether the file at path (absent: no) holds needle's bytes anywhere. */
+static bool
+file_has(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "rb");
+    size_t len = 0, cap = 1 << 16, got;
+    char *all;
+    bool has;
+
+    if (fp == NULL)
+        return false;
+    all = malloc(cap);
+    assert_non_null(all);
+    while ((got = fread(all + len, 1, cap - len, fp)) > 0)
+        if ((len += got) == cap)
+            assert_non_null(all = realloc(all, cap *= 2));
+    fclose(fp);
+    has = memmem(all, len, needle, strlen(needle)) != NULL;
+    free(all);
+    return has;
+}
+
+/* The code and the passphrase are never on disk, the record of the sent enrollment is
+ * (a hash and the server), and it goes once the recovery stores its answer. Fails
+ * when the record stays after the recovery. */
+static void
+test_sent_record_on_disk(void **state)
+{
+    struct fx *f = *state;
+    char code[DBK_ID_TEXT_LEN + 1], v[512], path[4300];
+    const char *files[] = {"daybook.db", "daybook.db-wal"};
+
+    code_of(f->uri, code);
+    lose_first_answer(f);
+    assert_int_equal(profile_meta(f, "enroll_sent", v, sizeof v), 32);
+    assert_int_equal(profile_meta(f, "enroll_sent_server", v, sizeof v),
+                     (int)strlen("http://127.0.0.1:") +
+                         snprintf(path, sizeof path, "%d", f->relay.port));
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->home, files[i]);
+        assert_false(file_has(path, code));
+        assert_false(file_has(path, "a long client passphrase"));
+    }
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "recovery");
+    assert_int_equal(profile_meta(f, "enroll_sent", v, sizeof v), -1);
+    assert_int_equal(profile_meta(f, "enroll_sent_server", v, sizeof v), -1);
+    check_enrolled_once(f, 1);
+}
+
+/* A server restored from a backup taken before the enrollment: the code is gone with
+ * every pending invite, and so is the account. The device asks, finds no such account,
+ * says the code is used or expired, sends no login proof and shares nothing; a new
+ * code from the counselor then enrolls it once. Fails when the device signs an offer
+ * whose KDF parameters are not the ones it sent (the unknown account's fake ones). */
+static void
+test_restored_server_forgot_the_account(void **state)
+{
+    struct fx *f = *state;
+    char backup[4300];
+    dbk_run_result r;
+
+    if (dbk_test_pg()) {
+        skip(); /* a backup of the SQLite file; the PostgreSQL restore is restore_storm's */
+        return;
+    }
+    int finishes = relay_on(&f->relay, "POST /v1/login/finish ", true, NULL, NULL);
+    snprintf(backup, sizeof backup, "%s/backup.db", f->home);
+    const char *bk[] = {dbk_bin("DAYBOOKD"), "backup", backup, "--data-dir", f->srv.data_dir, NULL};
+    assert_int_equal(dbk_run(bk, NULL, 60, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    lose_first_answer(f);
+
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    const char *rs[] = {dbk_bin("DAYBOOKD"), "restore",       backup,
+                        "--data-dir",        f->srv.data_dir, NULL};
+    assert_int_equal(dbk_run(rs, NULL, 60, &r), 0);
+    if (r.status != 0)
+        fail_msg("restore: %s", r.err);
+    dbk_run_result_free(&r);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    assert_int_equal(count_of(f, "SELECT count(*) FROM accounts WHERE id = x'%s'", &f->me, NULL),
+                     0);
+
+    r = tc_cli("enroll", f->uri, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "already used or has expired"));
+    dbk_run_result_free(&r);
+    assert_int_equal(relay_hits(&f->relay, finishes), 0);
+    assert_int_equal(leaked(f), 0);
+
+    f->co.token[0] = '\0'; /* the restore ended every session */
+    assert_int_equal(tc_login(&f->srv, &f->co, "counselor passphrase", NULL), 200);
+    char *uri2 = tc_invite_uri(&f->via, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    r = tc_cli("enroll", uri2, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll with a new code after the restore: %s%s", r.out, r.err);
+    dbk_run_result_free(&r);
+    free(uri2);
+    check_enrolled_once(f, 2); /* the lost one (restored away) and the new one */
+    dbk_report("enrollment recovery against a restored server",
+               "answer lost, server restored from a backup taken before it, same code again",
+               "\"already used or has expired\", 0 login proofs, 0 leaked; a new code "
+               "enrolls once");
+}
+
 int
 main(void)
 {
@@ -782,6 +1218,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_new_code_after_lost_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_setup_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_used_by_another, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lie_used_code_never_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lie_kdf_during_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lie_login_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sent_record_on_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restored_server_forgot_the_account, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
