@@ -433,8 +433,7 @@ local_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, i
     if (name == NULL || (flags & SQLITE_OPEN_WAL) == 0 || (flags & SQLITE_OPEN_CREATE) == 0)
         return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
     sqlite3_int64 size = -1;
-    if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE, out)) ==
-        SQLITE_OK) {
+    if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE, out)) == SQLITE_OK) {
         /* There already, with frames: its name was made durable when it was made. An
          * empty one may have been made by another process that never synced it (a
          * reader, a tool, a crash between making it and its sync, this open's own
