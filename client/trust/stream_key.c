@@ -21,7 +21,6 @@
  * open and a signature check, and a review opens thousands of entries. */
 struct dbk_key_cache {
     size_t n;
-    bool kept_read; /* the keys kept in the keyring (unlock.c) are in v */
     struct {
         dbk_id stream;
         uint32_t epoch;
@@ -43,13 +42,9 @@ cache_find(const dbk_session *s, const dbk_id *stream, uint32_t epoch, unsigned 
 }
 
 static void
-cache_add(const dbk_id *stream, uint32_t epoch, const unsigned char key[32], void *arg)
+cache_add(dbk_session *s, const dbk_id *stream, uint32_t epoch, const unsigned char key[32])
 {
-    dbk_session *s = arg;
-    unsigned char had[32];
-    bool known = cache_find(s, stream, epoch, had);
-    sodium_memzero(had, sizeof had);
-    if (known || s->keycache == NULL || s->keycache->n >= KEY_CACHE_SLOTS)
+    if (s->keycache == NULL || s->keycache->n >= KEY_CACHE_SLOTS)
         return;
     size_t i = s->keycache->n++;
     s->keycache->v[i].stream = *stream;
@@ -64,7 +59,7 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                        unsigned char key[32])
 {
     dbk_local_stream st;
-    unsigned char *g = NULL, opk[32];
+    unsigned char *g = NULL, opk[32], ghash[32];
     size_t len;
     dbk_grant_hdr h;
     char *consent = NULL;
@@ -74,35 +69,37 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
         return DBK_OK;
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
-    if (s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)) != NULL) {
+    if (s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)) != NULL)
         s->keycache->n = 0;
-        s->keycache->kept_read = false;
-    }
-    /* The own streams' keys a command opened from their self-grants earlier, kept in
-     * the keyring while the keys are (T10): read once per session. */
-    if (s->keycache != NULL && !s->keycache->kept_read) {
-        s->keycache->kept_read = true;
-        dbk_unlock_kept_stream_keys(s, cache_add, s);
-        if (cache_find(s, stream, epoch, key))
-            return DBK_OK;
-    }
     if ((rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = dbk_trust_sign_pk(s, &st.owner, opk)) != DBK_OK ||
         (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
         return rc;
+    /* The account's own stream: its key kept in the keyring (T10) by a command that
+     * opened it from these very grant bytes, this profile's for (stream, epoch). */
+    bool own = dbk_id_equal(&st.owner, &s->account);
+    crypto_generichash(ghash, sizeof ghash, g, len, NULL, 0);
+    if (own && dbk_unlock_kept_stream_key(s, stream, epoch, ghash, key)) {
+        free(g);
+        cache_add(s, stream, epoch, key);
+        return DBK_OK;
+    }
+    if ((rc = dbk_trust_sign_pk(s, &st.owner, opk)) != DBK_OK) {
+        free(g);
+        return rc;
+    }
     dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
     rc = dbk_grant_open(g, len, &e, &h, key, &consent);
     free(g);
     free(consent);
     if (rc != DBK_OK)
         return rc;
-    cache_add(stream, epoch, key, s);
+    cache_add(s, stream, epoch, key);
     /* A self-grant (the account's own stream, checked against its own key just now,
-     * and naming the stream and epoch asked for) is kept for the next command; another
-     * owner's grant is opened again each session. */
-    if (dbk_id_equal(&st.owner, &s->account) && dbk_id_equal(&h.owner, &s->account) &&
-        dbk_id_equal(&h.stream, stream) && h.epoch == epoch)
-        dbk_unlock_keep_stream_key(s, stream, epoch, key);
+     * and naming the stream and epoch asked for) is kept for the next command, with the
+     * hash of its bytes; another owner's grant is opened again each session. */
+    if (own && dbk_id_equal(&h.owner, &s->account) && dbk_id_equal(&h.stream, stream) &&
+        h.epoch == epoch)
+        dbk_unlock_keep_stream_key(s, stream, epoch, ghash, key);
     return DBK_OK;
 }
 

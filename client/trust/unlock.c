@@ -237,24 +237,30 @@ keys_from_cache(dbk_session *s, long id)
  * command that writes an entry opens its own stream's grant. The keys of the account's
  * own streams, once opened from a self-grant whose signature checked against its own
  * key (trust/stream_key.c), are kept in a second keyring entry beside the account keys,
- * as long and under the same switch (T10): a (stream, epoch) has one key for good, so
- * a key kept is never stale. Layout, SKC_SLOTS items then the tag:
+ * as long and under the same switch (T10). Each is kept with the hash of the very
+ * grant it was opened from and taken only while the profile asking holds those bytes
+ * for that stream and epoch: the entry is the account's, not the profile's, and two
+ * profiles of one account (a second device on this uid, a profile restored from a
+ * backup that then rotated again, two devices that rotated at the same epoch) can
+ * hold different self-grants, so different keys, for one (stream, epoch). Layout,
+ * SKC_SLOTS items then the tag:
  *
  *   offset  size  meaning
  *   0       16    stream id
  *   16      4     epoch, big-endian (0: an empty slot)
- *   20      32    the stream key
+ *   20      32    BLAKE2b-256 of the self-grant's bytes the key was opened from
+ *   52      32    the stream key
  *
  * The tag is BLAKE2b-256 keyed with the account's secret box key over SKC_LABEL, the
  * account id and the items: only a holder of that secret, the one who can open the
- * self-grant anyway, makes an entry that passes, so a key taken from it is still one
- * this account's own checked signature vouched for. An entry failing it (damaged,
- * another build's, another account's) is forgotten and the grant opened again.
+ * self-grant anyway, makes an entry that passes, so a key taken from it is still the
+ * one the grant the profile holds gives. An entry failing it (damaged, another build's,
+ * of another size, another account's) is forgotten and the grant opened again.
  */
 #define SKC_SLOTS 8
-#define SKC_ITEM 52
+#define SKC_ITEM 84
 #define SKC_BYTES (SKC_SLOTS * SKC_ITEM + 32)
-#define SKC_LABEL "daybook/v1/stream-key-cache"
+#define SKC_LABEL "daybook/v2/stream-key-cache"
 
 static void
 skc_tag(const dbk_session *s, const unsigned char *items, unsigned char tag[32])
@@ -290,29 +296,43 @@ skc_read(dbk_session *s, unsigned char *c)
     return id;
 }
 
-void
-dbk_unlock_kept_stream_keys(dbk_session *s, dbk_unlock_key_cb cb, void *arg)
+/* stream, epoch and grant hash as an item's first 52 bytes. */
+static void
+skc_item_head(unsigned char *it, const dbk_id *stream, uint32_t epoch,
+              const unsigned char grant_hash[32])
 {
-    unsigned char *c;
+    memcpy(it, stream->b, DBK_ID_BYTES);
+    it[16] = (unsigned char)(epoch >> 24);
+    it[17] = (unsigned char)(epoch >> 16);
+    it[18] = (unsigned char)(epoch >> 8);
+    it[19] = (unsigned char)epoch;
+    memcpy(it + 20, grant_hash, 32);
+}
 
-    if (s->keys == NULL || cache_seconds() <= 0 || (c = sodium_malloc(SKC_BYTES)) == NULL)
-        return;
+bool
+dbk_unlock_kept_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                           const unsigned char grant_hash[32], unsigned char key[32])
+{
+    unsigned char *c, want[52];
+    bool found = false;
+
+    if (s->keys == NULL || cache_seconds() <= 0 || epoch == 0 ||
+        (c = sodium_malloc(SKC_BYTES)) == NULL)
+        return false;
+    skc_item_head(want, stream, epoch, grant_hash);
     if (skc_read(s, c) > 0)
-        for (size_t i = 0; i < SKC_SLOTS; i++) {
-            const unsigned char *it = c + i * SKC_ITEM;
-            uint32_t epoch =
-                (uint32_t)it[16] << 24 | (uint32_t)it[17] << 16 | (uint32_t)it[18] << 8 | it[19];
-            dbk_id stream;
-            memcpy(stream.b, it, DBK_ID_BYTES);
-            if (epoch != 0)
-                cb(&stream, epoch, it + 20, arg);
-        }
+        for (size_t i = 0; i < SKC_SLOTS && !found; i++)
+            if (sodium_memcmp(c + i * SKC_ITEM, want, sizeof want) == 0) {
+                memcpy(key, c + i * SKC_ITEM + 52, 32);
+                found = true;
+            }
     sodium_free(c); /* wipes */
+    return found;
 }
 
 void
 dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
-                           const unsigned char key[32])
+                           const unsigned char grant_hash[32], const unsigned char key[32])
 {
     long seconds = cache_seconds(), id;
     unsigned char *c, *old;
@@ -323,18 +343,15 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
         return;
     old = c + SKC_BYTES;
     (void)skc_read(s, old);
-    /* The newest first, then the others kept, the oldest falling off past SKC_SLOTS. */
+    /* The newest first, then the others kept (another grant of the same stream and
+     * epoch too: another profile's), the oldest falling off past SKC_SLOTS. */
     memset(c, 0, SKC_BYTES);
-    memcpy(c, stream->b, DBK_ID_BYTES);
-    c[16] = (unsigned char)(epoch >> 24);
-    c[17] = (unsigned char)(epoch >> 16);
-    c[18] = (unsigned char)(epoch >> 8);
-    c[19] = (unsigned char)epoch;
-    memcpy(c + 20, key, 32);
+    skc_item_head(c, stream, epoch, grant_hash);
+    memcpy(c + 52, key, 32);
     for (size_t i = 0; i < SKC_SLOTS && n + 1 < SKC_SLOTS; i++) {
         const unsigned char *it = old + i * SKC_ITEM;
         bool empty = (it[16] | it[17] | it[18] | it[19]) == 0;
-        if (!empty && memcmp(it, c, 20) != 0)
+        if (!empty && memcmp(it, c, 52) != 0)
             memcpy(c + ++n * SKC_ITEM, it, SKC_ITEM);
     }
     skc_tag(s, c, c + SKC_SLOTS * SKC_ITEM);

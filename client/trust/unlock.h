@@ -28,12 +28,12 @@ void dbk_unlock_forget(dbk_session *s);
 /* The keys of the account's own streams kept beside its keys in the keyring (unlock.c
  * says why and how they are checked), only while the cache is on and with s->keys
  * unlocked. The caller keeps a key only once it opened it from a self-grant whose
- * signature it checked (trust/stream_key.c). cb gets each kept (stream, epoch, key);
- * the key's memory is wiped after cb returns. */
-typedef void (*dbk_unlock_key_cb)(const dbk_id *stream, uint32_t epoch, const unsigned char key[32],
-                                  void *arg);
-void dbk_unlock_kept_stream_keys(dbk_session *s, dbk_unlock_key_cb cb, void *arg);
+ * signature it checked (trust/stream_key.c), with grant_hash the BLAKE2b-256 of that
+ * grant's bytes, and takes one only for the hash of the grant it holds now for that
+ * stream and epoch: true and the key in key when one was kept for exactly that. */
+bool dbk_unlock_kept_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
+                                const unsigned char grant_hash[32], unsigned char key[32]);
 void dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
-                                const unsigned char key[32]);
+                                const unsigned char grant_hash[32], const unsigned char key[32]);
 
 #endif

@@ -609,7 +609,7 @@ test_stream_key_cache_damaged(void **state)
 {
     struct fx *f = *state;
     char desc[80];
-    unsigned char c[512];
+    unsigned char c[1024];
     dbk_run_result r;
 
     snprintf(desc, sizeof desc, "daybook-streams:%s", f->p.client_id);
@@ -619,9 +619,9 @@ test_stream_key_cache_damaged(void **state)
     long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
     long n = id > 0 ? syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c) : 0;
     long kept = n;
-    assert_true(n > 52);
-    for (long i = 0; i + 52 <= n - 32; i += 52) /* each slot's key: bytes 20 to 51 */
-        for (long k = 20; k < 52; k++)
+    assert_true(n > 84);
+    for (long i = 0; i + 84 <= n - 32; i += 84) /* each slot's key: bytes 52 to 83 */
+        for (long k = 52; k < 84; k++)
             c[i + k] ^= 0x5a;
     assert_int_equal(syscall(SYS_keyctl, KEYCTL_UPDATE, id, c, (size_t)n), 0);
     sodium_memzero(c, sizeof c);
@@ -649,6 +649,67 @@ test_stream_key_cache_damaged(void **state)
     assert_true(before);
     assert_true(after);
     assert_true(left <= 0);
+}
+
+/*
+ * The kept stream keys are the account's, not the profile's: a profile of the same
+ * account restored from a backup taken before a rotation, which then rotates again,
+ * holds another self-grant, so another key, for the same (stream, epoch) than the one
+ * kept. Its entries must still be sealed under its own grant's key, and an entry must
+ * open with the cache exactly when it opens from the grant the profile holds.
+ */
+static void
+test_stream_key_cache_other_profile(void **state)
+{
+    struct fx *f = *state;
+    char restored[4300], cmd[9000];
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "60", 1);
+    cli_ok("journal", "-m", "written before the backup");
+    snprintf(restored, sizeof restored, "%s/restored", f->p.home);
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", f->p.client_home, restored);
+    assert_int_equal(system(cmd), 0);
+    /* This profile rotates (epoch 2) and writes: its key for epoch 2 is kept. */
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    cli_ok("journal", "-m", "written by the first profile");
+
+    /* The profile from the backup rotates again: its own key for epoch 2 (the server,
+     * holding the first one, refuses its self-grant: another device's at that epoch). */
+    setenv("DAYBOOK_HOME", restored, 1);
+    r = tc_cli("revoke", f->p.counselor_id, "--yes", NULL);
+    dbk_run_result_free(&r);
+    r = tc_cli("journal", "-m", "written by the restored profile", NULL);
+    int wrote = r.status;
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL); /* pulls the first profile's entry too */
+    dbk_run_result_free(&r);
+
+    r = tc_cli("log", NULL); /* keys from the cache */
+    int cached_first = strstr(r.out, "written by the first profile") != NULL;
+    int cached_own = strstr(r.out, "written by the restored profile") != NULL;
+    dbk_run_result_free(&r);
+    r = tc_cli("--no-key-cache", "log", NULL); /* every key from the grant held */
+    int granted_first = strstr(r.out, "written by the first profile") != NULL;
+    int granted_own = strstr(r.out, "written by the restored profile") != NULL;
+    int status = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+
+    dbk_report("kept stream keys of another profile",
+               "a profile restored from before a rotation rotates to the same epoch again and "
+               "writes, with the first profile's key for that epoch kept in the keyring",
+               "its entry opens from its own grant: %s; entries opening with the cache and "
+               "not from the grant held: %d",
+               granted_own ? "yes" : "no (sealed under another profile's key)",
+               (cached_first && !granted_first) + (cached_own && !granted_own));
+    assert_int_equal(wrote, 0);
+    assert_int_equal(status, 0);
+    assert_true(granted_own);
+    assert_int_equal(cached_first, granted_first);
+    assert_int_equal(cached_own, granted_own);
 }
 
 /* 32 bytes of a column of the counselor's account row on the server's file. */
@@ -754,6 +815,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_key_cache_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_cache_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_key_cache_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_key_cache_other_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
     };
     if (dbk_init() != 0)
