@@ -308,20 +308,24 @@ mark_sent(dbk_session *s, const dbk_link *u)
 static int
 store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const json_t *resp)
 {
+    int role = u->kind == DBK_LINK_SETUP ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT;
+    int64_t generation = json_integer_value(json_object_get(resp, "restore_generation"));
     int rc;
 
-    dbk_local_put(s->L, "server_id", server_id->b, DBK_ID_BYTES);
-    dbk_local_put_text(s->L, "server", s->server);
-    dbk_local_put_int(s->L, "role",
-                      u->kind == DBK_LINK_SETUP ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT);
+    /* Every write checked: a token kept without the server or role beside it (a full
+     * disk) would leave a profile that neither syncs nor enrolls again. */
+    if ((rc = dbk_local_put(s->L, "server_id", server_id->b, DBK_ID_BYTES)) != DBK_OK ||
+        (rc = dbk_local_put_text(s->L, "server", s->server)) != DBK_OK ||
+        (rc = dbk_local_put_int(s->L, "role", role)) != DBK_OK)
+        return rc;
     if (u->kind == DBK_LINK_SETUP) { /* a counselor owns only a private stream */
         dbk_local_stream shared;
-        if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK)
-            dbk_local_stream_drop(s->L, &shared.id);
+        if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK &&
+            (rc = dbk_local_stream_drop(s->L, &shared.id)) != DBK_OK)
+            return rc;
     }
-    dbk_local_put_int(s->L, "restore_generation",
-                      json_integer_value(json_object_get(resp, "restore_generation")));
-    if ((rc = dbk_local_del(s->L, "enroll_sent")) == DBK_OK &&
+    if ((rc = dbk_local_put_int(s->L, "restore_generation", generation)) == DBK_OK &&
+        (rc = dbk_local_del(s->L, "enroll_sent")) == DBK_OK &&
         (rc = dbk_local_del(s->L, "enroll_sent_server")) == DBK_OK)
         rc = dbk_net_set_token(s, json_string_value(json_object_get(resp, "token")));
     return rc;
