@@ -83,6 +83,29 @@ note_pin(dbk_session *s, const dbk_id *counselor, const unsigned char sign_pk[32
 }
 
 /*
+ * The end of a client's enrollment, first or recovered: the safety number shown, the
+ * consent offered, and with --json one line once it is given. An exit code.
+ */
+static int
+show_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor, const char *cname,
+              const unsigned char sign_pk[32], const unsigned char box_pk[32], const char *my_name,
+              bool yes)
+{
+    char sn[DBK_SAFETY_NUMBER_LEN + 1];
+    int ret;
+
+    dbk_trust_safety_number(s, counselor, sign_pk, box_pk, sn);
+    if (!ctx->json)
+        printf("Enrolled with %s. Your counselor: %s.\nSafety number (compare it with your "
+               "counselor in person):\n  %.35s\n  %s\n",
+               s->server, cname, sn, sn + 36);
+    ret = dbk_cmd_offer_consent(ctx, s, counselor, cname, box_pk, my_name, yes);
+    if (ret == DBK_EXIT_OK && ctx->json)
+        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server, sn);
+    return ret;
+}
+
+/*
  * The rest of a client's enrollment on a profile the server already enrolled: the
  * counselor of the link, its keys checked against the link's fingerprint, stored,
  * and the consent offered. On any failure the profile stays as it was, for a retry.
@@ -122,18 +145,10 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
     if (my_name == NULL && u->name[0] != '\0')
         my_name = u->name;
     (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
-    char sn[DBK_SAFETY_NUMBER_LEN + 1];
-    dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
     if (!ctx->json)
-        printf("Your counselor's key matches the code.\nEnrolled with %s. Your counselor: "
-               "%s.\nSafety number (compare it with your counselor in person):\n  %.35s\n"
-               "  %s\n",
-               s->server, cname, sn, sn + 36);
-    int ret = dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk,
-                                    my_name ? my_name : "Daybook client", yes);
-    if (ret == DBK_EXIT_OK && ctx->json) /* as client_enrolled's */
-        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server, sn);
-    return ret;
+        printf("Your counselor's key matches the code.\n");
+    return show_enrolled(ctx, s, &counselor, cname, sign_pk, box_pk,
+                         my_name ? my_name : "Daybook client", yes);
 }
 
 /*
@@ -446,7 +461,6 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     char name_buf[201], cname[201];
     unsigned char sign_pk[32], box_pk[32];
     dbk_id counselor;
-    char sn[DBK_SAFETY_NUMBER_LEN + 1];
 
     if (dbk_trust_enrolled_counselor(c, u->counselor, u->fp, &counselor, sign_pk, box_pk) !=
         DBK_OK) {
@@ -488,16 +502,7 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     if (my_name == NULL)
         my_name = "Daybook client";
     dbk_local_put_text(s->L, "patient_name", my_name);
-    dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
-    if (!ctx->json)
-        printf("Enrolled with %s. Your counselor: %s.\nSafety number (compare it with your "
-               "counselor in person):\n  %.35s\n  %s\n",
-               s->server, cname, sn, sn + 36);
-    int ret = dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk, my_name, yes);
-    if (ret == DBK_EXIT_OK && ctx->json)
-        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server,
-               sn);
-    return ret;
+    return show_enrolled(ctx, s, &counselor, cname, sign_pk, box_pk, my_name, yes);
 }
 
 static int
