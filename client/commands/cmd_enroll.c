@@ -83,6 +83,29 @@ note_pin(dbk_session *s, const dbk_id *counselor, const unsigned char sign_pk[32
 }
 
 /*
+ * The end of a client's enrollment, first or recovered: the safety number shown, the
+ * consent offered, and with --json one line once it is given. An exit code.
+ */
+static int
+show_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor, const char *cname,
+              const unsigned char sign_pk[32], const unsigned char box_pk[32], const char *my_name,
+              bool yes)
+{
+    char sn[DBK_SAFETY_NUMBER_LEN + 1];
+    int ret;
+
+    dbk_trust_safety_number(s, counselor, sign_pk, box_pk, sn);
+    if (!ctx->json)
+        printf("Enrolled with %s. Your counselor: %s.\nSafety number (compare it with your "
+               "counselor in person):\n  %.35s\n  %s\n",
+               s->server, cname, sn, sn + 36);
+    ret = dbk_cmd_offer_consent(ctx, s, counselor, cname, box_pk, my_name, yes);
+    if (ret == DBK_EXIT_OK && ctx->json)
+        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server, sn);
+    return ret;
+}
+
+/*
  * The rest of a client's enrollment on a profile the server already enrolled: the
  * counselor of the link, its keys checked against the link's fingerprint, stored,
  * and the consent offered. On any failure the profile stays as it was, for a retry.
@@ -122,18 +145,10 @@ finish_enrollment(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const char *m
     if (my_name == NULL && u->name[0] != '\0')
         my_name = u->name;
     (void)dbk_local_put_text(s->L, "patient_name", my_name ? my_name : "Daybook client");
-    char sn[DBK_SAFETY_NUMBER_LEN + 1];
-    dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
     if (!ctx->json)
-        printf("Your counselor's key matches the code.\nEnrolled with %s. Your counselor: "
-               "%s.\nSafety number (compare it with your counselor in person):\n  %.35s\n"
-               "  %s\n",
-               s->server, cname, sn, sn + 36);
-    int ret = dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk,
-                                    my_name ? my_name : "Daybook client", yes);
-    if (ret == DBK_EXIT_OK && ctx->json) /* as client_enrolled's */
-        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server, sn);
-    return ret;
+        printf("Your counselor's key matches the code.\n");
+    return show_enrolled(ctx, s, &counselor, cname, sign_pk, box_pk,
+                         my_name ? my_name : "Daybook client", yes);
 }
 
 /*
@@ -308,20 +323,24 @@ mark_sent(dbk_session *s, const dbk_link *u)
 static int
 store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const json_t *resp)
 {
+    int role = u->kind == DBK_LINK_SETUP ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT;
+    int64_t generation = json_integer_value(json_object_get(resp, "restore_generation"));
     int rc;
 
-    dbk_local_put(s->L, "server_id", server_id->b, DBK_ID_BYTES);
-    dbk_local_put_text(s->L, "server", s->server);
-    dbk_local_put_int(s->L, "role",
-                      u->kind == DBK_LINK_SETUP ? DBK_ROLE_COUNSELOR : DBK_ROLE_CLIENT);
+    /* Every write checked: a token kept without the server or role beside it (a full
+     * disk) would leave a profile that neither syncs nor enrolls again. */
+    if ((rc = dbk_local_put(s->L, "server_id", server_id->b, DBK_ID_BYTES)) != DBK_OK ||
+        (rc = dbk_local_put_text(s->L, "server", s->server)) != DBK_OK ||
+        (rc = dbk_local_put_int(s->L, "role", role)) != DBK_OK)
+        return rc;
     if (u->kind == DBK_LINK_SETUP) { /* a counselor owns only a private stream */
         dbk_local_stream shared;
-        if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK)
-            dbk_local_stream_drop(s->L, &shared.id);
+        if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK &&
+            (rc = dbk_local_stream_drop(s->L, &shared.id)) != DBK_OK)
+            return rc;
     }
-    dbk_local_put_int(s->L, "restore_generation",
-                      json_integer_value(json_object_get(resp, "restore_generation")));
-    if ((rc = dbk_local_del(s->L, "enroll_sent")) == DBK_OK &&
+    if ((rc = dbk_local_put_int(s->L, "restore_generation", generation)) == DBK_OK &&
+        (rc = dbk_local_del(s->L, "enroll_sent")) == DBK_OK &&
         (rc = dbk_local_del(s->L, "enroll_sent_server")) == DBK_OK)
         rc = dbk_net_set_token(s, json_string_value(json_object_get(resp, "token")));
     return rc;
@@ -442,7 +461,6 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     char name_buf[201], cname[201];
     unsigned char sign_pk[32], box_pk[32];
     dbk_id counselor;
-    char sn[DBK_SAFETY_NUMBER_LEN + 1];
 
     if (dbk_trust_enrolled_counselor(c, u->counselor, u->fp, &counselor, sign_pk, box_pk) !=
         DBK_OK) {
@@ -484,16 +502,7 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     if (my_name == NULL)
         my_name = "Daybook client";
     dbk_local_put_text(s->L, "patient_name", my_name);
-    dbk_trust_safety_number(s, &counselor, sign_pk, box_pk, sn);
-    if (!ctx->json)
-        printf("Enrolled with %s. Your counselor: %s.\nSafety number (compare it with your "
-               "counselor in person):\n  %.35s\n  %s\n",
-               s->server, cname, sn, sn + 36);
-    int ret = dbk_cmd_offer_consent(ctx, s, &counselor, cname, box_pk, my_name, yes);
-    if (ret == DBK_EXIT_OK && ctx->json)
-        printf("{\"role\":\"client\",\"server\":\"%s\",\"safety_number\":\"%s\"}\n", s->server,
-               sn);
-    return ret;
+    return show_enrolled(ctx, s, &counselor, cname, sign_pk, box_pk, my_name, yes);
 }
 
 static int

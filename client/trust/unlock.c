@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/keyctl.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -330,16 +331,59 @@ dbk_unlock_kept_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     return found;
 }
 
+/*
+ * The seconds the keyring entry id has left, rounded down, from /proc/keys (the kernel
+ * tells an entry's expiry nowhere else: "%lus" under a minute, then whole minutes,
+ * hours, days, weeks, "perm" for none); 0 when expired, gone or not told.
+ */
+static long
+keyring_seconds_left(long id)
+{
+    static const struct {
+        char unit;
+        long seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+    char line[256], timeout[16];
+    unsigned long serial;
+    long left = 0;
+    FILE *f;
+
+    if (id <= 0 || (f = fopen("/proc/keys", "re")) == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx %*s %*d %15s", &serial, timeout) != 2 || (long)serial != id)
+            continue;
+        char *end;
+        long n = strtol(timeout, &end, 10);
+        if (strcmp(timeout, "perm") == 0)
+            left = LONG_MAX;
+        for (size_t i = 0; i < sizeof units / sizeof units[0] && end != timeout; i++)
+            if (end[0] == units[i].unit && end[1] == '\0' && n > 0)
+                left = n * units[i].seconds;
+        break;
+    }
+    fclose(f);
+    return left;
+}
+
 void
 dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                            const unsigned char grant_hash[32], const unsigned char key[32])
 {
-    long seconds = cache_seconds(), id;
+    long seconds = cache_seconds(), left, id;
     unsigned char *c, *old;
     char desc[64];
     size_t n = 0;
 
-    if (s->keys == NULL || seconds <= 0 || epoch == 0 || (c = sodium_malloc(2 * SKC_BYTES)) == NULL)
+    /* No longer than the account keys' own entry is left (T10, "as long"): kept past
+     * it, the stream keys would stay readable after the keys they are kept beside.
+     * Where that cannot be told (no /proc/keys), nothing is kept: the grant is opened
+     * again by the next command, as with the cache off. */
+    if (s->keys == NULL || seconds <= 0 || epoch == 0)
+        return;
+    if ((left = keyring_seconds_left(keyring_find(s, KEYS_ENTRY))) < seconds)
+        seconds = left;
+    if (seconds <= 0 || (c = sodium_malloc(2 * SKC_BYTES)) == NULL)
         return;
     old = c + SKC_BYTES;
     (void)skc_read(s, old);

@@ -1150,6 +1150,52 @@ test_sent_record_on_disk(void **state)
     check_enrolled_once(f, 1);
 }
 
+/* Runs sql on the profile's own database file (a real SQLite file, as the CLI opens it). */
+static void
+profile_exec(const struct fx *f, const char *sql)
+{
+    char path[4300];
+    sqlite3 *db = NULL;
+
+    snprintf(path, sizeof path, "%s/daybook.db", f->home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A write of the recovery's answer that fails (the profile's role refused by a trigger,
+ * as a full disk would refuse it): the recovery fails and keeps nothing of the answer,
+ * not the token without the role, and the record stays; the same enroll once the writes
+ * succeed again finishes it. Fails when a failed write is ignored and the token
+ * committed without it (the recovery then says it enrolled). */
+static void
+test_failed_write_keeps_nothing(void **state)
+{
+    struct fx *f = *state;
+    char v[512];
+
+    lose_first_answer(f);
+    profile_exec(f, "CREATE TRIGGER refuse_role BEFORE INSERT ON meta WHEN NEW.key = 'role' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    dbk_run_result r = tc_cli("enroll", f->uri, "--yes", NULL);
+    int status = r.status;
+    dbk_run_result_free(&r);
+    int left = leaked(f), role = profile_meta(f, "role", v, sizeof v);
+    int record = profile_meta(f, "enroll_sent", v, sizeof v);
+    profile_exec(f, "DROP TRIGGER refuse_role");
+    dbk_report("enrollment recovery with a failed write",
+               "answer lost; the profile's role refused while the recovery stores its answer; "
+               "then the same enroll",
+               "exit %d, %d leaked, role %s, sent record %s; then recovered once", status, left,
+               role >= 0 ? "stored" : "absent", record == 32 ? "kept" : "gone");
+    if (status == 0)
+        fail_msg("the recovery said it enrolled though the role was not stored");
+    assert_int_equal(left, 0);
+    assert_int_equal(record, 32);
+    tc_ok(tc_cli("enroll", f->uri, "--yes", NULL), "recovery once the writes succeed");
+    check_enrolled_once(f, 1);
+}
+
 /* A server restored from a backup taken before the enrollment: the code is gone with
  * every pending invite, and so is the account. The device asks, finds no such account,
  * says the code is used or expired, sends no login proof and shares nothing; a new
@@ -1223,6 +1269,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lie_login_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sent_record_on_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_server_forgot_the_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write_keeps_nothing, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -712,6 +712,72 @@ test_stream_key_cache_other_profile(void **state)
     assert_int_equal(cached_own, granted_own);
 }
 
+/* The seconds /proc/keys says the user key described desc has left (its rounding: whole
+ * minutes past one), or -1 when it is not listed. */
+static long
+proc_keys_left(const char *desc)
+{
+    char line[512], flags[16], timeout[16], d[128];
+    long left = -1;
+    FILE *f = fopen("/proc/keys", "r");
+
+    assert_non_null(f);
+    while (left < 0 && fgets(line, sizeof line, f) != NULL) {
+        long n = 0;
+        char unit = 0;
+        /* the description, then ':' and the payload's size; an entry invalidated but
+         * not yet collected ('i' among its flags) is listed until it is */
+        if (sscanf(line, "%*x %15s %*d %15s %*x %*d %*d user %127s", flags, timeout, d) != 3 ||
+            strchr(flags, 'i') != NULL || strncmp(d, desc, strlen(desc)) != 0 ||
+            strcmp(d + strlen(desc), ":") != 0)
+            continue;
+        sscanf(timeout, "%ld%c", &n, &unit);
+        left = unit == 's' ? n : unit == 'm' ? n * 60 : unit == 'h' ? n * 3600 : 1L << 40;
+    }
+    fclose(f);
+    return left;
+}
+
+/*
+ * The kept stream keys live no longer than the account keys they are kept beside
+ * (TRUST.md T10, "as long"): a stream key kept when the account keys' entry has 30 s
+ * left (set here, standing in for most of the unlock's 10 minutes gone by) is kept for
+ * at most those 30 s, not 10 minutes more, which would leave the keys of the client's
+ * entries readable after the keys themselves had expired.
+ */
+static void
+test_stream_keys_kept_no_longer_than_keys(void **state)
+{
+    struct fx *f = *state;
+    char keys_desc[80], streams_desc[80];
+
+    snprintf(keys_desc, sizeof keys_desc, "daybook:%s", f->p.client_id);
+    snprintf(streams_desc, sizeof streams_desc, "daybook-streams:%s", f->p.client_id);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "600", 1);
+    cli_ok("journal", "-m", "unlocks and keeps");
+    long keys = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", keys_desc, 0);
+    long streams =
+        syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", streams_desc, 0);
+    assert_true(keys > 0 && streams > 0);
+    assert_int_equal(syscall(SYS_keyctl, KEYCTL_INVALIDATE, streams), 0);
+    assert_int_equal(syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, keys, 30), 0);
+    cli_ok("journal", "-m", "keys from the keyring, the stream key kept again");
+    long keys_left = proc_keys_left(keys_desc), streams_left = proc_keys_left(streams_desc);
+    cli_ok("lock", NULL, NULL);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+
+    dbk_report("kept stream keys expire with the keys",
+               "account keys' keyring entry set to 30 s left; an entry written (its stream "
+               "key opened from its grant and kept)",
+               "seconds left: account keys %ld, kept stream keys %ld", keys_left, streams_left);
+    assert_true(keys_left > 0 && keys_left <= 30);
+    assert_true(streams_left > 0); /* still kept, for the time there is */
+    if (streams_left > keys_left)
+        fail_msg("the stream keys are kept %ld s, the keys beside them %ld s", streams_left,
+                 keys_left);
+}
+
 /* 32 bytes of a column of the counselor's account row on the server's file. */
 static void
 server_key(struct fx *f, const char *column, unsigned char out[32])
@@ -816,6 +882,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_key_cache_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_key_cache_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_key_cache_other_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_keys_kept_no_longer_than_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
     };
     if (dbk_init() != 0)
