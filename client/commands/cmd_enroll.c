@@ -566,7 +566,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = DBK_EXIT_FAIL; /* said already */
     else {
         ret = dbk_cmd_fail("enrollment failed", rc);
-        if (was_sent(&s, &u, true) && dbk_err_http_status(rc) >= 500)
+        /* The server's or the network's failure after the request went (a cut, a
+         * timeout, a 5xx), not this device's own (a file, memory, a corrupt token). */
+        if (was_sent(&s, &u, true) && (rc == DBK_E_UNAVAILABLE || rc == DBK_E_STORE_UNAVAILABLE ||
+                                       rc == DBK_E_INTERNAL || rc == DBK_E_TIMEOUT))
             fprintf(stderr, "daybook: the server may have enrolled this device before its "
                             "answer was lost; run the same 'daybook enroll' again to finish\n");
     }

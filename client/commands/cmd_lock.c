@@ -39,8 +39,13 @@ run_lock(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    dbk_unlock_forget(&s);
+    rc = dbk_unlock_forget(&s);
     dbk_session_close(&s);
+    if (rc != DBK_OK) {
+        fprintf(stderr, "daybook: the kernel keyring would not forget your unlocked keys; "
+                        "they stay until the unlock times out (DAYBOOK_UNLOCK_SECONDS)\n");
+        return DBK_EXIT_FAIL;
+    }
     printf("Locked: the next command asks for your passphrase.\n");
     return DBK_EXIT_OK;
 }

@@ -62,7 +62,10 @@ read_tty(const char *prompt, char *buf, size_t cap)
         return DBK_E_PASSPHRASE;
     /* Echo off before the prompt shows: what is typed once it shows is neither echoed
      * nor thrown away by the flush (typed before, it was both, and the read waited). */
-    tcgetattr(fd, &old);
+    if (tcgetattr(fd, &old) != 0) {
+        close(fd);
+        return DBK_E_PASSPHRASE;
+    }
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     tcsetattr(fd, TCSAFLUSH, &quiet);
@@ -406,12 +409,21 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
         syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
 }
 
-void
+int
 dbk_unlock_forget(dbk_session *s)
 {
+    static const char *const entries[] = {KEYS_ENTRY, STREAMS_ENTRY};
+    int rc = DBK_OK;
     long id;
-    while ((id = keyring_find(s, KEYS_ENTRY)) > 0 || (id = keyring_find(s, STREAMS_ENTRY)) > 0)
-        syscall(SYS_keyctl, KEYCTL_INVALIDATE, id);
+    /* Every copy of each entry; one the kernel will not invalidate is said, not retried
+     * forever (its timeout still ends it). */
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
+        while ((id = keyring_find(s, entries[i])) > 0)
+            if (syscall(SYS_keyctl, KEYCTL_INVALIDATE, id) != 0) {
+                rc = DBK_E_IO;
+                break;
+            }
+    return rc;
 }
 
 int
@@ -438,7 +450,7 @@ dbk_unlock(dbk_session *s)
     if (s->keys != NULL)
         return DBK_OK;
     if (cache_seconds() <= 0)
-        dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
+        (void)dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
     else if ((id = keyring_find(s, KEYS_ENTRY)) > 0 &&
              (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
         return rc;

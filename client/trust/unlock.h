@@ -22,8 +22,9 @@ int dbk_unlock(dbk_session *s);
 int dbk_unlock_cached(dbk_session *s);
 /* Puts the unlocked keys in the keyring cache. */
 void dbk_unlock_cache(dbk_session *s);
-/* Forgets the cached keys, and the stream keys kept beside them. */
-void dbk_unlock_forget(dbk_session *s);
+/* Forgets the cached keys, and the stream keys kept beside them. DBK_E_IO when the
+ * kernel refused to forget one (it stays until its timeout). */
+int dbk_unlock_forget(dbk_session *s);
 
 /* The keys of the account's own streams kept beside its keys in the keyring (unlock.c
  * says why and how they are checked), only while the cache is on and with s->keys
