@@ -485,9 +485,11 @@ submit_records(dbk_api_job *j)
     dbk_worker_submit_prepared(j->app->worker, &j->job, &c->verify[0].prep);
 }
 
+/* An audit row for the caller's access to str; charged is true where its bytes were
+ * already counted (with a push's records, dbk_push_batch.also_charged). */
 static void
 audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_action action,
-      uint32_t count, int64_t from, int64_t to)
+      uint32_t count, int64_t from, int64_t to, bool charged)
 {
     dbk_audit_entry e;
     memset(&e, 0, sizeof e);
@@ -505,8 +507,10 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
     /* The row counts against its actor: a reader's rows against the reader, never the
      * owner it read. A read is served even over quota (its rows still count); a write
      * is refused with the rest of its batch. */
-    int rc = dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES,
-                              action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes);
+    int rc = charged ? DBK_OK
+                     : dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES,
+                                        action == DBK_AUDIT_READ ? INT64_MAX
+                                                                 : j->app->config.quota_bytes);
     if (rc == DBK_OK)
         rc = dbk_store_audit_append(st, &e);
     if (rc != DBK_OK && j->job.status == DBK_OK)
@@ -706,12 +710,14 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     b.payer = j->me.id; /* a grantee's writes count against the grantee */
     b.items = u->items;
     b.n = u->n;
+    b.also_charge = DBK_AUDIT_ROW_BYTES; /* its audit row's, against the same payer */
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
         return rc;
     rc = dbk_store_push(st, &b);
     if (rc == DBK_OK && b.nstored > 0) {
         str.seq = b.high_seq;
-        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to);
+        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to,
+              b.also_charged);
         rc = j->job.status;
     }
     if (rc != DBK_OK) {
@@ -833,7 +839,7 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, int64_t *limit,
     *limit -= (int64_t)acc.count;
     *max_bytes -= (int64_t)bytes;
     if (acc.count > 0)
-        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next);
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, false);
     jt_fmt(t, "],\"next\":%lld,\"more\":%s,\"high_seq\":%lld,\"epoch\":%lld,"
               "\"rotation_pending\":%s",
            (long long)next, more ? "true" : "false", (long long)str.seq, (long long)str.epoch,

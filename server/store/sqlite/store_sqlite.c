@@ -2118,8 +2118,14 @@ sq_push(sq_store *st, dbk_push_batch *b)
         return DBK_E_STALE;
     if (b->nstored == 0)
         return DBK_OK;
-    if ((rc = sq_charge(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer, added,
-                        b->quota)) != DBK_OK)
+    /* The audit row's bytes with the records', one statement where that refuses exactly
+     * what two would: the records adding bytes, the total is checked as the audit row's
+     * charge was. A push that shrinks its records is charged twice, as before: its audit
+     * row is checked against the quota after the shrink, which one unchecked negative
+     * charge would skip. */
+    b->also_charged = b->also_charge > 0 && added >= 0;
+    if ((rc = sq_charge(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer,
+                        b->also_charged ? added + b->also_charge : added, b->quota)) != DBK_OK)
         return rc;
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
