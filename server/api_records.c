@@ -57,6 +57,10 @@ struct push_unit {
     bool *pre_tried, *pre_ok;
     bool seen;     /* stored: head is the stream's head after it (heads.h) */
     dbk_head head;
+    /* Stored by its owner: the stream's row as the push left it, which a pull of the
+     * same stream in the same job reads again otherwise (run_pull). */
+    bool by_owner;
+    dbk_stream str;
 };
 
 struct pull_unit {
@@ -485,9 +489,11 @@ submit_records(dbk_api_job *j)
     dbk_worker_submit_prepared(j->app->worker, &j->job, &c->verify[0].prep);
 }
 
+/* An audit row for the caller's access to str; charged is true where its bytes were
+ * already counted (with a push's records, dbk_push_batch.also_charged). */
 static void
 audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_action action,
-      uint32_t count, int64_t from, int64_t to)
+      uint32_t count, int64_t from, int64_t to, bool charged)
 {
     dbk_audit_entry e;
     memset(&e, 0, sizeof e);
@@ -505,8 +511,10 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
     /* The row counts against its actor: a reader's rows against the reader, never the
      * owner it read. A read is served even over quota (its rows still count); a write
      * is refused with the rest of its batch. */
-    int rc = dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES,
-                              action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes);
+    int rc = charged ? DBK_OK
+                     : dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES,
+                                        action == DBK_AUDIT_READ ? INT64_MAX
+                                                                 : j->app->config.quota_bytes);
     if (rc == DBK_OK)
         rc = dbk_store_audit_append(st, &e);
     if (rc != DBK_OK && j->job.status == DBK_OK)
@@ -706,12 +714,14 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     b.payer = j->me.id; /* a grantee's writes count against the grantee */
     b.items = u->items;
     b.n = u->n;
+    b.also_charge = DBK_AUDIT_ROW_BYTES; /* its audit row's, against the same payer */
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
         return rc;
     rc = dbk_store_push(st, &b);
     if (rc == DBK_OK && b.nstored > 0) {
         str.seq = b.high_seq;
-        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to);
+        audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to,
+              b.also_charged);
         rc = j->job.status;
     }
     if (rc != DBK_OK) {
@@ -744,6 +754,11 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     }
     u->seen = true;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
+    u->by_owner = is_owner;
+    u->str = str;
+    u->str.seq = b.high_seq;
+    u->str.epoch = b.epoch; /* both read by the push from the row, in this transaction */
+    u->str.rotation_pending = b.rotation_pending;
     jt_str(t, "{\"stream\":");
     jt_id(t, &u->stream);
     jt_str(t, ",\"results\":[");
@@ -801,9 +816,17 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
  * "next", "more", "high_seq", "epoch", "rotation_pending". On failure t is left
  * as it was.
  */
+/*
+ * pushed: this job's push of the same stream, when its owner stored it (else NULL).
+ * Its row is the one the access check would read: the job's caller and time are the
+ * same, the owner of a stream never changes, and since the push read the row nothing
+ * but this job has written (one writer, the group's transaction: SQLite only, see
+ * pushed_by_owner), and this job wrote only records, the stream's seq
+ * (pushed->str.seq), byte counts and audit rows.
+ */
 static int
-run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, int64_t *limit,
-         int64_t *max_bytes, jtext *t)
+run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_unit *pushed,
+         int64_t *limit, int64_t *max_bytes, jtext *t)
 {
     dbk_stream str;
     bool is_owner, can_write, more = false;
@@ -812,10 +835,15 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, int64_t *limit,
     size_t bytes = 0, mark = t->len;
     int rc;
 
-    rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner, &can_write);
-    if (rc != DBK_OK)
+    if (pushed != NULL) {
+        str = pushed->str;
+        is_owner = can_write = true;
+    } else if ((rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner,
+                                      &can_write)) != DBK_OK) {
         return rc;
-    dbk_authcache_stream_put(&str);
+    } else {
+        dbk_authcache_stream_put(&str);
+    }
     jt_str(t, "{\"stream\":");
     jt_id(t, &p->stream);
     jt_str(t, ",\"records\":[");
@@ -833,7 +861,7 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, int64_t *limit,
     *limit -= (int64_t)acc.count;
     *max_bytes -= (int64_t)bytes;
     if (acc.count > 0)
-        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next);
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, false);
     jt_fmt(t, "],\"next\":%lld,\"more\":%s,\"high_seq\":%lld,\"epoch\":%lld,"
               "\"rotation_pending\":%s",
            (long long)next, more ? "true" : "false", (long long)str.seq, (long long)str.epoch,
@@ -950,7 +978,7 @@ op_pull(dbk_api_job *j, dbk_store *st)
 {
     struct records_ctx *c = j->ctx;
     jtext t = {NULL, 0, 0, false};
-    int rc = run_pull(j, st, &c->pull[0], &c->limit, &c->max_bytes, &t);
+    int rc = run_pull(j, st, &c->pull[0], NULL, &c->limit, &c->max_bytes, &t);
 
     if (rc == DBK_OK) {
         jt_fmt(&t, ",\"restore_generation\":%lld}", (long long)j->app->info.restore_generation);
@@ -1033,6 +1061,21 @@ sync_fatal(dbk_store *st, int rc)
            !dbk_store_tx_alive(st);
 }
 
+/* The sync's push of stream (a stream at most once, dbk_api_sync), when its owner
+ * stored it; else NULL. Only with one writer in one transaction (SQLite, where the
+ * authcache is on): on PostgreSQL a group may commit part way (tx_split) and let the
+ * stream's row go, so another node may move it on before the pull, which asks. */
+static const struct push_unit *
+pushed_by_owner(const struct records_ctx *c, const dbk_id *stream)
+{
+    if (!dbk_authcache_enabled())
+        return NULL;
+    for (size_t i = 0; i < c->npush; i++)
+        if (dbk_id_equal(&c->push[i].stream, stream))
+            return c->push[i].seen && c->push[i].by_owner ? &c->push[i] : NULL;
+    return NULL;
+}
+
 static void
 op_sync(dbk_api_job *j, dbk_store *st)
 {
@@ -1066,7 +1109,8 @@ op_sync(dbk_api_job *j, dbk_store *st)
     for (size_t i = 0; i < c->npull; i++) {
         if (i > 0)
             jt_put(&t, ",", 1);
-        rc = run_pull(j, st, &c->pull[i], &c->limit, &c->max_bytes, &t);
+        rc = run_pull(j, st, &c->pull[i], pushed_by_owner(c, &c->pull[i].stream), &c->limit,
+                      &c->max_bytes, &t);
         j->job.status = DBK_OK;
         if (rc == DBK_OK) {
             jt_put(&t, "}", 1);

@@ -382,7 +382,12 @@ typedef struct dbk_push_batch {
                                  * the stream's owner */
     dbk_push_item *items;
     size_t n;
+    int64_t also_charge; /* bytes the payer is also charged when a record is stored (the
+                          * push's audit row): a backend that counts them with the
+                          * records, one statement, sets also_charged; else the caller
+                          * charges them itself */
     /* results */
+    bool also_charged;
     int64_t high_seq;
     uint32_t epoch;
     bool rotation_pending;

@@ -691,6 +691,90 @@ test_sync_many_streams_in_one_round_trip(void **state)
     tc_account_free(&co);
 }
 
+/* The envelope (base64url) of a new record in c's shared stream. */
+static json_t *
+shared_envelope(tc_account *c, const char *plaintext)
+{
+    dbk_id rec;
+    dbk_id_random(&rec);
+    return tc_envelope(c, &c->shared, c->shared_epoch, c->shared_key[c->shared_epoch], &rec,
+                       plaintext);
+}
+
+/*
+ * As author, one sync pushing records (a JSON array of {"envelope"}, taken) into
+ * stream and pulling stream since since; checks it answered, and gives the pull's
+ * record count, high_seq and epoch. Returns the push's high_seq.
+ */
+static int64_t
+sync_push_pull(dbk_server *s, tc_account *author, const dbk_id *stream, json_t *records,
+               int64_t since, size_t *n, int64_t *high_seq, int64_t *epoch)
+{
+    long st;
+    json_t *body = json_pack("{s:[{s:o, s:o}], s:[{s:o, s:I}]}", "push", "stream", tc_id(stream),
+                             "records", records, "pull", "stream", tc_id(stream), "since",
+                             (json_int_t)since);
+    json_t *r = tc_req(s, author, "POST", "/v1/sync", body, &st);
+    assert_int_equal(st, 200);
+    json_t *push = json_array_get(json_object_get(r, "push"), 0);
+    json_t *e = json_array_get(json_object_get(r, "pull"), 0);
+    assert_null(json_object_get(push, "error"));
+    assert_non_null(e);
+    assert_null(json_object_get(e, "error"));
+    int64_t pushed = json_integer_value(json_object_get(push, "high_seq"));
+    *n = json_array_size(json_object_get(e, "records"));
+    *high_seq = json_integer_value(json_object_get(e, "high_seq"));
+    *epoch = json_integer_value(json_object_get(e, "epoch"));
+    json_decref(r);
+    json_decref(body);
+    return pushed;
+}
+
+/*
+ * A sync that pushes into a stream and pulls the same stream in one round trip: the
+ * pull answers with the stream's head after the push (also when the push stored
+ * nothing new), for the owner and for a grantee writing into it.
+ */
+static void
+test_sync_pull_after_push_in_one_round_trip(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    size_t n;
+    int64_t high, epoch;
+    dbk_id note;
+
+    tc_new_counselor(s, &co, "Counselor P");
+    tc_new_client(s, &cl, &co);
+    json_t *first = shared_envelope(&cl, "{\"v\":1}");
+    json_t *three = json_pack("[{s:O}, {s:o}, {s:o}]", "envelope", first, "envelope",
+                              shared_envelope(&cl, "{\"v\":2}"), "envelope",
+                              shared_envelope(&cl, "{\"v\":3}"));
+    assert_int_equal(sync_push_pull(s, &cl, &cl.shared, three, 0, &n, &high, &epoch), 3);
+    assert_int_equal(n, 3);
+    assert_int_equal(high, 3);
+    assert_int_equal(epoch, cl.shared_epoch);
+
+    /* The first entry again, a duplicate: nothing stored, the head the same. */
+    sync_push_pull(s, &cl, &cl.shared, json_pack("[{s:o}]", "envelope", first), 0, &n, &high,
+                   &epoch);
+    assert_int_equal(n, 3);
+    assert_int_equal(high, 3);
+    assert_int_equal(epoch, cl.shared_epoch);
+
+    /* The counselor, a grantee, writes a note into the client's stream and pulls it. */
+    dbk_id_random(&note);
+    sync_push_pull(s, &co, &cl.shared,
+                   json_pack("[{s:o}]", "envelope",
+                             tc_envelope(&co, &cl.shared, cl.shared_epoch,
+                                         cl.shared_key[cl.shared_epoch], &note, "{\"note\":1}")),
+                   3, &n, &high, &epoch);
+    assert_int_equal(n, 1);
+    assert_int_equal(high, 4);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 /* Reads every file in dir (one level and data/) looking for needle. */
 /* The base64url JSON string of n bytes. */
 static json_t *
@@ -2644,6 +2728,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_login_retry_after_is_true, start, stop),
         cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
+        cmocka_unit_test_setup_teardown(test_sync_pull_after_push_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
         cmocka_unit_test_setup_teardown(test_replayed_login_and_dead_tokens, start, stop),
         cmocka_unit_test_setup_teardown(test_kill9_during_push_storm_loses_nothing_acknowledged,

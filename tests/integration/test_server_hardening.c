@@ -292,6 +292,55 @@ push_sized(dbk_server *s, tc_account *author, tc_account *owner, size_t size)
 }
 
 /*
+ * A push counts its envelope and its audit row against the pusher, exactly; a sync that
+ * pushes an entry and pulls it back counts the same and the read's audit row.
+ */
+static void
+test_quota_counts_push_and_audit_rows_exactly(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    long st;
+    dbk_id rec;
+
+    tc_new_counselor(s, &co, "Count Counselor");
+    tc_new_client(s, &cl, &co);
+    int64_t used0 = used_bytes(s, &cl);
+    dbk_id_random(&rec);
+    json_t *env = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &rec, "{\"v\":1}");
+    int64_t len = (int64_t)strlen(json_string_value(env)) * 3 / 4; /* unpadded base64url */
+    json_t *body = json_pack("{s:[{s:o}]}", "records", "envelope", env);
+    json_t *r = tc_req(s, &cl, "POST", tc_path("/v1/streams/%s/records", &cl.shared), body, &st);
+    assert_int_equal(st, 200);
+    int64_t seq = json_integer_value(json_object_get(r, "high_seq"));
+    json_decref(r);
+    json_decref(body);
+    int64_t used1 = used_bytes(s, &cl);
+    if (used1 - used0 != len + 256)
+        fail_msg("a push of a %lld-byte envelope counted %lld bytes, not %lld", (long long)len,
+                 (long long)(used1 - used0), (long long)(len + 256));
+
+    dbk_id_random(&rec);
+    env = tc_envelope(&cl, &cl.shared, 1, cl.shared_key[1], &rec, "{\"v\":2}");
+    len = (int64_t)strlen(json_string_value(env)) * 3 / 4;
+    body = json_pack("{s:[{s:o, s:[{s:o}]}], s:[{s:o, s:I}]}", "push", "stream", tc_id(&cl.shared),
+                     "records", "envelope", env, "pull", "stream", tc_id(&cl.shared), "since",
+                     (json_int_t)seq);
+    r = tc_req(s, &cl, "POST", "/v1/sync", body, &st);
+    assert_int_equal(st, 200);
+    json_t *pulled = json_object_get(json_array_get(json_object_get(r, "pull"), 0), "records");
+    assert_int_equal(json_array_size(pulled), 1);
+    json_decref(r);
+    json_decref(body);
+    int64_t used2 = used_bytes(s, &cl);
+    if (used2 - used1 != len + 2 * 256)
+        fail_msg("a sync pushing a %lld-byte envelope and pulling it counted %lld bytes, not %lld",
+                 (long long)len, (long long)(used2 - used1), (long long)(len + 2 * 256));
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
+/*
  * Grants and audit rows count against the quota of the account that stores them, and
  * a grantee's writes into a client's stream count against the grantee: a counselor
  * that fills its own quota is refused, and the client still writes.
@@ -438,6 +487,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unauthenticated_bodies_are_not_read, start, stop),
         cmocka_unit_test_setup_teardown(test_declared_length_checked_before_body, start, stop),
         cmocka_unit_test_setup_teardown(test_quota_counts_grants_and_grantee_writes, start, stop),
+        cmocka_unit_test_setup_teardown(test_quota_counts_push_and_audit_rows_exactly, start, stop),
         cmocka_unit_test_setup_teardown(test_others_failures_never_block_a_login, start, stop),
     };
     if (dbk_init() != 0)
