@@ -486,9 +486,12 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
                         "nothing was shared. Tell your counselor.\n");
         return DBK_EXIT_FAIL;
     }
-    dbk_local_put(s->L, "counselor", counselor.b, DBK_ID_BYTES);
-    dbk_local_put_text(s->L, "counselor_name", cname);
-    dbk_local_put_text(s->L, "counselor_fp", u->fp);
+    int rc;
+    if ((rc = dbk_local_put(s->L, "counselor", counselor.b, DBK_ID_BYTES)) != DBK_OK ||
+        (rc = dbk_local_put_text(s->L, "counselor_name", cname)) != DBK_OK ||
+        (rc = dbk_local_put_text(s->L, "counselor_fp", u->fp)) != DBK_OK)
+        /* Enrolled without a counselor: the same enroll again takes finish_enrollment. */
+        return dbk_cmd_fail("enrollment not finished (run the same 'daybook enroll' again)", rc);
     note_pin(s, &counselor, sign_pk, box_pk);
     pin_help_lines(ctx, s, u);
     /* The name on the consent: --name, else the one in the counselor's link, else asked;

@@ -352,7 +352,9 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
             fprintf(stderr,
                     "daybook: your enrollment with %s was sent but its answer never "
                     "came; run 'daybook enroll CODE' again with the same code to "
-                    "finish it. Your entries are safe on this device\n",
+                    "finish it (if it then says the code was used or has expired, ask "
+                    "your counselor for a new one). Your entries are safe on this "
+                    "device\n",
                     sent);
         else
             fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); "
