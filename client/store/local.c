@@ -429,29 +429,26 @@ static int
 local_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
 {
     sqlite3_vfs *unix_vfs = vfs->pAppData;
+    sqlite3_int64 size = 0;
     int rc;
+
     if (name == NULL || (flags & SQLITE_OPEN_WAL) == 0 || (flags & SQLITE_OPEN_CREATE) == 0)
         return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
-    sqlite3_int64 size = -1;
-    if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE, out)) == SQLITE_OK) {
-        /* There already, with frames: its name was made durable when it was made. An
-         * empty one may have been made by another process that never synced it (a
-         * reader, a tool, a crash between making it and its sync, this open's own
-         * failure below) or truncated by a checkpoint: its name is synced before the
-         * first frame goes in, as if it were new. */
-        if ((f->pMethods->xFileSize(f, &size) == SQLITE_OK && size > 0) || sync_dir_of(name) == 0)
-            return rc;
-    } else if ((rc = unix_vfs->xOpen(unix_vfs, name, f, flags, out)) == SQLITE_OK &&
-               sync_dir_of(name) == 0) {
+    bool there = unix_vfs->xOpen(unix_vfs, name, f, flags & ~SQLITE_OPEN_CREATE, out) == SQLITE_OK;
+    if (!there && (rc = unix_vfs->xOpen(unix_vfs, name, f, flags, out)) != SQLITE_OK)
         return rc;
-    }
-    if (rc == SQLITE_OK) {
-        /* Not durable by name: no commit may go to this log. */
-        f->pMethods->xClose(f);
-        f->pMethods = NULL;
-        rc = SQLITE_IOERR_DIR_FSYNC;
-    }
-    return rc;
+    /* A log there with frames had its name made durable when it was made. One made now,
+     * or found empty (made by another process that never synced it: a reader, a tool, a
+     * crash between making it and its sync, this open's own failure below; or truncated
+     * by a checkpoint), has its name synced before the first frame goes in. */
+    if (there && f->pMethods->xFileSize(f, &size) == SQLITE_OK && size > 0)
+        return SQLITE_OK;
+    if (sync_dir_of(name) == 0)
+        return SQLITE_OK;
+    /* Not durable by name: no commit may go to this log. */
+    f->pMethods->xClose(f);
+    f->pMethods = NULL;
+    return SQLITE_IOERR_DIR_FSYNC;
 }
 
 static void

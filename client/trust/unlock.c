@@ -8,6 +8,7 @@
  */
 #include "unlock.h"
 
+#include "dbk/bytes.h"
 #include "dbk/error.h"
 
 #include <errno.h>
@@ -306,10 +307,7 @@ skc_item_head(unsigned char *it, const dbk_id *stream, uint32_t epoch,
               const unsigned char grant_hash[32])
 {
     memcpy(it, stream->b, DBK_ID_BYTES);
-    it[16] = (unsigned char)(epoch >> 24);
-    it[17] = (unsigned char)(epoch >> 16);
-    it[18] = (unsigned char)(epoch >> 8);
-    it[19] = (unsigned char)epoch;
+    dbk_put_u32(it + 16, epoch);
     memcpy(it + 20, grant_hash, 32);
 }
 
@@ -397,8 +395,7 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
     memcpy(c + 52, key, 32);
     for (size_t i = 0; i < SKC_SLOTS && n + 1 < SKC_SLOTS; i++) {
         const unsigned char *it = old + i * SKC_ITEM;
-        bool empty = (it[16] | it[17] | it[18] | it[19]) == 0;
-        if (!empty && memcmp(it, c, 52) != 0)
+        if (dbk_get_u32(it + 16) != 0 && memcmp(it, c, 52) != 0) /* epoch 0: empty */
             memcpy(c + ++n * SKC_ITEM, it, SKC_ITEM);
     }
     skc_tag(s, c, c + SKC_SLOTS * SKC_ITEM);
