@@ -828,6 +828,7 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
         atomic_fetch_add(&c->own_ns, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
                                                 (t1.tv_nsec - t0.tv_nsec)));
         atomic_fetch_add(&c->own_runs, 1);
+        c->wanted = false; /* a run asked for before would find this copy's work done */
     } else if (!c->running &&
                (pages - c->copied >= c->step ||
                 (pages >= c->max_pages - c->margin && pages - c->copied >= c->margin / 8))) {
