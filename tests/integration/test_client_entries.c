@@ -1296,6 +1296,19 @@ traced(const char *strace, const char *trace, const char *a1, const char *a2, co
     dbk_run_result_free(&r);
 }
 
+/* The profile's write-ahead log checkpointed and deleted, as SQLite's own tools do. */
+static void
+log_taken_away(const char *db, const char *wal)
+{
+    sqlite3 *conn;
+    struct stat sb;
+    assert_int_equal(sqlite3_open(db, &conn), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(conn);
+    assert_int_not_equal(stat(wal, &sb), 0); /* the log is gone */
+}
+
 /*
  * "Saved" means on disk: a power cut after it loses nothing. Each `daybook craving` is
  * watched with strace: every write to the write-ahead log before "Saved" is synced, and
@@ -1314,7 +1327,6 @@ test_saved_is_durable(void **state)
     char trace[4200], wal[4200], db[4200];
     struct durable d = {0};
     struct stat sb;
-    sqlite3 *conn;
 
     for (size_t i = 0; i < sizeof where / sizeof where[0] && strace == NULL; i++)
         if (access(where[i], X_OK) == 0)
@@ -1337,11 +1349,7 @@ test_saved_is_durable(void **state)
     traced(strace, trace, "craving", "--intensity", "3", "--outcome", "resisted");
     durable_read(f, trace, there, &d);
 
-    assert_int_equal(sqlite3_open(db, &conn), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(conn);
-    assert_int_not_equal(stat(wal, &sb), 0); /* the log is gone */
+    log_taken_away(db, wal);
     traced(strace, trace, "log", NULL, NULL, NULL, NULL);
     durable_read(f, trace, false, &d);
     assert_int_equal(stat(wal, &sb), 0); /* made again by a reader */
@@ -1351,11 +1359,7 @@ test_saved_is_durable(void **state)
     /* Taken away again and made again, empty, by another process that never syncs its
      * name (a tool, a crash between making it and the directory's sync): the craving
      * finds a log there and must still sync its name before Saved. */
-    assert_int_equal(sqlite3_open(db, &conn), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(conn);
-    assert_int_not_equal(stat(wal, &sb), 0);
+    log_taken_away(db, wal);
     int made = open(wal, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     assert_true(made >= 0);
     close(made);
