@@ -310,11 +310,63 @@ mark_sent(dbk_session *s, const dbk_link *u)
     sent_hash(u, h);
     if ((rc = dbk_local_begin(s->L)) != DBK_OK)
         return rc;
+    /* And whose code it was, with the name the link gives them: a recovery through
+     * another counselor's code says so (sent_counselor). */
     if ((rc = dbk_local_put(s->L, "enroll_sent", h, sizeof h)) == DBK_OK &&
-        (rc = dbk_local_put_text(s->L, "enroll_sent_server", u->server)) == DBK_OK)
+        (rc = dbk_local_put_text(s->L, "enroll_sent_server", u->server)) == DBK_OK &&
+        (rc = dbk_local_put_text(s->L, "enroll_sent_counselor", u->counselor)) == DBK_OK &&
+        (rc = dbk_local_put_text(s->L, "enroll_sent_by", u->by)) == DBK_OK)
         return dbk_local_commit(s->L);
     dbk_local_rollback(s->L);
     return rc;
+}
+
+/* The record of an earlier try, as mark_sent wrote it. */
+struct sent_record {
+    bool have;
+    unsigned char hash[32];
+    char counselor[32], by[201]; /* "" when not kept (a record from before they were) */
+};
+
+static void
+sent_read(dbk_session *s, struct sent_record *r)
+{
+    size_t n = 0;
+    memset(r, 0, sizeof *r);
+    r->have = dbk_local_get(s->L, "enroll_sent", r->hash, sizeof r->hash, &n) == DBK_OK &&
+              n == sizeof r->hash;
+    if (r->have && dbk_local_get_text(s->L, "enroll_sent_counselor", r->counselor,
+                                      sizeof r->counselor) != DBK_OK)
+        r->counselor[0] = '\0';
+    if (r->have && dbk_local_get_text(s->L, "enroll_sent_by", r->by, sizeof r->by) != DBK_OK)
+        r->by[0] = '\0';
+}
+
+/* The record put back after a try the server refused with 409 for the account id: that
+ * try created nothing, and the account is the earlier try's. Best effort: without it a
+ * later try knows less (no notice of another counselor), never more. */
+static void
+sent_restore(dbk_session *s, const struct sent_record *r)
+{
+    if (!r->have || dbk_local_begin(s->L) != DBK_OK)
+        return;
+    if (dbk_local_put(s->L, "enroll_sent", r->hash, sizeof r->hash) == DBK_OK &&
+        dbk_local_put_text(s->L, "enroll_sent_counselor", r->counselor) == DBK_OK &&
+        dbk_local_put_text(s->L, "enroll_sent_by", r->by) == DBK_OK)
+        dbk_local_commit(s->L);
+    else
+        dbk_local_rollback(s->L);
+}
+
+/* Whether the earlier try's code (r) was another counselor's than u's: the account it
+ * made is theirs on the server. False when it was u's, or is not known. */
+static bool
+sent_by_other(const struct sent_record *r, const dbk_link *u)
+{
+    dbk_id first, now;
+    return r->have && dbk_id_from_text(&first, r->counselor, strlen(r->counselor)) == DBK_OK &&
+           dbk_id_from_text(&now, u->counselor, strlen(u->counselor)) == DBK_OK &&
+           !dbk_id_equal(&first, &now);
 }
 
 /* What an enrollment's answer, or the login that stands in for a lost one, gives the
@@ -341,7 +393,9 @@ store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const
     }
     if ((rc = dbk_local_put_int(s->L, "restore_generation", generation)) == DBK_OK &&
         (rc = dbk_local_del(s->L, "enroll_sent")) == DBK_OK &&
-        (rc = dbk_local_del(s->L, "enroll_sent_server")) == DBK_OK)
+        (rc = dbk_local_del(s->L, "enroll_sent_server")) == DBK_OK &&
+        (rc = dbk_local_del(s->L, "enroll_sent_counselor")) == DBK_OK &&
+        (rc = dbk_local_del(s->L, "enroll_sent_by")) == DBK_OK)
         rc = dbk_net_set_token(s, json_string_value(json_object_get(resp, "token")));
     return rc;
 }
@@ -508,6 +562,27 @@ client_enrolled(dbk_ctx *ctx, dbk_session *s, const dbk_link *u, const json_t *r
     return show_enrolled(ctx, s, &counselor, cname, sign_pk, box_pk, my_name, yes);
 }
 
+/*
+ * A recovery through a new code from another counselor than the lost enrollment's
+ * (proto/README.md 4.3, "A lost answer"): the account the server made is listed as
+ * the first counselor's client, who was given nothing (the consent comes after the
+ * answer) and is not trusted here. The user was handed this code, with its
+ * counselor's fingerprint: that counselor, checked against it, is the one offered the
+ * consent, and the user is told what the first one may still see.
+ */
+static void
+said_other_counselor(dbk_ctx *ctx, const dbk_link *u, const char *first_by)
+{
+    const char *first = first_by[0] != '\0' ? first_by : "another counselor";
+    FILE *out = ctx->json ? stderr : stdout;
+    fprintf(out,
+            "Your account was first made with a code from %s, whose answer was lost. Nothing "
+            "was shared with them, and this device does not trust their key; they may still "
+            "see that you enrolled. Only the counselor of this code%s%s%s is offered your "
+            "consent. This code was not used up.\n",
+            first, u->by[0] != '\0' ? " (" : "", u->by, u->by[0] != '\0' ? ")" : "");
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -543,19 +618,29 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_USAGE;
     }
     snprintf(s.server, sizeof s.server, "%s", u.server);
-    /* Asked before this try records itself: whether an earlier one sent this code. */
+    /* Asked before this try records itself: whether an earlier one sent this code, and
+     * whose code an earlier one sent. */
     bool sent_code = was_sent(&s, &u, true), sent_any = was_sent(&s, &u, false);
     bool recovered = false;
+    struct sent_record first;
+    sent_read(&s, &first);
     if ((u.kind != DBK_LINK_ENROLL || (rc = check_before_using_code(&s, &u)) == DBK_OK) &&
         (rc = dbk_unlock(&s)) == DBK_OK)
         rc = post_enroll(&s, &u, &resp);
     /* The code used up by an earlier try of this device, or (a new code) this account's
      * id taken by it: that enrollment may be committed with its answer lost. */
+    bool other = false;
+    if (rc == DBK_E_CONFLICT && sent_any && !sent_code) {
+        sent_restore(&s, &first);
+        other = u.kind == DBK_LINK_ENROLL && sent_by_other(&first, &u);
+    }
     if ((rc == DBK_E_GONE && sent_code) || (rc == DBK_E_CONFLICT && sent_any))
         recovered = (rc = recover_enrollment(&s, &u)) == DBK_OK;
-    if (rc == DBK_OK && recovered && u.kind == DBK_LINK_ENROLL)
+    if (rc == DBK_OK && recovered && u.kind == DBK_LINK_ENROLL) {
+        if (other)
+            said_other_counselor(ctx, &u, first.by);
         ret = finish_enrollment(ctx, &s, &u, a.my_name, a.yes);
-    else if (rc == DBK_OK && u.kind == DBK_LINK_ENROLL)
+    } else if (rc == DBK_OK && u.kind == DBK_LINK_ENROLL)
         ret = client_enrolled(ctx, &s, &u, resp, a.my_name, a.yes);
     else if (rc == DBK_OK && ctx->json)
         printf("{\"role\":\"counselor\",\"server\":\"%s\"}\n", s.server);

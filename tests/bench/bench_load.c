@@ -55,6 +55,7 @@
  * directory (allocated blocks) from after set-up to after the pull passes.
  */
 #include "bench_load.h"
+#include "sync_answer.h"
 
 #include "dbk/base64.h"
 #include "dbk/envelope.h"
@@ -1231,212 +1232,6 @@ sync_fail(const char *what, int status, const char *body)
                  status, body);
 }
 
-/*
- * A JSON walker for daybookd's sync answers, which builds nothing: the generator shares
- * the cores with the server, and jansson's tree of every answer was most of the
- * generator's CPU (about 190,000 of its 220,000 instructions a sync). It checks the
- * whole text's structure as a parser would (strings, numbers, literals, nesting; not
- * the UTF-8 or control characters of strings) and reads the "next" cursor of each
- * entry of the top-level "pull" array.
- */
-typedef struct jwalk {
-    const char *p, *end;
-    int depth;
-} jwalk;
-
-static void
-jw_ws(jwalk *w)
-{
-    while (w->p < w->end && (*w->p == ' ' || *w->p == '\n' || *w->p == '\r' || *w->p == '\t'))
-        w->p++;
-}
-
-static bool
-jw_lit(jwalk *w, const char *lit)
-{
-    size_t n = strlen(lit);
-    if ((size_t)(w->end - w->p) < n || memcmp(w->p, lit, n) != 0)
-        return false;
-    w->p += n;
-    return true;
-}
-
-/* A string; its text (without quotes, escapes left as they are) in *s, *n. Found with
- * memchr, as an envelope's 592 characters are most of an answer. */
-static bool
-jw_str(jwalk *w, const char **s, size_t *n)
-{
-    if (w->p >= w->end || *w->p != '"')
-        return false;
-    const char *b = ++w->p, *q, *esc;
-    for (;;) {
-        if ((q = memchr(w->p, '"', (size_t)(w->end - w->p))) == NULL)
-            return false;
-        if ((esc = memchr(w->p, '\\', (size_t)(q - w->p))) == NULL)
-            break;
-        w->p = esc + 2; /* past the escaped character, which may be a quote */
-        if (w->p > w->end)
-            return false;
-    }
-    w->p = q + 1;
-    *s = b;
-    *n = (size_t)(q - b);
-    return true;
-}
-
-static bool
-jw_int(jwalk *w, int64_t *v)
-{
-    char *e;
-    long long x;
-    if (w->p >= w->end || !(*w->p == '-' || (*w->p >= '0' && *w->p <= '9')))
-        return false;
-    errno = 0;
-    x = strtoll(w->p, &e, 10); /* the body is NUL-terminated (bench_load_http.c) */
-    if (errno != 0 || e == w->p || e > w->end || *e == '.' || *e == 'e' || *e == 'E')
-        return false;
-    w->p = e;
-    *v = x;
-    return true;
-}
-
-static bool jw_value(jwalk *w);
-
-/* An object (or an array): calls `each` for each member, positioned at its value,
- * with its key (an array's elements: NULL); `each` either reads the value (returning
- * 1), leaves it to jw_value (0) or refuses it (-1). */
-typedef int (*jw_each)(jwalk *, const char *key, size_t keylen, void *);
-
-static bool
-jw_members(jwalk *w, bool object, jw_each each, void *arg)
-{
-    const char *close = object ? "}" : "]", *k = NULL;
-    size_t kn = 0;
-    if (++w->depth > 32 || !jw_lit(w, object ? "{" : "["))
-        return false;
-    jw_ws(w);
-    if (jw_lit(w, close))
-        return w->depth--, true;
-    for (;;) {
-        int rc;
-        jw_ws(w);
-        if (object) {
-            if (!jw_str(w, &k, &kn))
-                return false;
-            jw_ws(w);
-            if (!jw_lit(w, ":"))
-                return false;
-            jw_ws(w);
-        }
-        rc = each != NULL ? each(w, k, kn, arg) : 0;
-        if (rc < 0 || (rc == 0 && !jw_value(w)))
-            return false;
-        jw_ws(w);
-        if (jw_lit(w, close))
-            return w->depth--, true;
-        if (!jw_lit(w, ","))
-            return false;
-    }
-}
-
-static bool
-jw_value(jwalk *w)
-{
-    const char *s;
-    size_t n;
-    int64_t v;
-    if (w->p >= w->end)
-        return false;
-    switch (*w->p) {
-    case '{':
-    case '[':
-        return jw_members(w, *w->p == '{', NULL, NULL);
-    case '"':
-        return jw_str(w, &s, &n);
-    case 't':
-        return jw_lit(w, "true");
-    case 'f':
-        return jw_lit(w, "false");
-    case 'n':
-        return jw_lit(w, "null");
-    default:
-        if (jw_int(w, &v))
-            return true;
-        /* a number with a fraction or exponent: none in a sync's answer, but valid */
-        char *e;
-        if (!(*w->p == '-' || (*w->p >= '0' && *w->p <= '9')))
-            return false;
-        strtod(w->p, &e);
-        if (e == w->p || e > w->end)
-            return false;
-        w->p = e;
-        return true;
-    }
-}
-
-struct sync_answer {
-    int64_t next[2];
-    bool has_next[2];
-    size_t npull;
-    bool has_pull;
-};
-
-static int
-sa_pull_key(jwalk *w, const char *k, size_t kn, void *arg)
-{
-    struct sync_answer *a = arg;
-    size_t i = a->npull;
-    if (kn != 4 || memcmp(k, "next", 4) != 0 || i >= 2)
-        return 0;
-    if (a->has_next[i] || !jw_int(w, &a->next[i]))
-        return -1;
-    a->has_next[i] = true;
-    return 1;
-}
-
-static int
-sa_pull_item(jwalk *w, const char *k, size_t kn, void *arg)
-{
-    struct sync_answer *a = arg;
-    (void)k;
-    (void)kn;
-    if (w->p >= w->end || *w->p != '{' || !jw_members(w, true, sa_pull_key, a))
-        return -1;
-    a->npull++;
-    return 1;
-}
-
-static int
-sa_top_key(jwalk *w, const char *k, size_t kn, void *arg)
-{
-    struct sync_answer *a = arg;
-    if (kn != 4 || memcmp(k, "pull", 4) != 0)
-        return 0;
-    if (a->has_pull || w->p >= w->end || *w->p != '[' || !jw_members(w, false, sa_pull_item, a))
-        return -1;
-    a->has_pull = true;
-    return 1;
-}
-
-/* Reads a sync answer's two cursors; false unless it is one JSON object whose "pull"
- * holds exactly two objects, each with an integer "next". */
-static bool
-sync_answer_read(const char *body, size_t len, int64_t next[2])
-{
-    struct sync_answer a;
-    jwalk w = {body, body + len, 0};
-    memset(&a, 0, sizeof a);
-    jw_ws(&w);
-    if (w.p >= w.end || *w.p != '{' || !jw_members(&w, true, sa_top_key, &a))
-        return false;
-    jw_ws(&w);
-    if (w.p != w.end || !a.has_pull || a.npull != 2 || !a.has_next[0] || !a.has_next[1])
-        return false;
-    next[0] = a.next[0];
-    next[1] = a.next[1];
-    return true;
-}
-
 static void
 sync_done(bl_req *r, int status, const char *body, size_t len)
 {
@@ -1446,7 +1241,7 @@ sync_done(bl_req *r, int status, const char *body, size_t len)
 
     if (s->t->kind == K_DAYBOOK) {
         int64_t next[2];
-        if (status != 200 || !sync_answer_read(body, len, next) ||
+        if (status != 200 || !bl_sync_answer_read(body, len, next) ||
             (s->pushed && strstr(body, "\"result\":\"stored\"") == NULL)) {
             sync_fail("sync", status, body);
         } else {

@@ -20,6 +20,8 @@
  *   on a terminal    one passphrase prompt, then the consent agreed to
  *   new code         after a lost answer, a new code: 409 for the account id, the same
  *                    recovery, the new code left unused
+ *   other counselor  the new code is another counselor's: that counselor checked and
+ *                    offered the consent, the first one given nothing, the user told
  *   counselor setup  the same setup link again signs the counselor in
  *   not this device  a code someone else used (never sent by this device, or sent but
  *                    never arrived) still fails with "already used or has expired",
@@ -37,9 +39,9 @@
  *   restored server  the account restored away: used or expired, nothing shared, a
  *                    new code enrolls (SQLite only)
  *
- * Each of the first seven tests but the seventh fails without the recovery
+ * Each of the first eight tests but the eighth fails without the recovery
  * (client/commands/cmd_enroll.c: the 410 of a retry told as a used code, as before);
- * the seventh passes either way, as it must. The terminal test also fails when the
+ * the eighth passes either way, as it must. The terminal test also fails when the
  * recovery asks the passphrase twice. Each lying-server test fails when the defence it
  * names is removed (its comment says which).
  */
@@ -1253,6 +1255,154 @@ test_restored_server_forgot_the_account(void **state)
                "enrolls once");
 }
 
+/* The link uri with the counselor's own name (by=, R11) appended; malloc'd. */
+static char *
+with_by(const char *uri, const char *by)
+{
+    char *out = NULL;
+    assert_true(asprintf(&out, "%s&by=%s", uri, by) > 0);
+    return out;
+}
+
+/* Whether the profile's counselor (the one its consent goes to) is id. */
+static bool
+profile_counselor_is(const struct fx *f, const dbk_id *id)
+{
+    char path[4300];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    bool is = false;
+
+    snprintf(path, sizeof path, "%s/daybook.db", f->home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'counselor'", -1, &st, NULL),
+        SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        is = sqlite3_column_bytes(st, 0) == DBK_ID_BYTES &&
+             memcmp(sqlite3_column_blob(st, 0), id->b, DBK_ID_BYTES) == 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return is;
+}
+
+/* Counselor co's caseload entries for the client, and how many have an active grant. */
+static size_t
+caseload_entries(struct fx *f, const tc_account *co, size_t *active)
+{
+    long st;
+    json_t *cl = tc_req(&f->srv, co, "GET", "/v1/caseload", NULL, &st), *it;
+    char me[DBK_ID_TEXT_LEN + 1];
+    size_t i, n = 0;
+
+    assert_int_equal(st, 200);
+    dbk_id_to_text(&f->me, me);
+    *active = 0;
+    json_array_foreach(json_object_get(cl, "clients"), i, it)
+    {
+        const char *acct = json_string_value(json_object_get(it, "account"));
+        const char *gs = json_string_value(json_object_get(it, "grant_state"));
+        if (acct == NULL || strcmp(acct, me) != 0)
+            continue;
+        n++;
+        *active += gs != NULL && strcmp(gs, "active") == 0;
+    }
+    json_decref(cl);
+    return n;
+}
+
+/*
+ * After a lost answer, a new code from another counselor (proto/README.md 4.3): the
+ * server refuses this account id (409), and the device recovers the account as with
+ * its first counselor's new code. The user was handed this code with its counselor's
+ * fingerprint: that counselor's keys are checked against it, pinned and offered the
+ * consent; the first counselor, whose account the server made and who never got a
+ * consent, gets nothing and is not trusted, and the user is told. The new code stays
+ * unused, and a try refused with 409 (it created nothing) leaves the earlier try's
+ * record, so a try after a failed recovery still knows whose code made the account.
+ * Fails without the notice of the other counselor (client/commands/cmd_enroll.c,
+ * said_other_counselor), and without the record kept (sent_restore).
+ */
+static void
+test_new_code_from_another_counselor(void **state)
+{
+    struct fx *f = *state;
+    tc_account other;
+    unsigned char key[32], pk[32];
+    char *consent = NULL;
+    dbk_id stream;
+    size_t active;
+    long st;
+
+    char *first = with_by(f->uri, "Dana%20R.");
+    free(f->uri);
+    f->uri = first;
+    lose_first_answer(f);
+    tc_new_counselor(&f->srv, &other, "Counselor N");
+    char *bare = tc_invite_uri(&f->via, &other, other.keys->sign_pk, other.keys->box_pk);
+    char *uri2 = with_by(bare, "Nico%20B.");
+    free(bare);
+
+    /* The recovery refused once (the login's answer is another role's): the record of
+     * the first try is kept, and the next try still knows whose code that was. */
+    static const char *const role[] = {"role", "counselor", NULL};
+    int rule = relay_on(&f->relay, "POST /v1/login/finish ", true, lie_field, (void *)role);
+    dbk_run_result r = tc_cli("enroll", uri2, "--yes", NULL);
+    assert_int_not_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    assert_int_equal(relay_hits(&f->relay, rule), 1);
+    assert_int_equal(leaked(f), 0);
+    relay_rules_off(&f->relay, 0);
+
+    r = tc_cli("enroll", uri2, "--yes", NULL);
+    if (r.status != 0)
+        fail_msg("enroll with another counselor's code after the lost answer: exit %d: %s%s",
+                 r.status, r.out, r.err);
+    if (strstr(r.out, "first made with a code from Dana R.") == NULL ||
+        strstr(r.out, "Nothing was shared with them") == NULL ||
+        strstr(r.out, "counselor of this code (Nico B.)") == NULL)
+        fail_msg("the other counselor not told: %s", r.out);
+    assert_non_null(strstr(r.out, "matches the code"));
+    dbk_run_result_free(&r);
+    free(uri2);
+
+    tc_ok(tc_cli("journal", "-m", "after the recovery", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync after recovery");
+    assert_int_equal(relay_count(&f->relay, &f->relay.enrolls), 3); /* two refused with 409 */
+    assert_int_equal(
+        count_of(f, "SELECT count(*) FROM devices WHERE account = x'%s'", &f->me, NULL), 1);
+    /* The code's counselor: pinned, and the one grant with the consent. */
+    assert_true(profile_counselor_is(f, &other.id));
+    assert_int_equal(count_of(f, SHARED_SQL, &f->me, &f->me), 1);
+    assert_true(tc_counselor_stream(&f->srv, &other, &f->me, &stream, key, pk, &consent));
+    assert_non_null(consent);
+    free(consent);
+    assert_int_equal(caseload_entries(f, &other, &active), 1);
+    assert_int_equal(active, 1);
+    /* The first counselor: their caseload lists the account the server made, with
+     * nothing shared and nothing readable. */
+    assert_false(tc_counselor_stream(&f->srv, &f->co, &f->me, &stream, key, pk, NULL));
+    assert_int_equal(count_of(f,
+                              "SELECT count(*) FROM grants WHERE grantee = x'%s' AND stream IN "
+                              "(SELECT id FROM streams WHERE owner = x'%s')",
+                              &f->co.id, &f->me),
+                     0);
+    caseload_entries(f, &f->co, &active);
+    assert_int_equal(active, 0);
+    /* The new code was not used up. */
+    json_t *inv = tc_req(&f->srv, &other, "GET", "/v1/invites", NULL, &st), *it;
+    size_t i, pending = 0;
+    assert_int_equal(st, 200);
+    json_array_foreach(json_object_get(inv, "invites"), i, it)
+    {
+        const char *state_ = json_string_value(json_object_get(it, "state"));
+        pending += state_ != NULL && strcmp(state_, "pending") == 0;
+    }
+    json_decref(inv);
+    assert_int_equal(pending, 1);
+    tc_account_free(&other);
+}
+
 int
 main(void)
 {
@@ -1262,6 +1412,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lying_keys_during_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_on_a_terminal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_code_after_lost_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_code_from_another_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_setup_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_used_by_another, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lie_used_code_never_sent, setup, teardown),
@@ -1273,5 +1424,7 @@ main(void)
     };
     if (dbk_init() != 0)
         return 1;
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -691,6 +691,115 @@ test_sync_many_streams_in_one_round_trip(void **state)
     tc_account_free(&co);
 }
 
+static void edit_store(dbk_server *s, const char *sql);
+
+/* An account's used bytes and the audit rows it is the actor of, read from the store. */
+static void
+reader_charges(const dbk_server *s, const tc_account *a, long long *used, long long *rows)
+{
+    char sql[160], hex[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, a->id.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT used_bytes FROM accounts WHERE id = x'%s'", hex);
+    *used = dbk_server_int(s, sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit WHERE actor = x'%s'", hex);
+    *rows = dbk_server_int(s, sql);
+}
+
+/* One sync by a pulling the shared streams of cl[0..n) since 0; its status. */
+static long
+sync_pull_shared(dbk_server *s, tc_account *a, tc_account *cl, size_t n, json_t **answer)
+{
+    long st;
+    json_t *pull = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(pull,
+                              json_pack("{s:o, s:i}", "stream", tc_id(&cl[i].shared), "since", 0));
+    json_t *body = json_pack("{s:o}", "pull", pull);
+    *answer = tc_req(s, a, "POST", "/v1/sync", body, &st);
+    json_decref(body);
+    return st;
+}
+
+/*
+ * A read's audit row and its charge against the reader are one unit. A sync whose
+ * pull of one stream cannot write its audit row (a trigger on the store refuses that
+ * row) answers that stream's error in its entry and goes on; the reader is charged
+ * for exactly the rows written. Before, on SQLite, the charge stayed without its row
+ * (the job's savepoint is released after a stream's error). On PostgreSQL the rows
+ * are written at the commit, which the refusal fails with everything else.
+ */
+static void
+test_sync_audit_row_and_charge_together(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl[2];
+    long long used0, rows0, used1, rows1, used2, rows2;
+    char sql[600], hex[2 * DBK_ID_BYTES + 1];
+    json_t *r;
+    dbk_id rec;
+    bool pg = dbk_test_pg();
+
+    tc_new_counselor(s, &co, "Counselor Q");
+    for (size_t i = 0; i < 2; i++) {
+        tc_new_client(s, &cl[i], &co);
+        dbk_id_random(&rec);
+        assert_int_equal(push_one(s, &cl[i], &rec, "{\"v\":1}", NULL), 200);
+    }
+    /* A clean sync: what one read's row costs. */
+    reader_charges(s, &co, &used0, &rows0);
+    assert_int_equal(sync_pull_shared(s, &co, cl, 2, &r), 200);
+    json_decref(r);
+    reader_charges(s, &co, &used1, &rows1);
+    assert_int_equal(rows1 - rows0, 2);
+    long long per_row = (used1 - used0) / 2;
+    assert_true(per_row > 0);
+    assert_int_equal(used1 - used0, 2 * per_row);
+
+    /* The first client's stream: its read's audit row refused (action 1 is a read). */
+    sodium_bin2hex(hex, sizeof hex, cl[0].shared.b, DBK_ID_BYTES);
+    if (pg)
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$BEGIN RAISE EXCEPTION 'fault'; END$$;"
+                 "CREATE TRIGGER fault BEFORE INSERT ON audit FOR EACH ROW "
+                 "WHEN (NEW.stream = x'%s' AND NEW.action = 1) EXECUTE FUNCTION fault();",
+                 hex);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER fault BEFORE INSERT ON audit "
+                 "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
+                 "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+                 hex);
+    edit_store(s, sql);
+    long st = sync_pull_shared(s, &co, cl, 2, &r);
+    if (pg) {
+        assert_true(st >= 500); /* the commit failed: nothing of the sync stored */
+    } else {
+        json_t *pulls = json_object_get(r, "pull");
+        assert_int_equal(st, 200);
+        assert_non_null(json_object_get(json_array_get(pulls, 0), "error"));
+        assert_int_equal(json_array_size(json_object_get(json_array_get(pulls, 1), "records")), 1);
+    }
+    json_decref(r);
+    reader_charges(s, &co, &used2, &rows2);
+    assert_int_equal(rows2 - rows1, pg ? 0 : 1);
+    if (used2 - used1 != (rows2 - rows1) * per_row)
+        fail_msg("charged %lld bytes for %lld audit rows of %lld bytes", used2 - used1,
+                 rows2 - rows1, per_row);
+
+    /* Without the fault both are read and charged again, one row each. */
+    edit_store(s,
+               pg ? "DROP TRIGGER fault ON audit; DROP FUNCTION fault();" : "DROP TRIGGER fault;");
+    assert_int_equal(sync_pull_shared(s, &co, cl, 2, &r), 200);
+    json_decref(r);
+    reader_charges(s, &co, &used1, &rows1);
+    assert_int_equal(rows1 - rows2, 2);
+    assert_int_equal(used1 - used2, 2 * per_row);
+    for (size_t i = 0; i < 2; i++)
+        tc_account_free(&cl[i]);
+    tc_account_free(&co);
+}
+
 /* The envelope (base64url) of a new record in c's shared stream. */
 static json_t *
 shared_envelope(tc_account *c, const char *plaintext)
@@ -2729,6 +2838,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_pull_after_push_in_one_round_trip, start, stop),
+        cmocka_unit_test_setup_teardown(test_sync_audit_row_and_charge_together, start_unlimited,
+                                        stop),
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),
         cmocka_unit_test_setup_teardown(test_replayed_login_and_dead_tokens, start, stop),
         cmocka_unit_test_setup_teardown(test_kill9_during_push_storm_loses_nothing_acknowledged,
