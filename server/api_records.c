@@ -510,22 +510,14 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
     e.seq_to = to;
     /* The row counts against its actor: a reader's rows against the reader, never the
      * owner it read. A read is served even over quota (its rows still count); a write
-     * is refused with the rest of its batch. The charge and the row are one unit, in a
-     * savepoint of their own: a sync answers a stream's failure in its entry and goes
-     * on, its job's savepoint released, so a charge whose row failed would stay. */
-    int rc = DBK_OK;
-    if (charged)
-        rc = dbk_store_audit_append(st, &e);
-    else if ((rc = dbk_store_sp_begin(st)) == DBK_OK) {
-        rc = dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES,
-                              action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes);
-        if (rc == DBK_OK)
-            rc = dbk_store_audit_append(st, &e);
-        if (rc == DBK_OK)
-            rc = dbk_store_sp_release(st);
-        if (rc != DBK_OK)
-            dbk_store_sp_rollback(st);
-    }
+     * is refused with the rest of its batch. The charge and the row are one unit: a
+     * sync answers a stream's failure in its entry and goes on, its job's savepoint
+     * released, so a charge whose row failed is taken back here (on the failure path
+     * only; a savepoint of their own cost every read on the storage thread). */
+    int64_t quota = action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes;
+    int rc = charged ? DBK_OK : dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES, quota);
+    if (rc == DBK_OK && (rc = dbk_store_audit_append(st, &e)) != DBK_OK && !charged)
+        (void)dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX);
     if (rc != DBK_OK && j->job.status == DBK_OK)
         dbk_api_fail(j, rc, NULL);
 }
