@@ -137,7 +137,8 @@ dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, j
     sodium_memzero(text, tlen);
     free(text);
     if (rc == DBK_OK)
-        rc = dbk_local_record_put(s->L, env, len, 0, true, &cur);
+        rc = record == NULL ? dbk_local_record_put_new(s->L, env, len)
+                            : dbk_local_record_put(s->L, env, len, 0, true, &cur);
     free(env);
     if (own && rc == DBK_OK)
         rc = dbk_local_commit(s->L);
