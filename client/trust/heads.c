@@ -58,31 +58,6 @@ dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count)
 
 /* ---- writing them, at sync ---- */
 
-struct own_streams {
-    const dbk_id *account;
-    dbk_id *ids;
-    size_t n, cap;
-    int rc;
-};
-
-static void
-own_stream(const dbk_local_stream *st, void *arg)
-{
-    struct own_streams *a = arg;
-    if (a->rc != DBK_OK || !dbk_id_equal(&st->owner, a->account))
-        return;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 4;
-        dbk_id *ids = realloc(a->ids, cap * sizeof *ids);
-        if (ids == NULL) {
-            a->rc = DBK_E_NOMEM;
-            return;
-        }
-        a->ids = ids, a->cap = cap;
-    }
-    a->ids[a->n++] = st->id;
-}
-
 struct written_here {
     const dbk_id *head;
     bool any;
@@ -121,21 +96,22 @@ write_head(dbk_session *s, const dbk_id *stream)
 int
 dbk_trust_heads_write(dbk_session *s)
 {
-    struct own_streams a = {.account = &s->account, .rc = DBK_OK};
-    int rc = dbk_local_streams(s->L, own_stream, &a);
+    static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE}; /* the account's own */
+    int rc;
 
-    if (rc == DBK_OK)
-        rc = a.rc;
-    if (rc == DBK_OK && a.n > 0 && (rc = dbk_unlock(s)) == DBK_OK &&
-        (rc = dbk_local_begin(s->L)) == DBK_OK) {
-        for (size_t i = 0; i < a.n && rc == DBK_OK; i++)
-            rc = write_head(s, &a.ids[i]);
-        if (rc == DBK_OK)
-            rc = dbk_local_commit(s->L);
-        if (rc != DBK_OK)
-            dbk_local_rollback(s->L);
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == DBK_OK; i++) {
+        dbk_local_stream st;
+        if ((rc = dbk_local_stream_of(s->L, &s->account, kinds[i], &st)) == DBK_OK)
+            rc = write_head(s, &st.id);
+        else if (rc == DBK_E_NOT_FOUND)
+            rc = DBK_OK;
     }
-    free(a.ids);
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (rc != DBK_OK)
+        dbk_local_rollback(s->L);
     return rc;
 }
 
