@@ -56,7 +56,7 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
     dbk_trust_head_id(stream, &head);
     if (record != NULL && dbk_id_equal(record, &head))
         return DBK_E_INVALID; /* the stream head is written by sync alone (trust/heads.c) */
-    return dbk_trust_seal_put(s, stream, record, plaintext, out_id);
+    return dbk_trust_seal_put(s, stream, record, record == NULL, plaintext, out_id);
 }
 
 int

@@ -88,7 +88,7 @@ write_head(dbk_session *s, const dbk_id *stream)
                             (json_int_t)count, "own", (json_int_t)own);
     if (doc == NULL)
         return DBK_E_NOMEM;
-    rc = dbk_trust_seal_put(s, stream, &head, doc, NULL);
+    rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
     json_decref(doc);
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
 }

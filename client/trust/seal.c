@@ -2,7 +2,6 @@
 #include "seal.h"
 
 #include "stream_key.h"
-#include "trust.h"
 #include "unlock.h"
 
 #include "dbk/error.h"
@@ -81,8 +80,8 @@ padded_text(const json_t *plaintext, size_t *len)
 }
 
 int
-dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
-                   dbk_id *out_id)
+dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, bool coarse,
+                   json_t *plaintext, dbk_id *out_id)
 {
     dbk_local_stream st;
     dbk_envelope_hdr h;
@@ -110,11 +109,6 @@ dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, j
         sodium_memzero(key, sizeof key);
         return rc;
     }
-    /* A new record (or the stream head) takes a clock to the minute; an edit to the
-     * millisecond, so that the later of two devices' edits wins (store/session.h). */
-    dbk_id head;
-    dbk_trust_head_id(stream, &head);
-    bool coarse = record == NULL || dbk_id_equal(record, &head);
     if ((rc = dbk_session_clock(s, coarse, &h.rev.clock)) != DBK_OK) {
         sodium_memzero(key, sizeof key);
         if (own)

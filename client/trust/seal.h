@@ -21,8 +21,11 @@ size_t dbk_entry_bucket(const json_t *plaintext, size_t text_len);
  * Seals plaintext as a new revision of record (a new record when record is NULL; its
  * id in *out_id) in stream, under the stream's current epoch, stores it and queues it
  * for push, in one transaction (the caller's, when one is open). Needs unlocked keys.
+ * coarse: its clock to the minute, for a new record or a stream head (nothing competes
+ * with it), else to the millisecond, for an edit, so that the later of two devices'
+ * edits wins (store/session.h).
  */
-int dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record,
+int dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, bool coarse,
                        json_t *plaintext, dbk_id *out_id);
 
 #endif
