@@ -53,10 +53,23 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
                   dbk_id *out_id)
 {
     dbk_id head;
+    bool own = !dbk_local_in_tx(s->L);
+    int rc;
     dbk_trust_head_id(stream, &head);
     if (record != NULL && dbk_id_equal(record, &head))
         return DBK_E_INVALID; /* the stream head is written by sync alone (trust/heads.c) */
-    return dbk_trust_seal_put(s, stream, record, record == NULL, plaintext, out_id);
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    /* The stream and its key are read inside the write transaction: one read of the
+     * log's index and its locks, not one for each statement. */
+    if (own && (rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    rc = dbk_trust_seal_put(s, stream, record, record == NULL, plaintext, out_id);
+    if (own && rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (own && rc != DBK_OK)
+        dbk_local_rollback(s->L);
+    return rc;
 }
 
 int
