@@ -6,6 +6,7 @@
 #ifndef DBK_CLIENT_ENTRY_H
 #define DBK_CLIENT_ENTRY_H
 
+#include "seal.h" /* dbk_entry_bucket: the size a record is sealed at */
 #include "session.h"
 
 /* The current time as RFC 3339 with the local offset, and the IANA zone name. */
@@ -19,15 +20,6 @@ void dbk_local_tz(char *out, size_t cap);
  */
 int dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext,
                    dbk_id *out_id);
-/*
- * The padded size (a multiple of 256, proto/CRYPTO.md section 4 "Size buckets") a
- * record of this plaintext, text_len bytes of compact JSON, is sealed at: records that
- * differ only in their outcome member (a craving's outcome, a check-in's use, a dose's
- * status) get the same one while that member is within the allowance.
- */
-#define DBK_ENTRY_OUTCOME_ALLOWANCE 256u
-size_t dbk_entry_bucket(const json_t *plaintext, size_t text_len);
-
 /*
  * The same into the stream with this id (a client's shared stream, for a counselor
  * who holds its grant), under the stream's current epoch. DBK_E_NOT_FOUND when the

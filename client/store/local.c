@@ -903,6 +903,28 @@ dbk_local_acts_unack_all(dbk_local *L)
 
 /* ---- records ---- */
 
+/* Stores the revision h of env (nothing if that revision is already there). */
+static int
+insert_revision(dbk_local *L, const dbk_envelope_hdr *h, const unsigned char *env, size_t len,
+                bool current, int64_t seq, bool outbox)
+{
+    sqlite3_stmt *s =
+        cached(L, Q_INSERT,
+               "INSERT OR IGNORE INTO records(stream, record, clock, device, envelope, current,"
+               " seq, pending) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
+    if (s == NULL)
+        return DBK_E_IO;
+    bind_id(s, 1, &h->stream);
+    bind_id(s, 2, &h->record);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)h->rev.clock);
+    bind_id(s, 4, &h->rev.device);
+    sqlite3_bind_blob(s, 5, env, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, current);
+    sqlite3_bind_int64(s, 7, seq);
+    sqlite3_bind_int(s, 8, outbox);
+    return done_cached(s);
+}
+
 int
 dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t seq, bool outbox,
                      bool *became_current)
@@ -959,20 +981,15 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
         if ((rc = done_cached(s)) != DBK_OK)
             return rc;
     }
-    s = cached(L, Q_INSERT,
-               "INSERT OR IGNORE INTO records(stream, record, clock, device, envelope, current,"
-               " seq, pending) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
-    if (s == NULL)
-        return DBK_E_IO;
-    bind_id(s, 1, &h.stream);
-    bind_id(s, 2, &h.record);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)h.rev.clock);
-    bind_id(s, 4, &h.rev.device);
-    sqlite3_bind_blob(s, 5, env, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int(s, 6, *became_current);
-    sqlite3_bind_int64(s, 7, seq);
-    sqlite3_bind_int(s, 8, outbox);
-    return done_cached(s);
+    return insert_revision(L, &h, env, len, *became_current, seq, outbox);
+}
+
+int
+dbk_local_record_put_new(dbk_local *L, const unsigned char *env, size_t len)
+{
+    dbk_envelope_hdr h;
+    int rc = dbk_envelope_parse(env, len, &h);
+    return rc != DBK_OK ? rc : insert_revision(L, &h, env, len, true, 0, true);
 }
 
 static int

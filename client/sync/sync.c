@@ -594,6 +594,10 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
         st->pending = dbk_sync_pending(s);
         return st->acts.error;
     }
+    /* The stream heads of what this device wrote since its last push (T12), signed once
+     * here, not after every entry: pushed after the records they count. */
+    if ((rc = dbk_trust_heads_write(s)) != DBK_OK)
+        return rc;
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
         bool more = false;

@@ -3,7 +3,9 @@
  * trust.h. */
 #include "trust.h"
 
+#include "seal.h"
 #include "stream_key.h"
+#include "unlock.h"
 
 #include "dbk/envelope.h"
 #include "dbk/error.h"
@@ -53,6 +55,67 @@ dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count)
     head_key(k, "head_signed", stream);
     return dbk_local_put_int(s->L, k, count);
 }
+
+/* ---- writing them, at sync ---- */
+
+struct written_here {
+    const dbk_id *head;
+    bool any;
+};
+
+static void
+entry_pending(const dbk_local_record *r, void *arg)
+{
+    struct written_here *w = arg;
+    w->any = w->any || !dbk_id_equal(&r->hdr.record, w->head);
+}
+
+/* The head of one of this account's own streams, when a record written here waits to
+ * be pushed there and the stream holds more record ids than the last head written. */
+static int
+write_head(dbk_session *s, const dbk_id *stream)
+{
+    dbk_id head;
+    struct written_here w = {&head, false};
+    int64_t count, own;
+    int rc;
+
+    dbk_trust_head_id(stream, &head);
+    if ((rc = dbk_local_pending_in(s->L, stream, entry_pending, &w)) != DBK_OK || !w.any ||
+        !dbk_trust_head_due(s, stream, &count, &own))
+        return rc;
+    json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
+                            (json_int_t)count, "own", (json_int_t)own);
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
+    json_decref(doc);
+    return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
+}
+
+int
+dbk_trust_heads_write(dbk_session *s)
+{
+    static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE}; /* the account's own */
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == DBK_OK; i++) {
+        dbk_local_stream st;
+        if ((rc = dbk_local_stream_of(s->L, &s->account, kinds[i], &st)) == DBK_OK)
+            rc = write_head(s, &st.id);
+        else if (rc == DBK_E_NOT_FOUND)
+            rc = DBK_OK;
+    }
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (rc != DBK_OK)
+        dbk_local_rollback(s->L);
+    return rc;
+}
+
+/* ---- reading them ---- */
 
 struct head_acc {
     dbk_session *s;

@@ -3,8 +3,9 @@
  * any key, grant, epoch or stream kind it likes, and the client believes only what a
  * signature it checked itself says. Every such decision is declared here and made in
  * trust/ (trust.c: authorship, grants, readers, sealed documents; pins.c: pins, safety
- * numbers, the enrollment's counselor; heads.c: stream heads; login.c: login and key
- * bundles); commands and sync call it and never decide trust themselves.
+ * numbers, the enrollment's counselor; heads.c: stream heads; seal.c: sealing a record;
+ * login.c: login and key bundles); commands and sync call it and never decide trust
+ * themselves.
  *
  * Pins. The keys of another account this device verified: a counselor's Ed25519 and
  * X25519 keys checked against the fingerprint of the enrollment code given in person
@@ -169,19 +170,25 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
 /*
  * Stream heads (proto/TRUST.md T12). The owner of a stream signs, as a record of the
  * stream with a fixed id, how many distinct record ids it held there when it last
- * wrote one; the server keeps one revision per record and never drops a record id,
+ * pushed records it wrote; the server keeps one revision per record and never drops a
+ * record id,
  * so a reader holding fewer ids than a head it verified counts the difference as
  * withheld. The head also signs how many of them the owner wrote, which a reader
  * compares with the records it holds that the owner wrote, so that records of other
  * writers (a counselor's) cannot fill a gap. dbk_trust_head_id gives the head's record
  * id; dbk_trust_head_due says whether the owner should write a new head (*count, *own:
  * the counts it would sign);
- * dbk_trust_head_written records that it did. dbk_trust_stream_head checks one
- * stream after a pull and counts in r what it finds.
+ * dbk_trust_head_written records that it did. dbk_trust_heads_write writes them, in one
+ * transaction, before a sync pushes: the head of each of this account's own streams
+ * where a record written here waits to be pushed and more record ids are held than
+ * the last head counted (the head is signed once per push, not after every entry, and
+ * its clock follows the records it counts, so it is pushed after them).
+ * dbk_trust_stream_head checks one stream after a pull and counts in r what it finds.
  */
 void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
 bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
+int dbk_trust_heads_write(dbk_session *s);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);
 

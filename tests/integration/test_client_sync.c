@@ -92,9 +92,10 @@ invite_uri(struct fx *f, const unsigned char *fp_sign_pk, const unsigned char *f
 
 /* What the counselor can read of the client's shared stream: the plaintexts; with head,
  * also the greatest counts its stream heads (proto/TRUST.md T12) sign, "records" and
- * "own" (-1 for none). */
+ * "own" (-1 for none), and the stream's greatest seq as the server answers it (every
+ * revision pushed took one, the head's superseded ones too). */
 static json_t *
-counselor_reads_head(struct fx *f, const dbk_id *client, int64_t head[2])
+counselor_reads_head(struct fx *f, const dbk_id *client, int64_t head[3])
 {
     long st;
     json_t *out = json_array(), *recs, *e;
@@ -105,7 +106,7 @@ counselor_reads_head(struct fx *f, const dbk_id *client, int64_t head[2])
     bool have = tc_counselor_stream(&f->srv, &f->co, client, &stream, key, client_pk, &consent);
 
     if (head != NULL)
-        head[0] = head[1] = -1;
+        head[0] = head[1] = head[2] = -1;
     if (have) /* the consent travels with the key */
         assert_non_null(strstr(consent, "42 CFR part 2"));
     free(consent);
@@ -113,6 +114,8 @@ counselor_reads_head(struct fx *f, const dbk_id *client, int64_t head[2])
         return out;
     recs = tc_req(&f->srv, &f->co, "GET", tc_path("/v1/streams/%s/records", &stream), NULL, &st);
     assert_int_equal(st, 200);
+    if (head != NULL)
+        head[2] = (int64_t)json_integer_value(json_object_get(recs, "high_seq"));
     json_array_foreach(json_object_get(recs, "records"), i, e) {
         tc_account author;
         memset(&author, 0, sizeof author);
@@ -220,14 +223,18 @@ test_enroll_log_sync_and_counselor_reads(void **state)
 
     /* The counselor decrypts the shared entries (and the checklist day the shared
      * journal ticked); the private one is not there, nor the consent's copy. The
-     * stream's head, which the client signs after each entry, counts those four
+     * stream's head, which the client signs when it pushes, counts those four
      * records, all the client's own: neither more (the head itself left out) nor
-     * fewer, or a reader would see records withheld that were not. */
-    int64_t head[2];
+     * fewer, or a reader would see records withheld that were not. One head revision
+     * went with the push, not one for each entry: the stream's seqs are the four
+     * entries' and the head's, none taken by a head the next one replaced (the server
+     * learns that the push added records, not which of the writes did). */
+    int64_t head[3];
     seen = counselor_reads_head(f, &me, head);
     assert_int_equal(json_array_size(seen), 4);
     assert_int_equal(head[0], 4);
     assert_int_equal(head[1], 4);
+    assert_int_equal(head[2], 5);
     {
         size_t i, cravings = 0, journals = 0;
         json_t *e;

@@ -1,0 +1,31 @@
+/*
+ * Sealing a revision of a record: its plaintext padded to a size bucket, encrypted
+ * under the stream's key and signed with this account's identity key, stored here and
+ * queued for push. book/ writes entries with it, and trust/heads.c the stream heads.
+ */
+#ifndef DBK_CLIENT_SEAL_H
+#define DBK_CLIENT_SEAL_H
+
+#include "session.h"
+
+/*
+ * The padded size (a multiple of 256, proto/CRYPTO.md section 4 "Size buckets") a
+ * record of this plaintext, text_len bytes of compact JSON, is sealed at: records that
+ * differ only in their outcome member (a craving's outcome, a check-in's use, a dose's
+ * status) get the same one while that member is within the allowance.
+ */
+#define DBK_ENTRY_OUTCOME_ALLOWANCE 256u
+size_t dbk_entry_bucket(const json_t *plaintext, size_t text_len);
+
+/*
+ * Seals plaintext as a new revision of record (a new record when record is NULL; its
+ * id in *out_id) in stream, under the stream's current epoch, stores it and queues it
+ * for push, in one transaction (the caller's, when one is open). Needs unlocked keys.
+ * coarse: its clock to the minute, for a new record or a stream head (nothing competes
+ * with it), else to the millisecond, for an edit, so that the later of two devices'
+ * edits wins (store/session.h).
+ */
+int dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, bool coarse,
+                       json_t *plaintext, dbk_id *out_id);
+
+#endif
