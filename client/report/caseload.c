@@ -245,14 +245,13 @@ tally_one(struct tally *t, const dbk_sum_rec *x, const dbk_review_period *p,
     if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY) ||
         x->type == DBK_SUM_TOMBSTONE)
         return;
-    t->first_day = x->day < t->first_day ? x->day : t->first_day;
-    t->last_day = x->day > t->last_day ? x->day : t->last_day;
+    int64_t day = dbk_review_day_in(p, x->day); /* as the review's gather counts it */
+    t->first_day = day < t->first_day ? day : t->first_day;
+    t->last_day = day > t->last_day ? day : t->last_day;
     t->last_clock = x->clock > t->last_clock ? x->clock : t->last_clock;
-    if (x->day > p->to)
-        return;
-    bool before = x->day < p->from;
+    bool before = day < p->from;
     if (!before) {
-        t->per_day[x->day - p->from]++;
+        t->per_day[day - p->from]++;
         if (x->type == DBK_SUM_CRAVING && (x->flags & DBK_SUM_INTENSITY)) {
             if (t->cravings++ == 0 || x->intensity10x > t->peak10x)
                 t->peak10x = x->intensity10x;

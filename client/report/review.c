@@ -208,14 +208,15 @@ gather(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, struct acc *a
         if (!dbk_id_equal(&e->hdr.author, client) || strcmp(e->type, "tombstone") == 0 ||
             !dbk_eu_entry_day(e->doc, &d))
             continue;
+        /* A day after this device's today is the client's (a time zone ahead, a clock
+         * ahead): the entry counts today, never outside the review. */
+        d = dbk_review_day_in(a->p, d);
         if (e->hdr.rev.clock > a->last_clock)
             a->last_clock = e->hdr.rev.clock;
         if (d > a->last_day)
             a->last_day = d;
         if (d < a->first_day)
             a->first_day = d;
-        if (d > a->p->to)
-            continue;
         if (strcmp(e->type, "journal") == 0 || strcmp(e->type, "craving") == 0 ||
             strcmp(e->type, "checkin") == 0 || strcmp(e->type, "measure") == 0) {
             a->flaggable[a->nflaggable].e = e;

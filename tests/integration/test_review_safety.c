@@ -1333,6 +1333,75 @@ test_caseload_row_lies(void **state)
     assert_true(unchecked_said);
 }
 
+/*
+ * A client whose day is ahead of the counselor's: in a time zone ahead (here UTC+14
+ * against the counselor's UTC-11, so the client's date is always the counselor's
+ * tomorrow or later; across US zones it is so every night between the client's
+ * midnight and the counselor's), or a device clock ahead within the server's bound.
+ * The client writes a journal that reads as suicidal ideation and logs a lapse; both
+ * are dated by the client's day. The counselor's review and caseload, with the
+ * summary cache and without it, must show both in Read first, the journal, the
+ * lapses and the row's RISK and USE REPORTED: an entry dated after the counselor's
+ * today is not an entry outside the review. Counted: risk or lapse hidden (leaked).
+ */
+static void
+test_entry_dated_after_the_counselors_today(void **state)
+{
+    struct fx *f = *state;
+    const char *ideation = "Nobody would notice. I just want to end my life.";
+    int hidden = 0;
+
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync first");
+    as(f->p.client_home);
+    setenv("TZ", "AHEAD-14", 1); /* POSIX: UTC+14 */
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "journal");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    setenv("TZ", "BEHIND+11", 1); /* UTC-11 */
+    as(f->p.counselor_home);
+    for (int plain = 0; plain < 2; plain++) {
+        if (plain)
+            setenv("DAYBOOK_NO_SUMMARY", "1", 1);
+        json_t *r = review_json("Sam R");
+        const json_t *risk = read_first_item(r, "risk", NULL);
+        bool journal =
+            json_array_size(json_object_get(r, "journal")) == 1 || count_of(r, "journal") == 1;
+        if (risk == NULL || read_first_item(r, "use", "heroin") == NULL ||
+            count_of(r, "lapses") != 1 || !journal) {
+            fprintf(stderr, "review (%s): risk %s, use %s, lapses %lld, journal %s\n",
+                    plain ? "no summary" : "summary", risk ? "shown" : "HIDDEN",
+                    read_first_item(r, "use", "heroin") ? "shown" : "HIDDEN", count_of(r, "lapses"),
+                    journal ? "shown" : "HIDDEN");
+            hidden++;
+        }
+        json_decref(r);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        const json_t *row = client_row(cl, "Sam R", NULL);
+        if (json_integer_value(json_object_get(row, "risk")) <= 0 ||
+            !has_flag(row, "USE REPORTED")) {
+            fprintf(stderr, "clients (%s): risk %lld, use reported %s\n",
+                    plain ? "no summary" : "summary",
+                    (long long)json_integer_value(json_object_get(row, "risk")),
+                    has_flag(row, "USE REPORTED") ? "yes" : "NO");
+            hidden++;
+        }
+        json_decref(cl);
+    }
+    unsetenv("DAYBOOK_NO_SUMMARY");
+    dbk_run_result t = tc_cli("review", "Sam R", NULL);
+    if (!contains(t.out, "!! RISK LANGUAGE") || !contains(t.out, "end my life"))
+        hidden++;
+    dbk_run_result_free(&t);
+    unsetenv("TZ");
+    dbk_report("review: an entry dated after the counselor's today",
+               "the client (UTC+14) writes a suicidal journal and logs a lapse; the counselor "
+               "(UTC-11) reviews and lists the caseload, with the summary cache and without",
+               "risk or lapse hidden from a review or a caseload row (leaked): %d of 5", hidden);
+    assert_int_equal(hidden, 0);
+}
+
 int
 main(void)
 {
@@ -1352,6 +1421,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pin_unreadable_not_repinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmation_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
