@@ -18,6 +18,7 @@
  */
 #include "tc.h"
 
+#include "caseload.h"
 #include "counselor.h"
 #include "entry.h"
 #include "session.h"
@@ -934,6 +935,97 @@ test_withheld_after_review(void **state)
     told_once(&t);
 }
 
+/* The client's row in the counselor's caseload (--json, pulled first unless offline),
+ * or NULL; *risk its risk count, *flags its flags joined. */
+static json_t *
+caseload_row_of(struct fx *f, bool offline, long *risk, char *flags, size_t cap, dbk_run_result *r)
+{
+    *r = tc_cli("--json", "clients", offline ? "--offline" : NULL, NULL);
+    json_t *j = json_loads(r->out, 0, NULL), *row = NULL, *x, *fl;
+    size_t i, k;
+    flags[0] = '\0';
+    *risk = -1;
+    json_array_foreach(json_object_get(j, "clients"), i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "account")), f->p.client_id) != 0)
+            continue;
+        row = json_incref(x);
+        *risk = (long)json_integer_value(json_object_get(x, "risk"));
+        json_array_foreach(json_object_get(x, "flags"), k, fl)
+        {
+            strncat(flags, json_string_value(fl), cap - strlen(flags) - 1);
+            strncat(flags, ";", cap - strlen(flags) - 1);
+        }
+    }
+    json_decref(j);
+    return row;
+}
+
+/*
+ * A client the server stops listing. The client writes a journal that reads as
+ * suicidal ideation; the counselor syncs and its caseload shows the row with RISK.
+ * The server then leaves the client out of GET /v1/caseload (its account's role
+ * changed on the server's file, as a compromised server would answer), while this
+ * device still holds the client's stream and that journal. The counselor's caseload
+ * must still show the row, its RISK and a flag saying the server no longer lists the
+ * client (and on stderr), never drop a client it showed without a word. Counted: rows
+ * the counselor saw before that are missing now (leaked), and rows shown without the
+ * flag.
+ */
+static void
+test_client_dropped_from_caseload(void **state)
+{
+    struct fx *f = *state;
+    char hex[33], sql[256], flags[512];
+    long risk;
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "Nobody would notice. I just want to end my life.", NULL),
+          "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    json_t *seen = caseload_row_of(f, false, &risk, flags, sizeof flags, &r);
+    assert_non_null(seen);
+    assert_true(risk > 0);
+    json_decref(seen);
+    dbk_run_result_free(&r);
+
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = 3 WHERE id = x'%s';",
+             hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    int missing = 0, unflagged = 0, quiet = 0;
+    for (int offline = 0; offline < 2; offline++) {
+        json_t *row = caseload_row_of(f, offline, &risk, flags, sizeof flags, &r);
+        if (row == NULL || risk <= 0)
+            missing++;
+        else if (!offline && strstr(flags, DBK_REPORT_CASELOAD_UNLISTED) == NULL)
+            unflagged++;
+        if (!offline && strstr(r.err, "no longer lists") == NULL)
+            quiet++;
+        json_decref(row);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("clients", NULL);
+    bool table = r.status == 0 && strstr(r.out, "RISK") != NULL &&
+                 strstr(r.out, DBK_REPORT_CASELOAD_UNLISTED) != NULL;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: a client left out of the caseload",
+               "the client writes a suicidal journal; the counselor syncs and sees the row with "
+               "RISK; the server stops listing the client in GET /v1/caseload; the counselor "
+               "lists the caseload online and offline",
+               "rows seen before and missing now (leaked): %d of 2; shown without the flag: %d; "
+               "not said on stderr: %d; the table flags it: %s",
+               missing, unflagged, quiet, table ? "yes" : "no");
+    assert_int_equal(missing, 0);
+    assert_int_equal(unflagged, 0);
+    assert_int_equal(quiet, 0);
+    assert_true(table);
+}
+
 int
 main(void)
 {
@@ -942,12 +1034,16 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
+        cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile,
+                                        teardown_hostile),
         cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_dropped_from_caseload, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
