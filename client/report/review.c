@@ -736,7 +736,7 @@ out:
 json_t *
 dbk_review_freshen(dbk_session *s, bool offline)
 {
-    dbk_sync_stats st;
+    dbk_sync_stats st = {0};
     int rc = DBK_E_UNAVAILABLE;
     if (!offline && s->server[0] != '\0') {
         int saved = s->net_timeout_s;
@@ -750,15 +750,17 @@ dbk_review_freshen(dbk_session *s, bool offline)
         rc = dbk_sync_pull_first(s, &st);
         s->net_timeout_s = saved;
     }
+    /* Answered, but not for every stream (one left out, failed, or with more to come):
+     * not current, whatever the time of the last sync says (sync.h unpulled). */
+    bool pulled = rc == DBK_OK && st.unpulled == 0;
     int64_t at = dbk_local_get_int(s->L, "last_sync", 0);
     int64_t age = at > 0 ? (int64_t)time(NULL) - at : -1;
     char text[32] = "";
     if (at > 0)
         dbk_co_ms_text(at * 1000, text);
-    return json_pack("{s:o, s:o, s:b, s:b, s:b, s:i}", "as_of",
-                     at > 0 ? json_string(text) : json_null(), "as_of_unix",
-                     at > 0 ? json_integer(at) : json_null(), "pulled", rc == DBK_OK, "offline",
-                     rc != DBK_OK, "stale",
-                     rc != DBK_OK || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
-                     "stale_after_hours", DBK_REVIEW_STALE_HOURS);
+    return json_pack(
+        "{s:o, s:o, s:b, s:b, s:b, s:i}", "as_of", at > 0 ? json_string(text) : json_null(),
+        "as_of_unix", at > 0 ? json_integer(at) : json_null(), "pulled", pulled, "offline",
+        rc != DBK_OK, "stale", !pulled || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
+        "stale_after_hours", DBK_REVIEW_STALE_HOURS);
 }

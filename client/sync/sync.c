@@ -369,6 +369,7 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
             return DBK_OK;
         }
         st->failed_streams++;
+        st->unpulled++;
         return DBK_OK;
     }
     json_array_foreach(records, i, r) {
@@ -483,11 +484,31 @@ check_heads(dbk_session *s, dbk_trust_report *r)
 /* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
  * the pulls merged, the clock and the time of the sync stored, and the grants
  * refreshed when the server's grants_seq moved (*more: pull again). */
+/* How many of the streams asked for (the request's pull) the answer's pull leaves out. */
+static size_t
+left_out(const json_t *asked, const json_t *resp)
+{
+    json_t *answered = json_object(), *e;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(resp, "pull"), i, e) {
+        const char *sid = json_string_value(json_object_get(e, "stream"));
+        if (sid != NULL)
+            json_object_set_new(answered, sid, json_true());
+    }
+    json_array_foreach(asked, i, e) {
+        const char *sid = json_string_value(json_object_get(e, "stream"));
+        n += sid != NULL && json_object_get(answered, sid) == NULL;
+    }
+    json_decref(answered);
+    return n;
+}
+
 static int
-apply_answer(dbk_session *s, const json_t *resp, dbk_sync_stats *st, bool *more)
+apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
+             bool *more)
 {
     json_t *e;
-    size_t i;
+    size_t i, out = left_out(asked, resp);
     int rc;
 
     if ((rc = dbk_local_begin(s->L)) != DBK_OK)
@@ -498,7 +519,11 @@ apply_answer(dbk_session *s, const json_t *resp, dbk_sync_stats *st, bool *more)
     json_array_foreach(json_object_get(resp, "pull"), i, e)
         if (rc == DBK_OK)
             rc = apply_pull(s, e, more, st);
-    if (rc == DBK_OK)
+    /* A stream the server did not answer for was not pulled: said as one that failed. */
+    st->failed_streams += out, st->unpulled += out;
+    /* The time of the sync only when every stream asked for is up to date: not while
+     * one failed, was left out or has more to come (the next round writes it). */
+    if (rc == DBK_OK && st->unpulled == 0 && !*more)
         rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
     /* What the pulls merged into the clock, as dbk_session_clock: never lower than
      * what is stored, which a command run during this sync may have raised. */
@@ -540,7 +565,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
         json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
     json_decref(pa.by_stream);
     *pushed = pa.n;
-    body = json_pack("{s:o, s:o, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
+    body = json_pack("{s:o, s:O, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
                      "max_bytes", PULL_MAX_BYTES);
     if (rc == DBK_OK)
         rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
@@ -552,7 +577,8 @@ sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
         st->server_error = rc;
     }
     if (rc == DBK_OK)
-        rc = apply_answer(s, resp, st, more);
+        rc = apply_answer(s, pl.arr, resp, st, more);
+    json_decref(pl.arr);
     json_decref(resp);
     return rc;
 }
@@ -594,14 +620,17 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
         st->pending = dbk_sync_pending(s);
         return st->acts.error;
     }
+    bool more = false;
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
-        bool more = false;
+        more = false;
         if ((rc = sync_round(s, st, &pushed, &more)) != DBK_OK)
             break;
         if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
             break;
     }
+    if (rc == DBK_OK && more)
+        st->unpulled++; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)
         rc = resend_acts(s, st);
     st->pending = dbk_sync_pending(s);

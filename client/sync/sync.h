@@ -46,6 +46,12 @@ typedef struct dbk_sync_acts_result {
 
 typedef struct dbk_sync_stats {
     size_t pushed, pulled, failed_streams;
+    /* Streams asked for that the server's answers did not bring up to date: left out of
+     * an answer, answered with an error (other than a reading that ended), or still with
+     * more to pull when the rounds ran out. Then "last_sync" is not moved: what this
+     * device holds is as of the last sync that pulled every stream, and a review built on
+     * it is not current (report/review.c dbk_review_freshen). */
+    size_t unpulled;
     dbk_sync_ended ended[DBK_SYNC_ENDED_MAX]; /* newly ended, each told once */
     size_t nended;
     int64_t pending; /* left in the outbox */

@@ -1138,8 +1138,39 @@ struct liar {
     volatile bool stop;
     struct answer one, whole;
     int asked_one, asked_whole;
+    /* POST /v1/sync: NULL, 503; else answered 200 for each stream asked as this says
+     * (liar_sync), with grants_seq as this device holds it. */
+    const char *sync;
+    long long grants_seq;
+    int asked_sync;
     pthread_t th;
 };
+
+/* POST /v1/sync's answer to body (the request's): nothing pushed, and each stream it
+ * asks for left out ("none"), answered with an error ("error"), or answered with no
+ * records and more to come, for ever ("more"). */
+static char *
+liar_sync(const struct liar *l, const char *body)
+{
+    json_t *req = json_loads(body, 0, NULL), *pull = json_array(), *x;
+    size_t i;
+    json_array_foreach(json_object_get(req, "pull"), i, x) {
+        json_t *stream = json_object_get(x, "stream");
+        if (strcmp(l->sync, "error") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
+                                                  "code", "internal", "message", "x"));
+        else if (strcmp(l->sync, "more") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:[], s:O, s:b, s:i}", "stream", stream,
+                                                  "records", "next", json_object_get(x, "since"),
+                                                  "more", 1, "epoch", 1000000));
+    }
+    json_t *a = json_pack("{s:[], s:o, s:I}", "push", "pull", pull, "grants_seq",
+                          (json_int_t)l->grants_seq);
+    char *out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    json_decref(req);
+    return out;
+}
 
 static void
 liar_answer(int c, const struct answer *a)
@@ -1175,7 +1206,19 @@ liar_run(void *arg)
         }
         req[n] = '\0';
         static const struct answer down = {503, ""};
-        if (strncmp(req, "GET /v1/caseload?account=", 25) == 0) {
+        if (l->sync != NULL && strncmp(req, "POST /v1/sync ", 14) == 0) {
+            /* The body, to its Content-Length. */
+            const char *cl = strcasestr(req, "content-length:"), *b = strstr(req, "\r\n\r\n");
+            size_t want = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0, at = (size_t)(b + 4 - req);
+            while (n < sizeof req - 1 && n - at < want &&
+                   (r = read(c, req + n, sizeof req - 1 - n)) > 0)
+                n += (size_t)r;
+            req[n] = '\0';
+            l->asked_sync++;
+            char *body = liar_sync(l, req + at);
+            liar_answer(c, &(struct answer){200, body});
+            free(body);
+        } else if (strncmp(req, "GET /v1/caseload?account=", 25) == 0) {
             l->asked_one++;
             liar_answer(c, &l->one);
         } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
@@ -1402,6 +1445,112 @@ test_entry_dated_after_the_counselors_today(void **state)
     assert_int_equal(hidden, 0);
 }
 
+/* The text of meta key in the profile in home (read-only), into out; "" when none. */
+static void
+profile_meta(const char *home, const char *key, char *out, size_t cap)
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT CAST(value AS TEXT) FROM meta WHERE key = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Whether the JSON of a review or caseload (r, --json) says its data is current. */
+static bool
+says_current(const dbk_run_result *r)
+{
+    json_t *j = json_loads(r->out, 0, NULL);
+    const json_t *d = json_object_get(j, "data");
+    bool cur = r->status == 0 && json_is_true(json_object_get(d, "pulled")) &&
+               json_is_false(json_object_get(d, "stale"));
+    json_decref(j);
+    return cur;
+}
+
+/*
+ * A server that answers the pull but not for the client's stream. The counselor synced
+ * an hour's worth ago (not yet stale by age); then the server answers POST /v1/sync
+ * with 200 but leaves every stream asked out of its answer, or answers each with an
+ * error, or with no records and "more" for ever (the client gives up after its rounds).
+ * Nothing of the client's was brought up to date: the review and the caseload must not
+ * say their data is current (pulled, not stale), and the "data as of" must stay the
+ * last sync that did pull everything, so that a review --offline later is not made
+ * current by it either. Counted: reviews and caseloads that called such data current
+ * (leaked).
+ */
+static void
+test_pull_not_answered_is_not_fresh(void **state)
+{
+    struct fx *f = *state;
+    static const char *const modes[] = {"none", "error", "more"};
+    char sql[256], seq[32], before[32], after[32];
+    struct liar l = {0};
+    int leaked = 0, loud = 0, moved = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R")); /* the real server: current, and said so */
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    profile_meta(f->p.counselor_home, "last_sync", before, sizeof before);
+    char body[512];
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    liar_start(&l);
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
+             l.port);
+    profile_stamp(f->p.counselor_home, sql);
+    sleep(1); /* a last_sync written now would differ from before */
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        l.sync = modes[i];
+        dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+        if (says_current(&r)) {
+            fprintf(stderr, "review called current after a pull answered '%s'\n", modes[i]);
+            leaked++;
+        }
+        dbk_run_result_free(&r);
+        r = tc_cli("--json", "clients", NULL);
+        if (says_current(&r)) {
+            fprintf(stderr, "clients called current after a pull answered '%s'\n", modes[i]);
+            leaked++;
+        }
+        dbk_run_result_free(&r);
+        r = tc_cli("review", "Sam R", NULL);
+        loud += r.status == 0 && contains(r.out, "!! DATA AS OF");
+        dbk_run_result_free(&r);
+    }
+    profile_meta(f->p.counselor_home, "last_sync", after, sizeof after);
+    moved = strcmp(before, after) != 0;
+    int asked = l.asked_sync;
+    liar_stop(&l);
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
+             f->srv.base_url);
+    profile_stamp(f->p.counselor_home, sql);
+    dbk_report("malicious server: a pull answered without the client's stream",
+               "the counselor synced; the server then answers POST /v1/sync with 200 but leaves "
+               "the streams out, answers each with an error, or says more for ever; the "
+               "counselor reviews and lists the caseload",
+               "reviews and caseloads called current (leaked): %d of 6; text reviews saying !! "
+               "DATA AS OF: %d of 3; data as of moved to a sync that pulled nothing: %s; syncs "
+               "asked: %d",
+               leaked, loud, moved ? "yes" : "no", asked);
+    assert_true(asked >= 6);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(loud, 3);
+    assert_false(moved);
+}
+
 int
 main(void)
 {
@@ -1421,6 +1570,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pin_unreadable_not_repinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmation_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };
