@@ -25,6 +25,10 @@
 #include "trust.h"
 
 #include "dbk/base64.h"
+#include "dbk/bytes.h"
+#include "dbk/envelope.h"
+#include "dbk/error.h"
+#include "dbk/hlc.h"
 #include "dbk/init.h"
 
 #include <setjmp.h>
@@ -1026,6 +1030,161 @@ test_client_dropped_from_caseload(void **state)
     assert_true(table);
 }
 
+/*
+ * The server tampers with a record of the client's shared stream (id_text, or with NULL
+ * its newest, the head aside). newer: it forges a newer revision of it, the envelope as
+ * the client signed it with its clock moved a minute on (so the signature no longer
+ * holds) and a new sequence number, as a server that wants an entry the counselor read
+ * gone from its view would serve it. Else one byte of its ciphertext is flipped in
+ * place, as a server would serve an entry the counselor has not pulled yet that must not
+ * be read (the stream head still counts its id).
+ */
+static void
+tamper_record(struct fx *f, const char *id_text, bool newer)
+{
+    dbk_id stream, head;
+    unsigned char box_pk[32];
+    char path[4200], sh[33], hh[33], rh[33], sql[800], *hex, *upd;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    client_stream_and_key(f, &stream, box_pk);
+    dbk_trust_head_id(&stream, &head);
+    for (size_t i = 0; i < 16; i++) {
+        snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
+        snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
+    }
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    if (id_text != NULL)
+        snprintf(sql, sizeof sql,
+                 "SELECT envelope FROM records WHERE stream = x'%s' AND record = x'%s' "
+                 "AND record != x'%s'",
+                 sh, hex_of(id_text, rh), hh);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT envelope FROM records WHERE stream = x'%s' AND record != x'%s' "
+                 "ORDER BY seq DESC LIMIT 1",
+                 sh, hh);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    unsigned char *env = malloc(len);
+    memcpy(env, sqlite3_column_blob(st, 0), len);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    dbk_envelope_hdr h;
+    assert_int_equal(dbk_envelope_parse(env, len, &h), DBK_OK);
+    uint64_t clock = h.rev.clock;
+    if (newer)
+        dbk_put_u64(env + 36, clock = dbk_hlc_pack(dbk_hlc_ms(h.rev.clock) + 60000, 0));
+    else
+        env[DBK_ENV_HEADER_BYTES + 3] ^= 0x5a;
+    hex = malloc(2 * len + 1);
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", env[i]);
+    upd = malloc(2 * len + 1024);
+    sprintf(upd,
+            "UPDATE streams SET seq = seq + %d WHERE id = x'%s';"
+            "UPDATE records SET envelope = x'%s', clock = %llu, seq = CASE WHEN %d THEN (SELECT "
+            "seq FROM streams WHERE id = x'%s') ELSE seq END WHERE stream = x'%s' AND record = x'",
+            newer, sh, hex, (unsigned long long)clock, newer, sh, sh);
+    for (size_t i = 0; i < 16; i++)
+        sprintf(upd + strlen(upd), "%02x", h.record.b[i]);
+    strcat(upd, "';");
+    turn_server(f, upd);
+    free(upd);
+    free(hex);
+    free(env);
+}
+
+/* The risk items of the review of the client (--json, pulled first) and its journal
+ * entries; -1 when it was not shown. */
+static int
+review_risk(struct fx *f, int *journal)
+{
+    dbk_run_result r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    int risk =
+        r.status == 0 && j != NULL
+            ? (int)json_integer_value(json_object_get(json_object_get(j, "read_first"), "risk"))
+            : -1;
+    json_t *jr = json_object_get(j, "journal");
+    *journal = json_is_array(jr) ? (int)json_array_size(jr)
+                                 : (int)json_integer_value(json_object_get(jr, "count"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return risk;
+}
+
+/*
+ * A forged revision does not take a risky entry away. The client writes a journal that
+ * reads as suicidal ideation; the counselor syncs and reviews it (Read first: risk).
+ * The server then serves a newer revision of that entry that is not the client's (its
+ * signature does not hold). The counselor's next sync must not let it replace the
+ * entry it read: the review (with the summary cache and without) and the caseload
+ * still show the risk and the journal. Counted: risk items or journal entries gone
+ * (leaked).
+ */
+static void
+test_forged_revision_hides_nothing(void **state)
+{
+    struct fx *f = *state;
+    int journal = 0, leaked = 0;
+    long risk_row;
+    char flags[512];
+    dbk_run_result r;
+
+    if (dbk_test_pg())
+        skip(); /* the envelope is rewritten on the SQLite file */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "Nobody would notice. I just want to end my life.", NULL),
+          "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    assert_true(review_risk(f, &journal) > 0);
+    assert_int_equal(journal, 1);
+    json_t *lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log");
+    char id[DBK_ID_TEXT_LEN + 1];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(lg, 0), "id")));
+    json_decref(lg);
+
+    tamper_record(f, id, true);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    r = tc_cli("sync", NULL);
+    bool said = strstr(r.err, "forged") != NULL || strstr(r.err, "not signed") != NULL;
+    dbk_run_result_free(&r);
+    for (int plain = 0; plain < 2; plain++) {
+        if (plain)
+            setenv("DAYBOOK_NO_SUMMARY", "1", 1);
+        int risk = review_risk(f, &journal);
+        if (risk <= 0 || journal != 1) {
+            fprintf(stderr, "review (%s): risk %d, journal %d\n", plain ? "no summary" : "summary",
+                    risk, journal);
+            leaked++;
+        }
+        json_decref(caseload_row_of(f, false, &risk_row, flags, sizeof flags, &r));
+        dbk_run_result_free(&r);
+        if (risk_row <= 0) {
+            fprintf(stderr, "clients (%s): risk %ld\n", plain ? "no summary" : "summary", risk_row);
+            leaked++;
+        }
+    }
+    unsetenv("DAYBOOK_NO_SUMMARY");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: a forged newer revision of a risky entry",
+               "the client writes a suicidal journal; the counselor syncs and reviews it; the "
+               "server serves a newer revision of it whose signature does not hold; the counselor "
+               "syncs, reviews and lists the caseload (summary cache on and off)",
+               "reviews or caseload rows that lost the risk or the journal (leaked): %d of 4; the "
+               "sync said it refused a forged revision: %s",
+               leaked, said ? "yes" : "no");
+    assert_int_equal(leaked, 0);
+    assert_true(said);
+}
+
 int
 main(void)
 {
@@ -1040,6 +1199,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_dropped_from_caseload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_revision_hides_nothing, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
