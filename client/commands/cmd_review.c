@@ -301,6 +301,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
+    /* What stderr said of entries left out, in the review itself (a file kept says it). */
+    json_object_set_new(rev, "unopened",
+                        json_pack("{s:I, s:I}", "records", (json_int_t)(l.bad - l.foreign_author),
+                                  "foreign_author", (json_int_t)l.foreign_author));
     json_object_set(rev, "data", fresh);
     json_object_set_new(rev, "consent",
                         json_pack("{s:s, s:b}", "state", consent[0] ? consent : "unknown",

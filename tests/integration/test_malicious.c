@@ -1185,6 +1185,66 @@ test_forged_revision_hides_nothing(void **state)
     assert_true(said);
 }
 
+/*
+ * An entry that does not open is said in the review itself. The counselor is up to
+ * date; the client then logs a lapse, and the server serves it with one byte of its
+ * ciphertext changed (its id still counted by the client's signed stream head, so
+ * nothing reads as withheld). The review cannot show the lapse; it must say, in its
+ * JSON and in the text and HTML a counselor keeps (--out), that entries could not be
+ * opened and the review is missing them, not on stderr alone. Counted: forms of the
+ * review that say nothing of it (leaked).
+ */
+static void
+test_unopened_entry_is_said(void **state)
+{
+    struct fx *f = *state;
+    int silent = 0;
+
+    if (dbk_test_pg())
+        skip(); /* the envelope is rewritten on the SQLite file */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    tamper_record(f, NULL, false);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long lapses = (long)json_integer_value(json_object_get(json_object_get(j, "lapses"), "count"));
+    if (json_integer_value(json_object_get(json_object_get(j, "unopened"), "records")) < 1)
+        silent++;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    for (int html = 0; html < 2; html++) {
+        char out[8300];
+        snprintf(out, sizeof out, "%s/review.%s", f->p.counselor_home, html ? "html" : "txt");
+        r = tc_cli("review", f->p.client_id, "--since", "2000-01-01", "--format",
+                   html ? "html" : "text", "--out", out, NULL);
+        char *kept = tc_slurp(out);
+        if (r.status != 0 || kept == NULL || strstr(kept, "COULD NOT BE OPENED") == NULL)
+            silent++;
+        free(kept);
+        unlink(out);
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: an entry served so that it does not open",
+               "the client logs a lapse; the server flips a byte of its ciphertext (its id still "
+               "counted by the client's stream head); the counselor reviews (JSON, text and HTML "
+               "kept with --out)",
+               "lapses shown: %ld; forms of the review that do not say an entry could not be "
+               "opened (leaked): %d of 3",
+               lapses, silent);
+    assert_int_equal(lapses, 0);
+    assert_int_equal(silent, 0);
+}
+
 int
 main(void)
 {
@@ -1200,6 +1260,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_dropped_from_caseload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_revision_hides_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unopened_entry_is_said, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
