@@ -939,6 +939,19 @@ test_withheld_after_review(void **state)
     told_once(&t);
 }
 
+/* The client writes a journal that reads as suicidal ideation and syncs; the counselor
+ * syncs (DAYBOOK_HOME left at the counselor's). */
+static void
+risky_journal_synced(struct fx *f)
+{
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "Nobody would notice. I just want to end my life.", NULL),
+          "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+}
+
 /* The client's row in the counselor's caseload (--json, pulled first unless offline),
  * or NULL; *risk its risk count, *flags its flags joined. */
 static json_t *
@@ -984,12 +997,7 @@ test_client_dropped_from_caseload(void **state)
     long risk;
     dbk_run_result r;
 
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    tc_ok(tc_cli("journal", "-m", "Nobody would notice. I just want to end my life.", NULL),
-          "journal");
-    tc_ok(tc_cli("sync", NULL), "sync");
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    risky_journal_synced(f);
     json_t *seen = caseload_row_of(f, false, &risk, flags, sizeof flags, &r);
     assert_non_null(seen);
     assert_true(risk > 0);
@@ -1138,12 +1146,7 @@ test_forged_revision_hides_nothing(void **state)
 
     if (dbk_test_pg())
         skip(); /* the envelope is rewritten on the SQLite file */
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    tc_ok(tc_cli("journal", "-m", "Nobody would notice. I just want to end my life.", NULL),
-          "journal");
-    tc_ok(tc_cli("sync", NULL), "sync");
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    risky_journal_synced(f);
     assert_true(review_risk(f, &journal) > 0);
     assert_int_equal(journal, 1);
     json_t *lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log");

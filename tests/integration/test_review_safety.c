@@ -1256,6 +1256,20 @@ liar_stop(struct liar *l)
     close(l->fd);
 }
 
+/* The counselor's profile pointed at the liar l (l NULL: back at the real server). */
+static void
+counselor_asks(struct fx *f, const struct liar *l)
+{
+    char url[4200], sql[4400];
+    if (l != NULL)
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", l->port);
+    else
+        snprintf(url, sizeof url, "%s", f->srv.base_url);
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
+             url);
+    profile_stamp(f->p.counselor_home, sql);
+}
+
 /*
  * A server that answers the review's one-row caseload (GET /v1/caseload?account=)
  * otherwise than the whole caseload, refuses the parameter on purpose to be asked for
@@ -1271,7 +1285,7 @@ static void
 test_caseload_row_lies(void **state)
 {
     struct fx *f = *state;
-    char other[DBK_ID_TEXT_LEN + 1], sql[256], bodies[6][512];
+    char other[DBK_ID_TEXT_LEN + 1], bodies[6][512];
     dbk_id id;
     const char *me = f->p.client_id;
     struct liar l = {0};
@@ -1311,10 +1325,7 @@ test_caseload_row_lies(void **state)
     };
 
     liar_start(&l);
-    snprintf(sql, sizeof sql,
-             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
-             l.port);
-    profile_stamp(f->p.counselor_home, sql);
+    counselor_asks(f, &l);
     for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
         l.one = lies[i].one;
         l.whole = lies[i].whole;
@@ -1354,9 +1365,7 @@ test_caseload_row_lies(void **state)
     unchecked_said = unchecked_said && r.status == 0 && contains(r.out, "CONSENT NOT CHECKED NOW");
     dbk_run_result_free(&r);
     liar_stop(&l);
-    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
-             f->srv.base_url);
-    profile_stamp(f->p.counselor_home, sql);
+    counselor_asks(f, NULL);
 
     dbk_report("malicious server: the review's one caseload row",
                "the server answers GET /v1/caseload?account= otherwise than the whole "
@@ -1493,7 +1502,7 @@ test_pull_not_answered_is_not_fresh(void **state)
 {
     struct fx *f = *state;
     static const char *const modes[] = {"none", "error", "more"};
-    char sql[256], seq[32], before[32], after[32];
+    char seq[32], before[32], after[32];
     struct liar l = {0};
     int leaked = 0, loud = 0, moved = 0;
 
@@ -1507,10 +1516,7 @@ test_pull_not_answered_is_not_fresh(void **state)
     l.one = l.whole = (struct answer){200, body};
     l.grants_seq = strtoll(seq, NULL, 10);
     liar_start(&l);
-    snprintf(sql, sizeof sql,
-             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
-             l.port);
-    profile_stamp(f->p.counselor_home, sql);
+    counselor_asks(f, &l);
     sleep(1); /* a last_sync written now would differ from before */
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
         l.sync = modes[i];
@@ -1534,9 +1540,7 @@ test_pull_not_answered_is_not_fresh(void **state)
     moved = strcmp(before, after) != 0;
     int asked = l.asked_sync;
     liar_stop(&l);
-    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
-             f->srv.base_url);
-    profile_stamp(f->p.counselor_home, sql);
+    counselor_asks(f, NULL);
     dbk_report("malicious server: a pull answered without the client's stream",
                "the counselor synced; the server then answers POST /v1/sync with 200 but leaves "
                "the streams out, answers each with an error, or says more for ever; the "
