@@ -392,8 +392,10 @@ replaces_forged(dbk_session *s, const unsigned char *env, size_t len, const dbk_
     return rc != 0;
 }
 
+/* ended: the ids of streams this answer marked ended (the server refused their pull),
+ * to be checked against the grants the server lists (apply_answer). */
 static int
-apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *ended)
 {
     const char *sid = json_string_value(json_object_get(entry, "stream"));
     json_t *records = json_object_get(entry, "records"), *r;
@@ -410,13 +412,16 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
             json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
         int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
         /* Another's stream whose grants were revoked or ran out: its reading ended (the
-         * grants refresh that follows gives the exact time), not a failure. */
+         * grants refresh that follows gives the exact time), not a failure. The refusal is
+         * the server's word: the refresh runs in this answer (apply_answer) and a grant it
+         * still lists active undoes the end. */
         if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
             !dbk_id_equal(&ls.owner, &s->account)) {
-            if (end_get(s, &id) == 0)
-                return end_mark(s, &id, (int64_t)time(NULL) * 1000,
-                                err == DBK_E_EXPIRED ? "expired" : "revoked");
-            return DBK_OK;
+            if (end_get(s, &id) != 0)
+                return DBK_OK;
+            json_array_append_new(ended, json_string(sid));
+            return end_mark(s, &id, (int64_t)time(NULL) * 1000,
+                            err == DBK_E_EXPIRED ? "expired" : "revoked");
         }
         st->failed_streams++;
         st->unpulled++;
@@ -563,38 +568,53 @@ static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
              bool *more)
 {
-    json_t *e;
+    json_t *e, *ended = json_array();
     size_t i, out = left_out(asked, resp);
     int rc;
 
-    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
+        json_decref(ended);
         return rc;
+    }
     json_array_foreach(json_object_get(resp, "push"), i, e)
         if (rc == DBK_OK)
             rc = apply_push(s, e, st);
     json_array_foreach(json_object_get(resp, "pull"), i, e)
         if (rc == DBK_OK)
-            rc = apply_pull(s, e, more, st);
+            rc = apply_pull(s, e, more, st, ended);
     /* A stream the server did not answer for was not pulled: said as one that failed. */
     st->failed_streams += out, st->unpulled += out;
-    /* The time of the sync only when every stream asked for is up to date: not while
-     * one failed, was left out or has more to come (the next round writes it). */
-    if (rc == DBK_OK && st->unpulled == 0 && !*more)
-        rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
     /* What the pulls merged into the clock, as dbk_session_clock: never lower than
      * what is stored, which a command run during this sync may have raised. */
     if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
         rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
     if (rc == DBK_OK) {
-        /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
+        /* A new grant (a client shared, a stream rotated) shows as a new grants_seq; a
+         * stream whose pull was refused just now is checked against the grants too. */
         int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
-        if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
+        bool moved = seq != dbk_local_get_int(s->L, "grants_seq", -1);
+        if (moved || json_array_size(ended) > 0) {
             rc = dbk_refresh_grants(s, &st->trust);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "grants_seq", seq);
-            *more = true; /* pull the streams just learned */
+            *more = *more || moved; /* pull the streams just learned */
+        }
+        /* Refused, yet its grant still listed active (the end undone): a server that
+         * says two things. Not pulled, so not current (sync.h unpulled); asked again at
+         * the next sync. */
+        json_array_foreach(ended, i, e) {
+            dbk_id sid;
+            const char *t = json_string_value(e);
+            if (rc == DBK_OK && dbk_id_from_text(&sid, t, strlen(t)) == DBK_OK &&
+                end_get(s, &sid) == 0)
+                st->failed_streams++, st->unpulled++;
         }
     }
+    json_decref(ended);
+    /* The time of the sync only when every stream asked for is up to date: not while
+     * one failed, was left out or has more to come (the next round writes it). */
+    if (rc == DBK_OK && st->unpulled == 0 && !*more)
+        rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
     if (rc == DBK_OK)
         rc = dbk_local_commit(s->L);
     else

@@ -1147,8 +1147,9 @@ struct liar {
 };
 
 /* POST /v1/sync's answer to body (the request's): nothing pushed, and each stream it
- * asks for left out ("none"), answered with an error ("error"), or answered with no
- * records and more to come, for ever ("more"). */
+ * asks for left out ("none"), answered with an error ("error"), refused as if the
+ * reader's access had ended ("forbidden"), or answered with no records and more to
+ * come, for ever ("more"). */
 static char *
 liar_sync(const struct liar *l, const char *body)
 {
@@ -1156,7 +1157,10 @@ liar_sync(const struct liar *l, const char *body)
     size_t i;
     json_array_foreach(json_object_get(req, "pull"), i, x) {
         json_t *stream = json_object_get(x, "stream");
-        if (strcmp(l->sync, "error") == 0)
+        if (strcmp(l->sync, "forbidden") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
+                                                  "code", "forbidden", "message", "x"));
+        else if (strcmp(l->sync, "error") == 0)
             json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
                                                   "code", "internal", "message", "x"));
         else if (strcmp(l->sync, "more") == 0)
@@ -1555,6 +1559,64 @@ test_pull_not_answered_is_not_fresh(void **state)
     assert_false(moved);
 }
 
+/*
+ * A server that refuses the client's stream once, as if the client had revoked, while
+ * its grants and caseload still say the client shares (grants_seq unchanged). The
+ * counselor's review meets the refusal in its pull; then the server answers honestly
+ * again and the client logs a lapse. The counselor's next review must show the lapse,
+ * or say loudly that it cannot: one refusal from the server must not stop this device
+ * pulling a client who still shares, with reviews that call themselves current.
+ * Counted: reviews that miss the lapse and call their data current (leaked).
+ */
+static void
+test_one_refusal_does_not_stop_the_pull(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], body[512];
+    struct liar l = {0};
+    int leaked = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    l.sync = "forbidden";
+    liar_start(&l);
+    counselor_asks(f, &l);
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+                 NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    for (int i = 0; i < 2; i++) {
+        r = tc_cli("--json", "review", "Sam R", NULL);
+        json_t *j = json_loads(r.out, 0, NULL);
+        bool shown = count_of(j, "lapses") == 1, current = says_current(&r);
+        if (!shown && current)
+            leaked++;
+        fprintf(stderr, "review %d: exit %d, lapse %s, %s\n", i, r.status, shown ? "shown" : "MISSING",
+                current ? "called current" : "not current");
+        json_decref(j);
+        dbk_run_result_free(&r);
+    }
+    dbk_report("malicious server: one refusal of the client's stream",
+               "the server refuses the client's stream once in a review's pull (grants and "
+               "caseload still active); the client then logs a lapse; the counselor reviews "
+               "twice against the honest server",
+               "reviews that miss the lapse and call their data current (leaked): %d of 2",
+               leaked);
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
@@ -1575,6 +1637,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_confirmation_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };
