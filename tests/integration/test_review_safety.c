@@ -1592,8 +1592,7 @@ test_one_refusal_does_not_stop_the_pull(void **state)
     counselor_asks(f, NULL);
 
     as(f->p.client_home);
-    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
-                 NULL),
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "lapse");
     tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
@@ -1603,8 +1602,8 @@ test_one_refusal_does_not_stop_the_pull(void **state)
         bool shown = count_of(j, "lapses") == 1, current = says_current(&r);
         if (!shown && current)
             leaked++;
-        fprintf(stderr, "review %d: exit %d, lapse %s, %s\n", i, r.status, shown ? "shown" : "MISSING",
-                current ? "called current" : "not current");
+        fprintf(stderr, "review %d: exit %d, lapse %s, %s\n", i, r.status,
+                shown ? "shown" : "MISSING", current ? "called current" : "not current");
         json_decref(j);
         dbk_run_result_free(&r);
     }
