@@ -15,6 +15,7 @@
 
 #include "dbk/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -758,9 +759,19 @@ dbk_review_freshen(dbk_session *s, bool offline)
     char text[32] = "";
     if (at > 0)
         dbk_co_ms_text(at * 1000, text);
-    return json_pack(
+    json_t *fresh = json_pack(
         "{s:o, s:o, s:b, s:b, s:b, s:i}", "as_of", at > 0 ? json_string(text) : json_null(),
         "as_of_unix", at > 0 ? json_integer(at) : json_null(), "pulled", pulled, "offline",
         rc != DBK_OK, "stale", !pulled || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
         "stale_after_hours", DBK_REVIEW_STALE_HOURS);
+    /* Forged revisions the pull refused (sync.h): nothing is missing for them, but the
+     * server is not honest, and the counselor is told as 'daybook sync' would tell. */
+    json_object_set_new(fresh, "refused_revisions", json_integer((json_int_t)st.forged_revisions));
+    if (st.forged_revisions > 0)
+        fprintf(stderr,
+                "daybook: WARNING: the server served %zu newer revision(s) of entries this "
+                "device holds that their authors did not sign (forged): refused; the entries "
+                "stay as this device holds them. Tell the clinic.\n",
+                st.forged_revisions);
+    return fresh;
 }

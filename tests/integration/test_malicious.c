@@ -1156,6 +1156,15 @@ test_forged_revision_hides_nothing(void **state)
 
     tamper_record(f, id, true);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    /* The review pulls it first, and says so too (its JSON and stderr). */
+    r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    json_t *rj = json_loads(r.out, 0, NULL);
+    bool review_said =
+        strstr(r.err, "forged") != NULL &&
+        json_integer_value(json_object_get(json_object_get(rj, "data"), "refused_revisions")) == 1;
+    json_decref(rj);
+    dbk_run_result_free(&r);
+    tamper_record(f, id, true); /* a second forgery, for the sync */
     r = tc_cli("sync", NULL);
     bool said = strstr(r.err, "forged") != NULL || strstr(r.err, "not signed") != NULL;
     dbk_run_result_free(&r);
@@ -1182,10 +1191,11 @@ test_forged_revision_hides_nothing(void **state)
                "server serves a newer revision of it whose signature does not hold; the counselor "
                "syncs, reviews and lists the caseload (summary cache on and off)",
                "reviews or caseload rows that lost the risk or the journal (leaked): %d of 4; the "
-               "sync said it refused a forged revision: %s",
-               leaked, said ? "yes" : "no");
+               "review and the sync said they refused a forged revision: %s, %s",
+               leaked, review_said ? "yes" : "no", said ? "yes" : "no");
     assert_int_equal(leaked, 0);
     assert_true(said);
+    assert_true(review_said);
 }
 
 /*
