@@ -337,6 +337,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     int rc, ret = DBK_EXIT_OK;
 
     fresh = dbk_review_freshen(s, no_pull);
+    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
     s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     rc = no_pull ? DBK_E_UNAVAILABLE : dbk_sync_caseload(s, &caseload);
     if (rc == DBK_E_UNAVAILABLE) {

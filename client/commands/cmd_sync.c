@@ -294,12 +294,7 @@ warn_partial(const dbk_sync_stats *st)
 {
     if (dbk_trust_report_any(&st->trust))
         warn_refused(&st->trust);
-    if (st->forged_revisions > 0)
-        fprintf(stderr,
-                "daybook: WARNING: the server served %zu newer revision(s) of entries "
-                "this device holds that their authors did not sign (forged): refused; "
-                "the entries stay as this device holds them. Tell the clinic.\n",
-                st->forged_revisions);
+    dbk_out_warn_forged(st->forged_revisions);
     if (st->undeliverable > 0)
         fprintf(stderr, "daybook: %lld record(s) you wrote for a client were not sent: the "
                         "client stopped sharing first. They stay on this device.\n",

@@ -15,7 +15,6 @@
 
 #include "dbk/error.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -765,13 +764,7 @@ dbk_review_freshen(dbk_session *s, bool offline)
         rc != DBK_OK, "stale", !pulled || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
         "stale_after_hours", DBK_REVIEW_STALE_HOURS);
     /* Forged revisions the pull refused (sync.h): nothing is missing for them, but the
-     * server is not honest, and the counselor is told as 'daybook sync' would tell. */
+     * server is not honest; the commands tell the counselor (cli/output.h). */
     json_object_set_new(fresh, "refused_revisions", json_integer((json_int_t)st.forged_revisions));
-    if (st.forged_revisions > 0)
-        fprintf(stderr,
-                "daybook: WARNING: the server served %zu newer revision(s) of entries this "
-                "device holds that their authors did not sign (forged): refused; the entries "
-                "stay as this device holds them. Tell the clinic.\n",
-                st.forged_revisions);
     return fresh;
 }

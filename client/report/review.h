@@ -39,8 +39,8 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
  * successful sync, local time, or null), as_of_unix, pulled, offline, stale,
  * refused_revisions}. A failed pull is no error: the data is shown as it is, marked
  * offline; one the server answered but not for every stream is not current (stale).
- * Forged revisions the pull refused (sync.h forged_revisions) are counted and warned
- * about on stderr.
+ * Forged revisions the pull refused (sync.h forged_revisions) are counted; the caller
+ * says so (cli/output.h dbk_out_warn_forged).
  */
 json_t *dbk_review_freshen(dbk_session *s, bool offline);
 

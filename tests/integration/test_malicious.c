@@ -1258,6 +1258,75 @@ test_unopened_entry_is_said(void **state)
     assert_int_equal(silent, 0);
 }
 
+/*
+ * A reading ended here that the server later lists as sharing again without telling
+ * (its grants_seq for the counselor not moved: a server restored, or one that says two
+ * things). The server revokes the client's grant on its file and tells the counselor
+ * (grants_seq bumped): the counselor's sync ends its reading of the stream, and the
+ * review is refused. The server then lists the grant active again, quietly; the client
+ * logs a lapse. The caseload says the client shares, so the review is made: it must
+ * show the lapse or say that its data is not current, never show days old entries as
+ * current. Counted: reviews that miss the lapse and call their data current (leaked).
+ */
+static void
+test_reading_ended_but_listed_sharing(void **state)
+{
+    struct fx *f = *state;
+    char ch[33], coh[33], sql[600];
+    int leaked = 0;
+
+    risky_journal_synced(f);
+    hex_of(f->p.client_id, ch);
+    hex_of(f->p.counselor_id, coh);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = 1 WHERE grantee = x'%s' AND stream IN (SELECT id "
+             "FROM streams WHERE owner = x'%s');"
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             coh, ch, coh);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    int refused = r.status != 0;
+    dbk_run_result_free(&r);
+
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN (SELECT id "
+             "FROM streams WHERE owner = x'%s');",
+             coh, ch);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    for (int i = 0; i < 2; i++) {
+        r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+        json_t *j = json_loads(r.out, 0, NULL), *d = json_object_get(j, "data");
+        bool shown =
+            json_integer_value(json_object_get(json_object_get(j, "lapses"), "count")) == 1;
+        bool current = r.status == 0 && json_is_true(json_object_get(d, "pulled")) &&
+                       json_is_false(json_object_get(d, "stale"));
+        if (!shown && current)
+            leaked++;
+        fprintf(stderr, "review %d: exit %d, lapse %s, %s\n", i, r.status,
+                shown ? "shown" : "MISSING", current ? "called current" : "not current");
+        json_decref(j);
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("restored server: a reading ended here, listed as sharing again quietly",
+               "the server revokes the client's grant and tells the counselor (its reading "
+               "ends); then lists the grant active again without telling; the client logs a "
+               "lapse; the counselor reviews twice",
+               "reviews refused while revoked: %d of 1; reviews that miss the lapse and call "
+               "their data current (leaked): %d of 2",
+               refused, leaked);
+    assert_int_equal(refused, 1);
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
@@ -1274,6 +1343,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_client_dropped_from_caseload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_revision_hides_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unopened_entry_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reading_ended_but_listed_sharing, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
