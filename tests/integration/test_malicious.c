@@ -1301,20 +1301,8 @@ test_reading_ended_but_listed_sharing(void **state)
           "lapse");
     tc_ok(tc_cli("sync", NULL), "sync");
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    for (int i = 0; i < 2; i++) {
-        r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
-        json_t *j = json_loads(r.out, 0, NULL), *d = json_object_get(j, "data");
-        bool shown =
-            json_integer_value(json_object_get(json_object_get(j, "lapses"), "count")) == 1;
-        bool current = r.status == 0 && json_is_true(json_object_get(d, "pulled")) &&
-                       json_is_false(json_object_get(d, "stale"));
-        if (!shown && current)
-            leaked++;
-        fprintf(stderr, "review %d: exit %d, lapse %s, %s\n", i, r.status,
-                shown ? "shown" : "MISSING", current ? "called current" : "not current");
-        json_decref(j);
-        dbk_run_result_free(&r);
-    }
+    for (int i = 0; i < 2; i++)
+        leaked += tc_review_misses_lapse(f->p.client_id, i);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("restored server: a reading ended here, listed as sharing again quietly",
                "the server revokes the client's grant and tells the counselor (its reading "
