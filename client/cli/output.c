@@ -23,6 +23,17 @@ dbk_out_warn_unopened(const dbk_eu_list *l)
 }
 
 void
+dbk_out_warn_forged(size_t n)
+{
+    if (n > 0)
+        fprintf(stderr,
+                "daybook: WARNING: the server served %zu newer revision(s) of entries this "
+                "device holds that their authors did not sign (forged): refused; the entries "
+                "stay as this device holds them. Tell the clinic.\n",
+                n);
+}
+
+void
 dbk_out_json(FILE *out, const json_t *j)
 {
     char *text = json_dumps(j, JSON_COMPACT);

@@ -27,6 +27,9 @@ void dbk_out_withheld_unchecked(const char *who, const char *why, const char *mi
 int dbk_out_columns(void);
 /* Warns on stderr when some entries could not be opened. */
 void dbk_out_warn_unopened(const dbk_eu_list *l);
+/* On stderr: the pull refused n forged newer revisions of entries this device holds
+ * (sync.h forged_revisions; nothing when n is 0). */
+void dbk_out_warn_forged(size_t n);
 
 /* The whole consent document (consent.h) in words, every section 2.31 element and the
  * section 2.32 notice, wrapped for a terminal. */

@@ -56,6 +56,9 @@ static const char help[] =
     "      never reached this device: the server is withholding them and the row is\n"
     "      missing them ('daybook review' and 'daybook sync' warn too; tell the\n"
     "      clinic unless its server was just restored from a backup)\n"
+    "  " DBK_REPORT_CASELOAD_UNLISTED "  a client whose entries this device holds but\n"
+    "      whom the server no longer lists (said on stderr too): the row shows what\n"
+    "      this device holds; ask the clinic why\n"
     "  USE REPORTED, HIGH CRAVING, NO ENTRIES N DAYS, ACCESS REVOKED / EXPIRED,\n"
     "  NOT SHARING\n"
     "It pulls first (--offline skips that); the first line says how fresh the data\n"
@@ -129,16 +132,26 @@ run_alias(dbk_session *s, int argc, char **argv)
     return DBK_EXIT_OK;
 }
 
+/* A client whose shared stream this device holds, added to ids (account -> caseload
+ * row) when not there: offline an empty row, online one marked not listed by the
+ * server (caseload.h DBK_REPORT_CASELOAD_UNLISTED). */
+struct local_ids {
+    json_t *ids;
+    bool online;
+};
+
 static void
 add_local(const dbk_local_stream *st, void *arg)
 {
-    json_t *ids = arg;
+    struct local_ids *a = arg;
     char t[DBK_ID_TEXT_LEN + 1];
     if (st->kind != DBK_LOCAL_SHARED)
         return;
     dbk_id_to_text(&st->owner, t);
-    if (json_object_get(ids, t) == NULL)
-        json_object_set_new(ids, t, json_object());
+    if (json_object_get(a->ids, t) == NULL)
+        json_object_set_new(a->ids, t,
+                            a->online ? json_pack("{s:b}", DBK_REPORT_CASELOAD_NOT_LISTED, 1)
+                                      : json_object());
 }
 
 static const char *
@@ -182,12 +195,16 @@ put_flags(const char *flags)
         printf("\n");
 }
 
-/* Every client: the caseload's, and, offline, those whose streams this device
- * holds (not the counselor's own). A new object of account -> caseload row. */
+/* Every client: the caseload's, and those whose streams this device holds (not the
+ * counselor's own), which the server's caseload, when it answered, did not list: a
+ * client shown once is never dropped because the server stopped listing them. A new
+ * object of account -> caseload row. */
 static json_t *
 caseload_ids(dbk_session *s, const json_t *caseload, bool offline)
 {
     json_t *ids = json_object(), *v;
+    struct local_ids loc = {ids, !offline};
+    char me[DBK_ID_TEXT_LEN + 1];
     size_t i;
 
     json_array_foreach(caseload, i, v) {
@@ -195,13 +212,10 @@ caseload_ids(dbk_session *s, const json_t *caseload, bool offline)
         if (a != NULL)
             json_object_set(ids, a, v);
     }
-    if (offline) {
-        char me[DBK_ID_TEXT_LEN + 1];
-        dbk_local_streams(s->L, add_local, ids);
-        json_object_del(ids, "");
-        dbk_id_to_text(&s->account, me);
-        json_object_del(ids, me);
-    }
+    dbk_local_streams(s->L, add_local, &loc);
+    json_object_del(ids, "");
+    dbk_id_to_text(&s->account, me);
+    json_object_del(ids, me);
     return ids;
 }
 
@@ -290,6 +304,25 @@ warn_withheld(const json_t *out)
     }
 }
 
+/* On stderr, each client this device holds whom the server's caseload left out. */
+static void
+warn_unlisted(const json_t *out)
+{
+    size_t i, j;
+    json_t *v, *f;
+    json_array_foreach(out, i, v) {
+        bool unlisted = false;
+        json_array_foreach(json_object_get(v, "flags"), j, f)
+            unlisted = unlisted || strcmp(json_string_value(f), DBK_REPORT_CASELOAD_UNLISTED) == 0;
+        if (unlisted)
+            fprintf(stderr,
+                    "daybook: warning: the server no longer lists %s among your clients; the "
+                    "row shows what this device holds from earlier syncs. Ask the clinic why (a "
+                    "server restored from a backup, or changed)\n",
+                    json_string_value(json_object_get(v, "label")));
+    }
+}
+
 /* The caseload (pulled first unless no_pull), its rows computed and printed. */
 static int
 show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
@@ -304,6 +337,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     int rc, ret = DBK_EXIT_OK;
 
     fresh = dbk_review_freshen(s, no_pull);
+    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
     s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     rc = no_pull ? DBK_E_UNAVAILABLE : dbk_sync_caseload(s, &caseload);
     if (rc == DBK_E_UNAVAILABLE) {
@@ -342,8 +376,10 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
             json_array_append_new(out, o);
     }
     dbk_report_caseload_sort(out);
-    if (ret == DBK_EXIT_OK)
+    if (ret == DBK_EXIT_OK) {
         warn_withheld(out);
+        warn_unlisted(out);
+    }
 
     if (ret == DBK_EXIT_OK && ctx->json) {
         json_t *doc = json_pack("{s:O, s:b, s:O}", "clients", out, "offline", offline,

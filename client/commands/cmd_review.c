@@ -31,6 +31,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "sharing.h"
+#include "sync.h"
 #include "trust.h"
 
 #include "dbk/error.h"
@@ -94,6 +95,60 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     return DBK_EXIT_OK;
 }
 
+/* When this device stopped reading the client's streams (an end a refused pull or the
+ * grants listing left: sync.c), the latest such time in Unix ms; 0 while it reads. */
+static int64_t
+reading_ended(dbk_session *s, const dbk_id *client)
+{
+    json_t *c = NULL, *v;
+    size_t i;
+    int64_t at = 0;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    if (dbk_sync_consents(s, &c) != DBK_OK)
+        return 0;
+    json_array_foreach(c, i, v) {
+        const char *o = json_string_value(json_object_get(v, "owner"));
+        int64_t e = json_integer_value(json_object_get(v, "ended_at"));
+        if (o != NULL && strcmp(o, t) == 0 && e > at)
+            at = e;
+    }
+    json_decref(c);
+    return at;
+}
+
+/*
+ * The consent checked now (caseload) says the client shares, yet this device stopped
+ * reading their stream (a server restored, or one that says two things, with no new
+ * grants_seq to make it look again): the grants are fetched again and, the end undone,
+ * the review pulls again (*fresh replaced). Still ended: the data is not current, and
+ * said so.
+ */
+static void
+reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
+                    json_t **fresh)
+{
+    int64_t at = caseload != NULL ? reading_ended(s, client) : 0;
+    char when[32];
+    if (at == 0)
+        return; /* reading, or the consent not checked now */
+    if (dbk_refresh_grants(s, NULL) == DBK_OK && reading_ended(s, client) == 0) {
+        json_decref(*fresh);
+        *fresh = dbk_review_freshen(s, false);
+        return;
+    }
+    dbk_co_ms_text(at, when);
+    json_object_set_new(*fresh, "pulled", json_false());
+    json_object_set_new(*fresh, "stale", json_true());
+    json_object_set_new(*fresh, "reading_ended_at", json_integer(at));
+    fprintf(stderr,
+            "daybook: WARNING: this device stopped reading %s's entries on %s (the server "
+            "refused them or listed the consent as ended), yet the server lists them as "
+            "sharing now: this review shows only what arrived before then. Sync again, and "
+            "tell the clinic if it stays so.\n",
+            label, when);
+}
+
 /* Whether the server withheld entries of the client's shared stream, as its signed
  * stream head says (proto/TRUST.md T12): told on stderr, and in the JSON. */
 static void
@@ -112,6 +167,16 @@ withheld_check(dbk_session *s, const dbk_id *client, json_t *rev)
     json_object_set_new(rev, "withheld", dbk_co_withheld_json(&r));
     dbk_out_withheld("the client", dbk_co_withheld_warn(&r), r.withheld, r.heads_unknown > 0,
                      "this review is missing them");
+}
+
+/* What stderr said of entries left out (dbk_out_warn_unopened), in the review itself, so
+ * that a review kept as a file says it too. */
+static void
+unopened_said(json_t *rev, const dbk_eu_list *l)
+{
+    json_object_set_new(rev, "unopened",
+                        json_pack("{s:I, s:I}", "records", (json_int_t)(l->bad - l->foreign_author),
+                                  "foreign_author", (json_int_t)l->foreign_author));
 }
 
 /* Writes the review in format to outpath (mode 0600) or stdout. */
@@ -268,6 +333,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     memset(&own, 0, sizeof own);
     /* Pull first: a review of stale data can say "no use" about a lapse. */
     fresh = dbk_review_freshen(&s, a.offline);
+    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     if ((ret = load_own(&s, &own, &aliases)) != DBK_EXIT_OK ||
         (ret = client_and_caseload(&s, &a, aliases, &client, &caseload)) != DBK_EXIT_OK)
@@ -275,6 +341,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_co_label(aliases, &client, label, sizeof label);
     if ((ret = check_consent(&s, caseload, &client, label, &entry, consent)) != DBK_EXIT_OK)
         goto out;
+    reading_ended_check(&s, caseload, &client, label, &fresh);
     /* When unsure, flag: online, but the server did not answer for the consent. */
     if (caseload == NULL && !a.offline)
         fprintf(stderr,
@@ -301,6 +368,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
+    unopened_said(rev, &l);
     json_object_set(rev, "data", fresh);
     json_object_set_new(rev, "consent",
                         json_pack("{s:s, s:b}", "state", consent[0] ? consent : "unknown",

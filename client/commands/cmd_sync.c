@@ -271,10 +271,11 @@ print_sync_json(const dbk_sync_stats *st, json_t *ended, const json_t *loop)
     if (st->failed_streams > 0 && st->server_error != DBK_OK)
         json_object_set_new(j, "server_error", json_string(dbk_err_code(st->server_error)));
     json_object_set_new(j, "refused",
-                        json_pack("{s:i, s:i, s:i, s:i}", "grants", (int)st->trust.bad_grants,
-                                  "replaced_grants", (int)st->trust.replaced_grants,
-                                  "kind_swaps", (int)st->trust.kind_swaps, "epoch_rollbacks",
-                                  (int)st->trust.epoch_rollbacks));
+                        json_pack("{s:i, s:i, s:i, s:i, s:i}", "grants", (int)st->trust.bad_grants,
+                                  "replaced_grants", (int)st->trust.replaced_grants, "kind_swaps",
+                                  (int)st->trust.kind_swaps, "epoch_rollbacks",
+                                  (int)st->trust.epoch_rollbacks, "revisions",
+                                  (int)st->forged_revisions));
     json_object_set_new(j, "withheld",
                         json_pack("{s:i, s:i, s:i}", "records", (int)st->trust.withheld,
                                   "head_rollbacks", (int)st->trust.head_rollbacks,
@@ -293,6 +294,7 @@ warn_partial(const dbk_sync_stats *st)
 {
     if (dbk_trust_report_any(&st->trust))
         warn_refused(&st->trust);
+    dbk_out_warn_forged(st->forged_revisions);
     if (st->undeliverable > 0)
         fprintf(stderr, "daybook: %lld record(s) you wrote for a client were not sent: the "
                         "client stopped sharing first. They stay on this device.\n",
@@ -324,7 +326,7 @@ warn_partial(const dbk_sync_stats *st)
                                          "time"
                                        : dbk_err_message(st->acts.error));
     return st->failed_streams > 0 || st->acts.pending > 0 || st->trust.withheld > 0 ||
-                   st->trust.head_rollbacks > 0
+                   st->trust.head_rollbacks > 0 || st->forged_revisions > 0
                ? DBK_EXIT_FAIL
                : DBK_EXIT_OK;
 }

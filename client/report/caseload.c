@@ -13,6 +13,10 @@
  * signed and this device checked counts: the server's caseload listing (last sync,
  * grant state) proves nothing of the kind. The flag leaves the order as it was: the
  * row sorts by the flags it has besides.
+ *
+ * After it, NOT IN SERVER'S CASELOAD for a client whose shared stream this device holds
+ * but whom the server's caseload, answered, left out: the row shows what this device
+ * holds, so that a client shown once (a risk flagged) never drops out unsaid.
  */
 #include "caseload.h"
 #include "counselor.h"
@@ -41,6 +45,7 @@ struct row {
     dbk_trust_report held; /* the stream head's check (dbk_co_withheld) */
     bool held_checked;     /* false: no shared stream of the client here, or: */
     bool held_failed;      /* the check could not run (the store failed) */
+    bool unlisted;         /* held here, not in the server's caseload it answered */
     json_t *flags;
 };
 
@@ -136,6 +141,8 @@ row_flags(struct row *r)
         json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_WITHHELD));
     else if (r->held_failed)
         json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_UNCHECKED));
+    if (r->unlisted)
+        json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_UNLISTED));
     if (r->used > 0)
         json_array_append_new(r->flags, json_string("USE REPORTED"));
     if (r->have_peak && r->peak >= DBK_REVIEW_HIGH_CRAVING)
@@ -165,6 +172,7 @@ row_start(dbk_session *s, struct row *r, const json_t *aliases, const char *k, c
         return false;
     dbk_co_label(aliases, &r->id, r->label, sizeof r->label);
     r->state = json_string_value(json_object_get(v, "grant_state"));
+    r->unlisted = json_is_true(json_object_get(v, DBK_REPORT_CASELOAD_NOT_LISTED));
     if (r->state != NULL)
         dbk_co_state_put(s, &r->id, r->state);
     r->from_server = json_is_integer(json_object_get(v, "last_sync_at"));
@@ -245,14 +253,13 @@ tally_one(struct tally *t, const dbk_sum_rec *x, const dbk_review_period *p,
     if (!(x->flags & DBK_SUM_BY_OWNER) || !(x->flags & DBK_SUM_HAS_DAY) ||
         x->type == DBK_SUM_TOMBSTONE)
         return;
-    t->first_day = x->day < t->first_day ? x->day : t->first_day;
-    t->last_day = x->day > t->last_day ? x->day : t->last_day;
+    int64_t day = dbk_review_day_in(p, x->day); /* as the review's gather counts it */
+    t->first_day = day < t->first_day ? day : t->first_day;
+    t->last_day = day > t->last_day ? day : t->last_day;
     t->last_clock = x->clock > t->last_clock ? x->clock : t->last_clock;
-    if (x->day > p->to)
-        return;
-    bool before = x->day < p->from;
+    bool before = day < p->from;
     if (!before) {
-        t->per_day[x->day - p->from]++;
+        t->per_day[day - p->from]++;
         if (x->type == DBK_SUM_CRAVING && (x->flags & DBK_SUM_INTENSITY)) {
             if (t->cravings++ == 0 || x->intensity10x > t->peak10x)
                 t->peak10x = x->intensity10x;

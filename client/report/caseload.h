@@ -15,6 +15,12 @@
 /* The flag of a row whose check could not run (the device's store failed): the
  * figures may be missing entries, and nothing says whether they are. First too. */
 #define DBK_REPORT_CASELOAD_UNCHECKED "WITHHELD? NOT CHECKED"
+/* The flag of a row of a client whose shared stream this device holds but whom the
+ * server's caseload, answered, does not list (a server restored, changed or lying):
+ * the row shows what this device holds, never drops a client it showed. The caseload
+ * row v of such a client is {DBK_REPORT_CASELOAD_NOT_LISTED: true}. */
+#define DBK_REPORT_CASELOAD_UNLISTED "NOT IN SERVER'S CASELOAD"
+#define DBK_REPORT_CASELOAD_NOT_LISTED "not_listed"
 
 /*
  * One client's row (the --json shape of 'daybook clients'), from the server's

@@ -45,7 +45,7 @@ score_json(const dbk_measure *m, const dbk_measure_score *sc, int64_t day)
 /* The scores of client's answers in the period, oldest first, after the newest one
  * before it (marked "baseline"). */
 static json_t *
-scores_json(const dbk_eu_list *l, const dbk_id *client, int64_t from, int64_t to)
+scores_json(const dbk_eu_list *l, const dbk_id *client, int64_t from)
 {
     json_t *out = json_array(), *before[3] = {NULL};
     int64_t before_day[3] = {0};
@@ -55,8 +55,10 @@ scores_json(const dbk_eu_list *l, const dbk_id *client, int64_t from, int64_t to
         dbk_measure_score sc;
         int64_t day;
         if (strcmp(e->type, "measure") != 0 || !dbk_id_equal(&e->owner, client) ||
-            !dbk_measure_rescore(e->doc, &m, &sc, &day) || day > to)
+            !dbk_measure_rescore(e->doc, &m, &sc, &day))
             continue;
+        /* Dated after today here (the client's zone or clock ahead): in the period, as
+         * the review counts it (period.h dbk_review_day_in), shown with its own date. */
         if (day >= from) {
             json_array_append_new(out, score_json(m, &sc, day));
             continue;
@@ -106,8 +108,8 @@ dbk_review_measures(const dbk_eu_list *l, const dbk_id *client, int64_t from, in
     static const char *const ids[] = {"phq9", "gad7", "bam"};
     for (size_t i = 0; i < 3; i++)
         json_object_set_new(cut, ids[i], json_string(cutoff_text(dbk_measure_find(ids[i]))));
-    return json_pack("{s:o, s:o, s:o}", "schedules", sched, "scores",
-                     scores_json(l, client, from, to), "cutoffs", cut);
+    return json_pack("{s:o, s:o, s:o}", "schedules", sched, "scores", scores_json(l, client, from),
+                     "cutoffs", cut);
 }
 
 static const char *

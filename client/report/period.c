@@ -36,6 +36,12 @@ dbk_review_period_make(const dbk_eu_list *l, const dbk_id *client, const char *s
     return DBK_OK;
 }
 
+int64_t
+dbk_review_day_in(const dbk_review_period *p, int64_t d)
+{
+    return d > p->to ? p->to : d;
+}
+
 static const char *
 str_or(const json_t *doc, const char *key, const char *dflt)
 {

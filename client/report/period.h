@@ -29,6 +29,15 @@ typedef struct dbk_review_period {
 int dbk_review_period_make(const dbk_eu_list *l, const dbk_id *client, const char *since,
                        dbk_review_period *p);
 
+/*
+ * The day an entry of day d counts on in period p: d itself, or p->to when d is after
+ * it. An entry's day is the client's (the date it was written with); a client in a time
+ * zone ahead of this device's, or whose clock runs ahead within the server's bound,
+ * writes on what is still yesterday here. Such an entry is in the review, risk
+ * language and lapses included, counted today, never left after the period's end.
+ */
+int64_t dbk_review_day_in(const dbk_review_period *p, int64_t d);
+
 /* The time key of doc (occurred_at, written_at) with the client's zone at writing:
  * its "tz" name, else the offset it was written with. */
 void dbk_review_when(const json_t *doc, const char *key, char out[DBK_REVIEW_WHEN_MAX]);

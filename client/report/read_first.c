@@ -454,7 +454,7 @@ kept_add(const dbk_id *client, const dbk_eu_list *l, const dbk_review_period *p,
         int64_t d;
         if (!dbk_id_equal(&e->owner, client) || !dbk_id_equal(&e->hdr.author, client) ||
             (strcmp(e->type, "journal") != 0 && strcmp(e->type, "craving") != 0) ||
-            !dbk_eu_entry_day(e->doc, &d) || d < p->from || d > p->to)
+            !dbk_eu_entry_day(e->doc, &d) || dbk_review_day_in(p, d) < p->from)
             continue;
         dbk_id_to_text(&e->hdr.record, id);
         if (json_object_get(kept, id) != NULL)

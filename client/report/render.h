@@ -24,5 +24,9 @@ void dbk_report_html(FILE *o, const json_t *r);
  * said when it was made; NULL when the check found nothing. *loud: the server is
  * withholding entries (not only "cannot tell"). */
 const char *dbk_report_withheld_says(const json_t *r, char *buf, size_t cap, bool *loud);
+/* What the review's "unopened" says (entries of the review that did not open, or were
+ * signed by someone who may not write them, all left out), as one sentence into buf for
+ * both renderers; NULL when there were none. */
+const char *dbk_report_unopened_says(const json_t *r, char *buf, size_t cap);
 
 #endif

@@ -528,6 +528,11 @@ dbk_report_html(FILE *o, const json_t *r)
         esc(o, says);
         fputs("</p>\n", o);
     }
+    if (dbk_report_unopened_says(r, says, sizeof says) != NULL) {
+        fputs("<p class=\"stale\" id=\"unopened\">", o);
+        esc(o, says);
+        fputs("</p>\n", o);
+    }
     html_read_first(o, json_object_get(r, "read_first"));
     html_lapses(o, r);
     html_engagement(o, r);

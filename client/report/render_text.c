@@ -190,6 +190,33 @@ text_header(FILE *o, const json_t *r)
         put_wrapped(o, says, 0);
         fputs(loud && color ? "\033[0m" : "", o);
     }
+    if (dbk_report_unopened_says(r, says, sizeof says) != NULL) {
+        fputs(color ? "\033[1;31m" : "", o);
+        put_wrapped(o, says, 0);
+        fputs(color ? "\033[0m" : "", o);
+    }
+}
+
+const char *
+dbk_report_unopened_says(const json_t *r, char *buf, size_t cap)
+{
+    const json_t *u = json_object_get(r, "unopened");
+    json_int_t n = json_integer_value(json_object_get(u, "records")),
+               f = json_integer_value(json_object_get(u, "foreign_author"));
+    if (n <= 0 && f <= 0)
+        return NULL;
+    if (f <= 0)
+        snprintf(buf, cap,
+                 "!! %lld ENTR%s COULD NOT BE OPENED (damaged, or not signed by its writer: "
+                 "the server may have forged %s); this review is missing %s.",
+                 (long long)n, n == 1 ? "Y" : "IES", n == 1 ? "it" : "them",
+                 n == 1 ? "it" : "them");
+    else
+        snprintf(buf, cap,
+                 "!! %lld ENTR%s COULD NOT BE OPENED OR WERE SIGNED BY SOMEONE WHO MAY NOT WRITE "
+                 "THEM (%lld); this review is missing them.",
+                 (long long)(n + f), n + f == 1 ? "Y" : "IES", (long long)f);
+    return buf;
 }
 
 const char *

@@ -208,14 +208,15 @@ gather(dbk_session *s, const dbk_eu_list *l, const dbk_id *client, struct acc *a
         if (!dbk_id_equal(&e->hdr.author, client) || strcmp(e->type, "tombstone") == 0 ||
             !dbk_eu_entry_day(e->doc, &d))
             continue;
+        /* A day after this device's today is the client's (a time zone ahead, a clock
+         * ahead): the entry counts today, never outside the review. */
+        d = dbk_review_day_in(a->p, d);
         if (e->hdr.rev.clock > a->last_clock)
             a->last_clock = e->hdr.rev.clock;
         if (d > a->last_day)
             a->last_day = d;
         if (d < a->first_day)
             a->first_day = d;
-        if (d > a->p->to)
-            continue;
         if (strcmp(e->type, "journal") == 0 || strcmp(e->type, "craving") == 0 ||
             strcmp(e->type, "checkin") == 0 || strcmp(e->type, "measure") == 0) {
             a->flaggable[a->nflaggable].e = e;
@@ -735,7 +736,7 @@ out:
 json_t *
 dbk_review_freshen(dbk_session *s, bool offline)
 {
-    dbk_sync_stats st;
+    dbk_sync_stats st = {0};
     int rc = DBK_E_UNAVAILABLE;
     if (!offline && s->server[0] != '\0') {
         int saved = s->net_timeout_s;
@@ -749,15 +750,21 @@ dbk_review_freshen(dbk_session *s, bool offline)
         rc = dbk_sync_pull_first(s, &st);
         s->net_timeout_s = saved;
     }
+    /* Answered, but not for every stream (one left out, failed, or with more to come):
+     * not current, whatever the time of the last sync says (sync.h unpulled). */
+    bool pulled = rc == DBK_OK && st.unpulled == 0;
     int64_t at = dbk_local_get_int(s->L, "last_sync", 0);
     int64_t age = at > 0 ? (int64_t)time(NULL) - at : -1;
     char text[32] = "";
     if (at > 0)
         dbk_co_ms_text(at * 1000, text);
-    return json_pack("{s:o, s:o, s:b, s:b, s:b, s:i}", "as_of",
-                     at > 0 ? json_string(text) : json_null(), "as_of_unix",
-                     at > 0 ? json_integer(at) : json_null(), "pulled", rc == DBK_OK, "offline",
-                     rc != DBK_OK, "stale",
-                     rc != DBK_OK || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
-                     "stale_after_hours", DBK_REVIEW_STALE_HOURS);
+    json_t *fresh = json_pack(
+        "{s:o, s:o, s:b, s:b, s:b, s:i}", "as_of", at > 0 ? json_string(text) : json_null(),
+        "as_of_unix", at > 0 ? json_integer(at) : json_null(), "pulled", pulled, "offline",
+        rc != DBK_OK, "stale", !pulled || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
+        "stale_after_hours", DBK_REVIEW_STALE_HOURS);
+    /* Forged revisions the pull refused (sync.h): nothing is missing for them, but the
+     * server is not honest; the commands tell the counselor (cli/output.h). */
+    json_object_set_new(fresh, "refused_revisions", json_integer((json_int_t)st.forged_revisions));
+    return fresh;
 }

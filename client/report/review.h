@@ -36,8 +36,11 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
  * Pulls first unless offline (a sync, as 'daybook sync' makes it: the grants are
  * fetched again when the server's grants_seq moved; each request bounded by
  * DBK_REVIEW_PULL_TIMEOUT_S) and says how fresh the data is: {as_of (the last
- * successful sync, local time, or null), as_of_unix, pulled, offline, stale}.
- * A failed pull is no error: the data is shown as it is, marked offline.
+ * successful sync, local time, or null), as_of_unix, pulled, offline, stale,
+ * refused_revisions}. A failed pull is no error: the data is shown as it is, marked
+ * offline; one the server answered but not for every stream is not current (stale).
+ * Forged revisions the pull refused (sync.h forged_revisions) are counted; the caller
+ * says so (cli/output.h dbk_out_warn_forged).
  */
 json_t *dbk_review_freshen(dbk_session *s, bool offline);
 

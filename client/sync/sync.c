@@ -9,6 +9,7 @@
 #include "unlock.h"
 
 #include "dbk/base64.h"
+#include "dbk/envelope.h"
 #include "dbk/error.h"
 #include "dbk/grant.h"
 
@@ -342,8 +343,59 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
     return rc;
 }
 
+/* The current revision of a record held here, for replaces_forged. */
+struct current_rev {
+    bool have;
+    dbk_envelope_hdr hdr;
+};
+
+static void
+on_current(const dbk_local_record *r, void *arg)
+{
+    struct current_rev *c = arg;
+    if (r->current && !c->have)
+        c->have = true, c->hdr = r->hdr;
+}
+
+/*
+ * Whether env (header h, of a stream owned by owner) would replace the current revision
+ * of a record held here without being its author's: its signature does not hold under
+ * the author's key as this device knows it (its own, or pinned: trust.h), or no key is
+ * known for its author while the current revision is the owner's own writing (which
+ * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7). Such a
+ * revision would become current and, not opening, take the entry out of every view (a
+ * risky journal the counselor read, gone from Read first). A new record, or a revision
+ * that would not be current, is stored as before: opening checks it.
+ */
+static bool
+replaces_forged(dbk_session *s, const unsigned char *env, size_t len, const dbk_envelope_hdr *h,
+                const dbk_id *owner)
+{
+    struct current_rev c;
+    unsigned char pk[32], *in;
+    size_t n;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    if (dbk_local_revisions(s->L, &h->record, on_current, &c) != DBK_OK)
+        return true; /* cannot tell what it would replace: kept out, as unsure */
+    if (!c.have || dbk_revision_cmp(&h->rev, &c.hdr.rev) <= 0)
+        return false;
+    rc = dbk_trust_sign_pk(s, &h->author, pk);
+    if (rc == DBK_E_NOT_FOUND)
+        return dbk_id_equal(&c.hdr.author, owner);
+    if (rc != DBK_OK || (in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len)) == NULL)
+        return true;
+    n = dbk_envelope_signing_input(env, len, in);
+    rc = crypto_sign_verify_detached(env + len - crypto_sign_BYTES, in, n, pk);
+    free(in);
+    return rc != 0;
+}
+
+/* ended: the ids of streams this answer marked ended (the server refused their pull),
+ * to be checked against the grants the server lists (apply_answer). */
 static int
-apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *ended)
 {
     const char *sid = json_string_value(json_object_get(entry, "stream"));
     json_t *records = json_object_get(entry, "records"), *r;
@@ -360,15 +412,19 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
             json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
         int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
         /* Another's stream whose grants were revoked or ran out: its reading ended (the
-         * grants refresh that follows gives the exact time), not a failure. */
+         * grants refresh that follows gives the exact time), not a failure. The refusal is
+         * the server's word: the refresh runs in this answer (apply_answer) and a grant it
+         * still lists active undoes the end. */
         if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
             !dbk_id_equal(&ls.owner, &s->account)) {
-            if (end_get(s, &id) == 0)
-                return end_mark(s, &id, (int64_t)time(NULL) * 1000,
-                                err == DBK_E_EXPIRED ? "expired" : "revoked");
-            return DBK_OK;
+            if (end_get(s, &id) != 0)
+                return DBK_OK;
+            json_array_append_new(ended, json_string(sid));
+            return end_mark(s, &id, (int64_t)time(NULL) * 1000,
+                            err == DBK_E_EXPIRED ? "expired" : "revoked");
         }
         st->failed_streams++;
+        st->unpulled++;
         return DBK_OK;
     }
     json_array_foreach(records, i, r) {
@@ -384,6 +440,12 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st)
         if (rc == DBK_OK && (dbk_envelope_parse(env, len, &h) != DBK_OK ||
                              !dbk_id_equal(&h.stream, &id)))
             rc = DBK_E_BAD_ENVELOPE;
+        if (rc == DBK_OK && !is_head(&h.stream, &h.record) &&
+            replaces_forged(s, env, len, &h, &ls.owner)) {
+            st->forged_revisions++; /* refused: what this device holds stays */
+            free(env);
+            continue;
+        }
         if (rc == DBK_OK)
             rc = dbk_local_record_put(s->L, env, len,
                                       json_integer_value(json_object_get(r, "seq")), false, &cur);
@@ -483,37 +545,76 @@ check_heads(dbk_session *s, dbk_trust_report *r)
 /* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
  * the pulls merged, the clock and the time of the sync stored, and the grants
  * refreshed when the server's grants_seq moved (*more: pull again). */
-static int
-apply_answer(dbk_session *s, const json_t *resp, dbk_sync_stats *st, bool *more)
+/* How many of the streams asked for (the request's pull) the answer's pull leaves out. */
+static size_t
+left_out(const json_t *asked, const json_t *resp)
 {
-    json_t *e;
-    size_t i;
+    json_t *answered = json_object(), *e;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(resp, "pull"), i, e) {
+        const char *sid = json_string_value(json_object_get(e, "stream"));
+        if (sid != NULL)
+            json_object_set_new(answered, sid, json_true());
+    }
+    json_array_foreach(asked, i, e) {
+        const char *sid = json_string_value(json_object_get(e, "stream"));
+        n += sid != NULL && json_object_get(answered, sid) == NULL;
+    }
+    json_decref(answered);
+    return n;
+}
+
+static int
+apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
+             bool *more)
+{
+    json_t *e, *ended = json_array();
+    size_t i, out = left_out(asked, resp);
     int rc;
 
-    if ((rc = dbk_local_begin(s->L)) != DBK_OK)
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
+        json_decref(ended);
         return rc;
+    }
     json_array_foreach(json_object_get(resp, "push"), i, e)
         if (rc == DBK_OK)
             rc = apply_push(s, e, st);
     json_array_foreach(json_object_get(resp, "pull"), i, e)
         if (rc == DBK_OK)
-            rc = apply_pull(s, e, more, st);
-    if (rc == DBK_OK)
-        rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
+            rc = apply_pull(s, e, more, st, ended);
+    /* A stream the server did not answer for was not pulled: said as one that failed. */
+    st->failed_streams += out, st->unpulled += out;
     /* What the pulls merged into the clock, as dbk_session_clock: never lower than
      * what is stored, which a command run during this sync may have raised. */
     if (rc == DBK_OK && (rc = dbk_session_clock_load(s)) == DBK_OK)
         rc = dbk_local_put_int(s->L, "hlc", (int64_t)s->hlc.last);
     if (rc == DBK_OK) {
-        /* A new grant (a client shared, a stream rotated) shows as a new grants_seq. */
+        /* A new grant (a client shared, a stream rotated) shows as a new grants_seq; a
+         * stream whose pull was refused just now is checked against the grants too. */
         int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
-        if (seq != dbk_local_get_int(s->L, "grants_seq", -1)) {
+        bool moved = seq != dbk_local_get_int(s->L, "grants_seq", -1);
+        if (moved || json_array_size(ended) > 0) {
             rc = dbk_refresh_grants(s, &st->trust);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "grants_seq", seq);
-            *more = true; /* pull the streams just learned */
+            *more = *more || moved; /* pull the streams just learned */
+        }
+        /* Refused, yet its grant still listed active (the end undone): a server that
+         * says two things. Not pulled, so not current (sync.h unpulled); asked again at
+         * the next sync. */
+        json_array_foreach(ended, i, e) {
+            dbk_id sid;
+            const char *t = json_string_value(e);
+            if (rc == DBK_OK && dbk_id_from_text(&sid, t, strlen(t)) == DBK_OK &&
+                end_get(s, &sid) == 0)
+                st->failed_streams++, st->unpulled++;
         }
     }
+    json_decref(ended);
+    /* The time of the sync only when every stream asked for is up to date: not while
+     * one failed, was left out or has more to come (the next round writes it). */
+    if (rc == DBK_OK && st->unpulled == 0 && !*more)
+        rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
     if (rc == DBK_OK)
         rc = dbk_local_commit(s->L);
     else
@@ -540,7 +641,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
         json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
     json_decref(pa.by_stream);
     *pushed = pa.n;
-    body = json_pack("{s:o, s:o, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
+    body = json_pack("{s:o, s:O, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
                      "max_bytes", PULL_MAX_BYTES);
     if (rc == DBK_OK)
         rc = dbk_net_call(s, "POST", "/v1/sync", body, true, &status, &resp);
@@ -552,7 +653,8 @@ sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
         st->server_error = rc;
     }
     if (rc == DBK_OK)
-        rc = apply_answer(s, resp, st, more);
+        rc = apply_answer(s, pl.arr, resp, st, more);
+    json_decref(pl.arr);
     json_decref(resp);
     return rc;
 }
@@ -598,14 +700,17 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
      * here, not after every entry: pushed after the records they count. */
     if ((rc = dbk_trust_heads_write(s)) != DBK_OK)
         return rc;
+    bool more = false;
     for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
-        bool more = false;
+        more = false;
         if ((rc = sync_round(s, st, &pushed, &more)) != DBK_OK)
             break;
         if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
             break;
     }
+    if (rc == DBK_OK && more)
+        st->unpulled++; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)
         rc = resend_acts(s, st);
     st->pending = dbk_sync_pending(s);

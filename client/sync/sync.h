@@ -46,6 +46,18 @@ typedef struct dbk_sync_acts_result {
 
 typedef struct dbk_sync_stats {
     size_t pushed, pulled, failed_streams;
+    /* Streams asked for that the server's answers did not bring up to date: left out of
+     * an answer, answered with an error (other than a reading that ended), or still with
+     * more to pull when the rounds ran out. Then "last_sync" is not moved: what this
+     * device holds is as of the last sync that pulled every stream, and a review built on
+     * it is not current (report/review.c dbk_review_freshen). */
+    size_t unpulled;
+    /* Revisions pulled that would have replaced the current revision of a record held
+     * here but are not its author's (the signature does not hold under the author's key
+     * as this device knows it; or, for a record the stream's owner wrote last, no key
+     * is known for the author): refused, not stored, so a server cannot take away an
+     * entry this device holds by serving a newer revision of it. */
+    size_t forged_revisions;
     dbk_sync_ended ended[DBK_SYNC_ENDED_MAX]; /* newly ended, each told once */
     size_t nended;
     int64_t pending; /* left in the outbox */

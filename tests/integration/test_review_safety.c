@@ -1138,8 +1138,43 @@ struct liar {
     volatile bool stop;
     struct answer one, whole;
     int asked_one, asked_whole;
+    /* POST /v1/sync: NULL, 503; else answered 200 for each stream asked as this says
+     * (liar_sync), with grants_seq as this device holds it. */
+    const char *sync;
+    long long grants_seq;
+    int asked_sync;
     pthread_t th;
 };
+
+/* POST /v1/sync's answer to body (the request's): nothing pushed, and each stream it
+ * asks for left out ("none"), answered with an error ("error"), refused as if the
+ * reader's access had ended ("forbidden"), or answered with no records and more to
+ * come, for ever ("more"). */
+static char *
+liar_sync(const struct liar *l, const char *body)
+{
+    json_t *req = json_loads(body, 0, NULL), *pull = json_array(), *x;
+    size_t i;
+    json_array_foreach(json_object_get(req, "pull"), i, x) {
+        json_t *stream = json_object_get(x, "stream");
+        if (strcmp(l->sync, "forbidden") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
+                                                  "code", "forbidden", "message", "x"));
+        else if (strcmp(l->sync, "error") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
+                                                  "code", "internal", "message", "x"));
+        else if (strcmp(l->sync, "more") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:[], s:O, s:b, s:i}", "stream", stream,
+                                                  "records", "next", json_object_get(x, "since"),
+                                                  "more", 1, "epoch", 1000000));
+    }
+    json_t *a = json_pack("{s:[], s:o, s:I}", "push", "pull", pull, "grants_seq",
+                          (json_int_t)l->grants_seq);
+    char *out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    json_decref(req);
+    return out;
+}
 
 static void
 liar_answer(int c, const struct answer *a)
@@ -1175,7 +1210,19 @@ liar_run(void *arg)
         }
         req[n] = '\0';
         static const struct answer down = {503, ""};
-        if (strncmp(req, "GET /v1/caseload?account=", 25) == 0) {
+        if (l->sync != NULL && strncmp(req, "POST /v1/sync ", 14) == 0) {
+            /* The body, to its Content-Length. */
+            const char *cl = strcasestr(req, "content-length:"), *b = strstr(req, "\r\n\r\n");
+            size_t want = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0, at = (size_t)(b + 4 - req);
+            while (n < sizeof req - 1 && n - at < want &&
+                   (r = read(c, req + n, sizeof req - 1 - n)) > 0)
+                n += (size_t)r;
+            req[n] = '\0';
+            l->asked_sync++;
+            char *body = liar_sync(l, req + at);
+            liar_answer(c, &(struct answer){200, body});
+            free(body);
+        } else if (strncmp(req, "GET /v1/caseload?account=", 25) == 0) {
             l->asked_one++;
             liar_answer(c, &l->one);
         } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
@@ -1213,6 +1260,20 @@ liar_stop(struct liar *l)
     close(l->fd);
 }
 
+/* The counselor's profile pointed at the liar l (l NULL: back at the real server). */
+static void
+counselor_asks(struct fx *f, const struct liar *l)
+{
+    char url[4200], sql[4400];
+    if (l != NULL)
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", l->port);
+    else
+        snprintf(url, sizeof url, "%s", f->srv.base_url);
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
+             url);
+    profile_stamp(f->p.counselor_home, sql);
+}
+
 /*
  * A server that answers the review's one-row caseload (GET /v1/caseload?account=)
  * otherwise than the whole caseload, refuses the parameter on purpose to be asked for
@@ -1228,7 +1289,7 @@ static void
 test_caseload_row_lies(void **state)
 {
     struct fx *f = *state;
-    char other[DBK_ID_TEXT_LEN + 1], sql[256], bodies[6][512];
+    char other[DBK_ID_TEXT_LEN + 1], bodies[6][512];
     dbk_id id;
     const char *me = f->p.client_id;
     struct liar l = {0};
@@ -1268,10 +1329,7 @@ test_caseload_row_lies(void **state)
     };
 
     liar_start(&l);
-    snprintf(sql, sizeof sql,
-             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
-             l.port);
-    profile_stamp(f->p.counselor_home, sql);
+    counselor_asks(f, &l);
     for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
         l.one = lies[i].one;
         l.whole = lies[i].whole;
@@ -1311,9 +1369,7 @@ test_caseload_row_lies(void **state)
     unchecked_said = unchecked_said && r.status == 0 && contains(r.out, "CONSENT NOT CHECKED NOW");
     dbk_run_result_free(&r);
     liar_stop(&l);
-    snprintf(sql, sizeof sql, "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';",
-             f->srv.base_url);
-    profile_stamp(f->p.counselor_home, sql);
+    counselor_asks(f, NULL);
 
     dbk_report("malicious server: the review's one caseload row",
                "the server answers GET /v1/caseload?account= otherwise than the whole "
@@ -1331,6 +1387,224 @@ test_caseload_row_lies(void **state)
     assert_true(shown);
     assert_true(said);
     assert_true(unchecked_said);
+}
+
+/*
+ * A client whose day is ahead of the counselor's: in a time zone ahead (here UTC+14
+ * against the counselor's UTC-11, so the client's date is always the counselor's
+ * tomorrow or later; across US zones it is so every night between the client's
+ * midnight and the counselor's), or a device clock ahead within the server's bound.
+ * The client writes a journal that reads as suicidal ideation and logs a lapse; both
+ * are dated by the client's day. The counselor's review and caseload, with the
+ * summary cache and without it, must show both in Read first, the journal, the
+ * lapses and the row's RISK and USE REPORTED: an entry dated after the counselor's
+ * today is not an entry outside the review. Counted: risk or lapse hidden (leaked).
+ */
+static void
+test_entry_dated_after_the_counselors_today(void **state)
+{
+    struct fx *f = *state;
+    const char *ideation = "Nobody would notice. I just want to end my life.";
+    int hidden = 0;
+
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync first");
+    as(f->p.client_home);
+    setenv("TZ", "AHEAD-14", 1); /* POSIX: UTC+14 */
+    tc_ok(tc_cli("journal", "-m", ideation, NULL), "journal");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    setenv("TZ", "BEHIND+11", 1); /* UTC-11 */
+    as(f->p.counselor_home);
+    for (int plain = 0; plain < 2; plain++) {
+        if (plain)
+            setenv("DAYBOOK_NO_SUMMARY", "1", 1);
+        json_t *r = review_json("Sam R");
+        const json_t *risk = read_first_item(r, "risk", NULL);
+        bool journal =
+            json_array_size(json_object_get(r, "journal")) == 1 || count_of(r, "journal") == 1;
+        if (risk == NULL || read_first_item(r, "use", "heroin") == NULL ||
+            count_of(r, "lapses") != 1 || !journal) {
+            fprintf(stderr, "review (%s): risk %s, use %s, lapses %lld, journal %s\n",
+                    plain ? "no summary" : "summary", risk ? "shown" : "HIDDEN",
+                    read_first_item(r, "use", "heroin") ? "shown" : "HIDDEN", count_of(r, "lapses"),
+                    journal ? "shown" : "HIDDEN");
+            hidden++;
+        }
+        json_decref(r);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        const json_t *row = client_row(cl, "Sam R", NULL);
+        if (json_integer_value(json_object_get(row, "risk")) <= 0 ||
+            !has_flag(row, "USE REPORTED")) {
+            fprintf(stderr, "clients (%s): risk %lld, use reported %s\n",
+                    plain ? "no summary" : "summary",
+                    (long long)json_integer_value(json_object_get(row, "risk")),
+                    has_flag(row, "USE REPORTED") ? "yes" : "NO");
+            hidden++;
+        }
+        json_decref(cl);
+    }
+    unsetenv("DAYBOOK_NO_SUMMARY");
+    dbk_run_result t = tc_cli("review", "Sam R", NULL);
+    if (!contains(t.out, "!! RISK LANGUAGE") || !contains(t.out, "end my life"))
+        hidden++;
+    dbk_run_result_free(&t);
+    unsetenv("TZ");
+    dbk_report("review: an entry dated after the counselor's today",
+               "the client (UTC+14) writes a suicidal journal and logs a lapse; the counselor "
+               "(UTC-11) reviews and lists the caseload, with the summary cache and without",
+               "risk or lapse hidden from a review or a caseload row (leaked): %d of 5", hidden);
+    assert_int_equal(hidden, 0);
+}
+
+/* The text of meta key in the profile in home (read-only), into out; "" when none. */
+static void
+profile_meta(const char *home, const char *key, char *out, size_t cap)
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT CAST(value AS TEXT) FROM meta WHERE key = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Whether the JSON of a review or caseload (r, --json) says its data is current. */
+static bool
+says_current(const dbk_run_result *r)
+{
+    json_t *j = json_loads(r->out, 0, NULL);
+    const json_t *d = json_object_get(j, "data");
+    bool cur = r->status == 0 && json_is_true(json_object_get(d, "pulled")) &&
+               json_is_false(json_object_get(d, "stale"));
+    json_decref(j);
+    return cur;
+}
+
+/*
+ * A server that answers the pull but not for the client's stream. The counselor synced
+ * an hour's worth ago (not yet stale by age); then the server answers POST /v1/sync
+ * with 200 but leaves every stream asked out of its answer, or answers each with an
+ * error, or with no records and "more" for ever (the client gives up after its rounds).
+ * Nothing of the client's was brought up to date: the review and the caseload must not
+ * say their data is current (pulled, not stale), and the "data as of" must stay the
+ * last sync that did pull everything, so that a review --offline later is not made
+ * current by it either. Counted: reviews and caseloads that called such data current
+ * (leaked).
+ */
+static void
+test_pull_not_answered_is_not_fresh(void **state)
+{
+    struct fx *f = *state;
+    static const char *const modes[] = {"none", "error", "more"};
+    char seq[32], before[32], after[32];
+    struct liar l = {0};
+    int leaked = 0, loud = 0, moved = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R")); /* the real server: current, and said so */
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    profile_meta(f->p.counselor_home, "last_sync", before, sizeof before);
+    char body[512];
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    sleep(1); /* a last_sync written now would differ from before */
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        l.sync = modes[i];
+        dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+        if (says_current(&r)) {
+            fprintf(stderr, "review called current after a pull answered '%s'\n", modes[i]);
+            leaked++;
+        }
+        dbk_run_result_free(&r);
+        r = tc_cli("--json", "clients", NULL);
+        if (says_current(&r)) {
+            fprintf(stderr, "clients called current after a pull answered '%s'\n", modes[i]);
+            leaked++;
+        }
+        dbk_run_result_free(&r);
+        r = tc_cli("review", "Sam R", NULL);
+        loud += r.status == 0 && contains(r.out, "!! DATA AS OF");
+        dbk_run_result_free(&r);
+    }
+    profile_meta(f->p.counselor_home, "last_sync", after, sizeof after);
+    moved = strcmp(before, after) != 0;
+    int asked = l.asked_sync;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: a pull answered without the client's stream",
+               "the counselor synced; the server then answers POST /v1/sync with 200 but leaves "
+               "the streams out, answers each with an error, or says more for ever; the "
+               "counselor reviews and lists the caseload",
+               "reviews and caseloads called current (leaked): %d of 6; text reviews saying !! "
+               "DATA AS OF: %d of 3; data as of moved to a sync that pulled nothing: %s; syncs "
+               "asked: %d",
+               leaked, loud, moved ? "yes" : "no", asked);
+    assert_true(asked >= 6);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(loud, 3);
+    assert_false(moved);
+}
+
+/*
+ * A server that refuses the client's stream once, as if the client had revoked, while
+ * its grants and caseload still say the client shares (grants_seq unchanged). The
+ * counselor's review meets the refusal in its pull; then the server answers honestly
+ * again and the client logs a lapse. The counselor's next review must show the lapse,
+ * or say loudly that it cannot: one refusal from the server must not stop this device
+ * pulling a client who still shares, with reviews that call themselves current.
+ * Counted: reviews that miss the lapse and call their data current (leaked).
+ */
+static void
+test_one_refusal_does_not_stop_the_pull(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], body[512];
+    struct liar l = {0};
+    int leaked = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    l.sync = "forbidden";
+    liar_start(&l);
+    counselor_asks(f, &l);
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    for (int i = 0; i < 2; i++)
+        leaked += tc_review_misses_lapse("Sam R", i);
+    dbk_report("malicious server: one refusal of the client's stream",
+               "the server refuses the client's stream once in a review's pull (grants and "
+               "caseload still active); the client then logs a lapse; the counselor reviews "
+               "twice against the honest server",
+               "reviews that miss the lapse and call their data current (leaked): %d of 2",
+               leaked);
+    assert_int_equal(leaked, 0);
 }
 
 int
@@ -1352,6 +1626,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pin_unreadable_not_repinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirmation_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
