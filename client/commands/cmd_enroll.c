@@ -583,6 +583,27 @@ said_other_counselor(dbk_ctx *ctx, const dbk_link *u, const char *first_by)
             first, u->by[0] != '\0' ? " (" : "", u->by, u->by[0] != '\0' ? ")" : "");
 }
 
+/* What a failed enrollment says, and its exit code. */
+static int
+enroll_failed(dbk_session *s, const dbk_link *u, int rc)
+{
+    if (rc == DBK_E_GONE) {
+        fprintf(stderr, "daybook: this code was already used or has expired; ask your "
+                        "counselor for a new one\n");
+        return DBK_EXIT_FAIL;
+    }
+    if (rc == DBK_E_FINGERPRINT)
+        return DBK_EXIT_FAIL; /* said already */
+    int ret = dbk_cmd_fail("enrollment failed", rc);
+    /* The server's or the network's failure after the request went (a cut, a timeout, a
+     * 5xx), not this device's own (a file, memory, a corrupt token). */
+    if (was_sent(s, u, true) && (rc == DBK_E_UNAVAILABLE || rc == DBK_E_STORE_UNAVAILABLE ||
+                                 rc == DBK_E_INTERNAL || rc == DBK_E_TIMEOUT))
+        fprintf(stderr, "daybook: the server may have enrolled this device before its "
+                        "answer was lost; run the same 'daybook enroll' again to finish\n");
+    return ret;
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -646,21 +667,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         printf("{\"role\":\"counselor\",\"server\":\"%s\"}\n", s.server);
     else if (rc == DBK_OK)
         printf("Counselor account ready on %s.\n", s.server);
-    else if (rc == DBK_E_GONE) {
-        fprintf(stderr, "daybook: this code was already used or has expired; ask your "
-                        "counselor for a new one\n");
-        ret = DBK_EXIT_FAIL;
-    } else if (rc == DBK_E_FINGERPRINT)
-        ret = DBK_EXIT_FAIL; /* said already */
-    else {
-        ret = dbk_cmd_fail("enrollment failed", rc);
-        /* The server's or the network's failure after the request went (a cut, a
-         * timeout, a 5xx), not this device's own (a file, memory, a corrupt token). */
-        if (was_sent(&s, &u, true) && (rc == DBK_E_UNAVAILABLE || rc == DBK_E_STORE_UNAVAILABLE ||
-                                       rc == DBK_E_INTERNAL || rc == DBK_E_TIMEOUT))
-            fprintf(stderr, "daybook: the server may have enrolled this device before its "
-                            "answer was lost; run the same 'daybook enroll' again to finish\n");
-    }
+    else
+        ret = enroll_failed(&s, &u, rc);
     json_decref(resp);
     dbk_session_close(&s);
     return ret;
