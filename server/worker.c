@@ -11,10 +11,17 @@
  * goes on with the next one, while this thread takes every group committed so far,
  * syncs once for all of them (dbk_store_sync), and only then hands them to the loop.
  * So no response is sent before its commit is on disk, as before, and the groups
- * that pile up during one sync share the next. Were a sync to fail, what it covered
- * might not be on disk while the store's next transactions build on it, so daybookd
- * stops there (abort, as PostgreSQL does on a failed fsync): nothing unsynced was
- * acknowledged, and the next start recovers what the disk has.
+ * that pile up during one sync share the next. A group ends early, once it has run
+ * GROUP_SPLIT_MIN jobs, when the sync thread is idle (run_group): what ran is
+ * committed and its sync starts at once, beside the rest of the group, which is run
+ * next as a group of its own; else the first jobs of a long group would wait for
+ * its last ones while the disk idles (README, Performance). Each part is answered
+ * after a sync that began after its commit, as before, and a job that reads what an
+ * earlier part wrote is in a later commit, so its sync covers that part too. Were a
+ * sync to fail, what it covered might not be on disk while the store's next
+ * transactions build on it, so daybookd stops there (abort, as PostgreSQL does on a
+ * failed fsync): nothing unsynced was acknowledged, and the next start recovers what
+ * the disk has.
  *
  * The prep threads (worker.h, dbk_prep) have a queue and a lock of their own,
  * prep_lock, so the loop's hand-offs to them never wait behind the storage thread's
@@ -30,6 +37,7 @@
 #include "dbk/error.h"
 #include "dbk/log.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -37,6 +45,9 @@
 #define PREP_THREADS_MAX 8
 /* Prepared jobs handed to the storage thread at once, at most (prep_main). */
 #define PREP_HAND_ON 8
+/* Jobs a group runs, at least, before it may end early to meet an idle sync thread
+ * (run_group). */
+#define GROUP_SPLIT_MIN 4
 
 struct worker_thread {
     dbk_worker *w;
@@ -60,6 +71,7 @@ struct dbk_worker {
     uint64_t commits, jobs;
     /* The sync thread, when the store defers its commits' sync (see the top). */
     bool deferred, sync_stopping;
+    atomic_bool syncing; /* the sync thread is in dbk_store_sync (run_group reads it) */
     uv_thread_t sync_thread;
     uv_cond_t sync_cond;
     /* The prep threads and their queue (see the top), under prep_lock. */
@@ -106,18 +118,20 @@ name_thread(const char *name)
     (void)prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
-/* Runs one group: all jobs in one transaction, each in a savepoint. What the storage
+/* Runs one group: its jobs in one transaction, each in a savepoint. What the storage
  * thread caches of the store (authcache.h) is forgotten when another process wrote
  * to it since the last group, and whenever something the jobs read may be undone: a
  * job rolled back, a group that failed. A store that commits the jobs so far before
  * a job waits for a lock (dbk_store_tx_splits) has made them durable: a failure
  * after that fails only the jobs from that one on. */
-static void
-run_group(dbk_store *st, dbk_job *group)
+static dbk_job *
+run_group(dbk_worker *w, dbk_store *st, dbk_job *group)
 {
     int rc = dbk_store_tx_begin(st);
     int64_t splits = 0;
     dbk_job *undone = group; /* the first job a failed commit undoes */
+    dbk_job *rest = NULL;
+    size_t ran = 0;
 
     if (rc == DBK_OK) {
         int64_t version = 0;
@@ -148,6 +162,15 @@ run_group(dbk_store *st, dbk_job *group)
             j->status = dbk_store_sp_release(st);
         if (j->status != DBK_OK)
             dbk_authcache_invalidate();
+        /* The sync thread idle: commit what ran, so its sync starts now and overlaps
+         * the rest, which goes back to the queue's head (thread_main), not wait for
+         * the whole group. */
+        if (++ran >= GROUP_SPLIT_MIN && j->next != NULL && w->deferred &&
+            !atomic_load_explicit(&w->syncing, memory_order_relaxed)) {
+            rest = j->next;
+            j->next = NULL;
+            break;
+        }
     }
     if (rc == DBK_OK && (rc = dbk_store_tx_commit(st)) != DBK_OK) {
         /* Nothing of this group is durable but what a split committed: every job from
@@ -159,6 +182,7 @@ run_group(dbk_store *st, dbk_job *group)
         for (dbk_job *j = undone; j != NULL; j = j->next)
             j->status = rc;
     }
+    return rest;
 }
 
 static void
@@ -187,9 +211,17 @@ thread_main(void *arg)
         last->next = NULL;
         uv_mutex_unlock(&w->lock);
 
-        run_group(t->st, first);
+        dbk_job *rest = run_group(w, t->st, first);
 
         uv_mutex_lock(&w->lock);
+        if (rest != NULL) { /* ahead of what came since, in the order they came */
+            last->next = w->in_head;
+            w->in_head = rest;
+            if (w->in_tail == NULL)
+                w->in_tail = last;
+            for (last = first, n = 1; last->next != NULL; last = last->next)
+                n++;
+        }
         w->commits++;
         w->jobs += n;
         if (w->deferred) {
@@ -218,6 +250,7 @@ sync_main(void *arg)
             break;
         dbk_job *first = w->unsynced_head, *last = w->unsynced_tail;
         w->unsynced_head = w->unsynced_tail = NULL;
+        atomic_store_explicit(&w->syncing, true, memory_order_relaxed);
         uv_mutex_unlock(&w->lock);
 
         /* Their commits returned before they were queued: this sync covers them. */
@@ -226,6 +259,7 @@ sync_main(void *arg)
                     DBK_STR("effect", "nothing unsynced was acknowledged; restart recovers"));
             abort();
         }
+        atomic_store_explicit(&w->syncing, false, memory_order_relaxed);
 
         uv_mutex_lock(&w->lock);
         hand_to_loop(w, first, last);
@@ -408,6 +442,7 @@ dbk_worker_start(dbk_worker **out, uv_loop_t *loop, dbk_store *st, int threads)
     /* One storage thread on a store that can defer its sync: syncs on a thread of
      * their own. Decided before any job is submitted; else commits sync themselves. */
     uv_cond_init(&w->sync_cond);
+    atomic_init(&w->syncing, false);
     if (w->nthreads == 1 && dbk_store_defer_sync(st) == DBK_OK) {
         uv_mutex_lock(&w->lock);
         w->deferred = uv_thread_create(&w->sync_thread, sync_main, w) == 0;

@@ -820,9 +820,13 @@ typedef struct cpu_snap {
     double user_ms[R_N], sys_ms[R_N];         /* the server's, summed over its threads */
     long vcsw[R_N], nvcsw[R_N];               /* and their context switches */
     long long wchar[R_N];                     /* and the bytes they wrote */
+    double run_ms[R_N], runq_ms[R_N];         /* schedstat: on a CPU, runnable and waiting */
+    int nthreads[R_N];                        /* threads of the role */
+    bool sched_ok;                            /* every thread had a schedstat */
     long long commits, jobs;                  /* the storage thread's, from /metrics */
     double machine_busy_ms, machine_steal_ms; /* every core's, from /proc/stat */
     double gen_user_ms, gen_sys_ms;           /* this process's own */
+    double gen_run_ms, gen_runq_ms;           /* its loop thread's schedstat */
     bool ok;
 } cpu_snap;
 
@@ -846,6 +850,11 @@ snap_pid(cpu_snap *s, pid_t pid)
         s->vcsw[r] += th[i].vcsw;
         s->nvcsw[r] += th[i].nvcsw;
         s->wchar[r] += th[i].wchar;
+        s->nthreads[r]++;
+        if (th[i].run_ns < 0)
+            s->sched_ok = false;
+        s->run_ms[r] += (double)th[i].run_ns / 1e6;
+        s->runq_ms[r] += (double)th[i].runq_ns / 1e6;
     }
 }
 
@@ -914,7 +923,7 @@ snap_take(cpu_snap *s, target *t)
 {
     struct rusage ru;
     memset(s, 0, sizeof *s);
-    s->ok = true;
+    s->ok = s->sched_ok = true;
     snap_machine(s);
     s->commits = metric(t, "\ndaybook_storage_commits_total");
     s->jobs = metric(t, "\ndaybook_storage_jobs_total");
@@ -923,6 +932,16 @@ snap_take(cpu_snap *s, target *t)
         snap_pid(s, t->pid2);
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         s->ok = false;
+    {
+        long long run = -1, runq = -1;
+        FILE *f = fopen("/proc/thread-self/schedstat", "r");
+        if (f == NULL || fscanf(f, "%lld %lld", &run, &runq) != 2)
+            s->sched_ok = false;
+        if (f != NULL)
+            fclose(f);
+        s->gen_run_ms = (double)run / 1e6;
+        s->gen_runq_ms = (double)runq / 1e6;
+    }
     s->gen_user_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3;
     s->gen_sys_ms = (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
 }
@@ -1047,6 +1066,36 @@ cpu_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t n, double sec
         snprintf(label, sizeof label, "server CPU %s, %s thread%s", per_what, role_name[r],
                  r == R_LOOP || r == R_STORE || r == R_SYNC ? "" : "s");
         row(t, key, label, u + s, "us");
+    }
+    /* Where each thread's wall time went (schedstat): on a CPU, runnable but waiting
+     * for one (the cores were busy), or asleep (waiting for work, a lock or the disk).
+     * A role of several threads: their mean. A thread that is seldom on a CPU yet
+     * rarely runnable waits on something other than the cores. */
+    if (a->sched_ok && b->sched_ok) {
+        fprintf(stderr, "bench_load:   per thread, %% of the phase on a CPU / runnable / asleep:");
+        for (int r = 0; r < R_N; r++) {
+            if (b->nthreads[r] == 0 || b->nthreads[r] != a->nthreads[r])
+                continue;
+            double wall = secs * 1000.0 * b->nthreads[r];
+            double on = (b->run_ms[r] - a->run_ms[r]) / wall,
+                   rq = (b->runq_ms[r] - a->runq_ms[r]) / wall;
+            fprintf(stderr, " %s %.0f/%.0f/%.0f", role_name[r], 100 * on, 100 * rq,
+                    100 * (1 - on - rq));
+            snprintf(key, sizeof key, "%s_oncpu_share_%s", prefix, role_name[r]);
+            snprintf(label, sizeof label, "%s: share of the phase a %s thread was on a CPU", name,
+                     role_name[r]);
+            row(t, key, label, on, "");
+            snprintf(key, sizeof key, "%s_runq_share_%s", prefix, role_name[r]);
+            snprintf(label, sizeof label,
+                     "%s: share of the phase a %s thread was runnable, waiting for a CPU", name,
+                     role_name[r]);
+            row(t, key, label, rq, "");
+        }
+        double wall = secs * 1000.0;
+        fprintf(
+            stderr, "; generator %.0f/%.0f/%.0f\n", 100 * (b->gen_run_ms - a->gen_run_ms) / wall,
+            100 * (b->gen_runq_ms - a->gen_runq_ms) / wall,
+            100 * (1 - (b->gen_run_ms - a->gen_run_ms + b->gen_runq_ms - a->gen_runq_ms) / wall));
     }
     if (a->commits >= 0 && b->commits > a->commits)
         fprintf(stderr, "bench_load:   %lld group commits, %.1f requests each\n",

@@ -92,6 +92,9 @@ typedef struct bl_thread_cpu {
     double user_ms, sys_ms;
     long vcsw, nvcsw; /* context switches: voluntary (it waited), involuntary (preempted) */
     long long wchar;  /* bytes it wrote with write, pwrite, writev (send not counted) */
+    /* /proc/PID/task/TID/schedstat: time on a CPU and time runnable but waiting for
+     * one (ns), so the rest of the wall time is time asleep; -1 if unknown. */
+    long long run_ns, runq_ns;
 } bl_thread_cpu;
 /* The threads of pid, at most max of them into out. Returns how many, or -1. */
 int bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max);

@@ -257,6 +257,13 @@ bl_threads_cpu(pid_t pid, bl_thread_cpu *out, int max)
                     break;
             fclose(f);
         }
+        out[n].run_ns = out[n].runq_ns = -1;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, tid);
+        if ((f = fopen(path, "r")) != NULL) {
+            if (fscanf(f, "%lld %lld", &out[n].run_ns, &out[n].runq_ns) != 2)
+                out[n].run_ns = out[n].runq_ns = -1;
+            fclose(f);
+        }
         out[n++].tid = tid;
     }
     closedir(d);
