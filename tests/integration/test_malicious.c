@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -934,6 +935,78 @@ test_withheld_after_review(void **state)
     told_once(&t);
 }
 
+/* The client's profile copied (the SQLite backup API: its log included) from one file
+ * to another, as a backup of the device, or that backup put back, would. */
+static void
+profile_copy(const char *from, const char *to)
+{
+    sqlite3 *a, *b;
+    assert_int_equal(sqlite3_open(from, &a), SQLITE_OK);
+    assert_int_equal(sqlite3_open(to, &b), SQLITE_OK);
+    sqlite3_backup *k = sqlite3_backup_init(b, "main", a, "main");
+    assert_non_null(k);
+    assert_int_equal(sqlite3_backup_step(k, -1), SQLITE_DONE);
+    assert_int_equal(sqlite3_backup_finish(k), SQLITE_OK);
+    sqlite3_close(b);
+    sqlite3_close(a);
+}
+
+/*
+ * Withheld after the client's profile is restored (T12, the head signed at sync). The
+ * client writes an entry and its device is backed up before that entry is pushed; it
+ * then syncs, logs a lapse and syncs again (the server's head counts the lapse). The
+ * device is restored from the backup and syncs: the head it signs counts what the
+ * backup held. The server then drops the lapse. The counselor, who has not synced
+ * since before the lapse, must be told: a head that counted it was pushed. Before the
+ * fix the restored device signed a head counting one record fewer, with a newer clock
+ * than the lapse's head, so the server kept it as the newest and the counselor was
+ * told nothing.
+ */
+static void
+test_withheld_after_profile_restore(void **state)
+{
+    struct fx *f = *state;
+    char db[4300], saved[4300];
+
+    snprintf(db, sizeof db, "%s/daybook.db", f->p.client_home);
+    snprintf(saved, sizeof saved, "%s/backup.db", f->p.home);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < 2; i++)
+        tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "written before the backup", NULL), "journal");
+    profile_copy(db, saved); /* the device's backup: that entry not yet pushed */
+    tc_ok(tc_cli("sync", NULL), "sync");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin",
+                 NULL),
+          "craving");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    /* A restore comes later than the backup: at least the next minute, the grain of a
+     * new record's clock (store/session.h), or the restored device's clocks would fall
+     * among those it issued before. */
+    sleep((unsigned)(61 - time(NULL) % 60));
+    profile_copy(saved, db); /* the device restored */
+    tc_ok(tc_cli("sync", NULL), "sync after the restore");
+    drop_newest_record(f); /* the lapse */
+
+    struct told t = counselor_told(f);
+    dbk_report("malicious server: withheld after the client's profile is restored",
+               "the client writes 3 journal entries, its device backed up before the third "
+               "is pushed; it syncs, logs a lapse, syncs; the device is restored from the "
+               "backup and syncs; the server drops the lapse from every pull; the counselor "
+               "syncs, reviews, lists the caseload",
+               "lapses withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
+               "the review says so: %s; the caseload flags the row: %s",
+               t.review_records >= 1 ? 0L : 1L, t.sync_status,
+               t.review_records == 1 && t.review_loud ? "yes" : "no",
+               t.clients_flagged && t.table_flagged ? "yes" : "no");
+    told_once(&t);
+}
+
 int
 main(void)
 {
@@ -946,6 +1019,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_after_profile_restore, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
