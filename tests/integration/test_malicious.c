@@ -738,14 +738,12 @@ test_sizes_and_clocks(void **state)
     assert_int_equal(fine_clocks, 0);
 }
 
-/* The server drops the newest record of the client's shared stream (its row deleted, as
- * a server that withholds it from every pull would), the head aside. */
+/* The client's shared stream and its head's record id, in hex for SQL. */
 static void
-drop_newest_record(struct fx *f)
+shared_hex(struct fx *f, char sh[33], char hh[33])
 {
     dbk_id stream, head;
     unsigned char box_pk[32];
-    char sh[33], hh[33], sql[600];
 
     client_stream_and_key(f, &stream, box_pk);
     dbk_trust_head_id(&stream, &head);
@@ -753,11 +751,33 @@ drop_newest_record(struct fx *f)
         snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
         snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
     }
+}
+
+/* The server drops the records of the client's shared stream that pass the SQL
+ * condition which (their rows deleted, as a server that withholds them from every pull
+ * would), the head aside. */
+static void
+drop_records(struct fx *f, const char *which)
+{
+    char sh[33], hh[33], sql[800];
+
+    shared_hex(f, sh, hh);
     snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
-             "WHERE stream = x'%s' AND record != x'%s');",
-             sh, sh, hh);
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND %s;", sh, hh, which);
     turn_server(f, sql);
+}
+
+/* The newest record of the client's shared stream dropped, the head aside. */
+static void
+drop_newest_record(struct fx *f)
+{
+    char sh[33], hh[33], which[200];
+
+    shared_hex(f, sh, hh);
+    snprintf(which, sizeof which,
+             "seq = (SELECT max(seq) FROM records WHERE stream = x'%s' AND record != x'%s')", sh,
+             hh);
+    drop_records(f, which);
 }
 
 /* What the counselor is told of records withheld: its sync (JSON count, stderr, exit
@@ -837,24 +857,30 @@ counselor_told(struct fx *f)
     return t;
 }
 
-/* One record withheld, and the sync, the review and the caseload say so, loudly. The
+/* n records withheld, and the sync, the review and the caseload say so, loudly. The
  * sync fails (exit 1); the review and the caseload are shown (exit 0), with a warning
  * and, in the caseload, the client's row flagged first. */
 static void
-told_once(const struct told *t)
+told_of(const struct told *t, long n)
 {
-    assert_int_equal(t->sync_records, 1);
+    assert_int_equal(t->sync_records, n);
     assert_true(t->sync_loud);
     assert_int_equal(t->sync_status, 1);
-    assert_int_equal(t->review_records, 1);
+    assert_int_equal(t->review_records, n);
     assert_true(t->review_loud);
     assert_true(t->review_file_says);
-    assert_int_equal(t->clients_records, 1);
+    assert_int_equal(t->clients_records, n);
     assert_true(t->clients_flagged);
     assert_true(t->clients_loud);
     assert_int_equal(t->clients_status, 0);
     assert_true(t->table_flagged);
     assert_true(t->table_narrow);
+}
+
+static void
+told_once(const struct told *t)
+{
+    told_of(t, 1);
 }
 
 /*
@@ -1007,6 +1033,72 @@ test_withheld_after_profile_restore(void **state)
     told_once(&t);
 }
 
+/*
+ * Withheld while the client's other device wrote offline (T12, the head signed at
+ * sync). The client's second device logs in, then writes an entry offline. The first
+ * device writes an entry and syncs, logs a lapse and syncs (the server's head counts
+ * both). The second device syncs: the head it signs must count what the server holds,
+ * not only what it held before pulling. The server then drops the lapse and the
+ * second device's entry. The counselor, who has not synced since, must be told of
+ * both. Before the fix the second device signed, before its pull, a head counting
+ * neither of the first device's records, with the newest clock, so the server kept it
+ * and the counselor was told nothing; before the head moved to sync its clock was the
+ * entry's and the server kept the first device's head, which counts one of the two.
+ */
+static void
+test_withheld_after_other_device(void **state)
+{
+    struct fx *f = *state;
+    char home2[4300], link[512], sh[33], hh[33], sql[300];
+    const char *p;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    dbk_run_result r = tc_cli("status", NULL);
+    p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("login", link, NULL), "login of the second device");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+
+    setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("journal", "-m", "on the phone, offline", NULL), "journal");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "an ordinary evening", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    shared_hex(f, sh, hh);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE attack_mark AS SELECT max(seq) AS s FROM records WHERE stream = x'%s';",
+             sh);
+    turn_server(f, sql); /* where the records to drop begin */
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "craving");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    /* A later minute than the first device's head, as when the phone is back online. */
+    sleep((unsigned)(61 - time(NULL) % 60));
+    setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("sync", NULL), "sync of the second device");
+    drop_records(f, "seq > (SELECT s FROM attack_mark)"); /* the lapse, the phone's entry */
+
+    struct told t = counselor_told(f);
+    dbk_report("malicious server: withheld after the client's other device wrote offline",
+               "the client's second device writes an entry offline; the first writes an "
+               "entry, syncs, logs a lapse, syncs; the second device syncs; the server drops "
+               "the lapse and the second device's entry from every pull; the counselor "
+               "syncs, reviews, lists the caseload",
+               "entries withheld that the counselor was not told of (leaked): %ld; sync exit "
+               "%d; the review says so: %s; the caseload flags the row: %s",
+               2 - (t.review_records < 2 ? t.review_records : 2), t.sync_status,
+               t.review_records == 2 && t.review_loud ? "yes" : "no",
+               t.clients_flagged && t.table_flagged ? "yes" : "no");
+    told_of(&t, 2);
+}
+
 int
 main(void)
 {
@@ -1015,11 +1107,13 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_self_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safety_number_and_changed_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_author, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile, teardown_hostile),
+        cmocka_unit_test_setup_teardown(test_markup_in_every_field, setup_hostile,
+                                        teardown_hostile),
         cmocka_unit_test_setup_teardown(test_sizes_and_clocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_profile_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_after_other_device, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
