@@ -883,6 +883,21 @@ told_once(const struct told *t)
     told_of(t, 1);
 }
 
+/* What the counselor is told of one record withheld (the noun says what it was: lapses,
+ * entries), reported as what (done as how), and checked: told once, everywhere. */
+static void
+one_told(struct fx *f, const char *what, const char *how, const char *noun)
+{
+    struct told t = counselor_told(f);
+    dbk_report(what, how,
+               "%s withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
+               "the review says so: %s; the caseload flags the row: %s",
+               noun, t.review_records >= 1 ? 0L : 1L, t.sync_status,
+               t.review_records == 1 && t.review_loud ? "yes" : "no",
+               t.clients_flagged && t.table_flagged ? "yes" : "no");
+    told_once(&t);
+}
+
 /*
  * Withheld records (proto/TRUST.md T12). The client writes three journal entries;
  * the server then drops one of them (its row deleted, as a server that withholds it
@@ -903,16 +918,10 @@ test_withheld_record(void **state)
     drop_newest_record(f);
 
     /* The review says so too, in its JSON and on stderr. */
-    struct told t = counselor_told(f);
-    dbk_report("malicious server: withheld record",
-               "the client writes 3 journal entries; the server drops one from every pull; the "
-               "counselor syncs and opens the review",
-               "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s; the caseload flags the row: %s",
-               t.sync_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no",
-               t.clients_flagged && t.table_flagged ? "yes" : "no");
-    told_once(&t);
+    one_told(f, "malicious server: withheld record",
+             "the client writes 3 journal entries; the server drops one from every pull; the "
+             "counselor syncs and opens the review",
+             "entries");
 }
 
 /*
@@ -948,17 +957,11 @@ test_withheld_after_review(void **state)
     tc_ok(tc_cli("sync", NULL), "sync");
     drop_newest_record(f); /* the lapse */
 
-    struct told t = counselor_told(f);
-    dbk_report("malicious server: withheld after a review",
-               "the client writes 2 journal entries; the counselor reviews and syncs (its "
-               "reviewed record in the client's stream); the client logs a lapse; the server "
-               "drops the lapse from every pull; the counselor syncs, reviews, lists the caseload",
-               "lapses withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s; the caseload flags the row: %s",
-               t.review_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no",
-               t.clients_flagged && t.table_flagged ? "yes" : "no");
-    told_once(&t);
+    one_told(f, "malicious server: withheld after a review",
+             "the client writes 2 journal entries; the counselor reviews and syncs (its "
+             "reviewed record in the client's stream); the client logs a lapse; the server "
+             "drops the lapse from every pull; the counselor syncs, reviews, lists the caseload",
+             "lapses");
 }
 
 /* The client's profile copied (the SQLite backup API: its log included) from one file
@@ -1019,18 +1022,12 @@ test_withheld_after_profile_restore(void **state)
     tc_ok(tc_cli("sync", NULL), "sync after the restore");
     drop_newest_record(f); /* the lapse */
 
-    struct told t = counselor_told(f);
-    dbk_report("malicious server: withheld after the client's profile is restored",
-               "the client writes 3 journal entries, its device backed up before the third "
-               "is pushed; it syncs, logs a lapse, syncs; the device is restored from the "
-               "backup and syncs; the server drops the lapse from every pull; the counselor "
-               "syncs, reviews, lists the caseload",
-               "lapses withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s; the caseload flags the row: %s",
-               t.review_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no",
-               t.clients_flagged && t.table_flagged ? "yes" : "no");
-    told_once(&t);
+    one_told(f, "malicious server: withheld after the client's profile is restored",
+             "the client writes 3 journal entries, its device backed up before the third "
+             "is pushed; it syncs, logs a lapse, syncs; the device is restored from the "
+             "backup and syncs; the server drops the lapse from every pull; the counselor "
+             "syncs, reviews, lists the caseload",
+             "lapses");
 }
 
 /*
