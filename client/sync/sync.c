@@ -610,12 +610,14 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
             if (!more || st->failed_streams > 0)
                 break;
         }
-    if ((rc = dbk_trust_heads_write(s)) != DBK_OK)
-        return rc;
     for (; round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
         bool more = false;
-        if ((rc = sync_round(s, st, true, &pushed, &more)) != DBK_OK)
+        /* Again before each round: an entry written while an earlier round was on its
+         * way goes out in this one, and a head must count it (the next sync finds
+         * nothing of it waiting, and would sign none). */
+        if ((rc = dbk_trust_heads_write(s)) != DBK_OK ||
+            (rc = sync_round(s, st, true, &pushed, &more)) != DBK_OK)
             break;
         if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
             break;
