@@ -196,10 +196,10 @@ cli_ok(const char *a1, const char *a2, const char *a3)
     dbk_run_result_free(&r);
 }
 
-/* The revoke on its own process, killed with SIGKILL once the proxy's fault fired (the
- * request that carries the new key is stalled on its way). */
-static void
-revoke_killed(struct fx *f)
+/* `daybook a1 a2 a3` (a2, a3 may be NULL) started on its own process, its output
+ * dropped; returns once the proxy's armed fault fired on it. */
+static pid_t
+daybook_until_fired(struct fx *f, const char *a1, const char *a2, const char *a3)
 {
     dbk_proxy_stats ps, before;
     dbk_proxy_stats_get(f->proxy, &before);
@@ -210,7 +210,7 @@ revoke_killed(struct fx *f)
         (void)null;
         null = freopen("/dev/null", "w", stderr);
         (void)null;
-        execl(dbk_bin("DAYBOOK"), "daybook", "revoke", f->p.counselor_id, "--yes", (char *)NULL);
+        execl(dbk_bin("DAYBOOK"), "daybook", a1, a2, a3, (char *)NULL);
         _exit(127);
     }
     long long until = dbk_now_ms() + 60000;
@@ -219,6 +219,15 @@ revoke_killed(struct fx *f)
         dbk_proxy_stats_get(f->proxy, &ps);
     } while (ps.fired == before.fired && dbk_now_ms() < until);
     assert_int_not_equal(ps.fired, before.fired);
+    return pid;
+}
+
+/* The revoke on its own process, killed with SIGKILL once the proxy's fault fired (the
+ * request that carries the new key is stalled on its way). */
+static void
+revoke_killed(struct fx *f)
+{
+    pid_t pid = daybook_until_fired(f, "revoke", f->p.counselor_id, "--yes");
     assert_int_equal(kill(pid, SIGKILL), 0);
     assert_int_equal(dbk_wait_pid(pid, 10000), 128 + SIGKILL);
     dbk_proxy_arm(f->proxy, NULL);
@@ -914,30 +923,13 @@ test_entry_written_during_sync(void **state)
 {
     struct fx *f = *state;
     char sh[33], hh[33], sql[600];
-    dbk_proxy_stats before, ps;
     const dbk_proxy_fault stall = {DBK_PROXY_STALL, DBK_PROXY_UP, 100000, 5000};
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     for (int i = 0; i < 205; i++)
         cli_ok("journal", "-m", "an ordinary day");
-    dbk_proxy_stats_get(f->proxy, &before);
     dbk_proxy_arm(f->proxy, &stall); /* the first request above 100 kB: the push */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        FILE *null = freopen("/dev/null", "w", stdout);
-        (void)null;
-        null = freopen("/dev/null", "w", stderr);
-        (void)null;
-        execl(dbk_bin("DAYBOOK"), "daybook", "sync", (char *)NULL);
-        _exit(127);
-    }
-    long long until = dbk_now_ms() + 60000;
-    do {
-        usleep(20000);
-        dbk_proxy_stats_get(f->proxy, &ps);
-    } while (ps.fired == before.fired && dbk_now_ms() < until);
-    assert_int_not_equal(ps.fired, before.fired);
+    pid_t pid = daybook_until_fired(f, "sync", NULL, NULL);
     dbk_run_result r =
         tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL);
     assert_int_equal(r.status, 0);
