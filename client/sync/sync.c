@@ -622,11 +622,11 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
     return rc;
 }
 
-/* One round: up to PUSH_BATCH records of the outbox pushed and every stream pulled
- * in one POST /v1/sync, the answer applied. *pushed: how many records went; *more:
- * a stream has more to pull. */
+/* One round: up to PUSH_BATCH records of the outbox pushed (none unless push_any) and
+ * every stream pulled in one POST /v1/sync, the answer applied. *pushed: how many
+ * records went; *more: a stream has more to pull. */
 static int
-sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
+sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bool *more)
 {
     struct push_acc pa = {json_object(), 0};
     struct pull_acc pl = {json_array(), s, dbk_local_has_prefix(s->L, END_PREFIX)};
@@ -635,7 +635,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, size_t *pushed, bool *more)
     long status;
     int rc;
 
-    if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
+    if (!push_any || (rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
         rc = dbk_local_streams(s->L, add_pull, &pl);
     json_object_foreach(pa.by_stream, k, e)
         json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
@@ -697,14 +697,29 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
         return st->acts.error;
     }
     /* The stream heads of what this device wrote since its last push (T12), signed once
-     * here, not after every entry: pushed after the records they count. */
-    if ((rc = dbk_trust_heads_write(s)) != DBK_OK)
-        return rc;
+     * here, not after every entry: pushed after the records they count. Pulled first
+     * when there is one to sign: a head signed before the pull counts only what this
+     * device held, and with the newest clock the server keeps it over a higher head that
+     * another device of the account (or this one, before its profile was restored from a
+     * backup) pushed, so a record withheld from a reader afterwards went untold. */
     bool more = false;
-    for (int round = 0; round < SYNC_ROUNDS_MAX; round++) {
+    int round = 0;
+    if (dbk_trust_heads_pending(s))
+        for (; round < SYNC_ROUNDS_MAX; round++) {
+            size_t none = 0;
+            more = false;
+            if ((rc = sync_round(s, st, false, &none, &more)) != DBK_OK || !more ||
+                st->failed_streams > 0)
+                break;
+        }
+    for (; rc == DBK_OK && round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
         more = false;
-        if ((rc = sync_round(s, st, &pushed, &more)) != DBK_OK)
+        /* Again before each round: an entry written while an earlier round was on its
+         * way goes out in this one, and a head must count it (the next sync finds
+         * nothing of it waiting, and would sign none). */
+        if ((rc = dbk_trust_heads_write(s)) != DBK_OK ||
+            (rc = sync_round(s, st, true, &pushed, &more)) != DBK_OK)
             break;
         if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
             break;

@@ -93,6 +93,24 @@ write_head(dbk_session *s, const dbk_id *stream)
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
 }
 
+bool
+dbk_trust_heads_pending(dbk_session *s)
+{
+    static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE}; /* the account's own */
+    bool any = false;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !any; i++) {
+        dbk_local_stream st;
+        dbk_id head;
+        struct written_here w = {&head, false};
+        if (dbk_local_stream_of(s->L, &s->account, kinds[i], &st) != DBK_OK)
+            continue;
+        dbk_trust_head_id(&st.id, &head);
+        /* A store that cannot be read says yes: a pull too many, never a head too low. */
+        any = dbk_local_pending_in(s->L, &st.id, entry_pending, &w) != DBK_OK || w.any;
+    }
+    return any;
+}
+
 int
 dbk_trust_heads_write(dbk_session *s)
 {

@@ -179,15 +179,19 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * id; dbk_trust_head_due says whether the owner should write a new head (*count, *own:
  * the counts it would sign);
  * dbk_trust_head_written records that it did. dbk_trust_heads_write writes them, in one
- * transaction, before a sync pushes: the head of each of this account's own streams
- * where a record written here waits to be pushed and more record ids are held than
- * the last head counted (the head is signed once per push, not after every entry, and
- * its clock follows the records it counts, so it is pushed after them).
+ * transaction, before each round of a sync that pushes: the head of each of this account's own
+ * streams where a record written here waits to be pushed and more record ids are held than the last
+ * head counted (the head is signed once per push, not after every entry, and its clock follows the
+ * records it counts, so it is pushed after them). dbk_trust_heads_pending says whether a record
+ * written here waits to be pushed in one of those streams: sync then pulls before it signs, so that
+ * the head counts what the server holds too and never counts fewer, at a newer clock, than a head
+ * another device of the account (or this one, before a restore of its profile) pushed already.
  * dbk_trust_stream_head checks one stream after a pull and counts in r what it finds.
  */
 void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
 bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
+bool dbk_trust_heads_pending(dbk_session *s);
 int dbk_trust_heads_write(dbk_session *s);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -742,14 +743,12 @@ test_sizes_and_clocks(void **state)
     assert_int_equal(fine_clocks, 0);
 }
 
-/* The server drops the newest record of the client's shared stream (its row deleted, as
- * a server that withholds it from every pull would), the head aside. */
+/* The client's shared stream and its head's record id, in hex for SQL. */
 static void
-drop_newest_record(struct fx *f)
+shared_hex(struct fx *f, char sh[33], char hh[33])
 {
     dbk_id stream, head;
     unsigned char box_pk[32];
-    char sh[33], hh[33], sql[600];
 
     client_stream_and_key(f, &stream, box_pk);
     dbk_trust_head_id(&stream, &head);
@@ -757,11 +756,33 @@ drop_newest_record(struct fx *f)
         snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
         snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
     }
+}
+
+/* The server drops the records of the client's shared stream that pass the SQL
+ * condition which (their rows deleted, as a server that withholds them from every pull
+ * would), the head aside. */
+static void
+drop_records(struct fx *f, const char *which)
+{
+    char sh[33], hh[33], sql[800];
+
+    shared_hex(f, sh, hh);
     snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
-             "WHERE stream = x'%s' AND record != x'%s');",
-             sh, sh, hh);
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND %s;", sh, hh, which);
     turn_server(f, sql);
+}
+
+/* The newest record of the client's shared stream dropped, the head aside. */
+static void
+drop_newest_record(struct fx *f)
+{
+    char sh[33], hh[33], which[200];
+
+    shared_hex(f, sh, hh);
+    snprintf(which, sizeof which,
+             "seq = (SELECT max(seq) FROM records WHERE stream = x'%s' AND record != x'%s')", sh,
+             hh);
+    drop_records(f, which);
 }
 
 /* What the counselor is told of records withheld: its sync (JSON count, stderr, exit
@@ -841,24 +862,45 @@ counselor_told(struct fx *f)
     return t;
 }
 
-/* One record withheld, and the sync, the review and the caseload say so, loudly. The
+/* n records withheld, and the sync, the review and the caseload say so, loudly. The
  * sync fails (exit 1); the review and the caseload are shown (exit 0), with a warning
  * and, in the caseload, the client's row flagged first. */
 static void
-told_once(const struct told *t)
+told_of(const struct told *t, long n)
 {
-    assert_int_equal(t->sync_records, 1);
+    assert_int_equal(t->sync_records, n);
     assert_true(t->sync_loud);
     assert_int_equal(t->sync_status, 1);
-    assert_int_equal(t->review_records, 1);
+    assert_int_equal(t->review_records, n);
     assert_true(t->review_loud);
     assert_true(t->review_file_says);
-    assert_int_equal(t->clients_records, 1);
+    assert_int_equal(t->clients_records, n);
     assert_true(t->clients_flagged);
     assert_true(t->clients_loud);
     assert_int_equal(t->clients_status, 0);
     assert_true(t->table_flagged);
     assert_true(t->table_narrow);
+}
+
+static void
+told_once(const struct told *t)
+{
+    told_of(t, 1);
+}
+
+/* What the counselor is told of one record withheld (the noun says what it was: lapses,
+ * entries), reported as what (done as how), and checked: told once, everywhere. */
+static void
+one_told(struct fx *f, const char *what, const char *how, const char *noun)
+{
+    struct told t = counselor_told(f);
+    dbk_report(what, how,
+               "%s withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
+               "the review says so: %s; the caseload flags the row: %s",
+               noun, t.review_records >= 1 ? 0L : 1L, t.sync_status,
+               t.review_records == 1 && t.review_loud ? "yes" : "no",
+               t.clients_flagged && t.table_flagged ? "yes" : "no");
+    told_once(&t);
 }
 
 /*
@@ -881,16 +923,10 @@ test_withheld_record(void **state)
     drop_newest_record(f);
 
     /* The review says so too, in its JSON and on stderr. */
-    struct told t = counselor_told(f);
-    dbk_report("malicious server: withheld record",
-               "the client writes 3 journal entries; the server drops one from every pull; the "
-               "counselor syncs and opens the review",
-               "entries withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s; the caseload flags the row: %s",
-               t.sync_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no",
-               t.clients_flagged && t.table_flagged ? "yes" : "no");
-    told_once(&t);
+    one_told(f, "malicious server: withheld record",
+             "the client writes 3 journal entries; the server drops one from every pull; the "
+             "counselor syncs and opens the review",
+             "entries");
 }
 
 /*
@@ -926,17 +962,142 @@ test_withheld_after_review(void **state)
     tc_ok(tc_cli("sync", NULL), "sync");
     drop_newest_record(f); /* the lapse */
 
+    one_told(f, "malicious server: withheld after a review",
+             "the client writes 2 journal entries; the counselor reviews and syncs (its "
+             "reviewed record in the client's stream); the client logs a lapse; the server "
+             "drops the lapse from every pull; the counselor syncs, reviews, lists the caseload",
+             "lapses");
+}
+
+/* The client's profile copied (the SQLite backup API: its log included) from one file
+ * to another, as a backup of the device, or that backup put back, would. */
+static void
+profile_copy(const char *from, const char *to)
+{
+    sqlite3 *a, *b;
+    assert_int_equal(sqlite3_open(from, &a), SQLITE_OK);
+    assert_int_equal(sqlite3_open(to, &b), SQLITE_OK);
+    sqlite3_backup *k = sqlite3_backup_init(b, "main", a, "main");
+    assert_non_null(k);
+    assert_int_equal(sqlite3_backup_step(k, -1), SQLITE_DONE);
+    assert_int_equal(sqlite3_backup_finish(k), SQLITE_OK);
+    sqlite3_close(b);
+    sqlite3_close(a);
+}
+
+/*
+ * Withheld after the client's profile is restored (T12, the head signed at sync). The
+ * client writes an entry and its device is backed up before that entry is pushed; it
+ * then syncs, logs a lapse and syncs again (the server's head counts the lapse). The
+ * device is restored from the backup and syncs: the head it signs counts what the
+ * backup held. The server then drops the lapse. The counselor, who has not synced
+ * since before the lapse, must be told: a head that counted it was pushed. Before the
+ * fix the restored device signed a head counting one record fewer, with a newer clock
+ * than the lapse's head, so the server kept it as the newest and the counselor was
+ * told nothing.
+ */
+static void
+test_withheld_after_profile_restore(void **state)
+{
+    struct fx *f = *state;
+    char db[4300], saved[4300];
+
+    snprintf(db, sizeof db, "%s/daybook.db", f->p.client_home);
+    snprintf(saved, sizeof saved, "%s/backup.db", f->p.home);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < 2; i++)
+        tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "written before the backup", NULL), "journal");
+    profile_copy(db, saved); /* the device's backup: that entry not yet pushed */
+    tc_ok(tc_cli("sync", NULL), "sync");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "craving");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    /* A restore comes later than the backup: at least the next minute, the grain of a
+     * new record's clock (store/session.h), or the restored device's clocks would fall
+     * among those it issued before. */
+    sleep((unsigned)(61 - time(NULL) % 60));
+    profile_copy(saved, db); /* the device restored */
+    tc_ok(tc_cli("sync", NULL), "sync after the restore");
+    drop_newest_record(f); /* the lapse */
+
+    one_told(f, "malicious server: withheld after the client's profile is restored",
+             "the client writes 3 journal entries, its device backed up before the third "
+             "is pushed; it syncs, logs a lapse, syncs; the device is restored from the "
+             "backup and syncs; the server drops the lapse from every pull; the counselor "
+             "syncs, reviews, lists the caseload",
+             "lapses");
+}
+
+/*
+ * Withheld while the client's other device wrote offline (T12, the head signed at
+ * sync). The client's second device logs in, then writes an entry offline. The first
+ * device writes an entry and syncs, logs a lapse and syncs (the server's head counts
+ * both). The second device syncs: the head it signs must count what the server holds,
+ * not only what it held before pulling. The server then drops the lapse and the
+ * second device's entry. The counselor, who has not synced since, must be told of
+ * both. Before the fix the second device signed, before its pull, a head counting
+ * neither of the first device's records, with the newest clock, so the server kept it
+ * and the counselor was told nothing; before the head moved to sync its clock was the
+ * entry's and the server kept the first device's head, which counts one of the two.
+ */
+static void
+test_withheld_after_other_device(void **state)
+{
+    struct fx *f = *state;
+    char home2[4300], link[512], sh[33], hh[33], sql[300];
+    const char *p;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    dbk_run_result r = tc_cli("status", NULL);
+    p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("login", link, NULL), "login of the second device");
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+
+    setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("journal", "-m", "on the phone, offline", NULL), "journal");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    tc_ok(tc_cli("journal", "-m", "an ordinary evening", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    shared_hex(f, sh, hh);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE attack_mark AS SELECT max(seq) AS s FROM records WHERE stream = x'%s';",
+             sh);
+    turn_server(f, sql); /* where the records to drop begin */
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "craving");
+    tc_ok(tc_cli("sync", NULL), "sync");
+    /* A later minute than the first device's head, as when the phone is back online. */
+    sleep((unsigned)(61 - time(NULL) % 60));
+    setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("sync", NULL), "sync of the second device");
+    drop_records(f, "seq > (SELECT s FROM attack_mark)"); /* the lapse, the phone's entry */
+
     struct told t = counselor_told(f);
-    dbk_report("malicious server: withheld after a review",
-               "the client writes 2 journal entries; the counselor reviews and syncs (its "
-               "reviewed record in the client's stream); the client logs a lapse; the server "
-               "drops the lapse from every pull; the counselor syncs, reviews, lists the caseload",
-               "lapses withheld that the counselor was not told of (leaked): %ld; sync exit %d; "
-               "the review says so: %s; the caseload flags the row: %s",
-               t.review_records >= 1 ? 0L : 1L, t.sync_status,
-               t.review_records == 1 && t.review_loud ? "yes" : "no",
+    dbk_report("malicious server: withheld after the client's other device wrote offline",
+               "the client's second device writes an entry offline; the first writes an "
+               "entry, syncs, logs a lapse, syncs; the second device syncs; the server drops "
+               "the lapse and the second device's entry from every pull; the counselor "
+               "syncs, reviews, lists the caseload",
+               "entries withheld that the counselor was not told of (leaked): %ld; sync exit "
+               "%d; the review says so: %s; the caseload flags the row: %s",
+               2 - (t.review_records < 2 ? t.review_records : 2), t.sync_status,
+               t.review_records == 2 && t.review_loud ? "yes" : "no",
                t.clients_flagged && t.table_flagged ? "yes" : "no");
-    told_once(&t);
+    told_of(&t, 2);
 }
 
 /* The client writes a journal that reads as suicidal ideation and syncs; the counselor
@@ -1332,6 +1493,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_revision_hides_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unopened_entry_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reading_ended_but_listed_sharing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_after_profile_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withheld_after_other_device, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
