@@ -622,6 +622,22 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
     return rc;
 }
 
+/* The heads of this device's writes (T12) signed and the round's outbox read in one
+ * transaction: an entry committed between the two would go out counted by no head
+ * (the next sync finds nothing of it waiting, and signs none). */
+static int
+outbox_with_heads(dbk_session *s, struct push_acc *pa)
+{
+    int rc = dbk_unlock(s); /* before the write lock is taken, never while it is held */
+    if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
+        (rc = dbk_trust_heads_write(s)) == DBK_OK &&
+        (rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (rc != DBK_OK)
+        dbk_local_rollback(s->L);
+    return rc;
+}
+
 /* One round: up to PUSH_BATCH records of the outbox pushed (none unless push_any) and
  * every stream pulled in one POST /v1/sync, the answer applied. *pushed: how many
  * records went; *more: a stream has more to pull. */
@@ -635,7 +651,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
     long status;
     int rc;
 
-    if (!push_any || (rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, &pa)) == DBK_OK)
+    if (!push_any || (rc = outbox_with_heads(s, &pa)) == DBK_OK)
         rc = dbk_local_streams(s->L, add_pull, &pl);
     json_object_foreach(pa.by_stream, k, e)
         json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
@@ -715,11 +731,9 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
     for (; rc == DBK_OK && round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
         more = false;
-        /* Again before each round: an entry written while an earlier round was on its
-         * way goes out in this one, and a head must count it (the next sync finds
-         * nothing of it waiting, and would sign none). */
-        if ((rc = dbk_trust_heads_write(s)) != DBK_OK ||
-            (rc = sync_round(s, st, true, &pushed, &more)) != DBK_OK)
+        /* Each round signs the heads again (outbox_with_heads): an entry written while
+         * an earlier round was on its way goes out in this one, and a head counts it. */
+        if ((rc = sync_round(s, st, true, &pushed, &more)) != DBK_OK)
             break;
         if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
             break;

@@ -117,7 +117,7 @@ dbk_trust_heads_write(dbk_session *s)
     static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE}; /* the account's own */
     int rc;
 
-    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_begin(s->L)) != DBK_OK)
+    if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == DBK_OK; i++) {
         dbk_local_stream st;
@@ -126,10 +126,6 @@ dbk_trust_heads_write(dbk_session *s)
         else if (rc == DBK_E_NOT_FOUND)
             rc = DBK_OK;
     }
-    if (rc == DBK_OK)
-        rc = dbk_local_commit(s->L);
-    if (rc != DBK_OK)
-        dbk_local_rollback(s->L);
     return rc;
 }
 

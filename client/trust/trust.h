@@ -178,8 +178,10 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * writers (a counselor's) cannot fill a gap. dbk_trust_head_id gives the head's record
  * id; dbk_trust_head_due says whether the owner should write a new head (*count, *own:
  * the counts it would sign);
- * dbk_trust_head_written records that it did. dbk_trust_heads_write writes them, in one
- * transaction, before each round of a sync that pushes: the head of each of this account's own
+ * dbk_trust_head_written records that it did. dbk_trust_heads_write writes them, in the
+ * caller's transaction (sync reads the round's outbox in the same one, so no entry
+ * committed between the two goes out counted by no head), before each round of a sync
+ * that pushes: the head of each of this account's own
  * streams where a record written here waits to be pushed and more record ids are held than the last
  * head counted (the head is signed once per push, not after every entry, and its clock follows the
  * records it counts, so it is pushed after them). dbk_trust_heads_pending says whether a record
