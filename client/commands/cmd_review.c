@@ -95,6 +95,16 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     return DBK_EXIT_OK;
 }
 
+/* The data's freshness (report/review.h), pulled first unless offline, with the forged
+ * revisions that pull refused said on stderr. */
+static json_t *
+freshen_said(dbk_session *s, bool offline)
+{
+    json_t *fresh = dbk_review_freshen(s, offline);
+    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    return fresh;
+}
+
 /* When this device stopped reading the client's streams (an end a refused pull or the
  * grants listing left: sync.c), the latest such time in Unix ms; 0 while it reads. */
 static int64_t
@@ -134,7 +144,7 @@ reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client
         return; /* reading, or the consent not checked now */
     if (dbk_refresh_grants(s, NULL) == DBK_OK && reading_ended(s, client) == 0) {
         json_decref(*fresh);
-        *fresh = dbk_review_freshen(s, false);
+        *fresh = freshen_said(s, false);
         return;
     }
     dbk_co_ms_text(at, when);
@@ -332,8 +342,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     memset(&l, 0, sizeof l);
     memset(&own, 0, sizeof own);
     /* Pull first: a review of stale data can say "no use" about a lapse. */
-    fresh = dbk_review_freshen(&s, a.offline);
-    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    fresh = freshen_said(&s, a.offline);
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     if ((ret = load_own(&s, &own, &aliases)) != DBK_EXIT_OK ||
         (ret = client_and_caseload(&s, &a, aliases, &client, &caseload)) != DBK_EXIT_OK)

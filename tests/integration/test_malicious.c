@@ -1315,6 +1315,62 @@ test_reading_ended_but_listed_sharing(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/*
+ * The pull a review makes after it undid an end of reading (the grants listed active
+ * again quietly, as above) says what it refused, as the review's first pull does. The
+ * counselor read a risky journal; the server ends the reading (told), lists the grant
+ * active again quietly, and serves a forged newer revision of the journal. The review
+ * pulls the client's stream only once it fetched the grants again: the forgery refused
+ * there must be said on stderr, not in the JSON alone.
+ */
+static void
+test_reading_ended_then_forged_is_said(void **state)
+{
+    struct fx *f = *state;
+    char ch[33], coh[33], sql[600], id[DBK_ID_TEXT_LEN + 1];
+
+    if (dbk_test_pg())
+        skip(); /* the envelope is rewritten on the SQLite file */
+    risky_journal_synced(f);
+    json_t *lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log");
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(lg, 0), "id")));
+    json_decref(lg);
+    hex_of(f->p.client_id, ch);
+    hex_of(f->p.counselor_id, coh);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = 1 WHERE grantee = x'%s' AND stream IN (SELECT id "
+             "FROM streams WHERE owner = x'%s');"
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             coh, ch, coh);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync (reading ends)");
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN (SELECT id "
+             "FROM streams WHERE owner = x'%s');",
+             coh, ch);
+    turn_server(f, sql);
+    tamper_record(f, id, true);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long refused =
+        (long)json_integer_value(json_object_get(json_object_get(j, "data"), "refused_revisions"));
+    bool said = strstr(r.err, "forged") != NULL;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: a forged revision in the pull after a reading ended",
+               "the counselor read a risky journal; the server ends the reading (told), lists "
+               "the grant active again quietly and serves a forged newer revision of the "
+               "journal; the counselor reviews",
+               "revisions refused in the review's JSON: %ld; said on stderr: %s", refused,
+               said ? "yes" : "no");
+    assert_int_equal(refused, 1);
+    assert_true(said);
+}
+
 int
 main(void)
 {
@@ -1332,6 +1388,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_forged_revision_hides_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unopened_entry_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reading_ended_but_listed_sharing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reading_ended_then_forged_is_said, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
