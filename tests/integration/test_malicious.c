@@ -1204,14 +1204,15 @@ test_forged_revision_hides_nothing(void **state)
  * ciphertext changed (its id still counted by the client's signed stream head, so
  * nothing reads as withheld). The review cannot show the lapse; it must say, in its
  * JSON and in the text and HTML a counselor keeps (--out), that entries could not be
- * opened and the review is missing them, not on stderr alone. Counted: forms of the
- * review that say nothing of it (leaked).
+ * opened and the review is missing them, not on stderr alone, and what to do (tell
+ * the clinic). Counted: forms of the review that say nothing of it (leaked), kept forms
+ * that say it without what to do.
  */
 static void
 test_unopened_entry_is_said(void **state)
 {
     struct fx *f = *state;
-    int silent = 0;
+    int silent = 0, no_action = 0;
 
     if (dbk_test_pg())
         skip(); /* the envelope is rewritten on the SQLite file */
@@ -1242,6 +1243,8 @@ test_unopened_entry_is_said(void **state)
         char *kept = tc_slurp(out);
         if (r.status != 0 || kept == NULL || strstr(kept, "COULD NOT BE OPENED") == NULL)
             silent++;
+        else if (strstr(kept, "clinic") == NULL)
+            no_action++; /* said, but not what to do */
         free(kept);
         unlink(out);
         dbk_run_result_free(&r);
@@ -1252,10 +1255,11 @@ test_unopened_entry_is_said(void **state)
                "counted by the client's stream head); the counselor reviews (JSON, text and HTML "
                "kept with --out)",
                "lapses shown: %ld; forms of the review that do not say an entry could not be "
-               "opened (leaked): %d of 3",
-               lapses, silent);
+               "opened (leaked): %d of 3; kept forms that say it but not what to do: %d of 2",
+               lapses, silent, no_action);
     assert_int_equal(lapses, 0);
     assert_int_equal(silent, 0);
+    assert_int_equal(no_action, 0);
 }
 
 /*
