@@ -660,7 +660,7 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
             break;
     }
     if (rc == DBK_OK && more)
-        st->unpulled++; /* the rounds ran out with more to pull */
+        st->unpulled++, st->cut_short = true; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)
         rc = resend_acts(s, st);
     st->pending = dbk_sync_pending(s);
