@@ -1262,6 +1262,23 @@ test_unopened_entry_is_said(void **state)
     assert_int_equal(no_action, 0);
 }
 
+/* On the server's file: the client's grants to the counselor revoked (revoked) or
+ * active again, the counselor told (its grants_seq moved: told) or not. */
+static void
+client_grant_turned(struct fx *f, bool revoked, bool told)
+{
+    char ch[33], coh[33], sql[600];
+    hex_of(f->p.client_id, ch);
+    hex_of(f->p.counselor_id, coh);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = %d WHERE grantee = x'%s' AND stream IN (SELECT id "
+             "FROM streams WHERE owner = x'%s');%s%s%s",
+             revoked ? 1 : 0, coh, ch,
+             told ? "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'" : "",
+             told ? coh : "", told ? "';" : "");
+    turn_server(f, sql);
+}
+
 /*
  * A reading ended here that the server later lists as sharing again without telling
  * (its grants_seq for the counselor not moved: a server restored, or one that says two
@@ -1276,18 +1293,10 @@ static void
 test_reading_ended_but_listed_sharing(void **state)
 {
     struct fx *f = *state;
-    char ch[33], coh[33], sql[600];
     int leaked = 0;
 
     risky_journal_synced(f);
-    hex_of(f->p.client_id, ch);
-    hex_of(f->p.counselor_id, coh);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET revoked_at = 1 WHERE grantee = x'%s' AND stream IN (SELECT id "
-             "FROM streams WHERE owner = x'%s');"
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             coh, ch, coh);
-    turn_server(f, sql);
+    client_grant_turned(f, true, true);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     dbk_run_result r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
@@ -1295,11 +1304,7 @@ test_reading_ended_but_listed_sharing(void **state)
     int refused = r.status != 0;
     dbk_run_result_free(&r);
 
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN (SELECT id "
-             "FROM streams WHERE owner = x'%s');",
-             coh, ch);
-    turn_server(f, sql);
+    client_grant_turned(f, false, false);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "lapse");
@@ -1331,7 +1336,7 @@ static void
 test_reading_ended_then_forged_is_said(void **state)
 {
     struct fx *f = *state;
-    char ch[33], coh[33], sql[600], id[DBK_ID_TEXT_LEN + 1];
+    char id[DBK_ID_TEXT_LEN + 1];
 
     if (dbk_test_pg())
         skip(); /* the envelope is rewritten on the SQLite file */
@@ -1339,21 +1344,10 @@ test_reading_ended_then_forged_is_said(void **state)
     json_t *lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log");
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(lg, 0), "id")));
     json_decref(lg);
-    hex_of(f->p.client_id, ch);
-    hex_of(f->p.counselor_id, coh);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET revoked_at = 1 WHERE grantee = x'%s' AND stream IN (SELECT id "
-             "FROM streams WHERE owner = x'%s');"
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             coh, ch, coh);
-    turn_server(f, sql);
+    client_grant_turned(f, true, true);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     tc_ok(tc_cli("sync", NULL), "counselor sync (reading ends)");
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN (SELECT id "
-             "FROM streams WHERE owner = x'%s');",
-             coh, ch);
-    turn_server(f, sql);
+    client_grant_turned(f, false, false);
     tamper_record(f, id, true);
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
