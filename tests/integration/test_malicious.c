@@ -1310,17 +1310,30 @@ test_reading_ended_but_listed_sharing(void **state)
           "lapse");
     tc_ok(tc_cli("sync", NULL), "sync");
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    /* The caseload first (a review would look again for it): the row shows the lapse,
+     * or the caseload says its data is not current. */
+    long risk_row;
+    char flags[512];
+    json_t *row = caseload_row_of(f, false, &risk_row, flags, sizeof flags, &r);
+    json_t *cj = json_loads(r.out, 0, NULL), *d = json_object_get(cj, "data");
+    bool row_current =
+        json_is_true(json_object_get(d, "pulled")) && json_is_false(json_object_get(d, "stale"));
+    int row_leaked = r.status == 0 && row_current && strstr(flags, "USE REPORTED") == NULL;
+    json_decref(cj);
+    json_decref(row);
+    dbk_run_result_free(&r);
     for (int i = 0; i < 2; i++)
         leaked += tc_review_misses_lapse(f->p.client_id, i);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("restored server: a reading ended here, listed as sharing again quietly",
                "the server revokes the client's grant and tells the counselor (its reading "
                "ends); then lists the grant active again without telling; the client logs a "
-               "lapse; the counselor reviews twice",
-               "reviews refused while revoked: %d of 1; reviews that miss the lapse and call "
-               "their data current (leaked): %d of 2",
-               refused, leaked);
+               "lapse; the counselor lists the caseload, then reviews twice",
+               "reviews refused while revoked: %d of 1; caseload rows that miss the lapse and "
+               "call their data current: %d of 1; reviews that do (leaked): %d of 2",
+               refused, row_leaked, leaked);
     assert_int_equal(refused, 1);
+    assert_int_equal(row_leaked, 0);
     assert_int_equal(leaked, 0);
 }
 
