@@ -167,13 +167,26 @@ dbk_envelope_seal(const dbk_envelope_hdr *hdr, const unsigned char stream_key[32
 }
 
 int
+dbk_envelope_verify(const unsigned char *env, size_t len, const unsigned char author_pk[32])
+{
+    unsigned char *sig_in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len);
+    int rc;
+    if (sig_in == NULL)
+        return DBK_E_NOMEM;
+    size_t sig_len = dbk_envelope_signing_input(env, len, sig_in);
+    rc = crypto_sign_verify_detached(env + len - crypto_sign_BYTES, sig_in, sig_len, author_pk);
+    free(sig_in);
+    return rc == 0 ? DBK_OK : DBK_E_BAD_SIGNATURE;
+}
+
+int
 dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
                   const unsigned char stream_key[32], unsigned char **plain, size_t *plen)
 {
     unsigned char ad[DBK_ENV_AD_BYTES];
     dbk_envelope_hdr hdr;
-    unsigned char *sig_in, *padded;
-    size_t sig_len, ct_len, padded_len, unpadded;
+    unsigned char *padded;
+    size_t ct_len, padded_len, unpadded;
     int rc;
 
     *plain = NULL;
@@ -184,15 +197,8 @@ dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_expec
     /* 2. author and signature */
     if (!dbk_id_equal(&hdr.author, exp->author))
         return DBK_E_BAD_SIGNATURE;
-    sig_in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len);
-    if (sig_in == NULL)
-        return DBK_E_NOMEM;
-    sig_len = dbk_envelope_signing_input(env, len, sig_in);
-    rc = crypto_sign_verify_detached(env + len - crypto_sign_BYTES, sig_in, sig_len,
-                                     exp->author_pk);
-    free(sig_in);
-    if (rc != 0)
-        return DBK_E_BAD_SIGNATURE;
+    if ((rc = dbk_envelope_verify(env, len, exp->author_pk)) != DBK_OK)
+        return rc;
     /* 3. the place the reader asked for */
     if (!dbk_id_equal(&hdr.stream, exp->stream) ||
         (exp->record != NULL && !dbk_id_equal(&hdr.record, exp->record)) ||

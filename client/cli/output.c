@@ -34,6 +34,17 @@ dbk_out_warn_forged(size_t n)
 }
 
 void
+dbk_out_warn_reading_ended(const char *label, const char *when)
+{
+    fprintf(stderr,
+            "daybook: WARNING: this device stopped reading %s's entries on %s (the server "
+            "refused them or listed the consent as ended), yet the server lists them as "
+            "sharing now: what this device shows of them is only what arrived before then. "
+            "Sync again, and tell the clinic if it stays so.\n",
+            label, when);
+}
+
+void
 dbk_out_json(FILE *out, const json_t *j)
 {
     char *text = json_dumps(j, JSON_COMPACT);

@@ -30,6 +30,9 @@ void dbk_out_warn_unopened(const dbk_eu_list *l);
 /* On stderr: the pull refused n forged newer revisions of entries this device holds
  * (sync.h forged_revisions; nothing when n is 0). */
 void dbk_out_warn_forged(size_t n);
+/* On stderr: this device stopped reading the client label on when (local time), yet the
+ * server lists them as sharing (report/review.h dbk_review_readings_ended). */
+void dbk_out_warn_reading_ended(const char *label, const char *when);
 
 /* The whole consent document (consent.h) in words, every section 2.31 element and the
  * section 2.32 notice, wrapped for a terminal. */

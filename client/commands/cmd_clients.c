@@ -323,6 +323,31 @@ warn_unlisted(const json_t *out)
     }
 }
 
+/* Clients this device stopped reading whom the server lists as sharing now
+ * (report/review.h dbk_review_readings_ended): looked at again, *fresh pulled again when
+ * an end is undone; those still ended said on stderr, *fresh then not current. */
+static void
+readings_ended(dbk_session *s, const json_t *caseload, const json_t *aliases, json_t **fresh)
+{
+    bool again;
+    json_t *ended = dbk_review_readings_ended(s, caseload, NULL, fresh, &again), *v;
+    const char *k;
+    if (again)
+        dbk_out_warn_forged(
+            (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    json_object_foreach(ended, k, v)
+    {
+        dbk_id id;
+        char label[64], when[32];
+        if (dbk_id_from_text(&id, k, strlen(k)) != DBK_OK)
+            continue;
+        dbk_co_label(aliases, &id, label, sizeof label);
+        dbk_co_ms_text(json_integer_value(v), when);
+        dbk_out_warn_reading_ended(label, when);
+    }
+    json_decref(ended);
+}
+
 /* The caseload (pulled first unless no_pull), its rows computed and printed. */
 static int
 show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
@@ -345,6 +370,8 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     } else if (rc != DBK_OK) {
         json_decref(fresh);
         return dbk_cmd_fail("cannot fetch your caseload", rc);
+    } else {
+        readings_ended(s, caseload, aliases, &fresh);
     }
     /* With summaries (report/summary.h): this account's own entries (session markers,
      * discussed marks) and each client's summary, never the clients' whole histories. */

@@ -95,58 +95,30 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     return DBK_EXIT_OK;
 }
 
-/* When this device stopped reading the client's streams (an end a refused pull or the
- * grants listing left: sync.c), the latest such time in Unix ms; 0 while it reads. */
-static int64_t
-reading_ended(dbk_session *s, const dbk_id *client)
-{
-    json_t *c = NULL, *v;
-    size_t i;
-    int64_t at = 0;
-    char t[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(client, t);
-    if (dbk_sync_consents(s, &c) != DBK_OK)
-        return 0;
-    json_array_foreach(c, i, v) {
-        const char *o = json_string_value(json_object_get(v, "owner"));
-        int64_t e = json_integer_value(json_object_get(v, "ended_at"));
-        if (o != NULL && strcmp(o, t) == 0 && e > at)
-            at = e;
-    }
-    json_decref(c);
-    return at;
-}
-
 /*
  * The consent checked now (caseload) says the client shares, yet this device stopped
- * reading their stream (a server restored, or one that says two things, with no new
- * grants_seq to make it look again): the grants are fetched again and, the end undone,
- * the review pulls again (*fresh replaced). Still ended: the data is not current, and
- * said so.
+ * reading their stream (report/review.h dbk_review_readings_ended): looked at again,
+ * the review's data pulled again when the end is undone (the forged revisions that
+ * pull refused said), else not current and said so.
  */
 static void
 reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
                     json_t **fresh)
 {
-    int64_t at = caseload != NULL ? reading_ended(s, client) : 0;
+    bool again;
     char when[32];
-    if (at == 0)
-        return; /* reading, or the consent not checked now */
-    if (dbk_refresh_grants(s, NULL) == DBK_OK && reading_ended(s, client) == 0) {
-        json_decref(*fresh);
-        *fresh = dbk_review_freshen(s, false);
-        return;
+    if (caseload == NULL)
+        return; /* the consent not checked now */
+    json_t *ended = dbk_review_readings_ended(s, caseload, client, fresh, &again);
+    if (again)
+        dbk_out_warn_forged(
+            (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    json_t *at = json_object_iter_value(json_object_iter(ended));
+    if (at != NULL) {
+        dbk_co_ms_text(json_integer_value(at), when);
+        dbk_out_warn_reading_ended(label, when);
     }
-    dbk_co_ms_text(at, when);
-    json_object_set_new(*fresh, "pulled", json_false());
-    json_object_set_new(*fresh, "stale", json_true());
-    json_object_set_new(*fresh, "reading_ended_at", json_integer(at));
-    fprintf(stderr,
-            "daybook: WARNING: this device stopped reading %s's entries on %s (the server "
-            "refused them or listed the consent as ended), yet the server lists them as "
-            "sharing now: this review shows only what arrived before then. Sync again, and "
-            "tell the clinic if it stays so.\n",
-            label, when);
+    json_decref(ended);
 }
 
 /* Whether the server withheld entries of the client's shared stream, as its signed

@@ -314,9 +314,17 @@ warn_partial(const dbk_sync_stats *st)
                         "clock. Correct the clock so that new entries are not affected.\n",
                 (long long)st->pending);
     else if (st->failed_streams > 0)
-        fprintf(stderr, "daybook: %zu stream(s) could not be synced (access ended or a key "
-                        "rotation is pending); the rest is up to date\n",
+        fprintf(stderr,
+                "daybook: %zu stream(s) could not be synced (access ended, a key "
+                "rotation is pending, or the server failed them or left them out of its "
+                "answer): what this device holds of them is as of its last complete "
+                "sync; the rest is up to date. Run 'daybook sync' again later; if it "
+                "stays so, tell the clinic.\n",
                 st->failed_streams);
+    if (st->cut_short)
+        fprintf(stderr, "daybook: the server still had entries to send when this sync stopped "
+                        "after its rounds: this device is not up to date. Run 'daybook sync' "
+                        "again to fetch the rest; if it never ends, tell the clinic.\n");
     if (st->acts.pending > 0)
         fprintf(stderr, "daybook: %zu change(s) of who may read your entries are not on the "
                         "server yet (%s); they are sent again at every sync ('daybook access' "
@@ -326,7 +334,7 @@ warn_partial(const dbk_sync_stats *st)
                                          "time"
                                        : dbk_err_message(st->acts.error));
     return st->failed_streams > 0 || st->acts.pending > 0 || st->trust.withheld > 0 ||
-                   st->trust.head_rollbacks > 0 || st->forged_revisions > 0
+                   st->trust.head_rollbacks > 0 || st->forged_revisions > 0 || st->cut_short
                ? DBK_EXIT_FAIL
                : DBK_EXIT_OK;
 }

@@ -203,19 +203,21 @@ dbk_report_unopened_says(const json_t *r, char *buf, size_t cap)
     const json_t *u = json_object_get(r, "unopened");
     json_int_t n = json_integer_value(json_object_get(u, "records")),
                f = json_integer_value(json_object_get(u, "foreign_author"));
+    json_int_t all = n + f;
+    const char *it = all == 1 ? "it" : "them";
     if (n <= 0 && f <= 0)
         return NULL;
     if (f <= 0)
         snprintf(buf, cap,
-                 "!! %lld ENTR%s COULD NOT BE OPENED (damaged, or not signed by its writer: "
-                 "the server may have forged %s); this review is missing %s.",
-                 (long long)n, n == 1 ? "Y" : "IES", n == 1 ? "it" : "them",
-                 n == 1 ? "it" : "them");
+                 "!! %lld ENTR%s COULD NOT BE OPENED (damaged, or not signed by %s writer: the "
+                 "server may have forged %s); this review is missing %s. Tell the clinic.",
+                 (long long)all, all == 1 ? "Y" : "IES", all == 1 ? "its" : "their", it, it);
     else
         snprintf(buf, cap,
-                 "!! %lld ENTR%s COULD NOT BE OPENED OR WERE SIGNED BY SOMEONE WHO MAY NOT WRITE "
-                 "THEM (%lld); this review is missing them.",
-                 (long long)(n + f), n + f == 1 ? "Y" : "IES", (long long)f);
+                 "!! %lld ENTR%s COULD NOT BE OPENED OR %s SIGNED BY SOMEONE WHO MAY NOT WRITE "
+                 "%s (%lld so signed); this review is missing %s. Tell the clinic.",
+                 (long long)all, all == 1 ? "Y" : "IES", all == 1 ? "WAS" : "WERE",
+                 all == 1 ? "IT" : "THEM", (long long)f, it);
     return buf;
 }
 

@@ -768,3 +768,65 @@ dbk_review_freshen(dbk_session *s, bool offline)
     json_object_set_new(fresh, "refused_revisions", json_integer((json_int_t)st.forged_revisions));
     return fresh;
 }
+
+/* account -> the latest end of its reading here (Unix ms) for each client caseload lists
+ * as sharing whose reading ended here (sync.h dbk_sync_consents); only: that client. */
+static json_t *
+ended_listed_active(dbk_session *s, const json_t *caseload, const char *only)
+{
+    json_t *active = json_object(), *c = NULL, *v, *out = json_object();
+    size_t i;
+    json_array_foreach(caseload, i, v)
+    {
+        const char *a = json_string_value(json_object_get(v, "account"));
+        const char *g = json_string_value(json_object_get(v, "grant_state"));
+        if (a != NULL && g != NULL && strcmp(g, "active") == 0 &&
+            (only == NULL || strcmp(a, only) == 0))
+            json_object_set_new(active, a, json_true());
+    }
+    if (json_object_size(active) > 0 && dbk_sync_consents(s, &c) == DBK_OK)
+        json_array_foreach(c, i, v)
+        {
+            const char *o = json_string_value(json_object_get(v, "owner"));
+            json_int_t e = json_integer_value(json_object_get(v, "ended_at"));
+            if (o != NULL && e > 0 && json_object_get(active, o) != NULL &&
+                e > json_integer_value(json_object_get(out, o)))
+                json_object_set_new(out, o, json_integer(e));
+        }
+    json_decref(c);
+    json_decref(active);
+    return out;
+}
+
+json_t *
+dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
+                          json_t **fresh, bool *pulled_again)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    const char *one = only != NULL ? (dbk_id_to_text(only, t), t) : NULL, *k;
+    json_t *ended = ended_listed_active(s, caseload, one), *v;
+    json_int_t latest = 0;
+    size_t n = json_object_size(ended);
+
+    *pulled_again = false;
+    if (n > 0 && dbk_refresh_grants(s, NULL) == DBK_OK) {
+        json_decref(ended);
+        ended = ended_listed_active(s, caseload, one);
+        if (json_object_size(ended) < n) { /* an end undone: pull again */
+            json_t *again = dbk_review_freshen(s, false);
+            json_decref(*fresh);
+            *fresh = again;
+            *pulled_again = true;
+            json_decref(ended);
+            ended = ended_listed_active(s, caseload, one);
+        }
+    }
+    json_object_foreach(ended, k, v) if (json_integer_value(v) > latest) latest =
+        json_integer_value(v);
+    if (latest > 0) {
+        json_object_set_new(*fresh, "pulled", json_false());
+        json_object_set_new(*fresh, "stale", json_true());
+        json_object_set_new(*fresh, "reading_ended_at", json_integer(latest));
+    }
+    return ended;
+}

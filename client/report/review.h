@@ -44,4 +44,18 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
  */
 json_t *dbk_review_freshen(dbk_session *s, bool offline);
 
+/*
+ * Clients this device stopped reading (a refused pull, or grants listed revoked:
+ * sync.h) whom caseload, the server's answered now, lists as sharing (grant_state
+ * "active"; only, when not NULL, that client alone): a server restored, or one that
+ * says two things, with no new grants_seq to make this device look again. The grants
+ * are fetched again and, an end undone, the data pulled again (*fresh replaced by
+ * dbk_review_freshen's, *pulled_again: its refused_revisions are the caller's to say).
+ * Still ended: *fresh is not current (pulled false, stale true, reading_ended_at: the
+ * latest end, Unix ms). Returns those still ended, a new object of account -> when
+ * their reading ended here (Unix ms), for the caller to say; empty when none.
+ */
+json_t *dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
+                                  json_t **fresh, bool *pulled_again);
+
 #endif

@@ -9,7 +9,6 @@
 #include "unlock.h"
 
 #include "dbk/base64.h"
-#include "dbk/envelope.h"
 #include "dbk/error.h"
 #include "dbk/grant.h"
 
@@ -343,55 +342,6 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
     return rc;
 }
 
-/* The current revision of a record held here, for replaces_forged. */
-struct current_rev {
-    bool have;
-    dbk_envelope_hdr hdr;
-};
-
-static void
-on_current(const dbk_local_record *r, void *arg)
-{
-    struct current_rev *c = arg;
-    if (r->current && !c->have)
-        c->have = true, c->hdr = r->hdr;
-}
-
-/*
- * Whether env (header h, of a stream owned by owner) would replace the current revision
- * of a record held here without being its author's: its signature does not hold under
- * the author's key as this device knows it (its own, or pinned: trust.h), or no key is
- * known for its author while the current revision is the owner's own writing (which
- * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7). Such a
- * revision would become current and, not opening, take the entry out of every view (a
- * risky journal the counselor read, gone from Read first). A new record, or a revision
- * that would not be current, is stored as before: opening checks it.
- */
-static bool
-replaces_forged(dbk_session *s, const unsigned char *env, size_t len, const dbk_envelope_hdr *h,
-                const dbk_id *owner)
-{
-    struct current_rev c;
-    unsigned char pk[32], *in;
-    size_t n;
-    int rc;
-
-    memset(&c, 0, sizeof c);
-    if (dbk_local_revisions(s->L, &h->record, on_current, &c) != DBK_OK)
-        return true; /* cannot tell what it would replace: kept out, as unsure */
-    if (!c.have || dbk_revision_cmp(&h->rev, &c.hdr.rev) <= 0)
-        return false;
-    rc = dbk_trust_sign_pk(s, &h->author, pk);
-    if (rc == DBK_E_NOT_FOUND)
-        return dbk_id_equal(&c.hdr.author, owner);
-    if (rc != DBK_OK || (in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len)) == NULL)
-        return true;
-    n = dbk_envelope_signing_input(env, len, in);
-    rc = crypto_sign_verify_detached(env + len - crypto_sign_BYTES, in, n, pk);
-    free(in);
-    return rc != 0;
-}
-
 /* ended: the ids of streams this answer marked ended (the server refused their pull),
  * to be checked against the grants the server lists (apply_answer). */
 static int
@@ -441,7 +391,7 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
                              !dbk_id_equal(&h.stream, &id)))
             rc = DBK_E_BAD_ENVELOPE;
         if (rc == DBK_OK && !is_head(&h.stream, &h.record) &&
-            replaces_forged(s, env, len, &h, &ls.owner)) {
+            dbk_trust_revision_forged(s, env, len, &h, &ls.owner)) {
             st->forged_revisions++; /* refused: what this device holds stays */
             free(env);
             continue;
@@ -739,7 +689,7 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
             break;
     }
     if (rc == DBK_OK && more)
-        st->unpulled++; /* the rounds ran out with more to pull */
+        st->unpulled++, st->cut_short = true; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)
         rc = resend_acts(s, st);
     st->pending = dbk_sync_pending(s);

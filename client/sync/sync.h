@@ -52,6 +52,9 @@ typedef struct dbk_sync_stats {
      * device holds is as of the last sync that pulled every stream, and a review built on
      * it is not current (report/review.c dbk_review_freshen). */
     size_t unpulled;
+    /* The rounds ran out with more to pull (counted in unpulled too): 'daybook sync'
+     * says to sync again. */
+    bool cut_short;
     /* Revisions pulled that would have replaced the current revision of a record held
      * here but are not its author's (the signature does not hold under the author's key
      * as this device knows it; or, for a record the stream's owner wrote last, no key

@@ -53,7 +53,7 @@ dbk_entry_bucket(const json_t *plaintext, size_t text_len)
 }
 
 /* The compact JSON of plaintext, padded with spaces to its bucket (less sodium_pad's
- * byte); NULL when out of memory. Free with wipe_text. */
+ * byte); NULL when out of memory. The caller wipes it (sodium_memzero) and frees it. */
 static char *
 padded_text(const json_t *plaintext, size_t *len)
 {

@@ -3,6 +3,7 @@
 
 #include "unlock.h"
 
+#include "dbk/envelope.h"
 #include "dbk/error.h"
 
 #include <stdlib.h>
@@ -294,4 +295,39 @@ dbk_trust_open_doc(const dbk_session *s, const unsigned char *sealed, size_t len
         return DBK_E_CORRUPT;
     }
     return DBK_OK;
+}
+
+/* ---- revisions pulled ---- */
+
+/* The current revision of a record held here, for dbk_trust_revision_forged. */
+struct current_rev {
+    bool have;
+    dbk_envelope_hdr hdr;
+};
+
+static void
+on_current(const dbk_local_record *r, void *arg)
+{
+    struct current_rev *c = arg;
+    if (r->current && !c->have)
+        c->have = true, c->hdr = r->hdr;
+}
+
+bool
+dbk_trust_revision_forged(dbk_session *s, const unsigned char *env, size_t len,
+                          const dbk_envelope_hdr *h, const dbk_id *owner)
+{
+    struct current_rev c;
+    unsigned char pk[32];
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    if (dbk_local_revisions(s->L, &h->record, on_current, &c) != DBK_OK)
+        return true; /* cannot tell what it would replace: kept out, as unsure */
+    if (!c.have || dbk_revision_cmp(&h->rev, &c.hdr.rev) <= 0)
+        return false;
+    rc = dbk_trust_sign_pk(s, &h->author, pk);
+    if (rc == DBK_E_NOT_FOUND)
+        return dbk_id_equal(&c.hdr.author, owner);
+    return rc != DBK_OK || dbk_envelope_verify(env, len, pk) != DBK_OK;
 }

@@ -115,6 +115,20 @@ int dbk_trust_enrolled_counselor(const json_t *c, const char *link_counselor, co
 bool dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const char *type);
 
 /*
+ * Whether env (header h, pulled into a stream owned by owner) would replace the current
+ * revision of a record held here without being its author's: its signature does not
+ * hold under the author's key as this device knows it (its own, or pinned), or no key
+ * is known for its author while the current revision is the owner's own writing (which
+ * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7). Such a
+ * revision would become current and, not opening, take the entry out of every view (a
+ * risky journal the counselor read, gone from Read first): sync refuses it. A new
+ * record, or a revision that would not be current, is not forged here: opening checks
+ * it. True also when the check cannot run (the store failed): kept out, as unsure.
+ */
+bool dbk_trust_revision_forged(dbk_session *s, const unsigned char *env, size_t len,
+                               const dbk_envelope_hdr *h, const dbk_id *owner);
+
+/*
  * What an opened plaintext is to a reader, before anything else is asked of it: an
  * entry; a stream head (T12), which is bookkeeping, never shown nor counted; or no
  * JSON object at all, counted as an entry that did not open. Every reader asks this

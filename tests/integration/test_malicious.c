@@ -1365,14 +1365,15 @@ test_forged_revision_hides_nothing(void **state)
  * ciphertext changed (its id still counted by the client's signed stream head, so
  * nothing reads as withheld). The review cannot show the lapse; it must say, in its
  * JSON and in the text and HTML a counselor keeps (--out), that entries could not be
- * opened and the review is missing them, not on stderr alone. Counted: forms of the
- * review that say nothing of it (leaked).
+ * opened and the review is missing them, not on stderr alone, and what to do (tell
+ * the clinic). Counted: forms of the review that say nothing of it (leaked), kept forms
+ * that say it without what to do.
  */
 static void
 test_unopened_entry_is_said(void **state)
 {
     struct fx *f = *state;
-    int silent = 0;
+    int silent = 0, no_action = 0;
 
     if (dbk_test_pg())
         skip(); /* the envelope is rewritten on the SQLite file */
@@ -1403,6 +1404,8 @@ test_unopened_entry_is_said(void **state)
         char *kept = tc_slurp(out);
         if (r.status != 0 || kept == NULL || strstr(kept, "COULD NOT BE OPENED") == NULL)
             silent++;
+        else if (strstr(kept, "clinic") == NULL)
+            no_action++; /* said, but not what to do */
         free(kept);
         unlink(out);
         dbk_run_result_free(&r);
@@ -1413,10 +1416,28 @@ test_unopened_entry_is_said(void **state)
                "counted by the client's stream head); the counselor reviews (JSON, text and HTML "
                "kept with --out)",
                "lapses shown: %ld; forms of the review that do not say an entry could not be "
-               "opened (leaked): %d of 3",
-               lapses, silent);
+               "opened (leaked): %d of 3; kept forms that say it but not what to do: %d of 2",
+               lapses, silent, no_action);
     assert_int_equal(lapses, 0);
     assert_int_equal(silent, 0);
+    assert_int_equal(no_action, 0);
+}
+
+/* On the server's file: the client's grants to the counselor revoked (revoked) or
+ * active again, the counselor told (its grants_seq moved: told) or not. */
+static void
+client_grant_turned(struct fx *f, bool revoked, bool told)
+{
+    char ch[33], coh[33], sql[600];
+    hex_of(f->p.client_id, ch);
+    hex_of(f->p.counselor_id, coh);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET revoked_at = %d WHERE grantee = x'%s' AND stream IN (SELECT id "
+             "FROM streams WHERE owner = x'%s');%s%s%s",
+             revoked ? 1 : 0, coh, ch,
+             told ? "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'" : "",
+             told ? coh : "", told ? "';" : "");
+    turn_server(f, sql);
 }
 
 /*
@@ -1433,18 +1454,10 @@ static void
 test_reading_ended_but_listed_sharing(void **state)
 {
     struct fx *f = *state;
-    char ch[33], coh[33], sql[600];
     int leaked = 0;
 
     risky_journal_synced(f);
-    hex_of(f->p.client_id, ch);
-    hex_of(f->p.counselor_id, coh);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET revoked_at = 1 WHERE grantee = x'%s' AND stream IN (SELECT id "
-             "FROM streams WHERE owner = x'%s');"
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             coh, ch, coh);
-    turn_server(f, sql);
+    client_grant_turned(f, true, true);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     dbk_run_result r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
@@ -1452,28 +1465,82 @@ test_reading_ended_but_listed_sharing(void **state)
     int refused = r.status != 0;
     dbk_run_result_free(&r);
 
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET revoked_at = 0 WHERE grantee = x'%s' AND stream IN (SELECT id "
-             "FROM streams WHERE owner = x'%s');",
-             coh, ch);
-    turn_server(f, sql);
+    client_grant_turned(f, false, false);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "lapse");
     tc_ok(tc_cli("sync", NULL), "sync");
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    /* The caseload first (a review would look again for it): the row shows the lapse,
+     * or the caseload says its data is not current. */
+    long risk_row;
+    char flags[512];
+    json_t *row = caseload_row_of(f, false, &risk_row, flags, sizeof flags, &r);
+    json_t *cj = json_loads(r.out, 0, NULL), *d = json_object_get(cj, "data");
+    bool row_current =
+        json_is_true(json_object_get(d, "pulled")) && json_is_false(json_object_get(d, "stale"));
+    int row_leaked = r.status == 0 && row_current && strstr(flags, "USE REPORTED") == NULL;
+    json_decref(cj);
+    json_decref(row);
+    dbk_run_result_free(&r);
     for (int i = 0; i < 2; i++)
         leaked += tc_review_misses_lapse(f->p.client_id, i);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("restored server: a reading ended here, listed as sharing again quietly",
                "the server revokes the client's grant and tells the counselor (its reading "
                "ends); then lists the grant active again without telling; the client logs a "
-               "lapse; the counselor reviews twice",
-               "reviews refused while revoked: %d of 1; reviews that miss the lapse and call "
-               "their data current (leaked): %d of 2",
-               refused, leaked);
+               "lapse; the counselor lists the caseload, then reviews twice",
+               "reviews refused while revoked: %d of 1; caseload rows that miss the lapse and "
+               "call their data current: %d of 1; reviews that do (leaked): %d of 2",
+               refused, row_leaked, leaked);
     assert_int_equal(refused, 1);
+    assert_int_equal(row_leaked, 0);
     assert_int_equal(leaked, 0);
+}
+
+/*
+ * The pull a review makes after it undid an end of reading (the grants listed active
+ * again quietly, as above) says what it refused, as the review's first pull does. The
+ * counselor read a risky journal; the server ends the reading (told), lists the grant
+ * active again quietly, and serves a forged newer revision of the journal. The review
+ * pulls the client's stream only once it fetched the grants again: the forgery refused
+ * there must be said on stderr, not in the JSON alone.
+ */
+static void
+test_reading_ended_then_forged_is_said(void **state)
+{
+    struct fx *f = *state;
+    char id[DBK_ID_TEXT_LEN + 1];
+
+    if (dbk_test_pg())
+        skip(); /* the envelope is rewritten on the SQLite file */
+    risky_journal_synced(f);
+    json_t *lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log");
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(lg, 0), "id")));
+    json_decref(lg);
+    client_grant_turned(f, true, true);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync (reading ends)");
+    client_grant_turned(f, false, false);
+    tamper_record(f, id, true);
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    dbk_run_result r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long refused =
+        (long)json_integer_value(json_object_get(json_object_get(j, "data"), "refused_revisions"));
+    bool said = strstr(r.err, "forged") != NULL;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: a forged revision in the pull after a reading ended",
+               "the counselor read a risky journal; the server ends the reading (told), lists "
+               "the grant active again quietly and serves a forged newer revision of the "
+               "journal; the counselor reviews",
+               "revisions refused in the review's JSON: %ld; said on stderr: %s", refused,
+               said ? "yes" : "no");
+    assert_int_equal(refused, 1);
+    assert_true(said);
 }
 
 int
@@ -1495,6 +1562,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reading_ended_but_listed_sharing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_profile_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_other_device, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reading_ended_then_forged_is_said, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -507,15 +507,14 @@ tc_json_of(dbk_run_result r, const char *what)
 bool
 tc_review_misses_lapse(const char *who, int run)
 {
-    dbk_run_result r = tc_cli("--json", "review", who, NULL);
-    json_t *j = json_loads(r.out, 0, NULL), *d = json_object_get(j, "data");
+    json_t *j = tc_json_of(tc_cli("--json", "review", who, NULL), "review"),
+           *d = json_object_get(j, "data");
     bool shown = json_integer_value(json_object_get(json_object_get(j, "lapses"), "count")) == 1;
-    bool current = r.status == 0 && json_is_true(json_object_get(d, "pulled")) &&
-                   json_is_false(json_object_get(d, "stale"));
-    fprintf(stderr, "review %d: exit %d, lapse %s, %s\n", run, r.status,
-            shown ? "shown" : "MISSING", current ? "called current" : "not current");
+    bool current =
+        json_is_true(json_object_get(d, "pulled")) && json_is_false(json_object_get(d, "stale"));
+    fprintf(stderr, "review %d: lapse %s, %s\n", run, shown ? "shown" : "MISSING",
+            current ? "called current" : "not current");
     json_decref(j);
-    dbk_run_result_free(&r);
     return !shown && current;
 }
 

@@ -102,7 +102,9 @@ json_t *tc_json_of(dbk_run_result r, const char *what);
 
 /* The counselor's review of who (--json, pulled first) misses the one lapse the client
  * logged and calls its data current (pulled, not stale): a review silently stale.
- * Prints what the review said (run: which of the caller's runs). */
+ * The review must be made (exit 0, JSON): a review that fails fails the test, never
+ * counts as one that did not leak. Prints what it said (run: which of the caller's
+ * runs). */
 bool tc_review_misses_lapse(const char *who, int run);
 
 /* The whole of the file at path, NUL-terminated (malloc'd); NULL when it cannot be read. */

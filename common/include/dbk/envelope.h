@@ -87,6 +87,10 @@ int dbk_envelope_seal(const dbk_envelope_hdr *hdr, const unsigned char stream_ke
 int dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
                       const unsigned char stream_key[32], unsigned char **plain, size_t *plen);
 
+/* Whether env (which passed dbk_envelope_parse) is signed by author_pk: DBK_OK,
+ * DBK_E_BAD_SIGNATURE, or DBK_E_NOMEM. dbk_envelope_open checks it first. */
+int dbk_envelope_verify(const unsigned char *env, size_t len, const unsigned char author_pk[32]);
+
 /* Wipes and frees a plaintext from dbk_envelope_open. */
 void dbk_plaintext_free(unsigned char *plain, size_t plen);
 
