@@ -32,6 +32,7 @@
 
 #include "dbk/base64.h"
 #include "dbk/hlc.h"
+#include "dbk/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -516,8 +517,9 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
      * only; a savepoint of their own cost every read on the storage thread). */
     int64_t quota = action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes;
     int rc = charged ? DBK_OK : dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES, quota);
-    if (rc == DBK_OK && (rc = dbk_store_audit_append(st, &e)) != DBK_OK && !charged)
-        (void)dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX);
+    if (rc == DBK_OK && (rc = dbk_store_audit_append(st, &e)) != DBK_OK && !charged &&
+        dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX) != DBK_OK)
+        DBK_LOG(DBK_LOG_ERROR, "audit_charge_kept", DBK_INT("bytes", DBK_AUDIT_ROW_BYTES));
     if (rc != DBK_OK && j->job.status == DBK_OK)
         dbk_api_fail(j, rc, NULL);
 }

@@ -326,6 +326,11 @@ dbk_trust_revision_forged(dbk_session *s, const unsigned char *env, size_t len,
         return true; /* cannot tell what it would replace: kept out, as unsure */
     if (!c.have || dbk_revision_cmp(&h->rev, &c.hdr.rev) <= 0)
         return false;
+    /* The owner's own writing is replaced by the owner alone (T7): a grantee writes only
+     * records it created, so another author here, signature or not, would take the
+     * owner's entry out of every view. */
+    if (dbk_id_equal(&c.hdr.author, owner) && !dbk_id_equal(&h->author, owner))
+        return true;
     rc = dbk_trust_sign_pk(s, &h->author, pk);
     if (rc == DBK_E_NOT_FOUND)
         return dbk_id_equal(&c.hdr.author, owner);
