@@ -169,9 +169,11 @@ dbk_envelope_seal(const dbk_envelope_hdr *hdr, const unsigned char stream_key[32
 int
 dbk_envelope_verify(const unsigned char *env, size_t len, const unsigned char author_pk[32])
 {
-    unsigned char *sig_in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len);
+    unsigned char *sig_in;
     int rc;
-    if (sig_in == NULL)
+    if (len < DBK_ENV_OVERHEAD) /* no room for a header and a signature */
+        return DBK_E_BAD_ENVELOPE;
+    if ((sig_in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + len)) == NULL)
         return DBK_E_NOMEM;
     size_t sig_len = dbk_envelope_signing_input(env, len, sig_in);
     rc = crypto_sign_verify_detached(env + len - crypto_sign_BYTES, sig_in, sig_len, author_pk);

@@ -492,9 +492,6 @@ check_heads(dbk_session *s, dbk_trust_report *r)
     return rc;
 }
 
-/* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
- * the pulls merged, the clock and the time of the sync stored, and the grants
- * refreshed when the server's grants_seq moved (*more: pull again). */
 /* How many of the streams asked for (the request's pull) the answer's pull leaves out. */
 static size_t
 left_out(const json_t *asked, const json_t *resp)
@@ -514,6 +511,10 @@ left_out(const json_t *asked, const json_t *resp)
     return n;
 }
 
+/* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
+ * the pulls merged, the clock and the time of the sync stored, and the grants
+ * refreshed when the server's grants_seq moved (*more: pull again);
+ * asked: the request's pull, to tell the streams the answer left out. */
 static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
              bool *more)

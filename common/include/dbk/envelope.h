@@ -88,7 +88,8 @@ int dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_e
                       const unsigned char stream_key[32], unsigned char **plain, size_t *plen);
 
 /* Whether env (which passed dbk_envelope_parse) is signed by author_pk: DBK_OK,
- * DBK_E_BAD_SIGNATURE, or DBK_E_NOMEM. dbk_envelope_open checks it first. */
+ * DBK_E_BAD_SIGNATURE, DBK_E_BAD_ENVELOPE (too short to hold a signature) or
+ * DBK_E_NOMEM. dbk_envelope_open checks it first. */
 int dbk_envelope_verify(const unsigned char *env, size_t len, const unsigned char author_pk[32]);
 
 /* Wipes and frees a plaintext from dbk_envelope_open. */
