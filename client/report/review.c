@@ -458,6 +458,35 @@ cravings_json(const dbk_eu_list *l, const dbk_review_carried_list *closed, const
     return out;
 }
 
+/* Whether a counselor marked the client at a session on day d of the period: on its
+ * last day, also on a day after it (period.h dbk_review_day_in). */
+static bool
+attended_in(const dbk_checklist *ck, const dbk_review_period *p, int64_t d)
+{
+    for (size_t i = 0; i < ck->nattended; i++)
+        if (dbk_review_day_in(p, ck->attended[i]) == d)
+            return true;
+    return false;
+}
+
+/* Whether item was checked on day d of the period: on its last day, also on a day after
+ * it (the client's date ahead of this device's: a time zone ahead, a clock ahead), as
+ * the review counts entries (period.h dbk_review_day_in), never outside the review. */
+static bool
+checked_in(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_period *p,
+           const char *item, int64_t d)
+{
+    if (dbk_checklist_checked(ck, l, item, d))
+        return true;
+    if (d != p->to)
+        return false;
+    for (size_t i = 0; i < ck->ndays; i++)
+        if (ck->day[i] > d &&
+            dbk_checklist_has(json_object_get(l->v[ck->days[i]].doc, "checked"), item))
+            return true;
+    return strcmp(item, DBK_CK_ATTENDED) == 0 && attended_in(ck, p, d);
+}
+
 /* One checklist item's figures over the period. */
 static json_t *
 checklist_item_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_period *p,
@@ -467,10 +496,12 @@ checklist_item_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_rev
     int done = 0;
     size_t n;
     int64_t *dv = dbk_checklist_days_of(ck, l, id, &n);
+    for (size_t i = 0; dv != NULL && i < n; i++)
+        dv[i] = dbk_review_day_in(p, dv[i]);
     unsigned streak = dv ? dbk_streak(dv, n, p->to) : 0;
     free(dv);
     for (int64_t d = p->from; d <= p->to; d++)
-        done += dbk_checklist_checked(ck, l, id, d);
+        done += checked_in(ck, l, p, id, d);
     if (it != NULL && it->active && strcmp(it->source, "counselor") == 0 && done == 0)
         json_array_append_new(unpractised, json_string(id));
     return json_pack("{s:s, s:s, s:s, s:b, s:i, s:i, s:f, s:i}", "item", id, "label",
@@ -493,7 +524,7 @@ checklist_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_p
             nactive++;
         }
     for (size_t i = 0; i < ck->ndays; i++) {
-        if (ck->day[i] < p->from || ck->day[i] > p->to)
+        if (dbk_review_day_in(p, ck->day[i]) < p->from)
             continue;
         json_array_foreach(json_object_get(l->v[ck->days[i]].doc, "checked"), k, x)
             if (json_is_string(x) && !dbk_checklist_has(ids, json_string_value(x)))
@@ -506,7 +537,7 @@ checklist_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_p
         char ds[11];
         int n = 0;
         for (size_t i = 0; i < ck->nitems; i++)
-            n += ck->items[i].active && dbk_checklist_checked(ck, l, ck->items[i].id, d);
+            n += ck->items[i].active && checked_in(ck, l, p, ck->items[i].id, d);
         dbk_day_format(d, ds);
         json_array_append_new(perday, json_pack("{s:s, s:i, s:i}", "date", ds, "checked", n,
                                                 "of", (int)nactive));
@@ -515,7 +546,7 @@ checklist_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_p
     /* Group sessions the counselor marked attended (they tick attended_treatment). */
     json_t *sessions = json_array();
     for (int64_t d = p->from; d <= p->to; d++)
-        if (dbk_checklist_attended(ck, d)) {
+        if (attended_in(ck, p, d)) {
             char ds[11];
             dbk_day_format(d, ds);
             json_array_append_new(sessions, json_string(ds));
@@ -524,10 +555,24 @@ checklist_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_p
                      "assigned_not_practised", unpractised, "sessions_attended", sessions);
 }
 
+/* The first checklist day after day d, or INT64_MAX. */
+static int64_t
+checklist_day_after(const dbk_checklist *ck, int64_t d)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < ck->ndays; i++)
+        if (ck->day[i] > d && ck->day[i] < next)
+            next = ck->day[i];
+    return next;
+}
+
 /*
  * Medication adherence. Until MAT records exist, the source is the checklist's
  * "took_medication" item: a day the client filled in the checklist without ticking
- * it is a missed day; a day with no checklist at all is unknown, not missed.
+ * it is a missed day; a day with no checklist at all is unknown, not missed. A
+ * checklist dated after the period's end (the client's date ahead of this device's,
+ * period.h) is in it with its own date: folded into today, a day taken would hide a
+ * day missed.
  */
 static json_t *
 medication_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_period *p)
@@ -535,7 +580,8 @@ medication_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_
     const dbk_ck_item *it = dbk_checklist_item(ck, DBK_REVIEW_MED_ITEM);
     json_t *missed = json_array();
     int taken = 0, recorded = 0;
-    for (int64_t d = p->from; d <= p->to && it != NULL; d++) {
+    for (int64_t d = p->from; it != NULL && d != INT64_MAX;
+         d = d < p->to ? d + 1 : checklist_day_after(ck, d)) {
         bool filled = false;
         for (size_t i = 0; i < ck->ndays; i++)
             filled |= ck->day[i] == d;
@@ -558,19 +604,39 @@ medication_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_
                      "days_recorded", recorded, "days_taken", taken, "missed_days", missed);
 }
 
+/* The last day of the MAT figures: the period's, or a later day (at most
+ * DBK_REVIEW_AHEAD_DAYS later) the client reported a dose or a check-in on, its date
+ * ahead of this device's (period.h). Such a day counts as its own, with its own date:
+ * folded into today, a dose taken would hide a dose missed. */
+static int64_t
+mat_last_day(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p)
+{
+    int64_t last = p->to, d;
+    for (size_t i = 0; i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        const char *date = json_string_value(json_object_get(e->doc, "date"));
+        if (date != NULL && dbk_id_equal(&e->owner, client) &&
+            (strcmp(e->type, "dose") == 0 || strcmp(e->type, "checkin") == 0) &&
+            dbk_day_parse(date, &d) && d > last && d <= p->to + DBK_REVIEW_AHEAD_DAYS)
+            last = d;
+    }
+    return last;
+}
+
 /*
  * Medication adherence from MAT records (book/mat.h) when the counselor set a
  * schedule: each medication's doses due, taken, missed and unconfirmed over the
- * period (from enrollment), the days with a missed dose, and the longest run of
- * consecutive days with one (a streak of DBK_REVIEW_MISSED_STREAK or more is its
- * own Read first item). NULL when no schedule exists: the checklist speaks then.
+ * period (from enrollment; with a later day the client reported on, mat_last_day), the
+ * days with a missed dose, and the longest run of consecutive days with one (a streak
+ * of DBK_REVIEW_MISSED_STREAK or more is its own Read first item). NULL when no
+ * schedule exists: the checklist speaks then.
  */
 static json_t *
 mat_json(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p)
 {
     dbk_med *meds = NULL;
     size_t n = 0;
-    int64_t from = p->from;
+    int64_t from = p->from, last = mat_last_day(l, client, p);
     if (dbk_mat_schedules(l, client, &meds, &n) != DBK_OK || n == 0) {
         free(meds);
         return NULL;
@@ -583,9 +649,9 @@ mat_json(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p)
     unsigned due = 0, taken = 0, miss = 0, unconf = 0;
     for (size_t i = 0; i < n; i++) {
         dbk_mat_adherence ad;
-        if (!meds[i].active && meds[i].start > p->to)
+        if (!meds[i].active && meds[i].start > last)
             continue;
-        dbk_mat_adherence_of(l, client, &meds[i], from, p->to, &ad);
+        dbk_mat_adherence_of(l, client, &meds[i], from, last, &ad);
         json_t *md = json_array();
         for (size_t k = 0; k < ad.nmissed_days; k++) {
             char ds[11];

@@ -11,10 +11,13 @@
 #include "sync.h"
 
 #include "dbk/base64.h"
+#include "dbk/envelope.h"
 #include "dbk/error.h"
 #include "dbk/fingerprint.h"
 #include "dbk/hlc.h"
 #include "dbk/init.h"
+
+#include <sqlite3.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1107,6 +1110,131 @@ test_clock_never_goes_back(void **state)
     dbk_session_close(&a);
 }
 
+/* The hex of an id, for SQL on the server's file. */
+static const char *
+hex_id(const dbk_id *id, char out[33])
+{
+    for (size_t i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id->b[i]);
+    return out;
+}
+
+/*
+ * A grantee writes only records it created (proto/TRUST.md T7). The server, turned,
+ * serves a newer revision of the client's own journal entry that the counselor sealed
+ * with the stream key of its grant and signed with its own (pinned, verifying) key:
+ * the client keeps its entry as it wrote it, and its sync says it refused a revision
+ * (exit 1). The real server refuses such a write, so the revision goes into its
+ * SQLite file directly.
+ */
+static void
+test_grantees_revision_of_the_clients_entry_is_refused(void **state)
+{
+    struct fx *f = *state;
+    char path[4200], sh[33], rh[33], ah[33], sql[512], *upd, *hex;
+    unsigned char key[32], client_pk[32], *env, *forged, *plain;
+    size_t len, flen, plen;
+    dbk_id stream, record;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int leaked = 0;
+
+    if (dbk_test_pg())
+        skip(); /* the revision is written into the SQLite file */
+    dbk_id me = enrolled_client(f);
+    dbk_run_result r = tc_cli("journal", "-m", "my own words, kept", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    json_t *lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log");
+    const char *id = json_string_value(json_object_get(json_array_get(lg, 0), "id"));
+    assert_non_null(id);
+    assert_int_equal(dbk_id_from_text(&record, id, strlen(id)), 0);
+    json_decref(lg);
+
+    /* The counselor holds the stream key through its grant, and the entry as pushed. */
+    assert_true(tc_counselor_stream(&f->srv, &f->co, &me, &stream, key, client_pk, NULL));
+    snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
+    snprintf(sql, sizeof sql,
+             "SELECT envelope FROM records WHERE stream = x'%s' AND record = x'%s'",
+             hex_id(&stream, sh), hex_id(&record, rh));
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    len = (size_t)sqlite3_column_bytes(st, 0);
+    env = malloc(len);
+    memcpy(env, sqlite3_column_blob(st, 0), len);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    dbk_envelope_hdr h;
+    assert_int_equal(dbk_envelope_parse(env, len, &h), DBK_OK);
+    dbk_envelope_expect ex = {&stream, &record, h.epoch, &me, client_pk};
+    assert_int_equal(dbk_envelope_open(env, len, &ex, key, &plain, &plen), DBK_OK);
+    json_t *doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    assert_non_null(doc);
+    free(env);
+
+    /* A newer revision of that record, by the counselor, signed with its own key. */
+    json_object_set_new(doc, "text", json_string("the counselor's words, not mine"));
+    char *pt = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    h.author = f->co.id;
+    h.rev.device = f->co.device;
+    h.rev.clock = dbk_hlc_pack(dbk_hlc_ms(h.rev.clock) + 60000, 0);
+    assert_int_equal(dbk_envelope_seal(&h, key, f->co.keys->sign_sk, (const unsigned char *)pt,
+                                       strlen(pt), NULL, &forged, &flen),
+                     DBK_OK);
+    free(pt);
+    hex = malloc(2 * flen + 1);
+    for (size_t i = 0; i < flen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", forged[i]);
+    free(forged);
+    upd = malloc(2 * flen + 1024);
+    sprintf(upd,
+            "UPDATE streams SET seq = seq + 1 WHERE id = x'%s';"
+            "UPDATE records SET envelope = x'%s', clock = %llu, seq = (SELECT seq FROM streams "
+            "WHERE id = x'%s') WHERE stream = x'%s' AND record = x'%s';"
+            "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+            sh, hex, (unsigned long long)h.rev.clock, sh, sh, rh, hex_id(&me, ah));
+    free(hex);
+    char *err = NULL;
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, upd, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    assert_int_equal(sqlite3_total_changes(db), 3);
+    sqlite3_close(db);
+    free(upd);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+
+    /* The client syncs: it refuses the revision and says so. */
+    r = tc_cli("--json", "sync", NULL);
+    json_t *sj = json_loads(r.out, 0, NULL);
+    json_int_t refused =
+        json_integer_value(json_object_get(json_object_get(sj, "refused"), "revisions"));
+    if (r.status == 0 || refused != 1 || strstr(r.err, "newer revision") == NULL) {
+        fprintf(stderr, "sync: exit %d, refused.revisions %lld, stderr: %s\n", r.status,
+                (long long)refused, r.err);
+        leaked++;
+    }
+    json_decref(sj);
+    dbk_run_result_free(&r);
+    /* Its entry stays as it wrote it. */
+    lg = tc_json_of(tc_cli("--json", "log", "--type", "journal", NULL), "log after the sync");
+    char *shown = json_dumps(lg, 0);
+    if (json_array_size(lg) != 1 || strstr(shown, "my own words, kept") == NULL ||
+        strstr(shown, "the counselor's words") != NULL) {
+        fprintf(stderr, "log after the sync: %s\n", shown);
+        leaked++;
+    }
+    free(shown);
+    json_decref(lg);
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
@@ -1128,6 +1256,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interactive_prompt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_never_goes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grantees_revision_of_the_clients_entry_is_refused,
+                                        setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

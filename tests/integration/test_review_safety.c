@@ -1389,6 +1389,19 @@ test_caseload_row_lies(void **state)
     assert_true(unchecked_said);
 }
 
+/* The days the review's checklist counts item checked; -1 when it is not listed. */
+static json_int_t
+checklist_days(const json_t *r, const char *item)
+{
+    const json_t *items = json_object_get(json_object_get(r, "checklist"), "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const json_t *x = json_array_get(items, i);
+        if (strcmp(json_string_value(json_object_get(x, "item")), item) == 0)
+            return json_integer_value(json_object_get(x, "days_checked"));
+    }
+    return -1;
+}
+
 /*
  * A client whose day is ahead of the counselor's: in a time zone ahead (here UTC+14
  * against the counselor's UTC-11, so the client's date is always the counselor's
@@ -1398,7 +1411,11 @@ test_caseload_row_lies(void **state)
  * are dated by the client's day. The counselor's review and caseload, with the
  * summary cache and without it, must show both in Read first, the journal, the
  * lapses and the row's RISK and USE REPORTED: an entry dated after the counselor's
- * today is not an entry outside the review. Counted: risk or lapse hidden (leaked).
+ * today is not an entry outside the review. The client also fills in its checklist
+ * without ticking took_medication (a day without the medication), and, once the
+ * counselor set a MAT schedule, reports a missed dose: the review's checklist and
+ * medication show them too. Counted: risk, lapse, checklist day or missed medication
+ * hidden (leaked).
  */
 static void
 test_entry_dated_after_the_counselors_today(void **state)
@@ -1414,6 +1431,7 @@ test_entry_dated_after_the_counselors_today(void **state)
     tc_ok(tc_cli("journal", "-m", ideation, NULL), "journal");
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "lapse");
+    tc_ok(tc_cli("check", "avoided_high_risk", NULL), "checklist");
     tc_ok(tc_cli("sync", NULL), "client sync");
     setenv("TZ", "BEHIND+11", 1); /* UTC-11 */
     as(f->p.counselor_home);
@@ -1430,6 +1448,14 @@ test_entry_dated_after_the_counselors_today(void **state)
                     plain ? "no summary" : "summary", risk ? "shown" : "HIDDEN",
                     read_first_item(r, "use", "heroin") ? "shown" : "HIDDEN", count_of(r, "lapses"),
                     journal ? "shown" : "HIDDEN");
+            hidden++;
+        }
+        const json_t *med = json_object_get(r, "medication");
+        if (checklist_days(r, "avoided_high_risk") != 1 ||
+            json_array_size(json_object_get(med, "missed_days")) != 1) {
+            fprintf(stderr, "review (%s): checklist avoided_high_risk %lld days, medication %s\n",
+                    plain ? "no summary" : "summary",
+                    (long long)checklist_days(r, "avoided_high_risk"), json_dumps(med, 0));
             hidden++;
         }
         json_decref(r);
@@ -1450,11 +1476,35 @@ test_entry_dated_after_the_counselors_today(void **state)
     if (!contains(t.out, "!! RISK LANGUAGE") || !contains(t.out, "end my life"))
         hidden++;
     dbk_run_result_free(&t);
+
+    /* A MAT schedule from the counselor's today; the client misses its dose of its day. */
+    tc_ok(tc_cli("med", "set", "Sam R", "buprenorphine", "--dose", "8 mg", "--frequency", "daily",
+                 "--take-home", NULL),
+          "med set");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    as(f->p.client_home);
+    setenv("TZ", "AHEAD-14", 1);
+    tc_ok(tc_cli("sync", NULL), "client sync 2");
+    tc_ok(tc_cli("med", "take", "--missed", NULL), "missed dose");
+    tc_ok(tc_cli("sync", NULL), "client sync 3");
+    setenv("TZ", "BEHIND+11", 1);
+    as(f->p.counselor_home);
+    json_t *r = review_json("Sam R");
+    const json_t *med = json_object_get(r, "medication");
+    if (strcmp(json_string_value(json_object_get(med, "source")), "mat") != 0 ||
+        json_integer_value(json_object_get(med, "doses_missed")) != 1) {
+        fprintf(stderr, "review: MAT %s\n", json_dumps(med, 0));
+        hidden++;
+    }
+    json_decref(r);
     unsetenv("TZ");
     dbk_report("review: an entry dated after the counselor's today",
-               "the client (UTC+14) writes a suicidal journal and logs a lapse; the counselor "
-               "(UTC-11) reviews and lists the caseload, with the summary cache and without",
-               "risk or lapse hidden from a review or a caseload row (leaked): %d of 5", hidden);
+               "the client (UTC+14) writes a suicidal journal, logs a lapse, fills in its "
+               "checklist without its medication and misses a MAT dose; the counselor (UTC-11) "
+               "reviews and lists the caseload, with the summary cache and without",
+               "risk, lapse, checklist day or missed medication hidden from a review or a "
+               "caseload row (leaked): %d of 8",
+               hidden);
     assert_int_equal(hidden, 0);
 }
 
