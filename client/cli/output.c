@@ -28,8 +28,9 @@ dbk_out_warn_forged(size_t n)
     if (n > 0)
         fprintf(stderr,
                 "daybook: WARNING: the server served %zu newer revision(s) of entries this "
-                "device holds that their authors did not sign (forged): refused; the entries "
-                "stay as this device holds them. Tell the clinic.\n",
+                "device holds, unsigned by their authors or by someone other than the "
+                "entry's owner, who alone may replace it (forged): refused; the entries stay "
+                "as this device holds them. Tell the clinic.\n",
                 n);
 }
 
