@@ -579,7 +579,7 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
 static int
 outbox_with_heads(dbk_session *s, struct push_acc *pa)
 {
-    int rc = dbk_unlock(s); /* before the write lock is taken, never while it is held */
+    int rc = dbk_unlock(s); /* before the write lock is taken: no prompt while it is held */
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
         (rc = dbk_trust_heads_write(s)) == DBK_OK &&
         (rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)

@@ -5,7 +5,6 @@
 
 #include "seal.h"
 #include "stream_key.h"
-#include "unlock.h"
 
 #include "dbk/envelope.h"
 #include "dbk/error.h"
@@ -58,6 +57,9 @@ dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count)
 
 /* ---- writing them, at sync ---- */
 
+/* The streams a head is written for: the account's own. */
+static const int own_kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE};
+
 struct written_here {
     const dbk_id *head;
     bool any;
@@ -70,24 +72,36 @@ entry_pending(const dbk_local_record *r, void *arg)
     w->any = w->any || !dbk_id_equal(&r->hdr.record, w->head);
 }
 
+/* Whether a record written here (not the head) waits to be pushed in stream. */
+static int
+written_here_waits(dbk_session *s, const dbk_id *stream, bool *waits)
+{
+    dbk_id head;
+    struct written_here w = {&head, false};
+    dbk_trust_head_id(stream, &head);
+    int rc = dbk_local_pending_in(s->L, stream, entry_pending, &w);
+    *waits = w.any;
+    return rc;
+}
+
 /* The head of one of this account's own streams, when a record written here waits to
  * be pushed there and the stream holds more record ids than the last head written. */
 static int
 write_head(dbk_session *s, const dbk_id *stream)
 {
     dbk_id head;
-    struct written_here w = {&head, false};
     int64_t count, own;
+    bool waits;
     int rc;
 
-    dbk_trust_head_id(stream, &head);
-    if ((rc = dbk_local_pending_in(s->L, stream, entry_pending, &w)) != DBK_OK || !w.any ||
+    if ((rc = written_here_waits(s, stream, &waits)) != DBK_OK || !waits ||
         !dbk_trust_head_due(s, stream, &count, &own))
         return rc;
     json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
                             (json_int_t)count, "own", (json_int_t)own);
     if (doc == NULL)
         return DBK_E_NOMEM;
+    dbk_trust_head_id(stream, &head);
     rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
     json_decref(doc);
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
@@ -96,17 +110,14 @@ write_head(dbk_session *s, const dbk_id *stream)
 bool
 dbk_trust_heads_pending(dbk_session *s)
 {
-    static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE}; /* the account's own */
     bool any = false;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !any; i++) {
+    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0] && !any; i++) {
         dbk_local_stream st;
-        dbk_id head;
-        struct written_here w = {&head, false};
-        if (dbk_local_stream_of(s->L, &s->account, kinds[i], &st) != DBK_OK)
+        if (dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st) != DBK_OK)
             continue;
-        dbk_trust_head_id(&st.id, &head);
         /* A store that cannot be read says yes: a pull too many, never a head too low. */
-        any = dbk_local_pending_in(s->L, &st.id, entry_pending, &w) != DBK_OK || w.any;
+        bool waits = false;
+        any = written_here_waits(s, &st.id, &waits) != DBK_OK || waits;
     }
     return any;
 }
@@ -114,14 +125,10 @@ dbk_trust_heads_pending(dbk_session *s)
 int
 dbk_trust_heads_write(dbk_session *s)
 {
-    static const int kinds[] = {DBK_LOCAL_SHARED, DBK_LOCAL_PRIVATE}; /* the account's own */
-    int rc;
-
-    if ((rc = dbk_unlock(s)) != DBK_OK)
-        return rc;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == DBK_OK; i++) {
+    int rc = DBK_OK;
+    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0] && rc == DBK_OK; i++) {
         dbk_local_stream st;
-        if ((rc = dbk_local_stream_of(s->L, &s->account, kinds[i], &st)) == DBK_OK)
+        if ((rc = dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st)) == DBK_OK)
             rc = write_head(s, &st.id);
         else if (rc == DBK_E_NOT_FOUND)
             rc = DBK_OK;

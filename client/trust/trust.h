@@ -185,23 +185,24 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * Stream heads (proto/TRUST.md T12). The owner of a stream signs, as a record of the
  * stream with a fixed id, how many distinct record ids it held there when it last
  * pushed records it wrote; the server keeps one revision per record and never drops a
- * record id,
- * so a reader holding fewer ids than a head it verified counts the difference as
- * withheld. The head also signs how many of them the owner wrote, which a reader
- * compares with the records it holds that the owner wrote, so that records of other
- * writers (a counselor's) cannot fill a gap. dbk_trust_head_id gives the head's record
- * id; dbk_trust_head_due says whether the owner should write a new head (*count, *own:
- * the counts it would sign);
- * dbk_trust_head_written records that it did. dbk_trust_heads_write writes them, in the
- * caller's transaction (sync reads the round's outbox in the same one, so no entry
- * committed between the two goes out counted by no head), before each round of a sync
- * that pushes: the head of each of this account's own
- * streams where a record written here waits to be pushed and more record ids are held than the last
- * head counted (the head is signed once per push, not after every entry, and its clock follows the
- * records it counts, so it is pushed after them). dbk_trust_heads_pending says whether a record
- * written here waits to be pushed in one of those streams: sync then pulls before it signs, so that
- * the head counts what the server holds too and never counts fewer, at a newer clock, than a head
- * another device of the account (or this one, before a restore of its profile) pushed already.
+ * record id, so a reader holding fewer ids than a head it verified counts the
+ * difference as withheld. The head also signs how many of them the owner wrote, which
+ * a reader compares with the records it holds that the owner wrote, so that records of
+ * other writers (a counselor's) cannot fill a gap.
+ *
+ * dbk_trust_head_id gives the head's record id; dbk_trust_head_due says whether the
+ * owner should write a new head (*count, *own: the counts it would sign);
+ * dbk_trust_head_written records that it did. dbk_trust_heads_write writes them, with
+ * the keys unlocked, in the caller's transaction (sync reads the round's outbox in the
+ * same one, so no entry committed between the two goes out counted by no head), before
+ * each round of a sync that pushes: the head of each of this account's own streams
+ * where a record written here waits to be pushed and more record ids are held than
+ * the last head counted (signed once per push, not after every entry; its clock
+ * follows the records it counts, so it is pushed after them).
+ * dbk_trust_heads_pending says whether a record written here waits to be pushed in one
+ * of those streams: sync then pulls before it signs, so that the head counts what the
+ * server holds too and never counts fewer, at a newer clock, than a head another
+ * device of the account (or this one, before a restore of its profile) pushed already.
  * dbk_trust_stream_head checks one stream after a pull and counts in r what it finds.
  */
 void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
