@@ -301,33 +301,43 @@ was_sent(dbk_session *s, const dbk_link *u, bool same_code)
            n == sizeof have && sodium_memcmp(want, have, sizeof have) == 0;
 }
 
-static int
-mark_sent(dbk_session *s, const dbk_link *u)
-{
-    unsigned char h[32];
-    int rc;
+/* The record of a try: the keyed hash of its code and server (sent_hash), the server,
+ * and whose code it was with the name the link gives them (a recovery through another
+ * counselor's code says so: sent_by_other). */
+struct sent_record {
+    bool have;
+    unsigned char hash[32];
+    char server[DBK_URL_MAX];
+    char counselor[32], by[201]; /* "" when not kept (a record from before they were) */
+};
 
-    sent_hash(u, h);
+static int
+sent_write(dbk_session *s, const struct sent_record *r)
+{
+    int rc;
     if ((rc = dbk_local_begin(s->L)) != DBK_OK)
         return rc;
-    /* And whose code it was, with the name the link gives them: a recovery through
-     * another counselor's code says so (sent_counselor). */
-    if ((rc = dbk_local_put(s->L, "enroll_sent", h, sizeof h)) == DBK_OK &&
-        (rc = dbk_local_put_text(s->L, "enroll_sent_server", u->server)) == DBK_OK &&
-        (rc = dbk_local_put_text(s->L, "enroll_sent_counselor", u->counselor)) == DBK_OK &&
-        (rc = dbk_local_put_text(s->L, "enroll_sent_by", u->by)) == DBK_OK)
+    if ((rc = dbk_local_put(s->L, "enroll_sent", r->hash, sizeof r->hash)) == DBK_OK &&
+        (rc = dbk_local_put_text(s->L, "enroll_sent_server", r->server)) == DBK_OK &&
+        (rc = dbk_local_put_text(s->L, "enroll_sent_counselor", r->counselor)) == DBK_OK &&
+        (rc = dbk_local_put_text(s->L, "enroll_sent_by", r->by)) == DBK_OK)
         return dbk_local_commit(s->L);
     dbk_local_rollback(s->L);
     return rc;
 }
 
-/* The record of an earlier try, as mark_sent wrote it. */
-struct sent_record {
-    bool have;
-    unsigned char hash[32];
-    char counselor[32], by[201]; /* "" when not kept (a record from before they were) */
-};
+static int
+mark_sent(dbk_session *s, const dbk_link *u)
+{
+    struct sent_record r = {.have = true};
+    sent_hash(u, r.hash);
+    snprintf(r.server, sizeof r.server, "%s", u->server);
+    snprintf(r.counselor, sizeof r.counselor, "%s", u->counselor);
+    snprintf(r.by, sizeof r.by, "%s", u->by);
+    return sent_write(s, &r);
+}
 
+/* The record of an earlier try, as mark_sent wrote it. */
 static void
 sent_read(dbk_session *s, struct sent_record *r)
 {
@@ -335,6 +345,9 @@ sent_read(dbk_session *s, struct sent_record *r)
     memset(r, 0, sizeof *r);
     r->have = dbk_local_get(s->L, "enroll_sent", r->hash, sizeof r->hash, &n) == DBK_OK &&
               n == sizeof r->hash;
+    if (r->have &&
+        dbk_local_get_text(s->L, "enroll_sent_server", r->server, sizeof r->server) != DBK_OK)
+        r->server[0] = '\0';
     if (r->have && dbk_local_get_text(s->L, "enroll_sent_counselor", r->counselor,
                                       sizeof r->counselor) != DBK_OK)
         r->counselor[0] = '\0';
@@ -348,14 +361,8 @@ sent_read(dbk_session *s, struct sent_record *r)
 static void
 sent_restore(dbk_session *s, const struct sent_record *r)
 {
-    if (!r->have || dbk_local_begin(s->L) != DBK_OK)
-        return;
-    if (dbk_local_put(s->L, "enroll_sent", r->hash, sizeof r->hash) == DBK_OK &&
-        dbk_local_put_text(s->L, "enroll_sent_counselor", r->counselor) == DBK_OK &&
-        dbk_local_put_text(s->L, "enroll_sent_by", r->by) == DBK_OK)
-        dbk_local_commit(s->L);
-    else
-        dbk_local_rollback(s->L);
+    if (r->have)
+        (void)sent_write(s, r);
 }
 
 /* Whether the earlier try's code (r) was another counselor's than u's: the account it
