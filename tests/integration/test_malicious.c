@@ -1045,6 +1045,7 @@ test_withheld_after_profile_restore(void **state)
  * neither of the first device's records, with the newest clock, so the server kept it
  * and the counselor was told nothing; before the head moved to sync its clock was the
  * entry's and the server kept the first device's head, which counts one of the two.
+ * The first device, a reader of its own stream too, must be told of the phone's entry.
  */
 static void
 test_withheld_after_other_device(void **state)
@@ -1087,17 +1088,29 @@ test_withheld_after_other_device(void **state)
     drop_records(f, "seq > (SELECT s FROM attack_mark)"); /* the lapse, the phone's entry */
 
     struct told t = counselor_told(f);
+    /* The first device reads its own stream as the counselor does (T12): the phone's
+     * head tells it of the phone's entry, which it never received. */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long own = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    int own_status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
     dbk_report("malicious server: withheld after the client's other device wrote offline",
                "the client's second device writes an entry offline; the first writes an "
                "entry, syncs, logs a lapse, syncs; the second device syncs; the server drops "
                "the lapse and the second device's entry from every pull; the counselor "
-               "syncs, reviews, lists the caseload",
+               "syncs, reviews, lists the caseload; the first device syncs",
                "entries withheld that the counselor was not told of (leaked): %ld; sync exit "
-               "%d; the review says so: %s; the caseload flags the row: %s",
+               "%d; the review says so: %s; the caseload flags the row: %s; the first device "
+               "told of the phone's entry: %ld (sync exit %d)",
                2 - (t.review_records < 2 ? t.review_records : 2), t.sync_status,
                t.review_records == 2 && t.review_loud ? "yes" : "no",
-               t.clients_flagged && t.table_flagged ? "yes" : "no");
+               t.clients_flagged && t.table_flagged ? "yes" : "no", own, own_status);
     told_of(&t, 2);
+    assert_int_equal(own, 1);
+    assert_int_equal(own_status, 1);
 }
 
 /* The client writes a journal that reads as suicidal ideation and syncs; the counselor
