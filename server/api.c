@@ -1097,3 +1097,18 @@ dbk_api_fail(dbk_api_job *j, int err, json_t *extra)
     j->out = extra;
     j->out_is_extra = true;
 }
+
+void
+dbk_api_audit(dbk_api_job *j, dbk_store *st, dbk_audit_entry *e, int64_t quota, bool charged)
+{
+    e->at = j->now;
+    e->actor_role = j->me.role;
+    e->actor = j->me.id;
+    e->device = j->device;
+    int rc = charged ? DBK_OK : dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES, quota);
+    if (rc == DBK_OK && (rc = dbk_store_audit_append(st, e)) != DBK_OK && !charged &&
+        dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX) != DBK_OK)
+        DBK_LOG(DBK_LOG_ERROR, "audit_charge_kept", DBK_INT("bytes", DBK_AUDIT_ROW_BYTES));
+    if (rc != DBK_OK && j->job.status == DBK_OK)
+        dbk_api_fail(j, rc, NULL);
+}

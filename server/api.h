@@ -162,6 +162,17 @@ void dbk_api_abort(dbk_api_job *j);
 void dbk_api_submit(dbk_api_job *j);
 /* For ops: fail the job with err (and optional extra fields for the error body). */
 void dbk_api_fail(dbk_api_job *j, int err, json_t *extra);
+/*
+ * For ops: the audit row e (store.h; its time, actor, actor's role and device are j's,
+ * set here) written, and charged against its actor within quota unless charged is
+ * true (its bytes already counted). The charge and the row are one unit: when the row
+ * cannot be written the charge is taken back here, on the failure path only (a
+ * savepoint of their own would cost every read on the storage thread), so that a job
+ * that answers the failure and goes on (a sync's stream: its job's savepoint is
+ * released) keeps no charge without its row, nor would a grant batched with others.
+ * The job fails with the error unless it failed already.
+ */
+void dbk_api_audit(dbk_api_job *j, dbk_store *st, dbk_audit_entry *e, int64_t quota, bool charged);
 
 /*
  * The Ed25519 identity key of an account that has recently made an authenticated

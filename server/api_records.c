@@ -498,11 +498,7 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
 {
     dbk_audit_entry e;
     memset(&e, 0, sizeof e);
-    e.at = j->now;
     e.action = action;
-    e.actor_role = j->me.role;
-    e.actor = j->me.id;
-    e.device = j->device;
     e.stream = str->id;
     e.owner = str->owner;
     e.epoch = str->epoch;
@@ -511,17 +507,10 @@ audit(dbk_api_job *j, dbk_store *st, const dbk_stream *str, enum dbk_audit_actio
     e.seq_to = to;
     /* The row counts against its actor: a reader's rows against the reader, never the
      * owner it read. A read is served even over quota (its rows still count); a write
-     * is refused with the rest of its batch. The charge and the row are one unit: a
-     * sync answers a stream's failure in its entry and goes on, its job's savepoint
-     * released, so a charge whose row failed is taken back here (on the failure path
-     * only; a savepoint of their own cost every read on the storage thread). */
-    int64_t quota = action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes;
-    int rc = charged ? DBK_OK : dbk_store_charge(st, &j->me.id, DBK_AUDIT_ROW_BYTES, quota);
-    if (rc == DBK_OK && (rc = dbk_store_audit_append(st, &e)) != DBK_OK && !charged &&
-        dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX) != DBK_OK)
-        DBK_LOG(DBK_LOG_ERROR, "audit_charge_kept", DBK_INT("bytes", DBK_AUDIT_ROW_BYTES));
-    if (rc != DBK_OK && j->job.status == DBK_OK)
-        dbk_api_fail(j, rc, NULL);
+     * is refused with the rest of its batch. The charge and the row are one unit (a
+     * sync answers a stream's failure in its entry and goes on: api.h dbk_api_audit). */
+    dbk_api_audit(j, st, &e, action == DBK_AUDIT_READ ? INT64_MAX : j->app->config.quota_bytes,
+                  charged);
 }
 
 /* ---- JSON text, written directly ---- */

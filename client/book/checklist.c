@@ -232,6 +232,23 @@ dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const char *
     return false;
 }
 
+bool
+dbk_checklist_checked_through(const dbk_checklist *c, const dbk_eu_list *l, const char *item,
+                              int64_t day, int64_t last)
+{
+    if (day != last)
+        return dbk_checklist_checked(c, l, item, day);
+    if (strcmp(item, DBK_CK_ATTENDED) == 0)
+        for (size_t i = 0; i < c->nattended; i++)
+            if (c->attended[i] >= day)
+                return true;
+    for (size_t i = 0; i < c->ndays; i++)
+        if (c->day[i] >= day &&
+            dbk_checklist_has(json_object_get(l->v[c->days[i]].doc, "checked"), item))
+            return true;
+    return false;
+}
+
 int64_t *
 dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *item, size_t *n)
 {

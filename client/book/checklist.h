@@ -52,6 +52,12 @@ bool dbk_checklist_attended(const dbk_checklist *c, int64_t day);
  * an attendance record). */
 bool dbk_checklist_checked(const dbk_checklist *c, const dbk_eu_list *l, const char *item,
                            int64_t day);
+/* The same on day, and, when day is last (a view's last day: this device's today), on
+ * any day after it too: a client's date runs ahead of this device's (a time zone ahead,
+ * a clock ahead, a client that wrote before flying west), and a day it ticked is in the
+ * view, counted on its last day, never left after its end. */
+bool dbk_checklist_checked_through(const dbk_checklist *c, const dbk_eu_list *l, const char *item,
+                                   int64_t day, int64_t last);
 /* Days item was checked, malloc'd (distinct), for dbk_streak. */
 int64_t *dbk_checklist_days_of(const dbk_checklist *c, const dbk_eu_list *l, const char *item,
                                size_t *n);

@@ -148,6 +148,21 @@ by_window(const dbk_med *m, int64_t from, int64_t to, const struct day_report *r
     }
 }
 
+int64_t
+dbk_mat_last_day(const dbk_eu_list *l, const dbk_id *owner, int64_t today)
+{
+    int64_t last = today, d;
+    for (size_t i = 0; i < l->n; i++) {
+        const dbk_eu_entry *e = &l->v[i];
+        const char *date = json_string_value(json_object_get(e->doc, "date"));
+        if (date != NULL && dbk_id_equal(&e->owner, owner) &&
+            (strcmp(e->type, "dose") == 0 || strcmp(e->type, "checkin") == 0) &&
+            dbk_day_parse(date, &d) && d > last && d <= today + DBK_MAT_AHEAD_DAYS)
+            last = d;
+    }
+    return last;
+}
+
 void
 dbk_mat_adherence_of(const dbk_eu_list *l, const dbk_id *owner, const dbk_med *m, int64_t from,
                      int64_t to, dbk_mat_adherence *out)

@@ -41,6 +41,15 @@ const dbk_med *dbk_mat_find(const dbk_med *meds, size_t n, const char *name);
 /* Adherence to m over days from..to (inclusive), from the entries of l of owner. */
 void dbk_mat_adherence_of(const dbk_eu_list *l, const dbk_id *owner, const dbk_med *m,
                           int64_t from, int64_t to, dbk_mat_adherence *out);
+/* The most days a client's date runs after this device's: the widest gap between time
+ * zones (UTC+14 against UTC-12, 26 hours) and a clock ahead within the server's one-day
+ * bound. */
+#define DBK_MAT_AHEAD_DAYS 3
+/* The last day of adherence figures that end today: today, or a later day (at most
+ * DBK_MAT_AHEAD_DAYS later) owner reported a dose or a check-in on, its date ahead of
+ * this device's. Such a day counts as its own, with its own date (the review, 'med'):
+ * folded into today, a dose taken would hide a dose missed. */
+int64_t dbk_mat_last_day(const dbk_eu_list *l, const dbk_id *owner, int64_t today);
 /* Whether frequency is one this module knows. */
 bool dbk_mat_frequency_ok(const char *frequency);
 

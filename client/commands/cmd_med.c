@@ -64,14 +64,19 @@ cmd_list(dbk_ctx *ctx, const char *client, long days)
     dbk_med *meds = NULL;
     size_t n = 0;
     dbk_id owner;
-    int64_t today = dbk_eu_today();
+    int64_t today = dbk_eu_today(), last;
     json_t *arr = json_array();
+    char to[11];
     int rc;
 
     if ((rc = load(&s, "med --client", client, &owner, &l, &meds, &n)) != DBK_EXIT_OK) {
         json_decref(arr);
         return rc;
     }
+    /* To today, or a later day the client reported on (its date ahead of this device's),
+     * each day with its own date, as in the review (book/mat.h dbk_mat_last_day). */
+    last = dbk_mat_last_day(&l, &owner, today);
+    dbk_day_format(last, to);
     if (n == 0 && !ctx->json)
         printf("No medication schedule. Your counselor or prescriber sets one "
                "('daybook med set').\n");
@@ -80,7 +85,7 @@ cmd_list(dbk_ctx *ctx, const char *client, long days)
         if (dbk_mat_find(meds, n, m->name) != m)
             continue; /* an older schedule of the same medication */
         dbk_mat_adherence a;
-        dbk_mat_adherence_of(&l, &owner, m, today - days + 1, today, &a);
+        dbk_mat_adherence_of(&l, &owner, m, today - days + 1, last, &a);
         if (ctx->json) {
             json_t *missed = json_array();
             for (size_t k = 0; k < a.nmissed_days; k++) {
@@ -89,11 +94,13 @@ cmd_list(dbk_ctx *ctx, const char *client, long days)
                 json_array_append_new(missed, json_string(d));
             }
             json_array_append_new(
-                arr, json_pack("{s:s, s:s?, s:s, s:s?, s:b, s:{s:i, s:i, s:i, s:i, s:i, s:o}}",
-                               "name", m->name, "dose", m->dose, "frequency", m->frequency,
-                               "supervision", m->supervision, "active", m->active, "adherence",
-                               "days", (int)days, "due", a.due, "taken", a.taken, "missed",
-                               a.missed, "unconfirmed", a.unconfirmed, "missed_days", missed));
+                arr,
+                json_pack("{s:s, s:s?, s:s, s:s?, s:b, s:{s:i, s:s, s:i, s:i, s:i, s:i, "
+                          "s:o}}",
+                          "name", m->name, "dose", m->dose, "frequency", m->frequency,
+                          "supervision", m->supervision, "active", m->active, "adherence", "days",
+                          (int)days, "to", to, "due", a.due, "taken", a.taken, "missed", a.missed,
+                          "unconfirmed", a.unconfirmed, "missed_days", missed));
             continue;
         }
         printf("%s %s, %s, %s%s\n", m->name, m->dose ? m->dose : "",
@@ -102,8 +109,10 @@ cmd_list(dbk_ctx *ctx, const char *client, long days)
                                                                          : "take-home",
                m->active ? "" : " (stopped)");
         if (m->active)
-            printf("  last %ld days: %u of %u doses taken, %u missed, %u not confirmed\n", days,
-                   a.taken, a.due, a.missed, a.unconfirmed);
+            printf("  last %ld days%s%s%s: %u of %u doses taken, %u missed, %u not confirmed\n",
+                   days, last > today ? " (to " : "", last > today ? to : "",
+                   last > today ? ", a date ahead of this device's)" : "", a.taken, a.due, a.missed,
+                   a.unconfirmed);
     }
     if (ctx->json)
         dbk_out_json(stdout, arr);

@@ -38,11 +38,6 @@ int dbk_review_period_make(const dbk_eu_list *l, const dbk_id *client, const cha
  */
 int64_t dbk_review_day_in(const dbk_review_period *p, int64_t d);
 
-/* The most days a client's date runs after this device's: the widest gap between time
- * zones (UTC+14 against UTC-12, 26 hours) and a clock ahead within the server's one-day
- * bound. Medication figures count such a day as its own (review.c). */
-#define DBK_REVIEW_AHEAD_DAYS 3
-
 /* The time key of doc (occurred_at, written_at) with the client's zone at writing:
  * its "tz" name, else the offset it was written with. */
 void dbk_review_when(const json_t *doc, const char *key, char out[DBK_REVIEW_WHEN_MAX]);

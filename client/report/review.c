@@ -469,24 +469,6 @@ attended_in(const dbk_checklist *ck, const dbk_review_period *p, int64_t d)
     return false;
 }
 
-/* Whether item was checked on day d of the period: on its last day, also on a day after
- * it (the client's date ahead of this device's: a time zone ahead, a clock ahead), as
- * the review counts entries (period.h dbk_review_day_in), never outside the review. */
-static bool
-checked_in(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_period *p,
-           const char *item, int64_t d)
-{
-    if (dbk_checklist_checked(ck, l, item, d))
-        return true;
-    if (d != p->to)
-        return false;
-    for (size_t i = 0; i < ck->ndays; i++)
-        if (ck->day[i] > d &&
-            dbk_checklist_has(json_object_get(l->v[ck->days[i]].doc, "checked"), item))
-            return true;
-    return strcmp(item, DBK_CK_ATTENDED) == 0 && attended_in(ck, p, d);
-}
-
 /* One checklist item's figures over the period. */
 static json_t *
 checklist_item_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_period *p,
@@ -501,7 +483,7 @@ checklist_item_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_rev
     unsigned streak = dv ? dbk_streak(dv, n, p->to) : 0;
     free(dv);
     for (int64_t d = p->from; d <= p->to; d++)
-        done += checked_in(ck, l, p, id, d);
+        done += dbk_checklist_checked_through(ck, l, id, d, p->to);
     if (it != NULL && it->active && strcmp(it->source, "counselor") == 0 && done == 0)
         json_array_append_new(unpractised, json_string(id));
     return json_pack("{s:s, s:s, s:s, s:b, s:i, s:i, s:f, s:i}", "item", id, "label",
@@ -537,7 +519,8 @@ checklist_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_p
         char ds[11];
         int n = 0;
         for (size_t i = 0; i < ck->nitems; i++)
-            n += ck->items[i].active && checked_in(ck, l, p, ck->items[i].id, d);
+            n += ck->items[i].active &&
+                 dbk_checklist_checked_through(ck, l, ck->items[i].id, d, p->to);
         dbk_day_format(d, ds);
         json_array_append_new(perday, json_pack("{s:s, s:i, s:i}", "date", ds, "checked", n,
                                                 "of", (int)nactive));
@@ -604,29 +587,10 @@ medication_json(const dbk_checklist *ck, const dbk_eu_list *l, const dbk_review_
                      "days_recorded", recorded, "days_taken", taken, "missed_days", missed);
 }
 
-/* The last day of the MAT figures: the period's, or a later day (at most
- * DBK_REVIEW_AHEAD_DAYS later) the client reported a dose or a check-in on, its date
- * ahead of this device's (period.h). Such a day counts as its own, with its own date:
- * folded into today, a dose taken would hide a dose missed. */
-static int64_t
-mat_last_day(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p)
-{
-    int64_t last = p->to, d;
-    for (size_t i = 0; i < l->n; i++) {
-        const dbk_eu_entry *e = &l->v[i];
-        const char *date = json_string_value(json_object_get(e->doc, "date"));
-        if (date != NULL && dbk_id_equal(&e->owner, client) &&
-            (strcmp(e->type, "dose") == 0 || strcmp(e->type, "checkin") == 0) &&
-            dbk_day_parse(date, &d) && d > last && d <= p->to + DBK_REVIEW_AHEAD_DAYS)
-            last = d;
-    }
-    return last;
-}
-
 /*
  * Medication adherence from MAT records (book/mat.h) when the counselor set a
  * schedule: each medication's doses due, taken, missed and unconfirmed over the
- * period (from enrollment; with a later day the client reported on, mat_last_day), the
+ * period (from enrollment; to a later day the client reported on, dbk_mat_last_day), the
  * days with a missed dose, and the longest run of consecutive days with one (a streak
  * of DBK_REVIEW_MISSED_STREAK or more is its own Read first item). NULL when no
  * schedule exists: the checklist speaks then.
@@ -636,7 +600,7 @@ mat_json(const dbk_eu_list *l, const dbk_id *client, const dbk_review_period *p)
 {
     dbk_med *meds = NULL;
     size_t n = 0;
-    int64_t from = p->from, last = mat_last_day(l, client, p);
+    int64_t from = p->from, last = dbk_mat_last_day(l, client, p->to);
     if (dbk_mat_schedules(l, client, &meds, &n) != DBK_OK || n == 0) {
         free(meds);
         return NULL;

@@ -60,7 +60,9 @@ acc_init(struct acc *a, size_t nentries, int64_t today, long days)
     return a->n && a->sum && a->peak && a->used;
 }
 
-/* One of the client's own cravings, if it falls in the period. */
+/* One of the client's own cravings, if it falls in the period: one dated after today
+ * (written where the date ran ahead of this device's: a time zone ahead, a clock ahead)
+ * counts today, as the counselor's review counts it, never left after the period. */
 static void
 acc_add(struct acc *a, const dbk_eu_entry *e)
 {
@@ -69,8 +71,10 @@ acc_add(struct acc *a, const dbk_eu_entry *e)
     double v;
 
     if (!e->mine || strcmp(e->type, "craving") != 0 || !dbk_eu_entry_day(e->doc, &d) ||
-        d < a->from || d > a->today || !dbk_eu_intensity10(e->doc, &v))
+        d < a->from || !dbk_eu_intensity10(e->doc, &v))
         return;
+    if (d > a->today)
+        d = a->today;
     size_t di = (size_t)(d - a->from);
     a->count++;
     a->total += v;
@@ -111,7 +115,8 @@ sparkline(const struct acc *a)
     return spark;
 }
 
-/* Checklist items: the active ones, and any other id checked in the period. */
+/* Checklist items: the active ones, and any other id checked in the period (a day
+ * after today counts today, book/checklist.h dbk_checklist_checked_through). */
 static json_t *
 checklist_rows(const dbk_checklist *ck, const dbk_eu_list *l, const struct acc *a)
 {
@@ -122,7 +127,7 @@ checklist_rows(const dbk_checklist *ck, const dbk_eu_list *l, const struct acc *
         if (ck->items[i].active)
             json_array_append_new(ids, json_string(ck->items[i].id));
     for (size_t i = 0; i < ck->ndays; i++) {
-        if (ck->day[i] < a->from || ck->day[i] > a->today)
+        if (ck->day[i] < a->from)
             continue;
         json_array_foreach(json_object_get(l->v[ck->days[i]].doc, "checked"), k, v)
             if (json_is_string(v) && !dbk_checklist_has(ids, json_string_value(v)))
@@ -133,7 +138,7 @@ checklist_rows(const dbk_checklist *ck, const dbk_eu_list *l, const struct acc *
         const dbk_ck_item *it = dbk_checklist_item(ck, id);
         int done = 0;
         for (int64_t d = a->from; d <= a->today; d++)
-            done += dbk_checklist_checked(ck, l, id, d);
+            done += dbk_checklist_checked_through(ck, l, id, d, a->today);
         json_array_append_new(rows, json_pack("{s:s, s:s, s:i, s:i, s:f}", "item", id, "label",
                                               it ? it->label : id, "days_checked", done, "days",
                                               (int)a->days, "rate",

@@ -18,7 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The figures of the days days ending with today, or NULL when out of memory. */
+/* The figures of the days days ending with today, or NULL when out of memory. A craving
+ * or checklist day dated after today (the client's date ran ahead of this device's)
+ * counts today, as in the counselor's review. */
 json_t *dbk_trends(const dbk_eu_list *l, const dbk_checklist *ck, int64_t today, long days);
 /* The figures as text, for a terminal or a file. */
 void dbk_trends_text(FILE *o, const json_t *t);

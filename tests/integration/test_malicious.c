@@ -985,16 +985,61 @@ profile_copy(const char *from, const char *to)
     sqlite3_close(a);
 }
 
+/* The revision clock the profile at home issued or merged last (its "hlc"), 0 when
+ * none: a device's next clock is greater. */
+static uint64_t
+profile_clock(const char *home)
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    uint64_t clock = 0;
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'hlc'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        clock = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return clock;
+}
+
+/* The id of the journal entry the device at DAYBOOK_HOME writes with text. */
+static void
+journal_id(const char *text, char id[DBK_ID_TEXT_LEN + 1])
+{
+    json_t *j = tc_json_of(tc_cli("--json", "journal", "-m", text, NULL), "journal");
+    snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+/* The server's mark of where the records to drop begin: the greatest seq of the
+ * client's shared stream, the head aside, kept in a table of its own (attack_mark). */
+static void
+mark_newest(struct fx *f)
+{
+    char sh[33], hh[33], sql[300];
+    shared_hex(f, sh, hh);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE attack_mark AS SELECT max(seq) AS s FROM records WHERE stream = x'%s'"
+             " AND record != x'%s';",
+             sh, hh);
+    turn_server(f, sql);
+}
+
 /*
  * Withheld after the client's profile is restored (T12, the head signed at sync). The
  * client writes an entry and its device is backed up before that entry is pushed; it
  * then syncs, logs a lapse and syncs again (the server's head counts the lapse). The
- * device is restored from the backup and syncs: the head it signs counts what the
- * backup held. The server then drops the lapse. The counselor, who has not synced
- * since before the lapse, must be told: a head that counted it was pushed. Before the
- * fix the restored device signed a head counting one record fewer, with a newer clock
- * than the lapse's head, so the server kept it as the newest and the counselor was
- * told nothing.
+ * device is restored from the backup; the client corrects the entry it wrote before
+ * the backup, and syncs: the head it signs counts what the backup held. The server
+ * then drops the lapse. The counselor, who has not synced since before the lapse, must
+ * be told: a head that counted it was pushed. Before the fix the restored device
+ * signed a head counting one record fewer, with a newer clock than the lapse's head,
+ * so the server kept it as the newest and the counselor was told nothing.
  */
 static void
 test_withheld_after_profile_restore(void **state)
@@ -1012,25 +1057,29 @@ test_withheld_after_profile_restore(void **state)
     tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    tc_ok(tc_cli("journal", "-m", "written before the backup", NULL), "journal");
+    char id[DBK_ID_TEXT_LEN + 1];
+    journal_id("written before the backup", id);
     profile_copy(db, saved); /* the device's backup: that entry not yet pushed */
     tc_ok(tc_cli("sync", NULL), "sync");
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "craving");
     tc_ok(tc_cli("sync", NULL), "sync");
-    /* A restore comes later than the backup: at least the next minute, the grain of a
-     * new record's clock (store/session.h), or the restored device's clocks would fall
-     * among those it issued before. */
-    sleep((unsigned)(61 - time(NULL) % 60));
+    mark_newest(f); /* the lapse */
+    uint64_t issued = profile_clock(f->p.client_home);
     profile_copy(saved, db); /* the device restored */
+    /* An edit's clock keeps the millisecond (store/session.h), so the restored device's
+     * clocks run past those it issued after the backup, as a restore a minute later
+     * would have them (a new record's clock is to the minute): its head is the newest. */
+    tc_ok(tc_cli("edit", id, "-m", "written before the backup, corrected", NULL), "edit");
+    assert_true(profile_clock(f->p.client_home) > issued);
     tc_ok(tc_cli("sync", NULL), "sync after the restore");
-    drop_newest_record(f); /* the lapse */
+    drop_records(f, "seq = (SELECT s FROM attack_mark)"); /* the lapse */
 
     one_told(f, "malicious server: withheld after the client's profile is restored",
              "the client writes 3 journal entries, its device backed up before the third "
              "is pushed; it syncs, logs a lapse, syncs; the device is restored from the "
-             "backup and syncs; the server drops the lapse from every pull; the counselor "
-             "syncs, reviews, lists the caseload",
+             "backup, the third entry corrected, and syncs; the server drops the lapse from "
+             "every pull; the counselor syncs, reviews, lists the caseload",
              "lapses");
 }
 
@@ -1038,19 +1087,23 @@ test_withheld_after_profile_restore(void **state)
  * Withheld while the client's other device wrote offline (T12, the head signed at
  * sync). The client's second device logs in, then writes an entry offline. The first
  * device writes an entry and syncs, logs a lapse and syncs (the server's head counts
- * both). The second device syncs: the head it signs must count what the server holds,
+ * both). The second device, still offline, corrects its entry (an edit's clock keeps
+ * the millisecond, so its clocks run past the first device's, as when the phone is
+ * back online a minute later), then syncs: the head it signs must count what the
+ * server holds,
  * not only what it held before pulling. The server then drops the lapse and the
  * second device's entry. The counselor, who has not synced since, must be told of
  * both. Before the fix the second device signed, before its pull, a head counting
  * neither of the first device's records, with the newest clock, so the server kept it
  * and the counselor was told nothing; before the head moved to sync its clock was the
  * entry's and the server kept the first device's head, which counts one of the two.
+ * The first device, a reader of its own stream too, must be told of the phone's entry.
  */
 static void
 test_withheld_after_other_device(void **state)
 {
     struct fx *f = *state;
-    char home2[4300], link[512], sh[33], hh[33], sql[300];
+    char home2[4300], link[512], id[DBK_ID_TEXT_LEN + 1];
     const char *p;
 
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
@@ -1068,36 +1121,45 @@ test_withheld_after_other_device(void **state)
     tc_ok(tc_cli("sync", NULL), "counselor sync");
 
     setenv("DAYBOOK_HOME", home2, 1);
-    tc_ok(tc_cli("journal", "-m", "on the phone, offline", NULL), "journal");
+    journal_id("on the phone, offline", id);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     tc_ok(tc_cli("journal", "-m", "an ordinary evening", NULL), "journal");
     tc_ok(tc_cli("sync", NULL), "sync");
-    shared_hex(f, sh, hh);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE attack_mark AS SELECT max(seq) AS s FROM records WHERE stream = x'%s';",
-             sh);
-    turn_server(f, sql); /* where the records to drop begin */
+    mark_newest(f); /* where the records to drop begin */
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "craving");
     tc_ok(tc_cli("sync", NULL), "sync");
-    /* A later minute than the first device's head, as when the phone is back online. */
-    sleep((unsigned)(61 - time(NULL) % 60));
     setenv("DAYBOOK_HOME", home2, 1);
+    tc_ok(tc_cli("edit", id, "-m", "on the phone, offline, corrected", NULL), "edit");
+    assert_true(profile_clock(home2) > profile_clock(f->p.client_home));
     tc_ok(tc_cli("sync", NULL), "sync of the second device");
     drop_records(f, "seq > (SELECT s FROM attack_mark)"); /* the lapse, the phone's entry */
 
     struct told t = counselor_told(f);
+    /* The first device reads its own stream as the counselor does (T12): the phone's
+     * head tells it of the phone's entry, which it never received. */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long own = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    int own_status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
     dbk_report("malicious server: withheld after the client's other device wrote offline",
                "the client's second device writes an entry offline; the first writes an "
-               "entry, syncs, logs a lapse, syncs; the second device syncs; the server drops "
+               "entry, syncs, logs a lapse, syncs; the second device corrects its entry and "
+               "syncs; the server drops "
                "the lapse and the second device's entry from every pull; the counselor "
-               "syncs, reviews, lists the caseload",
+               "syncs, reviews, lists the caseload; the first device syncs",
                "entries withheld that the counselor was not told of (leaked): %ld; sync exit "
-               "%d; the review says so: %s; the caseload flags the row: %s",
+               "%d; the review says so: %s; the caseload flags the row: %s; the first device "
+               "told of the phone's entry: %ld (sync exit %d)",
                2 - (t.review_records < 2 ? t.review_records : 2), t.sync_status,
                t.review_records == 2 && t.review_loud ? "yes" : "no",
-               t.clients_flagged && t.table_flagged ? "yes" : "no");
+               t.clients_flagged && t.table_flagged ? "yes" : "no", own, own_status);
     told_of(&t, 2);
+    assert_int_equal(own, 1);
+    assert_int_equal(own_status, 1);
 }
 
 /* The client writes a journal that reads as suicidal ideation and syncs; the counselor

@@ -1402,6 +1402,19 @@ checklist_days(const json_t *r, const char *item)
     return -1;
 }
 
+/* The days item is counted in a `trends --json` checklist; -1 when it is not listed. */
+static json_int_t
+trends_days(const json_t *t, const char *item)
+{
+    const json_t *rows = json_object_get(t, "checklist");
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        const json_t *x = json_array_get(rows, i);
+        if (strcmp(json_string_value(json_object_get(x, "item")), item) == 0)
+            return json_integer_value(json_object_get(x, "days_checked"));
+    }
+    return -1;
+}
+
 /*
  * A client whose day is ahead of the counselor's: in a time zone ahead (here UTC+14
  * against the counselor's UTC-11, so the client's date is always the counselor's
@@ -1414,8 +1427,9 @@ checklist_days(const json_t *r, const char *item)
  * today is not an entry outside the review. The client also fills in its checklist
  * without ticking took_medication (a day without the medication), and, once the
  * counselor set a MAT schedule, reports a missed dose: the review's checklist and
- * medication show them too. Counted: risk, lapse, checklist day or missed medication
- * hidden (leaked).
+ * medication show them too, and so do the counselor's `med --client` and, once the
+ * client is back behind (UTC-11: it flew west), the client's own `trends`. Counted:
+ * risk, lapse, checklist day, craving or missed medication hidden (leaked).
  */
 static void
 test_entry_dated_after_the_counselors_today(void **state)
@@ -1434,6 +1448,14 @@ test_entry_dated_after_the_counselors_today(void **state)
     tc_ok(tc_cli("check", "avoided_high_risk", NULL), "checklist");
     tc_ok(tc_cli("sync", NULL), "client sync");
     setenv("TZ", "BEHIND+11", 1); /* UTC-11 */
+    json_t *tr = cli_json("--json", "trends", "--days", "7", NULL);
+    if (trends_days(tr, "avoided_high_risk") != 1 ||
+        json_integer_value(json_object_get(json_object_get(tr, "cravings"), "count")) != 1 ||
+        json_integer_value(json_object_get(json_object_get(tr, "used"), "count")) != 1) {
+        fprintf(stderr, "trends (the client, now UTC-11): %s\n", json_dumps(tr, 0));
+        hidden++;
+    }
+    json_decref(tr);
     as(f->p.counselor_home);
     for (int plain = 0; plain < 2; plain++) {
         if (plain)
@@ -1497,13 +1519,22 @@ test_entry_dated_after_the_counselors_today(void **state)
         hidden++;
     }
     json_decref(r);
+    json_t *mc = cli_json("--json", "med", "--client", "Sam R", NULL);
+    const json_t *ad = json_object_get(json_array_get(mc, 0), "adherence");
+    if (json_integer_value(json_object_get(ad, "missed")) != 1 ||
+        json_array_size(json_object_get(ad, "missed_days")) != 1) {
+        fprintf(stderr, "med --client: %s\n", json_dumps(mc, 0));
+        hidden++;
+    }
+    json_decref(mc);
     unsetenv("TZ");
     dbk_report("review: an entry dated after the counselor's today",
                "the client (UTC+14) writes a suicidal journal, logs a lapse, fills in its "
                "checklist without its medication and misses a MAT dose; the counselor (UTC-11) "
-               "reviews and lists the caseload, with the summary cache and without",
-               "risk, lapse, checklist day or missed medication hidden from a review or a "
-               "caseload row (leaked): %d of 8",
+               "reviews, lists the caseload (with the summary cache and without) and asks "
+               "'med --client'; the client, now at UTC-11, asks 'trends'",
+               "risk, lapse, checklist day, craving or missed medication hidden from a review, "
+               "a caseload row, 'med --client' or 'trends' (leaked): %d of 10",
                hidden);
     assert_int_equal(hidden, 0);
 }
