@@ -21,6 +21,11 @@
  * row v of such a client is {DBK_REPORT_CASELOAD_NOT_LISTED: true}. */
 #define DBK_REPORT_CASELOAD_UNLISTED "NOT IN SERVER'S CASELOAD"
 #define DBK_REPORT_CASELOAD_NOT_LISTED "not_listed"
+/* The end of the flag of a row whose client's entries held here did not open, or were
+ * signed by someone who may not write them ("2 ENTRIES NOT OPENED"): the row's figures
+ * are missing them, as the review says of its own ("unopened", the same shape:
+ * {records, foreign_author}). After the two above. */
+#define DBK_REPORT_CASELOAD_UNOPENED "NOT OPENED"
 
 /*
  * One client's row (the --json shape of 'daybook clients'), from the server's

@@ -102,6 +102,54 @@ turn_server(struct fx *f, const char *sql)
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 }
 
+/*
+ * How many forms of the counselor's caseload do not say, on the client's row, that
+ * entries of the client's held here were left out (at least records that did not open,
+ * foreign signed by someone who may not write them): its --json row ("unopened" and the
+ * flag) and the table, each with the summary cache and without it. DAYBOOK_HOME is the
+ * counselor's.
+ */
+static int
+caseload_unopened_unsaid(struct fx *f, long records, long foreign)
+{
+    int unsaid = 0;
+    for (int plain = 0; plain < 2; plain++) {
+        if (plain)
+            setenv("DAYBOOK_NO_SUMMARY", "1", 1);
+        dbk_run_result r = tc_cli("--json", "clients", NULL);
+        json_t *j = json_loads(r.out, 0, NULL), *x, *fl;
+        const json_t *u = NULL;
+        bool flagged = false;
+        size_t i, k;
+        json_array_foreach(json_object_get(j, "clients"), i, x)
+        {
+            if (strcmp(json_string_value(json_object_get(x, "account")), f->p.client_id) != 0)
+                continue;
+            u = json_object_get(x, "unopened");
+            json_array_foreach(json_object_get(x, "flags"), k, fl) flagged =
+                flagged || strstr(json_string_value(fl), DBK_REPORT_CASELOAD_UNOPENED) != NULL;
+        }
+        if (r.status != 0 || u == NULL || !flagged ||
+            json_integer_value(json_object_get(u, "records")) < records ||
+            json_integer_value(json_object_get(u, "foreign_author")) < foreign) {
+            fprintf(stderr, "clients --json (%s) does not say so on the row: %s\n",
+                    plain ? "no summary" : "summary", r.out);
+            unsaid++;
+        }
+        json_decref(j);
+        dbk_run_result_free(&r);
+        r = tc_cli("clients", NULL);
+        if (r.status != 0 || strstr(r.out, DBK_REPORT_CASELOAD_UNOPENED) == NULL) {
+            fprintf(stderr, "clients (%s) does not say so on the row: %s\n",
+                    plain ? "no summary" : "summary", r.out);
+            unsaid++;
+        }
+        dbk_run_result_free(&r);
+    }
+    unsetenv("DAYBOOK_NO_SUMMARY");
+    return unsaid;
+}
+
 /* The journal entries of the client the counselor can read in its review. */
 static size_t
 counselor_reads(struct fx *f)
@@ -405,13 +453,15 @@ test_forged_author(void **state)
     shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
     free(t);
     json_decref(j);
+    int unsaid = caseload_unopened_unsaid(f, 0, 1);
     dbk_report("malicious server: forged author",
                "a craving ending in use, signed by the counselor's key, written into the "
                "client's shared stream",
                "shown as the client's in the client's log or the counselor's review (leaked): "
-               "%zu",
-               shown);
+               "%zu; forms of the caseload whose row does not say it left one out: %d of 4",
+               shown, unsaid);
     assert_int_equal(shown, 0);
+    assert_int_equal(unsaid, 0);
 }
 
 /*
@@ -1410,17 +1460,22 @@ test_unopened_entry_is_said(void **state)
         unlink(out);
         dbk_run_result_free(&r);
     }
+    /* The caseload's row, not stderr alone (the review's words are in its row too). */
+    int row_unsaid = caseload_unopened_unsaid(f, 1, 0);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("malicious server: an entry served so that it does not open",
                "the client logs a lapse; the server flips a byte of its ciphertext (its id still "
                "counted by the client's stream head); the counselor reviews (JSON, text and HTML "
-               "kept with --out)",
+               "kept with --out) and lists the caseload (JSON and table, with and without the "
+               "summary cache)",
                "lapses shown: %ld; forms of the review that do not say an entry could not be "
-               "opened (leaked): %d of 3; kept forms that say it but not what to do: %d of 2",
-               lapses, silent, no_action);
+               "opened (leaked): %d of 3; kept forms that say it but not what to do: %d of 2; "
+               "forms of the caseload whose row does not say it: %d of 4",
+               lapses, silent, no_action, row_unsaid);
     assert_int_equal(lapses, 0);
     assert_int_equal(silent, 0);
     assert_int_equal(no_action, 0);
+    assert_int_equal(row_unsaid, 0);
 }
 
 /* On the server's file: the client's grants to the counselor revoked (revoked) or
