@@ -20,9 +20,15 @@
  * the file with mode 0600: it holds health records.
  *
  * The review is refused when the client has revoked (or let expire) the
- * counselor's access, as the caseload says (or, offline, as it last said).
+ * counselor's access, as the caseload says (or, offline, as it last said). A client
+ * whose shared stream this device holds but whom the server's caseload, answered, does
+ * not list at all (a server restored from a backup, changed, or lying: 'daybook
+ * clients' flags the row NOT IN SERVER'S CASELOAD) is reviewed from what this device
+ * holds, flagged so: an absent row is the server's word alone, and only a row that
+ * says revoked, expired or none (or, before it, what this device last saw) refuses.
  */
 #include "cmd.h"
+#include "caseload.h"
 #include "counselor.h"
 #include "render.h"
 #include "review.h"
@@ -55,15 +61,28 @@ usage(void)
 
 #define CONSENT_STATE_LEN 32 /* "active", "revoked", "expired", "none" */
 
+static bool listed(const json_t *caseload, const dbk_id *client);
+
 /* Consent: the caseload's word, or offline (or with the server not answering for it)
- * what it said last, into state. Prints why not. */
+ * what it said last, into state. *unlisted: the caseload answered without a row for a
+ * client whose shared stream this device holds; then what this device last saw stands
+ * (unknown, or a "none" this device once stored for an absent row, reads "unknown").
+ * Prints why not. */
 static int
 check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
-              const json_t **entry, char state[CONSENT_STATE_LEN])
+              const json_t **entry, char state[CONSENT_STATE_LEN], bool *unlisted)
 {
+    dbk_local_stream held;
     state[0] = '\0';
     *entry = NULL;
-    if (caseload != NULL) {
+    *unlisted = false;
+    if (caseload != NULL && !listed(caseload, client) &&
+        dbk_co_client_stream(s, client, &held) == DBK_OK) {
+        *unlisted = true;
+        dbk_co_state_get(s, client, state, CONSENT_STATE_LEN);
+        if (state[0] == '\0' || strcmp(state, "none") == 0)
+            snprintf(state, CONSENT_STATE_LEN, "unknown");
+    } else if (caseload != NULL) {
         size_t i;
         json_t *v;
         char t[DBK_ID_TEXT_LEN + 1];
@@ -84,8 +103,9 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
         strcmp(state, "none") == 0) {
         fprintf(stderr,
-                "daybook: %s has %s; no review is made. The client decides what to share: "
+                "daybook: %s%s has %s; no review is made. The client decides what to share: "
                 "ask in session whether they want to share again.\n",
+                caseload == NULL || *unlisted ? "as this device last saw it, " : "the server says ",
                 label,
                 strcmp(state, "revoked") == 0   ? "revoked your access to their records"
                 : strcmp(state, "expired") == 0 ? "a consent that has expired"
@@ -93,6 +113,39 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
         return DBK_EXIT_FAIL;
     }
     return DBK_EXIT_OK;
+}
+
+/* Whether the caseload answered has a row for client. */
+static bool
+listed(const json_t *caseload, const dbk_id *client)
+{
+    size_t i;
+    json_t *v;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    json_array_foreach(caseload, i, v)
+    {
+        const char *a = json_string_value(json_object_get(v, "account"));
+        if (a != NULL && strcmp(a, t) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The server stopped listing the client (check_consent's unlisted): said on stderr, what
+ * the review shows and what to do, never that the client stopped sharing (only a row that
+ * says so, the server's word, or this device's last sight of one, refuses a review). */
+static void
+unlisted_said(const char *label, const json_t *fresh)
+{
+    const char *at = json_string_value(json_object_get(fresh, "as_of"));
+    fprintf(stderr,
+            "daybook: WARNING: the server no longer lists %s among your clients "
+            "(" DBK_REPORT_CASELOAD_UNLISTED
+            "). This review shows what this device holds (data as of %s). The server's "
+            "listing alone does not say %s stopped sharing. Ask the clinic why (a server "
+            "restored from a backup, or changed), and ask %s in session.\n",
+            label, at ? at : "never", label, label);
 }
 
 /*
@@ -291,6 +344,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     const json_t *entry;
     dbk_id client;
     char label[64], consent[CONSENT_STATE_LEN];
+    bool unlisted = false;
     int rc, ret;
 
     if ((ret = parse_review(&a, argc, argv)) != DBK_EXIT_OK)
@@ -311,9 +365,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         (ret = client_and_caseload(&s, &a, aliases, &client, &caseload)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
-    if ((ret = check_consent(&s, caseload, &client, label, &entry, consent)) != DBK_EXIT_OK)
+    if ((ret = check_consent(&s, caseload, &client, label, &entry, consent, &unlisted)) !=
+        DBK_EXIT_OK)
         goto out;
     reading_ended_check(&s, caseload, &client, label, &fresh);
+    if (unlisted)
+        unlisted_said(label, fresh);
     /* When unsure, flag: online, but the server did not answer for the consent. */
     if (caseload == NULL && !a.offline)
         fprintf(stderr,
@@ -343,8 +400,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
     unopened_said(rev, &l);
     json_object_set(rev, "data", fresh);
     json_object_set_new(rev, "consent",
-                        json_pack("{s:s, s:b}", "state", consent[0] ? consent : "unknown",
-                                  "checked", caseload != NULL));
+                        json_pack("{s:s, s:b, s:b}", "state", consent[0] ? consent : "unknown",
+                                  "checked", caseload != NULL && !unlisted, "listed", !unlisted));
+    if (unlisted)
+        json_object_set_new(rev, "flags", json_pack("[s]", DBK_REPORT_CASELOAD_UNLISTED));
     if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL)
         keep_reviewed(&s, &client, &l, &p, kept);
 out:

@@ -1278,12 +1278,17 @@ counselor_asks(struct fx *f, const struct liar *l)
  * A server that answers the review's one-row caseload (GET /v1/caseload?account=)
  * otherwise than the whole caseload, refuses the parameter on purpose to be asked for
  * the whole one, or cannot be reached but for the caseload. Each answer that says the
- * client did not share, revoked or let consent expire, wherever it comes from, refuses
- * the review: a row for another account, no row, two rows whose last is a revocation,
- * an unknown_field that brings the whole caseload saying "revoked" or holding no row;
+ * client revoked or let consent expire, wherever it comes from, refuses the review: two
+ * rows whose last is a revocation, an unknown_field that brings the whole caseload
+ * saying "revoked" (and then, holding no row, this device's last sight of it: revoked);
  * the whole caseload's "active" is never asked for once the one row said otherwise.
- * Reviews shown against such an answer are counted (leaked: 0). The one review the
- * answer allows says the server could not be reached for the entries (pulled: false).
+ * Reviews shown against such an answer are counted (leaked: 0). An answer that only
+ * leaves the client out (a row for another account, no row), for a client whose
+ * stream this device holds, is the server's silence, not the client's word: the review
+ * is made from what this device holds, flagged NOT IN SERVER'S CASELOAD
+ * ("consent":{"listed":false}), never saying the client did not share. The one review
+ * the answer allows says the server could not be reached for the entries (pulled:
+ * false).
  */
 static void
 test_caseload_row_lies(void **state)
@@ -1294,7 +1299,7 @@ test_caseload_row_lies(void **state)
     const char *me = f->p.client_id;
     struct liar l = {0};
     dbk_run_result r;
-    int leaked = 0, refused = 0;
+    int leaked = 0, refused = 0, unlisted = 0, unlisted_said = 0;
 
     journal_seen_by_counselor(f);
     json_decref(review_json("Sam R"));  /* the real server: shared, and said so */
@@ -1316,17 +1321,19 @@ test_caseload_row_lies(void **state)
     static const char unknown[] = "{\"error\":{\"code\":\"unknown_field\",\"message\":\"x\"}}";
     const struct {
         struct answer one, whole;
+        bool unlisted; /* only leaves the client out: reviewed, flagged */
     } lies[] = {
-        {{200, bodies[0]}, {200, bodies[4]}}, /* a row for another account */
-        {{200, bodies[1]}, {200, bodies[4]}}, /* no row */
-        {{200, bodies[2]}, {200, bodies[4]}}, /* two rows, the last a revocation */
-        {{200, bodies[3]}, {200, bodies[4]}}, /* revoked here, active in the whole */
-        {{400, unknown}, {200, bodies[3]}},   /* refused: the whole says revoked */
-        {{400, unknown}, {200, bodies[1]}},   /* refused: the whole holds no row */
-        {{400, unknown}, {400, unknown}},     /* refused both ways */
-        {{200, bodies[5]}, {200, bodies[4]}}, /* expired */
-        {{503, ""}, {200, bodies[4]}},        /* unreachable: as it last said (expired) */
+        {{200, bodies[0]}, {200, bodies[4]}, true},  /* a row for another account */
+        {{200, bodies[1]}, {200, bodies[4]}, true},  /* no row */
+        {{200, bodies[2]}, {200, bodies[4]}, false}, /* two rows, the last a revocation */
+        {{200, bodies[3]}, {200, bodies[4]}, false}, /* revoked here, active in the whole */
+        {{400, unknown}, {200, bodies[3]}, false},   /* refused: the whole says revoked */
+        {{400, unknown}, {200, bodies[1]}, false},   /* refused: no row, as last seen: revoked */
+        {{400, unknown}, {400, unknown}, false},     /* refused both ways */
+        {{200, bodies[5]}, {200, bodies[4]}, false}, /* expired */
+        {{503, ""}, {200, bodies[4]}, false},        /* unreachable: as it last said (expired) */
     };
+    size_t nrefusing = 0;
 
     liar_start(&l);
     counselor_asks(f, &l);
@@ -1334,10 +1341,19 @@ test_caseload_row_lies(void **state)
         l.one = lies[i].one;
         l.whole = lies[i].whole;
         r = tc_cli("--json", "review", "Sam R", NULL);
-        if (r.status == 0)
+        if (lies[i].unlisted) {
+            json_t *u = json_loads(r.out, 0, NULL);
+            unlisted += r.status == 0 &&
+                        json_is_false(json_object_get(json_object_get(u, "consent"), "listed"));
+            unlisted_said +=
+                contains(r.err, "no longer lists") && !contains(r.err, "has not shared");
+            json_decref(u);
+        } else if (r.status == 0) {
             leaked++;
-        else
+        } else {
             refused += contains(r.err, "no review is made") || contains(r.err, "caseload");
+        }
+        nrefusing += !lies[i].unlisted;
         dbk_run_result_free(&r);
     }
     int asked_whole_after_row = l.asked_whole;
@@ -1376,13 +1392,17 @@ test_caseload_row_lies(void **state)
                "caseload (another account's row, none, two, revoked against active, "
                "unknown_field on purpose, expired, unreachable) and serves no entries",
                "reviews shown against a refusal (leaked): %d of %zu, refused with a reason: %d; "
+               "answers that only leave the client out, reviewed flagged not listed: %d of 2, "
+               "said on stderr without 'has not shared': %d of 2; "
                "whole caseloads asked for: %d (after unknown_field: 3); the review it allows "
                "says it is not fresh: %s; with the caseload unanswered, says its consent "
                "was not checked now: %s",
-               leaked, sizeof lies / sizeof lies[0], refused, asked_whole_after_row,
+               leaked, nrefusing, refused, unlisted, unlisted_said, asked_whole_after_row,
                said ? "yes" : "no", unchecked_said ? "yes" : "no");
     assert_int_equal(leaked, 0);
-    assert_int_equal(refused, (int)(sizeof lies / sizeof lies[0]));
+    assert_int_equal(refused, (int)nrefusing);
+    assert_int_equal(unlisted, 2);
+    assert_int_equal(unlisted_said, 2);
     assert_int_equal(asked_whole_after_row, 3);
     assert_true(shown);
     assert_true(said);
