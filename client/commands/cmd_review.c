@@ -174,6 +174,29 @@ reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client
     json_decref(ended);
 }
 
+/* How fresh the review's data is: the client's own (report/review.h
+ * dbk_review_freshness_of), with what the pull refused and an end of reading that stands
+ * (reading_ended_check) carried over, and the device's whole in "device"; when the
+ * store cannot say per stream, the device's (not current unless everything is). */
+static json_t *
+client_data(dbk_session *s, const json_t *fresh, const dbk_id *client)
+{
+    json_t *stale = NULL, *d, *v;
+    int64_t at = 0;
+    if (dbk_sync_stale_owners(s, &stale, &at) != DBK_OK)
+        return json_deep_copy(fresh);
+    d = dbk_review_freshness_of(fresh, stale, at, client, &s->account);
+    json_decref(stale);
+    json_object_set(d, "refused_revisions", json_object_get(fresh, "refused_revisions"));
+    if ((v = json_object_get(fresh, "reading_ended_at")) != NULL) {
+        json_object_set(d, "reading_ended_at", v);
+        json_object_set_new(d, "pulled", json_false());
+        json_object_set_new(d, "stale", json_true());
+    }
+    json_object_set_new(d, "device", json_deep_copy(fresh));
+    return d;
+}
+
 /* Whether the server withheld entries of the client's shared stream, as its signed
  * stream head says (proto/TRUST.md T12): told on stderr, and in the JSON. */
 static void
@@ -340,7 +363,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_eu_list l, own;
     dbk_review_period p;
     dbk_review_carried_list carried = {0};
-    json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
+    json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL,
+           *data = NULL;
     const json_t *entry;
     dbk_id client;
     char label[64], consent[CONSENT_STATE_LEN];
@@ -369,8 +393,9 @@ run(dbk_ctx *ctx, int argc, char **argv)
         DBK_EXIT_OK)
         goto out;
     reading_ended_check(&s, caseload, &client, label, &fresh);
+    data = client_data(&s, fresh, &client);
     if (unlisted)
-        unlisted_said(label, fresh);
+        unlisted_said(label, data);
     /* When unsure, flag: online, but the server did not answer for the consent. */
     if (caseload == NULL && !a.offline)
         fprintf(stderr,
@@ -398,7 +423,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     json_object_set_new(rev, "notice", json_string(dbk_report_notice));
     withheld_check(&s, &client, rev);
     unopened_said(rev, &l);
-    json_object_set(rev, "data", fresh);
+    json_object_set(rev, "data", data);
     json_object_set_new(rev, "consent",
                         json_pack("{s:s, s:b, s:b}", "state", consent[0] ? consent : "unknown",
                                   "checked", caseload != NULL && !unlisted, "listed", !unlisted));
@@ -410,6 +435,7 @@ out:
     json_decref(rev);
     json_decref(kept);
     json_decref(fresh);
+    json_decref(data);
     json_decref(aliases);
     json_decref(caseload);
     dbk_eu_free(&l);

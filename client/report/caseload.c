@@ -96,6 +96,19 @@ by_urgency(const void *a, const void *b)
 }
 
 void
+dbk_report_caseload_row_data(json_t *row, json_t *data)
+{
+    if (json_is_true(json_object_get(data, "stale")) &&
+        !json_is_true(json_object_get(data, "offline"))) {
+        const char *at = json_string_value(json_object_get(data, "as_of"));
+        char f[48];
+        snprintf(f, sizeof f, DBK_REPORT_CASELOAD_STALE " %s", at ? at : "never");
+        json_array_append_new(json_object_get(row, "flags"), json_string(f));
+    }
+    json_object_set_new(row, "data", data);
+}
+
+void
 dbk_report_caseload_sort(json_t *out)
 {
     size_t n = json_array_size(out);

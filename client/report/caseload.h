@@ -46,6 +46,16 @@ json_t *dbk_report_caseload_row_sum(dbk_session *s, const dbk_eu_list *own, cons
                                     size_t nsums, const json_t *aliases, const char *k, json_t *v,
                                     int64_t now_ms, bool *failed);
 
+/* The start of the flag of a row whose client's data is not current while the server
+ * answered (one of their streams, or this account's own, failed to sync, or their
+ * reading ended): "STALE AS OF 2026-12-07 09:30" ("never"), last among its flags. */
+#define DBK_REPORT_CASELOAD_STALE "STALE AS OF"
+
+/* Puts data, how fresh the row's client's data is (review.h dbk_review_freshness_of),
+ * into row as "data" (takes it), with the STALE AS OF flag when it is stale and not
+ * offline (offline, the caseload's first line says so for every row). */
+void dbk_report_caseload_row_data(json_t *row, json_t *data);
+
 /* Sorts rows in place: risk, use, high craving, silence, the rest; then recency. */
 void dbk_report_caseload_sort(json_t *rows);
 

@@ -835,6 +835,32 @@ dbk_review_freshen(dbk_session *s, bool offline)
     return fresh;
 }
 
+json_t *
+dbk_review_freshness_of(const json_t *fresh, const json_t *stale, int64_t pulled_at,
+                        const dbk_id *client, const dbk_id *me)
+{
+    char t[DBK_ID_TEXT_LEN + 1], text[32] = "";
+    const dbk_id *whose[2] = {client, me};
+    int64_t at = pulled_at;
+    bool offline = json_is_true(json_object_get(fresh, "offline")), all = true;
+    for (int i = 0; i < 2; i++) {
+        json_t *m = json_object_get(stale, (dbk_id_to_text(whose[i], t), t));
+        if (m != NULL) {
+            all = false;
+            at = json_integer_value(m) < at ? json_integer_value(m) : at;
+        }
+    }
+    bool pulled = !offline && all;
+    int64_t age = at > 0 ? (int64_t)time(NULL) - at : -1;
+    if (at > 0)
+        dbk_co_ms_text(at * 1000, text);
+    return json_pack("{s:o, s:o, s:b, s:b, s:b, s:i, s:s}", "as_of",
+                     at > 0 ? json_string(text) : json_null(), "as_of_unix",
+                     at > 0 ? json_integer(at) : json_null(), "pulled", pulled, "offline", offline,
+                     "stale", !pulled || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
+                     "stale_after_hours", DBK_REVIEW_STALE_HOURS, "scope", "client");
+}
+
 /* account -> the latest end of its reading here (Unix ms) for each client caseload lists
  * as sharing whose reading ended here (sync.h dbk_sync_consents); only: that client. */
 static json_t *

@@ -45,6 +45,21 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
 json_t *dbk_review_freshen(dbk_session *s, bool offline);
 
 /*
+ * How fresh what this device holds of client is, not the whole device's: fresh
+ * (dbk_review_freshen's) narrowed to the client's streams and this account's own (me:
+ * they hold the session markers and notes), from stale and pulled_at (sync.h
+ * dbk_sync_stale_owners). {as_of, as_of_unix (the last sync that answered when every one
+ * of those streams was pulled by it, else the oldest time one of them was last brought
+ * up to date, or its reading ended), pulled (online, and those streams all pulled by
+ * the last sync), offline, stale (not pulled, or older than DBK_REVIEW_STALE_HOURS),
+ * stale_after_hours, scope: "client"}: a client whose stream keeps failing is stale with
+ * its own "as of", one whose streams were pulled is current whatever another's do. A new
+ * reference.
+ */
+json_t *dbk_review_freshness_of(const json_t *fresh, const json_t *stale, int64_t pulled_at,
+                                const dbk_id *client, const dbk_id *me);
+
+/*
  * Clients this device stopped reading (a refused pull, or grants listed revoked:
  * sync.h) whom caseload, the server's answered now, lists as sharing (grant_state
  * "active"; only, when not NULL, that client alone): a server restored, or one that

@@ -1143,13 +1143,17 @@ struct liar {
     const char *sync;
     long long grants_seq;
     int asked_sync;
+    /* "fail_one": this stream answered with an error, every other one with nothing new. */
+    char fail_stream[DBK_ID_TEXT_LEN + 1];
     pthread_t th;
 };
 
 /* POST /v1/sync's answer to body (the request's): nothing pushed, and each stream it
  * asks for left out ("none"), answered with an error ("error"), refused as if the
  * reader's access had ended ("forbidden"), or answered with no records and more to
- * come, for ever ("more"). */
+ * come, for ever ("more"); or ("fail_one") l->fail_stream answered with an error and
+ * every other stream with nothing new, as an honest server answers when nothing was
+ * written since. */
 static char *
 liar_sync(const struct liar *l, const char *body)
 {
@@ -1157,7 +1161,15 @@ liar_sync(const struct liar *l, const char *body)
     size_t i;
     json_array_foreach(json_object_get(req, "pull"), i, x) {
         json_t *stream = json_object_get(x, "stream");
-        if (strcmp(l->sync, "forbidden") == 0)
+        bool failing = strcmp(json_string_value(stream), l->fail_stream) == 0;
+        if (strcmp(l->sync, "fail_one") == 0 && !failing)
+            json_array_append_new(pull, json_pack("{s:O, s:[], s:O, s:b, s:i}", "stream", stream,
+                                                  "records", "next", json_object_get(x, "since"),
+                                                  "more", 0, "epoch", 1000000));
+        else if (strcmp(l->sync, "fail_one") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
+                                                  "code", "internal", "message", "x"));
+        else if (strcmp(l->sync, "forbidden") == 0)
             json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
                                                   "code", "forbidden", "message", "x"));
         else if (strcmp(l->sync, "error") == 0)
@@ -1638,6 +1650,125 @@ test_pull_not_answered_is_not_fresh(void **state)
     assert_false(moved);
 }
 
+/* The text id of client's shared stream on the counselor's device. */
+static void
+shared_stream_of(struct fx *f, const char *client, char out[DBK_ID_TEXT_LEN + 1])
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    dbk_id owner, id;
+    assert_int_equal(dbk_id_from_text(&owner, client, strlen(client)), 0);
+    snprintf(path, sizeof path, "%s/daybook.db", f->p.counselor_home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM streams WHERE owner = ?1 AND kind = 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, owner.b, DBK_ID_BYTES, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(st, 0), DBK_ID_BYTES);
+    memcpy(id.b, sqlite3_column_blob(st, 0), DBK_ID_BYTES);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    dbk_id_to_text(&id, out);
+}
+
+/* The "data" of client's row in `clients --json` (cl), or NULL. */
+static const json_t *
+row_data(const json_t *cl, const char *client)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(cl, "clients"), i,
+                       x) if (strcmp(json_string_value(json_object_get(x, "account")), client) ==
+                              0) return json_object_get(x, "data");
+    return NULL;
+}
+
+/*
+ * One client's stream keeps failing to sync; another's is pulled. Sam and Alex share;
+ * the counselor syncs with the honest server. Then the server answers every pull but
+ * Alex's stream's with nothing new, and Alex's with an error, sync after sync. Sam's
+ * review and row must be current ("data as of" now, pulled, not stale), not marked
+ * STALE because of Alex; Alex's must be stale, loudly (text !! DATA AS OF, the row's
+ * STALE AS OF flag, the caseload's first line), with their own "as of": the last sync
+ * that pulled Alex's stream, which later failing syncs do not move. Counted: Sam's
+ * forms called stale (false alarms that bury a real one), Alex's called current
+ * (leaked), and Alex's "as of" moved.
+ */
+static void
+test_stale_per_client(void **state)
+{
+    struct fx *f = *state;
+    char alex[4300], aid[DBK_ID_TEXT_LEN + 1], seq[32], before[32], body[1024];
+    struct liar l = {0};
+    int leaked = 0, false_alarm = 0, moved = 0, quiet = 0;
+
+    add_client(f, "Alex", alex, aid);
+    as(alex);
+    tc_ok(tc_cli("journal", "-m", "a quiet evening", NULL), "alex journal");
+    tc_ok(tc_cli("sync", NULL), "alex sync");
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Alex")); /* the honest server: both pulled */
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    profile_meta(f->p.counselor_home, "pulled_at", before, sizeof before);
+    snprintf(body, sizeof body,
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"},"
+             "{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id, aid);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    l.sync = "fail_one";
+    shared_stream_of(f, aid, l.fail_stream);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    sleep(1); /* a time written now differs from before */
+    for (int round = 0; round < 2; round++) {
+        json_t *sam = review_json("Sam R"), *al = review_json("Alex");
+        const json_t *sd = json_object_get(sam, "data"), *ad = json_object_get(al, "data");
+        false_alarm += !json_is_true(json_object_get(sd, "pulled")) ||
+                       !json_is_false(json_object_get(sd, "stale"));
+        leaked += !json_is_false(json_object_get(ad, "pulled")) ||
+                  !json_is_true(json_object_get(ad, "stale"));
+        moved += json_integer_value(json_object_get(ad, "as_of_unix")) != strtoll(before, NULL, 10);
+        json_decref(sam);
+        json_decref(al);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        sd = row_data(cl, f->p.client_id), ad = row_data(cl, aid);
+        false_alarm += !json_is_false(json_object_get(sd, "stale")) ||
+                       has_flag(client_row(cl, "Sam R", NULL), "STALE AS OF");
+        leaked += !json_is_true(json_object_get(ad, "stale")) ||
+                  !has_flag(client_row(cl, "Alex", NULL), "STALE AS OF");
+        moved += json_integer_value(json_object_get(ad, "as_of_unix")) != strtoll(before, NULL, 10);
+        json_decref(cl);
+        dbk_run_result r = tc_cli("review", "Sam R", NULL);
+        false_alarm += r.status != 0 || contains(r.out, "!! DATA AS OF");
+        dbk_run_result_free(&r);
+        r = tc_cli("review", "Alex", NULL);
+        quiet += r.status != 0 || !contains(r.out, "!! DATA AS OF");
+        dbk_run_result_free(&r);
+        r = tc_cli("clients", NULL);
+        quiet += r.status != 0 || !contains(r.out, "1 of 2 clients STALE");
+        dbk_run_result_free(&r);
+    }
+    int asked = l.asked_sync;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: one client's stream keeps failing to sync",
+               "two clients share; the counselor syncs; the server then answers every pull "
+               "but one client's stream's with nothing new, and that one with an error, twice; "
+               "the counselor reviews both and lists the caseload (JSON and text)",
+               "the pulled client's forms called stale (false alarms): %d of 8; the failing "
+               "client's called current (leaked): %d of 4; its \"as of\" moved: %d of 4; "
+               "text forms that do not say it loudly: %d of 4; syncs asked: %d",
+               false_alarm, leaked, moved, quiet, asked);
+    assert_true(asked >= 6);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(false_alarm, 0);
+    assert_int_equal(moved, 0);
+    assert_int_equal(quiet, 0);
+}
+
 /*
  * A server that refuses the client's stream once, as if the client had revoked, while
  * its grants and caseload still say the client shares (grants_seq unchanged). The
@@ -1707,6 +1838,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_per_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };
