@@ -52,6 +52,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* One line of the string, one line of the help. */
+/* clang-format off */
 static const char help[] =
     "One line per client: RISK (risk language in the review's Read first), the\n"
     "client's alias, the last sync, days with an entry since the last session, then\n"
@@ -73,23 +75,17 @@ static const char help[] =
     "It pulls first (--offline skips that); the first line says how fresh the data\n"
     "is, with !! when the server was not reached, the last sync is older than\n"
     "" STR(DBK_REVIEW_STALE_HOURS) " hours, or some clients are stale (how many).\n"
-                                   "\n"
-                                   "Exit status, as 'daybook review': 0 when the caseload is "
-                                   "shown, flags and\n"
-                                   "warnings included (entries withheld are a flag and a warning "
-                                   "on stderr);\n"
-                                   "1 when it cannot be shown; 2 usage error.\n"
-                                   "--json: {\"clients\": [...], \"offline\", \"data\"}; each "
-                                   "client has its own\n"
-                                   "\"data\" (as_of, pulled, stale: the client's streams and "
-                                   "yours), \"flags\",\n"
-                                   "\"unopened\": {\"records\", \"foreign_author\"} (as the "
-                                   "review's) and\n"
-                                   "\"withheld\": {\"records\", \"cannot_tell\", \"rolled_back\"} "
-                                   "(null: no stream of the\n"
-                                   "client here; records null: the check could not run, flagged "
-                                   "WITHHELD? NOT\n"
-                                   "CHECKED).\n";
+    "\n"
+    "Exit status, as 'daybook review': 0 when the caseload is shown, flags and\n"
+    "warnings included (entries withheld are a flag and a warning on stderr);\n"
+    "1 when it cannot be shown; 2 usage error.\n"
+    "--json: {\"clients\": [...], \"offline\", \"data\"}; each client has its own\n"
+    "\"data\" (as_of, pulled, stale: the client's streams and yours), \"flags\",\n"
+    "\"unopened\": {\"records\", \"foreign_author\"} (as the review's) and\n"
+    "\"withheld\": {\"records\", \"cannot_tell\", \"rolled_back\"} (null: no stream of the\n"
+    "client here; records null: the check could not run, flagged WITHHELD? NOT\n"
+    "CHECKED).\n";
+/* clang-format on */
 
 static int
 run_alias(dbk_session *s, int argc, char **argv)
