@@ -84,11 +84,35 @@ end_key(char *out, size_t cap, const char *what, const dbk_id *stream)
  * first failed); gone once a sync brings it up to date (note_pulled). */
 #define UNPULLED_PREFIX "stream_unpulled:"
 
+/* The time (Unix s, 0 never) of the last sync the server answered (note_pulled): a
+ * stream not marked unpulled was brought up to date by it. */
+static int64_t
+answered_at(dbk_session *s)
+{
+    return dbk_local_get_int(s->L, "pulled_at", dbk_local_get_int(s->L, "last_sync", 0));
+}
+
+/* Marks stream (id text) not brought up to date since at (Unix s), unless it is marked
+ * already (the older time stands): see note_pulled. */
+static int
+unpulled_mark(dbk_session *s, const char *stream, int64_t at)
+{
+    char key[96];
+    snprintf(key, sizeof key, UNPULLED_PREFIX "%s", stream);
+    return dbk_local_get_int(s->L, key, -1) >= 0 ? DBK_OK : dbk_local_put_int(s->L, key, at);
+}
+
+/* An end (at_ms not 0) marks the stream unpulled as of the last answered sync, which
+ * brought it up to date if it was not marked: no longer asked for, it stays so until a
+ * pull brings it up to date again, after the end is undone. */
 static int
 end_mark(dbk_session *s, const dbk_id *stream, int64_t at_ms, const char *kind)
 {
-    char k[96];
+    char k[96], t[DBK_ID_TEXT_LEN + 1];
     int rc;
+    dbk_id_to_text(stream, t);
+    if (at_ms != 0 && (rc = unpulled_mark(s, t, answered_at(s))) != DBK_OK)
+        return rc;
     end_key(k, sizeof k, "end", stream);
     rc = dbk_local_put_int(s->L, k, at_ms);
     end_key(k, sizeof k, "end_kind", stream);
@@ -134,8 +158,14 @@ note_ends(dbk_session *s, json_t *grants)
             continue;
         was = end_get(s, &sid);
         if (json_object_get(active, st) != NULL) {
-            if (was != 0)
-                rc = end_mark(s, &sid, 0, "");
+            /* Read again, but not pulled since its reading ended: not current until it is
+             * (an end marked before marks were kept is marked now). */
+            if (was != 0 && (rc = end_mark(s, &sid, 0, "")) == DBK_OK) {
+                char t[DBK_ID_TEXT_LEN + 1];
+                int64_t last = answered_at(s);
+                dbk_id_to_text(&sid, t);
+                rc = unpulled_mark(s, t, was / 1000 < last ? was / 1000 : last);
+            }
             if (rc == DBK_OK && strcmp(state, "active") == 0) {
                 char k[96];
                 end_key(k, sizeof k, "expires", &sid);
@@ -346,6 +376,31 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
     return rc;
 }
 
+/* One stream's pull answered with error (ls, sid its id text): see apply_pull. */
+static int
+pull_refused(dbk_session *s, const json_t *error, const dbk_local_stream *ls, const char *sid,
+             dbk_sync_stats *st, json_t *ended, json_t *outcome)
+{
+    const char *code = json_string_value(json_object_get(error, "code"));
+    int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+    /* Another's stream whose grants were revoked or ran out: its reading ended (the
+     * grants refresh that follows gives the exact time), not a failure. The refusal is
+     * the server's word: the refresh runs in this answer (apply_answer) and a grant it
+     * still lists active undoes the end. */
+    if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
+        !dbk_id_equal(&ls->owner, &s->account)) {
+        if (end_get(s, &ls->id) != 0)
+            return DBK_OK;
+        json_array_append_new(ended, json_string(sid));
+        return end_mark(s, &ls->id, (int64_t)time(NULL) * 1000,
+                        err == DBK_E_EXPIRED ? "expired" : "revoked");
+    }
+    st->failed_streams++;
+    st->unpulled++;
+    json_object_set_new(outcome, sid, json_false());
+    return DBK_OK;
+}
+
 /* ended: the ids of streams this answer marked ended (the server refused their pull),
  * to be checked against the grants the server lists (apply_answer). */
 static int
@@ -364,28 +419,8 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
         dbk_local_stream_get(s->L, &id, &ls) != DBK_OK)
         return DBK_E_BAD_JSON;
     dbk_id_to_text(&id, norm);
-    sid = norm;
-    if (json_object_get(entry, "error") != NULL) {
-        const char *code =
-            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
-        int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-        /* Another's stream whose grants were revoked or ran out: its reading ended (the
-         * grants refresh that follows gives the exact time), not a failure. The refusal is
-         * the server's word: the refresh runs in this answer (apply_answer) and a grant it
-         * still lists active undoes the end. */
-        if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
-            !dbk_id_equal(&ls.owner, &s->account)) {
-            if (end_get(s, &id) != 0)
-                return DBK_OK;
-            json_array_append_new(ended, json_string(sid));
-            return end_mark(s, &id, (int64_t)time(NULL) * 1000,
-                            err == DBK_E_EXPIRED ? "expired" : "revoked");
-        }
-        st->failed_streams++;
-        st->unpulled++;
-        json_object_set_new(outcome, sid, json_false());
-        return DBK_OK;
-    }
+    if (json_object_get(entry, "error") != NULL)
+        return pull_refused(s, json_object_get(entry, "error"), &ls, norm, st, ended, outcome);
     json_array_foreach(records, i, r) {
         const char *b = json_string_value(json_object_get(r, "envelope"));
         size_t n = b ? strlen(b) : 0, len;
@@ -426,7 +461,7 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
     if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
         st->trust.epoch_rollbacks++;
     *more = *more || json_is_true(json_object_get(entry, "more"));
-    json_object_set_new(outcome, sid, json_boolean(!json_is_true(json_object_get(entry, "more"))));
+    json_object_set_new(outcome, norm, json_boolean(!json_is_true(json_object_get(entry, "more"))));
     /* "Nothing new", the daily case for most streams, writes nothing. */
     return ls.cursor == was ? DBK_OK : dbk_local_stream_put(s->L, &ls);
 }
@@ -539,7 +574,7 @@ left_out(const json_t *asked, const json_t *resp, json_t *outcome)
 static int
 note_pulled(dbk_session *s, const json_t *outcome)
 {
-    int64_t prev = dbk_local_get_int(s->L, "pulled_at", dbk_local_get_int(s->L, "last_sync", 0));
+    int64_t prev = answered_at(s);
     bool any = dbk_local_has_prefix(s->L, UNPULLED_PREFIX);
     const char *k;
     json_t *v;
@@ -548,9 +583,9 @@ note_pulled(dbk_session *s, const json_t *outcome)
     {
         char key[96];
         snprintf(key, sizeof key, UNPULLED_PREFIX "%s", k);
-        if (!json_is_true(v) && dbk_local_get_int(s->L, key, -1) < 0)
-            rc = dbk_local_put_int(s->L, key, prev);
-        else if (json_is_true(v) && any)
+        if (!json_is_true(v))
+            rc = unpulled_mark(s, k, prev);
+        else if (any)
             rc = dbk_local_del(s->L, key);
         if (rc != DBK_OK)
             return rc;
@@ -799,7 +834,7 @@ dbk_sync_stale_owners(dbk_session *s, json_t **stale, int64_t *pulled_at)
 {
     struct stale_acc a = {s, json_object(), 0, false, false};
     int rc = DBK_OK;
-    a.pulled_at = dbk_local_get_int(s->L, "pulled_at", dbk_local_get_int(s->L, "last_sync", 0));
+    a.pulled_at = answered_at(s);
     a.marks = dbk_local_has_prefix(s->L, UNPULLED_PREFIX);
     a.ends = dbk_local_has_prefix(s->L, END_PREFIX);
     if (a.marks || a.ends) /* most days neither: no walk of the streams */
