@@ -366,11 +366,13 @@ static void
 readings_ended(dbk_session *s, const json_t *caseload, const json_t *aliases, json_t **fresh)
 {
     bool again;
-    json_t *ended = dbk_review_readings_ended(s, caseload, NULL, fresh, &again), *v;
+    size_t refused;
+    json_t *ended = dbk_review_readings_ended(s, caseload, NULL, fresh, &again, &refused), *v;
     const char *k;
     if (again)
         dbk_out_warn_forged(
             (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    dbk_out_warn_refused_grants(refused);
     json_object_foreach(ended, k, v)
     {
         dbk_id id;
@@ -420,7 +422,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     int rc, ret = DBK_EXIT_OK;
 
     fresh = dbk_review_freshen(s, no_pull);
-    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    dbk_out_warn_pulled(fresh);
     s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     rc = no_pull ? DBK_E_UNAVAILABLE : dbk_sync_caseload(s, &caseload);
     if (rc == DBK_E_UNAVAILABLE) {

@@ -162,10 +162,12 @@ reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client
     char when[32];
     if (caseload == NULL)
         return; /* the consent not checked now */
-    json_t *ended = dbk_review_readings_ended(s, caseload, client, fresh, &again);
+    size_t refused;
+    json_t *ended = dbk_review_readings_ended(s, caseload, client, fresh, &again, &refused);
     if (again)
         dbk_out_warn_forged(
             (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    dbk_out_warn_refused_grants(refused);
     json_t *at = json_object_iter_value(json_object_iter(ended));
     if (at != NULL) {
         dbk_co_ms_text(json_integer_value(at), when);
@@ -188,6 +190,7 @@ client_data(dbk_session *s, const json_t *fresh, const dbk_id *client)
     d = dbk_review_freshness_of(fresh, stale, at, client, &s->account);
     json_decref(stale);
     json_object_set(d, "refused_revisions", json_object_get(fresh, "refused_revisions"));
+    json_object_set(d, "refused_grants", json_object_get(fresh, "refused_grants"));
     if ((v = json_object_get(fresh, "reading_ended_at")) != NULL) {
         json_object_set(d, "reading_ended_at", v);
         json_object_set_new(d, "pulled", json_false());
@@ -225,6 +228,24 @@ unopened_said(json_t *rev, const dbk_eu_list *l)
     json_object_set_new(rev, "unopened",
                         json_pack("{s:I, s:I}", "records", (json_int_t)(l->bad - l->foreign_author),
                                   "foreign_author", (json_int_t)l->foreign_author));
+}
+
+/* What the review says besides its figures: the notice, what was withheld or did not
+ * open, how fresh its data is (data), the consent as checked (checked: asked of the
+ * server now and listed by it) and, for a client the server no longer lists, its flag. */
+static void
+review_said(dbk_session *s, json_t *rev, const dbk_id *client, const dbk_eu_list *l, json_t *data,
+            const char *consent, bool checked, bool unlisted)
+{
+    json_object_set_new(rev, "notice", json_string(dbk_report_notice));
+    withheld_check(s, client, rev);
+    unopened_said(rev, l);
+    json_object_set(rev, "data", data);
+    json_object_set_new(rev, "consent",
+                        json_pack("{s:s, s:b, s:b}", "state", consent[0] ? consent : "unknown",
+                                  "checked", checked, "listed", !unlisted));
+    if (unlisted)
+        json_object_set_new(rev, "flags", json_pack("[s]", DBK_REPORT_CASELOAD_UNLISTED));
 }
 
 /* Writes the review in format to outpath (mode 0600) or stdout. */
@@ -383,7 +404,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
     memset(&own, 0, sizeof own);
     /* Pull first: a review of stale data can say "no use" about a lapse. */
     fresh = dbk_review_freshen(&s, a.offline);
-    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    dbk_out_warn_pulled(fresh);
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     if ((ret = load_own(&s, &own, &aliases)) != DBK_EXIT_OK ||
         (ret = client_and_caseload(&s, &a, aliases, &client, &caseload)) != DBK_EXIT_OK)
@@ -420,15 +441,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
         goto out;
     }
-    json_object_set_new(rev, "notice", json_string(dbk_report_notice));
-    withheld_check(&s, &client, rev);
-    unopened_said(rev, &l);
-    json_object_set(rev, "data", data);
-    json_object_set_new(rev, "consent",
-                        json_pack("{s:s, s:b, s:b}", "state", consent[0] ? consent : "unknown",
-                                  "checked", caseload != NULL && !unlisted, "listed", !unlisted));
-    if (unlisted)
-        json_object_set_new(rev, "flags", json_pack("[s]", DBK_REPORT_CASELOAD_UNLISTED));
+    review_said(&s, rev, &client, &l, data, consent, caseload != NULL && !unlisted, unlisted);
     if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL)
         keep_reviewed(&s, &client, &l, &p, kept);
 out:

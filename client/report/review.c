@@ -832,6 +832,8 @@ dbk_review_freshen(dbk_session *s, bool offline)
     /* Forged revisions the pull refused (sync.h): nothing is missing for them, but the
      * server is not honest; the commands tell the counselor (cli/output.h). */
     json_object_set_new(fresh, "refused_revisions", json_integer((json_int_t)st.forged_revisions));
+    json_object_set_new(fresh, "refused_grants",
+                        json_integer((json_int_t)(st.trust.bad_grants + st.trust.replaced_grants)));
     return fresh;
 }
 
@@ -892,16 +894,17 @@ ended_listed_active(dbk_session *s, const json_t *caseload, const char *only)
 
 json_t *
 dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
-                          json_t **fresh, bool *pulled_again)
+                          json_t **fresh, bool *pulled_again, size_t *refused_grants)
 {
     char t[DBK_ID_TEXT_LEN + 1];
     const char *one = only != NULL ? (dbk_id_to_text(only, t), t) : NULL, *k;
     json_t *ended = ended_listed_active(s, caseload, one), *v;
     json_int_t latest = 0;
     size_t n = json_object_size(ended);
+    dbk_trust_report tr = {0}; /* what the grants fetched again refused */
 
     *pulled_again = false;
-    if (n > 0 && dbk_refresh_grants(s, NULL) == DBK_OK) {
+    if (n > 0 && dbk_refresh_grants(s, &tr) == DBK_OK) {
         json_decref(ended);
         ended = ended_listed_active(s, caseload, one);
         if (json_object_size(ended) < n) { /* an end undone: pull again */
@@ -913,6 +916,13 @@ dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *
             ended = ended_listed_active(s, caseload, one);
         }
     }
+    *refused_grants =
+        tr.bad_grants + tr.replaced_grants +
+        (*pulled_again ? (size_t)json_integer_value(json_object_get(*fresh, "refused_grants")) : 0);
+    json_object_set_new(
+        *fresh, "refused_grants",
+        json_integer((json_int_t)(tr.bad_grants + tr.replaced_grants) +
+                     json_integer_value(json_object_get(*fresh, "refused_grants"))));
     json_object_foreach(ended, k, v) if (json_integer_value(v) > latest) latest =
         json_integer_value(v);
     if (latest > 0) {

@@ -1143,8 +1143,11 @@ struct liar {
     const char *sync;
     long long grants_seq;
     int asked_sync;
-    /* "fail_one": this stream answered with an error, every other one with nothing new. */
+    /* "fail_one": this stream answered with an error, every other one with nothing new;
+     * "forbid_one": this one refused as if the reader's access had ended. */
     char fail_stream[DBK_ID_TEXT_LEN + 1];
+    /* GET /v1/grants: when body is not NULL, else 503. */
+    struct answer grants;
     pthread_t th;
 };
 
@@ -1162,14 +1165,15 @@ liar_sync(const struct liar *l, const char *body)
     json_array_foreach(json_object_get(req, "pull"), i, x) {
         json_t *stream = json_object_get(x, "stream");
         bool failing = strcmp(json_string_value(stream), l->fail_stream) == 0;
-        if (strcmp(l->sync, "fail_one") == 0 && !failing)
+        bool one = strcmp(l->sync, "fail_one") == 0 || strcmp(l->sync, "forbid_one") == 0;
+        if (one && !failing)
             json_array_append_new(pull, json_pack("{s:O, s:[], s:O, s:b, s:i}", "stream", stream,
                                                   "records", "next", json_object_get(x, "since"),
                                                   "more", 0, "epoch", 1000000));
         else if (strcmp(l->sync, "fail_one") == 0)
             json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
                                                   "code", "internal", "message", "x"));
-        else if (strcmp(l->sync, "forbidden") == 0)
+        else if (strcmp(l->sync, "forbidden") == 0 || strcmp(l->sync, "forbid_one") == 0)
             json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
                                                   "code", "forbidden", "message", "x"));
         else if (strcmp(l->sync, "error") == 0)
@@ -1240,6 +1244,8 @@ liar_run(void *arg)
         } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
             l->asked_whole++;
             liar_answer(c, &l->whole);
+        } else if (strncmp(req, "GET /v1/grants ", 15) == 0 && l->grants.body != NULL) {
+            liar_answer(c, &l->grants);
         } else {
             liar_answer(c, &down);
         }
@@ -1770,6 +1776,112 @@ test_stale_per_client(void **state)
 }
 
 /*
+ * The review's "still ended" branch: the grants say revoked while the caseload says
+ * active. The server refuses Sam's stream in the pull, its grants list Sam's grant
+ * revoked, and its caseload lists Sam as sharing. The review (and `clients`) fetches
+ * the grants again, finds the reading still ended and must say so: stderr (this device
+ * stopped reading Sam, yet the server lists them as sharing), data not current
+ * ("pulled":false, "stale":true, "reading_ended_at"), !! DATA AS OF in the text, the
+ * row's STALE AS OF. Then the grants fetched again hold one this device refuses
+ * (bytes that are no grant): the review and `clients` must warn of it themselves
+ * (stderr, "refused_grants"), as 'daybook sync' does. Counted: forms that call the data
+ * current or do not say why (leaked), refusals not warned.
+ */
+static void
+test_still_ended_is_said(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], other[DBK_ID_TEXT_LEN + 1], body[512], grants[2][2048];
+    struct liar l = {0};
+    dbk_id junk;
+    int leaked = 0, unwarned = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    shared_stream_of(f, f->p.client_id, sid);
+    randombytes_buf(junk.b, sizeof junk.b);
+    dbk_id_to_text(&junk, other);
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    long long at = (long long)time(NULL) * 1000 - 60000;
+    char one[600], bad[600];
+    snprintf(one, sizeof one,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
+             sid, f->p.client_id, f->p.counselor_id, at);
+    snprintf(bad, sizeof bad,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
+             other, f->p.client_id, f->p.counselor_id);
+    snprintf(grants[0], sizeof grants[0], "{\"grants\":[%s],\"grants_seq\":%s}", one, seq);
+    snprintf(grants[1], sizeof grants[1], "{\"grants\":[%s,%s],\"grants_seq\":%s}", one, bad, seq);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants = (struct answer){200, grants[0]};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    l.sync = "forbid_one";
+    snprintf(l.fail_stream, sizeof l.fail_stream, "%s", sid);
+    liar_start(&l);
+    counselor_asks(f, &l);
+
+    /* The reading ends in the review's own pull and stays ended when looked at again. */
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    const json_t *d = json_object_get(j, "data");
+    if (r.status != 0 || !json_is_false(json_object_get(d, "pulled")) ||
+        !json_is_true(json_object_get(d, "stale")) ||
+        !json_is_integer(json_object_get(d, "reading_ended_at")) ||
+        !contains(r.err, "stopped reading")) {
+        fprintf(stderr, "review, still ended: exit %d: %s%s\n", r.status, r.out, r.err);
+        leaked++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam R", NULL);
+    leaked +=
+        r.status != 0 || !contains(r.out, "!! DATA AS OF") || !contains(r.err, "stopped reading");
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "clients", NULL);
+    j = json_loads(r.out, 0, NULL);
+    d = j != NULL ? row_data(j, f->p.client_id) : NULL;
+    if (r.status != 0 || !json_is_true(json_object_get(d, "stale")) ||
+        !has_flag(client_row(j, "Sam R", NULL), "STALE AS OF") ||
+        !json_is_true(json_object_get(json_object_get(j, "data"), "stale")) ||
+        !contains(r.err, "stopped reading")) {
+        fprintf(stderr, "clients, still ended: exit %d: %s%s\n", r.status, r.out, r.err);
+        leaked++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+
+    /* The grants fetched again hold one this device refuses: each command says so. */
+    l.grants = (struct answer){200, grants[1]};
+    r = tc_cli("--json", "review", "Sam R", NULL);
+    j = json_loads(r.out, 0, NULL);
+    if (!contains(r.err, "key grant(s) this device refused") ||
+        json_integer_value(json_object_get(json_object_get(j, "data"), "refused_grants")) < 1) {
+        fprintf(stderr, "review, a grant refused: exit %d: %s%s\n", r.status, r.out, r.err);
+        unwarned++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("clients", NULL);
+    unwarned += !contains(r.err, "key grant(s) this device refused");
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: the grants say revoked while the caseload says active",
+               "the server refuses the client's stream, lists its grant revoked and the client "
+               "as sharing; the counselor reviews (JSON, text) and lists the caseload; then the "
+               "grants fetched again hold bytes that are no grant",
+               "forms that call the data current or do not say the reading ended (leaked): %d "
+               "of 3; commands that do not warn of the grant refused: %d of 2",
+               leaked, unwarned);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(unwarned, 0);
+}
+
+/*
  * A server that refuses the client's stream once, as if the client had revoked, while
  * its grants and caseload still say the client shares (grants_seq unchanged). The
  * counselor's review meets the refusal in its pull; then the server answers honestly
@@ -1839,6 +1951,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_per_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };
