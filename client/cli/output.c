@@ -35,6 +35,26 @@ dbk_out_warn_forged(size_t n)
 }
 
 void
+dbk_out_warn_refused_grants(size_t n)
+{
+    if (n > 0)
+        fprintf(stderr,
+                "daybook: WARNING: the server handed over %zu key grant(s) this device "
+                "refused (not signed by a key it trusts, or other bytes for a grant it "
+                "holds): nothing was changed. If the clinic restored its server from a "
+                "backup this can happen once; otherwise tell your clinic.\n",
+                n);
+}
+
+void
+dbk_out_warn_pulled(const json_t *fresh)
+{
+    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    dbk_out_warn_refused_grants(
+        (size_t)json_integer_value(json_object_get(fresh, "refused_grants")));
+}
+
+void
 dbk_out_warn_reading_ended(const char *label, const char *when)
 {
     fprintf(stderr,

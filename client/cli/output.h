@@ -30,6 +30,14 @@ void dbk_out_warn_unopened(const dbk_eu_list *l);
 /* On stderr: the pull refused n forged newer revisions of entries this device holds
  * (sync.h forged_revisions; nothing when n is 0). */
 void dbk_out_warn_forged(size_t n);
+/* On stderr: key grants the server handed over that this device refused, n of them
+ * (not signed by a key it trusts, or other bytes for a grant it holds; trust.h
+ * bad_grants and replaced_grants, the review's and caseload's "refused_grants");
+ * nothing when n is 0. */
+void dbk_out_warn_refused_grants(size_t n);
+/* On stderr: what the pull of a review or caseload refused (report/review.h
+ * dbk_review_freshen's fresh: refused_revisions, refused_grants), each as above. */
+void dbk_out_warn_pulled(const json_t *fresh);
 /* On stderr: this device stopped reading the client label on when (local time), yet the
  * server lists them as sharing (report/review.h dbk_review_readings_ended). */
 void dbk_out_warn_reading_ended(const char *label, const char *when);

@@ -14,7 +14,10 @@
  *
  * It pulls first (a short timeout; --offline skips it) and its header says how
  * fresh the data is: "data as of" the last successful sync, loud when offline
- * or older than DBK_REVIEW_STALE_HOURS.
+ * or older than DBK_REVIEW_STALE_HOURS. Each row has its own (report/review.h
+ * dbk_review_freshness_of): a client one of whose streams the last sync did not
+ * bring up to date is flagged STALE AS OF the last sync that did, and the header
+ * counts them, while the others are current.
  *
  * Before every other flag, SERVER WITHHOLDING ENTRIES: the client's signed stream
  * head counts entries this device never received (caseload.c, the review's check),
@@ -35,6 +38,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "sharing.h"
+#include "sync.h"
 
 #include "dbk/error.h"
 
@@ -48,6 +52,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+/* One line of the string, one line of the help. */
+/* clang-format off */
 static const char help[] =
     "One line per client: RISK (risk language in the review's Read first), the\n"
     "client's alias, the last sync, days with an entry since the last session, then\n"
@@ -59,19 +65,27 @@ static const char help[] =
     "  " DBK_REPORT_CASELOAD_UNLISTED "  a client whose entries this device holds but\n"
     "      whom the server no longer lists (said on stderr too): the row shows what\n"
     "      this device holds; ask the clinic why\n"
+    "  N ENTRIES " DBK_REPORT_CASELOAD_UNOPENED "  entries of the client's held here that did\n"
+    "      not open or were signed by someone who may not write them: the row is\n"
+    "      missing them ('daybook review' says so too; tell the clinic)\n"
     "  USE REPORTED, HIGH CRAVING, NO ENTRIES N DAYS, ACCESS REVOKED / EXPIRED,\n"
     "  NOT SHARING\n"
+    "  " DBK_REPORT_CASELOAD_STALE " TIME  the last sync did not bring this client's\n"
+    "      entries up to date: the row shows them as of TIME\n"
     "It pulls first (--offline skips that); the first line says how fresh the data\n"
-    "is, with !! when the server was not reached or the last sync is older than\n"
-    "" STR(DBK_REVIEW_STALE_HOURS) " hours.\n"
+    "is, with !! when the server was not reached, the last sync is older than\n"
+    "" STR(DBK_REVIEW_STALE_HOURS) " hours, or some clients are stale (how many).\n"
     "\n"
     "Exit status, as 'daybook review': 0 when the caseload is shown, flags and\n"
     "warnings included (entries withheld are a flag and a warning on stderr);\n"
     "1 when it cannot be shown; 2 usage error.\n"
-    "--json: {\"clients\": [...], \"offline\", \"data\"}; each client has \"flags\" and\n"
+    "--json: {\"clients\": [...], \"offline\", \"data\"}; each client has its own\n"
+    "\"data\" (as_of, pulled, stale: the client's streams and yours), \"flags\",\n"
+    "\"unopened\": {\"records\", \"foreign_author\"} (as the review's) and\n"
     "\"withheld\": {\"records\", \"cannot_tell\", \"rolled_back\"} (null: no stream of the\n"
     "client here; records null: the check could not run, flagged WITHHELD? NOT\n"
     "CHECKED).\n";
+/* clang-format on */
 
 static int
 run_alias(dbk_session *s, int argc, char **argv)
@@ -251,6 +265,28 @@ print_row(const json_t *v, bool color, int64_t now_ms)
     put_flags(flags);
 }
 
+/* How fresh the caseload is: the device's line (cli/output.h), unless the server
+ * answered and the rows' own data (dbk_report_caseload_row_data) tell more: every row
+ * current (another's stream failed), or some rows stale and the others current. */
+static void
+print_freshness(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool offline)
+{
+    size_t i, n = json_array_size(out), stale = 0;
+    json_t *v;
+    json_array_foreach(out, i, v) stale +=
+        json_is_true(json_object_get(json_object_get(v, "data"), "stale"));
+    if (offline || n == 0 || !json_is_true(json_object_get(fresh, "stale")) || stale == n) {
+        dbk_out_freshness(stdout, fresh, ctx->color);
+    } else if (stale == 0) {
+        dbk_out_freshness(stdout, json_object_get(json_array_get(out, 0), "data"), ctx->color);
+    } else {
+        printf("%s!! %zu of %zu clients STALE: what they sent since their "
+               "rows' " DBK_REPORT_CASELOAD_STALE " is not%s\n"
+               "   shown. The others were pulled now; 'daybook sync' names what failed.\n",
+               ctx->color ? "\033[1;31m" : "", stale, n, ctx->color ? "\033[0m" : "");
+    }
+}
+
 /* The caseload as a table, with how fresh it is. */
 static void
 print_caseload(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool offline,
@@ -262,7 +298,7 @@ print_caseload(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool 
     if (offline)
         fprintf(stderr, "daybook: the server cannot be reached; showing what this device "
                         "holds from the last sync\n");
-    dbk_out_freshness(stdout, fresh, ctx->color);
+    print_freshness(ctx, out, fresh, offline);
     if (json_array_size(out) == 0)
         printf("No clients yet: 'daybook invite' makes an enrollment code.\n");
     else
@@ -330,11 +366,13 @@ static void
 readings_ended(dbk_session *s, const json_t *caseload, const json_t *aliases, json_t **fresh)
 {
     bool again;
-    json_t *ended = dbk_review_readings_ended(s, caseload, NULL, fresh, &again), *v;
+    size_t refused;
+    json_t *ended = dbk_review_readings_ended(s, caseload, NULL, fresh, &again, &refused), *v;
     const char *k;
     if (again)
         dbk_out_warn_forged(
             (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    dbk_out_warn_refused_grants(refused);
     json_object_foreach(ended, k, v)
     {
         dbk_id id;
@@ -346,6 +384,28 @@ readings_ended(dbk_session *s, const json_t *caseload, const json_t *aliases, js
         dbk_out_warn_reading_ended(label, when);
     }
     json_decref(ended);
+}
+
+/* Each row's "data": how fresh its client's data is, not the device's (report/review.h
+ * dbk_review_freshness_of); the device's when the store cannot say per stream. */
+static void
+rows_data(dbk_session *s, json_t *out, const json_t *fresh)
+{
+    json_t *stale = NULL, *v;
+    int64_t at = 0;
+    size_t i;
+    bool each = dbk_sync_stale_owners(s, &stale, &at) == DBK_OK;
+    json_array_foreach(out, i, v)
+    {
+        const char *k = json_string_value(json_object_get(v, "account"));
+        dbk_id id;
+        if (each && k != NULL && dbk_id_from_text(&id, k, strlen(k)) == DBK_OK)
+            dbk_report_caseload_row_data(
+                v, dbk_review_freshness_of(fresh, stale, at, &id, &s->account));
+        else
+            dbk_report_caseload_row_data(v, json_deep_copy(fresh));
+    }
+    json_decref(stale);
 }
 
 /* The caseload (pulled first unless no_pull), its rows computed and printed. */
@@ -362,7 +422,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
     int rc, ret = DBK_EXIT_OK;
 
     fresh = dbk_review_freshen(s, no_pull);
-    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    dbk_out_warn_pulled(fresh);
     s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     rc = no_pull ? DBK_E_UNAVAILABLE : dbk_sync_caseload(s, &caseload);
     if (rc == DBK_E_UNAVAILABLE) {
@@ -402,6 +462,7 @@ show_caseload(dbk_ctx *ctx, dbk_session *s, json_t *aliases, bool no_pull)
         if (o != NULL)
             json_array_append_new(out, o);
     }
+    rows_data(s, out, fresh);
     dbk_report_caseload_sort(out);
     if (ret == DBK_EXIT_OK) {
         warn_withheld(out);

@@ -20,9 +20,15 @@
  * the file with mode 0600: it holds health records.
  *
  * The review is refused when the client has revoked (or let expire) the
- * counselor's access, as the caseload says (or, offline, as it last said).
+ * counselor's access, as the caseload says (or, offline, as it last said). A client
+ * whose shared stream this device holds but whom the server's caseload, answered, does
+ * not list at all (a server restored from a backup, changed, or lying: 'daybook
+ * clients' flags the row NOT IN SERVER'S CASELOAD) is reviewed from what this device
+ * holds, flagged so: an absent row is the server's word alone, and only a row that
+ * says revoked, expired or none (or, before it, what this device last saw) refuses.
  */
 #include "cmd.h"
+#include "caseload.h"
 #include "counselor.h"
 #include "render.h"
 #include "review.h"
@@ -55,15 +61,28 @@ usage(void)
 
 #define CONSENT_STATE_LEN 32 /* "active", "revoked", "expired", "none" */
 
+static bool listed(const json_t *caseload, const dbk_id *client);
+
 /* Consent: the caseload's word, or offline (or with the server not answering for it)
- * what it said last, into state. Prints why not. */
+ * what it said last, into state. *unlisted: the caseload answered without a row for a
+ * client whose shared stream this device holds; then what this device last saw stands
+ * (unknown, or a "none" this device once stored for an absent row, reads "unknown").
+ * Prints why not. */
 static int
 check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
-              const json_t **entry, char state[CONSENT_STATE_LEN])
+              const json_t **entry, char state[CONSENT_STATE_LEN], bool *unlisted)
 {
+    dbk_local_stream held;
     state[0] = '\0';
     *entry = NULL;
-    if (caseload != NULL) {
+    *unlisted = false;
+    if (caseload != NULL && !listed(caseload, client) &&
+        dbk_co_client_stream(s, client, &held) == DBK_OK) {
+        *unlisted = true;
+        dbk_co_state_get(s, client, state, CONSENT_STATE_LEN);
+        if (state[0] == '\0' || strcmp(state, "none") == 0)
+            snprintf(state, CONSENT_STATE_LEN, "unknown");
+    } else if (caseload != NULL) {
         size_t i;
         json_t *v;
         char t[DBK_ID_TEXT_LEN + 1];
@@ -84,8 +103,9 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
         strcmp(state, "none") == 0) {
         fprintf(stderr,
-                "daybook: %s has %s; no review is made. The client decides what to share: "
+                "daybook: %s%s has %s; no review is made. The client decides what to share: "
                 "ask in session whether they want to share again.\n",
+                caseload == NULL || *unlisted ? "as this device last saw it, " : "the server says ",
                 label,
                 strcmp(state, "revoked") == 0   ? "revoked your access to their records"
                 : strcmp(state, "expired") == 0 ? "a consent that has expired"
@@ -93,6 +113,39 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
         return DBK_EXIT_FAIL;
     }
     return DBK_EXIT_OK;
+}
+
+/* Whether the caseload answered has a row for client. */
+static bool
+listed(const json_t *caseload, const dbk_id *client)
+{
+    size_t i;
+    json_t *v;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    json_array_foreach(caseload, i, v)
+    {
+        const char *a = json_string_value(json_object_get(v, "account"));
+        if (a != NULL && strcmp(a, t) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The server stopped listing the client (check_consent's unlisted): said on stderr, what
+ * the review shows and what to do, never that the client stopped sharing (only a row that
+ * says so, the server's word, or this device's last sight of one, refuses a review). */
+static void
+unlisted_said(const char *label, const json_t *fresh)
+{
+    const char *at = json_string_value(json_object_get(fresh, "as_of"));
+    fprintf(stderr,
+            "daybook: WARNING: the server no longer lists %s among your clients "
+            "(" DBK_REPORT_CASELOAD_UNLISTED
+            "). This review shows what this device holds (data as of %s). The server's "
+            "listing alone does not say %s stopped sharing. Ask the clinic why (a server "
+            "restored from a backup, or changed), and ask %s in session.\n",
+            label, at ? at : "never", label, label);
 }
 
 /*
@@ -109,16 +162,42 @@ reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client
     char when[32];
     if (caseload == NULL)
         return; /* the consent not checked now */
-    json_t *ended = dbk_review_readings_ended(s, caseload, client, fresh, &again);
+    size_t refused;
+    json_t *ended = dbk_review_readings_ended(s, caseload, client, fresh, &again, &refused);
     if (again)
         dbk_out_warn_forged(
             (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    dbk_out_warn_refused_grants(refused);
     json_t *at = json_object_iter_value(json_object_iter(ended));
     if (at != NULL) {
         dbk_co_ms_text(json_integer_value(at), when);
         dbk_out_warn_reading_ended(label, when);
     }
     json_decref(ended);
+}
+
+/* How fresh the review's data is: the client's own (report/review.h
+ * dbk_review_freshness_of), with what the pull refused and an end of reading that stands
+ * (reading_ended_check) carried over, and the device's whole in "device"; when the
+ * store cannot say per stream, the device's (not current unless everything is). */
+static json_t *
+client_data(dbk_session *s, const json_t *fresh, const dbk_id *client)
+{
+    json_t *stale = NULL, *d, *v;
+    int64_t at = 0;
+    if (dbk_sync_stale_owners(s, &stale, &at) != DBK_OK)
+        return json_deep_copy(fresh);
+    d = dbk_review_freshness_of(fresh, stale, at, client, &s->account);
+    json_decref(stale);
+    json_object_set(d, "refused_revisions", json_object_get(fresh, "refused_revisions"));
+    json_object_set(d, "refused_grants", json_object_get(fresh, "refused_grants"));
+    if ((v = json_object_get(fresh, "reading_ended_at")) != NULL) {
+        json_object_set(d, "reading_ended_at", v);
+        json_object_set_new(d, "pulled", json_false());
+        json_object_set_new(d, "stale", json_true());
+    }
+    json_object_set_new(d, "device", json_deep_copy(fresh));
+    return d;
 }
 
 /* Whether the server withheld entries of the client's shared stream, as its signed
@@ -149,6 +228,24 @@ unopened_said(json_t *rev, const dbk_eu_list *l)
     json_object_set_new(rev, "unopened",
                         json_pack("{s:I, s:I}", "records", (json_int_t)(l->bad - l->foreign_author),
                                   "foreign_author", (json_int_t)l->foreign_author));
+}
+
+/* What the review says besides its figures: the notice, what was withheld or did not
+ * open, how fresh its data is (data), the consent as checked (checked: asked of the
+ * server now and listed by it) and, for a client the server no longer lists, its flag. */
+static void
+review_said(dbk_session *s, json_t *rev, const dbk_id *client, const dbk_eu_list *l, json_t *data,
+            const char *consent, bool checked, bool unlisted)
+{
+    json_object_set_new(rev, "notice", json_string(dbk_report_notice));
+    withheld_check(s, client, rev);
+    unopened_said(rev, l);
+    json_object_set(rev, "data", data);
+    json_object_set_new(rev, "consent",
+                        json_pack("{s:s, s:b, s:b}", "state", consent[0] ? consent : "unknown",
+                                  "checked", checked, "listed", !unlisted));
+    if (unlisted)
+        json_object_set_new(rev, "flags", json_pack("[s]", DBK_REPORT_CASELOAD_UNLISTED));
 }
 
 /* Writes the review in format to outpath (mode 0600) or stdout. */
@@ -287,10 +384,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
     dbk_eu_list l, own;
     dbk_review_period p;
     dbk_review_carried_list carried = {0};
-    json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL;
+    json_t *aliases = NULL, *caseload = NULL, *rev = NULL, *fresh = NULL, *kept = NULL,
+           *data = NULL;
     const json_t *entry;
     dbk_id client;
     char label[64], consent[CONSENT_STATE_LEN];
+    bool unlisted = false;
     int rc, ret;
 
     if ((ret = parse_review(&a, argc, argv)) != DBK_EXIT_OK)
@@ -305,15 +404,19 @@ run(dbk_ctx *ctx, int argc, char **argv)
     memset(&own, 0, sizeof own);
     /* Pull first: a review of stale data can say "no use" about a lapse. */
     fresh = dbk_review_freshen(&s, a.offline);
-    dbk_out_warn_forged((size_t)json_integer_value(json_object_get(fresh, "refused_revisions")));
+    dbk_out_warn_pulled(fresh);
     s.net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
     if ((ret = load_own(&s, &own, &aliases)) != DBK_EXIT_OK ||
         (ret = client_and_caseload(&s, &a, aliases, &client, &caseload)) != DBK_EXIT_OK)
         goto out;
     dbk_co_label(aliases, &client, label, sizeof label);
-    if ((ret = check_consent(&s, caseload, &client, label, &entry, consent)) != DBK_EXIT_OK)
+    if ((ret = check_consent(&s, caseload, &client, label, &entry, consent, &unlisted)) !=
+        DBK_EXIT_OK)
         goto out;
     reading_ended_check(&s, caseload, &client, label, &fresh);
+    data = client_data(&s, fresh, &client);
+    if (unlisted)
+        unlisted_said(label, data);
     /* When unsure, flag: online, but the server did not answer for the consent. */
     if (caseload == NULL && !a.offline)
         fprintf(stderr,
@@ -338,19 +441,14 @@ run(dbk_ctx *ctx, int argc, char **argv)
         ret = dbk_cmd_fail("cannot compute the review", DBK_E_NOMEM);
         goto out;
     }
-    json_object_set_new(rev, "notice", json_string(dbk_report_notice));
-    withheld_check(&s, &client, rev);
-    unopened_said(rev, &l);
-    json_object_set(rev, "data", fresh);
-    json_object_set_new(rev, "consent",
-                        json_pack("{s:s, s:b}", "state", consent[0] ? consent : "unknown",
-                                  "checked", caseload != NULL));
+    review_said(&s, rev, &client, &l, data, consent, caseload != NULL && !unlisted, unlisted);
     if ((ret = write_review(ctx, rev, a.format, a.outpath)) == DBK_EXIT_OK && kept != NULL)
         keep_reviewed(&s, &client, &l, &p, kept);
 out:
     json_decref(rev);
     json_decref(kept);
     json_decref(fresh);
+    json_decref(data);
     json_decref(aliases);
     json_decref(caseload);
     dbk_eu_free(&l);

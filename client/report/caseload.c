@@ -16,7 +16,10 @@
  *
  * After it, NOT IN SERVER'S CASELOAD for a client whose shared stream this device holds
  * but whom the server's caseload, answered, left out: the row shows what this device
- * holds, so that a client shown once (a risk flagged) never drops out unsaid.
+ * holds, so that a client shown once (a risk flagged) never drops out unsaid. Then
+ * N ENTRIES NOT OPENED for the client's entries held here that did not open or were
+ * signed by someone who may not write them: the row's figures are missing them, as the
+ * review's "unopened" says of its own.
  */
 #include "caseload.h"
 #include "counselor.h"
@@ -46,6 +49,7 @@ struct row {
     bool held_checked;     /* false: no shared stream of the client here, or: */
     bool held_failed;      /* the check could not run (the store failed) */
     bool unlisted;         /* held here, not in the server's caseload it answered */
+    size_t unopened, foreign; /* entries left out: did not open; signed by another */
     json_t *flags;
 };
 
@@ -89,6 +93,19 @@ by_urgency(const void *a, const void *b)
     json_int_t mx = json_integer_value(json_object_get(x, "last_sync_ms")),
                my = json_integer_value(json_object_get(y, "last_sync_ms"));
     return my > mx ? 1 : my < mx ? -1 : 0;
+}
+
+void
+dbk_report_caseload_row_data(json_t *row, json_t *data)
+{
+    if (json_is_true(json_object_get(data, "stale")) &&
+        !json_is_true(json_object_get(data, "offline"))) {
+        const char *at = json_string_value(json_object_get(data, "as_of"));
+        char f[48];
+        snprintf(f, sizeof f, DBK_REPORT_CASELOAD_STALE " %s", at ? at : "never");
+        json_array_append_new(json_object_get(row, "flags"), json_string(f));
+    }
+    json_object_set_new(row, "data", data);
 }
 
 void
@@ -143,6 +160,12 @@ row_flags(struct row *r)
         json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_UNCHECKED));
     if (r->unlisted)
         json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_UNLISTED));
+    if (r->unopened + r->foreign > 0) {
+        char f[64];
+        size_t n = r->unopened + r->foreign;
+        snprintf(f, sizeof f, "%zu ENTR%s " DBK_REPORT_CASELOAD_UNOPENED, n, n == 1 ? "Y" : "IES");
+        json_array_append_new(r->flags, json_string(f));
+    }
     if (r->used > 0)
         json_array_append_new(r->flags, json_string("USE REPORTED"));
     if (r->have_peak && r->peak >= DBK_REVIEW_HIGH_CRAVING)
@@ -202,11 +225,33 @@ row_finish(struct row *r, const char *k, const dbk_review_period *p, int64_t now
                   r->flags);
     json_object_set_new(o, "recency", json_string(recency_name(r->last_ms, now_ms)));
     json_object_set_new(o, "risk", json_integer(r->risk));
+    json_object_set_new(o, "unopened",
+                        json_pack("{s:I, s:I}", "records", (json_int_t)r->unopened,
+                                  "foreign_author", (json_int_t)r->foreign));
     json_object_set_new(o, "withheld",
                         r->held_checked  ? dbk_co_withheld_json(&r->held)
                         : r->held_failed ? dbk_co_withheld_json(NULL)
                                          : json_null());
     return o;
+}
+
+/* The client's entries held here that were left out (row_finish's "unopened"), from
+ * the client's shared stream opened: what the review of the client would count. */
+static int
+row_unopened(dbk_session *s, struct row *r)
+{
+    dbk_local_stream st;
+    dbk_eu_list one;
+    int rc = dbk_co_client_stream(s, &r->id, &st);
+    if (rc == DBK_E_NOT_FOUND)
+        return DBK_OK; /* nothing of the client's here */
+    if (rc != DBK_OK ||
+        (rc = dbk_eu_load_stream(s, &st.id, NULL, NULL, NULL, NULL, &one)) != DBK_OK)
+        return rc;
+    r->unopened = one.bad - one.foreign_author;
+    r->foreign = one.foreign_author;
+    dbk_eu_free(&one);
+    return DBK_OK;
 }
 
 /* One client's row (the --json shape), from the caseload row v and the client's
@@ -222,6 +267,10 @@ dbk_report_caseload_row(dbk_session *s, const dbk_eu_list *l, const json_t *alia
 
     if (!row_start(s, &r, aliases, k, v))
         return NULL;
+    if (row_unopened(s, &r) != DBK_OK) {
+        *failed = true;
+        return NULL;
+    }
     (void)dbk_review_period_make(l, &r.id, NULL, &p);
     p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
     (void)dbk_review_kept_load(s, &r.id, &kept);
@@ -319,6 +368,7 @@ dbk_report_caseload_row_sum(dbk_session *s, const dbk_eu_list *own, const dbk_su
 
     if (!row_start(s, &r, aliases, k, v))
         return NULL;
+    r.unopened = dbk_report_summary_unopened(sums, nsums, &r.id, &r.foreign);
     (void)dbk_review_period_make(own, &r.id, NULL, &p);
     p.enrolled_day = dbk_co_enrolled_day(s, v, &r.id);
     if ((t.per_day = calloc((size_t)(p.to - p.from + 1), sizeof *t.per_day)) == NULL ||

@@ -21,6 +21,11 @@
  * row v of such a client is {DBK_REPORT_CASELOAD_NOT_LISTED: true}. */
 #define DBK_REPORT_CASELOAD_UNLISTED "NOT IN SERVER'S CASELOAD"
 #define DBK_REPORT_CASELOAD_NOT_LISTED "not_listed"
+/* The end of the flag of a row whose client's entries held here did not open, or were
+ * signed by someone who may not write them ("2 ENTRIES NOT OPENED"): the row's figures
+ * are missing them, as the review says of its own ("unopened", the same shape:
+ * {records, foreign_author}). After the two above. */
+#define DBK_REPORT_CASELOAD_UNOPENED "NOT OPENED"
 
 /*
  * One client's row (the --json shape of 'daybook clients'), from the server's
@@ -40,6 +45,16 @@ json_t *dbk_report_caseload_row(dbk_session *s, const dbk_eu_list *l, const json
 json_t *dbk_report_caseload_row_sum(dbk_session *s, const dbk_eu_list *own, const dbk_sum *sums,
                                     size_t nsums, const json_t *aliases, const char *k, json_t *v,
                                     int64_t now_ms, bool *failed);
+
+/* The start of the flag of a row whose client's data is not current while the server
+ * answered (one of their streams, or this account's own, failed to sync, or their
+ * reading ended): "STALE AS OF 2026-12-07 09:30" ("never"), last among its flags. */
+#define DBK_REPORT_CASELOAD_STALE "STALE AS OF"
+
+/* Puts data, how fresh the row's client's data is (review.h dbk_review_freshness_of),
+ * into row as "data" (takes it), with the STALE AS OF flag when it is stale and not
+ * offline (offline, the caseload's first line says so for every row). */
+void dbk_report_caseload_row_data(json_t *row, json_t *data);
 
 /* Sorts rows in place: risk, use, high craving, silence, the rest; then recency. */
 void dbk_report_caseload_sort(json_t *rows);

@@ -19,6 +19,15 @@ void dbk_report_text(FILE *o, const json_t *r, int width, bool color);
 /* The review as one self-contained HTML file. */
 void dbk_report_html(FILE *o, const json_t *r);
 
+/* What a review says when its "consent" has "listed": false (cmd_review.c: the server's
+ * caseload answered without the client, whose entries this device holds), in both
+ * renderers, so that a review kept as a file says it too. */
+#define DBK_REPORT_NOT_LISTED_SAYS                                                                 \
+    "!! NOT IN SERVER'S CASELOAD: the server no longer lists this client. This review shows "      \
+    "what this device holds from earlier syncs (see the data line above); the server's "           \
+    "listing alone does not say the client stopped sharing. Ask the clinic why (a server "         \
+    "restored from a backup, or changed), and ask the client in session."
+
 /* What the review's "withheld" (book/counselor.h dbk_co_withheld_json) says, as one
  * sentence into buf for both renderers, so a review kept as a file carries what stderr
  * said when it was made; NULL when the check found nothing. *loud: the server is

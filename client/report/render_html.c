@@ -164,6 +164,12 @@ static void
 html_consent(FILE *o, const json_t *r)
 {
     const json_t *c = json_object_get(r, "consent");
+    if (json_is_false(json_object_get(c, "listed"))) {
+        fputs("<p class=\"stale\" id=\"not-listed\">", o);
+        esc(o, DBK_REPORT_NOT_LISTED_SAYS);
+        fputs("</p>\n", o);
+        return;
+    }
     if (!json_is_false(json_object_get(c, "checked")))
         return;
     fputs("<p class=\"stale\" id=\"consent-unchecked\">Consent not checked now: the server was "

@@ -178,7 +178,11 @@ text_header(FILE *o, const json_t *r)
     else if (d != NULL)
         fprintf(o, "data as of %s (the last successful sync)\n", at);
     const json_t *c = json_object_get(r, "consent");
-    if (json_is_false(json_object_get(c, "checked")))
+    if (json_is_false(json_object_get(c, "listed"))) {
+        fputs(color ? "\033[1;31m" : "", o);
+        put_wrapped(o, DBK_REPORT_NOT_LISTED_SAYS, 0);
+        fputs(color ? "\033[0m" : "", o);
+    } else if (json_is_false(json_object_get(c, "checked")))
         fprintf(o,
                 "%s!! CONSENT NOT CHECKED NOW: the server was not asked or did not answer; as "
                 "this device last saw it: %s%s\n",

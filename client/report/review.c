@@ -796,7 +796,35 @@ dbk_review_freshen(dbk_session *s, bool offline)
     /* Forged revisions the pull refused (sync.h): nothing is missing for them, but the
      * server is not honest; the commands tell the counselor (cli/output.h). */
     json_object_set_new(fresh, "refused_revisions", json_integer((json_int_t)st.forged_revisions));
+    json_object_set_new(fresh, "refused_grants",
+                        json_integer((json_int_t)(st.trust.bad_grants + st.trust.replaced_grants)));
     return fresh;
+}
+
+json_t *
+dbk_review_freshness_of(const json_t *fresh, const json_t *stale, int64_t pulled_at,
+                        const dbk_id *client, const dbk_id *me)
+{
+    char t[DBK_ID_TEXT_LEN + 1], text[32] = "";
+    const dbk_id *whose[2] = {client, me};
+    int64_t at = pulled_at;
+    bool offline = json_is_true(json_object_get(fresh, "offline")), all = true;
+    for (int i = 0; i < 2; i++) {
+        json_t *m = json_object_get(stale, (dbk_id_to_text(whose[i], t), t));
+        if (m != NULL) {
+            all = false;
+            at = json_integer_value(m) < at ? json_integer_value(m) : at;
+        }
+    }
+    bool pulled = !offline && all;
+    int64_t age = at > 0 ? (int64_t)time(NULL) - at : -1;
+    if (at > 0)
+        dbk_co_ms_text(at * 1000, text);
+    return json_pack("{s:o, s:o, s:b, s:b, s:b, s:i, s:s}", "as_of",
+                     at > 0 ? json_string(text) : json_null(), "as_of_unix",
+                     at > 0 ? json_integer(at) : json_null(), "pulled", pulled, "offline", offline,
+                     "stale", !pulled || at <= 0 || age > DBK_REVIEW_STALE_HOURS * 3600,
+                     "stale_after_hours", DBK_REVIEW_STALE_HOURS, "scope", "client");
 }
 
 /* account -> the latest end of its reading here (Unix ms) for each client caseload lists
@@ -830,16 +858,17 @@ ended_listed_active(dbk_session *s, const json_t *caseload, const char *only)
 
 json_t *
 dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
-                          json_t **fresh, bool *pulled_again)
+                          json_t **fresh, bool *pulled_again, size_t *refused_grants)
 {
     char t[DBK_ID_TEXT_LEN + 1];
     const char *one = only != NULL ? (dbk_id_to_text(only, t), t) : NULL, *k;
     json_t *ended = ended_listed_active(s, caseload, one), *v;
     json_int_t latest = 0;
     size_t n = json_object_size(ended);
+    dbk_trust_report tr = {0}; /* what the grants fetched again refused */
 
     *pulled_again = false;
-    if (n > 0 && dbk_refresh_grants(s, NULL) == DBK_OK) {
+    if (n > 0 && dbk_refresh_grants(s, &tr) == DBK_OK) {
         json_decref(ended);
         ended = ended_listed_active(s, caseload, one);
         if (json_object_size(ended) < n) { /* an end undone: pull again */
@@ -851,6 +880,13 @@ dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *
             ended = ended_listed_active(s, caseload, one);
         }
     }
+    *refused_grants =
+        tr.bad_grants + tr.replaced_grants +
+        (*pulled_again ? (size_t)json_integer_value(json_object_get(*fresh, "refused_grants")) : 0);
+    json_object_set_new(
+        *fresh, "refused_grants",
+        json_integer((json_int_t)(tr.bad_grants + tr.replaced_grants) +
+                     json_integer_value(json_object_get(*fresh, "refused_grants"))));
     json_object_foreach(ended, k, v) if (json_integer_value(v) > latest) latest =
         json_integer_value(v);
     if (latest > 0) {

@@ -37,12 +37,28 @@ json_t *dbk_review_build(dbk_session *s, const dbk_eu_list *l, const dbk_id *cli
  * fetched again when the server's grants_seq moved; each request bounded by
  * DBK_REVIEW_PULL_TIMEOUT_S) and says how fresh the data is: {as_of (the last
  * successful sync, local time, or null), as_of_unix, pulled, offline, stale,
- * refused_revisions}. A failed pull is no error: the data is shown as it is, marked
+ * refused_revisions, refused_grants}. A failed pull is no error: the data is shown as it is, marked
  * offline; one the server answered but not for every stream is not current (stale).
- * Forged revisions the pull refused (sync.h forged_revisions) are counted; the caller
- * says so (cli/output.h dbk_out_warn_forged).
+ * Forged revisions the pull refused (sync.h forged_revisions) are counted, and key
+ * grants its grants refresh refused (trust.h bad_grants, replaced_grants); the caller
+ * says so (cli/output.h dbk_out_warn_forged, dbk_out_warn_refused_grants).
  */
 json_t *dbk_review_freshen(dbk_session *s, bool offline);
+
+/*
+ * How fresh what this device holds of client is, not the whole device's: fresh
+ * (dbk_review_freshen's) narrowed to the client's streams and this account's own (me:
+ * they hold the session markers and notes), from stale and pulled_at (sync.h
+ * dbk_sync_stale_owners). {as_of, as_of_unix (the last sync that answered when every one
+ * of those streams was pulled by it, else the oldest time one of them was last brought
+ * up to date, or its reading ended), pulled (online, and those streams all pulled by
+ * the last sync), offline, stale (not pulled, or older than DBK_REVIEW_STALE_HOURS),
+ * stale_after_hours, scope: "client"}: a client whose stream keeps failing is stale with
+ * its own "as of", one whose streams were pulled is current whatever another's do. A new
+ * reference.
+ */
+json_t *dbk_review_freshness_of(const json_t *fresh, const json_t *stale, int64_t pulled_at,
+                                const dbk_id *client, const dbk_id *me);
 
 /*
  * Clients this device stopped reading (a refused pull, or grants listed revoked:
@@ -52,10 +68,13 @@ json_t *dbk_review_freshen(dbk_session *s, bool offline);
  * are fetched again and, an end undone, the data pulled again (*fresh replaced by
  * dbk_review_freshen's, *pulled_again: its refused_revisions are the caller's to say).
  * Still ended: *fresh is not current (pulled false, stale true, reading_ended_at: the
- * latest end, Unix ms). Returns those still ended, a new object of account -> when
- * their reading ended here (Unix ms), for the caller to say; empty when none.
+ * latest end, Unix ms). *refused_grants: the key grants refused by the grants fetched
+ * again and by the pull again (also added to *fresh's refused_grants), for the caller
+ * to say (cli/output.h dbk_out_warn_refused_grants). Returns those still ended, a new
+ * object of account -> when their reading ended here (Unix ms), for the caller to say;
+ * empty when none.
  */
 json_t *dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
-                                  json_t **fresh, bool *pulled_again);
+                                  json_t **fresh, bool *pulled_again, size_t *refused_grants);
 
 #endif

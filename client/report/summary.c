@@ -199,6 +199,21 @@ by_record(const void *a, const void *b)
                   DBK_ID_BYTES);
 }
 
+size_t
+dbk_report_summary_unopened(const dbk_sum *sums, size_t n, const dbk_id *owner, size_t *foreign)
+{
+    size_t bad = 0;
+    *foreign = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!dbk_id_equal(&sums[i].owner, owner))
+            continue;
+        bad += sums[i].nbad;
+        for (size_t j = 0; j < sums[i].n; j++)
+            *foreign += (sums[i].v[j].flags & DBK_SUM_FOREIGN) != 0;
+    }
+    return bad;
+}
+
 const dbk_sum_rec *
 dbk_report_summary_find(const dbk_sum *sum, const dbk_id *record)
 {
@@ -355,11 +370,17 @@ summarise(struct ctx *c, dbk_sum *sum, const dbk_local_record *r, const json_t *
     if (dbk_id_equal(&sum->owner, &c->s->account))
         return keep_doc(sum, r, doc, false);
     type = json_string_value(json_object_get(doc, "type"));
-    if (kind == DBK_DOC_HEAD || !dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
+    if (kind == DBK_DOC_HEAD) {
         drop(sum, &r->hdr.record);
         return DBK_OK;
     }
     memset(&x, 0, sizeof x);
+    if (!dbk_trust_author_may_write(&sum->owner, &r->hdr.author, type)) {
+        x.record = r->hdr.record; /* a mark, counted, in no figure (summary.h) */
+        x.clock = r->hdr.rev.clock;
+        x.flags = DBK_SUM_FOREIGN;
+        return upsert(sum, &x);
+    }
     memset(&e, 0, sizeof e);
     e.hdr = r->hdr;
     e.doc = (json_t *)doc; /* read only */

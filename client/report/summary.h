@@ -48,7 +48,7 @@
 
 /* Bumped whenever what a summary holds or how it is computed changes (risk.c's list
  * included): summaries of another version are rebuilt. */
-#define DBK_SUMMARY_VERSION 2
+#define DBK_SUMMARY_VERSION 3 /* 3: entries by a writer not allowed kept as marks */
 
 enum dbk_sum_type {
     DBK_SUM_OTHER = 0,
@@ -66,6 +66,10 @@ enum dbk_sum_flag {
     DBK_SUM_HAS_DAY = 2,   /* dbk_eu_entry_day gave a day */
     DBK_SUM_INTENSITY = 4, /* a craving whose intensity reads on the 0-10 scale */
     DBK_SUM_USED = 8,      /* a craving with outcome "used" */
+    /* Signed by someone who may not write it in this stream (entries.c): left out of
+     * every figure, like an entry that does not open, and kept only as this mark (no
+     * other flag) so that the caseload's row counts it (dbk_report_summary_unopened). */
+    DBK_SUM_FOREIGN = 16,
 };
 
 typedef struct dbk_sum_rec {
@@ -117,6 +121,11 @@ int dbk_report_summary_own(dbk_session *s, dbk_eu_list *out);
  * dbk_report_summary_free. */
 int dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n);
 void dbk_report_summary_free(dbk_sum *v, size_t n);
+/* What of owner's streams among sums did not open (their nbad), the return, and was
+ * signed by someone who may not write it (DBK_SUM_FOREIGN), *foreign: what the
+ * caseload's row says it is missing, as dbk_eu_list's bad and foreign_author. */
+size_t dbk_report_summary_unopened(const dbk_sum *sums, size_t n, const dbk_id *owner,
+                                   size_t *foreign);
 /* The record's entry in a summary, or NULL. */
 const dbk_sum_rec *dbk_report_summary_find(const dbk_sum *sum, const dbk_id *record);
 

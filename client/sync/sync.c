@@ -79,12 +79,40 @@ end_key(char *out, size_t cap, const char *what, const dbk_id *stream)
 
 /* What every end_key(.., "end", ..) begins with. */
 #define END_PREFIX "stream_end:"
+/* A stream the last answered sync did not bring up to date: "stream_unpulled:<id>", the
+ * time (Unix s, 0 never) of the answered sync that last did (the "pulled_at" before it
+ * first failed); gone once a sync brings it up to date (note_pulled). */
+#define UNPULLED_PREFIX "stream_unpulled:"
 
+/* The time (Unix s, 0 never) of the last sync the server answered (note_pulled): a
+ * stream not marked unpulled was brought up to date by it. */
+static int64_t
+answered_at(dbk_session *s)
+{
+    return dbk_local_get_int(s->L, "pulled_at", dbk_local_get_int(s->L, "last_sync", 0));
+}
+
+/* Marks stream (id text) not brought up to date since at (Unix s), unless it is marked
+ * already (the older time stands): see note_pulled. */
+static int
+unpulled_mark(dbk_session *s, const char *stream, int64_t at)
+{
+    char key[96];
+    snprintf(key, sizeof key, UNPULLED_PREFIX "%s", stream);
+    return dbk_local_get_int(s->L, key, -1) >= 0 ? DBK_OK : dbk_local_put_int(s->L, key, at);
+}
+
+/* An end (at_ms not 0) marks the stream unpulled as of the last answered sync, which
+ * brought it up to date if it was not marked: no longer asked for, it stays so until a
+ * pull brings it up to date again, after the end is undone. */
 static int
 end_mark(dbk_session *s, const dbk_id *stream, int64_t at_ms, const char *kind)
 {
-    char k[96];
+    char k[96], t[DBK_ID_TEXT_LEN + 1];
     int rc;
+    dbk_id_to_text(stream, t);
+    if (at_ms != 0 && (rc = unpulled_mark(s, t, answered_at(s))) != DBK_OK)
+        return rc;
     end_key(k, sizeof k, "end", stream);
     rc = dbk_local_put_int(s->L, k, at_ms);
     end_key(k, sizeof k, "end_kind", stream);
@@ -130,8 +158,14 @@ note_ends(dbk_session *s, json_t *grants)
             continue;
         was = end_get(s, &sid);
         if (json_object_get(active, st) != NULL) {
-            if (was != 0)
-                rc = end_mark(s, &sid, 0, "");
+            /* Read again, but not pulled since its reading ended: not current until it is
+             * (an end marked before marks were kept is marked now). */
+            if (was != 0 && (rc = end_mark(s, &sid, 0, "")) == DBK_OK) {
+                char t[DBK_ID_TEXT_LEN + 1];
+                int64_t last = answered_at(s);
+                dbk_id_to_text(&sid, t);
+                rc = unpulled_mark(s, t, was / 1000 < last ? was / 1000 : last);
+            }
             if (rc == DBK_OK && strcmp(state, "active") == 0) {
                 char k[96];
                 end_key(k, sizeof k, "expires", &sid);
@@ -342,10 +376,36 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
     return rc;
 }
 
+/* One stream's pull answered with error (ls, sid its id text): see apply_pull. */
+static int
+pull_refused(dbk_session *s, const json_t *error, const dbk_local_stream *ls, const char *sid,
+             dbk_sync_stats *st, json_t *ended, json_t *outcome)
+{
+    const char *code = json_string_value(json_object_get(error, "code"));
+    int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
+    /* Another's stream whose grants were revoked or ran out: its reading ended (the
+     * grants refresh that follows gives the exact time), not a failure. The refusal is
+     * the server's word: the refresh runs in this answer (apply_answer) and a grant it
+     * still lists active undoes the end. */
+    if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
+        !dbk_id_equal(&ls->owner, &s->account)) {
+        if (end_get(s, &ls->id) != 0)
+            return DBK_OK;
+        json_array_append_new(ended, json_string(sid));
+        return end_mark(s, &ls->id, (int64_t)time(NULL) * 1000,
+                        err == DBK_E_EXPIRED ? "expired" : "revoked");
+    }
+    st->failed_streams++;
+    st->unpulled++;
+    json_object_set_new(outcome, sid, json_false());
+    return DBK_OK;
+}
+
 /* ended: the ids of streams this answer marked ended (the server refused their pull),
  * to be checked against the grants the server lists (apply_answer). */
 static int
-apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *ended)
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *ended,
+           json_t *outcome)
 {
     const char *sid = json_string_value(json_object_get(entry, "stream"));
     json_t *records = json_object_get(entry, "records"), *r;
@@ -354,29 +414,13 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
     size_t i;
     int rc;
 
+    char norm[DBK_ID_TEXT_LEN + 1]; /* as this device writes it: the key of its marks */
     if (sid == NULL || dbk_id_from_text(&id, sid, strlen(sid)) != DBK_OK ||
         dbk_local_stream_get(s->L, &id, &ls) != DBK_OK)
         return DBK_E_BAD_JSON;
-    if (json_object_get(entry, "error") != NULL) {
-        const char *code =
-            json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
-        int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-        /* Another's stream whose grants were revoked or ran out: its reading ended (the
-         * grants refresh that follows gives the exact time), not a failure. The refusal is
-         * the server's word: the refresh runs in this answer (apply_answer) and a grant it
-         * still lists active undoes the end. */
-        if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
-            !dbk_id_equal(&ls.owner, &s->account)) {
-            if (end_get(s, &id) != 0)
-                return DBK_OK;
-            json_array_append_new(ended, json_string(sid));
-            return end_mark(s, &id, (int64_t)time(NULL) * 1000,
-                            err == DBK_E_EXPIRED ? "expired" : "revoked");
-        }
-        st->failed_streams++;
-        st->unpulled++;
-        return DBK_OK;
-    }
+    dbk_id_to_text(&id, norm);
+    if (json_object_get(entry, "error") != NULL)
+        return pull_refused(s, json_object_get(entry, "error"), &ls, norm, st, ended, outcome);
     json_array_foreach(records, i, r) {
         const char *b = json_string_value(json_object_get(r, "envelope"));
         size_t n = b ? strlen(b) : 0, len;
@@ -417,6 +461,7 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
     if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
         st->trust.epoch_rollbacks++;
     *more = *more || json_is_true(json_object_get(entry, "more"));
+    json_object_set_new(outcome, norm, json_boolean(!json_is_true(json_object_get(entry, "more"))));
     /* "Nothing new", the daily case for most streams, writes nothing. */
     return ls.cursor == was ? DBK_OK : dbk_local_stream_put(s->L, &ls);
 }
@@ -492,9 +537,10 @@ check_heads(dbk_session *s, dbk_trust_report *r)
     return rc;
 }
 
-/* How many of the streams asked for (the request's pull) the answer's pull leaves out. */
+/* How many of the streams asked for (the request's pull) the answer's pull leaves out;
+ * each is not up to date in outcome. */
 static size_t
-left_out(const json_t *asked, const json_t *resp)
+left_out(const json_t *asked, const json_t *resp, json_t *outcome)
 {
     json_t *answered = json_object(), *e;
     size_t i, n = 0;
@@ -505,10 +551,46 @@ left_out(const json_t *asked, const json_t *resp)
     }
     json_array_foreach(asked, i, e) {
         const char *sid = json_string_value(json_object_get(e, "stream"));
-        n += sid != NULL && json_object_get(answered, sid) == NULL;
+        if (sid != NULL && json_object_get(answered, sid) == NULL) {
+            json_object_set_new(outcome, sid, json_false());
+            n++;
+        }
     }
     json_decref(answered);
     return n;
+}
+
+/*
+ * Which streams this answer brought up to date (outcome: stream id text -> true, or
+ * false: left out, failed, refused yet listed active, more to come), kept per stream so
+ * that a review says how fresh each client's data is (dbk_sync_stale_owners), not one
+ * time for the whole device: a stream that fails is marked with the time of the last
+ * answer that brought it up to date (the "pulled_at" before this one: an unmarked stream
+ * was up to date as of it, since every answer covers every stream asked), kept while it
+ * keeps failing; one brought up to date loses its mark; then "pulled_at" is now. In the
+ * answer's transaction: marks are looked up for failing streams only, and dropped only
+ * when some exist (one lookup), so a sync where all is well writes one row more.
+ */
+static int
+note_pulled(dbk_session *s, const json_t *outcome)
+{
+    int64_t prev = answered_at(s);
+    bool any = dbk_local_has_prefix(s->L, UNPULLED_PREFIX);
+    const char *k;
+    json_t *v;
+    int rc = DBK_OK;
+    json_object_foreach((json_t *)outcome, k, v)
+    {
+        char key[96];
+        snprintf(key, sizeof key, UNPULLED_PREFIX "%s", k);
+        if (!json_is_true(v))
+            rc = unpulled_mark(s, k, prev);
+        else if (any)
+            rc = dbk_local_del(s->L, key);
+        if (rc != DBK_OK)
+            return rc;
+    }
+    return dbk_local_put_int(s->L, "pulled_at", (int64_t)time(NULL));
 }
 
 /* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
@@ -519,20 +601,20 @@ static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
              bool *more)
 {
-    json_t *e, *ended = json_array();
-    size_t i, out = left_out(asked, resp);
+    json_t *e, *ended = json_array(), *outcome = json_object();
+    size_t i, out = left_out(asked, resp, outcome);
     int rc;
 
     if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
         json_decref(ended);
+        json_decref(outcome);
         return rc;
     }
     json_array_foreach(json_object_get(resp, "push"), i, e)
         if (rc == DBK_OK)
             rc = apply_push(s, e, st);
-    json_array_foreach(json_object_get(resp, "pull"), i, e)
-        if (rc == DBK_OK)
-            rc = apply_pull(s, e, more, st, ended);
+    json_array_foreach(json_object_get(resp, "pull"), i, e) if (rc == DBK_OK) rc =
+        apply_pull(s, e, more, st, ended, outcome);
     /* A stream the server did not answer for was not pulled: said as one that failed. */
     st->failed_streams += out, st->unpulled += out;
     /* What the pulls merged into the clock, as dbk_session_clock: never lower than
@@ -557,11 +639,16 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
             dbk_id sid;
             const char *t = json_string_value(e);
             if (rc == DBK_OK && dbk_id_from_text(&sid, t, strlen(t)) == DBK_OK &&
-                end_get(s, &sid) == 0)
+                end_get(s, &sid) == 0) {
                 st->failed_streams++, st->unpulled++;
+                json_object_set_new(outcome, t, json_false());
+            }
         }
     }
     json_decref(ended);
+    if (rc == DBK_OK)
+        rc = note_pulled(s, outcome);
+    json_decref(outcome);
     /* The time of the sync only when every stream asked for is up to date: not while
      * one failed, was left out or has more to come (the next round writes it). */
     if (rc == DBK_OK && st->unpulled == 0 && !*more)
@@ -711,6 +798,54 @@ int
 dbk_sync_pull_first(dbk_session *s, dbk_sync_stats *st)
 {
     return sync_all(s, st, false);
+}
+
+struct stale_acc {
+    dbk_session *s;
+    json_t *out;
+    int64_t pulled_at;
+    bool marks, ends;
+};
+
+/* One stream: its mark (note_pulled) or the end of its reading makes its owner's data
+ * as of the oldest of them. */
+static void
+stale_one(const dbk_local_stream *ls, void *arg)
+{
+    struct stale_acc *a = arg;
+    char key[96], owner[DBK_ID_TEXT_LEN + 1];
+    int64_t at = INT64_MAX, m;
+    end_key(key, sizeof key, "unpulled", &ls->id);
+    if (a->marks && (m = dbk_local_get_int(a->s->L, key, -1)) >= 0)
+        at = m;
+    if (a->ends && (m = end_get(a->s, &ls->id)) > 0) /* the server's time: never past now */
+        at = m / 1000 < at ? m / 1000 : at;
+    if (at == INT64_MAX)
+        return;
+    at = at < a->pulled_at ? at : a->pulled_at;
+    dbk_id_to_text(&ls->owner, owner);
+    json_t *was = json_object_get(a->out, owner);
+    if (was == NULL || json_integer_value(was) > at)
+        json_object_set_new(a->out, owner, json_integer(at));
+}
+
+int
+dbk_sync_stale_owners(dbk_session *s, json_t **stale, int64_t *pulled_at)
+{
+    struct stale_acc a = {s, json_object(), 0, false, false};
+    int rc = DBK_OK;
+    a.pulled_at = answered_at(s);
+    a.marks = dbk_local_has_prefix(s->L, UNPULLED_PREFIX);
+    a.ends = dbk_local_has_prefix(s->L, END_PREFIX);
+    if (a.marks || a.ends) /* most days neither: no walk of the streams */
+        rc = dbk_local_streams(s->L, stale_one, &a);
+    if (rc != DBK_OK) {
+        json_decref(a.out);
+        a.out = NULL;
+    }
+    *stale = a.out;
+    *pulled_at = a.pulled_at;
+    return rc;
 }
 
 struct consents_acc {

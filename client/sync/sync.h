@@ -89,6 +89,17 @@ int dbk_sync(dbk_session *s, dbk_sync_stats *st);
  * records then. */
 int dbk_sync_pull_first(dbk_session *s, dbk_sync_stats *st);
 
+/*
+ * How fresh what this device holds is, per owner, not one time for the whole device:
+ * *pulled_at the time (Unix s, 0 never) of the last sync the server answered, and *stale
+ * (a new object) owner id text -> the time (Unix s) what this device holds of that
+ * owner's streams is as of, for each owner one of whose streams that sync did not bring
+ * up to date (left out, failed, refused yet listed active, more to come; the oldest time
+ * it was last brought up to date) or whose reading ended here (when it ended, if
+ * earlier). An owner not in *stale had every stream pulled by that sync.
+ */
+int dbk_sync_stale_owners(dbk_session *s, json_t **stale, int64_t *pulled_at);
+
 /* The clinic's help lines as the server lists them now (GET /v1/help-lines; no token
  * needed), for trust/help_pin.h to pin or compare: *lines a new reference, or NULL
  * with an error code. */

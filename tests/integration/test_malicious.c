@@ -102,6 +102,54 @@ turn_server(struct fx *f, const char *sql)
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 }
 
+/*
+ * How many forms of the counselor's caseload do not say, on the client's row, that
+ * entries of the client's held here were left out (at least records that did not open,
+ * foreign signed by someone who may not write them): its --json row ("unopened" and the
+ * flag) and the table, each with the summary cache and without it. DAYBOOK_HOME is the
+ * counselor's.
+ */
+static int
+caseload_unopened_unsaid(struct fx *f, long records, long foreign)
+{
+    int unsaid = 0;
+    for (int plain = 0; plain < 2; plain++) {
+        if (plain)
+            setenv("DAYBOOK_NO_SUMMARY", "1", 1);
+        dbk_run_result r = tc_cli("--json", "clients", NULL);
+        json_t *j = json_loads(r.out, 0, NULL), *x, *fl;
+        const json_t *u = NULL;
+        bool flagged = false;
+        size_t i, k;
+        json_array_foreach(json_object_get(j, "clients"), i, x)
+        {
+            if (strcmp(json_string_value(json_object_get(x, "account")), f->p.client_id) != 0)
+                continue;
+            u = json_object_get(x, "unopened");
+            json_array_foreach(json_object_get(x, "flags"), k, fl) flagged =
+                flagged || strstr(json_string_value(fl), DBK_REPORT_CASELOAD_UNOPENED) != NULL;
+        }
+        if (r.status != 0 || u == NULL || !flagged ||
+            json_integer_value(json_object_get(u, "records")) < records ||
+            json_integer_value(json_object_get(u, "foreign_author")) < foreign) {
+            fprintf(stderr, "clients --json (%s) does not say so on the row: %s\n",
+                    plain ? "no summary" : "summary", r.out);
+            unsaid++;
+        }
+        json_decref(j);
+        dbk_run_result_free(&r);
+        r = tc_cli("clients", NULL);
+        if (r.status != 0 || strstr(r.out, DBK_REPORT_CASELOAD_UNOPENED) == NULL) {
+            fprintf(stderr, "clients (%s) does not say so on the row: %s\n",
+                    plain ? "no summary" : "summary", r.out);
+            unsaid++;
+        }
+        dbk_run_result_free(&r);
+    }
+    unsetenv("DAYBOOK_NO_SUMMARY");
+    return unsaid;
+}
+
 /* The journal entries of the client the counselor can read in its review. */
 static size_t
 counselor_reads(struct fx *f)
@@ -405,13 +453,15 @@ test_forged_author(void **state)
     shown += strstr(t, "FORGED-BY-ANOTHER-KEY") != NULL;
     free(t);
     json_decref(j);
+    int unsaid = caseload_unopened_unsaid(f, 0, 1);
     dbk_report("malicious server: forged author",
                "a craving ending in use, signed by the counselor's key, written into the "
                "client's shared stream",
                "shown as the client's in the client's log or the counselor's review (leaked): "
-               "%zu",
-               shown);
+               "%zu; forms of the caseload whose row does not say it left one out: %d of 4",
+               shown, unsaid);
     assert_int_equal(shown, 0);
+    assert_int_equal(unsaid, 0);
 }
 
 /*
@@ -1164,6 +1214,8 @@ test_withheld_after_other_device(void **state)
 
 /* The client writes a journal that reads as suicidal ideation and syncs; the counselor
  * syncs (DAYBOOK_HOME left at the counselor's). */
+static int review_risk(struct fx *f, int *journal);
+
 static void
 risky_journal_synced(struct fx *f)
 {
@@ -1259,6 +1311,88 @@ test_client_dropped_from_caseload(void **state)
     assert_int_equal(unflagged, 0);
     assert_int_equal(quiet, 0);
     assert_true(table);
+}
+
+/*
+ * The review of a client the server stops listing. The client writes a journal that
+ * reads as suicidal ideation; the counselor syncs and reviews it. The server then
+ * leaves the client out of GET /v1/caseload (as above), with no revocation of any kind:
+ * its grant still stands. `daybook review` must not refuse on that silence ("has not
+ * shared" was the server's word alone): it reviews what this device holds, risk
+ * included, flagged NOT IN SERVER'S CASELOAD in its JSON ("consent":{"listed":false},
+ * "flags"), text and HTML, with its "data as of", and says on stderr that the server
+ * stopped listing the client and what to do, never that the client stopped sharing or
+ * revoked. Offline afterwards it still reviews (nothing of "none" was kept). Counted:
+ * reviews refused or hiding the risk (leaked), forms that do not flag it, and claims
+ * that the client withdrew.
+ */
+static void
+test_review_of_client_dropped_from_caseload(void **state)
+{
+    struct fx *f = *state;
+    char hex[33], sql[256], html[4300];
+    int leaked = 0, unflagged = 0, claimed = 0, unsaid = 0;
+
+    risky_journal_synced(f);
+    int journal;
+    assert_true(review_risk(f, &journal) > 0);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = 3 WHERE id = x'%s';",
+             hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    snprintf(html, sizeof html, "%s/review.html", f->p.counselor_home);
+    for (int form = 0; form < 4; form++) { /* JSON, text, HTML kept, JSON offline */
+        const char *fmt = form == 1 ? "text" : form == 2 ? "html" : "json";
+        dbk_run_result r =
+            tc_cli("review", f->p.client_id, "--since", "2000-01-01", "--format", fmt,
+                   form == 2   ? "--out"
+                   : form == 3 ? "--offline"
+                               : NULL,
+                   form == 2 ? html : NULL, NULL);
+        char *out = form == 2 ? tc_slurp(html) : strdup(r.out);
+        json_t *j = form == 0 || form == 3 ? json_loads(out, 0, NULL) : NULL;
+        if (r.status != 0) {
+            fprintf(stderr, "review (%s) refused: %s\n", fmt, r.err);
+            leaked++;
+        } else if (j != NULL) {
+            const json_t *c = json_object_get(j, "consent");
+            if (json_integer_value(json_object_get(json_object_get(j, "read_first"), "risk")) <= 0)
+                leaked++;
+            if (form == 0 &&
+                (!json_is_false(json_object_get(c, "listed")) ||
+                 strstr(out, DBK_REPORT_CASELOAD_UNLISTED) == NULL ||
+                 !json_is_string(json_object_get(json_object_get(j, "data"), "as_of"))))
+                unflagged++;
+        } else if (out == NULL || strstr(out, "NOT IN SERVER") == NULL ||
+                   strstr(out, "end my life") == NULL || strstr(out, "ata as of") == NULL) {
+            fprintf(stderr, "review (%s) does not flag it: %s\n", fmt, out ? out : "");
+            unflagged++;
+        }
+        if (form < 3 &&
+            (strstr(r.err, "no longer lists") == NULL || strstr(r.err, "Ask the clinic") == NULL))
+            unsaid++;
+        const char *both[] = {r.err, out ? out : ""};
+        for (int k = 0; k < 2; k++)
+            claimed += strstr(both[k], "has not shared") != NULL ||
+                       strstr(both[k], "revoked your access") != NULL ||
+                       strstr(both[k], "no review is made") != NULL;
+        json_decref(j);
+        free(out);
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("malicious server: the review of a client left out of the caseload",
+               "the client writes a suicidal journal; the counselor syncs and reviews it; the "
+               "server stops listing the client in GET /v1/caseload (no revocation); the "
+               "counselor reviews (JSON, text, HTML kept, JSON offline)",
+               "reviews refused or without the risk (leaked): %d of 4; forms that do not flag "
+               "it: %d; not said on stderr with what to do: %d of 3; claims that the client "
+               "withdrew: %d",
+               leaked, unflagged, unsaid, claimed);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(unflagged, 0);
+    assert_int_equal(unsaid, 0);
+    assert_int_equal(claimed, 0);
 }
 
 /*
@@ -1472,17 +1606,22 @@ test_unopened_entry_is_said(void **state)
         unlink(out);
         dbk_run_result_free(&r);
     }
+    /* The caseload's row, not stderr alone (the review's words are in its row too). */
+    int row_unsaid = caseload_unopened_unsaid(f, 1, 0);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("malicious server: an entry served so that it does not open",
                "the client logs a lapse; the server flips a byte of its ciphertext (its id still "
                "counted by the client's stream head); the counselor reviews (JSON, text and HTML "
-               "kept with --out)",
+               "kept with --out) and lists the caseload (JSON and table, with and without the "
+               "summary cache)",
                "lapses shown: %ld; forms of the review that do not say an entry could not be "
-               "opened (leaked): %d of 3; kept forms that say it but not what to do: %d of 2",
-               lapses, silent, no_action);
+               "opened (leaked): %d of 3; kept forms that say it but not what to do: %d of 2; "
+               "forms of the caseload whose row does not say it: %d of 4",
+               lapses, silent, no_action, row_unsaid);
     assert_int_equal(lapses, 0);
     assert_int_equal(silent, 0);
     assert_int_equal(no_action, 0);
+    assert_int_equal(row_unsaid, 0);
 }
 
 /* On the server's file: the client's grants to the counselor revoked (revoked) or
@@ -1619,6 +1758,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_withheld_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_dropped_from_caseload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_of_client_dropped_from_caseload, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_forged_revision_hides_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unopened_entry_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reading_ended_but_listed_sharing, setup, teardown),

@@ -1143,13 +1143,20 @@ struct liar {
     const char *sync;
     long long grants_seq;
     int asked_sync;
+    /* "fail_one": this stream answered with an error, every other one with nothing new;
+     * "forbid_one": this one refused as if the reader's access had ended. */
+    char fail_stream[DBK_ID_TEXT_LEN + 1];
+    /* GET /v1/grants: when body is not NULL, else 503. */
+    struct answer grants;
     pthread_t th;
 };
 
 /* POST /v1/sync's answer to body (the request's): nothing pushed, and each stream it
  * asks for left out ("none"), answered with an error ("error"), refused as if the
  * reader's access had ended ("forbidden"), or answered with no records and more to
- * come, for ever ("more"). */
+ * come, for ever ("more"); or ("fail_one") l->fail_stream answered with an error and
+ * every other stream with nothing new, as an honest server answers when nothing was
+ * written since. */
 static char *
 liar_sync(const struct liar *l, const char *body)
 {
@@ -1157,7 +1164,16 @@ liar_sync(const struct liar *l, const char *body)
     size_t i;
     json_array_foreach(json_object_get(req, "pull"), i, x) {
         json_t *stream = json_object_get(x, "stream");
-        if (strcmp(l->sync, "forbidden") == 0)
+        bool failing = strcmp(json_string_value(stream), l->fail_stream) == 0;
+        bool one = strcmp(l->sync, "fail_one") == 0 || strcmp(l->sync, "forbid_one") == 0;
+        if (one && !failing)
+            json_array_append_new(pull, json_pack("{s:O, s:[], s:O, s:b, s:i}", "stream", stream,
+                                                  "records", "next", json_object_get(x, "since"),
+                                                  "more", 0, "epoch", 1000000));
+        else if (strcmp(l->sync, "fail_one") == 0)
+            json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
+                                                  "code", "internal", "message", "x"));
+        else if (strcmp(l->sync, "forbidden") == 0 || strcmp(l->sync, "forbid_one") == 0)
             json_array_append_new(pull, json_pack("{s:O, s:{s:s, s:s}}", "stream", stream, "error",
                                                   "code", "forbidden", "message", "x"));
         else if (strcmp(l->sync, "error") == 0)
@@ -1228,6 +1244,8 @@ liar_run(void *arg)
         } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
             l->asked_whole++;
             liar_answer(c, &l->whole);
+        } else if (strncmp(req, "GET /v1/grants ", 15) == 0 && l->grants.body != NULL) {
+            liar_answer(c, &l->grants);
         } else {
             liar_answer(c, &down);
         }
@@ -1278,12 +1296,17 @@ counselor_asks(struct fx *f, const struct liar *l)
  * A server that answers the review's one-row caseload (GET /v1/caseload?account=)
  * otherwise than the whole caseload, refuses the parameter on purpose to be asked for
  * the whole one, or cannot be reached but for the caseload. Each answer that says the
- * client did not share, revoked or let consent expire, wherever it comes from, refuses
- * the review: a row for another account, no row, two rows whose last is a revocation,
- * an unknown_field that brings the whole caseload saying "revoked" or holding no row;
+ * client revoked or let consent expire, wherever it comes from, refuses the review: two
+ * rows whose last is a revocation, an unknown_field that brings the whole caseload
+ * saying "revoked" (and then, holding no row, this device's last sight of it: revoked);
  * the whole caseload's "active" is never asked for once the one row said otherwise.
- * Reviews shown against such an answer are counted (leaked: 0). The one review the
- * answer allows says the server could not be reached for the entries (pulled: false).
+ * Reviews shown against such an answer are counted (leaked: 0). An answer that only
+ * leaves the client out (a row for another account, no row), for a client whose
+ * stream this device holds, is the server's silence, not the client's word: the review
+ * is made from what this device holds, flagged NOT IN SERVER'S CASELOAD
+ * ("consent":{"listed":false}), never saying the client did not share. The one review
+ * the answer allows says the server could not be reached for the entries (pulled:
+ * false).
  */
 static void
 test_caseload_row_lies(void **state)
@@ -1294,7 +1317,7 @@ test_caseload_row_lies(void **state)
     const char *me = f->p.client_id;
     struct liar l = {0};
     dbk_run_result r;
-    int leaked = 0, refused = 0;
+    int leaked = 0, refused = 0, unlisted = 0, unlisted_said = 0;
 
     journal_seen_by_counselor(f);
     json_decref(review_json("Sam R"));  /* the real server: shared, and said so */
@@ -1316,17 +1339,19 @@ test_caseload_row_lies(void **state)
     static const char unknown[] = "{\"error\":{\"code\":\"unknown_field\",\"message\":\"x\"}}";
     const struct {
         struct answer one, whole;
+        bool unlisted; /* only leaves the client out: reviewed, flagged */
     } lies[] = {
-        {{200, bodies[0]}, {200, bodies[4]}}, /* a row for another account */
-        {{200, bodies[1]}, {200, bodies[4]}}, /* no row */
-        {{200, bodies[2]}, {200, bodies[4]}}, /* two rows, the last a revocation */
-        {{200, bodies[3]}, {200, bodies[4]}}, /* revoked here, active in the whole */
-        {{400, unknown}, {200, bodies[3]}},   /* refused: the whole says revoked */
-        {{400, unknown}, {200, bodies[1]}},   /* refused: the whole holds no row */
-        {{400, unknown}, {400, unknown}},     /* refused both ways */
-        {{200, bodies[5]}, {200, bodies[4]}}, /* expired */
-        {{503, ""}, {200, bodies[4]}},        /* unreachable: as it last said (expired) */
+        {{200, bodies[0]}, {200, bodies[4]}, true},  /* a row for another account */
+        {{200, bodies[1]}, {200, bodies[4]}, true},  /* no row */
+        {{200, bodies[2]}, {200, bodies[4]}, false}, /* two rows, the last a revocation */
+        {{200, bodies[3]}, {200, bodies[4]}, false}, /* revoked here, active in the whole */
+        {{400, unknown}, {200, bodies[3]}, false},   /* refused: the whole says revoked */
+        {{400, unknown}, {200, bodies[1]}, false},   /* refused: no row, as last seen: revoked */
+        {{400, unknown}, {400, unknown}, false},     /* refused both ways */
+        {{200, bodies[5]}, {200, bodies[4]}, false}, /* expired */
+        {{503, ""}, {200, bodies[4]}, false},        /* unreachable: as it last said (expired) */
     };
+    size_t nrefusing = 0;
 
     liar_start(&l);
     counselor_asks(f, &l);
@@ -1334,10 +1359,19 @@ test_caseload_row_lies(void **state)
         l.one = lies[i].one;
         l.whole = lies[i].whole;
         r = tc_cli("--json", "review", "Sam R", NULL);
-        if (r.status == 0)
+        if (lies[i].unlisted) {
+            json_t *u = json_loads(r.out, 0, NULL);
+            unlisted += r.status == 0 &&
+                        json_is_false(json_object_get(json_object_get(u, "consent"), "listed"));
+            unlisted_said +=
+                contains(r.err, "no longer lists") && !contains(r.err, "has not shared");
+            json_decref(u);
+        } else if (r.status == 0) {
             leaked++;
-        else
+        } else {
             refused += contains(r.err, "no review is made") || contains(r.err, "caseload");
+        }
+        nrefusing += !lies[i].unlisted;
         dbk_run_result_free(&r);
     }
     int asked_whole_after_row = l.asked_whole;
@@ -1376,13 +1410,17 @@ test_caseload_row_lies(void **state)
                "caseload (another account's row, none, two, revoked against active, "
                "unknown_field on purpose, expired, unreachable) and serves no entries",
                "reviews shown against a refusal (leaked): %d of %zu, refused with a reason: %d; "
+               "answers that only leave the client out, reviewed flagged not listed: %d of 2, "
+               "said on stderr without 'has not shared': %d of 2; "
                "whole caseloads asked for: %d (after unknown_field: 3); the review it allows "
                "says it is not fresh: %s; with the caseload unanswered, says its consent "
                "was not checked now: %s",
-               leaked, sizeof lies / sizeof lies[0], refused, asked_whole_after_row,
+               leaked, nrefusing, refused, unlisted, unlisted_said, asked_whole_after_row,
                said ? "yes" : "no", unchecked_said ? "yes" : "no");
     assert_int_equal(leaked, 0);
-    assert_int_equal(refused, (int)(sizeof lies / sizeof lies[0]));
+    assert_int_equal(refused, (int)nrefusing);
+    assert_int_equal(unlisted, 2);
+    assert_int_equal(unlisted_said, 2);
     assert_int_equal(asked_whole_after_row, 3);
     assert_true(shown);
     assert_true(said);
@@ -1649,6 +1687,231 @@ test_pull_not_answered_is_not_fresh(void **state)
     assert_false(moved);
 }
 
+/* The text id of client's shared stream on the counselor's device. */
+static void
+shared_stream_of(struct fx *f, const char *client, char out[DBK_ID_TEXT_LEN + 1])
+{
+    char path[4400];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    dbk_id owner, id;
+    assert_int_equal(dbk_id_from_text(&owner, client, strlen(client)), 0);
+    snprintf(path, sizeof path, "%s/daybook.db", f->p.counselor_home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM streams WHERE owner = ?1 AND kind = 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, owner.b, DBK_ID_BYTES, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(st, 0), DBK_ID_BYTES);
+    memcpy(id.b, sqlite3_column_blob(st, 0), DBK_ID_BYTES);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    dbk_id_to_text(&id, out);
+}
+
+/* The "data" of client's row in `clients --json` (cl), or NULL. */
+static const json_t *
+row_data(const json_t *cl, const char *client)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(cl, "clients"), i,
+                       x) if (strcmp(json_string_value(json_object_get(x, "account")), client) ==
+                              0) return json_object_get(x, "data");
+    return NULL;
+}
+
+/*
+ * One client's stream keeps failing to sync; another's is pulled. Sam and Alex share;
+ * the counselor syncs with the honest server. Then the server answers every pull but
+ * Alex's stream's with nothing new, and Alex's with an error, sync after sync. Sam's
+ * review and row must be current ("data as of" now, pulled, not stale), not marked
+ * STALE because of Alex; Alex's must be stale, loudly (text !! DATA AS OF, the row's
+ * STALE AS OF flag, the caseload's first line), with their own "as of": the last sync
+ * that pulled Alex's stream, which later failing syncs do not move. Counted: Sam's
+ * forms called stale (false alarms that bury a real one), Alex's called current
+ * (leaked), and Alex's "as of" moved.
+ */
+static void
+test_stale_per_client(void **state)
+{
+    struct fx *f = *state;
+    char alex[4300], aid[DBK_ID_TEXT_LEN + 1], seq[32], before[32], body[1024];
+    struct liar l = {0};
+    int leaked = 0, false_alarm = 0, moved = 0, quiet = 0;
+
+    add_client(f, "Alex", alex, aid);
+    as(alex);
+    tc_ok(tc_cli("journal", "-m", "a quiet evening", NULL), "alex journal");
+    tc_ok(tc_cli("sync", NULL), "alex sync");
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Alex")); /* the honest server: both pulled */
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    profile_meta(f->p.counselor_home, "pulled_at", before, sizeof before);
+    snprintf(body, sizeof body,
+             "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"},"
+             "{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id, aid);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    l.sync = "fail_one";
+    shared_stream_of(f, aid, l.fail_stream);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    sleep(1); /* a time written now differs from before */
+    for (int round = 0; round < 2; round++) {
+        json_t *sam = review_json("Sam R"), *al = review_json("Alex");
+        const json_t *sd = json_object_get(sam, "data"), *ad = json_object_get(al, "data");
+        false_alarm += !json_is_true(json_object_get(sd, "pulled")) ||
+                       !json_is_false(json_object_get(sd, "stale"));
+        leaked += !json_is_false(json_object_get(ad, "pulled")) ||
+                  !json_is_true(json_object_get(ad, "stale"));
+        moved += json_integer_value(json_object_get(ad, "as_of_unix")) != strtoll(before, NULL, 10);
+        json_decref(sam);
+        json_decref(al);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        sd = row_data(cl, f->p.client_id), ad = row_data(cl, aid);
+        false_alarm += !json_is_false(json_object_get(sd, "stale")) ||
+                       has_flag(client_row(cl, "Sam R", NULL), "STALE AS OF");
+        leaked += !json_is_true(json_object_get(ad, "stale")) ||
+                  !has_flag(client_row(cl, "Alex", NULL), "STALE AS OF");
+        moved += json_integer_value(json_object_get(ad, "as_of_unix")) != strtoll(before, NULL, 10);
+        json_decref(cl);
+        dbk_run_result r = tc_cli("review", "Sam R", NULL);
+        false_alarm += r.status != 0 || contains(r.out, "!! DATA AS OF");
+        dbk_run_result_free(&r);
+        r = tc_cli("review", "Alex", NULL);
+        quiet += r.status != 0 || !contains(r.out, "!! DATA AS OF");
+        dbk_run_result_free(&r);
+        r = tc_cli("clients", NULL);
+        quiet += r.status != 0 || !contains(r.out, "1 of 2 clients STALE");
+        dbk_run_result_free(&r);
+    }
+    int asked = l.asked_sync;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: one client's stream keeps failing to sync",
+               "two clients share; the counselor syncs; the server then answers every pull "
+               "but one client's stream's with nothing new, and that one with an error, twice; "
+               "the counselor reviews both and lists the caseload (JSON and text)",
+               "the pulled client's forms called stale (false alarms): %d of 8; the failing "
+               "client's called current (leaked): %d of 4; its \"as of\" moved: %d of 4; "
+               "text forms that do not say it loudly: %d of 4; syncs asked: %d",
+               false_alarm, leaked, moved, quiet, asked);
+    assert_true(asked >= 6);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(false_alarm, 0);
+    assert_int_equal(moved, 0);
+    assert_int_equal(quiet, 0);
+}
+
+/*
+ * The review's "still ended" branch: the grants say revoked while the caseload says
+ * active. The server refuses Sam's stream in the pull, its grants list Sam's grant
+ * revoked, and its caseload lists Sam as sharing. The review (and `clients`) fetches
+ * the grants again, finds the reading still ended and must say so: stderr (this device
+ * stopped reading Sam, yet the server lists them as sharing), data not current
+ * ("pulled":false, "stale":true, "reading_ended_at"), !! DATA AS OF in the text, the
+ * row's STALE AS OF. Then the grants fetched again hold one this device refuses
+ * (bytes that are no grant): the review and `clients` must warn of it themselves
+ * (stderr, "refused_grants"), as 'daybook sync' does. Counted: forms that call the data
+ * current or do not say why (leaked), refusals not warned.
+ */
+static void
+test_still_ended_is_said(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], other[DBK_ID_TEXT_LEN + 1], body[512], grants[2][2048];
+    struct liar l = {0};
+    dbk_id junk;
+    int leaked = 0, unwarned = 0;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    shared_stream_of(f, f->p.client_id, sid);
+    randombytes_buf(junk.b, sizeof junk.b);
+    dbk_id_to_text(&junk, other);
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    long long at = (long long)time(NULL) * 1000 - 60000;
+    char one[600], bad[600];
+    snprintf(one, sizeof one,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
+             sid, f->p.client_id, f->p.counselor_id, at);
+    snprintf(bad, sizeof bad,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
+             other, f->p.client_id, f->p.counselor_id);
+    snprintf(grants[0], sizeof grants[0], "{\"grants\":[%s],\"grants_seq\":%s}", one, seq);
+    snprintf(grants[1], sizeof grants[1], "{\"grants\":[%s,%s],\"grants_seq\":%s}", one, bad, seq);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants = (struct answer){200, grants[0]};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    l.sync = "forbid_one";
+    snprintf(l.fail_stream, sizeof l.fail_stream, "%s", sid);
+    liar_start(&l);
+    counselor_asks(f, &l);
+
+    /* The reading ends in the review's own pull and stays ended when looked at again. */
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    const json_t *d = json_object_get(j, "data");
+    if (r.status != 0 || !json_is_false(json_object_get(d, "pulled")) ||
+        !json_is_true(json_object_get(d, "stale")) ||
+        !json_is_integer(json_object_get(d, "reading_ended_at")) ||
+        !contains(r.err, "stopped reading")) {
+        fprintf(stderr, "review, still ended: exit %d: %s%s\n", r.status, r.out, r.err);
+        leaked++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam R", NULL);
+    leaked +=
+        r.status != 0 || !contains(r.out, "!! DATA AS OF") || !contains(r.err, "stopped reading");
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "clients", NULL);
+    j = json_loads(r.out, 0, NULL);
+    d = j != NULL ? row_data(j, f->p.client_id) : NULL;
+    if (r.status != 0 || !json_is_true(json_object_get(d, "stale")) ||
+        !has_flag(client_row(j, "Sam R", NULL), "STALE AS OF") ||
+        !json_is_true(json_object_get(json_object_get(j, "data"), "stale")) ||
+        !contains(r.err, "stopped reading")) {
+        fprintf(stderr, "clients, still ended: exit %d: %s%s\n", r.status, r.out, r.err);
+        leaked++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+
+    /* The grants fetched again hold one this device refuses: each command says so. */
+    l.grants = (struct answer){200, grants[1]};
+    r = tc_cli("--json", "review", "Sam R", NULL);
+    j = json_loads(r.out, 0, NULL);
+    if (!contains(r.err, "key grant(s) this device refused") ||
+        json_integer_value(json_object_get(json_object_get(j, "data"), "refused_grants")) < 1) {
+        fprintf(stderr, "review, a grant refused: exit %d: %s%s\n", r.status, r.out, r.err);
+        unwarned++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("clients", NULL);
+    unwarned += !contains(r.err, "key grant(s) this device refused");
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: the grants say revoked while the caseload says active",
+               "the server refuses the client's stream, lists its grant revoked and the client "
+               "as sharing; the counselor reviews (JSON, text) and lists the caseload; then the "
+               "grants fetched again hold bytes that are no grant",
+               "forms that call the data current or do not say the reading ended (leaked): %d "
+               "of 3; commands that do not warn of the grant refused: %d of 2",
+               leaked, unwarned);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(unwarned, 0);
+}
+
 /*
  * A server that refuses the client's stream once, as if the client had revoked, while
  * its grants and caseload still say the client shares (grants_seq unchanged). The
@@ -1718,6 +1981,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_caseload_row_lies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_per_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };

@@ -46,6 +46,7 @@
 #include "tc.h"
 
 #include "session.h"
+#include "summary.h"
 #include "stream_key.h"
 #include "unlock.h"
 
@@ -901,7 +902,7 @@ spoil_documents(struct fx *f)
     crypto_generichash_update(&h, st.id.b, DBK_ID_BYTES);
     crypto_generichash_final(&h, row.b, DBK_ID_BYTES);
     memcpy(ad, "dbk-summary", 11);
-    ad[11] = 2; /* DBK_SUMMARY_VERSION */
+    ad[11] = DBK_SUMMARY_VERSION;
     memcpy(ad + 12, st.id.b, DBK_ID_BYTES);
     memcpy(ad + 12 + DBK_ID_BYTES, ep, 4);
 
