@@ -19,10 +19,10 @@
 
 /*
  * The schema in three parts, run in this order: the tables every profile has
- * (schema_head, schema_tail) and, between them, the stream heads' counts as the
- * profile keeps them (counts_kept or counts_dropped, chosen by its role: see
- * apply_schema). A counselor's profile's schema is the three as one text, the text of
- * the schema before 2026-12-07, so its stamp is the same.
+ * (schema_head, schema_tail) and, between them, what only a counselor's commands read
+ * (counselor_part), which a client's profile drops (client_part): chosen by the
+ * profile's role, see apply_schema. A counselor's profile's schema is the three as one
+ * text, the text of the schema before 2026-12-07, so its stamp is the same.
  */
 static const char schema_head[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;"
@@ -42,8 +42,10 @@ static const char schema_head[] =
     "DROP INDEX IF EXISTS records_author;";
 
 /*
- * A counselor's profile keeps the stream heads' counts (dbk_local_record_count,
- * dbk_local_authored_count): the current revisions of each stream by author, kept by
+ * A counselor's profile keeps the summaries of `clients` and `review` (report/summary.h),
+ * the deletes their marks count (record_deletes, below), and the stream heads' counts
+ * (dbk_local_record_count, dbk_local_authored_count): the current revisions of each
+ * stream by author, kept by
  * the triggers below on every write to records, by any build, so a head costs two
  * lookups, not a count over the stream: `clients` checks the head of every client it
  * lists (counted over their records, 40 clients cost it 44M instructions more, 222.7M
@@ -51,7 +53,7 @@ static const char schema_head[] =
  * is the envelope's bytes 64 to 79 (substr is 1-based). The index these counts
  * replaced (records_author, above) goes.
  */
-static const char counts_kept[] =
+static const char counselor_part[] =
     "CREATE TABLE IF NOT EXISTS record_counts ("
     "  stream BLOB NOT NULL, author BLOB NOT NULL, n INTEGER NOT NULL,"
     "  PRIMARY KEY (stream, author)) STRICT, WITHOUT ROWID;"
@@ -78,22 +80,7 @@ static const char counts_kept[] =
     "  INSERT INTO record_counts(stream, author, n)"
     "    SELECT NEW.stream, substr(NEW.envelope, 65, 16), 1 WHERE NEW.current = 1"
     "    ON CONFLICT(stream, author) DO UPDATE SET n = n + 1;"
-    "  END;";
-
-/*
- * A client's profile keeps none: it reads the counts only at `daybook sync` (the heads
- * of the streams it holds, and of its own to sign), where counting over the records is
- * a small part of the sync (3.8M of a client's 778M), while the three triggers that kept
- * them were parsed at every open and run at every insert of every craving (0.24M of its
- * instructions, issue 20). Counted from the records, they are right whatever build
- * wrote them.
- */
-static const char counts_dropped[] = "DROP TRIGGER IF EXISTS records_count_insert;"
-                                     "DROP TRIGGER IF EXISTS records_count_delete;"
-                                     "DROP TRIGGER IF EXISTS records_count_update;"
-                                     "DROP TABLE IF EXISTS record_counts;";
-
-static const char schema_tail[] =
+    "  END;"
     /* The revisions ever deleted from each stream, for its mark (dbk_local_stream_mark):
      * SQLite gives a new row the greatest rowid plus one, so once the greatest is
      * deleted the next row takes its rowid, and a delete followed by an insert would
@@ -105,7 +92,26 @@ static const char schema_tail[] =
     "  INSERT INTO record_deletes(stream, n) VALUES (OLD.stream, 1)"
     "    ON CONFLICT(stream) DO UPDATE SET n = n + 1;"
     "  END;"
-    "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;";
+
+/*
+ * A client's profile keeps none of it. No client command reads a summary or a mark
+ * (`clients` and `review` are a counselor's); the counts it reads only at `daybook sync`
+ * (the heads of the streams it holds, and of its own to sign), where counting over the
+ * records is a small part of the sync (3.8M of a client's 778M). The four triggers were
+ * parsed at every open and the three that count run at every insert: 0.31M of a
+ * craving's instructions (issue 20). Counted from the records, the counts are right
+ * whatever build wrote them.
+ */
+static const char client_part[] = "DROP TRIGGER IF EXISTS records_count_insert;"
+                                  "DROP TRIGGER IF EXISTS records_count_delete;"
+                                  "DROP TRIGGER IF EXISTS records_count_update;"
+                                  "DROP TABLE IF EXISTS record_counts;"
+                                  "DROP TRIGGER IF EXISTS records_mark_delete;"
+                                  "DROP TABLE IF EXISTS record_deletes;"
+                                  "DROP TABLE IF EXISTS summaries;";
+
+static const char schema_tail[] =
     "CREATE TABLE IF NOT EXISTS acts ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, stream BLOB NOT NULL, kind INTEGER NOT NULL,"
     "  grantee BLOB NOT NULL, epoch INTEGER NOT NULL, grant_bytes BLOB, at INTEGER NOT NULL,"
@@ -143,7 +149,7 @@ struct dbk_local {
     size_t npc;
     int wal_pages; /* frames in the write-ahead log after this connection's last commit */
     bool readonly; /* opened read-only: the profile has no write permission */
-    bool counts_kept; /* the file keeps the stream heads' counts, in this build's schema */
+    bool has_counselor_part; /* the file has this build's counselor_part: counts, summaries */
 };
 
 /* The profile file this process opened last, and whether a write to it was refused
@@ -301,13 +307,13 @@ col_is(sqlite3_stmt *s, int i, const dbk_id *id)
            memcmp(b, id->b, DBK_ID_BYTES) == 0;
 }
 
-/* This build's schema for a profile that keeps the counts or not (counts, its middle
- * part), as a number: FNV-1a of its text, 31 bits, never 0 (a new file's
+/* This build's schema for a counselor's profile or another's (part, its middle), as a
+ * number: FNV-1a of its text, 31 bits, never 0 (a new file's
  * user_version). Any change to the text changes it. */
 static int
-schema_stamp(const char *counts)
+schema_stamp(const char *part)
 {
-    const char *const parts[] = {schema_head, counts, schema_tail};
+    const char *const parts[] = {schema_head, part, schema_tail};
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         for (const char *p = parts[i]; *p != '\0'; p++)
@@ -322,7 +328,7 @@ schema_stamp(const char *counts)
  * schema may lack is made up in a view of the connection's own (temporary) schema,
  * which comes before the file's table of the same name: the deletes (record_deletes),
  * when the file has no such table. The stream heads' counts are counted from the
- * records (L->counts_kept is false), whatever that build kept.
+ * records (L->has_counselor_part is false), whatever that build kept.
  */
 static int
 read_older_schema(dbk_local *L)
@@ -340,29 +346,30 @@ read_older_schema(dbk_local *L)
  * schema for its role (PRAGMA user_version, read from the file's header): parsing them
  * all on every open (the triggers most) was a fixed cost of each command (issue 20).
  * The role is the profile's meta "role" (none in a new file): a counselor's profile
- * keeps the stream heads' counts (counts_kept), any other drops them (counts_dropped).
+ * keeps the stream heads' counts, summaries and deletes (counselor_part), any other
+ * drops them (client_part).
  * The statements run in one transaction with the stamp and, where the counts are
  * kept, with the counts taken again from the records (recount), so no write is ever
  * missed by them: a file made before record_counts, last opened by a build whose schema
  * differs (its own statements are idempotent too, and its triggers, if any, kept
  * counting under it), or whose role changed. Each trigger is dropped and made again,
  * so a changed body never sits under an old one. A read-only file is not changed:
- * read_older_schema instead. L->counts_kept says whether the file's counts are this
- * build's to read.
+ * read_older_schema instead. L->has_counselor_part says whether the file's counts and
+ * summaries are this build's to read.
  */
 static int
 apply_schema(dbk_local *L, bool readonly)
 {
     bool keep = dbk_local_get_int(L, "role", DBK_ROLE_NONE) == DBK_ROLE_COUNSELOR;
-    const char *counts = keep ? counts_kept : counts_dropped;
-    int want = schema_stamp(counts), have = -1, rc;
+    const char *part = keep ? counselor_part : client_part;
+    int want = schema_stamp(part), have = -1, rc;
     char stamp[48];
     sqlite3_stmt *s = prep(L, "PRAGMA user_version");
     if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
         have = sqlite3_column_int(s, 0);
     unprep(L, s);
     if (have == want) {
-        L->counts_kept = keep;
+        L->has_counselor_part = keep;
         return DBK_OK;
     }
     if (readonly)
@@ -370,13 +377,13 @@ apply_schema(dbk_local *L, bool readonly)
     snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", want);
     if ((rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    if ((rc = exec(L, schema_head)) == DBK_OK && (rc = exec(L, counts)) == DBK_OK &&
+    if ((rc = exec(L, schema_head)) == DBK_OK && (rc = exec(L, part)) == DBK_OK &&
         (rc = exec(L, schema_tail)) == DBK_OK && (!keep || (rc = exec(L, recount)) == DBK_OK) &&
         (rc = exec(L, stamp)) == DBK_OK)
         rc = exec(L, "COMMIT");
     if (rc != DBK_OK)
         (void)exec(L, "ROLLBACK");
-    L->counts_kept = rc == DBK_OK && keep;
+    L->has_counselor_part = rc == DBK_OK && keep;
     return rc;
 }
 
@@ -758,8 +765,10 @@ dbk_local_stream_drop(dbk_local *L, const dbk_id *id)
                                       "DELETE FROM grants WHERE stream = ?1",
                                       "DELETE FROM records WHERE stream = ?1",
                                       "DELETE FROM summaries WHERE stream = ?1"};
+    /* Summaries are a counselor's (counselor_part): a client's profile has none. */
+    size_t n = L->has_counselor_part ? 4 : 3;
     int rc = DBK_OK;
-    for (size_t i = 0; i < 4 && rc == DBK_OK; i++) {
+    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
         sqlite3_stmt *s = prep(L, sql[i]);
         if (s == NULL)
             return DBK_E_IO;
@@ -1125,7 +1134,7 @@ dbk_local_pending_of(dbk_local *L, const dbk_id *record)
  * (one per record id, whatever the stream: record_put keeps one), and the counts: in a
  * counselor's profile the stream's rows of record_counts, one per author, summed here
  * (in one statement with subqueries the two cost 230,000 instructions to prepare,
- * issue 20); in any other (L->counts_kept false) counted over the stream's current
+ * issue 20); in any other (L->has_counselor_part false) counted over the stream's current
  * rows (records_stream; the author from each row's envelope). -1 on error.
  */
 static int64_t
@@ -1144,7 +1153,7 @@ head_count(dbk_local *L, const dbk_id *stream, const dbk_id *except, const dbk_i
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return -1;
-    if (!L->counts_kept) {
+    if (!L->has_counselor_part) {
         s = author == NULL
                 ? prep(L, "SELECT count(*) FROM records WHERE stream = ?1 AND current = 1")
                 : prep(L, "SELECT count(*) FROM records WHERE stream = ?1 AND current = 1"

@@ -873,7 +873,8 @@ test_read_only_older_profile(void **state)
     /* An older build also kept no high-water mark of the heads seen (head_seen:*): the
      * check must stand on the heads it holds, though it cannot keep the mark. */
     const char *older = "PRAGMA user_version = 12345; DROP TABLE IF EXISTS record_counts;"
-                        "DROP TABLE record_deletes; DELETE FROM meta WHERE key LIKE 'head_seen%';";
+                        "DROP TABLE IF EXISTS record_deletes;"
+                        "DELETE FROM meta WHERE key LIKE 'head_seen%';";
     char file[4400];
     dbk_run_result r;
     json_t *j;
