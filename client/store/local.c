@@ -17,7 +17,14 @@
 
 #define LOCAL_FILE "daybook.db"
 
-static const char schema[] =
+/*
+ * The schema in three parts, run in this order: the tables every profile has
+ * (schema_head, schema_tail) and, between them, what only a counselor's commands read
+ * (counselor_part), which a client's profile drops (client_part): chosen by the
+ * profile's role, see apply_schema. A counselor's profile's schema is the three as one
+ * text, the text of the schema before 2026-12-07, so its stamp is the same.
+ */
+static const char schema_head[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;"
     "CREATE TABLE IF NOT EXISTS streams ("
     "  id BLOB PRIMARY KEY, owner BLOB NOT NULL, kind INTEGER NOT NULL,"
@@ -32,13 +39,21 @@ static const char schema[] =
     "  PRIMARY KEY (record, clock, device)) STRICT;"
     "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
     "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);"
-    /* The stream head's counts (dbk_local_record_count, dbk_local_authored_count): the
-     * current revisions of each stream by author, kept by the triggers below on every
-     * write to records, so a head costs two lookups, not a count over the stream (which
-     * each entry written paid: 1.9M instructions of a craving's 7M at 900 entries).
-     * The author account id is the envelope's bytes 64 to 79 (substr is 1-based). The
-     * index these counts replace goes. */
-    "DROP INDEX IF EXISTS records_author;"
+    "DROP INDEX IF EXISTS records_author;";
+
+/*
+ * A counselor's profile keeps the summaries of `clients` and `review` (report/summary.h),
+ * the deletes their marks count (record_deletes, below), and the stream heads' counts
+ * (dbk_local_record_count, dbk_local_authored_count): the current revisions of each
+ * stream by author, kept by
+ * the triggers below on every write to records, by any build, so a head costs two
+ * lookups, not a count over the stream: `clients` checks the head of every client it
+ * lists (counted over their records, 40 clients cost it 44M instructions more, 222.7M
+ * -> 266.9M, issue 20), and each review the one of its client. The author account id
+ * is the envelope's bytes 64 to 79 (substr is 1-based). The index these counts
+ * replaced (records_author, above) goes.
+ */
+static const char counselor_part[] =
     "CREATE TABLE IF NOT EXISTS record_counts ("
     "  stream BLOB NOT NULL, author BLOB NOT NULL, n INTEGER NOT NULL,"
     "  PRIMARY KEY (stream, author)) STRICT, WITHOUT ROWID;"
@@ -77,7 +92,26 @@ static const char schema[] =
     "  INSERT INTO record_deletes(stream, n) VALUES (OLD.stream, 1)"
     "    ON CONFLICT(stream) DO UPDATE SET n = n + 1;"
     "  END;"
-    "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS summaries (stream BLOB PRIMARY KEY, body BLOB NOT NULL) STRICT;";
+
+/*
+ * A client's profile keeps none of it. No client command reads a summary or a mark
+ * (`clients` and `review` are a counselor's); the counts it reads only at `daybook sync`
+ * (the heads of the streams it holds, and of its own to sign), where counting over the
+ * records is a small part of the sync (3.8M of a client's 778M). The four triggers were
+ * parsed at every open and the three that count run at every insert: 0.31M of a
+ * craving's instructions (issue 20). Counted from the records, the counts are right
+ * whatever build wrote them.
+ */
+static const char client_part[] = "DROP TRIGGER IF EXISTS records_count_insert;"
+                                  "DROP TRIGGER IF EXISTS records_count_delete;"
+                                  "DROP TRIGGER IF EXISTS records_count_update;"
+                                  "DROP TABLE IF EXISTS record_counts;"
+                                  "DROP TRIGGER IF EXISTS records_mark_delete;"
+                                  "DROP TABLE IF EXISTS record_deletes;"
+                                  "DROP TABLE IF EXISTS summaries;";
+
+static const char schema_tail[] =
     "CREATE TABLE IF NOT EXISTS acts ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, stream BLOB NOT NULL, kind INTEGER NOT NULL,"
     "  grantee BLOB NOT NULL, epoch INTEGER NOT NULL, grant_bytes BLOB, at INTEGER NOT NULL,"
@@ -115,6 +149,7 @@ struct dbk_local {
     size_t npc;
     int wal_pages; /* frames in the write-ahead log after this connection's last commit */
     bool readonly; /* opened read-only: the profile has no write permission */
+    bool has_counselor_part; /* the file has this build's counselor_part: counts, summaries */
 };
 
 /* The profile file this process opened last, and whether a write to it was refused
@@ -272,14 +307,17 @@ col_is(sqlite3_stmt *s, int i, const dbk_id *id)
            memcmp(b, id->b, DBK_ID_BYTES) == 0;
 }
 
-/* This build's schema, as a number: FNV-1a of its text, 31 bits, never 0 (a new file's
+/* This build's schema for a counselor's profile or another's (part, its middle), as a
+ * number: FNV-1a of its text, 31 bits, never 0 (a new file's
  * user_version). Any change to the text changes it. */
 static int
-schema_stamp(void)
+schema_stamp(const char *part)
 {
+    const char *const parts[] = {schema_head, part, schema_tail};
     uint32_t h = 2166136261u;
-    for (const char *p = schema; *p != '\0'; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        for (const char *p = parts[i]; *p != '\0'; p++)
+            h = (h ^ (unsigned char)*p) * 16777619u;
     h &= 0x7fffffff;
     return h != 0 ? (int)h : 1;
 }
@@ -287,57 +325,65 @@ schema_stamp(void)
 /*
  * A read-only profile stamped by another build is read as it is: nothing can be
  * written to it, and nothing is. What this build's queries read that the other's
- * schema may lack or may have kept differently is computed from the records instead,
- * in views of the connection's own (temporary) schema, which come before the file's
- * tables of the same names: the counts (record_counts), kept by that build's triggers
- * or by none, and the deletes (record_deletes), when the file has no such table.
+ * schema may lack is made up in a view of the connection's own (temporary) schema,
+ * which comes before the file's table of the same name: the deletes (record_deletes),
+ * when the file has no such table. The stream heads' counts are counted from the
+ * records (L->has_counselor_part is false), whatever that build kept.
  */
 static int
 read_older_schema(dbk_local *L)
 {
-    int rc = exec(L, "CREATE TEMP VIEW record_counts(stream, author, n) AS"
-                     "  SELECT stream, substr(envelope, 65, 16), count(*) FROM records"
-                     "  WHERE current = 1 GROUP BY 1, 2;");
     sqlite3_stmt *s = prep(L, "SELECT 1 FROM sqlite_schema WHERE name = 'record_deletes'");
     bool has_deletes = s != NULL && sqlite3_step(s) == SQLITE_ROW;
     unprep(L, s);
-    if (rc == DBK_OK && !has_deletes)
-        rc = exec(L, "CREATE TEMP VIEW record_deletes(stream, n) AS SELECT NULL, 0 WHERE 0;");
-    return rc;
+    if (!has_deletes)
+        return exec(L, "CREATE TEMP VIEW record_deletes(stream, n) AS SELECT NULL, 0 WHERE 0;");
+    return DBK_OK;
 }
 
 /*
  * Runs the schema's statements only when the file was not stamped with this build's
- * schema (PRAGMA user_version, read from the file's header): parsing them all on every
- * open (the triggers most) was a fixed cost of each command (issue 20). When they run,
- * they run in one transaction with the counts the triggers keep taken again from the
- * records (recount) and the stamp, so no write is ever missed by the counts: a file
- * made before record_counts, or last opened by a build whose schema differs (its own
- * statements are idempotent too, and the triggers kept counting under it). Each
- * trigger is dropped and made again, so a changed body never sits under an old one.
- * A read-only file is not changed: read_older_schema instead.
+ * schema for its role (PRAGMA user_version, read from the file's header): parsing them
+ * all on every open (the triggers most) was a fixed cost of each command (issue 20).
+ * The role is the profile's meta "role" (none in a new file): a counselor's profile
+ * keeps the stream heads' counts, summaries and deletes (counselor_part), any other
+ * drops them (client_part).
+ * The statements run in one transaction with the stamp and, where the counts are
+ * kept, with the counts taken again from the records (recount), so no write is ever
+ * missed by them: a file made before record_counts, last opened by a build whose schema
+ * differs (its own statements are idempotent too, and its triggers, if any, kept
+ * counting under it), or whose role changed. Each trigger is dropped and made again,
+ * so a changed body never sits under an old one. A read-only file is not changed:
+ * read_older_schema instead. L->has_counselor_part says whether the file's counts and
+ * summaries are this build's to read.
  */
 static int
 apply_schema(dbk_local *L, bool readonly)
 {
-    int want = schema_stamp(), have = -1, rc;
+    bool keep = dbk_local_get_int(L, "role", DBK_ROLE_NONE) == DBK_ROLE_COUNSELOR;
+    const char *part = keep ? counselor_part : client_part;
+    int want = schema_stamp(part), have = -1, rc;
     char stamp[48];
     sqlite3_stmt *s = prep(L, "PRAGMA user_version");
     if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
         have = sqlite3_column_int(s, 0);
     unprep(L, s);
-    if (have == want)
+    if (have == want) {
+        L->has_counselor_part = keep;
         return DBK_OK;
+    }
     if (readonly)
         return read_older_schema(L);
     snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", want);
     if ((rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    if ((rc = exec(L, schema)) == DBK_OK && (rc = exec(L, recount)) == DBK_OK &&
+    if ((rc = exec(L, schema_head)) == DBK_OK && (rc = exec(L, part)) == DBK_OK &&
+        (rc = exec(L, schema_tail)) == DBK_OK && (!keep || (rc = exec(L, recount)) == DBK_OK) &&
         (rc = exec(L, stamp)) == DBK_OK)
         rc = exec(L, "COMMIT");
     if (rc != DBK_OK)
         (void)exec(L, "ROLLBACK");
+    L->has_counselor_part = rc == DBK_OK && keep;
     return rc;
 }
 
@@ -719,8 +765,10 @@ dbk_local_stream_drop(dbk_local *L, const dbk_id *id)
                                       "DELETE FROM grants WHERE stream = ?1",
                                       "DELETE FROM records WHERE stream = ?1",
                                       "DELETE FROM summaries WHERE stream = ?1"};
+    /* Summaries are a counselor's (counselor_part): a client's profile has none. */
+    size_t n = L->has_counselor_part ? 4 : 3;
     int rc = DBK_OK;
-    for (size_t i = 0; i < 4 && rc == DBK_OK; i++) {
+    for (size_t i = 0; i < n && rc == DBK_OK; i++) {
         sqlite3_stmt *s = prep(L, sql[i]);
         if (s == NULL)
             return DBK_E_IO;
@@ -1080,13 +1128,14 @@ dbk_local_pending_of(dbk_local *L, const dbk_id *record)
 }
 
 /*
- * The stream head's counts: the current revisions of stream in record_counts (of one
- * author, or of all when author is NULL), less the record given if its current
- * revision is in stream (and by that author). Two plain lookups: the current revision
- * through record_put's statement (one per record id, whatever the stream: record_put
- * keeps one), and the stream's rows of record_counts, one per author, summed here. In
- * one statement with subqueries the two cost 230,000 instructions to prepare, a sixth
- * of all a craving prepares (issue 20). -1 on error.
+ * The stream head's counts: the current revisions of stream (of one author, or of all
+ * when author is NULL), less the record given if its current revision is in stream (and
+ * by that author). Two lookups: the current revision through record_put's statement
+ * (one per record id, whatever the stream: record_put keeps one), and the counts: in a
+ * counselor's profile the stream's rows of record_counts, one per author, summed here
+ * (in one statement with subqueries the two cost 230,000 instructions to prepare,
+ * issue 20); in any other (L->has_counselor_part false) counted over the stream's current
+ * rows (records_stream; the author from each row's envelope). -1 on error.
  */
 static int64_t
 head_count(dbk_local *L, const dbk_id *stream, const dbk_id *except, const dbk_id *author)
@@ -1104,6 +1153,21 @@ head_count(dbk_local *L, const dbk_id *stream, const dbk_id *except, const dbk_i
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return -1;
+    if (!L->has_counselor_part) {
+        s = author == NULL
+                ? prep(L, "SELECT count(*) FROM records WHERE stream = ?1 AND current = 1")
+                : prep(L, "SELECT count(*) FROM records WHERE stream = ?1 AND current = 1"
+                          " AND substr(envelope, 65, 16) = ?2");
+        if (s == NULL)
+            return -1;
+        bind_id(s, 1, stream);
+        if (author != NULL)
+            bind_id(s, 2, author);
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            n += sqlite3_column_int64(s, 0);
+        unprep(L, s);
+        return rc == SQLITE_ROW ? n : -1;
+    }
     if ((s = prep(L, "SELECT author, n FROM record_counts WHERE stream = ?1")) == NULL)
         return -1;
     bind_id(s, 1, stream);
@@ -1118,7 +1182,7 @@ int64_t
 dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except)
 {
     /* Every record has exactly one current revision, so the records are the current
-     * rows, which record_counts holds by author; less the one given, if held. */
+     * rows (which record_counts holds by author); less the one given, if held. */
     return head_count(L, stream, except, NULL);
 }
 

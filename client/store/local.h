@@ -68,6 +68,10 @@ int64_t dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt);
 bool dbk_local_has_prefix(dbk_local *L, const char *prefix);
 
 enum dbk_local_kind { DBK_LOCAL_SHARED = 1, DBK_LOCAL_PRIVATE = 2 };
+/* The profile's role, as its meta "role" holds it (a number): a counselor's profile
+ * keeps the stream heads' counts in the file, a client's counts them when asked
+ * (dbk_local_record_count). */
+enum { DBK_ROLE_NONE = 0, DBK_ROLE_CLIENT = 1, DBK_ROLE_COUNSELOR = 2 };
 
 typedef struct dbk_local_stream {
     dbk_id id, owner;
@@ -146,7 +150,8 @@ int64_t dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id 
 /* Of those, how many have a current revision whose author is the given account (-1 on
  * error): the head's "own" count. The author is read from the envelope's clear header
  * (CRYPTO.md section 4: bytes 64 to 79) by SQLite itself, so nothing is decoded here.
- * Both counts are kept by triggers as records are written: a lookup, not a count. */
+ * In a counselor's profile both are kept by triggers as records are written: a lookup,
+ * not a count; a client's counts them over the stream (only sync asks). */
 int64_t dbk_local_authored_count(dbk_local *L, const dbk_id *stream, const dbk_id *except,
                                  const dbk_id *author);
 /* Current revisions of stream (all streams if NULL), oldest clock first. */

@@ -15,8 +15,6 @@
 
 #include <jansson.h>
 
-enum { DBK_ROLE_NONE = 0, DBK_ROLE_CLIENT = 1, DBK_ROLE_COUNSELOR = 2 };
-
 typedef struct dbk_session {
     char dir[4096];
     dbk_local *L;

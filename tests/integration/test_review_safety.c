@@ -860,10 +860,11 @@ profile_stamp(const char *home, const char *sql)
  * Profiles stamped by an older build and then made read-only (mode 0400: by a backup
  * restored so, a locked-down machine, an archive). The counselor's review (offline),
  * the client's log and 'version' read them as they are: the review still shows the
- * lapse, and counts nothing as withheld although the older build's stream counts are
- * gone. A command that writes says which file is read-only and what to do, and
- * writes nothing: the stamp is the older build's until the file is writable again.
- * The mode is honoured by root too (CI's user), who the file system would let write.
+ * lapse, and counts nothing as withheld although the stream heads' counts a build may
+ * keep in the file are gone (a client's profile keeps none). A command that writes says
+ * which file is read-only and what to do, and writes nothing: the stamp is the older
+ * build's until the file is writable again. The mode is honoured by root too (CI's
+ * user), who the file system would let write.
  */
 static void
 test_read_only_older_profile(void **state)
@@ -871,8 +872,9 @@ test_read_only_older_profile(void **state)
     struct fx *f = *state;
     /* An older build also kept no high-water mark of the heads seen (head_seen:*): the
      * check must stand on the heads it holds, though it cannot keep the mark. */
-    const char *older = "PRAGMA user_version = 12345; DELETE FROM record_counts;"
-                        "DROP TABLE record_deletes; DELETE FROM meta WHERE key LIKE 'head_seen%';";
+    const char *older = "PRAGMA user_version = 12345; DROP TABLE IF EXISTS record_counts;"
+                        "DROP TABLE IF EXISTS record_deletes;"
+                        "DELETE FROM meta WHERE key LIKE 'head_seen%';";
     char file[4400];
     dbk_run_result r;
     json_t *j;
