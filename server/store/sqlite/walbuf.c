@@ -1,0 +1,426 @@
+/*
+ * The write-ahead log's frames of one commit written with one write (walbuf.h).
+ *
+ * SQLite writes each frame of a commit with two calls of the file's xWrite: its
+ * 24-byte header, then its page; a group commit of tests/bench's incremental sync
+ * wrote about 35 frames, so 70 pwrite calls, and since a frame (4,120 bytes) is not
+ * aligned to the kernel's 4 KiB pages, each page's write touched two of them and
+ * each header's one more: about 105 page-cache updates for 36 pages of log. This
+ * VFS wraps the default one and, for the log file alone, keeps the frames of a
+ * commit in a buffer and writes them with one xWrite of the default VFS (one per
+ * 124 KiB, WRITE_MAX) when the commit's last frame (the one whose header says
+ * "commit") is complete.
+ *
+ * Why that is safe. A commit's frames become visible to other connections (the
+ * checkpoint thread's, another process's) only when SQLite writes the WAL index
+ * header, after sqlite3WalFrames has written every frame through xWrite; the commit
+ * frame is written last, so the buffer is empty again before that header is
+ * written, and the log file holds every frame as the unbuffered write would have.
+ * The deferred sync (dbk_store_sync's fdatasync on a descriptor of its own) runs
+ * after the commit has returned, so it covers the same bytes. Frames of a
+ * transaction not yet committed (a cache spill) may wait in the buffer: no other
+ * connection reads them, and any other call on the log (a read, a sync, its size, a
+ * truncation, its close, a file control) writes the buffer first, so this
+ * connection reads what it wrote. A write that is not the pattern (header, then
+ * page, contiguous) writes the buffer and then itself at once, as before: the log's
+ * own header, a checksum rewrite, a write that joins header and page. The bytes in
+ * the file, their order and their offsets are those SQLite asked for.
+ */
+#include "walbuf.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FRAME_HEADER 24
+/* A commit larger than this is written in parts of about this size. */
+#define BUF_MAX (4 * 1024 * 1024)
+/* The most the unix VFS writes in one call: it writes (n & 0x1ffff) bytes of n, and
+ * calls a write that wrote none a full disk. */
+#define WRITE_MAX ((size_t)31 * 4096)
+
+typedef struct wb_file {
+    sqlite3_file base;  /* first: SQLite's view */
+    sqlite3_file *real; /* the default VFS's file, after this struct */
+    unsigned char *buf; /* frames waiting, for offsets [off, off + len) */
+    size_t len, cap;
+    sqlite3_int64 off;
+    bool want_page; /* the last write was a frame's header */
+    bool commit;    /* ... and that frame ends a commit */
+} wb_file;
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs wb_vfs;
+static sqlite3_io_methods wb_methods;
+
+static int
+wb_flush(wb_file *f)
+{
+    int rc = SQLITE_OK;
+    for (size_t at = 0; at < f->len && rc == SQLITE_OK; at += WRITE_MAX) {
+        size_t n = f->len - at < WRITE_MAX ? f->len - at : WRITE_MAX;
+        rc = f->real->pMethods->xWrite(f->real, f->buf + at, (int)n, f->off + (sqlite3_int64)at);
+    }
+    f->len = 0;
+    f->want_page = false;
+    return rc;
+}
+
+static bool
+wb_append(wb_file *f, const void *p, int amt, sqlite3_int64 off)
+{
+    size_t n = (size_t)amt;
+    if (f->len == 0)
+        f->off = off;
+    if (f->len + n > f->cap) {
+        size_t cap = f->cap ? f->cap : 256 * 1024;
+        unsigned char *b;
+        while (cap < f->len + n)
+            cap *= 2;
+        if ((b = realloc(f->buf, cap)) == NULL)
+            return false;
+        f->buf = b;
+        f->cap = cap;
+    }
+    memcpy(f->buf + f->len, p, n);
+    f->len += n;
+    return true;
+}
+
+/* A page's size: a power of two from 512 to 65,536 (SQLite's page sizes). */
+static bool
+page_sized(int amt)
+{
+    return amt >= 512 && amt <= 65536 && (amt & (amt - 1)) == 0;
+}
+
+static int
+wb_write(sqlite3_file *pf, const void *p, int amt, sqlite3_int64 off)
+{
+    wb_file *f = (wb_file *)pf;
+    bool contiguous = f->len == 0 || off == f->off + (sqlite3_int64)f->len;
+    int rc;
+
+    if (contiguous && f->len + (size_t)amt <= BUF_MAX) {
+        if (!f->want_page && amt == FRAME_HEADER) {
+            const unsigned char *h = p;
+            if (wb_append(f, p, amt, off)) {
+                f->want_page = true;
+                f->commit = (h[4] | h[5] | h[6] | h[7]) != 0; /* the database's size */
+                return SQLITE_OK;
+            }
+        } else if (f->want_page && page_sized(amt)) {
+            if (wb_append(f, p, amt, off)) {
+                f->want_page = false;
+                return f->commit ? wb_flush(f) : SQLITE_OK;
+            }
+        }
+    }
+    /* Anything else: what waits, then this write, as SQLite asked. */
+    if ((rc = wb_flush(f)) != SQLITE_OK)
+        return rc;
+    return f->real->pMethods->xWrite(f->real, p, amt, off);
+}
+
+static int
+wb_close(sqlite3_file *pf)
+{
+    wb_file *f = (wb_file *)pf;
+    int rc = wb_flush(f), rc2 = f->real->pMethods->xClose(f->real);
+    free(f->buf);
+    f->buf = NULL;
+    f->cap = 0;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+/* Every other call: what waits is written first. */
+#define FLUSH_OR_RETURN(f)                                                                         \
+    do {                                                                                           \
+        int frc_ = wb_flush(f);                                                                    \
+        if (frc_ != SQLITE_OK)                                                                     \
+            return frc_;                                                                           \
+    } while (0)
+
+static int
+wb_read(sqlite3_file *pf, void *p, int amt, sqlite3_int64 off)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xRead(f->real, p, amt, off);
+}
+
+static int
+wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xTruncate(f->real, size);
+}
+
+static int
+wb_sync(sqlite3_file *pf, int flags)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xSync(f->real, flags);
+}
+
+static int
+wb_file_size(sqlite3_file *pf, sqlite3_int64 *size)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xFileSize(f->real, size);
+}
+
+static int
+wb_lock(sqlite3_file *pf, int level)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xLock(f->real, level);
+}
+
+static int
+wb_unlock(sqlite3_file *pf, int level)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xUnlock(f->real, level);
+}
+
+static int
+wb_check_reserved(sqlite3_file *pf, int *out)
+{
+    wb_file *f = (wb_file *)pf;
+    return f->real->pMethods->xCheckReservedLock(f->real, out);
+}
+
+static int
+wb_file_control(sqlite3_file *pf, int op, void *arg)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    return f->real->pMethods->xFileControl(f->real, op, arg);
+}
+
+static int
+wb_sector_size(sqlite3_file *pf)
+{
+    wb_file *f = (wb_file *)pf;
+    return f->real->pMethods->xSectorSize(f->real);
+}
+
+static int
+wb_device(sqlite3_file *pf)
+{
+    wb_file *f = (wb_file *)pf;
+    return f->real->pMethods->xDeviceCharacteristics(f->real);
+}
+
+static int
+wb_shm_map(sqlite3_file *pf, int pg, int pgsz, int extend, void volatile **pp)
+{
+    wb_file *f = (wb_file *)pf;
+    return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, pp);
+}
+
+static int
+wb_shm_lock(sqlite3_file *pf, int offset, int n, int flags)
+{
+    wb_file *f = (wb_file *)pf;
+    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+}
+
+static void
+wb_shm_barrier(sqlite3_file *pf)
+{
+    wb_file *f = (wb_file *)pf;
+    f->real->pMethods->xShmBarrier(f->real);
+}
+
+static int
+wb_shm_unmap(sqlite3_file *pf, int del)
+{
+    wb_file *f = (wb_file *)pf;
+    return f->real->pMethods->xShmUnmap(f->real, del);
+}
+
+static int
+wb_fetch(sqlite3_file *pf, sqlite3_int64 off, int amt, void **pp)
+{
+    wb_file *f = (wb_file *)pf;
+    FLUSH_OR_RETURN(f);
+    if (f->real->pMethods->iVersion < 3) {
+        *pp = NULL; /* no memory map: SQLite reads instead */
+        return SQLITE_OK;
+    }
+    return f->real->pMethods->xFetch(f->real, off, amt, pp);
+}
+
+static int
+wb_unfetch(sqlite3_file *pf, sqlite3_int64 off, void *p)
+{
+    wb_file *f = (wb_file *)pf;
+    if (f->real->pMethods->iVersion < 3)
+        return SQLITE_OK;
+    return f->real->pMethods->xUnfetch(f->real, off, p);
+}
+
+/*
+ * The log is wrapped; every other file is the default VFS's own, opened where SQLite
+ * put this VFS's file (szOsFile is at least the default's), so it costs nothing.
+ */
+static int
+wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf, int flags, int *out_flags)
+{
+    wb_file *f = (wb_file *)pf;
+    int rc;
+    (void)vfs;
+    if (!(flags & SQLITE_OPEN_WAL))
+        return real_vfs->xOpen(real_vfs, name, pf, flags, out_flags);
+    memset(f, 0, sizeof *f);
+    f->real = (sqlite3_file *)(f + 1);
+    rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
+    if (f->real->pMethods == NULL) {
+        pf->pMethods = NULL; /* nothing to close */
+        return rc;
+    }
+    pf->pMethods = &wb_methods;
+    return rc;
+}
+
+static int
+wb_delete(sqlite3_vfs *vfs, const char *name, int dir_sync)
+{
+    (void)vfs;
+    return real_vfs->xDelete(real_vfs, name, dir_sync);
+}
+
+static int
+wb_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+    (void)vfs;
+    return real_vfs->xAccess(real_vfs, name, flags, out);
+}
+
+static int
+wb_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+    (void)vfs;
+    return real_vfs->xFullPathname(real_vfs, name, n, out);
+}
+
+static void *
+wb_dl_open(sqlite3_vfs *vfs, const char *name)
+{
+    (void)vfs;
+    return real_vfs->xDlOpen(real_vfs, name);
+}
+
+static void
+wb_dl_error(sqlite3_vfs *vfs, int n, char *msg)
+{
+    (void)vfs;
+    real_vfs->xDlError(real_vfs, n, msg);
+}
+
+static void (*wb_dl_sym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
+{
+    (void)vfs;
+    return real_vfs->xDlSym(real_vfs, h, sym);
+}
+
+static void
+wb_dl_close(sqlite3_vfs *vfs, void *h)
+{
+    (void)vfs;
+    real_vfs->xDlClose(real_vfs, h);
+}
+
+static int
+wb_randomness(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return real_vfs->xRandomness(real_vfs, n, out);
+}
+
+static int
+wb_sleep(sqlite3_vfs *vfs, int us)
+{
+    (void)vfs;
+    return real_vfs->xSleep(real_vfs, us);
+}
+
+static int
+wb_current_time(sqlite3_vfs *vfs, double *out)
+{
+    (void)vfs;
+    return real_vfs->xCurrentTime(real_vfs, out);
+}
+
+static int
+wb_last_error(sqlite3_vfs *vfs, int n, char *msg)
+{
+    (void)vfs;
+    return real_vfs->xGetLastError(real_vfs, n, msg);
+}
+
+static int
+wb_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+    (void)vfs;
+    return real_vfs->xCurrentTimeInt64(real_vfs, out);
+}
+
+int
+dbk_walbuf_register(void)
+{
+    if (sqlite3_vfs_find(DBK_WALBUF_VFS) != NULL)
+        return SQLITE_OK;
+    if ((real_vfs = sqlite3_vfs_find(NULL)) == NULL)
+        return SQLITE_ERROR;
+    if (real_vfs->iVersion < 2 || real_vfs->xCurrentTimeInt64 == NULL)
+        return SQLITE_ERROR; /* not the unix VFS this was written for: SQLite's own */
+    wb_methods = (sqlite3_io_methods){
+        .iVersion = 3,
+        .xClose = wb_close,
+        .xRead = wb_read,
+        .xWrite = wb_write,
+        .xTruncate = wb_truncate,
+        .xSync = wb_sync,
+        .xFileSize = wb_file_size,
+        .xLock = wb_lock,
+        .xUnlock = wb_unlock,
+        .xCheckReservedLock = wb_check_reserved,
+        .xFileControl = wb_file_control,
+        .xSectorSize = wb_sector_size,
+        .xDeviceCharacteristics = wb_device,
+        .xShmMap = wb_shm_map,
+        .xShmLock = wb_shm_lock,
+        .xShmBarrier = wb_shm_barrier,
+        .xShmUnmap = wb_shm_unmap,
+        .xFetch = wb_fetch,
+        .xUnfetch = wb_unfetch,
+    };
+    wb_vfs = (sqlite3_vfs){
+        .iVersion = 2,
+        .szOsFile = (int)sizeof(wb_file) + real_vfs->szOsFile,
+        .mxPathname = real_vfs->mxPathname,
+        .zName = DBK_WALBUF_VFS,
+        .xOpen = wb_open,
+        .xDelete = wb_delete,
+        .xAccess = wb_access,
+        .xFullPathname = wb_full_pathname,
+        .xDlOpen = wb_dl_open,
+        .xDlError = wb_dl_error,
+        .xDlSym = wb_dl_sym,
+        .xDlClose = wb_dl_close,
+        .xRandomness = wb_randomness,
+        .xSleep = wb_sleep,
+        .xCurrentTime = wb_current_time,
+        .xGetLastError = wb_last_error,
+        .xCurrentTimeInt64 = wb_current_time64,
+    };
+    return sqlite3_vfs_register(&wb_vfs, 0);
+}
