@@ -133,138 +133,51 @@ wb_close(sqlite3_file *pf)
     return rc != SQLITE_OK ? rc : rc2;
 }
 
-/* Every other call: what waits is written first. */
-#define FLUSH_OR_RETURN(f)                                                                         \
-    do {                                                                                           \
-        int frc_ = wb_flush(f);                                                                    \
-        if (frc_ != SQLITE_OK)                                                                     \
-            return frc_;                                                                           \
-    } while (0)
+/*
+ * Every other call goes to the default VFS's file; those that read or change it, or
+ * could depend on what it holds, write what waits first (PASS_FLUSHED).
+ */
+#define REAL(pf) (((wb_file *)(pf))->real)
+#define PASS(ret, name, member, params, args)                                                      \
+    static ret name params                                                                         \
+    {                                                                                              \
+        return REAL(pf)->pMethods->member args;                                                    \
+    }
+#define PASS_FLUSHED(name, member, params, args)                                                   \
+    static int name params                                                                         \
+    {                                                                                              \
+        int rc = wb_flush((wb_file *)pf);                                                          \
+        return rc != SQLITE_OK ? rc : REAL(pf)->pMethods->member args;                             \
+    }
 
-static int
-wb_read(sqlite3_file *pf, void *p, int amt, sqlite3_int64 off)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xRead(f->real, p, amt, off);
-}
-
-static int
-wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xTruncate(f->real, size);
-}
-
-static int
-wb_sync(sqlite3_file *pf, int flags)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xSync(f->real, flags);
-}
-
-static int
-wb_file_size(sqlite3_file *pf, sqlite3_int64 *size)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xFileSize(f->real, size);
-}
-
-static int
-wb_lock(sqlite3_file *pf, int level)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xLock(f->real, level);
-}
-
-static int
-wb_unlock(sqlite3_file *pf, int level)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xUnlock(f->real, level);
-}
-
-static int
-wb_check_reserved(sqlite3_file *pf, int *out)
-{
-    wb_file *f = (wb_file *)pf;
-    return f->real->pMethods->xCheckReservedLock(f->real, out);
-}
-
-static int
-wb_file_control(sqlite3_file *pf, int op, void *arg)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    return f->real->pMethods->xFileControl(f->real, op, arg);
-}
-
-static int
-wb_sector_size(sqlite3_file *pf)
-{
-    wb_file *f = (wb_file *)pf;
-    return f->real->pMethods->xSectorSize(f->real);
-}
-
-static int
-wb_device(sqlite3_file *pf)
-{
-    wb_file *f = (wb_file *)pf;
-    return f->real->pMethods->xDeviceCharacteristics(f->real);
-}
-
-static int
-wb_shm_map(sqlite3_file *pf, int pg, int pgsz, int extend, void volatile **pp)
-{
-    wb_file *f = (wb_file *)pf;
-    return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, pp);
-}
-
-static int
-wb_shm_lock(sqlite3_file *pf, int offset, int n, int flags)
-{
-    wb_file *f = (wb_file *)pf;
-    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
-}
+PASS_FLUSHED(wb_read, xRead, (sqlite3_file * pf, void *p, int amt, sqlite3_int64 off),
+             (REAL(pf), p, amt, off))
+PASS_FLUSHED(wb_truncate, xTruncate, (sqlite3_file * pf, sqlite3_int64 size), (REAL(pf), size))
+PASS_FLUSHED(wb_sync, xSync, (sqlite3_file * pf, int flags), (REAL(pf), flags))
+PASS_FLUSHED(wb_file_size, xFileSize, (sqlite3_file * pf, sqlite3_int64 *size), (REAL(pf), size))
+PASS_FLUSHED(wb_lock, xLock, (sqlite3_file * pf, int level), (REAL(pf), level))
+PASS_FLUSHED(wb_unlock, xUnlock, (sqlite3_file * pf, int level), (REAL(pf), level))
+PASS_FLUSHED(wb_file_control, xFileControl, (sqlite3_file * pf, int op, void *arg),
+             (REAL(pf), op, arg))
+PASS(int, wb_check_reserved, xCheckReservedLock, (sqlite3_file * pf, int *out), (REAL(pf), out))
+PASS(int, wb_sector_size, xSectorSize, (sqlite3_file * pf), (REAL(pf)))
+PASS(int, wb_device, xDeviceCharacteristics, (sqlite3_file * pf), (REAL(pf)))
+/* The log has no shared memory of its own (that is daybook.db's), nor a memory map:
+ * SQLite does not call these on it; they are passed on all the same. */
+PASS(int, wb_shm_map, xShmMap,
+     (sqlite3_file * pf, int pg, int pgsz, int extend, void volatile **pp),
+     (REAL(pf), pg, pgsz, extend, pp))
+PASS(int, wb_shm_lock, xShmLock, (sqlite3_file * pf, int offset, int n, int flags),
+     (REAL(pf), offset, n, flags))
+PASS(int, wb_shm_unmap, xShmUnmap, (sqlite3_file * pf, int del), (REAL(pf), del))
+PASS_FLUSHED(wb_fetch, xFetch, (sqlite3_file * pf, sqlite3_int64 off, int amt, void **pp),
+             (REAL(pf), off, amt, pp))
+PASS(int, wb_unfetch, xUnfetch, (sqlite3_file * pf, sqlite3_int64 off, void *p), (REAL(pf), off, p))
 
 static void
 wb_shm_barrier(sqlite3_file *pf)
 {
-    wb_file *f = (wb_file *)pf;
-    f->real->pMethods->xShmBarrier(f->real);
-}
-
-static int
-wb_shm_unmap(sqlite3_file *pf, int del)
-{
-    wb_file *f = (wb_file *)pf;
-    return f->real->pMethods->xShmUnmap(f->real, del);
-}
-
-static int
-wb_fetch(sqlite3_file *pf, sqlite3_int64 off, int amt, void **pp)
-{
-    wb_file *f = (wb_file *)pf;
-    FLUSH_OR_RETURN(f);
-    if (f->real->pMethods->iVersion < 3) {
-        *pp = NULL; /* no memory map: SQLite reads instead */
-        return SQLITE_OK;
-    }
-    return f->real->pMethods->xFetch(f->real, off, amt, pp);
-}
-
-static int
-wb_unfetch(sqlite3_file *pf, sqlite3_int64 off, void *p)
-{
-    wb_file *f = (wb_file *)pf;
-    if (f->real->pMethods->iVersion < 3)
-        return SQLITE_OK;
-    return f->real->pMethods->xUnfetch(f->real, off, p);
+    REAL(pf)->pMethods->xShmBarrier(REAL(pf));
 }
 
 /*
@@ -290,89 +203,6 @@ wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf, int flags, int *ou
     return rc;
 }
 
-static int
-wb_delete(sqlite3_vfs *vfs, const char *name, int dir_sync)
-{
-    (void)vfs;
-    return real_vfs->xDelete(real_vfs, name, dir_sync);
-}
-
-static int
-wb_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-    (void)vfs;
-    return real_vfs->xAccess(real_vfs, name, flags, out);
-}
-
-static int
-wb_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-    (void)vfs;
-    return real_vfs->xFullPathname(real_vfs, name, n, out);
-}
-
-static void *
-wb_dl_open(sqlite3_vfs *vfs, const char *name)
-{
-    (void)vfs;
-    return real_vfs->xDlOpen(real_vfs, name);
-}
-
-static void
-wb_dl_error(sqlite3_vfs *vfs, int n, char *msg)
-{
-    (void)vfs;
-    real_vfs->xDlError(real_vfs, n, msg);
-}
-
-static void (*wb_dl_sym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
-{
-    (void)vfs;
-    return real_vfs->xDlSym(real_vfs, h, sym);
-}
-
-static void
-wb_dl_close(sqlite3_vfs *vfs, void *h)
-{
-    (void)vfs;
-    real_vfs->xDlClose(real_vfs, h);
-}
-
-static int
-wb_randomness(sqlite3_vfs *vfs, int n, char *out)
-{
-    (void)vfs;
-    return real_vfs->xRandomness(real_vfs, n, out);
-}
-
-static int
-wb_sleep(sqlite3_vfs *vfs, int us)
-{
-    (void)vfs;
-    return real_vfs->xSleep(real_vfs, us);
-}
-
-static int
-wb_current_time(sqlite3_vfs *vfs, double *out)
-{
-    (void)vfs;
-    return real_vfs->xCurrentTime(real_vfs, out);
-}
-
-static int
-wb_last_error(sqlite3_vfs *vfs, int n, char *msg)
-{
-    (void)vfs;
-    return real_vfs->xGetLastError(real_vfs, n, msg);
-}
-
-static int
-wb_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-    (void)vfs;
-    return real_vfs->xCurrentTimeInt64(real_vfs, out);
-}
-
 int
 dbk_walbuf_register(void)
 {
@@ -380,8 +210,8 @@ dbk_walbuf_register(void)
         return SQLITE_OK;
     if ((real_vfs = sqlite3_vfs_find(NULL)) == NULL)
         return SQLITE_ERROR;
-    if (real_vfs->iVersion < 2 || real_vfs->xCurrentTimeInt64 == NULL)
-        return SQLITE_ERROR; /* not the unix VFS this was written for: SQLite's own */
+    if (strcmp(real_vfs->zName, "unix") != 0)
+        return SQLITE_ERROR; /* not the VFS this was written for (WRITE_MAX): SQLite's own */
     wb_methods = (sqlite3_io_methods){
         .iVersion = 3,
         .xClose = wb_close,
@@ -403,24 +233,12 @@ dbk_walbuf_register(void)
         .xFetch = wb_fetch,
         .xUnfetch = wb_unfetch,
     };
-    wb_vfs = (sqlite3_vfs){
-        .iVersion = 2,
-        .szOsFile = (int)sizeof(wb_file) + real_vfs->szOsFile,
-        .mxPathname = real_vfs->mxPathname,
-        .zName = DBK_WALBUF_VFS,
-        .xOpen = wb_open,
-        .xDelete = wb_delete,
-        .xAccess = wb_access,
-        .xFullPathname = wb_full_pathname,
-        .xDlOpen = wb_dl_open,
-        .xDlError = wb_dl_error,
-        .xDlSym = wb_dl_sym,
-        .xDlClose = wb_dl_close,
-        .xRandomness = wb_randomness,
-        .xSleep = wb_sleep,
-        .xCurrentTime = wb_current_time,
-        .xGetLastError = wb_last_error,
-        .xCurrentTimeInt64 = wb_current_time64,
-    };
+    /* The default VFS's own functions for all but the opening of files: the unix
+     * VFS's use nothing of the sqlite3_vfs they are given but what is copied here. */
+    wb_vfs = *real_vfs;
+    wb_vfs.szOsFile = (int)sizeof(wb_file) + real_vfs->szOsFile;
+    wb_vfs.zName = DBK_WALBUF_VFS;
+    wb_vfs.pNext = NULL;
+    wb_vfs.xOpen = wb_open;
     return sqlite3_vfs_register(&wb_vfs, 0);
 }
