@@ -8,7 +8,7 @@
  * each header's one more: about 105 page-cache updates for 36 pages of log. This
  * VFS wraps the default one and, for the log file alone, keeps the frames of a
  * commit in a buffer and writes them with one xWrite of the default VFS (one per
- * 124 KiB, WRITE_MAX) when the commit's last frame (the one whose header says
+ * 124 KiB, BUF_MAX) when the commit's last frame (the one whose header says
  * "commit") is complete.
  *
  * Why that is safe. A commit's frames become visible to other connections (the
@@ -33,17 +33,16 @@
 #include <string.h>
 
 #define FRAME_HEADER 24
-/* A commit larger than this is written in parts of about this size. */
-#define BUF_MAX (4 * 1024 * 1024)
-/* The most the unix VFS writes in one call: it writes (n & 0x1ffff) bytes of n, and
- * calls a write that wrote none a full disk. */
-#define WRITE_MAX ((size_t)31 * 4096)
+/* The buffer, allocated once per log file: the most the unix VFS writes in one call
+ * (it writes n & 0x1ffff bytes of n, and calls a write that wrote none a full disk).
+ * A commit larger than this is written in parts of this size at most. */
+#define BUF_MAX ((size_t)31 * 4096)
 
 typedef struct wb_file {
     sqlite3_file base;  /* first: SQLite's view */
     sqlite3_file *real; /* the default VFS's file, after this struct */
     unsigned char *buf; /* frames waiting, for offsets [off, off + len) */
-    size_t len, cap;
+    size_t len;
     sqlite3_int64 off;
     bool want_page; /* the last write was a frame's header */
     bool commit;    /* ... and that frame ends a commit */
@@ -57,33 +56,22 @@ static int
 wb_flush(wb_file *f)
 {
     int rc = SQLITE_OK;
-    for (size_t at = 0; at < f->len && rc == SQLITE_OK; at += WRITE_MAX) {
-        size_t n = f->len - at < WRITE_MAX ? f->len - at : WRITE_MAX;
-        rc = f->real->pMethods->xWrite(f->real, f->buf + at, (int)n, f->off + (sqlite3_int64)at);
-    }
+    if (f->len > 0)
+        rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
     f->len = 0;
-    f->want_page = false;
     return rc;
 }
 
+/* Appends a write that fits (f->len + amt <= BUF_MAX); false if out of memory. */
 static bool
 wb_append(wb_file *f, const void *p, int amt, sqlite3_int64 off)
 {
-    size_t n = (size_t)amt;
+    if (f->buf == NULL && (f->buf = malloc(BUF_MAX)) == NULL)
+        return false;
     if (f->len == 0)
         f->off = off;
-    if (f->len + n > f->cap) {
-        size_t cap = f->cap ? f->cap : 256 * 1024;
-        unsigned char *b;
-        while (cap < f->len + n)
-            cap *= 2;
-        if ((b = realloc(f->buf, cap)) == NULL)
-            return false;
-        f->buf = b;
-        f->cap = cap;
-    }
-    memcpy(f->buf + f->len, p, n);
-    f->len += n;
+    memcpy(f->buf + f->len, p, (size_t)amt);
+    f->len += (size_t)amt;
     return true;
 }
 
@@ -98,25 +86,29 @@ static int
 wb_write(sqlite3_file *pf, const void *p, int amt, sqlite3_int64 off)
 {
     wb_file *f = (wb_file *)pf;
-    bool contiguous = f->len == 0 || off == f->off + (sqlite3_int64)f->len;
+    bool header = !f->want_page && amt == FRAME_HEADER;
+    bool page = f->want_page && page_sized(amt);
     int rc;
 
-    if (contiguous && f->len + (size_t)amt <= BUF_MAX) {
-        if (!f->want_page && amt == FRAME_HEADER) {
+    if ((header || page) && (f->len == 0 || off == f->off + (sqlite3_int64)f->len)) {
+        /* Full: what waits is written, and this write starts the buffer again. */
+        if (f->len + (size_t)amt > BUF_MAX && (rc = wb_flush(f)) != SQLITE_OK) {
+            f->want_page = false;
+            return rc;
+        }
+        if (wb_append(f, p, amt, off)) {
             const unsigned char *h = p;
-            if (wb_append(f, p, amt, off)) {
+            if (header) {
                 f->want_page = true;
                 f->commit = (h[4] | h[5] | h[6] | h[7]) != 0; /* the database's size */
                 return SQLITE_OK;
             }
-        } else if (f->want_page && page_sized(amt)) {
-            if (wb_append(f, p, amt, off)) {
-                f->want_page = false;
-                return f->commit ? wb_flush(f) : SQLITE_OK;
-            }
+            f->want_page = false;
+            return f->commit ? wb_flush(f) : SQLITE_OK;
         }
     }
     /* Anything else: what waits, then this write, as SQLite asked. */
+    f->want_page = false;
     if ((rc = wb_flush(f)) != SQLITE_OK)
         return rc;
     return f->real->pMethods->xWrite(f->real, p, amt, off);
@@ -129,7 +121,6 @@ wb_close(sqlite3_file *pf)
     int rc = wb_flush(f), rc2 = f->real->pMethods->xClose(f->real);
     free(f->buf);
     f->buf = NULL;
-    f->cap = 0;
     return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -211,7 +202,7 @@ dbk_walbuf_register(void)
     if ((real_vfs = sqlite3_vfs_find(NULL)) == NULL)
         return SQLITE_ERROR;
     if (strcmp(real_vfs->zName, "unix") != 0)
-        return SQLITE_ERROR; /* not the VFS this was written for (WRITE_MAX): SQLite's own */
+        return SQLITE_ERROR; /* not the VFS this was written for (BUF_MAX): SQLite's own */
     wb_methods = (sqlite3_io_methods){
         .iVersion = 3,
         .xClose = wb_close,
