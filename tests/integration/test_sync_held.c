@@ -12,6 +12,8 @@
 
 #include "dbk/init.h"
 
+#include <sodium.h>
+
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,11 +157,66 @@ test_nothing_seen_before_its_sync(void **state)
     free(dir);
 }
 
+/* The records of c's shared stream in the server's daybook.db, read by another
+ * connection (this process's SQLite, its default VFS) while the server runs. */
+static long long
+stored_records(const dbk_server *s, const tc_account *c)
+{
+    char sql[160], hex[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, c->shared.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", hex);
+    return dbk_server_int(s, sql);
+}
+
+/*
+ * daybookd writes a commit's log frames with one write at its last frame
+ * (server/store/sqlite/walbuf.c). Every acknowledged push is in the log file by then:
+ * another connection reading daybook.db sees each one as soon as it is answered (a
+ * frame still in daybookd's buffer would be one the log's index names and the file
+ * lacks), and a daybookd killed with SIGKILL right after an answer keeps it.
+ */
+static void
+test_acknowledged_in_the_log(void **state)
+{
+    (void)state;
+    dbk_server s;
+    tc_account co, cl;
+    dbk_id rec;
+    enum { PUSHES = 20 };
+
+    if (dbk_test_pg())
+        skip(); /* the SQLite file itself */
+    assert_int_equal(dbk_server_start(&s, NULL), 0);
+    tc_new_counselor(&s, &co, "Counselor L");
+    tc_new_client(&s, &cl, &co);
+    for (int i = 1; i <= PUSHES; i++) {
+        dbk_id_random(&rec);
+        assert_int_equal(push_one(&s, &cl, &rec), 200);
+        assert_int_equal(stored_records(&s, &cl), i);
+    }
+    dbk_id_random(&rec);
+    assert_int_equal(push_one(&s, &cl, &rec), 200);
+    dbk_server_kill(&s);
+    assert_int_equal(dbk_server_restart(&s, NULL), 0);
+    assert_int_equal(stored_records(&s, &cl), PUSHES + 1);
+    dbk_report("acknowledged is in the log",
+               "another connection reads daybook.db after each acknowledged push; daybookd "
+               "killed with SIGKILL right after the last answer, then started again",
+               "all %d pushes read as soon as answered; all %d there after the kill", PUSHES,
+               PUSHES + 1);
+
+    tc_account_free(&co);
+    tc_account_free(&cl);
+    assert_int_equal(dbk_server_stop(&s), 0);
+    dbk_server_cleanup(&s);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_seen_before_its_sync),
+        cmocka_unit_test(test_acknowledged_in_the_log),
     };
     if (dbk_init() != 0)
         return 1;

@@ -49,6 +49,7 @@
 #include "../backend.h"
 #include "../schema.h"
 #include "../seen.h"
+#include "walbuf.h"
 
 #include "dbk/bytes.h"
 #include "dbk/error.h"
@@ -636,6 +637,15 @@ sq_config_once(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_BYTES);
+    if (dbk_walbuf_register() != SQLITE_OK)
+        DBK_LOG(DBK_LOG_WARN, "walbuf_off", DBK_STR("effect", "two writes per log frame"));
+}
+
+/* The VFS of every connection to daybook.db (walbuf.h), or SQLite's default. */
+static const char *
+sq_vfs(void)
+{
+    return sqlite3_vfs_find(DBK_WALBUF_VFS) != NULL ? DBK_WALBUF_VFS : NULL;
 }
 
 static int
@@ -655,7 +665,7 @@ open_path(const char *path, bool create, sq_store **out)
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                             SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+                        sq_vfs()) != SQLITE_OK) {
         DBK_LOG(DBK_LOG_ERROR, "store_open_failed", DBK_STR("path", path),
                 DBK_STR("sqlite", sqlite3_errmsg(st->db)));
         sq_close(st);
