@@ -273,8 +273,10 @@ print_freshness(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool
 {
     size_t i, n = json_array_size(out), stale = 0;
     json_t *v;
-    json_array_foreach(out, i, v) stale +=
-        json_is_true(json_object_get(json_object_get(v, "data"), "stale"));
+    json_array_foreach(out, i, v)
+    {
+        stale += json_is_true(json_object_get(json_object_get(v, "data"), "stale"));
+    }
     if (offline || n == 0 || !json_is_true(json_object_get(fresh, "stale")) || stale == n) {
         dbk_out_freshness(stdout, fresh, ctx->color);
     } else if (stale == 0) {
