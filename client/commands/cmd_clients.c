@@ -74,7 +74,8 @@ static const char help[] =
     "      entries up to date: the row shows them as of TIME\n"
     "It pulls first (--offline skips that); the first line says how fresh the data\n"
     "is, with !! when the server was not reached, the last sync is older than\n"
-    "" STR(DBK_REVIEW_STALE_HOURS) " hours, or some clients are stale (how many).\n"
+    "" STR(DBK_REVIEW_STALE_HOURS) " hours, or it left some clients stale (how many; a client whose access\n"
+    "ended is flagged on its row alone).\n"
     "\n"
     "Exit status, as 'daybook review': 0 when the caseload is shown, flags and\n"
     "warnings included (entries withheld are a flag and a warning on stderr);\n"
@@ -273,8 +274,10 @@ print_freshness(const dbk_ctx *ctx, const json_t *out, const json_t *fresh, bool
 {
     size_t i, n = json_array_size(out), stale = 0;
     json_t *v;
-    json_array_foreach(out, i, v) stale +=
-        json_is_true(json_object_get(json_object_get(v, "data"), "stale"));
+    json_array_foreach(out, i, v)
+    {
+        stale += json_is_true(json_object_get(json_object_get(v, "data"), "stale"));
+    }
     if (offline || n == 0 || !json_is_true(json_object_get(fresh, "stale")) || stale == n) {
         dbk_out_freshness(stdout, fresh, ctx->color);
     } else if (stale == 0) {

@@ -887,8 +887,11 @@ dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *
         *fresh, "refused_grants",
         json_integer((json_int_t)(tr.bad_grants + tr.replaced_grants) +
                      json_integer_value(json_object_get(*fresh, "refused_grants"))));
-    json_object_foreach(ended, k, v) if (json_integer_value(v) > latest) latest =
-        json_integer_value(v);
+    json_object_foreach(ended, k, v)
+    {
+        if (json_integer_value(v) > latest)
+            latest = json_integer_value(v);
+    }
     if (latest > 0) {
         json_object_set_new(*fresh, "pulled", json_false());
         json_object_set_new(*fresh, "stale", json_true());

@@ -92,13 +92,20 @@ answered_at(dbk_session *s)
     return dbk_local_get_int(s->L, "pulled_at", dbk_local_get_int(s->L, "last_sync", 0));
 }
 
+/* The key of stream's (id text) unpulled mark. */
+static void
+unpulled_key(char *out, size_t cap, const char *stream)
+{
+    snprintf(out, cap, UNPULLED_PREFIX "%s", stream);
+}
+
 /* Marks stream (id text) not brought up to date since at (Unix s), unless it is marked
  * already (the older time stands): see note_pulled. */
 static int
 unpulled_mark(dbk_session *s, const char *stream, int64_t at)
 {
     char key[96];
-    snprintf(key, sizeof key, UNPULLED_PREFIX "%s", stream);
+    unpulled_key(key, sizeof key, stream);
     return dbk_local_get_int(s->L, key, -1) >= 0 ? DBK_OK : dbk_local_put_int(s->L, key, at);
 }
 
@@ -582,7 +589,7 @@ note_pulled(dbk_session *s, const json_t *outcome)
     json_object_foreach((json_t *)outcome, k, v)
     {
         char key[96];
-        snprintf(key, sizeof key, UNPULLED_PREFIX "%s", k);
+        unpulled_key(key, sizeof key, k);
         if (!json_is_true(v))
             rc = unpulled_mark(s, k, prev);
         else if (any)
@@ -613,8 +620,11 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
     json_array_foreach(json_object_get(resp, "push"), i, e)
         if (rc == DBK_OK)
             rc = apply_push(s, e, st);
-    json_array_foreach(json_object_get(resp, "pull"), i, e) if (rc == DBK_OK) rc =
-        apply_pull(s, e, more, st, ended, outcome);
+    json_array_foreach(json_object_get(resp, "pull"), i, e)
+    {
+        if (rc == DBK_OK)
+            rc = apply_pull(s, e, more, st, ended, outcome);
+    }
     /* A stream the server did not answer for was not pulled: said as one that failed. */
     st->failed_streams += out, st->unpulled += out;
     /* What the pulls merged into the clock, as dbk_session_clock: never lower than
@@ -813,15 +823,18 @@ static void
 stale_one(const dbk_local_stream *ls, void *arg)
 {
     struct stale_acc *a = arg;
-    char key[96], owner[DBK_ID_TEXT_LEN + 1];
+    char key[96], id[DBK_ID_TEXT_LEN + 1], owner[DBK_ID_TEXT_LEN + 1];
     int64_t at = INT64_MAX, m;
-    end_key(key, sizeof key, "unpulled", &ls->id);
+    dbk_id_to_text(&ls->id, id);
+    unpulled_key(key, sizeof key, id);
     if (a->marks && (m = dbk_local_get_int(a->s->L, key, -1)) >= 0)
         at = m;
-    if (a->ends && (m = end_get(a->s, &ls->id)) > 0) /* the server's time: never past now */
+    if (a->ends && (m = end_get(a->s, &ls->id)) > 0)
         at = m / 1000 < at ? m / 1000 : at;
     if (at == INT64_MAX)
         return;
+    /* An end's time is the server's word (a grant's revoked_at or expires_at) or this
+     * device's clock: never later than the last answered sync, whatever it says. */
     at = at < a->pulled_at ? at : a->pulled_at;
     dbk_id_to_text(&ls->owner, owner);
     json_t *was = json_object_get(a->out, owner);
