@@ -471,7 +471,11 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
     if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
         st->trust.epoch_rollbacks++;
     *more = *more || json_is_true(json_object_get(entry, "more"));
-    json_object_set_new(outcome, norm, json_boolean(!json_is_true(json_object_get(entry, "more"))));
+    /* A stream answered more than once in one answer (an error, then "nothing new") is
+     * up to date only if every answer says so: the server contradicts itself. */
+    if (!json_is_false(json_object_get(outcome, norm)))
+        json_object_set_new(outcome, norm,
+                            json_boolean(!json_is_true(json_object_get(entry, "more"))));
     /* "Nothing new", the daily case for most streams, writes nothing. */
     return ls.cursor == was ? DBK_OK : dbk_local_stream_put(s->L, &ls);
 }

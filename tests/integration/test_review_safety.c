@@ -1153,7 +1153,8 @@ struct liar {
     /* When not 0: every request is passed to the real server on this port and its answer
      * passed back, but POST /v1/sync's leaves fail_stream out of its pull (counted); with
      * relay_more 1, the first time as it is but with more to come; 2, refused
-     * (forbidden) the first time. */
+     * (forbidden) the first time; 3, answered twice every time: an error, then its
+     * records dropped with no more to come (withheld). */
     int relay_port;
     int relay_more;
     int relayed_out;
@@ -1275,7 +1276,14 @@ liar_relay(struct liar *l, int c, const char *req, size_t n)
             bool page = failing && l->relay_more != 0 && l->relayed_out == 1;
             if (page && l->relay_more == 1)
                 json_object_set_new(x, "more", json_true());
-            if (page && l->relay_more == 2)
+            if (failing && l->relay_more == 3) { /* an error, then "nothing new" */
+                json_array_append_new(kept, json_pack("{s:O, s:{s:s, s:s}}", "stream",
+                                                      json_object_get(x, "stream"), "error", "code",
+                                                      "internal", "message", "x"));
+                json_object_set_new(x, "records", json_array());
+                json_object_set_new(x, "more", json_false());
+                json_array_append(kept, x);
+            } else if (page && l->relay_more == 2)
                 json_array_append_new(kept, json_pack("{s:O, s:{s:s, s:s}}", "stream",
                                                       json_object_get(x, "stream"), "error", "code",
                                                       "forbidden", "message", "x"));
@@ -1908,6 +1916,26 @@ test_stale_per_client(void **state)
     assert_int_equal(quiet, 0);
 }
 
+/* Sam shares and the counselor syncs; then Alex enrolls, writes risk language and syncs
+ * (home alex, id aid); the counselor is left pointed at l, a relay to the real server
+ * in mode more (struct liar) for Alex's stream, and is the one who runs commands. */
+static void
+alex_behind_relay(struct fx *f, char alex[4300], char aid[DBK_ID_TEXT_LEN + 1], struct liar *l,
+                  int more)
+{
+    journal_seen_by_counselor(f);
+    add_client(f, "Alex", alex, aid);
+    as(alex);
+    tc_ok(tc_cli("journal", "-m", "I want to die; used again last night.", NULL), "alex journal");
+    tc_ok(tc_cli("sync", NULL), "alex sync");
+    shared_stream_in(alex, aid, l->fail_stream);
+    l->relay_port = f->srv.port;
+    l->relay_more = more;
+    liar_start(l);
+    counselor_asks(f, l);
+    as(f->p.counselor_home);
+}
+
 /*
  * A stream this device never pulled is not "as of" any sync. Sam shares and the
  * counselor syncs; then Alex enrolls, writes risk language and syncs. The server
@@ -1926,17 +1954,7 @@ never_pulled(void **state, int more)
     struct liar l = {0};
     int leaked = 0, current = 0;
 
-    journal_seen_by_counselor(f);
-    add_client(f, "Alex", alex, aid);
-    as(alex);
-    tc_ok(tc_cli("journal", "-m", "I want to die; used again last night.", NULL), "alex journal");
-    tc_ok(tc_cli("sync", NULL), "alex sync");
-    shared_stream_in(alex, aid, l.fail_stream);
-    l.relay_port = f->srv.port;
-    l.relay_more = more;
-    liar_start(&l);
-    counselor_asks(f, &l);
-    as(f->p.counselor_home);
+    alex_behind_relay(f, alex, aid, &l, more);
     sleep(1); /* a time written now differs from Alex's entry's */
     for (int round = 0; round < 2; round++) {
         json_t *al = review_json("Alex");
@@ -1994,6 +2012,52 @@ static void
 test_first_pull_refused_is_as_of_never(void **state)
 {
     never_pulled(state, 2);
+}
+
+/*
+ * A stream answered twice in one answer: an error, then "nothing new, no more" with
+ * its records dropped (withheld), every sync. Alex enrolls, writes risk language and
+ * syncs; the counselor reviews Alex and lists the caseload, twice. What the second
+ * answer says is the server's word, as any "no more" is; the signed stream head must
+ * then say what was withheld. Counted: forms that call Alex's data current without
+ * flagging entries withheld (leaked); forms that call it current (the server's word).
+ */
+static void
+test_answered_twice_is_not_silent(void **state)
+{
+    struct fx *f = *state;
+    char alex[4300], aid[DBK_ID_TEXT_LEN + 1];
+    struct liar l = {0};
+    int leaked = 0, current = 0;
+
+    alex_behind_relay(f, alex, aid, &l, 3);
+    for (int round = 0; round < 2; round++) {
+        json_t *al = review_json("Alex");
+        bool cur = json_is_false(json_object_get(json_object_get(al, "data"), "stale"));
+        current += cur;
+        leaked += cur && json_integer_value(
+                             json_object_get(json_object_get(al, "withheld"), "records")) < 1;
+        json_decref(al);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        const json_t *row = client_row(cl, "Alex", NULL);
+        cur = json_is_false(json_object_get(row_data(cl, aid), "stale"));
+        current += cur;
+        leaked += cur && json_integer_value(
+                             json_object_get(json_object_get(row, "withheld"), "records")) < 1;
+        json_decref(cl);
+    }
+    int out = l.relayed_out;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: a stream answered twice, an error then nothing new",
+               "a client enrolls, writes risk language and syncs; the server answers the "
+               "client's stream twice in every pull, an error and then no records and no "
+               "more; the counselor reviews the client and lists the caseload, twice",
+               "forms that call the client's data current without flagging entries "
+               "withheld (leaked): %d of 4; forms that call it current: %d of 4; pulls: %d",
+               leaked, current, out);
+    assert_true(out >= 2);
+    assert_int_equal(leaked, 0);
 }
 
 /*
@@ -2175,6 +2239,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_never_pulled_is_as_of_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_page_only_is_as_of_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_pull_refused_is_as_of_never, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answered_twice_is_not_silent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
