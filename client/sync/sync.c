@@ -100,13 +100,23 @@ unpulled_key(char *out, size_t cap, const char *stream)
 }
 
 /* Marks stream (id text) not brought up to date since at (Unix s), unless it is marked
- * already (the older time stands): see note_pulled. */
+ * already (the older time stands): see note_pulled. A stream nothing was ever pulled
+ * from (cursor 0: one a grant just handed over, say) was never up to date: marked 0
+ * (never), not with the time of a sync that did not hold it, which would say that what
+ * its owner wrote before then is shown. */
 static int
 unpulled_mark(dbk_session *s, const char *stream, int64_t at)
 {
     char key[96];
+    dbk_local_stream ls;
+    dbk_id id;
     unpulled_key(key, sizeof key, stream);
-    return dbk_local_get_int(s->L, key, -1) >= 0 ? DBK_OK : dbk_local_put_int(s->L, key, at);
+    if (dbk_local_get_int(s->L, key, -1) >= 0)
+        return DBK_OK;
+    if (dbk_id_from_text(&id, stream, strlen(stream)) != DBK_OK ||
+        dbk_local_stream_get(s->L, &id, &ls) != DBK_OK || ls.cursor == 0)
+        at = 0;
+    return dbk_local_put_int(s->L, key, at);
 }
 
 /* An end (at_ms not 0) marks the stream unpulled as of the last answered sync, which
@@ -468,7 +478,11 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
     if ((uint32_t)json_integer_value(json_object_get(entry, "epoch")) < ls.epoch)
         st->trust.epoch_rollbacks++;
     *more = *more || json_is_true(json_object_get(entry, "more"));
-    json_object_set_new(outcome, norm, json_boolean(!json_is_true(json_object_get(entry, "more"))));
+    /* A stream answered more than once in one answer (an error, then "nothing new") is
+     * up to date only if every answer says so: the server contradicts itself. */
+    if (!json_is_false(json_object_get(outcome, norm)))
+        json_object_set_new(outcome, norm,
+                            json_boolean(!json_is_true(json_object_get(entry, "more"))));
     /* "Nothing new", the daily case for most streams, writes nothing. */
     return ls.cursor == was ? DBK_OK : dbk_local_stream_put(s->L, &ls);
 }
@@ -567,6 +581,23 @@ left_out(const json_t *asked, const json_t *resp, json_t *outcome)
     return n;
 }
 
+/* Whether stream (id text) was asked for from the start (since 0), as a stream a grant
+ * just handed over is: never up to date, though a first page of this answer moved its
+ * cursor (unpulled_mark). Looked up for failing streams only. */
+static bool
+from_start(const json_t *asked, const char *stream)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach((json_t *)asked, i, e)
+    {
+        const char *sid = json_string_value(json_object_get(e, "stream"));
+        if (sid != NULL && strcmp(sid, stream) == 0)
+            return json_integer_value(json_object_get(e, "since")) == 0;
+    }
+    return false;
+}
+
 /*
  * Which streams this answer brought up to date (outcome: stream id text -> true, or
  * false: left out, failed, refused yet listed active, more to come), kept per stream so
@@ -579,7 +610,7 @@ left_out(const json_t *asked, const json_t *resp, json_t *outcome)
  * when some exist (one lookup), so a sync where all is well writes one row more.
  */
 static int
-note_pulled(dbk_session *s, const json_t *outcome)
+note_pulled(dbk_session *s, const json_t *asked, const json_t *outcome)
 {
     int64_t prev = answered_at(s);
     bool any = dbk_local_has_prefix(s->L, UNPULLED_PREFIX);
@@ -591,7 +622,7 @@ note_pulled(dbk_session *s, const json_t *outcome)
         char key[96];
         unpulled_key(key, sizeof key, k);
         if (!json_is_true(v))
-            rc = unpulled_mark(s, k, prev);
+            rc = unpulled_mark(s, k, from_start(asked, k) ? 0 : prev);
         else if (any)
             rc = dbk_local_del(s->L, key);
         if (rc != DBK_OK)
@@ -657,7 +688,7 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
     }
     json_decref(ended);
     if (rc == DBK_OK)
-        rc = note_pulled(s, outcome);
+        rc = note_pulled(s, asked, outcome);
     json_decref(outcome);
     /* The time of the sync only when every stream asked for is up to date: not while
      * one failed, was left out or has more to come (the next round writes it). */

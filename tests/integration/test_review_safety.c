@@ -1150,6 +1150,14 @@ struct liar {
     char fail_stream[DBK_ID_TEXT_LEN + 1];
     /* GET /v1/grants: when body is not NULL, else 503. */
     struct answer grants;
+    /* When not 0: every request is passed to the real server on this port and its answer
+     * passed back, but POST /v1/sync's leaves fail_stream out of its pull (counted); with
+     * relay_more 1, the first time as it is but with more to come; 2, refused
+     * (forbidden) the first time; 3, answered twice every time: an error, then its
+     * records dropped with no more to come (withheld). */
+    int relay_port;
+    int relay_more;
+    int relayed_out;
     pthread_t th;
 };
 
@@ -1206,6 +1214,97 @@ liar_answer(int c, const struct answer *a)
         return;
 }
 
+/* An HTTP message from fd, pre (n bytes) already read: to the end of its headers and
+ * then of its body (Content-Length). Malloc'd, NUL-terminated; *len its bytes, *body
+ * where the body begins. */
+static char *
+http_read(int fd, const char *pre, size_t n, size_t *len, size_t *body)
+{
+    size_t cap = n + 65536, want = 0;
+    char *m = malloc(cap + 1), *e;
+    ssize_t r;
+    memcpy(m, pre, n);
+    m[n] = '\0';
+    *body = 0;
+    for (;;) {
+        if (*body == 0 && (e = strstr(m, "\r\n\r\n")) != NULL) {
+            const char *cl = strcasestr(m, "content-length:");
+            *body = (size_t)(e + 4 - m);
+            want = cl != NULL && cl < e ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+        }
+        if (*body != 0 && n - *body >= want)
+            break;
+        if (n == cap)
+            m = realloc(m, (cap *= 2) + 1);
+        if ((r = read(fd, m + n, cap - n)) <= 0)
+            break;
+        n += (size_t)r;
+        m[n] = '\0';
+    }
+    *len = n;
+    return m;
+}
+
+/* The request req (n bytes read of it) from c passed to the real server, and its answer
+ * passed back: a sync's without l->fail_stream in its pull. */
+static void
+liar_relay(struct liar *l, int c, const char *req, size_t n)
+{
+    size_t len, at, rlen, rat;
+    char *q = http_read(c, req, n, &len, &at), *a = NULL;
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)l->relay_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        write(s, q, len) != (ssize_t)len) {
+        liar_answer(c, &(struct answer){503, ""});
+        goto out;
+    }
+    a = http_read(s, "", 0, &rlen, &rat);
+    int status = (int)strtol(a + 9, NULL, 10);
+    json_t *j = NULL;
+    if (strncmp(q, "POST /v1/sync ", 14) == 0 && status == 200 &&
+        (j = json_loads(a + rat, 0, NULL)) != NULL) {
+        json_t *pull = json_object_get(j, "pull"), *kept = json_array(), *x;
+        size_t i;
+        json_array_foreach(pull, i, x)
+        {
+            bool failing =
+                strcmp(json_string_value(json_object_get(x, "stream")), l->fail_stream) == 0;
+            l->relayed_out += failing;
+            bool page = failing && l->relay_more != 0 && l->relayed_out == 1;
+            if (page && l->relay_more == 1)
+                json_object_set_new(x, "more", json_true());
+            if (failing && l->relay_more == 3) { /* an error, then "nothing new" */
+                json_array_append_new(kept, json_pack("{s:O, s:{s:s, s:s}}", "stream",
+                                                      json_object_get(x, "stream"), "error", "code",
+                                                      "internal", "message", "x"));
+                json_object_set_new(x, "records", json_array());
+                json_object_set_new(x, "more", json_false());
+                json_array_append(kept, x);
+            } else if (page && l->relay_more == 2)
+                json_array_append_new(kept, json_pack("{s:O, s:{s:s, s:s}}", "stream",
+                                                      json_object_get(x, "stream"), "error", "code",
+                                                      "forbidden", "message", "x"));
+            else if (!failing || page)
+                json_array_append(kept, x);
+        }
+        json_object_set_new(j, "pull", kept);
+        char *b = json_dumps(j, JSON_COMPACT);
+        liar_answer(c, &(struct answer){status, b});
+        free(b);
+        json_decref(j);
+    } else {
+        liar_answer(c, &(struct answer){status, a + rat});
+    }
+out:
+    if (s >= 0)
+        close(s);
+    free(a);
+    free(q);
+}
+
 static void *
 liar_run(void *arg)
 {
@@ -1228,7 +1327,9 @@ liar_run(void *arg)
         }
         req[n] = '\0';
         static const struct answer down = {503, ""};
-        if (l->sync != NULL && strncmp(req, "POST /v1/sync ", 14) == 0) {
+        if (l->relay_port != 0) {
+            liar_relay(l, c, req, n);
+        } else if (l->sync != NULL && strncmp(req, "POST /v1/sync ", 14) == 0) {
             /* The body, to its Content-Length. */
             const char *cl = strcasestr(req, "content-length:"), *b = strstr(req, "\r\n\r\n");
             size_t want = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0, at = (size_t)(b + 4 - req);
@@ -1689,16 +1790,16 @@ test_pull_not_answered_is_not_fresh(void **state)
     assert_false(moved);
 }
 
-/* The text id of client's shared stream on the counselor's device. */
+/* The text id of client's shared stream in the profile under home. */
 static void
-shared_stream_of(struct fx *f, const char *client, char out[DBK_ID_TEXT_LEN + 1])
+shared_stream_in(const char *home, const char *client, char out[DBK_ID_TEXT_LEN + 1])
 {
     char path[4400];
     sqlite3 *db;
     sqlite3_stmt *st;
     dbk_id owner, id;
     assert_int_equal(dbk_id_from_text(&owner, client, strlen(client)), 0);
-    snprintf(path, sizeof path, "%s/daybook.db", f->p.counselor_home);
+    snprintf(path, sizeof path, "%s/daybook.db", home);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM streams WHERE owner = ?1 AND kind = 1",
                                         -1, &st, NULL),
@@ -1710,6 +1811,13 @@ shared_stream_of(struct fx *f, const char *client, char out[DBK_ID_TEXT_LEN + 1]
     sqlite3_finalize(st);
     sqlite3_close(db);
     dbk_id_to_text(&id, out);
+}
+
+/* The text id of client's shared stream on the counselor's device. */
+static void
+shared_stream_of(struct fx *f, const char *client, char out[DBK_ID_TEXT_LEN + 1])
+{
+    shared_stream_in(f->p.counselor_home, client, out);
 }
 
 /* The "data" of client's row in `clients --json` (cl), or NULL. */
@@ -1806,6 +1914,150 @@ test_stale_per_client(void **state)
     assert_int_equal(false_alarm, 0);
     assert_int_equal(moved, 0);
     assert_int_equal(quiet, 0);
+}
+
+/* Sam shares and the counselor syncs; then Alex enrolls, writes risk language and syncs
+ * (home alex, id aid); the counselor is left pointed at l, a relay to the real server
+ * in mode more (struct liar) for Alex's stream, and is the one who runs commands. */
+static void
+alex_behind_relay(struct fx *f, char alex[4300], char aid[DBK_ID_TEXT_LEN + 1], struct liar *l,
+                  int more)
+{
+    journal_seen_by_counselor(f);
+    add_client(f, "Alex", alex, aid);
+    as(alex);
+    tc_ok(tc_cli("journal", "-m", "I want to die; used again last night.", NULL), "alex journal");
+    tc_ok(tc_cli("sync", NULL), "alex sync");
+    shared_stream_in(alex, aid, l->fail_stream);
+    l->relay_port = f->srv.port;
+    l->relay_more = more;
+    liar_start(l);
+    counselor_asks(f, l);
+    as(f->p.counselor_home);
+}
+
+/*
+ * A stream this device never pulled is not "as of" any sync. Sam shares and the
+ * counselor syncs; then Alex enrolls, writes risk language and syncs. The server
+ * (every request passed to the real one) hands the counselor Alex's grant, so this
+ * device holds Alex's stream, but leaves that stream out of every pull, sync after
+ * sync. Alex's review and row must say their data is as of never (none of it was
+ * ever pulled), stale: an "as of" of the sync that brought the grant says the entries
+ * Alex wrote before it are shown, and the journal with risk language is not. Counted:
+ * forms with an "as of" (leaked), forms called current.
+ */
+static void
+never_pulled(void **state, int more)
+{
+    struct fx *f = *state;
+    char alex[4300], aid[DBK_ID_TEXT_LEN + 1];
+    struct liar l = {0};
+    int leaked = 0, current = 0;
+
+    alex_behind_relay(f, alex, aid, &l, more);
+    sleep(1); /* a time written now differs from Alex's entry's */
+    for (int round = 0; round < 2; round++) {
+        json_t *al = review_json("Alex");
+        const json_t *ad = json_object_get(al, "data");
+        leaked += !json_is_null(json_object_get(ad, "as_of_unix"));
+        current += !json_is_true(json_object_get(ad, "stale"));
+        json_decref(al);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        ad = row_data(cl, aid);
+        leaked += !json_is_null(json_object_get(ad, "as_of_unix"));
+        current += !json_is_true(json_object_get(ad, "stale"));
+        json_decref(cl);
+    }
+    int out = l.relayed_out;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    static const char *const how[] = {
+        "malicious server: a client's stream handed over but never pulled",
+        "malicious server: a client's stream handed over, its first page answered with more "
+        "to come, then left out",
+        "malicious server: a client's stream handed over, its first pull refused as if the "
+        "grant had ended, then left out"};
+    dbk_report(how[more],
+               "a client enrolls, writes risk language and syncs; the server gives the "
+               "counselor the client's grant and leaves the client's stream out of every "
+               "pull (or the first with more to come, or refused); the counselor reviews the "
+               "client and lists the caseload, twice",
+               "forms that give the never-pulled client's data an \"as of\" (leaked): %d of 4; "
+               "forms that call it current: %d of 4; pulls the server left it out of: %d",
+               leaked, current, out);
+    assert_true(out >= 2);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(current, 0);
+}
+
+static void
+test_never_pulled_is_as_of_never(void **state)
+{
+    never_pulled(state, 0);
+}
+
+/* As test_never_pulled_is_as_of_never, the first page of the stream handed over (all of
+ * it) answered with more to come, the stream left out of every pull after it: its cursor
+ * moved, but it was never brought up to date. */
+static void
+test_first_page_only_is_as_of_never(void **state)
+{
+    never_pulled(state, 1);
+}
+
+/* As test_never_pulled_is_as_of_never, the first pull of the stream handed over refused
+ * as if the grant had ended (its reading ends here, and is not asked for again until
+ * the grants say otherwise). */
+static void
+test_first_pull_refused_is_as_of_never(void **state)
+{
+    never_pulled(state, 2);
+}
+
+/*
+ * A stream answered twice in one answer: an error, then "nothing new, no more" with
+ * its records dropped (withheld), every sync. Alex enrolls, writes risk language and
+ * syncs; the counselor reviews Alex and lists the caseload, twice. What the second
+ * answer says is the server's word, as any "no more" is; the signed stream head must
+ * then say what was withheld. Counted: forms that call Alex's data current without
+ * flagging entries withheld (leaked); forms that call it current (the server's word).
+ */
+static void
+test_answered_twice_is_not_silent(void **state)
+{
+    struct fx *f = *state;
+    char alex[4300], aid[DBK_ID_TEXT_LEN + 1];
+    struct liar l = {0};
+    int leaked = 0, current = 0;
+
+    alex_behind_relay(f, alex, aid, &l, 3);
+    for (int round = 0; round < 2; round++) {
+        json_t *al = review_json("Alex");
+        bool cur = json_is_false(json_object_get(json_object_get(al, "data"), "stale"));
+        current += cur;
+        leaked += cur && json_integer_value(
+                             json_object_get(json_object_get(al, "withheld"), "records")) < 1;
+        json_decref(al);
+        json_t *cl = cli_json("--json", "clients", NULL);
+        const json_t *row = client_row(cl, "Alex", NULL);
+        cur = json_is_false(json_object_get(row_data(cl, aid), "stale"));
+        current += cur;
+        leaked += cur && json_integer_value(
+                             json_object_get(json_object_get(row, "withheld"), "records")) < 1;
+        json_decref(cl);
+    }
+    int out = l.relayed_out;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: a stream answered twice, an error then nothing new",
+               "a client enrolls, writes risk language and syncs; the server answers the "
+               "client's stream twice in every pull, an error and then no records and no "
+               "more; the counselor reviews the client and lists the caseload, twice",
+               "forms that call the client's data current without flagging entries "
+               "withheld (leaked): %d of 4; forms that call it current: %d of 4; pulls: %d",
+               leaked, current, out);
+    assert_true(out >= 2);
+    assert_int_equal(leaked, 0);
 }
 
 /*
@@ -1984,6 +2236,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pull_not_answered_is_not_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_per_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_never_pulled_is_as_of_never, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_page_only_is_as_of_never, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_pull_refused_is_as_of_never, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answered_twice_is_not_silent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
