@@ -1148,8 +1148,10 @@ struct liar {
     /* "fail_one": this stream answered with an error, every other one with nothing new;
      * "forbid_one": this one refused as if the reader's access had ended. */
     char fail_stream[DBK_ID_TEXT_LEN + 1];
-    /* GET /v1/grants: when body is not NULL, else 503. */
+    /* GET /v1/grants: when body is not NULL, else 503; with real_port, only the first
+     * request so, every later one relayed to the real server on that port. */
     struct answer grants;
+    int real_port, asked_grants;
     pthread_t th;
 };
 
@@ -1192,6 +1194,32 @@ liar_sync(const struct liar *l, const char *body)
     json_decref(a);
     json_decref(req);
     return out;
+}
+
+/* The request req (headers only, no body) relayed to the real server on port, its
+ * answer written to c. */
+static void
+liar_relay(int c, const char *req, int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                            .sin_port = htons((uint16_t)port)};
+    char buf[8192];
+    ssize_t r;
+    const char *end = strstr(req, "\r\n\r\n");
+    int u = socket(AF_INET, SOCK_STREAM, 0);
+    if (u < 0 || end == NULL || connect(u, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (u >= 0)
+            close(u);
+        return;
+    }
+    /* Asked to close once answered, so that its end is the answer's. */
+    int n = snprintf(buf, sizeof buf, "%.*s\r\nConnection: close\r\n\r\n", (int)(end - req), req);
+    if (n > 0 && (size_t)n < sizeof buf && write(u, buf, (size_t)n) == n)
+        while ((r = read(u, buf, sizeof buf)) > 0)
+            if (write(c, buf, (size_t)r) != r)
+                break;
+    close(u);
 }
 
 static void
@@ -1246,6 +1274,9 @@ liar_run(void *arg)
         } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
             l->asked_whole++;
             liar_answer(c, &l->whole);
+        } else if (strncmp(req, "GET /v1/grants ", 15) == 0 && l->real_port != 0 &&
+                   l->asked_grants++ > 0) {
+            liar_relay(c, req, l->real_port);
         } else if (strncmp(req, "GET /v1/grants ", 15) == 0 && l->grants.body != NULL) {
             liar_answer(c, &l->grants);
         } else {
@@ -1915,6 +1946,76 @@ test_still_ended_is_said(void **state)
 }
 
 /*
+ * The review's pull ends a reading and refuses a key grant; the grants fetched again
+ * undo the end and the review pulls again. The server moves its grants_seq, refuses
+ * the client's stream in each pull, and answers the pull's grants with the client's
+ * grant listed revoked beside bytes that are no grant (refused); the grants fetched
+ * again are the real server's (the grant active: the end undone). The review's JSON
+ * "data" must count the first pull's refused grant, which stderr said, not the second
+ * pull's alone. Counted: the refused grants the JSON gives.
+ */
+static void
+test_pull_again_keeps_the_first_refusals(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], other[DBK_ID_TEXT_LEN + 1], body[512], grants[2048];
+    char one[600], bad[600];
+    struct liar l = {0};
+    dbk_id junk;
+
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    shared_stream_of(f, f->p.client_id, sid);
+    randombytes_buf(junk.b, sizeof junk.b);
+    dbk_id_to_text(&junk, other);
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    long long at = (long long)time(NULL) * 1000 - 60000;
+    snprintf(one, sizeof one,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
+             sid, f->p.client_id, f->p.counselor_id, at);
+    snprintf(bad, sizeof bad,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
+             other, f->p.client_id, f->p.counselor_id);
+    l.grants_seq = strtoll(seq, NULL, 10) + 1;
+    snprintf(grants, sizeof grants, "{\"grants\":[%s,%s],\"grants_seq\":%lld}", one, bad,
+             l.grants_seq);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants = (struct answer){200, grants};
+    l.real_port = atoi(strrchr(f->srv.base_url, ':') + 1);
+    l.sync = "forbid_one";
+    snprintf(l.fail_stream, sizeof l.fail_stream, "%s", sid);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_int_t counted =
+        json_integer_value(json_object_get(json_object_get(j, "data"), "refused_grants"));
+    bool said = contains(r.err, "key grant(s) this device refused");
+    int asked = l.asked_grants, pulls = l.asked_sync;
+    if (counted < 1)
+        fprintf(stderr, "review, pulled again: exit %d: %s%s\n", r.status, r.out, r.err);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: a reading ended and undone in the review",
+               "the review's pull refuses the client's stream and a key grant; the grants "
+               "fetched again (the real server's) undo the end and the review pulls again",
+               "grants asked for: %d (2 or more), pulls: %d (2 or more), refused grant said on "
+               "stderr: %s, "
+               "counted in the JSON data: %lld (1)",
+               asked, pulls, said ? "yes" : "no", (long long)counted);
+    assert_true(asked >= 2);
+    assert_true(pulls >= 2);
+    assert_true(said);
+    assert_int_equal(counted, 1);
+}
+
+/*
  * A server that refuses the client's stream once, as if the client had revoked, while
  * its grants and caseload still say the client shares (grants_seq unchanged). The
  * counselor's review meets the refusal in its pull; then the server answers honestly
@@ -1985,6 +2086,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_one_refusal_does_not_stop_the_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_per_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_again_keeps_the_first_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };
