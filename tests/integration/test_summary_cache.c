@@ -47,6 +47,7 @@
 
 #include "session.h"
 #include "summary.h"
+#include "sync.h"
 #include "stream_key.h"
 #include "unlock.h"
 
@@ -1081,6 +1082,37 @@ test_older_client_profile_loses_the_counselors_tables(void **state)
     tc_ok(tc_cli("sync", NULL), "client sync");
 }
 
+/*
+ * A stream dropped from this device (a counselor's own shared one, at enrollment) goes
+ * with its mark of not being brought up to date ("stream_unpulled:<id>"): nothing of
+ * it is left in the profile.
+ */
+static void
+test_stream_dropped_with_its_unpulled_mark(void **state)
+{
+    struct fx *f = *state;
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client;
+    char key[96], id[DBK_ID_TEXT_LEN + 1];
+
+    as(f->p.client_home);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st), 0);
+    dbk_id_to_text(&st.id, id);
+    snprintf(key, sizeof key, "stream_unpulled:%s", id);
+    assert_int_equal(dbk_local_put_int(s.L, key, 1), 0);
+    assert_int_equal(dbk_sync_stream_drop(&s, &st.id), 0);
+    int gone = dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st);
+    int64_t mark = dbk_local_get_int(s.L, key, -1);
+    bool any = dbk_local_has_prefix(s.L, "stream_unpulled:");
+    dbk_session_close(&s);
+    assert_int_not_equal(gone, 0);
+    assert_int_equal(mark, -1);
+    assert_false(any);
+}
+
 int
 main(void)
 {
@@ -1095,6 +1127,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mark_sees_a_reused_rowid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_documents_that_do_not_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_set_after_open_has_its_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_dropped_with_its_unpulled_mark, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_older_client_profile_loses_the_counselors_tables,
                                         setup, teardown),
     };
