@@ -1839,6 +1839,35 @@ test_stale_per_client(void **state)
     assert_int_equal(quiet, 0);
 }
 
+/* The scene of a reading ended while the caseload says the client shares: the
+ * counselor reviewed once against the real server; seq its grants_seq, sid the client's
+ * stream, body a caseload listing the client active, one the client's grant listed
+ * revoked (unsigned: the server's word), bad a grant of another stream whose bytes are
+ * no grant. */
+static void
+ended_scene(struct fx *f, char *seq, char *sid, char *body, char *one, char *bad)
+{
+    char other[DBK_ID_TEXT_LEN + 1];
+    dbk_id junk;
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, 32);
+    shared_stream_of(f, f->p.client_id, sid);
+    randombytes_buf(junk.b, sizeof junk.b);
+    dbk_id_to_text(&junk, other);
+    snprintf(body, 512, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    long long at = (long long)time(NULL) * 1000 - 60000;
+    snprintf(one, 600,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
+             sid, f->p.client_id, f->p.counselor_id, at);
+    snprintf(bad, 600,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
+             other, f->p.client_id, f->p.counselor_id);
+}
+
 /*
  * The review's "still ended" branch: the grants say revoked while the caseload says
  * active. The server refuses Sam's stream in the pull, its grants list Sam's grant
@@ -1855,29 +1884,11 @@ static void
 test_still_ended_is_said(void **state)
 {
     struct fx *f = *state;
-    char seq[32], sid[DBK_ID_TEXT_LEN + 1], other[DBK_ID_TEXT_LEN + 1], body[512], grants[2][2048];
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], body[512], grants[2][2048], one[600], bad[600];
     struct liar l = {0};
-    dbk_id junk;
     int leaked = 0, unwarned = 0;
 
-    journal_seen_by_counselor(f);
-    json_decref(review_json("Sam R"));
-    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
-    shared_stream_of(f, f->p.client_id, sid);
-    randombytes_buf(junk.b, sizeof junk.b);
-    dbk_id_to_text(&junk, other);
-    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
-             f->p.client_id);
-    long long at = (long long)time(NULL) * 1000 - 60000;
-    char one[600], bad[600];
-    snprintf(one, sizeof one,
-             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
-             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
-             sid, f->p.client_id, f->p.counselor_id, at);
-    snprintf(bad, sizeof bad,
-             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
-             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
-             other, f->p.client_id, f->p.counselor_id);
+    ended_scene(f, seq, sid, body, one, bad);
     snprintf(grants[0], sizeof grants[0], "{\"grants\":[%s],\"grants_seq\":%s}", one, seq);
     snprintf(grants[1], sizeof grants[1], "{\"grants\":[%s,%s],\"grants_seq\":%s}", one, bad, seq);
     l.one = l.whole = (struct answer){200, body};
@@ -1958,28 +1969,10 @@ static void
 test_pull_again_keeps_the_first_refusals(void **state)
 {
     struct fx *f = *state;
-    char seq[32], sid[DBK_ID_TEXT_LEN + 1], other[DBK_ID_TEXT_LEN + 1], body[512], grants[2048];
-    char one[600], bad[600];
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], body[512], grants[2048], one[600], bad[600];
     struct liar l = {0};
-    dbk_id junk;
 
-    journal_seen_by_counselor(f);
-    json_decref(review_json("Sam R"));
-    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
-    shared_stream_of(f, f->p.client_id, sid);
-    randombytes_buf(junk.b, sizeof junk.b);
-    dbk_id_to_text(&junk, other);
-    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
-             f->p.client_id);
-    long long at = (long long)time(NULL) * 1000 - 60000;
-    snprintf(one, sizeof one,
-             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
-             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
-             sid, f->p.client_id, f->p.counselor_id, at);
-    snprintf(bad, sizeof bad,
-             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
-             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
-             other, f->p.client_id, f->p.counselor_id);
+    ended_scene(f, seq, sid, body, one, bad);
     l.grants_seq = strtoll(seq, NULL, 10) + 1;
     snprintf(grants, sizeof grants, "{\"grants\":[%s,%s],\"grants_seq\":%lld}", one, bad,
              l.grants_seq);
