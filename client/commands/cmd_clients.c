@@ -368,13 +368,11 @@ warn_unlisted(const json_t *out)
 static void
 readings_ended(dbk_session *s, const json_t *caseload, const json_t *aliases, json_t **fresh)
 {
-    bool again;
+    size_t again;
     size_t refused;
     json_t *ended = dbk_review_readings_ended(s, caseload, NULL, fresh, &again, &refused), *v;
     const char *k;
-    if (again)
-        dbk_out_warn_forged(
-            (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    dbk_out_warn_forged(again);
     dbk_out_warn_refused_grants(refused);
     json_object_foreach(ended, k, v)
     {

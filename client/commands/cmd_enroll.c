@@ -390,12 +390,12 @@ store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const
      * disk) would leave a profile that neither syncs nor enrolls again. */
     if ((rc = dbk_local_put(s->L, "server_id", server_id->b, DBK_ID_BYTES)) != DBK_OK ||
         (rc = dbk_local_put_text(s->L, "server", s->server)) != DBK_OK ||
-        (rc = dbk_local_put_int(s->L, "role", role)) != DBK_OK)
+        (rc = dbk_local_set_role(s->L, role)) != DBK_OK)
         return rc;
     if (u->kind == DBK_LINK_SETUP) { /* a counselor owns only a private stream */
         dbk_local_stream shared;
         if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK &&
-            (rc = dbk_local_stream_drop(s->L, &shared.id)) != DBK_OK)
+            (rc = dbk_sync_stream_drop(s, &shared.id)) != DBK_OK)
             return rc;
     }
     if ((rc = dbk_local_put_int(s->L, "restore_generation", generation)) == DBK_OK &&

@@ -164,9 +164,10 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
     dbk_local_put(s->L, "device", s->device.b, 16);
     dbk_local_put(s->L, "server_id", s->server_id.b, 16);
     dbk_local_put_text(s->L, "server", s->server);
-    dbk_local_put_int(s->L, "role", role_n);
     dbk_local_put(s->L, "login_pk", pk->login_pk, 32);
-    rc = open_account(s, token, pass);
+    /* The role with its tables (a counselor's counts and summaries), in this transaction. */
+    if ((rc = dbk_local_set_role(s->L, role_n)) == DBK_OK)
+        rc = open_account(s, token, pass);
     sodium_memzero(token, sizeof token);
     if (rc == DBK_OK)
         rc = dbk_refresh_grants(s, NULL);

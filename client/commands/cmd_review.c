@@ -158,15 +158,13 @@ static void
 reading_ended_check(dbk_session *s, const json_t *caseload, const dbk_id *client, const char *label,
                     json_t **fresh)
 {
-    bool again;
+    size_t again;
     char when[32];
     if (caseload == NULL)
         return; /* the consent not checked now */
     size_t refused;
     json_t *ended = dbk_review_readings_ended(s, caseload, client, fresh, &again, &refused);
-    if (again)
-        dbk_out_warn_forged(
-            (size_t)json_integer_value(json_object_get(*fresh, "refused_revisions")));
+    dbk_out_warn_forged(again);
     dbk_out_warn_refused_grants(refused);
     json_t *at = json_object_iter_value(json_object_iter(ended));
     if (at != NULL) {

@@ -858,31 +858,39 @@ ended_listed_active(dbk_session *s, const json_t *caseload, const char *only)
 
 json_t *
 dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
-                          json_t **fresh, bool *pulled_again, size_t *refused_grants)
+                          json_t **fresh, size_t *forged_again, size_t *refused_grants)
 {
     char t[DBK_ID_TEXT_LEN + 1];
     const char *one = only != NULL ? (dbk_id_to_text(only, t), t) : NULL, *k;
     json_t *ended = ended_listed_active(s, caseload, one), *v;
-    json_int_t latest = 0;
+    json_int_t latest = 0, grants_again = 0;
     size_t n = json_object_size(ended);
     dbk_trust_report tr = {0}; /* what the grants fetched again refused */
 
-    *pulled_again = false;
+    *forged_again = 0;
     if (n > 0 && dbk_refresh_grants(s, &tr) == DBK_OK) {
         json_decref(ended);
         ended = ended_listed_active(s, caseload, one);
         if (json_object_size(ended) < n) { /* an end undone: pull again */
             json_t *again = dbk_review_freshen(s, false);
+            /* The data counts both pulls' refusals; the caller says the second's only
+             * (the first's were said with the first pull). */
+            static const char *const counts[] = {"refused_revisions", "refused_grants"};
+            json_int_t forged = json_integer_value(json_object_get(again, counts[0]));
+            grants_again = json_integer_value(json_object_get(again, counts[1]));
+            for (size_t i = 0; i < 2; i++)
+                json_object_set_new(
+                    again, counts[i],
+                    json_integer(json_integer_value(json_object_get(again, counts[i])) +
+                                 json_integer_value(json_object_get(*fresh, counts[i]))));
             json_decref(*fresh);
             *fresh = again;
-            *pulled_again = true;
+            *forged_again = (size_t)forged;
             json_decref(ended);
             ended = ended_listed_active(s, caseload, one);
         }
     }
-    *refused_grants =
-        tr.bad_grants + tr.replaced_grants +
-        (*pulled_again ? (size_t)json_integer_value(json_object_get(*fresh, "refused_grants")) : 0);
+    *refused_grants = tr.bad_grants + tr.replaced_grants + (size_t)grants_again;
     json_object_set_new(
         *fresh, "refused_grants",
         json_integer((json_int_t)(tr.bad_grants + tr.replaced_grants) +

@@ -66,7 +66,9 @@ json_t *dbk_review_freshness_of(const json_t *fresh, const json_t *stale, int64_
  * "active"; only, when not NULL, that client alone): a server restored, or one that
  * says two things, with no new grants_seq to make this device look again. The grants
  * are fetched again and, an end undone, the data pulled again (*fresh replaced by
- * dbk_review_freshen's, *pulled_again: its refused_revisions are the caller's to say).
+ * dbk_review_freshen's, its refused_revisions and refused_grants counting both pulls';
+ * *forged_again: the revisions the pull again refused, the caller's to say, 0 when it
+ * did not pull again).
  * Still ended: *fresh is not current (pulled false, stale true, reading_ended_at: the
  * latest end, Unix ms). *refused_grants: the key grants refused by the grants fetched
  * again and by the pull again (also added to *fresh's refused_grants), for the caller
@@ -75,6 +77,6 @@ json_t *dbk_review_freshness_of(const json_t *fresh, const json_t *stale, int64_
  * empty when none.
  */
 json_t *dbk_review_readings_ended(dbk_session *s, const json_t *caseload, const dbk_id *only,
-                                  json_t **fresh, bool *pulled_again, size_t *refused_grants);
+                                  json_t **fresh, size_t *forged_again, size_t *refused_grants);
 
 #endif

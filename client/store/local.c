@@ -347,7 +347,8 @@ read_older_schema(dbk_local *L)
  * all on every open (the triggers most) was a fixed cost of each command (issue 20).
  * The role is the profile's meta "role" (none in a new file): a counselor's profile
  * keeps the stream heads' counts, summaries and deletes (counselor_part), any other
- * drops them (client_part).
+ * drops them (client_part); a role set after the open (a counselor's enroll or login)
+ * applies its part at once, in the transaction that sets it (dbk_local_set_role).
  * The statements run in one transaction with the stamp and, where the counts are
  * kept, with the counts taken again from the records (recount), so no write is ever
  * missed by them: a file made before record_counts, last opened by a build whose schema
@@ -357,13 +358,26 @@ read_older_schema(dbk_local *L)
  * read_older_schema instead. L->has_counselor_part says whether the file's counts and
  * summaries are this build's to read.
  */
+/* The schema's statements for a profile that keeps (keep) or drops the counselor's part,
+ * the counts taken again where kept, and the stamp: in the caller's transaction. */
+static int
+schema_run(dbk_local *L, bool keep)
+{
+    const char *part = keep ? counselor_part : client_part;
+    char stamp[48];
+    int rc;
+    snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", schema_stamp(part));
+    if ((rc = exec(L, schema_head)) == DBK_OK && (rc = exec(L, part)) == DBK_OK &&
+        (rc = exec(L, schema_tail)) == DBK_OK && (!keep || (rc = exec(L, recount)) == DBK_OK))
+        rc = exec(L, stamp);
+    return rc;
+}
+
 static int
 apply_schema(dbk_local *L, bool readonly)
 {
     bool keep = dbk_local_get_int(L, "role", DBK_ROLE_NONE) == DBK_ROLE_COUNSELOR;
-    const char *part = keep ? counselor_part : client_part;
-    int want = schema_stamp(part), have = -1, rc;
-    char stamp[48];
+    int want = schema_stamp(keep ? counselor_part : client_part), have = -1, rc;
     sqlite3_stmt *s = prep(L, "PRAGMA user_version");
     if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
         have = sqlite3_column_int(s, 0);
@@ -374,16 +388,30 @@ apply_schema(dbk_local *L, bool readonly)
     }
     if (readonly)
         return read_older_schema(L);
-    snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", want);
     if ((rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
         return rc;
-    if ((rc = exec(L, schema_head)) == DBK_OK && (rc = exec(L, part)) == DBK_OK &&
-        (rc = exec(L, schema_tail)) == DBK_OK && (!keep || (rc = exec(L, recount)) == DBK_OK) &&
-        (rc = exec(L, stamp)) == DBK_OK)
+    if ((rc = schema_run(L, keep)) == DBK_OK)
         rc = exec(L, "COMMIT");
     if (rc != DBK_OK)
         (void)exec(L, "ROLLBACK");
     L->has_counselor_part = rc == DBK_OK && keep;
+    return rc;
+}
+
+int
+dbk_local_set_role(dbk_local *L, int role)
+{
+    bool keep = role == DBK_ROLE_COUNSELOR, own = !dbk_local_in_tx(L);
+    int rc;
+    if (own && (rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
+        return rc;
+    rc = dbk_local_put_int(L, "role", role);
+    if (rc == DBK_OK && keep != L->has_counselor_part && (rc = schema_run(L, keep)) == DBK_OK)
+        L->has_counselor_part = keep;
+    if (own)
+        rc = rc == DBK_OK ? exec(L, "COMMIT") : rc;
+    if (own && rc != DBK_OK)
+        dbk_local_rollback(L);
     return rc;
 }
 
@@ -620,8 +648,14 @@ dbk_local_commit(dbk_local *L)
 void
 dbk_local_rollback(dbk_local *L)
 {
-    if (!sqlite3_get_autocommit(L->db))
-        exec(L, "ROLLBACK");
+    if (sqlite3_get_autocommit(L->db))
+        return;
+    exec(L, "ROLLBACK");
+    /* A role set in the transaction (dbk_local_set_role) is undone with its part. */
+    sqlite3_stmt *s = prep(L, "PRAGMA user_version");
+    if (s != NULL && sqlite3_step(s) == SQLITE_ROW)
+        L->has_counselor_part = sqlite3_column_int(s, 0) == schema_stamp(counselor_part);
+    unprep(L, s);
 }
 
 bool

@@ -72,6 +72,12 @@ enum dbk_local_kind { DBK_LOCAL_SHARED = 1, DBK_LOCAL_PRIVATE = 2 };
  * keeps the stream heads' counts in the file, a client's counts them when asked
  * (dbk_local_record_count). */
 enum { DBK_ROLE_NONE = 0, DBK_ROLE_CLIENT = 1, DBK_ROLE_COUNSELOR = 2 };
+/* Sets the profile's role (meta "role") and, in the same transaction (the caller's, or
+ * its own), the schema's part for it: a counselor's counts (taken again from the
+ * records), summaries and deletes made, a client's dropped. So the rest of the process
+ * that enrolled or logged in meets the tables of the role it has, not of the role the
+ * profile had when it was opened. */
+int dbk_local_set_role(dbk_local *L, int role);
 
 typedef struct dbk_local_stream {
     dbk_id id, owner;

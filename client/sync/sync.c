@@ -99,6 +99,25 @@ unpulled_key(char *out, size_t cap, const char *stream)
     snprintf(out, cap, UNPULLED_PREFIX "%s", stream);
 }
 
+int
+dbk_sync_stream_drop(dbk_session *s, const dbk_id *stream)
+{
+    char key[96], id[DBK_ID_TEXT_LEN + 1];
+    bool own = !dbk_local_in_tx(s->L);
+    int rc;
+    if (own && (rc = dbk_local_begin(s->L)) != DBK_OK)
+        return rc;
+    dbk_id_to_text(stream, id);
+    unpulled_key(key, sizeof key, id);
+    if ((rc = dbk_local_stream_drop(s->L, stream)) == DBK_OK)
+        rc = dbk_local_del(s->L, key);
+    if (own && rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (own && rc != DBK_OK)
+        dbk_local_rollback(s->L);
+    return rc;
+}
+
 /* Marks stream (id text) not brought up to date since at (Unix s), unless it is marked
  * already (the older time stands): see note_pulled. A stream nothing was ever pulled
  * from (cursor 0: one a grant just handed over, say) was never up to date: marked 0

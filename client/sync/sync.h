@@ -99,6 +99,9 @@ int dbk_sync_pull_first(dbk_session *s, dbk_sync_stats *st);
  * earlier). An owner not in *stale had every stream pulled by that sync.
  */
 int dbk_sync_stale_owners(dbk_session *s, json_t **stale, int64_t *pulled_at);
+/* Drops stream from this device (store/local.h dbk_local_stream_drop) with its mark
+ * of not being brought up to date, in one transaction (the caller's, or its own). */
+int dbk_sync_stream_drop(dbk_session *s, const dbk_id *stream);
 
 /* The clinic's help lines as the server lists them now (GET /v1/help-lines; no token
  * needed), for trust/help_pin.h to pin or compare: *lines a new reference, or NULL

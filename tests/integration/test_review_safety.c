@@ -1148,7 +1148,8 @@ struct liar {
     /* "fail_one": this stream answered with an error, every other one with nothing new;
      * "forbid_one": this one refused as if the reader's access had ended. */
     char fail_stream[DBK_ID_TEXT_LEN + 1];
-    /* GET /v1/grants: when body is not NULL, else 503. */
+    /* GET /v1/grants: when body is not NULL, else 503; with real_port, only the first
+     * request so, every later one relayed to the real server on that port. */
     struct answer grants;
     /* When not 0: every request is passed to the real server on this port and its answer
      * passed back, but POST /v1/sync's leaves fail_stream out of its pull (counted); with
@@ -1158,6 +1159,7 @@ struct liar {
     int relay_port;
     int relay_more;
     int relayed_out;
+    int real_port, asked_grants;
     pthread_t th;
 };
 
@@ -1245,15 +1247,15 @@ http_read(int fd, const char *pre, size_t n, size_t *len, size_t *body)
     return m;
 }
 
-/* The request req (n bytes read of it) from c passed to the real server, and its answer
- * passed back: a sync's without l->fail_stream in its pull. */
+/* The request req (n bytes read of it) from c passed to the real server on port, and its
+ * answer passed back: a sync's without l->fail_stream in its pull. */
 static void
-liar_relay(struct liar *l, int c, const char *req, size_t n)
+liar_relay(struct liar *l, int c, const char *req, size_t n, int port)
 {
     size_t len, at, rlen, rat;
     char *q = http_read(c, req, n, &len, &at), *a = NULL;
     struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)l->relay_port),
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0 ||
@@ -1328,7 +1330,7 @@ liar_run(void *arg)
         req[n] = '\0';
         static const struct answer down = {503, ""};
         if (l->relay_port != 0) {
-            liar_relay(l, c, req, n);
+            liar_relay(l, c, req, n, l->relay_port);
         } else if (l->sync != NULL && strncmp(req, "POST /v1/sync ", 14) == 0) {
             /* The body, to its Content-Length. */
             const char *cl = strcasestr(req, "content-length:"), *b = strstr(req, "\r\n\r\n");
@@ -1347,6 +1349,9 @@ liar_run(void *arg)
         } else if (strncmp(req, "GET /v1/caseload ", 17) == 0) {
             l->asked_whole++;
             liar_answer(c, &l->whole);
+        } else if (strncmp(req, "GET /v1/grants ", 15) == 0 && l->real_port != 0 &&
+                   l->asked_grants++ > 0) {
+            liar_relay(l, c, req, n, l->real_port);
         } else if (strncmp(req, "GET /v1/grants ", 15) == 0 && l->grants.body != NULL) {
             liar_answer(c, &l->grants);
         } else {
@@ -2060,6 +2065,35 @@ test_answered_twice_is_not_silent(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/* The scene of a reading ended while the caseload says the client shares: the
+ * counselor reviewed once against the real server; seq its grants_seq, sid the client's
+ * stream, body a caseload listing the client active, one the client's grant listed
+ * revoked (unsigned: the server's word), bad a grant of another stream whose bytes are
+ * no grant. */
+static void
+ended_scene(struct fx *f, char *seq, char *sid, char *body, char *one, char *bad)
+{
+    char other[DBK_ID_TEXT_LEN + 1];
+    dbk_id junk;
+    journal_seen_by_counselor(f);
+    json_decref(review_json("Sam R"));
+    profile_meta(f->p.counselor_home, "grants_seq", seq, 32);
+    shared_stream_of(f, f->p.client_id, sid);
+    randombytes_buf(junk.b, sizeof junk.b);
+    dbk_id_to_text(&junk, other);
+    snprintf(body, 512, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    long long at = (long long)time(NULL) * 1000 - 60000;
+    snprintf(one, 600,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
+             sid, f->p.client_id, f->p.counselor_id, at);
+    snprintf(bad, 600,
+             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
+             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
+             other, f->p.client_id, f->p.counselor_id);
+}
+
 /*
  * The review's "still ended" branch: the grants say revoked while the caseload says
  * active. The server refuses Sam's stream in the pull, its grants list Sam's grant
@@ -2076,29 +2110,11 @@ static void
 test_still_ended_is_said(void **state)
 {
     struct fx *f = *state;
-    char seq[32], sid[DBK_ID_TEXT_LEN + 1], other[DBK_ID_TEXT_LEN + 1], body[512], grants[2][2048];
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], body[512], grants[2][2048], one[600], bad[600];
     struct liar l = {0};
-    dbk_id junk;
     int leaked = 0, unwarned = 0;
 
-    journal_seen_by_counselor(f);
-    json_decref(review_json("Sam R"));
-    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
-    shared_stream_of(f, f->p.client_id, sid);
-    randombytes_buf(junk.b, sizeof junk.b);
-    dbk_id_to_text(&junk, other);
-    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
-             f->p.client_id);
-    long long at = (long long)time(NULL) * 1000 - 60000;
-    char one[600], bad[600];
-    snprintf(one, sizeof one,
-             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
-             "\"created_at\":1,\"expires_at\":0,\"state\":\"revoked\",\"revoked_at\":%lld}",
-             sid, f->p.client_id, f->p.counselor_id, at);
-    snprintf(bad, sizeof bad,
-             "{\"stream\":\"%s\",\"owner\":\"%s\",\"grantee\":\"%s\",\"epoch\":1,"
-             "\"created_at\":1,\"expires_at\":0,\"state\":\"active\",\"grant\":\"AAAA\"}",
-             other, f->p.client_id, f->p.counselor_id);
+    ended_scene(f, seq, sid, body, one, bad);
     snprintf(grants[0], sizeof grants[0], "{\"grants\":[%s],\"grants_seq\":%s}", one, seq);
     snprintf(grants[1], sizeof grants[1], "{\"grants\":[%s,%s],\"grants_seq\":%s}", one, bad, seq);
     l.one = l.whole = (struct answer){200, body};
@@ -2164,6 +2180,58 @@ test_still_ended_is_said(void **state)
                leaked, unwarned);
     assert_int_equal(leaked, 0);
     assert_int_equal(unwarned, 0);
+}
+
+/*
+ * The review's pull ends a reading and refuses a key grant; the grants fetched again
+ * undo the end and the review pulls again. The server moves its grants_seq, refuses
+ * the client's stream in each pull, and answers the pull's grants with the client's
+ * grant listed revoked beside bytes that are no grant (refused); the grants fetched
+ * again are the real server's (the grant active: the end undone). The review's JSON
+ * "data" must count the first pull's refused grant, which stderr said, not the second
+ * pull's alone. Counted: the refused grants the JSON gives.
+ */
+static void
+test_pull_again_keeps_the_first_refusals(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], sid[DBK_ID_TEXT_LEN + 1], body[512], grants[2048], one[600], bad[600];
+    struct liar l = {0};
+
+    ended_scene(f, seq, sid, body, one, bad);
+    l.grants_seq = strtoll(seq, NULL, 10) + 1;
+    snprintf(grants, sizeof grants, "{\"grants\":[%s,%s],\"grants_seq\":%lld}", one, bad,
+             l.grants_seq);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants = (struct answer){200, grants};
+    l.real_port = atoi(strrchr(f->srv.base_url, ':') + 1);
+    l.sync = "forbid_one";
+    snprintf(l.fail_stream, sizeof l.fail_stream, "%s", sid);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_int_t counted =
+        json_integer_value(json_object_get(json_object_get(j, "data"), "refused_grants"));
+    bool said = contains(r.err, "key grant(s) this device refused");
+    int asked = l.asked_grants, pulls = l.asked_sync;
+    if (counted < 1)
+        fprintf(stderr, "review, pulled again: exit %d: %s%s\n", r.status, r.out, r.err);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    dbk_report("malicious server: a reading ended and undone in the review",
+               "the review's pull refuses the client's stream and a key grant; the grants "
+               "fetched again (the real server's) undo the end and the review pulls again",
+               "grants asked for: %d (2 or more), pulls: %d (2 or more), refused grant said on "
+               "stderr: %s, "
+               "counted in the JSON data: %lld (1)",
+               asked, pulls, said ? "yes" : "no", (long long)counted);
+    assert_true(asked >= 2);
+    assert_true(pulls >= 2);
+    assert_true(said);
+    assert_int_equal(counted, 1);
 }
 
 /*
@@ -2241,6 +2309,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_first_pull_refused_is_as_of_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answered_twice_is_not_silent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_again_keeps_the_first_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
     };

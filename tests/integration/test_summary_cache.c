@@ -47,6 +47,7 @@
 
 #include "session.h"
 #include "summary.h"
+#include "sync.h"
 #include "stream_key.h"
 #include "unlock.h"
 
@@ -54,12 +55,14 @@
 #include "dbk/init.h"
 
 #include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -975,6 +978,141 @@ test_documents_that_do_not_parse(void **state)
     free(spoiled);
 }
 
+/* Whether the profile file in home has a table or trigger named name. */
+static bool
+has_object(const char *home, const char *name)
+{
+    char path[4300];
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    bool found;
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = ?1", -1, &q, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return found;
+}
+
+/*
+ * The role set after the profile was opened (a counselor's enroll or login): the
+ * counselor's tables are there for the rest of the process. A new profile (no role: a
+ * client's schema, without summaries or counts) is made a counselor's on the handle
+ * that opened it; its summaries and marks must then be written and read at once.
+ */
+static void
+test_role_set_after_open_has_its_tables(void **state)
+{
+    struct fx *f = *state;
+    char dir[4300];
+    dbk_local *L;
+    dbk_id stream;
+    unsigned char *body = NULL;
+    size_t len = 0;
+    int64_t rows = -1, max_rowid = -1;
+
+    snprintf(dir, sizeof dir, "%s/fresh", f->p.home);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    randombytes_buf(stream.b, sizeof stream.b);
+    assert_int_equal(dbk_local_open(dir, true, &L), 0);
+    assert_int_equal(dbk_local_set_role(L, DBK_ROLE_COUNSELOR), 0);
+    int put = dbk_local_summary_put(L, &stream, (const unsigned char *)"sealed", 6);
+    int got = dbk_local_summary_get(L, &stream, &body, &len);
+    int mark = dbk_local_stream_mark(L, &stream, &rows, &max_rowid);
+    free(body);
+    dbk_local_close(L);
+    assert_int_equal(put, 0);
+    assert_int_equal(got, 0);
+    assert_int_equal(len, 6);
+    assert_int_equal(mark, 0);
+    assert_int_equal(rows, 0);
+}
+
+/*
+ * A client's profile as the previous build left it: every table (the counselor's
+ * counts, summaries and deletes too, kept by their triggers) under the role "client".
+ * Opened by this build it loses them, and its stream heads count as before.
+ */
+static void
+test_older_client_profile_loses_the_counselors_tables(void **state)
+{
+    struct fx *f = *state;
+    dbk_local *L;
+    dbk_local_stream st;
+    dbk_id client;
+    int64_t n[3], own[3];
+
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    /* The previous build's file: the counselor's part made, the role left "client". */
+    assert_int_equal(dbk_local_open(f->p.client_home, false, &L), 0);
+    assert_int_equal(dbk_local_stream_of(L, &client, DBK_LOCAL_SHARED, &st), 0);
+    n[0] = dbk_local_record_count(L, &st.id, NULL);
+    own[0] = dbk_local_authored_count(L, &st.id, NULL, &client);
+    assert_int_equal(dbk_local_set_role(L, DBK_ROLE_COUNSELOR), 0);
+    assert_int_equal(dbk_local_put_int(L, "role", DBK_ROLE_CLIENT), 0);
+    n[1] = dbk_local_record_count(L, &st.id, NULL); /* from the counts the triggers keep */
+    own[1] = dbk_local_authored_count(L, &st.id, NULL, &client);
+    dbk_local_close(L);
+    assert_true(has_object(f->p.client_home, "record_counts"));
+    assert_true(has_object(f->p.client_home, "summaries"));
+
+    assert_int_equal(dbk_local_open(f->p.client_home, false, &L), 0);
+    n[2] = dbk_local_record_count(L, &st.id, NULL);
+    own[2] = dbk_local_authored_count(L, &st.id, NULL, &client);
+    dbk_local_close(L);
+    static const char *const gone[] = {
+        "record_counts",        "record_deletes",       "summaries",
+        "records_count_insert", "records_count_delete", "records_count_update",
+        "records_mark_delete"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (has_object(f->p.client_home, gone[i]))
+            fail_msg("the client's profile kept %s", gone[i]);
+    assert_true(n[0] >= 2); /* the craving and the journal */
+    assert_int_equal(n[1], n[0]);
+    assert_int_equal(n[2], n[0]);
+    assert_int_equal(own[1], own[0]);
+    assert_int_equal(own[2], own[0]);
+    /* And the client's commands go on. */
+    as(f->p.client_home);
+    tc_ok(tc_cli("craving", "--intensity", "2", "--outcome", "resisted", NULL), "craving");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+}
+
+/*
+ * A stream dropped from this device (a counselor's own shared one, at enrollment) goes
+ * with its mark of not being brought up to date ("stream_unpulled:<id>"): nothing of
+ * it is left in the profile.
+ */
+static void
+test_stream_dropped_with_its_unpulled_mark(void **state)
+{
+    struct fx *f = *state;
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_id client;
+    char key[96], id[DBK_ID_TEXT_LEN + 1];
+
+    as(f->p.client_home);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st), 0);
+    dbk_id_to_text(&st.id, id);
+    snprintf(key, sizeof key, "stream_unpulled:%s", id);
+    assert_int_equal(dbk_local_put_int(s.L, key, 1), 0);
+    assert_int_equal(dbk_sync_stream_drop(&s, &st.id), 0);
+    int gone = dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st);
+    int64_t mark = dbk_local_get_int(s.L, key, -1);
+    bool any = dbk_local_has_prefix(s.L, "stream_unpulled:");
+    dbk_session_close(&s);
+    assert_int_not_equal(gone, 0);
+    assert_int_equal(mark, -1);
+    assert_false(any);
+}
+
 int
 main(void)
 {
@@ -988,6 +1126,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_documents_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_sees_a_reused_rowid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_documents_that_do_not_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_set_after_open_has_its_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_dropped_with_its_unpulled_mark, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_older_client_profile_loses_the_counselors_tables,
+                                        setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
