@@ -2084,6 +2084,16 @@ test_answered_twice_is_not_silent(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/* Whether a review's or row's data and withheld say "current, nothing withheld" with
+ * no doubt: not stale, no record withheld, cannot_tell false. */
+static bool
+all_clear(const json_t *data, const json_t *withheld)
+{
+    return json_is_false(json_object_get(data, "stale")) &&
+           json_integer_value(json_object_get(withheld, "records")) < 1 &&
+           !json_is_true(json_object_get(withheld, "cannot_tell"));
+}
+
 /*
  * A brand-new client's stream withheld whole. Alex enrolls, writes risk language and
  * syncs (the journal and the stream head Alex's device signed); the server hands the
@@ -2106,18 +2116,14 @@ test_new_stream_withheld_whole_is_said(void **state)
     alex_behind_relay(f, alex, aid, &l, 4);
     json_t *al = review_json("Alex");
     const json_t *w = json_object_get(al, "withheld");
-    leaked += json_is_false(json_object_get(json_object_get(al, "data"), "stale")) &&
-              json_integer_value(json_object_get(w, "records")) < 1 &&
-              !json_is_true(json_object_get(w, "cannot_tell"));
+    leaked += all_clear(json_object_get(al, "data"), w);
     json_decref(al);
     dbk_run_result r = tc_cli("review", "Alex", NULL);
     leaked += !contains(r.out, "!! Data as of") && !says(r.out, "this device cannot tell");
     dbk_run_result_free(&r);
     json_t *cl = cli_json("--json", "clients", NULL);
     w = json_object_get(client_row(cl, "Alex", NULL), "withheld");
-    leaked += json_is_false(json_object_get(row_data(cl, aid), "stale")) &&
-              json_integer_value(json_object_get(w, "records")) < 1 &&
-              !json_is_true(json_object_get(w, "cannot_tell"));
+    leaked += all_clear(row_data(cl, aid), w);
     w = json_object_get(client_row(cl, "Sam R", NULL), "withheld");
     false_alarm += json_is_true(json_object_get(w, "cannot_tell")) ||
                    json_is_true(json_object_get(w, "none_seen"));
