@@ -197,9 +197,11 @@ json_t *
 dbk_co_withheld_json(const dbk_trust_report *r)
 {
     if (r == NULL)
-        return json_pack("{s:n, s:b, s:b}", "records", "cannot_tell", 1, "rolled_back", 0);
-    return json_pack("{s:i, s:b, s:b}", "records", (int)r->withheld, "cannot_tell",
-                     r->heads_unknown > 0, "rolled_back", r->head_rollbacks > 0);
+        return json_pack("{s:n, s:b, s:b, s:b}", "records", "cannot_tell", 1, "rolled_back", 0,
+                         "none_seen", 0);
+    return json_pack("{s:i, s:b, s:b, s:b}", "records", (int)r->withheld, "cannot_tell",
+                     r->heads_unknown > 0 || r->heads_none > 0, "rolled_back",
+                     r->head_rollbacks > 0, "none_seen", r->heads_none > 0);
 }
 
 const dbk_eu_entry *

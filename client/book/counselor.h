@@ -50,8 +50,9 @@ int dbk_co_client_stream(dbk_session *s, const dbk_id *client, dbk_local_stream 
  * client here, or the store failed). dbk_co_withheld_warn: whether r holds what the
  * counselor must be warned of (records withheld, or a head older than one this device
  * saw); dbk_co_withheld_json: r as the JSON says it, {records, cannot_tell,
- * rolled_back}, a new reference; r NULL: a check that could not run, {records: null,
- * cannot_tell: true}.
+ * rolled_back, none_seen}, a new reference (none_seen: no entry and no signed head of
+ * the client's seen here, so cannot_tell too, never "nothing withheld"); r NULL: a
+ * check that could not run, {records: null, cannot_tell: true}.
  */
 int dbk_co_withheld(dbk_session *s, const dbk_id *client, dbk_trust_report *r);
 bool dbk_co_withheld_warn(const dbk_trust_report *r);

@@ -188,7 +188,8 @@ dbk_out_freshness(FILE *out, const json_t *fresh, bool color)
 }
 
 void
-dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char *missing)
+dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, bool none_seen,
+                 const char *missing)
 {
     if (warn && n > 0)
         fprintf(stderr, "daybook: WARNING: %zu entr%s %s's device signed for never reached this "
@@ -198,6 +199,11 @@ dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char 
         fprintf(stderr, "daybook: WARNING: the server handed back an older stream head than "
                         "%s's device signed: it is withholding entries, and %s.\n",
                 who, missing);
+    else if (none_seen)
+        fprintf(stderr,
+                "daybook: no entries seen from %s yet, and no signed count: this device "
+                "cannot tell whether the server withholds any.\n",
+                who);
     else if (unknown)
         fprintf(stderr, "daybook: this device cannot tell whether the server withheld any of "
                         "%s's entries (their device has signed no stream head yet).\n",

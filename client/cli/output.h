@@ -18,9 +18,11 @@ void dbk_out_freshness(FILE *out, const json_t *fresh, bool color);
  * server withholds (book/counselor.h dbk_co_withheld), in the same words. warn: that n
  * entries who's device signed for never reached this device (n 0: that the server
  * handed back an older stream head), and that missing ("this review is missing them").
- * Else unknown: that this device cannot tell.
+ * Else none_seen: that no entry of who's and no signed count were seen, so this device
+ * cannot tell; else unknown: that this device cannot tell.
  */
-void dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, const char *missing);
+void dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, bool none_seen,
+                      const char *missing);
 /* The same when the check itself could not run (the device's store failed): why. */
 void dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing);
 /* The terminal's width when stdout is one, else 80. */

@@ -70,6 +70,9 @@ static const char help[] =
     "      missing them ('daybook review' says so too; tell the clinic)\n"
     "  USE REPORTED, HIGH CRAVING, NO ENTRIES N DAYS, ACCESS REVOKED / EXPIRED,\n"
     "  NOT SHARING\n"
+    "  NO ENTRIES YET, " DBK_REPORT_CASELOAD_NONE_SEEN "  nothing of the client's\n"
+    "      seen here and no count they signed: an empty journal and one the server\n"
+    "      withholds whole look the same (said on stderr too)\n"
     "  " DBK_REPORT_CASELOAD_STALE " TIME  the last sync did not bring this client's\n"
     "      entries up to date: the row shows them as of TIME\n"
     "It pulls first (--offline skips that); the first line says how fresh the data\n"
@@ -83,9 +86,10 @@ static const char help[] =
     "--json: {\"clients\": [...], \"offline\", \"data\"}; each client has its own\n"
     "\"data\" (as_of, pulled, stale: the client's streams and yours), \"flags\",\n"
     "\"unopened\": {\"records\", \"foreign_author\"} (as the review's) and\n"
-    "\"withheld\": {\"records\", \"cannot_tell\", \"rolled_back\"} (null: no stream of the\n"
-    "client here; records null: the check could not run, flagged WITHHELD? NOT\n"
-    "CHECKED).\n";
+    "\"withheld\": {\"records\", \"cannot_tell\", \"rolled_back\", \"none_seen\"} (null: no\n"
+    "stream of the client here; records null: the check could not run, flagged\n"
+    "WITHHELD? NOT CHECKED; none_seen: no entry and no signed count of the client's\n"
+    "seen yet, flagged " DBK_REPORT_CASELOAD_NONE_SEEN ").\n";
 /* clang-format on */
 
 static int
@@ -339,6 +343,7 @@ warn_withheld(const json_t *out)
         dbk_out_withheld(json_string_value(json_object_get(v, "label")), warn,
                          (size_t)json_integer_value(json_object_get(w, "records")),
                          json_is_true(json_object_get(w, "cannot_tell")),
+                         json_is_true(json_object_get(w, "none_seen")),
                          "the caseload's row is missing them");
     }
 }

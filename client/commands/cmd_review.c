@@ -215,7 +215,7 @@ withheld_check(dbk_session *s, const dbk_id *client, json_t *rev)
     }
     json_object_set_new(rev, "withheld", dbk_co_withheld_json(&r));
     dbk_out_withheld("the client", dbk_co_withheld_warn(&r), r.withheld, r.heads_unknown > 0,
-                     "this review is missing them");
+                     r.heads_none > 0, "this review is missing them");
 }
 
 /* What stderr said of entries left out (dbk_out_warn_unopened), in the review itself, so

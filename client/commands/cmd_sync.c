@@ -277,9 +277,10 @@ print_sync_json(const dbk_sync_stats *st, json_t *ended, const json_t *loop)
                                   (int)st->trust.epoch_rollbacks, "revisions",
                                   (int)st->forged_revisions));
     json_object_set_new(j, "withheld",
-                        json_pack("{s:i, s:i, s:i}", "records", (int)st->trust.withheld,
+                        json_pack("{s:i, s:i, s:i, s:i}", "records", (int)st->trust.withheld,
                                   "head_rollbacks", (int)st->trust.head_rollbacks,
-                                  "streams_unknown", (int)st->trust.heads_unknown));
+                                  "streams_unknown", (int)st->trust.heads_unknown, "streams_unseen",
+                                  (int)st->trust.heads_none));
     json_object_set_new(j, "access_changes",
                         json_pack("{s:i, s:i, s:i}", "sent", (int)st->acts.sent, "waiting",
                                   (int)st->acts.pending, "conflicts", (int)st->acts.conflicts));

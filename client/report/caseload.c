@@ -172,6 +172,8 @@ row_flags(struct row *r)
         json_array_append_new(r->flags, json_string("HIGH CRAVING"));
     if (r->quiet_days < 0) {
         json_array_append_new(r->flags, json_string("NO ENTRIES YET"));
+        if (r->held_checked && r->held.heads_none > 0)
+            json_array_append_new(r->flags, json_string(DBK_REPORT_CASELOAD_NONE_SEEN));
     } else if (r->quiet_days >= DBK_REVIEW_QUIET_DAYS) {
         char f[48];
         snprintf(f, sizeof f, "NO ENTRIES %d DAYS", r->quiet_days);

@@ -15,6 +15,10 @@
 /* The flag of a row whose check could not run (the device's store failed): the
  * figures may be missing entries, and nothing says whether they are. First too. */
 #define DBK_REPORT_CASELOAD_UNCHECKED "WITHHELD? NOT CHECKED"
+/* A client's shared stream of which this device holds no entry and never saw the
+ * client's signed stream head (T12): an empty stream and one the server withholds whole
+ * look the same, so the row says it cannot tell rather than nothing. */
+#define DBK_REPORT_CASELOAD_NONE_SEEN "UNSIGNED: CANNOT TELL IF WITHHELD"
 /* The flag of a row of a client whose shared stream this device holds but whom the
  * server's caseload, answered, does not list (a server restored, changed or lying):
  * the row shows what this device holds, never drops a client it showed. The caseload

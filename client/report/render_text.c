@@ -245,7 +245,12 @@ dbk_report_withheld_says(const json_t *r, char *buf, size_t cap, bool *loud)
         snprintf(buf, cap,
                  "!! This device could not check whether the server withheld any "
                  "of the client's entries; this review may be missing some.");
-    else if (json_is_true(json_object_get(w, "cannot_tell"))) {
+    else if (json_is_true(json_object_get(w, "none_seen"))) {
+        *loud = false;
+        snprintf(buf, cap,
+                 "No entries seen from the client yet, and no signed count: this device "
+                 "cannot tell whether the server withholds any.");
+    } else if (json_is_true(json_object_get(w, "cannot_tell"))) {
         *loud = false;
         snprintf(buf, cap,
                  "This device cannot tell whether the server withheld any of the "

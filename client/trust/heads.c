@@ -213,7 +213,8 @@ high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best,
  * since it existed), for records another writer added (a counselor's reviewed record)
  * may fill a gap in the first count. A reader without the key of every epoch up to the
  * stream's does not receive records of the others (README section 11) and cannot tell;
- * nor can one that holds no head.
+ * nor can one that holds no head: heads_unknown when it holds records (or saw a head
+ * once), heads_none when it holds nothing of another's stream and never saw its head.
  */
 int
 dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
@@ -246,7 +247,13 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
     sodium_memzero(key, sizeof key);
     r->head_rollbacks += rollback;
     if (claimed < 0 || !all_epochs) {
-        r->heads_unknown += held > 0;
+        /* Nothing held and no head ever seen: an honest empty stream and one withheld
+         * whole look the same, so it is counted apart (heads_none), not as "nothing
+         * withheld"; one's own new streams are not (this device writes them). */
+        if (held > 0 || claimed >= 0)
+            r->heads_unknown++;
+        else if (!dbk_id_equal(owner, &s->account))
+            r->heads_none++;
         return DBK_OK;
     }
     int64_t missing = claimed - held;

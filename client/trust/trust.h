@@ -147,6 +147,10 @@ typedef struct dbk_trust_report {
     size_t head_rollbacks;  /* a stream head older than one this device already saw */
     size_t heads_unknown;   /* streams holding records but no head this device can check:
                                whether anything is withheld there cannot be told */
+    size_t heads_none;      /* another account's streams of which this device holds no
+                               record and has seen no head of the owner's: nothing seen
+                               and no signed count, so whether the server withholds all
+                               of it cannot be told (T12); one's own are left out */
 } dbk_trust_report;
 
 /* Checks a grant the server handed over and keeps it if it stands (see above). */

@@ -14,6 +14,7 @@
 
 #include "dbk/init.h"
 
+#include <ctype.h>
 #include <setjmp.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -130,6 +131,24 @@ read_first_item(const json_t *r, const char *kind, const char *text)
             return x;
     }
     return NULL;
+}
+
+/* Whether text holds words, its lines wrapped anywhere (each run of white space read as
+ * one space): what a reader sees, whatever the terminal's width. */
+static bool
+says(const char *text, const char *words)
+{
+    size_t n = text != NULL ? strlen(text) : 0, k = 0;
+    char *flat = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)text[i]))
+            flat[k++] = text[i];
+        else if (k == 0 || flat[k - 1] != ' ')
+            flat[k++] = ' ';
+    flat[k] = '\0';
+    bool yes = strstr(flat, words) != NULL;
+    free(flat);
+    return yes;
 }
 
 static int
@@ -1155,7 +1174,8 @@ struct liar {
      * passed back, but POST /v1/sync's leaves fail_stream out of its pull (counted); with
      * relay_more 1, the first time as it is but with more to come; 2, refused
      * (forbidden) the first time; 3, answered twice every time: an error, then its
-     * records dropped with no more to come (withheld). */
+     * records dropped with no more to come (withheld); 4, answered once every time, its
+     * records (its stream head too) dropped with no more to come: "nothing new". */
     int relay_port;
     int relay_more;
     int relayed_out;
@@ -1282,6 +1302,10 @@ liar_relay(struct liar *l, int c, const char *req, size_t n, int port)
                 json_array_append_new(kept, json_pack("{s:O, s:{s:s, s:s}}", "stream",
                                                       json_object_get(x, "stream"), "error", "code",
                                                       "internal", "message", "x"));
+                json_object_set_new(x, "records", json_array());
+                json_object_set_new(x, "more", json_false());
+                json_array_append(kept, x);
+            } else if (failing && l->relay_more == 4) { /* "nothing new", all dropped */
                 json_object_set_new(x, "records", json_array());
                 json_object_set_new(x, "more", json_false());
                 json_array_append(kept, x);
@@ -2094,6 +2118,92 @@ ended_scene(struct fx *f, char *seq, char *sid, char *body, char *one, char *bad
              other, f->p.client_id, f->p.counselor_id);
 }
 
+/* Whether a review's or row's data and withheld say "current, nothing withheld" with
+ * no doubt: not stale, no record withheld, cannot_tell false. */
+static bool
+all_clear(const json_t *data, const json_t *withheld)
+{
+    return json_is_false(json_object_get(data, "stale")) &&
+           json_integer_value(json_object_get(withheld, "records")) < 1 &&
+           !json_is_true(json_object_get(withheld, "cannot_tell"));
+}
+
+/*
+ * A brand-new client's stream withheld whole. Alex enrolls, writes risk language and
+ * syncs (the journal and the stream head Alex's device signed); the server hands the
+ * counselor Alex's grant and answers Alex's stream once in every pull, "nothing new, no
+ * more", every record dropped. With no head of Alex's seen, an empty journal and one
+ * withheld whole look the same: the review and the caseload (JSON and text, what stdout
+ * keeps) must say this device cannot tell, never "current, nothing withheld". Counted:
+ * forms that call Alex's data current and say nothing of it (leaked). Sam, whose head
+ * the counselor holds, must not be said so (false alarms); nor may Alex's own sync warn
+ * of Alex's own streams, nor the counselor's sync text cry wolf (its JSON counts it).
+ */
+static void
+test_new_stream_withheld_whole_is_said(void **state)
+{
+    struct fx *f = *state;
+    char alex[4300], aid[DBK_ID_TEXT_LEN + 1];
+    struct liar l = {0};
+    int leaked = 0, false_alarm = 0, wolf = 0;
+
+    alex_behind_relay(f, alex, aid, &l, 4);
+    json_t *al = review_json("Alex");
+    const json_t *w = json_object_get(al, "withheld");
+    leaked += all_clear(json_object_get(al, "data"), w);
+    json_decref(al);
+    dbk_run_result r = tc_cli("review", "Alex", NULL);
+    leaked += !contains(r.out, "!! Data as of") && !says(r.out, "this device cannot tell");
+    dbk_run_result_free(&r);
+    json_t *cl = cli_json("--json", "clients", NULL);
+    w = json_object_get(client_row(cl, "Alex", NULL), "withheld");
+    leaked += all_clear(row_data(cl, aid), w);
+    w = json_object_get(client_row(cl, "Sam R", NULL), "withheld");
+    false_alarm += json_is_true(json_object_get(w, "cannot_tell")) ||
+                   json_is_true(json_object_get(w, "none_seen"));
+    json_decref(cl);
+    r = tc_cli("clients", NULL);
+    leaked += !contains(r.out, "STALE") && !contains(r.out, "CANNOT TELL");
+    dbk_run_result_free(&r);
+    json_t *sam = review_json("Sam R");
+    false_alarm += json_is_true(json_object_get(json_object_get(sam, "withheld"), "cannot_tell"));
+    json_decref(sam);
+    json_t *sy = cli_json("--json", "sync", NULL);
+    long long unseen =
+        json_integer_value(json_object_get(json_object_get(sy, "withheld"), "streams_unseen"));
+    json_decref(sy);
+    r = tc_cli("sync", NULL);
+    wolf += contains(r.err, "cannot tell");
+    dbk_run_result_free(&r);
+    int out = l.relayed_out;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    as(alex);
+    r = tc_cli("sync", NULL);
+    wolf += r.status != 0 || contains(r.err, "cannot tell");
+    dbk_run_result_free(&r);
+    sy = cli_json("--json", "sync", NULL);
+    wolf +=
+        json_integer_value(json_object_get(json_object_get(sy, "withheld"), "streams_unseen")) != 0;
+    json_decref(sy);
+    as(f->p.counselor_home);
+    dbk_report("malicious server: a new client's stream withheld whole",
+               "a client enrolls, writes risk language and syncs; the server gives the "
+               "counselor the client's grant and answers the client's stream with nothing "
+               "new, every record and the signed stream head dropped; the counselor reviews "
+               "the client and lists the caseload (JSON and text)",
+               "forms that call the client's data current, nothing withheld, and do not say "
+               "this device cannot tell (leaked): %d of 4; honest client said so (false "
+               "alarms): %d of 2; syncs crying wolf: %d of 3; streams unseen in the "
+               "counselor's sync JSON: %lld; pulls: %d",
+               leaked, false_alarm, wolf, unseen, out);
+    assert_true(out >= 4);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(false_alarm, 0);
+    assert_int_equal(wolf, 0);
+    assert_int_equal(unseen, 1);
+}
+
 /*
  * The review's "still ended" branch: the grants say revoked while the caseload says
  * active. The server refuses Sam's stream in the pull, its grants list Sam's grant
@@ -2308,6 +2418,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_first_page_only_is_as_of_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_pull_refused_is_as_of_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answered_twice_is_not_silent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_stream_withheld_whole_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_still_ended_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_again_keeps_the_first_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
