@@ -1163,10 +1163,10 @@ dbk_local_pending_of(dbk_local *L, const dbk_id *record)
 
 /*
  * The stream head's counts: the current revisions of stream (of one author, or of all
- * when author is NULL), less the record given if its current revision is in stream (and
- * by that author). Two lookups: the current revision through record_put's statement
- * (one per record id, whatever the stream: record_put keeps one), and the counts: in a
- * counselor's profile the stream's rows of record_counts, one per author, summed here
+ * when author is NULL), less the record except (none when NULL) if its current
+ * revision is in stream (and by that author). Two lookups: the current revision through
+ * record_put's statement (one per record id, whatever the stream: record_put keeps one), and the
+ * counts: in a counselor's profile the stream's rows of record_counts, one per author, summed here
  * (in one statement with subqueries the two cost 230,000 instructions to prepare,
  * issue 20); in any other (L->has_counselor_part false) counted over the stream's current
  * rows (records_stream; the author from each row's envelope). -1 on error.
@@ -1180,13 +1180,15 @@ head_count(dbk_local *L, const dbk_id *stream, const dbk_id *except, const dbk_i
 
     if (s == NULL)
         return -1;
-    bind_id(s, 1, except);
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        n = col_is(s, 2, stream) && (author == NULL || col_is(s, 3, author)) ? -1 : 0;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return -1;
+    if (except != NULL) {
+        bind_id(s, 1, except);
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            n = col_is(s, 2, stream) && (author == NULL || col_is(s, 3, author)) ? -1 : 0;
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return -1;
+    }
     if (!L->has_counselor_part) {
         s = author == NULL
                 ? prep(L, "SELECT count(*) FROM records WHERE stream = ?1 AND current = 1")

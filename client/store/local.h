@@ -150,8 +150,8 @@ int dbk_local_record_put_new(dbk_local *L, const unsigned char *env, size_t len)
 typedef void (*dbk_local_record_cb)(const dbk_local_record *r, void *arg);
 /* How many revisions of record wait in the outbox (-1 on error). */
 int64_t dbk_local_pending_of(dbk_local *L, const dbk_id *record);
-/* How many distinct record ids of stream are held here, except the one given (-1 on
- * error): the stream head's count (proto/TRUST.md T12). */
+/* How many distinct record ids of stream are held here, except the one given (none when
+ * except is NULL; -1 on error): the stream head's count (proto/TRUST.md T12). */
 int64_t dbk_local_record_count(dbk_local *L, const dbk_id *stream, const dbk_id *except);
 /* Of those, how many have a current revision whose author is the given account (-1 on
  * error): the head's "own" count. The author is read from the envelope's clear header

@@ -147,6 +147,10 @@ dbk_server_restart(dbk_server *s, const char *const *extra)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, log_file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    /* Its standard output to the log too, not the test's: a test that dies (a sanitizer's
+     * abort) would otherwise leave the server holding ctest's pipe open until the test's
+     * timeout. */
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);
     if (posix_spawn(&s->pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
         die("posix_spawn daybookd");
     posix_spawn_file_actions_destroy(&fa);
