@@ -61,7 +61,32 @@ usage(void)
 
 #define CONSENT_STATE_LEN 32 /* "active", "revoked", "expired", "none" */
 
-static bool listed(const json_t *caseload, const dbk_id *client);
+/* Whether the caseload answered has a row for client; state: its grant_state (the
+ * last row that has one, *entry that row), or "none". */
+static bool
+caseload_row(const json_t *caseload, const dbk_id *client, const json_t **entry,
+             char state[CONSENT_STATE_LEN])
+{
+    size_t i;
+    json_t *v;
+    bool found = false;
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(client, t);
+    snprintf(state, CONSENT_STATE_LEN, "none");
+    json_array_foreach(caseload, i, v)
+    {
+        const char *a = json_string_value(json_object_get(v, "account"));
+        const char *g = json_string_value(json_object_get(v, "grant_state"));
+        if (a == NULL || strcmp(a, t) != 0)
+            continue;
+        found = true;
+        if (g != NULL) {
+            snprintf(state, CONSENT_STATE_LEN, "%s", g);
+            *entry = v;
+        }
+    }
+    return found;
+}
 
 /* Consent: the caseload's word, or offline (or with the server not answering for it)
  * what it said last, into state. *unlisted: the caseload answered without a row for a
@@ -76,29 +101,16 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     state[0] = '\0';
     *entry = NULL;
     *unlisted = false;
-    if (caseload != NULL && !listed(caseload, client) &&
-        dbk_co_client_stream(s, client, &held) == DBK_OK) {
+    if (caseload == NULL) {
+        dbk_co_state_get(s, client, state, CONSENT_STATE_LEN);
+    } else if (!caseload_row(caseload, client, entry, state) &&
+               dbk_co_client_stream(s, client, &held) == DBK_OK) {
         *unlisted = true;
         dbk_co_state_get(s, client, state, CONSENT_STATE_LEN);
         if (state[0] == '\0' || strcmp(state, "none") == 0)
             snprintf(state, CONSENT_STATE_LEN, "unknown");
-    } else if (caseload != NULL) {
-        size_t i;
-        json_t *v;
-        char t[DBK_ID_TEXT_LEN + 1];
-        dbk_id_to_text(client, t);
-        snprintf(state, CONSENT_STATE_LEN, "none");
-        json_array_foreach(caseload, i, v) {
-            const char *a = json_string_value(json_object_get(v, "account"));
-            const char *g = json_string_value(json_object_get(v, "grant_state"));
-            if (a != NULL && g != NULL && strcmp(a, t) == 0) {
-                snprintf(state, CONSENT_STATE_LEN, "%s", g);
-                *entry = v;
-            }
-        }
-        dbk_co_state_put(s, client, state);
     } else {
-        dbk_co_state_get(s, client, state, CONSENT_STATE_LEN);
+        dbk_co_state_put(s, client, state);
     }
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
         strcmp(state, "none") == 0) {
@@ -113,23 +125,6 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
         return DBK_EXIT_FAIL;
     }
     return DBK_EXIT_OK;
-}
-
-/* Whether the caseload answered has a row for client. */
-static bool
-listed(const json_t *caseload, const dbk_id *client)
-{
-    size_t i;
-    json_t *v;
-    char t[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(client, t);
-    json_array_foreach(caseload, i, v)
-    {
-        const char *a = json_string_value(json_object_get(v, "account"));
-        if (a != NULL && strcmp(a, t) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* The server stopped listing the client (check_consent's unlisted): said on stderr, what
