@@ -123,9 +123,10 @@ name_thread(const char *name)
  * to it since the last group, and whenever something the jobs read may be undone: a
  * job rolled back, a group that failed. A store that commits the jobs so far before
  * a job waits for a lock (dbk_store_tx_splits) has made them durable: a failure
- * after that fails only the jobs from that one on. */
+ * after that fails only the jobs from that one on. *split_commits: how many commits
+ * the store made inside the group (its splits), besides the group's own. */
 static dbk_job *
-run_group(dbk_worker *w, dbk_store *st, dbk_job *group)
+run_group(dbk_worker *w, dbk_store *st, dbk_job *group, int64_t *split_commits)
 {
     int rc = dbk_store_tx_begin(st);
     int64_t splits = 0;
@@ -182,6 +183,7 @@ run_group(dbk_worker *w, dbk_store *st, dbk_job *group)
         for (dbk_job *j = undone; j != NULL; j = j->next)
             j->status = rc;
     }
+    *split_commits = splits;
     return rest;
 }
 
@@ -211,7 +213,8 @@ thread_main(void *arg)
         last->next = NULL;
         uv_mutex_unlock(&w->lock);
 
-        dbk_job *rest = run_group(w, t->st, first);
+        int64_t split_commits = 0;
+        dbk_job *rest = run_group(w, t->st, first, &split_commits);
 
         uv_mutex_lock(&w->lock);
         if (rest != NULL) { /* ahead of what came since, in the order they came */
@@ -222,7 +225,7 @@ thread_main(void *arg)
             for (last = first, n = 1; last->next != NULL; last = last->next)
                 n++;
         }
-        w->commits++;
+        w->commits += 1 + (uint64_t)split_commits; /* a split committed too */
         w->jobs += n;
         if (w->deferred) {
             append(&w->unsynced_head, &w->unsynced_tail, first, last);

@@ -881,22 +881,29 @@ run_bg_push(void *arg)
     _exit(st == 200 ? 0 : st == 503 ? 3 : 4);
 }
 
-/* The node's daybook_storage_jobs_pending (queued or running), from /metrics. */
+/* The node's figure name (a line "name value") from /metrics; -1 if missing. */
 static long
-jobs_pending(const dbk_server *s)
+metric(const dbk_server *s, const char *name)
 {
-    char url[256];
+    char url[256], line[80];
     dbk_http_resp r;
     long n = -1;
     const char *p;
     snprintf(url, sizeof url, "%s/metrics", s->base_url);
+    snprintf(line, sizeof line, "\n%s ", name);
     if (dbk_http("GET", url, NULL, NULL, 0, &r) != 0)
         return -1;
-    if (r.status == 200 && r.body != NULL &&
-        (p = strstr(r.body, "\ndaybook_storage_jobs_pending ")) != NULL)
-        n = strtol(p + 30, NULL, 10);
+    if (r.status == 200 && r.body != NULL && (p = strstr(r.body, line)) != NULL)
+        n = strtol(p + strlen(line), NULL, 10);
     dbk_http_resp_free(&r);
     return n;
+}
+
+/* The node's daybook_storage_jobs_pending (queued or running). */
+static long
+jobs_pending(const dbk_server *s)
+{
+    return metric(s, "daybook_storage_jobs_pending");
 }
 
 static void
@@ -1046,6 +1053,8 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     tc_new_client(a, &blk, &co); /* its two streams keep each node's thread busy */
     deadlocks0 = q(look, "SELECT deadlocks FROM pg_stat_database WHERE datname ="
                          " current_database()");
+    long commits0 =
+        metric(a, "daybook_storage_commits_total") + metric(b, "daybook_storage_commits_total");
     for (int round = 0; round < rounds; round++) {
         pid_t p[6];
         int np = 0;
@@ -1088,11 +1097,18 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     }
     deadlocks1 = q(look, "SELECT deadlocks FROM pg_stat_database WHERE datname ="
                          " current_database()");
-    dbk_report("opposite lock orders (PostgreSQL)",
-               "2 daybookd with one storage thread each; node A's group pushes to S1 then "
-               "S2, node B's to S2 then S1, both started while S1 and S2 were held, 3 times",
-               "pushes not stored (503): %d of 18; deadlocks counted by PostgreSQL: %lld", failed,
-               deadlocks1 - deadlocks0);
+    /* Each round the nodes ran 8 groups (4 pushes alone, 2 blockers, the two pairs) and
+     * at least one of the pairs committed its first push before waiting for its second:
+     * daybook_storage_commits_total counts that commit too, not the group once. */
+    long commits = metric(a, "daybook_storage_commits_total") +
+                   metric(b, "daybook_storage_commits_total") - commits0;
+    dbk_report(
+        "opposite lock orders (PostgreSQL)",
+        "2 daybookd with one storage thread each; node A's group pushes to S1 then "
+        "S2, node B's to S2 then S1, both started while S1 and S2 were held, 3 times",
+        "pushes not stored (503): %d of 18; deadlocks counted by PostgreSQL: %lld; "
+        "commits counted by the nodes' metrics: %ld (24 groups or more, and 3 or more splits)",
+        failed, deadlocks1 - deadlocks0, commits);
     if (failed != 0)
         for (int j = 0; j < 2; j++) { /* which statement failed, and why */
             char *log = dbk_server_log(&lone[j]);
@@ -1103,6 +1119,7 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
         }
     assert_int_equal(failed, 0);
     assert_int_equal(deadlocks1 - deadlocks0, 0);
+    assert_true(commits >= 8 * rounds + rounds);
     /* Everything pushed is there: 1 + 2 + 3 rounds' worth in each stream. */
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
     session_end(hold);
