@@ -48,23 +48,35 @@ dbk_local_tz(char *out, size_t cap)
     snprintf(out, cap, "UTC");
 }
 
-int
-dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
-                  dbk_id *out_id)
+/* Saves into the stream with this id, or (stream NULL) this account's stream of kind,
+ * read inside the write transaction with its key: one read of the log's index and its
+ * locks, not one for each statement, and the epoch sealed under is the current one. */
+static int
+save(dbk_session *s, const dbk_id *stream, int kind, const dbk_id *record, json_t *plaintext,
+     dbk_id *out_id)
 {
+    dbk_local_stream st;
     dbk_id head;
     bool own = !dbk_local_in_tx(s->L);
     int rc;
-    dbk_trust_head_id(stream, &head);
-    if (record != NULL && dbk_id_equal(record, &head))
-        return DBK_E_INVALID; /* the stream head is written by sync alone (trust/heads.c) */
+    if (stream != NULL) {
+        dbk_trust_head_id(stream, &head);
+        if (record != NULL && dbk_id_equal(record, &head))
+            return DBK_E_INVALID; /* the stream head is written by sync alone (trust/heads.c) */
+    }
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
-    /* The stream and its key are read inside the write transaction: one read of the
-     * log's index and its locks, not one for each statement. */
     if (own && (rc = dbk_local_begin(s->L)) != DBK_OK)
         return rc;
-    rc = dbk_trust_seal_put(s, stream, record, record == NULL, plaintext, out_id);
+    rc = stream != NULL ? dbk_local_stream_get(s->L, stream, &st)
+                        : dbk_local_stream_of(s->L, &s->account, kind, &st);
+    if (rc == DBK_OK && stream == NULL && record != NULL) {
+        dbk_trust_head_id(&st.id, &head);
+        if (dbk_id_equal(record, &head))
+            rc = DBK_E_INVALID;
+    }
+    if (rc == DBK_OK)
+        rc = dbk_trust_seal_put_st(s, &st, record, record == NULL, plaintext, out_id);
     if (own && rc == DBK_OK)
         rc = dbk_local_commit(s->L);
     if (own && rc != DBK_OK)
@@ -73,15 +85,16 @@ dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, js
 }
 
 int
+dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record, json_t *plaintext,
+                  dbk_id *out_id)
+{
+    return save(s, stream, 0, record, plaintext, out_id);
+}
+
+int
 dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext, dbk_id *out_id)
 {
-    dbk_local_stream st;
-    int rc;
-
-    if ((rc = dbk_unlock(s)) != DBK_OK ||
-        (rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK)
-        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
-    rc = dbk_entry_save_in(s, &st.id, record, plaintext, out_id);
+    int rc = save(s, NULL, kind, record, plaintext, out_id);
     return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
 }
 

@@ -84,6 +84,16 @@ dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, b
                    json_t *plaintext, dbk_id *out_id)
 {
     dbk_local_stream st;
+    int rc;
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK)
+        return rc;
+    return dbk_trust_seal_put_st(s, &st, record, coarse, plaintext, out_id);
+}
+
+int
+dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *record, bool coarse,
+                      json_t *plaintext, dbk_id *out_id)
+{
     dbk_envelope_hdr h;
     unsigned char key[32], *env = NULL;
     size_t len, tlen = 0;
@@ -91,12 +101,10 @@ dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, b
     bool cur;
     int rc;
 
-    if ((rc = dbk_unlock(s)) != DBK_OK ||
-        (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = dbk_stream_key(s, &st.id, st.epoch, key)) != DBK_OK)
+    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_stream_key_of(s, st, st->epoch, key)) != DBK_OK)
         return rc;
     memset(&h, 0, sizeof h);
-    h.stream = st.id;
+    h.stream = st->id;
     if (record != NULL)
         h.record = *record;
     else
@@ -116,7 +124,7 @@ dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, b
         return rc;
     }
     h.rev.device = s->device;
-    h.epoch = st.epoch;
+    h.epoch = st->epoch;
     h.author = s->account;
     text = padded_text(plaintext, &tlen);
     if (text == NULL) {

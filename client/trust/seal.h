@@ -27,5 +27,9 @@ size_t dbk_entry_bucket(const json_t *plaintext, size_t text_len);
  */
 int dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, bool coarse,
                        json_t *plaintext, dbk_id *out_id);
+/* The same into the stream row st, which the caller read in the write transaction it
+ * holds (so its epoch is the current one), without reading the row again. */
+int dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *record,
+                          bool coarse, json_t *plaintext, dbk_id *out_id);
 
 #endif

@@ -54,40 +54,37 @@ cache_add(dbk_session *s, const dbk_id *stream, uint32_t epoch, const unsigned c
 
 /* ---- stream keys ---- */
 
-int
-dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
-                       unsigned char key[32])
+/* The key of (st, epoch), not in the session's cache, from the grant held here. */
+static int
+key_from_grant(dbk_session *s, const dbk_local_stream *st, uint32_t epoch, unsigned char key[32])
 {
-    dbk_local_stream st;
+    const dbk_id *stream = &st->id;
     unsigned char *g = NULL, opk[32], ghash[32];
     size_t len;
     dbk_grant_hdr h;
     char *consent = NULL;
     int rc;
 
-    if (cache_find(s, stream, epoch, key))
-        return DBK_OK;
     if ((rc = dbk_unlock(s)) != DBK_OK)
         return rc;
     if (s->keycache == NULL && (s->keycache = sodium_malloc(sizeof *s->keycache)) != NULL)
         s->keycache->n = 0;
-    if ((rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK ||
-        (rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
+    if ((rc = dbk_local_grant_get(s->L, stream, epoch, &g, &len)) != DBK_OK)
         return rc;
     /* The account's own stream: its key kept in the keyring (T10) by a command that
      * opened it from these very grant bytes, this profile's for (stream, epoch). */
-    bool own = dbk_id_equal(&st.owner, &s->account);
+    bool own = dbk_id_equal(&st->owner, &s->account);
     crypto_generichash(ghash, sizeof ghash, g, len, NULL, 0);
     if (own && dbk_unlock_kept_stream_key(s, stream, epoch, ghash, key)) {
         free(g);
         cache_add(s, stream, epoch, key);
         return DBK_OK;
     }
-    if ((rc = dbk_trust_sign_pk(s, &st.owner, opk)) != DBK_OK) {
+    if ((rc = dbk_trust_sign_pk(s, &st->owner, opk)) != DBK_OK) {
         free(g);
         return rc;
     }
-    dbk_grant_expect e = {&st.owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
+    dbk_grant_expect e = {&st->owner, opk, &s->account, s->keys->box_pk, s->keys->box_sk, 0};
     rc = dbk_grant_open(g, len, &e, &h, key, &consent);
     free(g);
     free(consent);
@@ -101,6 +98,26 @@ dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
         h.epoch == epoch)
         dbk_unlock_keep_stream_key(s, stream, epoch, ghash, key);
     return DBK_OK;
+}
+
+int
+dbk_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch, unsigned char key[32])
+{
+    dbk_local_stream st;
+    int rc;
+    if (cache_find(s, stream, epoch, key))
+        return DBK_OK;
+    if ((rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK)
+        return rc;
+    return key_from_grant(s, &st, epoch, key);
+}
+
+int
+dbk_stream_key_of(dbk_session *s, const dbk_local_stream *st, uint32_t epoch, unsigned char key[32])
+{
+    if (cache_find(s, &st->id, epoch, key))
+        return DBK_OK;
+    return key_from_grant(s, st, epoch, key);
 }
 
 int
