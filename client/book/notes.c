@@ -71,6 +71,38 @@ dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
     return out;
 }
 
+/* What dbk_notes_load_news opens: the stream of the previous record looked up once. */
+struct news_want {
+    dbk_session *s;
+    uint64_t since;
+    bool looked;
+    dbk_id stream;
+    int kind; /* 0: not held */
+};
+
+static bool
+want_news(const dbk_local_record *r, void *arg)
+{
+    struct news_want *w = arg;
+    dbk_local_stream st;
+
+    if (!dbk_id_equal(&r->hdr.author, &w->s->account) && r->hdr.rev.clock > w->since)
+        return true; /* a note or a skill, if it opens and is one */
+    if (!w->looked || !dbk_id_equal(&w->stream, &r->hdr.stream)) {
+        w->looked = true;
+        w->stream = r->hdr.stream;
+        w->kind = dbk_local_stream_get(w->s->L, &r->hdr.stream, &st) == DBK_OK ? st.kind : 0;
+    }
+    return w->kind == DBK_LOCAL_PRIVATE; /* a consent, if it is one */
+}
+
+int
+dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out)
+{
+    struct news_want w = {.s = s, .since = since};
+    return dbk_eu_load_owned_where(s, &s->account, want_news, &w, out);
+}
+
 uint64_t
 dbk_notes_newest(const json_t *notes)
 {
