@@ -71,36 +71,59 @@ dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
     return out;
 }
 
-/* What dbk_notes_load_news opens: the stream of the previous record looked up once. */
+/* What dbk_notes_load_news opens of one of this account's streams. */
 struct news_want {
-    dbk_session *s;
+    const dbk_id *me;
     uint64_t since;
-    bool looked;
-    dbk_id stream;
-    int kind; /* 0: not held */
+    int kind;
 };
 
 static bool
 want_news(const dbk_local_record *r, void *arg)
 {
-    struct news_want *w = arg;
-    dbk_local_stream st;
+    const struct news_want *w = arg;
+    /* A consent, if it is one; a note or a skill, if it opens and is one. */
+    return w->kind == DBK_LOCAL_PRIVATE ||
+           (!dbk_id_equal(&r->hdr.author, w->me) && r->hdr.rev.clock > w->since);
+}
 
-    if (!dbk_id_equal(&r->hdr.author, &w->s->account) && r->hdr.rev.clock > w->since)
-        return true; /* a note or a skill, if it opens and is one */
-    if (!w->looked || !dbk_id_equal(&w->stream, &r->hdr.stream)) {
-        w->looked = true;
-        w->stream = r->hdr.stream;
-        w->kind = dbk_local_stream_get(w->s->L, &r->hdr.stream, &st) == DBK_OK ? st.kind : 0;
-    }
-    return w->kind == DBK_LOCAL_PRIVATE; /* a consent, if it is one */
+struct news {
+    dbk_session *s;
+    uint64_t since;
+    dbk_eu_list *out;
+    int rc;
+};
+
+/* One of this account's streams, from its index in clock order (a query over all of
+ * them sorts every envelope first), into the news in clock order. */
+static void
+news_of_stream(const dbk_local_stream *st, void *arg)
+{
+    struct news *n = arg;
+    struct news_want w = {&n->s->account, n->since, st->kind};
+    dbk_eu_list one;
+
+    if (n->rc != DBK_OK || !dbk_id_equal(&st->owner, &n->s->account))
+        return;
+    if ((n->rc = dbk_eu_load_stream(n->s, &st->id, want_news, &w, NULL, NULL, &one)) != DBK_OK)
+        return;
+    n->rc = dbk_eu_merge(n->out, &one);
+    dbk_eu_free(&one);
 }
 
 int
 dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out)
 {
-    struct news_want w = {.s = s, .since = since};
-    return dbk_eu_load_owned_where(s, &s->account, want_news, &w, out);
+    struct news n = {s, since, out, DBK_OK};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = dbk_local_streams(s->L, news_of_stream, &n);
+    if (rc == DBK_OK)
+        rc = n.rc;
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
 }
 
 uint64_t
