@@ -71,6 +71,61 @@ dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
     return out;
 }
 
+/* What dbk_notes_load_news opens of one of this account's streams. */
+struct news_want {
+    const dbk_id *me;
+    uint64_t since;
+    int kind;
+};
+
+static bool
+want_news(const dbk_local_record *r, void *arg)
+{
+    const struct news_want *w = arg;
+    /* A consent, if it is one; a note or a skill, if it opens and is one. */
+    return w->kind == DBK_LOCAL_PRIVATE ||
+           (!dbk_id_equal(&r->hdr.author, w->me) && r->hdr.rev.clock > w->since);
+}
+
+struct news {
+    dbk_session *s;
+    uint64_t since;
+    dbk_eu_list *out;
+    int rc;
+};
+
+/* One of this account's streams, from its index in clock order (a query over all of
+ * them sorts every envelope first), into the news in clock order. */
+static void
+news_of_stream(const dbk_local_stream *st, void *arg)
+{
+    struct news *n = arg;
+    struct news_want w = {&n->s->account, n->since, st->kind};
+    dbk_eu_list one;
+
+    if (n->rc != DBK_OK || !dbk_id_equal(&st->owner, &n->s->account))
+        return;
+    if ((n->rc = dbk_eu_load_stream(n->s, &st->id, want_news, &w, NULL, NULL, &one)) != DBK_OK)
+        return;
+    n->rc = dbk_eu_merge(n->out, &one);
+    dbk_eu_free(&one);
+}
+
+int
+dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out)
+{
+    struct news n = {s, since, out, DBK_OK};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = dbk_local_streams(s->L, news_of_stream, &n);
+    if (rc == DBK_OK)
+        rc = n.rc;
+    if (rc != DBK_OK)
+        dbk_eu_free(out);
+    return rc;
+}
+
 uint64_t
 dbk_notes_newest(const json_t *notes)
 {

@@ -151,9 +151,12 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
     json_t *v;
     size_t i;
 
-    if (dbk_eu_load(s, &l) != DBK_OK)
+    uint64_t seen = dbk_notes_seen(s);
+
+    /* Not the whole history: the consents and what the counselor wrote since. */
+    if (dbk_notes_load_news(s, seen, &l) != DBK_OK)
         return;
-    *fresh = dbk_notes_from_counselor(s, &l, dbk_notes_seen(s));
+    *fresh = dbk_notes_from_counselor(s, &l, seen);
     json_array_foreach(*fresh, i, v) {
         if (!print)
             continue;

@@ -842,7 +842,9 @@ ended_listed_active(dbk_session *s, const json_t *caseload, const char *only)
             (only == NULL || strcmp(a, only) == 0))
             json_object_set_new(active, a, json_true());
     }
-    if (json_object_size(active) > 0 && dbk_sync_consents(s, &c) == DBK_OK)
+    /* Most caseloads never saw a reading end: then no walk of every client's stream. */
+    if (json_object_size(active) > 0 && dbk_sync_ends_recorded(s) &&
+        dbk_sync_consents(s, &c) == DBK_OK)
         json_array_foreach(c, i, v)
         {
             const char *o = json_string_value(json_object_get(v, "owner"));

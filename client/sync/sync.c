@@ -949,6 +949,12 @@ dbk_sync_consents(dbk_session *s, json_t **out)
     return rc;
 }
 
+bool
+dbk_sync_ends_recorded(dbk_session *s)
+{
+    return dbk_local_has_prefix(s->L, END_PREFIX);
+}
+
 int
 dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char sign_pk[32],
                       unsigned char box_pk[32])

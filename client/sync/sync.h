@@ -114,6 +114,10 @@ int dbk_sync_help_lines(dbk_session *s, json_t **lines);
  * ("revoked", "expired" or "")}]. New reference.
  */
 int dbk_sync_consents(dbk_session *s, json_t **out);
+/* Whether a reading of any stream ever ended here (an end recorded, even one undone
+ * since): when not, no stream dbk_sync_consents lists has an ended_at, and a caller
+ * that wants only those need not walk the streams (3 lookups a client). */
+bool dbk_sync_ends_recorded(dbk_session *s);
 
 int dbk_sync_acts(dbk_session *s, dbk_sync_acts_result *r);
 /* How many acts wait for the server (-1 on a local error); with list, each as
