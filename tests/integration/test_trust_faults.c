@@ -880,6 +880,75 @@ test_second_device_pins(void **state)
     assert_int_equal(planted, 0);
 }
 
+/* A new device of the account of home (id), logged in while the server names the other
+ * role for it (proto/TRUST.md T13): its role, 0 when it kept no profile; *status the
+ * login's exit, *warned whether it said so. */
+static int
+second_device_role(struct fx *f, const char *home, const char *id, int lie, int *status,
+                   bool *warned)
+{
+    char sql[240], hex[33], home2[4300], link[512];
+    dbk_run_result r;
+    dbk_session s;
+    int role = 0;
+
+    setenv("DAYBOOK_HOME", home, 1);
+    cli_ok("sync", NULL, NULL); /* signs the role, as any device that knows it */
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+    /* A server that lies consistently: a counselor's account names no counselor. */
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d%s WHERE id = x'%s';", lie,
+             lie == DBK_ROLE_COUNSELOR ? ", counselor = NULL" : "", hex_of(id, hex));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/second-of-%s", f->p.home, id);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    *status = r.status;
+    *warned = strstr(r.err, "WARNING: the server says this is a") != NULL;
+    dbk_run_result_free(&r);
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return role;
+}
+
+/* A second device of the client, and of the counselor, facing a server that names the
+ * other role for the account (proto/TRUST.md T13): the device takes the role the account
+ * signed, never the server's, and keeps no profile of the other role. */
+static void
+test_second_device_role(void **state)
+{
+    struct fx *f = *state;
+    int st_client, st_counselor;
+    bool w_client, w_counselor;
+
+    int as_client = second_device_role(f, f->p.counselor_home, f->p.counselor_id, DBK_ROLE_CLIENT,
+                                       &st_counselor, &w_counselor);
+    int as_counselor = second_device_role(f, f->p.client_home, f->p.client_id, DBK_ROLE_COUNSELOR,
+                                          &st_client, &w_client);
+    int leaked = (as_client == DBK_ROLE_CLIENT) + (as_counselor == DBK_ROLE_COUNSELOR);
+
+    dbk_report("malicious server: the other role at a second device's login",
+               "the server names the client's account a counselor's, and the counselor's a "
+               "client's, then each signs in on a new device with 'daybook login'",
+               "client's login exit %d%s, role kept %d; counselor's login exit %d%s, role kept "
+               "%d; devices given the server's false role (leaked): %d",
+               st_client, w_client ? " with a warning" : "", as_counselor, st_counselor,
+               w_counselor ? " with a warning" : "", as_client, leaked);
+    assert_int_equal(leaked, 0);
+    assert_int_not_equal(st_client, 0);
+    assert_true(w_client);
+    /* A counselor's account signed in as a client's fails before its role is checked
+     * (its sync finds no stream of a client's), with or without the fix: no profile. */
+    assert_int_not_equal(st_counselor, 0);
+}
+
 /* The client's shared stream and its head's record id, in hex for SQL, from the
  * client's own profile. */
 static void
@@ -974,6 +1043,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stream_key_cache_other_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_keys_kept_no_longer_than_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_written_during_sync, setup, teardown),
     };
     if (dbk_init() != 0)
