@@ -22,6 +22,7 @@
 #include "entry.h"
 #include "links.h"
 #include "net.h"
+#include "output.h"
 #include "pins.h"
 #include "role.h"
 #include "trust.h"
@@ -171,7 +172,10 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
      * first sync (check_role; proto/TRUST.md T13). */
     s->role = role_n;
     if ((rc = dbk_local_set_role(s->L, role_n)) == DBK_OK &&
-        (rc = dbk_local_put_int(s->L, "role_unsigned", 1)) == DBK_OK)
+        (rc = dbk_local_put_int(s->L, "role_unsigned", 1)) == DBK_OK &&
+        /* Its own streams are the account's, not made here: one with nothing seen and
+         * no head is 'cannot tell' (proto/TRUST.md T12). */
+        (rc = dbk_local_put_int(s->L, "joined_by_login", 1)) == DBK_OK)
         rc = open_account(s, token, pass);
     sodium_memzero(token, sizeof token);
     if (rc == DBK_OK)
@@ -245,6 +249,8 @@ first_sync(dbk_ctx *ctx, dbk_session *s, bool *wrong_role, bool *refused)
         else
             dbk_local_rollback(s->L);
     }
+    if (rc == DBK_OK && !*wrong_role)
+        dbk_out_own_unseen(st.trust.own_none);
     if (rc == DBK_OK && !*refused && !*wrong_role) {
         if (ctx->json)
             printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);

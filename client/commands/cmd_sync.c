@@ -278,10 +278,11 @@ print_sync_json(const dbk_sync_stats *st, json_t *ended, const json_t *loop)
                                   (int)st->trust.epoch_rollbacks, "revisions",
                                   (int)st->forged_revisions));
     json_object_set_new(j, "withheld",
-                        json_pack("{s:i, s:i, s:i, s:i}", "records", (int)st->trust.withheld,
+                        json_pack("{s:i, s:i, s:i, s:i, s:i}", "records", (int)st->trust.withheld,
                                   "head_rollbacks", (int)st->trust.head_rollbacks,
                                   "streams_unknown", (int)st->trust.heads_unknown, "streams_unseen",
-                                  (int)st->trust.heads_none));
+                                  (int)st->trust.heads_none, "own_unseen",
+                                  (int)st->trust.own_none));
     json_object_set_new(j, "access_changes",
                         json_pack("{s:i, s:i, s:i}", "sent", (int)st->acts.sent, "waiting",
                                   (int)st->acts.pending, "conflicts", (int)st->acts.conflicts));
@@ -306,6 +307,7 @@ warn_partial(const dbk_sync_stats *st)
                         "withheld entries: their writer has signed no stream head yet (a "
                         "device from before heads), or this device lacks an older key\n",
                 st->trust.heads_unknown);
+    dbk_out_own_unseen(st->trust.own_none);
     if (st->failed_streams > 0 && st->server_error == DBK_E_STORAGE_FULL)
         server_disk_full(st); /* a stream's push refused in a 200 answer */
     else if (st->failed_streams > 0 && st->server_error == DBK_E_CLOCK_AHEAD)

@@ -107,6 +107,19 @@ write_head(dbk_session *s, const dbk_id *stream)
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
 }
 
+int
+dbk_trust_head_first(dbk_session *s, const dbk_id *stream)
+{
+    dbk_id head;
+    json_t *doc = json_pack("{s:s, s:i, s:i, s:i}", "type", "head", "v", 1, "records", 0, "own", 0);
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    dbk_trust_head_id(stream, &head);
+    int rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
+    json_decref(doc);
+    return rc;
+}
+
 bool
 dbk_trust_heads_pending(dbk_session *s)
 {
@@ -214,7 +227,9 @@ high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best,
  * may fill a gap in the first count. A reader without the key of every epoch up to the
  * stream's does not receive records of the others (README section 11) and cannot tell;
  * nor can one that holds no head: heads_unknown when it holds records (or saw a head
- * once), heads_none when it holds nothing of another's stream and never saw its head.
+ * once), heads_none when it holds nothing of another's stream and never saw its head,
+ * own_none the same of one of this account's own streams on a device that 'daybook
+ * login' made (the device that made a stream holds its first head, written then).
  */
 int
 dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
@@ -249,11 +264,16 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
     if (claimed < 0 || !all_epochs) {
         /* Nothing held and no head ever seen: an honest empty stream and one withheld
          * whole look the same, so it is counted apart (heads_none), not as "nothing
-         * withheld"; one's own new streams are not (this device writes them). */
+         * withheld". One's own too on a device that joined by login: the device that
+         * made the stream signed its first head then (dbk_trust_head_first), so an
+         * account that wrote nothing has a head to see; a profile made before first
+         * heads (no "joined_by_login" mark) is left out, as before. */
         if (held > 0 || claimed >= 0)
             r->heads_unknown++;
         else if (!dbk_id_equal(owner, &s->account))
             r->heads_none++;
+        else if (dbk_local_get_int(s->L, "joined_by_login", 0) != 0)
+            r->own_none++;
         return DBK_OK;
     }
     int64_t missing = claimed - held;

@@ -976,6 +976,78 @@ client_shared_hex(struct fx *f, char sh[33], char hh[33])
     }
 }
 
+/* A new device of the client, made by 'daybook login' into home2 (under the pair's
+ * directory): what its first 'daybook sync --json' counts as its own streams with
+ * nothing seen and no signed head (withheld.own_unseen), *said whether it said so in
+ * words. */
+static int
+own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said)
+{
+    char home2[4300];
+    dbk_run_result r;
+    json_t *j;
+
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    if (r.status != 0)
+        fail_msg("login: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "sync", NULL);
+    *said = strstr(r.err, "cannot tell whether the server withholds them") != NULL;
+    j = json_loads(r.out, 0, NULL);
+    if (j == NULL)
+        fail_msg("sync --json: exit %d: %s", r.status, r.err);
+    int n = (int)json_integer_value(json_object_get(json_object_get(j, "withheld"), "own_unseen"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return n;
+}
+
+/* A second device of the client facing a server that withholds the client's own shared
+ * stream whole, records and head (proto/TRUST.md T12): its sync says it cannot tell.
+ * And no wolf cried: a second device of an account that wrote nothing there, before,
+ * with the server honest, says nothing of the kind (the stream's first head, signed when
+ * the client's first device made it, tells it there is nothing). */
+static void
+test_own_stream_withheld_whole(void **state)
+{
+    struct fx *f = *state;
+    char sh[33], hh[33], sql[200], link[512];
+    dbk_run_result r;
+    bool said_honest, said_withheld;
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("sync", NULL, NULL);
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+    int wolf = own_unseen_of_new_device(f, link, "honest", &said_honest);
+
+    cli_ok("journal", "-m", "written on the first device");
+    cli_ok("sync", NULL, NULL);
+    client_shared_hex(f, sh, hh);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", sh);
+    turn_server(f, sql);
+    int told = own_unseen_of_new_device(f, link, "withheld", &said_withheld);
+    int leaked = told == 0 || !said_withheld;
+
+    dbk_report("malicious server: the client's own stream withheld whole from a new device",
+               "the server drops every record of the client's shared stream, its head with "
+               "them, then the client signs in on a new device with 'daybook login'",
+               "streams said 'cannot tell': %d%s; withheld and not told (leaked): %d; a new "
+               "device of the account before it wrote, the server honest: %d said (wolf "
+               "cried)%s",
+               told, said_withheld ? " in words" : "", leaked, wolf,
+               said_honest ? " in words" : "");
+    assert_int_equal(leaked, 0);
+    assert_int_equal(wolf, 0);
+    assert_false(said_honest);
+}
+
 /*
  * An entry written while a sync runs (T12, the head signed at sync). The client has
  * more entries waiting than one round pushes (200); its sync signs the head, and the
@@ -1044,6 +1116,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stream_keys_kept_no_longer_than_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_stream_withheld_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_written_during_sync, setup, teardown),
     };
     if (dbk_init() != 0)
