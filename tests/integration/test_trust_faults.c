@@ -812,6 +812,21 @@ server_key(struct fx *f, const char *column, unsigned char out[32])
     sqlite3_close(db);
 }
 
+/* The login link of the account of home, after a sync of it (what its other devices
+ * need from it: its pin and role records pushed), as 'daybook status' prints it. */
+static void
+login_link_of(const char *home, char link[512])
+{
+    dbk_run_result r;
+    setenv("DAYBOOK_HOME", home, 1);
+    cli_ok("sync", NULL, NULL);
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, 512, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+}
+
 /* A second device of the client (daybook login) facing a server that swapped the
  * counselor's keys for its own: it pins the keys the first device checked against the
  * enrollment code, from the account's own pin record, and refuses the listed ones. */
@@ -825,14 +840,7 @@ test_second_device_pins(void **state)
     dbk_session s;
     dbk_id counselor;
 
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("sync", NULL, NULL);
-    r = tc_cli("status", NULL);
-    const char *p = strstr(r.out, "daybook login '");
-    assert_non_null(p);
-    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
-    dbk_run_result_free(&r);
-
+    login_link_of(f->p.client_home, link);
     server_key(f, "sign_pk", true_s);
     server_key(f, "box_pk", true_b);
     randombytes_buf(fake_s, 32);
@@ -892,13 +900,7 @@ second_device_role(struct fx *f, const char *home, const char *id, int lie, int 
     dbk_session s;
     int role = 0;
 
-    setenv("DAYBOOK_HOME", home, 1);
-    cli_ok("sync", NULL, NULL); /* signs the role, as any device that knows it */
-    r = tc_cli("status", NULL);
-    const char *p = strstr(r.out, "daybook login '");
-    assert_non_null(p);
-    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
-    dbk_run_result_free(&r);
+    login_link_of(home, link); /* its sync signs the role, as any device that knows it */
     /* A server that lies consistently: a counselor's account names no counselor. */
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d%s WHERE id = x'%s';", lie,
              lie == DBK_ROLE_COUNSELOR ? ", counselor = NULL" : "", hex_of(id, hex));
@@ -1015,16 +1017,9 @@ test_own_stream_withheld_whole(void **state)
 {
     struct fx *f = *state;
     char sh[33], hh[33], sql[200], link[512];
-    dbk_run_result r;
     bool said_honest, said_withheld;
 
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("sync", NULL, NULL);
-    r = tc_cli("status", NULL);
-    const char *p = strstr(r.out, "daybook login '");
-    assert_non_null(p);
-    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
-    dbk_run_result_free(&r);
+    login_link_of(f->p.client_home, link);
     int wolf = own_unseen_of_new_device(f, link, "honest", &said_honest);
 
     cli_ok("journal", "-m", "written on the first device");
