@@ -84,6 +84,34 @@ written_here_waits(dbk_session *s, const dbk_id *stream, bool *waits)
     return rc;
 }
 
+struct pending_heads {
+    const dbk_id *head;
+    dbk_revision rev[4];
+    size_t n;
+};
+
+static void
+pending_head_cb(const dbk_local_record *r, void *arg)
+{
+    struct pending_heads *p = arg;
+    if (dbk_id_equal(&r->hdr.record, p->head) && p->n < sizeof p->rev / sizeof p->rev[0])
+        p->rev[p->n++] = r->hdr.rev;
+}
+
+/* Takes out of the outbox the head revisions of stream no server has acknowledged (the
+ * first head, signed when the stream was made, before the first push): the new head
+ * counts at least as much, and one head revision goes with a push, not two. */
+static int
+drop_pending_heads(dbk_session *s, const dbk_id *stream, const dbk_id *head)
+{
+    struct pending_heads p = {.head = head};
+    int rc = dbk_local_pending_in(s->L, stream, pending_head_cb, &p);
+    for (size_t i = 0; rc == DBK_OK && i < p.n; i++)
+        if ((rc = dbk_local_revision_drop_pending(s->L, head, &p.rev[i])) == DBK_E_NOT_FOUND)
+            rc = DBK_OK;
+    return rc;
+}
+
 /* The head of one of this account's own streams, when a record written here waits to
  * be pushed there and the stream holds more record ids than the last head written. */
 static int
@@ -97,11 +125,13 @@ write_head(dbk_session *s, const dbk_id *stream)
     if ((rc = written_here_waits(s, stream, &waits)) != DBK_OK || !waits ||
         !dbk_trust_head_due(s, stream, &count, &own))
         return rc;
+    dbk_trust_head_id(stream, &head);
+    if ((rc = drop_pending_heads(s, stream, &head)) != DBK_OK)
+        return rc;
     json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
                             (json_int_t)count, "own", (json_int_t)own);
     if (doc == NULL)
         return DBK_E_NOMEM;
-    dbk_trust_head_id(stream, &head);
     rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
     json_decref(doc);
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
