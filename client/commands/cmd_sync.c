@@ -476,12 +476,25 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
         localtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     }
+    /* The role, and whether it rests on the server's word alone (proto/TRUST.md T13). */
+    const char *role = s.role == DBK_ROLE_COUNSELOR ? "counselor"
+                       : s.role == DBK_ROLE_CLIENT  ? "client"
+                                                    : NULL;
+    bool unchecked = dbk_local_get_int(s.L, "role_unsigned", 0) != 0;
     if (ctx->json)
-        printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s}\n",
-               s.server, (long long)pending, (long long)last, s.server[0] ? "true" : "false");
+        printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s,"
+               "\"role\":%s%s%s,\"role_checked\":%s}\n",
+               s.server, (long long)pending, (long long)last, s.server[0] ? "true" : "false",
+               role ? "\"" : "", role ? role : "null", role ? "\"" : "",
+               unchecked ? "false" : "true");
     else
         printf("server:     %s\nwaiting:    %lld entries\nlast sync:  %s\n",
                s.server[0] ? s.server : "(not enrolled)", (long long)pending, when);
+    if (!ctx->json && role != NULL)
+        printf("role:       %s%s\n", role,
+               unchecked ? " (the server's word: your account's signed record of it has not "
+                           "reached this device yet)"
+                         : "");
     if (!ctx->json && s.server[0]) {
         /* The link a second device needs: not a secret (the passphrase is). */
         char t[DBK_ID_TEXT_LEN + 1], link[2048];

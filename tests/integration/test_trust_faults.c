@@ -983,7 +983,8 @@ client_shared_hex(struct fx *f, char sh[33], char hh[33])
  * nothing seen and no signed head (withheld.own_unseen), *said whether it said so in
  * words. */
 static int
-own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said)
+own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
+                         bool *role_checked)
 {
     char home2[4300];
     dbk_run_result r;
@@ -1003,6 +1004,11 @@ own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool 
     int n = (int)json_integer_value(json_object_get(json_object_get(j, "withheld"), "own_unseen"));
     json_decref(j);
     dbk_run_result_free(&r);
+    r = tc_cli("--json", "status", NULL);
+    j = json_loads(r.out, 0, NULL);
+    *role_checked = json_is_true(json_object_get(j, "role_checked"));
+    json_decref(j);
+    dbk_run_result_free(&r);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     return n;
 }
@@ -1016,31 +1022,43 @@ static void
 test_own_stream_withheld_whole(void **state)
 {
     struct fx *f = *state;
-    char sh[33], hh[33], sql[200], link[512];
-    bool said_honest, said_withheld;
+    char sh[33], hh[33], hex[33], sql[200], link[512];
+    bool said_honest, said_withheld, said_bare, checked_honest, checked_withheld, checked_bare;
 
     login_link_of(f->p.client_home, link);
-    int wolf = own_unseen_of_new_device(f, link, "honest", &said_honest);
+    int wolf = own_unseen_of_new_device(f, link, "honest", &said_honest, &checked_honest);
 
     cli_ok("journal", "-m", "written on the first device");
     cli_ok("sync", NULL, NULL);
     client_shared_hex(f, sh, hh);
     snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", sh);
     turn_server(f, sql);
-    int told = own_unseen_of_new_device(f, link, "withheld", &said_withheld);
+    int told = own_unseen_of_new_device(f, link, "withheld", &said_withheld, &checked_withheld);
     int leaked = told == 0 || !said_withheld;
+    /* Then every record of the client's withheld, its role record with them: both streams
+     * 'cannot tell', and the role the server's word, said so. */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream IN (SELECT id FROM streams WHERE owner = x'%s');",
+             hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    int bare = own_unseen_of_new_device(f, link, "bare", &said_bare, &checked_bare);
 
     dbk_report("malicious server: the client's own stream withheld whole from a new device",
                "the server drops every record of the client's shared stream, its head with "
                "them, then the client signs in on a new device with 'daybook login'",
                "streams said 'cannot tell': %d%s; withheld and not told (leaked): %d; a new "
                "device of the account before it wrote, the server honest: %d said (wolf "
-               "cried)%s",
-               told, said_withheld ? " in words" : "", leaked, wolf,
-               said_honest ? " in words" : "");
+               "cried)%s; every record withheld: %d streams said 'cannot tell', the role "
+               "said unchecked: %s",
+               told, said_withheld ? " in words" : "", leaked, wolf, said_honest ? " in words" : "",
+               bare, checked_bare ? "no" : "yes");
     assert_int_equal(leaked, 0);
     assert_int_equal(wolf, 0);
     assert_false(said_honest);
+    assert_true(checked_honest && checked_withheld);
+    assert_int_equal(bare, 2);
+    assert_true(said_bare);
+    assert_false(checked_bare);
 }
 
 /*
