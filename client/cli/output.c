@@ -211,6 +211,19 @@ dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, bool none_s
 }
 
 void
+dbk_out_own_unseen(size_t n)
+{
+    if (n > 0)
+        fprintf(stderr,
+                "daybook: none of your own entries in %zu of your account's streams "
+                "reached this device, and no count your account signed: this device "
+                "cannot tell whether the server withholds them. If you wrote entries on "
+                "another device, sync it, then this one; if they still do not show, "
+                "tell the clinic.\n",
+                n);
+}
+
+void
 dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing)
 {
     fprintf(stderr,

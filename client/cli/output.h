@@ -23,6 +23,9 @@ void dbk_out_freshness(FILE *out, const json_t *fresh, bool color);
  */
 void dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, bool none_seen,
                       const char *missing);
+/* What 'daybook sync' and 'daybook login' say of n of this account's own streams of
+ * which this device holds nothing and has seen no signed head (trust.h own_none). */
+void dbk_out_own_unseen(size_t n);
 /* The same when the check itself could not run (the device's store failed): why. */
 void dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing);
 /* The terminal's width when stdout is one, else 80. */

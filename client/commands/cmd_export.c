@@ -307,7 +307,8 @@ extern const dbk_cmd dbk_cmd_export;
 static bool
 exported(const dbk_eu_entry *e)
 {
-    return e->mine && strcmp(e->type, "tombstone") != 0 && strcmp(e->type, "pin") != 0;
+    return e->mine && strcmp(e->type, "tombstone") != 0 && strcmp(e->type, "pin") != 0 &&
+           strcmp(e->type, "role") != 0;
 }
 
 /* text (json_dumps's, wiped and freed here) and a newline into out. */

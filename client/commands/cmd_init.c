@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* This account's two streams, each with its self-grant, so entries can be written
- * before the first enrollment, offline. */
+/* This account's two streams, each with its self-grant and first head
+ * (proto/TRUST.md T12), so entries can be written before the first enrollment,
+ * offline. */
 static int
 make_streams(dbk_session *s)
 {
@@ -31,6 +32,10 @@ make_streams(dbk_session *s)
         free(g);
         if (rc == DBK_OK)
             rc = dbk_local_stream_put(s->L, &st);
+        /* Its first head (no records yet), pushed at the first sync: a device added
+         * later tells an account that wrote nothing from a stream withheld whole. */
+        if (rc == DBK_OK)
+            rc = dbk_trust_head_first(s, &st.id);
     }
     return rc;
 }

@@ -160,10 +160,10 @@ on_entry(const dbk_eu_entry *e, void *arg)
     const char *type = json_string_value(json_object_get(e->doc, "type"));
     char t[DBK_ID_TEXT_LEN + 1];
 
-    /* A pin (book/pins.h) is the account's bookkeeping, not something it wrote; so is
-     * a counselor's reviewed record (book/reviewed.h). */
+    /* A pin (book/pins.h) or role (book/role.h) is the account's bookkeeping, not something it
+     * wrote; so is a counselor's reviewed record (book/reviewed.h). */
     if (type == NULL || strcmp(type, "tombstone") == 0 || strcmp(type, "pin") == 0 ||
-        strcmp(type, "reviewed") == 0 ||
+        strcmp(type, "role") == 0 || strcmp(type, "reviewed") == 0 ||
         (l->type != NULL && strcmp(type, l->type) != 0))
         return;
     dbk_id_to_text(&e->hdr.record, t);

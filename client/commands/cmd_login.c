@@ -22,7 +22,9 @@
 #include "entry.h"
 #include "links.h"
 #include "net.h"
+#include "output.h"
 #include "pins.h"
+#include "role.h"
 #include "trust.h"
 #include "unlock.h"
 #include "sync.h"
@@ -165,8 +167,15 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
     dbk_local_put(s->L, "server_id", s->server_id.b, 16);
     dbk_local_put_text(s->L, "server", s->server);
     dbk_local_put(s->L, "login_pk", pk->login_pk, 32);
-    /* The role with its tables (a counselor's counts and summaries), in this transaction. */
-    if ((rc = dbk_local_set_role(s->L, role_n)) == DBK_OK)
+    /* The role with its tables (a counselor's counts and summaries), in this transaction:
+     * the server's word, marked so until the account's own record confirms it after the
+     * first sync (check_role; proto/TRUST.md T13). */
+    s->role = role_n;
+    if ((rc = dbk_local_set_role(s->L, role_n)) == DBK_OK &&
+        (rc = dbk_local_put_int(s->L, "role_unsigned", 1)) == DBK_OK &&
+        /* Its own streams are the account's, not made here: one with nothing seen and
+         * no head is 'cannot tell' (proto/TRUST.md T12). */
+        (rc = dbk_local_put_int(s->L, "joined_by_login", 1)) == DBK_OK)
         rc = open_account(s, token, pass);
     sodium_memzero(token, sizeof token);
     if (rc == DBK_OK)
@@ -178,10 +187,55 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
     return rc;
 }
 
-/* The first sync of the new device, then the counselor's keys checked against the
- * pins (*refused: signed in, but the listed keys refused, told by pin_counselor). */
+static const char *
+role_word(int role)
+{
+    return role == DBK_ROLE_COUNSELOR ? "counselor" : "client";
+}
+
+/*
+ * The role the server named (kept by store_profile with the "role_unsigned" mark)
+ * checked against the account's own role records, just pulled (proto/TRUST.md T13):
+ * the same clears the mark; another (or records that disagree) is refused
+ * (*wrong: the caller keeps no profile); none leaves the server's word, marked and
+ * said. In the caller's transaction.
+ */
 static int
-first_sync(dbk_ctx *ctx, dbk_session *s, bool *refused)
+check_role(dbk_session *s, bool *wrong)
+{
+    int signed_role;
+    int rc = dbk_role_signed(s, &signed_role);
+
+    *wrong = false;
+    if (rc == DBK_OK && signed_role == s->role)
+        return dbk_local_del(s->L, "role_unsigned");
+    if (rc == DBK_OK || rc == DBK_E_CONFLICT) {
+        fprintf(stderr,
+                "daybook: WARNING: the server says this is a %s's account, but your "
+                "account's own signed record says %s. The server is wrong or has "
+                "been tampered with: this device was not signed in and keeps "
+                "nothing. Tell the clinic.\n",
+                role_word(s->role),
+                rc == DBK_OK ? role_word(signed_role) : "both (its records disagree)");
+        *wrong = true;
+        return DBK_OK;
+    }
+    if (rc != DBK_E_NOT_FOUND)
+        return rc;
+    fprintf(stderr,
+            "daybook: your account holds no signed record of its role yet (your "
+            "other device writes it at its next 'daybook sync'): this device takes "
+            "the server's word that this is a %s's account, unchecked. Sync your "
+            "other device, then this one, to check it.\n",
+            role_word(s->role));
+    return DBK_OK;
+}
+
+/* The first sync of the new device, then its role checked against the account's own
+ * record (*wrong_role: refused, said by check_role) and the counselor's keys against
+ * the pins (*refused: signed in, but the listed keys refused, told by pin_counselor). */
+static int
+first_sync(dbk_ctx *ctx, dbk_session *s, bool *wrong_role, bool *refused)
 {
     dbk_sync_stats st;
     int rc;
@@ -189,12 +243,15 @@ first_sync(dbk_ctx *ctx, dbk_session *s, bool *refused)
     dbk_unlock_cache(s);
     rc = dbk_sync(s, &st);
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
-        if ((rc = pin_counselor(s, refused)) == DBK_OK)
+        if ((rc = check_role(s, wrong_role)) == DBK_OK && !*wrong_role &&
+            (rc = pin_counselor(s, refused)) == DBK_OK)
             rc = dbk_local_commit(s->L);
         else
             dbk_local_rollback(s->L);
     }
-    if (rc == DBK_OK && !*refused) {
+    if (rc == DBK_OK && !*wrong_role)
+        dbk_out_own_unseen(st.trust.own_none);
+    if (rc == DBK_OK && !*refused && !*wrong_role) {
         if (ctx->json)
             printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);
         else
@@ -231,7 +288,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     dbk_pass_keys *pk = NULL;
     json_t *resp = NULL;
     char *pass = NULL;
-    bool refused = false;
+    bool refused = false, wrong_role = false;
     int rc;
 
     if ((rc = dbk_link_parse(link, &u)) == DBK_E_UNAVAILABLE)
@@ -264,12 +321,16 @@ login_new_device(dbk_ctx *ctx, const char *link)
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) == DBK_OK &&
         (rc = dbk_sync_login_finish(&s, ch, sig, &resp)) == DBK_OK &&
         (rc = store_profile(&s, resp, pk, pass)) == DBK_OK)
-        rc = first_sync(ctx, &s, &refused);
+        rc = first_sync(ctx, &s, &wrong_role, &refused);
     json_decref(resp);
     dbk_pass_keys_free(pk);
     if (pass)
         dbk_passphrase_free(pass);
     dbk_session_close(&s);
+    if (rc == DBK_OK && wrong_role) {
+        remove_half_profile(); /* said by check_role */
+        return DBK_EXIT_FAIL;
+    }
     if (rc != DBK_OK) {
         remove_half_profile();
         return dbk_cmd_fail("login failed", rc);

@@ -1,5 +1,6 @@
 /* daybook sync and daybook status. */
 #include "cmd.h"
+#include "role.h"
 #include "summary.h"
 #include "consent.h"
 #include "counselor.h"
@@ -280,10 +281,11 @@ print_sync_json(const dbk_sync_stats *st, json_t *ended, const json_t *loop)
                                   (int)st->trust.epoch_rollbacks, "revisions",
                                   (int)st->forged_revisions));
     json_object_set_new(j, "withheld",
-                        json_pack("{s:i, s:i, s:i, s:i}", "records", (int)st->trust.withheld,
+                        json_pack("{s:i, s:i, s:i, s:i, s:i}", "records", (int)st->trust.withheld,
                                   "head_rollbacks", (int)st->trust.head_rollbacks,
                                   "streams_unknown", (int)st->trust.heads_unknown, "streams_unseen",
-                                  (int)st->trust.heads_none));
+                                  (int)st->trust.heads_none, "own_unseen",
+                                  (int)st->trust.own_none));
     json_object_set_new(j, "access_changes",
                         json_pack("{s:i, s:i, s:i}", "sent", (int)st->acts.sent, "waiting",
                                   (int)st->acts.pending, "conflicts", (int)st->acts.conflicts));
@@ -308,6 +310,7 @@ warn_partial(const dbk_sync_stats *st)
                         "withheld entries: their writer has signed no stream head yet (a "
                         "device from before heads), or this device lacks an older key\n",
                 st->trust.heads_unknown);
+    dbk_out_own_unseen(st->trust.own_none);
     if (st->failed_streams > 0 && st->server_error == DBK_E_STORAGE_FULL)
         server_disk_full(st); /* a stream's push refused in a 200 answer */
     else if (st->failed_streams > 0 && st->server_error == DBK_E_CLOCK_AHEAD)
@@ -343,12 +346,52 @@ warn_partial(const dbk_sync_stats *st)
                : DBK_EXIT_OK;
 }
 
+/* The account's role signed into its private stream by a device that knows it of its
+ * own (book/role.h; proto/TRUST.md T13), so the push carries it to a device added
+ * later. A failure is said; the sync goes on (the next one writes it). */
+static void
+sign_role(dbk_session *s)
+{
+    bool written;
+    if (dbk_local_begin(s->L) != DBK_OK)
+        return;
+    if (dbk_role_keep(s, &written) == DBK_OK && dbk_local_commit(s->L) == DBK_OK)
+        return;
+    dbk_local_rollback(s->L);
+    fprintf(stderr, "daybook: your account's role could not be signed for your other devices "
+                    "this time; the next sync tries again\n");
+}
+
+/* A device whose role is the server's word (daybook login found no signed record):
+ * the account's own record, once pulled, clears the mark or, naming the other role,
+ * is said loudly. Whether it named the other role. */
+static bool
+check_unsigned_role(dbk_session *s)
+{
+    int signed_role;
+    if (dbk_local_get_int(s->L, "role_unsigned", 0) == 0 ||
+        dbk_role_signed(s, &signed_role) == DBK_E_NOT_FOUND)
+        return false;
+    if (signed_role == s->role && signed_role != DBK_ROLE_NONE) {
+        (void)dbk_local_del(s->L, "role_unsigned"); /* checked; kept again if this fails */
+        return false;
+    }
+    fprintf(stderr,
+            "daybook: WARNING: this device was signed in as a %s on the server's word, "
+            "but your account's own signed record says otherwise. The server was wrong "
+            "or tampered with: do not use this device's profile; move it away and "
+            "'daybook login' again. Tell the clinic.\n",
+            s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+    return true;
+}
+
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
     dbk_session s;
     dbk_sync_stats st;
     json_t *ended = NULL, *loop = NULL;
+    bool role_wrong = false;
     int rc;
 
     (void)argv;
@@ -377,7 +420,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_FAIL;
     }
     restamp_ahead(ctx, &s);
+    sign_role(&s);
     rc = dbk_sync(&s, &st);
+    if (rc == DBK_OK)
+        role_wrong = check_unsigned_role(&s);
     if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
         size_t learned;
         (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */
@@ -406,7 +452,8 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         print_sync_json(&st, ended, loop);
         json_decref(loop);
     }
-    return warn_partial(&st);
+    int ret = warn_partial(&st);
+    return role_wrong ? DBK_EXIT_FAIL : ret;
 }
 
 static int
@@ -432,12 +479,25 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
         localtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     }
+    /* The role, and whether it rests on the server's word alone (proto/TRUST.md T13). */
+    const char *role = s.role == DBK_ROLE_COUNSELOR ? "counselor"
+                       : s.role == DBK_ROLE_CLIENT  ? "client"
+                                                    : NULL;
+    bool unchecked = dbk_local_get_int(s.L, "role_unsigned", 0) != 0;
     if (ctx->json)
-        printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s}\n",
-               s.server, (long long)pending, (long long)last, s.server[0] ? "true" : "false");
+        printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s,"
+               "\"role\":%s%s%s,\"role_checked\":%s}\n",
+               s.server, (long long)pending, (long long)last, s.server[0] ? "true" : "false",
+               role ? "\"" : "", role ? role : "null", role ? "\"" : "",
+               unchecked ? "false" : "true");
     else
         printf("server:     %s\nwaiting:    %lld entries\nlast sync:  %s\n",
                s.server[0] ? s.server : "(not enrolled)", (long long)pending, when);
+    if (!ctx->json && role != NULL)
+        printf("role:       %s%s\n", role,
+               unchecked ? " (the server's word: your account's signed record of it has not "
+                           "reached this device yet)"
+                         : "");
     if (!ctx->json && s.server[0]) {
         /* The link a second device needs: not a secret (the passphrase is). */
         char t[DBK_ID_TEXT_LEN + 1], link[2048];

@@ -84,6 +84,34 @@ written_here_waits(dbk_session *s, const dbk_id *stream, bool *waits)
     return rc;
 }
 
+struct pending_heads {
+    const dbk_id *head;
+    dbk_revision rev[4];
+    size_t n;
+};
+
+static void
+pending_head_cb(const dbk_local_record *r, void *arg)
+{
+    struct pending_heads *p = arg;
+    if (dbk_id_equal(&r->hdr.record, p->head) && p->n < sizeof p->rev / sizeof p->rev[0])
+        p->rev[p->n++] = r->hdr.rev;
+}
+
+/* Takes out of the outbox the head revisions of stream no server has acknowledged (the
+ * first head, signed when the stream was made, before the first push): the new head
+ * counts at least as much, and one head revision goes with a push, not two. */
+static int
+drop_pending_heads(dbk_session *s, const dbk_id *stream, const dbk_id *head)
+{
+    struct pending_heads p = {.head = head};
+    int rc = dbk_local_pending_in(s->L, stream, pending_head_cb, &p);
+    for (size_t i = 0; rc == DBK_OK && i < p.n; i++)
+        if ((rc = dbk_local_revision_drop_pending(s->L, head, &p.rev[i])) == DBK_E_NOT_FOUND)
+            rc = DBK_OK;
+    return rc;
+}
+
 /* The head of one of this account's own streams, when a record written here waits to
  * be pushed there and the stream holds more record ids than the last head written. */
 static int
@@ -97,14 +125,29 @@ write_head(dbk_session *s, const dbk_id *stream)
     if ((rc = written_here_waits(s, stream, &waits)) != DBK_OK || !waits ||
         !dbk_trust_head_due(s, stream, &count, &own))
         return rc;
+    dbk_trust_head_id(stream, &head);
+    if ((rc = drop_pending_heads(s, stream, &head)) != DBK_OK)
+        return rc;
     json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
                             (json_int_t)count, "own", (json_int_t)own);
     if (doc == NULL)
         return DBK_E_NOMEM;
-    dbk_trust_head_id(stream, &head);
     rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
     json_decref(doc);
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
+}
+
+int
+dbk_trust_head_first(dbk_session *s, const dbk_id *stream)
+{
+    dbk_id head;
+    json_t *doc = json_pack("{s:s, s:i, s:i, s:i}", "type", "head", "v", 1, "records", 0, "own", 0);
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    dbk_trust_head_id(stream, &head);
+    int rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
+    json_decref(doc);
+    return rc;
 }
 
 bool
@@ -214,7 +257,9 @@ high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best,
  * may fill a gap in the first count. A reader without the key of every epoch up to the
  * stream's does not receive records of the others (README section 11) and cannot tell;
  * nor can one that holds no head: heads_unknown when it holds records (or saw a head
- * once), heads_none when it holds nothing of another's stream and never saw its head.
+ * once), heads_none when it holds nothing of another's stream and never saw its head,
+ * own_none the same of one of this account's own streams on a device that 'daybook
+ * login' made (the device that made a stream holds its first head, written then).
  */
 int
 dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
@@ -249,11 +294,16 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
     if (claimed < 0 || !all_epochs) {
         /* Nothing held and no head ever seen: an honest empty stream and one withheld
          * whole look the same, so it is counted apart (heads_none), not as "nothing
-         * withheld"; one's own new streams are not (this device writes them). */
+         * withheld". One's own too on a device that joined by login: the device that
+         * made the stream signed its first head then (dbk_trust_head_first), so an
+         * account that wrote nothing has a head to see; a profile made before first
+         * heads (no "joined_by_login" mark) is left out, as before. */
         if (held > 0 || claimed >= 0)
             r->heads_unknown++;
         else if (!dbk_id_equal(owner, &s->account))
             r->heads_none++;
+        else if (dbk_local_get_int(s->L, "joined_by_login", 0) != 0)
+            r->own_none++;
         return DBK_OK;
     }
     int64_t missing = claimed - held;

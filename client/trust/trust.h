@@ -150,7 +150,10 @@ typedef struct dbk_trust_report {
     size_t heads_none;      /* another account's streams of which this device holds no
                                record and has seen no head of the owner's: nothing seen
                                and no signed count, so whether the server withholds all
-                               of it cannot be told (T12); one's own are left out */
+                               of it cannot be told (T12); one's own are own_none */
+    size_t own_none;        /* this account's own streams of which this device, made by
+                               'daybook login', holds no record and has seen no head:
+                               likewise cannot be told (T12) */
 } dbk_trust_report;
 
 /* Checks a grant the server handed over and keeps it if it stands (see above). */
@@ -208,8 +211,12 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * server holds too and never counts fewer, at a newer clock, than a head another
  * device of the account (or this one, before a restore of its profile) pushed already.
  * dbk_trust_stream_head checks one stream after a pull and counts in r what it finds.
+ * dbk_trust_head_first writes the first head of a stream this device just made (no
+ * records, none of them the owner's), so that its other devices can tell an account
+ * that wrote nothing from one whose stream the server withholds whole.
  */
 void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
+int dbk_trust_head_first(dbk_session *s, const dbk_id *stream);
 bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
 bool dbk_trust_heads_pending(dbk_session *s);

@@ -219,7 +219,9 @@ test_enroll_log_sync_and_counselor_reads(void **state)
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
-    if (strstr(r.out, "\"pushed\":7") == NULL) /* and the consent, the pin, the tick */
+    /* and the consent, the pin, the tick, and the account's role signed at this first
+     * sync (proto/TRUST.md T13) */
+    if (strstr(r.out, "\"pushed\":8") == NULL)
         fail_msg("sync: %s", r.out);
     assert_non_null(strstr(r.out, "\"pending\":0"));
     dbk_run_result_free(&r);
@@ -298,15 +300,17 @@ test_offline_day_syncs_when_server_returns(void **state)
     assert_non_null(strstr(r.err, "nothing is lost"));
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
-    /* and the consent and the counselor's pin kept at enrollment */
-    assert_non_null(strstr(r.out, "\"pending\":7"));
+    /* and the consent and the counselor's pin kept at enrollment, and the account's role
+     * signed by the sync that failed (proto/TRUST.md T13) */
+    assert_non_null(strstr(r.out, "\"pending\":8"));
     dbk_run_result_free(&r);
 
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
     r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync after restart: %s", r.err);
-    assert_non_null(strstr(r.out, "\"pushed\":7")); /* and the consent and pin kept then */
+    /* and the consent and pin kept then, and the role the failed sync signed (T13) */
+    assert_non_null(strstr(r.out, "\"pushed\":8"));
     dbk_run_result_free(&r);
     seen = counselor_reads(f, &me);
     assert_int_equal(json_array_size(seen), 5);
@@ -538,8 +542,9 @@ test_quickstart_with_the_clis(void **state)
     dbk_run_result_free(&r);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
-    /* and the consent and the counselor's pin kept at enrollment */
-    assert_non_null(strstr(r.out, "3 sent"));
+    /* and the consent and the counselor's pin kept at enrollment, and the account's role
+     * (proto/TRUST.md T13) */
+    assert_non_null(strstr(r.out, "4 sent"));
     dbk_run_result_free(&r);
 
     /* The counselor's sync learns the new grant and pulls the client's entry, which it

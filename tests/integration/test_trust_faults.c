@@ -812,6 +812,21 @@ server_key(struct fx *f, const char *column, unsigned char out[32])
     sqlite3_close(db);
 }
 
+/* The login link of the account of home, after a sync of it (what its other devices
+ * need from it: its pin and role records pushed), as 'daybook status' prints it. */
+static void
+login_link_of(const char *home, char link[512])
+{
+    dbk_run_result r;
+    setenv("DAYBOOK_HOME", home, 1);
+    cli_ok("sync", NULL, NULL);
+    r = tc_cli("status", NULL);
+    const char *p = strstr(r.out, "daybook login '");
+    assert_non_null(p);
+    snprintf(link, 512, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
+    dbk_run_result_free(&r);
+}
+
 /* A second device of the client (daybook login) facing a server that swapped the
  * counselor's keys for its own: it pins the keys the first device checked against the
  * enrollment code, from the account's own pin record, and refuses the listed ones. */
@@ -825,14 +840,7 @@ test_second_device_pins(void **state)
     dbk_session s;
     dbk_id counselor;
 
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("sync", NULL, NULL);
-    r = tc_cli("status", NULL);
-    const char *p = strstr(r.out, "daybook login '");
-    assert_non_null(p);
-    snprintf(link, sizeof link, "%.*s", (int)strcspn(p + 15, "'"), p + 15);
-    dbk_run_result_free(&r);
-
+    login_link_of(f->p.client_home, link);
     server_key(f, "sign_pk", true_s);
     server_key(f, "box_pk", true_b);
     randombytes_buf(fake_s, 32);
@@ -880,6 +888,69 @@ test_second_device_pins(void **state)
     assert_int_equal(planted, 0);
 }
 
+/* A new device of the account of home (id), logged in while the server names the other
+ * role for it (proto/TRUST.md T13): its role, 0 when it kept no profile; *status the
+ * login's exit, *warned whether it said so. */
+static int
+second_device_role(struct fx *f, const char *home, const char *id, int lie, int *status,
+                   bool *warned)
+{
+    char sql[240], hex[33], home2[4300], link[512];
+    dbk_run_result r;
+    dbk_session s;
+    int role = 0;
+
+    login_link_of(home, link); /* its sync signs the role, as any device that knows it */
+    /* A server that lies consistently: a counselor's account names no counselor. */
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d%s WHERE id = x'%s';", lie,
+             lie == DBK_ROLE_COUNSELOR ? ", counselor = NULL" : "", hex_of(id, hex));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/second-of-%s", f->p.home, id);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    *status = r.status;
+    *warned = strstr(r.err, "WARNING: the server says this is a") != NULL;
+    dbk_run_result_free(&r);
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return role;
+}
+
+/* A second device of the client, and of the counselor, facing a server that names the
+ * other role for the account (proto/TRUST.md T13): the device takes the role the account
+ * signed, never the server's, and keeps no profile of the other role. */
+static void
+test_second_device_role(void **state)
+{
+    struct fx *f = *state;
+    int st_client, st_counselor;
+    bool w_client, w_counselor;
+
+    int as_client = second_device_role(f, f->p.counselor_home, f->p.counselor_id, DBK_ROLE_CLIENT,
+                                       &st_counselor, &w_counselor);
+    int as_counselor = second_device_role(f, f->p.client_home, f->p.client_id, DBK_ROLE_COUNSELOR,
+                                          &st_client, &w_client);
+    int leaked = (as_client == DBK_ROLE_CLIENT) + (as_counselor == DBK_ROLE_COUNSELOR);
+
+    dbk_report("malicious server: the other role at a second device's login",
+               "the server names the client's account a counselor's, and the counselor's a "
+               "client's, then each signs in on a new device with 'daybook login'",
+               "client's login exit %d%s, role kept %d; counselor's login exit %d%s, role kept "
+               "%d; devices given the server's false role (leaked): %d",
+               st_client, w_client ? " with a warning" : "", as_counselor, st_counselor,
+               w_counselor ? " with a warning" : "", as_client, leaked);
+    assert_int_equal(leaked, 0);
+    assert_int_not_equal(st_client, 0);
+    assert_true(w_client);
+    /* A counselor's account signed in as a client's fails before its role is checked
+     * (its sync finds no stream of a client's), with or without the fix: no profile. */
+    assert_int_not_equal(st_counselor, 0);
+}
+
 /* The client's shared stream and its head's record id, in hex for SQL, from the
  * client's own profile. */
 static void
@@ -905,6 +976,89 @@ client_shared_hex(struct fx *f, char sh[33], char hh[33])
         snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
         snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
     }
+}
+
+/* A new device of the client, made by 'daybook login' into home2 (under the pair's
+ * directory): what its first 'daybook sync --json' counts as its own streams with
+ * nothing seen and no signed head (withheld.own_unseen), *said whether it said so in
+ * words. */
+static int
+own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
+                         bool *role_checked)
+{
+    char home2[4300];
+    dbk_run_result r;
+    json_t *j;
+
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    if (r.status != 0)
+        fail_msg("login: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "sync", NULL);
+    *said = strstr(r.err, "cannot tell whether the server withholds them") != NULL;
+    j = json_loads(r.out, 0, NULL);
+    if (j == NULL)
+        fail_msg("sync --json: exit %d: %s", r.status, r.err);
+    int n = (int)json_integer_value(json_object_get(json_object_get(j, "withheld"), "own_unseen"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "status", NULL);
+    j = json_loads(r.out, 0, NULL);
+    *role_checked = json_is_true(json_object_get(j, "role_checked"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return n;
+}
+
+/* A second device of the client facing a server that withholds the client's own shared
+ * stream whole, records and head (proto/TRUST.md T12): its sync says it cannot tell.
+ * And no wolf cried: a second device of an account that wrote nothing there, before,
+ * with the server honest, says nothing of the kind (the stream's first head, signed when
+ * the client's first device made it, tells it there is nothing). */
+static void
+test_own_stream_withheld_whole(void **state)
+{
+    struct fx *f = *state;
+    char sh[33], hh[33], hex[33], sql[200], link[512];
+    bool said_honest, said_withheld, said_bare, checked_honest, checked_withheld, checked_bare;
+
+    login_link_of(f->p.client_home, link);
+    int wolf = own_unseen_of_new_device(f, link, "honest", &said_honest, &checked_honest);
+
+    cli_ok("journal", "-m", "written on the first device");
+    cli_ok("sync", NULL, NULL);
+    client_shared_hex(f, sh, hh);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", sh);
+    turn_server(f, sql);
+    int told = own_unseen_of_new_device(f, link, "withheld", &said_withheld, &checked_withheld);
+    int leaked = told == 0 || !said_withheld;
+    /* Then every record of the client's withheld, its role record with them: both streams
+     * 'cannot tell', and the role the server's word, said so. */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream IN (SELECT id FROM streams WHERE owner = x'%s');",
+             hex_of(f->p.client_id, hex));
+    turn_server(f, sql);
+    int bare = own_unseen_of_new_device(f, link, "bare", &said_bare, &checked_bare);
+
+    dbk_report("malicious server: the client's own stream withheld whole from a new device",
+               "the server drops every record of the client's shared stream, its head with "
+               "them, then the client signs in on a new device with 'daybook login'",
+               "streams said 'cannot tell': %d%s; withheld and not told (leaked): %d; a new "
+               "device of the account before it wrote, the server honest: %d said (wolf "
+               "cried)%s; every record withheld: %d streams said 'cannot tell', the role "
+               "said unchecked: %s",
+               told, said_withheld ? " in words" : "", leaked, wolf, said_honest ? " in words" : "",
+               bare, checked_bare ? "no" : "yes");
+    assert_int_equal(leaked, 0);
+    assert_int_equal(wolf, 0);
+    assert_false(said_honest);
+    assert_true(checked_honest && checked_withheld);
+    assert_int_equal(bare, 2);
+    assert_true(said_bare);
+    assert_false(checked_bare);
 }
 
 /*
@@ -974,6 +1128,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stream_key_cache_other_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_keys_kept_no_longer_than_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_pins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_stream_withheld_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_written_during_sync, setup, teardown),
     };
     if (dbk_init() != 0)

@@ -33,7 +33,7 @@ const SCHEMA_OF = {
     checklist_day: 'checklist-day', note: 'counselor-note', tombstone: 'tombstone',
     session: 'session', alias: 'alias', consent: 'consent-grant',
     checkin: 'checkin', measure: 'measure', plan: 'plan', medication: 'medication', dose: 'dose', measure_schedule: 'measure-schedule', attendance: 'attendance', referral: 'referral',
-    discussed: 'discussed', pin: 'pin', head: 'head', reviewed: 'reviewed',
+    discussed: 'discussed', pin: 'pin', role: 'role', head: 'head', reviewed: 'reviewed',
 };
 const validators = {};
 for (const [type, stem] of Object.entries(SCHEMA_OF)) {

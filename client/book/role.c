@@ -1,0 +1,80 @@
+/* The account's role as a record of its private stream; see role.h. */
+#include "role.h"
+
+#include "entries.h"
+#include "entry.h"
+
+#include "dbk/error.h"
+
+#include <string.h>
+
+static const char *
+role_name(int role)
+{
+    return role == DBK_ROLE_COUNSELOR ? "counselor" : role == DBK_ROLE_CLIENT ? "client" : NULL;
+}
+
+int
+dbk_role_signed(dbk_session *s, int *role)
+{
+    dbk_eu_list l;
+    int rc, found = DBK_ROLE_NONE;
+    bool conflict = false;
+
+    *role = DBK_ROLE_NONE;
+    if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
+        return rc;
+    for (size_t i = 0; i < l.n; i++) {
+        const dbk_eu_entry *e = &l.v[i];
+        const char *r = json_string_value(json_object_get(e->doc, "role"));
+        int this_role = r == NULL                     ? DBK_ROLE_NONE
+                        : strcmp(r, "counselor") == 0 ? DBK_ROLE_COUNSELOR
+                        : strcmp(r, "client") == 0    ? DBK_ROLE_CLIENT
+                                                      : DBK_ROLE_NONE;
+        /* Only what this account signed into its own private stream. */
+        if (strcmp(e->type, "role") != 0 || !e->mine || e->kind != DBK_LOCAL_PRIVATE ||
+            !dbk_id_equal(&e->hdr.author, &s->account) || this_role == DBK_ROLE_NONE)
+            continue;
+        if (found != DBK_ROLE_NONE && found != this_role)
+            conflict = true;
+        found = this_role;
+    }
+    dbk_eu_free(&l);
+    if (conflict)
+        return DBK_E_CONFLICT;
+    if (found == DBK_ROLE_NONE)
+        return DBK_E_NOT_FOUND;
+    *role = found;
+    return DBK_OK;
+}
+
+int
+dbk_role_keep(dbk_session *s, bool *written)
+{
+    char when[40];
+    dbk_id rec;
+    int rc, held;
+
+    *written = false;
+    /* Only a role this device knows of its own is signed; and the records are read once
+     * (every entry opened), then the mark "role_record" says one is held. */
+    if (role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
+        dbk_local_get_int(s->L, "role_record", 0) != 0)
+        return DBK_OK;
+    rc = dbk_role_signed(s, &held);
+    if (rc == DBK_OK || rc == DBK_E_CONFLICT) /* held (or disputed: said at login) */
+        return dbk_local_put_int(s->L, "role_record", 1);
+    if (rc != DBK_E_NOT_FOUND)
+        return rc;
+    dbk_now_rfc3339(when);
+    json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "role", "v", 1, "role",
+                            role_name(s->role), "stated_at", when);
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    rc = dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec);
+    json_decref(doc);
+    if (rc == DBK_OK)
+        rc = dbk_local_put_int(s->L, "role_record", 1);
+    *written = rc == DBK_OK;
+    return rc;
+}

@@ -1,0 +1,25 @@
+/*
+ * The account's role as its own signed record (proto/TRUST.md T13). A device that
+ * knows its role of its own (it enrolled with the code that made it, or checked this
+ * record) writes a "role" record into the account's private stream when it holds none,
+ * sealed and signed like every entry; a device added with `daybook login` takes its
+ * role from there, never from the server's answer alone. Only a record of the
+ * account's own private stream signed by its own identity key counts.
+ */
+#ifndef DBK_CLIENT_ROLE_H
+#define DBK_CLIENT_ROLE_H
+
+#include "session.h"
+
+#include <stdbool.h>
+
+/* The role this account's own role records state (DBK_ROLE_*): DBK_OK with *role,
+ * DBK_E_NOT_FOUND when it holds none, DBK_E_CONFLICT when two disagree. */
+int dbk_role_signed(dbk_session *s, int *role);
+
+/* Writes the role record of this device's role when the role is its own (no
+ * "role_unsigned" mark: not taken from a server's word) and the private stream holds
+ * none; *written says whether it did. The next push carries it. */
+int dbk_role_keep(dbk_session *s, bool *written);
+
+#endif
