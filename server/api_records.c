@@ -833,7 +833,9 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
     jt_str(t, "{\"stream\":");
     jt_id(t, &p->stream);
     jt_str(t, ",\"records\":[");
-    if (*limit > 0 && *max_bytes > 0) {
+    /* A cursor at (or past) the stream's seq, read in this transaction, finds nothing:
+     * no record has a seq above the last one given. The store is not asked then. */
+    if (*limit > 0 && *max_bytes > 0 && p->since < str.seq) {
         rc = dbk_store_pull(st, &p->stream, is_owner ? NULL : &j->me.id, j->now, p->since,
                             (size_t)*limit, (size_t)*max_bytes, on_record, &acc, &more, &next,
                             &bytes);
