@@ -85,6 +85,7 @@ void
 dbk_gate_head(dbk_http_request *req, uint64_t declared)
 {
     const dbk_route *r = dbk_router_find(req);
+    req->route = r;
     enum dbk_route_body kind = r ? r->body : DBK_BODY_PUBLIC;
     dbk_app *app = req->app;
     size_t limit = route_limit(kind);

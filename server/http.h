@@ -59,6 +59,9 @@ typedef struct dbk_http_request {
      * gate and the handler decode and hash the token once between them. */
     unsigned char token_hash[32];
     signed char token_state; /* 0: not looked at; 1: token_hash is set; -1: no token */
+    /* The route the head gate found (router.h, a const dbk_route *), or NULL: the
+     * router does not look for it a second time. */
+    const void *route;
 } dbk_http_request;
 
 typedef void (*dbk_http_handler)(dbk_http_request *req);
