@@ -119,7 +119,10 @@ bool dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const
  * revision of a record held here without being its author's: its signature does not
  * hold under the author's key as this device knows it (its own, or pinned), or no key
  * is known for its author while the current revision is the owner's own writing (which
- * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7). Such a
+ * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7) or while its
+ * author is neither the current revision's nor the owner (a record is written by the
+ * account that created it and by the owner alone: a counselor's note the client holds
+ * is not replaced by one naming an account nobody here knows). Such a
  * revision would become current and, not opening, take the entry out of every view (a
  * risky journal the counselor read, gone from Read first): sync refuses it. A new
  * record, or a revision that would not be current, is not forged here: opening checks
