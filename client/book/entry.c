@@ -59,24 +59,19 @@ save(dbk_session *s, const dbk_id *stream, int kind, const dbk_id *record, json_
     dbk_id head;
     bool own = !dbk_local_in_tx(s->L);
     int rc;
-    if (stream != NULL) {
-        dbk_trust_head_id(stream, &head);
-        if (record != NULL && dbk_id_equal(record, &head))
-            return DBK_E_INVALID; /* the stream head is written by sync alone (trust/heads.c) */
-    }
-    if ((rc = dbk_unlock(s)) != DBK_OK)
+    if ((rc = dbk_unlock(s)) != DBK_OK) /* before the write lock: no prompt while it is held */
         return rc;
     if (own && (rc = dbk_local_begin(s->L)) != DBK_OK)
         return rc;
     rc = stream != NULL ? dbk_local_stream_get(s->L, stream, &st)
                         : dbk_local_stream_of(s->L, &s->account, kind, &st);
-    if (rc == DBK_OK && stream == NULL && record != NULL) {
+    if (rc == DBK_OK && record != NULL) {
         dbk_trust_head_id(&st.id, &head);
         if (dbk_id_equal(record, &head))
-            rc = DBK_E_INVALID;
+            rc = DBK_E_INVALID; /* the stream head is written by sync alone (trust/heads.c) */
     }
     if (rc == DBK_OK)
-        rc = dbk_trust_seal_put_st(s, &st, record, record == NULL, plaintext, out_id);
+        rc = dbk_trust_seal_put(s, &st, record, record == NULL, plaintext, out_id);
     if (own && rc == DBK_OK)
         rc = dbk_local_commit(s->L);
     if (own && rc != DBK_OK)

@@ -25,9 +25,12 @@ json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t 
  * The entries a sync's news reads (commands/cmd_sync.c), opened as dbk_eu_load opens
  * them: this account's private streams whole (its consents) and, of its other streams,
  * only what someone else wrote with a revision clock above since (what
- * dbk_notes_from_counselor(s, out, since) returns). Chosen by their stored headers,
- * which opening verifies (author, stream), so the news are those of dbk_eu_load
- * without opening the client's own history: that was 94 % of a sync's instructions.
+ * dbk_notes_from_counselor(s, out, since) returns). Chosen by the author and clock of
+ * their stored headers, before they are verified: dbk_notes_from_counselor keeps only
+ * what passes the same test on the same (then signed) fields, and what is chosen is
+ * opened and verified as dbk_eu_load would, so the news are the same without opening
+ * the client's own history (that was 94 % of a sync's instructions). A header a server
+ * changed does not open either way.
  */
 int dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out);
 /* The highest clock among them (0 when none): what a summary has shown. */

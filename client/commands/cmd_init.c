@@ -35,7 +35,7 @@ make_streams(dbk_session *s)
         /* Its first head (no records yet), pushed at the first sync: a device added
          * later tells an account that wrote nothing from a stream withheld whole. */
         if (rc == DBK_OK)
-            rc = dbk_trust_head_first(s, &st.id);
+            rc = dbk_trust_head_first(s, &st);
     }
     return rc;
 }

@@ -112,11 +112,13 @@ drop_pending_heads(dbk_session *s, const dbk_id *stream, const dbk_id *head)
     return rc;
 }
 
-/* The head of one of this account's own streams, when a record written here waits to
- * be pushed there and the stream holds more record ids than the last head written. */
+/* The head of one of this account's own streams (st, read in the caller's write
+ * transaction), when a record written here waits to be pushed there and the stream
+ * holds more record ids than the last head written. */
 static int
-write_head(dbk_session *s, const dbk_id *stream)
+write_head(dbk_session *s, const dbk_local_stream *st)
 {
+    const dbk_id *stream = &st->id;
     dbk_id head;
     int64_t count, own;
     bool waits;
@@ -132,20 +134,20 @@ write_head(dbk_session *s, const dbk_id *stream)
                             (json_int_t)count, "own", (json_int_t)own);
     if (doc == NULL)
         return DBK_E_NOMEM;
-    rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
+    rc = dbk_trust_seal_put(s, st, &head, true, doc, NULL);
     json_decref(doc);
     return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
 }
 
 int
-dbk_trust_head_first(dbk_session *s, const dbk_id *stream)
+dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st)
 {
     dbk_id head;
     json_t *doc = json_pack("{s:s, s:i, s:i, s:i}", "type", "head", "v", 1, "records", 0, "own", 0);
     if (doc == NULL)
         return DBK_E_NOMEM;
-    dbk_trust_head_id(stream, &head);
-    int rc = dbk_trust_seal_put(s, stream, &head, true, doc, NULL);
+    dbk_trust_head_id(&st->id, &head);
+    int rc = dbk_trust_seal_put(s, st, &head, true, doc, NULL);
     json_decref(doc);
     return rc;
 }
@@ -172,7 +174,7 @@ dbk_trust_heads_write(dbk_session *s)
     for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0] && rc == DBK_OK; i++) {
         dbk_local_stream st;
         if ((rc = dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st)) == DBK_OK)
-            rc = write_head(s, &st.id);
+            rc = write_head(s, &st);
         else if (rc == DBK_E_NOT_FOUND)
             rc = DBK_OK;
     }

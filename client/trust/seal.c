@@ -80,19 +80,8 @@ padded_text(const json_t *plaintext, size_t *len)
 }
 
 int
-dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, bool coarse,
+dbk_trust_seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *record, bool coarse,
                    json_t *plaintext, dbk_id *out_id)
-{
-    dbk_local_stream st;
-    int rc;
-    if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_local_stream_get(s->L, stream, &st)) != DBK_OK)
-        return rc;
-    return dbk_trust_seal_put_st(s, &st, record, coarse, plaintext, out_id);
-}
-
-int
-dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *record, bool coarse,
-                      json_t *plaintext, dbk_id *out_id)
 {
     dbk_envelope_hdr h;
     unsigned char key[32], *env = NULL;
@@ -101,6 +90,12 @@ dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *
     bool cur;
     int rc;
 
+    /* The clock, the revision and its place in the outbox go in the caller's write
+     * transaction, the one st was read in (seal.h): one commit (one fsync of the log)
+     * per entry, never a record left with no current revision if the process dies
+     * between demoting the old one and storing this, and never an epoch read before. */
+    if (!dbk_local_in_tx(s->L))
+        return DBK_E_INVALID;
     if ((rc = dbk_unlock(s)) != DBK_OK || (rc = dbk_stream_key_of(s, st, st->epoch, key)) != DBK_OK)
         return rc;
     memset(&h, 0, sizeof h);
@@ -109,18 +104,8 @@ dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *
         h.record = *record;
     else
         dbk_id_random(&h.record);
-    /* The clock, the revision and its place in the outbox in one transaction: one
-     * commit (one fsync of the log) per entry, and never a record left with no current
-     * revision if the process dies between demoting the old one and storing this. */
-    bool own = !dbk_local_in_tx(s->L);
-    if (own && (rc = dbk_local_begin(s->L)) != DBK_OK) {
-        sodium_memzero(key, sizeof key);
-        return rc;
-    }
     if ((rc = dbk_session_clock(s, coarse, &h.rev.clock)) != DBK_OK) {
         sodium_memzero(key, sizeof key);
-        if (own)
-            dbk_local_rollback(s->L);
         return rc;
     }
     h.rev.device = s->device;
@@ -129,8 +114,6 @@ dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *
     text = padded_text(plaintext, &tlen);
     if (text == NULL) {
         sodium_memzero(key, sizeof key);
-        if (own)
-            dbk_local_rollback(s->L);
         return DBK_E_NOMEM;
     }
     rc = dbk_envelope_seal(&h, key, s->keys->sign_sk, (const unsigned char *)text, tlen, NULL, &env,
@@ -142,10 +125,6 @@ dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *
         rc = record == NULL ? dbk_local_record_put_new(s->L, env, len)
                             : dbk_local_record_put(s->L, env, len, 0, true, &cur);
     free(env);
-    if (own && rc == DBK_OK)
-        rc = dbk_local_commit(s->L);
-    if (own && rc != DBK_OK)
-        dbk_local_rollback(s->L);
     if (rc == DBK_OK && out_id != NULL)
         *out_id = h.record;
     return rc;

@@ -19,17 +19,16 @@ size_t dbk_entry_bucket(const json_t *plaintext, size_t text_len);
 
 /*
  * Seals plaintext as a new revision of record (a new record when record is NULL; its
- * id in *out_id) in stream, under the stream's current epoch, stores it and queues it
- * for push, in one transaction (the caller's, when one is open). Needs unlocked keys.
+ * id in *out_id) into the stream row st, under its epoch, stores it and queues it for
+ * push. st must be read in the write transaction the caller holds (dbk_local_begin),
+ * and the revision goes in with it: an epoch read before that transaction could be one
+ * a revoke in another process has since rotated away (T5), and the revoked counselor
+ * could read the record. Needs unlocked keys.
  * coarse: its clock to the minute, for a new record or a stream head (nothing competes
  * with it), else to the millisecond, for an edit, so that the later of two devices'
  * edits wins (store/session.h).
  */
-int dbk_trust_seal_put(dbk_session *s, const dbk_id *stream, const dbk_id *record, bool coarse,
-                       json_t *plaintext, dbk_id *out_id);
-/* The same into the stream row st, which the caller read in the write transaction it
- * holds (so its epoch is the current one), without reading the row again. */
-int dbk_trust_seal_put_st(dbk_session *s, const dbk_local_stream *st, const dbk_id *record,
-                          bool coarse, json_t *plaintext, dbk_id *out_id);
+int dbk_trust_seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *record,
+                       bool coarse, json_t *plaintext, dbk_id *out_id);
 
 #endif

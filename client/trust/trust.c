@@ -332,7 +332,10 @@ dbk_trust_revision_forged(dbk_session *s, const unsigned char *env, size_t len,
     if (dbk_id_equal(&c.hdr.author, owner) && !dbk_id_equal(&h->author, owner))
         return true;
     rc = dbk_trust_sign_pk(s, &h->author, pk);
+    /* No key for its author: kept only as the current author's or the owner's (the
+     * only accounts that write a record), and never over the owner's own writing. */
     if (rc == DBK_E_NOT_FOUND)
-        return dbk_id_equal(&c.hdr.author, owner);
+        return dbk_id_equal(&c.hdr.author, owner) ||
+               !(dbk_id_equal(&h->author, &c.hdr.author) || dbk_id_equal(&h->author, owner));
     return rc != DBK_OK || dbk_envelope_verify(env, len, pk) != DBK_OK;
 }

@@ -119,7 +119,10 @@ bool dbk_trust_author_may_write(const dbk_id *owner, const dbk_id *author, const
  * revision of a record held here without being its author's: its signature does not
  * hold under the author's key as this device knows it (its own, or pinned), or no key
  * is known for its author while the current revision is the owner's own writing (which
- * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7). Such a
+ * only the owner, whose key a reader pins, may replace: proto/TRUST.md T7) or while its
+ * author is neither the current revision's nor the owner (a record is written by the
+ * account that created it and by the owner alone: a counselor's note the client holds
+ * is not replaced by one naming an account nobody here knows). Such a
  * revision would become current and, not opening, take the entry out of every view (a
  * risky journal the counselor read, gone from Read first): sync refuses it. A new
  * record, or a revision that would not be current, is not forged here: opening checks
@@ -211,12 +214,12 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * server holds too and never counts fewer, at a newer clock, than a head another
  * device of the account (or this one, before a restore of its profile) pushed already.
  * dbk_trust_stream_head checks one stream after a pull and counts in r what it finds.
- * dbk_trust_head_first writes the first head of a stream this device just made (no
- * records, none of them the owner's), so that its other devices can tell an account
- * that wrote nothing from one whose stream the server withholds whole.
+ * dbk_trust_head_first writes the first head of a stream this device just made (st,
+ * in the write transaction that made it; no records, none of them the owner's), so that its other
+ * devices can tell an account that wrote nothing from one whose stream the server withholds whole.
  */
 void dbk_trust_head_id(const dbk_id *stream, dbk_id *out);
-int dbk_trust_head_first(dbk_session *s, const dbk_id *stream);
+int dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st);
 bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
 bool dbk_trust_heads_pending(dbk_session *s);

@@ -1402,10 +1402,11 @@ test_review_of_client_dropped_from_caseload(void **state)
  * holds) and a new sequence number, as a server that wants an entry the counselor read
  * gone from its view would serve it. Else one byte of its ciphertext is flipped in
  * place, as a server would serve an entry the counselor has not pulled yet that must not
- * be read (the stream head still counts its id).
+ * be read (the stream head still counts its id). author (NULL: left): the author the
+ * forged revision's header names instead of its signer's.
  */
 static void
-tamper_record(struct fx *f, const char *id_text, bool newer)
+tamper_record(struct fx *f, const char *id_text, bool newer, const dbk_id *author)
 {
     dbk_id stream, head;
     unsigned char box_pk[32];
@@ -1446,6 +1447,8 @@ tamper_record(struct fx *f, const char *id_text, bool newer)
         dbk_put_u64(env + 36, clock = dbk_hlc_pack(dbk_hlc_ms(h.rev.clock) + 60000, 0));
     else
         env[DBK_ENV_HEADER_BYTES + 3] ^= 0x5a;
+    if (author != NULL)
+        memcpy(env + 64, author->b, DBK_ID_BYTES); /* the author's place (proto/CRYPTO.md 4) */
     hex = malloc(2 * len + 1);
     for (size_t i = 0; i < len; i++)
         snprintf(hex + 2 * i, 3, "%02x", env[i]);
@@ -1511,7 +1514,7 @@ test_forged_revision_hides_nothing(void **state)
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(lg, 0), "id")));
     json_decref(lg);
 
-    tamper_record(f, id, true);
+    tamper_record(f, id, true, NULL);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     /* The review pulls it first, and says so too (its JSON and stderr). */
     r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
@@ -1521,7 +1524,7 @@ test_forged_revision_hides_nothing(void **state)
         json_integer_value(json_object_get(json_object_get(rj, "data"), "refused_revisions")) == 1;
     json_decref(rj);
     dbk_run_result_free(&r);
-    tamper_record(f, id, true); /* a second forgery, for the sync */
+    tamper_record(f, id, true, NULL); /* a second forgery, for the sync */
     r = tc_cli("sync", NULL);
     bool said = strstr(r.err, "forged") != NULL || strstr(r.err, "not signed") != NULL;
     dbk_run_result_free(&r);
@@ -1582,7 +1585,7 @@ test_unopened_entry_is_said(void **state)
     tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
           "lapse");
     tc_ok(tc_cli("sync", NULL), "sync");
-    tamper_record(f, NULL, false);
+    tamper_record(f, NULL, false, NULL);
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     dbk_run_result r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
@@ -1723,7 +1726,7 @@ test_reading_ended_then_forged_is_said(void **state)
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     tc_ok(tc_cli("sync", NULL), "counselor sync (reading ends)");
     client_grant_turned(f, false, false);
-    tamper_record(f, id, true);
+    tamper_record(f, id, true, NULL);
 
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     dbk_run_result r = tc_cli("--json", "review", f->p.client_id, "--since", "2000-01-01", NULL);
@@ -1741,6 +1744,70 @@ test_reading_ended_then_forged_is_said(void **state)
                "revisions refused in the review's JSON: %ld; said on stderr: %s", refused,
                said ? "yes" : "no");
     assert_int_equal(refused, 1);
+    assert_true(said);
+}
+
+/* The notes from the counselor the client's `daybook --json notes` lists. */
+static size_t
+client_notes_listed(void)
+{
+    json_t *j = tc_json_of(tc_cli("--json", "notes", NULL), "notes");
+    size_t n = json_is_array(j) ? json_array_size(j) : 0;
+    json_decref(j);
+    return n;
+}
+
+/*
+ * A forged revision naming an author nobody here knows does not take the counselor's
+ * note away from the client. The counselor shares a note; the client syncs and is
+ * told of it. The server then serves a newer revision of the note whose header names
+ * a made-up account as its author (no key for it here, so its signature cannot be
+ * checked). A grantee writes only records it created and the owner any: a revision of
+ * a record whose current author the client knows, by anyone but that author or the
+ * owner, is refused (T7), as one by an unknown author of the owner's own writing was.
+ * Counted: notes the client's `daybook notes` no longer lists (leaked). Before, the
+ * unknown author's revision replaced the note: 1.
+ */
+static void
+test_unknown_author_hides_no_note(void **state)
+{
+    struct fx *f = *state;
+    int leaked = 0;
+    dbk_id nobody;
+    dbk_run_result r;
+
+    if (dbk_test_pg())
+        skip(); /* the envelope is rewritten on the SQLite file */
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    tc_ok(tc_cli("sync", NULL), "counselor sync"); /* the client's grant */
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "Proud of this week. NOTE-KEPT", "--share", NULL),
+          "note");
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "NOTE-KEPT"));
+    dbk_run_result_free(&r);
+    assert_int_equal(client_notes_listed(), 1);
+    json_t *lg = tc_json_of(tc_cli("--json", "notes", NULL), "notes");
+    char id[DBK_ID_TEXT_LEN + 1];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(lg, 0), "id")));
+    json_decref(lg);
+
+    dbk_id_random(&nobody);
+    tamper_record(f, id, true, &nobody);
+    r = tc_cli("sync", NULL);
+    bool said = strstr(r.err, "forged") != NULL || strstr(r.err, "not signed") != NULL;
+    dbk_run_result_free(&r);
+    leaked = 1 - (int)client_notes_listed();
+    dbk_report("malicious server: a newer revision of the counselor's note by an unknown author",
+               "the counselor shares a note; the client syncs; the server serves a newer "
+               "revision of the note naming a made-up account as author; the client syncs "
+               "and lists its notes",
+               "notes no longer listed (leaked): %d of 1; the sync said it refused a forged "
+               "revision: %s",
+               leaked, said ? "yes" : "no");
+    assert_int_equal(leaked, 0);
     assert_true(said);
 }
 
@@ -1766,6 +1833,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_withheld_after_profile_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_withheld_after_other_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reading_ended_then_forged_is_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_author_hides_no_note, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
