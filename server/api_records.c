@@ -58,9 +58,11 @@ struct push_unit {
     bool seen;     /* stored: head is the stream's head after it (heads.h) */
     dbk_head head;
     /* Stored by its owner: the stream's row as the push left it, which a pull of the
-     * same stream in the same job reads again otherwise (run_pull). */
+     * same stream in the same job reads again otherwise (run_pull), and the group's
+     * commits part way (dbk_store_tx_splits) when the push was done. */
     bool by_owner;
     dbk_stream str;
+    int64_t splits;
 };
 
 struct pull_unit {
@@ -744,6 +746,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     u->str.seq = b.high_seq;
     u->str.epoch = b.epoch; /* both read by the push from the row, in this transaction */
     u->str.rotation_pending = b.rotation_pending;
+    u->splits = dbk_store_tx_splits(st);
     jt_str(t, "{\"stream\":");
     jt_id(t, &u->stream);
     jt_str(t, ",\"results\":[");
@@ -806,8 +809,9 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
  * pushed: this job's push of the same stream, when its owner stored it (else NULL).
  * Its row is the one the access check would read: the job's caller and time are the
  * same, the owner of a stream never changes, and since the push read the row nothing
- * but this job has written (one writer, the group's transaction: SQLite only, see
- * pushed_by_owner), and this job wrote only records, the stream's seq
+ * but this job has written (one writer, the group's transaction, on SQLite; the row
+ * still locked by the push, on PostgreSQL: see pushed_by_owner), and this job wrote
+ * only records, the stream's seq
  * (pushed->str.seq), byte counts and audit rows.
  */
 static int
@@ -1053,17 +1057,22 @@ sync_fatal(dbk_store *st, int rc)
 }
 
 /* The sync's push of stream (a stream at most once, dbk_api_sync), when its owner
- * stored it; else NULL. Only with one writer in one transaction (SQLite, where the
- * authcache is on): on PostgreSQL a group may commit part way (tx_split) and let the
- * stream's row go, so another node may move it on before the pull, which asks. */
+ * stored it and the row the push read is still this transaction's to read; else NULL.
+ * With one writer in one transaction (SQLite, whose splits stay 0) it always is.
+ * On PostgreSQL the push keeps the stream's row locked (FOR NO KEY UPDATE) to
+ * the commit, so no node can move it on, unless the group committed part way since
+ * (tx_split, to wait for a lock with nothing held): then the pull reads it again. */
 static const struct push_unit *
-pushed_by_owner(const struct records_ctx *c, const dbk_id *stream)
+pushed_by_owner(dbk_store *st, const struct records_ctx *c, const dbk_id *stream)
 {
-    if (!dbk_authcache_enabled())
-        return NULL;
-    for (size_t i = 0; i < c->npush; i++)
-        if (dbk_id_equal(&c->push[i].stream, stream))
-            return c->push[i].seen && c->push[i].by_owner ? &c->push[i] : NULL;
+    for (size_t i = 0; i < c->npush; i++) {
+        const struct push_unit *u = &c->push[i];
+        if (!dbk_id_equal(&u->stream, stream))
+            continue;
+        if (!u->seen || !u->by_owner)
+            return NULL;
+        return dbk_store_tx_splits(st) == u->splits ? u : NULL;
+    }
     return NULL;
 }
 
@@ -1100,7 +1109,7 @@ op_sync(dbk_api_job *j, dbk_store *st)
     for (size_t i = 0; i < c->npull; i++) {
         if (i > 0)
             jt_put(&t, ",", 1);
-        rc = run_pull(j, st, &c->pull[i], pushed_by_owner(c, &c->pull[i].stream), &c->limit,
+        rc = run_pull(j, st, &c->pull[i], pushed_by_owner(st, c, &c->pull[i].stream), &c->limit,
                       &c->max_bytes, &t);
         j->job.status = DBK_OK;
         if (rc == DBK_OK) {
