@@ -951,19 +951,19 @@ test_second_device_role(void **state)
     assert_int_not_equal(st_counselor, 0);
 }
 
-/* The client's shared stream and its head's record id, in hex for SQL, from the
- * client's own profile. */
+/* The stream of kind that the account owner holds, as the profile in home lists it, and
+ * its head's record id, in hex for SQL. */
 static void
-client_shared_hex(struct fx *f, char sh[33], char hh[33])
+own_stream_hex(const char *home, const char *owner, int kind, char sh[33], char hh[33])
 {
     char path[4300], hex[33], sql[200];
     sqlite3 *db;
     sqlite3_stmt *st;
     dbk_id stream, head;
 
-    snprintf(path, sizeof path, "%s/daybook.db", f->p.client_home);
+    snprintf(path, sizeof path, "%s/daybook.db", home);
     snprintf(sql, sizeof sql, "SELECT id FROM streams WHERE owner = x'%s' AND kind = %d",
-             hex_of(f->p.client_id, hex), DBK_LOCAL_SHARED);
+             hex_of(owner, hex), kind);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -976,6 +976,13 @@ client_shared_hex(struct fx *f, char sh[33], char hh[33])
         snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
         snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
     }
+}
+
+/* The client's shared stream and its head's record id, in hex for SQL. */
+static void
+client_shared_hex(struct fx *f, char sh[33], char hh[33])
+{
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_SHARED, sh, hh);
 }
 
 /* A new device of the client, made by 'daybook login' into home2 (under the pair's
@@ -1061,6 +1068,191 @@ test_own_stream_withheld_whole(void **state)
     assert_false(checked_bare);
 }
 
+/* A new device of the client by 'daybook login' into the pair's directory/name: its
+ * login's exit, and (0 when it kept no profile) its role; *checked its role_checked. */
+static int
+role_of_new_device(struct fx *f, const char *link, const char *name, int *status, bool *checked)
+{
+    char home2[4300];
+    dbk_run_result r;
+    dbk_session s;
+    int role = 0;
+
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    *status = r.status;
+    dbk_run_result_free(&r);
+    *checked = false;
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        *checked = dbk_local_get_int(s.L, "role_unsigned", 0) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return role;
+}
+
+/*
+ * Role records out of place (proto/TRUST.md T13). The server names the client's account
+ * a counselor's and puts the counselor's own role record (signed, true of the
+ * counselor) in the client's private stream in place of the client's, which it moves to
+ * the client's shared stream; then, honest about the role, it leaves the client's
+ * record in the shared stream only. A new device of the client must check its role
+ * from neither: another account's record, or one outside the account's private stream.
+ */
+static void
+test_role_record_out_of_place(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], cs[33], csh[33], op[33], ohd[33], hc[33], ho[33];
+    char sql[2400];
+    int st1, st2;
+    bool checked1, checked2;
+
+    login_link_of(f->p.counselor_home, link); /* the counselor's role record pushed */
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_SHARED, cs, csh);
+    own_stream_hex(f->p.counselor_home, f->p.counselor_id, DBK_LOCAL_PRIVATE, op, ohd);
+    hex_of(f->p.client_id, hc);
+    hex_of(f->p.counselor_id, ho);
+    snprintf(sql, sizeof sql,
+             "UPDATE records SET stream = x'%s', seq = (SELECT seq + 1 FROM streams WHERE id = "
+             "x'%s') WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records WHERE stream "
+             "= x'%s' AND record != x'%s');"
+             "UPDATE streams SET seq = seq + 1 WHERE id = x'%s';"
+             "INSERT INTO records(stream, record, seq, clock, device, epoch, creator, envelope) "
+             "SELECT x'%s', record, (SELECT seq + 1 FROM streams WHERE id = x'%s'), clock, "
+             "device, epoch, creator, envelope FROM records WHERE stream = x'%s' AND seq = "
+             "(SELECT max(seq) FROM records WHERE stream = x'%s' AND record != x'%s');"
+             "UPDATE streams SET seq = seq + 1 WHERE id = x'%s';"
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             cs, cs, cp, cp, chd, cs, cp, cp, op, op, ohd, cp, DBK_ROLE_COUNSELOR, hc);
+    turn_server(f, sql);
+    int role1 = role_of_new_device(f, link, "replayed", &st1, &checked1);
+    /* The counselor's record out again, the role and counselor as they were. */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND creator = x'%s';"
+             "UPDATE accounts SET role = %d, counselor = x'%s' WHERE id = x'%s';",
+             cp, ho, DBK_ROLE_CLIENT, ho, hc);
+    turn_server(f, sql);
+    int role2 = role_of_new_device(f, link, "shared", &st2, &checked2);
+    int leaked = (role1 == DBK_ROLE_COUNSELOR && checked1) + (role2 != 0 && checked2);
+
+    dbk_report("malicious server: role records out of place at a second device's login",
+               "the server names the client's account a counselor's and serves the "
+               "counselor's own role record in the client's private stream, the client's "
+               "moved to its shared stream; then the true role with the client's record "
+               "in the shared stream only",
+               "counselor's record replayed: login exit %d, role %d, checked %s; client's "
+               "record in the shared stream: login exit %d, role %d, checked %s; roles "
+               "checked from a record out of place (leaked): %d",
+               st1, role1, checked1 ? "yes" : "no", st2, role2, checked2 ? "yes" : "no", leaked);
+    assert_int_equal(leaked, 0);
+}
+
+/*
+ * The role record withheld for good (proto/TRUST.md T13): a new device of the client
+ * takes the server's word, unchecked. That must be said not only at the login but at
+ * each sync while it lasts (the login told the user to sync again to check it); and the
+ * account's own head, which counts the role record, tells the record is withheld.
+ */
+static void
+test_role_withheld_for_good(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], sql[600], home2[4300];
+    dbk_run_result r;
+    int said = 0, withheld = 0;
+    const int syncs = 2;
+
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');",
+             cp, cp, chd);
+    turn_server(f, sql);
+    snprintf(home2, sizeof home2, "%s/unchecked", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int login_status = r.status;
+    bool login_said = strstr(r.err, "the server's word") != NULL;
+    dbk_run_result_free(&r);
+    for (int i = 0; i < syncs; i++) {
+        r = tc_cli("--json", "sync", NULL);
+        said += strstr(r.err, "server's word alone") != NULL;
+        json_t *j = json_loads(r.out, 0, NULL);
+        withheld += json_integer_value(json_object_get(json_object_get(j, "withheld"), "records")) > 0;
+        json_decref(j);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("--json", "status", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    bool checked = json_is_true(json_object_get(j, "role_checked"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the role record withheld for good from a second device",
+               "the server drops the client's role record, then the client signs in on a new "
+               "device and syncs it twice",
+               "login exit %d%s; status role_checked %s; syncs that told the record withheld "
+               "(its head): %d of %d; syncs that did not say the role is unchecked (leaked): %d",
+               login_status, login_said ? ", said unchecked" : "", checked ? "true" : "false",
+               withheld, syncs, syncs - said);
+    assert_int_equal(login_status, 0);
+    assert_true(login_said);
+    assert_false(checked);
+    assert_int_equal(syncs - said, 0);
+}
+
+/*
+ * A device from before T13 whose role was the server's word at its login (no
+ * joined_by_login or role_unsigned mark): here a second device of the client that works
+ * as a counselor's. Its sync, finding the account's own role record naming the other
+ * role, must say so loudly and exit 1, never take the record as "held" and go quiet.
+ */
+static void
+test_role_old_device_other_role(void **state)
+{
+    struct fx *f = *state;
+    char link[512], home2[4300];
+    dbk_run_result r;
+    dbk_session s;
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link); /* the client's role record pushed */
+    assert_int_equal(role_of_new_device(f, link, "old", &st, &checked), DBK_ROLE_CLIENT);
+    snprintf(home2, sizeof home2, "%s/old", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    (void)dbk_local_del(s.L, "role_unsigned");
+    (void)dbk_local_del(s.L, "role_record");
+    (void)dbk_local_del(s.L, "joined_by_login");
+    dbk_session_close(&s);
+    int warned = 0, fails = 0;
+    for (int i = 0; i < 2; i++) {
+        r = tc_cli("sync", NULL);
+        warned += strstr(r.err, "WARNING: this device works as a counselor's") != NULL;
+        fails += r.status != 0;
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' syncs twice; the account's own role record says client",
+               "syncs that warned: %d of 2, that exited 1: %d; syncs silent on the other role "
+               "(leaked): %d",
+               warned, fails, 2 - warned);
+    assert_int_equal(warned, 2);
+    assert_int_equal(fails, 2);
+}
+
 /*
  * An entry written while a sync runs (T12, the head signed at sync). The client has
  * more entries waiting than one round pushes (200); its sync signs the head, and the
@@ -1131,6 +1323,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_second_device_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_stream_withheld_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_written_during_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_record_out_of_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_withheld_for_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_old_device_other_role, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
