@@ -1184,7 +1184,8 @@ test_role_withheld_for_good(void **state)
         r = tc_cli("--json", "sync", NULL);
         said += strstr(r.err, "server's word alone") != NULL;
         json_t *j = json_loads(r.out, 0, NULL);
-        withheld += json_integer_value(json_object_get(json_object_get(j, "withheld"), "records")) > 0;
+        withheld +=
+            json_integer_value(json_object_get(json_object_get(j, "withheld"), "records")) > 0;
         json_decref(j);
         dbk_run_result_free(&r);
     }
