@@ -1100,6 +1100,8 @@ role_of_new_device(struct fx *f, const char *link, const char *name, int *status
  * the client's shared stream; then, honest about the role, it leaves the client's
  * record in the shared stream only. A new device of the client must check its role
  * from neither: another account's record, or one outside the account's private stream.
+ * (Each envelope is bound to its stream: the new device's first sync refuses the moved
+ * ones as malformed, so the login fails and keeps no profile.)
  */
 static void
 test_role_record_out_of_place(void **state)
@@ -1255,6 +1257,65 @@ test_role_old_device_other_role(void **state)
 }
 
 /*
+ * A stream's first head served again with what came after it withheld (proto/TRUST.md
+ * T12: the server restores the client's shared stream from a backup taken when the
+ * client had written nothing, its first head, records 0, with it). A reader that never
+ * saw a later head (a new device of the counselor) sees a signed count of 0 and holds 0:
+ * TRUST.md's limit ("a stream that stopped, not one that lies"), which the first head
+ * now reaches from the very start, where before first heads that reader said it could
+ * not tell. Reported, not asserted: a head carries no time a reader could weigh.
+ */
+static void
+test_first_head_served_again(void **state)
+{
+    struct fx *f = *state;
+    char cs[33], csh[33], sql[600], link[512], home2[4300];
+    const int written = 2;
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link); /* the first head pushed */
+    client_shared_hex(f, cs, csh);
+    long long first = server_int(f, "SELECT count(*) FROM records");
+    snprintf(sql, sizeof sql, "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';",
+             cs);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < written; i++)
+        cli_ok("journal", "-m", "written after the backup");
+    cli_ok("sync", NULL, NULL);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s';"
+             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
+             cs);
+    turn_server(f, sql);
+
+    login_link_of(f->p.counselor_home, link);
+    assert_int_equal(role_of_new_device(f, link, "counselor-new", &st, &checked),
+                     DBK_ROLE_COUNSELOR);
+    snprintf(home2, sizeof home2, "%s/counselor-new", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *w = json_object_get(j, "withheld");
+    long told = (long)json_integer_value(json_object_get(w, "records"));
+    long unseen = (long)json_integer_value(json_object_get(w, "streams_unseen"));
+    int status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a stream's first head served again, what followed withheld",
+               "the server keeps the client's shared stream as it was after its first sync "
+               "(its first head, records 0), the client writes 2 entries and syncs, the "
+               "server puts the old stream back; a new device of the counselor syncs",
+               "records on the server at the backup %lld; the new counselor device's sync exit "
+               "%d, withheld.records %ld, streams_unseen %ld; entries withheld and neither "
+               "told nor 'cannot tell' (leaked, TRUST.md T12's limit, left): %ld",
+               first, status, told, unseen, told > 0 || unseen > 0 ? 0L : (long)written);
+}
+
+/*
  * An entry written while a sync runs (T12, the head signed at sync). The client has
  * more entries waiting than one round pushes (200); its sync signs the head, and the
  * first round's request is stalled on its way (the proxy) while the client logs a
@@ -1327,6 +1388,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_record_out_of_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_withheld_for_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_old_device_other_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_head_served_again, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
