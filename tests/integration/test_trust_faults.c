@@ -1277,8 +1277,8 @@ test_first_head_served_again(void **state)
     login_link_of(f->p.client_home, link); /* the first head pushed */
     client_shared_hex(f, cs, csh);
     long long first = server_int(f, "SELECT count(*) FROM records");
-    snprintf(sql, sizeof sql, "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';",
-             cs);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
     turn_server(f, sql);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     for (int i = 0; i < written; i++)
