@@ -1257,6 +1257,50 @@ test_role_old_device_other_role(void **state)
 }
 
 /*
+ * An unchecked counselor's role (proto/TRUST.md T13): the server names the client's
+ * account a counselor's and withholds its role record, so a new device of the client
+ * works as a counselor's on the server's word. It must not hand out what only a
+ * counselor's checked role may: an invite (whose link makes another person's device pin
+ * this account's keys as their counselor's and share their entries with it).
+ */
+static void
+test_role_unchecked_counselor_invites(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[800], home2[4300];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');"
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             cp, cp, chd, DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    int role = role_of_new_device(f, link, "unchecked-counselor", &st, &checked);
+    assert_int_equal(role, DBK_ROLE_COUNSELOR);
+    assert_false(checked);
+    snprintf(home2, sizeof home2, "%s/unchecked-counselor", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("invite", "--name", "Someone New", NULL);
+    int status = r.status;
+    bool said = strstr(r.err, "server's word") != NULL;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: an unchecked counselor's role hands out an invite",
+               "the server names the client's account a counselor's and withholds its role "
+               "record; the client's new device, a counselor's on the server's word, runs "
+               "'daybook invite'",
+               "login exit %d; invite exit %d%s; invites made on an unchecked role (leaked): %d",
+               st, status, said ? ", said why" : "", status == 0);
+    assert_int_not_equal(status, 0);
+    assert_true(said);
+}
+
+/*
  * A stream's first head served again with what came after it withheld (proto/TRUST.md
  * T12: the server restores the client's shared stream from a backup taken when the
  * client had written nothing, its first head, records 0, with it). A reader that never
@@ -1389,6 +1433,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_withheld_for_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_old_device_other_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_head_served_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_unchecked_counselor_invites, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
