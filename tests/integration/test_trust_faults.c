@@ -1301,6 +1301,105 @@ test_role_unchecked_counselor_invites(void **state)
 }
 
 /*
+ * The server's role at a second login (proto/TRUST.md T13): a device signs in again
+ * ('daybook login' without a link) while the server names the other role for the
+ * account; once on a device whose role the account's record checked, once on one whose
+ * record was withheld (unchecked). The role a device works by never moves on a login's
+ * answer, and an unchecked one stays said so.
+ */
+static void
+test_role_login_again(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[800], home2[4300];
+    int st1, st2;
+    bool checked1, checked2;
+    dbk_session s;
+
+    login_link_of(f->p.client_home, link);
+    assert_int_equal(role_of_new_device(f, link, "checked", &st1, &checked1), DBK_ROLE_CLIENT);
+    assert_true(checked1);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');",
+             cp, cp, chd);
+    turn_server(f, sql);
+    assert_int_equal(role_of_new_device(f, link, "unchecked", &st2, &checked2), DBK_ROLE_CLIENT);
+    assert_false(checked2);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+
+    int moved = 0, cleared = 0, status[2];
+    const char *names[] = {"checked", "unchecked"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(home2, sizeof home2, "%s/%s", f->p.home, names[i]);
+        setenv("DAYBOOK_HOME", home2, 1);
+        dbk_run_result r = tc_cli("login", NULL);
+        status[i] = r.status;
+        dbk_run_result_free(&r);
+        assert_int_equal(dbk_session_open(&s, false), 0);
+        moved += s.role != DBK_ROLE_CLIENT;
+        cleared += i == 1 && dbk_local_get_int(s.L, "role_unsigned", 0) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the other role at a device's second login",
+               "the server names the client's account a counselor's, then two devices of "
+               "the client sign in again: one whose role was checked, one whose role record "
+               "was withheld",
+               "login exits %d, %d; roles moved to the server's word (leaked): %d; unchecked "
+               "marks cleared (leaked): %d",
+               status[0], status[1], moved, cleared);
+    assert_int_equal(moved, 0);
+    assert_int_equal(cleared, 0);
+}
+
+/*
+ * A stream's first head withheld, its owner having written nothing (proto/TRUST.md T12):
+ * the server drops every record of the client's shared stream, its first head with them. A new
+ * device of the counselor and a new device of the client must each say they cannot tell
+ * (withheld.streams_unseen, withheld.own_unseen), never that the stream is complete.
+ */
+static void
+test_first_head_withheld(void **state)
+{
+    struct fx *f = *state;
+    char cs[33], csh[33], sql[300], link[512], clink[512], home2[4300];
+    int st;
+    bool checked, said;
+
+    login_link_of(f->p.client_home, clink);
+    client_shared_hex(f, cs, csh);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", cs);
+    turn_server(f, sql);
+    login_link_of(f->p.counselor_home, link);
+    assert_int_equal(role_of_new_device(f, link, "counselor-new", &st, &checked),
+                     DBK_ROLE_COUNSELOR);
+    snprintf(home2, sizeof home2, "%s/counselor-new", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long unseen =
+        (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "streams_unseen"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    int own = own_unseen_of_new_device(f, clink, "client-new", &said, &checked);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a stream's first head withheld, nothing written",
+               "the server drops every record of the client's shared stream, its first head "
+               "with them, the client having written nothing; a new device of the counselor and one of the client sync",
+               "counselor's streams_unseen %ld; client's own_unseen %d%s; readers told the "
+               "stream complete (leaked): %d",
+               unseen, own, said ? " in words" : "", (unseen < 1) + (own < 1));
+    assert_true(unseen >= 1);
+    assert_true(own >= 1);
+}
+
+/*
  * A stream's first head served again with what came after it withheld (proto/TRUST.md
  * T12: the server restores the client's shared stream from a backup taken when the
  * client had written nothing, its first head, records 0, with it). A reader that never
@@ -1434,6 +1533,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_old_device_other_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_head_served_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_unchecked_counselor_invites, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_login_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_head_withheld, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
