@@ -355,20 +355,27 @@ static bool
 sign_role(dbk_session *s)
 {
     bool written;
-    int rc;
+    int rc, named;
     if (dbk_local_begin(s->L) != DBK_OK)
         return false;
-    if ((rc = dbk_role_keep(s, &written)) == DBK_OK && dbk_local_commit(s->L) == DBK_OK)
+    if ((rc = dbk_role_keep(s, &written, &named)) == DBK_OK && dbk_local_commit(s->L) == DBK_OK)
         return false;
     dbk_local_rollback(s->L);
-    if (rc == DBK_E_CONFLICT) {
+    if (rc == DBK_E_CONFLICT && named != DBK_ROLE_NONE) {
         fprintf(stderr,
                 "daybook: WARNING: this device works as a %s's, but your account's own "
-                "signed record says otherwise (or its records disagree). This device's "
-                "role was the server's word, or the server tampered with your account: "
-                "do not use this profile; move it away and 'daybook login' again. Tell "
-                "the clinic.\n",
-                s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+                "signed record says %s. This device's role was the server's word: do not "
+                "use this profile; move it away and 'daybook login' again. Tell the "
+                "clinic.\n",
+                s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client",
+                named == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+        return true;
+    }
+    if (rc == DBK_E_CONFLICT) {
+        fprintf(stderr, "daybook: WARNING: your account's own signed records of its role "
+                        "disagree: a device of your account took a false role from the server "
+                        "before it could check it, and new devices of the account are refused "
+                        "at login. Tell the clinic.\n");
         return true;
     }
     fprintf(stderr, "daybook: your account's role could not be signed for your other devices "

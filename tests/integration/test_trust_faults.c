@@ -1399,6 +1399,86 @@ test_first_head_withheld(void **state)
     assert_true(own >= 1);
 }
 
+/* Runs sql on the profile of the device under the pair's directory/name. */
+static void
+profile_sql(struct fx *f, const char *name, const char *sql)
+{
+    char path[4400], *err = NULL;
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/%s/daybook.db", f->p.home, name);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    sqlite3_close(db);
+}
+
+/*
+ * Two role records that disagree (proto/TRUST.md T13). A device of the client from
+ * before this rule whose login took the server's word 'counselor' (here: a second
+ * device turned so, its marks removed, and the account's record out of its profile)
+ * syncs before it holds a role record: it signs 'counselor' (the limit TRUST.md says).
+ * Then a new device must be refused at login, never take either; and a device of the
+ * account from before this rule that holds both records when it first signs must say
+ * they disagree, never go quiet.
+ */
+static void
+test_role_records_disagree(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], sql[600], home2[4300];
+    int st;
+    bool checked;
+    dbk_session s;
+    dbk_run_result r;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "late", &st, &checked), DBK_ROLE_CLIENT);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
+             "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
+             "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
+             cp, chd, cp, chd);
+    profile_sql(f, "wrong", sql);
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    dbk_session_close(&s);
+    r = tc_cli("sync", NULL); /* signs 'counselor': none held */
+    dbk_run_result_free(&r);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'",
+             cp, chd);
+    long long private_records = server_int(f, sql); /* the pin record and two role records */
+
+    int role_new = role_of_new_device(f, link, "after-two", &st, &checked);
+    snprintf(home2, sizeof home2, "%s/late", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("sync", NULL, NULL); /* pulls both; its mark was set at its login's check */
+    profile_sql(f, "late", "DELETE FROM meta WHERE key IN ('role_record', 'joined_by_login');");
+    r = tc_cli("sync", NULL);
+    bool late_warned = strstr(r.err, "records of its role disagree") != NULL;
+    int late_status = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: two role records that disagree",
+               "a device of the client from before T13 whose login took the server's word "
+               "'counselor' signs it before it holds the account's record; a new device "
+               "signs in; a device from before T13 holding both records syncs",
+               "records in the private stream besides the head: %lld; the new device's login "
+               "exit %d, role kept %d; the device holding both: sync exit %d%s; devices "
+               "given a role from disagreeing records or silent on them (leaked): %d",
+               private_records, st, role_new, late_status, late_warned ? ", warned" : "",
+               (role_new != 0) + !late_warned);
+    assert_true(private_records >= 3);
+    assert_int_not_equal(st, 0);
+    assert_int_equal(role_new, 0);
+    assert_true(late_warned);
+    assert_int_not_equal(late_status, 0);
+}
+
 /*
  * A stream's first head served again with what came after it withheld (proto/TRUST.md
  * T12: the server restores the client's shared stream from a backup taken when the
@@ -1535,6 +1615,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_unchecked_counselor_invites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_login_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_head_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_records_disagree, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
