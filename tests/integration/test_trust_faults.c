@@ -888,6 +888,35 @@ test_second_device_pins(void **state)
     assert_int_equal(planted, 0);
 }
 
+/* A new device of the account of link by 'daybook login' into the pair's directory/name: its
+ * login's exit, *warned (if not NULL) whether it refused the server's role, and (0 when
+ * it kept no profile) its role; *checked its role_checked. */
+static int
+role_of_new_device(struct fx *f, const char *link, const char *name, int *status, bool *checked,
+                   bool *warned)
+{
+    char home2[4300];
+    dbk_run_result r;
+    dbk_session s;
+    int role = 0;
+
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    *status = r.status;
+    if (warned != NULL)
+        *warned = strstr(r.err, "WARNING: the server says this is a") != NULL;
+    dbk_run_result_free(&r);
+    *checked = false;
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        *checked = dbk_local_get_int(s.L, "role_unsigned", 0) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return role;
+}
+
 /* A new device of the account of home (id), logged in while the server names the other
  * role for it (proto/TRUST.md T13): its role, 0 when it kept no profile; *status the
  * login's exit, *warned whether it said so. */
@@ -895,29 +924,16 @@ static int
 second_device_role(struct fx *f, const char *home, const char *id, int lie, int *status,
                    bool *warned)
 {
-    char sql[240], hex[33], home2[4300], link[512];
-    dbk_run_result r;
-    dbk_session s;
-    int role = 0;
+    char sql[240], hex[33], name[64], link[512];
+    bool checked;
 
     login_link_of(home, link); /* its sync signs the role, as any device that knows it */
     /* A server that lies consistently: a counselor's account names no counselor. */
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d%s WHERE id = x'%s';", lie,
              lie == DBK_ROLE_COUNSELOR ? ", counselor = NULL" : "", hex_of(id, hex));
     turn_server(f, sql);
-
-    snprintf(home2, sizeof home2, "%s/second-of-%s", f->p.home, id);
-    setenv("DAYBOOK_HOME", home2, 1);
-    r = tc_cli("login", link, NULL);
-    *status = r.status;
-    *warned = strstr(r.err, "WARNING: the server says this is a") != NULL;
-    dbk_run_result_free(&r);
-    if (dbk_session_open(&s, false) == 0) {
-        role = s.role;
-        dbk_session_close(&s);
-    }
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    return role;
+    snprintf(name, sizeof name, "second-of-%s", id);
+    return role_of_new_device(f, link, name, status, &checked, warned);
 }
 
 /* A second device of the client, and of the counselor, facing a server that names the
@@ -983,6 +999,20 @@ static void
 client_shared_hex(struct fx *f, char sh[33], char hh[33])
 {
     own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_SHARED, sh, hh);
+}
+
+/* Into sql (n bytes): the edit that drops the client's role record from the server, the
+ * newest record of its private stream that is not the head (the role is signed at the
+ * sync after the pin record). */
+static void
+drop_role_sql(struct fx *f, char *sql, size_t n)
+{
+    char cp[33], chd[33];
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, n,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');",
+             cp, cp, chd);
 }
 
 /* A new device of the client, made by 'daybook login' into home2 (under the pair's
@@ -1068,31 +1098,6 @@ test_own_stream_withheld_whole(void **state)
     assert_false(checked_bare);
 }
 
-/* A new device of the client by 'daybook login' into the pair's directory/name: its
- * login's exit, and (0 when it kept no profile) its role; *checked its role_checked. */
-static int
-role_of_new_device(struct fx *f, const char *link, const char *name, int *status, bool *checked)
-{
-    char home2[4300];
-    dbk_run_result r;
-    dbk_session s;
-    int role = 0;
-
-    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
-    setenv("DAYBOOK_HOME", home2, 1);
-    r = tc_cli("login", link, NULL);
-    *status = r.status;
-    dbk_run_result_free(&r);
-    *checked = false;
-    if (dbk_session_open(&s, false) == 0) {
-        role = s.role;
-        *checked = dbk_local_get_int(s.L, "role_unsigned", 0) == 0;
-        dbk_session_close(&s);
-    }
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    return role;
-}
-
 /*
  * Role records out of place (proto/TRUST.md T13). The server names the client's account
  * a counselor's and puts the counselor's own role record (signed, true of the
@@ -1132,14 +1137,14 @@ test_role_record_out_of_place(void **state)
              "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
              cs, cs, cp, cp, chd, cs, cp, cp, op, op, ohd, cp, DBK_ROLE_COUNSELOR, hc);
     turn_server(f, sql);
-    int role1 = role_of_new_device(f, link, "replayed", &st1, &checked1);
+    int role1 = role_of_new_device(f, link, "replayed", &st1, &checked1, NULL);
     /* The counselor's record out again, the role and counselor as they were. */
     snprintf(sql, sizeof sql,
              "DELETE FROM records WHERE stream = x'%s' AND creator = x'%s';"
              "UPDATE accounts SET role = %d, counselor = x'%s' WHERE id = x'%s';",
              cp, ho, DBK_ROLE_CLIENT, ho, hc);
     turn_server(f, sql);
-    int role2 = role_of_new_device(f, link, "shared", &st2, &checked2);
+    int role2 = role_of_new_device(f, link, "shared", &st2, &checked2, NULL);
     int leaked = (role1 == DBK_ROLE_COUNSELOR && checked1) + (role2 != 0 && checked2);
 
     dbk_report("malicious server: role records out of place at a second device's login",
@@ -1164,17 +1169,13 @@ static void
 test_role_withheld_for_good(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], sql[600], home2[4300];
+    char link[512], sql[600], home2[4300];
     dbk_run_result r;
     int said = 0, withheld = 0;
     const int syncs = 2;
 
     login_link_of(f->p.client_home, link);
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
-             "WHERE stream = x'%s' AND record != x'%s');",
-             cp, cp, chd);
+    drop_role_sql(f, sql, sizeof sql);
     turn_server(f, sql);
     snprintf(home2, sizeof home2, "%s/unchecked", f->p.home);
     setenv("DAYBOOK_HOME", home2, 1);
@@ -1228,7 +1229,7 @@ test_role_old_device_other_role(void **state)
     bool checked;
 
     login_link_of(f->p.client_home, link); /* the client's role record pushed */
-    assert_int_equal(role_of_new_device(f, link, "old", &st, &checked), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "old", &st, &checked, NULL), DBK_ROLE_CLIENT);
     snprintf(home2, sizeof home2, "%s/old", f->p.home);
     setenv("DAYBOOK_HOME", home2, 1);
     assert_int_equal(dbk_session_open(&s, false), 0);
@@ -1267,19 +1268,17 @@ static void
 test_role_unchecked_counselor_invites(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], hc[33], sql[800], home2[4300];
+    char link[512], hc[33], sql[800], home2[4300];
     int st;
     bool checked;
 
     login_link_of(f->p.client_home, link);
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
-             "WHERE stream = x'%s' AND record != x'%s');"
+    drop_role_sql(f, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
              "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
-             cp, cp, chd, DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
     turn_server(f, sql);
-    int role = role_of_new_device(f, link, "unchecked-counselor", &st, &checked);
+    int role = role_of_new_device(f, link, "unchecked-counselor", &st, &checked, NULL);
     assert_int_equal(role, DBK_ROLE_COUNSELOR);
     assert_false(checked);
     snprintf(home2, sizeof home2, "%s/unchecked-counselor", f->p.home);
@@ -1311,21 +1310,17 @@ static void
 test_role_login_again(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], hc[33], sql[800], home2[4300];
+    char link[512], hc[33], sql[800], home2[4300];
     int st1, st2;
     bool checked1, checked2;
     dbk_session s;
 
     login_link_of(f->p.client_home, link);
-    assert_int_equal(role_of_new_device(f, link, "checked", &st1, &checked1), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "checked", &st1, &checked1, NULL), DBK_ROLE_CLIENT);
     assert_true(checked1);
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
-             "WHERE stream = x'%s' AND record != x'%s');",
-             cp, cp, chd);
+    drop_role_sql(f, sql, sizeof sql);
     turn_server(f, sql);
-    assert_int_equal(role_of_new_device(f, link, "unchecked", &st2, &checked2), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "unchecked", &st2, &checked2, NULL), DBK_ROLE_CLIENT);
     assert_false(checked2);
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
              DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
@@ -1357,6 +1352,32 @@ test_role_login_again(void **state)
     assert_int_equal(cleared, 0);
 }
 
+/* A new device of the counselor (daybook login, into the pair's directory/name) and its
+ * first 'daybook sync --json': its exit, and what it counts withheld (*records) and as
+ * others' streams with nothing seen and no signed head (*unseen). */
+static int
+new_counselor_sync(struct fx *f, const char *name, long *records, long *unseen)
+{
+    char link[512], home2[4300];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.counselor_home, link);
+    assert_int_equal(role_of_new_device(f, link, name, &st, &checked, NULL), DBK_ROLE_COUNSELOR);
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *w = json_object_get(j, "withheld");
+    *records = (long)json_integer_value(json_object_get(w, "records"));
+    *unseen = (long)json_integer_value(json_object_get(w, "streams_unseen"));
+    int status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return status;
+}
+
 /*
  * A stream's first head withheld, its owner having written nothing (proto/TRUST.md T12):
  * the server drops every record of the client's shared stream, its first head with them. A new
@@ -1367,25 +1388,15 @@ static void
 test_first_head_withheld(void **state)
 {
     struct fx *f = *state;
-    char cs[33], csh[33], sql[300], link[512], clink[512], home2[4300];
-    int st;
+    char cs[33], csh[33], sql[300], clink[512];
     bool checked, said;
 
     login_link_of(f->p.client_home, clink);
     client_shared_hex(f, cs, csh);
     snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", cs);
     turn_server(f, sql);
-    login_link_of(f->p.counselor_home, link);
-    assert_int_equal(role_of_new_device(f, link, "counselor-new", &st, &checked),
-                     DBK_ROLE_COUNSELOR);
-    snprintf(home2, sizeof home2, "%s/counselor-new", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    dbk_run_result r = tc_cli("--json", "sync", NULL);
-    json_t *j = json_loads(r.out, 0, NULL);
-    long unseen =
-        (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "streams_unseen"));
-    json_decref(j);
-    dbk_run_result_free(&r);
+    long told, unseen;
+    (void)new_counselor_sync(f, "counselor-new", &told, &unseen);
     int own = own_unseen_of_new_device(f, clink, "client-new", &said, &checked);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
@@ -1433,8 +1444,8 @@ test_role_records_disagree(void **state)
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
     own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked), DBK_ROLE_CLIENT);
-    assert_int_equal(role_of_new_device(f, link, "late", &st, &checked), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "late", &st, &checked, NULL), DBK_ROLE_CLIENT);
     snprintf(sql, sizeof sql,
              "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
              "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
@@ -1452,7 +1463,7 @@ test_role_records_disagree(void **state)
              cp, chd);
     long long private_records = server_int(f, sql); /* the pin record and two role records */
 
-    int role_new = role_of_new_device(f, link, "after-two", &st, &checked);
+    int role_new = role_of_new_device(f, link, "after-two", &st, &checked, NULL);
     snprintf(home2, sizeof home2, "%s/late", f->p.home);
     setenv("DAYBOOK_HOME", home2, 1);
     cli_ok("sync", NULL, NULL); /* pulls both; its mark was set at its login's check */
@@ -1492,10 +1503,8 @@ static void
 test_first_head_served_again(void **state)
 {
     struct fx *f = *state;
-    char cs[33], csh[33], sql[600], link[512], home2[4300];
+    char cs[33], csh[33], sql[600], link[512];
     const int written = 2;
-    int st;
-    bool checked;
 
     login_link_of(f->p.client_home, link); /* the first head pushed */
     client_shared_hex(f, cs, csh);
@@ -1513,20 +1522,8 @@ test_first_head_served_again(void **state)
              cs);
     turn_server(f, sql);
 
-    login_link_of(f->p.counselor_home, link);
-    assert_int_equal(role_of_new_device(f, link, "counselor-new", &st, &checked),
-                     DBK_ROLE_COUNSELOR);
-    snprintf(home2, sizeof home2, "%s/counselor-new", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    dbk_run_result r = tc_cli("--json", "sync", NULL);
-    json_t *j = json_loads(r.out, 0, NULL);
-    json_t *w = json_object_get(j, "withheld");
-    long told = (long)json_integer_value(json_object_get(w, "records"));
-    long unseen = (long)json_integer_value(json_object_get(w, "streams_unseen"));
-    int status = r.status;
-    json_decref(j);
-    dbk_run_result_free(&r);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    long told, unseen;
+    int status = new_counselor_sync(f, "counselor-new", &told, &unseen);
 
     dbk_report("malicious server: a stream's first head served again, what followed withheld",
                "the server keeps the client's shared stream as it was after its first sync "
