@@ -1491,6 +1491,64 @@ test_role_records_disagree(void **state)
 }
 
 /*
+ * The pin record withheld (proto/TRUST.md T11, T12): the server drops every record of
+ * the client's private stream but its head (the pin record and the role record), and
+ * swaps the counselor's keys for its own; then the client signs in on a new device. The
+ * head it gets counts the records it does not: it must not take the server's keys for
+ * the counselor on first use, as for an account that never wrote a pin record.
+ */
+static void
+test_pin_record_withheld(void **state)
+{
+    struct fx *f = *state;
+    unsigned char fake_s[32], got_s[32];
+    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512], home2[4300];
+    dbk_session s;
+    dbk_id counselor;
+
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    randombytes_buf(fake_s, 32);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hs + 2 * i, 3, "%02x", fake_s[i]);
+    unsigned char fake_b[32];
+    randombytes_buf(fake_b, 32);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hb + 2 * i, 3, "%02x", fake_b[i]);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';"
+             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             cp, chd, hs, hb, hex_of(f->p.counselor_id, hex));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/pinless", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    int status = r.status;
+    bool said = strstr(r.err, "withholds") != NULL;
+    dbk_run_result_free(&r);
+    int planted = 0;
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)),
+                     0);
+    if (dbk_session_open(&s, false) == 0) {
+        planted = dbk_trust_pinned(&s, &counselor, got_s, NULL) == 0 &&
+                  memcmp(got_s, fake_s, 32) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the pin record withheld from a second device",
+               "the server drops the client's pin and role records (its private stream but "
+               "its head) and swaps the counselor's keys for its own; the client signs in on "
+               "a new device",
+               "login exit %d%s; the server's key pinned for the counselor (leaked): %d", status,
+               said ? ", said records are withheld" : "", planted);
+    assert_int_equal(planted, 0);
+    assert_true(said);
+    assert_int_not_equal(status, 0);
+}
+
+/*
  * A stream's first head served again with what came after it withheld (proto/TRUST.md
  * T12: the server restores the client's shared stream from a backup taken when the
  * client had written nothing, its first head, records 0, with it). A reader that never
@@ -1613,6 +1671,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_login_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_head_withheld, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_records_disagree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_record_withheld, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
