@@ -49,20 +49,27 @@ dbk_role_signed(dbk_session *s, int *role)
 }
 
 int
-dbk_role_keep(dbk_session *s, bool *written)
+dbk_role_keep(dbk_session *s, bool *written, int *named)
 {
     char when[40];
     dbk_id rec;
     int rc, held;
 
     *written = false;
+    *named = DBK_ROLE_NONE;
     /* Only a role this device knows of its own is signed; and the records are read once
      * (every entry opened), then the mark "role_record" says one is held. */
     if (role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
         dbk_local_get_int(s->L, "role_record", 0) != 0)
         return DBK_OK;
     rc = dbk_role_signed(s, &held);
-    if (rc == DBK_OK || rc == DBK_E_CONFLICT) /* held (or disputed: said at login) */
+    *named = held;
+    /* Records naming another role (or disagreeing) are not this device's to settle: it
+     * writes nothing and keeps no mark, so each sync says it until they are put right
+     * (a device whose role was the server's word at a login from before this rule). */
+    if (rc == DBK_E_CONFLICT || (rc == DBK_OK && held != s->role))
+        return DBK_E_CONFLICT;
+    if (rc == DBK_OK) /* held */
         return dbk_local_put_int(s->L, "role_record", 1);
     if (rc != DBK_E_NOT_FOUND)
         return rc;

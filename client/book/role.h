@@ -19,7 +19,9 @@ int dbk_role_signed(dbk_session *s, int *role);
 
 /* Writes the role record of this device's role when the role is its own (no
  * "role_unsigned" mark: not taken from a server's word) and the private stream holds
- * none; *written says whether it did. The next push carries it. */
-int dbk_role_keep(dbk_session *s, bool *written);
+ * none; *written says whether it did. The next push carries it. DBK_E_CONFLICT, nothing
+ * written: the private stream's role records name another role than this device's
+ * (*named), or disagree (*named DBK_ROLE_NONE). */
+int dbk_role_keep(dbk_session *s, bool *written, int *named);
 
 #endif

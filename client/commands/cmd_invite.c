@@ -139,6 +139,17 @@ run(dbk_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "daybook: invite is for counselors; this is a client's profile\n");
         return DBK_EXIT_FAIL;
     }
+    if (dbk_local_get_int(s.L, "role_unsigned", 0) != 0) {
+        /* A counselor's role on the server's word alone (proto/TRUST.md T13): an invite
+         * makes a client pin this account's keys as their counselor's, so it waits for
+         * the account's own signed record of its role. */
+        dbk_session_close(&s);
+        fprintf(stderr, "daybook: this device is a counselor's on the server's word alone "
+                        "(your account's signed record of its role has not reached it): it "
+                        "makes no invite until that is checked. Sync your other device, then "
+                        "this one\n");
+        return DBK_EXIT_FAIL;
+    }
     if ((rc = dbk_sync_invite(&s, &resp)) != DBK_OK) {
         json_decref(resp);
         dbk_session_close(&s);

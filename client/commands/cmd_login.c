@@ -87,10 +87,12 @@ learn_counselor(dbk_session *s, json_t *account)
  * compared with what the server lists. A difference is refused loudly: this device
  * keeps the keys the account checked. An account enrolled before pin records existed
  * has none: then the server's signing key is pinned on first use, as before, and
- * 'daybook verify' confirms it.
+ * 'daybook verify' confirms it; unless the account's heads count records withheld from
+ * this device (withheld), the pin record perhaps among them: then nothing is pinned and
+ * *keep_none says the caller keeps no profile.
  */
 static int
-pin_counselor(dbk_session *s, bool *refused)
+pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
 {
     unsigned char srv_s[32], srv_b[32];
     size_t pinned, conflicts, n;
@@ -105,6 +107,20 @@ pin_counselor(dbk_session *s, bool *refused)
     if ((rc = dbk_sync_account_keys(s, &c, srv_s, srv_b)) != DBK_OK)
         return rc;
     rc = dbk_trust_listed_keys(s, &c, srv_s, srv_b);
+    if (rc == DBK_E_NOT_FOUND && withheld > 0) {
+        /* No pin record, and the account's signed heads count records the server did not
+         * send (proto/TRUST.md T12): the pin record may be among them, so the listed key
+         * is not taken on first use. */
+        fprintf(stderr,
+                "daybook: WARNING: the server withholds %zu of your account's records from "
+                "this device, perhaps the one that holds your counselor's checked key: this "
+                "device takes no key for your counselor from the server, was not signed in "
+                "and keeps nothing. Sync your other device and try again; if it goes on, "
+                "tell the clinic.\n",
+                withheld);
+        *keep_none = true;
+        return DBK_OK;
+    }
     if (rc == DBK_E_NOT_FOUND) {
         fprintf(stderr, "daybook: your other device did not save your counselor's checked key; "
                         "compare safety numbers with 'daybook verify' in your next session\n");
@@ -232,8 +248,9 @@ check_role(dbk_session *s, bool *wrong)
 }
 
 /* The first sync of the new device, then its role checked against the account's own
- * record (*wrong_role: refused, said by check_role) and the counselor's keys against
- * the pins (*refused: signed in, but the listed keys refused, told by pin_counselor). */
+ * record (*wrong_role: refused, said by check_role; also when no pin record came and
+ * records are withheld, said by pin_counselor) and the counselor's keys against the
+ * pins (*refused: signed in, but the listed keys refused, told by pin_counselor). */
 static int
 first_sync(dbk_ctx *ctx, dbk_session *s, bool *wrong_role, bool *refused)
 {
@@ -244,7 +261,8 @@ first_sync(dbk_ctx *ctx, dbk_session *s, bool *wrong_role, bool *refused)
     rc = dbk_sync(s, &st);
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
         if ((rc = check_role(s, wrong_role)) == DBK_OK && !*wrong_role &&
-            (rc = pin_counselor(s, refused)) == DBK_OK)
+            (rc = pin_counselor(s, st.trust.withheld, refused, wrong_role)) == DBK_OK &&
+            !*wrong_role)
             rc = dbk_local_commit(s->L);
         else
             dbk_local_rollback(s->L);
@@ -328,7 +346,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
         dbk_passphrase_free(pass);
     dbk_session_close(&s);
     if (rc == DBK_OK && wrong_role) {
-        remove_half_profile(); /* said by check_role */
+        remove_half_profile(); /* said by check_role or pin_counselor */
         return DBK_EXIT_FAIL;
     }
     if (rc != DBK_OK) {

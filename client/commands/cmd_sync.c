@@ -348,18 +348,39 @@ warn_partial(const dbk_sync_stats *st)
 
 /* The account's role signed into its private stream by a device that knows it of its
  * own (book/role.h; proto/TRUST.md T13), so the push carries it to a device added
- * later. A failure is said; the sync goes on (the next one writes it). */
-static void
+ * later. A failure is said; the sync goes on (the next one writes it). Whether the
+ * account's records name another role than this device's (said loudly: the sync exits
+ * 1). */
+static bool
 sign_role(dbk_session *s)
 {
     bool written;
+    int rc, named;
     if (dbk_local_begin(s->L) != DBK_OK)
-        return;
-    if (dbk_role_keep(s, &written) == DBK_OK && dbk_local_commit(s->L) == DBK_OK)
-        return;
+        return false;
+    if ((rc = dbk_role_keep(s, &written, &named)) == DBK_OK && dbk_local_commit(s->L) == DBK_OK)
+        return false;
     dbk_local_rollback(s->L);
+    if (rc == DBK_E_CONFLICT && named != DBK_ROLE_NONE) {
+        fprintf(stderr,
+                "daybook: WARNING: this device works as a %s's, but your account's own "
+                "signed record says %s. This device's role was the server's word: do not "
+                "use this profile; move it away and 'daybook login' again. Tell the "
+                "clinic.\n",
+                s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client",
+                named == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+        return true;
+    }
+    if (rc == DBK_E_CONFLICT) {
+        fprintf(stderr, "daybook: WARNING: your account's own signed records of its role "
+                        "disagree: a device of your account took a false role from the server "
+                        "before it could check it, and new devices of the account are refused "
+                        "at login. Tell the clinic.\n");
+        return true;
+    }
     fprintf(stderr, "daybook: your account's role could not be signed for your other devices "
                     "this time; the next sync tries again\n");
+    return false;
 }
 
 /* A device whose role is the server's word (daybook login found no signed record):
@@ -369,9 +390,17 @@ static bool
 check_unsigned_role(dbk_session *s)
 {
     int signed_role;
-    if (dbk_local_get_int(s->L, "role_unsigned", 0) == 0 ||
-        dbk_role_signed(s, &signed_role) == DBK_E_NOT_FOUND)
+    if (dbk_local_get_int(s->L, "role_unsigned", 0) == 0)
         return false;
+    if (dbk_role_signed(s, &signed_role) == DBK_E_NOT_FOUND) {
+        /* Still none: said at each sync, not only at the login, while it lasts. */
+        fprintf(stderr,
+                "daybook: your account's signed record of its role has still not reached "
+                "this device: it works as a %s's on the server's word alone, unchecked. "
+                "Sync your other device, then this one.\n",
+                s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+        return false;
+    }
     if (signed_role == s->role && signed_role != DBK_ROLE_NONE) {
         (void)dbk_local_del(s->L, "role_unsigned"); /* checked; kept again if this fails */
         return false;
@@ -420,10 +449,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_FAIL;
     }
     restamp_ahead(ctx, &s);
-    sign_role(&s);
+    role_wrong = sign_role(&s);
     rc = dbk_sync(&s, &st);
-    if (rc == DBK_OK)
-        role_wrong = check_unsigned_role(&s);
+    if (rc == DBK_OK && check_unsigned_role(&s))
+        role_wrong = true;
     if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
         size_t learned;
         (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */

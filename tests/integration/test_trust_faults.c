@@ -888,6 +888,35 @@ test_second_device_pins(void **state)
     assert_int_equal(planted, 0);
 }
 
+/* A new device of the account of link by 'daybook login' into the pair's directory/name: its
+ * login's exit, *warned (if not NULL) whether it refused the server's role, and (0 when
+ * it kept no profile) its role; *checked its role_checked. */
+static int
+role_of_new_device(struct fx *f, const char *link, const char *name, int *status, bool *checked,
+                   bool *warned)
+{
+    char home2[4300];
+    dbk_run_result r;
+    dbk_session s;
+    int role = 0;
+
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    *status = r.status;
+    if (warned != NULL)
+        *warned = strstr(r.err, "WARNING: the server says this is a") != NULL;
+    dbk_run_result_free(&r);
+    *checked = false;
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        *checked = dbk_local_get_int(s.L, "role_unsigned", 0) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return role;
+}
+
 /* A new device of the account of home (id), logged in while the server names the other
  * role for it (proto/TRUST.md T13): its role, 0 when it kept no profile; *status the
  * login's exit, *warned whether it said so. */
@@ -895,29 +924,16 @@ static int
 second_device_role(struct fx *f, const char *home, const char *id, int lie, int *status,
                    bool *warned)
 {
-    char sql[240], hex[33], home2[4300], link[512];
-    dbk_run_result r;
-    dbk_session s;
-    int role = 0;
+    char sql[240], hex[33], name[64], link[512];
+    bool checked;
 
     login_link_of(home, link); /* its sync signs the role, as any device that knows it */
     /* A server that lies consistently: a counselor's account names no counselor. */
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d%s WHERE id = x'%s';", lie,
              lie == DBK_ROLE_COUNSELOR ? ", counselor = NULL" : "", hex_of(id, hex));
     turn_server(f, sql);
-
-    snprintf(home2, sizeof home2, "%s/second-of-%s", f->p.home, id);
-    setenv("DAYBOOK_HOME", home2, 1);
-    r = tc_cli("login", link, NULL);
-    *status = r.status;
-    *warned = strstr(r.err, "WARNING: the server says this is a") != NULL;
-    dbk_run_result_free(&r);
-    if (dbk_session_open(&s, false) == 0) {
-        role = s.role;
-        dbk_session_close(&s);
-    }
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    return role;
+    snprintf(name, sizeof name, "second-of-%s", id);
+    return role_of_new_device(f, link, name, status, &checked, warned);
 }
 
 /* A second device of the client, and of the counselor, facing a server that names the
@@ -951,19 +967,19 @@ test_second_device_role(void **state)
     assert_int_not_equal(st_counselor, 0);
 }
 
-/* The client's shared stream and its head's record id, in hex for SQL, from the
- * client's own profile. */
+/* The stream of kind that the account owner holds, as the profile in home lists it, and
+ * its head's record id, in hex for SQL. */
 static void
-client_shared_hex(struct fx *f, char sh[33], char hh[33])
+own_stream_hex(const char *home, const char *owner, int kind, char sh[33], char hh[33])
 {
     char path[4300], hex[33], sql[200];
     sqlite3 *db;
     sqlite3_stmt *st;
     dbk_id stream, head;
 
-    snprintf(path, sizeof path, "%s/daybook.db", f->p.client_home);
+    snprintf(path, sizeof path, "%s/daybook.db", home);
     snprintf(sql, sizeof sql, "SELECT id FROM streams WHERE owner = x'%s' AND kind = %d",
-             hex_of(f->p.client_id, hex), DBK_LOCAL_SHARED);
+             hex_of(owner, hex), kind);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -976,6 +992,27 @@ client_shared_hex(struct fx *f, char sh[33], char hh[33])
         snprintf(sh + 2 * i, 3, "%02x", stream.b[i]);
         snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
     }
+}
+
+/* The client's shared stream and its head's record id, in hex for SQL. */
+static void
+client_shared_hex(struct fx *f, char sh[33], char hh[33])
+{
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_SHARED, sh, hh);
+}
+
+/* Into sql (n bytes): the edit that drops the client's role record from the server, the
+ * newest record of its private stream that is not the head (the role is signed at the
+ * sync after the pin record). */
+static void
+drop_role_sql(struct fx *f, char *sql, size_t n)
+{
+    char cp[33], chd[33];
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, n,
+             "DELETE FROM records WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records "
+             "WHERE stream = x'%s' AND record != x'%s');",
+             cp, cp, chd);
 }
 
 /* A new device of the client, made by 'daybook login' into home2 (under the pair's
@@ -1062,6 +1099,501 @@ test_own_stream_withheld_whole(void **state)
 }
 
 /*
+ * Role records out of place (proto/TRUST.md T13). The server names the client's account
+ * a counselor's and puts the counselor's own role record (signed, true of the
+ * counselor) in the client's private stream in place of the client's, which it moves to
+ * the client's shared stream; then, honest about the role, it leaves the client's
+ * record in the shared stream only. A new device of the client must check its role
+ * from neither: another account's record, or one outside the account's private stream.
+ * (Each envelope is bound to its stream: the new device's first sync refuses the moved
+ * ones as malformed, so the login fails and keeps no profile.)
+ */
+static void
+test_role_record_out_of_place(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], cs[33], csh[33], op[33], ohd[33], hc[33], ho[33];
+    char sql[2400];
+    int st1, st2;
+    bool checked1, checked2;
+
+    login_link_of(f->p.counselor_home, link); /* the counselor's role record pushed */
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_SHARED, cs, csh);
+    own_stream_hex(f->p.counselor_home, f->p.counselor_id, DBK_LOCAL_PRIVATE, op, ohd);
+    hex_of(f->p.client_id, hc);
+    hex_of(f->p.counselor_id, ho);
+    snprintf(sql, sizeof sql,
+             "UPDATE records SET stream = x'%s', seq = (SELECT seq + 1 FROM streams WHERE id = "
+             "x'%s') WHERE stream = x'%s' AND seq = (SELECT max(seq) FROM records WHERE stream "
+             "= x'%s' AND record != x'%s');"
+             "UPDATE streams SET seq = seq + 1 WHERE id = x'%s';"
+             "INSERT INTO records(stream, record, seq, clock, device, epoch, creator, envelope) "
+             "SELECT x'%s', record, (SELECT seq + 1 FROM streams WHERE id = x'%s'), clock, "
+             "device, epoch, creator, envelope FROM records WHERE stream = x'%s' AND seq = "
+             "(SELECT max(seq) FROM records WHERE stream = x'%s' AND record != x'%s');"
+             "UPDATE streams SET seq = seq + 1 WHERE id = x'%s';"
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             cs, cs, cp, cp, chd, cs, cp, cp, op, op, ohd, cp, DBK_ROLE_COUNSELOR, hc);
+    turn_server(f, sql);
+    int role1 = role_of_new_device(f, link, "replayed", &st1, &checked1, NULL);
+    /* The counselor's record out again, the role and counselor as they were. */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND creator = x'%s';"
+             "UPDATE accounts SET role = %d, counselor = x'%s' WHERE id = x'%s';",
+             cp, ho, DBK_ROLE_CLIENT, ho, hc);
+    turn_server(f, sql);
+    int role2 = role_of_new_device(f, link, "shared", &st2, &checked2, NULL);
+    int leaked = (role1 == DBK_ROLE_COUNSELOR && checked1) + (role2 != 0 && checked2);
+
+    dbk_report("malicious server: role records out of place at a second device's login",
+               "the server names the client's account a counselor's and serves the "
+               "counselor's own role record in the client's private stream, the client's "
+               "moved to its shared stream; then the true role with the client's record "
+               "in the shared stream only",
+               "counselor's record replayed: login exit %d, role %d, checked %s; client's "
+               "record in the shared stream: login exit %d, role %d, checked %s; roles "
+               "checked from a record out of place (leaked): %d",
+               st1, role1, checked1 ? "yes" : "no", st2, role2, checked2 ? "yes" : "no", leaked);
+    assert_int_equal(leaked, 0);
+}
+
+/*
+ * The role record withheld for good (proto/TRUST.md T13): a new device of the client
+ * takes the server's word, unchecked. That must be said not only at the login but at
+ * each sync while it lasts (the login told the user to sync again to check it); and the
+ * account's own head, which counts the role record, tells the record is withheld.
+ */
+static void
+test_role_withheld_for_good(void **state)
+{
+    struct fx *f = *state;
+    char link[512], sql[600], home2[4300];
+    dbk_run_result r;
+    int said = 0, withheld = 0;
+    const int syncs = 2;
+
+    login_link_of(f->p.client_home, link);
+    drop_role_sql(f, sql, sizeof sql);
+    turn_server(f, sql);
+    snprintf(home2, sizeof home2, "%s/unchecked", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int login_status = r.status;
+    bool login_said = strstr(r.err, "the server's word") != NULL;
+    dbk_run_result_free(&r);
+    for (int i = 0; i < syncs; i++) {
+        r = tc_cli("--json", "sync", NULL);
+        said += strstr(r.err, "server's word alone") != NULL;
+        json_t *j = json_loads(r.out, 0, NULL);
+        withheld +=
+            json_integer_value(json_object_get(json_object_get(j, "withheld"), "records")) > 0;
+        json_decref(j);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("--json", "status", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    bool checked = json_is_true(json_object_get(j, "role_checked"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the role record withheld for good from a second device",
+               "the server drops the client's role record, then the client signs in on a new "
+               "device and syncs it twice",
+               "login exit %d%s; status role_checked %s; syncs that told the record withheld "
+               "(its head): %d of %d; syncs that did not say the role is unchecked (leaked): %d",
+               login_status, login_said ? ", said unchecked" : "", checked ? "true" : "false",
+               withheld, syncs, syncs - said);
+    assert_int_equal(login_status, 0);
+    assert_true(login_said);
+    assert_false(checked);
+    assert_int_equal(syncs - said, 0);
+}
+
+/*
+ * A device from before T13 whose role was the server's word at its login (no
+ * joined_by_login or role_unsigned mark): here a second device of the client that works
+ * as a counselor's. Its sync, finding the account's own role record naming the other
+ * role, must say so loudly and exit 1, never take the record as "held" and go quiet.
+ */
+static void
+test_role_old_device_other_role(void **state)
+{
+    struct fx *f = *state;
+    char link[512], home2[4300];
+    dbk_run_result r;
+    dbk_session s;
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link); /* the client's role record pushed */
+    assert_int_equal(role_of_new_device(f, link, "old", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    snprintf(home2, sizeof home2, "%s/old", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    (void)dbk_local_del(s.L, "role_unsigned");
+    (void)dbk_local_del(s.L, "role_record");
+    (void)dbk_local_del(s.L, "joined_by_login");
+    dbk_session_close(&s);
+    int warned = 0, fails = 0;
+    for (int i = 0; i < 2; i++) {
+        r = tc_cli("sync", NULL);
+        warned += strstr(r.err, "WARNING: this device works as a counselor's") != NULL;
+        fails += r.status != 0;
+        dbk_run_result_free(&r);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' syncs twice; the account's own role record says client",
+               "syncs that warned: %d of 2, that exited 1: %d; syncs silent on the other role "
+               "(leaked): %d",
+               warned, fails, 2 - warned);
+    assert_int_equal(warned, 2);
+    assert_int_equal(fails, 2);
+}
+
+/*
+ * An unchecked counselor's role (proto/TRUST.md T13): the server names the client's
+ * account a counselor's and withholds its role record, so a new device of the client
+ * works as a counselor's on the server's word. It must not hand out what only a
+ * counselor's checked role may: an invite (whose link makes another person's device pin
+ * this account's keys as their counselor's and share their entries with it).
+ */
+static void
+test_role_unchecked_counselor_invites(void **state)
+{
+    struct fx *f = *state;
+    char link[512], hc[33], sql[800], home2[4300];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link);
+    drop_role_sql(f, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    int role = role_of_new_device(f, link, "unchecked-counselor", &st, &checked, NULL);
+    assert_int_equal(role, DBK_ROLE_COUNSELOR);
+    assert_false(checked);
+    snprintf(home2, sizeof home2, "%s/unchecked-counselor", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("invite", "--name", "Someone New", NULL);
+    int status = r.status;
+    bool said = strstr(r.err, "server's word") != NULL;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: an unchecked counselor's role hands out an invite",
+               "the server names the client's account a counselor's and withholds its role "
+               "record; the client's new device, a counselor's on the server's word, runs "
+               "'daybook invite'",
+               "login exit %d; invite exit %d%s; invites made on an unchecked role (leaked): %d",
+               st, status, said ? ", said why" : "", status == 0);
+    assert_int_not_equal(status, 0);
+    assert_true(said);
+}
+
+/*
+ * The server's role at a second login (proto/TRUST.md T13): a device signs in again
+ * ('daybook login' without a link) while the server names the other role for the
+ * account; once on a device whose role the account's record checked, once on one whose
+ * record was withheld (unchecked). The role a device works by never moves on a login's
+ * answer, and an unchecked one stays said so.
+ */
+static void
+test_role_login_again(void **state)
+{
+    struct fx *f = *state;
+    char link[512], hc[33], sql[800], home2[4300];
+    int st1, st2;
+    bool checked1, checked2;
+    dbk_session s;
+
+    login_link_of(f->p.client_home, link);
+    assert_int_equal(role_of_new_device(f, link, "checked", &st1, &checked1, NULL), DBK_ROLE_CLIENT);
+    assert_true(checked1);
+    drop_role_sql(f, sql, sizeof sql);
+    turn_server(f, sql);
+    assert_int_equal(role_of_new_device(f, link, "unchecked", &st2, &checked2, NULL), DBK_ROLE_CLIENT);
+    assert_false(checked2);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+
+    int moved = 0, cleared = 0, status[2];
+    const char *names[] = {"checked", "unchecked"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(home2, sizeof home2, "%s/%s", f->p.home, names[i]);
+        setenv("DAYBOOK_HOME", home2, 1);
+        dbk_run_result r = tc_cli("login", NULL);
+        status[i] = r.status;
+        dbk_run_result_free(&r);
+        assert_int_equal(dbk_session_open(&s, false), 0);
+        moved += s.role != DBK_ROLE_CLIENT;
+        cleared += i == 1 && dbk_local_get_int(s.L, "role_unsigned", 0) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the other role at a device's second login",
+               "the server names the client's account a counselor's, then two devices of "
+               "the client sign in again: one whose role was checked, one whose role record "
+               "was withheld",
+               "login exits %d, %d; roles moved to the server's word (leaked): %d; unchecked "
+               "marks cleared (leaked): %d",
+               status[0], status[1], moved, cleared);
+    assert_int_equal(moved, 0);
+    assert_int_equal(cleared, 0);
+}
+
+/* A new device of the counselor (daybook login, into the pair's directory/name) and its
+ * first 'daybook sync --json': its exit, and what it counts withheld (*records) and as
+ * others' streams with nothing seen and no signed head (*unseen). */
+static int
+new_counselor_sync(struct fx *f, const char *name, long *records, long *unseen)
+{
+    char link[512], home2[4300];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.counselor_home, link);
+    assert_int_equal(role_of_new_device(f, link, name, &st, &checked, NULL), DBK_ROLE_COUNSELOR);
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *w = json_object_get(j, "withheld");
+    *records = (long)json_integer_value(json_object_get(w, "records"));
+    *unseen = (long)json_integer_value(json_object_get(w, "streams_unseen"));
+    int status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return status;
+}
+
+/*
+ * A stream's first head withheld, its owner having written nothing (proto/TRUST.md T12):
+ * the server drops every record of the client's shared stream, its first head with them. A new
+ * device of the counselor and a new device of the client must each say they cannot tell
+ * (withheld.streams_unseen, withheld.own_unseen), never that the stream is complete.
+ */
+static void
+test_first_head_withheld(void **state)
+{
+    struct fx *f = *state;
+    char cs[33], csh[33], sql[300], clink[512];
+    bool checked, said;
+
+    login_link_of(f->p.client_home, clink);
+    client_shared_hex(f, cs, csh);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", cs);
+    turn_server(f, sql);
+    long told, unseen;
+    (void)new_counselor_sync(f, "counselor-new", &told, &unseen);
+    int own = own_unseen_of_new_device(f, clink, "client-new", &said, &checked);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a stream's first head withheld, nothing written",
+               "the server drops every record of the client's shared stream, its first head "
+               "with them, the client having written nothing; a new device of the counselor and one of the client sync",
+               "counselor's streams_unseen %ld; client's own_unseen %d%s; readers told the "
+               "stream complete (leaked): %d",
+               unseen, own, said ? " in words" : "", (unseen < 1) + (own < 1));
+    assert_true(unseen >= 1);
+    assert_true(own >= 1);
+}
+
+/* Runs sql on the profile of the device under the pair's directory/name. */
+static void
+profile_sql(struct fx *f, const char *name, const char *sql)
+{
+    char path[4400], *err = NULL;
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/%s/daybook.db", f->p.home, name);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("sql: %s", err);
+    sqlite3_close(db);
+}
+
+/*
+ * Two role records that disagree (proto/TRUST.md T13). A device of the client from
+ * before this rule whose login took the server's word 'counselor' (here: a second
+ * device turned so, its marks removed, and the account's record out of its profile)
+ * syncs before it holds a role record: it signs 'counselor' (the limit TRUST.md says).
+ * Then a new device must be refused at login, never take either; and a device of the
+ * account from before this rule that holds both records when it first signs must say
+ * they disagree, never go quiet.
+ */
+static void
+test_role_records_disagree(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], sql[600], home2[4300];
+    int st;
+    bool checked;
+    dbk_session s;
+    dbk_run_result r;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "late", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
+             "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
+             "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
+             cp, chd, cp, chd);
+    profile_sql(f, "wrong", sql);
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    dbk_session_close(&s);
+    r = tc_cli("sync", NULL); /* signs 'counselor': none held */
+    dbk_run_result_free(&r);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'",
+             cp, chd);
+    long long private_records = server_int(f, sql); /* the pin record and two role records */
+
+    int role_new = role_of_new_device(f, link, "after-two", &st, &checked, NULL);
+    snprintf(home2, sizeof home2, "%s/late", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("sync", NULL, NULL); /* pulls both; its mark was set at its login's check */
+    profile_sql(f, "late", "DELETE FROM meta WHERE key IN ('role_record', 'joined_by_login');");
+    r = tc_cli("sync", NULL);
+    bool late_warned = strstr(r.err, "records of its role disagree") != NULL;
+    int late_status = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: two role records that disagree",
+               "a device of the client from before T13 whose login took the server's word "
+               "'counselor' signs it before it holds the account's record; a new device "
+               "signs in; a device from before T13 holding both records syncs",
+               "records in the private stream besides the head: %lld; the new device's login "
+               "exit %d, role kept %d; the device holding both: sync exit %d%s; devices "
+               "given a role from disagreeing records or silent on them (leaked): %d",
+               private_records, st, role_new, late_status, late_warned ? ", warned" : "",
+               (role_new != 0) + !late_warned);
+    assert_true(private_records >= 3);
+    assert_int_not_equal(st, 0);
+    assert_int_equal(role_new, 0);
+    assert_true(late_warned);
+    assert_int_not_equal(late_status, 0);
+}
+
+/*
+ * The pin record withheld (proto/TRUST.md T11, T12): the server drops every record of
+ * the client's private stream but its head (the pin record and the role record), and
+ * swaps the counselor's keys for its own; then the client signs in on a new device. The
+ * head it gets counts the records it does not: it must not take the server's keys for
+ * the counselor on first use, as for an account that never wrote a pin record.
+ */
+static void
+test_pin_record_withheld(void **state)
+{
+    struct fx *f = *state;
+    unsigned char fake_s[32], got_s[32];
+    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512], home2[4300];
+    dbk_session s;
+    dbk_id counselor;
+
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    randombytes_buf(fake_s, 32);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hs + 2 * i, 3, "%02x", fake_s[i]);
+    unsigned char fake_b[32];
+    randombytes_buf(fake_b, 32);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hb + 2 * i, 3, "%02x", fake_b[i]);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';"
+             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             cp, chd, hs, hb, hex_of(f->p.counselor_id, hex));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/pinless", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    int status = r.status;
+    bool said = strstr(r.err, "withholds") != NULL;
+    dbk_run_result_free(&r);
+    int planted = 0;
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)),
+                     0);
+    if (dbk_session_open(&s, false) == 0) {
+        planted = dbk_trust_pinned(&s, &counselor, got_s, NULL) == 0 &&
+                  memcmp(got_s, fake_s, 32) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the pin record withheld from a second device",
+               "the server drops the client's pin and role records (its private stream but "
+               "its head) and swaps the counselor's keys for its own; the client signs in on "
+               "a new device",
+               "login exit %d%s; the server's key pinned for the counselor (leaked): %d", status,
+               said ? ", said records are withheld" : "", planted);
+    assert_int_equal(planted, 0);
+    assert_true(said);
+    assert_int_not_equal(status, 0);
+}
+
+/*
+ * A stream's first head served again with what came after it withheld (proto/TRUST.md
+ * T12: the server restores the client's shared stream from a backup taken when the
+ * client had written nothing, its first head, records 0, with it). A reader that never
+ * saw a later head (a new device of the counselor) sees a signed count of 0 and holds 0:
+ * TRUST.md's limit ("a stream that stopped, not one that lies"), which the first head
+ * now reaches from the very start, where before first heads that reader said it could
+ * not tell. Reported, not asserted: a head carries no time a reader could weigh.
+ */
+static void
+test_first_head_served_again(void **state)
+{
+    struct fx *f = *state;
+    char cs[33], csh[33], sql[600], link[512];
+    const int written = 2;
+
+    login_link_of(f->p.client_home, link); /* the first head pushed */
+    client_shared_hex(f, cs, csh);
+    long long first = server_int(f, "SELECT count(*) FROM records");
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < written; i++)
+        cli_ok("journal", "-m", "written after the backup");
+    cli_ok("sync", NULL, NULL);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s';"
+             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
+             cs);
+    turn_server(f, sql);
+
+    long told, unseen;
+    int status = new_counselor_sync(f, "counselor-new", &told, &unseen);
+
+    dbk_report("malicious server: a stream's first head served again, what followed withheld",
+               "the server keeps the client's shared stream as it was after its first sync "
+               "(its first head, records 0), the client writes 2 entries and syncs, the "
+               "server puts the old stream back; a new device of the counselor syncs",
+               "records on the server at the backup %lld; the new counselor device's sync exit "
+               "%d, withheld.records %ld, streams_unseen %ld; entries withheld and neither "
+               "told nor 'cannot tell' (leaked, TRUST.md T12's limit, left): %ld",
+               first, status, told, unseen, told > 0 || unseen > 0 ? 0L : (long)written);
+}
+
+/*
  * An entry written while a sync runs (T12, the head signed at sync). The client has
  * more entries waiting than one round pushes (200); its sync signs the head, and the
  * first round's request is stalled on its way (the proxy) while the client logs a
@@ -1131,6 +1663,15 @@ main(void)
         cmocka_unit_test_setup_teardown(test_second_device_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_stream_withheld_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_written_during_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_record_out_of_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_withheld_for_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_old_device_other_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_head_served_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_unchecked_counselor_invites, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_login_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_head_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_records_disagree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pin_record_withheld, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
