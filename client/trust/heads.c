@@ -259,9 +259,10 @@ high_water(dbk_session *s, const char *what, const dbk_id *stream, int64_t best,
  * may fill a gap in the first count. A reader without the key of every epoch up to the
  * stream's does not receive records of the others (README section 11) and cannot tell;
  * nor can one that holds no head: heads_unknown when it holds records (or saw a head
- * once), heads_none when it holds nothing of another's stream and never saw its head,
- * own_none the same of one of this account's own streams on a device that 'daybook
- * login' made (the device that made a stream holds its first head, written then).
+ * once), heads_none when it holds nothing of another's stream and never saw its head
+ * count more than 0 (the first head, served again, hides what followed), own_none the same of one
+ * of this account's own streams on a device that 'daybook login' made (the device that made a
+ * stream holds its first head, written then).
  */
 int
 dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner, uint32_t epoch,
@@ -293,6 +294,14 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
         all_epochs = dbk_stream_key(s, stream, e, key) == DBK_OK;
     sodium_memzero(key, sizeof key);
     r->head_rollbacks += rollback;
+    /* Another account's stream of which nothing is held and no count above 0 was ever
+     * signed: its first head (dbk_trust_head_first, records 0) proves the stream was
+     * made, not that it stayed empty; a server can serve it again and withhold all
+     * that followed, so it tells no more than no head at all ("cannot tell"). */
+    if (held == 0 && claimed == 0 && all_epochs && !dbk_id_equal(owner, &s->account)) {
+        r->heads_none++;
+        return DBK_OK;
+    }
     if (claimed < 0 || !all_epochs) {
         /* Nothing held and no head ever seen: an honest empty stream and one withheld
          * whole look the same, so it is counted apart (heads_none), not as "nothing
