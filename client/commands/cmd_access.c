@@ -150,6 +150,8 @@ print_waiting(dbk_session *s, const json_t *waiting, json_t *names)
     json_array_foreach(waiting, i, v) {
         const char *who = S(v, "account");
         char n[128];
+        if (strcmp(S(v, "act"), "end") == 0)
+            continue; /* the signed end goes with its revocation, said below */
         if (strcmp(S(v, "act"), "revoke") != 0) {
             grants++;
             continue;
