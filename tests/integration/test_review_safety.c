@@ -567,7 +567,8 @@ test_caseload_scenarios(void **state)
     /* ---- Casey: no review at all, said plainly ---- */
     t = tc_cli("review", "Casey", NULL);
     assert_int_equal(t.status, 1);
-    must_contain(t.err, "revoked your access");
+    must_contain(t.err, "Casey ended your access to their records on");
+    must_contain(t.err, "(signed by the client)"); /* the client's device signed the end */
     assert_int_equal(strlen(t.out), 0);
     dbk_run_result_free(&t);
 
@@ -2397,33 +2398,21 @@ test_one_refusal_does_not_stop_the_pull(void **state)
 static void
 server_revokes_alone(struct fx *f)
 {
-    char sql[256], hex[2 * DBK_ID_BYTES + 1], path[4300], *err = NULL;
-    long long now = (long long)time(NULL) * 1000;
-    sqlite3 *db;
+    char sql[256], hex[2 * DBK_ID_BYTES + 1];
     dbk_id co;
 
     assert_int_equal(dbk_id_from_text(&co, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
     sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "UPDATE grants SET revoked_at = %lld WHERE grantee = x'%s';",
+             (long long)time(NULL) * 1000, hex);
     assert_int_equal(dbk_server_stop(&f->srv), 0);
-    if (dbk_test_pg()) {
-        snprintf(sql, sizeof sql,
-                 "UPDATE grants SET revoked_at = %lld WHERE grantee = '\\x%s'::bytea;", now, hex);
-        assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 1);
-    } else {
-        snprintf(sql, sizeof sql, "UPDATE grants SET revoked_at = %lld WHERE grantee = x'%s';", now,
-                 hex);
-        snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-            fail_msg("sql: %s", err);
-        assert_true(sqlite3_changes(db) >= 1);
-        sqlite3_close(db);
-    }
+    assert_true(dbk_server_exec(&f->srv, sql) >= 1);
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 }
 
 /* What the counselor is told of Sam's end: *signed_claims counts each place that says
- * the client signed it (the review's refusal, the row's flag, the row's JSON);
+ * the client signed it (the review's refusal, the row's flag, the row's JSON; the
+ * tests add the sync that learnt the end);
  * *server_said each that says it is the server's word alone. The review is refused
  * either way. */
 static void
@@ -2479,6 +2468,9 @@ test_end_signed_by_client(void **state)
     json_t *j = json_loads(r.out, 0, NULL);
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(j, "refused"), "replaced_grants")), 0);
+    const json_t *ended = json_array_get(json_object_get(j, "ended"), 0);
+    assert_string_equal(json_string_value(json_object_get(ended, "reason")), "revoked");
+    signed_claims += json_is_true(json_object_get(ended, "end_signed"));
     json_decref(j);
     dbk_run_result_free(&r);
     end_as_told(&signed_claims, &server_said);
@@ -2491,9 +2483,9 @@ test_end_signed_by_client(void **state)
     dbk_run_result_free(&r);
     dbk_report("signed end: honest server",
                "the client revokes the counselor; the counselor syncs, reviews, lists clients",
-               "places saying the end is signed by the client: %d of 3; the server's word: %d",
+               "places saying the end is signed by the client: %d of 4; the server's word: %d",
                signed_claims, server_said);
-    assert_int_equal(signed_claims, 3);
+    assert_int_equal(signed_claims, 4);
     assert_int_equal(server_said, 0);
 }
 
@@ -2515,16 +2507,21 @@ test_end_by_server_alone_not_signed(void **state)
     json_decref(review_json("Sam R"));
     server_revokes_alone(f);
     as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    dbk_run_result r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "Sam R stopped sharing on");
+    signed_claims += contains(r.out, "(signed by the client)");
+    server_said += contains(r.out, "(the server's word; not signed by the client)");
+    dbk_run_result_free(&r);
     end_as_told(&signed_claims, &server_said);
     dbk_report("signed end: malicious server",
                "the server marks the counselor's grant revoked without the client; the counselor "
                "syncs, reviews, lists clients",
                "false claims that the client signed the end: %d (must be 0); places saying it "
-               "is the server's word: %d of 3",
+               "is the server's word: %d of 4",
                signed_claims, server_said);
     assert_int_equal(signed_claims, 0);
-    assert_int_equal(server_said, 3);
+    assert_int_equal(server_said, 4);
 }
 
 int
