@@ -371,8 +371,12 @@ revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const
 
     if ((rc = dbk_trust_readers(s, &st->id, listed, target, readers, &n, &r->skipped)) != DBK_OK)
         return rc;
-    if ((rc = end_grant(s, st, target, consents, now, &end, &endlen, &end_epoch)) != DBK_OK)
-        return rc;
+    /* A signed end that cannot be made (its key or the reader's pins unreadable) leaves
+     * the end on the server's word, as the reader is told; it never stops the revoke. */
+    if (end_grant(s, st, target, consents, now, &end, &endlen, &end_epoch) != DBK_OK) {
+        free(end);
+        end = NULL;
+    }
     randombytes_buf(key, sizeof key);
     json_t *c = dbk_trust_self_consent(st->kind, when);
     json_t *g = c ? grant_json(s, &st->id, next, key, &s->account, s->keys->box_pk, c, 0, &self,
