@@ -271,6 +271,15 @@ dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap)
         out[0] = '\0';
 }
 
+bool
+dbk_co_end_signed(dbk_session *s, const dbk_id *client, int64_t *ends_ms)
+{
+    dbk_local_stream st;
+    *ends_ms = 0;
+    return dbk_co_client_stream(s, client, &st) == DBK_OK &&
+           dbk_trust_end_signed(s, &st.id, ends_ms);
+}
+
 int64_t
 dbk_co_enrolled_day(dbk_session *s, const json_t *entry, const dbk_id *client)
 {

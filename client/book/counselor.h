@@ -74,6 +74,10 @@ int dbk_co_save_into(dbk_session *s, const dbk_id *stream, json_t *doc, dbk_id *
 /* Remembers (and recalls, "" when unknown) the grant state the caseload last gave. */
 void dbk_co_state_put(dbk_session *s, const dbk_id *client, const char *state);
 void dbk_co_state_get(dbk_session *s, const dbk_id *client, char *out, size_t cap);
+/* Whether the end of client's sharing rests on the client's own signature (a signed end,
+ * proto/TRUST.md T8), not on the server's "revoked" or "expired" alone; *ends_ms: when
+ * it ends, as the client signed it. */
+bool dbk_co_end_signed(dbk_session *s, const dbk_id *client, int64_t *ends_ms);
 
 /* The client's enrollment day (local day number) from their caseload entry,
  * remembered for offline use; INT64_MIN when never known. entry may be NULL. */

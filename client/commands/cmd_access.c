@@ -150,6 +150,8 @@ print_waiting(dbk_session *s, const json_t *waiting, json_t *names)
     json_array_foreach(waiting, i, v) {
         const char *who = S(v, "account");
         char n[128];
+        if (strcmp(S(v, "act"), "end") == 0)
+            continue; /* the signed end goes with its revocation, said below */
         if (strcmp(S(v, "act"), "revoke") != 0) {
             grants++;
             continue;
@@ -241,7 +243,7 @@ print_holders(const json_t *who)
  * or the name), and what they did to which of your streams. */
 static void
 print_log_entry(dbk_session *s, const json_t *e, const json_t *names, const char *me,
-                const char *dev)
+                const char *dev, bool end)
 {
     const char *action = S(e, "action"), *actor = S(e, "actor");
     char when[32], actor_s[160], stream_s[32] = "your entries", line[512], what[256];
@@ -263,6 +265,9 @@ print_log_entry(dbk_session *s, const json_t *e, const json_t *names, const char
         snprintf(what, sizeof what, "received %lld of %s", count, stream_s);
     else if (strcmp(action, "write") == 0)
         snprintf(what, sizeof what, "wrote %lld to %s", count, stream_s);
+    else if (strcmp(action, "grant") == 0 && end)
+        snprintf(what, sizeof what, "signed the end of %s's access to %s",
+                 S(names, S(e, "grantee")), stream_s);
     else if (strcmp(action, "grant") == 0)
         snprintf(what, sizeof what, "gave %s a key to %s", S(names, S(e, "grantee")), stream_s);
     else if (strcmp(action, "revoke") == 0)
@@ -271,6 +276,29 @@ print_log_entry(dbk_session *s, const json_t *e, const json_t *names, const char
         snprintf(what, sizeof what, "%s", action);
     snprintf(line, sizeof line, "  %s  %s %s", when, actor_s, what);
     put_line80(line);
+}
+
+/* Whether log entry i is the grant a revoke sends first, the signed end (proto/TRUST.md
+ * T8): the next entry about the same grantee, within the minute after it, is the same
+ * actor's revoke. */
+static bool
+is_signed_end(const json_t *log, size_t i)
+{
+    const json_t *g = json_array_get(log, i), *e;
+    int64_t at = json_integer_value(json_object_get(g, "at"));
+    if (strcmp(S(g, "action"), "grant") != 0)
+        return false;
+    for (size_t j = i + 1; (e = json_array_get(log, j)) != NULL; j++) {
+        if (json_integer_value(json_object_get(e, "at")) - at > DBK_TRUST_END_MAX_MS)
+            return false;
+        if (strcmp(S(e, "grantee"), S(g, "grantee")) != 0)
+            continue;
+        if (strcmp(S(e, "action"), "grant") == 0)
+            return false; /* granted again before any revoke: not the end */
+        if (strcmp(S(e, "action"), "revoke") == 0)
+            return strcmp(S(e, "actor"), S(g, "actor")) == 0;
+    }
+    return false;
 }
 
 /* The access log, the newest LOG_SHOWN lines unless all. */
@@ -287,7 +315,7 @@ print_log(dbk_session *s, const json_t *log, const json_t *names, bool all)
     if (n == 0)
         printf("  Nothing yet.\n");
     for (i = first; i < n; i++)
-        print_log_entry(s, json_array_get(log, i), names, me, dev);
+        print_log_entry(s, json_array_get(log, i), names, me, dev, is_signed_end(log, i));
 }
 
 static int

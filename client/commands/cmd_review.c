@@ -112,6 +112,21 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
     } else {
         dbk_co_state_put(s, client, state);
     }
+    int64_t ends_ms;
+    if ((strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0) &&
+        dbk_co_end_signed(s, client, &ends_ms)) {
+        /* The client's own signature says so (proto/TRUST.md T8): no server's word. */
+        char on[32];
+        dbk_co_ms_text(ends_ms, on);
+        fprintf(stderr,
+                "daybook: %s %s on %s (signed by the client); no review is made. The client "
+                "decides what to share: ask in session whether they want to share again.\n",
+                label,
+                strcmp(state, "revoked") == 0 ? "ended your access to their records"
+                                              : "gave a consent to share that ended",
+                on);
+        return DBK_EXIT_FAIL;
+    }
     if (strcmp(state, "revoked") == 0 || strcmp(state, "expired") == 0 ||
         strcmp(state, "none") == 0) {
         fprintf(stderr,
@@ -119,7 +134,8 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
                 "ask in session whether they want to share again.\n",
                 caseload == NULL || *unlisted ? "as this device last saw it, " : "the server says ",
                 label,
-                strcmp(state, "revoked") == 0   ? "revoked your access to their records"
+                strcmp(state, "revoked") == 0
+                    ? "revoked your access to their records (not signed by the client)"
                 : strcmp(state, "expired") == 0 ? "a consent that has expired"
                                                 : "not shared their records with you");
         return DBK_EXIT_FAIL;

@@ -94,16 +94,23 @@ report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
         dbk_co_ms_text(e->at_ms, day);
         day[10] = '\0';
         dbk_id_to_text(&e->owner, id);
+        /* Whose word it is: the client's signed end, or the server's alone (TRUST.md T8). */
+        int64_t signed_ms;
+        bool end_signed = dbk_co_end_signed(s, &e->owner, &signed_ms);
         if (j != NULL)
-            json_array_append_new(j, json_pack("{s:s, s:s, s:s, s:s}", "client", id, "name",
-                                               name, "on", day, "reason",
-                                               e->expired ? "expired" : "revoked"));
+            json_array_append_new(j,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:b}", "client", id, "name", name,
+                                            "on", day, "reason", e->expired ? "expired" : "revoked",
+                                            "end_signed", end_signed));
         else if (e->expired)
             printf("%s's consent ended on %s; sharing stopped. They can renew it with "
                    "'daybook share'.\n", name, day);
         else
-            printf("%s stopped sharing on %s. What you already read stays on this device.\n",
-                   name, day);
+            printf("%s stopped sharing on %s (%s). What you already read stays on this "
+                   "device.\n",
+                   name, day,
+                   end_signed ? "signed by the client"
+                              : "the server's word; not signed by the client");
     }
     json_decref(aliases);
 }

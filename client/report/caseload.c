@@ -49,6 +49,9 @@ struct row {
     bool held_checked;     /* false: no shared stream of the client here, or: */
     bool held_failed;      /* the check could not run (the store failed) */
     bool unlisted;         /* held here, not in the server's caseload it answered */
+    bool ended;            /* state revoked or expired */
+    bool end_signed;       /* ... and the client's signature says so (TRUST.md T8) */
+    int64_t ends_ms;       /* when, as signed */
     size_t unopened, foreign; /* entries left out: did not open; signed by another */
     json_t *flags;
 };
@@ -185,6 +188,10 @@ row_flags(struct row *r)
         json_array_append_new(r->flags, json_string("ACCESS EXPIRED"));
     else if (r->state != NULL && strcmp(r->state, "none") == 0)
         json_array_append_new(r->flags, json_string("NOT SHARING"));
+    if (r->ended)
+        json_array_append_new(r->flags,
+                              json_string(r->end_signed ? DBK_REPORT_CASELOAD_END_SIGNED
+                                                        : DBK_REPORT_CASELOAD_END_SERVER));
 }
 
 /* The row's account, label, grant state, server-side last sync and the check of the
@@ -200,6 +207,9 @@ row_start(dbk_session *s, struct row *r, const json_t *aliases, const char *k, c
     r->unlisted = json_is_true(json_object_get(v, DBK_REPORT_CASELOAD_NOT_LISTED));
     if (r->state != NULL)
         dbk_co_state_put(s, &r->id, r->state);
+    r->ended =
+        r->state != NULL && (strcmp(r->state, "revoked") == 0 || strcmp(r->state, "expired") == 0);
+    r->end_signed = r->ended && dbk_co_end_signed(s, &r->id, &r->ends_ms);
     r->from_server = json_is_integer(json_object_get(v, "last_sync_at"));
     if (r->from_server)
         r->last_ms = json_integer_value(json_object_get(v, "last_sync_at"));
@@ -227,6 +237,9 @@ row_finish(struct row *r, const char *k, const dbk_review_period *p, int64_t now
                   r->flags);
     json_object_set_new(o, "recency", json_string(recency_name(r->last_ms, now_ms)));
     json_object_set_new(o, "risk", json_integer(r->risk));
+    /* An end the client signed, or the server's word alone (null: not ended). */
+    json_object_set_new(o, "end_signed", r->ended ? json_boolean(r->end_signed) : json_null());
+    json_object_set_new(o, "end_signed_at", r->end_signed ? json_integer(r->ends_ms) : json_null());
     json_object_set_new(o, "unopened",
                         json_pack("{s:I, s:I}", "records", (json_int_t)r->unopened,
                                   "foreign_author", (json_int_t)r->foreign));

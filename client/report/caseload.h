@@ -30,6 +30,10 @@
  * are missing them, as the review says of its own ("unopened", the same shape:
  * {records, foreign_author}). After the two above. */
 #define DBK_REPORT_CASELOAD_UNOPENED "NOT OPENED"
+/* After ACCESS REVOKED or ACCESS EXPIRED: whether the end rests on a grant the client
+ * signed (proto/TRUST.md T8) or on the server's word alone (JSON: "end_signed"). */
+#define DBK_REPORT_CASELOAD_END_SIGNED "SIGNED BY CLIENT"
+#define DBK_REPORT_CASELOAD_END_SERVER "SERVER'S WORD, NOT SIGNED BY CLIENT"
 
 /*
  * One client's row (the --json shape of 'daybook clients'), from the server's

@@ -101,14 +101,17 @@ int dbk_local_grant_put(dbk_local *L, const dbk_id *stream, uint32_t epoch,
 int dbk_local_grant_get(dbk_local *L, const dbk_id *stream, uint32_t epoch, unsigned char **out,
                         size_t *len);
 
-enum dbk_local_act_kind { DBK_ACT_GRANT = 1, DBK_ACT_REVOKE = 2 };
+/* DBK_ACT_END: a grant of an epoch the grantee held, ending a moment after it was
+ * signed, sent just before a revocation so that the grantee holds the end signed
+ * (proto/TRUST.md T8); a server that refuses it does not hold the revocation back. */
+enum dbk_local_act_kind { DBK_ACT_GRANT = 1, DBK_ACT_REVOKE = 2, DBK_ACT_END = 3 };
 
 typedef struct dbk_local_act {
     int64_t seq; /* order of the acts; set by the store */
     dbk_id stream, grantee;
     int kind;       /* DBK_ACT_* */
     uint32_t epoch; /* a grant's epoch; a revocation's: the stream's epoch then */
-    const unsigned char *grant; /* DBK_ACT_GRANT: the signed grant bytes */
+    const unsigned char *grant; /* DBK_ACT_GRANT, DBK_ACT_END: the signed grant bytes */
     size_t len;
     int64_t at_ms;
     bool acked; /* the server answered it */

@@ -14,6 +14,7 @@
  */
 #include "sync.h"
 
+#include "stream_key.h"
 #include "transport.h"
 #include "trust.h"
 #include "unlock.h"
@@ -192,6 +193,7 @@ send_act(dbk_session *s, json_t *l, const dbk_local_act *a)
     }
     dbk_grant_hdr h;
     json_t *b = b64j(a->grant, a->len);
+    int status;
     if (b == NULL)
         return DBK_E_NOMEM;
     if (grant_listed(l, json_string_value(b)) || dbk_grant_parse(a->grant, a->len, &h) != DBK_OK ||
@@ -204,6 +206,13 @@ send_act(dbk_session *s, json_t *l, const dbk_local_act *a)
     rc = dbk_net_call_ok(s, "POST", path, body, &resp);
     json_decref(body);
     json_decref(resp);
+    /* A signed end the server answered with a refusal (its clock ahead of the moment the
+     * end gives, say) does not hold the revocation back: the end then rests on the
+     * server's word alone, as before signed ends, and the reader is told so. */
+    status = dbk_err_http_status(rc);
+    if (a->kind == DBK_ACT_END && rc != DBK_OK && status >= 400 && status < 500 && status != 401 &&
+        status != 408 && status != 429)
+        return DBK_OK;
     if (rc == DBK_OK)
         json_array_append_new(l, json_pack("{s:O, s:s, s:I, s:s}", "grant", b, "grantee", who,
                                            "epoch", (json_int_t)a->epoch, "state", "active"));
@@ -270,11 +279,12 @@ dbk_sync_acts_pending(dbk_session *s, json_t **list)
         const dbk_local_act *a = &acc.v[i].a;
         dbk_id_to_text(&a->grantee, who);
         if (list != NULL)
-            json_array_append_new(*list,
-                                  json_pack("{s:s, s:s, s:I, s:I}", "act",
-                                            a->kind == DBK_ACT_REVOKE ? "revoke" : "grant",
-                                            "account", who, "epoch", (json_int_t)a->epoch, "at",
-                                            (json_int_t)a->at_ms));
+            json_array_append_new(*list, json_pack("{s:s, s:s, s:I, s:I}", "act",
+                                                   a->kind == DBK_ACT_REVOKE ? "revoke"
+                                                   : a->kind == DBK_ACT_END  ? "end"
+                                                                             : "grant",
+                                                   "account", who, "epoch", (json_int_t)a->epoch,
+                                                   "at", (json_int_t)a->at_ms));
         free(acc.v[i].grant);
     }
     free(acc.v);
@@ -292,20 +302,81 @@ add_grant_act(dbk_session *s, const dbk_id *stream, const dbk_id *grantee, uint3
     return dbk_local_act_add(s->L, &a);
 }
 
+/* The epoch of the latest grant this account's key signed to target on stream, in
+ * its acts (0: none). */
+struct target_epoch {
+    dbk_session *s;
+    const dbk_id *stream, *target;
+    uint32_t epoch;
+};
+
+static void
+target_act(const dbk_local_act *a, void *arg)
+{
+    struct target_epoch *t = arg;
+    dbk_grant_hdr h;
+    if (a->kind == DBK_ACT_GRANT && a->grant != NULL && dbk_id_equal(&a->stream, t->stream) &&
+        dbk_id_equal(&a->grantee, t->target) &&
+        dbk_grant_verify(a->grant, a->len, t->s->keys->sign_pk, &h) == DBK_OK &&
+        dbk_id_equal(&h.grantee, t->target) && dbk_id_equal(&h.stream, t->stream))
+        t->epoch = h.epoch;
+}
+
+/*
+ * The signed end (proto/TRUST.md T8): a grant to target of the epoch its latest grant
+ * from this device gave (never a newer one: that would hand it a key it never held),
+ * under the consent it was given, ending DBK_TRUST_END_MS from now. NULL in *g (and
+ * DBK_OK) when this device gave target no grant, holds no consent or pins for it: the
+ * end then rests on the server's word, as the reader is told.
+ */
+static int
+end_grant(dbk_session *s, const dbk_local_stream *st, const dbk_id *target, const json_t *consents,
+          int64_t now, unsigned char **g, size_t *len, uint32_t *epoch)
+{
+    struct target_epoch te = {s, &st->id, target, 0};
+    unsigned char key[32], sign_pk[32], box_pk[32];
+    char t[DBK_ID_TEXT_LEN + 1];
+    int rc;
+
+    *g = NULL;
+    if ((rc = dbk_local_acts(s->L, false, target_act, &te)) != DBK_OK)
+        return rc;
+    dbk_id_to_text(target, t);
+    const json_t *consent = json_object_get(json_object_get(consents, t), "consent");
+    if (te.epoch == 0 || te.epoch > st->epoch || !json_is_object(consent))
+        return DBK_OK;
+    if ((rc = dbk_trust_pinned(s, target, sign_pk, box_pk)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    if ((rc = dbk_stream_key_of(s, st, te.epoch, key)) != DBK_OK)
+        return rc;
+    json_t *j = grant_json(s, &st->id, te.epoch, key, target, box_pk, consent,
+                           now + DBK_TRUST_END_MS, g, len);
+    sodium_memzero(key, sizeof key);
+    json_decref(j);
+    *epoch = te.epoch;
+    return *g == NULL ? DBK_E_NOMEM : DBK_OK;
+}
+
 /* The revocation and the rotation, kept on this device in one transaction (see top). */
 static int
 revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const json_t *listed,
                const json_t *consents, const char *when, dbk_sync_revoke_result *r)
 {
     dbk_trust_reader readers[DBK_TRUST_READERS_MAX];
-    unsigned char key[32], *self = NULL;
-    size_t selflen = 0, n = 0;
+    unsigned char key[32], *self = NULL, *end = NULL;
+    size_t selflen = 0, n = 0, endlen = 0;
     int64_t now = dbk_hlc_wall_ms();
-    uint32_t next = st->epoch + 1;
+    uint32_t next = st->epoch + 1, end_epoch = 0;
     int rc;
 
     if ((rc = dbk_trust_readers(s, &st->id, listed, target, readers, &n, &r->skipped)) != DBK_OK)
         return rc;
+    /* A signed end that cannot be made (its key or the reader's pins unreadable) leaves
+     * the end on the server's word, as the reader is told; it never stops the revoke. */
+    if (end_grant(s, st, target, consents, now, &end, &endlen, &end_epoch) != DBK_OK) {
+        free(end);
+        end = NULL;
+    }
     randombytes_buf(key, sizeof key);
     json_t *c = dbk_trust_self_consent(st->kind, when);
     json_t *g = c ? grant_json(s, &st->id, next, key, &s->account, s->keys->box_pk, c, 0, &self,
@@ -315,13 +386,26 @@ revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const
     json_decref(g);
     if (self == NULL) {
         sodium_memzero(key, sizeof key);
+        free(end);
         return DBK_E_NOMEM;
     }
     if ((rc = dbk_local_begin(s->L)) != DBK_OK)
         goto out;
+    /* The signed end first, sent before the revocation: the reader holds the end signed. */
+    if (end != NULL) {
+        dbk_local_act ea = {.stream = st->id,
+                            .grantee = *target,
+                            .kind = DBK_ACT_END,
+                            .epoch = end_epoch,
+                            .grant = end,
+                            .len = endlen,
+                            .at_ms = now};
+        rc = dbk_local_act_add(s->L, &ea);
+    }
     dbk_local_act rv = {.stream = st->id, .grantee = *target, .kind = DBK_ACT_REVOKE,
                         .epoch = st->epoch, .at_ms = now};
-    rc = dbk_local_act_add(s->L, &rv);
+    if (rc == DBK_OK)
+        rc = dbk_local_act_add(s->L, &rv);
     if (rc == DBK_OK)
         rc = add_grant_act(s, &st->id, &s->account, next, self, selflen, now);
     for (size_t i = 0; rc == DBK_OK && i < n; i++) {
@@ -358,6 +442,7 @@ revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const
 out:
     sodium_memzero(key, sizeof key);
     free(self);
+    free(end);
     return rc;
 }
 

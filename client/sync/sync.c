@@ -243,11 +243,18 @@ dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
         unsigned char bytes[20000];
         size_t len;
         dbk_grant_hdr h;
-        if (rc != DBK_OK || gb == NULL || state == NULL || strcmp(state, "revoked") == 0)
+        if (rc != DBK_OK || gb == NULL || state == NULL)
             continue;
         if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
             dbk_grant_parse(bytes, len, &h) != DBK_OK) {
-            r->bad_grants++;
+            if (strcmp(state, "revoked") != 0)
+                r->bad_grants++;
+            continue;
+        }
+        /* A revoked grant gives nothing; one the owner signed may say the end was the
+         * owner's (proto/TRUST.md T8: a signed end), checked with the pinned key. */
+        if (strcmp(state, "revoked") == 0) {
+            rc = dbk_trust_note_grant(s, bytes, len);
             continue;
         }
         /* The owner's identity key first (pinned, or pinned now on first use), then

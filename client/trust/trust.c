@@ -6,6 +6,7 @@
 #include "dbk/envelope.h"
 #include "dbk/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,22 +62,100 @@ self_grant_kind(dbk_session *s, const unsigned char *g, size_t len)
     return kind;
 }
 
-/* Whether the stored grant for (stream, epoch) verifies with owner_pk. */
+/* Whether the stored grant for (stream, epoch) verifies with owner_pk (*held: its
+ * header). */
 static bool
 held_grant_verifies(dbk_session *s, const dbk_grant_hdr *h, const unsigned char owner_pk[32],
-                    const unsigned char *g, size_t len, bool *same)
+                    const unsigned char *g, size_t len, bool *same, dbk_grant_hdr *held)
 {
     unsigned char *have = NULL;
     size_t hlen;
-    dbk_grant_hdr hh;
     bool ok = false;
     *same = false;
     if (dbk_local_grant_get(s->L, &h->stream, h->epoch, &have, &hlen) != DBK_OK)
         return false;
     *same = hlen == len && memcmp(have, g, len) == 0;
-    ok = dbk_grant_verify(have, hlen, owner_pk, &hh) == DBK_OK && dbk_id_equal(&hh.owner, &h->owner);
+    ok = dbk_grant_verify(have, hlen, owner_pk, held) == DBK_OK &&
+         dbk_id_equal(&held->owner, &h->owner);
     free(have);
     return ok;
+}
+
+/* ---- signed ends (T8) ---- */
+
+static void
+word_key(const dbk_id *stream, char k[64])
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(stream, t);
+    snprintf(k, 64, "owner_word:%s", t);
+}
+
+/* The kept word on stream: the newest grant's created_at and expires_at (0, 0: none). */
+static void
+word_get(dbk_session *s, const dbk_id *stream, int64_t *at, int64_t *ends)
+{
+    char k[64], v[64];
+    long long a = 0, e = 0;
+    word_key(stream, k);
+    if (dbk_local_get_text(s->L, k, v, sizeof v) != DBK_OK || sscanf(v, "%lld %lld", &a, &e) != 2)
+        a = e = 0;
+    *at = a;
+    *ends = e;
+}
+
+/* Keeps h (verified with its owner's key, to this account, from another account) as the
+ * owner's newest word on this account's reading of the stream, if it is newer. */
+static int
+word_note(dbk_session *s, const dbk_grant_hdr *h)
+{
+    char k[64], v[64];
+    int64_t at, ends;
+    word_get(s, &h->stream, &at, &ends);
+    if ((int64_t)h->created_at <= at)
+        return DBK_OK;
+    word_key(&h->stream, k);
+    snprintf(v, sizeof v, "%lld %lld", (long long)h->created_at, (long long)h->expires_at);
+    return dbk_local_put_text(s->L, k, v);
+}
+
+/* A grant that ends a moment after it was signed: an end, not a consent. */
+static bool
+is_end(int64_t created_at, int64_t expires_at)
+{
+    return expires_at > 0 && expires_at - created_at <= DBK_TRUST_END_MAX_MS;
+}
+
+int
+dbk_trust_note_grant(dbk_session *s, const unsigned char *g, size_t len)
+{
+    unsigned char owner_pk[32];
+    dbk_grant_hdr h;
+    dbk_local_stream st;
+    int rc;
+
+    if (dbk_grant_parse(g, len, &h) != DBK_OK || !dbk_id_equal(&h.grantee, &s->account) ||
+        dbk_id_equal(&h.owner, &s->account))
+        return DBK_OK;
+    if ((rc = dbk_trust_sign_pk(s, &h.owner, owner_pk)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_OK : rc; /* no pin: nothing is believed */
+    if (dbk_grant_verify(g, len, owner_pk, &h) != DBK_OK ||
+        (dbk_local_stream_get(s->L, &h.stream, &st) == DBK_OK &&
+         !dbk_id_equal(&st.owner, &h.owner)))
+        return DBK_OK;
+    return word_note(s, &h);
+}
+
+bool
+dbk_trust_end_signed(dbk_session *s, const dbk_id *stream, int64_t *ends_ms)
+{
+    int64_t at, ends;
+    word_get(s, stream, &at, &ends);
+    *ends_ms = 0;
+    if (ends <= 0 || (ends > (int64_t)time(NULL) * 1000 && !is_end(at, ends)))
+        return false;
+    *ends_ms = ends;
+    return true;
 }
 
 int
@@ -107,9 +186,14 @@ dbk_trust_accept_grant(dbk_session *s, const unsigned char *g, size_t len, dbk_t
         r->bad_grants++;
         return DBK_OK;
     }
-    if (held_grant_verifies(s, &h, owner_pk, g, len, &same)) {
-        if (!same)
-            r->replaced_grants++; /* keep the one we hold */
+    if (!dbk_id_equal(&h.owner, &s->account) && (rc = word_note(s, &h)) != DBK_OK)
+        return rc;
+    dbk_grant_hdr held;
+    if (held_grant_verifies(s, &h, owner_pk, g, len, &same, &held)) {
+        /* Keep the one we hold; an owner's end signed after it is no swap (noted above). */
+        if (!same && (dbk_id_equal(&h.owner, &s->account) || h.created_at <= held.created_at ||
+                      !is_end((int64_t)h.created_at, (int64_t)h.expires_at)))
+            r->replaced_grants++;
         return DBK_OK;
     }
     if ((rc = dbk_local_grant_put(s->L, &h.stream, h.epoch, g, len)) != DBK_OK)
@@ -177,7 +261,7 @@ reader_act(const dbk_local_act *a, void *arg)
     if (!dbk_id_equal(&a->stream, r->stream) || dbk_id_equal(&a->grantee, &r->s->account))
         return;
     dbk_id_to_text(&a->grantee, t);
-    if (a->kind == DBK_ACT_REVOKE) {
+    if (a->kind == DBK_ACT_REVOKE || a->kind == DBK_ACT_END) {
         json_object_set_new(r->latest, t, json_false());
         return;
     }

@@ -159,6 +159,25 @@ typedef struct dbk_trust_report {
                                likewise cannot be told (T12) */
 } dbk_trust_report;
 
+/*
+ * Signed ends (proto/TRUST.md T8). Before it revokes a reader, the owner's device sends
+ * a grant of the same stream and epoch to that reader ending DBK_TRUST_END_MS after it
+ * was signed; a reader keeps, per stream, the newest (by its signed created_at) grant
+ * to it whose owner's pinned key verifies, in any state the server lists it, and an end
+ * rests on the owner's signature only when that grant ends (expires_at set) and either
+ * has ended or lasts no longer than DBK_TRUST_END_MAX_MS (no consent is given for a
+ * minute): the server's "revoked" alone, or an older grant it hands back, never does.
+ */
+#define DBK_TRUST_END_MS 30000
+#define DBK_TRUST_END_MAX_MS 60000
+/* Notes a grant to this account the server lists revoked (or in any state): kept as the
+ * owner's newest word on this account's access when it verifies with the pinned key and
+ * is newer than the one kept (only a reader's note; the grant's key is not taken). */
+int dbk_trust_note_grant(dbk_session *s, const unsigned char *g, size_t len);
+/* Whether this account's reading of stream ended by the owner's signature (above);
+ * *ends_ms: when it ends, as signed. */
+bool dbk_trust_end_signed(dbk_session *s, const dbk_id *stream, int64_t *ends_ms);
+
 /* Checks a grant the server handed over and keeps it if it stands (see above). */
 int dbk_trust_accept_grant(dbk_session *s, const unsigned char *g, size_t len,
                            dbk_trust_report *r);

@@ -411,19 +411,11 @@ test_revoke_asks_and_counselor_told_once(void **state)
 static void
 server_sql(struct fx *f, const char *sql, const char *pg_sql)
 {
-    char path[4200], *err = NULL;
-    sqlite3 *db;
     assert_int_equal(dbk_server_stop(&f->srv), 0);
-    if (dbk_test_pg()) {
+    if (dbk_test_pg())
         assert_true(dbk_pg_exec_db(f->srv.store_url, pg_sql ? pg_sql : sql) >= 1);
-    } else {
-        snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-            fail_msg("sql: %s", err);
-        assert_true(sqlite3_changes(db) >= 1);
-        sqlite3_close(db);
-    }
+    else
+        assert_true(dbk_server_exec(&f->srv, sql) >= 1);
     assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
 }
 

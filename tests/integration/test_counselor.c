@@ -1231,8 +1231,9 @@ test_revoke(void **state)
     tc_ok(tc_cli("journal", "-m", CANARY, NULL), "journal after");
     tc_ok(tc_cli("sync", NULL), "sync after");
 
-    /* The server's access log: the counselor was granted epoch 1 only, then revoked;
-     * the new entry was written under epoch 2. */
+    /* The server's access log: the counselor was granted epoch 1 only (the share, and
+     * the signed end the revoke sends first: proto/TRUST.md T8), then revoked; the new
+     * entry was written under epoch 2. */
     j = cli_json("access", "--json", "access", NULL);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(json_object_get(j, "grants"),
@@ -1250,10 +1251,21 @@ test_revoke(void **state)
         revokes += !strcmp(a, "revoke");
         writes_e2 += !strcmp(a, "write") && json_integer_value(json_object_get(e, "epoch")) == 2;
     }
-    assert_int_equal(grants_to_counselor, 1);
+    assert_int_equal(grants_to_counselor, 2);
     assert_int_equal(revokes, 1);
     assert_true(writes_e2 >= 1);
     json_decref(j);
+    {
+        /* In words, the signed end is not a share: one "gave ... a key" (the share). */
+        dbk_run_result t = tc_cli("access", "--all", NULL);
+        assert_int_equal(t.status, 0);
+        must_contain(t.out, "signed the end of");
+        const char *gave = strstr(t.out, "gave ");
+        assert_non_null(gave);
+        if (strstr(gave + 1, "gave ") != NULL)
+            fail_msg("the signed end reads as a share:\n%s", t.out);
+        dbk_run_result_free(&t);
+    }
 
     /* The counselor: sync reports the stream, review refuses, nothing new opens. */
     as(f->cohome);
@@ -1279,7 +1291,8 @@ test_revoke(void **state)
         snprintf(prefix, sizeof prefix, "%.8s", f->client_id);
         t = tc_cli("review", "--", prefix, NULL);
         assert_int_equal(t.status, 1);
-        must_contain(t.err, "revoked your access");
+        must_contain(t.err, "ended your access to their records on");
+        must_contain(t.err, "(signed by the client)");
         assert_int_equal(strlen(t.out), 0);
         dbk_run_result_free(&t);
         t = tc_cli("note", "-m", "still there?", "--share", "--", prefix, NULL);

@@ -567,7 +567,8 @@ test_caseload_scenarios(void **state)
     /* ---- Casey: no review at all, said plainly ---- */
     t = tc_cli("review", "Casey", NULL);
     assert_int_equal(t.status, 1);
-    must_contain(t.err, "revoked your access");
+    must_contain(t.err, "Casey ended your access to their records on");
+    must_contain(t.err, "(signed by the client)"); /* the client's device signed the end */
     assert_int_equal(strlen(t.out), 0);
     dbk_run_result_free(&t);
 
@@ -2392,6 +2393,137 @@ test_one_refusal_does_not_stop_the_pull(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/* Marks every grant of the counselor revoked on the server's own database (server
+ * stopped), as a malicious server would: no request of the client's. */
+static void
+server_revokes_alone(struct fx *f)
+{
+    char sql[256], hex[2 * DBK_ID_BYTES + 1];
+    dbk_id co;
+
+    assert_int_equal(dbk_id_from_text(&co, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
+    sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql, "UPDATE grants SET revoked_at = %lld WHERE grantee = x'%s';",
+             (long long)time(NULL) * 1000, hex);
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    assert_true(dbk_server_exec(&f->srv, sql) >= 1);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+}
+
+/* What the counselor is told of Sam's end: *signed_claims counts each place that says
+ * the client signed it (the review's refusal, the row's flag, the row's JSON; the
+ * tests add the sync that learnt the end);
+ * *server_said each that says it is the server's word alone. The review is refused
+ * either way. */
+static void
+end_as_told(int *signed_claims, int *server_said)
+{
+    dbk_run_result r = tc_cli("review", "Sam R", NULL);
+    assert_int_equal(r.status, 1);
+    must_contain(r.err, "no review is made");
+    assert_int_equal(strlen(r.out), 0);
+    *signed_claims += contains(r.err, "(signed by the client)");
+    *server_said +=
+        contains(r.err, "the server says") && contains(r.err, "not signed by the client");
+    dbk_run_result_free(&r);
+    json_t *cl = cli_json("--json", "clients", NULL);
+    const json_t *row = client_row(cl, "Sam R", NULL);
+    assert_true(has_flag(row, "ACCESS REVOKED"));
+    *signed_claims += has_flag(row, "SIGNED BY CLIENT") && !has_flag(row, "NOT SIGNED BY CLIENT");
+    *signed_claims += json_is_true(json_object_get(row, "end_signed"));
+    *server_said += has_flag(row, "SERVER'S WORD, NOT SIGNED BY CLIENT");
+    *server_said += json_is_false(json_object_get(row, "end_signed"));
+    json_decref(cl);
+}
+
+/*
+ * A counselor's "revoked" rests on the client's signature when there is one (proto/
+ * TRUST.md T8). (a) The client revokes through an honest server: its device first sends
+ * the counselor a grant of the same epoch ending a moment later, signed, so the review's
+ * refusal, the caseload's row and its JSON say the client ended it (signed). What the
+ * client writes afterwards never reaches the counselor, as before.
+ */
+static void
+test_end_signed_by_client(void **state)
+{
+    struct fx *f = *state;
+    char prefix[16];
+    int signed_claims = 0, server_said = 0;
+    dbk_run_result r;
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", "a quiet day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    json_decref(review_json("Sam R")); /* shared, and reviewed */
+    as(f->p.client_home);
+    snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
+    tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "client revokes");
+    tc_ok(tc_cli("craving", "--intensity", "9", "--outcome", "used", "--used-what", "heroin", NULL),
+          "lapse after the revoke");
+    tc_ok(tc_cli("sync", NULL), "client sync after the revoke");
+
+    as(f->p.counselor_home);
+    r = tc_cli("--json", "sync", NULL); /* an honest end is no refused grant */
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "refused"), "replaced_grants")), 0);
+    const json_t *ended = json_array_get(json_object_get(j, "ended"), 0);
+    assert_string_equal(json_string_value(json_object_get(ended, "reason")), "revoked");
+    signed_claims += json_is_true(json_object_get(ended, "end_signed"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    end_as_told(&signed_claims, &server_said);
+    r = tc_cli("review", "Sam R", NULL);
+    must_contain(r.err, "Sam R ended your access to their records on");
+    dbk_run_result_free(&r);
+    r = tc_cli("clients", NULL);
+    must_contain(r.out, "SIGNED BY CLIENT");
+    assert_false(contains(r.out, "NOT SIGNED BY CLIENT"));
+    dbk_run_result_free(&r);
+    dbk_report("signed end: honest server",
+               "the client revokes the counselor; the counselor syncs, reviews, lists clients",
+               "places saying the end is signed by the client: %d of 4; the server's word: %d",
+               signed_claims, server_said);
+    assert_int_equal(signed_claims, 4);
+    assert_int_equal(server_said, 0);
+}
+
+/*
+ * (b) A malicious server marks the counselor's grant revoked with no act of the
+ * client's (its own database edited): the counselor is refused the review as before,
+ * and told the end is the server's word, not the client's signature, everywhere.
+ */
+static void
+test_end_by_server_alone_not_signed(void **state)
+{
+    struct fx *f = *state;
+    int signed_claims = 0, server_said = 0;
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", "a quiet day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    json_decref(review_json("Sam R"));
+    server_revokes_alone(f);
+    as(f->p.counselor_home);
+    dbk_run_result r = tc_cli("sync", NULL);
+    assert_int_equal(r.status, 0);
+    must_contain(r.out, "Sam R stopped sharing on");
+    signed_claims += contains(r.out, "(signed by the client)");
+    server_said += contains(r.out, "(the server's word; not signed by the client)");
+    dbk_run_result_free(&r);
+    end_as_told(&signed_claims, &server_said);
+    dbk_report("signed end: malicious server",
+               "the server marks the counselor's grant revoked without the client; the counselor "
+               "syncs, reviews, lists clients",
+               "false claims that the client signed the end: %d (must be 0); places saying it "
+               "is the server's word: %d of 4",
+               signed_claims, server_said);
+    assert_int_equal(signed_claims, 0);
+    assert_int_equal(server_said, 4);
+}
+
 int
 main(void)
 {
@@ -2423,6 +2555,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pull_again_keeps_the_first_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_dated_after_the_counselors_today, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_end_signed_by_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_by_server_alone_not_signed, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -4,10 +4,11 @@
  * T8, T9). A real daybookd, reached through the TCP proxy of tests/support/proxy.c,
  * and the real CLIs.
  *
- *   interrupted rotation  a revoke whose revocation or new key does not reach the
- *                         server (a server error at each of the two steps, the
- *                         connection cut while the new key is sent, the CLI killed
- *                         with SIGKILL while it is sent): `daybook access` shows it
+ *   interrupted rotation  a revoke whose signed end, revocation or new key does not
+ *                         reach the server (a server error at the revocation and at the
+ *                         new key, the connection cut while the signed end, the revoke's first
+ *                         large request, is sent, the CLI killed with SIGKILL while it
+ *                         is sent): `daybook access` shows it
  *                         waiting, the next sync completes it, and the revoked
  *                         counselor reads nothing written after the revoke
  *   restore               `daybookd restore` of a backup older than a revocation: the
@@ -223,7 +224,7 @@ daybook_until_fired(struct fx *f, const char *a1, const char *a2, const char *a3
 }
 
 /* The revoke on its own process, killed with SIGKILL once the proxy's fault fired (the
- * request that carries the new key is stalled on its way). */
+ * request that carries the signed end, the first large one, is stalled on its way). */
 static void
 revoke_killed(struct fx *f)
 {
@@ -245,7 +246,8 @@ struct fault {
     bool kill;
 };
 
-/* The request that carries the new key (the self-grant, about 1.5 kB) is the first of
+/* The request that carries the signed end (a grant of the counselor's epoch ending 30 s
+ * later, proto/TRUST.md T8, sent before the revocation; 1.5 kB or more) is the first of
  * the revoke larger than this; the listings and the revocation are smaller. */
 #define NEW_KEY_AFTER 450
 
@@ -259,15 +261,17 @@ static const struct fault faults[] = {
      "CREATE TRIGGER fault BEFORE UPDATE OF revoked_at ON grants "
      "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
      PG_FAULT "CREATE TRIGGER fault BEFORE UPDATE OF revoked_at ON grants "
-     "FOR EACH ROW EXECUTE FUNCTION fault();",
+              "FOR EACH ROW EXECUTE FUNCTION fault();",
      DBK_PROXY_PASS, false},
+    /* The new key's grants end never (expires_at 0); the signed end does. */
     {"server error at the new key", AT_NEW_KEY,
-     "CREATE TRIGGER fault BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+     "CREATE TRIGGER fault BEFORE INSERT ON grants WHEN NEW.expires_at = 0 "
+     "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
      PG_FAULT "CREATE TRIGGER fault BEFORE INSERT ON grants "
-     "FOR EACH ROW EXECUTE FUNCTION fault();",
+              "FOR EACH ROW WHEN (NEW.expires_at = 0) EXECUTE FUNCTION fault();",
      DBK_PROXY_PASS, false},
-    {"connection cut at the new key", AT_NEW_KEY, NULL, NULL, DBK_PROXY_CUT, false},
-    {"kill -9 at the new key", AT_NEW_KEY, NULL, NULL, DBK_PROXY_STALL, true},
+    {"connection cut at the signed end", AT_REVOCATION, NULL, NULL, DBK_PROXY_CUT, false},
+    {"kill -9 at the signed end", AT_REVOCATION, NULL, NULL, DBK_PROXY_STALL, true},
 };
 
 #define NFAULTS (sizeof faults / sizeof faults[0])
@@ -337,7 +341,8 @@ test_interrupted_rotation(void **state)
     }
     dbk_report("interrupted key rotation after a revoke",
                "revoke interrupted by a server error at the revocation and at the new key, a "
-               "cut connection and kill -9 of the CLI while the new key is sent; then sync",
+               "cut connection and kill -9 of the CLI while the signed end (the revoke's first "
+               "large request) is sent; then sync",
                "%zu of %zu shown waiting by 'daybook access', %zu of %zu completed by the next "
                "sync; entries written after the revoke the counselor read (leaked): %zu",
                waiting_shown, NFAULTS, completed, NFAULTS, leaked);

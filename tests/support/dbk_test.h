@@ -80,6 +80,10 @@ long long dbk_pg_int(const char *url, const char *sql);
 /* The same on the store of server s, its SQLite file (read-only, waiting out a writer)
  * or its PostgreSQL database: sql in SQLite's dialect. */
 long long dbk_server_int(const dbk_server *s, const char *sql);
+/* Runs sql (SQLite's dialect) on the store of server s, stopped by the caller: its SQLite
+ * file or its PostgreSQL database, as a test edits a server's store behind its back. The
+ * rows it changed, or -1 (said on stderr). */
+long dbk_server_exec(const dbk_server *s, const char *sql);
 /* The server's stderr so far (malloc'd, NUL-terminated). */
 char *dbk_server_log(const dbk_server *s);
 

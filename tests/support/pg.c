@@ -194,6 +194,28 @@ dbk_pg_int(const char *url, const char *sql_sqlite)
     return v;
 }
 
+long
+dbk_server_exec(const dbk_server *s, const char *sql)
+{
+    char path[4200], *err = NULL;
+    sqlite3 *db = NULL;
+    long changed = -1;
+    if (dbk_test_pg())
+        return dbk_pg_exec_db(s->store_url, sql);
+    snprintf(path, sizeof path, "%s/daybook.db", s->data_dir);
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+        changed = sqlite3_changes(db);
+    else
+        fprintf(stderr, "test support: %s: %s\n", sql,
+                err  ? err
+                : db ? sqlite3_errmsg(db)
+                     : "no memory");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return changed;
+}
+
 long long
 dbk_server_int(const dbk_server *s, const char *sql)
 {
