@@ -1321,11 +1321,13 @@ test_role_login_again(void **state)
     dbk_session s;
 
     login_link_of(f->p.client_home, link);
-    assert_int_equal(role_of_new_device(f, link, "checked", &st1, &checked1, NULL), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "checked", &st1, &checked1, NULL),
+                     DBK_ROLE_CLIENT);
     assert_true(checked1);
     drop_role_sql(f, sql, sizeof sql);
     turn_server(f, sql);
-    assert_int_equal(role_of_new_device(f, link, "unchecked", &st2, &checked2, NULL), DBK_ROLE_CLIENT);
+    assert_int_equal(role_of_new_device(f, link, "unchecked", &st2, &checked2, NULL),
+                     DBK_ROLE_CLIENT);
     assert_false(checked2);
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
              DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
@@ -1407,7 +1409,8 @@ test_first_head_withheld(void **state)
 
     dbk_report("malicious server: a stream's first head withheld, nothing written",
                "the server drops every record of the client's shared stream, its first head "
-               "with them, the client having written nothing; a new device of the counselor and one of the client sync",
+               "with them, the client having written nothing; a new device of the counselor and "
+               "one of the client sync",
                "counselor's streams_unseen %ld; client's own_unseen %d%s; readers told the "
                "stream complete (leaked): %d",
                unseen, own, said ? " in words" : "", (unseen < 1) + (own < 1));
@@ -1464,8 +1467,8 @@ test_role_records_disagree(void **state)
     dbk_session_close(&s);
     r = tc_cli("sync", NULL); /* signs 'counselor': none held */
     dbk_run_result_free(&r);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'",
-             cp, chd);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
     long long private_records = server_int(f, sql); /* the pin record and two role records */
 
     int role_new = role_of_new_device(f, link, "after-two", &st, &checked, NULL);
@@ -1533,11 +1536,10 @@ test_pin_record_withheld(void **state)
     bool said = strstr(r.err, "withholds") != NULL;
     dbk_run_result_free(&r);
     int planted = 0;
-    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)),
-                     0);
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
     if (dbk_session_open(&s, false) == 0) {
-        planted = dbk_trust_pinned(&s, &counselor, got_s, NULL) == 0 &&
-                  memcmp(got_s, fake_s, 32) == 0;
+        planted =
+            dbk_trust_pinned(&s, &counselor, got_s, NULL) == 0 && memcmp(got_s, fake_s, 32) == 0;
         dbk_session_close(&s);
     }
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
