@@ -357,6 +357,41 @@ end_grant(dbk_session *s, const dbk_local_stream *st, const dbk_id *target, cons
     return *g == NULL ? DBK_E_NOMEM : DBK_OK;
 }
 
+/* The new key (epoch next) granted to each reader that keeps access, in the caller's
+ * transaction; r counts those re-granted and those left out. */
+static int
+regrant_readers(dbk_session *s, const dbk_id *stream, uint32_t next, const unsigned char *key,
+                const dbk_trust_reader *readers, size_t n, const json_t *consents, int64_t now,
+                dbk_sync_revoke_result *r)
+{
+    int rc = DBK_OK;
+    for (size_t i = 0; rc == DBK_OK && i < n; i++) {
+        char t[DBK_ID_TEXT_LEN + 1];
+        unsigned char *rg = NULL;
+        size_t rlen = 0;
+        dbk_id_to_text(&readers[i].account, t);
+        /* The consent the client gave this reader, and its end, carried over unchanged
+         * (proto/README.md rule R10): never wording the client was not shown. A reader
+         * without one on this device is left out, as one without pins is. */
+        const json_t *given = json_object_get(consents, t);
+        const json_t *consent = json_object_get(given, "consent");
+        if (!json_is_object(consent)) {
+            r->skipped++;
+            continue;
+        }
+        json_t *gj = grant_json(
+            s, stream, next, key, &readers[i].account, readers[i].box_pk, consent,
+            (int64_t)json_integer_value(json_object_get(given, "expires_at")), &rg, &rlen);
+        json_decref(gj);
+        rc = rg == NULL ? DBK_E_NOMEM
+                        : add_grant_act(s, stream, &readers[i].account, next, rg, rlen, now);
+        free(rg);
+        if (rc == DBK_OK)
+            r->regranted++;
+    }
+    return rc;
+}
+
 /* The revocation and the rotation, kept on this device in one transaction (see top). */
 static int
 revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const json_t *listed,
@@ -408,31 +443,8 @@ revoke_locally(dbk_session *s, dbk_local_stream *st, const dbk_id *target, const
         rc = dbk_local_act_add(s->L, &rv);
     if (rc == DBK_OK)
         rc = add_grant_act(s, &st->id, &s->account, next, self, selflen, now);
-    for (size_t i = 0; rc == DBK_OK && i < n; i++) {
-        char t[DBK_ID_TEXT_LEN + 1];
-        unsigned char *rg = NULL;
-        size_t rlen = 0;
-        dbk_id_to_text(&readers[i].account, t);
-        /* The consent the client gave this reader, and its end, carried over unchanged
-         * (proto/README.md rule R10): never wording the client was not shown. A reader
-         * without one on this device is left out, as one without pins is. */
-        const json_t *given = json_object_get(consents, t);
-        const json_t *consent = json_object_get(given, "consent");
-        if (!json_is_object(consent)) {
-            r->skipped++;
-            continue;
-        }
-        json_t *gj = grant_json(s, &st->id, next, key, &readers[i].account, readers[i].box_pk,
-                                consent,
-                                (int64_t)json_integer_value(json_object_get(given, "expires_at")),
-                                &rg, &rlen);
-        json_decref(gj);
-        rc = rg == NULL ? DBK_E_NOMEM
-                        : add_grant_act(s, &st->id, &readers[i].account, next, rg, rlen, now);
-        free(rg);
-        if (rc == DBK_OK)
-            r->regranted++;
-    }
+    if (rc == DBK_OK)
+        rc = regrant_readers(s, &st->id, next, key, readers, n, consents, now, r);
     st->epoch = next;
     if (rc == DBK_OK && (rc = dbk_local_grant_put(s->L, &st->id, next, self, selflen)) == DBK_OK &&
         (rc = dbk_local_stream_put(s->L, st)) == DBK_OK)
