@@ -8,21 +8,33 @@
 
 #include <string.h>
 
-static const char *
-role_name(int role)
+const char *
+dbk_role_name(int role)
 {
     return role == DBK_ROLE_COUNSELOR ? "counselor" : role == DBK_ROLE_CLIENT ? "client" : NULL;
+}
+
+/* Of the private stream, only what the account wrote is opened (the header's author,
+ * which the signature covers: opening checks it). */
+static bool
+written_by_account(const dbk_local_record *r, void *arg)
+{
+    return dbk_id_equal(&r->hdr.author, arg);
 }
 
 int
 dbk_role_signed(dbk_session *s, int *role)
 {
+    dbk_local_stream st;
     dbk_eu_list l;
     int rc, found = DBK_ROLE_NONE;
     bool conflict = false;
 
     *role = DBK_ROLE_NONE;
-    if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
+    if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &st)) != DBK_OK)
+        return rc; /* none held: DBK_E_NOT_FOUND, no record */
+    if ((rc = dbk_eu_load_stream(s, &st.id, written_by_account, &s->account, NULL, NULL, &l)) !=
+        DBK_OK)
         return rc;
     for (size_t i = 0; i < l.n; i++) {
         const dbk_eu_entry *e = &l.v[i];
@@ -58,8 +70,8 @@ dbk_role_keep(dbk_session *s, bool *written, int *named)
     *written = false;
     *named = DBK_ROLE_NONE;
     /* Only a role this device knows of its own is signed; and the records are read once
-     * (every entry opened), then the mark "role_record" says one is held. */
-    if (role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
+     * (the private stream's own records opened), then the mark "role_record" says one is held. */
+    if (dbk_role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
         dbk_local_get_int(s->L, "role_record", 0) != 0)
         return DBK_OK;
     rc = dbk_role_signed(s, &held);
@@ -75,7 +87,7 @@ dbk_role_keep(dbk_session *s, bool *written, int *named)
         return rc;
     dbk_now_rfc3339(when);
     json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "role", "v", 1, "role",
-                            role_name(s->role), "stated_at", when);
+                            dbk_role_name(s->role), "stated_at", when);
     if (doc == NULL)
         return DBK_E_NOMEM;
     rc = dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec);

@@ -13,6 +13,9 @@
 
 #include <stdbool.h>
 
+/* "counselor" or "client", as a role record and the CLI name it; NULL for any other. */
+const char *dbk_role_name(int role);
+
 /* The role this account's own role records state (DBK_ROLE_*): DBK_OK with *role,
  * DBK_E_NOT_FOUND when it holds none, DBK_E_CONFLICT when two disagree. */
 int dbk_role_signed(dbk_session *s, int *role);

@@ -203,12 +203,6 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
     return rc;
 }
 
-static const char *
-role_word(int role)
-{
-    return role == DBK_ROLE_COUNSELOR ? "counselor" : "client";
-}
-
 /*
  * The role the server named (kept by store_profile with the "role_unsigned" mark)
  * checked against the account's own role records, just pulled (proto/TRUST.md T13):
@@ -231,8 +225,8 @@ check_role(dbk_session *s, bool *wrong)
                 "account's own signed record says %s. The server is wrong or has "
                 "been tampered with: this device was not signed in and keeps "
                 "nothing. Tell the clinic.\n",
-                role_word(s->role),
-                rc == DBK_OK ? role_word(signed_role) : "both (its records disagree)");
+                dbk_role_name(s->role),
+                rc == DBK_OK ? dbk_role_name(signed_role) : "both (its records disagree)");
         *wrong = true;
         return DBK_OK;
     }
@@ -243,7 +237,7 @@ check_role(dbk_session *s, bool *wrong)
             "other device writes it at its next 'daybook sync'): this device takes "
             "the server's word that this is a %s's account, unchecked. Sync your "
             "other device, then this one, to check it.\n",
-            role_word(s->role));
+            dbk_role_name(s->role));
     return DBK_OK;
 }
 

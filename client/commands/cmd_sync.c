@@ -374,8 +374,7 @@ sign_role(dbk_session *s)
                 "signed record says %s. This device's role was the server's word: do not "
                 "use this profile; move it away and 'daybook login' again. Tell the "
                 "clinic.\n",
-                s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client",
-                named == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+                dbk_role_name(s->role), dbk_role_name(named));
         return true;
     }
     if (rc == DBK_E_CONFLICT) {
@@ -405,7 +404,7 @@ check_unsigned_role(dbk_session *s)
                 "daybook: your account's signed record of its role has still not reached "
                 "this device: it works as a %s's on the server's word alone, unchecked. "
                 "Sync your other device, then this one.\n",
-                s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+                dbk_role_name(s->role));
         return false;
     }
     if (signed_role == s->role && signed_role != DBK_ROLE_NONE) {
@@ -417,7 +416,7 @@ check_unsigned_role(dbk_session *s)
             "but your account's own signed record says otherwise. The server was wrong "
             "or tampered with: do not use this device's profile; move it away and "
             "'daybook login' again. Tell the clinic.\n",
-            s->role == DBK_ROLE_COUNSELOR ? "counselor" : "client");
+            dbk_role_name(s->role));
     return true;
 }
 
@@ -516,9 +515,7 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     }
     /* The role, and whether it rests on the server's word alone (proto/TRUST.md T13). */
-    const char *role = s.role == DBK_ROLE_COUNSELOR ? "counselor"
-                       : s.role == DBK_ROLE_CLIENT  ? "client"
-                                                    : NULL;
+    const char *role = dbk_role_name(s.role);
     bool unchecked = dbk_local_get_int(s.L, "role_unsigned", 0) != 0;
     if (ctx->json)
         printf("{\"server\":\"%s\",\"pending\":%lld,\"last_sync\":%lld,\"enrolled\":%s,"

@@ -112,6 +112,22 @@ drop_pending_heads(dbk_session *s, const dbk_id *stream, const dbk_id *head)
     return rc;
 }
 
+/* A new revision of st's head counting records and own, sealed into st (read in the
+ * caller's write transaction). */
+static int
+seal_head(dbk_session *s, const dbk_local_stream *st, int64_t records, int64_t own)
+{
+    dbk_id head;
+    json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
+                            (json_int_t)records, "own", (json_int_t)own);
+    if (doc == NULL)
+        return DBK_E_NOMEM;
+    dbk_trust_head_id(&st->id, &head);
+    int rc = dbk_trust_seal_put(s, st, &head, true, doc, NULL);
+    json_decref(doc);
+    return rc;
+}
+
 /* The head of one of this account's own streams (st, read in the caller's write
  * transaction), when a record written here waits to be pushed there and the stream
  * holds more record ids than the last head written. */
@@ -128,28 +144,16 @@ write_head(dbk_session *s, const dbk_local_stream *st)
         !dbk_trust_head_due(s, stream, &count, &own))
         return rc;
     dbk_trust_head_id(stream, &head);
-    if ((rc = drop_pending_heads(s, stream, &head)) != DBK_OK)
+    if ((rc = drop_pending_heads(s, stream, &head)) != DBK_OK ||
+        (rc = seal_head(s, st, count, own)) != DBK_OK)
         return rc;
-    json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
-                            (json_int_t)count, "own", (json_int_t)own);
-    if (doc == NULL)
-        return DBK_E_NOMEM;
-    rc = dbk_trust_seal_put(s, st, &head, true, doc, NULL);
-    json_decref(doc);
-    return rc == DBK_OK ? dbk_trust_head_written(s, stream, count) : rc;
+    return dbk_trust_head_written(s, stream, count);
 }
 
 int
 dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st)
 {
-    dbk_id head;
-    json_t *doc = json_pack("{s:s, s:i, s:i, s:i}", "type", "head", "v", 1, "records", 0, "own", 0);
-    if (doc == NULL)
-        return DBK_E_NOMEM;
-    dbk_trust_head_id(&st->id, &head);
-    int rc = dbk_trust_seal_put(s, st, &head, true, doc, NULL);
-    json_decref(doc);
-    return rc;
+    return seal_head(s, st, 0, 0);
 }
 
 bool
