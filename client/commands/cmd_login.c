@@ -242,11 +242,12 @@ check_role(dbk_session *s, bool *wrong)
 }
 
 /* The first sync of the new device, then its role checked against the account's own
- * record (*wrong_role: refused, said by check_role; also when no pin record came and
- * records are withheld, said by pin_counselor) and the counselor's keys against the
- * pins (*refused: signed in, but the listed keys refused, told by pin_counselor). */
+ * record and the counselor's keys against the pins. *keep_none: the caller keeps no
+ * profile (the role refused, said by check_role; or no pin record came while records
+ * are withheld, said by pin_counselor). *refused: signed in, but the listed keys
+ * refused, told by pin_counselor. */
 static int
-first_sync(dbk_ctx *ctx, dbk_session *s, bool *wrong_role, bool *refused)
+first_sync(dbk_ctx *ctx, dbk_session *s, bool *keep_none, bool *refused)
 {
     dbk_sync_stats st;
     int rc;
@@ -254,16 +255,15 @@ first_sync(dbk_ctx *ctx, dbk_session *s, bool *wrong_role, bool *refused)
     dbk_unlock_cache(s);
     rc = dbk_sync(s, &st);
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
-        if ((rc = check_role(s, wrong_role)) == DBK_OK && !*wrong_role &&
-            (rc = pin_counselor(s, st.trust.withheld, refused, wrong_role)) == DBK_OK &&
-            !*wrong_role)
+        if ((rc = check_role(s, keep_none)) == DBK_OK && !*keep_none &&
+            (rc = pin_counselor(s, st.trust.withheld, refused, keep_none)) == DBK_OK && !*keep_none)
             rc = dbk_local_commit(s->L);
         else
             dbk_local_rollback(s->L);
     }
-    if (rc == DBK_OK && !*wrong_role)
+    if (rc == DBK_OK && !*keep_none)
         dbk_out_own_unseen(st.trust.own_none);
-    if (rc == DBK_OK && !*refused && !*wrong_role) {
+    if (rc == DBK_OK && !*refused && !*keep_none) {
         if (ctx->json)
             printf("{\"logged_in\":true,\"pulled\":%zu}\n", st.pulled);
         else
@@ -300,7 +300,7 @@ login_new_device(dbk_ctx *ctx, const char *link)
     dbk_pass_keys *pk = NULL;
     json_t *resp = NULL;
     char *pass = NULL;
-    bool refused = false, wrong_role = false;
+    bool refused = false, keep_none = false;
     int rc;
 
     if ((rc = dbk_link_parse(link, &u)) == DBK_E_UNAVAILABLE)
@@ -333,13 +333,13 @@ login_new_device(dbk_ctx *ctx, const char *link)
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) == DBK_OK &&
         (rc = dbk_sync_login_finish(&s, ch, sig, &resp)) == DBK_OK &&
         (rc = store_profile(&s, resp, pk, pass)) == DBK_OK)
-        rc = first_sync(ctx, &s, &wrong_role, &refused);
+        rc = first_sync(ctx, &s, &keep_none, &refused);
     json_decref(resp);
     dbk_pass_keys_free(pk);
     if (pass)
         dbk_passphrase_free(pass);
     dbk_session_close(&s);
-    if (rc == DBK_OK && wrong_role) {
+    if (rc == DBK_OK && keep_none) {
         remove_half_profile(); /* said by check_role or pin_counselor */
         return DBK_EXIT_FAIL;
     }
