@@ -2,6 +2,7 @@
 #include "entry.h"
 
 #include "seal.h"
+#include "spool.h"
 #include "stream_key.h"
 #include "trust.h"
 #include "unlock.h"
@@ -93,6 +94,18 @@ dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext
     return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
 }
 
+int
+dbk_entry_save_new(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext)
+{
+    dbk_local_stream st;
+    int rc;
+    if (!dbk_local_in_tx(s->L))
+        return DBK_E_INVALID;
+    if ((rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    return dbk_trust_seal_put_new(s, &st, record, plaintext);
+}
+
 /* ---- reading ---- */
 
 struct open_ctx {
@@ -174,6 +187,10 @@ entries_cached(dbk_session *s, const dbk_id *owner, const dbk_id *stream, dbk_en
 {
     struct open_ctx o;
     int rc = dbk_unlock(s);
+
+    /* Whatever reads this account's entries sees the cravings spooled since (spool.h). */
+    if (rc == DBK_OK && s->role != DBK_ROLE_COUNSELOR && !dbk_local_in_tx(s->L))
+        (void)dbk_spool_fold(s, NULL);
 
     memset(&o, 0, sizeof o);
     o.s = s, o.cb = cb, o.arg = arg, o.rc = DBK_OK;

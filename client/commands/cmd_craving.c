@@ -6,6 +6,7 @@
 #include "backdate.h"
 #include "cmd.h"
 #include "risk.h"
+#include "spool.h"
 #include "crisis.h"
 #include "draft.h"
 #include "prompt.h"
@@ -431,6 +432,9 @@ save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
     if (rc == DBK_OK) {
         (void)dbk_draft_remember_pk(s);
         dbk_prompt_drafts_saved(s);
+        /* The keys are open: cravings spooled earlier join the profile, and the spool's
+         * header is made or kept current for the next craving (spool.h). */
+        (void)dbk_spool_fold(s, NULL);
     }
     if (rc != DBK_OK) {
         int ret = dbk_cmd_fail("the craving was not saved", rc);
@@ -452,6 +456,46 @@ save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
     return DBK_EXIT_OK;
 }
 
+/*
+ * Spools the craving (book/spool.h) without opening the profile: true once it is durable
+ * and said, *ret the exit code; false when the spool cannot take it (its header missing
+ * or not a client's, the keys not cached, full), and the caller saves it in the
+ * profile. A craving that calls for the crisis card is not spooled: the card reads the
+ * plan from the profile.
+ */
+static bool
+spooled(dbk_ctx *ctx, const char *dir, const struct craving *c, int *ret)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id id;
+    int rc = dbk_spool_add(dir, DBK_LOCAL_SHARED, c->doc, &id);
+
+    if (rc == DBK_E_INTERNAL) {
+        *ret = dbk_cmd_fail("the craving was not saved", DBK_E_IO);
+        return true;
+    }
+    if (rc != DBK_OK)
+        return false;
+    dbk_id_to_text(&id, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":false}\n", t);
+    else
+        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
+    *ret = DBK_EXIT_OK;
+    return true;
+}
+
+/* Opens the profile and refuses a counselor's: DBK_EXIT_OK with *opened, or the exit
+ * code after saying why (a profile that does not open is said by the caller). */
+static int
+open_checked(dbk_session *s, int *open_rc, bool *opened)
+{
+    *open_rc = dbk_session_open(s, false);
+    *opened = *open_rc == DBK_OK;
+    return *opened ? dbk_cmd_role_ok(&dbk_cmd_craving, s) : DBK_EXIT_OK;
+}
+
+/* Over 80 lines: the profile opened late or not at all (the spool), and in order. */
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -459,15 +503,16 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         .subst = json_array(), .halt = json_array(), .scale = "0-10",
                         .intensity = -1};
     dbk_session s;
-    char when[40];
-    int ret;
-    /* The profile is opened once, first (role_in_run): a counselor's profile is refused
-     * before anything else, as main would; a profile that does not open is said after
-     * the flags are checked, as before. */
-    int open_rc = dbk_session_open(&s, false);
-    bool opened = open_rc == DBK_OK;
+    char when[40], dir[4096];
+    int ret, open_rc = DBK_E_NOT_FOUND;
+    bool opened = false;
+    /* A client's spool ready (spool.h): the craving may be written without the profile,
+     * which is then opened only if it must be. Else the profile is opened once, first
+     * (role_in_run): a counselor's profile is refused before anything else, as main
+     * would; a profile that does not open is said after the flags are checked. */
+    bool spool = dbk_local_dir(dir, sizeof dir) == DBK_OK && dbk_spool_ready(dir);
 
-    if (opened && (ret = dbk_cmd_role_ok(&dbk_cmd_craving, &s)) != DBK_EXIT_OK)
+    if (!spool && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
         goto out;
     if ((ret = parse_craving(&c, argc, argv)) < 0)
         goto bad;
@@ -479,6 +524,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if (optind == argc && (c.result == NULL || c.intensity < 0) && dbk_prompt_interactive()) {
         /* Passphrase first: a wrong one costs none of what is typed next. */
+        if (!opened && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
+            goto out;
         if (!opened) {
             ret = dbk_cmd_no_profile(open_rc);
             goto out;
@@ -499,6 +546,10 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     build_craving(&c, when);
+    if (spool && !opened && !calls_for_card(&c) && spooled(ctx, dir, &c, &ret))
+        goto out;
+    if (!opened && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
+        goto out;
     if (!opened) {
         ret = dbk_cmd_no_profile(open_rc);
         goto out;

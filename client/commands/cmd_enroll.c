@@ -20,6 +20,7 @@
 #include "unlock.h"
 #include "trust.h"
 #include "help_pin.h"
+#include "spool_file.h"
 #include "sync.h"
 
 #include "dbk/error.h"
@@ -392,6 +393,7 @@ store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const
         (rc = dbk_local_put_text(s->L, "server", s->server)) != DBK_OK ||
         (rc = dbk_local_set_role(s->L, role)) != DBK_OK)
         return rc;
+    dbk_spool_file_forget(s->dir);   /* the header a fold writes says the role it sees */
     if (u->kind == DBK_LINK_SETUP) { /* a counselor owns only a private stream */
         dbk_local_stream shared;
         if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK &&

@@ -18,6 +18,7 @@
  * _reseal).
  */
 #include "cmd.h"
+#include "spool_file.h"
 #include "account.h"
 #include "entry.h"
 #include "links.h"
@@ -187,6 +188,7 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
      * the server's word, marked so until the account's own record confirms it after the
      * first sync (check_role; proto/TRUST.md T13). */
     s->role = role_n;
+    dbk_spool_file_forget(s->dir); /* an old spool's header is no longer this profile's */
     if ((rc = dbk_local_set_role(s->L, role_n)) == DBK_OK &&
         (rc = dbk_local_put_int(s->L, "role_unsigned", 1)) == DBK_OK &&
         /* Its own streams are the account's, not made here: one with nothing seen and

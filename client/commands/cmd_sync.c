@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "links.h"
 #include "output.h"
+#include "spool.h"
 #include "sync.h"
 #include "trust.h"
 #include "help_pin.h"
@@ -453,6 +454,13 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
                             "your entries are safe on this device\n");
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
+    }
+    /* Cravings spooled since the last command that read entries go out with this push. */
+    if ((rc = dbk_spool_fold(&s, NULL)) != DBK_OK) {
+        dbk_session_close(&s);
+        return dbk_cmd_fail("the cravings logged since the last sync could not be added "
+                            "to the profile",
+                            rc);
     }
     restamp_ahead(ctx, &s);
     role_wrong = sign_role(&s);

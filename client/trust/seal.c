@@ -6,6 +6,7 @@
 
 #include "dbk/error.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,9 +80,11 @@ padded_text(const json_t *plaintext, size_t *len)
     return p;
 }
 
-int
-dbk_trust_seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *record, bool coarse,
-                   json_t *plaintext, dbk_id *out_id)
+/* dbk_trust_seal_put, and with fresh the first revision of a record whose id this
+ * device drew (dbk_trust_seal_put_new). */
+static int
+seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *record, bool fresh, bool coarse,
+         json_t *plaintext, dbk_id *out_id)
 {
     dbk_envelope_hdr h;
     unsigned char key[32], *env = NULL;
@@ -122,10 +125,78 @@ dbk_trust_seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *rec
     sodium_memzero(text, tlen);
     free(text);
     if (rc == DBK_OK)
-        rc = record == NULL ? dbk_local_record_put_new(s->L, env, len)
-                            : dbk_local_record_put(s->L, env, len, 0, true, &cur);
+        rc = fresh ? dbk_local_record_put_new(s->L, env, len)
+                   : dbk_local_record_put(s->L, env, len, 0, true, &cur);
     free(env);
     if (rc == DBK_OK && out_id != NULL)
         *out_id = h.record;
+    return rc;
+}
+
+int
+dbk_trust_seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *record, bool coarse,
+                   json_t *plaintext, dbk_id *out_id)
+{
+    return seal_put(s, st, record, record == NULL, coarse, plaintext, out_id);
+}
+
+int
+dbk_trust_seal_put_new(dbk_session *s, const dbk_local_stream *st, const dbk_id *record,
+                       json_t *plaintext)
+{
+    return seal_put(s, st, record, true, true, plaintext, NULL);
+}
+
+/* ---- a craving's plaintext in the spool (book/spool.h) ---- */
+
+int
+dbk_trust_spool_seal(const unsigned char key[32], const unsigned char nonce[24],
+                     const unsigned char *ad, size_t adlen, const json_t *doc, unsigned char **out,
+                     size_t *len)
+{
+    char *text = json_dumps(doc, JSON_COMPACT); /* its members in order: folded, the same text */
+    size_t n;
+    int rc = DBK_OK;
+
+    *out = NULL;
+    if (text == NULL)
+        return DBK_E_NOMEM;
+    n = strlen(text);
+    if ((*out = malloc(n + crypto_aead_xchacha20poly1305_ietf_ABYTES)) == NULL)
+        rc = DBK_E_NOMEM;
+    else
+        crypto_aead_xchacha20poly1305_ietf_encrypt(*out, NULL, (const unsigned char *)text, n, ad,
+                                                   adlen, NULL, nonce, key);
+    *len = n + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    sodium_memzero(text, n);
+    free(text);
+    return rc;
+}
+
+int
+dbk_trust_spool_open(const unsigned char key[32], const unsigned char nonce[24],
+                     const unsigned char *ad, size_t adlen, const unsigned char *body, size_t len,
+                     json_t **doc)
+{
+    size_t n = len - crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    char *text;
+    int rc = DBK_OK;
+
+    *doc = NULL;
+    if (len < crypto_aead_xchacha20poly1305_ietf_ABYTES || (text = sodium_malloc(n + 1)) == NULL)
+        return len < crypto_aead_xchacha20poly1305_ietf_ABYTES ? DBK_E_CORRUPT : DBK_E_NOMEM;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)text, NULL, NULL, body, len, ad,
+                                                   adlen, nonce, key) != 0) {
+        rc = DBK_E_DECRYPT;
+    } else {
+        text[n] = '\0';
+        *doc = json_loadb(text, n, 0, NULL);
+        if (!json_is_object(*doc)) {
+            json_decref(*doc);
+            *doc = NULL;
+            rc = DBK_E_CORRUPT;
+        }
+    }
+    sodium_free(text); /* wipes */
     return rc;
 }

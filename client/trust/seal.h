@@ -31,4 +31,26 @@ size_t dbk_entry_bucket(const json_t *plaintext, size_t text_len);
 int dbk_trust_seal_put(dbk_session *s, const dbk_local_stream *st, const dbk_id *record,
                        bool coarse, json_t *plaintext, dbk_id *out_id);
 
+/* The first revision of record, an id this device drew at random and has never
+ * written (a spooled craving's, book/spool.h): as dbk_trust_seal_put with record NULL,
+ * its clock coarse, but under that id. The caller checked in its transaction that no
+ * revision of it is held here. */
+int dbk_trust_seal_put_new(dbk_session *s, const dbk_local_stream *st, const dbk_id *record,
+                           json_t *plaintext);
+
+/*
+ * A craving's plaintext in the spool (book/spool.h): doc's compact JSON, its members in
+ * their order, encrypted with XChaCha20-Poly1305 under the spool key
+ * (dbk_unlock_spool_key) with ad bound to it, into *out (malloc'd, *len bytes); the
+ * text is wiped. dbk_trust_spool_open: back into *doc (a new reference, an object);
+ * DBK_E_DECRYPT when it does not open (a torn record, another key), DBK_E_CORRUPT
+ * when it is no JSON object. The opened text is held in sodium_malloc memory.
+ */
+int dbk_trust_spool_seal(const unsigned char key[32], const unsigned char nonce[24],
+                         const unsigned char *ad, size_t adlen, const json_t *doc,
+                         unsigned char **out, size_t *len);
+int dbk_trust_spool_open(const unsigned char key[32], const unsigned char nonce[24],
+                         const unsigned char *ad, size_t adlen, const unsigned char *body,
+                         size_t len, json_t **doc);
+
 #endif

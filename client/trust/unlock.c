@@ -132,18 +132,18 @@ dbk_passphrase_free(char *p)
 #define STREAMS_ENTRY "daybook-streams"
 
 static void
-key_desc(const dbk_session *s, const char *entry, char *out, size_t cap)
+key_desc(const dbk_id *account, const char *entry, char *out, size_t cap)
 {
     char t[DBK_ID_TEXT_LEN + 1];
-    dbk_id_to_text(&s->account, t);
+    dbk_id_to_text(account, t);
     snprintf(out, cap, "%s:%s", entry, t);
 }
 
 static long
-keyring_find(const dbk_session *s, const char *entry)
+keyring_find(const dbk_id *account, const char *entry)
 {
     char desc[64];
-    key_desc(s, entry, desc, sizeof desc);
+    key_desc(account, entry, desc, sizeof desc);
     return syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", desc, 0);
 }
 
@@ -181,9 +181,9 @@ cache_seconds(void)
 
 /* The check of the cache's keys c (CACHE_KEYS_BYTES) into tag. */
 static void
-cache_check(const dbk_session *s, const unsigned char *c, unsigned char tag[32])
+cache_check(const dbk_id *account, const unsigned char *c, unsigned char tag[32])
 {
-    crypto_generichash(tag, 32, c, CACHE_KEYS_BYTES, s->account.b, DBK_ID_BYTES);
+    crypto_generichash(tag, 32, c, CACHE_KEYS_BYTES, account->b, DBK_ID_BYTES);
 }
 
 void
@@ -195,11 +195,11 @@ dbk_unlock_cache(dbk_session *s)
 
     if (s->keys == NULL || seconds <= 0)
         return;
-    key_desc(s, KEYS_ENTRY, desc, sizeof desc);
+    key_desc(&s->account, KEYS_ENTRY, desc, sizeof desc);
     memcpy(c, s->keys->sign_sk, 64);
     memcpy(c + 64, s->keys->box_sk, 32);
     memcpy(c + 96, s->keys->box_pk, 32);
-    cache_check(s, c, c + CACHE_KEYS_BYTES);
+    cache_check(&s->account, c, c + CACHE_KEYS_BYTES);
     id = syscall(SYS_add_key, "user", desc, c, sizeof c, KEY_SPEC_USER_KEYRING);
     sodium_memzero(c, sizeof c);
     if (id > 0)
@@ -216,7 +216,7 @@ keys_from_cache(dbk_session *s, long id)
     bool ok = false;
 
     if (n == CACHE_BYTES) {
-        cache_check(s, c, tag);
+        cache_check(&s->account, c, tag);
         ok = sodium_memcmp(tag, c + CACHE_KEYS_BYTES, sizeof tag) == 0;
         if (ok)
             s->keys = dbk_account_keys_from_pairs(c, c + 64, c + 96);
@@ -285,7 +285,7 @@ static long
 skc_read(dbk_session *s, unsigned char *c)
 {
     unsigned char tag[32];
-    long id = keyring_find(s, STREAMS_ENTRY), n = 0;
+    long id = keyring_find(&s->account, STREAMS_ENTRY), n = 0;
     bool ok = false;
 
     if (id > 0 && (n = syscall(SYS_keyctl, KEYCTL_READ, id, c, SKC_BYTES)) == SKC_BYTES) {
@@ -382,7 +382,7 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
      * again by the next command, as with the cache off. */
     if (s->keys == NULL || seconds <= 0 || epoch == 0)
         return;
-    if ((left = keyring_seconds_left(keyring_find(s, KEYS_ENTRY))) < seconds)
+    if ((left = keyring_seconds_left(keyring_find(&s->account, KEYS_ENTRY))) < seconds)
         seconds = left;
     if (seconds <= 0 || (c = sodium_malloc(2 * SKC_BYTES)) == NULL)
         return;
@@ -399,11 +399,63 @@ dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
             memcpy(c + ++n * SKC_ITEM, it, SKC_ITEM);
     }
     skc_tag(s, c, c + SKC_SLOTS * SKC_ITEM);
-    key_desc(s, STREAMS_ENTRY, desc, sizeof desc);
+    key_desc(&s->account, STREAMS_ENTRY, desc, sizeof desc);
     id = syscall(SYS_add_key, "user", desc, c, (size_t)SKC_BYTES, KEY_SPEC_USER_KEYRING);
     sodium_free(c); /* wipes */
     if (id > 0)
         syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, id, (unsigned)seconds);
+}
+
+/* ---- the craving spool's key ---- */
+
+/*
+ * The key cravings are spooled under (book/spool.h): BLAKE2b-256 keyed with the
+ * account's secret box key over SPOOL_LABEL and the account id. Only a holder of that
+ * secret makes or opens a spooled craving, as only it opens a draft sealed to its
+ * public key; it is derived, never stored: from the keyring's entry by a craving that
+ * does not open the profile, from the unlocked keys by the fold.
+ */
+#define SPOOL_LABEL "daybook/v1/craving-spool"
+
+static void
+spool_key(const unsigned char box_sk[32], const dbk_id *account, unsigned char key[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, box_sk, 32, 32);
+    crypto_generichash_update(&st, (const unsigned char *)SPOOL_LABEL, sizeof SPOOL_LABEL);
+    crypto_generichash_update(&st, account->b, DBK_ID_BYTES);
+    crypto_generichash_final(&st, key, 32);
+    sodium_memzero(&st, sizeof st);
+}
+
+int
+dbk_unlock_spool_key(const dbk_id *account, unsigned char key[32])
+{
+    unsigned char c[CACHE_BYTES + 1], tag[32];
+    long id, n = 0;
+    int rc = DBK_E_NOT_FOUND;
+
+    if (cache_seconds() > 0 && (id = keyring_find(account, KEYS_ENTRY)) > 0)
+        n = syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c);
+    if (n == CACHE_BYTES) { /* an older build's 64 bytes: the passphrase path then */
+        cache_check(account, c, tag);
+        if (sodium_memcmp(tag, c + CACHE_KEYS_BYTES, sizeof tag) == 0) {
+            spool_key(c + 64, account, key);
+            rc = DBK_OK;
+        }
+    }
+    sodium_memzero(c, sizeof c);
+    sodium_memzero(tag, sizeof tag);
+    return rc;
+}
+
+int
+dbk_unlock_spool_key_of(const dbk_session *s, unsigned char key[32])
+{
+    if (s->keys == NULL)
+        return DBK_E_INVALID;
+    spool_key(s->keys->box_sk, &s->account, key);
+    return DBK_OK;
 }
 
 int
@@ -415,7 +467,7 @@ dbk_unlock_forget(dbk_session *s)
     /* Every copy of each entry; one the kernel will not invalidate is said, not retried
      * forever (its timeout still ends it). */
     for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++)
-        while ((id = keyring_find(s, entries[i])) > 0)
+        while ((id = keyring_find(&s->account, entries[i])) > 0)
             if (syscall(SYS_keyctl, KEYCTL_INVALIDATE, id) != 0) {
                 rc = DBK_E_IO;
                 break;
@@ -430,7 +482,7 @@ dbk_unlock_cached(dbk_session *s)
 
     if (s->keys != NULL)
         return DBK_OK;
-    if (cache_seconds() <= 0 || (id = keyring_find(s, KEYS_ENTRY)) <= 0)
+    if (cache_seconds() <= 0 || (id = keyring_find(&s->account, KEYS_ENTRY)) <= 0)
         return DBK_E_NOT_FOUND;
     return keys_from_cache(s, id);
 }
@@ -448,7 +500,7 @@ dbk_unlock(dbk_session *s)
         return DBK_OK;
     if (cache_seconds() <= 0)
         (void)dbk_unlock_forget(s); /* off: nothing kept stays readable by this uid */
-    else if ((id = keyring_find(s, KEYS_ENTRY)) > 0 &&
+    else if ((id = keyring_find(&s->account, KEYS_ENTRY)) > 0 &&
              (rc = keys_from_cache(s, id)) != DBK_E_NOT_FOUND)
         return rc;
     if ((rc = dbk_local_get(s->L, "bundle", bundle, sizeof bundle, &n)) != DBK_OK)

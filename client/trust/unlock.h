@@ -37,4 +37,12 @@ bool dbk_unlock_kept_stream_key(dbk_session *s, const dbk_id *stream, uint32_t e
 void dbk_unlock_keep_stream_key(dbk_session *s, const dbk_id *stream, uint32_t epoch,
                                 const unsigned char grant_hash[32], const unsigned char key[32]);
 
+/* The key a craving is spooled under (book/spool.h), derived from the account's secret
+ * box key. dbk_unlock_spool_key: from the keyring's entry of account alone, with no
+ * session and no profile opened; DBK_E_NOT_FOUND when the keys are not cached (locked,
+ * expired, the cache off) or the entry fails its check. dbk_unlock_spool_key_of: from
+ * s->keys (unlocked). The caller wipes key. */
+int dbk_unlock_spool_key(const dbk_id *account, unsigned char key[32]);
+int dbk_unlock_spool_key_of(const dbk_session *s, unsigned char key[32]);
+
 #endif

@@ -1,0 +1,193 @@
+/* The craving spool: appended without the profile, folded into it; see spool.h. */
+#include "spool.h"
+
+#include "entry.h"
+#include "seal.h"
+#include "spool_file.h"
+#include "unlock.h"
+
+#include "dbk/bytes.h"
+#include "dbk/error.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define AD_BYTES 20 /* the record's id and kind (bytes 8 to 27 of its head) */
+
+bool
+dbk_spool_ready(const char *dir)
+{
+    dbk_spool_file f;
+    char path[4200];
+    unsigned char h[DBK_SPOOL_HEADER_BYTES + 1];
+    ssize_t n = -1;
+    int fd;
+
+    if (snprintf(path, sizeof path, "%s/%s", dir, DBK_SPOOL_FILE) >= (int)sizeof path ||
+        (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return false;
+    n = pread(fd, h, DBK_SPOOL_HEADER_BYTES, 0);
+    close(fd);
+    if (n != DBK_SPOOL_HEADER_BYTES)
+        return false;
+    /* The header's own parse and check, on these bytes alone. */
+    memset(&f, 0, sizeof f);
+    f.data = h;
+    f.size = DBK_SPOOL_HEADER_BYTES;
+    return dbk_spool_file_header(&f) && f.role == DBK_ROLE_CLIENT;
+}
+
+/* Whether r opens under key (into *doc when doc is not NULL). */
+static bool
+rec_open(const unsigned char key[32], const dbk_spool_rec *r, json_t **doc)
+{
+    json_t *d = NULL;
+    int rc = dbk_trust_spool_open(key, r->nonce, r->head + 8, AD_BYTES, r->body, r->len, &d);
+    if (doc != NULL)
+        *doc = d;
+    else
+        json_decref(d);
+    return rc == DBK_OK;
+}
+
+int
+dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id)
+{
+    unsigned char key[32], nonce[DBK_SPOOL_NONCE_BYTES], ad[AD_BYTES], head[DBK_SPOOL_REC_HEAD],
+        *body = NULL;
+    dbk_spool_file f;
+    size_t len;
+    int rc;
+
+    if ((rc = dbk_spool_file_open(&f, dir, false)) != DBK_OK)
+        return rc == DBK_E_IO ? DBK_E_IO : DBK_E_NOT_FOUND;
+    if (!f.header_ok || f.role != DBK_ROLE_CLIENT ||
+        dbk_unlock_spool_key(&f.account, key) != DBK_OK) {
+        dbk_spool_file_close(&f);
+        return DBK_E_NOT_FOUND;
+    }
+    /* The last record is whole by its length; one whose bytes do not open is torn (its
+     * process died before the sync) and the append cuts it off: never acknowledged. */
+    if (f.n > 0 && !rec_open(key, &f.recs[f.n - 1], NULL)) {
+        f.good_end = (size_t)(f.recs[f.n - 1].head - f.data);
+        f.n--;
+    }
+    dbk_id_random(id);
+    randombytes_buf(nonce, sizeof nonce);
+    memcpy(ad, id->b, DBK_ID_BYTES);
+    dbk_put_u32(ad + DBK_ID_BYTES, (uint32_t)kind);
+    rc = dbk_trust_spool_seal(key, nonce, ad, sizeof ad, doc, &body, &len);
+    sodium_memzero(key, sizeof key);
+    if (rc == DBK_OK) {
+        dbk_spool_file_rec_head(head, id, (uint32_t)kind, nonce, len);
+        rc = dbk_spool_file_append(&f, head, body, len);
+    }
+    free(body);
+    dbk_spool_file_close(&f);
+    return rc;
+}
+
+static void
+count_rev(const dbk_local_record *r, void *arg)
+{
+    (void)r;
+    (*(size_t *)arg)++;
+}
+
+/* Saves f's cravings in s's profile in one transaction; a craving already held (a fold
+ * that died between its commit and the cut) is skipped. *torn: the last record did not
+ * open; *kept: others that did not. */
+static int
+fold_records(dbk_session *s, dbk_spool_file *f, size_t *folded, bool *torn, size_t *kept)
+{
+    unsigned char key[32];
+    int rc;
+
+    if ((rc = dbk_unlock(s)) != DBK_OK)
+        return rc;
+    (void)dbk_unlock_spool_key_of(s, key);
+    if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
+        sodium_memzero(key, sizeof key);
+        return rc;
+    }
+    for (size_t i = 0; i < f->n && rc == DBK_OK; i++) {
+        const dbk_spool_rec *r = &f->recs[i];
+        size_t held = 0;
+        json_t *doc;
+        if (!rec_open(key, r, &doc) ||
+            (r->kind != DBK_LOCAL_SHARED && r->kind != DBK_LOCAL_PRIVATE)) {
+            json_decref(doc);
+            if (i + 1 == f->n)
+                *torn = true;
+            else
+                (*kept)++;
+            continue;
+        }
+        rc = dbk_local_revisions(s->L, &r->id, count_rev, &held);
+        if (rc == DBK_OK && held == 0 &&
+            (rc = dbk_entry_save_new(s, (int)r->kind, &r->id, doc)) == DBK_OK)
+            (*folded)++;
+        json_decref(doc);
+    }
+    sodium_memzero(key, sizeof key);
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
+    if (rc != DBK_OK)
+        dbk_local_rollback(s->L);
+    return rc;
+}
+
+int
+dbk_spool_fold(dbk_session *s, size_t *folded)
+{
+    dbk_spool_file f;
+    size_t n = 0, kept = 0;
+    bool torn = false;
+    int rc;
+
+    if (folded != NULL)
+        *folded = 0;
+    if (s->role == DBK_ROLE_COUNSELOR) { /* none is spooled: a header left says so */
+        dbk_spool_file_forget(s->dir);
+        return DBK_OK;
+    }
+    if ((rc = dbk_spool_file_open(&f, s->dir, s->role == DBK_ROLE_CLIENT)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    if (f.header_ok && !dbk_id_equal(&f.account, &s->account) && f.n > 0) {
+        /* Another account's cravings (a profile made anew over an old spool): never
+         * opened, never cut, never spooled to again. */
+        fprintf(stderr,
+                "daybook: %s/%s holds cravings of another account; they are left "
+                "there\n",
+                s->dir, DBK_SPOOL_FILE);
+        dbk_spool_file_close(&f);
+        return DBK_OK;
+    }
+    if (f.n > 0)
+        rc = fold_records(s, &f, &n, &torn, &kept);
+    if (torn) /* the last record is the torn tail */
+        f.good_end = (size_t)(f.recs[f.n - 1].head - f.data);
+    torn |= f.size > f.good_end;
+    if (rc == DBK_OK && s->role == DBK_ROLE_CLIENT)
+        rc = dbk_spool_file_set_header(&f, s->role, &s->account);
+    /* Only after the commit: a crash before this cut folds the same cravings again,
+     * and each is then found held and skipped. With a craving kept (one that does not
+     * open) nothing whole is cut. */
+    if (rc == DBK_OK)
+        rc = dbk_spool_file_cut(&f, kept > 0);
+    if (rc == DBK_OK && torn)
+        fprintf(stderr, "daybook: a craving was being written when Daybook stopped; it was "
+                        "never reported saved and is dropped\n");
+    if (rc == DBK_OK && kept > 0)
+        fprintf(stderr,
+                "daybook: %zu spooled craving%s in %s/%s do not open with this "
+                "account's keys; kept there\n",
+                kept, kept == 1 ? "" : "s", s->dir, DBK_SPOOL_FILE);
+    dbk_spool_file_close(&f);
+    if (folded != NULL)
+        *folded = n;
+    return rc;
+}

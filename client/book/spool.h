@@ -1,0 +1,46 @@
+/*
+ * The craving spool (docs/DESIGN.md, "Logging a craving"): `daybook craving` with the
+ * keys unlocked appends the craving to cravings.spool beside the SQLite profile
+ * (store/spool_file.h), encrypted under a key derived from the account's secret box
+ * key (trust/unlock.h dbk_unlock_spool_key) and fdatasync'd, without opening the
+ * profile or signing; "Saved" is said only after that sync. The next command that
+ * has the keys and reads entries (or syncs) folds the spool into the profile: each
+ * craving saved as an entry (sealed, signed, with the revision clock) under the id
+ * it was given when it was spooled, all in one write transaction, a craving already
+ * held skipped, and the spool cut back only after the commit.
+ *
+ * What a craving needs to know without the profile (the account, that the profile is
+ * a client's) is the spool's header, written by each fold, so kept current by every
+ * command that reads entries; when it is missing or not a client's, or the keys are
+ * not cached, the craving is saved in the profile as before.
+ */
+#ifndef DBK_CLIENT_SPOOL_H
+#define DBK_CLIENT_SPOOL_H
+
+#include "session.h"
+
+#include <jansson.h>
+
+/* Whether the profile in dir has a spool whose header says a client's (a hint, read
+ * without the lock: dbk_spool_add checks again under it). */
+bool dbk_spool_ready(const char *dir);
+/*
+ * Appends doc, for this account's stream of kind, to dir's spool, durably; its entry
+ * id in *id. DBK_E_NOT_FOUND when the spool cannot take it (no header, not a client's,
+ * the keys not cached), DBK_E_TOO_LARGE when it is full or doc too long, DBK_E_IO
+ * when the disk refused it (the record is then not in the file): in each, nothing was
+ * spooled and the caller saves doc in the profile. DBK_E_INTERNAL when it may be in
+ * the file though its sync failed: the caller reports it not saved.
+ */
+int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
+/*
+ * Folds s's spool into the profile (unlocking s if it holds cravings) and writes the
+ * spool's header for s's role and account, making the spool if it is a client's and
+ * there is none. *folded (may be NULL): how many cravings were saved. A torn last
+ * record (a craving being written when its process died, never acknowledged) is
+ * dropped, and a craving that does not open kept, each said on stderr. Not inside a
+ * transaction.
+ */
+int dbk_spool_fold(dbk_session *s, size_t *folded);
+
+#endif

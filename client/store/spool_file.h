@@ -1,0 +1,107 @@
+/*
+ * The craving spool's file, cravings.spool beside daybook.db (0600, in the profile's
+ * 0700 folder): the bytes of cravings logged without opening the SQLite profile,
+ * waiting to be folded into it (book/spool.h says what goes in and why). This file
+ * knows the layout, the lock and the syncs; the records' bodies are opaque here, as
+ * envelopes are to local.c.
+ *
+ * Header, at offset 0:
+ *
+ *   offset  size  meaning
+ *   0       8     "DBKSPOOL"
+ *   8       4     layout version, big-endian (1)
+ *   12      4     the profile's role (store/local.h DBK_ROLE_*), big-endian
+ *   16      16    the profile's account id
+ *   32      32    BLAKE2b-256 of bytes 0 to 31 (a damaged or forgotten header: none)
+ *
+ * Then records, one after another:
+ *
+ *   offset  size  meaning
+ *   0       4     "DBKR"
+ *   4       4     n, the body's length, big-endian (at most DBK_SPOOL_BODY_MAX)
+ *   8       16    the entry's record id
+ *   24      4     the stream kind (DBK_LOCAL_SHARED...), big-endian
+ *   28      24    nonce
+ *   52      n     body
+ *
+ * Every open takes flock(LOCK_EX) on the file and keeps it until close: an append, a
+ * fold and a header's rewrite never interleave, across processes. A record is
+ * appended with one pwrite at the end and fdatasync'd before the append returns; the
+ * file is only ever cut back at its end (ftruncate), never renamed, so a process
+ * waiting on the lock never holds a file that is no longer the spool.
+ */
+#ifndef DBK_CLIENT_SPOOL_FILE_H
+#define DBK_CLIENT_SPOOL_FILE_H
+
+#include "dbk/id.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DBK_SPOOL_FILE "cravings.spool"
+#define DBK_SPOOL_HEADER_BYTES 64
+#define DBK_SPOOL_REC_HEAD 52
+#define DBK_SPOOL_NONCE_BYTES 24
+/* A craving's text is a few hundred bytes; the flags' free text is not bounded, so a
+ * body over this goes to the profile directly (book/spool.c falls back). */
+#define DBK_SPOOL_BODY_MAX (64 * 1024)
+/* Past this size no record is appended: the craving is saved in the profile, whose
+ * open folds the spool (a spool is folded at every command that reads entries). */
+#define DBK_SPOOL_BYTES_MAX (1024 * 1024)
+
+typedef struct dbk_spool_rec {
+    dbk_id id;
+    uint32_t kind;
+    const unsigned char *head;  /* the record's first DBK_SPOOL_REC_HEAD bytes */
+    const unsigned char *nonce; /* DBK_SPOOL_NONCE_BYTES */
+    const unsigned char *body;
+    size_t len;
+} dbk_spool_rec;
+
+typedef struct dbk_spool_file {
+    int fd;
+    unsigned char *data; /* the whole file as read under the lock (malloc'd), data_len */
+    size_t data_len;
+    size_t size;    /* the file's size now */
+    bool header_ok; /* the header is whole and its check holds */
+    int role;
+    dbk_id account;
+    dbk_spool_rec *recs; /* the whole records, in order */
+    size_t n, cap;
+    size_t good_end; /* where the last whole record ends: past it, a torn tail */
+} dbk_spool_file;
+
+/*
+ * Opens dir's spool, takes its lock and reads it. create: makes the file (O_EXCL,
+ * 0600) with no header when there is none, and syncs the directory once, so that its
+ * name is durable before any record in it is acknowledged. DBK_E_NOT_FOUND when there
+ * is none (and !create); DBK_E_IO when it cannot be opened or read.
+ */
+int dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create);
+/* Releases the lock and frees what open read. Safe on a zeroed f. */
+void dbk_spool_file_close(dbk_spool_file *f);
+/* Reads the header of f->data (f->size bytes) into header_ok, role and account;
+ * header_ok. */
+bool dbk_spool_file_header(dbk_spool_file *f);
+/* Writes the header for role and account (when it is not already that), synced. */
+int dbk_spool_file_set_header(dbk_spool_file *f, int role, const dbk_id *account);
+/* Spoils the header of dir's spool, if there is one: no craving is spooled until a
+ * command that opens the profile writes it again (a role or account that changed). */
+void dbk_spool_file_forget(const char *dir);
+/* The 52 bytes of a record's head for these values, body length len. */
+void dbk_spool_file_rec_head(unsigned char head[DBK_SPOOL_REC_HEAD], const dbk_id *id,
+                             uint32_t kind, const unsigned char nonce[DBK_SPOOL_NONCE_BYTES],
+                             size_t len);
+/* Appends one record (head from dbk_spool_file_rec_head, then body) at good_end, cutting
+ * off a torn tail first, and fdatasyncs: once this returns DBK_OK the record is
+ * durable. DBK_E_TOO_LARGE past DBK_SPOOL_BYTES_MAX; DBK_E_IO when the write or sync
+ * failed and the record was cut back off; DBK_E_INTERNAL when it could not be cut back
+ * (it may be folded later). */
+int dbk_spool_file_append(dbk_spool_file *f, const unsigned char *head, const unsigned char *body,
+                          size_t len);
+/* Cuts the file back to its header, or (keep_whole) to its last whole record, and
+ * fdatasyncs. */
+int dbk_spool_file_cut(dbk_spool_file *f, bool keep_whole);
+
+#endif
