@@ -1,0 +1,518 @@
+/*
+ * The craving spool (client/book/spool.h) with the real CLI, a real daybookd and the
+ * real files: `daybook craving` with the keys unlocked appends to cravings.spool
+ * without opening the profile, and the next command that reads entries or syncs folds
+ * it in. Each craving is seen once in `daybook log` and pushed once by `daybook sync`,
+ * whatever stops where: a fold killed between its commit and the spool's cut, a
+ * craving torn mid-append, cravings logged while other commands fold. A counselor's
+ * profile and locked keys take the path they took before.
+ */
+#include "tc.h"
+
+#include "dbk/error.h"
+#include "dbk/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+struct fx {
+    dbk_server srv;
+    char *home;
+    tc_account co;
+    char spool[4200], pass[4200];
+};
+
+static long
+spool_size(const struct fx *f)
+{
+    struct stat sb;
+    return stat(f->spool, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static void
+ok(dbk_run_result r, const char *what)
+{
+    if (r.status != 0)
+        fail_msg("%s: exit %d: %s", what, r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    FILE *p;
+    dbk_run_result r;
+
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    f->home = dbk_tmpdir("spool");
+    snprintf(f->pass, sizeof f->pass, "%s/passphrase", f->home);
+    snprintf(f->spool, sizeof f->spool, "%s/cravings.spool", f->home);
+    p = fopen(f->pass, "w");
+    fputs("a long client passphrase\n", p);
+    fclose(p);
+    setenv("DAYBOOK_HOME", f->home, 1);
+    setenv("DAYBOOK_PASSPHRASE_FILE", f->pass, 1);
+    /* The spool needs the keys in the keyring; teardown forgets them (daybook lock). */
+    setenv("DAYBOOK_UNLOCK_SECONDS", "600", 1);
+    tc_new_counselor(&f->srv, &f->co, "Counselor S");
+    ok(tc_cli("init", NULL), "init");
+    char *uri = tc_invite_uri(&f->srv, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    r = tc_cli("enroll", uri, "--yes", NULL);
+    free(uri);
+    ok(r, "enroll");
+    ok(tc_cli("unlock", NULL), "unlock");
+    ok(tc_cli("sync", NULL), "first sync"); /* and the spool's header, written by its fold */
+    assert_int_equal(spool_size(f), 64);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    setenv("DAYBOOK_HOME", f->home, 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "600", 1);
+    dbk_run_result r = tc_cli("lock", NULL);
+    dbk_run_result_free(&r);
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->home);
+    free(f->home);
+    tc_account_free(&f->co);
+    free(f);
+    return 0;
+}
+
+/* `daybook craving` of this intensity: its id (malloc'd), after checking it said saved. */
+static char *
+crave(const char *intensity)
+{
+    dbk_run_result r = tc_cli("--json", "craving", "--intensity", intensity, "--outcome",
+                              "resisted", "--trigger", "emotions:bored", "--halt", "tired",
+                              "--coping", "urge_surfing", NULL);
+    if (r.status != 0)
+        fail_msg("craving: exit %d: %s", r.status, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_true(json_is_true(json_object_get(j, "saved")));
+    char *id = strdup(json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return id;
+}
+
+/* How many times `daybook log` lists id (NULL: how many cravings it lists); the
+ * command's stderr into err (may be NULL; malloc'd). */
+static size_t
+in_log(const char *id, char **err)
+{
+    dbk_run_result r = tc_cli("--json", "log", NULL);
+    size_t i, n = 0;
+    json_t *j, *e;
+    if (r.status != 0)
+        fail_msg("log: exit %d: %s", r.status, r.err);
+    j = json_loads(r.out, 0, NULL);
+    assert_true(json_is_array(j));
+    json_array_foreach(j, i, e) {
+        const char *type = json_string_value(json_object_get(json_object_get(e, "entry"), "type"));
+        if (id != NULL ? strcmp(json_string_value(json_object_get(e, "id")), id) == 0
+                       : strcmp(type, "craving") == 0)
+            n++;
+    }
+    json_decref(j);
+    if (err != NULL)
+        *err = strdup(r.err);
+    dbk_run_result_free(&r);
+    return n;
+}
+
+/* How many rows the server holds for record id (revisions of one record share a row). */
+static long long
+on_server(const struct fx *f, const char *id)
+{
+    dbk_id b;
+    char sql[256], hex[2 * DBK_ID_BYTES + 1];
+    assert_int_equal(dbk_id_from_text(&b, id, strlen(id)), 0);
+    for (size_t i = 0; i < DBK_ID_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02X", b.b[i]);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE record = X'%s'", hex);
+    return dbk_server_int(&f->srv, sql);
+}
+
+/* A craving logged with the keys unlocked goes to the spool, the profile untouched; the
+ * next `daybook log` shows it and empties the spool; `daybook sync` folds the one logged
+ * since and pushes each exactly once (a second sync pushes nothing). */
+static void
+test_spooled_seen_and_pushed_once(void **state)
+{
+    struct fx *f = *state;
+    char *a = crave("6");
+    assert_true(spool_size(f) > 64); /* spooled, not saved in the profile */
+    assert_int_equal(in_log(a, NULL), 1);
+    assert_int_equal(spool_size(f), 64); /* folded, then cut */
+    char *b = crave("5");
+    assert_true(spool_size(f) > 64);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync: %s", r.err);
+    assert_non_null(strstr(r.out, "\"pending\":0"));
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), 64);
+    assert_int_equal(on_server(f, a), 1);
+    assert_int_equal(on_server(f, b), 1);
+    r = tc_cli("--json", "sync", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"pushed\":0"));
+    dbk_run_result_free(&r);
+    assert_int_equal(in_log(a, NULL), 1);
+    assert_int_equal(in_log(b, NULL), 1);
+    assert_int_equal(in_log(NULL, NULL), 2);
+    free(a);
+    free(b);
+}
+
+/* strace's path, when it is installed and may trace here; else NULL (the test skips). */
+static const char *
+find_strace(void)
+{
+    static const char *const where[] = {"/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        char probe[4300];
+        if (access(where[i], X_OK) != 0)
+            continue;
+        snprintf(probe, sizeof probe, "%s -o /dev/null /bin/true >/dev/null 2>&1", where[i]);
+        return system(probe) == 0 ? where[i] : NULL;
+    }
+    return NULL;
+}
+
+/* The ASan build's daybook cannot check leaks under ptrace: off for the traced run. */
+static const char *
+traced_env(char *env, size_t cap)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    snprintf(env, cap, "ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "",
+             asan && *asan ? ":" : "");
+    return env;
+}
+
+/*
+ * A fold killed (SIGKILL, by strace at the spool's ftruncate: after the profile's
+ * commit, before the cut) leaves the spool whole beside the committed cravings; the next
+ * fold finds each held and skips it, so `log` and the server see each exactly once.
+ */
+static void
+test_killed_between_commit_and_cut(void **state)
+{
+    struct fx *f = *state;
+    const char *strace = find_strace();
+    char env[1024], trace[4300];
+    dbk_run_result r;
+
+    if (strace == NULL)
+        skip();
+    char *a = crave("3"), *b = crave("4");
+    long before = spool_size(f);
+    snprintf(trace, sizeof trace, "%s/trace", f->home);
+    const char *argv[] = {strace, "-f", "-o", trace, "-P", f->spool, "-e", "trace=ftruncate",
+                          "-e", "inject=ftruncate:signal=KILL", "-E", traced_env(env, sizeof env),
+                          dbk_bin("DAYBOOK"), "log", NULL};
+    assert_int_equal(dbk_run(argv, NULL, 120, &r), 0);
+    assert_int_equal(r.status, 128 + 9); /* killed at the cut */
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), before); /* not cut: the cravings are still there */
+    r = tc_cli("--json", "sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync: %s", r.err);
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), 64);
+    assert_int_equal(on_server(f, a), 1);
+    assert_int_equal(on_server(f, b), 1);
+    assert_int_equal(in_log(a, NULL), 1);
+    assert_int_equal(in_log(b, NULL), 1);
+    assert_int_equal(in_log(NULL, NULL), 2);
+    dbk_report("spool fold killed", "SIGKILL at the spool's cut, after the fold's commit",
+               "each craving in log and on the server: once");
+    free(a);
+    free(b);
+}
+
+/*
+ * "Saved" means on disk: under strace, the craving's record is written to the spool and
+ * fdatasync'd before "Saved" reaches stdout, and the profile is not opened at all.
+ */
+static void
+test_saved_after_the_sync(void **state)
+{
+    struct fx *f = *state;
+    const char *strace = find_strace();
+    char env[1024], trace[4300], line[8192], db[4300];
+    int spool_fd = -1;
+    bool dirty = false, synced = false, saved_durable = false, db_opened = false;
+    dbk_run_result r;
+
+    if (strace == NULL)
+        skip();
+    snprintf(trace, sizeof trace, "%s/trace", f->home);
+    snprintf(db, sizeof db, "%s/daybook.db", f->home);
+    const char *argv[] = {strace, "-o", trace, "-s", "16", "-e",
+                          "trace=openat,close,write,pwrite64,fdatasync,fsync", "-E",
+                          traced_env(env, sizeof env), dbk_bin("DAYBOOK"), "craving",
+                          "--intensity", "2", "--outcome", "resisted", NULL};
+    assert_int_equal(dbk_run(argv, NULL, 120, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+    FILE *in = fopen(trace, "r");
+    assert_non_null(in);
+    while (fgets(line, sizeof line, in) != NULL) {
+        char *eq = strrchr(line, '=');
+        int fd = -1, ret = eq ? atoi(eq + 1) : -1;
+        if (strstr(line, "openat(") != NULL && strstr(line, db) != NULL)
+            db_opened = true;
+        if (strstr(line, "openat(") != NULL && strstr(line, f->spool) != NULL && ret >= 0)
+            spool_fd = ret;
+        else if (sscanf(line, "pwrite64(%d,", &fd) == 1 && fd == spool_fd)
+            dirty = true;
+        else if (sscanf(line, "fdatasync(%d)", &fd) == 1 && fd == spool_fd && ret == 0)
+            dirty = false, synced = true;
+        else if (strncmp(line, "write(1, \"Saved", 15) == 0)
+            saved_durable = synced && !dirty;
+    }
+    fclose(in);
+    assert_false(db_opened);
+    assert_true(saved_durable);
+    assert_int_equal(in_log(NULL, NULL), 1);
+}
+
+/* Appends n bytes of p to the spool, as a process that died mid-append left them. */
+static void
+append_raw(const struct fx *f, const unsigned char *p, size_t n)
+{
+    int fd = open(f->spool, O_WRONLY | O_APPEND | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+/* The spool's bytes from offset at to its end (malloc'd, *n). */
+static unsigned char *
+spool_tail(const struct fx *f, long at, size_t *n)
+{
+    long size = spool_size(f);
+    unsigned char *p = malloc((size_t)(size - at));
+    int fd = open(f->spool, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0 && p != NULL);
+    assert_int_equal(pread(fd, p, (size_t)(size - at), at), size - at);
+    close(fd);
+    *n = (size_t)(size - at);
+    return p;
+}
+
+/*
+ * A torn tail (half a record; a whole-length record whose bytes do not open) is dropped,
+ * with a warning when a fold meets it, and cut off silently by the next append; the
+ * whole cravings before it are all kept, each once.
+ */
+static void
+test_torn_tail(void **state)
+{
+    struct fx *f = *state;
+    char *a = crave("3");
+    long mid = spool_size(f);
+    char *b = crave("4");
+    size_t n;
+    unsigned char *rec = spool_tail(f, mid, &n); /* b's record */
+    char *err = NULL;
+
+    append_raw(f, rec, n / 2); /* a third craving, torn mid-append */
+    assert_int_equal(in_log(a, &err), 1);
+    assert_non_null(strstr(err, "being written when Daybook stopped"));
+    free(err);
+    assert_int_equal(in_log(b, NULL), 1);
+    assert_int_equal(spool_size(f), 64);
+
+    char *c = crave("5");
+    free(rec);
+    rec = spool_tail(f, 64, &n); /* c's record */
+    rec[n - 1] ^= 0x5a;          /* whole by its length, not by its bytes */
+    append_raw(f, rec, n);
+    char *d = crave("6"); /* the append cuts the torn record off first */
+    assert_int_equal(spool_size(f), 64 + 2 * (long)n);
+    assert_int_equal(in_log(c, &err), 1);
+    assert_null(strstr(err, "being written"));
+    free(err);
+    assert_int_equal(in_log(d, NULL), 1);
+    assert_int_equal(in_log(NULL, NULL), 4);
+    free(rec);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+}
+
+#define WRITERS 2
+#define EACH 6
+
+/* Cravings logged by WRITERS processes while this one runs `log` and `sync` (each a
+ * fold): every one is kept, and each is listed and pushed once. */
+static void
+test_concurrent_cravings_while_folding(void **state)
+{
+    struct fx *f = *state;
+    char ids[WRITERS][4300];
+    pid_t pid[WRITERS];
+
+    for (int w = 0; w < WRITERS; w++) {
+        snprintf(ids[w], sizeof ids[w], "%s/ids-%d", f->home, w);
+        if ((pid[w] = fork()) == 0) {
+            FILE *o = fopen(ids[w], "w");
+            for (int i = 0; i < EACH && o != NULL; i++) {
+                const char *argv[] = {dbk_bin("DAYBOOK"), "--json", "craving", "--intensity",
+                                      "2", "--outcome", "resisted", NULL};
+                dbk_run_result r;
+                if (dbk_run(argv, NULL, 120, &r) != 0 || r.status != 0) {
+                    fprintf(o, "FAILED\n");
+                    break;
+                }
+                json_t *j = json_loads(r.out, 0, NULL);
+                fprintf(o, "%s\n", json_string_value(json_object_get(j, "id")));
+                json_decref(j);
+                dbk_run_result_free(&r);
+            }
+            if (o != NULL)
+                fclose(o);
+            _exit(0);
+        }
+        assert_true(pid[w] > 0);
+    }
+    for (int i = 0; i < EACH; i++) {
+        size_t seen = in_log(NULL, NULL);
+        (void)seen;
+        if (i % 2 == 1)
+            ok(tc_cli("sync", NULL), "sync");
+    }
+    for (int w = 0; w < WRITERS; w++)
+        assert_int_equal(dbk_wait_pid(pid[w], 300000), 0);
+    ok(tc_cli("sync", NULL), "last sync");
+    size_t total = 0;
+    for (int w = 0; w < WRITERS; w++) {
+        char line[128];
+        FILE *in = fopen(ids[w], "r");
+        assert_non_null(in);
+        while (fgets(line, sizeof line, in) != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            assert_string_not_equal(line, "FAILED");
+            assert_int_equal(in_log(line, NULL), 1);
+            assert_int_equal(on_server(f, line), 1);
+            total++;
+        }
+        fclose(in);
+    }
+    assert_int_equal(total, WRITERS * EACH);
+    assert_int_equal(in_log(NULL, NULL), WRITERS * EACH);
+    assert_int_equal(spool_size(f), 64);
+}
+
+/* A counselor's profile still refuses `daybook craving` with its keys unlocked, and no
+ * spool is made for it. */
+static void
+test_counselor_refuses(void **state)
+{
+    struct fx *f = *state;
+    char url[64], uri[1024], cohome[4300], cospool[4400];
+    dbk_run_result r;
+    struct stat sb;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
+    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Counselor T", "--url", url,
+                          "--data-dir", f->srv.data_dir, NULL};
+    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    const char *s = strstr(r.out, "setup URI: ");
+    assert_non_null(s);
+    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
+    dbk_run_result_free(&r);
+    snprintf(cohome, sizeof cohome, "%s/counselor", f->home);
+    snprintf(cospool, sizeof cospool, "%s/cravings.spool", cohome);
+    setenv("DAYBOOK_HOME", cohome, 1);
+    ok(tc_cli("init", NULL), "counselor init");
+    ok(tc_cli("enroll", uri, "--yes", NULL), "counselor enroll");
+    ok(tc_cli("unlock", NULL), "counselor unlock");
+    ok(tc_cli("sync", NULL), "counselor sync");
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "'craving' is for clients, and this is a counselor's profile"));
+    dbk_run_result_free(&r);
+    assert_true(stat(cospool, &sb) != 0 || sb.st_size <= 64);
+    ok(tc_cli("lock", NULL), "counselor lock");
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
+/* Locked keys behave as before: with the cache off the passphrase unlocks and the
+ * craving is saved in the profile (the spool untouched); a wrong passphrase keeps it
+ * as a draft, saved at the next unlock. */
+static void
+test_locked_keys_as_before(void **state)
+{
+    struct fx *f = *state;
+    char wrong[4300];
+    dbk_run_result r;
+    FILE *p;
+
+    ok(tc_cli("lock", NULL), "lock");
+    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Saved ("));
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), 64);
+
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->home);
+    p = fopen(wrong, "w");
+    fputs("not the passphrase\n", p);
+    fclose(p);
+    setenv("DAYBOOK_PASSPHRASE_FILE", wrong, 1);
+    r = tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "kept on this device, sealed"));
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), 64);
+    setenv("DAYBOOK_PASSPHRASE_FILE", f->pass, 1);
+    r = tc_cli("craving", "--intensity", "5", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "Saved 1 entry you typed earlier"));
+    dbk_run_result_free(&r);
+    assert_int_equal(in_log(NULL, NULL), 3);
+    setenv("DAYBOOK_UNLOCK_SECONDS", "600", 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_spooled_seen_and_pushed_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_between_commit_and_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_saved_after_the_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_counselor_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_keys_as_before, setup, teardown),
+    };
+    if (dbk_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
