@@ -37,7 +37,7 @@ dbk_spool_ready(const char *dir)
     memset(&f, 0, sizeof f);
     f.data = h;
     f.size = DBK_SPOOL_HEADER_BYTES;
-    return dbk_spool_file_header(&f) && f.role == DBK_ROLE_CLIENT;
+    return dbk_spool_file_header(&f, dir) && f.role == DBK_ROLE_CLIENT;
 }
 
 /* Whether r opens under key (into *doc when doc is not NULL). */
@@ -172,7 +172,7 @@ dbk_spool_fold(dbk_session *s, size_t *folded)
         f.good_end = (size_t)(f.recs[f.n - 1].head - f.data);
     torn |= f.size > f.good_end;
     if (rc == DBK_OK && s->role == DBK_ROLE_CLIENT)
-        rc = dbk_spool_file_set_header(&f, s->role, &s->account);
+        rc = dbk_spool_file_set_header(&f, s->dir, s->role, &s->account);
     /* Only after the commit: a crash before this cut folds the same cravings again,
      * and each is then found held and skipped. With a craving kept (one that does not
      * open) nothing whole is cut. */

@@ -15,7 +15,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define LOCAL_FILE "daybook.db"
+#define LOCAL_FILE DBK_LOCAL_FILE
 
 /*
  * The schema in three parts, run in this order: the tables every profile has

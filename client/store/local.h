@@ -31,6 +31,9 @@
 
 typedef struct dbk_local dbk_local;
 
+/* The profile's SQLite file in its directory. */
+#define DBK_LOCAL_FILE "daybook.db"
+
 /* Where the profile lives: $DAYBOOK_HOME, else $XDG_DATA_HOME/daybook, else
  * ~/.local/share/daybook. Writes the path into out. */
 int dbk_local_dir(char *out, size_t cap);

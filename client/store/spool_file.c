@@ -1,6 +1,8 @@
 /* The craving spool's file: layout, lock, appends and cuts; see spool_file.h. */
 #include "spool_file.h"
 
+#include "local.h"
+
 #include "dbk/bytes.h"
 #include "dbk/error.h"
 
@@ -38,21 +40,38 @@ sync_dir(const char *dir)
 }
 
 static void
-header_check(const unsigned char *h, unsigned char tag[32])
+header_check(const unsigned char *h, unsigned char tag[16])
 {
-    crypto_generichash(tag, 32, h, 32, NULL, 0);
+    crypto_generichash(tag, 16, h, 48, NULL, 0);
+}
+
+/* The profile file's device and inode, as the header binds them: a spool copied or
+ * left beside another profile (made anew, restored) is not that profile's. */
+static void
+profile_ident(const char *dir, unsigned char out[16])
+{
+    char path[4200];
+    struct stat sb;
+    memset(out, 0, 16);
+    if (snprintf(path, sizeof path, "%s/" DBK_LOCAL_FILE, dir) < (int)sizeof path &&
+        stat(path, &sb) == 0) {
+        dbk_put_u64(out, (uint64_t)sb.st_dev);
+        dbk_put_u64(out + 8, (uint64_t)sb.st_ino);
+    }
 }
 
 bool
-dbk_spool_file_header(dbk_spool_file *f)
+dbk_spool_file_header(dbk_spool_file *f, const char *dir)
 {
-    unsigned char tag[32];
+    unsigned char tag[16], ident[16];
 
     f->header_ok = false;
     if (f->size >= DBK_SPOOL_HEADER_BYTES && memcmp(f->data, HEADER_MAGIC, 8) == 0 &&
         dbk_get_u32(f->data + 8) == LAYOUT_VERSION) {
         header_check(f->data, tag);
-        f->header_ok = sodium_memcmp(tag, f->data + 32, 32) == 0;
+        profile_ident(dir, ident);
+        f->header_ok = sodium_memcmp(tag, f->data + 48, 16) == 0 &&
+                       memcmp(ident, f->data + 32, 16) == 0;
         f->role = (int)dbk_get_u32(f->data + 12);
         memcpy(f->account.b, f->data + 16, DBK_ID_BYTES);
     }
@@ -61,11 +80,11 @@ dbk_spool_file_header(dbk_spool_file *f)
 
 /* The header and the whole records of f->data into f. */
 static int
-parse(dbk_spool_file *f)
+parse(dbk_spool_file *f, const char *dir)
 {
     size_t off = DBK_SPOOL_HEADER_BYTES;
 
-    (void)dbk_spool_file_header(f);
+    (void)dbk_spool_file_header(f, dir);
     f->good_end = f->size < off ? f->size : off;
     while (off + DBK_SPOOL_REC_HEAD <= f->size) {
         const unsigned char *p = f->data + off;
@@ -94,7 +113,7 @@ parse(dbk_spool_file *f)
 }
 
 static int
-read_all(dbk_spool_file *f)
+read_all(dbk_spool_file *f, const char *dir)
 {
     struct stat sb;
     size_t got = 0;
@@ -115,7 +134,7 @@ read_all(dbk_spool_file *f)
         got += (size_t)r;
     }
     f->size = f->data_len = got;
-    return parse(f);
+    return parse(f, dir);
 }
 
 int
@@ -147,7 +166,7 @@ dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create)
             dbk_spool_file_close(f);
             return DBK_E_IO;
         }
-    if ((rc = read_all(f)) != DBK_OK)
+    if ((rc = read_all(f, dir)) != DBK_OK)
         dbk_spool_file_close(f);
     return rc;
 }
@@ -180,7 +199,7 @@ write_all(int fd, const unsigned char *p, size_t n, off_t at)
 }
 
 int
-dbk_spool_file_set_header(dbk_spool_file *f, int role, const dbk_id *account)
+dbk_spool_file_set_header(dbk_spool_file *f, const char *dir, int role, const dbk_id *account)
 {
     unsigned char h[DBK_SPOOL_HEADER_BYTES];
     int rc;
@@ -191,7 +210,8 @@ dbk_spool_file_set_header(dbk_spool_file *f, int role, const dbk_id *account)
     dbk_put_u32(h + 8, LAYOUT_VERSION);
     dbk_put_u32(h + 12, (uint32_t)role);
     memcpy(h + 16, account->b, DBK_ID_BYTES);
-    header_check(h, h + 32);
+    profile_ident(dir, h + 32);
+    header_check(h, h + 48);
     if ((rc = write_all(f->fd, h, sizeof h, 0)) != DBK_OK || fdatasync(f->fd) != 0)
         return DBK_E_IO;
     if (f->size < sizeof h) { /* a file just made: its records start after the header */
@@ -207,11 +227,11 @@ dbk_spool_file_set_header(dbk_spool_file *f, int role, const dbk_id *account)
 void
 dbk_spool_file_forget(const char *dir)
 {
-    static const unsigned char zero[32];
+    static const unsigned char zero[16];
     dbk_spool_file f;
     if (dbk_spool_file_open(&f, dir, false) != DBK_OK)
         return;
-    if (f.header_ok && write_all(f.fd, zero, sizeof zero, 32) == DBK_OK)
+    if (f.header_ok && write_all(f.fd, zero, sizeof zero, 48) == DBK_OK)
         (void)fdatasync(f.fd);
     dbk_spool_file_close(&f);
 }

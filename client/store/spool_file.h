@@ -12,7 +12,10 @@
  *   8       4     layout version, big-endian (1)
  *   12      4     the profile's role (store/local.h DBK_ROLE_*), big-endian
  *   16      16    the profile's account id
- *   32      32    BLAKE2b-256 of bytes 0 to 31 (a damaged or forgotten header: none)
+ *   32      8     the device of the profile's file (DBK_LOCAL_FILE), big-endian
+ *   40      8     its inode, big-endian: a spool beside another profile file (made
+ *                 anew, restored, copied) is not that profile's
+ *   48      16    BLAKE2b-128 of bytes 0 to 47 (a damaged or forgotten header: none)
  *
  * Then records, one after another:
  *
@@ -82,10 +85,12 @@ int dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create);
 /* Releases the lock and frees what open read. Safe on a zeroed f. */
 void dbk_spool_file_close(dbk_spool_file *f);
 /* Reads the header of f->data (f->size bytes) into header_ok, role and account;
- * header_ok. */
-bool dbk_spool_file_header(dbk_spool_file *f);
-/* Writes the header for role and account (when it is not already that), synced. */
-int dbk_spool_file_set_header(dbk_spool_file *f, int role, const dbk_id *account);
+ * header_ok, false too when dir's profile file is not the one the header names. */
+bool dbk_spool_file_header(dbk_spool_file *f, const char *dir);
+/* Writes the header for role, account and dir's profile file (when it is not already
+ * that), synced. */
+int dbk_spool_file_set_header(dbk_spool_file *f, const char *dir, int role,
+                              const dbk_id *account);
 /* Spoils the header of dir's spool, if there is one: no craving is spooled until a
  * command that opens the profile writes it again (a role or account that changed). */
 void dbk_spool_file_forget(const char *dir);

@@ -457,6 +457,21 @@ test_counselor_refuses(void **state)
     assert_non_null(strstr(r.err, "'craving' is for clients, and this is a counselor's profile"));
     dbk_run_result_free(&r);
     assert_true(stat(cospool, &sb) != 0 || sb.st_size <= 64);
+    /* The client's spool copied beside the counselor's profile (its header says a
+     * client's, and that client's keys are unlocked on this machine): still refused,
+     * since the header names the client's profile file, not this one. */
+    {
+        const char *cp[] = {"cp", f->spool, cospool, NULL};
+        assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "'craving' is for clients, and this is a counselor's profile"));
+    dbk_run_result_free(&r);
+    assert_int_equal(stat(cospool, &sb), 0);
+    assert_int_equal(sb.st_size, 64);
     ok(tc_cli("lock", NULL), "counselor lock");
     setenv("DAYBOOK_HOME", f->home, 1);
 }
