@@ -104,6 +104,7 @@ main(int argc, char **argv)
         return rc;
     rc = cmd->run(&ctx, argc - i, argv + i);
     (void)dbk_cmd_tell_read_only(); /* the exit code stays the command's own */
+    dbk_cmd_tell_spool();
     rc = with_network_library(rc);
     /* A full disk or closed pipe on stdout must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -12,10 +12,19 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define AD_BYTES 20 /* the record's id and kind (bytes 8 to 27 of its head) */
+
+static dbk_spool_news news;
+
+const dbk_spool_news *
+dbk_spool_news_get(void)
+{
+    return &news;
+}
 
 bool
 dbk_spool_ready(const char *dir)
@@ -156,13 +165,11 @@ dbk_spool_fold(dbk_session *s, size_t *folded)
     }
     if ((rc = dbk_spool_file_open(&f, s->dir, s->role == DBK_ROLE_CLIENT)) != DBK_OK)
         return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    snprintf(news.path, sizeof news.path, "%s/%s", s->dir, DBK_SPOOL_FILE);
     if (f.header_ok && !dbk_id_equal(&f.account, &s->account) && f.n > 0) {
         /* Another account's cravings (a profile made anew over an old spool): never
          * opened, never cut, never spooled to again. */
-        fprintf(stderr,
-                "daybook: %s/%s holds cravings of another account; they are left "
-                "there\n",
-                s->dir, DBK_SPOOL_FILE);
+        news.foreign = true;
         dbk_spool_file_close(&f);
         return DBK_OK;
     }
@@ -178,14 +185,10 @@ dbk_spool_fold(dbk_session *s, size_t *folded)
      * open) nothing whole is cut. */
     if (rc == DBK_OK)
         rc = dbk_spool_file_cut(&f, kept > 0);
-    if (rc == DBK_OK && torn)
-        fprintf(stderr, "daybook: a craving was being written when Daybook stopped; it was "
-                        "never reported saved and is dropped\n");
-    if (rc == DBK_OK && kept > 0)
-        fprintf(stderr,
-                "daybook: %zu spooled craving%s in %s/%s do not open with this "
-                "account's keys; kept there\n",
-                kept, kept == 1 ? "" : "s", s->dir, DBK_SPOOL_FILE);
+    if (rc == DBK_OK) {
+        news.torn += torn;
+        news.kept = kept;
+    }
     dbk_spool_file_close(&f);
     if (folded != NULL)
         *folded = n;

@@ -38,9 +38,19 @@ int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
  * spool's header for s's role and account, making the spool if it is a client's and
  * there is none. *folded (may be NULL): how many cravings were saved. A torn last
  * record (a craving being written when its process died, never acknowledged) is
- * dropped, and a craving that does not open kept, each said on stderr. Not inside a
- * transaction.
+ * dropped, and a craving that does not open kept; each is counted in the news below
+ * for the command to say. Not inside a transaction.
  */
 int dbk_spool_fold(dbk_session *s, size_t *folded);
+
+/* What this process's folds dropped or left (commands.c dbk_cmd_tell_spool says it):
+ * torn tails dropped; cravings that do not open, kept in the spool at path; whether a
+ * spool there holds another account's cravings. */
+typedef struct dbk_spool_news {
+    size_t torn, kept;
+    bool foreign;
+    char path[4200];
+} dbk_spool_news;
+const dbk_spool_news *dbk_spool_news_get(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include "entries.h"
 #include "output.h"
 #include "resolve.h"
+#include "spool.h"
 
 #include "dbk/error.h"
 
@@ -198,6 +199,22 @@ dbk_cmd_tell_read_only(void)
             "chmod u+w '%s' '%s-wal' '%s-shm'\n",
             path, path, path, path);
     return true;
+}
+
+void
+dbk_cmd_tell_spool(void)
+{
+    const dbk_spool_news *n = dbk_spool_news_get();
+    if (n->torn > 0)
+        fprintf(stderr, "daybook: a craving was being written when Daybook stopped; it was "
+                        "never reported saved and is dropped\n");
+    if (n->kept > 0)
+        fprintf(stderr, "daybook: %zu logged craving%s in %s do not open with this account's "
+                        "keys; kept there\n",
+                n->kept, n->kept == 1 ? "" : "s", n->path);
+    if (n->foreign)
+        fprintf(stderr, "daybook: %s holds cravings of another account; they are left there\n",
+                n->path);
 }
 
 int
