@@ -28,8 +28,12 @@
  *     dynamic libraries, libsodium init: the floor of any daybook command) and
  *     /bin/true (process start alone), and the floor of a durable local commit on
  *     the same disk (a craving's log frames appended and synced): `version` plus
- *     that commit is the least a durable `craving` can cost. A few runs with the
- *     keys locked show what the unlock saves (Argon2id per command).
+ *     that commit is the least a durable `craving` can cost. Such a craving, an
+ *     ordinary one (no crisis card), goes to the profile's spool without opening
+ *     it (client/book/spool.h); the next command that reads entries folds the
+ *     spool in, so the cost moved there is measured too: `daybook log` right after
+ *     the runs (folding every craving they logged) against a second `log`. A few
+ *     runs with the keys locked show what the unlock saves (Argon2id per command).
  *
  * Everything lives in one temp dir, removed at the end; the keyring entries
  * the profiles create are removed as soon as a profile is done (and expire by
@@ -1257,6 +1261,14 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
     }
     close(fd);
     unlink(floor_file);
+    /* The cost the spool moves: the first `log` folds every craving logged above. */
+    const char *log[] = {daybook_bin, "log", NULL};
+    run_argv(log, NULL, &r);
+    if (r.status != 0)
+        die("daybook log: exit %d: %s", r.status, read_text(errfile));
+    double fold_ms = r.wall_s * 1000;
+    run_argv(log, NULL, &r);
+    double log_ms = r.wall_s * 1000;
     /* Locked: the passphrase (from DAYBOOK_PASSPHRASE_FILE) and Argon2id every time. */
     lock_profile(home);
     setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
@@ -1300,6 +1312,11 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
     br_add(t, "true_maxrss_kib",
            "floor: /bin/true peak RSS, the least this harness reports (its launcher's size)",
            (double)trss, "KiB", NULL);
+    snprintf(label, sizeof label,
+             "`daybook log` right after the %d cravings (the spool folded in), one run",
+             runs + WARMUP_RUNS);
+    br_add(t, "log_folding_ms", label, fold_ms, "ms", "log_ms");
+    br_add(t, "log_ms", "`daybook log` again, nothing to fold, one run", log_ms, "ms", NULL);
     snprintf(label, sizeof label,
              "`daybook craving ...` with the keys locked (passphrase file + Argon2id), p50 of %d",
              LOCKED_RUNS);
