@@ -103,8 +103,7 @@ main(int argc, char **argv)
     if ((rc = dbk_cmd_check_role(cmd)) != DBK_EXIT_OK)
         return rc;
     rc = cmd->run(&ctx, argc - i, argv + i);
-    (void)dbk_cmd_tell_read_only(); /* the exit code stays the command's own */
-    dbk_cmd_tell_spool();
+    dbk_cmd_tell_after(); /* the exit code stays the command's own */
     rc = with_network_library(rc);
     /* A full disk or closed pipe on stdout must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -129,13 +129,14 @@ int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
 
 /* Prints "daybook: what: <message for err>" and returns the exit code for err. */
 int dbk_cmd_fail(const char *what, int err);
-/* After a command: says what folding the craving spool dropped or left (book/spool.h). */
-void dbk_cmd_tell_spool(void);
 /* Explains why the profile did not open (none yet, damaged, unreadable); returns 1. */
 int dbk_cmd_no_profile(int err);
 /* After a command: when it had to write to a read-only profile (store/local.h), names
  * the file, says that nothing was written to it and what to do; returns whether it
  * did. */
 bool dbk_cmd_tell_read_only(void);
+/* After a command: dbk_cmd_tell_read_only, then what folding the craving spool dropped
+ * or left (book/spool.h), said on stderr. */
+void dbk_cmd_tell_after(void);
 
 #endif

@@ -202,9 +202,10 @@ dbk_cmd_tell_read_only(void)
 }
 
 void
-dbk_cmd_tell_spool(void)
+dbk_cmd_tell_after(void)
 {
     const dbk_spool_news *n = dbk_spool_news_get();
+    (void)dbk_cmd_tell_read_only();
     if (n->torn > 0)
         fprintf(stderr, "daybook: a craving was being written when Daybook stopped; it was "
                         "never reported saved and is dropped\n");
