@@ -99,6 +99,17 @@ dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id)
     return rc;
 }
 
+size_t
+dbk_spool_count(const char *dir)
+{
+    dbk_spool_file f;
+    size_t n = 0;
+    if (dbk_spool_file_open(&f, dir, false) == DBK_OK)
+        n = f.n;
+    dbk_spool_file_close(&f);
+    return n;
+}
+
 static void
 count_rev(const dbk_local_record *r, void *arg)
 {

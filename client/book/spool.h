@@ -33,6 +33,8 @@ bool dbk_spool_ready(const char *dir);
  * the file though its sync failed: the caller reports it not saved.
  */
 int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
+/* How many cravings wait in dir's spool, whole records (no keys needed). */
+size_t dbk_spool_count(const char *dir);
 /*
  * Folds s's spool into the profile (unlocking s if it holds cravings) and writes the
  * spool's header for s's role and account, making the spool if it is a client's and
@@ -43,7 +45,7 @@ int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
  */
 int dbk_spool_fold(dbk_session *s, size_t *folded);
 
-/* What this process's folds dropped or left (commands.c dbk_cmd_tell_spool says it):
+/* What this process's folds dropped or left (commands.c dbk_cmd_tell_after says it):
  * torn tails dropped; cravings that do not open, kept in the spool at path; whether a
  * spool there holds another account's cravings. */
 typedef struct dbk_spool_news {

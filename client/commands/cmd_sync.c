@@ -515,6 +515,8 @@ run_status(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     pending = dbk_sync_pending(&s);
+    if (pending >= 0) /* and the cravings spooled since entries were last read */
+        pending += (int64_t)dbk_spool_count(s.dir);
     last = dbk_local_get_int(s.L, "last_sync", 0);
     if (last > 0) {
         time_t t = (time_t)last;

@@ -152,6 +152,19 @@ on_server(const struct fx *f, const char *id)
     return dbk_server_int(&f->srv, sql);
 }
 
+/* What `daybook status` says waits to sync. */
+static long long
+pending(void)
+{
+    dbk_run_result r = tc_cli("--json", "status", NULL);
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long long n = json_integer_value(json_object_get(j, "pending"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return n;
+}
+
 /* A craving logged with the keys unlocked goes to the spool, the profile untouched; the
  * next `daybook log` shows it and empties the spool; `daybook sync` folds the one logged
  * since and pushes each exactly once (a second sync pushes nothing). */
@@ -163,8 +176,10 @@ test_spooled_seen_and_pushed_once(void **state)
     assert_true(spool_size(f) > 64); /* spooled, not saved in the profile */
     assert_int_equal(in_log(a, NULL), 1);
     assert_int_equal(spool_size(f), 64); /* folded, then cut */
+    long long waiting = pending();
     char *b = crave("5");
     assert_true(spool_size(f) > 64);
+    assert_int_equal(pending(), waiting + 1); /* `status` counts the spooled one */
     dbk_run_result r = tc_cli("--json", "sync", NULL);
     if (r.status != 0)
         fail_msg("sync: %s", r.err);
