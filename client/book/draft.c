@@ -3,6 +3,7 @@
 
 #include "entry.h"
 #include "entries.h"
+#include "spool_file.h"
 #include "trust.h"
 #include "unlock.h"
 
@@ -84,7 +85,10 @@ dbk_draft_keep(dbk_session *s, int kind, const json_t *doc)
         goto out;
     }
     json_array_append_new(a, json_pack("{s:i, s:s}", "kind", kind, "sealed", b64));
-    rc = drafts_store(s, a);
+    /* The next craving opens the profile, as it did before the spool (spool.h), and so
+     * saves the drafts at once: one that went to the spool would leave them waiting. */
+    if ((rc = drafts_store(s, a)) == DBK_OK)
+        dbk_spool_file_forget(s->dir);
 out:
     json_decref(a);
     free(sealed);
