@@ -94,18 +94,6 @@ dbk_entry_save(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext
     return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
 }
 
-int
-dbk_entry_save_new(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext)
-{
-    dbk_local_stream st;
-    int rc;
-    if (!dbk_local_in_tx(s->L))
-        return DBK_E_INVALID;
-    if ((rc = dbk_local_stream_of(s->L, &s->account, kind, &st)) != DBK_OK)
-        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
-    return dbk_trust_seal_put_new(s, &st, record, plaintext);
-}
-
 /* ---- reading ---- */
 
 struct open_ctx {

@@ -29,13 +29,6 @@ int dbk_entry_save_in(dbk_session *s, const dbk_id *stream, const dbk_id *record
                       json_t *plaintext, dbk_id *out_id);
 
 /*
- * The first revision of record, an id this device drew and never wrote (a spooled
- * craving's, book/spool.h), into this account's stream of kind, in the caller's write
- * transaction; the caller checked there that no revision of it is held.
- */
-int dbk_entry_save_new(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext);
-
-/*
  * Revisions this device wrote while its clock was more than a day ahead, which the
  * server refuses (proto/README.md section 10, check 6), written again with a clock
  * from now once the clock has been set right, the old ones dropped (no server ever

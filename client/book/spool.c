@@ -1,7 +1,6 @@
 /* The craving spool: appended without the profile, folded into it; see spool.h. */
 #include "spool.h"
 
-#include "entry.h"
 #include "seal.h"
 #include "spool_file.h"
 #include "unlock.h"
@@ -117,6 +116,19 @@ count_rev(const dbk_local_record *r, void *arg)
     (*(size_t *)arg)++;
 }
 
+/* The first revision of record, the id a spooled craving was given, into this
+ * account's stream of kind, in the fold's write transaction (which checked that no
+ * revision of it is held): as dbk_entry_save saves a new entry, under that id. */
+static int
+save_new(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext)
+{
+    dbk_local_stream st;
+    int rc = dbk_local_stream_of(s->L, &s->account, kind, &st);
+    if (rc != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_E_CORRUPT : rc;
+    return dbk_trust_seal_put_new(s, &st, record, plaintext);
+}
+
 /* Saves f's cravings in s's profile in one transaction; a craving already held (a fold
  * that died between its commit and the cut) is skipped. *torn: the last record did not
  * open; *kept: others that did not. */
@@ -148,7 +160,7 @@ fold_records(dbk_session *s, dbk_spool_file *f, size_t *folded, bool *torn, size
         }
         rc = dbk_local_revisions(s->L, &r->id, count_rev, &held);
         if (rc == DBK_OK && held == 0 &&
-            (rc = dbk_entry_save_new(s, (int)r->kind, &r->id, doc)) == DBK_OK)
+            (rc = save_new(s, (int)r->kind, &r->id, doc)) == DBK_OK)
             (*folded)++;
         json_decref(doc);
     }
