@@ -447,19 +447,11 @@ static void
 test_counselor_refuses(void **state)
 {
     struct fx *f = *state;
-    char url[64], uri[1024], cohome[4300], cospool[4400];
+    char uri[1024], cohome[4300], cospool[4400];
     dbk_run_result r;
     struct stat sb;
 
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", f->srv.port);
-    const char *argv[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Counselor T", "--url", url,
-                          "--data-dir", f->srv.data_dir, NULL};
-    assert_int_equal(dbk_run(argv, NULL, 30, &r), 0);
-    assert_int_equal(r.status, 0);
-    const char *s = strstr(r.out, "setup URI: ");
-    assert_non_null(s);
-    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(s + 11, "\n"), s + 11);
-    dbk_run_result_free(&r);
+    tc_setup_uri(&f->srv, "Counselor T", uri, sizeof uri);
     snprintf(cohome, sizeof cohome, "%s/counselor", f->home);
     snprintf(cospool, sizeof cospool, "%s/cravings.spool", cohome);
     setenv("DAYBOOK_HOME", cohome, 1);

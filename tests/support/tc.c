@@ -449,27 +449,34 @@ tc_passphrase_file(const char *dir, const char *passphrase)
 }
 
 void
+tc_setup_uri(const dbk_server *s, const char *name, char *out, size_t cap)
+{
+    char url[64];
+    dbk_run_result r;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s->port);
+    const char *add[] = {dbk_bin("DAYBOOKD"), "counselor", "add", name, "--url", url,
+                         "--data-dir", s->data_dir, NULL};
+    assert_int_equal(dbk_run(add, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    const char *at = strstr(r.out, "setup URI: ");
+    assert_non_null(at);
+    snprintf(out, cap, "%.*s", (int)strcspn(at + 11, "\n"), at + 11);
+    dbk_run_result_free(&r);
+}
+
+void
 tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p)
 {
-    char url[64], uri[1024];
+    char uri[1024];
     const char *bin = dbk_bin("DAYBOOK");
-    dbk_run_result r;
     json_t *j;
 
     p->home = dbk_tmpdir("pair");
     tc_passphrase_file(p->home, "a long test passphrase");
     snprintf(p->counselor_home, sizeof p->counselor_home, "%s/counselor", p->home);
     snprintf(p->client_home, sizeof p->client_home, "%s/client", p->home);
-
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", s->port);
-    const char *add[] = {dbk_bin("DAYBOOKD"), "counselor", "add", "Dana Reyes", "--url", url,
-                         "--data-dir", s->data_dir, NULL};
-    assert_int_equal(dbk_run(add, NULL, 30, &r), 0);
-    assert_int_equal(r.status, 0);
-    const char *at = strstr(r.out, "setup URI: ");
-    assert_non_null(at);
-    snprintf(uri, sizeof uri, "%.*s", (int)strcspn(at + 11, "\n"), at + 11);
-    dbk_run_result_free(&r);
+    tc_setup_uri(s, "Dana Reyes", uri, sizeof uri);
 
     setenv("DAYBOOK_HOME", p->counselor_home, 1);
     const char *init[] = {bin, "--json", "init", NULL};

@@ -44,6 +44,9 @@ json_t *tc_req(const dbk_server *s, const tc_account *as, const char *method, co
 /* The "error.code" of a response, or "". */
 const char *tc_code(json_t *resp);
 
+/* `daybookd counselor add NAME --url` on the server's data dir: the setup URI a
+ * counselor's CLI enrolls with, into out. */
+void tc_setup_uri(const dbk_server *s, const char *name, char *out, size_t cap);
 /* `daybookd counselor add NAME` on the server's data dir; returns the code (static buffer). */
 const char *tc_setup_code(const dbk_server *s, const char *name);
 /* POST /v1/enroll; on 201 stores the token. Returns the response. */
