@@ -495,7 +495,6 @@ open_checked(dbk_session *s, int *open_rc, bool *opened)
     return *opened ? dbk_cmd_role_ok(&dbk_cmd_craving, s) : DBK_EXIT_OK;
 }
 
-/* Over 80 lines: the profile opened late or not at all (the spool), and in order. */
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {

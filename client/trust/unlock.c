@@ -437,7 +437,7 @@ dbk_unlock_spool_key(const dbk_id *account, unsigned char key[32])
 
     if (cache_seconds() > 0 && (id = keyring_find(account, KEYS_ENTRY)) > 0)
         n = syscall(SYS_keyctl, KEYCTL_READ, id, c, sizeof c);
-    if (n == CACHE_BYTES) { /* an older build's 64 bytes: the passphrase path then */
+    if (n == CACHE_BYTES) { /* an older build's entry of 64 bytes: not taken here */
         cache_check(account, c, tag);
         if (sodium_memcmp(tag, c + CACHE_KEYS_BYTES, sizeof tag) == 0) {
             spool_key(c + 64, account, key);

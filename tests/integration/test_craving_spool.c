@@ -195,6 +195,14 @@ test_spooled_seen_and_pushed_once(void **state)
     assert_int_equal(in_log(a, NULL), 1);
     assert_int_equal(in_log(b, NULL), 1);
     assert_int_equal(in_log(NULL, NULL), 2);
+    /* A craving that calls for the crisis card opens the profile (the card reads the
+     * plan there) and shows the card: the spool is not used. */
+    r = tc_cli("craving", "--intensity", "8", "--outcome", "resisted", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "988"));
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), 64);
+    assert_int_equal(in_log(NULL, NULL), 3);
     free(a);
     free(b);
 }
