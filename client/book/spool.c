@@ -52,13 +52,8 @@ dbk_spool_ready(const char *dir)
 static bool
 rec_open(const unsigned char key[32], const dbk_spool_rec *r, json_t **doc)
 {
-    json_t *d = NULL;
-    int rc = dbk_trust_spool_open(key, r->nonce, r->head + 8, AD_BYTES, r->body, r->len, &d);
-    if (doc != NULL)
-        *doc = d;
-    else
-        json_decref(d);
-    return rc == DBK_OK;
+    return dbk_trust_spool_open(key, r->nonce, r->head + 8, AD_BYTES, r->body, r->len, doc) ==
+           DBK_OK;
 }
 
 int

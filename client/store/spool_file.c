@@ -133,7 +133,7 @@ read_all(dbk_spool_file *f, const char *dir)
             break;
         got += (size_t)r;
     }
-    f->size = f->data_len = got;
+    f->size = got;
     return parse(f, dir);
 }
 
@@ -176,9 +176,7 @@ dbk_spool_file_close(dbk_spool_file *f)
 {
     if (f->fd >= 0)
         close(f->fd); /* and the lock with it */
-    if (f->data != NULL)
-        sodium_memzero(f->data, f->data_len); /* sealed bytes only; wiped all the same */
-    free(f->data);
+    free(f->data); /* encrypted records and the header: nothing to wipe */
     free(f->recs);
     memset(f, 0, sizeof *f);
     f->fd = -1;

@@ -64,9 +64,8 @@ typedef struct dbk_spool_rec {
 
 typedef struct dbk_spool_file {
     int fd;
-    unsigned char *data; /* the whole file as read under the lock (malloc'd), data_len */
-    size_t data_len;
-    size_t size;    /* the file's size now */
+    unsigned char *data; /* the whole file as read under the lock (malloc'd) */
+    size_t size;         /* the file's size now (may pass what data holds) */
     bool header_ok; /* the header is whole and its check holds */
     int role;
     dbk_id account;

@@ -182,9 +182,24 @@ dbk_trust_spool_open(const unsigned char key[32], const unsigned char nonce[24],
     char *text;
     int rc = DBK_OK;
 
-    *doc = NULL;
-    if (len < crypto_aead_xchacha20poly1305_ietf_ABYTES || (text = sodium_malloc(n + 1)) == NULL)
-        return len < crypto_aead_xchacha20poly1305_ietf_ABYTES ? DBK_E_CORRUPT : DBK_E_NOMEM;
+    if (doc != NULL)
+        *doc = NULL;
+    if (len < crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        return DBK_E_CORRUPT;
+    if (doc == NULL) { /* whether it opens: the text is neither parsed nor kept */
+        unsigned char *t = malloc(n + 1);
+        if (t == NULL)
+            return DBK_E_NOMEM;
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(t, NULL, NULL, body, len, ad, adlen,
+                                                        nonce, key) == 0
+                 ? DBK_OK
+                 : DBK_E_DECRYPT;
+        sodium_memzero(t, n + 1);
+        free(t);
+        return rc;
+    }
+    if ((text = sodium_malloc(n + 1)) == NULL)
+        return DBK_E_NOMEM;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)text, NULL, NULL, body, len, ad,
                                                    adlen, nonce, key) != 0) {
         rc = DBK_E_DECRYPT;

@@ -44,7 +44,8 @@ int dbk_trust_seal_put_new(dbk_session *s, const dbk_local_stream *st, const dbk
  * (dbk_unlock_spool_key) with ad bound to it, into *out (malloc'd, *len bytes); the
  * text is wiped. dbk_trust_spool_open: back into *doc (a new reference, an object);
  * DBK_E_DECRYPT when it does not open (a torn record, another key), DBK_E_CORRUPT
- * when it is no JSON object. The opened text is held in sodium_malloc memory.
+ * when it is no JSON object. The opened text is held in sodium_malloc memory. With doc
+ * NULL, only whether it opens (the text wiped at once, never parsed).
  */
 int dbk_trust_spool_seal(const unsigned char key[32], const unsigned char nonce[24],
                          const unsigned char *ad, size_t adlen, const json_t *doc,
