@@ -67,7 +67,7 @@ dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id)
 
     if ((rc = dbk_spool_file_open(&f, dir, false)) != DBK_OK)
         return rc == DBK_E_IO ? DBK_E_IO : DBK_E_NOT_FOUND;
-    if (!f.header_ok || f.role != DBK_ROLE_CLIENT ||
+    if (!f.header_here || f.role != DBK_ROLE_CLIENT ||
         dbk_unlock_spool_key(&f.account, key) != DBK_OK) {
         dbk_spool_file_close(&f);
         return DBK_E_NOT_FOUND;
@@ -126,10 +126,12 @@ save_new(dbk_session *s, int kind, const dbk_id *record, json_t *plaintext)
 
 /* Saves f's cravings in s's profile in one transaction; a craving already held (a fold
  * that died between its commit and the cut) is skipped. *torn: the last record did not
- * open; *kept: others that did not. */
+ * open, though its header says the key is right (else it is kept); *kept: others that
+ * did not. */
 static int
 fold_records(dbk_session *s, dbk_spool_file *f, size_t *folded, bool *torn, size_t *kept)
 {
+    bool key_right = f->header_ok && dbk_id_equal(&f->account, &s->account);
     unsigned char key[32];
     int rc;
 
@@ -147,7 +149,7 @@ fold_records(dbk_session *s, dbk_spool_file *f, size_t *folded, bool *torn, size
         if (!rec_open(key, r, &doc) ||
             (r->kind != DBK_LOCAL_SHARED && r->kind != DBK_LOCAL_PRIVATE)) {
             json_decref(doc);
-            if (i + 1 == f->n)
+            if (i + 1 == f->n && key_right)
                 *torn = true;
             else
                 (*kept)++;

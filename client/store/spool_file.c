@@ -65,17 +65,17 @@ dbk_spool_file_header(dbk_spool_file *f, const char *dir)
 {
     unsigned char tag[16], ident[16];
 
-    f->header_ok = false;
+    f->header_ok = f->header_here = false;
     if (f->size >= DBK_SPOOL_HEADER_BYTES && memcmp(f->data, HEADER_MAGIC, 8) == 0 &&
         dbk_get_u32(f->data + 8) == LAYOUT_VERSION) {
         header_check(f->data, tag);
+        f->header_ok = sodium_memcmp(tag, f->data + 48, 16) == 0;
         profile_ident(dir, ident);
-        f->header_ok = sodium_memcmp(tag, f->data + 48, 16) == 0 &&
-                       memcmp(ident, f->data + 32, 16) == 0;
+        f->header_here = f->header_ok && memcmp(ident, f->data + 32, 16) == 0;
         f->role = (int)dbk_get_u32(f->data + 12);
         memcpy(f->account.b, f->data + 16, DBK_ID_BYTES);
     }
-    return f->header_ok;
+    return f->header_here;
 }
 
 /* The header and the whole records of f->data into f. */
@@ -202,7 +202,7 @@ dbk_spool_file_set_header(dbk_spool_file *f, const char *dir, int role, const db
     unsigned char h[DBK_SPOOL_HEADER_BYTES];
     int rc;
 
-    if (f->header_ok && f->role == role && dbk_id_equal(&f->account, account))
+    if (f->header_here && f->role == role && dbk_id_equal(&f->account, account))
         return DBK_OK;
     memcpy(h, HEADER_MAGIC, 8);
     dbk_put_u32(h + 8, LAYOUT_VERSION);
@@ -216,7 +216,7 @@ dbk_spool_file_set_header(dbk_spool_file *f, const char *dir, int role, const db
         f->size = sizeof h;
         f->good_end = sizeof h;
     }
-    f->header_ok = true;
+    f->header_ok = f->header_here = true;
     f->role = role;
     f->account = *account;
     return DBK_OK;
@@ -253,7 +253,7 @@ dbk_spool_file_append(dbk_spool_file *f, const unsigned char *head, const unsign
     unsigned char *rec;
     int rc;
 
-    if (!f->header_ok || f->good_end < DBK_SPOOL_HEADER_BYTES)
+    if (!f->header_here || f->good_end < DBK_SPOOL_HEADER_BYTES)
         return DBK_E_NOT_FOUND;
     if (len > DBK_SPOOL_BODY_MAX || f->good_end + n > DBK_SPOOL_BYTES_MAX)
         return DBK_E_TOO_LARGE;

@@ -66,7 +66,8 @@ typedef struct dbk_spool_file {
     int fd;
     unsigned char *data; /* the whole file as read under the lock (malloc'd) */
     size_t size;         /* the file's size now (may pass what data holds) */
-    bool header_ok; /* the header is whole and its check holds */
+    bool header_ok;   /* the header is whole and its check holds: role, account read */
+    bool header_here; /* and it names the profile file beside it */
     int role;
     dbk_id account;
     dbk_spool_rec *recs; /* the whole records, in order */
@@ -83,8 +84,8 @@ typedef struct dbk_spool_file {
 int dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create);
 /* Releases the lock and frees what open read. Safe on a zeroed f. */
 void dbk_spool_file_close(dbk_spool_file *f);
-/* Reads the header of f->data (f->size bytes) into header_ok, role and account;
- * header_ok, false too when dir's profile file is not the one the header names. */
+/* Reads the header of f->data (f->size bytes) into header_ok, header_here, role and
+ * account; header_here. */
 bool dbk_spool_file_header(dbk_spool_file *f, const char *dir);
 /* Writes the header for role, account and dir's profile file (when it is not already
  * that), synced. */
