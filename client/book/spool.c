@@ -156,8 +156,7 @@ fold_records(dbk_session *s, dbk_spool_file *f, size_t *folded, bool *torn, size
             continue;
         }
         rc = dbk_local_revisions(s->L, &r->id, count_rev, &held);
-        if (rc == DBK_OK && held == 0 &&
-            (rc = save_new(s, (int)r->kind, &r->id, doc)) == DBK_OK)
+        if (rc == DBK_OK && held == 0 && (rc = save_new(s, (int)r->kind, &r->id, doc)) == DBK_OK)
             (*folded)++;
         json_decref(doc);
     }

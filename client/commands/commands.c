@@ -210,8 +210,9 @@ dbk_cmd_tell_after(void)
         fprintf(stderr, "daybook: a craving was being written when Daybook stopped; it was "
                         "never reported saved and is dropped\n");
     if (n->kept > 0)
-        fprintf(stderr, "daybook: %zu logged craving%s in %s do not open with this account's "
-                        "keys; kept there\n",
+        fprintf(stderr,
+                "daybook: %zu logged craving%s in %s do not open with this account's "
+                "keys; kept there\n",
                 n->kept, n->kept == 1 ? "" : "s", n->path);
     if (n->foreign)
         fprintf(stderr, "daybook: %s holds cravings of another account; they are left there\n",

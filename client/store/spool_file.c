@@ -176,7 +176,7 @@ dbk_spool_file_close(dbk_spool_file *f)
 {
     if (f->fd >= 0)
         close(f->fd); /* and the lock with it */
-    free(f->data); /* encrypted records and the header: nothing to wipe */
+    free(f->data);    /* encrypted records and the header: nothing to wipe */
     free(f->recs);
     memset(f, 0, sizeof *f);
     f->fd = -1;

@@ -66,8 +66,8 @@ typedef struct dbk_spool_file {
     int fd;
     unsigned char *data; /* the whole file as read under the lock (malloc'd) */
     size_t size;         /* the file's size now (may pass what data holds) */
-    bool header_ok;   /* the header is whole and its check holds: role, account read */
-    bool header_here; /* and it names the profile file beside it */
+    bool header_ok;      /* the header is whole and its check holds: role, account read */
+    bool header_here;    /* and it names the profile file beside it */
     int role;
     dbk_id account;
     dbk_spool_rec *recs; /* the whole records, in order */
@@ -89,8 +89,7 @@ void dbk_spool_file_close(dbk_spool_file *f);
 bool dbk_spool_file_header(dbk_spool_file *f, const char *dir);
 /* Writes the header for role, account and dir's profile file (when it is not already
  * that), synced. */
-int dbk_spool_file_set_header(dbk_spool_file *f, const char *dir, int role,
-                              const dbk_id *account);
+int dbk_spool_file_set_header(dbk_spool_file *f, const char *dir, int role, const dbk_id *account);
 /* Spoils the header of dir's spool, if there is one: no craving is spooled until a
  * command that opens the profile writes it again (a role or account that changed). */
 void dbk_spool_file_forget(const char *dir);

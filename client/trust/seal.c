@@ -190,8 +190,8 @@ dbk_trust_spool_open(const unsigned char key[32], const unsigned char nonce[24],
         unsigned char *t = malloc(n + 1);
         if (t == NULL)
             return DBK_E_NOMEM;
-        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(t, NULL, NULL, body, len, ad, adlen,
-                                                        nonce, key) == 0
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(t, NULL, NULL, body, len, ad, adlen, nonce,
+                                                        key) == 0
                  ? DBK_OK
                  : DBK_E_DECRYPT;
         sodium_memzero(t, n + 1);

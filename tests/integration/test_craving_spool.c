@@ -101,9 +101,9 @@ teardown(void **state)
 static char *
 crave(const char *intensity)
 {
-    dbk_run_result r = tc_cli("--json", "craving", "--intensity", intensity, "--outcome",
-                              "resisted", "--trigger", "emotions:bored", "--halt", "tired",
-                              "--coping", "urge_surfing", NULL);
+    dbk_run_result r =
+        tc_cli("--json", "craving", "--intensity", intensity, "--outcome", "resisted", "--trigger",
+               "emotions:bored", "--halt", "tired", "--coping", "urge_surfing", NULL);
     if (r.status != 0)
         fail_msg("craving: exit %d: %s", r.status, r.err);
     json_t *j = json_loads(r.out, 0, NULL);
@@ -126,7 +126,8 @@ in_log(const char *id, char **err)
         fail_msg("log: exit %d: %s", r.status, r.err);
     j = json_loads(r.out, 0, NULL);
     assert_true(json_is_array(j));
-    json_array_foreach(j, i, e) {
+    json_array_foreach(j, i, e)
+    {
         const char *type = json_string_value(json_object_get(json_object_get(e, "entry"), "type"));
         if (id != NULL ? strcmp(json_string_value(json_object_get(e, "id")), id) == 0
                        : strcmp(type, "craving") == 0)
@@ -250,9 +251,21 @@ test_killed_between_commit_and_cut(void **state)
     char *a = crave("3"), *b = crave("4");
     long before = spool_size(f);
     snprintf(trace, sizeof trace, "%s/trace", f->home);
-    const char *argv[] = {strace, "-f", "-o", trace, "-P", f->spool, "-e", "trace=ftruncate",
-                          "-e", "inject=ftruncate:signal=KILL", "-E", traced_env(env, sizeof env),
-                          dbk_bin("DAYBOOK"), "log", NULL};
+    const char *argv[] = {strace,
+                          "-f",
+                          "-o",
+                          trace,
+                          "-P",
+                          f->spool,
+                          "-e",
+                          "trace=ftruncate",
+                          "-e",
+                          "inject=ftruncate:signal=KILL",
+                          "-E",
+                          traced_env(env, sizeof env),
+                          dbk_bin("DAYBOOK"),
+                          "log",
+                          NULL};
     assert_int_equal(dbk_run(argv, NULL, 120, &r), 0);
     assert_int_equal(r.status, 128 + 9); /* killed at the cut */
     dbk_run_result_free(&r);
@@ -291,10 +304,22 @@ test_saved_after_the_sync(void **state)
         skip();
     snprintf(trace, sizeof trace, "%s/trace", f->home);
     snprintf(db, sizeof db, "%s/daybook.db", f->home);
-    const char *argv[] = {strace, "-o", trace, "-s", "16", "-e",
-                          "trace=openat,close,write,pwrite64,fdatasync,fsync", "-E",
-                          traced_env(env, sizeof env), dbk_bin("DAYBOOK"), "craving",
-                          "--intensity", "2", "--outcome", "resisted", NULL};
+    const char *argv[] = {strace,
+                          "-o",
+                          trace,
+                          "-s",
+                          "16",
+                          "-e",
+                          "trace=openat,close,write,pwrite64,fdatasync,fsync",
+                          "-E",
+                          traced_env(env, sizeof env),
+                          dbk_bin("DAYBOOK"),
+                          "craving",
+                          "--intensity",
+                          "2",
+                          "--outcome",
+                          "resisted",
+                          NULL};
     assert_int_equal(dbk_run(argv, NULL, 120, &r), 0);
     assert_int_equal(r.status, 0);
     dbk_run_result_free(&r);
@@ -419,8 +444,8 @@ test_concurrent_cravings_while_folding(void **state)
         if ((pid[w] = fork()) == 0) {
             FILE *o = fopen(ids[w], "w");
             for (int i = 0; i < EACH && o != NULL; i++) {
-                const char *argv[] = {dbk_bin("DAYBOOK"), "--json", "craving", "--intensity",
-                                      "2", "--outcome", "resisted", NULL};
+                const char *argv[] = {dbk_bin("DAYBOOK"), "--json",   "craving", "--intensity", "2",
+                                      "--outcome",        "resisted", NULL};
                 dbk_run_result r;
                 if (dbk_run(argv, NULL, 120, &r) != 0 || r.status != 0) {
                     fprintf(o, "FAILED\n");
@@ -559,8 +584,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_killed_between_commit_and_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_saved_after_the_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_keys_as_before, setup, teardown),
     };

@@ -456,7 +456,7 @@ tc_setup_uri(const dbk_server *s, const char *name, char *out, size_t cap)
 
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s->port);
     const char *add[] = {dbk_bin("DAYBOOKD"), "counselor", "add", name, "--url", url,
-                         "--data-dir", s->data_dir, NULL};
+                         "--data-dir",        s->data_dir, NULL};
     assert_int_equal(dbk_run(add, NULL, 30, &r), 0);
     assert_int_equal(r.status, 0);
     const char *at = strstr(r.out, "setup URI: ");
