@@ -162,8 +162,9 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [Q_META_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
     [Q_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-    [Q_ACCOUNT_INSERT] = "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle,"
-                         " generation, counselor, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [Q_ACCOUNT_INSERT] =
+        "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle,"
+        " generation, counselor, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
     [Q_ACCOUNT_GET] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                       " counselor, created_at, used_bytes, grants_seq FROM accounts WHERE id = ?1",
     [Q_ACCOUNT_BUMP_GRANTS] = "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = ?1",
@@ -171,8 +172,9 @@ static const char *const sql_of[Q__COUNT] = {
                              " WHERE id = ?1",
     [Q_ACCOUNT_ADD_BYTES] = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
     [Q_ACCOUNT_USED] = "SELECT used_bytes FROM accounts WHERE id = ?1",
-    /* ?3 - ?2: the quota less the charge, both positive, so it cannot overflow. */
-    [Q_ACCOUNT_ADD_WITHIN] = "UPDATE accounts SET used_bytes = used_bytes + ?2"
+    /* ?3 - ?2: the quota less the checked charge, both positive, so it cannot overflow;
+     * ?4: the checked charge and bytes charged beside it unchecked (a read row). */
+    [Q_ACCOUNT_ADD_WITHIN] = "UPDATE accounts SET used_bytes = used_bytes + ?4"
                              " WHERE id = ?1 AND used_bytes <= ?3 - ?2",
     [Q_CLIENTS_OF] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
@@ -183,7 +185,8 @@ static const char *const sql_of[Q__COUNT] = {
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
                      " WHERE role = 2 ORDER BY created_at",
     [Q_DISABLED_GET] = "SELECT disabled_at FROM disabled_accounts WHERE account = ?1",
-    [Q_DISABLED_PUT] = "INSERT OR IGNORE INTO disabled_accounts(account, disabled_at) VALUES (?1, ?2)",
+    [Q_DISABLED_PUT] =
+        "INSERT OR IGNORE INTO disabled_accounts(account, disabled_at) VALUES (?1, ?2)",
     [Q_DISABLED_DELETE] = "DELETE FROM disabled_accounts WHERE account = ?1",
     [Q_TOKENS_OF_ACCOUNT_DELETE] = "DELETE FROM tokens WHERE account = ?1",
     [Q_INVITE_INSERT] = "INSERT INTO invites(id, kind, secret_hash, counselor, name, created_at,"
@@ -1406,8 +1409,19 @@ sq_bump_grants_seq(sq_store *st, const dbk_id *id)
     return run(st, s);
 }
 
+static int sq_charge_more(sq_store *st, const dbk_id *id, int64_t bytes, int64_t more,
+                          int64_t quota);
+
 static int
 sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
+{
+    return sq_charge_more(st, id, bytes, 0, quota);
+}
+
+/* bytes checked against the quota, and more (>= 0) added in the same statement without
+ * the check: refused, nothing is charged. */
+static int
+sq_charge_more(sq_store *st, const dbk_id *id, int64_t bytes, int64_t more, int64_t quota)
 {
     /* A push charges two or three times (its records, its audit row, a read's audit
      * row). Where a quota can refuse, the check and the charge are one statement;
@@ -1418,6 +1432,7 @@ sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
         bind_id(w, 1, id);
         sqlite3_bind_int64(w, 2, bytes);
         sqlite3_bind_int64(w, 3, quota);
+        sqlite3_bind_int64(w, 4, bytes + more);
         if ((rc = run(st, w)) != DBK_OK)
             return rc;
         if (sqlite3_changes(st->db) == 1)
@@ -1431,7 +1446,7 @@ sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
     }
     PREP(s, Q_ACCOUNT_ADD_BYTES);
     bind_id(s, 1, id);
-    sqlite3_bind_int64(s, 2, bytes);
+    sqlite3_bind_int64(s, 2, bytes + more);
     if ((rc = run(st, s)) != DBK_OK)
         return rc;
     return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_NOT_FOUND;
@@ -2190,10 +2205,12 @@ sq_push(sq_store *st, dbk_push_batch *b)
      * what two would: the records adding bytes, the total is checked as the audit row's
      * charge was. A push that shrinks its records is charged twice, as before: its audit
      * row is checked against the quota after the shrink, which one unchecked negative
-     * charge would skip. */
+     * charge would skip. A read row the caller is about to write (also_charge_free)
+     * rides along unchecked, as its own charge would be. */
     b->also_charged = b->also_charge > 0 && added >= 0;
-    if ((rc = sq_charge(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer,
-                        b->also_charged ? added + b->also_charge : added, b->quota)) != DBK_OK)
+    if ((rc = sq_charge_more(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer,
+                             b->also_charged ? added + b->also_charge : added,
+                             b->also_charged ? b->also_charge_free : 0, b->quota)) != DBK_OK)
         return rc;
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
