@@ -303,6 +303,13 @@ struct sq_store {
     char dir[4096];        /* where daybook.db is */
     int last_err;          /* the last error of this transaction (map_rc), or DBK_OK */
     bool in_tx;            /* between dbk_store_tx_begin and its commit or rollback */
+    /* The audit chain's head as this transaction's last audit row left it, so the next
+     * row of the group chains on without reading it back (sq_audit_append). Forgotten
+     * when a transaction begins (another process may have written), ends, or rolls a
+     * job back, and when a row fails. */
+    bool audit_known;
+    int64_t audit_last;
+    unsigned char audit_hash[DBK_HASH_BYTES];
     int64_t reserve_bytes; /* 0: no reserve kept (admin commands) */
     atomic_bool full;      /* the reserve is used up: new records are refused */
     char file[4096];       /* the file opened, and its identity then (ping) */
@@ -1057,6 +1064,7 @@ sq_tx_begin(sq_store *st)
     int rc;
     st->sp_depth = 0;
     st->last_err = DBK_OK;
+    st->audit_known = false;
     st->changes_at_begin = sqlite3_total_changes64(st->db);
     rc = exec_q(st, Q_BEGIN);
     st->in_tx = rc == DBK_OK;
@@ -1115,6 +1123,7 @@ sq_tx_commit(sq_store *st)
     if (rc == DBK_OK)
         rc = exec_q(st, Q_COMMIT);
     st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
+    st->audit_known = false;
     if (rc == DBK_OK && seen)
         seen_committed(st);
     return rc;
@@ -1126,6 +1135,7 @@ sq_tx_rollback(sq_store *st)
     if (!sqlite3_get_autocommit(st->db))
         exec(st, "ROLLBACK");
     st->in_tx = false;
+    st->audit_known = false;
 }
 
 static int
@@ -1157,6 +1167,7 @@ sq_sp_release(sq_store *st)
 static void
 sq_sp_rollback(sq_store *st)
 {
+    st->audit_known = false; /* the job's rows, if any, are undone */
     if (tx_open(st) != DBK_OK)
         return; /* nothing left to roll back */
     if (exec_q(st, Q_ROLLBACK_TO) != DBK_OK) {
@@ -2261,7 +2272,12 @@ sq_audit_append(sq_store *st, dbk_audit_entry *e)
     int64_t last = 0;
     int rc;
 
-    {
+    /* Within one open transaction nothing but this connection writes the table: the
+     * head the last row of it left is the head (a group writes two rows a sync). */
+    if (st->audit_known && st->in_tx && !sqlite3_get_autocommit(st->db)) {
+        last = st->audit_last;
+        memcpy(last_hash, st->audit_hash, DBK_HASH_BYTES);
+    } else {
         PREP(l, Q_AUDIT_LAST);
         rc = one(st, l);
         if (rc == DBK_OK) {
@@ -2289,7 +2305,13 @@ sq_audit_append(sq_store *st, dbk_audit_entry *e)
     sqlite3_bind_int64(s, 13, e->seq_to);
     sqlite3_bind_blob(s, 14, e->prev, DBK_HASH_BYTES, SQLITE_STATIC);
     sqlite3_bind_blob(s, 15, e->hash, DBK_HASH_BYTES, SQLITE_STATIC);
-    return run(st, s);
+    rc = run(st, s);
+    st->audit_known = rc == DBK_OK && st->in_tx;
+    if (st->audit_known) {
+        st->audit_last = e->index;
+        memcpy(st->audit_hash, e->hash, DBK_HASH_BYTES);
+    }
+    return rc;
 }
 
 static void
