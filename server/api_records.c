@@ -660,8 +660,8 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     *out = NULL;
     u->read_charged = false;
     /* The caller: the owner or an active grantee (README section 9). The owner's
-     * answer may come from the storage thread's cache (authcache.h; str.seq is then
-     * not read, and set below from the push). */
+     * answer may come from the storage thread's cache (authcache.h; str.seq is set
+     * below from the push, which reads the head itself). */
     if (dbk_authcache_owned(&j->me.id, &u->stream, &str)) {
         is_owner = can_write = true;
     } else if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
@@ -747,6 +747,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
         dbk_store_sp_rollback(st);
         return rc;
     }
+    dbk_authcache_stream_seq(&u->stream, b.high_seq);
     u->seen = true;
     u->read_charged = b.also_charged && b.also_charge_free > 0;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
@@ -848,6 +849,8 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *p
         str = pushed->str;
         is_owner = can_write = true;
         pushed->read_charged = false; /* this pull's row, written or given back below */
+    } else if (dbk_authcache_owned(&j->me.id, &p->stream, &str)) {
+        is_owner = can_write = true; /* the owner's, with the head (authcache.h) */
     } else if ((rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner,
                                       &can_write)) != DBK_OK) {
         return rc;
