@@ -809,6 +809,15 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
         a->first = seq;
 }
 
+/* A read row charged with its sync's push (push_unit.read_charged) that was not
+ * written: its bytes back, so the charge never stays without its row. */
+static void
+read_refund(dbk_api_job *j, dbk_store *st)
+{
+    if (dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX) != DBK_OK)
+        DBK_LOG(DBK_LOG_ERROR, "audit_charge_kept", DBK_INT("bytes", DBK_AUDIT_ROW_BYTES));
+}
+
 /*
  * One stream's pull within the remaining budget, appended to t as an object
  * without its closing brace (the caller may add fields): {"stream", "records",
@@ -824,15 +833,6 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
  * only records, the stream's seq
  * (pushed->str.seq), byte counts and audit rows.
  */
-/* A read row charged with its sync's push (push_unit.read_charged) that was not
- * written: its bytes back, so the charge never stays without its row. */
-static void
-read_refund(dbk_api_job *j, dbk_store *st)
-{
-    if (dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX) != DBK_OK)
-        DBK_LOG(DBK_LOG_ERROR, "audit_charge_kept", DBK_INT("bytes", DBK_AUDIT_ROW_BYTES));
-}
-
 static int
 run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *pushed,
          int64_t *limit, int64_t *max_bytes, jtext *t)

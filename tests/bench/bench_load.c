@@ -1325,6 +1325,20 @@ static sync_pos *sync_saved;
 static void sync_next(syncer *s);
 static void open_done(syncer *s);
 
+/* Client k of a sync phase against t: user 0 is measured, 1..n sync beside it. With
+ * two nodes the odd ones sync with the second, the even ones and the measured one
+ * with the first. */
+static void
+syncer_init(syncer *s, target *t, int k)
+{
+    s->t = t;
+    s->u = &users[k];
+    s->measured = k == 0;
+    s->pool = k == 0                        ? sync_state.fg_pool
+              : t->nodes == 2 && k % 2 == 1 ? sync_state.bg_pool2
+                                            : sync_state.bg_pool;
+}
+
 static void
 sync_fail(const char *what, int status, const char *body)
 {
@@ -1496,12 +1510,7 @@ sync_run(target *t)
     /* User 0 is measured; users 1..nbg sync in the background. Cursors start where
      * the pull passes left them, as a device's would. */
     for (int k = 0; k <= nbg; k++) {
-        ss[k].t = t;
-        ss[k].u = &users[k];
-        ss[k].measured = k == 0;
-        ss[k].pool = k == 0                        ? sync_state.fg_pool
-                     : t->nodes == 2 && k % 2 == 1 ? sync_state.bg_pool2
-                                                   : sync_state.bg_pool;
+        syncer_init(&ss[k], t, k);
         ss[k].since[0] = pull_next[k];
     }
     for (int k = 1; k <= nbg; k++)
@@ -1758,12 +1767,7 @@ sync_open_run(target *t)
     open_state.win0 = open_state.t0 + open_state.period * OPEN_WARMUP;
     open_state.win1 = open_state.win0 + open_state.period * (uint64_t)cfg.syncs;
     for (int k = 0; k < n; k++) {
-        ss[k].t = t;
-        ss[k].u = &users[k];
-        ss[k].measured = k == 0;
-        ss[k].pool = k == 0                        ? sync_state.fg_pool
-                     : t->nodes == 2 && k % 2 == 1 ? sync_state.bg_pool2
-                                                   : sync_state.bg_pool;
+        syncer_init(&ss[k], t, k);
         ss[k].since[0] = sync_saved[k].since[0];
         ss[k].since[1] = sync_saved[k].since[1];
         ss[k].next_env = sync_saved[k].next_env;

@@ -720,6 +720,29 @@ sync_pull_shared(dbk_server *s, tc_account *a, tc_account *cl, size_t n, json_t 
     return st;
 }
 
+/* Makes the store refuse every read's audit row of stream (action 1 is a read), by a
+ * trigger named fault (restarts the server). */
+static void
+refuse_read_rows(dbk_server *s, const dbk_id *stream)
+{
+    char sql[600], hex[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, stream->b, DBK_ID_BYTES);
+    if (dbk_test_pg())
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$BEGIN RAISE EXCEPTION 'fault'; END$$;"
+                 "CREATE TRIGGER fault BEFORE INSERT ON audit FOR EACH ROW "
+                 "WHEN (NEW.stream = x'%s' AND NEW.action = 1) EXECUTE FUNCTION fault();",
+                 hex);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER fault BEFORE INSERT ON audit "
+                 "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
+                 "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+                 hex);
+    edit_store(s, sql);
+}
+
 /*
  * A read's audit row and its charge against the reader are one unit. A sync whose
  * pull of one stream cannot write its audit row (a trigger on the store refuses that
@@ -734,7 +757,6 @@ test_sync_audit_row_and_charge_together(void **state)
     dbk_server *s = *state;
     tc_account co, cl[2];
     long long used0, rows0, used1, rows1, used2, rows2;
-    char sql[600], hex[2 * DBK_ID_BYTES + 1];
     json_t *r;
     dbk_id rec;
     bool pg = dbk_test_pg();
@@ -755,22 +777,8 @@ test_sync_audit_row_and_charge_together(void **state)
     assert_true(per_row > 0);
     assert_int_equal(used1 - used0, 2 * per_row);
 
-    /* The first client's stream: its read's audit row refused (action 1 is a read). */
-    sodium_bin2hex(hex, sizeof hex, cl[0].shared.b, DBK_ID_BYTES);
-    if (pg)
-        snprintf(sql, sizeof sql,
-                 "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS "
-                 "$$BEGIN RAISE EXCEPTION 'fault'; END$$;"
-                 "CREATE TRIGGER fault BEFORE INSERT ON audit FOR EACH ROW "
-                 "WHEN (NEW.stream = x'%s' AND NEW.action = 1) EXECUTE FUNCTION fault();",
-                 hex);
-    else
-        snprintf(sql, sizeof sql,
-                 "CREATE TRIGGER fault BEFORE INSERT ON audit "
-                 "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
-                 "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
-                 hex);
-    edit_store(s, sql);
+    /* The first client's stream: its read's audit row refused. */
+    refuse_read_rows(s, &cl[0].shared);
     long st = sync_pull_shared(s, &co, cl, 2, &r);
     if (pg) {
         assert_true(st >= 500); /* the commit failed: nothing of the sync stored */
@@ -903,7 +911,6 @@ test_sync_own_read_charged_with_push(void **state)
     size_t n;
     dbk_id rec;
     json_t *r;
-    char sql[600], hex[2 * DBK_ID_BYTES + 1];
 
     tc_new_counselor(s, &co, "Counselor R");
     tc_new_client(s, &cl, &co);
@@ -947,13 +954,7 @@ test_sync_own_read_charged_with_push(void **state)
     }
 
     /* The read row refused: the pull's entry fails, its charge with it. */
-    sodium_bin2hex(hex, sizeof hex, cl.shared.b, DBK_ID_BYTES);
-    snprintf(sql, sizeof sql,
-             "CREATE TRIGGER fault BEFORE INSERT ON audit "
-             "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
-             "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
-             hex);
-    edit_store(s, sql);
+    refuse_read_rows(s, &cl.shared);
     json_t *body =
         json_pack("{s:[{s:o, s:[{s:o}]}], s:[{s:o, s:I}]}", "push", "stream", tc_id(&cl.shared),
                   "records", "envelope", shared_envelope(&cl, "{\"v\":4}"), "pull", "stream",
