@@ -63,6 +63,11 @@ struct push_unit {
     bool by_owner;
     dbk_stream str;
     int64_t splits;
+    /* The same sync pulls this stream (set by op_sync): the read row that pull writes
+     * when its owner reads records is charged with the push's records, one statement
+     * (read_charged) where the store can; the pull then writes the row uncharged, or
+     * gives the bytes back when it writes none (run_pull, read_refund). */
+    bool read_after, read_charged;
 };
 
 struct pull_unit {
@@ -653,9 +658,10 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     int rc;
 
     *out = NULL;
+    u->read_charged = false;
     /* The caller: the owner or an active grantee (README section 9). The owner's
-     * answer may come from the storage thread's cache (authcache.h; str.seq is then
-     * not read, and set below from the push). */
+     * answer may come from the storage thread's cache (authcache.h; str.seq is set
+     * below from the push, which reads the head itself). */
     if (dbk_authcache_owned(&j->me.id, &u->stream, &str)) {
         is_owner = can_write = true;
     } else if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
@@ -702,6 +708,8 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     b.items = u->items;
     b.n = u->n;
     b.also_charge = DBK_AUDIT_ROW_BYTES; /* its audit row's, against the same payer */
+    /* and the owner's read row of the same stream in this sync, outside the quota */
+    b.also_charge_free = u->read_after && is_owner ? DBK_AUDIT_ROW_BYTES : 0;
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
         return rc;
     rc = dbk_store_push(st, &b);
@@ -739,7 +747,9 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
         dbk_store_sp_rollback(st);
         return rc;
     }
+    dbk_authcache_stream_seq(&u->stream, b.high_seq);
     u->seen = true;
+    u->read_charged = b.also_charged && b.also_charge_free > 0;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
     u->by_owner = is_owner;
     u->str = str;
@@ -799,6 +809,15 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
         a->first = seq;
 }
 
+/* A read row charged with its sync's push (push_unit.read_charged) that was not
+ * written: its bytes back, so the charge never stays without its row. */
+static void
+read_refund(dbk_api_job *j, dbk_store *st)
+{
+    if (dbk_store_charge(st, &j->me.id, -DBK_AUDIT_ROW_BYTES, INT64_MAX) != DBK_OK)
+        DBK_LOG(DBK_LOG_ERROR, "audit_charge_kept", DBK_INT("bytes", DBK_AUDIT_ROW_BYTES));
+}
+
 /*
  * One stream's pull within the remaining budget, appended to t as an object
  * without its closing brace (the caller may add fields): {"stream", "records",
@@ -815,11 +834,12 @@ on_record(int64_t seq, const unsigned char *env, size_t len, void *arg)
  * (pushed->str.seq), byte counts and audit rows.
  */
 static int
-run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_unit *pushed,
+run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *pushed,
          int64_t *limit, int64_t *max_bytes, jtext *t)
 {
     dbk_stream str;
-    bool is_owner, can_write, more = false;
+    bool is_owner, can_write, more = false, row = false;
+    bool precharged = pushed != NULL && pushed->read_charged;
     struct pull_acc acc = {t, 0, 0};
     int64_t next = p->since;
     size_t bytes = 0, mark = t->len;
@@ -828,6 +848,9 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
     if (pushed != NULL) {
         str = pushed->str;
         is_owner = can_write = true;
+        pushed->read_charged = false; /* this pull's row, written or given back below */
+    } else if (dbk_authcache_owned(&j->me.id, &p->stream, &str)) {
+        is_owner = can_write = true; /* the owner's, with the head (authcache.h) */
     } else if ((rc = dbk_store_access(st, &j->me.id, &p->stream, j->now, &str, &is_owner,
                                       &can_write)) != DBK_OK) {
         return rc;
@@ -845,6 +868,8 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
                             &bytes);
         if (rc != DBK_OK) {
             t->len = mark;
+            if (precharged)
+                read_refund(j, st);
             return rc;
         }
     } else {
@@ -852,8 +877,12 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
     }
     *limit -= (int64_t)acc.count;
     *max_bytes -= (int64_t)bytes;
-    if (acc.count > 0)
-        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, false);
+    if (acc.count > 0) {
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, precharged);
+        row = j->job.status == DBK_OK;
+    }
+    if (precharged && !row)
+        read_refund(j, st);
     jt_str(t, "],\"next\":");
     jt_i64(t, next);
     jt_str(t, more ? ",\"more\":true,\"high_seq\":" : ",\"more\":false,\"high_seq\":");
@@ -1062,11 +1091,11 @@ sync_fatal(dbk_store *st, int rc)
  * On PostgreSQL the push keeps the stream's row locked (FOR NO KEY UPDATE) to
  * the commit, so no node can move it on, unless the group committed part way since
  * (tx_split, to wait for a lock with nothing held): then the pull reads it again. */
-static const struct push_unit *
+static struct push_unit *
 pushed_by_owner(dbk_store *st, const struct records_ctx *c, const dbk_id *stream)
 {
     for (size_t i = 0; i < c->npush; i++) {
-        const struct push_unit *u = &c->push[i];
+        struct push_unit *u = &c->push[i];
         if (!dbk_id_equal(&u->stream, stream))
             continue;
         if (!u->seen || !u->by_owner)
@@ -1084,6 +1113,10 @@ op_sync(dbk_api_job *j, dbk_store *st)
     json_t *out;
     int rc;
 
+    /* A pushed stream the sync also pulls: its read row is charged with the push. */
+    for (size_t i = 0; i < c->npush; i++)
+        for (size_t k = 0; k < c->npull && !c->push[i].read_after; k++)
+            c->push[i].read_after = dbk_id_equal(&c->push[i].stream, &c->pull[k].stream);
     jt_str(&t, "{\"push\":[");
     for (size_t i = 0; i < c->npush; i++) {
         if (i > 0)
@@ -1126,6 +1159,13 @@ op_sync(dbk_api_job *j, dbk_store *st)
         jt_json(&t, out);
         json_decref(out);
     }
+    /* A read row charged with a push whose pull did not take it (the group committed
+     * part way between them, so the pull read the stream again): its bytes back. */
+    for (size_t i = 0; i < c->npush; i++)
+        if (c->push[i].read_charged) {
+            c->push[i].read_charged = false;
+            read_refund(j, st);
+        }
     jt_str(&t, "],\"server_id\":");
     jt_id(&t, &j->app->info.server_id);
     jt_str(&t, ",\"restore_generation\":");

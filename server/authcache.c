@@ -27,7 +27,8 @@ static struct token_entry {
 } tokens[TOKEN_SETS][WAYS];
 
 static struct stream_entry {
-    dbk_stream s;
+    dbk_stream s; /* s.seq: the stream's head as the store or this thread's last push
+                   * of it left it (authcache.h) */
     uint64_t gen, tick;
 } streams[STREAM_SETS][WAYS];
 
@@ -169,26 +170,34 @@ dbk_authcache_stream_put(const dbk_stream *s)
         e = &set[pick(g, t, k, s->id.b, DBK_ID_BYTES)];
     }
     e->s = *s;
-    e->s.seq = 0; /* not kept: see authcache.h */
     e->gen = generation;
     e->tick = ++ticks;
+}
+
+static struct stream_entry *
+stream_find(const dbk_id *stream)
+{
+    struct stream_entry *set = streams[set_index(stream->b, STREAM_SETS)];
+    for (size_t w = 0; w < WAYS; w++)
+        if (set[w].gen == generation && dbk_id_equal(&set[w].s.id, stream))
+            return &set[w];
+    return NULL;
+}
+
+void
+dbk_authcache_stream_seq(const dbk_id *stream, int64_t seq)
+{
+    struct stream_entry *e;
+    if (enabled && (e = stream_find(stream)) != NULL)
+        e->s.seq = seq;
 }
 
 bool
 dbk_authcache_owned(const dbk_id *account, const dbk_id *stream, dbk_stream *out)
 {
-    struct stream_entry *set;
-    if (!enabled)
+    const struct stream_entry *e;
+    if (!enabled || (e = stream_find(stream)) == NULL || !dbk_id_equal(&e->s.owner, account))
         return false;
-    set = streams[set_index(stream->b, STREAM_SETS)];
-    for (size_t w = 0; w < WAYS; w++) {
-        const struct stream_entry *e = &set[w];
-        if (e->gen == generation && dbk_id_equal(&e->s.id, stream)) {
-            if (!dbk_id_equal(&e->s.owner, account))
-                return false;
-            *out = e->s;
-            return true;
-        }
-    }
-    return false;
+    *out = e->s;
+    return true;
 }

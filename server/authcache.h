@@ -25,10 +25,14 @@
  * push, pull or sync, and is used only in the same wall-clock minute as that check
  * (so the device's per-minute last_seen it wrote is what the check would write now;
  * the token's once-a-day expiry slide waits at most until the next minute). A
- * stream entry holds a stream's owner, kind, epoch and rotation flag, and answers
- * only its owner's access check (a grantee's access has an end date and a reading
- * window: always the store). Its seq is not kept: the push reads the stream's head
- * itself, and a pull's access check (which answers high_seq) always goes to the store.
+ * stream entry holds a stream's owner, kind, epoch, rotation flag and seq, and
+ * answers only its owner's access check, for a push and for a pull (a grantee's
+ * access has an end date and a reading window: always the store). Its seq is the
+ * head the store gave with the entry, moved on by every push of the stream that
+ * this thread stored (dbk_authcache_stream_seq, after the push's savepoint is
+ * released): a stream's seq changes only by a push, pushes run only here, and a
+ * push undone later (its job's savepoint, its group's commit) moves the generation.
+ * The push itself still reads the stream's head in the store.
  *
  * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
  * nodes write the same database and several threads run jobs; it stays off and
@@ -85,9 +89,12 @@ void dbk_authcache_token_put(const unsigned char hash[32], int64_t now, const db
 bool dbk_authcache_token_get(const unsigned char hash[32], int64_t now, dbk_account *me,
                              dbk_id *device);
 
-/* A stream as the store gave it (its seq is not kept). */
+/* A stream as the store gave it in the running transaction, its seq included. */
 void dbk_authcache_stream_put(const dbk_stream *s);
-/* True with *out (seq 0) when stream is known and owned by account. */
+/* A push of stream stored and released up to seq (its high_seq): the entry's head. */
+void dbk_authcache_stream_seq(const dbk_id *stream, int64_t seq);
+/* True with *out, its seq the stream's head, when stream is known and owned by
+ * account. */
 bool dbk_authcache_owned(const dbk_id *account, const dbk_id *stream, dbk_stream *out);
 
 #endif

@@ -386,6 +386,10 @@ typedef struct dbk_push_batch {
                           * push's audit row): a backend that counts them with the
                           * records, one statement, sets also_charged; else the caller
                           * charges them itself */
+    int64_t also_charge_free; /* more bytes for the payer in the same statement, where
+                               * also_charged, but outside the quota's check (a read row
+                               * the same sync is about to write: reads are served over
+                               * quota); a backend that sets also_charged counts these too */
     /* results */
     bool also_charged;
     int64_t high_seq;

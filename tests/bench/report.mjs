@@ -113,6 +113,20 @@ for (const [k, label] of [
 ])
   line(label, `daybook_${k}`, `peer_${k}`, 'peer');
 
+// The closed loop above keeps 65 syncs in flight, so its mean latency is 65 / (syncs/s)
+// (Little's law): 5.0 ms at 13,000. The open loop offers a fixed rate instead. Daybook
+// only: these rows are not set against the peer.
+if (has('daybook_open_sync_p99_ms') || has('daybook_pg1_open_sync_p99_ms'))
+  section(`Open loop, Daybook only (not run against the peer): ${(wl.inflight ?? 0) + 1 || '?'} clients sync on a schedule, ${num(wl.open_rate ?? 0, 0)} syncs/s offered, latency from when each sync was due`);
+for (const [pre, where] of [['daybook', ''], ['daybook_pg1', ', PostgreSQL 1 node'], ['daybook_pg2', ', PostgreSQL 2 nodes']]) {
+  line(`incremental sync p50, measured client${where}`, `${pre}_open_sync_p50_ms`, undefined, '', { noRatio: true });
+  line(`incremental sync p99, measured client${where}`, `${pre}_open_sync_p99_ms`, undefined, '', { noRatio: true });
+  line(`the others' syncs p50${where}`, `${pre}_open_bg_sync_p50_ms`, undefined, '', { noRatio: true });
+  line(`the others' syncs p99${where}`, `${pre}_open_bg_sync_p99_ms`, undefined, '', { noRatio: true });
+  line(`syncs/s answered, against syncs/s offered${where}`, `${pre}_open_sync_per_s`, `${pre}_open_sync_offered_per_s`, 'offered');
+  line(`how late the generator's timer sent a sync, p99${where}`, `${pre}_open_send_lag_p99_ms`, undefined, '', { noRatio: true });
+}
+
 section('daybookd on PostgreSQL 15 (1 node; 2 nodes on one database), same workload, same run: PostgreSQL/SQLite');
 for (const [k, label] of [
   ['push_records_per_s', 'push, records/s'],
@@ -215,6 +229,10 @@ const x = (v) => (v === undefined ? undefined : `${fmtRatio(v)}×`);
   target('push: server CPU per record ≤ 1.15× one verify + one SQLite insert (issue 20)',
     cf15 === undefined ? undefined
       : `${x(cf15)} (${fmt(cpu, 'µs')} against ${fmt(1e6 / ver, 'µs')} + ${fmt(1e6 / ins, 'µs')})`, cf15 <= 1.15);
+  const op = get('daybook_open_sync_p99_ms'), oa = get('daybook_open_sync_per_s'), oo = get('daybook_open_sync_offered_per_s');
+  target('incremental sync p99 < 5 ms at 13,000 syncs/s offered, open loop, every sync answered at that rate (issue 20)',
+    has('daybook_open_sync_p99_ms') ? `${fmt(op, 'ms')} at ${fmt(oo, 'syncs/s')} offered, ${fmt(oa, 'syncs/s')} answered` : undefined,
+    op < 5 && oo >= 13000 && oa >= 0.99 * oo);
   const ss = get('daybook_sync_per_s');
   target('≥ 13k syncs/s with 64 syncing (issue 20)', has('daybook_sync_per_s') ? fmt(ss, 'syncs/s') : undefined, ss >= 13000);
   const cs = get('counselor_clients_s'), cm = get('counselor_clients_maxrss_kib');

@@ -720,6 +720,29 @@ sync_pull_shared(dbk_server *s, tc_account *a, tc_account *cl, size_t n, json_t 
     return st;
 }
 
+/* Makes the store refuse every read's audit row of stream (action 1 is a read), by a
+ * trigger named fault (restarts the server). */
+static void
+refuse_read_rows(dbk_server *s, const dbk_id *stream)
+{
+    char sql[600], hex[2 * DBK_ID_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, stream->b, DBK_ID_BYTES);
+    if (dbk_test_pg())
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$BEGIN RAISE EXCEPTION 'fault'; END$$;"
+                 "CREATE TRIGGER fault BEFORE INSERT ON audit FOR EACH ROW "
+                 "WHEN (NEW.stream = x'%s' AND NEW.action = 1) EXECUTE FUNCTION fault();",
+                 hex);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER fault BEFORE INSERT ON audit "
+                 "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
+                 "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
+                 hex);
+    edit_store(s, sql);
+}
+
 /*
  * A read's audit row and its charge against the reader are one unit. A sync whose
  * pull of one stream cannot write its audit row (a trigger on the store refuses that
@@ -734,7 +757,6 @@ test_sync_audit_row_and_charge_together(void **state)
     dbk_server *s = *state;
     tc_account co, cl[2];
     long long used0, rows0, used1, rows1, used2, rows2;
-    char sql[600], hex[2 * DBK_ID_BYTES + 1];
     json_t *r;
     dbk_id rec;
     bool pg = dbk_test_pg();
@@ -755,22 +777,8 @@ test_sync_audit_row_and_charge_together(void **state)
     assert_true(per_row > 0);
     assert_int_equal(used1 - used0, 2 * per_row);
 
-    /* The first client's stream: its read's audit row refused (action 1 is a read). */
-    sodium_bin2hex(hex, sizeof hex, cl[0].shared.b, DBK_ID_BYTES);
-    if (pg)
-        snprintf(sql, sizeof sql,
-                 "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS "
-                 "$$BEGIN RAISE EXCEPTION 'fault'; END$$;"
-                 "CREATE TRIGGER fault BEFORE INSERT ON audit FOR EACH ROW "
-                 "WHEN (NEW.stream = x'%s' AND NEW.action = 1) EXECUTE FUNCTION fault();",
-                 hex);
-    else
-        snprintf(sql, sizeof sql,
-                 "CREATE TRIGGER fault BEFORE INSERT ON audit "
-                 "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
-                 "BEGIN SELECT RAISE(ABORT, 'fault'); END;",
-                 hex);
-    edit_store(s, sql);
+    /* The first client's stream: its read's audit row refused. */
+    refuse_read_rows(s, &cl[0].shared);
     long st = sync_pull_shared(s, &co, cl, 2, &r);
     if (pg) {
         assert_true(st >= 500); /* the commit failed: nothing of the sync stored */
@@ -880,6 +888,90 @@ test_sync_pull_after_push_in_one_round_trip(void **state)
                    3, &n, &high, &epoch);
     assert_int_equal(n, 1);
     assert_int_equal(high, 4);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
+/*
+ * A sync that pushes into its owner's stream and pulls it back: on SQLite the read
+ * row's bytes are charged in the push's statement, before the pull knows whether it
+ * reads anything. The account is still charged for exactly the rows written: both
+ * rows when the pull reads; the write row alone when it reads nothing (a cursor past
+ * the head) or when its read row is refused (a trigger; SQLite only, as on
+ * PostgreSQL the refusal fails the commit). Without the give-back of an unwritten
+ * read row's bytes the last two charge one row too many.
+ */
+static void
+test_sync_own_read_charged_with_push(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    long long used0, rows0, used1, rows1;
+    int64_t high, epoch, head;
+    size_t n;
+    dbk_id rec;
+    json_t *r;
+
+    tc_new_counselor(s, &co, "Counselor R");
+    tc_new_client(s, &cl, &co);
+    /* What a record and its write row cost, and what a read row costs. */
+    reader_charges(s, &cl, &used0, &rows0);
+    dbk_id_random(&rec);
+    assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1}", NULL), 200);
+    reader_charges(s, &cl, &used1, &rows1);
+    assert_int_equal(rows1 - rows0, 1);
+    long long pushed = used1 - used0;
+    assert_int_equal(sync_pull_shared(s, &cl, &cl, 1, &r), 200);
+    json_decref(r);
+    reader_charges(s, &cl, &used0, &rows0);
+    assert_int_equal(rows0 - rows1, 1);
+    long long read = used0 - used1;
+    assert_true(pushed > read && read > 0);
+
+    /* Push and pull back: both rows, both charged. */
+    head = sync_push_pull(s, &cl, &cl.shared,
+                          json_pack("[{s:o}]", "envelope", shared_envelope(&cl, "{\"v\":2}")), 1,
+                          &n, &high, &epoch);
+    assert_int_equal(n, 1);
+    reader_charges(s, &cl, &used1, &rows1);
+    assert_int_equal(rows1 - rows0, 2);
+    assert_int_equal(used1 - used0, pushed + read);
+
+    /* A cursor past the head reads nothing: no read row, no read charge. */
+    sync_push_pull(s, &cl, &cl.shared,
+                   json_pack("[{s:o}]", "envelope", shared_envelope(&cl, "{\"v\":3}")), head + 1000,
+                   &n, &high, &epoch);
+    assert_int_equal(n, 0);
+    reader_charges(s, &cl, &used0, &rows0);
+    assert_int_equal(rows0 - rows1, 1);
+    if (used0 - used1 != pushed)
+        fail_msg("charged %lld bytes for one record and its write row (%lld)", used0 - used1,
+                 pushed);
+    if (dbk_test_pg()) {
+        tc_account_free(&cl);
+        tc_account_free(&co);
+        return;
+    }
+
+    /* The read row refused: the pull's entry fails, its charge with it. */
+    refuse_read_rows(s, &cl.shared);
+    json_t *body =
+        json_pack("{s:[{s:o, s:[{s:o}]}], s:[{s:o, s:I}]}", "push", "stream", tc_id(&cl.shared),
+                  "records", "envelope", shared_envelope(&cl, "{\"v\":4}"), "pull", "stream",
+                  tc_id(&cl.shared), "since", (json_int_t)head);
+    long st;
+    r = tc_req(s, &cl, "POST", "/v1/sync", body, &st);
+    assert_int_equal(st, 200);
+    assert_null(json_object_get(json_array_get(json_object_get(r, "push"), 0), "error"));
+    assert_non_null(json_object_get(json_array_get(json_object_get(r, "pull"), 0), "error"));
+    json_decref(r);
+    json_decref(body);
+    reader_charges(s, &cl, &used1, &rows1);
+    assert_int_equal(rows1 - rows0, 1);
+    if (used1 - used0 != pushed)
+        fail_msg("charged %lld bytes for one record and its write row (%lld)", used1 - used0,
+                 pushed);
+    edit_store(s, "DROP TRIGGER fault;");
     tc_account_free(&cl);
     tc_account_free(&co);
 }
@@ -2838,6 +2930,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_pull_after_push_in_one_round_trip, start, stop),
+        cmocka_unit_test_setup_teardown(test_sync_own_read_charged_with_push, start_unlimited,
+                                        stop),
         cmocka_unit_test_setup_teardown(test_sync_audit_row_and_charge_together, start_unlimited,
                                         stop),
         cmocka_unit_test_setup_teardown(test_no_plaintext_on_server_disk_or_logs, start, stop),

@@ -162,8 +162,9 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [Q_META_PUT] = "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
     [Q_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-    [Q_ACCOUNT_INSERT] = "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle,"
-                         " generation, counselor, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [Q_ACCOUNT_INSERT] =
+        "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle,"
+        " generation, counselor, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
     [Q_ACCOUNT_GET] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                       " counselor, created_at, used_bytes, grants_seq FROM accounts WHERE id = ?1",
     [Q_ACCOUNT_BUMP_GRANTS] = "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = ?1",
@@ -171,8 +172,9 @@ static const char *const sql_of[Q__COUNT] = {
                              " WHERE id = ?1",
     [Q_ACCOUNT_ADD_BYTES] = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1",
     [Q_ACCOUNT_USED] = "SELECT used_bytes FROM accounts WHERE id = ?1",
-    /* ?3 - ?2: the quota less the charge, both positive, so it cannot overflow. */
-    [Q_ACCOUNT_ADD_WITHIN] = "UPDATE accounts SET used_bytes = used_bytes + ?2"
+    /* ?3 - ?2: the quota less the checked charge, both positive, so it cannot overflow;
+     * ?4: the checked charge and bytes charged beside it unchecked (a read row). */
+    [Q_ACCOUNT_ADD_WITHIN] = "UPDATE accounts SET used_bytes = used_bytes + ?4"
                              " WHERE id = ?1 AND used_bytes <= ?3 - ?2",
     [Q_CLIENTS_OF] = "SELECT id, role, name, sign_pk, box_pk, login_pk, bundle, generation,"
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
@@ -183,7 +185,8 @@ static const char *const sql_of[Q__COUNT] = {
                      " counselor, created_at, used_bytes, grants_seq FROM accounts"
                      " WHERE role = 2 ORDER BY created_at",
     [Q_DISABLED_GET] = "SELECT disabled_at FROM disabled_accounts WHERE account = ?1",
-    [Q_DISABLED_PUT] = "INSERT OR IGNORE INTO disabled_accounts(account, disabled_at) VALUES (?1, ?2)",
+    [Q_DISABLED_PUT] =
+        "INSERT OR IGNORE INTO disabled_accounts(account, disabled_at) VALUES (?1, ?2)",
     [Q_DISABLED_DELETE] = "DELETE FROM disabled_accounts WHERE account = ?1",
     [Q_TOKENS_OF_ACCOUNT_DELETE] = "DELETE FROM tokens WHERE account = ?1",
     [Q_INVITE_INSERT] = "INSERT INTO invites(id, kind, secret_hash, counselor, name, created_at,"
@@ -300,6 +303,13 @@ struct sq_store {
     char dir[4096];        /* where daybook.db is */
     int last_err;          /* the last error of this transaction (map_rc), or DBK_OK */
     bool in_tx;            /* between dbk_store_tx_begin and its commit or rollback */
+    /* The audit chain's head as this transaction's last audit row left it, so the next
+     * row of the group chains on without reading it back (sq_audit_append). Forgotten
+     * when a transaction begins (another process may have written), ends, or rolls a
+     * job back, and when a row fails. */
+    bool audit_known;
+    int64_t audit_last;
+    unsigned char audit_hash[DBK_HASH_BYTES];
     int64_t reserve_bytes; /* 0: no reserve kept (admin commands) */
     atomic_bool full;      /* the reserve is used up: new records are refused */
     char file[4096];       /* the file opened, and its identity then (ping) */
@@ -1054,6 +1064,7 @@ sq_tx_begin(sq_store *st)
     int rc;
     st->sp_depth = 0;
     st->last_err = DBK_OK;
+    st->audit_known = false;
     st->changes_at_begin = sqlite3_total_changes64(st->db);
     rc = exec_q(st, Q_BEGIN);
     st->in_tx = rc == DBK_OK;
@@ -1112,6 +1123,7 @@ sq_tx_commit(sq_store *st)
     if (rc == DBK_OK)
         rc = exec_q(st, Q_COMMIT);
     st->in_tx = !sqlite3_get_autocommit(st->db); /* a failed COMMIT leaves it open */
+    st->audit_known = false;
     if (rc == DBK_OK && seen)
         seen_committed(st);
     return rc;
@@ -1123,6 +1135,7 @@ sq_tx_rollback(sq_store *st)
     if (!sqlite3_get_autocommit(st->db))
         exec(st, "ROLLBACK");
     st->in_tx = false;
+    st->audit_known = false;
 }
 
 static int
@@ -1154,6 +1167,7 @@ sq_sp_release(sq_store *st)
 static void
 sq_sp_rollback(sq_store *st)
 {
+    st->audit_known = false; /* the job's rows, if any, are undone */
     if (tx_open(st) != DBK_OK)
         return; /* nothing left to roll back */
     if (exec_q(st, Q_ROLLBACK_TO) != DBK_OK) {
@@ -1406,8 +1420,19 @@ sq_bump_grants_seq(sq_store *st, const dbk_id *id)
     return run(st, s);
 }
 
+static int sq_charge_more(sq_store *st, const dbk_id *id, int64_t bytes, int64_t more,
+                          int64_t quota);
+
 static int
 sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
+{
+    return sq_charge_more(st, id, bytes, 0, quota);
+}
+
+/* bytes checked against the quota, and more (>= 0) added in the same statement without
+ * the check: refused, nothing is charged. */
+static int
+sq_charge_more(sq_store *st, const dbk_id *id, int64_t bytes, int64_t more, int64_t quota)
 {
     /* A push charges two or three times (its records, its audit row, a read's audit
      * row). Where a quota can refuse, the check and the charge are one statement;
@@ -1418,6 +1443,7 @@ sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
         bind_id(w, 1, id);
         sqlite3_bind_int64(w, 2, bytes);
         sqlite3_bind_int64(w, 3, quota);
+        sqlite3_bind_int64(w, 4, bytes + more);
         if ((rc = run(st, w)) != DBK_OK)
             return rc;
         if (sqlite3_changes(st->db) == 1)
@@ -1431,7 +1457,7 @@ sq_charge(sq_store *st, const dbk_id *id, int64_t bytes, int64_t quota)
     }
     PREP(s, Q_ACCOUNT_ADD_BYTES);
     bind_id(s, 1, id);
-    sqlite3_bind_int64(s, 2, bytes);
+    sqlite3_bind_int64(s, 2, bytes + more);
     if ((rc = run(st, s)) != DBK_OK)
         return rc;
     return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_NOT_FOUND;
@@ -2190,10 +2216,12 @@ sq_push(sq_store *st, dbk_push_batch *b)
      * what two would: the records adding bytes, the total is checked as the audit row's
      * charge was. A push that shrinks its records is charged twice, as before: its audit
      * row is checked against the quota after the shrink, which one unchecked negative
-     * charge would skip. */
+     * charge would skip. A read row the caller is about to write (also_charge_free)
+     * rides along unchecked, as its own charge would be. */
     b->also_charged = b->also_charge > 0 && added >= 0;
-    if ((rc = sq_charge(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer,
-                        b->also_charged ? added + b->also_charge : added, b->quota)) != DBK_OK)
+    if ((rc = sq_charge_more(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer,
+                             b->also_charged ? added + b->also_charge : added,
+                             b->also_charged ? b->also_charge_free : 0, b->quota)) != DBK_OK)
         return rc;
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
@@ -2244,7 +2272,12 @@ sq_audit_append(sq_store *st, dbk_audit_entry *e)
     int64_t last = 0;
     int rc;
 
-    {
+    /* Within one open transaction nothing but this connection writes the table: the
+     * head the last row of it left is the head (a group writes two rows a sync). */
+    if (st->audit_known && st->in_tx && !sqlite3_get_autocommit(st->db)) {
+        last = st->audit_last;
+        memcpy(last_hash, st->audit_hash, DBK_HASH_BYTES);
+    } else {
         PREP(l, Q_AUDIT_LAST);
         rc = one(st, l);
         if (rc == DBK_OK) {
@@ -2272,7 +2305,13 @@ sq_audit_append(sq_store *st, dbk_audit_entry *e)
     sqlite3_bind_int64(s, 13, e->seq_to);
     sqlite3_bind_blob(s, 14, e->prev, DBK_HASH_BYTES, SQLITE_STATIC);
     sqlite3_bind_blob(s, 15, e->hash, DBK_HASH_BYTES, SQLITE_STATIC);
-    return run(st, s);
+    rc = run(st, s);
+    st->audit_known = rc == DBK_OK && st->in_tx;
+    if (st->audit_known) {
+        st->audit_last = e->index;
+        memcpy(st->audit_hash, e->hash, DBK_HASH_BYTES);
+    }
+    return rc;
 }
 
 static void
