@@ -1023,10 +1023,10 @@ drop_role_sql(struct fx *f, char *sql, size_t n)
 /* A new device of the client, made by 'daybook login' into home2 (under the pair's
  * directory): what its first 'daybook sync --json' counts as its own streams with
  * nothing seen and no signed head (withheld.own_unseen), *said whether it said so in
- * words. */
+ * words (or, withheld not NULL, that records are withheld: *withheld, withheld.records). */
 static int
-own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
-                         bool *role_checked)
+own_withheld_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
+                           bool *role_checked, long *withheld)
 {
     char home2[4300];
     dbk_run_result r;
@@ -1039,11 +1039,15 @@ own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool 
         fail_msg("login: exit %d: %s", r.status, r.err);
     dbk_run_result_free(&r);
     r = tc_cli("--json", "sync", NULL);
-    *said = strstr(r.err, "cannot tell whether the server withholds them") != NULL;
+    *said = strstr(r.err, "cannot tell whether the server withholds them") != NULL ||
+            (withheld != NULL && strstr(r.err, "the server is withholding them") != NULL);
     j = json_loads(r.out, 0, NULL);
     if (j == NULL)
         fail_msg("sync --json: exit %d: %s", r.status, r.err);
     int n = (int)json_integer_value(json_object_get(json_object_get(j, "withheld"), "own_unseen"));
+    if (withheld != NULL)
+        *withheld =
+            (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
     json_decref(j);
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
@@ -1055,6 +1059,12 @@ own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool 
     return n;
 }
 
+static int
+own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
+                         bool *role_checked)
+{
+    return own_withheld_of_new_device(f, link, name, said, role_checked, NULL);
+}
 /* A second device of the client facing a server that withholds the client's own shared
  * stream whole, records and head (proto/TRUST.md T12): its sync says it cannot tell.
  * And no wolf cried: a second device of an account that wrote nothing there, before,
@@ -1075,8 +1085,11 @@ test_own_stream_withheld_whole(void **state)
     client_shared_hex(f, sh, hh);
     snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", sh);
     turn_server(f, sql);
-    int told = own_unseen_of_new_device(f, link, "withheld", &said_withheld, &checked_withheld);
-    int leaked = told == 0 || !said_withheld;
+    long records;
+    int told = own_withheld_of_new_device(f, link, "withheld", &said_withheld, &checked_withheld,
+                                          &records);
+    /* The private stream's head counts the shared stream's records: told withheld. */
+    int leaked = (told == 0 && records == 0) || !said_withheld;
     /* Then every record of the client's withheld, its role record with them: both streams
      * 'cannot tell', and the role the server's word, said so. */
     snprintf(sql, sizeof sql,
@@ -1088,12 +1101,13 @@ test_own_stream_withheld_whole(void **state)
     dbk_report("malicious server: the client's own stream withheld whole from a new device",
                "the server drops every record of the client's shared stream, its head with "
                "them, then the client signs in on a new device with 'daybook login'",
-               "streams said 'cannot tell': %d%s; withheld and not told (leaked): %d; a new "
+               "streams said 'cannot tell': %d, records told withheld: %ld%s; withheld and "
+               "not told (leaked): %d; a new "
                "device of the account before it wrote, the server honest: %d said (wolf "
                "cried)%s; every record withheld: %d streams said 'cannot tell', the role "
                "said unchecked: %s",
-               told, said_withheld ? " in words" : "", leaked, wolf, said_honest ? " in words" : "",
-               bare, checked_bare ? "no" : "yes");
+               told, records, said_withheld ? " in words" : "", leaked, wolf,
+               said_honest ? " in words" : "", bare, checked_bare ? "no" : "yes");
     assert_int_equal(leaked, 0);
     assert_int_equal(wolf, 0);
     assert_false(said_honest);
@@ -1601,6 +1615,76 @@ test_first_head_served_again(void **state)
 }
 
 /*
+ * One's own stream served to a new device as it was made (proto/TRUST.md T12): the
+ * server keeps the client's shared stream as it was after its first sync (its first
+ * head, records 0), the client writes 2 entries and syncs, the server puts the old
+ * stream back and serves the private stream as it is. A new device of the client holds
+ * 0 of its shared stream and a signed count of 0: it must tell the entries withheld
+ * (the account's private stream signs how many its shared stream holds), never call
+ * the stream complete, as if the account had never written there.
+ */
+static void
+test_own_first_head_served_again(void **state)
+{
+    struct fx *f = *state;
+    char cs[33], csh[33], sql[600], link[512];
+    const int written = 2;
+    bool said;
+
+    login_link_of(f->p.client_home, link); /* the first heads pushed */
+    client_shared_hex(f, cs, csh);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < written; i++)
+        cli_ok("journal", "-m", "written after the backup");
+    cli_ok("sync", NULL, NULL);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
+    long long before = server_int(f, sql);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s';"
+             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
+             cs);
+    turn_server(f, sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
+    long long after = server_int(f, sql);
+
+    char home2[4300];
+    snprintf(home2, sizeof home2, "%s/own-new", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    int login_status = r.status;
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *w = json_object_get(j, "withheld");
+    long told = (long)json_integer_value(json_object_get(w, "records"));
+    long unseen = (long)json_integer_value(json_object_get(w, "own_unseen"));
+    int status = r.status;
+    said = strstr(r.err, "withhold") != NULL;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    long gone = (long)(before - after); /* the head's revision is one record either way */
+    long leaked = told >= gone || unseen > 0 ? 0L : gone - told;
+
+    dbk_report("malicious server: one's own stream served to a new device as it was made",
+               "the server keeps the client's shared stream as it was after its first sync "
+               "(its first head, records 0), the client writes 2 entries and syncs, the "
+               "server puts the old stream back; the client signs in on a new device and syncs",
+               "records of the shared stream on the server (its head with them) %lld, served "
+               "back %lld; login exit %d; the new device's sync exit %d%s, withheld.records "
+               "%ld, own_unseen %ld; own entries withheld and neither told nor 'cannot tell' "
+               "(leaked): %ld",
+               before, after, login_status, status, said ? " with a warning" : "", told, unseen,
+               leaked);
+    assert_int_equal(login_status, 0);
+    assert_int_equal(leaked, 0);
+    assert_true(said);
+}
+
+/*
  * An entry written while a sync runs (T12, the head signed at sync). The client has
  * more entries waiting than one round pushes (200); its sync signs the head, and the
  * first round's request is stalled on its way (the proxy) while the client logs a
@@ -1679,6 +1763,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_first_head_withheld, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_records_disagree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_record_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_first_head_served_again, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
