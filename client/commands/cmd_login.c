@@ -213,10 +213,17 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
 static int
 check_role(dbk_session *s, bool *wrong)
 {
-    int signed_role;
-    int rc = dbk_role_signed(s, &signed_role);
+    int signed_role, implied;
+    int rc = dbk_role_signed(s, &signed_role, &implied);
 
     *wrong = false;
+    if (rc == DBK_E_NOT_FOUND && implied != DBK_ROLE_NONE && implied != s->role) {
+        /* No role record, but what the account signed is another role's (book/role.h). */
+        dbk_out_role_unsupported(s->role, implied);
+        fprintf(stderr, "daybook: this device was not signed in and keeps nothing.\n");
+        *wrong = true;
+        return DBK_OK;
+    }
     if (rc == DBK_OK && signed_role == s->role)
         return dbk_local_del(s->L, "role_unsigned");
     if (rc == DBK_OK || rc == DBK_E_CONFLICT) {

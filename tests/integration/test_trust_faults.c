@@ -1287,12 +1287,17 @@ static void
 test_role_unchecked_counselor_invites(void **state)
 {
     struct fx *f = *state;
-    char link[512], hc[33], sql[800], home2[4300];
+    char link[512], hc[33], sql[800], home2[4300], cp[33], chd[33];
     int st;
     bool checked;
 
     login_link_of(f->p.client_home, link);
-    drop_role_sql(f, sql, sizeof sql);
+    /* The role record withheld, and the pin record with it: a client's pin of its
+     * counselor says the account is a client's, and a login refuses a counselor's role
+     * then (book/role.h). */
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';", cp,
+             chd);
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
              "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
              DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
@@ -1448,8 +1453,9 @@ profile_sql(struct fx *f, const char *name, const char *sql)
 /*
  * Two role records that disagree (proto/TRUST.md T13). A device of the client from
  * before this rule whose login took the server's word 'counselor' (here: a second
- * device turned so, its marks removed, and the account's record out of its profile)
- * syncs before it holds a role record: it signs 'counselor' (the limit TRUST.md says).
+ * device turned so, its marks removed, and the account's private records out of its
+ * profile, so that none contradicts the role) syncs before it holds a role record: it
+ * signs 'counselor' (the limit TRUST.md says).
  * Then a new device must be refused at login, never take either; and a device of the
  * account from before this rule that holds both records when it first signs must say
  * they disagree, never go quiet.
@@ -1468,11 +1474,12 @@ test_role_records_disagree(void **state)
     own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
     assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
     assert_int_equal(role_of_new_device(f, link, "late", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    /* Its private records out of its profile, the pin record with the role record: no
+     * record of the account's contradicts the role it then signs (book/role.h). */
     snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
-             "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';"
              "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
-             cp, chd, cp, chd);
+             cp, chd);
     profile_sql(f, "wrong", sql);
     snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
     setenv("DAYBOOK_HOME", home2, 1);
@@ -1510,6 +1517,113 @@ test_role_records_disagree(void **state)
     assert_int_equal(role_new, 0);
     assert_true(late_warned);
     assert_int_not_equal(late_status, 0);
+}
+
+/*
+ * A device from before T13 given a false role, whose account's records contradict it
+ * (proto/TRUST.md T13): a second device of the client whose login took the server's
+ * word 'counselor' (its marks removed, the account's role record out of its profile, as
+ * before the account held one) syncs. It holds the pin of its counselor that the
+ * account signed at enrollment: a counselor's account enrolls with no counselor, so it
+ * must sign no 'counselor' role record for the account, and say why.
+ */
+static void
+test_role_old_device_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], sql[600], home2[4300];
+    int st;
+    bool checked;
+    dbk_session s;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
+             "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
+             "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
+             cp, chd, cp, chd);
+    profile_sql(f, "wrong", sql);
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    dbk_session_close(&s);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
+    long long before = server_int(f, sql);
+    int warned = 0, fails = 0;
+    for (int i = 0; i < 2; i++) {
+        dbk_run_result r = tc_cli("sync", NULL);
+        warned += strstr(r.err, "what your account already signed is a client's") != NULL;
+        fails += r.status != 0;
+        dbk_run_result_free(&r);
+    }
+    long long after = server_int(f, sql);
+    int role_new = role_of_new_device(f, link, "after", &st, &checked, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role, "
+               "its account's records contradicting it",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' syncs twice, holding the account's pin of its counselor but not "
+               "its role record; then a new device signs in",
+               "syncs that warned: %d of 2, that exited 1: %d; the new device's login exit %d, "
+               "role %d; role records signed for the false role (leaked): %lld",
+               warned, fails, st, role_new, after - before);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(warned, 2);
+    assert_int_equal(fails, 2);
+    assert_int_equal(role_new, DBK_ROLE_CLIENT);
+}
+
+/*
+ * The role record withheld and the other role named (proto/TRUST.md T13): the server
+ * drops the client's role record and names its account a counselor's; a new device of
+ * the client signs in. With no role record it took the server's word, unchecked; but the
+ * account's pin of its counselor, signed at enrollment, is a client's: the login must
+ * keep no counselor's profile.
+ */
+static void
+test_role_withheld_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], hc[33], sql[800];
+    int st;
+    bool warned;
+
+    login_link_of(f->p.client_home, link);
+    drop_role_sql(f, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    char home2[4300];
+    snprintf(home2, sizeof home2, "%s/contradicted", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    st = r.status;
+    warned = strstr(r.err, "what your account already signed is a client's") != NULL;
+    dbk_run_result_free(&r);
+    int role = 0;
+    dbk_session s;
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the role record withheld, the other role named, the "
+               "account's records contradicting it",
+               "the server drops the client's role record and names its account a "
+               "counselor's; the client signs in on a new device (the account's pin of its "
+               "counselor, from enrollment, reaches it)",
+               "login exit %d%s; role kept %d; devices kept as a counselor's (leaked): %d", st,
+               warned ? " with a warning" : "", role, role == DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(role, DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(st, 0);
+    assert_true(warned);
 }
 
 /*
@@ -1764,6 +1878,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_records_disagree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_record_withheld, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_first_head_served_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_old_device_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
