@@ -107,10 +107,12 @@ report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
                    "'daybook share'.\n", name, day);
         else
             printf("%s stopped sharing on %s (%s). What you already read stays on this "
-                   "device.\n",
+                   "device. If %s shared again since, the server could be withholding it: "
+                   "this device cannot tell; ask in session.\n",
                    name, day,
                    end_signed ? "signed by the client"
-                              : "the server's word; not signed by the client");
+                              : "the server's word; not signed by the client",
+                   name);
     }
     json_decref(aliases);
 }
