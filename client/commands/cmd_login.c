@@ -95,18 +95,30 @@ static int
 pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
 {
     unsigned char srv_s[32], srv_b[32];
-    size_t pinned, conflicts, n;
+    size_t records, pinned, conflicts, n;
     dbk_id c;
     int rc;
 
     *refused = false;
     if (dbk_local_get(s->L, "counselor", c.b, 16, &n) != DBK_OK || n != 16)
         return DBK_OK;
-    if ((rc = dbk_pins_restore(s, &pinned, &conflicts)) != DBK_OK)
+    if ((rc = dbk_pins_restore(s, &records, &pinned, &conflicts)) != DBK_OK)
         return rc;
     if ((rc = dbk_sync_account_keys(s, &c, srv_s, srv_b)) != DBK_OK)
         return rc;
     rc = dbk_trust_listed_keys(s, &c, srv_s, srv_b);
+    if (rc == DBK_E_NOT_FOUND && records > 0) {
+        /* The account pinned a counselor (its pin records, just restored) and the server
+         * names another, none of them: its key is not taken on first use
+         * (proto/TRUST.md T11). */
+        fprintf(stderr,
+                "daybook: WARNING: the server names a counselor for your account whose key "
+                "your account never checked: the counselor you enrolled with is another. "
+                "This device takes no key for the one the server names and shares nothing "
+                "with it. Tell your counselor and the clinic.\n");
+        *refused = true;
+        return DBK_OK;
+    }
     if (rc == DBK_E_NOT_FOUND && withheld > 0) {
         /* No pin record, and the account's signed heads count records the server did not
          * send (proto/TRUST.md T12): the pin record may be among them, so the listed key

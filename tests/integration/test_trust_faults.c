@@ -1627,6 +1627,64 @@ test_role_withheld_contradicted(void **state)
 }
 
 /*
+ * Another counselor named at a second device's login (proto/TRUST.md T11): the server
+ * makes an account of its own (its keys) and names it the client's counselor; the client
+ * signs in on a new device. The account's pin record names the counselor it enrolled
+ * with: the new device must not pin the server's counselor on first use, as for an
+ * account that never wrote a pin record, and must say so.
+ */
+static void
+test_second_device_other_counselor(void **state)
+{
+    struct fx *f = *state;
+    unsigned char x_s[32], x_b[32];
+    char sql[1200], hs[65], hb[65], hx[33], hk[33], hc[33], link[512], home2[4300];
+    char xt[DBK_ID_TEXT_LEN + 1];
+    dbk_id x;
+    dbk_session s;
+
+    login_link_of(f->p.client_home, link);
+    dbk_id_random(&x);
+    dbk_id_to_text(&x, xt);
+    randombytes_buf(x_s, 32);
+    randombytes_buf(x_b, 32);
+    sodium_bin2hex(hs, sizeof hs, x_s, 32);
+    sodium_bin2hex(hb, sizeof hb, x_b, 32);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle, "
+             "generation, counselor, created_at) SELECT x'%s', %d, 'Mallory Stand-In', x'%s', "
+             "x'%s', login_pk, bundle, 1, NULL, created_at FROM accounts WHERE id = x'%s';"
+             "UPDATE accounts SET counselor = x'%s' WHERE id = x'%s';",
+             hex_of(xt, hx), DBK_ROLE_COUNSELOR, hs, hb, hex_of(f->p.counselor_id, hk), hx,
+             hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+
+    snprintf(home2, sizeof home2, "%s/other-counselor", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    int status = r.status;
+    bool said = strstr(r.err, "never checked") != NULL;
+    dbk_run_result_free(&r);
+    int planted = 0;
+    if (dbk_session_open(&s, false) == 0) {
+        unsigned char got[32];
+        planted = dbk_trust_pinned(&s, &x, got, NULL) == 0;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: another counselor named at a second device's login",
+               "the server makes an account with keys of its own and names it the client's "
+               "counselor; the client signs in on a new device (its pin record names the "
+               "counselor it enrolled with)",
+               "login exit %d%s; the server's counselor pinned on first use (leaked): %d",
+               status, said ? " with a warning" : "", planted);
+    assert_int_equal(planted, 0);
+    assert_true(said);
+    assert_int_not_equal(status, 0);
+}
+
+/*
  * The pin record withheld (proto/TRUST.md T11, T12): the server drops every record of
  * the client's private stream but its head (the pin record and the role record), and
  * swaps the counselor's keys for its own; then the client signs in on a new device. The
@@ -1880,6 +1938,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_own_first_head_served_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_old_device_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
