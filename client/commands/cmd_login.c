@@ -369,6 +369,26 @@ login_new_device(dbk_ctx *ctx, const char *link)
     return refused ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 
+/* The token a login answered (held in s->token_mem, not stored) opens this account: the
+ * account the server serves with it lists this account's own signing key. Another
+ * account's is refused and said, and the device keeps its old token. */
+static int
+token_is_ours(dbk_session *s, const char *token)
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES], listed_pk[32];
+    json_t *acct = NULL;
+    int rc;
+
+    snprintf(s->token_mem, sizeof s->token_mem, "%s", token ? token : "");
+    if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK &&
+        (rc = dbk_trust_own_account(s, listed_pk)) != DBK_OK)
+        fprintf(stderr, "daybook: WARNING: the server answered this login with another "
+                        "account's access: this device keeps its own and stays signed out. "
+                        "Tell the clinic.\n");
+    json_decref(acct);
+    return rc;
+}
+
 /* This device again: a new token; after a server restore, re-send everything. */
 static int
 login_again(dbk_ctx *ctx)
@@ -389,8 +409,8 @@ login_again(dbk_ctx *ctx)
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
         (rc = dbk_sync_login_finish(&s, ch, sig, &resp)) != DBK_OK)
         goto out;
-    if ((rc = dbk_net_set_token(&s, json_string_value(json_object_get(resp, "token")))) !=
-        DBK_OK)
+    if ((rc = token_is_ours(&s, json_string_value(json_object_get(resp, "token")))) != DBK_OK ||
+        (rc = dbk_net_set_token(&s, s.token_mem)) != DBK_OK)
         goto out;
     {
         int64_t gen = json_integer_value(json_object_get(resp, "restore_generation"));

@@ -1626,6 +1626,121 @@ test_role_withheld_contradicted(void **state)
     assert_true(warned);
 }
 
+/* One integer the profile under home answers to sql. */
+static long long
+profile_int(const char *home, const char *sql)
+{
+    char path[4300];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* What the client's profile under home believes: streams and grants it holds, whose
+ * streams, its role; as one line for the report and a count of what differs from b. */
+struct belief {
+    long long streams, not_own_or_counselor, grants, role;
+};
+
+static void
+belief_of(struct fx *f, const char *home, struct belief *b)
+{
+    char sql[300], c[33], k[33];
+    b->streams = profile_int(home, "SELECT count(*) FROM streams");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM streams WHERE owner != x'%s' AND owner != x'%s'",
+             hex_of(f->p.client_id, c), hex_of(f->p.counselor_id, k));
+    b->not_own_or_counselor = profile_int(home, sql);
+    b->grants = profile_int(home, "SELECT count(*) FROM grants");
+    b->role = profile_int(home, "SELECT value FROM meta WHERE key = 'role'");
+}
+
+/*
+ * Another account's token at login (proto/TRUST.md T3, T13; the token is no trust
+ * anchor): the server hands each token it makes the counselor's account (a trigger on
+ * its tokens). The client's device signs in again ('daybook login') and syncs; a new
+ * device of the client signs in with the client's link. What the client's devices
+ * believe must be what the account signed: no stream, grant or role of the
+ * counselor's account taken as the client's, and a new device keeps no profile; nor may
+ * the device say it is signed in on a token that serves another account.
+ */
+static void
+test_login_other_accounts_token(void **state)
+{
+    struct fx *f = *state;
+    char sql[900], k[33], link[512], home2[4300];
+    struct belief before, after;
+
+    login_link_of(f->p.client_home, link);
+    cli_ok("journal", "-m", "written before the swap");
+    cli_ok("sync", NULL, NULL);
+    belief_of(f, f->p.client_home, &before);
+    hex_of(f->p.counselor_id, k);
+    if (dbk_test_pg())
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION swap() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                 "NEW.account := '\\x%s'::bytea; RETURN NEW; END$$;"
+                 "CREATE TRIGGER swap BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION "
+                 "swap();",
+                 k);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER swap AFTER INSERT ON tokens BEGIN UPDATE tokens SET account = "
+                 "x'%s' WHERE hash = NEW.hash; END;",
+                 k);
+    turn_server(f, sql);
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_run_result r = tc_cli("login", NULL);
+    int again = r.status;
+    bool warned = strstr(r.err, "another account's access") != NULL;
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "sync", NULL);
+    int sync_status = r.status;
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "log", NULL);
+    int log_status = r.status;
+    dbk_run_result_free(&r);
+    belief_of(f, f->p.client_home, &after);
+    int moved = (after.streams != before.streams) + (after.not_own_or_counselor != 0) +
+                (after.grants != before.grants) + (after.role != before.role);
+
+    snprintf(home2, sizeof home2, "%s/swapped", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int fresh = r.status;
+    dbk_run_result_free(&r);
+    long long kept = profile_int(home2, "SELECT count(*) FROM meta");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: another account's token at login",
+               "the server makes every new token the counselor's account's; the client's "
+               "device signs in again and syncs, and a new device of the client signs in",
+               "login again exit %d%s, sync exit %d, log exit %d; streams %lld -> %lld, "
+               "grants %lld -> %lld, role %lld -> %lld, others' streams %lld; the new "
+               "device's login exit %d, profile kept: %s; beliefs moved by the other "
+               "account's token, or 'signed in' on it (leaked): %d",
+               again, warned ? " with a warning" : "", sync_status, log_status, before.streams,
+               after.streams, before.grants, after.grants, before.role, after.role,
+               after.not_own_or_counselor, fresh, kept > 0 ? "yes" : "no",
+               moved + (kept > 0) + (again == 0));
+    assert_int_equal(moved, 0);
+    assert_int_not_equal(again, 0);
+    assert_true(warned);
+    assert_true(kept <= 0);
+    assert_int_not_equal(fresh, 0);
+}
+
 /*
  * Another counselor named at a second device's login (proto/TRUST.md T11): the server
  * makes an account of its own (its keys) and names it the client's counselor; the client
@@ -1938,6 +2053,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_own_first_head_served_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_old_device_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
     };
     if (dbk_init() != 0)
