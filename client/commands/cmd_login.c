@@ -81,6 +81,20 @@ learn_counselor(dbk_session *s, json_t *account)
     return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
+/* Whether this device holds no record of the account's private stream but its head
+ * (none came, or only a head served back as the stream was made): where the pin record
+ * would be. A store that cannot be read says yes. */
+static bool
+private_empty(dbk_session *s)
+{
+    dbk_local_stream st;
+    dbk_id head;
+    if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &st) != DBK_OK)
+        return true;
+    dbk_trust_head_id(&st.id, &head);
+    return dbk_local_record_count(s->L, &st.id, &head) <= 0;
+}
+
 /*
  * The counselor's keys on a second device (proto/TRUST.md T11): pinned from the pin
  * records the first device wrote into this account's private stream (just pulled), and
@@ -88,8 +102,9 @@ learn_counselor(dbk_session *s, json_t *account)
  * keeps the keys the account checked. An account enrolled before pin records existed
  * has none: then the server's signing key is pinned on first use, as before, and
  * 'daybook verify' confirms it; unless the account's heads count records withheld from
- * this device (withheld), the pin record perhaps among them: then nothing is pinned and
- * *keep_none says the caller keeps no profile.
+ * this device (withheld), or none of its private stream came (private_empty), the pin
+ * record perhaps among them: then nothing is pinned and *keep_none says the caller keeps
+ * no profile.
  */
 static int
 pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
@@ -119,17 +134,23 @@ pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
         *refused = true;
         return DBK_OK;
     }
-    if (rc == DBK_E_NOT_FOUND && withheld > 0) {
+    if (rc == DBK_E_NOT_FOUND && (withheld > 0 || private_empty(s))) {
         /* No pin record, and the account's signed heads count records the server did not
-         * send (proto/TRUST.md T12): the pin record may be among them, so the listed key
-         * is not taken on first use. */
-        fprintf(stderr,
-                "daybook: WARNING: the server withholds %zu of your account's records from "
-                "this device, perhaps the one that holds your counselor's checked key: this "
-                "device takes no key for your counselor from the server, was not signed in "
-                "and keeps nothing. Sync your other device and try again; if it goes on, "
-                "tell the clinic.\n",
-                withheld);
+         * send, or none of its private stream came (proto/TRUST.md T12: a device cannot
+         * tell that stream withheld whole): the pin record may be among them, so the
+         * listed key is not taken on first use. */
+        if (withheld > 0)
+            fprintf(stderr,
+                    "daybook: WARNING: the server withholds %zu of your account's "
+                    "records from this device, ",
+                    withheld);
+        else
+            fprintf(stderr, "daybook: WARNING: none of your account's private records reached "
+                            "this device (the server may withhold them), ");
+        fprintf(stderr, "perhaps the one that holds your counselor's checked key: this device "
+                        "takes no key for your counselor from the server, was not signed in "
+                        "and keeps nothing. Sync your other device and try again; if it goes "
+                        "on, tell the clinic.\n");
         *keep_none = true;
         return DBK_OK;
     }
