@@ -1487,6 +1487,39 @@ profile_sql(struct fx *f, const char *name, const char *sql)
     sqlite3_close(db);
 }
 
+/* A device of the client from before T13 whose login took the server's word 'counselor':
+ * a second device ("wrong", by link) turned so, its marks removed and the account's role
+ * record (all_private: every private record) out of its profile. DAYBOOK_HOME is left on
+ * it; cp, chd: the client's private stream and its head, in hex. */
+static void
+old_device_as_counselor(struct fx *f, const char *link, bool all_private, char cp[33], char chd[33])
+{
+    char sql[600], home2[4300];
+    int st;
+    bool checked;
+    dbk_session s;
+
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    if (all_private)
+        snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';",
+                 cp, chd);
+    else
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = "
+                 "(SELECT max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');",
+                 cp, chd, cp, chd);
+    profile_sql(f, "wrong", sql);
+    profile_sql(
+        f, "wrong",
+        "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');");
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    dbk_session_close(&s);
+}
+
 /*
  * Two role records that disagree (proto/TRUST.md T13). A device of the client from
  * before this rule whose login took the server's word 'counselor' (here: a second
@@ -1504,25 +1537,13 @@ test_role_records_disagree(void **state)
     char link[512], cp[33], chd[33], sql[600], home2[4300];
     int st;
     bool checked;
-    dbk_session s;
     dbk_run_result r;
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
     assert_int_equal(role_of_new_device(f, link, "late", &st, &checked, NULL), DBK_ROLE_CLIENT);
     /* Its private records out of its profile, the pin record with the role record: no
      * record of the account's contradicts the role it then signs (book/role.h). */
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';"
-             "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
-             cp, chd);
-    profile_sql(f, "wrong", sql);
-    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    assert_int_equal(dbk_session_open(&s, false), 0);
-    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
-    dbk_session_close(&s);
+    old_device_as_counselor(f, link, true, cp, chd);
     r = tc_cli("sync", NULL); /* signs 'counselor': none held */
     dbk_run_result_free(&r);
     snprintf(sql, sizeof sql,
@@ -1568,25 +1589,12 @@ static void
 test_role_old_device_contradicted(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], sql[600], home2[4300];
+    char link[512], cp[33], chd[33], sql[600];
     int st;
     bool checked;
-    dbk_session s;
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
-             "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
-             "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
-             cp, chd, cp, chd);
-    profile_sql(f, "wrong", sql);
-    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    assert_int_equal(dbk_session_open(&s, false), 0);
-    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
-    dbk_session_close(&s);
+    old_device_as_counselor(f, link, false, cp, chd);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
     long long before = server_int(f, sql);
@@ -1823,6 +1831,30 @@ test_second_device_other_counselor(void **state)
     assert_int_not_equal(status, 0);
 }
 
+/* The server drops the client's private records (its head too unless keep_head) and
+ * swaps the counselor's keys for its own; a new device of the client signs in into the
+ * pair's directory/name: whether it pinned the server's keys for the counselor, *status
+ * its exit, *said whether its stderr holds words. */
+static bool
+private_dropped_pins(struct fx *f, bool keep_head, const char *name, const char *words, int *status,
+                     bool *said)
+{
+    unsigned char fake_s[32], fake_b[32];
+    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512];
+    dbk_id counselor;
+
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    fake_keys(fake_s, fake_b, hs, hb);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND (%d = 0 OR record != x'%s');"
+             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             cp, keep_head, chd, hs, hb, hex_of(f->p.counselor_id, hex));
+    turn_server(f, sql);
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
+    return new_device_pins(f, link, name, words, &counselor, fake_s, status, said);
+}
+
 /*
  * The pin record withheld (proto/TRUST.md T11, T12): the server drops every record of
  * the client's private stream but its head (the pin record and the role record), and
@@ -1834,25 +1866,9 @@ static void
 test_pin_record_withheld(void **state)
 {
     struct fx *f = *state;
-    unsigned char fake_s[32];
-    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512];
-    dbk_id counselor;
-
-    login_link_of(f->p.client_home, link);
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    unsigned char fake_b[32];
-    fake_keys(fake_s, fake_b, hs, hb);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';"
-             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
-             cp, chd, hs, hb, hex_of(f->p.counselor_id, hex));
-    turn_server(f, sql);
-
     int status;
     bool said;
-    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
-    int planted =
-        new_device_pins(f, link, "pinless", "withholds", &counselor, fake_s, &status, &said);
+    int planted = private_dropped_pins(f, true, "pinless", "withholds", &status, &said);
 
     dbk_report("malicious server: the pin record withheld from a second device",
                "the server drops the client's pin and role records (its private stream but "
@@ -1863,6 +1879,32 @@ test_pin_record_withheld(void **state)
     assert_int_equal(planted, 0);
     assert_true(said);
     assert_int_not_equal(status, 0);
+}
+
+/* The server keeps the client's shared stream as it is (after a sync of the client:
+ * its first head pushed), the client writes written entries and syncs, the server puts
+ * the old stream back. *before, *after: the stream's records on the server then. */
+static void
+shared_served_as_made(struct fx *f, int written, long long *before, long long *after)
+{
+    char cs[33], csh[33], sql[600];
+    client_shared_hex(f, cs, csh);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < written; i++)
+        cli_ok("journal", "-m", "written after the backup");
+    cli_ok("sync", NULL, NULL);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
+    *before = server_int(f, sql);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s';"
+             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
+             cs);
+    turn_server(f, sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
+    *after = server_int(f, sql);
 }
 
 /*
@@ -1877,24 +1919,13 @@ static void
 test_first_head_served_again(void **state)
 {
     struct fx *f = *state;
-    char cs[33], csh[33], sql[600], link[512];
+    char link[512];
     const int written = 2;
+    long long before, after;
 
     login_link_of(f->p.client_home, link); /* the first head pushed */
-    client_shared_hex(f, cs, csh);
     long long first = server_int(f, "SELECT count(*) FROM records");
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
-    turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    for (int i = 0; i < written; i++)
-        cli_ok("journal", "-m", "written after the backup");
-    cli_ok("sync", NULL, NULL);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s';"
-             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
-             cs);
-    turn_server(f, sql);
+    shared_served_as_made(f, written, &before, &after);
 
     long told, unseen;
     int status = new_counselor_sync(f, "counselor-new", &told, &unseen);
@@ -1922,23 +1953,10 @@ static void
 test_private_stream_withheld_whole(void **state)
 {
     struct fx *f = *state;
-    unsigned char fake_s[32], fake_b[32];
-    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512];
-    dbk_id counselor;
     int status;
     bool said;
-
-    login_link_of(f->p.client_home, link);
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    fake_keys(fake_s, fake_b, hs, hb);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s';"
-             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
-             cp, hs, hb, hex_of(f->p.counselor_id, hex));
-    turn_server(f, sql);
-    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
-    int planted = new_device_pins(f, link, "private-withheld", "none of your account's private",
-                                  &counselor, fake_s, &status, &said);
+    int planted = private_dropped_pins(f, false, "private-withheld",
+                                       "none of your account's private", &status, &said);
 
     dbk_report("malicious server: the private stream withheld whole from a second device",
                "the server drops every record of the client's private stream, its head with "
@@ -1964,28 +1982,12 @@ static void
 test_own_first_head_served_again(void **state)
 {
     struct fx *f = *state;
-    char cs[33], csh[33], sql[600], link[512];
-    const int written = 2;
+    char link[512];
+    long long before, after;
     bool said;
 
     login_link_of(f->p.client_home, link); /* the first heads pushed */
-    client_shared_hex(f, cs, csh);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
-    turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    for (int i = 0; i < written; i++)
-        cli_ok("journal", "-m", "written after the backup");
-    cli_ok("sync", NULL, NULL);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
-    long long before = server_int(f, sql);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s';"
-             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
-             cs);
-    turn_server(f, sql);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
-    long long after = server_int(f, sql);
+    shared_served_as_made(f, 2, &before, &after);
 
     char home2[4300];
     snprintf(home2, sizeof home2, "%s/own-new", f->p.home);
