@@ -183,6 +183,15 @@ open_account(dbk_session *s, const char *token, const char *pass)
     snprintf(s->token_mem, sizeof s->token_mem, "%s", token);
     if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK)
         rc = dbk_trust_account_bundle(s, bundle, sizeof bundle, listed_pk, pass);
+    /* The server took this passphrase's signature a moment ago: a bundle that does not
+     * open with it (another account's, served with another account's token) is the
+     * server's doing, never a typo to retry. */
+    if (rc == DBK_E_PASSPHRASE || rc == DBK_E_CORRUPT) {
+        fprintf(stderr, "daybook: WARNING: the server answered this login with another "
+                        "account's access, or keys that are not your account's: this device "
+                        "was not signed in and keeps nothing. Tell the clinic.\n");
+        rc = DBK_E_CORRUPT;
+    }
     if (rc == DBK_OK) {
         dbk_local_put(s->L, "bundle", bundle, sizeof bundle);
         dbk_local_put_int(s->L, "restore_generation",
