@@ -33,11 +33,11 @@ dbk_pins_record(dbk_session *s, const dbk_id *account, const unsigned char sign_
 }
 
 int
-dbk_pins_restore(dbk_session *s, size_t *pinned, size_t *conflicts)
+dbk_pins_restore(dbk_session *s, size_t *records, size_t *pinned, size_t *conflicts)
 {
     dbk_eu_list l;
     int rc;
-    *pinned = *conflicts = 0;
+    *records = *pinned = *conflicts = 0;
     if ((rc = dbk_eu_load(s, &l)) != DBK_OK)
         return rc;
     for (size_t i = 0; rc == DBK_OK && i < l.n; i++) {
@@ -54,6 +54,7 @@ dbk_pins_restore(dbk_session *s, size_t *pinned, size_t *conflicts)
             dbk_b64_decode_exact(sign_pk, 32, sk, strlen(sk)) != DBK_OK ||
             dbk_b64_decode_exact(box_pk, 32, bk, strlen(bk)) != DBK_OK)
             continue;
+        (*records)++;
         rc = dbk_trust_pinned(s, &account, have, NULL);
         bool had = rc == DBK_OK;
         if (rc == DBK_OK || rc == DBK_E_NOT_FOUND)

@@ -16,8 +16,8 @@ int dbk_pins_record(dbk_session *s, const dbk_id *account, const unsigned char s
                     const unsigned char box_pk[32], const char *how);
 
 /* Pins every account named by this account's own pin records that this device has not
- * pinned; *pinned counts the new pins, *conflicts the records whose keys differ from a
- * pin held here (the pin held is kept). */
-int dbk_pins_restore(dbk_session *s, size_t *pinned, size_t *conflicts);
+ * pinned; *records counts those records, *pinned the new pins, *conflicts the records
+ * whose keys differ from a pin held here (the pin held is kept). */
+int dbk_pins_restore(dbk_session *s, size_t *records, size_t *pinned, size_t *conflicts);
 
 #endif

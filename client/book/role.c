@@ -22,8 +22,27 @@ written_by_account(const dbk_local_record *r, void *arg)
     return dbk_id_equal(&r->hdr.author, arg);
 }
 
+/* The role a record the account signed into its private stream implies, other than a
+ * role record: a pin taken at enrollment or a consent given to another account is a
+ * client's (a counselor enrolls no counselor and shares nothing); an alias, a session
+ * or a "discussed" mark of a client's entry is a counselor's. DBK_ROLE_NONE: neither. */
+static int
+implied_role(const dbk_eu_entry *e)
+{
+    const char *how = json_string_value(json_object_get(e->doc, "how"));
+    if (strcmp(e->type, "pin") == 0 && how != NULL && strcmp(how, "enrollment") == 0)
+        return DBK_ROLE_CLIENT;
+    if (strcmp(e->type, "consent") == 0 && !json_is_true(json_object_get(e->doc, "self")) &&
+        json_object_get(json_object_get(e->doc, "recipient"), "account_id") != NULL)
+        return DBK_ROLE_CLIENT;
+    if (strcmp(e->type, "alias") == 0 || strcmp(e->type, "session") == 0 ||
+        strcmp(e->type, "discussed") == 0)
+        return DBK_ROLE_COUNSELOR;
+    return DBK_ROLE_NONE;
+}
+
 int
-dbk_role_signed(dbk_session *s, int *role)
+dbk_role_signed(dbk_session *s, int *role, int *implied)
 {
     dbk_local_stream st;
     dbk_eu_list l;
@@ -31,6 +50,8 @@ dbk_role_signed(dbk_session *s, int *role)
     bool conflict = false;
 
     *role = DBK_ROLE_NONE;
+    if (implied != NULL)
+        *implied = DBK_ROLE_NONE;
     if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &st)) != DBK_OK)
         return rc; /* none held: DBK_E_NOT_FOUND, no record */
     if ((rc = dbk_eu_load_stream(s, &st.id, written_by_account, &s->account, NULL, NULL, &l)) !=
@@ -44,8 +65,12 @@ dbk_role_signed(dbk_session *s, int *role)
                         : strcmp(r, "client") == 0    ? DBK_ROLE_CLIENT
                                                       : DBK_ROLE_NONE;
         /* Only what this account signed into its own private stream. */
-        if (strcmp(e->type, "role") != 0 || !e->mine || e->kind != DBK_LOCAL_PRIVATE ||
-            !dbk_id_equal(&e->hdr.author, &s->account) || this_role == DBK_ROLE_NONE)
+        if (!e->mine || e->kind != DBK_LOCAL_PRIVATE || !dbk_id_equal(&e->hdr.author, &s->account))
+            continue;
+        if (implied != NULL && strcmp(e->type, "role") != 0 && implied_role(e) != DBK_ROLE_NONE)
+            *implied =
+                *implied == DBK_ROLE_NONE || *implied == implied_role(e) ? implied_role(e) : -1;
+        if (strcmp(e->type, "role") != 0 || this_role == DBK_ROLE_NONE)
             continue;
         if (found != DBK_ROLE_NONE && found != this_role)
             conflict = true;
@@ -61,20 +86,21 @@ dbk_role_signed(dbk_session *s, int *role)
 }
 
 int
-dbk_role_keep(dbk_session *s, bool *written, int *named)
+dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records)
 {
     char when[40];
     dbk_id rec;
-    int rc, held;
+    int rc, held, implied;
 
     *written = false;
+    *by_records = false;
     *named = DBK_ROLE_NONE;
     /* Only a role this device knows of its own is signed; and the records are read once
      * (the private stream's own records opened), then the mark "role_record" says one is held. */
     if (dbk_role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
         dbk_local_get_int(s->L, "role_record", 0) != 0)
         return DBK_OK;
-    rc = dbk_role_signed(s, &held);
+    rc = dbk_role_signed(s, &held, &implied);
     *named = held;
     /* Records naming another role (or disagreeing) are not this device's to settle: it
      * writes nothing and keeps no mark, so each sync says it until they are put right
@@ -85,6 +111,14 @@ dbk_role_keep(dbk_session *s, bool *written, int *named)
         return dbk_local_put_int(s->L, "role_record", 1);
     if (rc != DBK_E_NOT_FOUND)
         return rc;
+    /* None yet: a role that what the account signed already cannot support (a pin of its
+     * counselor on a counselor's device, an alias of a client on a client's) is not
+     * signed; nor one of an account whose records imply both. */
+    if (implied != DBK_ROLE_NONE && implied != s->role) {
+        *named = implied;
+        *by_records = true;
+        return DBK_E_CONFLICT;
+    }
     dbk_now_rfc3339(when);
     json_t *doc = json_pack("{s:s, s:i, s:s, s:s}", "type", "role", "v", 1, "role",
                             dbk_role_name(s->role), "stated_at", when);

@@ -17,14 +17,21 @@
 const char *dbk_role_name(int role);
 
 /* The role this account's own role records state (DBK_ROLE_*): DBK_OK with *role,
- * DBK_E_NOT_FOUND when it holds none, DBK_E_CONFLICT when two disagree. */
-int dbk_role_signed(dbk_session *s, int *role);
+ * DBK_E_NOT_FOUND when it holds none, DBK_E_CONFLICT when two disagree. *implied (when
+ * not NULL): the role other records the account signed into its private stream imply
+ * (a pin of its counselor taken at enrollment, a consent given to another account: a
+ * client's; an alias, a session, an entry marked discussed: a counselor's), DBK_ROLE_NONE
+ * for none, -1 for both. */
+int dbk_role_signed(dbk_session *s, int *role, int *implied);
 
 /* Writes the role record of this device's role when the role is its own (no
  * "role_unsigned" mark: not taken from a server's word) and the private stream holds
  * none; *written says whether it did. The next push carries it. DBK_E_CONFLICT, nothing
  * written: the private stream's role records name another role than this device's
- * (*named), or disagree (*named DBK_ROLE_NONE). */
-int dbk_role_keep(dbk_session *s, bool *written, int *named);
+ * (*named), or disagree (*named DBK_ROLE_NONE); or, none held, the account's other
+ * records imply another role (*by_records, *named the implied one, -1 both): a device
+ * whose role was the server's word at a login from before role records signs no role
+ * that what its account already signed contradicts. */
+int dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records);
 
 #endif

@@ -224,6 +224,24 @@ dbk_out_own_unseen(size_t n)
 }
 
 void
+dbk_out_role_unsupported(int role, int implied)
+{
+    fprintf(stderr,
+            "daybook: WARNING: the server says this is a %s's account, but what your account "
+            "already signed is %s (%s). The server is wrong or has been tampered with: this "
+            "device signs no role for your account; do not use it. Tell the clinic.\n",
+            role == DBK_ROLE_COUNSELOR ? "counselor" : "client",
+            implied == DBK_ROLE_CLIENT      ? "a client's"
+            : implied == DBK_ROLE_COUNSELOR ? "a counselor's"
+                                            : "both a client's and a counselor's",
+            implied == DBK_ROLE_CLIENT      ? "the counselor's key it pinned at enrollment, or a "
+                                              "consent it gave"
+            : implied == DBK_ROLE_COUNSELOR ? "names it gave clients, sessions, entries marked "
+                                              "discussed"
+                                            : "records of both kinds");
+}
+
+void
 dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing)
 {
     fprintf(stderr,

@@ -26,6 +26,10 @@ void dbk_out_withheld(const char *who, bool warn, size_t n, bool unknown, bool n
 /* What 'daybook sync' and 'daybook login' say of n of this account's own streams of
  * which this device holds nothing and has seen no signed head (trust.h own_none). */
 void dbk_out_own_unseen(size_t n);
+/* What 'daybook sync' and 'daybook login' say of a device whose role (DBK_ROLE_*) is
+ * the server's word and that no role record checks, when what the account already
+ * signed implies another (implied: DBK_ROLE_*, -1 both; book/role.h dbk_role_signed). */
+void dbk_out_role_unsupported(int role, int implied);
 /* The same when the check itself could not run (the device's store failed): why. */
 void dbk_out_withheld_unchecked(const char *who, const char *why, const char *missing);
 /* The terminal's width when stdout is one, else 80. */

@@ -82,6 +82,20 @@ learn_counselor(dbk_session *s, json_t *account)
     return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
+/* Whether this device holds no record of the account's private stream but its head
+ * (none came, or only a head served back as the stream was made): where the pin record
+ * would be. A store that cannot be read says yes. */
+static bool
+private_empty(dbk_session *s)
+{
+    dbk_local_stream st;
+    dbk_id head;
+    if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &st) != DBK_OK)
+        return true;
+    dbk_trust_head_id(&st.id, &head);
+    return dbk_local_record_count(s->L, &st.id, &head) <= 0;
+}
+
 /*
  * The counselor's keys on a second device (proto/TRUST.md T11): pinned from the pin
  * records the first device wrote into this account's private stream (just pulled), and
@@ -89,36 +103,55 @@ learn_counselor(dbk_session *s, json_t *account)
  * keeps the keys the account checked. An account enrolled before pin records existed
  * has none: then the server's signing key is pinned on first use, as before, and
  * 'daybook verify' confirms it; unless the account's heads count records withheld from
- * this device (withheld), the pin record perhaps among them: then nothing is pinned and
- * *keep_none says the caller keeps no profile.
+ * this device (withheld), or none of its private stream came (private_empty), the pin
+ * record perhaps among them: then nothing is pinned and *keep_none says the caller keeps
+ * no profile.
  */
 static int
 pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
 {
     unsigned char srv_s[32], srv_b[32];
-    size_t pinned, conflicts, n;
+    size_t records, pinned, conflicts, n;
     dbk_id c;
     int rc;
 
     *refused = false;
     if (dbk_local_get(s->L, "counselor", c.b, 16, &n) != DBK_OK || n != 16)
         return DBK_OK;
-    if ((rc = dbk_pins_restore(s, &pinned, &conflicts)) != DBK_OK)
+    if ((rc = dbk_pins_restore(s, &records, &pinned, &conflicts)) != DBK_OK)
         return rc;
     if ((rc = dbk_sync_account_keys(s, &c, srv_s, srv_b)) != DBK_OK)
         return rc;
     rc = dbk_trust_listed_keys(s, &c, srv_s, srv_b);
-    if (rc == DBK_E_NOT_FOUND && withheld > 0) {
-        /* No pin record, and the account's signed heads count records the server did not
-         * send (proto/TRUST.md T12): the pin record may be among them, so the listed key
-         * is not taken on first use. */
+    if (rc == DBK_E_NOT_FOUND && records > 0) {
+        /* The account pinned a counselor (its pin records, just restored) and the server
+         * names another, none of them: its key is not taken on first use
+         * (proto/TRUST.md T11). */
         fprintf(stderr,
-                "daybook: WARNING: the server withholds %zu of your account's records from "
-                "this device, perhaps the one that holds your counselor's checked key: this "
-                "device takes no key for your counselor from the server, was not signed in "
-                "and keeps nothing. Sync your other device and try again; if it goes on, "
-                "tell the clinic.\n",
-                withheld);
+                "daybook: WARNING: the server names a counselor for your account whose key "
+                "your account never checked: the counselor you enrolled with is another. "
+                "This device takes no key for the one the server names and shares nothing "
+                "with it. Tell your counselor and the clinic.\n");
+        *refused = true;
+        return DBK_OK;
+    }
+    if (rc == DBK_E_NOT_FOUND && (withheld > 0 || private_empty(s))) {
+        /* No pin record, and the account's signed heads count records the server did not
+         * send, or none of its private stream came (proto/TRUST.md T12: a device cannot
+         * tell that stream withheld whole): the pin record may be among them, so the
+         * listed key is not taken on first use. */
+        if (withheld > 0)
+            fprintf(stderr,
+                    "daybook: WARNING: the server withholds %zu of your account's "
+                    "records from this device, ",
+                    withheld);
+        else
+            fprintf(stderr, "daybook: WARNING: none of your account's private records reached "
+                            "this device (the server may withhold them), ");
+        fprintf(stderr, "perhaps the one that holds your counselor's checked key: this device "
+                        "takes no key for your counselor from the server, was not signed in "
+                        "and keeps nothing. Sync your other device and try again; if it goes "
+                        "on, tell the clinic.\n");
         *keep_none = true;
         return DBK_OK;
     }
@@ -151,6 +184,15 @@ open_account(dbk_session *s, const char *token, const char *pass)
     snprintf(s->token_mem, sizeof s->token_mem, "%s", token);
     if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK)
         rc = dbk_trust_account_bundle(s, bundle, sizeof bundle, listed_pk, pass);
+    /* The server took this passphrase's signature a moment ago: a bundle that does not
+     * open with it (another account's, served with another account's token) is the
+     * server's doing, never a typo to retry. */
+    if (rc == DBK_E_PASSPHRASE || rc == DBK_E_CORRUPT) {
+        fprintf(stderr, "daybook: WARNING: the server answered this login with another "
+                        "account's access, or keys that are not your account's: this device "
+                        "was not signed in and keeps nothing. Tell the clinic.\n");
+        rc = DBK_E_CORRUPT;
+    }
     if (rc == DBK_OK) {
         dbk_local_put(s->L, "bundle", bundle, sizeof bundle);
         dbk_local_put_int(s->L, "restore_generation",
@@ -215,10 +257,17 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
 static int
 check_role(dbk_session *s, bool *wrong)
 {
-    int signed_role;
-    int rc = dbk_role_signed(s, &signed_role);
+    int signed_role, implied;
+    int rc = dbk_role_signed(s, &signed_role, &implied);
 
     *wrong = false;
+    if (rc == DBK_E_NOT_FOUND && implied != DBK_ROLE_NONE && implied != s->role) {
+        /* No role record, but what the account signed is another role's (book/role.h). */
+        dbk_out_role_unsupported(s->role, implied);
+        fprintf(stderr, "daybook: this device was not signed in and keeps nothing.\n");
+        *wrong = true;
+        return DBK_OK;
+    }
     if (rc == DBK_OK && signed_role == s->role)
         return dbk_local_del(s->L, "role_unsigned");
     if (rc == DBK_OK || rc == DBK_E_CONFLICT) {
@@ -352,6 +401,26 @@ login_new_device(dbk_ctx *ctx, const char *link)
     return refused ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 
+/* The token a login answered (held in s->token_mem, not stored) opens this account: the
+ * account the server serves with it lists this account's own signing key. Another
+ * account's is refused and said, and the device keeps its old token. */
+static int
+token_is_ours(dbk_session *s, const char *token)
+{
+    unsigned char bundle[DBK_BUNDLE_BYTES], listed_pk[32];
+    json_t *acct = NULL;
+    int rc;
+
+    snprintf(s->token_mem, sizeof s->token_mem, "%s", token ? token : "");
+    if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK &&
+        (rc = dbk_trust_own_account(s, listed_pk)) != DBK_OK)
+        fprintf(stderr, "daybook: WARNING: the server answered this login with another "
+                        "account's access: this device keeps its own and stays signed out. "
+                        "Tell the clinic.\n");
+    json_decref(acct);
+    return rc;
+}
+
 /* This device again: a new token; after a server restore, re-send everything. */
 static int
 login_again(dbk_ctx *ctx)
@@ -372,8 +441,8 @@ login_again(dbk_ctx *ctx)
         (rc = challenge(&s, pass, "login", &pk, ch, sig)) != DBK_OK ||
         (rc = dbk_sync_login_finish(&s, ch, sig, &resp)) != DBK_OK)
         goto out;
-    if ((rc = dbk_net_set_token(&s, json_string_value(json_object_get(resp, "token")))) !=
-        DBK_OK)
+    if ((rc = token_is_ours(&s, json_string_value(json_object_get(resp, "token")))) != DBK_OK ||
+        (rc = dbk_net_set_token(&s, s.token_mem)) != DBK_OK)
         goto out;
     {
         int64_t gen = json_integer_value(json_object_get(resp, "restore_generation"));

@@ -119,8 +119,10 @@ check_consent(dbk_session *s, const json_t *caseload, const dbk_id *client, cons
         char on[32];
         dbk_co_ms_text(ends_ms, on);
         fprintf(stderr,
-                "daybook: %s %s on %s (signed by the client); no review is made. The client "
-                "decides what to share: ask in session whether they want to share again.\n",
+                "daybook: %s %s on %s (signed by the client); no review is made. A share "
+                "signed after it, if the client made one, the server could be withholding: "
+                "this device cannot tell. The client decides what to share: ask in session "
+                "whether they want to share again.\n",
                 label,
                 strcmp(state, "revoked") == 0 ? "ended your access to their records"
                                               : "gave a consent to share that ended",

@@ -108,10 +108,12 @@ report_ended(dbk_session *s, const dbk_sync_stats *st, json_t *j)
                    "'daybook share'.\n", name, day);
         else
             printf("%s stopped sharing on %s (%s). What you already read stays on this "
-                   "device.\n",
+                   "device. If %s shared again since, the server could be withholding it: "
+                   "this device cannot tell; ask in session.\n",
                    name, day,
                    end_signed ? "signed by the client"
-                              : "the server's word; not signed by the client");
+                              : "the server's word; not signed by the client",
+                   name);
     }
     json_decref(aliases);
 }
@@ -362,13 +364,18 @@ warn_partial(const dbk_sync_stats *st)
 static bool
 sign_role(dbk_session *s)
 {
-    bool written;
+    bool written, by_records;
     int rc, named;
     if (dbk_local_begin(s->L) != DBK_OK)
         return false;
-    if ((rc = dbk_role_keep(s, &written, &named)) == DBK_OK && dbk_local_commit(s->L) == DBK_OK)
+    if ((rc = dbk_role_keep(s, &written, &named, &by_records)) == DBK_OK &&
+        dbk_local_commit(s->L) == DBK_OK)
         return false;
     dbk_local_rollback(s->L);
+    if (rc == DBK_E_CONFLICT && by_records) {
+        dbk_out_role_unsupported(s->role, named);
+        return true;
+    }
     if (rc == DBK_E_CONFLICT && named != DBK_ROLE_NONE) {
         fprintf(stderr,
                 "daybook: WARNING: this device works as a %s's, but your account's own "
@@ -392,14 +399,19 @@ sign_role(dbk_session *s)
 
 /* A device whose role is the server's word (daybook login found no signed record):
  * the account's own record, once pulled, clears the mark or, naming the other role,
- * is said loudly. Whether it named the other role. */
+ * is said loudly; with none, records the account signed that imply the other role
+ * (book/role.h) are said loudly too. Whether it is wrong. */
 static bool
 check_unsigned_role(dbk_session *s)
 {
-    int signed_role;
+    int signed_role, implied;
     if (dbk_local_get_int(s->L, "role_unsigned", 0) == 0)
         return false;
-    if (dbk_role_signed(s, &signed_role) == DBK_E_NOT_FOUND) {
+    if (dbk_role_signed(s, &signed_role, &implied) == DBK_E_NOT_FOUND) {
+        if (implied != DBK_ROLE_NONE && implied != s->role) {
+            dbk_out_role_unsupported(s->role, implied);
+            return true;
+        }
         /* Still none: said at each sync, not only at the login, while it lasts. */
         fprintf(stderr,
                 "daybook: your account's signed record of its role has still not reached "

@@ -240,6 +240,9 @@ row_finish(struct row *r, const char *k, const dbk_review_period *p, int64_t now
     /* An end the client signed, or the server's word alone (null: not ended). */
     json_object_set_new(o, "end_signed", r->ended ? json_boolean(r->end_signed) : json_null());
     json_object_set_new(o, "end_signed_at", r->end_signed ? json_integer(r->ends_ms) : json_null());
+    /* Signed or not, an end is the newest grant this device verified, not the newest
+     * signed: a later share the server withholds cannot be seen (TRUST.md T8). */
+    json_object_set_new(o, "later_share_cannot_tell", r->ended ? json_true() : json_null());
     json_object_set_new(o, "unopened",
                         json_pack("{s:I, s:I}", "records", (json_int_t)r->unopened,
                                   "foreign_author", (json_int_t)r->foreign));

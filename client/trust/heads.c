@@ -112,14 +112,33 @@ drop_pending_heads(dbk_session *s, const dbk_id *stream, const dbk_id *head)
     return rc;
 }
 
-/* A new revision of st's head counting records and own, sealed into st (read in the
- * caller's write transaction). */
+/* The counts of a stream that a head of another of this account's streams signs (the
+ * private stream's head signs the shared stream's: proto/TRUST.md T12, "Counts of one's
+ * other streams"); stream NULL: none. */
+struct head_other {
+    const dbk_id *stream;
+    int64_t records, own;
+};
+
+/* A new revision of st's head counting records and own, and o's counts when o->stream is
+ * set, sealed into st (read in the caller's write transaction). */
 static int
-seal_head(dbk_session *s, const dbk_local_stream *st, int64_t records, int64_t own)
+seal_head(dbk_session *s, const dbk_local_stream *st, int64_t records, int64_t own,
+          const struct head_other *o)
 {
+    char t[DBK_ID_TEXT_LEN + 1];
     dbk_id head;
     json_t *doc = json_pack("{s:s, s:i, s:I, s:I}", "type", "head", "v", 1, "records",
                             (json_int_t)records, "own", (json_int_t)own);
+    if (doc != NULL && o != NULL && o->stream != NULL) {
+        dbk_id_to_text(o->stream, t);
+        json_t *other = json_pack("[{s:s, s:I, s:I}]", "stream", t, "records",
+                                  (json_int_t)o->records, "own", (json_int_t)o->own);
+        if (json_object_set_new(doc, "streams", other) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
     if (doc == NULL)
         return DBK_E_NOMEM;
     dbk_trust_head_id(&st->id, &head);
@@ -129,31 +148,56 @@ seal_head(dbk_session *s, const dbk_local_stream *st, int64_t records, int64_t o
 }
 
 /* The head of one of this account's own streams (st, read in the caller's write
- * transaction), when a record written here waits to be pushed there and the stream
- * holds more record ids than the last head written. */
+ * transaction), when a record written here waits to be pushed there (or in other, the
+ * stream whose counts it signs too: NULL for none) and the stream holds more record ids
+ * than the last head written, or other more than that head signed of it. */
 static int
-write_head(dbk_session *s, const dbk_local_stream *st)
+write_head(dbk_session *s, const dbk_local_stream *st, const dbk_local_stream *other)
 {
     const dbk_id *stream = &st->id;
+    struct head_other o = {NULL, 0, 0};
+    char k[64];
     dbk_id head;
     int64_t count, own;
-    bool waits;
+    bool waits, due;
     int rc;
 
-    if ((rc = written_here_waits(s, stream, &waits)) != DBK_OK || !waits ||
-        !dbk_trust_head_due(s, stream, &count, &own))
+    if ((rc = written_here_waits(s, stream, &waits)) != DBK_OK ||
+        (!waits && other != NULL && (rc = written_here_waits(s, &other->id, &waits)) != DBK_OK) ||
+        !waits)
         return rc;
     dbk_trust_head_id(stream, &head);
-    if ((rc = drop_pending_heads(s, stream, &head)) != DBK_OK ||
-        (rc = seal_head(s, st, count, own)) != DBK_OK)
+    due = dbk_trust_head_due(s, stream, &count, &own);
+    if (other != NULL) {
+        dbk_id oh;
+        dbk_trust_head_id(&other->id, &oh);
+        head_key(k, "head_signed_of", &other->id);
+        o.stream = &other->id;
+        o.records = dbk_local_record_count(s->L, &other->id, &oh);
+        o.own = dbk_local_authored_count(s->L, &other->id, &oh, &s->account);
+        if (o.records < 0 || o.own < 0)
+            return DBK_E_IO;
+        if (!due && o.records > dbk_local_get_int(s->L, k, 0)) {
+            count = dbk_local_record_count(s->L, stream, &head);
+            own = dbk_local_authored_count(s->L, stream, &head, &s->account);
+            if (count < 0 || own < 0)
+                return DBK_E_IO;
+            due = true;
+        }
+    }
+    if (!due)
         return rc;
-    return dbk_trust_head_written(s, stream, count);
+    if ((rc = drop_pending_heads(s, stream, &head)) != DBK_OK ||
+        (rc = seal_head(s, st, count, own, &o)) != DBK_OK ||
+        (rc = dbk_trust_head_written(s, stream, count)) != DBK_OK)
+        return rc;
+    return other == NULL ? DBK_OK : dbk_local_put_int(s->L, k, o.records);
 }
 
 int
 dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st)
 {
-    return seal_head(s, st, 0, 0);
+    return seal_head(s, st, 0, 0, NULL);
 }
 
 bool
@@ -174,14 +218,22 @@ dbk_trust_heads_pending(dbk_session *s)
 int
 dbk_trust_heads_write(dbk_session *s)
 {
+    dbk_local_stream st[2];
+    bool held[2];
     int rc = DBK_OK;
-    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0] && rc == DBK_OK; i++) {
-        dbk_local_stream st;
-        if ((rc = dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st)) == DBK_OK)
-            rc = write_head(s, &st);
-        else if (rc == DBK_E_NOT_FOUND)
+    for (size_t i = 0; i < 2 && rc == DBK_OK; i++) {
+        rc = dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st[i]);
+        held[i] = rc == DBK_OK;
+        if (rc == DBK_E_NOT_FOUND)
             rc = DBK_OK;
     }
+    /* The shared stream's head, then the private one's, which signs the shared stream's
+     * counts too: only the account reads it, and a device of the account that holds
+     * none of its shared records learns there how many there are. */
+    if (rc == DBK_OK && held[0])
+        rc = write_head(s, &st[0], NULL);
+    if (rc == DBK_OK && held[1])
+        rc = write_head(s, &st[1], held[0] ? &st[0] : NULL);
     return rc;
 }
 
@@ -190,6 +242,7 @@ dbk_trust_heads_write(dbk_session *s)
 struct head_acc {
     dbk_session *s;
     const dbk_id *stream, *owner, *head;
+    const dbk_id *target; /* the stream counted: stream, or one whose counts its head signs */
     unsigned char owner_pk[32];
     int64_t best;     /* the greatest count among the head's revisions that verify */
     int64_t best_own; /* the greatest "own" among them (-1: none carries it) */
@@ -214,7 +267,22 @@ head_one(const dbk_local_record *rec, void *arg)
         return;
     json_t *doc = json_loadb((const char *)plain, plen, 0, NULL);
     dbk_plaintext_free(plain, plen);
-    json_t *n = json_object_get(doc, "records"), *own = json_object_get(doc, "own");
+    json_t *counts = doc, *o;
+    if (!dbk_id_equal(a->target, a->stream)) {
+        /* Another stream's counts, as this head signs them ("streams"). */
+        char t[DBK_ID_TEXT_LEN + 1];
+        size_t i;
+        dbk_id_to_text(a->target, t);
+        counts = NULL;
+        json_t *all = json_object_get(doc, "streams");
+        for (i = 0; i < json_array_size(all); i++) {
+            o = json_array_get(all, i);
+            if (json_is_string(json_object_get(o, "stream")) &&
+                strcmp(json_string_value(json_object_get(o, "stream")), t) == 0)
+                counts = o;
+        }
+    }
+    json_t *n = json_object_get(counts, "records"), *own = json_object_get(counts, "own");
     if (json_is_string(json_object_get(doc, "type")) &&
         strcmp(json_string_value(json_object_get(doc, "type")), "head") == 0 &&
         json_is_integer(n)) {
@@ -224,6 +292,36 @@ head_one(const dbk_local_record *rec, void *arg)
             a->best_own = json_integer_value(own);
     }
     json_decref(doc);
+}
+
+/* Of one of this account's own streams (a->target), the counts the head of its private
+ * stream signs too (seal_head's "streams"), taken into a's: a server that serves the
+ * shared stream as it was when made, its first head counting 0, while the private
+ * stream's head counts more, withholds them. Any other stream: nothing. */
+static int
+own_counts_elsewhere(dbk_session *s, struct head_acc *a)
+{
+    dbk_local_stream p;
+    dbk_id ph;
+    int rc;
+
+    if (!dbk_id_equal(a->owner, &s->account))
+        return DBK_OK;
+    if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &p)) != DBK_OK)
+        return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    if (dbk_id_equal(&p.id, a->target))
+        return DBK_OK;
+    dbk_trust_head_id(&p.id, &ph);
+    struct head_acc b = *a;
+    b.stream = &p.id;
+    b.head = &ph;
+    /* A count of 0 is taken from the stream's own head alone: signed here, it tells no
+     * more than the first head does (that the stream was made), and adds no doubt. */
+    if ((rc = dbk_local_revisions(s->L, &ph, head_one, &b)) == DBK_OK && b.best > 0) {
+        a->best = b.best;
+        a->best_own = b.best_own;
+    }
+    return rc;
 }
 
 /* The greatest of best and the value kept under what for stream (-1: none), kept as the
@@ -274,8 +372,13 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
 {
     dbk_id head;
     unsigned char key[32];
-    struct head_acc a = {
-        .s = s, .stream = stream, .owner = owner, .head = &head, .best = -1, .best_own = -1};
+    struct head_acc a = {.s = s,
+                         .stream = stream,
+                         .owner = owner,
+                         .head = &head,
+                         .target = stream,
+                         .best = -1,
+                         .best_own = -1};
     bool all_epochs = true, rollback = false;
     int64_t claimed, claimed_own;
     int rc;
@@ -289,6 +392,8 @@ dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
     else if (rc != DBK_OK)
         return rc; /* a pin that cannot be read: the check did not run, never "cannot tell" */
     if (a.best == -1 && (rc = dbk_local_revisions(s->L, &head, head_one, &a)) != DBK_OK)
+        return rc;
+    if (a.best >= -1 && (rc = own_counts_elsewhere(s, &a)) != DBK_OK)
         return rc;
     if ((rc = high_water(s, "head_seen", stream, a.best, &claimed, &rollback)) != DBK_OK ||
         (rc = high_water(s, "head_seen_own", stream, a.best_own, &claimed_own, &rollback)) !=

@@ -227,7 +227,10 @@ int dbk_trust_readers(dbk_session *s, const dbk_id *stream, const json_t *listed
  * each round of a sync that pushes: the head of each of this account's own streams
  * where a record written here waits to be pushed and more record ids are held than
  * the last head counted (signed once per push, not after every entry; its clock
- * follows the records it counts, so it is pushed after them).
+ * follows the records it counts, so it is pushed after them). The private stream's
+ * head signs the shared stream's counts too ("streams"), and is written again when the
+ * shared stream holds more than it signed of it, so that a device of the account reads
+ * its shared stream against them (a first head served back, what followed withheld).
  * dbk_trust_heads_pending says whether a record written here waits to be pushed in one
  * of those streams: sync then pulls before it signs, so that the head counts what the
  * server holds too and never counts fewer, at a newer clock, than a head another

@@ -2524,6 +2524,70 @@ test_end_by_server_alone_not_signed(void **state)
     assert_int_equal(server_said, 4);
 }
 
+/*
+ * (c) An older signed end, the later share withheld (proto/TRUST.md T8): the client
+ * revokes the counselor (its device signs the end), then shares again; the server drops
+ * the new grant, so the counselor's device holds the client's end as the newest grant
+ * it verified. That end is the client's, but not the last word: a share signed after it
+ * never reached this device. Every place that says the end is signed must say this
+ * device cannot tell whether the client shared again since.
+ */
+static void
+test_signed_end_later_share_withheld(void **state)
+{
+    struct fx *f = *state;
+    char prefix[16], sql[400], hex[2 * DBK_ID_BYTES + 1];
+    int signed_places = 0, told = 0;
+    dbk_run_result r;
+    dbk_id co;
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("journal", "-m", "a quiet day", NULL), "journal");
+    tc_ok(tc_cli("sync", NULL), "client sync");
+    as(f->p.counselor_home);
+    json_decref(review_json("Sam R"));
+    as(f->p.client_home);
+    snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
+    tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "client revokes");
+    tc_ok(tc_cli("share", prefix, "--yes", NULL), "client shares again");
+    tc_ok(tc_cli("sync", NULL), "client sync after sharing again");
+    /* The share again withheld: its grant (the client's stream's, not revoked) dropped. */
+    assert_int_equal(dbk_id_from_text(&co, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
+    sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM grants WHERE grantee = x'%s' AND revoked_at = 0 AND stream IN "
+             "(SELECT id FROM streams WHERE owner != x'%s');",
+             hex, hex);
+    assert_int_equal(dbk_server_stop(&f->srv), 0);
+    assert_true(dbk_server_exec(&f->srv, sql) >= 1);
+    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+
+    as(f->p.counselor_home);
+    r = tc_cli("sync", NULL);
+    signed_places += contains(r.out, "(signed by the client)");
+    told += contains(r.out, "(signed by the client)") && contains(r.out, "cannot tell");
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam R", NULL);
+    signed_places += contains(r.err, "(signed by the client)");
+    told += contains(r.err, "(signed by the client)") && contains(r.err, "cannot tell");
+    dbk_run_result_free(&r);
+    json_t *cl = cli_json("--json", "clients", NULL);
+    const json_t *row = client_row(cl, "Sam R", NULL);
+    signed_places += json_is_true(json_object_get(row, "end_signed"));
+    told += json_is_true(json_object_get(row, "end_signed")) &&
+            json_is_true(json_object_get(row, "later_share_cannot_tell"));
+    json_decref(cl);
+    dbk_report("signed end: the later share withheld",
+               "the client revokes the counselor, then shares again; the server drops the new "
+               "grant; the counselor syncs, reviews, lists clients",
+               "places saying the end is signed by the client: %d of 3; of them, saying this "
+               "device cannot tell whether the client shared again since: %d; signed ends "
+               "shown as the last word (leaked): %d",
+               signed_places, told, signed_places - told);
+    assert_int_equal(signed_places, 3);
+    assert_int_equal(signed_places - told, 0);
+}
+
 int
 main(void)
 {
@@ -2557,6 +2621,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_end_signed_by_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_by_server_alone_not_signed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signed_end_later_share_withheld, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

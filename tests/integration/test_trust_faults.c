@@ -752,6 +752,33 @@ proc_keys_left(const char *desc)
     return left;
 }
 
+/* A new device of the client by 'daybook login' (link) into the pair's directory/name:
+ * its exit, *said whether its stderr holds words, and whether it pinned for who the
+ * signing key planted (any key, planted NULL). */
+static bool
+new_device_pins(struct fx *f, const char *link, const char *name, const char *words,
+                const dbk_id *who, const unsigned char *planted, int *status, bool *said)
+{
+    char home2[4300];
+    unsigned char got[32];
+    dbk_session s;
+    bool pinned = false;
+
+    snprintf(home2, sizeof home2, "%s/%s", f->p.home, name);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    *status = r.status;
+    *said = strstr(r.err, words) != NULL;
+    dbk_run_result_free(&r);
+    if (dbk_session_open(&s, false) == 0) {
+        pinned = dbk_trust_pinned(&s, who, got, NULL) == 0 &&
+                 (planted == NULL || memcmp(got, planted, 32) == 0);
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    return pinned;
+}
+
 /*
  * The kept stream keys live no longer than the account keys they are kept beside
  * (TRUST.md T10, "as long"): a stream key kept when the account keys' entry has 30 s
@@ -817,6 +844,17 @@ server_key(struct fx *f, const char *column, unsigned char out[32])
     sqlite3_close(db);
 }
 
+/* A key pair's public halves the server plants (random, no secret behind them): into
+ * sign_pk and box_pk, and as hex for SQL into hs and hb. */
+static void
+fake_keys(unsigned char sign_pk[32], unsigned char box_pk[32], char hs[65], char hb[65])
+{
+    randombytes_buf(sign_pk, 32);
+    randombytes_buf(box_pk, 32);
+    sodium_bin2hex(hs, 65, sign_pk, 32);
+    sodium_bin2hex(hb, 65, box_pk, 32);
+}
+
 /* The login link of the account of home, after a sync of it (what its other devices
  * need from it: its pin and role records pushed), as 'daybook status' prints it. */
 static void
@@ -848,12 +886,7 @@ test_second_device_pins(void **state)
     login_link_of(f->p.client_home, link);
     server_key(f, "sign_pk", true_s);
     server_key(f, "box_pk", true_b);
-    randombytes_buf(fake_s, 32);
-    randombytes_buf(fake_b, 32);
-    for (size_t i = 0; i < 32; i++) {
-        snprintf(hs + 2 * i, 3, "%02x", fake_s[i]);
-        snprintf(hb + 2 * i, 3, "%02x", fake_b[i]);
-    }
+    fake_keys(fake_s, fake_b, hs, hb);
     snprintf(sql, sizeof sql, "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
              hs, hb, hex_of(f->p.counselor_id, hex));
     turn_server(f, sql);
@@ -1023,10 +1056,10 @@ drop_role_sql(struct fx *f, char *sql, size_t n)
 /* A new device of the client, made by 'daybook login' into home2 (under the pair's
  * directory): what its first 'daybook sync --json' counts as its own streams with
  * nothing seen and no signed head (withheld.own_unseen), *said whether it said so in
- * words. */
+ * words (or, withheld not NULL, that records are withheld: *withheld, withheld.records). */
 static int
-own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
-                         bool *role_checked)
+own_withheld_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
+                           bool *role_checked, long *withheld)
 {
     char home2[4300];
     dbk_run_result r;
@@ -1039,11 +1072,15 @@ own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool 
         fail_msg("login: exit %d: %s", r.status, r.err);
     dbk_run_result_free(&r);
     r = tc_cli("--json", "sync", NULL);
-    *said = strstr(r.err, "cannot tell whether the server withholds them") != NULL;
+    *said = strstr(r.err, "cannot tell whether the server withholds them") != NULL ||
+            (withheld != NULL && strstr(r.err, "the server is withholding them") != NULL);
     j = json_loads(r.out, 0, NULL);
     if (j == NULL)
         fail_msg("sync --json: exit %d: %s", r.status, r.err);
     int n = (int)json_integer_value(json_object_get(json_object_get(j, "withheld"), "own_unseen"));
+    if (withheld != NULL)
+        *withheld =
+            (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
     json_decref(j);
     dbk_run_result_free(&r);
     r = tc_cli("--json", "status", NULL);
@@ -1055,6 +1092,12 @@ own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool 
     return n;
 }
 
+static int
+own_unseen_of_new_device(struct fx *f, const char *link, const char *name, bool *said,
+                         bool *role_checked)
+{
+    return own_withheld_of_new_device(f, link, name, said, role_checked, NULL);
+}
 /* A second device of the client facing a server that withholds the client's own shared
  * stream whole, records and head (proto/TRUST.md T12): its sync says it cannot tell.
  * And no wolf cried: a second device of an account that wrote nothing there, before,
@@ -1065,7 +1108,7 @@ test_own_stream_withheld_whole(void **state)
 {
     struct fx *f = *state;
     char sh[33], hh[33], hex[33], sql[200], link[512];
-    bool said_honest, said_withheld, said_bare, checked_honest, checked_withheld, checked_bare;
+    bool said_honest, said_withheld, checked_honest, checked_withheld;
 
     login_link_of(f->p.client_home, link);
     int wolf = own_unseen_of_new_device(f, link, "honest", &said_honest, &checked_honest);
@@ -1075,32 +1118,40 @@ test_own_stream_withheld_whole(void **state)
     client_shared_hex(f, sh, hh);
     snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s';", sh);
     turn_server(f, sql);
-    int told = own_unseen_of_new_device(f, link, "withheld", &said_withheld, &checked_withheld);
-    int leaked = told == 0 || !said_withheld;
-    /* Then every record of the client's withheld, its role record with them: both streams
-     * 'cannot tell', and the role the server's word, said so. */
+    long records;
+    int told = own_withheld_of_new_device(f, link, "withheld", &said_withheld, &checked_withheld,
+                                          &records);
+    /* The private stream's head counts the shared stream's records: told withheld. */
+    int leaked = (told == 0 && records == 0) || !said_withheld;
+    /* Then every record of the client's withheld, its pin and role records with them:
+     * the new device cannot tell the pin record is not among them, so it signs nothing
+     * in (no key of the counselor's taken from the server; test_private_stream_withheld_
+     * whole counts that). */
     snprintf(sql, sizeof sql,
              "DELETE FROM records WHERE stream IN (SELECT id FROM streams WHERE owner = x'%s');",
              hex_of(f->p.client_id, hex));
     turn_server(f, sql);
-    int bare = own_unseen_of_new_device(f, link, "bare", &said_bare, &checked_bare);
+    dbk_id counselor;
+    int bare_status;
+    bool said_bare;
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
+    (void)new_device_pins(f, link, "bare", "none of your account's private", &counselor, NULL,
+                          &bare_status, &said_bare);
 
     dbk_report("malicious server: the client's own stream withheld whole from a new device",
                "the server drops every record of the client's shared stream, its head with "
                "them, then the client signs in on a new device with 'daybook login'",
-               "streams said 'cannot tell': %d%s; withheld and not told (leaked): %d; a new "
-               "device of the account before it wrote, the server honest: %d said (wolf "
-               "cried)%s; every record withheld: %d streams said 'cannot tell', the role "
-               "said unchecked: %s",
-               told, said_withheld ? " in words" : "", leaked, wolf, said_honest ? " in words" : "",
-               bare, checked_bare ? "no" : "yes");
+               "streams said 'cannot tell': %d, records told withheld: %ld%s; withheld and "
+               "not told (leaked): %d; a new device of the account before it wrote, the "
+               "server honest: %d said (wolf cried)%s; every record withheld: login exit %d%s",
+               told, records, said_withheld ? " in words" : "", leaked, wolf,
+               said_honest ? " in words" : "", bare_status, said_bare ? ", said so" : "");
     assert_int_equal(leaked, 0);
     assert_int_equal(wolf, 0);
     assert_false(said_honest);
     assert_true(checked_honest && checked_withheld);
-    assert_int_equal(bare, 2);
+    assert_int_not_equal(bare_status, 0);
     assert_true(said_bare);
-    assert_false(checked_bare);
 }
 
 /*
@@ -1273,12 +1324,17 @@ static void
 test_role_unchecked_counselor_invites(void **state)
 {
     struct fx *f = *state;
-    char link[512], hc[33], sql[800], home2[4300];
+    char link[512], hc[33], sql[800], home2[4300], cp[33], chd[33];
     int st;
     bool checked;
 
     login_link_of(f->p.client_home, link);
-    drop_role_sql(f, sql, sizeof sql);
+    /* The role record withheld, and the pin record with it: a client's pin of its
+     * counselor says the account is a client's, and a login refuses a counselor's role
+     * then (book/role.h). */
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';", cp,
+             chd);
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
              "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
              DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
@@ -1431,11 +1487,45 @@ profile_sql(struct fx *f, const char *name, const char *sql)
     sqlite3_close(db);
 }
 
+/* A device of the client from before T13 whose login took the server's word 'counselor':
+ * a second device ("wrong", by link) turned so, its marks removed and the account's role
+ * record (all_private: every private record) out of its profile. DAYBOOK_HOME is left on
+ * it; cp, chd: the client's private stream and its head, in hex. */
+static void
+old_device_as_counselor(struct fx *f, const char *link, bool all_private, char cp[33], char chd[33])
+{
+    char sql[600], home2[4300];
+    int st;
+    bool checked;
+    dbk_session s;
+
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
+    if (all_private)
+        snprintf(sql, sizeof sql, "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';",
+                 cp, chd);
+    else
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = "
+                 "(SELECT max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');",
+                 cp, chd, cp, chd);
+    profile_sql(f, "wrong", sql);
+    profile_sql(
+        f, "wrong",
+        "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');");
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
+    dbk_session_close(&s);
+}
+
 /*
  * Two role records that disagree (proto/TRUST.md T13). A device of the client from
  * before this rule whose login took the server's word 'counselor' (here: a second
- * device turned so, its marks removed, and the account's record out of its profile)
- * syncs before it holds a role record: it signs 'counselor' (the limit TRUST.md says).
+ * device turned so, its marks removed, and the account's private records out of its
+ * profile, so that none contradicts the role) syncs before it holds a role record: it
+ * signs 'counselor' (the limit TRUST.md says).
  * Then a new device must be refused at login, never take either; and a device of the
  * account from before this rule that holds both records when it first signs must say
  * they disagree, never go quiet.
@@ -1447,24 +1537,13 @@ test_role_records_disagree(void **state)
     char link[512], cp[33], chd[33], sql[600], home2[4300];
     int st;
     bool checked;
-    dbk_session s;
     dbk_run_result r;
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    assert_int_equal(role_of_new_device(f, link, "wrong", &st, &checked, NULL), DBK_ROLE_CLIENT);
     assert_int_equal(role_of_new_device(f, link, "late", &st, &checked, NULL), DBK_ROLE_CLIENT);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s' AND clock = (SELECT "
-             "max(clock) FROM records WHERE stream = x'%s' AND record != x'%s');"
-             "DELETE FROM meta WHERE key IN ('role_unsigned', 'role_record', 'joined_by_login');",
-             cp, chd, cp, chd);
-    profile_sql(f, "wrong", sql);
-    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    assert_int_equal(dbk_session_open(&s, false), 0);
-    assert_int_equal(dbk_local_set_role(s.L, DBK_ROLE_COUNSELOR), 0);
-    dbk_session_close(&s);
+    /* Its private records out of its profile, the pin record with the role record: no
+     * record of the account's contradicts the role it then signs (book/role.h). */
+    old_device_as_counselor(f, link, true, cp, chd);
     r = tc_cli("sync", NULL); /* signs 'counselor': none held */
     dbk_run_result_free(&r);
     snprintf(sql, sizeof sql,
@@ -1499,6 +1578,288 @@ test_role_records_disagree(void **state)
 }
 
 /*
+ * A device from before T13 given a false role, whose account's records contradict it
+ * (proto/TRUST.md T13): a second device of the client whose login took the server's
+ * word 'counselor' (its marks removed, the account's role record out of its profile, as
+ * before the account held one) syncs. It holds the pin of its counselor that the
+ * account signed at enrollment: a counselor's account enrolls with no counselor, so it
+ * must sign no 'counselor' role record for the account, and say why.
+ */
+static void
+test_role_old_device_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], sql[600];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, false, cp, chd);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
+    long long before = server_int(f, sql);
+    int warned = 0, fails = 0;
+    for (int i = 0; i < 2; i++) {
+        dbk_run_result r = tc_cli("sync", NULL);
+        warned += strstr(r.err, "what your account already signed is a client's") != NULL;
+        fails += r.status != 0;
+        dbk_run_result_free(&r);
+    }
+    long long after = server_int(f, sql);
+    int role_new = role_of_new_device(f, link, "after", &st, &checked, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role, "
+               "its account's records contradicting it",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' syncs twice, holding the account's pin of its counselor but not "
+               "its role record; then a new device signs in",
+               "syncs that warned: %d of 2, that exited 1: %d; the new device's login exit %d, "
+               "role %d; role records signed for the false role (leaked): %lld",
+               warned, fails, st, role_new, after - before);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(warned, 2);
+    assert_int_equal(fails, 2);
+    assert_int_equal(role_new, DBK_ROLE_CLIENT);
+}
+
+/*
+ * The role record withheld and the other role named (proto/TRUST.md T13): the server
+ * drops the client's role record and names its account a counselor's; a new device of
+ * the client signs in. With no role record it took the server's word, unchecked; but the
+ * account's pin of its counselor, signed at enrollment, is a client's: the login must
+ * keep no counselor's profile.
+ */
+static void
+test_role_withheld_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], hc[33], sql[800];
+    int st;
+    bool warned;
+
+    login_link_of(f->p.client_home, link);
+    drop_role_sql(f, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    char home2[4300];
+    snprintf(home2, sizeof home2, "%s/contradicted", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    st = r.status;
+    warned = strstr(r.err, "what your account already signed is a client's") != NULL;
+    dbk_run_result_free(&r);
+    int role = 0;
+    dbk_session s;
+    if (dbk_session_open(&s, false) == 0) {
+        role = s.role;
+        dbk_session_close(&s);
+    }
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the role record withheld, the other role named, the "
+               "account's records contradicting it",
+               "the server drops the client's role record and names its account a "
+               "counselor's; the client signs in on a new device (the account's pin of its "
+               "counselor, from enrollment, reaches it)",
+               "login exit %d%s; role kept %d; devices kept as a counselor's (leaked): %d", st,
+               warned ? " with a warning" : "", role, role == DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(role, DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(st, 0);
+    assert_true(warned);
+}
+
+/* One integer the profile under home answers to sql. */
+static long long
+profile_int(const char *home, const char *sql)
+{
+    char path[4300];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    snprintf(path, sizeof path, "%s/daybook.db", home);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* What the client's profile under home believes: streams and grants it holds, whose
+ * streams, its role; as one line for the report and a count of what differs from b. */
+struct belief {
+    long long streams, not_own_or_counselor, grants, role;
+};
+
+static void
+belief_of(struct fx *f, const char *home, struct belief *b)
+{
+    char sql[300], c[33], k[33];
+    b->streams = profile_int(home, "SELECT count(*) FROM streams");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM streams WHERE owner != x'%s' AND owner != x'%s'",
+             hex_of(f->p.client_id, c), hex_of(f->p.counselor_id, k));
+    b->not_own_or_counselor = profile_int(home, sql);
+    b->grants = profile_int(home, "SELECT count(*) FROM grants");
+    b->role = profile_int(home, "SELECT value FROM meta WHERE key = 'role'");
+}
+
+/*
+ * Another account's token at login (proto/TRUST.md T3, T13; the token is no trust
+ * anchor): the server hands each token it makes the counselor's account (a trigger on
+ * its tokens). The client's device signs in again ('daybook login') and syncs; a new
+ * device of the client signs in with the client's link. What the client's devices
+ * believe must be what the account signed: no stream, grant or role of the
+ * counselor's account taken as the client's, and a new device keeps no profile; nor may
+ * the device say it is signed in on a token that serves another account.
+ */
+static void
+test_login_other_accounts_token(void **state)
+{
+    struct fx *f = *state;
+    char sql[900], k[33], link[512], home2[4300];
+    struct belief before, after;
+
+    login_link_of(f->p.client_home, link);
+    cli_ok("journal", "-m", "written before the swap");
+    cli_ok("sync", NULL, NULL);
+    belief_of(f, f->p.client_home, &before);
+    hex_of(f->p.counselor_id, k);
+    if (dbk_test_pg())
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION swap() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                 "NEW.account := '\\x%s'::bytea; RETURN NEW; END$$;"
+                 "CREATE TRIGGER swap BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION "
+                 "swap();",
+                 k);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER swap AFTER INSERT ON tokens BEGIN UPDATE tokens SET account = "
+                 "x'%s' WHERE hash = NEW.hash; END;",
+                 k);
+    turn_server(f, sql);
+
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_run_result r = tc_cli("login", NULL);
+    int again = r.status;
+    bool warned = strstr(r.err, "another account's access") != NULL;
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "sync", NULL);
+    int sync_status = r.status;
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "log", NULL);
+    int log_status = r.status;
+    dbk_run_result_free(&r);
+    belief_of(f, f->p.client_home, &after);
+    int moved = (after.streams != before.streams) + (after.not_own_or_counselor != 0) +
+                (after.grants != before.grants) + (after.role != before.role);
+
+    snprintf(home2, sizeof home2, "%s/swapped", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int fresh = r.status;
+    /* Its passphrase was just taken by the login: "wrong passphrase" would send the
+     * user to retry it, on the server's doing. */
+    bool fresh_blamed = strstr(r.err, "passphrase") != NULL && !strstr(r.err, "another account");
+    dbk_run_result_free(&r);
+    long long kept = profile_int(home2, "SELECT count(*) FROM meta");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: another account's token at login",
+               "the server makes every new token the counselor's account's; the client's "
+               "device signs in again and syncs, and a new device of the client signs in",
+               "login again exit %d%s, sync exit %d, log exit %d; streams %lld -> %lld, "
+               "grants %lld -> %lld, role %lld -> %lld, others' streams %lld; the new "
+               "device's login exit %d%s, profile kept: %s; beliefs moved by the other "
+               "account's token, 'signed in' on it or the passphrase blamed (leaked): %d",
+               again, warned ? " with a warning" : "", sync_status, log_status, before.streams,
+               after.streams, before.grants, after.grants, before.role, after.role,
+               after.not_own_or_counselor, fresh, fresh_blamed ? ", blaming the passphrase" : "",
+               kept > 0 ? "yes" : "no", moved + (kept > 0) + (again == 0) + fresh_blamed);
+    assert_int_equal(moved, 0);
+    assert_int_not_equal(again, 0);
+    assert_true(warned);
+    assert_true(kept <= 0);
+    assert_int_not_equal(fresh, 0);
+    assert_false(fresh_blamed);
+}
+
+/*
+ * Another counselor named at a second device's login (proto/TRUST.md T11): the server
+ * makes an account of its own (its keys) and names it the client's counselor; the client
+ * signs in on a new device. The account's pin record names the counselor it enrolled
+ * with: the new device must not pin the server's counselor on first use, as for an
+ * account that never wrote a pin record, and must say so.
+ */
+static void
+test_second_device_other_counselor(void **state)
+{
+    struct fx *f = *state;
+    unsigned char x_s[32], x_b[32];
+    char sql[1200], hs[65], hb[65], hx[33], hk[33], hc[33], link[512];
+    char xt[DBK_ID_TEXT_LEN + 1];
+    dbk_id x;
+
+    login_link_of(f->p.client_home, link);
+    dbk_id_random(&x);
+    dbk_id_to_text(&x, xt);
+    fake_keys(x_s, x_b, hs, hb);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO accounts(id, role, name, sign_pk, box_pk, login_pk, bundle, "
+             "generation, counselor, created_at) SELECT x'%s', %d, 'Mallory Stand-In', x'%s', "
+             "x'%s', login_pk, bundle, 1, NULL, created_at FROM accounts WHERE id = x'%s';"
+             "UPDATE accounts SET counselor = x'%s' WHERE id = x'%s';",
+             hex_of(xt, hx), DBK_ROLE_COUNSELOR, hs, hb, hex_of(f->p.counselor_id, hk), hx,
+             hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+
+    int status;
+    bool said;
+    int planted =
+        new_device_pins(f, link, "other-counselor", "never checked", &x, NULL, &status, &said);
+
+    dbk_report("malicious server: another counselor named at a second device's login",
+               "the server makes an account with keys of its own and names it the client's "
+               "counselor; the client signs in on a new device (its pin record names the "
+               "counselor it enrolled with)",
+               "login exit %d%s; the server's counselor pinned on first use (leaked): %d",
+               status, said ? " with a warning" : "", planted);
+    assert_int_equal(planted, 0);
+    assert_true(said);
+    assert_int_not_equal(status, 0);
+}
+
+/* The server drops the client's private records (its head too unless keep_head) and
+ * swaps the counselor's keys for its own; a new device of the client signs in into the
+ * pair's directory/name: whether it pinned the server's keys for the counselor, *status
+ * its exit, *said whether its stderr holds words. */
+static bool
+private_dropped_pins(struct fx *f, bool keep_head, const char *name, const char *words, int *status,
+                     bool *said)
+{
+    unsigned char fake_s[32], fake_b[32];
+    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512];
+    dbk_id counselor;
+
+    login_link_of(f->p.client_home, link);
+    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
+    fake_keys(fake_s, fake_b, hs, hb);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s' AND (%d = 0 OR record != x'%s');"
+             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
+             cp, keep_head, chd, hs, hb, hex_of(f->p.counselor_id, hex));
+    turn_server(f, sql);
+    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
+    return new_device_pins(f, link, name, words, &counselor, fake_s, status, said);
+}
+
+/*
  * The pin record withheld (proto/TRUST.md T11, T12): the server drops every record of
  * the client's private stream but its head (the pin record and the role record), and
  * swaps the counselor's keys for its own; then the client signs in on a new device. The
@@ -1509,40 +1870,9 @@ static void
 test_pin_record_withheld(void **state)
 {
     struct fx *f = *state;
-    unsigned char fake_s[32], got_s[32];
-    char sql[900], hs[65], hb[65], hex[33], cp[33], chd[33], link[512], home2[4300];
-    dbk_session s;
-    dbk_id counselor;
-
-    login_link_of(f->p.client_home, link);
-    own_stream_hex(f->p.client_home, f->p.client_id, DBK_LOCAL_PRIVATE, cp, chd);
-    randombytes_buf(fake_s, 32);
-    for (size_t i = 0; i < 32; i++)
-        snprintf(hs + 2 * i, 3, "%02x", fake_s[i]);
-    unsigned char fake_b[32];
-    randombytes_buf(fake_b, 32);
-    for (size_t i = 0; i < 32; i++)
-        snprintf(hb + 2 * i, 3, "%02x", fake_b[i]);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s' AND record != x'%s';"
-             "UPDATE accounts SET sign_pk = x'%s', box_pk = x'%s' WHERE id = x'%s';",
-             cp, chd, hs, hb, hex_of(f->p.counselor_id, hex));
-    turn_server(f, sql);
-
-    snprintf(home2, sizeof home2, "%s/pinless", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    dbk_run_result r = tc_cli("login", link, NULL);
-    int status = r.status;
-    bool said = strstr(r.err, "withholds") != NULL;
-    dbk_run_result_free(&r);
-    int planted = 0;
-    assert_int_equal(dbk_id_from_text(&counselor, f->p.counselor_id, strlen(f->p.counselor_id)), 0);
-    if (dbk_session_open(&s, false) == 0) {
-        planted =
-            dbk_trust_pinned(&s, &counselor, got_s, NULL) == 0 && memcmp(got_s, fake_s, 32) == 0;
-        dbk_session_close(&s);
-    }
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    int status;
+    bool said;
+    int planted = private_dropped_pins(f, true, "pinless", "withholds", &status, &said);
 
     dbk_report("malicious server: the pin record withheld from a second device",
                "the server drops the client's pin and role records (its private stream but "
@@ -1553,6 +1883,32 @@ test_pin_record_withheld(void **state)
     assert_int_equal(planted, 0);
     assert_true(said);
     assert_int_not_equal(status, 0);
+}
+
+/* The server keeps the client's shared stream as it is (after a sync of the client:
+ * its first head pushed), the client writes written entries and syncs, the server puts
+ * the old stream back. *before, *after: the stream's records on the server then. */
+static void
+shared_served_as_made(struct fx *f, int written, long long *before, long long *after)
+{
+    char cs[33], csh[33], sql[600];
+    client_shared_hex(f, cs, csh);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    for (int i = 0; i < written; i++)
+        cli_ok("journal", "-m", "written after the backup");
+    cli_ok("sync", NULL, NULL);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
+    *before = server_int(f, sql);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM records WHERE stream = x'%s';"
+             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
+             cs);
+    turn_server(f, sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE stream = x'%s'", cs);
+    *after = server_int(f, sql);
 }
 
 /*
@@ -1567,24 +1923,13 @@ static void
 test_first_head_served_again(void **state)
 {
     struct fx *f = *state;
-    char cs[33], csh[33], sql[600], link[512];
+    char link[512];
     const int written = 2;
+    long long before, after;
 
     login_link_of(f->p.client_home, link); /* the first head pushed */
-    client_shared_hex(f, cs, csh);
     long long first = server_int(f, "SELECT count(*) FROM records");
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE saved_stream AS SELECT * FROM records WHERE stream = x'%s';", cs);
-    turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    for (int i = 0; i < written; i++)
-        cli_ok("journal", "-m", "written after the backup");
-    cli_ok("sync", NULL, NULL);
-    snprintf(sql, sizeof sql,
-             "DELETE FROM records WHERE stream = x'%s';"
-             "INSERT INTO records SELECT * FROM saved_stream; DROP TABLE saved_stream;",
-             cs);
-    turn_server(f, sql);
+    shared_served_as_made(f, written, &before, &after);
 
     long told, unseen;
     int status = new_counselor_sync(f, "counselor-new", &told, &unseen);
@@ -1598,6 +1943,88 @@ test_first_head_served_again(void **state)
                "told nor 'cannot tell' (leaked): %ld",
                first, status, told, unseen, told > 0 || unseen > 0 ? 0L : (long)written);
     assert_true(told > 0 || unseen > 0);
+}
+
+/*
+ * The private stream withheld whole (proto/TRUST.md T11, T12): the server drops every
+ * record of the client's private stream, its head with them (the pin record, the role
+ * record), and swaps the counselor's keys for its own; the client signs in on a new
+ * device. No head counts what it does not get, so nothing is told withheld; but a device
+ * that holds nothing of its account's private stream cannot tell the pin record is not
+ * withheld, and must not take the server's keys for the counselor on first use.
+ */
+static void
+test_private_stream_withheld_whole(void **state)
+{
+    struct fx *f = *state;
+    int status;
+    bool said;
+    int planted = private_dropped_pins(f, false, "private-withheld",
+                                       "none of your account's private", &status, &said);
+
+    dbk_report("malicious server: the private stream withheld whole from a second device",
+               "the server drops every record of the client's private stream, its head with "
+               "them, and swaps the counselor's keys for its own; the client signs in on a "
+               "new device",
+               "login exit %d%s; the server's key pinned for the counselor (leaked): %d", status,
+               said ? ", said none of the private records came" : "", planted);
+    assert_int_equal(planted, 0);
+    assert_true(said);
+    assert_int_not_equal(status, 0);
+}
+
+/*
+ * One's own stream served to a new device as it was made (proto/TRUST.md T12): the
+ * server keeps the client's shared stream as it was after its first sync (its first
+ * head, records 0), the client writes 2 entries and syncs, the server puts the old
+ * stream back and serves the private stream as it is. A new device of the client holds
+ * 0 of its shared stream and a signed count of 0: it must tell the entries withheld
+ * (the account's private stream signs how many its shared stream holds), never call
+ * the stream complete, as if the account had never written there.
+ */
+static void
+test_own_first_head_served_again(void **state)
+{
+    struct fx *f = *state;
+    char link[512];
+    long long before, after;
+    bool said;
+
+    login_link_of(f->p.client_home, link); /* the first heads pushed */
+    shared_served_as_made(f, 2, &before, &after);
+
+    char home2[4300];
+    snprintf(home2, sizeof home2, "%s/own-new", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    dbk_run_result r = tc_cli("login", link, NULL);
+    int login_status = r.status;
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *w = json_object_get(j, "withheld");
+    long told = (long)json_integer_value(json_object_get(w, "records"));
+    long unseen = (long)json_integer_value(json_object_get(w, "own_unseen"));
+    int status = r.status;
+    said = strstr(r.err, "withhold") != NULL;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    long gone = (long)(before - after); /* the head's revision is one record either way */
+    long leaked = told >= gone || unseen > 0 ? 0L : gone - told;
+
+    dbk_report("malicious server: one's own stream served to a new device as it was made",
+               "the server keeps the client's shared stream as it was after its first sync "
+               "(its first head, records 0), the client writes 2 entries and syncs, the "
+               "server puts the old stream back; the client signs in on a new device and syncs",
+               "records of the shared stream on the server (its head with them) %lld, served "
+               "back %lld; login exit %d; the new device's sync exit %d%s, withheld.records "
+               "%ld, own_unseen %ld; own entries withheld and neither told nor 'cannot tell' "
+               "(leaked): %ld",
+               before, after, login_status, status, said ? " with a warning" : "", told, unseen,
+               leaked);
+    assert_int_equal(login_status, 0);
+    assert_int_equal(leaked, 0);
+    assert_true(said);
 }
 
 /*
@@ -1679,6 +2106,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_first_head_withheld, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_records_disagree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_record_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_first_head_served_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_old_device_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
