@@ -821,6 +821,8 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
     dbk_stream str;
     bool is_owner, can_write, more = false;
     struct pull_acc acc = {t, 0, 0};
+    /* Its audit row's bytes, against the reader: with the read where the store can. */
+    dbk_pull_charge charge = {j->me.id, DBK_AUDIT_ROW_BYTES, false};
     int64_t next = p->since;
     size_t bytes = 0, mark = t->len;
     int rc;
@@ -842,7 +844,7 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
     if (*limit > 0 && *max_bytes > 0 && p->since < str.seq) {
         rc = dbk_store_pull(st, &p->stream, is_owner ? NULL : &j->me.id, j->now, p->since,
                             (size_t)*limit, (size_t)*max_bytes, on_record, &acc, &more, &next,
-                            &bytes);
+                            &bytes, &charge);
         if (rc != DBK_OK) {
             t->len = mark;
             return rc;
@@ -853,7 +855,7 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
     *limit -= (int64_t)acc.count;
     *max_bytes -= (int64_t)bytes;
     if (acc.count > 0)
-        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, false);
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, charge.charged);
     jt_str(t, "],\"next\":");
     jt_i64(t, next);
     jt_str(t, more ? ",\"more\":true,\"high_seq\":" : ",\"more\":false,\"high_seq\":");
