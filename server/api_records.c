@@ -876,6 +876,21 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, const struct push_u
 
 static void records_committed(dbk_api_job *j);
 
+/* The streams a push, pull or sync asks access to, for the store to read with the
+ * token (dbk_store_expect_streams: on PostgreSQL one round trip for all of them). */
+static void
+records_expect(dbk_api_job *j, dbk_store *st)
+{
+    const struct records_ctx *c = j->ctx;
+    dbk_id ids[32];
+    size_t n = 0;
+    for (size_t i = 0; i < c->npush && n < 32; i++)
+        ids[n++] = c->push[i].stream;
+    for (size_t i = 0; i < c->npull && n < 32; i++)
+        ids[n++] = c->pull[i].stream;
+    dbk_store_expect_streams(st, ids, n);
+}
+
 /* A job with its records context, before its body is read (by either path). */
 static dbk_api_job *
 fast_job(dbk_http_request *req, dbk_api_op op)
@@ -886,6 +901,7 @@ fast_job(dbk_http_request *req, dbk_api_op op)
     j->ctx_free = ctx_free;
     j->keeps_heads = true;
     j->committed = records_committed;
+    j->expect = records_expect;
     if ((j->ctx = calloc(1, sizeof(struct records_ctx))) == NULL) {
         dbk_api_reject(j, DBK_E_NOMEM);
         return NULL;
@@ -1027,6 +1043,7 @@ dbk_api_pull(dbk_http_request *req)
     c->max_bytes = max_bytes;
     j->keeps_heads = true;
     j->committed = records_committed;
+    j->expect = records_expect;
     if (!nothing_new(j))
         dbk_api_submit(j);
 }

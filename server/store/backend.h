@@ -110,6 +110,7 @@
       (, const dbk_id *a, const dbk_id *s, int64_t now, dbk_stream *str, bool *is_owner,           \
        bool *can_write),                                                                           \
       (, a, s, now, str, is_owner, can_write))                                                     \
+    V(expect_streams, (, const dbk_id *ids, size_t n), (, ids, n))                                 \
     X(int, push, (, dbk_push_batch *b), (, b))                                                     \
     X(int, pull,                                                                                   \
       (, const dbk_id *s, const dbk_id *reader, int64_t now, int64_t since, size_t limit,          \

@@ -80,6 +80,8 @@ DBK_BACKEND_DECLARE()
  * notes of one transaction at most (a group is at most 256 jobs). */
 #define SEEN_SETS 1024
 #define SEEN_TX_MAX 256
+/* Stream rows read ahead for a job (pg_expect_streams). */
+#define AHEAD_MAX 32
 
 /* Parameter types, one letter each: b bytea, i int8, t text, o bool. */
 enum q {
@@ -385,6 +387,17 @@ struct pg_store {
     uint64_t note_at;
     bool noted;
     dbk_account note;
+    /* The streams the running job expects to ask access to (pg_expect_streams): asked
+     * (want) with its token, their rows (ahead) answer pg_access once each, until the
+     * job ends, pushes to the stream, or the transaction commits part way. */
+    dbk_id want[AHEAD_MAX];
+    size_t nwant;
+    struct pg_ahead {
+        dbk_id id;
+        bool found;
+        dbk_stream row;
+    } ahead[AHEAD_MAX];
+    size_t nahead;
 };
 
 static const dbk_store_ops pg_ops;
@@ -980,6 +993,7 @@ tx_split(pg_store *st)
     if (rc != DBK_OK)
         return rc;
     st->splits++;
+    st->nahead = 0; /* read before the commit */
     seen_committed(st);
     st->held = st->held_before = false;
     DBK_LOG(DBK_LOG_DEBUG, "store_split", DBK_INT("savepoints", depth));
@@ -1285,6 +1299,7 @@ pg_tx_begin(pg_store *st)
     st->held = st->held_before = false;
     st->splits = 0;
     st->noted = false;
+    st->nahead = st->nwant = 0;
     /* Sent with the first statement (defer), as a job's savepoint is. */
     if ((rc = ensure(st)) != DBK_OK || (rc = defer(st, SQL_BEGIN)) != DBK_OK)
         return rc;
@@ -1334,6 +1349,7 @@ pg_tx_splits(pg_store *st)
 }
 
 static void read_audit(const PGresult *r, int row, dbk_audit_entry *e);
+static void read_stream(const PGresult *r, int i, dbk_stream *out);
 
 static void
 send_audit_insert(pg_store *st, pline *pl, const dbk_audit_entry *e)
@@ -1457,6 +1473,7 @@ pg_tx_rollback(pg_store *st)
     st->sp_depth = 0;
     st->nseen_tx = 0;
     st->noted = false;
+    st->nahead = st->nwant = 0;
 }
 
 /* A job's savepoint is sent with its first statement (defer): a job that sends none,
@@ -1467,8 +1484,10 @@ pg_sp_begin(pg_store *st)
     int rc = tx_open(st);
     if (rc == DBK_OK && st->sp_depth == SP_MAX)
         rc = DBK_E_INTERNAL;
-    if (rc == DBK_OK && st->sp_depth == 0)
+    if (rc == DBK_OK && st->sp_depth == 0) {
         st->held_before = st->held; /* a job begins: what is held is earlier jobs' */
+        st->nahead = st->nwant = 0; /* read ahead for the job before */
+    }
     if (rc == DBK_OK && (rc = defer(st, SQL_SAVEPOINT)) == DBK_OK)
         st->marks[st->sp_depth++] = st->npending;
     return rc;
@@ -2036,7 +2055,7 @@ static int
 pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
                dbk_id *account, dbk_id *device)
 {
-    static const enum q used[] = {Q_TOKEN_GET, Q_TOKEN_ACCOUNT};
+    static const enum q used[] = {Q_TOKEN_GET, Q_TOKEN_ACCOUNT, Q_STREAM_GET};
     const int64_t ttl = 30LL * 24 * 3600 * 1000, day = 24LL * 3600 * 1000;
     params p = {.n = 0};
     int64_t expires, minute;
@@ -2046,13 +2065,21 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
 
     /* The token and its account in one round trip (with the deferred statements): the
      * account is what the job asks next (the account note, pg_store). */
+    size_t nwant = st->nwant;
+
     st->noted = false;
-    if ((rc = prepare_all(st, used, 2)) != DBK_OK)
+    st->nwant = 0;
+    if ((rc = prepare_all(st, used, nwant > 0 ? 3 : 2)) != DBK_OK)
         return rc;
     p_blob(&p, hash, DBK_HASH_BYTES);
     pl_begin(st, &pl);
     pl_send(st, &pl, Q_TOKEN_GET, &p);
     pl_send(st, &pl, Q_TOKEN_ACCOUNT, &p);
+    for (size_t i = 0; i < nwant; i++) { /* the streams the job expects (read ahead) */
+        params s = {.n = 0};
+        p_id(&s, &st->want[i]);
+        pl_send(st, &pl, Q_STREAM_GET, &s);
+    }
     if ((rc = pl_end(st, &pl)) != DBK_OK || PQntuples(pl.res[0]) == 0) {
         pl_clear(&pl);
         return rc != DBK_OK ? rc : DBK_E_UNAUTHENTICATED;
@@ -2062,6 +2089,13 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
     expires = c_i64(pl.res[0], 0, 2);
     if ((noted = PQntuples(pl.res[1]) > 0))
         read_account(pl.res[1], 0, &st->note);
+    for (size_t i = 0; i < nwant; i++) {
+        struct pg_ahead *a = &st->ahead[i];
+        a->id = st->want[i];
+        if ((a->found = PQntuples(pl.res[2 + i]) > 0))
+            read_stream(pl.res[2 + i], 0, &a->row);
+    }
+    st->nahead = nwant;
     pl_clear(&pl);
     if (expires <= now)
         return DBK_E_UNAUTHENTICATED;
@@ -2393,14 +2427,47 @@ epoch_closed_at(pg_store *st, const dbk_id *stream, uint32_t epoch, int64_t *out
     return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
+static void
+pg_expect_streams(pg_store *st, const dbk_id *ids, size_t n)
+{
+    st->nahead = st->nwant = 0;
+    for (size_t i = 0; i < n && st->nwant < AHEAD_MAX; i++) {
+        size_t k = 0;
+        while (k < st->nwant && !dbk_id_equal(&st->want[k], &ids[i]))
+            k++;
+        if (k == st->nwant)
+            st->want[st->nwant++] = ids[i];
+    }
+}
+
+/* Whether stream's row was read ahead for this job: then *rc is DBK_OK with the row,
+ * or DBK_E_NOT_FOUND when there is none; each is given once. */
+static bool
+ahead_take(pg_store *st, const dbk_id *stream, dbk_stream *out, int *rc)
+{
+    for (size_t i = 0; i < st->nahead; i++) {
+        struct pg_ahead *a = &st->ahead[i];
+        if (!dbk_id_equal(&a->id, stream))
+            continue;
+        *rc = a->found ? DBK_OK : DBK_E_NOT_FOUND;
+        if (a->found)
+            *out = a->row;
+        *a = st->ahead[--st->nahead];
+        return true;
+    }
+    return false;
+}
+
 static int
 pg_access(pg_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
           dbk_stream *str, bool *is_owner, bool *can_write)
 {
     params p = {.n = 0};
     PGresult *r;
-    int rc = pg_stream_get(st, stream, str);
+    int rc;
 
+    if (!ahead_take(st, stream, str, &rc))
+        rc = pg_stream_get(st, stream, str);
     *is_owner = *can_write = false;
     if (rc == DBK_E_NOT_FOUND)
         return DBK_E_FORBIDDEN; /* the same answer as "exists but not yours" */
@@ -2570,7 +2637,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
     static const enum q used[] = {Q_STREAM_LOCK,   Q_STREAM_TRY,        Q_PAYER_LOCK,
                                   Q_PAYER_TRY,     Q_EPOCH_CLOSED_AT,   Q_RECORD_GET,
                                   Q_RECORD_UPSERT, Q_ACCOUNT_ADD_BYTES, Q_STREAM_SET_SEQ};
-    dbk_stream str;
+    dbk_stream str, ahead;
     pline pl;
     params p = {.n = 0};
     int64_t added = 0, first_closed = 0;
@@ -2579,6 +2646,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
     bool stale = false, try = st->held, taken = false;
     int rc;
 
+    ahead_take(st, &b->stream, &ahead, &rc); /* read before this write: no longer given */
     if ((rc = prepare_all(st, used, sizeof used / sizeof used[0])) != DBK_OK)
         return rc;
     /* The stream's row stays locked to commit: the cursor's guarantee (rules.c). While
