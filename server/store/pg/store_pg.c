@@ -12,7 +12,8 @@
  * - Round trips are what daybookd pays for on PostgreSQL beyond SQLite: statements
  *   that do not wait on each other's answers go in one (pipelines, pl_*), and
  *   BEGIN, SAVEPOINT and RELEASE wait for the next statement (defer). A token is
- *   read with its account, and a pull with its audit row's charge.
+ *   read with its account and with the rows of the streams the job names
+ *   (pg_expect_streams), a pull with its audit row's charge.
  * - The pull cursor: a push reads the stream's row with SELECT ... FOR UPDATE and
  *   keeps the lock to its commit, so a stream's sequence numbers are given and made
  *   visible in one order; "seq > since" never skips a record committed late. (A
