@@ -839,6 +839,8 @@ job_run(dbk_job *job, dbk_store *st)
      * (authcache.h), so no job after it is answered from before it. */
     if (!j->keeps_heads && strcmp(j->req->method, "GET") != 0)
         dbk_authcache_invalidate();
+    if (j->expect != NULL)
+        j->expect(j, st);
     if (j->need_auth) {
         dbk_id account;
         if (j->keeps_heads && dbk_authcache_token_get(j->token_hash, j->now, &j->me, &j->device)) {

@@ -72,6 +72,9 @@ struct dbk_api_job {
      * and the job succeeded: records the heads it saw (api_records.c), or made (an
      * enroll's new streams, api_accounts.c; after what the job forgets, heads.h). */
     void (*committed)(dbk_api_job *j);
+    /* Called on the worker thread before the job's token check: names the streams the
+     * op will ask access to (dbk_store_expect_streams), or NULL. */
+    void (*expect)(dbk_api_job *j, dbk_store *st);
 };
 
 /*

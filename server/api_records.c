@@ -841,6 +841,8 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *p
     bool is_owner, can_write, more = false, row = false;
     bool precharged = pushed != NULL && pushed->read_charged;
     struct pull_acc acc = {t, 0, 0};
+    /* Its audit row's bytes, against the reader: with the read where the store can. */
+    dbk_pull_charge charge = {j->me.id, DBK_AUDIT_ROW_BYTES, false};
     int64_t next = p->since;
     size_t bytes = 0, mark = t->len;
     int rc;
@@ -865,7 +867,7 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *p
     if (*limit > 0 && *max_bytes > 0 && p->since < str.seq) {
         rc = dbk_store_pull(st, &p->stream, is_owner ? NULL : &j->me.id, j->now, p->since,
                             (size_t)*limit, (size_t)*max_bytes, on_record, &acc, &more, &next,
-                            &bytes);
+                            &bytes, &charge);
         if (rc != DBK_OK) {
             t->len = mark;
             if (precharged)
@@ -877,8 +879,11 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *p
     }
     *limit -= (int64_t)acc.count;
     *max_bytes -= (int64_t)bytes;
+    /* Its audit row's charge: made already by the push's statement (SQLite,
+     * precharged) or by the read itself (PostgreSQL, charge.charged), else by audit. */
     if (acc.count > 0) {
-        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next, precharged);
+        audit(j, st, &str, DBK_AUDIT_READ, (uint32_t)acc.count, acc.first, next,
+              precharged || charge.charged);
         row = j->job.status == DBK_OK;
     }
     if (precharged && !row)
@@ -903,6 +908,21 @@ run_pull(dbk_api_job *j, dbk_store *st, struct pull_unit *p, struct push_unit *p
 
 static void records_committed(dbk_api_job *j);
 
+/* The streams a push, pull or sync asks access to, for the store to read with the
+ * token (dbk_store_expect_streams: on PostgreSQL one round trip for all of them). */
+static void
+records_expect(dbk_api_job *j, dbk_store *st)
+{
+    const struct records_ctx *c = j->ctx;
+    dbk_id ids[32];
+    size_t n = 0;
+    for (size_t i = 0; i < c->npush && n < 32; i++)
+        ids[n++] = c->push[i].stream;
+    for (size_t i = 0; i < c->npull && n < 32; i++)
+        ids[n++] = c->pull[i].stream;
+    dbk_store_expect_streams(st, ids, n);
+}
+
 /* A job with its records context, before its body is read (by either path). */
 static dbk_api_job *
 fast_job(dbk_http_request *req, dbk_api_op op)
@@ -913,6 +933,7 @@ fast_job(dbk_http_request *req, dbk_api_op op)
     j->ctx_free = ctx_free;
     j->keeps_heads = true;
     j->committed = records_committed;
+    j->expect = records_expect;
     if ((j->ctx = calloc(1, sizeof(struct records_ctx))) == NULL) {
         dbk_api_reject(j, DBK_E_NOMEM);
         return NULL;
@@ -1054,6 +1075,7 @@ dbk_api_pull(dbk_http_request *req)
     c->max_bytes = max_bytes;
     j->keeps_heads = true;
     j->committed = records_committed;
+    j->expect = records_expect;
     if (!nothing_new(j))
         dbk_api_submit(j);
 }

@@ -45,9 +45,10 @@
  *     holds the file's write lock, so nobody commits while it runs, but another node
  *     commits at any time, and a revocation acknowledged while a group ran would not
  *     be seen by that group's later jobs. Read before each job, it is a round trip
- *     per job (about what it saves: the token check is one statement on PostgreSQL,
- *     see pg_token_check), and it makes one row every such write on every node
- *     waits for.
+ *     per job (about what it saves: the token check, its account and the rows of
+ *     the request's streams are one round trip on PostgreSQL, see
+ *     pg_token_check), and it makes one row every such write on every node waits
+ *     for.
  *   - LISTEN/NOTIFY arrives when the listening connection reads it, not when the
  *     revoking node's COMMIT returns, so it leaves a window after the
  *     acknowledgement.

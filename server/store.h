@@ -354,6 +354,11 @@ int dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *gr
  * holds an active grant for the current epoch. */
 int dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
                      dbk_stream *str, bool *is_owner, bool *can_write);
+/* The streams the running job will ask access to (a hint, at most the first 32): a
+ * backend may read their rows with the job's first statement (PostgreSQL: one round
+ * trip fewer for each) and answer dbk_store_access for each of them once from that
+ * read, until the job pushes to it. Given before the job's first statement. */
+void dbk_store_expect_streams(dbk_store *st, const dbk_id *ids, size_t n);
 
 /* ---- records ---- */
 
@@ -412,16 +417,25 @@ typedef struct dbk_push_batch {
 int dbk_store_push(dbk_store *st, dbk_push_batch *b);
 
 typedef void (*dbk_record_cb)(int64_t seq, const unsigned char *env, size_t len, void *arg);
+/* The bytes of the audit row a pull that gives records makes, charged to payer (never
+ * refused: a read is served even over quota). A backend that counts them with the
+ * read, one statement, sets charged when it gave records; else the caller charges
+ * them itself, as for a push's (dbk_push_batch.also_charge). */
+typedef struct dbk_pull_charge {
+    dbk_id payer;
+    int64_t bytes;
+    bool charged; /* result */
+} dbk_pull_charge;
 /*
  * Envelopes of stream with seq > since in seq order, at most limit of them and at
  * most max_bytes (but at least one). A reader that does not own the stream gets
  * only envelopes of epochs it holds an active grant for (reader NULL: owner).
  * *more is set when more remain; *last_seq is the seq of the last one given
- * (since if none); *bytes_out adds the bytes given.
+ * (since if none); *bytes_out adds the bytes given. charge may be NULL.
  */
 int dbk_store_pull(dbk_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now,
                    int64_t since, size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg,
-                   bool *more, int64_t *last_seq, size_t *bytes_out);
+                   bool *more, int64_t *last_seq, size_t *bytes_out, dbk_pull_charge *charge);
 
 /* ---- audit ---- */
 

@@ -110,12 +110,13 @@
       (, const dbk_id *a, const dbk_id *s, int64_t now, dbk_stream *str, bool *is_owner,           \
        bool *can_write),                                                                           \
       (, a, s, now, str, is_owner, can_write))                                                     \
+    V(expect_streams, (, const dbk_id *ids, size_t n), (, ids, n))                                 \
     X(int, push, (, dbk_push_batch *b), (, b))                                                     \
     X(int, pull,                                                                                   \
       (, const dbk_id *s, const dbk_id *reader, int64_t now, int64_t since, size_t limit,          \
        size_t max_bytes, dbk_record_cb cb, void *arg, bool *more, int64_t *last_seq,               \
-       size_t *bytes_out),                                                                         \
-      (, s, reader, now, since, limit, max_bytes, cb, arg, more, last_seq, bytes_out))             \
+       size_t *bytes_out, dbk_pull_charge *charge),                                                \
+      (, s, reader, now, since, limit, max_bytes, cb, arg, more, last_seq, bytes_out, charge))     \
     X(int, audit_append, (, dbk_audit_entry *e), (, e))                                            \
     X(int, audit_of_owner,                                                                         \
       (, const dbk_id *o, int64_t since, size_t limit, dbk_audit_cb cb, void *arg, bool *more),    \

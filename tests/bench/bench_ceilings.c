@@ -387,7 +387,7 @@ store_pull(const char *dir)
             while (more) {
                 size_t bytes = 0;
                 if ((rc = dbk_store_pull(st, &owners[u].stream, NULL, now, since, PULL_PAGE,
-                                         PULL_BYTES, on_record, &k, &more, &since, &bytes)) !=
+                                         PULL_BYTES, on_record, &k, &more, &since, &bytes, NULL)) !=
                     DBK_OK)
                     die("dbk_store_pull", dbk_err_code(rc));
             }

@@ -1097,9 +1097,15 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
     }
     deadlocks1 = q(look, "SELECT deadlocks FROM pg_stat_database WHERE datname ="
                          " current_database()");
-    /* Each round the nodes ran 8 groups (4 pushes alone, 2 blockers, the two pairs) and
-     * at least one of the pairs committed its first push before waiting for its second:
-     * daybook_storage_commits_total counts that commit too, not the group once. */
+    /* Each round the nodes ran 8 groups (4 pushes alone, 2 blockers, the two pairs), and
+     * a pair that found its second stream taken committed its first push before waiting
+     * for it: daybook_storage_commits_total counts that commit too, not the group once.
+     * A round need not split: when the outside session lets both streams go, one node
+     * may take its second stream before the other's backend has woken to take it (a
+     * row lock is taken by the waiter when it runs, and SKIP LOCKED sees it free), and
+     * the fewer round trips a job takes (token, account and stream rows in one), the
+     * likelier that is (26 commits, 2 splits, in 1 of 4 runs). At least one of the
+     * rounds met the crossing. */
     long commits = metric(a, "daybook_storage_commits_total") +
                    metric(b, "daybook_storage_commits_total") - commits0;
     dbk_report(
@@ -1107,7 +1113,7 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
         "2 daybookd with one storage thread each; node A's group pushes to S1 then "
         "S2, node B's to S2 then S1, both started while S1 and S2 were held, 3 times",
         "pushes not stored (503): %d of 18; deadlocks counted by PostgreSQL: %lld; "
-        "commits counted by the nodes' metrics: %ld (24 groups or more, and 3 or more splits)",
+        "commits counted by the nodes' metrics: %ld (24 groups or more, and 1 or more splits)",
         failed, deadlocks1 - deadlocks0, commits);
     if (failed != 0)
         for (int j = 0; j < 2; j++) { /* which statement failed, and why */
@@ -1119,7 +1125,7 @@ test_opposite_lock_orders_do_not_deadlock(void **unused)
         }
     assert_int_equal(failed, 0);
     assert_int_equal(deadlocks1 - deadlocks0, 0);
-    assert_true(commits >= 8 * rounds + rounds);
+    assert_true(commits >= 8 * rounds + 1);
     /* Everything pushed is there: 1 + 2 + 3 rounds' worth in each stream. */
     assert_int_equal(daybookd(NULL, "check", "--store", db_url, NULL), 0);
     session_end(hold);

@@ -11,7 +11,9 @@
  *   use), parameters and results travel in binary, every integer column is BIGINT.
  * - Round trips are what daybookd pays for on PostgreSQL beyond SQLite: statements
  *   that do not wait on each other's answers go in one (pipelines, pl_*), and
- *   SAVEPOINT and RELEASE wait for the next statement (defer).
+ *   BEGIN, SAVEPOINT and RELEASE wait for the next statement (defer). A token is
+ *   read with its account and with the rows of the streams the job names
+ *   (pg_expect_streams), a pull with its audit row's charge.
  * - The pull cursor: a push reads the stream's row with SELECT ... FOR UPDATE and
  *   keeps the lock to its commit, so a stream's sequence numbers are given and made
  *   visible in one order; "seq > since" never skips a record committed late. (A
@@ -79,6 +81,8 @@ DBK_BACKEND_DECLARE()
  * notes of one transaction at most (a group is at most 256 jobs). */
 #define SEEN_SETS 1024
 #define SEEN_TX_MAX 256
+/* Stream rows read ahead for a job (pg_expect_streams). */
+#define AHEAD_MAX 32
 
 /* Parameter types, one letter each: b bytea, i int8, t text, o bool. */
 enum q {
@@ -110,6 +114,7 @@ enum q {
     Q_TOKENS_OF_DEVICE_DELETE,
     Q_TOKEN_INSERT,
     Q_TOKEN_GET,
+    Q_TOKEN_ACCOUNT,
     Q_TOKEN_DELETE,
     Q_TOKEN_EXTEND,
     Q_TOKENS_REVOKE_OTHERS,
@@ -143,6 +148,7 @@ enum q {
     Q_RECORD_GET,
     Q_RECORD_UPSERT,
     Q_RECORDS_SINCE,
+    Q_RECORDS_SINCE_CHARGE,
     Q_AUDIT_LOCK,
     Q_AUDIT_LAST,
     Q_AUDIT_INSERT,
@@ -162,6 +168,10 @@ enum q {
 #define PAYER_LOCK_SQL                                                                             \
     "SELECT 1 FROM accounts WHERE id = coalesce($1, (SELECT owner FROM streams WHERE id = $2))"    \
     " FOR NO KEY UPDATE"
+#define RECORDS_SINCE_SQL                                                                          \
+    "records WHERE stream = $1 AND seq > $2 AND ($4 OR epoch IN (SELECT epoch FROM grants"         \
+    " WHERE stream = $1 AND grantee = $5 AND revoked_at = 0"                                       \
+    " AND (expires_at = 0 OR expires_at > $6))) ORDER BY seq LIMIT $3"
 #define AUDIT_COLS                                                                                 \
     "idx, at, action, actor_role, actor, device, stream, owner, grantee, epoch, count,"            \
     " seq_from, seq_to, prev, hash"
@@ -224,6 +234,9 @@ static const struct query {
     [Q_TOKEN_INSERT] = {"bbbi", "INSERT INTO tokens(hash, account, device, expires_at)"
                                 " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING"},
     [Q_TOKEN_GET] = {"b", "SELECT account, device, expires_at FROM tokens WHERE hash = $1"},
+    /* The token's account, asked with the token (pg_token_check, the account note). */
+    [Q_TOKEN_ACCOUNT] = {"b", "SELECT " ACCOUNT_COLS " FROM accounts WHERE id ="
+                              " (SELECT account FROM tokens WHERE hash = $1)"},
     [Q_TOKEN_DELETE] = {"b", "DELETE FROM tokens WHERE hash = $1"},
     /* Never waits: a row another transaction holds is left to it (lock order, above).
      * Should that one roll back, the token's next request slides it (pg_token_check
@@ -312,12 +325,19 @@ static const struct query {
                          " clock = excluded.clock, device = excluded.device,"
                          " epoch = excluded.epoch, creator = excluded.creator,"
                          " envelope = excluded.envelope"},
-    [Q_RECORDS_SINCE] = {"biiobi",
-                         "SELECT seq, envelope FROM records WHERE stream = $1 AND seq > $2"
-                         " AND ($4 OR epoch IN (SELECT epoch FROM grants WHERE stream = $1"
-                         "   AND grantee = $5 AND revoked_at = 0"
-                         "   AND (expires_at = 0 OR expires_at > $6)))"
-                         " ORDER BY seq LIMIT $3"},
+    [Q_RECORDS_SINCE] = {"biiobi", "SELECT seq, envelope FROM " RECORDS_SINCE_SQL},
+    /* The same, and the payer ($8) charged $7 bytes (the reader's audit row) when it
+     * gives a row, in the rows' snapshot: charged says so on every row. The payer's
+     * row is never waited for: not charged when another transaction holds it, then
+     * charged after the rows (pg_pull, the lock order at the top). */
+    [Q_RECORDS_SINCE_CHARGE] = {"biiobiib",
+                                "WITH r AS (SELECT seq, envelope FROM " RECORDS_SINCE_SQL "),"
+                                " c AS (UPDATE accounts SET used_bytes = used_bytes + $7"
+                                " WHERE id = (SELECT id FROM accounts WHERE id = $8"
+                                " AND EXISTS (SELECT 1 FROM r) FOR NO KEY UPDATE SKIP LOCKED)"
+                                " RETURNING 1)"
+                                " SELECT seq, envelope, (SELECT count(*) FROM c) FROM r"
+                                " ORDER BY seq"},
     [Q_AUDIT_LOCK] = {"i", "SELECT pg_advisory_xact_lock($1)"},
     [Q_AUDIT_LAST] = {"", "SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1"},
     [Q_AUDIT_INSERT] = {"iiiibbbbbiiiibb",
@@ -360,6 +380,25 @@ struct pg_store {
         int64_t minute;
     } seen_tx[SEEN_TX_MAX];
     size_t nseen_tx;
+    /* The account note: the row of a checked token's account, read in the token's
+     * round trip (pg_token_check) for the account_get that follows it (api.c, every
+     * authenticated job), served only if no statement was sent in between
+     * (sent_at == sent) and only once. */
+    uint64_t sent; /* statements and pipelines sent on this connection */
+    uint64_t note_at;
+    bool noted;
+    dbk_account note;
+    /* The streams the running job expects to ask access to (pg_expect_streams): asked
+     * (want) with its token, their rows (ahead) answer pg_access once each, until the
+     * job ends, pushes to the stream, or the transaction commits part way. */
+    dbk_id want[AHEAD_MAX];
+    size_t nwant;
+    struct pg_ahead {
+        dbk_id id;
+        bool found;
+        dbk_stream row;
+    } ahead[AHEAD_MAX];
+    size_t nahead;
 };
 
 static const dbk_store_ops pg_ops;
@@ -526,6 +565,7 @@ fail(pg_store *st, const PGresult *r)
     return err;
 }
 
+static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_SAVEPOINT[] = "SAVEPOINT job";
 static const char SQL_RELEASE[] = "RELEASE job";
 
@@ -608,6 +648,7 @@ prepare(pg_store *st, enum q id, char name[16])
             case 't': types[i] = 25; break; /* text */
             default: types[i] = 16; break;  /* bool */
             }
+        st->sent++;
         r = PQprepare(st->conn, name, queries[id].sql, n, types);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             rc = fail(st, r);
@@ -666,6 +707,7 @@ pl_begin(pg_store *st, pline *pl)
             st->last_err = DBK_E_STORE_UNAVAILABLE;
         return pl->rc = DBK_E_STORE_UNAVAILABLE;
     }
+    st->sent++;
     if (!PQenterPipelineMode(st->conn)) {
         pl->rc = fail(st, NULL);
         if (st->ndefer > 0)
@@ -734,13 +776,17 @@ pl_abandon(pg_store *st)
         st->last_err = DBK_E_STORE_UNAVAILABLE;
 }
 
+typedef void (*row_fn)(const PGresult *r, int i, void *arg);
+
 /* Sends the pipeline and reads every result (pl->res, for pl_clear). DBK_OK when
- * every statement succeeded, else the first failure. */
+ * every statement succeeded, else the first failure. The rows of statement `rows`
+ * (its index among those sent after the deferred ones; -1: none) go to each_row as
+ * they arrive (single-row mode, as each() reads them) instead of into pl->res. */
 static int
-pl_end(pg_store *st, pline *pl)
+pl_end_rows(pg_store *st, pline *pl, int rows, row_fn each_row, void *arg)
 {
-    int i = 0, nulls = 0;
-    bool synced = false, deferred_failed = false;
+    int i = 0, nulls = 0, target = rows < 0 ? -1 : pl->pre + rows;
+    bool synced = false, deferred_failed = false, between = true;
 
     if (!pl->open)
         return pl->rc != DBK_OK ? pl->rc : DBK_E_STORE_UNAVAILABLE;
@@ -754,7 +800,13 @@ pl_end(pg_store *st, pline *pl)
     /* Each statement's results end with a NULL; the Sync's result ends the pipeline.
      * Two NULLs in a row: nothing more is coming (the connection is lost). */
     while (!synced) {
+        /* Between two statements' results (after the NULL that ends the one before):
+         * the next one's mode may be chosen. Should it be refused, the rows come whole
+         * (PGRES_TUPLES_OK, below): the same rows, held at once. */
+        if (between && i == target)
+            PQsetSingleRowMode(st->conn);
         PGresult *r = PQgetResult(st->conn);
+        between = r == NULL;
         if (r == NULL) {
             if (++nulls == 2)
                 break;
@@ -766,8 +818,20 @@ pl_end(pg_store *st, pline *pl)
             synced = true;
             PQclear(r);
             break;
+        case PGRES_SINGLE_TUPLE: /* one row of statement target; its end follows */
+            if (i == target && pl->rc == DBK_OK)
+                each_row(r, 0, arg);
+            PQclear(r);
+            break;
         case PGRES_TUPLES_OK:
         case PGRES_COMMAND_OK:
+            if (i == target) {
+                for (int k = 0; k < PQntuples(r) && pl->rc == DBK_OK; k++)
+                    each_row(r, k, arg);
+                i++;
+                PQclear(r);
+                break;
+            }
             if (i >= pl->pre && i - pl->pre < pl->n) {
                 pl->res[i++ - pl->pre] = r;
                 break;
@@ -794,6 +858,12 @@ pl_end(pg_store *st, pline *pl)
         pl_abandon(st);
     }
     return pl->rc;
+}
+
+static int
+pl_end(pg_store *st, pline *pl)
+{
+    return pl_end_rows(st, pl, -1, NULL, NULL);
 }
 
 static void
@@ -850,6 +920,7 @@ query_locks_of(enum q id)
     case Q_STREAM_LOCK:
     case Q_PAYER_LOCK: /* push_start's own rule */
     case Q_ACCOUNT_ADD_BYTES_TRY: /* SKIP LOCKED */
+    case Q_RECORDS_SINCE_CHARGE:
     case Q_RECORD_UPSERT:
     case Q_STREAM_SET_SEQ: /* rows the push holds already */
     case Q_AUDIT_INSERT:   /* under the chain's lock, at commit */
@@ -884,6 +955,7 @@ query_locks(enum q id)
 
 static PGresult *audit_commit(pg_store *st, int *rc);
 static void seen_committed(pg_store *st);
+static bool begin_waits(const pg_store *st);
 static int tx_open(pg_store *st);
 static int simple(pg_store *st, const char *sql);
 
@@ -911,7 +983,9 @@ tx_split(pg_store *st)
 
     if ((rc = tx_open(st)) != DBK_OK)
         return rc;
-    st->ndefer = 0; /* SAVEPOINTs or RELEASEs not sent: the COMMIT ends them all */
+    /* SAVEPOINTs or RELEASEs not sent: the COMMIT ends them all (a BEGIN not sent
+     * goes with it). */
+    st->ndefer = begin_waits(st) ? 1 : 0;
     if ((r = audit_commit(st, &rc)) == NULL)
         return rc != DBK_OK ? rc : DBK_E_UNAVAILABLE;
     if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -920,10 +994,11 @@ tx_split(pg_store *st)
     if (rc != DBK_OK)
         return rc;
     st->splits++;
+    st->nahead = 0; /* read before the commit */
     seen_committed(st);
     st->held = st->held_before = false;
     DBK_LOG(DBK_LOG_DEBUG, "store_split", DBK_INT("savepoints", depth));
-    if ((rc = simple(st, "BEGIN")) != DBK_OK)
+    if ((rc = defer(st, SQL_BEGIN)) != DBK_OK)
         return rc;
     for (int i = 0; i < depth && rc == DBK_OK; i++) {
         st->marks[i] = 0;
@@ -961,6 +1036,7 @@ run(pg_store *st, enum q id, const params *p, int *rc)
         pl_clear(&pl);
         return r;
     }
+    st->sent++;
     r = PQexecPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
                        p ? p->fmt : NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -1008,6 +1084,7 @@ simple(pg_store *st, const char *sql)
         return DBK_E_STORE_UNAVAILABLE;
     if ((rc = flush(st)) != DBK_OK)
         return rc;
+    st->sent++;
     r = PQexec(st->conn, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         rc = fail(st, r);
@@ -1222,10 +1299,20 @@ pg_tx_begin(pg_store *st)
     st->in_tx = false;
     st->held = st->held_before = false;
     st->splits = 0;
-    if ((rc = ensure(st)) != DBK_OK || (rc = simple(st, "BEGIN")) != DBK_OK)
+    st->noted = false;
+    st->nahead = st->nwant = 0;
+    /* Sent with the first statement (defer), as a job's savepoint is. */
+    if ((rc = ensure(st)) != DBK_OK || (rc = defer(st, SQL_BEGIN)) != DBK_OK)
         return rc;
     st->in_tx = true;
     return DBK_OK;
+}
+
+/* Whether the transaction's BEGIN waits to be sent with its first statement. */
+static bool
+begin_waits(const pg_store *st)
+{
+    return st->ndefer > 0 && st->defer[0] == SQL_BEGIN;
 }
 
 /* Nodes share the database and every one of them writes: no number here could say
@@ -1242,7 +1329,8 @@ pg_data_version(pg_store *st, int64_t *out)
 static int
 tx_open(pg_store *st)
 {
-    if (conn_ok(st) && PQtransactionStatus(st->conn) == PQTRANS_INTRANS)
+    if (conn_ok(st) && (PQtransactionStatus(st->conn) == PQTRANS_INTRANS ||
+                        (PQtransactionStatus(st->conn) == PQTRANS_IDLE && begin_waits(st))))
         return DBK_OK;
     if (!conn_ok(st))
         return DBK_E_STORE_UNAVAILABLE;
@@ -1262,6 +1350,7 @@ pg_tx_splits(pg_store *st)
 }
 
 static void read_audit(const PGresult *r, int row, dbk_audit_entry *e);
+static void read_stream(const PGresult *r, int i, dbk_stream *out);
 
 static void
 send_audit_insert(pg_store *st, pline *pl, const dbk_audit_entry *e)
@@ -1358,6 +1447,11 @@ pg_tx_commit(pg_store *st)
 
     if (rc != DBK_OK)
         return rc; /* the worker rolls back */
+    if (begin_waits(st) && st->ndefer == 1 && st->npending == 0) {
+        st->ndefer = 0; /* nothing was sent: nothing to commit */
+        st->in_tx = false;
+        return DBK_OK;
+    }
     if ((r = audit_commit(st, &rc)) == NULL)
         return rc != DBK_OK ? rc : DBK_E_UNAVAILABLE; /* not committed: the worker rolls back */
     if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -1379,6 +1473,8 @@ pg_tx_rollback(pg_store *st)
     st->npending = 0;
     st->sp_depth = 0;
     st->nseen_tx = 0;
+    st->noted = false;
+    st->nahead = st->nwant = 0;
 }
 
 /* A job's savepoint is sent with its first statement (defer): a job that sends none,
@@ -1389,8 +1485,10 @@ pg_sp_begin(pg_store *st)
     int rc = tx_open(st);
     if (rc == DBK_OK && st->sp_depth == SP_MAX)
         rc = DBK_E_INTERNAL;
-    if (rc == DBK_OK && st->sp_depth == 0)
+    if (rc == DBK_OK && st->sp_depth == 0) {
         st->held_before = st->held; /* a job begins: what is held is earlier jobs' */
+        st->nahead = st->nwant = 0; /* read ahead for the job before */
+    }
     if (rc == DBK_OK && (rc = defer(st, SQL_SAVEPOINT)) == DBK_OK)
         st->marks[st->sp_depth++] = st->npending;
     return rc;
@@ -1584,6 +1682,12 @@ pg_account_get(pg_store *st, const dbk_id *id, dbk_account *out)
 {
     params p = {.n = 0};
     int rc;
+    if (st->noted && st->note_at == st->sent && dbk_id_equal(&st->note.id, id)) {
+        st->noted = false;
+        *out = st->note;
+        return DBK_OK;
+    }
+    st->noted = false;
     p_id(&p, id);
     PGresult *r = one(st, Q_ACCOUNT_GET, &p, &rc);
     if (r != NULL) {
@@ -1650,15 +1754,25 @@ pg_account_set_bundle(pg_store *st, const dbk_id *id, const unsigned char bundle
  * error the rows before it have been passed; the caller's answer is the error.
  */
 static int
-each(pg_store *st, enum q id, const params *p, void (*each_row)(const PGresult *r, int i, void *),
-     void *arg)
+each(pg_store *st, enum q id, const params *p, row_fn each_row, void *arg)
 {
     char name[16];
     PGresult *r;
     int rc;
 
-    if ((rc = prepare(st, id, name)) != DBK_OK || (rc = flush(st)) != DBK_OK)
+    if ((rc = prepare(st, id, name)) != DBK_OK)
         return rc;
+    /* Deferred statements (an earlier job's RELEASE, this one's SAVEPOINT) go first,
+     * in the same round trip, as run() sends them. */
+    if (st->ndefer > 0) {
+        pline pl;
+        pl_begin(st, &pl);
+        pl_send(st, &pl, id, p);
+        rc = pl_end_rows(st, &pl, 0, each_row, arg);
+        pl_clear(&pl);
+        return rc;
+    }
+    st->sent++;
     if (!PQsendQueryPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
                              p ? p->fmt : NULL, 1))
         return fail(st, NULL); /* nothing sent: any result waiting is not this query's */
@@ -1682,8 +1796,7 @@ each(pg_store *st, enum q id, const params *p, void (*each_row)(const PGresult *
 /* The same, with the result whole before the first callback, for the lists whose
  * callbacks run queries of their own (the caseload's clients, the counselors). */
 static int
-each_whole(pg_store *st, enum q id, const params *p,
-           void (*each_row)(const PGresult *r, int i, void *), void *arg)
+each_whole(pg_store *st, enum q id, const params *p, row_fn each_row, void *arg)
 {
     int rc;
     PGresult *r = run(st, id, p, &rc);
@@ -1943,19 +2056,48 @@ static int
 pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t now,
                dbk_id *account, dbk_id *device)
 {
+    static const enum q used[] = {Q_TOKEN_GET, Q_TOKEN_ACCOUNT, Q_STREAM_GET};
     const int64_t ttl = 30LL * 24 * 3600 * 1000, day = 24LL * 3600 * 1000;
     params p = {.n = 0};
     int64_t expires, minute;
+    pline pl;
+    bool noted;
     int rc;
 
+    /* The token and its account in one round trip (with the deferred statements): the
+     * account is what the job asks next (the account note, pg_store). */
+    size_t nwant = st->nwant;
+
+    st->noted = false;
+    st->nwant = 0;
+    if ((rc = prepare_all(st, used, nwant > 0 ? 3 : 2)) != DBK_OK)
+        return rc;
     p_blob(&p, hash, DBK_HASH_BYTES);
-    PGresult *r = one(st, Q_TOKEN_GET, &p, &rc);
-    if (r == NULL)
-        return rc == DBK_E_NOT_FOUND ? DBK_E_UNAUTHENTICATED : rc;
-    c_id(r, 0, 0, account);
-    c_id(r, 0, 1, device);
-    expires = c_i64(r, 0, 2);
-    PQclear(r);
+    pl_begin(st, &pl);
+    pl_send(st, &pl, Q_TOKEN_GET, &p);
+    pl_send(st, &pl, Q_TOKEN_ACCOUNT, &p);
+    for (size_t i = 0; i < nwant; i++) { /* the streams the job expects (read ahead) */
+        params s = {.n = 0};
+        p_id(&s, &st->want[i]);
+        pl_send(st, &pl, Q_STREAM_GET, &s);
+    }
+    if ((rc = pl_end(st, &pl)) != DBK_OK || PQntuples(pl.res[0]) == 0) {
+        pl_clear(&pl);
+        return rc != DBK_OK ? rc : DBK_E_UNAUTHENTICATED;
+    }
+    c_id(pl.res[0], 0, 0, account);
+    c_id(pl.res[0], 0, 1, device);
+    expires = c_i64(pl.res[0], 0, 2);
+    if ((noted = PQntuples(pl.res[1]) > 0))
+        read_account(pl.res[1], 0, &st->note);
+    for (size_t i = 0; i < nwant; i++) {
+        struct pg_ahead *a = &st->ahead[i];
+        a->id = st->want[i];
+        if ((a->found = PQntuples(pl.res[2 + i]) > 0))
+            read_stream(pl.res[2 + i], 0, &a->row);
+    }
+    st->nahead = nwant;
+    pl_clear(&pl);
     if (expires <= now)
         return DBK_E_UNAUTHENTICATED;
     /* Tokens expire after 30 days unused: slide the expiry, at most once a day. The
@@ -1969,17 +2111,22 @@ pg_token_check(pg_store *st, const unsigned char hash[DBK_HASH_BYTES], int64_t n
     }
     /* Last seen, to the minute, written with this request (see "last seen" above). */
     minute = now / 60000 * 60000;
-    if (seen_current(st, device, minute))
-        return DBK_OK;
-    p.n = 0;
-    p_id(&p, device);
-    p_i64(&p, minute);
-    if ((r = one(st, Q_DEVICE_TOUCH, &p, &rc)) == NULL)
-        return rc;
-    bool written = c_i64(r, 0, 0) > 0;
-    PQclear(r);
-    if (written && st->in_tx && st->nseen_tx < SEEN_TX_MAX)
-        st->seen_tx[st->nseen_tx++] = (struct pg_seen_note){*device, minute};
+    if (!seen_current(st, device, minute)) {
+        p.n = 0;
+        p_id(&p, device);
+        p_i64(&p, minute);
+        PGresult *r = one(st, Q_DEVICE_TOUCH, &p, &rc);
+        if (r == NULL)
+            return rc;
+        bool written = c_i64(r, 0, 0) > 0;
+        PQclear(r);
+        if (written && st->in_tx && st->nseen_tx < SEEN_TX_MAX)
+            st->seen_tx[st->nseen_tx++] = (struct pg_seen_note){*device, minute};
+    }
+    /* The slide and the last seen write neither accounts nor tokens' accounts: the
+     * note is still the account as read with the token. */
+    st->noted = noted && dbk_id_equal(&st->note.id, account);
+    st->note_at = st->sent;
     return DBK_OK;
 }
 
@@ -2281,14 +2428,47 @@ epoch_closed_at(pg_store *st, const dbk_id *stream, uint32_t epoch, int64_t *out
     return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
 }
 
+static void
+pg_expect_streams(pg_store *st, const dbk_id *ids, size_t n)
+{
+    st->nahead = st->nwant = 0;
+    for (size_t i = 0; i < n && st->nwant < AHEAD_MAX; i++) {
+        size_t k = 0;
+        while (k < st->nwant && !dbk_id_equal(&st->want[k], &ids[i]))
+            k++;
+        if (k == st->nwant)
+            st->want[st->nwant++] = ids[i];
+    }
+}
+
+/* Whether stream's row was read ahead for this job: then *rc is DBK_OK with the row,
+ * or DBK_E_NOT_FOUND when there is none; each is given once. */
+static bool
+ahead_take(pg_store *st, const dbk_id *stream, dbk_stream *out, int *rc)
+{
+    for (size_t i = 0; i < st->nahead; i++) {
+        struct pg_ahead *a = &st->ahead[i];
+        if (!dbk_id_equal(&a->id, stream))
+            continue;
+        *rc = a->found ? DBK_OK : DBK_E_NOT_FOUND;
+        if (a->found)
+            *out = a->row;
+        *a = st->ahead[--st->nahead];
+        return true;
+    }
+    return false;
+}
+
 static int
 pg_access(pg_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
           dbk_stream *str, bool *is_owner, bool *can_write)
 {
     params p = {.n = 0};
     PGresult *r;
-    int rc = pg_stream_get(st, stream, str);
+    int rc;
 
+    if (!ahead_take(st, stream, str, &rc))
+        rc = pg_stream_get(st, stream, str);
     *is_owner = *can_write = false;
     if (rc == DBK_E_NOT_FOUND)
         return DBK_E_FORBIDDEN; /* the same answer as "exists but not yours" */
@@ -2458,7 +2638,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
     static const enum q used[] = {Q_STREAM_LOCK,   Q_STREAM_TRY,        Q_PAYER_LOCK,
                                   Q_PAYER_TRY,     Q_EPOCH_CLOSED_AT,   Q_RECORD_GET,
                                   Q_RECORD_UPSERT, Q_ACCOUNT_ADD_BYTES, Q_STREAM_SET_SEQ};
-    dbk_stream str;
+    dbk_stream str, ahead;
     pline pl;
     params p = {.n = 0};
     int64_t added = 0, first_closed = 0;
@@ -2467,6 +2647,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
     bool stale = false, try = st->held, taken = false;
     int rc;
 
+    ahead_take(st, &b->stream, &ahead, &rc); /* read before this write: no longer given */
     if ((rc = prepare_all(st, used, sizeof used / sizeof used[0])) != DBK_OK)
         return rc;
     /* The stream's row stays locked to commit: the cursor's guarantee (rules.c). While
@@ -2483,6 +2664,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
         b->rotation_pending = str.rotation_pending;
         b->nstored = 0;
         b->seq_from = b->seq_to = 0;
+        b->also_charged = false;
         rc = check_epochs(st, b, &str, first_closed, &stale);
     }
     if (rc == DBK_OK && stale) {
@@ -2538,14 +2720,21 @@ pg_push(pg_store *st, dbk_push_batch *b)
         }
         if (rc != DBK_OK)
             break;
-        /* Its writes; with the last chunk's, the owner's bytes, added and read in one
-         * statement (two nodes adding at once both see the sum), and the counter. */
+        /* Its writes; with the last chunk's, the payer's bytes, added and read in one
+         * statement (two nodes adding at once both see the sum), and the counter. The
+         * audit row's bytes go with the records' (also_charge) where that refuses
+         * exactly what two statements would, as on SQLite (sq_push): the records
+         * adding bytes, the total is checked as the audit row's charge was; a push
+         * that shrinks its records is charged by the caller after it. */
         bool last = end == b->n && !stale && b->nstored > 0;
         pl_begin(st, &w);
         for (size_t i = from; i < end; i++)
             if (put[i - from])
                 send_record_put(st, &w, &b->stream, &b->items[i], &creator[i - from]);
         if (last) {
+            b->also_charged = b->also_charge > 0 && added >= 0;
+            if (b->also_charged)
+                added += b->also_charge;
             p_id(&p, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer);
             p_i64(&p, added);
             pl_send(st, &w, Q_ACCOUNT_ADD_BYTES, &p);
@@ -2579,7 +2768,7 @@ struct pull_each {
     size_t limit, max_bytes, count, bytes;
     dbk_record_cb cb;
     void *arg;
-    bool more;
+    bool more, charged;
     int64_t last_seq;
 };
 
@@ -2589,6 +2778,8 @@ pull_row(const PGresult *r, int i, void *arg)
 {
     struct pull_each *e = arg;
     size_t len = (size_t)PQgetlength(r, i, 1);
+    if (e->count == 0 && !e->more && PQnfields(r) > 2)
+        e->charged = c_i64(r, i, 2) > 0;
     if (e->more || !dbk_pull_takes(e->count, e->bytes, len, e->limit, e->max_bytes)) {
         e->more = true;
         return;
@@ -2601,13 +2792,15 @@ pull_row(const PGresult *r, int i, void *arg)
 
 static int
 pg_pull(pg_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now, int64_t since,
-        size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg, bool *more,
-        int64_t *last_seq, size_t *bytes_out)
+        size_t limit, size_t max_bytes, dbk_record_cb cb, void *arg, bool *more, int64_t *last_seq,
+        size_t *bytes_out, dbk_pull_charge *charge)
 {
-    struct pull_each e = {limit, max_bytes, 0, 0, cb, arg, false, since};
+    struct pull_each e = {limit, max_bytes, 0, 0, cb, arg, false, false, since};
     params p = {.n = 0};
     int rc;
 
+    if (charge != NULL)
+        charge->charged = false;
     *more = false;
     *last_seq = since;
     p_id(&p, stream);
@@ -2619,8 +2812,26 @@ pg_pull(pg_store *st, const dbk_id *stream, const dbk_id *reader, int64_t now, i
     else
         p_null(&p);
     p_i64(&p, now);
-    if ((rc = each(st, Q_RECORDS_SINCE, &p, pull_row, &e)) != DBK_OK)
+    /* The audit row's charge with the read: one round trip where two were. It is made
+     * when a row comes, and the caller audits when one is given: the first row always
+     * is (dbk_pull_takes, limit and max_bytes at least 1). */
+    if (charge != NULL) {
+        p_i64(&p, charge->bytes);
+        p_id(&p, &charge->payer);
+        if (st->in_tx)
+            st->held = true; /* the payer's row, when charged */
+    }
+    if ((rc = each(st, charge ? Q_RECORDS_SINCE_CHARGE : Q_RECORDS_SINCE, &p, pull_row, &e)) !=
+        DBK_OK)
         return rc;
+    /* Rows given, the payer's row held by another transaction: charged now, waiting for
+     * it as pg_charge does (after committing the group so far if this one holds locks
+     * of earlier jobs). */
+    if (charge != NULL && e.count > 0 && !e.charged &&
+        (rc = pg_charge(st, &charge->payer, charge->bytes, INT64_MAX)) != DBK_OK)
+        return rc;
+    if (charge != NULL)
+        charge->charged = e.count > 0;
     *more = e.more;
     *last_seq = e.last_seq;
     *bytes_out += e.bytes;
