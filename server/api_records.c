@@ -749,7 +749,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     }
     dbk_authcache_stream_seq(&u->stream, b.high_seq);
     u->seen = true;
-    u->read_charged = b.also_charged && b.also_charge_free > 0;
+    u->read_charged = b.free_charged;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
     u->by_owner = is_owner;
     u->str = str;

@@ -394,9 +394,10 @@ typedef struct dbk_push_batch {
     int64_t also_charge_free; /* more bytes for the payer in the same statement, where
                                * also_charged, but outside the quota's check (a read row
                                * the same sync is about to write: reads are served over
-                               * quota); a backend that sets also_charged counts these too */
+                               * quota); a backend that counts them sets free_charged
+                               * (SQLite; PostgreSQL charges a read row with its read) */
     /* results */
-    bool also_charged;
+    bool also_charged, free_charged;
     int64_t high_seq;
     uint32_t epoch;
     bool rotation_pending;

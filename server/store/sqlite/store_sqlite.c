@@ -2232,6 +2232,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
                              b->also_charged ? added + b->also_charge : added,
                              b->also_charged ? b->also_charge_free : 0, b->quota)) != DBK_OK)
         return rc;
+    b->free_charged = b->also_charged && b->also_charge_free > 0;
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
     sqlite3_bind_int64(q2, 2, str.seq);
