@@ -576,6 +576,55 @@ test_locked_keys_as_before(void **state)
     assert_int_equal(in_log(NULL, NULL), 4);
 }
 
+/*
+ * `daybook sync` with the keys locked and cravings waiting asks the passphrase before
+ * it takes the spool's lock: a craving logged in another terminal while the prompt
+ * waits (here a FIFO nobody writes yet) is saved at once, not held until the
+ * passphrase is typed; and each craving is pushed once.
+ */
+static void
+test_passphrase_asked_outside_the_lock(void **state)
+{
+    struct fx *f = *state;
+    char fifo[4300];
+    dbk_run_result r;
+    pid_t pid;
+
+    char *a = crave("4");
+    ok(tc_cli("lock", NULL), "lock");
+    snprintf(fifo, sizeof fifo, "%s/passphrase.fifo", f->home);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", fifo, 1);
+    if ((pid = fork()) == 0) { /* exec'd as is: dbk_run's check would read the FIFO again */
+        execl(dbk_bin("DAYBOOK"), "daybook", "sync", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", f->pass, 1);
+    int fd = open(fifo, O_WRONLY | O_CLOEXEC); /* the sync now waits for the passphrase */
+    assert_true(fd >= 0);
+    const char *argv[] = {dbk_bin("DAYBOOK"), "--json",   "craving", "--intensity", "3",
+                          "--outcome",        "resisted", NULL};
+    int run = dbk_run(argv, NULL, 60, &r);
+    bool saved = run == 0 && r.status == 0 && strstr(r.out, "\"saved\":true") != NULL;
+    json_t *j = saved ? json_loads(r.out, 0, NULL) : NULL;
+    char *b = j != NULL ? strdup(json_string_value(json_object_get(j, "id"))) : NULL;
+    json_decref(j);
+    if (run == 0)
+        dbk_run_result_free(&r);
+    assert_int_equal(write(fd, "a long client passphrase\n", 25), 25);
+    close(fd);
+    assert_int_equal(dbk_wait_pid(pid, 300000), 0);
+    assert_true(saved); /* not held until the passphrase was typed */
+    ok(tc_cli("sync", NULL), "sync");
+    assert_int_equal(on_server(f, a), 1);
+    assert_int_equal(on_server(f, b), 1);
+    assert_int_equal(in_log(NULL, NULL), 2);
+    assert_int_equal(spool_size(f), 64);
+    free(a);
+    free(b);
+}
+
 int
 main(void)
 {
@@ -587,6 +636,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_keys_as_before, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passphrase_asked_outside_the_lock, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
