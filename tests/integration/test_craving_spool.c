@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -625,6 +627,82 @@ test_passphrase_asked_outside_the_lock(void **state)
     free(b);
 }
 
+/* Whether /proc/locks shows a process waiting for an flock of the file with inode ino. */
+static bool
+flock_waited(unsigned long ino)
+{
+    char line[512], needle[64];
+    bool seen = false;
+    FILE *in = fopen("/proc/locks", "r");
+    if (in == NULL)
+        return false;
+    snprintf(needle, sizeof needle, ":%lu ", ino);
+    while (!seen && fgets(line, sizeof line, in) != NULL)
+        seen = strstr(line, "-> FLOCK") != NULL && strstr(line, needle) != NULL;
+    fclose(in);
+    return seen;
+}
+
+/*
+ * `daybook enroll` spoils an old spool's header outside its write transaction (the lock
+ * order is the spool's, then SQLite's): while a fold holds the spool's lock (here this
+ * process) and the enroll waits for it, the profile's write lock is free, so the fold's
+ * own transaction is not refused after SQLite's busy timeout.
+ */
+static void
+test_enroll_waits_for_the_spool_without_the_write_lock(void **state)
+{
+    struct fx *f = *state;
+    char home[4300], spool[4400], db[4400];
+    dbk_run_result r;
+    struct stat sb;
+    sqlite3 *conn = NULL;
+    bool waited = false, writable = false;
+    pid_t pid;
+
+    snprintf(home, sizeof home, "%s/second", f->home);
+    snprintf(spool, sizeof spool, "%s/cravings.spool", home);
+    snprintf(db, sizeof db, "%s/daybook.db", home);
+    setenv("DAYBOOK_HOME", home, 1);
+    ok(tc_cli("init", NULL), "second init");
+    {
+        const char *cp[] = {"cp", f->spool, spool, NULL}; /* an old spool left beside it */
+        assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
+        assert_int_equal(r.status, 0);
+        dbk_run_result_free(&r);
+    }
+    int fd = open(spool, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0); /* a fold under way */
+    char *uri = tc_invite_uri(&f->srv, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    if ((pid = fork()) == 0) {
+        const char *argv[] = {dbk_bin("DAYBOOK"), "enroll", uri, "--yes", NULL};
+        _exit(dbk_run(argv, NULL, 300, &r) == 0 && r.status == 0 ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    for (long long until = dbk_now_ms() + 120000; !waited && dbk_now_ms() < until;) {
+        waited = flock_waited((unsigned long)sb.st_ino);
+        if (!waited)
+            usleep(20000);
+    }
+    /* The fold's write transaction, as it would begin it now. */
+    if (waited && sqlite3_open(db, &conn) == SQLITE_OK) {
+        writable = sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        if (writable)
+            sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_close(conn);
+    assert_int_equal(flock(fd, LOCK_UN), 0);
+    close(fd);
+    assert_int_equal(dbk_wait_pid(pid, 300000), 0); /* enrolled once the fold is done */
+    free(uri);
+    assert_true(waited);
+    assert_true(writable);
+    ok(tc_cli("lock", NULL), "second lock");
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
 int
 main(void)
 {
@@ -637,6 +715,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_counselor_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_keys_as_before, setup, teardown),
         cmocka_unit_test_setup_teardown(test_passphrase_asked_outside_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_waits_for_the_spool_without_the_write_lock,
+                                        setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
