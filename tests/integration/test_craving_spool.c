@@ -492,6 +492,17 @@ test_concurrent_cravings_while_folding(void **state)
     assert_int_equal(spool_size(f), 64);
 }
 
+/* The client's spool copied to path, as `cp` does. */
+static void
+copy_spool(const struct fx *f, const char *path)
+{
+    const char *cp[] = {"cp", f->spool, path, NULL};
+    dbk_run_result r;
+    assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+}
+
 /* A counselor's profile still refuses `daybook craving` with its keys unlocked, and no
  * spool is made for it. */
 static void
@@ -518,12 +529,7 @@ test_counselor_refuses(void **state)
     /* The client's spool copied beside the counselor's profile (its header says a
      * client's, and that client's keys are unlocked on this machine): still refused,
      * since the header names the client's profile file, not this one. */
-    {
-        const char *cp[] = {"cp", f->spool, cospool, NULL};
-        assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
-        assert_int_equal(r.status, 0);
-        dbk_run_result_free(&r);
-    }
+    copy_spool(f, cospool);
     r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "'craving' is for clients, and this is a counselor's profile"));
@@ -665,12 +671,7 @@ test_enroll_waits_for_the_spool_without_the_write_lock(void **state)
     snprintf(db, sizeof db, "%s/daybook.db", home);
     setenv("DAYBOOK_HOME", home, 1);
     ok(tc_cli("init", NULL), "second init");
-    {
-        const char *cp[] = {"cp", f->spool, spool, NULL}; /* an old spool left beside it */
-        assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
-        assert_int_equal(r.status, 0);
-        dbk_run_result_free(&r);
-    }
+    copy_spool(f, spool); /* an old spool left beside it */
     int fd = open(spool, O_RDWR | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(fstat(fd, &sb), 0);
