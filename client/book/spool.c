@@ -135,9 +135,8 @@ fold_records(dbk_session *s, dbk_spool_file *f, size_t *folded, bool *torn, size
     unsigned char key[32];
     int rc;
 
-    if ((rc = dbk_unlock(s)) != DBK_OK)
+    if ((rc = dbk_unlock_spool_key_of(s, key)) != DBK_OK) /* unlocked before the lock */
         return rc;
-    (void)dbk_unlock_spool_key_of(s, key);
     if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
         sodium_memzero(key, sizeof key);
         return rc;
@@ -191,6 +190,15 @@ dbk_spool_fold(dbk_session *s, size_t *folded)
         news.foreign = true;
         dbk_spool_file_close(&f);
         return DBK_OK;
+    }
+    if (f.n > 0 && s->keys == NULL) {
+        /* The passphrase is never asked under the spool's lock: a craving logged
+         * meanwhile would wait on it until the passphrase is typed. Unlocked, the spool
+         * is read again (another process may have folded or appended meanwhile). */
+        dbk_spool_file_close(&f);
+        if ((rc = dbk_unlock(s)) != DBK_OK)
+            return rc;
+        return dbk_spool_fold(s, folded);
     }
     if (f.n > 0)
         rc = fold_records(s, &f, &n, &torn, &kept);

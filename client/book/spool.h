@@ -36,7 +36,8 @@ int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
 /* How many cravings wait in dir's spool, whole records (no keys needed). */
 size_t dbk_spool_count(const char *dir);
 /*
- * Folds s's spool into the profile (unlocking s if it holds cravings) and writes the
+ * Folds s's spool into the profile (unlocking s if it holds cravings, before taking the
+ * spool's lock: a craving is never held up by a passphrase prompt) and writes the
  * spool's header for s's role and account, making the spool if it is a client's and
  * there is none. *folded (may be NULL): how many cravings were saved. A torn last
  * record (a craving being written when its process died, never acknowledged) is

@@ -377,9 +377,23 @@ sent_by_other(const struct sent_record *r, const dbk_link *u)
            !dbk_id_equal(&first, &now);
 }
 
+/* After the commit of a transaction that set the role (rc its result): the spool's
+ * header, which says the role a fold saw, spoiled again (it was before the transaction
+ * too, so a crash between the commit and this leaves it spoiled unless a fold wrote it
+ * in between). Never inside the transaction: the lock order is the spool's, then
+ * SQLite's (book/spool.h), and a fold waiting on the write lock holds the spool's. */
+static int
+role_set(dbk_session *s, int rc)
+{
+    if (rc == DBK_OK)
+        dbk_spool_file_forget(s->dir);
+    return rc;
+}
+
 /* What an enrollment's answer, or the login that stands in for a lost one, gives the
  * profile: the server and its id, the role the code made, the restore generation and
- * the token; the record of the sent enrollment goes. In the caller's transaction. */
+ * the token; the record of the sent enrollment goes. In the caller's transaction,
+ * which spoils the spool's header (role_set) before it and after its commit. */
 static int
 store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const json_t *resp)
 {
@@ -393,7 +407,6 @@ store_enrolled(dbk_session *s, const dbk_link *u, const dbk_id *server_id, const
         (rc = dbk_local_put_text(s->L, "server", s->server)) != DBK_OK ||
         (rc = dbk_local_set_role(s->L, role)) != DBK_OK)
         return rc;
-    dbk_spool_file_forget(s->dir);   /* the header a fold writes says the role it sees */
     if (u->kind == DBK_LINK_SETUP) { /* a counselor owns only a private stream */
         dbk_local_stream shared;
         if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) == DBK_OK &&
@@ -418,6 +431,7 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
     dbk_id server_id;
     int rc;
 
+    dbk_spool_file_forget(s->dir);
     if ((rc = mark_sent(s, u)) != DBK_OK || (rc = dbk_local_begin(s->L)) != DBK_OK)
         return rc;
     rc = dbk_sync_enroll(s, u->code, u->kind == DBK_LINK_SETUP, &server_id, resp);
@@ -427,7 +441,7 @@ post_enroll(dbk_session *s, const dbk_link *u, json_t **resp)
         dbk_local_rollback(s->L);
         return rc;
     }
-    return dbk_local_commit(s->L);
+    return role_set(s, dbk_local_commit(s->L));
 }
 
 /* Whether token opens this account (as a login checks its bundle): GET /v1/account with
@@ -499,9 +513,11 @@ recover_enrollment(dbk_session *s, const dbk_link *u)
         else
             rc = token_is_mine(s, tok);
     }
+    if (rc == DBK_OK)
+        dbk_spool_file_forget(s->dir);
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
         if ((rc = store_enrolled(s, u, &s->server_id, resp)) == DBK_OK)
-            rc = dbk_local_commit(s->L);
+            rc = role_set(s, dbk_local_commit(s->L));
         else
             dbk_local_rollback(s->L);
     }

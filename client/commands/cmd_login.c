@@ -217,6 +217,10 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
     int rc;
 
     snprintf(token, sizeof token, "%s", tok ? tok : "");
+    /* An old spool's header is no longer this profile's: spoiled before the transaction
+     * and after its commit, never inside it (the lock order is the spool's, then
+     * SQLite's: a fold waiting on the write lock holds the spool's). */
+    dbk_spool_file_forget(s->dir);
     if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
         sodium_memzero(token, sizeof token);
         return rc;
@@ -230,7 +234,6 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
      * the server's word, marked so until the account's own record confirms it after the
      * first sync (check_role; proto/TRUST.md T13). */
     s->role = role_n;
-    dbk_spool_file_forget(s->dir); /* an old spool's header is no longer this profile's */
     if ((rc = dbk_local_set_role(s->L, role_n)) == DBK_OK &&
         (rc = dbk_local_put_int(s->L, "role_unsigned", 1)) == DBK_OK &&
         /* Its own streams are the account's, not made here: one with nothing seen and
@@ -244,6 +247,8 @@ store_profile(dbk_session *s, const json_t *resp, const dbk_pass_keys *pk, const
         rc = dbk_local_commit(s->L);
     else
         dbk_local_rollback(s->L);
+    if (rc == DBK_OK)
+        dbk_spool_file_forget(s->dir);
     return rc;
 }
 

@@ -85,7 +85,7 @@ int dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create);
 /* Releases the lock and frees what open read. Safe on a zeroed f. */
 void dbk_spool_file_close(dbk_spool_file *f);
 /* Reads the header of f->data (f->size bytes) into header_ok, header_here, role and
- * account; header_here. */
+ * account (dir: the folder whose profile file it must name). Returns header_here. */
 bool dbk_spool_file_header(dbk_spool_file *f, const char *dir);
 /* Writes the header for role, account and dir's profile file (when it is not already
  * that), synced. */

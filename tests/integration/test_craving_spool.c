@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -490,6 +492,17 @@ test_concurrent_cravings_while_folding(void **state)
     assert_int_equal(spool_size(f), 64);
 }
 
+/* The client's spool copied to path, as `cp` does. */
+static void
+copy_spool(const struct fx *f, const char *path)
+{
+    const char *cp[] = {"cp", f->spool, path, NULL};
+    dbk_run_result r;
+    assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
+    assert_int_equal(r.status, 0);
+    dbk_run_result_free(&r);
+}
+
 /* A counselor's profile still refuses `daybook craving` with its keys unlocked, and no
  * spool is made for it. */
 static void
@@ -516,12 +529,7 @@ test_counselor_refuses(void **state)
     /* The client's spool copied beside the counselor's profile (its header says a
      * client's, and that client's keys are unlocked on this machine): still refused,
      * since the header names the client's profile file, not this one. */
-    {
-        const char *cp[] = {"cp", f->spool, cospool, NULL};
-        assert_int_equal(dbk_run(cp, NULL, 30, &r), 0);
-        assert_int_equal(r.status, 0);
-        dbk_run_result_free(&r);
-    }
+    copy_spool(f, cospool);
     r = tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "'craving' is for clients, and this is a counselor's profile"));
@@ -576,6 +584,126 @@ test_locked_keys_as_before(void **state)
     assert_int_equal(in_log(NULL, NULL), 4);
 }
 
+/*
+ * `daybook sync` with the keys locked and cravings waiting asks the passphrase before
+ * it takes the spool's lock: a craving logged in another terminal while the prompt
+ * waits (here a FIFO nobody writes yet) is saved at once, not held until the
+ * passphrase is typed; and each craving is pushed once.
+ */
+static void
+test_passphrase_asked_outside_the_lock(void **state)
+{
+    struct fx *f = *state;
+    char fifo[4300];
+    dbk_run_result r;
+    pid_t pid;
+
+    char *a = crave("4");
+    ok(tc_cli("lock", NULL), "lock");
+    snprintf(fifo, sizeof fifo, "%s/passphrase.fifo", f->home);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", fifo, 1);
+    if ((pid = fork()) == 0) { /* exec'd as is: dbk_run's check would read the FIFO again */
+        execl(dbk_bin("DAYBOOK"), "daybook", "sync", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    setenv("DAYBOOK_PASSPHRASE_FILE", f->pass, 1);
+    int fd = open(fifo, O_WRONLY | O_CLOEXEC); /* the sync now waits for the passphrase */
+    assert_true(fd >= 0);
+    const char *argv[] = {dbk_bin("DAYBOOK"), "--json",   "craving", "--intensity", "3",
+                          "--outcome",        "resisted", NULL};
+    int run = dbk_run(argv, NULL, 60, &r);
+    bool saved = run == 0 && r.status == 0 && strstr(r.out, "\"saved\":true") != NULL;
+    json_t *j = saved ? json_loads(r.out, 0, NULL) : NULL;
+    char *b = j != NULL ? strdup(json_string_value(json_object_get(j, "id"))) : NULL;
+    json_decref(j);
+    if (run == 0)
+        dbk_run_result_free(&r);
+    assert_int_equal(write(fd, "a long client passphrase\n", 25), 25);
+    close(fd);
+    assert_int_equal(dbk_wait_pid(pid, 300000), 0);
+    assert_true(saved); /* not held until the passphrase was typed */
+    ok(tc_cli("sync", NULL), "sync");
+    assert_int_equal(on_server(f, a), 1);
+    assert_int_equal(on_server(f, b), 1);
+    assert_int_equal(in_log(NULL, NULL), 2);
+    assert_int_equal(spool_size(f), 64);
+    free(a);
+    free(b);
+}
+
+/* Whether /proc/locks shows a process waiting for an flock of the file with inode ino. */
+static bool
+flock_waited(unsigned long ino)
+{
+    char line[512], needle[64];
+    bool seen = false;
+    FILE *in = fopen("/proc/locks", "r");
+    if (in == NULL)
+        return false;
+    snprintf(needle, sizeof needle, ":%lu ", ino);
+    while (!seen && fgets(line, sizeof line, in) != NULL)
+        seen = strstr(line, "-> FLOCK") != NULL && strstr(line, needle) != NULL;
+    fclose(in);
+    return seen;
+}
+
+/*
+ * `daybook enroll` spoils an old spool's header outside its write transaction (the lock
+ * order is the spool's, then SQLite's): while a fold holds the spool's lock (here this
+ * process) and the enroll waits for it, the profile's write lock is free, so the fold's
+ * own transaction is not refused after SQLite's busy timeout.
+ */
+static void
+test_enroll_waits_for_the_spool_without_the_write_lock(void **state)
+{
+    struct fx *f = *state;
+    char home[4300], spool[4400], db[4400];
+    dbk_run_result r;
+    struct stat sb;
+    sqlite3 *conn = NULL;
+    bool waited = false, writable = false;
+    pid_t pid;
+
+    snprintf(home, sizeof home, "%s/second", f->home);
+    snprintf(spool, sizeof spool, "%s/cravings.spool", home);
+    snprintf(db, sizeof db, "%s/daybook.db", home);
+    setenv("DAYBOOK_HOME", home, 1);
+    ok(tc_cli("init", NULL), "second init");
+    copy_spool(f, spool); /* an old spool left beside it */
+    int fd = open(spool, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &sb), 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0); /* a fold under way */
+    char *uri = tc_invite_uri(&f->srv, &f->co, f->co.keys->sign_pk, f->co.keys->box_pk);
+    if ((pid = fork()) == 0) {
+        const char *argv[] = {dbk_bin("DAYBOOK"), "enroll", uri, "--yes", NULL};
+        _exit(dbk_run(argv, NULL, 300, &r) == 0 && r.status == 0 ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    for (long long until = dbk_now_ms() + 120000; !waited && dbk_now_ms() < until;) {
+        waited = flock_waited((unsigned long)sb.st_ino);
+        if (!waited)
+            usleep(20000);
+    }
+    /* The fold's write transaction, as it would begin it now. */
+    if (waited && sqlite3_open(db, &conn) == SQLITE_OK) {
+        writable = sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        if (writable)
+            sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_close(conn);
+    assert_int_equal(flock(fd, LOCK_UN), 0);
+    close(fd);
+    assert_int_equal(dbk_wait_pid(pid, 300000), 0); /* enrolled once the fold is done */
+    free(uri);
+    assert_true(waited);
+    assert_true(writable);
+    ok(tc_cli("lock", NULL), "second lock");
+    setenv("DAYBOOK_HOME", f->home, 1);
+}
+
 int
 main(void)
 {
@@ -587,6 +715,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_keys_as_before, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passphrase_asked_outside_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_waits_for_the_spool_without_the_write_lock,
+                                        setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
