@@ -1624,6 +1624,46 @@ test_role_old_device_contradicted(void **state)
 }
 
 /*
+ * One role record, contradicted by what the account signed besides (proto/TRUST.md T13):
+ * a device of the client from before this rule whose login took the server's word
+ * 'counselor', none of the account's private records in its profile (withheld from it
+ * then), signs 'counselor' (the limit TRUST.md says); the server drops the client's own
+ * role record and names the account a counselor's. A new device of the client then
+ * holds one role record, 'counselor', and the account's pin of its counselor taken at
+ * enrollment, a client's: it must not be kept as a counselor's.
+ */
+static void
+test_role_record_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[800];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, true, cp, chd);
+    drop_role_sql(f, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    dbk_run_result r = tc_cli("sync", NULL); /* signs 'counselor': none held contradicts it */
+    dbk_run_result_free(&r);
+    int role = role_of_new_device(f, link, "after", &st, &checked, NULL);
+
+    dbk_report("malicious server: one role record, the false one, contradicted by the "
+               "account's other records",
+               "a device of the client from before T13, given 'counselor' and none of the "
+               "account's private records, signs it; the server drops the client's role "
+               "record and names the account a counselor's; the client signs in on a new "
+               "device (the pin of its counselor, from enrollment, reaches it)",
+               "login exit %d; role kept %d; devices kept as a counselor's (leaked): %d", st, role,
+               role == DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(role, DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(st, 0);
+}
+
+/*
  * A device told by its account's own records that its role is false acts in it no more
  * (proto/TRUST.md T13): a second device of the client whose login (before this rule)
  * took the server's word 'counselor', holding the account's pin of its counselor, is
@@ -2174,6 +2214,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_old_device_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_acts_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
