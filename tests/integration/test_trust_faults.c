@@ -1677,7 +1677,7 @@ static void
 test_role_contradicted_acts_not(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], uri[1024], team[2048];
+    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], team[2048];
     json_t *j;
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
@@ -1690,14 +1690,7 @@ test_role_contradicted_acts_not(void **state)
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
              DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
     turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    j = tc_json_of(tc_cli("--json", "invite", NULL), "invite");
-    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
-    json_decref(j);
-    snprintf(home2, sizeof home2, "%s/other", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    json_decref(tc_json_of(tc_cli("--json", "init", NULL), "other init"));
-    cli_ok("enroll", uri, "--yes");
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, NULL);
     cli_ok("share", team, "--yes");
     cli_ok("sync", NULL, NULL);
 
