@@ -46,12 +46,13 @@ dbk_role_signed(dbk_session *s, int *role, int *implied)
 {
     dbk_local_stream st;
     dbk_eu_list l;
-    int rc, found = DBK_ROLE_NONE;
+    int rc, found = DBK_ROLE_NONE, by_records = DBK_ROLE_NONE;
     bool conflict = false;
 
     *role = DBK_ROLE_NONE;
-    if (implied != NULL)
-        *implied = DBK_ROLE_NONE;
+    if (implied == NULL)
+        implied = &by_records;
+    *implied = DBK_ROLE_NONE;
     if ((rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &st)) != DBK_OK)
         return rc; /* none held: DBK_E_NOT_FOUND, no record */
     if ((rc = dbk_eu_load_stream(s, &st.id, written_by_account, &s->account, NULL, NULL, &l)) !=
@@ -67,7 +68,7 @@ dbk_role_signed(dbk_session *s, int *role, int *implied)
         /* Only what this account signed into its own private stream. */
         if (!e->mine || e->kind != DBK_LOCAL_PRIVATE || !dbk_id_equal(&e->hdr.author, &s->account))
             continue;
-        if (implied != NULL && strcmp(e->type, "role") != 0 && implied_role(e) != DBK_ROLE_NONE)
+        if (strcmp(e->type, "role") != 0 && implied_role(e) != DBK_ROLE_NONE)
             *implied =
                 *implied == DBK_ROLE_NONE || *implied == implied_role(e) ? implied_role(e) : -1;
         if (strcmp(e->type, "role") != 0 || this_role == DBK_ROLE_NONE)
@@ -77,6 +78,13 @@ dbk_role_signed(dbk_session *s, int *role, int *implied)
         found = this_role;
     }
     dbk_eu_free(&l);
+    /* A role record that what the account signed besides contradicts (one role implied,
+     * the other stated) is no more the last word than two records that disagree: a
+     * device from before role records that took the server's false word signs one
+     * when the records that say otherwise were withheld from it (proto/TRUST.md T13).
+     * Records implying both say nothing here. */
+    if (found != DBK_ROLE_NONE && *implied > DBK_ROLE_NONE && *implied != found)
+        conflict = true;
     if (conflict)
         return DBK_E_CONFLICT;
     if (found == DBK_ROLE_NONE)

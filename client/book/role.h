@@ -17,7 +17,8 @@
 const char *dbk_role_name(int role);
 
 /* The role this account's own role records state (DBK_ROLE_*): DBK_OK with *role,
- * DBK_E_NOT_FOUND when it holds none, DBK_E_CONFLICT when two disagree. *implied (when
+ * DBK_E_NOT_FOUND when it holds none, DBK_E_CONFLICT when two disagree or the one they
+ * state is not the one the other records imply (below, when that is one). *implied (when
  * not NULL): the role other records the account signed into its private stream imply
  * (a pin of its counselor taken at enrollment, a consent given to another account: a
  * client's; an alias, a session, an entry marked discussed: a counselor's), DBK_ROLE_NONE

@@ -479,7 +479,10 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     rc = dbk_sync(&s, &st);
     if (rc == DBK_OK && check_unsigned_role(&s))
         role_wrong = true;
-    if (rc == DBK_OK && s.role == DBK_ROLE_COUNSELOR) {
+    /* A device told just now that its role is false (the account's own records say
+     * another) signs nothing more in it: a counselor's alias learned here would be
+     * signed with a client's key, and the account's records would then say both. */
+    if (rc == DBK_OK && !role_wrong && s.role == DBK_ROLE_COUNSELOR) {
         size_t learned;
         (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */
         /* The caseload's summaries take what was just pulled (report/summary.h); one that

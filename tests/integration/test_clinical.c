@@ -502,23 +502,14 @@ static void
 test_group_session(void **state)
 {
     struct fx *f = *state;
-    char home2[4200], id2[DBK_ID_TEXT_LEN + 1], uri[1024], today[11], m[8];
+    char home2[4200], id2[DBK_ID_TEXT_LEN + 1], today[11], m[8];
     dbk_run_result r;
     json_t *j;
     size_t i;
 
     local_date(0, today, m);
     /* A second client of the same counselor. */
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    j = tc_json_of(tc_cli("--json", "invite", NULL), "invite");
-    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
-    json_decref(j);
-    snprintf(home2, sizeof home2, "%s/client2", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    j = tc_json_of(tc_cli("--json", "init", NULL), "client2 init");
-    snprintf(id2, sizeof id2, "%s", json_string_value(json_object_get(j, "account")));
-    json_decref(j);
-    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "client2 enroll");
+    tc_cli_another_client(&f->p, "client2", home2, sizeof home2, id2);
     tc_ok(tc_cli("sync", NULL), "client2 sync");
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     tc_ok(tc_cli("sync", NULL), "client sync");

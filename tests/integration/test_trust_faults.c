@@ -1624,6 +1624,103 @@ test_role_old_device_contradicted(void **state)
 }
 
 /*
+ * One role record, contradicted by what the account signed besides (proto/TRUST.md T13):
+ * a device of the client from before this rule whose login took the server's word
+ * 'counselor', none of the account's private records in its profile (withheld from it
+ * then), signs 'counselor' (the limit TRUST.md says); the server drops the client's own
+ * role record and names the account a counselor's. A new device of the client then
+ * holds one role record, 'counselor', and the account's pin of its counselor taken at
+ * enrollment, a client's: it must not be kept as a counselor's.
+ */
+static void
+test_role_record_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[800];
+    int st;
+    bool checked;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, true, cp, chd);
+    drop_role_sql(f, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    dbk_run_result r = tc_cli("sync", NULL); /* signs 'counselor': none held contradicts it */
+    dbk_run_result_free(&r);
+    int role = role_of_new_device(f, link, "after", &st, &checked, NULL);
+
+    dbk_report("malicious server: one role record, the false one, contradicted by the "
+               "account's other records",
+               "a device of the client from before T13, given 'counselor' and none of the "
+               "account's private records, signs it; the server drops the client's role "
+               "record and names the account a counselor's; the client signs in on a new "
+               "device (the pin of its counselor, from enrollment, reaches it)",
+               "login exit %d; role kept %d; devices kept as a counselor's (leaked): %d", st, role,
+               role == DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(role, DBK_ROLE_COUNSELOR);
+    assert_int_not_equal(st, 0);
+}
+
+/*
+ * A device told by its account's own records that its role is false acts in it no more
+ * (proto/TRUST.md T13): a second device of the client whose login (before this rule)
+ * took the server's word 'counselor', holding the account's pin of its counselor, is
+ * told at each sync that its account is a client's. Another account the server's side
+ * runs shares a stream with it (by a link naming the client's account, as a team link
+ * does); the device, syncing as a counselor, would learn that person's name and sign an
+ * alias for it into the client's private stream: a counselor's record signed with the
+ * client's key, so the account's own records would then say both roles.
+ */
+static void
+test_role_contradicted_acts_not(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], team[2048];
+    json_t *j;
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, false, cp, chd);
+    j = tc_json_of(tc_cli("--json", "team-link", NULL), "team-link on the turned device");
+    snprintf(team, sizeof team, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    /* The server calls the client's account a counselor's, and another account, made
+     * with an invite of the fixture's counselor, shares with the account the link names. */
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, NULL);
+    cli_ok("share", team, "--yes");
+    cli_ok("sync", NULL, NULL);
+
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
+    long long before = server_int(f, sql);
+    int warned = 0;
+    for (int i = 0; i < 2; i++) {
+        dbk_run_result r = tc_cli("sync", NULL);
+        warned += strstr(r.err, "what your account already signed is a client's") != NULL;
+        dbk_run_result_free(&r);
+    }
+    long long after = server_int(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role, "
+               "its account's records contradicting it, shared with by another account",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' syncs twice after another account shared a stream with the "
+               "client's account",
+               "syncs that warned: %d of 2; records the device signed into the client's "
+               "private stream as a counselor's (leaked): %lld",
+               warned, after - before);
+    assert_int_equal(warned, 2);
+    assert_int_equal(after - before, 0);
+}
+
+/*
  * The role record withheld and the other role named (proto/TRUST.md T13): the server
  * drops the client's role record and names its account a counselor's; a new device of
  * the client signs in. With no role record it took the server's word, unchecked; but the
@@ -2109,6 +2206,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_own_first_head_served_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_old_device_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_contradicted_acts_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),

@@ -499,6 +499,26 @@ tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p)
     cli_ok(false, enroll, "client enroll");
 }
 
+void
+tc_cli_another_client(const tc_cli_pair_t *p, const char *sub, char *home, size_t cap,
+                      char id[DBK_ID_TEXT_LEN + 1])
+{
+    char uri[1024];
+    json_t *j;
+
+    setenv("DAYBOOK_HOME", p->counselor_home, 1);
+    j = tc_json_of(tc_cli("--json", "invite", NULL), "invite");
+    snprintf(uri, sizeof uri, "%s", json_string_value(json_object_get(j, "uri")));
+    json_decref(j);
+    snprintf(home, cap, "%s/%s", p->home, sub);
+    setenv("DAYBOOK_HOME", home, 1);
+    j = tc_json_of(tc_cli("--json", "init", NULL), "another client's init");
+    if (id != NULL)
+        snprintf(id, DBK_ID_TEXT_LEN + 1, "%s", json_string_value(json_object_get(j, "account")));
+    json_decref(j);
+    tc_ok(tc_cli("enroll", uri, "--yes", NULL), "another client's enroll");
+}
+
 json_t *
 tc_json_of(dbk_run_result r, const char *what)
 {

@@ -126,6 +126,11 @@ typedef struct tc_cli_pair_t {
     char counselor_id[DBK_ID_TEXT_LEN + 1], client_id[DBK_ID_TEXT_LEN + 1];
 } tc_cli_pair_t;
 void tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p);
+/* Another client of p's counselor, set up the same way (the counselor's invite, then
+ * init and enroll) with its profile in home (p->home/sub, cap bytes); id (may be NULL)
+ * its account. DAYBOOK_HOME is left at it. */
+void tc_cli_another_client(const tc_cli_pair_t *p, const char *sub, char *home, size_t cap,
+                           char id[DBK_ID_TEXT_LEN + 1]);
 
 /* The CLI's unlock for tests: writes passphrase to DIR/passphrase, points
  * DAYBOOK_PASSPHRASE_FILE at it and sets DAYBOOK_UNLOCK_SECONDS=0, so every command
