@@ -127,11 +127,10 @@ pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
         /* The account pinned a counselor (its pin records, just restored) and the server
          * names another, none of them: its key is not taken on first use
          * (proto/TRUST.md T11). */
-        fprintf(stderr,
-                "daybook: WARNING: the server names a counselor for your account whose key "
-                "your account never checked: the counselor you enrolled with is another. "
-                "This device takes no key for the one the server names and shares nothing "
-                "with it. Tell your counselor and the clinic.\n");
+        fprintf(stderr, "daybook: WARNING: the server names a counselor for your account whose key "
+                        "your account never checked: the counselor you enrolled with is another. "
+                        "This device takes no key for the one the server names and shares nothing "
+                        "with it. Tell your counselor and the clinic.\n");
         *refused = true;
         return DBK_OK;
     }

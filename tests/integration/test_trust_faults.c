@@ -1925,8 +1925,8 @@ test_second_device_other_counselor(void **state)
                "the server makes an account with keys of its own and names it the client's "
                "counselor; the client signs in on a new device (its pin record names the "
                "counselor it enrolled with)",
-               "login exit %d%s; the server's counselor pinned on first use (leaked): %d",
-               status, said ? " with a warning" : "", planted);
+               "login exit %d%s; the server's counselor pinned on first use (leaked): %d", status,
+               said ? " with a warning" : "", planted);
     assert_int_equal(planted, 0);
     assert_true(said);
     assert_int_not_equal(status, 0);
