@@ -1181,8 +1181,9 @@ op_sync(dbk_api_job *j, dbk_store *st)
         jt_json(&t, out);
         json_decref(out);
     }
-    /* A read row charged with a push whose pull did not take it (the group committed
-     * part way between them, so the pull read the stream again): its bytes back. */
+    /* A read row charged with a push whose pull did not take it (SQLite alone charges
+     * one so: the stream pushed twice in this sync, the pull taking the first push's,
+     * or the first push failed): its bytes back. */
     for (size_t i = 0; i < c->npush; i++)
         if (c->push[i].read_charged) {
             c->push[i].read_charged = false;

@@ -93,13 +93,23 @@ dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id)
     return rc;
 }
 
+static void count_rev(const dbk_local_record *r, void *arg);
+
 size_t
-dbk_spool_count(const char *dir)
+dbk_spool_count(dbk_session *s)
 {
     dbk_spool_file f;
     size_t n = 0;
-    if (dbk_spool_file_open(&f, dir, false) == DBK_OK)
-        n = f.n;
+    /* As a fold would take them: all but another account's (a header that no longer
+     * checks still folds what is under it). */
+    if (dbk_spool_file_open(&f, s->dir, false) == DBK_OK &&
+        !(f.header_ok && !dbk_id_equal(&f.account, &s->account))) {
+        for (size_t i = 0; i < f.n; i++) {
+            size_t held = 0;
+            if (dbk_local_revisions(s->L, &f.recs[i].id, count_rev, &held) == DBK_OK && held == 0)
+                n++;
+        }
+    }
     dbk_spool_file_close(&f);
     return n;
 }

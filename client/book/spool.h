@@ -33,8 +33,11 @@ bool dbk_spool_ready(const char *dir);
  * the file though its sync failed: the caller reports it not saved.
  */
 int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
-/* How many cravings wait in dir's spool, whole records (no keys needed). */
-size_t dbk_spool_count(const char *dir);
+/* How many cravings wait in s's spool to be folded: whole records, not under another
+ * account's header, whose ids the profile does not hold yet (a fold that kept a record
+ * that does not open leaves the folded ones in the file). No keys needed: ids are in
+ * the clear. A record that does not open counts until it is moved away. */
+size_t dbk_spool_count(dbk_session *s);
 /*
  * Folds s's spool into the profile (unlocking s if it holds cravings, before taking the
  * spool's lock: a craving is never held up by a passphrase prompt) and writes the

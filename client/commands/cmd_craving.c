@@ -471,7 +471,10 @@ spooled(dbk_ctx *ctx, const char *dir, const struct craving *c, int *ret)
     int rc = dbk_spool_add(dir, DBK_LOCAL_SHARED, c->doc, &id);
 
     if (rc == DBK_E_INTERNAL) {
-        *ret = dbk_cmd_fail("the craving was not saved", DBK_E_IO);
+        /* Written but neither synced nor cut back: a later fold may still find it. */
+        *ret = dbk_cmd_fail("the craving may not have been saved (check 'daybook log' "
+                            "before you log it again)",
+                            DBK_E_IO);
         return true;
     }
     if (rc != DBK_OK)

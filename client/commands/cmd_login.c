@@ -150,7 +150,7 @@ pin_counselor(dbk_session *s, size_t withheld, bool *refused, bool *keep_none)
         fprintf(stderr, "perhaps the one that holds your counselor's checked key: this device "
                         "takes no key for your counselor from the server, was not signed in "
                         "and keeps nothing. Sync your other device and try again; if it goes "
-                        "on, tell the clinic.\n");
+                        "on, or you have no other device, tell the clinic.\n");
         *keep_none = true;
         return DBK_OK;
     }
@@ -405,9 +405,11 @@ login_new_device(dbk_ctx *ctx, const char *link)
     return refused ? DBK_EXIT_FAIL : DBK_EXIT_OK;
 }
 
-/* The token a login answered (held in s->token_mem, not stored) opens this account: the
- * account the server serves with it lists this account's own signing key. Another
- * account's is refused and said, and the device keeps its old token. */
+/* The token a login answered (held in s->token_mem, not stored) is served as this
+ * account's: the account the server answers with it lists this account's own signing
+ * key. That is the server's word on this request (proto/TRUST.md T9: a token is no
+ * trust anchor; nothing is believed from it). Another account's is refused and said,
+ * and the device keeps its old token. */
 static int
 token_is_ours(dbk_session *s, const char *token)
 {
@@ -418,9 +420,10 @@ token_is_ours(dbk_session *s, const char *token)
     snprintf(s->token_mem, sizeof s->token_mem, "%s", token ? token : "");
     if ((rc = dbk_sync_account_bundle(s, bundle, listed_pk, &acct)) == DBK_OK &&
         (rc = dbk_trust_own_account(s, listed_pk)) != DBK_OK)
-        fprintf(stderr, "daybook: WARNING: the server answered this login with another "
-                        "account's access: this device keeps its own and stays signed out. "
-                        "Tell the clinic.\n");
+        fprintf(stderr,
+                "daybook: WARNING: the server answered this login with another "
+                "account's access: this device takes none of it and keeps the access it had. "
+                "Tell the clinic.\n");
     json_decref(acct);
     return rc;
 }

@@ -208,14 +208,17 @@ dbk_cmd_tell_after(void)
     (void)dbk_cmd_tell_read_only();
     if (n->torn > 0)
         fprintf(stderr, "daybook: a craving was being written when Daybook stopped; it was "
-                        "never reported saved and is dropped\n");
+                        "never reported saved and is dropped (log it again if 'Saved' never "
+                        "showed)\n");
     if (n->kept > 0)
         fprintf(stderr,
                 "daybook: %zu logged craving%s in %s do not open with this account's "
-                "keys; kept there\n",
+                "keys; kept there (move the file away to stop this message)\n",
                 n->kept, n->kept == 1 ? "" : "s", n->path);
     if (n->foreign)
-        fprintf(stderr, "daybook: %s holds cravings of another account; they are left there\n",
+        fprintf(stderr,
+                "daybook: %s holds cravings of another account; they are left there (move "
+                "the file away to stop this message)\n",
                 n->path);
 }
 

@@ -47,10 +47,10 @@
 #define DBK_SPOOL_REC_HEAD 52
 #define DBK_SPOOL_NONCE_BYTES 24
 /* A craving's text is a few hundred bytes; the flags' free text is not bounded, so a
- * body over this goes to the profile directly (book/spool.c falls back). */
+ * body over this goes to the profile directly (cmd_craving falls back). */
 #define DBK_SPOOL_BODY_MAX (64 * 1024)
-/* Past this size no record is appended: the craving is saved in the profile, whose
- * open folds the spool (a spool is folded at every command that reads entries). */
+/* Past this size no record is appended: the craving is saved in the profile, and the
+ * save folds the spool (as every command that reads entries does). */
 #define DBK_SPOOL_BYTES_MAX (1024 * 1024)
 
 typedef struct dbk_spool_rec {

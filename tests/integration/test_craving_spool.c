@@ -429,6 +429,64 @@ test_torn_tail(void **state)
     free(d);
 }
 
+/*
+ * `daybook status` counts what waits: a craving that does not open, kept in the middle
+ * of the spool, keeps the folded ones beside it in the file (the spool is cut back to
+ * its header only when nothing is kept), and those are not waiting once the profile
+ * holds them.
+ */
+static void
+test_status_counts_what_waits(void **state)
+{
+    struct fx *f = *state;
+    char *a = crave("3");
+    long mid = spool_size(f);
+    char *c = crave("4");
+    size_t n;
+    unsigned char *rc = spool_tail(f, mid, &n), *bad = malloc(n);
+
+    assert_non_null(bad);
+    memcpy(bad, rc, n);
+    bad[8] ^= 0x01;     /* another id, */
+    bad[n - 1] ^= 0x5a; /* whose bytes do not open */
+    assert_int_equal(truncate(f->spool, mid), 0);
+    append_raw(f, bad, n);
+    append_raw(f, rc, n); /* a, a craving that does not open, c */
+    assert_int_equal(pending(), 3);
+    assert_int_equal(in_log(a, NULL), 1); /* folds a and c, keeps all three in the file */
+    assert_int_equal(in_log(c, NULL), 1);
+    assert_int_equal(spool_size(f), mid + 2 * (long)n);
+    ok(tc_cli("sync", NULL), "sync");
+    assert_int_equal(pending(), 1); /* the one that does not open; a and c went */
+    assert_int_equal(on_server(f, a), 1);
+    assert_int_equal(on_server(f, c), 1);
+    free(bad);
+    free(rc);
+    free(a);
+    free(c);
+}
+
+/* A spool that cannot be read (here a folder where the file should be) holds back no
+ * sync: the sync warns, names the file, and pushes what the profile holds. */
+static void
+test_sync_goes_on_without_the_spool(void **state)
+{
+    struct fx *f = *state;
+    ok(tc_cli("journal", "-m", "a day I want my counselor to see", NULL), "journal");
+    assert_int_equal(unlink(f->spool), 0);
+    assert_int_equal(mkdir(f->spool, 0700), 0);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    if (r.status != 0)
+        fail_msg("sync: exit %d: %s", r.status, r.err);
+    assert_non_null(strstr(r.err, "cravings.spool"));
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_true(json_integer_value(json_object_get(j, "pushed")) >= 1); /* and its head */
+    assert_int_equal(json_integer_value(json_object_get(j, "pending")), 0);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    assert_int_equal(rmdir(f->spool), 0);
+}
+
 #define WRITERS 2
 #define EACH 6
 
@@ -712,6 +770,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_killed_between_commit_and_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_saved_after_the_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_counts_what_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_goes_on_without_the_spool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counselor_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_keys_as_before, setup, teardown),
