@@ -914,11 +914,11 @@ static void
 records_expect(dbk_api_job *j, dbk_store *st)
 {
     const struct records_ctx *c = j->ctx;
-    dbk_id ids[32];
+    dbk_id ids[DBK_STORE_EXPECT_MAX];
     size_t n = 0;
-    for (size_t i = 0; i < c->npush && n < 32; i++)
+    for (size_t i = 0; i < c->npush && n < DBK_STORE_EXPECT_MAX; i++)
         ids[n++] = c->push[i].stream;
-    for (size_t i = 0; i < c->npull && n < 32; i++)
+    for (size_t i = 0; i < c->npull && n < DBK_STORE_EXPECT_MAX; i++)
         ids[n++] = c->pull[i].stream;
     dbk_store_expect_streams(st, ids, n);
 }

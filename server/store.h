@@ -354,7 +354,10 @@ int dbk_store_grant_revoke(dbk_store *st, const dbk_id *stream, const dbk_id *gr
  * holds an active grant for the current epoch. */
 int dbk_store_access(dbk_store *st, const dbk_id *account, const dbk_id *stream, int64_t now,
                      dbk_stream *str, bool *is_owner, bool *can_write);
-/* The streams the running job will ask access to (a hint, at most the first 32): a
+/* The most streams a job's hint names (dbk_store_expect_streams). */
+#define DBK_STORE_EXPECT_MAX 32
+/* The streams the running job will ask access to (a hint, at most the first
+ * DBK_STORE_EXPECT_MAX): a
  * backend may read their rows with the job's first statement (PostgreSQL: one round
  * trip fewer for each) and answer dbk_store_access for each of them once from that
  * read, until the job pushes to it. Given before the job's first statement. */

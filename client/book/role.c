@@ -93,6 +93,13 @@ dbk_role_signed(dbk_session *s, int *role, int *implied)
     return DBK_OK;
 }
 
+bool
+dbk_role_settled(dbk_session *s)
+{
+    return dbk_role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
+           dbk_local_get_int(s->L, "role_record", 0) != 0;
+}
+
 int
 dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records)
 {
@@ -105,8 +112,7 @@ dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records)
     *named = DBK_ROLE_NONE;
     /* Only a role this device knows of its own is signed; and the records are read once
      * (the private stream's own records opened), then the mark "role_record" says one is held. */
-    if (dbk_role_name(s->role) == NULL || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
-        dbk_local_get_int(s->L, "role_record", 0) != 0)
+    if (dbk_role_settled(s))
         return DBK_OK;
     rc = dbk_role_signed(s, &held, &implied);
     *named = held;

@@ -34,5 +34,9 @@ int dbk_role_signed(dbk_session *s, int *role, int *implied);
  * whose role was the server's word at a login from before role records signs no role
  * that what its account already signed contradicts. */
 int dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records);
+/* Whether dbk_role_keep has nothing to do on this profile: no role of its own, the role
+ * the server's word, or a role record already held (the "role_record" mark). Read
+ * outside a transaction it is a hint; dbk_role_keep asks again inside its own. */
+bool dbk_role_settled(dbk_session *s);
 
 #endif

@@ -34,7 +34,7 @@ dbk_spool_ready(const char *dir)
     ssize_t n = -1;
     int fd;
 
-    if (snprintf(path, sizeof path, "%s/%s", dir, DBK_SPOOL_FILE) >= (int)sizeof path ||
+    if (dbk_spool_file_path(dir, path, sizeof path) != DBK_OK ||
         (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return false;
     n = pread(fd, h, DBK_SPOOL_HEADER_BYTES, 0);
@@ -193,7 +193,7 @@ dbk_spool_fold(dbk_session *s, size_t *folded)
     }
     if ((rc = dbk_spool_file_open(&f, s->dir, s->role == DBK_ROLE_CLIENT)) != DBK_OK)
         return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
-    snprintf(news.path, sizeof news.path, "%s/%s", s->dir, DBK_SPOOL_FILE);
+    (void)dbk_spool_file_path(s->dir, news.path, sizeof news.path); /* opened: it fits */
     if (f.header_ok && !dbk_id_equal(&f.account, &s->account) && f.n > 0) {
         /* Another account's cravings (a profile made anew over an old spool): never
          * opened, never cut, never spooled to again. */

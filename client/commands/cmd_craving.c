@@ -420,12 +420,24 @@ calls_for_card(const struct craving *c)
     return hard;
 }
 
+/* Says a craving saved, by either path; card: the crisis card follows (text) or is
+ * said to (JSON). */
+static void
+say_saved(const dbk_ctx *ctx, const dbk_id *id, bool card)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(id, t);
+    if (ctx->json)
+        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":%s}\n", t, card ? "true" : "false");
+    else
+        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
+}
+
 /* Saves the craving and says so (with the card when it calls for one); the exit code. */
 static int
 save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
 {
     bool hard = calls_for_card(c);
-    char t[DBK_ID_TEXT_LEN + 1];
     dbk_id id;
     int rc = dbk_entry_save(s, DBK_LOCAL_SHARED, NULL, c->doc, &id);
 
@@ -445,14 +457,9 @@ save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
             dbk_crisis_card_for(stderr, s);
         return ret;
     }
-    dbk_id_to_text(&id, t);
-    if (ctx->json) {
-        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":%s}\n", t, hard ? "true" : "false");
-    } else {
-        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
-        if (hard)
-            dbk_crisis_card_for(stdout, s);
-    }
+    say_saved(ctx, &id, hard);
+    if (hard && !ctx->json)
+        dbk_crisis_card_for(stdout, s);
     return DBK_EXIT_OK;
 }
 
@@ -466,7 +473,6 @@ save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
 static bool
 spooled(dbk_ctx *ctx, const char *dir, const struct craving *c, int *ret)
 {
-    char t[DBK_ID_TEXT_LEN + 1];
     dbk_id id;
     int rc = dbk_spool_add(dir, DBK_LOCAL_SHARED, c->doc, &id);
 
@@ -479,11 +485,7 @@ spooled(dbk_ctx *ctx, const char *dir, const struct craving *c, int *ret)
     }
     if (rc != DBK_OK)
         return false;
-    dbk_id_to_text(&id, t);
-    if (ctx->json)
-        printf("{\"id\":\"%s\",\"saved\":true,\"crisis_card\":false}\n", t);
-    else
-        printf("Saved (%s). It syncs with 'daybook sync' when you are online.\n", t);
+    say_saved(ctx, &id, false); /* a craving that calls for the card is never spooled */
     *ret = DBK_EXIT_OK;
     return true;
 }

@@ -367,7 +367,8 @@ sign_role(dbk_session *s)
 {
     bool written, by_records;
     int rc, named;
-    if (dbk_local_begin(s->L) != DBK_OK)
+    /* Settled (every sync once a role record is held): no write transaction to learn it. */
+    if (dbk_role_settled(s) || dbk_local_begin(s->L) != DBK_OK)
         return false;
     if ((rc = dbk_role_keep(s, &written, &named, &by_records)) == DBK_OK &&
         dbk_local_commit(s->L) == DBK_OK)

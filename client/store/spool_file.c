@@ -20,8 +20,8 @@
 #define REC_MAGIC "DBKR"
 #define LAYOUT_VERSION 1u
 
-static int
-spool_path(const char *dir, char *out, size_t cap)
+int
+dbk_spool_file_path(const char *dir, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "%s/%s", dir, DBK_SPOOL_FILE);
     return n < 0 || (size_t)n >= cap ? DBK_E_INVALID : DBK_OK;
@@ -146,7 +146,7 @@ dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create)
 
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    if ((rc = spool_path(dir, path, sizeof path)) != DBK_OK)
+    if ((rc = dbk_spool_file_path(dir, path, sizeof path)) != DBK_OK)
         return rc;
     f->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (f->fd < 0 && errno == ENOENT && create) {

@@ -82,6 +82,8 @@ typedef struct dbk_spool_file {
  * is none (and !create); DBK_E_IO when it cannot be opened or read.
  */
 int dbk_spool_file_open(dbk_spool_file *f, const char *dir, bool create);
+/* dir's spool file's path in out; DBK_E_INVALID when it does not fit in cap. */
+int dbk_spool_file_path(const char *dir, char *out, size_t cap);
 /* Releases the lock and frees what open read. Safe on a zeroed f. */
 void dbk_spool_file_close(dbk_spool_file *f);
 /* Reads the header of f->data (f->size bytes) into header_ok, header_here, role and

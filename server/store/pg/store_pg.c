@@ -82,7 +82,7 @@ DBK_BACKEND_DECLARE()
 #define SEEN_SETS 1024
 #define SEEN_TX_MAX 256
 /* Stream rows read ahead for a job (pg_expect_streams). */
-#define AHEAD_MAX 32
+#define AHEAD_MAX DBK_STORE_EXPECT_MAX
 
 /* Parameter types, one letter each: b bytea, i int8, t text, o bool. */
 enum q {
