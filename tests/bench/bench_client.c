@@ -1322,6 +1322,9 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
     br_add(t, "durable_floor_p50_ms",
            "floor: `daybook version` + that commit (the least a durable `craving` costs), p50",
            pct(vf, (size_t)runs, 50), "ms", "version_p50_ms");
+    br_add(t, "craving_over_floor_p50_ms",
+           "`daybook craving ...` p50 again, against that durable floor (what it adds to it)",
+           pct(cv, (size_t)runs, 50), "ms", "durable_floor_p50_ms");
     br_add(t, "true_p50_ms", "floor: /bin/true (exec alone), p50", pct(tv, (size_t)runs, 50), "ms",
            NULL);
     br_add(t, "true_maxrss_kib",
