@@ -107,17 +107,21 @@ parse(dbk_spool_file *f, const char *dir)
         n++;
     if (n > 0 && (f->recs = malloc(n * sizeof *f->recs)) == NULL)
         return DBK_E_NOMEM;
-    for (size_t len; f->n < n; off += DBK_SPOOL_REC_HEAD + len) {
+    /* Bounds checked again (not the rest: rec_bytes did): the mapping shows what the
+     * file holds now, and a writer that ignores the lock could change it meanwhile. */
+    for (; f->n < n && off + DBK_SPOOL_REC_HEAD <= f->size; off += k) {
         const unsigned char *p = f->data + off;
-        len = dbk_get_u32(p + 4);
+        if ((k = dbk_get_u32(p + 4)) > f->size - off - DBK_SPOOL_REC_HEAD)
+            break;
+        k += DBK_SPOOL_REC_HEAD;
         dbk_spool_rec *r = &f->recs[f->n++];
         memcpy(r->id.b, p + 8, DBK_ID_BYTES);
         r->kind = dbk_get_u32(p + 24);
         r->head = p;
         r->nonce = p + 28;
         r->body = p + DBK_SPOOL_REC_HEAD;
-        r->len = len;
-        f->good_end = off + DBK_SPOOL_REC_HEAD + len;
+        r->len = k - DBK_SPOOL_REC_HEAD;
+        f->good_end = off + k;
     }
     return DBK_OK;
 }
