@@ -28,7 +28,11 @@
  *   52      n     body
  *
  * Every open takes flock(LOCK_EX) on the file and keeps it until close: an append, a
- * fold and a header's rewrite never interleave, across processes. A record is
+ * fold and a header's rewrite never interleave, across processes. Under the lock the
+ * file is mapped read-only with its pages (MAP_POPULATE), not copied into a buffer
+ * faulted in page by page: nothing cuts it while the lock is held, since every cut
+ * (a fold's, a torn tail's) takes it; a file cut by hand meanwhile would stop the
+ * process (SIGBUS) before anything is acknowledged. A record is
  * appended with one pwrite at the end and fdatasync'd before the append returns; the
  * file is only ever cut back at its end (ftruncate), never renamed, so a process
  * waiting on the lock never holds a file that is no longer the spool.
@@ -64,14 +68,15 @@ typedef struct dbk_spool_rec {
 
 typedef struct dbk_spool_file {
     int fd;
-    unsigned char *data; /* the whole file as read under the lock (malloc'd) */
+    const unsigned char *data; /* the whole file as read under the lock (mapped) */
+    size_t mapped;             /* the mapping's length (0: none) */
     size_t size;         /* the file's size now (may pass what data holds) */
     bool header_ok;      /* the header is whole and its check holds: role, account read */
     bool header_here;    /* and it names the profile file beside it */
     int role;
     dbk_id account;
     dbk_spool_rec *recs; /* the whole records, in order */
-    size_t n, cap;
+    size_t n;
     size_t good_end; /* where the last whole record ends: past it, a torn tail */
 } dbk_spool_file;
 

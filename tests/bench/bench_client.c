@@ -27,7 +27,7 @@
  *     runs interleaved with the baselines `daybook version` (process start,
  *     dynamic libraries, libsodium init: the floor of any daybook command) and
  *     /bin/true (process start alone), and the floor of a durable local commit on
- *     the same disk (a craving's log frames appended and synced): `version` plus
+ *     the same disk (one spool record appended and synced): `version` plus
  *     that commit is the least a durable `craving` can cost. Such a craving, an
  *     ordinary one (no crisis card), goes to the profile's spool without opening
  *     it (client/book/spool.h); the next command that reads entries folds the
@@ -45,6 +45,7 @@
 
 #include "dbk_test.h"
 #include "entries.h"
+#include "spool_file.h"
 #include "unlock.h"
 #include "stream_key.h"
 
@@ -1186,33 +1187,39 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
 }
 
 /*
- * The floor of a durable local commit on this disk (issue 20), measured where the
- * profile lives: what one `daybook craving` appends to its write-ahead log (the
- * entry and the stream head with their index and count pages, COMMIT_FRAMES frames
- * of 4 KiB and a 24-byte header) written at the end of a file, fdatasync'd (the
- * commit), the one sync on the craving's path before it may say "Saved". The log's
- * name is synced in the directory once, when the log is made (client/store/local.c),
- * not by each command: until 2026-12-06 SQLite synced the directory once per process
- * and this floor had that fsync too. The file grows as the log does; it is cut back
- * every COMMIT_FLOOR_WRAP runs, as the log is.
+ * The floor of a durable craving on this disk (issue 20), measured where the profile
+ * lives: what one `daybook craving` makes durable before it may say "Saved", one
+ * spool record (client/store/spool_file.h: its head and sealed body, rec_bytes as the
+ * warm-up cravings grew the spool) written at the end of a file and fdatasync'd, the
+ * one sync on its path. The file grows as the spool does, record by record, and is
+ * never cut during the runs, as the spool is not (the `log` after them folds it).
+ * Until 2026-12-07 this floor wrote what a craving saved in the profile appends to
+ * SQLite's write-ahead log (11 frames of 4 KiB and their headers), the path a craving
+ * took before the spool.
  */
-#define COMMIT_FRAMES 11
-#define COMMIT_FLOOR_WRAP 12
-
 static double
-commit_floor_ms(const char *dir, int fd, int i)
+commit_floor_ms(const char *dir, int fd, int i, size_t rec_bytes)
 {
-    static unsigned char frames[COMMIT_FRAMES * (4096 + 24)];
-    off_t at = (off_t)(i % COMMIT_FLOOR_WRAP) * (off_t)sizeof frames;
+    static unsigned char rec[DBK_SPOOL_REC_HEAD + DBK_SPOOL_BODY_MAX];
+    off_t at = (off_t)i * (off_t)rec_bytes;
     double t0;
 
-    if (at == 0 && ftruncate(fd, 0) != 0)
-        die("ftruncate in %s: %s", dir, strerror(errno));
-    randombytes_buf(frames, sizeof frames);
+    randombytes_buf(rec, rec_bytes);
     t0 = br_now();
-    if (pwrite(fd, frames, sizeof frames, at) != (ssize_t)sizeof frames || fdatasync(fd) != 0)
+    if (pwrite(fd, rec, rec_bytes, at) != (ssize_t)rec_bytes || fdatasync(fd) != 0)
         die("the commit floor in %s: %s", dir, strerror(errno));
     return (br_now() - t0) * 1000;
+}
+
+/* The spool's size in home, 0 when there is none. */
+static long
+spool_bytes(const char *home)
+{
+    char path[4200];
+    struct stat sb;
+    if (dbk_spool_file_path(home, path, sizeof path) != DBK_OK)
+        return 0;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : 0;
 }
 
 /* (b) Logging a craving, keys unlocked, interleaved with the floors. */
@@ -1240,10 +1247,17 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
         die("cannot open %s: %s", floor_file, strerror(errno));
     setenv("DAYBOOK_HOME", home, 1);
     cli(home, NULL, "unlock", NULL);
+    run_argv(craving, NULL, &r); /* the first may write the spool's header */
+    long spooled = spool_bytes(home);
     for (int i = 0; i < WARMUP_RUNS; i++) {
         run_argv(craving, NULL, &r);
         run_argv(version, NULL, &r);
     }
+    /* What one craving makes durable: the spool grew by WARMUP_RUNS records. */
+    spooled = (spool_bytes(home) - spooled) / WARMUP_RUNS;
+    if (spooled <= 0 || spooled > DBK_SPOOL_REC_HEAD + DBK_SPOOL_BODY_MAX)
+        die("the cravings were not spooled (%ld bytes each): the bench measures the spool",
+            spooled);
     for (int i = 0; i < runs; i++) {
         run_argv(craving, NULL, &r);
         if (r.status != 0)
@@ -1256,7 +1270,7 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
         run_argv(truth, NULL, &r);
         tv[i] = r.wall_s * 1000;
         trss = r.maxrss_kib > trss ? r.maxrss_kib : trss;
-        fv[i] = commit_floor_ms(home, fd, i);
+        fv[i] = commit_floor_ms(home, fd, i, (size_t)spooled);
         vf[i] = vv[i] + fv[i];
     }
     close(fd);
@@ -1301,12 +1315,16 @@ bench_craving(br_table *t, const char *home, int runs, int nrecords)
            NULL);
     br_add(t, "version_maxrss_kib", "floor: `daybook version`, peak RSS", (double)vrss, "KiB",
            NULL);
-    br_add(t, "commit_floor_p50_ms",
-           "floor: one craving's log frames appended and fdatasync'd, p50",
-           pct(fv, (size_t)runs, 50), "ms", "version_p50_ms");
+    snprintf(label, sizeof label,
+             "floor: one craving's spool record (%ld bytes) appended and fdatasync'd, p50",
+             spooled);
+    br_add(t, "commit_floor_p50_ms", label, pct(fv, (size_t)runs, 50), "ms", "version_p50_ms");
     br_add(t, "durable_floor_p50_ms",
            "floor: `daybook version` + that commit (the least a durable `craving` costs), p50",
            pct(vf, (size_t)runs, 50), "ms", "version_p50_ms");
+    br_add(t, "craving_over_floor_p50_ms",
+           "`daybook craving ...` p50 again, against that durable floor (what it adds to it)",
+           pct(cv, (size_t)runs, 50), "ms", "durable_floor_p50_ms");
     br_add(t, "true_p50_ms", "floor: /bin/true (exec alone), p50", pct(tv, (size_t)runs, 50), "ms",
            NULL);
     br_add(t, "true_maxrss_kib",

@@ -430,6 +430,59 @@ test_torn_tail(void **state)
 }
 
 /*
+ * Many cravings waiting (a person offline for weeks: records over many pages of the
+ * spool, which is mapped, not read, and walked twice, to count and to list), then a
+ * torn tail behind them: each whole one is seen in `daybook log` exactly once, the
+ * torn one is dropped and said.
+ */
+#define MANY 150
+
+static void
+test_many_waiting_fold_once(void **state)
+{
+    struct fx *f = *state;
+    char *ids[MANY], *err = NULL;
+    size_t one = 0, n, i, k;
+    dbk_run_result r;
+    json_t *j, *e;
+
+    for (k = 0; k < MANY; k++) {
+        long before = spool_size(f);
+        ids[k] = crave(k % 2 ? "4" : "5");
+        if (k == 0)
+            one = (size_t)(spool_size(f) - before);
+    }
+    assert_int_equal(spool_size(f), 64 + MANY * (long)one); /* every one spooled */
+    assert_true(spool_size(f) > 8 * 4096);
+    unsigned char *rec = spool_tail(f, spool_size(f) - (long)one, &n);
+    append_raw(f, rec, n - 1); /* one more, torn a byte short */
+    free(rec);
+
+    r = tc_cli("--json", "log", NULL);
+    if (r.status != 0)
+        fail_msg("log: exit %d: %s", r.status, r.err);
+    assert_non_null(strstr(r.err, "being written when Daybook stopped"));
+    j = json_loads(r.out, 0, NULL);
+    assert_true(json_is_array(j));
+    for (k = 0; k < MANY; k++) {
+        size_t seen = 0;
+        json_array_foreach(j, i, e)
+        {
+            seen += strcmp(json_string_value(json_object_get(e, "id")), ids[k]) == 0;
+        }
+        if (seen != 1)
+            fail_msg("craving %zu of %d (%s) seen %zu times", k, MANY, ids[k], seen);
+        free(ids[k]);
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    assert_int_equal(in_log(NULL, &err), MANY);
+    assert_null(strstr(err, "being written"));
+    free(err);
+    assert_int_equal(spool_size(f), 64);
+}
+
+/*
  * `daybook status` counts what waits: a craving that does not open, kept in the middle
  * of the spool, keeps the folded ones beside it in the file (the spool is cut back to
  * its header only when nothing is kept), and those are not waiting once the profile
@@ -770,6 +823,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_killed_between_commit_and_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_saved_after_the_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_waiting_fold_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_counts_what_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_goes_on_without_the_spool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_cravings_while_folding, setup, teardown),
