@@ -660,8 +660,9 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     *out = NULL;
     u->read_charged = false;
     /* The caller: the owner or an active grantee (README section 9). The owner's
-     * answer may come from the storage thread's cache (authcache.h; str.seq is set
-     * below from the push, which reads the head itself). */
+     * answer may come from the storage thread's cache (authcache.h), its head with it;
+     * the row goes to the push (dbk_push_batch.known), which on SQLite does not read
+     * it again, and str.seq is set below from the push. */
     if (dbk_authcache_owned(&j->me.id, &u->stream, &str)) {
         is_owner = can_write = true;
     } else if ((rc = dbk_store_access(st, &j->me.id, &u->stream, j->now, &str, &is_owner,
@@ -707,6 +708,8 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     b.payer = j->me.id; /* a grantee's writes count against the grantee */
     b.items = u->items;
     b.n = u->n;
+    /* the row read (or cached) just above, in this transaction */
+    b.known = &str;
     b.also_charge = DBK_AUDIT_ROW_BYTES; /* its audit row's, against the same payer */
     /* and the owner's read row of the same stream in this sync, outside the quota */
     b.also_charge_free = u->read_after && is_owner ? DBK_AUDIT_ROW_BYTES : 0;

@@ -32,7 +32,8 @@
  * this thread stored (dbk_authcache_stream_seq, after the push's savepoint is
  * released): a stream's seq changes only by a push, pushes run only here, and a
  * push undone later (its job's savepoint, its group's commit) moves the generation.
- * The push itself still reads the stream's head in the store.
+ * The push takes the row from here too (dbk_push_batch.known): a head given twice
+ * would fail the push, records being keyed by (stream, seq), never replace a record.
  *
  * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
  * nodes write the same database and several threads run jobs; it stays off and

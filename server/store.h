@@ -390,6 +390,11 @@ typedef struct dbk_push_batch {
                                  * the stream's owner */
     dbk_push_item *items;
     size_t n;
+    /* The stream's row as the caller's access check took it in this same transaction
+     * (from the store or the storage thread's cache, authcache.h), or NULL. A backend
+     * with one writer may take it instead of reading the row again (SQLite); one that
+     * must lock the row reads it anyway (PostgreSQL). */
+    const dbk_stream *known;
     int64_t also_charge; /* bytes the payer is also charged when a record is stored (the
                           * push's audit row): a backend that counts them with the
                           * records, one statement, sets also_charged; else the caller

@@ -135,6 +135,7 @@ enum q {
     Q_GRANT_EXPIRED,
     Q_RECORD_GET,
     Q_RECORD_UPSERT,
+    Q_RECORD_INSERT,
     Q_RECORDS_SINCE,
     Q_AUDIT_LAST,
     Q_AUDIT_INSERT,
@@ -271,6 +272,11 @@ static const char *const sql_of[Q__COUNT] = {
                         " clock = excluded.clock, device = excluded.device,"
                         " epoch = excluded.epoch, creator = excluded.creator,"
                         " envelope = excluded.envelope",
+    /* A record the stream does not hold yet, stored without reading first (sq_push);
+     * nothing changes when it holds one. A seq already given fails, as above. */
+    [Q_RECORD_INSERT] = "INSERT INTO records(stream, record, seq, clock, device, epoch,"
+                        " creator, envelope) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
+                        " ON CONFLICT (stream, record) DO NOTHING",
     [Q_RECORDS_SINCE] = "SELECT seq, envelope FROM records WHERE stream = ?1 AND seq > ?2"
                         " AND (?4 OR epoch IN (SELECT epoch FROM grants WHERE stream = ?1"
                         "   AND grantee = ?5 AND revoked_at = 0"
@@ -2116,6 +2122,24 @@ sq_access(sq_store *st, const dbk_id *account, const dbk_id *stream, int64_t now
 
 /* ---- records ---- */
 
+/* One record's row written at seq: the upsert (replacing the stream's row of that record)
+ * or the insert of a record the stream does not hold (nothing changes if it does). */
+static int
+record_write(sq_store *st, enum q which, const dbk_id *stream, const dbk_push_item *it, int64_t seq,
+             const dbk_id *creator)
+{
+    PREP(u, which);
+    bind_id(u, 1, stream);
+    bind_id(u, 2, &it->hdr.record);
+    sqlite3_bind_int64(u, 3, seq);
+    sqlite3_bind_int64(u, 4, (sqlite3_int64)it->hdr.rev.clock);
+    bind_id(u, 5, &it->hdr.rev.device);
+    sqlite3_bind_int64(u, 6, it->hdr.epoch);
+    bind_id(u, 7, creator);
+    sqlite3_bind_blob(u, 8, it->env, (int)it->len, SQLITE_STATIC);
+    return run(st, u);
+}
+
 static int
 sq_push(sq_store *st, dbk_push_batch *b)
 {
@@ -2124,7 +2148,12 @@ sq_push(sq_store *st, dbk_push_batch *b)
     bool stale = false;
     int rc;
 
-    if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
+    /* The row as the caller's access check took it in this transaction (its seq kept
+     * by every push this thread stored, authcache.h), else as the store has it: one
+     * writer, so the same row. */
+    if (b->known != NULL)
+        str = *b->known;
+    else if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
@@ -2132,7 +2161,10 @@ sq_push(sq_store *st, dbk_push_batch *b)
     b->seq_from = b->seq_to = 0;
     /* Closed epochs: an envelope may use an epoch no later than the current one, made
      * (by its clock) before that epoch closed. A batch's items nearly always share one
-     * epoch: it is looked up once per run of equal epochs, not once per item. */
+     * epoch: it is looked up once per run of equal epochs, not once per item. The
+     * current epoch is closed only by a revocation, which marks the rotation pending
+     * in the same transaction (sq_grant_revoke), and the flag is cleared only by a
+     * new epoch (Q_STREAM_RAISE_EPOCH): without the flag, it is open. */
     bool have = false;
     uint32_t looked = 0;
     int64_t closed = 0;
@@ -2142,6 +2174,8 @@ sq_push(sq_store *st, dbk_push_batch *b)
             it->stale = stale = true;
             continue;
         }
+        if (it->hdr.epoch == str.epoch && !str.rotation_pending)
+            continue;
         if (!have || it->hdr.epoch != looked) {
             have = true;
             looked = it->hdr.epoch;
@@ -2162,8 +2196,26 @@ sq_push(sq_store *st, dbk_push_batch *b)
         int64_t old_len = 0;
         dbk_id creator = it->hdr.author;
         bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
+        bool inserted = false;
 
-        {
+        /* A non-owner author writes only at epochs it was given (and, rules.c, only
+         * records it created). */
+        if (!author_is_owner) {
+            rc = sq_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch);
+            if (rc != DBK_OK)
+                return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
+        }
+        /* A new record (a sync's usual push) is stored by its insert alone: a record
+         * the stream does not hold is stored whatever its revision, unless the item
+         * expects one (rules.c). The insert changes nothing when the stream holds the
+         * record; it is read then, and judged as before. */
+        if (it->expect_kind != DBK_EXPECT_REVISION) {
+            if ((rc = record_write(st, Q_RECORD_INSERT, &b->stream, it, str.seq + 1, &creator)) !=
+                DBK_OK)
+                return rc;
+            inserted = sqlite3_changes(st->db) == 1;
+        }
+        if (!inserted) {
             PREP(g, Q_RECORD_GET);
             bind_id(g, 1, &b->stream);
             bind_id(g, 2, &it->hdr.record);
@@ -2183,16 +2235,11 @@ sq_push(sq_store *st, dbk_push_batch *b)
                 return rc;
             }
         }
-        /* A non-owner author writes only at epochs it was given (and, rules.c, only
-         * records it created). */
-        if (!author_is_owner) {
-            rc = sq_grant_held(st, &b->stream, &it->hdr.author, it->hdr.epoch);
-            if (rc != DBK_OK)
-                return rc == DBK_E_NOT_FOUND ? DBK_E_FORBIDDEN : rc;
-        }
         rc = dbk_push_decide(it, &cur, author_is_owner);
         if (rc < 0)
             return rc;
+        if (inserted && rc != DBK_PUSH_DO_STORE)
+            return DBK_E_CONFLICT; /* never: a new record is stored (the job is undone) */
         if (rc == DBK_PUSH_DO_STALE)
             stale = true;
         if (rc != DBK_PUSH_DO_STORE)
@@ -2202,16 +2249,8 @@ sq_push(sq_store *st, dbk_push_batch *b)
             b->seq_from = it->seq;
         b->seq_to = it->seq;
         added += (int64_t)it->len - old_len;
-        PREP(u, Q_RECORD_UPSERT);
-        bind_id(u, 1, &b->stream);
-        bind_id(u, 2, &it->hdr.record);
-        sqlite3_bind_int64(u, 3, it->seq);
-        sqlite3_bind_int64(u, 4, (sqlite3_int64)it->hdr.rev.clock);
-        bind_id(u, 5, &it->hdr.rev.device);
-        sqlite3_bind_int64(u, 6, it->hdr.epoch);
-        bind_id(u, 7, &creator);
-        sqlite3_bind_blob(u, 8, it->env, (int)it->len, SQLITE_STATIC);
-        if ((rc = run(st, u)) != DBK_OK)
+        if (!inserted &&
+            (rc = record_write(st, Q_RECORD_UPSERT, &b->stream, it, it->seq, &creator)) != DBK_OK)
             return rc;
         it->has_current = true;
         it->current = it->hdr.rev;
