@@ -712,7 +712,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     b.known = &str;
     b.also_charge = DBK_AUDIT_ROW_BYTES; /* its audit row's, against the same payer */
     /* and the owner's read row of the same stream in this sync, outside the quota */
-    b.also_charge_free = u->read_after && is_owner ? DBK_AUDIT_ROW_BYTES : 0;
+    b.read_row_charge = u->read_after && is_owner ? DBK_AUDIT_ROW_BYTES : 0;
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
         return rc;
     rc = dbk_store_push(st, &b);
@@ -752,7 +752,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     }
     dbk_authcache_stream_seq(&u->stream, b.high_seq);
     u->seen = true;
-    u->read_charged = b.free_charged;
+    u->read_charged = b.read_row_charged;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
     u->by_owner = is_owner;
     u->str = str;

@@ -399,13 +399,12 @@ typedef struct dbk_push_batch {
                           * push's audit row): a backend that counts them with the
                           * records, one statement, sets also_charged; else the caller
                           * charges them itself */
-    int64_t also_charge_free; /* more bytes for the payer in the same statement, where
-                               * also_charged, but outside the quota's check (a read row
-                               * the same sync is about to write: reads are served over
-                               * quota); a backend that counts them sets free_charged
-                               * (SQLite; PostgreSQL charges a read row with its read) */
-    /* results */
-    bool also_charged, free_charged;
+    int64_t read_row_charge; /* the owner's read row of this stream that the same sync
+                              * is about to write: charged in the same statement, where
+                              * also_charged, outside the quota's check (reads are served
+                              * over quota); a backend that does so sets read_row_charged
+                              * (SQLite; PostgreSQL charges a read row with its read) */
+    bool also_charged, read_row_charged;
     int64_t high_seq;
     uint32_t epoch;
     bool rotation_pending;

@@ -2264,14 +2264,14 @@ sq_push(sq_store *st, dbk_push_batch *b)
      * what two would: the records adding bytes, the total is checked as the audit row's
      * charge was. A push that shrinks its records is charged twice, as before: its audit
      * row is checked against the quota after the shrink, which one unchecked negative
-     * charge would skip. A read row the caller is about to write (also_charge_free)
+     * charge would skip. A read row the caller is about to write (read_row_charge)
      * rides along unchecked, as its own charge would be. */
     b->also_charged = b->also_charge > 0 && added >= 0;
     if ((rc = sq_charge_more(st, dbk_id_is_zero(&b->payer) ? &str.owner : &b->payer,
                              b->also_charged ? added + b->also_charge : added,
-                             b->also_charged ? b->also_charge_free : 0, b->quota)) != DBK_OK)
+                             b->also_charged ? b->read_row_charge : 0, b->quota)) != DBK_OK)
         return rc;
-    b->free_charged = b->also_charged && b->also_charge_free > 0;
+    b->read_row_charged = b->also_charged && b->read_row_charge > 0;
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
     sqlite3_bind_int64(q2, 2, str.seq);
