@@ -43,7 +43,7 @@ add(json_t *out, dbk_session *s, const dbk_eu_entry *e, const char *kind, const 
 }
 
 json_t *
-dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
+dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l)
 {
     json_t *out = json_array(), *it;
     size_t k;
@@ -51,8 +51,7 @@ dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
     for (size_t i = 0; out != NULL && i < l->n; i++) {
         const dbk_eu_entry *e = &l->v[i];
         /* Written by someone else into this account's own shared stream. */
-        if (!e->mine || e->kind != DBK_LOCAL_SHARED || dbk_id_equal(&e->hdr.author, &s->account) ||
-            e->hdr.rev.clock <= since)
+        if (!e->mine || e->kind != DBK_LOCAL_SHARED || dbk_id_equal(&e->hdr.author, &s->account))
             continue;
         if (strcmp(e->type, "note") == 0 &&
             json_is_true(json_object_get(e->doc, "visible_to_client"))) {
@@ -74,8 +73,9 @@ dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since)
 /* What dbk_notes_load_news opens of one of this account's streams. */
 struct news_want {
     const dbk_id *me;
-    uint64_t since;
+    const dbk_notes_mark *seen;
     int kind;
+    int64_t *upto;
 };
 
 static bool
@@ -83,13 +83,19 @@ want_news(const dbk_local_record *r, void *arg)
 {
     const struct news_want *w = arg;
     /* A consent, if it is one; a note or a skill, if it opens and is one. */
-    return w->kind == DBK_LOCAL_PRIVATE ||
-           (!dbk_id_equal(&r->hdr.author, w->me) && r->hdr.rev.clock > w->since);
+    if (w->kind == DBK_LOCAL_PRIVATE)
+        return true;
+    if (dbk_id_equal(&r->hdr.author, w->me))
+        return false;
+    if (r->rowid > *w->upto)
+        *w->upto = r->rowid;
+    return w->seen->rowid >= 0 ? r->rowid > w->seen->rowid : r->hdr.rev.clock > w->seen->clock;
 }
 
 struct news {
     dbk_session *s;
-    uint64_t since;
+    const dbk_notes_mark *seen;
+    int64_t *upto;
     dbk_eu_list *out;
     int rc;
 };
@@ -100,7 +106,7 @@ static void
 news_of_stream(const dbk_local_stream *st, void *arg)
 {
     struct news *n = arg;
-    struct news_want w = {&n->s->account, n->since, st->kind};
+    struct news_want w = {&n->s->account, n->seen, st->kind, n->upto};
     dbk_eu_list one;
 
     if (n->rc != DBK_OK || !dbk_id_equal(&st->owner, &n->s->account))
@@ -112,11 +118,12 @@ news_of_stream(const dbk_local_stream *st, void *arg)
 }
 
 int
-dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out)
+dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list *out, int64_t *upto)
 {
-    struct news n = {s, since, out, DBK_OK};
+    struct news n = {s, seen, upto, out, DBK_OK};
     int rc;
 
+    *upto = seen->rowid > 0 ? seen->rowid : 0;
     memset(out, 0, sizeof *out);
     rc = dbk_local_streams(s->L, news_of_stream, &n);
     if (rc == DBK_OK)
@@ -126,38 +133,26 @@ dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out)
     return rc;
 }
 
-uint64_t
-dbk_notes_newest(const json_t *notes)
+void
+dbk_notes_seen(dbk_session *s, dbk_notes_mark *out)
 {
-    uint64_t m = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(notes, i, v) {
-        uint64_t c = (uint64_t)json_integer_value(json_object_get(v, "clock"));
-        if (c > m)
-            m = c;
-    }
-    return m;
-}
-
-uint64_t
-dbk_notes_seen(dbk_session *s)
-{
-    return (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
+    out->rowid = dbk_local_get_int(s->L, "notes_seen_rowid", -1);
+    out->clock = (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
 }
 
 int
-dbk_notes_mark_seen(dbk_session *s, uint64_t clock)
+dbk_notes_mark_seen(dbk_session *s, int64_t rowid)
 {
-    return clock > dbk_notes_seen(s) ? dbk_local_put_int(s->L, "notes_seen_clock", (int64_t)clock)
-                                     : DBK_OK;
+    return rowid > dbk_local_get_int(s->L, "notes_seen_rowid", -1)
+               ? dbk_local_put_int(s->L, "notes_seen_rowid", rowid)
+               : DBK_OK;
 }
 
 /* The notes from counselors in l written in the 7 days up to today (new reference). */
 json_t *
 dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today)
 {
-    json_t *recent = json_array(), *all = dbk_notes_from_counselor(s, l, 0), *nv;
+    json_t *recent = json_array(), *all = dbk_notes_from_counselor(s, l), *nv;
     size_t i;
 
     json_array_foreach(all, i, nv) {

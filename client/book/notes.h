@@ -16,31 +16,42 @@ void dbk_notes_author(dbk_session *s, const dbk_id *author, char *out, size_t ca
 /* The name of the counselor this client enrolled with, else "your counselor". */
 void dbk_notes_counselor(dbk_session *s, char *out, size_t cap);
 /*
- * The notes and assigned skills from counselors in l whose revision clock is above
- * since, oldest first: [{"id", "kind": "note"|"skill", "text", "by", "by_name", "at",
- * "clock"}] ("at" is when the note was written, "" for a skill). New reference.
+ * The notes and assigned skills from counselors in l, oldest first: [{"id", "kind":
+ * "note"|"skill", "text", "by", "by_name", "at", "clock"}] ("at" is when the note was
+ * written, "" for a skill). New reference.
  */
-json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l, uint64_t since);
+json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l);
+/*
+ * What a sync's news has shown: the local rowid of the last record someone else wrote
+ * into this account's streams that it looked at. Records are stored here in the order
+ * they arrive, whatever their authors' clocks: a note a counselor wrote offline, or
+ * on a device whose clock was behind, arrives after a note with a later clock and
+ * must still be news. A profile from before that mark (rowid < 0) has the highest
+ * revision clock shown instead, used once.
+ */
+typedef struct {
+    int64_t rowid;
+    uint64_t clock;
+} dbk_notes_mark;
+void dbk_notes_seen(dbk_session *s, dbk_notes_mark *out);
+int dbk_notes_mark_seen(dbk_session *s, int64_t rowid);
 /*
  * The entries a sync's news reads (commands/cmd_sync.c), opened as dbk_eu_load opens
  * them: this account's private streams whole (its consents) and, of its other streams,
- * only what someone else wrote with a revision clock above since (what
- * dbk_notes_from_counselor(s, out, since) returns). Chosen by the author and clock of
- * their stored headers, before they are verified: dbk_notes_from_counselor keeps only
- * what passes the same test on the same (then signed) fields, and what is chosen is
- * opened and verified as dbk_eu_load would, so the news are the same without opening
- * the client's own history (that was 94 % of a sync's instructions). A header a server
- * changed does not open either way.
+ * only what someone else wrote and was stored after seen (what
+ * dbk_notes_from_counselor(s, out) then returns); *upto, the mark to remember once
+ * they are shown. Chosen by the author of their stored headers and the row they are
+ * stored in, before they are verified: dbk_notes_from_counselor checks the author
+ * again on the then signed field, and what is chosen is opened and verified as
+ * dbk_eu_load would, so the news are the same without opening the client's own
+ * history (that was 94 % of a sync's instructions). A header a server changed does
+ * not open either way.
  */
-int dbk_notes_load_news(dbk_session *s, uint64_t since, dbk_eu_list *out);
-/* The highest clock among them (0 when none): what a summary has shown. */
-uint64_t dbk_notes_newest(const json_t *notes);
+int dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list *out,
+                        int64_t *upto);
 /* The notes (not skills) from counselors in l written in the 7 days up to today
  * (a local day number), oldest first, as dbk_notes_from_counselor. New reference. */
 json_t *dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today);
 
-/* The clock of the newest note or skill a sync summary has shown, and remembering it. */
-uint64_t dbk_notes_seen(dbk_session *s);
-int dbk_notes_mark_seen(dbk_session *s, uint64_t clock);
 
 #endif

@@ -59,7 +59,7 @@ counselor_notes(dbk_ctx *ctx, dbk_session *s, const dbk_eu_list *l)
 static void
 client_notes(dbk_ctx *ctx, dbk_session *s, const dbk_eu_list *l)
 {
-    json_t *all = dbk_notes_from_counselor(s, l, 0), *v;
+    json_t *all = dbk_notes_from_counselor(s, l), *v;
     size_t i;
 
     if (ctx->json) {

@@ -163,12 +163,15 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
     json_t *v;
     size_t i;
 
-    uint64_t seen = dbk_notes_seen(s);
+    dbk_notes_mark seen;
+    int64_t upto;
 
-    /* Not the whole history: the consents and what the counselor wrote since. */
-    if (dbk_notes_load_news(s, seen, &l) != DBK_OK)
+    /* Not the whole history: the consents and what the counselor's writing brought
+     * since the last news. */
+    dbk_notes_seen(s, &seen);
+    if (dbk_notes_load_news(s, &seen, &l, &upto) != DBK_OK)
         return;
-    *fresh = dbk_notes_from_counselor(s, &l, seen);
+    *fresh = dbk_notes_from_counselor(s, &l);
     json_array_foreach(*fresh, i, v) {
         if (!print)
             continue;
@@ -180,7 +183,7 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
                    json_string_value(json_object_get(v, "by_name")),
                    json_string_value(json_object_get(v, "text")));
     }
-    (void)dbk_notes_mark_seen(s, dbk_notes_newest(*fresh));
+    (void)dbk_notes_mark_seen(s, upto);
     /* The newest consent per counselor, near its end. */
     json_t *newest = json_object();
     for (i = 0; i < l.n; i++) {

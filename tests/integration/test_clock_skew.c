@@ -463,11 +463,67 @@ test_clock_skew(void **state)
                checks);
 }
 
+/* Whether `daybook sync` on the laptop says text is a new note from the counselor. */
+static bool
+news_says(struct fx *f, const char *text)
+{
+    char want[256];
+    dbk_run_result r = cli(f, f->laptop, NULL, "sync", NULL);
+    bool said;
+    if (r.status != 0)
+        fail_msg("sync on the laptop: exit %d: %s", r.status, r.err);
+    snprintf(want, sizeof want, "New note from Dana Reyes: %s", text);
+    said = strstr(r.out, want) != NULL;
+    dbk_run_result_free(&r);
+    return said;
+}
+
+/*
+ * A note that arrives after a note with a later clock is still news. The counselor
+ * writes one with its clock 23 hours ahead (inside the one-day bound: the server takes
+ * it), and the client's sync says it; then, its clock set 2 hours behind (so far from
+ * its last clock that the device starts again from the wall, proto/CRYPTO.md section
+ * 6, as a second device or one written offline would be), a second one. Before the
+ * news was kept by rowid it went by the highest clock shown, and the second note never
+ * appeared in the sync's news (only in `daybook notes`).
+ */
+static void
+test_note_behind_a_later_clock(void **state)
+{
+    struct fx *f = *state;
+    int checks = 0;
+
+    if (f->faketime[0] == '\0')
+        skip(); /* libfaketime is not installed: scripts/deps.sh --test */
+    sync_all(f, f->laptop, NULL, "laptop"); /* its consent */
+    sync_all(f, f->counselor, COUNSELOR_SKEW, "counselor");
+    ok0(cli(f, f->counselor, "+23h", "note", f->client_id, "-m", "AHEAD note", "--share", NULL),
+        "note, clock 23 hours ahead");
+    sync_all(f, f->counselor, "+23h", "counselor (23 hours ahead)");
+    assert_true(news_says(f, "AHEAD note"));
+    checks++;
+    ok0(cli(f, f->counselor, "-2h", "note", f->client_id, "-m", "BEHIND note", "--share", NULL),
+        "note, clock 2 hours behind");
+    sync_all(f, f->counselor, "-2h", "counselor (2 hours behind)");
+    if (!news_says(f, "BEHIND note"))
+        fail_msg("the note written with the earlier clock, arriving later, is not news");
+    checks++;
+    /* Each once: neither is news again. */
+    assert_false(news_says(f, "BEHIND note"));
+    assert_false(news_says(f, "AHEAD note"));
+    checks += 2;
+    dbk_report("a note behind a later clock",
+               "a counselor's note written 23 hours ahead, then one 2 hours behind (libfaketime)",
+               "%d checks: each is news in the client's sync once, the later-arriving one too",
+               checks);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clock_skew, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_behind_a_later_clock, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
