@@ -111,10 +111,12 @@ int dbk_cmd_load_owned(dbk_session *s, const char *cmd, const char *client, cons
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
- * is a counselor's profile and what a counselor does instead. */
+ * is a counselor's profile and what a counselor does instead (or, when the account's
+ * own signed records say it is a client's, that the role is false: cli/resolve.h
+ * dbk_require_own_role). */
 int dbk_cmd_check_role(const dbk_cmd *cmd);
 /* The same check on a session the command has open (role_in_run). */
-int dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s);
+int dbk_cmd_role_ok(const dbk_cmd *cmd, dbk_session *s);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 

@@ -223,10 +223,15 @@ dbk_cmd_tell_after(void)
 }
 
 int
-dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s)
+dbk_cmd_role_ok(const dbk_cmd *cmd, dbk_session *s)
 {
+    int rc;
     if (!cmd->client_only || s->role != DBK_ROLE_COUNSELOR)
         return DBK_EXIT_OK;
+    /* A client's device told by the server it is a counselor's: what is wrong and who to
+     * tell, never a counselor's command to run instead (proto/TRUST.md T13). */
+    if ((rc = dbk_require_own_role(s, cmd->name)) != DBK_EXIT_OK)
+        return rc;
     fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
                     "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "
                     "SKILL'; a client uses their own profile (DAYBOOK_HOME).\n",

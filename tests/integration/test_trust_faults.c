@@ -30,7 +30,9 @@
 #include "trust.h"
 #include "unlock.h"
 
+#include "dbk/fingerprint.h"
 #include "dbk/init.h"
+#include "dbk/pct.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -91,16 +93,17 @@ hex_of(const char *id_text, char out[33])
     return out;
 }
 
-/* Stops the server, runs sql on its file, starts it again on the same directory. */
+/* Stops the server, runs sql on its file, starts it again on the same directory with
+ * args (NULL: none). */
 static void
-turn_server(struct fx *f, const char *sql)
+turn_server_with(struct fx *f, const char *sql, const char *const *args)
 {
     char path[4200], *err = NULL;
     sqlite3 *db;
     assert_int_equal(dbk_server_stop(&f->srv), 0);
     if (dbk_test_pg()) { /* the suite's PostgreSQL pass: the same edit of its database */
         assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 0);
-        assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+        assert_int_equal(dbk_server_restart(&f->srv, args), 0);
         return;
     }
     snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
@@ -108,7 +111,14 @@ turn_server(struct fx *f, const char *sql)
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
         fail_msg("sql: %s", err);
     sqlite3_close(db);
-    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    assert_int_equal(dbk_server_restart(&f->srv, args), 0);
+}
+
+/* Stops the server, runs sql on its file, starts it again on the same directory. */
+static void
+turn_server(struct fx *f, const char *sql)
+{
+    turn_server_with(f, sql, NULL);
 }
 
 /* One integer the server's store answers to sql (-1 when no row). */
@@ -1663,6 +1673,25 @@ test_role_record_contradicted(void **state)
     assert_int_not_equal(st, 0);
 }
 
+/* The team link of the account whose profile is under home, made as `daybook team-link`
+ * makes it (cmd_team.c) but here in the test: that command is a counselor's, and a
+ * device whose account's records say it is a client's is refused it (T13). */
+static void
+team_link_of(const char *home, char *out, size_t cap)
+{
+    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1];
+    dbk_session s;
+    setenv("DAYBOOK_HOME", home, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_unlock(&s), 0);
+    dbk_fingerprint_short(fp, &s.account, s.keys->sign_pk, s.keys->box_pk);
+    dbk_id_to_text(&s.account, cid);
+    snprintf(out, cap, "daybook://team?server=");
+    assert_int_equal(dbk_pct_append(out, cap, s.server), 0);
+    snprintf(out + strlen(out), cap - strlen(out), "&counselor=%s&fp=%s", cid, fp);
+    dbk_session_close(&s);
+}
+
 /*
  * A device told by its account's own records that its role is false acts in it no more
  * (proto/TRUST.md T13): a second device of the client whose login (before this rule)
@@ -1678,13 +1707,11 @@ test_role_contradicted_acts_not(void **state)
 {
     struct fx *f = *state;
     char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], team[2048];
-    json_t *j;
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
     old_device_as_counselor(f, link, false, cp, chd);
-    j = tc_json_of(tc_cli("--json", "team-link", NULL), "team-link on the turned device");
-    snprintf(team, sizeof team, "%s", json_string_value(json_object_get(j, "uri")));
-    json_decref(j);
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    team_link_of(home2, team, sizeof team);
     /* The server calls the client's account a counselor's, and another account, made
      * with an invite of the fixture's counselor, shares with the account the link names. */
     snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
@@ -1816,6 +1843,100 @@ belief_of(struct fx *f, const char *home, struct belief *b)
  * counselor's account taken as the client's, and a new device keeps no profile; nor may
  * the device say it is signed in on a token that serves another account.
  */
+/*
+ * A device whose false role its account's records contradict signs nothing of that role
+ * by hand either (proto/TRUST.md T13): the device of test_role_contradicted_acts_not (a
+ * second device of the client whose login, before role records, took the server's word
+ * 'counselor', holding the account's pin of its counselor), with another account that
+ * shared a stream with the client's account and wrote an entry there, runs each command
+ * that signs a counselor's record (an alias, a note, a session, an entry marked
+ * discussed, a skill assigned, a plan or a measure set for a client, a group session, a
+ * transfer, a review's note of what it showed) or acts as a counselor (an invite, a
+ * team link), and the client's own commands, which a counselor's profile is refused
+ * anyway: each must refuse, saying what is wrong and to contact the clinic.
+ */
+static void
+test_role_contradicted_commands_refused(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], wrong[4300], team[2048];
+    char other[DBK_ID_TEXT_LEN + 1], entry[DBK_ID_TEXT_LEN + 1], plan[4400];
+    json_t *j;
+
+    login_link_of(f->p.client_home, link);
+    old_device_as_counselor(f, link, false, cp, chd);
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
+    team_link_of(wrong, team, sizeof team);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, other);
+    cli_ok("share", team, "--yes");
+    j = tc_json_of(tc_cli("--json", "journal", "-m", "a hard evening", NULL), "other's journal");
+    snprintf(entry, sizeof entry, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    cli_ok("sync", NULL, NULL);
+    snprintf(plan, sizeof plan, "%s/plan.txt", home2);
+    FILE *pf = fopen(plan, "w");
+    assert_non_null(pf);
+    fputs("## warning_signs\nlate nights\n", pf);
+    fclose(pf);
+
+    setenv("DAYBOOK_HOME", wrong, 1);
+    dbk_run_result r = tc_cli("sync", NULL); /* pulls the other account's stream; warns */
+    dbk_run_result_free(&r);
+    const char *cmds[][11] = {
+        {"clients", "alias", other, "Sam"},
+        {"note", other, "-m", "seen today", "--share"},
+        {"note", other, "-m", "my own record", "--private"},
+        {"session", "done", other, "--yes"},
+        {"session", "discussed", other, entry},
+        {"session", "group", other},
+        {"assign", other, "walk"},
+        {"unassign", other, "walk"},
+        {"plan", "set", "safety", "--from", plan, "--client", other},
+        {"measure", "schedule", other, "phq9", "--every", "7"},
+        {"med", "set", other, "naltrexone", "--dose", "50 mg", "--frequency", "daily",
+         "--take-home"},
+        {"transfer", team, other},
+        {"review", other, "--format", "json"},
+        {"clients"},
+        {"invite", "--name", "someone"},
+        {"team-link"},
+        {"journal", "-m", "mine"},
+        {"check", "walk"},
+        {"share", team, "--yes"},
+    };
+    size_t n = sizeof cmds / sizeof cmds[0];
+    long long before = profile_int(wrong, "SELECT count(*) FROM records");
+    int ran_ok = 0, told = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char **a = cmds[i];
+        r = tc_cli(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+        ran_ok += r.status == 0;
+        if (strstr(r.err, "contact the clinic") != NULL)
+            told++;
+        else
+            print_message("'%s %s' (exit %d) said: %s\n", a[0], a[1] ? a[1] : "", r.status, r.err);
+        dbk_run_result_free(&r);
+    }
+    long long after = profile_int(wrong, "SELECT count(*) FROM records");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role, "
+               "its account's records contradicting it, run by hand",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor', another account sharing a stream with the client's account, "
+               "runs each counselor's command (alias, note, session, discussed, assign, plan, "
+               "measure, med, transfer, review, invite, team-link) and the client's own",
+               "commands %zu: that exited 0 %d, that said to contact the clinic %d; records "
+               "signed into any stream (leaked): %lld",
+               n, ran_ok, told, after - before);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(ran_ok, 0);
+    assert_int_equal(told, (int)n);
+}
+
 static void
 test_login_other_accounts_token(void **state)
 {
@@ -2208,6 +2329,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_acts_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
