@@ -2299,6 +2299,94 @@ test_entry_written_during_sync(void **state)
     assert_int_equal(told, 1);
 }
 
+/* What a `daybook --json sync` on the profile under home counts as withheld
+ * (withheld.records); *status its exit. */
+static long
+withheld_at_sync(const char *home, int *status)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long n = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    *status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return n;
+}
+
+/*
+ * A push of the shared stream refused while the private stream's head is acknowledged
+ * (proto/TRUST.md T12, counts of one's other streams): the client's account is at its
+ * quota but for a few kilobytes, and the client writes a journal entry larger than that
+ * into its shared stream and syncs; the server answers the shared stream's push 507
+ * (quota) and takes the rest. The private stream's head signs the shared stream's
+ * counts: pushed beside the refused entry, it told the account's other device that the
+ * server withheld a record it never had ("withheld", a false alarm, until the next
+ * push). The second device syncs then, and again after the quota is lifted and the
+ * client synced: no record is said withheld either time, and the entry reaches it.
+ */
+static void
+test_shared_push_refused_no_false_withheld(void **state)
+{
+    struct fx *f = *state;
+    static const char *const quota[] = {"--quota-mb", "1", NULL};
+    char link[512], home2[4300], hc[33], sql[300], text[24001];
+    int st_client, st_second, st_later, st_final;
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    cli_ok("sync", NULL, NULL);
+    /* Text that does not compress: the sealed entry is as large as it. */
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i + 1 < sizeof text; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        text[i] = (char)('a' + x % 26);
+    }
+    text[sizeof text - 1] = '\0';
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", text);
+    /* 8 KiB left of a 1 MiB quota: the private head fits, the entry does not. */
+    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = %d WHERE id = x'%s';",
+             1024 * 1024 - 8 * 1024, hex_of(f->p.client_id, hc));
+    turn_server_with(f, sql, quota);
+    dbk_run_result r = tc_cli("sync", NULL);
+    st_client = r.status;
+    bool refused = strstr(r.err, "could not be synced") != NULL;
+    dbk_run_result_free(&r);
+    long at_refusal = withheld_at_sync(home2, &st_second);
+
+    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = 0 WHERE id = x'%s';", hc);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("sync", NULL);
+    st_later = r.status;
+    dbk_run_result_free(&r);
+    long after = withheld_at_sync(home2, &st_final);
+    long long held = profile_int(home2, "SELECT count(*) FROM records WHERE length(envelope) > "
+                                        "20000");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("server refuses the shared stream's push (quota), takes the private stream's",
+               "the client's account 8 KiB short of its quota; the client writes a 24 kB "
+               "journal entry and syncs; its second device syncs; the quota is lifted, the "
+               "client syncs, the second device syncs",
+               "client's sync exit %d%s; the second device's sync exit %d, withheld.records "
+               "%ld; after: client exit %d, second device exit %d, withheld.records %ld, the "
+               "entry held %lld; records falsely said withheld (leaked): %ld",
+               st_client, refused ? " (a stream not synced, said)" : "", st_second, at_refusal,
+               st_later, st_final, after, held, at_refusal + after);
+    assert_int_not_equal(st_client, 0);
+    assert_true(refused);
+    assert_int_equal(at_refusal, 0);
+    assert_int_equal(st_second, 0);
+    assert_int_equal(st_later, 0);
+    assert_int_equal(after, 0);
+    assert_int_equal(st_final, 0);
+    assert_int_equal(held, 1);
+}
+
 int
 main(void)
 {
@@ -2333,6 +2421,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_push_refused_no_false_withheld, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
