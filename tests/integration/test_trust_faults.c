@@ -1692,6 +1692,27 @@ team_link_of(const char *home, char *out, size_t cap)
     dbk_session_close(&s);
 }
 
+/* The device of old_device_as_counselor ("wrong"; cp, chd as there), the server calling
+ * the client's account a counselor's, and another account ("other", made with an invite
+ * of the fixture's counselor; its id into other unless NULL) sharing with the account
+ * that the wrong device's team link (into team) names. DAYBOOK_HOME is left at "other". */
+static void
+turned_device_shared_with(struct fx *f, char cp[33], char chd[33], char *team, size_t cap,
+                          char other[DBK_ID_TEXT_LEN + 1])
+{
+    char link[512], hc[33], sql[300], home2[4300];
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, false, cp, chd);
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    team_link_of(home2, team, cap);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, other);
+    cli_ok("share", team, "--yes");
+}
+
 /*
  * A device told by its account's own records that its role is false acts in it no more
  * (proto/TRUST.md T13): a second device of the client whose login (before this rule)
@@ -1706,19 +1727,9 @@ static void
 test_role_contradicted_acts_not(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], team[2048];
+    char cp[33], chd[33], sql[600], home2[4300], team[2048];
 
-    login_link_of(f->p.client_home, link); /* the client's record: client */
-    old_device_as_counselor(f, link, false, cp, chd);
-    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
-    team_link_of(home2, team, sizeof team);
-    /* The server calls the client's account a counselor's, and another account, made
-     * with an invite of the fixture's counselor, shares with the account the link names. */
-    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
-             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
-    turn_server(f, sql);
-    tc_cli_another_client(&f->p, "other", home2, sizeof home2, NULL);
-    cli_ok("share", team, "--yes");
+    turned_device_shared_with(f, cp, chd, team, sizeof team, NULL);
     cli_ok("sync", NULL, NULL);
 
     snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
@@ -1859,24 +1870,17 @@ static void
 test_role_contradicted_commands_refused(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], wrong[4300], team[2048];
+    char cp[33], chd[33], wrong[4300], team[2048];
     char other[DBK_ID_TEXT_LEN + 1], entry[DBK_ID_TEXT_LEN + 1], plan[4400];
     json_t *j;
 
-    login_link_of(f->p.client_home, link);
-    old_device_as_counselor(f, link, false, cp, chd);
+    turned_device_shared_with(f, cp, chd, team, sizeof team, other);
     snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
-    team_link_of(wrong, team, sizeof team);
-    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
-             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
-    turn_server(f, sql);
-    tc_cli_another_client(&f->p, "other", home2, sizeof home2, other);
-    cli_ok("share", team, "--yes");
     j = tc_json_of(tc_cli("--json", "journal", "-m", "a hard evening", NULL), "other's journal");
     snprintf(entry, sizeof entry, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     cli_ok("sync", NULL, NULL);
-    snprintf(plan, sizeof plan, "%s/plan.txt", home2);
+    snprintf(plan, sizeof plan, "%s/plan.txt", f->p.home);
     FILE *pf = fopen(plan, "w");
     assert_non_null(pf);
     fputs("## warning_signs\nlate nights\n", pf);
