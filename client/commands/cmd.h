@@ -129,6 +129,15 @@ int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
                           const char *cname, const unsigned char box_pk[32],
                           const char *patient_name, bool yes);
 
+/*
+ * Before a sync pushes: folds the cravings spooled since entries were last read
+ * (book/spool.h), so that the push takes them. A fold that fails for another reason
+ * than the passphrase (the sync needs the keys too) holds back nothing else: said as a
+ * warning, the spooled cravings stay durable where they are, and the next command
+ * folds again. The passphrase's error, or DBK_OK (`daybook sync`, `daybook login`).
+ */
+int dbk_cmd_fold_spool(dbk_session *s);
+
 /* Prints "daybook: what: <message for err>" and returns the exit code for err. */
 int dbk_cmd_fail(const char *what, int err);
 /* Explains why the profile did not open (none yet, damaged, unreadable); returns 1. */

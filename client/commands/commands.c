@@ -4,6 +4,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "spool.h"
+#include "spool_file.h"
 
 #include "dbk/error.h"
 
@@ -220,6 +221,20 @@ dbk_cmd_tell_after(void)
                 "daybook: %s holds cravings of another account; they are left there (move "
                 "the file away to stop this message)\n",
                 n->path);
+}
+
+int
+dbk_cmd_fold_spool(dbk_session *s)
+{
+    int rc = dbk_spool_fold(s, NULL);
+    if (rc == DBK_OK || rc == DBK_E_PASSPHRASE)
+        return rc;
+    fprintf(stderr,
+            "daybook: WARNING: the cravings logged since the last sync could not be added "
+            "to the profile (%s); they are kept in %s/%s and go out at a later sync. "
+            "Syncing the rest.\n",
+            dbk_err_message(rc), s->dir, DBK_SPOOL_FILE);
+    return DBK_OK;
 }
 
 int
