@@ -755,8 +755,9 @@ outbox_with_heads(dbk_session *s, struct push_acc *pa)
 
 /* One round: up to PUSH_BATCH records of the outbox pushed (none unless push_any) and
  * every stream pulled in one POST /v1/sync, the answer applied. *pushed: how many
- * records went; *held: the private stream's head was held back (outbox_with_heads);
- * *more: a stream has more to pull. */
+ * records went; *held: the private stream's head was held back (outbox_with_heads)
+ * and may go now, the shared stream's records it counts acknowledged; *more: a stream
+ * has more to pull. */
 static int
 sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bool *held,
            bool *more)
@@ -774,7 +775,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
         json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
     json_decref(pa.by_stream);
     *pushed = pa.n;
-    *held = pa.held;
+    *held = false;
     body = json_pack("{s:o, s:O, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
                      "max_bytes", PULL_MAX_BYTES);
     if (rc == DBK_OK)
@@ -788,6 +789,12 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
     }
     if (rc == DBK_OK)
         rc = apply_answer(s, pl.arr, resp, st, more);
+    if (rc == DBK_OK && pa.held) { /* it may go now: nothing of the shared stream waits */
+        bool still = true;
+        dbk_id h;
+        rc = dbk_trust_head_held(s, &h, &still);
+        *held = !still;
+    }
     json_decref(pl.arr);
     json_decref(resp);
     return rc;
@@ -850,16 +857,13 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
     for (; rc == DBK_OK && round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
         bool held = false;
-        int64_t waiting = dbk_local_outbox_count(s->L);
         more = false;
         /* Each round signs the heads again (outbox_with_heads): an entry written while
          * an earlier round was on its way goes out in this one, and a head counts it. A
          * private head held back goes in the next round, once the shared stream's push
-         * was acknowledged (the outbox went down); after a push refused, it waits for
-         * the next sync. */
+         * was acknowledged; after a push refused, it waits for the next sync. */
         if ((rc = sync_round(s, st, true, &pushed, &held, &more)) != DBK_OK)
             break;
-        held = held && dbk_local_outbox_count(s->L) < waiting;
         if (!more && ((pushed < PUSH_BATCH && !held) || st->failed_streams > 0))
             break;
     }
