@@ -93,6 +93,24 @@ dbk_role_signed(dbk_session *s, int *role, int *implied)
     return DBK_OK;
 }
 
+int
+dbk_role_check(dbk_session *s, int *says)
+{
+    int rc, held, implied;
+
+    *says = DBK_ROLE_NONE;
+    if (dbk_role_name(s->role) == NULL)
+        return DBK_OK;
+    rc = dbk_role_signed(s, &held, &implied);
+    if (rc == DBK_E_NOT_FOUND) /* no role record: what the account signed besides */
+        rc = implied == DBK_ROLE_NONE || implied == s->role ? DBK_OK : DBK_E_CONFLICT;
+    else if (rc == DBK_OK && held != s->role)
+        rc = DBK_E_CONFLICT;
+    if (rc == DBK_E_CONFLICT)
+        *says = held != DBK_ROLE_NONE ? held : implied != s->role ? implied : DBK_ROLE_NONE;
+    return rc;
+}
+
 bool
 dbk_role_settled(dbk_session *s)
 {

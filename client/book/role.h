@@ -39,4 +39,17 @@ int dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records);
  * outside a transaction it is a hint; dbk_role_keep asks again inside its own. */
 bool dbk_role_settled(dbk_session *s);
 
+/* Whether this device may act in its role (a counselor's or a client's, s->role): the
+ * one check every command that acts in a role makes before it signs anything of it.
+ * DBK_OK: no role, or the account's own records in its private stream support it (a
+ * role record stating it, or none and no record implying the other role).
+ * DBK_E_CONFLICT: they contradict it: a role record states the other (*says), role
+ * records disagree (*says DBK_ROLE_NONE), or, with none, records the account signed
+ * imply the other role (*says) or both (-1). A device whose role was the server's word
+ * (a login from before role records) must then sign nothing as that role: a client's
+ * key signing a counselor's records makes the account's own records say both.
+ * Another error: the records could not be read (a caller refuses then too). The records
+ * are read each time, not taken from a mark: one set before they arrived would hide them. */
+int dbk_role_check(dbk_session *s, int *says);
+
 #endif

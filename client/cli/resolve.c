@@ -2,6 +2,7 @@
 #include "resolve.h"
 
 #include "exitcode.h"
+#include "role.h"
 
 #include "dbk/error.h"
 
@@ -53,10 +54,39 @@ struct cands {
 };
 
 int
-dbk_require_counselor(const dbk_session *s, const char *cmd)
+dbk_require_own_role(dbk_session *s, const char *cmd)
+{
+    int says, rc = dbk_role_check(s, &says);
+    const char *role = dbk_role_name(s->role);
+
+    if (rc == DBK_OK)
+        return DBK_EXIT_OK;
+    if (rc != DBK_E_CONFLICT) {
+        fprintf(stderr,
+                "daybook: %s: cannot check this device's role against your account's "
+                "own signed records (%s); nothing was done\n",
+                cmd, dbk_err_message(rc));
+        return DBK_EXIT_FAIL;
+    }
+    fprintf(stderr,
+            "daybook: %s: refused. This device works as a %s's on the server's word, but "
+            "your account's own signed records say %s. The server is wrong or has been "
+            "tampered with: this device signs nothing as a %s's. Do not use this profile; "
+            "contact the clinic.\n",
+            cmd, role,
+            says == DBK_ROLE_CLIENT      ? "it is a client's"
+            : says == DBK_ROLE_COUNSELOR ? "it is a counselor's"
+            : says < 0                   ? "it is both a client's and a counselor's"
+                                         : "two different roles",
+            role);
+    return DBK_EXIT_FAIL;
+}
+
+int
+dbk_require_counselor(dbk_session *s, const char *cmd)
 {
     if (s->role == DBK_ROLE_COUNSELOR)
-        return DBK_EXIT_OK;
+        return dbk_require_own_role(s, cmd);
     fprintf(stderr, "daybook: '%s' is for counselors; this profile is %s\n", cmd,
             s->role == DBK_ROLE_CLIENT ? "a client's" : "not enrolled yet");
     return DBK_EXIT_FAIL;

@@ -18,8 +18,18 @@
  */
 int dbk_resolve_entry(const dbk_eu_list *l, const char *id_or_prefix, size_t *idx);
 
-/* DBK_EXIT_OK for a counselor's profile; else says cmd is for counselors. */
-int dbk_require_counselor(const dbk_session *s, const char *cmd);
+/* DBK_EXIT_OK for a counselor's profile that may act as one (dbk_require_own_role);
+ * else says cmd is for counselors, or why this device may not act as one. */
+int dbk_require_counselor(dbk_session *s, const char *cmd);
+
+/*
+ * DBK_EXIT_OK when the account's own signed records do not contradict this device's
+ * role (book/role.h dbk_role_check; proto/TRUST.md T13); else says that the role was
+ * the server's word and is false, that cmd is refused and to contact the clinic, and
+ * returns DBK_EXIT_FAIL (so too when the records cannot be read). Every command that
+ * signs a record of one role calls it (through dbk_require_counselor for a counselor's).
+ */
+int dbk_require_own_role(dbk_session *s, const char *cmd);
 
 /*
  * The client that arg names: an alias (exact, case-insensitive), an account id,

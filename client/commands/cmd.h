@@ -111,10 +111,12 @@ int dbk_cmd_load_owned(dbk_session *s, const char *cmd, const char *client, cons
 /* Prints one command's help: usage, summary, options ('daybook help CMD', 'CMD --help'). */
 void dbk_cmd_print_help(const dbk_cmd *cmd, FILE *out);
 /* For a client_only command: DBK_EXIT_OK, or DBK_EXIT_FAIL after saying that this
- * is a counselor's profile and what a counselor does instead. */
+ * is a counselor's profile and what a counselor does instead (or, when the account's
+ * own signed records say it is a client's, that the role is false: cli/resolve.h
+ * dbk_require_own_role). */
 int dbk_cmd_check_role(const dbk_cmd *cmd);
 /* The same check on a session the command has open (role_in_run). */
-int dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s);
+int dbk_cmd_role_ok(const dbk_cmd *cmd, dbk_session *s);
 /* Prints the overview of all commands. */
 void dbk_cmd_print_overview(FILE *out);
 
@@ -126,6 +128,15 @@ void dbk_cmd_print_overview(FILE *out);
 int dbk_cmd_offer_consent(dbk_ctx *ctx, dbk_session *s, const dbk_id *counselor,
                           const char *cname, const unsigned char box_pk[32],
                           const char *patient_name, bool yes);
+
+/*
+ * Before a sync pushes: folds the cravings spooled since entries were last read
+ * (book/spool.h), so that the push takes them. A fold that fails for another reason
+ * than the passphrase (the sync needs the keys too) holds back nothing else: said as a
+ * warning, the spooled cravings stay durable where they are, and the next command
+ * folds again. The passphrase's error, or DBK_OK (`daybook sync`, `daybook login`).
+ */
+int dbk_cmd_fold_spool(dbk_session *s);
 
 /* Prints "daybook: what: <message for err>" and returns the exit code for err. */
 int dbk_cmd_fail(const char *what, int err);

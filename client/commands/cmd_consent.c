@@ -19,6 +19,7 @@
 #include "links.h"
 #include "output.h"
 #include "prompt.h"
+#include "resolve.h"
 #include "share.h"
 #include "sharing.h"
 #include "sync.h"
@@ -177,6 +178,11 @@ run_share(dbk_ctx *ctx, int argc, char **argv)
                                                "CODE");
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
+    }
+    /* A consent given to another account is a client's record (proto/TRUST.md T13). */
+    if ((ret = dbk_require_own_role(&s, "daybook share")) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        return ret;
     }
     (void)dbk_local_get_text(s.L, "counselor_name", cname, sizeof cname);
     (void)dbk_local_get_text(s.L, "counselor_fp", fp, sizeof fp);
@@ -416,6 +422,10 @@ dbk_cmd_share_link(dbk_ctx *ctx, const char *text, bool yes)
                                                "you: daybook enroll CODE");
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
+    }
+    if ((ret = dbk_require_own_role(&s, "daybook share")) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        return ret;
     }
     if (strcmp(u.server, s.server) != 0) {
         fprintf(stderr, "daybook: the link is for the server %s; your records are on %s. Ask "

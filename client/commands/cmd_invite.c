@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "account.h"
 #include "output.h"
+#include "resolve.h"
 #include "session.h"
 #include "sync.h"
 
@@ -138,6 +139,11 @@ run(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         fprintf(stderr, "daybook: invite is for counselors; this is a client's profile\n");
         return DBK_EXIT_FAIL;
+    }
+    /* An invite makes another person pin this account's keys as their counselor's. */
+    if ((rc = dbk_require_own_role(&s, "daybook invite")) != DBK_EXIT_OK) {
+        dbk_session_close(&s);
+        return rc;
     }
     if (dbk_local_get_int(s.L, "role_unsigned", 0) != 0) {
         /* A counselor's role on the server's word alone (proto/TRUST.md T13): an invite

@@ -296,7 +296,8 @@ check_role(dbk_session *s, bool *wrong)
     return DBK_OK;
 }
 
-/* The first sync of the new device, then its role checked against the account's own
+/* The first sync of the new device (the cravings spooled in its directory folded
+ * first), then its role checked against the account's own
  * record and the counselor's keys against the pins. *keep_none: the caller keeps no
  * profile (the role refused, said by check_role; or no pin record came while records
  * are withheld, said by pin_counselor). *refused: signed in, but the listed keys
@@ -308,7 +309,10 @@ first_sync(dbk_ctx *ctx, dbk_session *s, bool *keep_none, bool *refused)
     int rc;
 
     dbk_unlock_cache(s);
-    rc = dbk_sync(s, &st);
+    /* Cravings spooled here before (a profile moved aside, the spool left beside it):
+     * folded as `daybook sync` folds them, so that this sync pushes them too. */
+    if ((rc = dbk_cmd_fold_spool(s)) == DBK_OK)
+        rc = dbk_sync(s, &st);
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK) {
         if ((rc = check_role(s, keep_none)) == DBK_OK && !*keep_none &&
             (rc = pin_counselor(s, st.trust.withheld, refused, keep_none)) == DBK_OK && !*keep_none)

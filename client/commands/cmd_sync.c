@@ -438,26 +438,6 @@ check_unsigned_role(dbk_session *s)
     return true;
 }
 
-/*
- * Folds the cravings spooled since entries were last read, so this push takes them. A
- * fold that fails for another reason than the passphrase (the sync needs the keys too)
- * holds back nothing else: the spooled cravings are durable where they are, and the
- * next command folds again. The passphrase's error, or DBK_OK.
- */
-static int
-fold_spool(dbk_session *s)
-{
-    int rc = dbk_spool_fold(s, NULL);
-    if (rc == DBK_OK || rc == DBK_E_PASSPHRASE)
-        return rc;
-    fprintf(stderr,
-            "daybook: WARNING: the cravings logged since the last sync could not be added "
-            "to the profile (%s); they are kept in %s/%s and go out at a later sync. "
-            "Syncing the rest.\n",
-            dbk_err_message(rc), s->dir, DBK_SPOOL_FILE);
-    return DBK_OK;
-}
-
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -493,7 +473,7 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         return DBK_EXIT_FAIL;
     }
     /* Cravings spooled since the last command that read entries go out with this push. */
-    if ((rc = fold_spool(&s)) != DBK_OK) {
+    if ((rc = dbk_cmd_fold_spool(&s)) != DBK_OK) {
         dbk_session_close(&s);
         return dbk_cmd_fail("the cravings logged since the last sync could not be added "
                             "to the profile",

@@ -4,6 +4,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "spool.h"
+#include "spool_file.h"
 
 #include "dbk/error.h"
 
@@ -223,10 +224,29 @@ dbk_cmd_tell_after(void)
 }
 
 int
-dbk_cmd_role_ok(const dbk_cmd *cmd, const dbk_session *s)
+dbk_cmd_fold_spool(dbk_session *s)
 {
+    int rc = dbk_spool_fold(s, NULL);
+    if (rc == DBK_OK || rc == DBK_E_PASSPHRASE)
+        return rc;
+    fprintf(stderr,
+            "daybook: WARNING: the cravings logged since the last sync could not be added "
+            "to the profile (%s); they are kept in %s/%s and go out at a later sync. "
+            "Syncing the rest.\n",
+            dbk_err_message(rc), s->dir, DBK_SPOOL_FILE);
+    return DBK_OK;
+}
+
+int
+dbk_cmd_role_ok(const dbk_cmd *cmd, dbk_session *s)
+{
+    int rc;
     if (!cmd->client_only || s->role != DBK_ROLE_COUNSELOR)
         return DBK_EXIT_OK;
+    /* A client's device told by the server it is a counselor's: what is wrong and who to
+     * tell, never a counselor's command to run instead (proto/TRUST.md T13). */
+    if ((rc = dbk_require_own_role(s, cmd->name)) != DBK_EXIT_OK)
+        return rc;
     fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
                     "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "
                     "SKILL'; a client uses their own profile (DAYBOOK_HOME).\n",

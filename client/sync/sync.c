@@ -290,6 +290,9 @@ dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
 struct push_acc {
     json_t *by_stream; /* stream id text -> array of {envelope} */
     size_t n;
+    dbk_id hold;  /* with holding: the private stream's head (dbk_trust_head_held) */
+    bool holding; /* hold stays out of this push */
+    bool held;    /* it waited in the outbox and was left out */
 };
 
 static void
@@ -299,8 +302,12 @@ collect(const dbk_local_record *r, void *arg)
     char t[DBK_ID_TEXT_LEN + 1];
     json_t *arr;
     size_t n = DBK_B64_ENCODED_LEN(r->len) + 1;
-    char *b = malloc(n);
-    if (b == NULL)
+    char *b;
+    if (a->holding && dbk_id_equal(&r->hdr.record, &a->hold)) {
+        a->held = true;
+        return;
+    }
+    if ((b = malloc(n)) == NULL)
         return;
     dbk_id_to_text(&r->hdr.stream, t);
     if ((arr = json_object_get(a->by_stream, t)) == NULL) {
@@ -729,13 +736,16 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
 
 /* The heads of this device's writes (T12) signed and the round's outbox read in one
  * transaction: an entry committed between the two would go out counted by no head
- * (the next sync finds nothing of it waiting, and signs none). */
+ * (the next sync finds nothing of it waiting, and signs none). The private stream's
+ * head stays out while records of the shared stream, whose counts it signs, wait
+ * (pa->held): it goes in a later round, once the server acknowledged them. */
 static int
 outbox_with_heads(dbk_session *s, struct push_acc *pa)
 {
     int rc = dbk_unlock(s); /* before the write lock is taken: no prompt while it is held */
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
         (rc = dbk_trust_heads_write(s)) == DBK_OK &&
+        (rc = dbk_trust_head_held(s, &pa->hold, &pa->holding)) == DBK_OK &&
         (rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
         rc = dbk_local_commit(s->L);
     if (rc != DBK_OK)
@@ -745,11 +755,14 @@ outbox_with_heads(dbk_session *s, struct push_acc *pa)
 
 /* One round: up to PUSH_BATCH records of the outbox pushed (none unless push_any) and
  * every stream pulled in one POST /v1/sync, the answer applied. *pushed: how many
- * records went; *more: a stream has more to pull. */
+ * records went; *held: the private stream's head was held back (outbox_with_heads)
+ * and may go now, the shared stream's records it counts acknowledged; *more: a stream
+ * has more to pull. */
 static int
-sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bool *more)
+sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bool *held,
+           bool *more)
 {
-    struct push_acc pa = {json_object(), 0};
+    struct push_acc pa = {.by_stream = json_object()};
     struct pull_acc pl = {json_array(), s, dbk_local_has_prefix(s->L, END_PREFIX)};
     json_t *push = json_array(), *body, *resp = NULL, *e;
     const char *k;
@@ -762,6 +775,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
         json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
     json_decref(pa.by_stream);
     *pushed = pa.n;
+    *held = false;
     body = json_pack("{s:o, s:O, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
                      "max_bytes", PULL_MAX_BYTES);
     if (rc == DBK_OK)
@@ -775,6 +789,12 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
     }
     if (rc == DBK_OK)
         rc = apply_answer(s, pl.arr, resp, st, more);
+    if (rc == DBK_OK && pa.held) { /* it may go now: nothing of the shared stream waits */
+        bool still = true;
+        dbk_id h;
+        rc = dbk_trust_head_held(s, &h, &still);
+        *held = !still;
+    }
     json_decref(pl.arr);
     json_decref(resp);
     return rc;
@@ -828,19 +848,23 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
     if (dbk_trust_heads_pending(s))
         for (; round < SYNC_ROUNDS_MAX; round++) {
             size_t none = 0;
+            bool held = false;
             more = false;
-            if ((rc = sync_round(s, st, false, &none, &more)) != DBK_OK || !more ||
+            if ((rc = sync_round(s, st, false, &none, &held, &more)) != DBK_OK || !more ||
                 st->failed_streams > 0)
                 break;
         }
     for (; rc == DBK_OK && round < SYNC_ROUNDS_MAX; round++) {
         size_t pushed = 0;
+        bool held = false;
         more = false;
         /* Each round signs the heads again (outbox_with_heads): an entry written while
-         * an earlier round was on its way goes out in this one, and a head counts it. */
-        if ((rc = sync_round(s, st, true, &pushed, &more)) != DBK_OK)
+         * an earlier round was on its way goes out in this one, and a head counts it. A
+         * private head held back goes in the next round, once the shared stream's push
+         * was acknowledged; after a push refused, it waits for the next sync. */
+        if ((rc = sync_round(s, st, true, &pushed, &held, &more)) != DBK_OK)
             break;
-        if (!more && (pushed < PUSH_BATCH || st->failed_streams > 0))
+        if (!more && ((pushed < PUSH_BATCH && !held) || st->failed_streams > 0))
             break;
     }
     if (rc == DBK_OK && more)

@@ -246,6 +246,14 @@ bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, in
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
 bool dbk_trust_heads_pending(dbk_session *s);
 int dbk_trust_heads_write(dbk_session *s);
+/* Whether the private stream's head (*head) must stay out of this push (*hold): it signs
+ * the shared stream's counts, so it goes only once the server acknowledged every record
+ * of the shared stream written here (none waits to be pushed there). Pushed beside
+ * them, a push of the shared stream refused (the server's quota full, the connection
+ * cut between the two) left the account's other devices reading the shared stream
+ * against counts the server never held: "withheld", falsely, until the next push. Read
+ * in the caller's transaction with the outbox; DBK_OK. */
+int dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);
 

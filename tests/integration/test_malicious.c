@@ -598,8 +598,11 @@ write_hostile(struct fx *f, const char *home, bool counselor)
     assert_non_null(d = opendir(dir));
     while ((de = readdir(d)) != NULL) {
         if (strstr(de->d_name, ".json") == NULL || strncmp(de->d_name, "consent-", 8) == 0 ||
-            strncmp(de->d_name, "pin-", 4) == 0)
-            continue; /* consents live in grants; pins change what the device trusts */
+            strncmp(de->d_name, "pin-", 4) == 0 || strncmp(de->d_name, "role-", 5) == 0)
+            continue; /* consents live in grants; pins change what the device trusts, and
+                       * role records what it takes its role to be (both roles signed:
+                       * the account's own records disagree, and its devices refuse to
+                       * act in either, proto/TRUST.md T13) */
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         json_t *doc = json_load_file(path, 0, NULL);
         assert_non_null(doc);

@@ -30,7 +30,9 @@
 #include "trust.h"
 #include "unlock.h"
 
+#include "dbk/fingerprint.h"
 #include "dbk/init.h"
+#include "dbk/pct.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -91,16 +93,17 @@ hex_of(const char *id_text, char out[33])
     return out;
 }
 
-/* Stops the server, runs sql on its file, starts it again on the same directory. */
+/* Stops the server, runs sql on its file, starts it again on the same directory with
+ * args (NULL: none). */
 static void
-turn_server(struct fx *f, const char *sql)
+turn_server_with(struct fx *f, const char *sql, const char *const *args)
 {
     char path[4200], *err = NULL;
     sqlite3 *db;
     assert_int_equal(dbk_server_stop(&f->srv), 0);
     if (dbk_test_pg()) { /* the suite's PostgreSQL pass: the same edit of its database */
         assert_true(dbk_pg_exec_db(f->srv.store_url, sql) >= 0);
-        assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+        assert_int_equal(dbk_server_restart(&f->srv, args), 0);
         return;
     }
     snprintf(path, sizeof path, "%s/daybook.db", f->srv.data_dir);
@@ -108,7 +111,14 @@ turn_server(struct fx *f, const char *sql)
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
         fail_msg("sql: %s", err);
     sqlite3_close(db);
-    assert_int_equal(dbk_server_restart(&f->srv, NULL), 0);
+    assert_int_equal(dbk_server_restart(&f->srv, args), 0);
+}
+
+/* Stops the server, runs sql on its file, starts it again on the same directory. */
+static void
+turn_server(struct fx *f, const char *sql)
+{
+    turn_server_with(f, sql, NULL);
 }
 
 /* One integer the server's store answers to sql (-1 when no row). */
@@ -1663,6 +1673,46 @@ test_role_record_contradicted(void **state)
     assert_int_not_equal(st, 0);
 }
 
+/* The team link of the account whose profile is under home, made as `daybook team-link`
+ * makes it (cmd_team.c) but here in the test: that command is a counselor's, and a
+ * device whose account's records say it is a client's is refused it (T13). */
+static void
+team_link_of(const char *home, char *out, size_t cap)
+{
+    char fp[DBK_FP_SHORT_LEN + 1], cid[DBK_ID_TEXT_LEN + 1];
+    dbk_session s;
+    setenv("DAYBOOK_HOME", home, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_unlock(&s), 0);
+    dbk_fingerprint_short(fp, &s.account, s.keys->sign_pk, s.keys->box_pk);
+    dbk_id_to_text(&s.account, cid);
+    snprintf(out, cap, "daybook://team?server=");
+    assert_int_equal(dbk_pct_append(out, cap, s.server), 0);
+    snprintf(out + strlen(out), cap - strlen(out), "&counselor=%s&fp=%s", cid, fp);
+    dbk_session_close(&s);
+}
+
+/* The device of old_device_as_counselor ("wrong"; cp, chd as there), the server calling
+ * the client's account a counselor's, and another account ("other", made with an invite
+ * of the fixture's counselor; its id into other unless NULL) sharing with the account
+ * that the wrong device's team link (into team) names. DAYBOOK_HOME is left at "other". */
+static void
+turned_device_shared_with(struct fx *f, char cp[33], char chd[33], char *team, size_t cap,
+                          char other[DBK_ID_TEXT_LEN + 1])
+{
+    char link[512], hc[33], sql[300], home2[4300];
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, false, cp, chd);
+    snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
+    team_link_of(home2, team, cap);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, other);
+    cli_ok("share", team, "--yes");
+}
+
 /*
  * A device told by its account's own records that its role is false acts in it no more
  * (proto/TRUST.md T13): a second device of the client whose login (before this rule)
@@ -1677,21 +1727,9 @@ static void
 test_role_contradicted_acts_not(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], hc[33], sql[600], home2[4300], team[2048];
-    json_t *j;
+    char cp[33], chd[33], sql[600], home2[4300], team[2048];
 
-    login_link_of(f->p.client_home, link); /* the client's record: client */
-    old_device_as_counselor(f, link, false, cp, chd);
-    j = tc_json_of(tc_cli("--json", "team-link", NULL), "team-link on the turned device");
-    snprintf(team, sizeof team, "%s", json_string_value(json_object_get(j, "uri")));
-    json_decref(j);
-    /* The server calls the client's account a counselor's, and another account, made
-     * with an invite of the fixture's counselor, shares with the account the link names. */
-    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
-             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
-    turn_server(f, sql);
-    tc_cli_another_client(&f->p, "other", home2, sizeof home2, NULL);
-    cli_ok("share", team, "--yes");
+    turned_device_shared_with(f, cp, chd, team, sizeof team, NULL);
     cli_ok("sync", NULL, NULL);
 
     snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
@@ -1816,6 +1854,93 @@ belief_of(struct fx *f, const char *home, struct belief *b)
  * counselor's account taken as the client's, and a new device keeps no profile; nor may
  * the device say it is signed in on a token that serves another account.
  */
+/*
+ * A device whose false role its account's records contradict signs nothing of that role
+ * by hand either (proto/TRUST.md T13): the device of test_role_contradicted_acts_not (a
+ * second device of the client whose login, before role records, took the server's word
+ * 'counselor', holding the account's pin of its counselor), with another account that
+ * shared a stream with the client's account and wrote an entry there, runs each command
+ * that signs a counselor's record (an alias, a note, a session, an entry marked
+ * discussed, a skill assigned, a plan or a measure set for a client, a group session, a
+ * transfer, a review's note of what it showed) or acts as a counselor (an invite, a
+ * team link), and the client's own commands, which a counselor's profile is refused
+ * anyway: each must refuse, saying what is wrong and to contact the clinic.
+ */
+static void
+test_role_contradicted_commands_refused(void **state)
+{
+    struct fx *f = *state;
+    char cp[33], chd[33], wrong[4300], team[2048];
+    char other[DBK_ID_TEXT_LEN + 1], entry[DBK_ID_TEXT_LEN + 1], plan[4400];
+    json_t *j;
+
+    turned_device_shared_with(f, cp, chd, team, sizeof team, other);
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
+    j = tc_json_of(tc_cli("--json", "journal", "-m", "a hard evening", NULL), "other's journal");
+    snprintf(entry, sizeof entry, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    cli_ok("sync", NULL, NULL);
+    snprintf(plan, sizeof plan, "%s/plan.txt", f->p.home);
+    FILE *pf = fopen(plan, "w");
+    assert_non_null(pf);
+    fputs("## warning_signs\nlate nights\n", pf);
+    fclose(pf);
+
+    setenv("DAYBOOK_HOME", wrong, 1);
+    dbk_run_result r = tc_cli("sync", NULL); /* pulls the other account's stream; warns */
+    dbk_run_result_free(&r);
+    const char *cmds[][11] = {
+        {"clients", "alias", other, "Sam"},
+        {"note", other, "-m", "seen today", "--share"},
+        {"note", other, "-m", "my own record", "--private"},
+        {"session", "done", other, "--yes"},
+        {"session", "discussed", other, entry},
+        {"session", "group", other},
+        {"assign", other, "walk"},
+        {"unassign", other, "walk"},
+        {"plan", "set", "safety", "--from", plan, "--client", other},
+        {"measure", "schedule", other, "phq9", "--every", "7"},
+        {"med", "set", other, "naltrexone", "--dose", "50 mg", "--frequency", "daily",
+         "--take-home"},
+        {"transfer", team, other},
+        {"review", other, "--format", "json"},
+        {"clients"},
+        {"invite", "--name", "someone"},
+        {"team-link"},
+        {"journal", "-m", "mine"},
+        {"check", "walk"},
+        {"share", team, "--yes"},
+    };
+    size_t n = sizeof cmds / sizeof cmds[0];
+    long long before = profile_int(wrong, "SELECT count(*) FROM records");
+    int ran_ok = 0, told = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char **a = cmds[i];
+        r = tc_cli(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+        ran_ok += r.status == 0;
+        if (strstr(r.err, "contact the clinic") != NULL)
+            told++;
+        else
+            print_message("'%s %s' (exit %d) said: %s\n", a[0], a[1] ? a[1] : "", r.status, r.err);
+        dbk_run_result_free(&r);
+    }
+    long long after = profile_int(wrong, "SELECT count(*) FROM records");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a device from before role records, given the other role, "
+               "its account's records contradicting it, run by hand",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor', another account sharing a stream with the client's account, "
+               "runs each counselor's command (alias, note, session, discussed, assign, plan, "
+               "measure, med, transfer, review, invite, team-link) and the client's own",
+               "commands %zu: that exited 0 %d, that said to contact the clinic %d; records "
+               "signed into any stream (leaked): %lld",
+               n, ran_ok, told, after - before);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(ran_ok, 0);
+    assert_int_equal(told, (int)n);
+}
+
 static void
 test_login_other_accounts_token(void **state)
 {
@@ -2178,6 +2303,98 @@ test_entry_written_during_sync(void **state)
     assert_int_equal(told, 1);
 }
 
+/* What a `daybook --json sync` on the profile under home counts as withheld
+ * (withheld.records); *status its exit. */
+static long
+withheld_at_sync(const char *home, int *status)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long n = (long)json_integer_value(json_object_get(json_object_get(j, "withheld"), "records"));
+    *status = r.status;
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return n;
+}
+
+/*
+ * A push of the shared stream refused while the private stream's head is acknowledged
+ * (proto/TRUST.md T12, counts of one's other streams): the client's account is at its
+ * quota but for a few kilobytes, and the client writes a journal entry larger than that
+ * into its shared stream and syncs; the server answers the shared stream's push 507
+ * (quota) and takes the rest. The private stream's head signs the shared stream's
+ * counts: pushed beside the refused entry, it told the account's other device that the
+ * server withheld a record it never had ("withheld", a false alarm, until the next
+ * push). The second device syncs then, and again after the quota is lifted and the
+ * client synced: no record is said withheld either time, and the entry reaches it.
+ */
+static void
+test_shared_push_refused_no_false_withheld(void **state)
+{
+    struct fx *f = *state;
+    static const char *const quota[] = {"--quota-mb", "1", NULL};
+    char link[512], home2[4300], hc[33], sql[300], text[24001];
+    int st_client, st_second, st_later, st_final;
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    cli_ok("sync", NULL, NULL);
+    /* Text that does not compress: the sealed entry is as large as it. */
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i + 1 < sizeof text; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        text[i] = (char)('a' + x % 26);
+    }
+    text[sizeof text - 1] = '\0';
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", text);
+    /* 8 KiB left of a 1 MiB quota: the private head fits, the entry does not. */
+    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = %d WHERE id = x'%s';",
+             1024 * 1024 - 8 * 1024, hex_of(f->p.client_id, hc));
+    turn_server_with(f, sql, quota);
+    dbk_run_result r = tc_cli("sync", NULL);
+    st_client = r.status;
+    bool refused = strstr(r.err, "could not be synced") != NULL;
+    dbk_run_result_free(&r);
+    long at_refusal = withheld_at_sync(home2, &st_second);
+
+    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = 0 WHERE id = x'%s';", hc);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("sync", NULL);
+    st_later = r.status;
+    dbk_run_result_free(&r);
+    /* The private head held back went at that sync, in a round of its own: none waits. */
+    long long waits = profile_int(f->p.client_home, "SELECT count(*) FROM records WHERE pending");
+    long after = withheld_at_sync(home2, &st_final);
+    long long held = profile_int(home2, "SELECT count(*) FROM records WHERE length(envelope) > "
+                                        "20000");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("server refuses the shared stream's push (quota), takes the private stream's",
+               "the client's account 8 KiB short of its quota; the client writes a 24 kB "
+               "journal entry and syncs; its second device syncs; the quota is lifted, the "
+               "client syncs, the second device syncs",
+               "client's sync exit %d%s; the second device's sync exit %d, withheld.records "
+               "%ld; after: client exit %d (records left unpushed %lld), second device exit "
+               "%d, withheld.records %ld, the entry held %lld; records falsely said withheld "
+               "(leaked): %ld",
+               st_client, refused ? " (a stream not synced, said)" : "", st_second, at_refusal,
+               st_later, waits, st_final, after, held, at_refusal + after);
+    assert_int_not_equal(st_client, 0);
+    assert_true(refused);
+    assert_int_equal(at_refusal, 0);
+    assert_int_equal(st_second, 0);
+    assert_int_equal(st_later, 0);
+    assert_int_equal(waits, 0);
+    assert_int_equal(after, 0);
+    assert_int_equal(st_final, 0);
+    assert_int_equal(held, 1);
+}
+
 int
 main(void)
 {
@@ -2208,9 +2425,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_acts_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_push_refused_no_false_withheld, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
