@@ -29,6 +29,18 @@
  * the queued preps; one that finishes takes the next prep without sleeping. A
  * prepared job waits in `ready` until PREP_HAND_ON have gathered or no prep is
  * queued, then they go to the storage thread together (one lock, one signal).
+ *
+ * Every thread runs at the process's priority. Tried and not kept (tests/bench's
+ * bench_load, A/B pairs against the code before, on a host loaded by other work):
+ * the prep threads (and SQLite's checkpoint thread) 5 nice steps lower cut the
+ * storage thread's runnable-but-waiting share of the sync phase (median 0.28-0.35
+ * from 0.37-0.42) but moved no sync figure beyond the noise, and pushes, where the
+ * verifies are the work, ran 15-25% slower (medians of 3-5 runs); SCHED_BATCH for the
+ * prep threads, and a 0.1 ms EEVDF slice (sched_setattr) for the storage thread, moved
+ * nothing; signalling each condition after its mutex is let go cut the prep threads'
+ * lock waits (strace: 0.69 -> 0.04 a sync, all futex calls 4.7 -> 3.9) but no A/B
+ * figure. Such a change needs SystemCallFilter=setpriority / sched_setattr in
+ * deploy/daybookd.service, whose filter denies @resources.
  */
 #include "worker.h"
 #include "authcache.h"

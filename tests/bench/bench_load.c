@@ -834,11 +834,11 @@ target_cpu_ms(const target *t)
 
 /* ---- where a push's CPU goes ---- */
 
-/* daybookd's threads by role (server/worker.c names them): the loop is the main
- * thread; "other" is any thread not named (the SQLite store's checkpoint thread,
- * libuv's pool). */
-enum role { R_LOOP, R_PREP, R_STORE, R_SYNC, R_OTHER, R_N };
-static const char *const role_name[R_N] = {"loop", "prep", "store", "sync", "other"};
+/* daybookd's threads by role (server/worker.c names them, and the SQLite store its
+ * checkpoint thread): the loop is the main thread; "other" is any thread not named
+ * (libuv's pool). */
+enum role { R_LOOP, R_PREP, R_STORE, R_SYNC, R_CKPT, R_OTHER, R_N };
+static const char *const role_name[R_N] = {"loop", "prep", "store", "sync", "ckpt", "other"};
 
 #define MAX_THREADS 64
 
@@ -870,6 +870,7 @@ snap_pid(cpu_snap *s, pid_t pid)
                       : strcmp(th[i].comm, "dbk-prep") == 0  ? R_PREP
                       : strcmp(th[i].comm, "dbk-store") == 0 ? R_STORE
                       : strcmp(th[i].comm, "dbk-sync") == 0  ? R_SYNC
+                      : strcmp(th[i].comm, "dbk-ckpt") == 0  ? R_CKPT
                                                              : R_OTHER;
         s->user_ms[r] += th[i].user_ms;
         s->sys_ms[r] += th[i].sys_ms;
@@ -1090,7 +1091,7 @@ cpu_budget(target *t, const cpu_snap *a, const cpu_snap *b, size_t n, double sec
                     (double)(b->wchar[r] - a->wchar[r]) / (double)n);
         snprintf(key, sizeof key, "%s_cpu_us_%s", prefix, role_name[r]);
         snprintf(label, sizeof label, "server CPU %s, %s thread%s", per_what, role_name[r],
-                 r == R_LOOP || r == R_STORE || r == R_SYNC ? "" : "s");
+                 r == R_LOOP || r == R_STORE || r == R_SYNC || r == R_CKPT ? "" : "s");
         row(t, key, label, u + s, "us");
     }
     /* Where each thread's wall time went (schedstat): on a CPU, runnable but waiting
