@@ -334,6 +334,12 @@ warn_partial(const dbk_sync_stats *st)
                         "entries wait and are sent once they are within a day of the server's "
                         "clock. Correct the clock so that new entries are not affected.\n",
                 (long long)st->pending);
+    else if (st->failed_streams > 0 && st->server_error == DBK_E_QUOTA)
+        fprintf(stderr, "daybook: the server refused new entries: this account's storage "
+                        "quota on the server is used up. Nothing is lost: %lld entries wait "
+                        "on this device and are sent once the clinic raises the quota. Tell "
+                        "the clinic.\n",
+                (long long)st->pending);
     else if (st->failed_streams > 0)
         fprintf(stderr,
                 "daybook: %zu stream(s) could not be synced (access ended, a key "

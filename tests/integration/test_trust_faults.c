@@ -2357,7 +2357,7 @@ test_shared_push_refused_no_false_withheld(void **state)
     turn_server_with(f, sql, quota);
     dbk_run_result r = tc_cli("sync", NULL);
     st_client = r.status;
-    bool refused = strstr(r.err, "could not be synced") != NULL;
+    bool refused = strstr(r.err, "storage quota on the server is used up") != NULL;
     dbk_run_result_free(&r);
     long at_refusal = withheld_at_sync(home2, &st_second);
 
@@ -2382,7 +2382,7 @@ test_shared_push_refused_no_false_withheld(void **state)
                "%ld; after: client exit %d (records left unpushed %lld), second device exit "
                "%d, withheld.records %ld, the entry held %lld; records falsely said withheld "
                "(leaked): %ld",
-               st_client, refused ? " (a stream not synced, said)" : "", st_second, at_refusal,
+               st_client, refused ? " (the full quota said)" : "", st_second, at_refusal,
                st_later, waits, st_final, after, held, at_refusal + after);
     assert_int_not_equal(st_client, 0);
     assert_true(refused);
