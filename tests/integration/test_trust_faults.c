@@ -1759,6 +1759,65 @@ test_role_contradicted_acts_not(void **state)
 }
 
 /*
+ * A role record signed before the account's records reached the device, contradicted
+ * after (proto/TRUST.md T13): a second device of the client whose login (before this
+ * rule) took the server's word 'counselor', the account's private records withheld from
+ * it, signs 'counselor' at its first sync; the server then serves those records (the
+ * client's role record, its pin of its counselor) and another account shares a stream
+ * with the client's account. The device now holds records that say it is a client's;
+ * its syncs, learning that person's name as a counselor's alias, would sign it into the
+ * client's private stream with the client's key. The mark of its own role record must
+ * not stand for a check of the records it holds now.
+ */
+static void
+test_role_signed_then_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[600], wrong[4300], home2[4300], team[2048];
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, true, cp, chd);
+    dbk_run_result r = tc_cli("sync", NULL); /* signs 'counselor': none held contradicts it */
+    dbk_run_result_free(&r);
+    /* The account's private records, withheld from it until now, served: the device
+     * pulls its private stream from the start again. */
+    snprintf(sql, sizeof sql, "UPDATE streams SET cursor = 0 WHERE id = x'%s';", cp);
+    profile_sql(f, "wrong", sql);
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
+    team_link_of(wrong, team, sizeof team);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, NULL);
+    cli_ok("share", team, "--yes");
+
+    setenv("DAYBOOK_HOME", wrong, 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
+    long long before = server_int(f, sql);
+    int fails = 0;
+    for (int i = 0; i < 2; i++) {
+        r = tc_cli("sync", NULL);
+        fails += r.status != 0;
+        dbk_run_result_free(&r);
+    }
+    long long after = server_int(f, sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a role record signed by a device given the other role, the "
+               "account's records served to it after",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' signs it, the account's private records withheld; they are served "
+               "after, another account shares with the client's account, the device syncs "
+               "twice",
+               "syncs that exited 1: %d of 2; records the device signed into the client's "
+               "private stream as a counselor's (leaked): %lld",
+               fails, after - before);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(fails, 2);
+}
+
+/*
  * The role record withheld and the other role named (proto/TRUST.md T13): the server
  * drops the client's role record and names its account a counselor's; a new device of
  * the client signs in. With no role record it took the server's word, unchecked; but the
@@ -2425,6 +2484,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_acts_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_signed_then_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
