@@ -230,7 +230,8 @@ static const char *const sql_of[Q__COUNT] = {
                           " s.rotation_pending FROM streams s JOIN grants g ON g.stream = s.id"
                           " WHERE g.grantee = ?1 AND g.revoked_at = 0 AND s.owner <> ?1"
                           " AND (g.expires_at = 0 OR g.expires_at > ?2) ORDER BY s.owner",
-    [Q_STREAM_SET_SEQ] = "UPDATE streams SET seq = ?2 WHERE id = ?1",
+    /* Only from the head the push started from (sq_push): see authcache.h. */
+    [Q_STREAM_SET_SEQ] = "UPDATE streams SET seq = ?2 WHERE id = ?1 AND seq = ?3",
     [Q_STREAM_RAISE_EPOCH] = "UPDATE streams SET epoch = ?2, rotation_pending = 0"
                              " WHERE id = ?1 AND epoch + 1 = ?2",
     [Q_GRANT_INSERT] = "INSERT OR REPLACE INTO grants(stream, grantee, epoch, grant_bytes,"
@@ -2144,7 +2145,7 @@ static int
 sq_push(sq_store *st, dbk_push_batch *b)
 {
     dbk_stream str;
-    int64_t added = 0;
+    int64_t added = 0, head;
     bool stale = false;
     int rc;
 
@@ -2155,6 +2156,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
         str = *b->known;
     else if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
+    head = str.seq;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
     b->nstored = 0;
@@ -2272,10 +2274,16 @@ sq_push(sq_store *st, dbk_push_batch *b)
                              b->also_charged ? b->read_row_charge : 0, b->quota)) != DBK_OK)
         return rc;
     b->read_row_charged = b->also_charged && b->read_row_charge > 0;
+    /* A head taken (known) behind the store's would have stored the records at seqs
+     * readers may have passed (one a new revision left free): the push fails instead,
+     * and its caller undoes it. */
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
     sqlite3_bind_int64(q2, 2, str.seq);
-    return run(st, q2);
+    sqlite3_bind_int64(q2, 3, head);
+    if ((rc = run(st, q2)) != DBK_OK)
+        return rc;
+    return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_INTERNAL;
 }
 
 static int
