@@ -32,8 +32,11 @@
  * this thread stored (dbk_authcache_stream_seq, after the push's savepoint is
  * released): a stream's seq changes only by a push, pushes run only here, and a
  * push undone later (its job's savepoint, its group's commit) moves the generation.
- * The push takes the row from here too (dbk_push_batch.known): a head given twice
- * would fail the push, records being keyed by (stream, seq), never replace a record.
+ * The push takes the row from here too (dbk_push_batch.known). Should these rules ever
+ * fail, a head other than the store's fails the push (its stream's seq is moved on
+ * only from the head it started from, sq_push) and empties the cache, rather than
+ * store a record at a seq that readers have passed: a new revision leaves its
+ * record's old seq free, so the (stream, seq) key alone would not refuse it.
  *
  * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
  * nodes write the same database and several threads run jobs; it stays off and

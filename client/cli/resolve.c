@@ -53,6 +53,16 @@ struct cands {
     const dbk_id *me;
 };
 
+/* What the account's own records say (dbk_role_check's *says), as the messages put it. */
+static const char *
+role_said(int says)
+{
+    return says == DBK_ROLE_CLIENT      ? "it is a client's"
+           : says == DBK_ROLE_COUNSELOR ? "it is a counselor's"
+           : says < 0                   ? "it is both a client's and a counselor's"
+                                        : "two different roles";
+}
+
 int
 dbk_require_own_role(dbk_session *s, const char *cmd)
 {
@@ -73,13 +83,24 @@ dbk_require_own_role(dbk_session *s, const char *cmd)
             "your account's own signed records say %s. The server is wrong or has been "
             "tampered with: this device signs nothing as a %s's. Do not use this profile; "
             "contact the clinic.\n",
-            cmd, role,
-            says == DBK_ROLE_CLIENT      ? "it is a client's"
-            : says == DBK_ROLE_COUNSELOR ? "it is a counselor's"
-            : says < 0                   ? "it is both a client's and a counselor's"
-                                         : "two different roles",
-            role);
+            cmd, role, role_said(says), role);
     return DBK_EXIT_FAIL;
+}
+
+bool
+dbk_role_contradicted(dbk_session *s)
+{
+    int says, rc = dbk_role_check(s, &says);
+    const char *role = dbk_role_name(s->role);
+
+    if (rc == DBK_E_CONFLICT)
+        fprintf(stderr,
+                "daybook: WARNING: this device works as a %s's on the server's word, but "
+                "your account's own signed records say %s. The server is wrong or has been "
+                "tampered with: this device signs nothing more as a %s's. Do not use this "
+                "profile; contact the clinic.\n",
+                role, role_said(says), role);
+    return rc != DBK_OK;
 }
 
 int

@@ -30,6 +30,10 @@ int dbk_require_counselor(dbk_session *s, const char *cmd);
  * signs a record of one role calls it (through dbk_require_counselor for a counselor's).
  */
 int dbk_require_own_role(dbk_session *s, const char *cmd);
+/* The same check where nothing is refused (after `daybook sync`): true when the records
+ * contradict the role (said as a warning) or cannot be read; the caller then signs
+ * nothing of the role. */
+bool dbk_role_contradicted(dbk_session *s);
 
 /*
  * The client that arg names: an alias (exact, case-insensitive), an account id,

@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "links.h"
 #include "output.h"
+#include "resolve.h"
 #include "spool.h"
 #include "spool_file.h"
 #include "sync.h"
@@ -492,7 +493,11 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         role_wrong = true;
     /* A device told just now that its role is false (the account's own records say
      * another) signs nothing more in it: a counselor's alias learned here would be
-     * signed with a client's key, and the account's records would then say both. */
+     * signed with a client's key, and the account's records would then say both. The
+     * marks above are no such check once a role record was held (sign_role settled):
+     * the records that contradict it may have arrived since, so they are read. */
+    if (rc == DBK_OK && !role_wrong && s.role == DBK_ROLE_COUNSELOR && dbk_role_contradicted(&s))
+        role_wrong = true;
     if (rc == DBK_OK && !role_wrong && s.role == DBK_ROLE_COUNSELOR) {
         size_t learned;
         (void)dbk_co_learn_names(&s, &learned); /* names are a help, not the sync's result */

@@ -1587,6 +1587,27 @@ test_role_records_disagree(void **state)
     assert_int_not_equal(late_status, 0);
 }
 
+/* Two syncs of the device under DAYBOOK_HOME: the records they signed into the client's
+ * private stream cp besides its head chd (on the server), and how many of them said
+ * warning (unless NULL) and exited non-zero. */
+static long long
+two_syncs_signing(struct fx *f, const char *cp, const char *chd, const char *warning, int *warned,
+                  int *fails)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
+    long long before = server_int(f, sql);
+    *warned = *fails = 0;
+    for (int i = 0; i < 2; i++) {
+        dbk_run_result r = tc_cli("sync", NULL);
+        *warned += warning != NULL && strstr(r.err, warning) != NULL;
+        *fails += r.status != 0;
+        dbk_run_result_free(&r);
+    }
+    return server_int(f, sql) - before;
+}
+
 /*
  * A device from before T13 given a false role, whose account's records contradict it
  * (proto/TRUST.md T13): a second device of the client whose login took the server's
@@ -1599,23 +1620,15 @@ static void
 test_role_old_device_contradicted(void **state)
 {
     struct fx *f = *state;
-    char link[512], cp[33], chd[33], sql[600];
+    char link[512], cp[33], chd[33];
     int st;
     bool checked;
 
     login_link_of(f->p.client_home, link); /* the client's record: client */
     old_device_as_counselor(f, link, false, cp, chd);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
-    long long before = server_int(f, sql);
-    int warned = 0, fails = 0;
-    for (int i = 0; i < 2; i++) {
-        dbk_run_result r = tc_cli("sync", NULL);
-        warned += strstr(r.err, "what your account already signed is a client's") != NULL;
-        fails += r.status != 0;
-        dbk_run_result_free(&r);
-    }
-    long long after = server_int(f, sql);
+    int warned, fails;
+    long long leaked = two_syncs_signing(
+        f, cp, chd, "what your account already signed is a client's", &warned, &fails);
     int role_new = role_of_new_device(f, link, "after", &st, &checked, NULL);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
@@ -1626,8 +1639,8 @@ test_role_old_device_contradicted(void **state)
                "its role record; then a new device signs in",
                "syncs that warned: %d of 2, that exited 1: %d; the new device's login exit %d, "
                "role %d; role records signed for the false role (leaked): %lld",
-               warned, fails, st, role_new, after - before);
-    assert_int_equal(after - before, 0);
+               warned, fails, st, role_new, leaked);
+    assert_int_equal(leaked, 0);
     assert_int_equal(warned, 2);
     assert_int_equal(fails, 2);
     assert_int_equal(role_new, DBK_ROLE_CLIENT);
@@ -1727,23 +1740,16 @@ static void
 test_role_contradicted_acts_not(void **state)
 {
     struct fx *f = *state;
-    char cp[33], chd[33], sql[600], home2[4300], team[2048];
+    char cp[33], chd[33], home2[4300], team[2048];
 
     turned_device_shared_with(f, cp, chd, team, sizeof team, NULL);
     cli_ok("sync", NULL, NULL);
 
     snprintf(home2, sizeof home2, "%s/wrong", f->p.home);
     setenv("DAYBOOK_HOME", home2, 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM records WHERE stream = x'%s' AND record != x'%s'", cp, chd);
-    long long before = server_int(f, sql);
-    int warned = 0;
-    for (int i = 0; i < 2; i++) {
-        dbk_run_result r = tc_cli("sync", NULL);
-        warned += strstr(r.err, "what your account already signed is a client's") != NULL;
-        dbk_run_result_free(&r);
-    }
-    long long after = server_int(f, sql);
+    int warned, fails;
+    long long leaked = two_syncs_signing(
+        f, cp, chd, "what your account already signed is a client's", &warned, &fails);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
     dbk_report("malicious server: a device from before role records, given the other role, "
@@ -1753,9 +1759,61 @@ test_role_contradicted_acts_not(void **state)
                "client's account",
                "syncs that warned: %d of 2; records the device signed into the client's "
                "private stream as a counselor's (leaked): %lld",
-               warned, after - before);
+               warned, leaked);
     assert_int_equal(warned, 2);
-    assert_int_equal(after - before, 0);
+    assert_int_equal(leaked, 0);
+}
+
+/*
+ * A role record signed before the account's records reached the device, contradicted
+ * after (proto/TRUST.md T13): a second device of the client whose login (before this
+ * rule) took the server's word 'counselor', the account's private records withheld from
+ * it, signs 'counselor' at its first sync; the server then serves those records (the
+ * client's role record, its pin of its counselor) and another account shares a stream
+ * with the client's account. The device now holds records that say it is a client's;
+ * its syncs, learning that person's name as a counselor's alias, would sign it into the
+ * client's private stream with the client's key. The mark of its own role record must
+ * not stand for a check of the records it holds now.
+ */
+static void
+test_role_signed_then_contradicted(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[600], wrong[4300], home2[4300], team[2048];
+
+    login_link_of(f->p.client_home, link); /* the client's record: client */
+    old_device_as_counselor(f, link, true, cp, chd);
+    dbk_run_result r = tc_cli("sync", NULL); /* signs 'counselor': none held contradicts it */
+    dbk_run_result_free(&r);
+    /* The account's private records, withheld from it until now, served: the device
+     * pulls its private stream from the start again. */
+    snprintf(sql, sizeof sql, "UPDATE streams SET cursor = 0 WHERE id = x'%s';", cp);
+    profile_sql(f, "wrong", sql);
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
+    team_link_of(wrong, team, sizeof team);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    tc_cli_another_client(&f->p, "other", home2, sizeof home2, NULL);
+    cli_ok("share", team, "--yes");
+
+    setenv("DAYBOOK_HOME", wrong, 1);
+    int warned, fails;
+    long long leaked = two_syncs_signing(f, cp, chd, "contact the clinic", &warned, &fails);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: a role record signed by a device given the other role, the "
+               "account's records served to it after",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor' signs it, the account's private records withheld; they are served "
+               "after, another account shares with the client's account, the device syncs "
+               "twice",
+               "syncs that warned: %d of 2, that exited 1: %d; records the device signed into "
+               "the client's private stream as a counselor's (leaked): %lld",
+               warned, fails, leaked);
+    assert_int_equal(leaked, 0);
+    assert_int_equal(warned, 2);
+    assert_int_equal(fails, 2);
 }
 
 /*
@@ -2428,6 +2486,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_withheld_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_acts_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_signed_then_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),

@@ -233,7 +233,8 @@ static const char *const sql_of[Q__COUNT] = {
                           " s.rotation_pending FROM streams s JOIN grants g ON g.stream = s.id"
                           " WHERE g.grantee = ?1 AND g.revoked_at = 0 AND s.owner <> ?1"
                           " AND (g.expires_at = 0 OR g.expires_at > ?2) ORDER BY s.owner",
-    [Q_STREAM_SET_SEQ] = "UPDATE streams SET seq = ?2 WHERE id = ?1",
+    /* Only from the head the push started from (sq_push): see authcache.h. */
+    [Q_STREAM_SET_SEQ] = "UPDATE streams SET seq = ?2 WHERE id = ?1 AND seq = ?3",
     [Q_STREAM_RAISE_EPOCH] = "UPDATE streams SET epoch = ?2, rotation_pending = 0"
                              " WHERE id = ?1 AND epoch + 1 = ?2",
     [Q_GRANT_INSERT] = "INSERT OR REPLACE INTO grants(stream, grantee, epoch, grant_bytes,"
@@ -2148,11 +2149,74 @@ record_write(sq_store *st, enum q which, const dbk_id *stream, const dbk_push_it
     return run(st, u);
 }
 
+/* Closed epochs: an envelope may use an epoch no later than the current one, made (by
+ * its clock) before that epoch closed. Each item that may not is marked (it->stale),
+ * and *stale said. A batch's items nearly always share one epoch: it is looked up once
+ * per run of equal epochs, not once per item. The current epoch is closed only by a
+ * revocation, which marks the rotation pending in the same transaction
+ * (sq_grant_revoke), and the flag is cleared only by a new epoch
+ * (Q_STREAM_RAISE_EPOCH): without the flag, it is open. */
+static int
+epochs_check(sq_store *st, dbk_push_batch *b, const dbk_stream *str, bool *stale)
+{
+    bool have = false;
+    uint32_t looked = 0;
+    int64_t closed = 0;
+    int rc;
+
+    *stale = false;
+    for (size_t i = 0; i < b->n; i++) {
+        dbk_push_item *it = &b->items[i];
+        if (it->hdr.epoch > str->epoch) {
+            it->stale = *stale = true;
+            continue;
+        }
+        if (it->hdr.epoch == str->epoch && !str->rotation_pending)
+            continue;
+        if (!have || it->hdr.epoch != looked) {
+            have = true;
+            looked = it->hdr.epoch;
+            if ((rc = epoch_closed_at(st, &b->stream, looked, &closed)) != DBK_OK)
+                return rc;
+        }
+        if (closed != 0 && (int64_t)(it->hdr.rev.clock >> 16) >= closed)
+            it->stale = *stale = true;
+    }
+    return DBK_OK;
+}
+
+/* The row the stream holds of the item's record into *cur (cur->exists false when it holds none),
+ * its envelope's length into *old_len and its creator into *creator. */
+static int
+record_read(sq_store *st, const dbk_id *stream, const dbk_push_item *it, dbk_stored_record *cur,
+            int64_t *old_len, dbk_id *creator)
+{
+    PREP(g, Q_RECORD_GET);
+    bind_id(g, 1, stream);
+    bind_id(g, 2, &it->hdr.record);
+    int rc = one(st, g);
+    if (rc == DBK_E_NOT_FOUND)
+        return DBK_OK;
+    if (rc != DBK_OK)
+        return rc;
+    cur->exists = true;
+    cur->seq = sqlite3_column_int64(g, 0);
+    cur->current.clock = (uint64_t)sqlite3_column_int64(g, 1);
+    col_id(g, 2, &cur->current.device);
+    *old_len = sqlite3_column_bytes(g, 3);
+    cur->same_bytes =
+        (size_t)*old_len == it->len && memcmp(sqlite3_column_blob(g, 3), it->env, it->len) == 0;
+    col_id(g, 4, &cur->creator);
+    *creator = cur->creator;
+    sqlite3_reset(g);
+    return DBK_OK;
+}
+
 static int
 sq_push(sq_store *st, dbk_push_batch *b)
 {
     dbk_stream str;
-    int64_t added = 0;
+    int64_t added = 0, head;
     bool stale = false;
     int rc;
 
@@ -2163,36 +2227,13 @@ sq_push(sq_store *st, dbk_push_batch *b)
         str = *b->known;
     else if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
+    head = str.seq;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
     b->nstored = 0;
     b->seq_from = b->seq_to = 0;
-    /* Closed epochs: an envelope may use an epoch no later than the current one, made
-     * (by its clock) before that epoch closed. A batch's items nearly always share one
-     * epoch: it is looked up once per run of equal epochs, not once per item. The
-     * current epoch is closed only by a revocation, which marks the rotation pending
-     * in the same transaction (sq_grant_revoke), and the flag is cleared only by a
-     * new epoch (Q_STREAM_RAISE_EPOCH): without the flag, it is open. */
-    bool have = false;
-    uint32_t looked = 0;
-    int64_t closed = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        dbk_push_item *it = &b->items[i];
-        if (it->hdr.epoch > str.epoch) {
-            it->stale = stale = true;
-            continue;
-        }
-        if (it->hdr.epoch == str.epoch && !str.rotation_pending)
-            continue;
-        if (!have || it->hdr.epoch != looked) {
-            have = true;
-            looked = it->hdr.epoch;
-            if ((rc = epoch_closed_at(st, &b->stream, looked, &closed)) != DBK_OK)
-                return rc;
-        }
-        if (closed != 0 && (int64_t)(it->hdr.rev.clock >> 16) >= closed)
-            it->stale = stale = true;
-    }
+    if ((rc = epochs_check(st, b, &str, &stale)) != DBK_OK)
+        return rc;
     if (stale) {
         b->epoch_stale = true;
         b->high_seq = str.seq;
@@ -2223,26 +2264,8 @@ sq_push(sq_store *st, dbk_push_batch *b)
                 return rc;
             inserted = sqlite3_changes(st->db) == 1;
         }
-        if (!inserted) {
-            PREP(g, Q_RECORD_GET);
-            bind_id(g, 1, &b->stream);
-            bind_id(g, 2, &it->hdr.record);
-            rc = one(st, g);
-            if (rc == DBK_OK) {
-                cur.exists = true;
-                cur.seq = sqlite3_column_int64(g, 0);
-                cur.current.clock = (uint64_t)sqlite3_column_int64(g, 1);
-                col_id(g, 2, &cur.current.device);
-                old_len = sqlite3_column_bytes(g, 3);
-                cur.same_bytes = (size_t)old_len == it->len &&
-                                 memcmp(sqlite3_column_blob(g, 3), it->env, it->len) == 0;
-                col_id(g, 4, &cur.creator);
-                creator = cur.creator;
-                sqlite3_reset(g);
-            } else if (rc != DBK_E_NOT_FOUND) {
-                return rc;
-            }
-        }
+        if (!inserted && (rc = record_read(st, &b->stream, it, &cur, &old_len, &creator)) != DBK_OK)
+            return rc;
         rc = dbk_push_decide(it, &cur, author_is_owner);
         if (rc < 0)
             return rc;
@@ -2280,10 +2303,16 @@ sq_push(sq_store *st, dbk_push_batch *b)
                              b->also_charged ? b->read_row_charge : 0, b->quota)) != DBK_OK)
         return rc;
     b->read_row_charged = b->also_charged && b->read_row_charge > 0;
+    /* A head taken (known) behind the store's would have stored the records at seqs
+     * readers may have passed (one a new revision left free): the push fails instead,
+     * and its caller undoes it. */
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
     sqlite3_bind_int64(q2, 2, str.seq);
-    return run(st, q2);
+    sqlite3_bind_int64(q2, 3, head);
+    if ((rc = run(st, q2)) != DBK_OK)
+        return rc;
+    return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_INTERNAL;
 }
 
 static int
