@@ -135,13 +135,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if (s.role != DBK_ROLE_COUNSELOR) {
-        dbk_session_close(&s);
-        fprintf(stderr, "daybook: invite is for counselors; this is a client's profile\n");
-        return DBK_EXIT_FAIL;
-    }
     /* An invite makes another person pin this account's keys as their counselor's. */
-    if ((rc = dbk_require_own_role(&s, "daybook invite")) != DBK_EXIT_OK) {
+    if ((rc = dbk_require_counselor(&s, "daybook invite")) != DBK_EXIT_OK) {
         dbk_session_close(&s);
         return rc;
     }

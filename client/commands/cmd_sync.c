@@ -445,6 +445,25 @@ check_unsigned_role(dbk_session *s)
     return true;
 }
 
+/* Why a profile with no server cannot sync, and what finishes its enrollment. */
+static void
+say_not_enrolled(dbk_session *s)
+{
+    char sent[DBK_URL_MAX];
+    /* An enrollment sent whose answer never came (cmd_enroll.c): only the code finishes
+     * it, since the consent it offers is the code's counselor's. */
+    if (dbk_local_get_text(s->L, "enroll_sent_server", sent, sizeof sent) == DBK_OK)
+        fprintf(stderr,
+                "daybook: your enrollment with %s was sent but its answer never came; run "
+                "'daybook enroll CODE' again with the same code to finish it (if it then "
+                "says the code was used or has expired, ask your counselor for a new one). "
+                "Your entries are safe on this device\n",
+                sent);
+    else
+        fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); "
+                        "your entries are safe on this device\n");
+}
+
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -462,20 +481,7 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
     if (s.server[0] == '\0') {
-        char sent[DBK_URL_MAX];
-        /* An enrollment sent whose answer never came (cmd_enroll.c): only the code
-         * finishes it, since the consent it offers is the code's counselor's. */
-        if (dbk_local_get_text(s.L, "enroll_sent_server", sent, sizeof sent) == DBK_OK)
-            fprintf(stderr,
-                    "daybook: your enrollment with %s was sent but its answer never "
-                    "came; run 'daybook enroll CODE' again with the same code to "
-                    "finish it (if it then says the code was used or has expired, ask "
-                    "your counselor for a new one). Your entries are safe on this "
-                    "device\n",
-                    sent);
-        else
-            fprintf(stderr, "daybook: not enrolled with a server yet (daybook enroll CODE); "
-                            "your entries are safe on this device\n");
+        say_not_enrolled(&s);
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
     }

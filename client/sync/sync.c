@@ -744,10 +744,11 @@ outbox_with_heads(dbk_session *s, struct push_acc *pa)
 {
     int rc = dbk_unlock(s); /* before the write lock is taken: no prompt while it is held */
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
-        (rc = dbk_trust_heads_write(s)) == DBK_OK &&
-        (rc = dbk_trust_head_held(s, &pa->hold, &pa->holding)) == DBK_OK &&
-        (rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
-        rc = dbk_local_commit(s->L);
+        (rc = dbk_trust_heads_write(s)) == DBK_OK) {
+        dbk_trust_head_held(s, &pa->hold, &pa->holding);
+        if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
+            rc = dbk_local_commit(s->L);
+    }
     if (rc != DBK_OK)
         dbk_local_rollback(s->L);
     return rc;
@@ -792,7 +793,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
     if (rc == DBK_OK && pa.held) { /* it may go now: nothing of the shared stream waits */
         bool still = true;
         dbk_id h;
-        rc = dbk_trust_head_held(s, &h, &still);
+        dbk_trust_head_held(s, &h, &still);
         *held = !still;
     }
     json_decref(pl.arr);

@@ -237,21 +237,18 @@ dbk_trust_heads_write(dbk_session *s)
     return rc;
 }
 
-int
+void
 dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold)
 {
     dbk_local_stream shared, priv;
-    int rc;
 
     *hold = false;
     if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &priv) != DBK_OK ||
         dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) != DBK_OK)
-        return DBK_OK; /* no private head signing another stream's counts */
+        return; /* no private head signing another stream's counts */
     dbk_trust_head_id(&priv.id, head);
-    rc = written_here_waits(s, &shared.id, hold);
-    if (rc != DBK_OK) /* a store that cannot be read holds it back: a round too many */
-        *hold = true;
-    return DBK_OK;
+    if (written_here_waits(s, &shared.id, hold) != DBK_OK)
+        *hold = true; /* a store that cannot be read holds it back: a round too many */
 }
 
 /* ---- reading them ---- */

@@ -252,8 +252,8 @@ int dbk_trust_heads_write(dbk_session *s);
  * them, a push of the shared stream refused (the server's quota full, the connection
  * cut between the two) left the account's other devices reading the shared stream
  * against counts the server never held: "withheld", falsely, until the next push. Read
- * in the caller's transaction with the outbox; DBK_OK. */
-int dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold);
+ * in the caller's transaction with the outbox; a store that cannot be read holds it. */
+void dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);
 
