@@ -1999,6 +1999,71 @@ test_role_contradicted_commands_refused(void **state)
     assert_int_equal(told, (int)n);
 }
 
+/*
+ * The role check keeps what it read against the private stream's mark (client/book/role.c)
+ * and must still see every record that arrives after: a second device of the client
+ * whose login (before T13) took the server's word 'counselor', the account's private
+ * records out of its profile and the server naming the account a counselor's, runs a
+ * counselor's command that passes the check (and
+ * keeps what it read); then the account's records, the pin of its counselor among them,
+ * reach it by a sync. Each counselor's command after must be refused, signing nothing.
+ */
+static void
+test_role_checked_then_records_arrive(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[600], wrong[4300];
+
+    login_link_of(f->p.client_home, link);
+    old_device_as_counselor(f, link, true, cp, chd);
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    dbk_run_result r = tc_cli("clients", NULL); /* checked: nothing contradicts it yet */
+    int first = r.status;
+    if (first != 0)
+        print_message("'clients' said: %s\n", r.err);
+    dbk_run_result_free(&r);
+    long long kept = profile_int(wrong, "SELECT count(*) FROM meta WHERE key = 'role_seen'");
+    /* The account's private records, withheld until now, served. */
+    snprintf(sql, sizeof sql, "UPDATE streams SET cursor = 0 WHERE id = x'%s';", cp);
+    profile_sql(f, "wrong", sql);
+    r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    long long pins = profile_int(wrong, "SELECT count(*) FROM records");
+    const char *cmds[][5] = {
+        {"clients"},
+        {"invite", "--name", "someone"},
+        {"team-link"},
+    };
+    size_t n = sizeof cmds / sizeof cmds[0];
+    long long before = profile_int(wrong, "SELECT count(*) FROM records");
+    int ran_ok = 0, told = 0;
+    for (size_t i = 0; i < n; i++) {
+        r = tc_cli(cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3], cmds[i][4]);
+        ran_ok += r.status == 0;
+        told += strstr(r.err, "contact the clinic") != NULL;
+        dbk_run_result_free(&r);
+    }
+    long long after = profile_int(wrong, "SELECT count(*) FROM records");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the account's records reach a device after its role was "
+               "checked",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor', the account's private records withheld, the server naming it a "
+               "counselor's, runs 'clients' (checked, kept), then syncs them and runs counselor's commands",
+               "first 'clients' exited %d, check kept: %lld; records after the sync: %lld; "
+               "commands %zu: exited 0 %d, said to contact the clinic %d; signed (leaked): %lld",
+               first, kept, pins, n, ran_ok, told, after - before);
+    assert_int_equal(first, 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(ran_ok, 0);
+    assert_int_equal(told, (int)n);
+}
+
 static void
 test_login_other_accounts_token(void **state)
 {
@@ -2488,6 +2553,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_signed_then_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_checked_then_records_arrive, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
