@@ -189,10 +189,10 @@ read_after(dbk_session *s, struct role_seen *v, bool *whole)
 static int
 role_of_bits(unsigned bits)
 {
-    return bits == 0u                              ? DBK_ROLE_NONE
+    return bits == 0u                             ? DBK_ROLE_NONE
            : bits == ROLE_BIT(DBK_ROLE_COUNSELOR) ? DBK_ROLE_COUNSELOR
            : bits == ROLE_BIT(DBK_ROLE_CLIENT)    ? DBK_ROLE_CLIENT
-                                                   : -1;
+                                                  : -1;
 }
 
 int

@@ -2053,7 +2053,8 @@ test_role_checked_then_records_arrive(void **state)
                "checked",
                "a second device of the client whose login (before T13) took the server's word "
                "'counselor', the account's private records withheld, the server naming it a "
-               "counselor's, runs 'clients' (checked, kept), then syncs them and runs counselor's commands",
+               "counselor's, runs 'clients' (checked, kept), then syncs them and runs counselor's "
+               "commands",
                "first 'clients' exited %d, check kept: %lld; records after the sync: %lld; "
                "commands %zu: exited 0 %d, said to contact the clinic %d; signed (leaked): %lld",
                first, kept, pins, n, ran_ok, told, after - before);
@@ -2553,8 +2554,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_signed_then_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_role_checked_then_records_arrive, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_role_checked_then_records_arrive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
