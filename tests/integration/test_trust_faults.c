@@ -1912,6 +1912,25 @@ belief_of(struct fx *f, const char *home, struct belief *b)
  * counselor's account taken as the client's, and a new device keeps no profile; nor may
  * the device say it is signed in on a token that serves another account.
  */
+/* Runs each command (up to ten words, NULL after the last) in the profile DAYBOOK_HOME
+ * names: how many exited 0, how many said to contact the clinic (the others are shown). */
+static void
+run_each_refused(const char *cmds[][11], size_t n, int *ran_ok, int *told)
+{
+    *ran_ok = *told = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *const *a = cmds[i];
+        dbk_run_result r =
+            tc_cli(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+        *ran_ok += r.status == 0;
+        if (strstr(r.err, "contact the clinic") != NULL)
+            ++*told;
+        else
+            print_message("'%s %s' (exit %d) said: %s\n", a[0], a[1] ? a[1] : "", r.status, r.err);
+        dbk_run_result_free(&r);
+    }
+}
+
 /*
  * A device whose false role its account's records contradict signs nothing of that role
  * by hand either (proto/TRUST.md T13): the device of test_role_contradicted_acts_not (a
@@ -1970,18 +1989,9 @@ test_role_contradicted_commands_refused(void **state)
         {"share", team, "--yes"},
     };
     size_t n = sizeof cmds / sizeof cmds[0];
+    int ran_ok, told;
     long long before = profile_int(wrong, "SELECT count(*) FROM records");
-    int ran_ok = 0, told = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char **a = cmds[i];
-        r = tc_cli(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
-        ran_ok += r.status == 0;
-        if (strstr(r.err, "contact the clinic") != NULL)
-            told++;
-        else
-            print_message("'%s %s' (exit %d) said: %s\n", a[0], a[1] ? a[1] : "", r.status, r.err);
-        dbk_run_result_free(&r);
-    }
+    run_each_refused(cmds, n, &ran_ok, &told);
     long long after = profile_int(wrong, "SELECT count(*) FROM records");
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
@@ -2032,20 +2042,15 @@ test_role_checked_then_records_arrive(void **state)
     r = tc_cli("sync", NULL);
     dbk_run_result_free(&r);
     long long pins = profile_int(wrong, "SELECT count(*) FROM records");
-    const char *cmds[][5] = {
+    const char *cmds[][11] = {
         {"clients"},
         {"invite", "--name", "someone"},
         {"team-link"},
     };
     size_t n = sizeof cmds / sizeof cmds[0];
+    int ran_ok, told;
     long long before = profile_int(wrong, "SELECT count(*) FROM records");
-    int ran_ok = 0, told = 0;
-    for (size_t i = 0; i < n; i++) {
-        r = tc_cli(cmds[i][0], cmds[i][1], cmds[i][2], cmds[i][3], cmds[i][4]);
-        ran_ok += r.status == 0;
-        told += strstr(r.err, "contact the clinic") != NULL;
-        dbk_run_result_free(&r);
-    }
+    run_each_refused(cmds, n, &ran_ok, &told);
     long long after = profile_int(wrong, "SELECT count(*) FROM records");
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
