@@ -3,6 +3,7 @@
 
 #include "entries.h"
 #include "entry.h"
+#include "trust.h"
 
 #include "dbk/error.h"
 
@@ -43,7 +44,10 @@ implied_role(const dbk_eu_entry *e)
  * (dbk_local_stream_mark), and a check opens only the revisions stored since: the
  * records are still all seen, the new ones as they arrive. Anything else (a revision
  * deleted, a record revised, the mark gone back as after a restore, another stream, a
- * record that did not open) reads them all again, as before there was a mark.
+ * record that did not open) reads them all again, as before there was a mark. The
+ * stream head, revised by each push that carries one of the stream's records, is the
+ * one record whose revisions do not: a head is never listed, so its old revision said
+ * nothing (unless an entry listed had its id: head_listed).
  */
 #define ROLE_SEEN DBK_LOCAL_ROLE_SEEN
 #define ROLE_BIT(role) ((role) == DBK_ROLE_COUNSELOR ? 1u : (role) == DBK_ROLE_CLIENT ? 2u : 0u)
@@ -52,6 +56,9 @@ struct role_seen {
     dbk_id stream;
     int64_t rows, max_rowid;
     unsigned stated, implied;
+    /* Whether an entry listed had the stream head's record id (which sync revises at
+     * each push and which, a head, is never listed): then its revisions count as any. */
+    unsigned head_listed;
 };
 
 static bool
@@ -59,15 +66,17 @@ seen_get(dbk_session *s, const dbk_id *stream, struct role_seen *out)
 {
     char text[128], id[DBK_ID_TEXT_LEN + 8], want[DBK_ID_TEXT_LEN + 1];
     long long rows, max_rowid;
-    unsigned stated, implied;
+    unsigned stated, implied, head;
 
     dbk_id_to_text(stream, want);
     if (dbk_local_get_text(s->L, ROLE_SEEN, text, sizeof text) != DBK_OK ||
-        sscanf(text, "1 %29s %lld %lld %u %u", id, &rows, &max_rowid, &stated, &implied) != 5 ||
-        strcmp(id, want) != 0 || rows < 0 || max_rowid < 0 || stated > 3 || implied > 3)
+        sscanf(text, "1 %29s %lld %lld %u %u %u", id, &rows, &max_rowid, &stated, &implied,
+               &head) != 6 ||
+        strcmp(id, want) != 0 || rows < 0 || max_rowid < 0 || stated > 3 || implied > 3 || head > 1)
         return false;
     out->stream = *stream;
     out->rows = rows, out->max_rowid = max_rowid, out->stated = stated, out->implied = implied;
+    out->head_listed = head;
     return true;
 }
 
@@ -81,8 +90,8 @@ seen_put(dbk_session *s, const struct role_seen *v)
     if (dbk_local_read_only(s->L) || dbk_local_in_tx(s->L))
         return;
     dbk_id_to_text(&v->stream, id);
-    snprintf(text, sizeof text, "1 %s %lld %lld %u %u", id, (long long)v->rows,
-             (long long)v->max_rowid, v->stated, v->implied);
+    snprintf(text, sizeof text, "1 %s %lld %lld %u %u %u", id, (long long)v->rows,
+             (long long)v->max_rowid, v->stated, v->implied, v->head_listed);
     (void)dbk_local_put_text_nowait(s->L, ROLE_SEEN, text);
 }
 
@@ -122,18 +131,23 @@ count_revision(const dbk_local_record *r, void *arg)
 }
 
 /* Whether the store holds exactly seen's revisions and, after them, only revisions of
- * records it held none of. */
+ * records it held none of, or of the stream head (never listed, unless seen says one
+ * with its id was). */
 static int
 only_added(dbk_session *s, const struct role_seen *seen, int64_t rows, bool *ok)
 {
     struct after a = {0, NULL, 0, DBK_OK};
+    dbk_id head;
     int rc = dbk_local_records_after(s->L, &seen->stream, seen->max_rowid, on_after, &a);
 
+    dbk_trust_head_id(&seen->stream, &head);
     if (rc == DBK_OK)
         rc = a.rc;
     *ok = rc == DBK_OK && seen->rows + a.n == rows;
     for (int64_t i = 0; *ok && i < a.n; i++) {
         int revisions = 0;
+        if (!seen->head_listed && dbk_id_equal(&a.records[i], &head))
+            continue;
         if ((rc = dbk_local_revisions(s->L, &a.records[i], count_revision, &revisions)) != DBK_OK)
             *ok = false;
         else if (revisions != 1)
@@ -164,15 +178,19 @@ read_after(dbk_session *s, struct role_seen *v, bool *whole)
 {
     struct want_after w = {&s->account, v->max_rowid};
     dbk_eu_list l;
+    dbk_id head;
     int rc = dbk_eu_load_stream(s, &v->stream, written_after, &w, NULL, NULL, &l);
 
     if (rc != DBK_OK)
         return rc;
+    dbk_trust_head_id(&v->stream, &head);
     *whole = l.bad == 0 && l.foreign_author == 0;
     for (size_t i = 0; i < l.n; i++) {
         const dbk_eu_entry *e = &l.v[i];
         const char *r = json_string_value(json_object_get(e->doc, "role"));
         /* Only what this account signed into its own private stream. */
+        if (dbk_id_equal(&e->hdr.record, &head))
+            v->head_listed = 1;
         if (!e->mine || e->kind != DBK_LOCAL_PRIVATE || !dbk_id_equal(&e->hdr.author, &s->account))
             continue;
         if (strcmp(e->type, "role") != 0)
