@@ -22,7 +22,11 @@ const char *dbk_role_name(int role);
  * not NULL): the role other records the account signed into its private stream imply
  * (a pin of its counselor taken at enrollment, a consent given to another account: a
  * client's; an alias, a session, an entry marked discussed: a counselor's), DBK_ROLE_NONE
- * for none, -1 for both. */
+ * for none, -1 for both. On a profile that keeps marks (a counselor's) the roles read are
+ * kept in its meta with the private stream's mark, and only the account's revisions
+ * stored after it are opened: the records added since are seen as they arrive; any
+ * other change reads them all again. Keeping it is best effort (not inside the
+ * caller's transaction, nor waiting for another process's write lock). */
 int dbk_role_signed(dbk_session *s, int *role, int *implied);
 
 /* Writes the role record of this device's role when the role is its own (no
@@ -48,8 +52,12 @@ bool dbk_role_settled(dbk_session *s);
  * imply the other role (*says) or both (-1). A device whose role was the server's word
  * (a login from before role records) must then sign nothing as that role: a client's
  * key signing a counselor's records makes the account's own records say both.
- * Another error: the records could not be read (a caller refuses then too). The records
- * are read each time, not taken from a mark: one set before they arrived would hide them. */
+ * Another error: the records could not be read (a caller refuses then too). Every record
+ * counts, whenever it arrived: what was read before is kept only with the private
+ * stream's mark (dbk_local_stream_mark), each check opens the revisions stored since,
+ * and anything else than revisions added (one deleted, a record revised, the mark gone
+ * back, a record that did not open) reads them all again (dbk_role_signed, which
+ * dbk_role_keep shares). */
 int dbk_role_check(dbk_session *s, int *says);
 
 #endif

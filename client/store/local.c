@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #define LOCAL_FILE DBK_LOCAL_FILE
+/* How long a statement waits for another process's lock before it answers busy. */
+#define BUSY_WAIT_MS 5000
 
 /*
  * The schema in three parts, run in this order: the tables every profile has
@@ -109,7 +111,9 @@ static const char client_part[] = "DROP TRIGGER IF EXISTS records_count_insert;"
                                   "DROP TABLE IF EXISTS record_counts;"
                                   "DROP TRIGGER IF EXISTS records_mark_delete;"
                                   "DROP TABLE IF EXISTS record_deletes;"
-                                  "DROP TABLE IF EXISTS summaries;";
+                                  "DROP TABLE IF EXISTS summaries;"
+                                  /* Kept with a mark that now goes without its deletes. */
+                                  "DELETE FROM meta WHERE key = '" DBK_LOCAL_ROLE_SEEN "';";
 
 static const char schema_tail[] =
     "CREATE TABLE IF NOT EXISTS acts ("
@@ -573,7 +577,7 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
         dbk_local_close(L);
         return DBK_E_IO;
     }
-    sqlite3_busy_timeout(L->db, 5000);
+    sqlite3_busy_timeout(L->db, BUSY_WAIT_MS);
     /* Most commands write one entry and exit. The write-ahead log is kept between them
      * (not checkpointed, truncated and deleted at every close, then made again with a
      * sync of the directory): a commit is then one sync of the log. It is checkpointed
@@ -722,6 +726,16 @@ int
 dbk_local_put_text(dbk_local *L, const char *key, const char *val)
 {
     return dbk_local_put(L, key, val, strlen(val));
+}
+
+int
+dbk_local_put_text_nowait(dbk_local *L, const char *key, const char *val)
+{
+    int rc;
+    sqlite3_busy_timeout(L->db, 0);
+    rc = dbk_local_put_text(L, key, val);
+    sqlite3_busy_timeout(L->db, BUSY_WAIT_MS);
+    return rc;
 }
 
 int
@@ -1365,6 +1379,12 @@ dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned char *b
     bind_id(s, 1, stream);
     sqlite3_bind_blob(s, 2, body, (int)len, SQLITE_STATIC);
     return done(L, s);
+}
+
+bool
+dbk_local_has_marks(const dbk_local *L)
+{
+    return L->has_counselor_part;
 }
 
 int

@@ -63,6 +63,9 @@ int dbk_local_get(dbk_local *L, const char *key, void *val, size_t cap, size_t *
 int dbk_local_del(dbk_local *L, const char *key);
 int dbk_local_put_text(dbk_local *L, const char *key, const char *val);
 int dbk_local_get_text(dbk_local *L, const char *key, char *out, size_t cap);
+/* dbk_local_put_text without waiting for another process's write lock: an error at once
+ * when it is held, for a write that may as well not be made (a cache). */
+int dbk_local_put_text_nowait(dbk_local *L, const char *key, const char *val);
 int dbk_local_put_int(dbk_local *L, const char *key, int64_t v);
 int64_t dbk_local_get_int(dbk_local *L, const char *key, int64_t dflt);
 /* Whether some key begins with prefix (true when that cannot be read: the caller then
@@ -209,6 +212,11 @@ int dbk_local_summary_put(dbk_local *L, const dbk_id *stream, const unsigned cha
  * means nothing changed, and one whose *rows grew by exactly the revisions stored
  * above the old rowid means only those were added (report/summary.c). */
 int dbk_local_stream_mark(dbk_local *L, const dbk_id *stream, int64_t *rows, int64_t *max_rowid);
+/* Whether this profile keeps the marks (a counselor's: a client's counts no deletes).
+ * What is kept against a mark in the meta key DBK_LOCAL_ROLE_SEEN (book/role.c) is
+ * forgotten when the profile stops keeping them. */
+bool dbk_local_has_marks(const dbk_local *L);
+#define DBK_LOCAL_ROLE_SEEN "role_seen"
 /* Every revision of stream stored after rowid (current or not), in rowid order, with
  * r->rowid set. */
 int dbk_local_records_after(dbk_local *L, const dbk_id *stream, int64_t rowid,

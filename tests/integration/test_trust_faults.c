@@ -1912,6 +1912,25 @@ belief_of(struct fx *f, const char *home, struct belief *b)
  * counselor's account taken as the client's, and a new device keeps no profile; nor may
  * the device say it is signed in on a token that serves another account.
  */
+/* Runs each command (up to ten words, NULL after the last) in the profile DAYBOOK_HOME
+ * names: how many exited 0, how many said to contact the clinic (the others are shown). */
+static void
+run_each_refused(const char *cmds[][11], size_t n, int *ran_ok, int *told)
+{
+    *ran_ok = *told = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *const *a = cmds[i];
+        dbk_run_result r =
+            tc_cli(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
+        *ran_ok += r.status == 0;
+        if (strstr(r.err, "contact the clinic") != NULL)
+            ++*told;
+        else
+            print_message("'%s %s' (exit %d) said: %s\n", a[0], a[1] ? a[1] : "", r.status, r.err);
+        dbk_run_result_free(&r);
+    }
+}
+
 /*
  * A device whose false role its account's records contradict signs nothing of that role
  * by hand either (proto/TRUST.md T13): the device of test_role_contradicted_acts_not (a
@@ -1970,18 +1989,9 @@ test_role_contradicted_commands_refused(void **state)
         {"share", team, "--yes"},
     };
     size_t n = sizeof cmds / sizeof cmds[0];
+    int ran_ok, told;
     long long before = profile_int(wrong, "SELECT count(*) FROM records");
-    int ran_ok = 0, told = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char **a = cmds[i];
-        r = tc_cli(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]);
-        ran_ok += r.status == 0;
-        if (strstr(r.err, "contact the clinic") != NULL)
-            told++;
-        else
-            print_message("'%s %s' (exit %d) said: %s\n", a[0], a[1] ? a[1] : "", r.status, r.err);
-        dbk_run_result_free(&r);
-    }
+    run_each_refused(cmds, n, &ran_ok, &told);
     long long after = profile_int(wrong, "SELECT count(*) FROM records");
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
@@ -1994,6 +2004,67 @@ test_role_contradicted_commands_refused(void **state)
                "commands %zu: that exited 0 %d, that said to contact the clinic %d; records "
                "signed into any stream (leaked): %lld",
                n, ran_ok, told, after - before);
+    assert_int_equal(after - before, 0);
+    assert_int_equal(ran_ok, 0);
+    assert_int_equal(told, (int)n);
+}
+
+/*
+ * The role check keeps what it read against the private stream's mark (client/book/role.c)
+ * and must still see every record that arrives after: a second device of the client
+ * whose login (before T13) took the server's word 'counselor', the account's private
+ * records out of its profile and the server naming the account a counselor's, runs a
+ * counselor's command that passes the check (and
+ * keeps what it read); then the account's records, the pin of its counselor among them,
+ * reach it by a sync. Each counselor's command after must be refused, signing nothing.
+ */
+static void
+test_role_checked_then_records_arrive(void **state)
+{
+    struct fx *f = *state;
+    char link[512], cp[33], chd[33], hc[33], sql[600], wrong[4300];
+
+    login_link_of(f->p.client_home, link);
+    old_device_as_counselor(f, link, true, cp, chd);
+    snprintf(wrong, sizeof wrong, "%s/wrong", f->p.home);
+    snprintf(sql, sizeof sql, "UPDATE accounts SET role = %d, counselor = NULL WHERE id = x'%s';",
+             DBK_ROLE_COUNSELOR, hex_of(f->p.client_id, hc));
+    turn_server(f, sql);
+    dbk_run_result r = tc_cli("clients", NULL); /* checked: nothing contradicts it yet */
+    int first = r.status;
+    if (first != 0)
+        print_message("'clients' said: %s\n", r.err);
+    dbk_run_result_free(&r);
+    long long kept = profile_int(wrong, "SELECT count(*) FROM meta WHERE key = 'role_seen'");
+    /* The account's private records, withheld until now, served. */
+    snprintf(sql, sizeof sql, "UPDATE streams SET cursor = 0 WHERE id = x'%s';", cp);
+    profile_sql(f, "wrong", sql);
+    r = tc_cli("sync", NULL);
+    dbk_run_result_free(&r);
+    long long pins = profile_int(wrong, "SELECT count(*) FROM records");
+    const char *cmds[][11] = {
+        {"clients"},
+        {"invite", "--name", "someone"},
+        {"team-link"},
+    };
+    size_t n = sizeof cmds / sizeof cmds[0];
+    int ran_ok, told;
+    long long before = profile_int(wrong, "SELECT count(*) FROM records");
+    run_each_refused(cmds, n, &ran_ok, &told);
+    long long after = profile_int(wrong, "SELECT count(*) FROM records");
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the account's records reach a device after its role was "
+               "checked",
+               "a second device of the client whose login (before T13) took the server's word "
+               "'counselor', the account's private records withheld, the server naming it a "
+               "counselor's, runs 'clients' (checked, kept), then syncs them and runs counselor's "
+               "commands",
+               "first 'clients' exited %d, check kept: %lld; records after the sync: %lld; "
+               "commands %zu: exited 0 %d, said to contact the clinic %d; signed (leaked): %lld",
+               first, kept, pins, n, ran_ok, told, after - before);
+    assert_int_equal(first, 0);
+    assert_int_equal(kept, 1);
     assert_int_equal(after - before, 0);
     assert_int_equal(ran_ok, 0);
     assert_int_equal(told, (int)n);
@@ -2488,6 +2559,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_role_record_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_signed_then_contradicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_contradicted_commands_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_checked_then_records_arrive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_other_accounts_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_device_other_counselor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
