@@ -53,5 +53,4 @@ int dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list 
  * (a local day number), oldest first, as dbk_notes_from_counselor. New reference. */
 json_t *dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today);
 
-
 #endif

@@ -336,10 +336,11 @@ warn_partial(const dbk_sync_stats *st)
                         "clock. Correct the clock so that new entries are not affected.\n",
                 (long long)st->pending);
     else if (st->failed_streams > 0 && st->server_error == DBK_E_QUOTA)
-        fprintf(stderr, "daybook: the server refused new entries: this account's storage "
-                        "quota on the server is used up. Nothing is lost: %lld entries wait "
-                        "on this device and are sent once the clinic raises the quota. Tell "
-                        "the clinic.\n",
+        fprintf(stderr,
+                "daybook: the server refused new entries: this account's storage "
+                "quota on the server is used up. Nothing is lost: %lld entries wait "
+                "on this device and are sent once the clinic raises the quota. Tell "
+                "the clinic.\n",
                 (long long)st->pending);
     else if (st->failed_streams > 0)
         fprintf(stderr,

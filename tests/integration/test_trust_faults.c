@@ -2514,8 +2514,8 @@ test_shared_push_refused_no_false_withheld(void **state)
                "%ld; after: client exit %d (records left unpushed %lld), second device exit "
                "%d, withheld.records %ld, the entry held %lld; records falsely said withheld "
                "(leaked): %ld",
-               st_client, refused ? " (the full quota said)" : "", st_second, at_refusal,
-               st_later, waits, st_final, after, held, at_refusal + after);
+               st_client, refused ? " (the full quota said)" : "", st_second, at_refusal, st_later,
+               waits, st_final, after, held, at_refusal + after);
     assert_int_not_equal(st_client, 0);
     assert_true(refused);
     assert_int_equal(at_refusal, 0);
