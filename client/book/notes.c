@@ -87,6 +87,10 @@ want_news(const dbk_local_record *r, void *arg)
         return true;
     if (dbk_id_equal(&r->hdr.author, w->me))
         return false;
+    /* The filter sees every other author's header once, before anything is opened: the
+     * one place the greatest of their rows is known without a second query. Rows are
+     * not reused while a greater one stands, and a client's own streams are dropped
+     * only at enrollment, before any news. */
     if (r->rowid > *w->upto)
         *w->upto = r->rowid;
     return w->seen->rowid >= 0 ? r->rowid > w->seen->rowid : r->hdr.rev.clock > w->seen->clock;
