@@ -21,6 +21,11 @@
  *                              worker runs it (a savepoint and an audit entry per
  *                              push, one transaction per round)
  *   store_pull_rows_per_s      the same reads through dbk_store_pull
+ *   store_push1_rows_per_s     the same rows one record a push, the streams taking
+ *                              turns (as incremental syncs push), 100 per transaction
+ *   store_pull_interleaved_rows_per_s   dbk_store_pull of those: a stream's records
+ *                              stored apart in time (what a layout in insertion order
+ *                              would scatter; README, Performance)
  *
  * With --floor, only the floor of a push in CPU time (issue 20: "server CPU per
  * record against the verify+insert floor"), which a loaded machine distorts less
@@ -298,56 +303,70 @@ cpu_now(void)
 /* The CPU seconds of the last store_push (its wall-clock rate is what it returns). */
 static double store_push_cpu_s;
 
-/* The rows through the store, as the storage worker runs pushes: one transaction per
- * round, each push (one stream's batch) in a savepoint with its audit entry. */
+/* One push of n rows of stream u in a savepoint with its audit entry, as the storage
+ * worker runs it. */
+static void
+push_rows(dbk_store *st, int u, const struct row *w, int n)
+{
+    dbk_push_item items[BATCH];
+    dbk_push_batch b;
+    dbk_audit_entry e;
+    int rc;
+
+    memset(items, 0, sizeof items);
+    for (int k = 0; k < n; k++) {
+        items[k].env = w[k].env;
+        items[k].len = w[k].len;
+        items[k].hdr = w[k].hdr;
+    }
+    memset(&b, 0, sizeof b);
+    b.stream = owners[u].stream;
+    b.quota = 256LL * 1024 * 1024;
+    b.items = items;
+    b.n = (size_t)n;
+    if ((rc = dbk_store_sp_begin(st)) != DBK_OK || (rc = dbk_store_push(st, &b)) != DBK_OK)
+        die("dbk_store_push", dbk_err_code(rc));
+    memset(&e, 0, sizeof e);
+    e.at = (int64_t)time(NULL) * 1000;
+    e.action = DBK_AUDIT_WRITE;
+    e.actor_role = DBK_ROLE_CLIENT;
+    e.actor = e.owner = owners[u].account;
+    e.device = owners[u].device;
+    e.stream = owners[u].stream;
+    e.epoch = 1;
+    e.count = (uint32_t)b.nstored;
+    e.seq_from = b.seq_from;
+    e.seq_to = b.seq_to;
+    if ((rc = dbk_store_audit_append(st, &e)) != DBK_OK ||
+        (rc = dbk_store_sp_release(st)) != DBK_OK)
+        die("audit", dbk_err_code(rc));
+}
+
+/*
+ * The rows through the store. With per == BATCH, as the load generator's push phase
+ * does: one transaction per round, each push one stream's batch. With per == 1, as
+ * incremental syncs do: every push one record, the streams taking turns (each stream's
+ * records interleaved with the other 99 streams' in the order stored), one transaction
+ * per turn of all streams; a pull then shows whether a layout keeps a stream's
+ * records together when they were not pushed together.
+ */
 static double
-store_push(char **dir)
+store_push(char **dir, int per)
 {
     dbk_store *st = new_store(dir);
-    dbk_push_item items[BATCH];
     double t0, t1, c0;
-    int rc;
 
     t0 = br_now();
     c0 = cpu_now();
-    for (int r = 0; r < ROUNDS; r++) {
-        if (dbk_store_tx_begin(st) != DBK_OK)
-            die("begin", NULL);
-        for (int u = 0; u < STREAMS; u++) {
-            const struct row *w = &rows[((size_t)r * STREAMS + (size_t)u) * BATCH];
-            dbk_push_batch b;
-            dbk_audit_entry e;
-            memset(items, 0, sizeof items);
-            for (int k = 0; k < BATCH; k++) {
-                items[k].env = w[k].env;
-                items[k].len = w[k].len;
-                items[k].hdr = w[k].hdr;
-            }
-            memset(&b, 0, sizeof b);
-            b.stream = owners[u].stream;
-            b.quota = 256LL * 1024 * 1024;
-            b.items = items;
-            b.n = BATCH;
-            if ((rc = dbk_store_sp_begin(st)) != DBK_OK || (rc = dbk_store_push(st, &b)) != DBK_OK)
-                die("dbk_store_push", dbk_err_code(rc));
-            memset(&e, 0, sizeof e);
-            e.at = (int64_t)time(NULL) * 1000;
-            e.action = DBK_AUDIT_WRITE;
-            e.actor_role = DBK_ROLE_CLIENT;
-            e.actor = e.owner = owners[u].account;
-            e.device = owners[u].device;
-            e.stream = owners[u].stream;
-            e.epoch = 1;
-            e.count = (uint32_t)b.nstored;
-            e.seq_from = b.seq_from;
-            e.seq_to = b.seq_to;
-            if ((rc = dbk_store_audit_append(st, &e)) != DBK_OK ||
-                (rc = dbk_store_sp_release(st)) != DBK_OK)
-                die("audit", dbk_err_code(rc));
+    for (int r = 0; r < ROUNDS; r++)
+        for (int k = 0; k < BATCH; k += per) {
+            if (dbk_store_tx_begin(st) != DBK_OK)
+                die("begin", NULL);
+            for (int u = 0; u < STREAMS; u++)
+                push_rows(st, u, &rows[((size_t)r * STREAMS + (size_t)u) * BATCH + (size_t)k], per);
+            if (dbk_store_tx_commit(st) != DBK_OK)
+                die("commit", NULL);
         }
-        if (dbk_store_tx_commit(st) != DBK_OK)
-            die("commit", NULL);
-    }
     t1 = br_now();
     store_push_cpu_s = cpu_now() - c0;
     dbk_store_close(st);
@@ -408,7 +427,7 @@ best_of(double a, double b)
 static void
 bench_sqlite(br_table *t)
 {
-    double ins = 0, ins50 = 0, sel = 0, push = 0, pull = 0;
+    double ins = 0, ins50 = 0, sel = 0, push = 0, pull = 0, push1 = 0, pull1 = 0;
     char *dir;
 
     for (int i = 0; i < TRIALS; i++) {
@@ -419,8 +438,12 @@ bench_sqlite(br_table *t)
         ins50 = best_of(ins50, raw_insert(BATCH, &dir));
         dbk_rmtree(dir);
         free(dir);
-        push = best_of(push, store_push(&dir));
+        push = best_of(push, store_push(&dir, BATCH));
         pull = best_of(pull, store_pull(dir));
+        dbk_rmtree(dir);
+        free(dir);
+        push1 = best_of(push1, store_push(&dir, 1));
+        pull1 = best_of(pull1, store_pull(dir));
         dbk_rmtree(dir);
         free(dir);
     }
@@ -441,6 +464,13 @@ bench_sqlite(br_table *t)
            push, "rows/s", "sqlite_insert_rows_per_s");
     br_add(t, "store_pull_rows_per_s", "daybookd's store (dbk_store_pull), same reads", pull,
            "rows/s", "sqlite_select_rows_per_s");
+    br_add(t, "store_push1_rows_per_s",
+           "daybookd's store, the same rows one record a push, the streams taking turns "
+           "(an incremental sync's push), 100 pushes per transaction",
+           push1, "rows/s", "store_push_rows_per_s");
+    br_add(t, "store_pull_interleaved_rows_per_s",
+           "daybookd's store (dbk_store_pull), the same reads of those interleaved rows", pull1,
+           "rows/s", "store_pull_rows_per_s");
 }
 
 /* ---- libsodium ---- */
@@ -797,7 +827,7 @@ bench_floor(br_table *t)
                 die("verify failed", NULL);
         }
         verify = fmin(verify, (cpu_now() - c0) / ROWS * 1e6);
-        (void)store_push(&dir);
+        (void)store_push(&dir, BATCH);
         push = fmin(push, store_push_cpu_s / ROWS * 1e6);
         dbk_rmtree(dir);
         free(dir);

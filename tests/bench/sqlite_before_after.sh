@@ -12,7 +12,9 @@
 # in alternating order (so a machine that slows down during the run favours neither):
 #   bench_ceilings of each commit  its store's push and pull (dbk_store_push/pull, no
 #                                  HTTP) as shares of the raw SQLite insert and select
-#                                  ceilings measured in the same process
+#                                  ceilings measured in the same process, and
+#                                  one record a push with the streams interleaved
+#                                  and the pull of those (a layout's locality)
 #   bench_load (this tree's)       against each commit's daybookd on SQLite, daybookd
 #                                  alone: push, pull, incremental sync
 # and prints, for every figure, after/before per pair and its median. Ratios, not
@@ -111,6 +113,10 @@ const figures = [
         (j) => val(j, "store_pull_rows_per_s") / val(j, "sqlite_select_rows_per_s")],
     ["store push, rows/s (bench_ceilings)", "ceilings", (j) => val(j, "store_push_rows_per_s")],
     ["store pull, rows/s (bench_ceilings)", "ceilings", (j) => val(j, "store_pull_rows_per_s")],
+    ["store push, one record a push, streams interleaved, rows/s (bench_ceilings)", "ceilings",
+        (j) => val(j, "store_push1_rows_per_s")],
+    ["store pull of those interleaved rows, rows/s (bench_ceilings)", "ceilings",
+        (j) => val(j, "store_pull_interleaved_rows_per_s")],
     ["push over HTTP, records/s (bench_load)", "load", (j) => val(j, "daybook_push_records_per_s")],
     ["pull over HTTP, records/s (bench_load)", "load", (j) => val(j, "daybook_pull_records_per_s")],
     ["incremental sync p50, ms (bench_load; lower is better)", "load", (j) => val(j, "daybook_sync_p50_ms")],
