@@ -366,7 +366,7 @@ push_entries(dbk_session *s, struct push_acc *pa, struct sync_ctx *x, bool *afte
         dbk_id_to_text(&ls.id, shared);
     if (pa->head != NULL &&
         (pa->n > PUSH_BATCH - 1 || json_object_get(pa->by_stream, shared) == NULL)) {
-        pa->held = true, pa->n--;
+        pa->held = true; /* still counted in n: a full batch asks for another round */
         json_decref(pa->head);
         pa->head = NULL;
     }
