@@ -1165,8 +1165,9 @@ pushed_by_owner(dbk_store *st, const struct records_ctx *c, const dbk_id *stream
  * Whether u may run: it names no earlier push (after), or that push was stored whole,
  * its savepoint released inside this job before u began (run_push sets kept only
  * then). Nothing can undo the earlier push and keep u: both are in this job's
- * savepoint and the group's transaction, and a commit part way (PostgreSQL's
- * tx_split) takes the earlier push whenever it takes any of u. Else *details names
+ * savepoint and the group's transaction, a commit part way (PostgreSQL's tx_split)
+ * takes the earlier push whenever it takes any of u, and PostgreSQL's RELEASE, sent
+ * with u's first statement, fails the whole transaction if it fails. Else *details names
  * the earlier stream, and u is refused whole, nothing of it stored.
  */
 static bool
