@@ -125,13 +125,17 @@ dbk_api_metrics(dbk_http_request *req)
                  "# TYPE daybook_storage_full gauge\ndaybook_storage_full %d\n"
                  "# HELP daybook_heap_trims_total Times free heap memory went back to the "
                  "kernel, once per burst at rest.\n"
-                 "# TYPE daybook_heap_trims_total counter\ndaybook_heap_trims_total %llu\n",
+                 "# TYPE daybook_heap_trims_total counter\ndaybook_heap_trims_total %llu\n"
+                 "# HELP daybook_sync_requests_total POST /v1/sync requests received.\n"
+                 "# TYPE daybook_sync_requests_total counter\n"
+                 "daybook_sync_requests_total %llu\n",
                  (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000),
                  dbk_http_server_connections(app->http), dbk_worker_pending(app->worker),
                  (unsigned long long)commits, (unsigned long long)jobs,
                  (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
                  (unsigned long long)app->requests[5], (long long)app->info.restore_generation,
-                 dbk_store_full(app->store) ? 1 : 0, (unsigned long long)app->heap_trims);
+                 dbk_store_full(app->store) ? 1 : 0, (unsigned long long)app->heap_trims,
+                 (unsigned long long)app->syncs);
     if (n > 0 && (size_t)n < sizeof buf && dbk_store_checkpoint_counts(app->store, &ck) == DBK_OK)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
                       "# HELP daybook_wal_checkpoints_total SQLite checkpoints of the write-ahead "

@@ -68,6 +68,10 @@ struct push_unit {
      * (read_charged) where the store can; the pull then writes the row uncharged, or
      * gives the bytes back when it writes none (run_pull, read_refund). */
     bool read_after, read_charged;
+    /* A sync's push that names an earlier one (after: its index): stored only if that
+     * one was (kept), else refused whole with prerequisite_failed (op_sync). */
+    bool has_after, kept;
+    size_t after;
 };
 
 struct pull_unit {
@@ -273,7 +277,22 @@ fast_id(dbk_fj *x, dbk_id *id)
     return dbk_fj_str(x, &s, &n) && dbk_id_from_text(id, s, n) == DBK_OK;
 }
 
-/* {"stream": "...", "records": [...]} of a sync, in that order (as clients write it). */
+/* Sets u (the last of c's pushes) to follow the push of stream after, which must come
+ * before it in the same sync; false when none does (itself included). */
+static bool
+after_index(const struct records_ctx *c, const dbk_id *after, struct push_unit *u)
+{
+    for (size_t k = 0; k + 1 < c->npush; k++)
+        if (dbk_id_equal(&c->push[k].stream, after)) {
+            u->has_after = true;
+            u->after = k;
+            return true;
+        }
+    return false;
+}
+
+/* {"stream": "...", "records": [...][, "after": "..."]} of a sync, in that order (as
+ * clients write it). */
 static bool
 fast_sync_push(dbk_fj *x, struct records_ctx *c, size_t *budget)
 {
@@ -289,9 +308,18 @@ fast_sync_push(dbk_fj *x, struct records_ctx *c, size_t *budget)
     for (size_t i = 0; i < c->npush; i++)
         if (dbk_id_equal(&c->push[i].stream, &stream))
             return false;
-    if ((u = grow((void **)&c->push, &c->npush, sizeof *c->push)) == NULL)
+    if ((u = grow((void **)&c->push, &c->npush, sizeof *c->push)) == NULL ||
+        !fast_records(x, &stream, u, budget))
         return false;
-    return fast_records(x, &stream, u, budget) && dbk_fj_take(x, '}');
+    /* [, "after": "..."]: a stream pushed earlier in this sync (else the jansson path
+     * names the error). */
+    if (dbk_fj_take(x, ',')) {
+        dbk_id after;
+        if (!dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "after") || !dbk_fj_take(x, ':') ||
+            !fast_id(x, &after) || !after_index(c, &after, u))
+            return false;
+    }
+    return dbk_fj_take(x, '}');
 }
 
 /* {"stream": "..."[, "since": N]} of a sync, in that order. */
@@ -754,6 +782,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     }
     dbk_authcache_stream_seq(&u->stream, b.high_seq);
     u->seen = true;
+    u->kept = true; /* its savepoint released: a push naming it may go (op_sync) */
     u->read_charged = b.read_row_charged;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
     u->by_owner = is_owner;
@@ -1132,6 +1161,25 @@ pushed_by_owner(dbk_store *st, const struct records_ctx *c, const dbk_id *stream
     return NULL;
 }
 
+/*
+ * Whether u may run: it names no earlier push (after), or that push was stored whole,
+ * its savepoint released inside this job before u began (run_push sets kept only
+ * then). Nothing can undo the earlier push and keep u: both are in this job's
+ * savepoint and the group's transaction, a commit part way (PostgreSQL's tx_split)
+ * takes the earlier push whenever it takes any of u, and PostgreSQL's RELEASE, sent
+ * with u's first statement, fails the whole transaction if it fails. Else *details names
+ * the earlier stream, and u is refused whole, nothing of it stored.
+ */
+static bool
+prerequisite_kept(const struct records_ctx *c, const struct push_unit *u, json_t **details)
+{
+    *details = NULL;
+    if (!u->has_after || c->push[u->after].kept)
+        return true;
+    *details = json_pack("{s:o}", "after", dbk_api_id_json(&c->push[u->after].stream));
+    return false;
+}
+
 static void
 op_sync(dbk_api_job *j, dbk_store *st)
 {
@@ -1148,7 +1196,10 @@ op_sync(dbk_api_job *j, dbk_store *st)
     for (size_t i = 0; i < c->npush; i++) {
         if (i > 0)
             jt_put(&t, ",", 1);
-        rc = run_push(j, st, &c->push[i], &out, &t);
+        if (!prerequisite_kept(c, &c->push[i], &out))
+            rc = DBK_E_PREREQUISITE;
+        else
+            rc = run_push(j, st, &c->push[i], &out, &t);
         j->job.status = DBK_OK; /* a stream's failure is reported in its entry */
         if (rc == DBK_OK) {
             jt_put(&t, "}", 1);
@@ -1210,12 +1261,39 @@ op_sync(dbk_api_job *j, dbk_store *st)
     j->out_len = t.len;
 }
 
+/* One entry of a sync's push, by the jansson path, into the next of c's units. */
+static int
+sync_push_entry(struct records_ctx *c, json_t *e, size_t *budget)
+{
+    static const char *const push_keys[] = {"stream", "records", "after", NULL};
+    dbk_id stream, after;
+    int rc;
+
+    if (!json_is_object(e))
+        return DBK_E_BAD_FIELD;
+    if ((rc = dbk_api_only(e, push_keys)) != DBK_OK ||
+        (rc = dbk_api_id(e, "stream", &stream)) != DBK_OK)
+        return rc;
+    for (size_t k = 0; k < c->npush; k++)
+        if (dbk_id_equal(&c->push[k].stream, &stream))
+            return DBK_E_INVALID; /* a stream at most once */
+    c->npush++;
+    if ((rc = decode_push(json_object_get(e, "records"), &stream, &c->push[c->npush - 1],
+                          budget)) != DBK_OK)
+        return rc;
+    if (json_object_get(e, "after") == NULL)
+        return DBK_OK;
+    if ((rc = dbk_api_id(e, "after", &after)) != DBK_OK)
+        return rc;
+    /* not pushed before it in this sync, or itself */
+    return after_index(c, &after, &c->push[c->npush - 1]) ? DBK_OK : DBK_E_INVALID;
+}
+
 void dbk_api_sync(dbk_http_request *req);
 void
 dbk_api_sync(dbk_http_request *req)
 {
     static const char *const keys[] = {"push", "pull", "limit", "max_bytes", NULL};
-    static const char *const push_keys[] = {"stream", "records", NULL};
     static const char *const pull_keys[] = {"stream", "since", NULL};
     struct records_ctx *c;
     json_t *body, *push, *pull, *e;
@@ -1223,6 +1301,7 @@ dbk_api_sync(dbk_http_request *req)
     dbk_api_job *j;
     int rc;
 
+    ((dbk_app *)req->app)->syncs++; /* every one, whatever its answer: round trips */
     if ((j = fast_job(req, op_sync)) == NULL)
         return;
     c = j->ctx;
@@ -1260,23 +1339,11 @@ dbk_api_sync(dbk_http_request *req)
         if (c->push == NULL || c->pull == NULL)
             rc = DBK_E_NOMEM;
     }
-    json_array_foreach(push, i, e) {
-        dbk_id stream;
+    json_array_foreach(push, i, e)
+    {
         if (rc != DBK_OK)
             break;
-        if (!json_is_object(e))
-            rc = DBK_E_BAD_FIELD;
-        else if ((rc = dbk_api_only(e, push_keys)) == DBK_OK &&
-                 (rc = dbk_api_id(e, "stream", &stream)) == DBK_OK) {
-            for (size_t k = 0; k < c->npush && rc == DBK_OK; k++)
-                if (dbk_id_equal(&c->push[k].stream, &stream))
-                    rc = DBK_E_INVALID; /* a stream at most once */
-            if (rc == DBK_OK) {
-                c->npush++;
-                rc = decode_push(json_object_get(e, "records"), &stream, &c->push[c->npush - 1],
-                                 &budget);
-            }
-        }
+        rc = sync_push_entry(c, e, &budget);
     }
     json_array_foreach(pull, i, e) {
         if (rc != DBK_OK)

@@ -23,6 +23,7 @@ typedef struct dbk_app {
     dbk_config config;
     uint64_t requests[6];   /* by status class 1xx..5xx, for /metrics (loop thread) */
     uint64_t heap_trims;    /* free heap memory given back at rest (main.c), for /metrics */
+    uint64_t syncs;         /* POST /v1/sync requests routed (api_records.c), for /metrics */
     uv_loop_t *loop;
     dbk_http_server *http;
     dbk_store *store;

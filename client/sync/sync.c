@@ -287,12 +287,28 @@ dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
 
 /* ---- sync ---- */
 
+/* What the rounds of one sync share (sync_all). */
+struct sync_ctx {
+    /* The server may be asked to store the private stream's head only if the shared
+     * stream's push in the same request is stored (README section 12, "after"):
+     * false once it answered unknown_field (an older server), for the rest of the
+     * sync, which holds the head back for a round of its own as before. */
+    bool after_ok;
+    json_t *refused;  /* stream id text -> true: its push was refused in this sync */
+    bool dep_records; /* the round's push "after" carries records besides the head */
+    bool again;       /* ... and was refused with its prerequisite: they go next round */
+};
+
 struct push_acc {
     json_t *by_stream; /* stream id text -> array of {envelope} */
     size_t n;
     dbk_id hold;  /* with holding: the private stream's head (dbk_trust_head_held) */
-    bool holding; /* hold stays out of this push */
+    bool holding; /* hold stays out of this push, or goes "after" the shared one (attach) */
     bool held;    /* it waited in the outbox and was left out */
+    bool attach;  /* with holding: hold may go in this push, "after" the shared stream */
+    json_t *head; /* attach: the head's {envelope}, set aside (push_entries) */
+    dbk_id head_stream;
+    const json_t *skip; /* streams refused earlier in this sync: not sent again */
 };
 
 static void
@@ -303,21 +319,76 @@ collect(const dbk_local_record *r, void *arg)
     json_t *arr;
     size_t n = DBK_B64_ENCODED_LEN(r->len) + 1;
     char *b;
-    if (a->holding && dbk_id_equal(&r->hdr.record, &a->hold)) {
+    dbk_id_to_text(&r->hdr.stream, t);
+    if (json_object_get(a->skip, t) != NULL)
+        return;
+    if (a->holding && dbk_id_equal(&r->hdr.record, &a->hold) && !a->attach) {
         a->held = true;
         return;
     }
     if ((b = malloc(n)) == NULL)
         return;
-    dbk_id_to_text(&r->hdr.stream, t);
-    if ((arr = json_object_get(a->by_stream, t)) == NULL) {
-        arr = json_array();
-        json_object_set_new(a->by_stream, t, arr);
-    }
     (void)dbk_b64_encode(b, n, r->env, r->len);
-    json_array_append_new(arr, json_pack("{s:s}", "envelope", b));
+    if (a->holding && dbk_id_equal(&r->hdr.record, &a->hold)) {
+        json_decref(a->head);
+        a->head = json_pack("{s:s}", "envelope", b);
+        a->head_stream = r->hdr.stream;
+    } else {
+        if ((arr = json_object_get(a->by_stream, t)) == NULL) {
+            arr = json_array();
+            json_object_set_new(a->by_stream, t, arr);
+        }
+        json_array_append_new(arr, json_pack("{s:s}", "envelope", b));
+    }
     free(b);
     a->n++;
+}
+
+/*
+ * The round's push entries, one a stream. The private stream's head set aside
+ * (pa->head) goes in its stream's entry, named "after" the shared stream's, when the
+ * whole outbox came (nothing of the shared stream left for a later round) and the
+ * shared stream's records are in this push: the server stores it only if it stores
+ * those (proto/TRUST.md T12). The shared entry comes first, as "after" wants.
+ * Otherwise the head stays in the outbox (pa->held), for a later round as before.
+ * *after: an entry names "after".
+ */
+static json_t *
+push_entries(dbk_session *s, struct push_acc *pa, struct sync_ctx *x, bool *after)
+{
+    json_t *push = json_array(), *e, *dep = NULL;
+    char shared[DBK_ID_TEXT_LEN + 1] = "", priv[DBK_ID_TEXT_LEN + 1];
+    dbk_local_stream ls;
+    const char *k;
+
+    x->dep_records = false;
+    if (pa->head != NULL && dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &ls) == DBK_OK)
+        dbk_id_to_text(&ls.id, shared);
+    if (pa->head != NULL &&
+        (pa->n > PUSH_BATCH - 1 || json_object_get(pa->by_stream, shared) == NULL)) {
+        pa->held = true; /* still counted in n: a full batch asks for another round */
+        json_decref(pa->head);
+        pa->head = NULL;
+    }
+    if (pa->head != NULL) {
+        dbk_id_to_text(&pa->head_stream, priv);
+        if ((e = json_object_get(pa->by_stream, priv)) == NULL)
+            json_object_set_new(pa->by_stream, priv, e = json_array());
+        x->dep_records = json_array_size(e) > 0;
+        json_array_append_new(e, pa->head);
+        pa->head = NULL;
+        json_array_append_new(push, json_pack("{s:s, s:O}", "stream", shared, "records",
+                                              json_object_get(pa->by_stream, shared)));
+        dep = json_pack("{s:s, s:O, s:s}", "stream", priv, "records", e, "after", shared);
+    }
+    json_object_foreach(pa->by_stream, k, e)
+    {
+        if (dep == NULL || (strcmp(k, shared) != 0 && strcmp(k, priv) != 0))
+            json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
+    }
+    if ((*after = dep != NULL))
+        json_array_append_new(push, dep);
+    return push;
 }
 
 struct pull_acc {
@@ -374,7 +445,7 @@ dbk_sync_pending(dbk_session *s)
 }
 
 static int
-apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
+apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st, struct sync_ctx *x)
 {
     dbk_id sid = {0};
     const char *stext = json_string_value(json_object_get(entry, "stream"));
@@ -400,6 +471,15 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st)
             st->undeliverable += n;
             return rc;
         }
+        /* Refused because the shared stream's push was (README section 12, "after"):
+         * the head waits with it, as the failure of that one says; the records it
+         * carried besides go in the next round, the shared stream left out. */
+        if (err == DBK_E_PREREQUISITE) {
+            x->again = x->dep_records;
+            return DBK_OK;
+        }
+        if (stext != NULL)
+            json_object_set_new(x->refused, stext, json_true()); /* not sent again */
         st->failed_streams++;
         /* Kept: a full disk on the server is not a lost access (see cmd_sync.c). */
         st->server_error = err;
@@ -670,7 +750,7 @@ note_pulled(dbk_session *s, const json_t *asked, const json_t *outcome)
  * asked: the request's pull, to tell the streams the answer left out. */
 static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
-             bool *more)
+             struct sync_ctx *x, bool *more)
 {
     json_t *e, *ended = json_array(), *outcome = json_object();
     size_t i, out = left_out(asked, resp, outcome);
@@ -682,8 +762,10 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
         return rc;
     }
     json_array_foreach(json_object_get(resp, "push"), i, e)
+    {
         if (rc == DBK_OK)
-            rc = apply_push(s, e, st);
+            rc = apply_push(s, e, st, x);
+    }
     json_array_foreach(json_object_get(resp, "pull"), i, e)
     {
         if (rc == DBK_OK)
@@ -737,15 +819,17 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
 /* The heads of this device's writes (T12) signed and the round's outbox read in one
  * transaction: an entry committed between the two would go out counted by no head
  * (the next sync finds nothing of it waiting, and signs none). The private stream's
- * head stays out while records of the shared stream, whose counts it signs, wait
- * (pa->held): it goes in a later round, once the server acknowledged them. */
+ * head, which signs the counts of the shared stream, goes while records of that one
+ * wait only "after" them (pa->attach, push_entries); else it stays out (pa->held) and
+ * goes in a later round, once the server acknowledged them. */
 static int
-outbox_with_heads(dbk_session *s, struct push_acc *pa)
+outbox_with_heads(dbk_session *s, struct push_acc *pa, const struct sync_ctx *x)
 {
     int rc = dbk_unlock(s); /* before the write lock is taken: no prompt while it is held */
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
         (rc = dbk_trust_heads_write(s)) == DBK_OK) {
         dbk_trust_head_held(s, &pa->hold, &pa->holding);
+        pa->attach = pa->holding && x->after_ok;
         if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
             rc = dbk_local_commit(s->L);
     }
@@ -758,23 +842,23 @@ outbox_with_heads(dbk_session *s, struct push_acc *pa)
  * every stream pulled in one POST /v1/sync, the answer applied. *pushed: how many
  * records went; *held: the private stream's head was held back (outbox_with_heads)
  * and may go now, the shared stream's records it counts acknowledged; *more: a stream
- * has more to pull. */
+ * has more to pull; *after: the push named one stream "after" another. */
 static int
-sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bool *held,
-           bool *more)
+round_once(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any, size_t *pushed,
+           bool *held, bool *more, bool *after)
 {
-    struct push_acc pa = {.by_stream = json_object()};
+    struct push_acc pa = {.by_stream = json_object(), .skip = x->refused};
     struct pull_acc pl = {json_array(), s, dbk_local_has_prefix(s->L, END_PREFIX)};
-    json_t *push = json_array(), *body, *resp = NULL, *e;
-    const char *k;
+    json_t *push = NULL, *body, *resp = NULL;
     long status;
     int rc;
 
-    if (!push_any || (rc = outbox_with_heads(s, &pa)) == DBK_OK)
+    x->dep_records = false;
+    if (!push_any || (rc = outbox_with_heads(s, &pa, x)) == DBK_OK)
         rc = dbk_local_streams(s->L, add_pull, &pl);
-    json_object_foreach(pa.by_stream, k, e)
-        json_array_append_new(push, json_pack("{s:s, s:O}", "stream", k, "records", e));
+    push = push_entries(s, &pa, x, after);
     json_decref(pa.by_stream);
+    json_decref(pa.head);
     *pushed = pa.n;
     *held = false;
     body = json_pack("{s:o, s:O, s:i, s:i}", "push", push, "pull", pl.arr, "limit", PULL_LIMIT,
@@ -786,10 +870,11 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
         const char *code =
             json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
         rc = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-        st->server_error = rc;
+        if (!(*after && rc == DBK_E_UNKNOWN_FIELD)) /* sync_round asks again */
+            st->server_error = rc;
     }
     if (rc == DBK_OK)
-        rc = apply_answer(s, pl.arr, resp, st, more);
+        rc = apply_answer(s, pl.arr, resp, st, x, more);
     if (rc == DBK_OK && pa.held) { /* it may go now: nothing of the shared stream waits */
         bool still = true;
         dbk_id h;
@@ -798,6 +883,22 @@ sync_round(dbk_session *s, dbk_sync_stats *st, bool push_any, size_t *pushed, bo
     }
     json_decref(pl.arr);
     json_decref(resp);
+    return rc;
+}
+
+/* round_once, asked again without "after" when the server does not know it
+ * (unknown_field: an older server), and so for the rest of the sync: the private
+ * stream's head then waits for a round of its own, as before "after". */
+static int
+sync_round(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any, size_t *pushed,
+           bool *held, bool *more)
+{
+    bool after = false;
+    int rc = round_once(s, st, x, push_any, pushed, held, more, &after);
+    if (rc == DBK_E_UNKNOWN_FIELD && after) {
+        x->after_ok = false;
+        rc = round_once(s, st, x, push_any, pushed, held, more, &after);
+    }
     return rc;
 }
 
@@ -819,6 +920,43 @@ resend_acts(dbk_session *s, dbk_sync_stats *st)
         st->acts.conflicts = again.conflicts;
         st->acts.error = again.error;
     }
+    return rc;
+}
+
+/* The rounds of a sync: pulled first when a head is to be signed (sync_all), then
+ * pushed and pulled until nothing more waits or comes. *more: the rounds ran out with
+ * more to pull. */
+static int
+sync_rounds(dbk_session *s, dbk_sync_stats *st, bool *more)
+{
+    struct sync_ctx x = {.after_ok = true, .refused = json_object()};
+    int round = 0, rc = DBK_OK;
+    if (dbk_trust_heads_pending(s))
+        for (; round < SYNC_ROUNDS_MAX; round++) {
+            size_t none = 0;
+            bool held = false;
+            *more = false;
+            if ((rc = sync_round(s, st, &x, false, &none, &held, more)) != DBK_OK || !*more ||
+                st->failed_streams > 0)
+                break;
+        }
+    for (; rc == DBK_OK && round < SYNC_ROUNDS_MAX; round++) {
+        size_t pushed = 0;
+        bool held = false;
+        *more = false;
+        x.again = false;
+        /* Each round signs the heads again (outbox_with_heads): an entry written while
+         * an earlier round was on its way goes out in this one, and a head counts it. A
+         * private head goes "after" the shared stream's records it counts, in the same
+         * push (push_entries), or when it cannot, in the next round, once they were
+         * acknowledged; after their push was refused, it waits for the next sync (and
+         * the private records refused with it go in one more round: x.again). */
+        if ((rc = sync_round(s, st, &x, true, &pushed, &held, more)) != DBK_OK)
+            break;
+        if (!*more && !x.again && ((pushed < PUSH_BATCH && !held) || st->failed_streams > 0))
+            break;
+    }
+    json_decref(x.refused);
     return rc;
 }
 
@@ -845,29 +983,7 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
      * another device of the account (or this one, before its profile was restored from a
      * backup) pushed, so a record withheld from a reader afterwards went untold. */
     bool more = false;
-    int round = 0;
-    if (dbk_trust_heads_pending(s))
-        for (; round < SYNC_ROUNDS_MAX; round++) {
-            size_t none = 0;
-            bool held = false;
-            more = false;
-            if ((rc = sync_round(s, st, false, &none, &held, &more)) != DBK_OK || !more ||
-                st->failed_streams > 0)
-                break;
-        }
-    for (; rc == DBK_OK && round < SYNC_ROUNDS_MAX; round++) {
-        size_t pushed = 0;
-        bool held = false;
-        more = false;
-        /* Each round signs the heads again (outbox_with_heads): an entry written while
-         * an earlier round was on its way goes out in this one, and a head counts it. A
-         * private head held back goes in the next round, once the shared stream's push
-         * was acknowledged; after a push refused, it waits for the next sync. */
-        if ((rc = sync_round(s, st, true, &pushed, &held, &more)) != DBK_OK)
-            break;
-        if (!more && ((pushed < PUSH_BATCH && !held) || st->failed_streams > 0))
-            break;
-    }
+    rc = sync_rounds(s, st, &more);
     if (rc == DBK_OK && more)
         st->unpulled++, st->cut_short = true; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)

@@ -248,7 +248,8 @@ bool dbk_trust_heads_pending(dbk_session *s);
 int dbk_trust_heads_write(dbk_session *s);
 /* Whether the private stream's head (*head) must stay out of this push (*hold): it signs
  * the shared stream's counts, so it goes only once the server acknowledged every record
- * of the shared stream written here (none waits to be pushed there). Pushed beside
+ * of the shared stream written here (none waits to be pushed there), or in the same
+ * request as all of them, named "after" them (sync/sync.c push_entries). Pushed beside
  * them, a push of the shared stream refused (the server's quota full, the connection
  * cut between the two) left the account's other devices reading the shared stream
  * against counts the server never held: "withheld", falsely, until the next push. Read

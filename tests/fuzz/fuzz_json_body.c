@@ -402,12 +402,12 @@ static int
 sync_body(json_t *body)
 {
     static const char *const keys[] = {"push", "pull", "limit", "max_bytes", NULL};
-    static const char *const push_keys[] = {"stream", "records", NULL};
+    static const char *const push_keys[] = {"stream", "records", "after", NULL};
     static const char *const pull_keys[] = {"stream", "since", NULL};
     json_t *pushes = json_object_get(body, "push"), *pulls = json_object_get(body, "pull"), *e;
     size_t i, budget = MAX_RECORDS_PER_PUSH;
     int64_t limit, max_bytes, since;
-    dbk_id sid;
+    dbk_id sid, after, pushed[MAX_SYNC_ENTRIES];
     int rc;
 
     if ((rc = only(body, keys)) != DBK_OK)
@@ -422,9 +422,24 @@ sync_body(json_t *body)
     json_array_foreach(pushes, i, e) {
         if (!json_is_object(e))
             return DBK_E_BAD_FIELD;
-        if ((rc = only(e, push_keys)) != DBK_OK || (rc = id(e, "stream", &sid)) != DBK_OK ||
-            (rc = decode_push(json_object_get(e, "records"), &sid, &budget)) != DBK_OK)
+        if ((rc = only(e, push_keys)) != DBK_OK || (rc = id(e, "stream", &sid)) != DBK_OK)
             return rc;
+        for (size_t k = 0; k < i; k++)
+            if (dbk_id_equal(&pushed[k], &sid))
+                return DBK_E_INVALID; /* a stream at most once */
+        pushed[i] = sid;
+        if ((rc = decode_push(json_object_get(e, "records"), &sid, &budget)) != DBK_OK)
+            return rc;
+        /* "after": a stream pushed before this entry (README section 12). */
+        if (json_object_get(e, "after") == NULL)
+            continue;
+        if ((rc = id(e, "after", &after)) != DBK_OK)
+            return rc;
+        size_t k = 0;
+        while (k < i && !dbk_id_equal(&pushed[k], &after))
+            k++;
+        if (k == i)
+            return DBK_E_INVALID;
     }
     json_array_foreach(pulls, i, e) {
         if (!json_is_object(e))

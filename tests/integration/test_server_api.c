@@ -691,6 +691,175 @@ test_sync_many_streams_in_one_round_trip(void **state)
     tc_account_free(&co);
 }
 
+/* How many records a's GET of stream answers (status 200 required). */
+static size_t
+stream_records(dbk_server *s, tc_account *a, const dbk_id *stream)
+{
+    long st;
+    json_t *r =
+        tc_req(s, a, "GET", tc_path("/v1/streams/%s/records?limit=1000", stream), NULL, &st);
+    assert_int_equal(st, 200);
+    size_t n = json_array_size(json_object_get(r, "records"));
+    json_decref(r);
+    return n;
+}
+
+/* A new record of a's private stream, sealed: {"envelope": ...}. */
+static json_t *
+priv_item(tc_account *a)
+{
+    dbk_id rec;
+    dbk_id_random(&rec);
+    return json_pack("{s:o}", "envelope",
+                     tc_envelope(a, &a->priv, 1, a->priv_key, &rec, "{\"v\":1}"));
+}
+
+/* A new record of stream (of owner's shared stream, under owner's key, written by a). */
+static json_t *
+shared_item(tc_account *a, tc_account *owner, const dbk_id *rec, const char *expected)
+{
+    dbk_id id;
+    if (rec == NULL)
+        dbk_id_random(&id);
+    json_t *it = json_pack("{s:o}", "envelope",
+                           tc_envelope(a, &owner->shared, owner->shared_epoch,
+                                       owner->shared_key[owner->shared_epoch], rec ? rec : &id,
+                                       "{\"v\":1}"));
+    if (expected != NULL)
+        json_object_set_new(it, "expected", json_string(expected));
+    return it;
+}
+
+/* One POST /v1/sync by a of push (consumed); the answer, *st its status. */
+static json_t *
+sync_push(dbk_server *s, tc_account *a, json_t *push, long *st)
+{
+    json_t *body = json_pack("{s:o}", "push", push);
+    json_t *r = tc_req(s, a, "POST", "/v1/sync", body, st);
+    json_decref(body);
+    return r;
+}
+
+/* The error code of a sync answer's push entry i, "" when it has none. */
+static const char *
+entry_code(json_t *answer, size_t i)
+{
+    return tc_code(json_array_get(json_object_get(answer, "push"), i));
+}
+
+/*
+ * A push entry of POST /v1/sync that names an earlier one ("after", README section 12)
+ * is stored only if that one was stored whole in the same request: a client's private
+ * stream's head, which signs its shared stream's counts, goes beside the shared
+ * stream's records in one round trip, and never outlives their refusal. Stored ->
+ * stored; refused before writing (forbidden: another account's stream) or inside its
+ * savepoint (stale_revision, rolled back) -> the dependent entry is refused with
+ * prerequisite_failed naming it, nothing of it stored, and so is one after that. Both
+ * parsers (the fast one, "after" last; jansson, "after" first). A request naming a
+ * stream pushed later, itself, none pushed, or a bad id is refused 400 whole.
+ */
+static void
+test_sync_push_after(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl, other;
+    dbk_id rec;
+    json_t *r, *push;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor After");
+    tc_new_client(s, &cl, &co);
+    tc_new_client(s, &other, &co);
+
+    /* stored -> stored, "after" last (fast path) and first (jansson). */
+    dbk_id_random(&rec);
+    push = json_pack("[{s:o, s:[o]}, {s:o, s:[o], s:o}]", "stream", tc_id(&cl.shared), "records",
+                     shared_item(&cl, &cl, &rec, NULL), "stream", tc_id(&cl.priv), "records",
+                     priv_item(&cl), "after", tc_id(&cl.shared));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_code(r, 0), "");
+    assert_string_equal(entry_code(r, 1), "");
+    json_decref(r);
+    push = json_pack("[{s:o, s:[o]}, {s:o, s:o, s:[o]}]", "stream", tc_id(&cl.shared), "records",
+                     shared_item(&cl, &cl, NULL, NULL), "after", tc_id(&cl.shared), "stream",
+                     tc_id(&cl.priv), "records", priv_item(&cl));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_code(r, 1), "");
+    json_decref(r);
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 2);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 2);
+
+    /* refused before writing (another account's stream) -> refused, and the next too */
+    push = json_pack("[{s:o, s:[o]}, {s:o, s:[o], s:o}, {s:o, s:[o], s:o}]", "stream",
+                     tc_id(&other.shared), "records", shared_item(&cl, &other, NULL, NULL),
+                     "stream", tc_id(&cl.priv), "records", priv_item(&cl), "after",
+                     tc_id(&other.shared), "stream", tc_id(&cl.shared), "records",
+                     shared_item(&cl, &cl, NULL, NULL), "after", tc_id(&cl.priv));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_code(r, 0), "forbidden");
+    assert_string_equal(entry_code(r, 1), "prerequisite_failed");
+    assert_string_equal(entry_code(r, 2), "prerequisite_failed");
+    json_t *err = json_object_get(json_array_get(json_object_get(r, "push"), 1), "error");
+    char want[DBK_ID_TEXT_LEN + 1];
+    dbk_id_to_text(&other.shared, want);
+    assert_string_equal(json_string_value(json_object_get(err, "after")), want);
+    json_decref(r);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 2);
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 2);
+
+    /* refused inside its savepoint (a stale expected revision) -> refused; a push that
+     * names nothing stays its own unit */
+    push = json_array();
+    json_t *bad = json_array();
+    json_array_append_new(bad, shared_item(&cl, &cl, NULL, NULL));
+    json_array_append_new(bad, shared_item(&cl, &cl, &rec, "none")); /* stored already */
+    json_array_append_new(push,
+                          json_pack("{s:o, s:o}", "stream", tc_id(&cl.shared), "records", bad));
+    json_array_append_new(push, json_pack("{s:o, s:[o], s:o}", "stream", tc_id(&cl.priv), "records",
+                                          priv_item(&cl), "after", tc_id(&cl.shared)));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_code(r, 0), "stale_revision");
+    assert_string_equal(entry_code(r, 1), "prerequisite_failed");
+    json_decref(r);
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 2);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 2);
+
+    /* 400: after a stream pushed later, itself, one not pushed, a bad id: nothing stored */
+    json_t *bodies[4] = {
+        json_pack("[{s:o, s:[o], s:o}, {s:o, s:[o]}]", "stream", tc_id(&cl.priv), "records",
+                  priv_item(&cl), "after", tc_id(&cl.shared), "stream", tc_id(&cl.shared),
+                  "records", shared_item(&cl, &cl, NULL, NULL)),
+        json_pack("[{s:o, s:[o], s:o}]", "stream", tc_id(&cl.priv), "records", priv_item(&cl),
+                  "after", tc_id(&cl.priv)),
+        json_pack("[{s:o, s:[o], s:o}]", "stream", tc_id(&cl.priv), "records", priv_item(&cl),
+                  "after", tc_id(&other.shared)),
+        json_pack("[{s:o, s:[o]}, {s:o, s:[o], s:s}]", "stream", tc_id(&cl.shared), "records",
+                  shared_item(&cl, &cl, NULL, NULL), "stream", tc_id(&cl.priv), "records",
+                  priv_item(&cl), "after", "not-an-id"),
+    };
+    const char *codes[4] = {"invalid_request", "invalid_request", "invalid_request", "bad_base64"};
+    for (size_t i = 0; i < 4; i++) {
+        r = sync_push(s, &cl, bodies[i], &st);
+        if (st != 400 || strcmp(tc_code(r), codes[i]) != 0)
+            fail_msg("case %zu: %ld %s, not 400 %s", i, st, tc_code(r), codes[i]);
+        json_decref(r);
+    }
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 2);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 2);
+    dbk_report("sync push after another",
+               "POST /v1/sync with a private push naming the shared one (after): stored; "
+               "the earlier refused (forbidden, stale_revision); 4 bad requests",
+               "stored with it: yes; refused with it: prerequisite_failed, nothing stored; "
+               "bad requests: 400 each");
+    tc_account_free(&other);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
 static void edit_store(dbk_server *s, const char *sql);
 
 /* An account's used bytes and the audit rows it is the actor of, read from the store. */
@@ -2929,6 +3098,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_login_retry_after_is_true, start, stop),
         cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
+        cmocka_unit_test_setup_teardown(test_sync_push_after, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_sync_pull_after_push_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_own_read_charged_with_push, start_unlimited,
                                         stop),

@@ -22,6 +22,7 @@
  * In the PostgreSQL pass (integration.pg.trust_faults) the same edits go to the server's
  * database, and the server errors come from a PL/pgSQL trigger function that raises.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include "tc.h"
 
 #include "counselor.h"
@@ -39,6 +40,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/keyctl.h>
@@ -2527,6 +2533,331 @@ test_shared_push_refused_no_false_withheld(void **state)
     assert_int_equal(held, 1);
 }
 
+/* POST /v1/sync requests the server received so far (its /metrics). */
+static long long
+syncs_seen(struct fx *f)
+{
+    char url[128];
+    dbk_http_resp r;
+    long long n = -1;
+    snprintf(url, sizeof url, "%s/metrics", f->srv.base_url);
+    assert_int_equal(dbk_http("GET", url, NULL, NULL, 0, &r), 0);
+    static const char key[] = "\ndaybook_sync_requests_total ";
+    const char *p = r.status == 200 ? strstr(r.body, key) : NULL;
+    if (p != NULL)
+        n = strtoll(p + sizeof key - 1, NULL, 10);
+    dbk_http_resp_free(&r);
+    assert_true(n >= 0);
+    return n;
+}
+
+/* The seq of the client's private stream's head on the server (-1: none): moves when a
+ * new revision of it is stored. */
+static long long
+server_private_head_seq(struct fx *f)
+{
+    char sql[200], hh[33];
+    dbk_session s;
+    dbk_local_stream ls;
+    dbk_id head;
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_local_stream_of(s.L, &s.account, DBK_LOCAL_PRIVATE, &ls), 0);
+    dbk_session_close(&s);
+    dbk_trust_head_id(&ls.id, &head);
+    for (size_t i = 0; i < 16; i++)
+        snprintf(hh + 2 * i, 3, "%02x", head.b[i]);
+    snprintf(sql, sizeof sql, "SELECT seq FROM records WHERE record = x'%s'", hh);
+    return server_int(f, sql);
+}
+
+/*
+ * Issue 20: a sync that pushes shared entries costs one round trip for the push, not
+ * two: the private stream's head, which signs the shared stream's counts, goes in the
+ * same POST /v1/sync as the shared records, named "after" them (README section 12), so
+ * the server stores it only with them. Counted on the server (daybook_sync_requests_total):
+ * the pull before the heads are signed, then one push; before, a third round carried
+ * the head alone. Nothing waits after it, and the account's other device reads no
+ * record as withheld.
+ */
+static void
+test_shared_push_one_round(void **state)
+{
+    struct fx *f = *state;
+    char link[512], home2[4300];
+    int st;
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    cli_ok("sync", NULL, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", "one round trip");
+    long long head0 = server_private_head_seq(f), before = syncs_seen(f);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("sync", NULL, NULL);
+    long long rounds = syncs_seen(f) - before, head1 = server_private_head_seq(f);
+    long long waits = profile_int(f->p.client_home, "SELECT count(*) FROM records WHERE pending");
+    long withheld = withheld_at_sync(home2, &st);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("a sync that pushes a shared entry: its round trips",
+               "the client writes a journal entry and syncs; POST /v1/sync counted by the "
+               "server's /metrics; then its second device syncs",
+               "POST /v1/sync: %lld (the pull before signing, one push with the private head "
+               "after the shared records); private head moved: %s; left unpushed %lld; second "
+               "device exit %d, withheld.records %ld",
+               rounds, head1 > head0 ? "yes" : "no", waits, st, withheld);
+    assert_int_equal(rounds, 2);
+    assert_true(head1 > head0);
+    assert_int_equal(waits, 0);
+    assert_int_equal(st, 0);
+    assert_int_equal(withheld, 0);
+}
+
+/*
+ * The shared stream's push refused (quota) in the round that sent the private stream's
+ * entries and head "after" it: the server refuses the private push with it
+ * (prerequisite_failed). The head waits, as before "after"; the private entry written
+ * beside goes in one more round of the same sync, the shared stream left out. So the
+ * private entry is on the server after the refused sync, only the head and the shared
+ * stream's records wait, and the second device reads nothing withheld.
+ */
+static void
+test_shared_push_refused_private_entry_goes(void **state)
+{
+    struct fx *f = *state;
+    static const char *const quota[] = {"--quota-mb", "1", NULL};
+    char link[512], home2[4300], hc[33], sql[400], text[24001];
+    int st_second;
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    cli_ok("sync", NULL, NULL);
+    uint32_t x = 88172645u;
+    for (size_t i = 0; i + 1 < sizeof text; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        text[i] = (char)('a' + x % 26);
+    }
+    text[sizeof text - 1] = '\0';
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", text);
+    tc_ok(tc_cli("journal", "-m", "a private line", "--private", NULL), "journal --private");
+    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = %d WHERE id = x'%s';",
+             1024 * 1024 - 8 * 1024, hex_of(f->p.client_id, hc));
+    turn_server_with(f, sql, quota);
+    long long before = syncs_seen(f);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    int st_client = r.status;
+    bool said = strstr(r.err, "storage quota on the server is used up") != NULL;
+    dbk_run_result_free(&r);
+    long long rounds = syncs_seen(f) - before;
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM records WHERE pending AND stream IN "
+             "(SELECT id FROM streams WHERE kind = %d)",
+             DBK_LOCAL_PRIVATE);
+    long long priv_waits = profile_int(f->p.client_home, sql);
+    long withheld = withheld_at_sync(home2, &st_second);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("shared push refused, private entry and head sent after it",
+               "the client's account 8 KiB short of its quota; it writes a 24 kB shared "
+               "entry and a private one and syncs; its second device syncs",
+               "client exit %d%s; POST /v1/sync %lld; private records left waiting %lld (the "
+               "head alone); second device exit %d, withheld.records %ld",
+               st_client, said ? " (the full quota said)" : "", rounds, priv_waits, st_second,
+               withheld);
+    assert_int_not_equal(st_client, 0);
+    assert_true(said);
+    assert_int_equal(rounds, 3); /* the pull, the push refused, the private entry alone */
+    assert_int_equal(priv_waits, 1);
+    assert_int_equal(st_second, 0);
+    assert_int_equal(withheld, 0);
+}
+
+/* ---- a server from before "after" ---- */
+
+/* Passes every request to the real server and its answer back, one a connection, but
+ * answers a POST /v1/sync whose body has "after" 400 unknown_field, as a daybookd from
+ * before README section 12's "after" does. Counts both kinds. */
+struct old_server {
+    int fd, port, target;
+    volatile bool stop;
+    int refused, relayed_syncs;
+    pthread_t th;
+};
+
+/* An HTTP message from fd to the end of its body (Content-Length), pre (n bytes)
+ * already read. Malloc'd, NUL-terminated; *len its bytes, *body where the body begins. */
+static char *
+http_message(int fd, const char *pre, size_t n, size_t *len, size_t *body)
+{
+    size_t cap = n + 65536, want = 0;
+    char *m = malloc(cap + 1), *e;
+    ssize_t r;
+    memcpy(m, pre, n);
+    m[n] = '\0';
+    *body = 0;
+    for (;;) {
+        if (*body == 0 && (e = strstr(m, "\r\n\r\n")) != NULL) {
+            const char *cl = strcasestr(m, "content-length:");
+            *body = (size_t)(e + 4 - m);
+            want = cl != NULL && cl < e ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+        }
+        if (*body != 0 && n - *body >= want)
+            break;
+        if (n == cap)
+            m = realloc(m, (cap *= 2) + 1);
+        if ((r = read(fd, m + n, cap - n)) <= 0)
+            break;
+        n += (size_t)r;
+        m[n] = '\0';
+    }
+    *len = n;
+    return m;
+}
+
+/* One request from c: refused or relayed (old_server). */
+static void
+old_server_one(struct old_server *o, int c)
+{
+    static const char unknown[] = "{\"error\":{\"code\":\"unknown_field\",\"message\":\"x\"}}";
+    size_t len, at, rlen, rat;
+    char *q = http_message(c, "", 0, &len, &at), *a = NULL, head[256];
+    bool sync = strncmp(q, "POST /v1/sync ", 14) == 0;
+    if (sync && strstr(q + at, "\"after\"") != NULL) {
+        o->refused++;
+        int n = snprintf(head, sizeof head,
+                         "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                         strlen(unknown), unknown);
+        if (write(c, head, (size_t)n) != n)
+            o->refused += 1000; /* the test sees it */
+        free(q);
+        return;
+    }
+    o->relayed_syncs += sync;
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)o->target),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        write(s, q, len) == (ssize_t)len) {
+        a = http_message(s, "", 0, &rlen, &rat);
+        /* The answer as it came, but the connection closed after it. */
+        char *ka = strcasestr(a, "connection: keep-alive");
+        if (ka != NULL && ka < a + rat)
+            memcpy(ka + 12, "close     ", 10);
+        if (write(c, a, rlen) != (ssize_t)rlen)
+            o->refused += 1000;
+    }
+    if (s >= 0)
+        close(s);
+    free(a);
+    free(q);
+}
+
+static void *
+old_server_run(void *arg)
+{
+    struct old_server *o = arg;
+    char buf[4096];
+    while (!o->stop) {
+        struct pollfd pf = {o->fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        int c = accept(o->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        old_server_one(o, c);
+        shutdown(c, SHUT_WR);
+        while (read(c, buf, sizeof buf) > 0) /* until the client closes */
+            ;
+        close(c);
+    }
+    return NULL;
+}
+
+static void
+old_server_start(struct old_server *o, int target)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    o->target = target;
+    assert_true((o->fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(o->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(o->fd, 16), 0);
+    assert_int_equal(getsockname(o->fd, (struct sockaddr *)&a, &len), 0);
+    o->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&o->th, NULL, old_server_run, o), 0);
+}
+
+static void
+old_server_stop(struct old_server *o)
+{
+    o->stop = true;
+    pthread_join(o->th, NULL);
+    close(o->fd);
+}
+
+/*
+ * A server from before "after" answers a push that names it 400 unknown_field (README
+ * section 19). The client then asks the same round again without it, and for the rest
+ * of that sync holds the private head back for a round of its own, as before: the
+ * sync succeeds, nothing waits, the other device reads nothing withheld. The real
+ * server behind counts the rounds it got (3: pull, push, the head), the old one
+ * refused the one that named "after".
+ */
+static void
+test_old_server_without_after(void **state)
+{
+    struct fx *f = *state;
+    struct old_server o = {0};
+    char link[512], home2[4300], sql[300];
+    int st;
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    cli_ok("sync", NULL, NULL);
+    old_server_start(&o, f->srv.port);
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
+             o.port);
+    profile_sql(f, "client", sql);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", "to an older server");
+    long long before = syncs_seen(f), head0 = server_private_head_seq(f);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    int st_client = r.status;
+    dbk_run_result_free(&r);
+    old_server_stop(&o);
+    long long rounds = syncs_seen(f) - before, head1 = server_private_head_seq(f);
+    long long waits = profile_int(f->p.client_home, "SELECT count(*) FROM records WHERE pending");
+    long withheld = withheld_at_sync(home2, &st);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    dbk_report("a server from before \"after\"",
+               "a relay answers POST /v1/sync naming after 400 unknown_field and passes the "
+               "rest to the real server; the client writes a journal entry and syncs",
+               "client exit %d; refused with unknown_field %d, syncs relayed %d, the real "
+               "server counted %lld; private head moved: %s; left unpushed %lld; second device "
+               "exit %d, withheld.records %ld",
+               st_client, o.refused, o.relayed_syncs, rounds, head1 > head0 ? "yes" : "no", waits,
+               st, withheld);
+    assert_int_equal(st_client, 0);
+    assert_int_equal(o.refused, 1);
+    assert_int_equal(o.relayed_syncs, 3);
+    assert_int_equal(rounds, 3);
+    assert_true(head1 > head0);
+    assert_int_equal(waits, 0);
+    assert_int_equal(st, 0);
+    assert_int_equal(withheld, 0);
+}
+
 int
 main(void)
 {
@@ -2565,6 +2896,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_private_stream_withheld_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_push_refused_no_false_withheld, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_shared_push_one_round, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_push_refused_private_entry_goes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_old_server_without_after, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

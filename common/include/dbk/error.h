@@ -53,7 +53,9 @@
     X(E_CLOCK_AHEAD, -39, "clock_ahead", 400,                                                      \
       "A revision's clock is more than a day ahead of the server's; check the device's clock.") \
     X(E_STORE_UNAVAILABLE, -40, "store_unavailable", 503,                                          \
-      "The server's database cannot be reached; nothing was done. Retry shortly.")
+      "The server's database cannot be reached; nothing was done. Retry shortly.")                 \
+    X(E_PREREQUISITE, -41, "prerequisite_failed", 424,                                             \
+      "The push this one names in after was not stored; nothing of this one was.")
 
 enum dbk_err {
 #define DBK_X_ENUM(name, num, code, status, msg) DBK_##name = (num),
