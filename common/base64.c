@@ -1,8 +1,8 @@
 /*
  * Unpadded base64url, strict: every value has exactly one spelling (a signature or
  * id compared as text must not have two forms). libsodium does the constant-time
- * encoding; the constant-time decoder is libsodium's arithmetic inline (below), and
- * the _public pair are table-driven, for public bytes only.
+ * encoding; the constant-time decoder is branch-free arithmetic (ct_group, below),
+ * and the _public pair are table-driven, for public bytes only.
  */
 #include "dbk/base64.h"
 #include "dbk/error.h"
