@@ -1,7 +1,8 @@
 /*
- * Unpadded base64url, strict. libsodium does the encoding; this file adds the
- * checks libsodium leaves to the caller so that every value has exactly one
- * spelling (a signature or id compared as text must not have two forms).
+ * Unpadded base64url, strict: every value has exactly one spelling (a signature or
+ * id compared as text must not have two forms). libsodium does the constant-time
+ * encoding; the constant-time decoder is branch-free arithmetic (ct_group, below),
+ * and the _public pair are table-driven, for public bytes only.
  */
 #include "dbk/base64.h"
 #include "dbk/error.h"
@@ -21,48 +22,131 @@ dbk_b64_encode(char *out, size_t out_size, const unsigned char *bin, size_t len)
     return DBK_OK;
 }
 
+/* Four characters at once, one in each 16-bit lane of a 64-bit word, in constant
+ * time: no branch and no memory address depends on a character. A lane's bit 15 is
+ * set by adding 0x8000 - lo when the character is lo or more, and by taking it from
+ * 0x8000 + hi when it is hi or less (no lane carries or borrows into the next: the
+ * characters are below 256); the alphabet's five ranges give five such masks, each
+ * picks its own offset for the value, and a lane in none of them is outside the
+ * alphabet. Returns the group's 24 bits (c0's value highest), with DBK_CT_BAD set
+ * when any character was outside the alphabet. */
+#define CT_L 0x0001000100010001ULL
+#define CT_H (CT_L << 15)
+#define CT_GE(x, lo) (((x) + CT_L * (0x8000 - (lo))) & CT_H)
+#define CT_LE(x, hi) ((CT_L * (0x8000 + (hi)) - (x)) & CT_H)
+#define CT_FILL(m) (((m) >> 15) * 0xFFFF) /* bit 15 of a lane to all its 16 bits */
+#define DBK_CT_BAD 0x01000000u
+static inline uint32_t
+ct_group(unsigned c0, unsigned c1, unsigned c2, unsigned c3)
+{
+    uint64_t x = (uint64_t)c0 | (uint64_t)c1 << 16 | (uint64_t)c2 << 32 | (uint64_t)c3 << 48;
+    uint64_t up = CT_GE(x, 'A') & CT_LE(x, 'Z'), low = CT_GE(x, 'a') & CT_LE(x, 'z'),
+             dig = CT_GE(x, '0') & CT_LE(x, '9'), dash = CT_GE(x, '-') & CT_LE(x, '-'),
+             us = CT_GE(x, '_') & CT_LE(x, '_');
+    /* Each offset is the value's less 0x100 (a multiple of 64), so no lane goes
+     * below zero; the & keeps a lane's six bits. */
+    uint64_t v = ((CT_FILL(up) & (x + CT_L * (0x100 - 'A'))) |
+                  (CT_FILL(low) & (x + CT_L * (0x100 - 'a' + 26))) |
+                  (CT_FILL(dig) & (x + CT_L * (0x100 - '0' + 52))) | (CT_FILL(dash) & CT_L * 62) |
+                  (CT_FILL(us) & CT_L * 63)) &
+                 CT_L * 0x3F;
+    uint64_t bad = ~(up | low | dig | dash | us) & CT_H;
+    bad |= bad >> 32;
+    bad |= bad >> 16;
+    return (uint32_t)(v & 0x3F) << 18 | (uint32_t)(v >> 16 & 0x3F) << 12 |
+           (uint32_t)(v >> 32 & 0x3F) << 6 | (uint32_t)(v >> 48 & 0x3F) |
+           (uint32_t)(bad & 0x8000) << 9;
+}
+
+/* The last 2 or 3 characters of a text, as a group whose missing ones are 'A' (0). */
+static inline uint32_t
+ct_tail(const unsigned char *t, size_t rest)
+{
+    return ct_group(t[0], t[1], rest == 3 ? t[2] : 'A', 'A');
+}
+
+/* Constant time in the characters (for keys and tokens): every character is decoded
+ * with the same arithmetic, and only the verdict branches. This was a check of the
+ * alphabet then libsodium's sodium_base642bin, about 95 instructions a character
+ * (a bearer token's 43 on every request: 4k instructions on the loop thread); four
+ * characters a step in 16-bit lanes (ct_group), it accepts the same texts and
+ * writes the same bytes (tests/unit test_base64 holds it to libsodium's on ASCII
+ * text and to the table decoder on every byte). */
 int
 dbk_b64_decode(unsigned char *bin, size_t bin_size, size_t *out_len, const char *text, size_t n)
 {
-    const char *end = NULL;
-    size_t len = 0;
+    const unsigned char *t = (const unsigned char *)text;
+    size_t full = n / 4, rest = n % 4, len = full * 3 + (rest ? rest - 1 : 0), o = 0;
+    uint32_t bad = 0;
 
     *out_len = 0;
-    if (n % 4 == 1) /* no unpadded base64 string has this length */
+    if (rest == 1) /* no unpadded base64 string has this length */
         return DBK_E_BAD_BASE64;
-    /* Check the alphabet ourselves: libsodium 1.0.18 reads bytes 0x80-0xFF through a
-     * signed char and decodes them as '_' (found by tests/fuzz/fuzz_base64). */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return DBK_E_BAD_BASE64;
+    if (len > bin_size) {
+        /* The alphabet's error before the size's. */
+        for (size_t i = 0; i < full; i++, t += 4)
+            bad |= ct_group(t[0], t[1], t[2], t[3]);
+        if (rest >= 2)
+            bad |= ct_tail(t, rest);
+        return bad & DBK_CT_BAD ? DBK_E_BAD_BASE64 : DBK_E_TOO_LARGE;
     }
-    if (n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > bin_size)
-        return DBK_E_TOO_LARGE;
-    /* sodium_base642bin rejects non-canonical trailing bits in this variant. */
-    if (sodium_base642bin(bin, bin_size, text, n, NULL, &len, &end, VARIANT) != 0 ||
-        end != text + n)
+    for (size_t i = 0; i < full; i++, t += 4) {
+        uint32_t g = ct_group(t[0], t[1], t[2], t[3]);
+        bad |= g;
+        bin[o++] = (unsigned char)(g >> 16);
+        bin[o++] = (unsigned char)(g >> 8);
+        bin[o++] = (unsigned char)g;
+    }
+    if (rest >= 2) {
+        uint32_t g = ct_tail(t, rest);
+        /* Canonical: the bits past the last whole byte are zero. */
+        bad |= g | (rest == 2 ? (g & 0xFFFF ? DBK_CT_BAD : 0) : (g & 0xFF ? DBK_CT_BAD : 0));
+        bin[o++] = (unsigned char)(g >> 16);
+        if (rest == 3)
+            bin[o++] = (unsigned char)(g >> 8);
+    }
+    if (bad & DBK_CT_BAD) {
+        sodium_memzero(bin, o); /* no part of a rejected secret left behind */
         return DBK_E_BAD_BASE64;
-    *out_len = len;
+    }
+    *out_len = o;
     return DBK_OK;
 }
 
-/* 0..63 for the base64url alphabet, 0xFF for every other byte. */
-static const unsigned char b64url_value[256] = {
-#define X 0xFF
-#define R16 X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X
-    R16, R16,
-    X, X, X, X, X, X, X, X, X, X, X, X, X, 62, X, X,           /* '-' */
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,  /* '0'-'9' */
-    X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,       /* 'A'-'O' */
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, 63, /* 'P'-'Z', '_' */
-    X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* 'a'-'o' */
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X, /* 'p'-'z' */
-    R16, R16, R16, R16, R16, R16, R16, R16,
-#undef R16
-#undef X
-};
+/* The base64url value of the character c, or 0xFF outside the alphabet; a constant
+ * expression, so the tables below are built by the compiler. */
+#define B64V(c)                                                                                    \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                        \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                   \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                   \
+     : (c) == '-'               ? 62                                                               \
+     : (c) == '_'               ? 63                                                               \
+                                : 0xFF)
+/* A character's value already in its place among a group's three bytes, for each of
+ * the group's four positions: OR-ing the four gives the group's bytes, b0 | b1 << 8 |
+ * b2 << 16, and a character outside the alphabet sets bit 24 (B64_BAD), which no
+ * valid character touches. So a group costs four lookups and three ORs, and the
+ * alphabet is checked by OR-ing the groups' words together (issue 20). */
+#define B64_BAD 0x01000000u
+#define B64P0(c) (B64V(c) == 0xFF ? B64_BAD : (uint32_t)B64V(c) << 2)
+#define B64P1(c)                                                                                   \
+    (B64V(c) == 0xFF ? B64_BAD : (uint32_t)B64V(c) >> 4 | ((uint32_t)B64V(c) & 15) << 12)
+#define B64P2(c)                                                                                   \
+    (B64V(c) == 0xFF ? B64_BAD : ((uint32_t)B64V(c) >> 2) << 8 | ((uint32_t)B64V(c) & 3) << 22)
+#define B64P3(c) (B64V(c) == 0xFF ? B64_BAD : (uint32_t)B64V(c) << 16)
+#define B64_4(M, i) M(i), M(i + 1), M(i + 2), M(i + 3)
+#define B64_16(M, i) B64_4(M, i), B64_4(M, i + 4), B64_4(M, i + 8), B64_4(M, i + 12)
+#define B64_64(M, i) B64_16(M, i), B64_16(M, i + 16), B64_16(M, i + 32), B64_16(M, i + 48)
+#define B64_256(M) B64_64(M, 0), B64_64(M, 64), B64_64(M, 128), B64_64(M, 192)
+static const uint32_t b64url_at[4][256] = {
+    {B64_256(B64P0)}, {B64_256(B64P1)}, {B64_256(B64P2)}, {B64_256(B64P3)}};
+
+/* The group of four characters at t, as b64url_at's OR. */
+static inline uint32_t
+b64_group(const unsigned char *t)
+{
+    return b64url_at[0][t[0]] | b64url_at[1][t[1]] | b64url_at[2][t[2]] | b64url_at[3][t[3]];
+}
 
 int
 dbk_b64_decode_public(unsigned char *bin, size_t bin_size, size_t *out_len, const char *text,
@@ -70,7 +154,7 @@ dbk_b64_decode_public(unsigned char *bin, size_t bin_size, size_t *out_len, cons
 {
     const unsigned char *t = (const unsigned char *)text;
     size_t full = n / 4, rest = n % 4, len = full * 3 + (rest ? rest - 1 : 0), o = 0;
-    unsigned char bad = 0;
+    uint32_t bad = 0;
 
     *out_len = 0;
     if (rest == 1)
@@ -78,34 +162,42 @@ dbk_b64_decode_public(unsigned char *bin, size_t bin_size, size_t *out_len, cons
     if (len > bin_size) {
         /* The alphabet's error before the size's, as dbk_b64_decode finds them. */
         for (size_t i = 0; i < n; i++)
-            bad |= b64url_value[t[i]];
-        return bad & 0x80 ? DBK_E_BAD_BASE64 : DBK_E_TOO_LARGE;
+            bad |= b64url_at[0][t[i]];
+        return bad & B64_BAD ? DBK_E_BAD_BASE64 : DBK_E_TOO_LARGE;
     }
-    /* One pass: the alphabet is checked on the values as they are decoded (a byte
-     * outside it has the high bit of its value set), and bin's bytes are only
-     * reported when every character was in it. */
-    for (size_t i = 0; i < full; i++, t += 4) {
-        unsigned char a = b64url_value[t[0]], b = b64url_value[t[1]], c = b64url_value[t[2]],
-                      d = b64url_value[t[3]];
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
-        bad |= a | b | c | d;
-        bin[o++] = (unsigned char)(v >> 16);
-        bin[o++] = (unsigned char)(v >> 8);
-        bin[o++] = (unsigned char)v;
+    /* One pass: the alphabet is checked on the groups as they are decoded, and bin's
+     * bytes are only reported when every character was in it. Two groups a turn,
+     * their six bytes written as one word's first six where bin has room for eight
+     * (the two past them are written again by the next turn, or by the tail). */
+    for (; full >= 2 && len - o >= 8; full -= 2, t += 8, o += 6) {
+        uint32_t g = b64_group(t), h = b64_group(t + 4);
+        uint64_t w = (uint64_t)g | (uint64_t)h << 24;
+        bad |= g | h;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(bin + o, &w, 8); /* w's bytes are in memory order: one store */
+#else
+        for (int k = 0; k < 8; k++)
+            bin[o + (size_t)k] = (unsigned char)(w >> (8 * k));
+#endif
+    }
+    for (; full > 0; full--, t += 4) {
+        uint32_t g = b64_group(t);
+        bad |= g;
+        bin[o++] = (unsigned char)g;
+        bin[o++] = (unsigned char)(g >> 8);
+        bin[o++] = (unsigned char)(g >> 16);
     }
     if (rest >= 2) {
-        unsigned char a = b64url_value[t[0]], b = b64url_value[t[1]],
-                      c = rest == 3 ? b64url_value[t[2]] : 0;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
-        bad |= a | b | c;
+        uint32_t g = b64url_at[0][t[0]] | b64url_at[1][t[1]] | (rest == 3 ? b64url_at[2][t[2]] : 0);
+        bad |= g;
         /* Canonical: the bits past the last whole byte are zero. */
-        if ((bad & 0x80) || (rest == 2 && (v & 0xFFFF)) || (rest == 3 && (v & 0xFF)))
+        if ((bad & B64_BAD) || (rest == 2 && (g & 0xFF00)) || (rest == 3 && (g & 0xFF0000)))
             return DBK_E_BAD_BASE64;
-        bin[o++] = (unsigned char)(v >> 16);
+        bin[o++] = (unsigned char)g;
         if (rest == 3)
-            bin[o++] = (unsigned char)(v >> 8);
+            bin[o++] = (unsigned char)(g >> 8);
     }
-    if (bad & 0x80)
+    if (bad & B64_BAD)
         return DBK_E_BAD_BASE64;
     *out_len = o;
     return DBK_OK;

@@ -110,11 +110,25 @@ push_unit_clear(struct push_unit *u)
 {
     for (size_t i = 0; i < u->n; i++)
         free(u->envs[i]);
-    free(u->envs);
-    free(u->items);
-    free(u->pre_pk);
-    free(u->pre_tried);
-    free(u->pre_ok);
+    free(u->items); /* the block of all five arrays (unit_arrays) */
+}
+
+/* u's five arrays of n, zeroed, in one allocation that u->items starts (a push of one
+ * record made five before; the order keeps each array aligned). */
+static bool
+unit_arrays(struct push_unit *u, size_t n)
+{
+    size_t each = sizeof *u->items + sizeof *u->envs + sizeof *u->pre_pk + sizeof *u->pre_tried +
+                  sizeof *u->pre_ok;
+    unsigned char *m = calloc(n, each);
+    if (m == NULL)
+        return false;
+    u->items = (dbk_push_item *)m;
+    u->envs = (unsigned char **)(m + n * sizeof *u->items);
+    u->pre_pk = (unsigned char(*)[32])((unsigned char *)(u->envs + n));
+    u->pre_tried = (bool *)(u->pre_pk + n);
+    u->pre_ok = u->pre_tried + n;
+    return true;
 }
 
 static void
@@ -145,13 +159,7 @@ decode_push(json_t *records, const dbk_id *stream, struct push_unit *u, size_t *
         return DBK_E_TOO_MANY_RECORDS;
     *budget -= n;
     u->stream = *stream;
-    u->items = calloc(n, sizeof *u->items);
-    u->envs = calloc(n, sizeof *u->envs);
-    u->pre_pk = calloc(n, sizeof *u->pre_pk);
-    u->pre_tried = calloc(n, sizeof *u->pre_tried);
-    u->pre_ok = calloc(n, sizeof *u->pre_ok);
-    if (u->items == NULL || u->envs == NULL || u->pre_pk == NULL || u->pre_tried == NULL ||
-        u->pre_ok == NULL)
+    if (!unit_arrays(u, n))
         return DBK_E_NOMEM;
     json_array_foreach(records, i, it) {
         dbk_push_item *p = &u->items[i];
@@ -200,8 +208,8 @@ struct span {
 static bool
 fast_records(dbk_fj *x, const dbk_id *stream, struct push_unit *u, size_t *budget)
 {
-    struct span *sp = NULL;
-    size_t n = 0, cap = 0;
+    struct span local[16], *sp = local; /* on the heap past 16 items */
+    size_t n = 0, cap = sizeof local / sizeof *local;
     bool ok = false;
 
     if (!dbk_fj_take(x, '[') || dbk_fj_peek(x, ']'))
@@ -210,14 +218,17 @@ fast_records(dbk_fj *x, const dbk_id *stream, struct push_unit *u, size_t *budge
         const char *k, *v;
         size_t kn, vn;
         if (!dbk_fj_take(x, '{') || !dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "envelope") ||
-            !dbk_fj_take(x, ':') || !dbk_fj_str(x, &v, &vn) || !dbk_fj_take(x, '}') ||
+            !dbk_fj_take(x, ':') || !dbk_fj_str_raw(x, &v, &vn) || !dbk_fj_take(x, '}') ||
             n == *budget || vn > DBK_B64_ENCODED_LEN(DBK_ENV_MAX_BYTES))
             goto out;
         if (n == cap) {
-            struct span *m = realloc(sp, (cap = cap ? cap * 2 : 64) * sizeof *sp);
+            struct span *m = realloc(sp == local ? NULL : sp, cap * 2 * sizeof *sp);
             if (m == NULL)
                 goto out;
+            if (sp == local)
+                memcpy(m, local, sizeof local);
             sp = m;
+            cap *= 2;
         }
         sp[n].s = v;
         sp[n++].n = vn;
@@ -225,13 +236,7 @@ fast_records(dbk_fj *x, const dbk_id *stream, struct push_unit *u, size_t *budge
     if (!dbk_fj_take(x, ']'))
         goto out;
     u->stream = *stream;
-    u->items = calloc(n, sizeof *u->items);
-    u->envs = calloc(n, sizeof *u->envs);
-    u->pre_pk = calloc(n, sizeof *u->pre_pk);
-    u->pre_tried = calloc(n, sizeof *u->pre_tried);
-    u->pre_ok = calloc(n, sizeof *u->pre_ok);
-    if (u->items == NULL || u->envs == NULL || u->pre_pk == NULL || u->pre_tried == NULL ||
-        u->pre_ok == NULL)
+    if (!unit_arrays(u, n))
         goto out;
     for (size_t i = 0; i < n; i++) {
         dbk_push_item *p = &u->items[i];
@@ -249,7 +254,8 @@ fast_records(dbk_fj *x, const dbk_id *stream, struct push_unit *u, size_t *budge
     *budget -= n;
     ok = true;
 out:
-    free(sp);
+    if (sp != local)
+        free(sp);
     return ok;
 }
 
@@ -442,15 +448,17 @@ ctx_reset(struct records_ctx *c)
 static int
 verify_envelope(const dbk_push_item *it, const unsigned char pk[32])
 {
-    unsigned char *in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + it->len);
+    unsigned char local[1024], *in = local; /* a typical envelope's, without malloc */
     size_t n;
     int rc;
 
-    if (in == NULL)
+    if (DBK_ENV_SIG_DOMAIN_BYTES + it->len > sizeof local &&
+        (in = malloc(DBK_ENV_SIG_DOMAIN_BYTES + it->len)) == NULL)
         return DBK_E_NOMEM;
     n = dbk_envelope_signing_input(it->env, it->len, in);
     rc = crypto_sign_verify_detached(it->env + it->len - crypto_sign_BYTES, in, n, pk);
-    free(in);
+    if (in != local)
+        free(in);
     return rc == 0 ? 0 : -1;
 }
 

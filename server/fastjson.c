@@ -67,6 +67,18 @@ dbk_fj_str(dbk_fj *x, const char **s, size_t *n)
 }
 
 bool
+dbk_fj_str_raw(dbk_fj *x, const char **s, size_t *n)
+{
+    const char *q;
+    if (!dbk_fj_take(x, '"') || (q = memchr(x->p, '"', (size_t)(x->end - x->p))) == NULL)
+        return false;
+    *s = x->p;
+    *n = (size_t)(q - x->p);
+    x->p = q + 1;
+    return true;
+}
+
+bool
 dbk_fj_uint(dbk_fj *x, int64_t *v)
 {
     int64_t r = 0;

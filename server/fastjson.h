@@ -24,6 +24,13 @@ bool dbk_fj_take(dbk_fj *x, char c);
 bool dbk_fj_peek(dbk_fj *x, char c);
 /* A string of the narrow kind: *s points into the body, *n its length. */
 bool dbk_fj_str(dbk_fj *x, const char **s, size_t *n);
+/* The characters up to the next quote, unchecked (libc's memchr, many bytes a step):
+ * only for a value the caller then checks byte by byte against a set that has no
+ * quote, backslash, control or non-ASCII byte (an envelope's base64url, which the
+ * decoder checks), so that whatever passes is a string dbk_fj_str would have taken
+ * whole. An escaped quote ends the span early with its backslash inside the span,
+ * where it fails the caller's check, and the body goes to jansson. */
+bool dbk_fj_str_raw(dbk_fj *x, const char **s, size_t *n);
 /* A non-negative integer without sign, fraction or exponent. */
 bool dbk_fj_uint(dbk_fj *x, int64_t *v);
 /* Only whitespace left. */

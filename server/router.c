@@ -93,11 +93,18 @@ dbk_router_dispatch(dbk_http_request *req)
 const dbk_route *
 dbk_router_find(const dbk_http_request *req)
 {
+    /* The methods' first bytes, then the path, then the methods whole: the same
+     * routes pass as with the two strcmp first, but most routes are left after one
+     * byte's compare (2.4k instructions a request, /v1/sync being 25th of 27:
+     * callgrind, issue 20). HEAD is served by GET's routes. */
+    char m0 = req->method[0];
     for (size_t i = 0; i < dbk_routes_count; i++) {
         const dbk_route *r = &dbk_routes[i];
-        bool head_ok = strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
-        if ((strcmp(r->method, req->method) == 0 || head_ok) &&
-            match(r->pattern, req->path, NULL, false))
+        if (r->method[0] != m0 && !(m0 == 'H' && r->method[0] == 'G'))
+            continue;
+        if (match(r->pattern, req->path, NULL, false) &&
+            (strcmp(r->method, req->method) == 0 ||
+             (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0)))
             return r;
     }
     return NULL;

@@ -1,8 +1,9 @@
 /*
  * base64url without padding (RFC 4648 §5), the only text encoding of binary data
- * on Daybook's wire. A thin layer over libsodium's sodium_bin2base64 and
- * sodium_base642bin with the variant fixed, so every caller agrees, and with a
- * strict decoder: padding, whitespace and non-canonical trailing bits are errors.
+ * on Daybook's wire. Encoding is libsodium's sodium_bin2base64 with the variant
+ * fixed, so every caller agrees; decoding is strict: padding, whitespace and
+ * non-canonical trailing bits are errors. dbk_b64_encode and dbk_b64_decode run in
+ * time independent of the bytes (keys, tokens); the _public pair do not.
  */
 #ifndef DBK_BASE64_H
 #define DBK_BASE64_H
