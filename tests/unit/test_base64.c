@@ -150,8 +150,8 @@ test_public_decoder_agrees(void **state)
     }
 }
 
-/* The constant-time decoder against libsodium's sodium_base642bin, the decoder it
- * replaced, on ASCII text (libsodium 1.0.18 misreads bytes 0x80-0xFF): valid text of
+/* The constant-time decoder against libsodium's sodium_base642bin alone, the decoder
+ * it wraps, on ASCII text (libsodium 1.0.18 misreads bytes 0x80-0xFF): valid text of
  * every length up to 64 bytes, with one byte from a mixed pool or a trailing bit set;
  * the same verdict and the same bytes. On a rejected text nothing is left in bin. */
 static void
