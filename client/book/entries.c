@@ -7,7 +7,10 @@
 
 #include "dbk/error.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -189,6 +192,99 @@ open_revision(dbk_session *s, const dbk_local_record *r)
         return NULL;
     }
     return doc;
+}
+
+/* One revision of dbk_eu_open_records: its keys (looked up first), then what opening
+ * gave. */
+struct open_job {
+    const dbk_local_record *r;
+    unsigned char pk[32], key[32];
+    bool keyed;
+    json_t *doc;
+};
+
+struct open_batch {
+    struct open_job *v;
+    size_t n;
+    atomic_size_t next;
+};
+
+/* A worker: takes the batch's next revision until none is left, and opens it as
+ * open_revision does (dbk_envelope_open checks its signature). Jansson is safe on
+ * separate values from several threads (no allocator of ours is set; its hash seed is
+ * set by the sync's answer, parsed before). */
+static void *
+open_worker(void *arg)
+{
+    struct open_batch *b = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&b->next, 1)) < b->n) {
+        struct open_job *j = &b->v[i];
+        const dbk_envelope_hdr *h = &j->r->hdr;
+        dbk_envelope_expect x = {&h->stream, &h->record, h->epoch, &h->author, j->pk};
+        unsigned char *plain;
+        size_t plen;
+        if (!j->keyed ||
+            dbk_envelope_open(j->r->env, j->r->len, &x, j->key, &plain, &plen) != DBK_OK)
+            continue;
+        j->doc = json_loadb((const char *)plain, plen, 0, NULL);
+        dbk_plaintext_free(plain, plen);
+        if (!json_is_object(j->doc)) {
+            json_decref(j->doc);
+            j->doc = NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The author's key and the stream's key of each revision, on the caller's thread (they
+ * read the store); a run of revisions of one author and stream looks them up once. */
+static void
+open_keys(dbk_session *s, struct open_job *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const dbk_envelope_hdr *h = &v[i].r->hdr, *p = i > 0 ? &v[i - 1].r->hdr : NULL;
+        if (p != NULL && v[i - 1].keyed && dbk_id_equal(&p->author, &h->author) &&
+            dbk_id_equal(&p->stream, &h->stream) && p->epoch == h->epoch) {
+            memcpy(v[i].pk, v[i - 1].pk, 32);
+            memcpy(v[i].key, v[i - 1].key, 32);
+            v[i].keyed = true;
+            continue;
+        }
+        v[i].keyed = s->keys != NULL && dbk_trust_sign_pk(s, &h->author, v[i].pk) == DBK_OK &&
+                     dbk_stream_key(s, &h->stream, h->epoch, v[i].key) == DBK_OK;
+    }
+}
+
+void
+dbk_eu_open_records(dbk_session *s, const dbk_local_record *r, size_t n, json_t **docs)
+{
+    struct open_job *v = calloc(n ? n : 1, sizeof *v);
+    struct open_batch b = {v, n, 0};
+    pthread_t t[DBK_EU_OPEN_THREADS - 1];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = 0, want = cores > 1 ? (size_t)cores : 1;
+
+    if (v == NULL) { /* one by one, as before */
+        for (size_t i = 0; i < n; i++)
+            docs[i] = dbk_eu_open_record(s, &r[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i].r = &r[i];
+    open_keys(s, v, n);
+    if (want > DBK_EU_OPEN_THREADS)
+        want = DBK_EU_OPEN_THREADS;
+    /* A thread for every 16 revisions at most: a small batch is not worth one. */
+    while (nt + 1 < want && (nt + 1) * 16 < n && pthread_create(&t[nt], NULL, open_worker, &b) == 0)
+        nt++;
+    open_worker(&b);
+    for (size_t i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < n; i++)
+        docs[i] = v[i].doc;
+    sodium_memzero(v, n * sizeof *v);
+    free(v);
 }
 
 struct rev_ctx {

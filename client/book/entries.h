@@ -55,7 +55,12 @@ int dbk_eu_merge(dbk_eu_list *into, const dbk_eu_list *from);
 /* One stored revision opened (verified, decrypted, parsed) as the list's entries are;
  * NULL when it does not open. A new reference. */
 json_t *dbk_eu_open_record(dbk_session *s, const dbk_local_record *r);
-
+/* n stored revisions opened as dbk_eu_open_record opens each: docs[i] is its
+ * document or NULL when it does not open, checked exactly as one by one. The
+ * signature checks and decryption run on up to DBK_EU_OPEN_THREADS threads (a cold
+ * sync's summaries open tens of thousands); keys are looked up on the caller's. */
+#define DBK_EU_OPEN_THREADS 4
+void dbk_eu_open_records(dbk_session *s, const dbk_local_record *r, size_t n, json_t **docs);
 
 /* ---- revisions ---- */
 

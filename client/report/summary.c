@@ -622,30 +622,59 @@ out:
 
 /* ---- bringing one stream's summary up to date ---- */
 
+/* Revisions are opened a batch at a time, on every core (dbk_eu_open_records), then
+ * applied in the store's order: this many at most, copied out of the store's rows. */
+#define OPEN_BATCH 256
+
 struct apply {
     struct ctx *c;
     dbk_sum *sum, *docs; /* the ones brought up to date (NULL: this one is) */
     int64_t seen, dseen; /* revisions after each one's mark */
     int rc;
+    dbk_local_record q[OPEN_BATCH];      /* waiting to be opened; q[i].env their copies */
+    bool qs[OPEN_BATCH], qd[OPEN_BATCH]; /* into the summary, into the documents */
+    size_t nq;
 };
 
-/* One revision: opened once, into the summary and the documents that do not hold it
- * yet (its rowid is past their mark). */
+/* The waiting revisions opened together, each into the summary and the documents that
+ * do not hold it yet, in the order the store gave them. */
+static void
+flush_opened(struct apply *a)
+{
+    json_t *docs[OPEN_BATCH];
+    dbk_eu_open_records(a->c->s, a->q, a->nq, docs);
+    for (size_t i = 0; i < a->nq; i++) {
+        if (a->qs[i] && a->rc == DBK_OK)
+            a->rc = summarise(a->c, a->sum, &a->q[i], docs[i]);
+        if (a->qd[i] && a->rc == DBK_OK)
+            a->rc = keep_opened(a->docs, &a->q[i], docs[i]);
+        json_decref(docs[i]);
+        free((void *)a->q[i].env);
+    }
+    a->nq = 0;
+}
+
+/* One revision: queued to be opened once, for the summary and the documents that do
+ * not hold it yet (its rowid is past their mark). */
 static void
 on_rec(const dbk_local_record *r, void *arg)
 {
     struct apply *a = arg;
     bool s = a->sum != NULL && r->rowid > a->sum->max_rowid,
          d = a->docs != NULL && r->rowid > a->docs->max_rowid;
+    unsigned char *env;
     a->seen += s, a->dseen += d;
     if (a->rc != DBK_OK || !r->current || (!s && !d))
         return;
-    json_t *doc = dbk_eu_open_record(a->c->s, r);
-    if (s)
-        a->rc = summarise(a->c, a->sum, r, doc);
-    if (d && a->rc == DBK_OK)
-        a->rc = keep_opened(a->docs, r, doc);
-    json_decref(doc);
+    if ((env = malloc(r->len ? r->len : 1)) == NULL) {
+        a->rc = DBK_E_NOMEM;
+        return;
+    }
+    memcpy(env, r->env, r->len);
+    a->q[a->nq] = *r, a->q[a->nq].env = env;
+    a->qs[a->nq] = s, a->qd[a->nq++] = d;
+    if (a->nq == OPEN_BATCH)
+        flush_opened(a);
 }
 
 static void
@@ -663,6 +692,7 @@ rebuild(struct ctx *c, const dbk_local_stream *st, struct apply *a, int64_t rows
     reset(a->docs);
     a->rc = DBK_OK;
     rc = dbk_local_records_of(c->s->L, &st->id, on_rec, a);
+    flush_opened(a);
     if (a->sum != NULL)
         a->sum->rows = rows, a->sum->max_rowid = max_rowid;
     if (a->docs != NULL)
@@ -696,6 +726,7 @@ apply_after(struct ctx *c, const dbk_local_stream *st, struct apply *a, int64_t 
         from = a->docs->max_rowid;
     *ok = false;
     rc = dbk_local_records_after(c->s->L, &st->id, from, on_rec, a);
+    flush_opened(a);
     if (rc != DBK_OK || a->rc != DBK_OK)
         return rc != DBK_OK ? rc : a->rc;
     *ok = (a->sum == NULL || (a->sum->rows + a->seen == rows && a->sum->nbad == 0)) &&
@@ -720,7 +751,7 @@ bring_up_to_date(struct ctx *c, const dbk_local_stream *st, dbk_sum *sum, dbk_su
     int64_t rows, max_rowid;
     int rc;
     bool have = load_sealed(c, st, sum, false), dhave = docs && load_sealed(c, st, docs, true);
-    struct apply a = {c, NULL, NULL, 0, 0, DBK_OK};
+    struct apply a = {.c = c, .rc = DBK_OK};
 
     *changed = *dchanged = false;
     sum->stream = st->id, sum->owner = st->owner;

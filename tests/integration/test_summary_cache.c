@@ -1113,6 +1113,72 @@ test_stream_dropped_with_its_unpulled_mark(void **state)
     assert_false(any);
 }
 
+/* Flips the last bit of every stored envelope of the client's streams: none verifies. */
+static void
+spoil_client_envelopes(struct fx *f)
+{
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *s, *u;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT rowid, envelope FROM records WHERE stream IN"
+                                        " (SELECT stream FROM " CLIENT_SUMMARIES ")",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE records SET envelope = ?2 WHERE rowid = ?1", -1, &u, NULL),
+        SQLITE_OK);
+    exec(db, "BEGIN");
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(s, 1);
+        unsigned char *b = malloc((size_t)len);
+        memcpy(b, sqlite3_column_blob(s, 1), (size_t)len);
+        b[len - 1] ^= 1;
+        sqlite3_bind_int64(u, 1, sqlite3_column_int64(s, 0));
+        sqlite3_bind_blob(u, 2, b, len, free);
+        assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+        sqlite3_reset(u);
+        n++;
+    }
+    exec(db, "DELETE FROM summaries");
+    exec(db, "COMMIT");
+    sqlite3_finalize(s);
+    sqlite3_finalize(u);
+    sqlite3_close(db);
+    assert_true(n > 40);
+}
+
+/* (k) The summaries open revisions in batches on several threads: a revision whose
+ * signature does not verify is refused there as one by one (more than a thread's
+ * share of 16 here, so the workers run), and the cache rebuilt from them says what
+ * the reader without it says: no risk, no use. */
+static void
+test_unverified_revisions_are_refused_in_batches(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+
+    as(f->p.client_home);
+    for (int i = 0; i < 40; i++)
+        tc_ok(tc_cli("craving", "--intensity", "3", "--outcome", "resisted", NULL), "craving");
+    lapse_and_risk(f);
+    same_as_without_cache(f, &cl, &rev);
+    assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 1);
+    json_decref(cl);
+    json_decref(rev);
+
+    spoil_client_envelopes(f);
+    as(f->p.counselor_home);
+    same_as_without_cache(f, &cl, &rev); /* its clients rebuild the summaries */
+    char *hex = cache_hex(f);
+    assert_non_null(hex);
+    free(hex);
+    assert_int_equal(json_integer_value(json_object_get(row(cl), "risk")), 0);
+    assert_false(has_flag(row(cl), "USE REPORTED"));
+    json_decref(cl);
+    json_decref(rev);
+}
+
 int
 main(void)
 {
@@ -1131,6 +1197,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_older_client_profile_loses_the_counselors_tables,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unverified_revisions_are_refused_in_batches, setup,
+                                        teardown),
     };
     if (dbk_init() != 0)
         return 1;
