@@ -9,6 +9,8 @@
 #include "tc.h"
 
 #include "dbk/base64.h"
+#include "dbk/envelope.h"
+#include "dbk/error.h"
 #include "dbk/init.h"
 #include <sqlite3.h>
 
@@ -856,6 +858,243 @@ test_sync_push_after(void **state)
                "stored with it: yes; refused with it: prerequisite_failed, nothing stored; "
                "bad requests: 400 each");
     tc_account_free(&other);
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
+/* The results of a sync answer's push entry i, joined "stored,duplicate,..." into buf. */
+static const char *
+entry_results(json_t *answer, size_t i, char *buf, size_t cap)
+{
+    json_t *res = json_object_get(json_array_get(json_object_get(answer, "push"), i), "results");
+    json_t *e;
+    size_t k;
+    buf[0] = '\0';
+    json_array_foreach(res, k, e)
+    {
+        const char *v = json_string_value(json_object_get(e, "result"));
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", k ? "," : "", v ? v : "?");
+    }
+    return buf;
+}
+
+/*
+ * "after" whose earlier push was stored whole only in part by new rows (README
+ * section 12: every item stored, duplicate or superseded is whole): a shared push
+ * sent again (every item a duplicate), and one with a duplicate beside a new record,
+ * each let the private entry naming it be stored; the private entry's own duplicate
+ * too. A shared push refused before its savepoint (a revision's clock two days ahead,
+ * clock_ahead) refuses the private one, nothing of it stored, on both parsers' shapes.
+ * Long: four requests in order against one account, each the setup of the next.
+ */
+static void
+test_sync_push_after_duplicates(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    dbk_id rec;
+    json_t *r, *push, *dup, *pdup;
+    char got[128];
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor After Dup");
+    tc_new_client(s, &cl, &co);
+    dbk_id_random(&rec);
+    dup = shared_item(&cl, &cl, &rec, NULL);
+    pdup = priv_item(&cl);
+    push = json_pack("[{s:o, s:[O]}, {s:o, s:[O], s:o}]", "stream", tc_id(&cl.shared), "records",
+                     dup, "stream", tc_id(&cl.priv), "records", pdup, "after", tc_id(&cl.shared));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_results(r, 0, got, sizeof got), "stored");
+    assert_string_equal(entry_results(r, 1, got, sizeof got), "stored");
+    json_decref(r);
+
+    /* all duplicates -> the dependent (itself a duplicate and a new one) stored */
+    push = json_pack("[{s:o, s:[O]}, {s:o, s:[O, o], s:o}]", "stream", tc_id(&cl.shared), "records",
+                     dup, "stream", tc_id(&cl.priv), "records", pdup, priv_item(&cl), "after",
+                     tc_id(&cl.shared));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_results(r, 0, got, sizeof got), "duplicate");
+    assert_string_equal(entry_results(r, 1, got, sizeof got), "duplicate,stored");
+    json_decref(r);
+
+    /* a duplicate beside a new record ("after" first: the jansson path) */
+    push = json_pack("[{s:o, s:[O, o]}, {s:o, s:o, s:[o]}]", "stream", tc_id(&cl.shared), "records",
+                     dup, shared_item(&cl, &cl, NULL, NULL), "after", tc_id(&cl.shared), "stream",
+                     tc_id(&cl.priv), "records", priv_item(&cl));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_results(r, 0, got, sizeof got), "duplicate,stored");
+    assert_string_equal(entry_results(r, 1, got, sizeof got), "stored");
+    json_decref(r);
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 2);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 3);
+
+    /* the shared push refused before writing (clock_ahead) -> refused, nothing stored */
+    dbk_envelope_hdr h = {
+        .stream = cl.shared,
+        .epoch = cl.shared_epoch,
+        .author = cl.id,
+        .rev = {.clock = dbk_hlc_pack(dbk_hlc_wall_ms() + 2 * DBK_HLC_MAX_DRIFT_MS, 0),
+                .device = cl.device}};
+    unsigned char *env;
+    size_t len;
+    char *text = malloc(DBK_B64_ENCODED_LEN(DBK_ENV_MAX_BYTES) + 1);
+    assert_non_null(text);
+    dbk_id_random(&h.record);
+    assert_int_equal(dbk_envelope_seal(&h, cl.shared_key[cl.shared_epoch], cl.keys->sign_sk,
+                                       (const unsigned char *)"{\"v\":1}", 7, NULL, &env, &len),
+                     DBK_OK);
+    (void)dbk_b64_encode(text, DBK_B64_ENCODED_LEN(len) + 1, env, len);
+    free(env);
+    json_t *ahead = json_pack("{s:s}", "envelope", text);
+    free(text);
+    push = json_pack("[{s:o, s:[O, o]}, {s:o, s:[o], s:o}]", "stream", tc_id(&cl.shared), "records",
+                     dup, ahead, "stream", tc_id(&cl.priv), "records", priv_item(&cl), "after",
+                     tc_id(&cl.shared));
+    r = sync_push(s, &cl, push, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(entry_code(r, 0), "clock_ahead");
+    assert_string_equal(entry_code(r, 1), "prerequisite_failed");
+    json_decref(r);
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 2);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 3);
+    json_decref(dup);
+    json_decref(pdup);
+    dbk_report("sync push after a duplicate push",
+               "POST /v1/sync: the shared push all duplicates, then a duplicate and a new "
+               "record, then one with a clock two days ahead; a private push after it each time",
+               "private stored after duplicates: yes (twice); after clock_ahead: "
+               "prerequisite_failed, nothing stored");
+    tc_account_free(&cl);
+    tc_account_free(&co);
+}
+
+/* POST /v1/sync of body as written (not re-serialized), by a; *st the status. */
+static json_t *
+sync_text(dbk_server *s, const tc_account *a, const char *body, size_t len, long *st)
+{
+    char url[512], auth[128];
+    const char *hdrs[2] = {auth, NULL};
+    dbk_http_resp r;
+    json_t *j = NULL;
+    snprintf(url, sizeof url, "%s/v1/sync", s->base_url);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->token);
+    assert_int_equal(dbk_http("POST", url, hdrs, body, len, &r), 0);
+    *st = r.status;
+    if (r.body_len > 0)
+        j = dbk_http_json(&r);
+    dbk_http_resp_free(&r);
+    return j;
+}
+
+/*
+ * The fast parse of a sync's push (dbk_fj_str_raw: the envelope up to the next quote,
+ * checked by the table decoder) against bodies written by hand, "after" in each: an
+ * envelope whose first character is a JSON escape (\u00XX) means what it spells and
+ * is stored with the private entry after it (the jansson path); an escaped quote or
+ * slash inside, the text cut to a length of 1 mod 4, a non-canonical last character,
+ * and a body that ends inside the envelope string are refused 400 whole, nothing
+ * stored. Real server, real sockets. Long: one loop over the six bodies, each written
+ * by hand beside its expected answer.
+ */
+static void
+test_sync_push_raw_envelope(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char sid[DBK_ID_TEXT_LEN + 1], pid[DBK_ID_TEXT_LEN + 1], *body, *env;
+    json_t *r, *it;
+    size_t cap, n, el;
+    long st;
+
+    tc_new_counselor(s, &co, "Counselor Raw");
+    tc_new_client(s, &cl, &co);
+    dbk_id_to_text(&cl.shared, sid);
+    dbk_id_to_text(&cl.priv, pid);
+    static const char *const bad[][2] = {
+        /* {what goes in place of the envelope's first 4 characters, code} */
+        {"\\\"AAA", "bad_base64"}, {"\\/AAA", "bad_base64"}, {"1mod4", "bad_base64"},
+        {"trail", "bad_base64"},   {"cut", "bad_json"},      {"esc", ""},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        /* An envelope whose text ends in a partial group (its length not 0 mod 4), so
+         * that the non-canonical case decodes to the very bytes that were signed. */
+        char pt[4 * DBK_PAD_BLOCK + 32], xs[3 * DBK_PAD_BLOCK + 1];
+        memset(xs, 'x', sizeof xs - 1);
+        xs[sizeof xs - 1] = '\0';
+        env = NULL;
+        for (size_t pad = 0; env == NULL || strlen(env) % 4 == 0; pad += DBK_PAD_BLOCK) {
+            dbk_id rec;
+            free(env);
+            assert_true(pad < sizeof xs); /* padded a block longer: another length mod 3 */
+            dbk_id_random(&rec);
+            snprintf(pt, sizeof pt, "{\"v\":1,\"p\":\"%.*s\"}", (int)pad, xs);
+            it = tc_envelope(&cl, &cl.shared, cl.shared_epoch, cl.shared_key[cl.shared_epoch], &rec,
+                             pt);
+            env = strdup(json_string_value(it));
+            json_decref(it);
+        }
+        el = strlen(env);
+        json_t *pit = priv_item(&cl);
+        const char *penv = json_string_value(json_object_get(pit, "envelope"));
+        cap = 2 * el + strlen(penv) + 512;
+        body = malloc(cap);
+        assert_non_null(body);
+        const char *code = bad[c][1];
+        if (strcmp(bad[c][0], "esc") == 0) {
+            n = (size_t)snprintf(
+                body, cap,
+                "{\"push\":[{\"stream\":\"%s\",\"records\":[{\"envelope\":"
+                "\"\\u00%02x%s\"}]},{\"stream\":\"%s\",\"records\":[{\"envelope\":\"%s\"}],"
+                "\"after\":\"%s\"}]}",
+                sid, (unsigned char)env[0], env + 1, pid, penv, sid);
+        } else if (strcmp(bad[c][0], "cut") == 0) {
+            n = (size_t)snprintf(body, cap,
+                                 "{\"push\":[{\"stream\":\"%s\",\"records\":[{\"envelope\":"
+                                 "\"%s",
+                                 sid, env);
+        } else {
+            if (strcmp(bad[c][0], "1mod4") == 0) {
+                el -= (el % 4 + 3) % 4; /* down to 1 mod 4 */
+                env[el] = '\0';
+            } else if (strcmp(bad[c][0], "trail") == 0) {
+                /* the last character's unused low bits set: the same bytes, spelled
+                 * otherwise (a canonical last character never has value 1) */
+                env[el - 1] = (char)(env[el - 1] + 1);
+            } else {
+                memcpy(env, bad[c][0], 4);
+                if (bad[c][0][0] == '\\') /* 5 bytes for 4 characters: keep the length */
+                    memmove(env + 5, env + 4, el - 4), memcpy(env, bad[c][0], 5), env[el] = '\0';
+            }
+            n = (size_t)snprintf(body, cap,
+                                 "{\"push\":[{\"stream\":\"%s\",\"records\":[{\"envelope\":"
+                                 "\"%s\"}]},{\"stream\":\"%s\",\"records\":[{\"envelope\":\"%s\"}],"
+                                 "\"after\":\"%s\"}]}",
+                                 sid, env, pid, penv, sid);
+        }
+        assert_true(n < cap);
+        r = sync_text(s, &cl, body, n, &st);
+        if (code[0] == '\0') {
+            if (st != 200 || strcmp(entry_code(r, 0), "") != 0 || strcmp(entry_code(r, 1), "") != 0)
+                fail_msg("escaped first character: %ld %s %s", st, entry_code(r, 0),
+                         entry_code(r, 1));
+        } else if (st != 400 || strcmp(tc_code(r), code) != 0) {
+            fail_msg("case %zu (%s): %ld %s, not 400 %s", c, bad[c][0], st, tc_code(r), code);
+        }
+        json_decref(r);
+        json_decref(pit);
+        free(body);
+        free(env);
+    }
+    assert_int_equal(stream_records(s, &cl, &cl.shared), 1);
+    assert_int_equal(stream_records(s, &cl, &cl.priv), 1);
+    dbk_report("sync push envelope as raw text",
+               "POST /v1/sync bodies by hand: escaped quote, escaped slash, 1 mod 4 chars, "
+               "non-canonical last char, body cut in the string, an escaped first char",
+               "400 bad_base64 x4, 400 bad_json, escaped: stored with its private entry");
     tc_account_free(&cl);
     tc_account_free(&co);
 }
@@ -3099,6 +3338,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_counselor_admin_list_disable_enable, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_many_streams_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_push_after, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_sync_push_after_duplicates, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_sync_push_raw_envelope, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_sync_pull_after_push_in_one_round_trip, start, stop),
         cmocka_unit_test_setup_teardown(test_sync_own_read_charged_with_push, start_unlimited,
                                         stop),
