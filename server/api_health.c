@@ -132,10 +132,10 @@ dbk_api_metrics(dbk_http_request *req)
                  (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000),
                  dbk_http_server_connections(app->http), dbk_worker_pending(app->worker),
                  (unsigned long long)commits, (unsigned long long)commit_failures,
-                 (unsigned long long)jobs,
-                 (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
-                 (unsigned long long)app->requests[5], (long long)app->info.restore_generation,
-                 dbk_store_full(app->store) ? 1 : 0, (unsigned long long)app->heap_trims);
+                 (unsigned long long)jobs, (unsigned long long)app->requests[2],
+                 (unsigned long long)app->requests[4], (unsigned long long)app->requests[5],
+                 (long long)app->info.restore_generation, dbk_store_full(app->store) ? 1 : 0,
+                 (unsigned long long)app->heap_trims);
     if (n > 0 && (size_t)n < sizeof buf && dbk_store_checkpoint_counts(app->store, &ck) == DBK_OK)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
                       "# HELP daybook_wal_checkpoints_total SQLite checkpoints of the write-ahead "

@@ -651,9 +651,9 @@ test_pick_lists_and_errors(void **state)
         const char *pf = getenv("DAYBOOK_PASSPHRASE_FILE");
         char *keep = strdup(pf);
         unsetenv("DAYBOOK_PASSPHRASE_FILE");
-        const char *cmds[][6] = {{"setsid", dbk_bin("DAYBOOK"), "today", NULL},
-                                 {"setsid", dbk_bin("DAYBOOK"), "craving", "--intensity", "3",
-                                  NULL}};
+        const char *cmds[][6] = {
+            {"setsid", dbk_bin("DAYBOOK"), "today", NULL},
+            {"setsid", dbk_bin("DAYBOOK"), "craving", "--intensity", "3", NULL}};
         for (size_t i = 0; i < 2; i++) {
             assert_int_equal(dbk_run(cmds[i], NULL, 30, &r), 0);
             assert_int_equal(r.status, 1);

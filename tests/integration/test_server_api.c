@@ -1761,8 +1761,8 @@ test_metrics_count_failed_commit(void **state)
     commits_of_sync(s, &co, &cl, &st, &bad_commits, &bad_failures);
     assert_true(st >= 400); /* the commit failed: nothing of the sync stored */
     /* Without the fault (the server restarted the same way) the same sync commits. */
-    edit_store(s, pg ? "DROP TRIGGER fault ON audit; DROP FUNCTION fault();"
-                     : "DROP TRIGGER fault;");
+    edit_store(s,
+               pg ? "DROP TRIGGER fault ON audit; DROP FUNCTION fault();" : "DROP TRIGGER fault;");
     commits_of_sync(s, &co, &cl, &st, &ok_commits, &ok_failures);
     assert_int_equal(st, 200);
     assert_int_equal(ok_failures, 0);
