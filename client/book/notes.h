@@ -38,7 +38,11 @@ json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l);
  * (rowids, rebuilt at each news from the rows still held, so it prunes itself) and
  * offered again until it opens, once. Its test needs a real record that reaches a
  * client's device before its key does (a second device of the client, a rotation, the
- * server's grant listing withheld for one sync), which did not fit session 19.
+ * server's grant listing withheld for one sync), which did not fit session 19: a
+ * second device of the client that logged in while the server left the shared stream's
+ * self-grant out of GET /v1/grants, then listed it again with grants_seq raised, still
+ * had not opened the counselor's note two syncs later (`daybook notes`: none), so how a
+ * device takes a self-grant listed late is to be read first.
  */
 typedef struct {
     int64_t rowid;
