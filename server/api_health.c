@@ -90,7 +90,7 @@ void
 dbk_api_metrics(dbk_http_request *req)
 {
     dbk_app *app = req->app;
-    uint64_t commits = 0, jobs = 0;
+    uint64_t commits = 0, commit_failures = 0, jobs = 0;
     dbk_checkpoint_counts ck;
     char buf[4096];
     int n;
@@ -99,7 +99,7 @@ dbk_api_metrics(dbk_http_request *req)
         dbk_http_respond_error(req, DBK_E_FORBIDDEN);
         return;
     }
-    dbk_worker_counts(app->worker, &commits, &jobs);
+    dbk_worker_counts(app->worker, &commits, &commit_failures, &jobs);
     n = snprintf(buf, sizeof buf,
                  "# HELP daybook_up 1 while daybookd serves.\n"
                  "# TYPE daybook_up gauge\ndaybook_up 1\n"
@@ -112,6 +112,9 @@ dbk_api_metrics(dbk_http_request *req)
                  "# HELP daybook_storage_commits_total Transactions committed (group commits).\n"
                  "# TYPE daybook_storage_commits_total counter\n"
                  "daybook_storage_commits_total %llu\n"
+                 "# HELP daybook_storage_commit_failures_total Group commits that failed.\n"
+                 "# TYPE daybook_storage_commit_failures_total counter\n"
+                 "daybook_storage_commit_failures_total %llu\n"
                  "# HELP daybook_storage_jobs_total Requests run by the storage thread.\n"
                  "# TYPE daybook_storage_jobs_total counter\ndaybook_storage_jobs_total %llu\n"
                  "# HELP daybook_responses_total API responses by status class.\n"
@@ -131,11 +134,11 @@ dbk_api_metrics(dbk_http_request *req)
                  "daybook_sync_requests_total %llu\n",
                  (unsigned long long)((uv_now(app->loop) - app->started_ms) / 1000),
                  dbk_http_server_connections(app->http), dbk_worker_pending(app->worker),
-                 (unsigned long long)commits, (unsigned long long)jobs,
-                 (unsigned long long)app->requests[2], (unsigned long long)app->requests[4],
-                 (unsigned long long)app->requests[5], (long long)app->info.restore_generation,
-                 dbk_store_full(app->store) ? 1 : 0, (unsigned long long)app->heap_trims,
-                 (unsigned long long)app->syncs);
+                 (unsigned long long)commits, (unsigned long long)commit_failures,
+                 (unsigned long long)jobs, (unsigned long long)app->requests[2],
+                 (unsigned long long)app->requests[4], (unsigned long long)app->requests[5],
+                 (long long)app->info.restore_generation, dbk_store_full(app->store) ? 1 : 0,
+                 (unsigned long long)app->heap_trims, (unsigned long long)app->syncs);
     if (n > 0 && (size_t)n < sizeof buf && dbk_store_checkpoint_counts(app->store, &ck) == DBK_OK)
         n += snprintf(buf + n, sizeof buf - (size_t)n,
                       "# HELP daybook_wal_checkpoints_total SQLite checkpoints of the write-ahead "

@@ -81,6 +81,7 @@ struct dbk_worker {
     size_t pending;
     bool stopping;
     uint64_t commits, jobs;
+    uint64_t commit_failures; /* groups whose own commit (or begin) failed */
     /* The sync thread, when the store defers its commits' sync (see the top). */
     bool deferred, sync_stopping;
     atomic_bool syncing; /* the sync thread is in dbk_store_sync (run_group reads it) */
@@ -136,9 +137,10 @@ name_thread(const char *name)
  * job rolled back, a group that failed. A store that commits the jobs so far before
  * a job waits for a lock (dbk_store_tx_splits) has made them durable: a failure
  * after that fails only the jobs from that one on. *split_commits: how many commits
- * the store made inside the group (its splits), besides the group's own. */
+ * the store made inside the group (its splits), besides the group's own; *failed,
+ * whether the group's own transaction failed to begin or to commit. */
 static dbk_job *
-run_group(dbk_worker *w, dbk_store *st, dbk_job *group, int64_t *split_commits)
+run_group(dbk_worker *w, dbk_store *st, dbk_job *group, int64_t *split_commits, bool *failed)
 {
     int rc = dbk_store_tx_begin(st);
     int64_t splits = 0;
@@ -196,6 +198,7 @@ run_group(dbk_worker *w, dbk_store *st, dbk_job *group, int64_t *split_commits)
             j->status = rc;
     }
     *split_commits = splits;
+    *failed = rc != DBK_OK;
     return rest;
 }
 
@@ -226,7 +229,8 @@ thread_main(void *arg)
         uv_mutex_unlock(&w->lock);
 
         int64_t split_commits = 0;
-        dbk_job *rest = run_group(w, t->st, first, &split_commits);
+        bool failed = false;
+        dbk_job *rest = run_group(w, t->st, first, &split_commits, &failed);
 
         uv_mutex_lock(&w->lock);
         if (rest != NULL) { /* ahead of what came since, in the order they came */
@@ -237,7 +241,9 @@ thread_main(void *arg)
             for (last = first, n = 1; last->next != NULL; last = last->next)
                 n++;
         }
-        w->commits += 1 + (uint64_t)split_commits; /* a split committed too */
+        /* A split committed too; a group whose commit failed did not. */
+        w->commits += (failed ? 0u : 1u) + (uint64_t)split_commits;
+        w->commit_failures += failed ? 1u : 0u;
         w->jobs += n;
         if (w->deferred) {
             append(&w->unsynced_head, &w->unsynced_tail, first, last);
@@ -502,10 +508,11 @@ dbk_worker_pending(dbk_worker *w)
 }
 
 void
-dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *jobs)
+dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *failures, uint64_t *jobs)
 {
     uv_mutex_lock(&w->lock);
     *commits = w->commits;
+    *failures = w->commit_failures;
     *jobs = w->jobs;
     uv_mutex_unlock(&w->lock);
 }

@@ -80,8 +80,9 @@ void dbk_worker_submit_prepared(dbk_worker *w, dbk_job *job, dbk_prep *first);
  * responded), so a push still at its preps holds it; then dbk_worker_stop finishes
  * what is left, preps first (the uses noted for the store, api.c). */
 size_t dbk_worker_pending(dbk_worker *w);
-/* Transactions committed and jobs run so far, for /metrics. */
-void dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *jobs);
+/* Transactions committed (a group's own commit and the store's splits inside one),
+ * groups whose own commit (or begin) failed, and jobs run so far, for /metrics. */
+void dbk_worker_counts(dbk_worker *w, uint64_t *commits, uint64_t *failures, uint64_t *jobs);
 
 /*
  * Finishes every queued prep and job, stops the threads and closes the loop handle;

@@ -28,6 +28,21 @@ json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l);
  * on a device whose clock was behind, arrives after a note with a later clock and
  * must still be news. A profile from before that mark (rowid < 0) has the highest
  * revision clock shown instead, used once.
+ *
+ * Not yet handled (noticed in sessions 18 and 19, left): a record that does not open
+ * when the news looks at it (its stream key or its author's key arrives only at a later
+ * sync: a grant the server lists late, a rotation made on another device) is passed by
+ * the mark and never becomes news. The fix meant: the news filter also checks that
+ * the key of (stream, epoch) and the author's signing key are there (dbk_stream_key is
+ * cached per session); a wanted row without them is kept in a bounded list in meta
+ * (rowids, rebuilt at each news from the rows still held, so it prunes itself) and
+ * offered again until it opens, once. Its test needs a real record that reaches a
+ * client's device before its key does (a second device of the client, a rotation, the
+ * server's grant listing withheld for one sync), which did not fit session 19: a
+ * second device of the client that logged in while the server left the shared stream's
+ * self-grant out of GET /v1/grants, then listed it again with grants_seq raised, still
+ * had not opened the counselor's note two syncs later (`daybook notes`: none), so how a
+ * device takes a self-grant listed late is to be read first.
  */
 typedef struct {
     int64_t rowid;

@@ -291,6 +291,13 @@ dbk_role_settled(dbk_session *s)
            dbk_local_get_int(s->L, "role_record", 0) != 0;
 }
 
+bool
+dbk_role_locally_counselor(dbk_session *s)
+{
+    return s->role == DBK_ROLE_COUNSELOR && dbk_local_get_int(s->L, "role_unsigned", 0) == 0 &&
+           dbk_local_get_int(s->L, "role_record", 0) != 0;
+}
+
 int
 dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records)
 {

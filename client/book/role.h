@@ -42,6 +42,14 @@ int dbk_role_keep(dbk_session *s, bool *written, int *named, bool *by_records);
  * the server's word, or a role record already held (the "role_record" mark). Read
  * outside a transaction it is a hint; dbk_role_keep asks again inside its own. */
 bool dbk_role_settled(dbk_session *s);
+/* Whether this profile's own local state, without its keys, says it is a counselor's:
+ * its role a counselor's, not the server's unchecked word (no "role_unsigned" mark), and
+ * a role record stating it held (the "role_record" mark, which dbk_role_keep sets only
+ * when the records say this role). A device from before role records given the other
+ * role by a server holds no such mark, and is still told to contact the clinic. Only
+ * ever a reason to refuse a client's command early, before the passphrase (commands.c):
+ * never a reason to let one through, which dbk_role_check alone gives. */
+bool dbk_role_locally_counselor(dbk_session *s);
 
 /* Whether this device may act in its role (a counselor's or a client's, s->role): the
  * one check every command that acts in a role makes before it signs anything of it.

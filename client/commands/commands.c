@@ -3,6 +3,7 @@
 #include "entries.h"
 #include "output.h"
 #include "resolve.h"
+#include "role.h"
 #include "spool.h"
 #include "spool_file.h"
 
@@ -244,8 +245,10 @@ dbk_cmd_role_ok(const dbk_cmd *cmd, dbk_session *s)
     if (!cmd->client_only || s->role != DBK_ROLE_COUNSELOR)
         return DBK_EXIT_OK;
     /* A client's device told by the server it is a counselor's: what is wrong and who to
-     * tell, never a counselor's command to run instead (proto/TRUST.md T13). */
-    if ((rc = dbk_require_own_role(s, cmd->name)) != DBK_EXIT_OK)
+     * tell, never a counselor's command to run instead (proto/TRUST.md T13). That needs
+     * the keys; a profile whose own state says it is a counselor's is told first, without
+     * a passphrase asked for a command it cannot run. */
+    if (!dbk_role_locally_counselor(s) && (rc = dbk_require_own_role(s, cmd->name)) != DBK_EXIT_OK)
         return rc;
     fprintf(stderr, "daybook: '%s' is for clients, and this is a counselor's profile. A "
                     "counselor writes 'daybook note CLIENT -m TEXT' or 'daybook assign CLIENT "

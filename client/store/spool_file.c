@@ -126,6 +126,42 @@ parse(dbk_spool_file *f, const char *dir)
     return DBK_OK;
 }
 
+/* Whether mmap's errno says this file system maps no files (some FUSE and 9p mounts:
+ * ENODEV; a mount that refuses it: EACCES, EPERM; one that maps no private copy:
+ * EINVAL, ENOTSUP), not that the system is short of memory or the file broken. */
+static bool
+cannot_map(int e)
+{
+    return e == ENODEV || e == EACCES || e == EPERM || e == EINVAL || e == ENOTSUP ||
+           e == EOPNOTSUPP;
+}
+
+/* f->size bytes of the file read into a buffer of f's own (f->copy), where it cannot be
+ * mapped: what the mapping would show, under the same lock. Tested by
+ * tests/support/fail_mmap.c, which makes mmap of a spool fail as such a mount does. */
+static int
+read_copy(dbk_spool_file *f, const char *dir)
+{
+    size_t got = 0;
+    unsigned char *b = malloc(f->size);
+
+    if (b == NULL)
+        return DBK_E_NOMEM;
+    while (got < f->size) {
+        ssize_t n = pread(f->fd, b + got, f->size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(b);
+            return DBK_E_IO;
+        }
+        got += (size_t)n;
+    }
+    f->copy = b;
+    f->data = b;
+    return parse(f, dir);
+}
+
 static int
 read_all(dbk_spool_file *f, const char *dir)
 {
@@ -142,6 +178,8 @@ read_all(dbk_spool_file *f, const char *dir)
          * buffer faulted it in page by page, 433 minor faults against 218 for a craving
          * with 800 KB waiting. */
         m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f->fd, 0);
+        if (m == MAP_FAILED && cannot_map(errno))
+            return read_copy(f, dir);
         if (m == MAP_FAILED)
             return errno == ENOMEM ? DBK_E_NOMEM : DBK_E_IO;
         f->data = m;
@@ -189,6 +227,7 @@ dbk_spool_file_close(dbk_spool_file *f)
 {
     if (f->mapped > 0) /* encrypted records and the header: nothing to wipe */
         munmap((void *)f->data, f->mapped);
+    free(f->copy); /* the same, read where the file system maps none */
     if (f->fd >= 0)
         close(f->fd); /* and the lock with it, after the mapping is gone */
     free(f->recs);

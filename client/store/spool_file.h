@@ -32,7 +32,9 @@
  * file is mapped read-only with its pages (MAP_POPULATE), not copied into a buffer
  * faulted in page by page: nothing cuts it while the lock is held, since every cut
  * (a fold's, a torn tail's) takes it; a file cut by hand meanwhile would stop the
- * process (SIGBUS) before anything is acknowledged. A record is
+ * process (SIGBUS) before anything is acknowledged. Where the file system maps no
+ * files (mmap refused with ENODEV, EACCES, EPERM, EINVAL or ENOTSUP: some FUSE and 9p
+ * mounts) it is read into a buffer instead, under the same lock. A record is
  * appended with one pwrite at the end and fdatasync'd before the append returns; the
  * file is only ever cut back at its end (ftruncate), never renamed, so a process
  * waiting on the lock never holds a file that is no longer the spool.
@@ -70,6 +72,8 @@ typedef struct dbk_spool_file {
     int fd;
     const unsigned char *data; /* the whole file as read under the lock (mapped) */
     size_t mapped;             /* the mapping's length (0: none) */
+    unsigned char *copy;       /* data read into a buffer, where the file system maps no
+                                * files (mmap refused: ENODEV...); else NULL */
     size_t size;         /* the file's size now (may pass what data holds) */
     bool header_ok;      /* the header is whole and its check holds: role, account read */
     bool header_here;    /* and it names the profile file beside it */

@@ -642,6 +642,32 @@ test_pick_lists_and_errors(void **state)
     assert_int_equal(r.status, 1);
     must_contain(r.err, "counselor's profile");
     dbk_run_result_free(&r);
+
+    /* Its keys locked and no passphrase to be had (no file, no terminal): told it is a
+     * client's command first, not asked for a passphrase (nor refused for lack of one),
+     * though the signed role check would now have a record to open (the alias). */
+    tc_ok(tc_cli("clients", "alias", f->client_id, "Sam Kay", NULL), "counselor alias");
+    {
+        const char *pf = getenv("DAYBOOK_PASSPHRASE_FILE");
+        char *keep = strdup(pf);
+        unsetenv("DAYBOOK_PASSPHRASE_FILE");
+        const char *cmds[][6] = {
+            {"setsid", dbk_bin("DAYBOOK"), "today", NULL},
+            {"setsid", dbk_bin("DAYBOOK"), "craving", "--intensity", "3", NULL}};
+        for (size_t i = 0; i < 2; i++) {
+            assert_int_equal(dbk_run(cmds[i], NULL, 30, &r), 0);
+            assert_int_equal(r.status, 1);
+            must_contain(r.err, "is for clients, and this is a counselor's profile");
+            assert_false(contains(r.err, "passphrase"));
+            dbk_run_result_free(&r);
+        }
+        setenv("DAYBOOK_PASSPHRASE_FILE", keep, 1);
+        free(keep);
+    }
+    tc_ok(tc_cli("clients", "alias", f->client_id, "Sam K.", NULL), "counselor alias back");
+    /* A client's commands still run for a client. */
+    as(f->clhome);
+    tc_ok(tc_cli("today", NULL), "today on the client's profile");
 }
 
 /* A counselor's note is shared (--share, or "yes" on a terminal) or kept for its own

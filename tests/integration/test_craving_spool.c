@@ -210,6 +210,54 @@ test_spooled_seen_and_pushed_once(void **state)
     free(b);
 }
 
+/*
+ * On a file system that maps no files (some FUSE and 9p mounts; here an LD_PRELOAD
+ * that makes mmap of the spool fail with ENODEV, as they do) the spool is read
+ * instead: a craving is spooled, `daybook log` shows it once and empties the spool,
+ * `daybook sync` pushes it. Before, opening the spool failed as an I/O error.
+ */
+static void
+test_spool_where_files_do_not_map(void **state)
+{
+    struct fx *f = *state;
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *asan_saved = asan ? strdup(asan) : NULL, asan_new[1024];
+    char *err = NULL;
+
+    /* Under AddressSanitizer the preloaded library comes first, which ASan accepts so. */
+    snprintf(asan_new, sizeof asan_new, "%s%sverify_asan_link_order=0",
+             asan_saved ? asan_saved : "", asan_saved && *asan_saved ? ":" : "");
+    setenv("ASAN_OPTIONS", asan_new, 1);
+    setenv("LD_PRELOAD", DBK_FAIL_MMAP, 1);
+    char *a = crave("6");
+    long spooled = spool_size(f);
+    size_t listed = in_log(a, &err);
+    long after_log = spool_size(f);
+    char *b = crave("5");
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    unsetenv("LD_PRELOAD");
+    if (asan_saved != NULL)
+        setenv("ASAN_OPTIONS", asan_saved, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(asan_saved);
+    if (spooled <= 64 || listed != 1 || after_log != 64)
+        fail_msg("spool where files do not map: %ld bytes after the craving, listed %zu times, "
+                 "%ld bytes after the log: %s",
+                 spooled, listed, after_log, err ? err : "");
+    free(err);
+    if (r.status != 0)
+        fail_msg("sync where files do not map: %s", r.err);
+    assert_non_null(strstr(r.out, "\"pending\":0"));
+    dbk_run_result_free(&r);
+    assert_int_equal(spool_size(f), 64);
+    assert_int_equal(on_server(f, a), 1);
+    assert_int_equal(on_server(f, b), 1);
+    assert_int_equal(in_log(NULL, NULL), 2);
+    free(a);
+    free(b);
+}
+
 /* strace's path, when it is installed and may trace here; else NULL (the test skips). */
 static const char *
 find_strace(void)
@@ -860,6 +908,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_spooled_seen_and_pushed_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_where_files_do_not_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_between_commit_and_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_saved_after_the_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),

@@ -2109,6 +2109,80 @@ test_login_retry_after_is_true(void **state)
     tc_account_free(&cl);
 }
 
+/* The storage thread's commits and failed group commits (/metrics) that a counselor's
+ * sync of cl's shared stream adds, after a request that warms what it reads; *st its
+ * status. */
+static void
+commits_of_sync(dbk_server *s, tc_account *co, tc_account *cl, long *st, long long *commits,
+                long long *failures)
+{
+    long gst;
+    json_t *r = tc_req(s, co, "GET", "/v1/grants", NULL, &gst);
+    json_decref(r);
+    assert_int_equal(gst, 200);
+    long long c0 = metric(s, "daybook_storage_commits_total");
+    long long f0 = metric(s, "daybook_storage_commit_failures_total");
+    assert_true(c0 >= 0 && f0 >= 0);
+    *st = sync_pull_shared(s, co, cl, 1, &r);
+    json_decref(r);
+    *commits = metric(s, "daybook_storage_commits_total") - c0;
+    *failures = metric(s, "daybook_storage_commit_failures_total") - f0;
+}
+
+/*
+ * daybook_storage_commits_total counts only commits that committed. A group whose own
+ * commit fails (a counselor's sync whose read's audit row the store refuses at the
+ * commit: on SQLite a deferred foreign key the row's trigger breaks, on PostgreSQL the
+ * trigger's exception, raised there at the commit) adds one commit less than the same
+ * sync without the fault, and one to daybook_storage_commit_failures_total. Before,
+ * the failed group was counted as committed.
+ */
+static void
+test_metrics_count_failed_commit(void **state)
+{
+    dbk_server *s = *state;
+    tc_account co, cl;
+    char sql[900], hex[2 * DBK_ID_BYTES + 1];
+    long long ok_commits, ok_failures, bad_commits, bad_failures;
+    long st;
+    dbk_id rec;
+    bool pg = dbk_test_pg();
+
+    tc_new_counselor(s, &co, "Counselor M");
+    tc_new_client(s, &cl, &co);
+    dbk_id_random(&rec);
+    assert_int_equal(push_one(s, &cl, &rec, "{\"v\":1}", NULL), 200);
+    if (pg) {
+        refuse_read_rows(s, &cl.shared);
+    } else {
+        sodium_bin2hex(hex, sizeof hex, cl.shared.b, DBK_ID_BYTES);
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE fault_parent(id INTEGER PRIMARY KEY);"
+                 "CREATE TABLE fault_child(p INTEGER REFERENCES fault_parent(id) "
+                 "DEFERRABLE INITIALLY DEFERRED);"
+                 "CREATE TRIGGER fault AFTER INSERT ON audit "
+                 "WHEN NEW.stream = x'%s' AND NEW.action = 1 "
+                 "BEGIN INSERT INTO fault_child VALUES (1); END;",
+                 hex);
+        edit_store(s, sql);
+    }
+    commits_of_sync(s, &co, &cl, &st, &bad_commits, &bad_failures);
+    assert_true(st >= 400); /* the commit failed: nothing of the sync stored */
+    /* Without the fault (the server restarted the same way) the same sync commits. */
+    edit_store(s,
+               pg ? "DROP TRIGGER fault ON audit; DROP FUNCTION fault();" : "DROP TRIGGER fault;");
+    commits_of_sync(s, &co, &cl, &st, &ok_commits, &ok_failures);
+    assert_int_equal(st, 200);
+    assert_int_equal(ok_failures, 0);
+    assert_true(ok_commits >= 1);
+    if (bad_commits != ok_commits - 1 || bad_failures != 1)
+        fail_msg("a failed group commit: %lld commits counted (%lld without the fault), "
+                 "%lld failures",
+                 bad_commits, ok_commits, bad_failures);
+    tc_account_free(&co);
+    tc_account_free(&cl);
+}
+
 static int
 start_unlimited(void **state)
 {
@@ -3361,6 +3435,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_nothing_new_across_minutes, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_fast_use_last_seen_after_stop, start_unlimited, stop),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
+        cmocka_unit_test_setup_teardown(test_metrics_count_failed_commit, start, stop),
         cmocka_unit_test_setup_teardown(test_heap_given_back_at_rest, start, stop),
         cmocka_unit_test_setup_teardown(test_idle_server_sleeps, start, stop),
         cmocka_unit_test_setup_teardown(test_trickle_trims_seldom, start, stop),
