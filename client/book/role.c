@@ -294,8 +294,19 @@ dbk_role_settled(dbk_session *s)
 bool
 dbk_role_locally_counselor(dbk_session *s)
 {
-    return s->role == DBK_ROLE_COUNSELOR && dbk_local_get_int(s->L, "role_unsigned", 0) == 0 &&
-           dbk_local_get_int(s->L, "role_record", 0) != 0;
+    dbk_local_stream st;
+    struct role_seen v;
+
+    if (s->role != DBK_ROLE_COUNSELOR || dbk_local_get_int(s->L, "role_unsigned", 0) != 0 ||
+        dbk_local_get_int(s->L, "role_record", 0) == 0)
+        return false;
+    /* And the last reading of the signed records (dbk_role_signed's kept bits) found a
+     * counselor's role record and nothing of a client's: a device that took a server's
+     * false word signs a role record too (the "role_record" mark), and its records that
+     * say otherwise must send it to the clinic, never to "is for clients". */
+    return dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &st) == DBK_OK &&
+           seen_get(s, &st.id, &v) && v.stated == ROLE_BIT(DBK_ROLE_COUNSELOR) &&
+           (v.implied & ROLE_BIT(DBK_ROLE_CLIENT)) == 0;
 }
 
 int

@@ -45,8 +45,10 @@ bool dbk_role_settled(dbk_session *s);
 /* Whether this profile's own local state, without its keys, says it is a counselor's:
  * its role a counselor's, not the server's unchecked word (no "role_unsigned" mark), and
  * a role record stating it held (the "role_record" mark, which dbk_role_keep sets only
- * when the records say this role). A device from before role records given the other
- * role by a server holds no such mark, and is still told to contact the clinic. Only
+ * when the records say this role), and the last reading of the signed records (kept by
+ * dbk_role_signed) found a counselor's role record and nothing a client writes. A
+ * device from before role records given the other role by a server, or one whose
+ * records contradict its role, is still told to contact the clinic. Only
  * ever a reason to refuse a client's command early, before the passphrase (commands.c):
  * never a reason to let one through, which dbk_role_check alone gives. */
 bool dbk_role_locally_counselor(dbk_session *s);
