@@ -561,8 +561,8 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
             return DBK_E_NOMEM;
         /* An envelope is public (ciphertext and a signature): the table decoder, as
          * the server's push uses, not the constant-time one keys need. */
-        rc = b ? dbk_b64_decode_public(env, DBK_B64_DECODED_MAX(n) + 1, &len, b, n)
-               : DBK_E_BAD_JSON;
+        rc =
+            b ? dbk_b64_decode_public(env, DBK_B64_DECODED_MAX(n) + 1, &len, b, n) : DBK_E_BAD_JSON;
         /* Only what belongs to this stream is kept; opening verifies the rest. */
         if (rc == DBK_OK && (dbk_envelope_parse(env, len, &h) != DBK_OK ||
                              !dbk_id_equal(&h.stream, &id)))
