@@ -1237,44 +1237,13 @@ liar_answer(int c, const struct answer *a)
         return;
 }
 
-/* An HTTP message from fd, pre (n bytes) already read: to the end of its headers and
- * then of its body (Content-Length). Malloc'd, NUL-terminated; *len its bytes, *body
- * where the body begins. */
-static char *
-http_read(int fd, const char *pre, size_t n, size_t *len, size_t *body)
-{
-    size_t cap = n + 65536, want = 0;
-    char *m = malloc(cap + 1), *e;
-    ssize_t r;
-    memcpy(m, pre, n);
-    m[n] = '\0';
-    *body = 0;
-    for (;;) {
-        if (*body == 0 && (e = strstr(m, "\r\n\r\n")) != NULL) {
-            const char *cl = strcasestr(m, "content-length:");
-            *body = (size_t)(e + 4 - m);
-            want = cl != NULL && cl < e ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
-        }
-        if (*body != 0 && n - *body >= want)
-            break;
-        if (n == cap)
-            m = realloc(m, (cap *= 2) + 1);
-        if ((r = read(fd, m + n, cap - n)) <= 0)
-            break;
-        n += (size_t)r;
-        m[n] = '\0';
-    }
-    *len = n;
-    return m;
-}
-
 /* The request req (n bytes read of it) from c passed to the real server on port, and its
  * answer passed back: a sync's without l->fail_stream in its pull. */
 static void
 liar_relay(struct liar *l, int c, const char *req, size_t n, int port)
 {
     size_t len, at, rlen, rat;
-    char *q = http_read(c, req, n, &len, &at), *a = NULL;
+    char *q = dbk_raw_message(c, req, n, &len, &at), *a = NULL;
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -1284,7 +1253,7 @@ liar_relay(struct liar *l, int c, const char *req, size_t n, int port)
         liar_answer(c, &(struct answer){503, ""});
         goto out;
     }
-    a = http_read(s, "", 0, &rlen, &rat);
+    a = dbk_raw_message(s, "", 0, &rlen, &rat);
     int status = (int)strtol(a + 9, NULL, 10);
     json_t *j = NULL;
     if (strncmp(q, "POST /v1/sync ", 14) == 0 && status == 200 &&

@@ -2689,43 +2689,13 @@ struct old_server {
     pthread_t th;
 };
 
-/* An HTTP message from fd to the end of its body (Content-Length), pre (n bytes)
- * already read. Malloc'd, NUL-terminated; *len its bytes, *body where the body begins. */
-static char *
-http_message(int fd, const char *pre, size_t n, size_t *len, size_t *body)
-{
-    size_t cap = n + 65536, want = 0;
-    char *m = malloc(cap + 1), *e;
-    ssize_t r;
-    memcpy(m, pre, n);
-    m[n] = '\0';
-    *body = 0;
-    for (;;) {
-        if (*body == 0 && (e = strstr(m, "\r\n\r\n")) != NULL) {
-            const char *cl = strcasestr(m, "content-length:");
-            *body = (size_t)(e + 4 - m);
-            want = cl != NULL && cl < e ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
-        }
-        if (*body != 0 && n - *body >= want)
-            break;
-        if (n == cap)
-            m = realloc(m, (cap *= 2) + 1);
-        if ((r = read(fd, m + n, cap - n)) <= 0)
-            break;
-        n += (size_t)r;
-        m[n] = '\0';
-    }
-    *len = n;
-    return m;
-}
-
 /* One request from c: refused or relayed (old_server). */
 static void
 old_server_one(struct old_server *o, int c)
 {
     static const char unknown[] = "{\"error\":{\"code\":\"unknown_field\",\"message\":\"x\"}}";
     size_t len, at, rlen, rat;
-    char *q = http_message(c, "", 0, &len, &at), *a = NULL, head[256];
+    char *q = dbk_raw_message(c, "", 0, &len, &at), *a = NULL, head[256];
     bool sync = strncmp(q, "POST /v1/sync ", 14) == 0;
     if (sync && strstr(q + at, "\"after\"") != NULL) {
         o->refused++;
@@ -2745,7 +2715,7 @@ old_server_one(struct old_server *o, int c)
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 &&
         write(s, q, len) == (ssize_t)len) {
-        a = http_message(s, "", 0, &rlen, &rat);
+        a = dbk_raw_message(s, "", 0, &rlen, &rat);
         /* The answer as it came, but the connection closed after it. */
         char *ka = strcasestr(a, "connection: keep-alive");
         if (ka != NULL && ka < a + rat)

@@ -155,6 +155,10 @@ char *dbk_raw(int port, const char *req, size_t len, bool shut_wr, int timeout_m
 int dbk_raw_connect(int port);
 /* Reads what arrives until close or timeout; malloc'd. */
 char *dbk_raw_read_all(int fd, int timeout_ms);
+/* One HTTP message from fd, pre (n bytes) already read: to the end of its headers and
+ * then of its body (Content-Length), or until the peer closes. Malloc'd,
+ * NUL-terminated; *len its bytes, *body where the body begins (0: no header end). */
+char *dbk_raw_message(int fd, const char *pre, size_t n, size_t *len, size_t *body);
 
 /*
  * One row of README's "Reliability" table: what was tried, how, and the result

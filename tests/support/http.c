@@ -1,4 +1,5 @@
 /* HTTP for integration tests: libcurl for well-formed requests, raw TCP for the rest. */
+#define _GNU_SOURCE /* strcasestr */
 #include "dbk_test.h"
 
 #include <arpa/inet.h>
@@ -157,4 +158,34 @@ dbk_raw(int port, const char *req, size_t len, bool shut_wr, int timeout_ms)
     out = dbk_raw_read_all(fd, timeout_ms);
     close(fd);
     return out;
+}
+
+char *
+dbk_raw_message(int fd, const char *pre, size_t n, size_t *len, size_t *body)
+{
+    size_t cap = n + 65536, want = 0;
+    char *m = malloc(cap + 1), *e;
+    ssize_t r;
+    if (m == NULL) /* a relay's thread: no cmocka assertion there */
+        abort();
+    memcpy(m, pre, n);
+    m[n] = '\0';
+    *body = 0;
+    for (;;) {
+        if (*body == 0 && (e = strstr(m, "\r\n\r\n")) != NULL) {
+            const char *cl = strcasestr(m, "content-length:");
+            *body = (size_t)(e + 4 - m);
+            want = cl != NULL && cl < e ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+        }
+        if (*body != 0 && n - *body >= want)
+            break;
+        if (n == cap && (m = realloc(m, (cap *= 2) + 1)) == NULL)
+            abort();
+        if ((r = read(fd, m + n, cap - n)) <= 0)
+            break;
+        n += (size_t)r;
+        m[n] = '\0';
+    }
+    *len = n;
+    return m;
 }
