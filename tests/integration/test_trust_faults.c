@@ -2456,6 +2456,37 @@ withheld_at_sync(const char *home, int *status)
     return n;
 }
 
+/* The set-up of the quota tests below: a second device of the client logged in and
+ * synced (home2), a journal entry of text that does not compress (the sealed entry is
+ * as large as it: 24 KB) written on the client's first device, and its private entry
+ * too when private_line; then the server restarted with a 1 MiB quota of which 8 KiB
+ * are left: the private head fits, the entry does not. DAYBOOK_HOME is the client's. */
+static void
+quota_nearly_full(struct fx *f, char *home2, size_t home2_size, uint32_t seed, bool private_line)
+{
+    static const char *const quota[] = {"--quota-mb", "1", NULL};
+    static char text[24001];
+    char link[512], hc[33], sql[400];
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, home2_size, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    cli_ok("sync", NULL, NULL);
+    for (size_t i = 0; i + 1 < sizeof text; i++) {
+        seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+        text[i] = (char)('a' + seed % 26);
+    }
+    text[sizeof text - 1] = '\0';
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("journal", "-m", text);
+    if (private_line)
+        tc_ok(tc_cli("journal", "-m", "a private line", "--private", NULL), "journal --private");
+    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = %d WHERE id = x'%s';",
+             1024 * 1024 - 8 * 1024, hex_of(f->p.client_id, hc));
+    turn_server_with(f, sql, quota);
+}
+
 /*
  * A push of the shared stream refused while the private stream's head is acknowledged
  * (proto/TRUST.md T12, counts of one's other streams): the client's account is at its
@@ -2471,28 +2502,11 @@ static void
 test_shared_push_refused_no_false_withheld(void **state)
 {
     struct fx *f = *state;
-    static const char *const quota[] = {"--quota-mb", "1", NULL};
-    char link[512], home2[4300], hc[33], sql[300], text[24001];
+    char home2[4300], hc[33], sql[300];
     int st_client, st_second, st_later, st_final;
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
-    cli_ok("sync", NULL, NULL);
-    /* Text that does not compress: the sealed entry is as large as it. */
-    uint32_t x = 2463534242u;
-    for (size_t i = 0; i + 1 < sizeof text; i++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        text[i] = (char)('a' + x % 26);
-    }
-    text[sizeof text - 1] = '\0';
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("journal", "-m", text);
-    /* 8 KiB left of a 1 MiB quota: the private head fits, the entry does not. */
-    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = %d WHERE id = x'%s';",
-             1024 * 1024 - 8 * 1024, hex_of(f->p.client_id, hc));
-    turn_server_with(f, sql, quota);
+    hex_of(f->p.client_id, hc);
+    quota_nearly_full(f, home2, sizeof home2, 2463534242u, false);
     dbk_run_result r = tc_cli("sync", NULL);
     st_client = r.status;
     bool refused = strstr(r.err, "storage quota on the server is used up") != NULL;
@@ -2627,27 +2641,10 @@ static void
 test_shared_push_refused_private_entry_goes(void **state)
 {
     struct fx *f = *state;
-    static const char *const quota[] = {"--quota-mb", "1", NULL};
-    char link[512], home2[4300], hc[33], sql[400], text[24001];
+    char home2[4300], sql[400];
     int st_second;
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
-    cli_ok("sync", NULL, NULL);
-    uint32_t x = 88172645u;
-    for (size_t i = 0; i + 1 < sizeof text; i++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        text[i] = (char)('a' + x % 26);
-    }
-    text[sizeof text - 1] = '\0';
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("journal", "-m", text);
-    tc_ok(tc_cli("journal", "-m", "a private line", "--private", NULL), "journal --private");
-    snprintf(sql, sizeof sql, "UPDATE accounts SET used_bytes = %d WHERE id = x'%s';",
-             1024 * 1024 - 8 * 1024, hex_of(f->p.client_id, hc));
-    turn_server_with(f, sql, quota);
+    quota_nearly_full(f, home2, sizeof home2, 88172645u, true);
     long long before = syncs_seen(f);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_run_result r = tc_cli("sync", NULL);
