@@ -165,12 +165,33 @@ dbk_eu_free(dbk_eu_list *l)
 
 /* ---- revisions ---- */
 
+/* A revision opened with its author's key and its stream's key: verified, decrypted
+ * and parsed, or NULL. The one-by-one path and dbk_eu_open_records' threads both open
+ * through here, so both check alike. */
+static json_t *
+open_with_keys(const dbk_local_record *r, const unsigned char pk[32], const unsigned char key[32])
+{
+    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};
+    unsigned char *plain;
+    size_t plen;
+    json_t *doc;
+
+    if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK)
+        return NULL;
+    doc = json_loadb((const char *)plain, plen, 0, NULL);
+    dbk_plaintext_free(plain, plen);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 /* Opens one stored revision, as entry.c does for current ones. */
 static json_t *
 open_revision(dbk_session *s, const dbk_local_record *r)
 {
-    unsigned char key[32], pk[32], *plain;
-    size_t plen;
+    unsigned char key[32], pk[32];
     json_t *doc;
 
     if (s->keys == NULL)
@@ -179,18 +200,8 @@ open_revision(dbk_session *s, const dbk_local_record *r)
         return NULL;
     if (dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) != DBK_OK)
         return NULL;
-    dbk_envelope_expect x = {&r->hdr.stream, &r->hdr.record, r->hdr.epoch, &r->hdr.author, pk};
-    if (dbk_envelope_open(r->env, r->len, &x, key, &plain, &plen) != DBK_OK) {
-        sodium_memzero(key, sizeof key);
-        return NULL;
-    }
+    doc = open_with_keys(r, pk, key);
     sodium_memzero(key, sizeof key);
-    doc = json_loadb((const char *)plain, plen, 0, NULL);
-    dbk_plaintext_free(plain, plen);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return NULL;
-    }
     return doc;
 }
 
@@ -220,19 +231,8 @@ open_worker(void *arg)
     size_t i;
     while ((i = atomic_fetch_add(&b->next, 1)) < b->n) {
         struct open_job *j = &b->v[i];
-        const dbk_envelope_hdr *h = &j->r->hdr;
-        dbk_envelope_expect x = {&h->stream, &h->record, h->epoch, &h->author, j->pk};
-        unsigned char *plain;
-        size_t plen;
-        if (!j->keyed ||
-            dbk_envelope_open(j->r->env, j->r->len, &x, j->key, &plain, &plen) != DBK_OK)
-            continue;
-        j->doc = json_loadb((const char *)plain, plen, 0, NULL);
-        dbk_plaintext_free(plain, plen);
-        if (!json_is_object(j->doc)) {
-            json_decref(j->doc);
-            j->doc = NULL;
-        }
+        if (j->keyed)
+            j->doc = open_with_keys(j->r, j->pk, j->key);
     }
     return NULL;
 }
@@ -262,8 +262,12 @@ dbk_eu_open_records(dbk_session *s, const dbk_local_record *r, size_t n, json_t 
     struct open_job *v = calloc(n ? n : 1, sizeof *v);
     struct open_batch b = {v, n, 0};
     pthread_t t[DBK_EU_OPEN_THREADS - 1];
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = 0, want = cores > 1 ? (size_t)cores : 1;
+    static long cores; /* asked once a process: this runs once a batch of 256 */
+    size_t nt = 0, want;
+
+    if (cores == 0)
+        cores = sysconf(_SC_NPROCESSORS_ONLN);
+    want = cores > 1 ? (size_t)cores : 1;
 
     if (v == NULL) { /* one by one, as before */
         for (size_t i = 0; i < n; i++)

@@ -141,15 +141,14 @@ void
 dbk_notes_seen(dbk_session *s, dbk_notes_mark *out)
 {
     out->rowid = dbk_local_get_int(s->L, "notes_seen_rowid", -1);
-    out->clock = (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
+    /* The clock mark of an older profile counts only until the first rowid mark. */
+    out->clock = out->rowid >= 0 ? 0 : (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
 }
 
 int
-dbk_notes_mark_seen(dbk_session *s, int64_t rowid)
+dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, int64_t rowid)
 {
-    return rowid > dbk_local_get_int(s->L, "notes_seen_rowid", -1)
-               ? dbk_local_put_int(s->L, "notes_seen_rowid", rowid)
-               : DBK_OK;
+    return rowid > seen->rowid ? dbk_local_put_int(s->L, "notes_seen_rowid", rowid) : DBK_OK;
 }
 
 /* The notes from counselors in l written in the 7 days up to today (new reference). */

@@ -49,7 +49,8 @@ typedef struct {
     uint64_t clock;
 } dbk_notes_mark;
 void dbk_notes_seen(dbk_session *s, dbk_notes_mark *out);
-int dbk_notes_mark_seen(dbk_session *s, int64_t rowid);
+/* Keeps rowid as the mark when it is past seen (as dbk_notes_seen read it). */
+int dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, int64_t rowid);
 /*
  * The entries a sync's news reads (commands/cmd_sync.c), opened as dbk_eu_load opens
  * them: this account's private streams whole (its consents) and, of its other streams,

@@ -184,7 +184,7 @@ read_after(dbk_session *s, struct role_seen *v, bool *whole)
     if (rc != DBK_OK)
         return rc;
     dbk_trust_head_id(&v->stream, &head);
-    *whole = l.bad == 0 && l.foreign_author == 0;
+    *whole = l.bad == 0; /* foreign authors are counted in bad (entries.c) */
     for (size_t i = 0; i < l.n; i++) {
         const dbk_eu_entry *e = &l.v[i];
         const char *r = json_string_value(json_object_get(e->doc, "role"));

@@ -184,7 +184,7 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
                    json_string_value(json_object_get(v, "by_name")),
                    json_string_value(json_object_get(v, "text")));
     }
-    (void)dbk_notes_mark_seen(s, upto);
+    (void)dbk_notes_mark_seen(s, &seen, upto);
     /* The newest consent per counselor, near its end. */
     json_t *newest = json_object();
     for (i = 0; i < l.n; i++) {

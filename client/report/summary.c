@@ -641,8 +641,9 @@ struct apply {
 static void
 flush_opened(struct apply *a)
 {
-    json_t *docs[OPEN_BATCH];
-    dbk_eu_open_records(a->c->s, a->q, a->nq, docs);
+    json_t *docs[OPEN_BATCH] = {NULL};
+    if (a->rc == DBK_OK) /* after a failure nothing more is applied: nothing to open */
+        dbk_eu_open_records(a->c->s, a->q, a->nq, docs);
     for (size_t i = 0; i < a->nq; i++) {
         if (a->qs[i] && a->rc == DBK_OK)
             a->rc = summarise(a->c, a->sum, &a->q[i], docs[i]);

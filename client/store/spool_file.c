@@ -107,13 +107,10 @@ parse(dbk_spool_file *f, const char *dir)
         n++;
     if (n > 0 && (f->recs = malloc(n * sizeof *f->recs)) == NULL)
         return DBK_E_NOMEM;
-    /* Bounds checked again (not the rest: rec_bytes did): the mapping shows what the
-     * file holds now, and a writer that ignores the lock could change it meanwhile. */
-    for (; f->n < n && off + DBK_SPOOL_REC_HEAD <= f->size; off += k) {
+    /* Each record checked again: the mapping shows what the file holds now, and a
+     * writer that ignores the lock could change it meanwhile. */
+    for (; f->n < n && (k = rec_bytes(f, off)) > 0; off += k) {
         const unsigned char *p = f->data + off;
-        if ((k = dbk_get_u32(p + 4)) > f->size - off - DBK_SPOOL_REC_HEAD)
-            break;
-        k += DBK_SPOOL_REC_HEAD;
         dbk_spool_rec *r = &f->recs[f->n++];
         memcpy(r->id.b, p + 8, DBK_ID_BYTES);
         r->kind = dbk_get_u32(p + 24);
