@@ -69,8 +69,8 @@ struct push_unit {
      * gives the bytes back when it writes none (run_pull, read_refund). */
     bool read_after, read_charged;
     /* A sync's push that names an earlier one (after: its index): stored only if that
-     * one was (kept), else refused whole with prerequisite_failed (op_sync). */
-    bool has_after, kept;
+     * one was (seen), else refused whole with prerequisite_failed (op_sync). */
+    bool has_after;
     size_t after;
 };
 
@@ -283,18 +283,27 @@ fast_id(dbk_fj *x, dbk_id *id)
     return dbk_fj_str(x, &s, &n) && dbk_id_from_text(id, s, n) == DBK_OK;
 }
 
+/* The index of stream's push among c's first upto pushes, or upto when none is. */
+static size_t
+push_index(const struct records_ctx *c, const dbk_id *stream, size_t upto)
+{
+    size_t k = 0;
+    while (k < upto && !dbk_id_equal(&c->push[k].stream, stream))
+        k++;
+    return k;
+}
+
 /* Sets u (the last of c's pushes) to follow the push of stream after, which must come
  * before it in the same sync; false when none does (itself included). */
 static bool
 after_index(const struct records_ctx *c, const dbk_id *after, struct push_unit *u)
 {
-    for (size_t k = 0; k + 1 < c->npush; k++)
-        if (dbk_id_equal(&c->push[k].stream, after)) {
-            u->has_after = true;
-            u->after = k;
-            return true;
-        }
-    return false;
+    size_t k = push_index(c, after, c->npush - 1);
+    if (k == c->npush - 1)
+        return false;
+    u->has_after = true;
+    u->after = k;
+    return true;
 }
 
 /* {"stream": "...", "records": [...][, "after": "..."]} of a sync, in that order (as
@@ -311,9 +320,8 @@ fast_sync_push(dbk_fj *x, struct records_ctx *c, size_t *budget)
         !dbk_fj_take(x, ':') || !fast_id(x, &stream) || !dbk_fj_take(x, ',') ||
         !dbk_fj_str(x, &k, &kn) || !dbk_fj_is(k, kn, "records") || !dbk_fj_take(x, ':'))
         return false;
-    for (size_t i = 0; i < c->npush; i++)
-        if (dbk_id_equal(&c->push[i].stream, &stream))
-            return false;
+    if (push_index(c, &stream, c->npush) < c->npush)
+        return false; /* a stream at most once: the jansson path names the error */
     if ((u = grow((void **)&c->push, &c->npush, sizeof *c->push)) == NULL ||
         !fast_records(x, &stream, u, budget))
         return false;
@@ -789,8 +797,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
         return rc;
     }
     dbk_authcache_stream_seq(&u->stream, b.high_seq);
-    u->seen = true;
-    u->kept = true; /* its savepoint released: a push naming it may go (op_sync) */
+    u->seen = true; /* its savepoint released: a push naming it may go (op_sync) */
     u->read_charged = b.read_row_charged;
     u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
     u->by_owner = is_owner;
@@ -1171,7 +1178,7 @@ pushed_by_owner(dbk_store *st, const struct records_ctx *c, const dbk_id *stream
 
 /*
  * Whether u may run: it names no earlier push (after), or that push was stored whole,
- * its savepoint released inside this job before u began (run_push sets kept only
+ * its savepoint released inside this job before u began (run_push sets seen only
  * then). Nothing can undo the earlier push and keep u: both are in this job's
  * savepoint and the group's transaction, a commit part way (PostgreSQL's tx_split)
  * takes the earlier push whenever it takes any of u, and PostgreSQL's RELEASE, sent
@@ -1182,7 +1189,7 @@ static bool
 prerequisite_kept(const struct records_ctx *c, const struct push_unit *u, json_t **details)
 {
     *details = NULL;
-    if (!u->has_after || c->push[u->after].kept)
+    if (!u->has_after || c->push[u->after].seen)
         return true;
     *details = json_pack("{s:o}", "after", dbk_api_id_json(&c->push[u->after].stream));
     return false;
@@ -1282,9 +1289,8 @@ sync_push_entry(struct records_ctx *c, json_t *e, size_t *budget)
     if ((rc = dbk_api_only(e, push_keys)) != DBK_OK ||
         (rc = dbk_api_id(e, "stream", &stream)) != DBK_OK)
         return rc;
-    for (size_t k = 0; k < c->npush; k++)
-        if (dbk_id_equal(&c->push[k].stream, &stream))
-            return DBK_E_INVALID; /* a stream at most once */
+    if (push_index(c, &stream, c->npush) < c->npush)
+        return DBK_E_INVALID; /* a stream at most once */
     c->npush++;
     if ((rc = decode_push(json_object_get(e, "records"), &stream, &c->push[c->npush - 1],
                           budget)) != DBK_OK)
