@@ -85,6 +85,8 @@ static int
 teardown(void **state)
 {
     struct fx *f = *state;
+    unsetenv("LD_PRELOAD"); /* a test that failed with it set leaves it to no other */
+    unsetenv("DBK_FAIL_MMAP_LOG");
     setenv("DAYBOOK_HOME", f->home, 1);
     setenv("DAYBOOK_UNLOCK_SECONDS", "600", 1);
     dbk_run_result r = tc_cli("lock", NULL);
@@ -221,13 +223,16 @@ test_spool_where_files_do_not_map(void **state)
 {
     struct fx *f = *state;
     const char *asan = getenv("ASAN_OPTIONS");
-    char *asan_saved = asan ? strdup(asan) : NULL, asan_new[1024];
+    char *asan_saved = asan ? strdup(asan) : NULL, asan_new[1024], refusals[4200];
     char *err = NULL;
+    struct stat sb;
 
     /* Under AddressSanitizer the preloaded library comes first, which ASan accepts so. */
     snprintf(asan_new, sizeof asan_new, "%s%sverify_asan_link_order=0",
              asan_saved ? asan_saved : "", asan_saved && *asan_saved ? ":" : "");
     setenv("ASAN_OPTIONS", asan_new, 1);
+    snprintf(refusals, sizeof refusals, "%s/mmap-refused", f->home);
+    setenv("DBK_FAIL_MMAP_LOG", refusals, 1);
     setenv("LD_PRELOAD", DBK_FAIL_MMAP, 1);
     char *a = crave("6");
     long spooled = spool_size(f);
@@ -236,11 +241,15 @@ test_spool_where_files_do_not_map(void **state)
     char *b = crave("5");
     dbk_run_result r = tc_cli("--json", "sync", NULL);
     unsetenv("LD_PRELOAD");
+    unsetenv("DBK_FAIL_MMAP_LOG");
     if (asan_saved != NULL)
         setenv("ASAN_OPTIONS", asan_saved, 1);
     else
         unsetenv("ASAN_OPTIONS");
     free(asan_saved);
+    /* The fault was met: the spool's mapping was refused, not skipped. */
+    assert_int_equal(stat(refusals, &sb), 0);
+    assert_true(sb.st_size > 0);
     if (spooled <= 64 || listed != 1 || after_log != 64)
         fail_msg("spool where files do not map: %ld bytes after the craving, listed %zu times, "
                  "%ld bytes after the log: %s",

@@ -2,11 +2,15 @@
  * A file system that maps no files, for the tests (LD_PRELOAD): mmap of a file whose
  * name ends in "cravings.spool" fails with ENODEV, as it does on some FUSE and 9p
  * mounts; every other mmap (SQLite's, the allocator's) is the C library's. A fault of
- * the operating system, not of Daybook's code: the client is the release build.
+ * the operating system, not of Daybook's code: the client is the release build. Each
+ * refusal appends a line to the file DBK_FAIL_MMAP_LOG names, so a test can tell the
+ * fault was met.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +41,12 @@ call(const char *name, void *addr, size_t len, int prot, int flags, int fd, off_
 {
     mmap_fn real;
     if (is_spool(fd)) {
+        const char *log = getenv("DBK_FAIL_MMAP_LOG");
+        int l = log != NULL ? open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+        if (l >= 0) {
+            (void)!write(l, "refused\n", 8);
+            close(l);
+        }
         errno = ENODEV;
         return MAP_FAILED;
     }
