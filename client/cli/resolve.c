@@ -63,11 +63,26 @@ role_said(int says)
                                         : "two different roles";
 }
 
+/* The refusal and the warning share their words: the device's role was the server's
+ * word and the account's signed records contradict it. */
+static void
+say_contradicted(const char *lead, const char *cmd, dbk_session *s, int says)
+{
+    const char *role = dbk_role_name(s->role);
+
+    fprintf(stderr,
+            "daybook: %s%s%s: this device works as a %s's on the server's word, but your "
+            "account's own signed records say %s. The server is wrong or has been "
+            "tampered with: this device signs nothing more as a %s's. Do not use this "
+            "profile; contact the clinic.\n",
+            cmd != NULL ? cmd : "", cmd != NULL ? ": " : "", lead, role, role_said(says),
+            role);
+}
+
 int
 dbk_require_own_role(dbk_session *s, const char *cmd)
 {
     int says, rc = dbk_role_check(s, &says);
-    const char *role = dbk_role_name(s->role);
 
     if (rc == DBK_OK)
         return DBK_EXIT_OK;
@@ -78,12 +93,7 @@ dbk_require_own_role(dbk_session *s, const char *cmd)
                 cmd, dbk_err_message(rc));
         return DBK_EXIT_FAIL;
     }
-    fprintf(stderr,
-            "daybook: %s: refused. This device works as a %s's on the server's word, but "
-            "your account's own signed records say %s. The server is wrong or has been "
-            "tampered with: this device signs nothing as a %s's. Do not use this profile; "
-            "contact the clinic.\n",
-            cmd, role, role_said(says), role);
+    say_contradicted("refused", cmd, s, says);
     return DBK_EXIT_FAIL;
 }
 
@@ -91,15 +101,9 @@ bool
 dbk_role_contradicted(dbk_session *s)
 {
     int says, rc = dbk_role_check(s, &says);
-    const char *role = dbk_role_name(s->role);
 
     if (rc == DBK_E_CONFLICT)
-        fprintf(stderr,
-                "daybook: WARNING: this device works as a %s's on the server's word, but "
-                "your account's own signed records say %s. The server is wrong or has been "
-                "tampered with: this device signs nothing more as a %s's. Do not use this "
-                "profile; contact the clinic.\n",
-                role, role_said(says), role);
+        say_contradicted("WARNING", NULL, s, says);
     return rc != DBK_OK;
 }
 
