@@ -75,8 +75,7 @@ say_contradicted(const char *lead, const char *cmd, dbk_session *s, int says)
             "account's own signed records say %s. The server is wrong or has been "
             "tampered with: this device signs nothing more as a %s's. Do not use this "
             "profile; contact the clinic.\n",
-            cmd != NULL ? cmd : "", cmd != NULL ? ": " : "", lead, role, role_said(says),
-            role);
+            cmd != NULL ? cmd : "", cmd != NULL ? ": " : "", lead, role, role_said(says), role);
 }
 
 int
