@@ -1,10 +1,13 @@
 /* Notes and assigned skills back to the client; see notes.h. */
 #include "notes.h"
 #include "daycount.h"
+#include "stream_key.h"
+#include "trust.h"
 
 #include "dbk/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -72,34 +75,69 @@ dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l)
 
 /* What dbk_notes_load_news opens of one of this account's streams. */
 struct news_want {
-    const dbk_id *me;
+    dbk_session *s;
     const dbk_notes_mark *seen;
     int kind;
-    int64_t *upto;
+    dbk_notes_mark *next;
 };
+
+static bool
+waited(const dbk_notes_mark *m, int64_t rowid)
+{
+    for (size_t i = 0; i < m->nwait; i++)
+        if (m->wait[i] == rowid)
+            return true;
+    return false;
+}
+
+/* Whether r can open here now: the key of its stream's epoch and its author's signing
+ * key are held (whether it does open, verified, is the opening's to say). */
+static bool
+keys_held(dbk_session *s, const dbk_local_record *r)
+{
+    unsigned char key[32], pk[32];
+    bool held = dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) == DBK_OK &&
+                dbk_trust_sign_pk(s, &r->hdr.author, pk) == DBK_OK;
+    sodium_memzero(key, sizeof key);
+    return held;
+}
 
 static bool
 want_news(const dbk_local_record *r, void *arg)
 {
     const struct news_want *w = arg;
+    dbk_notes_mark *next = w->next;
     /* A consent, if it is one; a note or a skill, if it opens and is one. */
     if (w->kind == DBK_LOCAL_PRIVATE)
         return true;
-    if (dbk_id_equal(&r->hdr.author, w->me))
+    if (dbk_id_equal(&r->hdr.author, &w->s->account))
         return false;
     /* The filter sees every other author's header once, before anything is opened: the
      * one place the greatest of their rows is known without a second query. Rows are
      * not reused while a greater one stands, and a client's own streams are dropped
      * only at enrollment, before any news. */
-    if (r->rowid > *w->upto)
-        *w->upto = r->rowid;
-    return w->seen->rowid >= 0 ? r->rowid > w->seen->rowid : r->hdr.rev.clock > w->seen->clock;
+    if (r->rowid > next->rowid)
+        next->rowid = r->rowid;
+    if (!(w->seen->rowid >= 0 ? r->rowid > w->seen->rowid : r->hdr.rev.clock > w->seen->clock) &&
+        !waited(w->seen, r->rowid))
+        return false;
+    if (keys_held(w->s, r))
+        return true;
+    /* Its key is not here yet (a grant listed late, a rotation made on another device):
+     * passed by the mark, it waits in the list, offered again at each news until it
+     * opens. A row replaced since, or dropped, is not seen again: the list prunes
+     * itself. Beyond its bound, counted and said, never silently lost. */
+    if (next->nwait < DBK_NOTES_WAIT_MAX)
+        next->wait[next->nwait++] = r->rowid;
+    else
+        next->over++;
+    return false;
 }
 
 struct news {
     dbk_session *s;
     const dbk_notes_mark *seen;
-    int64_t *upto;
+    dbk_notes_mark *next;
     dbk_eu_list *out;
     int rc;
 };
@@ -110,7 +148,7 @@ static void
 news_of_stream(const dbk_local_stream *st, void *arg)
 {
     struct news *n = arg;
-    struct news_want w = {&n->s->account, n->seen, st->kind, n->upto};
+    struct news_want w = {n->s, n->seen, st->kind, n->next};
     dbk_eu_list one;
 
     if (n->rc != DBK_OK || !dbk_id_equal(&st->owner, &n->s->account))
@@ -122,12 +160,14 @@ news_of_stream(const dbk_local_stream *st, void *arg)
 }
 
 int
-dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list *out, int64_t *upto)
+dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list *out,
+                    dbk_notes_mark *next)
 {
-    struct news n = {s, seen, upto, out, DBK_OK};
+    struct news n = {s, seen, next, out, DBK_OK};
     int rc;
 
-    *upto = seen->rowid > 0 ? seen->rowid : 0;
+    memset(next, 0, sizeof *next);
+    next->rowid = seen->rowid > 0 ? seen->rowid : 0;
     memset(out, 0, sizeof *out);
     rc = dbk_local_streams(s->L, news_of_stream, &n);
     if (rc == DBK_OK)
@@ -140,15 +180,31 @@ dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list *out
 void
 dbk_notes_seen(dbk_session *s, dbk_notes_mark *out)
 {
+    char t[DBK_NOTES_WAIT_MAX * 21 + 1] = "", *p = t, *end;
+
+    memset(out, 0, sizeof *out);
     out->rowid = dbk_local_get_int(s->L, "notes_seen_rowid", -1);
     /* The clock mark of an older profile counts only until the first rowid mark. */
     out->clock = out->rowid >= 0 ? 0 : (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
+    (void)dbk_local_get_text(s->L, "notes_waiting", t, sizeof t);
+    for (long long v; out->nwait < DBK_NOTES_WAIT_MAX && (v = strtoll(p, &end, 10)) > 0; p = end)
+        out->wait[out->nwait++] = v;
 }
 
 int
-dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, int64_t rowid)
+dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_mark *next)
 {
-    return rowid > seen->rowid ? dbk_local_put_int(s->L, "notes_seen_rowid", rowid) : DBK_OK;
+    char t[DBK_NOTES_WAIT_MAX * 21 + 1] = "";
+    size_t at = 0;
+    int rc = next->rowid > seen->rowid ? dbk_local_put_int(s->L, "notes_seen_rowid", next->rowid)
+                                       : DBK_OK;
+
+    if (rc != DBK_OK || (next->nwait == 0 && seen->nwait == 0))
+        return rc;
+    for (size_t i = 0; i < next->nwait; i++)
+        at += (size_t)snprintf(t + at, sizeof t - at, "%s%lld", i ? " " : "",
+                               (long long)next->wait[i]);
+    return dbk_local_put_text(s->L, "notes_waiting", t);
 }
 
 /* The notes from counselors in l written in the 7 days up to today (new reference). */

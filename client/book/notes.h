@@ -29,42 +29,47 @@ json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l);
  * must still be news. A profile from before that mark (rowid < 0) has the highest
  * revision clock shown instead, used once.
  *
- * Not yet handled (noticed in sessions 18 and 19, left): a record that does not open
- * when the news looks at it (its stream key or its author's key arrives only at a later
- * sync: a grant the server lists late, a rotation made on another device) is passed by
- * the mark and never becomes news. The fix meant: the news filter also checks that
- * the key of (stream, epoch) and the author's signing key are there (dbk_stream_key is
- * cached per session); a wanted row without them is kept in a bounded list in meta
- * (rowids, rebuilt at each news from the rows still held, so it prunes itself) and
- * offered again until it opens, once. Its test needs a real record that reaches a
- * client's device before its key does (a second device of the client, a rotation, the
- * server's grant listing withheld for one sync), which did not fit session 19: a
- * second device of the client that logged in while the server left the shared stream's
- * self-grant out of GET /v1/grants, then listed it again with grants_seq raised, still
- * had not opened the counselor's note two syncs later (`daybook notes`: none), so how a
- * device takes a self-grant listed late is to be read first.
+ * A record can reach this device before the key that opens it: the key of its stream's
+ * epoch (a self-grant the server lists late, a rotation made on another device) or its
+ * author's signing key. The mark passes it all the same, so it is kept apart: a row
+ * past the mark whose keys are not both here is not opened but listed in wait (its
+ * rowid; "notes_waiting" in the profile's meta), and each later news offers the listed
+ * rows again; one whose keys came is opened then, shown once if it is a note or a
+ * skill, and leaves the list. The list is rebuilt at each news from the rows still held
+ * (a row replaced by a newer revision, which is past the mark itself, drops out), so it
+ * prunes itself; it holds at most DBK_NOTES_WAIT_MAX rows, and rows beyond are counted
+ * (over). A row that never opens is never news, but neither is it lost in silence: the
+ * sync says how many wait for their key at every sync while they do ("waiting" in its
+ * --json), and 'daybook notes' shows the note once its key comes. A row whose keys are
+ * here but that does not open (damaged, forged) is not waited for: opening counts it
+ * bad, as every reader does.
  */
+#define DBK_NOTES_WAIT_MAX 64
 typedef struct {
     int64_t rowid;
     uint64_t clock;
+    int64_t wait[DBK_NOTES_WAIT_MAX]; /* rows past the mark still waiting for a key */
+    size_t nwait;
+    size_t over; /* waiting rows beyond the bound, not listed (next only) */
 } dbk_notes_mark;
 void dbk_notes_seen(dbk_session *s, dbk_notes_mark *out);
-/* Keeps rowid as the mark when it is past seen (as dbk_notes_seen read it). */
-int dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, int64_t rowid);
+/* Keeps next (as dbk_notes_load_news made it) as the mark: its rowid when past seen's
+ * (as dbk_notes_seen read it), and its list of waiting rows. */
+int dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_mark *next);
 /*
  * The entries a sync's news reads (commands/cmd_sync.c), opened as dbk_eu_load opens
  * them: this account's private streams whole (its consents) and, of its other streams,
- * only what someone else wrote and was stored after seen (what
- * dbk_notes_from_counselor(s, out) then returns); *upto, the mark to remember once
- * they are shown. Chosen by the author of their stored headers and the row they are
- * stored in, before they are verified: dbk_notes_from_counselor checks the author
- * again on the then signed field, and what is chosen is opened and verified as
- * dbk_eu_load would, so the news are the same without opening the client's own
- * history (that was 94 % of a sync's instructions). A header a server changed does
- * not open either way.
+ * only what someone else wrote and was stored after seen, or waits in seen's list,
+ * and whose keys are here (what dbk_notes_from_counselor(s, out) then returns); *next,
+ * the mark to remember once they are shown, with the rows still waiting. Chosen by the
+ * author of their stored headers and the row they are stored in, before they are
+ * verified: dbk_notes_from_counselor checks the author again on the then signed field,
+ * and what is chosen is opened and verified as dbk_eu_load would, so the news are the
+ * same without opening the client's own history (that was 94 % of a sync's
+ * instructions). A header a server changed does not open either way.
  */
 int dbk_notes_load_news(dbk_session *s, const dbk_notes_mark *seen, dbk_eu_list *out,
-                        int64_t *upto);
+                        dbk_notes_mark *next);
 /* The notes (not skills) from counselors in l written in the 7 days up to today
  * (a local day number), oldest first, as dbk_notes_from_counselor. New reference. */
 json_t *dbk_notes_recent(dbk_session *s, const dbk_eu_list *l, int64_t today);

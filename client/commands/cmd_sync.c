@@ -156,7 +156,7 @@ counselor_expiring(dbk_session *s, bool print, json_t *expiring)
  * once), and its own consents near their end (the newest per counselor, into
  * expiring); printed, with how to renew, when print. */
 static void
-client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
+client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring, size_t *waiting)
 {
     int64_t today = dbk_eu_today();
     dbk_eu_list l;
@@ -164,14 +164,21 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
     json_t *v;
     size_t i;
 
-    dbk_notes_mark seen;
-    int64_t upto;
+    dbk_notes_mark seen, next;
 
     /* Not the whole history: the consents and what the counselor's writing brought
-     * since the last news. */
+     * since the last news, or brought before its key came. */
     dbk_notes_seen(s, &seen);
-    if (dbk_notes_load_news(s, &seen, &l, &upto) != DBK_OK)
+    if (dbk_notes_load_news(s, &seen, &l, &next) != DBK_OK)
         return;
+    *waiting = next.nwait + next.over;
+    if (print && *waiting > 0)
+        fprintf(stderr,
+                "daybook: %zu record(s) written for you by someone else reached this "
+                "device without the key that opens them; they show once it comes (a "
+                "sync of your other device, then this one). If they go on waiting, "
+                "tell the clinic.\n",
+                *waiting);
     *fresh = dbk_notes_from_counselor(s, &l);
     json_array_foreach(*fresh, i, v) {
         if (!print)
@@ -184,7 +191,7 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring)
                    json_string_value(json_object_get(v, "by_name")),
                    json_string_value(json_object_get(v, "text")));
     }
-    (void)dbk_notes_mark_seen(s, &seen, upto);
+    (void)dbk_notes_mark_seen(s, &seen, &next);
     /* The newest consent per counselor, near its end. */
     json_t *newest = json_object();
     for (i = 0; i < l.n; i++) {
@@ -224,13 +231,15 @@ static void
 report_loop(dbk_session *s, json_t *j)
 {
     json_t *fresh = NULL, *expiring = json_array();
+    size_t waiting = 0;
 
     if (s->role == DBK_ROLE_COUNSELOR)
         counselor_expiring(s, j == NULL, expiring);
     else
-        client_news(s, j == NULL, &fresh, expiring);
+        client_news(s, j == NULL, &fresh, expiring, &waiting);
     if (j != NULL) {
         json_object_set_new(j, "new", fresh ? fresh : json_array());
+        json_object_set_new(j, "waiting", json_integer((json_int_t)waiting));
         json_object_set_new(j, "expiring", expiring);
     } else {
         json_decref(fresh);

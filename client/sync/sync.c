@@ -297,6 +297,8 @@ struct sync_ctx {
     json_t *refused;  /* stream id text -> true: its push was refused in this sync */
     bool dep_records; /* the round's push "after" carries records besides the head */
     bool again;       /* ... and was refused with its prerequisite: they go next round */
+    bool own_asked;   /* the grants asked for again: one of this account's own streams
+                         was missing here (dbk_trust_own_missing); once a sync */
 };
 
 struct push_acc {
@@ -671,6 +673,9 @@ check_heads(dbk_session *s, dbk_trust_report *r)
     for (size_t i = 0; rc == DBK_OK && i < a.n; i++)
         rc = dbk_trust_stream_head(s, &a.v[i].id, &a.v[i].owner, a.v[i].epoch, r);
     free(a.v);
+    /* One of its own streams not held here at all: nothing of it seen, no head checked. */
+    if (rc == DBK_OK)
+        r->own_none += dbk_trust_own_missing(s);
     return rc;
 }
 
@@ -785,11 +790,17 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
          * stream whose pull was refused just now is checked against the grants too. */
         int64_t seq = json_integer_value(json_object_get(resp, "grants_seq"));
         bool moved = seq != dbk_local_get_int(s->L, "grants_seq", -1);
-        if (moved || json_array_size(ended) > 0) {
+        /* A self-grant the server left out (at this device's login, say) and lists
+         * again without moving grants_seq: asked for again while the stream is missing,
+         * else this device never reads (nor writes) its own stream, and says nothing. */
+        size_t missing = x->own_asked ? 0 : dbk_trust_own_missing(s);
+        if (moved || missing > 0 || json_array_size(ended) > 0) {
+            x->own_asked = x->own_asked || missing > 0;
             rc = dbk_refresh_grants(s, &st->trust);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "grants_seq", seq);
-            *more = *more || moved; /* pull the streams just learned */
+            /* pull the streams just learned */
+            *more = *more || moved || (missing > 0 && dbk_trust_own_missing(s) < missing);
         }
         /* Refused, yet its grant still listed active (the end undone): a server that
          * says two things. Not pulled, so not current (sync.h unpulled); asked again at

@@ -215,6 +215,20 @@ dbk_trust_heads_pending(dbk_session *s)
     return any;
 }
 
+size_t
+dbk_trust_own_missing(dbk_session *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0]; i++) {
+        dbk_local_stream st;
+        /* A counselor's account has no shared stream of its own (cmd_init). */
+        if (own_kinds[i] == DBK_LOCAL_SHARED && s->role != DBK_ROLE_CLIENT)
+            continue;
+        n += dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st) == DBK_E_NOT_FOUND;
+    }
+    return n;
+}
+
 int
 dbk_trust_heads_write(dbk_session *s)
 {

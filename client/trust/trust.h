@@ -257,6 +257,15 @@ int dbk_trust_heads_write(dbk_session *s);
 void dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);
+/*
+ * How many of this account's own streams this device holds no stream of at all: every
+ * account makes its private stream, a client's its shared one too, at init, with their
+ * self-grants; a device that 'daybook login' made learns them from the self-grants the
+ * server lists. One the server left out holds nothing, and no head of it is checked
+ * (dbk_trust_stream_head walks the streams held): sync asks for the grants again at
+ * each sync while one is missing and counts it own_none, so it is said, never silent.
+ */
+size_t dbk_trust_own_missing(dbk_session *s);
 
 /*
  * Login (proto/README.md section 6). What the server offers at the start of a login

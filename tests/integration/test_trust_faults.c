@@ -2833,6 +2833,203 @@ test_old_server_without_after(void **state)
     assert_int_equal(withheld, 0);
 }
 
+/* The edit that moves the client's self-grant of its shared stream sh to the grantee
+ * `to` from `from` (hex ids), so that GET /v1/grants leaves it out or lists it again;
+ * grants_seq is left as it is. */
+static void
+move_self_grant(struct fx *f, const char *sh, const char *from, const char *to)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s';", to, sh,
+             from);
+    turn_server(f, sql);
+}
+
+/* The text of a `daybook sync` of the profile in home, stdout then stderr (malloc'd);
+ * *status its exit. */
+static char *
+sync_said(const char *home, int *status)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("sync", NULL);
+    size_t n = strlen(r.out) + strlen(r.err) + 2;
+    char *t = malloc(n);
+    assert_non_null(t);
+    snprintf(t, n, "%s\n%s", r.out, r.err);
+    *status = r.status;
+    dbk_run_result_free(&r);
+    return t;
+}
+
+/* How many times text holds what. */
+static int
+times_in(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+/*
+ * A counselor's note that reaches a device of the client before the key that opens it
+ * (book/notes.h): the client rotated its shared stream on its first device (a revoke,
+ * then shared again with the same counselor), and the server leaves the new epoch's
+ * self-grant out of the second device's GET /v1/grants until after the counselor's note
+ * came; then lists it, grants_seq moved. The note must be news once, at the sync where
+ * it opens, and said as waiting while it cannot open.
+ */
+static void
+test_note_before_its_key(void **state)
+{
+    struct fx *f = *state;
+    static const char aside[] = "00000000000000000000000000000001";
+    static const char note[] = "New note from Dana Reyes: BEFORE-ITS-KEY note";
+    char sh[33], hh[33], me[33], sql[400], link[512], home2[4300];
+    int st_waiting, st_opens, st_after;
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    cli_ok("share", f->p.counselor_id, "--yes");
+    cli_ok("sync", NULL, NULL);
+    client_shared_hex(f, sh, hh);
+    hex_of(f->p.client_id, me);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
+             "epoch = 2;",
+             aside, sh, me);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    cli_ok("sync", NULL, NULL);
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "BEFORE-ITS-KEY note", "--share", NULL), "note");
+    cli_ok("sync", NULL, NULL);
+    long long epoch = server_int(f, "SELECT max(epoch) FROM records");
+
+    char *waiting = sync_said(home2, &st_waiting);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             me, sh, aside, me);
+    turn_server(f, sql);
+    char *opens = sync_said(home2, &st_opens);
+    char *after = sync_said(home2, &st_after);
+    setenv("DAYBOOK_HOME", home2, 1);
+    json_t *j = tc_json_of(tc_cli("--json", "sync", NULL), "sync --json");
+    long long still = json_integer_value(json_object_get(j, "waiting"));
+    json_decref(j);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    int shown = times_in(waiting, note) + times_in(opens, note) + times_in(after, note);
+    bool said = strstr(waiting, "without the key that opens them") != NULL;
+
+    dbk_report("a counselor's note before its key",
+               "the client rotates its shared stream (revoke, share again) on one device; the "
+               "server leaves the new self-grant out of its second device's grants until the "
+               "counselor's note reached it, then lists it with grants_seq moved",
+               "the note's epoch %lld; while it cannot open: news %d, said waiting: %s; the sync "
+               "where it opens: news %d; the sync after: news %d, still waiting %lld; times "
+               "shown in all (must be 1): %d",
+               epoch, times_in(waiting, note), said ? "yes" : "no (silent)", times_in(opens, note),
+               times_in(after, note), still, shown);
+    assert_int_equal(epoch, 2);
+    assert_int_equal(times_in(waiting, note), 0);
+    assert_true(said);
+    assert_int_equal(times_in(opens, note), 1);
+    assert_int_equal(shown, 1);
+    assert_int_equal(still, 0);
+    assert_int_equal(st_opens, 0);
+    free(waiting);
+    free(opens);
+    free(after);
+}
+
+/* What a `daybook --json sync` of the profile in home counts own_unseen (-1: it failed). */
+static int
+own_unseen_at_sync(const char *home)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    json_t *j = r.status == 0 ? json_loads(r.out, 0, NULL) : NULL;
+    int n = j == NULL ? -1
+                      : (int)json_integer_value(
+                            json_object_get(json_object_get(j, "withheld"), "own_unseen"));
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return n;
+}
+
+/*
+ * A second device of the client that signs in while the server leaves the self-grant of
+ * the client's shared stream out of GET /v1/grants, then lists it again without moving
+ * grants_seq (a server restored, or one that says two things). The device must not stay
+ * without its own shared stream for good and in silence: while it misses it, its syncs
+ * say they cannot tell (own_unseen); once listed, its next sync takes the self-grant
+ * (signed by the account, checked as any) and the counselor's note opens, as news.
+ */
+static void
+test_self_grant_listed_late(void **state)
+{
+    struct fx *f = *state;
+    static const char aside[] = "00000000000000000000000000000001";
+    char sh[33], hh[33], me[33], link[512], home2[4300];
+    dbk_run_result r;
+
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    cli_ok("sync", NULL, NULL);
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "LATE-GRANT note", "--share", NULL), "note");
+    cli_ok("sync", NULL, NULL);
+    login_link_of(f->p.client_home, link);
+    client_shared_hex(f, sh, hh);
+    hex_of(f->p.client_id, me);
+    move_self_grant(f, sh, me, aside);
+
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("login", link, NULL);
+    int login = r.status;
+    bool login_said = strstr(r.err, "cannot tell whether the server withholds") != NULL;
+    dbk_run_result_free(&r);
+    int unseen_missing = own_unseen_at_sync(home2);
+
+    move_self_grant(f, sh, aside, me);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("sync", NULL);
+    int sync = r.status;
+    bool news = strstr(r.out, "New note from Dana Reyes: LATE-GRANT note") != NULL;
+    dbk_run_result_free(&r);
+    int unseen_listed = own_unseen_at_sync(home2);
+    r = tc_cli("notes", NULL);
+    bool opened = strstr(r.out, "LATE-GRANT note") != NULL;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", home2, 1);
+    r = tc_cli("journal", "-m", "written on the second device", NULL);
+    int wrote = r.status;
+    dbk_run_result_free(&r);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("malicious server: the client's own shared self-grant listed late",
+               "the server leaves the self-grant of the client's shared stream out of GET "
+               "/v1/grants while a second device signs in, then lists it again with "
+               "grants_seq unmoved; the counselor had shared a note",
+               "login exit %d%s; own_unseen while missing %d, once listed %d; next sync exit "
+               "%d, the note as news: %s; 'daybook notes' shows it: %s; a journal entry "
+               "written there: exit %d",
+               login, login_said ? " (said it cannot tell)" : " (silent)", unseen_missing,
+               unseen_listed, sync, news ? "yes" : "no", opened ? "yes" : "no (never read)", wrote);
+    assert_int_equal(login, 0);
+    assert_true(login_said);
+    assert_int_equal(unseen_missing, 1);
+    assert_int_equal(sync, 0);
+    assert_true(news);
+    assert_true(opened);
+    assert_int_equal(unseen_listed, 0);
+    assert_int_equal(wrote, 0);
+}
+
 int
 main(void)
 {
@@ -2875,6 +3072,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_shared_push_refused_private_entry_goes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_old_server_without_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_grant_listed_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_before_its_key, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
