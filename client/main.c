@@ -8,7 +8,9 @@
 
 #include "dbk/init.h"
 
+#include <jansson.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,18 @@ with_network_library(int rc)
         return rc;
     fprintf(stderr, "daybook: %s\n", missing);
     return rc == DBK_EXIT_OK ? DBK_EXIT_FAIL : rc;
+}
+
+/* What every command's process needs once libsodium is up. */
+static void
+process_setup(void)
+{
+    /* Jansson's hash seed from libsodium's generator (one getrandom) before any object
+     * is made: left to itself it opens and reads /dev/urandom, three system calls on
+     * a craving's way to the spool. */
+    json_object_seed(randombytes_random() | 1u);
+    umask(077);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int
@@ -72,8 +86,7 @@ main(int argc, char **argv)
         fprintf(stderr, "daybook: libsodium failed to initialise\n");
         return DBK_EXIT_FAIL;
     }
-    umask(077);
-    signal(SIGPIPE, SIG_IGN);
+    process_setup();
     ctx.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 
     /* Options every command takes, wherever they sit before a "--": --json is taken out

@@ -8,12 +8,10 @@
 #include "dbk/bytes.h"
 #include "dbk/error.h"
 
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define AD_BYTES 20 /* the record's id and kind (bytes 8 to 27 of its head) */
 
@@ -26,26 +24,17 @@ dbk_spool_news_get(void)
 }
 
 bool
-dbk_spool_ready(const char *dir)
+dbk_spool_take(dbk_spool_file *f, const char *dir)
 {
-    dbk_spool_file f;
-    char path[4200];
-    unsigned char h[DBK_SPOOL_HEADER_BYTES + 1];
-    ssize_t n = -1;
-    int fd;
-
-    if (dbk_spool_file_path(dir, path, sizeof path) != DBK_OK ||
-        (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    /* Taken for good (lock, header, records) in one open: a first look at the header
+     * alone, then the same file opened again for the append, cost a craving four
+     * more system calls and the header's check twice. */
+    if (dbk_spool_file_open(f, dir, false) != DBK_OK)
         return false;
-    n = pread(fd, h, DBK_SPOOL_HEADER_BYTES, 0);
-    close(fd);
-    if (n != DBK_SPOOL_HEADER_BYTES)
-        return false;
-    /* The header's own parse and check, on these bytes alone. */
-    memset(&f, 0, sizeof f);
-    f.data = h;
-    f.size = DBK_SPOOL_HEADER_BYTES;
-    return dbk_spool_file_header(&f, dir) && f.role == DBK_ROLE_CLIENT;
+    if (f->header_here && f->role == DBK_ROLE_CLIENT)
+        return true;
+    dbk_spool_file_close(f);
+    return false;
 }
 
 /* Whether r opens under key (into *doc when doc is not NULL). */
@@ -57,26 +46,22 @@ rec_open(const unsigned char key[32], const dbk_spool_rec *r, json_t **doc)
 }
 
 int
-dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id)
+dbk_spool_add(dbk_spool_file *f, int kind, const json_t *doc, dbk_id *id)
 {
     unsigned char key[32], nonce[DBK_SPOOL_NONCE_BYTES], ad[AD_BYTES], head[DBK_SPOOL_REC_HEAD],
         *body = NULL;
-    dbk_spool_file f;
     size_t len;
     int rc;
 
-    if ((rc = dbk_spool_file_open(&f, dir, false)) != DBK_OK)
-        return rc == DBK_E_IO ? DBK_E_IO : DBK_E_NOT_FOUND;
-    if (!f.header_here || f.role != DBK_ROLE_CLIENT ||
-        dbk_unlock_spool_key(&f.account, key) != DBK_OK) {
-        dbk_spool_file_close(&f);
+    if (dbk_unlock_spool_key(&f->account, key) != DBK_OK) {
+        dbk_spool_file_close(f);
         return DBK_E_NOT_FOUND;
     }
     /* The last record is whole by its length; one whose bytes do not open is torn (its
      * process died before the sync) and the append cuts it off: never acknowledged. */
-    if (f.n > 0 && !rec_open(key, &f.recs[f.n - 1], NULL)) {
-        f.good_end = (size_t)(f.recs[f.n - 1].head - f.data);
-        f.n--;
+    if (f->n > 0 && !rec_open(key, &f->recs[f->n - 1], NULL)) {
+        f->good_end = (size_t)(f->recs[f->n - 1].head - f->data);
+        f->n--;
     }
     dbk_id_random(id);
     randombytes_buf(nonce, sizeof nonce);
@@ -86,10 +71,10 @@ dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id)
     sodium_memzero(key, sizeof key);
     if (rc == DBK_OK) {
         dbk_spool_file_rec_head(head, id, (uint32_t)kind, nonce, len);
-        rc = dbk_spool_file_append(&f, head, body, len);
+        rc = dbk_spool_file_append(f, head, body, len);
     }
     free(body);
-    dbk_spool_file_close(&f);
+    dbk_spool_file_close(f);
     return rc;
 }
 

@@ -18,21 +18,27 @@
 #define DBK_CLIENT_SPOOL_H
 
 #include "session.h"
+#include "spool_file.h"
 
 #include <jansson.h>
 
-/* Whether the profile in dir has a spool whose header says a client's (a hint, read
- * without the lock: dbk_spool_add checks again under it). */
-bool dbk_spool_ready(const char *dir);
 /*
- * Appends doc, for this account's stream of kind, to dir's spool, durably; its entry
- * id in *id. DBK_E_NOT_FOUND when the spool cannot take it (no header, not a client's,
- * the keys not cached), DBK_E_TOO_LARGE when it is full or doc too long, DBK_E_IO
- * when the disk refused it (the record is then not in the file): in each, nothing was
- * spooled and the caller saves doc in the profile. DBK_E_INTERNAL when it may be in
- * the file though its sync failed: the caller reports it not saved.
+ * Opens dir's spool and takes its lock (spool_file.h) when its header says a client's
+ * and names dir's profile file: true, f open and locked until dbk_spool_add or
+ * dbk_spool_file_close. Else false, f closed: the craving is saved in the profile.
+ * Never held across a prompt, nor while the profile is opened: a fold takes the same
+ * lock.
  */
-int dbk_spool_add(const char *dir, int kind, const json_t *doc, dbk_id *id);
+bool dbk_spool_take(dbk_spool_file *f, const char *dir);
+/*
+ * Appends doc, for this account's stream of kind, to f (from dbk_spool_take), durably;
+ * its entry id in *id; closes f in every case. DBK_E_NOT_FOUND when the spool cannot
+ * take it (the keys not cached), DBK_E_TOO_LARGE when it is full or doc too long,
+ * DBK_E_IO when the disk refused it (the record is then not in the file): in each,
+ * nothing was spooled and the caller saves doc in the profile. DBK_E_INTERNAL when it
+ * may be in the file though its sync failed: the caller reports it not saved.
+ */
+int dbk_spool_add(dbk_spool_file *f, int kind, const json_t *doc, dbk_id *id);
 /* How many cravings wait in s's spool to be folded: whole records, not under another
  * account's header, whose ids the profile does not hold yet (a fold that kept a record
  * that does not open leaves the folded ones in the file). No keys needed: ids are in

@@ -471,10 +471,10 @@ save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
  * plan from the profile.
  */
 static bool
-spooled(dbk_ctx *ctx, const char *dir, const struct craving *c, int *ret)
+spooled(dbk_ctx *ctx, dbk_spool_file *f, const struct craving *c, int *ret)
 {
     dbk_id id;
-    int rc = dbk_spool_add(dir, DBK_LOCAL_SHARED, c->doc, &id);
+    int rc = dbk_spool_add(f, DBK_LOCAL_SHARED, c->doc, &id);
 
     if (rc == DBK_E_INTERNAL) {
         /* Written but neither synced nor cut back: a later fold may still find it. */
@@ -488,6 +488,15 @@ spooled(dbk_ctx *ctx, const char *dir, const struct craving *c, int *ret)
     say_saved(ctx, &id, false); /* a craving that calls for the card is never spooled */
     *ret = DBK_EXIT_OK;
     return true;
+}
+
+/* The spool let go of when it is still held (held): false. */
+static bool
+let_go(dbk_spool_file *f, bool held)
+{
+    if (held)
+        dbk_spool_file_close(f);
+    return false;
 }
 
 /* Opens the profile and refuses a counselor's: DBK_EXIT_OK with *opened, or the exit
@@ -507,14 +516,16 @@ run(dbk_ctx *ctx, int argc, char **argv)
                         .subst = json_array(), .halt = json_array(), .scale = "0-10",
                         .intensity = -1};
     dbk_session s;
+    dbk_spool_file sf;
     char when[40], dir[4096];
     int ret, open_rc = DBK_E_NOT_FOUND;
     bool opened = false;
-    /* A client's spool ready (spool.h): the craving may be written without the profile,
-     * which is then opened only if it must be. Else the profile is opened once, first
-     * (role_in_run): a counselor's profile is refused before anything else, as main
-     * would; a profile that does not open is said after the flags are checked. */
-    bool spool = dbk_local_dir(dir, sizeof dir) == DBK_OK && dbk_spool_ready(dir);
+    /* A client's spool taken (spool.h): the craving may be written without the profile,
+     * which is then opened only if it must be, after the spool is let go. Else the
+     * profile is opened once, first (role_in_run): a counselor's profile is refused
+     * before anything else, as main would; a profile that does not open is said after
+     * the flags are checked. */
+    bool spool = dbk_local_dir(dir, sizeof dir) == DBK_OK && dbk_spool_take(&sf, dir);
 
     if (!spool && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
         goto out;
@@ -527,6 +538,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (optind == argc && (c.result == NULL || c.intensity < 0) && dbk_prompt_interactive()) {
+        spool = let_go(&sf, spool); /* no lock held across the prompts */
         /* Passphrase first: a wrong one costs none of what is typed next. */
         if (!opened && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
             goto out;
@@ -550,8 +562,12 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     build_craving(&c, when);
-    if (spool && !opened && !calls_for_card(&c) && spooled(ctx, dir, &c, &ret))
-        goto out;
+    if (spool && !opened && !calls_for_card(&c)) {
+        spool = false; /* dbk_spool_add lets it go, spooled or not */
+        if (spooled(ctx, &sf, &c, &ret))
+            goto out;
+    }
+    spool = let_go(&sf, spool); /* before the profile: its fold takes the spool's lock */
     if (!opened && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
         goto out;
     if (!opened) {
@@ -563,6 +579,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
 bad:
     ret = usage();
 out:
+    (void)let_go(&sf, spool);
     if (opened)
         dbk_session_close(&s);
     craving_clear(&c);

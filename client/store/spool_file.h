@@ -32,7 +32,8 @@
  * file is mapped read-only with its pages (MAP_POPULATE), not copied into a buffer
  * faulted in page by page: nothing cuts it while the lock is held, since every cut
  * (a fold's, a torn tail's) takes it; a file cut by hand meanwhile would stop the
- * process (SIGBUS) before anything is acknowledged. Where the file system maps no
+ * process (SIGBUS) before anything is acknowledged. A file of one page or less
+ * (DBK_SPOOL_READ_MAX) is read instead: one system call. Where the file system maps no
  * files (mmap refused with ENODEV, EACCES, EPERM, EINVAL or ENOTSUP: some FUSE and 9p
  * mounts) it is read into a buffer instead, under the same lock. A record is
  * appended with one pwrite at the end and fdatasync'd before the append returns; the
@@ -58,6 +59,8 @@
 /* Past this size no record is appended: the craving is saved in the profile, and the
  * save folds the spool (as every command that reads entries does). */
 #define DBK_SPOOL_BYTES_MAX (1024 * 1024)
+/* A spool this size or less is read under the lock, not mapped (spool_file.c). */
+#define DBK_SPOOL_READ_MAX 4096
 
 typedef struct dbk_spool_rec {
     dbk_id id;

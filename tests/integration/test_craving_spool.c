@@ -234,7 +234,15 @@ test_spool_where_files_do_not_map(void **state)
     snprintf(refusals, sizeof refusals, "%s/mmap-refused", f->home);
     setenv("DBK_FAIL_MMAP_LOG", refusals, 1);
     setenv("LD_PRELOAD", DBK_FAIL_MMAP, 1);
+    /* Cravings until one meets the refusal: a spool of a page or less is read, never
+     * mapped (client/store/spool_file.h, DBK_SPOOL_READ_MAX). */
     char *a = crave("6");
+    size_t logged = 1;
+    while ((stat(refusals, &sb) != 0 || sb.st_size == 0) && logged < 64) {
+        free(a);
+        a = crave("6");
+        logged++;
+    }
     long spooled = spool_size(f);
     size_t listed = in_log(a, &err);
     long after_log = spool_size(f);
@@ -247,7 +255,8 @@ test_spool_where_files_do_not_map(void **state)
     else
         unsetenv("ASAN_OPTIONS");
     free(asan_saved);
-    /* The fault was met: the spool's mapping was refused, not skipped. */
+    /* The fault was met by a craving: the spool's mapping was refused, not skipped. */
+    assert_true(logged < 64);
     assert_int_equal(stat(refusals, &sb), 0);
     assert_true(sb.st_size > 0);
     if (spooled <= 64 || listed != 1 || after_log != 64)
@@ -262,7 +271,7 @@ test_spool_where_files_do_not_map(void **state)
     assert_int_equal(spool_size(f), 64);
     assert_int_equal(on_server(f, a), 1);
     assert_int_equal(on_server(f, b), 1);
-    assert_int_equal(in_log(NULL, NULL), 2);
+    assert_int_equal(in_log(NULL, NULL), logged + 1);
     free(a);
     free(b);
 }
