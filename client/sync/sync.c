@@ -667,20 +667,15 @@ static int
 check_heads(dbk_session *s, dbk_trust_report *r)
 {
     struct heads_acc a = {0};
-    int rc = dbk_local_streams(s->L, head_stream, &a), crc;
-    /* The streams' high-water marks (trust/heads.c) kept in one transaction, not each
-     * in its own commit and sync of the disk: two a stream, some 80 of the 300
-     * fdatasyncs of a counselor's cold sync (40 clients). A mark kept before a failure
-     * is committed all the same, as when each was its own commit. A read-only profile
-     * keeps none, and a write lock not taken leaves the marks to their own commits. */
-    bool tx = rc == DBK_OK && a.n > 1 && !dbk_local_read_only(s->L) && !dbk_local_in_tx(s->L) &&
-              dbk_local_begin(s->L) == DBK_OK;
+    int rc = dbk_local_streams(s->L, head_stream, &a);
+    /* The streams' high-water marks (trust/heads.c) kept in one commit, not each in its
+     * own with its own sync of the disk: two a stream, some 80 of the 300 fdatasyncs of
+     * a counselor's cold sync (40 clients). A mark kept before a failure is committed
+     * all the same, as when each was its own commit. */
+    bool group = rc == DBK_OK && a.n > 1 && dbk_local_group_begin(s->L);
     for (size_t i = 0; rc == DBK_OK && i < a.n; i++)
         rc = dbk_trust_stream_head(s, &a.v[i].id, &a.v[i].owner, a.v[i].epoch, r);
-    if (tx && (crc = dbk_local_commit(s->L)) != DBK_OK) {
-        dbk_local_rollback(s->L);
-        rc = rc != DBK_OK ? rc : crc;
-    }
+    rc = dbk_local_group_end(s->L, group, rc);
     free(a.v);
     return rc;
 }
