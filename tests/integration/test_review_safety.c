@@ -978,45 +978,6 @@ review_says_not_checked(dbk_run_result r, const char *why)
     dbk_run_result_free(&r);
 }
 
-/* How many high-water marks of heads (head_seen:*) the profile in home keeps. */
-static int
-head_marks(const char *home)
-{
-    char path[4400];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    int n = -1;
-
-    snprintf(path, sizeof path, "%s/daybook.db", home);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM meta WHERE key LIKE 'head_seen%'",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
-/*
- * A sync keeps the heads' high-water marks it checked (trust/heads.c), all of them in
- * one transaction (sync.c check_heads): a mark not kept is a rollback the next check
- * cannot see. The marks dropped first, the counselor's sync alone writes them again.
- */
-static void
-test_sync_keeps_head_marks(void **state)
-{
-    struct fx *f = *state;
-    journal_seen_by_counselor(f);
-    assert_true(head_marks(f->p.counselor_home) > 0);
-    profile_stamp(f->p.counselor_home, "DELETE FROM meta WHERE key LIKE 'head_seen%';");
-    assert_int_equal(head_marks(f->p.counselor_home), 0);
-    as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
-    assert_true(head_marks(f->p.counselor_home) > 0);
-}
-
 /*
  * The high-water mark of the client's head (head_seen) cannot be kept although the
  * profile is writable: another process holds its write lock past the wait (a sync
@@ -1116,6 +1077,24 @@ meta_len(const char *home, const char *pattern)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
+}
+
+/*
+ * A sync keeps the heads' high-water marks it checked (trust/heads.c), all of them in
+ * one transaction (sync.c check_heads): a mark not kept is a rollback the next check
+ * cannot see. The marks dropped first, the counselor's sync alone writes them again.
+ */
+static void
+test_sync_keeps_head_marks(void **state)
+{
+    struct fx *f = *state;
+    journal_seen_by_counselor(f);
+    assert_true(meta_len(f->p.counselor_home, "head_seen%") > 0);
+    profile_stamp(f->p.counselor_home, "DELETE FROM meta WHERE key LIKE 'head_seen%';");
+    assert_int_equal(meta_len(f->p.counselor_home, "head_seen%"), -1);
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    assert_true(meta_len(f->p.counselor_home, "head_seen%") > 0);
 }
 
 /*
