@@ -27,7 +27,7 @@
  */
 #include "api.h"
 #include "authcache.h"
-#include "fastjson.h"
+#include "dbk/fastjson.h"
 #include "heads.h"
 
 #include "dbk/base64.h"

@@ -668,6 +668,25 @@ dbk_local_in_tx(dbk_local *L)
     return !sqlite3_get_autocommit(L->db);
 }
 
+bool
+dbk_local_group_begin(dbk_local *L)
+{
+    return !L->readonly && !dbk_local_in_tx(L) && dbk_local_begin(L) == DBK_OK;
+}
+
+int
+dbk_local_group_end(dbk_local *L, bool began, int rc)
+{
+    int crc;
+    if (!began || !dbk_local_in_tx(L))
+        return rc; /* none begun, or SQLite ended it (a full disk): each write said so */
+    if ((crc = dbk_local_commit(L)) != DBK_OK) {
+        dbk_local_rollback(L);
+        return rc != DBK_OK ? rc : crc;
+    }
+    return rc;
+}
+
 /* ---- meta ---- */
 
 int

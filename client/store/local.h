@@ -55,6 +55,16 @@ int dbk_local_commit(dbk_local *L);
 void dbk_local_rollback(dbk_local *L);
 /* Whether a transaction is open (begin was called and not yet committed or rolled back). */
 bool dbk_local_in_tx(dbk_local *L);
+/* A transaction that only groups writes each of which may stand alone, so that many
+ * cost one commit (one sync of the disk) instead of one each. True when one was begun;
+ * false when none is: the profile is read-only, a transaction is already open, or the
+ * write lock was not taken within the busy wait. Then each write commits on its own,
+ * as without it. */
+bool dbk_local_group_begin(dbk_local *L);
+/* Ends what dbk_local_group_begin began (began: its answer): what was written is
+ * committed even when rc (the writes' result) is a failure, as each write alone would
+ * have been. rc, else the commit's failure (then rolled back). */
+int dbk_local_group_end(dbk_local *L, bool began, int rc);
 
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
 int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);

@@ -35,6 +35,10 @@
  *     the runs (folding every craving they logged) against a second `log`. A few
  *     runs with the keys locked show what the unlock saves (Argon2id per command).
  *
+ * --compare DAYBOOK (with --compare-runs N, default 5) also times the cold sync by
+ * this daybook and by another build, interleaved on copies of the same profile
+ * (cold_compare): an optimisation's effect, measured in one run.
+ *
  * Everything lives in one temp dir, removed at the end; the keyring entries
  * the profiles create are removed as soon as a profile is done (and expire by
  * themselves). daybookd binds 127.0.0.1 on a free port and dies with this
@@ -85,6 +89,8 @@ extern char **environ;
 #define REVIEW_DAYS 7 /* counselor.h DBK_REVIEW_DEFAULT_DAYS: no session marker yet */
 
 static const char *daybookd_bin, *daybook_bin;
+static const char *compare_bin; /* --compare: a second daybook for the cold sync */
+static int compare_runs = 5;
 static char *root;         /* the temp dir of everything */
 static char errfile[4200]; /* stderr of the last CLI run */
 static volatile pid_t server_pid;
@@ -184,6 +190,7 @@ struct run {
     int status;      /* exit code, 128 + signal, or -1 on timeout */
     double wall_s;   /* spawn to reaped, measured in the launcher */
     long maxrss_kib; /* ru_maxrss of the child */
+    double cpu_s;    /* its user + system CPU time, all threads */
 };
 
 #define LAUNCH_MAX 65536
@@ -224,6 +231,8 @@ reap(pid_t pid, int timeout_s, struct run *r)
         ;
     r->status = timed_out ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->maxrss_kib = ru.ru_maxrss;
+    r->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /*
@@ -240,7 +249,7 @@ launcher(int fd)
         const char *out, *err;
         size_t ne = 0, na = 0;
         posix_spawn_file_actions_t fa;
-        struct run r = {-1, 0, 0};
+        struct run r = {-1, 0, 0, 0};
         pid_t pid;
         double t0;
         ssize_t n = recv(fd, buf, LAUNCH_MAX, 0);
@@ -1067,6 +1076,81 @@ pct(const double *v, size_t n, double p)
     return v[k > 0 ? k - 1 : 0];
 }
 
+/*
+ * --compare PATH: the cold sync by this daybook and by another (an older build, say),
+ * each from its own copy of the counselor's profile as it was before any sync, the two
+ * interleaved (A B A B ...) against the same server, keys forgotten and unlocked again
+ * before each run (the kernel keyring would otherwise hold the stream keys of the run
+ * before). The medians and their ratio B/A; the runs of a shared machine drift, and
+ * interleaving puts the drift on both sides.
+ */
+static void
+cold_compare(br_table *t, const char *cohome)
+{
+    char snap[4200], label[300];
+    const char *self = daybook_bin, *bins[2] = {daybook_bin, compare_bin};
+    double *v[2] = {calloc((size_t)compare_runs, sizeof(double)),
+                    calloc((size_t)compare_runs, sizeof(double))},
+           *cpu[2] = {calloc((size_t)compare_runs, sizeof(double)),
+                      calloc((size_t)compare_runs, sizeof(double))};
+    char *home = new_home("counselor-compare");
+    struct run r;
+
+    if (v[0] == NULL || v[1] == NULL || cpu[0] == NULL || cpu[1] == NULL)
+        die("out of memory");
+    snprintf(snap, sizeof snap, "%s/counselor-snapshot", root);
+    {
+        const char *cp[] = {"/bin/cp", "-a", cohome, snap, NULL};
+        run_argv(cp, NULL, &r);
+        if (r.status != 0)
+            die("cannot copy the counselor's profile");
+    }
+    for (int i = 0; i < compare_runs; i++)
+        for (int b = 0; b < 2; b++) {
+            const char *cp[] = {"/bin/cp", "-a", snap, home, NULL};
+            dbk_rmtree(home);
+            run_argv(cp, NULL, &r);
+            if (r.status != 0)
+                die("cannot copy the counselor's profile");
+            lock_profile(home);
+            cli(home, NULL, "unlock", NULL);
+            daybook_bin = bins[b];
+            r = cli(home, NULL, "sync", NULL);
+            v[b][i] = r.wall_s;
+            cpu[b][i] = r.cpu_s;
+            daybook_bin = self;
+        }
+    lock_profile(home);
+    dbk_rmtree(home);
+    dbk_rmtree(snap);
+    for (int b = 0; b < 2; b++) { /* in the order they ran */
+        fprintf(stderr, "bench_client: cold sync runs by %s:", bins[b]);
+        for (int i = 0; i < compare_runs; i++)
+            fprintf(stderr, " %.3f (cpu %.3f)", v[b][i], cpu[b][i]);
+        fputc('\n', stderr);
+    }
+    for (int b = 0; b < 2; b++) {
+        qsort(v[b], (size_t)compare_runs, sizeof(double), by_value);
+        qsort(cpu[b], (size_t)compare_runs, sizeof(double), by_value);
+    }
+    snprintf(label, sizeof label, "(--compare) cold sync by --daybook, p50 of %d interleaved runs",
+             compare_runs);
+    br_add(t, "compare_cold_sync_a_s", label, pct(v[0], (size_t)compare_runs, 50), "s", NULL);
+    snprintf(label, sizeof label, "(--compare) the same by %s", compare_bin);
+    br_add(t, "compare_cold_sync_b_s", label, pct(v[1], (size_t)compare_runs, 50), "s",
+           "compare_cold_sync_a_s");
+    br_add(t, "compare_cold_sync_a_cpu_s", "(--compare) its CPU time (user + system), p50",
+           pct(cpu[0], (size_t)compare_runs, 50), "s", NULL);
+    br_add(t, "compare_cold_sync_b_cpu_s", "(--compare) the same by the other",
+           pct(cpu[1], (size_t)compare_runs, 50), "s", "compare_cold_sync_a_cpu_s");
+    for (int b = 0; b < 2; b++) {
+        free(v[b]);
+        free(cpu[b]);
+    }
+    /* The cold sync below starts as cold as these did. */
+    lock_profile(cohome);
+}
+
 static void
 bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const char *cohome)
 {
@@ -1086,6 +1170,8 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
     make_caseload(cohome, cl, nclients, nrecords, &match, &seed_s);
     hwm_seed = server_vm("VmHWM:");
 
+    if (compare_bin != NULL)
+        cold_compare(t, cohome);
     /* The cold sync, with the keys unlocked (as a counselor has them at work). */
     cli(cohome, NULL, "unlock", NULL);
     rss_idle = server_vm("VmRSS:");
@@ -1350,7 +1436,8 @@ static int
 usage(void)
 {
     fprintf(stderr, "usage: bench_client --daybookd PATH --daybook PATH --out FILE\n"
-                    "                    [--clients N] [--records N] [--craving-runs N]\n");
+                    "                    [--clients N] [--records N] [--craving-runs N]\n"
+                    "                    [--compare DAYBOOK [--compare-runs N]]\n");
     return 2;
 }
 
@@ -1379,11 +1466,15 @@ main(int argc, char **argv)
             nrecords = atoi(argv[++i]);
         else if (strcmp(argv[i], "--craving-runs") == 0)
             runs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--compare") == 0)
+            compare_bin = argv[++i];
+        else if (strcmp(argv[i], "--compare-runs") == 0)
+            compare_runs = atoi(argv[++i]);
         else
             return usage();
     }
     if (daybookd_bin == NULL || daybook_bin == NULL || out == NULL || nclients < 1 ||
-        nclients > 200 || nrecords < 10 || runs < 1)
+        nclients > 200 || nrecords < 10 || runs < 1 || compare_runs < 1)
         return usage();
     launcher_start();
     if (dbk_init() != 0)

@@ -259,6 +259,32 @@ corpus('fuzz_json_body', [
     ['unicode', '{"device_name":"caf\\u00e9 \\ud83d\\ude00","account":"x"}'],
 ]);
 
+// ---- fuzz_answer ----
+
+// Answers as daybookd writes them (server/api_records.c), and the kinds the narrow
+// reader must leave to jansson.
+const pullAnswer = (records, more) => j({
+    push: [], pull: [{ stream, records, next: records.length, more, high_seq: 900, epoch: 1 }],
+    grants_seq: 3,
+});
+corpus('fuzz_answer', [
+    ['pull', pullAnswer(envs.map((e, i) => ({ seq: i + 1, envelope: e })), false)],
+    ['pull-empty', pullAnswer([], true)],
+    ['push-results', j({ push: [{ stream, results: [{ record: account, seq: 7,
+                                                        revision: rev }] }], pull: [],
+                         grants_seq: 0 })],
+    ['error', j({ error: { code: 'rate_limited', message: 'too many requests' } })],
+    ['error-escaped', '{"error":{"code":"x","message":"caf\\u00e9 \\"q\\""}}'],
+    ['null-and-booleans', '[null,true,false,0,123456789012345678,""]'],
+    ['numbers-outside', '[-1,1.5,1e3,1000000000000000000,01]'],
+    ['duplicate-key', '{"more":true,"next":1,"more":false}'],
+    ['depth-32', '['.repeat(32) + ']'.repeat(32)],
+    ['depth-33', '['.repeat(33) + ']'.repeat(33)],
+    ['trailing', '{"pull":[]} {}'],
+    ['literal-cut', '[tru]'],
+    ['not-ascii', '["caf\u00e9"]'],
+]);
+
 // ---- fuzz_http ----
 
 const crlf = (lines) => lines.join('\r\n');

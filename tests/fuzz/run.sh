@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]      # default 20
 #
 # Environment:
-#   DBK_FUZZ_TARGETS    the targets to run (default: all seven, in the order below)
+#   DBK_FUZZ_TARGETS    the targets to run (default: all eight, in the order below)
 #   DBK_FUZZ_BUILD_DIR  the build directory (default build-fuzz)
 #   DBK_FUZZ_OUT        where logs, new corpus entries and crash inputs go (default: a
 #                       temporary directory, removed when every target passed)
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-20}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;; esac
 build=${DBK_FUZZ_BUILD_DIR:-build-fuzz}
-targets=${DBK_FUZZ_TARGETS:-fuzz_http fuzz_json_body fuzz_envelope fuzz_base64 fuzz_bundle fuzz_grant fuzz_local}
+targets=${DBK_FUZZ_TARGETS:-fuzz_http fuzz_json_body fuzz_envelope fuzz_base64 fuzz_bundle fuzz_grant fuzz_local fuzz_answer}
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 command -v clang >/dev/null || { echo "run.sh: clang is required (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }

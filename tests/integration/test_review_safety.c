@@ -1080,6 +1080,24 @@ meta_len(const char *home, const char *pattern)
 }
 
 /*
+ * A sync keeps the heads' high-water marks it checked (trust/heads.c), all of them in
+ * one transaction (sync.c check_heads): a mark not kept is a rollback the next check
+ * cannot see. The marks dropped first, the counselor's sync alone writes them again.
+ */
+static void
+test_sync_keeps_head_marks(void **state)
+{
+    struct fx *f = *state;
+    journal_seen_by_counselor(f);
+    assert_true(meta_len(f->p.counselor_home, "head_seen%") > 0);
+    profile_stamp(f->p.counselor_home, "DELETE FROM meta WHERE key LIKE 'head_seen%';");
+    assert_int_equal(meta_len(f->p.counselor_home, "head_seen%"), -1);
+    as(f->p.counselor_home);
+    tc_ok(tc_cli("sync", NULL), "counselor sync");
+    assert_true(meta_len(f->p.counselor_home, "head_seen%") > 0);
+}
+
+/*
  * The same damaged pin at the counselor's next sync: the client's key is never pinned
  * anew from what the server lists (that would be the server's word for a key this
  * device once checked), and the sync says it failed.
@@ -2570,6 +2588,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_enrolled_three_days_ago, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_says_the_counselor_read_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_older_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_keeps_head_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_mark_not_kept_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_mark_unreadable_is_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_unreadable_is_said, setup, teardown),
