@@ -2947,6 +2947,88 @@ test_note_before_its_key(void **state)
     free(after);
 }
 
+/*
+ * The list of rows waiting for their key is bounded (book/notes.h); the server sets the
+ * clocks in the headers it serves, and the news filter meets rows in clock order. A
+ * note already listed as waiting must keep its place when the server then serves 64
+ * rows that never open (another author's, no key for them here) with clocks made
+ * earlier: pushed out of the list, the note, passed by the mark, is never news once its
+ * key comes. SQLite only: the junk is made by editing envelope bytes in the file.
+ */
+static void
+test_waiting_note_not_pushed_out(void **state)
+{
+    struct fx *f = *state;
+    static const char aside[] = "00000000000000000000000000000001";
+    static const char note[] = "New note from Dana Reyes: KEEPS-ITS-PLACE note";
+    char sh[33], hh[33], me[33], sql[1400], link[512], home2[4300];
+    int st;
+
+    if (dbk_test_pg())
+        skip();
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, sizeof home2, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    cli_ok("share", f->p.counselor_id, "--yes");
+    cli_ok("sync", NULL, NULL);
+    client_shared_hex(f, sh, hh);
+    hex_of(f->p.client_id, me);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
+             "epoch = 2;",
+             aside, sh, me);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    cli_ok("sync", NULL, NULL);
+    tc_ok(tc_cli("note", f->p.client_id, "-m", "KEEPS-ITS-PLACE note", "--share", NULL), "note");
+    cli_ok("sync", NULL, NULL);
+    char *listed = sync_said(home2, &st);
+
+    /* 64 copies of the note, each its own record id, clock 0 and an unknown author. */
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64), "
+             "src AS (SELECT * FROM records WHERE stream = x'%s' ORDER BY seq DESC LIMIT 1), "
+             "j AS (SELECT i, CAST(substr(src.record, 1, 15) || char(i) AS BLOB) AS rid, src.* "
+             "FROM n, src) "
+             "INSERT INTO records(stream, record, seq, clock, device, epoch, creator, envelope) "
+             "SELECT stream, rid, seq + i, 0, device, epoch, creator, "
+             "CAST(substr(envelope, 1, 20) || rid || zeroblob(8) || substr(envelope, 45, 20) || "
+             "x'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' || substr(envelope, 81) AS BLOB) FROM j; "
+             "UPDATE streams SET seq = seq + 64 WHERE id = x'%s';",
+             sh, sh);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", home2, 1);
+    json_t *j = tc_json_of(tc_cli("--json", "sync", NULL), "sync --json");
+    long long flooded = json_integer_value(json_object_get(j, "waiting"));
+    json_decref(j);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             me, sh, aside, me);
+    turn_server(f, sql);
+    char *opens = sync_said(home2, &st);
+    char *after = sync_said(home2, &st);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("a waiting note pushed out of the list",
+               "a note reaches the client's second device before its key and is listed as "
+               "waiting; the server then serves 64 records that never open, their clocks "
+               "earlier than the note's, and lists the key after",
+               "news while listed %d; waiting said after the flood %lld (must be 65); news at "
+               "the sync where the key came %d (must be 1); the sync after %d",
+               times_in(listed, note), flooded, times_in(opens, note), times_in(after, note));
+    assert_int_equal(times_in(listed, note), 0);
+    assert_int_equal(flooded, 65);
+    assert_int_equal(times_in(opens, note), 1);
+    assert_int_equal(times_in(after, note), 0);
+    free(listed);
+    free(opens);
+    free(after);
+}
+
 /* What a `daybook --json sync` of the profile in home counts own_unseen (-1: it failed). */
 static int
 own_unseen_at_sync(const char *home)
@@ -3074,6 +3156,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_old_server_without_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_grant_listed_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_before_its_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_note_not_pushed_out, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
