@@ -2962,7 +2962,7 @@ test_waiting_note_not_pushed_out(void **state)
     static const char aside[] = "00000000000000000000000000000001";
     static const char note[] = "New note from Dana Reyes: KEEPS-ITS-PLACE note";
     char sh[33], hh[33], me[33], sql[1400], link[512], home2[4300];
-    int st;
+    int st, st_garbled, st_oversize;
 
     if (dbk_test_pg())
         skip();
@@ -3011,6 +3011,17 @@ test_waiting_note_not_pushed_out(void **state)
     turn_server(f, sql);
     char *opens = sync_said(home2, &st);
     char *after = sync_said(home2, &st);
+    /* The list is the user's own file: a corrupt one (words, signs, numbers past any
+     * rowid; then a value longer than any list) is read as far as it goes, never a
+     * crash, and shows nothing again. */
+    profile_sql(f, "second",
+                "UPDATE meta SET value = CAST('x -3 0 99999999999999999999999 "
+                "9223372036854775807' AS BLOB) WHERE key = 'notes_waiting';");
+    char *garbled = sync_said(home2, &st_garbled);
+    profile_sql(f, "second",
+                "UPDATE meta SET value = CAST(replace(hex(zeroblob(1000)), '00', '1 ') AS BLOB) "
+                "WHERE key = 'notes_waiting';");
+    char *oversize = sync_said(home2, &st_oversize);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
 
     dbk_report("a waiting note pushed out of the list",
@@ -3018,15 +3029,23 @@ test_waiting_note_not_pushed_out(void **state)
                "waiting; the server then serves 64 records that never open, their clocks "
                "earlier than the note's, and lists the key after",
                "news while listed %d; waiting said after the flood %lld (must be 65); news at "
-               "the sync where the key came %d (must be 1); the sync after %d",
-               times_in(listed, note), flooded, times_in(opens, note), times_in(after, note));
+               "the sync where the key came %d (must be 1); the sync after %d; with the list "
+               "garbled, exit %d, news %d; oversize, exit %d, news %d",
+               times_in(listed, note), flooded, times_in(opens, note), times_in(after, note),
+               st_garbled, times_in(garbled, note), st_oversize, times_in(oversize, note));
     assert_int_equal(times_in(listed, note), 0);
     assert_int_equal(flooded, 65);
     assert_int_equal(times_in(opens, note), 1);
     assert_int_equal(times_in(after, note), 0);
+    assert_int_equal(st_garbled, 0);
+    assert_int_equal(times_in(garbled, note), 0);
+    assert_int_equal(st_oversize, 0);
+    assert_int_equal(times_in(oversize, note), 0);
     free(listed);
     free(opens);
     free(after);
+    free(garbled);
+    free(oversize);
 }
 
 /* What a `daybook --json sync` of the profile in home counts own_unseen (-1: it failed). */
