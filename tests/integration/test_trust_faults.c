@@ -2872,6 +2872,55 @@ times_in(const char *text, const char *what)
     return n;
 }
 
+/* The grantee the stage below gives the client's new self-grant to, for a while. */
+static const char late_grantee[] = "00000000000000000000000000000001";
+
+/*
+ * The stage of a counselor's note that reaches the client's second device (home2, made
+ * here by login) before its key: the client rotates its shared stream (revoke, share
+ * again) on its first device, the server gives the new epoch's self-grant to another
+ * grantee (late_grantee), and the counselor writes text as a note. sh, me: the client's
+ * shared stream and account in hex, for key_listed.
+ */
+static void
+note_before_key(struct fx *f, const char *text, char home2[4300], char sh[33], char me[33])
+{
+    char hh[33], sql[400], link[512];
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, 4300, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    cli_ok("share", f->p.counselor_id, "--yes");
+    cli_ok("sync", NULL, NULL);
+    client_shared_hex(f, sh, hh);
+    hex_of(f->p.client_id, me);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
+             "epoch = 2;",
+             late_grantee, sh, me);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    cli_ok("sync", NULL, NULL);
+    tc_ok(tc_cli("note", f->p.client_id, "-m", text, "--share", NULL), "note");
+    cli_ok("sync", NULL, NULL);
+}
+
+/* The server lists the self-grant note_before_key gave late_grantee to its account again,
+ * grants_seq moved. */
+static void
+key_listed(struct fx *f, const char sh[33], const char me[33])
+{
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             me, sh, late_grantee, me);
+    turn_server(f, sql);
+}
+
 /*
  * A counselor's note that reaches a device of the client before the key that opens it
  * (book/notes.h): the client rotated its shared stream on its first device (a revoke,
@@ -2884,38 +2933,15 @@ static void
 test_note_before_its_key(void **state)
 {
     struct fx *f = *state;
-    static const char aside[] = "00000000000000000000000000000001";
     static const char note[] = "New note from Dana Reyes: BEFORE-ITS-KEY note";
-    char sh[33], hh[33], me[33], sql[400], link[512], home2[4300];
+    char sh[33], me[33], home2[4300];
     int st_waiting, st_opens, st_after;
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("revoke", f->p.counselor_id, "--yes");
-    cli_ok("share", f->p.counselor_id, "--yes");
-    cli_ok("sync", NULL, NULL);
-    client_shared_hex(f, sh, hh);
-    hex_of(f->p.client_id, me);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
-             "epoch = 2;",
-             aside, sh, me);
-    turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    cli_ok("sync", NULL, NULL);
-    tc_ok(tc_cli("note", f->p.client_id, "-m", "BEFORE-ITS-KEY note", "--share", NULL), "note");
-    cli_ok("sync", NULL, NULL);
+    note_before_key(f, "BEFORE-ITS-KEY note", home2, sh, me);
     long long epoch = server_int(f, "SELECT max(epoch) FROM records");
 
     char *waiting = sync_said(home2, &st_waiting);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             me, sh, aside, me);
-    turn_server(f, sql);
+    key_listed(f, sh, me);
     char *opens = sync_said(home2, &st_opens);
     char *after = sync_said(home2, &st_after);
     setenv("DAYBOOK_HOME", home2, 1);
@@ -2959,40 +2985,22 @@ static void
 test_waiting_note_not_pushed_out(void **state)
 {
     struct fx *f = *state;
-    static const char aside[] = "00000000000000000000000000000001";
     static const char note[] = "New note from Dana Reyes: KEEPS-ITS-PLACE note";
-    char sh[33], hh[33], me[33], sql[1400], link[512], home2[4300];
+    char sh[33], me[33], sql[1400], home2[4300];
     int st, st_garbled, st_oversize;
 
     if (dbk_test_pg())
         skip();
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("revoke", f->p.counselor_id, "--yes");
-    cli_ok("share", f->p.counselor_id, "--yes");
-    cli_ok("sync", NULL, NULL);
-    client_shared_hex(f, sh, hh);
-    hex_of(f->p.client_id, me);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
-             "epoch = 2;",
-             aside, sh, me);
-    turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    cli_ok("sync", NULL, NULL);
-    tc_ok(tc_cli("note", f->p.client_id, "-m", "KEEPS-ITS-PLACE note", "--share", NULL), "note");
-    cli_ok("sync", NULL, NULL);
+    note_before_key(f, "KEEPS-ITS-PLACE note", home2, sh, me);
     char *listed = sync_said(home2, &st);
 
-    /* 64 copies of the note, each its own record id, clock 0 and an unknown author. */
+    /* 64 copies of the note, each its own record id (none of the stream's: those are
+     * random), clock 0 and an unknown author. */
     snprintf(sql, sizeof sql,
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64), "
              "src AS (SELECT * FROM records WHERE stream = x'%s' ORDER BY seq DESC LIMIT 1), "
-             "j AS (SELECT i, CAST(substr(src.record, 1, 15) || char(i) AS BLOB) AS rid, src.* "
-             "FROM n, src) "
+             "j AS (SELECT i, CAST(x'5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a' || char(i) AS BLOB) AS rid, "
+             "src.* FROM n, src) "
              "INSERT INTO records(stream, record, seq, clock, device, epoch, creator, envelope) "
              "SELECT stream, rid, seq + i, 0, device, epoch, creator, "
              "CAST(substr(envelope, 1, 20) || rid || zeroblob(8) || substr(envelope, 45, 20) || "
@@ -3004,11 +3012,7 @@ test_waiting_note_not_pushed_out(void **state)
     json_t *j = tc_json_of(tc_cli("--json", "sync", NULL), "sync --json");
     long long flooded = json_integer_value(json_object_get(j, "waiting"));
     json_decref(j);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             me, sh, aside, me);
-    turn_server(f, sql);
+    key_listed(f, sh, me);
     char *opens = sync_said(home2, &st);
     char *after = sync_said(home2, &st);
     /* The list is the user's own file: a corrupt one (words, signs, numbers past any
