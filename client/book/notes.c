@@ -90,6 +90,27 @@ waited(const dbk_notes_mark *m, int64_t rowid)
     return false;
 }
 
+/* Lists rowid among the rows waiting for their key. The filter sees rows in clock
+ * order, which the server sets in the headers it serves: a full list keeps the rows
+ * that reached this device first (the lowest rowids), so that rows served later, with
+ * clocks made earlier, cannot push a row already listed out of it (the mark passed
+ * that row: out of the list, it would never be news). The row left out is counted. */
+static void
+wait_for_key(dbk_notes_mark *next, int64_t rowid)
+{
+    size_t last = 0;
+    if (next->nwait < DBK_NOTES_WAIT_MAX) {
+        next->wait[next->nwait++] = rowid;
+        return;
+    }
+    next->over++;
+    for (size_t i = 1; i < next->nwait; i++)
+        if (next->wait[i] > next->wait[last])
+            last = i;
+    if (rowid < next->wait[last])
+        next->wait[last] = rowid;
+}
+
 /* Whether r can open here now: the key of its stream's epoch and its author's signing
  * key are held (whether it does open, verified, is the opening's to say). */
 static bool
@@ -126,11 +147,8 @@ want_news(const dbk_local_record *r, void *arg)
     /* Its key is not here yet (a grant listed late, a rotation made on another device):
      * passed by the mark, it waits in the list, offered again at each news until it
      * opens. A row replaced since, or dropped, is not seen again: the list prunes
-     * itself. Beyond its bound, counted and said, never silently lost. */
-    if (next->nwait < DBK_NOTES_WAIT_MAX)
-        next->wait[next->nwait++] = r->rowid;
-    else
-        next->over++;
+     * itself. Beyond its bound, counted and said. */
+    wait_for_key(next, r->rowid);
     return false;
 }
 

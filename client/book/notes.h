@@ -37,12 +37,15 @@ json_t *dbk_notes_from_counselor(dbk_session *s, const dbk_eu_list *l);
  * rows again; one whose keys came is opened then, shown once if it is a note or a
  * skill, and leaves the list. The list is rebuilt at each news from the rows still held
  * (a row replaced by a newer revision, which is past the mark itself, drops out), so it
- * prunes itself; it holds at most DBK_NOTES_WAIT_MAX rows, and rows beyond are counted
- * (over). A row that never opens is never news, but neither is it lost in silence: the
- * sync says how many wait for their key at every sync while they do ("waiting" in its
- * --json), and 'daybook notes' shows the note once its key comes. A row whose keys are
- * here but that does not open (damaged, forged) is not waited for: opening counts it
- * bad, as every reader does.
+ * prunes itself; it holds at most DBK_NOTES_WAIT_MAX rows, those that reached this
+ * device first (rows served later cannot push a listed one out, whatever clocks their
+ * headers say), and rows beyond are counted (over): a row left out of a full list is
+ * passed for good, news never, though 'daybook notes' still shows it. A row that never
+ * opens is never news, but neither is it lost in silence: the sync says how many wait
+ * for their key at every sync while they do ("waiting" in its --json), and 'daybook
+ * notes' shows the note once its key comes. A row whose keys are here but that does
+ * not open (damaged, forged) is not waited for: opening counts it bad, as every reader
+ * does.
  */
 #define DBK_NOTES_WAIT_MAX 64
 typedef struct {

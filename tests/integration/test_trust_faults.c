@@ -2872,6 +2872,55 @@ times_in(const char *text, const char *what)
     return n;
 }
 
+/* The grantee the stage below gives the client's new self-grant to, for a while. */
+static const char late_grantee[] = "00000000000000000000000000000001";
+
+/*
+ * The stage of a counselor's note that reaches the client's second device (home2, made
+ * here by login) before its key: the client rotates its shared stream (revoke, share
+ * again) on its first device, the server gives the new epoch's self-grant to another
+ * grantee (late_grantee), and the counselor writes text as a note. sh, me: the client's
+ * shared stream and account in hex, for key_listed.
+ */
+static void
+note_before_key(struct fx *f, const char *text, char home2[4300], char sh[33], char me[33])
+{
+    char hh[33], sql[400], link[512];
+
+    login_link_of(f->p.client_home, link);
+    snprintf(home2, 4300, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    cli_ok("login", link, NULL);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    cli_ok("revoke", f->p.counselor_id, "--yes");
+    cli_ok("share", f->p.counselor_id, "--yes");
+    cli_ok("sync", NULL, NULL);
+    client_shared_hex(f, sh, hh);
+    hex_of(f->p.client_id, me);
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
+             "epoch = 2;",
+             late_grantee, sh, me);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
+    cli_ok("sync", NULL, NULL);
+    tc_ok(tc_cli("note", f->p.client_id, "-m", text, "--share", NULL), "note");
+    cli_ok("sync", NULL, NULL);
+}
+
+/* The server lists the self-grant note_before_key gave late_grantee to its account again,
+ * grants_seq moved. */
+static void
+key_listed(struct fx *f, const char sh[33], const char me[33])
+{
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
+             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
+             me, sh, late_grantee, me);
+    turn_server(f, sql);
+}
+
 /*
  * A counselor's note that reaches a device of the client before the key that opens it
  * (book/notes.h): the client rotated its shared stream on its first device (a revoke,
@@ -2884,38 +2933,15 @@ static void
 test_note_before_its_key(void **state)
 {
     struct fx *f = *state;
-    static const char aside[] = "00000000000000000000000000000001";
     static const char note[] = "New note from Dana Reyes: BEFORE-ITS-KEY note";
-    char sh[33], hh[33], me[33], sql[400], link[512], home2[4300];
+    char sh[33], me[33], home2[4300];
     int st_waiting, st_opens, st_after;
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
-    setenv("DAYBOOK_HOME", f->p.client_home, 1);
-    cli_ok("revoke", f->p.counselor_id, "--yes");
-    cli_ok("share", f->p.counselor_id, "--yes");
-    cli_ok("sync", NULL, NULL);
-    client_shared_hex(f, sh, hh);
-    hex_of(f->p.client_id, me);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
-             "epoch = 2;",
-             aside, sh, me);
-    turn_server(f, sql);
-    setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
-    cli_ok("sync", NULL, NULL);
-    tc_ok(tc_cli("note", f->p.client_id, "-m", "BEFORE-ITS-KEY note", "--share", NULL), "note");
-    cli_ok("sync", NULL, NULL);
+    note_before_key(f, "BEFORE-ITS-KEY note", home2, sh, me);
     long long epoch = server_int(f, "SELECT max(epoch) FROM records");
 
     char *waiting = sync_said(home2, &st_waiting);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             me, sh, aside, me);
-    turn_server(f, sql);
+    key_listed(f, sh, me);
     char *opens = sync_said(home2, &st_opens);
     char *after = sync_said(home2, &st_after);
     setenv("DAYBOOK_HOME", home2, 1);
@@ -2945,6 +2971,85 @@ test_note_before_its_key(void **state)
     free(waiting);
     free(opens);
     free(after);
+}
+
+/*
+ * The list of rows waiting for their key is bounded (book/notes.h); the server sets the
+ * clocks in the headers it serves, and the news filter meets rows in clock order. A
+ * note already listed as waiting must keep its place when the server then serves 64
+ * rows that never open (another author's, no key for them here) with clocks made
+ * earlier: pushed out of the list, the note, passed by the mark, is never news once its
+ * key comes. SQLite only: the junk is made by editing envelope bytes in the file.
+ */
+static void
+test_waiting_note_not_pushed_out(void **state)
+{
+    struct fx *f = *state;
+    static const char note[] = "New note from Dana Reyes: KEEPS-ITS-PLACE note";
+    char sh[33], me[33], sql[1400], home2[4300];
+    int st, st_garbled, st_oversize;
+
+    if (dbk_test_pg())
+        skip();
+    note_before_key(f, "KEEPS-ITS-PLACE note", home2, sh, me);
+    char *listed = sync_said(home2, &st);
+
+    /* 64 copies of the note, each its own record id (none of the stream's: those are
+     * random), clock 0 and an unknown author. */
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64), "
+             "src AS (SELECT * FROM records WHERE stream = x'%s' ORDER BY seq DESC LIMIT 1), "
+             "j AS (SELECT i, CAST(x'5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a' || char(i) AS BLOB) AS rid, "
+             "src.* FROM n, src) "
+             "INSERT INTO records(stream, record, seq, clock, device, epoch, creator, envelope) "
+             "SELECT stream, rid, seq + i, 0, device, epoch, creator, "
+             "CAST(substr(envelope, 1, 20) || rid || zeroblob(8) || substr(envelope, 45, 20) || "
+             "x'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' || substr(envelope, 81) AS BLOB) FROM j; "
+             "UPDATE streams SET seq = seq + 64 WHERE id = x'%s';",
+             sh, sh);
+    turn_server(f, sql);
+    setenv("DAYBOOK_HOME", home2, 1);
+    json_t *j = tc_json_of(tc_cli("--json", "sync", NULL), "sync --json");
+    long long flooded = json_integer_value(json_object_get(j, "waiting"));
+    json_decref(j);
+    key_listed(f, sh, me);
+    char *opens = sync_said(home2, &st);
+    char *after = sync_said(home2, &st);
+    /* The list is the user's own file: a corrupt one (words, signs, numbers past any
+     * rowid; then a value longer than any list) is read as far as it goes, never a
+     * crash, and shows nothing again. */
+    profile_sql(f, "second",
+                "UPDATE meta SET value = CAST('x -3 0 99999999999999999999999 "
+                "9223372036854775807' AS BLOB) WHERE key = 'notes_waiting';");
+    char *garbled = sync_said(home2, &st_garbled);
+    profile_sql(f, "second",
+                "UPDATE meta SET value = CAST(replace(hex(zeroblob(1000)), '00', '1 ') AS BLOB) "
+                "WHERE key = 'notes_waiting';");
+    char *oversize = sync_said(home2, &st_oversize);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("a waiting note pushed out of the list",
+               "a note reaches the client's second device before its key and is listed as "
+               "waiting; the server then serves 64 records that never open, their clocks "
+               "earlier than the note's, and lists the key after",
+               "news while listed %d; waiting said after the flood %lld (must be 65); news at "
+               "the sync where the key came %d (must be 1); the sync after %d; with the list "
+               "garbled, exit %d, news %d; oversize, exit %d, news %d",
+               times_in(listed, note), flooded, times_in(opens, note), times_in(after, note),
+               st_garbled, times_in(garbled, note), st_oversize, times_in(oversize, note));
+    assert_int_equal(times_in(listed, note), 0);
+    assert_int_equal(flooded, 65);
+    assert_int_equal(times_in(opens, note), 1);
+    assert_int_equal(times_in(after, note), 0);
+    assert_int_equal(st_garbled, 0);
+    assert_int_equal(times_in(garbled, note), 0);
+    assert_int_equal(st_oversize, 0);
+    assert_int_equal(times_in(oversize, note), 0);
+    free(listed);
+    free(opens);
+    free(after);
+    free(garbled);
+    free(oversize);
 }
 
 /* What a `daybook --json sync` of the profile in home counts own_unseen (-1: it failed). */
@@ -3074,6 +3179,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_old_server_without_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_grant_listed_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_before_its_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_note_not_pushed_out, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
