@@ -188,7 +188,8 @@ main(void)
         cmocka_unit_test(test_sqlite_rollbacks),
     };
     if (dbk_pcache_install() != SQLITE_OK ||
-        sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &m) != SQLITE_OK || sqlite3_initialize() != SQLITE_OK) {
+        sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &m) != SQLITE_OK ||
+        sqlite3_initialize() != SQLITE_OK) {
         fprintf(stderr, "the page cache's layer could not be installed\n");
         return 1;
     }

@@ -649,9 +649,10 @@ init_schema(sq_store *st)
  * highwater marks that daybookd never reads (no sqlite3_status, sqlite3_memory_used
  * or soft heap limit). An incremental sync makes about 115 of each on the storage
  * thread (a job's statement journal, its pages, lookaside misses). Both, and the page
- * cache's layer (pcache.h), must be set before SQLite initialises, so before the first open; if something opened SQLite
- * earlier in this process, sqlite3_config refuses and nothing changes (the journal
- * then spills past SQLite's default of 64 KiB: only slower).
+ * cache's layer (pcache.h), must be set before SQLite initialises, so before the
+ * first open; if something opened SQLite earlier in this process, sqlite3_config
+ * refuses and nothing changes (the journal then spills past SQLite's default of
+ * 64 KiB, and each commit walks the page cache: only slower).
  */
 static void
 sq_config_once(void)
