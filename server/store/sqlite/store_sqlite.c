@@ -49,6 +49,7 @@
 #include "../backend.h"
 #include "../schema.h"
 #include "../seen.h"
+#include "pcache.h"
 #include "walbuf.h"
 
 #include "dbk/bytes.h"
@@ -647,16 +648,19 @@ init_schema(sq_store *st)
  * sqlite3_malloc and sqlite3_free takes a process-wide mutex to count bytes and
  * highwater marks that daybookd never reads (no sqlite3_status, sqlite3_memory_used
  * or soft heap limit). An incremental sync makes about 115 of each on the storage
- * thread (a job's statement journal, its pages, lookaside misses). Both must be set
- * before SQLite initialises, so before the first open; if something opened SQLite
- * earlier in this process, sqlite3_config refuses and nothing changes (the journal
- * then spills past SQLite's default of 64 KiB: only slower).
+ * thread (a job's statement journal, its pages, lookaside misses). Both, and the page
+ * cache's layer (pcache.h), must be set before SQLite initialises, so before the
+ * first open; if something opened SQLite earlier in this process, sqlite3_config
+ * refuses and nothing changes (the journal then spills past SQLite's default of
+ * 64 KiB, and each commit walks the page cache: only slower).
  */
 static void
 sq_config_once(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_BYTES);
+    if (dbk_pcache_install() != SQLITE_OK) /* before the VFS's, which initialises SQLite */
+        DBK_LOG(DBK_LOG_WARN, "pcache_off", DBK_STR("effect", "each commit walks the page cache"));
     if (dbk_walbuf_register() != SQLITE_OK)
         DBK_LOG(DBK_LOG_WARN, "walbuf_off", DBK_STR("effect", "two writes per log frame"));
 }

@@ -1,0 +1,197 @@
+/*
+ * The page cache's layer (server/store/sqlite/pcache.c): a truncation it skips is
+ * one that would have removed nothing. Driven through the methods SQLite calls, on
+ * pcache1 itself, and through SQLite on a real file.
+ */
+#include "store/sqlite/pcache.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#define TEMP_KEY 262145u /* where a balance parks a page: past the pending byte, 4 KiB pages */
+
+static sqlite3_pcache_methods2 m; /* the layer's, as SQLite has them */
+
+static sqlite3_pcache_page *
+make(sqlite3_pcache *c, unsigned key)
+{
+    sqlite3_pcache_page *pg = m.xFetch(c, key, 2);
+    assert_non_null(pg);
+    memset(pg->pBuf, 0, 4096);
+    memset(pg->pExtra, 0, 64);
+    return pg;
+}
+
+static bool
+holds(sqlite3_pcache *c, unsigned key)
+{
+    sqlite3_pcache_page *pg = m.xFetch(c, key, 0);
+    if (pg != NULL)
+        m.xUnpin(c, pg, 0);
+    return pg != NULL;
+}
+
+/* Pages 1..10 made, then truncations below, at and past the end. */
+static void
+test_truncate_removes_what_is_past(void **state)
+{
+    sqlite3_pcache *c = m.xCreate(4096, 64, 1);
+    (void)state;
+    m.xCachesize(c, 100);
+    for (unsigned k = 1; k <= 10; k++)
+        m.xUnpin(c, make(c, k), 0);
+    m.xTruncate(c, 11); /* nothing past 10 */
+    assert_true(holds(c, 10));
+    m.xTruncate(c, 6);
+    assert_true(holds(c, 5));
+    for (unsigned k = 6; k <= 10; k++)
+        assert_false(holds(c, k));
+    m.xUnpin(c, make(c, 8), 0); /* made again past the last truncation */
+    m.xTruncate(c, 8);
+    assert_false(holds(c, 8));
+    m.xDestroy(c);
+}
+
+/* A balance's swap: one page parked at the temporary key, then moved below. While it
+ * is parked a truncation must remove it; once moved, the next one removes nothing. */
+static void
+test_parked_page(void **state)
+{
+    sqlite3_pcache *c = m.xCreate(4096, 64, 1);
+    sqlite3_pcache_page *a, *b;
+    (void)state;
+    m.xCachesize(c, 100);
+    for (unsigned k = 1; k <= 20; k++)
+        m.xUnpin(c, make(c, k), 0);
+    a = m.xFetch(c, 12, 0);
+    b = m.xFetch(c, 15, 0);
+    m.xRekey(c, a, 12, TEMP_KEY);
+    m.xRekey(c, b, 15, 12);
+    m.xRekey(c, a, TEMP_KEY, 15);
+    m.xUnpin(c, a, 0);
+    m.xUnpin(c, b, 0);
+    m.xTruncate(c, 21);
+    assert_true(holds(c, 12));
+    assert_true(holds(c, 15));
+    assert_true(holds(c, 20));
+
+    a = m.xFetch(c, 3, 0); /* parked, and left there (a rollback in between) */
+    m.xRekey(c, a, 3, TEMP_KEY);
+    m.xUnpin(c, a, 0);
+    m.xTruncate(c, 21);
+    assert_false(holds(c, TEMP_KEY));
+    assert_true(holds(c, 20));
+
+    a = m.xFetch(c, 4, 0); /* parked, then discarded */
+    m.xRekey(c, a, 4, TEMP_KEY);
+    m.xUnpin(c, a, 1);
+    m.xTruncate(c, 21);
+    assert_false(holds(c, TEMP_KEY));
+    m.xDestroy(c);
+}
+
+/* More pages parked at once than the layer follows: it passes every truncation on. */
+static void
+test_many_parked(void **state)
+{
+    sqlite3_pcache *c = m.xCreate(4096, 64, 1);
+    (void)state;
+    m.xCachesize(c, 100);
+    for (unsigned k = 1; k <= 10; k++) {
+        sqlite3_pcache_page *pg = make(c, k);
+        m.xRekey(c, pg, k, TEMP_KEY + k);
+        m.xUnpin(c, pg, 0);
+    }
+    m.xTruncate(c, 11);
+    for (unsigned k = 1; k <= 10; k++)
+        assert_false(holds(c, TEMP_KEY + k));
+    m.xDestroy(c);
+}
+
+static void
+sql(sqlite3 *db, const char *q)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, q, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", q, err ? err : "?");
+}
+
+static long long
+one(sqlite3 *db, const char *q)
+{
+    sqlite3_stmt *s = NULL;
+    long long v;
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Through SQLite: rows at random places of a WITHOUT ROWID table (balances that swap
+ * pages), savepoints that grow the file and are rolled back, in WAL mode; the file
+ * stays whole and holds exactly what was kept. */
+static void
+test_sqlite_rollbacks(void **state)
+{
+    char path[] = "/tmp/dbk-pcache-XXXXXX";
+    char file[64];
+    sqlite3 *db = NULL;
+    int fd = mkstemp(path);
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    snprintf(file, sizeof file, "%s.db", path);
+    assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+    sql(db, "PRAGMA journal_mode=WAL; PRAGMA cache_size=-8192;"
+            "CREATE TABLE t(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
+    for (int round = 0; round < 40; round++) {
+        sql(db, "BEGIN; WITH n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)"
+                " INSERT INTO t SELECT randomblob(16), randomblob(500) FROM n");
+        sql(db, "SAVEPOINT s; WITH n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)"
+                " INSERT INTO t SELECT randomblob(16), randomblob(500) FROM n;"
+                " ROLLBACK TO s; RELEASE s; COMMIT");
+    }
+    assert_int_equal(one(db, "SELECT count(*) FROM t"), 40 * 50);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[80];
+        snprintf(f, sizeof f, "%s%s", file, suffixes[i]);
+        unlink(f);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_truncate_removes_what_is_past),
+        cmocka_unit_test(test_parked_page),
+        cmocka_unit_test(test_many_parked),
+        cmocka_unit_test(test_sqlite_rollbacks),
+    };
+    if (dbk_pcache_install() != SQLITE_OK ||
+        sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &m) != SQLITE_OK ||
+        sqlite3_initialize() != SQLITE_OK) {
+        fprintf(stderr, "the page cache's layer could not be installed\n");
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
