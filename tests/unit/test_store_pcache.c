@@ -193,9 +193,9 @@ test_sqlite_rollbacks(void **state)
 }
 
 /* Two connections to one file: when the other writes, this one's next read drops its
- * whole cache (a truncation to nothing, limit 1); a truncation skipped
- * wrongly there leaves the pages it read before, and it reads the old rows. The check
- * above cannot see that: one connection's own pages are right whatever is kept. */
+ * whole cache (a truncation to limit 1); one skipped wrongly there leaves the pages it
+ * read before, and it reads the old rows. The check above cannot see that: one
+ * connection's own pages are right whatever is kept. */
 static void
 test_sqlite_other_writer(void **state)
 {
