@@ -214,15 +214,19 @@ dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_
 {
     char t[DBK_NOTES_WAIT_MAX * 21 + 1] = "";
     size_t at = 0;
-    int rc = next->rowid > seen->rowid ? dbk_local_put_int(s->L, "notes_seen_rowid", next->rowid)
-                                       : DBK_OK;
+    int rc = DBK_OK;
 
-    if (rc != DBK_OK || (next->nwait == 0 && seen->nwait == 0))
-        return rc;
-    for (size_t i = 0; i < next->nwait; i++)
-        at += (size_t)snprintf(t + at, sizeof t - at, "%s%lld", i ? " " : "",
-                               (long long)next->wait[i]);
-    return dbk_local_put_text(s->L, "notes_waiting", t);
+    /* The list before the mark: a mark kept without its list would pass the rows just
+     * listed for good, while a list kept without the mark only offers them again. */
+    if (next->nwait > 0 || seen->nwait > 0) {
+        for (size_t i = 0; i < next->nwait; i++)
+            at += (size_t)snprintf(t + at, sizeof t - at, "%s%lld", i ? " " : "",
+                                   (long long)next->wait[i]);
+        rc = dbk_local_put_text(s->L, "notes_waiting", t);
+    }
+    if (rc == DBK_OK && next->rowid > seen->rowid)
+        rc = dbk_local_put_int(s->L, "notes_seen_rowid", next->rowid);
+    return rc;
 }
 
 /* The notes from counselors in l written in the 7 days up to today (new reference). */

@@ -3052,6 +3052,43 @@ test_waiting_note_not_pushed_out(void **state)
     free(oversize);
 }
 
+/*
+ * The waiting list not kept at the sync where a note first waits (its write refused:
+ * here by a trigger in the profile, as a full disk or a locked file would): the mark
+ * must not move past the note either, or it is never news once its key comes
+ * (book/notes.c, dbk_notes_mark_seen keeps the list first).
+ */
+static void
+test_waiting_list_not_kept(void **state)
+{
+    struct fx *f = *state;
+    static const char note[] = "New note from Dana Reyes: LIST-REFUSED note";
+    char sh[33], me[33], home2[4300];
+    int st_refused, st_opens;
+
+    note_before_key(f, "LIST-REFUSED note", home2, sh, me);
+    profile_sql(f, "second",
+                "CREATE TRIGGER no_list BEFORE INSERT ON meta WHEN NEW.key = 'notes_waiting' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END;");
+    char *refused = sync_said(home2, &st_refused);
+    profile_sql(f, "second", "DROP TRIGGER no_list;");
+    key_listed(f, sh, me);
+    char *opens = sync_said(home2, &st_opens);
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+
+    dbk_report("the waiting list not kept",
+               "a note reaches the client's second device before its key; the profile "
+               "refuses to keep the list of waiting rows at that sync",
+               "news while waiting %d (exit %d); news at the sync where the key came %d (must "
+               "be 1, exit %d)",
+               times_in(refused, note), st_refused, times_in(opens, note), st_opens);
+    assert_int_equal(times_in(refused, note), 0);
+    assert_int_equal(times_in(opens, note), 1);
+    assert_int_equal(st_opens, 0);
+    free(refused);
+    free(opens);
+}
+
 /* What a `daybook --json sync` of the profile in home counts own_unseen (-1: it failed). */
 static int
 own_unseen_at_sync(const char *home)
@@ -3180,6 +3217,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_self_grant_listed_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_before_its_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_note_not_pushed_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_list_not_kept, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
