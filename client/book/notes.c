@@ -204,7 +204,11 @@ dbk_notes_seen(dbk_session *s, dbk_notes_mark *out)
     out->rowid = dbk_local_get_int(s->L, "notes_seen_rowid", -1);
     /* The clock mark of an older profile counts only until the first rowid mark. */
     out->clock = out->rowid >= 0 ? 0 : (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
-    (void)dbk_local_get_text(s->L, "notes_waiting", t, sizeof t);
+    /* None yet, or a value no list makes (corrupt): an empty list, overwritten at the
+     * next mark. Unread (the profile failed): the mark keeps nothing this time, or the
+     * list it writes would drop the rows of the list it could not read. */
+    int rc = dbk_local_get_text(s->L, "notes_waiting", t, sizeof t);
+    out->unread = rc != DBK_OK && rc != DBK_E_NOT_FOUND && rc != DBK_E_CORRUPT;
     for (long long v; out->nwait < DBK_NOTES_WAIT_MAX && (v = strtoll(p, &end, 10)) > 0; p = end)
         out->wait[out->nwait++] = v;
 }
@@ -218,6 +222,8 @@ dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_
 
     /* The list before the mark: a mark kept without its list would pass the rows just
      * listed for good, while a list kept without the mark only offers them again. */
+    if (seen->unread)
+        return DBK_E_IO;
     if (next->nwait > 0 || seen->nwait > 0) {
         for (size_t i = 0; i < next->nwait; i++)
             at += (size_t)snprintf(t + at, sizeof t - at, "%s%lld", i ? " " : "",

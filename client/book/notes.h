@@ -54,6 +54,7 @@ typedef struct {
     int64_t wait[DBK_NOTES_WAIT_MAX]; /* rows past the mark still waiting for a key */
     size_t nwait;
     size_t over; /* waiting rows beyond the bound, not listed (next only) */
+    bool unread; /* the kept list could not be read (an I/O error): nothing is kept */
 } dbk_notes_mark;
 void dbk_notes_seen(dbk_session *s, dbk_notes_mark *out);
 /* Keeps next (as dbk_notes_load_news made it) as the mark: its rowid when past seen's

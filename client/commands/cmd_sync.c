@@ -175,8 +175,9 @@ client_news(dbk_session *s, bool print, json_t **fresh, json_t *expiring, size_t
     if (print && *waiting > 0)
         fprintf(stderr,
                 "daybook: %zu record(s) written for you by someone else reached this "
-                "device without the key that opens them; they show once it comes (a "
-                "sync of your other device, then this one). If they go on waiting, "
+                "device without the key that opens them; they show in 'daybook notes' "
+                "once it comes (a sync of your other device, then this one). If they "
+                "go on waiting, "
                 "tell the clinic.\n",
                 *waiting);
     *fresh = dbk_notes_from_counselor(s, &l);

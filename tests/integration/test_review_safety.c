@@ -1080,9 +1080,10 @@ meta_len(const char *home, const char *pattern)
 }
 
 /*
- * A sync keeps the heads' high-water marks it checked (trust/heads.c), all of them in
- * one transaction (sync.c check_heads): a mark not kept is a rollback the next check
- * cannot see. The marks dropped first, the counselor's sync alone writes them again.
+ * A sync keeps the heads' high-water marks it checked (trust/heads.c; sync.c
+ * check_heads writes them in one transaction, which this test does not tell from
+ * several): a mark not kept is a rollback the next check cannot see. The marks
+ * dropped first, the counselor's sync alone writes them again.
  */
 static void
 test_sync_keeps_head_marks(void **state)
