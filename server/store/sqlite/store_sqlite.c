@@ -2232,6 +2232,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
     else if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
     head = str.seq;
+    b->head_moved = false;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
     b->nstored = 0;
@@ -2316,7 +2317,8 @@ sq_push(sq_store *st, dbk_push_batch *b)
     sqlite3_bind_int64(q2, 3, head);
     if ((rc = run(st, q2)) != DBK_OK)
         return rc;
-    return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_INTERNAL;
+    b->head_moved = sqlite3_changes(st->db) != 1;
+    return b->head_moved ? DBK_E_INTERNAL : DBK_OK;
 }
 
 static int
