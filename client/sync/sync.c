@@ -311,6 +311,7 @@ struct push_acc {
     json_t *head; /* attach: the head's {envelope}, set aside (push_entries) */
     dbk_id head_stream;
     const json_t *skip; /* streams refused earlier in this sync: not sent again */
+    dbk_trust_own own;  /* this account's streams, read once a round (outbox_with_heads) */
 };
 
 static void
@@ -356,16 +357,15 @@ collect(const dbk_local_record *r, void *arg)
  * *after: an entry names "after".
  */
 static json_t *
-push_entries(dbk_session *s, struct push_acc *pa, struct sync_ctx *x, bool *after)
+push_entries(struct push_acc *pa, struct sync_ctx *x, bool *after)
 {
     json_t *push = json_array(), *e, *dep = NULL;
     char shared[DBK_ID_TEXT_LEN + 1] = "", priv[DBK_ID_TEXT_LEN + 1];
-    dbk_local_stream ls;
     const char *k;
 
     x->dep_records = false;
-    if (pa->head != NULL && dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &ls) == DBK_OK)
-        dbk_id_to_text(&ls.id, shared);
+    if (pa->head != NULL && pa->own.has_shared) /* pa->own read with the head's outbox */
+        dbk_id_to_text(&pa->own.shared.id, shared);
     if (pa->head != NULL &&
         (pa->n > PUSH_BATCH - 1 || json_object_get(pa->by_stream, shared) == NULL)) {
         pa->held = true; /* still counted in n: a full batch asks for another round */
@@ -847,8 +847,9 @@ outbox_with_heads(dbk_session *s, struct push_acc *pa, const struct sync_ctx *x)
 {
     int rc = dbk_unlock(s); /* before the write lock is taken: no prompt while it is held */
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
-        (rc = dbk_trust_heads_write(s)) == DBK_OK) {
-        dbk_trust_head_held(s, &pa->hold, &pa->holding);
+        (rc = dbk_trust_own_streams(s, &pa->own)) == DBK_OK &&
+        (rc = dbk_trust_heads_write(s, &pa->own)) == DBK_OK) {
+        dbk_trust_head_held(s, &pa->own, &pa->hold, &pa->holding);
         pa->attach = pa->holding && x->after_ok;
         if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
             rc = dbk_local_commit(s->L);
@@ -876,7 +877,7 @@ round_once(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     x->dep_records = false;
     if (!push_any || (rc = outbox_with_heads(s, &pa, x)) == DBK_OK)
         rc = dbk_local_streams(s->L, add_pull, &pl);
-    push = push_entries(s, &pa, x, after);
+    push = push_entries(&pa, x, after);
     json_decref(pa.by_stream);
     json_decref(pa.head);
     *pushed = pa.n;
@@ -898,7 +899,7 @@ round_once(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     if (rc == DBK_OK && pa.held) { /* it may go now: nothing of the shared stream waits */
         bool still = true;
         dbk_id h;
-        dbk_trust_head_held(s, &h, &still);
+        dbk_trust_head_held(s, &pa.own, &h, &still);
         *held = !still;
     }
     json_decref(pl.arr);
