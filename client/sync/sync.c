@@ -292,7 +292,8 @@ struct sync_ctx {
     /* The server may be asked to store the private stream's head only if the shared
      * stream's push in the same request is stored (README section 12, "after"):
      * false once it answered unknown_field (an older server), for the rest of the
-     * sync, which holds the head back for a round of its own as before. */
+     * sync, which holds the head back for a round of its own as before, and for the
+     * syncs of the next day with this server (NO_AFTER_KEY). */
     bool after_ok;
     json_t *refused;  /* stream id text -> true: its push was refused in this sync */
     bool dep_records; /* the round's push "after" carries records besides the head */
@@ -907,6 +908,37 @@ round_once(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     return rc;
 }
 
+/* Meta "<unix seconds> <server URL>": when the server at that URL last refused "after"
+ * (unknown_field). Syncs with it send none for a day, so an older server costs one
+ * round more once a day, not once a sync. A day, not until its /healthz version
+ * changes: a sync asks no /healthz, and asking would cost every sync the request this
+ * saves; a server upgraded meanwhile only sees heads in rounds of their own, as before
+ * "after", until the day is over. */
+#define NO_AFTER_KEY "no_after"
+#define NO_AFTER_SECS (24 * 60 * 60)
+
+static bool
+after_refused_lately(dbk_session *s)
+{
+    char v[DBK_URL_MAX + 32];
+    long long at = 0;
+    int n = 0;
+    if (dbk_local_get_text(s->L, NO_AFTER_KEY, v, sizeof v) != DBK_OK ||
+        sscanf(v, "%lld %n", &at, &n) != 1 || n == 0)
+        return false;
+    long long now = (long long)time(NULL);
+    return strcmp(v + n, s->server) == 0 && at <= now && now - at < NO_AFTER_SECS;
+}
+
+static void
+after_refused_now(dbk_session *s)
+{
+    char v[DBK_URL_MAX + 32];
+    snprintf(v, sizeof v, "%lld %s", (long long)time(NULL), s->server);
+    /* a cache: unwritten (another process writing), the next sync asks once more */
+    (void)dbk_local_put_text_nowait(s->L, NO_AFTER_KEY, v);
+}
+
 /* round_once, asked again without "after" when the server does not know it
  * (unknown_field: an older server), and so for the rest of the sync: the private
  * stream's head then waits for a round of its own, as before "after". */
@@ -918,6 +950,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     int rc = round_once(s, st, x, push_any, pushed, held, more, &after);
     if (rc == DBK_E_UNKNOWN_FIELD && after) {
         x->after_ok = false;
+        after_refused_now(s);
         rc = round_once(s, st, x, push_any, pushed, held, more, &after);
     }
     return rc;
@@ -950,7 +983,7 @@ resend_acts(dbk_session *s, dbk_sync_stats *st)
 static int
 sync_rounds(dbk_session *s, dbk_sync_stats *st, bool *more)
 {
-    struct sync_ctx x = {.after_ok = true, .refused = json_object()};
+    struct sync_ctx x = {.after_ok = !after_refused_lately(s), .refused = json_object()};
     int round = 0, rc = DBK_OK;
     if (dbk_trust_heads_pending(s))
         for (; round < SYNC_ROUNDS_MAX; round++) {
