@@ -768,7 +768,7 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     }
     if (rc != DBK_OK) {
         dbk_store_sp_rollback(st);
-        if (rc == DBK_E_INTERNAL) /* the head given (b.known) may be why: read it again */
+        if (b.head_moved) /* the head given (b.known) was stale: read it again */
             dbk_authcache_invalidate();
         if (rc == DBK_E_STALE) {
             json_t *stale = json_array();

@@ -292,7 +292,8 @@ struct sync_ctx {
     /* The server may be asked to store the private stream's head only if the shared
      * stream's push in the same request is stored (README section 12, "after"):
      * false once it answered unknown_field (an older server), for the rest of the
-     * sync, which holds the head back for a round of its own as before. */
+     * sync, which holds the head back for a round of its own as before, and for the
+     * syncs of the next day with this server (NO_AFTER_KEY). */
     bool after_ok;
     json_t *refused;  /* stream id text -> true: its push was refused in this sync */
     bool dep_records; /* the round's push "after" carries records besides the head */
@@ -311,6 +312,7 @@ struct push_acc {
     json_t *head; /* attach: the head's {envelope}, set aside (push_entries) */
     dbk_id head_stream;
     const json_t *skip; /* streams refused earlier in this sync: not sent again */
+    dbk_trust_own own;  /* this account's streams, read once a round (outbox_with_heads) */
 };
 
 static void
@@ -356,16 +358,15 @@ collect(const dbk_local_record *r, void *arg)
  * *after: an entry names "after".
  */
 static json_t *
-push_entries(dbk_session *s, struct push_acc *pa, struct sync_ctx *x, bool *after)
+push_entries(struct push_acc *pa, struct sync_ctx *x, bool *after)
 {
     json_t *push = json_array(), *e, *dep = NULL;
     char shared[DBK_ID_TEXT_LEN + 1] = "", priv[DBK_ID_TEXT_LEN + 1];
-    dbk_local_stream ls;
     const char *k;
 
     x->dep_records = false;
-    if (pa->head != NULL && dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &ls) == DBK_OK)
-        dbk_id_to_text(&ls.id, shared);
+    if (pa->head != NULL && pa->own.has_shared) /* pa->own read with the head's outbox */
+        dbk_id_to_text(&pa->own.shared.id, shared);
     if (pa->head != NULL &&
         (pa->n > PUSH_BATCH - 1 || json_object_get(pa->by_stream, shared) == NULL)) {
         pa->held = true; /* still counted in n: a full batch asks for another round */
@@ -847,8 +848,9 @@ outbox_with_heads(dbk_session *s, struct push_acc *pa, const struct sync_ctx *x)
 {
     int rc = dbk_unlock(s); /* before the write lock is taken: no prompt while it is held */
     if (rc == DBK_OK && (rc = dbk_local_begin(s->L)) == DBK_OK &&
-        (rc = dbk_trust_heads_write(s)) == DBK_OK) {
-        dbk_trust_head_held(s, &pa->hold, &pa->holding);
+        (rc = dbk_trust_own_streams(s, &pa->own)) == DBK_OK &&
+        (rc = dbk_trust_heads_write(s, &pa->own)) == DBK_OK) {
+        dbk_trust_head_held(s, &pa->own, &pa->hold, &pa->holding);
         pa->attach = pa->holding && x->after_ok;
         if ((rc = dbk_local_outbox(s->L, PUSH_BATCH, collect, pa)) == DBK_OK)
             rc = dbk_local_commit(s->L);
@@ -876,7 +878,7 @@ round_once(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     x->dep_records = false;
     if (!push_any || (rc = outbox_with_heads(s, &pa, x)) == DBK_OK)
         rc = dbk_local_streams(s->L, add_pull, &pl);
-    push = push_entries(s, &pa, x, after);
+    push = push_entries(&pa, x, after);
     json_decref(pa.by_stream);
     json_decref(pa.head);
     *pushed = pa.n;
@@ -898,12 +900,43 @@ round_once(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     if (rc == DBK_OK && pa.held) { /* it may go now: nothing of the shared stream waits */
         bool still = true;
         dbk_id h;
-        dbk_trust_head_held(s, &h, &still);
+        dbk_trust_head_held(s, &pa.own, &h, &still);
         *held = !still;
     }
     json_decref(pl.arr);
     json_decref(resp);
     return rc;
+}
+
+/* Meta "<unix seconds> <server URL>": when the server at that URL last refused "after"
+ * (unknown_field). Syncs with it send none for a day, so an older server costs one
+ * round more once a day, not once a sync. A day, not until its /healthz version
+ * changes: a sync asks no /healthz, and asking would cost every sync the request this
+ * saves; a server upgraded meanwhile only sees heads in rounds of their own, as before
+ * "after", until the day is over. */
+#define NO_AFTER_KEY "no_after"
+#define NO_AFTER_SECS (24 * 60 * 60)
+
+static bool
+after_refused_lately(dbk_session *s)
+{
+    char v[DBK_URL_MAX + 32];
+    long long at = 0;
+    int n = 0;
+    if (dbk_local_get_text(s->L, NO_AFTER_KEY, v, sizeof v) != DBK_OK ||
+        sscanf(v, "%lld %n", &at, &n) != 1 || n == 0)
+        return false;
+    long long now = (long long)time(NULL);
+    return strcmp(v + n, s->server) == 0 && at <= now && now - at < NO_AFTER_SECS;
+}
+
+static void
+after_refused_now(dbk_session *s)
+{
+    char v[DBK_URL_MAX + 32];
+    snprintf(v, sizeof v, "%lld %s", (long long)time(NULL), s->server);
+    /* a cache: unwritten (another process writing), the next sync asks once more */
+    (void)dbk_local_put_text_nowait(s->L, NO_AFTER_KEY, v);
 }
 
 /* round_once, asked again without "after" when the server does not know it
@@ -917,6 +950,7 @@ sync_round(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any
     int rc = round_once(s, st, x, push_any, pushed, held, more, &after);
     if (rc == DBK_E_UNKNOWN_FIELD && after) {
         x->after_ok = false;
+        after_refused_now(s);
         rc = round_once(s, st, x, push_any, pushed, held, more, &after);
     }
     return rc;
@@ -949,7 +983,7 @@ resend_acts(dbk_session *s, dbk_sync_stats *st)
 static int
 sync_rounds(dbk_session *s, dbk_sync_stats *st, bool *more)
 {
-    struct sync_ctx x = {.after_ok = true, .refused = json_object()};
+    struct sync_ctx x = {.after_ok = !after_refused_lately(s), .refused = json_object()};
     int round = 0, rc = DBK_OK;
     if (dbk_trust_heads_pending(s))
         for (; round < SYNC_ROUNDS_MAX; round++) {

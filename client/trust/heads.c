@@ -230,38 +230,39 @@ dbk_trust_own_missing(dbk_session *s)
 }
 
 int
-dbk_trust_heads_write(dbk_session *s)
+dbk_trust_own_streams(dbk_session *s, dbk_trust_own *own)
 {
-    dbk_local_stream st[2];
-    bool held[2];
+    int rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &own->shared);
+    own->has_shared = rc == DBK_OK;
+    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
+        return rc;
+    rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &own->priv);
+    own->has_priv = rc == DBK_OK;
+    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+}
+
+int
+dbk_trust_heads_write(dbk_session *s, const dbk_trust_own *own)
+{
     int rc = DBK_OK;
-    for (size_t i = 0; i < 2 && rc == DBK_OK; i++) {
-        rc = dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st[i]);
-        held[i] = rc == DBK_OK;
-        if (rc == DBK_E_NOT_FOUND)
-            rc = DBK_OK;
-    }
     /* The shared stream's head, then the private one's, which signs the shared stream's
      * counts too: only the account reads it, and a device of the account that holds
      * none of its shared records learns there how many there are. */
-    if (rc == DBK_OK && held[0])
-        rc = write_head(s, &st[0], NULL);
-    if (rc == DBK_OK && held[1])
-        rc = write_head(s, &st[1], held[0] ? &st[0] : NULL);
+    if (own->has_shared)
+        rc = write_head(s, &own->shared, NULL);
+    if (rc == DBK_OK && own->has_priv)
+        rc = write_head(s, &own->priv, own->has_shared ? &own->shared : NULL);
     return rc;
 }
 
 void
-dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold)
+dbk_trust_head_held(dbk_session *s, const dbk_trust_own *own, dbk_id *head, bool *hold)
 {
-    dbk_local_stream shared, priv;
-
     *hold = false;
-    if (dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &priv) != DBK_OK ||
-        dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &shared) != DBK_OK)
+    if (!own->has_priv || !own->has_shared)
         return; /* no private head signing another stream's counts */
-    dbk_trust_head_id(&priv.id, head);
-    if (written_here_waits(s, &shared.id, hold) != DBK_OK)
+    dbk_trust_head_id(&own->priv.id, head);
+    if (written_here_waits(s, &own->shared.id, hold) != DBK_OK)
         *hold = true; /* a store that cannot be read holds it back: a round too many */
 }
 

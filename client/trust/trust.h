@@ -245,7 +245,14 @@ int dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st);
 bool dbk_trust_head_due(dbk_session *s, const dbk_id *stream, int64_t *count, int64_t *own);
 int dbk_trust_head_written(dbk_session *s, const dbk_id *stream, int64_t count);
 bool dbk_trust_heads_pending(dbk_session *s);
-int dbk_trust_heads_write(dbk_session *s);
+/* This account's own streams as this device holds them (has_*: held), read once in a
+ * sync round's transaction and passed to what the round does with them. */
+typedef struct dbk_trust_own {
+    dbk_local_stream shared, priv;
+    bool has_shared, has_priv;
+} dbk_trust_own;
+int dbk_trust_own_streams(dbk_session *s, dbk_trust_own *own);
+int dbk_trust_heads_write(dbk_session *s, const dbk_trust_own *own);
 /* Whether the private stream's head (*head) must stay out of this push (*hold): it signs
  * the shared stream's counts, so it goes only once the server acknowledged every record
  * of the shared stream written here (none waits to be pushed there), or in the same
@@ -254,7 +261,7 @@ int dbk_trust_heads_write(dbk_session *s);
  * cut between the two) left the account's other devices reading the shared stream
  * against counts the server never held: "withheld", falsely, until the next push. Read
  * in the caller's transaction with the outbox; a store that cannot be read holds it. */
-void dbk_trust_head_held(dbk_session *s, dbk_id *head, bool *hold);
+void dbk_trust_head_held(dbk_session *s, const dbk_trust_own *own, dbk_id *head, bool *hold);
 int dbk_trust_stream_head(dbk_session *s, const dbk_id *stream, const dbk_id *owner,
                           uint32_t epoch, dbk_trust_report *r);
 /*

@@ -2781,7 +2781,8 @@ old_server_stop(struct old_server *o)
  * of that sync holds the private head back for a round of its own, as before: the
  * sync succeeds, nothing waits, the other device reads nothing withheld. The real
  * server behind counts the rounds it got (3: pull, push, the head), the old one
- * refused the one that named "after".
+ * refused the one that named "after". The profile remembers the refusal for that
+ * server: the next sync names no "after" at all, every one of its rounds relayed.
  */
 static void
 test_old_server_without_after(void **state)
@@ -2799,8 +2800,8 @@ test_old_server_without_after(void **state)
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     cli_ok("journal", "-m", "to an older server");
     long long before = syncs_seen(f), head0 = server_private_head_seq(f);
-    /* The relay runs only around the sync: a failed assertion before it leaves no thread
-     * on this frame's struct. */
+    /* The relay runs only around the syncs: a failed assertion before it leaves no
+     * thread on this frame's struct. */
     old_server_start(&o, f->srv.port);
     snprintf(sql, sizeof sql,
              "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';",
@@ -2810,24 +2811,42 @@ test_old_server_without_after(void **state)
     dbk_run_result r = tc_cli("sync", NULL);
     int st_client = r.status;
     dbk_run_result_free(&r);
-    old_server_stop(&o);
+    int refused1 = o.refused, relayed1 = o.relayed_syncs;
     long long rounds = syncs_seen(f) - before, head1 = server_private_head_seq(f);
+    /* The next sync, another entry to push with its head: nothing named "after". */
+    setenv("DAYBOOK_HOME", f->p.client_home, 1);
+    r = tc_cli("journal", "-m", "to the older server again", NULL);
+    int st_journal2 = r.status;
+    dbk_run_result_free(&r);
+    long long before2 = syncs_seen(f);
+    r = tc_cli("sync", NULL);
+    int st_client2 = r.status;
+    dbk_run_result_free(&r);
+    old_server_stop(&o);
+    long long rounds2 = syncs_seen(f) - before2, head2 = server_private_head_seq(f);
     long long waits = profile_int(f->p.client_home, "SELECT count(*) FROM records WHERE pending");
     long withheld = withheld_at_sync(home2, &st);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_report("a server from before \"after\"",
                "a relay answers POST /v1/sync naming after 400 unknown_field and passes the "
-               "rest to the real server; the client writes a journal entry and syncs",
+               "rest to the real server; the client writes a journal entry and syncs, twice",
                "client exit %d; refused with unknown_field %d, syncs relayed %d, the real "
-               "server counted %lld; private head moved: %s; left unpushed %lld; second device "
-               "exit %d, withheld.records %ld",
-               st_client, o.refused, o.relayed_syncs, rounds, head1 > head0 ? "yes" : "no", waits,
-               st, withheld);
+               "server counted %lld; private head moved: %s; second sync: exit %d, refused "
+               "%d more, relayed %d, the real server counted %lld, private head moved: %s; "
+               "left unpushed %lld; second device exit %d, withheld.records %ld",
+               st_client, refused1, relayed1, rounds, head1 > head0 ? "yes" : "no", st_client2,
+               o.refused - refused1, o.relayed_syncs - relayed1, rounds2,
+               head2 > head1 ? "yes" : "no", waits, st, withheld);
     assert_int_equal(st_client, 0);
-    assert_int_equal(o.refused, 1);
-    assert_int_equal(o.relayed_syncs, 3);
+    assert_int_equal(refused1, 1);
+    assert_int_equal(relayed1, 3);
     assert_int_equal(rounds, 3);
     assert_true(head1 > head0);
+    assert_int_equal(st_journal2, 0);
+    assert_int_equal(st_client2, 0);
+    assert_int_equal(o.refused, 1); /* the second sync named no "after" */
+    assert_int_equal(o.relayed_syncs - relayed1, rounds2);
+    assert_true(head2 > head1);
     assert_int_equal(waits, 0);
     assert_int_equal(st, 0);
     assert_int_equal(withheld, 0);

@@ -2659,6 +2659,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
         if ((rc = tx_split(st)) == DBK_OK)
             rc = push_start(st, b, &pl, end, &str, &first_closed, false, &taken);
     }
+    b->head_moved = false; /* the row is read under its lock: known is not taken */
     if (rc == DBK_OK) {
         b->epoch = str.epoch;
         b->rotation_pending = str.rotation_pending;

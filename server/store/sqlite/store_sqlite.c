@@ -269,8 +269,8 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_RECORD_GET] = "SELECT seq, clock, device, envelope, creator FROM records"
                      " WHERE stream = ?1 AND record = ?2",
     /* A revision moves its record to the new seq. ON CONFLICT names (stream, record)
-     * alone: a seq already given (it never is, streams.seq) fails the push with a
-     * constraint error instead of replacing the record that holds it. */
+     * alone: a seq already given (never: sq_push's next is one past streams.seq) fails
+     * the push with a constraint error instead of replacing the record that holds it. */
     [Q_RECORD_UPSERT] = "INSERT INTO records(stream, record, seq, clock, device, epoch,"
                         " creator, envelope) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
                         " ON CONFLICT (stream, record) DO UPDATE SET seq = excluded.seq,"
@@ -2232,6 +2232,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
     else if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
     head = str.seq;
+    b->head_moved = false;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
     b->nstored = 0;
@@ -2250,6 +2251,8 @@ sq_push(sq_store *st, dbk_push_batch *b)
         dbk_id creator = it->hdr.author;
         bool author_is_owner = dbk_id_equal(&it->hdr.author, &str.owner);
         bool inserted = false;
+        /* the seq this item takes if stored, by its insert or its upsert alike */
+        int64_t next = str.seq + 1;
 
         /* A non-owner author writes only at epochs it was given (and, rules.c, only
          * records it created). */
@@ -2263,8 +2266,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
          * expects one (rules.c). The insert changes nothing when the stream holds the
          * record; it is read then, and judged as before. */
         if (it->expect_kind != DBK_EXPECT_REVISION) {
-            if ((rc = record_write(st, Q_RECORD_INSERT, &b->stream, it, str.seq + 1, &creator)) !=
-                DBK_OK)
+            if ((rc = record_write(st, Q_RECORD_INSERT, &b->stream, it, next, &creator)) != DBK_OK)
                 return rc;
             inserted = sqlite3_changes(st->db) == 1;
         }
@@ -2273,13 +2275,18 @@ sq_push(sq_store *st, dbk_push_batch *b)
         rc = dbk_push_decide(it, &cur, author_is_owner);
         if (rc < 0)
             return rc;
-        if (inserted && rc != DBK_PUSH_DO_STORE)
-            return DBK_E_CONFLICT; /* never: a new record is stored (the job is undone) */
+        /* A record the stream did not hold is stored (rules.c); were it ever judged
+         * otherwise, its row already holds next: the push fails (the job is undone)
+         * rather than keep a record the answer does not name. */
+        if (inserted && rc != DBK_PUSH_DO_STORE) {
+            DBK_LOG(DBK_LOG_ERROR, "push_insert_not_stored", DBK_INT("decision", rc));
+            return DBK_E_INTERNAL;
+        }
         if (rc == DBK_PUSH_DO_STALE)
             stale = true;
         if (rc != DBK_PUSH_DO_STORE)
             continue;
-        it->seq = ++str.seq;
+        it->seq = str.seq = next;
         if (b->nstored++ == 0)
             b->seq_from = it->seq;
         b->seq_to = it->seq;
@@ -2316,7 +2323,8 @@ sq_push(sq_store *st, dbk_push_batch *b)
     sqlite3_bind_int64(q2, 3, head);
     if ((rc = run(st, q2)) != DBK_OK)
         return rc;
-    return sqlite3_changes(st->db) == 1 ? DBK_OK : DBK_E_INTERNAL;
+    b->head_moved = sqlite3_changes(st->db) != 1;
+    return b->head_moved ? DBK_E_INTERNAL : DBK_OK;
 }
 
 static int
