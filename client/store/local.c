@@ -687,6 +687,30 @@ dbk_local_group_end(dbk_local *L, bool began, int rc)
     return rc;
 }
 
+bool
+dbk_local_cache_begin(dbk_local *L)
+{
+    /* The setting is the connection's: changed only outside any transaction, so a
+     * transaction someone else began keeps the FULL its commit was opened under. */
+    if (L->readonly || dbk_local_in_tx(L) || exec(L, "PRAGMA synchronous=NORMAL") != DBK_OK)
+        return false;
+    if (dbk_local_begin(L) == DBK_OK)
+        return true;
+    (void)exec(L, "PRAGMA synchronous=FULL");
+    return false;
+}
+
+int
+dbk_local_cache_end(dbk_local *L, bool began, int rc)
+{
+    rc = dbk_local_group_end(L, began, rc);
+    if (!began)
+        return rc;
+    /* Back to FULL before any other write of this connection: a failure to is said. */
+    int src = exec(L, "PRAGMA synchronous=FULL");
+    return rc != DBK_OK ? rc : src;
+}
+
 /* ---- meta ---- */
 
 int
