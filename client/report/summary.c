@@ -861,15 +861,16 @@ refresh(dbk_session *s, const dbk_id *owner, bool docs, dbk_sum **out, dbk_sum *
     for (size_t i = 0; i < a.n && rc == DBK_OK; i++) {
         bool changed, dchanged;
         rc = bring_up_to_date(&c, &a.v[i], &sums[i], dv ? &dv[i] : NULL, &changed, &dchanged);
-        /* A stream's summary and documents in one commit (one sync of the disk, not
-         * two: 40 of a counselor's cold sync); the write lock only for the two rows,
-         * never while the revisions are opened. */
-        bool group = rc == DBK_OK && changed && dchanged && dbk_local_group_begin(s->L);
+        /* A stream's summary and documents in one commit, not synced to the disk (a
+         * cache, made again from the records if the power takes it: 40 syncs of a
+         * counselor's cold sync); the write lock only for the two rows, never while
+         * the revisions are opened. */
+        bool group = rc == DBK_OK && (changed || dchanged) && dbk_local_cache_begin(s->L);
         if (rc == DBK_OK && changed)
             rc = save(&c, &a.v[i], &sums[i], false);
         if (rc == DBK_OK && dchanged)
             rc = save(&c, &a.v[i], &dv[i], true);
-        rc = dbk_local_group_end(s->L, group, rc);
+        rc = dbk_local_cache_end(s->L, group, rc);
         if (out == NULL)
             sum_clear(&sums[i]);
         if (dv != NULL && dout == NULL)

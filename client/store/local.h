@@ -65,6 +65,15 @@ bool dbk_local_group_begin(dbk_local *L);
  * committed even when rc (the writes' result) is a failure, as each write alone would
  * have been. rc, else the commit's failure (then rolled back). */
 int dbk_local_group_end(dbk_local *L, bool began, int rc);
+/* dbk_local_group_begin/_end for writes of a cache, what can be made again from what
+ * the file holds (the summaries, report/summary.h): their commit is not synced to the
+ * disk (synchronous=NORMAL) and the setting is FULL again as it ends. In the
+ * write-ahead log a commit not synced is lost only with the power, never with the
+ * process, and then with all the log after it, never alone: what is lost is made
+ * again; the next synced commit (any write of this profile but a cache's) syncs it
+ * with its own. Nothing but cache writes may run between the two. */
+bool dbk_local_cache_begin(dbk_local *L);
+int dbk_local_cache_end(dbk_local *L, bool began, int rc);
 
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
 int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);
