@@ -205,8 +205,9 @@ dbk_notes_seen(dbk_session *s, dbk_notes_mark *out)
     /* The clock mark of an older profile counts only until the first rowid mark. */
     out->clock = out->rowid >= 0 ? 0 : (uint64_t)dbk_local_get_int(s->L, "notes_seen_clock", 0);
     /* None yet, or a value no list makes (corrupt): an empty list, overwritten at the
-     * next mark. Unread (the profile failed): the mark keeps nothing this time, or the
-     * list it writes would drop the rows of the list it could not read. */
+     * next mark that lists a row. Unread (the profile failed): the mark keeps nothing
+     * this time, or the list it writes would drop the rows of the list it could not
+     * read. */
     int rc = dbk_local_get_text(s->L, "notes_waiting", t, sizeof t);
     out->unread = rc != DBK_OK && rc != DBK_E_NOT_FOUND && rc != DBK_E_CORRUPT;
     for (long long v; out->nwait < DBK_NOTES_WAIT_MAX && (v = strtoll(p, &end, 10)) > 0; p = end)

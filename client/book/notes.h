@@ -57,8 +57,9 @@ typedef struct {
     bool unread; /* the kept list could not be read (an I/O error): nothing is kept */
 } dbk_notes_mark;
 void dbk_notes_seen(dbk_session *s, dbk_notes_mark *out);
-/* Keeps next (as dbk_notes_load_news made it) as the mark: its rowid when past seen's
- * (as dbk_notes_seen read it), and its list of waiting rows. */
+/* Keeps next (as dbk_notes_load_news made it) as the mark: its list of waiting rows,
+ * then its rowid when past seen's (as dbk_notes_seen read it). Nothing, and DBK_E_IO,
+ * when seen's list could not be read (seen->unread). */
 int dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_mark *next);
 /*
  * The entries a sync's news reads (commands/cmd_sync.c), opened as dbk_eu_load opens

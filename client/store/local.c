@@ -592,7 +592,12 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
      * part way through, again at each spill, the leaves of the records' key index (by
      * random record ids) every time: half the pwrites of a counselor's cold sync (150k
      * of them, 79k without). The cache now holds a transaction's dirty pages until its
-     * commit, past its bound: the client's largest transaction is a sync round's. */
+     * commit, past its bound, however many. A sync round's are bounded (PULL_MAX_BYTES
+     * asked for; an answer over 64 MiB is not read, sync/net.c on_data); two
+     * transactions are not, and hold pages in proportion to the profile: the schema
+     * run at the first open by another build (apply_schema: an index made or dropped
+     * over every record, each page secure_delete frees zeroed) and a role set on a
+     * counselor's profile that goes client (dbk_local_set_role: the summaries dropped). */
     int on = 1;
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);

@@ -940,8 +940,9 @@ after_refused_now(dbk_session *s)
 }
 
 /* round_once, asked again without "after" when the server does not know it
- * (unknown_field: an older server), and so for the rest of the sync: the private
- * stream's head then waits for a round of its own, as before "after". */
+ * (unknown_field: an older server), and so for the rest of the sync and, remembered
+ * (NO_AFTER_KEY), for the day's syncs with it: the private stream's head then waits
+ * for a round of its own, as before "after". */
 static int
 sync_round(dbk_session *s, dbk_sync_stats *st, struct sync_ctx *x, bool push_any, size_t *pushed,
            bool *held, bool *more)

@@ -2852,6 +2852,60 @@ test_old_server_without_after(void **state)
     assert_int_equal(withheld, 0);
 }
 
+/* A journal entry written and synced by the profile in home (the first non-zero exit). */
+static int
+journal_and_sync(const char *home, const char *text)
+{
+    setenv("DAYBOOK_HOME", home, 1);
+    dbk_run_result r = tc_cli("journal", "-m", text, NULL);
+    int st = r.status;
+    dbk_run_result_free(&r);
+    r = tc_cli("sync", NULL);
+    st = st != 0 ? st : r.status;
+    dbk_run_result_free(&r);
+    return st;
+}
+
+/*
+ * The refusal of "after" the profile remembers (sync.c, meta no_after) holds only for
+ * a day and only for the server that refused it: a remembered refusal older than a
+ * day, or one of another server's URL, leaves the next sync naming "after" again (the
+ * relay refuses it once more, the sync still succeeds).
+ */
+static void
+test_old_server_refusal_remembered_a_day(void **state)
+{
+    struct fx *f = *state;
+    struct old_server o = {0};
+    char sql[400];
+
+    old_server_start(&o, f->srv.port);
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = CAST('http://127.0.0.1:%d' AS BLOB) WHERE key = 'server';"
+             "INSERT OR REPLACE INTO meta(key, value)"
+             "  VALUES ('no_after', CAST('1 http://127.0.0.1:%d' AS BLOB));",
+             o.port, o.port);
+    profile_sql(f, "client", sql);
+    int st_old = journal_and_sync(f->p.client_home, "a refusal long ago");
+    int refused_old = o.refused;
+    profile_sql(f, "client",
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('no_after',"
+                "  CAST(strftime('%s', 'now') || ' http://127.0.0.1:1' AS BLOB));");
+    int st_other = journal_and_sync(f->p.client_home, "a refusal by another server");
+    int refused_other = o.refused - refused_old;
+    old_server_stop(&o);
+    dbk_report("a server's refusal of \"after\" remembered a day",
+               "the client's profile remembers a refusal of \"after\" older than a day, then one "
+               "of another server's URL; a journal entry and a sync through the relay each time",
+               "refused again after the old one: %d (exit %d); after another server's: %d "
+               "(exit %d)",
+               refused_old, st_old, refused_other, st_other);
+    assert_int_equal(st_old, 0);
+    assert_int_equal(refused_old, 1);
+    assert_int_equal(st_other, 0);
+    assert_int_equal(refused_other, 1);
+}
+
 /* The edit that moves the client's self-grant of its shared stream sh to the grantee
  * `to` from `from` (hex ids), so that GET /v1/grants leaves it out or lists it again;
  * grants_seq is left as it is. */
@@ -3233,6 +3287,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_shared_push_refused_private_entry_goes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_old_server_without_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_server_refusal_remembered_a_day, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_grant_listed_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_before_its_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_note_not_pushed_out, setup, teardown),
