@@ -166,6 +166,9 @@ static bool write_refused;
 #define WAL_AUTOCHECKPOINT 1000
 /* A log longer than this at close is checkpointed and truncated (see dbk_local_open). */
 #define WAL_KEEP_PAGES 128
+/* A transaction's dirty pages kept in the cache up to this many (4 KiB pages: 64 MiB)
+ * before it spills to the log part way (see dbk_local_open). */
+#define SPILL_PAGES_TEXT "16384"
 
 static int
 on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
@@ -587,24 +590,24 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
      * checkpointed: a log of thousands of frames (a sync, an import) made each later
      * command read megabytes and copy them all back at its commit. So a connection that
      * leaves more than WAL_KEEP_PAGES in the log checkpoints and truncates it at close. */
-    /* cache_spill off: a transaction larger than the page cache (2 MB: a sync round
-     * applies up to PULL_MAX_BYTES, 4 MB, of envelopes) wrote its dirty pages to the log
-     * part way through, again at each spill, the leaves of the records' key index (by
-     * random record ids) every time: half the pwrites of a counselor's cold sync (150k
-     * of them, 79k without). The cache now holds a transaction's dirty pages until its
-     * commit, past its bound, however many. A sync round's are bounded (PULL_MAX_BYTES
-     * asked for; an answer over 64 MiB is not read, sync/net.c on_data); two
-     * transactions are not, and hold pages in proportion to the profile: the schema
-     * run at the first open by another build (apply_schema: an index made or dropped
-     * over every record, each page secure_delete frees zeroed) and a role set on a
-     * counselor's profile that goes client (dbk_local_set_role: the summaries dropped). */
+    /* cache_spill at SPILL_PAGES: a transaction larger than the page cache (2 MB: a
+     * sync round applies up to PULL_MAX_BYTES, 4 MB, of envelopes) wrote its dirty
+     * pages to the log part way through, again at each spill, the leaves of the
+     * records' key index (by random record ids) every time: half the pwrites of a
+     * counselor's cold sync (150k of them, 79k without). A transaction's dirty pages now
+     * stay in the cache until its commit up to SPILL_PAGES (64 MiB), well above a sync
+     * round's; only a transaction that grows with the profile goes past it and spills as
+     * before, so memory stays bounded: the schema run at the first open by another
+     * build (apply_schema: an index made or dropped over every record, each page
+     * secure_delete frees zeroed) and a role set on a counselor's profile that goes
+     * client (dbk_local_set_role: the summaries dropped). */
     int on = 1;
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
     sqlite3_wal_hook(L->db, on_wal_commit, L);
     if ((!readonly && (rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                     "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;"
-                                    "PRAGMA cache_spill=OFF;")) != DBK_OK) ||
+                                    "PRAGMA cache_spill=" SPILL_PAGES_TEXT ";")) != DBK_OK) ||
         (rc = apply_schema(L, readonly)) != DBK_OK) {
         struct statvfs vfs;
         dbk_local_close(L);
