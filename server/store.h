@@ -411,7 +411,7 @@ typedef struct dbk_push_batch {
     size_t nstored;
     int64_t seq_from, seq_to;
     bool epoch_stale;           /* DBK_E_STALE because of epochs, not expected revisions */
-    bool head_moved;            /* DBK_E_INTERNAL because known's seq was behind the
+    bool head_moved;            /* DBK_E_INTERNAL because known's seq was not the
                                  * store's: the caller's cached row is stale (authcache.h) */
 } dbk_push_batch;
 
@@ -423,7 +423,8 @@ typedef struct dbk_push_batch {
  * match: those items have .stale), DBK_E_CONFLICT (same revision, other bytes),
  * DBK_E_FORBIDDEN (an author who is not the owner writing a record it did not
  * create, or at an epoch it never held), DBK_E_QUOTA, DBK_E_INTERNAL with .head_moved
- * (known's head behind the store's; nothing of the push kept by the caller).
+ * (known's head not the store's, whether the seq it gives is free or a record's;
+ * nothing of the push kept by the caller).
  */
 int dbk_store_push(dbk_store *st, dbk_push_batch *b);
 

@@ -269,8 +269,9 @@ static const char *const sql_of[Q__COUNT] = {
     [Q_RECORD_GET] = "SELECT seq, clock, device, envelope, creator FROM records"
                      " WHERE stream = ?1 AND record = ?2",
     /* A revision moves its record to the new seq. ON CONFLICT names (stream, record)
-     * alone: a seq already given (never: sq_push's next is one past streams.seq) fails
-     * the push with a constraint error instead of replacing the record that holds it. */
+     * alone: a seq already given (only from a stale head: sq_push's next is one past
+     * the head it started from) fails the push (push_write, head_moved) instead of
+     * replacing the record that holds it. */
     [Q_RECORD_UPSERT] = "INSERT INTO records(stream, record, seq, clock, device, epoch,"
                         " creator, envelope) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"
                         " ON CONFLICT (stream, record) DO UPDATE SET seq = excluded.seq,"
@@ -2153,6 +2154,22 @@ record_write(sq_store *st, enum q which, const dbk_id *stream, const dbk_push_it
     return run(st, u);
 }
 
+/* record_write for a push that started from head: a row refused at the seq it was given
+ * (the records' key, (stream, seq); the record's own id is the statement's ON CONFLICT)
+ * means that head was behind the store's, as only a stale known can be. That is said
+ * as head_moved, for the caller to forget the head, not as a conflict of contents. */
+static int
+push_write(sq_store *st, dbk_push_batch *b, enum q which, const dbk_push_item *it, int64_t seq,
+           const dbk_id *creator, int64_t head)
+{
+    dbk_stream now;
+    int rc = record_write(st, which, &b->stream, it, seq, creator);
+    if (rc != DBK_E_CONFLICT || sq_stream_get(st, &b->stream, &now) != DBK_OK || now.seq == head)
+        return rc;
+    b->head_moved = true;
+    return DBK_E_INTERNAL;
+}
+
 /* Closed epochs: an envelope may use an epoch no later than the current one, made (by
  * its clock) before that epoch closed. Each item that may not is marked (it->stale),
  * and *stale said. A batch's items nearly always share one epoch: it is looked up once
@@ -2224,6 +2241,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
     bool stale = false;
     int rc;
 
+    b->head_moved = false;
     /* The row as the caller's access check took it in this transaction (its seq kept
      * by every push this thread stored, authcache.h), else as the store has it: one
      * writer, so the same row. */
@@ -2232,7 +2250,6 @@ sq_push(sq_store *st, dbk_push_batch *b)
     else if ((rc = sq_stream_get(st, &b->stream, &str)) != DBK_OK)
         return rc;
     head = str.seq;
-    b->head_moved = false;
     b->epoch = str.epoch;
     b->rotation_pending = str.rotation_pending;
     b->nstored = 0;
@@ -2266,7 +2283,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
          * expects one (rules.c). The insert changes nothing when the stream holds the
          * record; it is read then, and judged as before. */
         if (it->expect_kind != DBK_EXPECT_REVISION) {
-            if ((rc = record_write(st, Q_RECORD_INSERT, &b->stream, it, next, &creator)) != DBK_OK)
+            if ((rc = push_write(st, b, Q_RECORD_INSERT, it, next, &creator, head)) != DBK_OK)
                 return rc;
             inserted = sqlite3_changes(st->db) == 1;
         }
@@ -2292,7 +2309,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
         b->seq_to = it->seq;
         added += (int64_t)it->len - old_len;
         if (!inserted &&
-            (rc = record_write(st, Q_RECORD_UPSERT, &b->stream, it, it->seq, &creator)) != DBK_OK)
+            (rc = push_write(st, b, Q_RECORD_UPSERT, it, it->seq, &creator, head)) != DBK_OK)
             return rc;
         it->has_current = true;
         it->current = it->hdr.rev;
@@ -2314,9 +2331,10 @@ sq_push(sq_store *st, dbk_push_batch *b)
                              b->also_charged ? b->read_row_charge : 0, b->quota)) != DBK_OK)
         return rc;
     b->read_row_charged = b->also_charged && b->read_row_charge > 0;
-    /* A head taken (known) behind the store's would have stored the records at seqs
-     * readers may have passed (one a new revision left free): the push fails instead,
-     * and its caller undoes it. */
+    /* A head taken (known) other than the store's: where the seqs it gave were
+     * records' the writes above were refused (push_write); where they were free (a new
+     * revision leaves one) it would have stored the records at seqs readers may have
+     * passed: the push fails here instead, and its caller undoes it. */
     PREP(q2, Q_STREAM_SET_SEQ);
     bind_id(q2, 1, &b->stream);
     sqlite3_bind_int64(q2, 2, str.seq);
