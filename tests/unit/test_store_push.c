@@ -208,8 +208,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stale_head_at_a_taken_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_head_at_a_free_seq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stale_head_revision_at_a_taken_seq, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stale_head_revision_at_a_taken_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_current_head, setup, teardown),
     };
     if (dbk_init() != 0)
