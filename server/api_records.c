@@ -691,7 +691,8 @@ jt_revision(jtext *t, const dbk_revision *r)
  * Runs one stream's push inside its own savepoint. Returns DBK_OK with the success
  * object appended to t as JSON text, written straight from the results (a jansson
  * tree per record cost more than the insert), without its closing brace; or an
- * error with *out the error details and t as it was.
+ * error with *out the error details and t as it was. Over 80 lines: each error's
+ * details are written beside the store call that gave it.
  */
 static int
 run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext *t)

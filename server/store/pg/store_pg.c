@@ -2630,7 +2630,8 @@ push_start(pg_store *st, dbk_push_batch *b, pline *pl, size_t first_end, dbk_str
 /*
  * Round trips: one for the lock, the epoch and the records' rows, one for the writes
  * (the records, the owner's bytes, the stream's counter), per chunk of PUSH_CHUNK
- * items; each item of a grantee adds one (its grant). A push was two per item.
+ * items; each item of a grantee adds one (its grant). A push was two per item. Over 80
+ * lines: what a chunk sends and what its answers are read for stay side by side.
  */
 static int
 pg_push(pg_store *st, dbk_push_batch *b)

@@ -2233,6 +2233,10 @@ record_read(sq_store *st, const dbk_id *stream, const dbk_push_item *it, dbk_sto
     return DBK_OK;
 }
 
+/* One stream's push (backend.h), in the rules' order (rules.c): the head, the epochs,
+ * each item stored or judged, the owner's bytes, the head moved. Over 80 lines: each
+ * step reads the head and the next seq the one before left, which split functions
+ * would pass around as a struct of their own. */
 static int
 sq_push(sq_store *st, dbk_push_batch *b)
 {
