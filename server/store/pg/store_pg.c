@@ -2648,6 +2648,7 @@ pg_push(pg_store *st, dbk_push_batch *b)
     bool stale = false, try = st->held, taken = false;
     int rc;
 
+    b->head_moved = false; /* the row is read under its lock: known is not taken */
     ahead_take(st, &b->stream, &ahead, &rc); /* read before this write: no longer given */
     if ((rc = prepare_all(st, used, sizeof used / sizeof used[0])) != DBK_OK)
         return rc;
@@ -2660,7 +2661,6 @@ pg_push(pg_store *st, dbk_push_batch *b)
         if ((rc = tx_split(st)) == DBK_OK)
             rc = push_start(st, b, &pl, end, &str, &first_closed, false, &taken);
     }
-    b->head_moved = false; /* the row is read under its lock: known is not taken */
     if (rc == DBK_OK) {
         b->epoch = str.epoch;
         b->rotation_pending = str.rotation_pending;

@@ -190,8 +190,14 @@ dbk_pcache_install(void)
         .xDestroy = pc_destroy,
         .xShrink = pc_shrink,
     };
-    int rc = sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &real_m);
-    if (rc != SQLITE_OK || real_m.xInit == NULL || real_m.xShrink == NULL)
-        return rc != SQLITE_OK ? rc : SQLITE_ERROR;
+    sqlite3_pcache_methods2 cur;
+    int rc = sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &cur);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (cur.xInit == pc_init)
+        return SQLITE_OK; /* installed already: wrapping this layer would call itself */
+    if (cur.xInit == NULL || cur.xShrink == NULL)
+        return SQLITE_ERROR;
+    real_m = cur;
     return sqlite3_config(SQLITE_CONFIG_PCACHE2, &m);
 }
