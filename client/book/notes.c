@@ -111,16 +111,19 @@ wait_for_key(dbk_notes_mark *next, int64_t rowid)
         next->wait[last] = rowid;
 }
 
-/* Whether r can open here now: the key of its stream's epoch and its author's signing
- * key are held (whether it does open, verified, is the opening's to say). */
+/* Whether r can be tried here now: neither the key of its stream's epoch nor its
+ * author's signing key is missing (whether it opens, verified, is the opening's to say).
+ * Only a key not here yet makes it wait: a grant that fails its check, or the profile
+ * failing, is tried and counted bad by the opening, as every reader counts it. */
 static bool
 keys_held(dbk_session *s, const dbk_local_record *r)
 {
     unsigned char key[32], pk[32];
-    bool held = dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key) == DBK_OK &&
-                dbk_trust_sign_pk(s, &r->hdr.author, pk) == DBK_OK;
+    int rc = dbk_stream_key(s, &r->hdr.stream, r->hdr.epoch, key);
+    if (rc == DBK_OK)
+        rc = dbk_trust_sign_pk(s, &r->hdr.author, pk);
     sodium_memzero(key, sizeof key);
-    return held;
+    return rc != DBK_E_NOT_FOUND;
 }
 
 static bool
