@@ -224,11 +224,15 @@ dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_
     size_t at = 0;
     int rc = DBK_OK;
 
-    /* The list before the mark: a mark kept without its list would pass the rows just
-     * listed for good, while a list kept without the mark only offers them again. */
+    /* The list before the mark, in one commit: a mark kept without its list would pass
+     * the rows just listed for good, while a list kept without the mark (one of the two
+     * writes refused) only offers them again. A list as it was read is not written. */
     if (seen->unread)
         return DBK_E_IO;
-    if (next->nwait > 0 || seen->nwait > 0) {
+    bool same = next->nwait == seen->nwait &&
+                memcmp(next->wait, seen->wait, next->nwait * sizeof next->wait[0]) == 0;
+    bool group = dbk_local_group_begin(s->L);
+    if (!same) {
         for (size_t i = 0; i < next->nwait; i++)
             at += (size_t)snprintf(t + at, sizeof t - at, "%s%lld", i ? " " : "",
                                    (long long)next->wait[i]);
@@ -236,7 +240,7 @@ dbk_notes_mark_seen(dbk_session *s, const dbk_notes_mark *seen, const dbk_notes_
     }
     if (rc == DBK_OK && next->rowid > seen->rowid)
         rc = dbk_local_put_int(s->L, "notes_seen_rowid", next->rowid);
-    return rc;
+    return dbk_local_group_end(s->L, group, rc);
 }
 
 /* The notes from counselors in l written in the 7 days up to today (new reference). */
