@@ -1084,8 +1084,45 @@ pct(const double *v, size_t n, double p)
  * before). The medians and their ratio B/A; the runs of a shared machine drift, and
  * interleaving puts the drift on both sides.
  */
+/* The rows of the reviews cold_compare timed: a by --daybook, b by --compare. */
 static void
-cold_compare(br_table *t, const char *cohome)
+compare_review_rows(br_table *t, double *rsum[2], double *rone[2], double *ratio[2], size_t nall)
+{
+    size_t n = (size_t)compare_runs;
+    br_add(t, "compare_review_all_a_s",
+           "(--compare) the reviews of every client after each cold sync by --daybook, sum, p50",
+           pct(rsum[0], n, 50), "s", NULL);
+    br_add(t, "compare_review_all_b_s", "(--compare) the same by the other", pct(rsum[1], n, 50),
+           "s", "compare_review_all_a_s");
+    br_add(t, "compare_review_p50_a_s", "(--compare) one review by --daybook, p50 over every run",
+           pct(rone[0], nall, 50), "s", NULL);
+    br_add(t, "compare_review_p50_b_s", "(--compare) the same by the other", pct(rone[1], nall, 50),
+           "s", "compare_review_p50_a_s");
+    br_add(t, "compare_cold_review_ratio_a",
+           "(--compare) (cold sync + reviews) / cold sync by --daybook, p50 (target <= 1.2)",
+           pct(ratio[0], n, 50), "x", NULL);
+    br_add(t, "compare_cold_review_ratio_b", "(--compare) the same by the other",
+           pct(ratio[1], n, 50), "x", NULL);
+}
+
+/* The reviews of the nclients clients by the daybook in use, one process each, as
+ * bench_caseload runs them: their sum, and their times in rv (nclients of them). */
+static double
+compare_reviews(const char *home, const struct client *cl, int nclients, double *rv)
+{
+    char out[4200];
+    double sum = 0;
+    snprintf(out, sizeof out, "%s/compare-review.txt", root);
+    for (int c = 0; c < nclients; c++) {
+        struct run r = cli(home, out, "review", "--", cl[c].account, NULL);
+        rv[c] = r.wall_s;
+        sum += r.wall_s;
+    }
+    return sum;
+}
+
+static void
+cold_compare(br_table *t, const char *cohome, const struct client *cl, int nclients)
 {
     char snap[4200], label[300];
     const char *self = daybook_bin, *bins[2] = {daybook_bin, compare_bin};
@@ -1093,10 +1130,20 @@ cold_compare(br_table *t, const char *cohome)
                     calloc((size_t)compare_runs, sizeof(double))},
            *cpu[2] = {calloc((size_t)compare_runs, sizeof(double)),
                       calloc((size_t)compare_runs, sizeof(double))};
+    /* After each cold sync, the same binary's reviews of every client (issue 20's cold
+     * review): their sums, and every review's time for the p50. */
+    double *rsum[2] = {calloc((size_t)compare_runs, sizeof(double)),
+                       calloc((size_t)compare_runs, sizeof(double))},
+           *rone[2] = {calloc((size_t)compare_runs * (size_t)nclients, sizeof(double)),
+                       calloc((size_t)compare_runs * (size_t)nclients, sizeof(double))},
+           *ratio[2] = {calloc((size_t)compare_runs, sizeof(double)),
+                        calloc((size_t)compare_runs, sizeof(double))};
     char *home = new_home("counselor-compare");
     struct run r;
 
-    if (v[0] == NULL || v[1] == NULL || cpu[0] == NULL || cpu[1] == NULL)
+    if (v[0] == NULL || v[1] == NULL || cpu[0] == NULL || cpu[1] == NULL || rsum[0] == NULL ||
+        rsum[1] == NULL || rone[0] == NULL || rone[1] == NULL || ratio[0] == NULL ||
+        ratio[1] == NULL)
         die("out of memory");
     snprintf(snap, sizeof snap, "%s/counselor-snapshot", root);
     {
@@ -1118,20 +1165,26 @@ cold_compare(br_table *t, const char *cohome)
             r = cli(home, NULL, "sync", NULL);
             v[b][i] = r.wall_s;
             cpu[b][i] = r.cpu_s;
+            rsum[b][i] = compare_reviews(home, cl, nclients, rone[b] + (size_t)i * nclients);
+            ratio[b][i] = (v[b][i] + rsum[b][i]) / v[b][i];
             daybook_bin = self;
         }
     lock_profile(home);
     dbk_rmtree(home);
-    dbk_rmtree(snap);
+    if (getenv("DAYBOOK_KEEP_TMP") == NULL) /* kept: a cold profile to profile by hand */
+        dbk_rmtree(snap);
     for (int b = 0; b < 2; b++) { /* in the order they ran */
         fprintf(stderr, "bench_client: cold sync runs by %s:", bins[b]);
         for (int i = 0; i < compare_runs; i++)
-            fprintf(stderr, " %.3f (cpu %.3f)", v[b][i], cpu[b][i]);
+            fprintf(stderr, " %.3f (cpu %.3f, reviews %.3f)", v[b][i], cpu[b][i], rsum[b][i]);
         fputc('\n', stderr);
     }
     for (int b = 0; b < 2; b++) {
         qsort(v[b], (size_t)compare_runs, sizeof(double), by_value);
         qsort(cpu[b], (size_t)compare_runs, sizeof(double), by_value);
+        qsort(rsum[b], (size_t)compare_runs, sizeof(double), by_value);
+        qsort(rone[b], (size_t)compare_runs * nclients, sizeof(double), by_value);
+        qsort(ratio[b], (size_t)compare_runs, sizeof(double), by_value);
     }
     snprintf(label, sizeof label, "(--compare) cold sync by --daybook, p50 of %d interleaved runs",
              compare_runs);
@@ -1143,9 +1196,13 @@ cold_compare(br_table *t, const char *cohome)
            pct(cpu[0], (size_t)compare_runs, 50), "s", NULL);
     br_add(t, "compare_cold_sync_b_cpu_s", "(--compare) the same by the other",
            pct(cpu[1], (size_t)compare_runs, 50), "s", "compare_cold_sync_a_cpu_s");
+    compare_review_rows(t, rsum, rone, ratio, (size_t)compare_runs * nclients);
     for (int b = 0; b < 2; b++) {
         free(v[b]);
         free(cpu[b]);
+        free(rsum[b]);
+        free(rone[b]);
+        free(ratio[b]);
     }
     /* The cold sync below starts as cold as these did. */
     lock_profile(cohome);
@@ -1171,7 +1228,7 @@ bench_caseload(br_table *t, int nclients, int nrecords, struct client *cl, const
     hwm_seed = server_vm("VmHWM:");
 
     if (compare_bin != NULL)
-        cold_compare(t, cohome);
+        cold_compare(t, cohome, cl, nclients);
     /* The cold sync, with the keys unlocked (as a counselor has them at work). */
     cli(cohome, NULL, "unlock", NULL);
     rss_idle = server_vm("VmRSS:");
