@@ -1084,39 +1084,82 @@ pct(const double *v, size_t n, double p)
  * before). The medians and their ratio B/A; the runs of a shared machine drift, and
  * interleaving puts the drift on both sides.
  */
-/* The rows of the reviews cold_compare timed: a by --daybook, b by --compare. */
+/* What cold_compare times of the reviews after each cold sync (issue 20's cold review),
+ * per build (0: --daybook, 1: --compare): the sum of the reviews of every client, per
+ * run; every review's time; (cold sync + reviews) / cold sync, per run; the reviews'
+ * CPU time, per run. */
+struct cmp_reviews {
+    double *sum[2], *one[2], *ratio[2], *cpu[2];
+    size_t runs, nall;
+};
+
 static void
-compare_review_rows(br_table *t, double *rsum[2], double *rone[2], double *ratio[2], size_t nall)
+cmp_reviews_init(struct cmp_reviews *c, int nclients)
 {
-    size_t n = (size_t)compare_runs;
+    c->runs = (size_t)compare_runs;
+    c->nall = c->runs * (size_t)nclients;
+    for (int b = 0; b < 2; b++) {
+        c->sum[b] = calloc(c->runs, sizeof(double));
+        c->one[b] = calloc(c->nall, sizeof(double));
+        c->ratio[b] = calloc(c->runs, sizeof(double));
+        c->cpu[b] = calloc(c->runs, sizeof(double));
+        if (c->sum[b] == NULL || c->one[b] == NULL || c->ratio[b] == NULL || c->cpu[b] == NULL)
+            die("out of memory");
+    }
+}
+
+/* Their rows (medians), then freed. */
+static void
+cmp_reviews_rows(br_table *t, struct cmp_reviews *c)
+{
+    for (int b = 0; b < 2; b++) {
+        qsort(c->sum[b], c->runs, sizeof(double), by_value);
+        qsort(c->one[b], c->nall, sizeof(double), by_value);
+        qsort(c->ratio[b], c->runs, sizeof(double), by_value);
+        qsort(c->cpu[b], c->runs, sizeof(double), by_value);
+    }
     br_add(t, "compare_review_all_a_s",
            "(--compare) the reviews of every client after each cold sync by --daybook, sum, p50",
-           pct(rsum[0], n, 50), "s", NULL);
-    br_add(t, "compare_review_all_b_s", "(--compare) the same by the other", pct(rsum[1], n, 50),
-           "s", "compare_review_all_a_s");
+           pct(c->sum[0], c->runs, 50), "s", NULL);
+    br_add(t, "compare_review_all_b_s", "(--compare) the same by the other",
+           pct(c->sum[1], c->runs, 50), "s", "compare_review_all_a_s");
+    br_add(t, "compare_review_all_a_cpu_s", "(--compare) their CPU time (user + system), p50",
+           pct(c->cpu[0], c->runs, 50), "s", NULL);
+    br_add(t, "compare_review_all_b_cpu_s", "(--compare) the same by the other",
+           pct(c->cpu[1], c->runs, 50), "s", "compare_review_all_a_cpu_s");
     br_add(t, "compare_review_p50_a_s", "(--compare) one review by --daybook, p50 over every run",
-           pct(rone[0], nall, 50), "s", NULL);
-    br_add(t, "compare_review_p50_b_s", "(--compare) the same by the other", pct(rone[1], nall, 50),
-           "s", "compare_review_p50_a_s");
+           pct(c->one[0], c->nall, 50), "s", NULL);
+    br_add(t, "compare_review_p50_b_s", "(--compare) the same by the other",
+           pct(c->one[1], c->nall, 50), "s", "compare_review_p50_a_s");
     br_add(t, "compare_cold_review_ratio_a",
            "(--compare) (cold sync + reviews) / cold sync by --daybook, p50 (target <= 1.2)",
-           pct(ratio[0], n, 50), "x", NULL);
+           pct(c->ratio[0], c->runs, 50), "x", NULL);
     br_add(t, "compare_cold_review_ratio_b", "(--compare) the same by the other",
-           pct(ratio[1], n, 50), "x", NULL);
+           pct(c->ratio[1], c->runs, 50), "x", NULL);
+    for (int b = 0; b < 2; b++) {
+        free(c->sum[b]);
+        free(c->one[b]);
+        free(c->ratio[b]);
+        free(c->cpu[b]);
+    }
 }
 
 /* The reviews of the nclients clients by the daybook in use, one process each, as
- * bench_caseload runs them: their sum, and their times in rv (nclients of them). */
+ * bench_caseload runs them: their sum, their times in rv (nclients of them), and
+ * their CPU time (user + system) summed into *cpu: on a loaded machine the wall
+ * time of a 20 ms process moves more than a change to it does. */
 static double
-compare_reviews(const char *home, const struct client *cl, int nclients, double *rv)
+compare_reviews(const char *home, const struct client *cl, int nclients, double *rv, double *cpu)
 {
     char out[4200];
     double sum = 0;
     snprintf(out, sizeof out, "%s/compare-review.txt", root);
+    *cpu = 0;
     for (int c = 0; c < nclients; c++) {
         struct run r = cli(home, out, "review", "--", cl[c].account, NULL);
         rv[c] = r.wall_s;
         sum += r.wall_s;
+        *cpu += r.cpu_s;
     }
     return sum;
 }
@@ -1130,21 +1173,13 @@ cold_compare(br_table *t, const char *cohome, const struct client *cl, int nclie
                     calloc((size_t)compare_runs, sizeof(double))},
            *cpu[2] = {calloc((size_t)compare_runs, sizeof(double)),
                       calloc((size_t)compare_runs, sizeof(double))};
-    /* After each cold sync, the same binary's reviews of every client (issue 20's cold
-     * review): their sums, and every review's time for the p50. */
-    double *rsum[2] = {calloc((size_t)compare_runs, sizeof(double)),
-                       calloc((size_t)compare_runs, sizeof(double))},
-           *rone[2] = {calloc((size_t)compare_runs * (size_t)nclients, sizeof(double)),
-                       calloc((size_t)compare_runs * (size_t)nclients, sizeof(double))},
-           *ratio[2] = {calloc((size_t)compare_runs, sizeof(double)),
-                        calloc((size_t)compare_runs, sizeof(double))};
+    struct cmp_reviews rv;
     char *home = new_home("counselor-compare");
     struct run r;
 
-    if (v[0] == NULL || v[1] == NULL || cpu[0] == NULL || cpu[1] == NULL || rsum[0] == NULL ||
-        rsum[1] == NULL || rone[0] == NULL || rone[1] == NULL || ratio[0] == NULL ||
-        ratio[1] == NULL)
+    if (v[0] == NULL || v[1] == NULL || cpu[0] == NULL || cpu[1] == NULL)
         die("out of memory");
+    cmp_reviews_init(&rv, nclients);
     snprintf(snap, sizeof snap, "%s/counselor-snapshot", root);
     {
         const char *cp[] = {"/bin/cp", "-a", cohome, snap, NULL};
@@ -1165,8 +1200,9 @@ cold_compare(br_table *t, const char *cohome, const struct client *cl, int nclie
             r = cli(home, NULL, "sync", NULL);
             v[b][i] = r.wall_s;
             cpu[b][i] = r.cpu_s;
-            rsum[b][i] = compare_reviews(home, cl, nclients, rone[b] + (size_t)i * nclients);
-            ratio[b][i] = (v[b][i] + rsum[b][i]) / v[b][i];
+            rv.sum[b][i] = compare_reviews(home, cl, nclients, rv.one[b] + (size_t)i * nclients,
+                                           &rv.cpu[b][i]);
+            rv.ratio[b][i] = (v[b][i] + rv.sum[b][i]) / v[b][i];
             daybook_bin = self;
         }
     lock_profile(home);
@@ -1176,15 +1212,13 @@ cold_compare(br_table *t, const char *cohome, const struct client *cl, int nclie
     for (int b = 0; b < 2; b++) { /* in the order they ran */
         fprintf(stderr, "bench_client: cold sync runs by %s:", bins[b]);
         for (int i = 0; i < compare_runs; i++)
-            fprintf(stderr, " %.3f (cpu %.3f, reviews %.3f)", v[b][i], cpu[b][i], rsum[b][i]);
+            fprintf(stderr, " %.3f (cpu %.3f, reviews %.3f, their cpu %.3f)", v[b][i], cpu[b][i],
+                    rv.sum[b][i], rv.cpu[b][i]);
         fputc('\n', stderr);
     }
     for (int b = 0; b < 2; b++) {
         qsort(v[b], (size_t)compare_runs, sizeof(double), by_value);
         qsort(cpu[b], (size_t)compare_runs, sizeof(double), by_value);
-        qsort(rsum[b], (size_t)compare_runs, sizeof(double), by_value);
-        qsort(rone[b], (size_t)compare_runs * nclients, sizeof(double), by_value);
-        qsort(ratio[b], (size_t)compare_runs, sizeof(double), by_value);
     }
     snprintf(label, sizeof label, "(--compare) cold sync by --daybook, p50 of %d interleaved runs",
              compare_runs);
@@ -1196,13 +1230,10 @@ cold_compare(br_table *t, const char *cohome, const struct client *cl, int nclie
            pct(cpu[0], (size_t)compare_runs, 50), "s", NULL);
     br_add(t, "compare_cold_sync_b_cpu_s", "(--compare) the same by the other",
            pct(cpu[1], (size_t)compare_runs, 50), "s", "compare_cold_sync_a_cpu_s");
-    compare_review_rows(t, rsum, rone, ratio, (size_t)compare_runs * nclients);
+    cmp_reviews_rows(t, &rv);
     for (int b = 0; b < 2; b++) {
         free(v[b]);
         free(cpu[b]);
-        free(rsum[b]);
-        free(rone[b]);
-        free(ratio[b]);
     }
     /* The cold sync below starts as cold as these did. */
     lock_profile(cohome);
