@@ -181,9 +181,29 @@ dbk_envelope_verify(const unsigned char *env, size_t len, const unsigned char au
     return rc == 0 ? DBK_OK : DBK_E_BAD_SIGNATURE;
 }
 
+static int open_checked(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
+                        const unsigned char stream_key[32], bool verify, unsigned char **plain,
+                        size_t *plen);
+
 int
 dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
                   const unsigned char stream_key[32], unsigned char **plain, size_t *plen)
+{
+    return open_checked(env, len, exp, stream_key, true, plain, plen);
+}
+
+int
+dbk_envelope_open_verified(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
+                           const unsigned char stream_key[32], unsigned char **plain,
+                           size_t *plen)
+{
+    return open_checked(env, len, exp, stream_key, false, plain, plen);
+}
+
+/* dbk_envelope_open, the signature checked only when verify. */
+static int
+open_checked(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
+             const unsigned char stream_key[32], bool verify, unsigned char **plain, size_t *plen)
 {
     unsigned char ad[DBK_ENV_AD_BYTES];
     dbk_envelope_hdr hdr;
@@ -199,7 +219,7 @@ dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_expec
     /* 2. author and signature */
     if (!dbk_id_equal(&hdr.author, exp->author))
         return DBK_E_BAD_SIGNATURE;
-    if ((rc = dbk_envelope_verify(env, len, exp->author_pk)) != DBK_OK)
+    if (verify && (rc = dbk_envelope_verify(env, len, exp->author_pk)) != DBK_OK)
         return rc;
     /* 3. the place the reader asked for */
     if (!dbk_id_equal(&hdr.stream, exp->stream) ||

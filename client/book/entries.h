@@ -62,6 +62,27 @@ json_t *dbk_eu_open_record(dbk_session *s, const dbk_local_record *r);
 #define DBK_EU_OPEN_THREADS 4
 void dbk_eu_open_records(dbk_session *s, const dbk_local_record *r, size_t n, json_t **docs);
 
+/*
+ * Revisions checked ahead, on threads of their own, while the caller goes on (a cold
+ * sync: while the rounds wait on the server and store what came, not after them).
+ * dbk_eu_opener_add, on the session's thread, looks up the author's key and queues a
+ * copy; a worker checks its signature (dbk_envelope_verify, the Ed25519 verify that is
+ * most of opening) and keeps a BLAKE2b-256 hash of the envelope. dbk_eu_open_records_pre
+ * then skips the signature check (dbk_envelope_open_verified) only for exactly that
+ * revision (record, clock, device), envelope (the hash of the stored bytes) and author
+ * key (looked up again then), and checks everything else as dbk_eu_open_records does:
+ * what it gives is what opening the stored revision then gives. NULL when no thread
+ * could be started (then nothing is checked ahead).
+ */
+typedef struct dbk_eu_opener dbk_eu_opener;
+dbk_eu_opener *dbk_eu_opener_start(dbk_session *s);
+void dbk_eu_opener_add(dbk_eu_opener *o, const dbk_local_record *r);
+/* The threads stopped and what they kept freed. o may be NULL. */
+void dbk_eu_opener_free(dbk_eu_opener *o);
+/* dbk_eu_open_records, taking what pre checked ahead (pre may be NULL). */
+void dbk_eu_open_records_pre(dbk_session *s, dbk_eu_opener *pre, const dbk_local_record *r,
+                             size_t n, json_t **docs);
+
 /* ---- revisions ---- */
 
 typedef struct dbk_eu_rev {

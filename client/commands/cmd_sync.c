@@ -475,6 +475,13 @@ say_not_enrolled(dbk_session *s)
                         "your entries are safe on this device\n");
 }
 
+/* The sync's hook (sync.h): each revision pulled queued to be checked ahead. */
+static void
+open_ahead(void *arg, const dbk_local_record *r)
+{
+    dbk_eu_opener_add(arg, r);
+}
+
 static int
 run_sync(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -505,7 +512,15 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
     }
     restamp_ahead(ctx, &s);
     role_wrong = sign_role(&s);
-    rc = dbk_sync(&s, &st);
+    /* A counselor's summaries open every revision pulled (report/summary.h): their
+     * signatures are checked on the other core while the rounds wait on the server and
+     * store what came, not after them; the summaries take a check only for exactly the
+     * stored bytes and key (book/entries.h dbk_eu_opener). */
+    dbk_eu_opener *ahead = s.role == DBK_ROLE_COUNSELOR && dbk_report_summary_on()
+                               ? dbk_eu_opener_start(&s)
+                               : NULL;
+    dbk_sync_hook hook = {open_ahead, ahead};
+    rc = dbk_sync_with(&s, &st, ahead != NULL ? &hook : NULL);
     if (rc == DBK_OK && check_unsigned_role(&s))
         role_wrong = true;
     /* A device told just now that its role is false (the account's own records say
@@ -521,8 +536,9 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         /* The caseload's summaries take what was just pulled (report/summary.h); one that
          * fails is rebuilt by the next clients or review, so the sync stands. */
         if (dbk_report_summary_on())
-            (void)dbk_report_summary_refresh(&s);
+            (void)dbk_report_summary_refresh_pre(&s, ahead);
     }
+    dbk_eu_opener_free(ahead);
     if (rc == DBK_OK && s.role == DBK_ROLE_CLIENT)
         check_help_lines(&s);
     if (rc == DBK_OK && ctx->json) {

@@ -143,6 +143,7 @@ grow_wiped(void *old, size_t *cap, size_t used, size_t need, size_t size, size_t
 
 struct ctx {
     dbk_session *s;
+    dbk_eu_opener *pre; /* what was opened ahead (a cold sync's pulls), or NULL */
     dbk_risk_extra extra;
     unsigned char risk_hash[16];
 };
@@ -644,7 +645,7 @@ flush_opened(struct apply *a)
 {
     json_t *docs[OPEN_BATCH] = {NULL};
     if (a->rc == DBK_OK) /* after a failure nothing more is applied: nothing to open */
-        dbk_eu_open_records(a->c->s, a->q, a->nq, docs);
+        dbk_eu_open_records_pre(a->c->s, a->c->pre, a->q, a->nq, docs);
     for (size_t i = 0; i < a->nq; i++) {
         if (a->qs[i] && a->rc == DBK_OK)
             a->rc = summarise(a->c, a->sum, &a->q[i], docs[i]);
@@ -834,8 +835,8 @@ dbk_report_summary_free(dbk_sum *v, size_t n)
  * handed out is wiped as soon as it is saved: a cold sync holds one stream's at a time.
  */
 static int
-refresh(dbk_session *s, const dbk_id *owner, bool docs, dbk_sum **out, dbk_sum **dout,
-        size_t *nout)
+refresh(dbk_session *s, dbk_eu_opener *pre, const dbk_id *owner, bool docs, dbk_sum **out,
+        dbk_sum **dout, size_t *nout)
 {
     struct streams a = {NULL, 0, 0, &s->account, owner};
     struct ctx c;
@@ -859,6 +860,7 @@ refresh(dbk_session *s, const dbk_id *owner, bool docs, dbk_sum **out, dbk_sum *
         return DBK_E_NOMEM;
     }
     ctx_init(&c, s);
+    c.pre = pre;
     for (size_t i = 0; i < a.n && rc == DBK_OK; i++) {
         bool changed, dchanged;
         rc = bring_up_to_date(&c, &a.v[i], &sums[i], dv ? &dv[i] : NULL, &changed, &dchanged);
@@ -895,8 +897,14 @@ refresh(dbk_session *s, const dbk_id *owner, bool docs, dbk_sum **out, dbk_sum *
 int
 dbk_report_summary_refresh(dbk_session *s)
 {
-    int rc = refresh(s, NULL, true, NULL, NULL, NULL);
-    return rc != DBK_OK ? rc : refresh(s, &s->account, false, NULL, NULL, NULL);
+    return dbk_report_summary_refresh_pre(s, NULL);
+}
+
+int
+dbk_report_summary_refresh_pre(dbk_session *s, dbk_eu_opener *pre)
+{
+    int rc = refresh(s, pre, NULL, true, NULL, NULL, NULL);
+    return rc != DBK_OK ? rc : refresh(s, pre, &s->account, false, NULL, NULL, NULL);
 }
 
 /* x's plaintext in sum (after skip bytes), parsed; NULL when it does not parse as a
@@ -954,7 +962,7 @@ dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
     size_t n = 0;
     int rc;
 
-    if (!dbk_report_summary_on() || refresh(s, &s->account, false, &v, NULL, &n) != DBK_OK)
+    if (!dbk_report_summary_on() || refresh(s, NULL, &s->account, false, &v, NULL, &n) != DBK_OK)
         return dbk_eu_load_owned(s, &s->account, out);
     struct sums o = {v, n, 0};
     rc = load_streams(s, v, NULL, n, NULL, cached_doc, &o, out);
@@ -965,7 +973,7 @@ dbk_report_summary_own(dbk_session *s, dbk_eu_list *out)
 int
 dbk_report_summary_of(dbk_session *s, const dbk_id *owner, dbk_sum **out, size_t *n)
 {
-    return refresh(s, owner, false, out, NULL, n);
+    return refresh(s, NULL, owner, false, out, NULL, n);
 }
 
 /* ---- what a review opens ---- */
@@ -1395,7 +1403,7 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     int rc;
     struct want w = {0};
 
-    if (!dbk_report_summary_on() || (rc = refresh(s, client, true, &sums, &docs, &n)) != DBK_OK)
+    if (!dbk_report_summary_on() || (rc = refresh(s, NULL, client, true, &sums, &docs, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;

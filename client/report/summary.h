@@ -105,6 +105,10 @@ bool dbk_report_summary_on(void);
  * changed. Unlocks.
  */
 int dbk_report_summary_refresh(dbk_session *s);
+/* The same, taking the signature checks pre made ahead (book/entries.h dbk_eu_opener:
+ * a counselor's 'daybook sync' checks what each round pulls while the next one is on
+ * its way) for exactly the revisions, bytes and keys it checked; pre may be NULL. */
+int dbk_report_summary_refresh_pre(dbk_session *s, dbk_eu_opener *pre);
 
 /*
  * This account's own entries, as dbk_eu_load_owned(s, &s->account) gives them, the

@@ -300,6 +300,7 @@ struct sync_ctx {
     bool again;       /* ... and was refused with its prerequisite: they go next round */
     bool own_asked;   /* the grants asked for again: one of this account's own streams
                          was missing here (dbk_trust_own_missing); once a sync */
+    const dbk_sync_hook *hook; /* told of each revision pulled (sync.h), or NULL */
 };
 
 struct push_acc {
@@ -538,7 +539,7 @@ pull_refused(dbk_session *s, const json_t *error, const dbk_local_stream *ls, co
  * to be checked against the grants the server lists (apply_answer). */
 static int
 apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *ended,
-           json_t *outcome)
+           json_t *outcome, const dbk_sync_hook *hook)
 {
     const char *sid = json_string_value(json_object_get(entry, "stream"));
     json_t *records = json_object_get(entry, "records"), *r;
@@ -579,6 +580,10 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
         if (rc == DBK_OK)
             rc = dbk_local_record_put(s->L, env, len,
                                       json_integer_value(json_object_get(r, "seq")), false, &cur);
+        if (rc == DBK_OK && cur && hook != NULL) {
+            dbk_local_record lr = {.hdr = h, .env = env, .len = len, .current = true};
+            hook->pulled(hook->arg, &lr);
+        }
         free(env);
         if (rc != DBK_OK)
             return rc;
@@ -784,7 +789,7 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
     json_array_foreach(json_object_get(resp, "pull"), i, e)
     {
         if (rc == DBK_OK)
-            rc = apply_pull(s, e, more, st, ended, outcome);
+            rc = apply_pull(s, e, more, st, ended, outcome, x->hook);
     }
     /* A stream the server did not answer for was not pulled: said as one that failed. */
     st->failed_streams += out, st->unpulled += out;
@@ -982,9 +987,10 @@ resend_acts(dbk_session *s, dbk_sync_stats *st)
  * pushed and pulled until nothing more waits or comes. *more: the rounds ran out with
  * more to pull. */
 static int
-sync_rounds(dbk_session *s, dbk_sync_stats *st, bool *more)
+sync_rounds(dbk_session *s, dbk_sync_stats *st, const dbk_sync_hook *hook, bool *more)
 {
-    struct sync_ctx x = {.after_ok = !after_refused_lately(s), .refused = json_object()};
+    struct sync_ctx x = {.after_ok = !after_refused_lately(s), .refused = json_object(),
+                         .hook = hook};
     int round = 0, rc = DBK_OK;
     if (dbk_trust_heads_pending(s))
         for (; round < SYNC_ROUNDS_MAX; round++) {
@@ -1016,7 +1022,7 @@ sync_rounds(dbk_session *s, dbk_sync_stats *st, bool *more)
 }
 
 static int
-sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
+sync_all(dbk_session *s, dbk_sync_stats *st, bool heads, const dbk_sync_hook *hook)
 {
     int rc;
 
@@ -1038,7 +1044,7 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
      * another device of the account (or this one, before its profile was restored from a
      * backup) pushed, so a record withheld from a reader afterwards went untold. */
     bool more = false;
-    rc = sync_rounds(s, st, &more);
+    rc = sync_rounds(s, st, hook, &more);
     if (rc == DBK_OK && more)
         st->unpulled++, st->cut_short = true; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)
@@ -1054,13 +1060,19 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads)
 int
 dbk_sync(dbk_session *s, dbk_sync_stats *st)
 {
-    return sync_all(s, st, true);
+    return sync_all(s, st, true, NULL);
+}
+
+int
+dbk_sync_with(dbk_session *s, dbk_sync_stats *st, const dbk_sync_hook *hook)
+{
+    return sync_all(s, st, true, hook);
 }
 
 int
 dbk_sync_pull_first(dbk_session *s, dbk_sync_stats *st)
 {
-    return sync_all(s, st, false);
+    return sync_all(s, st, false, NULL);
 }
 
 struct stale_acc {

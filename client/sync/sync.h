@@ -82,6 +82,21 @@ int dbk_sync_account_keys(dbk_session *s, const dbk_id *account, unsigned char s
 
 /* Pushes the outbox and pulls every stream until nothing more comes. */
 int dbk_sync(dbk_session *s, dbk_sync_stats *st);
+
+/*
+ * Told of each revision a pull stored as its record's current one, on the session's
+ * thread, inside the answer's transaction (which may yet be rolled back: nothing may
+ * take it as stored), r->env valid during the call. For work a caller above can start
+ * while the rounds still wait on the server: a counselor's 'daybook sync' opens what
+ * came for its summaries (book/entries.h dbk_eu_opener) while the next round is on its
+ * way. sync/ calls nothing above it; this is how it hands what it pulled up.
+ */
+typedef struct dbk_sync_hook {
+    void (*pulled)(void *arg, const dbk_local_record *r);
+    void *arg;
+} dbk_sync_hook;
+/* dbk_sync, telling hook (may be NULL) what it pulled. */
+int dbk_sync_with(dbk_session *s, dbk_sync_stats *st, const dbk_sync_hook *hook);
 /* The same without, at the end, the check of every stream held here against its
  * owner's signed head (trust.h, proto/TRUST.md T12): for the pull a command makes
  * before it shows what it read, when it checks the streams it shows itself (the
