@@ -3,6 +3,7 @@
  * one that would have removed nothing. Driven through the methods SQLite calls, on
  * pcache1 itself, and through SQLite on a real file.
  */
+#include "dbk_test.h"
 #include "store/sqlite/pcache.h"
 
 #include <setjmp.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -20,6 +20,9 @@
 #define TEMP_KEY 262145u /* where a balance parks a page: past the pending byte, 4 KiB pages */
 
 static sqlite3_pcache_methods2 m; /* the layer's, as SQLite has them */
+/* This run's temp directory (dbk_tmpdir), removed by main after the tests, failed or not:
+ * a failed assertion returns to the runner, never past main. */
+static char *tmp;
 
 static sqlite3_pcache_page *
 make(sqlite3_pcache *c, unsigned key)
@@ -138,28 +141,15 @@ one(sqlite3 *db, const char *q)
     return v;
 }
 
-/* A fresh name for a database file, in file (64 bytes). */
-static void
-temp_db(char file[64])
+/* The path of a new database file named name in this run's temp directory (malloc'd). */
+static char *
+temp_db(const char *name)
 {
-    char path[] = "/tmp/dbk-pcache-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
-    snprintf(file, 64, "%s.db", path);
-}
-
-/* The database file and its log and index, gone. */
-static void
-drop_db(const char *file)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char f[80];
-        snprintf(f, sizeof f, "%s%s", file, suffixes[i]);
-        unlink(f);
-    }
+    size_t n = strlen(tmp) + strlen(name) + 5;
+    char *file = malloc(n);
+    assert_non_null(file);
+    snprintf(file, n, "%s/%s.db", tmp, name);
+    return file;
 }
 
 /* Through SQLite: rows at random places of a WITHOUT ROWID table (balances that swap
@@ -168,10 +158,9 @@ drop_db(const char *file)
 static void
 test_sqlite_rollbacks(void **state)
 {
-    char file[64];
+    char *file = temp_db("rollbacks");
     sqlite3 *db = NULL;
     (void)state;
-    temp_db(file);
     assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
     sql(db, "PRAGMA journal_mode=WAL; PRAGMA cache_size=-8192;"
             "CREATE TABLE t(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
@@ -189,7 +178,7 @@ test_sqlite_rollbacks(void **state)
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
     sqlite3_finalize(s);
     sqlite3_close(db);
-    drop_db(file);
+    free(file);
 }
 
 /* Two connections to one file: when the other writes, this one's next read drops its
@@ -199,10 +188,9 @@ test_sqlite_rollbacks(void **state)
 static void
 test_sqlite_other_writer(void **state)
 {
-    char file[64];
+    char *file = temp_db("other-writer");
     sqlite3 *a = NULL, *b = NULL;
     (void)state;
-    temp_db(file);
     assert_int_equal(sqlite3_open(file, &a), SQLITE_OK);
     assert_int_equal(sqlite3_open(file, &b), SQLITE_OK);
     sql(a, "PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB);"
@@ -216,7 +204,7 @@ test_sqlite_other_writer(void **state)
     }
     sqlite3_close(a);
     sqlite3_close(b);
-    drop_db(file);
+    free(file);
 }
 
 int
@@ -229,11 +217,16 @@ main(void)
         cmocka_unit_test(test_sqlite_rollbacks),
         cmocka_unit_test(test_sqlite_other_writer),
     };
+    int failed;
     if (dbk_pcache_install() != SQLITE_OK ||
         sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &m) != SQLITE_OK ||
         sqlite3_initialize() != SQLITE_OK) {
         fprintf(stderr, "the page cache's layer could not be installed\n");
         return 1;
     }
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    tmp = dbk_tmpdir("pcache");
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    dbk_rmtree(tmp);
+    free(tmp);
+    return failed;
 }
