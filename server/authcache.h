@@ -36,7 +36,9 @@
  * fail, a head other than the store's fails the push (its stream's seq is moved on
  * only from the head it started from, sq_push) and empties the cache, rather than
  * store a record at a seq that readers have passed: a new revision leaves its
- * record's old seq free, so the (stream, seq) key alone would not refuse it.
+ * record's old seq free, so the (stream, seq) key alone would not refuse it. A push
+ * that stores nothing (a duplicate) has no such step: it reads the store's head and
+ * answers that, and empties the cache when it was not the cached one.
  *
  * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
  * nodes write the same database and several threads run jobs; it stays off and
