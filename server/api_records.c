@@ -761,6 +761,10 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     if ((rc = dbk_store_sp_begin(st)) != DBK_OK)
         return rc;
     rc = dbk_store_push(st, &b);
+    /* The head given (b.known) was stale: read it again. The push failed, or stored
+     * nothing and answers the store's head (dbk_store_push). */
+    if (b.head_moved)
+        dbk_authcache_invalidate();
     if (rc == DBK_OK && b.nstored > 0) {
         str.seq = b.high_seq;
         audit(j, st, &str, DBK_AUDIT_WRITE, (uint32_t)b.nstored, b.seq_from, b.seq_to,
@@ -769,8 +773,6 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     }
     if (rc != DBK_OK) {
         dbk_store_sp_rollback(st);
-        if (b.head_moved) /* the head given (b.known) was stale: read it again */
-            dbk_authcache_invalidate();
         if (rc == DBK_E_STALE) {
             json_t *stale = json_array();
             for (size_t i = 0; i < u->n && !b.epoch_stale; i++) {
@@ -800,7 +802,8 @@ run_push(dbk_api_job *j, dbk_store *st, struct push_unit *u, json_t **out, jtext
     dbk_authcache_stream_seq(&u->stream, b.high_seq);
     u->seen = true; /* its savepoint released: a push naming it may go (op_sync) */
     u->read_charged = b.read_row_charged;
-    u->head = (dbk_head){str.owner, b.high_seq, str.epoch, str.rotation_pending};
+    /* the epoch as the push read it (the store's row when the cached one was stale) */
+    u->head = (dbk_head){str.owner, b.high_seq, b.epoch, b.rotation_pending};
     u->by_owner = is_owner;
     u->str = str;
     u->str.seq = b.high_seq;

@@ -12,8 +12,14 @@
  *     logouts, device revocations, grants and their revocations, rotations,
  *     account changes (api.c, job_run). Every write to tokens, devices, accounts,
  *     grants or a stream's epoch is one of these.
- *   - any job whose savepoint was rolled back, and a group whose commit failed or
- *     that could not begin (worker.c): what was cached during it may be undone.
+ *   - any job whose savepoint was rolled back after the cache learnt something
+ *     while it ran (dbk_authcache_learnt: an entry written, a head moved), or that
+ *     failed in the store (a 5xx), or whose savepoint could not begin or be
+ *     released, and a group whose commit failed or that could not begin
+ *     (worker.c): what was cached during it may be undone. A job refused (a 4xx)
+ *     having taught the cache nothing (a token not found, a push judged stale or
+ *     forbidden on cached entries) undoes only writes the cache never saw, so what
+ *     it holds from earlier jobs stays true.
  *   - another process's commit to the store file, seen at the start of each group
  *     (dbk_store_data_version): `daybookd counselor disable` on a live server ends
  *     the counselor's sessions by deleting its tokens from outside.
@@ -36,7 +42,9 @@
  * fail, a head other than the store's fails the push (its stream's seq is moved on
  * only from the head it started from, sq_push) and empties the cache, rather than
  * store a record at a seq that readers have passed: a new revision leaves its
- * record's old seq free, so the (stream, seq) key alone would not refuse it.
+ * record's old seq free, so the (stream, seq) key alone would not refuse it. A push
+ * that stores nothing (a duplicate) has no such step: it reads the store's head and
+ * answers that, and empties the cache when it was not the cached one.
  *
  * ONE PROCESS, ONE STORAGE THREAD: enabled for SQLite only. On PostgreSQL several
  * nodes write the same database and several threads run jobs; it stays off and
@@ -93,6 +101,10 @@ void dbk_authcache_token_put(const unsigned char hash[32], int64_t now, const db
  * and nothing since moved the generation. */
 bool dbk_authcache_token_get(const unsigned char hash[32], int64_t now, dbk_account *me,
                              dbk_id *device);
+
+/* How many entries were written or moved so far (token_put, stream_put, stream_seq);
+ * only grows. The storage thread compares it around a job (worker.c). */
+uint64_t dbk_authcache_learnt(void);
 
 /* A stream as the store gave it in the running transaction, its seq included. */
 void dbk_authcache_stream_put(const dbk_stream *s);

@@ -411,8 +411,10 @@ typedef struct dbk_push_batch {
     size_t nstored;
     int64_t seq_from, seq_to;
     bool epoch_stale;           /* DBK_E_STALE because of epochs, not expected revisions */
-    bool head_moved;            /* DBK_E_INTERNAL because known's seq was not the
-                                 * store's: the caller's cached row is stale (authcache.h) */
+    bool head_moved;            /* known's seq was not the store's: the caller's cached
+                                 * row is stale (authcache.h). With DBK_E_INTERNAL (the
+                                 * push undone), or with DBK_OK when nothing was stored
+                                 * (high_seq and epoch then the store's, read again) */
 } dbk_push_batch;
 
 /*
@@ -424,7 +426,8 @@ typedef struct dbk_push_batch {
  * DBK_E_FORBIDDEN (an author who is not the owner writing a record it did not
  * create, or at an epoch it never held), DBK_E_QUOTA, DBK_E_INTERNAL with .head_moved
  * (known's head not the store's, whether the seq it gives is free or a record's;
- * nothing of the push kept by the caller).
+ * nothing of the push kept by the caller). A push that stores nothing answers the
+ * store's head, not known's: DBK_OK, with .head_moved when they differ.
  */
 int dbk_store_push(dbk_store *st, dbk_push_batch *b);
 

@@ -133,12 +133,16 @@ name_thread(const char *name)
 
 /* Runs one group: its jobs in one transaction, each in a savepoint. What the storage
  * thread caches of the store (authcache.h) is forgotten when another process wrote
- * to it since the last group, and whenever something the jobs read may be undone: a
- * job rolled back, a group that failed. A store that commits the jobs so far before
- * a job waits for a lock (dbk_store_tx_splits) has made them durable: a failure
- * after that fails only the jobs from that one on. *split_commits: how many commits
- * the store made inside the group (its splits), besides the group's own; *failed,
- * whether the group's own transaction failed to begin or to commit. */
+ * to it since the last group, and whenever something it learnt may be undone: a job
+ * rolled back after the cache learnt something during it, a savepoint that could not
+ * begin or be released, a job that failed in the store (a 5xx), a group that failed.
+ * A job refused having taught the cache nothing leaves it: a stranger's made-up
+ * tokens and a device's stale pushes then cost the other devices nothing. A store
+ * that commits the jobs so far before a job waits for a lock (dbk_store_tx_splits)
+ * has made them durable: a failure after that fails only the jobs from that one on.
+ * *split_commits: how many commits the store made inside the group (its splits),
+ * besides the group's own; *failed, whether the group's own transaction failed to
+ * begin or to commit. */
 static dbk_job *
 run_group(dbk_worker *w, dbk_store *st, dbk_job *group, int64_t *split_commits, bool *failed)
 {
@@ -165,18 +169,23 @@ run_group(dbk_worker *w, dbk_store *st, dbk_job *group, int64_t *split_commits, 
             dbk_authcache_invalidate();
             continue;
         }
+        uint64_t learnt = dbk_authcache_learnt();
         j->run(j, st);
         int64_t now = dbk_store_tx_splits(st);
         if (now != splits) {
             splits = now;
             undone = j;
         }
-        if (j->status != DBK_OK)
+        if (j->status != DBK_OK) {
             dbk_store_sp_rollback(st);
-        else
-            j->status = dbk_store_sp_release(st);
-        if (j->status != DBK_OK)
+            /* A refusal (4xx) undoes only the job's own writes; a store's failure
+             * (5xx) may have undone more (SQLite rolls a whole transaction back on
+             * some I/O errors), so it forgets everything as before. */
+            if (dbk_authcache_learnt() != learnt || dbk_err_http_status(j->status) >= 500)
+                dbk_authcache_invalidate();
+        } else if ((j->status = dbk_store_sp_release(st)) != DBK_OK) {
             dbk_authcache_invalidate();
+        }
         /* The sync thread idle: commit what ran, so its sync starts now and overlaps
          * the rest, which goes back to the queue's head (thread_main), not wait for
          * the whole group. */

@@ -886,6 +886,29 @@ login_link_of(const char *home, char link[512])
     dbk_run_result_free(&r);
 }
 
+/* `daybook login link` on a second device of the client, its profile in home2 (made
+ * here), DAYBOOK_HOME left there; the run, for the caller to read and free. */
+static dbk_run_result
+second_device_login(struct fx *f, const char *link, char home2[4300])
+{
+    snprintf(home2, 4300, "%s/second", f->p.home);
+    setenv("DAYBOOK_HOME", home2, 1);
+    return tc_cli("login", link, NULL);
+}
+
+/* A second device of the client signed in at home2 with the link its first device
+ * gives now; fails the test if the login does. DAYBOOK_HOME is left at home2. */
+static void
+second_device(struct fx *f, char home2[4300])
+{
+    char link[512];
+    login_link_of(f->p.client_home, link);
+    dbk_run_result r = second_device_login(f, link, home2);
+    if (r.status != 0)
+        fail_msg("daybook login: exit %d: %s", r.status, r.err);
+    dbk_run_result_free(&r);
+}
+
 /* A second device of the client (daybook login) facing a server that swapped the
  * counselor's keys for its own: it pins the keys the first device checked against the
  * enrollment code, from the account's own pin record, and refuses the listed ones. */
@@ -907,9 +930,7 @@ test_second_device_pins(void **state)
              hs, hb, hex_of(f->p.counselor_id, hex));
     turn_server(f, sql);
 
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    r = tc_cli("login", link, NULL);
+    r = second_device_login(f, link, home2);
     int status = r.status;
     bool warned = strstr(r.err, "WARNING: the server lists keys for your counselor") != NULL;
     dbk_run_result_free(&r);
@@ -2468,16 +2489,13 @@ withheld_at_sync(const char *home, int *status)
  * too when private_line; then the server restarted with a 1 MiB quota of which 8 KiB
  * are left: the private head fits, the entry does not. DAYBOOK_HOME is the client's. */
 static void
-quota_nearly_full(struct fx *f, char *home2, size_t home2_size, uint32_t seed, bool private_line)
+quota_nearly_full(struct fx *f, char home2[4300], uint32_t seed, bool private_line)
 {
     static const char *const quota[] = {"--quota-mb", "1", NULL};
     static char text[24001];
-    char link[512], hc[33], sql[400];
+    char hc[33], sql[400];
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, home2_size, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
+    second_device(f, home2);
     cli_ok("sync", NULL, NULL);
     for (size_t i = 0; i + 1 < sizeof text; i++) {
         seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
@@ -2512,7 +2530,7 @@ test_shared_push_refused_no_false_withheld(void **state)
     int st_client, st_second, st_later, st_final;
 
     hex_of(f->p.client_id, hc);
-    quota_nearly_full(f, home2, sizeof home2, 2463534242u, false);
+    quota_nearly_full(f, home2, 2463534242u, false);
     dbk_run_result r = tc_cli("sync", NULL);
     st_client = r.status;
     bool refused = strstr(r.err, "storage quota on the server is used up") != NULL;
@@ -2604,13 +2622,10 @@ static void
 test_shared_push_one_round(void **state)
 {
     struct fx *f = *state;
-    char link[512], home2[4300];
+    char home2[4300];
     int st;
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
+    second_device(f, home2);
     cli_ok("sync", NULL, NULL);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     cli_ok("journal", "-m", "one round trip");
@@ -2650,7 +2665,7 @@ test_shared_push_refused_private_entry_goes(void **state)
     char home2[4300], sql[400];
     int st_second;
 
-    quota_nearly_full(f, home2, sizeof home2, 88172645u, true);
+    quota_nearly_full(f, home2, 88172645u, true);
     long long before = syncs_seen(f);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     dbk_run_result r = tc_cli("sync", NULL);
@@ -2789,13 +2804,10 @@ test_old_server_without_after(void **state)
 {
     struct fx *f = *state;
     struct old_server o = {0};
-    char link[512], home2[4300], sql[300];
+    char home2[4300], sql[300];
     int st;
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
+    second_device(f, home2);
     cli_ok("sync", NULL, NULL);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     cli_ok("journal", "-m", "to an older server");
@@ -2917,16 +2929,27 @@ test_old_server_refusal_remembered_a_day(void **state)
     assert_int_equal(refused_same, 0);
 }
 
-/* The edit that moves the client's self-grant of its shared stream sh to the grantee
- * `to` from `from` (hex ids), so that GET /v1/grants leaves it out or lists it again;
- * grants_seq is left as it is. */
+/* The grantee the server gives the client's self-grant to for a while (move_self_grant),
+ * so that the client's GET /v1/grants leaves it out. */
+static const char late_grantee[] = "00000000000000000000000000000001";
+
+/* The edit that moves the client's self-grant of its shared stream sh, at epoch (0: at
+ * any), to the grantee `to` from `from` (hex ids), so that GET /v1/grants leaves it out
+ * or lists it again; with seq_moved, the grants_seq of account `to` moves too, else it is
+ * left as it is. */
 static void
-move_self_grant(struct fx *f, const char *sh, const char *from, const char *to)
+move_self_grant(struct fx *f, const char *sh, const char *from, const char *to, int epoch,
+                bool seq_moved)
 {
-    char sql[300];
+    char sql[500], at[32] = "", seq[120] = "";
+    if (epoch > 0)
+        snprintf(at, sizeof at, " AND epoch = %d", epoch);
+    if (seq_moved)
+        snprintf(seq, sizeof seq,
+                 " UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';", to);
     snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s';", to, sh,
-             from);
+             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'%s;%s", to,
+             sh, from, at, seq);
     turn_server(f, sql);
 }
 
@@ -2956,9 +2979,6 @@ times_in(const char *text, const char *what)
     return n;
 }
 
-/* The grantee the stage below gives the client's new self-grant to, for a while. */
-static const char late_grantee[] = "00000000000000000000000000000001";
-
 /*
  * The stage of a counselor's note that reaches the client's second device (home2, made
  * here by login) before its key: the client rotates its shared stream (revoke, share
@@ -2969,23 +2989,16 @@ static const char late_grantee[] = "00000000000000000000000000000001";
 static void
 note_before_key(struct fx *f, const char *text, char home2[4300], char sh[33], char me[33])
 {
-    char hh[33], sql[400], link[512];
+    char hh[33];
 
-    login_link_of(f->p.client_home, link);
-    snprintf(home2, 4300, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    cli_ok("login", link, NULL);
+    second_device(f, home2);
     setenv("DAYBOOK_HOME", f->p.client_home, 1);
     cli_ok("revoke", f->p.counselor_id, "--yes");
     cli_ok("share", f->p.counselor_id, "--yes");
     cli_ok("sync", NULL, NULL);
     client_shared_hex(f, sh, hh);
     hex_of(f->p.client_id, me);
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s' AND "
-             "epoch = 2;",
-             late_grantee, sh, me);
-    turn_server(f, sql);
+    move_self_grant(f, sh, me, late_grantee, 2, false);
     setenv("DAYBOOK_HOME", f->p.counselor_home, 1);
     cli_ok("sync", NULL, NULL);
     tc_ok(tc_cli("note", f->p.client_id, "-m", text, "--share", NULL), "note");
@@ -2997,12 +3010,7 @@ note_before_key(struct fx *f, const char *text, char home2[4300], char sh[33], c
 static void
 key_listed(struct fx *f, const char sh[33], const char me[33])
 {
-    char sql[400];
-    snprintf(sql, sizeof sql,
-             "UPDATE grants SET grantee = x'%s' WHERE stream = x'%s' AND grantee = x'%s'; "
-             "UPDATE accounts SET grants_seq = grants_seq + 1 WHERE id = x'%s';",
-             me, sh, late_grantee, me);
-    turn_server(f, sql);
+    move_self_grant(f, sh, late_grantee, me, 0, true);
 }
 
 /*
@@ -3207,7 +3215,6 @@ static void
 test_self_grant_listed_late(void **state)
 {
     struct fx *f = *state;
-    static const char aside[] = "00000000000000000000000000000001";
     char sh[33], hh[33], me[33], link[512], home2[4300];
     dbk_run_result r;
 
@@ -3218,17 +3225,15 @@ test_self_grant_listed_late(void **state)
     login_link_of(f->p.client_home, link);
     client_shared_hex(f, sh, hh);
     hex_of(f->p.client_id, me);
-    move_self_grant(f, sh, me, aside);
+    move_self_grant(f, sh, me, late_grantee, 0, false);
 
-    snprintf(home2, sizeof home2, "%s/second", f->p.home);
-    setenv("DAYBOOK_HOME", home2, 1);
-    r = tc_cli("login", link, NULL);
+    r = second_device_login(f, link, home2);
     int login = r.status;
     bool login_said = strstr(r.err, "cannot tell whether the server withholds") != NULL;
     dbk_run_result_free(&r);
     int unseen_missing = own_unseen_at_sync(home2);
 
-    move_self_grant(f, sh, aside, me);
+    move_self_grant(f, sh, late_grantee, me, 0, false);
     setenv("DAYBOOK_HOME", home2, 1);
     r = tc_cli("sync", NULL);
     int sync = r.status;

@@ -2,7 +2,8 @@
  * The SQLite push given a stream head behind the store's (dbk_push_batch.known, from
  * the storage thread's cache, authcache.h): whatever seq the stale head points the
  * push at, the push stores nothing and says head_moved, so that its caller empties
- * the cache instead of trusting the same head at the next push. A real store in a
+ * the cache instead of trusting the same head at the next push; and a push that stores
+ * nothing answers the store's head, not the stale one. A real store in a
  * temp directory, its push called as the storage thread calls it.
  */
 #include "dbk_test.h"
@@ -69,17 +70,18 @@ teardown(void **state)
     return 0;
 }
 
-/* One item of record (a new revision of it) pushed in a savepoint, kept if the push
+/* One item of record, its revision at clock, pushed in a savepoint, kept if the push
  * succeeds, as run_push does; known as the caller gives it. */
 static int
-push(struct fx *f, const dbk_id *record, const dbk_stream *known, dbk_push_batch *b)
+push_rev(struct fx *f, const dbk_id *record, uint64_t clock, const dbk_stream *known,
+         dbk_push_batch *b)
 {
     unsigned char env[32]; /* other bytes for each revision: none is a duplicate */
     dbk_push_item it;
     int rc;
 
     memset(&it, 0, sizeof it);
-    it.hdr.rev.clock = ++f->clock;
+    it.hdr.rev.clock = clock;
     it.env = env;
     it.len = (size_t)snprintf((char *)env, sizeof env, "envelope %llu",
                               (unsigned long long)it.hdr.rev.clock);
@@ -101,6 +103,13 @@ push(struct fx *f, const dbk_id *record, const dbk_stream *known, dbk_push_batch
     else
         dbk_store_sp_rollback(f->st);
     return rc;
+}
+
+/* One item of record, a new revision of it: push_rev. */
+static int
+push(struct fx *f, const dbk_id *record, const dbk_stream *known, dbk_push_batch *b)
+{
+    return push_rev(f, record, ++f->clock, known, b);
 }
 
 /* The stream's head as the store has it. */
@@ -202,6 +211,38 @@ test_current_head(void **state)
     assert_int_equal(pb.high_seq, 2);
 }
 
+/* A stale head given to a push that stores nothing (the same revision sent again, as
+ * after a lost response): no write checks the head then, and the answer must still be
+ * the store's head, said as head_moved so that the caller's cache is emptied; the
+ * cached seq would tell the device it is up to date at a head that readers passed. */
+static void
+test_stale_head_nothing_stored(void **state)
+{
+    struct fx *f = *state;
+    dbk_id a, b;
+    dbk_push_batch pb;
+    uint64_t at;
+
+    dbk_id_random(&a);
+    dbk_id_random(&b);
+    stored(f, &a);
+    at = f->clock;
+    dbk_stream stale = f->row;
+    stale.seq = head(f); /* 1 */
+    stored(f, &b);
+    assert_int_equal(push_rev(f, &a, at, &stale, &pb), DBK_OK);
+    assert_int_equal(pb.nstored, 0);
+    assert_int_equal(pb.high_seq, 2);
+    assert_true(pb.head_moved);
+    /* the store's own head given: the same answer, nothing said */
+    dbk_stream known = f->row;
+    known.seq = head(f);
+    assert_int_equal(push_rev(f, &a, at, &known, &pb), DBK_OK);
+    assert_int_equal(pb.nstored, 0);
+    assert_int_equal(pb.high_seq, 2);
+    assert_false(pb.head_moved);
+}
+
 int
 main(void)
 {
@@ -210,6 +251,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stale_head_at_a_free_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_head_revision_at_a_taken_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_current_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_head_nothing_stored, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -2233,6 +2233,30 @@ record_read(sq_store *st, const dbk_id *stream, const dbk_push_item *it, dbk_sto
     return DBK_OK;
 }
 
+/* A push that stored nothing answers with the head it was given (known), which no
+ * compare-and-set of streams.seq checks then (sq_push's last step): the store's head is
+ * read instead, and one other than known's (the caller's cache behind, authcache.h) is
+ * answered and said (head_moved), so that the caller empties its cache; never a head
+ * that readers have passed. A duplicate push (a response lost, the same records sent
+ * again) pays the read. */
+static int
+known_head_checked(sq_store *st, dbk_push_batch *b)
+{
+    dbk_stream now;
+    int rc;
+    if (b->known == NULL)
+        return DBK_OK; /* read in this push */
+    if ((rc = sq_stream_get(st, &b->stream, &now)) != DBK_OK)
+        return rc;
+    if (now.seq != b->high_seq) {
+        b->head_moved = true;
+        b->high_seq = now.seq;
+        b->epoch = now.epoch;
+        b->rotation_pending = now.rotation_pending;
+    }
+    return DBK_OK;
+}
+
 /* One stream's push (backend.h), in the rules' order (rules.c): the head, the epochs,
  * each item stored or judged, the owner's bytes, the head moved. Over 80 lines: each
  * step reads the head and the next seq the one before left, which split functions
@@ -2322,7 +2346,7 @@ sq_push(sq_store *st, dbk_push_batch *b)
     if (stale)
         return DBK_E_STALE;
     if (b->nstored == 0)
-        return DBK_OK;
+        return known_head_checked(st, b);
     /* The audit row's bytes with the records', one statement where that refuses exactly
      * what two would: the records adding bytes, the total is checked as the audit row's
      * charge was. A push that shrinks its records is charged twice, as before: its audit
