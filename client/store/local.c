@@ -763,6 +763,15 @@ dbk_local_cache_end(dbk_local *L, bool began, int rc)
     return rc != DBK_OK ? rc : src;
 }
 
+int64_t
+dbk_local_data_version(dbk_local *L)
+{
+    sqlite3_stmt *s = prep(L, "PRAGMA data_version");
+    int64_t v = s != NULL && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    unprep(L, s);
+    return v;
+}
+
 bool
 dbk_local_synced(dbk_local *L)
 {

@@ -78,6 +78,10 @@ int dbk_local_group_end(dbk_local *L, bool began, int rc);
 bool dbk_local_cache_begin(dbk_local *L);
 int dbk_local_cache_end(dbk_local *L, bool began, int rc);
 bool dbk_local_synced(dbk_local *L);
+/* A number that differs between two calls when another connection (another process)
+ * committed to the profile between them (PRAGMA data_version); -1 when it cannot be
+ * read, which callers take as "may have changed". */
+int64_t dbk_local_data_version(dbk_local *L);
 
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
 int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);
