@@ -116,19 +116,18 @@ dbk_co_aliases(dbk_session *s, json_t **out)
     return rc;
 }
 
-/* An alias record in the private stream for each client whose name changed, so the
- * counselor's other devices learn it at their next sync. */
+/* An alias record in the private stream for each client whose name changed from
+ * before (dbk_co_aliases, read by the caller), so the counselor's other devices learn
+ * it at their next sync. Writes only. */
 static int
-alias_records(dbk_session *s, const json_t *aliases)
+alias_records(dbk_session *s, const json_t *aliases, json_t *before)
 {
-    json_t *before = NULL, *v;
+    json_t *v;
     const char *k;
     char when[40];
     dbk_id rec;
-    int rc;
+    int rc = DBK_OK;
 
-    if ((rc = dbk_co_aliases(s, &before)) != DBK_OK)
-        return rc;
     dbk_now_rfc3339(when);
     json_object_foreach((json_t *)aliases, k, v) {
         const char *old = json_string_value(json_object_get(before, k));
@@ -147,7 +146,6 @@ alias_records(dbk_session *s, const json_t *aliases)
         rc = doc ? dbk_entry_save(s, DBK_LOCAL_PRIVATE, NULL, doc, &rec) : DBK_E_NOMEM;
         json_decref(doc);
     }
-    json_decref(before);
     return rc;
 }
 
@@ -155,17 +153,28 @@ alias_records(dbk_session *s, const json_t *aliases)
  * client: a first sync learns the name of every client, 40 syncs of 187 in the cold sync
  * of a counselor of 40, issue 20). Each write may stand alone, as they did: a group, not
  * a transaction that must hold all or nothing. Unlocked first: no prompt while the write
- * lock is held. */
+ * lock is held. The names as they were (every owned entry decrypted) are read before
+ * the lock is taken, so it is held for the writes only; read again under it when
+ * another process committed meanwhile (a sync that pulled another device's alias, say),
+ * so that no change is written against names that are no longer so. */
 int
 dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
 {
+    json_t *before = NULL;
+    int64_t seen = dbk_local_data_version(s->L);
     int rc = dbk_unlock(s);
-    if (rc != DBK_OK)
+    if (rc != DBK_OK || (rc = dbk_co_aliases(s, &before)) != DBK_OK)
         return rc;
     bool group = dbk_local_group_begin(s->L);
-    rc = alias_records(s, aliases);
+    if (seen < 0 || dbk_local_data_version(s->L) != seen) {
+        json_decref(before);
+        rc = dbk_co_aliases(s, &before);
+    }
+    if (rc == DBK_OK)
+        rc = alias_records(s, aliases, before);
     if (rc == DBK_OK)
         rc = dbk_co_sealed_put(s, "client_aliases", aliases);
+    json_decref(before);
     return dbk_local_group_end(s->L, group, rc);
 }
 

@@ -53,10 +53,8 @@ dbk_spool_add(dbk_spool_file *f, int kind, const json_t *doc, dbk_id *id)
     size_t len;
     int rc;
 
-    if (dbk_unlock_spool_key(&f->account, key) != DBK_OK) {
-        dbk_spool_file_close(f);
+    if (dbk_unlock_spool_key(&f->account, key) != DBK_OK)
         return DBK_E_NOT_FOUND;
-    }
     /* The last record is whole by its length; one whose bytes do not open is torn (its
      * process died before the sync) and the append cuts it off: never acknowledged. */
     if (f->n > 0 && !rec_open(key, &f->recs[f->n - 1], NULL)) {
@@ -74,7 +72,6 @@ dbk_spool_add(dbk_spool_file *f, int kind, const json_t *doc, dbk_id *id)
         rc = dbk_spool_file_append(f, head, body, len);
     }
     free(body);
-    dbk_spool_file_close(f);
     return rc;
 }
 

@@ -24,16 +24,16 @@
 
 /*
  * Opens dir's spool and takes its lock (spool_file.h) when its header says a client's
- * and names dir's profile file: true, f open and locked until dbk_spool_add or
- * dbk_spool_file_close. Else false, f closed: the craving is saved in the profile.
- * Never held across a prompt, nor while the profile is opened: a fold takes the same
- * lock.
+ * and names dir's profile file: true, f open and locked until the caller's
+ * dbk_spool_file_close (dbk_spool_add leaves it open). Else false, f closed: the
+ * craving is saved in the profile. Never held across a prompt, nor while the profile
+ * is opened: a fold takes the same lock.
  */
 bool dbk_spool_take(dbk_spool_file *f, const char *dir);
 /*
  * Appends doc, for this account's stream of kind, to f (from dbk_spool_take), durably;
- * its entry id in *id; closes f in every case. DBK_E_NOT_FOUND when the spool cannot
- * take it (the keys not cached), DBK_E_TOO_LARGE when it is full or doc too long,
+ * its entry id in *id; f stays open and locked (the caller closes it). DBK_E_NOT_FOUND when the
+ * spool cannot take it (the keys not cached), DBK_E_TOO_LARGE when it is full or doc too long,
  * DBK_E_IO when the disk refused it (the record is then not in the file): in each,
  * nothing was spooled and the caller saves doc in the profile. DBK_E_INTERNAL when it
  * may be in the file though its sync failed: the caller reports it not saved.

@@ -490,7 +490,8 @@ spooled(dbk_ctx *ctx, dbk_spool_file *f, const struct craving *c, int *ret)
     return true;
 }
 
-/* The spool let go of when it is still held (held): false. */
+/* The spool let go of when it is still held (held): false. The one place the craving
+ * closes what dbk_spool_take opened, spooled or not. */
 static bool
 let_go(dbk_spool_file *f, bool held)
 {
@@ -562,11 +563,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     build_craving(&c, when);
-    if (spool && !opened && !calls_for_card(&c)) {
-        spool = false; /* dbk_spool_add lets it go, spooled or not */
-        if (spooled(ctx, &sf, &c, &ret))
-            goto out;
-    }
+    if (spool && !opened && !calls_for_card(&c) && spooled(ctx, &sf, &c, &ret))
+        goto out;
     spool = let_go(&sf, spool); /* before the profile: its fold takes the spool's lock */
     if (!opened && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
         goto out;

@@ -154,6 +154,10 @@ struct dbk_local {
     int wal_pages; /* frames in the write-ahead log after this connection's last commit */
     bool readonly; /* opened read-only: the profile has no write permission */
     bool has_counselor_part; /* the file has this build's counselor_part: counts, summaries */
+    /* synchronous=NORMAL set (dbk_local_cache_begin) and FULL not yet set again: only the
+     * cache's own transaction (in_cache) may commit; any other commit is refused
+     * (not_synced_commit) until dbk_local_begin sets FULL again. */
+    bool at_normal, in_cache;
 };
 
 /* The profile file this process opened last, and whether a write to it was refused
@@ -532,6 +536,27 @@ local_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, i
     return SQLITE_IOERR_DIR_FSYNC;
 }
 
+/* The commit hook: a commit that would not be synced to the disk (the connection left at
+ * synchronous=NORMAL by a cache whose FULL could not be set again) is turned into a
+ * rollback, its write failing, unless it is the cache's own. */
+static int
+not_synced_commit(void *arg)
+{
+    const dbk_local *L = arg;
+    return L->at_normal && !L->in_cache;
+}
+
+/* synchronous=FULL set again after a cache (dbk_local_cache_begin): L->at_normal stays
+ * while it cannot be, every commit but the cache's refused (not_synced_commit). */
+static int
+full_again(dbk_local *L)
+{
+    int rc = exec(L, "PRAGMA synchronous=FULL");
+    if (rc == DBK_OK)
+        L->at_normal = false;
+    return rc;
+}
+
 static void
 sqlite_setup(void)
 {
@@ -605,6 +630,7 @@ dbk_local_open(const char *dir, bool create, dbk_local **out)
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_file_control(L->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
     sqlite3_wal_hook(L->db, on_wal_commit, L);
+    sqlite3_commit_hook(L->db, not_synced_commit, L);
     if ((!readonly && (rc = exec(L, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                     "PRAGMA secure_delete=ON; PRAGMA journal_size_limit=4194304;"
                                     "PRAGMA cache_spill=" SPILL_PAGES_TEXT ";")) != DBK_OK) ||
@@ -654,6 +680,9 @@ dbk_local_close(dbk_local *L)
 int
 dbk_local_begin(dbk_local *L)
 {
+    int rc;
+    if (L->at_normal && !L->in_cache && (rc = full_again(L)) != DBK_OK)
+        return rc;
     return exec(L, "BEGIN IMMEDIATE");
 }
 
@@ -706,11 +735,19 @@ dbk_local_cache_begin(dbk_local *L)
 {
     /* The setting is the connection's: changed only outside any transaction, so a
      * transaction someone else began keeps the FULL its commit was opened under. */
-    if (L->readonly || dbk_local_in_tx(L) || exec(L, "PRAGMA synchronous=NORMAL") != DBK_OK)
+    if (L->readonly || dbk_local_in_tx(L))
         return false;
-    if (dbk_local_begin(L) == DBK_OK)
-        return true;
-    (void)exec(L, "PRAGMA synchronous=FULL");
+    /* Marked before: a pragma that fails (out of memory) may have set it all the same. */
+    L->at_normal = true;
+    if (exec(L, "PRAGMA synchronous=NORMAL") == DBK_OK) {
+        L->in_cache = true;
+        if (dbk_local_begin(L) == DBK_OK)
+            return true;
+    }
+    /* Not begun: FULL again at once; while it cannot be, no commit outside a cache is
+     * made at NORMAL (not_synced_commit), and the next transaction tries again. */
+    L->in_cache = false;
+    (void)full_again(L);
     return false;
 }
 
@@ -720,9 +757,28 @@ dbk_local_cache_end(dbk_local *L, bool began, int rc)
     rc = dbk_local_group_end(L, began, rc);
     if (!began)
         return rc;
+    L->in_cache = false;
     /* Back to FULL before any other write of this connection: a failure to is said. */
-    int src = exec(L, "PRAGMA synchronous=FULL");
+    int src = full_again(L);
     return rc != DBK_OK ? rc : src;
+}
+
+int64_t
+dbk_local_data_version(dbk_local *L)
+{
+    sqlite3_stmt *s = prep(L, "PRAGMA data_version");
+    int64_t v = s != NULL && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    unprep(L, s);
+    return v;
+}
+
+bool
+dbk_local_synced(dbk_local *L)
+{
+    sqlite3_stmt *s = prep(L, "PRAGMA synchronous");
+    bool full = s != NULL && sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) >= 2;
+    unprep(L, s);
+    return full;
 }
 
 /* ---- meta ---- */

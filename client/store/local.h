@@ -71,9 +71,17 @@ int dbk_local_group_end(dbk_local *L, bool began, int rc);
  * write-ahead log a commit not synced is lost only with the power, never with the
  * process, and then with all the log after it, never alone: what is lost is made
  * again; the next synced commit (any write of this profile but a cache's) syncs it
- * with its own. Nothing but cache writes may run between the two. */
+ * with its own. Nothing but cache writes may run between the two. When FULL cannot be
+ * set again (after a BEGIN that failed, or at the end), no commit but a cache's is made
+ * at NORMAL: each is refused (its write fails) until the next dbk_local_begin sets FULL.
+ * dbk_local_synced: the connection's commits are synced (synchronous=FULL). */
 bool dbk_local_cache_begin(dbk_local *L);
 int dbk_local_cache_end(dbk_local *L, bool began, int rc);
+bool dbk_local_synced(dbk_local *L);
+/* A number that differs between two calls when another connection (another process)
+ * committed to the profile between them (PRAGMA data_version); -1 when it cannot be
+ * read, which callers take as "may have changed". */
+int64_t dbk_local_data_version(dbk_local *L);
 
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
 int dbk_local_put(dbk_local *L, const char *key, const void *val, size_t len);

@@ -36,31 +36,123 @@ json_fixed(json_t *o, const char *key, unsigned char *out, size_t n)
     return t ? dbk_b64_decode_exact(out, n, t, strlen(t)) : DBK_E_BAD_JSON;
 }
 
+/*
+ * What the grants' refresh asks of the server (grants_fetch), kept apart from what it
+ * writes (grants_apply): the GETs run with no write transaction open, so a slow or
+ * hanging server never holds the profile's write lock (another process's entry waits
+ * for none of it). Nothing here is believed: grants_apply checks each signature.
+ */
+struct grants_fetched {
+    int rc;          /* the first GET that failed, where the refresh stops (DBK_OK: none) */
+    json_t *grants;  /* GET /v1/grants's answer */
+    json_t *keys;    /* owner id text -> its identity key (base64) as the server lists it,
+                        asked only for owners not pinned here; or -> the GET's failure */
+    json_t *streams; /* GET /v1/streams's answer */
+};
+
+static void
+grants_fetched_clear(struct grants_fetched *g)
+{
+    json_decref(g->grants);
+    json_decref(g->keys);
+    json_decref(g->streams);
+}
+
+/* A grant's bytes from its listing (b64), parsed: false when it does not parse. */
+static bool
+grant_bytes(const char *gb, unsigned char *bytes, size_t cap, size_t *len, dbk_grant_hdr *h)
+{
+    return gb != NULL && dbk_b64_decode(bytes, cap, len, gb, strlen(gb)) == DBK_OK &&
+           dbk_grant_parse(bytes, *len, h) == DBK_OK;
+}
 
 /*
- * Learns the identity key of another account whose stream this one reads (a
- * counselor learning a client's), unless it is already known. The key signs the
- * grant and every entry; the safety number shown in person is its check.
+ * The identity key of another account whose stream this one reads (a counselor
+ * learning a client's) asked of the server into g->keys, unless one is pinned here
+ * (or a pin that cannot be read: never asked of the server). The key signs the grant
+ * and every entry; the safety number shown in person is its check.
  */
 static int
-learn_owner_key(dbk_session *s, const dbk_id *owner)
+fetch_owner_key(dbk_session *s, const dbk_id *owner, struct grants_fetched *g)
 {
     char t[DBK_ID_TEXT_LEN + 1], path[128];
     unsigned char pk[32];
-    json_t *resp = NULL;
+    json_t *resp = NULL, *k;
     long status;
     int rc;
 
     dbk_id_to_text(owner, t);
-    if ((rc = dbk_trust_pinned(s, owner, pk, NULL)) != DBK_E_NOT_FOUND)
-        return rc; /* pinned, or a pin that cannot be read: never asked of the server */
+    if (json_object_get(g->keys, t) != NULL ||
+        dbk_trust_pinned(s, owner, pk, NULL) != DBK_E_NOT_FOUND)
+        return DBK_OK;
     snprintf(path, sizeof path, "/v1/accounts/%s/keys", t);
     rc = dbk_net_call(s, "GET", path, NULL, true, &status, &resp);
     if (rc == DBK_OK && status != 200)
         rc = dbk_net_answer_err(resp);
-    if (rc == DBK_OK && (rc = json_fixed(resp, "ed25519_pk", pk, 32)) == DBK_OK)
-        rc = dbk_trust_pin_first_use(s, owner, pk);
+    k = json_object_get(resp, "ed25519_pk");
+    if (rc == DBK_OK && !json_is_string(k))
+        rc = DBK_E_BAD_JSON;
+    json_object_set_new(g->keys, t, rc == DBK_OK ? json_copy(k) : json_integer(rc));
     json_decref(resp);
+    return rc;
+}
+
+/* The GETs of the grants' refresh, in the order the refresh uses their answers: the
+ * grants, the keys of owners not pinned here, the server's listing of streams. Stops
+ * at the first that fails (g->rc); what came before it is applied all the same. */
+static void
+grants_fetch(dbk_session *s, struct grants_fetched *g)
+{
+    json_t *e;
+    long status;
+    size_t i;
+
+    g->keys = json_object();
+    g->rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &g->grants);
+    if (g->rc == DBK_OK && status != 200)
+        g->rc = dbk_net_answer_err(g->grants);
+    if (g->rc != DBK_OK) { /* nothing of it is applied */
+        json_decref(g->grants);
+        g->grants = NULL;
+    }
+    json_array_foreach(json_object_get(g->grants, "grants"), i, e)
+    {
+        const char *state = json_string_value(json_object_get(e, "state"));
+        unsigned char bytes[20000];
+        size_t len;
+        dbk_grant_hdr h;
+        if (g->rc != DBK_OK || state == NULL || strcmp(state, "revoked") == 0 ||
+            !grant_bytes(json_string_value(json_object_get(e, "grant")), bytes, sizeof bytes, &len,
+                         &h) ||
+            dbk_id_equal(&h.owner, &s->account))
+            continue;
+        g->rc = fetch_owner_key(s, &h.owner, g);
+    }
+    if (g->rc == DBK_OK)
+        g->rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &g->streams);
+}
+
+/* The owner's identity key pinned, or pinned now on first use from what grants_fetch
+ * asked of the server (its failure, if that is what it got). */
+static int
+learn_owner_key(dbk_session *s, const dbk_id *owner, const struct grants_fetched *g)
+{
+    char t[DBK_ID_TEXT_LEN + 1];
+    unsigned char pk[32];
+    json_t *k;
+    int rc;
+
+    if ((rc = dbk_trust_pinned(s, owner, pk, NULL)) != DBK_E_NOT_FOUND)
+        return rc;
+    dbk_id_to_text(owner, t);
+    k = json_object_get(g->keys, t);
+    if (json_is_integer(k))
+        return (int)json_integer_value(k);
+    if (!json_is_string(k))
+        return DBK_E_NOT_FOUND; /* pinned once, no longer: never over what was pinned */
+    if ((rc = dbk_b64_decode_exact(pk, 32, json_string_value(k), strlen(json_string_value(k)))) ==
+        DBK_OK)
+        rc = dbk_trust_pin_first_use(s, owner, pk);
     return rc;
 }
 
@@ -221,32 +313,28 @@ note_ends(dbk_session *s, json_t *grants)
     return rc;
 }
 
-/* Fetches the grants and streams this account reads, and the keys of their owners. */
-int
-dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
+/* What grants_fetch got, written: the ends the grants say, each grant handed to trust/
+ * to keep or refuse, the server's listing of streams compared. In the caller's
+ * transaction, or each write its own. g->rc where the fetch stopped. */
+static int
+grants_apply(dbk_session *s, const struct grants_fetched *g, dbk_trust_report *r)
 {
-    dbk_trust_report none = {0};
-    json_t *resp = NULL, *g;
-    long status;
+    json_t *e;
     size_t i;
-    int rc = dbk_net_call(s, "GET", "/v1/grants", NULL, true, &status, &resp);
+    int rc = g->grants == NULL ? g->rc : DBK_OK;
 
-    if (r == NULL)
-        r = &none;
-    if (rc == DBK_OK && status != 200)
-        rc = dbk_net_answer_err(resp);
     if (rc == DBK_OK)
-        rc = note_ends(s, json_object_get(resp, "grants"));
-    json_array_foreach(json_object_get(resp, "grants"), i, g) {
-        const char *state = json_string_value(json_object_get(g, "state"));
-        const char *gb = json_string_value(json_object_get(g, "grant"));
+        rc = note_ends(s, json_object_get(g->grants, "grants"));
+    json_array_foreach(json_object_get(g->grants, "grants"), i, e)
+    {
+        const char *state = json_string_value(json_object_get(e, "state"));
+        const char *gb = json_string_value(json_object_get(e, "grant"));
         unsigned char bytes[20000];
         size_t len;
         dbk_grant_hdr h;
         if (rc != DBK_OK || gb == NULL || state == NULL)
             continue;
-        if (dbk_b64_decode(bytes, sizeof bytes, &len, gb, strlen(gb)) != DBK_OK ||
-            dbk_grant_parse(bytes, len, &h) != DBK_OK) {
+        if (!grant_bytes(gb, bytes, sizeof bytes, &len, &h)) {
             if (strcmp(state, "revoked") != 0)
                 r->bad_grants++;
             continue;
@@ -259,7 +347,8 @@ dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
         }
         /* The owner's identity key first (pinned, or pinned now on first use), then
          * trust/ decides whether the grant stands. */
-        if (!dbk_id_equal(&h.owner, &s->account) && (rc = learn_owner_key(s, &h.owner)) != DBK_OK) {
+        if (!dbk_id_equal(&h.owner, &s->account) &&
+            (rc = learn_owner_key(s, &h.owner, g)) != DBK_OK) {
             if (rc == DBK_E_FINGERPRINT) {
                 r->bad_grants++; /* a key other than the pinned one: refused */
                 rc = DBK_OK;
@@ -268,20 +357,31 @@ dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
         }
         rc = dbk_trust_accept_grant(s, bytes, len, r);
     }
-    json_decref(resp);
-    if (rc != DBK_OK)
-        return rc;
+    if (rc != DBK_OK || g->rc != DBK_OK)
+        return rc != DBK_OK ? rc : g->rc;
     /* The server's listing of kinds and epochs: compared, never applied. */
-    resp = NULL;
-    rc = dbk_net_call(s, "GET", "/v1/streams", NULL, true, &status, &resp);
-    json_array_foreach(json_object_get(resp, "streams"), i, g) {
+    json_array_foreach(json_object_get(g->streams, "streams"), i, e)
+    {
         dbk_id id;
-        if (rc != DBK_OK || json_fixed(g, "stream", id.b, 16) != DBK_OK)
+        if (json_fixed(e, "stream", id.b, 16) != DBK_OK)
             continue;
-        dbk_trust_stream_listed(s, &id, json_string_value(json_object_get(g, "kind")),
-                                (uint32_t)json_integer_value(json_object_get(g, "epoch")), r);
+        dbk_trust_stream_listed(s, &id, json_string_value(json_object_get(e, "kind")),
+                                (uint32_t)json_integer_value(json_object_get(e, "epoch")), r);
     }
-    json_decref(resp);
+    return DBK_OK;
+}
+
+/* Fetches the grants and streams this account reads, and the keys of their owners;
+ * then writes what they say, in one commit. */
+int
+dbk_refresh_grants(dbk_session *s, dbk_trust_report *r)
+{
+    dbk_trust_report none = {0};
+    struct grants_fetched g = {0};
+    grants_fetch(s, &g);
+    bool group = dbk_local_group_begin(s->L);
+    int rc = dbk_local_group_end(s->L, group, grants_apply(s, &g, r != NULL ? r : &none));
+    grants_fetched_clear(&g);
     return rc;
 }
 
@@ -764,23 +864,44 @@ note_pulled(dbk_session *s, const json_t *asked, const json_t *outcome)
     return dbk_local_put_int(s->L, "pulled_at", (int64_t)time(NULL));
 }
 
-/* One answer of POST /v1/sync applied in one transaction: the pushes acknowledged,
- * the pulls merged, the clock and the time of the sync stored, and the grants
- * refreshed when the server's grants_seq moved (*more: pull again);
- * asked: the request's pull, to tell the streams the answer left out. */
+/* The grants asked for again (grants_fetch) between the two transactions of
+ * apply_answer: the first, the pushes and pulls, is committed before the GETs, the
+ * second opened after them; so no write lock is held over the server's answer. What
+ * the fetch brought is written in the second (grants_apply), as before with the rest of
+ * the answer. *tx: a transaction is open on return (else the first was committed and
+ * the second could not begin). */
+static int
+refetch_grants(dbk_session *s, struct grants_fetched *g, bool *tx)
+{
+    int rc = dbk_local_commit(s->L);
+    if (rc != DBK_OK)
+        return rc;
+    *tx = false;
+    grants_fetch(s, g);
+    if ((rc = dbk_local_begin(s->L)) == DBK_OK)
+        *tx = true;
+    return rc;
+}
+
+/* One answer of POST /v1/sync applied: the pushes acknowledged, the pulls merged, the
+ * clock and the time of the sync stored, in one transaction; when the server's
+ * grants_seq moved (or a stream was refused, or one of this account's own is missing),
+ * the pulls are committed first and the grants refreshed (refetch_grants), the refresh
+ * and the rest written in a second (*more: pull again); asked: the request's pull, to
+ * tell the streams the answer left out. A refresh that fails leaves the pulls kept and
+ * grants_seq as it was: the next sync asks again. */
 static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
              struct sync_ctx *x, bool *more)
 {
     json_t *e, *ended = json_array(), *outcome = json_object();
     size_t i, out = left_out(asked, resp, outcome);
+    struct grants_fetched g = {0};
+    bool tx = false;
     int rc;
 
-    if ((rc = dbk_local_begin(s->L)) != DBK_OK) {
-        json_decref(ended);
-        json_decref(outcome);
-        return rc;
-    }
+    if ((rc = dbk_local_begin(s->L)) == DBK_OK)
+        tx = true;
     json_array_foreach(json_object_get(resp, "push"), i, e)
     {
         if (rc == DBK_OK)
@@ -808,7 +929,8 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
         size_t missing = x->own_asked ? 0 : dbk_trust_own_missing(s);
         if (moved || missing > 0 || json_array_size(ended) > 0) {
             x->own_asked = x->own_asked || missing > 0;
-            rc = dbk_refresh_grants(s, &st->trust);
+            if ((rc = refetch_grants(s, &g, &tx)) == DBK_OK)
+                rc = grants_apply(s, &g, &st->trust);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "grants_seq", seq);
             /* pull the streams just learned */
@@ -827,6 +949,7 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
             }
         }
     }
+    grants_fetched_clear(&g);
     json_decref(ended);
     if (rc == DBK_OK)
         rc = note_pulled(s, asked, outcome);
@@ -837,7 +960,7 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
         rc = dbk_local_put_int(s->L, "last_sync", (int64_t)time(NULL));
     if (rc == DBK_OK)
         rc = dbk_local_commit(s->L);
-    else
+    else if (tx)
         dbk_local_rollback(s->L);
     return rc;
 }

@@ -200,45 +200,58 @@ dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st)
     return seal_head(s, st, 0, 0, NULL);
 }
 
+/* This account's own streams read, the one walk over their kinds that
+ * dbk_trust_own_streams, dbk_trust_own_missing and dbk_trust_heads_pending share: each
+ * kind held (own->has_*) or not, and what reading it answered (DBK_E_NOT_FOUND: none
+ * held here). */
+struct own_read {
+    dbk_trust_own own;
+    int shared_rc, priv_rc;
+};
+
+static void
+own_read(dbk_session *s, struct own_read *o)
+{
+    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0]; i++) {
+        bool shared = own_kinds[i] == DBK_LOCAL_SHARED;
+        dbk_local_stream *st = shared ? &o->own.shared : &o->own.priv;
+        int rc = dbk_local_stream_of(s->L, &s->account, own_kinds[i], st);
+        *(shared ? &o->own.has_shared : &o->own.has_priv) = rc == DBK_OK;
+        *(shared ? &o->shared_rc : &o->priv_rc) = rc;
+    }
+}
+
 bool
 dbk_trust_heads_pending(dbk_session *s)
 {
-    bool any = false;
-    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0] && !any; i++) {
-        dbk_local_stream st;
-        if (dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st) != DBK_OK)
-            continue;
-        /* A store that cannot be read says yes: a pull too many, never a head too low. */
-        bool waits = false;
-        any = written_here_waits(s, &st.id, &waits) != DBK_OK || waits;
-    }
-    return any;
+    struct own_read o;
+    bool waits = false;
+    own_read(s, &o);
+    /* A store that cannot be read says yes: a pull too many, never a head too low. */
+    if (o.own.has_shared && (written_here_waits(s, &o.own.shared.id, &waits) != DBK_OK || waits))
+        return true;
+    return o.own.has_priv && (written_here_waits(s, &o.own.priv.id, &waits) != DBK_OK || waits);
 }
 
 size_t
 dbk_trust_own_missing(dbk_session *s)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof own_kinds / sizeof own_kinds[0]; i++) {
-        dbk_local_stream st;
-        /* A counselor's account has no shared stream of its own (cmd_init). */
-        if (own_kinds[i] == DBK_LOCAL_SHARED && s->role != DBK_ROLE_CLIENT)
-            continue;
-        n += dbk_local_stream_of(s->L, &s->account, own_kinds[i], &st) == DBK_E_NOT_FOUND;
-    }
-    return n;
+    struct own_read o;
+    own_read(s, &o);
+    /* A counselor's account has no shared stream of its own (cmd_init). */
+    return (size_t)(s->role == DBK_ROLE_CLIENT && o.shared_rc == DBK_E_NOT_FOUND) +
+           (size_t)(o.priv_rc == DBK_E_NOT_FOUND);
 }
 
 int
 dbk_trust_own_streams(dbk_session *s, dbk_trust_own *own)
 {
-    int rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_SHARED, &own->shared);
-    own->has_shared = rc == DBK_OK;
-    if (rc != DBK_OK && rc != DBK_E_NOT_FOUND)
-        return rc;
-    rc = dbk_local_stream_of(s->L, &s->account, DBK_LOCAL_PRIVATE, &own->priv);
-    own->has_priv = rc == DBK_OK;
-    return rc == DBK_E_NOT_FOUND ? DBK_OK : rc;
+    struct own_read o;
+    own_read(s, &o);
+    *own = o.own;
+    if (o.shared_rc != DBK_OK && o.shared_rc != DBK_E_NOT_FOUND)
+        return o.shared_rc;
+    return o.priv_rc == DBK_E_NOT_FOUND ? DBK_OK : o.priv_rc;
 }
 
 int

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -1239,6 +1240,10 @@ struct liar {
     int relay_more;
     int relayed_out;
     int real_port, asked_grants;
+    /* With relay_port: the first GET /v1/grants held this long (ms) before it is relayed,
+     * as a slow server holds it; grants_held is set once it is being held. */
+    int grants_delay_ms;
+    volatile bool grants_held;
     pthread_t th;
 };
 
@@ -1381,6 +1386,12 @@ liar_run(void *arg)
         }
         req[n] = '\0';
         static const struct answer down = {503, ""};
+        if (l->relay_port != 0 && l->grants_delay_ms > 0 && !l->grants_held &&
+            strncmp(req, "GET /v1/grants ", 15) == 0) {
+            l->grants_held = true;
+            for (int w = 0; w < l->grants_delay_ms && !l->stop; w += 50)
+                poll(NULL, 0, 50);
+        }
         if (l->relay_port != 0) {
             liar_relay(l, c, req, n, l->relay_port);
         } else if (l->sync != NULL && strncmp(req, "POST /v1/sync ", 14) == 0) {
@@ -2615,6 +2626,57 @@ test_signed_end_later_share_withheld(void **state)
     assert_int_equal(signed_places - told, 0);
 }
 
+/*
+ * The grants asked for again in a sync (grants_seq moved) over a slow server: the GET
+ * is answered only after 8 s. Meanwhile the client writes a journal entry from a second
+ * process, which must not wait for the sync's network round trip: the grants are fetched
+ * outside the sync answer's write transaction. Counted: how long the entry took, and
+ * whether it was saved; the sync must still end well.
+ */
+static void
+test_slow_grants_do_not_block_writes(void **state)
+{
+    struct fx *f = *state;
+    struct liar l = {.relay_port = f->srv.port, .grants_delay_ms = 8000};
+    char url[128], sql[300];
+
+    as(f->p.client_home);
+    tc_ok(tc_cli("sync", NULL), "first sync");
+    liar_start(&l);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", l.port);
+    snprintf(sql, sizeof sql,
+             "UPDATE meta SET value = CAST('%s' AS BLOB) WHERE key = 'server';"
+             "DELETE FROM meta WHERE key = 'grants_seq';",
+             url);
+    profile_stamp(f->p.client_home, sql);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1), dup2(null, 2);
+        execl(dbk_bin("DAYBOOK"), "daybook", "sync", (char *)NULL);
+        _exit(127);
+    }
+    for (int w = 0; w < 20000 && !l.grants_held; w += 20)
+        poll(NULL, 0, 20);
+    assert_true(l.grants_held);
+    poll(NULL, 0, 200); /* the sync is in its GET, its answer's writes done */
+    long long t0 = dbk_now_ms();
+    dbk_run_result j = tc_cli("journal", "-m", "Wrote while the sync waited.", NULL);
+    long long took = dbk_now_ms() - t0;
+    int synced = dbk_wait_pid(pid, 60000);
+    liar_stop(&l);
+    dbk_report("slow server: GET /v1/grants held 8 s while a sync waits on it",
+               "the client syncs with grants_seq moved, so the sync asks for the grants; "
+               "the server holds that GET 8 s; meanwhile the client writes a journal entry",
+               "the entry's exit status: %d; ms it took: %lld; the sync's exit status: %d",
+               j.status, took, synced);
+    assert_int_equal(j.status, 0);
+    assert_true(took < 3000);
+    assert_int_equal(synced, 0);
+    dbk_run_result_free(&j);
+}
+
 int
 main(void)
 {
@@ -2650,6 +2712,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_end_signed_by_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_by_server_alone_not_signed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed_end_later_share_withheld, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_grants_do_not_block_writes, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
