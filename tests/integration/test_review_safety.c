@@ -2677,6 +2677,52 @@ test_slow_grants_do_not_block_writes(void **state)
     dbk_run_result_free(&j);
 }
 
+/*
+ * A refusal the grants could not be asked about. The counselor reads Sam; the server
+ * (grants_seq unmoved) refuses the pull of Sam's stream as if the grant had ended and
+ * answers GET /v1/grants with 503, so the sync cannot check the refusal against the
+ * grants and fails. The counselor then syncs with the honest server, where Sam's grant
+ * is active: that sync must ask again. Counted: the end marked by the refusal alone
+ * still there after the honest sync (the stream no longer pulled, the reading told as
+ * ended, with no new grants_seq to look again).
+ */
+static void
+test_refusal_unchecked_is_asked_again(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], key[64], end[32];
+    struct liar l = {.sync = "forbid_one"};
+
+    journal_seen_by_counselor(f);
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    l.grants_seq = strtoll(seq, NULL, 10);
+    shared_stream_of(f, f->p.client_id, l.fail_stream);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    dbk_run_result r = tc_cli("sync", NULL);
+    int first = r.status, asked = l.asked_sync;
+    dbk_run_result_free(&r);
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    r = tc_cli("sync", NULL);
+    int second = r.status;
+    dbk_run_result_free(&r);
+    snprintf(key, sizeof key, "stream_end:%s", l.fail_stream);
+    profile_meta(f->p.counselor_home, key, end, sizeof end);
+    int leaked = end[0] != '\0' && strcmp(end, "0") != 0;
+    dbk_report("malicious server: a pull refused as ended, the grants not answered",
+               "the counselor syncs; the server refuses the client's stream as if the grant "
+               "had ended and answers GET /v1/grants with 503; the counselor syncs again "
+               "with the honest server, the grant active",
+               "syncs the server refused it in: %d; the first sync's exit status: %d; the "
+               "second's: %d; the reading still marked ended after it (leaked): %d of 1",
+               asked, first, second, leaked);
+    assert_true(asked >= 1);
+    assert_int_not_equal(first, 0);
+    assert_int_equal(second, 0);
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
@@ -2713,6 +2759,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_end_by_server_alone_not_signed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed_end_later_share_withheld, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_grants_do_not_block_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_unchecked_is_asked_again, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;
