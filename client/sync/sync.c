@@ -868,12 +868,18 @@ note_pulled(dbk_session *s, const json_t *asked, const json_t *outcome)
  * apply_answer: the first, the pushes and pulls, is committed before the GETs, the
  * second opened after them; so no write lock is held over the server's answer. What
  * the fetch brought is written in the second (grants_apply), as before with the rest of
- * the answer. *tx: a transaction is open on return (else the first was committed and
- * the second could not begin). */
+ * the answer. The first forgets grants_seq: the refresh is then owed to the next sync
+ * until the second writes it, should the GETs fail or the process die between the two
+ * (an end a refused pull marked in the first is the server's word alone, and its
+ * stream is no longer asked for: only the grants can undo it, note_ends). *tx: a
+ * transaction is open on return (else the first was committed and the second could
+ * not begin). */
 static int
 refetch_grants(dbk_session *s, struct grants_fetched *g, bool *tx)
 {
-    int rc = dbk_local_commit(s->L);
+    int rc = dbk_local_del(s->L, "grants_seq");
+    if (rc == DBK_OK)
+        rc = dbk_local_commit(s->L);
     if (rc != DBK_OK)
         return rc;
     *tx = false;
@@ -889,7 +895,7 @@ refetch_grants(dbk_session *s, struct grants_fetched *g, bool *tx)
  * the pulls are committed first and the grants refreshed (refetch_grants), the refresh
  * and the rest written in a second (*more: pull again); asked: the request's pull, to
  * tell the streams the answer left out. A refresh that fails leaves the pulls kept and
- * grants_seq as it was: the next sync asks again. */
+ * grants_seq forgotten (refetch_grants): the next sync asks again. */
 static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
              struct sync_ctx *x, bool *more)
