@@ -463,19 +463,32 @@ save_craving(dbk_ctx *ctx, dbk_session *s, const struct craving *c)
     return DBK_EXIT_OK;
 }
 
+/* The spool let go of when it is still held (held): false. The one place the craving
+ * closes what dbk_spool_take opened, spooled or not. */
+static bool
+let_go(dbk_spool_file *f, bool held)
+{
+    if (held)
+        dbk_spool_file_close(f);
+    return false;
+}
+
 /*
  * Spools the craving (book/spool.h) without opening the profile: true once it is durable
- * and said, *ret the exit code; false when the spool cannot take it (its header missing
+ * and said (the spool let go of first, *held false: a fold waits on its lock, and a
+ * terminal or pipe that blocks the message must not hold it), *ret the exit code; false when the spool cannot take it (its header missing
  * or not a client's, the keys not cached, full), and the caller saves it in the
  * profile. A craving that calls for the crisis card is not spooled: the card reads the
  * plan from the profile.
  */
 static bool
-spooled(dbk_ctx *ctx, dbk_spool_file *f, const struct craving *c, int *ret)
+spooled(dbk_ctx *ctx, dbk_spool_file *f, bool *held, const struct craving *c, int *ret)
 {
     dbk_id id;
     int rc = dbk_spool_add(f, DBK_LOCAL_SHARED, c->doc, &id);
 
+    if (rc == DBK_OK || rc == DBK_E_INTERNAL)
+        *held = let_go(f, *held);
     if (rc == DBK_E_INTERNAL) {
         /* Written but neither synced nor cut back: a later fold may still find it. */
         *ret = dbk_cmd_fail("the craving may not have been saved (check 'daybook log' "
@@ -488,16 +501,6 @@ spooled(dbk_ctx *ctx, dbk_spool_file *f, const struct craving *c, int *ret)
     say_saved(ctx, &id, false); /* a craving that calls for the card is never spooled */
     *ret = DBK_EXIT_OK;
     return true;
-}
-
-/* The spool let go of when it is still held (held): false. The one place the craving
- * closes what dbk_spool_take opened, spooled or not. */
-static bool
-let_go(dbk_spool_file *f, bool held)
-{
-    if (held)
-        dbk_spool_file_close(f);
-    return false;
 }
 
 /* Opens the profile and refuses a counselor's: DBK_EXIT_OK with *opened, or the exit
@@ -563,7 +566,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
         goto out;
     }
     build_craving(&c, when);
-    if (spool && !opened && !calls_for_card(&c) && spooled(ctx, &sf, &c, &ret))
+    if (spool && !opened && !calls_for_card(&c) && spooled(ctx, &sf, &spool, &c, &ret))
         goto out;
     spool = let_go(&sf, spool); /* before the profile: its fold takes the spool's lock */
     if (!opened && (ret = open_checked(&s, &open_rc, &opened)) != DBK_EXIT_OK)
