@@ -99,7 +99,9 @@ fetch_owner_key(dbk_session *s, const dbk_id *owner, struct grants_fetched *g)
 
 /* The GETs of the grants' refresh, in the order the refresh uses their answers: the
  * grants, the keys of owners not pinned here, the server's listing of streams. Stops
- * at the first that fails (g->rc); what came before it is applied all the same. */
+ * at the first that fails (g->rc). grants_apply writes what came before it and then
+ * returns g->rc: kept by dbk_refresh_grants (each write its own), rolled back with the
+ * rest of apply_answer's second transaction (the next sync asks again). */
 static void
 grants_fetch(dbk_session *s, struct grants_fetched *g)
 {
