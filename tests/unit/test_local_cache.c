@@ -9,6 +9,7 @@
 #include "local.h"
 
 #include "dbk/error.h"
+#include "dbk_test.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,15 +43,17 @@ fail_realloc(void *p, int n)
     return real.xRealloc(p, n);
 }
 
+/* This run's temp directory (dbk_tmpdir), removed by main after the test, failed or
+ * not: a failed assertion returns to the runner, never past main. */
+static char *dir;
+
 static void
 test_cache_never_leaves_normal(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/dbk-cache-XXXXXX";
     dbk_local *L;
     int leaked = 0, stuck = 0, refused = 0;
 
-    assert_non_null(mkdtemp(dir));
     assert_int_equal(dbk_local_open(dir, true, &L), DBK_OK);
     for (int n = 0; n < 400; n++) {
         left = n;
@@ -78,9 +81,6 @@ test_cache_never_leaves_normal(void **state)
            "writes then committed at NORMAL %d; refused %d\n",
            stuck, leaked, refused);
     dbk_local_close(L);
-    char path[64];
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    assert_int_equal(system(path), 0);
     assert_true(stuck > 0);
     assert_int_equal(leaked, 0);
 }
@@ -102,5 +102,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_never_leaves_normal),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    dir = dbk_tmpdir("cache");
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    dbk_rmtree(dir);
+    free(dir);
+    return failed;
 }
