@@ -48,12 +48,15 @@
  */
 #include "tc.h"
 
+#include "entries.h"
 #include "session.h"
 #include "summary.h"
 #include "sync.h"
+#include "trust.h"
 #include "stream_key.h"
 #include "unlock.h"
 
+#include "dbk/error.h"
 #include "dbk/id.h"
 #include "dbk/init.h"
 
@@ -1265,6 +1268,184 @@ test_unverified_revisions_are_refused_in_batches(void **state)
     json_decref(rev);
 }
 
+/* ---- what a cold sync checked ahead (book/entries.h dbk_eu_opener) ---- */
+
+/* The client's journal entry as the counselor holds it: its envelope (malloc'd), its
+ * header and its plaintext with the text replaced by ideation (malloc'd). */
+static unsigned char *
+journal_held(dbk_session *s, const unsigned char skey[32], const unsigned char client_pk[32],
+             const dbk_local_stream *st, size_t *len, dbk_envelope_hdr *h, unsigned char **forged,
+             size_t *flen)
+{
+    static const char said[] = "went to group, felt fine";
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    char path[4300];
+    unsigned char *env = NULL;
+
+    snprintf(path, sizeof path, "%s/daybook.db", s->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT envelope FROM records WHERE current = 1 AND"
+                                            " stream = ?1",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(q, 1, st->id.b, DBK_ID_BYTES, SQLITE_STATIC);
+    while (env == NULL && sqlite3_step(q) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(q, 0), plen;
+        const unsigned char *e = sqlite3_column_blob(q, 0);
+        unsigned char *plain;
+        assert_int_equal(dbk_envelope_parse(e, n, h), 0);
+        dbk_envelope_expect x = {&st->id, &h->record, h->epoch, &h->author, client_pk};
+        if (dbk_envelope_open(e, n, &x, skey, &plain, &plen) != DBK_OK)
+            continue;
+        char *at = strstr((char *)plain, said);
+        if (at != NULL) {
+            size_t pre = (size_t)(at - (char *)plain), post = plen - pre - strlen(said);
+            *flen = pre + strlen(ideation) + post;
+            *forged = malloc(*flen);
+            memcpy(*forged, plain, pre);
+            memcpy(*forged + pre, ideation, strlen(ideation));
+            memcpy(*forged + pre + strlen(ideation), at + strlen(said), post);
+            env = malloc(n);
+            memcpy(env, e, n);
+            *len = n;
+        }
+        dbk_plaintext_free(plain, plen);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_non_null(env);
+    return env;
+}
+
+/* The stored envelope old replaced by new (same record, same revision), and the
+ * summaries dropped so that the next refresh opens every revision again. */
+static void
+swap_stored(struct fx *f, const unsigned char *old, size_t olen, const unsigned char *new,
+            size_t nlen)
+{
+    sqlite3 *db = counselor_db(f);
+    sqlite3_stmt *u;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE records SET envelope = ?2 WHERE envelope = ?1", -1, &u, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(u, 1, old, (int)olen, SQLITE_STATIC);
+    sqlite3_bind_blob(u, 2, new, (int)nlen, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(u);
+    exec(db, "DELETE FROM summaries");
+    sqlite3_close(db);
+}
+
+/* The sign key pinned for the client here (trust/pins.c names it so). */
+static void
+pin_client(dbk_session *s, const dbk_id *client, const unsigned char pk[32])
+{
+    char t[DBK_ID_TEXT_LEN + 1], key[64];
+    dbk_id_to_text(client, t);
+    snprintf(key, sizeof key, "sign_pk:%s", t);
+    assert_int_equal(dbk_local_put(s->L, key, pk, 32), 0);
+}
+
+/*
+ * The attack on the checks made ahead: a revision of the client's journal forged with
+ * ideation in it, sealed under the stream's key (as a member holding it could) but
+ * signed with the counselor's key, never the client's. The opener checks one thing,
+ * the summaries read another:
+ *   bytes: the genuine revision is checked ahead, then the stored one is the forgery
+ *          (same record and revision, other bytes);
+ *   key:   the forgery is checked ahead while the client's pin names the forger's key,
+ *          then the pin is the client's again when the summaries read it.
+ * Returns how many forged revisions the summaries believed (risk or a journal shown).
+ */
+static int
+forged_behind_checked(struct fx *f, bool key)
+{
+    dbk_session s;
+    dbk_local_stream st;
+    dbk_envelope_hdr h;
+    dbk_id client;
+    unsigned char skey[32], cpk[32], *forged_plain, *forged;
+    size_t len, plen, flen;
+
+    as(f->p.counselor_home);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_unlock(&s), 0);
+    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st), 0);
+    assert_int_equal(dbk_stream_key(&s, &st.id, st.epoch, skey), 0);
+    assert_int_equal(dbk_trust_sign_pk(&s, &client, cpk), 0);
+    unsigned char *genuine = journal_held(&s, skey, cpk, &st, &len, &h, &forged_plain, &plen);
+    assert_int_equal(
+        dbk_envelope_seal(&h, skey, s.keys->sign_sk, forged_plain, plen, NULL, &forged, &flen), 0);
+
+    dbk_eu_opener *o = dbk_eu_opener_start(&s);
+    assert_non_null(o);
+    dbk_local_record lr = {.hdr = h, .env = key ? forged : genuine, .len = key ? flen : len,
+                           .current = true};
+    if (key)
+        pin_client(&s, &client, s.keys->sign_pk); /* the forger's key, while checked ahead */
+    dbk_eu_opener_add(o, &lr);
+    if (key)
+        pin_client(&s, &client, cpk);
+    swap_stored(f, genuine, len, forged, flen);
+    assert_int_equal(dbk_report_summary_refresh_pre(&s, o), 0);
+    dbk_eu_opener_free(o);
+    dbk_session_close(&s);
+    sodium_memzero(skey, sizeof skey);
+    sodium_memzero(forged_plain, plen);
+    free(forged_plain);
+    free(forged);
+    free(genuine);
+
+    json_t *cl = cli_json(true, "clients", "--offline", NULL);
+    json_t *rev = cli_json(true, "review", "--offline", "--", f->p.client_id, NULL);
+    char *texts = journal_texts(rev);
+    int believed = (int)json_integer_value(json_object_get(row(cl), "risk")) +
+                   (strstr(texts, ideation) != NULL) +
+                   (int)json_integer_value(
+                       json_object_get(json_object_get(rev, "read_first"), "risk"));
+    free(texts);
+    json_decref(cl);
+    json_decref(rev);
+    return believed;
+}
+
+/* (l) A revision checked ahead is taken as checked only for the same bytes. */
+static void
+test_checked_ahead_other_bytes(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    int believed = forged_behind_checked(f, false);
+    dbk_report("summaries after a cold sync: bytes other than those checked ahead",
+               "the client's journal revision checked ahead, then the stored one swapped for a "
+               "forgery of the same record and revision (ideation, signed by another key)",
+               "forged revisions believed by clients/review: %d", believed);
+    assert_int_equal(believed, 0);
+    same_as_without_cache(f, &cl, &rev);
+    json_decref(cl);
+    json_decref(rev);
+}
+
+/* (m) ... and only under the author's key looked up when the summaries read it. */
+static void
+test_checked_ahead_other_key(void **state)
+{
+    struct fx *f = *state;
+    json_t *cl, *rev;
+    int believed = forged_behind_checked(f, true);
+    dbk_report("summaries after a cold sync: the author's key changed since checked ahead",
+               "a forgery of the client's journal checked ahead under the forger's key, pinned "
+               "for the client then; the client's own key pinned again before the summaries",
+               "forged revisions believed by clients/review: %d", believed);
+    assert_int_equal(believed, 0);
+    same_as_without_cache(f, &cl, &rev);
+    json_decref(cl);
+    json_decref(rev);
+}
+
 int
 main(void)
 {
@@ -1283,6 +1464,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_older_client_profile_loses_the_counselors_tables,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checked_ahead_other_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checked_ahead_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unverified_revisions_are_refused_in_batches, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_writes_are_not_synced_and_the_next_write_is,
