@@ -1474,5 +1474,7 @@ main(void)
     if (dbk_init() != 0)
         return 1;
     count_syncs();
+    if (getenv("DAYBOOK_TEST_FILTER") != NULL) /* one test by name, when working on it */
+        cmocka_set_test_filter(getenv("DAYBOOK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
