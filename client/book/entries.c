@@ -360,6 +360,10 @@ struct dbk_eu_opener {
     unsigned char lpk[32];
     struct pre_job **tab; /* once finished: by record id (open addressing), the last added */
     size_t tabcap;
+    /* Record ids are chosen by their authors, a malicious client among them: ids made to
+     * share their first bytes would put every job on one run of slots (a sync's worth of
+     * probes for each). Slots are hashed under a key of this opener's. */
+    unsigned char slot_key[crypto_shorthash_KEYBYTES];
 };
 
 static struct pre_job *
@@ -418,6 +422,7 @@ dbk_eu_opener_start(dbk_session *s)
     if (o == NULL)
         return NULL;
     o->s = s;
+    randombytes_buf(o->slot_key, sizeof o->slot_key);
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
     if (want > DBK_EU_OPEN_THREADS - 1)
@@ -503,8 +508,10 @@ dbk_eu_opener_add(dbk_eu_opener *o, const dbk_local_record *r)
 static size_t
 pre_slot(const dbk_eu_opener *o, const dbk_id *record)
 {
+    unsigned char k[crypto_shorthash_BYTES];
     uint64_t h;
-    memcpy(&h, record->b, sizeof h); /* ids are drawn at random */
+    crypto_shorthash(k, record->b, DBK_ID_BYTES, o->slot_key);
+    memcpy(&h, k, sizeof h);
     size_t i = (size_t)h & (o->tabcap - 1);
     while (o->tab[i] != NULL && !dbk_id_equal(&o->tab[i]->r.hdr.record, record))
         i = (i + 1) & (o->tabcap - 1);
