@@ -1524,6 +1524,57 @@ test_checked_ahead_colliding_ids(void **state)
     assert_true(collide < 4 * random + 0.2);
 }
 
+/* This process's resident memory, in MiB. */
+static long
+resident_mib(void)
+{
+    long pages = 0, rss = 0;
+    FILE *in = fopen("/proc/self/statm", "r");
+    assert_non_null(in);
+    assert_int_equal(fscanf(in, "%ld %ld", &pages, &rss), 2);
+    fclose(in);
+    return rss * sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
+/* (o) What a cold sync checks ahead is copied and kept until the summaries read it: a
+ * server that answers each of a sync's 100 rounds with as much as the client takes
+ * (64 MiB) must not make it hold them all. 1 GiB of revisions handed to the opener. */
+static void
+test_checked_ahead_memory_bounded(void **state)
+{
+    struct fx *f = *state;
+    dbk_session s;
+    dbk_envelope_hdr h;
+    unsigned char skey[32], *env, *plain = calloc(1, DBK_ENV_MAX_PLAINTEXT);
+    size_t len;
+
+    as(f->p.counselor_home);
+    assert_int_equal(dbk_session_open(&s, false), 0);
+    assert_int_equal(dbk_unlock(&s), 0);
+    randombytes_buf(skey, sizeof skey);
+    memset(&h, 0, sizeof h);
+    h.author = s.account, h.rev.clock = 1;
+    assert_int_equal(dbk_envelope_seal(&h, skey, s.keys->sign_sk, plain, DBK_ENV_MAX_PLAINTEXT,
+                                       NULL, &env, &len),
+                     0);
+    dbk_eu_opener *o = dbk_eu_opener_start(&s);
+    long before = resident_mib();
+    size_t n = (size_t)1024 * 1024 * 1024 / len;
+    for (size_t i = 0; i < n; i++) {
+        dbk_local_record r = {.hdr = h, .env = env, .len = len, .current = true};
+        dbk_eu_opener_add(o, &r);
+    }
+    long grew = resident_mib() - before;
+    dbk_eu_opener_free(o);
+    dbk_session_close(&s);
+    free(env);
+    free(plain);
+    dbk_report("a cold sync's opener: what a server can make it hold",
+               "1 GiB of revisions (512 KiB each) handed to the opener", "resident grew %ld MiB",
+               grew);
+    assert_true(grew < 400);
+}
+
 int
 main(void)
 {
@@ -1545,6 +1596,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_checked_ahead_other_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checked_ahead_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checked_ahead_colliding_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checked_ahead_memory_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unverified_revisions_are_refused_in_batches, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_writes_are_not_synced_and_the_next_write_is,
