@@ -336,6 +336,10 @@ struct pre_job {
 /* A worker is woken once this many wait, not for each (a switch each, 36k a sync);
  * what is left when the sync ends is opened by pre_finish. */
 #define PRE_WAKE 32
+/* The copies are kept until the summaries read them, after the last round: a server
+ * answering each of a sync's rounds with all the client takes (64 MiB, sync/net.c)
+ * would otherwise make it hold them all. Past this, revisions are checked when read. */
+#define PRE_HELD_MAX ((size_t)256 << 20)
 
 struct pre_block {
     struct pre_block *next;
@@ -354,6 +358,7 @@ struct dbk_eu_opener {
     pthread_t t[DBK_EU_OPEN_THREADS - 1];
     size_t nt;
     struct pre_block *envs; /* the copies, newest block first */
+    size_t held;            /* their blocks' bytes, at most PRE_HELD_MAX */
     /* The key last looked up: a pull brings runs of one author. */
     dbk_id last;
     bool have_last;
@@ -455,8 +460,9 @@ pre_copy(dbk_eu_opener *o, const unsigned char *env, size_t len)
     struct pre_block *b = o->envs;
     if (b == NULL || b->cap - b->used < len) {
         size_t cap = len > PRE_BLOCK ? len : PRE_BLOCK;
-        if ((b = malloc(sizeof *b + cap)) == NULL)
+        if (cap > PRE_HELD_MAX - o->held || (b = malloc(sizeof *b + cap)) == NULL)
             return NULL;
+        o->held += cap;
         b->next = o->envs, b->used = 0, b->cap = cap;
         o->envs = b;
     }
