@@ -1288,8 +1288,9 @@ journal_held(dbk_session *s, const unsigned char skey[32], const unsigned char c
 
     snprintf(path, sizeof path, "%s/daybook.db", s->dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT envelope FROM records WHERE current = 1 AND"
-                                            " stream = ?1",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT envelope FROM records WHERE current = 1 AND"
+                                        " stream = ?1",
                                         -1, &q, NULL),
                      SQLITE_OK);
     sqlite3_bind_blob(q, 1, st->id.b, DBK_ID_BYTES, SQLITE_STATIC);
@@ -1329,9 +1330,9 @@ swap_stored(struct fx *f, const unsigned char *old, size_t olen, const unsigned 
 {
     sqlite3 *db = counselor_db(f);
     sqlite3_stmt *u;
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "UPDATE records SET envelope = ?2 WHERE envelope = ?1", -1, &u, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "UPDATE records SET envelope = ?2 WHERE envelope = ?1",
+                                        -1, &u, NULL),
+                     SQLITE_OK);
     sqlite3_bind_blob(u, 1, old, (int)olen, SQLITE_STATIC);
     sqlite3_bind_blob(u, 2, new, (int)nlen, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(u), SQLITE_DONE);
@@ -1385,8 +1386,8 @@ forged_behind_checked(struct fx *f, bool key)
 
     dbk_eu_opener *o = dbk_eu_opener_start(&s);
     assert_non_null(o);
-    dbk_local_record lr = {.hdr = h, .env = key ? forged : genuine, .len = key ? flen : len,
-                           .current = true};
+    dbk_local_record lr = {
+        .hdr = h, .env = key ? forged : genuine, .len = key ? flen : len, .current = true};
     if (key)
         pin_client(&s, &client, s.keys->sign_pk); /* the forger's key, while checked ahead */
     dbk_eu_opener_add(o, &lr);
@@ -1405,10 +1406,10 @@ forged_behind_checked(struct fx *f, bool key)
     json_t *cl = cli_json(true, "clients", "--offline", NULL);
     json_t *rev = cli_json(true, "review", "--offline", "--", f->p.client_id, NULL);
     char *texts = journal_texts(rev);
-    int believed = (int)json_integer_value(json_object_get(row(cl), "risk")) +
-                   (strstr(texts, ideation) != NULL) +
-                   (int)json_integer_value(
-                       json_object_get(json_object_get(rev, "read_first"), "risk"));
+    int believed =
+        (int)json_integer_value(json_object_get(row(cl), "risk")) +
+        (strstr(texts, ideation) != NULL) +
+        (int)json_integer_value(json_object_get(json_object_get(rev, "read_first"), "risk"));
     free(texts);
     json_decref(cl);
     json_decref(rev);
