@@ -884,6 +884,19 @@ test_mark_sees_a_reused_rowid(void **state)
  * "daybook summary v1", the stream id, its epoch, 1 and the stream key), the first
  * byte of every document's plaintext (its '{') made a '!', and sealed again.
  */
+/* The counselor's session, unlocked, and the client's shared stream and its key. */
+static void
+counselor_opens_client(struct fx *f, dbk_session *s, dbk_id *client, dbk_local_stream *st,
+                       unsigned char skey[32])
+{
+    as(f->p.counselor_home);
+    assert_int_equal(dbk_session_open(s, false), 0);
+    assert_int_equal(dbk_unlock(s), 0);
+    assert_int_equal(dbk_id_from_text(client, f->p.client_id, strlen(f->p.client_id)), 0);
+    assert_int_equal(dbk_local_stream_of(s->L, client, DBK_LOCAL_SHARED, st), 0);
+    assert_int_equal(dbk_stream_key(s, &st->id, st->epoch, skey), 0);
+}
+
 static void
 spoil_documents(struct fx *f)
 {
@@ -894,12 +907,7 @@ spoil_documents(struct fx *f)
     dbk_id client, row;
     crypto_generichash_state h;
 
-    as(f->p.counselor_home);
-    assert_int_equal(dbk_session_open(&s, false), 0);
-    assert_int_equal(dbk_unlock(&s), 0);
-    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
-    assert_int_equal(dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st), 0);
-    assert_int_equal(dbk_stream_key(&s, &st.id, st.epoch, skey), 0);
+    counselor_opens_client(f, &s, &client, &st, skey);
     for (int i = 0; i < 4; i++)
         ep[i] = (unsigned char)(st.epoch >> (8 * i));
     crypto_generichash_init(&h, s.keys->box_sk, sizeof s.keys->box_sk, 32);
@@ -1373,12 +1381,7 @@ forged_behind_checked(struct fx *f, bool key)
     unsigned char skey[32], cpk[32], *forged_plain, *forged;
     size_t len, plen, flen;
 
-    as(f->p.counselor_home);
-    assert_int_equal(dbk_session_open(&s, false), 0);
-    assert_int_equal(dbk_unlock(&s), 0);
-    assert_int_equal(dbk_id_from_text(&client, f->p.client_id, strlen(f->p.client_id)), 0);
-    assert_int_equal(dbk_local_stream_of(s.L, &client, DBK_LOCAL_SHARED, &st), 0);
-    assert_int_equal(dbk_stream_key(&s, &st.id, st.epoch, skey), 0);
+    counselor_opens_client(f, &s, &client, &st, skey);
     assert_int_equal(dbk_trust_sign_pk(&s, &client, cpk), 0);
     unsigned char *genuine = journal_held(&s, skey, cpk, &st, &len, &h, &forged_plain, &plen);
     assert_int_equal(
@@ -1416,38 +1419,39 @@ forged_behind_checked(struct fx *f, bool key)
     return believed;
 }
 
-/* (l) A revision checked ahead is taken as checked only for the same bytes. */
+/* forged_behind_checked(f, key), reported as what / how: nothing believed, and the
+ * caseload and review with the cache as without it. */
 static void
-test_checked_ahead_other_bytes(void **state)
+none_believed(struct fx *f, bool key, const char *what, const char *how)
 {
-    struct fx *f = *state;
     json_t *cl, *rev;
-    int believed = forged_behind_checked(f, false);
-    dbk_report("summaries after a cold sync: bytes other than those checked ahead",
-               "the client's journal revision checked ahead, then the stored one swapped for a "
-               "forgery of the same record and revision (ideation, signed by another key)",
-               "forged revisions believed by clients/review: %d", believed);
+    int believed = forged_behind_checked(f, key);
+    dbk_report(what, how, "forged revisions believed by clients/review: %d", believed);
     assert_int_equal(believed, 0);
     same_as_without_cache(f, &cl, &rev);
     json_decref(cl);
     json_decref(rev);
 }
 
+/* (l) A revision checked ahead is taken as checked only for the same bytes. */
+static void
+test_checked_ahead_other_bytes(void **state)
+{
+    none_believed(*state, false,
+                  "summaries after a cold sync: bytes other than those checked ahead",
+                  "the client's journal revision checked ahead, then the stored one swapped for "
+                  "a forgery of the same record and revision (ideation, signed by another key)");
+}
+
 /* (m) ... and only under the author's key looked up when the summaries read it. */
 static void
 test_checked_ahead_other_key(void **state)
 {
-    struct fx *f = *state;
-    json_t *cl, *rev;
-    int believed = forged_behind_checked(f, true);
-    dbk_report("summaries after a cold sync: the author's key changed since checked ahead",
-               "a forgery of the client's journal checked ahead under the forger's key, pinned "
-               "for the client then; the client's own key pinned again before the summaries",
-               "forged revisions believed by clients/review: %d", believed);
-    assert_int_equal(believed, 0);
-    same_as_without_cache(f, &cl, &rev);
-    json_decref(cl);
-    json_decref(rev);
+    none_believed(*state, true,
+                  "summaries after a cold sync: the author's key changed since checked ahead",
+                  "a forgery of the client's journal checked ahead under the forger's key, "
+                  "pinned for the client then; the client's own key pinned again before the "
+                  "summaries");
 }
 
 /* CPU seconds this thread spent opening n revisions of the counselor's own, made ahead
