@@ -336,6 +336,10 @@ struct pre_job {
 /* A worker is woken once this many wait, not for each (a switch each, 36k a sync);
  * what is left when the sync ends is opened by pre_finish. */
 #define PRE_WAKE 32
+/* The copies are kept until the summaries read them, after the last round: a server
+ * answering each of a sync's rounds with all the client takes (64 MiB, sync/net.c)
+ * would otherwise make it hold them all. Past this, revisions are checked when read. */
+#define PRE_HELD_MAX ((size_t)256 << 20)
 
 struct pre_block {
     struct pre_block *next;
@@ -354,12 +358,17 @@ struct dbk_eu_opener {
     pthread_t t[DBK_EU_OPEN_THREADS - 1];
     size_t nt;
     struct pre_block *envs; /* the copies, newest block first */
+    size_t held;            /* their blocks' bytes, at most PRE_HELD_MAX */
     /* The key last looked up: a pull brings runs of one author. */
     dbk_id last;
     bool have_last;
     unsigned char lpk[32];
     struct pre_job **tab; /* once finished: by record id (open addressing), the last added */
     size_t tabcap;
+    /* Record ids are chosen by their authors, a malicious client among them: ids made to
+     * share their first bytes would put every job on one run of slots (a sync's worth of
+     * probes for each). Slots are hashed under a key of this opener's. */
+    unsigned char slot_key[crypto_shorthash_KEYBYTES];
 };
 
 static struct pre_job *
@@ -418,6 +427,7 @@ dbk_eu_opener_start(dbk_session *s)
     if (o == NULL)
         return NULL;
     o->s = s;
+    randombytes_buf(o->slot_key, sizeof o->slot_key);
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
     if (want > DBK_EU_OPEN_THREADS - 1)
@@ -450,8 +460,9 @@ pre_copy(dbk_eu_opener *o, const unsigned char *env, size_t len)
     struct pre_block *b = o->envs;
     if (b == NULL || b->cap - b->used < len) {
         size_t cap = len > PRE_BLOCK ? len : PRE_BLOCK;
-        if ((b = malloc(sizeof *b + cap)) == NULL)
+        if (cap > PRE_HELD_MAX - o->held || (b = malloc(sizeof *b + cap)) == NULL)
             return NULL;
+        o->held += cap;
         b->next = o->envs, b->used = 0, b->cap = cap;
         o->envs = b;
     }
@@ -503,8 +514,10 @@ dbk_eu_opener_add(dbk_eu_opener *o, const dbk_local_record *r)
 static size_t
 pre_slot(const dbk_eu_opener *o, const dbk_id *record)
 {
+    unsigned char k[crypto_shorthash_BYTES];
     uint64_t h;
-    memcpy(&h, record->b, sizeof h); /* ids are drawn at random */
+    crypto_shorthash(k, record->b, DBK_ID_BYTES, o->slot_key);
+    memcpy(&h, k, sizeof h);
     size_t i = (size_t)h & (o->tabcap - 1);
     while (o->tab[i] != NULL && !dbk_id_equal(&o->tab[i]->r.hdr.record, record))
         i = (i + 1) & (o->tabcap - 1);
