@@ -369,6 +369,7 @@ struct dbk_eu_opener {
      * share their first bytes would put every job on one run of slots (a sync's worth of
      * probes for each). Slots are hashed under a key of this opener's. */
     unsigned char slot_key[crypto_shorthash_KEYBYTES];
+    size_t probes; /* slots walked past, all lookups (dbk_eu_opener_probes) */
 };
 
 static struct pre_job *
@@ -512,7 +513,7 @@ dbk_eu_opener_add(dbk_eu_opener *o, const dbk_local_record *r)
 }
 
 static size_t
-pre_slot(const dbk_eu_opener *o, const dbk_id *record)
+pre_slot(dbk_eu_opener *o, const dbk_id *record)
 {
     unsigned char k[crypto_shorthash_BYTES];
     uint64_t h;
@@ -520,8 +521,14 @@ pre_slot(const dbk_eu_opener *o, const dbk_id *record)
     memcpy(&h, k, sizeof h);
     size_t i = (size_t)h & (o->tabcap - 1);
     while (o->tab[i] != NULL && !dbk_id_equal(&o->tab[i]->r.hdr.record, record))
-        i = (i + 1) & (o->tabcap - 1);
+        i = (i + 1) & (o->tabcap - 1), o->probes++;
     return i;
+}
+
+size_t
+dbk_eu_opener_probes(const dbk_eu_opener *o)
+{
+    return o->probes;
 }
 
 static void

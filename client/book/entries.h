@@ -77,6 +77,9 @@ void dbk_eu_open_records(dbk_session *s, const dbk_local_record *r, size_t n, js
 typedef struct dbk_eu_opener dbk_eu_opener;
 dbk_eu_opener *dbk_eu_opener_start(dbk_session *s);
 void dbk_eu_opener_add(dbk_eu_opener *o, const dbk_local_record *r);
+/* Slots its table walked past so far, over every lookup: what a test holds to the
+ * number of revisions, whatever ids their authors chose (not a figure to act on). */
+size_t dbk_eu_opener_probes(const dbk_eu_opener *o);
 /* The threads stopped and what they kept freed. o may be NULL. */
 void dbk_eu_opener_free(dbk_eu_opener *o);
 /* dbk_eu_open_records, taking what pre checked ahead (pre may be NULL). */
