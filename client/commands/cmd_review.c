@@ -37,6 +37,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "sharing.h"
+#include "net.h"
 #include "sync.h"
 #include "trust.h"
 
@@ -407,6 +408,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
         return ret;
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
+    if (!a.offline) /* libcurl loads while the keys open and the pull gets ready */
+        dbk_net_preload(&s);
     if ((ret = dbk_require_counselor(&s, "daybook review")) != DBK_EXIT_OK) {
         dbk_session_close(&s);
         return ret;
