@@ -6,7 +6,15 @@
  * daybook does not link libcurl: its dependencies (a TLS library or two, Kerberos,
  * LDAP, SSH, HTTP/2 ...) are some 34 shared objects whose relocation was 90% of the
  * cost of starting any command. This file loads it with dlopen the first time a
- * command needs the server, so the commands a client uses offline never map it.
+ * command needs the server, so the commands a client uses offline never map it. A
+ * command that knows early it will talk to the server starts the load on a thread of
+ * its own (dbk_net_preload) and opens its keys and reads its profile meanwhile; its
+ * first request waits for the load (and exit does, if no request came).
+ *
+ * One curl easy handle serves every request of the process (process_handle), reset
+ * after each: its connection cache keeps the server's connection, so a command's
+ * requests share one TCP connection and one TLS handshake. Every option is set again
+ * for each request and cleared after it, the token header included.
  */
 #include "net.h"
 #include "transport.h"
