@@ -37,6 +37,7 @@
 #include "output.h"
 #include "resolve.h"
 #include "sharing.h"
+#include "net.h"
 #include "sync.h"
 #include "trust.h"
 
@@ -387,6 +388,20 @@ client_and_caseload(dbk_session *s, const struct review_args *a, const json_t *a
     return known ? DBK_EXIT_OK : dbk_resolve_client(s, aliases, *caseload, a->who, client);
 }
 
+/* The counselor's profile, opened; libcurl loads meanwhile unless offline. Exit code. */
+static int
+open_profile(dbk_session *s, bool offline)
+{
+    int rc, ret;
+    if ((rc = dbk_session_open(s, false)) != DBK_OK)
+        return dbk_cmd_no_profile(rc);
+    if (!offline) /* libcurl loads while the keys open and the pull gets ready */
+        dbk_net_preload(s);
+    if ((ret = dbk_require_counselor(s, "daybook review")) != DBK_EXIT_OK)
+        dbk_session_close(s);
+    return ret;
+}
+
 static int
 run(dbk_ctx *ctx, int argc, char **argv)
 {
@@ -405,12 +420,8 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
     if ((ret = parse_review(&a, argc, argv)) != DBK_EXIT_OK)
         return ret;
-    if ((rc = dbk_session_open(&s, false)) != DBK_OK)
-        return dbk_cmd_no_profile(rc);
-    if ((ret = dbk_require_counselor(&s, "daybook review")) != DBK_EXIT_OK) {
-        dbk_session_close(&s);
+    if ((ret = open_profile(&s, a.offline)) != DBK_EXIT_OK)
         return ret;
-    }
     memset(&l, 0, sizeof l);
     memset(&own, 0, sizeof own);
     /* Pull first: a review of stale data can say "no use" about a lapse. */

@@ -6,7 +6,15 @@
  * daybook does not link libcurl: its dependencies (a TLS library or two, Kerberos,
  * LDAP, SSH, HTTP/2 ...) are some 34 shared objects whose relocation was 90% of the
  * cost of starting any command. This file loads it with dlopen the first time a
- * command needs the server, so the commands a client uses offline never map it.
+ * command needs the server, so the commands a client uses offline never map it. A
+ * command that knows early it will talk to the server starts the load on a thread of
+ * its own (dbk_net_preload) and opens its keys and reads its profile meanwhile; its
+ * first request waits for the load (and exit does, if no request came).
+ *
+ * One curl easy handle serves every request of the process (process_handle), reset
+ * after each: its connection cache keeps the server's connection, so a command's
+ * requests share one TCP connection and one TLS handshake. Every option is set again
+ * for each request and cleared after it, the token header included.
  */
 #include "net.h"
 #include "transport.h"
@@ -49,7 +57,7 @@
  */
 /* clang-format off */
 #define CURL_FUNCTIONS(X)                                                                          \
-    X(easy_init) X(easy_setopt) X(easy_perform) X(easy_getinfo) X(easy_cleanup)                    \
+    X(easy_init) X(easy_setopt) X(easy_perform) X(easy_getinfo) X(easy_reset)                      \
     X(slist_append) X(slist_free_all)                                                              \
     X(url) X(url_set) X(url_get) X(url_cleanup) X(free) X(version_info)
 /* clang-format on */
@@ -61,6 +69,16 @@ static struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ready;      /* every pointer in curl is set */
 static char curl_error[400]; /* else, after a try, why not */
+/* Set by the main thread once this command asked for libcurl itself (curl_get): a load
+ * that failed on the preload thread alone (dbk_net_preload) is not the command's
+ * failure, and dbk_net_missing says nothing of it. */
+static atomic_bool curl_needed;
+
+/* The thread that loads libcurl ahead of the first request (dbk_net_preload), joined
+ * by the first request, else at exit. Touched by the main thread only. */
+static pthread_t preload_thread;
+static bool preload_running;
+static bool preload_join_registered;
 
 /* The libcurl CURLOPT_PROTOCOLS_STR came with: an older one ignores the option it does
  * not know (CURLE_UNKNOWN_OPTION), and a request would go out by any protocol it has. */
@@ -102,10 +120,47 @@ curl_load(void)
     curl_ready = true;
 }
 
+/* The preload thread's whole work: the same once as curl_get, so libcurl is loaded
+ * once whichever thread comes first, and the other waits for it. */
+static void *
+preload_main(void *arg)
+{
+    (void)arg;
+    pthread_once(&curl_once, curl_load);
+    return NULL;
+}
+
+/* Waits for the preload thread (if any) to end. At exit too: a process must not end
+ * while a thread runs the constructors of libraries it is loading. */
+static void
+preload_join(void)
+{
+    if (preload_running) {
+        pthread_join(preload_thread, NULL);
+        preload_running = false;
+    }
+}
+
+void
+dbk_net_preload(const dbk_session *s)
+{
+    if (s->server[0] == '\0' || preload_running || atomic_load(&curl_needed))
+        return; /* already loading, or loaded */
+    if (!preload_join_registered) {
+        if (atexit(preload_join) != 0)
+            return; /* no join at exit: the first request loads it, as before */
+        preload_join_registered = true;
+    }
+    /* Failing to start is no error: the first request loads libcurl itself. */
+    preload_running = pthread_create(&preload_thread, NULL, preload_main, NULL) == 0;
+}
+
 /* libcurl, loaded; false when it cannot be (curl_error says why). */
 static bool
 curl_get(void)
 {
+    atomic_store(&curl_needed, true);
+    preload_join();
     pthread_once(&curl_once, curl_load);
     return curl_ready;
 }
@@ -124,7 +179,8 @@ dbk_net_missing(void)
         pthread_mutex_unlock(&curl_refused_lock);
         return msg;
     }
-    if (curl_ready || curl_error[0] == '\0')
+    /* Not needed: nothing to say, and the preload thread may still be writing these. */
+    if (!atomic_load(&curl_needed) || curl_ready || curl_error[0] == '\0')
         return NULL;
     snprintf(msg, sizeof msg,
              "cannot reach the server: libcurl, which daybook uses for it, cannot be loaded "
@@ -373,6 +429,26 @@ read_answer(const char *text, size_t len)
     return j != NULL ? j : json_loadb(text, len, 0, NULL);
 }
 
+/*
+ * The one easy handle of this process, made on the first request. Its connection cache
+ * keeps the server's connection open between requests, so the requests of a command
+ * (a review's pull and caseload, a sync's rounds) share one TCP connection and one TLS
+ * handshake, where a handle per request made one of each per request. Every request
+ * sets all its options again (dbk_net_call) and resets them all after it, so nothing
+ * of one request, the bearer token least of all, reaches the next. Main thread only,
+ * as every request is; never freed (its connection closes at exit).
+ */
+static CURL *
+process_handle(void)
+{
+    static CURL *c;
+    if (c == NULL)
+        c = curl.easy_init();
+    else
+        curl.easy_reset(c); /* already reset after the last request; cheap */
+    return c;
+}
+
 int
 dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body, bool with_token,
              long *status, json_t **out)
@@ -399,8 +475,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         h = curl.slist_append(h, auth);
         sodium_memzero(auth, sizeof auth);
     }
-    c = curl.easy_init();
-    if (c == NULL) {
+    if ((c = process_handle()) == NULL) {
         curl.slist_free_all(h);
         return DBK_E_NOMEM;
     }
@@ -428,7 +503,9 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         else if (b.len > 0 && (*out = read_answer(b.p, b.len)) == NULL)
             rc = DBK_E_BAD_JSON;
     }
-    curl.easy_cleanup(c);
+    /* Back to libcurl's defaults, its connection kept: the handle holds nothing of this
+     * request (token header, body, buffers on this stack) until the next sets its own. */
+    curl.easy_reset(c);
     curl.slist_free_all(h);
     if (text != NULL) {
         sodium_memzero(text, strlen(text));

@@ -198,12 +198,30 @@ clean_sync(struct fx *f)
     return pushed;
 }
 
-/* Bytes each way of the first request of a sync pushing two entries: where offsets fall. */
+/* Where the second request (answer) starts in what was kept of dir: the first one's size
+ * (a sync's requests share one connection). */
+static size_t
+first_exchange(struct fx *f, dbk_proxy_dir dir)
+{
+    size_t len;
+    char *kept = dbk_proxy_captured(f->px, dir, &len);
+    const char *mark = dir == DBK_PROXY_UP ? "\r\nHost: " : "HTTP/1.1 ";
+    const char *one = kept != NULL ? strstr(kept, mark) : NULL;
+    const char *two = one != NULL ? strstr(one + 1, mark) : NULL;
+    assert_non_null(two);
+    if (dir == DBK_PROXY_UP) /* back to the start of its request line */
+        while (two > kept && two[-1] != '\n')
+            two--;
+    size_t n = (size_t)(two - kept);
+    free(kept);
+    return n;
+}
+
+/* Bytes each way of the first request of a sync pushing two entries, its push: where
+ * offsets fall. */
 static void
 measure(struct fx *f, size_t size[2])
 {
-    dbk_proxy_stats st;
-
     /* First the day's once-only records (the consent's copy made at enrollment, the
      * first journal entry's tick of "journaling"), so the sync measured below carries
      * the two entries alone, as every later one does. */
@@ -212,11 +230,12 @@ measure(struct fx *f, size_t size[2])
     clean_sync(f);
     log_entry(f);
     log_entry(f);
+    dbk_proxy_capture(f->px, 4u << 20);
     clean_sync(f);
-    dbk_proxy_stats_get(f->px, &st);
-    size[DBK_PROXY_UP] = st.first_up;
-    size[DBK_PROXY_DOWN] = st.first_down;
-    assert_true(st.first_up > 0 && st.first_down > 0);
+    size[DBK_PROXY_UP] = first_exchange(f, DBK_PROXY_UP);
+    size[DBK_PROXY_DOWN] = first_exchange(f, DBK_PROXY_DOWN);
+    dbk_proxy_capture(f->px, 0);
+    assert_true(size[DBK_PROXY_UP] > 0 && size[DBK_PROXY_DOWN] > 0);
 }
 
 /*
@@ -730,6 +749,76 @@ test_half_closed_connections(void **state)
     final_checks(f);
 }
 
+/* The header block of the first request in sent (what the proxy kept) whose request
+ * line starts with line, from that line to its blank line; "" when there is none. */
+static void
+request_head(const char *sent, const char *line, char *out, size_t cap)
+{
+    const char *at = strstr(sent, line), *end = at != NULL ? strstr(at, "\r\n\r\n") : NULL;
+    size_t n = end != NULL ? (size_t)(end - at) : 0;
+    n = n < cap - 1 ? n : cap - 1;
+    memcpy(out, at != NULL ? at : "", n);
+    out[n] = '\0';
+}
+
+/* Of sent: the token went with the requests that need it, and not with the request
+ * that must not carry it (help-lines: dbk_net_call with_token false), which `daybook
+ * sync` makes last, on the connection its token requests used. */
+static void
+token_only_where_asked(const char *sent)
+{
+    char pushed[4096], help[4096];
+    request_head(sent, "POST /v1/sync ", pushed, sizeof pushed);
+    request_head(sent, "GET /v1/help-lines ", help, sizeof help);
+    if (pushed[0] == '\0' || help[0] == '\0' ||
+        strstr(sent, "POST /v1/sync ") > strstr(sent, "GET /v1/help-lines "))
+        fail_msg("the sync's requests are not the ones expected: %.2000s", sent);
+    assert_non_null(strstr(pushed, "\r\nAuthorization: Bearer "));
+    if (strstr(help, "Authorization") != NULL)
+        fail_msg("the bearer token went with a request made without it:\n%s", help);
+}
+
+/*
+ * A command's requests share one connection: a sync that pushes and pulls (grants,
+ * streams, the sync rounds: several requests) opens exactly one TCP connection to the
+ * server, where a libcurl handle per request opened one per request (and over HTTPS
+ * one TLS handshake each). Counted by the proxy, in front of the real daybookd. On
+ * that one connection, the token goes only with the requests made with it.
+ */
+static void
+test_one_connection_per_command(void **state)
+{
+    struct fx *f = *state;
+    dbk_proxy_stats before, after;
+
+    log_entry(f);
+    clean_sync(f);
+    log_entry(f);
+    dbk_proxy_arm(f->px, NULL);
+    dbk_proxy_stats_get(f->px, &before);
+    dbk_proxy_capture(f->px, 4u << 20);
+    dbk_run_result r = tc_cli("--json", "sync", NULL);
+    assert_true(dbk_proxy_wait_idle(f->px, 10000));
+    dbk_proxy_stats_get(f->px, &after);
+    size_t len;
+    char *sent = dbk_proxy_captured(f->px, DBK_PROXY_UP, &len);
+    dbk_proxy_capture(f->px, 0);
+    assert_non_null(sent);
+    token_only_where_asked(sent);
+    free(sent);
+    json_t *j = r.status == 0 ? json_loads(r.out, 0, NULL) : NULL;
+    if (j == NULL || json_integer_value(json_object_get(j, "pushed")) < 1)
+        fail_msg("sync: exit %d: %s%s", r.status, r.out, r.err);
+    json_decref(j);
+    dbk_run_result_free(&r);
+    dbk_report("one connection per command",
+               "`daybook sync` that pushes one entry and pulls, through a TCP proxy that counts "
+               "the connections it accepts",
+               "%d TCP connection(s) for the whole sync", after.connections - before.connections);
+    assert_int_equal(after.connections - before.connections, 1);
+    final_checks(f);
+}
+
 int
 main(void)
 {
@@ -738,6 +827,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_push_answer_lost_after_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalls_end_by_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_closed_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_per_command, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -213,6 +213,11 @@ int dbk_proxy_port(const dbk_proxy *p);
 /* Arms f (one shot), or passes through when f is NULL or PASS. Resets first_up/down. */
 void dbk_proxy_arm(dbk_proxy *p, const dbk_proxy_fault *f);
 void dbk_proxy_stats_get(dbk_proxy *p, dbk_proxy_stats *out);
+/* Keeps the first max bytes each way from now on (0: stops keeping them). */
+void dbk_proxy_capture(dbk_proxy *p, size_t max);
+/* A copy of what was kept of dir (UP: the requests; NUL-terminated, *len bytes; free
+ * it), or NULL. */
+char *dbk_proxy_captured(dbk_proxy *p, dbk_proxy_dir dir, size_t *len);
 /* Waits up to timeout_ms until no connection is open; returns whether none is. */
 bool dbk_proxy_wait_idle(dbk_proxy *p, int timeout_ms);
 /* Resets every connection, ends the thread (within ~100 ms) and frees p. NULL is a no-op. */

@@ -81,6 +81,10 @@ struct dbk_proxy {
     int fault_num; /* the connection the last fault fired on */
     dbk_proxy_stats st;
     struct pair pairs[PROXY_PAIRS];
+    /* What each side sent since dbk_proxy_capture, when it is on (the first bytes of
+     * it): [CLIENT] requests, [SERVER] answers. */
+    char *cap_buf[2];
+    size_t cap_len[2], cap_max;
 };
 
 static void
@@ -184,6 +188,11 @@ flow_read(dbk_proxy *p, struct pair *q, int d)
     f->off = 0;
     f->len = (size_t)n;
     f->in += (size_t)n;
+    if (p->cap_buf[d] != NULL) {
+        size_t room = p->cap_max - p->cap_len[d], add = room < (size_t)n ? room : (size_t)n;
+        memcpy(p->cap_buf[d] + p->cap_len[d], f->buf, add);
+        p->cap_len[d] += add;
+    }
     if (p->armed.kind != DBK_PROXY_PASS && (int)p->armed.dir == d && f->in > p->armed.after) {
         q->fault = p->armed;
         q->faulted = true;
@@ -417,6 +426,36 @@ dbk_proxy_arm(dbk_proxy *p, const dbk_proxy_fault *f)
 }
 
 void
+dbk_proxy_capture(dbk_proxy *p, size_t max)
+{
+    pthread_mutex_lock(&p->mu);
+    for (int d = 0; d < 2; d++) {
+        free(p->cap_buf[d]);
+        p->cap_buf[d] = max > 0 ? calloc(1, max + 1) : NULL;
+        p->cap_len[d] = 0;
+        if (max > 0 && p->cap_buf[d] == NULL)
+            die("calloc");
+    }
+    p->cap_max = max;
+    pthread_mutex_unlock(&p->mu);
+}
+
+char *
+dbk_proxy_captured(dbk_proxy *p, dbk_proxy_dir dir, size_t *len)
+{
+    int d = dir == DBK_PROXY_UP ? CLIENT : SERVER;
+    pthread_mutex_lock(&p->mu);
+    char *out = malloc(p->cap_len[d] + 1);
+    if (out != NULL) {
+        memcpy(out, p->cap_buf[d] != NULL ? p->cap_buf[d] : "", p->cap_len[d]);
+        out[p->cap_len[d]] = '\0';
+        *len = p->cap_len[d];
+    }
+    pthread_mutex_unlock(&p->mu);
+    return out;
+}
+
+void
 dbk_proxy_stats_get(dbk_proxy *p, dbk_proxy_stats *out)
 {
     pthread_mutex_lock(&p->mu);
@@ -458,5 +497,7 @@ dbk_proxy_stop(dbk_proxy *p)
     close(p->lfd);
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->mu);
+    free(p->cap_buf[0]);
+    free(p->cap_buf[1]);
     free(p);
 }
