@@ -449,6 +449,13 @@ process_handle(void)
     return c;
 }
 
+/* Whether a request may ride a reused connection, and so be sent twice (above). */
+static bool
+resend_safe(const char *method, const char *path)
+{
+    return strcmp(method, "GET") == 0 || strcmp(path, "/v1/sync") == 0;
+}
+
 int
 dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body, bool with_token,
              long *status, json_t **out)
@@ -491,6 +498,13 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         set = text != NULL && SETOPT(c, CURLOPT_POSTFIELDS, text) &&
               SETOPT(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
     }
+    /* libcurl sends a request again, once, on a new connection when a reused one dies
+     * before any byte of the answer. Harmless for a read and for /v1/sync (a push of
+     * records already stored is answered as stored), not for the rest (a revoke, a
+     * rotation, an invite, an enrollment): their cut must be seen, never resent
+     * unseen, so they go on a connection of their own. */
+    if (set && !resend_safe(method, path))
+        set = SETOPT(c, CURLOPT_FRESH_CONNECT, 1L);
     set = set && SETOPT(c, CURLOPT_HTTPHEADER, h);
     cc = set ? curl.easy_perform(c) : CURLE_FAILED_INIT;
     if (!set) {
