@@ -73,6 +73,9 @@ int dbk_local_group_end(dbk_local *L, bool began, int rc);
  * again; the next synced commit (any write of this profile but a cache's) syncs it
  * with its own. Nothing but cache writes may run between the two. */
 bool dbk_local_cache_begin(dbk_local *L);
+/* A larger page cache (16 MiB) while on, for a connection writing many rounds (a sync),
+ * then SQLite's default again. */
+void dbk_local_bulk(dbk_local *L, bool on);
 int dbk_local_cache_end(dbk_local *L, bool began, int rc);
 
 /* meta: blobs or text by key. get returns DBK_E_NOT_FOUND when absent. */
