@@ -194,8 +194,7 @@ dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_expec
 
 int
 dbk_envelope_open_verified(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
-                           const unsigned char stream_key[32], unsigned char **plain,
-                           size_t *plen)
+                           const unsigned char stream_key[32], unsigned char **plain, size_t *plen)
 {
     return open_checked(env, len, exp, stream_key, false, plain, plen);
 }

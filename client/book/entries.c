@@ -269,8 +269,7 @@ open_keys(dbk_session *s, struct open_job *v, size_t n)
     }
 }
 
-static bool pre_verified(dbk_eu_opener *o, const dbk_local_record *r,
-                         const unsigned char pk[32]);
+static bool pre_verified(dbk_eu_opener *o, const dbk_local_record *r, const unsigned char pk[32]);
 
 void
 dbk_eu_open_records(dbk_session *s, const dbk_local_record *r, size_t n, json_t **docs)

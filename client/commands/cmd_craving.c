@@ -476,10 +476,10 @@ let_go(dbk_spool_file *f, bool held)
 /*
  * Spools the craving (book/spool.h) without opening the profile: true once it is durable
  * and said (the spool let go of first, *held false: a fold waits on its lock, and a
- * terminal or pipe that blocks the message must not hold it), *ret the exit code; false when the spool cannot take it (its header missing
- * or not a client's, the keys not cached, full), and the caller saves it in the
- * profile. A craving that calls for the crisis card is not spooled: the card reads the
- * plan from the profile.
+ * terminal or pipe that blocks the message must not hold it), *ret the exit code; false when the
+ * spool cannot take it (its header missing or not a client's, the keys not cached, full), and the
+ * caller saves it in the profile. A craving that calls for the crisis card is not spooled: the card
+ * reads the plan from the profile.
  */
 static bool
 spooled(dbk_ctx *ctx, dbk_spool_file *f, bool *held, const struct craving *c, int *ret)

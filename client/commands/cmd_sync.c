@@ -518,9 +518,8 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
      * signatures are checked on the other core while the rounds wait on the server and
      * store what came, not after them; the summaries take a check only for exactly the
      * stored bytes and key (book/entries.h dbk_eu_opener). */
-    dbk_eu_opener *ahead = s.role == DBK_ROLE_COUNSELOR && dbk_report_summary_on()
-                               ? dbk_eu_opener_start(&s)
-                               : NULL;
+    dbk_eu_opener *ahead =
+        s.role == DBK_ROLE_COUNSELOR && dbk_report_summary_on() ? dbk_eu_opener_start(&s) : NULL;
     dbk_sync_hook hook = {open_ahead, ahead};
     rc = dbk_sync_with(&s, &st, ahead != NULL ? &hook : NULL);
     if (rc == DBK_OK && check_unsigned_role(&s))

@@ -1403,7 +1403,8 @@ dbk_report_summary_load(dbk_session *s, const dbk_id *client, const dbk_review_p
     int rc;
     struct want w = {0};
 
-    if (!dbk_report_summary_on() || (rc = refresh(s, NULL, client, true, &sums, &docs, &n)) != DBK_OK)
+    if (!dbk_report_summary_on() ||
+        (rc = refresh(s, NULL, client, true, &sums, &docs, &n)) != DBK_OK)
         return dbk_eu_load_owned(s, client, out);
     w.sums = sums, w.n = n, w.me = &s->account, w.client = client, w.kept = kept;
     w.carried = carried;

@@ -1120,8 +1120,8 @@ resend_acts(dbk_session *s, dbk_sync_stats *st)
 static int
 sync_rounds(dbk_session *s, dbk_sync_stats *st, const dbk_sync_hook *hook, bool *more)
 {
-    struct sync_ctx x = {.after_ok = !after_refused_lately(s), .refused = json_object(),
-                         .hook = hook};
+    struct sync_ctx x = {
+        .after_ok = !after_refused_lately(s), .refused = json_object(), .hook = hook};
     int round = 0, rc = DBK_OK;
     if (dbk_trust_heads_pending(s))
         for (; round < SYNC_ROUNDS_MAX; round++) {

@@ -94,9 +94,9 @@ int dbk_envelope_open(const unsigned char *env, size_t len, const dbk_envelope_e
  * matches the stored bytes to what it verified by a BLAKE2b-256 hash of all of them:
  * book/entries.c). Every other check is dbk_envelope_open's, in its order.
  */
-int dbk_envelope_open_verified(const unsigned char *env, size_t len,
-                               const dbk_envelope_expect *exp, const unsigned char stream_key[32],
-                               unsigned char **plain, size_t *plen);
+int dbk_envelope_open_verified(const unsigned char *env, size_t len, const dbk_envelope_expect *exp,
+                               const unsigned char stream_key[32], unsigned char **plain,
+                               size_t *plen);
 
 /* Whether env (which passed dbk_envelope_parse) is signed by author_pk: DBK_OK,
  * DBK_E_BAD_SIGNATURE, DBK_E_BAD_ENVELOPE (too short to hold a signature) or
