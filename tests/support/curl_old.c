@@ -80,6 +80,12 @@ curl_easy_cleanup(CURL *c)
     REAL(curl_easy_cleanup)(c);
 }
 
+void
+curl_easy_reset(CURL *c) /* libcurl 7.12.1 and later */
+{
+    REAL(curl_easy_reset)(c);
+}
+
 struct curl_slist *
 curl_slist_append(struct curl_slist *l, const char *s)
 {
