@@ -40,12 +40,7 @@ static const char schema_head[] =
     "  seq INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (record, clock, device)) STRICT;"
     "CREATE INDEX IF NOT EXISTS records_stream ON records(stream, current, clock);"
-    /* The outbox (pending = 1, by clock): only the revisions no server acknowledged,
-     * not every record with pending = 0 too, which a pull wrote in it at random places
-     * (by clock, across the streams): 2.4k of a counselor's cold sync's 27.8k frames
-     * (issue 20). Every query of the outbox says pending = 1, so SQLite uses it. */
-    "DROP INDEX IF EXISTS records_pending;"
-    "CREATE INDEX IF NOT EXISTS records_outbox ON records(clock) WHERE pending = 1;"
+    "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);"
     "DROP INDEX IF EXISTS records_author;";
 
 /*
@@ -170,14 +165,9 @@ struct dbk_local {
 static char opened_path[4200];
 static bool write_refused;
 
-/* Past this many frames (16 MiB) a commit checkpoints the log into the database. At
- * SQLite's default (1000) a counselor's cold sync checkpointed after every round or
- * so (21 times, each with two syncs of the disk), copying the indexes' pages again each
- * time though the next rounds write them again: 22.3k pages copied (a pread and a
- * pwrite each), 17.5k at 4000 and 6 checkpoints (issue 20). Only a long-lived
- * connection (a sync, an import) gets there: a command leaving more than
- * WAL_KEEP_PAGES checkpoints at close. */
-#define WAL_AUTOCHECKPOINT 4000
+/* Past this many frames a commit checkpoints the log into the database, as SQLite's own
+ * automatic checkpoint does (its default). */
+#define WAL_AUTOCHECKPOINT 1000
 /* A log longer than this at close is checkpointed and truncated (see dbk_local_open). */
 #define WAL_KEEP_PAGES 128
 /* A transaction's dirty pages kept in the cache up to this many (4 KiB pages: 64 MiB)
@@ -738,18 +728,6 @@ dbk_local_group_end(dbk_local *L, bool began, int rc)
         return rc != DBK_OK ? rc : crc;
     }
     return rc;
-}
-
-void
-dbk_local_bulk(dbk_local *L, bool on)
-{
-    /* The records' key index and records_stream (some 850 pages with 36k records) and
-     * the tree's inner pages stay in the cache from one round to the next: at the
-     * default 2000 KiB they were read again from the file (40.7k preads of the database
-     * file in a counselor's cold sync, 12.5k at 16 MiB, issue 20). Pages are allocated
-     * only as used; other commands keep the default, as a review reading the summaries'
-     * 13 MB would keep them all. */
-    (void)exec(L, on ? "PRAGMA cache_size=-16384" : "PRAGMA cache_size=-2000");
 }
 
 bool

@@ -76,9 +76,6 @@ int dbk_local_group_end(dbk_local *L, bool began, int rc);
  * at NORMAL: each is refused (its write fails) until the next dbk_local_begin sets FULL.
  * dbk_local_synced: the connection's commits are synced (synchronous=FULL). */
 bool dbk_local_cache_begin(dbk_local *L);
-/* A larger page cache (16 MiB) while on, for a connection writing many rounds (a sync),
- * then SQLite's default again. */
-void dbk_local_bulk(dbk_local *L, bool on);
 int dbk_local_cache_end(dbk_local *L, bool began, int rc);
 bool dbk_local_synced(dbk_local *L);
 /* A number that differs between two calls when another connection (another process)

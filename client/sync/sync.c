@@ -1175,9 +1175,7 @@ sync_all(dbk_session *s, dbk_sync_stats *st, bool heads, const dbk_sync_hook *ho
      * another device of the account (or this one, before its profile was restored from a
      * backup) pushed, so a record withheld from a reader afterwards went untold. */
     bool more = false;
-    dbk_local_bulk(s->L, true);
     rc = sync_rounds(s, st, hook, &more);
-    dbk_local_bulk(s->L, false);
     if (rc == DBK_OK && more)
         st->unpulled++, st->cut_short = true; /* the rounds ran out with more to pull */
     if (rc == DBK_OK && st->trust.epoch_rollbacks > 0)

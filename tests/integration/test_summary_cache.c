@@ -1049,49 +1049,6 @@ test_role_set_after_open_has_its_tables(void **state)
     assert_int_equal(rows, 0);
 }
 
-/*
- * A profile from before the outbox's partial index (records_outbox: only the revisions
- * not yet pushed, issue 20), with the old index over every record (records_pending) and
- * another build's stamp: its first open by this build drops the old index and makes the
- * new one over the revisions waiting, which the next sync still finds and pushes.
- */
-static void
-test_older_profile_gets_the_outbox_index(void **state)
-{
-    struct fx *f = *state;
-    char path[4300];
-    sqlite3 *db;
-    dbk_local *L;
-    int64_t waiting[2];
-
-    as(f->p.client_home);
-    tc_ok(tc_cli("craving", "--intensity", "4", "--outcome", "resisted", NULL), "craving");
-    snprintf(path, sizeof path, "%s/daybook.db", f->p.client_home);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    exec(db, "DROP INDEX IF EXISTS records_outbox;"
-             "CREATE INDEX IF NOT EXISTS records_pending ON records(pending, clock);"
-             "PRAGMA user_version = 12345;");
-    sqlite3_close(db);
-    assert_true(has_object(f->p.client_home, "records_pending"));
-
-    assert_int_equal(dbk_local_open(f->p.client_home, false, &L), 0);
-    waiting[0] = dbk_local_outbox_count(L);
-    dbk_local_close(L);
-    assert_false(has_object(f->p.client_home, "records_pending"));
-    assert_true(has_object(f->p.client_home, "records_outbox"));
-    assert_true(waiting[0] >= 1); /* the craving */
-
-    tc_ok(tc_cli("sync", NULL), "client sync");
-    assert_int_equal(dbk_local_open(f->p.client_home, false, &L), 0);
-    waiting[1] = dbk_local_outbox_count(L);
-    dbk_local_close(L);
-    assert_int_equal(waiting[1], 0);
-    as(f->p.counselor_home);
-    tc_ok(tc_cli("sync", NULL), "counselor sync");
-    json_t *j = cli_json(true, "review", "--offline", "--", f->p.client_id, NULL);
-    json_decref(j);
-}
-
 /* (j) Every sync SQLite asks of a file of this process, counted. The unix VFS gives a
  * database file one table of methods and its log another: each wrapped. */
 #define METHOD_TABLES 4
@@ -1631,7 +1588,6 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mark_sees_a_reused_rowid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_documents_that_do_not_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_role_set_after_open_has_its_tables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_older_profile_gets_the_outbox_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_dropped_with_its_unpulled_mark, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_older_client_profile_loses_the_counselors_tables,
