@@ -621,8 +621,11 @@ pull_refused(dbk_session *s, const json_t *error, const dbk_local_stream *ls, co
     int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
     /* Another's stream whose grants were revoked or ran out: its reading ended (the
      * grants refresh that follows gives the exact time), not a failure. The refusal is
-     * the server's word: the refresh runs in this answer (apply_answer) and a grant it
-     * still lists active undoes the end. */
+     * the server's word: the refresh that follows in this sync (apply_answer's second
+     * transaction) undoes the end where a grant is still listed active. The mark is
+     * committed with the rounds, before that refresh: if the refresh fails the end
+     * stands until a later sync's refresh (grants_seq forgotten: refetch_grants) looks
+     * again. Marking it in the second transaction instead would close that gap. */
     if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
         !dbk_id_equal(&ls->owner, &s->account)) {
         if (end_get(s, &ls->id) != 0)
