@@ -907,9 +907,6 @@ dbk_report_summary_refresh_pre(dbk_session *s, dbk_eu_opener *pre)
     return rc != DBK_OK ? rc : refresh(s, pre, &s->account, false, NULL, NULL, NULL);
 }
 
-/* x's plaintext in sum (after skip bytes), parsed; NULL when it does not parse as a
- * JSON object (a cache of ours never holds one: the record is then opened from the
- * store, as if it had no document). */
 /* text[0..len) parsed as json_loadb parses it: by common/fastjson.c's reader when it is
  * of the narrow kind that reader takes (it then gives jansson's tree: tests/unit
  * fastjson holds it to that), by jansson otherwise. A review parses each document it
@@ -921,6 +918,9 @@ kept_json(const char *text, size_t len)
     return j != NULL ? j : json_loadb(text, len, 0, NULL);
 }
 
+/* x's plaintext in sum (after skip bytes), parsed; NULL when it does not parse as a
+ * JSON object (a cache of ours never holds one: the record is then opened from the
+ * store, as if it had no document). */
 static json_t *
 doc_parse(const dbk_sum *sum, const dbk_sum_rec *x, size_t skip)
 {
