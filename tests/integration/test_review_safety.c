@@ -1241,6 +1241,7 @@ struct liar {
     int relay_more;
     int relayed_out;
     int real_port, asked_grants;
+    int grants_gets; /* every GET /v1/grants, however answered */
     /* With relay_port: the first GET /v1/grants held this long (ms) before it is relayed,
      * as a slow server holds it, or until grants_release; grants_held is set once it is
      * being held. */
@@ -1388,6 +1389,7 @@ liar_run(void *arg)
         }
         req[n] = '\0';
         static const struct answer down = {503, ""};
+        l->grants_gets += strncmp(req, "GET /v1/grants ", 15) == 0;
         if (l->relay_port != 0 && l->grants_delay_ms > 0 && !l->grants_held &&
             strncmp(req, "GET /v1/grants ", 15) == 0) {
             l->grants_held = true;
@@ -2704,7 +2706,7 @@ test_refusal_unchecked_is_asked_again(void **state)
     liar_start(&l);
     counselor_asks(f, &l);
     dbk_run_result r = tc_cli("sync", NULL);
-    int first = r.status, asked = l.asked_sync;
+    int first = r.status, asked = l.asked_sync, grants_asked = l.grants_gets;
     dbk_run_result_free(&r);
     liar_stop(&l);
     counselor_asks(f, NULL);
@@ -2718,10 +2720,12 @@ test_refusal_unchecked_is_asked_again(void **state)
                "the counselor syncs; the server refuses the client's stream as if the grant "
                "had ended and answers GET /v1/grants with 503; the counselor syncs again "
                "with the honest server, the grant active",
-               "syncs the server refused it in: %d; the first sync's exit status: %d; the "
-               "second's: %d; the reading still marked ended after it (leaked): %d of 1",
-               asked, first, second, leaked);
+               "syncs the server refused it in: %d; grants asked (503) in it: %d; the first "
+               "sync's exit status: %d; the second's: %d; the reading still marked ended "
+               "after it (leaked): %d of 1",
+               asked, grants_asked, first, second, leaked);
     assert_true(asked >= 1);
+    assert_true(grants_asked >= 1); /* the refusal could not be checked: the case tested */
     assert_int_not_equal(first, 0);
     assert_int_equal(second, 0);
     assert_int_equal(leaked, 0);
