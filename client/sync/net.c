@@ -517,8 +517,9 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         else if (b.len > 0 && (*out = read_answer(b.p, b.len)) == NULL)
             rc = DBK_E_BAD_JSON;
     }
-    /* Back to libcurl's defaults, its connection kept: the handle holds nothing of this
-     * request (token header, body, buffers on this stack) until the next sets its own. */
+    /* Back to libcurl's defaults, its connection kept: no option of this request (the
+     * token header, the body, buffers on this stack) reaches the next, which sets its
+     * own. libcurl's own send buffers, pooled with the handle, are not wiped. */
     curl.easy_reset(c);
     curl.slist_free_all(h);
     if (text != NULL) {

@@ -200,8 +200,8 @@ dbk_trust_head_first(dbk_session *s, const dbk_local_stream *st)
     return seal_head(s, st, 0, 0, NULL);
 }
 
-/* This account's own streams read, the one walk over their kinds that
- * dbk_trust_own_streams, dbk_trust_own_missing and dbk_trust_heads_pending share: each
+/* This account's own streams read: the walk over their kinds, written once, that
+ * dbk_trust_own_streams, dbk_trust_own_missing and dbk_trust_heads_pending each make: each
  * kind held (own->has_*) or not, and what reading it answered (DBK_E_NOT_FOUND: none
  * held here). */
 struct own_read {
