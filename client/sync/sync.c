@@ -903,8 +903,7 @@ refused_ended(dbk_session *s, const json_t *grants, const json_t *refused, dbk_s
     json_object_foreach((json_t *)refused, t, kind)
     {
         dbk_id sid;
-        if (rc != DBK_OK || dbk_id_from_text(&sid, t, strlen(t)) != DBK_OK ||
-            end_get(s, &sid) != 0)
+        if (rc != DBK_OK || dbk_id_from_text(&sid, t, strlen(t)) != DBK_OK || end_get(s, &sid) != 0)
             continue;
         if (listed_active(grants, &sid)) {
             st->failed_streams++, st->unpulled++;

@@ -1538,8 +1538,7 @@ resident_mib(void)
 /* What the opener holds (dbk_eu_opener_held) once n small revisions (sealed with skey,
  * as h) are handed to it: each is a copy and a job that keeps at least its record. */
 static size_t
-held_small(dbk_session *s, dbk_envelope_hdr h, const unsigned char skey[32], size_t *n,
-           size_t *len)
+held_small(dbk_session *s, dbk_envelope_hdr h, const unsigned char skey[32], size_t *n, size_t *len)
 {
     unsigned char *env;
     assert_int_equal(dbk_envelope_seal(&h, skey, s->keys->sign_sk, (const unsigned char *)"{}", 2,
