@@ -156,16 +156,23 @@ alias_records(dbk_session *s, const json_t *aliases, json_t *before)
  * lock is held. The names as they were (every owned entry decrypted) are read before
  * the lock is taken, so it is held for the writes only; read again under it when
  * another process committed meanwhile (a sync that pulled another device's alias, say),
- * so that no change is written against names that are no longer so. */
+ * so that no change is written against names that are no longer so. The lock is the
+ * caller's transaction, or the group's: one that cannot begin (another process holds
+ * the lock past the busy wait, a read-only profile) fails the save with its error,
+ * nothing written, rather than re-check and write with no lock held. */
 int
 dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
 {
     json_t *before = NULL;
     int64_t seen = dbk_local_data_version(s->L);
+    bool own = !dbk_local_in_tx(s->L);
     int rc = dbk_unlock(s);
     if (rc != DBK_OK || (rc = dbk_co_aliases(s, &before)) != DBK_OK)
         return rc;
-    bool group = dbk_local_group_begin(s->L);
+    if (own && (rc = dbk_local_begin(s->L)) != DBK_OK) {
+        json_decref(before);
+        return rc;
+    }
     if (seen < 0 || dbk_local_data_version(s->L) != seen) {
         json_decref(before);
         rc = dbk_co_aliases(s, &before);
@@ -175,7 +182,7 @@ dbk_co_aliases_save(dbk_session *s, const json_t *aliases)
     if (rc == DBK_OK)
         rc = dbk_co_sealed_put(s, "client_aliases", aliases);
     json_decref(before);
-    return dbk_local_group_end(s->L, group, rc);
+    return dbk_local_group_end(s->L, own, rc);
 }
 
 void

@@ -337,7 +337,9 @@ struct pre_job {
 #define PRE_WAKE 32
 /* The copies are kept until the summaries read them, after the last round: a server
  * answering each of a sync's rounds with all the client takes (64 MiB, sync/net.c)
- * would otherwise make it hold them all. Past this, revisions are checked when read. */
+ * would otherwise make it hold them all. What the opener holds in all is bounded: the
+ * copies' blocks, the jobs (some 200 bytes each, more than a small revision's copy) and
+ * their index, the table of pre_finish. Past this, revisions are checked when read. */
 #define PRE_HELD_MAX ((size_t)256 << 20)
 
 struct pre_block {
@@ -357,7 +359,9 @@ struct dbk_eu_opener {
     pthread_t t[DBK_EU_OPEN_THREADS - 1];
     size_t nt;
     struct pre_block *envs; /* the copies, newest block first */
-    size_t held;            /* their blocks' bytes, at most PRE_HELD_MAX */
+    /* Bytes allocated for the copies' blocks, the jobs' chunks, their index and the table,
+     * at most PRE_HELD_MAX (pre_hold); this thread's only. */
+    size_t held;
     /* The key last looked up: a pull brings runs of one author. */
     dbk_id last;
     bool have_last;
@@ -453,6 +457,16 @@ pre_key(dbk_eu_opener *o, const dbk_envelope_hdr *h, unsigned char pk[32])
     return o->have_last;
 }
 
+/* Whether bytes more may be held (counted in o->held if so): PRE_HELD_MAX. */
+static bool
+pre_hold(dbk_eu_opener *o, size_t bytes)
+{
+    if (bytes > PRE_HELD_MAX - o->held)
+        return false;
+    o->held += bytes;
+    return true;
+}
+
 /* Room for a copy of len bytes (this thread only); NULL when out of memory. */
 static unsigned char *
 pre_copy(dbk_eu_opener *o, const unsigned char *env, size_t len)
@@ -460,9 +474,12 @@ pre_copy(dbk_eu_opener *o, const unsigned char *env, size_t len)
     struct pre_block *b = o->envs;
     if (b == NULL || b->cap - b->used < len) {
         size_t cap = len > PRE_BLOCK ? len : PRE_BLOCK;
-        if (cap > PRE_HELD_MAX - o->held || (b = malloc(sizeof *b + cap)) == NULL)
+        if (cap > PRE_HELD_MAX - sizeof *b || !pre_hold(o, sizeof *b + cap))
             return NULL;
-        o->held += cap;
+        if ((b = malloc(sizeof *b + cap)) == NULL) {
+            o->held -= sizeof *b + cap;
+            return NULL;
+        }
         b->next = o->envs, b->used = 0, b->cap = cap;
         o->envs = b;
     }
@@ -471,20 +488,30 @@ pre_copy(dbk_eu_opener *o, const unsigned char *env, size_t len)
     return b->b + b->used - len;
 }
 
-/* The slot of job n, its chunk allocated if new (under o->mu); NULL when out of memory. */
+/* The slot of job n, its chunk allocated if new (under o->mu); NULL when out of memory
+ * or past PRE_HELD_MAX. */
 static struct pre_job *
 pre_slot_new(dbk_eu_opener *o)
 {
     if (o->n % PRE_CHUNK == 0) {
         if (o->nchunks == o->capchunks) {
             size_t cap = o->capchunks ? 2 * o->capchunks : 64;
-            struct pre_job **v = realloc(o->chunks, cap * sizeof *v);
-            if (v == NULL)
+            size_t more = (cap - o->capchunks) * sizeof *o->chunks;
+            if (!pre_hold(o, more))
                 return NULL;
+            struct pre_job **v = realloc(o->chunks, cap * sizeof *v);
+            if (v == NULL) {
+                o->held -= more;
+                return NULL;
+            }
             o->chunks = v, o->capchunks = cap;
         }
-        if ((o->chunks[o->nchunks] = calloc(PRE_CHUNK, sizeof **o->chunks)) == NULL)
+        if (!pre_hold(o, PRE_CHUNK * sizeof **o->chunks))
             return NULL;
+        if ((o->chunks[o->nchunks] = calloc(PRE_CHUNK, sizeof **o->chunks)) == NULL) {
+            o->held -= PRE_CHUNK * sizeof **o->chunks;
+            return NULL;
+        }
         o->nchunks++;
     }
     return pre_job_at(o, o->n);
@@ -530,12 +557,19 @@ dbk_eu_opener_probes(const dbk_eu_opener *o)
     return o->probes;
 }
 
+size_t
+dbk_eu_opener_held(const dbk_eu_opener *o)
+{
+    return o->held;
+}
+
 static void
 pre_blocks_free(dbk_eu_opener *o)
 {
     while (o->envs != NULL) {
         struct pre_block *b = o->envs;
         o->envs = b->next;
+        o->held -= sizeof *b + b->cap;
         free(b);
     }
 }
@@ -563,8 +597,14 @@ pre_finish(dbk_eu_opener *o, bool drain)
     pre_blocks_free(o); /* every copy opened, or never to be */
     for (o->tabcap = 16; o->tabcap < 2 * o->n; o->tabcap *= 2)
         ;
-    if (!drain || (o->tab = calloc(o->tabcap, sizeof *o->tab)) == NULL)
+    /* No table past the bound (nothing taken as checked ahead: each is checked when
+     * read, as without this). */
+    if (!drain || !pre_hold(o, o->tabcap * sizeof *o->tab))
         return;
+    if ((o->tab = calloc(o->tabcap, sizeof *o->tab)) == NULL) {
+        o->held -= o->tabcap * sizeof *o->tab;
+        return;
+    }
     for (size_t i = 0; i < o->n; i++)
         if ((j = pre_job_at(o, i))->ok)
             o->tab[pre_slot(o, &j->r.hdr.record)] = j;

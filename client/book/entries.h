@@ -80,6 +80,9 @@ void dbk_eu_opener_add(dbk_eu_opener *o, const dbk_local_record *r);
 /* Slots its table walked past so far, over every lookup: what a test holds to the
  * number of revisions, whatever ids their authors chose (not a figure to act on). */
 size_t dbk_eu_opener_probes(const dbk_eu_opener *o);
+/* The bytes it holds now, at most 256 MiB: the revisions' copies, the jobs and their
+ * index, the table it looks them up in once finished (each allocation counted whole). */
+size_t dbk_eu_opener_held(const dbk_eu_opener *o);
 /* The threads stopped and what they kept freed. o may be NULL. */
 void dbk_eu_opener_free(dbk_eu_opener *o);
 /* dbk_eu_open_records, taking what pre checked ahead (pre may be NULL). */

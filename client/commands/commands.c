@@ -165,6 +165,11 @@ dbk_cmd_fail(const char *what, int err)
         fprintf(stderr, "daybook: %s: this device's disk is full; nothing was written and "
                         "nothing stored before is lost. Free some space and try again.\n",
                 what);
+    else if (err == DBK_E_NOMEM) /* a write refused unsynced says so too (store/local.c) */
+        fprintf(stderr,
+                "daybook: %s: this device ran out of memory; nothing stored before is "
+                "lost. Close some programs and try again.\n",
+                what);
     else
         fprintf(stderr, "daybook: %s: %s\n", what, dbk_err_message(err));
     return DBK_EXIT_FAIL;

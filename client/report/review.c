@@ -772,8 +772,9 @@ dbk_review_freshen(dbk_session *s, bool offline)
         int saved = s->net_timeout_s;
         s->net_timeout_s = DBK_REVIEW_PULL_TIMEOUT_S;
         /* The pull is 'daybook sync''s: it fetches the grants again whenever the server's
-         * grants_seq moved (a client shared, revoked, rotated) and marks the reading of a
-         * stream the server refuses as ended; fetching them before it as well cost two
+         * grants_seq moved (a client shared, revoked, rotated) or a stream is refused, and
+         * marks the reading of a refused stream ended unless they list it active (else, or
+         * when they cannot be fetched, not pulled); fetching them before it as well cost two
          * requests and a commit per client for nothing. Nor does it check every stream
          * against its owner's signed head, which only 'daybook sync' reports: the review
          * checks its client's (cmd_review.c withheld_check); 'clients' reports none. */

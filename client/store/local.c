@@ -158,6 +158,7 @@ struct dbk_local {
      * cache's own transaction (in_cache) may commit; any other commit is refused
      * (not_synced_commit) until dbk_local_begin sets FULL again. */
     bool at_normal, in_cache;
+    int full_rc; /* why FULL could not be set again, while at_normal (full_again) */
 };
 
 /* The profile file this process opened last, and whether a write to it was refused
@@ -202,10 +203,41 @@ map(int rc)
     }
 }
 
+/* What a write is failed with when the commit hook refused it (not_synced_commit): why
+ * FULL could not be set again (full_again: out of memory, mostly), not the hook's own
+ * refusal, which read as an I/O error; else rc mapped. */
+static int
+map_write(dbk_local *L, int rc)
+{
+    if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+        sqlite3_extended_errcode(L->db) == SQLITE_CONSTRAINT_COMMITHOOK)
+        return L->full_rc != DBK_OK ? L->full_rc : DBK_E_NOMEM;
+    return map(rc);
+}
+
 static int
 exec(dbk_local *L, const char *sql)
 {
-    return map(sqlite3_exec(L->db, sql, NULL, NULL, NULL));
+    return map_write(L, sqlite3_exec(L->db, sql, NULL, NULL, NULL));
+}
+
+static int full_again(dbk_local *L);
+
+/*
+ * Before a write of s outside any transaction: a connection left at synchronous=NORMAL
+ * (a cache whose FULL could not be set again: dbk_local_cache_begin), whose commit the
+ * hook would refuse (not_synced_commit), gets FULL set again first, as dbk_local_begin
+ * does for a transaction, so the write commits synced. While it still cannot be, the
+ * write is not made and why is returned (DBK_E_NOMEM, mostly, which the CLI says):
+ * nothing stored before is lost, and the command can be run again.
+ */
+static int
+synced_first(dbk_local *L, sqlite3_stmt *s)
+{
+    if (!L->at_normal || L->in_cache || s == NULL || sqlite3_stmt_readonly(s) ||
+        !sqlite3_get_autocommit(L->db))
+        return DBK_OK;
+    return full_again(L);
 }
 
 /* A statement is parsed once per connection and kept (sqlite3_prepare is some 40,000
@@ -259,9 +291,14 @@ unprep(dbk_local *L, sqlite3_stmt *s)
 static int
 done(dbk_local *L, sqlite3_stmt *s)
 {
-    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    int rc = synced_first(L, s);
+    if (rc != DBK_OK) {
+        unprep(L, s);
+        return rc;
+    }
+    rc = s ? sqlite3_step(s) : SQLITE_ERROR;
     unprep(L, s);
-    return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
+    return rc == SQLITE_DONE ? DBK_OK : map_write(L, rc ? rc : SQLITE_ERROR);
 }
 
 /*
@@ -284,14 +321,16 @@ cached(dbk_local *L, int slot, const char *sql)
 /* Steps a cached statement that returns no rows, then resets it and drops its
  * bindings (which may point into the caller's memory). */
 static int
-done_cached(sqlite3_stmt *s)
+done_cached(dbk_local *L, sqlite3_stmt *s)
 {
-    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    int rc = synced_first(L, s);
+    if (rc == DBK_OK)
+        rc = s ? sqlite3_step(s) : SQLITE_ERROR;
     if (s != NULL) {
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
     }
-    return rc == SQLITE_DONE ? DBK_OK : map(rc ? rc : SQLITE_ERROR);
+    return rc == SQLITE_DONE ? DBK_OK : rc < 0 ? rc : map_write(L, rc ? rc : SQLITE_ERROR);
 }
 
 static void
@@ -554,6 +593,7 @@ full_again(dbk_local *L)
     int rc = exec(L, "PRAGMA synchronous=FULL");
     if (rc == DBK_OK)
         L->at_normal = false;
+    L->full_rc = rc;
     return rc;
 }
 
@@ -1131,7 +1171,7 @@ insert_revision(dbk_local *L, const dbk_envelope_hdr *h, const unsigned char *en
     sqlite3_bind_int(s, 6, current);
     sqlite3_bind_int64(s, 7, seq);
     sqlite3_bind_int(s, 8, outbox);
-    return done_cached(s);
+    return done_cached(L, s);
 }
 
 int
@@ -1177,7 +1217,7 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
         sqlite3_bind_int64(s, 2, (sqlite3_int64)h.rev.clock);
         sqlite3_bind_int64(s, 3, seq);
         *became_current = false;
-        return done_cached(s);
+        return done_cached(L, s);
     }
     if (*became_current && have_cur) { /* (no current revision: nothing to demote) */
         s = cached(L, Q_DEMOTE, "UPDATE records SET current = 0"
@@ -1187,7 +1227,7 @@ dbk_local_record_put(dbk_local *L, const unsigned char *env, size_t len, int64_t
         bind_id(s, 1, &h.record);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)cur.clock);
         bind_id(s, 3, &cur.device);
-        if ((rc = done_cached(s)) != DBK_OK)
+        if ((rc = done_cached(L, s)) != DBK_OK)
             return rc;
     }
     return insert_revision(L, &h, env, len, *became_current, seq, outbox);

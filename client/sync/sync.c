@@ -615,24 +615,24 @@ apply_push(dbk_session *s, json_t *entry, dbk_sync_stats *st, struct sync_ctx *x
 /* One stream's pull answered with error (ls, sid its id text): see apply_pull. */
 static int
 pull_refused(dbk_session *s, const json_t *error, const dbk_local_stream *ls, const char *sid,
-             dbk_sync_stats *st, json_t *ended, json_t *outcome)
+             dbk_sync_stats *st, json_t *refused, json_t *outcome)
 {
     const char *code = json_string_value(json_object_get(error, "code"));
     int err = code ? dbk_err_from_code(code) : DBK_E_UNAVAILABLE;
-    /* Another's stream whose grants were revoked or ran out: its reading ended (the
-     * grants refresh that follows gives the exact time), not a failure. The refusal is
-     * the server's word: the refresh that follows in this sync (apply_answer's second
-     * transaction) undoes the end where a grant is still listed active. The mark is
-     * committed with the rounds, before that refresh: if the refresh fails the end
-     * stands until a later sync's refresh (grants_seq forgotten: refetch_grants) looks
-     * again. Marking it in the second transaction instead would close that gap. */
+    /* Another's stream whose grants were revoked or ran out, as the server says: its
+     * reading may have ended, but the refusal is the server's word alone. Kept in
+     * refused (id text -> how it ended) for the grants refresh that follows in this sync
+     * (apply_answer's second transaction), which marks the end (refused_ended) unless
+     * the grants show one active; until then it is marked not pulled, with the rounds:
+     * if the refresh fails, the stream stays not current and is asked again at the next
+     * sync (grants_seq forgotten: refetch_grants), never silently ended. */
     if ((err == DBK_E_FORBIDDEN || err == DBK_E_EXPIRED) &&
         !dbk_id_equal(&ls->owner, &s->account)) {
         if (end_get(s, &ls->id) != 0)
             return DBK_OK;
-        json_array_append_new(ended, json_string(sid));
-        return end_mark(s, &ls->id, (int64_t)time(NULL) * 1000,
-                        err == DBK_E_EXPIRED ? "expired" : "revoked");
+        json_object_set_new(refused, sid,
+                            json_string(err == DBK_E_EXPIRED ? "expired" : "revoked"));
+        return unpulled_mark(s, sid, answered_at(s));
     }
     st->failed_streams++;
     st->unpulled++;
@@ -640,10 +640,10 @@ pull_refused(dbk_session *s, const json_t *error, const dbk_local_stream *ls, co
     return DBK_OK;
 }
 
-/* ended: the ids of streams this answer marked ended (the server refused their pull),
- * to be checked against the grants the server lists (apply_answer). */
+/* refused: the streams of others whose pull the server refused as ended (pull_refused),
+ * to be checked against the grants it lists (apply_answer, refused_ended). */
 static int
-apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *ended,
+apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t *refused,
            json_t *outcome, const dbk_sync_hook *hook)
 {
     const char *sid = json_string_value(json_object_get(entry, "stream"));
@@ -659,7 +659,7 @@ apply_pull(dbk_session *s, json_t *entry, bool *more, dbk_sync_stats *st, json_t
         return DBK_E_BAD_JSON;
     dbk_id_to_text(&id, norm);
     if (json_object_get(entry, "error") != NULL)
-        return pull_refused(s, json_object_get(entry, "error"), &ls, norm, st, ended, outcome);
+        return pull_refused(s, json_object_get(entry, "error"), &ls, norm, st, refused, outcome);
     json_array_foreach(records, i, r) {
         const char *b = json_string_value(json_object_get(r, "envelope"));
         size_t n = b ? strlen(b) : 0, len;
@@ -869,14 +869,60 @@ note_pulled(dbk_session *s, const json_t *asked, const json_t *outcome)
     return dbk_local_put_int(s->L, "pulled_at", (int64_t)time(NULL));
 }
 
+/* Whether the grants fetched (GET /v1/grants, grants_apply) list one of stream's active. */
+static bool
+listed_active(const json_t *grants, const dbk_id *stream)
+{
+    json_t *g;
+    size_t i;
+    json_array_foreach(json_object_get(grants, "grants"), i, g)
+    {
+        const char *state = json_string_value(json_object_get(g, "state"));
+        const char *st = json_string_value(json_object_get(g, "stream"));
+        dbk_id id;
+        if (state != NULL && st != NULL && strcmp(state, "active") == 0 &&
+            dbk_id_from_text(&id, st, strlen(st)) == DBK_OK && dbk_id_equal(&id, stream))
+            return true;
+    }
+    return false;
+}
+
+/* The streams whose pull the server refused as ended (pull_refused's refused: id text ->
+ * "revoked" or "expired"), once the grants fetched again are written (grants_apply),
+ * in apply_answer's second transaction. One the grants end was marked ended by them
+ * (note_ends, at their time). One they list active was refused by a server that says
+ * two things: not pulled, so not current (sync.h unpulled), asked again at the next
+ * sync. One they do not list ends now, on the refusal. */
+static int
+refused_ended(dbk_session *s, const json_t *grants, const json_t *refused, dbk_sync_stats *st,
+              json_t *outcome)
+{
+    const char *t;
+    json_t *kind;
+    int rc = DBK_OK;
+    json_object_foreach((json_t *)refused, t, kind)
+    {
+        dbk_id sid;
+        if (rc != DBK_OK || dbk_id_from_text(&sid, t, strlen(t)) != DBK_OK || end_get(s, &sid) != 0)
+            continue;
+        if (listed_active(grants, &sid)) {
+            st->failed_streams++, st->unpulled++;
+            json_object_set_new(outcome, t, json_false());
+        } else {
+            rc = end_mark(s, &sid, (int64_t)time(NULL) * 1000, json_string_value(kind));
+        }
+    }
+    return rc;
+}
+
 /* The grants asked for again (grants_fetch) between the two transactions of
  * apply_answer: the first, the pushes and pulls, is committed before the GETs, the
  * second opened after them; so no write lock is held over the server's answer. What
  * the fetch brought is written in the second (grants_apply), as before with the rest of
  * the answer. The first forgets grants_seq: the refresh is then owed to the next sync
  * until the second writes it, should the GETs fail or the process die between the two
- * (an end a refused pull marked in the first is the server's word alone, and its
- * stream is no longer asked for: only the grants can undo it, note_ends). *tx: a
+ * (a stream whose pull was refused is then left marked not pulled, never ended on the
+ * refusal alone: pull_refused, refused_ended). *tx: a
  * transaction is open on return (else the first was committed and the second could
  * not begin). */
 static int
@@ -905,7 +951,7 @@ static int
 apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_stats *st,
              struct sync_ctx *x, bool *more)
 {
-    json_t *e, *ended = json_array(), *outcome = json_object();
+    json_t *e, *refused = json_object(), *outcome = json_object();
     size_t i, out = left_out(asked, resp, outcome);
     struct grants_fetched g = {0};
     bool tx = false;
@@ -921,7 +967,7 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
     json_array_foreach(json_object_get(resp, "pull"), i, e)
     {
         if (rc == DBK_OK)
-            rc = apply_pull(s, e, more, st, ended, outcome, x->hook);
+            rc = apply_pull(s, e, more, st, refused, outcome, x->hook);
     }
     /* A stream the server did not answer for was not pulled: said as one that failed. */
     st->failed_streams += out, st->unpulled += out;
@@ -938,30 +984,19 @@ apply_answer(dbk_session *s, const json_t *asked, const json_t *resp, dbk_sync_s
          * again without moving grants_seq: asked for again while the stream is missing,
          * else this device never reads (nor writes) its own stream, and says nothing. */
         size_t missing = x->own_asked ? 0 : dbk_trust_own_missing(s);
-        if (moved || missing > 0 || json_array_size(ended) > 0) {
+        if (moved || missing > 0 || json_object_size(refused) > 0) {
             x->own_asked = x->own_asked || missing > 0;
-            if ((rc = refetch_grants(s, &g, &tx)) == DBK_OK)
-                rc = grants_apply(s, &g, &st->trust);
+            if ((rc = refetch_grants(s, &g, &tx)) == DBK_OK &&
+                (rc = grants_apply(s, &g, &st->trust)) == DBK_OK)
+                rc = refused_ended(s, g.grants, refused, st, outcome);
             if (rc == DBK_OK)
                 rc = dbk_local_put_int(s->L, "grants_seq", seq);
             /* pull the streams just learned */
             *more = *more || moved || (missing > 0 && dbk_trust_own_missing(s) < missing);
         }
-        /* Refused, yet its grant still listed active (the end undone): a server that
-         * says two things. Not pulled, so not current (sync.h unpulled); asked again at
-         * the next sync. */
-        json_array_foreach(ended, i, e) {
-            dbk_id sid;
-            const char *t = json_string_value(e);
-            if (rc == DBK_OK && dbk_id_from_text(&sid, t, strlen(t)) == DBK_OK &&
-                end_get(s, &sid) == 0) {
-                st->failed_streams++, st->unpulled++;
-                json_object_set_new(outcome, t, json_false());
-            }
-        }
     }
     grants_fetched_clear(&g);
-    json_decref(ended);
+    json_decref(refused);
     if (rc == DBK_OK)
         rc = note_pulled(s, asked, outcome);
     json_decref(outcome);

@@ -2731,6 +2731,108 @@ test_refusal_unchecked_is_asked_again(void **state)
     assert_int_equal(leaked, 0);
 }
 
+/* What the counselor's review and caseload say of Sam's reading after a pull refused as
+ * ended whose grants could not be asked about: neither ended nor current. Returns the
+ * forms that say otherwise (leaked). */
+static int
+refused_unchecked_said(struct fx *f)
+{
+    int leaked = 0;
+    dbk_run_result r = tc_cli("--json", "review", "Sam R", NULL);
+    json_t *j = json_loads(r.out, 0, NULL);
+    const json_t *d = json_object_get(j, "data");
+    if (r.status != 0 || !json_is_false(json_object_get(d, "pulled")) ||
+        !json_is_true(json_object_get(d, "stale")) ||
+        json_object_get(d, "reading_ended_at") != NULL || contains(r.err, "stopped reading")) {
+        fprintf(stderr, "review, refusal unchecked: exit %d: %s%s\n", r.status, r.out, r.err);
+        leaked++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    r = tc_cli("review", "Sam R", NULL);
+    leaked += r.status != 0 || !contains(r.out, "!! D") || contains(r.err, "stopped reading");
+    dbk_run_result_free(&r);
+    r = tc_cli("--json", "clients", NULL);
+    j = json_loads(r.out, 0, NULL);
+    d = j != NULL ? row_data(j, f->p.client_id) : NULL;
+    if (r.status != 0 || !json_is_true(json_object_get(d, "stale")) ||
+        contains(r.err, "stopped reading")) {
+        fprintf(stderr, "clients, refusal unchecked: exit %d: %s%s\n", r.status, r.out, r.err);
+        leaked++;
+    }
+    json_decref(j);
+    dbk_run_result_free(&r);
+    return leaked;
+}
+
+/*
+ * A refusal the grants could not be asked about, as the review and the caseload say it.
+ * The counselor reads Sam; the server (grants_seq unmoved, Sam listed as sharing)
+ * refuses the pull of Sam's stream as if the grant had ended and answers GET
+ * /v1/grants with 503 in every pull the review and `clients` make. Sam's data must be
+ * said not current, and the reading not ended on the refusal alone (the stream still
+ * asked for, marked not pulled). Then Sam really revokes (signed), the grants are
+ * answered (the honest server), and the review must say the reading ended. Counted:
+ * forms that call the data current or say the reading ended while unchecked, or
+ * miss the end once the grants say it (leaked).
+ */
+static void
+test_refusal_unchecked_not_ended(void **state)
+{
+    struct fx *f = *state;
+    char seq[32], key[64], end[32], unpulled[32], body[512], prefix[16];
+    struct liar l = {.sync = "forbid_one"};
+    int leaked = 0;
+
+    journal_seen_by_counselor(f);
+    profile_meta(f->p.counselor_home, "grants_seq", seq, sizeof seq);
+    snprintf(body, sizeof body, "{\"clients\":[{\"account\":\"%s\",\"grant_state\":\"active\"}]}",
+             f->p.client_id);
+    l.one = l.whole = (struct answer){200, body};
+    l.grants_seq = strtoll(seq, NULL, 10);
+    shared_stream_of(f, f->p.client_id, l.fail_stream);
+    liar_start(&l);
+    counselor_asks(f, &l);
+    leaked += refused_unchecked_said(f);
+    int asked = l.asked_sync, grants_asked = l.grants_gets;
+    liar_stop(&l);
+    counselor_asks(f, NULL);
+    snprintf(key, sizeof key, "stream_end:%s", l.fail_stream);
+    profile_meta(f->p.counselor_home, key, end, sizeof end);
+    leaked += end[0] != '\0' && strcmp(end, "0") != 0;
+    snprintf(key, sizeof key, "stream_unpulled:%s", l.fail_stream);
+    profile_meta(f->p.counselor_home, key, unpulled, sizeof unpulled);
+    leaked += unpulled[0] == '\0';
+
+    as(f->p.client_home);
+    snprintf(prefix, sizeof prefix, "%.8s", f->p.counselor_id);
+    tc_ok(tc_cli("revoke", prefix, "--yes", NULL), "client revokes");
+    tc_ok(tc_cli("sync", NULL), "client sync after the revoke");
+    as(f->p.counselor_home);
+    dbk_run_result r = tc_cli("review", "Sam R", NULL);
+    leaked += r.status != 1 || !contains(r.err, "Sam R ended your access to their records on") ||
+              !contains(r.err, "(signed by the client)");
+    dbk_run_result_free(&r);
+    snprintf(key, sizeof key, "stream_end:%s", l.fail_stream);
+    profile_meta(f->p.counselor_home, key, end, sizeof end);
+    leaked += end[0] == '\0' || strcmp(end, "0") == 0;
+    json_t *cl = cli_json("--json", "clients", NULL);
+    leaked += !has_flag(client_row(cl, "Sam R", NULL), "ACCESS REVOKED");
+    json_decref(cl);
+    dbk_report("malicious server: a pull refused as ended, the grants not answered, reviewed",
+               "the server refuses the client's stream as if the grant had ended and answers "
+               "GET /v1/grants with 503; the counselor reviews (JSON, text) and lists the "
+               "caseload; then the client revokes (signed) and the counselor reviews against "
+               "the honest server",
+               "pulls refused: %d; grants asked (503): %d; forms calling the data current or "
+               "the reading ended on the refusal alone, marks missing, or the signed end "
+               "not said (leaked): %d of 9",
+               asked, grants_asked, leaked);
+    assert_true(asked >= 3);
+    assert_true(grants_asked >= 3); /* the refusal could not be checked: the case tested */
+    assert_int_equal(leaked, 0);
+}
+
 int
 main(void)
 {
@@ -2768,6 +2870,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_signed_end_later_share_withheld, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_grants_do_not_block_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_unchecked_is_asked_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_unchecked_not_ended, setup, teardown),
     };
     if (dbk_init() != 0)
         return 1;

@@ -1535,9 +1535,35 @@ resident_mib(void)
     return rss * sysconf(_SC_PAGESIZE) / (1024 * 1024);
 }
 
+/* What the opener holds (dbk_eu_opener_held) once n small revisions (sealed with skey,
+ * as h) are handed to it: each is a copy and a job that keeps at least its record. */
+static size_t
+held_small(dbk_session *s, dbk_envelope_hdr h, const unsigned char skey[32], size_t *n, size_t *len)
+{
+    unsigned char *env;
+    assert_int_equal(dbk_envelope_seal(&h, skey, s->keys->sign_sk, (const unsigned char *)"{}", 2,
+                                       NULL, &env, len),
+                     0);
+    /* About as many as one of its blocks of copies holds (1 MiB): counting the copies'
+     * blocks alone, the jobs' bytes would not show. */
+    *n = ((size_t)1 << 20) / *len;
+    dbk_eu_opener *o = dbk_eu_opener_start(s);
+    assert_non_null(o);
+    for (size_t i = 0; i < *n; i++) {
+        dbk_local_record r = {.hdr = h, .env = env, .len = *len, .current = true};
+        dbk_eu_opener_add(o, &r);
+    }
+    size_t held = dbk_eu_opener_held(o);
+    dbk_eu_opener_free(o);
+    free(env);
+    return held;
+}
+
 /* (o) What a cold sync checks ahead is copied and kept until the summaries read it: a
  * server that answers each of a sync's 100 rounds with as much as the client takes
- * (64 MiB) must not make it hold them all. 1 GiB of revisions handed to the opener. */
+ * (64 MiB) must not make it hold them all. 1 GiB of revisions handed to the opener; the
+ * bytes it says it holds (its copies, jobs, their index and table) at most 256 MiB, and
+ * for small revisions, whose jobs outweigh their copies, the jobs counted too. */
 static void
 test_checked_ahead_memory_bounded(void **state)
 {
@@ -1564,14 +1590,28 @@ test_checked_ahead_memory_bounded(void **state)
         dbk_eu_opener_add(o, &r);
     }
     long grew = resident_mib() - before;
+    size_t held = dbk_eu_opener_held(o);
+    dbk_local_record one = {.hdr = h, .env = env, .len = len, .current = true};
+    json_t *doc = NULL;
+    dbk_eu_open_records_pre(&s, o, &one, 1, &doc); /* finished: its table made */
+    json_decref(doc);
+    size_t held_done = dbk_eu_opener_held(o);
     dbk_eu_opener_free(o);
+    size_t n_small, len_small, small = held_small(&s, h, skey, &n_small, &len_small);
+    size_t small_least = n_small * (len_small + sizeof(dbk_local_record));
     dbk_session_close(&s);
     free(env);
     free(plain);
     dbk_report("a cold sync's opener: what a server can make it hold",
-               "1 GiB of revisions (512 KiB each) handed to the opener", "resident grew %ld MiB",
-               grew);
+               "1 GiB of revisions (512 KiB each) handed to the opener; then small ones",
+               "resident grew %ld MiB; held (its count) %zu MiB, %zu MiB once finished; %zu "
+               "small revisions of %zu bytes: held %zu bytes (at least %zu: copies and "
+               "jobs' records)",
+               grew, held >> 20, held_done >> 20, n_small, len_small, small, small_least);
     assert_true(grew < 400);
+    assert_true(held <= (size_t)256 << 20);
+    assert_true(held_done <= (size_t)256 << 20);
+    assert_true(small >= small_least);
 }
 
 int
