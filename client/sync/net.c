@@ -141,10 +141,17 @@ preload_join(void)
     }
 }
 
+/* DBK_NET_PRELOAD_OFF=1 at compile time: no preload (the first request loads libcurl),
+ * to measure what the preload buys. */
+#ifndef DBK_NET_PRELOAD_OFF
+#define DBK_NET_PRELOAD_OFF 0
+#endif
+
 void
 dbk_net_preload(const dbk_session *s)
 {
-    if (s->server[0] == '\0' || preload_running || atomic_load(&curl_needed))
+    if (DBK_NET_PRELOAD_OFF || s->server[0] == '\0' || preload_running ||
+        atomic_load(&curl_needed))
         return; /* already loading, or loaded */
     if (!preload_join_registered) {
         if (atexit(preload_join) != 0)
