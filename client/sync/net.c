@@ -6,10 +6,9 @@
  * daybook does not link libcurl: its dependencies (a TLS library or two, Kerberos,
  * LDAP, SSH, HTTP/2 ...) are some 34 shared objects whose relocation was 90% of the
  * cost of starting any command. This file loads it with dlopen the first time a
- * command needs the server, so the commands a client uses offline never map it. A
- * command that knows early it will talk to the server starts the load on a thread of
- * its own (dbk_net_preload) and opens its keys and reads its profile meanwhile; its
- * first request waits for the load (and dbk_net_close does, if no request came).
+ * command needs the server, so the commands a client uses offline never map it. (A
+ * load started ahead on a thread of its own bought nothing measurable and cost CPU:
+ * docs/DESIGN.md, The client's network library.)
  *
  * One curl easy handle serves every request of the process (process_handle), reset
  * after each: its connection cache keeps the server's connection, so a command's
@@ -75,15 +74,6 @@ static struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ready;      /* every pointer in curl is set */
 static char curl_error[400]; /* else, after a try, why not */
-/* Set by the main thread once this command asked for libcurl itself (curl_get): a load
- * that failed on the preload thread alone (dbk_net_preload) is not the command's
- * failure, and dbk_net_missing says nothing of it. */
-static atomic_bool curl_needed;
-
-/* The thread that loads libcurl ahead of the first request (dbk_net_preload), joined
- * by the first request, else by dbk_net_close. Touched by the main thread only. */
-static pthread_t preload_thread;
-static bool preload_running;
 
 /* The one easy handle of the process (process_handle), and whether dbk_net_close ended
  * libcurl: then no request is made. Main thread only. */
@@ -161,7 +151,7 @@ test_net_stop_here(void)
  * stay good until exit and nothing is loaded twice. RTLD_LAZY: the functions of
  * libcurl and of its dependencies not built BIND_NOW are bound when first called, not
  * all at load (most of its 30 libraries are never called: LDAP, SSH, RTMP, Kerberos);
- * RTLD_NOW bound them all, 3.0M of a review's 51.5M instructions. The 13 functions
+ * RTLD_NOW bound them all, 3.0M of a review's 51.5M instructions. The 16 functions
  * above are still looked up here, each checked. */
 static void
 curl_load(void)
@@ -184,8 +174,8 @@ curl_load(void)
         dlclose(h);
         return;
     }
-    /* The first libcurl call of the process, made once (curl_once) by whichever thread
-     * loads it, the other waiting: libcurl's own global init is not thread-safe. */
+    /* The first libcurl call of the process, made once (curl_once): libcurl's own
+     * global init is not thread-safe. */
     CURLcode cc = strcmp(test_net_stop(), "stop-unwiped") == 0
                       ? curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, free, realloc, strdup,
                                              calloc)
@@ -198,50 +188,10 @@ curl_load(void)
     curl_ready = true;
 }
 
-/* The preload thread's whole work: the same once as curl_get, so libcurl is loaded
- * once whichever thread comes first, and the other waits for it. */
-static void *
-preload_main(void *arg)
-{
-    (void)arg;
-    pthread_once(&curl_once, curl_load);
-    return NULL;
-}
-
-/* Waits for the preload thread (if any) to end: before the first request, and in
- * dbk_net_close (a process must not end while a thread runs the constructors of the
- * libraries it is loading). */
-static void
-preload_join(void)
-{
-    if (preload_running) {
-        pthread_join(preload_thread, NULL);
-        preload_running = false;
-    }
-}
-
-/* DBK_NET_PRELOAD_OFF=1 at compile time: no preload (the first request loads libcurl),
- * to measure what the preload buys. */
-#ifndef DBK_NET_PRELOAD_OFF
-#define DBK_NET_PRELOAD_OFF 0
-#endif
-
-void
-dbk_net_preload(const dbk_session *s)
-{
-    if (DBK_NET_PRELOAD_OFF || s->server[0] == '\0' || preload_running ||
-        atomic_load(&curl_needed) || curl_closed)
-        return; /* already loading, or loaded */
-    /* Failing to start is no error: the first request loads libcurl itself. */
-    preload_running = pthread_create(&preload_thread, NULL, preload_main, NULL) == 0;
-}
-
 /* libcurl, loaded; false when it cannot be (curl_error says why). */
 static bool
 curl_get(void)
 {
-    atomic_store(&curl_needed, true);
-    preload_join();
     pthread_once(&curl_once, curl_load);
     return curl_ready && !curl_closed;
 }
@@ -249,7 +199,6 @@ curl_get(void)
 void
 dbk_net_close(void)
 {
-    preload_join();
     if (!curl_closed && curl_ready) {
         if (the_handle != NULL)
             curl.easy_cleanup(the_handle); /* its connection, its buffers: wiped */
@@ -274,8 +223,7 @@ dbk_net_missing(void)
         pthread_mutex_unlock(&curl_refused_lock);
         return msg;
     }
-    /* Not needed: nothing to say, and the preload thread may still be writing these. */
-    if (!atomic_load(&curl_needed) || curl_ready || curl_error[0] == '\0')
+    if (curl_ready || curl_error[0] == '\0') /* loaded, or never asked for */
         return NULL;
     snprintf(msg, sizeof msg,
              "cannot reach the server: libcurl, which daybook uses for it, cannot be loaded "

@@ -870,7 +870,7 @@ copies_in(int mem, unsigned long from, unsigned long to, const char *needle)
 
 /* Copies of needle in pid's heap ([heap] in /proc/PID/maps, the main thread's arena,
  * where every request is made) and, in *arenas, in its other anonymous writable
- * mappings (the preload thread's arena among them; thread stacks too). */
+ * mappings (other threads' arenas, their stacks). */
 static int
 heap_copies(pid_t pid, const char *needle, int *arenas)
 {
