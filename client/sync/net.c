@@ -176,11 +176,9 @@ curl_load(void)
     }
     /* The first libcurl call of the process, made once (curl_once): libcurl's own
      * global init is not thread-safe. */
-    CURLcode cc = strcmp(test_net_stop(), "stop-unwiped") == 0
-                      ? curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, free, realloc, strdup,
-                                             calloc)
-                      : curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free,
-                                             wiping_realloc, strdup, calloc);
+    bool plain = strcmp(test_net_stop(), "stop-unwiped") == 0;
+    CURLcode cc = curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, plain ? free : wiping_free,
+                                       plain ? realloc : wiping_realloc, strdup, calloc);
     if (cc != CURLE_OK) {
         snprintf(curl_error, sizeof curl_error, "curl_global_init failed (error %d)", (int)cc);
         return; /* never closed: libcurl's initialisers may have registered handlers */

@@ -861,8 +861,7 @@ copies_in(int mem, unsigned long from, unsigned long to, const char *needle)
     int count = 0;
     assert_non_null(buf);
     assert_int_equal(pread(mem, buf, len, (off_t)from), (ssize_t)len);
-    for (const char *at = buf; (at = memmem(at, len - (size_t)(at - buf), needle, n)) != NULL;
-         at++)
+    for (const char *at = buf; (at = memmem(at, len - (size_t)(at - buf), needle, n)) != NULL; at++)
         count++;
     free(buf);
     return count;
@@ -887,8 +886,9 @@ heap_copies(pid_t pid, const char *needle, int *arenas)
     while (fgets(line, sizeof line, maps) != NULL) {
         char perms[8] = "", name[256] = "";
         unsigned long off, inode;
-        if (sscanf(line, "%lx-%lx %7s %lx %*s %lu %255s", &from, &to, perms, &off, &inode,
-                   name) < 5 || perms[0] != 'r' || perms[1] != 'w')
+        int got =
+            sscanf(line, "%lx-%lx %7s %lx %*s %lu %255s", &from, &to, perms, &off, &inode, name);
+        if (got < 5 || perms[0] != 'r' || perms[1] != 'w')
             continue;
         if (strcmp(name, "[heap]") == 0)
             heap = copies_in(mem, from, to, needle);
@@ -921,8 +921,8 @@ token_sent(struct fx *f, char *out, size_t cap)
  * stopped (DAYBOOK_TEST_NET_STOP): the most left after any of its requests, and those
  * left once its network was closed; in its heap and in its other anonymous mappings. */
 struct left {
-    int heap, arenas;             /* after a request, the most */
-    int heap_end, arenas_end;     /* at dbk_net_close */
+    int heap, arenas;         /* after a request, the most */
+    int heap_end, arenas_end; /* at dbk_net_close */
     int stops;
 };
 
@@ -1004,8 +1004,8 @@ test_no_token_left_in_heap(void **state)
                "libcurl's blocks wiped as freed: at most %d copies in [heap] and %d in other "
                "anonymous mappings after a request (%d stops), %d and %d at the end; with "
                "libcurl's plain free: %d and %d after a request, %d and %d at the end",
-               wiped.heap, wiped.arenas, wiped.stops, wiped.heap_end, wiped.arenas_end,
-               plain.heap, plain.arenas, plain.heap_end, plain.arenas_end);
+               wiped.heap, wiped.arenas, wiped.stops, wiped.heap_end, wiped.arenas_end, plain.heap,
+               plain.arenas, plain.heap_end, plain.arenas_end);
     assert_true(plain.heap + plain.arenas > 0);
     assert_int_equal(wiped.heap + wiped.arenas, 0);
     assert_int_equal(wiped.heap_end + wiped.arenas_end, 0);
