@@ -118,6 +118,7 @@ main(int argc, char **argv)
     rc = cmd->run(&ctx, argc - i, argv + i);
     dbk_cmd_tell_after(); /* the exit code stays the command's own */
     rc = with_network_library(rc);
+    dbk_net_close(); /* libcurl's handle and memory wiped and freed */
     /* A full disk or closed pipe on stdout must not look like success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "daybook: cannot write to standard output\n");

@@ -38,7 +38,6 @@
 #include "output.h"
 #include "resolve.h"
 #include "sharing.h"
-#include "net.h"
 #include "sync.h"
 
 #include "dbk/error.h"
@@ -511,8 +510,6 @@ run(dbk_ctx *ctx, int argc, char **argv)
     }
     if ((rc = dbk_session_open(&s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if (!no_pull && argc < 2) /* libcurl loads while the keys open (net.h) */
-        dbk_net_preload(&s);
     if ((ret = dbk_require_counselor(&s, "daybook clients")) != DBK_EXIT_OK) {
         dbk_session_close(&s);
         return ret;

@@ -37,7 +37,6 @@
 #include "output.h"
 #include "resolve.h"
 #include "sharing.h"
-#include "net.h"
 #include "sync.h"
 #include "trust.h"
 
@@ -388,15 +387,13 @@ client_and_caseload(dbk_session *s, const struct review_args *a, const json_t *a
     return known ? DBK_EXIT_OK : dbk_resolve_client(s, aliases, *caseload, a->who, client);
 }
 
-/* The counselor's profile, opened; libcurl loads meanwhile unless offline. Exit code. */
+/* The counselor's profile, opened. Exit code. */
 static int
-open_profile(dbk_session *s, bool offline)
+open_profile(dbk_session *s)
 {
     int rc, ret;
     if ((rc = dbk_session_open(s, false)) != DBK_OK)
         return dbk_cmd_no_profile(rc);
-    if (!offline) /* libcurl loads while the keys open and the pull gets ready */
-        dbk_net_preload(s);
     if ((ret = dbk_require_counselor(s, "daybook review")) != DBK_EXIT_OK)
         dbk_session_close(s);
     return ret;
@@ -420,7 +417,7 @@ run(dbk_ctx *ctx, int argc, char **argv)
 
     if ((ret = parse_review(&a, argc, argv)) != DBK_EXIT_OK)
         return ret;
-    if ((ret = open_profile(&s, a.offline)) != DBK_EXIT_OK)
+    if ((ret = open_profile(&s)) != DBK_EXIT_OK)
         return ret;
     memset(&l, 0, sizeof l);
     memset(&own, 0, sizeof own);

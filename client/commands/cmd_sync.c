@@ -13,7 +13,6 @@
 #include "resolve.h"
 #include "spool.h"
 #include "spool_file.h"
-#include "net.h"
 #include "sync.h"
 #include "trust.h"
 #include "help_pin.h"
@@ -504,7 +503,6 @@ run_sync(dbk_ctx *ctx, int argc, char **argv)
         dbk_session_close(&s);
         return DBK_EXIT_FAIL;
     }
-    dbk_net_preload(&s); /* libcurl loads while the spool folds and the keys open */
     /* Cravings spooled since the last command that read entries go out with this push. */
     if ((rc = dbk_cmd_fold_spool(&s)) != DBK_OK) {
         dbk_session_close(&s);

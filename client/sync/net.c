@@ -6,15 +6,17 @@
  * daybook does not link libcurl: its dependencies (a TLS library or two, Kerberos,
  * LDAP, SSH, HTTP/2 ...) are some 34 shared objects whose relocation was 90% of the
  * cost of starting any command. This file loads it with dlopen the first time a
- * command needs the server, so the commands a client uses offline never map it. A
- * command that knows early it will talk to the server starts the load on a thread of
- * its own (dbk_net_preload) and opens its keys and reads its profile meanwhile; its
- * first request waits for the load (and exit does, if no request came).
+ * command needs the server, so the commands a client uses offline never map it. (A
+ * load started ahead on a thread of its own bought nothing measurable and cost CPU:
+ * docs/DESIGN.md, The client's network library.)
  *
  * One curl easy handle serves every request of the process (process_handle), reset
  * after each: its connection cache keeps the server's connection, so a command's
  * requests share one TCP connection and one TLS handshake. Every option is set again
- * for each request and cleared after it, the token header included.
+ * for each request and cleared after it, the token header included. libcurl allocates
+ * through this file's wiping free and realloc (curl_global_init_mem), so what it held
+ * (the token's header line, requests, answers) is wiped as it frees it; dbk_net_close,
+ * called by main once the command returned, frees the handle and ends libcurl.
  */
 #include "net.h"
 #include "transport.h"
@@ -29,8 +31,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <strings.h>
@@ -59,7 +63,8 @@
 #define CURL_FUNCTIONS(X)                                                                          \
     X(easy_init) X(easy_setopt) X(easy_perform) X(easy_getinfo) X(easy_reset)                      \
     X(slist_append) X(slist_free_all)                                                              \
-    X(url) X(url_set) X(url_get) X(url_cleanup) X(free) X(version_info)
+    X(url) X(url_set) X(url_get) X(url_cleanup) X(free) X(version_info)                           \
+    X(global_init_mem) X(global_cleanup) X(easy_cleanup)
 /* clang-format on */
 #define CURL_POINTER(name) __typeof__(curl_##name) *name;
 static struct {
@@ -69,16 +74,11 @@ static struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ready;      /* every pointer in curl is set */
 static char curl_error[400]; /* else, after a try, why not */
-/* Set by the main thread once this command asked for libcurl itself (curl_get): a load
- * that failed on the preload thread alone (dbk_net_preload) is not the command's
- * failure, and dbk_net_missing says nothing of it. */
-static atomic_bool curl_needed;
 
-/* The thread that loads libcurl ahead of the first request (dbk_net_preload), joined
- * by the first request, else at exit. Touched by the main thread only. */
-static pthread_t preload_thread;
-static bool preload_running;
-static bool preload_join_registered;
+/* The one easy handle of the process (process_handle), and whether dbk_net_close ended
+ * libcurl: then no request is made. Main thread only. */
+static CURL *the_handle;
+static bool curl_closed;
 
 /* The libcurl CURLOPT_PROTOCOLS_STR came with: an older one ignores the option it does
  * not know (CURLE_UNKNOWN_OPTION), and a request would go out by any protocol it has. */
@@ -90,11 +90,68 @@ static atomic_bool curl_refused;
 static pthread_mutex_t curl_refused_lock = PTHREAD_MUTEX_INITIALIZER;
 static char curl_refused_why[400];
 
+/* ---- libcurl's memory, wiped when it frees it ---- */
+
+/*
+ * libcurl keeps what a request sends and receives in its own heap blocks: the header
+ * list (the bearer token's line), the request it builds from it, its receive buffer, a
+ * connection's buffers. It frees them as any library does, leaving the bytes in freed
+ * heap until reused. curl_global_init_mem gives it these instead of malloc's family:
+ * every block it frees, or moves by a realloc, is wiped first (malloc_usable_size: the
+ * whole block glibc handed out). malloc, calloc and strdup are the C library's own, so
+ * every block the two below see is glibc's. The TLS library's buffers are not libcurl's
+ * and are not covered.
+ */
+static void
+wiping_free(void *p)
+{
+    if (p != NULL) {
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+/* realloc as malloc, copy, wipe, free: glibc's realloc may move a block and leave the
+ * old one unwiped. On failure p is untouched, as realloc leaves it. */
+static void *
+wiping_realloc(void *p, size_t n)
+{
+    size_t old;
+    void *np;
+    if (p == NULL)
+        return malloc(n);
+    old = malloc_usable_size(p);
+    if ((np = malloc(n > 0 ? n : 1)) == NULL)
+        return NULL;
+    memcpy(np, p, old < n ? old : n);
+    wiping_free(p);
+    return np;
+}
+
+/* DAYBOOK_TEST_NET_STOP, for test_fault_network's test_no_token_left_in_heap alone:
+ * "stop" stops the process (SIGSTOP) after each request, once it freed what it used,
+ * and once more when dbk_net_close has ended libcurl, so that the test can read its
+ * heap; "stop-unwiped" does the same with libcurl on the C library's plain free and
+ * realloc (what the wiping guards against). */
+static const char *
+test_net_stop(void)
+{
+    const char *v = getenv("DAYBOOK_TEST_NET_STOP");
+    return v != NULL ? v : "";
+}
+
+static void
+test_net_stop_here(void)
+{
+    if (strncmp(test_net_stop(), "stop", 4) == 0)
+        raise(SIGSTOP);
+}
+
 /* Loads libcurl once for the process; the handle is never closed, so the pointers
  * stay good until exit and nothing is loaded twice. RTLD_LAZY: the functions of
  * libcurl and of its dependencies not built BIND_NOW are bound when first called, not
  * all at load (most of its 30 libraries are never called: LDAP, SSH, RTMP, Kerberos);
- * RTLD_NOW bound them all, 3.0M of a review's 51.5M instructions. The 13 functions
+ * RTLD_NOW bound them all, 3.0M of a review's 51.5M instructions. The 16 functions
  * above are still looked up here, each checked. */
 static void
 curl_load(void)
@@ -117,52 +174,37 @@ curl_load(void)
         dlclose(h);
         return;
     }
+    /* The first libcurl call of the process, made once (curl_once): libcurl's own
+     * global init is not thread-safe. */
+    bool plain = strcmp(test_net_stop(), "stop-unwiped") == 0;
+    CURLcode cc = curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, plain ? free : wiping_free,
+                                       plain ? realloc : wiping_realloc, strdup, calloc);
+    if (cc != CURLE_OK) {
+        snprintf(curl_error, sizeof curl_error, "curl_global_init failed (error %d)", (int)cc);
+        return; /* never closed: libcurl's initialisers may have registered handlers */
+    }
     curl_ready = true;
-}
-
-/* The preload thread's whole work: the same once as curl_get, so libcurl is loaded
- * once whichever thread comes first, and the other waits for it. */
-static void *
-preload_main(void *arg)
-{
-    (void)arg;
-    pthread_once(&curl_once, curl_load);
-    return NULL;
-}
-
-/* Waits for the preload thread (if any) to end. At exit too: a process must not end
- * while a thread runs the constructors of libraries it is loading. */
-static void
-preload_join(void)
-{
-    if (preload_running) {
-        pthread_join(preload_thread, NULL);
-        preload_running = false;
-    }
-}
-
-void
-dbk_net_preload(const dbk_session *s)
-{
-    if (s->server[0] == '\0' || preload_running || atomic_load(&curl_needed))
-        return; /* already loading, or loaded */
-    if (!preload_join_registered) {
-        if (atexit(preload_join) != 0)
-            return; /* no join at exit: the first request loads it, as before */
-        preload_join_registered = true;
-    }
-    /* Failing to start is no error: the first request loads libcurl itself. */
-    preload_running = pthread_create(&preload_thread, NULL, preload_main, NULL) == 0;
 }
 
 /* libcurl, loaded; false when it cannot be (curl_error says why). */
 static bool
 curl_get(void)
 {
-    atomic_store(&curl_needed, true);
-    preload_join();
     pthread_once(&curl_once, curl_load);
-    return curl_ready;
+    return curl_ready && !curl_closed;
+}
+
+void
+dbk_net_close(void)
+{
+    if (!curl_closed && curl_ready) {
+        if (the_handle != NULL)
+            curl.easy_cleanup(the_handle); /* its connection, its buffers: wiped */
+        the_handle = NULL;
+        curl.global_cleanup();
+    }
+    curl_closed = true;
+    test_net_stop_here();
 }
 
 const char *
@@ -179,8 +221,7 @@ dbk_net_missing(void)
         pthread_mutex_unlock(&curl_refused_lock);
         return msg;
     }
-    /* Not needed: nothing to say, and the preload thread may still be writing these. */
-    if (!atomic_load(&curl_needed) || curl_ready || curl_error[0] == '\0')
+    if (curl_ready || curl_error[0] == '\0') /* loaded, or never asked for */
         return NULL;
     snprintf(msg, sizeof msg,
              "cannot reach the server: libcurl, which daybook uses for it, cannot be loaded "
@@ -269,7 +310,7 @@ on_data(char *ptr, size_t size, size_t n, void *arg)
     char *np;
     if (b->len + add > 64u * 1024 * 1024)
         return 0; /* a cap on what a server can make us hold */
-    np = realloc(b->p, b->len + add + 1);
+    np = wiping_realloc(b->p, b->len + add + 1); /* the answer's bytes: no copy left */
     if (np == NULL)
         return 0;
     memcpy(np + b->len, ptr, add);
@@ -436,17 +477,16 @@ read_answer(const char *text, size_t len)
  * handshake, where a handle per request made one of each per request. Every request
  * sets all its options again (dbk_net_call) and resets them all after it, so nothing
  * of one request, the bearer token least of all, reaches the next. Main thread only,
- * as every request is; never freed (its connection closes at exit).
+ * as every request is; freed by dbk_net_close.
  */
 static CURL *
 process_handle(void)
 {
-    static CURL *c;
-    if (c == NULL)
-        c = curl.easy_init();
+    if (the_handle == NULL)
+        the_handle = curl.easy_init();
     else
-        curl.easy_reset(c); /* already reset after the last request; cheap */
-    return c;
+        curl.easy_reset(the_handle); /* already reset after the last request; cheap */
+    return the_handle;
 }
 
 /* Whether a request may ride a reused connection, and so be sent twice (above). */
@@ -519,7 +559,8 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     }
     /* Back to libcurl's defaults, its connection kept: no option of this request (the
      * token header, the body, buffers on this stack) reaches the next, which sets its
-     * own. libcurl's own send buffers, pooled with the handle, are not wiped. */
+     * own. libcurl's own buffers, pooled with the handle, are wiped when it frees them
+     * (wiping_free), at the latest in dbk_net_close. */
     curl.easy_reset(c);
     curl.slist_free_all(h);
     if (text != NULL) {
@@ -530,6 +571,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
         sodium_memzero(b.p, b.len);
         free(b.p);
     }
+    test_net_stop_here();
     return rc;
 }
 

@@ -16,14 +16,12 @@
 const char *dbk_net_missing(void);
 
 /*
- * Starts loading libcurl on a thread of its own when s has a server, so that the load
- * (some 30 libraries to map and relocate) runs while the command opens its keys and
- * reads its profile, not after. A command that will talk to the server calls it as soon
- * as it knows so (not when --offline). The first request waits for the load, as does
- * exit; a load that fails is told by dbk_net_missing only if the command then needed
- * the server. Main thread only; calling it twice is harmless.
+ * The end of the process's network: frees the easy handle (its connection closed, its
+ * buffers wiped) and ends libcurl (curl_global_cleanup). main calls it once the command
+ * has returned; no request is made after it. Harmless when libcurl was never loaded,
+ * and when called twice.
  */
-void dbk_net_preload(const dbk_session *s);
+void dbk_net_close(void);
 
 /* Refuses plain http:// except to loopback (DAYBOOK_ALLOW_HTTP=1 overrides); without
  * libcurl, every URL (DBK_E_UNAVAILABLE). */

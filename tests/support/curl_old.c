@@ -134,3 +134,16 @@ curl_version_info(CURLversion v)
 {
     return REAL(curl_version_info)(v);
 }
+
+CURLcode
+curl_global_init_mem(long flags, curl_malloc_callback m, curl_free_callback f,
+                     curl_realloc_callback r, curl_strdup_callback s, curl_calloc_callback c)
+{
+    return REAL(curl_global_init_mem)(flags, m, f, r, s, c);
+}
+
+void
+curl_global_cleanup(void)
+{
+    REAL(curl_global_cleanup)();
+}
