@@ -58,7 +58,7 @@ setup(void **state)
     fclose(p);
     setenv("DAYBOOK_HOME", f->profile, 1);
     setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1); /* tests leave nothing in the keyring */
+    setenv("DAYBOOK_UNLOCK_SECONDS", DBK_TEST_UNLOCK_SECONDS, 1);
     unsetenv("NO_COLOR");
     tc_new_counselor(&f->srv, &f->co, "Counselor E");
     *state = f;

@@ -189,7 +189,7 @@ setup_rest(struct fx *f)
     snprintf(pass, sizeof pass, "%s/passphrase", f->home);
     write_file(pass, "a long test passphrase\n", 0600);
     setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", DBK_TEST_UNLOCK_SECONDS, 1);
     unsetenv("EDITOR");
     unsetenv("VISUAL");
     snprintf(f->cohome, sizeof f->cohome, "%s/counselor", f->home);
@@ -453,11 +453,12 @@ test_consent_expiry_stops_sharing(void **state)
 
     assert_int_equal(dbk_id_from_text(&co, f->counselor_id, strlen(f->counselor_id)), 0);
     sodium_bin2hex(hex, sizeof hex, co.b, DBK_ID_BYTES);
+    time_t ended = time(NULL) - 3600; /* an hour ago: yesterday in the day's first hour */
     snprintf(sql, sizeof sql, "UPDATE grants SET expires_at = %lld WHERE grantee = x'%s';",
-             (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+             (long long)ended * 1000, hex);
     snprintf(pg_sql, sizeof pg_sql,
              "UPDATE grants SET expires_at = %lld WHERE grantee = '\\x%s'::bytea;",
-             (long long)time(NULL) * 1000 - 3600 * 1000, hex);
+             (long long)ended * 1000, hex);
     server_sql(f, sql, pg_sql);
 
     as(f->clhome);
@@ -465,7 +466,9 @@ test_consent_expiry_stops_sharing(void **state)
     tc_ok(tc_cli("sync", NULL), "client sync after the end");
 
     as(f->cohome);
-    today_text(day);
+    struct tm tm;
+    localtime_r(&ended, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm); /* the day it ended, not today */
     snprintf(want, sizeof want, "Sam K.'s consent ended on %s; sharing stopped", day);
     r = tc_cli("sync", NULL);
     assert_int_equal(r.status, 0);
@@ -616,8 +619,9 @@ test_pick_lists_and_errors(void **state)
     must_contain(r.err, "craving, journal, checklist_day, note, consent");
     dbk_run_result_free(&r);
 
-    /* No passphrase at all is not a wrong one. */
+    /* No passphrase at all is not a wrong one (the keys not cached: asked for). */
     {
+        tc_ok(tc_cli("lock", NULL), "lock");
         const char *pf = getenv("DAYBOOK_PASSPHRASE_FILE");
         char *keep = strdup(pf);
         unsetenv("DAYBOOK_PASSPHRASE_FILE");

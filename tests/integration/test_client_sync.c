@@ -56,7 +56,7 @@ setup(void **state)
     fclose(p);
     setenv("DAYBOOK_HOME", f->home, 1);
     setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1); /* tests leave nothing in the keyring */
+    setenv("DAYBOOK_UNLOCK_SECONDS", DBK_TEST_UNLOCK_SECONDS, 1);
     tc_new_counselor(&f->srv, &f->co, "Counselor K");
     *state = f;
     return 0;
@@ -470,6 +470,7 @@ test_clear_errors(void **state)
     const char *good = getenv("DAYBOOK_PASSPHRASE_FILE");
     char keep[4096];
     snprintf(keep, sizeof keep, "%s", good);
+    tc_ok(tc_cli("lock", NULL), "lock"); /* the keys not cached: the passphrase is asked */
     setenv("DAYBOOK_PASSPHRASE_FILE", bad, 1);
     r = tc_cli("log", NULL);
     assert_int_equal(r.status, 1);
@@ -796,6 +797,7 @@ test_passwd(void **state)
         fail_msg("passwd: %s", r.err);
     dbk_run_result_free(&r);
     unsetenv("DAYBOOK_NEW_PASSPHRASE_FILE");
+    tc_ok(tc_cli("lock", NULL), "lock"); /* the keys not cached: the passphrase is asked */
     r = tc_cli("log", NULL);
     assert_int_equal(r.status, 1); /* the old passphrase no longer opens the keys */
     dbk_run_result_free(&r);

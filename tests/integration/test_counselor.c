@@ -413,7 +413,7 @@ setup(void **state)
     fputs("a long test passphrase\n", p);
     fclose(p);
     setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", DBK_TEST_UNLOCK_SECONDS, 1);
     snprintf(f->cohome, sizeof f->cohome, "%s/counselor", f->home);
     snprintf(f->clhome, sizeof f->clhome, "%s/client", f->home);
 

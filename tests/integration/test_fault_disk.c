@@ -368,7 +368,7 @@ test_server_disk_full(void **state)
         fclose(p);
         setenv("DAYBOOK_HOME", home, 1);
         setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-        setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+        setenv("DAYBOOK_UNLOCK_SECONDS", DBK_TEST_UNLOCK_SECONDS, 1);
         dbk_run_result cr = tc_cli("init", NULL);
         assert_int_equal(cr.status, 0);
         dbk_run_result_free(&cr);

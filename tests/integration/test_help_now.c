@@ -217,6 +217,7 @@ test_safety_plan_comes_first(void **state)
     dbk_run_result_free(&r);
 
     /* Without --plan and with the keys not cached, the numbers do not wait. */
+    tc_ok(tc_cli("lock", NULL), "lock");
     r = help_now(f->p.client_home, NULL);
     must_contain(r.out, "help-now --plan");
     must_contain(r.out, "555-0100");

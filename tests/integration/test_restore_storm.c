@@ -38,8 +38,8 @@
 
 enum {
     CLIENTS = 3,     /* processes pushing at once */
-    ROUNDS = 4,      /* entries each client writes and syncs, one at a time */
-    MAX_BACKUPS = 64 /* taken while the clients run, one every 0.25 s or so */
+    ROUNDS = 8,      /* entries each client writes and syncs, one at a time */
+    MAX_BACKUPS = 64 /* taken while the clients run, one every 0.1 s or so */
 };
 
 struct fx {
@@ -312,7 +312,7 @@ test_restore_from_a_backup_taken_mid_storm(void **state)
             assert_int_equal(backup(f, path[nb]), 0);
             nb++;
         }
-        usleep(250 * 1000);
+        usleep(100 * 1000);
         for (int i = 0; i < CLIENTS; i++) {
             int ws;
             if (kids[i] > 0 && waitpid(kids[i], &ws, WNOHANG) == kids[i]) {
@@ -395,7 +395,7 @@ test_restore_from_a_backup_taken_mid_storm(void **state)
         char how[256];
         snprintf(how, sizeof how,
                  "%d clients (daybook CLI) writing and syncing %d entries each, daybookd "
-                 "backup every 0.25 s meanwhile; restore of one from mid-storm, login, sync",
+                 "backup every 0.1 s meanwhile; restore of one from mid-storm, login, sync",
                  CLIENTS, ROUNDS);
         dbk_report("restore from a backup taken mid-storm", how,
                    "%d backups, those checked whole; the restored one kept %d of %d entries, "

@@ -295,6 +295,7 @@ test_wrong_passphrase_keeps_the_craving(void **state)
 
     as(f->p.client_home);
     tc_ok(tc_cli("journal", "-m", "an ordinary day", NULL), "journal"); /* unlocked once */
+    tc_ok(tc_cli("lock", NULL), "lock"); /* the keys not cached: the passphrase is asked */
     snprintf(good, sizeof good, "%s", getenv("DAYBOOK_PASSPHRASE_FILE"));
     snprintf(bad, sizeof bad, "%s/wrong-passphrase", f->p.home);
     write_pass(bad, "not the passphrase at all");

@@ -20,6 +20,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/*
+ * DAYBOOK_UNLOCK_SECONDS for the CLI a test runs: the kernel keyring's key cache on,
+ * as every user has it (900 s unless set), so a test's commands pay Argon2id once a
+ * profile, not once a command (it was two thirds of the suite's CPU). Kept two
+ * minutes: what a test leaves in this uid's keyring goes by itself soon after. The
+ * tests of the passphrase path itself (the cache off, --no-key-cache, a lock) set
+ * it as they need.
+ */
+#define DBK_TEST_UNLOCK_SECONDS "120"
+
 /* Returns a malloc'd path of a new empty directory, mode 0700. Aborts on failure. */
 char *dbk_tmpdir(const char *tag);
 /* rm -rf path (only under the temp directory). */

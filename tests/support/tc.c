@@ -445,7 +445,7 @@ tc_passphrase_file(const char *dir, const char *passphrase)
     fprintf(f, "%s\n", passphrase);
     assert_int_equal(fclose(f), 0);
     setenv("DAYBOOK_PASSPHRASE_FILE", pass, 1);
-    setenv("DAYBOOK_UNLOCK_SECONDS", "0", 1);
+    setenv("DAYBOOK_UNLOCK_SECONDS", DBK_TEST_UNLOCK_SECONDS, 1);
 }
 
 void

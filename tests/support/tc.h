@@ -117,7 +117,8 @@ char *tc_slurp(const char *path);
  * A counselor and one client set up with the real CLIs against s: the admin's
  * `daybookd counselor add`, the counselor's init, enroll and invite, the client's
  * init and enroll. Each has a profile under p->home (a new temp dir); the
- * passphrase file and DAYBOOK_UNLOCK_SECONDS=0 are set in the environment, and
+ * passphrase file and DAYBOOK_UNLOCK_SECONDS (DBK_TEST_UNLOCK_SECONDS) are set in the
+ * environment, and
  * DAYBOOK_HOME is left at the client's.
  */
 typedef struct tc_cli_pair_t {
@@ -133,8 +134,8 @@ void tc_cli_another_client(const tc_cli_pair_t *p, const char *sub, char *home, 
                            char id[DBK_ID_TEXT_LEN + 1]);
 
 /* The CLI's unlock for tests: writes passphrase to DIR/passphrase, points
- * DAYBOOK_PASSPHRASE_FILE at it and sets DAYBOOK_UNLOCK_SECONDS=0, so every command
- * reads it and tests leave nothing in the keyring. */
+ * DAYBOOK_PASSPHRASE_FILE at it and sets DAYBOOK_UNLOCK_SECONDS to
+ * DBK_TEST_UNLOCK_SECONDS (dbk_test.h: the key cache on, kept two minutes). */
 void tc_passphrase_file(const char *dir, const char *passphrase);
 
 /* Fails the running test unless r exited 0 (what, the exit and stderr said); frees r. */
