@@ -22,7 +22,7 @@ test_pkgs=(
     curl              # HTTP from the deploy test scripts
     caddy             # the TLS reverse proxy of the deploy.caddy_tls test
     clang libclang-rt-14-dev  # libFuzzer for tests/fuzz/run.sh
-    faketime          # libfaketime: each device's own wall clock in integration.clock_skew
+    faketime          # libfaketime: devices' wall clocks (clock_skew), the server's (server_api)
     postgresql-15     # initdb, pg_ctl, pg_dump: the throwaway clusters of integration.pg*
     strace            # what `daybook craving` syncs before "Saved" (integration.client_entries)
 )

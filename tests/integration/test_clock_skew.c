@@ -28,7 +28,6 @@
 
 #include "dbk/init.h"
 
-#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,22 +48,6 @@ struct fx {
     char client_id[64];
     char faketime[4096]; /* libfaketime's path, "" if not installed */
 };
-
-/* Where Debian's libfaketime is (multiarch path), or "" when it is not installed. */
-static void
-find_faketime(char *out, size_t cap)
-{
-    static const char *const pats[] = {"/usr/lib/*/faketime/libfaketime.so.1",
-                                       "/usr/lib/faketime/libfaketime.so.1",
-                                       "/usr/lib64/faketime/libfaketime.so.1"};
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof pats / sizeof pats[0] && out[0] == '\0'; i++) {
-        glob_t g;
-        if (glob(pats[i], 0, NULL, &g) == 0 && g.gl_pathc > 0)
-            snprintf(out, cap, "%s", g.gl_pathv[0]);
-        globfree(&g);
-    }
-}
 
 /*
  * Runs `daybook ARGS...` as the device whose profile is home, with its wall clock
@@ -93,8 +76,7 @@ cli(struct fx *f, const char *home, const char *skew, const char *a1, ...)
         setenv("LD_PRELOAD", f->faketime, 1);
         setenv("FAKETIME", skew, 1);
         setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
-        snprintf(asan_new, sizeof asan_new, "%s%sverify_asan_link_order=0",
-                 asan_saved ? asan_saved : "", asan_saved && *asan_saved ? ":" : "");
+        dbk_asan_options_preloaded(asan_new, sizeof asan_new);
         setenv("ASAN_OPTIONS", asan_new, 1);
     }
     assert_int_equal(dbk_run(argv, NULL, 60, &r), 0);
@@ -153,7 +135,7 @@ setup(void **state)
     FILE *p;
 
     assert_non_null(f);
-    find_faketime(f->faketime, sizeof f->faketime);
+    dbk_faketime_lib(f->faketime, sizeof f->faketime);
     assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
     f->home = dbk_tmpdir("skew");
     snprintf(pass, sizeof pass, "%s/passphrase", f->home);

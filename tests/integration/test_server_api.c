@@ -2183,12 +2183,14 @@ test_metrics_count_failed_commit(void **state)
     tc_account_free(&cl);
 }
 
+/* A rate limit no test of these reaches. */
+static const char *const unlimited[] = {"--rate-per-s", "100000", "--rate-burst", "100000", NULL};
+
 static int
 start_unlimited(void **state)
 {
-    static const char *const args[] = {"--rate-per-s", "100000", "--rate-burst", "100000", NULL};
     dbk_server *s = calloc(1, sizeof *s);
-    assert_int_equal(dbk_server_start(s, args), 0);
+    assert_int_equal(dbk_server_start(s, unlimited), 0);
     *state = s;
     return 0;
 }
@@ -2903,15 +2905,110 @@ push_as(dbk_server *s, tc_account *author, const dbk_id *stream, const unsigned 
     return st;
 }
 
-/* Waits, if need be, for a minute with at least 15 s left: the storage thread's token
- * cache (server/authcache.h) answers only within the minute of the store's check, so
- * a step that crossed into the next one would pass without the cache being tried. */
+/*
+ * The server's wall clock, for the tests of what changes with its minute: daybookd
+ * runs under libfaketime with its offset from the real clock in a file, read at every
+ * call (FAKETIME_NO_CACHE), so the test moves the server's clock on by rewriting the
+ * file rather than waiting for the real one. Monotonic time stays real (timeouts,
+ * libuv's timers). Without libfaketime the server runs on the real clock.
+ */
+static struct {
+    char lib[4096];   /* libfaketime, "" when not installed */
+    char *dir;        /* the offset's file is dir/offset */
+    long long offset; /* seconds ahead of the real clock */
+    char preload[4200], file[4200], asan[1100];
+    const char *env[6];
+} server_clock;
+
+/* Writes the server's offset: whole seconds ("+65"), renamed into place so that the
+ * server reads the old offset or the new one, never a file half written. */
+static void
+clock_set(long long offset)
+{
+    char path[4200], tmp[4200];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/offset", server_clock.dir);
+    snprintf(tmp, sizeof tmp, "%s/offset.new", server_clock.dir);
+    f = fopen(tmp, "w");
+    assert_non_null(f);
+    fprintf(f, "+%lld\n", offset);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, path), 0);
+    server_clock.offset = offset;
+}
+
+/* The server's wall clock now (Unix ms): the real one plus its offset. */
+static long long
+server_now_ms(void)
+{
+    return (long long)dbk_hlc_wall_ms() + server_clock.offset * 1000;
+}
+
+/* Moves the server's clock on by at least min_s seconds, and on to second 1 of the next
+ * minute when it would land after second last_s of one. Without libfaketime, waits. */
+static void
+server_clock_forward(long long min_s, int last_s)
+{
+    long long step = min_s;
+    int sec = (int)((server_now_ms() / 1000 + step) % 60);
+    if (sec > last_s)
+        step += 61 - sec;
+    if (server_clock.lib[0] == '\0')
+        sleep((unsigned)step);
+    else if (step > 0)
+        clock_set(server_clock.offset + step);
+}
+
+/* start_unlimited's server on a clock of its own (above), from the real time. */
+static int
+start_clocked(void **state)
+{
+    dbk_server *s = calloc(1, sizeof *s);
+    char asan[1024];
+    size_t n = 0;
+
+    memset(server_clock.env, 0, sizeof server_clock.env);
+    server_clock.offset = 0;
+    if (dbk_faketime_lib(server_clock.lib, sizeof server_clock.lib)) {
+        server_clock.dir = dbk_tmpdir("clock");
+        clock_set(0);
+        dbk_asan_options_preloaded(asan, sizeof asan);
+        snprintf(server_clock.asan, sizeof server_clock.asan, "ASAN_OPTIONS=%s", asan);
+        snprintf(server_clock.preload, sizeof server_clock.preload, "LD_PRELOAD=%s",
+                 server_clock.lib);
+        snprintf(server_clock.file, sizeof server_clock.file, "FAKETIME_TIMESTAMP_FILE=%s/offset",
+                 server_clock.dir);
+        server_clock.env[n++] = server_clock.preload;
+        server_clock.env[n++] = server_clock.file;
+        server_clock.env[n++] = "FAKETIME_NO_CACHE=1";
+        server_clock.env[n++] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
+        server_clock.env[n++] = server_clock.asan;
+    }
+    assert_int_equal(dbk_server_start_env(s, unlimited, n > 0 ? server_clock.env : NULL), 0);
+    *state = s;
+    return 0;
+}
+
+static int
+stop_clocked(void **state)
+{
+    int r = stop(state);
+    if (server_clock.dir != NULL)
+        dbk_rmtree(server_clock.dir);
+    free(server_clock.dir);
+    server_clock.dir = NULL;
+    server_clock.offset = 0;
+    return r;
+}
+
+/* Moves the server's clock, if need be, into a minute with at least 15 s left: the
+ * storage thread's token cache (server/authcache.h) answers only within the minute of
+ * the store's check, so a step that crossed into the next one would pass without the
+ * cache being tried. */
 static void
 fresh_minute(void)
 {
-    time_t now = time(NULL);
-    if (now % 60 > 45)
-        sleep((unsigned)(61 - now % 60));
+    server_clock_forward(0, 45);
 }
 
 /* A client invite of co's: its code into code and its id, as text, into id. */
@@ -3275,16 +3372,13 @@ test_push_cache_honours_revocation(void **state)
     tc_account_free(&cl);
 }
 
-/* Waits more than a minute, into a minute with at least 10 s left: a later minute
- * than now's, and longer than the loop counts a token as seen lately (api.c). */
+/* Moves the server's clock on by more than a minute, into a minute with at least 30 s
+ * left: a later minute than now's, and longer than the loop counts a token as seen
+ * lately (api.c). */
 static void
 past_a_minute(void)
 {
-    time_t now;
-    sleep(61);
-    now = time(NULL);
-    if (now % 60 > 50)
-        sleep((unsigned)(61 - now % 60));
+    server_clock_forward(61, 30);
 }
 
 /*
@@ -3307,6 +3401,9 @@ test_nothing_new_across_minutes(void **state)
     bool rot;
     long st;
 
+    if (server_clock.lib[0] == '\0')
+        skip(); /* libfaketime is not installed: scripts/deps.sh --test */
+
     tc_new_counselor(s, &co, "Counselor M");
     tc_new_client(s, &cl, &co);
     tc_new_counselor(s, &co2, "Counselor D");
@@ -3315,7 +3412,7 @@ test_nothing_new_across_minutes(void **state)
     sync_own(s, &co2, &co2.priv, 0, &co2_seq, &epoch, &rot, &gx);
 
     past_a_minute();
-    t0 = (long long)dbk_hlc_wall_ms();
+    t0 = server_now_ms();
     json_decref(tc_req(s, &by, "GET", "/v1/account", NULL, &st));
     assert_int_equal(st, 200);
     jobs0 = storage_jobs(s);
@@ -3325,7 +3422,7 @@ test_nothing_new_across_minutes(void **state)
     if (!dbk_test_pg())
         assert_int_equal(jobs1 - jobs0, 0); /* both from memory */
     seen = tc_caseload_last_sync(s, &co, &cl.id);
-    t1 = (long long)dbk_hlc_wall_ms();
+    t1 = server_now_ms();
     if (!in_minutes(seen, t0, t1))
         fail_msg("caseload: last_sync_at %lld, not the minute of the sync (%lld..%lld)", seen, t0,
                  t1);
@@ -3372,6 +3469,9 @@ test_fast_use_last_seen_after_stop(void **state)
     bool rot;
     long st;
 
+    if (server_clock.lib[0] == '\0')
+        skip(); /* libfaketime is not installed: scripts/deps.sh --test */
+
     tc_new_counselor(s, &co, "Counselor S");
     tc_new_client(s, &cl, &co);
     tc_new_client(s, &by, &co); /* its request only makes the storage thread run */
@@ -3380,11 +3480,11 @@ test_fast_use_last_seen_after_stop(void **state)
     past_a_minute();
     json_decref(tc_req(s, &by, "GET", "/v1/account", NULL, &st));
     assert_int_equal(st, 200);
-    t0 = (long long)dbk_hlc_wall_ms();
+    t0 = server_now_ms();
     jobs0 = storage_jobs(s);
     sync_own(s, &cl, &cl.shared, seq, &seq, &epoch, &rot, &gx);
     jobs1 = storage_jobs(s);
-    t1 = (long long)dbk_hlc_wall_ms();
+    t1 = server_now_ms();
     if (!dbk_test_pg())
         assert_int_equal(jobs1 - jobs0, 0); /* from memory */
     seen_after_stop(s, &cl.device, t0, t1);
@@ -3431,9 +3531,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_records_after_seq_order_upgrade, start_unlimited,
                                         stop),
         cmocka_unit_test_setup_teardown(test_seq_given_twice_drops_nothing, start_unlimited, stop),
-        cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_unlimited, stop),
-        cmocka_unit_test_setup_teardown(test_nothing_new_across_minutes, start_unlimited, stop),
-        cmocka_unit_test_setup_teardown(test_fast_use_last_seen_after_stop, start_unlimited, stop),
+        cmocka_unit_test_setup_teardown(test_push_cache_honours_revocation, start_clocked,
+                                        stop_clocked),
+        cmocka_unit_test_setup_teardown(test_nothing_new_across_minutes, start_clocked,
+                                        stop_clocked),
+        cmocka_unit_test_setup_teardown(test_fast_use_last_seen_after_stop, start_clocked,
+                                        stop_clocked),
         cmocka_unit_test_setup_teardown(test_quota_and_rate_limits, start_limited, stop),
         cmocka_unit_test_setup_teardown(test_metrics_count_failed_commit, start, stop),
         cmocka_unit_test_setup_teardown(test_heap_given_back_at_rest, start, stop),

@@ -44,6 +44,8 @@ typedef struct dbk_server {
     char *data_dir;
     char base_url[64];
     char *store_url; /* PostgreSQL runs (dbk_test_pg): this server's own database */
+    const char *const *env; /* NAME=value entries over the test's environment (the
+                             * caller's, kept while the server may restart), or NULL */
 } dbk_server;
 
 /*
@@ -54,6 +56,9 @@ typedef struct dbk_server {
  * --data-dir reach it too.
  */
 int dbk_server_start(dbk_server *s, const char *const *extra_args);
+/* The same with env (NULL-terminated NAME=value entries, each replacing the test's
+ * own of that name) in daybookd's environment, at this start and every restart. */
+int dbk_server_start_env(dbk_server *s, const char *const *extra_args, const char *const *env);
 /* Starts daybookd again on the same directory and port (after stop or kill). */
 int dbk_server_restart(dbk_server *s, const char *const *extra_args);
 /* Sends SIGTERM and waits up to 20 s. Returns the exit status, or -1 if it had to be killed. */
@@ -128,6 +133,12 @@ void dbk_pty_result_free(dbk_pty_result *r);
 
 /* A monotonic clock in milliseconds, for deadlines. */
 long long dbk_now_ms(void);
+/* Debian's libfaketime (package libfaketime), to move a process's wall clock: its path
+ * into out, or false (out "") when it is not installed (scripts/deps.sh --test). */
+bool dbk_faketime_lib(char *out, size_t cap);
+/* ASAN_OPTIONS as the test has it, with verify_asan_link_order=0 added, into out: a
+ * preloaded library (libfaketime) comes before ASan's runtime, which ASan accepts so. */
+void dbk_asan_options_preloaded(char *out, size_t cap);
 /* Waits for pid up to timeout_ms; returns its exit code (128+signal when killed), or -1. */
 int dbk_wait_pid(pid_t pid, int timeout_ms);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -99,15 +100,75 @@ dbk_wait_pid(pid_t pid, int timeout_ms)
     }
 }
 
+bool
+dbk_faketime_lib(char *out, size_t cap)
+{
+    static const char *const pats[] = {"/usr/lib/*/faketime/libfaketime.so.1",
+                                       "/usr/lib/faketime/libfaketime.so.1",
+                                       "/usr/lib64/faketime/libfaketime.so.1"};
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0] && out[0] == '\0'; i++) {
+        glob_t g;
+        if (glob(pats[i], 0, NULL, &g) == 0 && g.gl_pathc > 0)
+            snprintf(out, cap, "%s", g.gl_pathv[0]);
+        globfree(&g);
+    }
+    return out[0] != '\0';
+}
+
+void
+dbk_asan_options_preloaded(char *out, size_t cap)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    snprintf(out, cap, "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+}
+
 int
 dbk_server_start(dbk_server *s, const char *const *extra)
+{
+    return dbk_server_start_env(s, extra, NULL);
+}
+
+int
+dbk_server_start_env(dbk_server *s, const char *const *extra, const char *const *env)
 {
     memset(s, 0, sizeof *s);
     s->dir = dbk_tmpdir("server");
     s->data_dir = concat(s->dir, "/data");
+    s->env = env;
     if (dbk_test_pg())
         s->store_url = dbk_pg_create_db(NULL);
     return dbk_server_restart(s, extra);
+}
+
+/* The test's environment with env's entries in place of its own of their names
+ * (malloc'd array, entries not copied); environ itself when env is NULL. */
+static char **
+server_environ(const char *const *env)
+{
+    size_t n = 0, k = 0, m = 0;
+    char **out;
+    if (env == NULL)
+        return environ;
+    while (environ[n] != NULL)
+        n++;
+    while (env[m] != NULL)
+        m++;
+    out = calloc(n + m + 1, sizeof *out);
+    if (out == NULL)
+        die("calloc");
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < m && !replaced; j++) {
+            size_t len = strcspn(env[j], "=");
+            replaced = strncmp(environ[i], env[j], len) == 0 && environ[i][len] == '=';
+        }
+        if (!replaced)
+            out[k++] = environ[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        out[k++] = (char *)env[j];
+    return out;
 }
 
 int
@@ -118,7 +179,7 @@ dbk_server_restart(dbk_server *s, const char *const *extra)
     char *port_file, *log_file;
     posix_spawn_file_actions_t fa;
     long long deadline;
-
+    char **envp;
     char listen[32];
     int prev = s->port; /* a restart keeps the port, so clients find the server again */
 
@@ -151,9 +212,12 @@ dbk_server_restart(dbk_server *s, const char *const *extra)
      * abort) would otherwise leave the server holding ctest's pipe open until the test's
      * timeout. */
     posix_spawn_file_actions_adddup2(&fa, 2, 1);
-    if (posix_spawn(&s->pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
+    envp = server_environ(s->env);
+    if (posix_spawn(&s->pid, argv[0], &fa, NULL, (char *const *)argv, envp) != 0)
         die("posix_spawn daybookd");
     posix_spawn_file_actions_destroy(&fa);
+    if (envp != environ)
+        free(envp);
 
     deadline = dbk_now_ms() + 20000;
     while (dbk_now_ms() < deadline) {
