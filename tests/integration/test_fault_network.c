@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -850,7 +850,6 @@ test_one_connection_per_command(void **state)
     final_checks(f);
 }
 
-extern char **environ;
 
 /* Copies of needle in [from, to) of pid's memory, read from /proc/PID/mem. */
 static int
@@ -947,8 +946,7 @@ wait_stop(pid_t pid, int *st)
 static struct left
 token_left_after_sync(struct fx *f, const char *how)
 {
-    const char *argv[] = {dbk_bin("DAYBOOK"), "--json", "sync", NULL};
-    posix_spawn_file_actions_t fa;
+    const char *daybook = dbk_bin("DAYBOOK");
     struct left l = {0};
     char token[128] = "";
     pid_t pid;
@@ -958,10 +956,18 @@ token_left_after_sync(struct fx *f, const char *how)
     dbk_proxy_arm(f->px, NULL);
     dbk_proxy_capture(f->px, 4u << 20);
     setenv("DAYBOOK_TEST_NET_STOP", how, 1);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t parent = getpid();
+    assert_true((pid = fork()) >= 0);
+    if (pid == 0) {
+        /* Killed with this test, should it end while the sync is stopped: a stopped
+         * orphan would hold ctest's pipe open until its timeout. */
+        int null = open("/dev/null", O_WRONLY);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent || null < 0 ||
+            dup2(null, STDOUT_FILENO) < 0)
+            _exit(127);
+        execl(daybook, "daybook", "--json", "sync", (char *)NULL);
+        _exit(127);
+    }
     unsetenv("DAYBOOK_TEST_NET_STOP");
     for (wait_stop(pid, &st); WIFSTOPPED(st); wait_stop(pid, &st)) {
         if (token[0] == '\0') /* the first request, the grants', carries it */
@@ -995,6 +1001,12 @@ test_no_token_left_in_heap(void **state)
 {
     struct fx *f = *state;
 
+#if defined(__SANITIZE_ADDRESS__)
+    /* Under AddressSanitizer the heap is its allocator's (freed blocks held in its
+     * quarantine, terabytes of shadow among the anonymous mappings), not glibc's
+     * [heap] that this test reads; the wiping itself runs in every other test there. */
+    skip();
+#endif
     clean_sync(f); /* the day's once-only records: the syncs below are alike */
     struct left plain = token_left_after_sync(f, "stop-unwiped");
     struct left wiped = token_left_after_sync(f, "stop");
