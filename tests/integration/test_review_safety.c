@@ -2875,10 +2875,10 @@ sync_faults(int *status, double *cpu)
  * is and once padded with 12 MiB (a field no client reads; a cold sync's pages are 4
  * MiB of records, and a server may send up to the client's 64 MiB cap). The memory
  * the sync writes is counted as the pages it first touches (minor faults, a count, not
- * a time): reading the padded answer may touch some 8 times its size (the answer grown
- * by doubling, parsed, wiped), not the 400 times that copying it whole for each
- * 16 KiB libcurl hands over made (some 1.2 million faults, 3 s of CPU here; a 64 MiB
- * answer 97 s).
+ * a time): reading the padded answer touches some 3 pages a page of it (the answer grown
+ * by doubling, parsed, wiped; 16 allowed, for other allocators: a sanitizer's), not the
+ * 400 that copying it whole for each 16 KiB libcurl hands over made (some 1.2 million
+ * faults and 2.2 s of CPU here; a 64 MiB answer 97 s).
  */
 static void
 test_large_answer_read_in_linear_work(void **state)
@@ -2906,11 +2906,11 @@ test_large_answer_read_in_linear_work(void **state)
                "the counselor syncs against a server answering every stream 'nothing new', "
                "as is and padded with 12 MiB; the sync's minor page faults (wait4)",
                "as is: %ld faults, %.2f s CPU (exit %d); padded: %ld, %.2f s (exit %d); %ld "
-               "faults more for %ld pages of padding (at most 8 per page)",
+               "faults more for %ld pages of padding (at most 16 per page)",
                small, small_cpu, small_rc, big, big_cpu, big_rc, more, pages);
     assert_true(asked >= 1 && asked_big >= 1);
     assert_int_equal(big_rc, small_rc); /* the padded answer read as the other */
-    assert_true(more <= 8 * pages);
+    assert_true(more <= 16 * pages);
 }
 
 int
