@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets with clang (libFuzzer + ASan + UBSan) in build-fuzz/ and runs
-# each for a bounded time from its seed corpus and dictionary.
+# each for a bounded time from its seed corpus and dictionary, as many at once as
+# there are cores.
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]      # default 20
 #
@@ -49,21 +50,43 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 lf_stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -1; }
 
-passed=0
-failed=0
-summary=""
-echo "== fuzzing each target for ${secs}s (output in $out)"
-for t in $targets; do
-    dir="$out/$t"
+# One target's run: its log, exit code and seconds in $out/$t/.
+fuzz_one() {
+    local t=$1 dir="$out/$1" start rc
     mkdir -p "$dir/new"
-    args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-          -artifact_prefix="$dir/")
+    local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+                -artifact_prefix="$dir/")
     [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
     start=$(date +%s)
     # The first directory receives new entries; the seeds are only read.
     "$build/tests/fuzz/$t" "${args[@]}" "$dir/new" "tests/fuzz/corpus/$t" >"$dir/log" 2>&1
     rc=$?
-    took=$(( $(date +%s) - start ))
+    echo "$rc" >"$dir/rc"
+    echo $(( $(date +%s) - start )) >"$dir/took"
+}
+
+# As many targets at once as there are cores (each libFuzzer run is one process on one
+# core), so the run takes secs x targets / cores; reported below in the usual order.
+jobs=$(nproc)
+running=0
+echo "== fuzzing each target for ${secs}s, $jobs at a time (output in $out)"
+for t in $targets; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+    fuzz_one "$t" &
+    running=$((running + 1))
+done
+wait
+
+passed=0
+failed=0
+summary=""
+for t in $targets; do
+    dir="$out/$t"
+    rc=$(cat "$dir/rc" 2>/dev/null || echo 99)
+    took=$(cat "$dir/took" 2>/dev/null || echo "?")
     execs=$(lf_stat number_of_executed_units "$dir/log")
     rate=$(lf_stat average_exec_per_sec "$dir/log")
     added=$(find "$dir/new" -type f | wc -l)
