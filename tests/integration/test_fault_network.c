@@ -850,7 +850,6 @@ test_one_connection_per_command(void **state)
     final_checks(f);
 }
 
-
 /* Copies of needle in [from, to) of pid's memory, read from /proc/PID/mem. */
 static int
 copies_in(int mem, unsigned long from, unsigned long to, const char *needle)
