@@ -7,6 +7,7 @@
 #include "net.h"
 
 #include "dbk/init.h"
+#include "dbk/wipe.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -37,6 +38,11 @@ with_network_library(int rc)
 static void
 process_setup(void)
 {
+    /* Jansson frees through common/wipe.c's wiping free, set before any of its trees is
+     * made: its blocks hold the token of login's and enroll's answers and every decrypted
+     * document parsed (an entry's text), which plain free would leave in freed heap. */
+    if (!dbk_net_test_unwiped())
+        json_set_alloc_funcs(malloc, dbk_wiping_free);
     /* Jansson's hash seed from libsodium's generator (one getrandom) before any object
      * is made: left to itself it opens and reads /dev/urandom, three system calls on
      * a craving's way to the spool. */

@@ -14,7 +14,7 @@
  * after each: its connection cache keeps the server's connection, so a command's
  * requests share one TCP connection and one TLS handshake. Every option is set again
  * for each request and cleared after it, the token header included. libcurl allocates
- * through this file's wiping free and realloc (curl_global_init_mem), so what it held
+ * through common/wipe.c's wiping free and realloc (curl_global_init_mem), so what it held
  * (the token's header line, requests, answers) is wiped as it frees it; dbk_net_close,
  * called by main once the command returned, frees the handle and ends libcurl.
  */
@@ -25,13 +25,13 @@
 
 #include "dbk/error.h"
 #include "dbk/fastjson.h"
+#include "dbk/wipe.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -96,48 +96,28 @@ static char curl_refused_why[400];
  * libcurl keeps what a request sends and receives in its own heap blocks: the header
  * list (the bearer token's line), the request it builds from it, its receive buffer, a
  * connection's buffers. It frees them as any library does, leaving the bytes in freed
- * heap until reused. curl_global_init_mem gives it these instead of malloc's family:
- * every block it frees, or moves by a realloc, is wiped first (malloc_usable_size: the
- * whole block glibc handed out). malloc, calloc and strdup are the C library's own, so
- * every block the two below see is glibc's. The TLS library's buffers are not libcurl's
- * and are not covered.
+ * heap until reused. curl_global_init_mem gives it common/wipe.c's free and realloc
+ * instead: every block it frees, or moves by a realloc, is wiped first. malloc, calloc
+ * and strdup are the C library's own, so every block those two see is glibc's. The TLS
+ * library's buffers are not libcurl's and are not covered.
  */
-static void
-wiping_free(void *p)
-{
-    if (p != NULL) {
-        sodium_memzero(p, malloc_usable_size(p));
-        free(p);
-    }
-}
 
-/* realloc as malloc, copy, wipe, free: glibc's realloc may move a block and leave the
- * old one unwiped. On failure p is untouched, as realloc leaves it. */
-static void *
-wiping_realloc(void *p, size_t n)
-{
-    size_t old;
-    void *np;
-    if (p == NULL)
-        return malloc(n);
-    old = malloc_usable_size(p);
-    if ((np = malloc(n > 0 ? n : 1)) == NULL)
-        return NULL;
-    memcpy(np, p, old < n ? old : n);
-    wiping_free(p);
-    return np;
-}
-
-/* DAYBOOK_TEST_NET_STOP, for test_fault_network's test_no_token_left_in_heap alone:
- * "stop" stops the process (SIGSTOP) after each request, once it freed what it used,
- * and once more when dbk_net_close has ended libcurl, so that the test can read its
- * heap; "stop-unwiped" does the same with libcurl on the C library's plain free and
- * realloc (what the wiping guards against). */
+/* DAYBOOK_TEST_NET_STOP, for test_fault_network's heap tests alone: "stop" stops the
+ * process (SIGSTOP) after each request, once it freed what it used, and once more when
+ * dbk_net_close has ended libcurl, so that the test can read its heap; "stop-unwiped"
+ * does the same with libcurl and jansson on the C library's plain free and realloc
+ * (what the wiping guards against). */
 static const char *
 test_net_stop(void)
 {
     const char *v = getenv("DAYBOOK_TEST_NET_STOP");
     return v != NULL ? v : "";
+}
+
+bool
+dbk_net_test_unwiped(void)
+{
+    return strcmp(test_net_stop(), "stop-unwiped") == 0;
 }
 
 static void
@@ -176,9 +156,9 @@ curl_load(void)
     }
     /* The first libcurl call of the process, made once (curl_once): libcurl's own
      * global init is not thread-safe. */
-    bool plain = strcmp(test_net_stop(), "stop-unwiped") == 0;
-    CURLcode cc = curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, plain ? free : wiping_free,
-                                       plain ? realloc : wiping_realloc, strdup, calloc);
+    bool plain = dbk_net_test_unwiped();
+    CURLcode cc = curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, plain ? free : dbk_wiping_free,
+                                       plain ? realloc : dbk_wiping_realloc, strdup, calloc);
     if (cc != CURLE_OK) {
         snprintf(curl_error, sizeof curl_error, "curl_global_init failed (error %d)", (int)cc);
         return; /* never closed: libcurl's initialisers may have registered handlers */
@@ -307,7 +287,7 @@ struct buf {
 
 /*
  * An answer's bytes as libcurl hands them over (16 KiB at a time). The buffer grows by
- * doubling: wiping_realloc always copies (so that no copy is left unwiped), and growing
+ * doubling: dbk_wiping_realloc always copies (so that no copy is left unwiped), and growing
  * it by each piece copied the answer whole for every piece, work in its size squared (a
  * 4 MiB pull page 0.46 s of CPU, a 64 MiB answer 97 s; 1.2 million page faults for 12
  * MiB: test_review_safety test_large_answer_read_in_linear_work).
@@ -323,7 +303,7 @@ on_data(char *ptr, size_t size, size_t n, void *arg)
     if (need > b->cap) {
         size_t cap = b->cap < ANSWER_MAX / 2 ? 2 * b->cap : ANSWER_MAX + 1;
         cap = cap < need ? need : cap;
-        char *np = wiping_realloc(b->p, cap); /* the answer's bytes: no copy left */
+        char *np = dbk_wiping_realloc(b->p, cap); /* the answer's bytes: no copy left */
         if (np == NULL)
             return 0;
         b->p = np, b->cap = cap;
@@ -574,7 +554,7 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
     /* Back to libcurl's defaults, its connection kept: no option of this request (the
      * token header, the body, buffers on this stack) reaches the next, which sets its
      * own. libcurl's own buffers, pooled with the handle, are wiped when it frees them
-     * (wiping_free), at the latest in dbk_net_close. */
+     * (dbk_wiping_free), at the latest in dbk_net_close. */
     curl.easy_reset(c);
     curl.slist_free_all(h);
     if (text != NULL) {

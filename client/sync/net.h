@@ -8,6 +8,8 @@
 
 #include "session.h"
 
+#include <stdbool.h>
+
 /*
  * libcurl is loaded (dlopen) when a command first needs the server, never before.
  * dbk_net_missing is NULL, unless this command needed the server and libcurl could
@@ -22,6 +24,10 @@ const char *dbk_net_missing(void);
  * and when called twice.
  */
 void dbk_net_close(void);
+
+/* True when DAYBOOK_TEST_NET_STOP is "stop-unwiped" (test_fault_network's negative
+ * controls): libcurl, and jansson (main.c), then free with the C library's plain free. */
+bool dbk_net_test_unwiped(void);
 
 /* Refuses plain http:// except to loopback (DAYBOOK_ALLOW_HTTP=1 overrides); without
  * libcurl, every URL (DBK_E_UNAVAILABLE). */

@@ -604,3 +604,27 @@ tc_ok(dbk_run_result r, const char *what)
         fail_msg("%s: exit %d: %s", what, r.status, r.err);
     dbk_run_result_free(&r);
 }
+
+int
+tc_pair_setup(void **state)
+{
+    tc_pair_fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(dbk_server_start(&f->srv, NULL), 0);
+    tc_cli_pair(&f->srv, &f->p);
+    *state = f;
+    return 0;
+}
+
+int
+tc_pair_teardown(void **state)
+{
+    tc_pair_fx *f = *state;
+    if (f->srv.pid > 0)
+        assert_int_equal(dbk_server_stop(&f->srv), 0);
+    dbk_server_cleanup(&f->srv);
+    dbk_rmtree(f->p.home);
+    free(f->p.home);
+    free(f);
+    return 0;
+}

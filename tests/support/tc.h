@@ -127,6 +127,15 @@ typedef struct tc_cli_pair_t {
     char counselor_id[DBK_ID_TEXT_LEN + 1], client_id[DBK_ID_TEXT_LEN + 1];
 } tc_cli_pair_t;
 void tc_cli_pair(const dbk_server *s, tc_cli_pair_t *p);
+/* A fresh daybookd with a tc_cli_pair on it: the fixture of tests that need only
+ * these. tc_pair_setup and tc_pair_teardown are cmocka's setup and teardown for it
+ * (*state a tc_pair_fx). */
+typedef struct tc_pair_fx {
+    dbk_server srv;
+    tc_cli_pair_t p;
+} tc_pair_fx;
+int tc_pair_setup(void **state);
+int tc_pair_teardown(void **state);
 /* Another client of p's counselor, set up the same way (the counselor's invite, then
  * init and enroll) with its profile in home (p->home/sub, cap bytes); id (may be NULL)
  * its account. DAYBOOK_HOME is left at it. */
