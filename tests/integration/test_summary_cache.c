@@ -282,11 +282,7 @@ static int
 teardown(void **state)
 {
     struct fx *f = *state;
-    if (f->srv.pid > 0)
-        assert_int_equal(dbk_server_stop(&f->srv), 0);
-    dbk_server_cleanup(&f->srv);
-    dbk_rmtree(f->p.home);
-    free(f->p.home);
+    tc_pair_end(&f->srv, &f->p);
     free(f);
     return 0;
 }

@@ -616,15 +616,21 @@ tc_pair_setup(void **state)
     return 0;
 }
 
+void
+tc_pair_end(dbk_server *srv, tc_cli_pair_t *p)
+{
+    if (srv->pid > 0)
+        assert_int_equal(dbk_server_stop(srv), 0);
+    dbk_server_cleanup(srv);
+    dbk_rmtree(p->home);
+    free(p->home);
+}
+
 int
 tc_pair_teardown(void **state)
 {
     tc_pair_fx *f = *state;
-    if (f->srv.pid > 0)
-        assert_int_equal(dbk_server_stop(&f->srv), 0);
-    dbk_server_cleanup(&f->srv);
-    dbk_rmtree(f->p.home);
-    free(f->p.home);
+    tc_pair_end(&f->srv, &f->p);
     free(f);
     return 0;
 }

@@ -136,6 +136,9 @@ typedef struct tc_pair_fx {
 } tc_pair_fx;
 int tc_pair_setup(void **state);
 int tc_pair_teardown(void **state);
+/* What tc_pair_teardown ends, for fixtures that hold more beside them: the server
+ * stopped (must exit 0) and cleaned up, the pair's home removed and freed. */
+void tc_pair_end(dbk_server *srv, tc_cli_pair_t *p);
 /* Another client of p's counselor, set up the same way (the counselor's invite, then
  * init and enroll) with its profile in home (p->home/sub, cap bytes); id (may be NULL)
  * its account. DAYBOOK_HOME is left at it. */
