@@ -6,6 +6,7 @@
 #include "stream_key.h"
 
 #include "dbk/error.h"
+#include "dbk/wipe.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -762,10 +763,7 @@ dbk_eu_intensity10(const json_t *craving, double *out)
 void
 dbk_eu_wipe_free(char *s)
 {
-    if (s != NULL) {
-        sodium_memzero(s, strlen(s));
-        free(s);
-    }
+    dbk_wiping_free(s);
 }
 
 size_t

@@ -224,7 +224,7 @@ exec(dbk_local *L, const char *sql)
 static int full_again(dbk_local *L);
 
 /*
- * Before a write of s outside any transaction: a connection left at synchronous=NORMAL
+ * Before a write outside any transaction: a connection left at synchronous=NORMAL
  * (a cache whose FULL could not be set again: dbk_local_cache_begin), whose commit the
  * hook would refuse (not_synced_commit), gets FULL set again first, as dbk_local_begin
  * does for a transaction, so the write commits synced. While it still cannot be, the
@@ -232,12 +232,20 @@ static int full_again(dbk_local *L);
  * nothing stored before is lost, and the command can be run again.
  */
 static int
-synced_first(dbk_local *L, sqlite3_stmt *s)
+synced_now(dbk_local *L)
 {
-    if (!L->at_normal || L->in_cache || s == NULL || sqlite3_stmt_readonly(s) ||
-        !sqlite3_get_autocommit(L->db))
+    if (!L->at_normal || L->in_cache || !sqlite3_get_autocommit(L->db))
         return DBK_OK;
     return full_again(L);
+}
+
+/* synced_now before stepping s, unless s only reads. */
+static int
+synced_first(dbk_local *L, sqlite3_stmt *s)
+{
+    if (s == NULL || sqlite3_stmt_readonly(s))
+        return DBK_OK;
+    return synced_now(L);
 }
 
 /* A statement is parsed once per connection and kept (sqlite3_prepare is some 40,000
@@ -453,7 +461,7 @@ dbk_local_set_role(dbk_local *L, int role)
 {
     bool keep = role == DBK_ROLE_COUNSELOR, own = !dbk_local_in_tx(L);
     int rc;
-    if (own && (rc = exec(L, "BEGIN IMMEDIATE")) != DBK_OK)
+    if (own && (rc = dbk_local_begin(L)) != DBK_OK)
         return rc;
     rc = dbk_local_put_int(L, "role", role);
     if (rc == DBK_OK && keep != L->has_counselor_part && (rc = schema_run(L, keep)) == DBK_OK)
@@ -1147,7 +1155,8 @@ dbk_local_act_acked(dbk_local *L, int64_t seq)
 int
 dbk_local_acts_unack_all(dbk_local *L)
 {
-    return exec(L, "UPDATE acts SET acked = 0;");
+    int rc = synced_now(L);
+    return rc != DBK_OK ? rc : exec(L, "UPDATE acts SET acked = 0;");
 }
 
 /* ---- records ---- */
@@ -1450,8 +1459,10 @@ dbk_local_outbox_abandon(dbk_local *L, const dbk_id *stream, int64_t *n)
 int
 dbk_local_outbox_requeue_all(dbk_local *L)
 {
-    return exec(L, "UPDATE records SET pending = 1 WHERE current = 1;"
-                   "UPDATE streams SET cursor = 0;");
+    int rc = synced_now(L);
+    return rc != DBK_OK ? rc
+                        : exec(L, "UPDATE records SET pending = 1 WHERE current = 1;"
+                                  "UPDATE streams SET cursor = 0;");
 }
 
 int

@@ -74,6 +74,7 @@ static struct {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static bool curl_ready;      /* every pointer in curl is set */
 static char curl_error[400]; /* else, after a try, why not */
+static bool curl_start_failed; /* loaded, but its global init failed (curl_error) */
 
 /* The one easy handle of the process (process_handle), and whether dbk_net_close ended
  * libcurl: then no request is made. Main thread only. */
@@ -106,12 +107,17 @@ static char curl_refused_why[400];
  * process (SIGSTOP) after each request, once it freed what it used, and once more when
  * dbk_net_close has ended libcurl, so that the test can read its heap; "stop-unwiped"
  * does the same with libcurl and jansson on the C library's plain free and realloc
- * (what the wiping guards against). */
+ * (what the wiping guards against). Read only in builds with the tests
+ * (DBK_TEST_HOOKS, CMakeLists.txt); a release build ignores it. */
 static const char *
 test_net_stop(void)
 {
+#ifdef DBK_TEST_HOOKS
     const char *v = getenv("DAYBOOK_TEST_NET_STOP");
     return v != NULL ? v : "";
+#else
+    return "";
+#endif
 }
 
 bool
@@ -160,6 +166,7 @@ curl_load(void)
     CURLcode cc = curl.global_init_mem(CURL_GLOBAL_DEFAULT, malloc, plain ? free : dbk_wiping_free,
                                        plain ? realloc : dbk_wiping_realloc, strdup, calloc);
     if (cc != CURLE_OK) {
+        curl_start_failed = true;
         snprintf(curl_error, sizeof curl_error, "curl_global_init failed (error %d)", (int)cc);
         return; /* never closed: libcurl's initialisers may have registered handlers */
     }
@@ -203,11 +210,20 @@ dbk_net_missing(void)
     }
     if (curl_ready || curl_error[0] == '\0') /* loaded, or never asked for */
         return NULL;
-    snprintf(msg, sizeof msg,
-             "cannot reach the server: libcurl, which daybook uses for it, cannot be loaded "
-             "(%s). Install it (Debian: apt install %s). Nothing stored on this device is "
-             "lost: entries wait in the outbox, and commands that work offline work without it.",
-             curl_error, CURL_PACKAGE);
+    if (curl_start_failed) /* installed, but it could not start (memory, TLS library) */
+        snprintf(msg, sizeof msg,
+                 "cannot reach the server: libcurl, which daybook uses for it, could not be "
+                 "started (%s). Try again; if it persists, reinstall it (Debian: apt install "
+                 "--reinstall %s). Nothing stored on this device is lost: entries wait in the "
+                 "outbox, and commands that work offline work.",
+                 curl_error, CURL_PACKAGE);
+    else
+        snprintf(
+            msg, sizeof msg,
+            "cannot reach the server: libcurl, which daybook uses for it, cannot be loaded "
+            "(%s). Install it (Debian: apt install %s). Nothing stored on this device is "
+            "lost: entries wait in the outbox, and commands that work offline work without it.",
+            curl_error, CURL_PACKAGE);
     return msg;
 }
 
@@ -557,14 +573,8 @@ dbk_net_call(dbk_session *s, const char *method, const char *path, json_t *body,
      * (dbk_wiping_free), at the latest in dbk_net_close. */
     curl.easy_reset(c);
     curl.slist_free_all(h);
-    if (text != NULL) {
-        sodium_memzero(text, strlen(text));
-        free(text);
-    }
-    if (b.p != NULL) {
-        sodium_memzero(b.p, b.len);
-        free(b.p);
-    }
+    dbk_wiping_free(text);
+    dbk_wiping_free(b.p); /* the whole block, its doubled capacity too */
     test_net_stop_here();
     return rc;
 }
