@@ -651,6 +651,7 @@ test_pick_lists_and_errors(void **state)
      * client's command first, not asked for a passphrase (nor refused for lack of one),
      * though the signed role check would now have a record to open (the alias). */
     tc_ok(tc_cli("clients", "alias", f->client_id, "Sam Kay", NULL), "counselor alias");
+    tc_ok(tc_cli("lock", NULL), "lock"); /* the alias kept them cached */
     {
         const char *pf = getenv("DAYBOOK_PASSPHRASE_FILE");
         char *keep = strdup(pf);
