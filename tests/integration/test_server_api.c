@@ -3406,7 +3406,6 @@ test_nothing_new_across_minutes(void **state)
     bool rot;
     long st;
 
-
     tc_new_counselor(s, &co, "Counselor M");
     tc_new_client(s, &cl, &co);
     tc_new_counselor(s, &co2, "Counselor D");
@@ -3471,7 +3470,6 @@ test_fast_use_last_seen_after_stop(void **state)
     long long seq, epoch, gx, jobs0, jobs1, t0, t1;
     bool rot;
     long st;
-
 
     tc_new_counselor(s, &co, "Counselor S");
     tc_new_client(s, &cl, &co);
