@@ -414,9 +414,10 @@ edit_journal(dbk_ctx *ctx, const char *dir, const char *id, const struct edit *a
     }
     if (text != NULL) {
         if (text[0] == '\0' || strlen(text) > JOURNAL_MAX) {
-            fprintf(stderr, "daybook: the entry is empty (or over %d characters); nothing "
-                            "changed ('daybook rm %s' removes it)\n",
-                    JOURNAL_MAX, id);
+            fprintf(stderr,
+                    "daybook: the entry is empty (or over %d characters); nothing "
+                    "changed ('daybook rm %s%s' removes it)\n",
+                    JOURNAL_MAX, id[0] == '-' ? "-- " : "", id);
             return DBK_EXIT_FAIL;
         }
         json_object_set_new(doc, "text", json_string(text));
@@ -539,11 +540,16 @@ run_rm(dbk_ctx *ctx, int argc, char **argv)
     json_t *tomb;
     int ret, rc;
 
-    if (argc != 2 || strncmp(argv[1], "--", 2) == 0) {
-        fprintf(stderr, "usage: daybook rm ID\n");
+    /* An id is base64url and may begin with "--" (one in 4,096): "daybook rm -- ID"
+     * takes whatever follows as the id; alone, "--..." is an option, and rm has none. */
+    const char *which = argc == 2                                 ? argv[1]
+                        : argc == 3 && strcmp(argv[1], "--") == 0 ? argv[2]
+                                                                  : NULL;
+    if (which == NULL || (argc == 2 && strncmp(which, "--", 2) == 0)) {
+        fprintf(stderr, "usage: daybook rm ID   (an ID that begins with '--': daybook rm -- ID)\n");
         return DBK_EXIT_USAGE;
     }
-    if ((ret = find_one(&o, argv[1])) != DBK_EXIT_OK) {
+    if ((ret = find_one(&o, which)) != DBK_EXIT_OK) {
         drop_one(&o);
         return ret;
     }
@@ -622,7 +628,7 @@ const dbk_cmd dbk_cmd_edit = {
 
 const dbk_cmd dbk_cmd_rm = {
     .name = "rm",
-    .usage = "daybook rm ID",
+    .usage = "daybook rm [--] ID",
     .summary = "remove an entry (a tombstone; earlier versions stay on this device)",
     .run = run_rm,
 };

@@ -659,7 +659,7 @@ test_show_edit_rm(void **state)
     dbk_run_result_free(&r);
 
     /* rm: gone from the log, shown as removed, old revisions still viewable. */
-    ok(tc_cli("rm", jid, NULL));
+    ok(tc_cli("rm", "--", jid, NULL));
     j = ok_json(tc_cli("--json", "log", NULL));
     {
         size_t i;
@@ -687,7 +687,7 @@ test_show_edit_rm(void **state)
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "was removed"));
     dbk_run_result_free(&r);
-    r = tc_cli("rm", jid, NULL);
+    r = tc_cli("rm", "--", jid, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "already removed"));
     dbk_run_result_free(&r);
@@ -803,7 +803,7 @@ test_trends_figures(void **state)
         if (c->edit_to)
             ok(tc_cli("edit", ids[i], "--intensity", c->edit_to, NULL));
         if (c->removed)
-            ok(tc_cli("rm", ids[i], NULL));
+            ok(tc_cli("rm", "--", ids[i], NULL));
         /* The local day each craving was logged on, from its own record. */
         j = ok_json(tc_cli("--json", "show", ids[i], "--revisions", NULL));
         x = json_object_get(json_array_get(json_object_get(j, "revisions"),
@@ -1061,7 +1061,7 @@ test_export_and_no_plaintext(void **state)
                      "--trigger", "people:my brother", "--halt", "angry", "--coping",
                      "leave_situation", "--duration", "25", "--note", "note " CANARY, NULL));
     gone = new_id(tc_cli("--json", "journal", "-m", "to be removed " CANARY, NULL));
-    ok(tc_cli("rm", gone, NULL));
+    ok(tc_cli("rm", "--", gone, NULL));
     ok(tc_cli("check", "attended_treatment", NULL));
 
     /* JSON to a file: an existing file is refused and left as it was without --force;

@@ -686,7 +686,7 @@ test_rm_says_the_counselor_read_it(void **state)
     tc_ok(tc_cli("sync", NULL), "client sync");
 
     /* An entry no review showed: no word about the counselor having read it. */
-    dbk_run_result t = tc_cli("rm", later, NULL);
+    dbk_run_result t = tc_cli("rm", "--", later, NULL);
     assert_int_equal(t.status, 0);
     assert_false(contains(t.out, "already read"));
     dbk_run_result_free(&t);
@@ -696,14 +696,14 @@ test_rm_says_the_counselor_read_it(void **state)
                                {"Remove it anyway?", "no\n"},
                                {"Nothing removed", NULL},
                                {NULL, NULL}};
-    dbk_pty_result pr = on_tty(no, "rm", lapse, NULL);
+    dbk_pty_result pr = on_tty(no, "rm", "--", lapse, NULL);
     tty_done(&pr, 3, 0);
     dbk_pty_result_free(&pr);
     const dbk_pty_step yes[] = {{"Removing it does not take it back", NULL},
                                 {"Remove it anyway?", "yes\n"},
                                 {"Removed", NULL},
                                 {NULL, NULL}};
-    pr = on_tty(yes, "rm", lapse, NULL);
+    pr = on_tty(yes, "rm", "--", lapse, NULL);
     tty_done(&pr, 3, 0);
     dbk_pty_result_free(&pr);
     tc_ok(tc_cli("sync", NULL), "client sync");

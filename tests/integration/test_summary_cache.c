@@ -731,7 +731,7 @@ test_documents_from_the_cache(void **state)
      * back as the old copy had them (both first revisions). */
     as(f->p.client_home);
     tc_ok(tc_cli("edit", edited, "-m", "second words, now", NULL), "edit");
-    tc_ok(tc_cli("rm", removed, NULL), "rm");
+    tc_ok(tc_cli("rm", "--", removed, NULL), "rm");
     tc_ok(tc_cli("sync", NULL), "client sync");
     as(f->p.counselor_home);
     tc_ok(tc_cli("sync", NULL), "counselor sync");
