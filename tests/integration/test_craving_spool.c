@@ -240,8 +240,7 @@ test_spool_where_files_do_not_map(void **state)
 
     /* Under AddressSanitizer the preloaded library comes first, which ASan accepts so;
      * teardown puts ASAN_OPTIONS back should an assertion end the test before the end. */
-    snprintf(asan_new, sizeof asan_new, "%s%sverify_asan_link_order=0",
-             asan_saved ? asan_saved : "", asan_saved && *asan_saved ? ":" : "");
+    dbk_asan_options_preloaded(asan_new, sizeof asan_new);
     setenv("ASAN_OPTIONS", asan_new, 1);
     snprintf(refusals, sizeof refusals, "%s/mmap-refused", f->home);
     setenv("DBK_FAIL_MMAP_LOG", refusals, 1);

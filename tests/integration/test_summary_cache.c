@@ -46,7 +46,6 @@
  * a disk fault or an old copy of the file would leave it; for (i) the counselor's keys
  * are also unlocked in-process, to seal the damaged documents again.
  */
-#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "tc.h"
 
 #include "entries.h"
@@ -69,7 +68,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -871,15 +869,6 @@ test_mark_sees_a_reused_rowid(void **state)
     free(edited);
 }
 
-/*
- * (i) The documents are sealed (XChaCha20-Poly1305), so a fault on disk never opens:
- * that is (b) and (g). What opens but does not parse can only be written by a bug of
- * ours; the review must then read those entries from the store, say nothing alarming,
- * and show what the records say. The documents are opened here with the cache's key
- * (report/summary.c: BLAKE2b-256 keyed with the account's X25519 secret key over
- * "daybook summary v1", the stream id, its epoch, 1 and the stream key), the first
- * byte of every document's plaintext (its '{') made a '!', and sealed again.
- */
 /* The counselor's session, unlocked, and the client's shared stream and its key. */
 static void
 counselor_opens_client(struct fx *f, dbk_session *s, dbk_id *client, dbk_local_stream *st,
@@ -893,6 +882,15 @@ counselor_opens_client(struct fx *f, dbk_session *s, dbk_id *client, dbk_local_s
     assert_int_equal(dbk_stream_key(s, &st->id, st->epoch, skey), 0);
 }
 
+/*
+ * (i) The documents are sealed (XChaCha20-Poly1305), so a fault on disk never opens:
+ * that is (b) and (g). What opens but does not parse can only be written by a bug of
+ * ours; the review must then read those entries from the store, say nothing alarming,
+ * and show what the records say. The documents are opened here with the cache's key
+ * (report/summary.c: BLAKE2b-256 keyed with the account's X25519 secret key over
+ * "daybook summary v1", the stream id, its epoch, 1 and the stream key), the first
+ * byte of every document's plaintext (its '{') made a '!', and sealed again.
+ */
 static void
 spoil_documents(struct fx *f)
 {
