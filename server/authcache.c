@@ -37,7 +37,6 @@ static uint64_t generation = 1, ticks;
 static bool have_version;
 static int64_t last_version;
 static uint64_t outside = 1; /* moves with every data_version change (authcache.h) */
-static uint64_t learnt;      /* entries written or moved (dbk_authcache_learnt) */
 
 void
 dbk_authcache_enable(bool on)
@@ -129,7 +128,6 @@ dbk_authcache_token_put(const unsigned char hash[32], int64_t now, const dbk_acc
     e->checked_at = now;
     e->gen = generation;
     e->tick = ++ticks;
-    learnt++;
 }
 
 bool
@@ -174,7 +172,6 @@ dbk_authcache_stream_put(const dbk_stream *s)
     e->s = *s;
     e->gen = generation;
     e->tick = ++ticks;
-    learnt++;
 }
 
 static struct stream_entry *
@@ -193,14 +190,14 @@ dbk_authcache_stream_seq(const dbk_id *stream, int64_t seq)
     struct stream_entry *e;
     if (enabled && (e = stream_find(stream)) != NULL) {
         e->s.seq = seq;
-        learnt++;
+        ticks++; /* learnt (dbk_authcache_learnt); its entry's own tick, its age, kept */
     }
 }
 
 uint64_t
 dbk_authcache_learnt(void)
 {
-    return learnt;
+    return ticks; /* moved by every write and every head moved, never reset */
 }
 
 bool
